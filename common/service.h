@@ -1,0 +1,63 @@
+/*
+ * service: the child side of the master protocol, the skeleton every
+ * single-connection daemon's main() calls.
+ *
+ * service_main() parses the standard options (-c DIR, -n SERVICE, -u USER,
+ * -o name=value, -v), reads main.conf and applies overrides, opens the
+ * log, drops privileges in one place when running as root (initgroups,
+ * optional chroot_directory, setgid, setuid, and a check that root cannot
+ * be regained), calls the daemon's init hook, then loops: wait for a
+ * connection on MASTER_LISTEN_FD, report busy, call the connection
+ * handler, close the connection, report idle.  It exits after max_use
+ * connections, after max_idle seconds without one, and when the master
+ * goes away (EOF on MASTER_STATUS_FD).  It never returns.
+ *
+ * Started by hand (no ISPMAIL_MASTER in the environment) it is an error:
+ * daemons run under ispmail-master.
+ */
+#ifndef ISPMAIL_SERVICE_H
+#define ISPMAIL_SERVICE_H
+
+#include <sys/socket.h>
+
+/* What the handler learns about a connection (a plain record). */
+struct service_peer {
+	const char *service;		/* master.conf service name */
+	char client_addr[64];		/* numeric address, or "unix" */
+	int client_port;		/* 0 for unix sockets */
+	char local_addr[64];
+	int local_port;
+};
+
+struct service_def {
+	/* The program's name for logging, e.g. "smtpd". */
+	const char *name;
+	/*
+	 * Serve one connection on fd (blocking; the skeleton closes it after
+	 * the handler returns).  Must not exit on client errors.
+	 */
+	void (*handle)(int fd, const struct service_peer *peer, void *ctx);
+	/* Optional: after parameters are read, before privileges drop. */
+	void (*pre_init)(void *ctx);
+	/* Optional: after privileges drop, before the first accept. */
+	void (*post_init)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * Run the service.  Arguments left after the standard options (the
+ * daemon's own, from master.conf) are stored in *args_r / *arg_count_r
+ * before pre_init runs, when those are not NULL.
+ */
+void service_main(int argc, char **argv, const struct service_def *def,
+	char ***args_r, int *arg_count_r) __attribute__((noreturn));
+
+/*
+ * The user a process should run as: drop to it when euid is 0 (with
+ * optional chroot), otherwise do nothing.  0 ok; -1 with *error_r
+ * (caller frees).  Exposed for tests and the master's own tools.
+ */
+int service_drop_privileges(const char *user, const char *chroot_dir,
+	char **error_r);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * stream: buffered, deadline-bound I/O over a socket or pipe.
+ *
+ * A stream wraps a file descriptor it does not own (stream_free() does not
+ * close it; the caller or the service skeleton does).  Reads are buffered;
+ * writes are buffered until stream_flush() or until the buffer fills.
+ * Every call that waits has a deadline: a read call must complete within
+ * the read timeout and a write within the write timeout, counted from the
+ * start of the call (so a client sending a byte a second cannot hold a
+ * line open forever).  Lines are read with an explicit maximum that the
+ * caller passes from a named parameter.
+ *
+ * Errors are sticky: after STREAM_TIMEOUT, STREAM_ERROR or STREAM_EOF every
+ * later read returns the same.  The transport is a small table of
+ * read/write functions so a TLS layer can be pushed underneath later
+ * without changing callers (stream_set_transport()).
+ */
+#ifndef ISPMAIL_STREAM_H
+#define ISPMAIL_STREAM_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+struct stream;
+
+enum stream_status {
+	STREAM_OK = 0,
+	STREAM_TOO_LONG,	/* line longer than the maximum; rest skipped */
+	STREAM_EOF,		/* peer closed (before a complete line) */
+	STREAM_TIMEOUT,		/* deadline passed */
+	STREAM_ERROR,		/* I/O error; errno text in stream_error() */
+};
+
+/* How the last line read was terminated. */
+enum stream_eol {
+	STREAM_EOL_CRLF,	/* "\r\n" */
+	STREAM_EOL_LF,		/* bare "\n" */
+};
+
+/*
+ * A transport: what the stream calls to move bytes.  read/write behave
+ * like read(2)/write(2) on a non-blocking descriptor and return -1 with
+ * errno EAGAIN when they would block; want_write_r says the transport
+ * must wait for writability even to read (TLS renegotiation).
+ */
+struct stream_transport {
+	ssize_t (*read)(void *ctx, void *data, size_t len, int *want_write_r);
+	ssize_t (*write)(void *ctx, const void *data, size_t len,
+		int *want_read_r);
+};
+
+/* A stream over fd (made non-blocking).  Timeouts in milliseconds. */
+struct stream *stream_new(int fd, int read_timeout_ms, int write_timeout_ms);
+/* Free the stream (does not close the fd); NULL allowed; NULLs *sp. */
+void stream_free(struct stream **sp);
+void stream_set_timeouts(struct stream *s, int read_timeout_ms,
+	int write_timeout_ms);
+/* Replace the byte mover (NULL restores plain read/write on the fd). */
+void stream_set_transport(struct stream *s,
+	const struct stream_transport *transport, void *ctx);
+int stream_fd(const struct stream *s);
+
+/*
+ * Read one line into line (replacing its contents), without its "\r\n" or
+ * "\n".  At most max bytes of line content are accepted: a longer line is
+ * read to its end and discarded, line holds nothing, and the result is
+ * STREAM_TOO_LONG, so the session stays in step.  A final line without
+ * "\n" before EOF is STREAM_EOF.  A line that does not fit line's own cap
+ * is also STREAM_TOO_LONG.
+ */
+enum stream_status stream_read_line(struct stream *s, struct buf *line,
+	size_t max);
+/* How the last line returned by stream_read_line() ended. */
+enum stream_eol stream_last_eol(const struct stream *s);
+/*
+ * Read exactly len bytes, appended to out (for literals and BDAT chunks).
+ * STREAM_TOO_LONG when out's cap would be passed (nothing is appended).
+ */
+enum stream_status stream_read_exact(struct stream *s, struct buf *out,
+	size_t len);
+/* Bytes already buffered and not yet returned (pipelining checks). */
+size_t stream_pending(const struct stream *s);
+/* Discard everything buffered for reading (after STARTTLS, RFC 3207). */
+void stream_purge_input(struct stream *s);
+
+/* Queue bytes for writing; flushes when the buffer fills. */
+enum stream_status stream_write(struct stream *s, const void *data,
+	size_t len);
+enum stream_status stream_puts(struct stream *s, const char *text);
+enum stream_status stream_printf(struct stream *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Write out everything queued, within the write deadline. */
+enum stream_status stream_flush(struct stream *s);
+
+/* The sticky status (STREAM_OK while healthy). */
+enum stream_status stream_status(const struct stream *s);
+/* A short text for the last error ("timeout", "Connection reset..."). */
+const char *stream_error(const struct stream *s);
+/* A text for a status value. */
+const char *stream_status_text(enum stream_status status);
+
+#endif
