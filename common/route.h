@@ -1,0 +1,238 @@
+/*
+ * route: the routing directory, asked by every daemon "is this domain
+ * ours, does this address exist, where does it go".
+ *
+ * One API over several backends (route_backend = file | ldap), chosen by
+ * main.conf.  Lookups are tri-state: 1 found, 0 not found, -1 temporary
+ * failure (directory unreachable, timeout, damaged map).  A temporary
+ * failure must never become "user unknown": callers answer 4xx.
+ *
+ * Addresses are normalised before lookup: the domain is lower-cased (IDNA
+ * A-labels are taken as given), the local part is lower-cased unless
+ * route_case_sensitive_local is set, a quoted local part (RFC 5321
+ * Quoted-string) is unquoted, and "user+tag@" is tried as "user@" when the
+ * exact address is unknown (recipient_delimiter).  An alias domain maps
+ * every address to the same local part in its target domain; a domain's
+ * catch-all answers for unknown local parts.
+ *
+ * The records below are plain result records, visible on purpose; each is
+ * owned by whoever got it and freed with its route_*_free().  Strings are
+ * NUL-terminated; arrays carry their count.
+ */
+#ifndef ISPMAIL_ROUTE_H
+#define ISPMAIL_ROUTE_H
+
+#include <stddef.h>
+
+struct route;
+
+enum route_domain_kind {
+	ROUTE_DOMAIN_LOCAL = 1,	/* mailboxes here */
+	ROUTE_DOMAIN_RELAY,	/* we are backup MX for listed recipients */
+	ROUTE_DOMAIN_ALIAS,	/* every address maps to target_domain */
+};
+
+struct route_domain {
+	char *name;			/* lower case */
+	enum route_domain_kind kind;
+	char *alias_target;		/* ALIAS: the target domain */
+	char *relay_host;		/* RELAY: primary host, NULL: its MX */
+	char *catchall;			/* address for unknown users, or NULL */
+	char *mail_host;		/* LOCAL: default store host, or NULL */
+};
+
+enum route_state {
+	ROUTE_STATE_ACTIVE = 0,
+	ROUTE_STATE_SUSPENDED,		/* receives mail, cannot log in */
+	ROUTE_STATE_DISABLED,		/* neither */
+};
+
+enum route_filter_policy {
+	ROUTE_FILTER_OFF = 0,
+	ROUTE_FILTER_STANDARD,
+	ROUTE_FILTER_AGGRESSIVE,
+};
+
+struct route_mailbox {
+	char *address;			/* canonical, normalised */
+	char **alt_addresses;		/* more addresses delivering here */
+	size_t alt_count;
+	char *mail_host;		/* store host; "localhost" = this host */
+	char *store_path;		/* Maildir++ root */
+	long long quota;		/* bytes; 0 = unlimited */
+	enum route_state state;
+	char *password_hash;		/* crypt(3) hash, or NULL */
+	enum route_filter_policy filter;
+	double tag_score;		/* spam score to tag at */
+	double quarantine_score;	/* ... to quarantine at */
+	double discard_score;		/* ... to discard at */
+	int archive;			/* archive a copy of every message */
+	char *outbound_class;		/* smtp-CLASS agent; NULL = default */
+	char **forwards;		/* forward to these addresses */
+	size_t forward_count;
+	int forward_keep_copy;		/* also deliver to the mailbox */
+};
+
+struct route_alias {
+	char *address;			/* normalised */
+	char **targets;			/* local or remote addresses */
+	size_t target_count;
+};
+
+/* A recipient of a relay domain that the directory lists as valid. */
+struct route_relay_recipient {
+	char *address;
+};
+
+enum route_kind {
+	ROUTE_KIND_MAILBOX = 1,
+	ROUTE_KIND_ALIAS,
+	ROUTE_KIND_RELAY,	/* listed recipient of a relay domain */
+};
+
+/* What route_lookup() found for one address. */
+struct route_answer {
+	enum route_kind kind;
+	char *address;			/* the address as normalised */
+	char *matched;			/* the key that matched */
+	const char *how;		/* "exact", "recipient delimiter",
+					   "alias domain", "catch-all",
+					   "alternate address" */
+	struct route_domain *domain;	/* the domain that owns matched */
+	struct route_mailbox *mailbox;	/* KIND_MAILBOX */
+	struct route_alias *alias;	/* KIND_ALIAS */
+};
+
+/*
+ * Open the backend main.conf names (parameters already loaded).  NULL
+ * with *error_r (caller frees) when the configuration is unusable; an
+ * unreachable directory is not an error here (lookups then fail
+ * temporarily).
+ */
+struct route *route_open(char **error_r);
+void route_close(struct route **rp);
+/* The backend's name ("file", "ldap"). */
+const char *route_backend_name(const struct route *r);
+
+/*
+ * Normalise an address (see the top of this file) into *norm_r (caller
+ * frees).  0 ok; -1 with *error_r (caller frees) for a syntax error.  The
+ * empty address and "postmaster" without a domain are errors here.
+ */
+int route_normalize(const struct route *r, const char *address,
+	char **norm_r, char **error_r);
+
+/* Is domain ours, and how.  1 found (*domain_r set), 0 not ours, -1. */
+int route_domain_lookup(struct route *r, const char *domain,
+	struct route_domain **domain_r, char **error_r);
+
+/*
+ * Resolve one address one step.  1 found (*answer_r set), 0 not found
+ * (unknown user of our domain or not our domain at all: check the domain
+ * with route_domain_lookup), -1 temporary failure; error_r (caller frees)
+ * says why for 0 and -1 when not NULL.
+ */
+int route_lookup(struct route *r, const char *address,
+	struct route_answer **answer_r, char **error_r);
+
+/* One final destination of an expanded address. */
+enum route_dest_kind {
+	ROUTE_DEST_MAILBOX = 1,		/* deliver to a mailbox (LMTP) */
+	ROUTE_DEST_REMOTE,		/* not ours: deliver over SMTP */
+	ROUTE_DEST_RELAY,		/* relay domain: to its primary */
+};
+
+struct route_dest {
+	enum route_dest_kind kind;
+	char *address;			/* final recipient address */
+	char *original;			/* the address expanded (for DSNs) */
+	struct route_mailbox *mailbox;	/* DEST_MAILBOX */
+	struct route_domain *domain;	/* DEST_MAILBOX, DEST_RELAY */
+};
+
+struct route_expansion {
+	struct route_dest *dests;
+	size_t dest_count;
+	char **trace;			/* human-readable steps, in order */
+	size_t trace_count;
+};
+
+enum route_expand_status {
+	ROUTE_EXPAND_OK = 1,
+	ROUTE_EXPAND_UNKNOWN = 0,	/* the address (or a local target) is unknown */
+	ROUTE_EXPAND_TEMPFAIL = -1,	/* try later */
+	ROUTE_EXPAND_LOOP = -2,		/* alias cycle or depth limit (5.4.6) */
+};
+
+/*
+ * Expand an address through aliases, alias domains, catch-alls and
+ * forwards (keeping a local copy when asked) to final destinations,
+ * duplicates removed, stopping at route_expansion_depth and on cycles.
+ * Remote addresses are final.  *exp_r is set for OK and, with the trace
+ * so far, for UNKNOWN and LOOP (the error text says which address).
+ */
+enum route_expand_status route_expand(struct route *r, const char *address,
+	struct route_expansion **exp_r, char **error_r);
+
+/*
+ * Check a login (an address) and password.  1 ok (*mailbox_r set when not
+ * NULL), 0 refused (*reason_r: "invalid credentials", "account
+ * suspended", "account disabled"; a static text), -1 temporary failure.
+ * Hash comparison is constant time; unknown users cost the same time as
+ * known ones.
+ */
+int route_authenticate(struct route *r, const char *login,
+	const char *password, struct route_mailbox **mailbox_r,
+	const char **reason_r, char **error_r);
+
+/* Hash a password with the best available crypt method (yescrypt). */
+char *route_hash_password(const char *password, char **error_r);
+
+/*
+ * Provisioning: the same calls for every backend.  0 ok, -1 with
+ * *error_r (caller frees): "domain example.test exists", "no such
+ * mailbox", "directory unreachable: ...".  put with create_only fails on
+ * an existing entry; without it, replaces it.
+ */
+int route_domain_put(struct route *r, const struct route_domain *domain,
+	int create_only, char **error_r);
+int route_domain_delete(struct route *r, const char *name, char **error_r);
+int route_mailbox_put(struct route *r, const struct route_mailbox *mailbox,
+	int create_only, char **error_r);
+int route_mailbox_delete(struct route *r, const char *address,
+	char **error_r);
+int route_alias_put(struct route *r, const struct route_alias *alias,
+	int create_only, char **error_r);
+int route_alias_delete(struct route *r, const char *address, char **error_r);
+int route_relay_recipient_put(struct route *r, const char *address,
+	char **error_r);
+int route_relay_recipient_delete(struct route *r, const char *address,
+	char **error_r);
+/* Direct reads by exact key: 1 found, 0 not, -1 temporary failure. */
+int route_mailbox_get(struct route *r, const char *address,
+	struct route_mailbox **mailbox_r, char **error_r);
+int route_alias_get(struct route *r, const char *address,
+	struct route_alias **alias_r, char **error_r);
+/*
+ * Lists (sorted): every domain, or the mailboxes/aliases/relay recipients
+ * of one domain.  0 ok (*names_r NULL-terminated, free with
+ * route_names_free), -1 with *error_r.
+ */
+int route_list_domains(struct route *r, char ***names_r, char **error_r);
+int route_list_mailboxes(struct route *r, const char *domain,
+	char ***names_r, char **error_r);
+int route_list_aliases(struct route *r, const char *domain,
+	char ***names_r, char **error_r);
+int route_list_relay_recipients(struct route *r, const char *domain,
+	char ***names_r, char **error_r);
+
+void route_domain_free(struct route_domain **dp);
+void route_mailbox_free(struct route_mailbox **mp);
+void route_alias_free(struct route_alias **ap);
+void route_answer_free(struct route_answer **ap);
+void route_expansion_free(struct route_expansion **ep);
+void route_names_free(char ***namesp);
+struct route_domain *route_domain_dup(const struct route_domain *d);
+struct route_mailbox *route_mailbox_dup(const struct route_mailbox *m);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * route_backend: what a routing directory backend provides to route.c.
+ *
+ * Backends answer exact-key questions only, on keys route.c has already
+ * normalised (lower-case domain, local part per route_case_sensitive_local);
+ * route.c does the rest (recipient delimiter, alias domains, catch-alls,
+ * expansion, password checks).  Getters are tri-state: 1 found (the
+ * record is new and the caller frees it), 0 not found, -1 temporary
+ * failure with *error_r (caller frees).  Writers return 0 or -1 with
+ * *error_r.  A backend keeps its own caching and connection state in the
+ * opaque handle.
+ */
+#ifndef ISPMAIL_ROUTE_BACKEND_H
+#define ISPMAIL_ROUTE_BACKEND_H
+
+#include "route.h"
+
+enum route_list_kind {
+	ROUTE_LIST_DOMAINS,
+	ROUTE_LIST_MAILBOXES,
+	ROUTE_LIST_ALIASES,
+	ROUTE_LIST_RELAY_RECIPIENTS,
+};
+
+struct route_backend_ops {
+	const char *name;
+	/* NULL with *error_r when the configuration is unusable. */
+	void *(*open)(char **error_r);
+	void (*close)(void *backend);
+
+	int (*domain_get)(void *backend, const char *name,
+		struct route_domain **domain_r, char **error_r);
+	/* By the canonical address or any alternate address. */
+	int (*mailbox_get)(void *backend, const char *address,
+		struct route_mailbox **mailbox_r, char **error_r);
+	int (*alias_get)(void *backend, const char *address,
+		struct route_alias **alias_r, char **error_r);
+	int (*relay_recipient_get)(void *backend, const char *address,
+		char **error_r);
+
+	int (*domain_put)(void *backend, const struct route_domain *domain,
+		int create_only, char **error_r);
+	int (*domain_delete)(void *backend, const char *name, char **error_r);
+	int (*mailbox_put)(void *backend, const struct route_mailbox *mailbox,
+		int create_only, char **error_r);
+	int (*mailbox_delete)(void *backend, const char *address,
+		char **error_r);
+	int (*alias_put)(void *backend, const struct route_alias *alias,
+		int create_only, char **error_r);
+	int (*alias_delete)(void *backend, const char *address,
+		char **error_r);
+	int (*relay_recipient_put)(void *backend, const char *address,
+		char **error_r);
+	int (*relay_recipient_delete)(void *backend, const char *address,
+		char **error_r);
+	/* domain is NULL for ROUTE_LIST_DOMAINS.  Sorted, NULL-terminated. */
+	int (*list)(void *backend, enum route_list_kind kind,
+		const char *domain, char ***names_r, char **error_r);
+
+	/*
+	 * Optional (NULL when unsupported): verify a password by binding as
+	 * the user (LDAP, route_ldap_auth_bind = yes).  1 ok, 0 refused,
+	 * -1 temporary failure.
+	 */
+	int (*auth_bind)(void *backend, const char *address,
+		const char *password, char **error_r);
+};
+
+extern const struct route_backend_ops route_backend_file;
+extern const struct route_backend_ops route_backend_ldap;
+
+#endif
