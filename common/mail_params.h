@@ -39,4 +39,10 @@ extern long long var_line_length_limit;
 extern long long var_attr_value_limit;
 extern long long var_attr_count_limit;
 
+/* The mailbox store (provisioning). */
+extern char *var_store_root;
+extern char *var_store_owner;
+extern char *var_local_mail_hosts;
+extern long long var_default_quota;
+
 #endif

@@ -14,4 +14,18 @@ int ctl_status(int argc, char **argv);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 
+/* ispmailctl domain|mailbox|alias|forward|relay ...: provisioning. */
+int ctl_domain(int argc, char **argv);
+int ctl_mailbox(int argc, char **argv);
+int ctl_alias(int argc, char **argv);
+int ctl_forward(int argc, char **argv);
+int ctl_relay(int argc, char **argv);
+/* ispmailctl auth ADDRESS: check a password read from standard input. */
+int ctl_auth(int argc, char **argv);
+/* ispmailctl route ADDRESS...: how addresses resolve, step by step. */
+int ctl_route(int argc, char **argv);
+
+/* Exit status for a temporary failure (sysexits EX_TEMPFAIL). */
+#define CTL_EXIT_TEMPFAIL 75
+
 #endif
