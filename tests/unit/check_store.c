@@ -1,0 +1,162 @@
+/* check_store: Maildir++ creation and guarded removal. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "xalloc.h"
+
+static char root[] = "/tmp/check_store.XXXXXX";
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(root));
+}
+
+static void
+teardown(void)
+{
+	char *error = NULL;
+
+	/* Remove the test tree below its own parent. */
+	(void) store_remove(root, "/tmp", &error);
+	free(error);
+}
+
+static int
+is_dir(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode)
+	    && (st.st_mode & 07777) == mode;
+}
+
+static char *
+slurp(const char *path)
+{
+	char text[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	return xmemdup(text, n);
+}
+
+START_TEST(test_create_layout)
+{
+	static const char *const dirs[] = {
+		"", "/cur", "/new", "/tmp", "/.Sent", "/.Sent/cur",
+		"/.Drafts/new", "/.Junk/tmp", "/.Trash/cur",
+	};
+	char *path = xasprintf("%s/example.test/alice", root);
+	char *error = NULL, *sub, *text;
+	size_t i;
+
+	ck_assert_int_eq(store_create(path, 1048576, (uid_t) -1, (gid_t) -1,
+	    &error), 0);
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		sub = xasprintf("%s%s", path, dirs[i]);
+		ck_assert_msg(is_dir(sub, 0700), "%s missing or not 0700", sub);
+		free(sub);
+	}
+	sub = xasprintf("%s/.Junk/maildirfolder", path);
+	ck_assert_int_eq(access(sub, F_OK), 0);
+	free(sub);
+	sub = xasprintf("%s/maildirsize", path);
+	text = slurp(sub);
+	ck_assert_str_eq(text, "1048576S\n0 0\n");
+	free(text);
+	free(sub);
+	sub = xasprintf("%s/subscriptions", path);
+	text = slurp(sub);
+	ck_assert_str_eq(text, "Sent\nDrafts\nJunk\nTrash\n");
+	free(text);
+	free(sub);
+	/* Creating again completes, never fails or replaces. */
+	ck_assert_int_eq(store_create(path, 5, (uid_t) -1, (gid_t) -1,
+	    &error), 0);
+	sub = xasprintf("%s/maildirsize", path);
+	text = slurp(sub);
+	ck_assert_str_eq(text, "1048576S\n0 0\n");
+	free(text);
+	free(sub);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_create_bad_path)
+{
+	char *error = NULL;
+
+	ck_assert_int_eq(store_create("relative/path", 0, (uid_t) -1,
+	    (gid_t) -1, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "not absolute"));
+	free(error);
+}
+END_TEST
+
+START_TEST(test_remove_guarded)
+{
+	char *path = xasprintf("%s/d/bob", root);
+	char *error = NULL;
+	char *outside;
+
+	ck_assert_int_eq(store_create(path, 0, (uid_t) -1, (gid_t) -1,
+	    &error), 0);
+	/* Not below the root, the root itself, "..", relative: refused. */
+	ck_assert_int_eq(store_remove(path, "/var/vmail", &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "not below"));
+	free(error);
+	error = NULL;
+	ck_assert_int_eq(store_remove(root, root, &error), -1);
+	free(error);
+	error = NULL;
+	outside = xasprintf("%s/d/../d/bob", root);
+	ck_assert_int_eq(store_remove(outside, root, &error), -1);
+	free(error);
+	error = NULL;
+	free(outside);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(store_remove(path, root, &error), 0);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	/* Already gone is fine. */
+	ck_assert_int_eq(store_remove(path, root, &error), 0);
+	free(path);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("create");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create_layout);
+	tcase_add_test(tc, test_create_bad_path);
+	tcase_add_test(tc, test_remove_guarded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
