@@ -71,7 +71,8 @@ buf_reserve(struct buf *b, size_t len)
 {
 	size_t need, size;
 
-	if (len > b->cap - b->len)
+	/* The second test keeps len + NUL from wrapping when cap is huge. */
+	if (len > b->cap - b->len || len >= ((size_t) -1) - b->len)
 		return -1;
 	need = b->len + len + 1;
 	if (need <= b->size)
@@ -89,8 +90,9 @@ buf_append(struct buf *b, const void *data, size_t len)
 {
 	if (buf_reserve(b, len) < 0)
 		return -1;
+	/* memmove: buf_set() may be given a part of b's own data. */
 	if (len > 0)
-		memcpy(b->data + b->len, data, len);
+		memmove(b->data + b->len, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
 	return 0;
