@@ -1,2 +1,363 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* service: the child side of the master protocol (see service.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mail_params.h"
+#include "master_proto.h"
+#include "params.h"
+#include "service.h"
+#include "xalloc.h"
+
+/* The master sets this when it runs in the foreground (log to stderr). */
+#define SERVICE_LOG_STDERR_ENV "ISPMAIL_LOG_STDERR"
+
+int
+service_drop_privileges(const char *user, const char *chroot_dir,
+	char **error_r)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	*error_r = NULL;
+	if (geteuid() != 0) {
+		log_debug("not running as root: keeping uid %ld",
+		    (long) getuid());
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		*error_r = errno != 0 ?
+		    xasprintf("look up user %s: %s", user, strerror(errno)) :
+		    xasprintf("unknown user %s", user);
+		return -1;
+	}
+	/* Copy what we need: initgroups() may reuse getpwnam's storage. */
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (initgroups(user, gid) < 0) {
+		*error_r = xasprintf("initgroups %s: %s", user,
+		    strerror(errno));
+		return -1;
+	}
+	if (chroot_dir != NULL && *chroot_dir != '\0') {
+		if (chroot(chroot_dir) < 0 || chdir("/") < 0) {
+			*error_r = xasprintf("chroot %s: %s", chroot_dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	/* As root, setgid()/setuid() set real, effective and saved ids. */
+	if (setgid(gid) < 0 || setuid(uid) < 0) {
+		*error_r = xasprintf("switch to user %s (uid %ld gid %ld): %s",
+		    user, (long) uid, (long) gid, strerror(errno));
+		return -1;
+	}
+	/*
+	 * Check it worked: a process that can become root again is not
+	 * privilege separated, whatever the calls above claimed.  A service
+	 * whose master.conf line names root (the master refuses any other
+	 * name for uid 0) keeps root on purpose.
+	 */
+	if ((uid != 0 && setuid(0) == 0) || getuid() != uid || geteuid() != uid
+	    || getgid() != gid || getegid() != gid) {
+		*error_r = xasprintf("privileges of user %s not fully dropped "
+		    "(uid %ld euid %ld gid %ld egid %ld)", user,
+		    (long) getuid(), (long) geteuid(), (long) getgid(),
+		    (long) getegid());
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Tell the master we are busy or idle.  0 ok; -1 when the master is gone
+ * (EPIPE, ECONNRESET...): the caller finishes its connection and exits.
+ */
+static int
+service_report(enum master_status_code code)
+{
+	struct master_status st;
+	ssize_t n;
+
+	memset(&st, 0, sizeof(st));
+	st.pid = (int32_t) getpid();
+	st.status = (int32_t) code;
+	do {
+		n = send(MASTER_STATUS_FD, &st, sizeof(st), MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t) sizeof(st))
+		return 0;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		/* The master is alive but behind: a skewed count is better
+		 * than a child stuck on a master that does not read. */
+		log_warn("status socket full: status %d not reported", code);
+		return 0;
+	}
+	if (n < 0)
+		log_debug("send status: %m: master gone");
+	return -1;
+}
+
+/* Numeric address and port of sa; "unix" and 0 for AF_UNIX. */
+static void
+service_format_addr(const struct sockaddr_storage *ss, socklen_t len,
+	char *addr, size_t addr_size, int *port_r)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *) ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) ss;
+
+	*port_r = 0;
+	snprintf(addr, addr_size, "unknown");
+	if (len == 0)
+		return;
+	switch (ss->ss_family) {
+	case AF_INET:
+		if (inet_ntop(AF_INET, &sin->sin_addr, addr, addr_size) != NULL)
+			*port_r = ntohs(sin->sin_port);
+		break;
+	case AF_INET6:
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+		    addr_size) != NULL)
+			*port_r = ntohs(sin6->sin6_port);
+		break;
+	case AF_UNIX:
+		snprintf(addr, addr_size, "unix");
+		break;
+	}
+}
+
+static void
+service_fill_peer(int fd, const char *service, struct service_peer *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(peer, 0, sizeof(*peer));
+	peer->service = service;
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0)
+		len = 0;
+	service_format_addr(&ss, len, peer->client_addr,
+	    sizeof(peer->client_addr), &peer->client_port);
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+		len = 0;
+	service_format_addr(&ss, len, peer->local_addr,
+	    sizeof(peer->local_addr), &peer->local_port);
+}
+
+static long long
+service_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for a connection.  1: the listener is readable; 0: time to exit
+ * (idle too long, or the master closed the status socket).
+ */
+static int
+service_wait(void)
+{
+	struct pollfd fds[2];
+	long long deadline = -1, left;
+	int timeout, n;
+
+	/* An idle limit beyond a year is taken as none (no overflow). */
+	if (var_max_idle > 0 && var_max_idle < 366LL * 86400)
+		deadline = service_now_ms() + var_max_idle * 1000;
+	for (;;) {
+		timeout = -1;
+		if (deadline >= 0) {
+			left = deadline - service_now_ms();
+			if (left <= 0) {
+				log_debug("idle for %llds: exiting",
+				    var_max_idle);
+				return 0;
+			}
+			timeout = left > INT_MAX ? INT_MAX : (int) left;
+		}
+		fds[0].fd = MASTER_STATUS_FD;
+		fds[0].events = POLLIN;
+		fds[1].fd = MASTER_LISTEN_FD;
+		fds[1].events = POLLIN;
+		fds[0].revents = fds[1].revents = 0;
+		n = poll(fds, 2, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			log_fatal("poll: %m");
+		/* The master never writes to us: anything there means it
+		 * exited or retired this generation. */
+		if (fds[0].revents != 0) {
+			log_debug("master gone or generation retired: exiting");
+			return 0;
+		}
+		if (fds[1].revents & (POLLERR | POLLNVAL))
+			log_fatal("listening socket unusable");
+		if (fds[1].revents != 0)
+			return 1;
+	}
+}
+
+/* Accept, report, serve, report.  -1 when the master is gone. */
+static int
+service_serve_one(const char *service, const struct service_def *def,
+	int *served_r)
+{
+	struct service_peer peer;
+	int fd, flags, master_gone = 0;
+
+	*served_r = 0;
+	fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* Another child won the race, or the client gave up. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK
+		    || errno == ECONNABORTED || errno == EINTR
+		    || errno == EPROTO)
+			return 0;
+		log_error("accept: %m");
+		return 0;
+	}
+	if (service_report(MASTER_STATUS_BUSY) < 0)
+		master_gone = 1;
+	service_fill_peer(fd, service, &peer);
+	if ((flags = fcntl(fd, F_GETFL)) < 0
+	    || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		log_fatal("fcntl on accepted socket: %m");
+	log_debug("connect from %s port %d", peer.client_addr,
+	    peer.client_port);
+	def->handle(fd, &peer, def->ctx);
+	(void) close(fd);
+	log_set_context(NULL);
+	*served_r = 1;
+	if (!master_gone && service_report(MASTER_STATUS_IDLE) < 0)
+		master_gone = 1;
+	return master_gone ? -1 : 0;
+}
+
+static void
+service_usage(const char *progname)
+{
+	log_fatal("usage: %s [-c config_dir] -n service -u user "
+	    "[-o name=value]... [-v] [args]", progname);
+}
+
+void
+service_main(int argc, char **argv, const struct service_def *def,
+	char ***args_r, int *arg_count_r)
+{
+	const char *config_dir = ISPMAIL_CONFIG_DIR;
+	const char *service = NULL, *user = NULL;
+	char **overrides, *path, *error = NULL, *progname;
+	int override_count = 0, verbose = 0, ch, i, served;
+	long long uses = 0;
+	enum log_target target;
+
+	target = getenv(SERVICE_LOG_STDERR_ENV) != NULL
+	    && strcmp(getenv(SERVICE_LOG_STDERR_ENV), "1") == 0 ?
+	    LOG_TARGET_STDERR : LOG_TARGET_SYSLOG;
+	params_init();
+	/* Log with the defaults until main.conf has named the facility. */
+	progname = xasprintf("%s/%s", var_syslog_name, def->name);
+	log_init(progname, target, var_syslog_facility);
+	xfree(progname);
+
+	overrides = xcalloc((size_t) argc + 1, sizeof(*overrides));
+	while ((ch = getopt(argc, argv, "+c:n:u:o:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			config_dir = optarg;
+			break;
+		case 'n':
+			service = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'o':
+			overrides[override_count++] = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			service_usage(argv[0]);
+		}
+	}
+	if (service == NULL || user == NULL)
+		service_usage(argv[0]);
+
+	path = xasprintf("%s/main.conf", config_dir);
+	/* A missing main.conf means all defaults, as for Postfix. */
+	if (params_read_file(path, 1, &error) < 0)
+		log_fatal("%s", error);
+	xfree(path);
+	if (params_set("config_directory", config_dir, &error) < 0)
+		log_fatal("-c %s: %s", config_dir, error);
+	for (i = 0; i < override_count; i++)
+		if (params_set_override(overrides[i], &error) < 0)
+			log_fatal("-o %s: %s", overrides[i], error);
+	xfree(overrides);
+
+	progname = xasprintf("%s/%s", var_syslog_name, def->name);
+	log_init(progname, target, var_syslog_facility);
+	log_set_verbose(var_debug_logging || verbose);
+	if (getenv(MASTER_ENV) == NULL
+	    || strcmp(getenv(MASTER_ENV), "1") != 0) {
+		/* Whoever ran us by hand should see why on the terminal. */
+		log_init(progname, LOG_TARGET_STDERR, var_syslog_facility);
+		log_fatal("must be started by ispmail-master");
+	}
+	xfree(progname);
+	if (args_r != NULL)
+		*args_r = argv + optind;
+	if (arg_count_r != NULL)
+		*arg_count_r = argc - optind;
+
+	/* A client that disconnects must cost one write error, not us. */
+	signal(SIGPIPE, SIG_IGN);
+	if (def->pre_init != NULL)
+		def->pre_init(def->ctx);
+	/* The one place a service gives up root, before the first accept. */
+	if (service_drop_privileges(user, var_chroot_directory, &error) < 0)
+		log_fatal("service %s: %s", service, error);
+	if (def->post_init != NULL)
+		def->post_init(def->ctx);
+	log_debug("service %s ready: max_use=%lld max_idle=%llds", service,
+	    var_max_use, var_max_idle);
+
+	while (service_wait() > 0) {
+		if (service_serve_one(service, def, &served) < 0)
+			break;
+		uses += served;
+		if (var_max_use > 0 && uses >= var_max_use) {
+			log_debug("served %lld connections: exiting", uses);
+			break;
+		}
+	}
+	exit(0);
+}
