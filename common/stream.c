@@ -1,2 +1,532 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* stream: buffered, deadline-bound I/O over a non-blocking descriptor. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "stream.h"
+#include "xalloc.h"
+
+/*
+ * Both buffers have a fixed size: a long line is moved into the caller's
+ * buf (or discarded) piece by piece, so a 10 MB line never grows the
+ * stream, and output larger than the buffer goes straight to the peer.
+ */
+#define STREAM_IN_SIZE	(16 * 1024)
+#define STREAM_OUT_SIZE	(16 * 1024)
+
+/* A deadline that never passes (negative timeout: tests only). */
+#define STREAM_NO_DEADLINE INT64_MAX
+
+struct stream {
+	int fd;
+	int read_timeout_ms;
+	int write_timeout_ms;
+	const struct stream_transport *transport;
+	void *transport_ctx;
+	int not_socket;		/* send() said ENOTSOCK: use write() */
+
+	char *in;		/* unread input is in[in_start..in_end) */
+	size_t in_start;
+	size_t in_end;
+	char *out;		/* queued output is out[0..out_len) */
+	size_t out_len;
+
+	/*
+	 * Sticky failures, one per direction: a read timeout or EOF must not
+	 * stop the "421 timeout" reply, but after a failed write the session
+	 * can say nothing more, so reads fail too.
+	 */
+	enum stream_status read_status;
+	enum stream_status write_status;
+	enum stream_status last_status;	/* the most recent failure */
+	int last_errno;			/* its errno for STREAM_ERROR */
+	enum stream_eol last_eol;
+};
+
+static ssize_t stream_fd_read(void *ctx, void *data, size_t len,
+	int *want_write_r);
+static ssize_t stream_fd_write(void *ctx, const void *data, size_t len,
+	int *want_read_r);
+
+static const struct stream_transport stream_fd_transport = {
+	stream_fd_read,
+	stream_fd_write,
+};
+
+static ssize_t
+stream_fd_read(void *ctx, void *data, size_t len, int *want_write_r)
+{
+	struct stream *s = ctx;
+
+	*want_write_r = 0;
+	return read(s->fd, data, len);
+}
+
+/*
+ * send(MSG_NOSIGNAL) turns a closed peer into EPIPE instead of SIGPIPE;
+ * pipes are not sockets and fall back to write(), which relies on the
+ * service skeleton ignoring SIGPIPE.
+ */
+static ssize_t
+stream_fd_write(void *ctx, const void *data, size_t len, int *want_read_r)
+{
+	struct stream *s = ctx;
+	ssize_t n;
+
+	*want_read_r = 0;
+	if (!s->not_socket) {
+		n = send(s->fd, data, len, MSG_NOSIGNAL);
+		if (n >= 0 || errno != ENOTSOCK)
+			return n;
+		s->not_socket = 1;
+	}
+	return write(s->fd, data, len);
+}
+
+static int64_t
+stream_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		log_panic("stream: clock_gettime(CLOCK_MONOTONIC): %m");
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The deadline of a call that starts now and may take timeout_ms. */
+static int64_t
+stream_deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return STREAM_NO_DEADLINE;
+	return stream_now_ms() + timeout_ms;
+}
+
+static enum stream_status
+stream_fail(struct stream *s, enum stream_status *side,
+	enum stream_status status, int err)
+{
+	*side = status;
+	s->last_status = status;
+	s->last_errno = err;
+	return status;
+}
+
+/* Sticky status for a read call: the read side, else a write failure. */
+static enum stream_status
+stream_read_blocked(const struct stream *s)
+{
+	if (s->read_status != STREAM_OK)
+		return s->read_status;
+	return s->write_status;
+}
+
+/*
+ * Wait until events are possible on the fd or the deadline passes.
+ * STREAM_OK, STREAM_TIMEOUT, or STREAM_ERROR with the errno in *err_r.
+ */
+static enum stream_status
+stream_wait(const struct stream *s, short events, int64_t deadline,
+	int *err_r)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int timeout;
+	int n;
+
+	for (;;) {
+		if (deadline == STREAM_NO_DEADLINE) {
+			timeout = -1;
+		} else {
+			left = deadline - stream_now_ms();
+			if (left <= 0)
+				return STREAM_TIMEOUT;
+			timeout = left > INT_MAX ? INT_MAX : (int) left;
+		}
+		pfd.fd = s->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*err_r = errno;
+			return STREAM_ERROR;
+		}
+		/* On n == 0 the top of the loop decides about the deadline. */
+		if (n == 0)
+			continue;
+		if (pfd.revents & POLLNVAL) {
+			*err_r = EBADF;
+			return STREAM_ERROR;
+		}
+		/* POLLHUP/POLLERR: the next read or write reports it. */
+		return STREAM_OK;
+	}
+}
+
+/*
+ * Read at least one more byte into the input buffer before the deadline.
+ * Failures become the sticky read status.
+ */
+static enum stream_status
+stream_fill(struct stream *s, int64_t deadline)
+{
+	enum stream_status status;
+	int want_write;
+	int err = 0;
+	ssize_t n;
+
+	if (s->in_start > 0) {
+		memmove(s->in, s->in + s->in_start, s->in_end - s->in_start);
+		s->in_end -= s->in_start;
+		s->in_start = 0;
+	}
+	if (s->in_end == STREAM_IN_SIZE)
+		log_panic("stream_fill: input buffer full");
+	for (;;) {
+		want_write = 0;
+		n = s->transport->read(s->transport_ctx, s->in + s->in_end,
+		    STREAM_IN_SIZE - s->in_end, &want_write);
+		if (n > 0) {
+			s->in_end += (size_t) n;
+			return STREAM_OK;
+		}
+		if (n == 0)
+			return stream_fail(s, &s->read_status, STREAM_EOF, 0);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return stream_fail(s, &s->read_status, STREAM_ERROR,
+			    errno);
+		status = stream_wait(s, want_write ? POLLOUT : POLLIN,
+		    deadline, &err);
+		if (status != STREAM_OK)
+			return stream_fail(s, &s->read_status, status, err);
+	}
+}
+
+/* Write all of data before the deadline; failures are sticky. */
+static enum stream_status
+stream_write_all(struct stream *s, const char *data, size_t len,
+	int64_t deadline)
+{
+	enum stream_status status;
+	int want_read;
+	int err = 0;
+	ssize_t n;
+
+	while (len > 0) {
+		want_read = 0;
+		n = s->transport->write(s->transport_ctx, data, len,
+		    &want_read);
+		if (n > 0) {
+			if ((size_t) n > len)
+				log_panic("stream: transport wrote %zd of %zu",
+				    n, len);
+			data += n;
+			len -= (size_t) n;
+			continue;
+		}
+		/* write(2) never returns 0 for len > 0; a transport may. */
+		if (n == 0)
+			return stream_fail(s, &s->write_status, STREAM_ERROR,
+			    EPIPE);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return stream_fail(s, &s->write_status, STREAM_ERROR,
+			    errno);
+		status = stream_wait(s, want_read ? POLLIN : POLLOUT,
+		    deadline, &err);
+		if (status != STREAM_OK)
+			return stream_fail(s, &s->write_status, status, err);
+	}
+	return STREAM_OK;
+}
+
+struct stream *
+stream_new(int fd, int read_timeout_ms, int write_timeout_ms)
+{
+	struct stream *s;
+	int flags;
+
+	/* A bad descriptor here is the caller's bug, not the peer's. */
+	if (fd < 0)
+		log_panic("stream_new: bad fd %d", fd);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		log_panic("stream_new: fcntl(fd %d, O_NONBLOCK): %m", fd);
+
+	s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->read_timeout_ms = read_timeout_ms;
+	s->write_timeout_ms = write_timeout_ms;
+	s->transport = &stream_fd_transport;
+	s->transport_ctx = s;
+	s->in = xmalloc(STREAM_IN_SIZE);
+	s->out = xmalloc(STREAM_OUT_SIZE);
+	s->read_status = STREAM_OK;
+	s->write_status = STREAM_OK;
+	s->last_status = STREAM_OK;
+	s->last_eol = STREAM_EOL_CRLF;
+	return s;
+}
+
+/* Queued output that was never flushed is dropped: flushing could block. */
+void
+stream_free(struct stream **sp)
+{
+	struct stream *s = *sp;
+
+	if (s == NULL)
+		return;
+	free(s->in);
+	free(s->out);
+	free(s);
+	*sp = NULL;
+}
+
+void
+stream_set_timeouts(struct stream *s, int read_timeout_ms,
+	int write_timeout_ms)
+{
+	s->read_timeout_ms = read_timeout_ms;
+	s->write_timeout_ms = write_timeout_ms;
+}
+
+void
+stream_set_transport(struct stream *s,
+	const struct stream_transport *transport, void *ctx)
+{
+	if (transport == NULL) {
+		s->transport = &stream_fd_transport;
+		s->transport_ctx = s;
+	} else {
+		s->transport = transport;
+		s->transport_ctx = ctx;
+	}
+}
+
+int
+stream_fd(const struct stream *s)
+{
+	return s->fd;
+}
+
+/*
+ * Input is moved into line as it arrives, so only a CR at the very end of
+ * the buffered input is held back (it may start the "\r\n").  That keeps
+ * the input buffer fixed and lets a line of exactly max bytes (and a buf
+ * whose cap is max) end in "\r\n".  Once the line is known to be too long
+ * we stop copying and only look for its "\n".
+ */
+enum stream_status
+stream_read_line(struct stream *s, struct buf *line, size_t max)
+{
+	enum stream_status status;
+	int64_t deadline;
+	size_t limit, seg, avail;
+	const char *p, *nl;
+	int too_long = 0;
+
+	buf_reset(line);
+	status = stream_read_blocked(s);
+	if (status != STREAM_OK)
+		return status;
+	limit = max < buf_cap(line) ? max : buf_cap(line);
+	deadline = stream_deadline(s->read_timeout_ms);
+	for (;;) {
+		p = s->in + s->in_start;
+		avail = s->in_end - s->in_start;
+		nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
+		seg = nl != NULL ? (size_t) (nl - p) : avail;
+		if (seg > 0 && p[seg - 1] == '\r')
+			seg--;
+		if (!too_long && seg > limit - buf_len(line)) {
+			too_long = 1;
+			buf_reset(line);
+		}
+		if (!too_long && buf_append(line, p, seg) < 0)
+			log_panic("stream_read_line: append within limit");
+		if (nl != NULL) {
+			s->last_eol = (size_t) (nl - p) > seg ?
+			    STREAM_EOL_CRLF : STREAM_EOL_LF;
+			s->in_start += (size_t) (nl - p) + 1;
+			return too_long ? STREAM_TOO_LONG : STREAM_OK;
+		}
+		s->in_start += seg;
+		status = stream_fill(s, deadline);
+		if (status != STREAM_OK)
+			return status;
+	}
+}
+
+enum stream_eol
+stream_last_eol(const struct stream *s)
+{
+	return s->last_eol;
+}
+
+enum stream_status
+stream_read_exact(struct stream *s, struct buf *out, size_t len)
+{
+	enum stream_status status;
+	int64_t deadline;
+	size_t avail, take;
+
+	status = stream_read_blocked(s);
+	if (status != STREAM_OK)
+		return status;
+	/* Written so that a huge len cannot overflow the sum. */
+	if (len > buf_cap(out) - buf_len(out))
+		return STREAM_TOO_LONG;
+	deadline = stream_deadline(s->read_timeout_ms);
+	for (;;) {
+		avail = s->in_end - s->in_start;
+		take = avail < len ? avail : len;
+		if (take > 0) {
+			if (buf_append(out, s->in + s->in_start, take) < 0)
+				log_panic("stream_read_exact: append "
+				    "within cap");
+			s->in_start += take;
+			len -= take;
+		}
+		if (len == 0)
+			return STREAM_OK;
+		status = stream_fill(s, deadline);
+		if (status != STREAM_OK)
+			return status;
+	}
+}
+
+size_t
+stream_pending(const struct stream *s)
+{
+	return s->in_end - s->in_start;
+}
+
+void
+stream_purge_input(struct stream *s)
+{
+	s->in_start = 0;
+	s->in_end = 0;
+}
+
+enum stream_status
+stream_write(struct stream *s, const void *data, size_t len)
+{
+	enum stream_status status;
+	int64_t deadline;
+
+	if (s->write_status != STREAM_OK)
+		return s->write_status;
+	if (len <= STREAM_OUT_SIZE - s->out_len) {
+		memcpy(s->out + s->out_len, data, len);
+		s->out_len += len;
+		return STREAM_OK;
+	}
+	deadline = stream_deadline(s->write_timeout_ms);
+	status = stream_write_all(s, s->out, s->out_len, deadline);
+	s->out_len = 0;
+	if (status != STREAM_OK)
+		return status;
+	/* Copying something this large would only cost time. */
+	if (len >= STREAM_OUT_SIZE)
+		return stream_write_all(s, data, len, deadline);
+	memcpy(s->out, data, len);
+	s->out_len = len;
+	return STREAM_OK;
+}
+
+enum stream_status
+stream_puts(struct stream *s, const char *text)
+{
+	return stream_write(s, text, strlen(text));
+}
+
+enum stream_status
+stream_printf(struct stream *s, const char *fmt, ...)
+{
+	enum stream_status status;
+	va_list ap, ap2;
+	char *text;
+	int len;
+
+	if (s->write_status != STREAM_OK)
+		return s->write_status;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		va_end(ap2);
+		return stream_fail(s, &s->write_status, STREAM_ERROR, errno);
+	}
+	text = xmalloc(xalloc_add((size_t) len, 1));
+	if (vsnprintf(text, (size_t) len + 1, fmt, ap2) != len)
+		log_panic("stream_printf: vsnprintf changed its mind");
+	va_end(ap2);
+	status = stream_write(s, text, (size_t) len);
+	free(text);
+	return status;
+}
+
+enum stream_status
+stream_flush(struct stream *s)
+{
+	enum stream_status status;
+
+	if (s->write_status != STREAM_OK)
+		return s->write_status;
+	if (s->out_len == 0)
+		return STREAM_OK;
+	status = stream_write_all(s, s->out, s->out_len,
+	    stream_deadline(s->write_timeout_ms));
+	s->out_len = 0;
+	return status;
+}
+
+enum stream_status
+stream_status(const struct stream *s)
+{
+	return s->last_status;
+}
+
+const char *
+stream_error(const struct stream *s)
+{
+	if (s->last_status == STREAM_ERROR && s->last_errno != 0)
+		return strerror(s->last_errno);
+	return stream_status_text(s->last_status);
+}
+
+const char *
+stream_status_text(enum stream_status status)
+{
+	switch (status) {
+	case STREAM_OK:
+		return "ok";
+	case STREAM_TOO_LONG:
+		return "too long";
+	case STREAM_EOF:
+		return "connection closed";
+	case STREAM_TIMEOUT:
+		return "timeout";
+	case STREAM_ERROR:
+		return "I/O error";
+	}
+	return "unknown status";
+}

@@ -11,7 +11,11 @@
  * caller passes from a named parameter.
  *
  * Errors are sticky: after STREAM_TIMEOUT, STREAM_ERROR or STREAM_EOF every
- * later read returns the same.  The transport is a small table of
+ * later read returns the same.  A failed read does not stop writes (the
+ * "421 timeout" reply must still go out); a failed write stops both
+ * directions.  stream_status()/stream_error() tell the latest failure.
+ * A timeout of 0 means "do not wait at all"; a negative timeout means
+ * "wait forever" (for tests only).  The transport is a small table of
  * read/write functions so a TLS layer can be pushed underneath later
  * without changing callers (stream_set_transport()).
  */
@@ -53,7 +57,10 @@ struct stream_transport {
 
 /* A stream over fd (made non-blocking).  Timeouts in milliseconds. */
 struct stream *stream_new(int fd, int read_timeout_ms, int write_timeout_ms);
-/* Free the stream (does not close the fd); NULL allowed; NULLs *sp. */
+/*
+ * Free the stream (does not close the fd; output not yet flushed is
+ * dropped); NULL allowed; NULLs *sp.
+ */
 void stream_free(struct stream **sp);
 void stream_set_timeouts(struct stream *s, int read_timeout_ms,
 	int write_timeout_ms);
@@ -68,7 +75,8 @@ int stream_fd(const struct stream *s);
  * read to its end and discarded, line holds nothing, and the result is
  * STREAM_TOO_LONG, so the session stays in step.  A final line without
  * "\n" before EOF is STREAM_EOF.  A line that does not fit line's own cap
- * is also STREAM_TOO_LONG.
+ * is also STREAM_TOO_LONG.  On EOF, timeout or error line keeps the
+ * partial content accepted so far (for logging only).
  */
 enum stream_status stream_read_line(struct stream *s, struct buf *line,
 	size_t max);
