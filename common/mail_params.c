@@ -1,2 +1,251 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* mail_params: the one table of main.conf parameters and their variables. */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "mail_params.h"
+#include "params.h"
+
+/* Set by the build (Makefile.am AM_CPPFLAGS); these serve unit tests. */
+#ifndef ISPMAIL_CONFIG_DIR
+#define ISPMAIL_CONFIG_DIR "/etc/ispmail"
+#endif
+#ifndef ISPMAIL_QUEUE_DIR
+#define ISPMAIL_QUEUE_DIR "/var/spool/ispmail"
+#endif
+#ifndef ISPMAIL_DAEMON_DIR
+#define ISPMAIL_DAEMON_DIR "/usr/libexec/ispmail"
+#endif
+
+/* Bounds in the units the variables hold (seconds, bytes). */
+#define SEC 1LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define KIB 1024LL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
+
+char *var_config_directory;
+char *var_queue_directory;
+char *var_daemon_directory;
+char *var_mail_owner;
+char *var_myhostname;
+
+char *var_syslog_name;
+char *var_syslog_facility;
+int var_debug_logging;
+
+long long var_default_process_limit;
+long long var_max_use;
+long long var_max_idle;
+long long var_ipc_timeout;
+long long var_service_throttle_time;
+long long var_service_throttle_max;
+long long var_process_limit_warning_time;
+long long var_master_stop_timeout;
+char *var_inet_protocols;
+long long var_listen_backlog;
+char *var_chroot_directory;
+
+long long var_line_length_limit;
+long long var_attr_value_limit;
+long long var_attr_count_limit;
+
+char *var_store_root;
+char *var_store_owner;
+char *var_local_mail_hosts;
+long long var_default_quota;
+
+char *var_ldap_server_uris;
+char *var_ldap_base_dn;
+char *var_ldap_bind_dn;
+char *var_ldap_bind_password_file;
+int var_ldap_start_tls;
+char *var_ldap_tls_ca_file;
+long long var_ldap_connect_timeout;
+long long var_ldap_search_timeout;
+long long var_ldap_pool_size;
+long long var_ldap_cache_positive_ttl;
+long long var_ldap_cache_negative_ttl;
+long long var_ldap_cache_size;
+
+/* The routing directory. */
+char *var_route_backend;
+char *var_route_file;
+char *var_recipient_delimiter;
+int var_route_case_sensitive_local;
+long long var_route_expansion_depth;
+int var_ldap_auth_bind;
+
+/*
+ * A new parameter is one row here (plus its variable above and its
+ * extern in mail_params.h) and one entry in man/main.conf.5, which
+ * check_params verifies.  min and max matter for INT, TIME and SIZE only.
+ */
+const struct param_def param_table[] = {
+	/* Locations and identity. */
+	{ "config_directory", PARAM_STR, ISPMAIL_CONFIG_DIR, 0, 0,
+	    &var_config_directory,
+	    "The directory of main.conf and master.conf; programs set it "
+	    "from -c." },
+	{ "queue_directory", PARAM_STR, ISPMAIL_QUEUE_DIR, 0, 0,
+	    &var_queue_directory,
+	    "The top of the mail queue and of the master's status socket, "
+	    "owned by mail_owner." },
+	{ "daemon_directory", PARAM_STR, ISPMAIL_DAEMON_DIR, 0, 0,
+	    &var_daemon_directory,
+	    "Where the master finds the daemon programs that master.conf "
+	    "names without a path." },
+	{ "mail_owner", PARAM_STR, "ispmail", 0, 0, &var_mail_owner,
+	    "The unprivileged user that owns the queue and runs the "
+	    "daemons." },
+	{ "myhostname", PARAM_STR, "", 0, 0, &var_myhostname,
+	    "This host's fully qualified name for greetings and Received: "
+	    "lines; empty means the name gethostname() returns." },
+
+	/* Logging. */
+	{ "syslog_name", PARAM_STR, "ispmail", 0, 0, &var_syslog_name,
+	    "The prefix of every log line's program name, as in "
+	    "ispmail/smtpd." },
+	{ "syslog_facility", PARAM_STR, "mail", 0, 0, &var_syslog_facility,
+	    "The syslog facility: mail, daemon, or local0 to local7." },
+	{ "debug_logging", PARAM_BOOL, "no", 0, 0, &var_debug_logging,
+	    "Log debug lines too (every daemon; -v does it for one)." },
+
+	/* Service processes. */
+	{ "default_process_limit", PARAM_INT, "100", 1, 10000,
+	    &var_default_process_limit,
+	    "The process limit of a master.conf service whose maxproc "
+	    "is -." },
+	{ "max_use", PARAM_INT, "100", 1, 1000000, &var_max_use,
+	    "How many connections a daemon process serves before it exits "
+	    "and the master starts a fresh one." },
+	{ "max_idle", PARAM_TIME, "100s", 1 * SEC, 1 * DAY, &var_max_idle,
+	    "How long an idle daemon process waits for a connection before "
+	    "it exits." },
+	{ "ipc_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,
+	    &var_ipc_timeout,
+	    "The deadline for one read or write on an internal socket." },
+	{ "service_throttle_time", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_service_throttle_time,
+	    "The first pause before the master starts processes again for "
+	    "a service whose process died abnormally before it served "
+	    "anything; it doubles with each further failure." },
+	{ "service_throttle_max", PARAM_TIME, "300s", 1 * SEC, 1 * DAY,
+	    &var_service_throttle_max,
+	    "The longest pause a failing service's doubling back-off "
+	    "reaches." },
+	{ "process_limit_warning_time", PARAM_TIME, "60s", 1 * SEC, 1 * DAY,
+	    &var_process_limit_warning_time,
+	    "The shortest interval between two \"process limit reached\" "
+	    "warnings for one service." },
+	{ "master_stop_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_master_stop_timeout,
+	    "How long the master waits after SIGTERM to its children before "
+	    "it sends SIGKILL." },
+	{ "inet_protocols", PARAM_LIST, "all", 0, 0, &var_inet_protocols,
+	    "The address families inet services listen on: all, ipv4, "
+	    "ipv6, or ipv4 and ipv6." },
+	{ "listen_backlog", PARAM_INT, "128", 1, 65535, &var_listen_backlog,
+	    "The kernel's queue of connections that wait for a process, per "
+	    "listening socket." },
+	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
+	    "The directory daemons chroot into before they serve; empty "
+	    "means no chroot." },
+
+	/* Internal protocol limits. */
+	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,
+	    &var_line_length_limit,
+	    "The longest line of an internal protocol." },
+	{ "attr_value_limit", PARAM_SIZE, "100k", 1 * KIB, 100 * MIB,
+	    &var_attr_value_limit,
+	    "The longest value in an internal attribute record." },
+	{ "attr_count_limit", PARAM_INT, "1000", 1, 1000000,
+	    &var_attr_count_limit,
+	    "The most attributes in one internal attribute record." },
+
+	/* The mailbox store. */
+	{ "store_root", PARAM_STR, "/var/vmail", 0, 0, &var_store_root,
+	    "The directory under which new mailboxes' Maildir++ stores are "
+	    "made (store_root/domain/user); nothing outside it is ever "
+	    "removed." },
+	{ "store_owner", PARAM_STR, "vmail", 0, 0, &var_store_owner,
+	    "The user that owns the mailbox stores." },
+	{ "local_mail_hosts", PARAM_LIST, "localhost", 0, 0,
+	    &var_local_mail_hosts,
+	    "The mailHost names that mean this host, so provisioning creates "
+	    "and removes their stores here." },
+	{ "default_quota", PARAM_SIZE, "1G", 0, 1 * TIB, &var_default_quota,
+	    "The quota of a new mailbox; 0 means no limit." },
+
+	/* The LDAP routing backend. */
+	{ "ldap_server_uris", PARAM_LIST, "ldap://127.0.0.1", 0, 0,
+	    &var_ldap_server_uris,
+	    "The directory servers, tried in order: ldap://, ldaps:// or "
+	    "ldapi:// URIs." },
+	{ "ldap_base_dn", PARAM_STR, "dc=ispmail", 0, 0, &var_ldap_base_dn,
+	    "The DN under which the routing entries live; see "
+	    "ispmail-ldap(5)." },
+	{ "ldap_bind_dn", PARAM_STR, "", 0, 0, &var_ldap_bind_dn,
+	    "The DN to bind as; empty means an anonymous bind." },
+	{ "ldap_bind_password_file", PARAM_STR, "", 0, 0,
+	    &var_ldap_bind_password_file,
+	    "A file whose first line is the bind password (kept out of "
+	    "main.conf, which everyone may read)." },
+	{ "ldap_start_tls", PARAM_BOOL, "no", 0, 0, &var_ldap_start_tls,
+	    "Require StartTLS on ldap:// connections (ldaps:// is always "
+	    "TLS)." },
+	{ "ldap_tls_ca_file", PARAM_STR, "", 0, 0, &var_ldap_tls_ca_file,
+	    "The CA certificates that verify the servers; empty means the "
+	    "system's." },
+	{ "ldap_connect_timeout", PARAM_TIME, "5s", 1 * SEC, 5 * MIN,
+	    &var_ldap_connect_timeout,
+	    "How long a connection to one server may take before the next "
+	    "is tried." },
+	{ "ldap_search_timeout", PARAM_TIME, "5s", 1 * SEC, 5 * MIN,
+	    &var_ldap_search_timeout,
+	    "How long a search, bind or write may take; then the lookup "
+	    "fails temporarily." },
+	{ "ldap_pool_size", PARAM_INT, "4", 1, 1000, &var_ldap_pool_size,
+	    "The most connections one process keeps open to the directory "
+	    "servers." },
+	{ "ldap_cache_positive_ttl", PARAM_TIME, "30s", 0, 1 * DAY,
+	    &var_ldap_cache_positive_ttl,
+	    "How long a process reuses an answer that found an entry; 0 "
+	    "disables it." },
+	{ "ldap_cache_negative_ttl", PARAM_TIME, "10s", 0, 1 * HOUR,
+	    &var_ldap_cache_negative_ttl,
+	    "How long a process reuses a \"no such entry\" answer; 0 "
+	    "disables it." },
+	{ "ldap_cache_size", PARAM_INT, "10000", 0, 1000000,
+	    &var_ldap_cache_size,
+	    "The most answers one process caches; 0 disables the cache." },
+
+	/* The routing directory (route.c, route_file.c, ispmail-routes(5)). */
+	{ "route_backend", PARAM_STR, "file", 0, 0, &var_route_backend,
+	    "Where addresses and domains are looked up: file (the "
+	    "route_file map) or ldap." },
+	{ "route_file", PARAM_STR, "$config_directory/routes", 0, 0,
+	    &var_route_file,
+	    "The routing map of the file backend, reread when it "
+	    "changes; see ispmail-routes(5)." },
+	{ "recipient_delimiter", PARAM_STR, "+", 0, 0,
+	    &var_recipient_delimiter,
+	    "Characters that separate a user from an address extension "
+	    "(user+tag); the first one found splits; empty disables." },
+	{ "route_case_sensitive_local", PARAM_BOOL, "no", 0, 0,
+	    &var_route_case_sensitive_local,
+	    "Keep the case of local parts in lookups instead of "
+	    "lower-casing them." },
+	{ "route_expansion_depth", PARAM_INT, "20", 1, 100,
+	    &var_route_expansion_depth,
+	    "The most alias and forward hops one address is expanded "
+	    "through before the mail is refused as looping." },
+	{ "ldap_auth_bind", PARAM_BOOL, "no", 0, 0, &var_ldap_auth_bind,
+	    "LDAP backend: check passwords by binding as the user instead "
+	    "of comparing the stored hash." },
+
+	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
+};

@@ -45,4 +45,26 @@ extern char *var_store_owner;
 extern char *var_local_mail_hosts;
 extern long long var_default_quota;
 
+/* LDAP routing backend (route_ldap.c, ispmail-ldap(5)). */
+extern char *var_ldap_server_uris;
+extern char *var_ldap_base_dn;
+extern char *var_ldap_bind_dn;
+extern char *var_ldap_bind_password_file;
+extern int var_ldap_start_tls;
+extern char *var_ldap_tls_ca_file;
+extern long long var_ldap_connect_timeout;
+extern long long var_ldap_search_timeout;
+extern long long var_ldap_pool_size;
+extern long long var_ldap_cache_positive_ttl;
+extern long long var_ldap_cache_negative_ttl;
+extern long long var_ldap_cache_size;
+
+/* The routing directory (route.c, route_file.c, ispmail-routes(5)). */
+extern char *var_route_backend;
+extern char *var_route_file;
+extern char *var_recipient_delimiter;
+extern int var_route_case_sensitive_local;
+extern long long var_route_expansion_depth;
+extern int var_ldap_auth_bind;	/* used by route.c, meaningful for ldap */
+
 #endif

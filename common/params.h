@@ -18,6 +18,12 @@
  * true/false, on/off, 1/0); PARAM_STR and PARAM_LIST bind a char * owned
  * by this module (a list is comma and/or white space separated;
  * params_list_split() splits it).
+ *
+ * A STR or LIST value may use another parameter's value as $name or
+ * ${name} ($$ is a '$'), expanded once when the value is set: in
+ * "queue_directory = $config_directory/queue" the config_directory set
+ * before that line counts.  A default that uses $name follows the named
+ * parameter for as long as the default holds.
  */
 #ifndef ISPMAIL_PARAMS_H
 #define ISPMAIL_PARAMS_H
@@ -62,21 +68,29 @@ const struct param_def *params_find(const char *name);
 int params_read_file(const char *path, int missing_ok, char **error_r);
 /*
  * Parse and apply one "name=value" (a -o override) or name and value.
- * 0 ok; -1 with *error_r (caller frees).
+ * 0 ok; -1 with *error_r (caller frees).  Either makes the parameter
+ * "set" (not default), as main.conf does: config_directory from -c too.
  */
 int params_set_override(const char *name_equals_value, char **error_r);
 int params_set(const char *name, const char *value, char **error_r);
 /* The effective value text of a parameter (NULL when unknown). */
 const char *params_value(const char *name);
-/* Whether the parameter was set by a file or override. */
+/*
+ * 1 while the parameter has its default; 0 once main.conf, an override
+ * or params_set() set it (even to the default's text); -1 when the name
+ * is unknown.
+ */
 int params_is_default(const char *name);
 /*
  * Print "name = value" lines, sorted by name; only non-defaults when
- * nondefault_only (postconf -n); with names, just those (unknown names
- * are reported on stderr and make the result -1).
+ * nondefault_only (postconf -n); with names, just those, in the order
+ * given (unknown names are reported on stderr and make the result -1).
+ * Values are printed as written, before $name expansion.
  */
 int params_print(FILE *out, int nondefault_only, char *const *names,
 	int name_count);
+/* The same for the table's defaults (postconf -d). */
+int params_print_defaults(FILE *out, char *const *names, int name_count);
 
 /* Parsers, exposed for tests and for other tables. 0 ok, -1 bad. */
 int params_parse_time(const char *text, long long *seconds_r);

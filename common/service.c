@@ -311,6 +311,12 @@ service_main(int argc, char **argv, const struct service_def *def,
 	if (service == NULL || user == NULL)
 		service_usage(argv[0]);
 
+	/*
+	 * -c wins: set before main.conf so $config_directory there expands
+	 * to it, and again after in case main.conf names another one.
+	 */
+	if (params_set("config_directory", config_dir, &error) < 0)
+		log_fatal("-c %s: %s", config_dir, error);
 	path = xasprintf("%s/main.conf", config_dir);
 	/* A missing main.conf means all defaults, as for Postfix. */
 	if (params_read_file(path, 1, &error) < 0)

@@ -626,6 +626,19 @@ drop_to_nobody(void)
 	return 0;
 }
 
+/* A line that says root keeps root (the master allows only "root"). */
+static int
+stay_root(void)
+{
+	char *error = NULL;
+
+	if (service_drop_privileges("root", "", &error) < 0)
+		return 11;
+	if (getuid() != 0 || geteuid() != 0)
+		return 12;
+	return 0;
+}
+
 static int
 drop_with_chroot(void)
 {
@@ -653,6 +666,7 @@ START_TEST(test_drop_privileges)
 		return;
 	}
 	ck_assert_int_eq(in_child(drop_to_nobody), 0);
+	ck_assert_int_eq(in_child(stay_root), 0);
 	/* nobody must be able to look inside its new root. */
 	ck_assert_int_eq(chmod(tmpdir, 0755), 0);
 	ck_assert_int_eq(in_child(drop_with_chroot), 0);
