@@ -17,7 +17,8 @@
  *
  * The records below are plain result records, visible on purpose; each is
  * owned by whoever got it and freed with its route_*_free().  Strings are
- * NUL-terminated; arrays carry their count.
+ * NUL-terminated; arrays carry their count and also end with a NULL, so
+ * route_names_free() can replace one (set its count to 0 after).
  */
 #ifndef ISPMAIL_ROUTE_H
 #define ISPMAIL_ROUTE_H

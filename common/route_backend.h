@@ -8,7 +8,11 @@
  * record is new and the caller frees it), 0 not found, -1 temporary
  * failure with *error_r (caller frees).  Writers return 0 or -1 with
  * *error_r.  A backend keeps its own caching and connection state in the
- * opaque handle.
+ * opaque handle.  error_r is never NULL.  String arrays in returned
+ * records end with a NULL after their count (route.c's dup/free rely on
+ * the count, ispmailctl on the NULL).  Writers get records route.c has
+ * already validated (domain exists and has the right kind, keys are free)
+ * but must still refuse what would make their store inconsistent.
  */
 #ifndef ISPMAIL_ROUTE_BACKEND_H
 #define ISPMAIL_ROUTE_BACKEND_H
@@ -59,8 +63,9 @@ struct route_backend_ops {
 
 	/*
 	 * Optional (NULL when unsupported): verify a password by binding as
-	 * the user (LDAP, route_ldap_auth_bind = yes).  1 ok, 0 refused,
-	 * -1 temporary failure.
+	 * the user (LDAP, ldap_auth_bind = yes).  route.c calls it with the
+	 * canonical address of the mailbox mailbox_get found.  1 ok, 0
+	 * refused, -1 temporary failure.
 	 */
 	int (*auth_bind)(void *backend, const char *address,
 		const char *password, char **error_r);
