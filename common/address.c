@@ -270,7 +270,7 @@ int
 address_parse(const char *addr, size_t len, char **local_r,
 	char **domain_r, char **error_r)
 {
-	size_t local_end;
+	size_t local_end = 0;
 	char *raw;
 
 	if (len == 0)

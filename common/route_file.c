@@ -471,11 +471,11 @@ rf_parse_domain(struct rf_parser *p)
 		"catchall", "mailhost", "relayhost", "target",
 	};
 	struct route_domain *d;
-	const char *raw;
+	const char *raw = NULL;
 	char *value = NULL;
 	struct rf_entry *old;
 	unsigned seen = 0, n;
-	size_t i, len;
+	size_t i, len = 0;
 
 	if (p->token_count < 3)
 		return rf_bad(p, "expected: domain NAME local|relay|alias "
@@ -623,10 +623,10 @@ rf_parse_mailbox(struct rf_parser *p)
 		"keepcopy",
 	};
 	struct route_mailbox *m;
-	const char *raw, *owner;
+	const char *raw = NULL, *owner;
 	char *value = NULL;
 	unsigned seen = 0, n, line = 0;
-	size_t i, len;
+	size_t i, len = 0;
 	int num;
 
 	if (p->token_count < 2)

@@ -52,6 +52,10 @@ daemon_directory = $qs/root/libexec/ispmail
 mail_owner = $user
 myhostname = localhost
 syslog_name = ispmail-quickstart
+route_backend = file
+route_file = $cfg/routes
+store_root = $store
+store_owner = $user
 CONF
 
 cat > "$cfg/master.conf" <<CONF
@@ -76,10 +80,29 @@ until "$qs/root/sbin/ispmailctl" -c "$cfg" status >/dev/null 2>&1; do
 done
 
 ctl="$qs/root/sbin/ispmailctl -c $cfg"
+
+# The sample domain and mailbox (kept when they exist already).
+[ -f "$cfg/routes" ] || : > "$cfg/routes"
+password_file="$qs/sample-password"
+if ! $ctl domain show example.test >/dev/null 2>&1; then
+	$ctl domain add example.test local >/dev/null
+fi
+if ! $ctl mailbox show user@example.test >/dev/null 2>&1; then
+	openssl rand -base64 12 | tr -d '/+=\n' > "$password_file"
+	chmod 600 "$password_file"
+	$ctl mailbox add user@example.test --password-stdin \
+	    < "$password_file" >/dev/null
+fi
+password=$(cat "$password_file")
+
 cat <<MSG
 
 ispmail is running (configuration $cfg, log $qs/ispmail.log).
 
+  sample mailbox: user@example.test, password $password
+                  (store $store/example.test/user)
+  how it routes:  $ctl route user@example.test
+  check a login:  echo '$password' | $ctl auth user@example.test
   status:   $ctl status
   settings: $ctl config -n
   stop:     kill \$(head -n 1 $pidfile)
