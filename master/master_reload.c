@@ -55,6 +55,10 @@ master_reload_read(struct master_conf **conf_r, char **error_r)
 
 	*conf_r = NULL;
 	params_init();
+	/* Set before main.conf too, so $config_directory there expands to -c. */
+	if (params_set("config_directory", master_config_dir, &error) < 0)
+		add_error(errors, error);
+	xfree(error);
 	path = xasprintf("%s/main.conf", master_config_dir);
 	if (params_read_file(path, 1, &error) < 0)
 		add_error(errors, error);
