@@ -74,6 +74,7 @@ long long var_ldap_cache_size;
 /* The routing directory. */
 char *var_route_backend;
 char *var_route_file;
+long long var_route_file_check_interval;
 char *var_recipient_delimiter;
 int var_route_case_sensitive_local;
 long long var_route_expansion_depth;
@@ -231,6 +232,10 @@ const struct param_def param_table[] = {
 	    &var_route_file,
 	    "The routing map of the file backend, reread when it "
 	    "changes; see ispmail-routes(5)." },
+	{ "route_file_check_interval", PARAM_TIME, "1s", 0, 3600,
+	    &var_route_file_check_interval,
+	    "How often a process looks whether the routing map changed "
+	    "(0: before every lookup)." },
 	{ "recipient_delimiter", PARAM_STR, "+", 0, 0,
 	    &var_recipient_delimiter,
 	    "Characters that separate a user from an address extension "

@@ -948,6 +948,7 @@ struct route_file {
 	struct rf_stamp stamp;
 	int missing;			/* the last attempt found no file */
 	char *error;			/* why the last attempt failed */
+	struct timespec checked;	/* when the file was last stat()ed */
 };
 
 static void
@@ -1027,6 +1028,22 @@ rf_load(const char *path, struct rf_map **map_r, struct rf_stamp *stamp_r,
 	return rc;
 }
 
+/* Was the file looked at within route_file_check_interval?  Notes now. */
+static int
+rf_checked_recently(struct route_file *f)
+{
+	struct timespec now;
+	long long elapsed_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed_ms = (long long) (now.tv_sec - f->checked.tv_sec) * 1000
+	    + (now.tv_nsec - f->checked.tv_nsec) / 1000000;
+	if (elapsed_ms < var_route_file_check_interval * 1000)
+		return 1;
+	f->checked = now;
+	return 0;
+}
+
 /*
  * Make sure the map in use is the file's current one.  0 with a usable
  * map (possibly the previous good one), -1 with *error_r.
@@ -1040,7 +1057,14 @@ rf_refresh(struct route_file *f, char **error_r)
 	char *error = NULL;
 	int rc;
 
-	/* XXX: one stat() per lookup; cheap next to the lookup's I/O. */
+	/*
+	 * A route_lookup() asks several questions; stat() for each was
+	 * most of a lookup's cost (bench/route-lookup).  Like Postfix's
+	 * table checks, look at the file at most once per
+	 * route_file_check_interval.
+	 */
+	if (f->have_stamp && rf_checked_recently(f))
+		goto answer;
 	if (stat(f->path, &st) == 0) {
 		rf_stamp_of(&st, &stamp);
 		if (f->have_stamp && !f->missing

@@ -45,6 +45,8 @@ setup(void)
 	log_init("check_route_file", LOG_TARGET_STDERR, NULL);
 	set_param("route_backend", "file");
 	set_param("route_file", map_path);
+	/* Reload tests change the map and look it up at once. */
+	set_param("route_file_check_interval", "0");
 }
 
 static void
