@@ -791,30 +791,78 @@ out:
 	return rc;
 }
 
+/* Mailboxes of domain that forward, with their targets, a line each. */
+static int
+ctl_forward_list(struct route *r, const char *domain)
+{
+	struct route_mailbox *m;
+	char **names = NULL;
+	char *error = NULL;
+	size_t i, n;
+	int rc = 0, found;
+
+	if (route_list_mailboxes(r, domain, &names, &error) < 0)
+		return ctl_fail("forward list", error);
+	for (i = 0; names[i] != NULL && rc == 0; i++) {
+		found = route_mailbox_get(r, names[i], &m, &error);
+		if (found < 0) {
+			rc = ctl_fail("forward list", error);
+			break;
+		}
+		free(error);
+		error = NULL;
+		if (found == 0 || m->forward_count == 0) {
+			route_mailbox_free(&m);
+			continue;
+		}
+		printf("%s ->", m->address);
+		for (n = 0; n < m->forward_count; n++)
+			printf("%s%s", n > 0 ? "," : " ", m->forwards[n]);
+		printf("%s\n", m->forward_keep_copy ? " (keep copy)" : "");
+		route_mailbox_free(&m);
+	}
+	route_names_free(&names);
+	return rc;
+}
+
 int
 ctl_forward(int argc, char **argv)
 {
-	static const char usage[] = "forward add ADDRESS TARGET... [--keep] "
-	    "| del ADDRESS | show ADDRESS";
+	static const char usage[] = "forward add|set ADDRESS TARGET... "
+	    "[--keep] | del ADDRESS | show ADDRESS | list DOMAIN";
 	static const char *const options[] = { "--keep", NULL };
 	struct route *r;
 	struct route_mailbox *m = NULL;
 	char *error = NULL;
 	const char *verb;
-	int rc = 0, i;
+	int rc = 0, i, adding, setting;
 	size_t n;
 
 	if (argc < 3 || ctl_check_options(argc - 3, argv + 3, options) < 0)
 		return ctl_usage(usage);
 	verb = argv[1];
+	adding = strcmp(verb, "add") == 0;
+	setting = strcmp(verb, "set") == 0;
+	if (!adding && !setting && strcmp(verb, "del") != 0
+	    && strcmp(verb, "show") != 0 && strcmp(verb, "list") != 0)
+		return ctl_usage(usage);
 	if ((r = ctl_route_open()) == NULL)
 		return 1;
+	if (strcmp(verb, "list") == 0) {
+		rc = ctl_forward_list(r, argv[2]);
+		goto out;
+	}
 	if ((rc = ctl_mailbox_fetch(r, argv[2], &m)) != 0)
 		goto out;
-	if (strcmp(verb, "add") == 0) {
+	if (adding || setting) {
 		char **added;
 		int count;
 
+		/* set replaces the targets, add appends to them. */
+		if (setting) {
+			route_names_free(&m->forwards);
+			m->forward_count = 0;
+		}
 		for (i = 3; i < argc; i++) {
 			if (argv[i][0] == '-')
 				continue;
@@ -832,19 +880,17 @@ ctl_forward(int argc, char **argv)
 		if (m->forward_count == 0)
 			rc = ctl_usage(usage);
 		else if (route_mailbox_put(r, m, 0, &error) < 0)
-			rc = ctl_fail("forward add", error);
+			rc = ctl_fail("forward", error);
 	} else if (strcmp(verb, "del") == 0) {
 		route_names_free(&m->forwards);
 		m->forward_count = 0;
 		m->forward_keep_copy = 0;
 		if (route_mailbox_put(r, m, 0, &error) < 0)
 			rc = ctl_fail("forward del", error);
-	} else if (strcmp(verb, "show") == 0) {
+	} else {
 		for (n = 0; n < m->forward_count; n++)
 			printf("forward: %s\n", m->forwards[n]);
 		printf("keepcopy: %s\n", m->forward_keep_copy ? "yes" : "no");
-	} else {
-		rc = ctl_usage(usage);
 	}
 out:
 	route_mailbox_free(&m);

@@ -106,9 +106,17 @@ def test_forward_with_and_without_copy(ctl):
     out = ctl("route", "bob@example.test").stdout
     assert sorted(d[0] for d in deliveries(out)) == [
         "bob2@remote.test", "bob@example.test", "bob@remote.test"]
+    assert ctl("forward", "list", "example.test").stdout.splitlines() == [
+        "bob@example.test -> bob@remote.test,bob2@remote.test (keep copy)"]
+    # set replaces the targets (and the copy flag) where add appends.
+    ctl("forward", "set", "bob@example.test", "only@remote.test")
+    out = ctl("route", "bob@example.test").stdout
+    assert [d[0] for d in deliveries(out)] == ["only@remote.test"]
     ctl("forward", "del", "bob@example.test")
     out = ctl("route", "bob@example.test").stdout
     assert [d[0] for d in deliveries(out)] == ["bob@example.test"]
+    assert ctl("forward", "list", "example.test").stdout == ""
+    ctl("forward", "show", "nobody@example.test", expect=1)
 
 
 def test_show_set_list_and_delete(ctl):
