@@ -58,6 +58,29 @@ char *var_store_owner;
 char *var_local_mail_hosts;
 long long var_default_quota;
 
+/* TLS and authentication, shared by every daemon that takes logins. */
+char *var_tls_cert_file;
+char *var_tls_key_file;
+char *var_tls_min_protocol;
+char *var_tls_ciphers;
+int var_tls_wrapper_mode;
+long long var_tls_handshake_timeout;
+int var_auth_allow_plaintext;
+long long var_auth_failure_delay;
+long long var_auth_failure_limit;
+
+/* smtpd variables (smtpd(8)). */
+
+/* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
+
+/* smtp delivery agent variables (smtp(8)). */
+
+/* lmtpd variables (lmtpd(8)). */
+
+/* popd variables (popd(8)). */
+
+/* imapd variables (imapd(8)). */
+
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
 char *var_ldap_bind_dn;
@@ -251,6 +274,48 @@ const struct param_def param_table[] = {
 	{ "ldap_auth_bind", PARAM_BOOL, "no", 0, 0, &var_ldap_auth_bind,
 	    "LDAP backend: check passwords by binding as the user instead "
 	    "of comparing the stored hash." },
+
+	/* TLS and authentication (tls.c, sasl.c; every login daemon). */
+	{ "tls_cert_file", PARAM_STR, "", 0, 0, &var_tls_cert_file,
+	    "The server certificate chain (PEM), leaf first; empty means no "
+	    "TLS is offered." },
+	{ "tls_key_file", PARAM_STR, "$tls_cert_file", 0, 0,
+	    &var_tls_key_file,
+	    "The private key (PEM) of tls_cert_file." },
+	{ "tls_min_protocol", PARAM_STR, "TLSv1.2", 0, 0,
+	    &var_tls_min_protocol,
+	    "The oldest TLS version accepted: TLSv1.2 or TLSv1.3." },
+	{ "tls_ciphers", PARAM_STR, "", 0, 0, &var_tls_ciphers,
+	    "An OpenSSL cipher list for TLS 1.2; empty keeps OpenSSL's "
+	    "default." },
+	{ "tls_wrapper_mode", PARAM_BOOL, "no", 0, 0, &var_tls_wrapper_mode,
+	    "Start TLS as soon as a client connects (ports 465, 995, 993); "
+	    "set per listener with -o in master.conf." },
+	{ "tls_handshake_timeout", PARAM_TIME, "30s", 1 * SEC, 1 * HOUR,
+	    &var_tls_handshake_timeout,
+	    "How long a TLS handshake may take." },
+	{ "auth_allow_plaintext", PARAM_BOOL, "no", 0, 0,
+	    &var_auth_allow_plaintext,
+	    "Accept passwords on connections without TLS; set per listener "
+	    "with -o (loopback is no exception by default)." },
+	{ "auth_failure_delay", PARAM_TIME, "2s", 0, 1 * MIN,
+	    &var_auth_failure_delay,
+	    "How long a daemon waits before it answers a failed login." },
+	{ "auth_failure_limit", PARAM_INT, "3", 1, 100,
+	    &var_auth_failure_limit,
+	    "Failed logins after which a session is disconnected." },
+
+	/* smtpd (smtpd(8)). */
+
+	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
+
+	/* The smtp delivery agent (smtp(8)). */
+
+	/* lmtpd (lmtpd(8)). */
+
+	/* popd (popd(8)). */
+
+	/* imapd (imapd(8)). */
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };

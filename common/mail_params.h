@@ -68,4 +68,27 @@ extern int var_route_case_sensitive_local;
 extern long long var_route_expansion_depth;
 extern int var_ldap_auth_bind;	/* used by route.c, meaningful for ldap */
 
+/* TLS and authentication, shared by every daemon that takes logins. */
+extern char *var_tls_cert_file;
+extern char *var_tls_key_file;
+extern char *var_tls_min_protocol;
+extern char *var_tls_ciphers;
+extern int var_tls_wrapper_mode;
+extern long long var_tls_handshake_timeout;
+extern int var_auth_allow_plaintext;
+extern long long var_auth_failure_delay;
+extern long long var_auth_failure_limit;
+
+/* smtpd (smtpd(8)). */
+
+/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
+
+/* The smtp delivery agent (smtp(8)). */
+
+/* lmtpd (lmtpd(8)). */
+
+/* popd (popd(8)). */
+
+/* imapd (imapd(8)). */
+
 #endif

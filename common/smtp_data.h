@@ -1,0 +1,49 @@
+/*
+ * smtp_data: the one DATA reader of smtpd and lmtpd (RFC 5321 4.5.2).
+ *
+ * Reads message lines after a 354 until the end-of-data line, removes
+ * the dot of dot-stuffed lines and passes the message to a sink exactly
+ * as the client sent it otherwise (line ends included).  Only
+ * CRLF "." CRLF ends the message: a line "." that ends in a bare LF, or
+ * that follows a line ended by a bare LF, or a "." between bare CRs, is
+ * message content, so the reader cannot be used for SMTP smuggling.
+ * Dot-unstuffing applies only at real line starts (after CRLF).
+ *
+ * The reader always reads to the end of the data (unless the connection
+ * fails) so the session stays in step, even when the message is too big,
+ * a line is too long, or the sink failed; the result says which.
+ */
+#ifndef ISPMAIL_SMTP_DATA_H
+#define ISPMAIL_SMTP_DATA_H
+
+#include <stddef.h>
+
+struct stream;
+
+enum smtp_data_status {
+	SMTP_DATA_OK = 0,	/* complete; every byte went to the sink */
+	SMTP_DATA_TOO_BIG,	/* complete, but over max_size: discard */
+	SMTP_DATA_LINE_TOO_LONG,/* complete, but a line passed max_line */
+	SMTP_DATA_SINK_FAILED,	/* complete, but the sink returned -1 */
+	SMTP_DATA_EOF,		/* the client went away mid-message */
+	SMTP_DATA_TIMEOUT,	/* the read deadline passed */
+	SMTP_DATA_ERROR,	/* I/O error (stream_error() says) */
+};
+
+/* Receives the message in pieces; -1 stops further calls (disk full). */
+typedef int smtp_data_sink_fn(void *ctx, const void *data, size_t len);
+
+/*
+ * Read one message from s.  max_size: the most message bytes (after
+ * unstuffing; 0 = no limit); max_line: the longest line in bytes without
+ * its CRLF (RFC 5321: 998).  *size_r (may be NULL) is the message size
+ * the client sent, counted even past max_size.
+ */
+enum smtp_data_status smtp_data_read(struct stream *s, long long max_size,
+	size_t max_line, smtp_data_sink_fn *sink, void *ctx,
+	long long *size_r);
+
+/* A short text for a status ("message too big", ...). */
+const char *smtp_data_status_text(enum smtp_data_status status);
+
+#endif

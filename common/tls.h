@@ -1,0 +1,57 @@
+/*
+ * tls: OpenSSL under a stream (server side for smtpd, popd, imapd; client
+ * side for the smtp delivery agent).
+ *
+ * A tls_server holds the SSL_CTX made once per process from main.conf
+ * (tls_cert_file, tls_key_file, tls_min_protocol, tls_ciphers), before
+ * privileges drop so the key may be readable by root only.  tls_start()
+ * runs the handshake on a stream's descriptor within
+ * tls_handshake_timeout and then pushes itself under the stream as its
+ * transport (stream_set_transport), so callers keep using stream_*().
+ * The caller must discard any plaintext already buffered (RFC 3207: the
+ * stream is purged by tls_start() itself, so nothing read before the
+ * handshake can be taken as a command after it).
+ */
+#ifndef ISPMAIL_TLS_H
+#define ISPMAIL_TLS_H
+
+struct stream;
+struct tls_server;
+struct tls_conn;
+
+/*
+ * The server context from the tls_* parameters.  NULL with *error_r
+ * (caller frees) when the certificate or key cannot be loaded; NULL with
+ * *error_r set to NULL when tls_cert_file is empty (TLS not offered).
+ */
+struct tls_server *tls_server_new(char **error_r);
+void tls_server_free(struct tls_server **tp);
+
+/*
+ * A client context for the delivery agent: verify_peer 0 means
+ * opportunistic TLS (encrypt, do not authenticate), as for SMTP between
+ * MXes; ca_file may be NULL for the system store.
+ */
+struct tls_server *tls_client_new(const char *ca_file, int verify_peer,
+	char **error_r);
+
+/*
+ * Handshake on s's descriptor (server side, or client side with
+ * tls_client_new's context and server_name for SNI/verification), purge
+ * s's read buffer first, and push TLS under s.  0 ok (*conn_r set);
+ * -1 with *error_r (caller frees): the stream is then unusable and the
+ * caller closes the connection.
+ */
+int tls_start(struct tls_server *t, struct stream *s,
+	const char *server_name, struct tls_conn **conn_r, char **error_r);
+/* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */
+const char *tls_conn_version(const struct tls_conn *c);
+const char *tls_conn_cipher(const struct tls_conn *c);
+int tls_conn_bits(const struct tls_conn *c);
+/*
+ * Send close_notify (best effort, no waiting) and free; call after the
+ * last stream write was flushed and before stream_free(); NULL allowed.
+ */
+void tls_conn_free(struct tls_conn **cp);
+
+#endif
