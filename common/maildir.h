@@ -98,11 +98,11 @@ struct maildir_quota {
 };
 
 /*
- * Read maildirsize (recalculating it when needed); default_limit
- * (bytes) is written as the limit when the file has to be created and
- * none is known (pass the routing directory's quota).  0 ok; -1.
+ * Read maildirsize (recalculating it when needed).  limit (bytes, 0 =
+ * none) is the routing directory's quota: when the file says otherwise
+ * it is rewritten with this limit; -1 keeps the file's limit.  0 ok; -1.
  */
-int maildir_quota_get(const char *root, long long default_limit,
+int maildir_quota_get(const char *root, long long limit,
 	struct maildir_quota *quota_r, char **error_r);
 /* Append "<bytes> <count>" (either may be negative) to maildirsize. */
 int maildir_quota_add(const char *root, long long bytes, long long count,

@@ -1,0 +1,687 @@
+/*
+ * maildir: Maildir++ message files and quota; see maildir.h.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "maildir.h"
+#include "xalloc.h"
+
+/* Write through a buffer of this size (one write(2) per 64 KiB). */
+#define MAILDIR_WBUF 65536
+/* Maildir++: recalculate maildirsize once it is this big. */
+#define MAILDIRSIZE_MAX 5120
+
+struct maildir_delivery {
+	char *folder;
+	char *tmp_path;
+	char *unique;
+	int fd;
+	int pending_cr;		/* a CR is held back: is it part of CRLF? */
+	long long size;		/* bytes stored (S=) */
+	long long lines;	/* LFs stored: W = S + lines */
+	size_t wlen;
+	char wbuf[MAILDIR_WBUF];
+};
+
+static unsigned int maildir_counter;
+
+/* This host's name with '/' and ':' encoded as Maildir asks. */
+static char *
+maildir_hostname(void)
+{
+	char host[256];
+	struct buf *b = buf_new(1024);
+	char *out;
+	size_t i;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++) {
+		if (host[i] == '/')
+			(void) buf_append_str(b, "\\057");
+		else if (host[i] == ':')
+			(void) buf_append_str(b, "\\072");
+		else if (host[i] == ',')
+			(void) buf_append_str(b, "\\054");
+		else
+			(void) buf_append_char(b, host[i]);
+	}
+	out = buf_strdup(b);
+	buf_free(&b);
+	return out;
+}
+
+static char *
+maildir_unique(void)
+{
+	static char *host;
+	struct timeval tv;
+
+	if (host == NULL)
+		host = maildir_hostname();
+	gettimeofday(&tv, NULL);
+	return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long) tv.tv_sec,
+	    (long) tv.tv_usec, (long) getpid(), ++maildir_counter, host);
+}
+
+static int
+maildir_fsync_dir(const char *dir, char **error_r)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		*error_r = xasprintf("fsync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct maildir_delivery *
+maildir_deliver_begin(const char *folder_dir, char **error_r)
+{
+	struct maildir_delivery *d;
+	int tries;
+
+	d = xcalloc(1, sizeof(*d));
+	d->folder = xstrdup(folder_dir);
+	d->fd = -1;
+	for (tries = 0; tries < 5 && d->fd < 0; tries++) {
+		free(d->unique);
+		free(d->tmp_path);
+		d->unique = maildir_unique();
+		d->tmp_path = xasprintf("%s/tmp/%s", folder_dir, d->unique);
+		d->fd = open(d->tmp_path, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (d->fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (d->fd < 0) {
+		*error_r = xasprintf("create %s: %s", d->tmp_path,
+		    strerror(errno));
+		free(d->folder);
+		free(d->unique);
+		free(d->tmp_path);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static int
+maildir_wflush(struct maildir_delivery *d, char **error_r)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < d->wlen) {
+		n = write(d->fd, d->wbuf + off, d->wlen - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*error_r = xasprintf("write %s: %s", d->tmp_path,
+			    strerror(errno));
+			return -1;
+		}
+		off += (size_t) n;
+	}
+	d->wlen = 0;
+	return 0;
+}
+
+static int
+maildir_wbyte(struct maildir_delivery *d, char c, char **error_r)
+{
+	if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+		return -1;
+	d->wbuf[d->wlen++] = c;
+	d->size++;
+	if (c == '\n')
+		d->lines++;
+	return 0;
+}
+
+int
+maildir_deliver_write(struct maildir_delivery *d, const void *data,
+	size_t len, char **error_r)
+{
+	const char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (d->pending_cr) {
+			d->pending_cr = 0;
+			/* CRLF becomes LF; a lone CR stays. */
+			if (p[i] != '\n' && maildir_wbyte(d, '\r', error_r) < 0)
+				return -1;
+		}
+		if (p[i] == '\r') {
+			d->pending_cr = 1;
+			continue;
+		}
+		if (maildir_wbyte(d, p[i], error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+maildir_delivery_free(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->folder);
+	free(d->unique);
+	free(d->tmp_path);
+	free(d);
+}
+
+int
+maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
+	time_t mtime, char **name_r, long long *size_r, char **error_r)
+{
+	struct maildir_delivery *d = *dp;
+	struct timespec times[2];
+	char *name = NULL, *path = NULL;
+	const char *dir;
+	int ret = -1;
+
+	*dp = NULL;
+	if (d->pending_cr) {
+		d->pending_cr = 0;
+		if (maildir_wbyte(d, '\r', error_r) < 0)
+			goto out;
+	}
+	if (maildir_wflush(d, error_r) < 0)
+		goto out;
+	if (mtime != 0) {
+		times[0].tv_sec = mtime;
+		times[0].tv_nsec = 0;
+		times[1] = times[0];
+		(void) futimens(d->fd, times);
+	}
+	if (fsync(d->fd) < 0) {
+		*error_r = xasprintf("fsync %s: %s", d->tmp_path,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(d->fd) < 0) {
+		d->fd = -1;
+		*error_r = xasprintf("close %s: %s", d->tmp_path,
+		    strerror(errno));
+		goto out;
+	}
+	d->fd = -1;
+	if (flags == NULL) {
+		name = xasprintf("%s,S=%lld,W=%lld", d->unique, d->size,
+		    d->size + d->lines);
+		dir = "new";
+	} else {
+		name = xasprintf("%s,S=%lld,W=%lld:2,%s", d->unique, d->size,
+		    d->size + d->lines, flags);
+		dir = "cur";
+	}
+	path = xasprintf("%s/%s/%s", d->folder, dir, name);
+	/* link(2), not rename(2): it never replaces an existing file. */
+	if (link(d->tmp_path, path) < 0) {
+		*error_r = xasprintf("link %s: %s", path, strerror(errno));
+		goto out;
+	}
+	(void) unlink(d->tmp_path);
+	free(path);
+	path = xasprintf("%s/%s", d->folder, dir);
+	if (maildir_fsync_dir(path, error_r) < 0) {
+		/* The file is there; only its durability is unsure. */
+		goto out;
+	}
+	if (size_r != NULL)
+		*size_r = d->size;
+	if (name_r != NULL) {
+		*name_r = name;
+		name = NULL;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		(void) unlink(d->tmp_path);
+	free(name);
+	free(path);
+	maildir_delivery_free(d);
+	return ret;
+}
+
+void
+maildir_deliver_abort(struct maildir_delivery **dp)
+{
+	struct maildir_delivery *d = *dp;
+
+	if (d == NULL)
+		return;
+	(void) unlink(d->tmp_path);
+	maildir_delivery_free(d);
+	*dp = NULL;
+}
+
+/* The value of ",KEY=digits" in the part of name before ":2,". */
+static long long
+maildir_name_field(const char *name, char key)
+{
+	const char *end = strstr(name, ":2,");
+	const char *p = name;
+	long long v;
+
+	if (end == NULL)
+		end = name + strlen(name);
+	while ((p = memchr(p, ',', (size_t) (end - p))) != NULL) {
+		p++;
+		if (p + 2 <= end && p[0] == key && p[1] == '=' &&
+		    p[2] >= '0' && p[2] <= '9') {
+			v = 0;
+			for (p += 2; p < end && *p >= '0' && *p <= '9'; p++) {
+				if (v > (LLONG_MAX - 9) / 10)
+					return -1;
+				v = v * 10 + (*p - '0');
+			}
+			return v;
+		}
+	}
+	return -1;
+}
+
+/* Count a file's size as CRLF lines (for files without W=). */
+static long long
+maildir_file_vsize(const char *path, long long size)
+{
+	char chunk[65536];
+	long long lines = 0;
+	ssize_t n, i;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return size;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (chunk[i] == '\n' && (i == 0 || chunk[i - 1] != '\r'))
+				lines++;
+		}
+	}
+	close(fd);
+	return size + lines;
+}
+
+static int
+maildir_scan_dir(const char *folder_dir, int in_new,
+	struct maildir_entry **entries, size_t *count, size_t *alloc,
+	char **error_r)
+{
+	char *dir = xasprintf("%s/%s", folder_dir, in_new ? "new" : "cur");
+	struct maildir_entry *e;
+	struct dirent *de;
+	struct stat st;
+	const char *info;
+	char *path;
+	DIR *dp;
+
+	dp = opendir(dir);
+	if (dp == NULL) {
+		*error_r = xasprintf("open %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			/* Expunged meanwhile, or not a message. */
+			free(path);
+			continue;
+		}
+		if (*count == *alloc) {
+			*alloc = *alloc == 0 ? 64 : *alloc * 2;
+			*entries = xreallocarray(*entries, *alloc,
+			    sizeof(**entries));
+		}
+		e = &(*entries)[(*count)++];
+		e->name = xstrdup(de->d_name);
+		e->in_new = in_new;
+		e->mtime = st.st_mtime;
+		e->size = maildir_name_field(de->d_name, 'S');
+		if (e->size < 0)
+			e->size = (long long) st.st_size;
+		e->vsize = maildir_name_field(de->d_name, 'W');
+		if (e->vsize < 0)
+			e->vsize = maildir_file_vsize(path, (long long) st.st_size);
+		info = in_new ? NULL : strstr(de->d_name, ":2,");
+		e->flags = xstrdup(info != NULL ? info + 3 : "");
+		free(path);
+	}
+	closedir(dp);
+	free(dir);
+	return 0;
+}
+
+/* Delivery order: seconds, then microseconds, then the whole name. */
+static int
+maildir_entry_cmp(const void *a, const void *b)
+{
+	const struct maildir_entry *x = a, *y = b;
+	unsigned long long xs, ys, xu = 0, yu = 0;
+	const char *p;
+
+	xs = strtoull(x->name, NULL, 10);
+	ys = strtoull(y->name, NULL, 10);
+	if (xs != ys)
+		return xs < ys ? -1 : 1;
+	p = strstr(x->name, ".M");
+	if (p != NULL)
+		xu = strtoull(p + 2, NULL, 10);
+	p = strstr(y->name, ".M");
+	if (p != NULL)
+		yu = strtoull(p + 2, NULL, 10);
+	if (xu != yu)
+		return xu < yu ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int
+maildir_scan(const char *folder_dir, struct maildir_entry **entries_r,
+	size_t *count_r, char **error_r)
+{
+	struct maildir_entry *entries = NULL;
+	size_t count = 0, alloc = 0;
+
+	if (maildir_scan_dir(folder_dir, 1, &entries, &count, &alloc,
+	    error_r) < 0 ||
+	    maildir_scan_dir(folder_dir, 0, &entries, &count, &alloc,
+	    error_r) < 0) {
+		maildir_entries_free(&entries, count);
+		return -1;
+	}
+	if (count > 1)
+		qsort(entries, count, sizeof(*entries), maildir_entry_cmp);
+	*entries_r = entries;
+	*count_r = count;
+	return 0;
+}
+
+void
+maildir_entries_free(struct maildir_entry **entriesp, size_t count)
+{
+	struct maildir_entry *entries = *entriesp;
+	size_t i;
+
+	if (entries == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		free(entries[i].name);
+		free(entries[i].flags);
+	}
+	free(entries);
+	*entriesp = NULL;
+}
+
+char *
+maildir_base_name(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+
+	return info == NULL ? xstrdup(name) :
+	    xstrndup(name, (size_t) (info - name));
+}
+
+/* Flags sorted (ASCII order) and de-duplicated; only [A-Za-z]. */
+static char *
+maildir_sort_flags(const char *flags)
+{
+	char seen[128] = { 0 };
+	char *out = xmalloc(strlen(flags) + 1);
+	size_t n = 0;
+	int c;
+
+	for (; *flags != '\0'; flags++) {
+		c = (unsigned char) *flags;
+		if (c < 128 && ((c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z')))
+			seen[c] = 1;
+	}
+	for (c = 0; c < 128; c++) {
+		if (seen[c])
+			out[n++] = (char) c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+int
+maildir_set_flags(const char *folder_dir, const char *name, int in_new,
+	const char *flags, char **new_name_r, char **error_r)
+{
+	char *base = maildir_base_name(name);
+	char *sorted = maildir_sort_flags(flags);
+	char *new_name = xasprintf("%s:2,%s", base, sorted);
+	char *from = xasprintf("%s/%s/%s", folder_dir, in_new ? "new" : "cur",
+	    name);
+	char *to = xasprintf("%s/cur/%s", folder_dir, new_name);
+	int ret = 0, saved;
+
+	if (strcmp(from, to) != 0 && rename(from, to) < 0) {
+		saved = errno;
+		*error_r = xasprintf("rename %s: %s", from, strerror(errno));
+		errno = saved;
+		ret = -1;
+	}
+	if (ret == 0 && new_name_r != NULL) {
+		*new_name_r = new_name;
+		new_name = NULL;
+	}
+	free(base);
+	free(sorted);
+	free(new_name);
+	free(from);
+	free(to);
+	return ret;
+}
+
+/* Sum the S= sizes of one folder's new/ and cur/. */
+static int
+maildir_quota_sum(const char *folder_dir, long long *bytes,
+	long long *count, char **error_r)
+{
+	struct maildir_entry *entries;
+	size_t n, i;
+
+	if (maildir_scan(folder_dir, &entries, &n, error_r) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		/* Messages marked deleted (T) do not count, as in Maildir++. */
+		if (strchr(entries[i].flags, 'T') != NULL)
+			continue;
+		*bytes += entries[i].size;
+		(*count)++;
+	}
+	maildir_entries_free(&entries, n);
+	return 0;
+}
+
+int
+maildir_quota_recalc(const char *root, long long bytes_limit,
+	long long count_limit, struct maildir_quota *quota_r, char **error_r)
+{
+	struct maildir_quota q = { bytes_limit, count_limit, 0, 0 };
+	struct dirent *de;
+	char *path, *tmp;
+	DIR *dp;
+	FILE *f;
+	int fd;
+
+	if (maildir_quota_sum(root, &q.bytes, &q.count, error_r) < 0)
+		return -1;
+	dp = opendir(root);
+	if (dp == NULL) {
+		*error_r = xasprintf("open %s: %s", root, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		path = xasprintf("%s/%s", root, de->d_name);
+		/* A folder that vanished meanwhile counts nothing. */
+		if (maildir_quota_sum(path, &q.bytes, &q.count, error_r) < 0)
+			free(*error_r);
+		free(path);
+	}
+	closedir(dp);
+	tmp = xasprintf("%s/tmp/maildirsize.%ld", root, (long) getpid());
+	path = xasprintf("%s/maildirsize", root);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (f == NULL) {
+		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		free(path);
+		return -1;
+	}
+	fprintf(f, "%lldS,%lldC\n%lld %lld\n", q.bytes_limit, q.count_limit,
+	    q.bytes, q.count);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) < 0) {
+		*error_r = xasprintf("write %s: %s", path, strerror(errno));
+		(void) unlink(tmp);
+		free(tmp);
+		free(path);
+		return -1;
+	}
+	free(tmp);
+	free(path);
+	if (quota_r != NULL)
+		*quota_r = q;
+	return 0;
+}
+
+/* Parse "<n>S,<n>C" (either part may be missing). */
+static int
+maildir_quota_parse_limits(const char *line, struct maildir_quota *q)
+{
+	const char *p = line;
+	char *end;
+	long long v;
+
+	q->bytes_limit = q->count_limit = 0;
+	while (*p != '\0') {
+		v = strtoll(p, &end, 10);
+		if (end == p || v < 0)
+			return -1;
+		if (*end == 'S')
+			q->bytes_limit = v;
+		else if (*end == 'C')
+			q->count_limit = v;
+		else
+			return -1;
+		p = end + 1;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int
+maildir_quota_get(const char *root, long long default_limit,
+	struct maildir_quota *quota_r, char **error_r)
+{
+	char *path = xasprintf("%s/maildirsize", root);
+	struct maildir_quota q = { 0, 0, 0, 0 };
+	char line[128];
+	long long b, c;
+	struct stat st;
+	int ok = 1, first = 1;
+	FILE *f;
+
+	f = fopen(path, "re");
+	free(path);
+	if (f == NULL || fstat(fileno(f), &st) < 0 ||
+	    st.st_size > MAILDIRSIZE_MAX)
+		ok = 0;
+	while (ok && fgets(line, sizeof(line), f) != NULL) {
+		if (strchr(line, '\n') == NULL) {
+			ok = 0;
+			break;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (first) {
+			first = 0;
+			if (maildir_quota_parse_limits(line, &q) < 0)
+				ok = 0;
+			continue;
+		}
+		if (sscanf(line, "%lld %lld", &b, &c) != 2) {
+			ok = 0;
+			break;
+		}
+		q.bytes += b;
+		q.count += c;
+	}
+	if (f != NULL)
+		fclose(f);
+	if (first || q.bytes < 0 || q.count < 0)
+		ok = 0;
+	/* The directory's quota changed: write the new limit. */
+	if (ok && default_limit >= 0 && q.bytes_limit != default_limit)
+		ok = 0;
+	if (ok) {
+		*quota_r = q;
+		return 0;
+	}
+	/* Missing, damaged or too long: count the files again. */
+	return maildir_quota_recalc(root, default_limit >= 0 ? default_limit :
+	    q.bytes_limit, q.count_limit, quota_r, error_r);
+}
+
+int
+maildir_quota_add(const char *root, long long bytes, long long count,
+	char **error_r)
+{
+	char *path = xasprintf("%s/maildirsize", root);
+	char line[64];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0) {
+		/* No file yet: the next maildir_quota_get() counts afresh. */
+		free(path);
+		if (errno == ENOENT)
+			return 0;
+		*error_r = xasprintf("open maildirsize: %s", strerror(errno));
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%lld %lld\n", bytes, count);
+	/* One write(2) with O_APPEND: lines from processes never mix. */
+	if (write(fd, line, (size_t) n) != n) {
+		*error_r = xasprintf("write %s: %s", path, strerror(errno));
+		close(fd);
+		free(path);
+		return -1;
+	}
+	close(fd);
+	free(path);
+	return 0;
+}

@@ -1,0 +1,349 @@
+/*
+ * tls: OpenSSL under a stream; see tls.h.
+ *
+ * The SSL object works on the stream's non-blocking descriptor.  Its
+ * read/write become the stream's transport: SSL_ERROR_WANT_READ/WRITE
+ * turn into EAGAIN plus the direction to wait for, so the stream's own
+ * deadlines govern TLS too.  The handshake has its own deadline
+ * (tls_handshake_timeout), counted from its start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "mail_params.h"
+#include "stream.h"
+#include "tls.h"
+#include "xalloc.h"
+
+struct tls_server {
+	SSL_CTX *ctx;
+	int client;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	struct stream *stream;
+};
+
+/* The first queued OpenSSL error as text, or what, and clear the queue. */
+static char *
+tls_error_text(const char *what)
+{
+	unsigned long code = ERR_get_error();
+	char text[256];
+
+	ERR_clear_error();
+	if (code == 0)
+		return xasprintf("%s", what);
+	ERR_error_string_n(code, text, sizeof(text));
+	return xasprintf("%s: %s", what, text);
+}
+
+static int
+tls_min_version(const char *name, int *version_r)
+{
+	if (strcasecmp(name, "TLSv1.2") == 0)
+		*version_r = TLS1_2_VERSION;
+	else if (strcasecmp(name, "TLSv1.3") == 0)
+		*version_r = TLS1_3_VERSION;
+	else
+		return -1;
+	return 0;
+}
+
+static SSL_CTX *
+tls_ctx_new(const SSL_METHOD *method, char **error_r)
+{
+	SSL_CTX *ctx;
+	int version;
+
+	if (tls_min_version(var_tls_min_protocol, &version) < 0) {
+		*error_r = xasprintf("tls_min_protocol: unknown version %s "
+		    "(TLSv1.2 or TLSv1.3)", var_tls_min_protocol);
+		return NULL;
+	}
+	ctx = SSL_CTX_new(method);
+	if (ctx == NULL) {
+		*error_r = tls_error_text("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, version);
+	/* No renegotiation, no compression (CRIME), no session tickets. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (*var_tls_ciphers != '\0' &&
+	    SSL_CTX_set_cipher_list(ctx, var_tls_ciphers) != 1) {
+		*error_r = tls_error_text("tls_ciphers");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct tls_server *
+tls_server_new(char **error_r)
+{
+	struct tls_server *t;
+	SSL_CTX *ctx;
+
+	*error_r = NULL;
+	if (*var_tls_cert_file == '\0')
+		return NULL;
+	ctx = tls_ctx_new(TLS_server_method(), error_r);
+	if (ctx == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate_chain_file(ctx, var_tls_cert_file) != 1) {
+		*error_r = tls_error_text(var_tls_cert_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, var_tls_key_file,
+	    SSL_FILETYPE_PEM) != 1) {
+		*error_r = tls_error_text(var_tls_key_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = tls_error_text("tls_key_file does not match "
+		    "tls_cert_file");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->ctx = ctx;
+	return t;
+}
+
+struct tls_server *
+tls_client_new(const char *ca_file, int verify_peer, char **error_r)
+{
+	struct tls_server *t;
+	SSL_CTX *ctx;
+	int ok;
+
+	*error_r = NULL;
+	ctx = tls_ctx_new(TLS_client_method(), error_r);
+	if (ctx == NULL)
+		return NULL;
+	if (verify_peer) {
+		ok = ca_file != NULL ?
+		    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) :
+		    SSL_CTX_set_default_verify_paths(ctx);
+		if (ok != 1) {
+			*error_r = tls_error_text(ca_file != NULL ? ca_file :
+			    "default CA store");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->ctx = ctx;
+	t->client = 1;
+	return t;
+}
+
+void
+tls_server_free(struct tls_server **tp)
+{
+	struct tls_server *t = *tp;
+
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+	*tp = NULL;
+}
+
+/* Map an SSL result to the transport convention (EAGAIN + direction). */
+static ssize_t
+tls_io_result(struct tls_conn *c, int n, int *want_other_r, int reading)
+{
+	int err = SSL_get_error(c->ssl, n);
+
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		*want_other_r = !reading;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*want_other_r = reading;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		/* EOF without close_notify: a plain EOF to the stream. */
+		if (errno == 0)
+			return 0;
+		return -1;
+	default:
+		log_info("TLS error: %s",
+		    ERR_reason_error_string(ERR_peek_error()) != NULL ?
+		    ERR_reason_error_string(ERR_peek_error()) : "unknown");
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t
+tls_read(void *ctx, void *data, size_t len, int *want_write_r)
+{
+	struct tls_conn *c = ctx;
+	int n;
+
+	*want_write_r = 0;
+	if (len > 1024 * 1024 * 1024)
+		len = 1024 * 1024 * 1024;
+	errno = 0;
+	n = SSL_read(c->ssl, data, (int) len);
+	if (n > 0)
+		return n;
+	return tls_io_result(c, n, want_write_r, 1);
+}
+
+static ssize_t
+tls_write(void *ctx, const void *data, size_t len, int *want_read_r)
+{
+	struct tls_conn *c = ctx;
+	int n;
+
+	*want_read_r = 0;
+	if (len > 1024 * 1024 * 1024)
+		len = 1024 * 1024 * 1024;
+	errno = 0;
+	n = SSL_write(c->ssl, data, (int) len);
+	if (n > 0)
+		return n;
+	return tls_io_result(c, n, want_read_r, 0);
+}
+
+static const struct stream_transport tls_transport = {
+	tls_read,
+	tls_write,
+};
+
+static long long
+tls_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+tls_start(struct tls_server *t, struct stream *s, const char *server_name,
+	struct tls_conn **conn_r, char **error_r)
+{
+	long long deadline = tls_now_ms() + var_tls_handshake_timeout * 1000;
+	struct tls_conn *c;
+	struct pollfd pfd;
+	long long left;
+	int n, err;
+
+	/* RFC 3207 section 4.2: nothing sent before TLS counts after it. */
+	stream_purge_input(s);
+	if (stream_flush(s) != STREAM_OK) {
+		*error_r = xasprintf("write before TLS: %s", stream_error(s));
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->ssl = SSL_new(t->ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, stream_fd(s)) != 1) {
+		*error_r = tls_error_text("SSL_new");
+		if (c->ssl != NULL)
+			SSL_free(c->ssl);
+		free(c);
+		return -1;
+	}
+	if (t->client && server_name != NULL)
+		SSL_set_tlsext_host_name(c->ssl, server_name);
+	for (;;) {
+		ERR_clear_error();
+		n = t->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
+		if (n == 1)
+			break;
+		err = SSL_get_error(c->ssl, n);
+		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+			*error_r = err == SSL_ERROR_SYSCALL &&
+			    ERR_peek_error() == 0 ?
+			    xasprintf("TLS handshake: connection closed") :
+			    tls_error_text("TLS handshake");
+			SSL_free(c->ssl);
+			free(c);
+			return -1;
+		}
+		left = deadline - tls_now_ms();
+		if (left <= 0) {
+			*error_r = xasprintf("TLS handshake: timeout");
+			SSL_free(c->ssl);
+			free(c);
+			return -1;
+		}
+		pfd.fd = stream_fd(s);
+		pfd.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR) {
+			*error_r = xasprintf("TLS handshake: poll: %s",
+			    strerror(errno));
+			SSL_free(c->ssl);
+			free(c);
+			return -1;
+		}
+	}
+	c->stream = s;
+	stream_set_transport(s, &tls_transport, c);
+	*conn_r = c;
+	return 0;
+}
+
+const char *
+tls_conn_version(const struct tls_conn *c)
+{
+	return SSL_get_version(c->ssl);
+}
+
+const char *
+tls_conn_cipher(const struct tls_conn *c)
+{
+	return SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl));
+}
+
+int
+tls_conn_bits(const struct tls_conn *c)
+{
+	return SSL_CIPHER_get_bits(SSL_get_current_cipher(c->ssl), NULL);
+}
+
+void
+tls_conn_free(struct tls_conn **cp)
+{
+	struct tls_conn *c = *cp;
+
+	if (c == NULL)
+		return;
+	/* One close_notify, no wait for the peer's (RFC 8446 6.1 allows). */
+	(void) SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	stream_set_transport(c->stream, NULL, NULL);
+	SSL_free(c->ssl);
+	free(c);
+	*cp = NULL;
+}
