@@ -72,6 +72,7 @@ long long var_auth_failure_limit;
 /* smtpd variables (smtpd(8)). */
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
+long long var_queue_hash_depth;
 
 /* smtp delivery agent variables (smtp(8)). */
 
@@ -308,6 +309,9 @@ const struct param_def param_table[] = {
 	/* smtpd (smtpd(8)). */
 
 	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
+	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,
+	    "Subdirectory levels of the queue directories (named by the "
+	    "last characters of the queue id), for large queues." },
 
 	/* The smtp delivery agent (smtp(8)). */
 

@@ -82,6 +82,7 @@ extern long long var_auth_failure_limit;
 /* smtpd (smtpd(8)). */
 
 /* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
+extern long long var_queue_hash_depth;
 
 /* The smtp delivery agent (smtp(8)). */
 
