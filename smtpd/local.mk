@@ -4,3 +4,7 @@ smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_queue.c
 smtpd_smtpd_LDADD = $(LIBISPMAIL)
 smtpd_smtpd_DEPENDENCIES = common/libispmail.a
+dist_man8_MANS += man/smtpd.8
+dist_man5_MANS += man/ispmail-queue.5
+EXTRA_DIST += tests/integration/test_smtpd.py tests/integration/mailutil.py \
+	tests/integration/tlsutil.py

@@ -422,14 +422,32 @@ def test_implicit_tls(mail):
     assert q["protocol"] == "ESMTPSA"
 
 
-def test_tls_versions(mail):
-    ctx = tls_context(mail)
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-    ctx.minimum_version = ssl.TLSVersion.TLSv1
-    with pytest.raises((ssl.SSLError, OSError, smtplib.SMTPException)):
-        s = smtplib.SMTP_SSL("127.0.0.1", mail.port("smtps"), context=ctx,
-                             timeout=10)
-        s.ehlo("c")
+def test_tls_min_protocol(make_instance, certs):
+    """TLS 1.2 is accepted by default; tls_min_protocol=TLSv1.3 refuses a
+    client that stops at 1.2 (the client side is what we can vary)."""
+    services = mailutil.smtpd_services()
+    strict = harness.Service("smtps13", "smtpd/smtpd", options={
+        "smtpd_mode": "submission", "tls_wrapper_mode": "yes",
+        "tls_min_protocol": "TLSv1.3"})
+    inst = make_instance(services=services + [strict])
+    inst.params.update(mailutil.base_params(inst, certs))
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.start()
+    ctx = tlsutil.client_context(certs)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    s = smtplib.SMTP_SSL("127.0.0.1", inst.port("smtps"), context=ctx,
+                         timeout=10)
+    assert s.sock.version() == "TLSv1.2"
+    s.quit()
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        smtplib.SMTP_SSL("127.0.0.1", inst.port("smtps13"), context=ctx,
+                         timeout=10)
+    ctx = tlsutil.client_context(certs)
+    s = smtplib.SMTP_SSL("127.0.0.1", inst.port("smtps13"), context=ctx,
+                         timeout=10)
+    assert s.sock.version() == "TLSv1.3"
+    s.quit()
 
 
 def test_swaks_starttls_auth(mail):
