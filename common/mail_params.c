@@ -48,6 +48,7 @@ long long var_master_stop_timeout;
 char *var_inet_protocols;
 long long var_listen_backlog;
 char *var_chroot_directory;
+int var_service_keep_running;
 
 long long var_line_length_limit;
 long long var_attr_value_limit;
@@ -185,6 +186,11 @@ const struct param_def param_table[] = {
 	{ "listen_backlog", PARAM_INT, "128", 1, 65535, &var_listen_backlog,
 	    "The kernel's queue of connections that wait for a process, per "
 	    "listening socket." },
+	{ "service_keep_running", PARAM_BOOL, "no", 0, 0,
+	    &var_service_keep_running,
+	    "Set with -o on a master.conf line: the master keeps one "
+	    "process of the service running at all times, without waiting "
+	    "for a client (qmgr)." },
 	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
 	    "The directory daemons chroot into before they serve; empty "
 	    "means no chroot." },

@@ -33,6 +33,7 @@ extern long long var_master_stop_timeout;
 extern char *var_inet_protocols;
 extern long long var_listen_backlog;
 extern char *var_chroot_directory;
+extern int var_service_keep_running;
 
 /* Internal protocol limits. */
 extern long long var_line_length_limit;

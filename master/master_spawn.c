@@ -363,6 +363,10 @@ master_spawn_watch(void)
 		if (svc->status_fd >= 0)
 			master_event_watch(svc->status_fd, POLLIN, status_ready,
 			    svc);
+		/* qmgr: one process always, without waiting for a client. */
+		if (svc->conf->keep_running && svc->total == 0 && !stopping
+		    && svc->status_fd >= 0 && !master_service_throttled(svc))
+			spawn(svc);
 		if (wants_connection_events(svc))
 			master_event_watch(svc->listen_fd, POLLIN,
 			    listener_ready, svc);
