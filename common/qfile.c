@@ -1,0 +1,881 @@
+/*
+ * qfile: writing, reading and updating queue files; see qfile.h and
+ * ispmail-queue(5).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "log.h"
+#include "mail_params.h"
+#include "qfile.h"
+#include "xalloc.h"
+
+#define QFILE_MAGIC "ISPMAIL-QUEUE 1\n"
+/* The M record's size field is this wide so it can be filled in later. */
+#define QFILE_SIZE_WIDTH 13
+/* The longest record line accepted when reading. */
+#define QFILE_RECORD_MAX (256 * 1024)
+#define QFILE_WBUF 65536
+
+struct qfile_writer {
+	char *queue_dir;
+	char *tmp_path;
+	char *id;
+	int fd;
+	off_t size_offset;	/* the M record's digits */
+	off_t offset;		/* bytes written so far */
+	long long message_size;
+	uint32_t crc;
+	size_t wlen;
+	char wbuf[QFILE_WBUF];
+};
+
+static const char qfile_b62[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* CRC-32 (IEEE 802.3), table built on first use. */
+static uint32_t qfile_crc_table[256];
+
+static uint32_t
+qfile_crc32(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t c;
+	size_t i;
+	int k;
+
+	if (qfile_crc_table[1] == 0) {
+		for (i = 0; i < 256; i++) {
+			c = (uint32_t) i;
+			for (k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+			qfile_crc_table[i] = c;
+		}
+	}
+	crc = ~crc;
+	for (i = 0; i < len; i++)
+		crc = qfile_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* Append value in base 62, at least width digits. */
+static void
+qfile_b62_append(struct buf *b, unsigned long long value, int width)
+{
+	char digits[16];
+	int n = 0;
+
+	do {
+		digits[n++] = qfile_b62[value % 62];
+		value /= 62;
+	} while (value > 0 && n < (int) sizeof(digits));
+	while (n < width && n < (int) sizeof(digits))
+		digits[n++] = '0';
+	while (n > 0)
+		(void) buf_append_char(b, digits[--n]);
+}
+
+int
+qfile_id_valid(const char *text)
+{
+	size_t len = strlen(text);
+
+	return len >= 10 && len <= 24 && strspn(text, qfile_b62) == len;
+}
+
+char *
+qfile_dir(const char *queue_dir, const char *subdir, const char *id,
+	int create)
+{
+	size_t len = strlen(id);
+	char *top = xasprintf("%s/%s", queue_dir, subdir);
+	char *dir;
+
+	/* Hash on the last characters: they change fastest. */
+	if (var_queue_hash_depth >= 1 && len >= 2) {
+		dir = xasprintf("%s/%c", top, id[len - 1]);
+		free(top);
+		top = dir;
+		if (create && mkdir(top, 0700) < 0 && errno != EEXIST)
+			log_warn("mkdir %s: %s", top, strerror(errno));
+	}
+	if (var_queue_hash_depth >= 2 && len >= 2) {
+		dir = xasprintf("%s/%c", top, id[len - 2]);
+		free(top);
+		top = dir;
+		if (create && mkdir(top, 0700) < 0 && errno != EEXIST)
+			log_warn("mkdir %s: %s", top, strerror(errno));
+	}
+	return top;
+}
+
+char *
+qfile_path(const char *queue_dir, const char *subdir, const char *id)
+{
+	char *dir = qfile_dir(queue_dir, subdir, id, 0);
+	char *path = xasprintf("%s/%s", dir, id);
+
+	free(dir);
+	return path;
+}
+
+static int
+qfile_wflush(struct qfile_writer *w, char **error_r)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < w->wlen) {
+		n = write(w->fd, w->wbuf + off, w->wlen - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*error_r = xasprintf("write %s: %s", w->tmp_path,
+			    strerror(errno));
+			return -1;
+		}
+		off += (size_t) n;
+	}
+	w->wlen = 0;
+	return 0;
+}
+
+static int
+qfile_wwrite(struct qfile_writer *w, const void *data, size_t len,
+	char **error_r)
+{
+	const char *p = data;
+	size_t chunk;
+
+	while (len > 0) {
+		if (w->wlen == sizeof(w->wbuf) && qfile_wflush(w, error_r) < 0)
+			return -1;
+		chunk = sizeof(w->wbuf) - w->wlen;
+		if (chunk > len)
+			chunk = len;
+		memcpy(w->wbuf + w->wlen, p, chunk);
+		w->wlen += chunk;
+		w->offset += (off_t) chunk;
+		p += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+struct qfile_writer *
+qfile_writer_new(const char *queue_dir, char **error_r)
+{
+	static unsigned int counter;
+	struct qfile_writer *w;
+	struct timeval tv;
+	struct stat st;
+	struct buf *id;
+
+	w = xcalloc(1, sizeof(*w));
+	w->queue_dir = xstrdup(queue_dir);
+	w->tmp_path = xasprintf("%s/%s/%ld.%u", queue_dir, QFILE_TMP,
+	    (long) getpid(), ++counter);
+	w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
+		*error_r = xasprintf("create %s: %s", w->tmp_path,
+		    strerror(errno));
+		if (w->fd >= 0) {
+			close(w->fd);
+			(void) unlink(w->tmp_path);
+		}
+		free(w->queue_dir);
+		free(w->tmp_path);
+		free(w);
+		return NULL;
+	}
+	/*
+	 * Time (sorts by arrival), microseconds, and the inode of a file
+	 * that exists now: no other queue file can get the same id.
+	 */
+	gettimeofday(&tv, NULL);
+	id = buf_new(64);
+	qfile_b62_append(id, (unsigned long long) tv.tv_sec, 6);
+	qfile_b62_append(id, (unsigned long long) tv.tv_usec, 4);
+	qfile_b62_append(id, (unsigned long long) st.st_ino, 1);
+	w->id = buf_strdup(id);
+	buf_free(&id);
+	return w;
+}
+
+const char *
+qfile_writer_id(const struct qfile_writer *w)
+{
+	return w->id;
+}
+
+/* Put name=value as a record field: TAB, then the escaped pair. */
+static int
+qfile_field(struct buf *out, const char *name, const char *value)
+{
+	size_t len;
+
+	if (value == NULL)
+		return 0;
+	if (buf_append_char(out, '\t') < 0 || attr_put(out, name, value) < 0)
+		return -1;
+	/* attr_put ends the pair with LF; a record continues on the line. */
+	len = buf_len(out);
+	buf_truncate(out, len - 1);
+	return 0;
+}
+
+static int
+qfile_field_int(struct buf *out, const char *name, long long value)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", value);
+	return qfile_field(out, name, text);
+}
+
+int
+qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r)
+{
+	size_t start = buf_len(out);
+
+	if (buf_printf(out, "R %c", r->state != 0 ? r->state :
+	    QFILE_RCPT_PENDING) < 0 ||
+	    qfile_field_int(out, "n", r->n) < 0 ||
+	    (r->parent >= 0 && qfile_field_int(out, "parent", r->parent) < 0) ||
+	    qfile_field(out, "addr", r->address) < 0 ||
+	    qfile_field(out, "orcpt", r->orcpt) < 0 ||
+	    (r->notify != 0 && qfile_field(out, "notify",
+	    qfile_notify_text(r->notify)) < 0) ||
+	    buf_append_char(out, '\n') < 0) {
+		buf_truncate(out, start);
+		return -1;
+	}
+	return 0;
+}
+
+int
+qfile_record_result(struct buf *out, int n, const char *code,
+	const char *dsn, const char *text, long long when)
+{
+	size_t start = buf_len(out);
+
+	if (buf_append_char(out, 'L') < 0 ||
+	    qfile_field_int(out, "n", n) < 0 ||
+	    qfile_field(out, "code", code) < 0 ||
+	    qfile_field(out, "dsn", dsn) < 0 ||
+	    qfile_field(out, "text", text) < 0 ||
+	    qfile_field_int(out, "time", when) < 0 ||
+	    buf_append_char(out, '\n') < 0) {
+		buf_truncate(out, start);
+		return -1;
+	}
+	return 0;
+}
+
+int
+qfile_writer_envelope(struct qfile_writer *w, const struct qfile *env,
+	char **error_r)
+{
+	struct buf *rec = buf_new(16 * 1024 * 1024);
+	struct qfile_rcpt r;
+	size_t i;
+	int ret = -1;
+
+	(void) buf_append_str(rec, QFILE_MAGIC);
+	(void) buf_printf(rec, "S %c\n", QFILE_MSG_NEW);
+	if (buf_append_char(rec, 'E') < 0 ||
+	    qfile_field(rec, "id", w->id) < 0 ||
+	    qfile_field_int(rec, "arrival", env->arrival) < 0 ||
+	    qfile_field(rec, "sender", env->sender) < 0 ||
+	    qfile_field(rec, "client_addr", env->client_addr) < 0 ||
+	    qfile_field(rec, "client_helo", env->client_helo) < 0 ||
+	    qfile_field(rec, "protocol", env->protocol) < 0 ||
+	    qfile_field(rec, "auth_user", env->auth_user) < 0 ||
+	    qfile_field(rec, "envid", env->envid) < 0 ||
+	    (env->ret != QFILE_RET_DEFAULT && qfile_field(rec, "ret",
+	    env->ret == QFILE_RET_FULL ? "FULL" : "HDRS") < 0) ||
+	    (env->body_8bit && qfile_field(rec, "body", "8BITMIME") < 0) ||
+	    (env->smtputf8 && qfile_field(rec, "smtputf8", "1") < 0) ||
+	    buf_append_char(rec, '\n') < 0)
+		goto toolong;
+	for (i = 0; i < env->rcpt_count; i++) {
+		r = env->rcpts[i];
+		r.n = (int) i;
+		r.parent = -1;
+		r.state = QFILE_RCPT_PENDING;
+		if (qfile_record_rcpt(rec, &r) < 0)
+			goto toolong;
+	}
+	if (buf_printf(rec, "M\tsize=") < 0)
+		goto toolong;
+	w->size_offset = w->offset + (off_t) buf_len(rec);
+	if (buf_printf(rec, "%0*d\n", QFILE_SIZE_WIDTH, 0) < 0)
+		goto toolong;
+	ret = qfile_wwrite(w, buf_cstr(rec), buf_len(rec), error_r);
+	buf_free(&rec);
+	return ret;
+toolong:
+	*error_r = xasprintf("envelope too large");
+	buf_free(&rec);
+	return -1;
+}
+
+int
+qfile_writer_message(struct qfile_writer *w, const void *data, size_t len,
+	char **error_r)
+{
+	w->crc = qfile_crc32(w->crc, data, len);
+	w->message_size += (long long) len;
+	return qfile_wwrite(w, data, len, error_r);
+}
+
+static int
+qfile_fsync_dir(const char *dir, char **error_r)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		*error_r = xasprintf("fsync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static void
+qfile_writer_free(struct qfile_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->queue_dir);
+	free(w->tmp_path);
+	free(w->id);
+	free(w);
+}
+
+int
+qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
+	char **error_r)
+{
+	struct qfile_writer *w = *wp;
+	char digits[QFILE_SIZE_WIDTH + 1];
+	char trailer[32];
+	char *dir = NULL, *path = NULL;
+	int ret = -1, n;
+
+	*wp = NULL;
+	n = snprintf(trailer, sizeof(trailer), "Z\tcrc=%08x\n",
+	    (unsigned int) w->crc);
+	if (qfile_wwrite(w, trailer, (size_t) n, error_r) < 0 ||
+	    qfile_wflush(w, error_r) < 0)
+		goto out;
+	snprintf(digits, sizeof(digits), "%0*lld", QFILE_SIZE_WIDTH,
+	    w->message_size);
+	if (pwrite(w->fd, digits, QFILE_SIZE_WIDTH, w->size_offset) !=
+	    QFILE_SIZE_WIDTH) {
+		*error_r = xasprintf("write %s: %s", w->tmp_path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fsync(w->fd) < 0) {
+		*error_r = xasprintf("fsync %s: %s", w->tmp_path,
+		    strerror(errno));
+		goto out;
+	}
+	dir = qfile_dir(w->queue_dir, subdir, w->id, 1);
+	path = xasprintf("%s/%s", dir, w->id);
+	/* link(2) never replaces a file that might hold another message. */
+	if (link(w->tmp_path, path) < 0) {
+		*error_r = xasprintf("link %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (qfile_fsync_dir(dir, error_r) < 0) {
+		(void) unlink(path);
+		goto out;
+	}
+	ret = 0;
+out:
+	(void) unlink(w->tmp_path);
+	free(dir);
+	free(path);
+	qfile_writer_free(w);
+	return ret;
+}
+
+void
+qfile_writer_abort(struct qfile_writer **wp)
+{
+	struct qfile_writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	(void) unlink(w->tmp_path);
+	qfile_writer_free(w);
+	*wp = NULL;
+}
+
+int
+qfile_notify_parse(const char *text)
+{
+	const char *p = text, *end;
+	int bits = 0;
+	size_t len;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		len = end != NULL ? (size_t) (end - p) : strlen(p);
+		if (len == 5 && strncasecmp(p, "NEVER", 5) == 0)
+			bits |= QFILE_NOTIFY_NEVER;
+		else if (len == 7 && strncasecmp(p, "SUCCESS", 7) == 0)
+			bits |= QFILE_NOTIFY_SUCCESS;
+		else if (len == 7 && strncasecmp(p, "FAILURE", 7) == 0)
+			bits |= QFILE_NOTIFY_FAILURE;
+		else if (len == 5 && strncasecmp(p, "DELAY", 5) == 0)
+			bits |= QFILE_NOTIFY_DELAY;
+		else
+			return -1;
+		p += len;
+		if (*p == ',') {
+			p++;
+			if (*p == '\0')
+				return -1;
+		}
+	}
+	/* NEVER excludes the others (RFC 3461 4.1). */
+	if (bits == 0 || ((bits & QFILE_NOTIFY_NEVER) &&
+	    bits != QFILE_NOTIFY_NEVER))
+		return -1;
+	return bits;
+}
+
+const char *
+qfile_notify_text(int notify)
+{
+	static char text[32];
+
+	text[0] = '\0';
+	if (notify & QFILE_NOTIFY_NEVER)
+		return "NEVER";
+	if (notify & QFILE_NOTIFY_SUCCESS)
+		strcat(text, "SUCCESS");
+	if (notify & QFILE_NOTIFY_FAILURE)
+		strcat(text, text[0] != '\0' ? ",FAILURE" : "FAILURE");
+	if (notify & QFILE_NOTIFY_DELAY)
+		strcat(text, text[0] != '\0' ? ",DELAY" : "DELAY");
+	return text;
+}
+
+/* Reading ------------------------------------------------------------ */
+
+struct qfile_reader {
+	int fd;
+	off_t offset;		/* file offset of buf[pos] */
+	char *buf;
+	size_t pos, len, alloc;
+	int eof;
+};
+
+/*
+ * The next line (without its LF) of at most QFILE_RECORD_MAX bytes:
+ * 1 ok, 0 at EOF or at a last line without LF, -1 read error or line
+ * too long.
+ */
+static int
+qfile_next_line(struct qfile_reader *r, const char **line_r,
+	size_t *len_r, off_t *offset_r)
+{
+	char *nl;
+	ssize_t n;
+
+	for (;;) {
+		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		if (nl != NULL) {
+			*line_r = r->buf + r->pos;
+			*len_r = (size_t) (nl - (r->buf + r->pos));
+			*offset_r = r->offset;
+			r->offset += (off_t) (*len_r + 1);
+			r->pos += *len_r + 1;
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		if (r->len - r->pos > QFILE_RECORD_MAX)
+			return -1;
+		if (r->pos > 0) {
+			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+			r->len -= r->pos;
+			r->pos = 0;
+		}
+		if (r->len == r->alloc) {
+			r->alloc *= 2;
+			r->buf = xrealloc(r->buf, r->alloc);
+		}
+		n = read(r->fd, r->buf + r->len, r->alloc - r->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			r->eof = 1;
+		r->len += (size_t) n;
+	}
+}
+
+/* Skip len bytes of message, feeding them to the CRC; 0 ok, -1 short. */
+static int
+qfile_skip(struct qfile_reader *r, long long len, uint32_t *crc)
+{
+	size_t take;
+	ssize_t n;
+
+	while (len > 0) {
+		if (r->pos == r->len) {
+			r->pos = r->len = 0;
+			n = read(r->fd, r->buf, r->alloc);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return -1;
+			r->len = (size_t) n;
+		}
+		take = r->len - r->pos;
+		if ((long long) take > len)
+			take = (size_t) len;
+		*crc = qfile_crc32(*crc, r->buf + r->pos, take);
+		r->pos += take;
+		r->offset += (off_t) take;
+		len -= (long long) take;
+	}
+	return 0;
+}
+
+/* Split "X\tname=value\t..." fields into l; 0 ok, -1 malformed. */
+static int
+qfile_parse_fields(struct attr_list *l, const char *line, size_t len,
+	size_t skip)
+{
+	const char *p = line + skip, *end = line + len, *tab;
+	const char *error;
+
+	attr_list_reset(l);
+	while (p < end) {
+		if (*p != '\t')
+			return -1;
+		p++;
+		tab = memchr(p, '\t', (size_t) (end - p));
+		if (tab == NULL)
+			tab = end;
+		if (attr_parse_line(l, p, (size_t) (tab - p), &error) < 0)
+			return -1;
+		p = tab;
+	}
+	return 0;
+}
+
+static char *
+qfile_dup(const struct attr_list *l, const char *name)
+{
+	const char *v = attr_get(l, name);
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+static int
+qfile_add_rcpt(struct qfile *qf, const struct attr_list *l, char state,
+	off_t state_offset, size_t *alloc)
+{
+	struct qfile_rcpt *r;
+	long long n, parent = -1;
+	const char *notify;
+
+	if (attr_get_int(l, "n", &n) != 1 || n < 0 || n > 1000000 ||
+	    attr_get(l, "addr") == NULL ||
+	    attr_get_int(l, "parent", &parent) < 0)
+		return -1;
+	if (qfile_rcpt_find(qf, (int) n) != NULL)
+		return -1;
+	if (qf->rcpt_count == *alloc) {
+		*alloc = *alloc == 0 ? 8 : *alloc * 2;
+		qf->rcpts = xreallocarray(qf->rcpts, *alloc, sizeof(*r));
+	}
+	r = &qf->rcpts[qf->rcpt_count++];
+	memset(r, 0, sizeof(*r));
+	r->n = (int) n;
+	r->parent = (int) parent;
+	r->state = state;
+	r->state_offset = state_offset;
+	r->address = qfile_dup(l, "addr");
+	r->orcpt = qfile_dup(l, "orcpt");
+	notify = attr_get(l, "notify");
+	if (notify != NULL && (r->notify = qfile_notify_parse(notify)) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+qfile_add_result(struct qfile *qf, const struct attr_list *l)
+{
+	struct qfile_rcpt *r;
+	long long n, when = 0;
+
+	if (attr_get_int(l, "n", &n) != 1 || attr_get(l, "code") == NULL)
+		return -1;
+	r = qfile_rcpt_find(qf, (int) n);
+	if (r == NULL)
+		return -1;
+	(void) attr_get_int(l, "time", &when);
+	free(r->last_code);
+	free(r->last_dsn);
+	free(r->last_text);
+	r->last_code = qfile_dup(l, "code");
+	r->last_dsn = qfile_dup(l, "dsn");
+	r->last_text = qfile_dup(l, "text");
+	r->last_time = when;
+	r->attempts++;
+	return 0;
+}
+
+static int
+qfile_state_ok(char c, const char *allowed)
+{
+	return c != '\0' && strchr(allowed, c) != NULL;
+}
+
+int
+qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
+	char **error_r)
+{
+	struct qfile_reader r = { 0 };
+	struct attr_list *l = attr_list_new(64, QFILE_RECORD_MAX);
+	struct qfile *qf = xcalloc(1, sizeof(*qf));
+	const char *line, *why = NULL;
+	const char *ret;
+	size_t len, alloc = 0;
+	off_t offset;
+	struct stat st;
+	uint32_t crc = 0;
+	unsigned int want;
+	long long v;
+	int got;
+
+	*damaged_r = 0;
+	r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0 || fstat(r.fd, &st) < 0) {
+		*error_r = xasprintf("open %s: %s", path, strerror(errno));
+		if (r.fd >= 0)
+			close(r.fd);
+		attr_list_free(&l);
+		qfile_free(&qf);
+		return -1;
+	}
+	qf->file_size = st.st_size;
+	r.alloc = 65536;
+	r.buf = xmalloc(r.alloc);
+	got = qfile_next_line(&r, &line, &len, &offset);
+	if (got != 1 || len + 1 != strlen(QFILE_MAGIC) ||
+	    memcmp(line, QFILE_MAGIC, len) != 0) {
+		why = "not a queue file (bad magic)";
+		goto damaged;
+	}
+	got = qfile_next_line(&r, &line, &len, &offset);
+	if (got != 1 || len != 3 || line[0] != 'S' || line[1] != ' ' ||
+	    !qfile_state_ok(line[2], "NW")) {
+		why = "bad state record";
+		goto damaged;
+	}
+	qf->state = line[2];
+	qf->state_offset = offset + 2;
+	got = qfile_next_line(&r, &line, &len, &offset);
+	if (got != 1 || len < 1 || line[0] != 'E' ||
+	    qfile_parse_fields(l, line, len, 1) < 0 ||
+	    attr_get(l, "id") == NULL || attr_get(l, "sender") == NULL ||
+	    attr_get_int(l, "arrival", &v) != 1) {
+		why = "bad envelope record";
+		goto damaged;
+	}
+	qf->id = qfile_dup(l, "id");
+	qf->arrival = v;
+	qf->sender = qfile_dup(l, "sender");
+	qf->client_addr = qfile_dup(l, "client_addr");
+	qf->client_helo = qfile_dup(l, "client_helo");
+	qf->protocol = qfile_dup(l, "protocol");
+	qf->auth_user = qfile_dup(l, "auth_user");
+	qf->envid = qfile_dup(l, "envid");
+	ret = attr_get(l, "ret");
+	qf->ret = ret == NULL ? QFILE_RET_DEFAULT :
+	    strcmp(ret, "FULL") == 0 ? QFILE_RET_FULL : QFILE_RET_HDRS;
+	qf->body_8bit = attr_get(l, "body") != NULL;
+	qf->smtputf8 = attr_get(l, "smtputf8") != NULL;
+	/* Recipients up to the message. */
+	for (;;) {
+		got = qfile_next_line(&r, &line, &len, &offset);
+		if (got != 1) {
+			why = "truncated before the message";
+			goto damaged;
+		}
+		if (len >= 3 && line[0] == 'R' && line[1] == ' ') {
+			if (!qfile_state_ok(line[2], "PDFBX") ||
+			    qfile_parse_fields(l, line, len, 3) < 0 ||
+			    qfile_add_rcpt(qf, l, line[2], offset + 2,
+			    &alloc) < 0) {
+				why = "bad recipient record";
+				goto damaged;
+			}
+			continue;
+		}
+		if (len >= 1 && line[0] == 'M')
+			break;
+		why = "unknown record";
+		goto damaged;
+	}
+	if (qfile_parse_fields(l, line, len, 1) < 0 ||
+	    attr_get_int(l, "size", &v) != 1 || v < 0 ||
+	    v > (long long) st.st_size) {
+		why = "bad message size record";
+		goto damaged;
+	}
+	qf->message_size = v;
+	qf->message_offset = r.offset;
+	if (qfile_skip(&r, v, &crc) < 0) {
+		why = "message truncated";
+		goto damaged;
+	}
+	got = qfile_next_line(&r, &line, &len, &offset);
+	if (got != 1 || len != 14 || memcmp(line, "Z\tcrc=", 6) != 0 ||
+	    sscanf(line + 6, "%8x", &want) != 1) {
+		why = "end marker missing";
+		goto damaged;
+	}
+	if (want != crc) {
+		why = "message checksum mismatch";
+		goto damaged;
+	}
+	/* Records appended by qmgr; an unfinished last line is ignored. */
+	while ((got = qfile_next_line(&r, &line, &len, &offset)) == 1) {
+		if (len >= 3 && line[0] == 'R' && line[1] == ' ') {
+			if (!qfile_state_ok(line[2], "PDFBX") ||
+			    qfile_parse_fields(l, line, len, 3) < 0 ||
+			    qfile_add_rcpt(qf, l, line[2], offset + 2,
+			    &alloc) < 0) {
+				why = "bad appended recipient record";
+				goto damaged;
+			}
+		} else if (len >= 1 && line[0] == 'L') {
+			if (qfile_parse_fields(l, line, len, 1) < 0 ||
+			    qfile_add_result(qf, l) < 0) {
+				why = "bad result record";
+				goto damaged;
+			}
+		} else {
+			why = "unknown appended record";
+			goto damaged;
+		}
+	}
+	if (got < 0) {
+		why = "read error or over-long record";
+		goto damaged;
+	}
+	if (qf->rcpt_count == 0) {
+		why = "no recipients";
+		goto damaged;
+	}
+	close(r.fd);
+	free(r.buf);
+	attr_list_free(&l);
+	*qf_r = qf;
+	return 0;
+damaged:
+	*damaged_r = 1;
+	*error_r = xasprintf("%s: damaged queue file: %s", path, why);
+	close(r.fd);
+	free(r.buf);
+	attr_list_free(&l);
+	qfile_free(&qf);
+	return -1;
+}
+
+void
+qfile_free(struct qfile **qfp)
+{
+	struct qfile *qf = *qfp;
+	size_t i;
+
+	if (qf == NULL)
+		return;
+	for (i = 0; i < qf->rcpt_count; i++) {
+		free(qf->rcpts[i].address);
+		free(qf->rcpts[i].orcpt);
+		free(qf->rcpts[i].last_code);
+		free(qf->rcpts[i].last_dsn);
+		free(qf->rcpts[i].last_text);
+	}
+	free(qf->rcpts);
+	free(qf->id);
+	free(qf->sender);
+	free(qf->client_addr);
+	free(qf->client_helo);
+	free(qf->protocol);
+	free(qf->auth_user);
+	free(qf->envid);
+	free(qf);
+	*qfp = NULL;
+}
+
+struct qfile_rcpt *
+qfile_rcpt_find(struct qfile *qf, int n)
+{
+	size_t i;
+
+	for (i = 0; i < qf->rcpt_count; i++) {
+		if (qf->rcpts[i].n == n)
+			return &qf->rcpts[i];
+	}
+	return NULL;
+}
+
+int
+qfile_set_state(int fd, off_t offset, char state, char **error_r)
+{
+	if (pwrite(fd, &state, 1, offset) != 1) {
+		*error_r = xasprintf("update queue file: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+qfile_append(int fd, const struct buf *rec, char **error_r)
+{
+	ssize_t n;
+
+	/* Not O_APPEND: Linux pwrite(2) would append too (qfile_set_state). */
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		*error_r = xasprintf("seek queue file: %s", strerror(errno));
+		return -1;
+	}
+	n = write(fd, buf_cstr(rec), buf_len(rec));
+	if (n != (ssize_t) buf_len(rec)) {
+		*error_r = xasprintf("append to queue file: %s",
+		    n < 0 ? strerror(errno) : "short write");
+		return -1;
+	}
+	if (fsync(fd) < 0) {
+		*error_r = xasprintf("fsync queue file: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * qfile: the queue file (ispmail-queue(5)), written by smtpd and qmgr,
+ * read by qmgr, the delivery agents and ispmailctl.
+ *
+ * A queue file is text records, one a line, followed by the message:
+ *
+ *	ISPMAIL-QUEUE 1			magic and version
+ *	S N				message state byte (in place)
+ *	E\tname=value\t...		the envelope
+ *	R P\tn=0\taddr=...\t...		a recipient; byte 2 is its state
+ *	M\tsize=0000000012345		message size, fixed width
+ *	<size bytes: the message as received, CRLF line ends>
+ *	Z\tcrc=1a2b3c4d			end marker: CRC-32 of the message
+ *	R P\tn=3\tparent=0\t...		records qmgr appends later:
+ *	L\tn=0\tcode=451\t...		expansions and delivery results
+ *
+ * Values are escaped as in the attribute protocol (attr.h), so a TAB
+ * never occurs inside one.  State bytes are changed in place with one
+ * pwrite(2) (qfile_set_state), so marking a recipient done never
+ * rewrites the file; appended records are single write(2)s with
+ * O_APPEND, and a last line without its newline (a crash mid-append) is
+ * ignored.  A file whose magic, records, size, end marker or CRC do not
+ * check out is damaged: readers refuse it with a reason and qmgr moves
+ * it to corrupt/, so a message is never delivered half.
+ */
+#ifndef ISPMAIL_QFILE_H
+#define ISPMAIL_QFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+
+/* Queue directories, below queue_directory. */
+#define QFILE_INCOMING "incoming"
+#define QFILE_ACTIVE "active"
+#define QFILE_DEFERRED "deferred"
+#define QFILE_HOLD "hold"
+#define QFILE_CORRUPT "corrupt"
+#define QFILE_TMP "tmp"
+
+/* Message states (the S record). */
+#define QFILE_MSG_NEW 'N'		/* no delay notice sent yet */
+#define QFILE_MSG_WARNED 'W'		/* delay notice sent */
+
+/* Recipient states (byte 2 of an R record). */
+#define QFILE_RCPT_PENDING 'P'		/* to be delivered */
+#define QFILE_RCPT_DONE 'D'		/* delivered */
+#define QFILE_RCPT_FAILED 'F'		/* failed for good; bounce due */
+#define QFILE_RCPT_BOUNCED 'B'		/* failed and bounce sent */
+#define QFILE_RCPT_EXPANDED 'X'		/* replaced by its expansion */
+
+/* DSN NOTIFY bits (RFC 3461); 0 means not given (default). */
+#define QFILE_NOTIFY_NEVER 1
+#define QFILE_NOTIFY_SUCCESS 2
+#define QFILE_NOTIFY_FAILURE 4
+#define QFILE_NOTIFY_DELAY 8
+
+/* DSN RET (RFC 3461). */
+enum qfile_ret { QFILE_RET_DEFAULT = 0, QFILE_RET_FULL, QFILE_RET_HDRS };
+
+struct qfile_rcpt {
+	int n;			/* index, unique in the file */
+	int parent;		/* the recipient this expands, or -1 */
+	char state;		/* QFILE_RCPT_* */
+	off_t state_offset;	/* where the state byte is in the file */
+	char *address;		/* final or original recipient address */
+	char *orcpt;		/* DSN ORCPT ("rfc822;addr"), or NULL */
+	int notify;		/* QFILE_NOTIFY_* bits */
+	/* The latest delivery result (from L records), or NULLs. */
+	char *last_code;	/* "451" */
+	char *last_dsn;		/* "4.4.1" */
+	char *last_text;
+	long long last_time;
+	int attempts;
+};
+
+struct qfile {
+	char *id;
+	char state;		/* QFILE_MSG_* */
+	off_t state_offset;
+	long long arrival;	/* unix time */
+	char *sender;		/* "" for the null sender */
+	char *client_addr;
+	char *client_helo;
+	char *protocol;		/* SMTP, ESMTP, ESMTPS, ESMTPSA */
+	char *auth_user;	/* or NULL */
+	char *envid;		/* DSN ENVID, or NULL */
+	enum qfile_ret ret;
+	int body_8bit;		/* BODY=8BITMIME or BINARYMIME given */
+	int smtputf8;
+	struct qfile_rcpt *rcpts;
+	size_t rcpt_count;
+	off_t message_offset;	/* where the message starts */
+	long long message_size;
+	off_t file_size;
+};
+
+/* Writing a new queue file (smtpd, and qmgr for bounces). */
+struct qfile_writer;
+
+/*
+ * Create a temporary file in queue_dir/tmp and choose the queue id
+ * (unique across processes and restarts: time, microseconds and the
+ * file's inode).  NULL with *error_r.
+ */
+struct qfile_writer *qfile_writer_new(const char *queue_dir,
+	char **error_r);
+const char *qfile_writer_id(const struct qfile_writer *w);
+/*
+ * Write the magic, state, envelope and recipient records from env (its
+ * id, rcpts' state, offsets and results are ignored), and the M record.
+ */
+int qfile_writer_envelope(struct qfile_writer *w, const struct qfile *env,
+	char **error_r);
+/* Append message bytes (buffered). */
+int qfile_writer_message(struct qfile_writer *w, const void *data,
+	size_t len, char **error_r);
+/*
+ * Write the size and end marker, fsync, link into queue_dir/subdir
+ * (incoming, or hold), remove the temporary name and fsync the target
+ * directory; after 0 the message is safe.  -1 with *error_r: nothing
+ * was queued.  Frees w either way.
+ */
+int qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
+	char **error_r);
+/* Abandon: remove the temporary file; NULL allowed. */
+void qfile_writer_abort(struct qfile_writer **wp);
+
+/*
+ * Read and check a queue file.  0 ok; -1 with *error_r: damaged
+ * (*damaged_r 1: move it to corrupt/) or not readable (*damaged_r 0,
+ * e.g. it vanished: errno ENOENT).
+ */
+int qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
+	char **error_r);
+void qfile_free(struct qfile **qfp);
+/* The recipient with index n, or NULL. */
+struct qfile_rcpt *qfile_rcpt_find(struct qfile *qf, int n);
+
+/* Change one state byte in place (a recipient's or the message's). */
+int qfile_set_state(int fd, off_t offset, char state, char **error_r);
+/*
+ * Append records (complete lines in rec) at the end with one write and
+ * fsync (fd opened O_RDWR, not O_APPEND; one writer: qmgr).  Build them with qfile_record_*.
+ */
+int qfile_append(int fd, const struct buf *rec, char **error_r);
+/* Build an appended recipient record ("R P\t...\n") onto out. */
+int qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r);
+/* Build a delivery result record ("L\t...\n") onto out. */
+int qfile_record_result(struct buf *out, int n, const char *code,
+	const char *dsn, const char *text, long long when);
+
+/* The path of id in queue_dir/subdir, hashed per queue_hash_depth. */
+char *qfile_path(const char *queue_dir, const char *subdir, const char *id);
+/* The directory qfile_path() puts id in (created if create is set). */
+char *qfile_dir(const char *queue_dir, const char *subdir, const char *id,
+	int create);
+/* 1 when text looks like a queue id (for ispmailctl arguments). */
+int qfile_id_valid(const char *text);
+
+/* NOTIFY= value to bits; -1 when malformed. */
+int qfile_notify_parse(const char *text);
+/* bits to text ("SUCCESS,FAILURE"), static buffer. */
+const char *qfile_notify_text(int notify);
+
+#endif
