@@ -863,6 +863,50 @@ START_TEST(test_quota_limit_changed)
 }
 END_TEST
 
+/* peek reads but never writes: 1 known, 0 missing or damaged. */
+START_TEST(test_quota_peek)
+{
+	static const struct {
+		const char *text;
+		int known;
+		long long bytes_limit, bytes, count;
+	} cases[] = {
+		{ "4000S\n10 1\n20 2\n", 1, 4000, 30, 3 },
+		{ "4000S,5C\n", 1, 4000, 0, 0 },
+		{ "0S,0C\n60 3\n", 1, 0, 60, 3 },
+		{ "garbage\n", 0, 0, 0, 0 },
+		{ "", 0, 0, 0, 0 },
+		{ "4000S\n-5 -1\n", 0, 0, 0, 0 },
+		{ "4000S\n1 1", 0, 0, 0, 0 },
+		{ "0 0\n", 0, 0, 0, 0 },
+	};
+	struct maildir_quota q;
+	char *text, *path = xasprintf("%s/maildirsize", store);
+	size_t i;
+	int rc;
+
+	fill_store();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_quota_file(store, cases[i].text, strlen(cases[i].text));
+		rc = maildir_quota_peek(store, &q);
+		ck_assert_msg(rc == cases[i].known, "case %zu: %d", i, rc);
+		if (rc == 1) {
+			ck_assert_int_eq(q.bytes_limit, cases[i].bytes_limit);
+			ck_assert_int_eq(q.bytes, cases[i].bytes);
+			ck_assert_int_eq(q.count, cases[i].count);
+		}
+		/* Not rewritten, whatever it held. */
+		text = quota_file(store);
+		ck_assert_str_eq(text, cases[i].text);
+		free(text);
+	}
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(maildir_quota_peek(store, &q), 0);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_quota_missing_store)
 {
 	struct maildir_quota q;
@@ -925,6 +969,7 @@ maildir_suite(void)
 	    sizeof(damaged_cases) / sizeof(damaged_cases[0]));
 	tcase_add_test(tc, test_quota_oversized);
 	tcase_add_test(tc, test_quota_limit_changed);
+	tcase_add_test(tc, test_quota_peek);
 	tcase_add_test(tc, test_quota_missing_store);
 	suite_add_tcase(s, tc);
 	return s;
