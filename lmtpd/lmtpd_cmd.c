@@ -403,8 +403,11 @@ cmd_rcpt(struct lmtpd_session *sess, const char *args)
 			log_info("to=<%s> status=%s (mailbox full)",
 			    rcpt.mailbox, var_lmtp_quota_full_permanent ?
 			    "bounced" : "deferred");
-			lmtpd_quota_full_reply(sess->reply, addr);
-			lmtpd_reply(sess, "%s", buf_cstr(sess->reply));
+			struct buf *full = buf_new(4096);
+
+			lmtpd_quota_full_reply(full, addr);
+			lmtpd_reply(sess, "%s", buf_cstr(full));
+			buf_free(&full);
 		}
 		free(error);
 		free(folder);
