@@ -22,8 +22,11 @@
 
 struct dotlock {
 	char *lock_path;
-	dev_t dev;
-	ino_t ino;
+	/*
+	 * What we wrote into the lock: identity by content, because a
+	 * broken and retaken lock may well get our freed inode number.
+	 */
+	char *token;
 };
 
 static void
@@ -51,7 +54,7 @@ dotlock_now(void)
 static int
 dotlock_try(struct dotlock *lock, const char *unique, char **error_r)
 {
-	struct stat st;
+	size_t len = strlen(lock->token);
 	int fd, linked, saved;
 
 	fd = open(unique, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -59,11 +62,11 @@ dotlock_try(struct dotlock *lock, const char *unique, char **error_r)
 		*error_r = xasprintf("create %s: %s", unique, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (write(fd, lock->token, len) != (ssize_t) len) {
 		saved = errno;
 		close(fd);
 		(void) unlink(unique);
-		*error_r = xasprintf("fstat %s: %s", unique, strerror(saved));
+		*error_r = xasprintf("write %s: %s", unique, strerror(saved));
 		return -1;
 	}
 	close(fd);
@@ -77,11 +80,8 @@ dotlock_try(struct dotlock *lock, const char *unique, char **error_r)
 			linked = 1;
 	}
 	(void) unlink(unique);
-	if (linked) {
-		lock->dev = st.st_dev;
-		lock->ino = st.st_ino;
+	if (linked)
 		return 1;
-	}
 	if (saved == EEXIST)
 		return 0;
 	*error_r = xasprintf("link %s: %s", lock->lock_path, strerror(saved));
@@ -121,8 +121,9 @@ dotlock_take(const char *path, int timeout, int stale,
 	host[sizeof(host) - 1] = '\0';
 	lock = xcalloc(1, sizeof(*lock));
 	lock->lock_path = xasprintf("%s.lock", path);
-	unique = xasprintf("%s.lock.%s.%ld.%u", path, host, (long) getpid(),
-	    counter++);
+	lock->token = xasprintf("%s.%ld.%u.%ld", host, (long) getpid(),
+	    counter++, (long) time(NULL));
+	unique = xasprintf("%s.lock.%s", path, lock->token);
 	for (;;) {
 		rc = dotlock_try(lock, unique, error_r);
 		if (rc != 0)
@@ -140,21 +141,42 @@ dotlock_take(const char *path, int timeout, int stale,
 		return 1;
 	}
 	free(lock->lock_path);
+	free(lock->token);
 	free(lock);
 	return rc;
+}
+
+/* Is the lock file still the one we made? */
+static int
+dotlock_is_ours(const struct dotlock *lock)
+{
+	size_t len = strlen(lock->token);
+	char *content = xmalloc(len + 1);
+	ssize_t n;
+	int fd, ours;
+
+	fd = open(lock->lock_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(content);
+		return 0;
+	}
+	/* One byte more than ours: a longer token is someone else's. */
+	n = read(fd, content, len + 1);
+	close(fd);
+	ours = n == (ssize_t) len && memcmp(content, lock->token, len) == 0;
+	free(content);
+	return ours;
 }
 
 void
 dotlock_release(struct dotlock **lockp)
 {
 	struct dotlock *lock = *lockp;
-	struct stat st;
 
 	if (lock == NULL)
 		return;
 	*lockp = NULL;
-	if (stat(lock->lock_path, &st) == 0 && st.st_dev == lock->dev &&
-	    st.st_ino == lock->ino) {
+	if (dotlock_is_ours(lock)) {
 		if (unlink(lock->lock_path) < 0)
 			log_warn("remove lock %s: %m", lock->lock_path);
 	} else {
@@ -162,6 +184,7 @@ dotlock_release(struct dotlock **lockp)
 		    lock->lock_path);
 	}
 	free(lock->lock_path);
+	free(lock->token);
 	free(lock);
 }
 

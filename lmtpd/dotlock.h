@@ -9,7 +9,8 @@
  * retransmitted NFS request).  A lock whose modification time is older
  * than stale seconds was left by a crashed process and is removed; a
  * waiter polls with a short back-off until timeout seconds have passed.
- * Release removes the lock only while it is still ours (same inode).
+ * The lock holds a token naming host, pid and time; release removes the
+ * lock only while it still holds ours.
  *
  * XXX: two processes that break the same stale lock at once can both
  * think they hold it (the second unlink removes the first one's fresh
@@ -30,7 +31,7 @@ int dotlock_take(const char *path, int timeout, int stale,
 	struct dotlock **lock_r, char **error_r);
 
 /*
- * Remove the lock when it is still ours (a warning is logged when
+ * Remove the lock when it still holds our token (a warning is logged when
  * someone broke it meanwhile) and free it; NULL allowed; NULLs *lockp.
  */
 void dotlock_release(struct dotlock **lockp);

@@ -104,21 +104,36 @@ spool_trim_address(const char **p, size_t *len)
 	*len = n;
 }
 
+/*
+ * If field (an unfolded header field) is a Delivered-To:, its address
+ * (trimmed) in *value_r, *len_r: 1; otherwise 0.
+ */
+static int
+spool_trace_value(const char *field, size_t len, const char **value_r,
+	size_t *len_r)
+{
+	static const char name[] = "delivered-to:";
+
+	if (len < sizeof(name) - 1 ||
+	    strncasecmp(field, name, sizeof(name) - 1) != 0)
+		return 0;
+	*value_r = field + sizeof(name) - 1;
+	*len_r = len - (sizeof(name) - 1);
+	spool_trim_address(value_r, len_r);
+	return 1;
+}
+
 /* A complete (unfolded) header field is in hline: keep Delivered-To. */
 static void
 spool_header_field(struct lmtpd_spool *spool)
 {
-	static const char name[] = "delivered-to:";
-	const char *value = buf_cstr(spool->hline);
-	size_t len = buf_len(spool->hline), i;
+	const char *value;
+	size_t len, i;
 	char *copy;
 
-	if (spool->hline_too_long || len < sizeof(name) - 1 ||
-	    strncasecmp(value, name, sizeof(name) - 1) != 0)
+	if (spool->hline_too_long || !spool_trace_value(buf_cstr(spool->hline),
+	    buf_len(spool->hline), &value, &len))
 		return;
-	value += sizeof(name) - 1;
-	len -= sizeof(name) - 1;
-	spool_trim_address(&value, &len);
 	if (spool->trace_count >= LMTPD_SPOOL_TRACE_MAX) {
 		spool->too_many_traces = 1;
 		return;
@@ -282,7 +297,8 @@ int
 lmtpd_spool_delivered_to(const struct lmtpd_spool *spool,
 	const char *address)
 {
-	size_t i, len = strlen(address);
+	size_t i, len = strlen(address), value_len;
+	const char *value;
 
 	if (spool->too_many_traces)
 		return 1;
@@ -290,6 +306,12 @@ lmtpd_spool_delivered_to(const struct lmtpd_spool *spool,
 		if (strlen(spool->traces[i]) == len &&
 		    strncasecmp(spool->traces[i], address, len) == 0)
 			return 1;
+	/* A header that ends with the message: its last field is open. */
+	if (spool->in_header && !spool->hline_too_long &&
+	    spool_trace_value(buf_cstr(spool->hline), buf_len(spool->hline),
+	    &value, &value_len) && value_len == len &&
+	    strncasecmp(value, address, len) == 0)
+		return 1;
 	return 0;
 }
 
