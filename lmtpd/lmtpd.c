@@ -48,7 +48,6 @@ lmtpd_transaction_reset(struct lmtpd_session *sess)
 	sess->declared_size = 0;
 	if (sess->state > LMTPD_STATE_READY)
 		sess->state = LMTPD_STATE_READY;
-	log_set_context(NULL);
 }
 
 static void

@@ -48,7 +48,6 @@ struct lmtpd_session {
 	struct lmtpd_recipient *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_alloc;
-	unsigned int transactions;
 };
 
 /* Queue one reply line (CRLF added); flushed by the session loop. */

@@ -12,7 +12,7 @@ DOMAIN = "example.test"
 
 
 def lmtp_instance(make_instance, params=None, maxproc=2, mailboxes=(),
-                  start=True):
+                  start=True, unix_socket=None):
     """An instance running lmtpd as service "lmtp".  mailboxes: tuples
     (local part, settings...) given to `ispmailctl mailbox add`."""
     conf = {
@@ -24,8 +24,12 @@ def lmtp_instance(make_instance, params=None, maxproc=2, mailboxes=(),
         "lmtp_timeout": "10s",
     }
     conf.update(params or {})
-    inst = make_instance([harness.Service("lmtp", "lmtpd/lmtpd",
-                                          maxproc=maxproc)], conf)
+    if unix_socket:
+        service = harness.Service("lmtp", "lmtpd/lmtpd", type="unix",
+                                  listen=unix_socket, maxproc=maxproc)
+    else:
+        service = harness.Service("lmtp", "lmtpd/lmtpd", maxproc=maxproc)
+    inst = make_instance([service], conf)
     inst.write_main_conf()
     inst.routes = os.path.join(inst.config_dir, "routes")
     if conf["route_backend"] == "file" and not os.path.exists(inst.routes):

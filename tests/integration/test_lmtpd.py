@@ -8,6 +8,7 @@ the message files in the Maildir, byte for byte.
 
 import os
 import re
+import smtplib
 import socket
 import threading
 import time
@@ -80,6 +81,19 @@ def test_delivery_is_byte_exact_with_trace_headers(inst):
         lines = f.read().split("\n")
     assert sum(int(l.split()[0]) for l in lines[1:] if l) == len(content)
     inst.wait_for_log(r"to=<alice@example.test> .*status=delivered")
+
+
+def test_unix_socket(make_instance):
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)],
+                         unix_socket="private/lmtpd")
+    client = smtplib.LMTP(inst.sockaddr("lmtp")[1], timeout=10)
+    assert client.ehlo("agent")[0] == 250
+    rcpt, data = transaction(client, "s@remote.test",
+                             ["alice@example.test"], BODY)
+    assert data[0][0] == 250
+    client.quit()
+    assert list(messages(inst, "alice").values()) == [
+        trace("s@remote.test", "alice@example.test") + stored(BODY)]
 
 
 def test_null_sender_plus_address_and_suspended(inst):
