@@ -70,6 +70,15 @@ long long var_auth_failure_delay;
 long long var_auth_failure_limit;
 
 /* smtpd variables (smtpd(8)). */
+char *var_smtpd_mode;
+char *var_smtpd_banner;
+long long var_message_size_limit;
+long long var_smtpd_recipient_limit;
+long long var_smtpd_timeout;
+long long var_smtpd_error_limit;
+long long var_smtpd_line_limit;
+long long var_smtpd_data_line_limit;
+int var_smtpd_sender_login_match;
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
 long long var_queue_hash_depth;
@@ -318,6 +327,32 @@ const struct param_def param_table[] = {
 	    "Failed logins after which a session is disconnected." },
 
 	/* smtpd (smtpd(8)). */
+	{ "smtpd_mode", PARAM_STR, "mx", 0, 0, &var_smtpd_mode,
+	    "mx (port 25: mail for our domains, no AUTH) or submission "
+	    "(587 and 465: AUTH required before MAIL, any destination); "
+	    "set per listener with -o." },
+	{ "smtpd_banner", PARAM_STR, "ESMTP ispmail", 0, 0, &var_smtpd_banner,
+	    "The text after the host name in the 220 greeting." },
+	{ "message_size_limit", PARAM_SIZE, "10M", 0, 1 * TIB, &var_message_size_limit,
+	    "The largest message accepted (smtpd, lmtpd), in bytes as "
+	    "received; 0 means no limit." },
+	{ "smtpd_recipient_limit", PARAM_INT, "1000", 1, 100000, &var_smtpd_recipient_limit,
+	    "The most recipients of one message." },
+	{ "smtpd_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtpd_timeout,
+	    "How long smtpd waits for a client's next command or data "
+	    "line, and to send a reply." },
+	{ "smtpd_error_limit", PARAM_INT, "20", 1, 1000, &var_smtpd_error_limit,
+	    "Bad commands after which a session is disconnected with 421." },
+	{ "smtpd_line_limit", PARAM_SIZE, "2048", 512, 64 * KIB, &var_smtpd_line_limit,
+	    "The longest command line (RFC 5321 allows 512 octets plus "
+	    "extensions' parameters)." },
+	{ "smtpd_data_line_limit", PARAM_INT, "998", 998, 1000000, &var_smtpd_data_line_limit,
+	    "The longest message line in DATA, without its CRLF (RFC "
+	    "5321: 998); a message with a longer line is refused with 554 "
+	    "5.6.0." },
+	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
+	    "Submission: the envelope sender must be an address of the "
+	    "authenticated mailbox (its address or an alternate address)." },
 
 	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,

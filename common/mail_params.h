@@ -80,6 +80,15 @@ extern long long var_auth_failure_delay;
 extern long long var_auth_failure_limit;
 
 /* smtpd (smtpd(8)). */
+extern char *var_smtpd_mode;
+extern char *var_smtpd_banner;
+extern long long var_message_size_limit;
+extern long long var_smtpd_recipient_limit;
+extern long long var_smtpd_timeout;
+extern long long var_smtpd_error_limit;
+extern long long var_smtpd_line_limit;
+extern long long var_smtpd_data_line_limit;
+extern int var_smtpd_sender_login_match;
 
 /* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 extern long long var_queue_hash_depth;

@@ -604,18 +604,21 @@ maildir_quota_parse_limits(const char *line, struct maildir_quota *q)
 	return 0;
 }
 
-int
-maildir_quota_get(const char *root, long long default_limit,
-	struct maildir_quota *quota_r, char **error_r)
+/*
+ * Read maildirsize without changing it.  0 ok; -1 when missing, damaged
+ * or past MAILDIRSIZE_MAX (then *q holds the limits if they were read).
+ */
+static int
+maildir_quota_read(const char *root, struct maildir_quota *q)
 {
 	char *path = xasprintf("%s/maildirsize", root);
-	struct maildir_quota q = { 0, 0, 0, 0 };
 	char line[128];
 	long long b, c;
 	struct stat st;
 	int ok = 1, first = 1;
 	FILE *f;
 
+	memset(q, 0, sizeof(*q));
 	f = fopen(path, "re");
 	free(path);
 	if (f == NULL || fstat(fileno(f), &st) < 0 ||
@@ -629,7 +632,7 @@ maildir_quota_get(const char *root, long long default_limit,
 		line[strcspn(line, "\n")] = '\0';
 		if (first) {
 			first = 0;
-			if (maildir_quota_parse_limits(line, &q) < 0)
+			if (maildir_quota_parse_limits(line, q) < 0)
 				ok = 0;
 			continue;
 		}
@@ -637,22 +640,39 @@ maildir_quota_get(const char *root, long long default_limit,
 			ok = 0;
 			break;
 		}
-		q.bytes += b;
-		q.count += c;
+		q->bytes += b;
+		q->count += c;
 	}
 	if (f != NULL)
 		fclose(f);
-	if (first || q.bytes < 0 || q.count < 0)
+	if (first || q->bytes < 0 || q->count < 0)
 		ok = 0;
+	return ok ? 0 : -1;
+}
+
+int
+maildir_quota_peek(const char *root, struct maildir_quota *quota_r)
+{
+	return maildir_quota_read(root, quota_r) < 0 ? 0 : 1;
+}
+
+int
+maildir_quota_get(const char *root, long long limit,
+	struct maildir_quota *quota_r, char **error_r)
+{
+	struct maildir_quota q;
+	int ok;
+
+	ok = maildir_quota_read(root, &q) == 0;
 	/* The directory's quota changed: write the new limit. */
-	if (ok && default_limit >= 0 && q.bytes_limit != default_limit)
+	if (ok && limit >= 0 && q.bytes_limit != limit)
 		ok = 0;
 	if (ok) {
 		*quota_r = q;
 		return 0;
 	}
 	/* Missing, damaged or too long: count the files again. */
-	return maildir_quota_recalc(root, default_limit >= 0 ? default_limit :
+	return maildir_quota_recalc(root, limit >= 0 ? limit :
 	    q.bytes_limit, q.count_limit, quota_r, error_r);
 }
 

@@ -104,6 +104,11 @@ struct maildir_quota {
  */
 int maildir_quota_get(const char *root, long long limit,
 	struct maildir_quota *quota_r, char **error_r);
+/*
+ * Read maildirsize without writing anything (for smtpd's RCPT check):
+ * 1 known (*quota_r set), 0 unknown (missing or needs recalculation).
+ */
+int maildir_quota_peek(const char *root, struct maildir_quota *quota_r);
 /* Append "<bytes> <count>" (either may be negative) to maildirsize. */
 int maildir_quota_add(const char *root, long long bytes, long long count,
 	char **error_r);

@@ -25,6 +25,7 @@
 #include "master_spawn.h"
 #include "master_status.h"
 #include "params.h"
+#include "qfile.h"
 #include "xalloc.h"
 
 struct master_service *master_services;
@@ -107,11 +108,16 @@ make_dir(const char *path, mode_t mode, int mail_owner_owns)
 		log_fatal("chown %s to %s: %m", path, var_mail_owner);
 }
 
-/* queue_directory (and its parents), pid/, private/. */
+/* queue_directory (and its parents), pid/, private/, the queue. */
 static void
 make_queue_dirs(void)
 {
+	static const char *const queue_subdirs[] = {
+		QFILE_INCOMING, QFILE_ACTIVE, QFILE_DEFERRED, QFILE_HOLD,
+		QFILE_CORRUPT, QFILE_TMP,
+	};
 	char *path = xstrdup(queue_dir), *slash;
+	size_t i;
 
 	for (slash = strchr(path + 1, '/'); slash != NULL;
 	    slash = strchr(slash + 1, '/')) {
@@ -128,6 +134,13 @@ make_queue_dirs(void)
 	path = xasprintf("%s/private", queue_dir);
 	make_dir(path, 0700, 1);
 	free(path);
+	/* The mail queue itself (ispmail-queue(5)), mail_owner's only. */
+	for (i = 0; i < sizeof(queue_subdirs) / sizeof(queue_subdirs[0]);
+	    i++) {
+		path = xasprintf("%s/%s", queue_dir, queue_subdirs[i]);
+		make_dir(path, 0700, 1);
+		free(path);
+	}
 }
 
 static void

@@ -1,3 +1,10 @@
 ## smtpd: built by the top-level Makefile.am (non-recursive).
-## Add programs with pkglibexec_PROGRAMS +=, tests with check_PROGRAMS += and
-## TESTS +=, man pages with dist_man8_MANS +=, other files with EXTRA_DIST +=.
+pkglibexec_PROGRAMS += smtpd/smtpd
+smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
+	smtpd/smtpd_auth.c smtpd/smtpd_queue.c
+smtpd_smtpd_LDADD = $(LIBISPMAIL)
+smtpd_smtpd_DEPENDENCIES = common/libispmail.a
+dist_man8_MANS += man/smtpd.8
+dist_man5_MANS += man/ispmail-queue.5
+EXTRA_DIST += tests/integration/test_smtpd.py tests/integration/mailutil.py \
+	tests/integration/tlsutil.py

@@ -18,8 +18,9 @@ if ! command -v "$MANDOC" >/dev/null 2>&1; then
 	exit 1
 fi
 
-# The programs installed in sbin (Makefile.am sbin_PROGRAMS).
-sbin_programs="ispmail-master ispmailctl"
+# The programs installed in sbin (Makefile.am sbin_PROGRAMS) and the
+# daemons the master runs (pkglibexec_PROGRAMS).
+sbin_programs="ispmail-master ispmailctl smtpd"
 
 failed=0
 checked=0

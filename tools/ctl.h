@@ -25,6 +25,9 @@ int ctl_auth(int argc, char **argv);
 /* ispmailctl route ADDRESS...: how addresses resolve, step by step. */
 int ctl_route(int argc, char **argv);
 
+/* ispmailctl queue list|show ...: the mail queue. */
+int ctl_queue(int argc, char **argv);
+
 /* Exit status for a temporary failure (sysexits EX_TEMPFAIL). */
 #define CTL_EXIT_TEMPFAIL 75
 

@@ -1,0 +1,81 @@
+/*
+ * smtpd: internal interfaces between the smtpd modules.
+ *
+ * smtpd.c runs the session (greeting, command loop, EHLO, STARTTLS,
+ * limits); smtpd_env.c handles MAIL and RCPT (syntax, ESMTP parameters,
+ * routing checks); smtpd_auth.c AUTH; smtpd_queue.c DATA and BDAT into
+ * the queue file and the notice to qmgr.
+ */
+#ifndef ISPMAIL_SMTPD_H
+#define ISPMAIL_SMTPD_H
+
+#include <stddef.h>
+
+#include "qfile.h"
+
+struct buf;
+struct route;
+struct route_mailbox;
+struct service_peer;
+struct stream;
+struct tls_conn;
+struct tls_server;
+
+enum smtpd_mode { SMTPD_MODE_MX, SMTPD_MODE_SUBMISSION };
+
+/* Process-wide state, set up once in pre_init/post_init. */
+struct smtpd_globals {
+	enum smtpd_mode mode;
+	struct tls_server *tls;		/* NULL: no STARTTLS */
+	struct route *route;		/* opened lazily */
+	char *hostname;
+};
+
+extern struct smtpd_globals smtpd;
+
+struct smtpd_session {
+	struct stream *s;
+	const struct service_peer *peer;
+	struct tls_conn *tls;
+	char *helo;
+	int esmtp;
+	char *auth_user;		/* authenticated login */
+	struct route_mailbox *auth_mailbox;
+	int auth_failures;
+	int errors;			/* bad commands so far */
+	int quit;			/* end the session after this reply */
+	/* The transaction. */
+	int have_mail;
+	struct qfile env;		/* sender, DSN, rcpts */
+	size_t rcpt_alloc;
+	long long size_hint;		/* MAIL SIZE= */
+	/* BDAT in progress. */
+	struct qfile_writer *bdat;
+	int bdat_failed;		/* an error reply is due at LAST */
+	long long bdat_size;
+	const char *bdat_error;
+	long long transactions;
+};
+
+/* smtpd.c */
+void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Count a bad command; 1 when the limit is hit (421 sent, quit set). */
+int smtpd_error(struct smtpd_session *ss);
+struct route *smtpd_route(void);
+int smtpd_tls_active(const struct smtpd_session *ss);
+
+/* smtpd_env.c */
+void smtpd_cmd_mail(struct smtpd_session *ss, const char *args);
+void smtpd_cmd_rcpt(struct smtpd_session *ss, const char *args);
+void smtpd_transaction_reset(struct smtpd_session *ss);
+
+/* smtpd_auth.c */
+void smtpd_cmd_auth(struct smtpd_session *ss, const char *args);
+int smtpd_auth_offered(const struct smtpd_session *ss);
+
+/* smtpd_queue.c */
+void smtpd_cmd_data(struct smtpd_session *ss, const char *args);
+void smtpd_cmd_bdat(struct smtpd_session *ss, const char *args);
+
+#endif

@@ -1,0 +1,387 @@
+/*
+ * smtpd_queue: DATA and BDAT (RFC 5321 4.1.1.4, RFC 3030) into a queue
+ * file, the Received: header, and the notice to qmgr.  The 250 reply is
+ * sent only after qfile_writer_commit() made the file durable.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "qfile.h"
+#include "service.h"
+#include "smtp_data.h"
+#include "smtpd.h"
+#include "stream.h"
+#include "tls.h"
+#include "xalloc.h"
+
+/* BDAT chunks are read and written in pieces of this size. */
+#define SMTPD_BDAT_PIECE 65536
+
+struct smtpd_sink {
+	struct qfile_writer *w;
+	char *error;
+};
+
+static const char *
+smtpd_protocol(const struct smtpd_session *ss)
+{
+	if (!ss->esmtp)
+		return "SMTP";
+	if (ss->auth_user != NULL)
+		return smtpd_tls_active(ss) ? "ESMTPSA" : "ESMTPA";
+	return smtpd_tls_active(ss) ? "ESMTPS" : "ESMTP";
+}
+
+/* The Received: header (RFC 5321 4.4), CRLF line ends. */
+static void
+smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	(void) buf_printf(out, "Received: from %s (unknown [%s])\r\n",
+	    ss->helo, ss->peer->client_addr);
+	if (ss->tls != NULL)
+		(void) buf_printf(out, "\t(using %s with cipher %s "
+		    "(%d bits))\r\n", tls_conn_version(ss->tls),
+		    tls_conn_cipher(ss->tls), tls_conn_bits(ss->tls));
+	(void) buf_printf(out, "\tby %s (ispmail) with %s id %s", smtpd.hostname,
+	    smtpd_protocol(ss), id);
+	/* "for" only with one recipient: never disclose a Bcc list. */
+	if (ss->env.rcpt_count == 1)
+		(void) buf_printf(out, "\r\n\tfor <%s>",
+		    ss->env.rcpts[0].address);
+	(void) buf_printf(out, "; %s\r\n", date);
+}
+
+/* Start a queue file with envelope and Received:; NULL (reply sent). */
+static struct qfile_writer *
+smtpd_queue_begin(struct smtpd_session *ss)
+{
+	struct qfile_writer *w;
+	struct buf *hdr;
+	char *error = NULL;
+	char *protocol = xstrdup(smtpd_protocol(ss));
+
+	ss->env.client_addr = NULL;
+	w = qfile_writer_new(var_queue_directory, &error);
+	if (w == NULL)
+		goto fail;
+	ss->env.arrival = (long long) time(NULL);
+	ss->env.client_addr = xstrdup(ss->peer->client_addr);
+	ss->env.client_helo = ss->helo;
+	ss->env.protocol = protocol;
+	ss->env.auth_user = ss->auth_user;
+	if (qfile_writer_envelope(w, &ss->env, &error) < 0)
+		goto fail;
+	hdr = buf_new(8192);
+	smtpd_received(ss, qfile_writer_id(w), hdr);
+	if (qfile_writer_message(w, buf_cstr(hdr), buf_len(hdr),
+	    &error) < 0) {
+		buf_free(&hdr);
+		goto fail;
+	}
+	buf_free(&hdr);
+	free(ss->env.client_addr);
+	ss->env.client_addr = ss->env.client_helo = ss->env.protocol = NULL;
+	ss->env.auth_user = NULL;
+	free(protocol);
+	return w;
+fail:
+	free(ss->env.client_addr);
+	ss->env.client_addr = ss->env.client_helo = ss->env.protocol = NULL;
+	ss->env.auth_user = NULL;
+	free(protocol);
+	log_error("queue file: %s", error);
+	free(error);
+	qfile_writer_abort(&w);
+	smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+	return NULL;
+}
+
+/* Tell qmgr; if it is not there it finds the file when it scans. */
+static void
+smtpd_notify_qmgr(const char *id)
+{
+	struct sockaddr_un sun;
+	struct buf *rec;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t) snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/private/qmgr", var_queue_directory) >= sizeof(sun.sun_path))
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+		log_debug("qmgr notice for %s: %s", id, strerror(errno));
+		close(fd);
+		return;
+	}
+	rec = buf_new(1024);
+	(void) attr_put(rec, "request", "new");
+	(void) attr_put(rec, "queue_id", id);
+	(void) attr_end(rec);
+	if (send(fd, buf_cstr(rec), buf_len(rec), MSG_NOSIGNAL) < 0)
+		log_debug("qmgr notice for %s: %s", id, strerror(errno));
+	buf_free(&rec);
+	close(fd);
+}
+
+/* Make the file durable, answer 250, tell qmgr.  Frees *wp. */
+static void
+smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
+	long long size)
+{
+	char *id = xstrdup(qfile_writer_id(*wp));
+	char *error = NULL;
+
+	if (qfile_writer_commit(wp, QFILE_INCOMING, &error) < 0) {
+		log_error("%s: %s", id, error);
+		free(error);
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		free(id);
+		return;
+	}
+	log_set_context(id);
+	log_info("from=<%s>, size=%lld, nrcpt=%zu, client=%s, proto=%s%s%s",
+	    ss->env.sender, size, ss->env.rcpt_count, ss->peer->client_addr,
+	    smtpd_protocol(ss), ss->auth_user != NULL ? ", sasl_user=" : "",
+	    ss->auth_user != NULL ? ss->auth_user : "");
+	log_set_context(NULL);
+	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
+	/* The client may hang up now: the reply goes out first. */
+	(void) stream_flush(ss->s);
+	smtpd_notify_qmgr(id);
+	ss->transactions++;
+	free(id);
+}
+
+static int
+smtpd_sink(void *ctx, const void *data, size_t len)
+{
+	struct smtpd_sink *sink = ctx;
+
+	return qfile_writer_message(sink->w, data, len, &sink->error);
+}
+
+void
+smtpd_cmd_data(struct smtpd_session *ss, const char *args)
+{
+	struct smtpd_sink sink = { NULL, NULL };
+	enum smtp_data_status st;
+	long long size = 0;
+
+	if (*args != '\0') {
+		smtpd_reply(ss, "501 5.5.4 Syntax: DATA");
+		(void) smtpd_error(ss);
+		return;
+	}
+	if (!ss->have_mail) {
+		smtpd_reply(ss, "503 5.5.1 Error: need MAIL command");
+		(void) smtpd_error(ss);
+		return;
+	}
+	if (ss->env.rcpt_count == 0) {
+		smtpd_reply(ss, "554 5.5.1 Error: no valid recipients");
+		(void) smtpd_error(ss);
+		return;
+	}
+	sink.w = smtpd_queue_begin(ss);
+	if (sink.w == NULL) {
+		smtpd_transaction_reset(ss);
+		return;
+	}
+	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
+	if (stream_flush(ss->s) != STREAM_OK) {
+		qfile_writer_abort(&sink.w);
+		ss->quit = 1;
+		return;
+	}
+	st = smtp_data_read(ss->s, var_message_size_limit,
+	    (size_t) var_smtpd_data_line_limit, smtpd_sink, &sink, &size);
+	switch (st) {
+	case SMTP_DATA_OK:
+		smtpd_queue_commit(ss, &sink.w, size);
+		break;
+	case SMTP_DATA_TOO_BIG:
+		log_info("message from %s too big (%lld bytes)",
+		    ss->peer->client_addr, size);
+		smtpd_reply(ss, "552 5.3.4 Error: message size exceeds fixed "
+		    "limit");
+		break;
+	case SMTP_DATA_LINE_TOO_LONG:
+		log_info("message from %s has a line over %lld bytes",
+		    ss->peer->client_addr, var_smtpd_data_line_limit);
+		smtpd_reply(ss, "554 5.6.0 Error: message line too long "
+		    "(RFC 5321 4.5.3.1.6)");
+		break;
+	case SMTP_DATA_SINK_FAILED:
+		log_error("queue file: %s", sink.error);
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		break;
+	case SMTP_DATA_TIMEOUT:
+		log_info("timeout in DATA from %s", ss->peer->client_addr);
+		smtpd_reply(ss, "421 4.4.2 %s Error: timeout exceeded",
+		    smtpd.hostname);
+		ss->quit = 1;
+		break;
+	case SMTP_DATA_EOF:
+	case SMTP_DATA_ERROR:
+		log_info("%s from %s: nothing queued",
+		    smtp_data_status_text(st), ss->peer->client_addr);
+		ss->quit = 1;
+		break;
+	}
+	free(sink.error);
+	qfile_writer_abort(&sink.w);
+	smtpd_transaction_reset(ss);
+}
+
+/* Parse "SIZE [LAST]"; -1 when malformed. */
+static int
+smtpd_bdat_args(const char *args, long long *size_r, int *last_r)
+{
+	const char *p = args;
+	long long size = 0;
+	int digits = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		if (++digits > 18)
+			return -1;
+		size = size * 10 + (*p - '0');
+		p++;
+	}
+	if (digits == 0)
+		return -1;
+	*last_r = 0;
+	if (*p == ' ') {
+		while (*p == ' ')
+			p++;
+		if (strcasecmp(p, "LAST") != 0)
+			return -1;
+		*last_r = 1;
+	} else if (*p != '\0') {
+		return -1;
+	}
+	*size_r = size;
+	return 0;
+}
+
+/* Read a chunk of len bytes, writing what fits to the queue file. */
+static int
+smtpd_bdat_read(struct smtpd_session *ss, long long len)
+{
+	struct buf *piece = buf_new(SMTPD_BDAT_PIECE);
+	char *error = NULL;
+	size_t n;
+
+	while (len > 0) {
+		n = len > SMTPD_BDAT_PIECE ? SMTPD_BDAT_PIECE : (size_t) len;
+		buf_reset(piece);
+		if (stream_read_exact(ss->s, piece, n) != STREAM_OK) {
+			buf_free(&piece);
+			return -1;
+		}
+		len -= (long long) n;
+		ss->bdat_size += (long long) n;
+		if (ss->bdat_failed)
+			continue;
+		if (var_message_size_limit > 0 &&
+		    ss->bdat_size > var_message_size_limit) {
+			ss->bdat_failed = 1;
+			ss->bdat_error = "552 5.3.4 Error: message size exceeds "
+			    "fixed limit";
+			continue;
+		}
+		if (qfile_writer_message(ss->bdat, buf_cstr(piece), n,
+		    &error) < 0) {
+			log_error("queue file: %s", error);
+			free(error);
+			error = NULL;
+			ss->bdat_failed = 1;
+			ss->bdat_error = "451 4.3.0 Error: queue file write "
+			    "error";
+		}
+	}
+	buf_free(&piece);
+	return 0;
+}
+
+void
+smtpd_cmd_bdat(struct smtpd_session *ss, const char *args)
+{
+	long long size;
+	int last;
+
+	if (smtpd_bdat_args(args, &size, &last) < 0) {
+		/* The chunk size is unknown: the session cannot go on. */
+		smtpd_reply(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
+		ss->quit = 1;
+		return;
+	}
+	if (!ss->have_mail || ss->env.rcpt_count == 0) {
+		/* Read the chunk anyway to stay in step (RFC 3030 2). */
+		ss->bdat_failed = 1;
+		if (smtpd_bdat_read(ss, size) < 0) {
+			ss->quit = 1;
+			return;
+		}
+		ss->bdat_failed = 0;
+		smtpd_reply(ss, ss->have_mail ?
+		    "554 5.5.1 Error: no valid recipients" :
+		    "503 5.5.1 Error: need MAIL command");
+		(void) smtpd_error(ss);
+		return;
+	}
+	if (ss->bdat == NULL && !ss->bdat_failed) {
+		ss->bdat = smtpd_queue_begin(ss);
+		if (ss->bdat == NULL) {
+			/* 451 sent; still consume the chunk. */
+			ss->bdat_failed = 1;
+			(void) smtpd_bdat_read(ss, size);
+			smtpd_transaction_reset(ss);
+			return;
+		}
+	}
+	if (smtpd_bdat_read(ss, size) < 0) {
+		log_info("lost connection in BDAT from %s: nothing queued",
+		    ss->peer->client_addr);
+		smtpd_transaction_reset(ss);
+		ss->quit = 1;
+		return;
+	}
+	if (!last) {
+		if (ss->bdat_failed)
+			smtpd_reply(ss, "%s", ss->bdat_error);
+		else
+			smtpd_reply(ss, "250 2.0.0 Ok: %lld octets received",
+			    size);
+		return;
+	}
+	if (ss->bdat_failed)
+		smtpd_reply(ss, "%s", ss->bdat_error);
+	else
+		smtpd_queue_commit(ss, &ss->bdat, ss->bdat_size);
+	smtpd_transaction_reset(ss);
+}

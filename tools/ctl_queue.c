@@ -1,0 +1,280 @@
+/*
+ * ctl_queue: ispmailctl queue list|show -- what is in the mail queue, in
+ * the spirit of mailq(1) and postcat(1).  qmgr's commands (hold,
+ * release, delete, flush, requeue) come with qmgr.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "mail_params.h"
+#include "qfile.h"
+#include "xalloc.h"
+
+/* The queues in the order mailq shows them, and their state words. */
+static const char *const ctl_queues[] = {
+	QFILE_ACTIVE, QFILE_INCOMING, QFILE_DEFERRED, QFILE_HOLD,
+	QFILE_CORRUPT,
+};
+
+struct ctl_qentry {
+	char *path;
+	const char *queue;
+};
+
+struct ctl_qlist {
+	struct ctl_qentry *entries;
+	size_t count, alloc;
+};
+
+static void
+ctl_qlist_add(struct ctl_qlist *l, const char *path, const char *queue)
+{
+	if (l->count == l->alloc) {
+		l->alloc = l->alloc == 0 ? 64 : l->alloc * 2;
+		l->entries = xreallocarray(l->entries, l->alloc,
+		    sizeof(*l->entries));
+	}
+	l->entries[l->count].path = xstrdup(path);
+	l->entries[l->count].queue = queue;
+	l->count++;
+}
+
+/* Collect the files of one queue, hashed subdirectories included. */
+static void
+ctl_qlist_scan(struct ctl_qlist *l, const char *dir, const char *queue,
+	int depth)
+{
+	struct dirent *de;
+	char *path;
+	DIR *dp;
+
+	dp = opendir(dir);
+	if (dp == NULL) {
+		if (errno != ENOENT)
+			fprintf(stderr, "ispmailctl: open %s: %s\n", dir,
+			    strerror(errno));
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR && depth < 2)
+			ctl_qlist_scan(l, path, queue, depth + 1);
+		else if (qfile_id_valid(de->d_name))
+			ctl_qlist_add(l, path, queue);
+		free(path);
+	}
+	closedir(dp);
+}
+
+static int
+ctl_qentry_cmp(const void *a, const void *b)
+{
+	const struct ctl_qentry *x = a, *y = b;
+	const char *xi = strrchr(x->path, '/') + 1;
+	const char *yi = strrchr(y->path, '/') + 1;
+
+	/* Ids start with their arrival time: id order is arrival order. */
+	return strcmp(xi, yi);
+}
+
+static void
+ctl_qlist_collect(struct ctl_qlist *l)
+{
+	size_t i;
+	char *dir;
+
+	for (i = 0; i < sizeof(ctl_queues) / sizeof(ctl_queues[0]); i++) {
+		dir = xasprintf("%s/%s", var_queue_directory, ctl_queues[i]);
+		ctl_qlist_scan(l, dir, ctl_queues[i], 0);
+		free(dir);
+	}
+	if (l->count > 1)
+		qsort(l->entries, l->count, sizeof(*l->entries),
+		    ctl_qentry_cmp);
+}
+
+static void
+ctl_qlist_free(struct ctl_qlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->count; i++)
+		free(l->entries[i].path);
+	free(l->entries);
+}
+
+static const char *
+ctl_rcpt_state(char state)
+{
+	switch (state) {
+	case QFILE_RCPT_PENDING:
+		return "pending";
+	case QFILE_RCPT_DONE:
+		return "delivered";
+	case QFILE_RCPT_FAILED:
+		return "failed";
+	case QFILE_RCPT_BOUNCED:
+		return "bounced";
+	case QFILE_RCPT_EXPANDED:
+		return "expanded";
+	}
+	return "unknown";
+}
+
+static int
+ctl_queue_list(void)
+{
+	struct ctl_qlist l = { NULL, 0, 0 };
+	struct qfile *qf;
+	char when[64], *error;
+	long long total = 0;
+	size_t i, j, shown = 0;
+	struct tm tm;
+	time_t t;
+	int damaged;
+
+	ctl_qlist_collect(&l);
+	if (l.count == 0) {
+		printf("Mail queue is empty\n");
+		ctl_qlist_free(&l);
+		return 0;
+	}
+	printf("%-20s %-8s %9s %-19s %s\n", "-Queue ID-", "-State-", "-Size-",
+	    "-Arrival Time-", "-Sender/Recipient-");
+	for (i = 0; i < l.count; i++) {
+		error = NULL;
+		if (qfile_read(l.entries[i].path, &qf, &damaged, &error) < 0) {
+			/* Moved meanwhile (qmgr at work): not an error. */
+			if (!damaged) {
+				free(error);
+				continue;
+			}
+			printf("%-20s %-8s %s\n", strrchr(l.entries[i].path,
+			    '/') + 1, "damaged", error);
+			free(error);
+			continue;
+		}
+		t = (time_t) qf->arrival;
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%a %b %d %H:%M:%S", &tm);
+		printf("%-20s %-8s %9lld %-19s %s\n", qf->id,
+		    l.entries[i].queue, qf->message_size, when,
+		    *qf->sender != '\0' ? qf->sender : "<>");
+		for (j = 0; j < qf->rcpt_count; j++) {
+			const struct qfile_rcpt *r = &qf->rcpts[j];
+
+			if (r->state != QFILE_RCPT_PENDING &&
+			    r->state != QFILE_RCPT_FAILED)
+				continue;
+			if (r->last_text != NULL)
+				printf("%60s(%s %s %s)\n", "", r->last_code,
+				    r->last_dsn != NULL ? r->last_dsn : "",
+				    r->last_text);
+			printf("%60s%s\n", "", r->address);
+		}
+		printf("\n");
+		total += qf->message_size;
+		shown++;
+		qfile_free(&qf);
+	}
+	printf("-- %lld Kbytes in %zu Request%s.\n", (total + 1023) / 1024,
+	    shown, shown == 1 ? "" : "s");
+	ctl_qlist_free(&l);
+	return 0;
+}
+
+static int
+ctl_queue_show(const char *id)
+{
+	struct ctl_qlist l = { NULL, 0, 0 };
+	struct qfile *qf;
+	char when[64], *error = NULL;
+	const char *queue = NULL, *path = NULL;
+	struct tm tm;
+	time_t t;
+	size_t i;
+	int damaged, ret = 1;
+
+	if (!qfile_id_valid(id)) {
+		fprintf(stderr, "ispmailctl: %s is not a queue id\n", id);
+		return 2;
+	}
+	ctl_qlist_collect(&l);
+	for (i = 0; i < l.count; i++) {
+		if (strcmp(strrchr(l.entries[i].path, '/') + 1, id) == 0) {
+			path = l.entries[i].path;
+			queue = l.entries[i].queue;
+			break;
+		}
+	}
+	if (path == NULL) {
+		fprintf(stderr, "ispmailctl: %s: no such message in the "
+		    "queue\n", id);
+		ctl_qlist_free(&l);
+		return 1;
+	}
+	if (qfile_read(path, &qf, &damaged, &error) < 0) {
+		fprintf(stderr, "ispmailctl: %s\n", error);
+		free(error);
+		ctl_qlist_free(&l);
+		return 1;
+	}
+	t = (time_t) qf->arrival;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+	printf("id: %s\nqueue: %s\narrival: %s\nsize: %lld\nsender: <%s>\n",
+	    qf->id, queue, when, qf->message_size, qf->sender);
+	printf("client: %s (helo %s)\nprotocol: %s\n",
+	    qf->client_addr != NULL ? qf->client_addr : "local",
+	    qf->client_helo != NULL ? qf->client_helo : "-",
+	    qf->protocol != NULL ? qf->protocol : "-");
+	if (qf->auth_user != NULL)
+		printf("auth: %s\n", qf->auth_user);
+	if (qf->envid != NULL)
+		printf("envid: %s\n", qf->envid);
+	if (qf->ret != QFILE_RET_DEFAULT)
+		printf("ret: %s\n", qf->ret == QFILE_RET_FULL ? "FULL" : "HDRS");
+	for (i = 0; i < qf->rcpt_count; i++) {
+		const struct qfile_rcpt *r = &qf->rcpts[i];
+
+		printf("recipient %d: <%s> %s", r->n, r->address,
+		    ctl_rcpt_state(r->state));
+		if (r->parent >= 0)
+			printf(" (from recipient %d)", r->parent);
+		if (r->notify != 0)
+			printf(" notify=%s", qfile_notify_text(r->notify));
+		if (r->orcpt != NULL)
+			printf(" orcpt=%s", r->orcpt);
+		printf("\n");
+		if (r->last_code != NULL)
+			printf("  last attempt: %s %s %s (%d attempt%s)\n",
+			    r->last_code, r->last_dsn != NULL ? r->last_dsn :
+			    "", r->last_text != NULL ? r->last_text : "",
+			    r->attempts, r->attempts == 1 ? "" : "s");
+	}
+	ret = 0;
+	qfile_free(&qf);
+	ctl_qlist_free(&l);
+	return ret;
+}
+
+int
+ctl_queue(int argc, char **argv)
+{
+	if (argc == 1 || (argc == 2 && strcmp(argv[1], "list") == 0))
+		return ctl_queue_list();
+	if (argc == 3 && strcmp(argv[1], "show") == 0)
+		return ctl_queue_show(argv[2]);
+	fprintf(stderr, "usage: ispmailctl queue [list | show ID]\n");
+	return 2;
+}
