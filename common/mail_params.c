@@ -87,6 +87,17 @@ long long var_queue_hash_depth;
 /* smtp delivery agent variables (smtp(8)). */
 
 /* lmtpd variables (lmtpd(8)). */
+long long var_lmtp_timeout;
+long long var_lmtp_line_length_limit;
+long long var_lmtp_message_line_limit;
+long long var_lmtp_message_size_limit;
+long long var_lmtp_recipient_limit;
+long long var_lmtp_bad_command_limit;
+int var_lmtp_quota_full_permanent;
+long long var_lmtp_spool_memory_limit;
+char *var_lmtp_temp_directory;
+long long var_lmtp_lock_timeout;
+long long var_lmtp_lock_stale_time;
 
 /* popd variables (popd(8)). */
 
@@ -357,6 +368,46 @@ const struct param_def param_table[] = {
 	/* The smtp delivery agent (smtp(8)). */
 
 	/* lmtpd (lmtpd(8)). */
+	{ "lmtp_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,
+	    &var_lmtp_timeout,
+	    "How long lmtpd waits for a command line, a line of message "
+	    "data or a write to the client." },
+	{ "lmtp_line_length_limit", PARAM_SIZE, "2048", 512, 1 * MIB,
+	    &var_lmtp_line_length_limit,
+	    "The longest LMTP command line lmtpd accepts." },
+	{ "lmtp_message_line_limit", PARAM_SIZE, "64k", 998, 16 * MIB,
+	    &var_lmtp_message_line_limit,
+	    "The longest line of message data lmtpd accepts; a message "
+	    "with a longer line is refused for every recipient." },
+	{ "lmtp_message_size_limit", PARAM_SIZE, "64M", 1 * KIB, 4 * GIB,
+	    &var_lmtp_message_size_limit,
+	    "The largest message lmtpd accepts (announced with SIZE)." },
+	{ "lmtp_recipient_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_lmtp_recipient_limit,
+	    "The most recipients lmtpd accepts in one transaction." },
+	{ "lmtp_bad_command_limit", PARAM_INT, "20", 1, 1000,
+	    &var_lmtp_bad_command_limit,
+	    "Bad or unknown commands after which lmtpd ends a session." },
+	{ "lmtp_quota_full_permanent", PARAM_BOOL, "yes", 0, 0,
+	    &var_lmtp_quota_full_permanent,
+	    "Refuse mail for a full mailbox with 552 5.2.2 (the sender gets "
+	    "a bounce) instead of 452 4.2.2 (the queue retries)." },
+	{ "lmtp_spool_memory_limit", PARAM_SIZE, "1M", 0, 1 * GIB,
+	    &var_lmtp_spool_memory_limit,
+	    "Messages up to this size are held in memory between DATA and "
+	    "delivery; larger ones go to a file in lmtp_temp_directory." },
+	{ "lmtp_temp_directory", PARAM_STR, "/tmp", 0, 0,
+	    &var_lmtp_temp_directory,
+	    "Where lmtpd keeps large messages during delivery, in files "
+	    "that have no name (removed at once)." },
+	{ "lmtp_lock_timeout", PARAM_TIME, "30s", 1 * SEC, 10 * MIN,
+	    &var_lmtp_lock_timeout,
+	    "How long lmtpd waits for a mailbox's maildirsize lock before "
+	    "it answers with a temporary failure." },
+	{ "lmtp_lock_stale_time", PARAM_TIME, "2m", 1 * SEC, 1 * HOUR,
+	    &var_lmtp_lock_stale_time,
+	    "A maildirsize lock older than this was left by a crashed "
+	    "process and is broken." },
 
 	/* popd (popd(8)). */
 

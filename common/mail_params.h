@@ -97,6 +97,17 @@ extern long long var_queue_hash_depth;
 /* The smtp delivery agent (smtp(8)). */
 
 /* lmtpd (lmtpd(8)). */
+extern long long var_lmtp_timeout;
+extern long long var_lmtp_line_length_limit;
+extern long long var_lmtp_message_line_limit;
+extern long long var_lmtp_message_size_limit;
+extern long long var_lmtp_recipient_limit;
+extern long long var_lmtp_bad_command_limit;
+extern int var_lmtp_quota_full_permanent;
+extern long long var_lmtp_spool_memory_limit;
+extern char *var_lmtp_temp_directory;
+extern long long var_lmtp_lock_timeout;
+extern long long var_lmtp_lock_stale_time;
 
 /* popd (popd(8)). */
 
