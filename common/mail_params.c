@@ -83,8 +83,25 @@ int var_smtpd_sender_login_match;
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
 long long var_queue_hash_depth;
+long long var_queue_run_delay;
+long long var_minimal_backoff;
+long long var_maximal_backoff;
+long long var_maximal_queue_lifetime;
+long long var_delay_warning_time;
+long long var_qmgr_message_active_limit;
+long long var_qmgr_destination_concurrency_limit;
+long long var_qmgr_agent_limit;
+long long var_qmgr_agent_timeout;
+char *var_postmaster_address;
+long long var_bounce_size_limit;
+char *var_lmtp_local_nexthop;
+long long var_lmtp_port;
 
 /* smtp delivery agent variables (smtp(8)). */
+long long var_smtp_connect_timeout;
+long long var_smtp_command_timeout;
+long long var_smtp_data_timeout;
+long long var_smtp_connection_cache_time;
 
 /* lmtpd variables (lmtpd(8)). */
 long long var_lmtp_timeout;
@@ -364,8 +381,62 @@ const struct param_def param_table[] = {
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,
 	    "Subdirectory levels of the queue directories (named by the "
 	    "last characters of the queue id), for large queues." },
+	{ "queue_run_delay", PARAM_TIME, "300s", 1 * SEC, 1 * DAY, &var_queue_run_delay,
+	    "How often qmgr scans incoming/ (for mail whose notice was "
+	    "lost) and deferred/ (for mail that is due)." },
+	{ "minimal_backoff", PARAM_TIME, "300s", 1 * SEC, 1 * DAY, &var_minimal_backoff,
+	    "The shortest wait before a deferred message is tried "
+	    "again, and how long a next hop that is down is left alone." },
+	{ "maximal_backoff", PARAM_TIME, "4000s", 1 * SEC, 7 * DAY, &var_maximal_backoff,
+	    "The longest wait between two attempts; in between, the "
+	    "wait grows with the message's age (so young mail gets the "
+	    "delivery slots), with 10% jitter." },
+	{ "maximal_queue_lifetime", PARAM_TIME, "5d", 1 * SEC, 100 * DAY, &var_maximal_queue_lifetime,
+	    "How long a message is retried before it bounces." },
+	{ "delay_warning_time", PARAM_TIME, "4h", 0, 100 * DAY, &var_delay_warning_time,
+	    "After how long the sender of a message still not delivered "
+	    "is told so, once (0: never)." },
+	{ "qmgr_message_active_limit", PARAM_INT, "20000", 1, 10000000, &var_qmgr_message_active_limit,
+	    "The most messages qmgr holds in memory (in active/) at "
+	    "once; the rest wait in incoming/ and deferred/." },
+	{ "qmgr_destination_concurrency_limit", PARAM_INT, "20", 1, 10000, &var_qmgr_destination_concurrency_limit,
+	    "The most deliveries to one next hop (store host, remote "
+	    "domain) at once." },
+	{ "qmgr_agent_limit", PARAM_INT, "100", 1, 100000, &var_qmgr_agent_limit,
+	    "The most deliveries in progress at once over all next "
+	    "hops; keep it at or below the agents' maxproc in "
+	    "master.conf." },
+	{ "qmgr_agent_timeout", PARAM_TIME, "600s", 1 * SEC, 1 * DAY, &var_qmgr_agent_timeout,
+	    "How long qmgr waits for a delivery agent's answer before "
+	    "it defers the recipients." },
+	{ "postmaster_address", PARAM_STR, "", 0, 0, &var_postmaster_address,
+	    "Where bounces that cannot be returned (the sender was "
+	    "null) go; empty means postmaster@$myhostname." },
+	{ "bounce_size_limit", PARAM_SIZE, "50k", 0, 1 * GIB, &var_bounce_size_limit,
+	    "The largest original message returned in full in a bounce; "
+	    "bigger ones are returned as headers only (0: always in "
+	    "full)." },
+	{ "lmtp_local_nexthop", PARAM_STR, "127.0.0.1:24", 0, 0, &var_lmtp_local_nexthop,
+	    "Where qmgr delivers mail for mailboxes whose mailHost is "
+	    "one of local_mail_hosts: host:port of lmtpd, or "
+	    "unix:/path." },
+	{ "lmtp_port", PARAM_INT, "24", 1, 65535, &var_lmtp_port,
+	    "The lmtpd port on other store hosts (mailHost without a "
+	    "port)." },
 
 	/* The smtp delivery agent (smtp(8)). */
+	{ "smtp_connect_timeout", PARAM_TIME, "30s", 1 * SEC, 1 * HOUR, &var_smtp_connect_timeout,
+	    "How long the delivery agent waits for a connection to a "
+	    "next hop (store host or remote MX)." },
+	{ "smtp_command_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtp_command_timeout,
+	    "How long the delivery agent waits for the greeting and "
+	    "each reply." },
+	{ "smtp_data_timeout", PARAM_TIME, "600s", 1 * SEC, 1 * HOUR, &var_smtp_data_timeout,
+	    "How long the delivery agent may take to send the message "
+	    "and get the replies after it." },
+	{ "smtp_connection_cache_time", PARAM_TIME, "10s", 0, 1 * HOUR, &var_smtp_connection_cache_time,
+	    "How long the delivery agent keeps an idle connection for "
+	    "the next request to the same next hop (0: close at once)." },
 
 	/* lmtpd (lmtpd(8)). */
 	{ "lmtp_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,

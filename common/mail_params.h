@@ -93,8 +93,25 @@ extern int var_smtpd_sender_login_match;
 
 /* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 extern long long var_queue_hash_depth;
+extern long long var_queue_run_delay;
+extern long long var_minimal_backoff;
+extern long long var_maximal_backoff;
+extern long long var_maximal_queue_lifetime;
+extern long long var_delay_warning_time;
+extern long long var_qmgr_message_active_limit;
+extern long long var_qmgr_destination_concurrency_limit;
+extern long long var_qmgr_agent_limit;
+extern long long var_qmgr_agent_timeout;
+extern char *var_postmaster_address;
+extern long long var_bounce_size_limit;
+extern char *var_lmtp_local_nexthop;
+extern long long var_lmtp_port;
 
 /* The smtp delivery agent (smtp(8)). */
+extern long long var_smtp_connect_timeout;
+extern long long var_smtp_command_timeout;
+extern long long var_smtp_data_timeout;
+extern long long var_smtp_connection_cache_time;
 
 /* lmtpd (lmtpd(8)). */
 extern long long var_lmtp_timeout;

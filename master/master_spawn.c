@@ -307,7 +307,9 @@ apply_status(struct master_service *svc, const struct master_status *rec)
 		c->state = CHILD_BUSY;
 		svc->idle--;
 		svc->busy++;
-		if (svc->idle == 0 && svc->total >= svc->conf->maxproc)
+		/* A kept-running daemon (qmgr) is busy by design. */
+		if (svc->idle == 0 && svc->total >= svc->conf->maxproc
+		    && !svc->conf->keep_running)
 			note_cap_hit(svc);
 	} else if (rec->status == MASTER_STATUS_IDLE
 	    && c->state == CHILD_BUSY) {

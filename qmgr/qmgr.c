@@ -380,7 +380,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct service_def def = {
-		"qmgr", NULL, NULL, NULL, NULL, qmgr_run,
+		.name = "qmgr",
+		.run = qmgr_run,
 	};
 
 	service_main(argc, argv, &def, NULL, NULL);
