@@ -98,6 +98,8 @@ void qmgr_transport_watch(void);
 void qmgr_job_free(struct qmgr_job *job);
 struct qmgr_hop *qmgr_hop_get(const char *transport, const char *nexthop);
 int qmgr_transport_active(void);
+/* Forget which hops are down (the operator asked for a flush). */
+void qmgr_transport_revive(void);
 
 /* qmgr_bounce.c */
 /*

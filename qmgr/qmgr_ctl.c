@@ -73,6 +73,7 @@ static void
 qmgr_ctl_flush_all(void)
 {
 	/* utimes per file would cost a walk; scanning all ignores mtime. */
+	qmgr_transport_revive();
 	qmgr_scan_queue(QFILE_DEFERRED, 0);
 	qmgr_want_scan(0);
 }
@@ -146,6 +147,7 @@ qmgr_ctl_request(const char *request, const char *id, struct buf *out)
 			free(path);
 			path = qfile_path(var_queue_directory, QFILE_DEFERRED,
 			    id);
+			qmgr_transport_revive();
 			log_info("%s by the operator", strcmp(request,
 			    "release") == 0 ? "released" : strcmp(request,
 			    "flush") == 0 ? "flushed" : "requeued");

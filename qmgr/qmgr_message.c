@@ -553,8 +553,9 @@ void
 qmgr_message_job_done(struct qmgr_msg *msg)
 {
 	struct qfile *qf = msg->qf;
-	int *failed, *delayed, *success;
+	int *failed, *delayed, *success, *notify_failed;
 	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, npending = 0, i, k;
+	size_t nnotify = 0;
 	long long age = (long long) time(NULL) - qf->arrival;
 	struct timeval times[2];
 	char *error = NULL, *to;
@@ -564,6 +565,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 		return;
 	log_set_context(msg->id);
 	failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	notify_failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	delayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	success = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	expired = age >= var_maximal_queue_lifetime;
@@ -582,6 +584,9 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 		}
 		if (r->state == QFILE_RCPT_FAILED) {
 			failed[nfailed++] = r->n;
+			if (qmgr_notify_allows(r, QFILE_NOTIFY_FAILURE) ||
+			    *qf->sender == '\0')
+				notify_failed[nnotify++] = r->n;
 		} else if (r->state == QFILE_RCPT_PENDING) {
 			npending++;
 			if (qmgr_notify_allows(r, QFILE_NOTIFY_DELAY))
@@ -594,7 +599,8 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 		}
 	}
 	/* Bounces: the failed recipients become B once the DSN is queued. */
-	if (nfailed > 0 && qmgr_bounce(msg, "failed", failed, nfailed) == 0) {
+	if (nfailed > 0 && qmgr_bounce(msg, "failed", notify_failed,
+	    nnotify) == 0) {
 		for (i = 0; i < nfailed; i++) {
 			struct qfile_rcpt *r = qfile_rcpt_find(qf, failed[i]);
 
@@ -634,6 +640,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 		    (times[0].tv_sec - time(NULL)) * 1000);
 	}
 	free(failed);
+	free(notify_failed);
 	free(delayed);
 	free(success);
 	qmgr_message_free(msg);

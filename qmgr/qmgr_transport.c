@@ -396,3 +396,12 @@ qmgr_transport_watch(void)
 			qmgr_transport_pump(hop);
 	}
 }
+
+void
+qmgr_transport_revive(void)
+{
+	struct qmgr_hop *hop;
+
+	for (hop = hops; hop != NULL; hop = hop->next)
+		hop->dead_until_ms = 0;
+}
