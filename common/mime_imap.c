@@ -110,7 +110,7 @@ struct lexer {
 static int
 is_addr_special(char c)
 {
-	return strchr("()<>[]:;@,\"", c) != NULL;
+	return c != '\0' && strchr("()<>[]:;@,\"", c) != NULL;
 }
 
 static enum tok
@@ -404,8 +404,8 @@ write_address_list(struct writer *w, const char *s, size_t n)
 		case ':':
 			if (in_group || skipping)
 				break;
-			addr_emit(&al, buf_cstr(al.phrase), NULL, NULL, 0,
-			    NULL, 0);
+			addr_emit(&al, NULL, NULL, buf_cstr(al.phrase),
+			    buf_len(al.phrase), NULL, 0);
 			in_group = 1;
 			addr_reset(&al);
 			break;
@@ -887,7 +887,8 @@ mime_section_parse(const char *spec, size_t len,
 		}
 		number = 0;
 		while (pos < len && spec[pos] >= '0' && spec[pos] <= '9') {
-			if (number > (INT32_MAX - 9) / 10) {
+			if (number > (uint32_t) (INT32_MAX - (spec[pos] - '0')) /
+			    10) {
 				*error_r = "Part number too large";
 				goto fail;
 			}
