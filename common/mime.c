@@ -72,7 +72,13 @@ lower(char *s)
 			*s += 'a' - 'A';
 }
 
-/* Count LFs (lines) and bare LFs of data[0..len) in one pass. */
+/*
+ * Count LFs (lines) and bare LFs of data[0..len) in one pass.  A last line
+ * without a line end is not counted, as Dovecot does: inside a multipart
+ * the line break before a delimiter belongs to the delimiter, so "text"
+ * followed by CRLF--boundary is 0 lines there and 1 line at the end of a
+ * message that ends with CRLF, which is what clients have always seen.
+ */
 static void
 count_lines(const char *data, size_t len, size_t *crlf_r, size_t *lines_r)
 {
@@ -85,8 +91,6 @@ count_lines(const char *data, size_t len, size_t *crlf_r, size_t *lines_r)
 			bare++;
 		p = lf + 1;
 	}
-	if (len > 0 && data[len - 1] != '\n')
-		lines++;
 	if (crlf_r != NULL)
 		*crlf_r = len + bare;
 	if (lines_r != NULL)
@@ -629,12 +633,22 @@ set_type(struct mime_part *p, const char *type, const char *subtype)
 	p->subtype = xstrdup(subtype);
 }
 
+/* RFC 2045 5.2: text without parameters is charset us-ascii. */
+static void
+default_charset(struct mime_part *p)
+{
+	if (strcmp(p->type, "text") == 0 && p->params.count == 0)
+		params_add(&p->params, xstrdup("charset"),
+		    xstrdup("us-ascii"));
+}
+
 /* A container we will not open: report it as plain text (see mime.h). */
 static void
 demote_to_text(struct mime_part *p)
 {
 	set_type(p, "text", "plain");
 	params_clear(&p->params);
+	default_charset(p);
 }
 
 static struct mime_part *
@@ -670,6 +684,7 @@ add_opaque_child(struct mime_message *m, struct mime_part *p)
 	c->body_len = p->body_len;
 	c->type = xstrdup("text");
 	c->subtype = xstrdup("plain");
+	default_charset(c);
 	count_lines(m->data + c->body_offset, c->body_len, &c->body_crlf,
 	    &c->body_lines);
 }
@@ -780,10 +795,9 @@ parse_part(struct mime_message *m, struct mime_part *p, size_t offset,
 		} else {
 			p->type = xstrdup("text");
 			p->subtype = xstrdup("plain");
-			params_add(&p->params, xstrdup("charset"),
-			    xstrdup("us-ascii"));
 		}
 	}
+	default_charset(p);
 
 	if (mime_part_is_multipart(p)) {
 		if (p->depth >= MIME_MAX_DEPTH)

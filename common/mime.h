@@ -27,7 +27,7 @@
  * - a missing close delimiter ends the last child at the end of the body;
  * - a part nested MIME_MAX_DEPTH levels deep (the message is level 0) is
  *   not split further: a multipart or message/rfc822 there is reported as
- *   text/plain without parameters and its body is opaque;
+ *   text/plain; charset=us-ascii and its body is opaque;
  * - once MIME_MAX_PARTS parts exist, the next delimiter ends its
  *   multipart (the rest is treated like an epilogue) and further
  *   containers are reported as text/plain, as at the depth limit;
@@ -96,13 +96,19 @@ int mime_part_has_blank_line(const struct mime_part *p);
 /* Header and body sizes in CRLF octets. */
 size_t mime_part_header_size_crlf(const struct mime_part *p);
 size_t mime_part_body_size_crlf(const struct mime_part *p);
-/* Lines of the body: LFs, plus one for a last line without a line end. */
+/*
+ * Lines of the body: the number of LFs (a last line without a line end
+ * does not count; the line break before a multipart delimiter belongs to
+ * the delimiter).  This is what Dovecot reports as body-fld-lines.
+ */
 size_t mime_part_body_lines(const struct mime_part *p);
 
 /*
  * Content-Type (RFC 2045 5.1), type and subtype lower-cased.  A part
  * without a valid Content-Type is text/plain, or message/rfc822 inside a
  * multipart/digest (RFC 2046 5.1.5); mime_part_type_given() says 0 then.
+ * A text/ * part without any parameter gets charset=us-ascii (RFC 2045
+ * 5.2), so the list shows what a reader must assume.
  */
 const char *mime_part_type(const struct mime_part *p);
 const char *mime_part_subtype(const struct mime_part *p);

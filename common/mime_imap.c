@@ -39,7 +39,9 @@ w_size(struct writer *w, size_t n)
 
 /*
  * An IMAP string (RFC 3501 4.3): quoted when it can be, else a literal.
- * NUL octets are dropped: no IMAP4rev1 string may carry them.
+ * Like Dovecot, quotes and backslashes also make a literal: some clients
+ * mishandle quoted-pairs, and every client must read literals.  NUL
+ * octets are dropped: no IMAP4rev1 string may carry them.
  */
 static void
 w_string(struct writer *w, const char *s, size_t n)
@@ -52,31 +54,21 @@ w_string(struct writer *w, const char *s, size_t n)
 		c = (unsigned char) s[i];
 		if (c == '\0')
 			nuls++;
-		else if (c == '\r' || c == '\n' || c >= 0x80)
+		else if (c == '\r' || c == '\n' || c >= 0x80 || c == '"' ||
+		    c == '\\')
 			literal = 1;
 	}
 	if (literal) {
 		if (!w->failed && buf_printf(w->out, "{%zu}\r\n", n - nuls) < 0)
 			w->failed = 1;
-		for (i = 0; i < n; i += run + 1) {
-			run = strnlen(s + i, n - i);
-			w_append(w, s + i, run);
-		}
-		return;
-	}
-	w_append(w, "\"", 1);
-	for (i = 0; i < n; i++) {
-		for (run = 0; i + run < n && s[i + run] != '"' &&
-		    s[i + run] != '\\' && s[i + run] != '\0'; run++)
-			;
+	} else
+		w_append(w, "\"", 1);
+	for (i = 0; i < n; i += run + 1) {
+		run = strnlen(s + i, n - i);
 		w_append(w, s + i, run);
-		i += run;
-		if (i < n && s[i] != '\0') {
-			w_append(w, "\\", 1);
-			w_append(w, s + i, 1);
-		}
 	}
-	w_append(w, "\"", 1);
+	if (!literal)
+		w_append(w, "\"", 1);
 }
 
 static void
@@ -303,10 +295,6 @@ addr_angle(struct addr_list *al, struct lexer *lx)
 		local = colon + 1;
 	}
 	n -= local - s;
-	if (n == 0 && buf_len(al->phrase) == 0) {
-		free(route);
-		return;		/* "<>": nothing to show */
-	}
 	for (at = local + n; at > local && at[-1] != '@'; at--)
 		;
 	if (at == local)
@@ -563,51 +551,34 @@ write_params(struct writer *w, const struct mime_params *ps)
 	w_str(w, ")");
 }
 
-/* Content-Language: one tag as a string, several as a list (RFC 3501). */
+/*
+ * Content-Language as a list of tags, always a list as Dovecot writes it
+ * (RFC 3501 allows a single string too); NIL when there is no tag.
+ */
 static void
 write_language(struct writer *w, const char *lang)
 {
-	const char *p, *start, *end;
-	size_t count = 0, pass, written;
+	const char *p = lang, *start, *end;
+	size_t count = 0;
 
-	if (lang == NULL) {
-		w_str(w, "NIL");
-		return;
-	}
-	/* Pass 0 counts the tags, pass 1 writes them. */
-	for (pass = 0; pass < 2; pass++) {
-		written = 0;
-		for (p = lang;; p = end + 1) {
-			end = strchr(p, ',');
-			if (end == NULL)
-				end = p + strlen(p);
-			for (start = p; start < end && (*start == ' ' ||
-			    *start == '\t'); start++)
-				;
-			while (end > start && (end[-1] == ' ' ||
-			    end[-1] == '\t'))
-				end--;
-			if (end > start) {
-				if (pass == 0)
-					count++;
-				else {
-					if (written++ > 0)
-						w_str(w, " ");
-					w_string(w, start, end - start);
-				}
-			}
-			if ((end = strchr(p, ',')) == NULL)
-				break;
+	while (p != NULL) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		for (start = p; start < end && (*start == ' ' ||
+		    *start == '\t'); start++)
+			;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > start) {
+			w_str(w, count++ == 0 ? "(" : " ");
+			w_string(w, start, end - start);
 		}
-		if (pass == 0 && count == 0) {
-			w_str(w, "NIL");
-			return;
-		}
-		if (pass == 0 && count > 1)
-			w_str(w, "(");
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
 	}
-	if (count > 1)
-		w_str(w, ")");
+	w_str(w, count > 0 ? ")" : "NIL");
 }
 
 static void

@@ -7,9 +7,9 @@
  * buf's cap is reached the function returns -1 and the buf holds a
  * partial result the caller must discard (answer NO / drop the fetch).
  *
- * Strings are written as quoted strings ("..." with \" and \\ escaped)
- * unless they contain CR, LF or 8-bit octets: then as a literal
- * ({n} CRLF bytes).  NUL octets are dropped (IMAP forbids them outside
+ * Strings are written as quoted strings unless they contain CR, LF,
+ * 8-bit octets, '"' or '\\': then as a literal ({n} CRLF bytes), as
+ * Dovecot does.  NUL octets are dropped (IMAP forbids them outside
  * literal8).  Absent values are NIL.  RFC 2047 encoded words are passed
  * through raw, as RFC 3501 requires.  Sizes are CRLF octets and line
  * counts follow mime.h.

@@ -252,17 +252,19 @@ static const struct {
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 19 2"
 	  " NIL NIL NIL NIL)" },
 	{ MSG(msg_alternative),
-	  "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 1)"
+	  "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 0)"
 	  "(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL"
-	  " \"quoted-printable\" 11 1) \"alternative\")",
-	  "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 1"
+	  " \"quoted-printable\" 11 0) \"alternative\")",
+	  "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 0"
 	  " NIL NIL NIL NIL)"
 	  "(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL"
-	  " \"quoted-printable\" 11 1 NIL NIL NIL NIL)"
+	  " \"quoted-printable\" 11 0 NIL NIL NIL NIL)"
 	  " \"alternative\" (\"boundary\" \"XYZ\") NIL NIL NIL)" },
 	{ MSG(msg_nested), NULL,
-	  "(((\"text\" \"plain\" NIL NIL NIL \"7bit\" 4 1 NIL NIL NIL NIL)"
-	  "(\"text\" \"html\" NIL NIL NIL \"7bit\" 8 1 NIL NIL NIL NIL)"
+	  "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 0"
+	  " NIL NIL NIL NIL)"
+	  "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0"
+	  " NIL NIL NIL NIL)"
 	  " \"alternative\" (\"boundary\" \"outer-inner\") NIL NIL NIL)"
 	  "(\"application\" \"pdf\" (\"name\" \"a.pdf\") \"<pdf@x>\" \"A PDF\""
 	  " \"base64\" 4 \"Q2hlY2sgSW50ZWdyaXR5IQ==\""
@@ -273,11 +275,12 @@ static const struct {
 	  " ((NIL NIL \"inner\" \"x.org\")) ((NIL NIL \"inner\" \"x.org\"))"
 	  " NIL NIL NIL NIL NIL)"
 	  " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\""
-	  " 10 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)"
+	  " 10 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)"
 	  " \"mixed\" (\"boundary\" \"outer\") NIL NIL NIL)" },
 	/* No delimiter: one opaque text/plain child keeps the syntax valid. */
 	{ MSG(msg_missing_boundary),
-	  "((\"text\" \"plain\" NIL NIL NIL \"7bit\" 26 2) \"mixed\")", NULL },
+	  "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 26 2)"
+	  " \"mixed\")", NULL },
 	/* No blank line: all header, an empty body. */
 	{ MSG(msg_no_blank_line),
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)",
@@ -285,14 +288,26 @@ static const struct {
 	/* RFC 2231 joining, quoted-pair, duplicates, junk parameters. */
 	{ MSG(msg_params), NULL,
 	  "(\"text\" \"plain\" (\"title*\" \"us-ascii'en'This%20is\""
-	  " \"name*\" \"utf-8''caf%C3%A9%20x\" \"charset\" \"a\\\"b\""
-	  " \"junk\" \"a\") NIL NIL \"7bit\" 1 1 NIL (\"inline\" NIL) NIL NIL)" },
+	  " \"name*\" \"utf-8''caf%C3%A9%20x\" \"charset\" {3}\r\na\"b"
+	  " \"junk\" \"a\") NIL NIL \"7bit\" 1 0 NIL (\"inline\" NIL) NIL NIL)" },
 	/* multipart/digest: parts default to message/rfc822. */
 	{ MSG(msg_digest),
 	  "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 17"
 	  " (NIL \"one\" NIL NIL NIL NIL NIL NIL NIL NIL)"
-	  " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 1)"
-	  " 3) \"digest\")", NULL },
+	  " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0)"
+	  " 2) \"digest\")", NULL },
+	/* Checked against Dovecot 2.3.19: a single language is a list. */
+	{ MSG("Content-Type: text/plain; charset=\"iso-8859-1\"\n"
+	  "Content-Language: en\n"
+	  "Content-Disposition: inline; filename=x\n\nline1\nline2"), NULL,
+	  "(\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"7bit\""
+	  " 12 1 NIL (\"inline\" (\"filename\" \"x\")) (\"en\") NIL)" },
+	/* A message that is itself message/rfc822 (as Dovecot). */
+	{ MSG("Content-Type: message/rfc822\n\nSubject: top\n\nhi\n"),
+	  "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 20"
+	  " (NIL \"top\" NIL NIL NIL NIL NIL NIL NIL NIL)"
+	  " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 1)"
+	  " 3)", NULL },
 	/* Empty message. */
 	{ "", 0,
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)",
@@ -301,7 +316,7 @@ static const struct {
 	 * the blank line) and a CRLF/LF mix. */
 	{ MSG("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\n\nx\r\n"
 	  "--b\r\nContent-Type: image/png\n\n\x89PNG\0\n--b--"),
-	  "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 1)"
+	  "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0)"
 	  "(\"image\" \"png\" NIL NIL NIL \"7bit\" 5) \"mixed\")", NULL },
 };
 
@@ -349,20 +364,32 @@ static const struct {
 	  " NIL NIL NIL)" },
 	/* Quotes escaped, 8-bit as a literal, comments as names, routes. */
 	{ MSG(msg_strings),
-	  "({7}\r\nGr\xc3\xbc\xc3\x9f" "e \"say \\\"hi\\\" \\\\ back\""
+	  "({7}\r\nGr\xc3\xbc\xc3\x9f" "e {15}\r\nsay \"hi\" \\ back"
 	  " ((\"Carol Comment\" NIL \"carol\" \"c.test\")"
+	  "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")"
 	  "(\"Dave\" NIL \"d\" \"d.test\")"
 	  "(NIL NIL \"bare\" \"MISSING_DOMAIN\")"
 	  "(NIL NIL \"MISSING_MAILBOX\" \"nolocal\")"
 	  "(\"Q Name\" NIL \"Quoted Local\" \"q.test\"))"
 	  " ((NIL \"@route1,@route2\" \"s\" \"s.test\"))"
 	  " ((\"Carol Comment\" NIL \"carol\" \"c.test\")"
+	  "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")"
 	  "(\"Dave\" NIL \"d\" \"d.test\")"
 	  "(NIL NIL \"bare\" \"MISSING_DOMAIN\")"
 	  "(NIL NIL \"MISSING_MAILBOX\" \"nolocal\")"
 	  "(\"Q Name\" NIL \"Quoted Local\" \"q.test\"))"
 	  " NIL NIL NIL \"<x@y>\" NIL)" },
 	{ "", 0, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+	/* Empty and missing parts filled in as Dovecot 2.3.19 does. */
+	{ MSG("From: alice\nTo: <>, Bob <>, \"x y\" <a@b>, c (comment) @ d\n"
+	  "Subject:\n\nbody"),
+	  "(NIL \"\" ((NIL NIL \"alice\" \"MISSING_DOMAIN\"))"
+	  " ((NIL NIL \"alice\" \"MISSING_DOMAIN\"))"
+	  " ((NIL NIL \"alice\" \"MISSING_DOMAIN\"))"
+	  " ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")"
+	  "(\"Bob\" NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")"
+	  "(\"x y\" NIL \"a\" \"b\")(\"comment\" NIL \"c\" \"d\"))"
+	  " NIL NIL NIL NIL)" },
 	/* Folded, CRLF, first field wins, NUL dropped. */
 	{ MSG("subject: a\r\n\tb  \r\nSubject: second\r\n"
 	  "TO: x@y\0z\r\n\r\nbody"),
