@@ -33,7 +33,10 @@
  *   containers are reported as text/plain, as at the depth limit;
  * - NUL and 8-bit bytes are data like any other.
  * Cost is linear in the data per nesting level (at most MIME_MAX_DEPTH
- * passes), whatever the header or boundary count.
+ * passes), whatever the header or boundary count.  Header fields are not
+ * indexed, so their number needs no limit: each lookup is one linear scan
+ * and values are only copied into bufs with a cap (MIME_MAX_FIELD_LEN
+ * for the Content-* fields, the caller's cap otherwise).
  */
 #ifndef ISPMAIL_MIME_H
 #define ISPMAIL_MIME_H
