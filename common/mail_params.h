@@ -98,6 +98,10 @@ extern long long var_queue_hash_depth;
 /* lmtpd (lmtpd(8)). */
 
 /* popd (popd(8)). */
+extern long long var_pop_command_timeout;
+extern long long var_pop_max_bad_commands;
+extern long long var_pop_line_limit;
+extern long long var_pop_login_delay;
 
 /* imapd (imapd(8)). */
 
