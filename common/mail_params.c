@@ -117,6 +117,10 @@ long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
 
 /* popd variables (popd(8)). */
+long long var_pop_command_timeout;
+long long var_pop_max_bad_commands;
+long long var_pop_line_limit;
+long long var_pop_login_delay;
 
 /* imapd variables (imapd(8)). */
 
@@ -481,6 +485,21 @@ const struct param_def param_table[] = {
 	    "process and is broken." },
 
 	/* popd (popd(8)). */
+	{ "pop_command_timeout", PARAM_TIME, "10m", 1 * SEC, 1 * HOUR,
+	    &var_pop_command_timeout,
+	    "How long popd waits for a client's next command, and to send "
+	    "a reply (RFC 1939 asks for at least 10 minutes)." },
+	{ "pop_max_bad_commands", PARAM_INT, "20", 1, 1000,
+	    &var_pop_max_bad_commands,
+	    "Bad commands after which a POP3 session is disconnected." },
+	{ "pop_line_limit", PARAM_SIZE, "2048", 256, 64 * KIB,
+	    &var_pop_line_limit,
+	    "The longest POP3 command line, including an AUTH initial "
+	    "response (RFC 2449: 255 octets, RFC 5034 allows more)." },
+	{ "pop_login_delay", PARAM_TIME, "0s", 0, 1 * DAY,
+	    &var_pop_login_delay,
+	    "The shortest time between two POP3 logins to one mailbox "
+	    "(RFC 2449 LOGIN-DELAY); 0 means no limit." },
 
 	/* imapd (imapd(8)). */
 

@@ -127,6 +127,10 @@ extern long long var_lmtp_lock_timeout;
 extern long long var_lmtp_lock_stale_time;
 
 /* popd (popd(8)). */
+extern long long var_pop_command_timeout;
+extern long long var_pop_max_bad_commands;
+extern long long var_pop_line_limit;
+extern long long var_pop_login_delay;
 
 /* imapd (imapd(8)). */
 
