@@ -149,7 +149,8 @@ imap_list_files(const char *folder_dir, struct imap_uidlist_file **files_r,
 		}
 		closedir(d);
 	}
-	qsort(files, count, sizeof(*files), imap_file_base_cmp);
+	if (count > 1)
+		qsort(files, count, sizeof(*files), imap_file_base_cmp);
 	/* Keep the cur/ copy of a file seen in both (it moved). */
 	for (i = 0, out = 0; i < count; i++) {
 		if (out > 0 && imap_base_cmp(files[out - 1].name,
@@ -241,7 +242,9 @@ out:
 	fclose(f);
 	free(path);
 	if (ret == 1) {
-		qsort(entries, count, sizeof(*entries), imap_entry_cmp);
+		if (count > 1)
+			qsort(entries, count, sizeof(*entries),
+			    imap_entry_cmp);
 		*entries_r = entries;
 		*count_r = count;
 		return 1;
@@ -370,6 +373,8 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 	struct uid_entry *entries = NULL;
 	size_t entry_count = 0, i;
 	uint32_t old_validity;
+	struct stat st;
+	char *path;
 	int rc;
 
 	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
@@ -379,21 +384,34 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 	if (rc == -2)
 		return -1;
 	if (rc <= 0) {
+		/*
+		 * The new UIDVALIDITY must differ from any the folder had: it
+		 * is above the old one when the header was readable, and
+		 * above the damaged file's mtime (it was written at or after
+		 * its UIDVALIDITY was chosen) when it was not.
+		 */
 		old_validity = r->uidvalidity;
+		path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
+		if (rc < 0 && stat(path, &st) == 0 &&
+		    (uint32_t) st.st_mtime > old_validity)
+			old_validity = (uint32_t) st.st_mtime;
+		free(path);
 		r->uidvalidity = (uint32_t) time(NULL);
 		if (r->uidvalidity <= old_validity)
 			r->uidvalidity = old_validity + 1;
 		r->uidnext = 1;
-		r->rebuilt = rc < 0 || r->count > 0;
-		if (r->rebuilt)
-			log_warn("%s/%s %s: new uidvalidity %u", folder_dir,
-			    IMAP_UIDLIST_NAME, rc < 0 ? "damaged" : "lost",
+		r->rebuilt = rc < 0;
+		if (rc < 0)
+			log_warn("%s/%s damaged: rebuilt with uidvalidity %u",
+			    folder_dir, IMAP_UIDLIST_NAME,
 			    (unsigned) r->uidvalidity);
 	}
 	(void) imap_match(r->files, r->count, entries, entry_count);
 	imap_entries_free(entries, entry_count);
 	/* New files in delivery order after the known ones. */
-	qsort(r->files, r->count, sizeof(*r->files), imap_file_delivery_cmp);
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof(*r->files),
+		    imap_file_delivery_cmp);
 	for (i = 0; i < r->count; i++) {
 		if (r->files[i].uid != 0)
 			continue;
@@ -403,7 +421,9 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 		}
 		r->files[i].uid = r->uidnext++;
 	}
-	qsort(r->files, r->count, sizeof(*r->files), imap_file_uid_cmp);
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof(*r->files),
+		    imap_file_uid_cmp);
 	return imap_write_list(folder_dir, r, error_r);
 }
 
@@ -428,8 +448,9 @@ imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
 	if (rc == 1 && imap_match(r->files, r->count, entries,
 	    entry_count) == 0) {
 		imap_entries_free(entries, entry_count);
-		qsort(r->files, r->count, sizeof(*r->files),
-		    imap_file_uid_cmp);
+		if (r->count > 1)
+			qsort(r->files, r->count, sizeof(*r->files),
+			    imap_file_uid_cmp);
 		return 0;
 	}
 	imap_entries_free(entries, entry_count);

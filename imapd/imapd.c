@@ -159,11 +159,11 @@ imap_append_discard(struct imap_session *sess)
 	sess->append_size = -1;
 	if (sess->append_sync)
 		return;		/* the client sends nothing without "+" */
-	if (left > var_imap_message_size_limit) {
-		imap_printf(sess, "* BYE [TOOBIG] Literal too big\r\n");
-		sess->state = IMAP_STATE_LOGOUT;
-		return;
-	}
+	/*
+	 * A LITERAL+ literal comes whatever we answer: read it and drop it
+	 * (each chunk within the read deadline), so the session stays in
+	 * step and the client gets its tagged NO.
+	 */
 	chunk = buf_new(65536);
 	while (left > 0) {
 		n = left > 65536 ? 65536 : (size_t) left;
