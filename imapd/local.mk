@@ -6,8 +6,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_uidlist.c imapd/imap_uidlist.h \
 	imapd/imap_mailbox.c imapd/imap_mailbox.h \
 	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_fetch.c \
-	imapd/imap_msgs.c imapd/imap_search.c \
-	imapd/mime_stub.c
+	imapd/imap_msgs.c imapd/imap_search.c
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
