@@ -28,8 +28,9 @@
  * - a part nested MIME_MAX_DEPTH levels deep (the message is level 0) is
  *   not split further: a multipart or message/rfc822 there is reported as
  *   text/plain without parameters and its body is opaque;
- * - after MIME_MAX_PARTS parts, further delimiters of any multipart are
- *   ignored (the remaining bytes belong to the last child made);
+ * - once MIME_MAX_PARTS parts exist, the next delimiter ends its
+ *   multipart (the rest is treated like an epilogue) and further
+ *   containers are reported as text/plain, as at the depth limit;
  * - NUL and 8-bit bytes are data like any other.
  * Cost is linear in the data per nesting level (at most MIME_MAX_DEPTH
  * passes), whatever the header or boundary count.
