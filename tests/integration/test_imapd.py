@@ -138,8 +138,11 @@ def test_select_fetch_and_recent(imap):
     assert b"\\Seen" in b" ".join(d[0] if isinstance(d, tuple) else d
                                   for d in data)
     assert files(imap.store)[b1] == "S"
-    typ, data = c.fetch("1:2", "(INTERNALDATE ENVELOPE)")
-    assert typ == "OK" and b"INTERNALDATE" in data[0][0]
+    typ, data = c.fetch("1:2", "(INTERNALDATE ENVELOPE BODYSTRUCTURE)")
+    assert typ == "OK" and b"INTERNALDATE" in data[0]
+    assert (b'ENVELOPE ("Mon, 7 Feb 1994 21:52:25 -0800" "one" '
+            b'(("Bob" NIL "bob" "remote.test"))') in data[0]
+    assert b'BODYSTRUCTURE ("text" "plain"' in data[0]
     c.logout()
     # A second session: same UIDs, nothing is recent any more.
     c = login(imap)
