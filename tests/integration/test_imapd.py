@@ -568,3 +568,31 @@ def test_bad_command_limit_and_timeout(make_instance):
     time.sleep(3)
     assert r.line().startswith("* BYE Autologout")
     assert r.closed()
+
+
+def test_multipart_sections(imap):
+    text = ("From: a@b.test\nSubject: mp\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=XX\n\npreamble\n"
+            "--XX\nContent-Type: text/plain; charset=utf-8\n\nfirst part\n"
+            "--XX\nContent-Type: text/html\nContent-Transfer-Encoding: "
+            "base64\n\nPGI+aGk8L2I+\n--XX--\n")
+    deliver(imap.store, text)
+    c = login(imap)
+    c.select()
+    typ, data = c.fetch("1", "(BODY.PEEK[1] BODY.PEEK[2.MIME] "
+                        "BODY.PEEK[HEADER.FIELDS (Subject)] BODYSTRUCTURE)")
+    assert typ == "OK"
+    parts = {re.search(rb"(BODY\[[^\]]*\])", d[0]).group(1): d[1]
+             for d in data if isinstance(d, tuple)}
+    assert parts[b"BODY[1]"] == b"first part"
+    assert parts[b"BODY[2.MIME]"].startswith(b"Content-Type: text/html")
+    assert parts[b"BODY[HEADER.FIELDS (Subject)]"] == b"Subject: mp\r\n\r\n"
+    flat = b" ".join(d[0] if isinstance(d, tuple) else d for d in data)
+    assert b'"mixed"' in flat and b'"base64"' in flat
+    typ, data = c.fetch("1", "(BODY.PEEK[3])")
+    assert typ == "OK"
+    typ, data = c.fetch("1", "(BODY.PEEK[1]<0.5>)")
+    assert data[0][1] == b"first"
+    with pytest.raises(imaplib.IMAP4.error):
+        c.fetch("1", "(BODY[x.y])")
+    c.logout()
