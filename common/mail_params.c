@@ -123,6 +123,11 @@ long long var_pop_line_limit;
 long long var_pop_login_delay;
 
 /* imapd variables (imapd(8)). */
+long long var_imap_timeout;
+long long var_imap_command_size_limit;
+long long var_imap_message_size_limit;
+long long var_imap_bad_command_limit;
+long long var_imap_idle_check_interval;
 
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
@@ -502,6 +507,24 @@ const struct param_def param_table[] = {
 	    "(RFC 2449 LOGIN-DELAY); 0 means no limit." },
 
 	/* imapd (imapd(8)). */
+	{ "imap_timeout", PARAM_TIME, "30m", 1 * SEC, 1 * DAY,
+	    &var_imap_timeout,
+	    "How long imapd waits for a client's command or for it to end "
+	    "IDLE (RFC 3501 asks for at least 30 minutes)." },
+	{ "imap_command_size_limit", PARAM_SIZE, "64k", 1 * KIB, 16 * MIB,
+	    &var_imap_command_size_limit,
+	    "The longest IMAP command, its literals included (APPEND's "
+	    "message excepted)." },
+	{ "imap_message_size_limit", PARAM_SIZE, "50M", 1 * KIB,
+	    2047LL * MIB, &var_imap_message_size_limit,
+	    "The largest message APPEND accepts." },
+	{ "imap_bad_command_limit", PARAM_INT, "20", 1, 1000,
+	    &var_imap_bad_command_limit,
+	    "Invalid commands after which imapd ends a session." },
+	{ "imap_idle_check_interval", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
+	    &var_imap_idle_check_interval,
+	    "How often a session in IDLE looks for changes to its "
+	    "folder." },
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };
