@@ -456,7 +456,10 @@ int
 main(int argc, char **argv)
 {
 	static const struct service_def def = {
-		"popd", popd_handle, popd_pre_init, popd_post_init, NULL,
+		.name = "popd",
+		.handle = popd_handle,
+		.pre_init = popd_pre_init,
+		.post_init = popd_post_init,
 	};
 
 	service_main(argc, argv, &def, NULL, NULL);
