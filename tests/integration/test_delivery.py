@@ -390,3 +390,19 @@ def test_crash_safety_nothing_lost(make_instance, certs):
     assert dups <= 5, "too many duplicates: %d" % dups
     inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=30,
                   what="empty queue")
+
+
+def test_active_limit_and_hop_concurrency(make_instance, certs):
+    """With room for 2 messages in memory and 1 delivery per store host,
+    a burst of 20 still all arrives, in order of the queue."""
+    inst = make_system(make_instance, certs, params={
+        "qmgr_message_active_limit": "2",
+        "qmgr_destination_concurrency_limit": "1"})
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    for i in range(20):
+        s.sendmail("x@remote.test", ["bob@example.test"],
+                   b"Subject: burst %d\r\n\r\nx\r\n" % i)
+    s.quit()
+    mailutil.wait_messages(inst, "bob@example.test", 20, timeout=60)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
