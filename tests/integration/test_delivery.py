@@ -76,6 +76,23 @@ def test_byte_exact_in_maildir(make_instance, certs):
     lines = [l for l in inst.log().splitlines() if qid in l]
     assert any("smtpd" in l for l in lines)
     assert any("qmgr" in l and "status=sent" in l for l in lines)
+    assert any("lmtpd" in l and "status=delivered" in l for l in lines)
+
+
+def test_smtputf8_message_delivered(make_instance, certs):
+    inst = make_system(make_instance, certs)
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.ehlo("client.test")
+    assert s.mail("j\u00f6rg@remote.test", ["SMTPUTF8", "BODY=8BITMIME"])[0] \
+        == 250
+    assert s.rcpt("alice@example.test")[0] == 250
+    body = "Subject: gr\u00fc\u00dfe\r\n\r\n\u00fcber\r\n".encode()
+    assert s.data(body)[0] == 250
+    s.quit()
+    [msg] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert "Return-Path: <j\u00f6rg@remote.test>".encode() in msg
+    assert msg.endswith(body.replace(b"\r\n", b"\n"))
 
 
 def test_alias_three_targets_and_forward_with_copy(make_instance, certs):
