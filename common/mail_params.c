@@ -48,6 +48,7 @@ long long var_master_stop_timeout;
 char *var_inet_protocols;
 long long var_listen_backlog;
 char *var_chroot_directory;
+int var_service_keep_running;
 
 long long var_line_length_limit;
 long long var_attr_value_limit;
@@ -82,14 +83,52 @@ int var_smtpd_sender_login_match;
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
 long long var_queue_hash_depth;
+long long var_queue_run_delay;
+long long var_minimal_backoff;
+long long var_maximal_backoff;
+long long var_maximal_queue_lifetime;
+long long var_delay_warning_time;
+long long var_qmgr_message_active_limit;
+long long var_qmgr_destination_concurrency_limit;
+long long var_qmgr_agent_limit;
+long long var_qmgr_agent_timeout;
+char *var_postmaster_address;
+long long var_bounce_size_limit;
+char *var_lmtp_local_nexthop;
+long long var_lmtp_port;
 
 /* smtp delivery agent variables (smtp(8)). */
+char *var_relayhost;
+long long var_smtp_connect_timeout;
+long long var_smtp_command_timeout;
+long long var_smtp_data_timeout;
+long long var_smtp_connection_cache_time;
 
 /* lmtpd variables (lmtpd(8)). */
+long long var_lmtp_timeout;
+long long var_lmtp_line_length_limit;
+long long var_lmtp_message_line_limit;
+long long var_lmtp_message_size_limit;
+long long var_lmtp_recipient_limit;
+long long var_lmtp_bad_command_limit;
+int var_lmtp_quota_full_permanent;
+long long var_lmtp_spool_memory_limit;
+char *var_lmtp_temp_directory;
+long long var_lmtp_lock_timeout;
+long long var_lmtp_lock_stale_time;
 
 /* popd variables (popd(8)). */
+long long var_pop_command_timeout;
+long long var_pop_max_bad_commands;
+long long var_pop_line_limit;
+long long var_pop_login_delay;
 
 /* imapd variables (imapd(8)). */
+long long var_imap_timeout;
+long long var_imap_command_size_limit;
+long long var_imap_message_size_limit;
+long long var_imap_bad_command_limit;
+long long var_imap_idle_check_interval;
 
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
@@ -185,6 +224,11 @@ const struct param_def param_table[] = {
 	{ "listen_backlog", PARAM_INT, "128", 1, 65535, &var_listen_backlog,
 	    "The kernel's queue of connections that wait for a process, per "
 	    "listening socket." },
+	{ "service_keep_running", PARAM_BOOL, "no", 0, 0,
+	    &var_service_keep_running,
+	    "Set with -o on a master.conf line: the master keeps one "
+	    "process of the service running at all times, without waiting "
+	    "for a client (qmgr)." },
 	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
 	    "The directory daemons chroot into before they serve; empty "
 	    "means no chroot." },
@@ -347,14 +391,145 @@ const struct param_def param_table[] = {
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,
 	    "Subdirectory levels of the queue directories (named by the "
 	    "last characters of the queue id), for large queues." },
+	{ "queue_run_delay", PARAM_TIME, "300s", 1 * SEC, 1 * DAY, &var_queue_run_delay,
+	    "How often qmgr scans incoming/ (for mail whose notice was "
+	    "lost) and deferred/ (for mail that is due)." },
+	{ "minimal_backoff", PARAM_TIME, "300s", 1 * SEC, 1 * DAY, &var_minimal_backoff,
+	    "The shortest wait before a deferred message is tried "
+	    "again, and how long a next hop that is down is left alone." },
+	{ "maximal_backoff", PARAM_TIME, "4000s", 1 * SEC, 7 * DAY, &var_maximal_backoff,
+	    "The longest wait between two attempts; in between, the "
+	    "wait grows with the message's age (so young mail gets the "
+	    "delivery slots), with 10% jitter." },
+	{ "maximal_queue_lifetime", PARAM_TIME, "5d", 1 * SEC, 100 * DAY, &var_maximal_queue_lifetime,
+	    "How long a message is retried before it bounces." },
+	{ "delay_warning_time", PARAM_TIME, "4h", 0, 100 * DAY, &var_delay_warning_time,
+	    "After how long the sender of a message still not delivered "
+	    "is told so, once (0: never)." },
+	{ "qmgr_message_active_limit", PARAM_INT, "20000", 1, 10000000, &var_qmgr_message_active_limit,
+	    "The most messages qmgr holds in memory (in active/) at "
+	    "once; the rest wait in incoming/ and deferred/." },
+	{ "qmgr_destination_concurrency_limit", PARAM_INT, "20", 1, 10000, &var_qmgr_destination_concurrency_limit,
+	    "The most deliveries to one next hop (store host, remote "
+	    "domain) at once." },
+	{ "qmgr_agent_limit", PARAM_INT, "100", 1, 100000, &var_qmgr_agent_limit,
+	    "The most deliveries in progress at once over all next "
+	    "hops; keep it at or below the agents' maxproc in "
+	    "master.conf." },
+	{ "qmgr_agent_timeout", PARAM_TIME, "600s", 1 * SEC, 1 * DAY, &var_qmgr_agent_timeout,
+	    "How long qmgr waits for a delivery agent's answer before "
+	    "it defers the recipients." },
+	{ "postmaster_address", PARAM_STR, "", 0, 0, &var_postmaster_address,
+	    "Where bounces that cannot be returned (the sender was "
+	    "null) go; empty means postmaster@$myhostname." },
+	{ "bounce_size_limit", PARAM_SIZE, "50k", 0, 1 * GIB, &var_bounce_size_limit,
+	    "The largest original message returned in full in a bounce; "
+	    "bigger ones are returned as headers only (0: always in "
+	    "full)." },
+	{ "lmtp_local_nexthop", PARAM_STR, "127.0.0.1:24", 0, 0, &var_lmtp_local_nexthop,
+	    "Where qmgr delivers mail for mailboxes whose mailHost is "
+	    "one of local_mail_hosts: host:port of lmtpd, or "
+	    "unix:/path." },
+	{ "lmtp_port", PARAM_INT, "24", 1, 65535, &var_lmtp_port,
+	    "The lmtpd port on other store hosts (mailHost without a "
+	    "port)." },
 
 	/* The smtp delivery agent (smtp(8)). */
+	{ "relayhost", PARAM_STR, "", 0, 0, &var_relayhost,
+	    "Send all remote mail through this smarthost ([host]:port, "
+	    "or a domain whose MX hosts are used) instead of the "
+	    "recipients' MX hosts; empty: deliver directly." },
+	{ "smtp_connect_timeout", PARAM_TIME, "30s", 1 * SEC, 1 * HOUR, &var_smtp_connect_timeout,
+	    "How long the delivery agent waits for a connection to a "
+	    "next hop (store host or remote MX)." },
+	{ "smtp_command_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtp_command_timeout,
+	    "How long the delivery agent waits for the greeting and "
+	    "each reply." },
+	{ "smtp_data_timeout", PARAM_TIME, "600s", 1 * SEC, 1 * HOUR, &var_smtp_data_timeout,
+	    "How long the delivery agent may take to send the message "
+	    "and get the replies after it." },
+	{ "smtp_connection_cache_time", PARAM_TIME, "10s", 0, 1 * HOUR, &var_smtp_connection_cache_time,
+	    "How long the delivery agent keeps an idle connection for "
+	    "the next request to the same next hop (0: close at once)." },
 
 	/* lmtpd (lmtpd(8)). */
+	{ "lmtp_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,
+	    &var_lmtp_timeout,
+	    "How long lmtpd waits for a command line, a line of message "
+	    "data or a write to the client." },
+	{ "lmtp_line_length_limit", PARAM_SIZE, "2048", 512, 1 * MIB,
+	    &var_lmtp_line_length_limit,
+	    "The longest LMTP command line lmtpd accepts." },
+	{ "lmtp_message_line_limit", PARAM_SIZE, "64k", 998, 16 * MIB,
+	    &var_lmtp_message_line_limit,
+	    "The longest line of message data lmtpd accepts; a message "
+	    "with a longer line is refused for every recipient." },
+	{ "lmtp_message_size_limit", PARAM_SIZE, "64M", 1 * KIB, 4 * GIB,
+	    &var_lmtp_message_size_limit,
+	    "The largest message lmtpd accepts (announced with SIZE)." },
+	{ "lmtp_recipient_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_lmtp_recipient_limit,
+	    "The most recipients lmtpd accepts in one transaction." },
+	{ "lmtp_bad_command_limit", PARAM_INT, "20", 1, 1000,
+	    &var_lmtp_bad_command_limit,
+	    "Bad or unknown commands after which lmtpd ends a session." },
+	{ "lmtp_quota_full_permanent", PARAM_BOOL, "yes", 0, 0,
+	    &var_lmtp_quota_full_permanent,
+	    "Refuse mail for a full mailbox with 552 5.2.2 (the sender gets "
+	    "a bounce) instead of 452 4.2.2 (the queue retries)." },
+	{ "lmtp_spool_memory_limit", PARAM_SIZE, "1M", 0, 1 * GIB,
+	    &var_lmtp_spool_memory_limit,
+	    "Messages up to this size are held in memory between DATA and "
+	    "delivery; larger ones go to a file in lmtp_temp_directory." },
+	{ "lmtp_temp_directory", PARAM_STR, "/tmp", 0, 0,
+	    &var_lmtp_temp_directory,
+	    "Where lmtpd keeps large messages during delivery, in files "
+	    "that have no name (removed at once)." },
+	{ "lmtp_lock_timeout", PARAM_TIME, "30s", 1 * SEC, 10 * MIN,
+	    &var_lmtp_lock_timeout,
+	    "How long lmtpd waits for a mailbox's maildirsize lock before "
+	    "it answers with a temporary failure." },
+	{ "lmtp_lock_stale_time", PARAM_TIME, "2m", 1 * SEC, 1 * HOUR,
+	    &var_lmtp_lock_stale_time,
+	    "A maildirsize lock older than this was left by a crashed "
+	    "process and is broken." },
 
 	/* popd (popd(8)). */
+	{ "pop_command_timeout", PARAM_TIME, "10m", 1 * SEC, 1 * HOUR,
+	    &var_pop_command_timeout,
+	    "How long popd waits for a client's next command, and to send "
+	    "a reply (RFC 1939 asks for at least 10 minutes)." },
+	{ "pop_max_bad_commands", PARAM_INT, "20", 1, 1000,
+	    &var_pop_max_bad_commands,
+	    "Bad commands after which a POP3 session is disconnected." },
+	{ "pop_line_limit", PARAM_SIZE, "2048", 256, 64 * KIB,
+	    &var_pop_line_limit,
+	    "The longest POP3 command line, including an AUTH initial "
+	    "response (RFC 2449: 255 octets, RFC 5034 allows more)." },
+	{ "pop_login_delay", PARAM_TIME, "0s", 0, 1 * DAY,
+	    &var_pop_login_delay,
+	    "The shortest time between two POP3 logins to one mailbox "
+	    "(RFC 2449 LOGIN-DELAY); 0 means no limit." },
 
 	/* imapd (imapd(8)). */
+	{ "imap_timeout", PARAM_TIME, "30m", 1 * SEC, 1 * DAY,
+	    &var_imap_timeout,
+	    "How long imapd waits for a client's command or for it to end "
+	    "IDLE (RFC 3501 asks for at least 30 minutes)." },
+	{ "imap_command_size_limit", PARAM_SIZE, "64k", 1 * KIB, 16 * MIB,
+	    &var_imap_command_size_limit,
+	    "The longest IMAP command, its literals included (APPEND's "
+	    "message excepted)." },
+	{ "imap_message_size_limit", PARAM_SIZE, "50M", 1 * KIB,
+	    2047LL * MIB, &var_imap_message_size_limit,
+	    "The largest message APPEND accepts." },
+	{ "imap_bad_command_limit", PARAM_INT, "20", 1, 1000,
+	    &var_imap_bad_command_limit,
+	    "Invalid commands after which imapd ends a session." },
+	{ "imap_idle_check_interval", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
+	    &var_imap_idle_check_interval,
+	    "How often a session in IDLE looks for changes to its "
+	    "folder." },
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };

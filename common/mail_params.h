@@ -33,6 +33,7 @@ extern long long var_master_stop_timeout;
 extern char *var_inet_protocols;
 extern long long var_listen_backlog;
 extern char *var_chroot_directory;
+extern int var_service_keep_running;
 
 /* Internal protocol limits. */
 extern long long var_line_length_limit;
@@ -92,13 +93,51 @@ extern int var_smtpd_sender_login_match;
 
 /* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 extern long long var_queue_hash_depth;
+extern long long var_queue_run_delay;
+extern long long var_minimal_backoff;
+extern long long var_maximal_backoff;
+extern long long var_maximal_queue_lifetime;
+extern long long var_delay_warning_time;
+extern long long var_qmgr_message_active_limit;
+extern long long var_qmgr_destination_concurrency_limit;
+extern long long var_qmgr_agent_limit;
+extern long long var_qmgr_agent_timeout;
+extern char *var_postmaster_address;
+extern long long var_bounce_size_limit;
+extern char *var_lmtp_local_nexthop;
+extern long long var_lmtp_port;
 
 /* The smtp delivery agent (smtp(8)). */
+extern char *var_relayhost;
+extern long long var_smtp_connect_timeout;
+extern long long var_smtp_command_timeout;
+extern long long var_smtp_data_timeout;
+extern long long var_smtp_connection_cache_time;
 
 /* lmtpd (lmtpd(8)). */
+extern long long var_lmtp_timeout;
+extern long long var_lmtp_line_length_limit;
+extern long long var_lmtp_message_line_limit;
+extern long long var_lmtp_message_size_limit;
+extern long long var_lmtp_recipient_limit;
+extern long long var_lmtp_bad_command_limit;
+extern int var_lmtp_quota_full_permanent;
+extern long long var_lmtp_spool_memory_limit;
+extern char *var_lmtp_temp_directory;
+extern long long var_lmtp_lock_timeout;
+extern long long var_lmtp_lock_stale_time;
 
 /* popd (popd(8)). */
+extern long long var_pop_command_timeout;
+extern long long var_pop_max_bad_commands;
+extern long long var_pop_line_limit;
+extern long long var_pop_login_delay;
 
 /* imapd (imapd(8)). */
+extern long long var_imap_timeout;
+extern long long var_imap_command_size_limit;
+extern long long var_imap_message_size_limit;
+extern long long var_imap_bad_command_limit;
+extern long long var_imap_idle_check_interval;
 
 #endif

@@ -311,14 +311,16 @@ maildir_file_vsize(const char *path, long long size)
 	char chunk[65536];
 	long long lines = 0;
 	ssize_t n, i;
+	char prev = '\0';	/* the byte before chunk[0]: CRLF may straddle */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return size;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
 		for (i = 0; i < n; i++) {
-			if (chunk[i] == '\n' && (i == 0 || chunk[i - 1] != '\r'))
+			if (chunk[i] == '\n' && prev != '\r')
 				lines++;
+			prev = chunk[i];
 		}
 	}
 	close(fd);
@@ -377,12 +379,26 @@ maildir_scan_dir(const char *folder_dir, int in_new,
 	return 0;
 }
 
-/* Delivery order: seconds, then microseconds, then the whole name. */
+/* The number after the first "<key>" following ".M" (0 if none). */
+static unsigned long long
+maildir_name_number(const char *name, const char *key)
+{
+	const char *p = strstr(name, ".M");
+
+	if (p == NULL || (p = strstr(p, key)) == NULL)
+		return 0;
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/*
+ * Delivery order: seconds, then microseconds, then our delivery counter
+ * Q as a number (Q9 before Q10 within one microsecond), then the name.
+ */
 static int
 maildir_entry_cmp(const void *a, const void *b)
 {
 	const struct maildir_entry *x = a, *y = b;
-	unsigned long long xs, ys, xu = 0, yu = 0;
+	unsigned long long xs, ys, xu = 0, yu = 0, xq, yq;
 	const char *p;
 
 	xs = strtoull(x->name, NULL, 10);
@@ -397,6 +413,10 @@ maildir_entry_cmp(const void *a, const void *b)
 		yu = strtoull(p + 2, NULL, 10);
 	if (xu != yu)
 		return xu < yu ? -1 : 1;
+	xq = maildir_name_number(x->name, "Q");
+	yq = maildir_name_number(y->name, "Q");
+	if (xq != yq)
+		return xq < yq ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
@@ -479,9 +499,12 @@ maildir_set_flags(const char *folder_dir, const char *name, int in_new,
 	char *from = xasprintf("%s/%s/%s", folder_dir, in_new ? "new" : "cur",
 	    name);
 	char *to = xasprintf("%s/cur/%s", folder_dir, new_name);
+	struct stat st;
 	int ret = 0, saved;
 
-	if (strcmp(from, to) != 0 && rename(from, to) < 0) {
+	/* Same name: no rename, but a vanished message must still show. */
+	if (strcmp(from, to) == 0 ? stat(from, &st) < 0 :
+	    rename(from, to) < 0) {
 		saved = errno;
 		*error_r = xasprintf("rename %s: %s", from, strerror(errno));
 		errno = saved;

@@ -307,6 +307,7 @@ qfile_writer_envelope(struct qfile_writer *w, const struct qfile *env,
 	    env->ret == QFILE_RET_FULL ? "FULL" : "HDRS") < 0) ||
 	    (env->body_8bit && qfile_field(rec, "body", "8BITMIME") < 0) ||
 	    (env->smtputf8 && qfile_field(rec, "smtputf8", "1") < 0) ||
+	    qfile_field(rec, "origin", env->origin) < 0 ||
 	    buf_append_char(rec, '\n') < 0)
 		goto toolong;
 	for (i = 0; i < env->rcpt_count; i++) {
@@ -720,6 +721,7 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 	    strcmp(ret, "FULL") == 0 ? QFILE_RET_FULL : QFILE_RET_HDRS;
 	qf->body_8bit = attr_get(l, "body") != NULL;
 	qf->smtputf8 = attr_get(l, "smtputf8") != NULL;
+	qf->origin = qfile_dup(l, "origin");
 	/* Recipients up to the message. */
 	for (;;) {
 		got = qfile_next_line(&r, &line, &len, &offset);
@@ -831,6 +833,7 @@ qfile_free(struct qfile **qfp)
 	free(qf->protocol);
 	free(qf->auth_user);
 	free(qf->envid);
+	free(qf->origin);
 	free(qf);
 	*qfp = NULL;
 }

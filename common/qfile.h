@@ -89,6 +89,7 @@ struct qfile {
 	enum qfile_ret ret;
 	int body_8bit;		/* BODY=8BITMIME or BINARYMIME given */
 	int smtputf8;
+	char *origin;		/* NULL (mail), "dsn", "postmaster" */
 	struct qfile_rcpt *rcpts;
 	size_t rcpt_count;
 	off_t message_offset;	/* where the message starts */

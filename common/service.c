@@ -355,6 +355,12 @@ service_main(int argc, char **argv, const struct service_def *def,
 		def->post_init(def->ctx);
 	log_debug("service %s ready: max_use=%lld max_idle=%llds", service,
 	    var_max_use, var_max_idle);
+	if (def->run != NULL) {
+		/* A long-running daemon owns the listener and its own loop. */
+		(void) service_report(MASTER_STATUS_BUSY);
+		def->run(MASTER_LISTEN_FD, MASTER_STATUS_FD, def->ctx);
+		exit(0);
+	}
 
 	while (service_wait() > 0) {
 		if (service_serve_one(service, def, &served) < 0)

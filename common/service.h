@@ -42,6 +42,15 @@ struct service_def {
 	/* Optional: after privileges drop, before the first accept. */
 	void (*post_init)(void *ctx);
 	void *ctx;
+	/*
+	 * Optional, for long-running event-driven daemons (qmgr): instead
+	 * of the accept loop, called once with the (non-blocking) listening
+	 * socket and the status socket, whose EOF means the master went
+	 * away; the process exits when it returns.  handle may be NULL then.
+	 * The process reports itself busy once, so the master never starts
+	 * a second one for its connections.
+	 */
+	void (*run)(int listen_fd, int status_fd, void *ctx);
 };
 
 /*

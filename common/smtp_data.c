@@ -28,8 +28,11 @@ smtp_data_read(struct stream *s, long long max_size, size_t max_line,
 		if (st == STREAM_TOO_LONG) {
 			if (result == SMTP_DATA_OK)
 				result = SMTP_DATA_LINE_TOO_LONG;
-			/* Its end is unknown to us; a new line starts next. */
-			line_start = 1;
+			/*
+			 * Skipped, but its end is known: after a bare LF
+			 * a "." line is content, as for any other line.
+			 */
+			line_start = stream_last_eol(s) == STREAM_EOL_CRLF;
 			continue;
 		}
 		if (st != STREAM_OK) {

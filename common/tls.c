@@ -27,6 +27,7 @@
 struct tls_server {
 	SSL_CTX *ctx;
 	int client;
+	int verify_peer;	/* client: check the chain and server_name */
 };
 
 struct tls_conn {
@@ -154,6 +155,7 @@ tls_client_new(const char *ca_file, int verify_peer, char **error_r)
 	t = xcalloc(1, sizeof(*t));
 	t->ctx = ctx;
 	t->client = 1;
+	t->verify_peer = verify_peer;
 	return t;
 }
 
@@ -273,8 +275,16 @@ tls_start(struct tls_server *t, struct stream *s, const char *server_name,
 		free(c);
 		return -1;
 	}
-	if (t->client && server_name != NULL)
+	if (t->client && server_name != NULL) {
 		SSL_set_tlsext_host_name(c->ssl, server_name);
+		/* A trusted chain alone would accept any host's certificate. */
+		if (t->verify_peer && SSL_set1_host(c->ssl, server_name) != 1) {
+			*error_r = tls_error_text("SSL_set1_host");
+			SSL_free(c->ssl);
+			free(c);
+			return -1;
+		}
+	}
 	for (;;) {
 		ERR_clear_error();
 		n = t->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);

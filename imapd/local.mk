@@ -1,3 +1,15 @@
 ## imapd: built by the top-level Makefile.am (non-recursive).
-## Add programs with pkglibexec_PROGRAMS +=, tests with check_PROGRAMS += and
-## TESTS +=, man pages with dist_man8_MANS +=, other files with EXTRA_DIST +=.
+pkglibexec_PROGRAMS += imapd/imapd
+imapd_imapd_SOURCES = \
+	imapd/imapd.c imapd/imap.h \
+	imapd/imap_parse.c imapd/imap_parse.h \
+	imapd/imap_uidlist.c imapd/imap_uidlist.h \
+	imapd/imap_mailbox.c imapd/imap_mailbox.h \
+	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_fetch.c \
+	imapd/imap_msgs.c imapd/imap_search.c
+imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+imapd_imapd_LDADD = $(LIBISPMAIL)
+imapd_imapd_DEPENDENCIES = common/libispmail.a
+dist_man8_MANS += man/imapd.8
+EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/imapdutil.py \
+	tests/integration/test_imapd_mbsync.py

@@ -276,6 +276,10 @@ parse_command(struct conf_parser *p, int line, char **fields, int count,
 		}
 		if (check_override(p, line, fields[i]) < 0)
 			bad = 1;
+		else if (strncmp(fields[i], "service_keep_running=", 21) == 0
+		    && params_parse_bool(fields[i] + 21,
+		    &sc->keep_running) < 0)
+			bad = 1;
 		sc->overrides[sc->override_count++] = xstrdup(fields[i]);
 	}
 	return bad ? -1 : 0;

@@ -42,6 +42,7 @@ struct master_service_conf {
 	int override_count;
 	char **args;		/* the daemon's own arguments */
 	int arg_count;
+	int keep_running;	/* -o service_keep_running=yes (qmgr) */
 	int line;		/* where the service line starts */
 };
 

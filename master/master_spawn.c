@@ -307,7 +307,9 @@ apply_status(struct master_service *svc, const struct master_status *rec)
 		c->state = CHILD_BUSY;
 		svc->idle--;
 		svc->busy++;
-		if (svc->idle == 0 && svc->total >= svc->conf->maxproc)
+		/* A kept-running daemon (qmgr) is busy by design. */
+		if (svc->idle == 0 && svc->total >= svc->conf->maxproc
+		    && !svc->conf->keep_running)
 			note_cap_hit(svc);
 	} else if (rec->status == MASTER_STATUS_IDLE
 	    && c->state == CHILD_BUSY) {
@@ -363,6 +365,10 @@ master_spawn_watch(void)
 		if (svc->status_fd >= 0)
 			master_event_watch(svc->status_fd, POLLIN, status_ready,
 			    svc);
+		/* qmgr: one process always, without waiting for a client. */
+		if (svc->conf->keep_running && svc->total == 0 && !stopping
+		    && svc->status_fd >= 0 && !master_service_throttled(svc))
+			spawn(svc);
 		if (wants_connection_events(svc))
 			master_event_watch(svc->listen_fd, POLLIN,
 			    listener_ready, svc);

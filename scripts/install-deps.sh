@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
 libssl-dev libc-ares-dev libldap-dev libcrypt-dev check
-mandoc python3 python3-pytest openssl socat swaks curl procps iproute2"
+mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
+fetchmail isync"
 
 missing=""
 for p in $PACKAGES; do

@@ -56,14 +56,27 @@ route_backend = file
 route_file = $cfg/routes
 store_root = $store
 store_owner = $user
+tls_cert_file = $cfg/tls/cert.pem
+tls_key_file = $cfg/tls/key.pem
+lmtp_local_nexthop = 127.0.0.1:2424
 CONF
 
 cat > "$cfg/master.conf" <<CONF
 # ispmail quick-start services (written by scripts/quickstart.sh).
-# Format: master.conf(5).  The daemons of later releases listen on
-# 127.0.0.1: SMTP 2525, submission 2587, SMTPS 2465, LMTP 2424, POP3 2110,
-# POP3S 2995, IMAP 2143, IMAPS 2993.
-# service  type  listen  user  maxproc  command
+# Format: master.conf(5).  Passwords are taken only over TLS (STARTTLS or
+# the implicit-TLS ports), as on a production host.
+# service    type  listen          user  maxproc  command
+smtp         inet  127.0.0.1:2525  $user 20  smtpd -o smtpd_mode=mx
+submission   inet  127.0.0.1:2587  $user 10  smtpd -o smtpd_mode=submission
+smtps        inet  127.0.0.1:2465  $user 10  smtpd -o smtpd_mode=submission
+    -o tls_wrapper_mode=yes
+qmgr         unix  private/qmgr    $user 1   qmgr -o service_keep_running=yes
+lmtp         unix  private/lmtp    $user 10  smtp
+lmtpd        inet  127.0.0.1:2424  $user 10  lmtpd
+pop3         inet  127.0.0.1:2110  $user 20  popd
+pop3s        inet  127.0.0.1:2995  $user 20  popd -o tls_wrapper_mode=yes
+imap         inet  127.0.0.1:2143  $user 20  imapd
+imaps        inet  127.0.0.1:2993  $user 20  imapd -o tls_wrapper_mode=yes
 CONF
 
 "$qs/root/sbin/ispmail-master" -t -c "$cfg"
@@ -95,18 +108,43 @@ if ! $ctl mailbox show user@example.test >/dev/null 2>&1; then
 fi
 password=$(cat "$password_file")
 
+# Prove the path works: a welcome message through SMTP into the mailbox.
+swaks --silent 2 --server 127.0.0.1 --port 2525 --from postmaster@example.test \
+    --to user@example.test --header "Subject: Welcome to ispmail" \
+    --body "This message came in over SMTP and was delivered by qmgr and lmtpd." \
+    >/dev/null 2>&1 || echo "quickstart: warning: sending the welcome message failed" >&2
+i=0
+until [ -n "$(ls "$store/example.test/user/new" "$store/example.test/user/cur" 2>/dev/null | grep -v ':$' | grep -v '^$')" ]; do
+	i=$((i + 1))
+	if [ $i -gt 50 ]; then
+		echo "quickstart: warning: the welcome message was not delivered yet; see $qs/ispmail.log" >&2
+		break
+	fi
+	sleep 0.2
+done
+
 cat <<MSG
 
 ispmail is running (configuration $cfg, log $qs/ispmail.log).
 
   sample mailbox: user@example.test, password $password
-                  (store $store/example.test/user)
+                  (store $store/example.test/user; a welcome message is in it)
+
+  send it mail (SMTP, port 2525):
+    swaks --server 127.0.0.1 --port 2525 --to user@example.test
+  send as the user (submission with STARTTLS and AUTH, port 2587):
+    swaks --server 127.0.0.1 --port 2587 --tls --auth PLAIN \\
+      --auth-user user@example.test --auth-password '$password' \\
+      --from user@example.test --to user@example.test
+  read it back (POP3 over TLS, port 2995; IMAP over TLS, port 2993):
+    curl -k -u 'user@example.test:$password' pop3s://127.0.0.1:2995/1
+    curl -k -u 'user@example.test:$password' 'imaps://127.0.0.1:2993/INBOX;UID=1'
+  the queue:      $ctl queue list
   how it routes:  $ctl route user@example.test
-  check a login:  echo '$password' | $ctl auth user@example.test
   status:   $ctl status
   settings: $ctl config -n
   stop:     kill \$(head -n 1 $pidfile)
-  man:      man -l $top/man/ispmail-master.8
+  man:      man -l $top/man/smtpd.8   (and qmgr.8, lmtpd.8, popd.8, imapd.8, ...)
 
 MSG
 $ctl status

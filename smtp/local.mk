@@ -1,3 +1,6 @@
-## smtp: built by the top-level Makefile.am (non-recursive).
-## Add programs with pkglibexec_PROGRAMS +=, tests with check_PROGRAMS += and
-## TESTS +=, man pages with dist_man8_MANS +=, other files with EXTRA_DIST +=.
+## smtp: the delivery agent, built by the top-level Makefile.am.
+pkglibexec_PROGRAMS += smtp/smtp
+smtp_smtp_SOURCES = smtp/smtp.c
+smtp_smtp_LDADD = $(LIBISPMAIL)
+smtp_smtp_DEPENDENCIES = common/libispmail.a
+dist_man8_MANS += man/smtp.8

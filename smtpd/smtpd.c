@@ -391,7 +391,10 @@ int
 main(int argc, char **argv)
 {
 	static const struct service_def def = {
-		"smtpd", smtpd_handle, smtpd_pre_init, smtpd_post_init, NULL,
+		.name = "smtpd",
+		.handle = smtpd_handle,
+		.pre_init = smtpd_pre_init,
+		.post_init = smtpd_post_init,
 	};
 
 	service_main(argc, argv, &def, NULL, NULL);

@@ -12,7 +12,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "buf.h"
 #include "ctl.h"
+#include "stream.h"
 #include "log.h"
 #include "mail_params.h"
 #include "qfile.h"
@@ -268,6 +276,145 @@ ctl_queue_show(const char *id)
 	return ret;
 }
 
+/*
+ * Ask qmgr to act on a message (so it never races a delivery).  0 done,
+ * 1 refused (message printed), 75 busy, -1 qmgr not reachable.
+ */
+static int
+ctl_queue_ask_qmgr(const char *request, const char *id)
+{
+	struct sockaddr_un sun;
+	struct attr_list *l;
+	struct stream *s;
+	struct buf *rec;
+	const char *error, *status, *reason;
+	int fd, ret;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t) snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/private/qmgr", var_queue_directory) >= sizeof(sun.sun_path))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *) &sun,
+	    sizeof(sun)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	s = stream_new(fd, 30 * 1000, 30 * 1000);
+	rec = buf_new(4096);
+	(void) attr_put(rec, "request", request);
+	if (id != NULL)
+		(void) attr_put(rec, "queue_id", id);
+	(void) attr_end(rec);
+	l = attr_list_new(16, 4096);
+	if (attr_write(s, rec) != STREAM_OK ||
+	    attr_read(s, l, &error) != STREAM_OK) {
+		fprintf(stderr, "ispmailctl: no answer from qmgr\n");
+		ret = 1;
+	} else {
+		status = attr_get(l, "status");
+		reason = attr_get(l, "reason");
+		if (status != NULL && strcmp(status, "ok") == 0) {
+			ret = 0;
+			if (reason != NULL)
+				printf("%s\n", reason);
+		} else {
+			fprintf(stderr, "ispmailctl: %s%s%s\n",
+			    id != NULL ? id : "", id != NULL ? ": " : "",
+			    reason != NULL ? reason : "refused");
+			ret = status != NULL && strcmp(status, "busy") == 0 ?
+			    CTL_EXIT_TEMPFAIL : 1;
+		}
+	}
+	attr_list_free(&l);
+	buf_free(&rec);
+	stream_free(&s);
+	close(fd);
+	return ret;
+}
+
+/* qmgr is not running: change the queue directly. */
+static int
+ctl_queue_direct(const char *request, const char *id)
+{
+	static const char *const queues[] = {
+		QFILE_INCOMING, QFILE_ACTIVE, QFILE_DEFERRED, QFILE_HOLD,
+		QFILE_CORRUPT,
+	};
+	const char *target = NULL, *found = NULL;
+	char *path = NULL, *dir, *to;
+	size_t i;
+	int ret = 0;
+
+	if (id == NULL) {
+		printf("qmgr is not running: deferred mail is tried when it "
+		    "starts\n");
+		return 0;
+	}
+	for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		path = qfile_path(var_queue_directory, queues[i], id);
+		if (access(path, F_OK) == 0) {
+			found = queues[i];
+			break;
+		}
+		free(path);
+		path = NULL;
+	}
+	if (found == NULL) {
+		fprintf(stderr, "ispmailctl: %s: no such message in the "
+		    "queue\n", id);
+		return 1;
+	}
+	if (strcmp(request, "delete") == 0) {
+		if (unlink(path) < 0) {
+			fprintf(stderr, "ispmailctl: remove %s: %s\n", path,
+			    strerror(errno));
+			ret = 1;
+		}
+		free(path);
+		return ret;
+	}
+	if (strcmp(request, "hold") == 0)
+		target = QFILE_HOLD;
+	else if (strcmp(request, "release") == 0 &&
+	    strcmp(found, QFILE_HOLD) != 0) {
+		fprintf(stderr, "ispmailctl: %s: not on hold\n", id);
+		free(path);
+		return 1;
+	} else
+		target = QFILE_DEFERRED;
+	dir = qfile_dir(var_queue_directory, target, id, 1);
+	to = xasprintf("%s/%s", dir, id);
+	if (strcmp(target, QFILE_DEFERRED) == 0)
+		(void) utimes(path, NULL);
+	if (rename(path, to) < 0) {
+		fprintf(stderr, "ispmailctl: move %s: %s\n", path,
+		    strerror(errno));
+		ret = 1;
+	}
+	free(dir);
+	free(to);
+	free(path);
+	return ret;
+}
+
+static int
+ctl_queue_action(const char *request, const char *id)
+{
+	int ret;
+
+	if (id != NULL && !qfile_id_valid(id)) {
+		fprintf(stderr, "ispmailctl: %s is not a queue id\n", id);
+		return 1;
+	}
+	ret = ctl_queue_ask_qmgr(request, id);
+	if (ret >= 0)
+		return ret;
+	return ctl_queue_direct(request, id);
+}
+
 int
 ctl_queue(int argc, char **argv)
 {
@@ -275,6 +422,15 @@ ctl_queue(int argc, char **argv)
 		return ctl_queue_list();
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return ctl_queue_show(argv[2]);
-	fprintf(stderr, "usage: ispmailctl queue [list | show ID]\n");
+	if (argc == 2 && strcmp(argv[1], "flush") == 0)
+		return ctl_queue_action("flush", NULL);
+	if (argc == 3 && (strcmp(argv[1], "hold") == 0 ||
+	    strcmp(argv[1], "release") == 0 ||
+	    strcmp(argv[1], "delete") == 0 ||
+	    strcmp(argv[1], "flush") == 0 ||
+	    strcmp(argv[1], "requeue") == 0))
+		return ctl_queue_action(argv[1], argv[2]);
+	fprintf(stderr, "usage: ispmailctl queue [list | show ID | hold ID | "
+	    "release ID | delete ID | flush [ID] | requeue ID]\n");
 	return 2;
 }

@@ -35,7 +35,7 @@ static const struct ctl_command {
 	{ "relay", ctl_relay, "relay add|del|list ..." },
 	{ "auth", ctl_auth, "auth ADDRESS" },
 	{ "route", ctl_route, "route ADDRESS ..." },
-	{ "queue", ctl_queue, "queue [list | show ID]" },
+	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

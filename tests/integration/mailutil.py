@@ -124,3 +124,83 @@ def split_received(message):
     m = re.match(rb"(Received: .*?\r\n(?:\t.*?\r\n)*)", message, re.S)
     assert m, message[:200]
     return m.group(1), message[m.end():]
+
+
+# -- the whole delivery path: smtpd -> qmgr -> smtp (LMTP) -> lmtpd ----------
+
+def delivery_services(lmtp_port, maxproc=4, extra_lmtpd=()):
+    """smtpd (mx, submission), qmgr, the LMTP agent and lmtpd on
+    127.0.0.1:lmtp_port (None: no lmtpd, the store host is down)."""
+    services = smtpd_services(maxproc=maxproc)[:2]
+    services.append(harness.Service(
+        "qmgr", "qmgr/qmgr", type="unix", listen="private/qmgr", maxproc=1,
+        options={"service_keep_running": "yes"}))
+    services.append(harness.Service(
+        "lmtp", "smtp/smtp", type="unix", listen="private/lmtp",
+        maxproc=maxproc))
+    if lmtp_port is not None:
+        services.append(lmtpd_service("lmtpd", lmtp_port, maxproc))
+    services.extend(extra_lmtpd)
+    return services
+
+
+def lmtpd_service(name, port, maxproc=4, options=None):
+    return harness.Service(name, "lmtpd/lmtpd",
+                           listen="127.0.0.1:%d" % port, maxproc=maxproc,
+                           options=options)
+
+
+def delivery_params(inst, certs, lmtp_port):
+    params = base_params(inst, certs)
+    params.update({
+        "lmtp_local_nexthop": "127.0.0.1:%d" % lmtp_port,
+        "queue_run_delay": "1s",
+        "minimal_backoff": "1s",
+        "maximal_backoff": "2s",
+        "smtp_connect_timeout": "2s",
+        "service_throttle_time": "1s",
+    })
+    return params
+
+
+def mailbox_dir(inst, address, folder=None):
+    local, domain = address.split("@")
+    top = os.path.join(inst.store_dir, domain, local)
+    if folder:
+        top = os.path.join(top, "." + folder)
+    return top
+
+
+def maildir_messages(inst, address, folder=None):
+    """[bytes] of the messages in a mailbox's new/ and cur/, by name."""
+    top = mailbox_dir(inst, address, folder)
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(top, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                out.append(f.read())
+    return out
+
+
+def wait_messages(inst, address, count, timeout=20.0, folder=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        msgs = maildir_messages(inst, address, folder)
+        if len(msgs) >= count:
+            return msgs
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                "%s has %d messages, expected %d; queue:\n%s\nlog:\n%s"
+                % (address, len(msgs), count,
+                   inst.ctl("queue", "list").stdout, inst.log()[-4000:]))
+        time.sleep(0.1)
+
+
+def queue_empty(inst):
+    for sub in ("incoming", "active", "deferred"):
+        if queue_files(inst, sub):
+            return False
+    return True

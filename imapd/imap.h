@@ -1,0 +1,151 @@
+/*
+ * imap: what the modules of imapd share (internal to imapd).
+ *
+ * One process serves one connection at a time (ARCHITECTURE.md).  A
+ * session owns everything made for its connection; imap_session_free()
+ * releases it all, so a reused process does not grow.  The selected
+ * mailbox keeps per-message state compact (struct imap_msg): a UID, flag
+ * bits and the file name, never message contents.
+ */
+#ifndef ISPMAIL_IMAP_H
+#define ISPMAIL_IMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "imap_parse.h"
+
+struct buf;
+struct stream;
+struct tls_conn;
+struct service_peer;
+struct imap_mailbox;
+struct route;
+struct imap_seqset;
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH = 0,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* System flags as bits (the Maildir letter in parentheses). */
+#define IMAP_FLAG_SEEN		0x01	/* S */
+#define IMAP_FLAG_ANSWERED	0x02	/* R */
+#define IMAP_FLAG_FLAGGED	0x04	/* F */
+#define IMAP_FLAG_DELETED	0x08	/* T */
+#define IMAP_FLAG_DRAFT		0x10	/* D */
+#define IMAP_FLAG_RECENT	0x20	/* per session, never on disk */
+#define IMAP_FLAGS_STORED	0x1f
+
+struct imap_session {
+	struct stream *s;
+	struct tls_conn *tls;
+	const struct service_peer *peer;
+	enum imap_state state;
+	char *user;			/* the login (canonical address) */
+	char *root;			/* the Maildir++ store */
+	long long quota;		/* bytes, 0 = none (routing directory) */
+	struct imap_mailbox *box;	/* SELECTED */
+	struct buf *line;		/* the last line read */
+	struct buf *cmd;		/* the command being read */
+	const char *tag;		/* the current command's tag */
+	struct buf *reply;		/* its tagged reply, sent after the
+					   untagged updates */
+	int uid_cmd;			/* the command came as UID ... */
+	long long bad_count;
+	long long auth_failures;
+	/* APPEND's message literal, left unread on the stream. */
+	long long append_size;		/* -1: none */
+	int append_sync;		/* a synchronising literal */
+};
+
+/* --- imapd.c: replies ---------------------------------------------------- */
+
+/* Queue raw text (a whole or partial response line). */
+void imap_printf(struct imap_session *sess, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void imap_write(struct imap_session *sess, const void *data, size_t len);
+/*
+ * The tagged reply to the current command: "tag OK text".  It is held
+ * back until the command's untagged updates are out (imap_reply_flush).
+ */
+void imap_tagged(struct imap_session *sess, const char *status,
+	const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Queue the held tagged reply now (STARTTLS needs it before TLS). */
+void imap_reply_flush(struct imap_session *sess);
+/* A string as an IMAP quoted string, or a literal when it must be. */
+void imap_write_string(struct imap_session *sess, const char *text,
+	size_t len);
+/* The same, NIL for NULL. */
+void imap_write_nstring(struct imap_session *sess, const char *text);
+/* A flags list "(\Seen \Deleted)" of flag bits. */
+void imap_write_flags(struct imap_session *sess, unsigned int flags);
+
+/* Leave APPEND's message literal behind when a command failed early. */
+void imap_append_discard(struct imap_session *sess);
+/* The capability list for this session's state (no CRLF). */
+void imap_write_capability(struct imap_session *sess);
+int imapd_tls_available(void);
+int imapd_start_tls(struct imap_session *sess, char **error_r);
+extern struct route *imapd_route;
+
+/* --- imap_cmd.c: commands ----------------------------------------------- */
+
+/* A command handler gets the arguments after the verb. */
+typedef void imap_handler(struct imap_session *sess, struct imap_arg *args,
+	size_t count);
+
+/* Run one parsed command (args[0] tag, args[1] verb). */
+void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
+	size_t count);
+/* "\Seen" -> IMAP_FLAG_SEEN; 0 for an unknown flag. */
+unsigned int imap_flag_from_name(const char *name);
+/* Parse a flag list (or a single flag); -1 for an unknown flag. */
+int imap_parse_flags(const struct imap_arg *arg, unsigned int *flags_r);
+
+/* imap_folder.c */
+imap_handler imap_cmd_list, imap_cmd_lsub, imap_cmd_create, imap_cmd_delete,
+	imap_cmd_rename, imap_cmd_subscribe, imap_cmd_unsubscribe,
+	imap_cmd_status;
+/*
+ * The Maildir of a mailbox name (INBOX is the store root); NULL with a
+ * static *error_r for a name we refuse.
+ */
+char *imap_folder_dir(struct imap_session *sess, const char *name,
+	const char **error_r);
+/* Does the folder exist? */
+int imap_folder_exists(const char *dir);
+/* Create a folder's Maildir (and missing parents); 0 or -1. */
+int imap_folder_make(struct imap_session *sess, const char *name,
+	char **error_r);
+/* RFC 6154 attribute of a name, or NULL. */
+const char *imap_folder_special_use(const char *name);
+
+/* imap_fetch.c */
+imap_handler imap_cmd_fetch;
+/* imap_msgs.c */
+imap_handler imap_cmd_store, imap_cmd_copy, imap_cmd_move,
+	imap_cmd_expunge, imap_cmd_append;
+/* Remove \Deleted messages (those in uids when not NULL); 0 or -1. */
+int imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
+	int report);
+/* imap_search.c */
+imap_handler imap_cmd_search;
+
+/*
+ * Resolve a sequence set argument (sequence numbers, or UIDs for UID
+ * commands) to a set of message indexes: out[i] is 1 for each selected
+ * message.  0 ok; -1 after a tagged BAD.
+ */
+int imap_select_messages(struct imap_session *sess, const char *set,
+	int uid, unsigned char **selected_r);
+
+/* --- helpers shared by the command modules ------------------------------ */
+
+/* An argument as a mailbox name (astring); NULL when it is not one. */
+const char *imap_arg_astring(const struct imap_arg *arg);
+
+#endif

@@ -1,0 +1,732 @@
+/* imap_cmd: the command table, session and selection commands. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mail_params.h"
+#include "maildir.h"
+#include "route.h"
+#include "sasl.h"
+#include "service.h"
+#include "stream.h"
+#include "xalloc.h"
+
+/* Where a command may be used, and how it treats untagged updates. */
+#define CMD_ANY		0x01	/* every state */
+#define CMD_NOT_AUTH	0x02	/* before login only */
+#define CMD_AUTH	0x04	/* after login */
+#define CMD_SELECTED	0x08	/* with a mailbox selected */
+#define CMD_UID		0x10	/* has a UID form */
+#define CMD_NO_EXPUNGE	0x20	/* RFC 3501 7.4.1: no EXPUNGE after it */
+
+struct imap_command {
+	const char *name;
+	imap_handler *handler;
+	unsigned int flags;
+};
+
+static imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
+	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
+	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace, imap_cmd_select,
+	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_idle,
+	imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
+
+static const struct imap_command imap_commands[] = {
+	{ "CAPABILITY", imap_cmd_capability, CMD_ANY },
+	{ "NOOP", imap_cmd_noop, CMD_ANY },
+	{ "LOGOUT", imap_cmd_logout, CMD_ANY },
+	{ "ID", imap_cmd_id, CMD_ANY },
+	{ "STARTTLS", imap_cmd_starttls, CMD_NOT_AUTH },
+	{ "LOGIN", imap_cmd_login, CMD_NOT_AUTH },
+	{ "AUTHENTICATE", imap_cmd_authenticate, CMD_NOT_AUTH },
+	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
+	{ "NAMESPACE", imap_cmd_namespace, CMD_AUTH },
+	{ "SELECT", imap_cmd_select, CMD_AUTH },
+	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
+	{ "CREATE", imap_cmd_create, CMD_AUTH },
+	{ "DELETE", imap_cmd_delete, CMD_AUTH },
+	{ "RENAME", imap_cmd_rename, CMD_AUTH },
+	{ "SUBSCRIBE", imap_cmd_subscribe, CMD_AUTH },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, CMD_AUTH },
+	{ "LIST", imap_cmd_list, CMD_AUTH },
+	{ "LSUB", imap_cmd_lsub, CMD_AUTH },
+	{ "STATUS", imap_cmd_status, CMD_AUTH },
+	{ "APPEND", imap_cmd_append, CMD_AUTH },
+	{ "IDLE", imap_cmd_idle, CMD_AUTH },
+	{ "GETQUOTA", imap_cmd_getquota, CMD_AUTH },
+	{ "GETQUOTAROOT", imap_cmd_getquotaroot, CMD_AUTH },
+	{ "SETQUOTA", imap_cmd_setquota, CMD_AUTH },
+	{ "CHECK", imap_cmd_noop, CMD_SELECTED },
+	{ "CLOSE", imap_cmd_close, CMD_SELECTED },
+	{ "UNSELECT", imap_cmd_unselect, CMD_SELECTED },
+	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
+	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID |
+	    CMD_NO_EXPUNGE },
+	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
+	{ "MOVE", imap_cmd_move, CMD_SELECTED | CMD_UID },
+};
+
+const char *
+imap_arg_astring(const struct imap_arg *arg)
+{
+	if (arg->type == IMAP_ARG_STRING)
+		return memchr(arg->str, '\0', arg->len) == NULL ? arg->str :
+		    NULL;
+	if (arg->type == IMAP_ARG_ATOM && strpbrk(arg->str, "%*[") == NULL)
+		return arg->str;
+	return NULL;
+}
+
+unsigned int
+imap_flag_from_name(const char *name)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} flags[] = {
+		{ "\\Seen", IMAP_FLAG_SEEN },
+		{ "\\Answered", IMAP_FLAG_ANSWERED },
+		{ "\\Flagged", IMAP_FLAG_FLAGGED },
+		{ "\\Deleted", IMAP_FLAG_DELETED },
+		{ "\\Draft", IMAP_FLAG_DRAFT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (strcasecmp(name, flags[i].name) == 0)
+			return flags[i].bit;
+	}
+	return 0;
+}
+
+int
+imap_parse_flags(const struct imap_arg *arg, unsigned int *flags_r)
+{
+	const struct imap_arg *list = arg;
+	size_t count = 1, i;
+	unsigned int bit;
+
+	*flags_r = 0;
+	if (arg->type == IMAP_ARG_LIST) {
+		list = arg->list;
+		count = arg->count;
+	}
+	for (i = 0; i < count; i++) {
+		if (list[i].type != IMAP_ARG_ATOM)
+			return -1;
+		bit = imap_flag_from_name(list[i].str);
+		/*
+		 * Keywords are not kept (PERMANENTFLAGS has no \*): RFC 3501
+		 * lets them be accepted for the session and dropped.
+		 */
+		if (bit == 0 && list[i].str[0] == '\\')
+			return -1;
+		*flags_r |= bit;
+	}
+	return 0;
+}
+
+int
+imap_select_messages(struct imap_session *sess, const char *text, int uid,
+	unsigned char **selected_r)
+{
+	struct imap_mailbox *box = sess->box;
+	struct imap_seqset set;
+	unsigned char *selected;
+	size_t i, r;
+
+	if (imap_seqset_parse(text, &set) < 0) {
+		imap_tagged(sess, "BAD", "Invalid message set");
+		return -1;
+	}
+	selected = xcalloc(box->count + 1, 1);
+	if (uid) {
+		imap_seqset_resolve(&set, box->count > 0 ?
+		    box->msgs[box->count - 1].uid : 0);
+		for (i = 0; i < box->count; i++)
+			selected[i] = (unsigned char) imap_seqset_contains(&set,
+			    box->msgs[i].uid);
+	} else {
+		imap_seqset_resolve(&set, (uint32_t) box->count);
+		for (r = 0; r < set.count; r++) {
+			if (set.ranges[r][0] == 0 ||
+			    set.ranges[r][1] > box->count) {
+				imap_seqset_free(&set);
+				free(selected);
+				imap_tagged(sess, "BAD", "Invalid message "
+				    "sequence number");
+				return -1;
+			}
+			for (i = set.ranges[r][0]; i <= set.ranges[r][1]; i++)
+				selected[i - 1] = 1;
+		}
+	}
+	imap_seqset_free(&set);
+	*selected_r = selected;
+	return 0;
+}
+
+void
+imap_write_capability(struct imap_session *sess)
+{
+	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
+	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
+	    "LIST-EXTENDED QUOTA");
+	if (sess->state != IMAP_STATE_NOT_AUTH)
+		return;
+	if (sess->tls == NULL && imapd_tls_available())
+		imap_printf(sess, " STARTTLS");
+	if (sess->tls == NULL && !var_auth_allow_plaintext)
+		imap_printf(sess, " LOGINDISABLED");
+	else
+		imap_printf(sess, " AUTH=PLAIN");
+}
+
+static void
+imap_cmd_capability(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "CAPABILITY takes no arguments");
+		return;
+	}
+	imap_printf(sess, "* CAPABILITY ");
+	imap_write_capability(sess);
+	imap_printf(sess, "\r\n");
+	imap_tagged(sess, "OK", "Capability completed");
+}
+
+static void
+imap_cmd_noop(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	imap_tagged(sess, "OK", "Completed");
+}
+
+static void
+imap_cmd_logout(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	(void) count;
+	imap_printf(sess, "* BYE Logging out\r\n");
+	imap_tagged(sess, "OK", "Logout completed");
+	sess->state = IMAP_STATE_LOGOUT;
+}
+
+static void
+imap_cmd_starttls(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	char *error = NULL;
+
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	if (sess->tls != NULL || !imapd_tls_available()) {
+		imap_tagged(sess, "NO", "TLS is not available");
+		return;
+	}
+	imap_tagged(sess, "OK", "Begin TLS negotiation now");
+	imap_reply_flush(sess);
+	if (stream_flush(sess->s) != STREAM_OK) {
+		sess->state = IMAP_STATE_LOGOUT;
+		return;
+	}
+	if (imapd_start_tls(sess, &error) < 0) {
+		log_info("STARTTLS with %s failed: %s",
+		    sess->peer->client_addr, error);
+		free(error);
+		sess->state = IMAP_STATE_LOGOUT;
+	}
+}
+
+static int
+imap_login_allowed(struct imap_session *sess)
+{
+	if (sess->tls != NULL || var_auth_allow_plaintext)
+		return 1;
+	imap_tagged(sess, "NO", "[PRIVACYREQUIRED] Plaintext authentication "
+	    "disallowed on non-secure connections");
+	return 0;
+}
+
+static void
+imap_login(struct imap_session *sess, const char *user, const char *pass,
+	const char *method)
+{
+	struct route_mailbox *mb = NULL;
+	const char *reason = NULL;
+	char *error = NULL;
+	int rc;
+
+	rc = route_authenticate(imapd_route, user, pass, &mb, &reason,
+	    &error);
+	if (rc < 0) {
+		log_warn("login user=%s: %s", user, error != NULL ? error :
+		    "temporary failure");
+		free(error);
+		imap_tagged(sess, "NO", "[UNAVAILABLE] Temporary "
+		    "authentication failure");
+		return;
+	}
+	if (rc == 0 || mb->store_path == NULL) {
+		log_info("login failed user=%s method=%s client=%s: %s", user,
+		    method, sess->peer->client_addr,
+		    reason != NULL ? reason : "no store");
+		route_mailbox_free(&mb);
+		if (var_auth_failure_delay > 0)
+			sleep((unsigned int) var_auth_failure_delay);
+		imap_tagged(sess, "NO", "[AUTHENTICATIONFAILED] "
+		    "Authentication failed");
+		if (++sess->auth_failures >= var_auth_failure_limit) {
+			imap_reply_flush(sess);
+			imap_printf(sess, "* BYE Too many authentication "
+			    "failures\r\n");
+			sess->state = IMAP_STATE_LOGOUT;
+		}
+		return;
+	}
+	sess->user = xstrdup(mb->address);
+	sess->root = xstrdup(mb->store_path);
+	sess->quota = mb->quota;
+	route_mailbox_free(&mb);
+	sess->state = IMAP_STATE_AUTH;
+	log_info("login user=%s method=%s client=%s%s", sess->user, method,
+	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
+	buf_reset(sess->reply);
+	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
+	imap_write_capability(sess);
+	imap_printf(sess, "] Logged in\r\n");
+}
+
+static void
+imap_cmd_login(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *user, *pass;
+
+	if (count != 2 || (user = imap_arg_astring(&args[0])) == NULL ||
+	    (pass = imap_arg_astring(&args[1])) == NULL) {
+		imap_tagged(sess, "BAD", "LOGIN needs a user and a password");
+		return;
+	}
+	if (!imap_login_allowed(sess))
+		return;
+	imap_login(sess, user, pass, "login");
+}
+
+static void
+imap_cmd_authenticate(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct buf *decoded;
+	const char *response, *error;
+	char *authzid = NULL, *authcid = NULL, *password = NULL;
+
+	if (count < 1 || count > 2 || args[0].type != IMAP_ARG_ATOM ||
+	    (count == 2 && args[1].type != IMAP_ARG_ATOM)) {
+		imap_tagged(sess, "BAD", "AUTHENTICATE needs a mechanism");
+		return;
+	}
+	if (strcasecmp(args[0].str, "PLAIN") != 0) {
+		imap_tagged(sess, "NO", "Unsupported authentication "
+		    "mechanism");
+		return;
+	}
+	if (!imap_login_allowed(sess))
+		return;
+	if (count == 2) {
+		response = strcmp(args[1].str, "=") == 0 ? "" : args[1].str;
+	} else {
+		imap_printf(sess, "+ \r\n");
+		if (stream_flush(sess->s) != STREAM_OK ||
+		    stream_read_line(sess->s, sess->line,
+		    (size_t) var_imap_command_size_limit) != STREAM_OK) {
+			imap_tagged(sess, "BAD", "Authentication response "
+			    "too long or missing");
+			return;
+		}
+		response = buf_cstr(sess->line);
+	}
+	if (strcmp(response, "*") == 0) {
+		imap_tagged(sess, "BAD", "Authentication canceled");
+		return;
+	}
+	decoded = buf_new(4096);
+	if (base64_decode(response, strlen(response), decoded) < 0 ||
+	    sasl_plain_parse(decoded, &authzid, &authcid, &password,
+	    &error) < 0) {
+		buf_free(&decoded);
+		imap_tagged(sess, "BAD", "Invalid SASL PLAIN response");
+		return;
+	}
+	buf_free(&decoded);
+	if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0)
+		imap_tagged(sess, "NO", "[AUTHORIZATIONFAILED] No proxy "
+		    "logins");
+	else
+		imap_login(sess, authcid, password, "plain");
+	explicit_bzero(password, strlen(password));
+	free(authzid);
+	free(authcid);
+	free(password);
+}
+
+static void
+imap_cmd_id(struct imap_session *sess, struct imap_arg *args, size_t count)
+{
+	if (count != 1 || (args[0].type != IMAP_ARG_LIST &&
+	    !(args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "NIL") == 0)) ||
+	    (args[0].type == IMAP_ARG_LIST && (args[0].count % 2 != 0 ||
+	    args[0].count > 60))) {
+		imap_tagged(sess, "BAD", "ID needs NIL or a list of pairs");
+		return;
+	}
+	imap_printf(sess, "* ID (\"name\" \"ispmail\" \"vendor\" "
+	    "\"ispmail\")\r\n");
+	imap_tagged(sess, "OK", "ID completed");
+}
+
+static void
+imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	size_t i;
+
+	if (count == 0) {
+		imap_tagged(sess, "BAD", "ENABLE needs capabilities");
+		return;
+	}
+	for (i = 0; i < count; i++) {
+		if (args[i].type != IMAP_ARG_ATOM) {
+			imap_tagged(sess, "BAD", "Bad capability name");
+			return;
+		}
+	}
+	/* Nothing we offer needs enabling (no CONDSTORE, no UTF8=ACCEPT). */
+	imap_printf(sess, "* ENABLED\r\n");
+	imap_tagged(sess, "OK", "Enabled");
+}
+
+static void
+imap_cmd_namespace(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	imap_printf(sess, "* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
+	imap_tagged(sess, "OK", "Namespace completed");
+}
+
+static void
+imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
+	int readonly)
+{
+	const char *name, *error;
+	char *dir, *open_error = NULL;
+	size_t i;
+
+	imap_mailbox_close(&sess->box);
+	sess->state = IMAP_STATE_AUTH;
+	if (count != 1 || (name = imap_arg_astring(&args[0])) == NULL) {
+		imap_tagged(sess, "BAD", "SELECT needs a mailbox name");
+		return;
+	}
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	if (!imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		return;
+	}
+	if (imap_mailbox_open(name, dir, readonly, &sess->box,
+	    &open_error) < 0) {
+		log_error("user=%s select %s: %s", sess->user, name,
+		    open_error);
+		free(open_error);
+		free(dir);
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot open mailbox");
+		return;
+	}
+	free(dir);
+	sess->state = IMAP_STATE_SELECTED;
+	imap_printf(sess, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	    "\\Draft)\r\n");
+	imap_printf(sess, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
+	    readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	imap_printf(sess, "* %zu EXISTS\r\n", sess->box->count);
+	imap_printf(sess, "* %zu RECENT\r\n", imap_mailbox_recent(sess->box));
+	for (i = 0; i < sess->box->count; i++) {
+		if (!(sess->box->msgs[i].flags & IMAP_FLAG_SEEN)) {
+			imap_printf(sess, "* OK [UNSEEN %zu] First unseen\r\n",
+			    i + 1);
+			break;
+		}
+	}
+	imap_printf(sess, "* OK [UIDVALIDITY %u] UIDs valid\r\n",
+	    (unsigned) sess->box->uidvalidity);
+	imap_printf(sess, "* OK [UIDNEXT %u] Predicted next UID\r\n",
+	    (unsigned) sess->box->uidnext);
+	imap_tagged(sess, "OK", "[%s] %s completed",
+	    readonly ? "READ-ONLY" : "READ-WRITE",
+	    readonly ? "Examine" : "Select");
+}
+
+static void
+imap_cmd_select(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	imap_select(sess, args, count, 0);
+}
+
+static void
+imap_cmd_examine(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	imap_select(sess, args, count, 1);
+}
+
+static void
+imap_cmd_close(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	if (!sess->box->readonly)
+		(void) imap_expunge(sess, NULL, 0);
+	imap_mailbox_close(&sess->box);
+	sess->state = IMAP_STATE_AUTH;
+	imap_tagged(sess, "OK", "Close completed");
+}
+
+static void
+imap_cmd_unselect(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	imap_mailbox_close(&sess->box);
+	sess->state = IMAP_STATE_AUTH;
+	imap_tagged(sess, "OK", "Unselect completed");
+}
+
+/* Sync the selected mailbox; on a lost mailbox end with BYE. */
+static int
+imap_sync(struct imap_session *sess)
+{
+	if (sess->box == NULL || imap_mailbox_sync(sess, sess->box) == 0)
+		return 0;
+	imap_printf(sess, "* BYE Mailbox was deleted or its UIDVALIDITY "
+	    "changed\r\n");
+	sess->state = IMAP_STATE_LOGOUT;
+	return -1;
+}
+
+static void
+imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct pollfd pfd;
+	long long waited = 0;
+	int rc;
+
+	(void) args;
+	if (count != 0) {
+		imap_tagged(sess, "BAD", "No arguments allowed");
+		return;
+	}
+	imap_printf(sess, "+ idling\r\n");
+	for (;;) {
+		if (imap_sync(sess) < 0 || stream_flush(sess->s) != STREAM_OK)
+			return;
+		/*
+		 * XXX: bytes TLS has decrypted but the stream has not taken
+		 * yet are not seen by poll(); a client sends DONE as one
+		 * record, which the stream reads whole.
+		 */
+		if (stream_pending(sess->s) == 0) {
+			pfd.fd = stream_fd(sess->s);
+			pfd.events = POLLIN;
+			rc = poll(&pfd, 1,
+			    (int) var_imap_idle_check_interval * 1000);
+			if (rc < 0 && errno != EINTR)
+				break;
+			if (rc <= 0) {
+				waited += var_imap_idle_check_interval;
+				if (waited >= var_imap_timeout) {
+					imap_printf(sess, "* BYE IDLE for too "
+					    "long\r\n");
+					sess->state = IMAP_STATE_LOGOUT;
+					return;
+				}
+				continue;
+			}
+		}
+		break;
+	}
+	if (stream_read_line(sess->s, sess->line,
+	    (size_t) var_imap_command_size_limit) != STREAM_OK) {
+		sess->state = IMAP_STATE_LOGOUT;
+		return;
+	}
+	if (strcasecmp(buf_cstr(sess->line), "DONE") != 0) {
+		imap_tagged(sess, "BAD", "Expected DONE");
+		return;
+	}
+	imap_tagged(sess, "OK", "Idle completed");
+}
+
+static void
+imap_write_quota(struct imap_session *sess)
+{
+	struct maildir_quota q;
+	char *error = NULL;
+
+	if (maildir_quota_get(sess->root, sess->quota, &q, &error) < 0) {
+		log_error("user=%s quota: %s", sess->user, error);
+		free(error);
+		imap_printf(sess, "* QUOTA \"\" ()\r\n");
+		return;
+	}
+	imap_printf(sess, "* QUOTA \"\" (");
+	if (q.bytes_limit > 0)
+		imap_printf(sess, "STORAGE %lld %lld", (q.bytes + 1023) / 1024,
+		    q.bytes_limit / 1024);
+	if (q.count_limit > 0)
+		imap_printf(sess, "%sMESSAGE %lld %lld",
+		    q.bytes_limit > 0 ? " " : "", q.count, q.count_limit);
+	imap_printf(sess, ")\r\n");
+}
+
+static void
+imap_cmd_getquota(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *root;
+
+	if (count != 1 || (root = imap_arg_astring(&args[0])) == NULL) {
+		imap_tagged(sess, "BAD", "GETQUOTA needs a quota root");
+		return;
+	}
+	if (root[0] != '\0') {
+		imap_tagged(sess, "NO", "[NONEXISTENT] No such quota root");
+		return;
+	}
+	imap_write_quota(sess);
+	imap_tagged(sess, "OK", "Getquota completed");
+}
+
+static void
+imap_cmd_getquotaroot(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *name, *error;
+	char *dir;
+
+	if (count != 1 || (name = imap_arg_astring(&args[0])) == NULL) {
+		imap_tagged(sess, "BAD", "GETQUOTAROOT needs a mailbox");
+		return;
+	}
+	dir = imap_folder_dir(sess, name, &error);
+	if (dir == NULL || !imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		return;
+	}
+	free(dir);
+	imap_printf(sess, "* QUOTAROOT ");
+	imap_write_string(sess, name, strlen(name));
+	imap_printf(sess, " \"\"\r\n");
+	imap_write_quota(sess);
+	imap_tagged(sess, "OK", "Getquotaroot completed");
+}
+
+static void
+imap_cmd_setquota(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	(void) args;
+	(void) count;
+	imap_tagged(sess, "NO", "[NOPERM] Quota is set by the provider");
+}
+
+void
+imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const struct imap_command *cmd = NULL;
+	const char *verb = args[1].str;
+	size_t i, first = 2;
+
+	sess->uid_cmd = 0;
+	if (strcasecmp(verb, "UID") == 0) {
+		if (count < 3 || args[2].type != IMAP_ARG_ATOM) {
+			imap_tagged(sess, "BAD", "UID needs a command");
+			return;
+		}
+		verb = args[2].str;
+		sess->uid_cmd = 1;
+		first = 3;
+	}
+	for (i = 0; i < sizeof(imap_commands) / sizeof(imap_commands[0]);
+	    i++) {
+		if (strcasecmp(verb, imap_commands[i].name) == 0) {
+			cmd = &imap_commands[i];
+			break;
+		}
+	}
+	if (cmd == NULL || (sess->uid_cmd && !(cmd->flags & CMD_UID))) {
+		imap_tagged(sess, "BAD", "Unknown command");
+		return;
+	}
+	if ((cmd->flags & CMD_NOT_AUTH) &&
+	    sess->state != IMAP_STATE_NOT_AUTH) {
+		imap_tagged(sess, "BAD", "Already authenticated");
+		return;
+	}
+	if ((cmd->flags & (CMD_AUTH | CMD_SELECTED)) &&
+	    sess->state == IMAP_STATE_NOT_AUTH) {
+		imap_tagged(sess, "NO", "Not authenticated");
+		return;
+	}
+	if ((cmd->flags & CMD_SELECTED) && sess->state != IMAP_STATE_SELECTED) {
+		imap_tagged(sess, "BAD", "No mailbox selected");
+		return;
+	}
+	cmd->handler(sess, args + first, count - first);
+	if (sess->state == IMAP_STATE_SELECTED &&
+	    (!(cmd->flags & CMD_NO_EXPUNGE) || sess->uid_cmd))
+		(void) imap_sync(sess);
+}

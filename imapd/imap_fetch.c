@@ -1,0 +1,477 @@
+/*
+ * imap_fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2).
+ *
+ * A message's file is mapped read-only while its items are written, one
+ * message at a time: the page cache holds it, not the session.  Whole
+ * messages and their partials are converted to CRLF on the way out; MIME
+ * views (ENVELOPE, BODYSTRUCTURE, BODY[section]) come from common/mime.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mime.h"
+#include "mime_imap.h"
+#include "xalloc.h"
+
+enum fetch_kind {
+	FETCH_FLAGS,
+	FETCH_UID,
+	FETCH_INTERNALDATE,
+	FETCH_SIZE,
+	FETCH_ENVELOPE,
+	FETCH_BODY,		/* BODY without a section */
+	FETCH_BODYSTRUCTURE,
+	FETCH_SECTION,		/* BODY[...], BODY.PEEK[...] */
+	FETCH_RFC822,
+	FETCH_RFC822_HEADER,
+	FETCH_RFC822_TEXT,
+};
+
+struct fetch_item {
+	enum fetch_kind kind;
+	struct mime_section *section;	/* FETCH_SECTION, RFC822.* */
+	char *section_text;		/* as the client wrote it */
+	int peek;
+	int partial;
+	size_t offset;
+	size_t length;
+};
+
+struct fetch_request {
+	struct fetch_item *items;
+	size_t count;
+	int needs_data;		/* some item reads the message */
+	int sets_seen;
+};
+
+static void
+fetch_request_free(struct fetch_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->count; i++) {
+		mime_section_free(&req->items[i].section);
+		free(req->items[i].section_text);
+	}
+	free(req->items);
+}
+
+static struct fetch_item *
+fetch_add(struct fetch_request *req, enum fetch_kind kind)
+{
+	struct fetch_item *item;
+
+	req->items = xreallocarray(req->items, req->count + 1,
+	    sizeof(*req->items));
+	item = &req->items[req->count++];
+	memset(item, 0, sizeof(*item));
+	item->kind = kind;
+	item->length = SIZE_MAX;
+	return item;
+}
+
+/* "<o.n>" after a section; -1 when malformed. */
+static int
+fetch_parse_partial(const char *p, struct fetch_item *item)
+{
+	unsigned long long o = 0, n = 0;
+	const char *start;
+
+	if (*p == '\0')
+		return 0;
+	if (*p++ != '<')
+		return -1;
+	for (start = p; *p >= '0' && *p <= '9' && p - start < 10; p++)
+		o = o * 10 + (unsigned long long) (*p - '0');
+	if (p == start || *p++ != '.')
+		return -1;
+	for (start = p; *p >= '0' && *p <= '9' && p - start < 10; p++)
+		n = n * 10 + (unsigned long long) (*p - '0');
+	if (p == start || n == 0 || *p++ != '>' || *p != '\0')
+		return -1;
+	item->partial = 1;
+	item->offset = (size_t) o;
+	item->length = (size_t) n;
+	return 0;
+}
+
+static int
+fetch_parse_item(struct fetch_request *req, const char *s,
+	const char **error_r)
+{
+	const char *open, *close;
+	struct fetch_item *item;
+	enum fetch_kind kind;
+	const char *section_spec = NULL;
+
+	if (strcasecmp(s, "FLAGS") == 0)
+		kind = FETCH_FLAGS;
+	else if (strcasecmp(s, "UID") == 0)
+		kind = FETCH_UID;
+	else if (strcasecmp(s, "INTERNALDATE") == 0)
+		kind = FETCH_INTERNALDATE;
+	else if (strcasecmp(s, "RFC822.SIZE") == 0)
+		kind = FETCH_SIZE;
+	else if (strcasecmp(s, "ENVELOPE") == 0)
+		kind = FETCH_ENVELOPE;
+	else if (strcasecmp(s, "BODY") == 0)
+		kind = FETCH_BODY;
+	else if (strcasecmp(s, "BODYSTRUCTURE") == 0)
+		kind = FETCH_BODYSTRUCTURE;
+	else if (strcasecmp(s, "RFC822") == 0) {
+		kind = FETCH_RFC822;
+		section_spec = "";
+	} else if (strcasecmp(s, "RFC822.HEADER") == 0) {
+		kind = FETCH_RFC822_HEADER;
+		section_spec = "HEADER";
+	} else if (strcasecmp(s, "RFC822.TEXT") == 0) {
+		kind = FETCH_RFC822_TEXT;
+		section_spec = "TEXT";
+	} else if ((strncasecmp(s, "BODY[", 5) == 0 ||
+	    strncasecmp(s, "BODY.PEEK[", 10) == 0) &&
+	    (close = strchr(s, ']')) != NULL) {
+		kind = FETCH_SECTION;
+	} else {
+		*error_r = "Unknown fetch attribute";
+		return -1;
+	}
+	item = fetch_add(req, kind);
+	if (kind == FETCH_SECTION) {
+		open = strchr(s, '[');
+		close = strchr(open, ']');
+		item->peek = strncasecmp(s, "BODY.PEEK", 9) == 0;
+		item->section_text = xstrndup(open + 1,
+		    (size_t) (close - open - 1));
+		if (mime_section_parse(open + 1, (size_t) (close - open - 1),
+		    &item->section, error_r) < 0)
+			return -1;
+		if (fetch_parse_partial(close + 1, item) < 0) {
+			*error_r = "Invalid partial";
+			return -1;
+		}
+	} else if (section_spec != NULL) {
+		item->peek = kind == FETCH_RFC822_HEADER;
+		item->section_text = xstrdup(section_spec);
+		if (mime_section_parse(section_spec, strlen(section_spec),
+		    &item->section, error_r) < 0)
+			return -1;
+	}
+	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
+	    kind != FETCH_INTERNALDATE)
+		req->needs_data = 1;
+	if ((kind == FETCH_SECTION || kind == FETCH_RFC822 ||
+	    kind == FETCH_RFC822_TEXT) && !item->peek)
+		req->sets_seen = 1;
+	return 0;
+}
+
+static int
+fetch_parse(struct fetch_request *req, const struct imap_arg *arg,
+	const char **error_r)
+{
+	static const char *const macros[][5] = {
+		{ "ALL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE" },
+		{ "FAST", "FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL },
+		{ "FULL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE" },
+	};
+	size_t i, k;
+
+	if (arg->type == IMAP_ARG_ATOM) {
+		for (i = 0; i < 3; i++) {
+			if (strcasecmp(arg->str, macros[i][0]) != 0)
+				continue;
+			for (k = 1; k < 5 && macros[i][k] != NULL; k++)
+				(void) fetch_parse_item(req, macros[i][k],
+				    error_r);
+			if (i == 2)
+				(void) fetch_parse_item(req, "BODY", error_r);
+			return 0;
+		}
+		return fetch_parse_item(req, arg->str, error_r);
+	}
+	if (arg->type != IMAP_ARG_LIST || arg->count == 0) {
+		*error_r = "Invalid fetch attributes";
+		return -1;
+	}
+	for (i = 0; i < arg->count; i++) {
+		if (arg->list[i].type != IMAP_ARG_ATOM) {
+			*error_r = "Invalid fetch attribute";
+			return -1;
+		}
+		if (fetch_parse_item(req, arg->list[i].str, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Write data/len as CRLF text, cut to [offset, offset+length). */
+static void
+fetch_write_crlf(struct imap_session *sess, const char *data, size_t len,
+	size_t offset, size_t length)
+{
+	char chunk[8192];
+	size_t pos = 0, i, n = 0;
+	size_t end = length > SIZE_MAX - offset ? SIZE_MAX : offset + length;
+
+	for (i = 0; i < len && pos < end; i++) {
+		if (n + 2 > sizeof(chunk)) {
+			imap_write(sess, chunk, n);
+			n = 0;
+		}
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) {
+			if (pos >= offset)
+				chunk[n++] = '\r';
+			if (++pos >= end)
+				break;
+		}
+		if (pos >= offset)
+			chunk[n++] = data[i];
+		pos++;
+	}
+	imap_write(sess, chunk, n);
+}
+
+static void
+fetch_write_date(struct imap_session *sess, time_t t)
+{
+	char text[64];
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(text, sizeof(text), "%d-%b-%Y %H:%M:%S %z", &tm);
+	imap_printf(sess, "INTERNALDATE \"%s\"", text);
+}
+
+/* Write a section (or RFC822.*) item with its data. */
+static void
+fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
+	const struct mime_message *m, struct buf *out)
+{
+	size_t size = 0, len;
+	int rc;
+
+	if (item->kind == FETCH_SECTION) {
+		imap_printf(sess, "BODY[%s]", item->section_text);
+		if (item->partial)
+			imap_printf(sess, "<%zu>", item->offset);
+	} else {
+		imap_printf(sess, "%s", item->kind == FETCH_RFC822 ? "RFC822" :
+		    item->kind == FETCH_RFC822_HEADER ? "RFC822.HEADER" :
+		    "RFC822.TEXT");
+	}
+	imap_write(sess, " ", 1);
+	rc = mime_section_size(m, item->section, &size);
+	if (rc <= 0) {
+		imap_write(sess, "\"\"", 2);
+		return;
+	}
+	if (item->section_text != NULL && item->section_text[0] == '\0') {
+		/* The whole message: straight from the mapping. */
+		len = item->offset >= size ? 0 : size - item->offset;
+		if (len > item->length)
+			len = item->length;
+		imap_printf(sess, "{%zu}\r\n", len);
+		fetch_write_crlf(sess, mime_message_data(m),
+		    mime_message_len(m), item->offset, len);
+		return;
+	}
+	buf_reset(out);
+	if (buf_set_cap(out, size + 1) < 0 || mime_section_fetch(m,
+	    item->section, item->offset, item->length, out) < 0) {
+		imap_write(sess, "\"\"", 2);
+		return;
+	}
+	imap_printf(sess, "{%zu}\r\n", buf_len(out));
+	imap_write(sess, buf_cstr(out), buf_len(out));
+}
+
+/* Map a message's file; NULL data for an empty one. */
+static int
+fetch_map(struct imap_mailbox *box, struct imap_msg *msg, void **data_r,
+	size_t *len_r, time_t *mtime_r)
+{
+	struct stat st;
+	int fd = imap_msg_open(box, msg);
+
+	*data_r = NULL;
+	*len_r = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	*mtime_r = st.st_mtime;
+	*len_r = (size_t) st.st_size;
+	if (st.st_size > 0) {
+		*data_r = mmap(NULL, (size_t) st.st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0);
+		if (*data_r == MAP_FAILED) {
+			close(fd);
+			*data_r = NULL;
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+fetch_message(struct imap_session *sess, struct fetch_request *req,
+	size_t index, struct buf *out)
+{
+	struct imap_mailbox *box = sess->box;
+	struct imap_msg *msg = &box->msgs[index];
+	struct mime_message *m = NULL;
+	void *data = NULL;
+	size_t len = 0, i;
+	time_t mtime = 0;
+	struct stat st;
+	char *path;
+	long long size;
+	int first = 1, flags_sent = 0, set_seen = 0;
+
+	if (req->needs_data) {
+		if (fetch_map(box, msg, &data, &len, &mtime) < 0)
+			return -1;
+		m = mime_parse(data != NULL ? data : "", len);
+	} else {
+		for (i = 0; i < req->count; i++) {
+			if (req->items[i].kind != FETCH_INTERNALDATE)
+				continue;
+			path = imap_msg_path(box, msg);
+			if (stat(path, &st) < 0 && (imap_msg_open(box, msg) < 0
+			    || stat(path, &st) < 0)) {
+				free(path);
+				return -1;
+			}
+			free(path);
+			mtime = st.st_mtime;
+			break;
+		}
+	}
+	if (req->sets_seen && !box->readonly &&
+	    !(msg->flags & IMAP_FLAG_SEEN)) {
+		if (imap_msg_set_flags(box, msg, msg->flags |
+		    IMAP_FLAG_SEEN) == 0)
+			set_seen = 1;
+	}
+	imap_printf(sess, "* %zu FETCH (", index + 1);
+	if (sess->uid_cmd) {
+		imap_printf(sess, "UID %u", (unsigned) msg->uid);
+		first = 0;
+	}
+	for (i = 0; i < req->count; i++) {
+		struct fetch_item *item = &req->items[i];
+
+		if (item->kind == FETCH_UID && sess->uid_cmd)
+			continue;
+		if (item->kind == FETCH_FLAGS && flags_sent)
+			continue;
+		if (!first)
+			imap_write(sess, " ", 1);
+		first = 0;
+		switch (item->kind) {
+		case FETCH_FLAGS:
+			imap_printf(sess, "FLAGS ");
+			imap_write_flags(sess, msg->flags);
+			flags_sent = 1;
+			break;
+		case FETCH_UID:
+			imap_printf(sess, "UID %u", (unsigned) msg->uid);
+			break;
+		case FETCH_INTERNALDATE:
+			fetch_write_date(sess, mtime);
+			break;
+		case FETCH_SIZE:
+			size = imap_name_size(msg->name, 'W');
+			if (size < 0)
+				size = (long long) mime_message_size_crlf(m);
+			imap_printf(sess, "RFC822.SIZE %lld", size);
+			break;
+		case FETCH_ENVELOPE:
+		case FETCH_BODY:
+		case FETCH_BODYSTRUCTURE:
+			buf_reset(out);
+			(void) buf_set_cap(out, BUF_DEFAULT_CAP * 16);
+			imap_printf(sess, "%s ", item->kind == FETCH_ENVELOPE ?
+			    "ENVELOPE" : item->kind == FETCH_BODY ? "BODY" :
+			    "BODYSTRUCTURE");
+			if ((item->kind == FETCH_ENVELOPE ?
+			    mime_imap_envelope(m, mime_message_root(m), out) :
+			    mime_imap_bodystructure(m, mime_message_root(m),
+			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0)
+				imap_printf(sess, "NIL");
+			else
+				imap_write(sess, buf_cstr(out), buf_len(out));
+			break;
+		default:
+			fetch_write_section(sess, item, m, out);
+			break;
+		}
+	}
+	/* A fetch that set \Seen reports the new flags (RFC 3501 6.4.5). */
+	if (set_seen && !flags_sent) {
+		imap_printf(sess, "%sFLAGS ", first ? "" : " ");
+		imap_write_flags(sess, msg->flags);
+	}
+	imap_printf(sess, ")\r\n");
+	mime_free(&m);
+	if (data != NULL)
+		munmap(data, len);
+	return 0;
+}
+
+void
+imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct fetch_request req;
+	const char *error = NULL;
+	unsigned char *selected;
+	struct buf *out;
+	size_t i, gone = 0;
+
+	memset(&req, 0, sizeof(req));
+	if (count != 2 || args[0].type != IMAP_ARG_ATOM) {
+		imap_tagged(sess, "BAD", "FETCH needs a message set and "
+		    "attributes");
+		return;
+	}
+	if (fetch_parse(&req, &args[1], &error) < 0) {
+		fetch_request_free(&req);
+		imap_tagged(sess, "BAD", "%s", error);
+		return;
+	}
+	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
+	    &selected) < 0) {
+		fetch_request_free(&req);
+		return;
+	}
+	out = buf_new(BUF_DEFAULT_CAP);
+	for (i = 0; i < sess->box->count; i++) {
+		if (selected[i] && fetch_message(sess, &req, i, out) < 0)
+			gone++;
+	}
+	buf_free(&out);
+	free(selected);
+	fetch_request_free(&req);
+	if (gone > 0)
+		imap_tagged(sess, "NO", "Some messages were expunged "
+		    "meanwhile");
+	else
+		imap_tagged(sess, "OK", "Fetch completed");
+}

@@ -1,0 +1,838 @@
+/*
+ * imap_folder: mailbox names and the commands on whole mailboxes (LIST,
+ * LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS).
+ *
+ * INBOX is the store's root Maildir; another mailbox "A.B" is the
+ * Maildir++ folder ".A.B" (hierarchy separator ".", as Dovecot shows
+ * Maildir++).  Names travel and are stored in modified UTF-7 (RFC 3501
+ * 5.1.3), which is checked, not converted.
+ */
+#include "config.h"
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "imap_uidlist.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define IMAP_NAME_MAX 255
+#define IMAP_SUBSCRIPTIONS "subscriptions"
+
+static int
+imap_is_inbox(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0;
+}
+
+/* Modified UTF-7 as RFC 3501 5.1.3 defines it, and our own limits. */
+static const char *
+imap_name_check(const char *name)
+{
+	const char *p;
+	size_t n;
+
+	if (name[0] == '\0' || strlen(name) > IMAP_NAME_MAX)
+		return "Invalid mailbox name length";
+	if (name[0] == '.' || name[strlen(name) - 1] == '.' ||
+	    strstr(name, "..") != NULL)
+		return "Invalid hierarchy in mailbox name";
+	for (p = name; *p != '\0'; p++) {
+		if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f ||
+		    *p == '/' || *p == '%' || *p == '*' || *p == '\\')
+			return "Invalid character in mailbox name";
+		if (*p != '&')
+			continue;
+		n = strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		    "qrstuvwxyz0123456789+,");
+		if (p[1 + n] != '-' || n == 1)
+			return "Invalid modified UTF-7 in mailbox name";
+		p += 1 + n;
+	}
+	return NULL;
+}
+
+char *
+imap_folder_dir(struct imap_session *sess, const char *name,
+	const char **error_r)
+{
+	if (imap_is_inbox(name))
+		return xstrdup(sess->root);
+	if ((*error_r = imap_name_check(name)) != NULL)
+		return NULL;
+	return xasprintf("%s/.%s", sess->root, name);
+}
+
+int
+imap_folder_exists(const char *dir)
+{
+	struct stat st;
+	char *cur = xasprintf("%s/cur", dir);
+	int ret = stat(cur, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(cur);
+	return ret;
+}
+
+const char *
+imap_folder_special_use(const char *name)
+{
+	if (strcmp(name, "Sent") == 0)
+		return "\\Sent";
+	if (strcmp(name, "Drafts") == 0)
+		return "\\Drafts";
+	if (strcmp(name, "Junk") == 0)
+		return "\\Junk";
+	if (strcmp(name, "Trash") == 0)
+		return "\\Trash";
+	return NULL;
+}
+
+static int
+imap_make_maildir(const char *dir, char **error_r)
+{
+	static const char *const subdirs[] = { "cur", "new", "tmp" };
+	char *path;
+	size_t i;
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		*error_r = xasprintf("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		path = xasprintf("%s/%s", dir, subdirs[i]);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			*error_r = xasprintf("mkdir %s: %s", path,
+			    strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	path = xasprintf("%s/maildirfolder", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+int
+imap_folder_make(struct imap_session *sess, const char *name,
+	char **error_r)
+{
+	char *prefix, *dir, *dot;
+	int ret = 0;
+
+	prefix = xstrdup(name);
+	/* Parents first, so LIST never shows a hole in the hierarchy. */
+	for (dot = strchr(prefix, '.'); ret == 0; dot = strchr(dot + 1, '.')) {
+		if (dot != NULL)
+			*dot = '\0';
+		dir = xasprintf("%s/.%s", sess->root, prefix);
+		ret = imap_make_maildir(dir, error_r);
+		free(dir);
+		if (dot == NULL)
+			break;
+		*dot = '.';
+	}
+	free(prefix);
+	return ret;
+}
+
+static int
+imap_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+imap_names_free(char **names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Every folder name (INBOX first, the rest sorted). */
+static char **
+imap_folder_names(struct imap_session *sess, size_t *count_r)
+{
+	char **names = NULL;
+	size_t count = 0, alloc = 0;
+	struct dirent *de;
+	char *dir;
+	DIR *d;
+
+	names = xreallocarray(NULL, 8, sizeof(*names));
+	alloc = 8;
+	names[count++] = xstrdup("INBOX");
+	d = opendir(sess->root);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' || imap_name_check(de->d_name + 1)
+		    != NULL)
+			continue;
+		dir = xasprintf("%s/%s", sess->root, de->d_name);
+		if (!imap_folder_exists(dir)) {
+			free(dir);
+			continue;
+		}
+		free(dir);
+		if (count == alloc) {
+			alloc *= 2;
+			names = xreallocarray(names, alloc, sizeof(*names));
+		}
+		names[count++] = xstrdup(de->d_name + 1);
+	}
+	if (d != NULL)
+		closedir(d);
+	qsort(names + 1, count - 1, sizeof(*names), imap_name_cmp);
+	*count_r = count;
+	return names;
+}
+
+/*
+ * LIST wildcards: '*' matches anything, '%' anything but the separator.
+ * A table over pattern x name, so no pattern can take exponential time.
+ */
+static int
+imap_wildcard_match(const char *pattern, const char *name)
+{
+	size_t pl = strlen(pattern), nl = strlen(name), i, j;
+	unsigned char *prev = xcalloc(nl + 1, 1), *cur = xcalloc(nl + 1, 1);
+	unsigned char *swap;
+	char c;
+	int ret;
+
+	prev[0] = 1;
+	for (i = 0; i < pl; i++) {
+		c = pattern[i];
+		cur[0] = prev[0] && (c == '*' || c == '%');
+		for (j = 1; j <= nl; j++) {
+			if (c == '*')
+				cur[j] = prev[j] || cur[j - 1];
+			else if (c == '%')
+				cur[j] = prev[j] || (cur[j - 1] &&
+				    name[j - 1] != '.');
+			else
+				cur[j] = prev[j - 1] && name[j - 1] == c;
+		}
+		swap = prev;
+		prev = cur;
+		cur = swap;
+	}
+	ret = prev[nl];
+	free(prev);
+	free(cur);
+	return ret;
+}
+
+/* Match a name; INBOX matches case-insensitively. */
+static int
+imap_list_match(const char *pattern, const char *name)
+{
+	char *copy;
+	int ret;
+
+	if (strcmp(name, "INBOX") != 0 || strncasecmp(pattern, "INBOX", 5) != 0)
+		return imap_wildcard_match(pattern, name);
+	copy = xstrdup(pattern);
+	memcpy(copy, "INBOX", 5);
+	ret = imap_wildcard_match(copy, name);
+	free(copy);
+	return ret;
+}
+
+/* The subscriptions file, one name a line. */
+static char **
+imap_subscriptions_read(struct imap_session *sess, size_t *count_r)
+{
+	char *path = xasprintf("%s/%s", sess->root, IMAP_SUBSCRIPTIONS);
+	char **names = NULL, line[IMAP_NAME_MAX + 3];
+	size_t count = 0, alloc = 0;
+	FILE *f = fopen(path, "re");
+
+	free(path);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if (count == alloc) {
+			alloc = alloc == 0 ? 8 : alloc * 2;
+			names = xreallocarray(names, alloc, sizeof(*names));
+		}
+		names[count++] = xstrdup(line);
+	}
+	if (f != NULL)
+		fclose(f);
+	*count_r = count;
+	return names;
+}
+
+static int
+imap_subscriptions_write(struct imap_session *sess, char **names,
+	size_t count)
+{
+	char *path = xasprintf("%s/%s", sess->root, IMAP_SUBSCRIPTIONS);
+	char *tmp = xasprintf("%s.tmp", path);
+	size_t i;
+	FILE *f = fopen(tmp, "we");
+	int ret = -1;
+
+	if (f != NULL) {
+		for (i = 0; i < count; i++) {
+			if (names[i] != NULL)
+				fprintf(f, "%s\n", names[i]);
+		}
+		if (fclose(f) == 0 && rename(tmp, path) == 0)
+			ret = 0;
+	}
+	if (ret < 0) {
+		log_error("user=%s: write %s: %s", sess->user, path,
+		    strerror(errno));
+		(void) unlink(tmp);
+	}
+	free(path);
+	free(tmp);
+	return ret;
+}
+
+static int
+imap_names_contain(char **names, size_t count, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (names[i] != NULL && strcmp(names[i], name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+imap_has_children(char **names, size_t count, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < count; i++) {
+		if (strncmp(names[i], name, len) == 0 && names[i][len] == '.')
+			return 1;
+	}
+	return 0;
+}
+
+#define LIST_SUBSCRIBED		0x01	/* selection: subscribed only */
+#define LIST_SPECIAL_USE	0x02	/* selection: special-use only */
+#define LIST_RET_SUBSCRIBED	0x04
+
+static int
+imap_list_options(const struct imap_arg *arg, int selection,
+	unsigned int *opts)
+{
+	size_t i;
+
+	for (i = 0; i < arg->count; i++) {
+		if (arg->list[i].type != IMAP_ARG_ATOM)
+			return -1;
+		if (strcasecmp(arg->list[i].str, "SUBSCRIBED") == 0)
+			*opts |= selection ? LIST_SUBSCRIBED | LIST_RET_SUBSCRIBED
+			    : LIST_RET_SUBSCRIBED;
+		else if (strcasecmp(arg->list[i].str, "SPECIAL-USE") == 0)
+			*opts |= selection ? LIST_SPECIAL_USE : 0;
+		else if (strcasecmp(arg->list[i].str, "CHILDREN") == 0 ||
+		    strcasecmp(arg->list[i].str, "REMOTE") == 0 ||
+		    strcasecmp(arg->list[i].str, "RECURSIVEMATCH") == 0)
+			continue;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static void
+imap_list_reply(struct imap_session *sess, const char *verb,
+	const char *name, const char *attrs)
+{
+	imap_printf(sess, "* %s (%s) \".\" ", verb, attrs);
+	imap_write_string(sess, name, strlen(name));
+	imap_printf(sess, "\r\n");
+}
+
+void
+imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
+{
+	const struct imap_arg *patterns;
+	char **names, **subs, *pattern;
+	const char *ref, *special;
+	size_t name_count, sub_count, pattern_count, i, p, first = 0;
+	unsigned int opts = 0;
+	struct buf *attrs;
+	int matched;
+
+	if (count >= 1 && args[0].type == IMAP_ARG_LIST) {
+		if (imap_list_options(&args[0], 1, &opts) < 0) {
+			imap_tagged(sess, "BAD", "Bad LIST selection option");
+			return;
+		}
+		first = 1;
+	}
+	if (count == first + 4 && args[first + 2].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[first + 2].str, "RETURN") == 0 &&
+	    args[first + 3].type == IMAP_ARG_LIST) {
+		if (imap_list_options(&args[first + 3], 0, &opts) < 0) {
+			imap_tagged(sess, "BAD", "Bad LIST return option");
+			return;
+		}
+		count -= 2;
+	}
+	if (count != first + 2 || (ref = imap_arg_astring(&args[first])) ==
+	    NULL || (args[first + 1].type == IMAP_ARG_LIST &&
+	    args[first + 1].count == 0)) {
+		imap_tagged(sess, "BAD", "LIST needs a reference and a "
+		    "pattern");
+		return;
+	}
+	patterns = &args[first + 1];
+	pattern_count = 1;
+	if (patterns->type == IMAP_ARG_LIST) {
+		pattern_count = patterns->count;
+		patterns = patterns->list;
+	}
+	for (p = 0; p < pattern_count; p++) {
+		if (patterns[p].type == IMAP_ARG_LIST ||
+		    patterns[p].len > IMAP_NAME_MAX + 16 ||
+		    strlen(ref) > IMAP_NAME_MAX) {
+			imap_tagged(sess, "BAD", "Bad LIST pattern");
+			return;
+		}
+	}
+	if (pattern_count == 1 && patterns[0].len == 0) {
+		imap_printf(sess, "* LIST (\\Noselect) \".\" \"\"\r\n");
+		imap_tagged(sess, "OK", "List completed");
+		return;
+	}
+	names = imap_folder_names(sess, &name_count);
+	subs = imap_subscriptions_read(sess, &sub_count);
+	attrs = buf_new(256);
+	for (i = 0; i < name_count; i++) {
+		matched = 0;
+		for (p = 0; p < pattern_count && !matched; p++) {
+			pattern = xasprintf("%s%s", ref, patterns[p].str);
+			matched = imap_list_match(pattern, names[i]);
+			free(pattern);
+		}
+		special = imap_folder_special_use(names[i]);
+		if (!matched || ((opts & LIST_SPECIAL_USE) && special == NULL))
+			continue;
+		if ((opts & LIST_SUBSCRIBED) &&
+		    !imap_names_contain(subs, sub_count, names[i]))
+			continue;
+		buf_reset(attrs);
+		(void) buf_append_str(attrs, imap_has_children(names,
+		    name_count, names[i]) ? "\\HasChildren" :
+		    "\\HasNoChildren");
+		if (special != NULL)
+			(void) buf_printf(attrs, " %s", special);
+		if ((opts & LIST_RET_SUBSCRIBED) &&
+		    imap_names_contain(subs, sub_count, names[i]))
+			(void) buf_append_str(attrs, " \\Subscribed");
+		imap_list_reply(sess, "LIST", names[i], buf_cstr(attrs));
+	}
+	buf_free(&attrs);
+	imap_names_free(names, name_count);
+	imap_names_free(subs, sub_count);
+	imap_tagged(sess, "OK", "List completed");
+}
+
+void
+imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
+{
+	char **subs, *pattern;
+	const char *ref, *pat;
+	size_t sub_count, i;
+
+	if (count != 2 || (ref = imap_arg_astring(&args[0])) == NULL ||
+	    args[1].type == IMAP_ARG_LIST || strlen(ref) > IMAP_NAME_MAX ||
+	    args[1].len > IMAP_NAME_MAX + 16) {
+		imap_tagged(sess, "BAD", "LSUB needs a reference and a "
+		    "pattern");
+		return;
+	}
+	pat = args[1].str;
+	subs = imap_subscriptions_read(sess, &sub_count);
+	pattern = xasprintf("%s%s", ref, pat);
+	for (i = 0; i < sub_count; i++) {
+		if (imap_list_match(pattern, subs[i]))
+			imap_list_reply(sess, "LSUB", subs[i], "");
+	}
+	free(pattern);
+	imap_names_free(subs, sub_count);
+	imap_tagged(sess, "OK", "Lsub completed");
+}
+
+static const char *
+imap_name_arg(struct imap_session *sess, struct imap_arg *args,
+	size_t count, size_t want)
+{
+	const char *name;
+
+	if (count != want || (name = imap_arg_astring(&args[0])) == NULL) {
+		imap_tagged(sess, "BAD", "Missing or bad mailbox name");
+		return NULL;
+	}
+	return name;
+}
+
+void
+imap_cmd_create(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *arg = imap_name_arg(sess, args, count, 1), *error;
+	char *name, *dir, *make_error = NULL;
+
+	if (arg == NULL)
+		return;
+	name = xstrdup(arg);
+	/* "A." asks for a mailbox that will hold others: the same here. */
+	if (name[0] != '\0' && name[strlen(name) - 1] == '.')
+		name[strlen(name) - 1] = '\0';
+	dir = imap_folder_dir(sess, name, &error);
+	if (dir == NULL)
+		imap_tagged(sess, "NO", "%s", error);
+	else if (imap_is_inbox(name) || imap_folder_exists(dir))
+		imap_tagged(sess, "NO", "[ALREADYEXISTS] Mailbox exists");
+	else if (imap_folder_make(sess, name, &make_error) < 0) {
+		log_error("user=%s: %s", sess->user, make_error);
+		free(make_error);
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot create mailbox");
+	} else
+		imap_tagged(sess, "OK", "Create completed");
+	free(dir);
+	free(name);
+}
+
+static int
+imap_rm_entry(const char *path, const struct stat *st, int flag,
+	struct FTW *ftw)
+{
+	(void) st;
+	(void) ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 ? -1 : 0;
+	return unlink(path) < 0 ? -1 : 0;
+}
+
+void
+imap_cmd_delete(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *name = imap_name_arg(sess, args, count, 1), *error;
+	char *dir, *trash, **names, **subs;
+	size_t name_count, sub_count, i;
+
+	if (name == NULL)
+		return;
+	if (imap_is_inbox(name)) {
+		imap_tagged(sess, "NO", "INBOX cannot be deleted");
+		return;
+	}
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	if (!imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		return;
+	}
+	names = imap_folder_names(sess, &name_count);
+	if (imap_has_children(names, name_count, name)) {
+		imap_names_free(names, name_count);
+		free(dir);
+		imap_tagged(sess, "NO", "[INUSE] Mailbox has children, "
+		    "delete them first");
+		return;
+	}
+	imap_names_free(names, name_count);
+	if (sess->box != NULL && strcmp(sess->box->dir, dir) == 0) {
+		imap_mailbox_close(&sess->box);
+		sess->state = IMAP_STATE_AUTH;
+	}
+	/* Out of sight at once (one rename), then removed at leisure. */
+	trash = xasprintf("%s/..deleted.%ld.%lld", sess->root,
+	    (long) getpid(), (long long) time(NULL));
+	if (rename(dir, trash) < 0) {
+		log_error("user=%s: rename %s: %s", sess->user, dir,
+		    strerror(errno));
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot delete mailbox");
+	} else {
+		if (nftw(trash, imap_rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+			log_warn("user=%s: remove %s: %s", sess->user, trash,
+			    strerror(errno));
+		subs = imap_subscriptions_read(sess, &sub_count);
+		for (i = 0; i < sub_count; i++) {
+			if (strcmp(subs[i], name) == 0) {
+				free(subs[i]);
+				subs[i] = NULL;
+			}
+		}
+		(void) imap_subscriptions_write(sess, subs, sub_count);
+		for (i = 0; i < sub_count; i++)
+			free(subs[i]);
+		free(subs);
+		imap_tagged(sess, "OK", "Delete completed");
+	}
+	free(trash);
+	free(dir);
+}
+
+/* RENAME INBOX: its messages move to a new folder; INBOX stays. */
+static int
+imap_rename_inbox(struct imap_session *sess, const char *to_dir,
+	char **error_r)
+{
+	static const char *const subdirs[] = { "new", "cur" };
+	struct dirent *de;
+	char *path, *from, *to;
+	DIR *d;
+	int sub;
+
+	for (sub = 0; sub < 2; sub++) {
+		path = xasprintf("%s/%s", sess->root, subdirs[sub]);
+		d = opendir(path);
+		free(path);
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			from = xasprintf("%s/%s/%s", sess->root, subdirs[sub],
+			    de->d_name);
+			to = xasprintf("%s/%s/%s", to_dir, subdirs[sub],
+			    de->d_name);
+			if (rename(from, to) < 0 && errno != ENOENT)
+				*error_r = xasprintf("rename %s: %s", from,
+				    strerror(errno));
+			free(from);
+			free(to);
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+void
+imap_cmd_rename(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *from, *to, *error;
+	char *from_dir = NULL, *to_dir = NULL, **names, *a, *b, *err = NULL;
+	size_t name_count, i, len;
+	int failed = 0;
+
+	if (count != 2 || (from = imap_arg_astring(&args[0])) == NULL ||
+	    (to = imap_arg_astring(&args[1])) == NULL) {
+		imap_tagged(sess, "BAD", "RENAME needs two mailbox names");
+		return;
+	}
+	if ((from_dir = imap_folder_dir(sess, from, &error)) == NULL ||
+	    (to_dir = imap_folder_dir(sess, to, &error)) == NULL) {
+		free(from_dir);
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	if (!imap_folder_exists(from_dir))
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+	else if (imap_is_inbox(to) || imap_folder_exists(to_dir))
+		imap_tagged(sess, "NO", "[ALREADYEXISTS] Target mailbox "
+		    "exists");
+	else if (imap_is_inbox(from)) {
+		if (imap_folder_make(sess, to, &err) < 0 ||
+		    imap_rename_inbox(sess, to_dir, &err) < 0 || err != NULL)
+			failed = 1;
+		else
+			imap_tagged(sess, "OK", "Rename completed");
+	} else {
+		/* The children first: their names are under from's name. */
+		names = imap_folder_names(sess, &name_count);
+		len = strlen(from);
+		for (i = 0; i < name_count && !failed; i++) {
+			if (strncmp(names[i], from, len) != 0 ||
+			    names[i][len] != '.')
+				continue;
+			a = xasprintf("%s/.%s", sess->root, names[i]);
+			b = xasprintf("%s/.%s%s", sess->root, to,
+			    names[i] + len);
+			if (rename(a, b) < 0) {
+				err = xasprintf("rename %s: %s", a,
+				    strerror(errno));
+				failed = 1;
+			}
+			free(a);
+			free(b);
+		}
+		imap_names_free(names, name_count);
+		if (!failed && strchr(to, '.') != NULL) {
+			a = xstrndup(to, (size_t) (strrchr(to, '.') - to));
+			if (imap_folder_make(sess, a, &err) < 0)
+				failed = 1;
+			free(a);
+		}
+		if (!failed && rename(from_dir, to_dir) < 0) {
+			err = xasprintf("rename %s: %s", from_dir,
+			    strerror(errno));
+			failed = 1;
+		}
+		if (!failed)
+			imap_tagged(sess, "OK", "Rename completed");
+	}
+	if (failed) {
+		log_error("user=%s: %s", sess->user, err != NULL ? err : "?");
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot rename mailbox");
+	}
+	free(err);
+	free(from_dir);
+	free(to_dir);
+}
+
+static void
+imap_subscribe(struct imap_session *sess, struct imap_arg *args,
+	size_t count, int subscribe)
+{
+	const char *name = imap_name_arg(sess, args, count, 1), *error;
+	char **subs, *dir;
+	size_t sub_count, i;
+	int found = 0;
+
+	if (name == NULL)
+		return;
+	if (imap_is_inbox(name))
+		name = "INBOX";
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	free(dir);
+	subs = imap_subscriptions_read(sess, &sub_count);
+	for (i = 0; i < sub_count; i++) {
+		if (strcmp(subs[i], name) == 0) {
+			found = 1;
+			if (!subscribe) {
+				free(subs[i]);
+				subs[i] = NULL;
+			}
+		}
+	}
+	if (subscribe && !found) {
+		subs = xreallocarray(subs, sub_count + 1, sizeof(*subs));
+		subs[sub_count++] = xstrdup(name);
+	}
+	if ((subscribe && found) || (!subscribe && !found) ||
+	    imap_subscriptions_write(sess, subs, sub_count) == 0)
+		imap_tagged(sess, "OK", "%s completed",
+		    subscribe ? "Subscribe" : "Unsubscribe");
+	else
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot save "
+		    "subscriptions");
+	for (i = 0; i < sub_count; i++)
+		free(subs[i]);
+	free(subs);
+}
+
+void
+imap_cmd_subscribe(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	imap_subscribe(sess, args, count, 1);
+}
+
+void
+imap_cmd_unsubscribe(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	imap_subscribe(sess, args, count, 0);
+}
+
+void
+imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	static const char *const items[] = { "MESSAGES", "RECENT", "UIDNEXT",
+	    "UIDVALIDITY", "UNSEEN" };
+	struct imap_uidlist_result r;
+	unsigned long long values[5] = { 0 };
+	const char *name, *error;
+	char *dir, *scan_error = NULL;
+	size_t i, k;
+	int first = 1;
+
+	if (count != 2 || (name = imap_arg_astring(&args[0])) == NULL ||
+	    args[1].type != IMAP_ARG_LIST || args[1].count == 0) {
+		imap_tagged(sess, "BAD", "STATUS needs a mailbox and items");
+		return;
+	}
+	for (i = 0; i < args[1].count; i++) {
+		for (k = 0; k < 5; k++) {
+			if (args[1].list[i].type == IMAP_ARG_ATOM &&
+			    strcasecmp(args[1].list[i].str, items[k]) == 0)
+				break;
+		}
+		if (k == 5) {
+			imap_tagged(sess, "BAD", "Unknown STATUS item");
+			return;
+		}
+	}
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL ||
+	    !imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		return;
+	}
+	if (imap_uidlist_scan(dir, &r, &scan_error) < 0) {
+		log_error("user=%s status: %s", sess->user, scan_error);
+		free(scan_error);
+		free(dir);
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
+		return;
+	}
+	free(dir);
+	values[0] = r.count;
+	values[2] = r.uidnext;
+	values[3] = r.uidvalidity;
+	for (i = 0; i < r.count; i++) {
+		values[1] += r.files[i].in_new ? 1 : 0;
+		values[4] += (imap_flags_from_name(r.files[i].name) &
+		    IMAP_FLAG_SEEN) ? 0 : 1;
+	}
+	imap_uidlist_result_free(&r);
+	imap_printf(sess, "* STATUS ");
+	imap_write_string(sess, name, strlen(name));
+	imap_printf(sess, " (");
+	for (i = 0; i < args[1].count; i++) {
+		for (k = 0; k < 5; k++) {
+			if (strcasecmp(args[1].list[i].str, items[k]) == 0)
+				break;
+		}
+		imap_printf(sess, "%s%s %llu", first ? "" : " ", items[k],
+		    values[k]);
+		first = 0;
+	}
+	imap_printf(sess, ")\r\n");
+	imap_tagged(sess, "OK", "Status completed");
+}

@@ -1,0 +1,434 @@
+/* imap_mailbox: the selected folder (see imap_mailbox.h). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "imap_uidlist.h"
+#include "log.h"
+#include "maildir.h"
+#include "xalloc.h"
+
+static const struct {
+	char letter;
+	unsigned int bit;
+} imap_letters[] = {
+	{ 'D', IMAP_FLAG_DRAFT },
+	{ 'F', IMAP_FLAG_FLAGGED },
+	{ 'R', IMAP_FLAG_ANSWERED },
+	{ 'S', IMAP_FLAG_SEEN },
+	{ 'T', IMAP_FLAG_DELETED },
+};
+
+#define IMAP_LETTER_COUNT (sizeof(imap_letters) / sizeof(imap_letters[0]))
+
+unsigned int
+imap_flags_from_name(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+	unsigned int flags = 0;
+	size_t i;
+
+	if (info == NULL)
+		return 0;
+	for (info += 3; *info != '\0'; info++) {
+		for (i = 0; i < IMAP_LETTER_COUNT; i++) {
+			if (*info == imap_letters[i].letter)
+				flags |= imap_letters[i].bit;
+		}
+	}
+	return flags;
+}
+
+long long
+imap_name_size(const char *name, char key)
+{
+	size_t base = imap_uidlist_base_len(name);
+	const char *p = name, *end = name + base;
+	long long v;
+
+	while ((p = memchr(p, ',', (size_t) (end - p))) != NULL) {
+		p++;
+		if (end - p >= 3 && p[0] == key && p[1] == '=' &&
+		    p[2] >= '0' && p[2] <= '9') {
+			v = 0;
+			for (p += 2; p < end && *p >= '0' && *p <= '9'; p++) {
+				if (v > (LLONG_MAX - 9) / 10)
+					return -1;
+				v = v * 10 + (*p - '0');
+			}
+			return v;
+		}
+	}
+	return -1;
+}
+
+char *
+imap_msg_path(const struct imap_mailbox *box, const struct imap_msg *msg)
+{
+	return xasprintf("%s/%s/%s", box->dir, msg->in_new ? "new" : "cur",
+	    msg->name);
+}
+
+/* Look for msg's file under another name (renamed by someone else). */
+static int
+imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
+{
+	static const char *const subdirs[] = { "cur", "new" };
+	size_t base = imap_uidlist_base_len(msg->name);
+	struct dirent *de;
+	char *path;
+	DIR *d;
+	int sub, found = 0;
+
+	for (sub = 0; sub < 2 && !found; sub++) {
+		path = xasprintf("%s/%s", box->dir, subdirs[sub]);
+		d = opendir(path);
+		free(path);
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, msg->name, base) == 0 &&
+			    (de->d_name[base] == '\0' ||
+			    de->d_name[base] == ':')) {
+				free(msg->name);
+				msg->name = xstrdup(de->d_name);
+				msg->in_new = sub == 1;
+				found = 1;
+				break;
+			}
+		}
+		closedir(d);
+	}
+	box->changed = 1;
+	return found ? 0 : -1;
+}
+
+int
+imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg)
+{
+	char *path = imap_msg_path(box, msg);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	free(path);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (imap_msg_refind(box, msg) < 0)
+		return -1;
+	path = imap_msg_path(box, msg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	return fd;
+}
+
+/* The ":2," letters for flags, keeping letters we do not manage. */
+static char *
+imap_letters_for(const char *old_name, unsigned int flags)
+{
+	const char *info = strstr(old_name, ":2,");
+	struct buf *b = buf_new(64);
+	char *out;
+	size_t i;
+
+	if (info != NULL) {
+		for (info += 3; *info != '\0'; info++) {
+			if (strchr("DFRST", *info) == NULL)
+				(void) buf_append_char(b, *info);
+		}
+	}
+	for (i = 0; i < IMAP_LETTER_COUNT; i++) {
+		if (flags & imap_letters[i].bit)
+			(void) buf_append_char(b, imap_letters[i].letter);
+	}
+	out = buf_strdup(b);
+	buf_free(&b);
+	return out;
+}
+
+int
+imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
+	unsigned int flags)
+{
+	char *letters, *new_name = NULL, *error = NULL;
+	int tries, ret = -1;
+
+	for (tries = 0; tries < 2; tries++) {
+		letters = imap_letters_for(msg->name, flags);
+		ret = maildir_set_flags(box->dir, msg->name, msg->in_new,
+		    letters, &new_name, &error);
+		free(letters);
+		if (ret == 0) {
+			free(msg->name);
+			msg->name = new_name;
+			msg->in_new = 0;
+			break;
+		}
+		free(error);
+		error = NULL;
+		if (errno != ENOENT || imap_msg_refind(box, msg) < 0)
+			break;
+	}
+	if (ret == 0)
+		msg->flags = (uint8_t) ((msg->flags & ~IMAP_FLAGS_STORED) |
+		    (flags & IMAP_FLAGS_STORED));
+	return ret;
+}
+
+struct imap_msg *
+imap_mailbox_find_uid(struct imap_mailbox *box, uint32_t uid)
+{
+	size_t low = 0, high = box->count, mid;
+
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (box->msgs[mid].uid == uid)
+			return &box->msgs[mid];
+		if (box->msgs[mid].uid < uid)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+void
+imap_mailbox_remove(struct imap_mailbox *box, size_t i)
+{
+	free(box->msgs[i].name);
+	memmove(&box->msgs[i], &box->msgs[i + 1],
+	    (box->count - i - 1) * sizeof(box->msgs[0]));
+	box->count--;
+}
+
+size_t
+imap_mailbox_recent(const struct imap_mailbox *box)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < box->count; i++) {
+		if (box->msgs[i].flags & IMAP_FLAG_RECENT)
+			n++;
+	}
+	return n;
+}
+
+/* Have new/ or cur/ changed since the last scan? */
+static int
+imap_dirs_changed(struct imap_mailbox *box, struct timespec *new_r,
+	struct timespec *cur_r)
+{
+	struct stat st;
+	char *path;
+	time_t now = time(NULL);
+	int changed = box->changed;
+
+	path = xasprintf("%s/new", box->dir);
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	free(path);
+	*new_r = st.st_mtim;
+	path = xasprintf("%s/cur", box->dir);
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	free(path);
+	*cur_r = st.st_mtim;
+	if (new_r->tv_sec != box->new_mtime.tv_sec ||
+	    new_r->tv_nsec != box->new_mtime.tv_nsec ||
+	    cur_r->tv_sec != box->cur_mtime.tv_sec ||
+	    cur_r->tv_nsec != box->cur_mtime.tv_nsec)
+		changed = 1;
+	/*
+	 * A change in the same clock tick as our scan would leave the mtime
+	 * as it was: do not trust mtimes that young.
+	 */
+	if (new_r->tv_sec >= now - 1 || cur_r->tv_sec >= now - 1)
+		changed = 1;
+	return changed;
+}
+
+/* Append a message found on disk; new ones move to cur/ and are Recent. */
+static void
+imap_mailbox_add(struct imap_mailbox *box,
+	const struct imap_uidlist_file *file, int first_open)
+{
+	struct imap_msg *msg;
+	char *new_name = NULL, *error = NULL;
+
+	if (box->count == box->alloc) {
+		box->alloc = box->alloc == 0 ? 64 : box->alloc * 2;
+		box->msgs = xreallocarray(box->msgs, box->alloc,
+		    sizeof(*box->msgs));
+	}
+	msg = &box->msgs[box->count++];
+	msg->uid = file->uid;
+	msg->name = xstrdup(file->name);
+	msg->in_new = (uint8_t) file->in_new;
+	msg->flags = (uint8_t) imap_flags_from_name(file->name);
+	if (!file->in_new || box->readonly)
+		return;
+	/* Whoever moves it out of new/ first has it as \Recent. */
+	if (maildir_set_flags(box->dir, file->name, 1,
+	    strstr(file->name, ":2,") != NULL ?
+	    strstr(file->name, ":2,") + 3 : "", &new_name, &error) == 0) {
+		free(msg->name);
+		msg->name = new_name;
+		msg->in_new = 0;
+		msg->flags |= IMAP_FLAG_RECENT;
+	} else {
+		free(error);
+		(void) imap_msg_refind(box, msg);
+	}
+	(void) first_open;
+}
+
+int
+imap_mailbox_open(const char *name, const char *dir, int readonly,
+	struct imap_mailbox **box_r, char **error_r)
+{
+	struct imap_mailbox *box = xcalloc(1, sizeof(*box));
+	struct imap_uidlist_result r;
+	size_t i;
+
+	box->dir = xstrdup(dir);
+	box->name = xstrdup(name);
+	box->readonly = readonly;
+	(void) imap_dirs_changed(box, &box->new_mtime, &box->cur_mtime);
+	if (imap_uidlist_scan(dir, &r, error_r) < 0) {
+		imap_mailbox_close(&box);
+		return -1;
+	}
+	box->uidvalidity = r.uidvalidity;
+	box->uidnext = r.uidnext;
+	for (i = 0; i < r.count; i++)
+		imap_mailbox_add(box, &r.files[i], 1);
+	imap_uidlist_result_free(&r);
+	box->changed = 0;
+	*box_r = box;
+	return 0;
+}
+
+void
+imap_mailbox_close(struct imap_mailbox **boxp)
+{
+	struct imap_mailbox *box = *boxp;
+	size_t i;
+
+	if (box == NULL)
+		return;
+	for (i = 0; i < box->count; i++)
+		free(box->msgs[i].name);
+	free(box->msgs);
+	free(box->dir);
+	free(box->name);
+	free(box);
+	*boxp = NULL;
+}
+
+/* Does the scan still hold msg's UID?  Binary search (sorted by UID). */
+static const struct imap_uidlist_file *
+imap_scan_find(const struct imap_uidlist_result *r, uint32_t uid)
+{
+	size_t low = 0, high = r->count, mid;
+
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (r->files[mid].uid == uid)
+			return &r->files[mid];
+		if (r->files[mid].uid < uid)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+int
+imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
+{
+	struct imap_uidlist_result r;
+	const struct imap_uidlist_file *file;
+	struct timespec new_mtime, cur_mtime;
+	uint32_t max_uid;
+	size_t i, old_count;
+	unsigned int disk_flags;
+	char *error = NULL;
+	int rescanned = 0;
+
+	if (!imap_dirs_changed(box, &new_mtime, &cur_mtime))
+		return 0;
+again:
+	if (imap_uidlist_scan(box->dir, &r, &error) < 0) {
+		log_error("%s: %s", box->dir, error);
+		free(error);
+		return access(box->dir, F_OK) == 0 ? 0 : -1;
+	}
+	if (r.uidvalidity != box->uidvalidity) {
+		imap_uidlist_result_free(&r);
+		return -1;
+	}
+	/*
+	 * A message missing from the listing may only have been renamed
+	 * while we read the directory: look once more before reporting
+	 * it expunged.
+	 */
+	for (i = 0; i < box->count && !rescanned; i++) {
+		if (imap_scan_find(&r, box->msgs[i].uid) == NULL) {
+			rescanned = 1;
+			imap_uidlist_result_free(&r);
+			goto again;
+		}
+	}
+	for (i = box->count; i > 0; i--) {
+		file = imap_scan_find(&r, box->msgs[i - 1].uid);
+		if (file == NULL) {
+			imap_printf(sess, "* %zu EXPUNGE\r\n", i);
+			imap_mailbox_remove(box, i - 1);
+			continue;
+		}
+		if (strcmp(file->name, box->msgs[i - 1].name) != 0) {
+			free(box->msgs[i - 1].name);
+			box->msgs[i - 1].name = xstrdup(file->name);
+			box->msgs[i - 1].in_new = (uint8_t) file->in_new;
+		}
+		disk_flags = imap_flags_from_name(file->name);
+		if (disk_flags != (box->msgs[i - 1].flags &
+		    IMAP_FLAGS_STORED)) {
+			box->msgs[i - 1].flags = (uint8_t) (disk_flags |
+			    (box->msgs[i - 1].flags & IMAP_FLAG_RECENT));
+			imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", i,
+			    (unsigned) box->msgs[i - 1].uid);
+			imap_write_flags(sess, box->msgs[i - 1].flags);
+			imap_printf(sess, ")\r\n");
+		}
+	}
+	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
+	old_count = box->count;
+	for (i = 0; i < r.count; i++) {
+		if (r.files[i].uid > max_uid)
+			imap_mailbox_add(box, &r.files[i], 0);
+	}
+	box->uidnext = r.uidnext;
+	imap_uidlist_result_free(&r);
+	if (box->count != old_count) {
+		imap_printf(sess, "* %zu EXISTS\r\n", box->count);
+		imap_printf(sess, "* %zu RECENT\r\n",
+		    imap_mailbox_recent(box));
+	}
+	/*
+	 * The mtimes from before the scan: a delivery during it is then
+	 * found next time (our own renames cost one more scan).
+	 */
+	box->new_mtime = new_mtime;
+	box->cur_mtime = cur_mtime;
+	box->changed = 0;
+	return 0;
+}

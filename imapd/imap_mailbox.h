@@ -1,0 +1,91 @@
+/*
+ * imap_mailbox: the selected folder's state and its synchronisation with
+ * the disk (new mail, flag changes and expunges by other sessions and
+ * lmtpd).
+ *
+ * Per message the session keeps a struct imap_msg: the UID, the flags
+ * the client was last told, and the file's current name.  Message data
+ * is read from the file when asked for.  Messages found in new/ are
+ * moved to cur/ by the session that first sees them (unless it EXAMINEd
+ * the folder) and are \Recent in that session only (RFC 3501 2.3.2).
+ *
+ * imap_mailbox_sync() rescans only when new/ or cur/ changed (their
+ * mtimes; a change within the same second always rescans), and sends the
+ * untagged EXISTS, RECENT, EXPUNGE and FETCH FLAGS responses.  Callers
+ * do not call it while answering FETCH, STORE or SEARCH, where RFC 3501
+ * 7.4.1 forbids EXPUNGE responses.
+ */
+#ifndef ISPMAIL_IMAP_MAILBOX_H
+#define ISPMAIL_IMAP_MAILBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct imap_session;
+
+struct imap_msg {
+	char *name;		/* file name in cur/ (or new/) */
+	uint32_t uid;
+	uint8_t flags;		/* IMAP_FLAG_* as the client knows them */
+	uint8_t in_new;
+};
+
+struct imap_mailbox {
+	char *dir;		/* the folder's Maildir */
+	char *name;		/* IMAP name (modified UTF-7) */
+	int readonly;		/* EXAMINE */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	struct imap_msg *msgs;	/* sorted by UID; index = sequence - 1 */
+	size_t count;
+	size_t alloc;
+	struct timespec new_mtime;
+	struct timespec cur_mtime;
+	int changed;		/* rescan even when the mtimes agree */
+};
+
+/*
+ * Open (SELECT/EXAMINE) the folder at dir.  0 ok; -1 with *error_r.
+ * Nothing is sent; the caller sends the SELECT responses.
+ */
+int imap_mailbox_open(const char *name, const char *dir, int readonly,
+	struct imap_mailbox **box_r, char **error_r);
+void imap_mailbox_close(struct imap_mailbox **boxp);
+
+/*
+ * Bring the session's view up to date and report changes.  0 ok; -1
+ * when the folder vanished or its UIDVALIDITY changed (the session must
+ * end with BYE).
+ */
+int imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box);
+
+/* Count \Recent messages. */
+size_t imap_mailbox_recent(const struct imap_mailbox *box);
+
+/*
+ * Open a message's file for reading (finding it again when another
+ * session renamed it); -1 when it is gone.
+ */
+int imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg);
+/* The path of a message's file (caller frees). */
+char *imap_msg_path(const struct imap_mailbox *box,
+	const struct imap_msg *msg);
+/*
+ * Write msg's stored flags into its file name (keeping letters IMAP does
+ * not know).  0 ok; -1 when the file is gone.
+ */
+int imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
+	unsigned int flags);
+/* Stored flags from a file name's ":2," part. */
+unsigned int imap_flags_from_name(const char *name);
+/* S= and W= from a name, -1 when absent. */
+long long imap_name_size(const char *name, char key);
+/* Find the message with this UID; NULL when none. */
+struct imap_msg *imap_mailbox_find_uid(struct imap_mailbox *box,
+	uint32_t uid);
+/* Remove message i from the session's view (after EXPUNGE). */
+void imap_mailbox_remove(struct imap_mailbox *box, size_t i);
+
+#endif

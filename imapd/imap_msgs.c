@@ -1,0 +1,688 @@
+/*
+ * imap_msgs: commands that change messages: STORE, EXPUNGE, COPY, MOVE
+ * (RFC 6851) and APPEND, with UIDPLUS (RFC 4315) response codes.
+ *
+ * Flags live in the file names, so STORE is a rename per message.  COPY
+ * writes a new file through common/maildir (a new unique name, so the
+ * copy has a life of its own); MOVE renames the file into the target
+ * folder, which is atomic and never leaves two copies.  APPEND copies the
+ * client's literal to disk in chunks; it is never held in memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "imap_uidlist.h"
+#include "log.h"
+#include "mail_params.h"
+#include "maildir.h"
+#include "stream.h"
+#include "xalloc.h"
+
+#define IMAP_COPY_CHUNK 65536
+
+void
+imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct imap_mailbox *box = sess->box;
+	struct imap_arg list;
+	unsigned char *selected;
+	unsigned int flags, new_flags;
+	const char *item;
+	size_t i;
+	int mode, silent, failed = 0;
+
+	if (count < 3 || args[0].type != IMAP_ARG_ATOM ||
+	    args[1].type != IMAP_ARG_ATOM) {
+		imap_tagged(sess, "BAD", "STORE needs a set, an item and "
+		    "flags");
+		return;
+	}
+	item = args[1].str;
+	mode = item[0] == '+' ? 1 : item[0] == '-' ? -1 : 0;
+	if (mode != 0)
+		item++;
+	silent = strcasecmp(item, "FLAGS.SILENT") == 0;
+	if (!silent && strcasecmp(item, "FLAGS") != 0) {
+		imap_tagged(sess, "BAD", "Unknown STORE item");
+		return;
+	}
+	memset(&list, 0, sizeof(list));
+	list.type = IMAP_ARG_LIST;
+	list.list = &args[2];
+	list.count = count - 2;
+	if (count == 3 && args[2].type == IMAP_ARG_LIST)
+		list = args[2];
+	if (imap_parse_flags(&list, &flags) < 0) {
+		imap_tagged(sess, "BAD", "Invalid flags");
+		return;
+	}
+	if (box->readonly) {
+		imap_tagged(sess, "NO", "Mailbox is read-only");
+		return;
+	}
+	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
+	    &selected) < 0)
+		return;
+	for (i = 0; i < box->count; i++) {
+		if (!selected[i])
+			continue;
+		new_flags = box->msgs[i].flags & IMAP_FLAGS_STORED;
+		if (mode > 0)
+			new_flags |= flags;
+		else if (mode < 0)
+			new_flags &= ~flags;
+		else
+			new_flags = flags;
+		if (new_flags != (box->msgs[i].flags & IMAP_FLAGS_STORED) &&
+		    imap_msg_set_flags(box, &box->msgs[i], new_flags) < 0) {
+			failed = 1;
+			continue;
+		}
+		if (silent)
+			continue;
+		imap_printf(sess, "* %zu FETCH (FLAGS ", i + 1);
+		imap_write_flags(sess, box->msgs[i].flags);
+		if (sess->uid_cmd)
+			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
+		imap_printf(sess, ")\r\n");
+	}
+	free(selected);
+	if (failed)
+		imap_tagged(sess, "NO", "Some messages were expunged "
+		    "meanwhile");
+	else
+		imap_tagged(sess, "OK", "Store completed");
+}
+
+static long long
+imap_msg_size(struct imap_mailbox *box, struct imap_msg *msg)
+{
+	long long size = imap_name_size(msg->name, 'S');
+	struct stat st;
+	char *path;
+
+	if (size >= 0)
+		return size;
+	path = imap_msg_path(box, msg);
+	size = stat(path, &st) == 0 ? (long long) st.st_size : 0;
+	free(path);
+	return size;
+}
+
+int
+imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
+	int report)
+{
+	struct imap_mailbox *box = sess->box;
+	long long bytes = 0, messages = 0, size;
+	char *path, *error = NULL;
+	size_t i = 0;
+	int fd;
+
+	while (i < box->count) {
+		struct imap_msg *msg = &box->msgs[i];
+
+		if (!(msg->flags & IMAP_FLAG_DELETED) ||
+		    (uids != NULL && !imap_seqset_contains(uids, msg->uid))) {
+			i++;
+			continue;
+		}
+		size = imap_msg_size(box, msg);
+		path = imap_msg_path(box, msg);
+		if (unlink(path) < 0 && errno == ENOENT &&
+		    (fd = imap_msg_open(box, msg)) >= 0) {
+			close(fd);
+			free(path);
+			path = imap_msg_path(box, msg);
+			(void) unlink(path);
+		}
+		free(path);
+		bytes += size;
+		messages++;
+		if (report)
+			imap_printf(sess, "* %zu EXPUNGE\r\n", i + 1);
+		imap_mailbox_remove(box, i);
+	}
+	box->changed = 1;
+	if (messages > 0 && maildir_quota_add(sess->root, -bytes, -messages,
+	    &error) < 0) {
+		log_warn("user=%s quota: %s", sess->user, error);
+		free(error);
+	}
+	return 0;
+}
+
+void
+imap_cmd_expunge(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct imap_seqset set;
+
+	if (sess->box->readonly) {
+		imap_tagged(sess, "NO", "Mailbox is read-only");
+		return;
+	}
+	if (sess->uid_cmd) {
+		if (count != 1 || args[0].type != IMAP_ARG_ATOM ||
+		    imap_seqset_parse(args[0].str, &set) < 0) {
+			imap_tagged(sess, "BAD", "UID EXPUNGE needs a UID set");
+			return;
+		}
+		imap_seqset_resolve(&set, sess->box->count > 0 ?
+		    sess->box->msgs[sess->box->count - 1].uid : 0);
+		(void) imap_expunge(sess, &set, 1);
+		imap_seqset_free(&set);
+	} else {
+		if (count != 0) {
+			imap_tagged(sess, "BAD", "No arguments allowed");
+			return;
+		}
+		(void) imap_expunge(sess, NULL, 1);
+	}
+	imap_tagged(sess, "OK", "Expunge completed");
+}
+
+/* "1:3,7" for a sorted list of UIDs. */
+static void
+imap_uid_ranges(struct buf *out, const uint32_t *uids, size_t count)
+{
+	size_t i = 0, j;
+
+	while (i < count) {
+		for (j = i; j + 1 < count && uids[j + 1] == uids[j] + 1; j++)
+			;
+		if (i > 0)
+			(void) buf_append_char(out, ',');
+		if (j > i)
+			(void) buf_printf(out, "%u:%u", (unsigned) uids[i],
+			    (unsigned) uids[j]);
+		else
+			(void) buf_printf(out, "%u", (unsigned) uids[i]);
+		i = j + 1;
+	}
+}
+
+/* The UIDs the target folder gave to these base names (0 if unknown). */
+static uint32_t
+imap_target_uids(const char *dir, char **bases, size_t count,
+	uint32_t *uids, char **error_r)
+{
+	struct imap_uidlist_result r;
+	size_t i, k, len;
+	uint32_t validity;
+
+	if (imap_uidlist_scan(dir, &r, error_r) < 0)
+		return 0;
+	for (i = 0; i < count; i++) {
+		uids[i] = 0;
+		len = strlen(bases[i]);
+		for (k = 0; k < r.count; k++) {
+			if (strncmp(r.files[k].name, bases[i], len) == 0 &&
+			    imap_uidlist_base_len(r.files[k].name) == len) {
+				uids[i] = r.files[k].uid;
+				break;
+			}
+		}
+	}
+	validity = r.uidvalidity;
+	imap_uidlist_result_free(&r);
+	return validity;
+}
+
+/* Copy one message's file into dir/cur via common/maildir. */
+static int
+imap_copy_file(struct imap_mailbox *box, struct imap_msg *msg,
+	const char *dir, char **base_r, char **error_r)
+{
+	struct maildir_delivery *d;
+	char chunk[IMAP_COPY_CHUNK], *name = NULL, letters[8];
+	struct stat st;
+	ssize_t n;
+	size_t k = 0;
+	int fd;
+
+	fd = imap_msg_open(box, msg);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		*error_r = xstrdup("message expunged meanwhile");
+		return -1;
+	}
+	d = maildir_deliver_begin(dir, error_r);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (maildir_deliver_write(d, chunk, (size_t) n, error_r) < 0) {
+			maildir_deliver_abort(&d);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	if (n < 0) {
+		*error_r = xasprintf("read: %s", strerror(errno));
+		maildir_deliver_abort(&d);
+		return -1;
+	}
+	if (msg->flags & IMAP_FLAG_DRAFT)
+		letters[k++] = 'D';
+	if (msg->flags & IMAP_FLAG_FLAGGED)
+		letters[k++] = 'F';
+	if (msg->flags & IMAP_FLAG_ANSWERED)
+		letters[k++] = 'R';
+	if (msg->flags & IMAP_FLAG_SEEN)
+		letters[k++] = 'S';
+	if (msg->flags & IMAP_FLAG_DELETED)
+		letters[k++] = 'T';
+	letters[k] = '\0';
+	if (maildir_deliver_commit(&d, letters, st.st_mtime, &name, NULL,
+	    error_r) < 0)
+		return -1;
+	*base_r = xstrndup(name, imap_uidlist_base_len(name));
+	free(name);
+	return 0;
+}
+
+/* Rename a message's file into dir/cur (the same name). */
+static int
+imap_move_file(struct imap_mailbox *box, struct imap_msg *msg,
+	const char *dir, char **base_r, char **error_r)
+{
+	char *from, *to;
+	int tries, ret = -1, fd;
+
+	for (tries = 0; tries < 2 && ret < 0; tries++) {
+		from = imap_msg_path(box, msg);
+		to = xasprintf("%s/cur/%s", dir, msg->name);
+		ret = rename(from, to);
+		if (ret < 0 && (errno != ENOENT || tries == 1))
+			*error_r = xasprintf("rename %s: %s", from,
+			    strerror(errno));
+		free(from);
+		free(to);
+		if (ret < 0 && errno == ENOENT && tries == 0) {
+			/* Renamed by another session?  Find it again. */
+			if ((fd = imap_msg_open(box, msg)) < 0) {
+				*error_r = xstrdup("message expunged "
+				    "meanwhile");
+				return -1;
+			}
+			close(fd);
+		} else if (ret < 0) {
+			return -1;
+		}
+	}
+	if (ret < 0)
+		return -1;
+	*base_r = xstrndup(msg->name, imap_uidlist_base_len(msg->name));
+	return 0;
+}
+
+/* Is uid in the ascending list? */
+static int
+imap_uid_in(const uint32_t *uids, size_t count, uint32_t uid)
+{
+	size_t low = 0, high = count, mid;
+
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (uids[mid] == uid)
+			return 1;
+		if (uids[mid] < uid)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return 0;
+}
+
+static void
+imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
+	size_t count, int move)
+{
+	struct imap_mailbox *box = sess->box;
+	const char *name, *error;
+	char *dir, *copy_error = NULL, **bases;
+	unsigned char *selected;
+	uint32_t *src_uids, *dst_uids, validity;
+	long long bytes = 0;
+	struct maildir_quota q;
+	struct buf *code;
+	size_t i, n = 0, total = 0;
+	int failed = 0;
+
+	if (count != 2 || args[0].type != IMAP_ARG_ATOM ||
+	    (name = imap_arg_astring(&args[1])) == NULL) {
+		imap_tagged(sess, "BAD", "Needs a message set and a mailbox");
+		return;
+	}
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	if (!imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[TRYCREATE] Mailbox doesn't exist");
+		return;
+	}
+	if (move && box->readonly) {
+		free(dir);
+		imap_tagged(sess, "NO", "Mailbox is read-only");
+		return;
+	}
+	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
+	    &selected) < 0) {
+		free(dir);
+		return;
+	}
+	for (i = 0; i < box->count; i++) {
+		if (selected[i]) {
+			total++;
+			bytes += imap_msg_size(box, &box->msgs[i]);
+		}
+	}
+	if (!move && total > 0 && maildir_quota_get(sess->root, sess->quota,
+	    &q, &copy_error) == 0 && ((q.bytes_limit > 0 &&
+	    q.bytes + bytes > q.bytes_limit) || (q.count_limit > 0 &&
+	    q.count + (long long) total > q.count_limit))) {
+		free(selected);
+		free(dir);
+		imap_tagged(sess, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
+	free(copy_error);
+	copy_error = NULL;
+	bases = xcalloc(total + 1, sizeof(*bases));
+	src_uids = xcalloc(total + 1, sizeof(*src_uids));
+	dst_uids = xcalloc(total + 1, sizeof(*dst_uids));
+	for (i = 0; i < box->count && !failed; i++) {
+		if (!selected[i])
+			continue;
+		if (move) {
+			if (strcmp(dir, box->dir) == 0)
+				continue;	/* onto itself: nothing to do */
+			if (imap_move_file(box, &box->msgs[i], dir, &bases[n],
+			    &copy_error) < 0) {
+				failed = 1;
+				break;
+			}
+		} else if (imap_copy_file(box, &box->msgs[i], dir, &bases[n],
+		    &copy_error) < 0) {
+			failed = 1;
+			break;
+		}
+		src_uids[n++] = box->msgs[i].uid;
+	}
+	free(selected);
+	if (failed)
+		log_error("user=%s %s to %s: %s", sess->user,
+		    move ? "move" : "copy", name, copy_error);
+	free(copy_error);
+	copy_error = NULL;
+	if (!move && n > 0 && maildir_quota_add(sess->root, bytes,
+	    (long long) n, &copy_error) < 0) {
+		log_warn("user=%s quota: %s", sess->user, copy_error);
+		free(copy_error);
+		copy_error = NULL;
+	}
+	code = buf_new(BUF_DEFAULT_CAP);
+	validity = n > 0 ? imap_target_uids(dir, bases, n, dst_uids,
+	    &copy_error) : 0;
+	free(copy_error);
+	if (validity != 0) {
+		(void) buf_printf(code, "[COPYUID %u ", (unsigned) validity);
+		imap_uid_ranges(code, src_uids, n);
+		(void) buf_append_char(code, ' ');
+		imap_uid_ranges(code, dst_uids, n);
+		(void) buf_append_str(code, "] ");
+	}
+	if (move) {
+		/* RFC 6851: COPYUID untagged, then the EXPUNGEs. */
+		if (buf_len(code) > 0)
+			imap_printf(sess, "* OK %sMoved\r\n", buf_cstr(code));
+		for (i = box->count; i > 0; i--) {
+			if (imap_uid_in(src_uids, n, box->msgs[i - 1].uid)) {
+				imap_printf(sess, "* %zu EXPUNGE\r\n", i);
+				imap_mailbox_remove(box, i - 1);
+			}
+		}
+		box->changed = 1;
+	}
+	if (failed)
+		imap_tagged(sess, "NO", "[SERVERBUG] %s failed",
+		    move ? "Move" : "Copy");
+	else
+		imap_tagged(sess, "OK", "%s%s completed",
+		    move ? "" : buf_cstr(code), move ? "Move" : "Copy");
+	buf_free(&code);
+	for (i = 0; i < n; i++)
+		free(bases[i]);
+	free(bases);
+	free(src_uids);
+	free(dst_uids);
+	free(dir);
+}
+
+void
+imap_cmd_copy(struct imap_session *sess, struct imap_arg *args, size_t count)
+{
+	imap_copy_or_move(sess, args, count, 0);
+}
+
+void
+imap_cmd_move(struct imap_session *sess, struct imap_arg *args, size_t count)
+{
+	imap_copy_or_move(sess, args, count, 1);
+}
+
+/* RFC 3501 date-time "dd-Mon-yyyy hh:mm:ss +zzzz"; -1 when malformed. */
+static time_t
+imap_parse_date_time(const char *text)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4], sign;
+	int day, year, hour, min, sec, zone, consumed = 0;
+	const char *m;
+	struct tm tm;
+	time_t t;
+
+	if (sscanf(text, "%2d-%3[A-Za-z]-%4d %2d:%2d:%2d %c%4d%n", &day, mon,
+	    &year, &hour, &min, &sec, &sign, &zone, &consumed) != 8 ||
+	    text[consumed] != '\0' || (sign != '+' && sign != '-') ||
+	    strlen(text) < 26 || day < 1 || day > 31 || hour > 23 ||
+	    min > 59 || sec > 60 || year < 1970 || zone % 100 > 59 ||
+	    hour < 0 || min < 0 || sec < 0)
+		return -1;
+	m = strcasestr(months, mon);
+	if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = day;
+	tm.tm_mon = (int) (m - months) / 3;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	zone = (zone / 100) * 3600 + (zone % 100) * 60;
+	return sign == '+' ? t - zone : t + zone;
+}
+
+/* Read APPEND's literal into a delivery; 0 ok, -1 (session ends). */
+static int
+imap_append_copy(struct imap_session *sess, struct maildir_delivery *d,
+	long long size, char **error_r)
+{
+	struct buf *chunk = buf_new(IMAP_COPY_CHUNK);
+	size_t n;
+	int ret = 0;
+
+	while (size > 0) {
+		n = size > IMAP_COPY_CHUNK ? IMAP_COPY_CHUNK : (size_t) size;
+		buf_reset(chunk);
+		if (stream_read_exact(sess->s, chunk, n) != STREAM_OK) {
+			*error_r = xstrdup("connection lost in the literal");
+			sess->state = IMAP_STATE_LOGOUT;
+			ret = -1;
+			break;
+		}
+		if (d != NULL && maildir_deliver_write(d, buf_cstr(chunk), n,
+		    error_r) < 0) {
+			/* Read the rest anyway, to stay in step. */
+			maildir_deliver_abort(&d);
+			ret = -1;
+			d = NULL;
+		}
+		size -= (long long) n;
+	}
+	buf_free(&chunk);
+	return ret;
+}
+
+void
+imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct maildir_delivery *d;
+	struct maildir_quota q;
+	const char *name, *error;
+	char *dir, *err = NULL, *file = NULL, letters[8], *base;
+	unsigned int flags = 0;
+	long long size = sess->append_size;
+	time_t mtime = 0;
+	uint32_t uid = 0, validity;
+	size_t i = 1, k = 0;
+
+	if (size < 0 || count < 1 || count > 3 ||
+	    (name = imap_arg_astring(&args[0])) == NULL) {
+		imap_tagged(sess, "BAD", "APPEND needs a mailbox and a "
+		    "message literal");
+		return;
+	}
+	if (i < count && args[i].type == IMAP_ARG_LIST) {
+		if (imap_parse_flags(&args[i], &flags) < 0) {
+			imap_tagged(sess, "BAD", "Invalid flags");
+			return;
+		}
+		i++;
+	}
+	if (i < count) {
+		if (args[i].type != IMAP_ARG_STRING ||
+		    (mtime = imap_parse_date_time(args[i].str)) < 0) {
+			imap_tagged(sess, "BAD", "Invalid date-time");
+			return;
+		}
+		i++;
+	}
+	if (i != count) {
+		imap_tagged(sess, "BAD", "Too many APPEND arguments");
+		return;
+	}
+	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return;
+	}
+	if (!imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[TRYCREATE] Mailbox doesn't exist");
+		return;
+	}
+	if (size > var_imap_message_size_limit) {
+		free(dir);
+		imap_tagged(sess, "NO", "[TOOBIG] Message too large");
+		return;
+	}
+	if (maildir_quota_get(sess->root, sess->quota, &q, &err) == 0 &&
+	    ((q.bytes_limit > 0 && q.bytes + size > q.bytes_limit) ||
+	    (q.count_limit > 0 && q.count + 1 > q.count_limit))) {
+		free(dir);
+		imap_tagged(sess, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
+	free(err);
+	err = NULL;
+	d = maildir_deliver_begin(dir, &err);
+	if (sess->append_sync) {
+		if (d == NULL) {
+			log_error("user=%s append: %s", sess->user, err);
+			free(err);
+			free(dir);
+			imap_tagged(sess, "NO", "[SERVERBUG] Cannot append");
+			return;
+		}
+		imap_printf(sess, "+ Ready for literal data\r\n");
+		(void) stream_flush(sess->s);
+	}
+	sess->append_size = -1;
+	if (imap_append_copy(sess, d, size, &err) < 0 || d == NULL) {
+		d = NULL;
+		goto fail;
+	}
+	/* The rest of the command line: empty, as we have no MULTIAPPEND. */
+	if (stream_read_line(sess->s, sess->line,
+	    (size_t) var_imap_command_size_limit) != STREAM_OK ||
+	    buf_len(sess->line) != 0) {
+		maildir_deliver_abort(&d);
+		free(dir);
+		imap_tagged(sess, "BAD", "Junk after the message literal");
+		return;
+	}
+	if (flags & IMAP_FLAG_DRAFT)
+		letters[k++] = 'D';
+	if (flags & IMAP_FLAG_FLAGGED)
+		letters[k++] = 'F';
+	if (flags & IMAP_FLAG_ANSWERED)
+		letters[k++] = 'R';
+	if (flags & IMAP_FLAG_SEEN)
+		letters[k++] = 'S';
+	if (flags & IMAP_FLAG_DELETED)
+		letters[k++] = 'T';
+	letters[k] = '\0';
+	if (maildir_deliver_commit(&d, letters, mtime, &file, &size,
+	    &err) < 0)
+		goto fail;
+	if (maildir_quota_add(sess->root, size, 1, &err) < 0) {
+		log_warn("user=%s quota: %s", sess->user, err);
+		free(err);
+		err = NULL;
+	}
+	base = xstrndup(file, imap_uidlist_base_len(file));
+	validity = imap_target_uids(dir, &base, 1, &uid, &err);
+	free(err);
+	free(base);
+	free(file);
+	free(dir);
+	if (validity != 0 && uid != 0)
+		imap_tagged(sess, "OK", "[APPENDUID %u %u] Append completed",
+		    (unsigned) validity, (unsigned) uid);
+	else
+		imap_tagged(sess, "OK", "Append completed");
+	return;
+fail:
+	maildir_deliver_abort(&d);
+	if (err != NULL)
+		log_error("user=%s append: %s", sess->user, err);
+	free(err);
+	free(dir);
+	if (sess->state != IMAP_STATE_LOGOUT) {
+		/* Step over the line end after the literal. */
+		(void) stream_read_line(sess->s, sess->line,
+		    (size_t) var_imap_command_size_limit);
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot append");
+	}
+}

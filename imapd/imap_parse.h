@@ -1,0 +1,88 @@
+/*
+ * imap_parse: reading an IMAP command (with its literals) and splitting
+ * it into arguments; sequence sets.
+ *
+ * imap_read_command() assembles one command in a buf: its lines, and
+ * each literal as "{N}\r\n" followed by N bytes, within the command size
+ * limit.  Synchronising literals get a "+ OK" continuation; LITERAL+
+ * (RFC 7888) ones do not.  APPEND's message literal is left on the stream
+ * for the caller to copy to disk (it may be as large as the message size
+ * limit, and is never held in memory).
+ *
+ * imap_parse_args() splits a command into atoms, strings (quoted or
+ * literal, binary safe) and parenthesised lists, nested at most
+ * IMAP_PARSE_DEPTH deep.  Every string is a new NUL-terminated copy owned
+ * by the argument array.
+ */
+#ifndef ISPMAIL_IMAP_PARSE_H
+#define ISPMAIL_IMAP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+struct buf;
+
+#define IMAP_PARSE_DEPTH 32
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM = 1,	/* includes "BODY[HEADER.FIELDS (A B)]<0.9>" */
+	IMAP_ARG_STRING,	/* quoted string or literal */
+	IMAP_ARG_LIST,
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	char *str;			/* ATOM, STRING (NUL-terminated) */
+	size_t len;
+	int literal;			/* STRING came as a literal */
+	struct imap_arg *list;		/* LIST */
+	size_t count;
+};
+
+enum imap_read_result {
+	IMAP_READ_OK = 0,		/* a command in cmd */
+	IMAP_READ_APPEND,		/* cmd ends before APPEND's literal */
+	IMAP_READ_TOO_LONG,		/* line or command too long (skipped) */
+	IMAP_READ_LITERAL_TOO_BIG,	/* sync literal refused; cmd holds
+					   the start of the command */
+	IMAP_READ_BAD_LITERAL,		/* LITERAL+ past the limit: hang up */
+	IMAP_READ_CLOSED,		/* EOF, timeout, error */
+};
+
+/*
+ * Read one command.  limit bounds the whole command (lines plus
+ * literals, APPEND's message excepted); append_limit bounds APPEND's
+ * message.  For IMAP_READ_APPEND, *literal_size_r and *literal_sync_r
+ * describe the literal (its "{N}" is removed from cmd, no continuation
+ * was sent yet).
+ */
+enum imap_read_result imap_read_command(struct stream *s, struct buf *line,
+	struct buf *cmd, size_t limit, long long append_limit,
+	long long *literal_size_r, int *literal_sync_r);
+
+/*
+ * Split text (len bytes) into arguments.  0 ok with *args_r (free with
+ * imap_args_free) and *count_r; -1 with a static *error_r for unbalanced
+ * parentheses, bad quoting, a literal that lies about its size, or
+ * nesting past IMAP_PARSE_DEPTH.
+ */
+int imap_parse_args(const char *text, size_t len, struct imap_arg **args_r,
+	size_t *count_r, const char **error_r);
+void imap_args_free(struct imap_arg *args, size_t count);
+
+/* A sequence set "1:3,5,7:*" as ranges; '*' is UINT32_MAX until resolved. */
+struct imap_seqset {
+	uint32_t (*ranges)[2];		/* low <= high after resolving */
+	size_t count;
+};
+
+/* Parse a set; 0 ok, -1 when malformed (zero, junk, overflow). */
+int imap_seqset_parse(const char *text, struct imap_seqset *set_r);
+/* Replace '*' with max and order each range's ends. */
+void imap_seqset_resolve(struct imap_seqset *set, uint32_t max);
+int imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
+void imap_seqset_free(struct imap_seqset *set);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * imap_search: SEARCH and UID SEARCH (RFC 3501 6.4.4), every key.
+ *
+ * The keys become a tree first (a syntax error is a BAD before anything
+ * is read), then each message is tested, reading its file only when a
+ * key needs the header or the text.  Strings match as case-insensitive
+ * substrings of the raw bytes (US-ASCII case folding; UTF-8 passes
+ * through byte for byte).  XXX: encoded words and transfer encodings are
+ * not decoded before matching.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+enum search_op {
+	S_ALL, S_FLAG_SET, S_FLAG_CLEAR, S_NEW, S_SEQ, S_UID, S_NOT,
+	S_OR, S_AND, S_LARGER, S_SMALLER, S_BEFORE, S_ON, S_SINCE,
+	S_SENTBEFORE, S_SENTON, S_SENTSINCE, S_HEADER, S_BODY, S_TEXT,
+	S_NONE,
+};
+
+struct search_key {
+	enum search_op op;
+	unsigned int flag;
+	long long number;		/* sizes, dates as yyyymmdd */
+	char *field;			/* S_HEADER */
+	char *value;
+	struct imap_seqset set;
+	struct search_key *sub;		/* NOT, OR (two), AND (count) */
+	size_t count;
+};
+
+/* The per-message state a test may need, read lazily. */
+struct search_msg {
+	struct imap_mailbox *box;
+	struct imap_msg *msg;
+	size_t index;
+	int mapped;			/* 1 mapped, -1 failed */
+	void *data;
+	size_t len;
+	time_t mtime;
+	struct mime_message *mime;
+	struct buf *scratch;
+};
+
+static void
+search_key_free(struct search_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->count; i++)
+		search_key_free(&k->sub[i]);
+	free(k->sub);
+	free(k->field);
+	free(k->value);
+	imap_seqset_free(&k->set);
+}
+
+/* "1-Feb-1994" as yyyymmdd; -1 when malformed. */
+static long long
+search_parse_date(const char *text)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	char mon[4];
+	int day, year, consumed = 0;
+	const char *m;
+
+	if (sscanf(text, "%2d-%3[A-Za-z]-%4d%n", &day, mon, &year,
+	    &consumed) != 3 || text[consumed] != '\0' || day < 1 ||
+	    day > 31 || year < 1000 || strlen(mon) != 3)
+		return -1;
+	for (size_t i = 0; i < 3; i++)
+		mon[i] = (char) (mon[i] | 0x20);
+	m = strstr(months, mon);
+	if (m == NULL || (m - months) % 3 != 0)
+		return -1;
+	return (long long) year * 10000 + ((m - months) / 3 + 1) * 100 + day;
+}
+
+static const char *
+search_string(const struct imap_arg *arg)
+{
+	if (arg->type == IMAP_ARG_LIST)
+		return NULL;
+	if (memchr(arg->str, '\0', arg->len) != NULL)
+		return NULL;
+	return arg->str;
+}
+
+static int search_parse_key(struct imap_arg *args, size_t count,
+	size_t *pos, struct search_key *k, int depth);
+
+static int
+search_parse_list(struct imap_arg *args, size_t count, struct search_key *k,
+	int depth)
+{
+	size_t pos = 0;
+
+	k->op = S_AND;
+	while (pos < count) {
+		k->sub = xreallocarray(k->sub, k->count + 1, sizeof(*k->sub));
+		memset(&k->sub[k->count], 0, sizeof(*k->sub));
+		k->count++;
+		if (search_parse_key(args, count, &pos,
+		    &k->sub[k->count - 1], depth + 1) < 0)
+			return -1;
+	}
+	return k->count > 0 ? 0 : -1;
+}
+
+static int
+search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
+	struct search_key *k, int depth)
+{
+	static const struct {
+		const char *name;
+		enum search_op op;
+		unsigned int flag;
+		int args;		/* 0, 1 (string/number/date), 2 */
+	} keys[] = {
+		{ "ALL", S_ALL, 0, 0 },
+		{ "ANSWERED", S_FLAG_SET, IMAP_FLAG_ANSWERED, 0 },
+		{ "DELETED", S_FLAG_SET, IMAP_FLAG_DELETED, 0 },
+		{ "DRAFT", S_FLAG_SET, IMAP_FLAG_DRAFT, 0 },
+		{ "FLAGGED", S_FLAG_SET, IMAP_FLAG_FLAGGED, 0 },
+		{ "RECENT", S_FLAG_SET, IMAP_FLAG_RECENT, 0 },
+		{ "SEEN", S_FLAG_SET, IMAP_FLAG_SEEN, 0 },
+		{ "UNANSWERED", S_FLAG_CLEAR, IMAP_FLAG_ANSWERED, 0 },
+		{ "UNDELETED", S_FLAG_CLEAR, IMAP_FLAG_DELETED, 0 },
+		{ "UNDRAFT", S_FLAG_CLEAR, IMAP_FLAG_DRAFT, 0 },
+		{ "UNFLAGGED", S_FLAG_CLEAR, IMAP_FLAG_FLAGGED, 0 },
+		{ "UNSEEN", S_FLAG_CLEAR, IMAP_FLAG_SEEN, 0 },
+		{ "OLD", S_FLAG_CLEAR, IMAP_FLAG_RECENT, 0 },
+		{ "NEW", S_NEW, 0, 0 },
+		{ "KEYWORD", S_NONE, 0, 1 },
+		{ "UNKEYWORD", S_ALL, 0, 1 },
+		{ "LARGER", S_LARGER, 0, 1 },
+		{ "SMALLER", S_SMALLER, 0, 1 },
+		{ "BEFORE", S_BEFORE, 0, 1 },
+		{ "ON", S_ON, 0, 1 },
+		{ "SINCE", S_SINCE, 0, 1 },
+		{ "SENTBEFORE", S_SENTBEFORE, 0, 1 },
+		{ "SENTON", S_SENTON, 0, 1 },
+		{ "SENTSINCE", S_SENTSINCE, 0, 1 },
+		{ "BODY", S_BODY, 0, 1 },
+		{ "TEXT", S_TEXT, 0, 1 },
+		{ "FROM", S_HEADER, 0, 1 },
+		{ "TO", S_HEADER, 0, 1 },
+		{ "CC", S_HEADER, 0, 1 },
+		{ "BCC", S_HEADER, 0, 1 },
+		{ "SUBJECT", S_HEADER, 0, 1 },
+		{ "HEADER", S_HEADER, 0, 2 },
+		{ "UID", S_UID, 0, 1 },
+		{ "NOT", S_NOT, 0, 0 },
+		{ "OR", S_OR, 0, 0 },
+	};
+	struct imap_arg *arg;
+	const char *value;
+	char *end;
+	size_t i;
+
+	if (*pos >= count || depth > IMAP_PARSE_DEPTH)
+		return -1;
+	arg = &args[(*pos)++];
+	if (arg->type == IMAP_ARG_LIST)
+		return search_parse_list(arg->list, arg->count, k, depth);
+	if (arg->type != IMAP_ARG_ATOM)
+		return -1;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcasecmp(arg->str, keys[i].name) == 0)
+			break;
+	}
+	if (i == sizeof(keys) / sizeof(keys[0])) {
+		k->op = S_SEQ;
+		return imap_seqset_parse(arg->str, &k->set);
+	}
+	k->op = keys[i].op;
+	k->flag = keys[i].flag;
+	if (k->op == S_NOT || k->op == S_OR) {
+		k->count = k->op == S_NOT ? 1 : 2;
+		k->sub = xcalloc(k->count, sizeof(*k->sub));
+		if (search_parse_key(args, count, pos, &k->sub[0],
+		    depth + 1) < 0)
+			return -1;
+		return k->op == S_OR ? search_parse_key(args, count, pos,
+		    &k->sub[1], depth + 1) : 0;
+	}
+	if (keys[i].args == 2) {
+		if (*pos >= count ||
+		    (value = search_string(&args[*pos])) == NULL)
+			return -1;
+		k->field = xstrdup(value);
+		(*pos)++;
+	} else if (k->op == S_HEADER) {
+		k->field = xstrdup(keys[i].name);
+	}
+	if (keys[i].args == 0)
+		return 0;
+	if (*pos >= count || (value = search_string(&args[*pos])) == NULL)
+		return -1;
+	(*pos)++;
+	switch (k->op) {
+	case S_LARGER:
+	case S_SMALLER:
+		if (*value < '0' || *value > '9')
+			return -1;
+		k->number = strtoll(value, &end, 10);
+		return *end == '\0' && k->number >= 0 ? 0 : -1;
+	case S_BEFORE:
+	case S_ON:
+	case S_SINCE:
+	case S_SENTBEFORE:
+	case S_SENTON:
+	case S_SENTSINCE:
+		k->number = search_parse_date(value);
+		return k->number < 0 ? -1 : 0;
+	case S_UID:
+		return imap_seqset_parse(value, &k->set);
+	default:
+		k->value = xstrdup(value);
+		return 0;
+	}
+}
+
+static int
+search_map(struct search_msg *sm)
+{
+	struct stat st;
+	int fd;
+
+	if (sm->mapped != 0)
+		return sm->mapped;
+	sm->mapped = -1;
+	fd = imap_msg_open(sm->box, sm->msg);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0) {
+		sm->mtime = st.st_mtime;
+		sm->len = (size_t) st.st_size;
+		sm->data = st.st_size > 0 ? mmap(NULL, sm->len, PROT_READ,
+		    MAP_PRIVATE, fd, 0) : NULL;
+		if (sm->data != MAP_FAILED) {
+			sm->mapped = 1;
+			sm->mime = mime_parse(sm->data != NULL ? sm->data : "",
+			    sm->len);
+		} else {
+			sm->data = NULL;
+		}
+	}
+	close(fd);
+	return sm->mapped;
+}
+
+static int
+search_contains(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i + n <= len; i++) {
+		if (strncasecmp(hay + i, needle, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static long long
+search_day(time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return (long long) (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
+	    tm.tm_mday;
+}
+
+/* The Date: header's day as yyyymmdd; -1 when absent or unreadable. */
+static long long
+search_sent_day(struct search_msg *sm)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	char mon[4], *p;
+	const char *m;
+	int day, year;
+
+	if (search_map(sm) < 0 || mime_part_header_get(sm->mime,
+	    mime_message_root(sm->mime), "Date", sm->scratch) != 1)
+		return -1;
+	p = buf_data(sm->scratch);
+	if (strchr(p, ',') != NULL)
+		p = strchr(p, ',') + 1;
+	if (sscanf(p, "%d %3s %d", &day, mon, &year) != 3)
+		return -1;
+	for (size_t i = 0; i < 3 && mon[i] != '\0'; i++)
+		mon[i] = (char) (mon[i] | 0x20);
+	m = strstr(months, mon);
+	if (m == NULL || (m - months) % 3 != 0 || strlen(mon) != 3)
+		return -1;
+	if (year < 100)
+		year += year < 50 ? 2000 : 1900;
+	return (long long) year * 10000 + ((m - months) / 3 + 1) * 100 + day;
+}
+
+static int
+search_test(struct search_msg *sm, const struct search_key *k)
+{
+	const struct mime_part *root;
+	struct stat st;
+	long long v;
+	char *path;
+	size_t i;
+
+	switch (k->op) {
+	case S_ALL:
+		return 1;
+	case S_NONE:
+		return 0;
+	case S_FLAG_SET:
+		return (sm->msg->flags & k->flag) != 0;
+	case S_FLAG_CLEAR:
+		return (sm->msg->flags & k->flag) == 0;
+	case S_NEW:
+		return (sm->msg->flags & IMAP_FLAG_RECENT) &&
+		    !(sm->msg->flags & IMAP_FLAG_SEEN);
+	case S_SEQ:
+		return imap_seqset_contains(&k->set, (uint32_t) sm->index + 1);
+	case S_UID:
+		return imap_seqset_contains(&k->set, sm->msg->uid);
+	case S_NOT:
+		return !search_test(sm, &k->sub[0]);
+	case S_OR:
+		return search_test(sm, &k->sub[0]) ||
+		    search_test(sm, &k->sub[1]);
+	case S_AND:
+		for (i = 0; i < k->count; i++) {
+			if (!search_test(sm, &k->sub[i]))
+				return 0;
+		}
+		return 1;
+	case S_LARGER:
+	case S_SMALLER:
+		v = imap_name_size(sm->msg->name, 'W');
+		if (v < 0 && search_map(sm) > 0)
+			v = (long long) mime_message_size_crlf(sm->mime);
+		return k->op == S_LARGER ? v > k->number : v >= 0 &&
+		    v < k->number;
+	case S_BEFORE:
+	case S_ON:
+	case S_SINCE:
+		if (sm->mapped <= 0) {
+			path = imap_msg_path(sm->box, sm->msg);
+			if (stat(path, &st) == 0)
+				sm->mtime = st.st_mtime;
+			free(path);
+		}
+		v = search_day(sm->mtime);
+		return k->op == S_BEFORE ? v < k->number : k->op == S_ON ?
+		    v == k->number : v >= k->number;
+	case S_SENTBEFORE:
+	case S_SENTON:
+	case S_SENTSINCE:
+		v = search_sent_day(sm);
+		if (v < 0)
+			return 0;
+		return k->op == S_SENTBEFORE ? v < k->number :
+		    k->op == S_SENTON ? v == k->number : v >= k->number;
+	case S_HEADER:
+		if (search_map(sm) < 0)
+			return 0;
+		root = mime_message_root(sm->mime);
+		if (mime_part_header_get(sm->mime, root, k->field,
+		    sm->scratch) != 1)
+			return 0;
+		return search_contains(buf_cstr(sm->scratch),
+		    buf_len(sm->scratch), k->value);
+	case S_BODY:
+		if (search_map(sm) < 0 || sm->data == NULL)
+			return 0;
+		root = mime_message_root(sm->mime);
+		return search_contains((const char *) sm->data +
+		    mime_part_body_offset(root), mime_part_body_len(root),
+		    k->value);
+	case S_TEXT:
+		if (search_map(sm) < 0 || sm->data == NULL)
+			return 0;
+		return search_contains(sm->data, sm->len, k->value);
+	}
+	return 0;
+}
+
+static void
+search_resolve(struct search_key *k, uint32_t max_seq, uint32_t max_uid)
+{
+	size_t i;
+
+	if (k->op == S_SEQ)
+		imap_seqset_resolve(&k->set, max_seq);
+	else if (k->op == S_UID)
+		imap_seqset_resolve(&k->set, max_uid);
+	for (i = 0; i < k->count; i++)
+		search_resolve(&k->sub[i], max_seq, max_uid);
+}
+
+void
+imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct imap_mailbox *box = sess->box;
+	struct search_key key;
+	struct search_msg sm;
+	uint32_t max_uid;
+	size_t first = 0, i;
+
+	memset(&key, 0, sizeof(key));
+	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "CHARSET") == 0) {
+		if (args[1].type == IMAP_ARG_LIST ||
+		    (strcasecmp(args[1].str, "UTF-8") != 0 &&
+		    strcasecmp(args[1].str, "US-ASCII") != 0)) {
+			imap_tagged(sess, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+			    "Unsupported charset");
+			return;
+		}
+		first = 2;
+	}
+	if (search_parse_list(args + first, count - first, &key, 0) < 0) {
+		search_key_free(&key);
+		imap_tagged(sess, "BAD", "Invalid search criteria");
+		return;
+	}
+	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
+	/* '*' is the last message (or UID); resolve every set in the tree. */
+	search_resolve(&key, (uint32_t) box->count, max_uid);
+	imap_printf(sess, "* SEARCH");
+	memset(&sm, 0, sizeof(sm));
+	sm.box = box;
+	sm.scratch = buf_new(BUF_DEFAULT_CAP);
+	for (i = 0; i < box->count; i++) {
+		sm.msg = &box->msgs[i];
+		sm.index = i;
+		sm.mapped = 0;
+		sm.mtime = 0;
+		if (search_test(&sm, &key))
+			imap_printf(sess, " %u", sess->uid_cmd ?
+			    (unsigned) box->msgs[i].uid : (unsigned) i + 1);
+		mime_free(&sm.mime);
+		if (sm.data != NULL)
+			munmap(sm.data, sm.len);
+		sm.data = NULL;
+	}
+	buf_free(&sm.scratch);
+	imap_printf(sess, "\r\n");
+	search_key_free(&key);
+	imap_tagged(sess, "OK", "Search completed");
+}

@@ -1,0 +1,477 @@
+/* imap_uidlist: the per-folder UID list (see imap_uidlist.h). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap_uidlist.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define IMAP_UIDLIST_LOCK_STALE 30	/* seconds: a holder crashed */
+#define IMAP_UIDLIST_LOCK_WAIT 10	/* seconds we wait for a lock */
+/* The longest line of the list; base names are far shorter. */
+#define IMAP_UIDLIST_LINE_MAX 1024
+
+struct uid_entry {
+	char *base;
+	uint32_t uid;
+};
+
+size_t
+imap_uidlist_base_len(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon != NULL ? (size_t) (colon - name) : strlen(name);
+}
+
+static int
+imap_base_cmp(const char *a, const char *b)
+{
+	size_t la = imap_uidlist_base_len(a), lb = imap_uidlist_base_len(b);
+	int c = memcmp(a, b, la < lb ? la : lb);
+
+	if (c != 0)
+		return c;
+	return la < lb ? -1 : la > lb;
+}
+
+static int
+imap_file_base_cmp(const void *a, const void *b)
+{
+	const struct imap_uidlist_file *fa = a, *fb = b;
+
+	return imap_base_cmp(fa->name, fb->name);
+}
+
+static int
+imap_entry_cmp(const void *a, const void *b)
+{
+	const struct uid_entry *ea = a, *eb = b;
+
+	return strcmp(ea->base, eb->base);
+}
+
+static int
+imap_file_uid_cmp(const void *a, const void *b)
+{
+	const struct imap_uidlist_file *fa = a, *fb = b;
+
+	return fa->uid < fb->uid ? -1 : fa->uid > fb->uid;
+}
+
+/* "<sec>.M<usec>P..." (our names) or "<sec>...", for delivery order. */
+static void
+imap_delivery_time(const char *name, unsigned long long *sec_r,
+	unsigned long long *usec_r)
+{
+	char *end;
+
+	*sec_r = strtoull(name, &end, 10);
+	*usec_r = 0;
+	if (end[0] == '.' && end[1] == 'M')
+		*usec_r = strtoull(end + 2, NULL, 10);
+}
+
+static int
+imap_file_delivery_cmp(const void *a, const void *b)
+{
+	const struct imap_uidlist_file *fa = a, *fb = b;
+	unsigned long long sa, ua, sb, ub;
+
+	imap_delivery_time(fa->name, &sa, &ua);
+	imap_delivery_time(fb->name, &sb, &ub);
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	if (ua != ub)
+		return ua < ub ? -1 : 1;
+	return imap_base_cmp(fa->name, fb->name);
+}
+
+static void
+imap_files_free(struct imap_uidlist_file *files, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(files[i].name);
+	free(files);
+}
+
+/*
+ * List new/ then cur/ (a file moving new -> cur meanwhile is seen at
+ * least once), sorted by base name without duplicates.
+ */
+static int
+imap_list_files(const char *folder_dir, struct imap_uidlist_file **files_r,
+	size_t *count_r, char **error_r)
+{
+	static const char *const subdirs[] = { "new", "cur" };
+	struct imap_uidlist_file *files = NULL;
+	size_t count = 0, alloc = 0, i, out;
+	struct dirent *de;
+	char *path;
+	DIR *d;
+	int sub;
+
+	for (sub = 0; sub < 2; sub++) {
+		path = xasprintf("%s/%s", folder_dir, subdirs[sub]);
+		d = opendir(path);
+		if (d == NULL) {
+			*error_r = xasprintf("opendir %s: %s", path,
+			    strerror(errno));
+			free(path);
+			imap_files_free(files, count);
+			return -1;
+		}
+		free(path);
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (count == alloc) {
+				alloc = alloc == 0 ? 64 : alloc * 2;
+				files = xreallocarray(files, alloc,
+				    sizeof(*files));
+			}
+			files[count].name = xstrdup(de->d_name);
+			files[count].uid = 0;
+			files[count].in_new = sub == 0;
+			count++;
+		}
+		closedir(d);
+	}
+	if (count > 1)
+		qsort(files, count, sizeof(*files), imap_file_base_cmp);
+	/* Keep the cur/ copy of a file seen in both (it moved). */
+	for (i = 0, out = 0; i < count; i++) {
+		if (out > 0 && imap_base_cmp(files[out - 1].name,
+		    files[i].name) == 0) {
+			if (!files[i].in_new) {
+				free(files[out - 1].name);
+				files[out - 1] = files[i];
+			} else {
+				free(files[i].name);
+			}
+			continue;
+		}
+		files[out++] = files[i];
+	}
+	*files_r = files;
+	*count_r = out;
+	return 0;
+}
+
+/*
+ * Read the list.  1 read (entries sorted by base), 0 missing, -1 damaged
+ * (*uidvalidity_r is the old UIDVALIDITY when the header was readable),
+ * -2 an I/O error (*error_r).
+ */
+static int
+imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
+	size_t *count_r, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+	char **error_r)
+{
+	struct uid_entry *entries = NULL;
+	size_t count = 0, alloc = 0, i;
+	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
+	char line[IMAP_UIDLIST_LINE_MAX + 2];
+	unsigned long validity, next, uid, last = 0;
+	int ret = 1, pos;
+	FILE *f;
+
+	*entries_r = NULL;
+	*count_r = 0;
+	*uidvalidity_r = 0;
+	f = fopen(path, "re");
+	if (f == NULL) {
+		ret = errno == ENOENT ? 0 : -2;
+		if (ret == -2)
+			*error_r = xasprintf("open %s: %s", path,
+			    strerror(errno));
+		free(path);
+		return ret;
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "ispmail-uidlist 1 %lu %lu", &validity, &next) != 2 ||
+	    validity == 0 || validity > UINT32_MAX || next == 0 ||
+	    next > UINT32_MAX) {
+		ret = -1;
+		goto out;
+	}
+	*uidvalidity_r = (uint32_t) validity;
+	*uidnext_r = (uint32_t) next;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		pos = 0;
+		if (strchr(line, '\n') == NULL ||
+		    sscanf(line, "%lu %n", &uid, &pos) != 1 || pos == 0 ||
+		    uid <= last || uid >= next) {
+			ret = -1;
+			goto out;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (line[pos] == '\0' || strchr(line + pos, '/') != NULL ||
+		    strchr(line + pos, ':') != NULL ||
+		    strchr(line + pos, ' ') != NULL) {
+			ret = -1;
+			goto out;
+		}
+		last = uid;
+		if (count == alloc) {
+			alloc = alloc == 0 ? 64 : alloc * 2;
+			entries = xreallocarray(entries, alloc,
+			    sizeof(*entries));
+		}
+		entries[count].base = xstrdup(line + pos);
+		entries[count].uid = (uint32_t) uid;
+		count++;
+	}
+	if (ferror(f)) {
+		*error_r = xasprintf("read %s: %s", path, strerror(errno));
+		ret = -2;
+	}
+out:
+	fclose(f);
+	free(path);
+	if (ret == 1) {
+		if (count > 1)
+			qsort(entries, count, sizeof(*entries),
+			    imap_entry_cmp);
+		*entries_r = entries;
+		*count_r = count;
+		return 1;
+	}
+	for (i = 0; i < count; i++)
+		free(entries[i].base);
+	free(entries);
+	return ret;
+}
+
+static void
+imap_entries_free(struct uid_entry *entries, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(entries[i].base);
+	free(entries);
+}
+
+/* Give files their UIDs from entries; the count still without one. */
+static size_t
+imap_match(struct imap_uidlist_file *files, size_t count,
+	const struct uid_entry *entries, size_t entry_count)
+{
+	size_t i, j = 0, missing = 0;
+	int c;
+
+	for (i = 0; i < count; i++) {
+		files[i].uid = 0;
+		while (j < entry_count && (c = imap_base_cmp(entries[j].base,
+		    files[i].name)) < 0)
+			j++;
+		if (j < entry_count && imap_base_cmp(entries[j].base,
+		    files[i].name) == 0)
+			files[i].uid = entries[j].uid;
+		else
+			missing++;
+	}
+	return missing;
+}
+
+static int
+imap_lock(const char *lock_path, char **error_r)
+{
+	time_t give_up = time(NULL) + IMAP_UIDLIST_LOCK_WAIT;
+	struct stat st;
+	char pid[32];
+	int fd, len;
+
+	for (;;) {
+		fd = open(lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+		if (fd >= 0) {
+			len = snprintf(pid, sizeof(pid), "%ld\n",
+			    (long) getpid());
+			(void) write(fd, pid, (size_t) len);
+			close(fd);
+			return 0;
+		}
+		if (errno != EEXIST) {
+			*error_r = xasprintf("create %s: %s", lock_path,
+			    strerror(errno));
+			return -1;
+		}
+		if (stat(lock_path, &st) == 0 &&
+		    st.st_mtime + IMAP_UIDLIST_LOCK_STALE < time(NULL)) {
+			log_warn("breaking stale lock %s", lock_path);
+			(void) unlink(lock_path);
+			continue;
+		}
+		if (time(NULL) > give_up) {
+			*error_r = xasprintf("lock %s: timed out", lock_path);
+			return -1;
+		}
+		usleep(10000);
+	}
+}
+
+static int
+imap_write_list(const char *folder_dir, const struct imap_uidlist_result *r,
+	char **error_r)
+{
+	char *tmp = xasprintf("%s/%s.tmp", folder_dir, IMAP_UIDLIST_NAME);
+	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
+	size_t i;
+	FILE *f;
+	int ret = -1;
+
+	f = fopen(tmp, "we");
+	if (f == NULL) {
+		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "ispmail-uidlist 1 %u %u\n", (unsigned) r->uidvalidity,
+	    (unsigned) r->uidnext);
+	for (i = 0; i < r->count; i++) {
+		fprintf(f, "%u %.*s\n", (unsigned) r->files[i].uid,
+		    (int) imap_uidlist_base_len(r->files[i].name),
+		    r->files[i].name);
+	}
+	if (fflush(f) != 0 || ferror(f)) {
+		*error_r = xasprintf("write %s: %s", tmp, strerror(errno));
+		fclose(f);
+		(void) unlink(tmp);
+		goto out;
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		*error_r = xasprintf("rename %s: %s", tmp, strerror(errno));
+		(void) unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	free(path);
+	return ret;
+}
+
+/* Under the lock: list, read, assign, write. */
+static int
+imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
+	char **error_r)
+{
+	struct uid_entry *entries = NULL;
+	size_t entry_count = 0, i;
+	uint32_t old_validity;
+	struct stat st;
+	char *path;
+	int rc;
+
+	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
+		return -1;
+	rc = imap_read_list(folder_dir, &entries, &entry_count,
+	    &r->uidvalidity, &r->uidnext, error_r);
+	if (rc == -2)
+		return -1;
+	if (rc <= 0) {
+		/*
+		 * The new UIDVALIDITY must differ from any the folder had: it
+		 * is above the old one when the header was readable, and
+		 * above the damaged file's mtime (it was written at or after
+		 * its UIDVALIDITY was chosen) when it was not.
+		 */
+		old_validity = r->uidvalidity;
+		path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
+		if (rc < 0 && stat(path, &st) == 0 &&
+		    (uint32_t) st.st_mtime > old_validity)
+			old_validity = (uint32_t) st.st_mtime;
+		free(path);
+		r->uidvalidity = (uint32_t) time(NULL);
+		if (r->uidvalidity <= old_validity)
+			r->uidvalidity = old_validity + 1;
+		r->uidnext = 1;
+		r->rebuilt = rc < 0;
+		if (rc < 0)
+			log_warn("%s/%s damaged: rebuilt with uidvalidity %u",
+			    folder_dir, IMAP_UIDLIST_NAME,
+			    (unsigned) r->uidvalidity);
+	}
+	(void) imap_match(r->files, r->count, entries, entry_count);
+	imap_entries_free(entries, entry_count);
+	/* New files in delivery order after the known ones. */
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof(*r->files),
+		    imap_file_delivery_cmp);
+	for (i = 0; i < r->count; i++) {
+		if (r->files[i].uid != 0)
+			continue;
+		if (r->uidnext == UINT32_MAX) {
+			*error_r = xasprintf("%s: UIDs exhausted", folder_dir);
+			return -1;
+		}
+		r->files[i].uid = r->uidnext++;
+	}
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof(*r->files),
+		    imap_file_uid_cmp);
+	return imap_write_list(folder_dir, r, error_r);
+}
+
+int
+imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
+	char **error_r)
+{
+	struct uid_entry *entries = NULL;
+	size_t entry_count = 0;
+	char *lock_path;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
+		return -1;
+	rc = imap_read_list(folder_dir, &entries, &entry_count,
+	    &r->uidvalidity, &r->uidnext, error_r);
+	if (rc == -2) {
+		imap_uidlist_result_free(r);
+		return -1;
+	}
+	if (rc == 1 && imap_match(r->files, r->count, entries,
+	    entry_count) == 0) {
+		imap_entries_free(entries, entry_count);
+		if (r->count > 1)
+			qsort(r->files, r->count, sizeof(*r->files),
+			    imap_file_uid_cmp);
+		return 0;
+	}
+	imap_entries_free(entries, entry_count);
+	imap_uidlist_result_free(r);
+	lock_path = xasprintf("%s/%s.lock", folder_dir, IMAP_UIDLIST_NAME);
+	if (imap_lock(lock_path, error_r) < 0) {
+		free(lock_path);
+		return -1;
+	}
+	rc = imap_update_locked(folder_dir, r, error_r);
+	(void) unlink(lock_path);
+	free(lock_path);
+	if (rc < 0)
+		imap_uidlist_result_free(r);
+	return rc;
+}
+
+void
+imap_uidlist_result_free(struct imap_uidlist_result *r)
+{
+	imap_files_free(r->files, r->count);
+	r->files = NULL;
+	r->count = 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * imap_uidlist: stable IMAP UIDs for a Maildir folder.
+ *
+ * Each folder holds "ispmail-uidlist":
+ *
+ *	ispmail-uidlist 1 <uidvalidity> <uidnext>
+ *	<uid> <base name>
+ *	...
+ *
+ * with UIDs strictly increasing and below uidnext, and the base name of
+ * a message file (its name before ":2,", stable across flag changes and
+ * the move from new/ to cur/).  Readers take no lock: the file is only
+ * ever replaced whole by rename(2).  A process that finds files the list
+ * does not know takes the dot-lock "ispmail-uidlist.lock" (created with
+ * O_EXCL; broken when older than IMAP_UIDLIST_LOCK_STALE seconds, so a
+ * crashed holder cannot block the folder), lists the folder and reads
+ * the list again under it, gives the new files the next UIDs in delivery
+ * order, drops entries whose files are gone, and renames a new list into
+ * place.  lmtpd needs no lock: it only links files into new/.
+ *
+ * A damaged list (bad header, UIDs not increasing, a UID at or past
+ * uidnext) is rebuilt with a new UIDVALIDITY greater than the old one;
+ * a lost list gets the current time as UIDVALIDITY.  UIDs are never
+ * reused under one UIDVALIDITY.
+ */
+#ifndef ISPMAIL_IMAP_UIDLIST_H
+#define ISPMAIL_IMAP_UIDLIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IMAP_UIDLIST_NAME "ispmail-uidlist"
+
+/* One message file with its UID. */
+struct imap_uidlist_file {
+	char *name;		/* the file name in new/ or cur/ */
+	uint32_t uid;
+	int in_new;
+};
+
+struct imap_uidlist_result {
+	struct imap_uidlist_file *files;	/* sorted by UID */
+	size_t count;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	int rebuilt;		/* the list was lost or damaged */
+};
+
+/*
+ * List folder_dir's messages with their UIDs, assigning new ones as
+ * needed.  0 ok; -1 with *error_r (caller frees): an I/O error, or the
+ * lock could not be had within IMAP_UIDLIST_LOCK_WAIT seconds.
+ */
+int imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
+	char **error_r);
+void imap_uidlist_result_free(struct imap_uidlist_result *r);
+
+/* The length of name's base (before ':'). */
+size_t imap_uidlist_base_len(const char *name);
+
+#endif

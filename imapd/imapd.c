@@ -1,0 +1,363 @@
+/* imapd: the IMAP4rev1 server's main() and session loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mail_params.h"
+#include "route.h"
+#include "service.h"
+#include "stream.h"
+#include "tls.h"
+#include "xalloc.h"
+
+static struct tls_server *imapd_tls;
+struct route *imapd_route;
+
+void
+imap_write(struct imap_session *sess, const void *data, size_t len)
+{
+	(void) stream_write(sess->s, data, len);
+}
+
+void
+imap_printf(struct imap_session *sess, const char *fmt, ...)
+{
+	struct buf *b = buf_new(BUF_DEFAULT_CAP);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (buf_vprintf(b, fmt, ap) < 0)
+		log_panic("imap_printf: response over %d bytes",
+		    BUF_DEFAULT_CAP);
+	va_end(ap);
+	imap_write(sess, buf_cstr(b), buf_len(b));
+	buf_free(&b);
+}
+
+void
+imap_tagged(struct imap_session *sess, const char *status,
+	const char *fmt, ...)
+{
+	struct buf *b = buf_new(BUF_DEFAULT_CAP);
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void) buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	buf_reset(sess->reply);
+	(void) buf_printf(sess->reply, "%s %s %s\r\n", sess->tag, status,
+	    buf_cstr(b));
+	buf_free(&b);
+	if (strcmp(status, "BAD") == 0)
+		sess->bad_count++;
+}
+
+void
+imap_reply_flush(struct imap_session *sess)
+{
+	imap_write(sess, buf_cstr(sess->reply), buf_len(sess->reply));
+	buf_reset(sess->reply);
+}
+
+void
+imap_write_string(struct imap_session *sess, const char *text, size_t len)
+{
+	size_t i;
+	int literal = len > 1024;
+
+	for (i = 0; i < len && !literal; i++) {
+		unsigned char c = (unsigned char) text[i];
+
+		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80)
+			literal = 1;
+	}
+	if (literal) {
+		imap_printf(sess, "{%zu}\r\n", len);
+		imap_write(sess, text, len);
+		return;
+	}
+	imap_write(sess, "\"", 1);
+	for (i = 0; i < len; i++) {
+		if (text[i] == '"' || text[i] == '\\')
+			imap_write(sess, "\\", 1);
+		imap_write(sess, &text[i], 1);
+	}
+	imap_write(sess, "\"", 1);
+}
+
+void
+imap_write_nstring(struct imap_session *sess, const char *text)
+{
+	if (text == NULL)
+		imap_write(sess, "NIL", 3);
+	else
+		imap_write_string(sess, text, strlen(text));
+}
+
+void
+imap_write_flags(struct imap_session *sess, unsigned int flags)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} names[] = {
+		{ IMAP_FLAG_ANSWERED, "\\Answered" },
+		{ IMAP_FLAG_FLAGGED, "\\Flagged" },
+		{ IMAP_FLAG_DELETED, "\\Deleted" },
+		{ IMAP_FLAG_SEEN, "\\Seen" },
+		{ IMAP_FLAG_DRAFT, "\\Draft" },
+		{ IMAP_FLAG_RECENT, "\\Recent" },
+	};
+	size_t i;
+	int first = 1;
+
+	imap_write(sess, "(", 1);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((flags & names[i].bit) == 0)
+			continue;
+		if (!first)
+			imap_write(sess, " ", 1);
+		imap_printf(sess, "%s", names[i].name);
+		first = 0;
+	}
+	imap_write(sess, ")", 1);
+}
+
+/* The tag of a command that could not be parsed, or "*". */
+static char *
+imapd_guess_tag(const struct buf *cmd)
+{
+	const char *p = buf_cstr(cmd);
+	size_t n = 0;
+
+	while (n < buf_len(cmd) && n < 64 && p[n] > 0x20 && p[n] < 0x7f &&
+	    strchr("(){\"%*+\\", p[n]) == NULL)
+		n++;
+	if (n == 0 || (n < buf_len(cmd) && p[n] != ' '))
+		return xstrdup("*");
+	return xstrndup(p, n);
+}
+
+/* Throw away APPEND's message literal when the command failed early. */
+void
+imap_append_discard(struct imap_session *sess)
+{
+	struct buf *chunk;
+	long long left = sess->append_size;
+	size_t n;
+
+	if (left < 0)
+		return;
+	sess->append_size = -1;
+	if (sess->append_sync)
+		return;		/* the client sends nothing without "+" */
+	/*
+	 * A LITERAL+ literal comes whatever we answer: read it and drop it
+	 * (each chunk within the read deadline), so the session stays in
+	 * step and the client gets its tagged NO.
+	 */
+	chunk = buf_new(65536);
+	while (left > 0) {
+		n = left > 65536 ? 65536 : (size_t) left;
+		buf_reset(chunk);
+		if (stream_read_exact(sess->s, chunk, n) != STREAM_OK) {
+			sess->state = IMAP_STATE_LOGOUT;
+			break;
+		}
+		left -= (long long) n;
+	}
+	buf_free(&chunk);
+	/* The rest of the command line (normally empty). */
+	if (sess->state != IMAP_STATE_LOGOUT &&
+	    stream_read_line(sess->s, sess->line,
+	    (size_t) var_imap_command_size_limit) != STREAM_OK)
+		sess->state = IMAP_STATE_LOGOUT;
+}
+
+static void
+imapd_command(struct imap_session *sess)
+{
+	struct imap_arg *args;
+	size_t count;
+	const char *error;
+	char *tag;
+
+	if (imap_parse_args(buf_cstr(sess->cmd), buf_len(sess->cmd), &args,
+	    &count, &error) < 0 || count < 2 ||
+	    args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM ||
+	    strpbrk(args[0].str, "+*%\\]") != NULL) {
+		tag = imapd_guess_tag(sess->cmd);
+		sess->tag = tag;
+		if (count < 2 && error == NULL)
+			error = "Missing command";
+		if (error == NULL || count >= 2)
+			error = error != NULL ? error : "Bad tag";
+		imap_tagged(sess, "BAD", "Error in IMAP command: %s", error);
+		imap_reply_flush(sess);
+		imap_append_discard(sess);
+		sess->tag = NULL;
+		free(tag);
+		if (count >= 2 || args != NULL)
+			imap_args_free(args, count);
+		return;
+	}
+	sess->tag = args[0].str;
+	imap_cmd_dispatch(sess, args, count);
+	imap_reply_flush(sess);
+	imap_append_discard(sess);
+	sess->tag = NULL;
+	imap_args_free(args, count);
+}
+
+static void
+imapd_greet(struct imap_session *sess)
+{
+	imap_printf(sess, "* OK [CAPABILITY ");
+	imap_write_capability(sess);
+	imap_printf(sess, "] ispmail IMAP4rev1 ready\r\n");
+}
+
+static void
+imapd_session_free(struct imap_session *sess)
+{
+	imap_mailbox_close(&sess->box);
+	tls_conn_free(&sess->tls);
+	stream_free(&sess->s);
+	buf_free(&sess->line);
+	buf_free(&sess->cmd);
+	buf_free(&sess->reply);
+	free(sess->user);
+	free(sess->root);
+}
+
+static void
+imapd_handle(int fd, const struct service_peer *peer, void *ctx)
+{
+	struct imap_session sess;
+	enum imap_read_result res;
+	char *error = NULL, *tag;
+	int timeout_ms = (int) var_imap_timeout * 1000;
+
+	(void) ctx;
+	memset(&sess, 0, sizeof(sess));
+	sess.peer = peer;
+	sess.append_size = -1;
+	sess.s = stream_new(fd, timeout_ms, timeout_ms);
+	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
+	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
+	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
+	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	if (var_tls_wrapper_mode) {
+		if (imapd_tls == NULL || tls_start(imapd_tls, sess.s, NULL,
+		    &sess.tls, &error) < 0) {
+			log_info("TLS handshake with %s failed: %s",
+			    peer->client_addr, error != NULL ? error :
+			    "TLS not configured");
+			free(error);
+			imapd_session_free(&sess);
+			return;
+		}
+	}
+	imapd_greet(&sess);
+	while (sess.state != IMAP_STATE_LOGOUT &&
+	    stream_flush(sess.s) == STREAM_OK) {
+		res = imap_read_command(sess.s, sess.line, sess.cmd,
+		    (size_t) var_imap_command_size_limit,
+		    var_imap_message_size_limit, &sess.append_size,
+		    &sess.append_sync);
+		if (res == IMAP_READ_CLOSED) {
+			if (stream_status(sess.s) == STREAM_TIMEOUT)
+				imap_printf(&sess, "* BYE Autologout; idle "
+				    "for too long\r\n");
+			break;
+		}
+		if (res == IMAP_READ_TOO_LONG) {
+			imap_printf(&sess, "* BAD [TOOBIG] Command line too "
+			    "long\r\n");
+			sess.bad_count++;
+		} else if (res == IMAP_READ_LITERAL_TOO_BIG) {
+			tag = imapd_guess_tag(sess.cmd);
+			imap_printf(&sess, "%s BAD [TOOBIG] Literal too "
+			    "big\r\n", tag);
+			free(tag);
+			sess.bad_count++;
+		} else if (res == IMAP_READ_BAD_LITERAL) {
+			imap_printf(&sess, "* BYE [TOOBIG] Literal too "
+			    "big\r\n");
+			break;
+		} else {
+			if (res != IMAP_READ_APPEND)
+				sess.append_size = -1;
+			imapd_command(&sess);
+		}
+		if (sess.bad_count >= var_imap_bad_command_limit &&
+		    sess.state != IMAP_STATE_LOGOUT) {
+			imap_printf(&sess, "* BYE Too many invalid IMAP "
+			    "commands\r\n");
+			log_info("%s: too many bad commands",
+			    peer->client_addr);
+			break;
+		}
+	}
+	(void) stream_flush(sess.s);
+	log_info("disconnect from %s user=%s", peer->client_addr,
+	    sess.user != NULL ? sess.user : "-");
+	imapd_session_free(&sess);
+}
+
+int
+imapd_tls_available(void)
+{
+	return imapd_tls != NULL;
+}
+
+int
+imapd_start_tls(struct imap_session *sess, char **error_r)
+{
+	return tls_start(imapd_tls, sess->s, NULL, &sess->tls, error_r);
+}
+
+static void
+imapd_pre_init(void *ctx)
+{
+	char *error = NULL;
+
+	(void) ctx;
+	imapd_tls = tls_server_new(&error);
+	if (imapd_tls == NULL && error != NULL)
+		log_fatal("TLS: %s", error);
+	if (var_tls_wrapper_mode && imapd_tls == NULL)
+		log_fatal("tls_wrapper_mode needs tls_cert_file");
+}
+
+static void
+imapd_post_init(void *ctx)
+{
+	char *error = NULL;
+
+	(void) ctx;
+	imapd_route = route_open(&error);
+	if (imapd_route == NULL)
+		log_fatal("routing directory: %s", error);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct service_def def = {
+		.name = "imapd",
+		.handle = imapd_handle,
+		.pre_init = imapd_pre_init,
+		.post_init = imapd_post_init,
+	};
+
+	service_main(argc, argv, &def, NULL, NULL);
+}

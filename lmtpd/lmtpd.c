@@ -1,0 +1,158 @@
+/*
+ * lmtpd: the LMTP server of a store host (RFC 2033); main and the
+ * session loop.  The protocol itself is the table in lmtpd_cmd.c.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "lmtpd.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "route.h"
+#include "service.h"
+#include "stream.h"
+#include "xalloc.h"
+
+void
+lmtpd_reply(struct lmtpd_session *sess, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(sess->reply);
+	va_start(ap, fmt);
+	/* Replies are ours and short; a failed format is our bug. */
+	if (buf_vprintf(sess->reply, fmt, ap) < 0)
+		log_panic("reply too long: %s", fmt);
+	va_end(ap);
+	(void) stream_write(sess->s, buf_cstr(sess->reply),
+	    buf_len(sess->reply));
+	(void) stream_write(sess->s, "\r\n", 2);
+}
+
+void
+lmtpd_transaction_reset(struct lmtpd_session *sess)
+{
+	log_set_context(NULL);
+	size_t i;
+
+	for (i = 0; i < sess->rcpt_count; i++)
+		lmtpd_recipient_clear(&sess->rcpts[i]);
+	sess->rcpt_count = 0;
+	xfree(sess->sender);
+	sess->declared_size = 0;
+	if (sess->state > LMTPD_STATE_READY)
+		sess->state = LMTPD_STATE_READY;
+}
+
+static void
+lmtpd_session_free(struct lmtpd_session *sess)
+{
+	lmtpd_transaction_reset(sess);
+	free(sess->rcpts);
+	buf_free(&sess->line);
+	buf_free(&sess->reply);
+	stream_free(&sess->s);
+}
+
+/*
+ * One connection: greet, then read commands until QUIT, EOF, a timeout
+ * or too many bad commands.  Replies are flushed only when no further
+ * pipelined command is waiting (RFC 2920).
+ */
+static void
+lmtpd_handle(int fd, const struct service_peer *peer, void *ctx)
+{
+	struct lmtpd_session sess;
+	enum stream_status rc;
+	enum lmtpd_cmd_result result;
+	long long bad = 0;
+	int timeout_ms = (int) (var_lmtp_timeout * 1000);
+
+	memset(&sess, 0, sizeof(sess));
+	sess.server = ctx;
+	sess.client = peer->client_addr;
+	sess.s = stream_new(fd, timeout_ms, timeout_ms);
+	sess.line = buf_new((size_t) var_lmtp_line_length_limit + 1);
+	/* Replies carry at most an address and a short text. */
+	sess.reply = buf_new(4096);
+	lmtpd_reply(&sess, "220 %s LMTP ispmail ready", sess.server->hostname);
+	for (;;) {
+		if (stream_pending(sess.s) == 0 &&
+		    stream_flush(sess.s) != STREAM_OK)
+			break;
+		rc = stream_read_line(sess.s, sess.line,
+		    (size_t) var_lmtp_line_length_limit);
+		if (rc == STREAM_TOO_LONG) {
+			lmtpd_reply(&sess, "500 5.5.2 Error: line too long");
+			result = LMTPD_CMD_BAD;
+		} else if (rc == STREAM_TIMEOUT) {
+			log_info("timeout after %s from %s",
+			    sess.state == LMTPD_STATE_START ? "CONNECT" :
+			    "command", sess.client);
+			lmtpd_reply(&sess, "421 4.4.2 %s Error: timeout "
+			    "exceeded", sess.server->hostname);
+			break;
+		} else if (rc != STREAM_OK) {
+			if (rc != STREAM_EOF)
+				log_info("lost connection from %s: %s",
+				    sess.client, stream_error(sess.s));
+			break;
+		} else {
+			result = lmtpd_command(&sess);
+		}
+		if (result == LMTPD_CMD_CLOSE)
+			break;
+		if (result == LMTPD_CMD_BAD &&
+		    ++bad >= var_lmtp_bad_command_limit) {
+			log_warn("too many errors from %s", sess.client);
+			lmtpd_reply(&sess, "421 4.7.0 %s Error: too many errors",
+			    sess.server->hostname);
+			break;
+		}
+	}
+	(void) stream_flush(sess.s);
+	lmtpd_session_free(&sess);
+}
+
+static void
+lmtpd_post_init(void *ctx)
+{
+	struct lmtpd_server *server = ctx;
+	char host[256];
+	char *error = NULL;
+
+	server->route = route_open(&error);
+	if (server->route == NULL)
+		log_fatal("routing directory: %s", error);
+	server->local_hosts = params_list_split(var_local_mail_hosts,
+	    &server->local_host_count);
+	if (var_myhostname[0] != '\0') {
+		server->hostname = xstrdup(var_myhostname);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		server->hostname = xstrdup(host);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct lmtpd_server server;
+	const struct service_def def = {
+		.name = "lmtpd",
+		.handle = lmtpd_handle,
+		.post_init = lmtpd_post_init,
+		.ctx = &server,
+	};
+
+	service_main(argc, argv, &def, NULL, NULL);
+}

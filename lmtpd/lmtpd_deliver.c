@@ -1,0 +1,229 @@
+/*
+ * lmtpd_deliver: quota check and Maildir++ delivery for one recipient;
+ * see lmtpd_deliver.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "dotlock.h"
+#include "lmtpd_deliver.h"
+#include "lmtpd_spool.h"
+#include "log.h"
+#include "mail_params.h"
+#include "maildir.h"
+#include "xalloc.h"
+
+/* maildir.c recalculates a maildirsize past this size (Maildir++). */
+#define DELIVER_MAILDIRSIZE_MAX 5120
+/* The longest folder name XFOLDER may give. */
+#define DELIVER_FOLDER_MAX 255
+
+void
+lmtpd_recipient_clear(struct lmtpd_recipient *r)
+{
+	xfree(r->address);
+	xfree(r->mailbox);
+	xfree(r->store_path);
+	xfree(r->folder);
+	r->quota = 0;
+}
+
+/*
+ * Read the quota.  A missing or oversized maildirsize means the files
+ * are counted again and the file is replaced, a mailbox-wide change, so
+ * that happens under the dot-lock; the common case (a short file) reads
+ * without it.
+ * XXX: a damaged file, or a limit that changed in the directory, is
+ * also recalculated by maildir_quota_get() but not under the lock; two
+ * recalculations at once are harmless (each renames a complete file).
+ */
+static int
+deliver_quota_get(const char *root, long long quota,
+	struct maildir_quota *q, char **error_r)
+{
+	char *path = xasprintf("%s/maildirsize", root);
+	struct dotlock *lock = NULL;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) == 0 && st.st_size <= DELIVER_MAILDIRSIZE_MAX) {
+		free(path);
+		return maildir_quota_get(root, quota, q, error_r);
+	}
+	rc = dotlock_take(path, (int) var_lmtp_lock_timeout,
+	    (int) var_lmtp_lock_stale_time, &lock, error_r);
+	if (rc == 0)
+		*error_r = xasprintf("%s.lock: held for more than %llds",
+		    path, var_lmtp_lock_timeout);
+	free(path);
+	if (rc <= 0)
+		return -1;
+	rc = maildir_quota_get(root, quota, q, error_r);
+	dotlock_release(&lock);
+	return rc;
+}
+
+int
+lmtpd_quota_room(const char *root, long long quota, long long size,
+	char **error_r)
+{
+	struct maildir_quota q;
+
+	if (deliver_quota_get(root, quota, &q, error_r) < 0)
+		return -1;
+	if (q.bytes_limit > 0 && (q.bytes >= q.bytes_limit ||
+	    size > q.bytes_limit - q.bytes))
+		return 0;
+	if (q.count_limit > 0 && q.count >= q.count_limit)
+		return 0;
+	return 1;
+}
+
+void
+lmtpd_quota_full_reply(struct buf *reply, const char *address)
+{
+	buf_reset(reply);
+	buf_printf(reply, "%s <%s> Mailbox full", var_lmtp_quota_full_permanent
+	    ? "552 5.2.2" : "452 4.2.2", address);
+}
+
+/*
+ * The directory of a folder: root for INBOX, root/.Name for a folder
+ * that exists.  An unknown or malformed name gives root and a warning:
+ * mail is never refused for the folder a filter chose.
+ */
+static char *
+deliver_folder_dir(const struct lmtpd_recipient *r, const char **used_r)
+{
+	const char *name = r->folder;
+	struct stat st;
+	char *dir, *tmp;
+	size_t i;
+	int ok = 1;
+
+	*used_r = "INBOX";
+	if (name == NULL || strcasecmp(name, "INBOX") == 0)
+		return xstrdup(r->store_path);
+	if (name[0] == '\0' || name[0] == '.' ||
+	    strlen(name) > DELIVER_FOLDER_MAX || strstr(name, "..") != NULL)
+		ok = 0;
+	for (i = 0; ok && name[i] != '\0'; i++)
+		if (name[i] == '/' || (unsigned char) name[i] < 0x20 ||
+		    name[i] == 0x7f)
+			ok = 0;
+	if (!ok) {
+		log_warn("to=<%s> malformed folder name, delivering to INBOX",
+		    r->mailbox);
+		return xstrdup(r->store_path);
+	}
+	dir = xasprintf("%s/.%s", r->store_path, name);
+	tmp = xasprintf("%s/tmp", dir);
+	if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_warn("to=<%s> folder %s does not exist, delivering to "
+		    "INBOX", r->mailbox, name);
+		free(tmp);
+		free(dir);
+		return xstrdup(r->store_path);
+	}
+	free(tmp);
+	*used_r = name;
+	return dir;
+}
+
+static int
+deliver_sink(void *ctx, const void *data, size_t len, char **error_r)
+{
+	return maildir_deliver_write(ctx, data, len, error_r);
+}
+
+/* The reply for a failed write: a full disk is 452 (RFC 3463 4.3.1). */
+static void
+deliver_fail_reply(struct buf *reply, int saved_errno, const char *address)
+{
+	if (saved_errno == ENOSPC || saved_errno == EDQUOT)
+		buf_printf(reply, "452 4.3.1 <%s> Insufficient system storage",
+		    address);
+	else
+		buf_printf(reply, "451 4.3.0 <%s> Temporary delivery failure",
+		    address);
+}
+
+void
+lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
+	const struct lmtpd_recipient *r, struct buf *reply)
+{
+	struct maildir_delivery *d = NULL;
+	const char *folder;
+	char *dir = NULL, *trace, *name = NULL, *error = NULL;
+	long long size = 0;
+	int rc, saved_errno;
+
+	buf_reset(reply);
+	if (lmtpd_spool_delivered_to(spool, r->mailbox)) {
+		log_info("to=<%s> status=bounced (mail forwarding loop: "
+		    "Delivered-To: %s already present)", r->mailbox,
+		    r->mailbox);
+		buf_printf(reply, "554 5.4.6 <%s> Mail forwarding loop "
+		    "(Delivered-To: already present)", r->address);
+		return;
+	}
+	trace = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", sender,
+	    r->mailbox);
+	rc = lmtpd_quota_room(r->store_path, r->quota,
+	    lmtpd_spool_size(spool) + (long long) strlen(trace), &error);
+	if (rc <= 0) {
+		if (rc == 0) {
+			log_info("to=<%s> status=%s (mailbox full)",
+			    r->mailbox, var_lmtp_quota_full_permanent ?
+			    "bounced" : "deferred");
+			lmtpd_quota_full_reply(reply, r->address);
+		} else {
+			log_error("to=<%s> status=deferred (quota: %s)",
+			    r->mailbox, error);
+			buf_printf(reply, "451 4.3.0 <%s> Temporary failure "
+			    "reading the quota", r->address);
+		}
+		goto out;
+	}
+	dir = deliver_folder_dir(r, &folder);
+	d = maildir_deliver_begin(dir, &error);
+	rc = d != NULL ? 0 : -1;
+	if (rc == 0)
+		rc = maildir_deliver_write(d, trace, strlen(trace), &error);
+	if (rc == 0)
+		rc = lmtpd_spool_replay(spool, deliver_sink, d, &error);
+	if (rc == 0) {
+		rc = maildir_deliver_commit(&d, NULL, 0, &name, &size, &error);
+	}
+	saved_errno = errno;
+	if (rc < 0) {
+		maildir_deliver_abort(&d);
+		log_error("to=<%s> folder=%s status=deferred (%s)",
+		    r->mailbox, folder, error);
+		deliver_fail_reply(reply, saved_errno, r->address);
+		goto out;
+	}
+	/*
+	 * The message is safely in new/: a failure to count it must not
+	 * turn into a retry (a duplicate); the next recalculation fixes it.
+	 */
+	if (maildir_quota_add(r->store_path, size, 1, &error) < 0) {
+		log_warn("to=<%s> quota not updated: %s", r->mailbox, error);
+		xfree(error);
+	}
+	log_info("to=<%s> orig_to=<%s> folder=%s size=%lld file=%s "
+	    "status=delivered", r->mailbox, r->address, folder, size, name);
+	buf_printf(reply, "250 2.0.0 <%s> Delivered to %s", r->address,
+	    folder);
+out:
+	free(trace);
+	free(dir);
+	free(name);
+	free(error);
+}

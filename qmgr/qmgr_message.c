@@ -1,0 +1,693 @@
+/*
+ * qmgr_message: one message's delivery attempt.
+ *
+ * Activation renames the file into active/.  Then each top-level
+ * recipient still pending is expanded through the routing directory;
+ * when it expands to anything but itself (an alias, a forward, a
+ * catch-all) the expansion is appended to the file as recipient records
+ * whose parent is the original (kept for DSNs) and the original's state
+ * becomes X.  Every final recipient is routed afresh at each attempt (a
+ * mailbox moved to another store host is delivered to its new home) and
+ * grouped by next hop into delivery jobs.  When the last job has
+ * answered, the message is removed (all done), or bounces are queued and
+ * the rest deferred with an exponential back-off.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "qfile.h"
+#include "qmgr.h"
+#include "route.h"
+#include "xalloc.h"
+
+static struct qmgr_msg *active_list;
+
+struct qmgr_msg *
+qmgr_message_find(const char *id)
+{
+	struct qmgr_msg *m;
+
+	for (m = active_list; m != NULL; m = m->next) {
+		if (strcmp(m->id, id) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static void
+qmgr_message_free(struct qmgr_msg *msg)
+{
+	size_t i;
+
+	if (msg->prev != NULL)
+		msg->prev->next = msg->next;
+	else if (active_list == msg)
+		active_list = msg->next;
+	if (msg->next != NULL)
+		msg->next->prev = msg->prev;
+	for (i = 0; i < msg->outcome_count; i++) {
+		free(msg->outcomes[i].dsn);
+		free(msg->outcomes[i].text);
+	}
+	free(msg->outcomes);
+	free(msg->transport_class);
+	if (msg->fd >= 0)
+		close(msg->fd);
+	qfile_free(&msg->qf);
+	free(msg->id);
+	free(msg->path);
+	free(msg);
+	qmgr_active_count--;
+}
+
+/* Move the file to another queue; NULL path on failure. */
+static char *
+qmgr_message_move(const char *from, const char *queue, const char *id)
+{
+	char *dir = qfile_dir(var_queue_directory, queue, id, 1);
+	char *to = xasprintf("%s/%s", dir, id);
+
+	free(dir);
+	if (rename(from, to) < 0) {
+		if (errno != ENOENT)
+			log_warn("%s: move to %s: %m", id, queue);
+		free(to);
+		return NULL;
+	}
+	return to;
+}
+
+static struct qmgr_outcome *
+qmgr_outcome(struct qmgr_msg *msg, int n)
+{
+	size_t i;
+
+	for (i = 0; i < msg->outcome_count; i++) {
+		if (msg->outcomes[i].n == n)
+			return &msg->outcomes[i];
+	}
+	msg->outcomes = xreallocarray(msg->outcomes, msg->outcome_count + 1,
+	    sizeof(*msg->outcomes));
+	memset(&msg->outcomes[msg->outcome_count], 0,
+	    sizeof(*msg->outcomes));
+	msg->outcomes[msg->outcome_count].n = n;
+	return &msg->outcomes[msg->outcome_count++];
+}
+
+/* Record a result: L record, state byte, in-memory outcome. */
+void
+qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
+	const char *dsn, const char *text)
+{
+	struct qfile_rcpt *r = qfile_rcpt_find(msg->qf, n);
+	struct qmgr_outcome *o;
+	struct buf *rec;
+	char *error = NULL;
+	char state = 0;
+
+	if (r == NULL)
+		return;
+	rec = buf_new(64 * 1024);
+	if (qfile_record_result(rec, n, code, dsn, text,
+	    (long long) time(NULL)) < 0 ||
+	    qfile_append(msg->fd, rec, &error) < 0) {
+		log_warn("%s: %s", msg->id, error != NULL ? error :
+		    "result record too long");
+		free(error);
+	}
+	buf_free(&rec);
+	if (code[0] == '2')
+		state = QFILE_RCPT_DONE;
+	else if (code[0] == '5')
+		state = QFILE_RCPT_FAILED;
+	if (state != 0 && qfile_set_state(msg->fd, r->state_offset, state,
+	    &error) < 0) {
+		log_error("%s: %s", msg->id, error);
+		free(error);
+	} else if (state != 0) {
+		r->state = state;
+	}
+	o = qmgr_outcome(msg, n);
+	snprintf(o->code, sizeof(o->code), "%.3s", code);
+	free(o->dsn);
+	free(o->text);
+	o->dsn = xstrdup(dsn != NULL ? dsn : "");
+	o->text = xstrdup(text != NULL ? text : "");
+	o->notify_success = code[0] == '2' &&
+	    (r->notify & QFILE_NOTIFY_SUCCESS);
+	log_info("to=<%s>, status=%s (%s %s %s)", r->address,
+	    code[0] == '2' ? "sent" : code[0] == '5' ? "bounced" : "deferred",
+	    code, dsn != NULL ? dsn : "", text != NULL ? text : "");
+}
+
+/* Is address (normalised) this rcpt's own address? */
+static int
+qmgr_same_address(struct route *r, const char *a, const char *b)
+{
+	char *na = NULL, *error = NULL;
+	int same;
+
+	if (strcasecmp(a, b) == 0)
+		return 1;
+	if (route_normalize(r, a, &na, &error) < 0) {
+		free(error);
+		return 0;
+	}
+	same = strcasecmp(na, b) == 0;
+	free(na);
+	return same;
+}
+
+/*
+ * Expand top-level pending recipients.  Returns 1 when records were
+ * appended (the file must be read again), 0 otherwise.
+ */
+static int
+qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
+{
+	struct qfile *qf = msg->qf;
+	struct route_expansion *exp;
+	enum route_expand_status st;
+	struct qfile_rcpt child;
+	struct buf *rec = NULL;
+	char *error = NULL;
+	int next_n = 0, appended = 0;
+	size_t i, k, count = qf->rcpt_count;
+
+	for (i = 0; i < count; i++) {
+		if (qf->rcpts[i].n >= next_n)
+			next_n = qf->rcpts[i].n + 1;
+	}
+	for (i = 0; i < count; i++) {
+		struct qfile_rcpt *p = &qf->rcpts[i];
+
+		if (p->parent >= 0 || p->state != QFILE_RCPT_PENDING)
+			continue;
+		exp = NULL;
+		st = route_expand(r, p->address, &exp, &error);
+		if (st == ROUTE_EXPAND_TEMPFAIL) {
+			qmgr_message_result(msg, p->n, "451", "4.3.0", error !=
+			    NULL ? error : "routing directory unavailable");
+		} else if (st == ROUTE_EXPAND_UNKNOWN) {
+			qmgr_message_result(msg, p->n, "550", "5.1.1",
+			    "user unknown");
+		} else if (st == ROUTE_EXPAND_LOOP) {
+			qmgr_message_result(msg, p->n, "554", "5.4.6", error !=
+			    NULL ? error : "mail loops in alias expansion");
+		} else if (exp->dest_count == 1 &&
+		    qmgr_same_address(r, p->address, exp->dests[0].address)) {
+			/* Itself: routed as it is, no records. */
+		} else if (exp->dest_count == 0) {
+			qmgr_message_result(msg, p->n, "550", "5.1.1",
+			    "address expands to nothing");
+		} else {
+			if (rec == NULL)
+				rec = buf_new(16 * 1024 * 1024);
+			for (k = 0; k < exp->dest_count; k++) {
+				memset(&child, 0, sizeof(child));
+				child.n = next_n++;
+				child.parent = p->n;
+				child.state = QFILE_RCPT_PENDING;
+				child.address = exp->dests[k].address;
+				child.orcpt = p->orcpt;
+				child.notify = p->notify;
+				(void) qfile_record_rcpt(rec, &child);
+			}
+			log_info("%s expands to %zu address%s", p->address,
+			    exp->dest_count, exp->dest_count == 1 ? "" : "es");
+		}
+		free(error);
+		error = NULL;
+		route_expansion_free(&exp);
+	}
+	if (rec != NULL && buf_len(rec) > 0) {
+		if (qfile_append(msg->fd, rec, &error) < 0) {
+			log_error("%s: %s", msg->id, error);
+			free(error);
+		} else {
+			appended = 1;
+		}
+	}
+	buf_free(&rec);
+	return appended;
+}
+
+/* Mark expanded parents X once their children are in the file. */
+static void
+qmgr_message_mark_expanded(struct qmgr_msg *msg)
+{
+	struct qfile *qf = msg->qf;
+	char *error = NULL;
+	size_t i, k;
+
+	for (i = 0; i < qf->rcpt_count; i++) {
+		if (qf->rcpts[i].state != QFILE_RCPT_PENDING)
+			continue;
+		for (k = 0; k < qf->rcpt_count; k++) {
+			if (qf->rcpts[k].parent == qf->rcpts[i].n)
+				break;
+		}
+		if (k == qf->rcpt_count)
+			continue;
+		if (qfile_set_state(msg->fd, qf->rcpts[i].state_offset,
+		    QFILE_RCPT_EXPANDED, &error) < 0) {
+			log_error("%s: %s", msg->id, error);
+			free(error);
+			error = NULL;
+			continue;
+		}
+		qf->rcpts[i].state = QFILE_RCPT_EXPANDED;
+	}
+}
+
+static int
+qmgr_is_local_host(const char *host)
+{
+	char **hosts;
+	int count, i, found = 0;
+
+	hosts = params_list_split(var_local_mail_hosts, &count);
+	for (i = 0; i < count && !found; i++)
+		found = strcasecmp(hosts[i], host) == 0;
+	params_list_free(hosts);
+	return found;
+}
+
+/* The LMTP next hop of a mailbox's store host. */
+static char *
+qmgr_lmtp_nexthop(const struct route_mailbox *m)
+{
+	if (m->mail_host == NULL || *m->mail_host == '\0' ||
+	    qmgr_is_local_host(m->mail_host))
+		return xstrdup(var_lmtp_local_nexthop);
+	/* "host:port" or "unix:/path" taken as written. */
+	if (strchr(m->mail_host, ':') != NULL)
+		return xstrdup(m->mail_host);
+	return xasprintf("%s:%lld", m->mail_host, var_lmtp_port);
+}
+
+/*
+ * The agent service for remote mail: smtp, or smtp-CLASS when the
+ * customer who sent it (the login, else a local sender) has an outbound
+ * class, so each class leaves from its own source addresses.
+ */
+static char *
+qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
+{
+	const struct qfile *qf = msg->qf;
+	struct route_answer *ans = NULL;
+	const char *who;
+	char *error = NULL, *transport = NULL;
+
+	if (msg->transport_class != NULL)
+		return xstrdup(msg->transport_class);
+	who = qf->auth_user != NULL ? qf->auth_user : qf->sender;
+	if (*who != '\0' && route_lookup(r, who, &ans, &error) > 0 &&
+	    ans->kind == ROUTE_KIND_MAILBOX &&
+	    ans->mailbox->outbound_class != NULL &&
+	    *ans->mailbox->outbound_class != '\0')
+		transport = xasprintf("smtp-%s", ans->mailbox->outbound_class);
+	free(error);
+	route_answer_free(&ans);
+	if (transport == NULL)
+		transport = xstrdup("smtp");
+	msg->transport_class = xstrdup(transport);
+	return transport;
+}
+
+/*
+ * Route one final recipient: *transport_r and *nexthop_r (caller frees)
+ * for delivery; or a result was recorded (returns -1).
+ */
+static int
+qmgr_message_route(struct qmgr_msg *msg, struct route *r,
+	struct qfile_rcpt *rc, char **transport_r, char **nexthop_r)
+{
+	struct route_answer *ans = NULL;
+	struct route_domain *dom = NULL;
+	char *error = NULL, *domain;
+	const char *at;
+	int rc_lookup, rc_domain;
+
+	rc_lookup = route_lookup(r, rc->address, &ans, &error);
+	if (rc_lookup < 0) {
+		qmgr_message_result(msg, rc->n, "451", "4.3.0",
+		    error != NULL ? error : "routing directory unavailable");
+		free(error);
+		return -1;
+	}
+	free(error);
+	error = NULL;
+	if (rc_lookup > 0 && ans->kind == ROUTE_KIND_MAILBOX) {
+		if (ans->mailbox->state == ROUTE_STATE_DISABLED) {
+			qmgr_message_result(msg, rc->n, "550", "5.2.1",
+			    "mailbox disabled");
+			route_answer_free(&ans);
+			return -1;
+		}
+		*transport_r = xstrdup("lmtp");
+		*nexthop_r = qmgr_lmtp_nexthop(ans->mailbox);
+		route_answer_free(&ans);
+		return 0;
+	}
+	if (rc_lookup > 0 && ans->kind == ROUTE_KIND_RELAY) {
+		*transport_r = xstrdup("smtp");
+		*nexthop_r = xstrdup(ans->domain != NULL &&
+		    ans->domain->relay_host != NULL ? ans->domain->relay_host :
+		    strrchr(rc->address, '@') + 1);
+		route_answer_free(&ans);
+		return 0;
+	}
+	if (rc_lookup > 0) {
+		/* Became an alias since it was expanded: expand again. */
+		route_answer_free(&ans);
+		qmgr_message_result(msg, rc->n, "451", "4.3.0",
+		    "address changed in the routing directory");
+		return -1;
+	}
+	at = strrchr(rc->address, '@');
+	if (at == NULL) {
+		qmgr_message_result(msg, rc->n, "550", "5.1.3",
+		    "bad address syntax");
+		return -1;
+	}
+	domain = xstrdup(at + 1);
+	rc_domain = route_domain_lookup(r, domain, &dom, &error);
+	if (rc_domain < 0) {
+		qmgr_message_result(msg, rc->n, "451", "4.3.0",
+		    error != NULL ? error : "routing directory unavailable");
+	} else if (rc_domain > 0) {
+		qmgr_message_result(msg, rc->n, "550", "5.1.1",
+		    "user unknown");
+	}
+	free(error);
+	route_domain_free(&dom);
+	if (rc_domain != 0) {
+		free(domain);
+		return -1;
+	}
+	*transport_r = qmgr_remote_transport(msg, r);
+	if (*var_relayhost != '\0') {
+		free(domain);
+		*nexthop_r = xstrdup(var_relayhost);
+	} else {
+		*nexthop_r = domain;
+	}
+	return 0;
+}
+
+static void
+qmgr_job_add(struct qmgr_job *job, int n, const char *address)
+{
+	job->rcpts = xreallocarray(job->rcpts, job->count + 1, sizeof(int));
+	job->addresses = xreallocarray(job->addresses, job->count + 1,
+	    sizeof(char *));
+	job->rcpts[job->count] = n;
+	job->addresses[job->count] = xstrdup(address);
+	job->count++;
+}
+
+/* Route every final pending recipient into jobs, one per hop. */
+static void
+qmgr_message_dispatch(struct qmgr_msg *msg, struct route *r)
+{
+	struct qfile *qf = msg->qf;
+	struct qmgr_job **jobs = NULL;
+	size_t job_count = 0, i, k;
+	char *transport, *nexthop;
+	struct qmgr_hop *hop;
+
+	for (i = 0; i < qf->rcpt_count; i++) {
+		struct qfile_rcpt *rc = &qf->rcpts[i];
+		struct qmgr_outcome *o;
+
+		if (rc->state != QFILE_RCPT_PENDING)
+			continue;
+		/* Already answered in this attempt (expansion failed). */
+		for (k = 0; k < msg->outcome_count; k++) {
+			o = &msg->outcomes[k];
+			if (o->n == rc->n && o->code[0] != '\0')
+				break;
+		}
+		if (k < msg->outcome_count)
+			continue;
+		if (qmgr_message_route(msg, r, rc, &transport, &nexthop) < 0)
+			continue;
+		hop = qmgr_hop_get(transport, nexthop);
+		free(transport);
+		free(nexthop);
+		for (k = 0; k < job_count; k++) {
+			if (jobs[k]->hop == hop && jobs[k]->count <
+			    (size_t) var_lmtp_recipient_limit)
+				break;
+		}
+		if (k == job_count) {
+			jobs = xreallocarray(jobs, job_count + 1,
+			    sizeof(*jobs));
+			jobs[k] = xcalloc(1, sizeof(**jobs));
+			jobs[k]->msg = msg;
+			jobs[k]->hop = hop;
+			jobs[k]->fd = -1;
+			job_count++;
+		}
+		qmgr_job_add(jobs[k], rc->n, rc->address);
+	}
+	/* One extra count so a job that ends at once cannot end msg. */
+	msg->jobs = (int) job_count + 1;
+	for (k = 0; k < job_count; k++)
+		qmgr_transport_submit(jobs[k]);
+	free(jobs);
+	qmgr_message_job_done(msg);
+}
+
+/* Load (or reload) the file into msg->qf; -1: the message is gone. */
+static int
+qmgr_message_load(struct qmgr_msg *msg)
+{
+	char *error = NULL, *to;
+	int damaged;
+
+	qfile_free(&msg->qf);
+	if (qfile_read(msg->path, &msg->qf, &damaged, &error) == 0)
+		return 0;
+	log_error("%s", error);
+	free(error);
+	if (damaged) {
+		to = qmgr_message_move(msg->path, QFILE_CORRUPT, msg->id);
+		if (to != NULL)
+			log_error("%s: moved to %s", msg->id, to);
+		free(to);
+	}
+	return -1;
+}
+
+static void
+qmgr_message_start(struct qmgr_msg *msg)
+{
+	struct route *r;
+
+	log_set_context(msg->id);
+	msg->fd = open(msg->path, O_RDWR | O_CLOEXEC);
+	if (msg->fd < 0 || qmgr_message_load(msg) < 0) {
+		if (msg->fd < 0)
+			log_error("open %s: %m", msg->path);
+		qmgr_message_free(msg);
+		log_set_context(NULL);
+		return;
+	}
+	r = qmgr_route();
+	if (r == NULL) {
+		/* No directory at all: defer everything (never bounce). */
+		size_t i;
+
+		for (i = 0; i < msg->qf->rcpt_count; i++) {
+			if (msg->qf->rcpts[i].state == QFILE_RCPT_PENDING)
+				qmgr_message_result(msg, msg->qf->rcpts[i].n,
+				    "451", "4.3.0", "routing directory "
+				    "unavailable");
+		}
+	} else if (qmgr_message_expand(msg, r)) {
+		if (qmgr_message_load(msg) < 0) {
+			qmgr_message_free(msg);
+			log_set_context(NULL);
+			return;
+		}
+		qmgr_message_mark_expanded(msg);
+	}
+	if (r != NULL)
+		qmgr_message_dispatch(msg, r);	/* may free msg */
+	else
+		qmgr_message_job_done(msg);
+	log_set_context(NULL);
+}
+
+void
+qmgr_message_activate(const char *from_path, const char *id)
+{
+	struct qmgr_msg *msg;
+	char *to;
+
+	if (qmgr_message_find(id) != NULL)
+		return;
+	to = qmgr_message_move(from_path, QFILE_ACTIVE, id);
+	if (to == NULL)
+		return;
+	msg = xcalloc(1, sizeof(*msg));
+	msg->id = xstrdup(id);
+	msg->path = to;
+	msg->fd = -1;
+	msg->next = active_list;
+	if (active_list != NULL)
+		active_list->prev = msg;
+	active_list = msg;
+	qmgr_active_count++;
+	qmgr_message_start(msg);
+}
+
+/* The back-off before the next attempt, from the message's age. */
+static long long
+qmgr_backoff(long long age)
+{
+	long long delay = age;
+	double jitter;
+
+	if (delay < var_minimal_backoff)
+		delay = var_minimal_backoff;
+	if (delay > var_maximal_backoff)
+		delay = var_maximal_backoff;
+	/* +-10% so messages that failed together do not retry together. */
+	jitter = 0.9 + 0.2 * ((double) random() / (double) RAND_MAX);
+	delay = (long long) ((double) delay * jitter + 0.5);
+	return delay < 1 ? 1 : delay;
+}
+
+/* May a DSN of this kind go to the sender for rcpt r? */
+static int
+qmgr_notify_allows(const struct qfile_rcpt *r, int bit)
+{
+	if (r->notify == 0)
+		return bit != QFILE_NOTIFY_SUCCESS;
+	return (r->notify & bit) != 0;
+}
+
+void
+qmgr_message_job_done(struct qmgr_msg *msg)
+{
+	struct qfile *qf = msg->qf;
+	int *failed, *delayed, *success, *notify_failed;
+	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, npending = 0, i, k;
+	size_t nnotify = 0;
+	long long age = (long long) time(NULL) - qf->arrival;
+	struct timeval times[2];
+	char *error = NULL, *to;
+	int expired;
+
+	if (msg->jobs > 0 && --msg->jobs > 0)
+		return;
+	log_set_context(msg->id);
+	failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	notify_failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	delayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	success = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	expired = age >= var_maximal_queue_lifetime;
+	for (i = 0; i < qf->rcpt_count; i++) {
+		struct qfile_rcpt *r = &qf->rcpts[i];
+
+		if (r->state == QFILE_RCPT_PENDING && expired) {
+			qmgr_message_result(msg, r->n, "554", "4.4.7",
+			    "delivery time expired");
+			/* A final failure with the code of the last error. */
+			if (qfile_set_state(msg->fd, r->state_offset,
+			    QFILE_RCPT_FAILED, &error) == 0)
+				r->state = QFILE_RCPT_FAILED;
+			free(error);
+			error = NULL;
+		}
+		if (r->state == QFILE_RCPT_FAILED) {
+			failed[nfailed++] = r->n;
+			if (qmgr_notify_allows(r, QFILE_NOTIFY_FAILURE) ||
+			    *qf->sender == '\0')
+				notify_failed[nnotify++] = r->n;
+		} else if (r->state == QFILE_RCPT_PENDING) {
+			npending++;
+			if (qmgr_notify_allows(r, QFILE_NOTIFY_DELAY))
+				delayed[ndelayed++] = r->n;
+		}
+		for (k = 0; k < msg->outcome_count; k++) {
+			if (msg->outcomes[k].n == r->n &&
+			    msg->outcomes[k].notify_success)
+				success[nsuccess++] = r->n;
+		}
+	}
+	/* Bounces: the failed recipients become B once the DSN is queued. */
+	if (nfailed > 0 && qmgr_bounce(msg, "failed", notify_failed,
+	    nnotify) == 0) {
+		for (i = 0; i < nfailed; i++) {
+			struct qfile_rcpt *r = qfile_rcpt_find(qf, failed[i]);
+
+			if (qfile_set_state(msg->fd, r->state_offset,
+			    QFILE_RCPT_BOUNCED, &error) == 0)
+				r->state = QFILE_RCPT_BOUNCED;
+			free(error);
+			error = NULL;
+		}
+	} else if (nfailed > 0) {
+		npending++;	/* keep the message: bounce later */
+	}
+	if (nsuccess > 0)
+		(void) qmgr_bounce(msg, "delivered", success, nsuccess);
+	if (npending > 0 && ndelayed > 0 && qf->state == QFILE_MSG_NEW &&
+	    var_delay_warning_time > 0 && age >= var_delay_warning_time &&
+	    qmgr_bounce(msg, "delayed", delayed, ndelayed) == 0 &&
+	    qfile_set_state(msg->fd, qf->state_offset, QFILE_MSG_WARNED,
+	    &error) == 0)
+		qf->state = QFILE_MSG_WARNED;
+	free(error);
+	error = NULL;
+	if (npending == 0) {
+		if (unlink(msg->path) < 0)
+			log_error("remove %s: %m", msg->path);
+		else
+			log_info("removed");
+	} else {
+		gettimeofday(&times[0], NULL);
+		times[0].tv_sec += qmgr_backoff(age);
+		times[1] = times[0];
+		if (utimes(msg->path, times) < 0)
+			log_warn("utimes %s: %m", msg->path);
+		to = qmgr_message_move(msg->path, QFILE_DEFERRED, msg->id);
+		free(to);
+		qmgr_scan_deferred_at(qmgr_now_ms() +
+		    (times[0].tv_sec - time(NULL)) * 1000);
+	}
+	free(failed);
+	free(notify_failed);
+	free(delayed);
+	free(success);
+	qmgr_message_free(msg);
+	log_set_context(NULL);
+}
+
+void
+qmgr_message_recover(void)
+{
+	/*
+	 * Files in active/ belonged to a qmgr that died: take them again.
+	 * Delivered recipients are marked, so only the rest is retried.
+	 */
+	qmgr_scan_queue(QFILE_ACTIVE, 0);
+}

@@ -1,0 +1,499 @@
+/* check_smtp_data: the DATA reader over a socketpair, whole and byte-split. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "smtp_data.h"
+#include "stream.h"
+
+/* Deadlines in the tests; generous upper bounds absorb a slow ASan run. */
+#define T_READ_MS	5000
+#define T_SHORT_MS	300
+
+#define T(s)	s, sizeof(s) - 1
+
+/* --- helpers ----------------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Blocking write of everything (child side). */
+static void
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(90);
+		p += n;
+		len -= (size_t) n;
+	}
+}
+
+/* Wait until the peer has read everything we sent (so splits hold). */
+static void
+wait_drained(int fd)
+{
+	int64_t give_up = now_ms() + 5000;
+	int queued;
+
+	while (now_ms() < give_up) {
+		if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued == 0)
+			return;
+		usleep(50);
+	}
+}
+
+/*
+ * A child that writes data to fd in pieces of step bytes (0: all at
+ * once), each after the reader took the previous one; then closes fd,
+ * or with hold_open keeps it open until killed (a silent peer).
+ */
+static pid_t
+spawn_feeder(int fd, int other_fd, const char *data, size_t len,
+	size_t step, int hold_open)
+{
+	size_t from, n;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0) {
+		close(fd);
+		return pid;
+	}
+	close(other_fd);
+	for (from = 0; from < len; from += n) {
+		n = step == 0 || len - from < step ? len - from : step;
+		write_all(fd, data + from, n);
+		if (step != 0)
+			wait_drained(fd);
+	}
+	if (hold_open)
+		pause();
+	close(fd);
+	_exit(0);
+}
+
+static void
+reap(pid_t pid, int kill_it)
+{
+	int wstatus;
+
+	if (kill_it)
+		kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
+	if (!kill_it)
+		ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+		    "feeder failed: status %d", wstatus);
+}
+
+/* A sink collecting into a buf; fails on call number fail_at (1-based). */
+struct sink {
+	struct buf *got;
+	int calls;
+	int fail_at;
+	int calls_after_fail;
+};
+
+static int
+sink_collect(void *ctx, const void *data, size_t len)
+{
+	struct sink *k = ctx;
+
+	k->calls++;
+	if (k->fail_at > 0 && k->calls > k->fail_at)
+		k->calls_after_fail++;
+	if (k->fail_at > 0 && k->calls >= k->fail_at)
+		return -1;
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(buf_append(k->got, data, len), 0);
+	return 0;
+}
+
+/* --- the table ----------------------------------------------------------- */
+
+struct data_case {
+	const char *name;
+	const char *input;
+	size_t input_len;
+	long long max_size;
+	size_t max_line;
+	enum smtp_data_status status;
+	const char *content;	/* what the sink got; NULL: not checked */
+	size_t content_len;
+	long long size;		/* *size_r; -1: not checked */
+	const char *next;	/* the line after the data; NULL: EOF */
+};
+
+#define MSG(t)	t, sizeof(t) - 1, (long long) (sizeof(t) - 1)
+
+static const struct data_case data_cases[] = {
+	{ "plain", T("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("Subject: x\r\n\r\nbody\r\n"), "QUIT" },
+	{ "empty message", T(".\r\nQUIT\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG(""), "QUIT" },
+	{ "end then EOF", T("a\r\n.\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r\n"), NULL },
+	{ "dot-stuffed lines", T("..\r\n..x\r\n...\r\n.y\r\nz.\r\n.\r\nN\r\n"),
+	    0, 998, SMTP_DATA_OK, MSG(".\r\n.x\r\n..\r\ny\r\nz.\r\n"), "N" },
+	{ "first line stuffed", T("..\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG(".\r\n"), "N" },
+	{ "dot line with space", T(". \r\n .\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG(" \r\n .\r\n"), "N" },
+	/* Smuggling: nothing but CRLF "." CRLF ends the data. */
+	{ "LF . LF", T("a\n.\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\n.\nMAIL FROM:<x@y>\r\n"), "N" },
+	{ "LF . CRLF", T("a\n.\r\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\n.\r\nMAIL FROM:<x@y>\r\n"), "N" },
+	{ "CR . CR", T("a\r.\rMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r.\rMAIL FROM:<x@y>\r\n"), "N" },
+	{ "CR . CRLF", T("a\r.\r\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r.\r\nMAIL FROM:<x@y>\r\n"), "N" },
+	/*
+	 * CRLF "." LF: the RFC 5321 line is ".<LF>MAIL..." (only CRLF ends
+	 * a line), it starts with a dot and has more: the dot goes
+	 * (4.5.2), everything else stays.
+	 */
+	{ "CRLF . LF", T("a\r\n.\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r\n\nMAIL FROM:<x@y>\r\n"), "N" },
+	{ "CRLF . CR CRLF", T("a\r\n.\r\r\nb\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r\n\r\r\nb\r\n"), "N" },
+	{ "leading LF . CRLF", T("\n.\r\nb\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("\n.\r\nb\r\n"), "N" },
+	{ "LF only message", T("a\n.\n"), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	{ "stuffed dot after bare LF stays", T("a\n..\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\n..\r\n"), "N" },
+	{ "bare LF lines", T("a\nb\n\nc\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\nb\n\nc\r\n"), "N" },
+	{ "NUL and high bytes", T("a\0b\xff\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\0b\xff\r\n"), "N" },
+	/* max_size counts the unstuffed message with its line ends. */
+	{ "size exactly max", T("0123456789\r\n.\r\nN\r\n"), 12, 998,
+	    SMTP_DATA_OK, MSG("0123456789\r\n"), "N" },
+	{ "stuffed size exactly max", T("..23456789\r\n.\r\nN\r\n"), 11, 998,
+	    SMTP_DATA_OK, MSG(".23456789\r\n"), "N" },
+	{ "too big by one", T("0123456789\r\n.\r\nN\r\n"), 11, 998,
+	    SMTP_DATA_TOO_BIG, NULL, 0, 12, "N" },
+	{ "too big, read to the end", T("0123456789\r\nabc\r\nd\r\n.\r\nN\r\n"),
+	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 20, "N" },
+	{ "too big, no smuggling", T("0123456789\r\na\n.\r\nMAIL\r\n.\r\nN\r\n"),
+	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 23, "N" },
+	/* max_line: content bytes without CRLF, the stuffing dot not counted. */
+	{ "line exactly max", T("01234567\r\n.\r\nN\r\n"), 0, 8,
+	    SMTP_DATA_OK, MSG("01234567\r\n"), "N" },
+	{ "stuffed line exactly max", T("..1234567\r\n.\r\nN\r\n"), 0, 8,
+	    SMTP_DATA_OK, MSG(".1234567\r\n"), "N" },
+	{ "line max plus one", T("012345678\r\n.\r\nN\r\n"), 0, 8,
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	{ "line far too long", T("0123456789abcdef0123\r\nx\r\n.\r\nN\r\n"), 0, 8,
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	{ "after bare-LF line max plus one", T("a\n012345678\r\n.\r\nN\r\n"), 0,
+	    8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	{ "too long then end", T("0123456789abcdef\r\n.\r\nN\r\n"), 0, 8,
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	/* A too-long line ended by a bare LF: the "." after it is content. */
+	{ "too long LF . CRLF", T("0123456789abcdef\n.\r\nMAIL\r\n.\r\nN\r\n"),
+	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	{ "too long CR . CRLF", T("0123456789abcdef\r.\r\nMAIL\r\n.\r\nN\r\n"),
+	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	/* The client goes away. */
+	{ "EOF mid-message", T("a\r\nb\r\n"), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	{ "EOF mid-line", T("a\r\nb"), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	{ "EOF after dot without CRLF", T("a\r\n."), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	{ "EOF after dot CR", T("a\r\n.\r"), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	{ "EOF at once", T(""), 0, 998,
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+};
+
+#define NCASES	(sizeof(data_cases) / sizeof(data_cases[0]))
+
+static void
+run_case(const struct data_case *c, size_t step)
+{
+	struct sink k = { buf_new(1 << 20), 0, 0, 0 };
+	struct buf *line = buf_new(1024);
+	enum smtp_data_status st;
+	struct stream *s;
+	long long size = -7;
+	int sv[2];
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_feeder(sv[1], sv[0], c->input, c->input_len, step, 0);
+	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	st = smtp_data_read(s, c->max_size, c->max_line, sink_collect, &k,
+	    &size);
+	ck_assert_msg(st == c->status, "%s (step %zu): status %s, want %s",
+	    c->name, step, smtp_data_status_text(st),
+	    smtp_data_status_text(c->status));
+	if (c->content != NULL) {
+		ck_assert_msg(buf_len(k.got) == c->content_len,
+		    "%s (step %zu): %zu bytes, want %zu", c->name, step,
+		    buf_len(k.got), c->content_len);
+		if (c->content_len > 0)
+			ck_assert_msg(memcmp(buf_cstr(k.got), c->content,
+			    c->content_len) == 0, "%s (step %zu): content "
+			    "differs: \"%s\"", c->name, step, buf_cstr(k.got));
+	}
+	if (c->size >= 0)
+		ck_assert_msg(size == c->size, "%s (step %zu): size %lld, "
+		    "want %lld", c->name, step, size, c->size);
+	/* The session is in step: the line after the data is next. */
+	if (st != SMTP_DATA_EOF) {
+		if (c->next != NULL) {
+			ck_assert_int_eq(stream_read_line(s, line, 100),
+			    STREAM_OK);
+			ck_assert_msg(strcmp(buf_cstr(line), c->next) == 0,
+			    "%s (step %zu): next line \"%s\", want \"%s\"",
+			    c->name, step, buf_cstr(line), c->next);
+		} else {
+			ck_assert_int_eq(stream_read_line(s, line, 100),
+			    STREAM_EOF);
+		}
+	}
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	buf_free(&line);
+	buf_free(&k.got);
+}
+
+START_TEST(test_table_whole)
+{
+	run_case(&data_cases[_i], 0);
+}
+END_TEST
+
+START_TEST(test_table_bytewise)
+{
+	run_case(&data_cases[_i], 1);
+}
+END_TEST
+
+START_TEST(test_table_pairs)
+{
+	run_case(&data_cases[_i], 2);
+}
+END_TEST
+
+/* --- beyond the table ---------------------------------------------------- */
+
+/* Every line passes through; a large message is not truncated. */
+START_TEST(test_large_message)
+{
+	struct sink k = { buf_new(1 << 22), 0, 0, 0 };
+	struct buf *in = buf_new(1 << 22), *want = buf_new(1 << 22);
+	struct stream *s;
+	long long size;
+	int sv[2], i;
+	pid_t pid;
+
+	for (i = 0; i < 20000; i++) {
+		if (i % 7 == 0) {
+			ck_assert_int_eq(buf_printf(in, "..%d line\r\n", i), 0);
+			ck_assert_int_eq(buf_printf(want, ".%d line\r\n", i), 0);
+		} else {
+			ck_assert_int_eq(buf_printf(in, "%d line\r\n", i), 0);
+			ck_assert_int_eq(buf_printf(want, "%d line\r\n", i), 0);
+		}
+	}
+	ck_assert_int_eq(buf_append_str(in, ".\r\nNEXT\r\n"), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_feeder(sv[1], sv[0], buf_cstr(in), buf_len(in), 0, 0);
+	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, &size),
+	    SMTP_DATA_OK);
+	ck_assert_int_eq(size, (long long) buf_len(want));
+	ck_assert_uint_eq(buf_len(k.got), buf_len(want));
+	ck_assert_mem_eq(buf_cstr(k.got), buf_cstr(want), buf_len(want));
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&k.got);
+}
+END_TEST
+
+/* A sink failure stops the sink, and the rest is still read. */
+START_TEST(test_sink_failure)
+{
+	static const char input[] = "a\r\nb\r\nc\r\nd\r\n.\r\nNEXT\r\n";
+	struct sink k = { buf_new(1024), 0, 2, 0 };
+	struct buf *line = buf_new(64);
+	struct stream *s;
+	long long size;
+	int sv[2];
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_feeder(sv[1], sv[0], T(input), 1, 0);
+	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, &size),
+	    SMTP_DATA_SINK_FAILED);
+	ck_assert_int_eq(k.calls, 2);
+	ck_assert_int_eq(k.calls_after_fail, 0);
+	ck_assert_str_eq(buf_cstr(k.got), "a\r\n");
+	ck_assert_int_eq(size, 12);
+	ck_assert_int_eq(stream_read_line(s, line, 100), STREAM_OK);
+	ck_assert_str_eq(buf_cstr(line), "NEXT");
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	buf_free(&line);
+	buf_free(&k.got);
+}
+END_TEST
+
+/* Too big: the sink is not called past the limit. */
+START_TEST(test_too_big_stops_sink)
+{
+	static const char input[] = "0123\r\n4567\r\n89ab\r\n.\r\nNEXT\r\n";
+	struct sink k = { buf_new(1024), 0, 0, 0 };
+	struct stream *s;
+	long long size;
+	int sv[2];
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_feeder(sv[1], sv[0], T(input), 0, 0);
+	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_read(s, 10, 998, sink_collect, &k, &size),
+	    SMTP_DATA_TOO_BIG);
+	ck_assert_int_eq(size, 18);
+	ck_assert_uint_le(buf_len(k.got), 10);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	buf_free(&k.got);
+}
+END_TEST
+
+/* A silent client: the read deadline ends DATA. */
+START_TEST(test_timeout)
+{
+	static const char input[] = "a\r\nb";
+	struct sink k = { buf_new(1024), 0, 0, 0 };
+	struct stream *s;
+	int64_t start, took;
+	int sv[2];
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_feeder(sv[1], sv[0], T(input), 0, 1);
+	s = stream_new(sv[0], T_SHORT_MS, T_SHORT_MS);
+	start = now_ms();
+	/* size_r may be NULL. */
+	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, NULL),
+	    SMTP_DATA_TIMEOUT);
+	took = now_ms() - start;
+	ck_assert_int_ge(took, T_SHORT_MS - 20);
+	ck_assert_int_lt(took, T_SHORT_MS + 3000);
+	ck_assert_str_eq(buf_cstr(k.got), "a\r\n");
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 1);
+	buf_free(&k.got);
+}
+END_TEST
+
+/* A reset connection is an I/O error, not EOF. */
+START_TEST(test_io_error)
+{
+	struct sink k = { buf_new(1024), 0, 0, 0 };
+	struct stream *s;
+	int fd = open("/", O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	/* read(2) on a directory fails with EISDIR. */
+	s = stream_new(fd, T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, NULL),
+	    SMTP_DATA_ERROR);
+	stream_free(&s);
+	close(fd);
+	buf_free(&k.got);
+}
+END_TEST
+
+START_TEST(test_status_text)
+{
+	enum smtp_data_status st;
+	const char *texts[SMTP_DATA_ERROR + 1];
+	int i;
+
+	for (st = SMTP_DATA_OK; st <= SMTP_DATA_ERROR; st++) {
+		texts[st] = smtp_data_status_text(st);
+		ck_assert_ptr_nonnull(texts[st]);
+		ck_assert_uint_gt(strlen(texts[st]), 0);
+		for (i = 0; i < (int) st; i++)
+			ck_assert_str_ne(texts[i], texts[st]);
+	}
+	ck_assert_str_eq(smtp_data_status_text((enum smtp_data_status) 99),
+	    "unknown");
+}
+END_TEST
+
+static Suite *
+smtp_data_suite(void)
+{
+	Suite *s = suite_create("smtp_data");
+	TCase *tc;
+
+	tc = tcase_create("table");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_table_whole, 0, NCASES);
+	tcase_add_loop_test(tc, test_table_bytewise, 0, NCASES);
+	tcase_add_loop_test(tc, test_table_pairs, 0, NCASES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_test(tc, test_large_message);
+	tcase_add_test(tc, test_sink_failure);
+	tcase_add_test(tc, test_too_big_stops_sink);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_io_error);
+	tcase_add_test(tc, test_status_text);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(smtp_data_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
