@@ -52,8 +52,15 @@ struct dns {
 	struct dns_request *ready_tail;
 	const char *cancel_reason;	/* text for ARES_ECANCELLED */
 	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-	int sock_bits;
+	unsigned int sock_bits;
 };
+
+/*
+ * c-ares' ARES_GETSOCK_WRITABLE() shifts a signed 1 by up to 31 places
+ * (undefined behaviour); these say the same with unsigned arithmetic.
+ */
+#define SOCK_READABLE(bits, i) (((bits) >> (i)) & 1u)
+#define SOCK_WRITABLE(bits, i) (((bits) >> ((i) + ARES_GETSOCK_MAXNUM)) & 1u)
 
 static void deliver_ready(struct dns *dns);
 
@@ -572,14 +579,14 @@ dns_pollfds(struct dns *dns, struct pollfd *fds, size_t max)
 	size_t count = 0;
 	int i;
 
-	dns->sock_bits = ares_getsock(dns->channel, dns->socks,
+	dns->sock_bits = (unsigned int)ares_getsock(dns->channel, dns->socks,
 	    ARES_GETSOCK_MAXNUM);
 	for (i = 0; i < ARES_GETSOCK_MAXNUM && count < max; i++) {
 		short events = 0;
 
-		if (ARES_GETSOCK_READABLE(dns->sock_bits, i))
+		if (SOCK_READABLE(dns->sock_bits, i))
 			events |= POLLIN;
-		if (ARES_GETSOCK_WRITABLE(dns->sock_bits, i))
+		if (SOCK_WRITABLE(dns->sock_bits, i))
 			events |= POLLOUT;
 		if (events == 0)
 			continue;
@@ -621,8 +628,8 @@ our_socket(const struct dns *dns, int fd)
 	int i;
 
 	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++)
-		if ((ARES_GETSOCK_READABLE(dns->sock_bits, i) ||
-		    ARES_GETSOCK_WRITABLE(dns->sock_bits, i)) &&
+		if ((SOCK_READABLE(dns->sock_bits, i) ||
+		    SOCK_WRITABLE(dns->sock_bits, i)) &&
 		    dns->socks[i] == fd)
 			return 1;
 	return 0;
@@ -738,12 +745,14 @@ servers_csv(const char *servers, char **error_r)
 			    value > 65535)
 				goto bad;
 		}
-		if ((i > 0 && buf_append_str(csv, ",") < 0) ||
-		    buf_append_str(csv, entry[0] != '[' && port == NULL &&
-		    addr.family == AF_INET6 ? "[" : "") < 0 ||
-		    buf_append_str(csv, entry) < 0 ||
-		    buf_append_str(csv, entry[0] != '[' && port == NULL &&
-		    addr.family == AF_INET6 ? "]" : "") < 0) {
+		/*
+		 * c-ares 1.18 takes "[v6]:port" but not "[v6]" alone, so an
+		 * entry goes over as "addr", "v4:port" or "[v6]:port".
+		 */
+		if ((i > 0 && buf_append_char(csv, ',') < 0) ||
+		    (port == NULL ? buf_append_str(csv, addr.text) :
+		    buf_printf(csv, addr.family == AF_INET6 ? "[%s]:%s" :
+		    "%s:%s", addr.text, port)) < 0) {
 			*error_r = xstrdup("dns_servers: list too long");
 			goto fail;
 		}
