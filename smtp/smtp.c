@@ -49,10 +49,12 @@ struct smtp_conn {
 	struct stream *s;
 	char *nexthop;
 	int pipelining;
+	int xqueueid;		/* lmtpd takes our queue id for its logs */
+	int smtputf8;
 	time_t last_used;
 };
 
-static struct smtp_conn cache = { -1, NULL, NULL, 0, 0 };
+static struct smtp_conn cache = { -1, NULL, NULL, 0, 0, 0, 0 };
 
 static const char *
 smtp_hostname(void)
@@ -264,6 +266,8 @@ smtp_session_open(const char *nexthop, struct smtp_reply *r,
 	line = xstrdup(buf_cstr(r->text));
 	/* The reply text is the capability lines joined by spaces. */
 	cache.pipelining = strstr(line, "PIPELINING") != NULL;
+	cache.xqueueid = strstr(line, "XQUEUEID") != NULL;
+	cache.smtputf8 = strstr(line, "SMTPUTF8") != NULL;
 	free(line);
 	return 0;
 }
@@ -390,9 +394,12 @@ smtp_deliver(struct smtp_job *job, int qfd, const struct qfile *qf)
 		goto out;
 	}
 	s = cache.s;
-	(void) stream_printf(s, "MAIL FROM:<%s> SIZE=%lld%s%s\r\n",
+	(void) stream_printf(s, "MAIL FROM:<%s> SIZE=%lld%s%s%s%s\r\n",
 	    job->sender, qf->message_size, job->body_8bit ?
-	    " BODY=8BITMIME" : "", job->smtputf8 ? " SMTPUTF8" : "");
+	    " BODY=8BITMIME" : "", job->smtputf8 && cache.smtputf8 ?
+	    " SMTPUTF8" : "",
+	    cache.xqueueid ? " XQUEUEID=" : "", cache.xqueueid ?
+	    job->queue_id : "");
 	for (i = 0; i < job->count; i++)
 		(void) stream_printf(s, "RCPT TO:<%s>\r\n", job->rcpts[i]);
 	/* With PIPELINING, DATA rides along (RFC 2920 3.1). */
