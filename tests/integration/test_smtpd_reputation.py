@@ -49,6 +49,21 @@ def dns(tmp_path_factory):
     server.stop()
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_clean():
+    """The ASan/UBSan build must run clean: no report in any log."""
+    del STARTED[:]
+    yield
+    for inst in STARTED:
+        log = inst.log()
+        for marker in ("runtime error:", "AddressSanitizer",
+                       "LeakSanitizer"):
+            assert marker not in log, log[-3000:]
+
+
 def mx_service(name, **options):
     """An mx smtpd; -o values in master.conf take commas, not spaces."""
     opts = {"smtpd_mode": "mx"}
@@ -64,6 +79,7 @@ def start(make_instance, certs, services, params):
     ctl = mailutil.provision(inst)
     ctl("alias", "add", "postmaster@example.test", "alice@example.test")
     inst.start()
+    STARTED.append(inst)
     return inst
 
 
