@@ -98,6 +98,7 @@ char *var_lmtp_local_nexthop;
 long long var_lmtp_port;
 
 /* smtp delivery agent variables (smtp(8)). */
+char *var_relayhost;
 long long var_smtp_connect_timeout;
 long long var_smtp_command_timeout;
 long long var_smtp_data_timeout;
@@ -434,6 +435,10 @@ const struct param_def param_table[] = {
 	    "port)." },
 
 	/* The smtp delivery agent (smtp(8)). */
+	{ "relayhost", PARAM_STR, "", 0, 0, &var_relayhost,
+	    "Send all remote mail through this smarthost ([host]:port, "
+	    "or a domain whose MX hosts are used) instead of the "
+	    "recipients' MX hosts; empty: deliver directly." },
 	{ "smtp_connect_timeout", PARAM_TIME, "30s", 1 * SEC, 1 * HOUR, &var_smtp_connect_timeout,
 	    "How long the delivery agent waits for a connection to a "
 	    "next hop (store host or remote MX)." },

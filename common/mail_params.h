@@ -108,6 +108,7 @@ extern char *var_lmtp_local_nexthop;
 extern long long var_lmtp_port;
 
 /* The smtp delivery agent (smtp(8)). */
+extern char *var_relayhost;
 extern long long var_smtp_connect_timeout;
 extern long long var_smtp_command_timeout;
 extern long long var_smtp_data_timeout;

@@ -34,6 +34,7 @@ struct qmgr_msg {
 	int fd;			/* O_RDWR: state bytes and appended records */
 	struct qfile *qf;
 	int jobs;		/* delivery jobs outstanding */
+	char *transport_class;	/* remote agent ("smtp-bulk"), once known */
 	struct qmgr_outcome *outcomes;
 	size_t outcome_count;
 	struct qmgr_msg *prev, *next;

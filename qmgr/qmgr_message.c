@@ -64,6 +64,7 @@ qmgr_message_free(struct qmgr_msg *msg)
 		free(msg->outcomes[i].text);
 	}
 	free(msg->outcomes);
+	free(msg->transport_class);
 	if (msg->fd >= 0)
 		close(msg->fd);
 	qfile_free(&msg->qf);
@@ -300,6 +301,35 @@ qmgr_lmtp_nexthop(const struct route_mailbox *m)
 }
 
 /*
+ * The agent service for remote mail: smtp, or smtp-CLASS when the
+ * customer who sent it (the login, else a local sender) has an outbound
+ * class, so each class leaves from its own source addresses.
+ */
+static char *
+qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
+{
+	const struct qfile *qf = msg->qf;
+	struct route_answer *ans = NULL;
+	const char *who;
+	char *error = NULL, *transport = NULL;
+
+	if (msg->transport_class != NULL)
+		return xstrdup(msg->transport_class);
+	who = qf->auth_user != NULL ? qf->auth_user : qf->sender;
+	if (*who != '\0' && route_lookup(r, who, &ans, &error) > 0 &&
+	    ans->kind == ROUTE_KIND_MAILBOX &&
+	    ans->mailbox->outbound_class != NULL &&
+	    *ans->mailbox->outbound_class != '\0')
+		transport = xasprintf("smtp-%s", ans->mailbox->outbound_class);
+	free(error);
+	route_answer_free(&ans);
+	if (transport == NULL)
+		transport = xstrdup("smtp");
+	msg->transport_class = xstrdup(transport);
+	return transport;
+}
+
+/*
  * Route one final recipient: *transport_r and *nexthop_r (caller frees)
  * for delivery; or a result was recorded (returns -1).
  */
@@ -370,8 +400,13 @@ qmgr_message_route(struct qmgr_msg *msg, struct route *r,
 		free(domain);
 		return -1;
 	}
-	*transport_r = xstrdup("smtp");
-	*nexthop_r = domain;
+	*transport_r = qmgr_remote_transport(msg, r);
+	if (*var_relayhost != '\0') {
+		free(domain);
+		*nexthop_r = xstrdup(var_relayhost);
+	} else {
+		*nexthop_r = domain;
+	}
 	return 0;
 }
 

@@ -127,6 +127,7 @@ qmgr_job_request(struct qmgr_job *job)
 {
 	const struct qfile *qf = job->msg->qf;
 	struct buf *out = buf_new(QMGR_REPLY_MAX);
+	const struct qfile_rcpt *r;
 	size_t i, k;
 
 	(void) attr_put(out, "request", "deliver");
@@ -139,6 +140,11 @@ qmgr_job_request(struct qmgr_job *job)
 		(void) attr_put(out, "body", "8BITMIME");
 	if (qf->smtputf8)
 		(void) attr_put(out, "smtputf8", "1");
+	if (qf->envid != NULL)
+		(void) attr_put(out, "envid", qf->envid);
+	if (qf->ret != QFILE_RET_DEFAULT)
+		(void) attr_put(out, "ret", qf->ret == QFILE_RET_FULL ? "FULL" :
+		    "HDRS");
 	for (i = 0; i < job->count; i++) {
 		/* Each address once; duplicates share its result. */
 		for (k = 0; k < i; k++) {
@@ -146,7 +152,15 @@ qmgr_job_request(struct qmgr_job *job)
 			    job->addresses[i]) == 0)
 				break;
 		}
-		if (k == i && attr_put(out, "rcpt", job->addresses[i]) < 0) {
+		if (k < i)
+			continue;
+		r = qfile_rcpt_find(job->msg->qf, job->rcpts[i]);
+		/* Each rcpt is followed by its DSN options (maybe empty). */
+		if (attr_put(out, "rcpt", job->addresses[i]) < 0 ||
+		    attr_put(out, "rcpt_notify", r != NULL && r->notify != 0 ?
+		    qfile_notify_text(r->notify) : "") < 0 ||
+		    attr_put(out, "rcpt_orcpt", r != NULL && r->orcpt != NULL ?
+		    r->orcpt : "") < 0) {
 			buf_free(&out);
 			return -1;
 		}
