@@ -39,6 +39,7 @@ lmtpd_reply(struct lmtpd_session *sess, const char *fmt, ...)
 void
 lmtpd_transaction_reset(struct lmtpd_session *sess)
 {
+	log_set_context(NULL);
 	size_t i;
 
 	for (i = 0; i < sess->rcpt_count; i++)

@@ -17,6 +17,7 @@
 #include "lmtpd_deliver.h"
 #include "lmtpd_spool.h"
 #include "log.h"
+#include "qfile.h"
 #include "mail_params.h"
 #include "route.h"
 #include "smtp_data.h"
@@ -192,6 +193,8 @@ cmd_lhlo(struct lmtpd_session *sess, const char *args)
 	lmtpd_reply(sess, "250-ENHANCEDSTATUSCODES");
 	lmtpd_reply(sess, "250-8BITMIME");
 	lmtpd_reply(sess, "250-SIZE %lld", var_lmtp_message_size_limit);
+	lmtpd_reply(sess, "250-SMTPUTF8");
+	lmtpd_reply(sess, "250-XQUEUEID");
 	lmtpd_reply(sess, "250 XFOLDER");
 	return LMTPD_CMD_OK;
 }
@@ -240,6 +243,12 @@ cmd_mail(struct lmtpd_session *sess, const char *args)
 		    (strcasecmp(value, "7BIT") == 0 ||
 		    strcasecmp(value, "8BITMIME") == 0)) {
 			/* Nothing to do: we store bytes as they come. */
+		} else if (strcasecmp(key, "SMTPUTF8") == 0 && value == NULL) {
+			/* UTF-8 addresses and headers are stored as bytes. */
+		} else if (strcasecmp(key, "XQUEUEID") == 0 && value != NULL &&
+		    qfile_id_valid(value)) {
+			/* Our agent's queue id: one grep follows the message. */
+			log_set_context(value);
 		} else {
 			rc = -1;
 		}

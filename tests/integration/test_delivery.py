@@ -76,6 +76,23 @@ def test_byte_exact_in_maildir(make_instance, certs):
     lines = [l for l in inst.log().splitlines() if qid in l]
     assert any("smtpd" in l for l in lines)
     assert any("qmgr" in l and "status=sent" in l for l in lines)
+    assert any("lmtpd" in l and "status=delivered" in l for l in lines)
+
+
+def test_smtputf8_message_delivered(make_instance, certs):
+    inst = make_system(make_instance, certs)
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.ehlo("client.test")
+    assert s.mail("j\u00f6rg@remote.test", ["SMTPUTF8", "BODY=8BITMIME"])[0] \
+        == 250
+    assert s.rcpt("alice@example.test")[0] == 250
+    body = "Subject: gr\u00fc\u00dfe\r\n\r\n\u00fcber\r\n".encode()
+    assert s.data(body)[0] == 250
+    s.quit()
+    [msg] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert "Return-Path: <j\u00f6rg@remote.test>".encode() in msg
+    assert msg.endswith(body.replace(b"\r\n", b"\n"))
 
 
 def test_alias_three_targets_and_forward_with_copy(make_instance, certs):
@@ -390,3 +407,19 @@ def test_crash_safety_nothing_lost(make_instance, certs):
     assert dups <= 5, "too many duplicates: %d" % dups
     inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=30,
                   what="empty queue")
+
+
+def test_active_limit_and_hop_concurrency(make_instance, certs):
+    """With room for 2 messages in memory and 1 delivery per store host,
+    a burst of 20 still all arrives, in order of the queue."""
+    inst = make_system(make_instance, certs, params={
+        "qmgr_message_active_limit": "2",
+        "qmgr_destination_concurrency_limit": "1"})
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    for i in range(20):
+        s.sendmail("x@remote.test", ["bob@example.test"],
+                   b"Subject: burst %d\r\n\r\nx\r\n" % i)
+    s.quit()
+    mailutil.wait_messages(inst, "bob@example.test", 20, timeout=60)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
