@@ -80,6 +80,9 @@ long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
+char *var_dns_servers;
+long long var_dns_timeout;
+long long var_dns_tries;
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
 long long var_queue_hash_depth;
@@ -395,6 +398,16 @@ const struct param_def param_table[] = {
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },
+	/* DNS resolver (every daemon that uses DNS) and reputation checks. */
+	{ "dns_servers", PARAM_LIST, "", 0, 0, &var_dns_servers,
+	    "DNS servers to ask (IP, IP:port or [IPv6]:port, space "
+	    "separated); empty: those of /etc/resolv.conf." },
+	{ "dns_timeout", PARAM_TIME, "5s", 1 * SEC, 1 * MIN, &var_dns_timeout,
+	    "How long the resolver waits for one answer from one server "
+	    "before it retries." },
+	{ "dns_tries", PARAM_INT, "2", 1, 10, &var_dns_tries,
+	    "How often the resolver asks each server before a lookup fails "
+	    "temporarily." },
 
 	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,
