@@ -254,6 +254,7 @@ smtp_route_lookup(const char *nexthop)
 	struct smtp_route *r = xcalloc(1, sizeof(*r));
 	struct dns_answer *mx = NULL;
 	struct dns_mx implicit;
+	struct dns_addr lit;
 	const struct dns_mx *list;
 	struct dns *dns;
 	const char *derr;
@@ -270,6 +271,11 @@ smtp_route_lookup(const char *nexthop)
 		return r;
 	}
 	r->domain = host;
+	if (literal && dns_addr_parse(host, &lit) == 0) {
+		/* "[ip]:port": no lookup, no loop check (the operator's). */
+		smtp_route_add(r, host, &lit, port, -1);
+		return r;
+	}
 	dns = smtp_dns(&derr);
 	if (dns == NULL) {
 		smtp_route_fail(r, "451", "4.3.0", 0,
