@@ -361,10 +361,19 @@ struct smtp_failure {
 	int hop_down;	/* a connection or greeting failure (not ours) */
 };
 
+/*
+ * The reason that stands for a failed attempt: a host that answered and
+ * refused (TLS policy, greeting) says more than one that did not answer,
+ * so the first such reason is kept; otherwise the latest.
+ */
 static void
 smtp_failure_set(struct smtp_failure *f, const char *code, const char *dsn,
 	int hop_down, char *text)
 {
+	if (f->text != NULL && hop_down && !f->hop_down) {
+		free(text);
+		return;
+	}
 	snprintf(f->code, sizeof(f->code), "%s", code);
 	snprintf(f->dsn, sizeof(f->dsn), "%s", dsn);
 	free(f->text);
