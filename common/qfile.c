@@ -31,6 +31,7 @@
 struct qfile_writer {
 	char *queue_dir;
 	char *tmp_path;
+	int anonymous;		/* O_TMPFILE: no name until committed */
 	char *id;
 	int fd;
 	off_t size_offset;	/* the M record's digits */
@@ -44,28 +45,61 @@ struct qfile_writer {
 static const char qfile_b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/* CRC-32 (IEEE 802.3), table built on first use. */
-static uint32_t qfile_crc_table[256];
+/*
+ * CRC-32 (IEEE 802.3), slicing-by-8: eight tables built on first use,
+ * eight bytes per step (a byte-at-a-time loop cost 7% of smtpd's CPU).
+ */
+static uint32_t qfile_crc_table[8][256];
+
+static void
+qfile_crc_init(void)
+{
+	uint32_t c;
+	size_t i, t;
+	int k;
+
+	for (i = 0; i < 256; i++) {
+		c = (uint32_t) i;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+		qfile_crc_table[0][i] = c;
+	}
+	for (i = 0; i < 256; i++) {
+		c = qfile_crc_table[0][i];
+		for (t = 1; t < 8; t++) {
+			c = qfile_crc_table[0][c & 0xff] ^ (c >> 8);
+			qfile_crc_table[t][i] = c;
+		}
+	}
+}
 
 static uint32_t
 qfile_crc32(uint32_t crc, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint32_t c;
-	size_t i;
-	int k;
+	uint32_t lo, hi;
 
-	if (qfile_crc_table[1] == 0) {
-		for (i = 0; i < 256; i++) {
-			c = (uint32_t) i;
-			for (k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-			qfile_crc_table[i] = c;
-		}
-	}
+	if (qfile_crc_table[0][1] == 0)
+		qfile_crc_init();
 	crc = ~crc;
-	for (i = 0; i < len; i++)
-		crc = qfile_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	while (len >= 8) {
+		lo = crc ^ ((uint32_t) p[0] | (uint32_t) p[1] << 8 |
+		    (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24);
+		hi = (uint32_t) p[4] | (uint32_t) p[5] << 8 |
+		    (uint32_t) p[6] << 16 | (uint32_t) p[7] << 24;
+		crc = qfile_crc_table[7][lo & 0xff] ^
+		    qfile_crc_table[6][(lo >> 8) & 0xff] ^
+		    qfile_crc_table[5][(lo >> 16) & 0xff] ^
+		    qfile_crc_table[4][lo >> 24] ^
+		    qfile_crc_table[3][hi & 0xff] ^
+		    qfile_crc_table[2][(hi >> 8) & 0xff] ^
+		    qfile_crc_table[1][(hi >> 16) & 0xff] ^
+		    qfile_crc_table[0][hi >> 24];
+		p += 8;
+		len -= 8;
+	}
+	while (len-- > 0)
+		crc = qfile_crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
@@ -173,6 +207,50 @@ qfile_wwrite(struct qfile_writer *w, const void *data, size_t len,
 	return 0;
 }
 
+/* 1: O_TMPFILE files can be given a name here; 0: no; -1: not known. */
+static int qfile_tmpfile_ok = -1;
+
+/* Give the file of w the name path (never replacing one). */
+static int
+qfile_link(const struct qfile_writer *w, const char *path)
+{
+	char proc[64];
+
+	if (!w->anonymous)
+		return link(w->tmp_path, path);
+	/* /proc/self/fd needs no privilege, unlike AT_EMPTY_PATH. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * Once per process: can an unnamed file be linked in this environment
+ * (kernel, file system, /proc mounted even in a chroot)?  Decided by
+ * trying with a throw-away name, so a commit never finds out too late.
+ */
+static void
+qfile_tmpfile_probe(struct qfile_writer *w)
+{
+	char *probe = xasprintf("%s/probe.%ld", w->tmp_path, (long) getpid());
+
+	w->anonymous = 1;
+	(void) unlink(probe);
+	qfile_tmpfile_ok = qfile_link(w, probe) == 0;
+	(void) unlink(probe);
+	w->anonymous = 0;
+	free(probe);
+	if (!qfile_tmpfile_ok) {
+		/* This descriptor has a name now? No: the link failed. */
+		close(w->fd);
+		w->fd = -1;
+	} else {
+		/* The probe gave the file a name; start with a fresh one. */
+		close(w->fd);
+		w->fd = open(w->tmp_path, O_TMPFILE | O_RDWR | O_CLOEXEC,
+		    0600);
+	}
+}
+
 struct qfile_writer *
 qfile_writer_new(const char *queue_dir, char **error_r)
 {
@@ -184,15 +262,37 @@ qfile_writer_new(const char *queue_dir, char **error_r)
 
 	w = xcalloc(1, sizeof(*w));
 	w->queue_dir = xstrdup(queue_dir);
-	w->tmp_path = xasprintf("%s/%s/%ld.%u", queue_dir, QFILE_TMP,
-	    (long) getpid(), ++counter);
-	w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	w->fd = -1;
+	/*
+	 * An unnamed file (O_TMPFILE) needs no directory entry in tmp/ and no
+	 * unlink after the commit: twenty smtpd processes creating and
+	 * removing names in one directory serialised on its lock.
+	 */
+	if (qfile_tmpfile_ok != 0) {
+		w->tmp_path = xasprintf("%s/%s", queue_dir, QFILE_TMP);
+		w->fd = open(w->tmp_path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (w->fd >= 0 && qfile_tmpfile_ok < 0)
+			qfile_tmpfile_probe(w);
+		if (w->fd >= 0) {
+			w->anonymous = 1;
+		} else {
+			qfile_tmpfile_ok = 0;
+			free(w->tmp_path);
+		}
+	}
+	if (w->fd < 0) {
+		w->tmp_path = xasprintf("%s/%s/%ld.%u", queue_dir, QFILE_TMP,
+		    (long) getpid(), ++counter);
+		w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+	}
 	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
 		*error_r = xasprintf("create %s: %s", w->tmp_path,
 		    strerror(errno));
 		if (w->fd >= 0) {
 			close(w->fd);
-			(void) unlink(w->tmp_path);
+			if (!w->anonymous)
+				(void) unlink(w->tmp_path);
 		}
 		free(w->queue_dir);
 		free(w->tmp_path);
@@ -399,7 +499,7 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	dir = qfile_dir(w->queue_dir, subdir, w->id, 1);
 	path = xasprintf("%s/%s", dir, w->id);
 	/* link(2) never replaces a file that might hold another message. */
-	if (link(w->tmp_path, path) < 0) {
+	if (qfile_link(w, path) < 0) {
 		*error_r = xasprintf("link %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -409,7 +509,8 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	}
 	ret = 0;
 out:
-	(void) unlink(w->tmp_path);
+	if (!w->anonymous)
+		(void) unlink(w->tmp_path);
 	free(dir);
 	free(path);
 	qfile_writer_free(w);
@@ -423,7 +524,9 @@ qfile_writer_abort(struct qfile_writer **wp)
 
 	if (w == NULL)
 		return;
-	(void) unlink(w->tmp_path);
+	/* An unnamed file vanishes with its descriptor. */
+	if (!w->anonymous)
+		(void) unlink(w->tmp_path);
 	qfile_writer_free(w);
 	*wp = NULL;
 }

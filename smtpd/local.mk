@@ -8,3 +8,8 @@ dist_man8_MANS += man/smtpd.8
 dist_man5_MANS += man/ispmail-queue.5
 EXTRA_DIST += tests/integration/test_smtpd.py tests/integration/mailutil.py \
 	tests/integration/tlsutil.py
+check_PROGRAMS += tests/unit/check_qfile
+TESTS += tests/unit/check_qfile
+tests_unit_check_qfile_SOURCES = tests/unit/check_qfile.c
+tests_unit_check_qfile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_qfile_LDADD = $(UNIT_LDADD)

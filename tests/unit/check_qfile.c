@@ -1,0 +1,334 @@
+/* check_qfile: the queue file -- writing, reading, damage, updates. */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mail_params.h"
+#include "params.h"
+#include "qfile.h"
+#include "xalloc.h"
+
+static char top[] = "/tmp/check_qfile.XXXXXX";
+
+static void
+setup(void)
+{
+	static const char *const dirs[] = { "tmp", "incoming", "hold" };
+	char *path;
+	size_t i;
+
+	params_init();
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		path = xasprintf("%s/%s", top, dirs[i]);
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		free(path);
+	}
+}
+
+static void
+teardown(void)
+{
+	char *cmd = xasprintf("rm -rf '%s'", top);
+
+	/* Test-only cleanup of our own mkdtemp tree. */
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+/* Queue one message; returns its path (caller frees). */
+static char *
+queue_one(const char *message, size_t len, char **id_r)
+{
+	static char sender[] = "sender@example.test", addr[] = "192.0.2.1";
+	static char helo[] = "client\tname", proto[] = "ESMTPS";
+	static char envid[] = "env=1%", a[] = "a@example.test";
+	static char orcpt[] = "rfc822;A@example.test", b[] = "b@example.test";
+	struct qfile env;
+	struct qfile_rcpt rcpts[2];
+	struct qfile_writer *w;
+	char *error = NULL, *path;
+
+	memset(&env, 0, sizeof(env));
+	memset(rcpts, 0, sizeof(rcpts));
+	env.arrival = 1700000000;
+	env.sender = sender;
+	env.client_addr = addr;
+	env.client_helo = helo;		/* the TAB is escaped in the file */
+	env.protocol = proto;
+	env.envid = envid;
+	env.ret = QFILE_RET_HDRS;
+	env.smtputf8 = 1;
+	rcpts[0].address = a;
+	rcpts[0].notify = QFILE_NOTIFY_SUCCESS | QFILE_NOTIFY_DELAY;
+	rcpts[0].orcpt = orcpt;
+	rcpts[1].address = b;
+	env.rcpts = rcpts;
+	env.rcpt_count = 2;
+	w = qfile_writer_new(top, &error);
+	ck_assert_msg(w != NULL, "%s", error);
+	ck_assert(qfile_id_valid(qfile_writer_id(w)));
+	*id_r = xstrdup(qfile_writer_id(w));
+	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
+	ck_assert_int_eq(qfile_writer_message(w, message, len, &error), 0);
+	ck_assert_msg(qfile_writer_commit(&w, QFILE_INCOMING, &error) == 0,
+	    "%s", error);
+	ck_assert_ptr_null(w);
+	path = qfile_path(top, QFILE_INCOMING, *id_r);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	return path;
+}
+
+START_TEST(test_round_trip)
+{
+	static const char msg[] = "123456789";
+	struct qfile *qf = NULL;
+	char *id, *path, *error = NULL, *data;
+	struct stat st;
+	int damaged, fd;
+
+	path = queue_one(msg, strlen(msg), &id);
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_str_eq(qf->id, id);
+	ck_assert_int_eq(qf->arrival, 1700000000);
+	ck_assert_str_eq(qf->sender, "sender@example.test");
+	ck_assert_str_eq(qf->client_helo, "client\tname");
+	ck_assert_str_eq(qf->envid, "env=1%");
+	ck_assert_int_eq(qf->ret, QFILE_RET_HDRS);
+	ck_assert_int_eq(qf->smtputf8, 1);
+	ck_assert_int_eq(qf->body_8bit, 0);
+	ck_assert_uint_eq(qf->rcpt_count, 2);
+	ck_assert_str_eq(qf->rcpts[0].address, "a@example.test");
+	ck_assert_str_eq(qf->rcpts[0].orcpt, "rfc822;A@example.test");
+	ck_assert_int_eq(qf->rcpts[0].notify,
+	    QFILE_NOTIFY_SUCCESS | QFILE_NOTIFY_DELAY);
+	ck_assert_int_eq(qf->rcpts[1].parent, -1);
+	ck_assert_int_eq(qf->rcpts[1].state, QFILE_RCPT_PENDING);
+	ck_assert_int_eq(qf->message_size, 9);
+	/* The message is where the record says, and the CRC is the standard
+	 * CRC-32 (check value of "123456789": cbf43926). */
+	ck_assert_int_eq(stat(path, &st), 0);
+	data = xmalloc((size_t) st.st_size + 1);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, data, (size_t) st.st_size), st.st_size);
+	close(fd);
+	data[st.st_size] = '\0';
+	ck_assert_int_eq(memcmp(data + qf->message_offset, msg, 9), 0);
+	ck_assert_ptr_nonnull(strstr(data, "123456789Z\tcrc=cbf43926\n"));
+	free(data);
+	qfile_free(&qf);
+	free(id);
+	free(path);
+}
+END_TEST
+
+/* Damage: truncation, a flipped message byte, a bad magic. */
+START_TEST(test_damage_detected)
+{
+	static const char msg[] = "Subject: x\r\n\r\nbody line\r\n";
+	struct qfile *qf = NULL;
+	char *id, *path, *error = NULL;
+	struct stat st;
+	int damaged, fd;
+	char c;
+
+	path = queue_one(msg, strlen(msg), &id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fd = open(path, O_RDWR);
+	switch (_i) {
+	case 0:		/* cut inside the message */
+		ck_assert_int_eq(ftruncate(fd, st.st_size - 30), 0);
+		break;
+	case 1:		/* one message byte changed */
+		ck_assert_int_eq(pread(fd, &c, 1, st.st_size - 20), 1);
+		c ^= 0x20;
+		ck_assert_int_eq(pwrite(fd, &c, 1, st.st_size - 20), 1);
+		break;
+	case 2:		/* not a queue file */
+		ck_assert_int_eq(pwrite(fd, "X", 1, 0), 1);
+		break;
+	case 3:		/* end marker cut off */
+		ck_assert_int_eq(ftruncate(fd, st.st_size - 3), 0);
+		break;
+	}
+	close(fd);
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
+	ck_assert_int_eq(damaged, 1);
+	ck_assert_ptr_nonnull(strstr(error, "damaged queue file"));
+	ck_assert_ptr_null(qf);
+	free(error);
+	free(id);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_missing_is_not_damage)
+{
+	struct qfile *qf = NULL;
+	char *error = NULL, *path = qfile_path(top, QFILE_INCOMING,
+	    "1aaaaaaaaaaa");
+	int damaged = 7;
+
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
+	ck_assert_int_eq(damaged, 0);
+	free(error);
+	free(path);
+}
+END_TEST
+
+/* In-place states and appended records, as qmgr writes them. */
+START_TEST(test_updates)
+{
+	static char c_addr[] = "c@example.test";
+	static const char msg[] = "Subject: y\r\n\r\nz\r\n";
+	struct qfile *qf = NULL;
+	struct qfile_rcpt child;
+	struct buf *rec = buf_new(65536);
+	char *id, *path, *error = NULL;
+	int damaged, fd;
+
+	path = queue_one(msg, strlen(msg), &id);
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(qfile_set_state(fd, qf->rcpts[0].state_offset,
+	    QFILE_RCPT_EXPANDED, &error), 0);
+	ck_assert_int_eq(qfile_set_state(fd, qf->state_offset,
+	    QFILE_MSG_WARNED, &error), 0);
+	memset(&child, 0, sizeof(child));
+	child.n = 2;
+	child.parent = 0;
+	child.address = c_addr;
+	child.notify = QFILE_NOTIFY_NEVER;
+	ck_assert_int_eq(qfile_record_rcpt(rec, &child), 0);
+	ck_assert_int_eq(qfile_record_result(rec, 2, "451", "4.4.1",
+	    "connect to\tstore: refused\n", 1700000100), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	/* A crash mid-append: a last line without its LF is ignored. */
+	buf_reset(rec);
+	(void) buf_append_str(rec, "L\tn=2\tcode=25");
+	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	close(fd);
+	qfile_free(&qf);
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_int_eq(qf->state, QFILE_MSG_WARNED);
+	ck_assert_int_eq(qf->rcpts[0].state, QFILE_RCPT_EXPANDED);
+	ck_assert_uint_eq(qf->rcpt_count, 3);
+	ck_assert_int_eq(qf->rcpts[2].parent, 0);
+	ck_assert_int_eq(qf->rcpts[2].notify, QFILE_NOTIFY_NEVER);
+	ck_assert_str_eq(qf->rcpts[2].last_code, "451");
+	ck_assert_str_eq(qf->rcpts[2].last_text,
+	    "connect to\tstore: refused\n");
+	ck_assert_int_eq(qf->rcpts[2].attempts, 1);
+	qfile_free(&qf);
+	buf_free(&rec);
+	free(id);
+	free(path);
+}
+END_TEST
+
+/* Bad records after the end marker are damage too. */
+START_TEST(test_bad_appended_record)
+{
+	static const char msg[] = "x\r\n";
+	struct qfile *qf = NULL;
+	struct buf *rec = buf_new(1024);
+	char *id, *path, *error = NULL;
+	int damaged, fd;
+
+	path = queue_one(msg, strlen(msg), &id);
+	fd = open(path, O_RDWR);
+	(void) buf_append_str(rec, _i == 0 ? "Q\tfoo=bar\n" :
+	    _i == 1 ? "L\tn=99\tcode=250\n" : "R P\tn=0\taddr=dup@x\n");
+	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	close(fd);
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
+	ck_assert_int_eq(damaged, 1);
+	free(error);
+	buf_free(&rec);
+	free(id);
+	free(path);
+}
+END_TEST
+
+/* Ids are unique even when made in the same microsecond. */
+START_TEST(test_ids_unique)
+{
+	struct qfile_writer *w[50];
+	char *error = NULL;
+	size_t i, k;
+
+	for (i = 0; i < 50; i++) {
+		w[i] = qfile_writer_new(top, &error);
+		ck_assert_ptr_nonnull(w[i]);
+	}
+	for (i = 0; i < 50; i++)
+		for (k = i + 1; k < 50; k++)
+			ck_assert_str_ne(qfile_writer_id(w[i]),
+			    qfile_writer_id(w[k]));
+	for (i = 0; i < 50; i++)
+		qfile_writer_abort(&w[i]);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	int bits;
+} notify_cases[] = {
+	{ "NEVER", QFILE_NOTIFY_NEVER },
+	{ "SUCCESS,FAILURE", QFILE_NOTIFY_SUCCESS | QFILE_NOTIFY_FAILURE },
+	{ "delay", QFILE_NOTIFY_DELAY },
+	{ "NEVER,SUCCESS", -1 },
+	{ "", -1 },
+	{ "SUCCESS,", -1 },
+	{ "BOGUS", -1 },
+	{ ",FAILURE", -1 },
+};
+
+START_TEST(test_notify_parse)
+{
+	ck_assert_int_eq(qfile_notify_parse(notify_cases[_i].text),
+	    notify_cases[_i].bits);
+}
+END_TEST
+
+static Suite *
+qfile_suite(void)
+{
+	Suite *s = suite_create("qfile");
+	TCase *tc = tcase_create("file");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
+	tcase_add_test(tc, test_missing_is_not_damage);
+	tcase_add_test(tc, test_updates);
+	tcase_add_loop_test(tc, test_bad_appended_record, 0, 3);
+	tcase_add_test(tc, test_ids_unique);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("notify");
+	tcase_add_loop_test(tc, test_notify_parse, 0,
+	    sizeof(notify_cases) / sizeof(notify_cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(qfile_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
