@@ -6,3 +6,4 @@ tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
 tests_unit_check_dns_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_dns_LDADD = $(UNIT_LDADD)
 EXTRA_DIST += tests/integration/dnsutil.py
+EXTRA_DIST += tests/integration/test_smtpd_reputation.py

@@ -83,6 +83,13 @@ int var_smtpd_sender_login_match;
 char *var_dns_servers;
 long long var_dns_timeout;
 long long var_dns_tries;
+char *var_dnsbl_sites;
+long long var_dnsbl_threshold;
+char *var_dnsbl_allow_networks;
+long long var_smtpd_fcrdns_weight;
+long long var_smtpd_helo_weight;
+long long var_smtpd_pregreet_time;
+long long var_smtpd_pregreet_weight;
 
 /* queue and qmgr variables (qmgr(8), ispmail-queue(5)). */
 long long var_queue_hash_depth;
@@ -408,6 +415,29 @@ const struct param_def param_table[] = {
 	{ "dns_tries", PARAM_INT, "2", 1, 10, &var_dns_tries,
 	    "How often the resolver asks each server before a lookup fails "
 	    "temporarily." },
+	{ "dnsbl_sites", PARAM_LIST, "", 0, 0, &var_dnsbl_sites,
+	    "smtpd mx mode: DNS block lists asked in parallel about each "
+	    "client, as zone[=filter][*weight] or zone=weight (e.g. "
+	    "zen.example=127.0.0.[2..11]*2 bl.example=1)." },
+	{ "dnsbl_threshold", PARAM_INT, "1", 1, 10000, &var_dnsbl_threshold,
+	    "The reputation score (block list weights and the optional "
+	    "checks' weights, summed) at which smtpd refuses a client's "
+	    "recipients (all but the postmaster) with 554 5.7.1." },
+	{ "dnsbl_allow_networks", PARAM_LIST, "", 0, 0, &var_dnsbl_allow_networks,
+	    "Client networks (address or address/prefix, IPv4 or IPv6) "
+	    "that smtpd never checks for reputation." },
+	{ "smtpd_fcrdns_weight", PARAM_INT, "0", -1000, 1000, &var_smtpd_fcrdns_weight,
+	    "Score added when the client's reverse DNS name does not "
+	    "resolve back to its address (FCrDNS); 0 turns the check off." },
+	{ "smtpd_helo_weight", PARAM_INT, "0", -1000, 1000, &var_smtpd_helo_weight,
+	    "Score added at RCPT when the HELO/EHLO name is neither a "
+	    "domain of two labels or more nor an address literal; 0 turns "
+	    "the check off." },
+	{ "smtpd_pregreet_time", PARAM_TIME, "0", 0, 1 * MIN, &var_smtpd_pregreet_time,
+	    "How long smtpd waits before its greeting to catch clients "
+	    "that talk first (pregreet); 0 turns the check off." },
+	{ "smtpd_pregreet_weight", PARAM_INT, "1", -1000, 1000, &var_smtpd_pregreet_weight,
+	    "Score added for a client that talked before the greeting." },
 
 	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,

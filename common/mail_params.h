@@ -93,6 +93,13 @@ extern int var_smtpd_sender_login_match;
 extern char *var_dns_servers;
 extern long long var_dns_timeout;
 extern long long var_dns_tries;
+extern char *var_dnsbl_sites;
+extern long long var_dnsbl_threshold;
+extern char *var_dnsbl_allow_networks;
+extern long long var_smtpd_fcrdns_weight;
+extern long long var_smtpd_helo_weight;
+extern long long var_smtpd_pregreet_time;
+extern long long var_smtpd_pregreet_weight;
 
 /* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 extern long long var_queue_hash_depth;

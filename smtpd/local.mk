@@ -1,7 +1,8 @@
 ## smtpd: built by the top-level Makefile.am (non-recursive).
 pkglibexec_PROGRAMS += smtpd/smtpd
 smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
-	smtpd/smtpd_auth.c smtpd/smtpd_queue.c
+	smtpd/smtpd_auth.c smtpd/smtpd_queue.c \
+	smtpd/smtpd_reputation.c smtpd/smtpd_reputation.h
 smtpd_smtpd_LDADD = $(LIBISPMAIL)
 smtpd_smtpd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtpd.8

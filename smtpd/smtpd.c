@@ -22,6 +22,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_reputation.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -273,6 +274,10 @@ smtpd_dispatch(struct smtpd_session *ss, struct buf *line)
 		text++;
 	if (strcmp(cmd->name, "AUTH") != 0)
 		log_debug("< %s", buf_cstr(line));
+	/* Reputation: a refused client reaches only the postmaster. */
+	if (cmd->handler == smtpd_cmd_rcpt &&
+	    smtpd_reputation_rcpt(ss, ss->reputation, text))
+		return;
 	cmd->handler(ss, text);
 }
 
@@ -286,6 +291,7 @@ smtpd_session_end(struct smtpd_session *ss)
 	free(ss->auth_user);
 	route_mailbox_free(&ss->auth_mailbox);
 	free(ss->env.rcpts);
+	smtpd_reputation_free(&ss->reputation);
 }
 
 static void
@@ -314,6 +320,8 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 		}
 	}
 	line = buf_new((size_t) var_smtpd_line_limit + 1);
+	/* Reputation: block lists, FCrDNS, pregreet (smtpd_reputation.c). */
+	ss.reputation = smtpd_reputation_check(&ss);
 	smtpd_reply(&ss, "220 %s %s", smtpd.hostname, var_smtpd_banner);
 	while (!ss.quit) {
 		/* Answer a pipelined group in one write (RFC 2920). */
@@ -377,6 +385,8 @@ smtpd_pre_init(void *ctx)
 		log_fatal("TLS: %s", error);
 	if (var_tls_wrapper_mode && smtpd.tls == NULL)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
+	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
+	smtpd_reputation_init();
 }
 
 static void

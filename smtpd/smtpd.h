@@ -55,6 +55,8 @@ struct smtpd_session {
 	long long bdat_size;
 	const char *bdat_error;
 	long long transactions;
+	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
+	struct smtpd_reputation *reputation;
 };
 
 /* smtpd.c */
