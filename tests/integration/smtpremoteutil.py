@@ -66,7 +66,8 @@ class RemoteMTA:
 
     def __init__(self, host, port, name="mx.remote.test",
                  caps=DEFAULT_CAPS, greeting=None, certs=None,
-                 rcpt_reply=None, data_reply="250 2.0.0 Ok: queued"):
+                 rcpt_reply=None, data_reply="250 2.0.0 Ok: queued",
+                 ehlo=True, broken_tls=False):
         self.host = host
         self.port = port
         self.name = name
@@ -75,6 +76,8 @@ class RemoteMTA:
         self.certs = certs
         self.rcpt_reply = rcpt_reply
         self.data_reply = data_reply
+        self.ehlo = ehlo                # False: EHLO is refused (HELO only)
+        self.broken_tls = broken_tls    # STARTTLS, then no TLS at all
         self.sessions = []
         self.messages = []
         self.lock = threading.Lock()
@@ -143,7 +146,9 @@ class RemoteMTA:
                 session.commands.append(text)
                 verb = text.split(" ", 1)[0].upper()
                 arg = text[len(verb):].strip()
-                if verb == "EHLO":
+                if verb == "EHLO" and not self.ehlo:
+                    say("502 5.5.2 Command not recognized")
+                elif verb == "EHLO":
                     session.helo = arg
                     caps = list(self.caps)
                     if self.certs is not None and session.tls is None:
@@ -157,6 +162,9 @@ class RemoteMTA:
                     say("250 %s" % self.name)
                 elif verb == "STARTTLS" and self.certs is not None:
                     say("220 2.0.0 Ready to start TLS")
+                    if self.broken_tls:
+                        conn.sendall(b"this is not a TLS handshake\r\n")
+                        return
                     try:
                         conn = self._tls_context(session).wrap_socket(
                             conn, server_side=True)

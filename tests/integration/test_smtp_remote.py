@@ -298,6 +298,31 @@ def test_tls_may_and_verify(make_instance, certs, dns, port, mtas):
              r"\(level may\)" % port)
 
 
+def test_helo_fallback_and_failed_opportunistic_tls(make_instance, certs,
+                                                   dns, port, mtas):
+    inst = make_system(make_instance, certs, dns, port)
+    # mx1.pref.test refuses EHLO; amx.test (the same address, another
+    # port) breaks STARTTLS, so the level may tries it again in clear.
+    old = mtas("127.0.0.2", port, name="mx1.pref.test", ehlo=False)
+    smtpremoteutil.submit(inst, ["user@pref.test"], "Subject: h\r\n\r\nh\r\n")
+    [msg] = old.wait_messages(1, inst=inst)
+    assert msg.session.helo == "mx.example.test"
+    assert [c.split()[0] for c in msg.session.commands[:3]] == \
+        ["EHLO", "HELO", "MAIL"]
+    assert msg.mail == "FROM:<alice@example.test>"      # no extensions
+    old.stop()
+    broken = mtas("127.0.0.2", port, name="amx.test", certs=certs,
+                  broken_tls=True)
+    smtpremoteutil.submit(inst, ["user@amx.test"], "Subject: b\r\n\r\nb\r\n")
+    [msg] = broken.wait_messages(1, inst=inst)
+    assert msg.session.tls is None
+    assert len(broken.sessions) == 2
+    assert "STARTTLS" in broken.sessions[0].commands
+    assert "STARTTLS" not in msg.session.commands
+    wait_log(inst, r"TLS with amx.test\[127.0.0.2\]:%d failed \(level may\)"
+             % port)
+
+
 def test_tls_required_but_not_offered(make_instance, certs, dns, port, mtas):
     inst = make_system(make_instance, certs, dns, port, params={
         "smtp_tls_security_level": "encrypt"})
