@@ -113,6 +113,15 @@ long long var_smtp_connect_timeout;
 long long var_smtp_command_timeout;
 long long var_smtp_data_timeout;
 long long var_smtp_connection_cache_time;
+long long var_smtp_port;
+char *var_smtp_bind_address;
+char *var_smtp_bind_address6;
+char *var_smtp_helo_name;
+long long var_smtp_mx_address_limit;
+char *var_smtp_loop_addresses;
+char *var_smtp_tls_security_level;
+char *var_smtp_tls_policy;
+char *var_smtp_tls_ca_file;
 
 /* lmtpd variables (lmtpd(8)). */
 long long var_lmtp_timeout;
@@ -494,6 +503,36 @@ const struct param_def param_table[] = {
 	{ "smtp_connection_cache_time", PARAM_TIME, "10s", 0, 1 * HOUR, &var_smtp_connection_cache_time,
 	    "How long the delivery agent keeps an idle connection for "
 	    "the next request to the same next hop (0: close at once)." },
+	{ "smtp_port", PARAM_INT, "25", 1, 65535, &var_smtp_port,
+	    "The port of remote MX hosts (a next hop \"[host]:port\" "
+	    "names its own)." },
+	{ "smtp_bind_address", PARAM_STR, "", 0, 0, &var_smtp_bind_address,
+	    "The IPv4 source address of outgoing SMTP connections (set "
+	    "per smtp-CLASS service with -o); empty: the system's "
+	    "choice." },
+	{ "smtp_bind_address6", PARAM_STR, "", 0, 0, &var_smtp_bind_address6,
+	    "The IPv6 source address of outgoing SMTP connections; "
+	    "empty: the system's choice." },
+	{ "smtp_helo_name", PARAM_STR, "", 0, 0, &var_smtp_helo_name,
+	    "The name the delivery agent gives in EHLO, HELO and LHLO; "
+	    "empty: myhostname." },
+	{ "smtp_mx_address_limit", PARAM_INT, "5", 0, 100, &var_smtp_mx_address_limit,
+	    "How many MX host addresses one delivery attempt tries at "
+	    "most (0: all)." },
+	{ "smtp_loop_addresses", PARAM_LIST, "", 0, 0, &var_smtp_loop_addresses,
+	    "Addresses that reach this host besides its own interfaces "
+	    "(NAT, proxies): an MX at one of them is ourselves." },
+	{ "smtp_tls_security_level", PARAM_STR, "may", 0, 0, &var_smtp_tls_security_level,
+	    "STARTTLS to remote hosts: none, may (opportunistic), "
+	    "encrypt (required) or verify (required, certificate and MX "
+	    "name checked)." },
+	{ "smtp_tls_policy", PARAM_STR, "", 0, 0, &var_smtp_tls_policy,
+	    "Per-domain TLS levels: \"domain=level ...\", or the absolute "
+	    "path of a file of \"domain level\" lines; .domain matches "
+	    "subdomains." },
+	{ "smtp_tls_ca_file", PARAM_STR, "", 0, 0, &var_smtp_tls_ca_file,
+	    "The CA certificates (PEM) the verify level trusts; empty: "
+	    "the system's CA store." },
 
 	/* lmtpd (lmtpd(8)). */
 	{ "lmtp_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,

@@ -123,6 +123,15 @@ extern long long var_smtp_connect_timeout;
 extern long long var_smtp_command_timeout;
 extern long long var_smtp_data_timeout;
 extern long long var_smtp_connection_cache_time;
+extern long long var_smtp_port;
+extern char *var_smtp_bind_address;
+extern char *var_smtp_bind_address6;
+extern char *var_smtp_helo_name;
+extern long long var_smtp_mx_address_limit;
+extern char *var_smtp_loop_addresses;
+extern char *var_smtp_tls_security_level;
+extern char *var_smtp_tls_policy;
+extern char *var_smtp_tls_ca_file;
 
 /* lmtpd (lmtpd(8)). */
 extern long long var_lmtp_timeout;

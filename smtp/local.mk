@@ -1,6 +1,19 @@
 ## smtp: the delivery agent, built by the top-level Makefile.am.
 pkglibexec_PROGRAMS += smtp/smtp
-smtp_smtp_SOURCES = smtp/smtp.c
+smtp_smtp_SOURCES = smtp/smtp.c smtp/smtp.h smtp/smtp_route.c \
+	smtp/smtp_session.c smtp/smtp_tls.c
 smtp_smtp_LDADD = $(LIBISPMAIL)
 smtp_smtp_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtp.8
+
+# Unit tests of the agent's pure logic: next hop syntax, TLS policy.
+check_PROGRAMS += tests/unit/check_smtp
+TESTS += tests/unit/check_smtp
+tests_unit_check_smtp_SOURCES = tests/unit/check_smtp.c \
+	smtp/smtp_route.c smtp/smtp_tls.c
+tests_unit_check_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtp
+tests_unit_check_smtp_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtp_LDADD = $(UNIT_LDADD)
+
+EXTRA_DIST += tests/integration/test_smtp_remote.py \
+	tests/integration/smtpremoteutil.py

@@ -1,0 +1,140 @@
+/*
+ * smtp: the delivery agent's internal interface, shared by its modules.
+ *
+ * smtp.c reads qmgr's request into a struct smtp_job and writes back one
+ * result per recipient; smtp_route.c turns a next hop into the ordered
+ * list of hosts to try (MX records, loop detection); smtp_tls.c knows the
+ * TLS policy of a destination; smtp_session.c is the protocol client
+ * (connection, greeting, EHLO/LHLO, STARTTLS, one transaction, the
+ * connection cache) for both LMTP and SMTP.
+ *
+ * A job owns its results and hop reason; the request strings it points at
+ * belong to the request record and live as long as the job.
+ */
+#ifndef ISPMAIL_SMTP_H
+#define ISPMAIL_SMTP_H
+
+#include <stddef.h>
+
+#include "dns.h"
+
+struct qfile;
+
+/* One recipient of a request, with its DSN options (RFC 3461). */
+struct smtp_rcpt {
+	const char *address;
+	const char *notify;	/* "SUCCESS,FAILURE", "NEVER"; "" or NULL */
+	const char *orcpt;	/* "rfc822;addr" decoded; "" or NULL */
+	char *result;		/* "code dsn text", set once */
+};
+
+struct smtp_job {
+	int lmtp;		/* 1: LMTP to a store host; 0: SMTP */
+	const char *queue_id;
+	const char *nexthop;
+	const char *sender;
+	const char *envid;	/* decoded ENVID or NULL */
+	const char *ret;	/* "FULL", "HDRS" or NULL */
+	int body_8bit;
+	int smtputf8;		/* the client asked for SMTPUTF8 */
+	struct smtp_rcpt *rcpts;
+	size_t count;
+	int qfd;
+	const struct qfile *qf;
+	int hop_dead;		/* no host of the next hop could be reached */
+	char *hop_reason;
+};
+
+/* Record the result of recipient i, unless it has one. */
+void smtp_result(struct smtp_job *job, size_t i, const char *code,
+	const char *dsn, const char *text);
+/* Give every recipient without a result this one. */
+void smtp_fail_rest(struct smtp_job *job, const char *code, const char *dsn,
+	const char *text);
+/* Our name for HELO/EHLO/LHLO (smtp_helo_name, myhostname, the host's). */
+const char *smtp_helo_name(void);
+/* The process' resolver, opened on first use; NULL with *error_r. */
+struct dns *smtp_dns(const char **error_r);
+
+/* ---- smtp_route.c: where to deliver ------------------------------------ */
+
+/* A host to try: MX name (for TLS), one of its addresses, the port. */
+struct smtp_target {
+	char *host;		/* MX host name, or the literal's text */
+	struct dns_addr addr;
+	unsigned int port;
+	int preference;		/* MX preference; -1 for a literal next hop */
+};
+
+/* The ordered hosts for a next hop, or the reason there are none. */
+struct smtp_route {
+	char *domain;		/* what the TLS policy is looked up by */
+	struct smtp_target *targets;
+	size_t count;
+	/* count == 0: code/dsn/text say why; tempfail: the hop is down. */
+	char code[4];
+	char dsn[16];
+	char *text;
+	int tempfail;
+};
+
+/*
+ * Parse a next hop: "[host]:port", "[host]" (no MX lookup: relayhost,
+ * tests), "host:port" or "host" (the MX records of host).  *host_r is a
+ * new string without brackets; *port_r is default_port when none is
+ * given; *literal_r is 1 for the bracketed forms.  0 ok, -1 malformed.
+ */
+int smtp_nexthop_parse(const char *nexthop, unsigned int default_port,
+	char **host_r, unsigned int *port_r, int *literal_r);
+/*
+ * The hosts to try for nexthop, best first: the MX records in preference
+ * order (random among equal ones, from dns_mx_lookup), each host's
+ * addresses, at most smtp_mx_address_limit of them; the domain's own
+ * addresses when it has no MX; the named host for a bracketed next hop.
+ * MX hosts that are we ourselves (myhostname, an address of this host or
+ * smtp_loop_addresses) and all hosts of equal or worse preference are
+ * dropped (RFC 5321 5.1).  Always returns a route (free it with
+ * smtp_route_free); count == 0 carries the failure.
+ */
+struct smtp_route *smtp_route_lookup(const char *nexthop);
+void smtp_route_free(struct smtp_route **rp);
+/* 1 when addr is an address of this host (interfaces, loop list). */
+int smtp_route_is_self_addr(const struct dns_addr *addr);
+
+/* ---- smtp_tls.c: the TLS policy ---------------------------------------- */
+
+enum smtp_tls_level {
+	SMTP_TLS_NONE = 0,	/* never STARTTLS */
+	SMTP_TLS_MAY,		/* STARTTLS when offered, unauthenticated */
+	SMTP_TLS_ENCRYPT,	/* STARTTLS required, unauthenticated */
+	SMTP_TLS_VERIFY,	/* required, chain and MX name verified */
+};
+
+/* Parse "none", "may", "encrypt", "verify".  0 ok, -1 unknown. */
+int smtp_tls_level_parse(const char *text, enum smtp_tls_level *level_r);
+const char *smtp_tls_level_name(enum smtp_tls_level level);
+/*
+ * The level for a destination domain from smtp_tls_policy (inline
+ * "domain=level ..." entries, or an absolute path of a file of "domain
+ * level" lines; ".example.com" matches subdomains), else
+ * smtp_tls_security_level.  A broken policy is logged and gives
+ * smtp_tls_security_level.
+ */
+enum smtp_tls_level smtp_tls_policy_level(const char *domain);
+/*
+ * Look domain up in a policy text (the entries, as in a file or inline).
+ * 1 found (*level_r), 0 not listed, -1 malformed (*error_r, static).
+ */
+int smtp_tls_policy_find(const char *policy, const char *domain,
+	enum smtp_tls_level *level_r, const char **error_r);
+/* The client context for a level (made once per process); NULL +
+ * *error_r (caller frees) when it cannot be made. */
+struct tls_server *smtp_tls_context(enum smtp_tls_level level,
+	char **error_r);
+
+/* ---- smtp_session.c: the protocol client -------------------------------- */
+
+/* Deliver the job: LMTP to the store host, or SMTP along its route. */
+void smtp_session_deliver(struct smtp_job *job);
+
+#endif

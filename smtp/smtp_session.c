@@ -1,0 +1,1016 @@
+/*
+ * smtp_session: the protocol client for LMTP (store hosts) and SMTP
+ * (remote MX hosts), and the one cached connection of the process.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dns.h"
+#include "log.h"
+#include "mail_params.h"
+#include "qfile.h"
+#include "smtp.h"
+#include "stream.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define SMTP_REPLY_LINE_MAX 2048
+#define SMTP_REPLY_LINES_MAX 100
+#define SMTP_REPLY_TEXT_MAX (64 * 1024)
+#define SMTP_COPY_CHUNK 65536
+/* How much of the header is scanned for 8-bit bytes (SMTPUTF8 need). */
+#define SMTP_HEADER_SCAN_MAX (1024 * 1024)
+
+/* What the server offered in its EHLO/LHLO reply. */
+#define CAP_PIPELINING	0x01
+#define CAP_SIZE	0x02
+#define CAP_8BITMIME	0x04
+#define CAP_SMTPUTF8	0x08
+#define CAP_DSN		0x10
+#define CAP_STARTTLS	0x20
+#define CAP_XQUEUEID	0x40	/* lmtpd takes our queue id for its logs */
+
+/* A reply: code, enhanced code, text (lines joined by spaces). */
+struct smtp_reply {
+	char code[4];
+	char dsn[16];
+	struct buf *text;
+	struct buf *lines;	/* each line's text, '\n' after each */
+};
+
+/* The connection to a next hop, kept for the next request. */
+struct smtp_conn {
+	int fd;
+	struct stream *s;
+	struct tls_conn *tls;
+	char *key;		/* "lmtp:" or "smtp:" + the request's next hop */
+	char *peer;		/* "host[addr]:port" for logs and results */
+	int lmtp;
+	unsigned int caps;
+	long long size_limit;	/* SIZE offered; 0 none */
+	time_t last_used;
+};
+
+static struct smtp_conn cache = { .fd = -1 };
+
+static void
+smtp_conn_close(struct smtp_conn *c, int quit)
+{
+	if (c->s != NULL) {
+		if (quit) {
+			(void) stream_puts(c->s, "QUIT\r\n");
+			(void) stream_flush(c->s);
+		}
+		tls_conn_free(&c->tls);
+		stream_free(&c->s);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->key);
+	c->key = NULL;
+	free(c->peer);
+	c->peer = NULL;
+	c->caps = 0;
+	c->size_limit = 0;
+}
+
+static void
+smtp_reply_init(struct smtp_reply *r)
+{
+	r->code[0] = '\0';
+	r->dsn[0] = '\0';
+	r->text = buf_new(SMTP_REPLY_TEXT_MAX);
+	r->lines = buf_new(SMTP_REPLY_TEXT_MAX);
+}
+
+static void
+smtp_reply_free(struct smtp_reply *r)
+{
+	buf_free(&r->text);
+	buf_free(&r->lines);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* Bind to the configured source address of the family, if any. */
+static int
+smtp_bind_source(int fd, int family, char **error_r)
+{
+	const char *source = family == AF_INET6 ? var_smtp_bind_address6 :
+	    family == AF_INET ? var_smtp_bind_address : "";
+	struct sockaddr_storage ss;
+	struct dns_addr a;
+	socklen_t len;
+
+	if (*source == '\0')
+		return 0;
+	if (dns_addr_parse(source, &a) < 0 || a.family != family) {
+		*error_r = xasprintf("bad %s \"%s\"", family == AF_INET6 ?
+		    "smtp_bind_address6" : "smtp_bind_address", source);
+		return -1;
+	}
+	len = dns_addr_sockaddr(&a, 0, &ss);
+	if (bind(fd, (struct sockaddr *) &ss, len) < 0) {
+		*error_r = xasprintf("bind %s: %s", source, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Connect with a deadline; -1 with *error_r; *local_r for bind errors. */
+static int
+smtp_connect_fd(const struct sockaddr *sa, socklen_t len, char **error_r,
+	int *local_r)
+{
+	struct pollfd pfd;
+	socklen_t elen = sizeof(int);
+	int fd, err = 0;
+
+	*local_r = 0;
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		*local_r = 1;
+		return -1;
+	}
+	if (smtp_bind_source(fd, sa->sa_family, error_r) < 0) {
+		*local_r = 1;
+		close(fd);
+		return -1;
+	}
+	if (connect(fd, sa, len) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			*error_r = xstrdup(strerror(errno));
+			close(fd);
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int) (var_smtp_connect_timeout * 1000)) <= 0) {
+			*error_r = xstrdup("connection timed out");
+			close(fd);
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 ||
+		    err != 0) {
+			*error_r = xstrdup(strerror(err != 0 ? err : errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* LMTP: connect to "host:port", "[v6]:port" or "unix:/path". */
+static int
+smtp_connect_lmtp(const char *nexthop, char **error_r)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_un sun;
+	char *host, *port, *colon;
+	char *err = NULL;
+	int fd = -1, rc, local;
+
+	if (strncmp(nexthop, "unix:", 5) == 0) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(nexthop + 5) >= sizeof(sun.sun_path)) {
+			*error_r = xstrdup("socket path too long");
+			return -1;
+		}
+		memcpy(sun.sun_path, nexthop + 5, strlen(nexthop + 5));
+		return smtp_connect_fd((struct sockaddr *) &sun, sizeof(sun),
+		    error_r, &local);
+	}
+	host = xstrdup(nexthop);
+	colon = strrchr(host, ':');
+	if (colon == NULL) {
+		free(host);
+		*error_r = xstrdup("next hop has no port");
+		return -1;
+	}
+	*colon = '\0';
+	port = colon + 1;
+	if (host[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		*error_r = xasprintf("%s: %s", host, gai_strerror(rc));
+		free(host);
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		free(err);
+		err = NULL;
+		fd = smtp_connect_fd(ai->ai_addr, ai->ai_addrlen, &err,
+		    &local);
+	}
+	freeaddrinfo(res);
+	free(host);
+	if (fd < 0) {
+		*error_r = err != NULL ? err : xstrdup("no address");
+		return -1;
+	}
+	free(err);
+	return fd;
+}
+
+/* ---- replies --------------------------------------------------------------- */
+
+/*
+ * Read one (multi-line) reply.  0 ok; -1 on a connection failure or a
+ * malformed reply (*error_r static).
+ */
+static int
+smtp_read_reply(struct stream *s, struct smtp_reply *r, const char **error_r)
+{
+	struct buf *line = buf_new(SMTP_REPLY_LINE_MAX + 1);
+	const char *text;
+	int lines = 0;
+
+	buf_reset(r->text);
+	buf_reset(r->lines);
+	r->code[0] = '\0';
+	for (;;) {
+		if (stream_read_line(s, line, SMTP_REPLY_LINE_MAX) !=
+		    STREAM_OK) {
+			*error_r = stream_status(s) == STREAM_TIMEOUT ?
+			    "timeout" : stream_status(s) == STREAM_TOO_LONG ?
+			    "reply line too long" : "lost connection";
+			buf_free(&line);
+			return -1;
+		}
+		text = buf_cstr(line);
+		if (buf_len(line) < 3 || text[0] < '2' || text[0] > '5' ||
+		    text[1] < '0' || text[1] > '9' || text[2] < '0' ||
+		    text[2] > '9' || (buf_len(line) > 3 && text[3] != ' ' &&
+		    text[3] != '-') || ++lines > SMTP_REPLY_LINES_MAX ||
+		    (lines > 1 && memcmp(r->code, text, 3) != 0)) {
+			*error_r = "malformed reply";
+			buf_free(&line);
+			return -1;
+		}
+		memcpy(r->code, text, 3);
+		r->code[3] = '\0';
+		if (buf_len(r->text) > 0)
+			(void) buf_append_str(r->text, " ");
+		(void) buf_append_str(r->text, buf_len(line) > 4 ? text + 4 :
+		    "");
+		(void) buf_append_str(r->lines, buf_len(line) > 4 ? text + 4 :
+		    "");
+		(void) buf_append_char(r->lines, '\n');
+		if (buf_len(line) == 3 || text[3] == ' ')
+			break;
+	}
+	buf_free(&line);
+	/* The enhanced status code (RFC 3463), or one made from the code. */
+	text = buf_cstr(r->text);
+	if (sscanf(text, "%1[245].%3[0-9].%3[0-9]", r->dsn, r->dsn + 4,
+	    r->dsn + 8) == 3 && text[0] == r->code[0]) {
+		size_t len = strspn(text, "0123456789.");
+
+		snprintf(r->dsn, sizeof(r->dsn), "%.*s", (int) len, text);
+		buf_consume(r->text, len);
+		while (buf_len(r->text) > 0 && buf_cstr(r->text)[0] == ' ')
+			buf_consume(r->text, 1);
+	} else {
+		snprintf(r->dsn, sizeof(r->dsn), "%c.0.0", r->code[0]);
+	}
+	return 0;
+}
+
+/* Send one command and read its reply.  -1: the connection is gone. */
+static int
+smtp_command(struct stream *s, struct smtp_reply *r, const char **error_r,
+	const char *command)
+{
+	if (stream_puts(s, command) != STREAM_OK ||
+	    stream_puts(s, "\r\n") != STREAM_OK ||
+	    stream_flush(s) != STREAM_OK) {
+		*error_r = "lost connection";
+		return -1;
+	}
+	return smtp_read_reply(s, r, error_r);
+}
+
+/* The EHLO/LHLO keywords we use (RFC 5321 4.1.1.1: one per line). */
+static void
+smtp_parse_caps(struct smtp_conn *c, const struct smtp_reply *r)
+{
+	const char *p = buf_cstr(r->lines), *eol;
+	size_t len;
+	int first = 1;
+
+	c->caps = 0;
+	c->size_limit = 0;
+	for (; *p != '\0'; p = eol + 1, first = 0) {
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			break;
+		if (first)
+			continue;	/* the greeting's domain */
+		len = strcspn(p, " \n");
+		if (len == 10 && strncasecmp(p, "PIPELINING", len) == 0)
+			c->caps |= CAP_PIPELINING;
+		else if (len == 8 && strncasecmp(p, "8BITMIME", len) == 0)
+			c->caps |= CAP_8BITMIME;
+		else if (len == 8 && strncasecmp(p, "SMTPUTF8", len) == 0)
+			c->caps |= CAP_SMTPUTF8;
+		else if (len == 3 && strncasecmp(p, "DSN", len) == 0)
+			c->caps |= CAP_DSN;
+		else if (len == 8 && strncasecmp(p, "STARTTLS", len) == 0)
+			c->caps |= CAP_STARTTLS;
+		else if (len == 8 && strncasecmp(p, "XQUEUEID", len) == 0)
+			c->caps |= CAP_XQUEUEID;
+		else if (len == 4 && strncasecmp(p, "SIZE", len) == 0) {
+			c->caps |= CAP_SIZE;
+			if (p[4] == ' ')
+				c->size_limit = strtoll(p + 5, NULL, 10);
+			if (c->size_limit < 0)
+				c->size_limit = 0;
+		}
+	}
+}
+
+/* ---- opening a session ---------------------------------------------------- */
+
+/* Why a host could not be used: the result the job gets when all fail. */
+struct smtp_failure {
+	char code[4];
+	char dsn[16];
+	char *text;
+	int hop_down;	/* a connection or greeting failure (not ours) */
+};
+
+/*
+ * The reason that stands for a failed attempt: a host that answered and
+ * refused (TLS policy, greeting) says more than one that did not answer,
+ * so the first such reason is kept; otherwise the latest.
+ */
+static void
+smtp_failure_set(struct smtp_failure *f, const char *code, const char *dsn,
+	int hop_down, char *text)
+{
+	if (f->text != NULL && hop_down && !f->hop_down) {
+		free(text);
+		return;
+	}
+	snprintf(f->code, sizeof(f->code), "%s", code);
+	snprintf(f->dsn, sizeof(f->dsn), "%s", dsn);
+	free(f->text);
+	f->text = text;
+	f->hop_down = hop_down;
+}
+
+/* EHLO, falling back to HELO (SMTP), or LHLO.  -1: unusable host. */
+static int
+smtp_hello(struct smtp_conn *c, struct smtp_reply *r,
+	struct smtp_failure *f)
+{
+	const char *rerr;
+	char *cmd;
+	int rc;
+
+	cmd = xasprintf("%s %s", c->lmtp ? "LHLO" : "EHLO", smtp_helo_name());
+	rc = smtp_command(c->s, r, &rerr, cmd);
+	free(cmd);
+	if (rc == 0 && r->code[0] == '2') {
+		smtp_parse_caps(c, r);
+		return 0;
+	}
+	if (rc == 0 && !c->lmtp && r->code[0] == '5') {
+		/* An old server: HELO, without any extension. */
+		cmd = xasprintf("HELO %s", smtp_helo_name());
+		rc = smtp_command(c->s, r, &rerr, cmd);
+		free(cmd);
+		if (rc == 0 && r->code[0] == '2') {
+			c->caps = 0;
+			c->size_limit = 0;
+			return 0;
+		}
+	}
+	smtp_failure_set(f, "451", "4.4.2", 1, rc < 0 ?
+	    xasprintf("host %s: %s after %s", c->peer, rerr, c->lmtp ? "LHLO" :
+	    "EHLO") : xasprintf("host %s refused to talk to me: %s %s",
+	    c->peer, r->code, buf_cstr(r->text)));
+	return -1;
+}
+
+/*
+ * STARTTLS per the level, then EHLO again (RFC 3207 4.2).  0 ok (TLS or
+ * not, as the level allows); -1 unusable host (*f); -2 the handshake
+ * failed at level may: the caller retries the host in plain text; -3 it
+ * failed at a level that requires TLS.  After -2 and -3 the connection
+ * is unusable (not even for QUIT).
+ */
+static int
+smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
+	enum smtp_tls_level level, struct smtp_reply *r,
+	struct smtp_failure *f)
+{
+	struct tls_server *ctx;
+	const char *rerr;
+	char *error = NULL;
+
+	if (level == SMTP_TLS_NONE)
+		return 0;
+	if (!(c->caps & CAP_STARTTLS)) {
+		if (level == SMTP_TLS_MAY)
+			return 0;
+		smtp_failure_set(f, "451", "4.7.4", 0, xasprintf("TLS is "
+		    "required, but host %s did not offer STARTTLS", c->peer));
+		return -1;
+	}
+	ctx = smtp_tls_context(level, &error);
+	if (ctx == NULL) {
+		log_error("TLS client context: %s", error);
+		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("cannot "
+		    "start TLS: %s", error));
+		free(error);
+		return level == SMTP_TLS_MAY ? 0 : -1;
+	}
+	if (smtp_command(c->s, r, &rerr, "STARTTLS") < 0) {
+		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s: %s "
+		    "after STARTTLS", c->peer, rerr));
+		return -1;
+	}
+	if (r->code[0] != '2') {
+		if (level == SMTP_TLS_MAY)
+			return 0;	/* still in plain text, in step */
+		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("host %s "
+		    "refused STARTTLS: %s %s", c->peer, r->code,
+		    buf_cstr(r->text)));
+		return -1;
+	}
+	if (tls_start(ctx, c->s, t->host, &c->tls, &error) < 0) {
+		log_info("TLS with %s failed (level %s): %s", c->peer,
+		    smtp_tls_level_name(level), error);
+		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("TLS with "
+		    "host %s failed: %s", c->peer, error));
+		free(error);
+		return level == SMTP_TLS_MAY ? -2 : -3;
+	}
+	log_info("TLS with %s: %s %s %d bits, %s (level %s)", c->peer,
+	    tls_conn_version(c->tls), tls_conn_cipher(c->tls),
+	    tls_conn_bits(c->tls), level == SMTP_TLS_VERIFY ?
+	    "verified" : "not verified", smtp_tls_level_name(level));
+	return smtp_hello(c, r, f);
+}
+
+/*
+ * Connect to one host, read the greeting, say EHLO, start TLS as the
+ * level says.  0: the session is in cache; -1: try the next host (*f);
+ * -2: TLS failed at level may, retry this host in plain text.
+ */
+static int
+smtp_open_target(const struct smtp_target *t, enum smtp_tls_level level,
+	struct smtp_reply *r, struct smtp_failure *f)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *rerr;
+	char *error = NULL;
+	int fd, local, rc;
+
+	len = dns_addr_sockaddr(&t->addr, t->port, &ss);
+	fd = smtp_connect_fd((struct sockaddr *) &ss, len, &error, &local);
+	if (fd < 0) {
+		if (local)
+			log_error("connect to %s[%s]:%u: %s", t->host,
+			    t->addr.text, t->port, error);
+		else
+			log_info("connect to %s[%s]:%u: %s", t->host,
+			    t->addr.text, t->port, error);
+		smtp_failure_set(f, "451", local ? "4.3.0" : "4.4.1", !local,
+		    xasprintf("connect to %s[%s]:%u: %s", t->host,
+		    t->addr.text, t->port, error));
+		free(error);
+		return -1;
+	}
+	cache.fd = fd;
+	cache.s = stream_new(fd, (int) (var_smtp_command_timeout * 1000),
+	    (int) (var_smtp_command_timeout * 1000));
+	cache.lmtp = 0;
+	cache.peer = xasprintf("%s[%s]:%u", t->host, t->addr.text, t->port);
+	if (smtp_read_reply(cache.s, r, &rerr) < 0) {
+		log_info("%s: %s before the greeting", cache.peer, rerr);
+		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s: %s "
+		    "before the greeting", cache.peer, rerr));
+		smtp_conn_close(&cache, 0);
+		return -1;
+	}
+	if (r->code[0] != '2') {
+		/* RFC 5321 3.1: a 554 greeting, or a 421: try another MX. */
+		log_info("%s refused to talk to me: %s %s", cache.peer, r->code,
+		    buf_cstr(r->text));
+		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s "
+		    "refused to talk to me: %s %s", cache.peer, r->code,
+		    buf_cstr(r->text)));
+		smtp_conn_close(&cache, 1);
+		return -1;
+	}
+	if (smtp_hello(&cache, r, f) < 0) {
+		log_info("%s", f->text);
+		smtp_conn_close(&cache, 1);
+		return -1;
+	}
+	rc = smtp_starttls(&cache, t, level, r, f);
+	if (rc < 0) {
+		if (rc != -2)
+			log_info("%s", f->text);
+		smtp_conn_close(&cache, rc == -1);
+		return rc == -2 ? -2 : -1;
+	}
+	return 0;
+}
+
+/* SMTP: walk the route until a host takes a session. */
+static int
+smtp_open_smtp(struct smtp_job *job, struct smtp_reply *r)
+{
+	struct smtp_route *route = smtp_route_lookup(job->nexthop);
+	struct smtp_failure f = { .text = NULL };
+	enum smtp_tls_level level;
+	size_t i;
+	int rc = -1;
+
+	if (route->count == 0) {
+		log_info("%s: %s", job->nexthop, route->text);
+		if (route->tempfail) {
+			job->hop_dead = 1;
+			job->hop_reason = xstrdup(route->text);
+		}
+		smtp_fail_rest(job, route->code, route->dsn, route->text);
+		smtp_route_free(&route);
+		return -1;
+	}
+	level = smtp_tls_policy_level(route->domain);
+	for (i = 0; i < route->count && rc < 0; i++) {
+		rc = smtp_open_target(&route->targets[i], level, r, &f);
+		if (rc == -2)
+			rc = smtp_open_target(&route->targets[i],
+			    SMTP_TLS_NONE, r, &f);
+	}
+	if (rc < 0) {
+		/* Every host failed: the last reason stands for them all. */
+		if (f.hop_down) {
+			job->hop_dead = 1;
+			job->hop_reason = xstrdup(f.text);
+		}
+		smtp_fail_rest(job, f.code, f.dsn, f.text);
+	} else {
+		cache.key = xasprintf("smtp:%s", job->nexthop);
+	}
+	free(f.text);
+	smtp_route_free(&route);
+	return rc < 0 ? -1 : 0;
+}
+
+/* LMTP: the store host's greeting and LHLO.  -1: the hop is down. */
+static int
+smtp_open_lmtp(struct smtp_job *job, struct smtp_reply *r)
+{
+	struct smtp_failure f = { .text = NULL };
+	const char *rerr;
+	char *error = NULL, *text;
+
+	cache.fd = smtp_connect_lmtp(job->nexthop, &error);
+	if (cache.fd >= 0) {
+		cache.s = stream_new(cache.fd,
+		    (int) (var_smtp_command_timeout * 1000),
+		    (int) (var_smtp_command_timeout * 1000));
+		cache.lmtp = 1;
+		cache.peer = xstrdup(job->nexthop);
+		if (smtp_read_reply(cache.s, r, &rerr) < 0 ||
+		    r->code[0] != '2') {
+			error = xasprintf("greeting: %s", r->code[0] != '\0' &&
+			    r->code[0] != '2' ? buf_cstr(r->text) :
+			    "no greeting");
+			smtp_conn_close(&cache, 0);
+		} else if (smtp_hello(&cache, r, &f) < 0) {
+			error = f.text;
+			f.text = NULL;
+			smtp_conn_close(&cache, 1);
+		}
+	}
+	if (cache.s == NULL) {
+		text = xasprintf("connect to %s: %s", job->nexthop, error);
+		log_info("%s", text);
+		job->hop_dead = 1;
+		job->hop_reason = xstrdup(text);
+		smtp_fail_rest(job, "451", "4.4.1", text);
+		free(text);
+		free(error);
+		return -1;
+	}
+	cache.key = xasprintf("lmtp:%s", job->nexthop);
+	return 0;
+}
+
+/* Reuse the cached session when it is to this hop and still answers. */
+static int
+smtp_session_reuse(const struct smtp_job *job, struct smtp_reply *r)
+{
+	const char *rerr;
+	char *key;
+	int same;
+
+	if (cache.s == NULL)
+		return 0;
+	key = xasprintf("%s:%s", job->lmtp ? "lmtp" : "smtp", job->nexthop);
+	same = strcasecmp(cache.key, key) == 0;
+	free(key);
+	if (!same || time(NULL) - cache.last_used >
+	    var_smtp_connection_cache_time) {
+		smtp_conn_close(&cache, 1);
+		return 0;
+	}
+	if (smtp_command(cache.s, r, &rerr, "RSET") < 0 ||
+	    r->code[0] != '2') {
+		smtp_conn_close(&cache, 0);
+		return 0;
+	}
+	log_debug("reusing the connection to %s", cache.peer);
+	return 1;
+}
+
+/* ---- the transaction ------------------------------------------------------- */
+
+/* RFC 3461 4: xtext for ENVID and ORCPT. */
+static void
+smtp_xtext(struct buf *out, const char *text)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) text; *p != '\0'; p++) {
+		if (*p < '!' || *p > '~' || *p == '+' || *p == '=')
+			(void) buf_printf(out, "+%02X", *p);
+		else
+			(void) buf_append_char(out, (char) *p);
+	}
+}
+
+static int
+smtp_has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char) *s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * Does the message need SMTPUTF8 (RFC 6531)?  When the client asked for
+ * it and an envelope address or a header is not ASCII.
+ */
+static int
+smtp_needs_smtputf8(const struct smtp_job *job)
+{
+	char chunk[8192];
+	long long left, off;
+	ssize_t n, i;
+	int prev_nl = 1, prev_cr_nl = 0;
+	size_t k;
+
+	if (!job->smtputf8)
+		return 0;
+	if (smtp_has_8bit(job->sender))
+		return 1;
+	for (k = 0; k < job->count; k++)
+		if (smtp_has_8bit(job->rcpts[k].address))
+			return 1;
+	left = job->qf->message_size < SMTP_HEADER_SCAN_MAX ?
+	    job->qf->message_size : SMTP_HEADER_SCAN_MAX;
+	off = job->qf->message_offset;
+	while (left > 0) {
+		n = pread(job->qfd, chunk, left > (long long) sizeof(chunk) ?
+		    sizeof(chunk) : (size_t) left, (off_t) off);
+		if (n <= 0)
+			return 1;	/* cannot tell: be strict */
+		for (i = 0; i < n; i++) {
+			if ((unsigned char) chunk[i] >= 0x80)
+				return 1;
+			/* An empty line ends the header. */
+			if (chunk[i] == '\n' && (prev_nl || prev_cr_nl))
+				return 0;
+			prev_cr_nl = chunk[i] == '\r' && prev_nl;
+			prev_nl = chunk[i] == '\n';
+		}
+		off += n;
+		left -= n;
+	}
+	return 0;
+}
+
+/* Send the message from the queue file, dot-stuffed, CRLF lines. */
+static int
+smtp_send_message(struct stream *s, int fd, const struct qfile *qf)
+{
+	char *chunk = xmalloc(SMTP_COPY_CHUNK);
+	struct buf *out = buf_new(2 * SMTP_COPY_CHUNK + 8);
+	long long left = qf->message_size;
+	off_t off = qf->message_offset;
+	int line_start = 1, prev_cr = 0, ret = 0;
+	size_t take, i;
+	ssize_t n;
+
+	while (left > 0 && ret == 0) {
+		take = left > SMTP_COPY_CHUNK ? SMTP_COPY_CHUNK : (size_t) left;
+		n = pread(fd, chunk, take, off);
+		if (n <= 0) {
+			ret = -1;
+			break;
+		}
+		buf_reset(out);
+		for (i = 0; i < (size_t) n; i++) {
+			if (line_start && chunk[i] == '.')
+				(void) buf_append_char(out, '.');
+			/* A bare LF goes out as CRLF: no ambiguity downstream. */
+			if (chunk[i] == '\n' && !prev_cr)
+				(void) buf_append_char(out, '\r');
+			(void) buf_append_char(out, chunk[i]);
+			line_start = chunk[i] == '\n';
+			prev_cr = chunk[i] == '\r';
+		}
+		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
+			ret = -1;
+		off += n;
+		left -= n;
+	}
+	if (ret == 0 && !line_start)
+		(void) stream_puts(s, "\r\n");
+	if (ret == 0 && stream_puts(s, ".\r\n") != STREAM_OK)
+		ret = -1;
+	free(chunk);
+	buf_free(&out);
+	return ret;
+}
+
+/* The result text for a server's reply (SMTP: who said it, to what). */
+static char *
+smtp_reply_text(const struct smtp_conn *c, const struct smtp_reply *r,
+	const char *command)
+{
+	if (c->lmtp)
+		return xasprintf("%s (%s)", buf_cstr(r->text), c->peer);
+	return xasprintf("host %s said: %s %s %s (in reply to %s)", c->peer,
+	    r->code, r->dsn, buf_cstr(r->text), command);
+}
+
+static void
+smtp_log_results(const struct smtp_job *job)
+{
+	size_t i;
+
+	if (job->lmtp)
+		return;
+	for (i = 0; i < job->count; i++) {
+		const char *res = job->rcpts[i].result;
+
+		if (res == NULL)
+			continue;
+		log_info("to=<%s>, relay=%s, status=%s (%s)",
+		    job->rcpts[i].address, cache.peer != NULL ? cache.peer :
+		    job->nexthop, res[0] == '2' ? "sent" : res[0] == '4' ?
+		    "deferred" : "bounced", res);
+	}
+}
+
+/* MAIL FROM with the extensions the server offered. */
+static void
+smtp_mail_command(struct buf *cmd, const struct smtp_job *job,
+	int smtputf8)
+{
+	struct smtp_conn *c = &cache;
+
+	buf_reset(cmd);
+	(void) buf_printf(cmd, "MAIL FROM:<%s>", job->sender);
+	if (c->caps & CAP_SIZE)
+		(void) buf_printf(cmd, " SIZE=%lld", job->qf->message_size);
+	if (job->body_8bit && (c->caps & CAP_8BITMIME))
+		(void) buf_append_str(cmd, " BODY=8BITMIME");
+	if (smtputf8)
+		(void) buf_append_str(cmd, " SMTPUTF8");
+	if (job->lmtp && (c->caps & CAP_XQUEUEID))
+		(void) buf_printf(cmd, " XQUEUEID=%s", job->queue_id);
+	if (c->caps & CAP_DSN) {
+		if (job->ret != NULL && *job->ret != '\0')
+			(void) buf_printf(cmd, " RET=%s", job->ret);
+		if (job->envid != NULL && *job->envid != '\0') {
+			(void) buf_append_str(cmd, " ENVID=");
+			smtp_xtext(cmd, job->envid);
+		}
+	}
+	(void) buf_append_str(cmd, "\r\n");
+}
+
+static void
+smtp_rcpt_command(struct buf *cmd, const struct smtp_rcpt *rc)
+{
+	const char *semi;
+
+	buf_reset(cmd);
+	(void) buf_printf(cmd, "RCPT TO:<%s>", rc->address);
+	if (cache.caps & CAP_DSN) {
+		if (rc->notify != NULL && *rc->notify != '\0')
+			(void) buf_printf(cmd, " NOTIFY=%s", rc->notify);
+		semi = rc->orcpt != NULL ? strchr(rc->orcpt, ';') : NULL;
+		if (semi != NULL && semi > rc->orcpt) {
+			(void) buf_printf(cmd, " ORCPT=%.*s;",
+			    (int) (semi - rc->orcpt), rc->orcpt);
+			smtp_xtext(cmd, semi + 1);
+		}
+	}
+	(void) buf_append_str(cmd, "\r\n");
+}
+
+/* One transaction for every recipient of the job on the cached session. */
+static void
+smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
+{
+	struct stream *s = cache.s;
+	struct buf *cmd = buf_new(2 * (size_t) var_attr_value_limit + 1024);
+	const char *rerr = NULL;
+	char *text;
+	int *accepted = xcalloc(job->count + 1, sizeof(int));
+	int pipelining = (cache.caps & CAP_PIPELINING) != 0;
+	int smtputf8 = 0;
+	size_t i, naccepted = 0;
+
+	if (cache.size_limit > 0 && job->qf->message_size > cache.size_limit) {
+		/* RFC 1870 6: no point in sending what will be refused. */
+		text = xasprintf("message size %lld exceeds size limit %lld "
+		    "of host %s", job->qf->message_size, cache.size_limit,
+		    cache.peer);
+		smtp_fail_rest(job, "552", "5.3.4", text);
+		free(text);
+		cache.last_used = time(NULL);
+		goto out;
+	}
+	if (job->lmtp) {
+		/* lmtpd decides for the mailbox; it offers SMTPUTF8. */
+		smtputf8 = job->smtputf8 && (cache.caps & CAP_SMTPUTF8);
+	} else if (smtp_needs_smtputf8(job)) {
+		if (!(cache.caps & CAP_SMTPUTF8)) {
+			text = xasprintf("SMTPUTF8 is required, but was not "
+			    "offered by host %s", cache.peer);
+			smtp_fail_rest(job, "550", "5.6.7", text);
+			free(text);
+			cache.last_used = time(NULL);
+			goto out;
+		}
+		smtputf8 = 1;
+	} else {
+		smtputf8 = job->smtputf8 && (cache.caps & CAP_SMTPUTF8);
+	}
+	smtp_mail_command(cmd, job, smtputf8);
+	(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
+	for (i = 0; i < job->count; i++) {
+		smtp_rcpt_command(cmd, &job->rcpts[i]);
+		(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
+	}
+	/* With PIPELINING, DATA rides along (RFC 2920 3.1). */
+	if (pipelining)
+		(void) stream_puts(s, "DATA\r\n");
+	if (stream_flush(s) != STREAM_OK)
+		goto lost;
+	if (smtp_read_reply(s, r, &rerr) < 0)
+		goto lost;
+	if (r->code[0] != '2') {
+		text = smtp_reply_text(&cache, r, "MAIL FROM");
+		smtp_fail_rest(job, r->code, r->dsn, text);
+		free(text);
+		/* Read the RCPT (and DATA) replies to stay in step. */
+		for (i = 0; i < job->count + (size_t) pipelining; i++)
+			if (smtp_read_reply(s, r, &rerr) < 0)
+				goto lost;
+		goto reset;
+	}
+	for (i = 0; i < job->count; i++) {
+		if (smtp_read_reply(s, r, &rerr) < 0)
+			goto lost;
+		if (r->code[0] == '2') {
+			accepted[i] = 1;
+			naccepted++;
+		} else {
+			text = smtp_reply_text(&cache, r, "RCPT TO");
+			smtp_result(job, i, r->code, r->dsn, text);
+			free(text);
+		}
+	}
+	if (!pipelining) {
+		if (naccepted == 0)
+			goto reset;
+		if (stream_puts(s, "DATA\r\n") != STREAM_OK ||
+		    stream_flush(s) != STREAM_OK)
+			goto lost;
+	}
+	if (smtp_read_reply(s, r, &rerr) < 0)
+		goto lost;
+	if (r->code[0] == '3' && naccepted == 0) {
+		/* A server that takes DATA without recipients: end it empty. */
+		if (stream_puts(s, ".\r\n") != STREAM_OK ||
+		    stream_flush(s) != STREAM_OK ||
+		    smtp_read_reply(s, r, &rerr) < 0)
+			goto lost;
+		goto reset;
+	}
+	if (r->code[0] != '3') {
+		if (naccepted > 0) {
+			text = smtp_reply_text(&cache, r, "DATA");
+			for (i = 0; i < job->count; i++)
+				if (accepted[i])
+					smtp_result(job, i, r->code[0] == '5' ?
+					    "554" : "451", r->code[0] == '5' ?
+					    "5.0.0" : "4.0.0", text);
+			free(text);
+		}
+		goto reset;
+	}
+	stream_set_timeouts(s, (int) (var_smtp_data_timeout * 1000),
+	    (int) (var_smtp_data_timeout * 1000));
+	if (smtp_send_message(s, job->qfd, job->qf) < 0 ||
+	    stream_flush(s) != STREAM_OK)
+		goto lost;
+	if (job->lmtp) {
+		/* One reply per accepted recipient, in order (RFC 2033 4.2). */
+		for (i = 0; i < job->count; i++) {
+			if (!accepted[i])
+				continue;
+			if (smtp_read_reply(s, r, &rerr) < 0)
+				goto lost;
+			text = smtp_reply_text(&cache, r, "end of DATA");
+			smtp_result(job, i, r->code, r->dsn, text);
+			free(text);
+		}
+	} else {
+		if (smtp_read_reply(s, r, &rerr) < 0)
+			goto lost;
+		text = smtp_reply_text(&cache, r, "end of DATA");
+		for (i = 0; i < job->count; i++)
+			if (accepted[i])
+				smtp_result(job, i, r->code, r->dsn, text);
+		free(text);
+	}
+	stream_set_timeouts(s, (int) (var_smtp_command_timeout * 1000),
+	    (int) (var_smtp_command_timeout * 1000));
+	cache.last_used = time(NULL);
+	goto out;
+reset:
+	if (smtp_command(s, r, &rerr, "RSET") < 0)
+		smtp_conn_close(&cache, 0);
+	else
+		cache.last_used = time(NULL);
+	goto out;
+lost:
+	text = xasprintf("lost connection with %s (%s)", cache.peer,
+	    rerr != NULL ? rerr : stream_error(s));
+	log_info("%s", text);
+	smtp_fail_rest(job, "451", "4.4.2", text);
+	free(text);
+	smtp_log_results(job);
+	smtp_conn_close(&cache, 0);
+	free(accepted);
+	buf_free(&cmd);
+	return;
+out:
+	smtp_log_results(job);
+	free(accepted);
+	buf_free(&cmd);
+}
+
+void
+smtp_session_deliver(struct smtp_job *job)
+{
+	struct smtp_reply r;
+
+	smtp_reply_init(&r);
+	if (smtp_session_reuse(job, &r) ||
+	    (job->lmtp ? smtp_open_lmtp(job, &r) : smtp_open_smtp(job, &r))
+	    == 0)
+		smtp_transaction(job, &r);
+	else
+		smtp_log_results(job);
+	if (var_smtp_connection_cache_time == 0 && cache.s != NULL)
+		smtp_conn_close(&cache, 1);
+	smtp_reply_free(&r);
+}
