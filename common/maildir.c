@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fileio.h"
 #include "log.h"
 #include "maildir.h"
 #include "xalloc.h"
@@ -78,20 +79,6 @@ maildir_unique(void)
 	    (long) tv.tv_usec, (long) getpid(), ++maildir_counter, host);
 }
 
-static int
-maildir_fsync_dir(const char *dir, char **error_r)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-
-	if (fd < 0 || fsync(fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
 
 struct maildir_delivery *
 maildir_deliver_begin(const char *folder_dir, char **error_r)
@@ -127,20 +114,9 @@ maildir_deliver_begin(const char *folder_dir, char **error_r)
 static int
 maildir_wflush(struct maildir_delivery *d, char **error_r)
 {
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < d->wlen) {
-		n = write(d->fd, d->wbuf + off, d->wlen - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			*error_r = xasprintf("write %s: %s", d->tmp_path,
-			    strerror(errno));
-			return -1;
-		}
-		off += (size_t) n;
-	}
+	if (fileio_write_all(d->fd, d->wbuf, d->wlen, d->tmp_path,
+	    error_r) < 0)
+		return -1;
 	d->wlen = 0;
 	return 0;
 }
@@ -246,7 +222,7 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 	(void) unlink(d->tmp_path);
 	free(path);
 	path = xasprintf("%s/%s", d->folder, dir);
-	if (maildir_fsync_dir(path, error_r) < 0) {
+	if (fileio_fsync_dir(path, error_r) < 0) {
 		/* The file is there; only its durability is unsure. */
 		goto out;
 	}

@@ -16,6 +16,7 @@
 
 #include "attr.h"
 #include "buf.h"
+#include "fileio.h"
 #include "log.h"
 #include "mail_params.h"
 #include "qfile.h"
@@ -167,20 +168,9 @@ qfile_path(const char *queue_dir, const char *subdir, const char *id)
 static int
 qfile_wflush(struct qfile_writer *w, char **error_r)
 {
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < w->wlen) {
-		n = write(w->fd, w->wbuf + off, w->wlen - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			*error_r = xasprintf("write %s: %s", w->tmp_path,
-			    strerror(errno));
-			return -1;
-		}
-		off += (size_t) n;
-	}
+	if (fileio_write_all(w->fd, w->wbuf, w->wlen, w->tmp_path,
+	    error_r) < 0)
+		return -1;
 	w->wlen = 0;
 	return 0;
 }
@@ -441,20 +431,6 @@ qfile_writer_message(struct qfile_writer *w, const void *data, size_t len,
 	return qfile_wwrite(w, data, len, error_r);
 }
 
-static int
-qfile_fsync_dir(const char *dir, char **error_r)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || fsync(fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
 
 static void
 qfile_writer_free(struct qfile_writer *w)
@@ -503,7 +479,7 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 		*error_r = xasprintf("link %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (qfile_fsync_dir(dir, error_r) < 0) {
+	if (fileio_fsync_dir(dir, error_r) < 0) {
 		(void) unlink(path);
 		goto out;
 	}

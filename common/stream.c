@@ -530,3 +530,19 @@ stream_status_text(enum stream_status status)
 	}
 	return "unknown status";
 }
+
+enum stream_status
+stream_vreply(struct stream *s, const char *fmt, va_list ap)
+{
+	struct buf *b = buf_new(64 * 1024);
+	enum stream_status st;
+
+	/* Replies are ours and short; one that does not fit is our bug. */
+	if (buf_vprintf(b, fmt, ap) < 0)
+		log_panic("reply too long: %s", fmt);
+	log_debug("> %s", buf_cstr(b));
+	(void) buf_append(b, "\r\n", 2);
+	st = stream_write(s, buf_cstr(b), buf_len(b));
+	buf_free(&b);
+	return st;
+}

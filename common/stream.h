@@ -99,6 +99,12 @@ enum stream_status stream_write(struct stream *s, const void *data,
 enum stream_status stream_puts(struct stream *s, const char *text);
 enum stream_status stream_printf(struct stream *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Queue one protocol reply line: formatted, logged at debug level as
+ * "> line", and ended with CRLF (the reply helpers of every daemon).
+ */
+enum stream_status stream_vreply(struct stream *s, const char *fmt,
+	va_list ap) __attribute__((format(printf, 2, 0)));
 /* Write out everything queued, within the write deadline. */
 enum stream_status stream_flush(struct stream *s);
 

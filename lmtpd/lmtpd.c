@@ -39,9 +39,9 @@ lmtpd_reply(struct lmtpd_session *sess, const char *fmt, ...)
 void
 lmtpd_transaction_reset(struct lmtpd_session *sess)
 {
-	log_set_context(NULL);
 	size_t i;
 
+	log_set_context(NULL);
 	for (i = 0; i < sess->rcpt_count; i++)
 		lmtpd_recipient_clear(&sess->rcpts[i]);
 	sess->rcpt_count = 0;

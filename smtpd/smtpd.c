@@ -39,15 +39,10 @@ void
 smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf *b = buf_new(4096);
 
 	va_start(ap, fmt);
-	(void) buf_vprintf(b, fmt, ap);
+	(void) stream_vreply(ss->s, fmt, ap);
 	va_end(ap);
-	log_debug("> %s", buf_cstr(b));
-	(void) buf_append(b, "\r\n", 2);
-	(void) stream_write(ss->s, buf_cstr(b), buf_len(b));
-	buf_free(&b);
 }
 
 int

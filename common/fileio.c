@@ -1,0 +1,49 @@
+/*
+ * fileio: shared file operations; see fileio.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "xalloc.h"
+
+int
+fileio_write_all(int fd, const void *data, size_t len, const char *name,
+	char **error_r)
+{
+	const char *p = data;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = write(fd, p + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*error_r = xasprintf("write %s: %s", name,
+			    strerror(errno));
+			return -1;
+		}
+		off += (size_t) n;
+	}
+	return 0;
+}
+
+int
+fileio_fsync_dir(const char *dir, char **error_r)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		*error_r = xasprintf("fsync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
