@@ -940,7 +940,7 @@ qfile_set_state(int fd, off_t offset, char state, char **error_r)
 }
 
 int
-qfile_append(int fd, const struct buf *rec, char **error_r)
+qfile_append(int fd, const struct buf *rec, int sync, char **error_r)
 {
 	ssize_t n;
 
@@ -955,7 +955,7 @@ qfile_append(int fd, const struct buf *rec, char **error_r)
 		    n < 0 ? strerror(errno) : "short write");
 		return -1;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		*error_r = xasprintf("fsync queue file: %s", strerror(errno));
 		return -1;
 	}

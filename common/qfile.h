@@ -142,10 +142,12 @@ struct qfile_rcpt *qfile_rcpt_find(struct qfile *qf, int n);
 /* Change one state byte in place (a recipient's or the message's). */
 int qfile_set_state(int fd, off_t offset, char state, char **error_r);
 /*
- * Append records (complete lines in rec) at the end with one write and
- * fsync (fd opened O_RDWR, not O_APPEND; one writer: qmgr).  Build them with qfile_record_*.
+ * Append records (complete lines in rec) at the end with one write, and
+ * fsync when sync is set (fd opened O_RDWR, not O_APPEND; one writer:
+ * qmgr).  Expansions must be durable before their parent is marked;
+ * result records are history and need not be.  Build them with qfile_record_*.
  */
-int qfile_append(int fd, const struct buf *rec, char **error_r);
+int qfile_append(int fd, const struct buf *rec, int sync, char **error_r);
 /* Build an appended recipient record ("R P\t...\n") onto out. */
 int qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r);
 /* Build a delivery result record ("L\t...\n") onto out. */

@@ -124,7 +124,7 @@ qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	rec = buf_new(64 * 1024);
 	if (qfile_record_result(rec, n, code, dsn, text,
 	    (long long) time(NULL)) < 0 ||
-	    qfile_append(msg->fd, rec, &error) < 0) {
+	    qfile_append(msg->fd, rec, 0, &error) < 0) {
 		log_warn("%s: %s", msg->id, error != NULL ? error :
 		    "result record too long");
 		free(error);
@@ -235,7 +235,7 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 		route_expansion_free(&exp);
 	}
 	if (rec != NULL && buf_len(rec) > 0) {
-		if (qfile_append(msg->fd, rec, &error) < 0) {
+		if (qfile_append(msg->fd, rec, 1, &error) < 0) {
 			log_error("%s: %s", msg->id, error);
 			free(error);
 		} else {

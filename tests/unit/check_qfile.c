@@ -210,11 +210,11 @@ START_TEST(test_updates)
 	ck_assert_int_eq(qfile_record_rcpt(rec, &child), 0);
 	ck_assert_int_eq(qfile_record_result(rec, 2, "451", "4.4.1",
 	    "connect to\tstore: refused\n", 1700000100), 0);
-	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
 	/* A crash mid-append: a last line without its LF is ignored. */
 	buf_reset(rec);
 	(void) buf_append_str(rec, "L\tn=2\tcode=25");
-	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
 	close(fd);
 	qfile_free(&qf);
 	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
@@ -248,7 +248,7 @@ START_TEST(test_bad_appended_record)
 	fd = open(path, O_RDWR);
 	(void) buf_append_str(rec, _i == 0 ? "Q\tfoo=bar\n" :
 	    _i == 1 ? "L\tn=99\tcode=250\n" : "R P\tn=0\taddr=dup@x\n");
-	ck_assert_int_eq(qfile_append(fd, rec, &error), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
 	close(fd);
 	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
 	ck_assert_int_eq(damaged, 1);
