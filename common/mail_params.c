@@ -106,6 +106,9 @@ char *var_postmaster_address;
 long long var_bounce_size_limit;
 char *var_lmtp_local_nexthop;
 long long var_lmtp_port;
+char *var_srs_domain;
+char *var_srs_secret_file;
+long long var_srs_max_age;
 
 /* smtp delivery agent variables (smtp(8)). */
 char *var_relayhost;
@@ -485,6 +488,18 @@ const struct param_def param_table[] = {
 	{ "lmtp_port", PARAM_INT, "24", 1, 65535, &var_lmtp_port,
 	    "The lmtpd port on other store hosts (mailHost without a "
 	    "port)." },
+	{ "srs_domain", PARAM_STR, "", 0, 0, &var_srs_domain,
+	    "The domain of SRS addresses: the envelope sender of mail "
+	    "forwarded to a remote address is rewritten into it, and "
+	    "smtpd accepts bounces to it only when they decode; a domain "
+	    "of its own, not otherwise routed (empty: SRS off)." },
+	{ "srs_secret_file", PARAM_STR, "", 0, 0, &var_srs_secret_file,
+	    "The file of SRS secrets, one a line: the first signs, all "
+	    "are accepted (add a new one at the top, drop the old one "
+	    "after srs_max_age); readable by the mail user only." },
+	{ "srs_max_age", PARAM_TIME, "21d", 1 * DAY, 1023 * DAY, &var_srs_max_age,
+	    "How long an SRS address stays valid for bounces (whole "
+	    "days)." },
 
 	/* The smtp delivery agent (smtp(8)). */
 	{ "relayhost", PARAM_STR, "", 0, 0, &var_relayhost,

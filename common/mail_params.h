@@ -116,6 +116,9 @@ extern char *var_postmaster_address;
 extern long long var_bounce_size_limit;
 extern char *var_lmtp_local_nexthop;
 extern long long var_lmtp_port;
+extern char *var_srs_domain;
+extern char *var_srs_secret_file;
+extern long long var_srs_max_age;
 
 /* The smtp delivery agent (smtp(8)). */
 extern char *var_relayhost;

@@ -19,6 +19,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_srs.h"
 #include "xalloc.h"
 
 /* RFC 3461: ENVID at most 100 characters, ORCPT address 500. */
@@ -315,6 +316,10 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 	char *domain = NULL, *error = NULL;
 	int rc, ret = 0;
 
+	/* SRS: srs_domain is decoded, never routed (smtpd_srs.c). */
+	rc = smtpd_srs_check_rcpt(ss, addr);
+	if (rc != SMTPD_SRS_NOT_SRS)
+		return rc == SMTPD_SRS_ACCEPT ? 0 : rc;
 	if (address_parse(addr, strlen(addr), NULL, &domain, &error) < 0) {
 		smtpd_reply(ss, "501 5.1.3 <%s>: Recipient address rejected: "
 		    "%s", addr, error);
