@@ -32,6 +32,7 @@
 #include "qfile.h"
 #include "qmgr.h"
 #include "route.h"
+#include "srs.h"
 #include "xalloc.h"
 
 static struct qmgr_msg *active_list;
@@ -173,6 +174,46 @@ qmgr_same_address(struct route *r, const char *a, const char *b)
 }
 
 /*
+ * A bounce to one of our SRS addresses goes back to the sender it
+ * stands for: recorded as an expansion of the SRS recipient.  1 when p
+ * was an SRS address (handled), 0 otherwise.
+ */
+static int
+qmgr_message_srs_return(struct qmgr_msg *msg, const struct qfile_rcpt *p,
+	struct buf **rec, int *next_n)
+{
+	struct qfile_rcpt child;
+	char *orig = NULL, *error = NULL;
+	int rc;
+
+	rc = srs_reverse(p->address, &orig, &error);
+	if (rc == SRS_NOT_SRS)
+		return 0;
+	if (rc == SRS_TEMP) {
+		qmgr_message_result(msg, p->n, "451", "4.3.0", error != NULL ?
+		    error : "SRS secrets unavailable");
+	} else if (rc != SRS_OK) {
+		qmgr_message_result(msg, p->n, "550", "5.7.1", error != NULL ?
+		    error : "invalid SRS address");
+	} else {
+		if (*rec == NULL)
+			*rec = buf_new(16 * 1024 * 1024);
+		memset(&child, 0, sizeof(child));
+		child.n = (*next_n)++;
+		child.parent = p->n;
+		child.state = QFILE_RCPT_PENDING;
+		child.address = orig;
+		child.orcpt = p->orcpt;
+		child.notify = p->notify;
+		(void) qfile_record_rcpt(*rec, &child);
+		log_info("%s returns to %s (SRS)", p->address, orig);
+	}
+	free(orig);
+	free(error);
+	return 1;
+}
+
+/*
  * Expand top-level pending recipients.  Returns 1 when records were
  * appended (the file must be read again), 0 otherwise.
  */
@@ -198,6 +239,8 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 		if (p->parent >= 0 || p->state != QFILE_RCPT_PENDING)
 			continue;
 		exp = NULL;
+		if (qmgr_message_srs_return(msg, p, &rec, &next_n))
+			continue;
 		st = route_expand(r, p->address, &exp, &error);
 		if (st == ROUTE_EXPAND_TEMPFAIL) {
 			qmgr_message_result(msg, p->n, "451", "4.3.0", error !=

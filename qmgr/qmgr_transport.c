@@ -29,6 +29,8 @@
 #include "mail_params.h"
 #include "qfile.h"
 #include "qmgr.h"
+#include "route.h"
+#include "srs.h"
 #include "xalloc.h"
 
 /* The largest agent reply (one result line per recipient). */
@@ -122,12 +124,47 @@ qmgr_hop_dead(struct qmgr_hop *hop, const char *reason)
 	}
 }
 
+/*
+ * The envelope sender for remote delivery: mail from outside that we
+ * send on (forwards) gets an SRS sender so it passes SPF where it goes;
+ * our customers' own mail keeps theirs.  A new string.
+ */
+static char *
+qmgr_job_sender(const struct qmgr_job *job)
+{
+	const char *sender = job->msg->qf->sender, *at;
+	struct route_domain *dom = NULL;
+	struct route *r;
+	char *error = NULL, *srs;
+	int ours;
+
+	if (strncmp(job->hop->transport, "smtp", 4) != 0 || !srs_enabled() ||
+	    *sender == '\0' || (at = strrchr(sender, '@')) == NULL)
+		return xstrdup(sender);
+	r = qmgr_route();
+	ours = r != NULL ? route_domain_lookup(r, at + 1, &dom, &error) : -1;
+	route_domain_free(&dom);
+	free(error);
+	error = NULL;
+	if (ours != 0)
+		return xstrdup(sender);	/* ours, or unknown now: keep it */
+	srs = srs_forward_sender(sender, &error);
+	if (srs == NULL) {
+		log_warn("%s: SRS for <%s>: %s; sending it unchanged",
+		    job->msg->id, sender, error);
+		free(error);
+		return xstrdup(sender);
+	}
+	return srs;
+}
+
 static int
 qmgr_job_request(struct qmgr_job *job)
 {
 	const struct qfile *qf = job->msg->qf;
 	struct buf *out = buf_new(QMGR_REPLY_MAX);
 	const struct qfile_rcpt *r;
+	char *sender;
 	size_t i, k;
 
 	(void) attr_put(out, "request", "deliver");
@@ -135,7 +172,9 @@ qmgr_job_request(struct qmgr_job *job)
 	(void) attr_put(out, "queue_id", job->msg->id);
 	(void) attr_put(out, "queue_file", job->msg->path);
 	(void) attr_put(out, "nexthop", job->hop->nexthop);
-	(void) attr_put(out, "sender", qf->sender);
+	sender = qmgr_job_sender(job);
+	(void) attr_put(out, "sender", sender);
+	free(sender);
 	if (qf->body_8bit)
 		(void) attr_put(out, "body", "8BITMIME");
 	if (qf->smtputf8)

@@ -185,3 +185,63 @@ def test_secret_file_missing_is_451(make_instance, certs):
     assert code == 250, reply
     s.quit()
     assert "missing" in inst.log()
+
+
+# -- end to end: a forward leaves with an SRS sender, its bounce comes home --
+
+def test_forward_with_srs_and_bounce_returning_home(make_instance, certs):
+    import harness
+    import smtpremoteutil
+    port = smtpremoteutil.free_port_on(["127.0.0.2"])
+    remote = smtpremoteutil.RemoteMTA("127.0.0.2", port,
+                                      name="far.remote.test").start()
+    try:
+        lmtp_port = harness.free_port()
+        inst = make_instance(services=smtpremoteutil.outbound_services(
+            lmtp_port))
+        inst.params.update(mailutil.delivery_params(inst, certs, lmtp_port))
+        secret_file = os.path.join(inst.config_dir, "srs-secrets")
+        with open(secret_file, "w") as f:
+            f.write("\n".join(SECRETS) + "\n")
+        os.chmod(secret_file, 0o600)
+        inst.params.update({"srs_domain": SRS_DOMAIN,
+                            "srs_secret_file": secret_file,
+                            # All remote mail goes to our test server.
+                            "relayhost": "[127.0.0.2]:%d" % port})
+        inst.write_main_conf()
+        mailutil.provision(inst)
+        r = inst.ctl("forward", "add", "bob@example.test",
+                     "bob@far.remote.test")
+        assert r.returncode == 0, r.stderr
+        inst.start()
+        # Mail from outside to bob is forwarded with an SRS sender.
+        s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+        s.sendmail("sender@origin.example", ["bob@example.test"],
+                   b"Subject: forwarded\r\n\r\nhi\r\n")
+        # Our own customer's mail keeps its sender.
+        s.sendmail("alice@example.test", ["bob@example.test"],
+                   b"Subject: from a customer\r\n\r\nhi\r\n")
+        s.quit()
+        msgs = remote.wait_messages(2, inst=inst)
+        senders = {}
+        for m in msgs:
+            subject = [l for l in m.data.split(b"\r\n")
+                       if l.startswith(b"Subject:")][0]
+            senders[subject] = m.mail.split(">", 1)[0].split("<", 1)[1]
+            assert m.rcpt_addresses() == ["bob@far.remote.test"]
+        srs_sender = senders[b"Subject: forwarded"]
+        assert srs_sender.startswith("SRS0=")
+        assert srs_sender.endswith("=origin.example=sender@" + SRS_DOMAIN)
+        assert senders[b"Subject: from a customer"] == "alice@example.test"
+        # The far side bounces to the SRS address: it returns home.
+        s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+        s.sendmail("", [srs_sender], b"Subject: bounce\r\n\r\nfailed\r\n")
+        s.quit()
+        msgs = remote.wait_messages(3, inst=inst)
+        back = [m for m in msgs if b"Subject: bounce" in m.data]
+        assert len(back) == 1
+        assert back[0].rcpt_addresses() == ["sender@origin.example"]
+        assert back[0].mail.startswith("FROM:<>")
+        assert "returns to sender@origin.example (SRS)" in inst.log()
+    finally:
+        remote.stop()
