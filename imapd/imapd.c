@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,9 +31,20 @@ imap_write(struct imap_session *sess, const void *data, size_t len)
 void
 imap_printf(struct imap_session *sess, const char *fmt, ...)
 {
-	struct buf *b = buf_new(BUF_DEFAULT_CAP);
+	char small[256];
+	struct buf *b;
 	va_list ap;
+	int n;
 
+	/* Most responses are short: format them without an allocation. */
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t) n < sizeof(small)) {
+		imap_write(sess, small, (size_t) n);
+		return;
+	}
+	b = buf_new(BUF_DEFAULT_CAP);
 	va_start(ap, fmt);
 	if (buf_vprintf(b, fmt, ap) < 0)
 		log_panic("imap_printf: response over %d bytes",
