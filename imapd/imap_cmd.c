@@ -294,8 +294,10 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 		    method, sess->peer->client_addr,
 		    reason != NULL ? reason : "no store");
 		route_mailbox_free(&mb);
+		/* Through the stream waiter: other sessions of the
+		 * process go on meanwhile (imap_multi.h). */
 		if (var_auth_failure_delay > 0)
-			sleep((unsigned int) var_auth_failure_delay);
+			stream_pause((int) var_auth_failure_delay * 1000);
 		imap_tagged(sess, "NO", "[AUTHENTICATIONFAILED] "
 		    "Authentication failed");
 		if (++sess->auth_failures >= var_auth_failure_limit) {
@@ -558,7 +560,6 @@ static void
 imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
-	struct pollfd pfd;
 	long long waited = 0;
 	int rc;
 
@@ -577,9 +578,7 @@ imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
 		 * record, which the stream reads whole.
 		 */
 		if (stream_pending(sess->s) == 0) {
-			pfd.fd = stream_fd(sess->s);
-			pfd.events = POLLIN;
-			rc = poll(&pfd, 1,
+			rc = stream_wait_input(sess->s,
 			    (int) var_imap_idle_check_interval * 1000);
 			if (rc < 0 && errno != EINTR)
 				break;

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "imap.h"
 #include "imap_mailbox.h"
+#include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
 #include "route.h"
@@ -20,6 +21,8 @@
 #include "xalloc.h"
 
 static struct tls_server *imapd_tls;
+static void imapd_pre_init(void *ctx);
+static void imapd_post_init(void *ctx);
 struct route *imapd_route;
 
 void
@@ -337,12 +340,32 @@ imapd_start_tls(struct imap_session *sess, char **error_r)
 	return tls_start(imapd_tls, sess->s, NULL, &sess->tls, error_r);
 }
 
+/* imap_client_limit above 1: many sessions per process (imap_multi.h). */
+static void
+imapd_run(int listen_fd, int status_fd, void *ctx)
+{
+	imap_multi_run(listen_fd, status_fd, (size_t) var_imap_client_limit,
+	    imapd_handle, ctx);
+}
+
+static struct service_def imapd_def = {
+	.name = "imapd",
+	.handle = imapd_handle,
+	.pre_init = imapd_pre_init,
+	.post_init = imapd_post_init,
+};
+
 static void
 imapd_pre_init(void *ctx)
 {
 	char *error = NULL;
 
 	(void) ctx;
+	/* The parameters are read now: choose the process model. */
+	if (var_imap_client_limit > 1) {
+		imapd_def.run = imapd_run;
+		imapd_def.run_reports_busy = 1;
+	}
 	imapd_tls = tls_server_new(&error);
 	if (imapd_tls == NULL && error != NULL)
 		log_fatal("TLS: %s", error);
@@ -364,12 +387,5 @@ imapd_post_init(void *ctx)
 int
 main(int argc, char **argv)
 {
-	static const struct service_def def = {
-		.name = "imapd",
-		.handle = imapd_handle,
-		.pre_init = imapd_pre_init,
-		.post_init = imapd_post_init,
-	};
-
-	service_main(argc, argv, &def, NULL, NULL);
+	service_main(argc, argv, &imapd_def, NULL, NULL);
 }
