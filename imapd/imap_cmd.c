@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
@@ -126,11 +127,9 @@ imap_parse_flags(const struct imap_arg *arg, unsigned int *flags_r)
 		if (list[i].type != IMAP_ARG_ATOM)
 			return -1;
 		bit = imap_flag_from_name(list[i].str);
-		/*
-		 * Keywords are not kept (PERMANENTFLAGS has no \*): RFC 3501
-		 * lets them be accepted for the session and dropped.
-		 */
-		if (bit == 0 && list[i].str[0] == '\\')
+		/* \Recent cannot be stored; keywords are mapped later. */
+		if (bit == 0 && (list[i].str[0] == '\\' ||
+		    !imap_keyword_valid(list[i].str)))
 			return -1;
 		*flags_r |= bit;
 	}
@@ -478,10 +477,7 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	}
 	free(dir);
 	sess->state = IMAP_STATE_SELECTED;
-	imap_printf(sess, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-	    "\\Draft)\r\n");
-	imap_printf(sess, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
-	    readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	imap_write_flag_lists(sess);
 	imap_printf(sess, "* %zu EXISTS\r\n", sess->box->count);
 	imap_printf(sess, "* %zu RECENT\r\n", imap_mailbox_recent(sess->box));
 	for (i = 0; i < sess->box->count; i++) {

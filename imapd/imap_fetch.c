@@ -475,7 +475,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (req->sets_seen && !box->readonly &&
 	    !(msg->flags & IMAP_FLAG_SEEN)) {
 		if (imap_msg_set_flags(box, msg, msg->flags |
-		    IMAP_FLAG_SEEN) == 0)
+		    IMAP_FLAG_SEEN, msg->keywords) == 0)
 			set_seen = 1;
 	}
 	imap_printf(sess, "* %zu FETCH (", index + 1);
@@ -496,7 +496,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 		switch (item->kind) {
 		case FETCH_FLAGS:
 			imap_printf(sess, "FLAGS ");
-			imap_write_flags(sess, msg->flags);
+			imap_write_flags(sess, msg->flags, msg->keywords);
 			flags_sent = 1;
 			break;
 		case FETCH_UID:
@@ -537,7 +537,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	/* A fetch that set \Seen reports the new flags (RFC 3501 6.4.5). */
 	if (set_seen && !flags_sent) {
 		imap_printf(sess, "%sFLAGS ", first ? "" : " ");
-		imap_write_flags(sess, msg->flags);
+		imap_write_flags(sess, msg->flags, msg->keywords);
 	}
 	imap_printf(sess, ")\r\n");
 	if (req->needs_data)

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "imap_multi.h"
 #include "log.h"
@@ -118,7 +119,8 @@ imap_write_nstring(struct imap_session *sess, const char *text)
 }
 
 void
-imap_write_flags(struct imap_session *sess, unsigned int flags)
+imap_write_flags(struct imap_session *sess, unsigned int flags,
+	uint32_t keywords)
 {
 	static const struct {
 		unsigned int bit;
@@ -143,7 +145,48 @@ imap_write_flags(struct imap_session *sess, unsigned int flags)
 		imap_printf(sess, "%s", names[i].name);
 		first = 0;
 	}
+	for (i = 0; i < IMAP_KEYWORD_MAX && sess->box != NULL; i++) {
+		if (!(keywords & ((uint32_t) 1 << i)) ||
+		    sess->box->kw.names[i] == NULL)
+			continue;
+		if (!first)
+			imap_write(sess, " ", 1);
+		imap_printf(sess, "%s", sess->box->kw.names[i]);
+		first = 0;
+	}
 	imap_write(sess, ")", 1);
+}
+
+void
+imap_write_flag_lists(struct imap_session *sess)
+{
+	static const char system[] =
+	    "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+	struct imap_mailbox *box = sess->box;
+	size_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			imap_printf(sess, "* FLAGS (%s", system);
+		else if (box->readonly) {
+			imap_printf(sess, "* OK [PERMANENTFLAGS ()] Read-only "
+			    "mailbox\r\n");
+			break;
+		} else
+			imap_printf(sess, "* OK [PERMANENTFLAGS (%s", system);
+		for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+			if (box->kw.names[i] != NULL)
+				imap_printf(sess, " %s", box->kw.names[i]);
+		}
+		/* \* only while a letter is free for a new keyword. */
+		if (pass == 0)
+			imap_printf(sess, ")\r\n");
+		else if (imap_keywords_room(&box->kw))
+			imap_printf(sess, " \\*)] Flags permitted\r\n");
+		else
+			imap_printf(sess, ")] Flags permitted\r\n");
+	}
 }
 
 /* The tag of a command that could not be parsed, or "*". */

@@ -7,10 +7,11 @@ imapd_imapd_SOURCES = \
 	imapd/imap_mailbox.c imapd/imap_mailbox.h \
 	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_fetch.c \
 	imapd/imap_msgs.c imapd/imap_search.c \
-	imapd/imap_multi.c imapd/imap_multi.h
+	imapd/imap_multi.c imapd/imap_multi.h \
+	imapd/imap_keywords.c imapd/imap_keywords.h
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/imapd.8
 EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/imapdutil.py \
-	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py
+	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_keywords.py
