@@ -68,7 +68,9 @@ imap_keywords_parse(const char *text, size_t len, struct imap_keywords *kw)
 		kw->taken[n] = 1;
 		name = p + 1;
 		copy = xstrndup(name, (size_t) (nl - name));
-		if (!imap_keyword_valid(copy) || kw->names[n] != NULL ||
+		/* A NUL would cut the name short: the line is junk. */
+		if (strlen(copy) != (size_t) (nl - name) ||
+		    !imap_keyword_valid(copy) || kw->names[n] != NULL ||
 		    imap_keywords_find(kw, copy) >= 0) {
 			free(copy);
 			continue;
