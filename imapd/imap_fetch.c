@@ -58,6 +58,12 @@ struct fetch_request {
 	int needs_data;		/* some item reads the message */
 	int needs_mime;		/* some item needs the MIME structure */
 	int sets_seen;
+	/*
+	 * The conversion block, per command: never static, as a session
+	 * may wait in the middle of writing it while another session of
+	 * the process runs (imap_multi.h).
+	 */
+	char *block;
 };
 
 static void
@@ -70,6 +76,7 @@ fetch_request_free(struct fetch_request *req)
 		free(req->items[i].section_text);
 	}
 	free(req->items);
+	free(req->block);
 }
 
 static struct fetch_item *
@@ -240,15 +247,19 @@ fetch_parse(struct fetch_request *req, const struct imap_arg *arg,
  * goes out whole when full.
  */
 static void
-fetch_write_crlf(struct imap_session *sess, const char *data, size_t len,
-	size_t offset, size_t length)
+fetch_write_crlf(struct imap_session *sess, struct fetch_request *req,
+	const char *data, size_t len, size_t offset, size_t length)
 {
-	static char block[FETCH_BLOCK_SIZE];
+	char *block;
+	const size_t block_size = FETCH_BLOCK_SIZE;
 	const char *p = data, *end = data + len, *lf;
 	size_t pos = 0, n = 0, run, skip;
 	size_t stop = length > SIZE_MAX - offset ? SIZE_MAX : offset + length;
 	int bare;
 
+	if (req->block == NULL)
+		req->block = xmalloc(block_size);
+	block = req->block;
 	while (p < end && pos < stop) {
 		lf = memchr(p, '\n', (size_t) (end - p));
 		/* A run of text, then "\r\n" for a bare LF (or the LF). */
@@ -267,21 +278,21 @@ fetch_write_crlf(struct imap_session *sess, const char *data, size_t len,
 			}
 			if (take > stop - pos)
 				take = stop - pos;
-			if (take > sizeof(block) - n)
-				take = sizeof(block) - n;
+			if (take > block_size - n)
+				take = block_size - n;
 			memcpy(block + n, p, take);
 			n += take;
 			p += take;
 			pos += take;
 			run -= take;
-			if (n == sizeof(block)) {
+			if (n == block_size) {
 				imap_write(sess, block, n);
 				n = 0;
 			}
 		}
 		if (lf == NULL || pos >= stop)
 			break;
-		if (n + 2 > sizeof(block)) {
+		if (n + 2 > block_size) {
 			imap_write(sess, block, n);
 			n = 0;
 		}
@@ -331,8 +342,8 @@ fetch_size_crlf(struct fetch_data *fd)
 
 /* Write a section (or RFC822.*) item with its data. */
 static void
-fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
-	struct fetch_data *fd, struct buf *out)
+fetch_write_section(struct imap_session *sess, struct fetch_request *req,
+	const struct fetch_item *item, struct fetch_data *fd, struct buf *out)
 {
 	size_t size = 0, len;
 	int rc;
@@ -354,7 +365,8 @@ fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
 		if (len > item->length)
 			len = item->length;
 		imap_printf(sess, "{%zu}\r\n", len);
-		fetch_write_crlf(sess, fd->data, fd->len, item->offset, len);
+		fetch_write_crlf(sess, req, fd->data, fd->len, item->offset,
+		    len);
 		return;
 	}
 	rc = mime_section_size(fd->mime, item->section, &size);
@@ -530,7 +542,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 				imap_write(sess, buf_cstr(out), buf_len(out));
 			break;
 		default:
-			fetch_write_section(sess, item, &fd, out);
+			fetch_write_section(sess, req, item, &fd, out);
 			break;
 		}
 	}

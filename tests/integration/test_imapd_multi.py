@@ -6,12 +6,14 @@ mode has: sessions that do not hold each other up, and the busy/idle
 reports that make the master start another process only when all are
 full."""
 
+import socket
 import subprocess
 import time
 
 import pytest
 
-from imapdutil import Raw, deliver, login, make_imap_instance, message
+from imapdutil import (PASSWORD, USER, Raw, deliver, login,
+                       make_imap_instance, message)
 from test_imapd import *  # noqa: F401,F403  (re-run in this mode)
 
 
@@ -114,3 +116,38 @@ def test_timeout_and_bad_commands_end_only_their_session(make_instance):
     assert "BYE" in quiet.buf.decode()
     assert busy.noop()[0] == "OK"
     busy.logout()
+
+
+def test_large_fetches_interleaved_stay_intact(make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4"})
+    # Bodies far beyond the socket buffers, each line naming its message.
+    for tag in ("AAAA", "BBBB"):
+        deliver(store, message(tag, body="".join(
+            "%s line %06d\n" % (tag, i) for i in range(400000))))
+    # A client with a tiny receive window, so the server's writes to it
+    # block (and its session waits) in the middle of the body.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.settimeout(30)
+    slow.connect(("127.0.0.1", inst.port("imap")))
+    slow.sendall(b'L LOGIN "%s" "%s"\r\ns SELECT INBOX\r\n'
+                 b"f1 FETCH 1 (BODY.PEEK[])\r\n" % (USER.encode(),
+                                                    PASSWORD.encode()))
+    time.sleep(0.5)
+    # Meanwhile another session of the process fetches message 2.
+    c = login(inst)
+    c.select("INBOX")
+    typ, data = c.fetch("2", "(BODY.PEEK[])")
+    body = data[0][1]
+    assert typ == "OK" and b"AAAA" not in body, typ
+    assert body.count(b"BBBB line") == 400000
+    got = b""
+    while b"\r\nf1 " not in got:
+        chunk = slow.recv(1 << 20)
+        assert chunk, got[-200:]
+        got += chunk
+    assert b"BBBB" not in got
+    assert got.count(b"AAAA line") == 400000
+    c.logout()
+    slow.close()
