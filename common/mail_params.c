@@ -151,6 +151,7 @@ long long var_imap_command_size_limit;
 long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
 long long var_imap_idle_check_interval;
+long long var_imap_client_limit;
 
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
@@ -627,6 +628,10 @@ const struct param_def param_table[] = {
 	    &var_imap_idle_check_interval,
 	    "How often a session in IDLE looks for changes to its "
 	    "folder." },
+	{ "imap_client_limit", PARAM_INT, "1", 1, 10000,
+	    &var_imap_client_limit,
+	    "Sessions one imapd process serves at once (1: a process per "
+	    "session)." },
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };

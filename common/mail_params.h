@@ -161,5 +161,6 @@ extern long long var_imap_command_size_limit;
 extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;
+extern long long var_imap_client_limit;
 
 #endif

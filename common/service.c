@@ -116,6 +116,21 @@ service_report(enum master_status_code code)
 	return -1;
 }
 
+/* What the master was last told by service_set_busy(). */
+static int service_reported_busy;
+/* The -n name, for service_peer_fill(). */
+static const char *service_name;
+
+int
+service_set_busy(int busy)
+{
+	busy = busy != 0;
+	if (busy == service_reported_busy)
+		return 0;
+	service_reported_busy = busy;
+	return service_report(busy ? MASTER_STATUS_BUSY : MASTER_STATUS_IDLE);
+}
+
 /* Numeric address and port of sa; "unix" and 0 for AF_UNIX. */
 static void
 service_format_addr(const struct sockaddr_storage *ss, socklen_t len,
@@ -259,6 +274,12 @@ service_serve_one(const char *service, const struct service_def *def,
 	return master_gone ? -1 : 0;
 }
 
+void
+service_peer_fill(int fd, struct service_peer *peer)
+{
+	service_fill_peer(fd, service_name, peer);
+}
+
 static void
 service_usage(const char *progname)
 {
@@ -310,6 +331,7 @@ service_main(int argc, char **argv, const struct service_def *def,
 	}
 	if (service == NULL || user == NULL)
 		service_usage(argv[0]);
+	service_name = service;
 
 	/*
 	 * -c wins: set before main.conf so $config_directory there expands
@@ -357,7 +379,8 @@ service_main(int argc, char **argv, const struct service_def *def,
 	    var_max_use, var_max_idle);
 	if (def->run != NULL) {
 		/* A long-running daemon owns the listener and its own loop. */
-		(void) service_report(MASTER_STATUS_BUSY);
+		if (!def->run_reports_busy)
+			(void) service_set_busy(1);
 		def->run(MASTER_LISTEN_FD, MASTER_STATUS_FD, def->ctx);
 		exit(0);
 	}

@@ -48,10 +48,33 @@ struct service_def {
 	 * socket and the status socket, whose EOF means the master went
 	 * away; the process exits when it returns.  handle may be NULL then.
 	 * The process reports itself busy once, so the master never starts
-	 * a second one for its connections.
+	 * a second one for its connections, unless run_reports_busy is
+	 * set.  pre_init may set or clear run (the daemon's parameters
+	 * choose the model).
 	 */
 	void (*run)(int listen_fd, int status_fd, void *ctx);
+	/*
+	 * With run: the process serves several connections at once and
+	 * tells the master itself when it is full (service_set_busy); it
+	 * starts out idle, ready for connections.
+	 */
+	int run_reports_busy;
 };
+
+/*
+ * For a run hook that serves up to N connections in one process (imapd
+ * with imap_client_limit): tell the master whether this process can take
+ * another connection (busy 0) or is full (busy 1), so it starts another
+ * process only when all are full, within maxproc.  Only a change is sent.
+ * 0 ok; -1 when the master is gone.
+ */
+int service_set_busy(int busy);
+
+/*
+ * Fill peer for a connection a run hook accepted itself (the service
+ * name is the one master.conf gave this process).
+ */
+void service_peer_fill(int fd, struct service_peer *peer);
 
 /*
  * Run the service.  Arguments left after the standard options (the

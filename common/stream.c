@@ -55,6 +55,9 @@ struct stream {
 	enum stream_eol last_eol;
 };
 
+/* The process-wide waiter (stream_set_waiter); NULL: poll(). */
+static stream_waiter *stream_current_waiter;
+
 static ssize_t stream_fd_read(void *ctx, void *data, size_t len,
 	int *want_write_r);
 static ssize_t stream_fd_write(void *ctx, const void *data, size_t len,
@@ -142,10 +145,18 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
 	int *err_r)
 {
 	struct pollfd pfd;
+	enum stream_status status;
 	int64_t left;
 	int timeout;
 	int n;
 
+	if (stream_current_waiter != NULL) {
+		status = stream_current_waiter(s != NULL ? s->fd : -1, events,
+		    deadline);
+		if (status == STREAM_ERROR)
+			*err_r = errno;
+		return status;
+	}
 	for (;;) {
 		if (deadline == STREAM_NO_DEADLINE) {
 			timeout = -1;
@@ -155,7 +166,7 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
 				return STREAM_TIMEOUT;
 			timeout = left > INT_MAX ? INT_MAX : (int) left;
 		}
-		pfd.fd = s->fd;
+		pfd.fd = s != NULL ? s->fd : -1;
 		pfd.events = events;
 		pfd.revents = 0;
 		n = poll(&pfd, 1, timeout);
@@ -497,6 +508,38 @@ stream_flush(struct stream *s)
 	    stream_deadline(s->write_timeout_ms));
 	s->out_len = 0;
 	return status;
+}
+
+void
+stream_set_waiter(stream_waiter *waiter)
+{
+	stream_current_waiter = waiter;
+}
+
+int
+stream_wait_input(struct stream *s, int timeout_ms)
+{
+	enum stream_status status;
+	int err = 0;
+
+	if (s->in_end > s->in_start)
+		return 1;
+	status = stream_wait(s, POLLIN, stream_deadline(timeout_ms), &err);
+	if (status == STREAM_OK)
+		return 1;
+	if (status == STREAM_TIMEOUT)
+		return 0;
+	errno = err;
+	return -1;
+}
+
+void
+stream_pause(int timeout_ms)
+{
+	int err = 0;
+
+	/* Without a descriptor only the deadline ends the wait. */
+	(void) stream_wait(NULL, 0, stream_deadline(timeout_ms), &err);
 }
 
 enum stream_status

@@ -24,6 +24,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct buf;
@@ -107,6 +108,27 @@ enum stream_status stream_vreply(struct stream *s, const char *fmt,
 	va_list ap) __attribute__((format(printf, 2, 0)));
 /* Write out everything queued, within the write deadline. */
 enum stream_status stream_flush(struct stream *s);
+
+/*
+ * How every stream of the process waits for its descriptor.  By default
+ * poll(); a process serving several sessions at once (imapd with
+ * imap_client_limit above 1) installs a waiter that runs other sessions
+ * until fd has one of events (POLLIN, POLLOUT) or deadline_ms passes
+ * (CLOCK_MONOTONIC milliseconds; INT64_MAX: none).  fd -1 means just
+ * wait for the deadline.  The waiter returns STREAM_OK, STREAM_TIMEOUT,
+ * or STREAM_ERROR with errno set.  NULL restores poll().
+ */
+typedef enum stream_status stream_waiter(int fd, short events,
+	int64_t deadline_ms);
+void stream_set_waiter(stream_waiter *waiter);
+/*
+ * Wait up to timeout_ms for input on s without reading it (IDLE): 1 when
+ * input is buffered or the descriptor is readable, 0 on timeout, -1 on
+ * error.  Goes through the waiter, as does stream_pause().
+ */
+int stream_wait_input(struct stream *s, int timeout_ms);
+/* Let timeout_ms pass (a failed login's delay). */
+void stream_pause(int timeout_ms);
 
 /* The sticky status (STREAM_OK while healthy). */
 enum stream_status stream_status(const struct stream *s);

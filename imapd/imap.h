@@ -81,8 +81,14 @@ void imap_write_string(struct imap_session *sess, const char *text,
 	size_t len);
 /* The same, NIL for NULL. */
 void imap_write_nstring(struct imap_session *sess, const char *text);
-/* A flags list "(\Seen \Deleted)" of flag bits. */
-void imap_write_flags(struct imap_session *sess, unsigned int flags);
+/*
+ * A flags list "(\Seen \Deleted $Junk)" of flag bits and keyword bits
+ * (named by the selected mailbox's table).
+ */
+void imap_write_flags(struct imap_session *sess, unsigned int flags,
+	uint32_t keywords);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the selected box. */
+void imap_write_flag_lists(struct imap_session *sess);
 
 /* Leave APPEND's message literal behind when a command failed early. */
 void imap_append_discard(struct imap_session *sess);
@@ -103,7 +109,11 @@ void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	size_t count);
 /* "\Seen" -> IMAP_FLAG_SEEN; 0 for an unknown flag. */
 unsigned int imap_flag_from_name(const char *name);
-/* Parse a flag list (or a single flag); -1 for an unknown flag. */
+/*
+ * Parse a flag list (or a single flag) into system flag bits; keywords
+ * (atoms without a backslash) are checked, not mapped (see
+ * imap_keywords_map).  -1 for an unknown \flag or a bad keyword.
+ */
 int imap_parse_flags(const struct imap_arg *arg, unsigned int *flags_r);
 
 /* imap_folder.c */

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
@@ -126,11 +127,9 @@ imap_parse_flags(const struct imap_arg *arg, unsigned int *flags_r)
 		if (list[i].type != IMAP_ARG_ATOM)
 			return -1;
 		bit = imap_flag_from_name(list[i].str);
-		/*
-		 * Keywords are not kept (PERMANENTFLAGS has no \*): RFC 3501
-		 * lets them be accepted for the session and dropped.
-		 */
-		if (bit == 0 && list[i].str[0] == '\\')
+		/* \Recent cannot be stored; keywords are mapped later. */
+		if (bit == 0 && (list[i].str[0] == '\\' ||
+		    !imap_keyword_valid(list[i].str)))
 			return -1;
 		*flags_r |= bit;
 	}
@@ -294,8 +293,10 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 		    method, sess->peer->client_addr,
 		    reason != NULL ? reason : "no store");
 		route_mailbox_free(&mb);
+		/* Through the stream waiter: other sessions of the
+		 * process go on meanwhile (imap_multi.h). */
 		if (var_auth_failure_delay > 0)
-			sleep((unsigned int) var_auth_failure_delay);
+			stream_pause((int) var_auth_failure_delay * 1000);
 		imap_tagged(sess, "NO", "[AUTHENTICATIONFAILED] "
 		    "Authentication failed");
 		if (++sess->auth_failures >= var_auth_failure_limit) {
@@ -476,10 +477,7 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	}
 	free(dir);
 	sess->state = IMAP_STATE_SELECTED;
-	imap_printf(sess, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-	    "\\Draft)\r\n");
-	imap_printf(sess, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
-	    readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	imap_write_flag_lists(sess);
 	imap_printf(sess, "* %zu EXISTS\r\n", sess->box->count);
 	imap_printf(sess, "* %zu RECENT\r\n", imap_mailbox_recent(sess->box));
 	for (i = 0; i < sess->box->count; i++) {
@@ -558,7 +556,6 @@ static void
 imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
-	struct pollfd pfd;
 	long long waited = 0;
 	int rc;
 
@@ -577,9 +574,7 @@ imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
 		 * record, which the stream reads whole.
 		 */
 		if (stream_pending(sess->s) == 0) {
-			pfd.fd = stream_fd(sess->s);
-			pfd.events = POLLIN;
-			rc = poll(&pfd, 1,
+			rc = stream_wait_input(sess->s,
 			    (int) var_imap_idle_check_interval * 1000);
 			if (rc < 0 && errno != EINTR)
 				break;

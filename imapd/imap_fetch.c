@@ -1,10 +1,12 @@
 /*
  * imap_fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2).
  *
- * A message's file is mapped read-only while its items are written, one
- * message at a time: the page cache holds it, not the session.  Whole
- * messages and their partials are converted to CRLF on the way out; MIME
- * views (ENVELOPE, BODYSTRUCTURE, BODY[section]) come from common/mime.
+ * A message's file is read (or, when large, mapped read-only) while its
+ * items are written, one message at a time.  Whole messages (BODY[],
+ * BODY.PEEK[], RFC822 and their partials) are streamed from the file with
+ * LF converted to CRLF on the way out, in large blocks, without a MIME
+ * parse; only MIME views (ENVELOPE, BODYSTRUCTURE, BODY[section],
+ * RFC822.HEADER/TEXT) run common/mime, and only when asked for.
  */
 #include "config.h"
 
@@ -54,7 +56,14 @@ struct fetch_request {
 	struct fetch_item *items;
 	size_t count;
 	int needs_data;		/* some item reads the message */
+	int needs_mime;		/* some item needs the MIME structure */
 	int sets_seen;
+	/*
+	 * The conversion block, per command: never static, as a session
+	 * may wait in the middle of writing it while another session of
+	 * the process runs (imap_multi.h).
+	 */
+	char *block;
 };
 
 static void
@@ -67,6 +76,7 @@ fetch_request_free(struct fetch_request *req)
 		free(req->items[i].section_text);
 	}
 	free(req->items);
+	free(req->block);
 }
 
 static struct fetch_item *
@@ -172,6 +182,12 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
 	    kind != FETCH_INTERNALDATE)
 		req->needs_data = 1;
+	/* The whole message and its size come from the file alone. */
+	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
+	    kind != FETCH_INTERNALDATE && kind != FETCH_SIZE &&
+	    kind != FETCH_RFC822 && !(kind == FETCH_SECTION &&
+	    item->section_text[0] == '\0'))
+		req->needs_mime = 1;
 	if ((kind == FETCH_SECTION || kind == FETCH_RFC822 ||
 	    kind == FETCH_RFC822_TEXT) && !item->peek)
 		req->sets_seen = 1;
@@ -217,31 +233,82 @@ fetch_parse(struct fetch_request *req, const struct imap_arg *arg,
 	return 0;
 }
 
-/* Write data/len as CRLF text, cut to [offset, offset+length). */
-static void
-fetch_write_crlf(struct imap_session *sess, const char *data, size_t len,
-	size_t offset, size_t length)
-{
-	char chunk[8192];
-	size_t pos = 0, i, n = 0;
-	size_t end = length > SIZE_MAX - offset ? SIZE_MAX : offset + length;
+/*
+ * Output is converted in blocks this large: a block at least the stream's
+ * buffer goes to the socket in one write instead of being copied.
+ */
+#define FETCH_BLOCK_SIZE	(64 * 1024)
+/* Messages up to this size are read(); larger ones are mapped. */
+#define FETCH_READ_MAX		(1024 * 1024)
 
-	for (i = 0; i < len && pos < end; i++) {
-		if (n + 2 > sizeof(chunk)) {
-			imap_write(sess, chunk, n);
+/*
+ * Write data/len as CRLF text, cut to [offset, offset+length).  Runs
+ * between line ends are copied with memchr/memcpy into one block that
+ * goes out whole when full.
+ */
+static void
+fetch_write_crlf(struct imap_session *sess, struct fetch_request *req,
+	const char *data, size_t len, size_t offset, size_t length)
+{
+	char *block;
+	const size_t block_size = FETCH_BLOCK_SIZE;
+	const char *p = data, *end = data + len, *lf;
+	size_t pos = 0, n = 0, run, skip;
+	size_t stop = length > SIZE_MAX - offset ? SIZE_MAX : offset + length;
+	int bare;
+
+	if (req->block == NULL)
+		req->block = xmalloc(block_size);
+	block = req->block;
+	while (p < end && pos < stop) {
+		lf = memchr(p, '\n', (size_t) (end - p));
+		/* A run of text, then "\r\n" for a bare LF (or the LF). */
+		run = lf != NULL ? (size_t) (lf - p) : (size_t) (end - p);
+		bare = lf != NULL && (lf == data || lf[-1] != '\r');
+		while (run > 0 && pos < stop) {
+			size_t take = run;
+
+			if (pos < offset) {
+				skip = offset - pos < take ? offset - pos :
+				    take;
+				p += skip;
+				pos += skip;
+				run -= skip;
+				continue;
+			}
+			if (take > stop - pos)
+				take = stop - pos;
+			if (take > block_size - n)
+				take = block_size - n;
+			memcpy(block + n, p, take);
+			n += take;
+			p += take;
+			pos += take;
+			run -= take;
+			if (n == block_size) {
+				imap_write(sess, block, n);
+				n = 0;
+			}
+		}
+		if (lf == NULL || pos >= stop)
+			break;
+		if (n + 2 > block_size) {
+			imap_write(sess, block, n);
 			n = 0;
 		}
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) {
+		if (bare) {
 			if (pos >= offset)
-				chunk[n++] = '\r';
-			if (++pos >= end)
+				block[n++] = '\r';
+			if (++pos >= stop)
 				break;
 		}
 		if (pos >= offset)
-			chunk[n++] = data[i];
+			block[n++] = '\n';
 		pos++;
+		p = lf + 1;
 	}
-	imap_write(sess, chunk, n);
+	if (n > 0)
+		imap_write(sess, block, n);
 }
 
 static void
@@ -255,10 +322,28 @@ fetch_write_date(struct imap_session *sess, time_t t)
 	imap_printf(sess, "INTERNALDATE \"%s\"", text);
 }
 
+/* One message's contents while its items are written. */
+struct fetch_data {
+	const char *data;
+	size_t len;
+	size_t size_crlf;		/* SIZE_MAX until counted */
+	struct mime_message *mime;	/* only when an item needs it */
+	void *owned;			/* what to munmap or free */
+	int mapped;			/* owned is an mmap, else malloc'd */
+};
+
+static size_t
+fetch_size_crlf(struct fetch_data *fd)
+{
+	if (fd->size_crlf == SIZE_MAX)
+		fd->size_crlf = mime_crlf_size(fd->data, fd->len);
+	return fd->size_crlf;
+}
+
 /* Write a section (or RFC822.*) item with its data. */
 static void
-fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
-	const struct mime_message *m, struct buf *out)
+fetch_write_section(struct imap_session *sess, struct fetch_request *req,
+	const struct fetch_item *item, struct fetch_data *fd, struct buf *out)
 {
 	size_t size = 0, len;
 	int rc;
@@ -273,23 +358,24 @@ fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
 		    "RFC822.TEXT");
 	}
 	imap_write(sess, " ", 1);
-	rc = mime_section_size(m, item->section, &size);
-	if (rc <= 0) {
-		imap_write(sess, "\"\"", 2);
-		return;
-	}
 	if (item->section_text != NULL && item->section_text[0] == '\0') {
-		/* The whole message: straight from the mapping. */
+		/* The whole message: straight from the file, no parse. */
+		size = fetch_size_crlf(fd);
 		len = item->offset >= size ? 0 : size - item->offset;
 		if (len > item->length)
 			len = item->length;
 		imap_printf(sess, "{%zu}\r\n", len);
-		fetch_write_crlf(sess, mime_message_data(m),
-		    mime_message_len(m), item->offset, len);
+		fetch_write_crlf(sess, req, fd->data, fd->len, item->offset,
+		    len);
+		return;
+	}
+	rc = mime_section_size(fd->mime, item->section, &size);
+	if (rc <= 0) {
+		imap_write(sess, "\"\"", 2);
 		return;
 	}
 	buf_reset(out);
-	if (buf_set_cap(out, size + 1) < 0 || mime_section_fetch(m,
+	if (buf_set_cap(out, size + 1) < 0 || mime_section_fetch(fd->mime,
 	    item->section, item->offset, item->length, out) < 0) {
 		imap_write(sess, "\"\"", 2);
 		return;
@@ -298,35 +384,68 @@ fetch_write_section(struct imap_session *sess, const struct fetch_item *item,
 	imap_write(sess, buf_cstr(out), buf_len(out));
 }
 
-/* Map a message's file; NULL data for an empty one. */
+/*
+ * Load a message's file: small ones are read into memory (cheaper than
+ * mapping and unmapping thousands of small files), large ones mapped.
+ */
 static int
-fetch_map(struct imap_mailbox *box, struct imap_msg *msg, void **data_r,
-	size_t *len_r, time_t *mtime_r)
+fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
+	struct fetch_data *fd, time_t *mtime_r)
 {
 	struct stat st;
-	int fd = imap_msg_open(box, msg);
+	char *data;
+	size_t got = 0;
+	ssize_t n;
+	int file = imap_msg_open(box, msg);
 
-	*data_r = NULL;
-	*len_r = 0;
-	if (fd < 0)
+	if (file < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
+	if (fstat(file, &st) < 0) {
+		close(file);
 		return -1;
 	}
 	*mtime_r = st.st_mtime;
-	*len_r = (size_t) st.st_size;
-	if (st.st_size > 0) {
-		*data_r = mmap(NULL, (size_t) st.st_size, PROT_READ,
-		    MAP_PRIVATE, fd, 0);
-		if (*data_r == MAP_FAILED) {
-			close(fd);
-			*data_r = NULL;
+	fd->len = (size_t) st.st_size;
+	if (st.st_size == 0) {
+		fd->data = "";
+	} else if (st.st_size > FETCH_READ_MAX) {
+		data = mmap(NULL, fd->len, PROT_READ, MAP_PRIVATE, file, 0);
+		if (data == MAP_FAILED) {
+			close(file);
 			return -1;
 		}
+		fd->data = data;
+		fd->owned = data;
+		fd->mapped = 1;
+	} else {
+		data = xmalloc(fd->len);
+		while (got < fd->len) {
+			n = read(file, data + got, fd->len - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t) n;
+		}
+		/* A file that shrank under us: serve what is there. */
+		fd->len = got;
+		fd->data = data;
+		fd->owned = data;
 	}
-	close(fd);
+	close(file);
 	return 0;
+}
+
+static void
+fetch_unload(struct fetch_data *fd)
+{
+	mime_free(&fd->mime);
+	if (fd->mapped)
+		munmap(fd->owned, fd->len);
+	else
+		free(fd->owned);
+	fd->owned = NULL;
+	fd->data = NULL;
 }
 
 static int
@@ -335,19 +454,21 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 {
 	struct imap_mailbox *box = sess->box;
 	struct imap_msg *msg = &box->msgs[index];
-	struct mime_message *m = NULL;
-	void *data = NULL;
-	size_t len = 0, i;
+	struct fetch_data fd;
+	size_t i;
 	time_t mtime = 0;
 	struct stat st;
 	char *path;
 	long long size;
 	int first = 1, flags_sent = 0, set_seen = 0;
 
+	memset(&fd, 0, sizeof(fd));
+	fd.size_crlf = SIZE_MAX;
 	if (req->needs_data) {
-		if (fetch_map(box, msg, &data, &len, &mtime) < 0)
+		if (fetch_load(box, msg, &fd, &mtime) < 0)
 			return -1;
-		m = mime_parse(data != NULL ? data : "", len);
+		if (req->needs_mime)
+			fd.mime = mime_parse(fd.data, fd.len);
 	} else {
 		for (i = 0; i < req->count; i++) {
 			if (req->items[i].kind != FETCH_INTERNALDATE)
@@ -366,7 +487,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (req->sets_seen && !box->readonly &&
 	    !(msg->flags & IMAP_FLAG_SEEN)) {
 		if (imap_msg_set_flags(box, msg, msg->flags |
-		    IMAP_FLAG_SEEN) == 0)
+		    IMAP_FLAG_SEEN, msg->keywords) == 0)
 			set_seen = 1;
 	}
 	imap_printf(sess, "* %zu FETCH (", index + 1);
@@ -387,7 +508,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 		switch (item->kind) {
 		case FETCH_FLAGS:
 			imap_printf(sess, "FLAGS ");
-			imap_write_flags(sess, msg->flags);
+			imap_write_flags(sess, msg->flags, msg->keywords);
 			flags_sent = 1;
 			break;
 		case FETCH_UID:
@@ -399,7 +520,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 		case FETCH_SIZE:
 			size = imap_name_size(msg->name, 'W');
 			if (size < 0)
-				size = (long long) mime_message_size_crlf(m);
+				size = (long long) fetch_size_crlf(&fd);
 			imap_printf(sess, "RFC822.SIZE %lld", size);
 			break;
 		case FETCH_ENVELOPE:
@@ -411,27 +532,28 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			    "ENVELOPE" : item->kind == FETCH_BODY ? "BODY" :
 			    "BODYSTRUCTURE");
 			if ((item->kind == FETCH_ENVELOPE ?
-			    mime_imap_envelope(m, mime_message_root(m), out) :
-			    mime_imap_bodystructure(m, mime_message_root(m),
+			    mime_imap_envelope(fd.mime,
+			    mime_message_root(fd.mime), out) :
+			    mime_imap_bodystructure(fd.mime,
+			    mime_message_root(fd.mime),
 			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0)
 				imap_printf(sess, "NIL");
 			else
 				imap_write(sess, buf_cstr(out), buf_len(out));
 			break;
 		default:
-			fetch_write_section(sess, item, m, out);
+			fetch_write_section(sess, req, item, &fd, out);
 			break;
 		}
 	}
 	/* A fetch that set \Seen reports the new flags (RFC 3501 6.4.5). */
 	if (set_seen && !flags_sent) {
 		imap_printf(sess, "%sFLAGS ", first ? "" : " ");
-		imap_write_flags(sess, msg->flags);
+		imap_write_flags(sess, msg->flags, msg->keywords);
 	}
 	imap_printf(sess, ")\r\n");
-	mime_free(&m);
-	if (data != NULL)
-		munmap(data, len);
+	if (req->needs_data)
+		fetch_unload(&fd);
 	return 0;
 }
 

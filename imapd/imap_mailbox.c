@@ -130,18 +130,26 @@ imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg)
 	return fd;
 }
 
-/* The ":2," letters for flags, keeping letters we do not manage. */
-static char *
-imap_letters_for(const char *old_name, unsigned int flags)
+static int
+imap_letter_cmp(const void *a, const void *b)
 {
-	const char *info = strstr(old_name, ":2,");
-	struct buf *b = buf_new(64);
+	return *(const unsigned char *) a - *(const unsigned char *) b;
+}
+
+char *
+imap_letters_for(const char *old_name, unsigned int flags,
+	uint32_t keywords)
+{
+	const char *info = old_name != NULL ? strstr(old_name, ":2,") : NULL;
+	struct buf *b = buf_new(128);
 	char *out;
 	size_t i;
 
 	if (info != NULL) {
 		for (info += 3; *info != '\0'; info++) {
-			if (strchr("DFRST", *info) == NULL)
+			if (strchr("DFRST", *info) == NULL &&
+			    !(*info >= 'a' && *info <= 'z') &&
+			    strchr(buf_cstr(b), *info) == NULL)
 				(void) buf_append_char(b, *info);
 		}
 	}
@@ -149,20 +157,58 @@ imap_letters_for(const char *old_name, unsigned int flags)
 		if (flags & imap_letters[i].bit)
 			(void) buf_append_char(b, imap_letters[i].letter);
 	}
+	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+		if (keywords & ((uint32_t) 1 << i))
+			(void) buf_append_char(b, (char) ('a' + i));
+	}
+	/* Maildir wants the info letters in ASCII order. */
+	qsort(buf_data(b), buf_len(b), 1, imap_letter_cmp);
 	out = buf_strdup(b);
 	buf_free(&b);
 	return out;
 }
 
 int
+imap_keywords_map(const char *dir, struct imap_keywords *kw,
+	const struct imap_arg *list, int create, uint32_t *bits_r,
+	int *added_r, char **error_r)
+{
+	const struct imap_arg *items = list;
+	size_t count = 1, i;
+	int n;
+
+	*bits_r = 0;
+	*added_r = 0;
+	*error_r = NULL;
+	if (list->type == IMAP_ARG_LIST) {
+		items = list->list;
+		count = list->count;
+	}
+	for (i = 0; i < count; i++) {
+		if (items[i].type != IMAP_ARG_ATOM || items[i].str[0] == '\\')
+			continue;
+		n = imap_keywords_find(kw, items[i].str);
+		if (n < 0 && create) {
+			n = imap_keywords_add(dir, kw, items[i].str, error_r);
+			if (n < 0)
+				return -1;
+			*added_r = 1;
+		}
+		if (n >= 0)
+			*bits_r |= (uint32_t) 1 << n;
+	}
+	return 0;
+}
+
+int
 imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
-	unsigned int flags)
+	unsigned int flags, uint32_t keywords)
 {
 	char *letters, *new_name = NULL, *error = NULL;
 	int tries, ret = -1;
 
 	for (tries = 0; tries < 2; tries++) {
-		letters = imap_letters_for(msg->name, flags);
+		letters = imap_letters_for(msg->name, flags, keywords);
 		ret = maildir_set_flags(box->dir, msg->name, msg->in_new,
 		    letters, &new_name, &error);
 		free(letters);
@@ -177,9 +223,11 @@ imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 		if (errno != ENOENT || imap_msg_refind(box, msg) < 0)
 			break;
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		msg->flags = (uint8_t) ((msg->flags & ~IMAP_FLAGS_STORED) |
 		    (flags & IMAP_FLAGS_STORED));
+		msg->keywords = keywords;
+	}
 	return ret;
 }
 
@@ -273,6 +321,7 @@ imap_mailbox_add(struct imap_mailbox *box,
 	msg->name = xstrdup(file->name);
 	msg->in_new = (uint8_t) file->in_new;
 	msg->flags = (uint8_t) imap_flags_from_name(file->name);
+	msg->keywords = imap_keywords_from_name(file->name);
 	if (!file->in_new || box->readonly)
 		return;
 	/* Whoever moves it out of new/ first has it as \Recent. */
@@ -301,6 +350,10 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 	box->dir = xstrdup(dir);
 	box->name = xstrdup(name);
 	box->readonly = readonly;
+	if (imap_keywords_load(dir, &box->kw, error_r) < 0) {
+		imap_mailbox_close(&box);
+		return -1;
+	}
 	(void) imap_dirs_changed(box, &box->new_mtime, &box->cur_mtime);
 	if (imap_uidlist_scan(dir, &r, error_r) < 0) {
 		imap_mailbox_close(&box);
@@ -329,6 +382,7 @@ imap_mailbox_close(struct imap_mailbox **boxp)
 	free(box->msgs);
 	free(box->dir);
 	free(box->name);
+	imap_keywords_clear(&box->kw);
 	free(box);
 	*boxp = NULL;
 }
@@ -351,6 +405,32 @@ imap_scan_find(const struct imap_uidlist_result *r, uint32_t uid)
 	return NULL;
 }
 
+/*
+ * Another session gave a message a keyword we have no name for: read
+ * the folder's names again, and tell the client the new list (RFC 3501
+ * 7.2.6: FLAGS when the defined flags change).
+ */
+static void
+imap_keywords_refresh(struct imap_session *sess, struct imap_mailbox *box,
+	uint32_t bits)
+{
+	char *error = NULL;
+	int i;
+
+	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+		if ((bits & ((uint32_t) 1 << i)) && box->kw.names[i] == NULL)
+			break;
+	}
+	if (i == IMAP_KEYWORD_MAX)
+		return;
+	if (imap_keywords_load(box->dir, &box->kw, &error) < 0) {
+		log_error("%s", error);
+		free(error);
+		return;
+	}
+	imap_write_flag_lists(sess);
+}
+
 int
 imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 {
@@ -360,6 +440,7 @@ imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 	uint32_t max_uid;
 	size_t i, old_count;
 	unsigned int disk_flags;
+	uint32_t disk_keywords;
 	char *error = NULL;
 	int rescanned = 0;
 
@@ -400,21 +481,29 @@ again:
 			box->msgs[i - 1].in_new = (uint8_t) file->in_new;
 		}
 		disk_flags = imap_flags_from_name(file->name);
+		disk_keywords = imap_keywords_from_name(file->name);
 		if (disk_flags != (box->msgs[i - 1].flags &
-		    IMAP_FLAGS_STORED)) {
+		    IMAP_FLAGS_STORED) ||
+		    disk_keywords != box->msgs[i - 1].keywords) {
 			box->msgs[i - 1].flags = (uint8_t) (disk_flags |
 			    (box->msgs[i - 1].flags & IMAP_FLAG_RECENT));
+			box->msgs[i - 1].keywords = disk_keywords;
+			imap_keywords_refresh(sess, box, disk_keywords);
 			imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", i,
 			    (unsigned) box->msgs[i - 1].uid);
-			imap_write_flags(sess, box->msgs[i - 1].flags);
+			imap_write_flags(sess, box->msgs[i - 1].flags,
+			    box->msgs[i - 1].keywords);
 			imap_printf(sess, ")\r\n");
 		}
 	}
 	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
 	old_count = box->count;
 	for (i = 0; i < r.count; i++) {
-		if (r.files[i].uid > max_uid)
+		if (r.files[i].uid > max_uid) {
 			imap_mailbox_add(box, &r.files[i], 0);
+			imap_keywords_refresh(sess, box,
+			    box->msgs[box->count - 1].keywords);
+		}
 	}
 	box->uidnext = r.uidnext;
 	imap_uidlist_result_free(&r);

@@ -23,11 +23,14 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "imap_keywords.h"
+
 struct imap_session;
 
 struct imap_msg {
 	char *name;		/* file name in cur/ (or new/) */
 	uint32_t uid;
+	uint32_t keywords;	/* bit n: keyword n (letter 'a' + n) */
 	uint8_t flags;		/* IMAP_FLAG_* as the client knows them */
 	uint8_t in_new;
 };
@@ -44,6 +47,7 @@ struct imap_mailbox {
 	struct timespec new_mtime;
 	struct timespec cur_mtime;
 	int changed;		/* rescan even when the mtimes agree */
+	struct imap_keywords kw;	/* the folder's keyword names */
 };
 
 /*
@@ -73,11 +77,27 @@ int imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg);
 char *imap_msg_path(const struct imap_mailbox *box,
 	const struct imap_msg *msg);
 /*
- * Write msg's stored flags into its file name (keeping letters IMAP does
- * not know).  0 ok; -1 when the file is gone.
+ * Write msg's stored flags and keywords into its file name (keeping
+ * letters IMAP does not know).  0 ok; -1 when the file is gone.
  */
 int imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
-	unsigned int flags);
+	unsigned int flags, uint32_t keywords);
+/*
+ * The ":2," letters for flags and keyword bits, after the letters of
+ * old_name (may be NULL) we do not manage, in ASCII order as Maildir
+ * wants them (caller frees).
+ */
+char *imap_letters_for(const char *old_name, unsigned int flags,
+	uint32_t keywords);
+/*
+ * Keyword bits for the names in a flag list (the non-backslash atoms),
+ * in the folder at dir with table kw; names not in the table are added
+ * when create, skipped otherwise.  0 ok; -1 with *error_r.  *added_r
+ * says whether the table grew.
+ */
+int imap_keywords_map(const char *dir, struct imap_keywords *kw,
+	const struct imap_arg *list, int create, uint32_t *bits_r,
+	int *added_r, char **error_r);
 /* Stored flags from a file name's ":2," part. */
 unsigned int imap_flags_from_name(const char *name);
 /* S= and W= from a name, -1 when absent. */

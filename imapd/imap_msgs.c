@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "imap_uidlist.h"
 #include "log.h"
@@ -40,9 +41,11 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	struct imap_arg list;
 	unsigned char *selected;
 	unsigned int flags, new_flags;
+	uint32_t keywords, new_keywords;
 	const char *item;
+	char *error = NULL;
 	size_t i;
-	int mode, silent, failed = 0;
+	int mode, silent, failed = 0, added;
 
 	if (count < 3 || args[0].type != IMAP_ARG_ATOM ||
 	    args[1].type != IMAP_ARG_ATOM) {
@@ -76,25 +79,45 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
 	    &selected) < 0)
 		return;
+	/* Removing a keyword the folder never had names no letter. */
+	if (imap_keywords_map(box->dir, &box->kw, &list, mode >= 0,
+	    &keywords, &added, &error) < 0) {
+		log_warn("user=%s keywords of %s: %s", sess->user, box->dir,
+		    error);
+		free(error);
+		free(selected);
+		imap_tagged(sess, "NO", "[LIMIT] Cannot add the keyword");
+		return;
+	}
+	if (added)
+		imap_write_flag_lists(sess);
 	for (i = 0; i < box->count; i++) {
 		if (!selected[i])
 			continue;
 		new_flags = box->msgs[i].flags & IMAP_FLAGS_STORED;
-		if (mode > 0)
+		new_keywords = box->msgs[i].keywords;
+		if (mode > 0) {
 			new_flags |= flags;
-		else if (mode < 0)
+			new_keywords |= keywords;
+		} else if (mode < 0) {
 			new_flags &= ~flags;
-		else
+			new_keywords &= ~keywords;
+		} else {
 			new_flags = flags;
-		if (new_flags != (box->msgs[i].flags & IMAP_FLAGS_STORED) &&
-		    imap_msg_set_flags(box, &box->msgs[i], new_flags) < 0) {
+			new_keywords = keywords;
+		}
+		if ((new_flags != (box->msgs[i].flags & IMAP_FLAGS_STORED) ||
+		    new_keywords != box->msgs[i].keywords) &&
+		    imap_msg_set_flags(box, &box->msgs[i], new_flags,
+		    new_keywords) < 0) {
 			failed = 1;
 			continue;
 		}
 		if (silent)
 			continue;
 		imap_printf(sess, "* %zu FETCH (FLAGS ", i + 1);
-		imap_write_flags(sess, box->msgs[i].flags);
+		imap_write_flags(sess, box->msgs[i].flags,
+		    box->msgs[i].keywords);
 		if (sess->uid_cmd)
 			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
 		imap_printf(sess, ")\r\n");
@@ -242,17 +265,50 @@ imap_target_uids(const char *dir, char **bases, size_t count,
 	return validity;
 }
 
+/*
+ * msg's keywords as letters of the folder at dir, whose table is target
+ * (names it lacks are added there).  A keyword that cannot be added (the
+ * target has all 26) is dropped, as is a letter without a name.
+ */
+static uint32_t
+imap_keywords_translate(const struct imap_mailbox *box,
+	const struct imap_msg *msg, const char *dir,
+	struct imap_keywords *target)
+{
+	uint32_t bits = 0;
+	char *error = NULL;
+	int i, n;
+
+	if (strcmp(dir, box->dir) == 0)
+		return msg->keywords;
+	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+		if (!(msg->keywords & ((uint32_t) 1 << i)) ||
+		    box->kw.names[i] == NULL)
+			continue;
+		n = imap_keywords_add(dir, target, box->kw.names[i], &error);
+		if (n < 0) {
+			log_warn("keyword %s not copied to %s: %s",
+			    box->kw.names[i], dir, error);
+			free(error);
+			error = NULL;
+			continue;
+		}
+		bits |= (uint32_t) 1 << n;
+	}
+	return bits;
+}
+
 /* Copy one message's file into dir/cur via common/maildir. */
 static int
 imap_copy_file(struct imap_mailbox *box, struct imap_msg *msg,
-	const char *dir, char **base_r, char **error_r)
+	const char *dir, struct imap_keywords *target, char **base_r,
+	char **error_r)
 {
 	struct maildir_delivery *d;
-	char chunk[IMAP_COPY_CHUNK], *name = NULL, letters[8];
+	char chunk[IMAP_COPY_CHUNK], *name = NULL, *letters;
 	struct stat st;
 	ssize_t n;
-	size_t k = 0;
-	int fd;
+	int fd, ret;
 
 	fd = imap_msg_open(box, msg);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -279,19 +335,12 @@ imap_copy_file(struct imap_mailbox *box, struct imap_msg *msg,
 		maildir_deliver_abort(&d);
 		return -1;
 	}
-	if (msg->flags & IMAP_FLAG_DRAFT)
-		letters[k++] = 'D';
-	if (msg->flags & IMAP_FLAG_FLAGGED)
-		letters[k++] = 'F';
-	if (msg->flags & IMAP_FLAG_ANSWERED)
-		letters[k++] = 'R';
-	if (msg->flags & IMAP_FLAG_SEEN)
-		letters[k++] = 'S';
-	if (msg->flags & IMAP_FLAG_DELETED)
-		letters[k++] = 'T';
-	letters[k] = '\0';
-	if (maildir_deliver_commit(&d, letters, st.st_mtime, &name, NULL,
-	    error_r) < 0)
+	letters = imap_letters_for(NULL, msg->flags & IMAP_FLAGS_STORED,
+	    imap_keywords_translate(box, msg, dir, target));
+	ret = maildir_deliver_commit(&d, letters, st.st_mtime, &name, NULL,
+	    error_r);
+	free(letters);
+	if (ret < 0)
 		return -1;
 	*base_r = xstrndup(name, imap_uidlist_base_len(name));
 	free(name);
@@ -301,14 +350,22 @@ imap_copy_file(struct imap_mailbox *box, struct imap_msg *msg,
 /* Rename a message's file into dir/cur (the same name). */
 static int
 imap_move_file(struct imap_mailbox *box, struct imap_msg *msg,
-	const char *dir, char **base_r, char **error_r)
+	const char *dir, struct imap_keywords *target, char **base_r,
+	char **error_r)
 {
-	char *from, *to;
+	char *from, *to, *letters;
+	uint32_t keywords = imap_keywords_translate(box, msg, dir, target);
 	int tries, ret = -1, fd;
 
 	for (tries = 0; tries < 2 && ret < 0; tries++) {
 		from = imap_msg_path(box, msg);
-		to = xasprintf("%s/cur/%s", dir, msg->name);
+		/* The same name, but the target folder's keyword letters. */
+		letters = imap_letters_for(msg->name, msg->flags &
+		    IMAP_FLAGS_STORED, keywords);
+		to = xasprintf("%s/cur/%.*s:2,%s", dir,
+		    (int) imap_uidlist_base_len(msg->name), msg->name,
+		    letters);
+		free(letters);
 		ret = rename(from, to);
 		if (ret < 0 && (errno != ENOENT || tries == 1))
 			*error_r = xasprintf("rename %s: %s", from,
@@ -362,6 +419,7 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 	uint32_t *src_uids, *dst_uids, validity;
 	long long bytes = 0;
 	struct maildir_quota q;
+	struct imap_keywords target;
 	struct buf *code;
 	size_t i, n = 0, total = 0;
 	int failed = 0;
@@ -407,6 +465,12 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 	}
 	free(copy_error);
 	copy_error = NULL;
+	memset(&target, 0, sizeof(target));
+	if (imap_keywords_load(dir, &target, &copy_error) < 0) {
+		log_warn("user=%s: %s", sess->user, copy_error);
+		free(copy_error);
+		copy_error = NULL;
+	}
 	bases = xcalloc(total + 1, sizeof(*bases));
 	src_uids = xcalloc(total + 1, sizeof(*src_uids));
 	dst_uids = xcalloc(total + 1, sizeof(*dst_uids));
@@ -416,19 +480,20 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 		if (move) {
 			if (strcmp(dir, box->dir) == 0)
 				continue;	/* onto itself: nothing to do */
-			if (imap_move_file(box, &box->msgs[i], dir, &bases[n],
-			    &copy_error) < 0) {
+			if (imap_move_file(box, &box->msgs[i], dir, &target,
+			    &bases[n], &copy_error) < 0) {
 				failed = 1;
 				break;
 			}
-		} else if (imap_copy_file(box, &box->msgs[i], dir, &bases[n],
-		    &copy_error) < 0) {
+		} else if (imap_copy_file(box, &box->msgs[i], dir, &target,
+		    &bases[n], &copy_error) < 0) {
 			failed = 1;
 			break;
 		}
 		src_uids[n++] = box->msgs[i].uid;
 	}
 	free(selected);
+	imap_keywords_clear(&target);
 	if (failed)
 		log_error("user=%s %s to %s: %s", sess->user,
 		    move ? "move" : "copy", name, copy_error);
@@ -560,13 +625,17 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 {
 	struct maildir_delivery *d;
 	struct maildir_quota q;
+	struct imap_keywords target;
+	const struct imap_arg *flag_list = NULL;
 	const char *name, *error;
-	char *dir, *err = NULL, *file = NULL, letters[8], *base;
+	char *dir, *err = NULL, *file = NULL, *letters, *base;
 	unsigned int flags = 0;
+	uint32_t keywords = 0;
+	int added, rc;
 	long long size = sess->append_size;
 	time_t mtime = 0;
 	uint32_t uid = 0, validity;
-	size_t i = 1, k = 0;
+	size_t i = 1;
 
 	if (size < 0 || count < 1 || count > 3 ||
 	    (name = imap_arg_astring(&args[0])) == NULL) {
@@ -579,6 +648,7 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 			imap_tagged(sess, "BAD", "Invalid flags");
 			return;
 		}
+		flag_list = &args[i];
 		i++;
 	}
 	if (i < count) {
@@ -642,19 +712,24 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 		imap_tagged(sess, "BAD", "Junk after the message literal");
 		return;
 	}
-	if (flags & IMAP_FLAG_DRAFT)
-		letters[k++] = 'D';
-	if (flags & IMAP_FLAG_FLAGGED)
-		letters[k++] = 'F';
-	if (flags & IMAP_FLAG_ANSWERED)
-		letters[k++] = 'R';
-	if (flags & IMAP_FLAG_SEEN)
-		letters[k++] = 'S';
-	if (flags & IMAP_FLAG_DELETED)
-		letters[k++] = 'T';
-	letters[k] = '\0';
-	if (maildir_deliver_commit(&d, letters, mtime, &file, &size,
-	    &err) < 0)
+	if (flag_list != NULL) {
+		/* Keywords are letters of the target folder's table. */
+		memset(&target, 0, sizeof(target));
+		if (imap_keywords_load(dir, &target, &err) < 0 ||
+		    imap_keywords_map(dir, &target, flag_list, 1, &keywords,
+		    &added, &err) < 0) {
+			log_warn("user=%s append keywords: %s", sess->user,
+			    err);
+			free(err);
+			err = NULL;
+			keywords = 0;
+		}
+		imap_keywords_clear(&target);
+	}
+	letters = imap_letters_for(NULL, flags, keywords);
+	rc = maildir_deliver_commit(&d, letters, mtime, &file, &size, &err);
+	free(letters);
+	if (rc < 0)
 		goto fail;
 	if (maildir_quota_add(sess->root, size, 1, &err) < 0) {
 		log_warn("user=%s quota: %s", sess->user, err);

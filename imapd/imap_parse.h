@@ -72,7 +72,11 @@ int imap_parse_args(const char *text, size_t len, struct imap_arg **args_r,
 	size_t *count_r, const char **error_r);
 void imap_args_free(struct imap_arg *args, size_t count);
 
-/* A sequence set "1:3,5,7:*" as ranges; '*' is UINT32_MAX until resolved. */
+/*
+ * A sequence set "1:3,5,7:*" as ranges; '*' is UINT32_MAX until resolved.
+ * XXX: so the number 4294967295 itself is taken as '*' (no real folder
+ * reaches that UID).
+ */
 struct imap_seqset {
 	uint32_t (*ranges)[2];		/* low <= high after resolving */
 	size_t count;

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mime.h"
@@ -30,7 +31,7 @@ enum search_op {
 	S_ALL, S_FLAG_SET, S_FLAG_CLEAR, S_NEW, S_SEQ, S_UID, S_NOT,
 	S_OR, S_AND, S_LARGER, S_SMALLER, S_BEFORE, S_ON, S_SINCE,
 	S_SENTBEFORE, S_SENTON, S_SENTSINCE, S_HEADER, S_BODY, S_TEXT,
-	S_NONE,
+	S_NONE, S_KEYWORD, S_UNKEYWORD,
 };
 
 struct search_key {
@@ -146,8 +147,8 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 		{ "UNSEEN", S_FLAG_CLEAR, IMAP_FLAG_SEEN, 0 },
 		{ "OLD", S_FLAG_CLEAR, IMAP_FLAG_RECENT, 0 },
 		{ "NEW", S_NEW, 0, 0 },
-		{ "KEYWORD", S_NONE, 0, 1 },
-		{ "UNKEYWORD", S_ALL, 0, 1 },
+		{ "KEYWORD", S_KEYWORD, 0, 1 },
+		{ "UNKEYWORD", S_UNKEYWORD, 0, 1 },
 		{ "LARGER", S_LARGER, 0, 1 },
 		{ "SMALLER", S_SMALLER, 0, 1 },
 		{ "BEFORE", S_BEFORE, 0, 1 },
@@ -330,6 +331,13 @@ search_test(struct search_msg *sm, const struct search_key *k)
 		return 1;
 	case S_NONE:
 		return 0;
+	case S_KEYWORD:
+	case S_UNKEYWORD:
+		/* A name the folder does not know is on no message. */
+		i = (size_t) imap_keywords_find(&sm->box->kw, k->value);
+		v = i < IMAP_KEYWORD_MAX &&
+		    (sm->msg->keywords & ((uint32_t) 1 << i)) != 0;
+		return k->op == S_KEYWORD ? v != 0 : v == 0;
 	case S_FLAG_SET:
 		return (sm->msg->flags & k->flag) != 0;
 	case S_FLAG_CLEAR:

@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_keywords.h"
 #include "imap_mailbox.h"
+#include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
 #include "route.h"
@@ -19,6 +22,8 @@
 #include "xalloc.h"
 
 static struct tls_server *imapd_tls;
+static void imapd_pre_init(void *ctx);
+static void imapd_post_init(void *ctx);
 struct route *imapd_route;
 
 void
@@ -30,9 +35,20 @@ imap_write(struct imap_session *sess, const void *data, size_t len)
 void
 imap_printf(struct imap_session *sess, const char *fmt, ...)
 {
-	struct buf *b = buf_new(BUF_DEFAULT_CAP);
+	char small[256];
+	struct buf *b;
 	va_list ap;
+	int n;
 
+	/* Most responses are short: format them without an allocation. */
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t) n < sizeof(small)) {
+		imap_write(sess, small, (size_t) n);
+		return;
+	}
+	b = buf_new(BUF_DEFAULT_CAP);
 	va_start(ap, fmt);
 	if (buf_vprintf(b, fmt, ap) < 0)
 		log_panic("imap_printf: response over %d bytes",
@@ -103,7 +119,8 @@ imap_write_nstring(struct imap_session *sess, const char *text)
 }
 
 void
-imap_write_flags(struct imap_session *sess, unsigned int flags)
+imap_write_flags(struct imap_session *sess, unsigned int flags,
+	uint32_t keywords)
 {
 	static const struct {
 		unsigned int bit;
@@ -128,7 +145,48 @@ imap_write_flags(struct imap_session *sess, unsigned int flags)
 		imap_printf(sess, "%s", names[i].name);
 		first = 0;
 	}
+	for (i = 0; i < IMAP_KEYWORD_MAX && sess->box != NULL; i++) {
+		if (!(keywords & ((uint32_t) 1 << i)) ||
+		    sess->box->kw.names[i] == NULL)
+			continue;
+		if (!first)
+			imap_write(sess, " ", 1);
+		imap_printf(sess, "%s", sess->box->kw.names[i]);
+		first = 0;
+	}
 	imap_write(sess, ")", 1);
+}
+
+void
+imap_write_flag_lists(struct imap_session *sess)
+{
+	static const char system[] =
+	    "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+	struct imap_mailbox *box = sess->box;
+	size_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			imap_printf(sess, "* FLAGS (%s", system);
+		else if (box->readonly) {
+			imap_printf(sess, "* OK [PERMANENTFLAGS ()] Read-only "
+			    "mailbox\r\n");
+			break;
+		} else
+			imap_printf(sess, "* OK [PERMANENTFLAGS (%s", system);
+		for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+			if (box->kw.names[i] != NULL)
+				imap_printf(sess, " %s", box->kw.names[i]);
+		}
+		/* \* only while a letter is free for a new keyword. */
+		if (pass == 0)
+			imap_printf(sess, ")\r\n");
+		else if (imap_keywords_room(&box->kw))
+			imap_printf(sess, " \\*)] Flags permitted\r\n");
+		else
+			imap_printf(sess, ")] Flags permitted\r\n");
+	}
 }
 
 /* The tag of a command that could not be parsed, or "*". */
@@ -325,12 +383,32 @@ imapd_start_tls(struct imap_session *sess, char **error_r)
 	return tls_start(imapd_tls, sess->s, NULL, &sess->tls, error_r);
 }
 
+/* imap_client_limit above 1: many sessions per process (imap_multi.h). */
+static void
+imapd_run(int listen_fd, int status_fd, void *ctx)
+{
+	imap_multi_run(listen_fd, status_fd, (size_t) var_imap_client_limit,
+	    imapd_handle, ctx);
+}
+
+static struct service_def imapd_def = {
+	.name = "imapd",
+	.handle = imapd_handle,
+	.pre_init = imapd_pre_init,
+	.post_init = imapd_post_init,
+};
+
 static void
 imapd_pre_init(void *ctx)
 {
 	char *error = NULL;
 
 	(void) ctx;
+	/* The parameters are read now: choose the process model. */
+	if (var_imap_client_limit > 1) {
+		imapd_def.run = imapd_run;
+		imapd_def.run_reports_busy = 1;
+	}
 	imapd_tls = tls_server_new(&error);
 	if (imapd_tls == NULL && error != NULL)
 		log_fatal("TLS: %s", error);
@@ -352,12 +430,5 @@ imapd_post_init(void *ctx)
 int
 main(int argc, char **argv)
 {
-	static const struct service_def def = {
-		.name = "imapd",
-		.handle = imapd_handle,
-		.pre_init = imapd_pre_init,
-		.post_init = imapd_post_init,
-	};
-
-	service_main(argc, argv, &def, NULL, NULL);
+	service_main(argc, argv, &imapd_def, NULL, NULL);
 }

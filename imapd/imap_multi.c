@@ -1,0 +1,341 @@
+/* imap_multi: several sessions in one imapd process (see imap_multi.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "imap_multi.h"
+#include "log.h"
+#include "mail_params.h"
+#include "service.h"
+#include "stream.h"
+#include "xalloc.h"
+
+/*
+ * AddressSanitizer must be told about every stack switch, or it takes
+ * the session stacks for stack overflows and misreports their frames.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define MULTI_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MULTI_ASAN 1
+#endif
+#endif
+#ifdef MULTI_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/*
+ * A session's stack: address space only, pages are real once touched.
+ * The deepest users are the MIME parser (MIME_MAX_DEPTH levels), the
+ * Maildir copy buffer (64 KiB) and TLS; 512 KiB leaves ample room, and
+ * a guard page below turns an overflow into a crash, not corruption.
+ */
+#define MULTI_STACK_SIZE	(512 * 1024)
+
+struct multi_session {
+	ucontext_t context;
+	char *map;			/* guard page + stack */
+	size_t map_size;
+	int fd;
+	struct service_peer peer;
+	/* What the session waits for (stream waiter). */
+	int wait_fd;
+	short wait_events;
+	int64_t wait_deadline;
+	enum stream_status wait_result;
+	int wait_errno;
+	int done;
+	void *asan_fake_stack;
+};
+
+static imap_multi_handler *multi_handle;
+static void *multi_handle_ctx;
+static struct multi_session **multi_sessions;
+static size_t multi_count;
+static struct multi_session *multi_current;
+static ucontext_t multi_loop_context;
+static size_t multi_page_size;
+#ifdef MULTI_ASAN
+static const void *multi_loop_stack_bottom;
+static size_t multi_loop_stack_size;
+#endif
+
+static int64_t
+multi_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		log_panic("imap_multi: clock_gettime: %m");
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* From the loop into session ms, until it waits or ends. */
+static void
+multi_resume(struct multi_session *ms)
+{
+#ifdef MULTI_ASAN
+	void *fake = NULL;
+
+	__sanitizer_start_switch_fiber(&fake, ms->map + multi_page_size,
+	    ms->map_size - multi_page_size);
+#endif
+	multi_current = ms;
+	if (swapcontext(&multi_loop_context, &ms->context) < 0)
+		log_panic("imap_multi: swapcontext: %m");
+	multi_current = NULL;
+#ifdef MULTI_ASAN
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+/* From the current session back to the loop. */
+static void
+multi_yield(struct multi_session *ms)
+{
+#ifdef MULTI_ASAN
+	/* A NULL save slot tells ASan this stack is done for good. */
+	__sanitizer_start_switch_fiber(ms->done ? NULL : &ms->asan_fake_stack,
+	    multi_loop_stack_bottom, multi_loop_stack_size);
+#endif
+	if (swapcontext(&ms->context, &multi_loop_context) < 0)
+		log_panic("imap_multi: swapcontext: %m");
+#ifdef MULTI_ASAN
+	__sanitizer_finish_switch_fiber(ms->asan_fake_stack,
+	    &multi_loop_stack_bottom, &multi_loop_stack_size);
+#endif
+}
+
+/*
+ * Give back the stack pages below the deepest frame still live: a
+ * session that once ran a deep command (a login's hashing, a MIME
+ * parse) then idles for hours should not keep those pages.
+ */
+static void
+multi_trim_stack(struct multi_session *ms)
+{
+	char here;
+	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
+	uintptr_t top = ((uintptr_t) &here - 2 * multi_page_size) &
+	    ~((uintptr_t) multi_page_size - 1);
+
+	if (top > low)
+		(void) madvise((void *) low, top - low, MADV_DONTNEED);
+}
+
+/* The stream waiter: note what the session waits for, run the others. */
+static enum stream_status
+multi_wait(int fd, short events, int64_t deadline_ms)
+{
+	struct multi_session *ms = multi_current;
+
+	if (ms == NULL)
+		log_panic("imap_multi: a stream waits outside a session");
+	ms->wait_fd = fd;
+	ms->wait_events = events;
+	ms->wait_deadline = deadline_ms;
+	if (events & POLLIN)
+		multi_trim_stack(ms);
+	multi_yield(ms);
+	if (ms->wait_result == STREAM_ERROR)
+		errno = ms->wait_errno;
+	return ms->wait_result;
+}
+
+/* A session's whole life, on its own stack. */
+static void
+multi_entry(void)
+{
+	struct multi_session *ms = multi_current;
+
+#ifdef MULTI_ASAN
+	__sanitizer_finish_switch_fiber(NULL, &multi_loop_stack_bottom,
+	    &multi_loop_stack_size);
+#endif
+	multi_handle(ms->fd, &ms->peer, multi_handle_ctx);
+	(void) close(ms->fd);
+	ms->fd = -1;
+	ms->done = 1;
+	multi_yield(ms);
+	log_panic("imap_multi: a finished session was resumed");
+}
+
+/* Start serving fd: a stack, a context, and a first run. */
+static void
+multi_start(int fd)
+{
+	struct multi_session *ms = xcalloc(1, sizeof(*ms));
+
+	ms->fd = fd;
+	ms->map_size = MULTI_STACK_SIZE + multi_page_size;
+	ms->map = mmap(NULL, ms->map_size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (ms->map == MAP_FAILED)
+		log_fatal("imap_multi: mmap of a %zu-byte stack: %m",
+		    ms->map_size);
+	if (mprotect(ms->map, multi_page_size, PROT_NONE) < 0)
+		log_fatal("imap_multi: mprotect of a stack guard: %m");
+	if (getcontext(&ms->context) < 0)
+		log_fatal("imap_multi: getcontext: %m");
+	ms->context.uc_stack.ss_sp = ms->map + multi_page_size;
+	ms->context.uc_stack.ss_size = ms->map_size - multi_page_size;
+	ms->context.uc_link = NULL;
+	makecontext(&ms->context, multi_entry, 0);
+	service_peer_fill(fd, &ms->peer);
+	multi_sessions[multi_count++] = ms;
+	multi_resume(ms);
+}
+
+static void
+multi_free(struct multi_session *ms)
+{
+	if (munmap(ms->map, ms->map_size) < 0)
+		log_panic("imap_multi: munmap: %m");
+	free(ms);
+}
+
+/* Accept while there is room; count what was accepted. */
+static void
+multi_accept(int listen_fd, size_t limit, long long *uses)
+{
+	int fd;
+
+	while (multi_count < limit) {
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Another process won the race, or the client left. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != ECONNABORTED && errno != EINTR &&
+			    errno != EPROTO)
+				log_error("accept: %m");
+			return;
+		}
+		(*uses)++;
+		multi_start(fd);
+	}
+}
+
+/* Resume the sessions whose wait is over; drop the finished ones. */
+static void
+multi_dispatch(struct pollfd *fds, size_t first)
+{
+	struct multi_session *ms;
+	size_t i, kept = 0;
+	int64_t now = multi_now_ms();
+
+	for (i = 0; i < multi_count; i++) {
+		ms = multi_sessions[i];
+		if (ms->wait_fd >= 0 && fds[first + i].revents != 0) {
+			if (fds[first + i].revents & POLLNVAL) {
+				ms->wait_result = STREAM_ERROR;
+				ms->wait_errno = EBADF;
+			} else {
+				ms->wait_result = STREAM_OK;
+			}
+			multi_resume(ms);
+		} else if (ms->wait_deadline != INT64_MAX &&
+		    ms->wait_deadline <= now) {
+			/* A pause (fd -1) ends with its deadline: not late. */
+			ms->wait_result = ms->wait_fd < 0 ? STREAM_OK :
+			    STREAM_TIMEOUT;
+			multi_resume(ms);
+		}
+	}
+	for (i = 0; i < multi_count; i++) {
+		if (multi_sessions[i]->done)
+			multi_free(multi_sessions[i]);
+		else
+			multi_sessions[kept++] = multi_sessions[i];
+	}
+	multi_count = kept;
+}
+
+void
+imap_multi_run(int listen_fd, int status_fd, size_t limit,
+	imap_multi_handler *handle, void *ctx)
+{
+	struct pollfd *fds;
+	long long uses = 0;
+	int64_t now, deadline, idle_deadline;
+	size_t i, first;
+	int accepting = 1, timeout, n;
+
+	multi_handle = handle;
+	multi_handle_ctx = ctx;
+	multi_page_size = (size_t) sysconf(_SC_PAGESIZE);
+	multi_sessions = xcalloc(limit, sizeof(*multi_sessions));
+	fds = xcalloc(limit + 2, sizeof(*fds));
+	stream_set_waiter(multi_wait);
+	idle_deadline = var_max_idle > 0 && var_max_idle < 366LL * 86400 ?
+	    multi_now_ms() + var_max_idle * 1000 : INT64_MAX;
+	for (;;) {
+		/* Full, or done accepting: let the master start another. */
+		if (service_set_busy(!accepting || multi_count >= limit) < 0)
+			accepting = 0;
+		if (!accepting && multi_count == 0)
+			break;
+		now = multi_now_ms();
+		if (multi_count > 0)
+			idle_deadline = var_max_idle > 0 &&
+			    var_max_idle < 366LL * 86400 ?
+			    now + var_max_idle * 1000 : INT64_MAX;
+		else if (now >= idle_deadline) {
+			log_debug("idle for %llds: exiting", var_max_idle);
+			break;
+		}
+		deadline = multi_count == 0 ? idle_deadline : INT64_MAX;
+		fds[0].fd = accepting ? status_fd : -1;
+		fds[0].events = POLLIN;
+		fds[1].fd = accepting && multi_count < limit ? listen_fd : -1;
+		fds[1].events = POLLIN;
+		first = 2;
+		for (i = 0; i < multi_count; i++) {
+			fds[first + i].fd = multi_sessions[i]->wait_fd;
+			fds[first + i].events = multi_sessions[i]->wait_events;
+			if (multi_sessions[i]->wait_deadline < deadline)
+				deadline = multi_sessions[i]->wait_deadline;
+		}
+		for (i = 0; i < first + multi_count; i++)
+			fds[i].revents = 0;
+		timeout = -1;
+		if (deadline != INT64_MAX) {
+			timeout = deadline - now > INT_MAX ? INT_MAX :
+			    deadline - now < 0 ? 0 : (int) (deadline - now);
+		}
+		n = poll(fds, (nfds_t) (first + multi_count), timeout);
+		if (n < 0 && errno != EINTR)
+			log_fatal("poll: %m");
+		if (n < 0)
+			continue;
+		/* The master never writes: EOF means it went away or
+		 * retired us.  Finish the sessions we have, take no more. */
+		if (fds[0].revents != 0) {
+			log_debug("master gone or generation retired");
+			accepting = 0;
+		}
+		multi_dispatch(fds, first);
+		if (accepting && (fds[1].revents & (POLLERR | POLLNVAL)))
+			log_fatal("listening socket unusable");
+		if (accepting && fds[1].revents != 0)
+			multi_accept(listen_fd, limit, &uses);
+		if (var_max_use > 0 && uses >= var_max_use && accepting) {
+			log_debug("served %lld connections: no more", uses);
+			accepting = 0;
+		}
+	}
+	stream_set_waiter(NULL);
+	free(fds);
+	free(multi_sessions);
+	multi_sessions = NULL;
+}

@@ -1,0 +1,52 @@
+/*
+ * imap_multi: several sessions in one imapd process (imap_client_limit
+ * above 1), in the style of Dovecot's client_limit.
+ *
+ * Each session runs the ordinary session code (imapd.c, written for a
+ * blocking stream) on its own stack, as a ucontext coroutine.  Every
+ * place a session waits goes through the stream waiter (stream.h): the
+ * stream's waits for its descriptor, IDLE's wait for input, the delay
+ * after a failed login.  Here the waiter records what the session waits
+ * for and switches back to one poll() loop over the listener, the status
+ * socket and every session, which resumes a session when its descriptor
+ * is ready or its deadline passed.  So a client sending a literal a byte
+ * a second, or not reading a large FETCH, holds up only its own session,
+ * and one handler serves both models.  A hand-written state machine per
+ * command was rejected: APPEND, AUTHENTICATE, IDLE and every large write
+ * would each have to be cut at its waits, and kept in step with the
+ * blocking model.
+ *
+ * The process tells the master it is full (busy) when it holds limit
+ * sessions and idle again when one ends (service_set_busy), so the
+ * master starts another process only when every one is full.  max_use
+ * counts sessions: after that many the process takes no more and exits
+ * when its last session ends, as it does when the master goes away;
+ * max_idle counts time without any session.
+ *
+ * An idle session costs its stream buffers, its session state and the
+ * touched pages of its stack; pages below the live frames are given back
+ * (madvise) whenever it waits for input.
+ *
+ * XXX: what blocks without the stream still holds up every session of
+ * the process: disk I/O, a routing lookup (LDAP), the UID list lock's
+ * short retries.
+ */
+#ifndef ISPMAIL_IMAP_MULTI_H
+#define ISPMAIL_IMAP_MULTI_H
+
+#include <stddef.h>
+
+struct service_peer;
+
+typedef void imap_multi_handler(int fd, const struct service_peer *peer,
+	void *ctx);
+
+/*
+ * Serve connections from listen_fd, up to limit at once, each with
+ * handle (which closes nothing; fd is closed after it returns), until
+ * the master goes away or max_use/max_idle say stop.
+ */
+void imap_multi_run(int listen_fd, int status_fd, size_t limit,
+	imap_multi_handler *handle, void *ctx);
+
+#endif

@@ -1,0 +1,153 @@
+"""imapd with imap_client_limit above 1: several sessions per process.
+
+Every test of test_imapd.py runs again here with imap_client_limit = 4
+(the make_instance fixture below adds it), then tests of what only this
+mode has: sessions that do not hold each other up, and the busy/idle
+reports that make the master start another process only when all are
+full."""
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+from imapdutil import (PASSWORD, USER, Raw, deliver, login,
+                       make_imap_instance, message)
+from test_imapd import *  # noqa: F401,F403  (re-run in this mode)
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """conftest's factory, with several sessions per imapd process."""
+    def make(services=(), params=None, **kwargs):
+        p = dict(params or {})
+        p.setdefault("imap_client_limit", "4")
+        return make_instance(services=services, params=p, **kwargs)
+    return make
+
+
+def imapd_pids(inst):
+    """Process ids of this instance's imapd processes."""
+    out = subprocess.run(["pgrep", "-f", "imapd/imapd .*%s" % inst.dir],
+                         capture_output=True, text=True).stdout.split()
+    return sorted(int(p) for p in out)
+
+
+def test_sessions_share_a_process_and_do_not_block(make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "3"})
+    deliver(store, message("one"))
+    # A client that stops in the middle of a literal...
+    slow = Raw(inst)
+    assert slow.login()[-1].startswith("L OK")
+    literal = b"From: x\r\nSubject: slow\r\n\r\nbody\r\n"
+    slow.send("s1 APPEND INBOX {%d}\r\n" % len(literal))
+    assert slow.line().startswith("+")
+    slow.send(literal[:9])
+    # ...and one that stops in the middle of a line...
+    half = Raw(inst)
+    half.send("h1 NOO")
+    # ...do not hold up a third session of the same process.
+    c = login(inst)
+    t0 = time.monotonic()
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"1"], data
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    assert typ == "OK" and b"Subject: one\r\n" in data[0][1], data
+    assert time.monotonic() - t0 < 5
+    assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
+    # The stalled ones finish their commands afterwards.
+    half.send("P\r\n")
+    assert half.until_tagged("h1")[-1].startswith("h1 OK")
+    slow.send(literal[9:] + b"\r\n")
+    assert "s1 OK" in slow.until_tagged("s1")[-1], slow.buf
+    c.noop()
+    typ, data = c.search(None, "SUBJECT", "slow")
+    assert data == [b"2"], data
+    for s in (slow, half):
+        s.close()
+    c.logout()
+
+
+def test_idle_in_one_session_delivery_seen_by_another(make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4"})
+    idler = Raw(inst)
+    idler.login()
+    idler.cmd("SELECT INBOX", "s")
+    idler.send("i1 IDLE\r\n")
+    assert idler.line().startswith("+")
+    other = login(inst)
+    other.select("INBOX")
+    typ, _ = other.append("INBOX", None, None,
+                          message("appended").replace("\n", "\r\n").encode())
+    assert typ == "OK"
+    assert idler.line() == "* 1 EXISTS"
+    idler.send("DONE\r\n")
+    assert idler.until_tagged("i1")[-1].startswith("i1 OK")
+    assert len(imapd_pids(inst)) == 1
+    other.logout()
+    idler.close()
+
+
+def test_full_process_reports_busy_and_master_starts_another(
+        make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "2"})
+    conns = [login(inst) for _ in range(5)]
+    for c in conns:
+        assert c.noop()[0] == "OK"
+    # Two sessions a process: three processes for five sessions.
+    assert len(imapd_pids(inst)) == 3, imapd_pids(inst)
+    for c in conns:
+        c.logout()
+
+
+def test_timeout_and_bad_commands_end_only_their_session(make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4", "imap_timeout": "2s"})
+    quiet = Raw(inst)
+    busy = login(inst)
+    for _ in range(4):
+        time.sleep(0.8)
+        assert busy.noop()[0] == "OK"
+    assert quiet.closed()
+    assert "BYE" in quiet.buf.decode()
+    assert busy.noop()[0] == "OK"
+    busy.logout()
+
+
+def test_large_fetches_interleaved_stay_intact(make_instance):
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4"})
+    # Bodies far beyond the socket buffers, each line naming its message.
+    for tag in ("AAAA", "BBBB"):
+        deliver(store, message(tag, body="".join(
+            "%s line %06d\n" % (tag, i) for i in range(400000))))
+    # A client with a tiny receive window, so the server's writes to it
+    # block (and its session waits) in the middle of the body.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.settimeout(30)
+    slow.connect(("127.0.0.1", inst.port("imap")))
+    slow.sendall(b'L LOGIN "%s" "%s"\r\ns SELECT INBOX\r\n'
+                 b"f1 FETCH 1 (BODY.PEEK[])\r\n" % (USER.encode(),
+                                                    PASSWORD.encode()))
+    time.sleep(0.5)
+    # Meanwhile another session of the process fetches message 2.
+    c = login(inst)
+    c.select("INBOX")
+    typ, data = c.fetch("2", "(BODY.PEEK[])")
+    body = data[0][1]
+    assert typ == "OK" and b"AAAA" not in body, typ
+    assert body.count(b"BBBB line") == 400000
+    got = b""
+    while b"\r\nf1 " not in got:
+        chunk = slow.recv(1 << 20)
+        assert chunk, got[-200:]
+        got += chunk
+    assert b"BBBB" not in got
+    assert got.count(b"AAAA line") == 400000
+    c.logout()
+    slow.close()
