@@ -76,8 +76,9 @@ smtp-out     unix  private/smtp    $user 20  smtp
 lmtpd        inet  127.0.0.1:2424  $user 10  lmtpd
 pop3         inet  127.0.0.1:2110  $user 20  popd
 pop3s        inet  127.0.0.1:2995  $user 20  popd -o tls_wrapper_mode=yes
-imap         inet  127.0.0.1:2143  $user 20  imapd
+imap         inet  127.0.0.1:2143  $user 20  imapd -o imap_client_limit=50
 imaps        inet  127.0.0.1:2993  $user 20  imapd -o tls_wrapper_mode=yes
+    -o imap_client_limit=50
 CONF
 
 "$qs/root/sbin/ispmail-master" -t -c "$cfg"
