@@ -167,6 +167,9 @@ multi_entry(void)
 	(void) close(ms->fd);
 	ms->fd = -1;
 	ms->done = 1;
+	/* Nothing to wait for: the loop must never resume it again. */
+	ms->wait_fd = -1;
+	ms->wait_deadline = INT64_MAX;
 	multi_yield(ms);
 	log_panic("imap_multi: a finished session was resumed");
 }
@@ -178,6 +181,9 @@ multi_start(int fd)
 	struct multi_session *ms = xcalloc(1, sizeof(*ms));
 
 	ms->fd = fd;
+	/* Not waiting on anything yet (0 would be stdin). */
+	ms->wait_fd = -1;
+	ms->wait_deadline = INT64_MAX;
 	ms->map_size = MULTI_STACK_SIZE + multi_page_size;
 	ms->map = mmap(NULL, ms->map_size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -236,6 +242,12 @@ multi_dispatch(struct pollfd *fds, size_t first)
 
 	for (i = 0; i < multi_count; i++) {
 		ms = multi_sessions[i];
+		/*
+		 * A session that ended during its first run (in multi_accept)
+		 * is still listed until the sweep below: never resume it.
+		 */
+		if (ms->done)
+			continue;
 		if (ms->wait_fd >= 0 && fds[first + i].revents != 0) {
 			if (fds[first + i].revents & POLLNVAL) {
 				ms->wait_result = STREAM_ERROR;
