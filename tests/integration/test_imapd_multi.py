@@ -151,3 +151,28 @@ def test_large_fetches_interleaved_stay_intact(make_instance):
     assert got.count(b"AAAA line") == 400000
     c.logout()
     slow.close()
+
+
+def test_session_ending_in_its_first_run(make_instance):
+    """Commands already waiting when the session starts can end it before
+    it ever waits (here: the bad-command limit, pipelined with the
+    connect).  The process must drop it, not resume it later."""
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4", "imap_bad_command_limit": "2"})
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", inst.port("imap")),
+                                        timeout=10)
+        sock.sendall(b"a1 BOGUS\r\na2 BOGUS\r\n")
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        assert b"* BYE" in data
+    # The same processes still serve: no panic, no restart.
+    imap = login(inst)
+    imap.logout()
+    assert "panic" not in inst.log()
+    assert "killed by signal" not in inst.log()
