@@ -423,3 +423,30 @@ def test_active_limit_and_hop_concurrency(make_instance, certs):
     s.quit()
     mailutil.wait_messages(inst, "bob@example.test", 20, timeout=60)
     inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+
+
+def test_requeue_and_show(make_instance, certs):
+    inst = make_system(make_instance, certs, lmtp_up=False, params={
+        "minimal_backoff": "1h", "maximal_backoff": "2h",
+        "queue_run_delay": "1h"})
+    inst.start()
+    qid = send(inst, "x@remote.test", ["team@example.test"],
+               b"Subject: requeue\r\n\r\nhi\r\n")
+    inst.wait_for(lambda: mailutil.queue_files(inst, "deferred"),
+                  what="deferred")
+    show = ctl_ok(inst, "queue", "show", qid).stdout
+    # The alias was expanded into two recipients, each with its error.
+    assert "recipient 0: <team@example.test> expanded" in show
+    assert "(from recipient 0)" in show
+    assert show.count("last attempt: 451 4.4.1") == 2
+    inst.services.append(mailutil.lmtpd_service("lmtpd", inst.lmtp_port))
+    inst.reload(inst.services)
+    for _ in range(50):
+        r = inst.ctl("queue", "requeue", qid)
+        if r.returncode == 0:
+            break
+        time.sleep(0.1)
+    assert r.returncode == 0, r.stderr
+    mailutil.wait_messages(inst, "alice@example.test", 1, timeout=10)
+    mailutil.wait_messages(inst, "bob@example.test", 1, timeout=10)
+    assert "requeued by the operator" in inst.log()
