@@ -1,6 +1,7 @@
 /* ctl_status: ispmailctl status, the master's per-service table. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "ctl.h"
 #include "mail_params.h"
 #include "master_proto.h"
+#include "qfile.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -200,6 +202,60 @@ ctl_status_connect(const char *path)
 	return fd;
 }
 
+/* Files in one queue directory and its hashed subdirectories. */
+static long long
+ctl_status_count(const char *dir, int depth)
+{
+	struct dirent *de;
+	long long n = 0, sub;
+	char *path;
+	DIR *dp;
+
+	dp = opendir(dir);
+	if (dp == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type == DT_DIR && depth < 2) {
+			path = xasprintf("%s/%s", dir, de->d_name);
+			sub = ctl_status_count(path, depth + 1);
+			if (sub > 0)
+				n += sub;
+			free(path);
+		} else if (qfile_id_valid(de->d_name)) {
+			n++;
+		}
+	}
+	closedir(dp);
+	return n;
+}
+
+/* The queue sizes, in the order mail moves through them. */
+static void
+ctl_status_queues(void)
+{
+	static const char *const queues[] = {
+		QFILE_INCOMING, QFILE_ACTIVE, QFILE_DEFERRED, QFILE_HOLD,
+		QFILE_CORRUPT,
+	};
+	long long n;
+	size_t i;
+	char *dir;
+
+	printf("queue:");
+	for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		dir = xasprintf("%s/%s", var_queue_directory, queues[i]);
+		n = ctl_status_count(dir, 0);
+		free(dir);
+		if (n < 0)
+			printf(" %s ?", queues[i]);
+		else
+			printf(" %s %lld", queues[i], n);
+	}
+	printf("\n");
+}
+
 int
 ctl_status(int argc, char **argv)
 {
@@ -273,6 +329,7 @@ ctl_status(int argc, char **argv)
 	printf("master pid %lld, up %s, %lld service%s\n", pid,
 	    buf_cstr(uptime), services, services == 1 ? "" : "s");
 	ctl_status_print(rows, row_count);
+	ctl_status_queues();
 	rc = 0;
 out:
 	ctl_status_rows_free(rows, row_count);

@@ -450,3 +450,14 @@ def test_requeue_and_show(make_instance, certs):
     mailutil.wait_messages(inst, "alice@example.test", 1, timeout=10)
     mailutil.wait_messages(inst, "bob@example.test", 1, timeout=10)
     assert "requeued by the operator" in inst.log()
+
+
+def test_status_counts_queues(make_instance, certs):
+    inst = make_system(make_instance, certs, lmtp_up=False)
+    inst.start()
+    send(inst, "x@remote.test", ["alice@example.test"],
+         b"Subject: count\r\n\r\nhi\r\n")
+    inst.wait_for(lambda: mailutil.queue_files(inst, "deferred"),
+                  what="deferred")
+    out = ctl_ok(inst, "status").stdout.splitlines()[-1]
+    assert out == "queue: incoming 0 active 0 deferred 1 hold 0 corrupt 0"
