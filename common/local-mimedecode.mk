@@ -7,4 +7,5 @@ TESTS += tests/unit/check_mime_decode
 tests_unit_check_mime_decode_SOURCES = tests/unit/check_mime_decode.c
 tests_unit_check_mime_decode_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_mime_decode_LDADD = $(UNIT_LDADD)
-EXTRA_DIST += tests/integration/test_imapd_search.py
+EXTRA_DIST += tests/integration/test_imapd_search.py \
+	tests/integration/test_imapd_list.py
