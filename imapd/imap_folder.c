@@ -337,6 +337,46 @@ imap_has_children(char **names, size_t count, const char *name)
 	return 0;
 }
 
+/*
+ * Add the missing parents of the names (".A.B" without ".A": "A") to
+ * *names, sorted again, and return them as a list of their own (the
+ * strings are copies).  LIST shows them \Noselect (RFC 3501 6.3.8).
+ */
+static char **
+imap_missing_parents(char ***names, size_t *count, size_t *ghost_count_r)
+{
+	char **ghosts = NULL, *parent, *dot, *key;
+	size_t ghost_count = 0, n = *count, i;
+
+	for (i = 1; i < n; i++) {
+		for (dot = strchr((*names)[i], '.'); dot != NULL;
+		    dot = strchr(dot + 1, '.')) {
+			parent = xstrndup((*names)[i],
+			    (size_t) (dot - (*names)[i]));
+			key = parent;
+			if (bsearch(&key, *names + 1, n - 1, sizeof(**names),
+			    imap_name_cmp) != NULL ||
+			    imap_names_contain(ghosts, ghost_count, parent)) {
+				free(parent);
+				continue;
+			}
+			ghosts = xreallocarray(ghosts, ghost_count + 1,
+			    sizeof(*ghosts));
+			ghosts[ghost_count++] = parent;
+		}
+	}
+	if (ghost_count > 0) {
+		*names = xreallocarray(*names, n + ghost_count,
+		    sizeof(**names));
+		for (i = 0; i < ghost_count; i++)
+			(*names)[n + i] = xstrdup(ghosts[i]);
+		*count = n + ghost_count;
+		qsort(*names + 1, *count - 1, sizeof(**names), imap_name_cmp);
+	}
+	*ghost_count_r = ghost_count;
+	return ghosts;
+}
+
 #define LIST_SUBSCRIBED		0x01	/* selection: subscribed only */
 #define LIST_SPECIAL_USE	0x02	/* selection: special-use only */
 #define LIST_RET_SUBSCRIBED	0x04
@@ -378,9 +418,10 @@ void
 imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 {
 	const struct imap_arg *patterns;
-	char **names, **subs, *pattern;
+	char **names, **subs, **ghosts, *pattern;
 	const char *ref, *special;
-	size_t name_count, sub_count, pattern_count, i, p, first = 0;
+	size_t name_count, sub_count, ghost_count, pattern_count, i, p;
+	size_t first = 0;
 	unsigned int opts = 0;
 	struct buf *attrs;
 	int matched;
@@ -428,6 +469,7 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 		return;
 	}
 	names = imap_folder_names(sess, &name_count);
+	ghosts = imap_missing_parents(&names, &name_count, &ghost_count);
 	subs = imap_subscriptions_read(sess, &sub_count);
 	attrs = buf_new(256);
 	for (i = 0; i < name_count; i++) {
@@ -444,6 +486,8 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 		    !imap_names_contain(subs, sub_count, names[i]))
 			continue;
 		buf_reset(attrs);
+		if (imap_names_contain(ghosts, ghost_count, names[i]))
+			(void) buf_append_str(attrs, "\\Noselect ");
 		(void) buf_append_str(attrs, imap_has_children(names,
 		    name_count, names[i]) ? "\\HasChildren" :
 		    "\\HasNoChildren");
@@ -456,6 +500,7 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 	}
 	buf_free(&attrs);
 	imap_names_free(names, name_count);
+	imap_names_free(ghosts, ghost_count);
 	imap_names_free(subs, sub_count);
 	imap_tagged(sess, "OK", "List completed");
 }

@@ -3,10 +3,13 @@
  *
  * The keys become a tree first (a syntax error is a BAD before anything
  * is read), then each message is tested, reading its file only when a
- * key needs the header or the text.  Strings match as case-insensitive
- * substrings of the raw bytes (US-ASCII case folding; UTF-8 passes
- * through byte for byte).  XXX: encoded words and transfer encodings are
- * not decoded before matching.
+ * key needs the header or the text.  Strings match as substrings of the
+ * decoded text (RFC 3501 6.4.4): header values with RFC 2047 encoded
+ * words decoded, text/ * bodies with their transfer encoding undone, all
+ * in UTF-8 (common/mime_decode.h), both sides folded by
+ * mime_decode_fold() (ASCII and Latin-1 letters).  BODY and TEXT look
+ * only at text/ * parts (and the headers of embedded messages); each part
+ * is decoded up to SEARCH_TEXT_CAP bytes.
  */
 #include "config.h"
 
@@ -25,6 +28,7 @@
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mime.h"
+#include "mime_decode.h"
 #include "xalloc.h"
 
 enum search_op {
@@ -33,6 +37,9 @@ enum search_op {
 	S_SENTBEFORE, S_SENTON, S_SENTSINCE, S_HEADER, S_BODY, S_TEXT,
 	S_NONE, S_KEYWORD, S_UNKEYWORD,
 };
+
+/* Decoded bytes searched per header field or body part. */
+#define SEARCH_TEXT_CAP (16 * 1024 * 1024)
 
 struct search_key {
 	enum search_op op;
@@ -56,6 +63,7 @@ struct search_msg {
 	time_t mtime;
 	struct mime_message *mime;
 	struct buf *scratch;
+	struct buf *text;		/* decoded text, folded */
 };
 
 static void
@@ -233,6 +241,7 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 		return imap_seqset_parse(value, &k->set);
 	default:
 		k->value = xstrdup(value);
+		mime_decode_fold(k->value, strlen(k->value));
 		return 0;
 	}
 }
@@ -266,18 +275,73 @@ search_map(struct search_msg *sm)
 	return sm->mapped;
 }
 
+/* Fold out in place and look for the (folded) needle. */
 static int
-search_contains(const char *hay, size_t len, const char *needle)
+search_contains(struct buf *out, const char *needle)
 {
-	size_t n = strlen(needle), i;
+	mime_decode_fold(buf_data(out), buf_len(out));
+	return *needle == '\0' || memmem(buf_cstr(out), buf_len(out), needle,
+	    strlen(needle)) != NULL;
+}
 
-	if (n == 0)
-		return 1;
-	for (i = 0; i + n <= len; i++) {
-		if (strncasecmp(hay + i, needle, n) == 0)
+/*
+ * Fields of the header at hdr/len named name (NULL: every field, as
+ * "name: value"), decoded; 1 when one contains needle.
+ */
+static int
+search_header(struct search_msg *sm, const char *hdr, size_t len,
+	const char *name, const char *needle)
+{
+	struct mime_field f;
+	size_t pos = 0;
+
+	while (mime_header_next(hdr, len, &pos, &f) == 1) {
+		if (name != NULL && (f.name_len != strlen(name) ||
+		    strncasecmp(f.name, name, f.name_len) != 0))
+			continue;
+		buf_reset(sm->scratch);
+		buf_reset(sm->text);
+		(void) mime_field_unfold(&f, sm->scratch);
+		if (name == NULL) {
+			(void) buf_append(sm->text, f.name, f.name_len);
+			(void) buf_append_str(sm->text, ": ");
+		}
+		(void) mime_decode_header(buf_cstr(sm->scratch),
+		    buf_len(sm->scratch), sm->text);
+		if (search_contains(sm->text, needle))
 			return 1;
 	}
 	return 0;
+}
+
+/* The decoded text/ * parts under p; 1 when one contains needle. */
+static int
+search_body(struct search_msg *sm, const struct mime_part *p,
+	const char *needle)
+{
+	const char *data = sm->data;
+	size_t i;
+
+	if (mime_part_is_message(p) && mime_part_child_count(p) == 1) {
+		p = mime_part_child(p, 0);
+		if (search_header(sm, data + mime_part_header_offset(p),
+		    mime_part_header_len(p), NULL, needle))
+			return 1;
+	}
+	if (mime_part_child_count(p) > 0) {
+		for (i = 0; i < mime_part_child_count(p); i++) {
+			if (search_body(sm, mime_part_child(p, i), needle))
+				return 1;
+		}
+		return 0;
+	}
+	if (strcmp(mime_part_type(p), "text") != 0)
+		return 0;
+	buf_reset(sm->text);
+	(void) mime_decode_body(data + mime_part_body_offset(p),
+	    mime_part_body_len(p), mime_part_encoding(p),
+	    mime_params_get(mime_part_params(p), "charset"), sm->text);
+	return search_contains(sm->text, needle);
 }
 
 static long long
@@ -388,25 +452,22 @@ search_test(struct search_msg *sm, const struct search_key *k)
 		return k->op == S_SENTBEFORE ? v < k->number :
 		    k->op == S_SENTON ? v == k->number : v >= k->number;
 	case S_HEADER:
-		if (search_map(sm) < 0)
-			return 0;
-		root = mime_message_root(sm->mime);
-		if (mime_part_header_get(sm->mime, root, k->field,
-		    sm->scratch) != 1)
-			return 0;
-		return search_contains(buf_cstr(sm->scratch),
-		    buf_len(sm->scratch), k->value);
-	case S_BODY:
 		if (search_map(sm) < 0 || sm->data == NULL)
 			return 0;
 		root = mime_message_root(sm->mime);
-		return search_contains((const char *) sm->data +
-		    mime_part_body_offset(root), mime_part_body_len(root),
-		    k->value);
+		return search_header(sm, (const char *) sm->data +
+		    mime_part_header_offset(root), mime_part_header_len(root),
+		    k->field, k->value);
+	case S_BODY:
 	case S_TEXT:
 		if (search_map(sm) < 0 || sm->data == NULL)
 			return 0;
-		return search_contains(sm->data, sm->len, k->value);
+		root = mime_message_root(sm->mime);
+		if (k->op == S_TEXT && search_header(sm, (const char *)
+		    sm->data + mime_part_header_offset(root),
+		    mime_part_header_len(root), NULL, k->value))
+			return 1;
+		return search_body(sm, root, k->value);
 	}
 	return 0;
 }
@@ -458,6 +519,7 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	memset(&sm, 0, sizeof(sm));
 	sm.box = box;
 	sm.scratch = buf_new(BUF_DEFAULT_CAP);
+	sm.text = buf_new(SEARCH_TEXT_CAP);
 	for (i = 0; i < box->count; i++) {
 		sm.msg = &box->msgs[i];
 		sm.index = i;
@@ -472,6 +534,7 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 		sm.data = NULL;
 	}
 	buf_free(&sm.scratch);
+	buf_free(&sm.text);
 	imap_printf(sess, "\r\n");
 	search_key_free(&key);
 	imap_tagged(sess, "OK", "Search completed");
