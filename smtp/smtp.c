@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -31,6 +32,34 @@
 #include "stream.h"
 #include "xalloc.h"
 
+/*
+ * Mark a delivered address done in the queue file at once, as Postfix's
+ * agents do: if qmgr dies before it reads our answer, the next qmgr
+ * must not deliver it again.  Only the moment between the server's 250
+ * and this one-byte write can still cause a duplicate.
+ */
+static void
+smtp_mark_done(struct smtp_job *job, const char *address)
+{
+	const struct qfile *qf = job->qf;
+	char *error = NULL;
+	size_t k;
+
+	if (qf == NULL)
+		return;
+	for (k = 0; k < qf->rcpt_count; k++) {
+		if (qf->rcpts[k].state != QFILE_RCPT_PENDING ||
+		    strcasecmp(qf->rcpts[k].address, address) != 0)
+			continue;
+		if (qfile_set_state(job->qfd, qf->rcpts[k].state_offset,
+		    QFILE_RCPT_DONE, &error) < 0) {
+			log_warn("%s: %s", job->queue_id, error);
+			free(error);
+			error = NULL;
+		}
+	}
+}
+
 void
 smtp_result(struct smtp_job *job, size_t i, const char *code,
 	const char *dsn, const char *text)
@@ -38,6 +67,8 @@ smtp_result(struct smtp_job *job, size_t i, const char *code,
 	if (job->rcpts[i].result != NULL)
 		return;
 	job->rcpts[i].result = xasprintf("%s %s %s", code, dsn, text);
+	if (code[0] == '2')
+		smtp_mark_done(job, job->rcpts[i].address);
 }
 
 void
@@ -150,7 +181,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 		    protocol);
 		smtp_fail_rest(&job, "451", "4.3.0", "unknown protocol");
 	} else if (qfile_read(path, &qf, &damaged, &qerror) < 0 ||
-	    (job.qfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	    (job.qfd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
 		log_warn("%s: %s", job.queue_id, qerror != NULL ? qerror :
 		    strerror(errno));
 		smtp_fail_rest(&job, "451", "4.3.0", "cannot read the queue "
