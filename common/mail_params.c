@@ -1,5 +1,7 @@
 /* mail_params: the one table of main.conf parameters and their variables. */
 #include "config.h"
+#include <unistd.h>
+#include <stdio.h>
 
 #include <stddef.h>
 
@@ -635,3 +637,18 @@ const struct param_def param_table[] = {
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };
+
+const char *
+mail_hostname(void)
+{
+	static char host[256];
+
+	if (*var_myhostname != '\0')
+		return var_myhostname;
+	if (host[0] == '\0') {
+		if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+	}
+	return host;
+}

@@ -163,4 +163,10 @@ extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;
 extern long long var_imap_client_limit;
 
+/*
+ * This host's name for greetings, Received: lines and DSNs: myhostname,
+ * or the name gethostname() returns ("localhost" if even that fails).
+ */
+const char *mail_hostname(void);
+
 #endif

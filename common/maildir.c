@@ -49,7 +49,7 @@ maildir_hostname(void)
 	size_t i;
 
 	if (gethostname(host, sizeof(host)) < 0)
-		strcpy(host, "localhost");
+		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	for (i = 0; host[i] != '\0'; i++) {
 		if (host[i] == '/')

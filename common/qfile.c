@@ -544,17 +544,20 @@ qfile_notify_parse(const char *text)
 const char *
 qfile_notify_text(int notify)
 {
+	static const char *const names[] = { "SUCCESS", "FAILURE", "DELAY" };
+	static const int bits[] = { QFILE_NOTIFY_SUCCESS, QFILE_NOTIFY_FAILURE,
+	    QFILE_NOTIFY_DELAY };
 	static char text[32];
+	size_t i, len = 0;
 
-	text[0] = '\0';
 	if (notify & QFILE_NOTIFY_NEVER)
 		return "NEVER";
-	if (notify & QFILE_NOTIFY_SUCCESS)
-		strcat(text, "SUCCESS");
-	if (notify & QFILE_NOTIFY_FAILURE)
-		strcat(text, text[0] != '\0' ? ",FAILURE" : "FAILURE");
-	if (notify & QFILE_NOTIFY_DELAY)
-		strcat(text, text[0] != '\0' ? ",DELAY" : "DELAY");
+	text[0] = '\0';
+	for (i = 0; i < 3; i++) {
+		if (notify & bits[i])
+			len += (size_t) snprintf(text + len, sizeof(text) - len,
+			    "%s%s", len > 0 ? "," : "", names[i]);
+	}
 	return text;
 }
 

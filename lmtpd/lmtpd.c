@@ -125,7 +125,6 @@ static void
 lmtpd_post_init(void *ctx)
 {
 	struct lmtpd_server *server = ctx;
-	char host[256];
 	char *error = NULL;
 
 	server->route = route_open(&error);
@@ -133,14 +132,7 @@ lmtpd_post_init(void *ctx)
 		log_fatal("routing directory: %s", error);
 	server->local_hosts = params_list_split(var_local_mail_hosts,
 	    &server->local_host_count);
-	if (var_myhostname[0] != '\0') {
-		server->hostname = xstrdup(var_myhostname);
-	} else {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		server->hostname = xstrdup(host);
-	}
+	server->hostname = xstrdup(mail_hostname());
 }
 
 int

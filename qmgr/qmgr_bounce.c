@@ -29,17 +29,6 @@
 
 #define QMGR_COPY_CHUNK 65536
 
-static const char *
-qmgr_hostname(void)
-{
-	static char host[256];
-
-	if (*var_myhostname != '\0')
-		return var_myhostname;
-	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
-		strcpy(host, "localhost");
-	return host;
-}
 
 static void
 qmgr_rfc_date(time_t t, char *out, size_t size)
@@ -177,7 +166,7 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		}
 		recipient = *var_postmaster_address != '\0' ?
 		    xstrdup(var_postmaster_address) :
-		    xasprintf("postmaster@%s", qmgr_hostname());
+		    xasprintf("postmaster@%s", mail_hostname());
 		origin = "postmaster";
 	} else {
 		recipient = xstrdup(qf->sender);
@@ -205,7 +194,7 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		goto fail;
 	b = buf_new(16 * 1024 * 1024);
 	boundary = xasprintf("%s.%s/%s", qfile_writer_id(w), msg->id,
-	    qmgr_hostname());
+	    mail_hostname());
 	qmgr_rfc_date(time(NULL), now_text, sizeof(now_text));
 	qmgr_rfc_date((time_t) qf->arrival, arrival_text,
 	    sizeof(arrival_text));
@@ -225,9 +214,9 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 	    "This is a MIME-encapsulated message.\r\n\r\n--%s\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n"
 	    "Content-Description: Notification\r\n\r\n"
-	    "This is the mail system at host %s.\r\n\r\n", qmgr_hostname(),
-	    recipient, subject, now_text, qfile_writer_id(w), qmgr_hostname(),
-	    boundary, boundary, qmgr_hostname());
+	    "This is the mail system at host %s.\r\n\r\n", mail_hostname(),
+	    recipient, subject, now_text, qfile_writer_id(w), mail_hostname(),
+	    boundary, boundary, mail_hostname());
 	if (failed)
 		(void) buf_printf(b, "Your message could not be delivered to "
 		    "one or more recipients.\r\nIt is attached below.\r\n\r\n");
@@ -251,7 +240,7 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 	(void) buf_printf(b, "\r\n--%s\r\nContent-Type: message/delivery-status"
 	    "\r\nContent-Description: Delivery report\r\n\r\n"
 	    "Reporting-MTA: dns; %s\r\nX-Ispmail-Queue-ID: %s\r\n",
-	    boundary, qmgr_hostname(), msg->id);
+	    boundary, mail_hostname(), msg->id);
 	if (qf->envid != NULL)
 		(void) buf_printf(b, "Original-Envelope-Id: %s\r\n", qf->envid);
 	(void) buf_printf(b, "Arrival-Date: %s\r\n", arrival_text);

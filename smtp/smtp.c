@@ -84,15 +84,9 @@ smtp_fail_rest(struct smtp_job *job, const char *code, const char *dsn,
 const char *
 smtp_helo_name(void)
 {
-	static char host[256];
-
 	if (*var_smtp_helo_name != '\0')
 		return var_smtp_helo_name;
-	if (*var_myhostname != '\0')
-		return var_myhostname;
-	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	return host;
+	return mail_hostname();
 }
 
 struct dns *

@@ -355,7 +355,6 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 static void
 smtpd_pre_init(void *ctx)
 {
-	char host[256];
 	char *error = NULL;
 
 	(void) ctx;
@@ -366,14 +365,7 @@ smtpd_pre_init(void *ctx)
 	else
 		log_fatal("smtpd_mode: %s is neither mx nor submission",
 		    var_smtpd_mode);
-	if (*var_myhostname != '\0') {
-		smtpd.hostname = xstrdup(var_myhostname);
-	} else {
-		if (gethostname(host, sizeof(host)) < 0)
-			log_fatal("gethostname: %s", strerror(errno));
-		host[sizeof(host) - 1] = '\0';
-		smtpd.hostname = xstrdup(host);
-	}
+	smtpd.hostname = xstrdup(mail_hostname());
 	/* The key may be readable by root only: load it before the drop. */
 	smtpd.tls = tls_server_new(&error);
 	if (smtpd.tls == NULL && error != NULL)
