@@ -399,14 +399,19 @@ def test_crash_safety_nothing_lost(make_instance, certs):
     finally:
         stop.set()
         t.join()
-    msgs = mailutil.wait_messages(inst, "alice@example.test", count,
-                                  timeout=60)
-    seqs = [int(email.message_from_bytes(m)["X-Seq"]) for m in msgs]
+    # Wait for every distinct message, not a file count: duplicates must
+    # not stand in for a message still missing.
+    def seqs_now():
+        return [int(email.message_from_bytes(m)["X-Seq"]) for m in
+                mailutil.maildir_messages(inst, "alice@example.test")]
+    inst.wait_for(lambda: set(seqs_now()) == set(range(count)),
+                  timeout=60, what="all %d messages" % count)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=30,
+                  what="empty queue")
+    seqs = seqs_now()
     assert set(seqs) == set(range(count))
     dups = len(seqs) - count
     assert dups <= 5, "too many duplicates: %d" % dups
-    inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=30,
-                  what="empty queue")
 
 
 def test_active_limit_and_hop_concurrency(make_instance, certs):
