@@ -15,10 +15,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -131,6 +133,62 @@ smtp_job_rcpts(struct smtp_job *job, const struct attr_list *l)
 	}
 }
 
+/*
+ * Make sure this agent is the only one delivering the message and that
+ * the qmgr that asked still waits for the answer.  Requests of a qmgr
+ * that died sit in the service's listen queue and would otherwise be
+ * delivered while the next qmgr hands the same message to another agent.
+ * The exclusive lock on the open queue file is held until the job ends;
+ * it was taken before the file was read, so recipients another agent
+ * marked done are seen as done.  -1: drop the request (qmgr gone); 0:
+ * answer without delivering (results set); 1: deliver.
+ */
+static int
+smtp_job_claim(struct smtp_job *job, int qmgr_fd, const struct qfile *qf)
+{
+	struct pollfd pfd = { .fd = qmgr_fd, .events = POLLRDHUP };
+	size_t i, k;
+	int pending, done, any_done = 0;
+
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents &
+	    (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+		log_info("%s: qmgr went away before the delivery started; "
+		    "request dropped", job->queue_id);
+		return -1;
+	}
+	if (flock(job->qfd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("%s: being delivered by another agent: %s",
+		    job->queue_id, strerror(errno));
+		smtp_fail_rest(job, "451", "4.3.0", "message is being "
+		    "delivered by another process");
+		return 0;
+	}
+	for (i = 0; i < job->count; i++) {
+		pending = done = 0;
+		for (k = 0; k < qf->rcpt_count; k++) {
+			if (strcasecmp(qf->rcpts[k].address,
+			    job->rcpts[i].address) != 0)
+				continue;
+			if (qf->rcpts[k].state == QFILE_RCPT_PENDING)
+				pending = 1;
+			else if (qf->rcpts[k].state == QFILE_RCPT_DONE)
+				done = 1;
+		}
+		if (done && !pending) {
+			smtp_result(job, i, "250", "2.0.0", "already "
+			    "delivered");
+			any_done = 1;
+		}
+	}
+	/* Rare (a qmgr restart mid-delivery): the rest waits a retry. */
+	if (any_done) {
+		smtp_fail_rest(job, "451", "4.3.0", "retry after a "
+		    "concurrent delivery");
+		return 0;
+	}
+	return 1;
+}
+
 static void
 smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 {
@@ -144,7 +202,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	const char *error, *path, *protocol;
 	char *qerror = NULL;
 	size_t i;
-	int damaged;
+	int damaged, claim;
 
 	(void) peer;
 	(void) ctx;
@@ -174,13 +232,15 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 		log_warn("%s: unknown protocol \"%s\"", job.queue_id,
 		    protocol);
 		smtp_fail_rest(&job, "451", "4.3.0", "unknown protocol");
-	} else if (qfile_read(path, &qf, &damaged, &qerror) < 0 ||
-	    (job.qfd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+	} else if ((job.qfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW))
+	    < 0 || qfile_read(path, &qf, &damaged, &qerror) < 0) {
 		log_warn("%s: %s", job.queue_id, qerror != NULL ? qerror :
 		    strerror(errno));
 		smtp_fail_rest(&job, "451", "4.3.0", "cannot read the queue "
 		    "file");
-	} else {
+	} else if ((claim = smtp_job_claim(&job, fd, qf)) < 0) {
+		goto out;
+	} else if (claim > 0) {
 		job.qf = qf;
 		log_set_context(job.queue_id);
 		smtp_session_deliver(&job);

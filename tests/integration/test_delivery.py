@@ -411,7 +411,10 @@ def test_crash_safety_nothing_lost(make_instance, certs):
     seqs = seqs_now()
     assert set(seqs) == set(range(count))
     dups = len(seqs) - count
-    assert dups <= 5, "too many duplicates: %d" % dups
+    # Before the agent claimed the queue file (lock, qmgr still there),
+    # requests of a killed qmgr left in the agent's listen queue were
+    # delivered again by the next qmgr: 6 to 22 duplicates a run.
+    assert dups <= 2, "too many duplicates: %d" % dups
 
 
 def test_active_limit_and_hop_concurrency(make_instance, certs):
