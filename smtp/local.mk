@@ -17,4 +17,5 @@ tests_unit_check_smtp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtp_LDADD = $(UNIT_LDADD)
 
 EXTRA_DIST += tests/integration/test_smtp_remote.py \
+	tests/integration/test_smtp_inject.py \
 	tests/integration/smtpremoteutil.py

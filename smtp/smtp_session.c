@@ -22,6 +22,7 @@
 #include "mail_params.h"
 #include "qfile.h"
 #include "smtp.h"
+#include "smtp_syntax.h"
 #include "smtp_session.h"
 #include "stream.h"
 #include "tls.h"
@@ -241,10 +242,14 @@ smtp_read_reply(struct stream *s, struct smtp_reply *r, const char **error_r)
 		r->code[3] = '\0';
 		if (buf_len(r->text) > 0)
 			(void) buf_append_str(r->text, " ");
-		(void) buf_append_str(r->text, buf_len(line) > 4 ? text + 4 :
-		    "");
-		(void) buf_append_str(r->lines, buf_len(line) > 4 ? text + 4 :
-		    "");
+		/*
+		 * The text goes into results, DSNs and logs: a bare CR,
+		 * a control character or 8-bit byte there becomes '?'.
+		 */
+		(void) smtp_printable_append(r->text, buf_len(line) > 4 ?
+		    text + 4 : "");
+		(void) smtp_printable_append(r->lines, buf_len(line) > 4 ?
+		    text + 4 : "");
 		(void) buf_append_char(r->lines, '\n');
 		if (buf_len(line) == 3 || text[3] == ' ')
 			break;

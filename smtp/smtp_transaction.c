@@ -18,26 +18,13 @@
 #include "smtp_session.h"
 #include "stream.h"
 #include "xalloc.h"
+#include "xtext.h"
 
 #define SMTP_COPY_CHUNK 65536
 /* How much of the header is scanned for 8-bit bytes (SMTPUTF8 need). */
 #define SMTP_HEADER_SCAN_MAX (1024 * 1024)
 
 /* ---- the transaction ------------------------------------------------------- */
-
-/* RFC 3461 4: xtext for ENVID and ORCPT. */
-static void
-smtp_xtext(struct buf *out, const char *text)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *) text; *p != '\0'; p++) {
-		if (*p < '!' || *p > '~' || *p == '+' || *p == '=')
-			(void) buf_printf(out, "+%02X", *p);
-		else
-			(void) buf_append_char(out, (char) *p);
-	}
-}
 
 static int
 smtp_has_8bit(const char *s)
@@ -179,6 +166,22 @@ smtp_log_results(const struct smtp_job *job)
 	}
 }
 
+/*
+ * 1 when a command line (CRLF at its end) has no other control
+ * character: whatever the queue file holds, one command stays one line.
+ */
+static int
+smtp_wire_safe(const struct buf *cmd)
+{
+	const char *p = buf_cstr(cmd);
+	size_t i, len = buf_len(cmd) - 2;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* MAIL FROM with the extensions the server offered. */
 static void
 smtp_mail_command(struct buf *cmd, const struct smtp_job *job,
@@ -199,29 +202,41 @@ smtp_mail_command(struct buf *cmd, const struct smtp_job *job,
 	if (c->caps & CAP_DSN) {
 		if (job->ret != NULL && *job->ret != '\0')
 			(void) buf_printf(cmd, " RET=%s", job->ret);
+		/* The queue file is not trusted: checked again. */
 		if (job->envid != NULL && *job->envid != '\0') {
-			(void) buf_append_str(cmd, " ENVID=");
-			smtp_xtext(cmd, job->envid);
+			if (xtext_envid_valid(job->envid, XTEXT_ENVID_MAX)) {
+				(void) buf_append_str(cmd, " ENVID=");
+				(void) xtext_encode(cmd, job->envid);
+			} else {
+				log_warn("%s: invalid ENVID dropped",
+				    job->queue_id);
+			}
 		}
 	}
 	(void) buf_append_str(cmd, "\r\n");
 }
 
 static void
-smtp_rcpt_command(struct buf *cmd, const struct smtp_rcpt *rc)
+smtp_rcpt_command(struct buf *cmd, const struct smtp_job *job,
+	const struct smtp_rcpt *rc)
 {
-	const char *semi;
+	size_t mark;
 
 	buf_reset(cmd);
 	(void) buf_printf(cmd, "RCPT TO:<%s>", rc->address);
 	if (smtp_cache.caps & CAP_DSN) {
 		if (rc->notify != NULL && *rc->notify != '\0')
 			(void) buf_printf(cmd, " NOTIFY=%s", rc->notify);
-		semi = rc->orcpt != NULL ? strchr(rc->orcpt, ';') : NULL;
-		if (semi != NULL && semi > rc->orcpt) {
-			(void) buf_printf(cmd, " ORCPT=%.*s;",
-			    (int) (semi - rc->orcpt), rc->orcpt);
-			smtp_xtext(cmd, semi + 1);
+		/* Checked again and xtext encoded: never raw on the wire. */
+		if (rc->orcpt != NULL && *rc->orcpt != '\0') {
+			mark = buf_len(cmd);
+			(void) buf_append_str(cmd, " ORCPT=");
+			if (xtext_orcpt_encode(cmd, rc->orcpt,
+			    XTEXT_ORCPT_MAX) < 0) {
+				buf_truncate(cmd, mark);
+				log_warn("%s: to=<%s>: invalid ORCPT dropped",
+				    job->queue_id, rc->address);
+			}
 		}
 	}
 	(void) buf_append_str(cmd, "\r\n");
@@ -236,9 +251,10 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 	const char *rerr = NULL;
 	char *text;
 	int *accepted = xcalloc(job->count + 1, sizeof(int));
+	int *skipped = xcalloc(job->count + 1, sizeof(int));
 	int pipelining = (smtp_cache.caps & CAP_PIPELINING) != 0;
 	int smtputf8 = 0;
-	size_t i, naccepted = 0;
+	size_t i, naccepted = 0, nskipped = 0;
 
 	if (smtp_cache.size_limit > 0 && job->qf->message_size > smtp_cache.size_limit) {
 		/* RFC 1870 6: no point in sending what will be refused. */
@@ -267,9 +283,26 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 		smtputf8 = job->smtputf8 && (smtp_cache.caps & CAP_SMTPUTF8);
 	}
 	smtp_mail_command(cmd, job, smtputf8);
+	if (!smtp_wire_safe(cmd)) {
+		log_warn("%s: invalid sender in the queue file",
+		    job->queue_id);
+		smtp_fail_rest(job, "554", "5.6.0", "invalid sender address "
+		    "in the queue file");
+		smtp_cache.last_used = time(NULL);
+		goto out;
+	}
 	(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
 	for (i = 0; i < job->count; i++) {
-		smtp_rcpt_command(cmd, &job->rcpts[i]);
+		smtp_rcpt_command(cmd, job, &job->rcpts[i]);
+		if (!smtp_wire_safe(cmd)) {
+			log_warn("%s: invalid recipient in the queue file",
+			    job->queue_id);
+			smtp_result(job, i, "554", "5.1.3", "invalid "
+			    "recipient address in the queue file");
+			skipped[i] = 1;
+			nskipped++;
+			continue;
+		}
 		(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
 	}
 	/* With PIPELINING, DATA rides along (RFC 2920 3.1). */
@@ -284,12 +317,14 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 		smtp_fail_rest(job, r->code, r->dsn, text);
 		free(text);
 		/* Read the RCPT (and DATA) replies to stay in step. */
-		for (i = 0; i < job->count + (size_t) pipelining; i++)
+		for (i = nskipped; i < job->count + (size_t) pipelining; i++)
 			if (smtp_read_reply(s, r, &rerr) < 0)
 				goto lost;
 		goto reset;
 	}
 	for (i = 0; i < job->count; i++) {
+		if (skipped[i])
+			continue;
 		if (smtp_read_reply(s, r, &rerr) < 0)
 			goto lost;
 		if (r->code[0] == '2') {
@@ -374,10 +409,12 @@ lost:
 	smtp_log_results(job);
 	smtp_conn_close(&smtp_cache, 0);
 	free(accepted);
+	free(skipped);
 	buf_free(&cmd);
 	return;
 out:
 	smtp_log_results(job);
 	free(accepted);
+	free(skipped);
 	buf_free(&cmd);
 }

@@ -1,0 +1,182 @@
+"""Injection through client-supplied SMTP values (issue 12): ENVID and
+ORCPT with decoded line ends, what the next hop gets when the queue file
+holds such values anyway, and the DSN built from them.  Real clients over
+sockets (smtplib, raw sockets), a real remote MTA
+(smtpremoteutil.RemoteMTA)."""
+
+import os
+import re
+import socket
+import smtplib
+import time
+
+import mailutil
+import smtpremoteutil
+import tlsutil
+# The remote-delivery fixtures (dnsmasq with the test zone, certificates,
+# ports free on 127.0.0.2-5, remote MTAs) and the system they start.
+from test_smtp_remote import (  # noqa: F401 (pytest fixtures)
+    bounce_report, certs, dns, make_system, mtas, no_sanitizer_reports,
+    port, wait_queue_empty)
+
+INJECT = "+0D+0ARSET+0D+0AMAIL+20FROM:<evil@attacker.test>+0D+0A"
+
+
+def relay_setup(inst):
+    for args in (("domain", "add", "relay.test", "relay"),
+                 ("relay", "add", "known@relay.test")):
+        r = inst.ctl(*args)
+        assert r.returncode == 0, r.stderr
+
+
+def mx_client(inst, helo="client.outside.test"):
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    assert s.ehlo(helo)[0] == 250
+    return s
+
+
+def test_envid_orcpt_line_ends_refused(make_instance, certs, dns, port,
+                                       mtas):
+    primary = mtas("127.0.0.2", port, name="primary.relay.test")
+    inst = make_system(make_instance, certs, dns, port)
+    relay_setup(inst)
+    s = mx_client(inst)
+    # ENVID: printable US-ASCII after decoding (RFC 3461 4.4).
+    for envid in ("x" + INJECT, "x+0Dy", "x+0Ay", "x+00y", "x+C3+A9"):
+        code, text = s.mail("someone@outside.test", ["ENVID=" + envid])
+        assert code == 501, (envid, code, text)
+    # ORCPT: addr-type ";" xtext, printable decoded, a known type.
+    assert s.mail("someone@outside.test")[0] == 250
+    for orcpt in ("rfc822;x" + INJECT + "@relay.test",
+                  "rfc822" + INJECT + ";x@relay.test",
+                  "rfc822+3Bx@relay.test", "x400;x@relay.test",
+                  "rfc822;", "utf-8;a+2Bb@relay.test"):
+        code, text = s.rcpt("known@relay.test", ["ORCPT=" + orcpt])
+        assert code == 501, (orcpt, code, text)
+    # A valid one is taken and goes on xtext encoded, in one transaction.
+    code, text = s.rcpt("known@relay.test",
+                        ["ORCPT=rfc822;orig+2Bx+20y@relay.test"])
+    assert code == 250, text
+    assert s.data(b"Subject: ok\r\n\r\nok\r\n")[0] == 250
+    s.quit()
+    [msg] = primary.wait_messages(1, inst=inst)
+    assert msg.rcpts == ["TO:<known@relay.test> ORCPT=rfc822;"
+                         "orig+2Bx+20y@relay.test"], msg.rcpts
+    verbs = [c.split()[0].upper() for c in msg.session.commands]
+    assert verbs.count("MAIL") == 1 and "RSET" not in verbs, verbs
+    # Submission: the same refusal (no sender-login bypass by ORCPT).
+    s = smtplib.SMTP("127.0.0.1", inst.port("submission"), timeout=10)
+    s.ehlo("client.test")
+    s.starttls(context=tlsutil.client_context(certs))
+    s.ehlo("client.test")
+    s.login("alice@example.test", mailutil.PASSWORD)
+    assert s.mail("alice@example.test")[0] == 250
+    code, text = s.rcpt("user@pref.test",
+                        ["ORCPT=rfc822;x" + INJECT + "@pref.test"])
+    assert code == 501, text
+    s.quit()
+    time.sleep(0.5)
+    assert len(primary.messages) == 1
+
+
+def rewrite_queue_file(inst, qid, replace):
+    """Hold qid and apply replace(bytes) -> bytes to its queue file."""
+    r = inst.ctl("queue", "hold", qid)
+    assert r.returncode == 0, r.stderr
+    [path] = [p for p in mailutil.queue_files(inst, "hold")
+              if os.path.basename(p) == qid]
+    with open(path, "rb") as f:
+        data = f.read()
+    changed = replace(data)
+    assert changed != data
+    with open(path, "wb") as f:
+        f.write(changed)
+
+
+def release(inst, qid):
+    for args in (("queue", "release", qid), ("queue", "flush")):
+        r = inst.ctl(*args)
+        assert r.returncode == 0, r.stderr
+
+
+class Raw:
+    """A raw SMTP client: bytes as given, CR and all."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.f = self.sock.makefile("rb")
+        assert self.f.readline().startswith(b"220")
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        lines = []
+        while True:
+            got = self.f.readline()
+            assert got, b"".join(lines)
+            lines.append(got)
+            if got[3:4] != b"-":
+                return b"".join(lines)
+
+    def cmd(self, line):
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_agent_and_dsn_do_not_trust_the_queue_file(make_instance, certs, dns,
+                                                    port, mtas):
+    """Values that passed smtpd once (an older version, a hand-edited
+    queue file) are checked again: the agent sends one transaction without
+    them, and the DSN has no header field or line of the attacker's."""
+    inst = make_system(make_instance, certs, dns, port)
+    # alldead.test's only MX (127.0.0.4) is down: the message waits.
+    qid = smtpremoteutil.submit(
+        inst, ["user@alldead.test"], "Subject: q\r\n\r\nq\r\n",
+        mail_options=["ENVID=envAAAAAAAAAAAA", "RET=HDRS"],
+        rcpt_options={"user@alldead.test": [
+            "NOTIFY=SUCCESS,FAILURE",
+            "ORCPT=rfc822;origAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@alldead.test"]})
+    inst.wait_for_log(r"%s: to=<user@alldead.test>.*status=deferred" % qid,
+                      timeout=20)
+    injected = b"%0D%0AMAIL FROM:<e@x>%0D%0AX-Injected: yes%0D%0A"
+
+    def replace(data):
+        data = data.replace(b"envid=envAAAAAAAAAAAA",
+                            b"envid=env" + injected)
+        return data.replace(b"orcpt=rfc822;origAAAA",
+                            b"orcpt=rfc822;o" + injected)
+    rewrite_queue_file(inst, qid, replace)
+    # The next hop comes up and refuses the recipient with a reply text
+    # that holds a bare CR: that text goes into the DSN too.
+    mx = mtas("127.0.0.4", port, name="mx1.alldead.test",
+              rcpt_reply=lambda a, m: "550 5.1.1 no such user\r"
+              "X-Injected: yes")
+    release(inst, qid)
+    inst.wait_for_log(r"%s: to=<user@alldead.test>.*status=bounced" % qid,
+                      timeout=30)
+    # One transaction; no ENVID, no ORCPT, nothing after a line end.
+    [session] = [x for x in mx.sessions if x.commands]
+    verbs = [c.split()[0].upper() for c in session.commands]
+    assert verbs.count("MAIL") == 1, session.commands
+    assert "RSET" not in verbs[:verbs.index("RCPT") + 1], session.commands
+    mail = [c for c in session.commands if c.upper().startswith("MAIL")]
+    rcpt = [c for c in session.commands if c.upper().startswith("RCPT")]
+    assert "ENVID" not in mail[0] and "e@x" not in mail[0], mail
+    assert rcpt == ["RCPT TO:<user@alldead.test> NOTIFY=SUCCESS,FAILURE"], \
+        rcpt
+    log = inst.log()
+    assert "%s: invalid ENVID dropped" % qid in log
+    assert "invalid ORCPT dropped" in log
+    # The DSN to alice: no injected field, the reply text made printable.
+    [dsn] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert b"\nX-Injected" not in dsn and b"\rX-Injected" not in dsn, dsn
+    assert b"MAIL FROM:<e@x>" not in dsn
+    report = bounce_report(dsn)
+    assert "Original-Envelope-Id" not in report
+    assert "Original-Recipient" not in report
+    assert "no such user?X-Injected: yes" in report, report
+    assert re.search(r"invalid ENVID left out", inst.log())
