@@ -1,8 +1,8 @@
 """Injection through client-supplied SMTP values (issue 12): ENVID and
 ORCPT with decoded line ends, what the next hop gets when the queue file
-holds such values anyway, and the DSN built from them.  Real clients over
-sockets (smtplib, raw sockets), a real remote MTA
-(smtpremoteutil.RemoteMTA)."""
+holds such values anyway, the DSN built from them, and HELO names with
+control characters in Received:.  Real clients over sockets (smtplib,
+raw sockets), a real remote MTA (smtpremoteutil.RemoteMTA)."""
 
 import os
 import re
@@ -180,3 +180,45 @@ def test_agent_and_dsn_do_not_trust_the_queue_file(make_instance, certs, dns,
     assert "Original-Recipient" not in report
     assert "no such user?X-Injected: yes" in report, report
     assert re.search(r"invalid ENVID left out", inst.log())
+
+
+def test_helo_with_control_characters(make_instance, certs, dns, port,
+                                      mtas):
+    primary = mtas("127.0.0.2", port, name="primary.relay.test")
+    inst = make_system(make_instance, certs, dns, port)
+    relay_setup(inst)
+    c = Raw(inst.port("smtp"))
+    for bad in (b"EHLO evil\rSubject: injected", b"HELO evil\rX: y",
+                b"EHLO evil\x01", b"EHLO caf\xc3\xa9.test",
+                b"EHLO under_score.test", b"EHLO [1.2.3.999]",
+                b"EHLO two words"):
+        reply = c.cmd(bad)
+        assert reply.startswith(b"50"), (bad, reply)
+    # Any command with a bare CR is refused, not echoed.
+    assert c.cmd(b"NOOP x\ry").startswith(b"500 5.5.2")
+    assert c.cmd(b"EHLO client.outside.test").startswith(b"250")
+    assert c.cmd(b"MAIL FROM:<a@outside.test>").startswith(b"250")
+    assert c.cmd(b"RCPT TO:<known@relay.test>").startswith(b"250")
+    assert c.cmd(b"DATA").startswith(b"354")
+    assert c.cmd(b"Subject: h\r\n\r\nh\r\n.").startswith(b"250")
+    c.cmd(b"QUIT")
+    c.close()
+    [msg] = primary.wait_messages(1, inst=inst)
+    received = msg.data.split(b"\r\n\r\n", 1)[0]
+    assert b"from client.outside.test (" in received, received
+    assert b"Subject: injected" not in msg.data
+    assert b"\r" not in received.replace(b"\r\n", b"")
+
+
+def test_helo_lenient_mode(make_instance, certs, dns, port, mtas):
+    inst = make_system(make_instance, certs, dns, port, params={
+        "smtpd_strict_helo_syntax": "no"})
+    c = Raw(inst.port("smtp"))
+    assert c.cmd(b"EHLO under_score.test").startswith(b"250")
+    inst.wait_for_log(r"lenient EHLO syntax from 127\.0\.0\.1: "
+                      r"under_score\.test")
+    # Never a control character, space or 8-bit byte, even so.
+    for bad in (b"EHLO bad\rname", b"EHLO two words", b"EHLO caf\xc3\xa9"):
+        assert c.cmd(bad)[:2] == b"50", bad
+    c.cmd(b"QUIT")
+    c.close()
