@@ -447,8 +447,8 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 	spool = lmtpd_spool_new((size_t) var_lmtp_spool_memory_limit,
 	    var_lmtp_temp_directory);
 	status = smtp_data_read(sess->s, var_lmtp_message_size_limit,
-	    (size_t) var_lmtp_message_line_limit, cmd_data_sink, spool,
-	    &size);
+	    (size_t) var_lmtp_message_line_limit, sess->server->bare_newline,
+	    cmd_data_sink, spool, &size);
 	switch (status) {
 	case SMTP_DATA_OK:
 		break;
@@ -463,6 +463,12 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 		    sess->sender);
 		cmd_data_refuse_all(sess, "554 5.6.0",
 		    "Message line too long");
+		goto done;
+	case SMTP_DATA_BARE_NEWLINE:
+		log_info("from=<%s> status=bounced (bare CR or LF)",
+		    sess->sender);
+		cmd_data_refuse_all(sess, "550 5.5.2",
+		    "Bare CR or LF in the message");
 		goto done;
 	case SMTP_DATA_SINK_FAILED:
 		cmd_data_refuse_all(sess, "451 4.3.0",

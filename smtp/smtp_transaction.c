@@ -15,6 +15,7 @@
 #include "mail_params.h"
 #include "qfile.h"
 #include "smtp.h"
+#include "smtp_data.h"
 #include "smtp_session.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -78,16 +79,50 @@ smtp_needs_smtputf8(const struct smtp_job *job)
 	return 0;
 }
 
-/* Send the message from the queue file, dot-stuffed, CRLF lines. */
+/*
+ * Append in (CRLF line ends only) to out with a dot doubled at each line
+ * start; *line_start carries across calls.
+ */
+static void
+smtp_dot_stuff(const struct buf *in, struct buf *out, int *line_start)
+{
+	const char *p = buf_cstr(in), *end = p + buf_len(in), *nl;
+
+	/* Line by line with memchr: a byte loop cost the agent's CPU. */
+	while (p < end) {
+		if (*line_start && *p == '.')
+			(void) buf_append_char(out, '.');
+		nl = memchr(p, '\n', (size_t) (end - p));
+		if (nl == NULL) {
+			(void) buf_append(out, p, (size_t) (end - p));
+			*line_start = 0;
+			return;
+		}
+		(void) buf_append(out, p, (size_t) (nl + 1 - p));
+		*line_start = 1;
+		p = nl + 1;
+	}
+}
+
+/*
+ * Send the message from the queue file, dot-stuffed, CRLF lines.  The
+ * queue file is not trusted to hold only CRLF: every bare CR and bare
+ * LF goes out as CRLF (smtp_crlf_append, the judge smtpd uses), so no
+ * receiver can read a line end, or an end of data, we did not mean.
+ */
 static int
-smtp_send_message(struct stream *s, int fd, const struct qfile *qf)
+smtp_send_message(struct stream *s, int fd, const struct qfile *qf,
+	const char *queue_id)
 {
 	char *chunk = xmalloc(SMTP_COPY_CHUNK);
-	struct buf *out = buf_new(2 * SMTP_COPY_CHUNK + 8);
+	/* Normalised (at most doubled), then dot-stuffed. */
+	struct buf *norm = buf_new(2 * SMTP_COPY_CHUNK + 8);
+	struct buf *out = buf_new(4 * SMTP_COPY_CHUNK + 16);
+	struct smtp_crlf crlf = { 0, 0 };
 	long long left = qf->message_size;
 	off_t off = qf->message_offset;
-	int line_start = 1, prev_cr = 0, ret = 0;
-	size_t take, i;
+	int line_start = 1, ret = 0, last;
+	size_t take;
 	ssize_t n;
 
 	while (left > 0 && ret == 0) {
@@ -97,41 +132,27 @@ smtp_send_message(struct stream *s, int fd, const struct qfile *qf)
 			ret = -1;
 			break;
 		}
-		buf_reset(out);
-		/* Line by line with memchr: a byte loop cost the agent's CPU. */
-		for (i = 0; i < (size_t) n; ) {
-			const char *nl;
-			size_t end;
-
-			if (line_start && chunk[i] == '.')
-				(void) buf_append_char(out, '.');
-			nl = memchr(chunk + i, '\n', (size_t) n - i);
-			end = nl != NULL ? (size_t) (nl - chunk) : (size_t) n;
-			(void) buf_append(out, chunk + i, end - i);
-			if (end > i)
-				prev_cr = chunk[end - 1] == '\r';
-			if (nl == NULL) {
-				line_start = 0;
-				break;
-			}
-			/* A bare LF goes out as CRLF: no ambiguity downstream. */
-			if (!prev_cr)
-				(void) buf_append_char(out, '\r');
-			(void) buf_append_char(out, '\n');
-			line_start = 1;
-			prev_cr = 0;
-			i = end + 1;
-		}
-		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
-			ret = -1;
 		off += n;
 		left -= n;
+		last = left == 0;
+		buf_reset(norm);
+		(void) smtp_crlf_append(&crlf, chunk, (size_t) n, norm);
+		if (last)
+			(void) smtp_crlf_finish(&crlf, norm);
+		buf_reset(out);
+		smtp_dot_stuff(norm, out, &line_start);
+		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
+			ret = -1;
 	}
+	if (ret == 0 && crlf.bare > 0)
+		log_info("%s: %lld bare CR or LF sent as CRLF", queue_id,
+		    crlf.bare);
 	if (ret == 0 && !line_start)
 		(void) stream_puts(s, "\r\n");
 	if (ret == 0 && stream_puts(s, ".\r\n") != STREAM_OK)
 		ret = -1;
 	free(chunk);
+	buf_free(&norm);
 	buf_free(&out);
 	return ret;
 }
@@ -367,7 +388,7 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 	}
 	stream_set_timeouts(s, (int) (var_smtp_data_timeout * 1000),
 	    (int) (var_smtp_data_timeout * 1000));
-	if (smtp_send_message(s, job->qfd, job->qf) < 0 ||
+	if (smtp_send_message(s, job->qfd, job->qf, job->queue_id) < 0 ||
 	    stream_flush(s) != STREAM_OK)
 		goto lost;
 	if (job->lmtp) {

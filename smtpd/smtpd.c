@@ -395,6 +395,10 @@ smtpd_pre_init(void *ctx)
 		log_fatal("smtpd_mode: %s is neither mx nor submission",
 		    var_smtpd_mode);
 	smtpd.hostname = xstrdup(mail_hostname());
+	if (smtp_bare_newline_parse(var_smtpd_forbid_bare_newline,
+	    &smtpd.bare_newline) < 0)
+		log_fatal("smtpd_forbid_bare_newline: %s is neither normalize "
+		    "nor reject", var_smtpd_forbid_bare_newline);
 	/* The key may be readable by root only: load it before the drop. */
 	smtpd.tls = tls_server_new(&error);
 	if (smtpd.tls == NULL && error != NULL)

@@ -46,6 +46,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;
+	memset(&ss->bdat_crlf, 0, sizeof(ss->bdat_crlf));
 }
 
 /*

@@ -9,6 +9,7 @@ import re
 import socket
 import smtplib
 import time
+import zlib
 
 import mailutil
 import smtpremoteutil
@@ -93,6 +94,17 @@ def rewrite_queue_file(inst, qid, replace):
         f.write(changed)
 
 
+def fix_crc(data):
+    """The queue file's message checksum (ispmail-queue(5): CRC-32 of
+    the message in the Z record) made right again after an edit."""
+    m = re.search(rb"\nM\t[^\n]*size=(\d+)[^\n]*\n", data)
+    start = m.end()
+    end = start + int(m.group(1))
+    assert data[end:end + 6] == b"Z\tcrc=", data[end:end + 20]
+    return data[:end] + b"Z\tcrc=%08x" % zlib.crc32(data[start:end]) + \
+        data[end + 14:]
+
+
 def release(inst, qid):
     for args in (("queue", "release", qid), ("queue", "flush")):
         r = inst.ctl(*args)
@@ -122,6 +134,16 @@ class Raw:
     def cmd(self, line):
         self.send(line + b"\r\n")
         return self.reply()
+
+    def envelope(self, sender=b"a@outside.test", rcpt=b"known@relay.test"):
+        assert self.cmd(b"MAIL FROM:<%s>" % sender).startswith(b"250")
+        assert self.cmd(b"RCPT TO:<%s>" % rcpt).startswith(b"250")
+
+    def data(self, body, **envelope):
+        """A transaction with DATA; the reply after the data."""
+        self.envelope(**envelope)
+        assert self.cmd(b"DATA").startswith(b"354")
+        return self.cmd(body + b".")
 
     def close(self):
         self.sock.close()
@@ -197,10 +219,7 @@ def test_helo_with_control_characters(make_instance, certs, dns, port,
     # Any command with a bare CR is refused, not echoed.
     assert c.cmd(b"NOOP x\ry").startswith(b"500 5.5.2")
     assert c.cmd(b"EHLO client.outside.test").startswith(b"250")
-    assert c.cmd(b"MAIL FROM:<a@outside.test>").startswith(b"250")
-    assert c.cmd(b"RCPT TO:<known@relay.test>").startswith(b"250")
-    assert c.cmd(b"DATA").startswith(b"354")
-    assert c.cmd(b"Subject: h\r\n\r\nh\r\n.").startswith(b"250")
+    assert c.data(b"Subject: h\r\n\r\nh\r\n").startswith(b"250")
     c.cmd(b"QUIT")
     c.close()
     [msg] = primary.wait_messages(1, inst=inst)
@@ -222,3 +241,98 @@ def test_helo_lenient_mode(make_instance, certs, dns, port, mtas):
         assert c.cmd(bad)[:2] == b"50", bad
     c.cmd(b"QUIT")
     c.close()
+
+
+def only_crlf(data):
+    """True when every CR and LF in data is part of a CRLF."""
+    return b"\r" not in data.replace(b"\r\n", b"") and \
+        b"\n" not in data.replace(b"\r\n", b"")
+
+
+SMUGGLE = (b"Subject: s\r\n\r\nbefore\r.\rMAIL FROM:<evil@attacker.test>\r\n"
+           b"RCPT TO:<victim@relay.test>\r\nDATA\r\nx\n.\nafter\r\n")
+
+
+def test_bare_cr_lf_normalized_data_and_bdat(make_instance, certs, dns,
+                                             port, mtas):
+    """The default (normalize): smtpd stores a bare CR or LF as CRLF, over
+    DATA and BDAT, so the next hop sees one message of CRLF lines and no
+    end of data but ours (SMTP smuggling)."""
+    primary = mtas("127.0.0.2", port, name="primary.relay.test")
+    inst = make_system(make_instance, certs, dns, port)
+    relay_setup(inst)
+    c = Raw(inst.port("smtp"))
+    assert c.cmd(b"EHLO client.outside.test").startswith(b"250")
+    assert c.data(SMUGGLE).startswith(b"250")
+    # BDAT: the same bytes, a CR at the end of the first chunk whose LF
+    # starts the next one, and a bare CR at the very end.
+    c.envelope(sender=b"b@outside.test")
+    first = SMUGGLE + b"cut\r"
+    c.send(b"BDAT %d\r\n" % len(first) + first)
+    assert c.reply().startswith(b"250")
+    last = b"\nend\r"
+    c.send(b"BDAT %d LAST\r\n" % len(last) + last)
+    assert c.reply().startswith(b"250")
+    c.cmd(b"QUIT")
+    c.close()
+    msgs = primary.wait_messages(2, inst=inst)
+    assert len(msgs) == 2
+    for msg in msgs:
+        verbs = [x.split()[0].upper() for x in msg.session.commands]
+        assert verbs.count("MAIL") <= 2 and "evil@attacker.test" not in \
+            " ".join(msg.session.commands), msg.session.commands
+        assert msg.rcpt_addresses() == ["known@relay.test"]
+        assert only_crlf(msg.data), msg.data
+        assert b"before\r\n.\r\nMAIL FROM:<evil@attacker.test>\r\n" in \
+            msg.data, msg.data
+    assert msgs[1].data.endswith(b"cut\r\nend\r\n"), msgs[1].data
+    assert not [m for m in primary.messages
+                if "victim@relay.test" in " ".join(m.rcpts)]
+
+
+def test_bare_cr_lf_rejected(make_instance, certs, dns, port, mtas):
+    primary = mtas("127.0.0.2", port, name="primary.relay.test")
+    inst = make_system(make_instance, certs, dns, port, params={
+        "smtpd_forbid_bare_newline": "reject"})
+    relay_setup(inst)
+    c = Raw(inst.port("smtp"))
+    assert c.cmd(b"EHLO client.outside.test").startswith(b"250")
+    for body in (b"a\nb\r\n", b"a\r.\rb\r\n", SMUGGLE):
+        reply = c.data(body)
+        assert reply.startswith(b"550 5.5.2"), (body, reply)
+    c.envelope()
+    c.send(b"BDAT 4\r\na\rb\n")
+    assert c.reply().startswith(b"550 5.5.2")
+    c.send(b"BDAT 3 LAST\r\nc\r\n")
+    assert c.reply().startswith(b"550 5.5.2")
+    # In step, and a clean message still goes.
+    assert c.cmd(b"NOOP").startswith(b"250")
+    assert c.data(b"Subject: ok\r\n\r\nclean\r\n").startswith(b"250")
+    c.cmd(b"QUIT")
+    c.close()
+    [msg] = primary.wait_messages(1, inst=inst)
+    assert b"clean" in msg.data
+    time.sleep(0.5)
+    assert len(primary.messages) == 1
+
+
+def test_agent_sends_only_crlf(make_instance, certs, dns, port, mtas):
+    """A queue file with bare CRs and LFs in the message (an old one, a
+    hand-edited one) goes out with CRLF only: the agent does not trust
+    it either."""
+    inst = make_system(make_instance, certs, dns, port)
+    qid = smtpremoteutil.submit(inst, ["user@alldead.test"],
+                                "Subject: q\r\n\r\nAAAAAAAAAAAA\r\nend\r\n")
+    inst.wait_for_log(r"%s: to=<user@alldead.test>.*status=deferred" % qid,
+                      timeout=20)
+    # Same length: the message size record stays right.
+    rewrite_queue_file(inst, qid, lambda d: fix_crc(d.replace(
+        b"AAAAAAAAAAAA", b"a\r.\rRSET\n.\nb")))
+    mx = mtas("127.0.0.4", port, name="mx1.alldead.test")
+    release(inst, qid)
+    [msg] = mx.wait_messages(1, inst=inst)
+    assert only_crlf(msg.data), msg.data
+    assert b"\r\na\r\n.\r\nRSET\r\n.\r\nb\r\nend\r\n" in msg.data, msg.data
+    verbs = [x.split()[0].upper() for x in msg.session.commands]
+    assert "RSET" not in verbs, msg.session.commands
+    inst.wait_for_log(r"%s: 4 bare CR or LF sent as CRLF" % qid)
