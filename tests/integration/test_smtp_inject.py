@@ -4,6 +4,7 @@ holds such values anyway, the DSN built from them, and HELO names with
 control characters in Received:.  Real clients over sockets (smtplib,
 raw sockets), a real remote MTA (smtpremoteutil.RemoteMTA)."""
 
+import base64
 import os
 import re
 import socket
@@ -336,3 +337,23 @@ def test_agent_sends_only_crlf(make_instance, certs, dns, port, mtas):
     verbs = [x.split()[0].upper() for x in msg.session.commands]
     assert "RSET" not in verbs, msg.session.commands
     inst.wait_for_log(r"%s: 4 bare CR or LF sent as CRLF" % qid)
+
+
+def test_auth_login_with_line_end_not_logged(make_instance, certs, dns, port,
+                                             mtas):
+    """A SASL login is base64: decoded, a CR or LF in it must not reach
+    the log (a forged log line) or Received:."""
+    inst = make_system(make_instance, certs, dns, port)
+    s = smtplib.SMTP("127.0.0.1", inst.port("submission"), timeout=10)
+    s.ehlo("client.test")
+    s.starttls(context=tlsutil.client_context(certs))
+    s.ehlo("client.test")
+    forged = "Dec 02 00:00:00 ispmail-it/smtpd[1]: login forged@x"
+    blob = base64.b64encode(("\0alice@example.test\r\n" + forged + "\0" +
+                             mailutil.PASSWORD).encode()).decode()
+    code, _ = s.docmd("AUTH", "PLAIN " + blob)
+    assert code == 535
+    s.quit()
+    inst.wait_for_log(r"authentication failed for \(not printable\) from "
+                      r"127\.0\.0\.1")
+    assert "\n" + forged not in inst.log()
