@@ -23,6 +23,17 @@ smtp_printable(const char *text, size_t len)
 }
 
 int
+smtp_has_control(const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char) text[i] < 0x20 || text[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
 smtp_printable_append(struct buf *out, const char *text)
 {
 	const char *p;

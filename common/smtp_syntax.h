@@ -18,6 +18,13 @@ struct buf;
 int smtp_printable(const char *text, size_t len);
 
 /*
+ * 1 when the len bytes at text hold a control character (below 0x20, or
+ * 0x7f; 8-bit bytes are not control characters): a command line with
+ * one (a bare CR, a NUL) is refused before any parser sees it.
+ */
+int smtp_has_control(const char *text, size_t len);
+
+/*
  * Append text to out with every byte that is not printable replaced by
  * '?' (for text a remote server or a queue file gave us: reply texts in
  * results and DSNs).  0 ok, -1 past out's cap (what fitted stays).

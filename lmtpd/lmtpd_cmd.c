@@ -570,9 +570,13 @@ lmtpd_command(struct lmtpd_session *sess)
 	size_t verb_len = strcspn(line, " ");
 	const struct lmtpd_cmd *cmd;
 
-	/* NUL bytes would hide the rest of the line from the parsers. */
-	if (strlen(line) != buf_len(sess->line)) {
-		lmtpd_reply(sess, "500 5.5.2 Error: NUL in command");
+	/*
+	 * NUL bytes would hide the rest of the line from the parsers, a
+	 * bare CR or other control character would reach logs and traces.
+	 */
+	if (smtp_has_control(line, buf_len(sess->line))) {
+		lmtpd_reply(sess, "500 5.5.2 Error: control character in "
+		    "command");
 		return LMTPD_CMD_BAD;
 	}
 	for (cmd = cmd_table; cmd->verb != NULL; cmd++) {

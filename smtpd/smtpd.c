@@ -247,18 +247,6 @@ static const struct smtpd_command smtpd_commands[] = {
 	{ NULL, NULL, 0 },
 };
 
-/* 1 when the len bytes at text hold a control character (8-bit is ok). */
-static int
-smtpd_has_control(const char *text, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char) text[i] < 0x20 || text[i] == 0x7f)
-			return 1;
-	return 0;
-}
-
 static void
 smtpd_dispatch(struct smtpd_session *ss, struct buf *line)
 {
@@ -270,7 +258,7 @@ smtpd_dispatch(struct smtpd_session *ss, struct buf *line)
 	 * No control character in a command (RFC 5321 2.3.8, 4.1.1): a bare
 	 * CR or a NUL would reach replies, logs and headers we write.
 	 */
-	if (smtpd_has_control(text, buf_len(line))) {
+	if (smtp_has_control(text, buf_len(line))) {
 		smtpd_reply(ss, "500 5.5.2 Error: control character in "
 		    "command");
 		(void) smtpd_error(ss);

@@ -21,6 +21,18 @@ START_TEST(test_printable)
 }
 END_TEST
 
+START_TEST(test_has_control)
+{
+	ck_assert_int_eq(smtp_has_control("MAIL FROM:<a@b>", 15), 0);
+	ck_assert_int_eq(smtp_has_control("RCPT TO:<j\xc3\xbc@b>", 15), 0);
+	ck_assert_int_eq(smtp_has_control("", 0), 0);
+	ck_assert_int_eq(smtp_has_control("NOOP\rx", 6), 1);
+	ck_assert_int_eq(smtp_has_control("NO\0OP", 5), 1);
+	ck_assert_int_eq(smtp_has_control("a\tb", 3), 1);
+	ck_assert_int_eq(smtp_has_control("a\x7f", 2), 1);
+}
+END_TEST
+
 START_TEST(test_printable_append)
 {
 	struct buf *b = buf_new(64);
@@ -103,6 +115,7 @@ smtp_syntax_suite(void)
 	tc = tcase_create("printable");
 	tcase_add_test(tc, test_printable);
 	tcase_add_test(tc, test_printable_append);
+	tcase_add_test(tc, test_has_control);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("helo");
