@@ -82,6 +82,8 @@ long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
+int var_smtpd_strict_helo_syntax;
+char *var_smtpd_forbid_bare_newline;
 char *var_dns_servers;
 long long var_dns_timeout;
 long long var_dns_tries;
@@ -411,6 +413,16 @@ const struct param_def param_table[] = {
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },
+	{ "smtpd_strict_helo_syntax", PARAM_BOOL, "yes", 0, 0, &var_smtpd_strict_helo_syntax,
+	    "HELO/EHLO must name a domain or an address literal (RFC 5321 "
+	    "4.1.2), else 501 5.5.2; no: other printable names are taken "
+	    "and logged, a control character, space or non-ASCII byte "
+	    "never." },
+	{ "smtpd_forbid_bare_newline", PARAM_STR, "normalize", 0, 0, &var_smtpd_forbid_bare_newline,
+	    "smtpd and lmtpd, DATA and BDAT: normalize (a bare CR or bare "
+	    "LF in the message is stored as CRLF) or reject (such a "
+	    "message gets 550 5.5.2); only CRLF.CRLF ends DATA either "
+	    "way." },
 	/* DNS resolver (every daemon that uses DNS) and reputation checks. */
 	{ "dns_servers", PARAM_LIST, "", 0, 0, &var_dns_servers,
 	    "DNS servers to ask (IP, IP:port or [IPv6]:port, space "

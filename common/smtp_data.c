@@ -9,10 +9,85 @@
 #include "smtp_data.h"
 #include "stream.h"
 
+int
+smtp_bare_newline_parse(const char *text, enum smtp_bare_newline *mode_r)
+{
+	if (strcmp(text, "normalize") == 0)
+		*mode_r = SMTP_BARE_NEWLINE_NORMALIZE;
+	else if (strcmp(text, "reject") == 0)
+		*mode_r = SMTP_BARE_NEWLINE_REJECT;
+	else
+		return -1;
+	return 0;
+}
+
+int
+smtp_crlf_append(struct smtp_crlf *st, const char *data, size_t len,
+	struct buf *out)
+{
+	const char *p = data, *end = data + len, *stop, *cr, *lf;
+
+	if (st->cr_pending && len > 0) {
+		st->cr_pending = 0;
+		if (*p == '\n')
+			p++;		/* the held CR's LF: one CRLF */
+		else
+			st->bare++;
+		if (buf_append(out, "\r\n", 2) < 0)
+			return -1;
+	}
+	/*
+	 * Runs without CR or LF are copied whole, found with memchr (a byte
+	 * loop cost the agent's CPU); each search resumes only once passed,
+	 * so the whole piece is scanned once.
+	 */
+	cr = memchr(p, '\r', (size_t) (end - p));
+	lf = memchr(p, '\n', (size_t) (end - p));
+	while (p < end) {
+		if (cr != NULL && cr < p)
+			cr = memchr(p, '\r', (size_t) (end - p));
+		if (lf != NULL && lf < p)
+			lf = memchr(p, '\n', (size_t) (end - p));
+		stop = cr == NULL ? lf : lf == NULL || cr < lf ? cr : lf;
+		if (stop == NULL)
+			stop = end;
+		if (buf_append(out, p, (size_t) (stop - p)) < 0)
+			return -1;
+		if (stop == end)
+			break;
+		if (*stop == '\r' && stop + 1 == end) {
+			st->cr_pending = 1;
+			break;
+		}
+		if (*stop == '\r' && stop[1] == '\n')
+			stop++;
+		else
+			st->bare++;
+		if (buf_append(out, "\r\n", 2) < 0)
+			return -1;
+		p = stop + 1;
+	}
+	return 0;
+}
+
+int
+smtp_crlf_finish(struct smtp_crlf *st, struct buf *out)
+{
+	if (!st->cr_pending)
+		return 0;
+	st->cr_pending = 0;
+	st->bare++;
+	return buf_append(out, "\r\n", 2);
+}
+
 enum smtp_data_status
 smtp_data_read(struct stream *s, long long max_size, size_t max_line,
-	smtp_data_sink_fn *sink, void *ctx, long long *size_r)
+	enum smtp_bare_newline bare, smtp_data_sink_fn *sink, void *ctx,
+	long long *size_r)
 {
+	struct smtp_crlf crlf;
+	/* A line of bare CRs doubles: CRLF for each. */
+	struct buf *norm = buf_new(2 * max_line + 8);
 	enum smtp_data_status result = SMTP_DATA_OK;
 	enum stream_status st;
 	enum stream_eol eol;
@@ -58,17 +133,26 @@ smtp_data_read(struct stream *s, long long max_size, size_t max_line,
 			(void) buf_append(line, "\r\n", 2);
 		else
 			(void) buf_append_char(line, '\n');
-		size += (long long) buf_len(line);
+		/* Bare CRs inside the line and a bare LF at its end. */
+		memset(&crlf, 0, sizeof(crlf));
+		buf_reset(norm);
+		(void) smtp_crlf_append(&crlf, buf_cstr(line), buf_len(line),
+		    norm);
+		if (crlf.bare > 0 && bare == SMTP_BARE_NEWLINE_REJECT &&
+		    result == SMTP_DATA_OK)
+			result = SMTP_DATA_BARE_NEWLINE;
+		size += (long long) buf_len(norm);
 		if (max_size > 0 && size > max_size) {
 			if (result == SMTP_DATA_OK)
 				result = SMTP_DATA_TOO_BIG;
 		} else if (result == SMTP_DATA_OK) {
-			if (sink(ctx, buf_cstr(line), buf_len(line)) < 0)
+			if (sink(ctx, buf_cstr(norm), buf_len(norm)) < 0)
 				result = SMTP_DATA_SINK_FAILED;
 		}
 		line_start = eol == STREAM_EOL_CRLF;
 	}
 	buf_free(&line);
+	buf_free(&norm);
 	if (size_r != NULL)
 		*size_r = size;
 	return result;
@@ -86,6 +170,8 @@ smtp_data_status_text(enum smtp_data_status status)
 		return "line too long";
 	case SMTP_DATA_SINK_FAILED:
 		return "cannot store the message";
+	case SMTP_DATA_BARE_NEWLINE:
+		return "bare CR or LF in the message";
 	case SMTP_DATA_EOF:
 		return "lost connection in DATA";
 	case SMTP_DATA_TIMEOUT:

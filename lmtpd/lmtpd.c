@@ -133,6 +133,10 @@ lmtpd_post_init(void *ctx)
 	server->local_hosts = params_list_split(var_local_mail_hosts,
 	    &server->local_host_count);
 	server->hostname = xstrdup(mail_hostname());
+	if (smtp_bare_newline_parse(var_smtpd_forbid_bare_newline,
+	    &server->bare_newline) < 0)
+		log_fatal("smtpd_forbid_bare_newline: %s is neither normalize "
+		    "nor reject", var_smtpd_forbid_bare_newline);
 }
 
 int

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "lmtpd_deliver.h"
+#include "smtp_data.h"
 
 struct buf;
 struct route;
@@ -33,6 +34,7 @@ struct lmtpd_server {
 	char **local_hosts;	/* local_mail_hosts, split */
 	int local_host_count;
 	char *hostname;		/* for the greeting and LHLO */
+	enum smtp_bare_newline bare_newline;	/* smtpd_forbid_bare_newline */
 };
 
 /* Per-connection state; lmtpd_session_free() releases all of it. */

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +20,15 @@
 #include "mail_params.h"
 #include "route.h"
 #include "smtp_data.h"
+#include "smtp_syntax.h"
 #include "stream.h"
 #include "xalloc.h"
+#include "xtext.h"
 
 /* The most digits of a SIZE= value we take seriously (> 2^63 is junk). */
 #define CMD_SIZE_DIGITS_MAX 18
+/* XFOLDER: a decoded folder name is at most this long (lmtpd_deliver.c). */
+#define CMD_FOLDER_MAX 255
 
 struct lmtpd_cmd {
 	const char *verb;
@@ -99,39 +102,6 @@ cmd_next_param(const char **p, char **key_r, char **value_r)
 	return 0;
 }
 
-/* Decode xtext (RFC 3461 4): "+HH" is a byte.  NULL when malformed. */
-static char *
-cmd_xtext_decode(const char *text)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t len = strlen(text), i, o = 0;
-	char *out = xmalloc(len + 1);
-	const char *hi, *lo;
-
-	for (i = 0; i < len; i++) {
-		if (text[i] != '+') {
-			if ((unsigned char) text[i] <= ' ' || text[i] == '=' ||
-			    (unsigned char) text[i] >= 0x7f)
-				goto bad;
-			out[o++] = text[i];
-			continue;
-		}
-		if (i + 2 >= len)
-			goto bad;
-		hi = strchr(hex, text[i + 1]);
-		lo = strchr(hex, text[i + 2]);
-		if (hi == NULL || lo == NULL)
-			goto bad;
-		out[o++] = (char) ((hi - hex) * 16 + (lo - hex));
-		i += 2;
-	}
-	out[o] = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
 /* "digits" into *value_r; -1 when not a plain number or absurdly big. */
 static int
 cmd_parse_size(const char *text, long long *value_r)
@@ -164,25 +134,13 @@ cmd_skip_keyword(const char *args, const char *keyword)
 
 /* --- commands ------------------------------------------------------------- */
 
-/* An LHLO argument: a domain or an address literal, nothing else. */
-static int
-cmd_valid_lhlo(const char *arg)
-{
-	size_t i;
-
-	if (arg[0] == '\0')
-		return 0;
-	for (i = 0; arg[i] != '\0'; i++)
-		if (!isalnum((unsigned char) arg[i]) &&
-		    strchr("-._:[]", arg[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 static enum lmtpd_cmd_result
 cmd_lhlo(struct lmtpd_session *sess, const char *args)
 {
-	if (!cmd_valid_lhlo(args)) {
+	const char *reason;
+
+	/* A domain or an address literal (RFC 5321 4.1.2), nothing else. */
+	if (smtp_helo_check(args, &reason) != SMTP_HELO_VALID) {
 		lmtpd_reply(sess, "501 5.5.4 Syntax: LHLO hostname");
 		return LMTPD_CMD_BAD;
 	}
@@ -374,7 +332,7 @@ cmd_rcpt(struct lmtpd_session *sess, const char *args)
 	while ((rc = cmd_next_param(&p, &key, &value)) == 0) {
 		if (strcasecmp(key, "XFOLDER") == 0 && value != NULL &&
 		    folder == NULL)
-			folder = cmd_xtext_decode(value);
+			folder = xtext_decode(value, CMD_FOLDER_MAX);
 		if (folder == NULL)
 			rc = -1;
 		xfree(key);
@@ -489,8 +447,8 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 	spool = lmtpd_spool_new((size_t) var_lmtp_spool_memory_limit,
 	    var_lmtp_temp_directory);
 	status = smtp_data_read(sess->s, var_lmtp_message_size_limit,
-	    (size_t) var_lmtp_message_line_limit, cmd_data_sink, spool,
-	    &size);
+	    (size_t) var_lmtp_message_line_limit, sess->server->bare_newline,
+	    cmd_data_sink, spool, &size);
 	switch (status) {
 	case SMTP_DATA_OK:
 		break;
@@ -505,6 +463,12 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 		    sess->sender);
 		cmd_data_refuse_all(sess, "554 5.6.0",
 		    "Message line too long");
+		goto done;
+	case SMTP_DATA_BARE_NEWLINE:
+		log_info("from=<%s> status=bounced (bare CR or LF)",
+		    sess->sender);
+		cmd_data_refuse_all(sess, "550 5.5.2",
+		    "Bare CR or LF in the message");
 		goto done;
 	case SMTP_DATA_SINK_FAILED:
 		cmd_data_refuse_all(sess, "451 4.3.0",
@@ -606,9 +570,13 @@ lmtpd_command(struct lmtpd_session *sess)
 	size_t verb_len = strcspn(line, " ");
 	const struct lmtpd_cmd *cmd;
 
-	/* NUL bytes would hide the rest of the line from the parsers. */
-	if (strlen(line) != buf_len(sess->line)) {
-		lmtpd_reply(sess, "500 5.5.2 Error: NUL in command");
+	/*
+	 * NUL bytes would hide the rest of the line from the parsers, a
+	 * bare CR or other control character would reach logs and traces.
+	 */
+	if (smtp_has_control(line, buf_len(sess->line))) {
+		lmtpd_reply(sess, "500 5.5.2 Error: control character in "
+		    "command");
 		return LMTPD_CMD_BAD;
 	}
 	for (cmd = cmd_table; cmd->verb != NULL; cmd++) {

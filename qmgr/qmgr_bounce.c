@@ -25,7 +25,9 @@
 #include "mail_params.h"
 #include "qfile.h"
 #include "qmgr.h"
+#include "smtp_syntax.h"
 #include "xalloc.h"
+#include "xtext.h"
 
 #define QMGR_COPY_CHUNK 65536
 
@@ -130,6 +132,16 @@ qmgr_copy_original(struct qmgr_msg *msg, struct qfile_writer *w,
 	return ret;
 }
 
+/* Append prefix, value made printable (it came from the queue), suffix. */
+static void
+qmgr_bounce_line(struct buf *b, const char *prefix, const char *value,
+	const char *suffix)
+{
+	(void) buf_append_str(b, prefix);
+	(void) smtp_printable_append(b, value);
+	(void) buf_append_str(b, suffix);
+}
+
 static int
 qmgr_bounce_put(struct qfile_writer *w, struct buf *b, char **error_r)
 {
@@ -205,8 +217,15 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 	headers_only = !failed || qf->ret == QFILE_RET_HDRS ||
 	    (var_bounce_size_limit > 0 &&
 	    qf->message_size > var_bounce_size_limit);
+	/*
+	 * Every value from the queue file is checked again or made
+	 * printable here: a report must not get header fields or lines
+	 * of the client's choosing (the sender may be forged).
+	 */
 	(void) buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
-	    "To: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+	    "To: <", mail_hostname());
+	(void) smtp_printable_append(b, recipient);
+	(void) buf_printf(b, ">\r\nSubject: %s\r\nDate: %s\r\n"
 	    "Message-ID: <%s.dsn@%s>\r\nAuto-Submitted: auto-replied\r\n"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
@@ -214,9 +233,9 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 	    "This is a MIME-encapsulated message.\r\n\r\n--%s\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n"
 	    "Content-Description: Notification\r\n\r\n"
-	    "This is the mail system at host %s.\r\n\r\n", mail_hostname(),
-	    recipient, subject, now_text, qfile_writer_id(w), mail_hostname(),
-	    boundary, boundary, mail_hostname());
+	    "This is the mail system at host %s.\r\n\r\n", subject, now_text,
+	    qfile_writer_id(w), mail_hostname(), boundary, boundary,
+	    mail_hostname());
 	if (failed)
 		(void) buf_printf(b, "Your message could not be delivered to "
 		    "one or more recipients.\r\nIt is attached below.\r\n\r\n");
@@ -234,36 +253,47 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		if (r == NULL)
 			continue;
 		qmgr_rcpt_status(msg, r, &code, &dsn, &text);
-		(void) buf_printf(b, "<%s>: %s %s %s\r\n", r->address, code,
-		    dsn, text);
+		qmgr_bounce_line(b, "<", r->address, ">: ");
+		qmgr_bounce_line(b, "", code, " ");
+		qmgr_bounce_line(b, "", dsn, " ");
+		qmgr_bounce_line(b, "", text, "\r\n");
 	}
 	(void) buf_printf(b, "\r\n--%s\r\nContent-Type: message/delivery-status"
 	    "\r\nContent-Description: Delivery report\r\n\r\n"
 	    "Reporting-MTA: dns; %s\r\nX-Ispmail-Queue-ID: %s\r\n",
 	    boundary, mail_hostname(), msg->id);
-	if (qf->envid != NULL)
+	if (qf->envid != NULL && xtext_envid_valid(qf->envid, XTEXT_ENVID_MAX))
 		(void) buf_printf(b, "Original-Envelope-Id: %s\r\n", qf->envid);
+	else if (qf->envid != NULL)
+		log_warn("%s: invalid ENVID left out of the %s notice", msg->id,
+		    action);
 	(void) buf_printf(b, "Arrival-Date: %s\r\n", arrival_text);
 	for (i = 0; i < count; i++) {
 		const struct qfile_rcpt *r = qfile_rcpt_find(msg->qf, rcpts[i]);
-		const char *orig;
+		const char *orig, *semi;
 
 		if (r == NULL)
 			continue;
 		qmgr_rcpt_status(msg, r, &code, &dsn, &text);
-		(void) buf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n",
-		    r->address);
+		qmgr_bounce_line(b, "\r\nFinal-Recipient: rfc822; ", r->address,
+		    "\r\n");
 		orig = qmgr_original(msg->qf, r);
-		if (r->orcpt != NULL)
-			(void) buf_printf(b, "Original-Recipient: %s\r\n",
-			    r->orcpt);
-		else if (strcmp(orig, r->address) != 0)
-			(void) buf_printf(b, "Original-Recipient: rfc822; %s\r\n",
-			    orig);
-		(void) buf_printf(b, "Action: %s\r\nStatus: %s\r\n"
-		    "Diagnostic-Code: smtp; %s %s %s\r\n"
-		    "Last-Attempt-Date: %s\r\n", action, dsn, code, dsn, text,
-		    now_text);
+		if (r->orcpt != NULL && xtext_orcpt_valid(r->orcpt,
+		    XTEXT_ORCPT_MAX)) {
+			/* RFC 3464 2.3.1: "type; address", decoded. */
+			semi = strchr(r->orcpt, ';');
+			(void) buf_printf(b, "Original-Recipient: %.*s; %s\r\n",
+			    (int) (semi - r->orcpt), r->orcpt, semi + 1);
+		} else if (strcmp(orig, r->address) != 0) {
+			qmgr_bounce_line(b, "Original-Recipient: rfc822; ", orig,
+			    "\r\n");
+		}
+		qmgr_bounce_line(b, "Action: ", action, "\r\n");
+		qmgr_bounce_line(b, "Status: ", dsn, "\r\n");
+		qmgr_bounce_line(b, "Diagnostic-Code: smtp; ", code, " ");
+		qmgr_bounce_line(b, "", dsn, " ");
+		qmgr_bounce_line(b, "", text, "\r\n");
+		(void) buf_printf(b, "Last-Attempt-Date: %s\r\n", now_text);
 	}
 	(void) buf_printf(b, "\r\n--%s\r\nContent-Type: %s\r\n"
 	    "Content-Description: %s\r\n\r\n", boundary,

@@ -1,7 +1,8 @@
 ## smtp: the delivery agent, built by the top-level Makefile.am.
 pkglibexec_PROGRAMS += smtp/smtp
 smtp_smtp_SOURCES = smtp/smtp.c smtp/smtp.h smtp/smtp_route.c \
-	smtp/smtp_session.c smtp/smtp_tls.c
+	smtp/smtp_session.c smtp/smtp_session.h \
+	smtp/smtp_transaction.c smtp/smtp_tls.c
 smtp_smtp_LDADD = $(LIBISPMAIL)
 smtp_smtp_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtp.8
@@ -16,4 +17,5 @@ tests_unit_check_smtp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtp_LDADD = $(UNIT_LDADD)
 
 EXTRA_DIST += tests/integration/test_smtp_remote.py \
+	tests/integration/test_smtp_inject.py \
 	tests/integration/smtpremoteutil.py

@@ -5,8 +5,8 @@
  * result per recipient; smtp_route.c turns a next hop into the ordered
  * list of hosts to try (MX records, loop detection); smtp_tls.c knows the
  * TLS policy of a destination; smtp_session.c is the protocol client
- * (connection, greeting, EHLO/LHLO, STARTTLS, one transaction, the
- * connection cache) for both LMTP and SMTP.
+ * (connection, greeting, EHLO/LHLO, STARTTLS, the connection cache) for
+ * both LMTP and SMTP, and smtp_transaction.c one transaction on it.
  *
  * A job owns its results and hop reason; the request strings it points at
  * belong to the request record and live as long as the job.

@@ -1,6 +1,6 @@
 /*
- * smtp_session: the protocol client for LMTP (store hosts) and SMTP
- * (remote MX hosts), and the one cached connection of the process.
+ * smtp_session: opening a session for LMTP (store hosts) and SMTP
+ * (remote MX hosts), replies, and the one cached connection of the process.
  */
 #include "config.h"
 
@@ -22,6 +22,8 @@
 #include "mail_params.h"
 #include "qfile.h"
 #include "smtp.h"
+#include "smtp_syntax.h"
+#include "smtp_session.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -29,43 +31,10 @@
 #define SMTP_REPLY_LINE_MAX 2048
 #define SMTP_REPLY_LINES_MAX 100
 #define SMTP_REPLY_TEXT_MAX (64 * 1024)
-#define SMTP_COPY_CHUNK 65536
-/* How much of the header is scanned for 8-bit bytes (SMTPUTF8 need). */
-#define SMTP_HEADER_SCAN_MAX (1024 * 1024)
 
-/* What the server offered in its EHLO/LHLO reply. */
-#define CAP_PIPELINING	0x01
-#define CAP_SIZE	0x02
-#define CAP_8BITMIME	0x04
-#define CAP_SMTPUTF8	0x08
-#define CAP_DSN		0x10
-#define CAP_STARTTLS	0x20
-#define CAP_XQUEUEID	0x40	/* lmtpd takes our queue id for its logs */
+struct smtp_conn smtp_cache = { .fd = -1 };
 
-/* A reply: code, enhanced code, text (lines joined by spaces). */
-struct smtp_reply {
-	char code[4];
-	char dsn[16];
-	struct buf *text;
-	struct buf *lines;	/* each line's text, '\n' after each */
-};
-
-/* The connection to a next hop, kept for the next request. */
-struct smtp_conn {
-	int fd;
-	struct stream *s;
-	struct tls_conn *tls;
-	char *key;		/* "lmtp:" or "smtp:" + the request's next hop */
-	char *peer;		/* "host[addr]:port" for logs and results */
-	int lmtp;
-	unsigned int caps;
-	long long size_limit;	/* SIZE offered; 0 none */
-	time_t last_used;
-};
-
-static struct smtp_conn cache = { .fd = -1 };
-
-static void
+void
 smtp_conn_close(struct smtp_conn *c, int quit)
 {
 	if (c->s != NULL) {
@@ -240,7 +209,7 @@ smtp_connect_lmtp(const char *nexthop, char **error_r)
  * Read one (multi-line) reply.  0 ok; -1 on a connection failure or a
  * malformed reply (*error_r static).
  */
-static int
+int
 smtp_read_reply(struct stream *s, struct smtp_reply *r, const char **error_r)
 {
 	struct buf *line = buf_new(SMTP_REPLY_LINE_MAX + 1);
@@ -273,10 +242,14 @@ smtp_read_reply(struct stream *s, struct smtp_reply *r, const char **error_r)
 		r->code[3] = '\0';
 		if (buf_len(r->text) > 0)
 			(void) buf_append_str(r->text, " ");
-		(void) buf_append_str(r->text, buf_len(line) > 4 ? text + 4 :
-		    "");
-		(void) buf_append_str(r->lines, buf_len(line) > 4 ? text + 4 :
-		    "");
+		/*
+		 * The text goes into results, DSNs and logs: a bare CR,
+		 * a control character or 8-bit byte there becomes '?'.
+		 */
+		(void) smtp_printable_append(r->text, buf_len(line) > 4 ?
+		    text + 4 : "");
+		(void) smtp_printable_append(r->lines, buf_len(line) > 4 ?
+		    text + 4 : "");
 		(void) buf_append_char(r->lines, '\n');
 		if (buf_len(line) == 3 || text[3] == ' ')
 			break;
@@ -299,7 +272,7 @@ smtp_read_reply(struct stream *s, struct smtp_reply *r, const char **error_r)
 }
 
 /* Send one command and read its reply.  -1: the connection is gone. */
-static int
+int
 smtp_command(struct stream *s, struct smtp_reply *r, const char **error_r,
 	const char *command)
 {
@@ -506,38 +479,38 @@ smtp_open_target(const struct smtp_target *t, enum smtp_tls_level level,
 		free(error);
 		return -1;
 	}
-	cache.fd = fd;
-	cache.s = stream_new(fd, (int) (var_smtp_command_timeout * 1000),
+	smtp_cache.fd = fd;
+	smtp_cache.s = stream_new(fd, (int) (var_smtp_command_timeout * 1000),
 	    (int) (var_smtp_command_timeout * 1000));
-	cache.lmtp = 0;
-	cache.peer = xasprintf("%s[%s]:%u", t->host, t->addr.text, t->port);
-	if (smtp_read_reply(cache.s, r, &rerr) < 0) {
-		log_info("%s: %s before the greeting", cache.peer, rerr);
+	smtp_cache.lmtp = 0;
+	smtp_cache.peer = xasprintf("%s[%s]:%u", t->host, t->addr.text, t->port);
+	if (smtp_read_reply(smtp_cache.s, r, &rerr) < 0) {
+		log_info("%s: %s before the greeting", smtp_cache.peer, rerr);
 		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s: %s "
-		    "before the greeting", cache.peer, rerr));
-		smtp_conn_close(&cache, 0);
+		    "before the greeting", smtp_cache.peer, rerr));
+		smtp_conn_close(&smtp_cache, 0);
 		return -1;
 	}
 	if (r->code[0] != '2') {
 		/* RFC 5321 3.1: a 554 greeting, or a 421: try another MX. */
-		log_info("%s refused to talk to me: %s %s", cache.peer, r->code,
+		log_info("%s refused to talk to me: %s %s", smtp_cache.peer, r->code,
 		    buf_cstr(r->text));
 		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s "
-		    "refused to talk to me: %s %s", cache.peer, r->code,
+		    "refused to talk to me: %s %s", smtp_cache.peer, r->code,
 		    buf_cstr(r->text)));
-		smtp_conn_close(&cache, 1);
+		smtp_conn_close(&smtp_cache, 1);
 		return -1;
 	}
-	if (smtp_hello(&cache, r, f) < 0) {
+	if (smtp_hello(&smtp_cache, r, f) < 0) {
 		log_info("%s", f->text);
-		smtp_conn_close(&cache, 1);
+		smtp_conn_close(&smtp_cache, 1);
 		return -1;
 	}
-	rc = smtp_starttls(&cache, t, level, r, f);
+	rc = smtp_starttls(&smtp_cache, t, level, r, f);
 	if (rc < 0) {
 		if (rc != -2)
 			log_info("%s", f->text);
-		smtp_conn_close(&cache, rc == -1);
+		smtp_conn_close(&smtp_cache, rc == -1);
 		return rc == -2 ? -2 : -1;
 	}
 	return 0;
@@ -578,7 +551,7 @@ smtp_open_smtp(struct smtp_job *job, struct smtp_reply *r)
 		}
 		smtp_fail_rest(job, f.code, f.dsn, f.text);
 	} else {
-		cache.key = xasprintf("smtp:%s", job->nexthop);
+		smtp_cache.key = xasprintf("smtp:%s", job->nexthop);
 	}
 	free(f.text);
 	smtp_route_free(&route);
@@ -593,26 +566,26 @@ smtp_open_lmtp(struct smtp_job *job, struct smtp_reply *r)
 	const char *rerr;
 	char *error = NULL, *text;
 
-	cache.fd = smtp_connect_lmtp(job->nexthop, &error);
-	if (cache.fd >= 0) {
-		cache.s = stream_new(cache.fd,
+	smtp_cache.fd = smtp_connect_lmtp(job->nexthop, &error);
+	if (smtp_cache.fd >= 0) {
+		smtp_cache.s = stream_new(smtp_cache.fd,
 		    (int) (var_smtp_command_timeout * 1000),
 		    (int) (var_smtp_command_timeout * 1000));
-		cache.lmtp = 1;
-		cache.peer = xstrdup(job->nexthop);
-		if (smtp_read_reply(cache.s, r, &rerr) < 0 ||
+		smtp_cache.lmtp = 1;
+		smtp_cache.peer = xstrdup(job->nexthop);
+		if (smtp_read_reply(smtp_cache.s, r, &rerr) < 0 ||
 		    r->code[0] != '2') {
 			error = xasprintf("greeting: %s", r->code[0] != '\0' &&
 			    r->code[0] != '2' ? buf_cstr(r->text) :
 			    "no greeting");
-			smtp_conn_close(&cache, 0);
-		} else if (smtp_hello(&cache, r, &f) < 0) {
+			smtp_conn_close(&smtp_cache, 0);
+		} else if (smtp_hello(&smtp_cache, r, &f) < 0) {
 			error = f.text;
 			f.text = NULL;
-			smtp_conn_close(&cache, 1);
+			smtp_conn_close(&smtp_cache, 1);
 		}
 	}
-	if (cache.s == NULL) {
+	if (smtp_cache.s == NULL) {
 		text = xasprintf("connect to %s: %s", job->nexthop, error);
 		log_info("%s", text);
 		job->hop_dead = 1;
@@ -622,7 +595,7 @@ smtp_open_lmtp(struct smtp_job *job, struct smtp_reply *r)
 		free(error);
 		return -1;
 	}
-	cache.key = xasprintf("lmtp:%s", job->nexthop);
+	smtp_cache.key = xasprintf("lmtp:%s", job->nexthop);
 	return 0;
 }
 
@@ -634,382 +607,23 @@ smtp_session_reuse(const struct smtp_job *job, struct smtp_reply *r)
 	char *key;
 	int same;
 
-	if (cache.s == NULL)
+	if (smtp_cache.s == NULL)
 		return 0;
 	key = xasprintf("%s:%s", job->lmtp ? "lmtp" : "smtp", job->nexthop);
-	same = strcasecmp(cache.key, key) == 0;
+	same = strcasecmp(smtp_cache.key, key) == 0;
 	free(key);
-	if (!same || time(NULL) - cache.last_used >
+	if (!same || time(NULL) - smtp_cache.last_used >
 	    var_smtp_connection_cache_time) {
-		smtp_conn_close(&cache, 1);
+		smtp_conn_close(&smtp_cache, 1);
 		return 0;
 	}
-	if (smtp_command(cache.s, r, &rerr, "RSET") < 0 ||
+	if (smtp_command(smtp_cache.s, r, &rerr, "RSET") < 0 ||
 	    r->code[0] != '2') {
-		smtp_conn_close(&cache, 0);
+		smtp_conn_close(&smtp_cache, 0);
 		return 0;
 	}
-	log_debug("reusing the connection to %s", cache.peer);
+	log_debug("reusing the connection to %s", smtp_cache.peer);
 	return 1;
-}
-
-/* ---- the transaction ------------------------------------------------------- */
-
-/* RFC 3461 4: xtext for ENVID and ORCPT. */
-static void
-smtp_xtext(struct buf *out, const char *text)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *) text; *p != '\0'; p++) {
-		if (*p < '!' || *p > '~' || *p == '+' || *p == '=')
-			(void) buf_printf(out, "+%02X", *p);
-		else
-			(void) buf_append_char(out, (char) *p);
-	}
-}
-
-static int
-smtp_has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char) *s >= 0x80)
-			return 1;
-	return 0;
-}
-
-/*
- * Does the message need SMTPUTF8 (RFC 6531)?  When the client asked for
- * it and an envelope address or a header is not ASCII.
- */
-static int
-smtp_needs_smtputf8(const struct smtp_job *job)
-{
-	char chunk[8192];
-	long long left, off;
-	ssize_t n, i;
-	int prev_nl = 1, prev_cr_nl = 0;
-	size_t k;
-
-	if (!job->smtputf8)
-		return 0;
-	if (smtp_has_8bit(job->sender))
-		return 1;
-	for (k = 0; k < job->count; k++)
-		if (smtp_has_8bit(job->rcpts[k].address))
-			return 1;
-	left = job->qf->message_size < SMTP_HEADER_SCAN_MAX ?
-	    job->qf->message_size : SMTP_HEADER_SCAN_MAX;
-	off = job->qf->message_offset;
-	while (left > 0) {
-		n = pread(job->qfd, chunk, left > (long long) sizeof(chunk) ?
-		    sizeof(chunk) : (size_t) left, (off_t) off);
-		if (n <= 0)
-			return 1;	/* cannot tell: be strict */
-		for (i = 0; i < n; i++) {
-			if ((unsigned char) chunk[i] >= 0x80)
-				return 1;
-			/* An empty line ends the header. */
-			if (chunk[i] == '\n' && (prev_nl || prev_cr_nl))
-				return 0;
-			prev_cr_nl = chunk[i] == '\r' && prev_nl;
-			prev_nl = chunk[i] == '\n';
-		}
-		off += n;
-		left -= n;
-	}
-	return 0;
-}
-
-/* Send the message from the queue file, dot-stuffed, CRLF lines. */
-static int
-smtp_send_message(struct stream *s, int fd, const struct qfile *qf)
-{
-	char *chunk = xmalloc(SMTP_COPY_CHUNK);
-	struct buf *out = buf_new(2 * SMTP_COPY_CHUNK + 8);
-	long long left = qf->message_size;
-	off_t off = qf->message_offset;
-	int line_start = 1, prev_cr = 0, ret = 0;
-	size_t take, i;
-	ssize_t n;
-
-	while (left > 0 && ret == 0) {
-		take = left > SMTP_COPY_CHUNK ? SMTP_COPY_CHUNK : (size_t) left;
-		n = pread(fd, chunk, take, off);
-		if (n <= 0) {
-			ret = -1;
-			break;
-		}
-		buf_reset(out);
-		/* Line by line with memchr: a byte loop cost the agent's CPU. */
-		for (i = 0; i < (size_t) n; ) {
-			const char *nl;
-			size_t end;
-
-			if (line_start && chunk[i] == '.')
-				(void) buf_append_char(out, '.');
-			nl = memchr(chunk + i, '\n', (size_t) n - i);
-			end = nl != NULL ? (size_t) (nl - chunk) : (size_t) n;
-			(void) buf_append(out, chunk + i, end - i);
-			if (end > i)
-				prev_cr = chunk[end - 1] == '\r';
-			if (nl == NULL) {
-				line_start = 0;
-				break;
-			}
-			/* A bare LF goes out as CRLF: no ambiguity downstream. */
-			if (!prev_cr)
-				(void) buf_append_char(out, '\r');
-			(void) buf_append_char(out, '\n');
-			line_start = 1;
-			prev_cr = 0;
-			i = end + 1;
-		}
-		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
-			ret = -1;
-		off += n;
-		left -= n;
-	}
-	if (ret == 0 && !line_start)
-		(void) stream_puts(s, "\r\n");
-	if (ret == 0 && stream_puts(s, ".\r\n") != STREAM_OK)
-		ret = -1;
-	free(chunk);
-	buf_free(&out);
-	return ret;
-}
-
-/* The result text for a server's reply (SMTP: who said it, to what). */
-static char *
-smtp_reply_text(const struct smtp_conn *c, const struct smtp_reply *r,
-	const char *command)
-{
-	if (c->lmtp)
-		return xasprintf("%s (%s)", buf_cstr(r->text), c->peer);
-	return xasprintf("host %s said: %s %s %s (in reply to %s)", c->peer,
-	    r->code, r->dsn, buf_cstr(r->text), command);
-}
-
-static void
-smtp_log_results(const struct smtp_job *job)
-{
-	size_t i;
-
-	if (job->lmtp)
-		return;
-	for (i = 0; i < job->count; i++) {
-		const char *res = job->rcpts[i].result;
-
-		if (res == NULL)
-			continue;
-		log_info("to=<%s>, relay=%s, status=%s (%s)",
-		    job->rcpts[i].address, cache.peer != NULL ? cache.peer :
-		    job->nexthop, res[0] == '2' ? "sent" : res[0] == '4' ?
-		    "deferred" : "bounced", res);
-	}
-}
-
-/* MAIL FROM with the extensions the server offered. */
-static void
-smtp_mail_command(struct buf *cmd, const struct smtp_job *job,
-	int smtputf8)
-{
-	struct smtp_conn *c = &cache;
-
-	buf_reset(cmd);
-	(void) buf_printf(cmd, "MAIL FROM:<%s>", job->sender);
-	if (c->caps & CAP_SIZE)
-		(void) buf_printf(cmd, " SIZE=%lld", job->qf->message_size);
-	if (job->body_8bit && (c->caps & CAP_8BITMIME))
-		(void) buf_append_str(cmd, " BODY=8BITMIME");
-	if (smtputf8)
-		(void) buf_append_str(cmd, " SMTPUTF8");
-	if (job->lmtp && (c->caps & CAP_XQUEUEID))
-		(void) buf_printf(cmd, " XQUEUEID=%s", job->queue_id);
-	if (c->caps & CAP_DSN) {
-		if (job->ret != NULL && *job->ret != '\0')
-			(void) buf_printf(cmd, " RET=%s", job->ret);
-		if (job->envid != NULL && *job->envid != '\0') {
-			(void) buf_append_str(cmd, " ENVID=");
-			smtp_xtext(cmd, job->envid);
-		}
-	}
-	(void) buf_append_str(cmd, "\r\n");
-}
-
-static void
-smtp_rcpt_command(struct buf *cmd, const struct smtp_rcpt *rc)
-{
-	const char *semi;
-
-	buf_reset(cmd);
-	(void) buf_printf(cmd, "RCPT TO:<%s>", rc->address);
-	if (cache.caps & CAP_DSN) {
-		if (rc->notify != NULL && *rc->notify != '\0')
-			(void) buf_printf(cmd, " NOTIFY=%s", rc->notify);
-		semi = rc->orcpt != NULL ? strchr(rc->orcpt, ';') : NULL;
-		if (semi != NULL && semi > rc->orcpt) {
-			(void) buf_printf(cmd, " ORCPT=%.*s;",
-			    (int) (semi - rc->orcpt), rc->orcpt);
-			smtp_xtext(cmd, semi + 1);
-		}
-	}
-	(void) buf_append_str(cmd, "\r\n");
-}
-
-/* One transaction for every recipient of the job on the cached session. */
-static void
-smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
-{
-	struct stream *s = cache.s;
-	struct buf *cmd = buf_new(2 * (size_t) var_attr_value_limit + 1024);
-	const char *rerr = NULL;
-	char *text;
-	int *accepted = xcalloc(job->count + 1, sizeof(int));
-	int pipelining = (cache.caps & CAP_PIPELINING) != 0;
-	int smtputf8 = 0;
-	size_t i, naccepted = 0;
-
-	if (cache.size_limit > 0 && job->qf->message_size > cache.size_limit) {
-		/* RFC 1870 6: no point in sending what will be refused. */
-		text = xasprintf("message size %lld exceeds size limit %lld "
-		    "of host %s", job->qf->message_size, cache.size_limit,
-		    cache.peer);
-		smtp_fail_rest(job, "552", "5.3.4", text);
-		free(text);
-		cache.last_used = time(NULL);
-		goto out;
-	}
-	if (job->lmtp) {
-		/* lmtpd decides for the mailbox; it offers SMTPUTF8. */
-		smtputf8 = job->smtputf8 && (cache.caps & CAP_SMTPUTF8);
-	} else if (smtp_needs_smtputf8(job)) {
-		if (!(cache.caps & CAP_SMTPUTF8)) {
-			text = xasprintf("SMTPUTF8 is required, but was not "
-			    "offered by host %s", cache.peer);
-			smtp_fail_rest(job, "550", "5.6.7", text);
-			free(text);
-			cache.last_used = time(NULL);
-			goto out;
-		}
-		smtputf8 = 1;
-	} else {
-		smtputf8 = job->smtputf8 && (cache.caps & CAP_SMTPUTF8);
-	}
-	smtp_mail_command(cmd, job, smtputf8);
-	(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
-	for (i = 0; i < job->count; i++) {
-		smtp_rcpt_command(cmd, &job->rcpts[i]);
-		(void) stream_write(s, buf_cstr(cmd), buf_len(cmd));
-	}
-	/* With PIPELINING, DATA rides along (RFC 2920 3.1). */
-	if (pipelining)
-		(void) stream_puts(s, "DATA\r\n");
-	if (stream_flush(s) != STREAM_OK)
-		goto lost;
-	if (smtp_read_reply(s, r, &rerr) < 0)
-		goto lost;
-	if (r->code[0] != '2') {
-		text = smtp_reply_text(&cache, r, "MAIL FROM");
-		smtp_fail_rest(job, r->code, r->dsn, text);
-		free(text);
-		/* Read the RCPT (and DATA) replies to stay in step. */
-		for (i = 0; i < job->count + (size_t) pipelining; i++)
-			if (smtp_read_reply(s, r, &rerr) < 0)
-				goto lost;
-		goto reset;
-	}
-	for (i = 0; i < job->count; i++) {
-		if (smtp_read_reply(s, r, &rerr) < 0)
-			goto lost;
-		if (r->code[0] == '2') {
-			accepted[i] = 1;
-			naccepted++;
-		} else {
-			text = smtp_reply_text(&cache, r, "RCPT TO");
-			smtp_result(job, i, r->code, r->dsn, text);
-			free(text);
-		}
-	}
-	if (!pipelining) {
-		if (naccepted == 0)
-			goto reset;
-		if (stream_puts(s, "DATA\r\n") != STREAM_OK ||
-		    stream_flush(s) != STREAM_OK)
-			goto lost;
-	}
-	if (smtp_read_reply(s, r, &rerr) < 0)
-		goto lost;
-	if (r->code[0] == '3' && naccepted == 0) {
-		/* A server that takes DATA without recipients: end it empty. */
-		if (stream_puts(s, ".\r\n") != STREAM_OK ||
-		    stream_flush(s) != STREAM_OK ||
-		    smtp_read_reply(s, r, &rerr) < 0)
-			goto lost;
-		goto reset;
-	}
-	if (r->code[0] != '3') {
-		if (naccepted > 0) {
-			text = smtp_reply_text(&cache, r, "DATA");
-			for (i = 0; i < job->count; i++)
-				if (accepted[i])
-					smtp_result(job, i, r->code[0] == '5' ?
-					    "554" : "451", r->code[0] == '5' ?
-					    "5.0.0" : "4.0.0", text);
-			free(text);
-		}
-		goto reset;
-	}
-	stream_set_timeouts(s, (int) (var_smtp_data_timeout * 1000),
-	    (int) (var_smtp_data_timeout * 1000));
-	if (smtp_send_message(s, job->qfd, job->qf) < 0 ||
-	    stream_flush(s) != STREAM_OK)
-		goto lost;
-	if (job->lmtp) {
-		/* One reply per accepted recipient, in order (RFC 2033 4.2). */
-		for (i = 0; i < job->count; i++) {
-			if (!accepted[i])
-				continue;
-			if (smtp_read_reply(s, r, &rerr) < 0)
-				goto lost;
-			text = smtp_reply_text(&cache, r, "end of DATA");
-			smtp_result(job, i, r->code, r->dsn, text);
-			free(text);
-		}
-	} else {
-		if (smtp_read_reply(s, r, &rerr) < 0)
-			goto lost;
-		text = smtp_reply_text(&cache, r, "end of DATA");
-		for (i = 0; i < job->count; i++)
-			if (accepted[i])
-				smtp_result(job, i, r->code, r->dsn, text);
-		free(text);
-	}
-	stream_set_timeouts(s, (int) (var_smtp_command_timeout * 1000),
-	    (int) (var_smtp_command_timeout * 1000));
-	cache.last_used = time(NULL);
-	goto out;
-reset:
-	if (smtp_command(s, r, &rerr, "RSET") < 0)
-		smtp_conn_close(&cache, 0);
-	else
-		cache.last_used = time(NULL);
-	goto out;
-lost:
-	text = xasprintf("lost connection with %s (%s)", cache.peer,
-	    rerr != NULL ? rerr : stream_error(s));
-	log_info("%s", text);
-	smtp_fail_rest(job, "451", "4.4.2", text);
-	free(text);
-	smtp_log_results(job);
-	smtp_conn_close(&cache, 0);
-	free(accepted);
-	buf_free(&cmd);
-	return;
-out:
-	smtp_log_results(job);
-	free(accepted);
-	buf_free(&cmd);
 }
 
 void
@@ -1024,7 +638,7 @@ smtp_session_deliver(struct smtp_job *job)
 		smtp_transaction(job, &r);
 	else
 		smtp_log_results(job);
-	if (var_smtp_connection_cache_time == 0 && cache.s != NULL)
-		smtp_conn_close(&cache, 1);
+	if (var_smtp_connection_cache_time == 0 && smtp_cache.s != NULL)
+		smtp_conn_close(&smtp_cache, 1);
 	smtp_reply_free(&r);
 }

@@ -22,6 +22,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtp_syntax.h"
 #include "smtpd_reputation.h"
 #include "stream.h"
 #include "tls.h"
@@ -82,7 +83,8 @@ smtpd_tls_active(const struct smtpd_session *ss)
 static void
 smtpd_cmd_ehlo_common(struct smtpd_session *ss, const char *args, int esmtp)
 {
-	char *error = NULL;
+	enum smtp_helo_syntax syntax;
+	const char *reason;
 
 	if (*args == '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: %s hostname",
@@ -90,13 +92,23 @@ smtpd_cmd_ehlo_common(struct smtpd_session *ss, const char *args, int esmtp)
 		(void) smtpd_error(ss);
 		return;
 	}
-	/* Any domain or address literal; a bare word is tolerated. */
-	if (strlen(args) > 255 || strpbrk(args, " \t<>") != NULL) {
-		smtpd_reply(ss, "501 5.5.2 Invalid hostname");
+	/*
+	 * RFC 5321 4.1.1.1: a domain or an address literal.  The name goes
+	 * into Received: and our logs, so even the lenient mode never takes
+	 * a control character, space or non-ASCII byte.
+	 */
+	syntax = smtp_helo_check(args, &reason);
+	if (syntax == SMTP_HELO_INVALID || (syntax == SMTP_HELO_LENIENT &&
+	    var_smtpd_strict_helo_syntax)) {
+		log_info("reject: %s from %s: %s", esmtp ? "EHLO" : "HELO",
+		    ss->peer->client_addr, reason);
+		smtpd_reply(ss, "501 5.5.2 Invalid hostname: %s", reason);
 		(void) smtpd_error(ss);
 		return;
 	}
-	free(error);
+	if (syntax == SMTP_HELO_LENIENT)
+		log_info("lenient %s syntax from %s: %s (%s)", esmtp ? "EHLO" :
+		    "HELO", ss->peer->client_addr, args, reason);
 	free(ss->helo);
 	ss->helo = xstrdup(args);
 	ss->esmtp = esmtp;
@@ -242,8 +254,13 @@ smtpd_dispatch(struct smtpd_session *ss, struct buf *line)
 	const char *text = buf_cstr(line);
 	size_t len;
 
-	if (memchr(text, '\0', buf_len(line)) != NULL) {
-		smtpd_reply(ss, "500 5.5.2 Error: NUL character in command");
+	/*
+	 * No control character in a command (RFC 5321 2.3.8, 4.1.1): a bare
+	 * CR or a NUL would reach replies, logs and headers we write.
+	 */
+	if (smtp_has_control(text, buf_len(line))) {
+		smtpd_reply(ss, "500 5.5.2 Error: control character in "
+		    "command");
 		(void) smtpd_error(ss);
 		return;
 	}
@@ -366,6 +383,10 @@ smtpd_pre_init(void *ctx)
 		log_fatal("smtpd_mode: %s is neither mx nor submission",
 		    var_smtpd_mode);
 	smtpd.hostname = xstrdup(mail_hostname());
+	if (smtp_bare_newline_parse(var_smtpd_forbid_bare_newline,
+	    &smtpd.bare_newline) < 0)
+		log_fatal("smtpd_forbid_bare_newline: %s is neither normalize "
+		    "nor reject", var_smtpd_forbid_bare_newline);
 	/* The key may be readable by root only: load it before the drop. */
 	smtpd.tls = tls_server_new(&error);
 	if (smtpd.tls == NULL && error != NULL)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "qfile.h"
+#include "smtp_data.h"
 
 struct buf;
 struct route;
@@ -29,6 +30,7 @@ struct smtpd_globals {
 	struct tls_server *tls;		/* NULL: no STARTTLS */
 	struct route *route;		/* opened lazily */
 	char *hostname;
+	enum smtp_bare_newline bare_newline;	/* smtpd_forbid_bare_newline */
 };
 
 extern struct smtpd_globals smtpd;
@@ -54,6 +56,7 @@ struct smtpd_session {
 	int bdat_failed;		/* an error reply is due at LAST */
 	long long bdat_size;
 	const char *bdat_error;
+	struct smtp_crlf bdat_crlf;	/* bare CR/LF across BDAT chunks */
 	long long transactions;
 	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
 	struct smtpd_reputation *reputation;

@@ -16,6 +16,7 @@
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
+#include "smtp_syntax.h"
 #include "smtpd.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -86,8 +87,15 @@ smtpd_auth_check(struct smtpd_session *ss, const char *login,
 	char *error = NULL;
 	int rc;
 
-	rc = r == NULL ? -1 :
-	    route_authenticate(r, login, password, &m, &reason, &error);
+	/* A decoded login goes into logs and Received: printable only. */
+	if (!smtp_printable(login, strlen(login))) {
+		login = "(not printable)";
+		reason = "login has a control or 8-bit character";
+		rc = 0;
+	} else {
+		rc = r == NULL ? -1 : route_authenticate(r, login, password,
+		    &m, &reason, &error);
+	}
 	if (rc > 0) {
 		log_info("login %s from %s", login, ss->peer->client_addr);
 		ss->auth_user = xstrdup(login);

@@ -21,10 +21,7 @@
 #include "smtpd.h"
 #include "smtpd_srs.h"
 #include "xalloc.h"
-
-/* RFC 3461: ENVID at most 100 characters, ORCPT address 500. */
-#define SMTPD_ENVID_MAX 100
-#define SMTPD_ORCPT_MAX 500
+#include "xtext.h"
 
 void
 smtpd_transaction_reset(struct smtpd_session *ss)
@@ -49,6 +46,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;
+	memset(&ss->bdat_crlf, 0, sizeof(ss->bdat_crlf));
 }
 
 /*
@@ -95,43 +93,6 @@ smtpd_parse_path(const char *text, char **path_r, const char **params_r)
 		p++;
 	*params_r = p;
 	return 0;
-}
-
-/* Decode RFC 3461 xtext ("+2B" escapes); NULL when malformed. */
-static char *
-smtpd_xtext_decode(const char *text, size_t max)
-{
-	struct buf *b = buf_new(max + 1);
-	const char *p;
-	char *out;
-	int hi, lo;
-
-	for (p = text; *p != '\0'; p++) {
-		if ((unsigned char) *p < 33 || (unsigned char) *p > 126 ||
-		    *p == '=')
-			goto bad;
-		if (*p == '+') {
-			hi = p[1] >= '0' && p[1] <= '9' ? p[1] - '0' :
-			    p[1] >= 'A' && p[1] <= 'F' ? p[1] - 'A' + 10 : -1;
-			lo = hi < 0 ? -1 : p[2] >= '0' && p[2] <= '9' ?
-			    p[2] - '0' : p[2] >= 'A' && p[2] <= 'F' ?
-			    p[2] - 'A' + 10 : -1;
-			if (hi < 0 || lo < 0)
-				goto bad;
-			if (buf_append_char(b, (char) (hi * 16 + lo)) < 0)
-				goto bad;
-			p += 2;
-			continue;
-		}
-		if (buf_append_char(b, *p) < 0)
-			goto bad;
-	}
-	out = buf_strdup(b);
-	buf_free(&b);
-	return out;
-bad:
-	buf_free(&b);
-	return NULL;
 }
 
 /* The next "KEY[=value]" of a parameter list; 0 at the end. */
@@ -252,9 +213,11 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 			    QFILE_RET_FULL : QFILE_RET_HDRS;
 		} else if (strcasecmp(key, "ENVID") == 0 && value != NULL &&
 		    ss->env.envid == NULL) {
-			ss->env.envid = smtpd_xtext_decode(value,
-			    SMTPD_ENVID_MAX);
-			if (ss->env.envid == NULL) {
+			/* Printable after decoding (RFC 3461 4.4). */
+			ss->env.envid = xtext_decode(value, XTEXT_ENVID_MAX);
+			if (ss->env.envid == NULL ||
+			    !xtext_envid_valid(ss->env.envid,
+			    XTEXT_ENVID_MAX)) {
 				smtpd_reply(ss, "501 5.5.4 Bad ENVID");
 				goto bad;
 			}
@@ -435,8 +398,9 @@ smtpd_cmd_rcpt(struct smtpd_session *ss, const char *args)
 			}
 		} else if (strcasecmp(key, "ORCPT") == 0 && value != NULL &&
 		    orcpt == NULL) {
-			orcpt = smtpd_xtext_decode(value, SMTPD_ORCPT_MAX);
-			if (orcpt == NULL || strchr(orcpt, ';') == NULL) {
+			/* addr-type ";" xtext, printable decoded. */
+			orcpt = xtext_orcpt_decode(value, XTEXT_ORCPT_MAX);
+			if (orcpt == NULL) {
 				smtpd_reply(ss, "501 5.5.4 Bad ORCPT");
 				goto bad;
 			}

@@ -31,6 +31,9 @@
 
 /* BDAT chunks are read and written in pieces of this size. */
 #define SMTPD_BDAT_PIECE 65536
+/* smtpd_forbid_bare_newline=reject, DATA and BDAT alike. */
+#define SMTPD_BARE_NEWLINE_REPLY \
+	"550 5.5.2 Error: bare CR or LF in the message (RFC 5321 2.3.8)"
 
 struct smtpd_sink {
 	struct qfile_writer *w;
@@ -219,7 +222,8 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 		return;
 	}
 	st = smtp_data_read(ss->s, var_message_size_limit,
-	    (size_t) var_smtpd_data_line_limit, smtpd_sink, &sink, &size);
+	    (size_t) var_smtpd_data_line_limit, smtpd.bare_newline,
+	    smtpd_sink, &sink, &size);
 	switch (st) {
 	case SMTP_DATA_OK:
 		smtpd_queue_commit(ss, &sink.w, size);
@@ -235,6 +239,11 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 		    ss->peer->client_addr, var_smtpd_data_line_limit);
 		smtpd_reply(ss, "554 5.6.0 Error: message line too long "
 		    "(RFC 5321 4.5.3.1.6)");
+		break;
+	case SMTP_DATA_BARE_NEWLINE:
+		log_info("message from %s has a bare CR or LF",
+		    ss->peer->client_addr);
+		smtpd_reply(ss, "%s", SMTPD_BARE_NEWLINE_REPLY);
 		break;
 	case SMTP_DATA_SINK_FAILED:
 		log_error("queue file: %s", sink.error);
@@ -288,11 +297,29 @@ smtpd_bdat_args(const char *args, long long *size_r, int *last_r)
 	return 0;
 }
 
+/* Reject mode and a bare CR/LF seen: fail the message (once). */
+static int
+smtpd_bdat_bare(struct smtpd_session *ss)
+{
+	if (ss->bdat_crlf.bare == 0 ||
+	    smtpd.bare_newline != SMTP_BARE_NEWLINE_REJECT)
+		return 0;
+	if (!ss->bdat_failed) {
+		log_info("message from %s has a bare CR or LF",
+		    ss->peer->client_addr);
+		ss->bdat_failed = 1;
+		ss->bdat_error = SMTPD_BARE_NEWLINE_REPLY;
+	}
+	return 1;
+}
+
 /* Read a chunk of len bytes, writing what fits to the queue file. */
 static int
 smtpd_bdat_read(struct smtpd_session *ss, long long len)
 {
 	struct buf *piece = buf_new(SMTPD_BDAT_PIECE);
+	/* A piece of bare CRs or LFs doubles when normalised. */
+	struct buf *norm = buf_new(2 * SMTPD_BDAT_PIECE + 2);
 	char *error = NULL;
 	size_t n;
 
@@ -301,6 +328,7 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 		buf_reset(piece);
 		if (stream_read_exact(ss->s, piece, n) != STREAM_OK) {
 			buf_free(&piece);
+			buf_free(&norm);
 			return -1;
 		}
 		len -= (long long) n;
@@ -314,8 +342,14 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 			    "fixed limit";
 			continue;
 		}
-		if (qfile_writer_message(ss->bdat, buf_cstr(piece), n,
-		    &error) < 0) {
+		/* BDAT has no end-of-data line, but what we relay has. */
+		buf_reset(norm);
+		(void) smtp_crlf_append(&ss->bdat_crlf, buf_cstr(piece), n,
+		    norm);
+		if (smtpd_bdat_bare(ss))
+			continue;
+		if (qfile_writer_message(ss->bdat, buf_cstr(norm),
+		    buf_len(norm), &error) < 0) {
 			log_error("queue file: %s", error);
 			free(error);
 			error = NULL;
@@ -325,7 +359,27 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 		}
 	}
 	buf_free(&piece);
+	buf_free(&norm);
 	return 0;
+}
+
+/* LAST: a CR held at the end of the data becomes CRLF. */
+static void
+smtpd_bdat_finish(struct smtpd_session *ss)
+{
+	struct buf *tail = buf_new(8);
+	char *error = NULL;
+
+	(void) smtp_crlf_finish(&ss->bdat_crlf, tail);
+	if (!ss->bdat_failed && !smtpd_bdat_bare(ss) && buf_len(tail) > 0 &&
+	    qfile_writer_message(ss->bdat, buf_cstr(tail), buf_len(tail),
+	    &error) < 0) {
+		log_error("queue file: %s", error);
+		free(error);
+		ss->bdat_failed = 1;
+		ss->bdat_error = "451 4.3.0 Error: queue file write error";
+	}
+	buf_free(&tail);
 }
 
 void
@@ -379,6 +433,7 @@ smtpd_cmd_bdat(struct smtpd_session *ss, const char *args)
 			    size);
 		return;
 	}
+	smtpd_bdat_finish(ss);
 	if (ss->bdat_failed)
 		smtpd_reply(ss, "%s", ss->bdat_error);
 	else

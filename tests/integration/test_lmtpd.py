@@ -262,7 +262,7 @@ def test_directory_down_ldap_backend(make_instance):
 
 def test_bad_input_gets_clear_replies(make_instance):
     inst = lmtp_instance(make_instance, mailboxes=[("alice",)], params={
-        "lmtp_line_length_limit": "512", "lmtp_bad_command_limit": "19"})
+        "lmtp_line_length_limit": "512", "lmtp_bad_command_limit": "20"})
     c = RawLMTP(inst)
     assert c.greeting == (220, ["store1.example.test LMTP ispmail ready"])
     assert c.command("MAIL FROM:<s@remote.test>")[0] == 503
@@ -291,6 +291,8 @@ def test_bad_input_gets_clear_replies(make_instance):
     assert c.command("X" * 10000) == (500, ["5.5.2 Error: line too long"])
     assert c.command("FOO") == (500, ["5.5.2 Error: command not recognized"])
     assert c.command("NO\0OP")[0] == 500
+    assert c.command("NOOP x\ry") == (
+        500, ["5.5.2 Error: control character in command"])
     assert c.command("RSET")[0] == 250
     # Still in step: a transaction works after all that.
     assert c.command("MAIL FROM:<s@remote.test>")[0] == 250
@@ -299,7 +301,7 @@ def test_bad_input_gets_clear_replies(make_instance):
     assert c.command("DATA")[0] == 354
     c.send(b"Subject: x\r\n\r\nok\r\n.\r\n")
     assert c.reply()[0] == 250
-    # Errors so far: 18; the nineteenth is answered, then the session ends.
+    # Errors so far: 19; the twentieth is answered, then the session ends.
     assert c.command("FOO")[0] == 500
     assert c.reply()[0] == 421
     assert c.line() == ""

@@ -147,91 +147,113 @@ struct data_case {
 	size_t content_len;
 	long long size;		/* *size_r; -1: not checked */
 	const char *next;	/* the line after the data; NULL: EOF */
+	enum smtp_bare_newline bare;	/* normalize unless given */
 };
 
 #define MSG(t)	t, sizeof(t) - 1, (long long) (sizeof(t) - 1)
+#define NORM	SMTP_BARE_NEWLINE_NORMALIZE
+#define REJ	SMTP_BARE_NEWLINE_REJECT
 
 static const struct data_case data_cases[] = {
 	{ "plain", T("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("Subject: x\r\n\r\nbody\r\n"), "QUIT" },
+	    SMTP_DATA_OK, MSG("Subject: x\r\n\r\nbody\r\n"), "QUIT", NORM },
 	{ "empty message", T(".\r\nQUIT\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG(""), "QUIT" },
+	    SMTP_DATA_OK, MSG(""), "QUIT", NORM },
 	{ "end then EOF", T("a\r\n.\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\r\n"), NULL },
+	    SMTP_DATA_OK, MSG("a\r\n"), NULL, NORM },
 	{ "dot-stuffed lines", T("..\r\n..x\r\n...\r\n.y\r\nz.\r\n.\r\nN\r\n"),
-	    0, 998, SMTP_DATA_OK, MSG(".\r\n.x\r\n..\r\ny\r\nz.\r\n"), "N" },
+	    0, 998, SMTP_DATA_OK, MSG(".\r\n.x\r\n..\r\ny\r\nz.\r\n"), "N",
+	    NORM },
 	{ "first line stuffed", T("..\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG(".\r\n"), "N" },
+	    SMTP_DATA_OK, MSG(".\r\n"), "N", NORM },
 	{ "dot line with space", T(". \r\n .\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG(" \r\n .\r\n"), "N" },
+	    SMTP_DATA_OK, MSG(" \r\n .\r\n"), "N", NORM },
 	/* Smuggling: nothing but CRLF "." CRLF ends the data. */
+	/*
+	 * ... and a bare CR or LF is stored as CRLF (normalize), so what
+	 * we relay has no line end a receiver could read differently;
+	 * the "." lines it makes are dot-stuffed when relayed.
+	 */
 	{ "LF . LF", T("a\n.\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\n.\nMAIL FROM:<x@y>\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n.\r\nMAIL FROM:<x@y>\r\n"), "N", NORM },
 	{ "LF . CRLF", T("a\n.\r\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\n.\r\nMAIL FROM:<x@y>\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n.\r\nMAIL FROM:<x@y>\r\n"), "N", NORM },
 	{ "CR . CR", T("a\r.\rMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\r.\rMAIL FROM:<x@y>\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n.\r\nMAIL FROM:<x@y>\r\n"), "N", NORM },
 	{ "CR . CRLF", T("a\r.\r\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\r.\r\nMAIL FROM:<x@y>\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n.\r\nMAIL FROM:<x@y>\r\n"), "N", NORM },
 	/*
 	 * CRLF "." LF: the RFC 5321 line is ".<LF>MAIL..." (only CRLF ends
 	 * a line), it starts with a dot and has more: the dot goes
 	 * (4.5.2), everything else stays.
 	 */
 	{ "CRLF . LF", T("a\r\n.\nMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\r\n\nMAIL FROM:<x@y>\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n\r\nMAIL FROM:<x@y>\r\n"), "N", NORM },
 	{ "CRLF . CR CRLF", T("a\r\n.\r\r\nb\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\r\n\r\r\nb\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n\r\n\r\nb\r\n"), "N", NORM },
 	{ "leading LF . CRLF", T("\n.\r\nb\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("\n.\r\nb\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("\r\n.\r\nb\r\n"), "N", NORM },
 	{ "LF only message", T("a\n.\n"), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 	{ "stuffed dot after bare LF stays", T("a\n..\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\n..\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\n..\r\n"), "N", NORM },
 	{ "bare LF lines", T("a\nb\n\nc\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\nb\n\nc\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\r\nb\r\n\r\nc\r\n"), "N", NORM },
+	{ "bare CRs", T("a\rb\r\rc\r\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r\nb\r\n\r\nc\r\n\r\n"), "N", NORM },
+	/* reject: the message is refused, the session stays in step. */
+	{ "reject bare LF", T("a\nb\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_BARE_NEWLINE, NULL, 0, -1, "N", REJ },
+	{ "reject bare CR", T("a\rb\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_BARE_NEWLINE, NULL, 0, -1, "N", REJ },
+	{ "reject CR . CR", T("a\r.\rMAIL FROM:<x@y>\r\n.\r\nN\r\n"), 0,
+	    998, SMTP_DATA_BARE_NEWLINE, NULL, 0, -1, "N", REJ },
+	{ "reject LF . CRLF", T("a\n.\r\nMAIL\r\n.\r\nN\r\n"), 0,
+	    998, SMTP_DATA_BARE_NEWLINE, NULL, 0, -1, "N", REJ },
+	{ "reject, clean message", T("a\r\n..\r\n.\r\nN\r\n"), 0, 998,
+	    SMTP_DATA_OK, MSG("a\r\n.\r\n"), "N", REJ },
 	{ "NUL and high bytes", T("a\0b\xff\r\n.\r\nN\r\n"), 0, 998,
-	    SMTP_DATA_OK, MSG("a\0b\xff\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("a\0b\xff\r\n"), "N", NORM },
 	/* max_size counts the unstuffed message with its line ends. */
 	{ "size exactly max", T("0123456789\r\n.\r\nN\r\n"), 12, 998,
-	    SMTP_DATA_OK, MSG("0123456789\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("0123456789\r\n"), "N", NORM },
 	{ "stuffed size exactly max", T("..23456789\r\n.\r\nN\r\n"), 11, 998,
-	    SMTP_DATA_OK, MSG(".23456789\r\n"), "N" },
+	    SMTP_DATA_OK, MSG(".23456789\r\n"), "N", NORM },
 	{ "too big by one", T("0123456789\r\n.\r\nN\r\n"), 11, 998,
-	    SMTP_DATA_TOO_BIG, NULL, 0, 12, "N" },
+	    SMTP_DATA_TOO_BIG, NULL, 0, 12, "N", NORM },
 	{ "too big, read to the end", T("0123456789\r\nabc\r\nd\r\n.\r\nN\r\n"),
-	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 20, "N" },
+	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 20, "N", NORM },
 	{ "too big, no smuggling", T("0123456789\r\na\n.\r\nMAIL\r\n.\r\nN\r\n"),
-	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 23, "N" },
+	    5, 998, SMTP_DATA_TOO_BIG, NULL, 0, 24, "N", NORM },
 	/* max_line: content bytes without CRLF, the stuffing dot not counted. */
 	{ "line exactly max", T("01234567\r\n.\r\nN\r\n"), 0, 8,
-	    SMTP_DATA_OK, MSG("01234567\r\n"), "N" },
+	    SMTP_DATA_OK, MSG("01234567\r\n"), "N", NORM },
 	{ "stuffed line exactly max", T("..1234567\r\n.\r\nN\r\n"), 0, 8,
-	    SMTP_DATA_OK, MSG(".1234567\r\n"), "N" },
+	    SMTP_DATA_OK, MSG(".1234567\r\n"), "N", NORM },
 	{ "line max plus one", T("012345678\r\n.\r\nN\r\n"), 0, 8,
-	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	{ "line far too long", T("0123456789abcdef0123\r\nx\r\n.\r\nN\r\n"), 0, 8,
-	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	{ "after bare-LF line max plus one", T("a\n012345678\r\n.\r\nN\r\n"), 0,
-	    8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	{ "too long then end", T("0123456789abcdef\r\n.\r\nN\r\n"), 0, 8,
-	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	/* A too-long line ended by a bare LF: the "." after it is content. */
 	{ "too long LF . CRLF", T("0123456789abcdef\n.\r\nMAIL\r\n.\r\nN\r\n"),
-	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	{ "too long CR . CRLF", T("0123456789abcdef\r.\r\nMAIL\r\n.\r\nN\r\n"),
-	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N" },
+	    0, 8, SMTP_DATA_LINE_TOO_LONG, NULL, 0, -1, "N", NORM },
 	/* The client goes away. */
 	{ "EOF mid-message", T("a\r\nb\r\n"), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 	{ "EOF mid-line", T("a\r\nb"), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 	{ "EOF after dot without CRLF", T("a\r\n."), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 	{ "EOF after dot CR", T("a\r\n.\r"), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 	{ "EOF at once", T(""), 0, 998,
-	    SMTP_DATA_EOF, NULL, 0, -1, NULL },
+	    SMTP_DATA_EOF, NULL, 0, -1, NULL, NORM },
 };
 
 #define NCASES	(sizeof(data_cases) / sizeof(data_cases[0]))
@@ -250,8 +272,8 @@ run_case(const struct data_case *c, size_t step)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = spawn_feeder(sv[1], sv[0], c->input, c->input_len, step, 0);
 	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
-	st = smtp_data_read(s, c->max_size, c->max_line, sink_collect, &k,
-	    &size);
+	st = smtp_data_read(s, c->max_size, c->max_line, c->bare,
+	    sink_collect, &k, &size);
 	ck_assert_msg(st == c->status, "%s (step %zu): status %s, want %s",
 	    c->name, step, smtp_data_status_text(st),
 	    smtp_data_status_text(c->status));
@@ -330,7 +352,8 @@ START_TEST(test_large_message)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = spawn_feeder(sv[1], sv[0], buf_cstr(in), buf_len(in), 0, 0);
 	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
-	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, &size),
+	ck_assert_int_eq(smtp_data_read(s, 0, 998,
+	    SMTP_BARE_NEWLINE_NORMALIZE, sink_collect, &k, &size),
 	    SMTP_DATA_OK);
 	ck_assert_int_eq(size, (long long) buf_len(want));
 	ck_assert_uint_eq(buf_len(k.got), buf_len(want));
@@ -358,7 +381,8 @@ START_TEST(test_sink_failure)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = spawn_feeder(sv[1], sv[0], T(input), 1, 0);
 	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
-	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, &size),
+	ck_assert_int_eq(smtp_data_read(s, 0, 998,
+	    SMTP_BARE_NEWLINE_NORMALIZE, sink_collect, &k, &size),
 	    SMTP_DATA_SINK_FAILED);
 	ck_assert_int_eq(k.calls, 2);
 	ck_assert_int_eq(k.calls_after_fail, 0);
@@ -387,7 +411,8 @@ START_TEST(test_too_big_stops_sink)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = spawn_feeder(sv[1], sv[0], T(input), 0, 0);
 	s = stream_new(sv[0], T_READ_MS, T_READ_MS);
-	ck_assert_int_eq(smtp_data_read(s, 10, 998, sink_collect, &k, &size),
+	ck_assert_int_eq(smtp_data_read(s, 10, 998,
+	    SMTP_BARE_NEWLINE_NORMALIZE, sink_collect, &k, &size),
 	    SMTP_DATA_TOO_BIG);
 	ck_assert_int_eq(size, 18);
 	ck_assert_uint_le(buf_len(k.got), 10);
@@ -413,7 +438,8 @@ START_TEST(test_timeout)
 	s = stream_new(sv[0], T_SHORT_MS, T_SHORT_MS);
 	start = now_ms();
 	/* size_r may be NULL. */
-	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, NULL),
+	ck_assert_int_eq(smtp_data_read(s, 0, 998,
+	    SMTP_BARE_NEWLINE_NORMALIZE, sink_collect, &k, NULL),
 	    SMTP_DATA_TIMEOUT);
 	took = now_ms() - start;
 	ck_assert_int_ge(took, T_SHORT_MS - 20);
@@ -436,7 +462,8 @@ START_TEST(test_io_error)
 	ck_assert_int_ge(fd, 0);
 	/* read(2) on a directory fails with EISDIR. */
 	s = stream_new(fd, T_READ_MS, T_READ_MS);
-	ck_assert_int_eq(smtp_data_read(s, 0, 998, sink_collect, &k, NULL),
+	ck_assert_int_eq(smtp_data_read(s, 0, 998,
+	    SMTP_BARE_NEWLINE_NORMALIZE, sink_collect, &k, NULL),
 	    SMTP_DATA_ERROR);
 	stream_free(&s);
 	close(fd);
@@ -462,6 +489,83 @@ START_TEST(test_status_text)
 }
 END_TEST
 
+/* --- bare line ends in pieces (BDAT, the agent) ------------------------- */
+
+struct crlf_case {
+	const char *in;
+	size_t in_len;
+	const char *out;
+	size_t out_len;
+	long long bare;
+};
+
+#define IO(i, o)	T(i), T(o)
+
+static const struct crlf_case crlf_cases[] = {
+	{ IO("", ""), 0 },
+	{ IO("a\r\nb\r\n", "a\r\nb\r\n"), 0 },
+	{ IO("a\nb\n", "a\r\nb\r\n"), 2 },
+	{ IO("a\rb\r", "a\r\nb\r\n"), 2 },
+	{ IO("\r\r\n\n\r", "\r\n\r\n\r\n\r\n"), 3 },
+	{ IO("x\r\n.\r\n", "x\r\n.\r\n"), 0 },
+	{ IO("x\r.\rMAIL FROM:<a@b>\r\n", "x\r\n.\r\nMAIL FROM:<a@b>\r\n"),
+	    2 },
+	{ IO("x\n.\nRSET", "x\r\n.\r\nRSET"), 2 },
+	{ IO("\0\xff\r", "\0\xff\r\n"), 1 },
+};
+
+/* Fed whole and split at every byte: the same output and count. */
+START_TEST(test_crlf_pieces)
+{
+	const struct crlf_case *c = &crlf_cases[_i];
+	struct smtp_crlf st;
+	struct buf *out = buf_new(256);
+	size_t cut;
+
+	for (cut = 0; cut <= c->in_len; cut++) {
+		memset(&st, 0, sizeof(st));
+		buf_reset(out);
+		ck_assert_int_eq(smtp_crlf_append(&st, c->in, cut, out), 0);
+		ck_assert_int_eq(smtp_crlf_append(&st, c->in + cut,
+		    c->in_len - cut, out), 0);
+		ck_assert_int_eq(smtp_crlf_finish(&st, out), 0);
+		ck_assert_msg(buf_len(out) == c->out_len &&
+		    memcmp(buf_cstr(out), c->out, c->out_len) == 0,
+		    "case %d cut %zu: got \"%s\"", _i, cut, buf_cstr(out));
+		ck_assert_int_eq(st.bare, c->bare);
+	}
+	/* And one byte at a time. */
+	memset(&st, 0, sizeof(st));
+	buf_reset(out);
+	for (cut = 0; cut < c->in_len; cut++)
+		ck_assert_int_eq(smtp_crlf_append(&st, c->in + cut, 1, out), 0);
+	ck_assert_int_eq(smtp_crlf_finish(&st, out), 0);
+	ck_assert_uint_eq(buf_len(out), c->out_len);
+	ck_assert_int_eq(memcmp(buf_cstr(out), c->out, c->out_len), 0);
+	ck_assert_int_eq(st.bare, c->bare);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_crlf_cap_and_mode)
+{
+	struct smtp_crlf st = { 0, 0 };
+	struct buf *out = buf_new(3);
+	enum smtp_bare_newline mode;
+
+	ck_assert_int_eq(smtp_crlf_append(&st, "a\n\n", 3, out), -1);
+	buf_free(&out);
+	ck_assert_int_eq(smtp_bare_newline_parse("normalize", &mode), 0);
+	ck_assert_int_eq(mode, SMTP_BARE_NEWLINE_NORMALIZE);
+	ck_assert_int_eq(smtp_bare_newline_parse("reject", &mode), 0);
+	ck_assert_int_eq(mode, SMTP_BARE_NEWLINE_REJECT);
+	ck_assert_int_eq(smtp_bare_newline_parse("no", &mode), -1);
+	ck_assert_int_eq(smtp_bare_newline_parse("", &mode), -1);
+	ck_assert_str_eq(smtp_data_status_text(SMTP_DATA_BARE_NEWLINE),
+	    "bare CR or LF in the message");
+}
+END_TEST
+
 static Suite *
 smtp_data_suite(void)
 {
@@ -473,6 +577,12 @@ smtp_data_suite(void)
 	tcase_add_loop_test(tc, test_table_whole, 0, NCASES);
 	tcase_add_loop_test(tc, test_table_bytewise, 0, NCASES);
 	tcase_add_loop_test(tc, test_table_pairs, 0, NCASES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("crlf");
+	tcase_add_loop_test(tc, test_crlf_pieces, 0,
+	    sizeof(crlf_cases) / sizeof(crlf_cases[0]));
+	tcase_add_test(tc, test_crlf_cap_and_mode);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
