@@ -78,6 +78,7 @@ char *var_smtpd_banner;
 long long var_message_size_limit;
 long long var_smtpd_recipient_limit;
 long long var_smtpd_timeout;
+long long var_smtpd_stress_timeout;
 long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
@@ -143,12 +144,16 @@ long long var_lmtp_lock_stale_time;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
+long long var_pop_login_timeout;
+long long var_pop_stress_timeout;
 long long var_pop_max_bad_commands;
 long long var_pop_line_limit;
 long long var_pop_login_delay;
 
 /* imapd variables (imapd(8)). */
 long long var_imap_timeout;
+long long var_imap_login_timeout;
+long long var_imap_stress_timeout;
 long long var_imap_command_size_limit;
 long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
@@ -399,6 +404,10 @@ const struct param_def param_table[] = {
 	{ "smtpd_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtpd_timeout,
 	    "How long smtpd waits for a client's next command or data "
 	    "line, and to send a reply." },
+	{ "smtpd_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_smtpd_stress_timeout,
+	    "smtpd_timeout while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
 	{ "smtpd_error_limit", PARAM_INT, "20", 1, 1000, &var_smtpd_error_limit,
 	    "Bad commands after which a session is disconnected with 421." },
 	{ "smtpd_line_limit", PARAM_SIZE, "2048", 512, 64 * KIB, &var_smtpd_line_limit,
@@ -599,6 +608,13 @@ const struct param_def param_table[] = {
 	    &var_pop_command_timeout,
 	    "How long popd waits for a client's next command, and to send "
 	    "a reply (RFC 1939 asks for at least 10 minutes)." },
+	{ "pop_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_pop_login_timeout,
+	    "pop_command_timeout before the client has logged in." },
+	{ "pop_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_pop_stress_timeout,
+	    "The POP3 timeouts while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
 	{ "pop_max_bad_commands", PARAM_INT, "20", 1, 1000,
 	    &var_pop_max_bad_commands,
 	    "Bad commands after which a POP3 session is disconnected." },
@@ -616,6 +632,13 @@ const struct param_def param_table[] = {
 	    &var_imap_timeout,
 	    "How long imapd waits for a client's command or for it to end "
 	    "IDLE (RFC 3501 asks for at least 30 minutes)." },
+	{ "imap_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_imap_login_timeout,
+	    "imap_timeout before the client has logged in." },
+	{ "imap_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_imap_stress_timeout,
+	    "The IMAP timeouts while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
 	{ "imap_command_size_limit", PARAM_SIZE, "64k", 1 * KIB, 16 * MIB,
 	    &var_imap_command_size_limit,
 	    "The longest IMAP command, its literals included (APPEND's "

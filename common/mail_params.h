@@ -86,6 +86,7 @@ extern char *var_smtpd_banner;
 extern long long var_message_size_limit;
 extern long long var_smtpd_recipient_limit;
 extern long long var_smtpd_timeout;
+extern long long var_smtpd_stress_timeout;
 extern long long var_smtpd_error_limit;
 extern long long var_smtpd_line_limit;
 extern long long var_smtpd_data_line_limit;
@@ -151,12 +152,16 @@ extern long long var_lmtp_lock_stale_time;
 
 /* popd (popd(8)). */
 extern long long var_pop_command_timeout;
+extern long long var_pop_login_timeout;
+extern long long var_pop_stress_timeout;
 extern long long var_pop_max_bad_commands;
 extern long long var_pop_line_limit;
 extern long long var_pop_login_delay;
 
 /* imapd (imapd(8)). */
 extern long long var_imap_timeout;
+extern long long var_imap_login_timeout;
+extern long long var_imap_stress_timeout;
 extern long long var_imap_command_size_limit;
 extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;

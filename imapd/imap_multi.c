@@ -232,6 +232,26 @@ multi_accept(int listen_fd, size_t limit, long long *uses)
 	}
 }
 
+/*
+ * Stress went on or off (stream.h): every session waiting for its
+ * descriptor works out its deadline again (a spurious wakeup costs it
+ * one EAGAIN), so a silent client meets the stress timeout.
+ */
+static void
+multi_wake_all(void)
+{
+	struct multi_session *ms;
+	size_t i;
+
+	for (i = 0; i < multi_count; i++) {
+		ms = multi_sessions[i];
+		if (ms->done || ms->wait_fd < 0)
+			continue;
+		ms->wait_result = STREAM_OK;
+		multi_resume(ms);
+	}
+}
+
 /* Resume the sessions whose wait is over; drop the finished ones. */
 static void
 multi_dispatch(struct pollfd *fds, size_t first)
@@ -282,6 +302,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	int64_t now, deadline, idle_deadline;
 	size_t i, first;
 	int accepting = 1, timeout, n;
+	int stress_seen = stream_stress_generation();
 
 	multi_handle = handle;
 	multi_handle_ctx = ctx;
@@ -328,6 +349,11 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 		n = poll(fds, (nfds_t) (first + multi_count), timeout);
 		if (n < 0 && errno != EINTR)
 			log_fatal("poll: %m");
+		if (stress_seen != stream_stress_generation()) {
+			stress_seen = stream_stress_generation();
+			multi_wake_all();
+			continue;
+		}
 		if (n < 0)
 			continue;
 		/* The master never writes: EOF means it went away or

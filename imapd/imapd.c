@@ -302,13 +302,14 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	struct imap_session sess;
 	enum imap_read_result res;
 	char *error = NULL, *tag;
-	int timeout_ms = (int) var_imap_timeout * 1000;
+	int timeout_ms = (int) var_imap_login_timeout * 1000;
 
 	(void) ctx;
 	memset(&sess, 0, sizeof(sess));
 	sess.peer = peer;
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
+	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
@@ -327,14 +328,23 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	imapd_greet(&sess);
 	while (sess.state != IMAP_STATE_LOGOUT &&
 	    stream_flush(sess.s) == STREAM_OK) {
+		/* RFC 3501's 30 minutes are for logged-in clients. */
+		timeout_ms = (int) (sess.state == IMAP_STATE_NOT_AUTH ?
+		    var_imap_login_timeout : var_imap_timeout) * 1000;
+		stream_set_timeouts(sess.s, timeout_ms, timeout_ms);
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,
 		    var_imap_message_size_limit, &sess.append_size,
 		    &sess.append_sync);
 		if (res == IMAP_READ_CLOSED) {
-			if (stream_status(sess.s) == STREAM_TIMEOUT)
+			if (stream_status(sess.s) == STREAM_TIMEOUT) {
 				imap_printf(&sess, "* BYE Autologout; idle "
 				    "for too long\r\n");
+				log_info("timeout from %s reason=%s",
+				    peer->client_addr, service_in_stress() ?
+				    "stress_timeout" : sess.user == NULL ?
+				    "login_timeout" : "idle_timeout");
+			}
 			break;
 		}
 		if (res == IMAP_READ_TOO_LONG) {

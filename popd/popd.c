@@ -362,6 +362,17 @@ pop_dispatch(struct pop_session *ps, const struct buf *line)
 	h->handler(ps, cmd.args);
 }
 
+/* Short before login (a client that never logs in holds a process). */
+static void
+popd_set_timeouts(struct pop_session *ps)
+{
+	long long seconds = ps->state == POP_STATE_AUTHORIZATION ?
+	    var_pop_login_timeout : var_pop_command_timeout;
+
+	stream_set_timeouts(ps->s, (int) (seconds * 1000),
+	    (int) (seconds * 1000));
+}
+
 static void
 popd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
@@ -374,8 +385,9 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 	memset(&ps, 0, sizeof(ps));
 	ps.peer = peer;
 	ps.state = POP_STATE_AUTHORIZATION;
-	ps.s = stream_new(fd, (int) (var_pop_command_timeout * 1000),
-	    (int) (var_pop_command_timeout * 1000));
+	ps.s = stream_new(fd, (int) (var_pop_login_timeout * 1000),
+	    (int) (var_pop_login_timeout * 1000));
+	stream_set_stress_timeout(ps.s, (int) (var_pop_stress_timeout * 1000));
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (var_tls_wrapper_mode &&
 	    tls_start(popd.tls, ps.s, NULL, &ps.tls, &error) < 0) {
@@ -392,6 +404,7 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 		if (stream_pending(ps.s) == 0 &&
 		    stream_flush(ps.s) != STREAM_OK)
 			break;
+		popd_set_timeouts(&ps);
 		st = stream_read_line(ps.s, line, (size_t) var_pop_line_limit);
 		if (st == STREAM_TOO_LONG) {
 			pop_reply(&ps, "-ERR Line too long");
@@ -399,9 +412,13 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
-			log_info("timeout from %s%s%s", peer->client_addr,
+			log_info("timeout from %s%s%s reason=%s",
+			    peer->client_addr,
 			    ps.login != NULL ? " user " : "",
-			    ps.login != NULL ? ps.login : "");
+			    ps.login != NULL ? ps.login : "",
+			    service_in_stress() ? "stress_timeout" :
+			    ps.login == NULL ? "login_timeout" :
+			    "command_timeout");
 			pop_reply(&ps, "-ERR Autologout: idle for too long");
 			break;
 		}

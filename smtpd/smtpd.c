@@ -302,6 +302,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	ss.peer = peer;
 	ss.s = stream_new(fd, (int) (var_smtpd_timeout * 1000),
 	    (int) (var_smtpd_timeout * 1000));
+	stream_set_stress_timeout(ss.s, (int) (var_smtpd_stress_timeout * 1000));
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (var_tls_wrapper_mode) {
 		if (smtpd.tls == NULL ||
@@ -330,9 +331,10 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
-			log_info("timeout after %s from %s",
+			log_info("timeout after %s from %s%s",
 			    ss.have_mail ? "MAIL" : "command",
-			    peer->client_addr);
+			    peer->client_addr, service_in_stress() ?
+			    " reason=stress_timeout" : "");
 			smtpd_reply(&ss, "421 4.4.2 %s Error: timeout exceeded",
 			    smtpd.hostname);
 			break;

@@ -55,7 +55,8 @@ IO_TIMEOUT = 10.0
 
 # Numeric attributes of a status record (the rest stay strings).
 _STATUS_INTS = {"maxproc", "busy", "idle", "total", "cap_hits",
-                "abnormal_exits", "spawns", "throttled", "pid", "uptime",
+                "abnormal_exits", "spawns", "throttled", "stress",
+                "stress_events", "pid", "uptime",
                 "services", "end"}
 
 
