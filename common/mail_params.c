@@ -79,6 +79,7 @@ long long var_message_size_limit;
 long long var_smtpd_recipient_limit;
 long long var_smtpd_timeout;
 long long var_smtpd_stress_timeout;
+long long var_smtpd_junk_command_limit;
 long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
@@ -146,6 +147,7 @@ long long var_lmtp_lock_stale_time;
 long long var_pop_command_timeout;
 long long var_pop_login_timeout;
 long long var_pop_stress_timeout;
+long long var_pop_junk_command_limit;
 long long var_pop_max_bad_commands;
 long long var_pop_line_limit;
 long long var_pop_login_delay;
@@ -154,6 +156,7 @@ long long var_pop_login_delay;
 long long var_imap_timeout;
 long long var_imap_login_timeout;
 long long var_imap_stress_timeout;
+long long var_imap_junk_command_limit;
 long long var_imap_command_size_limit;
 long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
@@ -408,6 +411,10 @@ const struct param_def param_table[] = {
 	    &var_smtpd_stress_timeout,
 	    "smtpd_timeout while the service is under stress (all its "
 	    "processes busy at maxproc), when shorter." },
+	{ "smtpd_junk_command_limit", PARAM_INT, "100", 1, 100000,
+	    &var_smtpd_junk_command_limit,
+	    "Commands that make no progress (NOOP, RSET, VRFY, HELP, a "
+	    "repeated HELO/EHLO) after which a session ends with 421." },
 	{ "smtpd_error_limit", PARAM_INT, "20", 1, 1000, &var_smtpd_error_limit,
 	    "Bad commands after which a session is disconnected with 421." },
 	{ "smtpd_line_limit", PARAM_SIZE, "2048", 512, 64 * KIB, &var_smtpd_line_limit,
@@ -615,6 +622,11 @@ const struct param_def param_table[] = {
 	    &var_pop_stress_timeout,
 	    "The POP3 timeouts while the service is under stress (all its "
 	    "processes busy at maxproc), when shorter." },
+	{ "pop_junk_command_limit", PARAM_INT, "20", 1, 100000,
+	    &var_pop_junk_command_limit,
+	    "Commands that make no progress (NOOP, and before login every "
+	    "command that does not log in) after which a POP3 session is "
+	    "disconnected." },
 	{ "pop_max_bad_commands", PARAM_INT, "20", 1, 1000,
 	    &var_pop_max_bad_commands,
 	    "Bad commands after which a POP3 session is disconnected." },
@@ -646,6 +658,10 @@ const struct param_def param_table[] = {
 	{ "imap_message_size_limit", PARAM_SIZE, "50M", 1 * KIB,
 	    2047LL * MIB, &var_imap_message_size_limit,
 	    "The largest message APPEND accepts." },
+	{ "imap_junk_command_limit", PARAM_INT, "20", 1, 100000,
+	    &var_imap_junk_command_limit,
+	    "Commands before login that do not log in (CAPABILITY, NOOP, "
+	    "ID, failed or bad ones) after which imapd ends a session." },
 	{ "imap_bad_command_limit", PARAM_INT, "20", 1, 1000,
 	    &var_imap_bad_command_limit,
 	    "Invalid commands after which imapd ends a session." },

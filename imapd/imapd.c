@@ -366,6 +366,17 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 				sess.append_size = -1;
 			imapd_command(&sess);
 		}
+		/* Before login, every command that does not log in is
+		 * junk: a client cannot hold the session with NOOPs. */
+		if (sess.state == IMAP_STATE_NOT_AUTH &&
+		    ++sess.junk_count >= var_imap_junk_command_limit) {
+			imap_printf(&sess, "* BYE Too many commands without "
+			    "login\r\n");
+			log_info("too many junk commands from %s "
+			    "reason=junk_command_limit limit=%lld",
+			    peer->client_addr, var_imap_junk_command_limit);
+			break;
+		}
 		if (sess.bad_count >= var_imap_bad_command_limit &&
 		    sess.state != IMAP_STATE_LOGOUT) {
 			imap_printf(&sess, "* BYE Too many invalid IMAP "

@@ -329,6 +329,30 @@ static const struct pop_handler pop_handlers[] = {
 	{ POP_VERB_UNKNOWN, NULL },
 };
 
+/*
+ * Count a command that makes no progress, before it runs: NOOP, and
+ * before login every command that cannot log in (CAPA, STLS, USER...).
+ * 1 when pop_junk_command_limit is reached and the session ends.
+ */
+static int
+pop_junk(struct pop_session *ps, const struct pop_command *cmd)
+{
+	if (cmd->verb != POP_VERB_NOOP &&
+	    (ps->state != POP_STATE_AUTHORIZATION ||
+	    cmd->verb == POP_VERB_PASS || cmd->verb == POP_VERB_AUTH ||
+	    cmd->verb == POP_VERB_QUIT))
+		return 0;
+	if (++ps->junk_commands < var_pop_junk_command_limit)
+		return 0;
+	log_info("too many junk commands from %s: last %s "
+	    "reason=junk_command_limit limit=%lld", ps->peer->client_addr,
+	    cmd->name, var_pop_junk_command_limit);
+	pop_reply(ps, "-ERR [SYS/TEMP] Too many commands without progress, "
+	    "disconnecting");
+	ps->quit = 1;
+	return 1;
+}
+
 static void
 pop_dispatch(struct pop_session *ps, const struct buf *line)
 {
@@ -359,6 +383,8 @@ pop_dispatch(struct pop_session *ps, const struct buf *line)
 		pop_bad_command(ps);
 		return;
 	}
+	if (pop_junk(ps, &cmd))
+		return;
 	h->handler(ps, cmd.args);
 }
 

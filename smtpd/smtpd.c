@@ -57,6 +57,25 @@ smtpd_error(struct smtpd_session *ss)
 	return 1;
 }
 
+/*
+ * Count a command that makes no progress (Postfix's junk commands): a
+ * client that sends NOOP every few minutes must not hold a process
+ * forever.  1 when the session ends.
+ */
+static int
+smtpd_junk(struct smtpd_session *ss, const char *command)
+{
+	if (++ss->junk < var_smtpd_junk_command_limit)
+		return 0;
+	log_info("too many junk commands from %s: last %s "
+	    "reason=junk_command_limit limit=%lld", ss->peer->client_addr,
+	    command, var_smtpd_junk_command_limit);
+	smtpd_reply(ss, "421 4.7.0 %s Error: too many commands without "
+	    "progress", smtpd.hostname);
+	ss->quit = 1;
+	return 1;
+}
+
 struct route *
 smtpd_route(void)
 {
@@ -84,6 +103,8 @@ smtpd_cmd_ehlo_common(struct smtpd_session *ss, const char *args, int esmtp)
 {
 	char *error = NULL;
 
+	if (ss->helo != NULL && smtpd_junk(ss, esmtp ? "EHLO" : "HELO"))
+		return;
 	if (*args == '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: %s hostname",
 		    esmtp ? "EHLO" : "HELO");
@@ -173,6 +194,8 @@ smtpd_cmd_starttls(struct smtpd_session *ss, const char *args)
 static void
 smtpd_cmd_rset(struct smtpd_session *ss, const char *args)
 {
+	if (smtpd_junk(ss, "RSET"))
+		return;
 	if (*args != '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: RSET");
 		(void) smtpd_error(ss);
@@ -186,6 +209,8 @@ static void
 smtpd_cmd_noop(struct smtpd_session *ss, const char *args)
 {
 	(void) args;
+	if (smtpd_junk(ss, "NOOP"))
+		return;
 	smtpd_reply(ss, "250 2.0.0 Ok");
 }
 
@@ -200,6 +225,8 @@ smtpd_cmd_quit(struct smtpd_session *ss, const char *args)
 static void
 smtpd_cmd_vrfy(struct smtpd_session *ss, const char *args)
 {
+	if (smtpd_junk(ss, "VRFY"))
+		return;
 	if (*args == '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: VRFY address");
 		(void) smtpd_error(ss);
@@ -214,6 +241,8 @@ static void
 smtpd_cmd_help(struct smtpd_session *ss, const char *args)
 {
 	(void) args;
+	if (smtpd_junk(ss, "HELP"))
+		return;
 	smtpd_reply(ss, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT");
 	smtpd_reply(ss, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
 }

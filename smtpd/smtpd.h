@@ -43,6 +43,7 @@ struct smtpd_session {
 	struct route_mailbox *auth_mailbox;
 	int auth_failures;
 	int errors;			/* bad commands so far */
+	long long junk;			/* commands without progress */
 	int quit;			/* end the session after this reply */
 	/* The transaction. */
 	int have_mail;

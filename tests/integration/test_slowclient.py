@@ -212,3 +212,63 @@ def test_imap_timeout_after_login(make_instance):
     time.sleep(2.5)
     assert m.noop()[0] == "OK"
     m.logout()
+
+
+# -- junk commands ---------------------------------------------------------
+
+def test_smtpd_junk_command_limit(make_instance, certs):
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_junk_command_limit": "5"})
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    assert s.ehlo("client.test")[0] == 250
+    for _ in range(2):
+        assert s.noop()[0] == 250
+    assert s.rset()[0] == 250
+    assert s.ehlo("client.test")[0] == 250     # a repeated EHLO
+    code, text = s.docmd("NOOP")
+    assert code == 421 and b"4.7.0" in text, (code, text)
+    assert "reason=junk_command_limit" in inst.log()
+
+
+def test_smtpd_mail_is_not_junk(make_instance, certs):
+    """A client that sends mail is making progress, whatever the count."""
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_junk_command_limit": "3"})
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    assert s.ehlo("client.test")[0] == 250
+    for i in range(4):
+        s.sendmail("bob@remote.test", ["alice@example.test"],
+                   "Subject: %d\r\n\r\nbody\r\n" % i)
+    s.quit()
+
+
+def test_pop_junk_command_limit(make_instance, certs):
+    inst = start_popd(make_instance, certs,
+                      params={"pop_junk_command_limit": "4"})
+    address, _ = popdutil.new_mailbox(inst)
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    p.capa()                    # before login: 1
+    p.user(address)             # 2
+    p.pass_(popdutil.PASSWORD)  # logs in: not junk
+    assert p.noop().startswith(b"+OK")     # 3
+    with pytest.raises(poplib.error_proto) as e:
+        p.noop()                            # 4: the limit
+    assert b"[SYS/TEMP]" in e.value.args[0]
+    assert "reason=junk_command_limit" in inst.log()
+
+
+def test_imap_junk_command_limit_before_login(make_instance):
+    inst, _ = imapdutil.make_imap_instance(
+        make_instance, params={"imap_junk_command_limit": "3"})
+    sock, f = greeted(inst, "imap", expect=b"* OK")
+    sock.sendall(b"a NOOP\r\nb CAPABILITY\r\nc NOOP\r\n")
+    lines, _ = closed_within(f, 5)
+    assert lines[-1].startswith(b"* BYE"), lines
+    assert "reason=junk_command_limit" in inst.log()
+    sock.close()
+    # After login NOOP is how clients poll: not counted.
+    m = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=10)
+    m.login(imapdutil.USER, imapdutil.PASSWORD)
+    for _ in range(5):
+        assert m.noop()[0] == "OK"
+    m.logout()
