@@ -52,6 +52,17 @@ long long var_listen_backlog;
 char *var_chroot_directory;
 int var_service_keep_running;
 
+long long var_anvil_table_limit;
+long long var_anvil_rate_time_unit;
+long long var_anvil_connection_limit;
+long long var_anvil_timeout;
+char *var_client_limit_exceptions;
+long long var_smtpd_client_connection_count_limit;
+long long var_smtpd_client_connection_rate_limit;
+long long var_pop_client_connection_count_limit;
+long long var_pop_client_connection_rate_limit;
+long long var_imap_client_connection_count_limit;
+long long var_imap_client_connection_rate_limit;
 long long var_line_length_limit;
 long long var_attr_value_limit;
 long long var_attr_count_limit;
@@ -265,6 +276,51 @@ const struct param_def param_table[] = {
 	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
 	    "The directory daemons chroot into before they serve; empty "
 	    "means no chroot." },
+
+	/* Client connection limits (anvil(8)). */
+	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,
+	    &var_anvil_table_limit,
+	    "The most (service, client address) pairs anvil tracks; when "
+	    "full it forgets the least recently seen." },
+	{ "anvil_rate_time_unit", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_anvil_rate_time_unit,
+	    "The time unit of the connection rate limits." },
+	{ "anvil_connection_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_anvil_connection_limit,
+	    "Daemon processes connected to anvil at once; more are "
+	    "refused and admit their clients unchecked." },
+	{ "anvil_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
+	    &var_anvil_timeout,
+	    "How long a daemon waits for anvil's answer before it admits "
+	    "the client unchecked." },
+	{ "client_limit_exceptions", PARAM_LIST, "127.0.0.0/8 ::1", 0, 0,
+	    &var_client_limit_exceptions,
+	    "Client addresses and networks (address/bits) that the "
+	    "connection count and rate limits do not apply to." },
+	{ "smtpd_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
+	    &var_smtpd_client_connection_count_limit,
+	    "Connections one client address may have open to one smtpd "
+	    "service at once; 0 means no limit." },
+	{ "smtpd_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_smtpd_client_connection_rate_limit,
+	    "Connections one client address may start to one smtpd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "pop_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
+	    &var_pop_client_connection_count_limit,
+	    "Connections one client address may have open to one popd "
+	    "service at once; 0 means no limit." },
+	{ "pop_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_pop_client_connection_rate_limit,
+	    "Connections one client address may start to one popd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "imap_client_connection_count_limit", PARAM_INT, "20", 0, 100000,
+	    &var_imap_client_connection_count_limit,
+	    "Connections one client address may have open to one imapd "
+	    "service at once; 0 means no limit." },
+	{ "imap_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_imap_client_connection_rate_limit,
+	    "Connections one client address may start to one imapd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
 
 	/* Internal protocol limits. */
 	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,
@@ -617,7 +673,8 @@ const struct param_def param_table[] = {
 	    "a reply (RFC 1939 asks for at least 10 minutes)." },
 	{ "pop_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
 	    &var_pop_login_timeout,
-	    "pop_command_timeout before the client has logged in." },
+	    "pop_command_timeout before the client has logged in, when "
+	    "shorter." },
 	{ "pop_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
 	    &var_pop_stress_timeout,
 	    "The POP3 timeouts while the service is under stress (all its "
@@ -646,7 +703,8 @@ const struct param_def param_table[] = {
 	    "IDLE (RFC 3501 asks for at least 30 minutes)." },
 	{ "imap_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
 	    &var_imap_login_timeout,
-	    "imap_timeout before the client has logged in." },
+	    "imap_timeout before the client has logged in, when "
+	    "shorter." },
 	{ "imap_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
 	    &var_imap_stress_timeout,
 	    "The IMAP timeouts while the service is under stress (all its "

@@ -35,6 +35,19 @@ extern long long var_listen_backlog;
 extern char *var_chroot_directory;
 extern int var_service_keep_running;
 
+/* Client connection limits (anvil(8), anvil_client.h). */
+extern long long var_anvil_table_limit;
+extern long long var_anvil_rate_time_unit;
+extern long long var_anvil_connection_limit;
+extern long long var_anvil_timeout;
+extern char *var_client_limit_exceptions;
+extern long long var_smtpd_client_connection_count_limit;
+extern long long var_smtpd_client_connection_rate_limit;
+extern long long var_pop_client_connection_count_limit;
+extern long long var_pop_client_connection_rate_limit;
+extern long long var_imap_client_connection_count_limit;
+extern long long var_imap_client_connection_rate_limit;
+
 /* Internal protocol limits. */
 extern long long var_line_length_limit;
 extern long long var_attr_value_limit;

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
@@ -322,6 +323,7 @@ static void
 smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
 	struct smtpd_session ss;
+	struct anvil_admission adm;
 	enum stream_status st;
 	struct buf *line;
 	char *error = NULL;
@@ -333,6 +335,17 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	    (int) (var_smtpd_timeout * 1000));
 	stream_set_stress_timeout(ss.s, (int) (var_smtpd_stress_timeout * 1000));
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	if (!anvil_client_admit(peer, var_smtpd_client_connection_count_limit,
+	    var_smtpd_client_connection_rate_limit, &adm)) {
+		/* Implicit TLS: no plaintext reply, just the close. */
+		if (!var_tls_wrapper_mode)
+			smtpd_reply(&ss, "421 4.7.0 %s Error: too many "
+			    "connections from %s", smtpd.hostname,
+			    peer->client_addr);
+		(void) stream_flush(ss.s);
+		stream_free(&ss.s);
+		return;
+	}
 	if (var_tls_wrapper_mode) {
 		if (smtpd.tls == NULL ||
 		    tls_start(smtpd.tls, ss.s, NULL, &ss.tls, &error) < 0) {
@@ -341,6 +354,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			    "TLS not configured");
 			free(error);
 			stream_free(&ss.s);
+			anvil_client_release(&adm);
 			return;
 		}
 	}
@@ -379,6 +393,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	buf_free(&line);
 	smtpd_session_end(&ss);
 	stream_free(&ss.s);
+	anvil_client_release(&adm);
 	log_info("disconnect from %s[%d]", peer->client_addr,
 	    peer->client_port);
 }
@@ -405,6 +420,8 @@ smtpd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
 	smtpd_reputation_init();
+	if (anvil_client_init(&error) < 0)
+		log_fatal("client_limit_exceptions: %s", error);
 }
 
 static void

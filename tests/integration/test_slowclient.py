@@ -272,3 +272,159 @@ def test_imap_junk_command_limit_before_login(make_instance):
     for _ in range(5):
         assert m.noop()[0] == "OK"
     m.logout()
+
+
+# -- anvil: connection count and rate per client address -------------------
+
+NO_EXCEPTIONS = {"client_limit_exceptions": ""}
+
+
+def test_smtpd_connection_count_limit(make_instance, certs):
+    inst = start_smtpd(make_instance, certs, maxproc=6, params=dict(
+        NO_EXCEPTIONS, smtpd_client_connection_count_limit="2"))
+    held = [greeted(inst, "smtp") for _ in range(2)]
+    sock, f = raw_connect(inst, "smtp")
+    line = f.readline()
+    assert line.startswith(b"421 4.7.0"), line
+    assert b"too many connections" in line
+    assert f.readline() == b""
+    sock.close()
+    log = inst.log()
+    assert re.search(r"refused connection from 127\.0\.0\.1 to service "
+                     r"smtp reason=connection_count_limit count=3 "
+                     r"limit=2", log), log
+    # Per service: the submission listener counts apart.
+    greeted(inst, "submission")[0].close()
+    # A closed connection is counted out: room for one more.
+    held.pop()[0].close()
+    harness.wait_for(lambda: try_greeting(inst, "smtp"), 5,
+                     what="a slot after a disconnect")
+    for sock, f in held:
+        sock.close()
+
+
+def raw_connect(inst, service):
+    sock = socket.create_connection(("127.0.0.1", inst.port(service)),
+                                    timeout=10)
+    return sock, sock.makefile("rb")
+
+
+def try_greeting(inst, service, expect=b"220 "):
+    sock, f = raw_connect(inst, service)
+    try:
+        return f.readline().startswith(expect)
+    finally:
+        sock.close()
+
+
+def test_exempt_addresses_not_limited(make_instance, certs):
+    """The default exceptions (loopback) are never limited."""
+    inst = start_smtpd(make_instance, certs, maxproc=6, params={
+        "smtpd_client_connection_count_limit": "1",
+        "smtpd_client_connection_rate_limit": "1"})
+    held = [greeted(inst, "smtp") for _ in range(4)]
+    for sock, f in held:
+        sock.close()
+    assert "reason=connection" not in inst.log()
+
+
+def test_smtpd_connection_rate_limit(make_instance, certs):
+    inst = start_smtpd(make_instance, certs, maxproc=4, params=dict(
+        NO_EXCEPTIONS, smtpd_client_connection_rate_limit="3",
+        smtpd_client_connection_count_limit="0",
+        anvil_rate_time_unit="4s"))
+    for _ in range(3):
+        s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+        s.quit()
+    with pytest.raises(smtplib.SMTPConnectError) as e:
+        smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    assert e.value.smtp_code == 421
+    assert "reason=connection_rate_limit rate=4 limit=3" in inst.log()
+    # The next time unit starts afresh.
+    time.sleep(4.5)
+    smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10).quit()
+
+
+def test_pop_connection_count_limit(make_instance, certs):
+    inst = start_popd(make_instance, certs, maxproc=4, params=dict(
+        NO_EXCEPTIONS, pop_client_connection_count_limit="1"))
+    held = greeted(inst, "pop3", expect=b"+OK")
+    with pytest.raises(poplib.error_proto) as e:
+        poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    assert b"-ERR [SYS/TEMP]" in e.value.args[0]
+    held[0].close()
+    assert "reason=connection_count_limit" in inst.log()
+
+
+def test_imap_connection_count_limit_multi(make_instance):
+    """imapd with several sessions a process asks anvil through its
+    event loop: limits hold and other sessions keep working."""
+    inst, _ = imapdutil.make_imap_instance(make_instance, params=dict(
+        NO_EXCEPTIONS, imap_client_connection_count_limit="2",
+        imap_client_limit="10"))
+    held = [imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=10)
+            for _ in range(2)]
+    sock, f = raw_connect(inst, "imap")
+    line = f.readline()
+    assert line.startswith(b"* BYE [UNAVAILABLE]"), line
+    sock.close()
+    held[0].login(imapdutil.USER, imapdutil.PASSWORD)
+    assert held[0].noop()[0] == "OK"
+    for m in held:
+        m.logout()
+    harness.wait_for(lambda: try_greeting(inst, "imap", b"* OK"), 5,
+                     what="slots after logout")
+
+
+def test_anvil_down_does_not_block_mail(make_instance, certs):
+    """Without anvil every client is admitted, with one warning."""
+    inst = make_instance(services=mailutil.smtpd_services(maxproc=4))
+    inst.with_anvil = False
+    inst.params.update(mailutil.base_params(inst, certs))
+    inst.params.update(NO_EXCEPTIONS, smtpd_client_connection_count_limit="1")
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.start()
+    held = [greeted(inst, "smtp") for _ in range(2)]
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.sendmail("bob@remote.test", ["alice@example.test"],
+               "Subject: hi\r\n\r\nbody\r\n")
+    s.quit()
+    for sock, f in held:
+        sock.close()
+    log = inst.log()
+    assert "client connection limits not applied" in log
+    assert "reason=connection_count_limit" not in log
+
+
+def test_anvil_crash_and_restart(make_instance, certs):
+    """anvil killed: the master restarts it, mail flows meanwhile, and
+    the limits apply again with fresh counts."""
+    inst = start_smtpd(make_instance, certs, maxproc=6, params=dict(
+        NO_EXCEPTIONS, smtpd_client_connection_count_limit="2"))
+    held = [greeted(inst, "smtp") for _ in range(2)]
+    pid = anvil_pid(inst)
+    os.kill(pid, signal.SIGKILL)
+    # The old counts died with anvil; mail is never blocked meanwhile.
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    assert s.ehlo("client.test")[0] == 250
+    s.quit()
+    harness.wait_for(lambda: anvil_pid(inst) not in (None, pid), 10,
+                     what="anvil restarted")
+    more = [greeted(inst, "smtp") for _ in range(2)]
+    harness.wait_for(lambda: not try_greeting(inst, "smtp"), 5,
+                     what="the limit applied again")
+    for sock, f in held + more:
+        sock.close()
+
+
+def anvil_pid(inst):
+    for pid in inst.instance_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"anvil/anvil"):
+            return pid
+    return None
