@@ -191,8 +191,8 @@ anvil_client_admit(const struct service_peer *peer, long long count_limit,
 			log_info("refused connection from %s to service %s "
 			    "reason=%s %s=%lld limit=%lld", peer->client_addr,
 			    peer->service, adm->limit,
-			    adm->value == count ? "count" : "rate",
-			    adm->value, adm->max);
+			    strcmp(adm->limit, "connection_count_limit") == 0 ?
+			    "count" : "rate", adm->value, adm->max);
 			/* A refused connection is not open: count it out. */
 			anvil_client_release(adm);
 		}
