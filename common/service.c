@@ -126,7 +126,9 @@ service_stress_signal(int sig)
 
 /*
  * Follow the master's stress mode: what the environment says now, and
- * the signals later.  No SA_RESTART: a wait in poll() must see EINTR.
+ * the signals later.  SA_RESTART spares blocking read(), write() and
+ * connect() elsewhere (libldap, file I/O) a surprise EINTR; poll(), where
+ * the streams wait, is never restarted (signal(7)) and so sees EINTR.
  */
 static void
 service_stress_init(void)
@@ -137,7 +139,7 @@ service_stress_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = service_stress_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;
+	sa.sa_flags = SA_RESTART;
 	if (sigaction(MASTER_STRESS_ON_SIGNAL, &sa, NULL) < 0 ||
 	    sigaction(MASTER_STRESS_OFF_SIGNAL, &sa, NULL) < 0)
 		log_fatal("sigaction: %m");

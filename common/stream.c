@@ -35,6 +35,7 @@ struct stream {
 	int read_timeout_ms;
 	int write_timeout_ms;
 	int stress_timeout_ms;	/* -1: none (stream_set_stress_timeout) */
+	sig_atomic_t deadline_stress;	/* stress changes the deadline saw */
 	const struct stream_transport *transport;
 	void *transport_ctx;
 	int not_socket;		/* send() said ENOTSOCK: use write() */
@@ -134,9 +135,9 @@ stream_deadline(int timeout_ms)
  * started before stress began ends at the shorter deadline.
  */
 static int64_t
-stream_call_deadline(const struct stream *s, int64_t start_ms,
-	int timeout_ms)
+stream_call_deadline(struct stream *s, int64_t start_ms, int timeout_ms)
 {
+	s->deadline_stress = stream_stress_changes;
 	if (stream_stress_on && s->stress_timeout_ms >= 0 &&
 	    (timeout_ms < 0 || s->stress_timeout_ms < timeout_ms))
 		timeout_ms = s->stress_timeout_ms;
@@ -169,12 +170,11 @@ stream_read_blocked(const struct stream *s)
  * STREAM_OK, STREAM_TIMEOUT, or STREAM_ERROR with the errno in *err_r.
  */
 static enum stream_status
-stream_wait(const struct stream *s, short events, int64_t deadline,
+stream_wait(struct stream *s, short events, int64_t deadline,
 	int *err_r)
 {
 	struct pollfd pfd;
 	enum stream_status status;
-	sig_atomic_t stress_changes = stream_stress_changes;
 	int64_t left;
 	int timeout;
 	int n;
@@ -187,6 +187,15 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
 		return status;
 	}
 	for (;;) {
+		/*
+		 * Stress changed since the deadline was worked out: the caller
+		 * works it out again (a spurious wakeup costs one EAGAIN).
+		 * XXX: a signal between this test and poll() is seen only at
+		 * the next wakeup; closing that needs ppoll() and blocked
+		 * signals, which imap_multi.c's loop has.
+		 */
+		if (s != NULL && s->deadline_stress != stream_stress_changes)
+			return STREAM_OK;
 		if (deadline == STREAM_NO_DEADLINE) {
 			timeout = -1;
 		} else {
@@ -200,11 +209,6 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
 		pfd.revents = 0;
 		n = poll(&pfd, 1, timeout);
 		if (n < 0) {
-			/* Stress changed: the caller works out its deadline
-			 * again (a spurious wakeup costs one EAGAIN). */
-			if (errno == EINTR && s != NULL &&
-			    stress_changes != stream_stress_changes)
-				return STREAM_OK;
 			if (errno == EINTR)
 				continue;
 			*err_r = errno;
@@ -322,6 +326,7 @@ stream_new(int fd, int read_timeout_ms, int write_timeout_ms)
 	s->read_timeout_ms = read_timeout_ms;
 	s->write_timeout_ms = write_timeout_ms;
 	s->stress_timeout_ms = -1;
+	s->deadline_stress = stream_stress_changes;
 	s->transport = &stream_fd_transport;
 	s->transport_ctx = s;
 	s->in = xmalloc(STREAM_IN_SIZE);
@@ -588,6 +593,9 @@ stream_wait_input(struct stream *s, int timeout_ms)
 
 	if (s->in_end > s->in_start)
 		return 1;
+	/* A change of stress ends the wait early: the read that follows
+	 * has the stress deadline. */
+	s->deadline_stress = stream_stress_changes;
 	status = stream_wait(s, POLLIN, stream_deadline(timeout_ms), &err);
 	if (status == STREAM_OK)
 		return 1;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
+#include "master_proto.h"
 #include "service.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -303,6 +305,18 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	size_t i, first;
 	int accepting = 1, timeout, n;
 	int stress_seen = stream_stress_generation();
+	sigset_t stress_signals, unblocked;
+	struct timespec ts;
+
+	/*
+	 * The master's stress signals are blocked except inside ppoll(), so
+	 * one cannot slip in between the test of stress_seen and the wait.
+	 */
+	sigemptyset(&stress_signals);
+	sigaddset(&stress_signals, MASTER_STRESS_ON_SIGNAL);
+	sigaddset(&stress_signals, MASTER_STRESS_OFF_SIGNAL);
+	if (sigprocmask(SIG_BLOCK, &stress_signals, &unblocked) < 0)
+		log_fatal("sigprocmask: %m");
 
 	multi_handle = handle;
 	multi_handle_ctx = ctx;
@@ -346,9 +360,14 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 			timeout = deadline - now > INT_MAX ? INT_MAX :
 			    deadline - now < 0 ? 0 : (int) (deadline - now);
 		}
-		n = poll(fds, (nfds_t) (first + multi_count), timeout);
-		if (n < 0 && errno != EINTR)
-			log_fatal("poll: %m");
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long) (timeout % 1000) * 1000000;
+		n = stress_seen != stream_stress_generation() ? -1 :
+		    ppoll(fds, (nfds_t) (first + multi_count),
+		    timeout < 0 ? NULL : &ts, &unblocked);
+		if (n < 0 && errno != EINTR && stress_seen ==
+		    stream_stress_generation())
+			log_fatal("ppoll: %m");
 		if (stress_seen != stream_stress_generation()) {
 			stress_seen = stream_stress_generation();
 			multi_wake_all();
@@ -373,6 +392,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 		}
 	}
 	stream_set_waiter(NULL);
+	(void) sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	free(fds);
 	free(multi_sessions);
 	multi_sessions = NULL;
