@@ -470,7 +470,8 @@ const struct param_def param_table[] = {
 	{ "smtpd_junk_command_limit", PARAM_INT, "100", 1, 100000,
 	    &var_smtpd_junk_command_limit,
 	    "Commands that make no progress (NOOP, RSET, VRFY, HELP, a "
-	    "repeated HELO/EHLO) after which a session ends with 421." },
+	    "repeated HELO/EHLO) after which a session ends with 421; "
+	    "the count starts again after each queued message." },
 	{ "smtpd_error_limit", PARAM_INT, "20", 1, 1000, &var_smtpd_error_limit,
 	    "Bad commands after which a session is disconnected with 421." },
 	{ "smtpd_line_limit", PARAM_SIZE, "2048", 512, 64 * KIB, &var_smtpd_line_limit,

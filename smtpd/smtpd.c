@@ -61,11 +61,17 @@ smtpd_error(struct smtpd_session *ss)
 /*
  * Count a command that makes no progress (Postfix's junk commands): a
  * client that sends NOOP every few minutes must not hold a process
- * forever.  1 when the session ends.
+ * forever.  Queued mail is progress: the count starts again after it, so
+ * an MTA that sends RSET between many messages is not cut off.  1 when
+ * the session ends.
  */
 static int
 smtpd_junk(struct smtpd_session *ss, const char *command)
 {
+	if (ss->junk_transactions != ss->transactions) {
+		ss->junk_transactions = ss->transactions;
+		ss->junk = 0;
+	}
 	if (++ss->junk < var_smtpd_junk_command_limit)
 		return 0;
 	log_info("too many junk commands from %s: last %s "

@@ -44,6 +44,7 @@ struct smtpd_session {
 	int auth_failures;
 	int errors;			/* bad commands so far */
 	long long junk;			/* commands without progress */
+	long long junk_transactions;	/* transactions when it was reset */
 	int quit;			/* end the session after this reply */
 	/* The transaction. */
 	int have_mail;

@@ -235,12 +235,15 @@ def test_smtpd_junk_command_limit(make_instance, certs):
 
 
 def test_smtpd_mail_is_not_junk(make_instance, certs):
-    """A client that sends mail is making progress, whatever the count."""
+    """Queued mail is progress: the count starts again after it, so an
+    MTA sending RSET and NOOP between many messages is not cut off."""
     inst = start_smtpd(make_instance, certs,
                        params={"smtpd_junk_command_limit": "3"})
     s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
     assert s.ehlo("client.test")[0] == 250
     for i in range(4):
+        assert s.rset()[0] == 250
+        assert s.noop()[0] == 250
         s.sendmail("bob@remote.test", ["alice@example.test"],
                    "Subject: %d\r\n\r\nbody\r\n" % i)
     s.quit()
