@@ -52,6 +52,17 @@ long long var_listen_backlog;
 char *var_chroot_directory;
 int var_service_keep_running;
 
+long long var_anvil_table_limit;
+long long var_anvil_rate_time_unit;
+long long var_anvil_connection_limit;
+long long var_anvil_timeout;
+char *var_client_limit_exceptions;
+long long var_smtpd_client_connection_count_limit;
+long long var_smtpd_client_connection_rate_limit;
+long long var_pop_client_connection_count_limit;
+long long var_pop_client_connection_rate_limit;
+long long var_imap_client_connection_count_limit;
+long long var_imap_client_connection_rate_limit;
 long long var_line_length_limit;
 long long var_attr_value_limit;
 long long var_attr_count_limit;
@@ -78,6 +89,8 @@ char *var_smtpd_banner;
 long long var_message_size_limit;
 long long var_smtpd_recipient_limit;
 long long var_smtpd_timeout;
+long long var_smtpd_stress_timeout;
+long long var_smtpd_junk_command_limit;
 long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
@@ -145,12 +158,18 @@ long long var_lmtp_lock_stale_time;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
+long long var_pop_login_timeout;
+long long var_pop_stress_timeout;
+long long var_pop_junk_command_limit;
 long long var_pop_max_bad_commands;
 long long var_pop_line_limit;
 long long var_pop_login_delay;
 
 /* imapd variables (imapd(8)). */
 long long var_imap_timeout;
+long long var_imap_login_timeout;
+long long var_imap_stress_timeout;
+long long var_imap_junk_command_limit;
 long long var_imap_command_size_limit;
 long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
@@ -259,6 +278,51 @@ const struct param_def param_table[] = {
 	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
 	    "The directory daemons chroot into before they serve; empty "
 	    "means no chroot." },
+
+	/* Client connection limits (anvil(8)). */
+	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,
+	    &var_anvil_table_limit,
+	    "The most (service, client address) pairs anvil tracks; when "
+	    "full it forgets the least recently seen." },
+	{ "anvil_rate_time_unit", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_anvil_rate_time_unit,
+	    "The time unit of the connection rate limits." },
+	{ "anvil_connection_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_anvil_connection_limit,
+	    "Daemon processes connected to anvil at once; more are "
+	    "refused and admit their clients unchecked." },
+	{ "anvil_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
+	    &var_anvil_timeout,
+	    "How long a daemon waits for anvil's answer before it admits "
+	    "the client unchecked." },
+	{ "client_limit_exceptions", PARAM_LIST, "127.0.0.0/8 ::1", 0, 0,
+	    &var_client_limit_exceptions,
+	    "Client addresses and networks (address/bits) that the "
+	    "connection count and rate limits do not apply to." },
+	{ "smtpd_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
+	    &var_smtpd_client_connection_count_limit,
+	    "Connections one client address may have open to one smtpd "
+	    "service at once; 0 means no limit." },
+	{ "smtpd_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_smtpd_client_connection_rate_limit,
+	    "Connections one client address may start to one smtpd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "pop_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
+	    &var_pop_client_connection_count_limit,
+	    "Connections one client address may have open to one popd "
+	    "service at once; 0 means no limit." },
+	{ "pop_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_pop_client_connection_rate_limit,
+	    "Connections one client address may start to one popd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "imap_client_connection_count_limit", PARAM_INT, "20", 0, 100000,
+	    &var_imap_client_connection_count_limit,
+	    "Connections one client address may have open to one imapd "
+	    "service at once; 0 means no limit." },
+	{ "imap_client_connection_rate_limit", PARAM_INT, "0", 0, 1000000,
+	    &var_imap_client_connection_rate_limit,
+	    "Connections one client address may start to one imapd "
+	    "service per anvil_rate_time_unit; 0 means no limit." },
 
 	/* Internal protocol limits. */
 	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,
@@ -401,6 +465,15 @@ const struct param_def param_table[] = {
 	{ "smtpd_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtpd_timeout,
 	    "How long smtpd waits for a client's next command or data "
 	    "line, and to send a reply." },
+	{ "smtpd_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_smtpd_stress_timeout,
+	    "smtpd_timeout while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
+	{ "smtpd_junk_command_limit", PARAM_INT, "100", 1, 100000,
+	    &var_smtpd_junk_command_limit,
+	    "Commands that make no progress (NOOP, RSET, VRFY, HELP, a "
+	    "repeated HELO/EHLO) after which a session ends with 421; "
+	    "the count starts again after each queued message." },
 	{ "smtpd_error_limit", PARAM_INT, "20", 1, 1000, &var_smtpd_error_limit,
 	    "Bad commands after which a session is disconnected with 421." },
 	{ "smtpd_line_limit", PARAM_SIZE, "2048", 512, 64 * KIB, &var_smtpd_line_limit,
@@ -611,6 +684,19 @@ const struct param_def param_table[] = {
 	    &var_pop_command_timeout,
 	    "How long popd waits for a client's next command, and to send "
 	    "a reply (RFC 1939 asks for at least 10 minutes)." },
+	{ "pop_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_pop_login_timeout,
+	    "pop_command_timeout before the client has logged in, when "
+	    "shorter." },
+	{ "pop_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_pop_stress_timeout,
+	    "The POP3 timeouts while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
+	{ "pop_junk_command_limit", PARAM_INT, "20", 1, 100000,
+	    &var_pop_junk_command_limit,
+	    "Commands that make no progress (NOOP, and before login every "
+	    "command that does not log in) after which a POP3 session is "
+	    "disconnected." },
 	{ "pop_max_bad_commands", PARAM_INT, "20", 1, 1000,
 	    &var_pop_max_bad_commands,
 	    "Bad commands after which a POP3 session is disconnected." },
@@ -628,6 +714,14 @@ const struct param_def param_table[] = {
 	    &var_imap_timeout,
 	    "How long imapd waits for a client's command or for it to end "
 	    "IDLE (RFC 3501 asks for at least 30 minutes)." },
+	{ "imap_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_imap_login_timeout,
+	    "imap_timeout before the client has logged in, when "
+	    "shorter." },
+	{ "imap_stress_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_imap_stress_timeout,
+	    "The IMAP timeouts while the service is under stress (all its "
+	    "processes busy at maxproc), when shorter." },
 	{ "imap_command_size_limit", PARAM_SIZE, "64k", 1 * KIB, 16 * MIB,
 	    &var_imap_command_size_limit,
 	    "The longest IMAP command, its literals included (APPEND's "
@@ -635,6 +729,10 @@ const struct param_def param_table[] = {
 	{ "imap_message_size_limit", PARAM_SIZE, "50M", 1 * KIB,
 	    2047LL * MIB, &var_imap_message_size_limit,
 	    "The largest message APPEND accepts." },
+	{ "imap_junk_command_limit", PARAM_INT, "20", 1, 100000,
+	    &var_imap_junk_command_limit,
+	    "Commands before login that do not log in (CAPABILITY, NOOP, "
+	    "ID, failed or bad ones) after which imapd ends a session." },
 	{ "imap_bad_command_limit", PARAM_INT, "20", 1, 1000,
 	    &var_imap_bad_command_limit,
 	    "Invalid commands after which imapd ends a session." },

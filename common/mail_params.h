@@ -35,6 +35,19 @@ extern long long var_listen_backlog;
 extern char *var_chroot_directory;
 extern int var_service_keep_running;
 
+/* Client connection limits (anvil(8), anvil_client.h). */
+extern long long var_anvil_table_limit;
+extern long long var_anvil_rate_time_unit;
+extern long long var_anvil_connection_limit;
+extern long long var_anvil_timeout;
+extern char *var_client_limit_exceptions;
+extern long long var_smtpd_client_connection_count_limit;
+extern long long var_smtpd_client_connection_rate_limit;
+extern long long var_pop_client_connection_count_limit;
+extern long long var_pop_client_connection_rate_limit;
+extern long long var_imap_client_connection_count_limit;
+extern long long var_imap_client_connection_rate_limit;
+
 /* Internal protocol limits. */
 extern long long var_line_length_limit;
 extern long long var_attr_value_limit;
@@ -86,6 +99,8 @@ extern char *var_smtpd_banner;
 extern long long var_message_size_limit;
 extern long long var_smtpd_recipient_limit;
 extern long long var_smtpd_timeout;
+extern long long var_smtpd_stress_timeout;
+extern long long var_smtpd_junk_command_limit;
 extern long long var_smtpd_error_limit;
 extern long long var_smtpd_line_limit;
 extern long long var_smtpd_data_line_limit;
@@ -153,12 +168,18 @@ extern long long var_lmtp_lock_stale_time;
 
 /* popd (popd(8)). */
 extern long long var_pop_command_timeout;
+extern long long var_pop_login_timeout;
+extern long long var_pop_stress_timeout;
+extern long long var_pop_junk_command_limit;
 extern long long var_pop_max_bad_commands;
 extern long long var_pop_line_limit;
 extern long long var_pop_login_delay;
 
 /* imapd (imapd(8)). */
 extern long long var_imap_timeout;
+extern long long var_imap_login_timeout;
+extern long long var_imap_stress_timeout;
+extern long long var_imap_junk_command_limit;
 extern long long var_imap_command_size_limit;
 extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;

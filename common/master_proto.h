@@ -23,6 +23,7 @@
 #ifndef ISPMAIL_MASTER_PROTO_H
 #define ISPMAIL_MASTER_PROTO_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,6 +44,18 @@ struct master_status {
 /* Environment variable a child of the master finds set to "1". */
 #define MASTER_ENV "ISPMAIL_MASTER"
 
+/*
+ * Stress mode: while every process of a service is busy at its process
+ * limit the master sends its children MASTER_STRESS_ON_SIGNAL, and
+ * MASTER_STRESS_OFF_SIGNAL once the service has room again; a child
+ * started under stress finds MASTER_STRESS_ENV set to "1".  Children
+ * start with both signals ignored (inherited across exec) until the
+ * service skeleton installs its handlers, so an early one is not fatal.
+ */
+#define MASTER_STRESS_ON_SIGNAL SIGUSR1
+#define MASTER_STRESS_OFF_SIGNAL SIGUSR2
+#define MASTER_STRESS_ENV "ISPMAIL_STRESS"
+
 /* The status socket, relative to queue_directory. */
 #define MASTER_STATUS_SOCKET "private/master.status"
 /* The pid/lock file, relative to queue_directory. */
@@ -55,7 +68,7 @@ struct master_status {
  *
  *	service=NAME type=inet|unix listen=ADDRESS user=USER maxproc=N
  *	busy=N idle=N total=N cap_hits=N abnormal_exits=N spawns=N
- *	throttled=0|1
+ *	throttled=0|1 stress=0|1 stress_events=N
  *
  * (one attribute a line), and a last record "end=1" whose other
  * attributes describe the master: pid=N uptime=SECONDS services=N.

@@ -23,6 +23,7 @@
 #include "master_proto.h"
 #include "params.h"
 #include "service.h"
+#include "stream.h"
 #include "xalloc.h"
 
 /* The master sets this when it runs in the foreground (log to stderr). */
@@ -114,6 +115,44 @@ service_report(enum master_status_code code)
 	if (n < 0)
 		log_debug("send status: %m: master gone");
 	return -1;
+}
+
+/* The master's stress signals (master_proto.h): every stream follows. */
+static void
+service_stress_signal(int sig)
+{
+	stream_set_stress(sig == MASTER_STRESS_ON_SIGNAL);
+}
+
+/*
+ * Follow the master's stress mode: what the environment says now, and
+ * the signals later.  SA_RESTART spares blocking read(), write() and
+ * connect() elsewhere (libldap, file I/O) a surprise EINTR; poll(), where
+ * the streams wait, is never restarted (signal(7)) and so sees EINTR.
+ */
+static void
+service_stress_init(void)
+{
+	struct sigaction sa;
+	const char *env = getenv(MASTER_STRESS_ENV);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = service_stress_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(MASTER_STRESS_ON_SIGNAL, &sa, NULL) < 0 ||
+	    sigaction(MASTER_STRESS_OFF_SIGNAL, &sa, NULL) < 0)
+		log_fatal("sigaction: %m");
+	if (env != NULL && strcmp(env, "1") == 0) {
+		stream_set_stress(1);
+		log_info("service under stress: stress timeouts apply");
+	}
+}
+
+int
+service_in_stress(void)
+{
+	return stream_stress();
 }
 
 /* What the master was last told by service_set_busy(). */
@@ -368,6 +407,7 @@ service_main(int argc, char **argv, const struct service_def *def,
 
 	/* A client that disconnects must cost one write error, not us. */
 	signal(SIGPIPE, SIG_IGN);
+	service_stress_init();
 	if (def->pre_init != NULL)
 		def->pre_init(def->ctx);
 	/* The one place a service gives up root, before the first accept. */

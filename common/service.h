@@ -71,6 +71,13 @@ struct service_def {
 int service_set_busy(int busy);
 
 /*
+ * 1 while the master says this service is at its process limit (stress
+ * mode, master_proto.h): daemons then use their shorter stress timeouts,
+ * which every stream with a stress timeout (stream.h) applies by itself.
+ */
+int service_in_stress(void);
+
+/*
  * Fill peer for a connection a run hook accepted itself (the service
  * name is the one master.conf gave this process).
  */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ struct stream {
 	int fd;
 	int read_timeout_ms;
 	int write_timeout_ms;
+	int stress_timeout_ms;	/* -1: none (stream_set_stress_timeout) */
+	sig_atomic_t deadline_stress;	/* stress changes the deadline saw */
 	const struct stream_transport *transport;
 	void *transport_ctx;
 	int not_socket;		/* send() said ENOTSOCK: use write() */
@@ -57,6 +60,14 @@ struct stream {
 
 /* The process-wide waiter (stream_set_waiter); NULL: poll(). */
 static stream_waiter *stream_current_waiter;
+
+/*
+ * Stress mode (stream_set_stress), set from a signal handler: the flag,
+ * and a count of changes so a wait interrupted by the signal knows its
+ * deadline must be worked out again.
+ */
+static volatile sig_atomic_t stream_stress_on;
+static volatile sig_atomic_t stream_stress_changes;
 
 static ssize_t stream_fd_read(void *ctx, void *data, size_t len,
 	int *want_write_r);
@@ -117,6 +128,24 @@ stream_deadline(int timeout_ms)
 	return stream_now_ms() + timeout_ms;
 }
 
+/*
+ * The deadline of a read or write call on s that started at start_ms and
+ * may take timeout_ms, or the stress timeout while the process is under
+ * stress, whichever is shorter.  Worked out at every wait, so a call that
+ * started before stress began ends at the shorter deadline.
+ */
+static int64_t
+stream_call_deadline(struct stream *s, int64_t start_ms, int timeout_ms)
+{
+	s->deadline_stress = stream_stress_changes;
+	if (stream_stress_on && s->stress_timeout_ms >= 0 &&
+	    (timeout_ms < 0 || s->stress_timeout_ms < timeout_ms))
+		timeout_ms = s->stress_timeout_ms;
+	if (timeout_ms < 0)
+		return STREAM_NO_DEADLINE;
+	return start_ms + timeout_ms;
+}
+
 static enum stream_status
 stream_fail(struct stream *s, enum stream_status *side,
 	enum stream_status status, int err)
@@ -141,7 +170,7 @@ stream_read_blocked(const struct stream *s)
  * STREAM_OK, STREAM_TIMEOUT, or STREAM_ERROR with the errno in *err_r.
  */
 static enum stream_status
-stream_wait(const struct stream *s, short events, int64_t deadline,
+stream_wait(struct stream *s, short events, int64_t deadline,
 	int *err_r)
 {
 	struct pollfd pfd;
@@ -158,6 +187,15 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
 		return status;
 	}
 	for (;;) {
+		/*
+		 * Stress changed since the deadline was worked out: the caller
+		 * works it out again (a spurious wakeup costs one EAGAIN).
+		 * XXX: a signal between this test and poll() is seen only at
+		 * the next wakeup; closing that needs ppoll() and blocked
+		 * signals, which imap_multi.c's loop has.
+		 */
+		if (s != NULL && s->deadline_stress != stream_stress_changes)
+			return STREAM_OK;
 		if (deadline == STREAM_NO_DEADLINE) {
 			timeout = -1;
 		} else {
@@ -193,7 +231,7 @@ stream_wait(const struct stream *s, short events, int64_t deadline,
  * Failures become the sticky read status.
  */
 static enum stream_status
-stream_fill(struct stream *s, int64_t deadline)
+stream_fill(struct stream *s, int64_t start_ms)
 {
 	enum stream_status status;
 	int want_write;
@@ -223,7 +261,8 @@ stream_fill(struct stream *s, int64_t deadline)
 			return stream_fail(s, &s->read_status, STREAM_ERROR,
 			    errno);
 		status = stream_wait(s, want_write ? POLLOUT : POLLIN,
-		    deadline, &err);
+		    stream_call_deadline(s, start_ms, s->read_timeout_ms),
+		    &err);
 		if (status != STREAM_OK)
 			return stream_fail(s, &s->read_status, status, err);
 	}
@@ -232,7 +271,7 @@ stream_fill(struct stream *s, int64_t deadline)
 /* Write all of data before the deadline; failures are sticky. */
 static enum stream_status
 stream_write_all(struct stream *s, const char *data, size_t len,
-	int64_t deadline)
+	int64_t start_ms)
 {
 	enum stream_status status;
 	int want_read;
@@ -261,7 +300,8 @@ stream_write_all(struct stream *s, const char *data, size_t len,
 			return stream_fail(s, &s->write_status, STREAM_ERROR,
 			    errno);
 		status = stream_wait(s, want_read ? POLLIN : POLLOUT,
-		    deadline, &err);
+		    stream_call_deadline(s, start_ms, s->write_timeout_ms),
+		    &err);
 		if (status != STREAM_OK)
 			return stream_fail(s, &s->write_status, status, err);
 	}
@@ -285,6 +325,8 @@ stream_new(int fd, int read_timeout_ms, int write_timeout_ms)
 	s->fd = fd;
 	s->read_timeout_ms = read_timeout_ms;
 	s->write_timeout_ms = write_timeout_ms;
+	s->stress_timeout_ms = -1;
+	s->deadline_stress = stream_stress_changes;
 	s->transport = &stream_fd_transport;
 	s->transport_ctx = s;
 	s->in = xmalloc(STREAM_IN_SIZE);
@@ -319,6 +361,34 @@ stream_set_timeouts(struct stream *s, int read_timeout_ms,
 }
 
 void
+stream_set_stress_timeout(struct stream *s, int timeout_ms)
+{
+	s->stress_timeout_ms = timeout_ms;
+}
+
+void
+stream_set_stress(int on)
+{
+	on = on != 0;
+	if (stream_stress_on == on)
+		return;
+	stream_stress_on = on;
+	stream_stress_changes++;
+}
+
+int
+stream_stress(void)
+{
+	return stream_stress_on;
+}
+
+int
+stream_stress_generation(void)
+{
+	return (int) stream_stress_changes;
+}
+
+void
 stream_set_transport(struct stream *s,
 	const struct stream_transport *transport, void *ctx)
 {
@@ -348,7 +418,7 @@ enum stream_status
 stream_read_line(struct stream *s, struct buf *line, size_t max)
 {
 	enum stream_status status;
-	int64_t deadline;
+	int64_t start_ms;
 	size_t limit, seg, avail;
 	const char *p, *nl;
 	int too_long = 0;
@@ -358,7 +428,7 @@ stream_read_line(struct stream *s, struct buf *line, size_t max)
 	if (status != STREAM_OK)
 		return status;
 	limit = max < buf_cap(line) ? max : buf_cap(line);
-	deadline = stream_deadline(s->read_timeout_ms);
+	start_ms = stream_now_ms();
 	for (;;) {
 		p = s->in + s->in_start;
 		avail = s->in_end - s->in_start;
@@ -379,7 +449,7 @@ stream_read_line(struct stream *s, struct buf *line, size_t max)
 			return too_long ? STREAM_TOO_LONG : STREAM_OK;
 		}
 		s->in_start += seg;
-		status = stream_fill(s, deadline);
+		status = stream_fill(s, start_ms);
 		if (status != STREAM_OK)
 			return status;
 	}
@@ -395,7 +465,7 @@ enum stream_status
 stream_read_exact(struct stream *s, struct buf *out, size_t len)
 {
 	enum stream_status status;
-	int64_t deadline;
+	int64_t start_ms;
 	size_t avail, take;
 
 	status = stream_read_blocked(s);
@@ -404,7 +474,7 @@ stream_read_exact(struct stream *s, struct buf *out, size_t len)
 	/* Written so that a huge len cannot overflow the sum. */
 	if (len > buf_cap(out) - buf_len(out))
 		return STREAM_TOO_LONG;
-	deadline = stream_deadline(s->read_timeout_ms);
+	start_ms = stream_now_ms();
 	for (;;) {
 		avail = s->in_end - s->in_start;
 		take = avail < len ? avail : len;
@@ -417,7 +487,7 @@ stream_read_exact(struct stream *s, struct buf *out, size_t len)
 		}
 		if (len == 0)
 			return STREAM_OK;
-		status = stream_fill(s, deadline);
+		status = stream_fill(s, start_ms);
 		if (status != STREAM_OK)
 			return status;
 	}
@@ -440,7 +510,7 @@ enum stream_status
 stream_write(struct stream *s, const void *data, size_t len)
 {
 	enum stream_status status;
-	int64_t deadline;
+	int64_t start_ms;
 
 	if (s->write_status != STREAM_OK)
 		return s->write_status;
@@ -449,14 +519,14 @@ stream_write(struct stream *s, const void *data, size_t len)
 		s->out_len += len;
 		return STREAM_OK;
 	}
-	deadline = stream_deadline(s->write_timeout_ms);
-	status = stream_write_all(s, s->out, s->out_len, deadline);
+	start_ms = stream_now_ms();
+	status = stream_write_all(s, s->out, s->out_len, start_ms);
 	s->out_len = 0;
 	if (status != STREAM_OK)
 		return status;
 	/* Copying something this large would only cost time. */
 	if (len >= STREAM_OUT_SIZE)
-		return stream_write_all(s, data, len, deadline);
+		return stream_write_all(s, data, len, start_ms);
 	memcpy(s->out, data, len);
 	s->out_len = len;
 	return STREAM_OK;
@@ -504,8 +574,7 @@ stream_flush(struct stream *s)
 		return s->write_status;
 	if (s->out_len == 0)
 		return STREAM_OK;
-	status = stream_write_all(s, s->out, s->out_len,
-	    stream_deadline(s->write_timeout_ms));
+	status = stream_write_all(s, s->out, s->out_len, stream_now_ms());
 	s->out_len = 0;
 	return status;
 }
@@ -524,6 +593,9 @@ stream_wait_input(struct stream *s, int timeout_ms)
 
 	if (s->in_end > s->in_start)
 		return 1;
+	/* A change of stress ends the wait early: the read that follows
+	 * has the stress deadline. */
+	s->deadline_stress = stream_stress_changes;
 	status = stream_wait(s, POLLIN, stream_deadline(timeout_ms), &err);
 	if (status == STREAM_OK)
 		return 1;

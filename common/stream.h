@@ -65,6 +65,22 @@ struct stream *stream_new(int fd, int read_timeout_ms, int write_timeout_ms);
 void stream_free(struct stream **sp);
 void stream_set_timeouts(struct stream *s, int read_timeout_ms,
 	int write_timeout_ms);
+/*
+ * The timeout (both directions) while the process is under stress, when
+ * shorter than the ordinary ones; -1 (the default): none.
+ */
+void stream_set_stress_timeout(struct stream *s, int timeout_ms);
+/*
+ * Stress mode for every stream of the process (the master says its
+ * service is at its process limit: service.h).  Async-signal-safe: a
+ * signal handler calls it, and a read or write already waiting wakes up
+ * (EINTR) and ends at the stress deadline counted from its start.
+ */
+void stream_set_stress(int on);
+/* 1 while under stress. */
+int stream_stress(void);
+/* A number that changes whenever stress goes on or off (waiters). */
+int stream_stress_generation(void);
 /* Replace the byte mover (NULL restores plain read/write on the fd). */
 void stream_set_transport(struct stream *s,
 	const struct stream_transport *transport, void *ctx);

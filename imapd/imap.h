@@ -56,6 +56,7 @@ struct imap_session {
 					   untagged updates */
 	int uid_cmd;			/* the command came as UID ... */
 	long long bad_count;
+	long long junk_count;		/* commands before login */
 	long long auth_failures;
 	/* APPEND's message literal, left unread on the stream. */
 	long long append_size;		/* -1: none */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
+#include "master_proto.h"
 #include "service.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -232,6 +234,26 @@ multi_accept(int listen_fd, size_t limit, long long *uses)
 	}
 }
 
+/*
+ * Stress went on or off (stream.h): every session waiting for its
+ * descriptor works out its deadline again (a spurious wakeup costs it
+ * one EAGAIN), so a silent client meets the stress timeout.
+ */
+static void
+multi_wake_all(void)
+{
+	struct multi_session *ms;
+	size_t i;
+
+	for (i = 0; i < multi_count; i++) {
+		ms = multi_sessions[i];
+		if (ms->done || ms->wait_fd < 0)
+			continue;
+		ms->wait_result = STREAM_OK;
+		multi_resume(ms);
+	}
+}
+
 /* Resume the sessions whose wait is over; drop the finished ones. */
 static void
 multi_dispatch(struct pollfd *fds, size_t first)
@@ -282,6 +304,19 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	int64_t now, deadline, idle_deadline;
 	size_t i, first;
 	int accepting = 1, timeout, n;
+	int stress_seen = stream_stress_generation();
+	sigset_t stress_signals, unblocked;
+	struct timespec ts;
+
+	/*
+	 * The master's stress signals are blocked except inside ppoll(), so
+	 * one cannot slip in between the test of stress_seen and the wait.
+	 */
+	sigemptyset(&stress_signals);
+	sigaddset(&stress_signals, MASTER_STRESS_ON_SIGNAL);
+	sigaddset(&stress_signals, MASTER_STRESS_OFF_SIGNAL);
+	if (sigprocmask(SIG_BLOCK, &stress_signals, &unblocked) < 0)
+		log_fatal("sigprocmask: %m");
 
 	multi_handle = handle;
 	multi_handle_ctx = ctx;
@@ -325,9 +360,19 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 			timeout = deadline - now > INT_MAX ? INT_MAX :
 			    deadline - now < 0 ? 0 : (int) (deadline - now);
 		}
-		n = poll(fds, (nfds_t) (first + multi_count), timeout);
-		if (n < 0 && errno != EINTR)
-			log_fatal("poll: %m");
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long) (timeout % 1000) * 1000000;
+		n = stress_seen != stream_stress_generation() ? -1 :
+		    ppoll(fds, (nfds_t) (first + multi_count),
+		    timeout < 0 ? NULL : &ts, &unblocked);
+		if (n < 0 && errno != EINTR && stress_seen ==
+		    stream_stress_generation())
+			log_fatal("ppoll: %m");
+		if (stress_seen != stream_stress_generation()) {
+			stress_seen = stream_stress_generation();
+			multi_wake_all();
+			continue;
+		}
 		if (n < 0)
 			continue;
 		/* The master never writes: EOF means it went away or
@@ -347,6 +392,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 		}
 	}
 	stream_set_waiter(NULL);
+	(void) sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	free(fds);
 	free(multi_sessions);
 	multi_sessions = NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "buf.h"
 #include "imap.h"
 #include "imap_keywords.h"
@@ -296,23 +297,45 @@ imapd_session_free(struct imap_session *sess)
 	free(sess->root);
 }
 
+/* Before login the shorter of imap_login_timeout and imap_timeout. */
+static long long
+imapd_timeout(enum imap_state state)
+{
+	if (state == IMAP_STATE_NOT_AUTH &&
+	    var_imap_login_timeout < var_imap_timeout)
+		return var_imap_login_timeout;
+	return var_imap_timeout;
+}
+
 static void
 imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
 	struct imap_session sess;
+	struct anvil_admission adm;
 	enum imap_read_result res;
 	char *error = NULL, *tag;
-	int timeout_ms = (int) var_imap_timeout * 1000;
+	int timeout_ms = (int) imapd_timeout(IMAP_STATE_NOT_AUTH) * 1000;
 
 	(void) ctx;
 	memset(&sess, 0, sizeof(sess));
 	sess.peer = peer;
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
+	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	if (!anvil_client_admit(peer, var_imap_client_connection_count_limit,
+	    var_imap_client_connection_rate_limit, &adm)) {
+		/* Implicit TLS: no plaintext reply, just the close. */
+		if (!var_tls_wrapper_mode)
+			imap_printf(&sess, "* BYE [UNAVAILABLE] Too many "
+			    "connections from %s\r\n", peer->client_addr);
+		(void) stream_flush(sess.s);
+		imapd_session_free(&sess);
+		return;
+	}
 	if (var_tls_wrapper_mode) {
 		if (imapd_tls == NULL || tls_start(imapd_tls, sess.s, NULL,
 		    &sess.tls, &error) < 0) {
@@ -321,20 +344,29 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 			    "TLS not configured");
 			free(error);
 			imapd_session_free(&sess);
+			anvil_client_release(&adm);
 			return;
 		}
 	}
 	imapd_greet(&sess);
 	while (sess.state != IMAP_STATE_LOGOUT &&
 	    stream_flush(sess.s) == STREAM_OK) {
+		/* RFC 3501's 30 minutes are for logged-in clients. */
+		timeout_ms = (int) imapd_timeout(sess.state) * 1000;
+		stream_set_timeouts(sess.s, timeout_ms, timeout_ms);
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,
 		    var_imap_message_size_limit, &sess.append_size,
 		    &sess.append_sync);
 		if (res == IMAP_READ_CLOSED) {
-			if (stream_status(sess.s) == STREAM_TIMEOUT)
+			if (stream_status(sess.s) == STREAM_TIMEOUT) {
 				imap_printf(&sess, "* BYE Autologout; idle "
 				    "for too long\r\n");
+				log_info("timeout from %s reason=%s",
+				    peer->client_addr, service_in_stress() ?
+				    "stress_timeout" : sess.user == NULL ?
+				    "login_timeout" : "idle_timeout");
+			}
 			break;
 		}
 		if (res == IMAP_READ_TOO_LONG) {
@@ -356,6 +388,17 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 				sess.append_size = -1;
 			imapd_command(&sess);
 		}
+		/* Before login, every command that does not log in is
+		 * junk: a client cannot hold the session with NOOPs. */
+		if (sess.state == IMAP_STATE_NOT_AUTH &&
+		    ++sess.junk_count >= var_imap_junk_command_limit) {
+			imap_printf(&sess, "* BYE Too many commands without "
+			    "login\r\n");
+			log_info("too many junk commands from %s "
+			    "reason=junk_command_limit limit=%lld",
+			    peer->client_addr, var_imap_junk_command_limit);
+			break;
+		}
 		if (sess.bad_count >= var_imap_bad_command_limit &&
 		    sess.state != IMAP_STATE_LOGOUT) {
 			imap_printf(&sess, "* BYE Too many invalid IMAP "
@@ -369,6 +412,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	log_info("disconnect from %s user=%s", peer->client_addr,
 	    sess.user != NULL ? sess.user : "-");
 	imapd_session_free(&sess);
+	anvil_client_release(&adm);
 }
 
 int
@@ -414,6 +458,8 @@ imapd_pre_init(void *ctx)
 		log_fatal("TLS: %s", error);
 	if (var_tls_wrapper_mode && imapd_tls == NULL)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
+	if (anvil_client_init(&error) < 0)
+		log_fatal("client_limit_exceptions: %s", error);
 }
 
 static void

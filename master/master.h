@@ -38,6 +38,10 @@ struct master_service {
 	int failures;			/* consecutive start failures */
 	long long throttled_until;	/* master_now_ms(); 0 when not */
 	long long last_cap_warning;	/* master_now_ms() of the last warning */
+	int stress;			/* at the limit: master_stress.h */
+	unsigned long long stress_events;	/* times stress went on */
+	long long last_stress_log;	/* master_now_ms(), rate limit */
+	int stress_logged;		/* an "on" line awaits its "off" */
 	struct master_service *next;	/* master.conf order */
 };
 

@@ -17,6 +17,7 @@
 #include "master_conf.h"
 #include "master_proto.h"
 #include "master_spawn.h"
+#include "master_stress.h"
 #include "xalloc.h"
 
 enum child_state {
@@ -103,6 +104,7 @@ close_generation(struct master_service *svc)
 		if (current_generation(c))
 			svc->retired++;
 	svc->idle = svc->busy = svc->total = 0;
+	svc->stress = 0;
 	/* Their exits and records no longer match the current generation. */
 	svc->generation++;
 }
@@ -211,6 +213,13 @@ child_exec(const struct master_service *svc, char **argv)
 
 	log_set_fatal_hook(NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* Ignored until the service skeleton handles them (master_proto.h). */
+	signal(MASTER_STRESS_ON_SIGNAL, SIG_IGN);
+	signal(MASTER_STRESS_OFF_SIGNAL, SIG_IGN);
+	if (svc->stress)
+		(void) setenv(MASTER_STRESS_ENV, "1", 1);
+	else
+		(void) unsetenv(MASTER_STRESS_ENV);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	status_fd = fcntl(svc->status_child_fd, F_DUPFD_CLOEXEC, 10);
@@ -257,6 +266,7 @@ spawn(struct master_service *svc)
 	svc->idle++;
 	svc->total++;
 	svc->spawns++;
+	master_stress_update(svc);
 }
 
 static int
@@ -323,6 +333,7 @@ apply_status(struct master_service *svc, const struct master_status *rec)
 		log_warn("service %s: process %ld sent unknown status %ld",
 		    svc->conf->name, (long) rec->pid, (long) rec->status);
 	}
+	master_stress_update(svc);
 }
 
 static void
@@ -413,6 +424,7 @@ child_exited(struct child *c, int status)
 			throttle(svc);
 		else if (!abnormal)
 			svc->failures = 0;
+		master_stress_update(svc);
 	} else if (svc != NULL) {
 		svc->retired--;
 	}
@@ -478,6 +490,17 @@ master_spawn_signal_all(int sig)
 	stopping = 1;
 	for (c = children; c != NULL; c = c->next)
 		if (kill(c->pid, sig) < 0 && errno != ESRCH)
+			log_warn("kill %ld: %m", (long) c->pid);
+}
+
+void
+master_spawn_signal_service(const struct master_service *svc, int sig)
+{
+	struct child *c;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->service == svc && current_generation(c)
+		    && kill(c->pid, sig) < 0 && errno != ESRCH)
 			log_warn("kill %ld: %m", (long) c->pid);
 }
 

@@ -56,6 +56,8 @@ void master_spawn_reap_all(void);
  * new child is started.
  */
 void master_spawn_signal_all(int sig);
+/* Send sig to the children of svc's current generation. */
+void master_spawn_signal_service(const struct master_service *svc, int sig);
 /* Children not yet reaped, all generations and removed services. */
 int master_spawn_child_count(void);
 

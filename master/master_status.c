@@ -80,6 +80,9 @@ put_service(struct buf *out, const struct master_service *svc)
 	    (long long) svc->abnormal_exits);
 	(void) attr_put_int(out, "spawns", (long long) svc->spawns);
 	(void) attr_put_int(out, "throttled", master_service_throttled(svc));
+	(void) attr_put_int(out, "stress", svc->stress);
+	(void) attr_put_int(out, "stress_events",
+	    (long long) svc->stress_events);
 	(void) attr_end(out);
 }
 

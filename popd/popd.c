@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anvil_client.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
@@ -329,6 +330,30 @@ static const struct pop_handler pop_handlers[] = {
 	{ POP_VERB_UNKNOWN, NULL },
 };
 
+/*
+ * Count a command that makes no progress, before it runs: NOOP, and
+ * before login every command that cannot log in (CAPA, STLS, USER...).
+ * 1 when pop_junk_command_limit is reached and the session ends.
+ */
+static int
+pop_junk(struct pop_session *ps, const struct pop_command *cmd)
+{
+	if (cmd->verb != POP_VERB_NOOP &&
+	    (ps->state != POP_STATE_AUTHORIZATION ||
+	    cmd->verb == POP_VERB_PASS || cmd->verb == POP_VERB_AUTH ||
+	    cmd->verb == POP_VERB_QUIT))
+		return 0;
+	if (++ps->junk_commands < var_pop_junk_command_limit)
+		return 0;
+	log_info("too many junk commands from %s: last %s "
+	    "reason=junk_command_limit limit=%lld", ps->peer->client_addr,
+	    cmd->name, var_pop_junk_command_limit);
+	pop_reply(ps, "-ERR [SYS/TEMP] Too many commands without progress, "
+	    "disconnecting");
+	ps->quit = 1;
+	return 1;
+}
+
 static void
 pop_dispatch(struct pop_session *ps, const struct buf *line)
 {
@@ -359,13 +384,33 @@ pop_dispatch(struct pop_session *ps, const struct buf *line)
 		pop_bad_command(ps);
 		return;
 	}
+	if (pop_junk(ps, &cmd))
+		return;
 	h->handler(ps, cmd.args);
+}
+
+/*
+ * Short before login (a client that never logs in holds a process): the
+ * shorter of pop_login_timeout and pop_command_timeout.
+ */
+static void
+popd_set_timeouts(struct pop_session *ps)
+{
+	long long seconds = var_pop_command_timeout;
+
+	if (ps->state == POP_STATE_AUTHORIZATION &&
+	    var_pop_login_timeout < seconds)
+		seconds = var_pop_login_timeout;
+
+	stream_set_timeouts(ps->s, (int) (seconds * 1000),
+	    (int) (seconds * 1000));
 }
 
 static void
 popd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
 	struct pop_session ps;
+	struct anvil_admission adm;
 	enum stream_status st;
 	struct buf *line;
 	char *error = NULL;
@@ -376,22 +421,36 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 	ps.state = POP_STATE_AUTHORIZATION;
 	ps.s = stream_new(fd, (int) (var_pop_command_timeout * 1000),
 	    (int) (var_pop_command_timeout * 1000));
+	stream_set_stress_timeout(ps.s, (int) (var_pop_stress_timeout * 1000));
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	if (!anvil_client_admit(peer, var_pop_client_connection_count_limit,
+	    var_pop_client_connection_rate_limit, &adm)) {
+		/* RFC 3206; implicit TLS: no plaintext reply. */
+		if (!var_tls_wrapper_mode)
+			pop_reply(&ps, "-ERR [SYS/TEMP] Too many connections "
+			    "from %s", peer->client_addr);
+		(void) stream_flush(ps.s);
+		stream_free(&ps.s);
+		return;
+	}
 	if (var_tls_wrapper_mode &&
 	    tls_start(popd.tls, ps.s, NULL, &ps.tls, &error) < 0) {
 		log_info("TLS handshake with %s failed: %s",
 		    peer->client_addr, error);
 		free(error);
 		stream_free(&ps.s);
+		anvil_client_release(&adm);
 		return;
 	}
 	line = buf_new((size_t) var_pop_line_limit + 1);
+	popd_set_timeouts(&ps);
 	pop_reply(&ps, "+OK ispmail POP3 server ready");
 	while (!ps.quit) {
 		/* Answer a pipelined group in one write (RFC 2449 6.6). */
 		if (stream_pending(ps.s) == 0 &&
 		    stream_flush(ps.s) != STREAM_OK)
 			break;
+		popd_set_timeouts(&ps);
 		st = stream_read_line(ps.s, line, (size_t) var_pop_line_limit);
 		if (st == STREAM_TOO_LONG) {
 			pop_reply(&ps, "-ERR Line too long");
@@ -399,9 +458,13 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
-			log_info("timeout from %s%s%s", peer->client_addr,
+			log_info("timeout from %s%s%s reason=%s",
+			    peer->client_addr,
 			    ps.login != NULL ? " user " : "",
-			    ps.login != NULL ? ps.login : "");
+			    ps.login != NULL ? ps.login : "",
+			    service_in_stress() ? "stress_timeout" :
+			    ps.login == NULL ? "login_timeout" :
+			    "command_timeout");
 			pop_reply(&ps, "-ERR Autologout: idle for too long");
 			break;
 		}
@@ -421,6 +484,7 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 	stream_free(&ps.s);
 	free(ps.user);
 	free(ps.login);
+	anvil_client_release(&adm);
 	log_info("disconnect from %s[%d]", peer->client_addr,
 	    peer->client_port);
 }
@@ -437,6 +501,8 @@ popd_pre_init(void *ctx)
 		log_fatal("TLS: %s", error);
 	if (var_tls_wrapper_mode && popd.tls == NULL)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
+	if (anvil_client_init(&error) < 0)
+		log_fatal("client_limit_exceptions: %s", error);
 }
 
 static void

@@ -31,6 +31,7 @@ struct pop_session {
 	char *login;			/* the authenticated address */
 	struct pop_mbox *mbox;		/* TRANSACTION: the maildrop */
 	long long bad_commands;
+	long long junk_commands;	/* without progress */
 	long long auth_failures;
 	int quit;			/* end the session after this reply */
 };

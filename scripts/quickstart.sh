@@ -71,6 +71,7 @@ submission   inet  127.0.0.1:2587  $user 10  smtpd -o smtpd_mode=submission
 smtps        inet  127.0.0.1:2465  $user 10  smtpd -o smtpd_mode=submission
     -o tls_wrapper_mode=yes
 qmgr         unix  private/qmgr    $user 1   qmgr -o service_keep_running=yes
+anvil        unix  private/anvil   $user 1   anvil -o service_keep_running=yes
 lmtp         unix  private/lmtp    $user 10  smtp
 smtp-out     unix  private/smtp    $user 20  smtp
 lmtpd        inet  127.0.0.1:2424  $user 10  lmtpd

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
@@ -58,6 +59,31 @@ smtpd_error(struct smtpd_session *ss)
 	return 1;
 }
 
+/*
+ * Count a command that makes no progress (Postfix's junk commands): a
+ * client that sends NOOP every few minutes must not hold a process
+ * forever.  Queued mail is progress: the count starts again after it, so
+ * an MTA that sends RSET between many messages is not cut off.  1 when
+ * the session ends.
+ */
+static int
+smtpd_junk(struct smtpd_session *ss, const char *command)
+{
+	if (ss->junk_transactions != ss->transactions) {
+		ss->junk_transactions = ss->transactions;
+		ss->junk = 0;
+	}
+	if (++ss->junk < var_smtpd_junk_command_limit)
+		return 0;
+	log_info("too many junk commands from %s: last %s "
+	    "reason=junk_command_limit limit=%lld", ss->peer->client_addr,
+	    command, var_smtpd_junk_command_limit);
+	smtpd_reply(ss, "421 4.7.0 %s Error: too many commands without "
+	    "progress", smtpd.hostname);
+	ss->quit = 1;
+	return 1;
+}
+
 struct route *
 smtpd_route(void)
 {
@@ -86,6 +112,8 @@ smtpd_cmd_ehlo_common(struct smtpd_session *ss, const char *args, int esmtp)
 	enum smtp_helo_syntax syntax;
 	const char *reason;
 
+	if (ss->helo != NULL && smtpd_junk(ss, esmtp ? "EHLO" : "HELO"))
+		return;
 	if (*args == '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: %s hostname",
 		    esmtp ? "EHLO" : "HELO");
@@ -185,6 +213,8 @@ smtpd_cmd_starttls(struct smtpd_session *ss, const char *args)
 static void
 smtpd_cmd_rset(struct smtpd_session *ss, const char *args)
 {
+	if (smtpd_junk(ss, "RSET"))
+		return;
 	if (*args != '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: RSET");
 		(void) smtpd_error(ss);
@@ -198,6 +228,8 @@ static void
 smtpd_cmd_noop(struct smtpd_session *ss, const char *args)
 {
 	(void) args;
+	if (smtpd_junk(ss, "NOOP"))
+		return;
 	smtpd_reply(ss, "250 2.0.0 Ok");
 }
 
@@ -212,6 +244,8 @@ smtpd_cmd_quit(struct smtpd_session *ss, const char *args)
 static void
 smtpd_cmd_vrfy(struct smtpd_session *ss, const char *args)
 {
+	if (smtpd_junk(ss, "VRFY"))
+		return;
 	if (*args == '\0') {
 		smtpd_reply(ss, "501 5.5.4 Syntax: VRFY address");
 		(void) smtpd_error(ss);
@@ -226,6 +260,8 @@ static void
 smtpd_cmd_help(struct smtpd_session *ss, const char *args)
 {
 	(void) args;
+	if (smtpd_junk(ss, "HELP"))
+		return;
 	smtpd_reply(ss, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT");
 	smtpd_reply(ss, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
 }
@@ -310,6 +346,7 @@ static void
 smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
 	struct smtpd_session ss;
+	struct anvil_admission adm;
 	enum stream_status st;
 	struct buf *line;
 	char *error = NULL;
@@ -319,7 +356,19 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	ss.peer = peer;
 	ss.s = stream_new(fd, (int) (var_smtpd_timeout * 1000),
 	    (int) (var_smtpd_timeout * 1000));
+	stream_set_stress_timeout(ss.s, (int) (var_smtpd_stress_timeout * 1000));
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	if (!anvil_client_admit(peer, var_smtpd_client_connection_count_limit,
+	    var_smtpd_client_connection_rate_limit, &adm)) {
+		/* Implicit TLS: no plaintext reply, just the close. */
+		if (!var_tls_wrapper_mode)
+			smtpd_reply(&ss, "421 4.7.0 %s Error: too many "
+			    "connections from %s", smtpd.hostname,
+			    peer->client_addr);
+		(void) stream_flush(ss.s);
+		stream_free(&ss.s);
+		return;
+	}
 	if (var_tls_wrapper_mode) {
 		if (smtpd.tls == NULL ||
 		    tls_start(smtpd.tls, ss.s, NULL, &ss.tls, &error) < 0) {
@@ -328,6 +377,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			    "TLS not configured");
 			free(error);
 			stream_free(&ss.s);
+			anvil_client_release(&adm);
 			return;
 		}
 	}
@@ -347,9 +397,10 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
-			log_info("timeout after %s from %s",
+			log_info("timeout after %s from %s%s",
 			    ss.have_mail ? "MAIL" : "command",
-			    peer->client_addr);
+			    peer->client_addr, service_in_stress() ?
+			    " reason=stress_timeout" : "");
 			smtpd_reply(&ss, "421 4.4.2 %s Error: timeout exceeded",
 			    smtpd.hostname);
 			break;
@@ -365,6 +416,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	buf_free(&line);
 	smtpd_session_end(&ss);
 	stream_free(&ss.s);
+	anvil_client_release(&adm);
 	log_info("disconnect from %s[%d]", peer->client_addr,
 	    peer->client_port);
 }
@@ -395,6 +447,8 @@ smtpd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
 	smtpd_reputation_init();
+	if (anvil_client_init(&error) < 0)
+		log_fatal("client_limit_exceptions: %s", error);
 }
 
 static void

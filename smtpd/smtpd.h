@@ -45,6 +45,8 @@ struct smtpd_session {
 	struct route_mailbox *auth_mailbox;
 	int auth_failures;
 	int errors;			/* bad commands so far */
+	long long junk;			/* commands without progress */
+	long long junk_transactions;	/* transactions when it was reset */
 	int quit;			/* end the session after this reply */
 	/* The transaction. */
 	int have_mail;

@@ -28,7 +28,7 @@
 
 /*
  * The columns, each with the attribute it shows.  STATE is derived from
- * "throttled"; numbers are right-aligned.
+ * "throttled" and "stress"; numbers are right-aligned.
  */
 static const struct ctl_status_column {
 	const char *title;
@@ -45,6 +45,7 @@ static const struct ctl_status_column {
 	{ "CAP-HITS", "cap_hits", 1 },
 	{ "CRASHES", "abnormal_exits", 1 },
 	{ "SPAWNS", "spawns", 1 },
+	{ "STRESS", "stress_events", 1 },
 	{ "STATE", "throttled", 0 },
 };
 
@@ -84,15 +85,18 @@ ctl_status_cell(const char *value, size_t len)
 static void
 ctl_status_row_fill(struct ctl_status_row *row, const struct attr_list *l)
 {
-	const char *value;
+	const char *value, *stress;
 	size_t len;
 	size_t i;
 
 	for (i = 0; i < CTL_STATUS_NCOLUMNS; i++) {
 		value = attr_get_len(l, ctl_status_columns[i].attr, &len);
+		stress = attr_get(l, "stress");
 		if (strcmp(ctl_status_columns[i].attr, "throttled") == 0)
 			row->cell[i] = xstrdup(value == NULL ? "-"
-			    : strcmp(value, "0") == 0 ? "ok" : "throttled");
+			    : strcmp(value, "0") != 0 ? "throttled"
+			    : stress != NULL && strcmp(stress, "0") != 0 ?
+			    "stress" : "ok");
 		else
 			row->cell[i] = ctl_status_cell(value, len);
 	}

@@ -55,7 +55,8 @@ IO_TIMEOUT = 10.0
 
 # Numeric attributes of a status record (the rest stay strings).
 _STATUS_INTS = {"maxproc", "busy", "idle", "total", "cap_hits",
-                "abnormal_exits", "spawns", "throttled", "pid", "uptime",
+                "abnormal_exits", "spawns", "throttled", "stress",
+                "stress_events", "pid", "uptime",
                 "services", "end"}
 
 
@@ -307,6 +308,9 @@ class Instance:
         self.user = current_user()
         self.closed = False
         self.start_attempts = 0
+        # Front daemons get their anvil service, as in a real
+        # master.conf; a test of anvil being down turns this off.
+        self.with_anvil = True
 
     # -- configuration -----------------------------------------------------
 
@@ -357,6 +361,7 @@ class Instance:
         theirs when the same objects are written again."""
         if services is not None:
             self.services = list(services)
+        self._add_anvil()
         for svc in self.services:
             if assign_ports and svc.address is None and svc.needs_port():
                 svc.assign_port()
@@ -364,6 +369,16 @@ class Instance:
             f.write("# written by tests/integration/harness.py\n")
             for svc in self.services:
                 f.write(svc.line(self.user) + "\n")
+
+    def _add_anvil(self):
+        """The anvil service where smtpd, popd or imapd run (anvil(8))."""
+        commands = [os.path.basename(s.command) for s in self.services]
+        if (not self.with_anvil or "anvil" in commands or not
+                set(commands) & {"smtpd", "popd", "imapd"}):
+            return
+        self.services.append(Service(
+            "anvil", "anvil/anvil", type="unix", listen="private/anvil",
+            options={"service_keep_running": "yes"}))
 
     # -- lifecycle ---------------------------------------------------------
 

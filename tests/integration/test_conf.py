@@ -9,7 +9,8 @@ import subprocess
 import harness
 
 DAEMONS = {"smtpd": "smtpd/smtpd", "qmgr": "qmgr/qmgr", "smtp": "smtp/smtp",
-           "lmtpd": "lmtpd/lmtpd", "popd": "popd/popd", "imapd": "imapd/imapd"}
+           "lmtpd": "lmtpd/lmtpd", "popd": "popd/popd", "imapd": "imapd/imapd",
+           "anvil": "anvil/anvil"}
 
 
 def test_shipped_conf_is_valid(tmp_path):

@@ -8,7 +8,7 @@ import threading
 from harness import testsvc
 
 COLUMNS = ["SERVICE", "TYPE", "LISTEN", "USER", "BUSY", "IDLE", "MAXPROC",
-           "CAP-HITS", "CRASHES", "SPAWNS", "STATE"]
+           "CAP-HITS", "CRASHES", "SPAWNS", "STRESS", "STATE"]
 
 
 def test_status_table(instance_factory):

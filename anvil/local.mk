@@ -1,0 +1,19 @@
+## anvil: built by the top-level Makefile.am (non-recursive).
+pkglibexec_PROGRAMS += anvil/anvil
+anvil_anvil_SOURCES = anvil/anvil.c anvil/anvil_table.c anvil/anvil_table.h
+anvil_anvil_LDADD = $(LIBISPMAIL)
+anvil_anvil_DEPENDENCIES = common/libispmail.a
+
+check_PROGRAMS += tests/unit/check_anvil tests/unit/check_addr_match
+TESTS += tests/unit/check_anvil tests/unit/check_addr_match
+tests_unit_check_addr_match_SOURCES = tests/unit/check_addr_match.c
+tests_unit_check_addr_match_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_addr_match_LDADD = $(UNIT_LDADD)
+tests_unit_check_anvil_SOURCES = tests/unit/check_anvil.c \
+	anvil/anvil_table.c anvil/anvil_table.h
+tests_unit_check_anvil_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/anvil
+tests_unit_check_anvil_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_anvil_LDADD = $(UNIT_LDADD)
+
+dist_man8_MANS += man/anvil.8
+EXTRA_DIST += tests/integration/test_slowclient.py

@@ -1,0 +1,166 @@
+/* check_anvil: anvil's table of connection counts and rates. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anvil_table.h"
+
+#define UNIT_MS 1000
+
+static void
+connect_key(struct anvil_table *t, const char *key, int64_t now,
+	long long count, long long rate)
+{
+	long long c, r;
+
+	anvil_table_connect(t, key, strlen(key), now, &c, &r);
+	ck_assert_int_eq(c, count);
+	ck_assert_int_eq(r, rate);
+}
+
+START_TEST(test_count_and_rate)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+
+	connect_key(t, "smtp\n192.0.2.1", 0, 1, 1);
+	connect_key(t, "smtp\n192.0.2.1", 10, 2, 2);
+	/* Another service, another address: counted apart. */
+	connect_key(t, "pop3\n192.0.2.1", 10, 1, 1);
+	connect_key(t, "smtp\n192.0.2.2", 10, 1, 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "smtp\n192.0.2.1", 14, 20),
+	    0);
+	connect_key(t, "smtp\n192.0.2.1", 30, 2, 3);
+	/* A new time unit starts the rate again, not the count. */
+	connect_key(t, "smtp\n192.0.2.1", UNIT_MS + 1, 3, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 3);
+	anvil_table_free(&t);
+	ck_assert_ptr_null(t);
+}
+END_TEST
+
+START_TEST(test_disconnect_never_below_zero)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+
+	connect_key(t, "k", 0, 1, 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "k", 1, 1), 0);
+	ck_assert_int_eq(anvil_table_disconnect(t, "k", 1, 1), 0);
+	connect_key(t, "k", 2, 1, 2);
+	/* Unknown keys are not an error worth more than -1. */
+	ck_assert_int_eq(anvil_table_disconnect(t, "other", 5, 3), -1);
+	anvil_table_free(&t);
+}
+END_TEST
+
+/* Idle keys (nothing open, window over) are freed as the table is used. */
+START_TEST(test_idle_keys_expire)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+
+	connect_key(t, "a", 0, 1, 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "a", 1, 1), 0);
+	connect_key(t, "b", 2, 1, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 2);
+	connect_key(t, "b", UNIT_MS + 5, 2, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 1);	/* "a" went */
+	ck_assert_uint_eq(anvil_table_evictions(t), 0);
+	anvil_table_free(&t);
+}
+END_TEST
+
+/* Full: the least recently used key goes, memory stays bounded. */
+START_TEST(test_full_table_evicts_oldest)
+{
+	struct anvil_table *t = anvil_table_new(3, UNIT_MS);
+	char key[32];
+	int i;
+
+	connect_key(t, "a", 0, 1, 1);
+	connect_key(t, "b", 1, 1, 1);
+	connect_key(t, "c", 2, 1, 1);
+	connect_key(t, "a", 3, 2, 2);		/* a is recent again */
+	connect_key(t, "d", 4, 1, 1);		/* evicts b */
+	ck_assert_uint_eq(anvil_table_size(t), 3);
+	ck_assert_uint_eq(anvil_table_evictions(t), 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "b", 1, 5), -1);
+	connect_key(t, "a", 6, 3, 3);		/* a survived */
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "x%d", i);
+		connect_key(t, key, 10, 1, 1);
+	}
+	ck_assert_uint_eq(anvil_table_size(t), 3);
+	anvil_table_free(&t);
+}
+END_TEST
+
+/* Binary keys: a NUL inside does not end the key. */
+START_TEST(test_binary_keys)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+	long long c, r;
+
+	anvil_table_connect(t, "a\0b", 3, 0, &c, &r);
+	anvil_table_connect(t, "a\0c", 3, 0, &c, &r);
+	ck_assert_int_eq(c, 1);
+	anvil_table_connect(t, "a", 1, 0, &c, &r);
+	ck_assert_int_eq(c, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 3);
+	anvil_table_free(&t);
+}
+END_TEST
+
+/* Many keys: lookups stay right past the bucket count. */
+START_TEST(test_many_keys)
+{
+	struct anvil_table *t = anvil_table_new(20000, UNIT_MS);
+	char key[32];
+	long long c, r;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "smtp\n10.0.%d.%d", i / 256,
+		    i % 256);
+		anvil_table_connect(t, key, strlen(key), 0, &c, &r);
+		ck_assert_int_eq(c, 1);
+	}
+	for (i = 0; i < 20000; i += 7) {
+		snprintf(key, sizeof(key), "smtp\n10.0.%d.%d", i / 256,
+		    i % 256);
+		anvil_table_connect(t, key, strlen(key), 0, &c, &r);
+		ck_assert_int_eq(c, 2);
+	}
+	ck_assert_uint_eq(anvil_table_evictions(t), 0);
+	anvil_table_free(&t);
+}
+END_TEST
+
+static Suite *
+anvil_suite(void)
+{
+	Suite *suite = suite_create("anvil");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_test(tc, test_count_and_rate);
+	tcase_add_test(tc, test_disconnect_never_below_zero);
+	tcase_add_test(tc, test_idle_keys_expire);
+	tcase_add_test(tc, test_full_table_evicts_oldest);
+	tcase_add_test(tc, test_binary_keys);
+	tcase_add_test(tc, test_many_keys);
+	suite_add_tcase(suite, tc);
+	return suite;
+}
+
+int
+main(void)
+{
+	SRunner *runner = srunner_create(anvil_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
