@@ -131,12 +131,19 @@ service_stress_signal(int sig)
  * the streams wait, is never restarted (signal(7)) and so sees EINTR.
  */
 static void
-service_stress_init(void)
+service_stress_init(const struct service_def *def)
 {
 	struct sigaction sa;
 	const char *env = getenv(MASTER_STRESS_ENV);
 
 	memset(&sa, 0, sizeof(sa));
+	if (!def->follows_stress) {
+		sa.sa_handler = SIG_IGN;
+		if (sigaction(MASTER_STRESS_ON_SIGNAL, &sa, NULL) < 0 ||
+		    sigaction(MASTER_STRESS_OFF_SIGNAL, &sa, NULL) < 0)
+			log_fatal("sigaction: %m");
+		return;
+	}
 	sa.sa_handler = service_stress_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
@@ -407,7 +414,7 @@ service_main(int argc, char **argv, const struct service_def *def,
 
 	/* A client that disconnects must cost one write error, not us. */
 	signal(SIGPIPE, SIG_IGN);
-	service_stress_init();
+	service_stress_init(def);
 	if (def->pre_init != NULL)
 		def->pre_init(def->ctx);
 	/* The one place a service gives up root, before the first accept. */

@@ -59,6 +59,13 @@ struct service_def {
 	 * starts out idle, ready for connections.
 	 */
 	int run_reports_busy;
+	/*
+	 * Set by daemons that shorten their client timeouts in the master's
+	 * stress mode (smtpd, popd, imapd).  Every other service ignores the
+	 * stress signals, so no poll() of theirs (an agent's connect, a DNS
+	 * or directory wait) ever sees an EINTR it does not expect.
+	 */
+	int follows_stress;
 };
 
 /*

@@ -440,6 +440,7 @@ static struct service_def imapd_def = {
 	.handle = imapd_handle,
 	.pre_init = imapd_pre_init,
 	.post_init = imapd_post_init,
+	.follows_stress = 1,
 };
 
 static void

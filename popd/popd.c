@@ -521,6 +521,7 @@ main(int argc, char **argv)
 		.handle = popd_handle,
 		.pre_init = popd_pre_init,
 		.post_init = popd_post_init,
+		.follows_stress = 1,
 	};
 
 	service_main(argc, argv, &def, NULL, NULL);

@@ -467,6 +467,7 @@ main(int argc, char **argv)
 		.handle = smtpd_handle,
 		.pre_init = smtpd_pre_init,
 		.post_init = smtpd_post_init,
+		.follows_stress = 1,
 	};
 
 	service_main(argc, argv, &def, NULL, NULL);
