@@ -13,7 +13,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_BUILDDIR:-$top/_fuzz}
-cc=${FUZZ_CC:-clang}
+cc=${FUZZ_CC:-$(command -v clang || command -v clang-14 || echo clang)}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-g -O1 -fno-omit-frame-pointer $san"
 
