@@ -263,6 +263,39 @@ def test_bad_parameters(mail):
     sock.close()
 
 
+def test_junk_after_mail_path_is_freed(make_instance, certs):
+    """A path followed by junk instead of a space is a 501, and the path
+    parsed before the junk is freed, so a reused smtpd does not grow
+    (found by tests/fuzz/fuzz_smtpd).  With max_use = 1 the process
+    exits normally after the session and LeakSanitizer reports."""
+    inst = make_instance(services=mailutil.smtpd_services())
+    inst.params.update(mailutil.base_params(inst, certs))
+    inst.params["max_use"] = "1"
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.start()
+    sock, f = raw(inst)
+    sock.sendall(b"EHLO c\r\n")
+    read_reply(f)
+    for cmd in [b"MAIL FROM:<a@remote.test>junk",
+                b"MAIL FROM:<@a,@b:c@remote.test>x",
+                b"MAIL FROM:<a@remote.test>",
+                b"RCPT TO:<alice@example.test>x"]:
+        sock.sendall(cmd + b"\r\n")
+        reply = read_reply(f)
+        want = b"250" if cmd.endswith(b">") else b"501 5.5.4"
+        assert reply.startswith(want), (cmd, reply)
+    sock.sendall(b"QUIT\r\n")
+    read_reply(f)
+    sock.close()
+    harness.wait_for(lambda: not smtpd_pids(inst), timeout=10,
+                     what="smtpd to exit after its one session")
+    inst.stop()
+    log = inst.log()
+    for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        assert marker not in log, log[-3000:]
+
+
 def test_commands_out_of_order(mail):
     sock, f = raw(mail)
     for cmd, want in [(b"MAIL FROM:<a@remote.test>", b"503 5.5.1"),
