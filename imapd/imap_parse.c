@@ -228,9 +228,13 @@ imap_parse_list(const char **pp, const char *end, int depth, int closing,
 			while (p < end && imap_is_atom_char((unsigned char) *p)) {
 				if (*p++ != '[')
 					continue;
-				/* A fetch section may hold spaces and lists. */
+				/*
+				 * A fetch section may hold spaces and lists,
+				 * never a NUL: the atom's copy would end
+				 * there, shorter than its len.
+				 */
 				while (p < end && *p != ']' && *p != '\r' &&
-				    *p != '\n')
+				    *p != '\n' && *p != '\0')
 					p++;
 				if (p == end || *p != ']') {
 					*error_r = "Unbalanced brackets";

@@ -77,6 +77,9 @@ smtpd_parse_path(const char *text, char **path_r, const char **params_r)
 	}
 	if (*p != '>')
 		return -1;
+	/* Only a space or the end may follow; checked before *path_r. */
+	if (p[1] != '\0' && p[1] != ' ')
+		return -1;
 	/* A source route "@a,@b:user@c" is accepted and ignored (4.1.2). */
 	if (*start == '@') {
 		const char *colon = memchr(start, ':', (size_t) (p - start));
@@ -87,8 +90,6 @@ smtpd_parse_path(const char *text, char **path_r, const char **params_r)
 	}
 	*path_r = xstrndup(start, (size_t) (p - start));
 	p++;
-	if (*p != '\0' && *p != ' ')
-		return -1;
 	while (*p == ' ')
 		p++;
 	*params_r = p;

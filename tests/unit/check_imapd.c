@@ -54,6 +54,9 @@ static const struct args_case args_cases[] = {
 	{ "t X {5}\r\nab", 0, -1, 0, NULL, NULL },
 	{ "t X {99999999999999999999}\r\nab", 0, -1, 0, NULL, NULL },
 	{ "t X {3}ab", 0, -1, 0, NULL, NULL },
+	/* A NUL in a fetch section (found by tests/fuzz/fuzz_imap_args). */
+	{ "t SEARCH x[\0\0[]", 15, -1, 0, NULL, NULL },
+	{ "t FETCH 1 BODY[\0]", 17, -1, 0, NULL, NULL },
 };
 
 START_TEST(test_parse_args)
@@ -78,6 +81,10 @@ START_TEST(test_parse_args)
 		    c->shape[i] == 's' ? IMAP_ARG_STRING : IMAP_ARG_LIST;
 
 		ck_assert_int_eq(args[i].type, want);
+		/* Callers look at len bytes of str. */
+		if (want != IMAP_ARG_LIST && memchr(args[i].str, '\0',
+		    args[i].len) == NULL)
+			ck_assert_uint_eq(strlen(args[i].str), args[i].len);
 	}
 	if (c->last != NULL)
 		ck_assert_str_eq(args[count - 1].str, c->last);
