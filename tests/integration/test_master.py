@@ -332,3 +332,53 @@ def test_uid0_alias_refused(make_instance, require_root):
     assert "master.conf:2" in r.stderr and "uid 0" in r.stderr, r.stderr
     inst.start(wait=False)
     assert inst.proc.wait(10) == 1
+
+
+def service_pids(inst, name):
+    """The live processes the master started for service name (its
+    command line carries "-n name")."""
+    pids = []
+    for pid in inst.instance_pids():
+        if pid == inst.pid:
+            continue
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(argv[i] == b"-n" and argv[i + 1] == name.encode()
+               for i in range(len(argv) - 1)):
+            pids.append(pid)
+    return pids
+
+
+def test_reload_counts_only_own_children(instance_factory):
+    """Reloads that restart one service must not add the other services'
+    children to its counts: after each reload every service's total and
+    busy match the processes alive for it."""
+    services = [testsvc(n, maxproc=20) for n in ("one", "two", "three")]
+    inst = instance_factory(services)
+    clients = []
+    try:
+        for s in services:
+            for _ in range(2):
+                c = inst.connect(s.name)
+                hello(c)
+                c.send("sleep 30")
+                clients.append(c)
+        wait_for(lambda: all(inst.service_status(s.name)["busy"] == 2
+                             for s in services), 3.0,
+                 what="two busy processes per service")
+        for n in range(4):
+            # A changed -o restarts "one"; its busy children retire.
+            services[0].options = {"max_idle": "%ds" % (100 + n)}
+            inst.reload(services)
+            for s in services:
+                alive = service_pids(inst, s.name)
+                st = inst.service_status(s.name)
+                assert st["total"] == len(alive), (s.name, st, alive)
+                assert st["busy"] == len(alive), (s.name, st, alive)
+                assert st["busy"] <= st["maxproc"], (s.name, st)
+    finally:
+        for c in clients:
+            c.close()
