@@ -17,6 +17,54 @@
 static uid_t store_uid;
 static gid_t store_gid;
 
+int
+store_name_ok(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > STORE_NAME_MAX || name[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char) name[i] < 0x20
+		    || name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+store_path_check(const char *path, char **error_r)
+{
+	const char *p = path + 1, *end;
+	size_t len, i;
+	int ok, last;
+
+	if (path[0] != '/') {
+		*error_r = xasprintf("store path %s is not absolute", path);
+		return -1;
+	}
+	for (;;) {
+		end = strchr(p, '/');
+		len = end != NULL ? (size_t) (end - p) : strlen(p);
+		/* One trailing '/' is allowed ("/var/vmail/d/u/"). */
+		last = end == NULL || end[1] == '\0';
+		/* Parents may be dot directories; the store itself not. */
+		ok = last ? store_name_ok(p, len) : len > 0
+		    && !(len == 1 && p[0] == '.')
+		    && !(len == 2 && p[0] == '.' && p[1] == '.');
+		for (i = 0; ok && i < len; i++)
+			if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+				ok = 0;
+		if (!ok) {
+			*error_r = xasprintf("store path %s: unsafe component "
+			    "\"%.*s\"", path, (int) len, p);
+			return -1;
+		}
+		if (last)
+			return 0;
+		p = end + 1;
+	}
+}
+
 /* mkdir that accepts an existing directory, then fixes owner and mode. */
 static int
 store_mkdir(const char *path, mode_t mode, char **error_r)
@@ -115,10 +163,8 @@ store_create(const char *path, long long quota, uid_t uid, gid_t gid,
 	*error_r = NULL;
 	store_uid = uid;
 	store_gid = gid;
-	if (path[0] != '/' || strstr(path, "/../") != NULL) {
-		*error_r = xasprintf("store path %s is not absolute", path);
+	if (store_path_check(path, error_r) < 0)
 		goto out;
-	}
 	if (buf_set(p, path, strlen(path)) < 0) {
 		*error_r = xstrdup("store path too long");
 		goto out;

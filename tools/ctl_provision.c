@@ -572,6 +572,14 @@ ctl_mailbox_defaults(struct route *r, struct route_mailbox *m)
 		route_domain_free(&d);
 		return 1;
 	}
+	/* A '/' or a leading '.' would put the store inside another's. */
+	if (!store_name_ok(m->address, (size_t) (at - m->address))) {
+		ctl_eprintf("ispmailctl: %s: a local part with '/', a "
+		    "leading '.' or a control character cannot name a store "
+		    "directory\n", m->address);
+		route_domain_free(&d);
+		return 1;
+	}
 	m->mail_host = xstrdup(d->mail_host != NULL ? d->mail_host
 	    : "localhost");
 	m->store_path = xasprintf("%s/%s/%.*s", var_store_root, d->name,
@@ -649,6 +657,12 @@ ctl_mailbox(int argc, char **argv)
 				rc = ctl_fail("password", error);
 				goto out;
 			}
+		}
+		if (m->store_path != NULL
+		    && store_path_check(m->store_path, &error) < 0) {
+			rc = ctl_fail(adding ? "mailbox add" : "mailbox set",
+			    error);
+			goto out;
 		}
 		if (route_mailbox_put(r, m, adding, &error) < 0) {
 			rc = ctl_fail(adding ? "mailbox add" : "mailbox set",

@@ -538,3 +538,38 @@ def test_queue_output_escaped(make_instance, certs):
         == ["recipient 0: <alice@example.test> pending"]
     assert "\\x1b[2J\\x1b]0;owned\\x07\\xc2\\x9b31m x" in out
     assert "\\x1b[2J" in listing.stdout
+
+
+def test_local_part_cannot_nest_stores(make_instance, certs):
+    """A '/' or a leading '.' in a local part would put a mailbox's store
+    inside another's (alice/.junkmail shows up as alice's folder): such
+    local parts are refused, and lmtpd refuses an existing entry whose
+    store path sits in another store's folder."""
+    inst = make_system(make_instance, certs)
+    # (Quoted local parts keep their quotes in the path: '".."' is safe.)
+    for local in ("alice/.junkmail", "alice/cur", ".hidden", '"a/b"'):
+        r = inst.ctl("mailbox", "add", local + "@example.test")
+        assert r.returncode != 0, (local, r.stdout)
+    assert not os.path.exists(os.path.join(
+        mailutil.mailbox_dir(inst, "alice@example.test"), ".junkmail"))
+    assert not os.path.exists(os.path.join(
+        mailutil.mailbox_dir(inst, "alice@example.test"), "cur", "cur"))
+    # Nor a hand-chosen path inside alice's Sent folder.
+    sent = mailutil.mailbox_dir(inst, "alice@example.test", "Sent")
+    r = inst.ctl("mailbox", "add", "mallory@example.test", "path=" + sent)
+    assert r.returncode == 1 and "unsafe" in r.stderr, r.stderr
+    # An entry written before the check: lmtpd defers, delivers nothing.
+    with open(os.path.join(inst.config_dir, "routes"), "a") as f:
+        f.write("mailbox eve@example.test state=active quota=1G\n"
+                "    host=localhost path=%s\n" % sent)
+    inst.start()
+    lmtp = smtplib.LMTP("127.0.0.1", inst.lmtp_port, timeout=10)
+    lmtp.ehlo("agent.test")
+    assert lmtp.mail("x@remote.test")[0] == 250
+    code, text = lmtp.rcpt("eve@example.test")
+    assert code == 451, (code, text)
+    lmtp.quit()
+    inst.wait_for_log(r"to=<eve@example.test> mailbox has no usable store "
+                      r"path: .*unsafe component")
+    assert mailutil.maildir_messages(inst, "alice@example.test", "Sent") \
+        == []
