@@ -38,7 +38,10 @@ int store_path_check(const char *path, char **error_r);
 /*
  * Create the store at path (absolute) with its folders and quota (bytes,
  * 0 = none); missing parent directories are created mode 0711.  An
- * existing store is completed, not replaced.  uid/gid (uid_t)-1 leave
+ * existing store is completed, not replaced, and never through a symlink:
+ * each directory is opened O_NOFOLLOW walking from "/", and a symlink is
+ * followed only in a directory only root (or the caller) can change.
+ * uid/gid (uid_t)-1 leave
  * ownership alone.  0 ok; -1 with *error_r (caller frees).
  */
 int store_create(const char *path, long long quota, uid_t uid, gid_t gid,
