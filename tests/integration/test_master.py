@@ -7,6 +7,7 @@ import pwd
 import re
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -382,3 +383,48 @@ def test_reload_counts_only_own_children(instance_factory):
     finally:
         for c in clients:
             c.close()
+
+
+def test_no_chmod_or_chown_by_path_in_private(make_instance, require_root,
+                                              tmp_path):
+    """private/ belongs to mail_owner, who can swap a socket the master
+    just bound for a link to any file: the master must never chmod or
+    chown by path there (it sets the mode and owner before the node
+    exists).  strace records every such call of a real start; the
+    sockets still get their modes and owners."""
+    nobody = pwd.getpwnam("nobody")
+    inst = make_instance([testsvc("local", type="unix", listen="private/t",
+                                  user="nobody", maxproc=1)])
+    inst.write_main_conf()
+    inst.write_master_conf()
+    trace = str(tmp_path / "trace")
+    logf = open(inst.log_path, "ab")
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", trace, "-e",
+         "trace=chmod,fchmodat,chown,lchown,fchownat",
+         MASTER, "-f", "-c", inst.config_dir],
+        stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+        start_new_session=True)
+    logf.close()
+    try:
+        wait_for(lambda: os.path.exists(inst.status_path)
+                 and inst.status().master["pid"] > 0, 10.0,
+                 what="the traced master to answer")
+        master_pid = inst.status().master["pid"]
+        h, answers = session(inst, "local", "echo traced")
+        assert answers == ["traced"] and h["uid"] == nobody.pw_uid
+        st = os.lstat(os.path.join(inst.queue_dir, "private", "t"))
+        assert stat.S_ISSOCK(st.st_mode)
+        assert stat.S_IMODE(st.st_mode) == 0o660
+        assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+        st = os.lstat(inst.status_path)
+        assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+        os.kill(master_pid, signal.SIGTERM)
+        tracer.wait(15)
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+    private = os.path.join(inst.queue_dir, "private")
+    calls = [l for l in open(trace) if private in l]
+    assert calls == [], calls
