@@ -28,11 +28,14 @@ enum lmtpd_cmd_result {
 };
 
 /* Per-process state, made once in post_init. */
+struct netmatch;
+
 struct lmtpd_server {
 	struct route *route;
 	char **local_hosts;	/* local_mail_hosts, split */
 	int local_host_count;
 	char *hostname;		/* for the greeting and LHLO */
+	struct netmatch *trusted; /* lmtp_trusted_networks */
 };
 
 /* Per-connection state; lmtpd_session_free() releases all of it. */

@@ -175,7 +175,10 @@ smtp_connect_fd(const struct sockaddr *sa, socklen_t len, char **error_r,
 	return fd;
 }
 
-/* LMTP: connect to "host:port", "[v6]:port" or "unix:/path". */
+/*
+ * LMTP: connect to "host:port", "[v6]:port" or "unix:path" (a relative
+ * path is under queue_directory, as master.conf's unix listeners are).
+ */
 static int
 smtp_connect_lmtp(const char *nexthop, char **error_r)
 {
@@ -186,13 +189,18 @@ smtp_connect_lmtp(const char *nexthop, char **error_r)
 	int fd = -1, rc, local;
 
 	if (strncmp(nexthop, "unix:", 5) == 0) {
+		const char *path = nexthop + 5;
+		int n;
+
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		if (strlen(nexthop + 5) >= sizeof(sun.sun_path)) {
+		n = path[0] == '/' ? snprintf(sun.sun_path,
+		    sizeof(sun.sun_path), "%s", path) : snprintf(sun.sun_path,
+		    sizeof(sun.sun_path), "%s/%s", var_queue_directory, path);
+		if (n < 0 || (size_t) n >= sizeof(sun.sun_path)) {
 			*error_r = xstrdup("socket path too long");
 			return -1;
 		}
-		memcpy(sun.sun_path, nexthop + 5, strlen(nexthop + 5));
 		return smtp_connect_fd((struct sockaddr *) &sun, sizeof(sun),
 		    error_r, &local);
 	}
