@@ -295,3 +295,20 @@ def test_store_create_follows_no_symlink(ctl, require_root):
     assert r.returncode == 1, (r.stdout, r.stderr)
     st = os.stat(rootdir)
     assert (st.st_uid, st.st_gid) == (0, 0) and os.listdir(rootdir) == []
+
+
+def test_provisioning_output_escaped(ctl):
+    """A hand-edited map entry with terminal escapes and a raw CSI reaches
+    'mailbox show', 'mailbox list' and 'route' escaped, never raw."""
+    ctl("domain", "add", "example.test")
+    with open(ctl.routes, "ab") as f:
+        f.write(b"mailbox eve@example.test state=active quota=1G\n"
+                b"    host=localhost path=/var/vmail/\x1b]0;owned\x07/\x1b[2J"
+                b"eve\x9broot\n")
+    outputs = [ctl("mailbox", "show", "eve@example.test").stdout,
+               ctl("mailbox", "list", "example.test").stdout,
+               ctl("route", "eve@example.test").stdout]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out, out
+    assert "/var/vmail/\\x1b]0;owned\\x07/\\x1b[2Jeve\\x9broot" in outputs[0]
+    assert "\\x1b[2Jeve\\x9broot" in outputs[2]
