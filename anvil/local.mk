@@ -4,11 +4,8 @@ anvil_anvil_SOURCES = anvil/anvil.c anvil/anvil_table.c anvil/anvil_table.h
 anvil_anvil_LDADD = $(LIBISPMAIL)
 anvil_anvil_DEPENDENCIES = common/libispmail.a
 
-check_PROGRAMS += tests/unit/check_anvil tests/unit/check_addr_match
-TESTS += tests/unit/check_anvil tests/unit/check_addr_match
-tests_unit_check_addr_match_SOURCES = tests/unit/check_addr_match.c
-tests_unit_check_addr_match_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_check_addr_match_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_anvil
+TESTS += tests/unit/check_anvil
 tests_unit_check_anvil_SOURCES = tests/unit/check_anvil.c \
 	anvil/anvil_table.c anvil/anvil_table.h
 tests_unit_check_anvil_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/anvil

@@ -11,12 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr_match.h"
 #include "anvil_client.h"
 #include "attr.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "netmatch.h"
+#include "params.h"
 #include "service.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -28,7 +29,7 @@
 /* A turn of a request waiting for another session's (multi imapd). */
 #define ANVIL_TURN_MS 10
 
-static struct addr_match *anvil_exceptions;
+static struct netmatch *anvil_exceptions;
 static int anvil_fd = -1;
 static struct stream *anvil_stream;
 static unsigned anvil_generation;
@@ -38,9 +39,13 @@ static time_t anvil_last_warning;
 int
 anvil_client_init(char **error_r)
 {
-	addr_match_free(&anvil_exceptions);
-	anvil_exceptions = addr_match_new(var_client_limit_exceptions,
-	    error_r);
+	char **list;
+	int count;
+
+	netmatch_free(&anvil_exceptions);
+	list = params_list_split(var_client_limit_exceptions, &count);
+	anvil_exceptions = netmatch_new(list, count, error_r);
+	params_list_free(list);
 	return anvil_exceptions != NULL ? 0 : -1;
 }
 
@@ -168,7 +173,7 @@ anvil_client_admit(const struct service_peer *peer, long long count_limit,
 	adm->id = -1;
 	if ((count_limit <= 0 && rate_limit <= 0) ||
 	    strcmp(peer->client_addr, "unix") == 0 ||
-	    addr_match(anvil_exceptions, peer->client_addr))
+	    netmatch_match(anvil_exceptions, peer->client_addr))
 		return 1;
 	request = buf_new(4096);
 	answer = attr_list_new(16, 256);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "printable.h"
 
 #define LOG_LINE_MAX 4096
 #define LOG_CONTEXT_MAX 64
@@ -65,7 +66,7 @@ log_set_context(const char *ctx)
 	if (ctx == NULL)
 		log_ctx[0] = '\0';
 	else
-		snprintf(log_ctx, sizeof(log_ctx), "%s", ctx);
+		printable_copy(log_ctx, sizeof(log_ctx), ctx, strlen(ctx));
 }
 
 const char *
@@ -149,7 +150,7 @@ log_expand_m(char *out, size_t size, const char *fmt, int saved_errno)
 void
 log_vlog(enum log_level level, const char *fmt, va_list ap)
 {
-	char expanded[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	char expanded[LOG_LINE_MAX], raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	int saved_errno = errno;
 	int n, fd;
 
@@ -158,8 +159,18 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 	log_expand_m(expanded, sizeof(expanded), fmt, saved_errno);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	vsnprintf(line, sizeof(line), expanded, ap);
+	n = vsnprintf(raw, sizeof(raw), expanded, ap);
 #pragma GCC diagnostic pop
+	/*
+	 * Arguments carry what clients sent: escape CR, LF and every other
+	 * control byte so nobody can write a fake line (Postfix: printable()
+	 * in msg_output).
+	 */
+	if (n < 0)
+		n = 0;
+	if ((size_t) n >= sizeof(raw))
+		n = sizeof(raw) - 1;
+	printable_copy(line, sizeof(line), raw, (size_t) n);
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(log_syslog_priority(level), "%s%s%s%s",
 		    log_level_text(level), log_ctx, log_ctx[0] ? ": " : "",

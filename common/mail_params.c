@@ -155,6 +155,7 @@ long long var_lmtp_spool_memory_limit;
 char *var_lmtp_temp_directory;
 long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
+char *var_lmtp_trusted_networks;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
@@ -569,10 +570,11 @@ const struct param_def param_table[] = {
 	    "The largest original message returned in full in a bounce; "
 	    "bigger ones are returned as headers only (0: always in "
 	    "full)." },
-	{ "lmtp_local_nexthop", PARAM_STR, "127.0.0.1:24", 0, 0, &var_lmtp_local_nexthop,
+	{ "lmtp_local_nexthop", PARAM_STR, "unix:private/lmtpd", 0, 0,
+	    &var_lmtp_local_nexthop,
 	    "Where qmgr delivers mail for mailboxes whose mailHost is "
-	    "one of local_mail_hosts: host:port of lmtpd, or "
-	    "unix:/path." },
+	    "one of local_mail_hosts: unix:path of lmtpd's socket (a "
+	    "relative path is under queue_directory), or host:port." },
 	{ "lmtp_port", PARAM_INT, "24", 1, 65535, &var_lmtp_port,
 	    "The lmtpd port on other store hosts (mailHost without a "
 	    "port)." },
@@ -678,6 +680,12 @@ const struct param_def param_table[] = {
 	    &var_lmtp_lock_stale_time,
 	    "A maildirsize lock older than this was left by a crashed "
 	    "process and is broken." },
+	{ "lmtp_trusted_networks", PARAM_LIST, "", 0, 0,
+	    &var_lmtp_trusted_networks,
+	    "The clients lmtpd accepts on a TCP listener (addresses or "
+	    "address/prefix networks, IPv4 and IPv6); any other client "
+	    "gets 421 and a log line.  Empty: every TCP client is refused; "
+	    "a unix socket is guarded by its directory's mode." },
 
 	/* popd (popd(8)). */
 	{ "pop_command_timeout", PARAM_TIME, "10m", 1 * SEC, 1 * HOUR,

@@ -14,92 +14,185 @@
 #include "store.h"
 #include "xalloc.h"
 
-static uid_t store_uid;
-static gid_t store_gid;
-
-/* mkdir that accepts an existing directory, then fixes owner and mode. */
-static int
-store_mkdir(const char *path, mode_t mode, char **error_r)
+int
+store_name_ok(const char *name, size_t len)
 {
-	if (mkdir(path, mode) < 0 && errno != EEXIST) {
-		*error_r = xasprintf("mkdir %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (store_uid != (uid_t) -1 && chown(path, store_uid, store_gid) < 0) {
-		*error_r = xasprintf("chown %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
+	size_t i;
 
-/* Create the parents of path (not path itself), mode 0711. */
-static int
-store_mkparents(const char *path, char **error_r)
-{
-	char *copy = xstrdup(path);
-	char *slash;
-	int rc = 0;
-
-	for (slash = strchr(copy + 1, '/'); slash != NULL;
-	    slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (mkdir(copy, 0711) < 0 && errno != EEXIST) {
-			*error_r = xasprintf("mkdir %s: %s", copy,
-			    strerror(errno));
-			rc = -1;
-			break;
-		}
-		*slash = '/';
-	}
-	free(copy);
-	return rc;
-}
-
-static int
-store_write_file(const char *path, const char *content, int keep_existing,
-	char **error_r)
-{
-	int fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-	size_t len = strlen(content);
-
-	flags |= keep_existing ? O_EXCL : O_TRUNC;
-	fd = open(path, flags, 0600);
-	if (fd < 0 && keep_existing && errno == EEXIST)
+	if (len == 0 || len > STORE_NAME_MAX || name[0] == '.')
 		return 0;
-	if (fd < 0) {
-		*error_r = xasprintf("create %s: %s", path, strerror(errno));
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char) name[i] < 0x20
+		    || name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+store_path_check(const char *path, char **error_r)
+{
+	const char *p = path + 1, *end;
+	size_t len, i;
+	int ok, last;
+
+	if (path[0] != '/') {
+		*error_r = xasprintf("store path %s is not absolute", path);
 		return -1;
 	}
-	if ((len > 0 && write(fd, content, len) != (ssize_t) len)
-	    || (store_uid != (uid_t) -1
-		&& fchown(fd, store_uid, store_gid) < 0)) {
-		*error_r = xasprintf("write %s: %s", path, strerror(errno));
+	for (;;) {
+		end = strchr(p, '/');
+		len = end != NULL ? (size_t) (end - p) : strlen(p);
+		/* One trailing '/' is allowed ("/var/vmail/d/u/"). */
+		last = end == NULL || end[1] == '\0';
+		/* Parents may be dot directories; the store itself not. */
+		ok = last ? store_name_ok(p, len) : len > 0
+		    && !(len == 1 && p[0] == '.')
+		    && !(len == 2 && p[0] == '.' && p[1] == '.');
+		for (i = 0; ok && i < len; i++)
+			if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+				ok = 0;
+		if (!ok) {
+			*error_r = xasprintf("store path %s: unsafe component "
+			    "\"%.*s\"", path, (int) len, p);
+			return -1;
+		}
+		if (last)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/*
+ * Creation walks the path with openat() from "/" and never names a path
+ * twice: every directory is opened O_NOFOLLOW and changed through its
+ * descriptor (fchown), every file is created O_EXCL|O_NOFOLLOW, so a
+ * symlink the store owner plants below store_root cannot make root chown
+ * or write anything else.  A symlink is followed only in a directory
+ * nobody but root (or the caller) can change: one in /var (/var/vmail ->
+ * /srv/vmail) works, one inside a store does not.
+ */
+struct store_walk {
+	uid_t uid;
+	gid_t gid;
+	struct buf *path;	/* the path so far, for messages */
+};
+
+/* May a symlink in the directory dirfd be followed? */
+static int
+store_dir_trusted(int dirfd)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return 0;
+	return (st.st_uid == 0 || st.st_uid == geteuid())
+	    && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+static int
+store_walk_fail(struct store_walk *w, const char *what, char **error_r)
+{
+	*error_r = xasprintf("%s %s: %s", what, buf_cstr(w->path),
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * Open (creating it with mode when missing) the directory name below
+ * dirfd; chown it when own.  The new descriptor, or -1 with *error_r.
+ */
+static int
+store_open_dir(struct store_walk *w, int dirfd, const char *name,
+	mode_t mode, int own, char **error_r)
+{
+	int fd, flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+	if (buf_printf(w->path, "%s%s", buf_len(w->path) > 1 ? "/" : "",
+	    name) < 0) {
+		*error_r = xstrdup("store path too long");
+		return -1;
+	}
+	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+		return store_walk_fail(w, "mkdir", error_r);
+	fd = openat(dirfd, name, flags);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)
+	    && store_dir_trusted(dirfd))
+		fd = openat(dirfd, name, flags & ~O_NOFOLLOW);
+	if (fd < 0)
+		return store_walk_fail(w, "open directory", error_r);
+	if (own && w->uid != (uid_t) -1 && fchown(fd, w->uid, w->gid) < 0) {
+		(void) store_walk_fail(w, "chown", error_r);
 		close(fd);
 		return -1;
 	}
-	return close(fd);
+	return fd;
 }
 
-/* One Maildir: dir plus cur/ new/ tmp/. */
+/* Create name below dirfd with content unless it exists (kept as is). */
 static int
-store_maildir(struct buf *path, char **error_r)
+store_write_file(struct store_walk *w, int dirfd, const char *name,
+	const char *content, char **error_r)
+{
+	size_t base = buf_len(w->path), len = strlen(content);
+	int fd, rc = 0;
+
+	(void) buf_printf(w->path, "/%s", name);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+	    | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		rc = store_walk_fail(w, "create", error_r);
+	else if (fd >= 0 && ((len > 0
+	    && write(fd, content, len) != (ssize_t) len)
+	    || (w->uid != (uid_t) -1 && fchown(fd, w->uid, w->gid) < 0)))
+		rc = store_walk_fail(w, "write", error_r);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = store_walk_fail(w, "close", error_r);
+	buf_truncate(w->path, base);
+	return rc;
+}
+
+/* One Maildir: cur/ new/ tmp/ below the open directory dirfd. */
+static int
+store_maildir(struct store_walk *w, int dirfd, char **error_r)
 {
 	static const char *const subdirs[] = { "cur", "new", "tmp" };
-	size_t base = buf_len(path), i;
+	size_t base = buf_len(w->path), i;
+	int fd;
 
-	if (store_mkdir(buf_cstr(path), 0700, error_r) < 0)
-		return -1;
 	for (i = 0; i < 3; i++) {
-		buf_truncate(path, base);
-		if (buf_printf(path, "/%s", subdirs[i]) < 0
-		    || store_mkdir(buf_cstr(path), 0700, error_r) < 0) {
-			if (*error_r == NULL)
-				*error_r = xstrdup("store path too long");
+		fd = store_open_dir(w, dirfd, subdirs[i], 0700, 1, error_r);
+		buf_truncate(w->path, base);
+		if (fd < 0)
 			return -1;
-		}
+		close(fd);
 	}
-	buf_truncate(path, base);
 	return 0;
+}
+
+/*
+ * Open the store directory of path, creating missing parents mode 0711
+ * (owned by the caller) and the store itself mode 0700 (chowned).
+ */
+static int
+store_open_top(struct store_walk *w, const char *path, char **error_r)
+{
+	char *copy = xstrdup(path), *name, *next, *save = NULL;
+	int dirfd, fd = -1;
+
+	buf_set(w->path, "/", 1);
+	dirfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		(void) store_walk_fail(w, "open", error_r);
+	for (name = strtok_r(copy, "/", &save); dirfd >= 0 && name != NULL;
+	    name = next) {
+		next = strtok_r(NULL, "/", &save);
+		fd = store_open_dir(w, dirfd, name, next != NULL ? 0711 : 0700,
+		    next == NULL, error_r);
+		close(dirfd);
+		dirfd = fd;
+	}
+	free(copy);
+	return dirfd;
 }
 
 int
@@ -107,61 +200,45 @@ store_create(const char *path, long long quota, uid_t uid, gid_t gid,
 	char **error_r)
 {
 	static const char *const folders[] = STORE_SPECIAL_FOLDERS;
-	struct buf *p = buf_new(4096);
+	struct store_walk w = { uid, gid, buf_new(4096) };
 	struct buf *subs = buf_new(4096);
-	size_t i;
-	int rc = -1;
+	char quota_line[64], folder[STORE_NAME_MAX + 1];
+	size_t i, base;
+	int top = -1, fd, rc = -1;
 
 	*error_r = NULL;
-	store_uid = uid;
-	store_gid = gid;
-	if (path[0] != '/' || strstr(path, "/../") != NULL) {
-		*error_r = xasprintf("store path %s is not absolute", path);
+	if (store_path_check(path, error_r) < 0
+	    || (top = store_open_top(&w, path, error_r)) < 0
+	    || store_maildir(&w, top, error_r) < 0)
 		goto out;
-	}
-	if (buf_set(p, path, strlen(path)) < 0) {
-		*error_r = xstrdup("store path too long");
-		goto out;
-	}
-	buf_rtrim(p, "/");
-	if (store_mkparents(buf_cstr(p), error_r) < 0
-	    || store_maildir(p, error_r) < 0)
-		goto out;
+	base = buf_len(w.path);
 	for (i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
-		size_t base = buf_len(p);
-
 		(void) buf_printf(subs, "%s\n", folders[i]);
-		if (buf_printf(p, "/.%s", folders[i]) < 0) {
-			*error_r = xstrdup("store path too long");
+		snprintf(folder, sizeof(folder), ".%s", folders[i]);
+		fd = store_open_dir(&w, top, folder, 0700, 1, error_r);
+		if (fd < 0)
 			goto out;
-		}
-		if (store_maildir(p, error_r) < 0)
+		rc = store_maildir(&w, fd, error_r) < 0 ? -1
+		    : store_write_file(&w, fd, "maildirfolder", "", error_r);
+		close(fd);
+		buf_truncate(w.path, base);
+		if (rc < 0)
 			goto out;
-		(void) buf_append_str(p, "/maildirfolder");
-		if (store_write_file(buf_cstr(p), "", 1, error_r) < 0)
-			goto out;
-		buf_truncate(p, base);
+		rc = -1;
 	}
-	{
-		size_t base = buf_len(p);
-		char quota_line[64];
-
-		(void) buf_append_str(p, "/subscriptions");
-		if (store_write_file(buf_cstr(p), buf_cstr(subs), 1,
-		    error_r) < 0)
-			goto out;
-		buf_truncate(p, base);
-		/* Maildir++: the quota definition, then "bytes count" lines. */
-		snprintf(quota_line, sizeof(quota_line), "%lldS\n0 0\n",
-		    quota > 0 ? quota : 0);
-		(void) buf_append_str(p, "/maildirsize");
-		if (store_write_file(buf_cstr(p), quota > 0 ? quota_line
-		    : "0 0\n", 1, error_r) < 0)
-			goto out;
-	}
+	/* Maildir++: the quota definition, then "bytes count" lines. */
+	snprintf(quota_line, sizeof(quota_line), "%lldS\n0 0\n",
+	    quota > 0 ? quota : 0);
+	if (store_write_file(&w, top, "subscriptions", buf_cstr(subs),
+	    error_r) < 0
+	    || store_write_file(&w, top, "maildirsize",
+	    quota > 0 ? quota_line : "0 0\n", error_r) < 0)
+		goto out;
 	rc = 0;
 out:
-	buf_free(&p);
+	if (top >= 0)
+		close(top);
+	buf_free(&w.path);
 	buf_free(&subs);
 	return rc;
 }

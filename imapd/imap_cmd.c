@@ -18,6 +18,7 @@
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
+#include "store.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -305,6 +306,13 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 			    "failures\r\n");
 			sess->state = IMAP_STATE_LOGOUT;
 		}
+		return;
+	}
+	if (store_path_check(mb->store_path, &error) < 0) {
+		log_error("login user=%s: %s", user, error);
+		free(error);
+		route_mailbox_free(&mb);
+		imap_tagged(sess, "NO", "[UNAVAILABLE] Mailbox not configured");
 		return;
 	}
 	sess->user = xstrdup(mb->address);

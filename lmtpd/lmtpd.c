@@ -14,6 +14,7 @@
 #include "lmtpd.h"
 #include "log.h"
 #include "mail_params.h"
+#include "netmatch.h"
 #include "params.h"
 #include "route.h"
 #include "service.h"
@@ -82,6 +83,21 @@ lmtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	sess.line = buf_new((size_t) var_lmtp_line_length_limit + 1);
 	/* Replies carry at most an address and a short text. */
 	sess.reply = buf_new(4096);
+	/*
+	 * LMTP has no authentication: whoever connects delivers anything to
+	 * any mailbox.  A unix socket is guarded by its directory (private/,
+	 * mail_owner only); a TCP client must be listed.
+	 */
+	if (strcmp(peer->client_addr, "unix") != 0
+	    && !netmatch_match(sess.server->trusted, peer->client_addr)) {
+		log_warn("reject: connect from %s: not in lmtp_trusted_networks",
+		    peer->client_addr[0] != '\0' ? peer->client_addr : "?");
+		lmtpd_reply(&sess, "421 4.7.0 %s Error: client not authorized",
+		    sess.server->hostname);
+		(void) stream_flush(sess.s);
+		lmtpd_session_free(&sess);
+		return;
+	}
 	lmtpd_reply(&sess, "220 %s LMTP ispmail ready", sess.server->hostname);
 	for (;;) {
 		if (stream_pending(sess.s) == 0 &&
@@ -139,6 +155,21 @@ lmtpd_post_init(void *ctx)
 		    "nor reject", var_smtpd_forbid_bare_newline);
 }
 
+/* Before privileges drop: a bad lmtp_trusted_networks stops the service. */
+static void
+lmtpd_pre_init(void *ctx)
+{
+	struct lmtpd_server *server = ctx;
+	char **list, *error = NULL;
+	int count;
+
+	list = params_list_split(var_lmtp_trusted_networks, &count);
+	server->trusted = netmatch_new(list, count, &error);
+	params_list_free(list);
+	if (server->trusted == NULL)
+		log_fatal("lmtp_trusted_networks: %s", error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,6 +177,7 @@ main(int argc, char **argv)
 	const struct service_def def = {
 		.name = "lmtpd",
 		.handle = lmtpd_handle,
+		.pre_init = lmtpd_pre_init,
 		.post_init = lmtpd_post_init,
 		.ctx = &server,
 	};

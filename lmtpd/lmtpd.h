@@ -29,12 +29,15 @@ enum lmtpd_cmd_result {
 };
 
 /* Per-process state, made once in post_init. */
+struct netmatch;
+
 struct lmtpd_server {
 	struct route *route;
 	char **local_hosts;	/* local_mail_hosts, split */
 	int local_host_count;
 	char *hostname;		/* for the greeting and LHLO */
 	enum smtp_bare_newline bare_newline;	/* smtpd_forbid_bare_newline */
+	struct netmatch *trusted; /* lmtp_trusted_networks */
 };
 
 /* Per-connection state; lmtpd_session_free() releases all of it. */

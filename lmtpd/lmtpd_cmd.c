@@ -21,6 +21,7 @@
 #include "route.h"
 #include "smtp_data.h"
 #include "smtp_syntax.h"
+#include "store.h"
 #include "stream.h"
 #include "xalloc.h"
 #include "xtext.h"
@@ -268,7 +269,7 @@ cmd_rcpt_check(struct lmtpd_session *sess, const char *addr,
 		free(error);
 		return 0;
 	}
-	free(error);
+	xfree(error);
 	if (rc == 0 || answer->kind != ROUTE_KIND_MAILBOX) {
 		log_info("to=<%s> status=bounced (unknown user)", addr);
 		lmtpd_reply(sess, "550 5.1.1 <%s> User unknown", addr);
@@ -290,8 +291,11 @@ cmd_rcpt_check(struct lmtpd_session *sess, const char *addr,
 		    host);
 		lmtpd_reply(sess, "451 4.3.0 <%s> Mailbox is not on this "
 		    "host", addr);
-	} else if (mb->store_path == NULL || mb->store_path[0] != '/') {
-		log_error("to=<%s> mailbox has no store path", addr);
+	} else if (mb->store_path == NULL
+	    || store_path_check(mb->store_path, &error) < 0) {
+		log_error("to=<%s> mailbox has no usable store path: %s", addr,
+		    error != NULL ? error : "none");
+		xfree(error);
 		lmtpd_reply(sess, "451 4.3.0 <%s> Mailbox not configured",
 		    addr);
 	} else {

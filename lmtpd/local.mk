@@ -23,4 +23,5 @@ tests_unit_check_lmtpd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_lmtpd_LDADD = $(UNIT_LDADD)
 
 dist_man8_MANS += man/lmtpd.8
-EXTRA_DIST += tests/integration/test_lmtpd.py tests/integration/lmtpdutil.py
+EXTRA_DIST += tests/integration/test_lmtpd.py tests/integration/lmtpdutil.py \
+	tests/integration/test_lmtpd_access.py

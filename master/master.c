@@ -96,16 +96,21 @@ static void
 make_dir(const char *path, mode_t mode, int mail_owner_owns)
 {
 	struct passwd *pw;
+	int fd;
 
 	if (mkdir(path, mode) < 0) {
 		if (errno != EEXIST)
 			log_fatal("create directory %s: %m", path);
 		return;
 	}
-	if (geteuid() == 0 && mail_owner_owns
-	    && ((pw = getpwnam(var_mail_owner)) == NULL
-	    || chown(path, pw->pw_uid, pw->pw_gid) < 0))
+	if (geteuid() != 0 || !mail_owner_owns)
+		return;
+	/* Through a descriptor: root never chowns a name it did not open. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (pw = getpwnam(var_mail_owner)) == NULL
+	    || fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
 		log_fatal("chown %s to %s: %m", path, var_mail_owner);
+	close(fd);
 }
 
 /* queue_directory (and its parents), pid/, private/, the queue. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -178,6 +179,41 @@ open_inet(const struct master_service_conf *sc, int *fd_r, char **error_r)
 	return -1;
 }
 
+/*
+ * Bind fd to sun so that the node is born with mode and, unless uid is
+ * (uid_t) -1, owned by uid/gid: the umask gives the mode and the file
+ * system ids the owner.  A chmod() or chown() by path after bind() would
+ * follow whatever mail_owner put there meanwhile (private/ is theirs).
+ */
+static int
+bind_as(int fd, const struct sockaddr_un *sun, mode_t mode, uid_t uid,
+	gid_t gid)
+{
+	mode_t old_umask = umask(~mode & 0777);
+	int rc = -1, saved;
+
+	if (uid != (uid_t) -1) {
+		(void) setfsgid(gid);
+		(void) setfsuid(uid);
+		/* setfsuid() reports the previous id: ask again to check. */
+		if ((uid_t) setfsuid(uid) != uid
+		    || (gid_t) setfsgid(gid) != gid) {
+			errno = EPERM;
+			goto out;
+		}
+	}
+	rc = bind(fd, (const struct sockaddr *) sun, sizeof(*sun));
+out:
+	saved = errno;
+	if (uid != (uid_t) -1) {
+		(void) setfsuid(geteuid());
+		(void) setfsgid(getegid());
+	}
+	(void) umask(old_umask);
+	errno = saved;
+	return rc;
+}
+
 int
 master_listen_unix(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	int *fd_r, char **error_r)
@@ -200,6 +236,7 @@ master_listen_unix(const char *path, mode_t mode, uid_t uid, gid_t gid,
 			    path);
 			return -1;
 		}
+		/* unlink() removes the name, never what a link points at. */
 		if (unlink(path) < 0) {
 			*error_r = xasprintf("remove stale socket %s: %s",
 			    path, strerror(errno));
@@ -211,9 +248,7 @@ master_listen_unix(const char *path, mode_t mode, uid_t uid, gid_t gid,
 		*error_r = xasprintf("socket for %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0
-	    || chmod(path, mode) < 0
-	    || (uid != (uid_t) -1 && lchown(path, uid, gid) < 0)
+	if (bind_as(fd, &sun, mode, uid, gid) < 0
 	    || listen(fd, listen_backlog()) < 0) {
 		*error_r = xasprintf("bind %s: %s", path, strerror(errno));
 		close(fd);

@@ -35,8 +35,10 @@ int master_listen_open(const struct master_service_conf *sc, int *fd_r,
 int master_listen_check(const struct master_service_conf *sc,
 	char **error_r);
 /*
- * A unix stream listener at path with the given mode, chowned to
- * uid/gid unless uid is (uid_t) -1.  0 ok with *fd_r; -1 with *error_r.
+ * A unix stream listener at path with the given mode, owned by uid/gid
+ * unless uid is (uid_t) -1: bound with that umask and file system ids, so
+ * no chmod/chown by path follows (uid must be able to write the
+ * directory).  0 ok with *fd_r; -1 with *error_r.
  */
 int master_listen_unix(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	int *fd_r, char **error_r);

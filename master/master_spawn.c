@@ -100,8 +100,9 @@ close_generation(struct master_service *svc)
 	if (svc->status_child_fd >= 0)
 		close(svc->status_child_fd);
 	svc->status_fd = svc->status_child_fd = -1;
+	/* Only this service's children: the list holds every service's. */
 	for (c = children; c != NULL; c = c->next)
-		if (current_generation(c))
+		if (c->service == svc && current_generation(c))
 			svc->retired++;
 	svc->idle = svc->busy = svc->total = 0;
 	svc->stress = 0;

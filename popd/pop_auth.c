@@ -20,6 +20,7 @@
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
+#include "store.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -75,6 +76,12 @@ pop_auth_open_maildrop(struct pop_session *ps, struct route_mailbox *m)
 		log_warn("login %s: mailbox is on host %s, not here",
 		    m->address, m->mail_host != NULL ? m->mail_host : "?");
 		pop_reply(ps, "-ERR [SYS/PERM] Mailbox is not on this server");
+		return;
+	}
+	if (store_path_check(m->store_path, &error) < 0) {
+		log_error("login %s: %s", m->address, error);
+		free(error);
+		pop_reply(ps, "-ERR [SYS/TEMP] Mailbox not configured");
 		return;
 	}
 	status = pop_mbox_open(m->store_path, var_pop_login_delay,

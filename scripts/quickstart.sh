@@ -58,7 +58,7 @@ store_root = $store
 store_owner = $user
 tls_cert_file = $cfg/tls/cert.pem
 tls_key_file = $cfg/tls/key.pem
-lmtp_local_nexthop = 127.0.0.1:2424
+# lmtpd listens on private/lmtpd, where lmtp_local_nexthop's default finds it.
 CONF
 
 cat > "$cfg/master.conf" <<CONF
@@ -74,7 +74,7 @@ qmgr         unix  private/qmgr    $user 1   qmgr -o service_keep_running=yes
 anvil        unix  private/anvil   $user 1   anvil -o service_keep_running=yes
 lmtp         unix  private/lmtp    $user 10  smtp
 smtp-out     unix  private/smtp    $user 20  smtp
-lmtpd        inet  127.0.0.1:2424  $user 10  lmtpd
+lmtpd        unix  private/lmtpd   $user 10  lmtpd
 pop3         inet  127.0.0.1:2110  $user 20  popd
 pop3s        inet  127.0.0.1:2995  $user 20  popd -o tls_wrapper_mode=yes
 imap         inet  127.0.0.1:2143  $user 20  imapd -o imap_client_limit=50

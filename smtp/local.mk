@@ -1,7 +1,7 @@
 ## smtp: the delivery agent, built by the top-level Makefile.am.
 pkglibexec_PROGRAMS += smtp/smtp
 smtp_smtp_SOURCES = smtp/smtp.c smtp/smtp.h smtp/smtp_route.c \
-	smtp/smtp_session.c smtp/smtp_session.h \
+	smtp/smtp_connect.c smtp/smtp_session.c smtp/smtp_session.h \
 	smtp/smtp_transaction.c smtp/smtp_tls.c
 smtp_smtp_LDADD = $(LIBISPMAIL)
 smtp_smtp_DEPENDENCIES = common/libispmail.a

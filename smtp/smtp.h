@@ -4,9 +4,10 @@
  * smtp.c reads qmgr's request into a struct smtp_job and writes back one
  * result per recipient; smtp_route.c turns a next hop into the ordered
  * list of hosts to try (MX records, loop detection); smtp_tls.c knows the
- * TLS policy of a destination; smtp_session.c is the protocol client
- * (connection, greeting, EHLO/LHLO, STARTTLS, the connection cache) for
- * both LMTP and SMTP, and smtp_transaction.c one transaction on it.
+ * TLS policy of a destination; smtp_connect.c opens the sockets;
+ * smtp_session.c is the protocol client (greeting, EHLO/LHLO, STARTTLS,
+ * the connection cache) for both LMTP and SMTP, and smtp_transaction.c
+ * one transaction on it.
  *
  * A job owns its results and hop reason; the request strings it points at
  * belong to the request record and live as long as the job.
@@ -15,6 +16,7 @@
 #define ISPMAIL_SMTP_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "dns.h"
 
@@ -55,6 +57,22 @@ void smtp_fail_rest(struct smtp_job *job, const char *code, const char *dsn,
 const char *smtp_helo_name(void);
 /* The process' resolver, opened on first use; NULL with *error_r. */
 struct dns *smtp_dns(const char **error_r);
+
+/* ---- smtp_connect.c: sockets to next hops -------------------------------- */
+
+/*
+ * Connect to sa with smtp_connect_timeout, from smtp_bind_address(6) when
+ * set: the connected socket, or -1 with *error_r (caller frees); *local_r
+ * is 1 when the failure was ours (the source address), not the peer's.
+ */
+int smtp_connect_fd(const struct sockaddr *sa, socklen_t len, char **error_r,
+	int *local_r);
+/*
+ * Connect to an LMTP next hop: "host:port", "[v6]:port" or "unix:path" (a
+ * relative path is under queue_directory).  The socket or -1 with
+ * *error_r (caller frees).
+ */
+int smtp_connect_lmtp(const char *nexthop, char **error_r);
 
 /* ---- smtp_route.c: where to deliver ------------------------------------ */
 

@@ -9,6 +9,15 @@
 #ifndef ISPMAIL_CTL_H
 #define ISPMAIL_CTL_H
 
+/*
+ * Everything ispmailctl prints goes through these two: every %s and %c
+ * argument is escaped (printable.h) so text from a queue file, a map, the
+ * master or a remote server cannot reach the terminal as escape sequences
+ * or fake lines.  The format's own text is kept.
+ */
+void ctl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ispmailctl status: the master's per-service table. */
 int ctl_status(int argc, char **argv);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */

@@ -10,7 +10,7 @@
 static int
 ctl_config_usage(void)
 {
-	fprintf(stderr, "usage: ispmailctl config [-n | -d] [name ...]\n");
+	ctl_eprintf("usage: ispmailctl config [-n | -d] [name ...]\n");
 	return 2;
 }
 
@@ -31,7 +31,7 @@ ctl_config(int argc, char **argv)
 			defaults = 1;
 			break;
 		default:
-			fprintf(stderr, "ispmailctl: config: unknown option "
+			ctl_eprintf("ispmailctl: config: unknown option "
 			    "-%c\n", optopt);
 			return ctl_config_usage();
 		}
@@ -44,7 +44,7 @@ ctl_config(int argc, char **argv)
 	/* Check the names first so the messages say who complains. */
 	for (i = 0; i < name_count; i++) {
 		if (params_find(names[i]) == NULL) {
-			fprintf(stderr, "ispmailctl: config: unknown "
+			ctl_eprintf("ispmailctl: config: unknown "
 			    "parameter: %s\n", names[i]);
 			status = 1;
 		}

@@ -29,7 +29,7 @@ ctl_route_open(void)
 
 	r = route_open(&error);
 	if (r == NULL) {
-		fprintf(stderr, "ispmailctl: routing directory: %s\n", error);
+		ctl_eprintf("ispmailctl: routing directory: %s\n", error);
 		free(error);
 	}
 	return r;
@@ -39,7 +39,7 @@ ctl_route_open(void)
 static int
 ctl_fail(const char *what, char *error)
 {
-	fprintf(stderr, "ispmailctl: %s: %s\n", what,
+	ctl_eprintf("ispmailctl: %s: %s\n", what,
 	    error != NULL ? error : "failed");
 	free(error);
 	return 1;
@@ -48,7 +48,7 @@ ctl_fail(const char *what, char *error)
 static int
 ctl_usage(const char *text)
 {
-	fprintf(stderr, "usage: ispmailctl %s\n", text);
+	ctl_eprintf("usage: ispmailctl %s\n", text);
 	return 2;
 }
 
@@ -87,7 +87,7 @@ ctl_read_password(char **password_r)
 
 	while ((c = getchar()) != EOF && c != '\n') {
 		if (buf_append_char(line, (char) c) < 0) {
-			fprintf(stderr, "ispmailctl: password longer than %d "
+			ctl_eprintf("ispmailctl: password longer than %d "
 			    "bytes\n", CTL_PASSWORD_MAX);
 			rc = -1;
 			break;
@@ -95,7 +95,7 @@ ctl_read_password(char **password_r)
 	}
 	buf_rtrim(line, "\r");
 	if (rc == 0 && buf_len(line) == 0) {
-		fprintf(stderr, "ispmailctl: empty password on standard "
+		ctl_eprintf("ispmailctl: empty password on standard "
 		    "input\n");
 		rc = -1;
 	}
@@ -150,12 +150,12 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 	for (i = 0; i < argc && rc == 0; i++) {
 		value = ctl_kv(argv[i], key);
 		if (value == NULL) {
-			fprintf(stderr, "ispmailctl: expected key=value: %s\n",
+			ctl_eprintf("ispmailctl: expected key=value: %s\n",
 			    argv[i]);
 			rc = -1;
 		} else if (strcmp(buf_cstr(key), "kind") == 0) {
 			if (ctl_domain_kind(value, &d->kind) < 0) {
-				fprintf(stderr, "ispmailctl: kind must be "
+				ctl_eprintf("ispmailctl: kind must be "
 				    "local, relay or alias: %s\n", value);
 				rc = -1;
 			}
@@ -168,7 +168,7 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 		} else if (strcmp(buf_cstr(key), "mailhost") == 0) {
 			ctl_replace(&d->mail_host, value);
 		} else {
-			fprintf(stderr, "ispmailctl: unknown domain setting "
+			ctl_eprintf("ispmailctl: unknown domain setting "
 			    "\"%s\" (kind, target, relayhost, catchall, "
 			    "mailhost)\n", buf_cstr(key));
 			rc = -1;
@@ -176,7 +176,7 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 	}
 	if (rc == 0 && d->kind == ROUTE_DOMAIN_ALIAS
 	    && d->alias_target == NULL) {
-		fprintf(stderr, "ispmailctl: an alias domain needs "
+		ctl_eprintf("ispmailctl: an alias domain needs "
 		    "target=DOMAIN\n");
 		rc = -1;
 	}
@@ -187,16 +187,16 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 static void
 ctl_domain_print(const struct route_domain *d)
 {
-	printf("domain: %s\nkind: %s\n", d->name,
+	ctl_printf("domain: %s\nkind: %s\n", d->name,
 	    ctl_domain_kind_name(d->kind));
 	if (d->alias_target != NULL)
-		printf("target: %s\n", d->alias_target);
+		ctl_printf("target: %s\n", d->alias_target);
 	if (d->relay_host != NULL)
-		printf("relayhost: %s\n", d->relay_host);
+		ctl_printf("relayhost: %s\n", d->relay_host);
 	if (d->catchall != NULL)
-		printf("catchall: %s\n", d->catchall);
+		ctl_printf("catchall: %s\n", d->catchall);
 	if (d->mail_host != NULL)
-		printf("mailhost: %s\n", d->mail_host);
+		ctl_printf("mailhost: %s\n", d->mail_host);
 }
 
 static int
@@ -205,7 +205,7 @@ ctl_print_names(char **names)
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
-		printf("%s\n", names[i]);
+		ctl_printf("%s\n", names[i]);
 	route_names_free(&names);
 	return 0;
 }
@@ -218,14 +218,14 @@ ctl_domain_fetch(struct route *r, const char *name, struct route_domain **d_r)
 	int found = route_domain_lookup(r, name, d_r, &error);
 
 	if (found < 0) {
-		fprintf(stderr, "ispmailctl: temporary failure: %s\n",
+		ctl_eprintf("ispmailctl: temporary failure: %s\n",
 		    error != NULL ? error : "directory unavailable");
 		free(error);
 		return CTL_EXIT_TEMPFAIL;
 	}
 	free(error);
 	if (found == 0) {
-		fprintf(stderr, "ispmailctl: no such domain: %s\n", name);
+		ctl_eprintf("ispmailctl: no such domain: %s\n", name);
 		return 1;
 	}
 	return 0;
@@ -267,7 +267,7 @@ ctl_domain(int argc, char **argv)
 		else if (route_domain_put(r, d, 1, &error) < 0)
 			rc = ctl_fail("domain add", error);
 		else
-			printf("domain %s added (%s)\n", argv[2],
+			ctl_printf("domain %s added (%s)\n", argv[2],
 			    ctl_domain_kind_name(d->kind));
 	} else if (strcmp(verb, "set") == 0) {
 		if ((rc = ctl_domain_fetch(r, argv[2], &d)) != 0)
@@ -280,7 +280,7 @@ ctl_domain(int argc, char **argv)
 		if (route_domain_delete(r, argv[2], &error) < 0)
 			rc = ctl_fail("domain del", error);
 		else
-			printf("domain %s deleted\n", argv[2]);
+			ctl_printf("domain %s deleted\n", argv[2]);
 	} else if (strcmp(verb, "show") == 0) {
 		if ((rc = ctl_domain_fetch(r, argv[2], &d)) == 0)
 			ctl_domain_print(d);
@@ -342,14 +342,14 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 		value = ctl_kv(argv[i], key);
 		k = buf_cstr(key);
 		if (value == NULL) {
-			fprintf(stderr, "ispmailctl: expected key=value: %s\n",
+			ctl_eprintf("ispmailctl: expected key=value: %s\n",
 			    argv[i]);
 			rc = -1;
 		} else if (strcmp(k, "hash") == 0) {
 			ctl_replace(&m->password_hash, value);
 		} else if (strcmp(k, "quota") == 0) {
 			if (params_parse_size(value, &m->quota) < 0) {
-				fprintf(stderr, "ispmailctl: bad quota \"%s\" "
+				ctl_eprintf("ispmailctl: bad quota \"%s\" "
 				    "(bytes, or a number with k, M, G)\n",
 				    value);
 				rc = -1;
@@ -358,7 +358,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 			ctl_replace(&m->mail_host, value);
 		} else if (strcmp(k, "path") == 0) {
 			if (value[0] != '/') {
-				fprintf(stderr, "ispmailctl: path must be "
+				ctl_eprintf("ispmailctl: path must be "
 				    "absolute: %s\n", value);
 				rc = -1;
 			} else {
@@ -367,7 +367,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 		} else if (strcmp(k, "state") == 0) {
 			n = ctl_enum(ctl_state_names, 3, value);
 			if (n < 0) {
-				fprintf(stderr, "ispmailctl: state must be "
+				ctl_eprintf("ispmailctl: state must be "
 				    "active, suspended or disabled\n");
 				rc = -1;
 			} else {
@@ -376,7 +376,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 		} else if (strcmp(k, "filter") == 0) {
 			n = ctl_enum(ctl_filter_names, 3, value);
 			if (n < 0) {
-				fprintf(stderr, "ispmailctl: filter must be "
+				ctl_eprintf("ispmailctl: filter must be "
 				    "off, standard or aggressive\n");
 				rc = -1;
 			} else {
@@ -389,7 +389,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 			    : &m->discard_score;
 
 			if (ctl_score(value, score) < 0) {
-				fprintf(stderr, "ispmailctl: bad score %s=%s\n",
+				ctl_eprintf("ispmailctl: bad score %s=%s\n",
 				    k, value);
 				rc = -1;
 			}
@@ -399,7 +399,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 			    : &m->forward_keep_copy;
 
 			if (params_parse_bool(value, flag) < 0) {
-				fprintf(stderr, "ispmailctl: %s must be yes "
+				ctl_eprintf("ispmailctl: %s must be yes "
 				    "or no\n", k);
 				rc = -1;
 			}
@@ -410,7 +410,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 		} else if (strcmp(k, "forward") == 0) {
 			ctl_set_list(&m->forwards, &m->forward_count, value);
 		} else {
-			fprintf(stderr, "ispmailctl: unknown mailbox setting "
+			ctl_eprintf("ispmailctl: unknown mailbox setting "
 			    "\"%s\" (hash, quota, host, path, state, filter, "
 			    "tag, quarantine, discard, archive, class, alt, "
 			    "forward, keepcopy)\n", k);
@@ -443,7 +443,7 @@ ctl_check_options(int argc, char **argv, const char *const *allowed)
 		for (ok = 0, j = 0; allowed[j] != NULL; j++)
 			ok |= strcmp(argv[i], allowed[j]) == 0;
 		if (!ok) {
-			fprintf(stderr, "ispmailctl: unknown option %s\n",
+			ctl_eprintf("ispmailctl: unknown option %s\n",
 			    argv[i]);
 			return -1;
 		}
@@ -456,24 +456,25 @@ ctl_mailbox_print(const struct route_mailbox *m)
 {
 	size_t i;
 
-	printf("mailbox: %s\n", m->address);
+	ctl_printf("mailbox: %s\n", m->address);
 	for (i = 0; i < m->alt_count; i++)
-		printf("alt: %s\n", m->alt_addresses[i]);
-	printf("state: %s\n", ctl_state_names[m->state]);
-	printf("host: %s\n", m->mail_host != NULL ? m->mail_host : "");
-	printf("path: %s\n", m->store_path != NULL ? m->store_path : "");
-	printf("quota: %lld\n", m->quota);
-	printf("password: %s\n", m->password_hash != NULL ? "set" : "none");
-	printf("filter: %s\n", ctl_filter_names[m->filter]);
-	printf("tag: %g\nquarantine: %g\ndiscard: %g\n", m->tag_score,
+		ctl_printf("alt: %s\n", m->alt_addresses[i]);
+	ctl_printf("state: %s\n", ctl_state_names[m->state]);
+	ctl_printf("host: %s\n", m->mail_host != NULL ? m->mail_host : "");
+	ctl_printf("path: %s\n", m->store_path != NULL ? m->store_path : "");
+	ctl_printf("quota: %lld\n", m->quota);
+	ctl_printf("password: %s\n", m->password_hash != NULL ? "set" : "none");
+	ctl_printf("filter: %s\n", ctl_filter_names[m->filter]);
+	ctl_printf("tag: %g\nquarantine: %g\ndiscard: %g\n", m->tag_score,
 	    m->quarantine_score, m->discard_score);
-	printf("archive: %s\n", m->archive ? "yes" : "no");
-	printf("class: %s\n", m->outbound_class != NULL
+	ctl_printf("archive: %s\n", m->archive ? "yes" : "no");
+	ctl_printf("class: %s\n", m->outbound_class != NULL
 	    ? m->outbound_class : "default");
 	for (i = 0; i < m->forward_count; i++)
-		printf("forward: %s\n", m->forwards[i]);
+		ctl_printf("forward: %s\n", m->forwards[i]);
 	if (m->forward_count > 0)
-		printf("keepcopy: %s\n", m->forward_keep_copy ? "yes" : "no");
+		ctl_printf("keepcopy: %s\n",
+		    m->forward_keep_copy ? "yes" : "no");
 }
 
 /* Is host this store host (local_mail_hosts)? */
@@ -504,7 +505,7 @@ ctl_store_create(const struct route_mailbox *m)
 		struct passwd *pw = getpwnam(var_store_owner);
 
 		if (pw == NULL) {
-			fprintf(stderr, "ispmailctl: store_owner %s: no such "
+			ctl_eprintf("ispmailctl: store_owner %s: no such "
 			    "user\n", var_store_owner);
 			return -1;
 		}
@@ -512,7 +513,7 @@ ctl_store_create(const struct route_mailbox *m)
 		gid = pw->pw_gid;
 	}
 	if (store_create(m->store_path, m->quota, uid, gid, &error) < 0) {
-		fprintf(stderr, "ispmailctl: mailbox store: %s\n", error);
+		ctl_eprintf("ispmailctl: mailbox store: %s\n", error);
 		free(error);
 		return -1;
 	}
@@ -528,7 +529,7 @@ ctl_mailbox_fetch(struct route *r, const char *address,
 	int found;
 
 	if (route_normalize(r, address, &norm, &error) < 0) {
-		fprintf(stderr, "ispmailctl: invalid address %s: %s\n",
+		ctl_eprintf("ispmailctl: invalid address %s: %s\n",
 		    address, error);
 		free(error);
 		return 1;
@@ -536,14 +537,14 @@ ctl_mailbox_fetch(struct route *r, const char *address,
 	found = route_mailbox_get(r, norm, m_r, &error);
 	free(norm);
 	if (found < 0) {
-		fprintf(stderr, "ispmailctl: temporary failure: %s\n",
+		ctl_eprintf("ispmailctl: temporary failure: %s\n",
 		    error != NULL ? error : "directory unavailable");
 		free(error);
 		return CTL_EXIT_TEMPFAIL;
 	}
 	free(error);
 	if (found == 0) {
-		fprintf(stderr, "ispmailctl: no such mailbox: %s\n", address);
+		ctl_eprintf("ispmailctl: no such mailbox: %s\n", address);
 		return 1;
 	}
 	return 0;
@@ -558,16 +559,24 @@ ctl_mailbox_defaults(struct route *r, struct route_mailbox *m)
 	int rc;
 
 	if (at == NULL) {
-		fprintf(stderr, "ispmailctl: invalid address %s\n",
+		ctl_eprintf("ispmailctl: invalid address %s\n",
 		    m->address);
 		return 1;
 	}
 	if ((rc = ctl_domain_fetch(r, at + 1, &d)) != 0)
 		return rc;
 	if (d->kind != ROUTE_DOMAIN_LOCAL) {
-		fprintf(stderr, "ispmailctl: %s is a %s domain: mailboxes "
+		ctl_eprintf("ispmailctl: %s is a %s domain: mailboxes "
 		    "live in local domains\n", d->name,
 		    ctl_domain_kind_name(d->kind));
+		route_domain_free(&d);
+		return 1;
+	}
+	/* A '/' or a leading '.' would put the store inside another's. */
+	if (!store_name_ok(m->address, (size_t) (at - m->address))) {
+		ctl_eprintf("ispmailctl: %s: a local part with '/', a "
+		    "leading '.' or a control character cannot name a store "
+		    "directory\n", m->address);
 		route_domain_free(&d);
 		return 1;
 	}
@@ -621,7 +630,7 @@ ctl_mailbox(int argc, char **argv)
 	}
 	if (adding) {
 		if (route_normalize(r, argv[2], &norm, &error) < 0) {
-			fprintf(stderr, "ispmailctl: invalid address %s: %s\n",
+			ctl_eprintf("ispmailctl: invalid address %s: %s\n",
 			    argv[2], error);
 			free(error);
 			rc = 1;
@@ -649,6 +658,12 @@ ctl_mailbox(int argc, char **argv)
 				goto out;
 			}
 		}
+		if (m->store_path != NULL
+		    && store_path_check(m->store_path, &error) < 0) {
+			rc = ctl_fail(adding ? "mailbox add" : "mailbox set",
+			    error);
+			goto out;
+		}
 		if (route_mailbox_put(r, m, adding, &error) < 0) {
 			rc = ctl_fail(adding ? "mailbox add" : "mailbox set",
 			    error);
@@ -661,18 +676,18 @@ ctl_mailbox(int argc, char **argv)
 			goto out;
 		}
 		if (adding)
-			printf("mailbox %s added (store %s on %s)\n",
+			ctl_printf("mailbox %s added (store %s on %s)\n",
 			    m->address, m->store_path, m->mail_host);
 	} else if (strcmp(verb, "del") == 0) {
 		if (route_mailbox_delete(r, m->address, &error) < 0) {
 			rc = ctl_fail("mailbox del", error);
 			goto out;
 		}
-		printf("mailbox %s deleted\n", m->address);
+		ctl_printf("mailbox %s deleted\n", m->address);
 		if (ctl_has_option(argc, argv, "--remove-store")
 		    && m->store_path != NULL) {
 			if (!ctl_host_is_local(m->mail_host)) {
-				fprintf(stderr, "ispmailctl: store of %s is "
+				ctl_eprintf("ispmailctl: store of %s is "
 				    "on %s, not here: not removed\n",
 				    m->address, m->mail_host);
 				rc = 1;
@@ -680,7 +695,7 @@ ctl_mailbox(int argc, char **argv)
 			    &error) < 0) {
 				rc = ctl_fail("remove store", error);
 			} else {
-				printf("store %s removed\n", m->store_path);
+				ctl_printf("store %s removed\n", m->store_path);
 			}
 		}
 	} else if (strcmp(verb, "show") == 0) {
@@ -730,7 +745,7 @@ ctl_alias(int argc, char **argv)
 			goto out;
 		}
 		if (route_normalize(r, argv[2], &norm, &error) < 0) {
-			fprintf(stderr, "ispmailctl: invalid address %s: %s\n",
+			ctl_eprintf("ispmailctl: invalid address %s: %s\n",
 			    argv[2], error);
 			free(error);
 			rc = 1;
@@ -739,7 +754,7 @@ ctl_alias(int argc, char **argv)
 		targets = buf_new(BUF_DEFAULT_CAP);
 		for (i = 3; i < argc; i++)
 			if (buf_printf(targets, "%s,", argv[i]) < 0) {
-				fprintf(stderr, "ispmailctl: too many "
+				ctl_eprintf("ispmailctl: too many "
 				    "targets\n");
 				rc = 2;
 				goto out;
@@ -750,13 +765,13 @@ ctl_alias(int argc, char **argv)
 		if (route_alias_put(r, a, strcmp(verb, "add") == 0, &error) < 0)
 			rc = ctl_fail("alias", error);
 		else
-			printf("alias %s -> %zu target(s)\n", a->address,
+			ctl_printf("alias %s -> %zu target(s)\n", a->address,
 			    a->target_count);
 	} else if (strcmp(verb, "del") == 0) {
 		if (route_alias_delete(r, argv[2], &error) < 0)
 			rc = ctl_fail("alias del", error);
 		else
-			printf("alias %s deleted\n", argv[2]);
+			ctl_printf("alias %s deleted\n", argv[2]);
 	} else if (strcmp(verb, "show") == 0) {
 		if (route_normalize(r, argv[2], &norm, &error) < 0) {
 			rc = ctl_fail("invalid address", error);
@@ -768,13 +783,13 @@ ctl_alias(int argc, char **argv)
 			rc = ctl_fail("temporary failure", error);
 		} else if (found == 0) {
 			free(error);
-			fprintf(stderr, "ispmailctl: no such alias: %s\n",
+			ctl_eprintf("ispmailctl: no such alias: %s\n",
 			    argv[2]);
 			rc = 1;
 		} else {
-			printf("alias: %s\n", a->address);
+			ctl_printf("alias: %s\n", a->address);
 			for (n = 0; n < a->target_count; n++)
-				printf("target: %s\n", a->targets[n]);
+				ctl_printf("target: %s\n", a->targets[n]);
 		}
 	} else if (strcmp(verb, "list") == 0) {
 		if (route_list_aliases(r, argv[2], &names, &error) < 0)
@@ -815,10 +830,10 @@ ctl_forward_list(struct route *r, const char *domain)
 			route_mailbox_free(&m);
 			continue;
 		}
-		printf("%s ->", m->address);
+		ctl_printf("%s ->", m->address);
 		for (n = 0; n < m->forward_count; n++)
-			printf("%s%s", n > 0 ? "," : " ", m->forwards[n]);
-		printf("%s\n", m->forward_keep_copy ? " (keep copy)" : "");
+			ctl_printf("%s%s", n > 0 ? "," : " ", m->forwards[n]);
+		ctl_printf("%s\n", m->forward_keep_copy ? " (keep copy)" : "");
 		route_mailbox_free(&m);
 	}
 	route_names_free(&names);
@@ -889,8 +904,9 @@ ctl_forward(int argc, char **argv)
 			rc = ctl_fail("forward del", error);
 	} else {
 		for (n = 0; n < m->forward_count; n++)
-			printf("forward: %s\n", m->forwards[n]);
-		printf("keepcopy: %s\n", m->forward_keep_copy ? "yes" : "no");
+			ctl_printf("forward: %s\n", m->forwards[n]);
+		ctl_printf("keepcopy: %s\n",
+		    m->forward_keep_copy ? "yes" : "no");
 	}
 out:
 	route_mailbox_free(&m);
@@ -916,12 +932,12 @@ ctl_relay(int argc, char **argv)
 		if (route_relay_recipient_put(r, argv[2], &error) < 0)
 			rc = ctl_fail("relay add", error);
 		else
-			printf("relay recipient %s added\n", argv[2]);
+			ctl_printf("relay recipient %s added\n", argv[2]);
 	} else if (strcmp(argv[1], "del") == 0) {
 		if (route_relay_recipient_delete(r, argv[2], &error) < 0)
 			rc = ctl_fail("relay del", error);
 		else
-			printf("relay recipient %s deleted\n", argv[2]);
+			ctl_printf("relay recipient %s deleted\n", argv[2]);
 	} else if (strcmp(argv[1], "list") == 0) {
 		if (route_list_relay_recipients(r, argv[2], &names, &error) < 0)
 			rc = ctl_fail("relay list", error);
@@ -954,14 +970,14 @@ ctl_auth(int argc, char **argv)
 	explicit_bzero(password, strlen(password));
 	free(password);
 	if (ok > 0) {
-		printf("%s: authenticated\n", argv[1]);
+		ctl_printf("%s: authenticated\n", argv[1]);
 		rc = 0;
 	} else if (ok == 0) {
-		printf("%s: refused: %s\n", argv[1],
+		ctl_printf("%s: refused: %s\n", argv[1],
 		    reason != NULL ? reason : "invalid credentials");
 		rc = 1;
 	} else {
-		fprintf(stderr, "ispmailctl: %s: temporary failure: %s\n",
+		ctl_eprintf("ispmailctl: %s: temporary failure: %s\n",
 		    argv[1], error != NULL ? error : "directory unavailable");
 		rc = CTL_EXIT_TEMPFAIL;
 	}

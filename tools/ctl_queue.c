@@ -67,7 +67,7 @@ ctl_qlist_scan(struct ctl_qlist *l, const char *dir, const char *queue,
 	dp = opendir(dir);
 	if (dp == NULL) {
 		if (errno != ENOENT)
-			fprintf(stderr, "ispmailctl: open %s: %s\n", dir,
+			ctl_eprintf("ispmailctl: open %s: %s\n", dir,
 			    strerror(errno));
 		return;
 	}
@@ -153,12 +153,12 @@ ctl_queue_list(void)
 
 	ctl_qlist_collect(&l);
 	if (l.count == 0) {
-		printf("Mail queue is empty\n");
+		ctl_printf("Mail queue is empty\n");
 		ctl_qlist_free(&l);
 		return 0;
 	}
-	printf("%-20s %-8s %9s %-19s %s\n", "-Queue ID-", "-State-", "-Size-",
-	    "-Arrival Time-", "-Sender/Recipient-");
+	ctl_printf("%-20s %-8s %9s %-19s %s\n", "-Queue ID-", "-State-",
+	    "-Size-", "-Arrival Time-", "-Sender/Recipient-");
 	for (i = 0; i < l.count; i++) {
 		error = NULL;
 		if (qfile_read(l.entries[i].path, &qf, &damaged, &error) < 0) {
@@ -167,7 +167,7 @@ ctl_queue_list(void)
 				free(error);
 				continue;
 			}
-			printf("%-20s %-8s %s\n", strrchr(l.entries[i].path,
+			ctl_printf("%-20s %-8s %s\n", strrchr(l.entries[i].path,
 			    '/') + 1, "damaged", error);
 			free(error);
 			continue;
@@ -175,7 +175,7 @@ ctl_queue_list(void)
 		t = (time_t) qf->arrival;
 		localtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%a %b %d %H:%M:%S", &tm);
-		printf("%-20s %-8s %9lld %-19s %s\n", qf->id,
+		ctl_printf("%-20s %-8s %9lld %-19s %s\n", qf->id,
 		    l.entries[i].queue, qf->message_size, when,
 		    *qf->sender != '\0' ? qf->sender : "<>");
 		for (j = 0; j < qf->rcpt_count; j++) {
@@ -185,17 +185,17 @@ ctl_queue_list(void)
 			    r->state != QFILE_RCPT_FAILED)
 				continue;
 			if (r->last_text != NULL)
-				printf("%60s(%s %s %s)\n", "", r->last_code,
+				ctl_printf("%60s(%s %s %s)\n", "", r->last_code,
 				    r->last_dsn != NULL ? r->last_dsn : "",
 				    r->last_text);
-			printf("%60s%s\n", "", r->address);
+			ctl_printf("%60s%s\n", "", r->address);
 		}
-		printf("\n");
+		ctl_printf("\n");
 		total += qf->message_size;
 		shown++;
 		qfile_free(&qf);
 	}
-	printf("-- %lld Kbytes in %zu Request%s.\n", (total + 1023) / 1024,
+	ctl_printf("-- %lld Kbytes in %zu Request%s.\n", (total + 1023) / 1024,
 	    shown, shown == 1 ? "" : "s");
 	ctl_qlist_free(&l);
 	return 0;
@@ -214,7 +214,7 @@ ctl_queue_show(const char *id)
 	int damaged, ret = 1;
 
 	if (!qfile_id_valid(id)) {
-		fprintf(stderr, "ispmailctl: %s is not a queue id\n", id);
+		ctl_eprintf("ispmailctl: %s is not a queue id\n", id);
 		return 2;
 	}
 	ctl_qlist_collect(&l);
@@ -226,13 +226,13 @@ ctl_queue_show(const char *id)
 		}
 	}
 	if (path == NULL) {
-		fprintf(stderr, "ispmailctl: %s: no such message in the "
+		ctl_eprintf("ispmailctl: %s: no such message in the "
 		    "queue\n", id);
 		ctl_qlist_free(&l);
 		return 1;
 	}
 	if (qfile_read(path, &qf, &damaged, &error) < 0) {
-		fprintf(stderr, "ispmailctl: %s\n", error);
+		ctl_eprintf("ispmailctl: %s\n", error);
 		free(error);
 		ctl_qlist_free(&l);
 		return 1;
@@ -240,32 +240,33 @@ ctl_queue_show(const char *id)
 	t = (time_t) qf->arrival;
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-	printf("id: %s\nqueue: %s\narrival: %s\nsize: %lld\nsender: <%s>\n",
+	ctl_printf("id: %s\nqueue: %s\narrival: %s\nsize: %lld\nsender: <%s>\n",
 	    qf->id, queue, when, qf->message_size, qf->sender);
-	printf("client: %s (helo %s)\nprotocol: %s\n",
+	ctl_printf("client: %s (helo %s)\nprotocol: %s\n",
 	    qf->client_addr != NULL ? qf->client_addr : "local",
 	    qf->client_helo != NULL ? qf->client_helo : "-",
 	    qf->protocol != NULL ? qf->protocol : "-");
 	if (qf->auth_user != NULL)
-		printf("auth: %s\n", qf->auth_user);
+		ctl_printf("auth: %s\n", qf->auth_user);
 	if (qf->envid != NULL)
-		printf("envid: %s\n", qf->envid);
+		ctl_printf("envid: %s\n", qf->envid);
 	if (qf->ret != QFILE_RET_DEFAULT)
-		printf("ret: %s\n", qf->ret == QFILE_RET_FULL ? "FULL" : "HDRS");
+		ctl_printf("ret: %s\n",
+		    qf->ret == QFILE_RET_FULL ? "FULL" : "HDRS");
 	for (i = 0; i < qf->rcpt_count; i++) {
 		const struct qfile_rcpt *r = &qf->rcpts[i];
 
-		printf("recipient %d: <%s> %s", r->n, r->address,
+		ctl_printf("recipient %d: <%s> %s", r->n, r->address,
 		    ctl_rcpt_state(r->state));
 		if (r->parent >= 0)
-			printf(" (from recipient %d)", r->parent);
+			ctl_printf(" (from recipient %d)", r->parent);
 		if (r->notify != 0)
-			printf(" notify=%s", qfile_notify_text(r->notify));
+			ctl_printf(" notify=%s", qfile_notify_text(r->notify));
 		if (r->orcpt != NULL)
-			printf(" orcpt=%s", r->orcpt);
-		printf("\n");
+			ctl_printf(" orcpt=%s", r->orcpt);
+		ctl_printf("\n");
 		if (r->last_code != NULL)
-			printf("  last attempt: %s %s %s (%d attempt%s)\n",
+			ctl_printf("  last attempt: %s %s %s (%d attempt%s)\n",
 			    r->last_code, r->last_dsn != NULL ? r->last_dsn :
 			    "", r->last_text != NULL ? r->last_text : "",
 			    r->attempts, r->attempts == 1 ? "" : "s");
@@ -311,7 +312,7 @@ ctl_queue_ask_qmgr(const char *request, const char *id)
 	l = attr_list_new(16, 4096);
 	if (attr_write(s, rec) != STREAM_OK ||
 	    attr_read(s, l, &error) != STREAM_OK) {
-		fprintf(stderr, "ispmailctl: no answer from qmgr\n");
+		ctl_eprintf("ispmailctl: no answer from qmgr\n");
 		ret = 1;
 	} else {
 		status = attr_get(l, "status");
@@ -319,9 +320,9 @@ ctl_queue_ask_qmgr(const char *request, const char *id)
 		if (status != NULL && strcmp(status, "ok") == 0) {
 			ret = 0;
 			if (reason != NULL)
-				printf("%s\n", reason);
+				ctl_printf("%s\n", reason);
 		} else {
-			fprintf(stderr, "ispmailctl: %s%s%s\n",
+			ctl_eprintf("ispmailctl: %s%s%s\n",
 			    id != NULL ? id : "", id != NULL ? ": " : "",
 			    reason != NULL ? reason : "refused");
 			ret = status != NULL && strcmp(status, "busy") == 0 ?
@@ -349,8 +350,8 @@ ctl_queue_direct(const char *request, const char *id)
 	int ret = 0;
 
 	if (id == NULL) {
-		printf("qmgr is not running: deferred mail is tried when it "
-		    "starts\n");
+		ctl_printf("qmgr is not running: deferred mail is tried "
+		    "when it starts\n");
 		return 0;
 	}
 	for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
@@ -363,13 +364,13 @@ ctl_queue_direct(const char *request, const char *id)
 		path = NULL;
 	}
 	if (found == NULL) {
-		fprintf(stderr, "ispmailctl: %s: no such message in the "
+		ctl_eprintf("ispmailctl: %s: no such message in the "
 		    "queue\n", id);
 		return 1;
 	}
 	if (strcmp(request, "delete") == 0) {
 		if (unlink(path) < 0) {
-			fprintf(stderr, "ispmailctl: remove %s: %s\n", path,
+			ctl_eprintf("ispmailctl: remove %s: %s\n", path,
 			    strerror(errno));
 			ret = 1;
 		}
@@ -380,7 +381,7 @@ ctl_queue_direct(const char *request, const char *id)
 		target = QFILE_HOLD;
 	else if (strcmp(request, "release") == 0 &&
 	    strcmp(found, QFILE_HOLD) != 0) {
-		fprintf(stderr, "ispmailctl: %s: not on hold\n", id);
+		ctl_eprintf("ispmailctl: %s: not on hold\n", id);
 		free(path);
 		return 1;
 	} else
@@ -390,7 +391,7 @@ ctl_queue_direct(const char *request, const char *id)
 	if (strcmp(target, QFILE_DEFERRED) == 0)
 		(void) utimes(path, NULL);
 	if (rename(path, to) < 0) {
-		fprintf(stderr, "ispmailctl: move %s: %s\n", path,
+		ctl_eprintf("ispmailctl: move %s: %s\n", path,
 		    strerror(errno));
 		ret = 1;
 	}
@@ -406,7 +407,7 @@ ctl_queue_action(const char *request, const char *id)
 	int ret;
 
 	if (id != NULL && !qfile_id_valid(id)) {
-		fprintf(stderr, "ispmailctl: %s is not a queue id\n", id);
+		ctl_eprintf("ispmailctl: %s is not a queue id\n", id);
 		return 1;
 	}
 	ret = ctl_queue_ask_qmgr(request, id);
@@ -430,7 +431,7 @@ ctl_queue(int argc, char **argv)
 	    strcmp(argv[1], "flush") == 0 ||
 	    strcmp(argv[1], "requeue") == 0))
 		return ctl_queue_action(argv[1], argv[2]);
-	fprintf(stderr, "usage: ispmailctl queue [list | show ID | hold ID | "
+	ctl_eprintf("usage: ispmailctl queue [list | show ID | hold ID | "
 	    "release ID | delete ID | flush [ID] | requeue ID]\n");
 	return 2;
 }

@@ -34,7 +34,7 @@ ctl_route_print_dest(const struct route_dest *dest)
 
 	switch (dest->kind) {
 	case ROUTE_DEST_MAILBOX:
-		printf("  deliver: %s mailbox host=%s path=%s quota=%lld "
+		ctl_printf("  deliver: %s mailbox host=%s path=%s quota=%lld "
 		    "state=%s policy=%s archive=%s class=%s\n",
 		    dest->address, m->mail_host != NULL ? m->mail_host : "",
 		    m->store_path != NULL ? m->store_path : "", m->quota,
@@ -43,10 +43,10 @@ ctl_route_print_dest(const struct route_dest *dest)
 		    ? m->outbound_class : "default");
 		break;
 	case ROUTE_DEST_REMOTE:
-		printf("  deliver: %s remote (smtp)\n", dest->address);
+		ctl_printf("  deliver: %s remote (smtp)\n", dest->address);
 		break;
 	case ROUTE_DEST_RELAY:
-		printf("  deliver: %s relay to %s\n", dest->address,
+		ctl_printf("  deliver: %s relay to %s\n", dest->address,
 		    dest->domain != NULL && dest->domain->relay_host != NULL
 		    ? dest->domain->relay_host : "the domain's MX hosts");
 		break;
@@ -66,51 +66,51 @@ ctl_route_one(struct route *r, const char *address)
 	size_t i;
 
 	if (route_normalize(r, address, &norm, &error) < 0) {
-		printf("%s: invalid address: %s\n", address, error);
+		ctl_printf("%s: invalid address: %s\n", address, error);
 		free(error);
 		return 1;
 	}
-	printf("%s:\n", norm);
+	ctl_printf("%s:\n", norm);
 	at = strrchr(norm, '@');
 	found = route_domain_lookup(r, at + 1, &d, &error);
 	if (found < 0) {
-		printf("  temporary failure: %s\n", error != NULL ? error
+		ctl_printf("  temporary failure: %s\n", error != NULL ? error
 		    : "directory unavailable");
 		rc = CTL_EXIT_TEMPFAIL;
 		goto out;
 	}
 	if (found == 0) {
-		printf("  domain %s: not ours (mail to it goes out by "
+		ctl_printf("  domain %s: not ours (mail to it goes out by "
 		    "SMTP)\n", at + 1);
 		goto out;
 	}
-	printf("  domain %s: %s", d->name, ctl_route_domain_kind(d->kind));
+	ctl_printf("  domain %s: %s", d->name, ctl_route_domain_kind(d->kind));
 	if (d->alias_target != NULL)
-		printf(" -> %s", d->alias_target);
+		ctl_printf(" -> %s", d->alias_target);
 	if (d->catchall != NULL)
-		printf(", catch-all %s", d->catchall);
-	printf("\n");
+		ctl_printf(", catch-all %s", d->catchall);
+	ctl_printf("\n");
 	free(error);
 	error = NULL;
 	status = route_expand(r, norm, &exp, &error);
 	for (i = 0; exp != NULL && i < exp->trace_count; i++)
-		printf("  step: %s\n", exp->trace[i]);
+		ctl_printf("  step: %s\n", exp->trace[i]);
 	switch (status) {
 	case ROUTE_EXPAND_OK:
 		for (i = 0; i < exp->dest_count; i++)
 			ctl_route_print_dest(&exp->dests[i]);
 		break;
 	case ROUTE_EXPAND_UNKNOWN:
-		printf("  unknown: %s\n", error != NULL ? error
+		ctl_printf("  unknown: %s\n", error != NULL ? error
 		    : "no such user");
 		rc = 1;
 		break;
 	case ROUTE_EXPAND_LOOP:
-		printf("  routing loop: %s\n", error != NULL ? error : "");
+		ctl_printf("  routing loop: %s\n", error != NULL ? error : "");
 		rc = 1;
 		break;
 	case ROUTE_EXPAND_TEMPFAIL:
-		printf("  temporary failure: %s\n", error != NULL ? error
+		ctl_printf("  temporary failure: %s\n", error != NULL ? error
 		    : "directory unavailable");
 		rc = CTL_EXIT_TEMPFAIL;
 		break;
@@ -131,12 +131,12 @@ ctl_route(int argc, char **argv)
 	int i, rc = 0, one;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: ispmailctl route ADDRESS...\n");
+		ctl_eprintf("usage: ispmailctl route ADDRESS...\n");
 		return 2;
 	}
 	r = route_open(&error);
 	if (r == NULL) {
-		fprintf(stderr, "ispmailctl: routing directory: %s\n", error);
+		ctl_eprintf("ispmailctl: routing directory: %s\n", error);
 		free(error);
 		return 1;
 	}

@@ -152,21 +152,21 @@ ctl_status_print(const struct ctl_status_row *rows, size_t count)
 				width[c] = strlen(rows[r].cell[c]);
 	}
 	for (c = 0; c < CTL_STATUS_NCOLUMNS; c++)
-		printf("%s%-*s", c > 0 ? "  " : "",
+		ctl_printf("%s%-*s", c > 0 ? "  " : "",
 		    c + 1 < CTL_STATUS_NCOLUMNS ? (int) width[c] : 0,
 		    ctl_status_columns[c].title);
-	printf("\n");
+	ctl_printf("\n");
 	for (r = 0; r < count; r++) {
 		for (c = 0; c < CTL_STATUS_NCOLUMNS; c++) {
 			int w = c + 1 < CTL_STATUS_NCOLUMNS ? (int) width[c] : 0;
 
-			printf("%s", c > 0 ? "  " : "");
+			ctl_printf("%s", c > 0 ? "  " : "");
 			if (ctl_status_columns[c].numeric)
-				printf("%*s", w, rows[r].cell[c]);
+				ctl_printf("%*s", w, rows[r].cell[c]);
 			else
-				printf("%-*s", w, rows[r].cell[c]);
+				ctl_printf("%-*s", w, rows[r].cell[c]);
 		}
-		printf("\n");
+		ctl_printf("\n");
 	}
 }
 
@@ -184,21 +184,21 @@ ctl_status_connect(const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "ispmailctl: status socket path too long: %s\n",
+		ctl_eprintf("ispmailctl: status socket path too long: %s\n",
 		    path);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		fprintf(stderr, "ispmailctl: socket: %s\n", strerror(errno));
+		ctl_eprintf("ispmailctl: socket: %s\n", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
 		if (errno == ENOENT || errno == ECONNREFUSED)
-			fprintf(stderr, "ispmailctl: master is not running "
+			ctl_eprintf("ispmailctl: master is not running "
 			    "(no status socket at %s)\n", path);
 		else
-			fprintf(stderr, "ispmailctl: connect %s: %s\n", path,
+			ctl_eprintf("ispmailctl: connect %s: %s\n", path,
 			    strerror(errno));
 		(void) close(fd);
 		return -1;
@@ -247,17 +247,17 @@ ctl_status_queues(void)
 	size_t i;
 	char *dir;
 
-	printf("queue:");
+	ctl_printf("queue:");
 	for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
 		dir = xasprintf("%s/%s", var_queue_directory, queues[i]);
 		n = ctl_status_count(dir, 0);
 		free(dir);
 		if (n < 0)
-			printf(" %s ?", queues[i]);
+			ctl_printf(" %s ?", queues[i]);
 		else
-			printf(" %s %lld", queues[i], n);
+			ctl_printf(" %s %lld", queues[i], n);
 	}
-	printf("\n");
+	ctl_printf("\n");
 }
 
 int
@@ -279,7 +279,7 @@ ctl_status(int argc, char **argv)
 
 	(void) argv;
 	if (argc != 1) {
-		fprintf(stderr, "usage: ispmailctl status\n");
+		ctl_eprintf("usage: ispmailctl status\n");
 		return 2;
 	}
 	path = xasprintf("%s/%s", var_queue_directory, MASTER_STATUS_SOCKET);
@@ -292,7 +292,7 @@ ctl_status(int argc, char **argv)
 	if (attr_put(request, "request", "status") < 0 || attr_end(request) < 0)
 		goto out;
 	if ((st = attr_write(s, request)) != STREAM_OK) {
-		fprintf(stderr, "ispmailctl: %s: send: %s\n", path,
+		ctl_eprintf("ispmailctl: %s: send: %s\n", path,
 		    stream_error(s));
 		goto out;
 	}
@@ -303,19 +303,19 @@ ctl_status(int argc, char **argv)
 		error = NULL;
 		st = attr_read(s, l, &error);
 		if (st != STREAM_OK) {
-			fprintf(stderr, "ispmailctl: %s: reading the answer: "
+			ctl_eprintf("ispmailctl: %s: reading the answer: "
 			    "%s\n", path, st == STREAM_ERROR && error != NULL
 			    ? error : stream_status_text(st));
 			goto out;
 		}
 		if ((master_error = attr_get(l, "error")) != NULL) {
-			fprintf(stderr, "ispmailctl: master: %s\n", master_error);
+			ctl_eprintf("ispmailctl: master: %s\n", master_error);
 			goto out;
 		}
 		if (attr_get(l, "end") != NULL)
 			break;
 		if (row_count >= CTL_STATUS_MAX_SERVICES) {
-			fprintf(stderr, "ispmailctl: %s: more than %d services"
+			ctl_eprintf("ispmailctl: %s: more than %d services"
 			    " in the answer\n", path, CTL_STATUS_MAX_SERVICES);
 			goto out;
 		}
@@ -325,12 +325,12 @@ ctl_status(int argc, char **argv)
 	if (attr_get_int(l, "pid", &pid) != 1
 	    || attr_get_int(l, "uptime", &up) != 1
 	    || attr_get_int(l, "services", &services) != 1) {
-		fprintf(stderr, "ispmailctl: %s: malformed end record\n", path);
+		ctl_eprintf("ispmailctl: %s: malformed end record\n", path);
 		goto out;
 	}
 	uptime = buf_new(64);
 	ctl_status_format_uptime(uptime, up);
-	printf("master pid %lld, up %s, %lld service%s\n", pid,
+	ctl_printf("master pid %lld, up %s, %lld service%s\n", pid,
 	    buf_cstr(uptime), services, services == 1 ? "" : "s");
 	ctl_status_print(rows, row_count);
 	ctl_status_queues();

@@ -48,10 +48,10 @@ ctl_main_usage(void)
 {
 	size_t i;
 
-	fprintf(stderr, "usage: ispmailctl [-c config_dir] [-o name=value]..."
+	ctl_eprintf("usage: ispmailctl [-c config_dir] [-o name=value]..."
 	    " command [args]\ncommands:\n");
 	for (i = 0; i < CTL_COMMAND_COUNT; i++)
-		fprintf(stderr, "    %s\n", ctl_commands[i].synopsis);
+		ctl_eprintf("    %s\n", ctl_commands[i].synopsis);
 	exit(CTL_EXIT_USAGE);
 }
 
@@ -81,13 +81,13 @@ ctl_load_params(const char *config_dir, char **overrides, int override_count)
 
 	params_init();
 	if (params_set("config_directory", config_dir, &error) < 0) {
-		fprintf(stderr, "ispmailctl: -c %s: %s\n", config_dir, error);
+		ctl_eprintf("ispmailctl: -c %s: %s\n", config_dir, error);
 		free(error);
 		exit(1);
 	}
 	path = xasprintf("%s/main.conf", config_dir);
 	if (params_read_file(path, 1, &error) < 0) {
-		fprintf(stderr, "ispmailctl: %s\n", error);
+		ctl_eprintf("ispmailctl: %s\n", error);
 		free(error);
 		free(path);
 		exit(1);
@@ -95,7 +95,7 @@ ctl_load_params(const char *config_dir, char **overrides, int override_count)
 	free(path);
 	for (i = 0; i < override_count; i++) {
 		if (params_set_override(overrides[i], &error) < 0) {
-			fprintf(stderr, "ispmailctl: -o %s: %s\n", overrides[i],
+			ctl_eprintf("ispmailctl: -o %s: %s\n", overrides[i],
 			    error);
 			free(error);
 			exit(CTL_EXIT_USAGE);
@@ -132,7 +132,7 @@ main(int argc, char **argv)
 		ctl_main_usage();
 	cmd = ctl_command_find(argv[optind]);
 	if (cmd == NULL) {
-		fprintf(stderr, "ispmailctl: unknown command: %s\n",
+		ctl_eprintf("ispmailctl: unknown command: %s\n",
 		    argv[optind]);
 		ctl_main_usage();
 	}

@@ -344,6 +344,9 @@ class Instance:
             "master_stop_timeout": "3s",
             "process_limit_warning_time": "1s",
             "max_idle": "30s",
+            # The tests drive lmtpd over loopback TCP (smtplib.LMTP, a
+            # second store host); the default trusts no TCP client.
+            "lmtp_trusted_networks": "127.0.0.0/8 [::1]/128",
         }
 
     def write_main_conf(self, extra=None):

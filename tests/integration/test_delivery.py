@@ -7,6 +7,7 @@ import email
 import os
 import random
 import signal
+import socket
 import smtplib
 import threading
 import time
@@ -469,3 +470,114 @@ def test_status_counts_queues(make_instance, certs):
                   what="deferred")
     out = ctl_ok(inst, "status").stdout.splitlines()[-1]
     assert out == "queue: incoming 0 active 0 deferred 1 hold 0 corrupt 0"
+
+
+def hostile_lmtp_server(port, reply):
+    """An LMTP store host on port that defers every recipient with reply
+    (bytes): what a compromised or hostile next hop could send back."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(8)
+    lsock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            with conn, conn.makefile("rwb") as f:
+                f.write(b"220 hostile LMTP\r\n")
+                f.flush()
+                for line in f:
+                    verb = line[:4].upper()
+                    if verb == b"QUIT":
+                        f.write(b"221 bye\r\n")
+                    elif verb == b"RCPT":
+                        f.write(reply + b"\r\n")
+                    else:
+                        f.write(b"250 ok\r\n")
+                    f.flush()
+                    if verb == b"QUIT":
+                        break
+        lsock.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return stop, t
+
+
+def test_queue_output_escaped(make_instance, certs):
+    """HELO, ENVID and a remote reply carrying terminal escapes, CR and
+    LF reach 'ispmailctl queue show/list' escaped, never raw: no escape
+    sequence reaches the terminal and no line is faked."""
+    inst = make_system(make_instance, certs, lmtp_up=False, params={
+        "minimal_backoff": "1h", "maximal_backoff": "2h",
+        "queue_run_delay": "1h"})
+    stop, t = hostile_lmtp_server(
+        inst.lmtp_port, b"451 4.3.0 \x1b[2J\x1b]0;owned\x07\xc2\x9b31m x")
+    try:
+        inst.start()
+        s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+        s.ehlo("evil\x1b[31m.test")
+        assert s.mail("x@remote.test",
+                      ["ENVID=a+0D+0Arecipient+200:+20<root@x>+20sent"])[0] \
+            == 250
+        assert s.rcpt("alice@example.test")[0] == 250
+        qid = s.data(b"Subject: esc\r\n\r\nhi\r\n")[1].split()[-1].decode()
+        s.quit()
+        inst.wait_for(lambda: mailutil.queue_files(inst, "deferred"),
+                      what="deferred")
+    finally:
+        stop.set()
+        t.join()
+    show = inst.ctl("queue", "show", qid)
+    listing = inst.ctl("queue", "list")
+    for r in (show, listing):
+        assert r.returncode == 0, r.stderr
+        for bad in ("\x1b", "\x07", "\r", "\x9b"):
+            assert bad not in r.stdout, (bad, r.stdout)
+    out = show.stdout
+    assert "(helo evil\\x1b[31m.test)" in out
+    assert "envid: a\\r\\nrecipient 0: <root@x> sent\n" in out
+    assert [l for l in out.splitlines() if l.startswith("recipient 0:")] \
+        == ["recipient 0: <alice@example.test> pending"]
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\xc2\\x9b31m x" in out
+    assert "\\x1b[2J" in listing.stdout
+
+
+def test_local_part_cannot_nest_stores(make_instance, certs):
+    """A '/' or a leading '.' in a local part would put a mailbox's store
+    inside another's (alice/.junkmail shows up as alice's folder): such
+    local parts are refused, and lmtpd refuses an existing entry whose
+    store path sits in another store's folder."""
+    inst = make_system(make_instance, certs)
+    # (Quoted local parts keep their quotes in the path: '".."' is safe.)
+    for local in ("alice/.junkmail", "alice/cur", ".hidden", '"a/b"'):
+        r = inst.ctl("mailbox", "add", local + "@example.test")
+        assert r.returncode != 0, (local, r.stdout)
+    assert not os.path.exists(os.path.join(
+        mailutil.mailbox_dir(inst, "alice@example.test"), ".junkmail"))
+    assert not os.path.exists(os.path.join(
+        mailutil.mailbox_dir(inst, "alice@example.test"), "cur", "cur"))
+    # Nor a hand-chosen path inside alice's Sent folder.
+    sent = mailutil.mailbox_dir(inst, "alice@example.test", "Sent")
+    r = inst.ctl("mailbox", "add", "mallory@example.test", "path=" + sent)
+    assert r.returncode == 1 and "unsafe" in r.stderr, r.stderr
+    # An entry written before the check: lmtpd defers, delivers nothing.
+    with open(os.path.join(inst.config_dir, "routes"), "a") as f:
+        f.write("mailbox eve@example.test state=active quota=1G\n"
+                "    host=localhost path=%s\n" % sent)
+    inst.start()
+    lmtp = smtplib.LMTP("127.0.0.1", inst.lmtp_port, timeout=10)
+    lmtp.ehlo("agent.test")
+    assert lmtp.mail("x@remote.test")[0] == 250
+    code, text = lmtp.rcpt("eve@example.test")
+    assert code == 451, (code, text)
+    lmtp.quit()
+    inst.wait_for_log(r"to=<eve@example.test> mailbox has no usable store "
+                      r"path: .*unsafe component")
+    assert mailutil.maildir_messages(inst, "alice@example.test", "Sent") \
+        == []

@@ -7,6 +7,7 @@ import pwd
 import re
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -332,3 +333,98 @@ def test_uid0_alias_refused(make_instance, require_root):
     assert "master.conf:2" in r.stderr and "uid 0" in r.stderr, r.stderr
     inst.start(wait=False)
     assert inst.proc.wait(10) == 1
+
+
+def service_pids(inst, name):
+    """The live processes the master started for service name (its
+    command line carries "-n name")."""
+    pids = []
+    for pid in inst.instance_pids():
+        if pid == inst.pid:
+            continue
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(argv[i] == b"-n" and argv[i + 1] == name.encode()
+               for i in range(len(argv) - 1)):
+            pids.append(pid)
+    return pids
+
+
+def test_reload_counts_only_own_children(instance_factory):
+    """Reloads that restart one service must not add the other services'
+    children to its counts: after each reload every service's total and
+    busy match the processes alive for it."""
+    services = [testsvc(n, maxproc=20) for n in ("one", "two", "three")]
+    inst = instance_factory(services)
+    clients = []
+    try:
+        for s in services:
+            for _ in range(2):
+                c = inst.connect(s.name)
+                hello(c)
+                c.send("sleep 30")
+                clients.append(c)
+        wait_for(lambda: all(inst.service_status(s.name)["busy"] == 2
+                             for s in services), 3.0,
+                 what="two busy processes per service")
+        for n in range(4):
+            # A changed -o restarts "one"; its busy children retire.
+            services[0].options = {"max_idle": "%ds" % (100 + n)}
+            inst.reload(services)
+            for s in services:
+                alive = service_pids(inst, s.name)
+                st = inst.service_status(s.name)
+                assert st["total"] == len(alive), (s.name, st, alive)
+                assert st["busy"] == len(alive), (s.name, st, alive)
+                assert st["busy"] <= st["maxproc"], (s.name, st)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_no_chmod_or_chown_by_path_in_private(make_instance, require_root,
+                                              tmp_path):
+    """private/ belongs to mail_owner, who can swap a socket the master
+    just bound for a link to any file: the master must never chmod or
+    chown by path there (it sets the mode and owner before the node
+    exists).  strace records every such call of a real start; the
+    sockets still get their modes and owners."""
+    nobody = pwd.getpwnam("nobody")
+    inst = make_instance([testsvc("local", type="unix", listen="private/t",
+                                  user="nobody", maxproc=1)])
+    inst.write_main_conf()
+    inst.write_master_conf()
+    trace = str(tmp_path / "trace")
+    logf = open(inst.log_path, "ab")
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", trace, "-e",
+         "trace=chmod,fchmodat,chown,lchown,fchownat",
+         MASTER, "-f", "-c", inst.config_dir],
+        stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+        start_new_session=True)
+    logf.close()
+    try:
+        wait_for(lambda: os.path.exists(inst.status_path)
+                 and inst.status().master["pid"] > 0, 10.0,
+                 what="the traced master to answer")
+        master_pid = inst.status().master["pid"]
+        h, answers = session(inst, "local", "echo traced")
+        assert answers == ["traced"] and h["uid"] == nobody.pw_uid
+        st = os.lstat(os.path.join(inst.queue_dir, "private", "t"))
+        assert stat.S_ISSOCK(st.st_mode)
+        assert stat.S_IMODE(st.st_mode) == 0o660
+        assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+        st = os.lstat(inst.status_path)
+        assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+        os.kill(master_pid, signal.SIGTERM)
+        tracer.wait(15)
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+    private = os.path.join(inst.queue_dir, "private")
+    calls = [l for l in open(trace) if private in l]
+    assert calls == [], calls

@@ -249,3 +249,66 @@ def test_broken_map_is_a_temporary_failure_then_recovers(ctl):
         f.write(good)
     os.rename(ctl.routes + ".new", ctl.routes)
     assert deliveries(ctl("route", "alice@example.test").stdout)
+
+
+def test_store_create_follows_no_symlink(ctl, require_root):
+    """'mailbox add' as root on a store that already exists (the store
+    owner controls it) must not chown or write through symlinks planted
+    there: a store owner compromise must not become root."""
+    inst = ctl.instance
+    nobody = pwd.getpwnam("nobody")
+    ctl("domain", "add", "example.test")
+    top = os.path.join(inst.store_dir, "example.test", "mallory")
+    os.makedirs(top)
+    os.chown(top, nobody.pw_uid, nobody.pw_gid)
+    # Root's files the store owner points at.
+    victims = {}
+    for name in ("cur", "maildirsize", "subscriptions"):
+        victim = os.path.join(inst.dir, "root-" + name)
+        with open(victim, "w") as f:
+            f.write("root's\n")
+        os.chmod(victim, 0o600)
+        os.symlink(victim, os.path.join(top, name))
+        victims[name] = victim
+    rootdir = os.path.join(inst.dir, "root-dir")
+    os.mkdir(rootdir, 0o700)
+    os.symlink(rootdir, os.path.join(top, ".Sent"))
+    for path in (top, *(os.path.join(top, n) for n in
+                        ("cur", "maildirsize", "subscriptions", ".Sent"))):
+        os.lchown(path, nobody.pw_uid, nobody.pw_gid)
+    r = ctl("mailbox", "add", "mallory@example.test", expect=None)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "mallory/cur" in r.stderr, r.stderr
+    for victim in (*victims.values(), rootdir):
+        st = os.stat(victim)
+        assert (st.st_uid, st.st_gid) == (0, 0), victim
+    for victim in victims.values():
+        assert open(victim).read() == "root's\n"
+    assert os.listdir(rootdir) == []
+    # A symlink the store owner makes higher up is refused as well.
+    ctl("domain", "add", "other.test")
+    other = os.path.join(inst.store_dir, "other.test")
+    os.mkdir(other)
+    os.chown(other, nobody.pw_uid, nobody.pw_gid)
+    os.symlink(rootdir, os.path.join(other, "eve"))
+    r = ctl("mailbox", "add", "eve@other.test", expect=None)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    st = os.stat(rootdir)
+    assert (st.st_uid, st.st_gid) == (0, 0) and os.listdir(rootdir) == []
+
+
+def test_provisioning_output_escaped(ctl):
+    """A hand-edited map entry with terminal escapes and a raw CSI reaches
+    'mailbox show', 'mailbox list' and 'route' escaped, never raw."""
+    ctl("domain", "add", "example.test")
+    with open(ctl.routes, "ab") as f:
+        f.write(b"mailbox eve@example.test state=active quota=1G\n"
+                b"    host=localhost path=/var/vmail/\x1b]0;owned\x07/\x1b[2J"
+                b"eve\x9broot\n")
+    outputs = [ctl("mailbox", "show", "eve@example.test").stdout,
+               ctl("mailbox", "list", "example.test").stdout,
+               ctl("route", "eve@example.test").stdout]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out, out
+    assert "/var/vmail/\\x1b]0;owned\\x07/\\x1b[2Jeve\\x9broot" in outputs[0]
+    assert "\\x1b[2Jeve\\x9broot" in outputs[2]

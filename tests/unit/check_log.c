@@ -401,6 +401,44 @@ START_TEST(test_panic_line)
 }
 END_TEST
 
+/* --- escaping: what a client sent cannot make a line ------------------ */
+
+static const struct {
+	const char *arg;
+	const char *expect;
+} escape_cases[] = {
+	{ "evil\r\nDec 01 00:00:00 fake[1]: root login",
+	    "helo=evil\\r\\nDec 01 00:00:00 fake[1]: root login" },
+	{ "\x1b[2J\x1b]0;owned\x07", "helo=\\x1b[2J\\x1b]0;owned\\x07" },
+	{ "tab\there\x7f", "helo=tab\\there\\x7f" },
+	{ "\xc2\x9b" "31m", "helo=\\xc2\\x9b31m" },
+	{ "bad\xff\xc3", "helo=bad\\xff\\xc3" },
+	{ "caf\xc3\xa9 \xe2\x82\xac", "helo=caf\xc3\xa9 \xe2\x82\xac" },
+};
+
+START_TEST(test_escape_argument)
+{
+	char *line;
+
+	log_info("helo=%s", escape_cases[_i].arg);
+	line = one_line();
+	ck_assert_str_eq(line, escape_cases[_i].expect);
+	free(line);
+}
+END_TEST
+
+START_TEST(test_escape_context)
+{
+	char *line;
+
+	log_set_context("Q1\nfake: x");
+	log_info("m");
+	line = one_line();
+	ck_assert_str_eq(line, "Q1\\nfake: x: m");
+	free(line);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -431,6 +469,13 @@ log_suite(void)
 	tcase_add_test(tc, test_percent_m_with_args);
 	tcase_add_test(tc, test_long_message_cut);
 	tcase_add_test(tc, test_long_format_cut);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("escape");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_escape_argument, 0,
+	    (int) (sizeof(escape_cases) / sizeof(escape_cases[0])));
+	tcase_add_test(tc, test_escape_context);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fatal");

@@ -135,6 +135,98 @@ START_TEST(test_remove_guarded)
 }
 END_TEST
 
+/* --- names and paths: nothing nests one store inside another ------------ */
+
+static const struct {
+	const char *name;
+	size_t len;
+	int ok;
+} name_cases[] = {
+	{ "alice", 5, 1 },
+	{ "a.b-c+d_e", 9, 1 },
+	{ "\"quoted local\"", 14, 1 },
+	{ "caf\xc3\xa9", 5, 1 },
+	{ "", 0, 0 },
+	{ ".", 1, 0 },
+	{ "..", 2, 0 },
+	{ ".sent", 5, 0 },
+	{ "user/.sent", 10, 0 },
+	{ "a/b", 3, 0 },
+	{ "nul\0x", 5, 0 },
+	{ "cr\r", 3, 0 },
+	{ "esc\x1b", 4, 0 },
+	{ "del\x7f", 4, 0 },
+};
+
+START_TEST(test_name_ok)
+{
+	ck_assert_int_eq(store_name_ok(name_cases[_i].name,
+	    name_cases[_i].len), name_cases[_i].ok);
+}
+END_TEST
+
+START_TEST(test_name_too_long)
+{
+	char name[STORE_NAME_MAX + 1];
+
+	memset(name, 'a', sizeof(name));
+	ck_assert_int_eq(store_name_ok(name, STORE_NAME_MAX), 1);
+	ck_assert_int_eq(store_name_ok(name, STORE_NAME_MAX + 1), 0);
+}
+END_TEST
+
+static const struct {
+	const char *path;
+	int ok;
+} path_cases[] = {
+	{ "/var/vmail/example.test/alice", 1 },
+	{ "/var/vmail/example.test/alice/", 1 },
+	{ "/srv/.vmail/example.test/alice", 1 },
+	{ "relative/alice", 0 },
+	{ "/var/vmail/example.test/alice/.sent", 0 },
+	{ "/var/vmail/example.test/.alice", 0 },
+	{ "/var/vmail/example.test/..", 0 },
+	{ "/var/vmail/../etc/alice", 0 },
+	{ "/var/vmail/./example.test/alice", 0 },
+	{ "/var/vmail//example.test/alice", 0 },
+	{ "/var/vmail/example.test/al\nice", 0 },
+	{ "/var/vm\x1b" "ail/example.test/alice", 0 },
+	{ "/", 0 },
+};
+
+START_TEST(test_path_check)
+{
+	char *error = NULL;
+	int rc = store_path_check(path_cases[_i].path, &error);
+
+	ck_assert_msg(rc == (path_cases[_i].ok ? 0 : -1), "%s: %d",
+	    path_cases[_i].path, rc);
+	if (rc < 0)
+		ck_assert_ptr_nonnull(error);
+	free(error);
+}
+END_TEST
+
+START_TEST(test_create_refuses_nested)
+{
+	char *outer = xasprintf("%s/d/user", root);
+	char *inner = xasprintf("%s/d/user/.sent", root);
+	char *error = NULL;
+
+	ck_assert_int_eq(store_create(outer, 0, (uid_t) -1, (gid_t) -1,
+	    &error), 0);
+	ck_assert_int_eq(store_create(inner, 0, (uid_t) -1, (gid_t) -1,
+	    &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "unsafe"));
+	free(error);
+	free(inner);
+	inner = xasprintf("%s/d/user/.sent/cur", root);
+	ck_assert_int_ne(access(inner, F_OK), 0);
+	free(inner);
+	free(outer);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -145,6 +237,15 @@ store_suite(void)
 	tcase_add_test(tc, test_create_layout);
 	tcase_add_test(tc, test_create_bad_path);
 	tcase_add_test(tc, test_remove_guarded);
+	tcase_add_test(tc, test_create_refuses_nested);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("names");
+	tcase_add_loop_test(tc, test_name_ok, 0,
+	    (int) (sizeof(name_cases) / sizeof(name_cases[0])));
+	tcase_add_test(tc, test_name_too_long);
+	tcase_add_loop_test(tc, test_path_check, 0,
+	    (int) (sizeof(path_cases) / sizeof(path_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
