@@ -25,8 +25,6 @@
 #define QFILE_MAGIC "ISPMAIL-QUEUE 1\n"
 /* The M record's size field is this wide so it can be filled in later. */
 #define QFILE_SIZE_WIDTH 13
-/* The longest record line accepted when reading. */
-#define QFILE_RECORD_MAX (256 * 1024)
 #define QFILE_WBUF 65536
 
 struct qfile_writer {
@@ -930,37 +928,4 @@ qfile_rcpt_find(struct qfile *qf, int n)
 			return &qf->rcpts[i];
 	}
 	return NULL;
-}
-
-int
-qfile_set_state(int fd, off_t offset, char state, char **error_r)
-{
-	if (pwrite(fd, &state, 1, offset) != 1) {
-		*error_r = xasprintf("update queue file: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int
-qfile_append(int fd, const struct buf *rec, int sync, char **error_r)
-{
-	ssize_t n;
-
-	/* Not O_APPEND: Linux pwrite(2) would append too (qfile_set_state). */
-	if (lseek(fd, 0, SEEK_END) < 0) {
-		*error_r = xasprintf("seek queue file: %s", strerror(errno));
-		return -1;
-	}
-	n = write(fd, buf_cstr(rec), buf_len(rec));
-	if (n != (ssize_t) buf_len(rec)) {
-		*error_r = xasprintf("append to queue file: %s",
-		    n < 0 ? strerror(errno) : "short write");
-		return -1;
-	}
-	if (sync && fsync(fd) < 0) {
-		*error_r = xasprintf("fsync queue file: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
 }

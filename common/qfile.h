@@ -39,6 +39,9 @@ struct buf;
 #define QFILE_CORRUPT "corrupt"
 #define QFILE_TMP "tmp"
 
+/* The longest record line a reader accepts (and an append looks back). */
+#define QFILE_RECORD_MAX (256 * 1024)
+
 /* Message states (the S record). */
 #define QFILE_MSG_NEW 'N'		/* no delay notice sent yet */
 #define QFILE_MSG_WARNED 'W'		/* delay notice sent */
