@@ -650,7 +650,8 @@ qfile_parse_fields(struct attr_list *l, const char *line, size_t len,
 	size_t skip)
 {
 	const char *p = line + skip, *end = line + len, *tab;
-	const char *error;
+	const char *error, *name;
+	size_t i, k;
 
 	attr_list_reset(l);
 	while (p < end) {
@@ -663,6 +664,16 @@ qfile_parse_fields(struct attr_list *l, const char *line, size_t len,
 		if (attr_parse_line(l, p, (size_t) (tab - p), &error) < 0)
 			return -1;
 		p = tab;
+	}
+	/*
+	 * A name twice is two records run together (a torn append that the
+	 * next one joined): damage, never a record with a wrong value.
+	 */
+	for (i = 1; i < attr_count(l); i++) {
+		name = attr_nth(l, i, NULL, NULL);
+		for (k = 0; k < i; k++)
+			if (strcmp(name, attr_nth(l, k, NULL, NULL)) == 0)
+				return -1;
 	}
 	return 0;
 }

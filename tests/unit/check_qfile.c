@@ -283,8 +283,12 @@ START_TEST(test_bad_appended_record)
 
 	path = queue_one(msg, strlen(msg), &id);
 	fd = open(path, O_RDWR);
+	/* Unknown record, unknown recipient, duplicate index, two records
+	 * run together (a torn append joined by the next one). */
 	(void) buf_append_str(rec, _i == 0 ? "Q\tfoo=bar\n" :
-	    _i == 1 ? "L\tn=99\tcode=250\n" : "R P\tn=0\taddr=dup@x\n");
+	    _i == 1 ? "L\tn=99\tcode=250\n" : _i == 2 ?
+	    "R P\tn=0\taddr=dup@x\n" :
+	    "L\tn=0\tcode=45L\tn=0\tcode=451\ttext=x\n");
 	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
 	close(fd);
 	assert_damaged(path);
@@ -424,7 +428,7 @@ qfile_suite(void)
 	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
 	tcase_add_test(tc, test_missing_is_not_damage);
 	tcase_add_test(tc, test_updates);
-	tcase_add_loop_test(tc, test_bad_appended_record, 0, 3);
+	tcase_add_loop_test(tc, test_bad_appended_record, 0, 4);
 	tcase_add_test(tc, test_ids_unique);
 	tcase_add_test(tc, test_append_short_write);
 	tcase_add_test(tc, test_append_after_torn_tail);
