@@ -104,6 +104,7 @@ long long var_qmgr_message_active_limit;
 long long var_qmgr_destination_concurrency_limit;
 long long var_qmgr_agent_limit;
 long long var_qmgr_agent_timeout;
+long long var_qmgr_orphan_age;
 char *var_postmaster_address;
 long long var_bounce_size_limit;
 char *var_lmtp_local_nexthop;
@@ -467,6 +468,10 @@ const struct param_def param_table[] = {
 	{ "qmgr_message_active_limit", PARAM_INT, "20000", 1, 10000000, &var_qmgr_message_active_limit,
 	    "The most messages qmgr holds in memory (in active/) at "
 	    "once; the rest wait in incoming/ and deferred/." },
+	{ "qmgr_orphan_age", PARAM_TIME, "5m", 1 * SEC, 1 * DAY,
+	    &var_qmgr_orphan_age,
+	    "How long a file may sit in active/ without qmgr holding it "
+	    "before qmgr takes it again (checked that often)." },
 	{ "qmgr_destination_concurrency_limit", PARAM_INT, "20", 1, 10000, &var_qmgr_destination_concurrency_limit,
 	    "The most deliveries to one next hop (store host, remote "
 	    "domain) at once." },

@@ -109,6 +109,7 @@ extern long long var_maximal_backoff;
 extern long long var_maximal_queue_lifetime;
 extern long long var_delay_warning_time;
 extern long long var_qmgr_message_active_limit;
+extern long long var_qmgr_orphan_age;
 extern long long var_qmgr_destination_concurrency_limit;
 extern long long var_qmgr_agent_limit;
 extern long long var_qmgr_agent_timeout;

@@ -767,11 +767,13 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 	*damaged_r = 0;
 	r.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r.fd < 0 || fstat(r.fd, &st) < 0) {
+		got = errno;	/* the caller tells ENOENT from EMFILE */
 		*error_r = xasprintf("open %s: %s", path, strerror(errno));
 		if (r.fd >= 0)
 			close(r.fd);
 		attr_list_free(&l);
 		qfile_free(&qf);
+		errno = got;
 		return -1;
 	}
 	qf->file_size = st.st_size;

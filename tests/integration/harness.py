@@ -307,6 +307,8 @@ class Instance:
         self.user = current_user()
         self.closed = False
         self.start_attempts = 0
+        # RLIMIT_NOFILE (soft and hard) for the master and all it starts.
+        self.nofile = None
 
     # -- configuration -----------------------------------------------------
 
@@ -391,12 +393,19 @@ class Instance:
         return self
 
     def _spawn(self, extra_args=()):
+        nofile = self.nofile
+
+        def preexec():
+            _no_core_dumps()
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
                 [MASTER, "-f", "-c", self.config_dir] + list(extra_args),
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                start_new_session=True, preexec_fn=_no_core_dumps)
+                start_new_session=True, preexec_fn=preexec)
         finally:
             logf.close()
 
