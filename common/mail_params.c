@@ -76,6 +76,7 @@ long long var_auth_failure_limit;
 char *var_smtpd_mode;
 char *var_smtpd_banner;
 long long var_message_size_limit;
+long long var_queue_minfree;
 long long var_smtpd_recipient_limit;
 long long var_smtpd_timeout;
 long long var_smtpd_error_limit;
@@ -395,6 +396,10 @@ const struct param_def param_table[] = {
 	{ "message_size_limit", PARAM_SIZE, "10M", 0, 1 * TIB, &var_message_size_limit,
 	    "The largest message accepted (smtpd, lmtpd), in bytes as "
 	    "received; 0 means no limit." },
+	{ "queue_minfree", PARAM_SIZE, "100M", 0, 1 * TIB, &var_queue_minfree,
+	    "Free space smtpd keeps in the queue file system: MAIL is "
+	    "answered 452 4.3.1 when less than this plus the SIZE given "
+	    "is free (0: only the SIZE)." },
 	{ "smtpd_recipient_limit", PARAM_INT, "1000", 1, 100000, &var_smtpd_recipient_limit,
 	    "The most recipients of one message." },
 	{ "smtpd_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtpd_timeout,

@@ -84,6 +84,7 @@ extern long long var_auth_failure_limit;
 extern char *var_smtpd_mode;
 extern char *var_smtpd_banner;
 extern long long var_message_size_limit;
+extern long long var_queue_minfree;
 extern long long var_smtpd_recipient_limit;
 extern long long var_smtpd_timeout;
 extern long long var_smtpd_error_limit;

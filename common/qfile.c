@@ -483,11 +483,13 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	}
 	ret = 0;
 out:
+	n = errno;	/* the caller tells ENOSPC from other failures */
 	if (!w->anonymous)
 		(void) unlink(w->tmp_path);
 	free(dir);
 	free(path);
 	qfile_writer_free(w);
+	errno = n;
 	return ret;
 }
 

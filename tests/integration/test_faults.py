@@ -1,14 +1,22 @@
-"""Faults that must cost no mail (issue 12, finding 15): too few open
-files for qmgr, a file left in active/ that qmgr does not hold.  Each
-test checks that nothing answered 250 is lost, stuck in the queue, moved
-to corrupt/ or delivered twice."""
+"""Faults that must cost no mail (issue 12, findings 14 and 15): a full
+queue file system, a full store, too few open files for qmgr, a file left
+in active/ that qmgr does not hold.  Each test checks that nothing
+answered 250 is lost, stuck in the queue, moved to corrupt/ or delivered
+twice.
+
+The file system tests mount small tmpfs file systems and need root (CI
+runs as root); as another user they fail, they never skip."""
 
 import email
+import errno
 import os
 import smtplib
+import subprocess
+import time
 
 import pytest
 
+import harness
 import mailutil
 import tlsutil
 from test_delivery import make_system
@@ -17,6 +25,41 @@ from test_delivery import make_system
 @pytest.fixture(scope="module")
 def certs():
     return tlsutil.make_certs()
+
+
+@pytest.fixture
+def tmpfs():
+    """mount(path, size): a tmpfs on path, lazily unmounted at the end
+    even when the test fails."""
+    if os.geteuid() != 0:
+        pytest.fail("this test mounts tmpfs file systems and must run as "
+                    "root (CI does); it is not skipped")
+    mounted = []
+
+    def mount(path, size):
+        subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        "size=%s,mode=0755" % size, "tmpfs", path],
+                       check=True)
+        mounted.append(path)
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", path], check=False)
+
+
+def fill(top):
+    """Write a file into top's file system until it is full; its path."""
+    filler = os.path.join(top, "filler")
+    chunk = b"\0" * 65536
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, chunk)
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, e
+    finally:
+        os.close(fd)
+    return filler
 
 
 def message(mid, size=2000):
@@ -42,6 +85,101 @@ def assert_drained(inst):
     inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=20,
                   what="an empty queue")
     assert mailutil.queue_files(inst, "corrupt") == []
+
+
+def start_lmtpd(inst):
+    inst.reload(inst.services + [mailutil.lmtpd_service("lmtpd",
+                                                        inst.lmtp_port)])
+    r = inst.ctl("queue", "flush")
+    assert r.returncode == 0, r.stderr
+
+
+def test_queue_full_452_and_nothing_lost(make_instance, certs, tmpfs):
+    """The queue on an 8 MB tmpfs fills up while 60 messages wait for a
+    store host that is down: MAIL gets 452 4.3.1 (below queue_minfree, or
+    too little room for SIZE), a DATA whose write fails gets 452, qmgr
+    goes on deferring on the full file system without damaging a queue
+    file, and every message accepted before is delivered once the space
+    is back."""
+    inst = make_system(make_instance, certs, lmtp_up=False,
+                       params={"queue_minfree": "1M"})
+    # A second MX listener without the reserve reaches DATA on a full disk.
+    inst.services.append(harness.Service(
+        "smtp2", "smtpd/smtpd", maxproc=2,
+        options={"smtpd_mode": "mx", "queue_minfree": "0"}))
+    tmpfs(inst.queue_dir, "8m")
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.ehlo("client.test")
+    code, text = s.mail("x@remote.test", ["SIZE=%d" % (9 << 20)])
+    assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+    s.rset()
+    rcpts = ["alice@example.test", "bob@example.test", "team@example.test",
+             "a.smith@example.test"]
+    mids = ["<full-%d@remote.test>" % i for i in range(60)]
+    for mid in mids:
+        s.sendmail("x@remote.test", rcpts, message(mid))
+    filler = fill(inst.queue_dir)
+    code, text = s.mail("x@remote.test")
+    assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+    s.quit()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp2"), timeout=10)
+    s.ehlo("client.test")
+    assert s.mail("x@remote.test")[0] == 250
+    assert s.rcpt("alice@example.test")[0] == 250
+    code, text = s.data(message("<never@remote.test>", 1 << 20))
+    assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+    s.quit()
+    # qmgr keeps deferring (appending results) on the full file system.
+    time.sleep(4)
+    assert "No space left" in inst.log() or "short" in inst.log()
+    # Space again, the store host still down: more attempts append to
+    # the files that hit the full disk, and read them back.
+    os.unlink(filler)
+    time.sleep(4)
+    assert mailutil.queue_files(inst, "corrupt") == []
+    start_lmtpd(inst)
+    wait_delivered(inst, "alice@example.test", mids)
+    wait_delivered(inst, "bob@example.test", mids)
+    assert "<never@remote.test>" not in message_ids(inst,
+                                                    "alice@example.test")
+    assert_drained(inst)
+
+
+def test_store_full_defers_then_delivers(make_instance, certs, tmpfs):
+    """The store on a 4 MB tmpfs is full: lmtpd answers 452 4.3.1 and
+    leaves no file in tmp/ or new/, the quota counts nothing; once space
+    is freed every message arrives exactly once and maildirsize adds up
+    to the files."""
+    inst = make_system(make_instance, certs, provision=False)
+    tmpfs(inst.store_dir, "4m")
+    mailutil.provision(inst)
+    inst.start()
+    filler = fill(inst.store_dir)
+    mids = ["<store-%d@remote.test>" % i for i in range(10)]
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    for mid in mids:
+        s.sendmail("x@remote.test", ["alice@example.test"],
+                   message(mid, 20000))
+    s.quit()
+    inst.wait_for_log(r"status=deferred \(452 4\.3\.1", timeout=10)
+    box = mailutil.mailbox_dir(inst, "alice@example.test")
+    assert os.listdir(os.path.join(box, "new")) == []
+    assert os.listdir(os.path.join(box, "tmp")) == []
+    os.unlink(filler)
+    inst.ctl("queue", "flush")
+    wait_delivered(inst, "alice@example.test", mids)
+    assert_drained(inst)
+    got = message_ids(inst, "alice@example.test")
+    assert sorted(got) == sorted(mids), got
+    quota = os.path.join(box, "maildirsize")
+    if os.path.exists(quota):
+        with open(quota) as f:
+            lines = f.read().splitlines()[1:]
+        used = [sum(int(l.split()[k]) for l in lines) for k in (0, 1)]
+        files = [os.path.getsize(os.path.join(box, "new", n))
+                 for n in os.listdir(os.path.join(box, "new"))]
+        assert used == [sum(files), len(files)], (lines, files)
 
 
 def test_low_open_file_limit_strands_nothing(make_instance, certs):
