@@ -1,8 +1,8 @@
 """Faults that must cost no mail (issue 12, findings 14 and 15): a full
 queue file system, a full store, too few open files for qmgr, a file left
-in active/ that qmgr does not hold.  Each test checks that nothing
-answered 250 is lost, stuck in the queue, moved to corrupt/ or delivered
-twice.
+in active/ that qmgr does not hold, kill -9 of the whole instance under
+load.  Each test checks that nothing answered 250 is lost, stuck in the
+queue, moved to corrupt/ or delivered twice.
 
 The file system tests mount small tmpfs file systems and need root (CI
 runs as root); as another user they fail, they never skip."""
@@ -10,8 +10,10 @@ runs as root); as another user they fail, they never skip."""
 import email
 import errno
 import os
+import signal
 import smtplib
 import subprocess
+import threading
 import time
 
 import pytest
@@ -228,3 +230,62 @@ def test_orphan_in_active_is_taken_again(make_instance, certs):
                   mailutil.queue_files(inst, "deferred"), timeout=10,
                   what="the orphan taken again and deferred")
     assert "not held by qmgr: taken again" in inst.log()
+
+
+def test_kill9_everything_under_load_delivered_once(make_instance, certs):
+    """kill -9 of the master and all its children while three clients
+    send: after a restart every message that got its 250 is delivered,
+    nothing stays in active/, and a message is delivered twice only in
+    the window LMTP leaves open (lmtpd has linked the file into new/,
+    the agent has not yet marked the recipient done): at most one per
+    lmtpd process, 4 here.  XXX: exactly once needs lmtpd to recognise
+    a retry (a per-mailbox record of queue id and recipient); in 3 runs
+    2 had one duplicate each."""
+    inst = make_system(make_instance, certs)
+    inst.start()
+    acked, tried = set(), set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def sender(k):
+        i = 0
+        while not stop.is_set():
+            mid = "<k9-%d-%d@remote.test>" % (k, i)
+            i += 1
+            with lock:
+                tried.add(mid)
+            try:
+                s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=5)
+                s.sendmail("x@remote.test", ["alice@example.test"],
+                           message(mid, 1000))
+            except (smtplib.SMTPException, OSError):
+                time.sleep(0.05)
+                continue
+            with lock:
+                acked.add(mid)
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2.5)
+        os.killpg(inst.pid, signal.SIGKILL)
+        inst.proc.wait()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    inst.wait_for(lambda: not inst.instance_pids(), what="all processes dead")
+    assert len(acked) >= 10, "too little load: %d messages" % len(acked)
+    inst.start()
+    wait_delivered(inst, "alice@example.test", acked)
+    assert_drained(inst)
+    got = message_ids(inst, "alice@example.test")
+    dups = sorted(m for m in set(got) if got.count(m) > 1)
+    assert len(got) - len(set(got)) <= 4, "delivered twice: %s" % dups
+    assert set(got) <= tried
