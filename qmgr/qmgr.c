@@ -151,14 +151,16 @@ qmgr_scan_wanted(const char *path, const char *id, enum qmgr_scan_mode mode,
 
 	if (mode == QMGR_SCAN_ALL)
 		return 1;
+	/* Most of active/ is held: no stat(2) for those. */
+	if (mode == QMGR_SCAN_ORPHANS && qmgr_message_find(id) != NULL)
+		return 0;
 	if (stat(path, &st) < 0)
 		return 0;
 	/* Deferred mail waits for its time (the mtime). */
 	if (mode == QMGR_SCAN_DUE)
 		return st.st_mtime <= now;
 	/* rename(2) into active/ set the ctime: how long it sat there. */
-	if (qmgr_message_find(id) != NULL ||
-	    st.st_ctime > now - (time_t) var_qmgr_orphan_age)
+	if (st.st_ctime > now - (time_t) var_qmgr_orphan_age)
 		return 0;
 	log_warn("%s: in %s/ since %lds but not held by qmgr: taken again",
 	    id, QFILE_ACTIVE, (long) (now - st.st_ctime));
