@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -639,6 +640,17 @@ qmgr_message_start(struct qmgr_msg *msg)
 		log_set_context(NULL);
 		return -1;
 	}
+	/*
+	 * An agent of a qmgr that died may still be delivering it (agents
+	 * hold a shared lock): starting now would deliver it twice.
+	 */
+	if (flock(msg->fd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("a delivery agent still holds it");
+		qmgr_message_putback(msg);
+		log_set_context(NULL);
+		return 0;
+	}
+	(void) flock(msg->fd, LOCK_UN);
 	if ((rc = qmgr_message_reload(msg)) != 0) {
 		log_set_context(NULL);
 		return rc < 0 ? -1 : 0;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -31,6 +32,10 @@
 #include "smtp.h"
 #include "stream.h"
 #include "xalloc.h"
+
+/* How long an agent waits for another one's lock on a queue file. */
+#define SMTP_LOCK_TRIES 200
+#define SMTP_LOCK_WAIT_US 50000
 
 /*
  * Mark a delivered address done in the queue file at once, as Postfix's
@@ -58,6 +63,80 @@ smtp_mark_done(struct smtp_job *job, const char *address)
 			error = NULL;
 		}
 	}
+}
+
+/*
+ * Take the queue file's lock, waiting a little while another agent has
+ * it.  Held until the job ends, it serialises the agents of one message
+ * and tells a qmgr started after a crash that the message is still being
+ * delivered (it skips the file until the lock is free).
+ */
+static int
+smtp_lock_queue_file(int fd)
+{
+	int tries;
+
+	for (tries = 0; tries < SMTP_LOCK_TRIES; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		(void) usleep(SMTP_LOCK_WAIT_US);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+/* Does the file (read under the lock) mark address done, none pending? */
+static int
+smtp_rcpt_done(const struct qfile *qf, const char *address)
+{
+	int done = 0;
+	size_t k;
+
+	for (k = 0; k < qf->rcpt_count; k++) {
+		if (strcasecmp(qf->rcpts[k].address, address) != 0)
+			continue;
+		if (qf->rcpts[k].state == QFILE_RCPT_PENDING)
+			return 0;
+		done |= qf->rcpts[k].state == QFILE_RCPT_DONE;
+	}
+	return done;
+}
+
+/*
+ * A request can reach us after the qmgr that sent it died (it waited in
+ * the listen queue) and after another agent delivered the same
+ * recipients: those the file marks done are answered 250 at once and
+ * never delivered again; the rest are delivered.
+ */
+static void
+smtp_deliver_pending(struct smtp_job *job)
+{
+	struct smtp_rcpt *all = job->rcpts, *pending;
+	size_t count = job->count, n = 0, i, k;
+
+	pending = xcalloc(count, sizeof(*pending));
+	for (i = 0; i < count; i++) {
+		if (smtp_rcpt_done(job->qf, all[i].address)) {
+			log_info("to=<%s> already delivered: skipped",
+			    all[i].address);
+			all[i].result = xstrdup("250 2.0.0 already delivered");
+		} else {
+			pending[n++] = all[i];
+		}
+	}
+	if (n > 0) {
+		job->rcpts = pending;
+		job->count = n;
+		smtp_session_deliver(job);
+		job->rcpts = all;
+		job->count = count;
+		for (i = 0, k = 0; i < count; i++)
+			if (all[i].result == NULL)
+				all[i].result = pending[k++].result;
+	}
+	free(pending);
 }
 
 void
@@ -174,8 +253,9 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 		log_warn("%s: unknown protocol \"%s\"", job.queue_id,
 		    protocol);
 		smtp_fail_rest(&job, "451", "4.3.0", "unknown protocol");
-	} else if (qfile_read(path, &qf, &damaged, &qerror) < 0 ||
-	    (job.qfd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+	} else if ((job.qfd = open(path, O_RDWR | O_CLOEXEC)) < 0 ||
+	    smtp_lock_queue_file(job.qfd) < 0 ||
+	    qfile_read(path, &qf, &damaged, &qerror) < 0) {
 		log_warn("%s: %s", job.queue_id, qerror != NULL ? qerror :
 		    strerror(errno));
 		smtp_fail_rest(&job, "451", "4.3.0", "cannot read the queue "
@@ -183,7 +263,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	} else {
 		job.qf = qf;
 		log_set_context(job.queue_id);
-		smtp_session_deliver(&job);
+		smtp_deliver_pending(&job);
 		log_set_context(NULL);
 	}
 	smtp_fail_rest(&job, "451", "4.3.0", "no reply for this recipient");
