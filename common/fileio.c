@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -22,10 +23,13 @@ fileio_write_all(int fd, const void *data, size_t len, const char *name,
 	while (off < len) {
 		n = write(fd, p + off, len - off);
 		if (n < 0) {
+			int saved_errno = errno;
+
 			if (errno == EINTR)
 				continue;
 			*error_r = xasprintf("write %s: %s", name,
 			    strerror(errno));
+			errno = saved_errno;	/* ENOSPC answers differently */
 			return -1;
 		}
 		off += (size_t) n;
@@ -46,4 +50,25 @@ fileio_fsync_dir(const char *dir, char **error_r)
 	}
 	close(fd);
 	return 0;
+}
+
+int
+fileio_free_bytes(const char *path, unsigned long long *free_r,
+	char **error_r)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) < 0) {
+		*error_r = xasprintf("statvfs %s: %s", path, strerror(errno));
+		return -1;
+	}
+	*free_r = (unsigned long long) sv.f_bavail *
+	    (unsigned long long) sv.f_frsize;
+	return 0;
+}
+
+int
+fileio_errno_full(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EFBIG;
 }

@@ -87,6 +87,7 @@ long long var_auth_failure_limit;
 char *var_smtpd_mode;
 char *var_smtpd_banner;
 long long var_message_size_limit;
+long long var_queue_minfree;
 long long var_smtpd_recipient_limit;
 long long var_smtpd_timeout;
 long long var_smtpd_stress_timeout;
@@ -119,6 +120,7 @@ long long var_qmgr_message_active_limit;
 long long var_qmgr_destination_concurrency_limit;
 long long var_qmgr_agent_limit;
 long long var_qmgr_agent_timeout;
+long long var_qmgr_orphan_age;
 char *var_postmaster_address;
 long long var_bounce_size_limit;
 char *var_lmtp_local_nexthop;
@@ -461,6 +463,10 @@ const struct param_def param_table[] = {
 	{ "message_size_limit", PARAM_SIZE, "10M", 0, 1 * TIB, &var_message_size_limit,
 	    "The largest message accepted (smtpd, lmtpd), in bytes as "
 	    "received; 0 means no limit." },
+	{ "queue_minfree", PARAM_SIZE, "100M", 0, 1 * TIB, &var_queue_minfree,
+	    "Free space smtpd keeps in the queue file system: MAIL is "
+	    "answered 452 4.3.1 when less than this plus the SIZE given "
+	    "is free (0: only the SIZE)." },
 	{ "smtpd_recipient_limit", PARAM_INT, "1000", 1, 100000, &var_smtpd_recipient_limit,
 	    "The most recipients of one message." },
 	{ "smtpd_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR, &var_smtpd_timeout,
@@ -553,6 +559,10 @@ const struct param_def param_table[] = {
 	{ "qmgr_message_active_limit", PARAM_INT, "20000", 1, 10000000, &var_qmgr_message_active_limit,
 	    "The most messages qmgr holds in memory (in active/) at "
 	    "once; the rest wait in incoming/ and deferred/." },
+	{ "qmgr_orphan_age", PARAM_TIME, "5m", 1 * SEC, 1 * DAY,
+	    &var_qmgr_orphan_age,
+	    "How long a file may sit in active/ without qmgr holding it "
+	    "before qmgr takes it again (checked that often)." },
 	{ "qmgr_destination_concurrency_limit", PARAM_INT, "20", 1, 10000, &var_qmgr_destination_concurrency_limit,
 	    "The most deliveries to one next hop (store host, remote "
 	    "domain) at once." },

@@ -174,9 +174,9 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 {
 	struct maildir_delivery *d = *dp;
 	struct timespec times[2];
-	char *name = NULL, *path = NULL;
+	char *name = NULL, *path = NULL, *dirpath = NULL;
 	const char *dir;
-	int ret = -1;
+	int ret = -1, saved_errno;
 
 	*dp = NULL;
 	if (d->pending_cr) {
@@ -220,10 +220,12 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 		goto out;
 	}
 	(void) unlink(d->tmp_path);
-	free(path);
-	path = xasprintf("%s/%s", d->folder, dir);
-	if (fileio_fsync_dir(path, error_r) < 0) {
-		/* The file is there; only its durability is unsure. */
+	dirpath = xasprintf("%s/%s", d->folder, dir);
+	if (fileio_fsync_dir(dirpath, error_r) < 0) {
+		/* Not durable, and the caller answers 4xx: no duplicate. */
+		saved_errno = errno;
+		(void) unlink(path);
+		errno = saved_errno;
 		goto out;
 	}
 	if (size_r != NULL)
@@ -234,11 +236,14 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 	}
 	ret = 0;
 out:
+	saved_errno = errno;	/* ENOSPC is answered 452 */
 	if (ret < 0)
 		(void) unlink(d->tmp_path);
 	free(name);
 	free(path);
+	free(dirpath);
 	maildir_delivery_free(d);
+	errno = saved_errno;
 	return ret;
 }
 
@@ -696,6 +701,13 @@ maildir_quota_add(const char *root, long long bytes, long long count,
 	/* One write(2) with O_APPEND: lines from processes never mix. */
 	if (write(fd, line, (size_t) n) != n) {
 		*error_r = xasprintf("write %s: %s", path, strerror(errno));
+		/*
+		 * Disk full: part of the line may be there, and the next
+		 * line would join it into a wrong number.  The file is
+		 * only a cache (Maildir++): remove it, the next
+		 * maildir_quota_get() counts the files again.
+		 */
+		(void) unlink(path);
 		close(fd);
 		free(path);
 		return -1;

@@ -25,8 +25,6 @@
 #define QFILE_MAGIC "ISPMAIL-QUEUE 1\n"
 /* The M record's size field is this wide so it can be filled in later. */
 #define QFILE_SIZE_WIDTH 13
-/* The longest record line accepted when reading. */
-#define QFILE_RECORD_MAX (256 * 1024)
 #define QFILE_WBUF 65536
 
 struct qfile_writer {
@@ -485,11 +483,13 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	}
 	ret = 0;
 out:
+	n = errno;	/* the caller tells ENOSPC from other failures */
 	if (!w->anonymous)
 		(void) unlink(w->tmp_path);
 	free(dir);
 	free(path);
 	qfile_writer_free(w);
+	errno = n;
 	return ret;
 }
 
@@ -652,7 +652,8 @@ qfile_parse_fields(struct attr_list *l, const char *line, size_t len,
 	size_t skip)
 {
 	const char *p = line + skip, *end = line + len, *tab;
-	const char *error;
+	const char *error, *name;
+	size_t i, k;
 
 	attr_list_reset(l);
 	while (p < end) {
@@ -665,6 +666,16 @@ qfile_parse_fields(struct attr_list *l, const char *line, size_t len,
 		if (attr_parse_line(l, p, (size_t) (tab - p), &error) < 0)
 			return -1;
 		p = tab;
+	}
+	/*
+	 * A name twice is two records run together (a torn append that the
+	 * next one joined): damage, never a record with a wrong value.
+	 */
+	for (i = 1; i < attr_count(l); i++) {
+		name = attr_nth(l, i, NULL, NULL);
+		for (k = 0; k < i; k++)
+			if (strcmp(name, attr_nth(l, k, NULL, NULL)) == 0)
+				return -1;
 	}
 	return 0;
 }
@@ -758,11 +769,13 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 	*damaged_r = 0;
 	r.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r.fd < 0 || fstat(r.fd, &st) < 0) {
+		got = errno;	/* the caller tells ENOENT from EMFILE */
 		*error_r = xasprintf("open %s: %s", path, strerror(errno));
 		if (r.fd >= 0)
 			close(r.fd);
 		attr_list_free(&l);
 		qfile_free(&qf);
+		errno = got;
 		return -1;
 	}
 	qf->file_size = st.st_size;
@@ -930,37 +943,4 @@ qfile_rcpt_find(struct qfile *qf, int n)
 			return &qf->rcpts[i];
 	}
 	return NULL;
-}
-
-int
-qfile_set_state(int fd, off_t offset, char state, char **error_r)
-{
-	if (pwrite(fd, &state, 1, offset) != 1) {
-		*error_r = xasprintf("update queue file: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int
-qfile_append(int fd, const struct buf *rec, int sync, char **error_r)
-{
-	ssize_t n;
-
-	/* Not O_APPEND: Linux pwrite(2) would append too (qfile_set_state). */
-	if (lseek(fd, 0, SEEK_END) < 0) {
-		*error_r = xasprintf("seek queue file: %s", strerror(errno));
-		return -1;
-	}
-	n = write(fd, buf_cstr(rec), buf_len(rec));
-	if (n != (ssize_t) buf_len(rec)) {
-		*error_r = xasprintf("append to queue file: %s",
-		    n < 0 ? strerror(errno) : "short write");
-		return -1;
-	}
-	if (sync && fsync(fd) < 0) {
-		*error_r = xasprintf("fsync queue file: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
 }

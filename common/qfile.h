@@ -17,9 +17,10 @@
  * Values are escaped as in the attribute protocol (attr.h), so a TAB
  * never occurs inside one.  State bytes are changed in place with one
  * pwrite(2) (qfile_set_state), so marking a recipient done never
- * rewrites the file; appended records are single write(2)s with
- * O_APPEND, and a last line without its newline (a crash mid-append) is
- * ignored.  A file whose magic, records, size, end marker or CRC do not
+ * rewrites the file; appended records are written at the end in one
+ * go and truncated back when the write fails (disk full), and a last
+ * line without its newline (a crash mid-append) is ignored by readers
+ * and cut off by the next append.  A file whose magic, records, size, end marker or CRC do not
  * check out is damaged: readers refuse it with a reason and qmgr moves
  * it to corrupt/, so a message is never delivered half.
  */
@@ -38,6 +39,9 @@ struct buf;
 #define QFILE_HOLD "hold"
 #define QFILE_CORRUPT "corrupt"
 #define QFILE_TMP "tmp"
+
+/* The longest record line a reader accepts (and an append looks back). */
+#define QFILE_RECORD_MAX (256 * 1024)
 
 /* Message states (the S record). */
 #define QFILE_MSG_NEW 'N'		/* no delay notice sent yet */
@@ -142,9 +146,10 @@ struct qfile_rcpt *qfile_rcpt_find(struct qfile *qf, int n);
 /* Change one state byte in place (a recipient's or the message's). */
 int qfile_set_state(int fd, off_t offset, char state, char **error_r);
 /*
- * Append records (complete lines in rec) at the end with one write, and
- * fsync when sync is set (fd opened O_RDWR, not O_APPEND; one writer:
- * qmgr).  Expansions must be durable before their parent is marked;
+ * Append records (complete lines in rec) at the end, and fsync when
+ * sync is set.  A torn last line is cut off first; on -1 the file is
+ * truncated back to its old length, so it never holds half a record
+ * (fd opened O_RDWR, not O_APPEND; one writer: qmgr).  Expansions must be durable before their parent is marked;
  * result records are history and need not be.  Build them with qfile_record_*.
  */
 int qfile_append(int fd, const struct buf *rec, int sync, char **error_r);

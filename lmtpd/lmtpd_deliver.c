@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "dotlock.h"
+#include "fileio.h"
 #include "lmtpd_deliver.h"
 #include "lmtpd_spool.h"
 #include "log.h"
@@ -146,7 +147,7 @@ deliver_sink(void *ctx, const void *data, size_t len, char **error_r)
 static void
 deliver_fail_reply(struct buf *reply, int saved_errno, const char *address)
 {
-	if (saved_errno == ENOSPC || saved_errno == EDQUOT)
+	if (fileio_errno_full(saved_errno))
 		buf_printf(reply, "452 4.3.1 <%s> Insufficient system storage",
 		    address);
 	else

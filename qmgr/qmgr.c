@@ -8,7 +8,13 @@
  * of incoming/ every queue_run_delay (a lost notice costs at most that
  * much delay), and at start, when it also takes back whatever a crash
  * left in active/.  Deferred mail is due when its file's modification
- * time has passed.
+ * time has passed.  Every qmgr_orphan_age it looks in active/ again for
+ * files it does not hold (an error that slipped past the put-back), so
+ * nothing waits there for the next restart.
+ *
+ * Each active message holds its queue file open, so the active and agent
+ * limits are cut to fit the process's open-file limit (RLIMIT_NOFILE):
+ * running out of descriptors mid-flight must never happen by design.
  */
 #include "config.h"
 
@@ -18,6 +24,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,8 +45,24 @@
 #define QMGR_CLIENT_RECORD_MAX 4096
 #define QMGR_CLIENT_TIMEOUT_MS 10000
 #define QMGR_WATCH_MAX (QMGR_CLIENTS_MAX + 4096)
+/*
+ * Descriptors kept aside from the open-file limit: stdio, the log, the
+ * listening and status sockets, a queue scan's nested directories, the
+ * second open of qfile_read(), a bounce being written, an accept.
+ */
+#define QMGR_FD_RESERVE 32
 
 int qmgr_active_count;
+long long qmgr_active_limit;
+long long qmgr_agent_limit;
+static size_t qmgr_clients_max = QMGR_CLIENTS_MAX;
+
+/* How a queue scan picks files. */
+enum qmgr_scan_mode {
+	QMGR_SCAN_ALL,		/* incoming/, and active/ at start */
+	QMGR_SCAN_DUE,		/* deferred/: mtime passed */
+	QMGR_SCAN_ORPHANS	/* active/: not held, older than orphan age */
+};
 
 struct qmgr_client {
 	int fd;
@@ -63,6 +86,7 @@ static struct qmgr_client clients[QMGR_CLIENTS_MAX];
 static struct route *route;
 static long long next_incoming_scan;
 static long long next_deferred_scan;
+static long long next_orphan_scan;
 static int master_gone;
 
 long long
@@ -118,39 +142,70 @@ qmgr_want_scan(int deferred_too)
 		next_deferred_scan = next_incoming_scan;
 }
 
-/* Walk a queue directory (hashed levels too), calling fn per file. */
-static void
-qmgr_scan_dir(const char *dir, int depth, int deferred, time_t now)
+/* Is this file of the scanned queue to be taken now? */
+static int
+qmgr_scan_wanted(const char *path, const char *id, enum qmgr_scan_mode mode,
+	time_t now)
+{
+	struct stat st;
+
+	if (mode == QMGR_SCAN_ALL)
+		return 1;
+	/* Most of active/ is held: no stat(2) for those. */
+	if (mode == QMGR_SCAN_ORPHANS && qmgr_message_find(id) != NULL)
+		return 0;
+	if (stat(path, &st) < 0)
+		return 0;
+	/* Deferred mail waits for its time (the mtime). */
+	if (mode == QMGR_SCAN_DUE)
+		return st.st_mtime <= now;
+	/* rename(2) into active/ set the ctime: how long it sat there. */
+	if (st.st_ctime > now - (time_t) var_qmgr_orphan_age)
+		return 0;
+	log_warn("%s: in %s/ since %lds but not held by qmgr: taken again",
+	    id, QFILE_ACTIVE, (long) (now - st.st_ctime));
+	return 1;
+}
+
+/*
+ * Walk a queue directory (hashed levels too), activating the files the
+ * mode wants; 0, or -1 when qmgr ran short (full, out of descriptors).
+ */
+static int
+qmgr_scan_dir(const char *dir, int depth, enum qmgr_scan_mode mode,
+	time_t now)
 {
 	struct dirent *de;
 	struct stat st;
 	char *path;
 	DIR *dp;
+	int ret = 0;
 
 	dp = opendir(dir);
 	if (dp == NULL) {
 		if (errno != ENOENT)
 			log_warn("scan %s: %m", dir);
-		return;
+		return errno == EMFILE || errno == ENFILE ? -1 : 0;
 	}
-	while ((de = readdir(dp)) != NULL) {
+	while (ret == 0 && (de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (qmgr_active_count >= var_qmgr_message_active_limit)
+		if (qmgr_active_count >= qmgr_active_limit) {
+			ret = -1;
 			break;
+		}
 		path = xasprintf("%s/%s", dir, de->d_name);
 		if (depth < 2 && strlen(de->d_name) == 1 &&
 		    stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			qmgr_scan_dir(path, depth + 1, deferred, now);
-		} else if (qfile_id_valid(de->d_name)) {
-			/* Deferred mail waits for its time (the mtime). */
-			if (!deferred || (stat(path, &st) == 0 &&
-			    st.st_mtime <= now))
-				qmgr_message_activate(path, de->d_name);
+			ret = qmgr_scan_dir(path, depth + 1, mode, now);
+		} else if (qfile_id_valid(de->d_name) &&
+		    qmgr_scan_wanted(path, de->d_name, mode, now)) {
+			ret = qmgr_message_activate(path, de->d_name);
 		}
 		free(path);
 	}
 	closedir(dp);
+	return ret;
 }
 
 void
@@ -158,7 +213,8 @@ qmgr_scan_queue(const char *queue, int due_only)
 {
 	char *dir = xasprintf("%s/%s", var_queue_directory, queue);
 
-	qmgr_scan_dir(dir, 0, due_only, time(NULL));
+	(void) qmgr_scan_dir(dir, 0, due_only ? QMGR_SCAN_DUE : QMGR_SCAN_ALL,
+	    time(NULL));
 	free(dir);
 }
 
@@ -174,24 +230,76 @@ qmgr_scan(void)
 {
 	long long now = qmgr_now_ms();
 	char *dir;
+	int full = 0;
 
 	if (next_incoming_scan != 0 && now >= next_incoming_scan) {
 		next_incoming_scan = now + var_queue_run_delay * 1000;
 		dir = xasprintf("%s/%s", var_queue_directory, QFILE_INCOMING);
-		qmgr_scan_dir(dir, 0, 0, time(NULL));
+		full |= qmgr_scan_dir(dir, 0, QMGR_SCAN_ALL, time(NULL)) < 0;
 		free(dir);
 	}
 	if (next_deferred_scan != 0 && now >= next_deferred_scan) {
 		next_deferred_scan = now + var_queue_run_delay * 1000;
 		dir = xasprintf("%s/%s", var_queue_directory, QFILE_DEFERRED);
-		qmgr_scan_dir(dir, 0, 1, time(NULL));
+		full |= qmgr_scan_dir(dir, 0, QMGR_SCAN_DUE, time(NULL)) < 0;
+		free(dir);
+	}
+	if (now >= next_orphan_scan) {
+		next_orphan_scan = now + var_qmgr_orphan_age * 1000;
+		dir = xasprintf("%s/%s", var_queue_directory, QFILE_ACTIVE);
+		full |= qmgr_scan_dir(dir, 0, QMGR_SCAN_ORPHANS,
+		    time(NULL)) < 0;
 		free(dir);
 	}
 	/* Room again after a full active queue: scan again soon. */
-	if (qmgr_active_count >= var_qmgr_message_active_limit)
+	if (full || qmgr_active_count >= qmgr_active_limit) {
 		next_incoming_scan = now + 1000;
+		if (next_orphan_scan > now + 1000)
+			next_orphan_scan = now + 1000;
+	}
 	qmgr_deadline(next_incoming_scan);
 	qmgr_deadline(next_deferred_scan);
+	qmgr_deadline(next_orphan_scan);
+}
+
+/*
+ * Fit the active and agent limits, and the control clients, into the
+ * open-file limit: one descriptor per active message, one per agent
+ * connection, one per client, plus QMGR_FD_RESERVE and the directory's
+ * connection pool.  A limit of 1,024 with the default active limit of
+ * 20,000 stranded thousands of messages on EMFILE (issue 12).
+ */
+static void
+qmgr_limits_init(void)
+{
+	struct rlimit rl;
+	long long nofile = 1LL << 30, budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		nofile = (long long) rl.rlim_cur;
+	budget = nofile - QMGR_FD_RESERVE - var_ldap_pool_size;
+	if ((long long) qmgr_clients_max > budget / 8)
+		qmgr_clients_max = budget / 8 > 1 ? (size_t) (budget / 8) : 1;
+	budget -= (long long) qmgr_clients_max;
+	qmgr_agent_limit = var_qmgr_agent_limit;
+	if (qmgr_agent_limit > budget / 4)
+		qmgr_agent_limit = budget / 4;
+	if (qmgr_agent_limit > QMGR_WATCH_MAX - QMGR_CLIENTS_MAX - 4)
+		qmgr_agent_limit = QMGR_WATCH_MAX - QMGR_CLIENTS_MAX - 4;
+	if (qmgr_agent_limit < 1)
+		qmgr_agent_limit = 1;
+	qmgr_active_limit = var_qmgr_message_active_limit;
+	if (qmgr_active_limit > budget - qmgr_agent_limit)
+		qmgr_active_limit = budget - qmgr_agent_limit;
+	if (qmgr_active_limit < 1)
+		qmgr_active_limit = 1;
+	if (qmgr_active_limit < var_qmgr_message_active_limit ||
+	    qmgr_agent_limit < var_qmgr_agent_limit)
+		log_warn("open file limit %lld: qmgr_message_active_limit "
+		    "%lld and qmgr_agent_limit %lld lowered to %lld and %lld; "
+		    "raise RLIMIT_NOFILE to use them", nofile,
+		    var_qmgr_message_active_limit, var_qmgr_agent_limit,
+		    qmgr_active_limit, qmgr_agent_limit);
 }
 
 static void
@@ -287,7 +395,7 @@ qmgr_accept(int fd, short revents, void *ctx)
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
-		for (i = 0; i < QMGR_CLIENTS_MAX; i++) {
+		for (i = 0; i < qmgr_clients_max; i++) {
 			if (clients[i].fd < 0) {
 				c = &clients[i];
 				break;
@@ -332,10 +440,12 @@ qmgr_run(int listen_fd, int status_fd, void *ctx)
 		clients[i].fd = -1;
 	(void) fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) |
 	    O_NONBLOCK);
-	log_info("started: active limit %lld, run delay %llds",
-	    var_qmgr_message_active_limit, var_queue_run_delay);
+	qmgr_limits_init();
+	log_info("started: active limit %lld, agent limit %lld, run delay "
+	    "%llds", qmgr_active_limit, qmgr_agent_limit, var_queue_run_delay);
 	qmgr_message_recover();
 	qmgr_want_scan(1);
+	next_orphan_scan = qmgr_now_ms() + var_qmgr_orphan_age * 1000;
 	while (!master_gone) {
 		watch_count = 0;
 		next_deadline = 0;

@@ -38,6 +38,7 @@ struct qmgr_msg {
 	struct qmgr_outcome *outcomes;
 	size_t outcome_count;
 	struct qmgr_msg *prev, *next;
+	struct qmgr_msg *hash_next;	/* in the id hash */
 };
 
 /* One delivery request: some recipients of a message to one hop. */
@@ -80,10 +81,18 @@ void qmgr_scan_queue(const char *queue, int due_only);
 /* Make sure deferred/ is scanned again by then. */
 void qmgr_scan_deferred_at(long long when_ms);
 extern int qmgr_active_count;
+/* The limits in force: the parameters cut to fit RLIMIT_NOFILE. */
+extern long long qmgr_active_limit;
+extern long long qmgr_agent_limit;
 
 /* qmgr_message.c */
-/* Take a file from incoming/ or deferred/ into active/ and start it. */
-void qmgr_message_activate(const char *from_path, const char *id);
+/*
+ * Take a file from incoming/ or deferred/ into active/ and start it.  0
+ * (started, or already held, or gone); -1 when qmgr is short of
+ * resources (the file went back to deferred/, due in a second): the
+ * caller stops its scan.
+ */
+int qmgr_message_activate(const char *from_path, const char *id);
 /* A job finished: results for its recipients (code NULL: all defer). */
 void qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	const char *dsn, const char *text);

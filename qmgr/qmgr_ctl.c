@@ -90,7 +90,7 @@ qmgr_ctl_request(const char *request, const char *id, struct buf *out)
 			return;
 		}
 		path = qfile_path(var_queue_directory, QFILE_INCOMING, id);
-		qmgr_message_activate(path, id);
+		(void) qmgr_message_activate(path, id);
 		free(path);
 		qmgr_ctl_reply(out, "ok", NULL);
 		return;
@@ -151,7 +151,7 @@ qmgr_ctl_request(const char *request, const char *id, struct buf *out)
 			log_info("%s by the operator", strcmp(request,
 			    "release") == 0 ? "released" : strcmp(request,
 			    "flush") == 0 ? "flushed" : "requeued");
-			qmgr_message_activate(path, id);
+			(void) qmgr_message_activate(path, id);
 			qmgr_ctl_reply(out, "ok", NULL);
 		}
 	} else {

@@ -15,11 +15,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -35,14 +37,31 @@
 #include "srs.h"
 #include "xalloc.h"
 
+/* The seconds a message put back for lack of resources waits. */
+#define QMGR_PUTBACK_DELAY 1
+/* Buckets of the id hash (a scan looks up every file it sees). */
+#define QMGR_HASH_SIZE 65536
+
 static struct qmgr_msg *active_list;
+static struct qmgr_msg *id_hash[QMGR_HASH_SIZE];
+
+/* FNV-1a over the id. */
+static struct qmgr_msg **
+qmgr_message_bucket(const char *id)
+{
+	uint32_t h = 2166136261U;
+
+	while (*id != '\0')
+		h = (h ^ (unsigned char) *id++) * 16777619U;
+	return &id_hash[h % QMGR_HASH_SIZE];
+}
 
 struct qmgr_msg *
 qmgr_message_find(const char *id)
 {
 	struct qmgr_msg *m;
 
-	for (m = active_list; m != NULL; m = m->next) {
+	for (m = *qmgr_message_bucket(id); m != NULL; m = m->hash_next) {
 		if (strcmp(m->id, id) == 0)
 			return m;
 	}
@@ -52,8 +71,16 @@ qmgr_message_find(const char *id)
 static void
 qmgr_message_free(struct qmgr_msg *msg)
 {
+	struct qmgr_msg **mp;
 	size_t i;
 
+	for (mp = qmgr_message_bucket(msg->id); *mp != NULL;
+	    mp = &(*mp)->hash_next) {
+		if (*mp == msg) {
+			*mp = msg->hash_next;
+			break;
+		}
+	}
 	if (msg->prev != NULL)
 		msg->prev->next = msg->next;
 	else if (active_list == msg)
@@ -90,6 +117,27 @@ qmgr_message_move(const char *from, const char *queue, const char *id)
 		return NULL;
 	}
 	return to;
+}
+
+/*
+ * Move the file to deferred/, due in delay seconds.  0 ok; -1: it is
+ * still in active/ (the orphan scan takes it again).
+ */
+static int
+qmgr_message_defer_file(struct qmgr_msg *msg, long long delay)
+{
+	struct timeval times[2];
+	char *to;
+
+	gettimeofday(&times[0], NULL);
+	times[0].tv_sec += delay;
+	times[1] = times[0];
+	if (utimes(msg->path, times) < 0)
+		log_warn("utimes %s: %m", msg->path);
+	to = qmgr_message_move(msg->path, QFILE_DEFERRED, msg->id);
+	qmgr_scan_deferred_at(qmgr_now_ms() + delay * 1000);
+	free(to);
+	return to != NULL ? 0 : -1;
 }
 
 static struct qmgr_outcome *
@@ -517,16 +565,21 @@ qmgr_message_dispatch(struct qmgr_msg *msg, struct route *r)
 	qmgr_message_job_done(msg);
 }
 
-/* Load (or reload) the file into msg->qf; -1: the message is gone. */
+/* qmgr_message_load(): why it failed. */
+#define QMGR_LOAD_GONE (-1)	/* vanished, or damaged: moved to corrupt/ */
+#define QMGR_LOAD_FAILED (-2)	/* not readable now: put it back */
+
+/* Load (or reload) the file into msg->qf; 0 or QMGR_LOAD_*. */
 static int
 qmgr_message_load(struct qmgr_msg *msg)
 {
 	char *error = NULL, *to;
-	int damaged;
+	int damaged, saved_errno;
 
 	qfile_free(&msg->qf);
 	if (qfile_read(msg->path, &msg->qf, &damaged, &error) == 0)
 		return 0;
+	saved_errno = errno;
 	log_error("%s", error);
 	free(error);
 	if (damaged) {
@@ -534,23 +587,73 @@ qmgr_message_load(struct qmgr_msg *msg)
 		if (to != NULL)
 			log_error("%s: moved to %s", msg->id, to);
 		free(to);
+		return QMGR_LOAD_GONE;
 	}
-	return -1;
+	return saved_errno == ENOENT ? QMGR_LOAD_GONE : QMGR_LOAD_FAILED;
 }
 
+/*
+ * The file could not be opened or read (out of descriptors or memory, an
+ * I/O error): never leave it in active/ unheld.  Back to deferred/, due
+ * again in a moment.
+ */
 static void
+qmgr_message_putback(struct qmgr_msg *msg)
+{
+	if (qmgr_message_defer_file(msg, QMGR_PUTBACK_DELAY) == 0)
+		log_warn("put back into %s/ for %ds", QFILE_DEFERRED,
+		    QMGR_PUTBACK_DELAY);
+	qmgr_message_free(msg);
+}
+
+/*
+ * Load the file; when that fails msg is freed, put back first when the
+ * file is still there: 1 gone for good, -1 put back.  0 loaded.
+ */
+static int
+qmgr_message_reload(struct qmgr_msg *msg)
+{
+	int rc = qmgr_message_load(msg);
+
+	if (rc == 0)
+		return 0;
+	if (rc == QMGR_LOAD_FAILED) {
+		qmgr_message_putback(msg);
+		return -1;
+	}
+	qmgr_message_free(msg);
+	return 1;
+}
+
+/* 0 started (or gone for good); -1 put back, short of resources. */
+static int
 qmgr_message_start(struct qmgr_msg *msg)
 {
 	struct route *r;
+	int rc;
 
 	log_set_context(msg->id);
 	msg->fd = open(msg->path, O_RDWR | O_CLOEXEC);
-	if (msg->fd < 0 || qmgr_message_load(msg) < 0) {
-		if (msg->fd < 0)
-			log_error("open %s: %m", msg->path);
-		qmgr_message_free(msg);
+	if (msg->fd < 0) {
+		log_error("open %s: %m", msg->path);
+		qmgr_message_putback(msg);
 		log_set_context(NULL);
-		return;
+		return -1;
+	}
+	/*
+	 * An agent of a qmgr that died may still be delivering it (agents
+	 * hold a shared lock): starting now would deliver it twice.
+	 */
+	if (flock(msg->fd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("a delivery agent still holds it");
+		qmgr_message_putback(msg);
+		log_set_context(NULL);
+		return 0;
+	}
+	(void) flock(msg->fd, LOCK_UN);
+	if ((rc = qmgr_message_reload(msg)) != 0) {
+		log_set_context(NULL);
+		return rc < 0 ? -1 : 0;
 	}
 	r = qmgr_route();
 	if (r == NULL) {
@@ -564,10 +667,9 @@ qmgr_message_start(struct qmgr_msg *msg)
 				    "unavailable");
 		}
 	} else if (qmgr_message_expand(msg, r)) {
-		if (qmgr_message_load(msg) < 0) {
-			qmgr_message_free(msg);
+		if ((rc = qmgr_message_reload(msg)) != 0) {
 			log_set_context(NULL);
-			return;
+			return rc < 0 ? -1 : 0;
 		}
 		qmgr_message_mark_expanded(msg);
 	}
@@ -576,19 +678,20 @@ qmgr_message_start(struct qmgr_msg *msg)
 	else
 		qmgr_message_job_done(msg);
 	log_set_context(NULL);
+	return 0;
 }
 
-void
+int
 qmgr_message_activate(const char *from_path, const char *id)
 {
-	struct qmgr_msg *msg;
+	struct qmgr_msg *msg, **bucket;
 	char *to;
 
 	if (qmgr_message_find(id) != NULL)
-		return;
+		return 0;
 	to = qmgr_message_move(from_path, QFILE_ACTIVE, id);
 	if (to == NULL)
-		return;
+		return 0;
 	msg = xcalloc(1, sizeof(*msg));
 	msg->id = xstrdup(id);
 	msg->path = to;
@@ -597,8 +700,11 @@ qmgr_message_activate(const char *from_path, const char *id)
 	if (active_list != NULL)
 		active_list->prev = msg;
 	active_list = msg;
+	bucket = qmgr_message_bucket(id);
+	msg->hash_next = *bucket;
+	*bucket = msg;
 	qmgr_active_count++;
-	qmgr_message_start(msg);
+	return qmgr_message_start(msg);
 }
 
 /* The back-off before the next attempt, from the message's age. */
@@ -635,8 +741,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, npending = 0, i, k;
 	size_t nnotify = 0;
 	long long age = (long long) time(NULL) - qf->arrival;
-	struct timeval times[2];
-	char *error = NULL, *to;
+	char *error = NULL;
 	int expired;
 
 	if (msg->jobs > 0 && --msg->jobs > 0)
@@ -707,15 +812,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 		else
 			log_info("removed");
 	} else {
-		gettimeofday(&times[0], NULL);
-		times[0].tv_sec += qmgr_backoff(age);
-		times[1] = times[0];
-		if (utimes(msg->path, times) < 0)
-			log_warn("utimes %s: %m", msg->path);
-		to = qmgr_message_move(msg->path, QFILE_DEFERRED, msg->id);
-		free(to);
-		qmgr_scan_deferred_at(qmgr_now_ms() +
-		    (times[0].tv_sec - time(NULL)) * 1000);
+		(void) qmgr_message_defer_file(msg, qmgr_backoff(age));
 	}
 	free(failed);
 	free(notify_failed);

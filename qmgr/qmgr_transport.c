@@ -259,7 +259,7 @@ qmgr_transport_pump(struct qmgr_hop *hop)
 
 	while ((job = hop->waiting) != NULL &&
 	    hop->active < var_qmgr_destination_concurrency_limit &&
-	    (long long) active_count < var_qmgr_agent_limit) {
+	    (long long) active_count < qmgr_agent_limit) {
 		hop->waiting = job->next;
 		if (hop->waiting == NULL)
 			hop->waiting_tail = NULL;

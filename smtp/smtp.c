@@ -34,6 +34,10 @@
 #include "stream.h"
 #include "xalloc.h"
 
+/* How long an agent waits for the lock (qmgr only tests it, briefly). */
+#define SMTP_LOCK_TRIES 200
+#define SMTP_LOCK_WAIT_US 50000
+
 /*
  * Mark a delivered address done in the queue file at once, as Postfix's
  * agents do: if qmgr dies before it reads our answer, the next qmgr
@@ -60,6 +64,80 @@ smtp_mark_done(struct smtp_job *job, const char *address)
 			error = NULL;
 		}
 	}
+}
+
+/*
+ * Take a shared lock on the queue file, held until the job ends.  The
+ * agents of one qmgr share it (one message may be in delivery to several
+ * next hops at once); a qmgr that starts a message tests it exclusively,
+ * so it never starts one an agent of a qmgr that died still delivers.
+ */
+static int
+smtp_lock_queue_file(int fd)
+{
+	int tries;
+
+	for (tries = 0; tries < SMTP_LOCK_TRIES; tries++) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		(void) usleep(SMTP_LOCK_WAIT_US);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+/* Does the file (read under the lock) mark address done, none pending? */
+static int
+smtp_rcpt_done(const struct qfile *qf, const char *address)
+{
+	int done = 0;
+	size_t k;
+
+	for (k = 0; k < qf->rcpt_count; k++) {
+		if (strcasecmp(qf->rcpts[k].address, address) != 0)
+			continue;
+		if (qf->rcpts[k].state == QFILE_RCPT_PENDING)
+			return 0;
+		done |= qf->rcpts[k].state == QFILE_RCPT_DONE;
+	}
+	return done;
+}
+
+/*
+ * A request can reach us after the qmgr that sent it died (it waited in
+ * the listen queue) and after another agent delivered the same
+ * recipients: those the file marks done are answered 250 at once and
+ * never delivered again; the rest are delivered.
+ */
+static void
+smtp_deliver_pending(struct smtp_job *job)
+{
+	struct smtp_rcpt *all = job->rcpts, *pending;
+	size_t count = job->count, n = 0, i, k;
+
+	pending = xcalloc(count, sizeof(*pending));
+	for (i = 0; i < count; i++) {
+		if (smtp_rcpt_done(job->qf, all[i].address)) {
+			log_info("to=<%s> already delivered: skipped",
+			    all[i].address);
+			all[i].result = xstrdup("250 2.0.0 already delivered");
+		} else {
+			pending[n++] = all[i];
+		}
+	}
+	if (n > 0) {
+		job->rcpts = pending;
+		job->count = n;
+		smtp_session_deliver(job);
+		job->rcpts = all;
+		job->count = count;
+		for (i = 0, k = 0; i < count; i++)
+			if (all[i].result == NULL)
+				all[i].result = pending[k++].result;
+	}
+	free(pending);
 }
 
 void
@@ -134,59 +212,22 @@ smtp_job_rcpts(struct smtp_job *job, const struct attr_list *l)
 }
 
 /*
- * Make sure this agent is the only one delivering the message and that
- * the qmgr that asked still waits for the answer.  Requests of a qmgr
- * that died sit in the service's listen queue and would otherwise be
- * delivered while the next qmgr hands the same message to another agent.
- * The exclusive lock on the open queue file is held until the job ends;
- * it was taken before the file was read, so recipients another agent
- * marked done are seen as done.  -1: drop the request (qmgr gone); 0:
- * answer without delivering (results set); 1: deliver.
+ * Requests of a qmgr that died sit in the service's listen queue; the
+ * next qmgr hands the same messages to other agents.  A request whose
+ * qmgr has hung up is dropped before anything is delivered.
  */
 static int
-smtp_job_claim(struct smtp_job *job, int qmgr_fd, const struct qfile *qf)
+smtp_qmgr_gone(int qmgr_fd, const char *queue_id)
 {
 	struct pollfd pfd = { .fd = qmgr_fd, .events = POLLRDHUP };
-	size_t i, k;
-	int pending, done, any_done = 0;
 
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents &
 	    (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
 		log_info("%s: qmgr went away before the delivery started; "
-		    "request dropped", job->queue_id);
-		return -1;
+		    "request dropped", queue_id);
+		return 1;
 	}
-	if (flock(job->qfd, LOCK_EX | LOCK_NB) < 0) {
-		log_info("%s: being delivered by another agent: %s",
-		    job->queue_id, strerror(errno));
-		smtp_fail_rest(job, "451", "4.3.0", "message is being "
-		    "delivered by another process");
-		return 0;
-	}
-	for (i = 0; i < job->count; i++) {
-		pending = done = 0;
-		for (k = 0; k < qf->rcpt_count; k++) {
-			if (strcasecmp(qf->rcpts[k].address,
-			    job->rcpts[i].address) != 0)
-				continue;
-			if (qf->rcpts[k].state == QFILE_RCPT_PENDING)
-				pending = 1;
-			else if (qf->rcpts[k].state == QFILE_RCPT_DONE)
-				done = 1;
-		}
-		if (done && !pending) {
-			smtp_result(job, i, "250", "2.0.0", "already "
-			    "delivered");
-			any_done = 1;
-		}
-	}
-	/* Rare (a qmgr restart mid-delivery): the rest waits a retry. */
-	if (any_done) {
-		smtp_fail_rest(job, "451", "4.3.0", "retry after a "
-		    "concurrent delivery");
-		return 0;
-	}
-	return 1;
+	return 0;
 }
 
 static void
@@ -202,7 +243,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	const char *error, *path, *protocol;
 	char *qerror = NULL;
 	size_t i;
-	int damaged, claim;
+	int damaged;
 
 	(void) peer;
 	(void) ctx;
@@ -233,17 +274,22 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 		    protocol);
 		smtp_fail_rest(&job, "451", "4.3.0", "unknown protocol");
 	} else if ((job.qfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW))
-	    < 0 || qfile_read(path, &qf, &damaged, &qerror) < 0) {
+	    < 0 || smtp_lock_queue_file(job.qfd) < 0) {
+		log_warn("%s: %s", job.queue_id, strerror(errno));
+		smtp_fail_rest(&job, "451", "4.3.0", "cannot open the queue "
+		    "file");
+	} else if (smtp_qmgr_gone(fd, job.queue_id)) {
+		/* Checked under the lock: a later qmgr sees it held. */
+		goto out;
+	} else if (qfile_read(path, &qf, &damaged, &qerror) < 0) {
 		log_warn("%s: %s", job.queue_id, qerror != NULL ? qerror :
-		    strerror(errno));
+		    "cannot read");
 		smtp_fail_rest(&job, "451", "4.3.0", "cannot read the queue "
 		    "file");
-	} else if ((claim = smtp_job_claim(&job, fd, qf)) < 0) {
-		goto out;
-	} else if (claim > 0) {
+	} else {
 		job.qf = qf;
 		log_set_context(job.queue_id);
-		smtp_session_deliver(&job);
+		smtp_deliver_pending(&job);
 		log_set_context(NULL);
 	}
 	smtp_fail_rest(&job, "451", "4.3.0", "no reply for this recipient");

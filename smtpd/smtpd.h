@@ -82,6 +82,11 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const char *args);
 int smtpd_auth_offered(const struct smtpd_session *ss);
 
 /* smtpd_queue.c */
+/*
+ * Room in the queue file system for a message of size bytes (0: not
+ * given) plus queue_minfree?  0 yes; -1 no, 452 4.3.1 sent.
+ */
+int smtpd_queue_space(struct smtpd_session *ss, long long size);
 void smtpd_cmd_data(struct smtpd_session *ss, const char *args);
 void smtpd_cmd_bdat(struct smtpd_session *ss, const char *args);
 

@@ -253,6 +253,11 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 		    "owned by user %s", path, ss->auth_user);
 		goto bad;
 	}
+	if (smtpd_queue_space(ss, ss->size_hint) < 0) {
+		free(path);
+		smtpd_transaction_reset(ss);
+		return;
+	}
 	ss->env.sender = path;
 	ss->have_mail = 1;
 	smtpd_reply(ss, "250 2.1.0 Ok");

@@ -1,7 +1,9 @@
 /*
  * smtpd_queue: DATA and BDAT (RFC 5321 4.1.1.4, RFC 3030) into a queue
  * file, the Received: header, and the notice to qmgr.  The 250 reply is
- * sent only after qfile_writer_commit() made the file durable.
+ * sent only after qfile_writer_commit() made the file durable; a write
+ * that fails because the disk is full answers 452 4.3.1.  MAIL asks
+ * smtpd_queue_space() first, so a client is told before it sends data.
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 
 #include "attr.h"
 #include "buf.h"
+#include "fileio.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -38,7 +41,42 @@
 struct smtpd_sink {
 	struct qfile_writer *w;
 	char *error;
+	int write_errno;	/* of the failed write */
 };
+
+/* The reply to a queue file write that failed with errno err. */
+static const char *
+smtpd_write_error_reply(int err)
+{
+	/* RFC 3463 4.3.1: mail system full; the client tries later. */
+	return fileio_errno_full(err) ? "452 4.3.1 Insufficient system storage" :
+	    "451 4.3.0 Error: queue file write error";
+}
+
+int
+smtpd_queue_space(struct smtpd_session *ss, long long size)
+{
+	unsigned long long free_bytes, need;
+	char *error = NULL;
+
+	if (var_queue_minfree == 0 && size <= 0)
+		return 0;
+	if (fileio_free_bytes(var_queue_directory, &free_bytes, &error) < 0) {
+		/* Unknown: the write itself will tell. */
+		log_warn("%s", error);
+		free(error);
+		return 0;
+	}
+	need = (unsigned long long) var_queue_minfree +
+	    (unsigned long long) (size > 0 ? size : 0);
+	if (free_bytes >= need)
+		return 0;
+	log_warn("NOQUEUE: reject: MAIL from %s: queue file system has %llu "
+	    "bytes free, needs %llu (queue_minfree %lld, size %lld)",
+	    ss->peer->client_addr, free_bytes, need, var_queue_minfree, size);
+	smtpd_reply(ss, "452 4.3.1 Insufficient system storage");
+	return -1;
+}
 
 static const char *
 smtpd_protocol(const struct smtpd_session *ss)
@@ -83,6 +121,7 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	struct buf *hdr;
 	char *error = NULL;
 	char *protocol = xstrdup(smtpd_protocol(ss));
+	int err;
 
 	ss->env.client_addr = NULL;
 	w = qfile_writer_new(var_queue_directory, &error);
@@ -109,6 +148,7 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	free(protocol);
 	return w;
 fail:
+	err = errno;
 	free(ss->env.client_addr);
 	ss->env.client_addr = ss->env.client_helo = ss->env.protocol = NULL;
 	ss->env.auth_user = NULL;
@@ -116,7 +156,7 @@ fail:
 	log_error("queue file: %s", error);
 	free(error);
 	qfile_writer_abort(&w);
-	smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+	smtpd_reply(ss, "%s", smtpd_write_error_reply(err));
 	return NULL;
 }
 
@@ -160,9 +200,11 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	char *error = NULL;
 
 	if (qfile_writer_commit(wp, QFILE_INCOMING, &error) < 0) {
+		int err = errno;
+
 		log_error("%s: %s", id, error);
 		free(error);
-		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		smtpd_reply(ss, "%s", smtpd_write_error_reply(err));
 		free(id);
 		return;
 	}
@@ -185,13 +227,17 @@ smtpd_sink(void *ctx, const void *data, size_t len)
 {
 	struct smtpd_sink *sink = ctx;
 
-	return qfile_writer_message(sink->w, data, len, &sink->error);
+	if (qfile_writer_message(sink->w, data, len, &sink->error) < 0) {
+		sink->write_errno = errno;
+		return -1;
+	}
+	return 0;
 }
 
 void
 smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 {
-	struct smtpd_sink sink = { NULL, NULL };
+	struct smtpd_sink sink = { NULL, NULL, 0 };
 	enum smtp_data_status st;
 	long long size = 0;
 
@@ -247,7 +293,7 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 		break;
 	case SMTP_DATA_SINK_FAILED:
 		log_error("queue file: %s", sink.error);
-		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		smtpd_reply(ss, "%s", smtpd_write_error_reply(sink.write_errno));
 		break;
 	case SMTP_DATA_TIMEOUT:
 		log_info("timeout in DATA from %s", ss->peer->client_addr);
@@ -350,12 +396,11 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 			continue;
 		if (qfile_writer_message(ss->bdat, buf_cstr(norm),
 		    buf_len(norm), &error) < 0) {
+			ss->bdat_error = smtpd_write_error_reply(errno);
 			log_error("queue file: %s", error);
 			free(error);
 			error = NULL;
 			ss->bdat_failed = 1;
-			ss->bdat_error = "451 4.3.0 Error: queue file write "
-			    "error";
 		}
 	}
 	buf_free(&piece);

@@ -311,6 +311,8 @@ class Instance:
         # Front daemons get their anvil service, as in a real
         # master.conf; a test of anvil being down turns this off.
         self.with_anvil = True
+        # RLIMIT_NOFILE (soft and hard) for the master and all it starts.
+        self.nofile = None
 
     # -- configuration -----------------------------------------------------
 
@@ -409,12 +411,19 @@ class Instance:
         return self
 
     def _spawn(self, extra_args=()):
+        nofile = self.nofile
+
+        def preexec():
+            _no_core_dumps()
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
                 [MASTER, "-f", "-c", self.config_dir] + list(extra_args),
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                start_new_session=True, preexec_fn=_no_core_dumps)
+                start_new_session=True, preexec_fn=preexec)
         finally:
             logf.close()
 

@@ -521,10 +521,8 @@ def test_queue_output_escaped(make_instance, certs):
     try:
         inst.start()
         s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
-        s.ehlo("evil\x1b[31m.test")
-        assert s.mail("x@remote.test",
-                      ["ENVID=a+0D+0Arecipient+200:+20<root@x>+20sent"])[0] \
-            == 250
+        s.ehlo("client.test")
+        assert s.mail("x@remote.test", ["ENVID=envid-here"])[0] == 250
         assert s.rcpt("alice@example.test")[0] == 250
         qid = s.data(b"Subject: esc\r\n\r\nhi\r\n")[1].split()[-1].decode()
         s.quit()
@@ -533,6 +531,22 @@ def test_queue_output_escaped(make_instance, certs):
     finally:
         stop.set()
         t.join()
+    # smtpd no longer takes such a HELO or ENVID (test_smtp_inject.py);
+    # a queue file written by an older version, or by hand, still may
+    # hold them, and the tool must not print them raw.
+    [path] = [p for p in mailutil.queue_files(inst, "deferred")
+              if os.path.basename(p) == qid]
+    with open(path, "rb") as f:
+        data = f.read()
+    # The agent already made the server's reply printable before qmgr
+    # stored it; put the raw bytes back as an old queue file has them.
+    assert b"?[2J?]0;owned???31m x" in data, data
+    edited = data.replace(b"=client.test", b"=evil%1B[31m.test").replace(
+        b"=envid-here", b"=a%0D%0Arecipient 0: <root@x> sent").replace(
+        b"?[2J?]0;owned???31m x", b"%1B[2J%1B]0;owned%07\xc2\x9b31m x")
+    assert edited.count(b"%1B[31m") == 1 and b"%0D%0A" in edited, data
+    with open(path, "wb") as f:
+        f.write(edited)
     show = inst.ctl("queue", "show", qid)
     listing = inst.ctl("queue", "list")
     for r in (show, listing):

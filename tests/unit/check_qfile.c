@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,24 +237,139 @@ START_TEST(test_updates)
 }
 END_TEST
 
+static void
+assert_damaged(const char *path)
+{
+	struct qfile *qf = NULL;
+	char *error = NULL;
+	int damaged;
+
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
+	ck_assert_int_eq(damaged, 1);
+	free(error);
+}
+
+/* Write raw bytes at the end, as a crash would have left them. */
+static void
+write_raw(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	ck_assert_int_eq(write(fd, data, len), (ssize_t) len);
+	close(fd);
+}
+
+/* The file reads back whole, recipient 0 with this many results. */
+static void
+assert_attempts(const char *path, int attempts)
+{
+	struct qfile *qf = NULL;
+	char *error = NULL;
+	int damaged;
+
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_int_eq(qf->rcpts[0].attempts, attempts);
+	qfile_free(&qf);
+}
+
 /* Bad records after the end marker are damage too. */
 START_TEST(test_bad_appended_record)
 {
 	static const char msg[] = "x\r\n";
-	struct qfile *qf = NULL;
 	struct buf *rec = buf_new(1024);
 	char *id, *path, *error = NULL;
-	int damaged, fd;
+	int fd;
 
 	path = queue_one(msg, strlen(msg), &id);
 	fd = open(path, O_RDWR);
+	/* Unknown record, unknown recipient, duplicate index, two records
+	 * run together (a torn append joined by the next one). */
 	(void) buf_append_str(rec, _i == 0 ? "Q\tfoo=bar\n" :
-	    _i == 1 ? "L\tn=99\tcode=250\n" : "R P\tn=0\taddr=dup@x\n");
+	    _i == 1 ? "L\tn=99\tcode=250\n" : _i == 2 ?
+	    "R P\tn=0\taddr=dup@x\n" :
+	    "L\tn=0\tcode=45L\tn=0\tcode=451\ttext=x\n");
 	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
 	close(fd);
-	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
-	ck_assert_int_eq(damaged, 1);
+	assert_damaged(path);
+	buf_free(&rec);
+	free(id);
+	free(path);
+}
+END_TEST
+
+/* One result record for recipient 0 (n=0), as qmgr appends it. */
+static struct buf *
+result_record(void)
+{
+	struct buf *rec = buf_new(65536);
+
+	ck_assert_int_eq(qfile_record_result(rec, 0, "451", "4.2.2",
+	    "mailbox full: try again later, with a long enough text to "
+	    "need more than the few bytes the file size limit leaves",
+	    1700000100), 0);
+	return rec;
+}
+
+/*
+ * A disk full mid-append (here RLIMIT_FSIZE: write(2) stores what fits,
+ * then fails) must not leave half a record for the next append to join:
+ * the file goes back to its old length and stays readable.
+ */
+START_TEST(test_append_short_write)
+{
+	static const char msg[] = "x\r\n";
+	struct buf *rec = result_record();
+	struct rlimit old, small;
+	struct stat st;
+	char *id, *path, *error = NULL;
+	int fd;
+
+	path = queue_one(msg, strlen(msg), &id);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = (rlim_t) st.st_size + 10;
+	(void) signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), -1);
 	free(error);
+	error = NULL;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
+	close(fd);
+	assert_attempts(path, 1);
+	buf_free(&rec);
+	free(id);
+	free(path);
+}
+END_TEST
+
+/*
+ * A torn last record (a crash between write and truncate) is ignored by
+ * the reader, and the next append replaces it instead of joining it;
+ * a torn record in the middle is still damage.
+ */
+START_TEST(test_append_after_torn_tail)
+{
+	static const char msg[] = "x\r\n";
+	static const char torn[] = "L\tn=0\tco";
+	struct buf *rec = result_record();
+	char *id, *path, *error = NULL;
+	int fd;
+
+	path = queue_one(msg, strlen(msg), &id);
+	write_raw(path, torn, strlen(torn));
+	assert_attempts(path, 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(qfile_append(fd, rec, 1, &error), 0);
+	close(fd);
+	assert_attempts(path, 1);
+	/* Torn, then a whole record after it (no heal): damaged. */
+	write_raw(path, torn, strlen(torn));
+	write_raw(path, buf_cstr(rec), buf_len(rec));
+	assert_damaged(path);
 	buf_free(&rec);
 	free(id);
 	free(path);
@@ -311,8 +428,10 @@ qfile_suite(void)
 	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
 	tcase_add_test(tc, test_missing_is_not_damage);
 	tcase_add_test(tc, test_updates);
-	tcase_add_loop_test(tc, test_bad_appended_record, 0, 3);
+	tcase_add_loop_test(tc, test_bad_appended_record, 0, 4);
 	tcase_add_test(tc, test_ids_unique);
+	tcase_add_test(tc, test_append_short_write);
+	tcase_add_test(tc, test_append_after_torn_tail);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("notify");
 	tcase_add_loop_test(tc, test_notify_parse, 0,

@@ -1,7 +1,9 @@
 ## Unit tests of the shared daemon modules (sasl, maildir, smtp_data, tls).
 check_PROGRAMS += tests/unit/check_sasl tests/unit/check_maildir \
+	tests/unit/check_maildir_faults \
 	tests/unit/check_smtp_data tests/unit/check_tls
 TESTS += tests/unit/check_sasl tests/unit/check_maildir \
+	tests/unit/check_maildir_faults \
 	tests/unit/check_smtp_data tests/unit/check_tls
 tests_unit_check_sasl_SOURCES = tests/unit/check_sasl.c
 tests_unit_check_sasl_CFLAGS = $(UNIT_CFLAGS)
@@ -9,6 +11,9 @@ tests_unit_check_sasl_LDADD = $(UNIT_LDADD)
 tests_unit_check_maildir_SOURCES = tests/unit/check_maildir.c
 tests_unit_check_maildir_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_maildir_LDADD = $(UNIT_LDADD)
+tests_unit_check_maildir_faults_SOURCES = tests/unit/check_maildir_faults.c
+tests_unit_check_maildir_faults_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_maildir_faults_LDADD = $(UNIT_LDADD)
 tests_unit_check_smtp_data_SOURCES = tests/unit/check_smtp_data.c
 tests_unit_check_smtp_data_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtp_data_LDADD = $(UNIT_LDADD)
