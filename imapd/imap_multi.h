@@ -6,7 +6,8 @@
  * blocking stream) on its own stack, as a ucontext coroutine.  Every
  * place a session waits goes through the stream waiter (stream.h): the
  * stream's waits for its descriptor, IDLE's wait for input, the delay
- * after a failed login.  Here the waiter records what the session waits
+ * after a failed login, the TLS handshake's steps (tls_start waits with
+ * stream_wait_ready, never with a poll() of its own).  Here the waiter records what the session waits
  * for and switches back to one poll() loop over the listener, the status
  * socket and every session, which resumes a session when its descriptor
  * is ready or its deadline passed.  So a client sending a literal a byte

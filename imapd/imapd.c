@@ -314,8 +314,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (var_tls_wrapper_mode) {
-		if (imapd_tls == NULL || tls_start(imapd_tls, sess.s, NULL,
-		    &sess.tls, &error) < 0) {
+		if (imapd_tls == NULL || imapd_start_tls(&sess, &error) < 0) {
 			log_info("TLS handshake with %s failed: %s",
 			    peer->client_addr, error != NULL ? error :
 			    "TLS not configured");
@@ -377,6 +376,11 @@ imapd_tls_available(void)
 	return imapd_tls != NULL;
 }
 
+/*
+ * The handshake is stepped without blocking and waits through the stream
+ * waiter: with imap_client_limit above 1 the other sessions of the
+ * process run meanwhile; tls_handshake_timeout is this session's own.
+ */
 int
 imapd_start_tls(struct imap_session *sess, char **error_r)
 {
