@@ -158,6 +158,7 @@ extern long long var_pop_login_delay;
 /* imapd (imapd(8)). */
 extern long long var_imap_timeout;
 extern long long var_imap_command_size_limit;
+extern long long var_imap_argument_limit;
 extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;

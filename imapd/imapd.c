@@ -248,8 +248,9 @@ imapd_command(struct imap_session *sess)
 	const char *error;
 	char *tag;
 
-	if (imap_parse_args(buf_cstr(sess->cmd), buf_len(sess->cmd), &args,
-	    &count, &error) < 0 || count < 2 ||
+	if (imap_parse_args(buf_cstr(sess->cmd), buf_len(sess->cmd),
+	    (size_t) var_imap_argument_limit, &args, &count, &error) < 0 ||
+	    count < 2 ||
 	    args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM ||
 	    strpbrk(args[0].str, "+*%\\]") != NULL) {
 		tag = imapd_guess_tag(sess->cmd);
@@ -328,6 +329,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	    stream_flush(sess.s) == STREAM_OK) {
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,
+		    (size_t) var_imap_argument_limit,
 		    var_imap_message_size_limit, &sess.append_size,
 		    &sess.append_sync);
 		if (res == IMAP_READ_CLOSED) {
@@ -340,15 +342,26 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 			imap_printf(&sess, "* BAD [TOOBIG] Command line too "
 			    "long\r\n");
 			sess.bad_count++;
-		} else if (res == IMAP_READ_LITERAL_TOO_BIG) {
+		} else if (res == IMAP_READ_LITERAL_TOO_BIG ||
+		    res == IMAP_READ_TOO_MANY_LITERALS) {
+			/* Refused before the client sent it: still in step. */
 			tag = imapd_guess_tag(sess.cmd);
-			imap_printf(&sess, "%s BAD [TOOBIG] Literal too "
-			    "big\r\n", tag);
+			imap_printf(&sess, "%s BAD %s\r\n", tag,
+			    res == IMAP_READ_LITERAL_TOO_BIG ?
+			    "[TOOBIG] Literal too big" :
+			    "[LIMIT] Too many literals");
 			free(tag);
 			sess.bad_count++;
-		} else if (res == IMAP_READ_BAD_LITERAL) {
-			imap_printf(&sess, "* BYE [TOOBIG] Literal too "
-			    "big\r\n");
+		} else if (res == IMAP_READ_BAD_LITERAL ||
+		    res == IMAP_READ_BAD_TOO_MANY_LITERALS) {
+			/* A LITERAL+ literal comes anyway: we lost step. */
+			imap_printf(&sess, "* BYE %s\r\n",
+			    res == IMAP_READ_BAD_LITERAL ?
+			    "[TOOBIG] Literal too big" :
+			    "[LIMIT] Too many literals");
+			log_info("%s: %s", peer->client_addr,
+			    res == IMAP_READ_BAD_LITERAL ?
+			    "literal too big" : "too many literals");
 			break;
 		} else {
 			if (res != IMAP_READ_APPEND)

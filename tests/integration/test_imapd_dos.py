@@ -93,3 +93,72 @@ def test_handshake_deadline_still_ends_a_silent_client(make_instance):
     silent.close()
     assert "TLS handshake with 127.0.0.1 failed: TLS handshake: timeout" \
         in inst.log()
+
+
+def send_ignoring_close(raw, data):
+    """Send all of data; the server may hang up part way (BYE)."""
+    try:
+        raw.send(data)
+    except OSError:
+        pass
+
+
+LITERAL_FLOOD = "a1 LOGIN" + " {0+}\r\n" * 37000 + "\r\n"
+
+
+def flood_beside_a_session(inst):
+    """Send LITERAL_FLOOD on one session while another of the same process
+    must still answer NOOP promptly; returns (attacker, other, start)."""
+    other = login(inst)
+    attacker = Raw(inst)
+    t0 = time.monotonic()
+    send_ignoring_close(attacker, LITERAL_FLOOD)
+    time.sleep(0.5)     # the flood is being read
+    assert timed_noop(other) < PROMPT
+    return attacker, other, t0
+
+
+def test_literal_flood_is_capped_and_does_not_stall_others(make_instance):
+    inst, _ = one_process_instance(make_instance, params={
+        "imap_command_size_limit": "256k"})
+    attacker, other, t0 = flood_beside_a_session(inst)
+    # Past imap_argument_limit (1000) literals the client is told, and
+    # as its LITERAL+ data comes anyway, disconnected.
+    assert attacker.line() == "* BYE [LIMIT] Too many literals"
+    assert time.monotonic() - t0 < PROMPT
+    other.logout()
+
+
+def test_literal_flood_parsed_in_linear_time(make_instance):
+    # Without the cap in the way, 37,000 literals (256 KB) still cost
+    # the process next to nothing: each line is looked at once.
+    inst, _ = one_process_instance(make_instance, params={
+        "imap_command_size_limit": "256k",
+        "imap_argument_limit": "100000"})
+    attacker, other, t0 = flood_beside_a_session(inst)
+    line = attacker.line()
+    assert line.startswith("a1 BAD"), line
+    assert time.monotonic() - t0 < PROMPT
+    other.logout()
+
+
+def test_argument_cap_after_login(make_instance):
+    inst, store = one_process_instance(make_instance)
+    raw = Raw(inst)
+    raw.login()
+    raw.cmd("SELECT INBOX", "s")
+    # SEARCH with more arguments than imap_argument_limit.
+    reply = raw.cmd("SEARCH" + " ALL" * 1200, "x1")[-1]
+    assert reply == "x1 BAD Error in IMAP command: Too many arguments", \
+        reply
+    # Under the cap, SEARCH works.
+    assert raw.cmd("SEARCH" + " ALL" * 900, "x2")[-1].startswith("x2 OK")
+    # APPEND's literals: a literal mailbox, then the message.
+    msg = b"Subject: lit\r\n\r\nbody\r\n"
+    raw.send(b"x3 APPEND {5+}\r\nINBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
+    assert raw.until_tagged("x3")[-1].startswith("x3 OK")
+    # A synchronising literal past the cap is refused before it is sent.
+    raw.send("x4 LOGIN" + " {0+}\r\n" * 1000 + " {1}\r\n")
+    assert raw.line() == "x4 BAD [LIMIT] Too many literals"
+    assert raw.cmd("NOOP", "x5")[-1].startswith("x5 OK")
+    raw.close()
