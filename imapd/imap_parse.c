@@ -375,10 +375,23 @@ fail:
 	return -1;
 }
 
+static int
+imap_range_cmp(const void *a, const void *b)
+{
+	const uint32_t *ra = a, *rb = b;
+
+	return ra[0] < rb[0] ? -1 : ra[0] > rb[0];
+}
+
+/*
+ * After '*' is replaced the ranges are sorted and merged, so a set of r
+ * ranges is looked up in log r and selects each message once, however
+ * many times the client named it.
+ */
 void
 imap_seqset_resolve(struct imap_seqset *set, uint32_t max)
 {
-	size_t i;
+	size_t i, kept = 0;
 	uint32_t swap;
 
 	for (i = 0; i < set->count; i++) {
@@ -392,15 +405,36 @@ imap_seqset_resolve(struct imap_seqset *set, uint32_t max)
 			set->ranges[i][1] = swap;
 		}
 	}
+	if (set->count > 1)
+		qsort(set->ranges, set->count, sizeof(*set->ranges),
+		    imap_range_cmp);
+	for (i = 0; i < set->count; i++) {
+		/* Overlapping or adjacent (written so high + 1 cannot wrap). */
+		if (kept > 0 && (set->ranges[i][0] <= set->ranges[kept - 1][1] ||
+		    set->ranges[i][0] - 1 == set->ranges[kept - 1][1])) {
+			if (set->ranges[i][1] > set->ranges[kept - 1][1])
+				set->ranges[kept - 1][1] = set->ranges[i][1];
+			continue;
+		}
+		set->ranges[kept][0] = set->ranges[i][0];
+		set->ranges[kept][1] = set->ranges[i][1];
+		kept++;
+	}
+	set->count = kept;
 }
 
 int
 imap_seqset_contains(const struct imap_seqset *set, uint32_t n)
 {
-	size_t i;
+	size_t low = 0, high = set->count, mid;
 
-	for (i = 0; i < set->count; i++) {
-		if (n >= set->ranges[i][0] && n <= set->ranges[i][1])
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (n < set->ranges[mid][0])
+			high = mid;
+		else if (n > set->ranges[mid][1])
+			low = mid + 1;
+		else
 			return 1;
 	}
 	return 0;

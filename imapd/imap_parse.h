@@ -93,8 +93,12 @@ struct imap_seqset {
 
 /* Parse a set; 0 ok, -1 when malformed (zero, junk, overflow). */
 int imap_seqset_parse(const char *text, struct imap_seqset *set_r);
-/* Replace '*' with max and order each range's ends. */
+/*
+ * Replace '*' with max, order each range's ends, then sort the ranges
+ * and merge those that overlap or touch (n log n in the ranges).
+ */
 void imap_seqset_resolve(struct imap_seqset *set, uint32_t max);
+/* Is n in a resolved set?  (log n in the ranges.) */
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
 void imap_seqset_free(struct imap_seqset *set);
 

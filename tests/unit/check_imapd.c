@@ -163,31 +163,38 @@ struct seqset_case {
 	int ret;
 	uint32_t max;
 	const char *in;			/* numbers (1..9) in the set */
+	size_t ranges;			/* after resolving; 0: not checked */
 };
 
 static const struct seqset_case seqset_cases[] = {
-	{ "1", 0, 9, "1" },
-	{ "1:3,5,7:*", 0, 9, "1235789" },
-	{ "*", 0, 9, "9" },
-	{ "*:7", 0, 9, "789" },
-	{ "4:2", 0, 9, "234" },
-	{ "2:*", 0, 1, "12" },
+	{ "1", 0, 9, "1", 0 },
+	{ "1:3,5,7:*", 0, 9, "1235789", 3 },
+	{ "*", 0, 9, "9", 0 },
+	{ "*:7", 0, 9, "789", 0 },
+	{ "4:2", 0, 9, "234", 0 },
+	{ "2:*", 0, 1, "12", 0 },
+	/* Sorted and merged: overlapping, touching, repeated, unordered. */
+	{ "9,1,5:3,2", 0, 9, "123459", 2 },
+	{ "1:*,2,3,1:*,*", 0, 9, "123456789", 1 },
+	{ "8,6,4,2", 0, 9, "2468", 4 },
+	{ "7:9,1:2,3:4", 0, 9, "1234789", 2 },
+	{ "5:*", 0, 0, "12345", 1 },
 	/* XXX: the largest UID doubles as '*' (imap_parse.h). */
-	{ "4294967295", 0, 9, "9" },
+	{ "4294967295", 0, 9, "9", 0 },
 	/* Malformed. */
-	{ "", -1, 0, NULL },
-	{ "0", -1, 0, NULL },
-	{ "1:0", -1, 0, NULL },
-	{ "1:", -1, 0, NULL },
-	{ ":1", -1, 0, NULL },
-	{ "1,", -1, 0, NULL },
-	{ ",1", -1, 0, NULL },
-	{ "1,,2", -1, 0, NULL },
-	{ "a", -1, 0, NULL },
-	{ "1 2", -1, 0, NULL },
-	{ "4294967296", -1, 0, NULL },
-	{ "99999999999999999999", -1, 0, NULL },
-	{ "-1", -1, 0, NULL },
+	{ "", -1, 0, NULL, 0 },
+	{ "0", -1, 0, NULL, 0 },
+	{ "1:0", -1, 0, NULL, 0 },
+	{ "1:", -1, 0, NULL, 0 },
+	{ ":1", -1, 0, NULL, 0 },
+	{ "1,", -1, 0, NULL, 0 },
+	{ ",1", -1, 0, NULL, 0 },
+	{ "1,,2", -1, 0, NULL, 0 },
+	{ "a", -1, 0, NULL, 0 },
+	{ "1 2", -1, 0, NULL, 0 },
+	{ "4294967296", -1, 0, NULL, 0 },
+	{ "99999999999999999999", -1, 0, NULL, 0 },
+	{ "-1", -1, 0, NULL, 0 },
 };
 
 START_TEST(test_seqset)
@@ -210,6 +217,8 @@ START_TEST(test_seqset)
 		ck_assert_msg(imap_seqset_contains(&set, n) == want,
 		    "%s: %u", c->text, (unsigned) n);
 	}
+	if (c->ranges != 0)
+		ck_assert_uint_eq(set.count, c->ranges);
 	imap_seqset_free(&set);
 }
 END_TEST
