@@ -28,9 +28,13 @@
  * touched pages of its stack; pages below the live frames are given back
  * (madvise) whenever it waits for input.
  *
+ * Commands that touch the disk per message (COPY, MOVE, STORE, EXPUNGE,
+ * SEARCH) let the others run every IMAP_YIELD_EVERY messages
+ * (imap_yield, a pause of 0 through the waiter).
+ *
  * XXX: what blocks without the stream still holds up every session of
- * the process: disk I/O, a routing lookup (LDAP), the UID list lock's
- * short retries.
+ * the process: one message's disk I/O, a folder scan, a routing lookup
+ * (LDAP), the UID list lock's short retries.
  */
 #ifndef ISPMAIL_IMAP_MULTI_H
 #define ISPMAIL_IMAP_MULTI_H

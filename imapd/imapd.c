@@ -76,11 +76,41 @@ imap_tagged(struct imap_session *sess, const char *status,
 		sess->bad_count++;
 }
 
+/* The tagged reply's usual cap (an echo of a command fits). */
+static size_t
+imapd_reply_cap(void)
+{
+	return (size_t) var_imap_command_size_limit + 4096;
+}
+
+void
+imap_tagged_code(struct imap_session *sess, const char *status,
+	const struct buf *code, const char *text)
+{
+	size_t need = xalloc_add(xalloc_add(strlen(sess->tag),
+	    strlen(status)), xalloc_add(xalloc_add(buf_len(code),
+	    strlen(text)), 8));
+
+	/* Sized by the code, which its maker capped: never truncated. */
+	if (need > buf_cap(sess->reply) && buf_set_cap(sess->reply, need) < 0)
+		log_panic("imap_tagged_code: reply not empty");
+	buf_reset(sess->reply);
+	if (buf_printf(sess->reply, "%s %s %s%s\r\n", sess->tag, status,
+	    buf_cstr(code), text) < 0)
+		log_panic("imap_tagged_code: %zu bytes do not fit", need);
+}
+
 void
 imap_reply_flush(struct imap_session *sess)
 {
 	imap_write(sess, buf_cstr(sess->reply), buf_len(sess->reply));
-	buf_reset(sess->reply);
+	/* A large COPYUID's storage is not kept for the session's life. */
+	if (buf_cap(sess->reply) > imapd_reply_cap()) {
+		buf_free(&sess->reply);
+		sess->reply = buf_new(imapd_reply_cap());
+	} else {
+		buf_reset(sess->reply);
+	}
 }
 
 void
@@ -187,6 +217,14 @@ imap_write_flag_lists(struct imap_session *sess)
 		else
 			imap_printf(sess, ")] Flags permitted\r\n");
 	}
+}
+
+void
+imap_yield(size_t done)
+{
+	/* A pause of 0 returns through the session loop (imap_multi.h). */
+	if (done % IMAP_YIELD_EVERY == IMAP_YIELD_EVERY - 1)
+		stream_pause(0);
 }
 
 /* The tag of a command that could not be parsed, or "*". */
@@ -312,7 +350,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
-	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
+	sess.reply = buf_new(imapd_reply_cap());
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (var_tls_wrapper_mode) {
 		if (imapd_tls == NULL || imapd_start_tls(&sess, &error) < 0) {

@@ -3,6 +3,8 @@ other sessions of its process (imap_client_limit above 1, maxproc 1, so
 every session shares one process and one event loop)."""
 
 import imaplib
+import os
+import re
 import socket
 import time
 
@@ -162,3 +164,102 @@ def test_argument_cap_after_login(make_instance):
     assert raw.line() == "x4 BAD [LIMIT] Too many literals"
     assert raw.cmd("NOOP", "x5")[-1].startswith("x5 OK")
     raw.close()
+
+
+def fill_folder(folder_dir, count, uid_step=1):
+    """count small messages straight into cur/ (Seen), with a UID list
+    giving them UIDs 1, 1 + uid_step, ... (gaps as after expunges)."""
+    bases = []
+    for i in range(count):
+        base = "1700000000.M%06dP1Q%d.filler" % (i, i)
+        data = b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
+        base += ",S=%d" % len(data)
+        with open(os.path.join(folder_dir, "cur", base + ":2,S"),
+                  "wb") as f:
+            f.write(data)
+        bases.append(base)
+    uids = [1 + i * uid_step for i in range(count)]
+    with open(os.path.join(folder_dir, "ispmail-uidlist"), "w") as f:
+        f.write("ispmail-uidlist 1 1700000000 %d\n" % (uids[-1] + 1))
+        for uid, base in zip(uids, bases):
+            f.write("%d %s\n" % (uid, base))
+    return uids
+
+
+def uid_set(text):
+    """The UIDs of a uid-set "1:3,7"."""
+    out = []
+    for part in text.split(","):
+        low, _, high = part.partition(":")
+        out.extend(range(int(low), int(high or low) + 1))
+    return out
+
+
+def start_on_20000(make_instance, command):
+    """INBOX with 20,000 messages (UIDs 1, 3, 5, ...) and a Target folder:
+    send command on one session, and check that another session of the
+    process is answered meanwhile.  Returns (raw, other, src_uids)."""
+    inst, store = one_process_instance(make_instance)
+    src_uids = fill_folder(store, 20000, uid_step=2)
+    raw = Raw(inst, timeout=300)
+    raw.login()
+    assert raw.cmd("CREATE Target", "c0")[-1].startswith("c0 OK")
+    raw.cmd("SELECT INBOX", "s")
+    other = login(inst)
+    raw.send(command + "\r\n")
+    time.sleep(0.3)
+    assert timed_noop(other) < PROMPT
+    return raw, other, src_uids
+
+
+def test_copy_20000_messages(make_instance):
+    t0 = time.monotonic()
+    copier, other, src_uids = start_on_20000(make_instance,
+                                             "c1 COPY 1:* Target")
+    reply = copier.until_tagged("c1")[-1]
+    took = time.monotonic() - t0
+    m = re.match(r"c1 OK \[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\] ", reply)
+    assert m, reply[:200]
+    assert uid_set(m.group(2)) == src_uids
+    assert uid_set(m.group(3)) == list(range(1, 20001))
+    typ, data = other.select("Target")
+    assert data == [b"20000"]
+    print("COPY of 20000 took %.1f s" % took)
+    other.logout()
+    copier.close()
+
+
+def test_move_20000_messages(make_instance):
+    mover, other, src_uids = start_on_20000(make_instance,
+                                            "m1 MOVE 1:* Target")
+    lines = mover.until_tagged("m1")
+    assert lines[-1].startswith("m1 OK"), lines[-1]
+    m = re.match(r"\* OK \[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\] ", lines[0])
+    assert m, lines[0][:200]
+    assert uid_set(m.group(2)) == src_uids
+    assert uid_set(m.group(3)) == list(range(1, 20001))
+    assert lines[1:-1] == ["* %d EXPUNGE" % i for i in range(20000, 0, -1)]
+    typ, data = other.select("Target")
+    assert data == [b"20000"]
+    other.logout()
+    mover.close()
+
+
+def test_copyuid_longer_than_the_reply_buffer(make_instance):
+    # The tagged reply's buffer is imap_command_size_limit + 4 KB: a
+    # COPYUID of 2,000 UIDs apart (about 10 KB) used to be dropped
+    # there, leaving the client without its tagged OK.
+    inst, store = one_process_instance(make_instance, params={
+        "imap_command_size_limit": "1k"})
+    src_uids = fill_folder(store, 2000, uid_step=2)
+    c = login(inst)
+    c.create("Target")
+    c.select("INBOX")
+    typ, data = c.copy("1:*", "Target")
+    assert typ == "OK", data
+    m = re.match(rb"\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\] Copy completed",
+                 data[0])
+    assert m, data[0][:200]
+    assert uid_set(m.group(2).decode()) == src_uids
+    assert uid_set(m.group(3).decode()) == list(range(1, 2001))
+    c.logout()
