@@ -605,7 +605,7 @@ START_TEST(test_step_peer_completes)
 	ck_assert_msg(c != NULL, "begin: %s", error);
 	ck_assert_msg(step_to_end(c, sv[0], now_ms() + T_IO_MS, &error,
 	    &waits) == TLS_HANDSHAKE_DONE, "step: %s", error);
-	ck_assert_int_ge(waits, 1);
+	/* (No count of waits: a fast peer can answer within one step.) */
 	ck_assert_int_eq(tls_handshake_step(c, &error), TLS_HANDSHAKE_DONE);
 	ck_assert_str_eq(tls_conn_version(c), "TLSv1.3");
 	serve_echo(s, line);
