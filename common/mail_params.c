@@ -174,6 +174,7 @@ long long var_imap_login_timeout;
 long long var_imap_stress_timeout;
 long long var_imap_junk_command_limit;
 long long var_imap_command_size_limit;
+long long var_imap_argument_limit;
 long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
 long long var_imap_idle_check_interval;
@@ -744,6 +745,10 @@ const struct param_def param_table[] = {
 	    &var_imap_command_size_limit,
 	    "The longest IMAP command, its literals included (APPEND's "
 	    "message excepted)." },
+	{ "imap_argument_limit", PARAM_INT, "1000", 10, 100000,
+	    &var_imap_argument_limit,
+	    "The most arguments one IMAP command may have: atoms, strings, "
+	    "literals and lists, nested ones included." },
 	{ "imap_message_size_limit", PARAM_SIZE, "50M", 1 * KIB,
 	    2047LL * MIB, &var_imap_message_size_limit,
 	    "The largest message APPEND accepts." },

@@ -184,6 +184,7 @@ extern long long var_imap_login_timeout;
 extern long long var_imap_stress_timeout;
 extern long long var_imap_junk_command_limit;
 extern long long var_imap_command_size_limit;
+extern long long var_imap_argument_limit;
 extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;

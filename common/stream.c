@@ -77,6 +77,7 @@ static ssize_t stream_fd_write(void *ctx, const void *data, size_t len,
 static const struct stream_transport stream_fd_transport = {
 	stream_fd_read,
 	stream_fd_write,
+	NULL,
 };
 
 static ssize_t
@@ -496,7 +497,11 @@ stream_read_exact(struct stream *s, struct buf *out, size_t len)
 size_t
 stream_pending(const struct stream *s)
 {
-	return s->in_end - s->in_start;
+	size_t n = s->in_end - s->in_start;
+
+	if (s->transport->pending != NULL)
+		n += s->transport->pending(s->transport_ctx);
+	return n;
 }
 
 void
@@ -591,7 +596,8 @@ stream_wait_input(struct stream *s, int timeout_ms)
 	enum stream_status status;
 	int err = 0;
 
-	if (s->in_end > s->in_start)
+	/* Input the transport holds never makes the descriptor readable. */
+	if (stream_pending(s) > 0)
 		return 1;
 	/* A change of stress ends the wait early: the read that follows
 	 * has the stress deadline. */
@@ -612,6 +618,24 @@ stream_pause(int timeout_ms)
 
 	/* Without a descriptor only the deadline ends the wait. */
 	(void) stream_wait(NULL, 0, stream_deadline(timeout_ms), &err);
+}
+
+enum stream_status
+stream_wait_ready(struct stream *s, short events, int64_t deadline_ms)
+{
+	enum stream_status status;
+	int err = 0;
+
+	status = stream_wait(s, events, deadline_ms, &err);
+	if (status == STREAM_ERROR)
+		errno = err;
+	return status;
+}
+
+int64_t
+stream_clock_ms(void)
+{
+	return stream_now_ms();
 }
 
 enum stream_status

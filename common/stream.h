@@ -54,6 +54,12 @@ struct stream_transport {
 	ssize_t (*read)(void *ctx, void *data, size_t len, int *want_write_r);
 	ssize_t (*write)(void *ctx, const void *data, size_t len,
 		int *want_read_r);
+	/*
+	 * Input the transport already holds, readable without waiting for
+	 * the descriptor (TLS records decrypted but not yet taken); NULL
+	 * means none ever.
+	 */
+	size_t (*pending)(void *ctx);
 };
 
 /* A stream over fd (made non-blocking).  Timeouts in milliseconds. */
@@ -105,7 +111,10 @@ enum stream_eol stream_last_eol(const struct stream *s);
  */
 enum stream_status stream_read_exact(struct stream *s, struct buf *out,
 	size_t len);
-/* Bytes already buffered and not yet returned (pipelining checks). */
+/*
+ * Bytes already buffered and not yet returned, the transport's included
+ * (pipelining checks; a wait for the descriptor would not see them).
+ */
 size_t stream_pending(const struct stream *s);
 /* Discard everything buffered for reading (after STARTTLS, RFC 3207). */
 void stream_purge_input(struct stream *s);
@@ -145,6 +154,16 @@ void stream_set_waiter(stream_waiter *waiter);
 int stream_wait_input(struct stream *s, int timeout_ms);
 /* Let timeout_ms pass (a failed login's delay). */
 void stream_pause(int timeout_ms);
+/*
+ * Wait, through the waiter, until s's descriptor has one of events or
+ * the CLOCK_MONOTONIC deadline_ms passes, for a protocol step that runs
+ * beside the stream (a TLS handshake): STREAM_OK, STREAM_TIMEOUT, or
+ * STREAM_ERROR with errno set.  The sticky status is not touched.
+ */
+enum stream_status stream_wait_ready(struct stream *s, short events,
+	int64_t deadline_ms);
+/* Now on the clock of deadlines (CLOCK_MONOTONIC, milliseconds). */
+int64_t stream_clock_ms(void);
 
 /* The sticky status (STREAM_OK while healthy). */
 enum stream_status stream_status(const struct stream *s);

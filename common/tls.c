@@ -4,16 +4,17 @@
  * The SSL object works on the stream's non-blocking descriptor.  Its
  * read/write become the stream's transport: SSL_ERROR_WANT_READ/WRITE
  * turn into EAGAIN plus the direction to wait for, so the stream's own
- * deadlines govern TLS too.  The handshake has its own deadline
- * (tls_handshake_timeout), counted from its start.
+ * deadlines govern TLS too.  The handshake is stepped the same way;
+ * tls_start() gives it its own deadline (tls_handshake_timeout, counted
+ * from its start) and waits through the stream's waiter.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -33,6 +34,8 @@ struct tls_server {
 struct tls_conn {
 	SSL *ssl;
 	struct stream *stream;
+	int client;
+	int established;	/* the handshake is done */
 };
 
 /* The first queued OpenSSL error as text, or what, and clear the queue. */
@@ -236,90 +239,110 @@ tls_write(void *ctx, const void *data, size_t len, int *want_read_r)
 	return tls_io_result(c, n, want_read_r, 0);
 }
 
+/* Decrypted bytes SSL_read has not handed out yet (a short read). */
+static size_t
+tls_pending(void *ctx)
+{
+	struct tls_conn *c = ctx;
+	int n = SSL_pending(c->ssl);
+
+	return n > 0 ? (size_t) n : 0;
+}
+
 static const struct stream_transport tls_transport = {
 	tls_read,
 	tls_write,
+	tls_pending,
 };
 
-static long long
-tls_now_ms(void)
+struct tls_conn *
+tls_handshake_begin(struct tls_server *t, struct stream *s,
+	const char *server_name, char **error_r)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-tls_start(struct tls_server *t, struct stream *s, const char *server_name,
-	struct tls_conn **conn_r, char **error_r)
-{
-	long long deadline = tls_now_ms() + var_tls_handshake_timeout * 1000;
 	struct tls_conn *c;
-	struct pollfd pfd;
-	long long left;
-	int n, err;
 
 	/* RFC 3207 section 4.2: nothing sent before TLS counts after it. */
 	stream_purge_input(s);
 	if (stream_flush(s) != STREAM_OK) {
 		*error_r = xasprintf("write before TLS: %s", stream_error(s));
-		return -1;
+		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->stream = s;
+	c->client = t->client;
 	c->ssl = SSL_new(t->ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, stream_fd(s)) != 1) {
 		*error_r = tls_error_text("SSL_new");
-		if (c->ssl != NULL)
-			SSL_free(c->ssl);
-		free(c);
-		return -1;
+		tls_conn_free(&c);
+		return NULL;
 	}
 	if (t->client && server_name != NULL) {
 		SSL_set_tlsext_host_name(c->ssl, server_name);
 		/* A trusted chain alone would accept any host's certificate. */
 		if (t->verify_peer && SSL_set1_host(c->ssl, server_name) != 1) {
 			*error_r = tls_error_text("SSL_set1_host");
-			SSL_free(c->ssl);
-			free(c);
-			return -1;
+			tls_conn_free(&c);
+			return NULL;
 		}
 	}
-	for (;;) {
-		ERR_clear_error();
-		n = t->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
-		if (n == 1)
-			break;
-		err = SSL_get_error(c->ssl, n);
-		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-			*error_r = err == SSL_ERROR_SYSCALL &&
-			    ERR_peek_error() == 0 ?
-			    xasprintf("TLS handshake: connection closed") :
-			    tls_error_text("TLS handshake");
-			SSL_free(c->ssl);
-			free(c);
+	return c;
+}
+
+enum tls_handshake_status
+tls_handshake_step(struct tls_conn *c, char **error_r)
+{
+	int n, err;
+
+	if (c->established)
+		return TLS_HANDSHAKE_DONE;
+	ERR_clear_error();
+	n = c->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
+	if (n == 1) {
+		c->established = 1;
+		stream_set_transport(c->stream, &tls_transport, c);
+		return TLS_HANDSHAKE_DONE;
+	}
+	err = SSL_get_error(c->ssl, n);
+	if (err == SSL_ERROR_WANT_READ)
+		return TLS_HANDSHAKE_WANT_READ;
+	if (err == SSL_ERROR_WANT_WRITE)
+		return TLS_HANDSHAKE_WANT_WRITE;
+	*error_r = err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ?
+	    xasprintf("TLS handshake: connection closed") :
+	    tls_error_text("TLS handshake");
+	return TLS_HANDSHAKE_FAILED;
+}
+
+int
+tls_start(struct tls_server *t, struct stream *s, const char *server_name,
+	struct tls_conn **conn_r, char **error_r)
+{
+	int64_t deadline = stream_clock_ms() +
+	    var_tls_handshake_timeout * 1000;
+	enum tls_handshake_status step;
+	enum stream_status ready;
+	struct tls_conn *c;
+
+	c = tls_handshake_begin(t, s, server_name, error_r);
+	if (c == NULL)
+		return -1;
+	while ((step = tls_handshake_step(c, error_r)) != TLS_HANDSHAKE_DONE) {
+		if (step == TLS_HANDSHAKE_FAILED) {
+			tls_conn_free(&c);
 			return -1;
 		}
-		left = deadline - tls_now_ms();
-		if (left <= 0) {
-			*error_r = xasprintf("TLS handshake: timeout");
-			SSL_free(c->ssl);
-			free(c);
-			return -1;
-		}
-		pfd.fd = stream_fd(s);
-		pfd.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR) {
-			*error_r = xasprintf("TLS handshake: poll: %s",
+		/* The waiter: poll(), or the loop of a multi-session imapd. */
+		ready = stream_wait_ready(s, step == TLS_HANDSHAKE_WANT_READ ?
+		    POLLIN : POLLOUT, deadline);
+		if (ready != STREAM_OK) {
+			*error_r = ready == STREAM_TIMEOUT ?
+			    xasprintf("TLS handshake: timeout") :
+			    xasprintf("TLS handshake: wait: %s",
 			    strerror(errno));
-			SSL_free(c->ssl);
-			free(c);
+			tls_conn_free(&c);
 			return -1;
 		}
 	}
-	c->stream = s;
-	stream_set_transport(s, &tls_transport, c);
 	*conn_r = c;
 	return 0;
 }
@@ -350,10 +373,13 @@ tls_conn_free(struct tls_conn **cp)
 	if (c == NULL)
 		return;
 	/* One close_notify, no wait for the peer's (RFC 8446 6.1 allows). */
-	(void) SSL_shutdown(c->ssl);
+	if (c->established) {
+		(void) SSL_shutdown(c->ssl);
+		stream_set_transport(c->stream, NULL, NULL);
+	}
 	ERR_clear_error();
-	stream_set_transport(c->stream, NULL, NULL);
-	SSL_free(c->ssl);
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
 	free(c);
 	*cp = NULL;
 }

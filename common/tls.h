@@ -4,10 +4,18 @@
  *
  * A tls_server holds the SSL_CTX made once per process from main.conf
  * (tls_cert_file, tls_key_file, tls_min_protocol, tls_ciphers), before
- * privileges drop so the key may be readable by root only.  tls_start()
- * runs the handshake on a stream's descriptor within
- * tls_handshake_timeout and then pushes itself under the stream as its
- * transport (stream_set_transport), so callers keep using stream_*().
+ * privileges drop so the key may be readable by root only.  The
+ * handshake is a series of non-blocking steps (tls_handshake_begin,
+ * tls_handshake_step) that say which way the descriptor must become
+ * ready; an event loop waits for that itself, with its own deadline.
+ * tls_start() runs those steps within tls_handshake_timeout, waiting
+ * through the stream's waiter (stream_set_waiter): poll() in a daemon
+ * with one session per process, the session loop in imapd, so a silent
+ * client there holds up only its own session.  When the handshake is
+ * done TLS pushes itself under the stream as its transport
+ * (stream_set_transport), so callers keep using stream_*(); its reads
+ * and writes never block (WANT_READ/WANT_WRITE become the stream's
+ * waits, decrypted input not yet taken counts in stream_pending()).
  * The caller must discard any plaintext already buffered (RFC 3207: the
  * stream is purged by tls_start() itself, so nothing read before the
  * handshake can be taken as a command after it).
@@ -44,13 +52,37 @@ struct tls_server *tls_client_new(const char *ca_file, int verify_peer,
  */
 int tls_start(struct tls_server *t, struct stream *s,
 	const char *server_name, struct tls_conn **conn_r, char **error_r);
+
+enum tls_handshake_status {
+	TLS_HANDSHAKE_DONE = 0,		/* TLS is under the stream */
+	TLS_HANDSHAKE_WANT_READ,	/* step again once readable */
+	TLS_HANDSHAKE_WANT_WRITE,	/* step again once writable */
+	TLS_HANDSHAKE_FAILED,		/* *error_r set (caller frees) */
+};
+
+/*
+ * Start a handshake on s as tls_start() does (purge s's input, flush its
+ * output, which may wait through the stream) without running it: NULL
+ * with *error_r when OpenSSL cannot make the connection object.
+ */
+struct tls_conn *tls_handshake_begin(struct tls_server *t, struct stream *s,
+	const char *server_name, char **error_r);
+/*
+ * Run the handshake as far as it goes without waiting.  After WANT_READ
+ * or WANT_WRITE the caller waits for the descriptor (within its own
+ * deadline) and steps again; after DONE the connection is in use; after
+ * FAILED it only wants tls_conn_free().
+ */
+enum tls_handshake_status tls_handshake_step(struct tls_conn *c,
+	char **error_r);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */
 const char *tls_conn_version(const struct tls_conn *c);
 const char *tls_conn_cipher(const struct tls_conn *c);
 int tls_conn_bits(const struct tls_conn *c);
 /*
- * Send close_notify (best effort, no waiting) and free; call after the
- * last stream write was flushed and before stream_free(); NULL allowed.
+ * Send close_notify (best effort, no waiting; none for a handshake that
+ * never finished) and free; call after the last stream write was
+ * flushed and before stream_free(); NULL allowed.
  */
 void tls_conn_free(struct tls_conn **cp);
 

@@ -75,6 +75,13 @@ void imap_write(struct imap_session *sess, const void *data, size_t len);
  */
 void imap_tagged(struct imap_session *sess, const char *status,
 	const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * The same with a response code of any length (COPYUID of a large
+ * COPY): "tag status <code>text", code already bracketed and capped by
+ * its maker.
+ */
+void imap_tagged_code(struct imap_session *sess, const char *status,
+	const struct buf *code, const char *text);
 /* Queue the held tagged reply now (STARTTLS needs it before TLS). */
 void imap_reply_flush(struct imap_session *sess);
 /* A string as an IMAP quoted string, or a literal when it must be. */
@@ -91,6 +98,14 @@ void imap_write_flags(struct imap_session *sess, unsigned int flags,
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the selected box. */
 void imap_write_flag_lists(struct imap_session *sess);
 
+/*
+ * Let the other sessions of the process run for a moment, every
+ * IMAP_YIELD_EVERY messages of a command that touches the disk per
+ * message (COPY, MOVE, STORE, EXPUNGE, SEARCH), so a large one does not
+ * stall them; nothing happens with one session per process.
+ */
+#define IMAP_YIELD_EVERY 64
+void imap_yield(size_t done);
 /* Leave APPEND's message literal behind when a command failed early. */
 void imap_append_discard(struct imap_session *sess);
 /* The capability list for this session's state (no CRLF). */

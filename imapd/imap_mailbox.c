@@ -249,12 +249,23 @@ imap_mailbox_find_uid(struct imap_mailbox *box, uint32_t uid)
 }
 
 void
-imap_mailbox_remove(struct imap_mailbox *box, size_t i)
+imap_mailbox_drop(struct imap_mailbox *box, size_t i)
 {
 	free(box->msgs[i].name);
-	memmove(&box->msgs[i], &box->msgs[i + 1],
-	    (box->count - i - 1) * sizeof(box->msgs[0]));
-	box->count--;
+	box->msgs[i].name = NULL;
+	box->msgs[i].uid = 0;
+}
+
+void
+imap_mailbox_compact(struct imap_mailbox *box)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < box->count; i++) {
+		if (box->msgs[i].uid != 0)
+			box->msgs[kept++] = box->msgs[i];
+	}
+	box->count = kept;
 }
 
 size_t
@@ -471,8 +482,9 @@ again:
 	for (i = box->count; i > 0; i--) {
 		file = imap_scan_find(&r, box->msgs[i - 1].uid);
 		if (file == NULL) {
+			/* Descending: the numbers below i stay valid. */
 			imap_printf(sess, "* %zu EXPUNGE\r\n", i);
-			imap_mailbox_remove(box, i - 1);
+			imap_mailbox_drop(box, i - 1);
 			continue;
 		}
 		if (strcmp(file->name, box->msgs[i - 1].name) != 0) {
@@ -496,6 +508,7 @@ again:
 			imap_printf(sess, ")\r\n");
 		}
 	}
+	imap_mailbox_compact(box);
 	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
 	old_count = box->count;
 	for (i = 0; i < r.count; i++) {

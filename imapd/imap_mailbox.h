@@ -105,7 +105,13 @@ long long imap_name_size(const char *name, char key);
 /* Find the message with this UID; NULL when none. */
 struct imap_msg *imap_mailbox_find_uid(struct imap_mailbox *box,
 	uint32_t uid);
-/* Remove message i from the session's view (after EXPUNGE). */
-void imap_mailbox_remove(struct imap_mailbox *box, size_t i);
+/*
+ * Mark message i gone from the session's view (after EXPUNGE): its UID
+ * becomes 0 and it keeps its place (and the others their indexes) until
+ * imap_mailbox_compact(), which closes the gaps in one pass, so removing
+ * k of n messages costs n, not k * n.
+ */
+void imap_mailbox_drop(struct imap_mailbox *box, size_t i);
+void imap_mailbox_compact(struct imap_mailbox *box);
 
 #endif

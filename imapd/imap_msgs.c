@@ -94,6 +94,7 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	for (i = 0; i < box->count; i++) {
 		if (!selected[i])
 			continue;
+		imap_yield(i);
 		new_flags = box->msgs[i].flags & IMAP_FLAGS_STORED;
 		new_keywords = box->msgs[i].keywords;
 		if (mode > 0) {
@@ -152,17 +153,16 @@ imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 	struct imap_mailbox *box = sess->box;
 	long long bytes = 0, messages = 0, size;
 	char *path, *error = NULL;
-	size_t i = 0;
+	size_t i;
 	int fd;
 
-	while (i < box->count) {
+	for (i = 0; i < box->count; i++) {
 		struct imap_msg *msg = &box->msgs[i];
 
 		if (!(msg->flags & IMAP_FLAG_DELETED) ||
-		    (uids != NULL && !imap_seqset_contains(uids, msg->uid))) {
-			i++;
+		    (uids != NULL && !imap_seqset_contains(uids, msg->uid)))
 			continue;
-		}
+		imap_yield((size_t) messages);
 		size = imap_msg_size(box, msg);
 		path = imap_msg_path(box, msg);
 		if (unlink(path) < 0 && errno == ENOENT &&
@@ -174,11 +174,14 @@ imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 		}
 		free(path);
 		bytes += size;
-		messages++;
+		/* Ascending: each earlier EXPUNGE moved this one down. */
 		if (report)
-			imap_printf(sess, "* %zu EXPUNGE\r\n", i + 1);
-		imap_mailbox_remove(box, i);
+			imap_printf(sess, "* %lld EXPUNGE\r\n",
+			    (long long) i + 1 - messages);
+		messages++;
+		imap_mailbox_drop(box, i);
 	}
+	imap_mailbox_compact(box);
 	box->changed = 1;
 	if (messages > 0 && maildir_quota_add(sess->root, -bytes, -messages,
 	    &error) < 0) {
@@ -218,48 +221,71 @@ imap_cmd_expunge(struct imap_session *sess, struct imap_arg *args,
 	imap_tagged(sess, "OK", "Expunge completed");
 }
 
-/* "1:3,7" for a sorted list of UIDs. */
-static void
+/*
+ * "1:3,7" for a list of UIDs (runs become ranges, RFC 4315 uid-set);
+ * -1 when out's cap is reached.
+ */
+static int
 imap_uid_ranges(struct buf *out, const uint32_t *uids, size_t count)
 {
 	size_t i = 0, j;
+	int rc = 0;
 
-	while (i < count) {
+	while (i < count && rc == 0) {
 		for (j = i; j + 1 < count && uids[j + 1] == uids[j] + 1; j++)
 			;
 		if (i > 0)
-			(void) buf_append_char(out, ',');
-		if (j > i)
-			(void) buf_printf(out, "%u:%u", (unsigned) uids[i],
+			rc = buf_append_char(out, ',');
+		if (rc == 0 && j > i)
+			rc = buf_printf(out, "%u:%u", (unsigned) uids[i],
 			    (unsigned) uids[j]);
-		else
-			(void) buf_printf(out, "%u", (unsigned) uids[i]);
+		else if (rc == 0)
+			rc = buf_printf(out, "%u", (unsigned) uids[i]);
 		i = j + 1;
 	}
+	return rc;
 }
 
-/* The UIDs the target folder gave to these base names (0 if unknown). */
+/*
+ * The COPYUID response code for n messages, in a buf whose cap is what
+ * the worst case takes (every UID apart: 10 digits and a comma, twice),
+ * so a large COPY gets its whole code and nothing is ever cut.
+ */
+static struct buf *
+imap_copyuid_code(uint32_t validity, const uint32_t *src,
+	const uint32_t *dst, size_t n)
+{
+	struct buf *code = buf_new(xalloc_add(xalloc_mul(n, 22), 64));
+
+	if (validity == 0)
+		return code;
+	if (buf_printf(code, "[COPYUID %u ", (unsigned) validity) < 0 ||
+	    imap_uid_ranges(code, src, n) < 0 ||
+	    buf_append_char(code, ' ') < 0 ||
+	    imap_uid_ranges(code, dst, n) < 0 ||
+	    buf_append_str(code, "] ") < 0)
+		log_panic("COPYUID of %zu messages past its worst case", n);
+	return code;
+}
+
+/*
+ * The UIDs the target folder gave to these base names (0 if unknown).
+ * The folder's list is sorted by name once and searched per base: COPY
+ * of n messages into a folder of m is (n + m) log m, not n * m.
+ */
 static uint32_t
 imap_target_uids(const char *dir, char **bases, size_t count,
 	uint32_t *uids, char **error_r)
 {
 	struct imap_uidlist_result r;
-	size_t i, k, len;
+	size_t i;
 	uint32_t validity;
 
 	if (imap_uidlist_scan(dir, &r, error_r) < 0)
 		return 0;
-	for (i = 0; i < count; i++) {
-		uids[i] = 0;
-		len = strlen(bases[i]);
-		for (k = 0; k < r.count; k++) {
-			if (strncmp(r.files[k].name, bases[i], len) == 0 &&
-			    imap_uidlist_base_len(r.files[k].name) == len) {
-				uids[i] = r.files[k].uid;
-				break;
-			}
-		}
-	}
+	imap_uidlist_sort_by_base(&r);
+	for (i = 0; i < count; i++)
+		uids[i] = imap_uidlist_find_base(&r, bases[i]);
 	validity = r.uidvalidity;
 	imap_uidlist_result_free(&r);
 	return validity;
@@ -477,6 +503,7 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 	for (i = 0; i < box->count && !failed; i++) {
 		if (!selected[i])
 			continue;
+		imap_yield(n);
 		if (move) {
 			if (strcmp(dir, box->dir) == 0)
 				continue;	/* onto itself: nothing to do */
@@ -505,35 +532,33 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 		free(copy_error);
 		copy_error = NULL;
 	}
-	code = buf_new(BUF_DEFAULT_CAP);
 	validity = n > 0 ? imap_target_uids(dir, bases, n, dst_uids,
 	    &copy_error) : 0;
 	free(copy_error);
-	if (validity != 0) {
-		(void) buf_printf(code, "[COPYUID %u ", (unsigned) validity);
-		imap_uid_ranges(code, src_uids, n);
-		(void) buf_append_char(code, ' ');
-		imap_uid_ranges(code, dst_uids, n);
-		(void) buf_append_str(code, "] ");
-	}
+	code = imap_copyuid_code(validity, src_uids, dst_uids, n);
 	if (move) {
 		/* RFC 6851: COPYUID untagged, then the EXPUNGEs. */
-		if (buf_len(code) > 0)
-			imap_printf(sess, "* OK %sMoved\r\n", buf_cstr(code));
+		if (buf_len(code) > 0) {
+			imap_write(sess, "* OK ", 5);
+			imap_write(sess, buf_cstr(code), buf_len(code));
+			imap_write(sess, "Moved\r\n", 7);
+		}
 		for (i = box->count; i > 0; i--) {
 			if (imap_uid_in(src_uids, n, box->msgs[i - 1].uid)) {
 				imap_printf(sess, "* %zu EXPUNGE\r\n", i);
-				imap_mailbox_remove(box, i - 1);
+				imap_mailbox_drop(box, i - 1);
 			}
 		}
+		imap_mailbox_compact(box);
 		box->changed = 1;
 	}
 	if (failed)
 		imap_tagged(sess, "NO", "[SERVERBUG] %s failed",
 		    move ? "Move" : "Copy");
+	else if (move)
+		imap_tagged(sess, "OK", "Move completed");
 	else
-		imap_tagged(sess, "OK", "%s%s completed",
-		    move ? "" : buf_cstr(code), move ? "Move" : "Copy");
+		imap_tagged_code(sess, "OK", code, "Copy completed");
 	buf_free(&code);
 	for (i = 0; i < n; i++)
 		free(bases[i]);

@@ -6,7 +6,8 @@
  * blocking stream) on its own stack, as a ucontext coroutine.  Every
  * place a session waits goes through the stream waiter (stream.h): the
  * stream's waits for its descriptor, IDLE's wait for input, the delay
- * after a failed login.  Here the waiter records what the session waits
+ * after a failed login, the TLS handshake's steps (tls_start waits with
+ * stream_wait_ready, never with a poll() of its own).  Here the waiter records what the session waits
  * for and switches back to one poll() loop over the listener, the status
  * socket and every session, which resumes a session when its descriptor
  * is ready or its deadline passed.  So a client sending a literal a byte
@@ -27,9 +28,13 @@
  * touched pages of its stack; pages below the live frames are given back
  * (madvise) whenever it waits for input.
  *
+ * Commands that touch the disk per message (COPY, MOVE, STORE, EXPUNGE,
+ * SEARCH) let the others run every IMAP_YIELD_EVERY messages
+ * (imap_yield, a pause of 0 through the waiter).
+ *
  * XXX: what blocks without the stream still holds up every session of
- * the process: disk I/O, a routing lookup (LDAP), the UID list lock's
- * short retries.
+ * the process: one message's disk I/O, a folder scan, a routing lookup
+ * (LDAP), the UID list lock's short retries.
  */
 #ifndef ISPMAIL_IMAP_MULTI_H
 #define ISPMAIL_IMAP_MULTI_H

@@ -11,9 +11,6 @@
 #include "stream.h"
 #include "xalloc.h"
 
-/* The most arguments in one list; the command size bounds them anyway. */
-#define IMAP_PARSE_MAX_ARGS 100000
-
 /*
  * Does line end with a literal marker "{N}" or "{N+}"?  1 with the size
  * (LLONG_MAX when it does not fit) and whether it is non-synchronising;
@@ -51,7 +48,28 @@ imap_literal_marker(const char *text, size_t len, long long *size_r,
 	return 1;
 }
 
-/* Is the literal about to come APPEND's message (after the mailbox)? */
+/*
+ * Is the command's verb APPEND?  The tag and the verb are atoms, so they
+ * are on the command's first line.
+ */
+static int
+imap_verb_is_append(const char *text, size_t len)
+{
+	const char *sp = memchr(text, ' ', len), *verb;
+	size_t rest;
+
+	if (sp == NULL)
+		return 0;
+	verb = sp + 1;
+	rest = len - (size_t) (verb - text);
+	return rest >= 6 && strncasecmp(verb, "APPEND", 6) == 0 &&
+	    (rest == 6 || verb[6] == ' ');
+}
+
+/*
+ * Is APPEND's literal about to come its message (after the mailbox)?
+ * Asked for APPEND's first two literals only: the mailbox may be one.
+ */
 static int
 imap_is_append_message(const char *text, size_t len)
 {
@@ -60,23 +78,23 @@ imap_is_append_message(const char *text, size_t len)
 	const char *error;
 	int ret;
 
-	if (imap_parse_args(text, len, &args, &count, &error) < 0)
+	/* Tag, verb, mailbox, flags, date: a handful of arguments. */
+	if (imap_parse_args(text, len, 64, &args, &count, &error) < 0)
 		return 0;
-	ret = count >= 3 && args[1].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[1].str, "APPEND") == 0;
+	ret = count >= 3;
 	imap_args_free(args, count);
 	return ret;
 }
 
 enum imap_read_result
 imap_read_command(struct stream *s, struct buf *line, struct buf *cmd,
-	size_t limit, long long append_limit, long long *literal_size_r,
-	int *literal_sync_r)
+	size_t limit, size_t max_literals, long long append_limit,
+	long long *literal_size_r, int *literal_sync_r)
 {
 	enum stream_status rc;
 	long long size;
-	size_t marker_len, room;
-	int nonsync;
+	size_t marker_len, room, literals = 0;
+	int nonsync, append = -1;
 
 	buf_reset(cmd);
 	for (;;) {
@@ -88,10 +106,15 @@ imap_read_command(struct stream *s, struct buf *line, struct buf *cmd,
 			return IMAP_READ_CLOSED;
 		if (buf_append(cmd, buf_cstr(line), buf_len(line)) < 0)
 			return IMAP_READ_TOO_LONG;
+		/* Only the new line is looked at: linear in the command. */
 		if (!imap_literal_marker(buf_cstr(line), buf_len(line), &size,
 		    &nonsync, &marker_len))
 			return IMAP_READ_OK;
-		if (imap_is_append_message(buf_cstr(cmd),
+		if (append < 0)
+			append = imap_verb_is_append(buf_cstr(cmd),
+			    buf_len(cmd));
+		if (append && literals < 2 &&
+		    imap_is_append_message(buf_cstr(cmd),
 		    buf_len(cmd) - marker_len)) {
 			buf_truncate(cmd, buf_len(cmd) - marker_len);
 			buf_rtrim(cmd, " ");
@@ -100,6 +123,9 @@ imap_read_command(struct stream *s, struct buf *line, struct buf *cmd,
 			(void) append_limit;
 			return IMAP_READ_APPEND;
 		}
+		if (++literals > max_literals)
+			return nonsync ? IMAP_READ_BAD_TOO_MANY_LITERALS :
+			    IMAP_READ_TOO_MANY_LITERALS;
 		room = limit > buf_len(cmd) + 2 ? limit - buf_len(cmd) - 2 : 0;
 		if (size < 0 || (unsigned long long) size > room)
 			return nonsync ? IMAP_READ_BAD_LITERAL :
@@ -137,9 +163,11 @@ imap_is_atom_char(unsigned char c)
 	    c != '{';
 }
 
+/* *budget: how many more arguments the command may have. */
 static int
 imap_parse_list(const char **pp, const char *end, int depth, int closing,
-	struct imap_arg **args_r, size_t *count_r, const char **error_r)
+	size_t *budget, struct imap_arg **args_r, size_t *count_r,
+	const char **error_r)
 {
 	struct imap_arg *args = NULL, *arg;
 	size_t count = 0, alloc = 0;
@@ -165,10 +193,11 @@ imap_parse_list(const char **pp, const char *end, int depth, int closing,
 			p++;
 			break;
 		}
-		if (count >= IMAP_PARSE_MAX_ARGS) {
+		if (*budget == 0) {
 			*error_r = "Too many arguments";
 			goto fail;
 		}
+		(*budget)--;
 		arg = imap_arg_push(&args, &count, &alloc);
 		if (*p == '(') {
 			if (depth >= IMAP_PARSE_DEPTH) {
@@ -177,8 +206,8 @@ imap_parse_list(const char **pp, const char *end, int depth, int closing,
 			}
 			p++;
 			arg->type = IMAP_ARG_LIST;
-			if (imap_parse_list(&p, end, depth + 1, 1, &arg->list,
-			    &arg->count, error_r) < 0)
+			if (imap_parse_list(&p, end, depth + 1, 1, budget,
+			    &arg->list, &arg->count, error_r) < 0)
 				goto fail;
 		} else if (*p == '"') {
 			str = buf_new((size_t) (end - p) + 1);
@@ -265,15 +294,16 @@ fail:
 }
 
 int
-imap_parse_args(const char *text, size_t len, struct imap_arg **args_r,
-	size_t *count_r, const char **error_r)
+imap_parse_args(const char *text, size_t len, size_t max_args,
+	struct imap_arg **args_r, size_t *count_r, const char **error_r)
 {
 	const char *p = text;
+	size_t budget = max_args;
 
 	*args_r = NULL;
 	*count_r = 0;
-	return imap_parse_list(&p, text + len, 0, 0, args_r, count_r,
-	    error_r);
+	return imap_parse_list(&p, text + len, 0, 0, &budget, args_r,
+	    count_r, error_r);
 }
 
 void
@@ -349,10 +379,23 @@ fail:
 	return -1;
 }
 
+static int
+imap_range_cmp(const void *a, const void *b)
+{
+	const uint32_t *ra = a, *rb = b;
+
+	return ra[0] < rb[0] ? -1 : ra[0] > rb[0];
+}
+
+/*
+ * After '*' is replaced the ranges are sorted and merged, so a set of r
+ * ranges is looked up in log r and selects each message once, however
+ * many times the client named it.
+ */
 void
 imap_seqset_resolve(struct imap_seqset *set, uint32_t max)
 {
-	size_t i;
+	size_t i, kept = 0;
 	uint32_t swap;
 
 	for (i = 0; i < set->count; i++) {
@@ -366,15 +409,36 @@ imap_seqset_resolve(struct imap_seqset *set, uint32_t max)
 			set->ranges[i][1] = swap;
 		}
 	}
+	if (set->count > 1)
+		qsort(set->ranges, set->count, sizeof(*set->ranges),
+		    imap_range_cmp);
+	for (i = 0; i < set->count; i++) {
+		/* Overlapping or adjacent (written so high + 1 cannot wrap). */
+		if (kept > 0 && (set->ranges[i][0] <= set->ranges[kept - 1][1] ||
+		    set->ranges[i][0] - 1 == set->ranges[kept - 1][1])) {
+			if (set->ranges[i][1] > set->ranges[kept - 1][1])
+				set->ranges[kept - 1][1] = set->ranges[i][1];
+			continue;
+		}
+		set->ranges[kept][0] = set->ranges[i][0];
+		set->ranges[kept][1] = set->ranges[i][1];
+		kept++;
+	}
+	set->count = kept;
 }
 
 int
 imap_seqset_contains(const struct imap_seqset *set, uint32_t n)
 {
-	size_t i;
+	size_t low = 0, high = set->count, mid;
 
-	for (i = 0; i < set->count; i++) {
-		if (n >= set->ranges[i][0] && n <= set->ranges[i][1])
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (n < set->ranges[mid][0])
+			high = mid;
+		else if (n > set->ranges[mid][1])
+			low = mid + 1;
+		else
 			return 1;
 	}
 	return 0;

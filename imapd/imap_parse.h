@@ -4,14 +4,17 @@
  *
  * imap_read_command() assembles one command in a buf: its lines, and
  * each literal as "{N}\r\n" followed by N bytes, within the command size
- * limit.  Synchronising literals get a "+ OK" continuation; LITERAL+
+ * limit and a cap on the number of literals.  It looks at each line once
+ * (linear in the command's size: the command is never parsed again per
+ * literal, except twice at most for APPEND, to find its message).  Synchronising literals get a "+ OK" continuation; LITERAL+
  * (RFC 7888) ones do not.  APPEND's message literal is left on the stream
  * for the caller to copy to disk (it may be as large as the message size
  * limit, and is never held in memory).
  *
  * imap_parse_args() splits a command into atoms, strings (quoted or
  * literal, binary safe) and parenthesised lists, nested at most
- * IMAP_PARSE_DEPTH deep.  Every string is a new NUL-terminated copy owned
+ * IMAP_PARSE_DEPTH deep and at most a given number of arguments in all
+ * (imap_argument_limit).  Every string is a new NUL-terminated copy owned
  * by the argument array.
  */
 #ifndef ISPMAIL_IMAP_PARSE_H
@@ -48,28 +51,34 @@ enum imap_read_result {
 	IMAP_READ_LITERAL_TOO_BIG,	/* sync literal refused; cmd holds
 					   the start of the command */
 	IMAP_READ_BAD_LITERAL,		/* LITERAL+ past the limit: hang up */
+	IMAP_READ_TOO_MANY_LITERALS,	/* sync literal past the count cap
+					   refused; cmd holds the start */
+	IMAP_READ_BAD_TOO_MANY_LITERALS,/* LITERAL+ past the cap: hang up */
 	IMAP_READ_CLOSED,		/* EOF, timeout, error */
 };
 
 /*
  * Read one command.  limit bounds the whole command (lines plus
- * literals, APPEND's message excepted); append_limit bounds APPEND's
- * message.  For IMAP_READ_APPEND, *literal_size_r and *literal_sync_r
- * describe the literal (its "{N}" is removed from cmd, no continuation
- * was sent yet).
+ * literals, APPEND's message excepted); max_literals bounds the number
+ * of its literals (APPEND's message excepted); append_limit bounds
+ * APPEND's message.  For IMAP_READ_APPEND, *literal_size_r and
+ * *literal_sync_r describe the literal (its "{N}" is removed from cmd,
+ * no continuation was sent yet).
  */
 enum imap_read_result imap_read_command(struct stream *s, struct buf *line,
-	struct buf *cmd, size_t limit, long long append_limit,
-	long long *literal_size_r, int *literal_sync_r);
+	struct buf *cmd, size_t limit, size_t max_literals,
+	long long append_limit, long long *literal_size_r,
+	int *literal_sync_r);
 
 /*
- * Split text (len bytes) into arguments.  0 ok with *args_r (free with
- * imap_args_free) and *count_r; -1 with a static *error_r for unbalanced
- * parentheses, bad quoting, a literal that lies about its size, or
- * nesting past IMAP_PARSE_DEPTH.
+ * Split text (len bytes) into arguments, at most max_args of them in all
+ * (nested ones included).  0 ok with *args_r (free with imap_args_free)
+ * and *count_r; -1 with a static *error_r for unbalanced parentheses,
+ * bad quoting, a literal that lies about its size, nesting past
+ * IMAP_PARSE_DEPTH, or more than max_args arguments.
  */
-int imap_parse_args(const char *text, size_t len, struct imap_arg **args_r,
-	size_t *count_r, const char **error_r);
+int imap_parse_args(const char *text, size_t len, size_t max_args,
+	struct imap_arg **args_r, size_t *count_r, const char **error_r);
 void imap_args_free(struct imap_arg *args, size_t count);
 
 /*
@@ -84,8 +93,12 @@ struct imap_seqset {
 
 /* Parse a set; 0 ok, -1 when malformed (zero, junk, overflow). */
 int imap_seqset_parse(const char *text, struct imap_seqset *set_r);
-/* Replace '*' with max and order each range's ends. */
+/*
+ * Replace '*' with max, order each range's ends, then sort the ranges
+ * and merge those that overlap or touch (n log n in the ranges).
+ */
 void imap_seqset_resolve(struct imap_seqset *set, uint32_t max);
+/* Is n in a resolved set?  (log n in the ranges.) */
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
 void imap_seqset_free(struct imap_seqset *set);
 

@@ -521,6 +521,7 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	sm.scratch = buf_new(BUF_DEFAULT_CAP);
 	sm.text = buf_new(SEARCH_TEXT_CAP);
 	for (i = 0; i < box->count; i++) {
+		imap_yield(i);
 		sm.msg = &box->msgs[i];
 		sm.index = i;
 		sm.mapped = 0;

@@ -53,6 +53,36 @@ imap_file_base_cmp(const void *a, const void *b)
 	return imap_base_cmp(fa->name, fb->name);
 }
 
+void
+imap_uidlist_sort_by_base(struct imap_uidlist_result *r)
+{
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof(*r->files),
+		    imap_file_base_cmp);
+}
+
+/* bsearch: a base name against a file. */
+static int
+imap_base_key_cmp(const void *key, const void *elem)
+{
+	const struct imap_uidlist_file *f = elem;
+
+	return imap_base_cmp(key, f->name);
+}
+
+uint32_t
+imap_uidlist_find_base(const struct imap_uidlist_result *r,
+	const char *base)
+{
+	const struct imap_uidlist_file *found;
+
+	if (r->count == 0)
+		return 0;
+	found = bsearch(base, r->files, r->count, sizeof(*r->files),
+	    imap_base_key_cmp);
+	return found != NULL ? found->uid : 0;
+}
+
 static int
 imap_entry_cmp(const void *a, const void *b)
 {

@@ -55,6 +55,12 @@ int imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
 	char **error_r);
 void imap_uidlist_result_free(struct imap_uidlist_result *r);
 
+/* Sort r's files by base name instead of by UID. */
+void imap_uidlist_sort_by_base(struct imap_uidlist_result *r);
+/* The UID of base (a base name) in r sorted by base name; 0: absent. */
+uint32_t imap_uidlist_find_base(const struct imap_uidlist_result *r,
+	const char *base);
+
 /* The length of name's base (before ':'). */
 size_t imap_uidlist_base_len(const char *name);
 

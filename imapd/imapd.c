@@ -77,11 +77,41 @@ imap_tagged(struct imap_session *sess, const char *status,
 		sess->bad_count++;
 }
 
+/* The tagged reply's usual cap (an echo of a command fits). */
+static size_t
+imapd_reply_cap(void)
+{
+	return (size_t) var_imap_command_size_limit + 4096;
+}
+
+void
+imap_tagged_code(struct imap_session *sess, const char *status,
+	const struct buf *code, const char *text)
+{
+	size_t need = xalloc_add(xalloc_add(strlen(sess->tag),
+	    strlen(status)), xalloc_add(xalloc_add(buf_len(code),
+	    strlen(text)), 8));
+
+	/* Sized by the code, which its maker capped: never truncated. */
+	if (need > buf_cap(sess->reply) && buf_set_cap(sess->reply, need) < 0)
+		log_panic("imap_tagged_code: reply not empty");
+	buf_reset(sess->reply);
+	if (buf_printf(sess->reply, "%s %s %s%s\r\n", sess->tag, status,
+	    buf_cstr(code), text) < 0)
+		log_panic("imap_tagged_code: %zu bytes do not fit", need);
+}
+
 void
 imap_reply_flush(struct imap_session *sess)
 {
 	imap_write(sess, buf_cstr(sess->reply), buf_len(sess->reply));
-	buf_reset(sess->reply);
+	/* A large COPYUID's storage is not kept for the session's life. */
+	if (buf_cap(sess->reply) > imapd_reply_cap()) {
+		buf_free(&sess->reply);
+		sess->reply = buf_new(imapd_reply_cap());
+	} else {
+		buf_reset(sess->reply);
+	}
 }
 
 void
@@ -190,6 +220,14 @@ imap_write_flag_lists(struct imap_session *sess)
 	}
 }
 
+void
+imap_yield(size_t done)
+{
+	/* A pause of 0 returns through the session loop (imap_multi.h). */
+	if (done % IMAP_YIELD_EVERY == IMAP_YIELD_EVERY - 1)
+		stream_pause(0);
+}
+
 /* The tag of a command that could not be parsed, or "*". */
 static char *
 imapd_guess_tag(const struct buf *cmd)
@@ -249,8 +287,9 @@ imapd_command(struct imap_session *sess)
 	const char *error;
 	char *tag;
 
-	if (imap_parse_args(buf_cstr(sess->cmd), buf_len(sess->cmd), &args,
-	    &count, &error) < 0 || count < 2 ||
+	if (imap_parse_args(buf_cstr(sess->cmd), buf_len(sess->cmd),
+	    (size_t) var_imap_argument_limit, &args, &count, &error) < 0 ||
+	    count < 2 ||
 	    args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM ||
 	    strpbrk(args[0].str, "+*%\\]") != NULL) {
 		tag = imapd_guess_tag(sess->cmd);
@@ -324,7 +363,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
-	sess.reply = buf_new((size_t) var_imap_command_size_limit + 4096);
+	sess.reply = buf_new(imapd_reply_cap());
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (!anvil_client_admit(peer, var_imap_client_connection_count_limit,
 	    var_imap_client_connection_rate_limit, &adm)) {
@@ -337,8 +376,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 		return;
 	}
 	if (var_tls_wrapper_mode) {
-		if (imapd_tls == NULL || tls_start(imapd_tls, sess.s, NULL,
-		    &sess.tls, &error) < 0) {
+		if (imapd_tls == NULL || imapd_start_tls(&sess, &error) < 0) {
 			log_info("TLS handshake with %s failed: %s",
 			    peer->client_addr, error != NULL ? error :
 			    "TLS not configured");
@@ -356,6 +394,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 		stream_set_timeouts(sess.s, timeout_ms, timeout_ms);
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,
+		    (size_t) var_imap_argument_limit,
 		    var_imap_message_size_limit, &sess.append_size,
 		    &sess.append_sync);
 		if (res == IMAP_READ_CLOSED) {
@@ -373,15 +412,26 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 			imap_printf(&sess, "* BAD [TOOBIG] Command line too "
 			    "long\r\n");
 			sess.bad_count++;
-		} else if (res == IMAP_READ_LITERAL_TOO_BIG) {
+		} else if (res == IMAP_READ_LITERAL_TOO_BIG ||
+		    res == IMAP_READ_TOO_MANY_LITERALS) {
+			/* Refused before the client sent it: still in step. */
 			tag = imapd_guess_tag(sess.cmd);
-			imap_printf(&sess, "%s BAD [TOOBIG] Literal too "
-			    "big\r\n", tag);
+			imap_printf(&sess, "%s BAD %s\r\n", tag,
+			    res == IMAP_READ_LITERAL_TOO_BIG ?
+			    "[TOOBIG] Literal too big" :
+			    "[LIMIT] Too many literals");
 			free(tag);
 			sess.bad_count++;
-		} else if (res == IMAP_READ_BAD_LITERAL) {
-			imap_printf(&sess, "* BYE [TOOBIG] Literal too "
-			    "big\r\n");
+		} else if (res == IMAP_READ_BAD_LITERAL ||
+		    res == IMAP_READ_BAD_TOO_MANY_LITERALS) {
+			/* A LITERAL+ literal comes anyway: we lost step. */
+			imap_printf(&sess, "* BYE %s\r\n",
+			    res == IMAP_READ_BAD_LITERAL ?
+			    "[TOOBIG] Literal too big" :
+			    "[LIMIT] Too many literals");
+			log_info("%s: %s", peer->client_addr,
+			    res == IMAP_READ_BAD_LITERAL ?
+			    "literal too big" : "too many literals");
 			break;
 		} else {
 			if (res != IMAP_READ_APPEND)
@@ -421,6 +471,11 @@ imapd_tls_available(void)
 	return imapd_tls != NULL;
 }
 
+/*
+ * The handshake is stepped without blocking and waits through the stream
+ * waiter: with imap_client_limit above 1 the other sessions of the
+ * process run meanwhile; tls_handshake_timeout is this session's own.
+ */
 int
 imapd_start_tls(struct imap_session *sess, char **error_r)
 {

@@ -19,6 +19,7 @@ EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd
 tests_unit_check_imapd_SOURCES = tests/unit/check_imapd.c \
+	tests/unit/check_stream_util.c tests/unit/check_stream_util.h \
 	imapd/imap_parse.c imapd/imap_parse.h \
 	imapd/imap_uidlist.c imapd/imap_uidlist.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h

@@ -15,9 +15,11 @@ _counter = [0]
 
 
 def make_imap_instance(make_instance, params=None, tls=None, quota=None,
-                       services_extra=()):
+                       services_extra=(), maxproc=8):
     """Start an instance with imapd; returns (inst, store path).
-    tls: the tlsutil paths to configure tls_cert_file with."""
+    tls: the tlsutil paths to configure tls_cert_file with; maxproc: the
+    imap service's (1 with imap_client_limit above 1: every session in
+    one process)."""
     p = {
         "route_backend": "file",
         "store_owner": harness.current_user() if os.geteuid() != 0
@@ -31,7 +33,7 @@ def make_imap_instance(make_instance, params=None, tls=None, quota=None,
         p["tls_cert_file"] = tls["cert"]
         p["tls_key_file"] = tls["key"]
     p.update(params or {})
-    services = [harness.Service("imap", "imapd/imapd", maxproc=8)]
+    services = [harness.Service("imap", "imapd/imapd", maxproc=maxproc)]
     services.extend(services_extra)
     inst = make_instance(services=services, params=p)
     inst.write_main_conf()

@@ -8,11 +8,13 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -21,6 +23,8 @@
 #include "imap_uidlist.h"
 #include "stream.h"
 #include "xalloc.h"
+
+#include "check_stream_util.h"
 
 /* --- imap_parse_args ---------------------------------------------------- */
 
@@ -68,7 +72,7 @@ START_TEST(test_parse_args)
 	size_t count = 0;
 	int ret;
 
-	ret = imap_parse_args(c->text, len, &args, &count, &error);
+	ret = imap_parse_args(c->text, len, 1000, &args, &count, &error);
 	ck_assert_msg(ret == c->ret, "%s: %d (%s)", c->text, ret,
 	    error != NULL ? error : "");
 	if (ret < 0) {
@@ -112,14 +116,50 @@ START_TEST(test_parse_depth)
 		count = 0;
 		if (depth <= IMAP_PARSE_DEPTH) {
 			ck_assert_int_eq(imap_parse_args(buf_cstr(b),
-			    buf_len(b), &args, &count, &error), 0);
+			    buf_len(b), 1000, &args, &count, &error), 0);
 			imap_args_free(args, count);
 		} else {
 			ck_assert_int_eq(imap_parse_args(buf_cstr(b),
-			    buf_len(b), &args, &count, &error), -1);
+			    buf_len(b), 1000, &args, &count, &error), -1);
 		}
 	}
 	buf_free(&b);
+}
+END_TEST
+
+/* The argument cap counts every argument, nested ones and lists too. */
+struct arg_limit_case {
+	const char *text;
+	size_t max_args;
+	int ret;
+};
+
+static const struct arg_limit_case arg_limit_cases[] = {
+	{ "t X a b", 4, 0 },
+	{ "t X a b", 3, -1 },
+	{ "t X (a (b))", 6, 0 },		/* t, X, two lists, a, b */
+	{ "t X (a (b))", 5, -1 },
+	{ "t X {0}\r\n {0}\r\n {0}\r\n", 5, 0 },
+	{ "t X {0}\r\n {0}\r\n {0}\r\n", 4, -1 },
+	{ "", 0, 0 },
+};
+
+START_TEST(test_parse_arg_limit)
+{
+	const struct arg_limit_case *c = &arg_limit_cases[_i];
+	struct imap_arg *args = NULL;
+	const char *error = NULL;
+	size_t count = 0;
+	int ret;
+
+	ret = imap_parse_args(c->text, strlen(c->text), c->max_args, &args,
+	    &count, &error);
+	ck_assert_msg(ret == c->ret, "%s (max %zu): %d", c->text,
+	    c->max_args, ret);
+	if (ret < 0)
+		ck_assert_str_eq(error, "Too many arguments");
+	else
+		imap_args_free(args, count);
 }
 END_TEST
 
@@ -130,31 +170,38 @@ struct seqset_case {
 	int ret;
 	uint32_t max;
 	const char *in;			/* numbers (1..9) in the set */
+	size_t ranges;			/* after resolving; 0: not checked */
 };
 
 static const struct seqset_case seqset_cases[] = {
-	{ "1", 0, 9, "1" },
-	{ "1:3,5,7:*", 0, 9, "1235789" },
-	{ "*", 0, 9, "9" },
-	{ "*:7", 0, 9, "789" },
-	{ "4:2", 0, 9, "234" },
-	{ "2:*", 0, 1, "12" },
+	{ "1", 0, 9, "1", 0 },
+	{ "1:3,5,7:*", 0, 9, "1235789", 3 },
+	{ "*", 0, 9, "9", 0 },
+	{ "*:7", 0, 9, "789", 0 },
+	{ "4:2", 0, 9, "234", 0 },
+	{ "2:*", 0, 1, "12", 0 },
+	/* Sorted and merged: overlapping, touching, repeated, unordered. */
+	{ "9,1,5:3,2", 0, 9, "123459", 2 },
+	{ "1:*,2,3,1:*,*", 0, 9, "123456789", 1 },
+	{ "8,6,4,2", 0, 9, "2468", 4 },
+	{ "7:9,1:2,3:4", 0, 9, "1234789", 2 },
+	{ "5:*", 0, 0, "12345", 1 },
 	/* XXX: the largest UID doubles as '*' (imap_parse.h). */
-	{ "4294967295", 0, 9, "9" },
+	{ "4294967295", 0, 9, "9", 0 },
 	/* Malformed. */
-	{ "", -1, 0, NULL },
-	{ "0", -1, 0, NULL },
-	{ "1:0", -1, 0, NULL },
-	{ "1:", -1, 0, NULL },
-	{ ":1", -1, 0, NULL },
-	{ "1,", -1, 0, NULL },
-	{ ",1", -1, 0, NULL },
-	{ "1,,2", -1, 0, NULL },
-	{ "a", -1, 0, NULL },
-	{ "1 2", -1, 0, NULL },
-	{ "4294967296", -1, 0, NULL },
-	{ "99999999999999999999", -1, 0, NULL },
-	{ "-1", -1, 0, NULL },
+	{ "", -1, 0, NULL, 0 },
+	{ "0", -1, 0, NULL, 0 },
+	{ "1:0", -1, 0, NULL, 0 },
+	{ "1:", -1, 0, NULL, 0 },
+	{ ":1", -1, 0, NULL, 0 },
+	{ "1,", -1, 0, NULL, 0 },
+	{ ",1", -1, 0, NULL, 0 },
+	{ "1,,2", -1, 0, NULL, 0 },
+	{ "a", -1, 0, NULL, 0 },
+	{ "1 2", -1, 0, NULL, 0 },
+	{ "4294967296", -1, 0, NULL, 0 },
+	{ "99999999999999999999", -1, 0, NULL, 0 },
+	{ "-1", -1, 0, NULL, 0 },
 };
 
 START_TEST(test_seqset)
@@ -177,6 +224,8 @@ START_TEST(test_seqset)
 		ck_assert_msg(imap_seqset_contains(&set, n) == want,
 		    "%s: %u", c->text, (unsigned) n);
 	}
+	if (c->ranges != 0)
+		ck_assert_uint_eq(set.count, c->ranges);
 	imap_seqset_free(&set);
 }
 END_TEST
@@ -205,6 +254,20 @@ static const struct read_case read_cases[] = {
 	    "89\r\n", IMAP_READ_TOO_LONG, NULL, "", -1 },
 	{ "a5 LOGIN {100}\r\n", IMAP_READ_LITERAL_TOO_BIG, NULL, "", -1 },
 	{ "a6 LOGIN {100+}\r\n", IMAP_READ_BAD_LITERAL, NULL, "", -1 },
+	/* Literals: 3 at most here; APPEND's message is not counted. */
+	{ "a9 X {0}\r\n {0}\r\n {0}\r\n\r\n", IMAP_READ_OK,
+	    "a9 X {0}\r\n {0}\r\n {0}\r\n", "+ OK\r\n+ OK\r\n+ OK\r\n", -1 },
+	{ "b1 X {0}\r\n {0}\r\n {0}\r\n {0}\r\n", IMAP_READ_TOO_MANY_LITERALS,
+	    NULL, "+ OK\r\n+ OK\r\n+ OK\r\n", -1 },
+	{ "b2 X {0+}\r\n {0+}\r\n {0+}\r\n {0+}\r\n",
+	    IMAP_READ_BAD_TOO_MANY_LITERALS, NULL, "", -1 },
+	{ "b3 APPEND {5+}\r\nINBOX {5+}\r\n", IMAP_READ_APPEND,
+	    "b3 APPEND {5+}\r\nINBOX", "", 5 },
+	{ "b4 append {0+}\r\n {0+}\r\n", IMAP_READ_APPEND,
+	    "b4 append {0+}\r\n", "", 0 },
+	/* Not APPEND: every literal is an argument. */
+	{ "b5 APPENDX {0+}\r\n {0+}\r\n {0+}\r\n {0+}\r\n",
+	    IMAP_READ_BAD_TOO_MANY_LITERALS, NULL, "", -1 },
 	{ "a7 NOOP", IMAP_READ_CLOSED, NULL, "", -1 },
 	{ "a8 LOGIN {5}\r\nali", IMAP_READ_CLOSED, NULL, "+ OK\r\n", -1 },
 	{ "", IMAP_READ_CLOSED, NULL, "", -1 },
@@ -226,7 +289,7 @@ START_TEST(test_read_command)
 	    (ssize_t) strlen(c->input));
 	shutdown(fds[1], SHUT_WR);
 	s = stream_new(fds[0], 2000, 2000);
-	res = imap_read_command(s, line, cmd, 64, 1000, &literal, &sync);
+	res = imap_read_command(s, line, cmd, 64, 3, 1000, &literal, &sync);
 	ck_assert_msg(res == c->result, "%s: %d", c->input, res);
 	if (c->cmd != NULL)
 		ck_assert_str_eq(buf_cstr(cmd), c->cmd);
@@ -244,6 +307,58 @@ START_TEST(test_read_command)
 }
 END_TEST
 
+/*
+ * A megabyte of " {0+}" literals (150,000 of them) is read in time
+ * linear in its size: the command is not parsed again per literal (it
+ * was, and 63 KB of them took 2.2 s of CPU).
+ */
+#define LINEAR_LIMIT	(1024 * 1024)
+
+START_TEST(test_read_command_linear)
+{
+	static const char piece[] = " {0+}\r\n";
+	struct buf *line = buf_new(LINEAR_LIMIT + 1);
+	struct buf *cmd = buf_new(LINEAR_LIMIT + 1);
+	struct buf *input = buf_new(LINEAR_LIMIT + 64);
+	struct stream *s;
+	long long literal = -1;
+	int64_t start, took;
+	int fds[2], sync = 0;
+	size_t pieces = 0;
+	pid_t pid;
+
+	(void) buf_append_str(input, "t1 X");
+	while (buf_len(input) + 2 * sizeof(piece) < LINEAR_LIMIT) {
+		(void) buf_append_str(input, piece);
+		pieces++;
+	}
+	(void) buf_append_str(input, "\r\n");
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		write_all(fds[1], buf_cstr(input), buf_len(input));
+		_exit(0);
+	}
+	close(fds[1]);
+	s = stream_new(fds[0], 20000, 20000);
+	start = now_ms();
+	ck_assert_int_eq(imap_read_command(s, line, cmd, LINEAR_LIMIT,
+	    pieces, 1000, &literal, &sync), IMAP_READ_OK);
+	took = now_ms() - start;
+	ck_assert_uint_eq(buf_len(cmd), buf_len(input) - 2);
+	ck_assert_msg(took < 5000, "%zu literals took %lld ms", pieces,
+	    (long long) took);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	stream_free(&s);
+	close(fds[0]);
+	buf_free(&line);
+	buf_free(&cmd);
+	buf_free(&input);
+}
+END_TEST
+
 static Suite *
 imap_parse_suite(void)
 {
@@ -253,6 +368,8 @@ imap_parse_suite(void)
 	tcase_add_loop_test(tc, test_parse_args, 0,
 	    sizeof(args_cases) / sizeof(args_cases[0]));
 	tcase_add_test(tc, test_parse_depth);
+	tcase_add_loop_test(tc, test_parse_arg_limit, 0,
+	    sizeof(arg_limit_cases) / sizeof(arg_limit_cases[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("seqset");
 	tcase_add_loop_test(tc, test_seqset, 0,
@@ -261,6 +378,8 @@ imap_parse_suite(void)
 	tc = tcase_create("read_command");
 	tcase_add_loop_test(tc, test_read_command, 0,
 	    sizeof(read_cases) / sizeof(read_cases[0]));
+	tcase_add_test(tc, test_read_command_linear);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -225,6 +226,22 @@ reap(pid_t pid, int kill_it)
 		    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
 }
 
+/*
+ * The server's side of CLIENT_ECHO after the handshake: the first line
+ * is the client's, not the INJECTED one sent before TLS; then the
+ * client's close_notify (or close) is EOF.
+ */
+static void
+serve_echo(struct stream *s, struct buf *line)
+{
+	ck_assert_int_eq(stream_read_line(s, line, 512), STREAM_OK);
+	ck_assert_str_eq(buf_cstr(line), "EHLO client.example");
+	ck_assert_int_eq(stream_printf(s, "250 you said %s\r\n",
+	    buf_cstr(line)), STREAM_OK);
+	ck_assert_int_eq(stream_flush(s), STREAM_OK);
+	ck_assert_int_eq(stream_read_line(s, line, 512), STREAM_EOF);
+}
+
 /* --- handshake and data ------------------------------------------------- */
 
 START_TEST(test_round_trip)
@@ -254,14 +271,7 @@ START_TEST(test_round_trip)
 	ck_assert_msg(strncmp(tls_conn_cipher(c), "TLS_", 4) == 0,
 	    "cipher %s", tls_conn_cipher(c));
 	ck_assert_int_ge(tls_conn_bits(c), 128);
-	/* The first line after the handshake is the client's, not INJECTED. */
-	ck_assert_int_eq(stream_read_line(s, line, 512), STREAM_OK);
-	ck_assert_str_eq(buf_cstr(line), "EHLO client.example");
-	ck_assert_int_eq(stream_printf(s, "250 you said %s\r\n",
-	    buf_cstr(line)), STREAM_OK);
-	ck_assert_int_eq(stream_flush(s), STREAM_OK);
-	/* The client's close_notify (or close) is EOF. */
-	ck_assert_int_eq(stream_read_line(s, line, 512), STREAM_EOF);
+	serve_echo(s, line);
 	tls_conn_free(&c);
 	ck_assert_ptr_null(c);
 	stream_free(&s);
@@ -517,6 +527,176 @@ START_TEST(test_client_new)
 }
 END_TEST
 
+/* --- the non-blocking handshake ------------------------------------------- */
+
+/* Step until DONE or FAILED, waiting with poll() as an event loop would. */
+static enum tls_handshake_status
+step_to_end(struct tls_conn *c, int fd, int64_t deadline, char **error_r,
+	int *waits_r)
+{
+	enum tls_handshake_status st;
+	struct pollfd pfd;
+
+	*waits_r = 0;
+	while ((st = tls_handshake_step(c, error_r)) ==
+	    TLS_HANDSHAKE_WANT_READ || st == TLS_HANDSHAKE_WANT_WRITE) {
+		ck_assert_msg(now_ms() < deadline, "handshake too slow");
+		pfd.fd = fd;
+		pfd.events = st == TLS_HANDSHAKE_WANT_READ ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		ck_assert_int_ge(poll(&pfd, 1, (int) (deadline - now_ms())), 0);
+		(*waits_r)++;
+	}
+	return st;
+}
+
+/* A silent peer: every step comes back at once asking to read. */
+START_TEST(test_step_peer_silent)
+{
+	struct client_opts o = { CLIENT_SILENT, 0, NULL, NULL, 0 };
+	struct tls_server *t = server_ctx();
+	struct tls_conn *c;
+	struct stream *s;
+	char *error = NULL;
+	int64_t start;
+	int sv[2], i;
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_client(sv, &o);
+	s = stream_new(sv[0], T_IO_MS, T_IO_MS);
+	start = now_ms();
+	c = tls_handshake_begin(t, s, NULL, &error);
+	ck_assert_msg(c != NULL, "begin: %s", error);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(tls_handshake_step(c, &error),
+		    TLS_HANDSHAKE_WANT_READ);
+	ck_assert_int_lt(now_ms() - start, T_SHORT_MS);
+	ck_assert_ptr_null(error);
+	/* Given up before it finished: freed without a close_notify. */
+	tls_conn_free(&c);
+	ck_assert_ptr_null(c);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 1);
+	tls_server_free(&t);
+}
+END_TEST
+
+/* A peer that completes: steps and the caller's waits get there. */
+START_TEST(test_step_peer_completes)
+{
+	struct client_opts o = { CLIENT_ECHO, 0, NULL, "localhost", 0 };
+	struct tls_server *t = server_ctx();
+	struct buf *line = buf_new(1024);
+	struct tls_conn *c;
+	struct stream *s;
+	char *error = NULL;
+	int sv[2], waits;
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_client(sv, &o);
+	s = stream_new(sv[0], T_IO_MS, T_IO_MS);
+	ck_assert_int_eq(stream_read_line(s, line, 512), STREAM_OK);
+	ck_assert_int_eq(stream_puts(s, "220 go ahead\r\n"), STREAM_OK);
+	/* begin flushes the reply and drops the pipelined "INJECTED". */
+	c = tls_handshake_begin(t, s, NULL, &error);
+	ck_assert_msg(c != NULL, "begin: %s", error);
+	ck_assert_msg(step_to_end(c, sv[0], now_ms() + T_IO_MS, &error,
+	    &waits) == TLS_HANDSHAKE_DONE, "step: %s", error);
+	/* (No count of waits: a fast peer can answer within one step.) */
+	ck_assert_int_eq(tls_handshake_step(c, &error), TLS_HANDSHAKE_DONE);
+	ck_assert_str_eq(tls_conn_version(c), "TLSv1.3");
+	serve_echo(s, line);
+	tls_conn_free(&c);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	tls_server_free(&t);
+	buf_free(&line);
+}
+END_TEST
+
+/* A garbage ClientHello fails a step, not a wait. */
+START_TEST(test_step_peer_garbage)
+{
+	struct client_opts o = { CLIENT_GARBAGE, 0, NULL, NULL, 0 };
+	struct tls_server *t = server_ctx();
+	struct tls_conn *c;
+	struct stream *s;
+	char *error = NULL;
+	int sv[2], waits;
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_client(sv, &o);
+	s = stream_new(sv[0], T_IO_MS, T_IO_MS);
+	c = tls_handshake_begin(t, s, NULL, &error);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(step_to_end(c, sv[0], now_ms() + T_IO_MS, &error,
+	    &waits), TLS_HANDSHAKE_FAILED);
+	ck_assert_msg(error != NULL && strstr(error, "TLS handshake") != NULL,
+	    "error: %s", error);
+	free(error);
+	tls_conn_free(&c);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	tls_server_free(&t);
+}
+END_TEST
+
+/* The waiter imapd installs: here it counts, then polls. */
+static int waiter_calls;
+
+static enum stream_status
+counting_waiter(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	int64_t left = deadline_ms - now_ms();
+
+	waiter_calls++;
+	if (left <= 0)
+		return STREAM_TIMEOUT;
+	if (poll(&pfd, 1, (int) left) < 0)
+		return STREAM_ERROR;
+	return STREAM_OK;
+}
+
+/*
+ * tls_start waits through the stream's waiter (the session loop of a
+ * multi-session imapd), never in a poll() of its own.
+ */
+START_TEST(test_start_waits_through_waiter)
+{
+	struct client_opts o = { CLIENT_SILENT, 0, NULL, NULL, 0 };
+	struct tls_server *t;
+	struct tls_conn *c = NULL;
+	struct stream *s;
+	char *error = NULL;
+	int sv[2];
+	pid_t pid;
+
+	set_param("tls_handshake_timeout", "1s");
+	t = server_ctx();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = spawn_client(sv, &o);
+	s = stream_new(sv[0], T_IO_MS, T_IO_MS);
+	waiter_calls = 0;
+	stream_set_waiter(counting_waiter);
+	ck_assert_int_eq(tls_start(t, s, NULL, &c, &error), -1);
+	stream_set_waiter(NULL);
+	ck_assert_int_ge(waiter_calls, 1);
+	ck_assert_msg(strstr(error, "timeout") != NULL, "error: %s", error);
+	free(error);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 1);
+	tls_server_free(&t);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -537,6 +717,15 @@ tls_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_handshake_fails, 0,
 	    sizeof(fail_cases) / sizeof(fail_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("non-blocking handshake");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_step_peer_silent);
+	tcase_add_test(tc, test_step_peer_completes);
+	tcase_add_test(tc, test_step_peer_garbage);
+	tcase_add_test(tc, test_start_waits_through_waiter);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("contexts");
