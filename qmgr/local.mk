@@ -5,4 +5,5 @@ qmgr_qmgr_SOURCES = qmgr/qmgr.c qmgr/qmgr.h qmgr/qmgr_message.c \
 qmgr_qmgr_LDADD = $(LIBISPMAIL)
 qmgr_qmgr_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/qmgr.8
-EXTRA_DIST += tests/integration/test_delivery.py tests/integration/test_conf.py
+EXTRA_DIST += tests/integration/test_delivery.py tests/integration/test_conf.py \
+	tests/integration/test_faults.py
