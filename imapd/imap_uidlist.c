@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "buf.h"
 #include "imap_uidlist.h"
 #include "log.h"
+#include "mail_params.h"
 #include "xalloc.h"
 
 #define IMAP_UIDLIST_LOCK_STALE 30	/* seconds: a holder crashed */
@@ -317,21 +319,59 @@ imap_match(struct imap_uidlist_file *files, size_t count,
 	return missing;
 }
 
+/*
+ * The holder named in a lock file ("PID HOST"), when it is a process of
+ * this host that no longer exists: a holder killed with -9 must not make
+ * every session of a multi-session imapd wait for the lock to go stale.
+ * 1: dead, the lock can go; 0: alive, elsewhere, or unreadable.
+ */
+static int
+imap_lock_holder_dead(const char *lock_path, ino_t *ino_r)
+{
+	char text[300], *end;
+	struct stat st;
+	ssize_t n;
+	long pid;
+	int fd;
+
+	fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+	    read(fd, text, sizeof(text) - 1) : -1;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	*ino_r = st.st_ino;
+	errno = 0;
+	pid = strtol(text, &end, 10);
+	if (errno != 0 || end == text || pid <= 0 || *end != ' ')
+		return 0;
+	text[strcspn(text, "\n")] = '\0';
+	if (strcmp(end + 1, mail_hostname()) != 0)
+		return 0;
+	return kill((pid_t) pid, 0) < 0 && errno == ESRCH;
+}
+
 static int
 imap_lock(const char *lock_path, char **error_r)
 {
 	time_t give_up = time(NULL) + IMAP_UIDLIST_LOCK_WAIT;
 	struct stat st;
-	char pid[32];
-	int fd, len;
+	struct buf *owner;
+	ino_t dead_ino;
+	int fd;
 
 	for (;;) {
 		fd = open(lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0600);
 		if (fd >= 0) {
-			len = snprintf(pid, sizeof(pid), "%ld\n",
-			    (long) getpid());
-			(void) write(fd, pid, (size_t) len);
+			owner = buf_new(512);
+			(void) buf_printf(owner, "%ld %s\n", (long) getpid(),
+			    mail_hostname());
+			(void) write(fd, buf_cstr(owner), buf_len(owner));
+			buf_free(&owner);
 			close(fd);
 			return 0;
 		}
@@ -340,9 +380,17 @@ imap_lock(const char *lock_path, char **error_r)
 			    strerror(errno));
 			return -1;
 		}
-		if (stat(lock_path, &st) == 0 &&
+		if (lstat(lock_path, &st) == 0 &&
 		    st.st_mtime + IMAP_UIDLIST_LOCK_STALE < time(NULL)) {
 			log_warn("breaking stale lock %s", lock_path);
+			(void) unlink(lock_path);
+			continue;
+		}
+		/* Only the file we read: not a new holder's lock. */
+		if (imap_lock_holder_dead(lock_path, &dead_ino) &&
+		    lstat(lock_path, &st) == 0 && st.st_ino == dead_ino) {
+			log_warn("breaking lock %s of a process that is gone",
+			    lock_path);
 			(void) unlink(lock_path);
 			continue;
 		}

@@ -12,8 +12,9 @@
  * the move from new/ to cur/).  Readers take no lock: the file is only
  * ever replaced whole by rename(2).  A process that finds files the list
  * does not know takes the dot-lock "ispmail-uidlist.lock" (created with
- * O_EXCL; broken when older than IMAP_UIDLIST_LOCK_STALE seconds, so a
- * crashed holder cannot block the folder), lists the folder and reads
+ * O_EXCL, holding "PID HOST"; broken at once when PID is a process of
+ * this host that is gone, and when older than IMAP_UIDLIST_LOCK_STALE
+ * seconds, so a crashed holder cannot block the folder), lists the folder and reads
  * the list again under it, gives the new files the next UIDs in delivery
  * order, drops entries whose files are gone, and renames a new list into
  * place.  lmtpd needs no lock: it only links files into new/.

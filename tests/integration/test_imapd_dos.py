@@ -6,11 +6,13 @@ import imaplib
 import os
 import re
 import socket
+import subprocess
 import time
 
 import harness
 import tlsutil
-from imapdutil import (PASSWORD, USER, Raw, login, make_imap_instance)
+from imapdutil import (PASSWORD, USER, Raw, deliver, login,
+                       make_imap_instance, message)
 
 # Generous against a slow sanitizer build; a stall is tls_handshake_timeout.
 PROMPT = 3.0
@@ -263,3 +265,42 @@ def test_copyuid_longer_than_the_reply_buffer(make_instance):
     assert uid_set(m.group(2).decode()) == src_uids
     assert uid_set(m.group(3).decode()) == list(range(1, 2001))
     c.logout()
+
+
+def test_uidlist_lock_of_a_dead_process_is_broken_at_once(make_instance):
+    """A holder of the folder's UID-list dot-lock killed with -9 leaves
+    the lock behind; before, every session that found new mail waited 10
+    s for it (all sessions of the process with it) and failed, for the 30
+    s until the lock went stale.  A lock naming a process of this host
+    that is gone is broken at once; a live holder's is left alone."""
+    inst, store = one_process_instance(make_instance, params={
+        "myhostname": "imap.test"})
+    first = login(inst)
+    assert first.select("INBOX")[0] == "OK"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock = os.path.join(store, "ispmail-uidlist.lock")
+    with open(lock, "w") as f:
+        f.write("%d imap.test\n" % gone.pid)
+    deliver(store, message("after the crash"))
+    t0 = time.monotonic()
+    second = login(inst)
+    typ, data = second.select("INBOX")
+    assert typ == "OK", data
+    assert int(data[0]) == 1
+    assert time.monotonic() - t0 < PROMPT
+    assert timed_noop(first) < PROMPT
+    assert not os.path.exists(lock)
+    assert "of a process that is gone" in inst.log()
+    # A holder on another host (shared storage) keeps its lock: its pid
+    # says nothing here.  (The session waits the 10 s lock wait.)
+    with open(lock, "w") as f:
+        f.write("%d other.test\n" % gone.pid)
+    deliver(store, message("while locked"))
+    third = login(inst)
+    third.select("INBOX")
+    assert os.path.exists(lock)
+    third.logout()
+    os.unlink(lock)
+    second.logout()
+    first.logout()
