@@ -12,6 +12,8 @@
 #include "fuzz.h"
 #include "imap_parse.h"
 
+#define FUZZ_IMAP_ARGS 64
+
 static void
 check_args(const struct imap_arg *args, size_t count, unsigned depth)
 {
@@ -54,8 +56,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 
 	fuzz_init();
-	if (imap_parse_args((const char *) data, size, &args, &count,
-	    &error) == 0) {
+	/* A small cap, so inputs reach it (imap_argument_limit). */
+	if (imap_parse_args((const char *) data, size, FUZZ_IMAP_ARGS, &args,
+	    &count, &error) == 0) {
+		if (count > FUZZ_IMAP_ARGS)
+			abort();
 		check_args(args, count, 0);
 		imap_args_free(args, count);
 	} else if (error == NULL) {

@@ -17,6 +17,8 @@
 /* Small limits, so the fuzzer reaches them. */
 #define FUZZ_IMAP_LINE 256
 #define FUZZ_IMAP_COMMAND 1024
+#define FUZZ_IMAP_LITERALS 16
+#define FUZZ_IMAP_ARGS 64
 #define FUZZ_IMAP_APPEND 4096
 
 int
@@ -40,14 +42,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = fuzz_stream_new(&in, data + 1, size - 1, data[0]);
 	for (commands = 0; commands < 1000; commands++) {
 		res = imap_read_command(s, line, cmd, FUZZ_IMAP_COMMAND,
-		    FUZZ_IMAP_APPEND, &literal, &sync);
-		if (res == IMAP_READ_CLOSED || res == IMAP_READ_BAD_LITERAL)
+		    FUZZ_IMAP_LITERALS, FUZZ_IMAP_APPEND, &literal, &sync);
+		if (res == IMAP_READ_CLOSED || res == IMAP_READ_BAD_LITERAL ||
+		    res == IMAP_READ_BAD_TOO_MANY_LITERALS)
 			break;
 		if (buf_len(cmd) > FUZZ_IMAP_COMMAND)
 			abort();
 		if (res == IMAP_READ_OK || res == IMAP_READ_APPEND) {
 			if (imap_parse_args(buf_data(cmd), buf_len(cmd),
-			    &args, &count, &error) == 0)
+			    FUZZ_IMAP_ARGS, &args, &count, &error) == 0)
 				imap_args_free(args, count);
 		}
 		if (res == IMAP_READ_APPEND) {
