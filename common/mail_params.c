@@ -776,7 +776,7 @@ mail_hostname(void)
 {
 	static char host[256];
 
-	if (*var_myhostname != '\0')
+	if (var_myhostname != NULL && *var_myhostname != '\0')
 		return var_myhostname;
 	if (host[0] == '\0') {
 		if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
