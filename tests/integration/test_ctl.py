@@ -26,10 +26,12 @@ def test_status_table(instance_factory):
     assert m, lines[0]
     assert int(m.group(1)) == inst.pid
     assert lines[1].split() == COLUMNS
-    # The last line counts the queues (all empty here).
-    assert lines[-1] == ("queue: incoming 0 active 0 deferred 0 hold 0 "
+    # Then the queues (all empty here) and anvil's drop counters (no
+    # anvil in this instance: status says so and still succeeds).
+    assert lines[-2] == ("queue: incoming 0 active 0 deferred 0 hold 0 "
                          "corrupt 0")
-    rows = {line.split()[0]: line.split() for line in lines[2:-1]}
+    assert lines[-1] == "drops: unknown (anvil is not running)"
+    rows = {line.split()[0]: line.split() for line in lines[2:-2]}
     assert list(rows) == ["alpha", "beta"]
     assert rows["alpha"][1:4] == ["inet", inst.service("alpha").address,
                                   inst.user]

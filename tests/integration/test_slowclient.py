@@ -1,7 +1,9 @@
 """Slow and idle clients (issue 12, finding 13): stress mode, short
 pre-login timeouts, junk command limits, and anvil's per-client connection
 count and rate limits, with real clients (smtplib, poplib, imaplib, raw
-sockets) against smtpd, popd and imapd."""
+sockets) against smtpd, popd and imapd.  Every drop is counted by anvil per
+service and reason: `ispmailctl status` shows it, and a kill -9 of the
+daemon does not lose it."""
 
 import imaplib
 import os
@@ -73,6 +75,60 @@ def closed_within(f, seconds):
         assert time.monotonic() - start < seconds, lines
 
 
+def drops(inst):
+    """The last line of `ispmailctl status`, "drops: smtp timeout 2, ...",
+    as {(service, reason): count}."""
+    r = inst.ctl("status")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1]
+    assert line.startswith("drops: "), r.stdout
+    if line == "drops: none":
+        return {}
+    counts = {}
+    for item in line[len("drops: "):].split(", "):
+        service, reason, count = item.split(" ")
+        counts[(service, reason)] = int(count)
+    return counts
+
+
+def daemon_pids(inst, program):
+    """The live processes of program (e.g. b"smtpd/smtpd")."""
+    pids = []
+    for pid in inst.instance_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(program):
+            pids.append(pid)
+    return pids
+
+
+def assert_drop_counted(inst, service, reason, count, program,
+                        at_least=False):
+    """`ispmailctl status` shows count drops of service for reason (or
+    more, with at_least), and still does after every process of program
+    is killed with SIGKILL."""
+    def counted():
+        n = drops(inst).get((service, reason), 0)
+        return n >= count if at_least else n == count
+    harness.wait_for(counted, 5, what="%s %s %d in ispmailctl status"
+                     % (service, reason, count))
+    pids = daemon_pids(inst, program)
+    assert pids, "no %s process to kill" % program
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    harness.wait_for(lambda: not set(pids) & set(inst.instance_pids()), 5,
+                     what="%s killed" % program)
+    assert counted(), drops(inst)
+
+
+SMTPD = b"smtpd/smtpd"
+POPD = b"popd/popd"
+IMAPD = b"imapd/imapd"
+
+
 # -- stress mode -----------------------------------------------------------
 
 def test_smtpd_stress_frees_slots_held_by_silent_clients(make_instance,
@@ -111,6 +167,8 @@ def test_smtpd_stress_frees_slots_held_by_silent_clients(make_instance,
     r = inst.ctl("status")
     assert r.returncode == 0, r.stderr
     assert "STRESS" in r.stdout
+    assert_drop_counted(inst, "smtp", "stress_timeout", 1, SMTPD,
+                        at_least=True)
 
 
 def test_stress_shortens_a_read_already_waiting(make_instance, certs):
@@ -148,6 +206,7 @@ def test_popd_stress_timeout(make_instance, certs):
     assert lines and lines[-1].startswith(b"-ERR"), lines
     sock.close()
     assert "reason=stress_timeout" in inst.log()
+    assert_drop_counted(inst, "pop3", "stress_timeout", 1, POPD)
 
 
 def test_imapd_multi_stress_timeout(make_instance):
@@ -169,6 +228,8 @@ def test_imapd_multi_stress_timeout(make_instance):
     assert lines and lines[-1].startswith(b"* BYE"), lines
     for sock, f in conns:
         sock.close()
+    assert_drop_counted(inst, "imap", "stress_timeout", 1, IMAPD,
+                        at_least=True)
 
 
 # -- pre-login timeouts ----------------------------------------------------
@@ -182,6 +243,7 @@ def test_pop_login_timeout(make_instance, certs):
     assert took >= 1.5
     assert "reason=login_timeout" in inst.log()
     sock.close()
+    assert_drop_counted(inst, "pop3", "login_timeout", 1, POPD)
 
 
 def test_pop_command_timeout_after_login(make_instance, certs):
@@ -206,6 +268,7 @@ def test_imap_login_timeout(make_instance):
     assert took >= 1.5
     assert "reason=login_timeout" in inst.log()
     sock.close()
+    assert_drop_counted(inst, "imap", "login_timeout", 1, IMAPD)
 
 
 def test_imap_timeout_after_login(make_instance):
@@ -216,6 +279,20 @@ def test_imap_timeout_after_login(make_instance):
     time.sleep(2.5)
     assert m.noop()[0] == "OK"
     m.logout()
+    assert drops(inst) == {}
+
+
+def test_smtpd_timeout_counted(make_instance, certs):
+    """Out of stress, smtpd_timeout drops are counted as "timeout"."""
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_timeout": "2s"})
+    assert drops(inst) == {}
+    sock, f = greeted(inst, "smtp")
+    lines, took = closed_within(f, 8)
+    assert lines and lines[-1].startswith(b"421 4.4.2"), lines
+    sock.close()
+    assert "reason=timeout" in inst.log()
+    assert_drop_counted(inst, "smtp", "timeout", 1, SMTPD)
 
 
 # -- junk commands ---------------------------------------------------------
@@ -232,6 +309,7 @@ def test_smtpd_junk_command_limit(make_instance, certs):
     code, text = s.docmd("NOOP")
     assert code == 421 and b"4.7.0" in text, (code, text)
     assert "reason=junk_command_limit" in inst.log()
+    assert_drop_counted(inst, "smtp", "junk_command_limit", 1, SMTPD)
 
 
 def test_smtpd_mail_is_not_junk(make_instance, certs):
@@ -262,6 +340,7 @@ def test_pop_junk_command_limit(make_instance, certs):
         p.noop()                            # 4: the limit
     assert b"[SYS/TEMP]" in e.value.args[0]
     assert "reason=junk_command_limit" in inst.log()
+    assert_drop_counted(inst, "pop3", "junk_command_limit", 1, POPD)
 
 
 def test_imap_junk_command_limit_before_login(make_instance):
@@ -279,6 +358,7 @@ def test_imap_junk_command_limit_before_login(make_instance):
     for _ in range(5):
         assert m.noop()[0] == "OK"
     m.logout()
+    assert_drop_counted(inst, "imap", "junk_command_limit", 1, IMAPD)
 
 
 # -- anvil: connection count and rate per client address -------------------
@@ -308,6 +388,8 @@ def test_smtpd_connection_count_limit(make_instance, certs):
                      what="a slot after a disconnect")
     for sock, f in held:
         sock.close()
+    assert drops(inst) == {("smtp", "connection_count_limit"): 1}
+    assert_drop_counted(inst, "smtp", "connection_count_limit", 1, SMTPD)
 
 
 def raw_connect(inst, service):
@@ -347,6 +429,7 @@ def test_smtpd_connection_rate_limit(make_instance, certs):
         smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
     assert e.value.smtp_code == 421
     assert "reason=connection_rate_limit rate=4 limit=3" in inst.log()
+    assert_drop_counted(inst, "smtp", "connection_rate_limit", 1, SMTPD)
     # The next time unit starts afresh.
     time.sleep(4.5)
     smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10).quit()
@@ -361,6 +444,7 @@ def test_pop_connection_count_limit(make_instance, certs):
     assert b"-ERR [SYS/TEMP]" in e.value.args[0]
     held[0].close()
     assert "reason=connection_count_limit" in inst.log()
+    assert_drop_counted(inst, "pop3", "connection_count_limit", 1, POPD)
 
 
 def test_imap_connection_count_limit_multi(make_instance):
@@ -381,6 +465,7 @@ def test_imap_connection_count_limit_multi(make_instance):
         m.logout()
     harness.wait_for(lambda: try_greeting(inst, "imap", b"* OK"), 5,
                      what="slots after logout")
+    assert_drop_counted(inst, "imap", "connection_count_limit", 1, IMAPD)
 
 
 def test_anvil_down_does_not_block_mail(make_instance, certs):
@@ -402,6 +487,11 @@ def test_anvil_down_does_not_block_mail(make_instance, certs):
     log = inst.log()
     assert "client connection limits not applied" in log
     assert "reason=connection_count_limit" not in log
+    # status still works, and says why it has no counters.
+    r = inst.ctl("status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == \
+        "drops: unknown (anvil is not running)", r.stdout
 
 
 def test_anvil_crash_and_restart(make_instance, certs):
@@ -426,12 +516,5 @@ def test_anvil_crash_and_restart(make_instance, certs):
 
 
 def anvil_pid(inst):
-    for pid in inst.instance_pids():
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"anvil/anvil"):
-            return pid
-    return None
+    pids = daemon_pids(inst, b"anvil/anvil")
+    return pids[0] if pids else None
