@@ -457,8 +457,10 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 		    sess.state != IMAP_STATE_LOGOUT) {
 			imap_printf(&sess, "* BYE Too many invalid IMAP "
 			    "commands\r\n");
-			log_info("%s: too many bad commands",
-			    peer->client_addr);
+			log_info("too many bad commands from %s "
+			    "reason=bad_command_limit limit=%lld",
+			    peer->client_addr, var_imap_bad_command_limit);
+			anvil_client_event(peer, "bad_command_limit");
 			break;
 		}
 	}

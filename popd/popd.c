@@ -48,7 +48,9 @@ pop_bad_command(struct pop_session *ps)
 {
 	if (++ps->bad_commands < var_pop_max_bad_commands)
 		return;
-	log_info("too many bad commands from %s", ps->peer->client_addr);
+	log_info("too many bad commands from %s reason=bad_command_limit "
+	    "limit=%lld", ps->peer->client_addr, var_pop_max_bad_commands);
+	anvil_client_event(ps->peer, "bad_command_limit");
 	pop_reply(ps, "-ERR Too many bad commands, disconnecting");
 	ps->quit = 1;
 }

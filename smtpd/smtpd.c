@@ -52,7 +52,9 @@ smtpd_error(struct smtpd_session *ss)
 {
 	if (++ss->errors < var_smtpd_error_limit)
 		return 0;
-	log_info("too many errors from %s", ss->peer->client_addr);
+	log_info("too many errors from %s reason=error_limit limit=%lld",
+	    ss->peer->client_addr, var_smtpd_error_limit);
+	anvil_client_event(ss->peer, "error_limit");
 	smtpd_reply(ss, "421 4.7.0 %s Error: too many errors",
 	    smtpd.hostname);
 	ss->quit = 1;

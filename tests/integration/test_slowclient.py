@@ -361,6 +361,45 @@ def test_imap_junk_command_limit_before_login(make_instance):
     assert_drop_counted(inst, "imap", "junk_command_limit", 1, IMAPD)
 
 
+# -- bad commands ----------------------------------------------------------
+
+def assert_bad_commands_dropped(inst, service, greeting, commands, bye,
+                                reason, program):
+    """Three bad commands (the limit is 3) end the session with bye, and
+    the drop is logged and counted as reason."""
+    sock, f = greeted(inst, service, expect=greeting)
+    sock.sendall(commands)
+    lines, _ = closed_within(f, 5)
+    assert lines[-1].startswith(bye), lines
+    sock.close()
+    assert "reason=%s limit=3" % reason in inst.log()
+    assert_drop_counted(inst, service, reason, 1, program)
+
+
+def test_smtpd_error_limit_counted(make_instance, certs):
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_error_limit": "3"})
+    assert_bad_commands_dropped(inst, "smtp", b"220 ", b"BOGUS\r\n" * 3,
+                                b"421 4.7.0", "error_limit", SMTPD)
+
+
+def test_pop_bad_command_limit_counted(make_instance, certs):
+    inst = start_popd(make_instance, certs,
+                      params={"pop_max_bad_commands": "3"})
+    assert_bad_commands_dropped(inst, "pop3", b"+OK", b"BOGUS\r\n" * 3,
+                                b"-ERR Too many bad commands",
+                                "bad_command_limit", POPD)
+
+
+def test_imap_bad_command_limit_counted(make_instance):
+    inst, _ = imapdutil.make_imap_instance(
+        make_instance, params={"imap_bad_command_limit": "3"})
+    assert_bad_commands_dropped(inst, "imap", b"* OK",
+                                b"a BOGUS\r\nb BOGUS\r\nc BOGUS\r\n",
+                                b"* BYE Too many invalid",
+                                "bad_command_limit", IMAPD)
+
+
 # -- anvil: connection count and rate per client address -------------------
 
 NO_EXCEPTIONS = {"client_limit_exceptions": ""}
