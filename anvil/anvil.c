@@ -241,18 +241,18 @@ anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 	(void) attr_end(c->out);
 }
 
-/* A daemon dropped a client: count it, answer nothing. */
+/*
+ * A daemon dropped a client: count it, answer nothing.  A missing name
+ * is an invalid one, warned about at the same rate.
+ */
 static void
 anvil_event(const struct attr_list *req)
 {
 	const char *service = attr_get(req, "service");
 	const char *reason = attr_get(req, "reason");
 
-	if (service == NULL || reason == NULL) {
-		log_warn("event without service or reason: ignored");
-		return;
-	}
-	anvil_count(service, reason);
+	anvil_count(service != NULL ? service : "",
+	    reason != NULL ? reason : "");
 }
 
 /* Every drop counter, "drop=SERVICE REASON N" each, in one record. */

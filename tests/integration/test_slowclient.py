@@ -507,6 +507,37 @@ def test_imap_connection_count_limit_multi(make_instance):
     assert_drop_counted(inst, "imap", "connection_count_limit", 1, IMAPD)
 
 
+def test_anvil_events_have_no_answer_and_bad_names_are_not_counted(
+        make_instance, certs):
+    """On anvil's socket: events are counted without an answer (the
+    first answer read is the one to "counters"), events with a missing
+    or malformed name are not counted, and a process that sent events
+    going away keeps them."""
+    inst = start_smtpd(make_instance, certs)
+    path = os.path.join(inst.queue_dir, "private", "anvil")
+    events = (b"request=event\nservice=smtp\nreason=timeout\n\n" * 2 +
+              b"request=event\nservice=pop3\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\n\n"
+              b"request=event\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\nreason=Bad%0Aname\n\n"
+              b"request=event\nservice=sm tp\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\nreason=" + b"x" * 33 +
+              b"\n\n")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(events + b"request=counters\n\n")
+        answer = b""
+        while not answer.endswith(b"\n\n"):
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    assert answer == (b"status=ok\ndrop=pop3 timeout 1\n"
+                      b"drop=smtp timeout 2\n\n"), answer
+    assert drops(inst) == {("pop3", "timeout"): 1, ("smtp", "timeout"): 2}
+    assert "event not counted: invalid service or reason" in inst.log()
+
+
 def test_anvil_down_does_not_block_mail(make_instance, certs):
     """Without anvil every client is admitted, with one warning."""
     inst = make_instance(services=mailutil.smtpd_services(maxproc=4))
