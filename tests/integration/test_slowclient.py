@@ -246,17 +246,34 @@ def test_pop_login_timeout(make_instance, certs):
     assert_drop_counted(inst, "pop3", "login_timeout", 1, POPD)
 
 
-def test_pop_command_timeout_after_login(make_instance, certs):
-    """After login the RFC 1939 timeout applies, not the login one."""
-    inst = start_popd(make_instance, certs,
-                      params={"pop_login_timeout": "1s"})
+def pop_logged_in(inst):
+    """A poplib client logged in to a new mailbox."""
     address, _ = popdutil.new_mailbox(inst)
     p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
     p.user(address)
     p.pass_(popdutil.PASSWORD)
+    return p
+
+
+def test_pop_command_timeout_after_login(make_instance, certs):
+    """After login the RFC 1939 timeout applies, not the login one."""
+    inst = start_popd(make_instance, certs,
+                      params={"pop_login_timeout": "1s"})
+    p = pop_logged_in(inst)
     time.sleep(2.5)
     assert p.noop().startswith(b"+OK")
     p.quit()
+
+
+def test_pop_command_timeout_counted(make_instance, certs):
+    inst = start_popd(make_instance, certs,
+                      params={"pop_command_timeout": "2s"})
+    p = pop_logged_in(inst)
+    lines, _ = closed_within(p.file, 8)
+    assert lines and lines[-1].startswith(b"-ERR"), lines
+    p.close()
+    assert "reason=command_timeout" in inst.log()
+    assert_drop_counted(inst, "pop3", "command_timeout", 1, POPD)
 
 
 def test_imap_login_timeout(make_instance):
@@ -280,6 +297,18 @@ def test_imap_timeout_after_login(make_instance):
     assert m.noop()[0] == "OK"
     m.logout()
     assert drops(inst) == {}
+
+
+def test_imap_idle_timeout_counted(make_instance):
+    inst, _ = imapdutil.make_imap_instance(
+        make_instance, params={"imap_timeout": "2s"})
+    m = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=10)
+    m.login(imapdutil.USER, imapdutil.PASSWORD)
+    lines, _ = closed_within(m.file, 8)
+    assert lines and lines[-1].startswith(b"* BYE"), lines
+    m.shutdown()
+    assert "reason=idle_timeout" in inst.log()
+    assert_drop_counted(inst, "imap", "idle_timeout", 1, IMAPD)
 
 
 def test_smtpd_timeout_counted(make_instance, certs):
