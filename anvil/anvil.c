@@ -8,11 +8,21 @@
  * connection closes and its clients are counted out.  The table itself
  * is anvil_table.c.
  *
- * Protocol (attr.h records), one answer per request, in order:
- *	request=connect service=NAME address=ADDR
- *	    -> status=ok count=N rate=N id=N   (N counts this one)
+ * It also counts, per service and reason, the clients the daemons drop
+ * (anvil_counters.c), so that a daemon's death does not reset them and
+ * ispmailctl status can show them.
+ *
+ * Protocol (attr.h records), one answer per request but event, in order:
+ *	request=connect service=NAME address=ADDR [count_limit=N]
+ *	    [rate_limit=N]
+ *	    -> status=ok count=N rate=N id=N [refused=REASON]
+ *	       (N counts this one; a refusal is counted as a drop)
  *	request=disconnect id=N
  *	    -> status=ok
+ *	request=event service=NAME reason=REASON
+ *	    -> no answer: a daemon never waits for one
+ *	request=counters
+ *	    -> status=ok drop=SERVICE REASON N ...
  *	anything else -> status=error reason=TEXT
  */
 #include "config.h"
@@ -26,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil_counters.h"
 #include "anvil_table.h"
 #include "attr.h"
 #include "buf.h"
@@ -38,6 +49,11 @@
 #define ANVIL_RECORD_MAX	4096
 #define ANVIL_OUT_MAX		(64 * 1024)
 #define ANVIL_ATTR_COUNT_MAX	8
+/*
+ * Drop counters: a few services times a dozen reasons.  The answer to
+ * "counters" (under 100 bytes a pair) stays well inside ANVIL_OUT_MAX / 2.
+ */
+#define ANVIL_COUNTERS_MAX	128
 
 /* One daemon process's connection. */
 struct anvil_conn {
@@ -53,6 +69,8 @@ struct anvil_conn {
 };
 
 static struct anvil_table *anvil_table;
+static struct anvil_counters *anvil_counters;
+static time_t anvil_last_counter_warning;
 static struct anvil_conn **anvil_conns;
 static size_t anvil_conn_count;
 static struct attr_list *anvil_request_attrs;
@@ -144,11 +162,51 @@ anvil_answer_error(struct anvil_conn *c, const char *reason)
 	(void) attr_end(c->out);
 }
 
+/* Count a drop; a refused one is worth a warning at most once a minute. */
+static void
+anvil_count(const char *service, const char *reason)
+{
+	const char *error = NULL;
+	time_t now;
+
+	if (anvil_counters_add(anvil_counters, service, reason, &error) == 0)
+		return;
+	now = time(NULL);
+	if (now - anvil_last_counter_warning < 60)
+		return;
+	anvil_last_counter_warning = now;
+	log_warn("event not counted: %s (at most %d counters)", error,
+	    ANVIL_COUNTERS_MAX);
+}
+
+/*
+ * The limit (count_limit, rate_limit; absent or 0: none) a connection
+ * passed, counted as a drop; NULL when it is within both.
+ */
+static const char *
+anvil_refusal(const struct attr_list *req, const char *service,
+	long long count, long long rate)
+{
+	long long limit;
+	const char *reason = NULL;
+
+	if (attr_get_int(req, "count_limit", &limit) == 1 && limit > 0 &&
+	    count > limit)
+		reason = "connection_count_limit";
+	else if (attr_get_int(req, "rate_limit", &limit) == 1 && limit > 0 &&
+	    rate > limit)
+		reason = "connection_rate_limit";
+	if (reason != NULL)
+		anvil_count(service, reason);
+	return reason;
+}
+
 static void
 anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 {
 	const char *service = attr_get(req, "service");
 	const char *address = attr_get(req, "address");
+	const char *refused;
 	long long count, rate, id;
 	struct buf *key;
 
@@ -173,10 +231,49 @@ anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 	    anvil_now_ms(), &count, &rate);
 	buf_free(&key);
 	anvil_warn_evictions();
+	refused = anvil_refusal(req, service, count, rate);
 	(void) attr_put(c->out, "status", "ok");
 	(void) attr_put_int(c->out, "count", count);
 	(void) attr_put_int(c->out, "rate", rate);
 	(void) attr_put_int(c->out, "id", id);
+	if (refused != NULL)
+		(void) attr_put(c->out, "refused", refused);
+	(void) attr_end(c->out);
+}
+
+/*
+ * A daemon dropped a client: count it, answer nothing.  A missing name
+ * is an invalid one, warned about at the same rate.
+ */
+static void
+anvil_event(const struct attr_list *req)
+{
+	const char *service = attr_get(req, "service");
+	const char *reason = attr_get(req, "reason");
+
+	anvil_count(service != NULL ? service : "",
+	    reason != NULL ? reason : "");
+}
+
+/* Every drop counter, "drop=SERVICE REASON N" each, in one record. */
+static void
+anvil_list_counters(struct anvil_conn *c)
+{
+	const char *service, *reason;
+	unsigned long long value;
+	struct buf *pair;
+	size_t i;
+
+	(void) attr_put(c->out, "status", "ok");
+	pair = buf_new(2 * ANVIL_COUNTERS_NAME_MAX + 32);
+	for (i = 0; anvil_counters_nth(anvil_counters, i, &service, &reason,
+	    &value); i++) {
+		buf_reset(pair);
+		if (buf_printf(pair, "%s %s %llu", service, reason, value) < 0 ||
+		    attr_put(c->out, "drop", buf_cstr(pair)) < 0)
+			log_panic("anvil: counter %zu does not fit", i);
+	}
+	buf_free(&pair);
 	(void) attr_end(c->out);
 }
 
@@ -213,6 +310,10 @@ anvil_record(struct anvil_conn *c, const char *data, size_t len)
 		anvil_connect(c, anvil_request_attrs);
 	else if (verb != NULL && strcmp(verb, "disconnect") == 0)
 		anvil_disconnect(c, anvil_request_attrs);
+	else if (verb != NULL && strcmp(verb, "event") == 0)
+		anvil_event(anvil_request_attrs);
+	else if (verb != NULL && strcmp(verb, "counters") == 0)
+		anvil_list_counters(c);
 	else
 		anvil_answer_error(c, "unknown request");
 }
@@ -327,6 +428,7 @@ anvil_run(int listen_fd, int status_fd, void *ctx)
 	    O_NONBLOCK);
 	anvil_table = anvil_table_new((size_t) var_anvil_table_limit,
 	    var_anvil_rate_time_unit * 1000);
+	anvil_counters = anvil_counters_new(ANVIL_COUNTERS_MAX);
 	anvil_request_attrs = attr_list_new(ANVIL_ATTR_COUNT_MAX,
 	    ANVIL_RECORD_MAX);
 	anvil_conns = xcalloc((size_t) var_anvil_connection_limit,
@@ -381,6 +483,7 @@ anvil_run(int listen_fd, int status_fd, void *ctx)
 	free(fds);
 	attr_list_free(&anvil_request_attrs);
 	anvil_table_free(&anvil_table);
+	anvil_counters_free(&anvil_counters);
 }
 
 int

@@ -22,8 +22,6 @@
 #include "stream.h"
 #include "xalloc.h"
 
-/* The socket, relative to queue_directory. */
-#define ANVIL_SOCKET "private/anvil"
 /* The shortest time between two "anvil unavailable" warnings. */
 #define ANVIL_WARN_INTERVAL 60
 /* A turn of a request waiting for another session's (multi imapd). */
@@ -68,8 +66,8 @@ anvil_warn(const char *what, const char *detail)
 	    now - anvil_last_warning < ANVIL_WARN_INTERVAL)
 		return;
 	anvil_last_warning = now;
-	log_warn("anvil %s: %s: client connection limits not applied",
-	    what, detail);
+	log_warn("anvil %s: %s: client connection limits not applied, "
+	    "drops not counted", what, detail);
 }
 
 static int
@@ -103,9 +101,10 @@ anvil_open(void)
 }
 
 /*
- * One request and its answer (into answer).  0 ok; -1 anvil unusable
- * (warned, connection dropped) or, with generation not 0, the connection
- * is no longer that one.  Sessions of one process take turns.
+ * One request and its answer (into answer; NULL: the request has none,
+ * nothing is read).  0 ok; -1 anvil unusable (warned, connection
+ * dropped) or, with generation not 0, the connection is no longer that
+ * one.  Sessions of one process take turns.
  */
 static int
 anvil_request(const struct buf *request, struct attr_list *answer,
@@ -130,11 +129,13 @@ anvil_request(const struct buf *request, struct attr_list *answer,
 	anvil_in_use = 1;
 	if (anvil_open() == 0) {
 		st = attr_write(anvil_stream, request);
-		if (st == STREAM_OK)
+		if (st == STREAM_OK && answer != NULL)
 			st = attr_read(anvil_stream, answer, &error);
 		if (st != STREAM_OK)
 			anvil_warn("request", error != NULL ? error :
 			    stream_status_text(st));
+		else if (answer == NULL)
+			rc = 0;
 		else if (attr_get(answer, "status") == NULL ||
 		    strcmp(attr_get(answer, "status"), "ok") != 0)
 			anvil_warn("request", "refused by anvil");
@@ -147,16 +148,30 @@ anvil_request(const struct buf *request, struct attr_list *answer,
 	return rc;
 }
 
-/* 1 over a limit (adm filled); 0 not. */
+/*
+ * anvil decided (and counted) a refusal: fill adm in.  1 refused; 0 not
+ * (no "refused" in the answer, or one this client does not know).
+ */
 static int
-anvil_over(struct anvil_admission *adm, const char *limit, long long value,
-	long long max)
+anvil_refused(struct anvil_admission *adm, const struct attr_list *answer,
+	long long count, long long rate, long long count_limit,
+	long long rate_limit)
 {
-	if (max <= 0 || value <= max)
+	const char *refused = attr_get(answer, "refused");
+
+	if (refused == NULL)
 		return 0;
-	adm->limit = limit;
-	adm->value = value;
-	adm->max = max;
+	if (strcmp(refused, "connection_count_limit") == 0) {
+		adm->limit = "connection_count_limit";
+		adm->value = count;
+		adm->max = count_limit;
+	} else if (strcmp(refused, "connection_rate_limit") == 0) {
+		adm->limit = "connection_rate_limit";
+		adm->value = rate;
+		adm->max = rate_limit;
+	} else {
+		return 0;
+	}
 	return 1;
 }
 
@@ -180,6 +195,8 @@ anvil_client_admit(const struct service_peer *peer, long long count_limit,
 	if (attr_put(request, "request", "connect") < 0 ||
 	    attr_put(request, "service", peer->service) < 0 ||
 	    attr_put(request, "address", peer->client_addr) < 0 ||
+	    attr_put_int(request, "count_limit", count_limit) < 0 ||
+	    attr_put_int(request, "rate_limit", rate_limit) < 0 ||
 	    attr_end(request) < 0)
 		log_panic("anvil_client_admit: request does not fit");
 	if (anvil_request(request, answer, 0) == 0 &&
@@ -188,9 +205,7 @@ anvil_client_admit(const struct service_peer *peer, long long count_limit,
 	    attr_get_int(answer, "id", &id) == 1) {
 		adm->id = id;
 		adm->generation = anvil_generation;
-		if (anvil_over(adm, "connection_count_limit", count,
-		    count_limit) ||
-		    anvil_over(adm, "connection_rate_limit", rate,
+		if (anvil_refused(adm, answer, count, rate, count_limit,
 		    rate_limit)) {
 			admitted = 0;
 			log_info("refused connection from %s to service %s "
@@ -226,4 +241,18 @@ anvil_client_release(struct anvil_admission *adm)
 	adm->id = -1;
 	buf_free(&request);
 	attr_list_free(&answer);
+}
+
+void
+anvil_client_event(const struct service_peer *peer, const char *reason)
+{
+	struct buf *request = buf_new(512);
+
+	if (attr_put(request, "request", "event") < 0 ||
+	    attr_put(request, "service", peer->service) < 0 ||
+	    attr_put(request, "reason", reason) < 0 ||
+	    attr_end(request) < 0)
+		log_panic("anvil_client_event: request does not fit");
+	(void) anvil_request(request, NULL, 0);
+	buf_free(&request);
 }

@@ -9,7 +9,10 @@
  * client in client_limit_exceptions (or over a unix socket) is admitted
  * without asking.  When anvil cannot be reached or does not answer
  * within anvil_timeout the client is admitted and a warning is logged at
- * most once a minute: an outage of anvil must never stop mail.  The
+ * most once a minute: an outage of anvil must never stop mail.  anvil
+ * also counts every client a daemon drops, per service and reason
+ * (anvil_client_event, and the refusals it decides itself), for
+ * ispmailctl status; an event lost to an outage is just not counted.  The
  * requests go through the stream module, so in imapd's multi-session
  * processes they wait through the stream waiter and block no other
  * session; concurrent requests of one process take turns.
@@ -18,6 +21,9 @@
 #define ISPMAIL_ANVIL_CLIENT_H
 
 struct service_peer;
+
+/* anvil's socket, relative to queue_directory. */
+#define ANVIL_SOCKET "private/anvil"
 
 /* What anvil_client_admit() decided (a plain result record). */
 struct anvil_admission {
@@ -36,15 +42,23 @@ struct anvil_admission {
 int anvil_client_init(char **error_r);
 /*
  * Count a new connection from peer against its service's limits
- * (count_limit and rate_limit; 0 means none).  1: admitted (release it
- * with anvil_client_release when the connection ends); 0: refused, adm
- * says which limit (the caller answers, logs and closes; nothing to
- * release); the refusal is logged here, with reason=LIMIT.
+ * (count_limit and rate_limit; 0 means none; anvil compares and counts
+ * a refusal).  1: admitted (release it with anvil_client_release when
+ * the connection ends); 0: refused, adm says which limit (the caller
+ * answers and closes; nothing to release); the refusal is logged here,
+ * with reason=LIMIT.
  */
 int anvil_client_admit(const struct service_peer *peer,
 	long long count_limit, long long rate_limit,
 	struct anvil_admission *adm);
 /* The connection admitted as adm ended. */
 void anvil_client_release(struct anvil_admission *adm);
+/*
+ * peer's connection is dropped for reason (a fixed word of our own, such
+ * as "junk_command_limit", never client data): anvil counts it.  Sent
+ * without waiting for an answer (there is none), within anvil_timeout;
+ * never fails (a lost event is warned about at most once a minute).
+ */
+void anvil_client_event(const struct service_peer *peer, const char *reason);
 
 #endif

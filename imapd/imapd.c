@@ -352,6 +352,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	struct imap_session sess;
 	struct anvil_admission adm;
 	enum imap_read_result res;
+	const char *reason;
 	char *error = NULL, *tag;
 	int timeout_ms = (int) imapd_timeout(IMAP_STATE_NOT_AUTH) * 1000;
 
@@ -401,10 +402,12 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 			if (stream_status(sess.s) == STREAM_TIMEOUT) {
 				imap_printf(&sess, "* BYE Autologout; idle "
 				    "for too long\r\n");
-				log_info("timeout from %s reason=%s",
-				    peer->client_addr, service_in_stress() ?
+				reason = service_in_stress() ?
 				    "stress_timeout" : sess.user == NULL ?
-				    "login_timeout" : "idle_timeout");
+				    "login_timeout" : "idle_timeout";
+				log_info("timeout from %s reason=%s",
+				    peer->client_addr, reason);
+				anvil_client_event(peer, reason);
 			}
 			break;
 		}
@@ -447,14 +450,17 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 			log_info("too many junk commands from %s "
 			    "reason=junk_command_limit limit=%lld",
 			    peer->client_addr, var_imap_junk_command_limit);
+			anvil_client_event(peer, "junk_command_limit");
 			break;
 		}
 		if (sess.bad_count >= var_imap_bad_command_limit &&
 		    sess.state != IMAP_STATE_LOGOUT) {
 			imap_printf(&sess, "* BYE Too many invalid IMAP "
 			    "commands\r\n");
-			log_info("%s: too many bad commands",
-			    peer->client_addr);
+			log_info("too many bad commands from %s "
+			    "reason=bad_command_limit limit=%lld",
+			    peer->client_addr, var_imap_bad_command_limit);
+			anvil_client_event(peer, "bad_command_limit");
 			break;
 		}
 	}

@@ -48,7 +48,9 @@ pop_bad_command(struct pop_session *ps)
 {
 	if (++ps->bad_commands < var_pop_max_bad_commands)
 		return;
-	log_info("too many bad commands from %s", ps->peer->client_addr);
+	log_info("too many bad commands from %s reason=bad_command_limit "
+	    "limit=%lld", ps->peer->client_addr, var_pop_max_bad_commands);
+	anvil_client_event(ps->peer, "bad_command_limit");
 	pop_reply(ps, "-ERR Too many bad commands, disconnecting");
 	ps->quit = 1;
 }
@@ -348,6 +350,7 @@ pop_junk(struct pop_session *ps, const struct pop_command *cmd)
 	log_info("too many junk commands from %s: last %s "
 	    "reason=junk_command_limit limit=%lld", ps->peer->client_addr,
 	    cmd->name, var_pop_junk_command_limit);
+	anvil_client_event(ps->peer, "junk_command_limit");
 	pop_reply(ps, "-ERR [SYS/TEMP] Too many commands without progress, "
 	    "disconnecting");
 	ps->quit = 1;
@@ -413,6 +416,7 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 	struct anvil_admission adm;
 	enum stream_status st;
 	struct buf *line;
+	const char *reason;
 	char *error = NULL;
 
 	(void) ctx;
@@ -458,13 +462,14 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
+			reason = service_in_stress() ? "stress_timeout" :
+			    ps.login == NULL ? "login_timeout" :
+			    "command_timeout";
 			log_info("timeout from %s%s%s reason=%s",
 			    peer->client_addr,
 			    ps.login != NULL ? " user " : "",
-			    ps.login != NULL ? ps.login : "",
-			    service_in_stress() ? "stress_timeout" :
-			    ps.login == NULL ? "login_timeout" :
-			    "command_timeout");
+			    ps.login != NULL ? ps.login : "", reason);
+			anvil_client_event(peer, reason);
 			pop_reply(&ps, "-ERR Autologout: idle for too long");
 			break;
 		}

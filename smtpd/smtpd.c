@@ -52,7 +52,9 @@ smtpd_error(struct smtpd_session *ss)
 {
 	if (++ss->errors < var_smtpd_error_limit)
 		return 0;
-	log_info("too many errors from %s", ss->peer->client_addr);
+	log_info("too many errors from %s reason=error_limit limit=%lld",
+	    ss->peer->client_addr, var_smtpd_error_limit);
+	anvil_client_event(ss->peer, "error_limit");
 	smtpd_reply(ss, "421 4.7.0 %s Error: too many errors",
 	    smtpd.hostname);
 	ss->quit = 1;
@@ -78,6 +80,7 @@ smtpd_junk(struct smtpd_session *ss, const char *command)
 	log_info("too many junk commands from %s: last %s "
 	    "reason=junk_command_limit limit=%lld", ss->peer->client_addr,
 	    command, var_smtpd_junk_command_limit);
+	anvil_client_event(ss->peer, "junk_command_limit");
 	smtpd_reply(ss, "421 4.7.0 %s Error: too many commands without "
 	    "progress", smtpd.hostname);
 	ss->quit = 1;
@@ -349,6 +352,7 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	struct anvil_admission adm;
 	enum stream_status st;
 	struct buf *line;
+	const char *reason;
 	char *error = NULL;
 
 	(void) ctx;
@@ -397,10 +401,12 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			continue;
 		}
 		if (st == STREAM_TIMEOUT) {
-			log_info("timeout after %s from %s%s",
+			reason = service_in_stress() ? "stress_timeout" :
+			    "timeout";
+			log_info("timeout after %s from %s reason=%s",
 			    ss.have_mail ? "MAIL" : "command",
-			    peer->client_addr, service_in_stress() ?
-			    " reason=stress_timeout" : "");
+			    peer->client_addr, reason);
+			anvil_client_event(peer, reason);
 			smtpd_reply(&ss, "421 4.4.2 %s Error: timeout exceeded",
 			    smtpd.hostname);
 			break;

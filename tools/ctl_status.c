@@ -1,4 +1,7 @@
-/* ctl_status: ispmailctl status, the master's per-service table. */
+/*
+ * ctl_status: ispmailctl status, the master's per-service table, the
+ * queue sizes and anvil's drop counters.
+ */
 #include "config.h"
 
 #include <dirent.h>
@@ -10,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "attr.h"
 #include "buf.h"
 #include "ctl.h"
@@ -25,6 +29,8 @@
 #define CTL_STATUS_MAX_SERVICES 10000
 /* The longest value shown in a column (a listen path can be long). */
 #define CTL_STATUS_VALUE_MAX 256
+/* anvil keeps at most 128 counters; a runaway peer stops here. */
+#define CTL_STATUS_MAX_DROPS 1000
 
 /*
  * The columns, each with the attribute it shows.  STATE is derived from
@@ -58,12 +64,12 @@ struct ctl_status_row {
 };
 
 /*
- * A printable copy of a value from the socket: at most
- * CTL_STATUS_VALUE_MAX bytes, control bytes and spaces shown as '?' so a
- * hostile value cannot break the table or the terminal.
+ * A printable copy of a value from a socket: at most CTL_STATUS_VALUE_MAX
+ * bytes, control bytes (and spaces, unless keep_spaces) shown as '?' so
+ * a hostile value cannot break the table or the terminal.
  */
 static char *
-ctl_status_cell(const char *value, size_t len)
+ctl_status_printable(const char *value, size_t len, int keep_spaces)
 {
 	char *copy;
 	size_t i;
@@ -76,10 +82,17 @@ ctl_status_cell(const char *value, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char) copy[i];
 
-		if (c <= 0x20 || c == 0x7f)
+		if (c < 0x20 || c == 0x7f || (c == ' ' && !keep_spaces))
 			copy[i] = '?';
 	}
 	return copy;
+}
+
+/* A table cell: one word. */
+static char *
+ctl_status_cell(const char *value, size_t len)
+{
+	return ctl_status_printable(value, len, 0);
 }
 
 static void
@@ -170,6 +183,31 @@ ctl_status_print(const struct ctl_status_row *rows, size_t count)
 	}
 }
 
+/* A connected unix socket; -1 with errno (ENAMETOOLONG: path too long). */
+static int
+ctl_status_dial(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+		saved = errno;
+		(void) close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 /*
  * Connect to the master's status socket.  The socket's absence, or a
  * socket nobody listens on (a master killed without cleanup), both mean
@@ -178,32 +216,20 @@ ctl_status_print(const struct ctl_status_row *rows, size_t count)
 static int
 ctl_status_connect(const char *path)
 {
-	struct sockaddr_un sun;
-	int fd;
+	int fd = ctl_status_dial(path);
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	if (fd >= 0)
+		return fd;
+	if (errno == ENAMETOOLONG)
 		ctl_eprintf("ispmailctl: status socket path too long: %s\n",
 		    path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		ctl_eprintf("ispmailctl: socket: %s\n", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			ctl_eprintf("ispmailctl: master is not running "
-			    "(no status socket at %s)\n", path);
-		else
-			ctl_eprintf("ispmailctl: connect %s: %s\n", path,
-			    strerror(errno));
-		(void) close(fd);
-		return -1;
-	}
-	return fd;
+	else if (errno == ENOENT || errno == ECONNREFUSED)
+		ctl_eprintf("ispmailctl: master is not running "
+		    "(no status socket at %s)\n", path);
+	else
+		ctl_eprintf("ispmailctl: connect %s: %s\n", path,
+		    strerror(errno));
+	return -1;
 }
 
 /* Files in one queue directory and its hashed subdirectories. */
@@ -258,6 +284,85 @@ ctl_status_queues(void)
 			ctl_printf(" %s %lld", queues[i], n);
 	}
 	ctl_printf("\n");
+}
+
+/*
+ * Ask anvil for its drop counters into l.  NULL ok; else why not, for
+ * the operator (static text or stream_error; valid until s is freed).
+ */
+static const char *
+ctl_status_ask_anvil(struct stream *s, struct attr_list *l)
+{
+	struct buf *request = buf_new(BUF_DEFAULT_CAP);
+	const char *error = NULL, *status;
+	enum stream_status st;
+
+	if (attr_put(request, "request", "counters") < 0 ||
+	    attr_end(request) < 0)
+		error = "request does not fit";
+	else if ((st = attr_write(s, request)) != STREAM_OK)
+		error = stream_error(s);
+	else if ((st = attr_read(s, l, &error)) != STREAM_OK)
+		error = st == STREAM_ERROR && error != NULL ? error :
+		    stream_status_text(st);
+	else if ((status = attr_get(l, "status")) == NULL ||
+	    strcmp(status, "ok") != 0)
+		error = "anvil refused the request";
+	buf_free(&request);
+	return error;
+}
+
+/*
+ * "drops: smtp junk_command_limit 3, pop3 login_timeout 1": anvil's
+ * counters of dropped clients, per service and reason, in anvil's order
+ * (sorted).  "drops: none" when there were none; when anvil cannot be
+ * asked the line says why and status still succeeds: the master's table
+ * above is what status is for.
+ */
+static void
+ctl_status_drops(void)
+{
+	struct attr_list *l;
+	struct stream *s;
+	const char *error, *name, *value;
+	char *path, *cell;
+	size_t i, len, shown = 0;
+	int fd;
+
+	path = xasprintf("%s/%s", var_queue_directory, ANVIL_SOCKET);
+	fd = ctl_status_dial(path);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			ctl_printf("drops: unknown (anvil is not running)\n");
+		else
+			ctl_printf("drops: unknown (connect %s: %s)\n",
+			    path, strerror(errno));
+		free(path);
+		return;
+	}
+	free(path);
+	s = stream_new(fd, CTL_STATUS_TIMEOUT_MS, CTL_STATUS_TIMEOUT_MS);
+	l = attr_list_new(CTL_STATUS_MAX_DROPS + 1, CTL_STATUS_VALUE_MAX);
+	if ((error = ctl_status_ask_anvil(s, l)) != NULL) {
+		cell = ctl_status_printable(error, strlen(error), 1);
+		ctl_printf("drops: unknown (anvil: %s)\n", cell);
+		free(cell);
+	} else {
+		ctl_printf("drops:");
+		for (i = 0; (name = attr_nth(l, i, &value, &len)) != NULL;
+		    i++) {
+			if (strcmp(name, "drop") != 0)
+				continue;
+			/* "SERVICE REASON N": spaces separate the fields. */
+			cell = ctl_status_printable(value, len, 1);
+			ctl_printf("%s %s", shown++ > 0 ? "," : "", cell);
+			free(cell);
+		}
+		ctl_printf("%s\n", shown == 0 ? " none" : "");
+	}
+	attr_list_free(&l);
+	stream_free(&s);
+	(void) close(fd);
 }
 
 int
@@ -334,6 +439,7 @@ ctl_status(int argc, char **argv)
 	    buf_cstr(uptime), services, services == 1 ? "" : "s");
 	ctl_status_print(rows, row_count);
 	ctl_status_queues();
+	ctl_status_drops();
 	rc = 0;
 out:
 	ctl_status_rows_free(rows, row_count);

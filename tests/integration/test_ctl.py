@@ -26,10 +26,12 @@ def test_status_table(instance_factory):
     assert m, lines[0]
     assert int(m.group(1)) == inst.pid
     assert lines[1].split() == COLUMNS
-    # The last line counts the queues (all empty here).
-    assert lines[-1] == ("queue: incoming 0 active 0 deferred 0 hold 0 "
+    # Then the queues (all empty here) and anvil's drop counters (no
+    # anvil in this instance: status says so and still succeeds).
+    assert lines[-2] == ("queue: incoming 0 active 0 deferred 0 hold 0 "
                          "corrupt 0")
-    rows = {line.split()[0]: line.split() for line in lines[2:-1]}
+    assert lines[-1] == "drops: unknown (anvil is not running)"
+    rows = {line.split()[0]: line.split() for line in lines[2:-2]}
     assert list(rows) == ["alpha", "beta"]
     assert rows["alpha"][1:4] == ["inet", inst.service("alpha").address,
                                   inst.user]
@@ -69,12 +71,12 @@ def test_status_stale_socket(make_instance):
     assert "master is not running" in r.stderr
 
 
-def fake_status_socket(inst, answer):
-    """A status socket that reads the request and sends answer (bytes);
-    returns the thread serving it (one connection)."""
-    os.makedirs(os.path.dirname(inst.status_path))
+def fake_socket(path, expected_request, answer, remove=False):
+    """A unix socket at path that reads one request and, if it is
+    expected_request, sends answer (bytes); with remove, the socket file
+    goes after the one connection.  Returns the thread serving it."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(inst.status_path)
+    server.bind(path)
     server.listen(1)
 
     def serve():
@@ -88,11 +90,20 @@ def fake_status_socket(inst, answer):
                     if not chunk:
                         break
                     request += chunk
-                if request == b"request=status\n\n":
+                if request == expected_request:
                     conn.sendall(answer)
+        if remove:
+            os.unlink(path)
     t = threading.Thread(target=serve)
     t.start()
     return t
+
+
+def fake_status_socket(inst, answer):
+    """A status socket that reads the request and sends answer (bytes);
+    returns the thread serving it (one connection)."""
+    os.makedirs(os.path.dirname(inst.status_path))
+    return fake_socket(inst.status_path, b"request=status\n\n", answer)
 
 
 def test_status_malformed_answers(make_instance):
@@ -210,3 +221,36 @@ def test_bad_main_conf(make_instance):
     r = inst.ctl("config", "-n")
     assert r.returncode == 1
     assert "main.conf" in r.stderr
+
+
+def fake_anvil(inst, answer):
+    """An anvil socket that answers "counters" with answer (bytes)."""
+    path = os.path.join(os.path.dirname(inst.status_path), "anvil")
+    return fake_socket(path, b"request=counters\n\n", answer, remove=True)
+
+
+def test_status_drops_from_a_hostile_anvil(instance_factory):
+    """The drops line shows what anvil answers, made printable, and
+    says "unknown" for an answer it cannot use; status still exits 0."""
+    inst = instance_factory([testsvc("alpha")])
+    cases = [
+        (b"status=ok\n\n", "drops: none"),
+        (b"status=ok\ndrop=smtp junk_command_limit 3\n"
+         b"drop=x%1B[2J%0Ay timeout 1\n\n",
+         "drops: smtp junk_command_limit 3, x?[2J?y timeout 1"),
+        (b"status=error\nreason=no\n\n",
+         "drops: unknown (anvil: anvil refused the request)"),
+        (b"status=ok\n" + b"drop=a b 1\n" * 1001 + b"\n",
+         "drops: unknown (anvil: "),
+        (b"status=ok\ndrop=%zz\n\n", "drops: unknown (anvil: "),
+        (b"status=ok\n", "drops: unknown (anvil: "),
+    ]
+    for answer, expect in cases:
+        t = fake_anvil(inst, answer)
+        r = inst.ctl("status")
+        t.join()
+        assert r.returncode == 0, r.stderr
+        last = r.stdout.splitlines()[-1]
+        assert last.startswith(expect) if expect.endswith("(anvil: ") \
+            else last == expect, (answer[:60], last)
+        assert r.stdout.splitlines()[-2].startswith("queue: ")

@@ -1,7 +1,9 @@
 """Slow and idle clients (issue 12, finding 13): stress mode, short
 pre-login timeouts, junk command limits, and anvil's per-client connection
 count and rate limits, with real clients (smtplib, poplib, imaplib, raw
-sockets) against smtpd, popd and imapd."""
+sockets) against smtpd, popd and imapd.  Every drop is counted by anvil per
+service and reason: `ispmailctl status` shows it, and a kill -9 of the
+daemon does not lose it."""
 
 import imaplib
 import os
@@ -73,6 +75,60 @@ def closed_within(f, seconds):
         assert time.monotonic() - start < seconds, lines
 
 
+def drops(inst):
+    """The last line of `ispmailctl status`, "drops: smtp timeout 2, ...",
+    as {(service, reason): count}."""
+    r = inst.ctl("status")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1]
+    assert line.startswith("drops: "), r.stdout
+    if line == "drops: none":
+        return {}
+    counts = {}
+    for item in line[len("drops: "):].split(", "):
+        service, reason, count = item.split(" ")
+        counts[(service, reason)] = int(count)
+    return counts
+
+
+def daemon_pids(inst, program):
+    """The live processes of program (e.g. b"smtpd/smtpd")."""
+    pids = []
+    for pid in inst.instance_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(program):
+            pids.append(pid)
+    return pids
+
+
+def assert_drop_counted(inst, service, reason, count, program,
+                        at_least=False):
+    """`ispmailctl status` shows count drops of service for reason (or
+    more, with at_least), and still does after every process of program
+    is killed with SIGKILL."""
+    def counted():
+        n = drops(inst).get((service, reason), 0)
+        return n >= count if at_least else n == count
+    harness.wait_for(counted, 5, what="%s %s %d in ispmailctl status"
+                     % (service, reason, count))
+    pids = daemon_pids(inst, program)
+    assert pids, "no %s process to kill" % program
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    harness.wait_for(lambda: not set(pids) & set(inst.instance_pids()), 5,
+                     what="%s killed" % program)
+    assert counted(), drops(inst)
+
+
+SMTPD = b"smtpd/smtpd"
+POPD = b"popd/popd"
+IMAPD = b"imapd/imapd"
+
+
 # -- stress mode -----------------------------------------------------------
 
 def test_smtpd_stress_frees_slots_held_by_silent_clients(make_instance,
@@ -111,6 +167,8 @@ def test_smtpd_stress_frees_slots_held_by_silent_clients(make_instance,
     r = inst.ctl("status")
     assert r.returncode == 0, r.stderr
     assert "STRESS" in r.stdout
+    assert_drop_counted(inst, "smtp", "stress_timeout", 1, SMTPD,
+                        at_least=True)
 
 
 def test_stress_shortens_a_read_already_waiting(make_instance, certs):
@@ -148,6 +206,7 @@ def test_popd_stress_timeout(make_instance, certs):
     assert lines and lines[-1].startswith(b"-ERR"), lines
     sock.close()
     assert "reason=stress_timeout" in inst.log()
+    assert_drop_counted(inst, "pop3", "stress_timeout", 1, POPD)
 
 
 def test_imapd_multi_stress_timeout(make_instance):
@@ -169,6 +228,8 @@ def test_imapd_multi_stress_timeout(make_instance):
     assert lines and lines[-1].startswith(b"* BYE"), lines
     for sock, f in conns:
         sock.close()
+    assert_drop_counted(inst, "imap", "stress_timeout", 1, IMAPD,
+                        at_least=True)
 
 
 # -- pre-login timeouts ----------------------------------------------------
@@ -182,19 +243,37 @@ def test_pop_login_timeout(make_instance, certs):
     assert took >= 1.5
     assert "reason=login_timeout" in inst.log()
     sock.close()
+    assert_drop_counted(inst, "pop3", "login_timeout", 1, POPD)
+
+
+def pop_logged_in(inst):
+    """A poplib client logged in to a new mailbox."""
+    address, _ = popdutil.new_mailbox(inst)
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    p.user(address)
+    p.pass_(popdutil.PASSWORD)
+    return p
 
 
 def test_pop_command_timeout_after_login(make_instance, certs):
     """After login the RFC 1939 timeout applies, not the login one."""
     inst = start_popd(make_instance, certs,
                       params={"pop_login_timeout": "1s"})
-    address, _ = popdutil.new_mailbox(inst)
-    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
-    p.user(address)
-    p.pass_(popdutil.PASSWORD)
+    p = pop_logged_in(inst)
     time.sleep(2.5)
     assert p.noop().startswith(b"+OK")
     p.quit()
+
+
+def test_pop_command_timeout_counted(make_instance, certs):
+    inst = start_popd(make_instance, certs,
+                      params={"pop_command_timeout": "2s"})
+    p = pop_logged_in(inst)
+    lines, _ = closed_within(p.file, 8)
+    assert lines and lines[-1].startswith(b"-ERR"), lines
+    p.close()
+    assert "reason=command_timeout" in inst.log()
+    assert_drop_counted(inst, "pop3", "command_timeout", 1, POPD)
 
 
 def test_imap_login_timeout(make_instance):
@@ -206,6 +285,7 @@ def test_imap_login_timeout(make_instance):
     assert took >= 1.5
     assert "reason=login_timeout" in inst.log()
     sock.close()
+    assert_drop_counted(inst, "imap", "login_timeout", 1, IMAPD)
 
 
 def test_imap_timeout_after_login(make_instance):
@@ -216,6 +296,32 @@ def test_imap_timeout_after_login(make_instance):
     time.sleep(2.5)
     assert m.noop()[0] == "OK"
     m.logout()
+    assert drops(inst) == {}
+
+
+def test_imap_idle_timeout_counted(make_instance):
+    inst, _ = imapdutil.make_imap_instance(
+        make_instance, params={"imap_timeout": "2s"})
+    m = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=10)
+    m.login(imapdutil.USER, imapdutil.PASSWORD)
+    lines, _ = closed_within(m.file, 8)
+    assert lines and lines[-1].startswith(b"* BYE"), lines
+    m.shutdown()
+    assert "reason=idle_timeout" in inst.log()
+    assert_drop_counted(inst, "imap", "idle_timeout", 1, IMAPD)
+
+
+def test_smtpd_timeout_counted(make_instance, certs):
+    """Out of stress, smtpd_timeout drops are counted as "timeout"."""
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_timeout": "2s"})
+    assert drops(inst) == {}
+    sock, f = greeted(inst, "smtp")
+    lines, took = closed_within(f, 8)
+    assert lines and lines[-1].startswith(b"421 4.4.2"), lines
+    sock.close()
+    assert "reason=timeout" in inst.log()
+    assert_drop_counted(inst, "smtp", "timeout", 1, SMTPD)
 
 
 # -- junk commands ---------------------------------------------------------
@@ -232,6 +338,7 @@ def test_smtpd_junk_command_limit(make_instance, certs):
     code, text = s.docmd("NOOP")
     assert code == 421 and b"4.7.0" in text, (code, text)
     assert "reason=junk_command_limit" in inst.log()
+    assert_drop_counted(inst, "smtp", "junk_command_limit", 1, SMTPD)
 
 
 def test_smtpd_mail_is_not_junk(make_instance, certs):
@@ -262,6 +369,7 @@ def test_pop_junk_command_limit(make_instance, certs):
         p.noop()                            # 4: the limit
     assert b"[SYS/TEMP]" in e.value.args[0]
     assert "reason=junk_command_limit" in inst.log()
+    assert_drop_counted(inst, "pop3", "junk_command_limit", 1, POPD)
 
 
 def test_imap_junk_command_limit_before_login(make_instance):
@@ -279,6 +387,46 @@ def test_imap_junk_command_limit_before_login(make_instance):
     for _ in range(5):
         assert m.noop()[0] == "OK"
     m.logout()
+    assert_drop_counted(inst, "imap", "junk_command_limit", 1, IMAPD)
+
+
+# -- bad commands ----------------------------------------------------------
+
+def assert_bad_commands_dropped(inst, service, greeting, commands, bye,
+                                reason, program):
+    """Three bad commands (the limit is 3) end the session with bye, and
+    the drop is logged and counted as reason."""
+    sock, f = greeted(inst, service, expect=greeting)
+    sock.sendall(commands)
+    lines, _ = closed_within(f, 5)
+    assert lines[-1].startswith(bye), lines
+    sock.close()
+    assert "reason=%s limit=3" % reason in inst.log()
+    assert_drop_counted(inst, service, reason, 1, program)
+
+
+def test_smtpd_error_limit_counted(make_instance, certs):
+    inst = start_smtpd(make_instance, certs,
+                       params={"smtpd_error_limit": "3"})
+    assert_bad_commands_dropped(inst, "smtp", b"220 ", b"BOGUS\r\n" * 3,
+                                b"421 4.7.0", "error_limit", SMTPD)
+
+
+def test_pop_bad_command_limit_counted(make_instance, certs):
+    inst = start_popd(make_instance, certs,
+                      params={"pop_max_bad_commands": "3"})
+    assert_bad_commands_dropped(inst, "pop3", b"+OK", b"BOGUS\r\n" * 3,
+                                b"-ERR Too many bad commands",
+                                "bad_command_limit", POPD)
+
+
+def test_imap_bad_command_limit_counted(make_instance):
+    inst, _ = imapdutil.make_imap_instance(
+        make_instance, params={"imap_bad_command_limit": "3"})
+    assert_bad_commands_dropped(inst, "imap", b"* OK",
+                                b"a BOGUS\r\nb BOGUS\r\nc BOGUS\r\n",
+                                b"* BYE Too many invalid",
+                                "bad_command_limit", IMAPD)
 
 
 # -- anvil: connection count and rate per client address -------------------
@@ -308,6 +456,8 @@ def test_smtpd_connection_count_limit(make_instance, certs):
                      what="a slot after a disconnect")
     for sock, f in held:
         sock.close()
+    assert drops(inst) == {("smtp", "connection_count_limit"): 1}
+    assert_drop_counted(inst, "smtp", "connection_count_limit", 1, SMTPD)
 
 
 def raw_connect(inst, service):
@@ -347,6 +497,7 @@ def test_smtpd_connection_rate_limit(make_instance, certs):
         smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
     assert e.value.smtp_code == 421
     assert "reason=connection_rate_limit rate=4 limit=3" in inst.log()
+    assert_drop_counted(inst, "smtp", "connection_rate_limit", 1, SMTPD)
     # The next time unit starts afresh.
     time.sleep(4.5)
     smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10).quit()
@@ -361,6 +512,7 @@ def test_pop_connection_count_limit(make_instance, certs):
     assert b"-ERR [SYS/TEMP]" in e.value.args[0]
     held[0].close()
     assert "reason=connection_count_limit" in inst.log()
+    assert_drop_counted(inst, "pop3", "connection_count_limit", 1, POPD)
 
 
 def test_imap_connection_count_limit_multi(make_instance):
@@ -381,6 +533,38 @@ def test_imap_connection_count_limit_multi(make_instance):
         m.logout()
     harness.wait_for(lambda: try_greeting(inst, "imap", b"* OK"), 5,
                      what="slots after logout")
+    assert_drop_counted(inst, "imap", "connection_count_limit", 1, IMAPD)
+
+
+def test_anvil_events_have_no_answer_and_bad_names_are_not_counted(
+        make_instance, certs):
+    """On anvil's socket: events are counted without an answer (the
+    first answer read is the one to "counters"), events with a missing
+    or malformed name are not counted, and a process that sent events
+    going away keeps them."""
+    inst = start_smtpd(make_instance, certs)
+    path = os.path.join(inst.queue_dir, "private", "anvil")
+    events = (b"request=event\nservice=smtp\nreason=timeout\n\n" * 2 +
+              b"request=event\nservice=pop3\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\n\n"
+              b"request=event\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\nreason=Bad%0Aname\n\n"
+              b"request=event\nservice=sm tp\nreason=timeout\n\n"
+              b"request=event\nservice=smtp\nreason=" + b"x" * 33 +
+              b"\n\n")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(events + b"request=counters\n\n")
+        answer = b""
+        while not answer.endswith(b"\n\n"):
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    assert answer == (b"status=ok\ndrop=pop3 timeout 1\n"
+                      b"drop=smtp timeout 2\n\n"), answer
+    assert drops(inst) == {("pop3", "timeout"): 1, ("smtp", "timeout"): 2}
+    assert "event not counted: invalid service or reason" in inst.log()
 
 
 def test_anvil_down_does_not_block_mail(make_instance, certs):
@@ -402,6 +586,11 @@ def test_anvil_down_does_not_block_mail(make_instance, certs):
     log = inst.log()
     assert "client connection limits not applied" in log
     assert "reason=connection_count_limit" not in log
+    # status still works, and says why it has no counters.
+    r = inst.ctl("status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == \
+        "drops: unknown (anvil is not running)", r.stdout
 
 
 def test_anvil_crash_and_restart(make_instance, certs):
@@ -426,12 +615,5 @@ def test_anvil_crash_and_restart(make_instance, certs):
 
 
 def anvil_pid(inst):
-    for pid in inst.instance_pids():
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"anvil/anvil"):
-            return pid
-    return None
+    pids = daemon_pids(inst, b"anvil/anvil")
+    return pids[0] if pids else None

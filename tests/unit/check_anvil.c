@@ -1,4 +1,4 @@
-/* check_anvil: anvil's table of connection counts and rates. */
+/* check_anvil: anvil's tables: connection counts and rates, drops. */
 #include "config.h"
 
 #include <check.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anvil_counters.h"
 #include "anvil_table.h"
 
 #define UNIT_MS 1000
@@ -137,11 +138,136 @@ START_TEST(test_many_keys)
 }
 END_TEST
 
+/* The value of (service, reason), 0 when it has no counter. */
+static unsigned long long
+counter_value(const struct anvil_counters *c, const char *service,
+	const char *reason)
+{
+	const char *s, *r;
+	unsigned long long v;
+	size_t i;
+
+	for (i = 0; anvil_counters_nth(c, i, &s, &r, &v); i++)
+		if (strcmp(s, service) == 0 && strcmp(r, reason) == 0)
+			return v;
+	return 0;
+}
+
+static void
+add_ok(struct anvil_counters *c, const char *service, const char *reason)
+{
+	const char *error = NULL;
+
+	ck_assert_int_eq(anvil_counters_add(c, service, reason, &error), 0);
+	ck_assert_ptr_null(error);
+}
+
+START_TEST(test_counters_count_per_pair)
+{
+	struct anvil_counters *c = anvil_counters_new(16);
+
+	add_ok(c, "smtp", "junk_command_limit");
+	add_ok(c, "smtp", "junk_command_limit");
+	add_ok(c, "smtp", "timeout");
+	add_ok(c, "pop3", "junk_command_limit");
+	ck_assert_uint_eq(anvil_counters_size(c), 3);
+	ck_assert_uint_eq(counter_value(c, "smtp", "junk_command_limit"), 2);
+	ck_assert_uint_eq(counter_value(c, "smtp", "timeout"), 1);
+	ck_assert_uint_eq(counter_value(c, "pop3", "junk_command_limit"), 1);
+	ck_assert_uint_eq(counter_value(c, "imap", "timeout"), 0);
+	anvil_counters_free(&c);
+	ck_assert_ptr_null(c);
+	anvil_counters_free(&c);
+}
+END_TEST
+
+/* Listed in (service, reason) order, whatever the order of events. */
+START_TEST(test_counters_sorted)
+{
+	static const char *const expect[][2] = {
+		{ "imap", "login_timeout" }, { "pop3", "a" },
+		{ "pop3", "b" }, { "smtp", "stress_timeout" },
+		{ "submission", "timeout" },
+	};
+	struct anvil_counters *c = anvil_counters_new(16);
+	const char *s, *r;
+	unsigned long long v;
+	size_t i;
+
+	add_ok(c, "submission", "timeout");
+	add_ok(c, "pop3", "b");
+	add_ok(c, "smtp", "stress_timeout");
+	add_ok(c, "imap", "login_timeout");
+	add_ok(c, "pop3", "a");
+	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		ck_assert_int_eq(anvil_counters_nth(c, i, &s, &r, &v), 1);
+		ck_assert_str_eq(s, expect[i][0]);
+		ck_assert_str_eq(r, expect[i][1]);
+		ck_assert_uint_eq(v, 1);
+	}
+	ck_assert_int_eq(anvil_counters_nth(c, i, &s, &r, &v), 0);
+	anvil_counters_free(&c);
+}
+END_TEST
+
+/* Names from a socket: only our vocabulary's shape gets a counter. */
+START_TEST(test_counters_bad_names)
+{
+	static const char *const bad[][2] = {
+		{ "", "timeout" }, { "smtp", "" },
+		{ "sm tp", "timeout" }, { "smtp,x", "timeout" },
+		{ "smtp\n", "timeout" }, { "smtp\x7f", "timeout" },
+		{ "smtp", "Timeout" }, { "smtp", "time-out" },
+		{ "smtp", "time out" }, { "smtp", "timeout\n" },
+		{ "smtp", "\xc3\xa9t\xc3\xa9" },
+		{ "smtp", "abcdefghijklmnopqrstuvwxyz0123456" },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", "timeout" },
+	};
+	struct anvil_counters *c = anvil_counters_new(4);
+	const char *error;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		error = NULL;
+		ck_assert_int_eq(anvil_counters_add(c, bad[i][0], bad[i][1],
+		    &error), -1);
+		ck_assert_str_eq(error, "invalid service or reason");
+	}
+	ck_assert_uint_eq(anvil_counters_size(c), 0);
+	/* The longest names allowed, and a service with punctuation. */
+	add_ok(c, "abcdefghijklmnopqrstuvwxyz012345",
+	    "abcdefghijklmnopqrstuvwxyz012345");
+	add_ok(c, "127.0.0.1:smtp-2", "timeout");
+	ck_assert_uint_eq(anvil_counters_size(c), 2);
+	anvil_counters_free(&c);
+}
+END_TEST
+
+/* Full: a new pair is refused, the pairs there still count. */
+START_TEST(test_counters_full)
+{
+	struct anvil_counters *c = anvil_counters_new(2);
+	const char *error = NULL;
+
+	add_ok(c, "smtp", "timeout");
+	add_ok(c, "pop3", "timeout");
+	ck_assert_int_eq(anvil_counters_add(c, "imap", "timeout", &error),
+	    -1);
+	ck_assert_str_eq(error, "counter table full");
+	add_ok(c, "smtp", "timeout");
+	ck_assert_uint_eq(anvil_counters_size(c), 2);
+	ck_assert_uint_eq(counter_value(c, "smtp", "timeout"), 2);
+	ck_assert_uint_eq(counter_value(c, "imap", "timeout"), 0);
+	anvil_counters_free(&c);
+}
+END_TEST
+
 static Suite *
 anvil_suite(void)
 {
 	Suite *suite = suite_create("anvil");
 	TCase *tc = tcase_create("table");
+	TCase *tc_counters = tcase_create("counters");
 
 	tcase_add_test(tc, test_count_and_rate);
 	tcase_add_test(tc, test_disconnect_never_below_zero);
@@ -150,6 +276,11 @@ anvil_suite(void)
 	tcase_add_test(tc, test_binary_keys);
 	tcase_add_test(tc, test_many_keys);
 	suite_add_tcase(suite, tc);
+	tcase_add_test(tc_counters, test_counters_count_per_pair);
+	tcase_add_test(tc_counters, test_counters_sorted);
+	tcase_add_test(tc_counters, test_counters_bad_names);
+	tcase_add_test(tc_counters, test_counters_full);
+	suite_add_tcase(suite, tc_counters);
 	return suite;
 }
 
