@@ -6,7 +6,7 @@
  * key needs the header or the text.  Strings match as substrings of the
  * decoded text (RFC 3501 6.4.4): header values with RFC 2047 encoded
  * words decoded, text/ * bodies with their transfer encoding undone, all
- * in UTF-8 (common/mime_decode.h), both sides folded by
+ * in UTF-8 (common/mail/mime_decode.h), both sides folded by
  * mime_decode_fold() (ASCII and Latin-1 letters).  BODY and TEXT look
  * only at text/ * parts (and the headers of embedded messages); each part
  * is decoded up to SEARCH_TEXT_CAP bytes.

@@ -14,3 +14,5 @@ TESTS += tests/unit/check_qfile
 tests_unit_check_qfile_SOURCES = tests/unit/check_qfile.c
 tests_unit_check_qfile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_qfile_LDADD = $(UNIT_LDADD)
+# smtpd's check of SRS bounce addresses at RCPT.
+smtpd_smtpd_SOURCES += smtpd/smtpd_srs.c smtpd/smtpd_srs.h

@@ -1,6 +1,6 @@
 /*
  * smtpd_srs: RCPT TO an address in srs_domain (the Sender Rewriting
- * Scheme, common/srs.h).  Bounces to SRS addresses we made are accepted
+ * Scheme, common/mail/srs.h).  Bounces to SRS addresses we made are accepted
  * (qmgr routes them back to the original sender with srs_reverse);
  * forged, expired and malformed ones are refused here, so srs_domain is
  * never looked up in the routing directory.

@@ -36,7 +36,8 @@ var() { sed -n "s/^$1 = //p" Makefile; }
 libs="common/libispmail.a $(var LDAP_LIBS) $(var CRYPT_LIBS) \
 	$(var OPENSSL_LIBS) $(var CARES_LIBS)"
 # The escaped quotes are meant to reach the compiler: string macros.
-cppflags="-I. -I$top/common -I$top/tests/fuzz \
+cppflags="-I. $(for d in util global mail route store net; do
+	printf -- '-I%s/common/%s ' "$top" "$d"; done) -I$top/tests/fuzz \
 	-DISPMAIL_CONFIG_DIR=\"/nonexistent\" \
 	-DISPMAIL_DAEMON_DIR=\"/nonexistent\" \
 	-DISPMAIL_QUEUE_DIR=\"/nonexistent\" \
@@ -88,7 +89,7 @@ for t in "$@"; do
 	# shellcheck disable=SC2046
 	stale "$exe" "$top/tests/fuzz/fuzz_$t.c" "$top/tests/fuzz/fuzz.c" \
 	    "$top/tests/fuzz/fuzz.h" common/libispmail.a lmtpd_nomain.o \
-	    "$top"/common/*.h $(sources "$t" | tr ' ' '\n' | grep '\.c$' |
+	    "$top"/common/*/*.h $(sources "$t" | tr ' ' '\n' | grep '\.c$' |
 	    sed 's|/[^/]*$||' | sort -u | sed 's|$|/*|') || continue
 	# shellcheck disable=SC2046,SC2086
 	if ! $cc $cflags $(var WARN_CFLAGS) -Werror -fsanitize=fuzzer \

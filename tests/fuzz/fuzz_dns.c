@@ -1,12 +1,12 @@
 /*
- * fuzz_dns: what common/dns.c makes of a DNS answer: c-ares'
+ * fuzz_dns: what common/net/dns.c makes of a DNS answer: c-ares'
  * ares_parse_*_reply() and our code that turns their result structures
  * into a dns_answer (null MX, record caps, TXT joining, PTR names).  The
  * first byte picks the query type; the rest is the raw answer, as c-ares
  * hands it to the query callback.  dns.c is included so its static
  * callback can be called without a resolver or a socket.
  */
-#include "../../common/dns.c"
+#include "../../common/net/dns.c"
 
 #include <stdint.h>
 

@@ -46,7 +46,7 @@ MASTER = os.path.join(TOP_BUILDDIR, "master", "ispmail-master")
 CTL = os.path.join(TOP_BUILDDIR, "tools", "ispmailctl")
 TESTSVC = os.path.join(TOP_BUILDDIR, "tests", "ispmail-testsvc")
 
-STATUS_SOCKET = "private/master.status"     # common/master_proto.h
+STATUS_SOCKET = "private/master.status"     # common/global/master_proto.h
 PID_FILE = "pid/master.pid"
 
 START_TIMEOUT = 10.0
@@ -109,7 +109,7 @@ def wait_for(predicate, timeout=5.0, interval=0.05, what=None):
         time.sleep(interval)
 
 
-# --- the attribute protocol (common/attr.h) --------------------------------
+# --- the attribute protocol (common/util/attr.h) --------------------------------
 
 def attr_encode(record):
     """Encode a dict (or list of pairs) as one record."""

@@ -1,6 +1,6 @@
 """Helpers for popd's integration tests: the services, mailboxes provisioned
 with ispmailctl (file backend), messages written into a store the way
-lmtpd writes them (common/maildir.h names, LF line ends), and a raw POP3
+lmtpd writes them (common/store/maildir.h names, LF line ends), and a raw POP3
 client that can switch to TLS."""
 
 import itertools

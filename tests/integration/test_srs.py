@@ -1,6 +1,6 @@
 """SRS in smtpd: bounces to valid SRS addresses in srs_domain are accepted
 at RCPT and queued for that recipient; forged, expired and malformed ones
-are refused.  The addresses are made here independently of common/srs.c,
+are refused.  The addresses are made here independently of common/mail/srs.c,
 the way libsrs2 and postsrsd make them (HMAC-SHA1, base64, base32 days)."""
 
 import base64

@@ -1,0 +1,33 @@
+## common/mail: mail formats (addresses, SMTP syntax and DATA, xtext,
+## MIME and its IMAP views, encoded words, SRS) and their unit tests.
+## Included by Makefile.am after the test lists are defined.
+common_libispmail_a_SOURCES += \
+	common/mail/address.c common/mail/address.h \
+	common/mail/smtp_data.c common/mail/smtp_data.h \
+	common/mail/smtp_syntax.c common/mail/smtp_syntax.h \
+	common/mail/xtext.c common/mail/xtext.h \
+	common/mail/mime.c common/mail/mime.h \
+	common/mail/mime_imap.c common/mail/mime_imap.h \
+	common/mail/mime_decode.c common/mail/mime_decode.h \
+	common/mail/srs.c common/mail/srs.h
+check_PROGRAMS += tests/unit/check_mime tests/unit/check_srs \
+	tests/unit/check_mime_decode tests/unit/check_xtext \
+	tests/unit/check_smtp_syntax
+TESTS += tests/unit/check_mime tests/unit/check_srs \
+	tests/unit/check_mime_decode tests/unit/check_xtext \
+	tests/unit/check_smtp_syntax
+tests_unit_check_mime_SOURCES = tests/unit/check_mime.c
+tests_unit_check_mime_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mime_LDADD = $(UNIT_LDADD)
+tests_unit_check_srs_SOURCES = tests/unit/check_srs.c
+tests_unit_check_srs_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_srs_LDADD = $(UNIT_LDADD)
+tests_unit_check_mime_decode_SOURCES = tests/unit/check_mime_decode.c
+tests_unit_check_mime_decode_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mime_decode_LDADD = $(UNIT_LDADD)
+tests_unit_check_xtext_SOURCES = tests/unit/check_xtext.c
+tests_unit_check_xtext_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_xtext_LDADD = $(UNIT_LDADD)
+tests_unit_check_smtp_syntax_SOURCES = tests/unit/check_smtp_syntax.c
+tests_unit_check_smtp_syntax_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtp_syntax_LDADD = $(UNIT_LDADD)

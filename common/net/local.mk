@@ -1,0 +1,13 @@
+## common/net: the network layer (buffered streams, TLS, the c-ares
+## resolver, address/prefix lists) and the resolver's unit test.
+## Included by Makefile.am after the test lists are defined.
+common_libispmail_a_SOURCES += \
+	common/net/stream.c common/net/stream.h \
+	common/net/tls.c common/net/tls.h \
+	common/net/dns.c common/net/dns.h \
+	common/net/netmatch.c common/net/netmatch.h
+check_PROGRAMS += tests/unit/check_dns
+TESTS += tests/unit/check_dns
+tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
+tests_unit_check_dns_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dns_LDADD = $(UNIT_LDADD)

@@ -1,0 +1,5 @@
+## common/store: the mailbox store (paths, Maildir++).  Included by
+## Makefile.am.
+common_libispmail_a_SOURCES += \
+	common/store/store.c common/store/store.h \
+	common/store/maildir.c common/store/maildir.h
