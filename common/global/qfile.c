@@ -37,6 +37,8 @@ struct qfile_writer {
 	off_t offset;		/* bytes written so far */
 	long long message_size;
 	uint32_t crc;
+	off_t *rcpt_offsets;	/* each envelope recipient's state byte */
+	size_t rcpt_count;
 	size_t wlen;
 	char wbuf[QFILE_WBUF];
 };
@@ -398,11 +400,17 @@ qfile_writer_envelope(struct qfile_writer *w, const struct qfile *env,
 	    qfile_field(rec, "origin", env->origin) < 0 ||
 	    buf_append_char(rec, '\n') < 0)
 		goto toolong;
+	free(w->rcpt_offsets);
+	w->rcpt_offsets = xreallocarray(NULL, env->rcpt_count + 1,
+	    sizeof(off_t));
+	w->rcpt_count = env->rcpt_count;
 	for (i = 0; i < env->rcpt_count; i++) {
 		r = env->rcpts[i];
 		r.n = (int) i;
 		r.parent = -1;
 		r.state = QFILE_RCPT_PENDING;
+		/* "R P\t...": the state is the record's third byte. */
+		w->rcpt_offsets[i] = w->offset + (off_t) buf_len(rec) + 2;
 		if (qfile_record_rcpt(rec, &r) < 0)
 			goto toolong;
 	}
@@ -438,7 +446,46 @@ qfile_writer_free(struct qfile_writer *w)
 	free(w->queue_dir);
 	free(w->tmp_path);
 	free(w->id);
+	free(w->rcpt_offsets);
 	free(w);
+}
+
+int
+qfile_writer_flush(struct qfile_writer *w, char **error_r)
+{
+	return qfile_wflush(w, error_r);
+}
+
+int
+qfile_writer_fd(const struct qfile_writer *w)
+{
+	return w->fd;
+}
+
+off_t
+qfile_writer_message_offset(const struct qfile_writer *w)
+{
+	return w->size_offset + QFILE_SIZE_WIDTH + 1;
+}
+
+long long
+qfile_writer_message_size(const struct qfile_writer *w)
+{
+	return w->message_size;
+}
+
+int
+qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r)
+{
+	if (i >= w->rcpt_count) {
+		*error_r = xasprintf("no recipient %zu", i);
+		return -1;
+	}
+	/* The record may still sit in the write buffer. */
+	if (qfile_wflush(w, error_r) < 0)
+		return -1;
+	return qfile_set_state(w->fd, w->rcpt_offsets[i], QFILE_RCPT_DONE,
+	    error_r);
 }
 
 int

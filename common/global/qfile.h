@@ -129,6 +129,18 @@ int qfile_writer_message(struct qfile_writer *w, const void *data,
  */
 int qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	char **error_r);
+/*
+ * For smtpd's direct delivery (smtpd(8)), before the commit: write out
+ * what is buffered, so the descriptor can be read (pread) from the
+ * message offset for the message size; mark the i-th envelope recipient
+ * (0-based, in the order given) delivered in place.  0 or -1 with
+ * *error_r.
+ */
+int qfile_writer_flush(struct qfile_writer *w, char **error_r);
+int qfile_writer_fd(const struct qfile_writer *w);
+off_t qfile_writer_message_offset(const struct qfile_writer *w);
+long long qfile_writer_message_size(const struct qfile_writer *w);
+int qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r);
 /* Abandon: remove the temporary file; NULL allowed. */
 void qfile_writer_abort(struct qfile_writer **wp);
 

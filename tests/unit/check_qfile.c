@@ -132,6 +132,63 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/*
+ * Direct delivery (smtpd): the message is readable from the unsynced
+ * file, a recipient marked done before the commit stays done, and the
+ * file still checks out (the CRC covers the message only).
+ */
+START_TEST(test_writer_direct)
+{
+	static char sender[] = "s@example.test", a[] = "a@example.test";
+	static char b[] = "b@example.test", c[] = "c@example.test";
+	static const char msg[] = "Subject: x\r\n\r\n.dot line\r\n";
+	struct qfile env, *qf = NULL;
+	struct qfile_rcpt rcpts[3];
+	struct qfile_writer *w;
+	char *error = NULL, *path, *id;
+	char back[sizeof(msg)];
+	int damaged;
+
+	memset(&env, 0, sizeof(env));
+	memset(rcpts, 0, sizeof(rcpts));
+	env.sender = sender;
+	rcpts[0].address = a;
+	rcpts[1].address = b;
+	rcpts[2].address = c;
+	env.rcpts = rcpts;
+	env.rcpt_count = 3;
+	w = qfile_writer_new(top, &error);
+	ck_assert_msg(w != NULL, "%s", error);
+	id = xstrdup(qfile_writer_id(w));
+	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
+	ck_assert_int_eq(qfile_writer_message(w, msg, strlen(msg), &error), 0);
+	ck_assert_int_eq(qfile_writer_message_size(w), (long long) strlen(msg));
+	ck_assert_int_eq(qfile_writer_flush(w, &error), 0);
+	ck_assert_int_eq(pread(qfile_writer_fd(w), back, strlen(msg),
+	    qfile_writer_message_offset(w)), (ssize_t) strlen(msg));
+	ck_assert_int_eq(memcmp(back, msg, strlen(msg)), 0);
+	ck_assert_int_eq(qfile_writer_rcpt_done(w, 0, &error), 0);
+	ck_assert_int_eq(qfile_writer_rcpt_done(w, 2, &error), 0);
+	ck_assert_int_eq(qfile_writer_rcpt_done(w, 3, &error), -1);
+	ck_assert_ptr_nonnull(error);
+	free(error);
+	error = NULL;
+	ck_assert_msg(qfile_writer_commit(&w, QFILE_INCOMING, &error) == 0,
+	    "%s", error);
+	path = qfile_path(top, QFILE_INCOMING, id);
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_uint_eq(qf->rcpt_count, 3);
+	ck_assert_int_eq(qf->rcpts[0].state, QFILE_RCPT_DONE);
+	ck_assert_int_eq(qf->rcpts[1].state, QFILE_RCPT_PENDING);
+	ck_assert_int_eq(qf->rcpts[2].state, QFILE_RCPT_DONE);
+	ck_assert_int_eq(qf->message_size, (long long) strlen(msg));
+	qfile_free(&qf);
+	free(path);
+	free(id);
+}
+END_TEST
+
 /* Damage: truncation, a flipped message byte, a bad magic. */
 START_TEST(test_damage_detected)
 {
@@ -425,6 +482,7 @@ qfile_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_writer_direct);
 	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
 	tcase_add_test(tc, test_missing_is_not_damage);
 	tcase_add_test(tc, test_updates);
