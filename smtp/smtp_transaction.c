@@ -21,7 +21,6 @@
 #include "xalloc.h"
 #include "xtext.h"
 
-#define SMTP_COPY_CHUNK 65536
 /* How much of the header is scanned for 8-bit bytes (SMTPUTF8 need). */
 #define SMTP_HEADER_SCAN_MAX (1024 * 1024)
 
@@ -79,82 +78,19 @@ smtp_needs_smtputf8(const struct smtp_job *job)
 	return 0;
 }
 
-/*
- * Append in (CRLF line ends only) to out with a dot doubled at each line
- * start; *line_start carries across calls.
- */
-static void
-smtp_dot_stuff(const struct buf *in, struct buf *out, int *line_start)
-{
-	const char *p = buf_cstr(in), *end = p + buf_len(in), *nl;
-
-	/* Line by line with memchr: a byte loop cost the agent's CPU. */
-	while (p < end) {
-		if (*line_start && *p == '.')
-			(void) buf_append_char(out, '.');
-		nl = memchr(p, '\n', (size_t) (end - p));
-		if (nl == NULL) {
-			(void) buf_append(out, p, (size_t) (end - p));
-			*line_start = 0;
-			return;
-		}
-		(void) buf_append(out, p, (size_t) (nl + 1 - p));
-		*line_start = 1;
-		p = nl + 1;
-	}
-}
-
-/*
- * Send the message from the queue file, dot-stuffed, CRLF lines.  The
- * queue file is not trusted to hold only CRLF: every bare CR and bare
- * LF goes out as CRLF (smtp_crlf_append, the judge smtpd uses), so no
- * receiver can read a line end, or an end of data, we did not mean.
- */
+/* Send the message from the queue file (smtp_data_send: CRLF, dots). */
 static int
 smtp_send_message(struct stream *s, int fd, const struct qfile *qf,
 	const char *queue_id)
 {
-	char *chunk = xmalloc(SMTP_COPY_CHUNK);
-	/* Normalised (at most doubled), then dot-stuffed. */
-	struct buf *norm = buf_new(2 * SMTP_COPY_CHUNK + 8);
-	struct buf *out = buf_new(4 * SMTP_COPY_CHUNK + 16);
-	struct smtp_crlf crlf = { 0, 0 };
-	long long left = qf->message_size;
-	off_t off = qf->message_offset;
-	int line_start = 1, ret = 0, last;
-	size_t take;
-	ssize_t n;
+	long long bare = 0;
 
-	while (left > 0 && ret == 0) {
-		take = left > SMTP_COPY_CHUNK ? SMTP_COPY_CHUNK : (size_t) left;
-		n = pread(fd, chunk, take, off);
-		if (n <= 0) {
-			ret = -1;
-			break;
-		}
-		off += n;
-		left -= n;
-		last = left == 0;
-		buf_reset(norm);
-		(void) smtp_crlf_append(&crlf, chunk, (size_t) n, norm);
-		if (last)
-			(void) smtp_crlf_finish(&crlf, norm);
-		buf_reset(out);
-		smtp_dot_stuff(norm, out, &line_start);
-		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
-			ret = -1;
-	}
-	if (ret == 0 && crlf.bare > 0)
-		log_info("%s: %lld bare CR or LF sent as CRLF", queue_id,
-		    crlf.bare);
-	if (ret == 0 && !line_start)
-		(void) stream_puts(s, "\r\n");
-	if (ret == 0 && stream_puts(s, ".\r\n") != STREAM_OK)
-		ret = -1;
-	free(chunk);
-	buf_free(&norm);
-	buf_free(&out);
-	return ret;
+	if (smtp_data_send(s, fd, qf->message_offset, qf->message_size,
+	    &bare) < 0)
+		return -1;
+	if (bare > 0)
+		log_info("%s: %lld bare CR or LF sent as CRLF", queue_id, bare);
+	return 0;
 }
 
 /* The result text for a server's reply (SMTP: who said it, to what). */

@@ -20,6 +20,7 @@
 #define ISPMAIL_SMTP_DATA_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct buf;
 struct stream;
@@ -77,6 +78,17 @@ enum smtp_data_status smtp_data_read(struct stream *s, long long max_size,
 	size_t max_line, enum smtp_bare_newline bare,
 	smtp_data_sink_fn *sink, void *ctx, long long *size_r);
 
+/*
+ * The other direction, for the LMTP and SMTP clients: send size bytes
+ * of a message stored at offset in fd (a queue file) as DATA content,
+ * dot-stuffed, and the end-of-data line.  The file is not trusted to
+ * hold only CRLF: every bare CR and bare LF goes out as CRLF
+ * (smtp_crlf_append), so no receiver can read a line end, or an end of
+ * data, we did not mean; *bare_r counts them.  Buffered: the caller
+ * flushes.  0 ok, -1 on a read or write failure.
+ */
+int smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
+	long long *bare_r);
 /* A short text for a status ("message too big", ...). */
 const char *smtp_data_status_text(enum smtp_data_status status);
 

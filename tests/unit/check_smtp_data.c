@@ -367,6 +367,54 @@ START_TEST(test_large_message)
 }
 END_TEST
 
+/*
+ * smtp_data_send: the stored message goes out dot-stuffed with CRLF
+ * line ends (a bare LF too) and the end-of-data line, and the DATA
+ * reader gets back exactly the normalised message; a file shorter than
+ * the size given fails.
+ */
+START_TEST(test_send_round_trip)
+{
+	static const char prefix[] = "envelope records\n";
+	static const char stored[] = "Subject: s\r\n\r\n.one\r\n..two\nthree";
+	static const char want[] = "Subject: s\r\n\r\n.one\r\n..two\r\n"
+	    "three\r\n";
+	struct sink k = { buf_new(4096), 0, 0, 0 };
+	struct stream *out, *in;
+	char path[] = "/tmp/check_smtp_data.XXXXXX";
+	long long size, bare = -1;
+	int fd, sv[2];
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	(void) unlink(path);
+	ck_assert_int_eq(write(fd, prefix, strlen(prefix)),
+	    (ssize_t) strlen(prefix));
+	ck_assert_int_eq(write(fd, stored, strlen(stored)),
+	    (ssize_t) strlen(stored));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	out = stream_new(sv[1], T_READ_MS, T_READ_MS);
+	in = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_send(out, fd, (off_t) strlen(prefix),
+	    (long long) strlen(stored), &bare), 0);
+	ck_assert_int_eq(stream_flush(out), STREAM_OK);
+	ck_assert_int_eq(bare, 1);
+	ck_assert_int_eq(smtp_data_read(in, 0, 998,
+	    SMTP_BARE_NEWLINE_REJECT, sink_collect, &k, &size), SMTP_DATA_OK);
+	ck_assert_uint_eq(buf_len(k.got), strlen(want));
+	ck_assert_mem_eq(buf_cstr(k.got), want, strlen(want));
+	/* The file ends before the size says: an error, no end of data. */
+	ck_assert_int_eq(smtp_data_send(out, fd, (off_t) strlen(prefix),
+	    (long long) strlen(stored) + 1, &bare), -1);
+	stream_free(&out);
+	stream_free(&in);
+	close(sv[0]);
+	close(sv[1]);
+	close(fd);
+	buf_free(&k.got);
+}
+END_TEST
+
 /* A sink failure stops the sink, and the rest is still read. */
 START_TEST(test_sink_failure)
 {
@@ -587,6 +635,7 @@ smtp_data_suite(void)
 
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_large_message);
+	tcase_add_test(tc, test_send_round_trip);
 	tcase_add_test(tc, test_sink_failure);
 	tcase_add_test(tc, test_too_big_stops_sink);
 	tcase_add_test(tc, test_timeout);
