@@ -1,13 +1,14 @@
 ## smtpd: built by the top-level Makefile.am (non-recursive).
 pkglibexec_PROGRAMS += smtpd/smtpd
 smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
-	smtpd/smtpd_auth.c smtpd/smtpd_queue.c \
+	smtpd/smtpd_auth.c smtpd/smtpd_queue.c smtpd/smtpd_direct.c \
 	smtpd/smtpd_reputation.c smtpd/smtpd_reputation.h
 smtpd_smtpd_LDADD = $(LIBISPMAIL)
 smtpd_smtpd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtpd.8
 dist_man5_MANS += man/ispmail-queue.5
 EXTRA_DIST += tests/integration/test_smtpd.py tests/integration/mailutil.py \
+	tests/integration/test_smtpd_direct.py \
 	tests/integration/tlsutil.py
 check_PROGRAMS += tests/unit/check_qfile
 TESTS += tests/unit/check_qfile

@@ -4,7 +4,8 @@
  * smtpd.c runs the session (greeting, command loop, EHLO, STARTTLS,
  * limits); smtpd_env.c handles MAIL and RCPT (syntax, ESMTP parameters,
  * routing checks); smtpd_auth.c AUTH; smtpd_queue.c DATA and BDAT into
- * the queue file and the notice to qmgr.
+ * the queue file and the notice to qmgr; smtpd_direct.c direct delivery
+ * to the local lmtpd before the queue file is made durable.
  */
 #ifndef ISPMAIL_SMTPD_H
 #define ISPMAIL_SMTPD_H
@@ -89,5 +90,22 @@ int smtpd_auth_offered(const struct smtpd_session *ss);
 int smtpd_queue_space(struct smtpd_session *ss, long long size);
 void smtpd_cmd_data(struct smtpd_session *ss, const char *args);
 void smtpd_cmd_bdat(struct smtpd_session *ss, const char *args);
+/* Log the accepted message (from=, size, nrcpt, client) under its id. */
+void smtpd_queue_log(struct smtpd_session *ss, long long size);
+
+/* smtpd_direct.c */
+enum smtpd_direct_result {
+	SMTPD_DIRECT_NONE,	/* not for direct delivery; nothing done */
+	SMTPD_DIRECT_DELIVERED,	/* lmtpd took every recipient: drop w */
+	SMTPD_DIRECT_QUEUE,	/* logged; the rest (marked in w) is queued */
+};
+/*
+ * Offer the message in w (complete, not yet committed) to the local
+ * lmtpd when smtpd_direct_delivery applies to every recipient.  For
+ * SMTPD_DIRECT_QUEUE the caller commits w as usual without logging the
+ * message again; the recipients delivered are marked done in it.
+ */
+enum smtpd_direct_result smtpd_direct_deliver(struct smtpd_session *ss,
+	struct qfile_writer *w, long long size);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * smtpd_queue: DATA and BDAT (RFC 5321 4.1.1.4, RFC 3030) into a queue
  * file, the Received: header, and the notice to qmgr.  The 250 reply is
- * sent only after qfile_writer_commit() made the file durable; a write
+ * sent only after qfile_writer_commit() made the file durable, or after
+ * lmtpd delivered it to every recipient (smtpd_direct.c); a write
  * that fails because the disk is full answers 452 4.3.1.  MAIL asks
  * smtpd_queue_space() first, so a client is told before it sends data.
  */
@@ -191,14 +192,36 @@ smtpd_notify_qmgr(const char *id)
 	close(fd);
 }
 
-/* Make the file durable, answer 250, tell qmgr.  Frees *wp. */
+void
+smtpd_queue_log(struct smtpd_session *ss, long long size)
+{
+	log_info("from=<%s>, size=%lld, nrcpt=%zu, client=%s, proto=%s%s%s",
+	    ss->env.sender, size, ss->env.rcpt_count, ss->peer->client_addr,
+	    smtpd_protocol(ss), ss->auth_user != NULL ? ", sasl_user=" : "",
+	    ss->auth_user != NULL ? ss->auth_user : "");
+}
+
+/*
+ * Deliver directly (smtpd_direct.c) or make the file durable, then
+ * answer 250 and tell qmgr.  Frees *wp.
+ */
 static void
 smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	long long size)
 {
 	char *id = xstrdup(qfile_writer_id(*wp));
 	char *error = NULL;
+	enum smtpd_direct_result direct;
 
+	direct = smtpd_direct_deliver(ss, *wp, size);
+	if (direct == SMTPD_DIRECT_DELIVERED) {
+		/* lmtpd's 250s came first: no queue file, no fsync here. */
+		qfile_writer_abort(wp);
+		smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
+		ss->transactions++;
+		free(id);
+		return;
+	}
 	if (qfile_writer_commit(wp, QFILE_INCOMING, &error) < 0) {
 		int err = errno;
 
@@ -208,12 +231,11 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 		free(id);
 		return;
 	}
-	log_set_context(id);
-	log_info("from=<%s>, size=%lld, nrcpt=%zu, client=%s, proto=%s%s%s",
-	    ss->env.sender, size, ss->env.rcpt_count, ss->peer->client_addr,
-	    smtpd_protocol(ss), ss->auth_user != NULL ? ", sasl_user=" : "",
-	    ss->auth_user != NULL ? ss->auth_user : "");
-	log_set_context(NULL);
+	if (direct == SMTPD_DIRECT_NONE) {
+		log_set_context(id);
+		smtpd_queue_log(ss, size);
+		log_set_context(NULL);
+	}
 	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
 	/* The client may hang up now: the reply goes out first. */
 	(void) stream_flush(ss->s);

@@ -96,6 +96,8 @@ long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
+int var_smtpd_direct_delivery;
+long long var_smtpd_direct_timeout;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
 char *var_dns_servers;
@@ -491,6 +493,16 @@ const struct param_def param_table[] = {
 	    "The longest message line in DATA, without its CRLF (RFC "
 	    "5321: 998); a message with a longer line is refused with 554 "
 	    "5.6.0." },
+	{ "smtpd_direct_delivery", PARAM_BOOL, "yes", 0, 0,
+	    &var_smtpd_direct_delivery,
+	    "MX mode: when every recipient of a message is a mailbox this "
+	    "host's lmtpd delivers and none asks NOTIFY=SUCCESS, offer it "
+	    "to lmtp_local_nexthop before answering and queue only what "
+	    "lmtpd did not take (one durable write per message)." },
+	{ "smtpd_direct_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * HOUR,
+	    &var_smtpd_direct_timeout,
+	    "Direct delivery: the deadline for the connection to lmtpd and "
+	    "for each of its replies; past it the message is queued." },
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },

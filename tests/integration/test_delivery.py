@@ -76,7 +76,9 @@ def test_byte_exact_in_maildir(make_instance, certs):
     # One grep follows the message from smtpd to the mailbox.
     lines = [l for l in inst.log().splitlines() if qid in l]
     assert any("smtpd" in l for l in lines)
-    assert any("qmgr" in l and "status=sent" in l for l in lines)
+    # Delivered by smtpd directly (smtpd_direct_delivery), not queued.
+    assert any("smtpd" in l and "relay=lmtpd/direct, status=sent" in l
+               for l in lines)
     assert any("lmtpd" in l and "status=delivered" in l for l in lines)
 
 
@@ -326,7 +328,9 @@ def test_flush_retries_now(make_instance, certs):
 
 
 def test_qmgr_down_mail_waits_in_incoming(make_instance, certs):
-    inst = make_system(make_instance, certs)
+    # The queue path: direct delivery off.
+    inst = make_system(make_instance, certs,
+                       params={"smtpd_direct_delivery": "no"})
     qmgr = inst.service("qmgr")
     inst.services.remove(qmgr)
     inst.start()

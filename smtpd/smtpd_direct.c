@@ -1,0 +1,452 @@
+/*
+ * smtpd_direct: direct delivery (smtpd_direct_delivery, smtpd(8)).  At
+ * the end of DATA/BDAT in MX mode, when every recipient is a mailbox
+ * this host's lmtpd delivers (qmgr's own routing decision) and none asks
+ * for NOTIFY=SUCCESS, the message is offered over LMTP to
+ * lmtp_local_nexthop from the queue file that is not yet durable, with
+ * the envelope the LMTP agent would send.  Recipients lmtpd answers 2xx
+ * are delivered: lmtpd's fsync is the message's only durable write.
+ * The others are left to the queue: the caller commits the file with
+ * the delivered ones marked done.  Every wait has the deadline
+ * smtpd_direct_timeout; anything unexpected (no connection, a slow or
+ * broken lmtpd, a malformed reply) ends the attempt and the queue takes
+ * over, so the 250 to the client always follows either lmtpd's 250s or
+ * the queue file commit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "qfile.h"
+#include "route.h"
+#include "smtp_data.h"
+#include "smtp_syntax.h"
+#include "smtpd.h"
+#include "stream.h"
+#include "xalloc.h"
+
+/* A reply line from lmtpd, and the lines of one reply (RFC 5321 4.5.3). */
+#define SMTPD_DIRECT_REPLY_MAX 2048
+#define SMTPD_DIRECT_REPLY_LINES 100
+
+/* What lmtpd offered in its LHLO reply. */
+#define DIRECT_PIPELINING 0x01
+#define DIRECT_8BITMIME 0x02
+#define DIRECT_SMTPUTF8 0x04
+#define DIRECT_XQUEUEID 0x08
+#define DIRECT_SIZE 0x10
+
+struct direct_conn {
+	int fd;
+	struct stream *s;
+	struct buf *line;
+	struct buf *text;	/* the reply's lines, printable, joined */
+	char code[4];
+	unsigned int caps;
+};
+
+/* Is host one of local_mail_hosts (qmgr's test for this store host)? */
+static int
+direct_local_host(const char *host)
+{
+	char **hosts;
+	int count, i, found = 0;
+
+	if (host == NULL || *host == '\0')
+		return 1;
+	hosts = params_list_split(var_local_mail_hosts, &count);
+	for (i = 0; i < count && !found; i++)
+		found = strcasecmp(hosts[i], host) == 0;
+	params_list_free(hosts);
+	return found;
+}
+
+/*
+ * Would qmgr hand this recipient, as it is, to the LMTP agent for
+ * lmtp_local_nexthop?  A mailbox that expands to itself only (no alias,
+ * forward or catch-all to record), not disabled, stored on this host.
+ */
+static int
+direct_rcpt_local(struct route *r, const struct qfile_rcpt *rc)
+{
+	struct route_expansion *exp = NULL;
+	const struct route_dest *d;
+	char *norm = NULL, *error = NULL;
+	int local = 0;
+
+	if (rc->notify & QFILE_NOTIFY_SUCCESS)
+		return 0;	/* the success DSN comes from qmgr */
+	if (route_expand(r, rc->address, &exp, &error) == ROUTE_EXPAND_OK &&
+	    exp->dest_count == 1) {
+		d = &exp->dests[0];
+		local = d->kind == ROUTE_DEST_MAILBOX && d->mailbox != NULL &&
+		    d->mailbox->state != ROUTE_STATE_DISABLED &&
+		    direct_local_host(d->mailbox->mail_host);
+		if (local && strcasecmp(d->address, rc->address) != 0) {
+			local = route_normalize(r, rc->address, &norm,
+			    &error) == 0 && strcasecmp(norm, d->address) == 0;
+		}
+	}
+	free(norm);
+	free(error);
+	route_expansion_free(&exp);
+	return local;
+}
+
+/* Every recipient local and direct delivery on? */
+static int
+direct_eligible(const struct smtpd_session *ss)
+{
+	struct route *r;
+	size_t i;
+
+	if (!var_smtpd_direct_delivery || smtpd.mode != SMTPD_MODE_MX ||
+	    *var_lmtp_local_nexthop == '\0')
+		return 0;
+	r = smtpd_route();
+	if (r == NULL)
+		return 0;
+	for (i = 0; i < ss->env.rcpt_count; i++)
+		if (!direct_rcpt_local(r, &ss->env.rcpts[i]))
+			return 0;
+	return 1;
+}
+
+/* Read one reply into c->code and c->text.  0 ok, -1 (*error_r static). */
+static int
+direct_reply(struct direct_conn *c, const char **error_r)
+{
+	const char *p;
+	int lines = 0;
+
+	buf_reset(c->text);
+	for (;;) {
+		if (stream_read_line(c->s, c->line, SMTPD_DIRECT_REPLY_MAX) !=
+		    STREAM_OK) {
+			*error_r = stream_status(c->s) == STREAM_TIMEOUT ?
+			    "timeout" : "lost connection";
+			return -1;
+		}
+		p = buf_cstr(c->line);
+		if (buf_len(c->line) < 3 || p[0] < '2' || p[0] > '5' ||
+		    p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9' ||
+		    (p[3] != '\0' && p[3] != ' ' && p[3] != '-') ||
+		    ++lines > SMTPD_DIRECT_REPLY_LINES ||
+		    (lines > 1 && memcmp(c->code, p, 3) != 0)) {
+			*error_r = "malformed reply";
+			return -1;
+		}
+		memcpy(c->code, p, 3);
+		c->code[3] = '\0';
+		if (buf_len(c->text) > 0)
+			(void) buf_append_char(c->text, '\n');
+		/* It goes into our log: printable only. */
+		(void) smtp_printable_append(c->text, p[3] != '\0' ? p + 4 : "");
+		if (p[3] != '-')
+			return 0;
+	}
+}
+
+/* The LHLO keywords we use, one per line after the first. */
+static void
+direct_caps(struct direct_conn *c)
+{
+	const char *p = buf_cstr(c->text), *eol;
+	size_t len;
+
+	c->caps = 0;
+	while ((eol = strchr(p, '\n')) != NULL) {
+		p = eol + 1;
+		len = strcspn(p, " \n");
+		if (len == 10 && strncasecmp(p, "PIPELINING", len) == 0)
+			c->caps |= DIRECT_PIPELINING;
+		else if (len == 8 && strncasecmp(p, "8BITMIME", len) == 0)
+			c->caps |= DIRECT_8BITMIME;
+		else if (len == 8 && strncasecmp(p, "SMTPUTF8", len) == 0)
+			c->caps |= DIRECT_SMTPUTF8;
+		else if (len == 8 && strncasecmp(p, "XQUEUEID", len) == 0)
+			c->caps |= DIRECT_XQUEUEID;
+		else if (len == 4 && strncasecmp(p, "SIZE", len) == 0)
+			c->caps |= DIRECT_SIZE;
+	}
+}
+
+/* Connect to one address within ms.  The descriptor, or -1. */
+static int
+direct_connect_addr(const struct sockaddr *sa, socklen_t len, int ms,
+	char **error_r)
+{
+	struct pollfd pfd;
+	socklen_t elen = sizeof(int);
+	int fd, err = 0;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, sa, len) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			*error_r = xasprintf("connect: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, ms) <= 0 || getsockopt(fd, SOL_SOCKET,
+		    SO_ERROR, &err, &elen) < 0 || err != 0) {
+			*error_r = xasprintf("connect: %s", err != 0 ?
+			    strerror(err) : "timed out");
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * lmtp_local_nexthop as qmgr and the agent read it: "unix:path" (a
+ * relative path is under queue_directory) or "host:port".
+ */
+static int
+direct_connect(const char *nexthop, int ms, char **error_r)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_un sun;
+	char *host, *colon, *err = NULL;
+	int fd = -1, n, rc;
+
+	if (strncmp(nexthop, "unix:", 5) == 0) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		n = nexthop[5] == '/' ? snprintf(sun.sun_path,
+		    sizeof(sun.sun_path), "%s", nexthop + 5) :
+		    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+		    var_queue_directory, nexthop + 5);
+		if (n < 0 || (size_t) n >= sizeof(sun.sun_path)) {
+			*error_r = xstrdup("socket path too long");
+			return -1;
+		}
+		return direct_connect_addr((struct sockaddr *) &sun,
+		    sizeof(sun), ms, error_r);
+	}
+	host = xstrdup(nexthop);
+	colon = strrchr(host, ':');
+	if (colon == NULL) {
+		free(host);
+		*error_r = xstrdup("next hop has no port");
+		return -1;
+	}
+	*colon = '\0';
+	if (host[0] == '[' && colon > host && colon[-1] == ']') {
+		colon[-1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	free(host);
+	if (rc != 0) {
+		*error_r = xasprintf("%s: %s", nexthop, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		free(err);
+		err = NULL;
+		fd = direct_connect_addr(ai->ai_addr, ai->ai_addrlen, ms, &err);
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		*error_r = err != NULL ? err : xstrdup("no address");
+	else
+		free(err);
+	return fd;
+}
+
+/* Connect and LHLO.  0 ok, -1 with *error_r (caller frees). */
+static int
+direct_open(struct direct_conn *c, char **error_r)
+{
+	const char *rerr = NULL;
+	int ms = (int) (var_smtpd_direct_timeout * 1000);
+
+	c->fd = direct_connect(var_lmtp_local_nexthop, ms, error_r);
+	if (c->fd < 0)
+		return -1;
+	c->s = stream_new(c->fd, ms, ms);
+	if (direct_reply(c, &rerr) < 0 || c->code[0] != '2') {
+		*error_r = xstrdup(rerr != NULL ? rerr : "greeting refused");
+		return -1;
+	}
+	(void) stream_printf(c->s, "LHLO %s\r\n", smtpd.hostname);
+	if (stream_flush(c->s) != STREAM_OK || direct_reply(c, &rerr) < 0 ||
+	    c->code[0] != '2') {
+		*error_r = xstrdup(rerr != NULL ? rerr : "LHLO refused");
+		return -1;
+	}
+	direct_caps(c);
+	if (!(c->caps & DIRECT_PIPELINING)) {
+		*error_r = xstrdup("no PIPELINING");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+direct_close(struct direct_conn *c, int quit)
+{
+	if (c->s != NULL && quit) {
+		(void) stream_puts(c->s, "QUIT\r\n");
+		(void) stream_flush(c->s);
+	}
+	stream_free(&c->s);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	buf_free(&c->line);
+	buf_free(&c->text);
+}
+
+/*
+ * MAIL, every RCPT and DATA in one flight (lmtpd pipelines), then the
+ * message and one reply per accepted recipient (RFC 2033 4.2).  done[i]
+ * is set for each recipient lmtpd delivered.  0: the session ended in
+ * step; -1 with *error_r: it broke (the rest goes to the queue).
+ */
+static int
+direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
+	struct qfile_writer *w, const char *id, int *done, char **error_r)
+{
+	int *accepted = xcalloc(ss->env.rcpt_count + 1, sizeof(int));
+	const char *rerr = NULL;
+	long long bare = 0;
+	size_t i, naccepted = 0;
+	int ret = -1;
+
+	(void) stream_printf(c->s, "MAIL FROM:<%s>", ss->env.sender);
+	if (c->caps & DIRECT_SIZE)
+		(void) stream_printf(c->s, " SIZE=%lld",
+		    qfile_writer_message_size(w));
+	if (ss->env.body_8bit && (c->caps & DIRECT_8BITMIME))
+		(void) stream_puts(c->s, " BODY=8BITMIME");
+	if (ss->env.smtputf8 && (c->caps & DIRECT_SMTPUTF8))
+		(void) stream_puts(c->s, " SMTPUTF8");
+	if (c->caps & DIRECT_XQUEUEID)
+		(void) stream_printf(c->s, " XQUEUEID=%s", id);
+	(void) stream_puts(c->s, "\r\n");
+	for (i = 0; i < ss->env.rcpt_count; i++)
+		(void) stream_printf(c->s, "RCPT TO:<%s>\r\n",
+		    ss->env.rcpts[i].address);
+	(void) stream_puts(c->s, "DATA\r\n");
+	if (stream_flush(c->s) != STREAM_OK || direct_reply(c, &rerr) < 0)
+		goto out;
+	if (c->code[0] != '2') {
+		rerr = "MAIL FROM refused";
+		goto out;
+	}
+	for (i = 0; i < ss->env.rcpt_count; i++) {
+		if (direct_reply(c, &rerr) < 0)
+			goto out;
+		if (c->code[0] == '2') {
+			accepted[i] = 1;
+			naccepted++;
+		} else {
+			log_info("to=<%s>, relay=lmtpd/direct, status=queued "
+			    "(RCPT: %s %s)", ss->env.rcpts[i].address, c->code,
+			    buf_cstr(c->text));
+		}
+	}
+	if (direct_reply(c, &rerr) < 0)
+		goto out;
+	if (c->code[0] != '3') {
+		/* No recipient, or DATA refused: nothing was delivered. */
+		ret = naccepted == 0 ? 0 : -1;
+		rerr = "DATA refused";
+		goto out;
+	}
+	if (smtp_data_send(c->s, qfile_writer_fd(w),
+	    qfile_writer_message_offset(w), qfile_writer_message_size(w),
+	    &bare) < 0 || stream_flush(c->s) != STREAM_OK)
+		goto out;
+	for (i = 0; i < ss->env.rcpt_count; i++) {
+		if (!accepted[i])
+			continue;
+		if (direct_reply(c, &rerr) < 0)
+			goto out;
+		done[i] = c->code[0] == '2';
+		log_info("to=<%s>, relay=lmtpd/direct, status=%s (%s %s)",
+		    ss->env.rcpts[i].address, done[i] ? "sent" : "queued",
+		    c->code, buf_cstr(c->text));
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		*error_r = xstrdup(rerr != NULL ? rerr : stream_error(c->s));
+	free(accepted);
+	return ret;
+}
+
+enum smtpd_direct_result
+smtpd_direct_deliver(struct smtpd_session *ss, struct qfile_writer *w,
+	long long size)
+{
+	struct direct_conn c = { .fd = -1 };
+	const char *id = qfile_writer_id(w);
+	int *done = NULL;
+	char *error = NULL;
+	size_t i, ndone = 0;
+	int rc;
+
+	if (!direct_eligible(ss))
+		return SMTPD_DIRECT_NONE;
+	log_set_context(id);
+	smtpd_queue_log(ss, size);
+	c.line = buf_new(SMTPD_DIRECT_REPLY_MAX + 1);
+	c.text = buf_new(SMTPD_DIRECT_REPLY_LINES *
+	    (SMTPD_DIRECT_REPLY_MAX + 1));
+	done = xcalloc(ss->env.rcpt_count + 1, sizeof(int));
+	rc = qfile_writer_flush(w, &error);
+	if (rc == 0)
+		rc = direct_open(&c, &error);
+	if (rc == 0)
+		rc = direct_transaction(&c, ss, w, id, done, &error);
+	direct_close(&c, rc == 0);
+	if (rc < 0) {
+		log_info("direct delivery to %s: %s; queued",
+		    var_lmtp_local_nexthop, error);
+		free(error);
+		error = NULL;
+	}
+	for (i = 0; i < ss->env.rcpt_count; i++) {
+		if (!done[i])
+			continue;
+		/* Before the commit: qmgr must not deliver it again. */
+		if (qfile_writer_rcpt_done(w, i, &error) < 0) {
+			/* A duplicate later, never a loss. */
+			log_error("%s", error);
+			free(error);
+			error = NULL;
+			continue;
+		}
+		ndone++;
+	}
+	free(done);
+	log_set_context(NULL);
+	return ndone == ss->env.rcpt_count ? SMTPD_DIRECT_DELIVERED :
+	    SMTPD_DIRECT_QUEUE;
+}

@@ -1,0 +1,309 @@
+"""smtpd's direct delivery (smtpd_direct_delivery, smtpd(8)): a message
+whose recipients are all mailboxes of this host's lmtpd is delivered over
+LMTP before the 250, without a durable queue file; whatever lmtpd does
+not take goes through the queue as before, exactly once."""
+
+import os
+import re
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+import mailutil
+import tlsutil
+
+
+@pytest.fixture(scope="module")
+def certs():
+    return tlsutil.make_certs()
+
+
+def make_system(make_instance, certs, lmtp_up=True, params=None):
+    port = harness.free_port()
+    inst = make_instance(services=mailutil.delivery_services(
+        port if lmtp_up else None))
+    inst.params.update(mailutil.delivery_params(inst, certs, port))
+    inst.params.update(params or {})
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.lmtp_port = port
+    return inst
+
+
+def ctl_ok(inst, *args, input=None):
+    r = inst.ctl(*args, input=input)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def send(inst, rcpts, body, sender="x@remote.test", rcpt_options=()):
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=30)
+    s.ehlo("client.test")
+    assert s.mail(sender)[0] == 250
+    for r in rcpts:
+        code, text = s.rcpt(r, list(rcpt_options))
+        assert code == 250, (r, code, text)
+    code, text = s.data(body)
+    assert code == 250, text
+    s.quit()
+    return text.split()[-1].decode()
+
+
+def all_queue_files(inst):
+    return [f for sub in ("incoming", "active", "deferred", "hold")
+            for f in mailutil.queue_files(inst, sub)]
+
+
+def lines_of(inst, qid):
+    return [l for l in inst.log().splitlines() if qid in l]
+
+
+def direct_sent(inst, qid, rcpt):
+    return [l for l in lines_of(inst, qid) if "smtpd" in l and
+            "to=<%s>, relay=lmtpd/direct, status=sent" % rcpt in l]
+
+
+def test_direct_delivery_leaves_no_queue_file(make_instance, certs):
+    inst = make_system(make_instance, certs)
+    inst.start()
+    body = b"Subject: direct\r\n\r\n.dotted\r\nline\r\n"
+    qid = send(inst, ["alice@example.test", "bob@example.test"], body)
+    # Delivered before the 250: no waiting, and nothing in the queue.
+    for who in ("alice", "bob"):
+        [msg] = mailutil.maildir_messages(inst, who + "@example.test")
+        assert msg.endswith(body.replace(b"\r\n", b"\n"))
+        assert ("by mx.example.test (ispmail) with ESMTP id %s" % qid
+                ).encode() in msg
+    assert all_queue_files(inst) == []
+    assert os.listdir(os.path.join(inst.queue_dir, "tmp")) == []
+    # One grep follows it: smtpd's delivery lines and lmtpd's, no qmgr.
+    assert direct_sent(inst, qid, "alice@example.test")
+    assert direct_sent(inst, qid, "bob@example.test")
+    lines = lines_of(inst, qid)
+    assert sum("lmtpd" in l and "status=delivered" in l
+               for l in lines) == 2
+    assert not any("qmgr" in l for l in lines)
+
+
+def test_lmtpd_down_queued_then_delivered(make_instance, certs):
+    inst = make_system(make_instance, certs, lmtp_up=False)
+    inst.start()
+    qid = send(inst, ["alice@example.test"], b"Subject: later\r\n\r\nhi\r\n")
+    # The 250 came from the queue commit: the file is there.
+    assert any(qid in f for f in all_queue_files(inst))
+    log = inst.log()
+    assert re.search(r"%s: direct delivery to 127\.0\.0\.1:%d: connect: .*"
+                     r"; queued" % (qid, inst.lmtp_port), log), log[-2000:]
+    assert not direct_sent(inst, qid, "alice@example.test")
+    inst.services.append(mailutil.lmtpd_service("lmtpd", inst.lmtp_port))
+    inst.reload(inst.services)
+    mailutil.wait_messages(inst, "alice@example.test", 1, timeout=30)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+
+
+def test_direct_off_takes_the_queue(make_instance, certs):
+    inst = make_system(make_instance, certs,
+                       params={"smtpd_direct_delivery": "no"})
+    inst.start()
+    qid = send(inst, ["alice@example.test"], b"Subject: q\r\n\r\nhi\r\n")
+    mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert not direct_sent(inst, qid, "alice@example.test")
+    assert any("qmgr" in l and "status=sent" in l
+               for l in lines_of(inst, qid))
+
+
+def test_one_of_two_over_quota_is_queued(make_instance, certs):
+    # 452 for a full mailbox (not 552): lmtpd defers tiny, takes alice.
+    inst = make_system(make_instance, certs,
+                       params={"lmtp_quota_full_permanent": "no"})
+    ctl_ok(inst, "mailbox", "add", "tiny@example.test", "quota=1k",
+           "--password-stdin", input="pw\n")
+    inst.start()
+    body = b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 45
+    qid = send(inst, ["alice@example.test", "tiny@example.test"], body)
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+    assert direct_sent(inst, qid, "alice@example.test")
+    assert not direct_sent(inst, qid, "tiny@example.test")
+    assert any("to=<tiny@example.test>, relay=lmtpd/direct, status=queued "
+               "(RCPT: 452 4.2.2" in l for l in lines_of(inst, qid))
+    # The queue file holds tiny pending and alice done.
+    show = ctl_ok(inst, "queue", "show", qid).stdout
+    assert "<tiny@example.test> pending" in show, show
+    assert "<alice@example.test> pending" not in show, show
+    # qmgr retries tiny (and only tiny) until it has room.
+    inst.wait_for(lambda: any("qmgr" in l and "tiny@example.test" in l and
+                              "status=deferred" in l
+                              for l in lines_of(inst, qid)),
+                  timeout=20, what="a queued attempt for tiny")
+    ctl_ok(inst, "mailbox", "set", "tiny@example.test", "quota=1m")
+    mailutil.wait_messages(inst, "tiny@example.test", 1, timeout=30)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    # Exactly once each.
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+    assert len(mailutil.maildir_messages(inst, "tiny@example.test")) == 1
+    assert not any("qmgr" in l and "alice@example.test" in l
+                   for l in lines_of(inst, qid))
+
+
+def test_notify_success_takes_the_queue(make_instance, certs):
+    inst = make_system(make_instance, certs)
+    inst.start()
+    qid = send(inst, ["alice@example.test"], b"Subject: dsn\r\n\r\nhi\r\n",
+               sender="bob@example.test",
+               rcpt_options=["NOTIFY=SUCCESS"])
+    mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert not direct_sent(inst, qid, "alice@example.test")
+    assert any("qmgr" in l and "status=sent" in l
+               for l in lines_of(inst, qid))
+    # The success DSN (RFC 3464) reaches the sender.
+    [dsn] = mailutil.wait_messages(inst, "bob@example.test", 1)
+    assert b"Action: delivered" in dsn
+    assert qid.encode() in dsn
+
+
+def test_alias_recipient_takes_the_queue(make_instance, certs):
+    # An alias is expanded by qmgr: the whole transaction is queued.
+    inst = make_system(make_instance, certs)
+    ctl_ok(inst, "alias", "add", "crew@example.test", "bob@example.test")
+    inst.start()
+    qid = send(inst, ["alice@example.test", "crew@example.test"],
+               b"Subject: mixed\r\n\r\nhi\r\n")
+    mailutil.wait_messages(inst, "alice@example.test", 1)
+    mailutil.wait_messages(inst, "bob@example.test", 1)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    assert not any("relay=lmtpd/direct" in l for l in lines_of(inst, qid))
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+    assert len(mailutil.maildir_messages(inst, "bob@example.test")) == 1
+
+
+def broken_lmtp_server(port, mode):
+    """A store host that misbehaves for smtpd's direct delivery: "silent"
+    greets and then never answers LHLO; "hangup" takes the envelope and
+    the message, then closes without a reply to the end of data."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(8)
+    lsock.settimeout(0.2)
+    stop = threading.Event()
+
+    def session(conn):
+        with conn, conn.makefile("rwb") as f:
+            f.write(b"220 broken LMTP\r\n")
+            f.flush()
+            in_data = False
+            for line in f:
+                if in_data:
+                    if line == b".\r\n":
+                        return          # hang up: no per-recipient reply
+                    continue
+                verb = line[:4].upper()
+                if mode == "silent":
+                    stop.wait(30)
+                    return
+                if verb == b"LHLO":
+                    f.write(b"250-broken\r\n250 PIPELINING\r\n")
+                elif verb == b"DATA":
+                    f.write(b"354 go\r\n")
+                    in_data = True
+                else:
+                    f.write(b"250 ok\r\n")
+                f.flush()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=session, args=(conn,),
+                             daemon=True).start()
+        lsock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return stop
+
+
+@pytest.mark.parametrize("mode,reason", [
+    ("silent", "timeout"), ("hangup", "lost connection")])
+def test_broken_lmtpd_falls_back_to_the_queue(make_instance, certs, mode,
+                                              reason):
+    inst = make_system(make_instance, certs, lmtp_up=False,
+                       params={"smtpd_direct_timeout": "1s"})
+    stop = broken_lmtp_server(inst.lmtp_port, mode)
+    try:
+        inst.start()
+        started = time.monotonic()
+        qid = send(inst, ["alice@example.test"], b"Subject: s\r\n\r\nhi\r\n")
+        if mode == "silent":
+            # The deadline, not smtpd_timeout (300s), bounds the wait.
+            assert time.monotonic() - started < 10
+        assert any(qid in f for f in all_queue_files(inst)) or \
+            any("qmgr" in l for l in lines_of(inst, qid))
+        assert any("direct delivery to 127.0.0.1:%d: %s; queued"
+                   % (inst.lmtp_port, reason) in l
+                   for l in lines_of(inst, qid)), inst.log()[-3000:]
+        assert not direct_sent(inst, qid, "alice@example.test")
+    finally:
+        stop.set()
+
+
+def smtpd_fsyncs(inst, count, params_off):
+    """Send count messages to alice under strace attached to the master;
+    the number of fsync/fdatasync calls smtpd processes made."""
+    out = os.path.join(inst.dir, "strace.out")
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", out, "-e",
+         "trace=execve,fsync,fdatasync", "-p", str(inst.pid)],
+        stderr=subprocess.PIPE)
+    # strace writes the attach before it traces: wait for its file.
+    harness.wait_for(lambda: os.path.exists(out), 10, what="strace")
+    time.sleep(0.5)
+    try:
+        for i in range(count):
+            send(inst, ["alice@example.test"],
+                 b"Subject: %d\r\n\r\nhi\r\n" % i)
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    smtpd_pids, fsyncs, lmtpd_fsyncs = set(), 0, 0
+    lmtpd_pids = set()
+    with open(out) as f:
+        trace = f.read().splitlines()
+    for line in trace:
+        pid, _, call = line.partition(" ")
+        if call.startswith("execve(") and "smtpd/smtpd" in call:
+            smtpd_pids.add(pid)
+        if call.startswith("execve(") and "lmtpd/lmtpd" in call:
+            lmtpd_pids.add(pid)
+    for line in trace:
+        pid, _, call = line.partition(" ")
+        if call.startswith(("fsync(", "fdatasync(")):
+            fsyncs += pid in smtpd_pids
+            lmtpd_fsyncs += pid in lmtpd_pids
+    assert smtpd_pids, "no smtpd started under strace:\n" + "\n".join(
+        trace[:50])
+    return fsyncs, lmtpd_fsyncs
+
+
+@pytest.mark.parametrize("direct", ["yes", "no"])
+def test_fsync_count(make_instance, certs, direct):
+    # smtpd is spawned on demand: the traced master starts it after
+    # the tracer attached, so its every fsync is seen.
+    inst = make_system(make_instance, certs,
+                       params={"smtpd_direct_delivery": direct})
+    inst.start()
+    fsyncs, lmtpd_fsyncs = smtpd_fsyncs(inst, 5, direct)
+    mailutil.wait_messages(inst, "alice@example.test", 5)
+    if direct == "yes":
+        assert fsyncs == 0, fsyncs
+        assert lmtpd_fsyncs >= 5
+    else:
+        # The control: file and directory per message.
+        assert fsyncs >= 10, fsyncs
