@@ -15,18 +15,14 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "connect.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -184,100 +180,6 @@ direct_caps(struct direct_conn *c)
 	}
 }
 
-/* Connect to one address within ms.  The descriptor, or -1. */
-static int
-direct_connect_addr(const struct sockaddr *sa, socklen_t len, int ms,
-	char **error_r)
-{
-	struct pollfd pfd;
-	socklen_t elen = sizeof(int);
-	int fd, err = 0;
-
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0) {
-		*error_r = xasprintf("socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, sa, len) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN) {
-			*error_r = xasprintf("connect: %s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, ms) <= 0 || getsockopt(fd, SOL_SOCKET,
-		    SO_ERROR, &err, &elen) < 0 || err != 0) {
-			*error_r = xasprintf("connect: %s", err != 0 ?
-			    strerror(err) : "timed out");
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
-/*
- * lmtp_local_nexthop as qmgr and the agent read it: "unix:path" (a
- * relative path is under queue_directory) or "host:port".
- */
-static int
-direct_connect(const char *nexthop, int ms, char **error_r)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	struct sockaddr_un sun;
-	char *host, *colon, *err = NULL;
-	int fd = -1, n, rc;
-
-	if (strncmp(nexthop, "unix:", 5) == 0) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		n = nexthop[5] == '/' ? snprintf(sun.sun_path,
-		    sizeof(sun.sun_path), "%s", nexthop + 5) :
-		    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-		    var_queue_directory, nexthop + 5);
-		if (n < 0 || (size_t) n >= sizeof(sun.sun_path)) {
-			*error_r = xstrdup("socket path too long");
-			return -1;
-		}
-		return direct_connect_addr((struct sockaddr *) &sun,
-		    sizeof(sun), ms, error_r);
-	}
-	host = xstrdup(nexthop);
-	colon = strrchr(host, ':');
-	if (colon == NULL) {
-		free(host);
-		*error_r = xstrdup("next hop has no port");
-		return -1;
-	}
-	*colon = '\0';
-	if (host[0] == '[' && colon > host && colon[-1] == ']') {
-		colon[-1] = '\0';
-		memmove(host, host + 1, strlen(host));
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	free(host);
-	if (rc != 0) {
-		*error_r = xasprintf("%s: %s", nexthop, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		free(err);
-		err = NULL;
-		fd = direct_connect_addr(ai->ai_addr, ai->ai_addrlen, ms, &err);
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		*error_r = err != NULL ? err : xstrdup("no address");
-	else
-		free(err);
-	return fd;
-}
-
 /* Connect and LHLO.  0 ok, -1 with *error_r (caller frees). */
 static int
 direct_open(struct direct_conn *c, char **error_r)
@@ -285,7 +187,8 @@ direct_open(struct direct_conn *c, char **error_r)
 	const char *rerr = NULL;
 	int ms = (int) (var_smtpd_direct_timeout * 1000);
 
-	c->fd = direct_connect(var_lmtp_local_nexthop, ms, error_r);
+	c->fd = net_connect_nexthop(var_lmtp_local_nexthop,
+	    var_queue_directory, ms, NULL, NULL, error_r);
 	if (c->fd < 0)
 		return -1;
 	c->s = stream_new(c->fd, ms, ms);

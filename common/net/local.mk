@@ -5,9 +5,15 @@ common_libispmail_a_SOURCES += \
 	common/net/stream.c common/net/stream.h \
 	common/net/tls.c common/net/tls.h \
 	common/net/dns.c common/net/dns.h \
-	common/net/netmatch.c common/net/netmatch.h
+	common/net/netmatch.c common/net/netmatch.h \
+	common/net/connect.c common/net/connect.h
 check_PROGRAMS += tests/unit/check_dns
 TESTS += tests/unit/check_dns
 tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
 tests_unit_check_dns_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_dns_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_connect
+TESTS += tests/unit/check_connect
+tests_unit_check_connect_SOURCES = tests/unit/check_connect.c
+tests_unit_check_connect_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_connect_LDADD = $(UNIT_LDADD)
