@@ -3,7 +3,8 @@
  * byte stream: MAIL FROM and RCPT TO with their paths and ESMTP
  * parameters (SIZE, BODY, RET, ENVID and ORCPT xtext, NOTIFY), DATA
  * through the DATA reader and BDAT chunks into real queue files, routed
- * against a small map (smtpd_env.c, smtpd_queue.c, smtpd_srs.c).  The
+ * against a small map (smtpd_env.c, smtpd_queue.c, smtpd_srs.c; the
+ * direct delivery of smtpd_direct.c finds no lmtpd and queues).  The
  * session loop of smtpd.c is replaced by a short one here (smtpd.c holds
  * main() and the TLS and reputation set-up).  Every queue file smtpd
  * commits must read back with qfile_read(): what the writer escapes the
