@@ -49,7 +49,8 @@ struct direct_conn {
 	int fd;
 	struct stream *s;
 	struct buf *line;
-	struct buf *text;	/* the reply's lines, printable, joined */
+	struct buf *lines;	/* the reply's lines, printable, '\n' after each */
+	struct buf *text;	/* the same joined by spaces, for logs */
 	char code[4];
 	unsigned int caps;
 };
@@ -128,6 +129,7 @@ direct_reply(struct direct_conn *c, const char **error_r)
 	const char *p;
 	int lines = 0;
 
+	buf_reset(c->lines);
 	buf_reset(c->text);
 	for (;;) {
 		if (stream_read_line(c->s, c->line, SMTPD_DIRECT_REPLY_MAX) !=
@@ -148,9 +150,11 @@ direct_reply(struct direct_conn *c, const char **error_r)
 		memcpy(c->code, p, 3);
 		c->code[3] = '\0';
 		if (buf_len(c->text) > 0)
-			(void) buf_append_char(c->text, '\n');
-		/* It goes into our log: printable only. */
+			(void) buf_append_char(c->text, ' ');
+		/* It goes into our log: printable only, one line. */
 		(void) smtp_printable_append(c->text, p[3] != '\0' ? p + 4 : "");
+		(void) smtp_printable_append(c->lines, p[3] != '\0' ? p + 4 : "");
+		(void) buf_append_char(c->lines, '\n');
 		if (p[3] != '-')
 			return 0;
 	}
@@ -160,7 +164,7 @@ direct_reply(struct direct_conn *c, const char **error_r)
 static void
 direct_caps(struct direct_conn *c)
 {
-	const char *p = buf_cstr(c->text), *eol;
+	const char *p = buf_cstr(c->lines), *eol;
 	size_t len;
 
 	c->caps = 0;
@@ -222,6 +226,7 @@ direct_close(struct direct_conn *c, int quit)
 		close(c->fd);
 	c->fd = -1;
 	buf_free(&c->line);
+	buf_free(&c->lines);
 	buf_free(&c->text);
 }
 
@@ -320,6 +325,8 @@ smtpd_direct_deliver(struct smtpd_session *ss, struct qfile_writer *w,
 	log_set_context(id);
 	smtpd_queue_log(ss, size);
 	c.line = buf_new(SMTPD_DIRECT_REPLY_MAX + 1);
+	c.lines = buf_new(SMTPD_DIRECT_REPLY_LINES *
+	    (SMTPD_DIRECT_REPLY_MAX + 1));
 	c.text = buf_new(SMTPD_DIRECT_REPLY_LINES *
 	    (SMTPD_DIRECT_REPLY_MAX + 1));
 	done = xcalloc(ss->env.rcpt_count + 1, sizeof(int));

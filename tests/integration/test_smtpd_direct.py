@@ -186,7 +186,8 @@ def test_alias_recipient_takes_the_queue(make_instance, certs):
 def broken_lmtp_server(port, mode):
     """A store host that misbehaves for smtpd's direct delivery: "silent"
     greets and then never answers LHLO; "hangup" takes the envelope and
-    the message, then closes without a reply to the end of data."""
+    the message, then closes without a reply to the end of data;
+    "multiline" defers the message with a two-line reply."""
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind(("127.0.0.1", port))
@@ -201,12 +202,21 @@ def broken_lmtp_server(port, mode):
             in_data = False
             for line in f:
                 if in_data:
-                    if line == b".\r\n":
+                    if line == b".\r\n" and mode == "hangup":
                         return          # hang up: no per-recipient reply
+                    if line == b".\r\n":
+                        in_data = False
+                        f.write(b"452-4.2.0 first line\r\n"
+                                b"452 4.2.0 second\r\n")
+                        f.flush()
                     continue
                 verb = line[:4].upper()
                 if mode == "silent":
                     stop.wait(30)
+                    return
+                if verb == b"QUIT":
+                    f.write(b"221 bye\r\n")
+                    f.flush()
                     return
                 if verb == b"LHLO":
                     f.write(b"250-broken\r\n250 PIPELINING\r\n")
@@ -251,6 +261,22 @@ def test_broken_lmtpd_falls_back_to_the_queue(make_instance, certs, mode,
                    % (inst.lmtp_port, reason) in l
                    for l in lines_of(inst, qid)), inst.log()[-3000:]
         assert not direct_sent(inst, qid, "alice@example.test")
+    finally:
+        stop.set()
+
+
+def test_multiline_reply_logged_on_one_line(make_instance, certs):
+    inst = make_system(make_instance, certs, lmtp_up=False)
+    stop = broken_lmtp_server(inst.lmtp_port, "multiline")
+    try:
+        inst.start()
+        qid = send(inst, ["alice@example.test"], b"Subject: m\r\n\r\nhi\r\n")
+        [line] = [l for l in lines_of(inst, qid) if "lmtpd/direct" in l]
+        assert line.endswith("to=<alice@example.test>, relay=lmtpd/direct, "
+                             "status=queued (452 4.2.0 first line 4.2.0 "
+                             "second)"), line
+        assert not any(l.startswith("4.2.0 second")
+                       for l in inst.log().splitlines())
     finally:
         stop.set()
 
