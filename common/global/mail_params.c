@@ -158,6 +158,8 @@ char *var_lmtp_temp_directory;
 long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
 char *var_lmtp_trusted_networks;
+char *var_proxy_trusted_networks;
+int var_proxy_protocol;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
@@ -327,6 +329,17 @@ const struct param_def param_table[] = {
 	    &var_imap_client_connection_rate_limit,
 	    "Connections one client address may start to one imapd "
 	    "service per anvil_rate_time_unit; 0 means no limit." },
+
+	/* Proxies that name the real client (proxy_trust.h). */
+	{ "proxy_trusted_networks", PARAM_LIST, "", 0, 0,
+	    &var_proxy_trusted_networks,
+	    "The proxies (addresses or address/prefix networks) whose "
+	    "PROXY protocol header, smtpd XCLIENT, popd XCLIENT and imapd "
+	    "ID x-originating-ip are believed; empty: nobody's." },
+	{ "proxy_protocol", PARAM_BOOL, "no", 0, 0, &var_proxy_protocol,
+	    "Set per listener with -o: every connection must start with a "
+	    "PROXY protocol header (v2 or v1) from proxy_trusted_networks, "
+	    "which names the client; others are dropped." },
 
 	/* Internal protocol limits. */
 	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,

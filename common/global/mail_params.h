@@ -48,6 +48,10 @@ extern long long var_pop_client_connection_rate_limit;
 extern long long var_imap_client_connection_count_limit;
 extern long long var_imap_client_connection_rate_limit;
 
+/* Proxies that name the real client (proxy_trust.h). */
+extern char *var_proxy_trusted_networks;
+extern int var_proxy_protocol;
+
 /* Internal protocol limits. */
 extern long long var_line_length_limit;
 extern long long var_attr_value_limit;
