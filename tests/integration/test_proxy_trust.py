@@ -18,6 +18,7 @@ import pytest
 
 import harness
 import mailutil
+import tlsutil
 from mailutil import PASSWORD
 
 SMTPD, POPD, IMAPD = "smtpd/smtpd", "popd/popd", "imapd/imapd"
@@ -71,14 +72,25 @@ def services():
         S("imapm", IMAPD, maxproc=1,
           options=dict(PLAIN, proxy_protocol="yes", imap_client_limit="4")),
         S("imapu", IMAPD, maxproc=2, options=dict(PLAIN, **UNTRUSTED)),
+        # The header comes before the TLS handshake: not a byte more may
+        # be read by the header reader.
+        S("imapsp", IMAPD, maxproc=2,
+          options={"tls_wrapper_mode": "yes", "proxy_protocol": "yes"}),
+        S("smtpsp", SMTPD, maxproc=2,
+          options={"smtpd_mode": "submission", "tls_wrapper_mode": "yes",
+                   "proxy_protocol": "yes"}),
     ]
 
 
 @pytest.fixture(scope="module")
 def shared():
     inst = harness.Instance(services(), name="ispmail-proxy-trust")
+    certs = tlsutil.make_certs()
     try:
+        inst.certs = certs
         inst.params.update({
+            "tls_cert_file": certs["cert"],
+            "tls_key_file": certs["key"],
             "route_backend": "file",
             "route_file_check_interval": "0",
             "store_owner": harness.current_user(),
@@ -442,3 +454,21 @@ def test_imapd_id_x_originating_ip(inst):
     finally:
         m.logout()
     inst.wait_for_log(r"x-originating fields ignored: after login")
+
+
+def test_header_before_implicit_tls(inst):
+    """The header reader stops at the header's end: the TLS handshake
+    that follows in the same packet is the daemon's."""
+    ctx = tlsutil.client_context(inst.certs)
+    for service, src, banner in (("imapsp", "203.0.113.60", b"* OK"),
+                                 ("smtpsp", "203.0.113.61", b"220 ")):
+        sock = socket.create_connection(("127.0.0.1", inst.port(service)),
+                                        timeout=10)
+        try:
+            sock.sendall(proxy_v2(src, 6000, dport=993))
+            tls = ctx.wrap_socket(sock, server_hostname="localhost")
+            assert tls.recv(1024).startswith(banner)
+            tls.close()
+        finally:
+            sock.close()
+        inst.wait_for_log(r"connect from %s\[6000\]" % re.escape(src))
