@@ -75,9 +75,9 @@ check_file(const struct master_conf *conf, const char *param,
 	if (repeat || stat(path, &st) < 0)
 		return 0;
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		(void) buf_printf(out, "%s %s is writable by others (mode "
-		    "%04o): make it chmod 600 or 640\n", param, path,
-		    (unsigned) (st.st_mode & 07777));
+		(void) buf_printf(out, "%s %s is writable by its group or "
+		    "others (mode %04o): make it chmod 600 or 640\n", param,
+		    path, (unsigned) (st.st_mode & 07777));
 		count++;
 	}
 	if (st.st_mode & S_IROTH) {

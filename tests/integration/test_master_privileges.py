@@ -88,7 +88,8 @@ def test_world_readable_secrets_warned(make_instance):
     assert re.search(r"warning: tls_key_file %s is world-readable "
                      r"\(mode 0644\)" % re.escape(key), warned), warned
     assert re.search(r"warning: ldap_bind_password_file %s is writable "
-                     r"by others \(mode 0666\)" % re.escape(bindpw), warned)
+                     r"by its group or others \(mode 0666\)"
+                     % re.escape(bindpw), warned), warned
     assert ("ldap_bind_password_file %s is world-readable" % bindpw
             in warned), warned
     assert "srs_secret_file %s is world-readable" % srs in warned, warned
