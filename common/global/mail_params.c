@@ -33,6 +33,7 @@ char *var_config_directory;
 char *var_queue_directory;
 char *var_daemon_directory;
 char *var_mail_owner;
+int var_allow_root_services;
 char *var_myhostname;
 
 char *var_syslog_name;
@@ -228,6 +229,10 @@ const struct param_def param_table[] = {
 	{ "mail_owner", PARAM_STR, "ispmail", 0, 0, &var_mail_owner,
 	    "The unprivileged user that owns the queue and runs the "
 	    "daemons." },
+	{ "allow_root_services", PARAM_BOOL, "no", 0, 0,
+	    &var_allow_root_services,
+	    "Let a network-facing (inet) service of master.conf run as "
+	    "root; the master refuses such a line otherwise." },
 	{ "myhostname", PARAM_STR, "", 0, 0, &var_myhostname,
 	    "This host's fully qualified name for greetings and Received: "
 	    "lines; empty means the name gethostname() returns." },

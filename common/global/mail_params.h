@@ -14,6 +14,7 @@ extern char *var_config_directory;
 extern char *var_queue_directory;
 extern char *var_daemon_directory;
 extern char *var_mail_owner;
+extern int var_allow_root_services;
 extern char *var_myhostname;
 
 /* Logging. */

@@ -342,6 +342,9 @@ class Instance:
             # Root must not own the instance's sockets and files by
             # accident; as a user, everything is that user's anyway.
             "mail_owner": "nobody" if self.user == "root" else self.user,
+            # As root the test services run as root, inet ones too: the
+            # tests say so explicitly (ispmail-master(8), the root rule).
+            "allow_root_services": "yes" if self.user == "root" else "no",
             "service_throttle_time": "2s",
             "master_stop_timeout": "3s",
             "process_limit_warning_time": "1s",
