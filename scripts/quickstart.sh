@@ -72,6 +72,7 @@ smtps        inet  127.0.0.1:2465  $user 10  smtpd -o smtpd_mode=submission
     -o tls_wrapper_mode=yes
 qmgr         unix  private/qmgr    $user 1   qmgr -o service_keep_running=yes
 anvil        unix  private/anvil   $user 1   anvil -o service_keep_running=yes
+auth         unix  private/auth    $user 8   authd
 lmtp         unix  private/lmtp    $user 10  smtp
 smtp-out     unix  private/smtp    $user 20  smtp
 lmtpd        unix  private/lmtpd   $user 10  lmtpd

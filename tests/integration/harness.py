@@ -367,6 +367,7 @@ class Instance:
         if services is not None:
             self.services = list(services)
         self._add_anvil()
+        self._add_auth()
         for svc in self.services:
             if assign_ports and svc.address is None and svc.needs_port():
                 svc.assign_port()
@@ -384,6 +385,15 @@ class Instance:
         self.services.append(Service(
             "anvil", "anvil/anvil", type="unix", listen="private/anvil",
             options={"service_keep_running": "yes"}))
+
+    def _add_auth(self):
+        """The auth service where proxyd runs (authd(8))."""
+        commands = [os.path.basename(s.command) for s in self.services]
+        if "authd" in commands or "proxyd" not in commands:
+            return
+        self.services.append(Service(
+            "auth", "auth/authd", type="unix", listen="private/auth",
+            maxproc=4))
 
     # -- lifecycle ---------------------------------------------------------
 
