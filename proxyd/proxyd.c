@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_auth.h"
 #include "proxy_backend.h"
 #include "proxy_conn.h"
 #include "proxyd.h"
@@ -422,6 +423,9 @@ proxy_step(struct proxy_session *ps, int timed_out)
 		case PROXY_BACKEND_LOGIN:
 			proxy_backend_failed(ps, "timeout");
 			break;
+		case PROXY_AUTH:
+			proxy_auth_timeout(ps);
+			break;
 		case PROXY_CLOSING:
 			ps->client.eof = 1;
 			buf_free(&ps->client.out);
@@ -537,6 +541,7 @@ proxy_session_done(const struct proxy_session *ps)
 static void
 proxy_session_free(struct proxy_session *ps)
 {
+	proxy_auth_cancel(ps);
 	proxy_conn_close(&ps->client);
 	proxy_conn_close(&ps->backend);
 	buf_free(&ps->cmd);
@@ -634,6 +639,7 @@ static void
 proxyd_run(int listen_fd, int status_fd, void *ctx)
 {
 	size_t limit = (size_t) var_proxy_session_limit, i, first = 2, count;
+	size_t nfds;
 	struct pollfd *fds;
 	long long uses = 0;
 	int64_t now, deadline, idle_deadline;
@@ -641,7 +647,8 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 
 	(void) ctx;
 	proxyd_sessions = xcalloc(limit, sizeof(*proxyd_sessions));
-	fds = xcalloc(xalloc_add(xalloc_mul(limit, 2), 2), sizeof(*fds));
+	fds = xcalloc(xalloc_add(xalloc_mul(limit, 2), 2 + PROXY_AUTH_CONNS),
+	    sizeof(*fds));
 	idle_deadline = service_idle_deadline(stream_clock_ms());
 	for (;;) {
 		if (service_set_busy(!accepting || proxyd_count >= limit) < 0)
@@ -675,11 +682,13 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 		}
 		for (i = 0; i < first + 2 * count; i++)
 			fds[i].revents = 0;
+		nfds = first + 2 * count;
+		nfds += proxy_auth_pollfds(fds + nfds);
 		timeout = -1;
 		if (deadline != INT64_MAX)
 			timeout = deadline - now > INT_MAX ? INT_MAX :
 			    deadline - now < 0 ? 0 : (int) (deadline - now);
-		n = poll(fds, (nfds_t) (first + 2 * count), timeout);
+		n = poll(fds, (nfds_t) nfds, timeout);
 		if (n < 0 && errno != EINTR)
 			log_fatal("poll: %m");
 		if (n < 0)
@@ -692,6 +701,7 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 			log_fatal("listening socket unusable");
 		if (accepting && fds[1].revents != 0)
 			proxy_accept(listen_fd, &uses);
+		proxy_auth_dispatch(fds + first + 2 * count);
 		proxy_dispatch(fds, first, count);
 		if (var_max_use > 0 && uses >= var_max_use && accepting)
 			accepting = 0;

@@ -24,6 +24,7 @@
 #include "service.h"
 
 struct buf;
+struct proxy_auth_conn;
 struct tls_conn;
 struct tls_server;
 
@@ -103,6 +104,10 @@ struct proxy_session {
 	char *password;
 	/* The directory's answer (proxy_auth_start). */
 	enum proxy_auth_status auth_status;
+	int auth_queued;		/* waiting for an authd connection */
+	int auth_retried;		/* asked a second time already */
+	struct proxy_session *auth_next;	/* the wait queue */
+	struct proxy_auth_conn *auth_conn;	/* carrying its request */
 	char *auth_reason;
 	char *user;			/* canonical address */
 	char *hosts;			/* the mail host value */
@@ -145,8 +150,6 @@ void proxy_auth_start(struct proxy_session *ps, char *login,
  */
 void proxy_auth_failed(struct proxy_session *ps, const char *reply,
 	int close_after);
-/* Before serving: open what authentication needs.  0, or -1 (*error_r). */
-int proxy_auth_init(char **error_r);
 /* Connect to the next usable host of ps->hosts (or unavailable). */
 void proxy_connect_next(struct proxy_session *ps);
 /*

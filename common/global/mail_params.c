@@ -190,6 +190,7 @@ char *var_proxy_backend_ca_file;
 char *var_proxy_backend_protocol;
 long long var_proxy_host_down_time;
 long long var_proxy_connect_timeout;
+long long var_proxy_auth_timeout;
 long long var_proxy_session_limit;
 long long var_proxy_login_timeout;
 long long var_proxy_idle_timeout;
@@ -502,6 +503,10 @@ const struct param_def param_table[] = {
 	    &var_proxy_connect_timeout,
 	    "How long a backend may take to accept a connection (and "
 	    "finish its TLS handshake) before the next host is tried." },
+	{ "proxy_auth_timeout", PARAM_TIME, "30s", 1 * SEC, 10 * MIN,
+	    &var_proxy_auth_timeout,
+	    "How long proxyd waits for authd's answer to a login before "
+	    "it answers with a temporary failure." },
 	{ "proxy_session_limit", PARAM_INT, "1000", 1, 100000,
 	    &var_proxy_session_limit,
 	    "Sessions one proxyd process serves at once." },

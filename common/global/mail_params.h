@@ -200,6 +200,7 @@ extern char *var_proxy_backend_ca_file;
 extern char *var_proxy_backend_protocol;
 extern long long var_proxy_host_down_time;
 extern long long var_proxy_connect_timeout;
+extern long long var_proxy_auth_timeout;
 extern long long var_proxy_session_limit;
 extern long long var_proxy_login_timeout;
 extern long long var_proxy_idle_timeout;

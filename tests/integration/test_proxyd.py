@@ -236,3 +236,15 @@ def test_login_timeout(make_instance):
     line = r.line()
     assert line.startswith("* BYE"), line
     assert r.closed()
+
+
+def test_authd_unreachable_is_a_temporary_failure(env):
+    import os
+    os.unlink(os.path.join(env.proxy.queue_dir, "private", "auth"))
+    c = env.imaps()
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        c.login(env.alice, PASSWORD)
+    assert "UNAVAILABLE" in str(e.value)
+    assert "AUTHENTICATIONFAILED" not in str(e.value)
+    c.logout()
+    env.proxy.wait_for_log(r"authd: .*private/auth")
