@@ -4,6 +4,7 @@ proxyd_proxyd_SOURCES = proxyd/proxyd.c proxyd/proxyd.h \
 	proxyd/proxy_conn.c proxyd/proxy_conn.h \
 	proxyd/proxy_backend.c proxyd/proxy_backend.h \
 	proxyd/proxy_hosts.c proxyd/proxy_hosts.h \
+	proxyd/proxy_sasl.c proxyd/proxy_sasl.h \
 	proxyd/proxy_auth.c proxyd/proxy_auth.h proxyd/proxy_imap.c \
 	imapd/imap_parse.c imapd/imap_parse.h
 proxyd_proxyd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/imapd

@@ -20,6 +20,7 @@
 #include "imap_parse.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_sasl.h"
 #include "proxyd.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -27,13 +28,9 @@
 /* Arguments of a command before login: LOGIN has three after the tag. */
 #define IMAP_PROXY_MAX_ARGS	8
 
+/* The login at the backend. */
 enum imap_proxy_step {
-	IMAP_STEP_COMMAND = 0,		/* reading commands */
-	IMAP_STEP_AUTH_PLAIN,		/* AUTHENTICATE PLAIN continuation */
-	IMAP_STEP_AUTH_LOGIN_USER,
-	IMAP_STEP_AUTH_LOGIN_PASS,
-	/* At the backend. */
-	IMAP_STEP_GREETING = 100,
+	IMAP_STEP_GREETING = 1,
 	IMAP_STEP_ID,
 	IMAP_STEP_LOGIN,
 };
@@ -82,17 +79,9 @@ imap_proxy_too_long(struct proxy_session *ps)
 {
 	buf_free(&ps->cmd);
 	ps->literal_left = 0;
-	ps->front_step = IMAP_STEP_COMMAND;
+	ps->sasl_step = 0;
 	proxy_reply(ps, "* BAD [TOOBIG] Command line too long");
 	(void) proxy_bad_command(ps);
-}
-
-/* Authenticate as login with password (both taken over). */
-static void
-imap_proxy_login(struct proxy_session *ps, char *login, char *password)
-{
-	ps->front_step = IMAP_STEP_COMMAND;
-	proxy_auth_start(ps, login, password);
 }
 
 static void
@@ -132,76 +121,35 @@ imap_proxy_auth_done(struct proxy_session *ps)
 	}
 }
 
-/* The client's answer to an AUTHENTICATE continuation (base64). */
+/* What proxy_sasl made of the client's AUTHENTICATE step. */
 static void
-imap_proxy_auth_line(struct proxy_session *ps, const char *line, size_t len)
+imap_proxy_sasl(struct proxy_session *ps, enum proxy_sasl_result result,
+	const char *challenge, const char *error)
 {
-	struct buf *decoded;
-	char *authzid = NULL, *authcid = NULL, *password = NULL;
-	const char *error = NULL;
-
-	if (len == 1 && line[0] == '*') {
-		ps->front_step = IMAP_STEP_COMMAND;
+	switch (result) {
+	case PROXY_SASL_DONE:
+		break;
+	case PROXY_SASL_CONTINUE:
+		proxy_reply(ps, "+ %s", challenge);
+		break;
+	case PROXY_SASL_CANCELLED:
 		imap_proxy_bad(ps, "AUTHENTICATE cancelled");
-		return;
-	}
-	decoded = buf_new(4096);
-	if (base64_decode(line, len, decoded) < 0) {
-		buf_free(&decoded);
-		ps->front_step = IMAP_STEP_COMMAND;
-		imap_proxy_bad(ps, "Invalid base64 data");
-		return;
-	}
-	switch (ps->front_step) {
-	case IMAP_STEP_AUTH_PLAIN:
-		if (sasl_plain_parse(decoded, &authzid, &authcid, &password,
-		    &error) < 0 || (*authzid != '\0' &&
-		    strcmp(authzid, authcid) != 0)) {
-			ps->front_step = IMAP_STEP_COMMAND;
-			imap_proxy_tagged(ps, "NO", "[AUTHENTICATIONFAILED] "
-			    "Invalid PLAIN response");
-			(void) proxy_bad_command(ps);
-			free(authzid);
-			free(authcid);
-			free(password);
-			break;
-		}
-		free(authzid);
-		imap_proxy_login(ps, authcid, password);
 		break;
-	case IMAP_STEP_AUTH_LOGIN_USER:
-		if (memchr(buf_data(decoded), '\0', buf_len(decoded)) ||
-		    buf_len(decoded) == 0 || buf_len(decoded) > 1024) {
-			ps->front_step = IMAP_STEP_COMMAND;
-			imap_proxy_bad(ps, "Invalid user name");
-			break;
-		}
-		free(ps->login);
-		ps->login = buf_strdup(decoded);
-		ps->front_step = IMAP_STEP_AUTH_LOGIN_PASS;
-		proxy_reply(ps, "+ UGFzc3dvcmQ6");
-		break;
-	case IMAP_STEP_AUTH_LOGIN_PASS:
+	case PROXY_SASL_ERROR:
 	default:
-		if (memchr(buf_data(decoded), '\0', buf_len(decoded)) ||
-		    buf_len(decoded) > 1024) {
-			ps->front_step = IMAP_STEP_COMMAND;
-			imap_proxy_bad(ps, "Invalid password");
-			break;
-		}
-		authcid = ps->login;
-		ps->login = NULL;
-		imap_proxy_login(ps, authcid, buf_strdup(decoded));
+		imap_proxy_tagged(ps, "NO", error);
+		(void) proxy_bad_command(ps);
 		break;
 	}
-	explicit_bzero(buf_data(decoded), buf_len(decoded));
-	buf_free(&decoded);
 }
 
 static void
 imap_proxy_authenticate(struct proxy_session *ps, struct imap_arg *args,
 	size_t count)
 {
+	const char *challenge = NULL, *error = NULL, *ir;
+	enum proxy_sasl_result result;
+
 	if (count < 3 || args[2].type == IMAP_ARG_LIST || count > 4 ||
 	    (count == 4 && args[3].type == IMAP_ARG_LIST)) {
 		imap_proxy_bad(ps, "AUTHENTICATE needs a mechanism");
@@ -212,24 +160,14 @@ imap_proxy_authenticate(struct proxy_session *ps, struct imap_arg *args,
 		    "authentication disallowed on non-secure connections");
 		return;
 	}
-	if (strcasecmp(args[2].str, "PLAIN") == 0) {
-		ps->front_step = IMAP_STEP_AUTH_PLAIN;
-	} else if (strcasecmp(args[2].str, "LOGIN") == 0) {
-		ps->front_step = IMAP_STEP_AUTH_LOGIN_USER;
-	} else {
-		imap_proxy_tagged(ps, "NO", "Unsupported authentication "
-		    "mechanism");
-		return;
-	}
-	if (count == 4) {
+	result = proxy_sasl_begin(ps, args[2].str, &challenge, &error);
+	if (result == PROXY_SASL_CONTINUE && count == 4) {
 		/* SASL-IR (RFC 4959): "=" is an empty response. */
-		imap_proxy_auth_line(ps, strcmp(args[3].str, "=") == 0 ? "" :
-		    args[3].str, strcmp(args[3].str, "=") == 0 ? 0 :
-		    args[3].len);
-		return;
+		ir = strcmp(args[3].str, "=") == 0 ? "" : args[3].str;
+		result = proxy_sasl_response(ps, ir, strlen(ir), &challenge,
+		    &error);
 	}
-	proxy_reply(ps, ps->front_step == IMAP_STEP_AUTH_PLAIN ? "+ " :
-	    "+ VXNlcm5hbWU6");
+	imap_proxy_sasl(ps, result, challenge, error);
 }
 
 /* One whole command (its literals included) before login. */
@@ -288,7 +226,7 @@ imap_proxy_command(struct proxy_session *ps, const char *text, size_t len)
 			    "Plaintext authentication disallowed on "
 			    "non-secure connections");
 		else
-			imap_proxy_login(ps, xstrdup(args[2].str),
+			proxy_auth_start(ps, xstrdup(args[2].str),
 			    xstrdup(args[3].str));
 	} else if (strcasecmp(verb, "AUTHENTICATE") == 0) {
 		imap_proxy_authenticate(ps, args, count);
@@ -331,8 +269,12 @@ imap_proxy_client_line(struct proxy_session *ps, char *line, size_t len)
 	long long literal;
 	int sync = 1;
 
-	if (ps->front_step != IMAP_STEP_COMMAND) {
-		imap_proxy_auth_line(ps, line, len);
+	const char *challenge = NULL, *error = NULL;
+	enum proxy_sasl_result result;
+
+	if (ps->sasl_step != 0) {
+		result = proxy_sasl_response(ps, line, len, &challenge, &error);
+		imap_proxy_sasl(ps, result, challenge, error);
 		return;
 	}
 	if (ps->cmd == NULL)

@@ -97,6 +97,7 @@ struct proxy_session {
 	int bad_commands;
 	int auth_failures;
 	int front_step;			/* the front's own sub-state */
+	int sasl_step;			/* proxy_sasl.c's, 0: none */
 	char *tag;			/* IMAP: the login command's tag */
 	struct buf *cmd;		/* IMAP: a command with literals */
 	size_t literal_left;		/* raw bytes still to go into cmd */
