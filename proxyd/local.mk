@@ -6,13 +6,15 @@ proxyd_proxyd_SOURCES = proxyd/proxyd.c proxyd/proxyd.h \
 	proxyd/proxy_hosts.c proxyd/proxy_hosts.h \
 	proxyd/proxy_sasl.c proxyd/proxy_sasl.h \
 	proxyd/proxy_auth.c proxyd/proxy_auth.h proxyd/proxy_imap.c \
+	proxyd/proxy_pop3.c \
 	imapd/imap_parse.c imapd/imap_parse.h
 proxyd_proxyd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/imapd
 proxyd_proxyd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 proxyd_proxyd_LDADD = $(LIBISPMAIL)
 proxyd_proxyd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/proxyd.8
-EXTRA_DIST += tests/integration/test_proxyd.py tests/integration/proxydutil.py
+EXTRA_DIST += tests/integration/test_proxyd.py tests/integration/proxydutil.py \
+	tests/integration/test_proxyd_pop3.py
 
 check_PROGRAMS += tests/unit/check_proxyd
 TESTS += tests/unit/check_proxyd

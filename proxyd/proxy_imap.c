@@ -87,37 +87,24 @@ imap_proxy_too_long(struct proxy_session *ps)
 static void
 imap_proxy_auth_done(struct proxy_session *ps)
 {
+	char *reply;
 	int last;
 
-	switch (ps->auth_status) {
+	switch (proxy_auth_outcome(ps, &last)) {
 	case PROXY_AUTH_OK:
-		log_info("proxy: login user=%s client=%s%s", ps->user,
-		    ps->peer.client_addr, ps->tls_active ? " tls" : "");
-		proxy_connect_next(ps);
-		return;
+		break;
 	case PROXY_AUTH_TEMPFAIL:
-		log_warn("proxy: login user=%s client=%s: %s", ps->login,
-		    ps->peer.client_addr, ps->auth_reason);
-		ps->state = PROXY_PRELOGIN;
 		imap_proxy_tagged(ps, "NO", "[UNAVAILABLE] Temporary "
 		    "authentication failure");
-		return;
+		break;
 	case PROXY_AUTH_FAIL:
 	default:
-		last = ++ps->auth_failures >= var_auth_failure_limit;
-		log_info("proxy: login failed user=%s client=%s: %s%s",
-		    ps->login, ps->peer.client_addr, ps->auth_reason,
-		    last ? " reason=auth_failure_limit" : "");
-		{
-			char *reply = xasprintf("%s NO [AUTHENTICATIONFAILED] "
-			    "Authentication failed%s", ps->tag, last ?
-			    "\r\n* BYE Too many authentication failures" :
-			    "");
-
-			proxy_auth_failed(ps, reply, last);
-			free(reply);
-		}
-		return;
+		reply = xasprintf("%s NO [AUTHENTICATIONFAILED] "
+		    "Authentication failed%s", ps->tag, last ?
+		    "\r\n* BYE Too many authentication failures" : "");
+		proxy_auth_failed(ps, reply, last);
+		free(reply);
+		break;
 	}
 }
 
@@ -321,7 +308,7 @@ imap_proxy_backend_start(struct proxy_session *ps)
 static void
 imap_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 {
-	struct buf *plain, *encoded;
+	char *sasl;
 
 	log_debug("backend %s: %s", ps->backend_name, line);
 	switch (ps->front_step) {
@@ -338,19 +325,10 @@ imap_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 	case IMAP_STEP_ID:
 		if (strncmp(line, "P1 ", 3) != 0)
 			return;
-		plain = buf_new(4096);
-		encoded = buf_new(8192);
-		(void) buf_append_char(plain, '\0');
-		(void) buf_append_str(plain, ps->user);
-		(void) buf_append_char(plain, '\0');
-		(void) buf_append_str(plain, ps->password);
-		(void) base64_encode(buf_data(plain), buf_len(plain), encoded);
-		proxy_backend_send(ps, "P2 AUTHENTICATE PLAIN %s\r\n",
-		    buf_cstr(encoded));
-		explicit_bzero(buf_data(plain), buf_len(plain));
-		explicit_bzero(buf_data(encoded), buf_len(encoded));
-		buf_free(&plain);
-		buf_free(&encoded);
+		sasl = proxy_sasl_plain_login(ps);
+		proxy_backend_send(ps, "P2 AUTHENTICATE PLAIN %s\r\n", sasl);
+		explicit_bzero(sasl, strlen(sasl));
+		free(sasl);
 		ps->front_step = IMAP_STEP_LOGIN;
 		return;
 	case IMAP_STEP_LOGIN:

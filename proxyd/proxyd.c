@@ -155,6 +155,34 @@ proxy_forget_password(struct proxy_session *ps)
 	ps->password = NULL;
 }
 
+enum proxy_auth_status
+proxy_auth_outcome(struct proxy_session *ps, int *last_r)
+{
+	*last_r = 0;
+	switch (ps->auth_status) {
+	case PROXY_AUTH_OK:
+		log_info("proxy: login user=%s client=%s%s", ps->user,
+		    ps->peer.client_addr, ps->tls_active ? " tls" : "");
+		proxy_connect_next(ps);
+		return PROXY_AUTH_OK;
+	case PROXY_AUTH_TEMPFAIL:
+		log_warn("proxy: login user=%s client=%s: %s", ps->login,
+		    ps->peer.client_addr, ps->auth_reason);
+		proxy_forget_password(ps);
+		ps->state = PROXY_PRELOGIN;
+		ps->deadline = ps->login_deadline;
+		return PROXY_AUTH_TEMPFAIL;
+	case PROXY_AUTH_FAIL:
+	default:
+		*last_r = ++ps->auth_failures >= var_auth_failure_limit;
+		log_info("proxy: login failed user=%s client=%s: %s%s",
+		    ps->login, ps->peer.client_addr, ps->auth_reason,
+		    *last_r ? " reason=auth_failure_limit" : "");
+		proxy_forget_password(ps);
+		return PROXY_AUTH_FAIL;
+	}
+}
+
 void
 proxy_relay_start(struct proxy_session *ps)
 {
@@ -719,8 +747,10 @@ proxyd_pre_init(void *ctx)
 	(void) ctx;
 	if (strcmp(var_proxy_front, "imap") == 0)
 		proxyd_front = &proxy_front_imap;
+	else if (strcmp(var_proxy_front, "pop3") == 0)
+		proxyd_front = &proxy_front_pop3;
 	else
-		log_fatal("proxy_front: unknown protocol \"%s\" (imap)",
+		log_fatal("proxy_front: unknown protocol \"%s\" (imap, pop3)",
 		    var_proxy_front);
 	proxyd_tls = tls_server_new(&error);
 	if (proxyd_tls == NULL && error != NULL)

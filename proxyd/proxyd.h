@@ -146,6 +146,20 @@ int proxy_plaintext_ok(const struct proxy_session *ps);
 void proxy_auth_start(struct proxy_session *ps, char *login,
 	char *password);
 /*
+ * For a front's auth_done: log the directory's answer and act on it.
+ * PROXY_AUTH_OK: the connect to the store has begun (nothing to say);
+ * TEMPFAIL: back to reading commands (the front says "try later");
+ * FAIL: counted, *last_r set when auth_failure_limit is reached (the
+ * front answers through proxy_auth_failed).
+ */
+enum proxy_auth_status proxy_auth_outcome(struct proxy_session *ps,
+	int *last_r);
+/*
+ * The store login's SASL PLAIN response for ps->user and ps->password,
+ * base64 (caller scrubs with explicit_bzero and frees).
+ */
+char *proxy_sasl_plain_login(const struct proxy_session *ps);
+/*
  * A failed login: after auth_failure_delay send reply (a line) and go
  * on reading commands, or close when close_after is set.
  */

@@ -473,8 +473,8 @@ const struct param_def param_table[] = {
 
 	/* proxyd (proxyd(8)). */
 	{ "proxy_front", PARAM_STR, "imap", 0, 0, &var_proxy_front,
-	    "The protocol a proxyd listener speaks: imap, pop3 or "
-	    "submission; set per listener with -o." },
+	    "The protocol a proxyd listener speaks: imap or pop3; set "
+	    "per listener with -o." },
 	{ "proxy_backend_port_imap", PARAM_INT, "143", 1, 65535,
 	    &var_proxy_backend_port_imap,
 	    "The IMAP port proxyd connects to on a store host." },

@@ -6,6 +6,7 @@ address).  Messages are written into a store the way lmtpd writes them."""
 
 import imaplib
 import os
+import poplib
 import socket
 import ssl
 import time
@@ -90,7 +91,8 @@ def make_store(make_instance, address, ports, users, extra_params=None):
 
 
 def proxy_services(extra_options=None):
-    """imap (143, STARTTLS), imaps (993), imapp (plaintext allowed)."""
+    """imap (143, STARTTLS), imaps (993), imapp (plaintext allowed), and
+    the same for POP3: pop3, pop3s, pop3p."""
     opts = dict(extra_options or {})
 
     def svc(name, **o):
@@ -100,6 +102,9 @@ def proxy_services(extra_options=None):
         svc("imap", proxy_front="imap"),
         svc("imaps", proxy_front="imap", tls_wrapper_mode="yes"),
         svc("imapp", proxy_front="imap", auth_allow_plaintext="yes"),
+        svc("pop3", proxy_front="pop3"),
+        svc("pop3s", proxy_front="pop3", tls_wrapper_mode="yes"),
+        svc("pop3p", proxy_front="pop3", auth_allow_plaintext="yes"),
     ]
 
 
@@ -179,6 +184,16 @@ class Env:
         return IMAP4_From(CLIENT_ADDR, "127.0.0.1", self.proxy.port(service),
                           timeout=timeout)
 
+    def pop3s(self, timeout=20):
+        """poplib over implicit TLS to the proxy, from CLIENT_ADDR."""
+        return POP3_SSL_From(CLIENT_ADDR, "127.0.0.1",
+                             self.proxy.port("pop3s"),
+                             context=self.ssl_context(), timeout=timeout)
+
+    def pop3(self, service="pop3", timeout=20):
+        return POP3_From(CLIENT_ADDR, "127.0.0.1", self.proxy.port(service),
+                         timeout=timeout)
+
     def raw(self, service="imapp", timeout=10):
         return Raw(("127.0.0.1", self.proxy.port(service)), timeout)
 
@@ -205,6 +220,29 @@ class IMAP4_SSL_From(imaplib.IMAP4_SSL):
         sock = socket.create_connection((self.host, self.port), timeout,
                                         source_address=(self._source, 0))
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+class POP3_From(poplib.POP3):
+    """poplib.POP3 connecting from a given source address."""
+
+    def __init__(self, source, host, port, timeout=None):
+        self._source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._source, 0))
+
+
+class POP3_SSL_From(poplib.POP3_SSL):
+    def __init__(self, source, host, port, context, timeout=None):
+        self._source = source
+        super().__init__(host, port, context=context, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._source, 0))
+        return self.context.wrap_socket(sock, server_hostname=self.host)
 
 
 class Raw:
