@@ -5,6 +5,7 @@ proxyd_proxyd_SOURCES = proxyd/proxyd.c proxyd/proxyd.h \
 	proxyd/proxy_backend.c proxyd/proxy_backend.h \
 	proxyd/proxy_hosts.c proxyd/proxy_hosts.h \
 	proxyd/proxy_sasl.c proxyd/proxy_sasl.h \
+	proxyd/proxy_limits.c proxyd/proxy_limits.h \
 	proxyd/proxy_auth.c proxyd/proxy_auth.h proxyd/proxy_imap.c \
 	proxyd/proxy_pop3.c \
 	imapd/imap_parse.c imapd/imap_parse.h
@@ -14,7 +15,7 @@ proxyd_proxyd_LDADD = $(LIBISPMAIL)
 proxyd_proxyd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/proxyd.8
 EXTRA_DIST += tests/integration/test_proxyd.py tests/integration/proxydutil.py \
-	tests/integration/test_proxyd_pop3.py
+	tests/integration/test_proxyd_pop3.py tests/integration/test_proxyd_limits.py
 
 check_PROGRAMS += tests/unit/check_proxyd
 TESTS += tests/unit/check_proxyd

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "proxy_auth.h"
+#include "proxy_limits.h"
 #include "proxyd.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -112,7 +113,12 @@ proxy_auth_answer(struct proxy_session *ps, enum proxy_auth_status status,
 		free(ps->hosts);
 		ps->hosts = xstrdup(hosts != NULL ? hosts : "");
 		ps->host_next = 0;
+		/* The account's session count decides (proxy_limits.h). */
+		proxy_limits_user_start(ps);
+		return;
 	}
+	if (status == PROXY_AUTH_FAIL)
+		proxy_limits_login_failed(ps);
 	ps->front->auth_done(ps);
 }
 
@@ -173,8 +179,36 @@ proxy_auth_start(struct proxy_session *ps, char *login, char *password)
 	ps->auth_retried = 0;
 	ps->state = PROXY_AUTH;
 	ps->deadline = stream_clock_ms() + var_proxy_auth_timeout * 1000;
+	proxy_limits_check_login(ps);
+}
+
+void
+proxy_auth_check_done(struct proxy_session *ps, int refused)
+{
+	if (ps->state != PROXY_AUTH)
+		return;
+	if (refused) {
+		ps->auth_status = PROXY_AUTH_TEMPFAIL;
+		free(ps->auth_reason);
+		ps->auth_reason = xstrdup("too many failed logins");
+		ps->front->auth_done(ps);
+		return;
+	}
 	proxy_auth_enqueue(ps, 0);
 	proxy_auth_pump();
+}
+
+void
+proxy_auth_user_admitted(struct proxy_session *ps, int refused)
+{
+	if (ps->state != PROXY_AUTH)
+		return;
+	if (refused) {
+		ps->auth_status = PROXY_AUTH_TEMPFAIL;
+		free(ps->auth_reason);
+		ps->auth_reason = xstrdup("too many sessions for this account");
+	}
+	ps->front->auth_done(ps);
 }
 
 void

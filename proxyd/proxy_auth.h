@@ -24,6 +24,10 @@ size_t proxy_auth_pollfds(struct pollfd *fds);
 void proxy_auth_dispatch(const struct pollfd *fds);
 /* ps goes away (or gives up): forget its request. */
 void proxy_auth_cancel(struct proxy_session *ps);
+/* proxy_limits' verdict before asking authd: refused or go on. */
+void proxy_auth_check_done(struct proxy_session *ps, int refused);
+/* proxy_limits' verdict on the account's session count after a good login. */
+void proxy_auth_user_admitted(struct proxy_session *ps, int refused);
 /* ps's proxy_auth_timeout passed: a temporary failure to its front. */
 void proxy_auth_timeout(struct proxy_session *ps);
 

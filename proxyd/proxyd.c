@@ -28,6 +28,7 @@
 #include "proxy_auth.h"
 #include "proxy_backend.h"
 #include "proxy_conn.h"
+#include "proxy_limits.h"
 #include "proxyd.h"
 #include "service.h"
 #include "stream.h"
@@ -135,7 +136,8 @@ proxy_auth_failed(struct proxy_session *ps, const char *reply,
 	(void) buf_append_str(ps->delayed_reply, reply);
 	ps->close_after_delay = close_after;
 	ps->state = PROXY_DELAY;
-	ps->deadline = stream_clock_ms() + var_auth_failure_delay * 1000;
+	/* Grown with the failures in the window (proxy_limits.h). */
+	ps->deadline = ps->delay_start + ps->fail_delay_ms;
 }
 
 void
@@ -570,6 +572,7 @@ static void
 proxy_session_free(struct proxy_session *ps)
 {
 	proxy_auth_cancel(ps);
+	proxy_limits_session_end(ps);
 	proxy_conn_close(&ps->client);
 	proxy_conn_close(&ps->backend);
 	buf_free(&ps->cmd);
@@ -599,6 +602,7 @@ proxy_session_start(int fd)
 	log_debug("connect from %s port %d", ps->peer.client_addr,
 	    ps->peer.client_port);
 	proxyd_sessions[proxyd_count++] = ps;
+	proxy_limits_session_start(ps);
 	if (var_tls_wrapper_mode) {
 		/* 993/995: TLS first, the greeting inside it. */
 		ps->state = PROXY_TLS;
@@ -675,8 +679,8 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 
 	(void) ctx;
 	proxyd_sessions = xcalloc(limit, sizeof(*proxyd_sessions));
-	fds = xcalloc(xalloc_add(xalloc_mul(limit, 2), 2 + PROXY_AUTH_CONNS),
-	    sizeof(*fds));
+	fds = xcalloc(xalloc_add(xalloc_mul(limit, 2), 2 + PROXY_AUTH_CONNS +
+	    PROXY_LIMITS_FDS), sizeof(*fds));
 	idle_deadline = service_idle_deadline(stream_clock_ms());
 	for (;;) {
 		if (service_set_busy(!accepting || proxyd_count >= limit) < 0)
@@ -712,6 +716,9 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 			fds[i].revents = 0;
 		nfds = first + 2 * count;
 		nfds += proxy_auth_pollfds(fds + nfds);
+		nfds += proxy_limits_pollfds(fds + nfds);
+		if (proxy_limits_deadline() < deadline)
+			deadline = proxy_limits_deadline();
 		timeout = -1;
 		if (deadline != INT64_MAX)
 			timeout = deadline - now > INT_MAX ? INT_MAX :
@@ -730,6 +737,8 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 		if (accepting && fds[1].revents != 0)
 			proxy_accept(listen_fd, &uses);
 		proxy_auth_dispatch(fds + first + 2 * count);
+		proxy_limits_dispatch(fds + first + 2 * count +
+		    PROXY_AUTH_CONNS);
 		proxy_dispatch(fds, first, count);
 		if (var_max_use > 0 && uses >= var_max_use && accepting)
 			accepting = 0;

@@ -109,6 +109,15 @@ struct proxy_session {
 	int auth_retried;		/* asked a second time already */
 	struct proxy_session *auth_next;	/* the wait queue */
 	struct proxy_auth_conn *auth_conn;	/* carrying its request */
+	/* proxy_limits.c's. */
+	long long anvil_ip_id;		/* held session counts, -1: none */
+	long long anvil_user_id;
+	unsigned anvil_generation;	/* of the anvil connection */
+	int limits_outstanding;		/* questions not yet answered */
+	int limits_peeks;
+	long long limits_failures;	/* failed logins known in window */
+	int64_t delay_start;
+	int64_t fail_delay_ms;
 	char *auth_reason;
 	char *user;			/* canonical address */
 	char *hosts;			/* the mail host value */

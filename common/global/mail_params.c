@@ -191,6 +191,10 @@ char *var_proxy_backend_protocol;
 long long var_proxy_host_down_time;
 long long var_proxy_connect_timeout;
 long long var_proxy_auth_timeout;
+long long var_proxy_max_sessions_per_ip;
+long long var_proxy_max_sessions_per_user;
+long long var_proxy_auth_fail_limit;
+long long var_proxy_auth_fail_delay_max;
 long long var_proxy_session_limit;
 long long var_proxy_login_timeout;
 long long var_proxy_idle_timeout;
@@ -507,6 +511,25 @@ const struct param_def param_table[] = {
 	    &var_proxy_auth_timeout,
 	    "How long proxyd waits for authd's answer to a login before "
 	    "it answers with a temporary failure." },
+	{ "proxy_max_sessions_per_ip", PARAM_INT, "50", 0, 100000,
+	    &var_proxy_max_sessions_per_ip,
+	    "Sessions one client address may have open at once on one "
+	    "proxyd listener, counted by anvil over all processes; 0 "
+	    "means no limit." },
+	{ "proxy_max_sessions_per_user", PARAM_INT, "20", 0, 100000,
+	    &var_proxy_max_sessions_per_user,
+	    "Sessions one account may have open at once through proxyd "
+	    "(all listeners); 0 means no limit." },
+	{ "proxy_auth_fail_limit", PARAM_INT, "10", 0, 100000,
+	    &var_proxy_auth_fail_limit,
+	    "Failed logins of one client address or one login within "
+	    "anvil_rate_time_unit after which proxyd refuses its logins "
+	    "as a temporary failure until the window passes; 0: never." },
+	{ "proxy_auth_fail_delay_max", PARAM_TIME, "15s", 0, 5 * MIN,
+	    &var_proxy_auth_fail_delay_max,
+	    "The longest delay before proxyd answers a failed login "
+	    "(auth_failure_delay, doubled for every earlier failure of the "
+	    "address or login in the window)." },
 	{ "proxy_session_limit", PARAM_INT, "1000", 1, 100000,
 	    &var_proxy_session_limit,
 	    "Sessions one proxyd process serves at once." },

@@ -380,7 +380,7 @@ class Instance:
         """The anvil service where smtpd, popd or imapd run (anvil(8))."""
         commands = [os.path.basename(s.command) for s in self.services]
         if (not self.with_anvil or "anvil" in commands or not
-                set(commands) & {"smtpd", "popd", "imapd"}):
+                set(commands) & {"smtpd", "popd", "imapd", "proxyd"}):
             return
         self.services.append(Service(
             "anvil", "anvil/anvil", type="unix", listen="private/anvil",
