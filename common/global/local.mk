@@ -15,3 +15,10 @@ TESTS += tests/unit/check_auth_client
 tests_unit_check_auth_client_SOURCES = tests/unit/check_auth_client.c
 tests_unit_check_auth_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_auth_client_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/global/proxy_trust.c common/global/proxy_trust.h
+check_PROGRAMS += tests/unit/check_proxy_trust
+TESTS += tests/unit/check_proxy_trust
+tests_unit_check_proxy_trust_SOURCES = tests/unit/check_proxy_trust.c
+tests_unit_check_proxy_trust_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_proxy_trust_LDADD = $(UNIT_LDADD)
