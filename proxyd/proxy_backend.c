@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth_client.h"
 #include "buf.h"
+#include "haproxy.h"
 #include "log.h"
 #include "mail_params.h"
 #include "proxy_backend.h"
@@ -34,13 +36,17 @@ struct proxy_down {
 
 static struct proxy_down proxy_down_hosts[PROXY_DOWN_MAX];
 static struct tls_server *proxy_backend_tls_ctx;
+/* proxy_backend_protocol = haproxy: a PROXY v2 header first. */
+static int proxy_backend_haproxy;
 
 int
 proxy_backend_init(char **error_r)
 {
-	if (strcmp(var_proxy_backend_protocol, "native") != 0) {
+	if (strcmp(var_proxy_backend_protocol, "haproxy") == 0) {
+		proxy_backend_haproxy = 1;
+	} else if (strcmp(var_proxy_backend_protocol, "native") != 0) {
 		*error_r = xasprintf("proxy_backend_protocol: unknown value "
-		    "\"%s\" (native)", var_proxy_backend_protocol);
+		    "\"%s\" (native, haproxy)", var_proxy_backend_protocol);
 		return -1;
 	}
 	if (!var_proxy_backend_tls)
@@ -93,26 +99,17 @@ proxy_host_mark_down(const char *addr)
 	d->until = stream_clock_ms() + var_proxy_host_down_time * 1000;
 }
 
+static int proxy_sockaddr(const char *addr, int port,
+	struct sockaddr_storage *ss);
+
 /* Start a non-blocking connect to addr: fd, or -1 (host refused). */
 static int
 proxy_connect_addr(struct proxy_session *ps, const char *addr)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-	socklen_t len;
 	int fd, port = (int) *ps->front->backend_port;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t) port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t) port);
-		len = sizeof(*sin6);
-	} else {
+	if (proxy_sockaddr(addr, port, &ss) < 0) {
 		log_error("user=%s: mail host \"%s\" is not an address "
 		    "literal", ps->user, addr);
 		return -1;
@@ -123,7 +120,8 @@ proxy_connect_addr(struct proxy_session *ps, const char *addr)
 		log_error("socket: %m");
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *) &ss, len) < 0 &&
+	if (connect(fd, (struct sockaddr *) &ss, ss.ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0 &&
 	    errno != EINPROGRESS) {
 		log_info("proxy: user=%s client=%s backend=%s: connect to "
 		    "port %d: %m", ps->user, ps->peer.client_addr, addr, port);
@@ -177,6 +175,58 @@ proxy_backend_failed(struct proxy_session *ps, const char *why)
 	proxy_connect_next(ps);
 }
 
+int
+proxy_backend_uses_haproxy(void)
+{
+	return proxy_backend_haproxy;
+}
+
+/* addr/port as a socket address: 0, or -1 when addr is no address. */
+static int
+proxy_sockaddr(const char *addr, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t) port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t) port);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The PROXY v2 header (the client, the address it connected to, the
+ * login), written before anything else, TLS included: 0, or -1.  It
+ * fits any fresh socket's send buffer, so one write() takes it.
+ */
+static int
+proxy_send_haproxy(struct proxy_session *ps)
+{
+	struct sockaddr_storage src, dst;
+	struct buf *header = buf_new(HAPROXY_MAX_HEADER + AUTH_VALUE_MAX);
+	ssize_t n;
+	int rc = -1;
+
+	if (proxy_sockaddr(ps->peer.client_addr, ps->peer.client_port,
+	    &src) == 0 && proxy_sockaddr(ps->peer.local_addr,
+	    ps->peer.local_port, &dst) == 0 &&
+	    haproxy_encode(header, (struct sockaddr *) &src,
+	    (struct sockaddr *) &dst, ps->user) == 0) {
+		n = write(ps->backend.fd, buf_data(header), buf_len(header));
+		rc = n == (ssize_t) buf_len(header) ? 0 : -1;
+	}
+	buf_free(&header);
+	return rc;
+}
+
 short
 proxy_backend_connect_events(const struct proxy_session *ps)
 {
@@ -204,6 +254,11 @@ proxy_backend_progress(struct proxy_session *ps)
 			return;
 		}
 		ps->backend_connecting = 0;
+		if (proxy_backend_haproxy && proxy_send_haproxy(ps) < 0) {
+			proxy_backend_failed(ps, "cannot send the PROXY "
+			    "header");
+			return;
+		}
 		if (proxy_backend_tls_ctx != NULL &&
 		    proxy_conn_tls_begin(&ps->backend, proxy_backend_tls_ctx,
 		    ps->backend_name, &error) < 0) {

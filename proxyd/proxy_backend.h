@@ -22,6 +22,8 @@ struct proxy_session;
 
 /* The backend TLS context and protocol choice: 0, or -1 (*error_r). */
 int proxy_backend_init(char **error_r);
+/* 1 when the stores learn the client from a PROXY v2 header. */
+int proxy_backend_uses_haproxy(void);
 /* Move a connect (and backend TLS handshake) on. */
 void proxy_backend_progress(struct proxy_session *ps);
 /* The backend side's poll() events while connecting. */

@@ -20,6 +20,7 @@
 #include "imap_parse.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_backend.h"
 #include "proxy_sasl.h"
 #include "proxyd.h"
 #include "sasl.h"
@@ -306,15 +307,25 @@ imap_proxy_backend_start(struct proxy_session *ps)
 }
 
 static void
+imap_proxy_send_login(struct proxy_session *ps)
+{
+	proxy_sasl_send_plain(ps, "P2 AUTHENTICATE PLAIN ");
+	ps->front_step = IMAP_STEP_LOGIN;
+}
+
+static void
 imap_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 {
-	char *sasl;
-
 	log_debug("backend %s: %s", ps->backend_name, line);
 	switch (ps->front_step) {
 	case IMAP_STEP_GREETING:
 		if (len < 4 || strncasecmp(line, "* OK", 4) != 0) {
 			proxy_backend_failed(ps, "no OK greeting");
+			return;
+		}
+		/* With a PROXY header the store knows the client already. */
+		if (proxy_backend_uses_haproxy()) {
+			imap_proxy_send_login(ps);
 			return;
 		}
 		proxy_backend_send(ps, "P1 ID (\"x-originating-ip\" \"%s\" "
@@ -323,13 +334,8 @@ imap_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 		ps->front_step = IMAP_STEP_ID;
 		return;
 	case IMAP_STEP_ID:
-		if (strncmp(line, "P1 ", 3) != 0)
-			return;
-		sasl = proxy_sasl_plain_login(ps);
-		proxy_backend_send(ps, "P2 AUTHENTICATE PLAIN %s\r\n", sasl);
-		explicit_bzero(sasl, strlen(sasl));
-		free(sasl);
-		ps->front_step = IMAP_STEP_LOGIN;
+		if (strncmp(line, "P1 ", 3) == 0)
+			imap_proxy_send_login(ps);
 		return;
 	case IMAP_STEP_LOGIN:
 	default:

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_backend.h"
 #include "proxy_sasl.h"
 #include "proxyd.h"
 #include "sasl.h"
@@ -231,15 +232,25 @@ pop_proxy_backend_start(struct proxy_session *ps)
 }
 
 static void
+pop_proxy_send_login(struct proxy_session *ps)
+{
+	proxy_sasl_send_plain(ps, "AUTH PLAIN ");
+	ps->front_step = POP_STEP_LOGIN;
+}
+
+static void
 pop_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 {
-	char *sasl;
-
 	log_debug("backend %s: %s", ps->backend_name, line);
 	switch (ps->front_step) {
 	case POP_STEP_GREETING:
 		if (len < 3 || strncmp(line, "+OK", 3) != 0) {
 			proxy_backend_failed(ps, "no +OK greeting");
+			return;
+		}
+		/* With a PROXY header the store knows the client already. */
+		if (proxy_backend_uses_haproxy()) {
+			pop_proxy_send_login(ps);
 			return;
 		}
 		proxy_backend_send(ps, "XCLIENT ADDR=%s PORT=%d\r\n",
@@ -248,11 +259,7 @@ pop_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 		return;
 	case POP_STEP_XCLIENT:
 		/* A store that does not trust us says -ERR: go on. */
-		sasl = proxy_sasl_plain_login(ps);
-		proxy_backend_send(ps, "AUTH PLAIN %s\r\n", sasl);
-		explicit_bzero(sasl, strlen(sasl));
-		free(sasl);
-		ps->front_step = POP_STEP_LOGIN;
+		pop_proxy_send_login(ps);
 		return;
 	case POP_STEP_LOGIN:
 	default:

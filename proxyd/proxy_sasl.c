@@ -21,24 +21,22 @@ enum proxy_sasl_step {
 	PROXY_SASL_LOGIN_PASS,
 };
 
-char *
-proxy_sasl_plain_login(const struct proxy_session *ps)
+void
+proxy_sasl_send_plain(struct proxy_session *ps, const char *command)
 {
 	struct buf *plain = buf_new(4 * PROXY_SASL_VALUE_MAX);
 	struct buf *encoded = buf_new(8 * PROXY_SASL_VALUE_MAX);
-	char *text;
 
 	(void) buf_append_char(plain, '\0');
 	(void) buf_append_str(plain, ps->user);
 	(void) buf_append_char(plain, '\0');
 	(void) buf_append_str(plain, ps->password != NULL ? ps->password : "");
 	(void) base64_encode(buf_data(plain), buf_len(plain), encoded);
-	text = buf_strdup(encoded);
+	proxy_backend_send(ps, "%s%s\r\n", command, buf_cstr(encoded));
 	explicit_bzero(buf_data(plain), buf_len(plain));
 	explicit_bzero(buf_data(encoded), buf_len(encoded));
 	buf_free(&plain);
 	buf_free(&encoded);
-	return text;
 }
 
 enum proxy_sasl_result

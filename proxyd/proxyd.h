@@ -164,10 +164,10 @@ void proxy_auth_start(struct proxy_session *ps, char *login,
 enum proxy_auth_status proxy_auth_outcome(struct proxy_session *ps,
 	int *last_r);
 /*
- * The store login's SASL PLAIN response for ps->user and ps->password,
- * base64 (caller scrubs with explicit_bzero and frees).
+ * Send the store "<command>BASE64\r\n", the SASL PLAIN response for
+ * ps->user and ps->password after the front's command text.
  */
-char *proxy_sasl_plain_login(const struct proxy_session *ps);
+void proxy_sasl_send_plain(struct proxy_session *ps, const char *command);
 /*
  * A failed login: after auth_failure_delay send reply (a line) and go
  * on reading commands, or close when close_after is set.

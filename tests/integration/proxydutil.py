@@ -71,7 +71,8 @@ def add_users(inst, users):
             "--password-stdin", input=PASSWORD + "\n")
 
 
-def make_store(make_instance, address, ports, users, extra_params=None):
+def make_store(make_instance, address, ports, users, extra_params=None,
+               options=None):
     """A store host on address: imapd and popd on ports["imap"],
     ports["pop3"]; users: their addresses.  Plaintext logins are allowed
     (the proxy speaks to it on the private network)."""
@@ -80,9 +81,11 @@ def make_store(make_instance, address, ports, users, extra_params=None):
     p.update(extra_params or {})
     inst = make_instance(services=[
         harness.Service("imap", "imapd/imapd", maxproc=8,
-                        listen="%s:%d" % (address, ports["imap"])),
+                        listen="%s:%d" % (address, ports["imap"]),
+                        options=options),
         harness.Service("pop3", "popd/popd", maxproc=8,
-                        listen="%s:%d" % (address, ports["pop3"])),
+                        listen="%s:%d" % (address, ports["pop3"]),
+                        options=options),
     ], params=p, name="store-" + address)
     inst.write_main_conf()
     add_users(inst, {u: "localhost" for u in users})
@@ -131,7 +134,8 @@ def make_proxy(make_instance, users, ports, extra_params=None,
 class Env:
     """Two stores and a proxy; alice lives on A, bob on B."""
 
-    def __init__(self, make_instance, proxy_params=None, services=None):
+    def __init__(self, make_instance, proxy_params=None, services=None,
+                 store_params=None, store_options=None):
         self.ports = {"imap": ports_free_on([STORE_A, STORE_B]),
                       "pop3": ports_free_on([STORE_A, STORE_B])}
         _counter[0] += 1
@@ -139,9 +143,9 @@ class Env:
         self.alice = "alice%d@example.test" % n
         self.bob = "bob%d@example.test" % n
         self.store_a = make_store(make_instance, STORE_A, self.ports,
-                                  [self.alice])
+                                  [self.alice], store_params, store_options)
         self.store_b = make_store(make_instance, STORE_B, self.ports,
-                                  [self.bob])
+                                  [self.bob], store_params, store_options)
         self.proxy = make_proxy(make_instance, {self.alice: STORE_A,
                                                 self.bob: STORE_B},
                                 self.ports, proxy_params, services)

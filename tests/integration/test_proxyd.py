@@ -248,3 +248,38 @@ def test_authd_unreachable_is_a_temporary_failure(env):
     assert "AUTHENTICATIONFAILED" not in str(e.value)
     c.logout()
     env.proxy.wait_for_log(r"authd: .*private/auth")
+
+
+# The proxy connects to the stores from 127.0.0.1.
+TRUST_PROXY = {"proxy_trusted_networks": "127.0.0.1/32"}
+
+
+@pytest.mark.parametrize("protocol", ["native", "haproxy"])
+def test_store_logs_the_client_address(make_instance, protocol):
+    e = Env(make_instance, proxy_params={"proxy_backend_protocol": protocol},
+            store_params=TRUST_PROXY,
+            store_options={"proxy_protocol": "yes"}
+            if protocol == "haproxy" else None)
+    c = e.imaps()
+    assert c.login(e.alice, PASSWORD)[0] == "OK"
+    c.logout()
+    p = e.pop3s()
+    p.user(e.bob)
+    assert p.pass_(PASSWORD).startswith(b"+OK")
+    p.quit()
+    client = proxydutil.CLIENT_ADDR
+    e.store_a.wait_for_log(r"imapd\[\d+\]: login user=%s method=plain "
+                           r"client=%s" % (e.alice, client))
+    e.store_b.wait_for_log(r"popd\[\d+\]: login %s from %s"
+                           % (e.bob, client))
+
+
+def test_untrusted_proxy_is_not_believed(env):
+    # The stores do not list the proxy: they log the proxy's address and
+    # the login still works.
+    c = env.imaps()
+    assert c.login(env.alice, PASSWORD)[0] == "OK"
+    c.logout()
+    env.store_a.wait_for_log(r"login user=%s method=plain client=127\.0\.0\.1"
+                             % env.alice)
+    env.store_a.wait_for_log(r"x-originating fields ignored")
