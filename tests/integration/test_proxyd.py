@@ -283,3 +283,26 @@ def test_untrusted_proxy_is_not_believed(env):
     env.store_a.wait_for_log(r"login user=%s method=plain client=127\.0\.0\.1"
                              % env.alice)
     env.store_a.wait_for_log(r"x-originating fields ignored")
+
+
+def test_ldap_directory(make_instance, tmp_path):
+    import slapd as slapd_fixture
+    with slapd_fixture.Slapd(tmp_path) as server:
+        e = Env(make_instance, proxy_params=slapd_fixture.ispmail_params(
+            server, tmp_path, ldap_cache_positive_ttl="0",
+            ldap_cache_negative_ttl="0"))
+        e.deliver(e.alice, "ldap alice")
+        e.deliver(e.bob, "ldap bob")
+        for user, subject in ((e.alice, "Subject: ldap alice"),
+                              (e.bob, "Subject: ldap bob")):
+            c = e.imaps()
+            assert c.login(user, PASSWORD)[0] == "OK"
+            assert read_subjects(c) == [subject]
+            c.logout()
+        # The directory is down: "try later", never "wrong password".
+        server.stop()
+        c = e.imaps()
+        with pytest.raises(imaplib.IMAP4.error) as err:
+            c.login(e.alice, PASSWORD)
+        assert "UNAVAILABLE" in str(err.value)
+        c.logout()
