@@ -111,7 +111,8 @@ proxy_auth_answer(struct proxy_session *ps, enum proxy_auth_status status,
 		free(ps->user);
 		ps->user = xstrdup(user != NULL ? user : ps->login);
 		free(ps->hosts);
-		ps->hosts = xstrdup(hosts != NULL ? hosts : "");
+		ps->hosts = xstrdup(ps->front->backend_hosts != NULL ?
+		    *ps->front->backend_hosts : hosts != NULL ? hosts : "");
 		ps->host_next = 0;
 		/* The account's session count decides (proxy_limits.h). */
 		proxy_limits_user_start(ps);

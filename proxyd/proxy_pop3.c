@@ -136,7 +136,6 @@ pop_proxy_auth(struct proxy_session *ps, char *args)
 {
 	const char *challenge = NULL, *error = NULL;
 	enum proxy_sasl_result result;
-	char *ir;
 
 	if (*args == '\0') {
 		/* The mechanism list (RFC 5034 4, as older clients ask). */
@@ -148,17 +147,7 @@ pop_proxy_auth(struct proxy_session *ps, char *args)
 	}
 	if (!pop_proxy_plaintext(ps))
 		return;
-	ir = strchr(args, ' ');
-	if (ir != NULL)
-		*ir++ = '\0';
-	result = proxy_sasl_begin(ps, args, &challenge, &error);
-	if (result == PROXY_SASL_CONTINUE && ir != NULL) {
-		/* An initial response; "=" is an empty one. */
-		if (strcmp(ir, "=") == 0)
-			ir[0] = '\0';
-		result = proxy_sasl_response(ps, ir, strlen(ir), &challenge,
-		    &error);
-	}
+	result = proxy_sasl_auth_args(ps, args, &challenge, &error);
 	pop_proxy_sasl(ps, result, challenge, error);
 }
 

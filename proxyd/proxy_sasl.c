@@ -57,6 +57,25 @@ proxy_sasl_begin(struct proxy_session *ps, const char *mech,
 }
 
 enum proxy_sasl_result
+proxy_sasl_auth_args(struct proxy_session *ps, char *args,
+	const char **challenge_r, const char **error_r)
+{
+	enum proxy_sasl_result result;
+	char *ir = strchr(args, ' ');
+
+	if (ir != NULL)
+		*ir++ = '\0';
+	result = proxy_sasl_begin(ps, args, challenge_r, error_r);
+	if (result == PROXY_SASL_CONTINUE && ir != NULL) {
+		if (strcmp(ir, "=") == 0)
+			ir[0] = '\0';
+		result = proxy_sasl_response(ps, ir, strlen(ir), challenge_r,
+		    error_r);
+	}
+	return result;
+}
+
+enum proxy_sasl_result
 proxy_sasl_response(struct proxy_session *ps, const char *text, size_t len,
 	const char **challenge_r, const char **error_r)
 {

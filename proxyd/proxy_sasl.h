@@ -25,6 +25,12 @@ enum proxy_sasl_result {
  */
 enum proxy_sasl_result proxy_sasl_begin(struct proxy_session *ps,
 	const char *mech, const char **challenge_r, const char **error_r);
+/*
+ * A POP3 or SMTP "AUTH mech [initial-response]" (args, edited in place):
+ * proxy_sasl_begin, then the initial response ("=": empty) if any.
+ */
+enum proxy_sasl_result proxy_sasl_auth_args(struct proxy_session *ps,
+	char *args, const char **challenge_r, const char **error_r);
 /* One client response (base64 text of len bytes; "*" cancels). */
 enum proxy_sasl_result proxy_sasl_response(struct proxy_session *ps,
 	const char *text, size_t len, const char **challenge_r,

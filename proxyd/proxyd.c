@@ -578,6 +578,7 @@ proxy_session_free(struct proxy_session *ps)
 	buf_free(&ps->cmd);
 	buf_free(&ps->delayed_reply);
 	free(ps->tag);
+	free(ps->helo);
 	free(ps->login);
 	proxy_forget_password(ps);
 	free(ps->auth_reason);
@@ -758,9 +759,11 @@ proxyd_pre_init(void *ctx)
 		proxyd_front = &proxy_front_imap;
 	else if (strcmp(var_proxy_front, "pop3") == 0)
 		proxyd_front = &proxy_front_pop3;
+	else if (strcmp(var_proxy_front, "submission") == 0)
+		proxyd_front = &proxy_front_submission;
 	else
-		log_fatal("proxy_front: unknown protocol \"%s\" (imap, pop3)",
-		    var_proxy_front);
+		log_fatal("proxy_front: unknown protocol \"%s\" (imap, pop3, "
+		    "submission)", var_proxy_front);
 	proxyd_tls = tls_server_new(&error);
 	if (proxyd_tls == NULL && error != NULL)
 		log_fatal("TLS: %s", error);

@@ -58,6 +58,9 @@ struct proxy_front {
 	const char *name;		/* "imap", "pop3" */
 	const char *auth_service;	/* authd's service= */
 	long long *backend_port;
+	/* The backend hosts of every login (submission), NULL: the
+	 * mailbox's mail host. */
+	char **backend_hosts;
 	void (*greet)(struct proxy_session *ps);
 	/* One client line before login (without CRLF; NUL-terminated). */
 	void (*client_line)(struct proxy_session *ps, char *line,
@@ -99,6 +102,7 @@ struct proxy_session {
 	int front_step;			/* the front's own sub-state */
 	int sasl_step;			/* proxy_sasl.c's, 0: none */
 	char *tag;			/* IMAP: the login command's tag */
+	char *helo;			/* submission: the client's EHLO */
 	struct buf *cmd;		/* IMAP: a command with literals */
 	size_t literal_left;		/* raw bytes still to go into cmd */
 	char *login;			/* as the client gave it */
@@ -190,5 +194,6 @@ void proxy_backend_failed(struct proxy_session *ps, const char *why);
 
 extern const struct proxy_front proxy_front_imap;
 extern const struct proxy_front proxy_front_pop3;
+extern const struct proxy_front proxy_front_submission;
 
 #endif

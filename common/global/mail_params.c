@@ -195,6 +195,7 @@ char *var_proxy_backend_protocol;
 long long var_proxy_host_down_time;
 long long var_proxy_connect_timeout;
 long long var_proxy_auth_timeout;
+char *var_proxy_submission_hosts;
 long long var_proxy_max_sessions_per_ip;
 long long var_proxy_max_sessions_per_user;
 long long var_proxy_auth_fail_limit;
@@ -501,8 +502,8 @@ const struct param_def param_table[] = {
 
 	/* proxyd (proxyd(8)). */
 	{ "proxy_front", PARAM_STR, "imap", 0, 0, &var_proxy_front,
-	    "The protocol a proxyd listener speaks: imap or pop3; set "
-	    "per listener with -o." },
+	    "The protocol a proxyd listener speaks: imap, pop3 or "
+	    "submission; set per listener with -o." },
 	{ "proxy_backend_port_imap", PARAM_INT, "143", 1, 65535,
 	    &var_proxy_backend_port_imap,
 	    "The IMAP port proxyd connects to on a store host." },
@@ -554,6 +555,10 @@ const struct param_def param_table[] = {
 	    "The longest delay before proxyd answers a failed login "
 	    "(auth_failure_delay, doubled for every earlier failure of the "
 	    "address or login in the window)." },
+	{ "proxy_submission_hosts", PARAM_STR, "", 0, 0,
+	    &var_proxy_submission_hosts,
+	    "The outbound smtpd hosts (addresses, comma-separated) a "
+	    "proxyd submission listener relays to, tried in turn." },
 	{ "proxy_session_limit", PARAM_INT, "1000", 1, 100000,
 	    &var_proxy_session_limit,
 	    "Sessions one proxyd process serves at once." },
