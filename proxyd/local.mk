@@ -1,6 +1,7 @@
 ## proxyd: built by the top-level Makefile.am (non-recursive).
 pkglibexec_PROGRAMS += proxyd/proxyd
 proxyd_proxyd_SOURCES = proxyd/proxyd.c proxyd/proxyd.h \
+	proxyd/proxy_session.c proxyd/proxy_session.h \
 	proxyd/proxy_conn.c proxyd/proxy_conn.h \
 	proxyd/proxy_backend.c proxyd/proxy_backend.h \
 	proxyd/proxy_hosts.c proxyd/proxy_hosts.h \
