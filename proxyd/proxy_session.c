@@ -21,7 +21,9 @@
 #include "proxy_backend.h"
 #include "proxy_conn.h"
 #include "proxy_limits.h"
+#include "haproxy.h"
 #include "proxy_session.h"
+#include "proxy_trust.h"
 #include "proxyd.h"
 #include "service.h"
 #include "stream.h"
@@ -410,6 +412,81 @@ failed:
 	proxy_close(ps);
 }
 
+/*
+ * Bytes still to read of the PROXY header begun in in (len bytes), never
+ * more: a v2 header says its length in its first 16 bytes, a v1 line is
+ * read a byte at a time up to its LF; 0 when it is complete (or cannot
+ * be: haproxy_parse says which).
+ */
+static size_t
+proxy_header_need(const unsigned char *in, size_t len)
+{
+	static const unsigned char v2[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00,
+	    0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
+	size_t total;
+
+	if (len < 16 && (len == 0 || memcmp(in, v2, len < 12 ? len : 12) == 0))
+		return 16 - len;
+	if (len >= 16 && memcmp(in, v2, 12) == 0) {
+		total = 16 + ((size_t) in[14] << 8 | in[15]);
+		return total > len && total <= HAPROXY_MAX_HEADER ?
+		    total - len : 0;
+	}
+	/* v1 (or garbage, which the parser refuses soon enough). */
+	if (len > 0 && in[len - 1] == '\n')
+		return 0;
+	return len < HAPROXY_V1_MAX ? 1 : 0;
+}
+
+/* A load balancer's PROXY header: read it exactly, believe it. */
+static void
+proxy_read_header(struct proxy_session *ps)
+{
+	struct haproxy_info info;
+	unsigned char header[HAPROXY_MAX_HEADER];
+	const char *error = NULL;
+	size_t have = proxy_conn_in_len(&ps->client), need;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (have > sizeof(header))
+			log_panic("proxyd: PROXY header past its cap");
+		if (have > 0)
+			memcpy(header, buf_data(ps->client.in), have);
+		need = proxy_header_need(header, have);
+		if (need == 0)
+			break;
+		n = proxy_conn_read(&ps->client, header + have, need);
+		if (n < 0)
+			return;
+		if (n == 0) {
+			log_info("proxy: client %s closed before its PROXY "
+			    "header", ps->peer.client_addr);
+			proxy_close(ps);
+			return;
+		}
+		if (ps->client.in == NULL)
+			ps->client.in = buf_new(HAPROXY_MAX_HEADER);
+		if (buf_append(ps->client.in, header + have, (size_t) n) < 0)
+			log_panic("proxyd: PROXY header past its cap");
+		have += (size_t) n;
+	}
+	rc = haproxy_parse(header, have, &info, &error);
+	buf_free(&ps->client.in);
+	if (rc <= 0) {
+		log_warn("proxy: dropped connection from %s[%d] to service "
+		    "%s: %s", ps->peer.client_addr, ps->peer.client_port,
+		    ps->peer.service, rc < 0 ? error : "incomplete header");
+		ps->client.eof = 1;
+		proxy_close(ps);
+		return;
+	}
+	proxy_trust_believe(&ps->peer, &info);
+	haproxy_info_clear(&info);
+	proxy_session_begin(ps);
+}
+
 /* Step ps as far as it goes now; timed_out: its deadline passed. */
 void
 proxy_step(struct proxy_session *ps, int timed_out)
@@ -459,13 +536,17 @@ proxy_step(struct proxy_session *ps, int timed_out)
 		default:
 			log_info("client %s: login timeout state=%d",
 			    ps->peer.client_addr, ps->state);
-			if (ps->state != PROXY_TLS)
+			if (ps->state != PROXY_TLS &&
+			    ps->state != PROXY_HEADER)
 				ps->front->bye(ps, "Login timeout");
 			proxy_close(ps);
 			break;
 		}
 	}
 	switch (ps->state) {
+	case PROXY_HEADER:
+		proxy_read_header(ps);
+		break;
 	case PROXY_TLS:
 		proxy_client_tls(ps);
 		break;
@@ -515,6 +596,9 @@ proxy_client_events(const struct proxy_session *ps)
 	int want_read = 0;
 
 	switch (ps->state) {
+	case PROXY_HEADER:
+		want_read = 1;
+		break;
 	case PROXY_TLS:
 		/* Before the handshake begins: the reply to send, then the
 		 * ClientHello to wait for. */

@@ -8,6 +8,11 @@
 
 struct proxy_session;
 
+/*
+ * The connection is ready to speak (after a PROXY header, if any):
+ * count its address, then TLS or the greeting.
+ */
+void proxy_session_begin(struct proxy_session *ps);
 /* Step ps as far as it goes now; timed_out: its deadline passed. */
 void proxy_step(struct proxy_session *ps, int timed_out);
 /* The poll() events of each side in ps's state. */

@@ -30,6 +30,7 @@
 #include "proxy_conn.h"
 #include "proxy_limits.h"
 #include "proxy_session.h"
+#include "proxy_trust.h"
 #include "proxyd.h"
 #include "service.h"
 #include "stream.h"
@@ -41,32 +42,55 @@ static const struct proxy_front *proxyd_front;
 static struct proxy_session **proxyd_sessions;
 static size_t proxyd_count;
 
-static void
-proxy_session_start(int fd)
+void
+proxy_session_begin(struct proxy_session *ps)
 {
-	struct proxy_session *ps = xcalloc(1, sizeof(*ps));
 	int64_t now = stream_clock_ms();
 
-	proxy_conn_init(&ps->client, fd);
-	proxy_conn_init(&ps->backend, -1);
-	service_peer_fill(fd, &ps->peer);
-	ps->front = proxyd_front;
-	ps->login_deadline = now + var_proxy_login_timeout * 1000;
-	ps->deadline = ps->login_deadline;
-	log_debug("connect from %s port %d", ps->peer.client_addr,
-	    ps->peer.client_port);
-	proxyd_sessions[proxyd_count++] = ps;
 	proxy_limits_session_start(ps);
 	if (var_tls_wrapper_mode) {
-		/* 993/995: TLS first, the greeting inside it. */
+		/* 993/995/465: TLS first, the greeting inside it. */
 		ps->state = PROXY_TLS;
 		ps->deadline = now + var_tls_handshake_timeout * 1000;
 		if (ps->deadline > ps->login_deadline)
 			ps->deadline = ps->login_deadline;
 	} else {
 		ps->state = PROXY_PRELOGIN;
+		ps->deadline = ps->login_deadline;
 		ps->greeted = 1;
 		ps->front->greet(ps);
+	}
+}
+
+static void
+proxy_session_start(int fd)
+{
+	struct proxy_session *ps = xcalloc(1, sizeof(*ps));
+
+	proxy_conn_init(&ps->client, fd);
+	proxy_conn_init(&ps->backend, -1);
+	service_peer_fill(fd, &ps->peer);
+	ps->front = proxyd_front;
+	ps->anvil_ip_id = -1;
+	ps->anvil_user_id = -1;
+	ps->login_deadline = stream_clock_ms() +
+	    var_proxy_login_timeout * 1000;
+	ps->deadline = ps->login_deadline;
+	log_debug("connect from %s port %d", ps->peer.client_addr,
+	    ps->peer.client_port);
+	proxyd_sessions[proxyd_count++] = ps;
+	if (!var_proxy_protocol) {
+		proxy_session_begin(ps);
+	} else if (!proxy_trust_peer(&ps->peer)) {
+		/* A load balancer's listener: nobody else, not a word. */
+		log_warn("proxy: refused connection from %s[%d] to service %s: "
+		    "not in proxy_trusted_networks", ps->peer.client_addr,
+		    ps->peer.client_port, ps->peer.service);
+		ps->client.eof = 1;
+		proxy_close(ps);
+		return;
+	} else {
+		ps->state = PROXY_HEADER;
 	}
 	proxy_step(ps, 0);
 }
@@ -224,6 +248,8 @@ proxyd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	if (proxy_backend_init(&error) < 0)
 		log_fatal("%s", error);
+	if (proxy_trust_init(&error) < 0)
+		log_fatal("proxy_trusted_networks: %s", error);
 }
 
 static void

@@ -41,7 +41,8 @@ struct proxy_conn {
 };
 
 enum proxy_state {
-	PROXY_TLS = 1,		/* client TLS handshake (993, STARTTLS) */
+	PROXY_HEADER = 1,	/* a load balancer's PROXY header first */
+	PROXY_TLS,		/* client TLS handshake (993, STARTTLS) */
 	PROXY_PRELOGIN,		/* the front reads and answers commands */
 	PROXY_AUTH,		/* waiting for the directory's answer */
 	PROXY_DELAY,		/* a failed login's delay */
