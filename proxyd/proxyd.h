@@ -1,6 +1,7 @@
 /*
- * proxyd: the IMAP/POP3 front door; the session record and the calls
- * the protocol fronts (proxy_imap.c, proxy_pop3.c) share with the core.
+ * proxyd: the IMAP/POP3/submission front door; the session record and
+ * the calls the protocol fronts (proxy_imap.c, proxy_pop3.c,
+ * proxy_submission.c) share with the core.
  *
  * One process serves up to proxy_session_limit sessions in one poll()
  * loop (proxyd.c); each session is a state machine, never a stack of
