@@ -12,6 +12,7 @@ import pytest
 
 import harness
 import proxydutil
+import tlsutil
 from proxydutil import Env, PASSWORD
 
 
@@ -306,3 +307,39 @@ def test_ldap_directory(make_instance, tmp_path):
             c.login(e.alice, PASSWORD)
         assert "UNAVAILABLE" in str(err.value)
         c.logout()
+
+
+def test_backend_tls_is_verified(make_instance):
+    """proxy_backend_tls: the store's certificate must name the address
+    connected to (the test certificate names 127.0.0.1, not 127.0.0.2)."""
+    certs = tlsutil.make_certs()
+    ports = {"imap": proxydutil.ports_free_on(["127.0.0.1",
+                                               proxydutil.STORE_A]),
+             "pop3": proxydutil.ports_free_on(["127.0.0.1",
+                                               proxydutil.STORE_A])}
+    tls = {"tls_cert_file": certs["cert"], "tls_key_file": certs["key"]}
+    good = proxydutil.make_store(make_instance, "127.0.0.1", ports,
+                                 ["tom@example.test"], tls,
+                                 {"tls_wrapper_mode": "yes"})
+    bad = proxydutil.make_store(make_instance, proxydutil.STORE_A, ports,
+                                ["tim@example.test"], tls,
+                                {"tls_wrapper_mode": "yes"})
+    proxy = proxydutil.make_proxy(
+        make_instance, {"tom@example.test": "127.0.0.1",
+                        "tim@example.test": proxydutil.STORE_A}, ports,
+        {"proxy_backend_tls": "yes", "proxy_backend_ca_file": certs["ca"]})
+    ctx = tlsutil.client_context(certs)
+    c = imaplib.IMAP4_SSL("127.0.0.1", proxy.port("imaps"), ssl_context=ctx,
+                          timeout=20)
+    assert c.login("tom@example.test", PASSWORD)[0] == "OK"
+    c.logout()
+    good.wait_for_log(r"login user=tom@example\.test method=plain")
+    c = imaplib.IMAP4_SSL("127.0.0.1", proxy.port("imaps"), ssl_context=ctx,
+                          timeout=20)
+    with pytest.raises(imaplib.IMAP4.error) as err:
+        c.login("tim@example.test", PASSWORD)
+    assert "UNAVAILABLE" in str(err.value)
+    c.logout()
+    proxy.wait_for_log(r"backend=127\.0\.0\.2: TLS handshake: .*"
+                       r"certificate verify failed")
+    assert "tim@example.test" not in bad.log()
