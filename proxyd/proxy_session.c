@@ -632,6 +632,20 @@ proxy_backend_events(const struct proxy_session *ps)
 	}
 }
 
+int
+proxy_session_pending(const struct proxy_session *ps)
+{
+	int client_reads = ps->state == PROXY_PRELOGIN ||
+	    (ps->state == PROXY_RELAY &&
+	    proxy_conn_out_len(&ps->backend) < PROXY_RELAY_BUF);
+	int backend_reads = ps->state == PROXY_BACKEND_LOGIN ||
+	    (ps->state == PROXY_RELAY &&
+	    proxy_conn_out_len(&ps->client) < PROXY_RELAY_BUF);
+
+	return (client_reads && proxy_conn_pending(&ps->client)) ||
+	    (backend_reads && proxy_conn_pending(&ps->backend));
+}
+
 /* Session done: both its output is out (or hopeless) and it is closing. */
 int
 proxy_session_done(const struct proxy_session *ps)

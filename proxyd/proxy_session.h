@@ -18,6 +18,11 @@ void proxy_step(struct proxy_session *ps, int timed_out);
 /* The poll() events of each side in ps's state. */
 short proxy_client_events(const struct proxy_session *ps);
 short proxy_backend_events(const struct proxy_session *ps);
+/*
+ * 1 when a side ps would read now holds decrypted input poll() cannot
+ * see (a side held back by backpressure does not count: no busy loop).
+ */
+int proxy_session_pending(const struct proxy_session *ps);
 /* 1 when ps is closing and its last output is out (or hopeless). */
 int proxy_session_done(const struct proxy_session *ps);
 /* Release everything ps holds, its counts and questions included. */

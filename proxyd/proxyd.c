@@ -129,8 +129,7 @@ proxy_dispatch(struct pollfd *fds, size_t first, size_t count)
 		ps = proxyd_sessions[i];
 		ready = fds[first + 2 * i].revents != 0 ||
 		    fds[first + 2 * i + 1].revents != 0 ||
-		    proxy_conn_pending(&ps->client) ||
-		    proxy_conn_pending(&ps->backend);
+		    proxy_session_pending(ps);
 		late = ps->deadline <= now;
 		if (ready || late)
 			proxy_step(ps, late);
@@ -179,13 +178,21 @@ proxyd_run(int listen_fd, int status_fd, void *ctx)
 		for (i = 0; i < count; i++) {
 			struct proxy_session *ps = proxyd_sessions[i];
 
-			fds[first + 2 * i].fd = ps->client.fd;
+			/*
+			 * A side waited for in no direction is left out: a
+			 * hangup there (POLLHUP comes unasked) would wake the
+			 * loop again and again while, say, backpressure holds
+			 * its reads; it is seen at the next read instead.
+			 */
 			fds[first + 2 * i].events = proxy_client_events(ps);
-			fds[first + 2 * i + 1].fd = ps->backend.fd;
+			fds[first + 2 * i].fd = fds[first + 2 * i].events != 0 ?
+			    ps->client.fd : -1;
 			fds[first + 2 * i + 1].events =
 			    proxy_backend_events(ps);
-			if (proxy_conn_pending(&ps->client) ||
-			    proxy_conn_pending(&ps->backend))
+			fds[first + 2 * i + 1].fd =
+			    fds[first + 2 * i + 1].events != 0 ?
+			    ps->backend.fd : -1;
+			if (proxy_session_pending(ps))
 				deadline = now;
 			if (ps->deadline < deadline)
 				deadline = ps->deadline;

@@ -80,3 +80,44 @@ def test_memory_per_idle_tls_session(make_instance):
     for r in held + [warm]:
         r.send("DONE\r\n")
         assert r.until("a3 ")[-1].startswith("a3 OK")
+
+
+def test_backpressure_bounds_a_stalled_download(make_instance):
+    """A client that stops reading a 20 MB FETCH holds the store back,
+    not proxyd's memory: the relay buffers are bounded."""
+    services = [harness.Service("imaps", "proxyd/proxyd", maxproc=1,
+                                options={"proxy_front": "imap",
+                                         "tls_wrapper_mode": "yes"})]
+    e = Env(make_instance, services=services,
+            store_params={"imap_message_size_limit": "50M"})
+    body = ("x" * 998 + "\n") * 20000
+    folder = e.maildir(e.alice)
+    name = "1.M1P1Q1.big,S=%d" % (len(body) + 40)
+    with open(os.path.join(folder, "new", name), "w") as f:
+        f.write("Subject: big\n\n" + body)
+    ctx = e.ssl_context()
+    s = socket.create_connection(("127.0.0.1", e.proxy.port("imaps")),
+                                 timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+    r = proxydutil.Raw.__new__(proxydutil.Raw)
+    r.sock, r.buf = s, b""
+    r.line()
+    r.send("a1 LOGIN %s %s\r\n" % (e.alice, PASSWORD))
+    assert r.until("a1 ")[-1].startswith("a1 OK")
+    r.send("a2 SELECT INBOX\r\n")
+    r.until("a2 ")
+    pid = proxydutil.imap_pids(e.proxy, "proxyd")[0]
+    before = proxydutil.rss_kib(pid)
+    r.send("a3 FETCH 1 BODY[]\r\n")
+    time.sleep(2.0)      # not reading: the pipe fills up to the store
+    stalled = proxydutil.rss_kib(pid)
+    assert stalled - before < 2048, (before, stalled)
+    got = 0
+    while True:
+        chunk = s.recv(1 << 20)
+        assert chunk, "closed after %d bytes" % got
+        got += len(chunk)
+        if b"a3 OK" in chunk[-200:] or b"a3 OK" in (r.buf + chunk)[-200:]:
+            break
+    assert got > 20 * 1000 * 1000
