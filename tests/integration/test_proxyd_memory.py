@@ -112,7 +112,10 @@ def test_backpressure_bounds_a_stalled_download(make_instance):
     r.send("a3 FETCH 1 BODY[]\r\n")
     time.sleep(2.0)      # not reading: the pipe fills up to the store
     stalled = proxydutil.rss_kib(pid)
-    assert stalled - before < 2048, (before, stalled)
+    # Unbounded, proxyd would hold the 20 MB.  ASan keeps freed relay
+    # chunks in its quarantine, so its build grows more (12 MB seen).
+    assert stalled - before < (16384 if built_with_asan(pid) else 2048), (
+        before, stalled)
     got = 0
     while True:
         chunk = s.recv(1 << 20)
