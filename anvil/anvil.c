@@ -19,6 +19,11 @@
  *	       (N counts this one; a refusal is counted as a drop)
  *	request=disconnect id=N
  *	    -> status=ok
+ *	request=hit service=NAME address=ADDR
+ *	    -> status=ok rate=N	(an event counted in the window, such as
+ *				 a failed login; nothing stays open)
+ *	request=peek service=NAME address=ADDR
+ *	    -> status=ok count=N rate=N	(nothing changes)
  *	request=event service=NAME reason=REASON
  *	    -> no answer: a daemon never waits for one
  *	request=counters
@@ -213,24 +218,37 @@ anvil_refusal(const struct attr_list *req, const char *service,
 	return reason;
 }
 
+/* The key "service\naddress" of a request into key; -1 answered. */
+static int
+anvil_request_key(struct anvil_conn *c, const struct attr_list *req,
+	struct buf *key)
+{
+	const char *service = attr_get(req, "service");
+	const char *address = attr_get(req, "address");
+
+	if (service == NULL || address == NULL) {
+		anvil_answer_error(c, "service and address required");
+		return -1;
+	}
+	if (buf_printf(key, "%s\n%s", service, address) < 0) {
+		anvil_answer_error(c, "key too long");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 {
 	const char *service = attr_get(req, "service");
-	const char *address = attr_get(req, "address");
 	const char *refused;
 	long long count, rate, id;
 	struct buf *key;
 
-	if (service == NULL || address == NULL) {
-		anvil_answer_error(c, "service and address required");
-		return;
-	}
 	/* The key: "service\naddress" (neither can hold a raw LF). */
 	key = buf_new(ANVIL_RECORD_MAX);
-	if (buf_printf(key, "%s\n%s", service, address) < 0) {
+	if (anvil_request_key(c, req, key) < 0) {
 		buf_free(&key);
-		anvil_answer_error(c, "key too long");
 		return;
 	}
 	id = anvil_conn_hold(c, buf_cstr(key), buf_len(key));
@@ -250,6 +268,35 @@ anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 	(void) attr_put_int(c->out, "id", id);
 	if (refused != NULL)
 		(void) attr_put(c->out, "refused", refused);
+	(void) attr_end(c->out);
+}
+
+/* hit: one event in the key's window (a failed login); peek: look. */
+static void
+anvil_hit_or_peek(struct anvil_conn *c, const struct attr_list *req,
+	int hit)
+{
+	struct buf *key = buf_new(ANVIL_RECORD_MAX);
+	long long count, rate;
+	int64_t now = anvil_now_ms();
+
+	if (anvil_request_key(c, req, key) < 0) {
+		buf_free(&key);
+		return;
+	}
+	if (hit) {
+		anvil_table_connect(anvil_table, buf_cstr(key), buf_len(key),
+		    now, &count, &rate);
+		(void) anvil_table_disconnect(anvil_table, buf_cstr(key),
+		    buf_len(key), now);
+		anvil_warn_evictions();
+	}
+	anvil_table_peek(anvil_table, buf_cstr(key), buf_len(key), now,
+	    &count, &rate);
+	buf_free(&key);
+	(void) attr_put(c->out, "status", "ok");
+	(void) attr_put_int(c->out, "count", count);
+	(void) attr_put_int(c->out, "rate", rate);
 	(void) attr_end(c->out);
 }
 
@@ -394,6 +441,10 @@ anvil_record(struct anvil_conn *c, const char *data, size_t len)
 		anvil_connect(c, anvil_request_attrs);
 	else if (verb != NULL && strcmp(verb, "disconnect") == 0)
 		anvil_disconnect(c, anvil_request_attrs);
+	else if (verb != NULL && strcmp(verb, "hit") == 0)
+		anvil_hit_or_peek(c, anvil_request_attrs, 1);
+	else if (verb != NULL && strcmp(verb, "peek") == 0)
+		anvil_hit_or_peek(c, anvil_request_attrs, 0);
 	else if (verb != NULL && strcmp(verb, "event") == 0)
 		anvil_event(anvil_request_attrs);
 	else if (verb != NULL && strcmp(verb, "counters") == 0)

@@ -219,6 +219,16 @@ anvil_table_disconnect(struct anvil_table *t, const char *key,
 	return 0;
 }
 
+void
+anvil_table_peek(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms, long long *count_r, long long *rate_r)
+{
+	struct anvil_entry *e = entry_find(t, key, key_len);
+
+	*count_r = e != NULL ? e->count : 0;
+	*rate_r = anvil_table_rate(t, key, key_len, now_ms);
+}
+
 size_t
 anvil_table_size(const struct anvil_table *t)
 {

@@ -37,6 +37,12 @@ void anvil_table_connect(struct anvil_table *t, const char *key,
 int anvil_table_disconnect(struct anvil_table *t, const char *key,
 	size_t key_len, int64_t now_ms);
 /*
+ * What key has now (count open, rate in the current window), changing
+ * nothing: 0 and 0 for a key not tracked.
+ */
+void anvil_table_peek(struct anvil_table *t, const char *key,
+	size_t key_len, int64_t now_ms, long long *count_r, long long *rate_r);
+/*
  * The rate of key in its current window, without counting anything: 0
  * when the key is unknown or its window has passed.
  */

@@ -185,6 +185,28 @@ long long var_imap_bad_command_limit;
 long long var_imap_idle_check_interval;
 long long var_imap_client_limit;
 
+/* proxyd (proxyd(8)). */
+char *var_proxy_front;
+long long var_proxy_backend_port_imap;
+long long var_proxy_backend_port_pop3;
+long long var_proxy_backend_port_submission;
+int var_proxy_backend_tls;
+char *var_proxy_backend_ca_file;
+char *var_proxy_backend_protocol;
+long long var_proxy_host_down_time;
+long long var_proxy_connect_timeout;
+long long var_proxy_auth_timeout;
+char *var_proxy_submission_hosts;
+long long var_proxy_max_sessions_per_ip;
+long long var_proxy_max_sessions_per_user;
+long long var_proxy_auth_fail_limit;
+long long var_proxy_auth_fail_delay_max;
+long long var_proxy_session_limit;
+long long var_proxy_login_timeout;
+long long var_proxy_idle_timeout;
+long long var_proxy_line_limit;
+long long var_proxy_bad_command_limit;
+
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
 char *var_ldap_bind_dn;
@@ -482,6 +504,83 @@ const struct param_def param_table[] = {
 	{ "auth_failure_limit", PARAM_INT, "3", 1, 100,
 	    &var_auth_failure_limit,
 	    "Failed logins after which a session is disconnected." },
+
+	/* proxyd (proxyd(8)). */
+	{ "proxy_front", PARAM_STR, "imap", 0, 0, &var_proxy_front,
+	    "The protocol a proxyd listener speaks: imap, pop3 or "
+	    "submission; set per listener with -o." },
+	{ "proxy_backend_port_imap", PARAM_INT, "143", 1, 65535,
+	    &var_proxy_backend_port_imap,
+	    "The IMAP port proxyd connects to on a store host." },
+	{ "proxy_backend_port_pop3", PARAM_INT, "110", 1, 65535,
+	    &var_proxy_backend_port_pop3,
+	    "The POP3 port proxyd connects to on a store host." },
+	{ "proxy_backend_port_submission", PARAM_INT, "587", 1, 65535,
+	    &var_proxy_backend_port_submission,
+	    "The submission port proxyd connects to on an outbound host." },
+	{ "proxy_backend_tls", PARAM_BOOL, "no", 0, 0, &var_proxy_backend_tls,
+	    "Speak TLS to the backends (implicit, verified against "
+	    "proxy_backend_ca_file and the host name)." },
+	{ "proxy_backend_ca_file", PARAM_STR, "", 0, 0,
+	    &var_proxy_backend_ca_file,
+	    "The CA certificates backend certificates are verified with; "
+	    "empty: the system store." },
+	{ "proxy_backend_protocol", PARAM_STR, "native", 0, 0,
+	    &var_proxy_backend_protocol,
+	    "How a backend learns the client's address: haproxy (a PROXY "
+	    "protocol v2 header) or native (IMAP ID x-originating-ip, "
+	    "POP3 XCLIENT, SMTP XCLIENT)." },
+	{ "proxy_host_down_time", PARAM_TIME, "30s", 0, 1 * HOUR,
+	    &var_proxy_host_down_time,
+	    "How long a backend that did not answer is skipped." },
+	{ "proxy_connect_timeout", PARAM_TIME, "5s", 1 * SEC, 1 * MIN,
+	    &var_proxy_connect_timeout,
+	    "How long a backend may take to accept a connection (and "
+	    "finish its TLS handshake) before the next host is tried." },
+	{ "proxy_auth_timeout", PARAM_TIME, "30s", 1 * SEC, 10 * MIN,
+	    &var_proxy_auth_timeout,
+	    "How long proxyd waits for authd's answer to a login before "
+	    "it answers with a temporary failure." },
+	{ "proxy_max_sessions_per_ip", PARAM_INT, "50", 0, 100000,
+	    &var_proxy_max_sessions_per_ip,
+	    "Sessions one client address may have open at once on one "
+	    "proxyd listener, counted by anvil over all processes; 0 "
+	    "means no limit." },
+	{ "proxy_max_sessions_per_user", PARAM_INT, "20", 0, 100000,
+	    &var_proxy_max_sessions_per_user,
+	    "Sessions one account may have open at once through proxyd "
+	    "(all listeners); 0 means no limit." },
+	{ "proxy_auth_fail_limit", PARAM_INT, "10", 0, 100000,
+	    &var_proxy_auth_fail_limit,
+	    "Failed logins of one client address or one login within "
+	    "anvil_rate_time_unit after which proxyd refuses its logins "
+	    "as a temporary failure until the window passes; 0: never." },
+	{ "proxy_auth_fail_delay_max", PARAM_TIME, "15s", 0, 5 * MIN,
+	    &var_proxy_auth_fail_delay_max,
+	    "The longest delay before proxyd answers a failed login "
+	    "(auth_failure_delay, doubled for every earlier failure of the "
+	    "address or login in the window)." },
+	{ "proxy_submission_hosts", PARAM_STR, "", 0, 0,
+	    &var_proxy_submission_hosts,
+	    "The outbound smtpd hosts (addresses, comma-separated) a "
+	    "proxyd submission listener relays to, tried in turn." },
+	{ "proxy_session_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_proxy_session_limit,
+	    "Sessions one proxyd process serves at once." },
+	{ "proxy_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_proxy_login_timeout,
+	    "How long a client may take from connecting to logging in." },
+	{ "proxy_idle_timeout", PARAM_TIME, "30m", 1 * SEC, 1 * DAY,
+	    &var_proxy_idle_timeout,
+	    "How long a proxied session may pass no byte either way." },
+	{ "proxy_line_limit", PARAM_INT, "8192", 512, 65536,
+	    &var_proxy_line_limit,
+	    "The longest command line (or command with its literals) "
+	    "proxyd reads before login." },
+	{ "proxy_bad_command_limit", PARAM_INT, "10", 1, 1000,
+	    &var_proxy_bad_command_limit,
+	    "Bad or unknown commands before login after which proxyd "
+	    "disconnects." },
 
 	/* smtpd (smtpd(8)). */
 	{ "smtpd_mode", PARAM_STR, "mx", 0, 0, &var_smtpd_mode,

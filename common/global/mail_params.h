@@ -197,6 +197,28 @@ extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;
 extern long long var_imap_client_limit;
 
+/* proxyd (proxyd(8)). */
+extern char *var_proxy_front;
+extern long long var_proxy_backend_port_imap;
+extern long long var_proxy_backend_port_pop3;
+extern long long var_proxy_backend_port_submission;
+extern int var_proxy_backend_tls;
+extern char *var_proxy_backend_ca_file;
+extern char *var_proxy_backend_protocol;
+extern long long var_proxy_host_down_time;
+extern long long var_proxy_connect_timeout;
+extern long long var_proxy_auth_timeout;
+extern char *var_proxy_submission_hosts;
+extern long long var_proxy_max_sessions_per_ip;
+extern long long var_proxy_max_sessions_per_user;
+extern long long var_proxy_auth_fail_limit;
+extern long long var_proxy_auth_fail_delay_max;
+extern long long var_proxy_session_limit;
+extern long long var_proxy_login_timeout;
+extern long long var_proxy_idle_timeout;
+extern long long var_proxy_line_limit;
+extern long long var_proxy_bad_command_limit;
+
 /*
  * This host's name for greetings, Received: lines and DSNs: myhostname,
  * or the name gethostname() returns ("localhost" if even that fails).

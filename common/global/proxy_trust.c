@@ -58,21 +58,28 @@ proxy_trust_accept(struct stream *s, struct service_peer *peer,
 		    peer->service, error);
 		return -1;
 	}
-	if (info.local) {
+	proxy_trust_believe(peer, &info);
+	haproxy_info_clear(&info);
+	return 0;
+}
+
+void
+proxy_trust_believe(struct service_peer *peer,
+	const struct haproxy_info *info)
+{
+	if (info->local) {
 		log_info("proxy: LOCAL connection from %s[%d]",
 		    peer->client_addr, peer->client_port);
 	} else {
 		struct service_peer proxy = *peer;
 
-		service_peer_set(peer, (const struct sockaddr *) &info.src,
-		    info.src_len, (const struct sockaddr *) &info.dst,
-		    info.dst_len);
+		service_peer_set(peer, (const struct sockaddr *) &info->src,
+		    info->src_len, (const struct sockaddr *) &info->dst,
+		    info->dst_len);
 		log_info("proxy: connection from %s[%d] via %s[%d]",
 		    peer->client_addr, peer->client_port, proxy.client_addr,
 		    proxy.client_port);
 	}
-	haproxy_info_clear(&info);
-	return 0;
 }
 
 int

@@ -14,6 +14,7 @@
 #ifndef ISPMAIL_PROXY_TRUST_H
 #define ISPMAIL_PROXY_TRUST_H
 
+struct haproxy_info;
 struct service_peer;
 struct stream;
 
@@ -35,6 +36,14 @@ int proxy_trust_peer(const struct service_peer *peer);
  */
 int proxy_trust_accept(struct stream *s, struct service_peer *peer,
 	int timeout_ms);
+
+/*
+ * For an event loop that read the header itself (proxyd): make peer
+ * name the client info names (a LOCAL header keeps peer), logged as
+ * proxy_trust_accept() logs it.
+ */
+void proxy_trust_believe(struct service_peer *peer,
+	const struct haproxy_info *info);
 
 /*
  * Set peer's client address from a proxy's text: IPv4, or IPv6 with or

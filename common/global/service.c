@@ -461,3 +461,10 @@ service_main(int argc, char **argv, const struct service_def *def,
 	}
 	exit(0);
 }
+
+int64_t
+service_idle_deadline(int64_t now_ms)
+{
+	return var_max_idle > 0 && var_max_idle < 366LL * 86400 ?
+	    now_ms + var_max_idle * 1000 : INT64_MAX;
+}

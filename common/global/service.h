@@ -18,6 +18,7 @@
 #ifndef ISPMAIL_SERVICE_H
 #define ISPMAIL_SERVICE_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* What the handler learns about a connection (a plain record). */
@@ -76,6 +77,13 @@ struct service_def {
  * 0 ok; -1 when the master is gone.
  */
 int service_set_busy(int busy);
+
+/*
+ * For a run hook: when a process without connections since now_ms
+ * (CLOCK_MONOTONIC milliseconds) should exit by max_idle; INT64_MAX
+ * when max_idle says never.
+ */
+int64_t service_idle_deadline(int64_t now_ms);
 
 /*
  * 1 while the master says this service is at its process limit (stress

@@ -371,9 +371,15 @@ class Instance:
             self.services = list(services)
         self._add_anvil()
         self._add_auth()
+        taken = {s.address for s in self.services if s.address}
         for svc in self.services:
             if assign_ports and svc.address is None and svc.needs_port():
-                svc.assign_port()
+                # free_port() may hand out a port it gave a moment ago.
+                for _ in range(20):
+                    svc.assign_port()
+                    if svc.address not in taken:
+                        break
+                taken.add(svc.address)
         with open(self.master_conf, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for svc in self.services:
@@ -383,7 +389,7 @@ class Instance:
         """The anvil service where smtpd, popd or imapd run (anvil(8))."""
         commands = [os.path.basename(s.command) for s in self.services]
         if (not self.with_anvil or "anvil" in commands or not
-                set(commands) & {"smtpd", "popd", "imapd"}):
+                set(commands) & {"smtpd", "popd", "imapd", "proxyd"}):
             return
         self.services.append(Service(
             "anvil", "anvil/anvil", type="unix", listen="private/anvil",

@@ -56,6 +56,32 @@ START_TEST(test_disconnect_never_below_zero)
 }
 END_TEST
 
+/* peek changes nothing; an unknown key and a passed window read 0. */
+START_TEST(test_peek)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+	long long c = -1, r = -1;
+
+	anvil_table_peek(t, "k", 1, 0, &c, &r);
+	ck_assert_int_eq(c, 0);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(anvil_table_size(t), 0);
+	connect_key(t, "k", 0, 1, 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "k", 1, 1), 0);
+	connect_key(t, "k", 2, 1, 2);
+	anvil_table_peek(t, "k", 1, 3, &c, &r);
+	ck_assert_int_eq(c, 1);
+	ck_assert_int_eq(r, 2);
+	anvil_table_peek(t, "k", 1, 4, &c, &r);
+	ck_assert_int_eq(r, 2);
+	/* The window passed: the rate is 0, the open count stays. */
+	anvil_table_peek(t, "k", 1, UNIT_MS + 1, &c, &r);
+	ck_assert_int_eq(c, 1);
+	ck_assert_int_eq(r, 0);
+	anvil_table_free(&t);
+}
+END_TEST
+
 /* Totals per window (per-account submission counts): add and peek. */
 START_TEST(test_add_and_rate)
 {
@@ -295,6 +321,7 @@ anvil_suite(void)
 	tcase_add_test(tc, test_count_and_rate);
 	tcase_add_test(tc, test_add_and_rate);
 	tcase_add_test(tc, test_disconnect_never_below_zero);
+	tcase_add_test(tc, test_peek);
 	tcase_add_test(tc, test_idle_keys_expire);
 	tcase_add_test(tc, test_full_table_evicts_oldest);
 	tcase_add_test(tc, test_binary_keys);
