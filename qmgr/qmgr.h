@@ -110,6 +110,12 @@ struct qmgr_hop *qmgr_hop_get(const char *transport, const char *nexthop);
 int qmgr_transport_active(void);
 /* Forget which hops are down (the operator asked for a flush). */
 void qmgr_transport_revive(void);
+/*
+ * Reload or master gone: start no more jobs (waiting ones stay waiting,
+ * their messages stay in active/ for the next qmgr); the running ones
+ * finish, bounded by qmgr_agent_timeout.
+ */
+void qmgr_transport_drain(void);
 
 /* qmgr_bounce.c */
 /*

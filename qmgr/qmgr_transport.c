@@ -39,6 +39,7 @@
 static struct qmgr_hop *hops;
 static struct qmgr_job **active_jobs;
 static size_t active_count, active_alloc;
+static int draining;
 
 int
 qmgr_transport_active(void)
@@ -257,7 +258,7 @@ qmgr_transport_pump(struct qmgr_hop *hop)
 {
 	struct qmgr_job *job;
 
-	while ((job = hop->waiting) != NULL &&
+	while (!draining && (job = hop->waiting) != NULL &&
 	    hop->active < var_qmgr_destination_concurrency_limit &&
 	    (long long) active_count < qmgr_agent_limit) {
 		hop->waiting = job->next;
@@ -448,6 +449,12 @@ qmgr_transport_watch(void)
 		if (hop->waiting != NULL)
 			qmgr_transport_pump(hop);
 	}
+}
+
+void
+qmgr_transport_drain(void)
+{
+	draining = 1;
 }
 
 void

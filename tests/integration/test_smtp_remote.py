@@ -8,6 +8,7 @@ SMTPUTF8, connection reuse, relayhost, and the backup MX that hands
 mail for its relay domain to the primary."""
 
 import email
+import re
 import time
 
 import pytest
@@ -491,3 +492,69 @@ def test_backup_mx_relays_listed_recipients_to_the_primary(
     time.sleep(0.5)
     assert len(other.messages) == 1
     assert "tertiary.relay.test" not in inst.log()
+
+
+# -- reload ---------------------------------------------------------------
+
+def test_reload_new_relayhost_and_tls_policy_apply_at_once(
+        make_instance, certs, dns, port, mtas):
+    """After SIGHUP qmgr and every agent, idle ones included, run the new
+    main.conf: the next message goes to the new relayhost and under the
+    tightened TLS policy, and the log says when the old processes are
+    gone."""
+    old_relay = mtas("127.0.0.3", port, name="old-relay.test")
+    new_relay = mtas("127.0.0.2", port, name="new-relay.test")  # no TLS
+    inst = make_system(make_instance, certs, dns, port, params={
+        "relayhost": "[127.0.0.3]:%d" % port, "max_idle": "300s"})
+    smtpremoteutil.submit(inst, ["user@pref.test"], "Subject: 1\r\n\r\n1\r\n")
+    old_relay.wait_messages(1, inst=inst)
+    wait_queue_empty(inst)
+    # An smtp agent and qmgr are up and idle with the old values.
+    assert inst.service_status("smtp-out")["idle"] >= 1
+    inst.params.update({"relayhost": "[127.0.0.2]:%d" % port,
+                        "smtp_tls_policy": "127.0.0.2=encrypt"})
+    inst.write_main_conf()
+    inst.reload()
+    wait_log(inst, r"reload complete: no process of the old configuration "
+             r"is left")
+    qid = smtpremoteutil.submit(inst, ["user@pref.test"],
+                                "Subject: 2\r\n\r\n2\r\n")
+    wait_log(inst, r"%s: to=<user@pref.test>.*status=deferred \(451 4.7.4 "
+             r"TLS is required, but host 127.0.0.2\[127.0.0.2\]:%d did not "
+             r"offer STARTTLS" % (qid, port), timeout=20)
+    assert not new_relay.messages
+    assert len(old_relay.messages) == 1
+
+
+def test_reload_lets_qmgr_finish_a_delivery_once(make_instance, certs, dns,
+                                                  port, mtas):
+    """A reload while an agent is delivering: the old qmgr records that
+    result before it exits and its successor does not deliver the message
+    again."""
+    started = []
+
+    def slow(address, mta):
+        started.append(address)
+        time.sleep(3)
+        return None
+    relay = mtas("127.0.0.3", port, name="relay.test", rcpt_reply=slow)
+    inst = make_system(make_instance, certs, dns, port, params={
+        "relayhost": "[127.0.0.3]:%d" % port})
+    qid = smtpremoteutil.submit(inst, ["user@pref.test"],
+                                "Subject: s\r\n\r\ns\r\n")
+    harness.wait_for(lambda: started, 15, what="the delivery to start")
+    inst.reload()
+    wait_log(inst, r"reload or stop: finishing 1 deliveries")
+    relay.wait_messages(1, inst=inst)
+    wait_log(inst, r"%s: to=<user@pref.test>.*status=sent" % qid)
+    wait_log(inst, r"reload complete: no process of the old configuration "
+             r"is left", timeout=15)
+    wait_queue_empty(inst)
+    # The new qmgr has started and rescanned; still one copy.
+    wait_log(inst, r"(?s)reload complete.*qmgr.*started: active limit")
+    time.sleep(2)
+    assert len(relay.messages) == 1
+    assert len(re.findall(r"qmgr\[\d+\]: %s: to=<user@pref.test>.*"
+                          r"status=sent" % qid, inst.log())) == 1
+    assert not re.search(r"qmgr\[\d+\]: %s: to=.*status=deferred" % qid,
+                         inst.log())
