@@ -19,6 +19,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_msa.h"
 #include "smtpd_srs.h"
 #include "xalloc.h"
 #include "xtext.h"
@@ -43,6 +44,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	ss->have_mail = 0;
 	ss->size_hint = 0;
 	qfile_writer_abort(&ss->bdat);
+	smtpd_msa_free(&ss->msa);
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;
