@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "netmatch.h"
 #include "params.h"
 #include "qfile.h"
 #include "qmgr.h"
@@ -392,9 +393,36 @@ qmgr_lmtp_nexthop(const struct route_mailbox *m)
 }
 
 /*
+ * Was the message from one of the ISP's own hosts (mynetworks)?  Only
+ * their envelope sender is believed; anyone can forge one on port 25.
+ * A bad mynetworks trusts nobody (smtpd refuses to start with it).
+ */
+static int
+qmgr_trusted_client(const char *client_addr)
+{
+	static struct netmatch *mynetworks;
+	static int parsed;
+	char *error = NULL;
+
+	if (!parsed) {
+		parsed = 1;
+		mynetworks = netmatch_from_param("mynetworks", var_mynetworks,
+		    &error);
+		if (mynetworks == NULL) {
+			log_error("%s", error);
+			free(error);
+		}
+	}
+	return mynetworks != NULL && client_addr != NULL &&
+	    netmatch_match(mynetworks, client_addr);
+}
+
+/*
  * The agent service for remote mail: smtp, or smtp-CLASS when the
- * customer who sent it (the login, else a local sender) has an outbound
- * class, so each class leaves from its own source addresses.
+ * customer who sent it has an outbound class, so each class leaves from
+ * its own source addresses.  The customer is the login, or else the
+ * envelope sender of mail from mynetworks, never an unauthenticated
+ * client's claim.
  */
 static char *
 qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
@@ -406,7 +434,8 @@ qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
 
 	if (msg->transport_class != NULL)
 		return xstrdup(msg->transport_class);
-	who = qf->auth_user != NULL ? qf->auth_user : qf->sender;
+	who = qf->auth_user != NULL ? qf->auth_user :
+	    qmgr_trusted_client(qf->client_addr) ? qf->sender : "";
 	if (*who != '\0' && route_lookup(r, who, &ans, &error) > 0 &&
 	    ans->kind == ROUTE_KIND_MAILBOX &&
 	    ans->mailbox->outbound_class != NULL &&

@@ -25,3 +25,5 @@ tests_unit_check_smtpd_msa_SOURCES = tests/unit/check_smtpd_msa.c \
 tests_unit_check_smtpd_msa_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
 tests_unit_check_smtpd_msa_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_msa_LDADD = $(UNIT_LDADD)
+# mynetworks: the ISP's own hosts relay without AUTH.
+smtpd_smtpd_SOURCES += smtpd/smtpd_trust.c smtpd/smtpd_trust.h

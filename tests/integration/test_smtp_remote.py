@@ -9,6 +9,7 @@ mail for its relay domain to the primary."""
 
 import email
 import re
+import smtplib
 import time
 
 import pytest
@@ -558,3 +559,57 @@ def test_reload_lets_qmgr_finish_a_delivery_once(make_instance, certs, dns,
                           r"status=sent" % qid, inst.log())) == 1
     assert not re.search(r"qmgr\[\d+\]: %s: to=.*status=deferred" % qid,
                          inst.log())
+
+
+# -- mynetworks ---------------------------------------------------------------
+
+def plain_session(inst, service, source):
+    """An SMTP session from the loopback address source, no TLS, no AUTH."""
+    s = smtplib.SMTP("127.0.0.1", inst.port(service), timeout=10,
+                     source_address=(source, 0))
+    s.ehlo("host.isp.test")
+    return s
+
+
+def test_mynetworks_relay_without_auth_and_trusted_sender_class(
+        make_instance, certs, dns, port, mtas):
+    """The ISP's own hosts (mynetworks) relay through the MX and the
+    submission port without AUTH, and their envelope sender picks the
+    outbound class; any other client can do neither, so a forged local
+    sender no longer picks a customer's class."""
+    inst = make_system(make_instance, certs, dns, port, params={
+        "mynetworks": "127.0.0.1/32 [::1]/128"}, classes={
+        "bulk": {"smtp_bind_address": "127.0.0.3"}})
+    for args in (("mailbox", "set", "bob@example.test", "class=bulk"),
+                 ("alias", "add", "fwd@example.test", "far@pref.test")):
+        r = inst.ctl(*args)
+        assert r.returncode == 0, r.stderr
+    mx1 = mtas("127.0.0.2", port, name="mx1.pref.test")
+    # Not in mynetworks: no relaying on the MX, no mail without AUTH on
+    # submission.
+    s = plain_session(inst, "smtp", "127.0.0.4")
+    assert s.mail("bob@example.test")[0] == 250
+    code, text = s.rcpt("user@pref.test")
+    assert (code, text[:9]) == (554, b"5.7.1 <us"), text
+    s.quit()
+    s = plain_session(inst, "submission", "127.0.0.4")
+    assert s.mail("bob@example.test")[0] == 530
+    s.quit()
+    # In mynetworks: both relay, without AUTH.
+    for service in ("smtp", "submission"):
+        s = plain_session(inst, service, "127.0.0.1")
+        assert s.sendmail("bob@example.test", ["%s@pref.test" % service],
+                          b"Subject: trusted\r\n\r\nt\r\n") == {}
+        s.quit()
+    # A stranger's message to a forward, claiming bob as its sender.
+    s = plain_session(inst, "smtp", "127.0.0.4")
+    assert s.sendmail("bob@example.test", ["fwd@example.test"],
+                      b"Subject: forged\r\n\r\nf\r\n") == {}
+    s.quit()
+    msgs = mx1.wait_messages(3, inst=inst)
+    by_rcpt = {m.rcpt_addresses()[0]: m.client for m in msgs}
+    # bob's class binds 127.0.0.3; the default agent leaves from .1.
+    assert by_rcpt == {"smtp@pref.test": "127.0.0.3",
+                       "submission@pref.test": "127.0.0.3",
+                       "far@pref.test": "127.0.0.1"}, by_rcpt
+    wait_log(inst, r"relay denied: user@pref.test from 127.0.0.4")
