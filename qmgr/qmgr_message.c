@@ -714,7 +714,8 @@ int
 qmgr_message_activate(const char *from_path, const char *id)
 {
 	struct qmgr_msg *msg, **bucket;
-	char *to;
+	char *to, *caller_context;
+	int rc;
 
 	if (qmgr_message_find(id) != NULL)
 		return 0;
@@ -733,7 +734,16 @@ qmgr_message_activate(const char *from_path, const char *id)
 	msg->hash_next = *bucket;
 	*bucket = msg;
 	qmgr_active_count++;
-	return qmgr_message_start(msg);
+	/*
+	 * A notice is activated while its parent's lines are being logged:
+	 * the parent's queue id comes back after this one's.
+	 */
+	caller_context = log_context() != NULL ? xstrdup(log_context()) :
+	    NULL;
+	rc = qmgr_message_start(msg);
+	log_set_context(caller_context);
+	free(caller_context);
+	return rc;
 }
 
 /* The back-off before the next attempt, from the message's age. */

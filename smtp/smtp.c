@@ -265,6 +265,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	smtp_job_rcpts(&job, l);
 	/* smtp-CLASS services send as protocol smtp-CLASS: SMTP too. */
 	job.lmtp = protocol != NULL && strcmp(protocol, "lmtp") == 0;
+	job.transport = protocol;
 	if (path == NULL || job.queue_id == NULL || job.nexthop == NULL ||
 	    job.sender == NULL || job.count == 0 || protocol == NULL) {
 		log_warn("incomplete request from qmgr");

@@ -180,10 +180,14 @@ smtp_log_results(const struct smtp_job *job)
 
 		if (res == NULL)
 			continue;
-		log_info("to=<%s>, relay=%s, status=%s (%s)",
-		    job->rcpts[i].address, smtp_cache.peer != NULL ? smtp_cache.peer :
-		    job->nexthop, res[0] == '2' ? "sent" : res[0] == '4' ?
-		    "deferred" : "bounced", res);
+		/* Which class, from which of our addresses, to whom. */
+		log_info("to=<%s>, relay=%s, transport=%s, source=%s, "
+		    "status=%s (%s)", job->rcpts[i].address,
+		    smtp_cache.peer != NULL ? smtp_cache.peer : job->nexthop,
+		    job->transport != NULL ? job->transport : "smtp",
+		    smtp_cache.source != NULL ? smtp_cache.source : "none",
+		    res[0] == '2' ? "sent" : res[0] == '4' ? "deferred" :
+		    "bounced", res);
 	}
 }
 

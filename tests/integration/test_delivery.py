@@ -7,6 +7,7 @@ import email
 import email.utils
 import os
 import random
+import re
 import signal
 import socket
 import smtplib
@@ -662,3 +663,27 @@ def test_submission_adds_date_and_message_id(make_instance, certs):
     parsed = email.message_from_bytes(m)
     assert parsed.get_payload() == "just text\n"
     assert parsed["Date"] is not None and parsed["Message-ID"] is not None
+
+
+def test_every_qmgr_line_carries_its_queue_id(make_instance, certs):
+    """A success notice is queued while its message's lines are logged:
+    the message's own "removed" line still carries its queue id."""
+    inst = make_system(make_instance, certs)
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.ehlo("client.test")
+    assert s.mail("bob@example.test")[0] == 250
+    assert s.rcpt("alice@example.test", ["NOTIFY=SUCCESS"])[0] == 250
+    code, text = s.data(b"Subject: notify\r\n\r\nn\r\n")
+    assert code == 250, text
+    s.quit()
+    qid = text.split()[-1].decode()
+    mailutil.wait_messages(inst, "alice@example.test", 1)
+    mailutil.wait_messages(inst, "bob@example.test", 1)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    inst.wait_for_log(r"qmgr\[\d+\]: %s: removed" % qid)
+    qmgr_lines = [l for l in inst.log().splitlines()
+                  if re.search(r" \S+/qmgr\[\d+\]: ", l)]
+    bare = [l for l in qmgr_lines
+            if re.search(r"qmgr\[\d+\]: (removed|to=|from=)", l)]
+    assert not bare, bare

@@ -172,8 +172,10 @@ def test_mx_preference_then_fallback(make_instance, certs, dns, port, mtas):
     assert b"Subject: one" in msg.data
     assert msg.session.helo == "mx.example.test"
     assert not mx2.messages
-    wait_log(inst, r"%s: to=<user@pref.test>, relay=mx1.pref.test"
-             r"\[127.0.0.2\]:%d, status=sent" % (qid, port))
+    # The delivery line names the agent's class and our source address.
+    wait_log(inst, r"smtp\[\d+\]: %s: to=<user@pref.test>, relay=mx1.pref.test"
+             r"\[127.0.0.2\]:%d, transport=smtp, source=127.0.0.1, "
+             r"status=sent" % (qid, port))
     # A domain without MX: its own address.
     smtpremoteutil.submit(inst, ["user@amx.test"], "Subject: a\r\n\r\na\r\n")
     wait_log(inst, r"to=<user@amx.test>, relay=amx.test\[127.0.0.2\]")
@@ -352,6 +354,8 @@ def test_outbound_class_binds_its_source_address(make_instance, certs, dns,
     by_rcpt = {m.rcpt_addresses()[0]: m.client for m in msgs}
     assert by_rcpt == {"from-alice@pref.test": "127.0.0.1",
                        "from-bob@pref.test": "127.0.0.3"}
+    wait_log(inst, r"to=<from-bob@pref.test>, relay=\S+, "
+             r"transport=smtp-bulk, source=127.0.0.3, status=sent")
 
 
 def test_null_mx_and_loops_bounce(make_instance, certs, dns, port, mtas):
