@@ -19,13 +19,18 @@
 struct buf;
 struct route;
 
+/* Which success notice a recipient's outcome calls for (RFC 3461 6.2). */
+#define QMGR_NOTIFY_NONE 0
+#define QMGR_NOTIFY_DELIVERED 1	/* into a mailbox here */
+#define QMGR_NOTIFY_RELAYED 2	/* to a server that does not do DSN */
+
 /* Per-recipient outcome of one attempt (in memory only). */
 struct qmgr_outcome {
 	int n;			/* the recipient's index in the file */
 	char code[4];		/* "250", "451", "550"; "" = not tried */
 	char *dsn;		/* "2.0.0" */
 	char *text;
-	int notify_success;	/* delivered and NOTIFY=SUCCESS */
+	int notify_success;	/* NOTIFY=SUCCESS: QMGR_NOTIFY_* to send */
 };
 
 struct qmgr_msg {
@@ -97,6 +102,12 @@ int qmgr_message_activate(const char *from_path, const char *id);
 void qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	const char *dsn, const char *text);
 void qmgr_message_job_done(struct qmgr_msg *msg);
+/*
+ * Recipient n was accepted by a remote SMTP server: with remote_dsn it
+ * passed NOTIFY on and reports itself (no notice from us), else a
+ * success notice says "relayed".
+ */
+void qmgr_message_relayed(struct qmgr_msg *msg, int n, int remote_dsn);
 /* Pick up whatever a crash left in active/. */
 void qmgr_message_recover(void);
 /* Is this message being delivered now? */

@@ -244,6 +244,11 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		    "%lld hours.\r\nIt will be retried until it is %lld hours "
 		    "old.\r\n\r\n", var_delay_warning_time / 3600,
 		    var_maximal_queue_lifetime / 3600);
+	else if (strcmp(action, "relayed") == 0)
+		(void) buf_printf(b, "Your message was handed to the mail "
+		    "servers of the recipients below, as you asked.\r\nThose "
+		    "servers do not send delivery reports, so you will hear "
+		    "no more of it\r\nunless it fails.\r\n\r\n");
 	else
 		(void) buf_printf(b, "Your message was delivered to the "
 		    "recipients below, as you asked.\r\n\r\n");

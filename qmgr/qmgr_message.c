@@ -198,10 +198,22 @@ qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	o->dsn = xstrdup(dsn != NULL ? dsn : "");
 	o->text = xstrdup(text != NULL ? text : "");
 	o->notify_success = code[0] == '2' &&
-	    (r->notify & QFILE_NOTIFY_SUCCESS);
+	    (r->notify & QFILE_NOTIFY_SUCCESS) ? QMGR_NOTIFY_DELIVERED :
+	    QMGR_NOTIFY_NONE;
 	log_info("to=<%s>, status=%s (%s %s %s)", r->address,
 	    code[0] == '2' ? "sent" : code[0] == '5' ? "bounced" : "deferred",
 	    code, dsn != NULL ? dsn : "", text != NULL ? text : "");
+}
+
+void
+qmgr_message_relayed(struct qmgr_msg *msg, int n, int remote_dsn)
+{
+	struct qmgr_outcome *o = qmgr_outcome(msg, n);
+
+	if (o->notify_success == QMGR_NOTIFY_NONE)
+		return;
+	o->notify_success = remote_dsn ? QMGR_NOTIFY_NONE :
+	    QMGR_NOTIFY_RELAYED;
 }
 
 /* Is address (normalised) this rcpt's own address? */
@@ -776,8 +788,9 @@ void
 qmgr_message_job_done(struct qmgr_msg *msg)
 {
 	struct qfile *qf = msg->qf;
-	int *failed, *delayed, *success, *notify_failed;
-	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, npending = 0, i, k;
+	int *failed, *delayed, *success, *relayed, *notify_failed;
+	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, nrelayed = 0;
+	size_t npending = 0, i, k;
 	size_t nnotify = 0;
 	long long age = (long long) time(NULL) - qf->arrival;
 	char *error = NULL;
@@ -790,6 +803,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	notify_failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	delayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	success = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	relayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	expired = age >= var_maximal_queue_lifetime;
 	for (i = 0; i < qf->rcpt_count; i++) {
 		struct qfile_rcpt *r = &qf->rcpts[i];
@@ -815,9 +829,14 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 				delayed[ndelayed++] = r->n;
 		}
 		for (k = 0; k < msg->outcome_count; k++) {
-			if (msg->outcomes[k].n == r->n &&
-			    msg->outcomes[k].notify_success)
+			if (msg->outcomes[k].n != r->n)
+				continue;
+			if (msg->outcomes[k].notify_success ==
+			    QMGR_NOTIFY_DELIVERED)
 				success[nsuccess++] = r->n;
+			else if (msg->outcomes[k].notify_success ==
+			    QMGR_NOTIFY_RELAYED)
+				relayed[nrelayed++] = r->n;
 		}
 	}
 	/* Bounces: the failed recipients become B once the DSN is queued. */
@@ -837,6 +856,8 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	}
 	if (nsuccess > 0)
 		(void) qmgr_bounce(msg, "delivered", success, nsuccess);
+	if (nrelayed > 0)
+		(void) qmgr_bounce(msg, "relayed", relayed, nrelayed);
 	if (npending > 0 && ndelayed > 0 && qf->state == QFILE_MSG_NEW &&
 	    var_delay_warning_time > 0 && age >= var_delay_warning_time &&
 	    qmgr_bounce(msg, "delayed", delayed, ndelayed) == 0 &&
@@ -857,6 +878,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	free(notify_failed);
 	free(delayed);
 	free(success);
+	free(relayed);
 	qmgr_message_free(msg);
 	log_set_context(NULL);
 }

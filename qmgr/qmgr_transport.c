@@ -363,6 +363,14 @@ qmgr_job_reply(struct qmgr_job *job)
 			qmgr_message_result(job->msg, job->rcpts[idx], "451",
 			    "4.3.0", "no result from the delivery agent");
 	}
+	/* SMTP: who reports the success now (RFC 3461 6.2). */
+	if (strcmp(job->hop->transport, "lmtp") != 0) {
+		int remote_dsn = attr_get(l, "remote_dsn") != NULL;
+
+		for (i = 0; i < job->count; i++)
+			qmgr_message_relayed(job->msg, job->rcpts[i],
+			    remote_dsn);
+	}
 	hop_status = attr_get(l, "hop_status");
 	if (hop_status != NULL && strcmp(hop_status, "dead") == 0) {
 		value = attr_get(l, "hop_reason");

@@ -297,6 +297,8 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	reply = buf_new((size_t) var_attr_value_limit * 4 + 64 * job.count);
 	for (i = 0; i < job.count; i++)
 		(void) attr_put(reply, "result", job.rcpts[i].result);
+	if (job.remote_dsn)
+		(void) attr_put(reply, "remote_dsn", "yes");
 	if (job.hop_dead) {
 		(void) attr_put(reply, "hop_status", "dead");
 		(void) attr_put(reply, "hop_reason", job.hop_reason);

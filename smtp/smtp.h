@@ -45,6 +45,7 @@ struct smtp_job {
 	int qfd;
 	const struct qfile *qf;
 	int hop_dead;		/* no host of the next hop could be reached */
+	int remote_dsn;		/* SMTP: the server that answered offers DSN */
 	char *hop_reason;
 };
 

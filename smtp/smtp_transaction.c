@@ -281,6 +281,8 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 	int smtputf8 = 0;
 	size_t i, naccepted = 0, nskipped = 0;
 
+	/* RFC 3461 5.2: NOTIFY goes on, and so does the duty to report. */
+	job->remote_dsn = !job->lmtp && (smtp_cache.caps & CAP_DSN) != 0;
 	if (smtp_cache.size_limit > 0 && job->qf->message_size > smtp_cache.size_limit) {
 		/* RFC 1870 6: no point in sending what will be refused. */
 		text = xasprintf("message size %lld exceeds size limit %lld "

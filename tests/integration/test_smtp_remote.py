@@ -408,10 +408,15 @@ def test_size_dsn_smtputf8(make_instance, certs, dns, port, mtas):
     assert s.rcpt("j\u00fcrgen@pref.test")[0] == 250
     assert s.data(b"Subject: u\r\n\r\nu\r\n")[0] == 250
     s.quit()
-    # Alice gets: the size bounce, the success notice she asked for
-    # (NOTIFY=SUCCESS), the SMTPUTF8 bounce.
-    notices = mailutil.wait_messages(inst, "alice@example.test", 3)
+    # Alice gets the size bounce and the SMTPUTF8 bounce; the success
+    # notice she asked for is the DSN-capable peer's to send (RFC 3461
+    # 5.2: NOTIFY went on with the message), not a second one from us.
+    notices = mailutil.wait_messages(inst, "alice@example.test", 2)
+    wait_queue_empty(inst)
+    notices = mailutil.maildir_messages(inst, "alice@example.test")
+    assert len(notices) == 2
     reports = "\n".join(bounce_report(b) for b in notices)
+    assert "Action: delivered" not in reports
     assert "Final-Recipient: rfc822; big@pref.test" in reports
     assert "Status: 5.3.4" in reports
     assert "exceeds size limit 2000" in reports
@@ -617,3 +622,25 @@ def test_mynetworks_relay_without_auth_and_trusted_sender_class(
                        "submission@pref.test": "127.0.0.3",
                        "far@pref.test": "127.0.0.1"}, by_rcpt
     wait_log(inst, r"relay denied: user@pref.test from 127.0.0.4")
+
+
+def test_success_notice_relayed_only_without_remote_dsn(
+        make_instance, certs, dns, port, mtas):
+    """RFC 3461 6.2: NOTIFY=SUCCESS to a server without DSN gets a
+    "relayed" notice from us; to one with DSN, NOTIFY goes on and we
+    send nothing (test_size_dsn_smtputf8)."""
+    inst = make_system(make_instance, certs, dns, port)
+    plain = mtas("127.0.0.3", port, name="wrong.tls.test",
+                 caps=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"))
+    qid = smtpremoteutil.submit(
+        inst, ["old@badtls.test"], "Subject: r\r\n\r\nr\r\n",
+        rcpt_options={"old@badtls.test": ["NOTIFY=SUCCESS",
+                                          "ORCPT=rfc822;o@badtls.test"]})
+    [msg] = plain.wait_messages(1, inst=inst)
+    assert msg.rcpts == ["TO:<old@badtls.test>"]       # no DSN to pass on
+    [notice] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    report = bounce_report(notice)
+    assert "Action: relayed" in report, report
+    assert "Final-Recipient: rfc822; old@badtls.test" in report
+    assert "Original-Recipient: rfc822; o@badtls.test" in report
+    wait_log(inst, r"%s: sender relayed notice: " % qid)
