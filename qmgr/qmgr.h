@@ -129,6 +129,9 @@ void qmgr_transport_revive(void);
 void qmgr_transport_drain(void);
 
 /* qmgr_bounce.c */
+/* The address the sender wrote for rcpt: its top-level ancestor's. */
+const char *qmgr_original_address(const struct qfile *qf,
+	const struct qfile_rcpt *r);
 /*
  * Queue a DSN about msg's recipients whose outcome is final (failed,
  * delayed or delivered with NOTIFY=SUCCESS), per action: "failed",

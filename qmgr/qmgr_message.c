@@ -200,7 +200,10 @@ qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	o->notify_success = code[0] == '2' &&
 	    (r->notify & QFILE_NOTIFY_SUCCESS) ? QMGR_NOTIFY_DELIVERED :
 	    QMGR_NOTIFY_NONE;
-	log_info("to=<%s>, status=%s (%s %s %s)", r->address,
+	/* A forward's line names the address the sender wrote, too. */
+	log_info("to=<%s>%s%s%s, status=%s (%s %s %s)", r->address,
+	    r->parent >= 0 ? ", orig_to=<" : "", r->parent >= 0 ?
+	    qmgr_original_address(msg->qf, r) : "", r->parent >= 0 ? ">" : "",
 	    code[0] == '2' ? "sent" : code[0] == '5' ? "bounced" : "deferred",
 	    code, dsn != NULL ? dsn : "", text != NULL ? text : "");
 }
@@ -274,6 +277,17 @@ qmgr_message_srs_return(struct qmgr_msg *msg, const struct qfile_rcpt *p,
 	return 1;
 }
 
+/* Printable US-ASCII only: an rfc822 ORCPT can carry it (RFC 3461 4.2). */
+static int
+qmgr_ascii_address(const char *address)
+{
+	for (; *address != '\0'; address++)
+		if ((unsigned char) *address < 33 ||
+		    (unsigned char) *address > 126)
+			return 0;
+	return 1;
+}
+
 /*
  * Expand top-level pending recipients.  Returns 1 when records were
  * appended (the file must be read again), 0 otherwise.
@@ -286,7 +300,7 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 	enum route_expand_status st;
 	struct qfile_rcpt child;
 	struct buf *rec = NULL;
-	char *error = NULL;
+	char *error = NULL, *orcpt;
 	int next_n = 0, appended = 0;
 	size_t i, k, count = qf->rcpt_count;
 
@@ -321,16 +335,25 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 		} else {
 			if (rec == NULL)
 				rec = buf_new(16 * 1024 * 1024);
+			/*
+			 * RFC 3461 4.2: what goes on keeps the recipient the
+			 * sender wrote, so a remote DSN names it.
+			 */
+			orcpt = p->orcpt != NULL || !qmgr_ascii_address(
+			    p->address) ? NULL : xasprintf("rfc822;%s",
+			    p->address);
 			for (k = 0; k < exp->dest_count; k++) {
 				memset(&child, 0, sizeof(child));
 				child.n = next_n++;
 				child.parent = p->n;
 				child.state = QFILE_RCPT_PENDING;
 				child.address = exp->dests[k].address;
-				child.orcpt = p->orcpt;
+				child.orcpt = p->orcpt != NULL ? p->orcpt :
+				    orcpt;
 				child.notify = p->notify;
 				(void) qfile_record_rcpt(rec, &child);
 			}
+			free(orcpt);
 			log_info("%s expands to %zu address%s", p->address,
 			    exp->dest_count, exp->dest_count == 1 ? "" : "es");
 		}

@@ -644,3 +644,25 @@ def test_success_notice_relayed_only_without_remote_dsn(
     assert "Final-Recipient: rfc822; old@badtls.test" in report
     assert "Original-Recipient: rfc822; o@badtls.test" in report
     wait_log(inst, r"%s: sender relayed notice: " % qid)
+
+
+def test_forward_keeps_the_original_recipient(make_instance, certs, dns,
+                                              port, mtas):
+    """A forward passes the address the sender wrote on as ORCPT (RFC 3461
+    4.2) when the client gave none, keeps the client's own ORCPT, and
+    qmgr's line names it as orig_to."""
+    inst = make_system(make_instance, certs, dns, port)
+    r = inst.ctl("alias", "add", "fwd@example.test", "far@pref.test")
+    assert r.returncode == 0, r.stderr
+    mx1 = mtas("127.0.0.2", port, name="mx1.pref.test")
+    qid = smtpremoteutil.submit(inst, ["fwd@example.test"],
+                                "Subject: f\r\n\r\nf\r\n")
+    [msg] = mx1.wait_messages(1, inst=inst)
+    assert msg.rcpts == ["TO:<far@pref.test> ORCPT=rfc822;fwd@example.test"]
+    wait_log(inst, r"qmgr\[\d+\]: %s: to=<far@pref.test>, "
+             r"orig_to=<fwd@example.test>, status=sent" % qid)
+    smtpremoteutil.submit(
+        inst, ["fwd@example.test"], "Subject: g\r\n\r\ng\r\n",
+        rcpt_options={"fwd@example.test": ["ORCPT=rfc822;first@x.test"]})
+    msgs = mx1.wait_messages(2, inst=inst)
+    assert msgs[1].rcpts == ["TO:<far@pref.test> ORCPT=rfc822;first@x.test"]
