@@ -210,7 +210,7 @@ smtpd_msa_write(struct smtpd_msa *msa, const void *data, size_t len,
 		case MSA_LINE_START:
 			msa->state = MSA_NAME;
 			msa->name_done = 0;
-			/* FALLTHROUGH */
+			break;
 		case MSA_NAME:
 			if (msa_name_byte(msa, *p++) < 0)
 				return -1;
