@@ -261,6 +261,7 @@ def test_4xx_then_2xx(make_instance, certs, dns, port, mtas):
     assert tries == {"now@pref.test": 1, "later@pref.test": 2}
     log = inst.log()
     assert ("%s: to=<later@pref.test>, relay=mx1.pref.test[127.0.0.2]:%d, "
+            "transport=smtp, source=127.0.0.1, "
             "status=deferred (451 4.2.0 host mx1.pref.test[127.0.0.2]:%d "
             "said: 451 4.2.0" % (qid, port, port)) in log
     wait_queue_empty(inst, timeout=30)
@@ -496,7 +497,9 @@ def test_backup_mx_relays_listed_recipients_to_the_primary(
     assert code == 250
     s.quit()
     qid = text.split()[-1].decode()
+    # No connection was made: no source address.
     wait_log(inst, r"%s: to=<known@relay.test>, relay=relay.test, "
+             r"transport=smtp, source=none, "
              r"status=deferred \(451 4.4.1 connect to primary.relay.test"
              r"\[127.0.0.2\]" % qid)
     time.sleep(0.5)
