@@ -15,11 +15,11 @@
 #include <time.h>
 
 #include "imap_parse.h"
+#include "service.h"
 
 struct buf;
 struct stream;
 struct tls_conn;
-struct service_peer;
 struct imap_mailbox;
 struct route;
 struct imap_seqset;
@@ -43,7 +43,13 @@ enum imap_state {
 struct imap_session {
 	struct stream *s;
 	struct tls_conn *tls;
-	const struct service_peer *peer;
+	const struct service_peer *peer;	/* &client */
+	/*
+	 * The connection's peer, or whom a PROXY header or ID
+	 * x-originating-ip named.
+	 */
+	struct service_peer client;
+	int proxy_trusted;		/* ID x-originating-* believed */
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */
 	char *root;			/* the Maildir++ store */

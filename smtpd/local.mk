@@ -27,3 +27,7 @@ tests_unit_check_smtpd_msa_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_msa_LDADD = $(UNIT_LDADD)
 # mynetworks: the ISP's own hosts relay without AUTH.
 smtpd_smtpd_SOURCES += smtpd/smtpd_trust.c smtpd/smtpd_trust.h
+# XCLIENT from trusted proxies.
+smtpd_smtpd_SOURCES += smtpd/smtpd_xclient.c
+# PROXY headers and XCLIENT/ID from trusted proxies (smtpd, popd, imapd).
+EXTRA_DIST += tests/integration/test_proxy_trust.py
