@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "master.h"
+#include "master_check.h"
 #include "master_conf.h"
 #include "master_listen.h"
 #include "master_proto.h"
@@ -479,10 +480,17 @@ main(int argc, char **argv)
 	}
 	(void) master_secrets_check(conf, &secret_warnings);
 	if (check_only) {
+		/* What can be checked without serving (master_check.h). */
+		struct buf *problems = buf_new(BUF_DEFAULT_CAP);
+		int rc = master_check_deep(conf, problems);
+
 		report_secret_warnings(secret_warnings, 1);
 		free(secret_warnings);
+		if (rc < 0)
+			fprintf(stderr, "%s\n", buf_cstr(problems));
+		buf_free(&problems);
 		master_conf_free(&conf);
-		return 0;
+		return rc < 0 ? 1 : 0;
 	}
 	log_set_verbose(master_verbose || var_debug_logging);
 	log_name = xasprintf("%s/master", var_syslog_name);

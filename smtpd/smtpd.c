@@ -26,6 +26,7 @@
 #include "smtpd.h"
 #include "smtp_syntax.h"
 #include "smtpd_reputation.h"
+#include "smtpd_trust.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -467,6 +468,7 @@ smtpd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
 	smtpd_reputation_init();
+	smtpd_trust_init();
 	if (anvil_client_init(&error) < 0)
 		log_fatal("client_limit_exceptions: %s", error);
 	if (proxy_trust_init(&error) < 0)

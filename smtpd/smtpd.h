@@ -4,7 +4,8 @@
  * smtpd.c runs the session (greeting, command loop, EHLO, STARTTLS,
  * limits); smtpd_env.c handles MAIL and RCPT (syntax, ESMTP parameters,
  * routing checks); smtpd_auth.c AUTH; smtpd_queue.c DATA and BDAT into
- * the queue file and the notice to qmgr.
+ * the queue file and the notice to qmgr; smtpd_msa.c the header fields
+ * the submission service adds.
  */
 #ifndef ISPMAIL_SMTPD_H
 #define ISPMAIL_SMTPD_H
@@ -18,6 +19,7 @@
 struct buf;
 struct route;
 struct route_mailbox;
+struct smtpd_msa;
 struct stream;
 struct tls_conn;
 struct tls_server;
@@ -66,6 +68,8 @@ struct smtpd_session {
 	long long bdat_size;
 	const char *bdat_error;
 	struct smtp_crlf bdat_crlf;	/* bare CR/LF across BDAT chunks */
+	/* Submission: adds a missing Date:/Message-ID: (smtpd_msa.h). */
+	struct smtpd_msa *msa;
 	long long transactions;
 	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
 	struct smtpd_reputation *reputation;

@@ -97,6 +97,7 @@ long long var_smtpd_error_limit;
 long long var_smtpd_line_limit;
 long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
+char *var_mynetworks;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
 char *var_dns_servers;
@@ -622,6 +623,11 @@ const struct param_def param_table[] = {
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },
+	{ "mynetworks", PARAM_LIST, "", 0, 0, &var_mynetworks,
+	    "The ISP's own hosts (addresses or address/prefix networks) "
+	    "that may relay through smtpd without AUTH, on mx and "
+	    "submission listeners, and whose envelope sender chooses the "
+	    "outbound class; empty: none, every relay needs a login." },
 	{ "smtpd_strict_helo_syntax", PARAM_BOOL, "yes", 0, 0, &var_smtpd_strict_helo_syntax,
 	    "HELO/EHLO must name a domain or an address literal (RFC 5321 "
 	    "4.1.2), else 501 5.5.2; no: other printable names are taken "

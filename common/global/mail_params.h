@@ -113,6 +113,7 @@ extern long long var_smtpd_error_limit;
 extern long long var_smtpd_line_limit;
 extern long long var_smtpd_data_line_limit;
 extern int var_smtpd_sender_login_match;
+extern char *var_mynetworks;
 extern int var_smtpd_strict_helo_syntax;
 extern char *var_smtpd_forbid_bare_newline;
 extern char *var_dns_servers;
