@@ -85,7 +85,8 @@ imap_arg_astring(const struct imap_arg *arg)
 	if (arg->type == IMAP_ARG_STRING)
 		return memchr(arg->str, '\0', arg->len) == NULL ? arg->str :
 		    NULL;
-	if (arg->type == IMAP_ARG_ATOM && strpbrk(arg->str, "%*[") == NULL)
+	/* ASTRING-CHAR: ATOM-CHAR ('[' among them) or ']' (RFC 3501 9). */
+	if (arg->type == IMAP_ARG_ATOM && strpbrk(arg->str, "%*") == NULL)
 		return arg->str;
 	return NULL;
 }

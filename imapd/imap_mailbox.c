@@ -314,10 +314,14 @@ imap_dirs_changed(struct imap_mailbox *box, struct timespec *new_r,
 	return changed;
 }
 
-/* Append a message found on disk; new ones move to cur/ and are Recent. */
+/*
+ * Append a message found on disk, \Recent when its UID is at or past
+ * recent_from (see imap_uidlist_scan_claim); a SELECT moves new/ ones
+ * to cur/.
+ */
 static void
 imap_mailbox_add(struct imap_mailbox *box,
-	const struct imap_uidlist_file *file, int first_open)
+	const struct imap_uidlist_file *file, uint32_t recent_from)
 {
 	struct imap_msg *msg;
 	char *new_name = NULL, *error = NULL;
@@ -333,21 +337,20 @@ imap_mailbox_add(struct imap_mailbox *box,
 	msg->in_new = (uint8_t) file->in_new;
 	msg->flags = (uint8_t) imap_flags_from_name(file->name);
 	msg->keywords = imap_keywords_from_name(file->name);
+	if (file->uid >= recent_from)
+		msg->flags |= IMAP_FLAG_RECENT;
 	if (!file->in_new || box->readonly)
 		return;
-	/* Whoever moves it out of new/ first has it as \Recent. */
 	if (maildir_set_flags(box->dir, file->name, 1,
 	    strstr(file->name, ":2,") != NULL ?
 	    strstr(file->name, ":2,") + 3 : "", &new_name, &error) == 0) {
 		free(msg->name);
 		msg->name = new_name;
 		msg->in_new = 0;
-		msg->flags |= IMAP_FLAG_RECENT;
 	} else {
 		free(error);
 		(void) imap_msg_refind(box, msg);
 	}
-	(void) first_open;
 }
 
 int
@@ -366,14 +369,14 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 		return -1;
 	}
 	(void) imap_dirs_changed(box, &box->new_mtime, &box->cur_mtime);
-	if (imap_uidlist_scan(dir, &r, error_r) < 0) {
+	if (imap_uidlist_scan_claim(dir, &r, !readonly, error_r) < 0) {
 		imap_mailbox_close(&box);
 		return -1;
 	}
 	box->uidvalidity = r.uidvalidity;
 	box->uidnext = r.uidnext;
 	for (i = 0; i < r.count; i++)
-		imap_mailbox_add(box, &r.files[i], 1);
+		imap_mailbox_add(box, &r.files[i], r.recent_from);
 	imap_uidlist_result_free(&r);
 	box->changed = 0;
 	*box_r = box;
@@ -458,7 +461,8 @@ imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 	if (!imap_dirs_changed(box, &new_mtime, &cur_mtime))
 		return 0;
 again:
-	if (imap_uidlist_scan(box->dir, &r, &error) < 0) {
+	if (imap_uidlist_scan_claim(box->dir, &r, !box->readonly,
+	    &error) < 0) {
 		log_error("%s: %s", box->dir, error);
 		free(error);
 		return access(box->dir, F_OK) == 0 ? 0 : -1;
@@ -513,7 +517,7 @@ again:
 	old_count = box->count;
 	for (i = 0; i < r.count; i++) {
 		if (r.files[i].uid > max_uid) {
-			imap_mailbox_add(box, &r.files[i], 0);
+			imap_mailbox_add(box, &r.files[i], r.recent_from);
 			imap_keywords_refresh(sess, box,
 			    box->msgs[box->count - 1].keywords);
 		}

@@ -5,9 +5,11 @@
  *
  * Per message the session keeps a struct imap_msg: the UID, the flags
  * the client was last told, and the file's current name.  Message data
- * is read from the file when asked for.  Messages found in new/ are
- * moved to cur/ by the session that first sees them (unless it EXAMINEd
- * the folder) and are \Recent in that session only (RFC 3501 2.3.2).
+ * is read from the file when asked for.  A message is \Recent in the
+ * one SELECT session that claims it in the UID list first, however it
+ * came (delivery, APPEND, COPY, MOVE; RFC 3501 2.3.2); an EXAMINE sees
+ * unclaimed ones as \Recent too and claims none.  A SELECT moves the
+ * files it finds in new/ to cur/.
  *
  * imap_mailbox_sync() rescans only when new/ or cur/ changed (their
  * mtimes; a change within the same second always rescans), and sends the

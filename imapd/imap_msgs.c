@@ -256,15 +256,30 @@ imap_copyuid_code(uint32_t validity, const uint32_t *src,
 	const uint32_t *dst, size_t n)
 {
 	struct buf *code = buf_new(xalloc_add(xalloc_mul(n, 22), 64));
+	uint32_t *src_kept = xcalloc(n + 1, sizeof(*src_kept));
+	uint32_t *dst_kept = xcalloc(n + 1, sizeof(*dst_kept));
+	size_t i, kept = 0;
 
-	if (validity == 0)
-		return code;
-	if (buf_printf(code, "[COPYUID %u ", (unsigned) validity) < 0 ||
-	    imap_uid_ranges(code, src, n) < 0 ||
+	/*
+	 * A copy the target's list no longer holds (expunged there before
+	 * we looked) has no UID to report: leave the pair out, never a
+	 * UID 0 (RFC 4315 uid-set is of nz-number).
+	 */
+	for (i = 0; i < n; i++) {
+		if (src[i] != 0 && dst[i] != 0) {
+			src_kept[kept] = src[i];
+			dst_kept[kept++] = dst[i];
+		}
+	}
+	if (validity != 0 && kept > 0 && (buf_printf(code, "[COPYUID %u ",
+	    (unsigned) validity) < 0 ||
+	    imap_uid_ranges(code, src_kept, kept) < 0 ||
 	    buf_append_char(code, ' ') < 0 ||
-	    imap_uid_ranges(code, dst, n) < 0 ||
-	    buf_append_str(code, "] ") < 0)
+	    imap_uid_ranges(code, dst_kept, kept) < 0 ||
+	    buf_append_str(code, "] ") < 0))
 		log_panic("COPYUID of %zu messages past its worst case", n);
+	free(src_kept);
+	free(dst_kept);
 	return code;
 }
 

@@ -49,6 +49,13 @@ static const struct args_case args_cases[] = {
 	{ "t X ((a) (b (c)))", 0, 0, 3, "aal", NULL },
 	{ "t X \"\"", 0, 0, 3, "aas", "" },
 	{ "", 0, 0, 0, "", NULL },
+	/* '[' is an ATOM-CHAR, ']' an ASTRING-CHAR (RFC 3501 9). */
+	{ "t CREATE [Gmail]", 0, 0, 3, "aaa", "[Gmail]" },
+	{ "t CREATE x[y", 0, 0, 3, "aaa", "x[y" },
+	{ "t LIST \"\" a]b[ (x)", 0, 0, 5, "aasal", NULL },
+	{ "t FETCH 1 body.peek[HEADER.FIELDS (A B)]", 0, 0, 4, "aaaa",
+	    "body.peek[HEADER.FIELDS (A B)]" },
+	{ "t FETCH 1 BINARY.SIZE[1 2]", 0, 0, 4, "aaaa", "BINARY.SIZE[1 2]" },
 	/* Malformed. */
 	{ "t X (a b", 0, -1, 0, NULL, NULL },
 	{ "t X a b)", 0, -1, 0, NULL, NULL },
@@ -61,6 +68,7 @@ static const struct args_case args_cases[] = {
 	/* A NUL in a fetch section (found by tests/fuzz/fuzz_imap_args). */
 	{ "t SEARCH x[\0\0[]", 15, -1, 0, NULL, NULL },
 	{ "t FETCH 1 BODY[\0]", 17, -1, 0, NULL, NULL },
+	{ "t FETCH 1 BODY[TEXT", 0, -1, 0, NULL, NULL },
 };
 
 START_TEST(test_parse_args)
