@@ -91,6 +91,25 @@ imap_arg_astring(const struct imap_arg *arg)
 	return NULL;
 }
 
+int
+imap_parse_modseq(const struct imap_arg *arg, uint64_t *modseq_r)
+{
+	unsigned long long n = 0;
+	const char *p;
+
+	if (arg->type != IMAP_ARG_ATOM || arg->len == 0 || arg->len > 19)
+		return -1;
+	for (p = arg->str; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		n = n * 10 + (unsigned long long) (*p - '0');
+	}
+	if (n > INT64_MAX)
+		return -1;
+	*modseq_r = n;
+	return 0;
+}
+
 unsigned int
 imap_flag_from_name(const char *name)
 {
@@ -183,7 +202,7 @@ imap_write_capability(struct imap_session *sess)
 {
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED QUOTA");
+	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -422,6 +441,7 @@ static void
 imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
+	struct buf *enabled;
 	size_t i;
 
 	if (count == 0) {
@@ -434,8 +454,12 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 			return;
 		}
 	}
-	/* Nothing we offer needs enabling (no CONDSTORE, no UTF8=ACCEPT). */
-	imap_printf(sess, "* ENABLED\r\n");
+	/* Unknown names are ignored (RFC 5161 3.1). */
+	enabled = buf_new(64);
+	for (i = 0; i < count; i++)
+		(void) imap_enable_condstore(sess, args[i].str, enabled);
+	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
+	buf_free(&enabled);
 	imap_tagged(sess, "OK", "Enabled");
 }
 
@@ -458,14 +482,22 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 {
 	const char *name, *error;
 	char *dir, *open_error = NULL;
+	struct imap_qresync qr;
 	size_t i;
 
+	/* RFC 7162 3.2.11: a QRESYNC client learns the old one closed. */
+	if (sess->box != NULL && sess->qresync)
+		imap_printf(sess, "* OK [CLOSED] Previous mailbox closed\r\n");
 	imap_mailbox_close(&sess->box);
 	sess->state = IMAP_STATE_AUTH;
-	if (count != 1 || (name = imap_arg_astring(&args[0])) == NULL) {
+	memset(&qr, 0, sizeof(qr));
+	if ((count != 1 && count != 2) ||
+	    (name = imap_arg_astring(&args[0])) == NULL) {
 		imap_tagged(sess, "BAD", "SELECT needs a mailbox name");
 		return;
 	}
+	if (count == 2 && imap_select_params(sess, &args[1], &qr) < 0)
+		return;
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
 		imap_tagged(sess, "NO", "%s", error);
 		return;
@@ -500,6 +532,7 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	    (unsigned) sess->box->uidvalidity);
 	imap_printf(sess, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    (unsigned) sess->box->uidnext);
+	imap_select_condstore(sess, &qr);
 	imap_tagged(sess, "OK", "[%s] %s completed",
 	    readonly ? "READ-ONLY" : "READ-WRITE",
 	    readonly ? "Examine" : "Select");

@@ -912,9 +912,10 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
 	static const char *const items[] = { "MESSAGES", "RECENT", "UIDNEXT",
-	    "UIDVALIDITY", "UNSEEN" };
+	    "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ" };
 	struct imap_uidlist_result r;
-	unsigned long long values[5] = { 0 };
+	unsigned long long values[6] = { 0 };
+	uint64_t highest = 0, *modseqs;
 	const char *name, *error;
 	char *dir, *scan_error = NULL;
 	size_t i, k;
@@ -926,15 +927,17 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 		return;
 	}
 	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 5; k++) {
+		for (k = 0; k < 6; k++) {
 			if (args[1].list[i].type == IMAP_ARG_ATOM &&
 			    strcasecmp(args[1].list[i].str, items[k]) == 0)
 				break;
 		}
-		if (k == 5) {
+		if (k == 6) {
 			imap_tagged(sess, "BAD", "Unknown STATUS item");
 			return;
 		}
+		if (k == 5)
+			sess->condstore = 1;	/* an enabling command */
 	}
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL ||
 	    !imap_folder_exists(dir)) {
@@ -949,8 +952,13 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
 		return;
 	}
+	if (sess->condstore) {
+		modseqs = imap_mailbox_modseqs(dir, &r, &highest);
+		free(modseqs);
+	}
 	free(dir);
 	values[0] = r.count;
+	values[5] = highest;
 	values[2] = r.uidnext;
 	values[3] = r.uidvalidity;
 	for (i = 0; i < r.count; i++) {
@@ -963,7 +971,7 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 	imap_write_string(sess, name, strlen(name));
 	imap_printf(sess, " (");
 	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 5; k++) {
+		for (k = 0; k < 6; k++) {
 			if (strcasecmp(args[1].list[i].str, items[k]) == 0)
 				break;
 		}

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "imap.h"
 #include "imap_mailbox.h"
+#include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "maildir.h"
@@ -353,12 +354,36 @@ imap_mailbox_add(struct imap_mailbox *box,
 	}
 }
 
+uint64_t *
+imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
+	uint64_t *highest_r)
+{
+	struct imap_modseq *ms;
+	uint64_t *modseqs;
+	char *error = NULL;
+
+	if ((ms = imap_modseq_begin(dir, &error)) == NULL) {
+		log_error("%s: %s", dir, error);
+		free(error);
+		return NULL;
+	}
+	modseqs = xcalloc(r->count + 1, sizeof(*modseqs));
+	imap_modseq_reconcile(ms, r->files, r->count, modseqs);
+	*highest_r = imap_modseq_highest(ms);
+	if (imap_modseq_end(&ms, &error) < 0) {
+		log_error("%s: %s", dir, error);
+		free(error);
+	}
+	return modseqs;
+}
+
 int
 imap_mailbox_open(const char *name, const char *dir, int readonly,
 	struct imap_mailbox **box_r, char **error_r)
 {
 	struct imap_mailbox *box = xcalloc(1, sizeof(*box));
 	struct imap_uidlist_result r;
+	uint64_t *modseqs;
 	size_t i;
 
 	box->dir = xstrdup(dir);
@@ -375,8 +400,13 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 	}
 	box->uidvalidity = r.uidvalidity;
 	box->uidnext = r.uidnext;
-	for (i = 0; i < r.count; i++)
+	modseqs = imap_mailbox_modseqs(dir, &r, &box->highestmodseq);
+	for (i = 0; i < r.count; i++) {
 		imap_mailbox_add(box, &r.files[i], r.recent_from);
+		box->msgs[box->count - 1].modseq = modseqs != NULL ?
+		    modseqs[i] : 0;
+	}
+	free(modseqs);
 	imap_uidlist_result_free(&r);
 	box->changed = 0;
 	*box_r = box;
@@ -455,8 +485,9 @@ imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 	size_t i, old_count;
 	unsigned int disk_flags;
 	uint32_t disk_keywords;
+	uint64_t *modseqs, modseq;
 	char *error = NULL;
-	int rescanned = 0;
+	int rescanned = 0, modseq_moved;
 
 	if (!imap_dirs_changed(box, &new_mtime, &cur_mtime))
 		return 0;
@@ -483,14 +514,18 @@ again:
 			goto again;
 		}
 	}
+	modseqs = imap_mailbox_modseqs(box->dir, &r, &box->highestmodseq);
 	for (i = box->count; i > 0; i--) {
 		file = imap_scan_find(&r, box->msgs[i - 1].uid);
 		if (file == NULL) {
 			/* Descending: the numbers below i stay valid. */
-			imap_printf(sess, "* %zu EXPUNGE\r\n", i);
+			imap_expunged_reply(sess, i, box->msgs[i - 1].uid);
 			imap_mailbox_drop(box, i - 1);
 			continue;
 		}
+		modseq = modseqs != NULL ? modseqs[file - r.files] : 0;
+		modseq_moved = modseq != box->msgs[i - 1].modseq;
+		box->msgs[i - 1].modseq = modseq;
 		if (strcmp(file->name, box->msgs[i - 1].name) != 0) {
 			free(box->msgs[i - 1].name);
 			box->msgs[i - 1].name = xstrdup(file->name);
@@ -500,16 +535,13 @@ again:
 		disk_keywords = imap_keywords_from_name(file->name);
 		if (disk_flags != (box->msgs[i - 1].flags &
 		    IMAP_FLAGS_STORED) ||
-		    disk_keywords != box->msgs[i - 1].keywords) {
+		    disk_keywords != box->msgs[i - 1].keywords ||
+		    (modseq_moved && sess->condstore)) {
 			box->msgs[i - 1].flags = (uint8_t) (disk_flags |
 			    (box->msgs[i - 1].flags & IMAP_FLAG_RECENT));
 			box->msgs[i - 1].keywords = disk_keywords;
 			imap_keywords_refresh(sess, box, disk_keywords);
-			imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", i,
-			    (unsigned) box->msgs[i - 1].uid);
-			imap_write_flags(sess, box->msgs[i - 1].flags,
-			    box->msgs[i - 1].keywords);
-			imap_printf(sess, ")\r\n");
+			imap_write_flags_fetch(sess, i, &box->msgs[i - 1]);
 		}
 	}
 	imap_mailbox_compact(box);
@@ -518,11 +550,14 @@ again:
 	for (i = 0; i < r.count; i++) {
 		if (r.files[i].uid > max_uid) {
 			imap_mailbox_add(box, &r.files[i], r.recent_from);
+			box->msgs[box->count - 1].modseq = modseqs != NULL ?
+			    modseqs[i] : 0;
 			imap_keywords_refresh(sess, box,
 			    box->msgs[box->count - 1].keywords);
 		}
 	}
 	box->uidnext = r.uidnext;
+	free(modseqs);
 	imap_uidlist_result_free(&r);
 	if (box->count != old_count) {
 		imap_printf(sess, "* %zu EXISTS\r\n", box->count);

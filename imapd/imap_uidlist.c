@@ -223,12 +223,7 @@ imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
 	*entries_r = NULL;
 	*count_r = 0;
 	*uidvalidity_r = 0;
-	f = fopen(path, "re");
-	if (f == NULL) {
-		ret = errno == ENOENT ? 0 : -2;
-		if (ret == -2)
-			*error_r = xasprintf("open %s: %s", path,
-			    strerror(errno));
+	if ((ret = imap_open_existing(path, &f, error_r)) <= 0) {
 		free(path);
 		return ret;
 	}
@@ -406,28 +401,38 @@ imap_lock(const char *lock_path, char **error_r)
 	}
 }
 
-static int
-imap_write_list(const char *folder_dir, const struct imap_uidlist_result *r,
-	uint32_t first_recent, char **error_r)
+int
+imap_open_existing(const char *path, FILE **f_r, char **error_r)
 {
-	char *tmp = xasprintf("%s/%s.tmp", folder_dir, IMAP_UIDLIST_NAME);
-	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
-	size_t i;
-	FILE *f;
+	*f_r = fopen(path, "re");
+	if (*f_r != NULL)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	*error_r = xasprintf("open %s: %s", path, strerror(errno));
+	return -2;
+}
+
+FILE *
+imap_replace_begin(const char *folder_dir, const char *name, char **error_r)
+{
+	char *tmp = xasprintf("%s/%s.tmp", folder_dir, name);
+	FILE *f = fopen(tmp, "we");
+
+	if (f == NULL)
+		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
+	free(tmp);
+	return f;
+}
+
+int
+imap_replace_commit(FILE *f, const char *folder_dir, const char *name,
+	char **error_r)
+{
+	char *tmp = xasprintf("%s/%s.tmp", folder_dir, name);
+	char *path = xasprintf("%s/%s", folder_dir, name);
 	int ret = -1;
 
-	f = fopen(tmp, "we");
-	if (f == NULL) {
-		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fprintf(f, "ispmail-uidlist 1 %u %u %u\n", (unsigned) r->uidvalidity,
-	    (unsigned) r->uidnext, (unsigned) first_recent);
-	for (i = 0; i < r->count; i++) {
-		fprintf(f, "%u %.*s\n", (unsigned) r->files[i].uid,
-		    (int) imap_uidlist_base_len(r->files[i].name),
-		    r->files[i].name);
-	}
 	if (fflush(f) != 0 || ferror(f)) {
 		*error_r = xasprintf("write %s: %s", tmp, strerror(errno));
 		fclose(f);
@@ -445,6 +450,25 @@ out:
 	free(tmp);
 	free(path);
 	return ret;
+}
+
+static int
+imap_write_list(const char *folder_dir, const struct imap_uidlist_result *r,
+	uint32_t first_recent, char **error_r)
+{
+	FILE *f = imap_replace_begin(folder_dir, IMAP_UIDLIST_NAME, error_r);
+	size_t i;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "ispmail-uidlist 1 %u %u %u\n", (unsigned) r->uidvalidity,
+	    (unsigned) r->uidnext, (unsigned) first_recent);
+	for (i = 0; i < r->count; i++) {
+		fprintf(f, "%u %.*s\n", (unsigned) r->files[i].uid,
+		    (int) imap_uidlist_base_len(r->files[i].name),
+		    r->files[i].name);
+	}
+	return imap_replace_commit(f, folder_dir, IMAP_UIDLIST_NAME, error_r);
 }
 
 /*

@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define IMAP_UIDLIST_NAME "ispmail-uidlist"
 /* In the store's root: the last UIDVALIDITY given to a new list. */
@@ -81,6 +82,18 @@ void imap_uidlist_sort_by_base(struct imap_uidlist_result *r);
 /* The UID of base (a base name) in r sorted by base name; 0: absent. */
 uint32_t imap_uidlist_find_base(const struct imap_uidlist_result *r,
 	const char *base);
+
+/* Open path to read: 1 open (*f_r), 0 missing, -2 error (*error_r). */
+int imap_open_existing(const char *path, FILE **f_r, char **error_r);
+/*
+ * Replace folder_dir/name whole: write to the stream that begin opens on
+ * "name.tmp" (NULL with *error_r), then commit flushes it and renames it
+ * into place (0; or -1 with *error_r, the temporary file removed).
+ */
+FILE *imap_replace_begin(const char *folder_dir, const char *name,
+	char **error_r);
+int imap_replace_commit(FILE *f, const char *folder_dir, const char *name,
+	char **error_r);
 
 /* The length of name's base (before ':'). */
 size_t imap_uidlist_base_len(const char *name);
