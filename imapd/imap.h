@@ -196,6 +196,14 @@ int imap_select_params(struct imap_session *sess, const struct imap_arg *arg,
  */
 void imap_select_condstore(struct imap_session *sess,
 	const struct imap_qresync *qr);
+/*
+ * "* VANISHED (EARLIER) ..." for a resync from modseq: the expunges the
+ * record remembers, those in known (NULL: all); below its floor every
+ * UID under UIDNEXT that the folder no longer has (RFC 7162 3.2.5.1
+ * lets a server send UIDs the client never saw).
+ */
+void imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
+	const struct imap_seqset *known);
 /* ENABLE of CONDSTORE/QRESYNC: 1 known (and enabled), 0 not ours. */
 int imap_enable_condstore(struct imap_session *sess, const char *name,
 	struct buf *enabled);

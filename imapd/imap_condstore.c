@@ -97,13 +97,38 @@ bad:
 	return -1;
 }
 
-/*
- * VANISHED (EARLIER) for a resync from modseq: the expunges the record
- * remembers, in known; below its floor every UID under UIDNEXT that the
- * folder no longer has (RFC 7162 3.2.5.1 lets a server send UIDs the
- * client never saw).
- */
+/* Append the part of lo:hi within known (NULL: all) as uid-set ranges. */
 static void
+imap_gap_write(struct buf *out, uint32_t lo, uint32_t hi,
+	const struct imap_seqset *known, size_t *k)
+{
+	uint32_t from, to;
+
+	while (known != NULL && *k < known->count &&
+	    known->ranges[*k][1] < lo)
+		(*k)++;
+	for (;;) {
+		from = lo;
+		to = hi;
+		if (known != NULL) {
+			if (*k == known->count || known->ranges[*k][0] > hi)
+				return;
+			if (known->ranges[*k][0] > from)
+				from = known->ranges[*k][0];
+			if (known->ranges[*k][1] < to)
+				to = known->ranges[*k][1];
+		}
+		(void) buf_printf(out, "%s%u", buf_len(out) > 0 ? "," : "",
+		    (unsigned) from);
+		if (to > from)
+			(void) buf_printf(out, ":%u", (unsigned) to);
+		if (known == NULL || known->ranges[*k][1] >= hi)
+			return;
+		(*k)++;
+	}
+}
+
+void
 imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
 	const struct imap_seqset *known)
 {
@@ -111,7 +136,7 @@ imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
 	struct imap_modseq *ms;
 	struct buf *out;
 	uint32_t *uids, *kept, uid, next;
-	size_t count, n = 0, i, m;
+	size_t count, n = 0, i, m, k;
 	char *error = NULL;
 	int complete;
 
@@ -133,18 +158,15 @@ imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
 		out = buf_new(xalloc_add(xalloc_mul(n, 11), 64));
 		(void) imap_uid_ranges(out, kept, n);
 	} else {
-		/* The gaps between the UIDs we have, as ranges. */
-		out = buf_new(xalloc_add(xalloc_mul(box->count + 1, 22), 64));
+		/* The gaps between the UIDs we have, within known. */
+		out = buf_new(xalloc_add(xalloc_mul(xalloc_add(box->count + 1,
+		    known != NULL ? known->count : 0), 22), 64));
 		uid = 1;
+		k = 0;
 		for (m = 0; m <= box->count; m++) {
 			next = m < box->count ? box->msgs[m].uid : box->uidnext;
-			if (next > uid) {
-				(void) buf_printf(out, "%s%u", buf_len(out) > 0 ?
-				    "," : "", (unsigned) uid);
-				if (next - 1 > uid)
-					(void) buf_printf(out, ":%u",
-					    (unsigned) (next - 1));
-			}
+			if (next > uid)
+				imap_gap_write(out, uid, next - 1, known, &k);
 			uid = next + 1;
 		}
 	}

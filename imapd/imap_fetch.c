@@ -571,15 +571,24 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	return 0;
 }
 
-/* The FETCH modifier list "(CHANGEDSINCE n)" (RFC 7162 3.1.4.1). */
+/*
+ * The FETCH modifiers "(CHANGEDSINCE n [VANISHED])" (RFC 7162 3.1.4.1,
+ * 3.2.6: VANISHED only in a UID FETCH once QRESYNC is enabled).
+ */
 static int
-imap_changedsince_parse(const struct imap_arg *arg, uint64_t *since_r,
+imap_changedsince_parse(struct imap_session *sess,
+	const struct imap_arg *arg, uint64_t *since_r, int *vanished_r,
 	const char **error_r)
 {
-	if (arg->type != IMAP_ARG_LIST || arg->count != 2 ||
+	*vanished_r = arg->type == IMAP_ARG_LIST && arg->count == 3 &&
+	    arg->list[2].type == IMAP_ARG_ATOM &&
+	    strcasecmp(arg->list[2].str, "VANISHED") == 0;
+	if (arg->type != IMAP_ARG_LIST ||
+	    arg->count != 2 + (size_t) *vanished_r ||
 	    arg->list[0].type != IMAP_ARG_ATOM ||
 	    strcasecmp(arg->list[0].str, "CHANGEDSINCE") != 0 ||
-	    imap_parse_modseq(&arg->list[1], since_r) < 0) {
+	    imap_parse_modseq(&arg->list[1], since_r) < 0 ||
+	    (*vanished_r && (!sess->qresync || !sess->uid_cmd))) {
 		*error_r = "Bad FETCH modifier";
 		return -1;
 	}
@@ -595,7 +604,9 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	unsigned char *selected;
 	struct buf *out;
 	uint64_t changedsince = 0;
+	struct imap_seqset uids;
 	size_t i, gone = 0;
+	int vanished = 0;
 
 	memset(&req, 0, sizeof(req));
 	if ((count != 2 && count != 3) || args[0].type != IMAP_ARG_ATOM) {
@@ -603,8 +614,9 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 		    "attributes");
 		return;
 	}
-	if ((count == 3 && imap_changedsince_parse(&args[2], &changedsince,
-	    &error) < 0) || fetch_parse(&req, &args[1], &error) < 0) {
+	if ((count == 3 && imap_changedsince_parse(sess, &args[2],
+	    &changedsince, &vanished, &error) < 0) ||
+	    fetch_parse(&req, &args[1], &error) < 0) {
 		fetch_request_free(&req);
 		imap_tagged(sess, "BAD", "%s", error);
 		return;
@@ -621,6 +633,11 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	    &selected) < 0) {
 		fetch_request_free(&req);
 		return;
+	}
+	if (vanished && imap_seqset_parse(args[0].str, &uids) == 0) {
+		imap_seqset_resolve(&uids, sess->box->uidnext);
+		imap_vanished_earlier(sess, changedsince, &uids);
+		imap_seqset_free(&uids);
 	}
 	out = buf_new(BUF_DEFAULT_CAP);
 	for (i = 0; i < sess->box->count; i++) {

@@ -321,23 +321,33 @@ imap_entry_find(const struct imap_modseq *ms, uint32_t uid)
 	return NULL;
 }
 
-/* Add an expunged UID, keeping the list in UID order. */
+/*
+ * Merge the expunges found by a reconcile (UID order, from `first` on in
+ * ms->gone) into the older ones: one pass, not one insertion each.
+ */
 static void
-imap_gone_insert(struct imap_modseq *ms, uint32_t uid, uint64_t modseq)
+imap_gone_merge(struct imap_modseq *ms, size_t first)
 {
-	size_t i;
+	struct modseq_gone *merged;
+	size_t i = 0, j = first, n = 0;
 
-	imap_gone_add(ms, uid, modseq);
-	/* Almost always the largest: one step or none. */
-	for (i = ms->gone_count - 1; i > 0 && ms->gone[i - 1].uid >= uid;
-	    i--) {
-		struct modseq_gone swap = ms->gone[i - 1];
-
-		ms->gone[i - 1] = ms->gone[i];
-		ms->gone[i] = swap;
+	if (first == 0 || first == ms->gone_count ||
+	    ms->gone[first - 1].uid < ms->gone[first].uid)
+		return;		/* already in order */
+	merged = xreallocarray(NULL, ms->gone_count, sizeof(*merged));
+	while (i < first || j < ms->gone_count) {
+		if (j == ms->gone_count || (i < first &&
+		    ms->gone[i].uid < ms->gone[j].uid))
+			merged[n++] = ms->gone[i++];
+		else if (i < first && ms->gone[i].uid == ms->gone[j].uid) {
+			i++;	/* the newer expunge of a UID wins */
+		} else
+			merged[n++] = ms->gone[j++];
 	}
-	if (i > 0 && ms->gone[i - 1].uid == uid)
-		ms->gone[i - 1].modseq = modseq;
+	free(ms->gone);
+	ms->gone = merged;
+	ms->gone_alloc = ms->gone_count;
+	ms->gone_count = n;
 }
 
 void
@@ -346,7 +356,7 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 	uint64_t *modseqs_r)
 {
 	struct modseq_entry *old = ms->entries;
-	size_t old_count = ms->count, i = 0, j = 0;
+	size_t old_count = ms->count, i = 0, j = 0, first = ms->gone_count;
 	const char *letters;
 
 	ms->entries = NULL;
@@ -355,7 +365,7 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 	while (i < count || j < old_count) {
 		if (i == count || (j < old_count &&
 		    old[j].uid < files[i].uid)) {
-			imap_gone_insert(ms, old[j].uid, ++ms->highest);
+			imap_gone_add(ms, old[j].uid, ++ms->highest);
 			free(old[j].letters);
 			j++;
 			ms->changed = 1;
@@ -385,6 +395,7 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 		i++;
 	}
 	free(old);
+	imap_gone_merge(ms, first);
 }
 
 uint64_t

@@ -24,7 +24,8 @@ tests_unit_check_imapd_SOURCES = tests/unit/check_imapd.c \
 	tests/unit/check_stream_util.c tests/unit/check_stream_util.h \
 	imapd/imap_parse.c imapd/imap_parse.h \
 	imapd/imap_uidlist.c imapd/imap_uidlist.h \
-	imapd/imap_keywords.c imapd/imap_keywords.h
+	imapd/imap_keywords.c imapd/imap_keywords.h \
+	imapd/imap_modseq.c imapd/imap_modseq.h
 tests_unit_check_imapd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/imapd
 tests_unit_check_imapd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_imapd_LDADD = $(UNIT_LDADD)

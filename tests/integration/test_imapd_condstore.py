@@ -202,6 +202,17 @@ def test_qresync_reconnect_sees_exactly_the_changes(imap):
                                                        modseq), "s2")
     assert lines[0] == "* OK [CLOSED] Previous mailbox closed", lines
     assert vanished(lines, True) == [] and fetches(lines) == {}, lines
+    # UID FETCH (CHANGEDSINCE n VANISHED): the same, for a UID range.
+    lines = ok(a, "UID FETCH 3:* (FLAGS) (CHANGEDSINCE %d VANISHED)"
+               % modseq, "f")
+    assert vanished(lines, earlier=True) == [3, 5, 6], lines
+    assert set(fetches(lines)) == {4, 9}, lines
+    lines = a2.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "f2")
+    assert lines[-1].startswith("f2 BAD"), lines      # not a UID FETCH
+    b = raw(imap, "CONDSTORE")
+    ok(b, "SELECT INBOX", "s")
+    lines = b.cmd("UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "f3")
+    assert lines[-1].startswith("f3 BAD"), lines      # QRESYNC not on
     # While selected, another session's expunge is VANISHED, not
     # EXPUNGE, and flag changes come with their MODSEQ.
     c = raw(imap)
@@ -225,5 +236,13 @@ def test_lost_record_resyncs_everything(imap):
                "s")
     assert code(lines, "HIGHESTMODSEQ") > modseq
     assert set(fetches(lines)) == {1, 3}, lines
-    # The record forgot which UIDs went: every gap is reported.
+    # The record forgot which UIDs went: every gap is reported, within
+    # the UIDs the client knows.
     assert vanished(lines, earlier=True) == [2], lines
+    lines = ok(a, "SELECT INBOX (QRESYNC (%d %d 3:5))" % (validity, modseq),
+               "s2")
+    assert vanished(lines, earlier=True) == [], lines
+    lines = ok(a, "UID FETCH 1:2 (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq,
+               "f")
+    assert vanished(lines, earlier=True) == [2], lines
+    assert set(fetches(lines)) == {1}, lines
