@@ -132,6 +132,11 @@ extern struct route *imapd_route;
 typedef void imap_handler(struct imap_session *sess, struct imap_arg *args,
 	size_t count);
 
+/* Sync the selected mailbox; on a lost mailbox end with BYE (-1). */
+int imap_sync(struct imap_session *sess);
+/* imap_idle.c */
+imap_handler imap_cmd_idle;
+
 /* Run one parsed command (args[0] tag, args[1] verb). */
 void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	size_t count);

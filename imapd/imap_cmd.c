@@ -39,7 +39,7 @@ struct imap_command {
 static imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace, imap_cmd_select,
-	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_idle,
+	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect,
 	imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 
 static const struct imap_command imap_commands[] = {
@@ -582,8 +582,7 @@ imap_cmd_unselect(struct imap_session *sess, struct imap_arg *args,
 	imap_tagged(sess, "OK", "Unselect completed");
 }
 
-/* Sync the selected mailbox; on a lost mailbox end with BYE. */
-static int
+int
 imap_sync(struct imap_session *sess)
 {
 	if (sess->box == NULL || imap_mailbox_sync(sess, sess->box) == 0)
@@ -592,57 +591,6 @@ imap_sync(struct imap_session *sess)
 	    "changed\r\n");
 	sess->state = IMAP_STATE_LOGOUT;
 	return -1;
-}
-
-static void
-imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
-	size_t count)
-{
-	long long waited = 0;
-	int rc;
-
-	(void) args;
-	if (count != 0) {
-		imap_tagged(sess, "BAD", "No arguments allowed");
-		return;
-	}
-	imap_printf(sess, "+ idling\r\n");
-	for (;;) {
-		if (imap_sync(sess) < 0 || stream_flush(sess->s) != STREAM_OK)
-			return;
-		/*
-		 * XXX: bytes TLS has decrypted but the stream has not taken
-		 * yet are not seen by poll(); a client sends DONE as one
-		 * record, which the stream reads whole.
-		 */
-		if (stream_pending(sess->s) == 0) {
-			rc = stream_wait_input(sess->s,
-			    (int) var_imap_idle_check_interval * 1000);
-			if (rc < 0 && errno != EINTR)
-				break;
-			if (rc <= 0) {
-				waited += var_imap_idle_check_interval;
-				if (waited >= var_imap_timeout) {
-					imap_printf(sess, "* BYE IDLE for too "
-					    "long\r\n");
-					sess->state = IMAP_STATE_LOGOUT;
-					return;
-				}
-				continue;
-			}
-		}
-		break;
-	}
-	if (stream_read_line(sess->s, sess->line,
-	    (size_t) var_imap_command_size_limit) != STREAM_OK) {
-		sess->state = IMAP_STATE_LOGOUT;
-		return;
-	}
-	if (strcasecmp(buf_cstr(sess->line), "DONE") != 0) {
-		imap_tagged(sess, "BAD", "Expected DONE");
-		return;
-	}
-	imap_tagged(sess, "OK", "Idle completed");
 }
 
 static void

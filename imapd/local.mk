@@ -9,14 +9,16 @@ imapd_imapd_SOURCES = \
 	imapd/imap_msgs.c imapd/imap_search.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
-	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c
+	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
+	imapd/imap_idle.c
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/imapd.8
 EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/imapdutil.py \
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_keywords.py \
-	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py
+	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
+	tests/integration/test_imapd_idle.py
 
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd
