@@ -202,7 +202,7 @@ imap_write_capability(struct imap_session *sess)
 {
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC");
+	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC ESEARCH");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())

@@ -246,3 +246,22 @@ def test_lost_record_resyncs_everything(imap):
                "f")
     assert vanished(lines, earlier=True) == [2], lines
     assert set(fetches(lines)) == {1}, lines
+
+
+def test_search_modseq(imap):
+    """RFC 7162 3.1.5: SEARCH MODSEQ n finds what changed at or after n
+    and reports the highest MODSEQ among the matches."""
+    for i in range(4):
+        deliver(imap.store, message("sm%d" % i))
+    r = raw(imap)
+    lines = ok(r, "SELECT INBOX", "s")
+    ok(r, "UID STORE 3 +FLAGS (\\Seen)")
+    got = fetches(ok(r, "UID FETCH 3 (MODSEQ)"))
+    m3 = got[3][1]
+    lines = ok(r, "SEARCH MODSEQ %d" % m3, "q")
+    assert lines == ["* SEARCH 3 (MODSEQ %d)" % m3], lines
+    lines = ok(r, 'UID SEARCH MODSEQ "/flags/\\\\Seen" all %d' % m3, "q2")
+    assert lines == ["* SEARCH 3 (MODSEQ %d)" % m3], lines
+    assert ok(r, "SEARCH MODSEQ %d" % (m3 + 1), "q3") == ["* SEARCH"]
+    lines = ok(r, "SEARCH RETURN (COUNT) MODSEQ 1", "q4")
+    assert lines == ['* ESEARCH (TAG "q4") COUNT 4 MODSEQ %d' % m3], lines
