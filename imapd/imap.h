@@ -19,6 +19,7 @@
 struct buf;
 struct stream;
 struct tls_conn;
+struct deflate_conn;
 struct service_peer;
 struct imap_mailbox;
 struct route;
@@ -43,6 +44,7 @@ enum imap_state {
 struct imap_session {
 	struct stream *s;
 	struct tls_conn *tls;
+	struct deflate_conn *compress;	/* COMPRESS=DEFLATE, above tls */
 	const struct service_peer *peer;
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
@@ -39,7 +40,7 @@ struct imap_command {
 static imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace, imap_cmd_select,
-	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect,
+	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_compress,
 	imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 
 static const struct imap_command imap_commands[] = {
@@ -51,6 +52,7 @@ static const struct imap_command imap_commands[] = {
 	{ "LOGIN", imap_cmd_login, CMD_NOT_AUTH },
 	{ "AUTHENTICATE", imap_cmd_authenticate, CMD_NOT_AUTH },
 	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
+	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "NAMESPACE", imap_cmd_namespace, CMD_AUTH },
 	{ "SELECT", imap_cmd_select, CMD_AUTH },
 	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
@@ -202,7 +204,7 @@ imap_write_capability(struct imap_session *sess)
 {
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC ESEARCH");
+	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC ESEARCH COMPRESS=DEFLATE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -461,6 +463,42 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
 	buf_free(&enabled);
 	imap_tagged(sess, "OK", "Enabled");
+}
+
+/* RFC 4978: everything after the tagged OK is deflated both ways. */
+static void
+imap_cmd_compress(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	char *error = NULL;
+
+	if (count != 1 || args[0].type != IMAP_ARG_ATOM) {
+		imap_tagged(sess, "BAD", "COMPRESS needs a mechanism");
+		return;
+	}
+	if (strcasecmp(args[0].str, "DEFLATE") != 0) {
+		imap_tagged(sess, "BAD", "Unknown compression mechanism");
+		return;
+	}
+	if (sess->compress != NULL) {
+		imap_tagged(sess, "NO", "[COMPRESSIONACTIVE] DEFLATE "
+		    "active already");
+		return;
+	}
+	imap_tagged(sess, "OK", "DEFLATE active");
+	imap_reply_flush(sess);
+	if (stream_flush(sess->s) != STREAM_OK) {
+		sess->state = IMAP_STATE_LOGOUT;
+		return;
+	}
+	/* The client waits for the OK: what it sent before is void. */
+	stream_purge_input(sess->s);
+	sess->compress = deflate_start(sess->s, &error);
+	if (sess->compress == NULL) {
+		log_error("user=%s COMPRESS: %s", sess->user, error);
+		free(error);
+		sess->state = IMAP_STATE_LOGOUT;
+	}
 }
 
 static void

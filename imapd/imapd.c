@@ -10,6 +10,7 @@
 
 #include "anvil_client.h"
 #include "buf.h"
+#include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
@@ -355,6 +356,7 @@ static void
 imapd_session_free(struct imap_session *sess)
 {
 	imap_mailbox_close(&sess->box);
+	deflate_conn_free(&sess->compress);
 	tls_conn_free(&sess->tls);
 	stream_free(&sess->s);
 	buf_free(&sess->line);

@@ -18,7 +18,8 @@ dist_man8_MANS += man/imapd.8
 EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/imapdutil.py \
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
-	tests/integration/test_imapd_idle.py
+	tests/integration/test_imapd_idle.py \
+	tests/integration/test_imapd_compress.py
 
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd

@@ -408,6 +408,14 @@ stream_set_transport(struct stream *s,
 	}
 }
 
+void
+stream_get_transport(const struct stream *s,
+	const struct stream_transport **transport_r, void **ctx_r)
+{
+	*transport_r = s->transport;
+	*ctx_r = s->transport_ctx;
+}
+
 int
 stream_fd(const struct stream *s)
 {

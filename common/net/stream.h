@@ -91,6 +91,10 @@ int stream_stress_generation(void);
 void stream_set_transport(struct stream *s,
 	const struct stream_transport *transport, void *ctx);
 int stream_fd(const struct stream *s);
+/* The transport s uses now (the descriptor's own when none was set), to
+ * push a layer on top of it (deflate.h). */
+void stream_get_transport(const struct stream *s,
+	const struct stream_transport **transport_r, void **ctx_r);
 
 /*
  * Read one line into line (replacing its contents), without its "\r\n" or
