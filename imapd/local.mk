@@ -5,7 +5,8 @@ imapd_imapd_SOURCES = \
 	imapd/imap_parse.c imapd/imap_parse.h \
 	imapd/imap_uidlist.c imapd/imap_uidlist.h \
 	imapd/imap_mailbox.c imapd/imap_mailbox.h \
-	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_fetch.c \
+	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_folder.h \
+	imapd/imap_list.c imapd/imap_fetch.c \
 	imapd/imap_msgs.c imapd/imap_search.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
