@@ -166,6 +166,15 @@ int imap_folder_exists(const char *dir);
 /* Create a folder's Maildir (and missing parents); 0 or -1. */
 int imap_folder_make(struct imap_session *sess, const char *name,
 	char **error_r);
+/* STATUS items "(MESSAGES UNSEEN ...)": 0 known, -1 not. */
+int imap_status_items_check(struct imap_session *sess,
+	const struct imap_arg *items);
+/*
+ * "* STATUS name (...)" for checked items; 0, -1 no such mailbox, -2 it
+ * cannot be read (logged).  LIST-STATUS (RFC 5819) uses it too.
+ */
+int imap_status_write(struct imap_session *sess, const char *name,
+	const struct imap_arg *items);
 /* RFC 6154 attribute of a name, or NULL. */
 const char *imap_folder_special_use(const char *name);
 

@@ -204,7 +204,8 @@ imap_write_capability(struct imap_session *sess)
 {
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED QUOTA CONDSTORE QRESYNC ESEARCH COMPRESS=DEFLATE");
+	    "LIST-EXTENDED LIST-STATUS QUOTA CONDSTORE QRESYNC ESEARCH "
+	    "COMPRESS=DEFLATE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())

@@ -569,50 +569,62 @@ imap_cmd_unsubscribe(struct imap_session *sess, struct imap_arg *args,
 	imap_subscribe(sess, args, count, 0);
 }
 
-void
-imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
-	size_t count)
-{
-	static const char *const items[] = { "MESSAGES", "RECENT", "UIDNEXT",
-	    "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ" };
-	struct imap_uidlist_result r;
-	unsigned long long values[6] = { 0 };
-	uint64_t highest = 0, *modseqs;
-	const char *name, *error;
-	char *dir, *scan_error = NULL;
-	size_t i, k;
-	int first = 1;
+static const char *const imap_status_items[] = { "MESSAGES", "RECENT",
+    "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ" };
+#define IMAP_STATUS_ITEMS 6
 
-	if (count != 2 || (name = imap_arg_astring(&args[0])) == NULL ||
-	    args[1].type != IMAP_ARG_LIST || args[1].count == 0) {
-		imap_tagged(sess, "BAD", "STATUS needs a mailbox and items");
-		return;
+static size_t
+imap_status_item(const struct imap_arg *item)
+{
+	size_t k;
+
+	for (k = 0; k < IMAP_STATUS_ITEMS; k++) {
+		if (item->type == IMAP_ARG_ATOM &&
+		    strcasecmp(item->str, imap_status_items[k]) == 0)
+			break;
 	}
-	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 6; k++) {
-			if (args[1].list[i].type == IMAP_ARG_ATOM &&
-			    strcasecmp(args[1].list[i].str, items[k]) == 0)
-				break;
-		}
-		if (k == 6) {
-			imap_tagged(sess, "BAD", "Unknown STATUS item");
-			return;
-		}
+	return k;
+}
+
+int
+imap_status_items_check(struct imap_session *sess,
+	const struct imap_arg *items)
+{
+	size_t i, k;
+
+	if (items->type != IMAP_ARG_LIST || items->count == 0)
+		return -1;
+	for (i = 0; i < items->count; i++) {
+		k = imap_status_item(&items->list[i]);
+		if (k == IMAP_STATUS_ITEMS)
+			return -1;
 		if (k == 5)
 			sess->condstore = 1;	/* an enabling command */
 	}
+	return 0;
+}
+
+int
+imap_status_write(struct imap_session *sess, const char *name,
+	const struct imap_arg *items)
+{
+	struct imap_uidlist_result r;
+	unsigned long long values[IMAP_STATUS_ITEMS] = { 0 };
+	uint64_t highest = 0, *modseqs;
+	const char *error;
+	char *dir, *scan_error = NULL;
+	size_t i, k;
+
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL ||
 	    !imap_folder_exists(dir)) {
 		free(dir);
-		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
-		return;
+		return -1;
 	}
 	if (imap_uidlist_scan(dir, &r, &scan_error) < 0) {
 		log_error("user=%s status: %s", sess->user, scan_error);
 		free(scan_error);
 		free(dir);
-		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
-		return;
+		return -2;
 	}
 	if (sess->condstore) {
 		modseqs = imap_mailbox_modseqs(dir, &r, &highest);
@@ -632,15 +644,35 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 	imap_printf(sess, "* STATUS ");
 	imap_write_string(sess, name, strlen(name));
 	imap_printf(sess, " (");
-	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 6; k++) {
-			if (strcasecmp(args[1].list[i].str, items[k]) == 0)
-				break;
-		}
-		imap_printf(sess, "%s%s %llu", first ? "" : " ", items[k],
-		    values[k]);
-		first = 0;
+	for (i = 0; i < items->count; i++) {
+		k = imap_status_item(&items->list[i]);
+		imap_printf(sess, "%s%s %llu", i == 0 ? "" : " ",
+		    imap_status_items[k], values[k]);
 	}
 	imap_printf(sess, ")\r\n");
-	imap_tagged(sess, "OK", "Status completed");
+	return 0;
+}
+
+void
+imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *name;
+
+	if (count != 2 || (name = imap_arg_astring(&args[0])) == NULL ||
+	    imap_status_items_check(sess, &args[1]) < 0) {
+		imap_tagged(sess, "BAD", "STATUS needs a mailbox and items");
+		return;
+	}
+	switch (imap_status_write(sess, name, &args[1])) {
+	case 0:
+		imap_tagged(sess, "OK", "Status completed");
+		break;
+	case -1:
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		break;
+	default:
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
+		break;
+	}
 }

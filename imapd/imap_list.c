@@ -125,8 +125,8 @@ imap_missing_parents(char ***names, size_t *count, size_t *ghost_count_r)
  * apply to (alone, or with REMOTE only).
  */
 static int
-imap_list_options(const struct imap_arg *arg, int selection,
-	unsigned int *opts)
+imap_list_options(struct imap_session *sess, const struct imap_arg *arg,
+	int selection, unsigned int *opts, const struct imap_arg **status_r)
 {
 	const char *option;
 	size_t i;
@@ -135,6 +135,15 @@ imap_list_options(const struct imap_arg *arg, int selection,
 		if (arg->list[i].type != IMAP_ARG_ATOM)
 			return -1;
 		option = arg->list[i].str;
+		/* RFC 5819: RETURN (STATUS (items)). */
+		if (!selection && strcasecmp(option, "STATUS") == 0) {
+			if (i + 1 == arg->count || *status_r != NULL ||
+			    imap_status_items_check(sess,
+			    &arg->list[i + 1]) < 0)
+				return -1;
+			*status_r = &arg->list[++i];
+			continue;
+		}
 		if (strcasecmp(option, "SUBSCRIBED") == 0)
 			*opts |= selection ? LIST_SUBSCRIBED | LIST_RET_SUBSCRIBED
 			    : LIST_RET_SUBSCRIBED;
@@ -199,11 +208,13 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 	size_t name_count, sub_count, ghost_count, pattern_count, i, p;
 	size_t first = 0, unknown_count = 0;
 	unsigned int opts = 0;
+	const struct imap_arg *status = NULL;
 	struct buf *attrs;
 	int matched, childinfo, subscribed, nonexistent;
 
 	if (count >= 1 && args[0].type == IMAP_ARG_LIST) {
-		if (imap_list_options(&args[0], 1, &opts) < 0) {
+		if (imap_list_options(sess, &args[0], 1, &opts,
+		    &status) < 0) {
 			imap_tagged(sess, "BAD", "Bad LIST selection option");
 			return;
 		}
@@ -212,7 +223,8 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 	if (count == first + 4 && args[first + 2].type == IMAP_ARG_ATOM &&
 	    strcasecmp(args[first + 2].str, "RETURN") == 0 &&
 	    args[first + 3].type == IMAP_ARG_LIST) {
-		if (imap_list_options(&args[first + 3], 0, &opts) < 0) {
+		if (imap_list_options(sess, &args[first + 3], 0, &opts,
+		    &status) < 0) {
 			imap_tagged(sess, "BAD", "Bad LIST return option");
 			return;
 		}
@@ -286,6 +298,10 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 			(void) buf_append_str(attrs, " \\Subscribed");
 		imap_list_reply(sess, "LIST", names[i], buf_cstr(attrs),
 		    childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : "");
+		/* Selectable ones only; a mailbox that fails is left out. */
+		if (status != NULL && !nonexistent &&
+		    !imap_names_contain(ghosts, ghost_count, names[i]))
+			(void) imap_status_write(sess, names[i], status);
 	}
 	buf_free(&attrs);
 	imap_names_free(names, name_count);

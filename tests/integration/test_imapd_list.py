@@ -34,3 +34,37 @@ def test_list_missing_parent(imap):
     typ, data = c.select("A.B.C")
     assert typ == "OK"
     c.logout()
+
+
+def test_list_status(imap):
+    """RFC 5819: LIST ... RETURN (STATUS (items)) follows each selectable
+    mailbox's LIST line with its STATUS, none for \\Noselect parents;
+    bad items are BAD."""
+    from imapdutil import Raw, deliver, message
+    deliver(imap.store, message("one"))
+    deliver(imap.store, message("two"))
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(imap.store, ".P.Kid", sub))
+    deliver(os.path.join(imap.store, ".P.Kid"), message("three"))
+    r = Raw(imap)
+    r.login()
+    lines = r.cmd('LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN))', "l")
+    assert lines[-1].startswith("l OK"), lines
+    body = lines[:-1]
+    i = next(n for n, l in enumerate(body) if l.endswith('"INBOX"')
+             or l.endswith(" INBOX"))
+    assert body[i + 1] == '* STATUS "INBOX" (MESSAGES 2 UNSEEN 2)', body
+    k = next(n for n, l in enumerate(body) if l.endswith('"P.Kid"'))
+    assert body[k + 1] == '* STATUS "P.Kid" (MESSAGES 1 UNSEEN 1)', body
+    p = next(n for n, l in enumerate(body) if l.endswith('"P"'))
+    assert "\\Noselect" in body[p] and not body[p + 1].startswith(
+        "* STATUS"), body
+    statuses = [l for l in body if l.startswith("* STATUS")]
+    lists = [l for l in body if l.startswith("* LIST")]
+    assert len(statuses) == len(lists) - 1, body
+    lines = r.cmd('LIST "" "*" RETURN (STATUS (BOGUS))', "b")
+    assert lines[-1].startswith("b BAD"), lines
+    lines = r.cmd('LIST "" "*" RETURN (STATUS)', "b2")
+    assert lines[-1].startswith("b2 BAD"), lines
+    assert "LIST-STATUS" in r.cmd("CAPABILITY", "c")[0]
+    r.close()
