@@ -299,21 +299,82 @@ imap_name_arg(struct imap_session *sess, struct imap_arg *args,
 	return name;
 }
 
+/*
+ * CREATE's parameter list (RFC 6154 5.3): "(USE (\\Attr ...))" with
+ * special-use attributes; -1 with *error_r for anything else.
+ */
+static int
+imap_create_use_check(const struct imap_arg *params, const char **error_r)
+{
+	static const char *const uses[] = { "\\All", "\\Archive",
+	    "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash" };
+	const struct imap_arg *list;
+	size_t i, k;
+
+	*error_r = "Bad CREATE parameters";
+	if (params->type != IMAP_ARG_LIST || params->count != 2 ||
+	    params->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(params->list[0].str, "USE") != 0 ||
+	    params->list[1].type != IMAP_ARG_LIST)
+		return -1;
+	list = &params->list[1];
+	for (i = 0; i < list->count; i++) {
+		for (k = 0; k < sizeof(uses) / sizeof(uses[0]); k++) {
+			if (list->list[i].type == IMAP_ARG_ATOM &&
+			    strcasecmp(list->list[i].str, uses[k]) == 0)
+				break;
+		}
+		if (k == sizeof(uses) / sizeof(uses[0])) {
+			*error_r = "Unknown special-use attribute";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Special use comes from the name here (imap_folder_special_use): a USE
+ * list can be honoured when it is empty or names just that attribute.
+ */
+static int
+imap_create_use_ok(const struct imap_arg *params, const char *name)
+{
+	const struct imap_arg *list = &params->list[1];
+	const char *special = imap_folder_special_use(name);
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		if (special == NULL || strcasecmp(list->list[i].str,
+		    special) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 void
 imap_cmd_create(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
-	const char *arg = imap_name_arg(sess, args, count, 1), *error;
+	const char *arg = imap_name_arg(sess, args, count == 2 ? 1 : count, 1);
+	const char *error, *use_error = NULL;
 	char *name, *dir, *make_error = NULL;
 
 	if (arg == NULL)
 		return;
+	if (count == 2 && imap_create_use_check(&args[1], &use_error) < 0) {
+		imap_tagged(sess, "BAD", "%s", use_error);
+		return;
+	}
 	name = xstrdup(arg);
 	/* "A." asks for a mailbox that will hold others: the same here. */
 	if (name[0] != '\0' && name[strlen(name) - 1] == '.')
 		name[strlen(name) - 1] = '\0';
 	dir = imap_folder_dir(sess, name, &error);
-	if (dir == NULL)
+	if (dir != NULL && count == 2 &&
+	    !imap_create_use_ok(&args[1], name))
+		imap_tagged(sess, "NO", "[USEATTR] Only Sent, Drafts, Junk "
+		    "and Trash have a special use, each its own");
+	else if (dir == NULL)
 		imap_tagged(sess, "NO", "%s", error);
 	else if (imap_is_inbox(name) || imap_folder_exists(dir))
 		imap_tagged(sess, "NO", "[ALREADYEXISTS] Mailbox exists");

@@ -68,3 +68,29 @@ def test_list_status(imap):
     assert lines[-1].startswith("b2 BAD"), lines
     assert "LIST-STATUS" in r.cmd("CAPABILITY", "c")[0]
     r.close()
+
+
+def test_create_special_use(imap):
+    """RFC 6154 5.3: CREATE name (USE (attrs)); special use follows the
+    name here, so a USE that the name does not carry is NO [USEATTR] and
+    the mailbox is not created; unknown attributes are BAD."""
+    from imapdutil import Raw
+    import shutil
+    shutil.rmtree(os.path.join(imap.store, ".Junk"))
+    r = Raw(imap)
+    r.login()
+    assert "CREATE-SPECIAL-USE" in r.cmd("CAPABILITY", "c")[0]
+    lines = r.cmd("CREATE Junk (USE (\\Junk))", "c1")
+    assert lines[-1].startswith("c1 OK"), lines
+    lines = r.cmd('LIST "" Junk', "l1")
+    assert "\\Junk" in lines[0], lines
+    lines = r.cmd("CREATE Receipts (USE (\\Archive))", "c2")
+    assert lines[-1].startswith("c2 NO [USEATTR]"), lines
+    assert not os.path.exists(os.path.join(imap.store, ".Receipts"))
+    lines = r.cmd("CREATE Plain (USE ())", "c3")
+    assert lines[-1].startswith("c3 OK"), lines
+    lines = r.cmd("CREATE Other (USE (\\Bogus))", "c4")
+    assert lines[-1].startswith("c4 BAD"), lines
+    lines = r.cmd("CREATE Other (FOO (\\Junk))", "c5")
+    assert lines[-1].startswith("c5 BAD"), lines
+    r.close()
