@@ -283,6 +283,19 @@ imap_gone_trim(struct imap_modseq *ms)
 }
 
 int
+imap_modseq_reset(const char *dir, char **error_r)
+{
+	struct imap_modseq *ms = imap_modseq_begin(dir, error_r);
+
+	if (ms == NULL)
+		return -1;
+	imap_entries_clear(ms);
+	ms->highest = ms->floor = 0;
+	ms->changed = 1;
+	return imap_modseq_end(&ms, error_r);
+}
+
+int
 imap_modseq_end(struct imap_modseq **msp, char **error_r)
 {
 	struct imap_modseq *ms = *msp;

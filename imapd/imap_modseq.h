@@ -23,7 +23,8 @@
  * (imap_modseq_reconcile), so whoever made them -- this session, another
  * imapd, lmtpd's deliveries (new UIDs), popd's deletions, a crash between
  * a rename and the record's write -- the next session that looks gives
- * them a MODSEQ above every earlier one.  A lost or damaged record is
+ * them a MODSEQ above every earlier one.  A new UID list (a new
+ * UIDVALIDITY) starts the record at 0.  A lost or damaged record is
  * rebuilt with every message at a MODSEQ of the current time in
  * microseconds, above anything the folder can have given out since the
  * record was last made (unless it made more than one change a
@@ -47,6 +48,12 @@ struct imap_uidlist_file;
  * lock could not be had within 10 seconds or the file cannot be read.
  */
 struct imap_modseq *imap_modseq_begin(const char *dir, char **error_r);
+/*
+ * Start dir's record afresh at MODSEQ 0: for a UID list just made with a
+ * new UIDVALIDITY, which voids every MODSEQ a client may hold (they are
+ * per UIDVALIDITY), so a new folder counts from 1.  0 or -1 (*error_r).
+ */
+int imap_modseq_reset(const char *dir, char **error_r);
 /* Write the record when it changed, unlock, free; 0 or -1 (*error_r). */
 int imap_modseq_end(struct imap_modseq **msp, char **error_r);
 

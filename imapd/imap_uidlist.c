@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "mail_params.h"
@@ -570,6 +571,9 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 		free(path);
 		r->uidvalidity = imap_next_uidvalidity(folder_dir,
 		    old_validity);
+		/* MODSEQs are per UIDVALIDITY: count from 1 again. */
+		if (imap_modseq_reset(folder_dir, error_r) < 0)
+			return -1;
 		r->uidnext = 1;
 		first_recent = 1;
 		r->rebuilt = rc < 0;

@@ -16,7 +16,7 @@ imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/imapd.8
-EXTRA_DIST += bench/imap-load tests/integration/test_imapd.py tests/integration/imapdutil.py \
+EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py tests/integration/imapdutil.py \
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_idle.py \
