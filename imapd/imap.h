@@ -15,12 +15,12 @@
 #include <time.h>
 
 #include "imap_parse.h"
+#include "service.h"
 
 struct buf;
 struct stream;
 struct tls_conn;
 struct deflate_conn;
-struct service_peer;
 struct imap_mailbox;
 struct route;
 struct imap_seqset;
@@ -45,7 +45,13 @@ struct imap_session {
 	struct stream *s;
 	struct tls_conn *tls;
 	struct deflate_conn *compress;	/* COMPRESS=DEFLATE, above tls */
-	const struct service_peer *peer;
+	const struct service_peer *peer;	/* &client */
+	/*
+	 * The connection's peer, or whom a PROXY header or ID
+	 * x-originating-ip named.
+	 */
+	struct service_peer client;
+	int proxy_trusted;		/* ID x-originating-* believed */
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */
 	char *root;			/* the Maildir++ store */

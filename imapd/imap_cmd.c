@@ -15,6 +15,7 @@
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_trust.h"
 #include "maildir.h"
 #include "route.h"
 #include "sasl.h"
@@ -425,6 +426,54 @@ imap_cmd_authenticate(struct imap_session *sess, struct imap_arg *args,
 	free(password);
 }
 
+/*
+ * Dovecot's convention: before login a proxy in proxy_trusted_networks
+ * names its client with the ID fields "x-originating-ip" and
+ * "x-originating-port"; from anyone else, or after login, they are
+ * ignored (and ID answered as always).  A bad value changes nothing.
+ */
+static void
+imap_id_client(struct imap_session *sess, const struct imap_arg *list,
+	size_t count)
+{
+	struct service_peer client = sess->client;
+	const struct imap_arg *field, *value;
+	int seen = 0, bad = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < count; i += 2) {
+		field = &list[i];
+		value = &list[i + 1];
+		if (field->type != IMAP_ARG_STRING)
+			continue;
+		if (strcasecmp(field->str, "x-originating-ip") == 0) {
+			seen = 1;
+			if (value->type != IMAP_ARG_STRING ||
+			    strlen(value->str) != value->len ||
+			    proxy_trust_set_addr(&client, value->str) < 0)
+				bad = 1;
+		} else if (strcasecmp(field->str, "x-originating-port") == 0) {
+			seen = 1;
+			if (value->type != IMAP_ARG_STRING ||
+			    strlen(value->str) != value->len ||
+			    proxy_trust_set_port(&client, value->str) < 0)
+				bad = 1;
+		}
+	}
+	if (!seen)
+		return;
+	if (!sess->proxy_trusted || sess->state != IMAP_STATE_NOT_AUTH || bad) {
+		log_info("ID from %s: x-originating fields ignored: %s",
+		    sess->peer->client_addr, bad ? "invalid value" :
+		    !sess->proxy_trusted ? "not in proxy_trusted_networks" :
+		    "after login");
+		return;
+	}
+	log_info("ID from %s: client=%s[%d]", sess->peer->client_addr,
+	    client.client_addr, client.client_port);
+	sess->client = client;
+}
+
 static void
 imap_cmd_id(struct imap_session *sess, struct imap_arg *args, size_t count)
 {
@@ -436,6 +485,8 @@ imap_cmd_id(struct imap_session *sess, struct imap_arg *args, size_t count)
 		imap_tagged(sess, "BAD", "ID needs NIL or a list of pairs");
 		return;
 	}
+	if (args[0].type == IMAP_ARG_LIST)
+		imap_id_client(sess, args[0].list, args[0].count);
 	imap_printf(sess, "* ID (\"name\" \"ispmail\" \"vendor\" "
 	    "\"ispmail\")\r\n");
 	imap_tagged(sess, "OK", "ID completed");

@@ -16,3 +16,7 @@ tests_unit_check_qfile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_qfile_LDADD = $(UNIT_LDADD)
 # smtpd's check of SRS bounce addresses at RCPT.
 smtpd_smtpd_SOURCES += smtpd/smtpd_srs.c smtpd/smtpd_srs.h
+# XCLIENT from trusted proxies.
+smtpd_smtpd_SOURCES += smtpd/smtpd_xclient.c
+# PROXY headers and XCLIENT/ID from trusted proxies (smtpd, popd, imapd).
+EXTRA_DIST += tests/integration/test_proxy_trust.py

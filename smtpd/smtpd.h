@@ -12,12 +12,12 @@
 #include <stddef.h>
 
 #include "qfile.h"
+#include "service.h"
 #include "smtp_data.h"
 
 struct buf;
 struct route;
 struct route_mailbox;
-struct service_peer;
 struct stream;
 struct tls_conn;
 struct tls_server;
@@ -37,7 +37,14 @@ extern struct smtpd_globals smtpd;
 
 struct smtpd_session {
 	struct stream *s;
-	const struct service_peer *peer;
+	const struct service_peer *peer;	/* &client */
+	/*
+	 * The client: the connection's peer, or whom a PROXY header or
+	 * XCLIENT named (smtpd_xclient.c).
+	 */
+	struct service_peer client;
+	char *client_name;		/* XCLIENT NAME, or NULL: unknown */
+	int proxy_trusted;		/* may use XCLIENT */
 	struct tls_conn *tls;
 	char *helo;
 	int esmtp;
@@ -80,6 +87,9 @@ void smtpd_transaction_reset(struct smtpd_session *ss);
 /* smtpd_auth.c */
 void smtpd_cmd_auth(struct smtpd_session *ss, const char *args);
 int smtpd_auth_offered(const struct smtpd_session *ss);
+
+/* smtpd_xclient.c */
+void smtpd_cmd_xclient(struct smtpd_session *ss, const char *args);
 
 /* smtpd_queue.c */
 /*

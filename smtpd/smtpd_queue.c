@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "attr.h"
 #include "buf.h"
 #include "fileio.h"
@@ -98,8 +99,9 @@ smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	(void) buf_printf(out, "Received: from %s (unknown [%s])\r\n",
-	    ss->helo, ss->peer->client_addr);
+	(void) buf_printf(out, "Received: from %s (%s [%s])\r\n",
+	    ss->helo, ss->client_name != NULL ? ss->client_name : "unknown",
+	    ss->peer->client_addr);
 	if (ss->tls != NULL)
 		(void) buf_printf(out, "\t(using %s with cipher %s "
 		    "(%d bits))\r\n", tls_conn_version(ss->tls),
@@ -113,6 +115,27 @@ smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
 	(void) buf_printf(out, "; %s\r\n", date);
 }
 
+/*
+ * An authenticated login's hourly message and recipient limits, counted
+ * by anvil for every smtpd and proxyd (the seed of exploited-account
+ * detection).  0 within them (this message counted); -1 refused (451
+ * sent).
+ */
+static int
+smtpd_login_rate(struct smtpd_session *ss)
+{
+	struct anvil_submission sub;
+
+	if (ss->auth_user == NULL ||
+	    anvil_client_submission(ss->peer->service, ss->auth_user,
+	    (long long) ss->env.rcpt_count, var_smtpd_login_message_rate_limit,
+	    var_smtpd_login_recipient_rate_limit, &sub))
+		return 0;
+	smtpd_reply(ss, "451 4.7.1 Error: sending rate exceeded for %s, try "
+	    "again later", ss->auth_user);
+	return -1;
+}
+
 /* Start a queue file with envelope and Received:; NULL (reply sent). */
 static struct qfile_writer *
 smtpd_queue_begin(struct smtpd_session *ss)
@@ -120,8 +143,12 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	struct qfile_writer *w;
 	struct buf *hdr;
 	char *error = NULL;
-	char *protocol = xstrdup(smtpd_protocol(ss));
+	char *protocol;
 	int err;
+
+	if (smtpd_login_rate(ss) < 0)
+		return NULL;
+	protocol = xstrdup(smtpd_protocol(ss));
 
 	ss->env.client_addr = NULL;
 	w = qfile_writer_new(var_queue_directory, &error);

@@ -33,6 +33,7 @@ char *var_config_directory;
 char *var_queue_directory;
 char *var_daemon_directory;
 char *var_mail_owner;
+int var_allow_root_services;
 char *var_myhostname;
 
 char *var_syslog_name;
@@ -158,6 +159,10 @@ char *var_lmtp_temp_directory;
 long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
 char *var_lmtp_trusted_networks;
+char *var_proxy_trusted_networks;
+long long var_smtpd_login_message_rate_limit;
+long long var_smtpd_login_recipient_rate_limit;
+int var_proxy_protocol;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
@@ -224,6 +229,10 @@ const struct param_def param_table[] = {
 	{ "mail_owner", PARAM_STR, "ispmail", 0, 0, &var_mail_owner,
 	    "The unprivileged user that owns the queue and runs the "
 	    "daemons." },
+	{ "allow_root_services", PARAM_BOOL, "no", 0, 0,
+	    &var_allow_root_services,
+	    "Let a network-facing (inet) service of master.conf run as "
+	    "root; the master refuses such a line otherwise." },
 	{ "myhostname", PARAM_STR, "", 0, 0, &var_myhostname,
 	    "This host's fully qualified name for greetings and Received: "
 	    "lines; empty means the name gethostname() returns." },
@@ -311,6 +320,15 @@ const struct param_def param_table[] = {
 	    &var_smtpd_client_connection_rate_limit,
 	    "Connections one client address may start to one smtpd "
 	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "smtpd_login_message_rate_limit", PARAM_INT, "0", 0, 10000000,
+	    &var_smtpd_login_message_rate_limit,
+	    "Messages one authenticated login may submit per hour, counted "
+	    "by anvil across every smtpd and proxyd; over it 451 4.7.1; 0 "
+	    "means no limit." },
+	{ "smtpd_login_recipient_rate_limit", PARAM_INT, "0", 0, 100000000,
+	    &var_smtpd_login_recipient_rate_limit,
+	    "Recipients one authenticated login may submit to per hour, "
+	    "counted like smtpd_login_message_rate_limit; 0 means no limit." },
 	{ "pop_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
 	    &var_pop_client_connection_count_limit,
 	    "Connections one client address may have open to one popd "
@@ -327,6 +345,17 @@ const struct param_def param_table[] = {
 	    &var_imap_client_connection_rate_limit,
 	    "Connections one client address may start to one imapd "
 	    "service per anvil_rate_time_unit; 0 means no limit." },
+
+	/* Proxies that name the real client (proxy_trust.h). */
+	{ "proxy_trusted_networks", PARAM_LIST, "", 0, 0,
+	    &var_proxy_trusted_networks,
+	    "The proxies (addresses or address/prefix networks) whose "
+	    "PROXY protocol header, smtpd XCLIENT, popd XCLIENT and imapd "
+	    "ID x-originating-ip are believed; empty: nobody's." },
+	{ "proxy_protocol", PARAM_BOOL, "no", 0, 0, &var_proxy_protocol,
+	    "Set per listener with -o: every connection must start with a "
+	    "PROXY protocol header (v2 or v1) from proxy_trusted_networks, "
+	    "which names the client; others are dropped." },
 
 	/* Internal protocol limits. */
 	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,

@@ -14,6 +14,7 @@ extern char *var_config_directory;
 extern char *var_queue_directory;
 extern char *var_daemon_directory;
 extern char *var_mail_owner;
+extern int var_allow_root_services;
 extern char *var_myhostname;
 
 /* Logging. */
@@ -43,10 +44,16 @@ extern long long var_anvil_timeout;
 extern char *var_client_limit_exceptions;
 extern long long var_smtpd_client_connection_count_limit;
 extern long long var_smtpd_client_connection_rate_limit;
+extern long long var_smtpd_login_message_rate_limit;
+extern long long var_smtpd_login_recipient_rate_limit;
 extern long long var_pop_client_connection_count_limit;
 extern long long var_pop_client_connection_rate_limit;
 extern long long var_imap_client_connection_count_limit;
 extern long long var_imap_client_connection_rate_limit;
+
+/* Proxies that name the real client (proxy_trust.h). */
+extern char *var_proxy_trusted_networks;
+extern int var_proxy_protocol;
 
 /* Internal protocol limits. */
 extern long long var_line_length_limit;

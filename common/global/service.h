@@ -91,6 +91,13 @@ int service_in_stress(void);
 void service_peer_fill(int fd, struct service_peer *peer);
 
 /*
+ * Replace peer's client address and port with src's, and its local ones
+ * with dst's when dst is not NULL (a PROXY protocol header's addresses).
+ */
+void service_peer_set(struct service_peer *peer, const struct sockaddr *src,
+	socklen_t src_len, const struct sockaddr *dst, socklen_t dst_len);
+
+/*
  * Run the service.  Arguments left after the standard options (the
  * daemon's own, from master.conf) are stored in *args_r / *arg_count_r
  * before pre_init runs, when those are not NULL.

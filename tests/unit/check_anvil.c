@@ -56,6 +56,29 @@ START_TEST(test_disconnect_never_below_zero)
 }
 END_TEST
 
+/* Totals per window (per-account submission counts): add and peek. */
+START_TEST(test_add_and_rate)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, 0), 0);
+	ck_assert_uint_eq(anvil_table_size(t), 0);	/* a peek adds none */
+	anvil_table_add(t, "r\nanna", 6, 0, 5);
+	anvil_table_add(t, "r\nanna", 6, 10, 0);
+	anvil_table_add(t, "r\nanna", 6, 20, 3);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, 30), 8);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nbert", 6, 30), 0);
+	/* The window passed: a peek sees 0, the next add starts over. */
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, UNIT_MS), 0);
+	anvil_table_add(t, "r\nanna", 6, UNIT_MS + 1, 2);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, UNIT_MS + 2), 2);
+	/* Nothing is open on such a key: it expires like an idle one. */
+	anvil_table_add(t, "r\nbert", 6, 3 * UNIT_MS, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 1);
+	anvil_table_free(&t);
+}
+END_TEST
+
 /* Idle keys (nothing open, window over) are freed as the table is used. */
 START_TEST(test_idle_keys_expire)
 {
@@ -270,6 +293,7 @@ anvil_suite(void)
 	TCase *tc_counters = tcase_create("counters");
 
 	tcase_add_test(tc, test_count_and_rate);
+	tcase_add_test(tc, test_add_and_rate);
 	tcase_add_test(tc, test_disconnect_never_below_zero);
 	tcase_add_test(tc, test_idle_keys_expire);
 	tcase_add_test(tc, test_full_table_evicts_oldest);
