@@ -10,6 +10,7 @@
 
 #include "anvil_client.h"
 #include "buf.h"
+#include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
@@ -222,6 +223,34 @@ imap_write_flag_lists(struct imap_session *sess)
 }
 
 void
+imap_write_modseq(struct imap_session *sess, const struct imap_msg *msg)
+{
+	if (sess->condstore)
+		imap_printf(sess, " MODSEQ (%llu)",
+		    (unsigned long long) msg->modseq);
+}
+
+void
+imap_write_flags_fetch(struct imap_session *sess, size_t seq,
+	const struct imap_msg *msg)
+{
+	imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", seq,
+	    (unsigned) msg->uid);
+	imap_write_flags(sess, msg->flags, msg->keywords);
+	imap_write_modseq(sess, msg);
+	imap_printf(sess, ")\r\n");
+}
+
+void
+imap_expunged_reply(struct imap_session *sess, size_t seq, uint32_t uid)
+{
+	if (sess->qresync)
+		imap_printf(sess, "* VANISHED %u\r\n", (unsigned) uid);
+	else
+		imap_printf(sess, "* %zu EXPUNGE\r\n", seq);
+}
+
+void
 imap_yield(size_t done)
 {
 	/* A pause of 0 returns through the session loop (imap_multi.h). */
@@ -328,6 +357,7 @@ static void
 imapd_session_free(struct imap_session *sess)
 {
 	imap_mailbox_close(&sess->box);
+	deflate_conn_free(&sess->compress);
 	tls_conn_free(&sess->tls);
 	stream_free(&sess->s);
 	buf_free(&sess->line);

@@ -8,7 +8,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
-libssl-dev libc-ares-dev libldap-dev libcrypt-dev check
+libssl-dev libc-ares-dev libldap-dev libcrypt-dev zlib1g-dev check
 mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
 fetchmail isync dnsmasq-base libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev

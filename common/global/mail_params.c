@@ -895,8 +895,8 @@ const struct param_def param_table[] = {
 	    "Invalid commands after which imapd ends a session." },
 	{ "imap_idle_check_interval", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
 	    &var_imap_idle_check_interval,
-	    "How often a session in IDLE looks for changes to its "
-	    "folder." },
+	    "How often a session in IDLE rescans its folder besides "
+	    "the inotify events that wake it at once." },
 	{ "imap_client_limit", PARAM_INT, "1", 1, 10000,
 	    &var_imap_client_limit,
 	    "Sessions one imapd process serves at once (1: a process per "

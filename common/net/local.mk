@@ -4,6 +4,7 @@
 common_libispmail_a_SOURCES += \
 	common/net/stream.c common/net/stream.h \
 	common/net/tls.c common/net/tls.h \
+	common/net/deflate.c common/net/deflate.h \
 	common/net/dns.c common/net/dns.h \
 	common/net/netmatch.c common/net/netmatch.h
 check_PROGRAMS += tests/unit/check_dns
