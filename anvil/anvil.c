@@ -19,10 +19,22 @@
  *	       (N counts this one; a refusal is counted as a drop)
  *	request=disconnect id=N
  *	    -> status=ok
+ *	request=hit service=NAME address=ADDR
+ *	    -> status=ok rate=N	(an event counted in the window, such as
+ *				 a failed login; nothing stays open)
+ *	request=peek service=NAME address=ADDR
+ *	    -> status=ok count=N rate=N	(nothing changes)
  *	request=event service=NAME reason=REASON
  *	    -> no answer: a daemon never waits for one
  *	request=counters
  *	    -> status=ok drop=SERVICE REASON N ...
+ *	request=submission service=NAME login=LOGIN recipients=N
+ *	    [message_limit=N] [recipient_limit=N]
+ *	    -> status=ok messages=N recipients=N [refused=REASON]
+ *	       (one message of LOGIN with N recipients, counted in the
+ *	       login's hour unless it would pass a limit; the totals of
+ *	       the hour so far, this one included when counted; a refusal
+ *	       is counted as a drop)
  *	anything else -> status=error reason=TEXT
  */
 #include "config.h"
@@ -44,6 +56,9 @@
 #include "mail_params.h"
 #include "service.h"
 #include "xalloc.h"
+
+/* The window of the per-login submission counts. */
+#define ANVIL_SUBMISSION_WINDOW_MS	(3600 * 1000)
 
 /* A request is a few short attributes; an answer fewer. */
 #define ANVIL_RECORD_MAX	4096
@@ -69,6 +84,8 @@ struct anvil_conn {
 };
 
 static struct anvil_table *anvil_table;
+/* Messages ("m\nLOGIN") and recipients ("r\nLOGIN") per login per hour. */
+static struct anvil_table *anvil_submissions;
 static struct anvil_counters *anvil_counters;
 static time_t anvil_last_counter_warning;
 static struct anvil_conn **anvil_conns;
@@ -201,24 +218,37 @@ anvil_refusal(const struct attr_list *req, const char *service,
 	return reason;
 }
 
+/* The key "service\naddress" of a request into key; -1 answered. */
+static int
+anvil_request_key(struct anvil_conn *c, const struct attr_list *req,
+	struct buf *key)
+{
+	const char *service = attr_get(req, "service");
+	const char *address = attr_get(req, "address");
+
+	if (service == NULL || address == NULL) {
+		anvil_answer_error(c, "service and address required");
+		return -1;
+	}
+	if (buf_printf(key, "%s\n%s", service, address) < 0) {
+		anvil_answer_error(c, "key too long");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 {
 	const char *service = attr_get(req, "service");
-	const char *address = attr_get(req, "address");
 	const char *refused;
 	long long count, rate, id;
 	struct buf *key;
 
-	if (service == NULL || address == NULL) {
-		anvil_answer_error(c, "service and address required");
-		return;
-	}
 	/* The key: "service\naddress" (neither can hold a raw LF). */
 	key = buf_new(ANVIL_RECORD_MAX);
-	if (buf_printf(key, "%s\n%s", service, address) < 0) {
+	if (anvil_request_key(c, req, key) < 0) {
 		buf_free(&key);
-		anvil_answer_error(c, "key too long");
 		return;
 	}
 	id = anvil_conn_hold(c, buf_cstr(key), buf_len(key));
@@ -238,6 +268,35 @@ anvil_connect(struct anvil_conn *c, const struct attr_list *req)
 	(void) attr_put_int(c->out, "id", id);
 	if (refused != NULL)
 		(void) attr_put(c->out, "refused", refused);
+	(void) attr_end(c->out);
+}
+
+/* hit: one event in the key's window (a failed login); peek: look. */
+static void
+anvil_hit_or_peek(struct anvil_conn *c, const struct attr_list *req,
+	int hit)
+{
+	struct buf *key = buf_new(ANVIL_RECORD_MAX);
+	long long count, rate;
+	int64_t now = anvil_now_ms();
+
+	if (anvil_request_key(c, req, key) < 0) {
+		buf_free(&key);
+		return;
+	}
+	if (hit) {
+		anvil_table_connect(anvil_table, buf_cstr(key), buf_len(key),
+		    now, &count, &rate);
+		(void) anvil_table_disconnect(anvil_table, buf_cstr(key),
+		    buf_len(key), now);
+		anvil_warn_evictions();
+	}
+	anvil_table_peek(anvil_table, buf_cstr(key), buf_len(key), now,
+	    &count, &rate);
+	buf_free(&key);
+	(void) attr_put(c->out, "status", "ok");
+	(void) attr_put_int(c->out, "count", count);
+	(void) attr_put_int(c->out, "rate", rate);
 	(void) attr_end(c->out);
 }
 
@@ -277,6 +336,78 @@ anvil_list_counters(struct anvil_conn *c)
 	(void) attr_end(c->out);
 }
 
+/* The key of login's count kind ('m' or 'r'); NULL when too long. */
+static struct buf *
+anvil_submission_key(char kind, const char *login)
+{
+	struct buf *key = buf_new(ANVIL_RECORD_MAX);
+
+	if (buf_printf(key, "%c\n%s", kind, login) < 0)
+		buf_free(&key);
+	return key;
+}
+
+/*
+ * One message of a login: counted in the login's hour unless it would
+ * pass message_limit or recipient_limit (absent or 0: none).  The
+ * answer says the hour's totals, refused=REASON when over.
+ */
+static void
+anvil_submission(struct anvil_conn *c, const struct attr_list *req)
+{
+	const char *service = attr_get(req, "service");
+	const char *login = attr_get(req, "login");
+	const char *refused = NULL;
+	long long rcpts, limit, messages, recipients;
+	int64_t now = anvil_now_ms();
+	struct buf *mkey, *rkey;
+	size_t len;
+
+	if (service == NULL || login == NULL ||
+	    attr_get_len(req, "login", &len) == NULL || len == 0 ||
+	    memchr(login, '\0', len) != NULL ||
+	    attr_get_int(req, "recipients", &rcpts) != 1 || rcpts < 0) {
+		anvil_answer_error(c, "service, login and recipients required");
+		return;
+	}
+	mkey = anvil_submission_key('m', login);
+	rkey = anvil_submission_key('r', login);
+	if (mkey == NULL || rkey == NULL) {
+		buf_free(&mkey);
+		buf_free(&rkey);
+		anvil_answer_error(c, "login too long");
+		return;
+	}
+	messages = anvil_table_rate(anvil_submissions, buf_cstr(mkey),
+	    buf_len(mkey), now) + 1;
+	recipients = anvil_table_rate(anvil_submissions, buf_cstr(rkey),
+	    buf_len(rkey), now) + rcpts;
+	if (attr_get_int(req, "message_limit", &limit) == 1 && limit > 0 &&
+	    messages > limit)
+		refused = "login_message_limit";
+	else if (attr_get_int(req, "recipient_limit", &limit) == 1 &&
+	    limit > 0 && recipients > limit)
+		refused = "login_recipient_limit";
+	if (refused == NULL) {
+		anvil_table_add(anvil_submissions, buf_cstr(mkey),
+		    buf_len(mkey), now, 1);
+		anvil_table_add(anvil_submissions, buf_cstr(rkey),
+		    buf_len(rkey), now, rcpts);
+	} else {
+		messages--;
+		recipients -= rcpts;
+		anvil_count(service, refused);
+	}
+	buf_free(&mkey);
+	buf_free(&rkey);
+	(void) attr_put(c->out, "status", "ok");
+	(void) attr_put_int(c->out, "messages", messages);
+	(void) attr_put_int(c->out, "recipients", recipients);
+	if (refused != NULL)
+		(void) attr_put(c->out, "refused", refused);
+	(void) attr_end(c->out);
+}
+
 static void
 anvil_disconnect(struct anvil_conn *c, const struct attr_list *req)
 {
@@ -310,10 +441,16 @@ anvil_record(struct anvil_conn *c, const char *data, size_t len)
 		anvil_connect(c, anvil_request_attrs);
 	else if (verb != NULL && strcmp(verb, "disconnect") == 0)
 		anvil_disconnect(c, anvil_request_attrs);
+	else if (verb != NULL && strcmp(verb, "hit") == 0)
+		anvil_hit_or_peek(c, anvil_request_attrs, 1);
+	else if (verb != NULL && strcmp(verb, "peek") == 0)
+		anvil_hit_or_peek(c, anvil_request_attrs, 0);
 	else if (verb != NULL && strcmp(verb, "event") == 0)
 		anvil_event(anvil_request_attrs);
 	else if (verb != NULL && strcmp(verb, "counters") == 0)
 		anvil_list_counters(c);
+	else if (verb != NULL && strcmp(verb, "submission") == 0)
+		anvil_submission(c, anvil_request_attrs);
 	else
 		anvil_answer_error(c, "unknown request");
 }
@@ -428,6 +565,8 @@ anvil_run(int listen_fd, int status_fd, void *ctx)
 	    O_NONBLOCK);
 	anvil_table = anvil_table_new((size_t) var_anvil_table_limit,
 	    var_anvil_rate_time_unit * 1000);
+	anvil_submissions = anvil_table_new((size_t) var_anvil_table_limit,
+	    ANVIL_SUBMISSION_WINDOW_MS);
 	anvil_counters = anvil_counters_new(ANVIL_COUNTERS_MAX);
 	anvil_request_attrs = attr_list_new(ANVIL_ATTR_COUNT_MAX,
 	    ANVIL_RECORD_MAX);
@@ -483,6 +622,7 @@ anvil_run(int listen_fd, int status_fd, void *ctx)
 	free(fds);
 	attr_list_free(&anvil_request_attrs);
 	anvil_table_free(&anvil_table);
+	anvil_table_free(&anvil_submissions);
 	anvil_counters_free(&anvil_counters);
 }
 

@@ -136,9 +136,11 @@ expire(struct anvil_table *t, int64_t now_ms)
 		entry_remove(t, t->lru_tail);
 }
 
-void
-anvil_table_connect(struct anvil_table *t, const char *key, size_t key_len,
-	int64_t now_ms, long long *count_r, long long *rate_r)
+/* key's entry, made when new (evicting the least recent when full), now
+ * the most recent, its window current. */
+static struct anvil_entry *
+entry_use(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms)
 {
 	struct anvil_entry *e;
 	size_t b;
@@ -168,10 +170,39 @@ anvil_table_connect(struct anvil_table *t, const char *key, size_t key_len,
 		e->window_start_ms = now_ms;
 		e->rate = 0;
 	}
+	return e;
+}
+
+void
+anvil_table_connect(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms, long long *count_r, long long *rate_r)
+{
+	struct anvil_entry *e = entry_use(t, key, key_len, now_ms);
+
 	e->count++;
 	e->rate++;
 	*count_r = e->count;
 	*rate_r = e->rate;
+}
+
+long long
+anvil_table_rate(const struct anvil_table *t, const char *key,
+	size_t key_len, int64_t now_ms)
+{
+	const struct anvil_entry *e = entry_find(t, key, key_len);
+
+	if (e == NULL || now_ms - e->window_start_ms >= t->rate_unit_ms)
+		return 0;
+	return e->rate;
+}
+
+void
+anvil_table_add(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms, long long n)
+{
+	struct anvil_entry *e = entry_use(t, key, key_len, now_ms);
+
+	e->rate += n;
 }
 
 int
@@ -186,6 +217,16 @@ anvil_table_disconnect(struct anvil_table *t, const char *key,
 		e->count--;
 	expire(t, now_ms);
 	return 0;
+}
+
+void
+anvil_table_peek(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms, long long *count_r, long long *rate_r)
+{
+	struct anvil_entry *e = entry_find(t, key, key_len);
+
+	*count_r = e != NULL ? e->count : 0;
+	*rate_r = anvil_table_rate(t, key, key_len, now_ms);
 }
 
 size_t

@@ -36,6 +36,25 @@ void anvil_table_connect(struct anvil_table *t, const char *key,
  */
 int anvil_table_disconnect(struct anvil_table *t, const char *key,
 	size_t key_len, int64_t now_ms);
+/*
+ * What key has now (count open, rate in the current window), changing
+ * nothing: 0 and 0 for a key not tracked.
+ */
+void anvil_table_peek(struct anvil_table *t, const char *key,
+	size_t key_len, int64_t now_ms, long long *count_r, long long *rate_r);
+/*
+ * The rate of key in its current window, without counting anything: 0
+ * when the key is unknown or its window has passed.
+ */
+long long anvil_table_rate(const struct anvil_table *t, const char *key,
+	size_t key_len, int64_t now_ms);
+/*
+ * Add n (>= 0) to key's rate in its current window (a new window when
+ * the last one passed), its count unchanged: for per-account totals (a
+ * table whose rate_unit_ms is an hour).  Never fails.
+ */
+void anvil_table_add(struct anvil_table *t, const char *key, size_t key_len,
+	int64_t now_ms, long long n);
 /* Keys tracked now. */
 size_t anvil_table_size(const struct anvil_table *t);
 /* Keys evicted because the table was full, since it was made. */

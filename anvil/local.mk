@@ -16,3 +16,4 @@ tests_unit_check_anvil_LDADD = $(UNIT_LDADD)
 
 dist_man8_MANS += man/anvil.8
 EXTRA_DIST += tests/integration/test_slowclient.py
+EXTRA_DIST += tests/integration/test_submission_rate.py

@@ -15,11 +15,12 @@
 #include <time.h>
 
 #include "imap_parse.h"
+#include "service.h"
 
 struct buf;
 struct stream;
 struct tls_conn;
-struct service_peer;
+struct deflate_conn;
 struct imap_mailbox;
 struct route;
 struct imap_seqset;
@@ -43,7 +44,14 @@ enum imap_state {
 struct imap_session {
 	struct stream *s;
 	struct tls_conn *tls;
-	const struct service_peer *peer;
+	struct deflate_conn *compress;	/* COMPRESS=DEFLATE, above tls */
+	const struct service_peer *peer;	/* &client */
+	/*
+	 * The connection's peer, or whom a PROXY header or ID
+	 * x-originating-ip named.
+	 */
+	struct service_peer client;
+	int proxy_trusted;		/* ID x-originating-* believed */
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */
 	char *root;			/* the Maildir++ store */
@@ -55,6 +63,9 @@ struct imap_session {
 	struct buf *reply;		/* its tagged reply, sent after the
 					   untagged updates */
 	int uid_cmd;			/* the command came as UID ... */
+	int condstore;			/* CONDSTORE enabled (RFC 7162 3.1) */
+	int qresync;			/* QRESYNC enabled: VANISHED, not
+					   EXPUNGE (RFC 7162 3.2.10) */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
@@ -97,6 +108,15 @@ void imap_write_flags(struct imap_session *sess, unsigned int flags,
 	uint32_t keywords);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the selected box. */
 void imap_write_flag_lists(struct imap_session *sess);
+struct imap_msg;
+/* " MODSEQ (n)" inside a FETCH response once CONDSTORE is enabled. */
+void imap_write_modseq(struct imap_session *sess, const struct imap_msg *msg);
+/* "* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])": a flag change. */
+void imap_write_flags_fetch(struct imap_session *sess, size_t seq,
+	const struct imap_msg *msg);
+/* Message seq (UID uid) is gone: "* seq EXPUNGE", or with QRESYNC
+ * "* VANISHED uid". */
+void imap_expunged_reply(struct imap_session *sess, size_t seq, uint32_t uid);
 
 /*
  * Let the other sessions of the process run for a moment, every
@@ -119,6 +139,11 @@ extern struct route *imapd_route;
 /* A command handler gets the arguments after the verb. */
 typedef void imap_handler(struct imap_session *sess, struct imap_arg *args,
 	size_t count);
+
+/* Sync the selected mailbox; on a lost mailbox end with BYE (-1). */
+int imap_sync(struct imap_session *sess);
+/* imap_idle.c */
+imap_handler imap_cmd_idle;
 
 /* Run one parsed command (args[0] tag, args[1] verb). */
 void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
@@ -147,6 +172,15 @@ int imap_folder_exists(const char *dir);
 /* Create a folder's Maildir (and missing parents); 0 or -1. */
 int imap_folder_make(struct imap_session *sess, const char *name,
 	char **error_r);
+/* STATUS items "(MESSAGES UNSEEN ...)": 0 known, -1 not. */
+int imap_status_items_check(struct imap_session *sess,
+	const struct imap_arg *items);
+/*
+ * "* STATUS name (...)" for checked items; 0, -1 no such mailbox, -2 it
+ * cannot be read (logged).  LIST-STATUS (RFC 5819) uses it too.
+ */
+int imap_status_write(struct imap_session *sess, const char *name,
+	const struct imap_arg *items);
 /* RFC 6154 attribute of a name, or NULL. */
 const char *imap_folder_special_use(const char *name);
 
@@ -158,6 +192,43 @@ imap_handler imap_cmd_store, imap_cmd_copy, imap_cmd_move,
 /* Remove \Deleted messages (those in uids when not NULL); 0 or -1. */
 int imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 	int report);
+/*
+ * "1:3,7" for an ascending list of UIDs (runs become ranges, RFC 4315
+ * uid-set); -1 when out's cap is reached.
+ */
+int imap_uid_ranges(struct buf *out, const uint32_t *uids, size_t count);
+/* imap_condstore.c */
+/* SELECT's QRESYNC parameter, parsed before the mailbox is opened. */
+struct imap_qresync {
+	int present;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	char *known_uids;		/* NULL: every UID */
+};
+/*
+ * SELECT/EXAMINE parameters "(CONDSTORE)" or "(QRESYNC (uidvalidity
+ * modseq [known-uids [seq-match]]))".  0 ok; -1 after a tagged BAD.
+ */
+int imap_select_params(struct imap_session *sess, const struct imap_arg *arg,
+	struct imap_qresync *qr);
+/*
+ * After SELECT's responses: HIGHESTMODSEQ, and for QRESYNC with the
+ * right UIDVALIDITY, VANISHED (EARLIER) and the FETCHes of what changed
+ * since the client's modseq.
+ */
+void imap_select_condstore(struct imap_session *sess,
+	const struct imap_qresync *qr);
+/*
+ * "* VANISHED (EARLIER) ..." for a resync from modseq: the expunges the
+ * record remembers, those in known (NULL: all); below its floor every
+ * UID under UIDNEXT that the folder no longer has (RFC 7162 3.2.5.1
+ * lets a server send UIDs the client never saw).
+ */
+void imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
+	const struct imap_seqset *known);
+/* ENABLE of CONDSTORE/QRESYNC: 1 known (and enabled), 0 not ours. */
+int imap_enable_condstore(struct imap_session *sess, const char *name,
+	struct buf *enabled);
 /* imap_search.c */
 imap_handler imap_cmd_search;
 
@@ -171,6 +242,8 @@ int imap_select_messages(struct imap_session *sess, const char *set,
 
 /* --- helpers shared by the command modules ------------------------------ */
 
+/* A mod-sequence-value (1 to 2^63 - 1, RFC 7162 7); 0 ok, -1 not one. */
+int imap_parse_modseq(const struct imap_arg *arg, uint64_t *modseq_r);
 /* An argument as a mailbox name (astring); NULL when it is not one. */
 const char *imap_arg_astring(const struct imap_arg *arg);
 

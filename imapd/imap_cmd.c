@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_trust.h"
 #include "maildir.h"
 #include "route.h"
 #include "sasl.h"
@@ -39,7 +41,7 @@ struct imap_command {
 static imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace, imap_cmd_select,
-	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_idle,
+	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_compress,
 	imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 
 static const struct imap_command imap_commands[] = {
@@ -51,6 +53,7 @@ static const struct imap_command imap_commands[] = {
 	{ "LOGIN", imap_cmd_login, CMD_NOT_AUTH },
 	{ "AUTHENTICATE", imap_cmd_authenticate, CMD_NOT_AUTH },
 	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
+	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "NAMESPACE", imap_cmd_namespace, CMD_AUTH },
 	{ "SELECT", imap_cmd_select, CMD_AUTH },
 	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
@@ -85,9 +88,29 @@ imap_arg_astring(const struct imap_arg *arg)
 	if (arg->type == IMAP_ARG_STRING)
 		return memchr(arg->str, '\0', arg->len) == NULL ? arg->str :
 		    NULL;
-	if (arg->type == IMAP_ARG_ATOM && strpbrk(arg->str, "%*[") == NULL)
+	/* ASTRING-CHAR: ATOM-CHAR ('[' among them) or ']' (RFC 3501 9). */
+	if (arg->type == IMAP_ARG_ATOM && strpbrk(arg->str, "%*") == NULL)
 		return arg->str;
 	return NULL;
+}
+
+int
+imap_parse_modseq(const struct imap_arg *arg, uint64_t *modseq_r)
+{
+	unsigned long long n = 0;
+	const char *p;
+
+	if (arg->type != IMAP_ARG_ATOM || arg->len == 0 || arg->len > 19)
+		return -1;
+	for (p = arg->str; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		n = n * 10 + (unsigned long long) (*p - '0');
+	}
+	if (n > INT64_MAX)
+		return -1;
+	*modseq_r = n;
+	return 0;
 }
 
 unsigned int
@@ -182,7 +205,9 @@ imap_write_capability(struct imap_session *sess)
 {
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED QUOTA");
+	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
+	    "QRESYNC ESEARCH "
+	    "COMPRESS=DEFLATE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -401,6 +426,54 @@ imap_cmd_authenticate(struct imap_session *sess, struct imap_arg *args,
 	free(password);
 }
 
+/*
+ * Dovecot's convention: before login a proxy in proxy_trusted_networks
+ * names its client with the ID fields "x-originating-ip" and
+ * "x-originating-port"; from anyone else, or after login, they are
+ * ignored (and ID answered as always).  A bad value changes nothing.
+ */
+static void
+imap_id_client(struct imap_session *sess, const struct imap_arg *list,
+	size_t count)
+{
+	struct service_peer client = sess->client;
+	const struct imap_arg *field, *value;
+	int seen = 0, bad = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < count; i += 2) {
+		field = &list[i];
+		value = &list[i + 1];
+		if (field->type != IMAP_ARG_STRING)
+			continue;
+		if (strcasecmp(field->str, "x-originating-ip") == 0) {
+			seen = 1;
+			if (value->type != IMAP_ARG_STRING ||
+			    strlen(value->str) != value->len ||
+			    proxy_trust_set_addr(&client, value->str) < 0)
+				bad = 1;
+		} else if (strcasecmp(field->str, "x-originating-port") == 0) {
+			seen = 1;
+			if (value->type != IMAP_ARG_STRING ||
+			    strlen(value->str) != value->len ||
+			    proxy_trust_set_port(&client, value->str) < 0)
+				bad = 1;
+		}
+	}
+	if (!seen)
+		return;
+	if (!sess->proxy_trusted || sess->state != IMAP_STATE_NOT_AUTH || bad) {
+		log_info("ID from %s: x-originating fields ignored: %s",
+		    sess->peer->client_addr, bad ? "invalid value" :
+		    !sess->proxy_trusted ? "not in proxy_trusted_networks" :
+		    "after login");
+		return;
+	}
+	log_info("ID from %s: client=%s[%d]", sess->peer->client_addr,
+	    client.client_addr, client.client_port);
+	sess->client = client;
+}
+
 static void
 imap_cmd_id(struct imap_session *sess, struct imap_arg *args, size_t count)
 {
@@ -412,6 +485,8 @@ imap_cmd_id(struct imap_session *sess, struct imap_arg *args, size_t count)
 		imap_tagged(sess, "BAD", "ID needs NIL or a list of pairs");
 		return;
 	}
+	if (args[0].type == IMAP_ARG_LIST)
+		imap_id_client(sess, args[0].list, args[0].count);
 	imap_printf(sess, "* ID (\"name\" \"ispmail\" \"vendor\" "
 	    "\"ispmail\")\r\n");
 	imap_tagged(sess, "OK", "ID completed");
@@ -421,6 +496,7 @@ static void
 imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
+	struct buf *enabled;
 	size_t i;
 
 	if (count == 0) {
@@ -433,9 +509,49 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 			return;
 		}
 	}
-	/* Nothing we offer needs enabling (no CONDSTORE, no UTF8=ACCEPT). */
-	imap_printf(sess, "* ENABLED\r\n");
+	/* Unknown names are ignored (RFC 5161 3.1). */
+	enabled = buf_new(64);
+	for (i = 0; i < count; i++)
+		(void) imap_enable_condstore(sess, args[i].str, enabled);
+	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
+	buf_free(&enabled);
 	imap_tagged(sess, "OK", "Enabled");
+}
+
+/* RFC 4978: everything after the tagged OK is deflated both ways. */
+static void
+imap_cmd_compress(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	char *error = NULL;
+
+	if (count != 1 || args[0].type != IMAP_ARG_ATOM) {
+		imap_tagged(sess, "BAD", "COMPRESS needs a mechanism");
+		return;
+	}
+	if (strcasecmp(args[0].str, "DEFLATE") != 0) {
+		imap_tagged(sess, "BAD", "Unknown compression mechanism");
+		return;
+	}
+	if (sess->compress != NULL) {
+		imap_tagged(sess, "NO", "[COMPRESSIONACTIVE] DEFLATE "
+		    "active already");
+		return;
+	}
+	imap_tagged(sess, "OK", "DEFLATE active");
+	imap_reply_flush(sess);
+	if (stream_flush(sess->s) != STREAM_OK) {
+		sess->state = IMAP_STATE_LOGOUT;
+		return;
+	}
+	/* The client waits for the OK: what it sent before is void. */
+	stream_purge_input(sess->s);
+	sess->compress = deflate_start(sess->s, &error);
+	if (sess->compress == NULL) {
+		log_error("user=%s COMPRESS: %s", sess->user, error);
+		free(error);
+		sess->state = IMAP_STATE_LOGOUT;
+	}
 }
 
 static void
@@ -457,14 +573,22 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 {
 	const char *name, *error;
 	char *dir, *open_error = NULL;
+	struct imap_qresync qr;
 	size_t i;
 
+	/* RFC 7162 3.2.11: a QRESYNC client learns the old one closed. */
+	if (sess->box != NULL && sess->qresync)
+		imap_printf(sess, "* OK [CLOSED] Previous mailbox closed\r\n");
 	imap_mailbox_close(&sess->box);
 	sess->state = IMAP_STATE_AUTH;
-	if (count != 1 || (name = imap_arg_astring(&args[0])) == NULL) {
+	memset(&qr, 0, sizeof(qr));
+	if ((count != 1 && count != 2) ||
+	    (name = imap_arg_astring(&args[0])) == NULL) {
 		imap_tagged(sess, "BAD", "SELECT needs a mailbox name");
 		return;
 	}
+	if (count == 2 && imap_select_params(sess, &args[1], &qr) < 0)
+		return;
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
 		imap_tagged(sess, "NO", "%s", error);
 		return;
@@ -499,6 +623,7 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	    (unsigned) sess->box->uidvalidity);
 	imap_printf(sess, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    (unsigned) sess->box->uidnext);
+	imap_select_condstore(sess, &qr);
 	imap_tagged(sess, "OK", "[%s] %s completed",
 	    readonly ? "READ-ONLY" : "READ-WRITE",
 	    readonly ? "Examine" : "Select");
@@ -548,8 +673,7 @@ imap_cmd_unselect(struct imap_session *sess, struct imap_arg *args,
 	imap_tagged(sess, "OK", "Unselect completed");
 }
 
-/* Sync the selected mailbox; on a lost mailbox end with BYE. */
-static int
+int
 imap_sync(struct imap_session *sess)
 {
 	if (sess->box == NULL || imap_mailbox_sync(sess, sess->box) == 0)
@@ -558,57 +682,6 @@ imap_sync(struct imap_session *sess)
 	    "changed\r\n");
 	sess->state = IMAP_STATE_LOGOUT;
 	return -1;
-}
-
-static void
-imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
-	size_t count)
-{
-	long long waited = 0;
-	int rc;
-
-	(void) args;
-	if (count != 0) {
-		imap_tagged(sess, "BAD", "No arguments allowed");
-		return;
-	}
-	imap_printf(sess, "+ idling\r\n");
-	for (;;) {
-		if (imap_sync(sess) < 0 || stream_flush(sess->s) != STREAM_OK)
-			return;
-		/*
-		 * XXX: bytes TLS has decrypted but the stream has not taken
-		 * yet are not seen by poll(); a client sends DONE as one
-		 * record, which the stream reads whole.
-		 */
-		if (stream_pending(sess->s) == 0) {
-			rc = stream_wait_input(sess->s,
-			    (int) var_imap_idle_check_interval * 1000);
-			if (rc < 0 && errno != EINTR)
-				break;
-			if (rc <= 0) {
-				waited += var_imap_idle_check_interval;
-				if (waited >= var_imap_timeout) {
-					imap_printf(sess, "* BYE IDLE for too "
-					    "long\r\n");
-					sess->state = IMAP_STATE_LOGOUT;
-					return;
-				}
-				continue;
-			}
-		}
-		break;
-	}
-	if (stream_read_line(sess->s, sess->line,
-	    (size_t) var_imap_command_size_limit) != STREAM_OK) {
-		sess->state = IMAP_STATE_LOGOUT;
-		return;
-	}
-	if (strcasecmp(buf_cstr(sess->line), "DONE") != 0) {
-		imap_tagged(sess, "BAD", "Expected DONE");
-		return;
-	}
-	imap_tagged(sess, "OK", "Idle completed");
 }
 
 static void

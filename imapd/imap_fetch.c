@@ -40,6 +40,7 @@ enum fetch_kind {
 	FETCH_RFC822,
 	FETCH_RFC822_HEADER,
 	FETCH_RFC822_TEXT,
+	FETCH_MODSEQ,		/* RFC 7162 3.1.4.1 */
 };
 
 struct fetch_item {
@@ -131,6 +132,8 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 		kind = FETCH_FLAGS;
 	else if (strcasecmp(s, "UID") == 0)
 		kind = FETCH_UID;
+	else if (strcasecmp(s, "MODSEQ") == 0)
+		kind = FETCH_MODSEQ;
 	else if (strcasecmp(s, "INTERNALDATE") == 0)
 		kind = FETCH_INTERNALDATE;
 	else if (strcasecmp(s, "RFC822.SIZE") == 0)
@@ -180,11 +183,12 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 			return -1;
 	}
 	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
-	    kind != FETCH_INTERNALDATE)
+	    kind != FETCH_INTERNALDATE && kind != FETCH_MODSEQ)
 		req->needs_data = 1;
 	/* The whole message and its size come from the file alone. */
 	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
 	    kind != FETCH_INTERNALDATE && kind != FETCH_SIZE &&
+	    kind != FETCH_MODSEQ &&
 	    kind != FETCH_RFC822 && !(kind == FETCH_SECTION &&
 	    item->section_text[0] == '\0'))
 		req->needs_mime = 1;
@@ -460,7 +464,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	struct stat st;
 	char *path;
 	long long size;
-	int first = 1, flags_sent = 0, set_seen = 0;
+	int first = 1, flags_sent = 0, set_seen = 0, modseq_sent = 0;
 
 	memset(&fd, 0, sizeof(fd));
 	fd.size_crlf = SIZE_MAX;
@@ -500,7 +504,8 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 
 		if (item->kind == FETCH_UID && sess->uid_cmd)
 			continue;
-		if (item->kind == FETCH_FLAGS && flags_sent)
+		if ((item->kind == FETCH_FLAGS && flags_sent) ||
+		    (item->kind == FETCH_MODSEQ && modseq_sent))
 			continue;
 		if (!first)
 			imap_write(sess, " ", 1);
@@ -510,6 +515,11 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			imap_printf(sess, "FLAGS ");
 			imap_write_flags(sess, msg->flags, msg->keywords);
 			flags_sent = 1;
+			break;
+		case FETCH_MODSEQ:
+			imap_printf(sess, "MODSEQ (%llu)",
+			    (unsigned long long) msg->modseq);
+			modseq_sent = 1;
 			break;
 		case FETCH_UID:
 			imap_printf(sess, "UID %u", (unsigned) msg->uid);
@@ -550,10 +560,38 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (set_seen && !flags_sent) {
 		imap_printf(sess, "%sFLAGS ", first ? "" : " ");
 		imap_write_flags(sess, msg->flags, msg->keywords);
+		flags_sent = 1;
 	}
+	/* RFC 7162 3.1.4.1: FLAGS carry their MODSEQ once enabled. */
+	if (flags_sent && !modseq_sent && sess->condstore)
+		imap_write_modseq(sess, msg);
 	imap_printf(sess, ")\r\n");
 	if (req->needs_data)
 		fetch_unload(&fd);
+	return 0;
+}
+
+/*
+ * The FETCH modifiers "(CHANGEDSINCE n [VANISHED])" (RFC 7162 3.1.4.1,
+ * 3.2.6: VANISHED only in a UID FETCH once QRESYNC is enabled).
+ */
+static int
+imap_changedsince_parse(struct imap_session *sess,
+	const struct imap_arg *arg, uint64_t *since_r, int *vanished_r,
+	const char **error_r)
+{
+	*vanished_r = arg->type == IMAP_ARG_LIST && arg->count == 3 &&
+	    arg->list[2].type == IMAP_ARG_ATOM &&
+	    strcasecmp(arg->list[2].str, "VANISHED") == 0;
+	if (arg->type != IMAP_ARG_LIST ||
+	    arg->count != 2 + (size_t) *vanished_r ||
+	    arg->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(arg->list[0].str, "CHANGEDSINCE") != 0 ||
+	    imap_parse_modseq(&arg->list[1], since_r) < 0 ||
+	    (*vanished_r && (!sess->qresync || !sess->uid_cmd))) {
+		*error_r = "Bad FETCH modifier";
+		return -1;
+	}
 	return 0;
 }
 
@@ -565,27 +603,46 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	const char *error = NULL;
 	unsigned char *selected;
 	struct buf *out;
+	uint64_t changedsince = 0;
+	struct imap_seqset uids;
 	size_t i, gone = 0;
+	int vanished = 0;
 
 	memset(&req, 0, sizeof(req));
-	if (count != 2 || args[0].type != IMAP_ARG_ATOM) {
+	if ((count != 2 && count != 3) || args[0].type != IMAP_ARG_ATOM) {
 		imap_tagged(sess, "BAD", "FETCH needs a message set and "
 		    "attributes");
 		return;
 	}
-	if (fetch_parse(&req, &args[1], &error) < 0) {
+	if ((count == 3 && imap_changedsince_parse(sess, &args[2],
+	    &changedsince, &vanished, &error) < 0) ||
+	    fetch_parse(&req, &args[1], &error) < 0) {
 		fetch_request_free(&req);
 		imap_tagged(sess, "BAD", "%s", error);
 		return;
+	}
+	for (i = 0; i < req.count; i++) {
+		if (req.items[i].kind == FETCH_MODSEQ)
+			sess->condstore = 1;	/* an enabling command */
+	}
+	if (count == 3) {
+		sess->condstore = 1;
+		(void) fetch_add(&req, FETCH_MODSEQ);
 	}
 	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
 	    &selected) < 0) {
 		fetch_request_free(&req);
 		return;
 	}
+	if (vanished && imap_seqset_parse(args[0].str, &uids) == 0) {
+		imap_seqset_resolve(&uids, sess->box->uidnext);
+		imap_vanished_earlier(sess, changedsince, &uids);
+		imap_seqset_free(&uids);
+	}
 	out = buf_new(BUF_DEFAULT_CAP);
 	for (i = 0; i < sess->box->count; i++) {
-		if (selected[i] && fetch_message(sess, &req, i, out) < 0)
+		if (selected[i] && sess->box->msgs[i].modseq > changedsince &&
+		    fetch_message(sess, &req, i, out) < 0)
 			gone++;
 	}
 	buf_free(&out);

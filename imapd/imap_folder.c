@@ -1,6 +1,7 @@
 /*
- * imap_folder: mailbox names and the commands on whole mailboxes (LIST,
- * LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS).
+ * imap_folder: mailbox names and the commands on whole mailboxes
+ * (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS; LIST and LSUB
+ * are in imap_list.c).
  *
  * INBOX is the store's root Maildir; another mailbox "A.B" is the
  * Maildir++ folder ".A.B" (hierarchy separator ".", as Dovecot shows
@@ -24,12 +25,12 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_folder.h"
 #include "imap_mailbox.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "xalloc.h"
 
-#define IMAP_NAME_MAX 255
 #define IMAP_SUBSCRIPTIONS "subscriptions"
 
 static int
@@ -154,13 +155,13 @@ imap_folder_make(struct imap_session *sess, const char *name,
 	return ret;
 }
 
-static int
+int
 imap_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static void
+void
 imap_names_free(char **names, size_t count)
 {
 	size_t i;
@@ -171,7 +172,7 @@ imap_names_free(char **names, size_t count)
 }
 
 /* Every folder name (INBOX first, the rest sorted). */
-static char **
+char **
 imap_folder_names(struct imap_session *sess, size_t *count_r)
 {
 	char **names = NULL;
@@ -207,60 +208,8 @@ imap_folder_names(struct imap_session *sess, size_t *count_r)
 	return names;
 }
 
-/*
- * LIST wildcards: '*' matches anything, '%' anything but the separator.
- * A table over pattern x name, so no pattern can take exponential time.
- */
-static int
-imap_wildcard_match(const char *pattern, const char *name)
-{
-	size_t pl = strlen(pattern), nl = strlen(name), i, j;
-	unsigned char *prev = xcalloc(nl + 1, 1), *cur = xcalloc(nl + 1, 1);
-	unsigned char *swap;
-	char c;
-	int ret;
-
-	prev[0] = 1;
-	for (i = 0; i < pl; i++) {
-		c = pattern[i];
-		cur[0] = prev[0] && (c == '*' || c == '%');
-		for (j = 1; j <= nl; j++) {
-			if (c == '*')
-				cur[j] = prev[j] || cur[j - 1];
-			else if (c == '%')
-				cur[j] = prev[j] || (cur[j - 1] &&
-				    name[j - 1] != '.');
-			else
-				cur[j] = prev[j - 1] && name[j - 1] == c;
-		}
-		swap = prev;
-		prev = cur;
-		cur = swap;
-	}
-	ret = prev[nl];
-	free(prev);
-	free(cur);
-	return ret;
-}
-
-/* Match a name; INBOX matches case-insensitively. */
-static int
-imap_list_match(const char *pattern, const char *name)
-{
-	char *copy;
-	int ret;
-
-	if (strcmp(name, "INBOX") != 0 || strncasecmp(pattern, "INBOX", 5) != 0)
-		return imap_wildcard_match(pattern, name);
-	copy = xstrdup(pattern);
-	memcpy(copy, "INBOX", 5);
-	ret = imap_wildcard_match(copy, name);
-	free(copy);
-	return ret;
-}
-
 /* The subscriptions file, one name a line. */
-static char **
+char **
 imap_subscriptions_read(struct imap_session *sess, size_t *count_r)
 {
 	char *path = xasprintf("%s/%s", sess->root, IMAP_SUBSCRIPTIONS);
@@ -313,7 +262,7 @@ imap_subscriptions_write(struct imap_session *sess, char **names,
 	return ret;
 }
 
-static int
+int
 imap_names_contain(char **names, size_t count, const char *name)
 {
 	size_t i;
@@ -325,7 +274,7 @@ imap_names_contain(char **names, size_t count, const char *name)
 	return 0;
 }
 
-static int
+int
 imap_has_children(char **names, size_t count, const char *name)
 {
 	size_t i, len = strlen(name);
@@ -335,200 +284,6 @@ imap_has_children(char **names, size_t count, const char *name)
 			return 1;
 	}
 	return 0;
-}
-
-/*
- * Add the missing parents of the names (".A.B" without ".A": "A") to
- * *names, sorted again, and return them as a list of their own (the
- * strings are copies).  LIST shows them \Noselect (RFC 3501 6.3.8).
- */
-static char **
-imap_missing_parents(char ***names, size_t *count, size_t *ghost_count_r)
-{
-	char **ghosts = NULL, *parent, *dot, *key;
-	size_t ghost_count = 0, n = *count, i;
-
-	for (i = 1; i < n; i++) {
-		for (dot = strchr((*names)[i], '.'); dot != NULL;
-		    dot = strchr(dot + 1, '.')) {
-			parent = xstrndup((*names)[i],
-			    (size_t) (dot - (*names)[i]));
-			key = parent;
-			if (bsearch(&key, *names + 1, n - 1, sizeof(**names),
-			    imap_name_cmp) != NULL ||
-			    imap_names_contain(ghosts, ghost_count, parent)) {
-				free(parent);
-				continue;
-			}
-			ghosts = xreallocarray(ghosts, ghost_count + 1,
-			    sizeof(*ghosts));
-			ghosts[ghost_count++] = parent;
-		}
-	}
-	if (ghost_count > 0) {
-		*names = xreallocarray(*names, n + ghost_count,
-		    sizeof(**names));
-		for (i = 0; i < ghost_count; i++)
-			(*names)[n + i] = xstrdup(ghosts[i]);
-		*count = n + ghost_count;
-		qsort(*names + 1, *count - 1, sizeof(**names), imap_name_cmp);
-	}
-	*ghost_count_r = ghost_count;
-	return ghosts;
-}
-
-#define LIST_SUBSCRIBED		0x01	/* selection: subscribed only */
-#define LIST_SPECIAL_USE	0x02	/* selection: special-use only */
-#define LIST_RET_SUBSCRIBED	0x04
-
-static int
-imap_list_options(const struct imap_arg *arg, int selection,
-	unsigned int *opts)
-{
-	size_t i;
-
-	for (i = 0; i < arg->count; i++) {
-		if (arg->list[i].type != IMAP_ARG_ATOM)
-			return -1;
-		if (strcasecmp(arg->list[i].str, "SUBSCRIBED") == 0)
-			*opts |= selection ? LIST_SUBSCRIBED | LIST_RET_SUBSCRIBED
-			    : LIST_RET_SUBSCRIBED;
-		else if (strcasecmp(arg->list[i].str, "SPECIAL-USE") == 0)
-			*opts |= selection ? LIST_SPECIAL_USE : 0;
-		else if (strcasecmp(arg->list[i].str, "CHILDREN") == 0 ||
-		    strcasecmp(arg->list[i].str, "REMOTE") == 0 ||
-		    strcasecmp(arg->list[i].str, "RECURSIVEMATCH") == 0)
-			continue;
-		else
-			return -1;
-	}
-	return 0;
-}
-
-static void
-imap_list_reply(struct imap_session *sess, const char *verb,
-	const char *name, const char *attrs)
-{
-	imap_printf(sess, "* %s (%s) \".\" ", verb, attrs);
-	imap_write_string(sess, name, strlen(name));
-	imap_printf(sess, "\r\n");
-}
-
-void
-imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
-{
-	const struct imap_arg *patterns;
-	char **names, **subs, **ghosts, *pattern;
-	const char *ref, *special;
-	size_t name_count, sub_count, ghost_count, pattern_count, i, p;
-	size_t first = 0;
-	unsigned int opts = 0;
-	struct buf *attrs;
-	int matched;
-
-	if (count >= 1 && args[0].type == IMAP_ARG_LIST) {
-		if (imap_list_options(&args[0], 1, &opts) < 0) {
-			imap_tagged(sess, "BAD", "Bad LIST selection option");
-			return;
-		}
-		first = 1;
-	}
-	if (count == first + 4 && args[first + 2].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[first + 2].str, "RETURN") == 0 &&
-	    args[first + 3].type == IMAP_ARG_LIST) {
-		if (imap_list_options(&args[first + 3], 0, &opts) < 0) {
-			imap_tagged(sess, "BAD", "Bad LIST return option");
-			return;
-		}
-		count -= 2;
-	}
-	if (count != first + 2 || (ref = imap_arg_astring(&args[first])) ==
-	    NULL || (args[first + 1].type == IMAP_ARG_LIST &&
-	    args[first + 1].count == 0)) {
-		imap_tagged(sess, "BAD", "LIST needs a reference and a "
-		    "pattern");
-		return;
-	}
-	patterns = &args[first + 1];
-	pattern_count = 1;
-	if (patterns->type == IMAP_ARG_LIST) {
-		pattern_count = patterns->count;
-		patterns = patterns->list;
-	}
-	for (p = 0; p < pattern_count; p++) {
-		if (patterns[p].type == IMAP_ARG_LIST ||
-		    patterns[p].len > IMAP_NAME_MAX + 16 ||
-		    strlen(ref) > IMAP_NAME_MAX) {
-			imap_tagged(sess, "BAD", "Bad LIST pattern");
-			return;
-		}
-	}
-	if (pattern_count == 1 && patterns[0].len == 0) {
-		imap_printf(sess, "* LIST (\\Noselect) \".\" \"\"\r\n");
-		imap_tagged(sess, "OK", "List completed");
-		return;
-	}
-	names = imap_folder_names(sess, &name_count);
-	ghosts = imap_missing_parents(&names, &name_count, &ghost_count);
-	subs = imap_subscriptions_read(sess, &sub_count);
-	attrs = buf_new(256);
-	for (i = 0; i < name_count; i++) {
-		matched = 0;
-		for (p = 0; p < pattern_count && !matched; p++) {
-			pattern = xasprintf("%s%s", ref, patterns[p].str);
-			matched = imap_list_match(pattern, names[i]);
-			free(pattern);
-		}
-		special = imap_folder_special_use(names[i]);
-		if (!matched || ((opts & LIST_SPECIAL_USE) && special == NULL))
-			continue;
-		if ((opts & LIST_SUBSCRIBED) &&
-		    !imap_names_contain(subs, sub_count, names[i]))
-			continue;
-		buf_reset(attrs);
-		if (imap_names_contain(ghosts, ghost_count, names[i]))
-			(void) buf_append_str(attrs, "\\Noselect ");
-		(void) buf_append_str(attrs, imap_has_children(names,
-		    name_count, names[i]) ? "\\HasChildren" :
-		    "\\HasNoChildren");
-		if (special != NULL)
-			(void) buf_printf(attrs, " %s", special);
-		if ((opts & LIST_RET_SUBSCRIBED) &&
-		    imap_names_contain(subs, sub_count, names[i]))
-			(void) buf_append_str(attrs, " \\Subscribed");
-		imap_list_reply(sess, "LIST", names[i], buf_cstr(attrs));
-	}
-	buf_free(&attrs);
-	imap_names_free(names, name_count);
-	imap_names_free(ghosts, ghost_count);
-	imap_names_free(subs, sub_count);
-	imap_tagged(sess, "OK", "List completed");
-}
-
-void
-imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
-{
-	char **subs, *pattern;
-	const char *ref, *pat;
-	size_t sub_count, i;
-
-	if (count != 2 || (ref = imap_arg_astring(&args[0])) == NULL ||
-	    args[1].type == IMAP_ARG_LIST || strlen(ref) > IMAP_NAME_MAX ||
-	    args[1].len > IMAP_NAME_MAX + 16) {
-		imap_tagged(sess, "BAD", "LSUB needs a reference and a "
-		    "pattern");
-		return;
-	}
-	pat = args[1].str;
-	subs = imap_subscriptions_read(sess, &sub_count);
-	pattern = xasprintf("%s%s", ref, pat);
-	for (i = 0; i < sub_count; i++) {
-		if (imap_list_match(pattern, subs[i]))
-			imap_list_reply(sess, "LSUB", subs[i], "");
-	}
-	free(pattern);
-	imap_names_free(subs, sub_count);
-	imap_tagged(sess, "OK", "Lsub completed");
 }
 
 static const char *
@@ -544,21 +299,82 @@ imap_name_arg(struct imap_session *sess, struct imap_arg *args,
 	return name;
 }
 
+/*
+ * CREATE's parameter list (RFC 6154 5.3): "(USE (\\Attr ...))" with
+ * special-use attributes; -1 with *error_r for anything else.
+ */
+static int
+imap_create_use_check(const struct imap_arg *params, const char **error_r)
+{
+	static const char *const uses[] = { "\\All", "\\Archive",
+	    "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash" };
+	const struct imap_arg *list;
+	size_t i, k;
+
+	*error_r = "Bad CREATE parameters";
+	if (params->type != IMAP_ARG_LIST || params->count != 2 ||
+	    params->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(params->list[0].str, "USE") != 0 ||
+	    params->list[1].type != IMAP_ARG_LIST)
+		return -1;
+	list = &params->list[1];
+	for (i = 0; i < list->count; i++) {
+		for (k = 0; k < sizeof(uses) / sizeof(uses[0]); k++) {
+			if (list->list[i].type == IMAP_ARG_ATOM &&
+			    strcasecmp(list->list[i].str, uses[k]) == 0)
+				break;
+		}
+		if (k == sizeof(uses) / sizeof(uses[0])) {
+			*error_r = "Unknown special-use attribute";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Special use comes from the name here (imap_folder_special_use): a USE
+ * list can be honoured when it is empty or names just that attribute.
+ */
+static int
+imap_create_use_ok(const struct imap_arg *params, const char *name)
+{
+	const struct imap_arg *list = &params->list[1];
+	const char *special = imap_folder_special_use(name);
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		if (special == NULL || strcasecmp(list->list[i].str,
+		    special) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 void
 imap_cmd_create(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
-	const char *arg = imap_name_arg(sess, args, count, 1), *error;
+	const char *arg = imap_name_arg(sess, args, count == 2 ? 1 : count, 1);
+	const char *error, *use_error = NULL;
 	char *name, *dir, *make_error = NULL;
 
 	if (arg == NULL)
 		return;
+	if (count == 2 && imap_create_use_check(&args[1], &use_error) < 0) {
+		imap_tagged(sess, "BAD", "%s", use_error);
+		return;
+	}
 	name = xstrdup(arg);
 	/* "A." asks for a mailbox that will hold others: the same here. */
 	if (name[0] != '\0' && name[strlen(name) - 1] == '.')
 		name[strlen(name) - 1] = '\0';
 	dir = imap_folder_dir(sess, name, &error);
-	if (dir == NULL)
+	if (dir != NULL && count == 2 &&
+	    !imap_create_use_ok(&args[1], name))
+		imap_tagged(sess, "NO", "[USEATTR] Only Sent, Drafts, Junk "
+		    "and Trash have a special use, each its own");
+	else if (dir == NULL)
 		imap_tagged(sess, "NO", "%s", error);
 	else if (imap_is_inbox(name) || imap_folder_exists(dir))
 		imap_tagged(sess, "NO", "[ALREADYEXISTS] Mailbox exists");
@@ -814,54 +630,74 @@ imap_cmd_unsubscribe(struct imap_session *sess, struct imap_arg *args,
 	imap_subscribe(sess, args, count, 0);
 }
 
-void
-imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
-	size_t count)
+static const char *const imap_status_items[] = { "MESSAGES", "RECENT",
+    "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ" };
+#define IMAP_STATUS_ITEMS 6
+
+static size_t
+imap_status_item(const struct imap_arg *item)
 {
-	static const char *const items[] = { "MESSAGES", "RECENT", "UIDNEXT",
-	    "UIDVALIDITY", "UNSEEN" };
+	size_t k;
+
+	for (k = 0; k < IMAP_STATUS_ITEMS; k++) {
+		if (item->type == IMAP_ARG_ATOM &&
+		    strcasecmp(item->str, imap_status_items[k]) == 0)
+			break;
+	}
+	return k;
+}
+
+int
+imap_status_items_check(struct imap_session *sess,
+	const struct imap_arg *items)
+{
+	size_t i, k;
+
+	if (items->type != IMAP_ARG_LIST || items->count == 0)
+		return -1;
+	for (i = 0; i < items->count; i++) {
+		k = imap_status_item(&items->list[i]);
+		if (k == IMAP_STATUS_ITEMS)
+			return -1;
+		if (k == 5)
+			sess->condstore = 1;	/* an enabling command */
+	}
+	return 0;
+}
+
+int
+imap_status_write(struct imap_session *sess, const char *name,
+	const struct imap_arg *items)
+{
 	struct imap_uidlist_result r;
-	unsigned long long values[5] = { 0 };
-	const char *name, *error;
+	unsigned long long values[IMAP_STATUS_ITEMS] = { 0 };
+	uint64_t highest = 0, *modseqs;
+	const char *error;
 	char *dir, *scan_error = NULL;
 	size_t i, k;
-	int first = 1;
 
-	if (count != 2 || (name = imap_arg_astring(&args[0])) == NULL ||
-	    args[1].type != IMAP_ARG_LIST || args[1].count == 0) {
-		imap_tagged(sess, "BAD", "STATUS needs a mailbox and items");
-		return;
-	}
-	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 5; k++) {
-			if (args[1].list[i].type == IMAP_ARG_ATOM &&
-			    strcasecmp(args[1].list[i].str, items[k]) == 0)
-				break;
-		}
-		if (k == 5) {
-			imap_tagged(sess, "BAD", "Unknown STATUS item");
-			return;
-		}
-	}
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL ||
 	    !imap_folder_exists(dir)) {
 		free(dir);
-		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
-		return;
+		return -1;
 	}
 	if (imap_uidlist_scan(dir, &r, &scan_error) < 0) {
 		log_error("user=%s status: %s", sess->user, scan_error);
 		free(scan_error);
 		free(dir);
-		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
-		return;
+		return -2;
+	}
+	if (sess->condstore) {
+		modseqs = imap_mailbox_modseqs(dir, &r, &highest);
+		free(modseqs);
 	}
 	free(dir);
 	values[0] = r.count;
+	values[5] = highest;
 	values[2] = r.uidnext;
 	values[3] = r.uidvalidity;
 	for (i = 0; i < r.count; i++) {
-		values[1] += r.files[i].in_new ? 1 : 0;
+		values[1] += r.files[i].uid >= r.recent_from ? 1 : 0;
 		values[4] += (imap_flags_from_name(r.files[i].name) &
 		    IMAP_FLAG_SEEN) ? 0 : 1;
 	}
@@ -869,15 +705,35 @@ imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
 	imap_printf(sess, "* STATUS ");
 	imap_write_string(sess, name, strlen(name));
 	imap_printf(sess, " (");
-	for (i = 0; i < args[1].count; i++) {
-		for (k = 0; k < 5; k++) {
-			if (strcasecmp(args[1].list[i].str, items[k]) == 0)
-				break;
-		}
-		imap_printf(sess, "%s%s %llu", first ? "" : " ", items[k],
-		    values[k]);
-		first = 0;
+	for (i = 0; i < items->count; i++) {
+		k = imap_status_item(&items->list[i]);
+		imap_printf(sess, "%s%s %llu", i == 0 ? "" : " ",
+		    imap_status_items[k], values[k]);
 	}
 	imap_printf(sess, ")\r\n");
-	imap_tagged(sess, "OK", "Status completed");
+	return 0;
+}
+
+void
+imap_cmd_status(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *name;
+
+	if (count != 2 || (name = imap_arg_astring(&args[0])) == NULL ||
+	    imap_status_items_check(sess, &args[1]) < 0) {
+		imap_tagged(sess, "BAD", "STATUS needs a mailbox and items");
+		return;
+	}
+	switch (imap_status_write(sess, name, &args[1])) {
+	case 0:
+		imap_tagged(sess, "OK", "Status completed");
+		break;
+	case -1:
+		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
+		break;
+	default:
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot read mailbox");
+		break;
+	}
 }

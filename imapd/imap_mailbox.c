@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "imap.h"
 #include "imap_mailbox.h"
+#include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "maildir.h"
@@ -314,10 +315,14 @@ imap_dirs_changed(struct imap_mailbox *box, struct timespec *new_r,
 	return changed;
 }
 
-/* Append a message found on disk; new ones move to cur/ and are Recent. */
+/*
+ * Append a message found on disk, \Recent when its UID is at or past
+ * recent_from (see imap_uidlist_scan_claim); a SELECT moves new/ ones
+ * to cur/.
+ */
 static void
 imap_mailbox_add(struct imap_mailbox *box,
-	const struct imap_uidlist_file *file, int first_open)
+	const struct imap_uidlist_file *file, uint32_t recent_from)
 {
 	struct imap_msg *msg;
 	char *new_name = NULL, *error = NULL;
@@ -333,21 +338,43 @@ imap_mailbox_add(struct imap_mailbox *box,
 	msg->in_new = (uint8_t) file->in_new;
 	msg->flags = (uint8_t) imap_flags_from_name(file->name);
 	msg->keywords = imap_keywords_from_name(file->name);
+	if (file->uid >= recent_from)
+		msg->flags |= IMAP_FLAG_RECENT;
 	if (!file->in_new || box->readonly)
 		return;
-	/* Whoever moves it out of new/ first has it as \Recent. */
 	if (maildir_set_flags(box->dir, file->name, 1,
 	    strstr(file->name, ":2,") != NULL ?
 	    strstr(file->name, ":2,") + 3 : "", &new_name, &error) == 0) {
 		free(msg->name);
 		msg->name = new_name;
 		msg->in_new = 0;
-		msg->flags |= IMAP_FLAG_RECENT;
 	} else {
 		free(error);
 		(void) imap_msg_refind(box, msg);
 	}
-	(void) first_open;
+}
+
+uint64_t *
+imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
+	uint64_t *highest_r)
+{
+	struct imap_modseq *ms;
+	uint64_t *modseqs;
+	char *error = NULL;
+
+	if ((ms = imap_modseq_begin(dir, &error)) == NULL) {
+		log_error("%s: %s", dir, error);
+		free(error);
+		return NULL;
+	}
+	modseqs = xcalloc(r->count + 1, sizeof(*modseqs));
+	imap_modseq_reconcile(ms, r->files, r->count, modseqs);
+	*highest_r = imap_modseq_highest(ms);
+	if (imap_modseq_end(&ms, &error) < 0) {
+		log_error("%s: %s", dir, error);
+		free(error);
+	}
+	return modseqs;
 }
 
 int
@@ -356,6 +383,7 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 {
 	struct imap_mailbox *box = xcalloc(1, sizeof(*box));
 	struct imap_uidlist_result r;
+	uint64_t *modseqs;
 	size_t i;
 
 	box->dir = xstrdup(dir);
@@ -366,14 +394,19 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 		return -1;
 	}
 	(void) imap_dirs_changed(box, &box->new_mtime, &box->cur_mtime);
-	if (imap_uidlist_scan(dir, &r, error_r) < 0) {
+	if (imap_uidlist_scan_claim(dir, &r, !readonly, error_r) < 0) {
 		imap_mailbox_close(&box);
 		return -1;
 	}
 	box->uidvalidity = r.uidvalidity;
 	box->uidnext = r.uidnext;
-	for (i = 0; i < r.count; i++)
-		imap_mailbox_add(box, &r.files[i], 1);
+	modseqs = imap_mailbox_modseqs(dir, &r, &box->highestmodseq);
+	for (i = 0; i < r.count; i++) {
+		imap_mailbox_add(box, &r.files[i], r.recent_from);
+		box->msgs[box->count - 1].modseq = modseqs != NULL ?
+		    modseqs[i] : 0;
+	}
+	free(modseqs);
 	imap_uidlist_result_free(&r);
 	box->changed = 0;
 	*box_r = box;
@@ -452,13 +485,15 @@ imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 	size_t i, old_count;
 	unsigned int disk_flags;
 	uint32_t disk_keywords;
+	uint64_t *modseqs, modseq;
 	char *error = NULL;
-	int rescanned = 0;
+	int rescanned = 0, modseq_moved;
 
 	if (!imap_dirs_changed(box, &new_mtime, &cur_mtime))
 		return 0;
 again:
-	if (imap_uidlist_scan(box->dir, &r, &error) < 0) {
+	if (imap_uidlist_scan_claim(box->dir, &r, !box->readonly,
+	    &error) < 0) {
 		log_error("%s: %s", box->dir, error);
 		free(error);
 		return access(box->dir, F_OK) == 0 ? 0 : -1;
@@ -479,14 +514,18 @@ again:
 			goto again;
 		}
 	}
+	modseqs = imap_mailbox_modseqs(box->dir, &r, &box->highestmodseq);
 	for (i = box->count; i > 0; i--) {
 		file = imap_scan_find(&r, box->msgs[i - 1].uid);
 		if (file == NULL) {
 			/* Descending: the numbers below i stay valid. */
-			imap_printf(sess, "* %zu EXPUNGE\r\n", i);
+			imap_expunged_reply(sess, i, box->msgs[i - 1].uid);
 			imap_mailbox_drop(box, i - 1);
 			continue;
 		}
+		modseq = modseqs != NULL ? modseqs[file - r.files] : 0;
+		modseq_moved = modseq != box->msgs[i - 1].modseq;
+		box->msgs[i - 1].modseq = modseq;
 		if (strcmp(file->name, box->msgs[i - 1].name) != 0) {
 			free(box->msgs[i - 1].name);
 			box->msgs[i - 1].name = xstrdup(file->name);
@@ -496,16 +535,13 @@ again:
 		disk_keywords = imap_keywords_from_name(file->name);
 		if (disk_flags != (box->msgs[i - 1].flags &
 		    IMAP_FLAGS_STORED) ||
-		    disk_keywords != box->msgs[i - 1].keywords) {
+		    disk_keywords != box->msgs[i - 1].keywords ||
+		    (modseq_moved && sess->condstore)) {
 			box->msgs[i - 1].flags = (uint8_t) (disk_flags |
 			    (box->msgs[i - 1].flags & IMAP_FLAG_RECENT));
 			box->msgs[i - 1].keywords = disk_keywords;
 			imap_keywords_refresh(sess, box, disk_keywords);
-			imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", i,
-			    (unsigned) box->msgs[i - 1].uid);
-			imap_write_flags(sess, box->msgs[i - 1].flags,
-			    box->msgs[i - 1].keywords);
-			imap_printf(sess, ")\r\n");
+			imap_write_flags_fetch(sess, i, &box->msgs[i - 1]);
 		}
 	}
 	imap_mailbox_compact(box);
@@ -513,12 +549,15 @@ again:
 	old_count = box->count;
 	for (i = 0; i < r.count; i++) {
 		if (r.files[i].uid > max_uid) {
-			imap_mailbox_add(box, &r.files[i], 0);
+			imap_mailbox_add(box, &r.files[i], r.recent_from);
+			box->msgs[box->count - 1].modseq = modseqs != NULL ?
+			    modseqs[i] : 0;
 			imap_keywords_refresh(sess, box,
 			    box->msgs[box->count - 1].keywords);
 		}
 	}
 	box->uidnext = r.uidnext;
+	free(modseqs);
 	imap_uidlist_result_free(&r);
 	if (box->count != old_count) {
 		imap_printf(sess, "* %zu EXISTS\r\n", box->count);

@@ -5,9 +5,11 @@
  *
  * Per message the session keeps a struct imap_msg: the UID, the flags
  * the client was last told, and the file's current name.  Message data
- * is read from the file when asked for.  Messages found in new/ are
- * moved to cur/ by the session that first sees them (unless it EXAMINEd
- * the folder) and are \Recent in that session only (RFC 3501 2.3.2).
+ * is read from the file when asked for.  A message is \Recent in the
+ * one SELECT session that claims it in the UID list first, however it
+ * came (delivery, APPEND, COPY, MOVE; RFC 3501 2.3.2); an EXAMINE sees
+ * unclaimed ones as \Recent too and claims none.  A SELECT moves the
+ * files it finds in new/ to cur/.
  *
  * imap_mailbox_sync() rescans only when new/ or cur/ changed (their
  * mtimes; a change within the same second always rescans), and sends the
@@ -26,9 +28,11 @@
 #include "imap_keywords.h"
 
 struct imap_session;
+struct imap_uidlist_result;
 
 struct imap_msg {
 	char *name;		/* file name in cur/ (or new/) */
+	uint64_t modseq;	/* RFC 7162, as the client was last told */
 	uint32_t uid;
 	uint32_t keywords;	/* bit n: keyword n (letter 'a' + n) */
 	uint8_t flags;		/* IMAP_FLAG_* as the client knows them */
@@ -41,6 +45,7 @@ struct imap_mailbox {
 	int readonly;		/* EXAMINE */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
+	uint64_t highestmodseq;	/* 0: the record could not be read */
 	struct imap_msg *msgs;	/* sorted by UID; index = sequence - 1 */
 	size_t count;
 	size_t alloc;
@@ -64,6 +69,14 @@ void imap_mailbox_close(struct imap_mailbox **boxp);
  * end with BYE).
  */
 int imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box);
+
+/*
+ * The MODSEQs of a fresh scan r (imap_modseq_reconcile), one per file
+ * (caller frees); *highest_r the folder's HIGHESTMODSEQ.  NULL, logged,
+ * when the record cannot be had: the caller goes on without MODSEQs.
+ */
+uint64_t *imap_mailbox_modseqs(const char *dir,
+	const struct imap_uidlist_result *r, uint64_t *highest_r);
 
 /* Count \Recent messages. */
 size_t imap_mailbox_recent(const struct imap_mailbox *box);

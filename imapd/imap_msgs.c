@@ -24,6 +24,7 @@
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
+#include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "mail_params.h"
@@ -38,16 +39,32 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
 {
 	struct imap_mailbox *box = sess->box;
-	struct imap_arg list;
+	struct imap_arg list, *set = &args[0];
+	struct imap_modseq *ms = NULL;
 	unsigned char *selected;
 	unsigned int flags, new_flags;
-	uint32_t keywords, new_keywords;
+	uint32_t keywords, new_keywords, *modified = NULL;
+	uint64_t unchangedsince = UINT64_MAX, now;
 	const char *item;
 	char *error = NULL;
-	size_t i;
+	struct buf *code;
+	size_t i, modified_count = 0;
 	int mode, silent, failed = 0, added;
 
-	if (count < 3 || args[0].type != IMAP_ARG_ATOM ||
+	/* RFC 7162 3.1.3: STORE set (UNCHANGEDSINCE n) item flags. */
+	if (count >= 4 && args[1].type == IMAP_ARG_LIST) {
+		if (args[1].count != 2 || args[1].list[0].type !=
+		    IMAP_ARG_ATOM || strcasecmp(args[1].list[0].str,
+		    "UNCHANGEDSINCE") != 0 ||
+		    imap_parse_modseq(&args[1].list[1], &unchangedsince) < 0) {
+			imap_tagged(sess, "BAD", "Bad STORE modifier");
+			return;
+		}
+		sess->condstore = 1;	/* an enabling command */
+		args++;
+		count--;
+	}
+	if (count < 3 || set->type != IMAP_ARG_ATOM ||
 	    args[1].type != IMAP_ARG_ATOM) {
 		imap_tagged(sess, "BAD", "STORE needs a set, an item and "
 		    "flags");
@@ -76,7 +93,7 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 		imap_tagged(sess, "NO", "Mailbox is read-only");
 		return;
 	}
-	if (imap_select_messages(sess, args[0].str, sess->uid_cmd,
+	if (imap_select_messages(sess, set->str, sess->uid_cmd,
 	    &selected) < 0)
 		return;
 	/* Removing a keyword the folder never had names no letter. */
@@ -91,10 +108,30 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	}
 	if (added)
 		imap_write_flag_lists(sess);
+	/* The check and the change under one lock: no lost update. */
+	if ((ms = imap_modseq_begin(box->dir, &error)) == NULL) {
+		log_error("user=%s %s", sess->user, error);
+		free(error);
+		error = NULL;
+		if (unchangedsince != UINT64_MAX) {
+			free(selected);
+			imap_tagged(sess, "NO", "[SERVERBUG] Cannot read the "
+			    "modification sequences");
+			return;
+		}
+	}
 	for (i = 0; i < box->count; i++) {
 		if (!selected[i])
 			continue;
 		imap_yield(i);
+		now = ms != NULL ? imap_modseq_of(ms, box->msgs[i].uid) : 0;
+		if ((now != 0 ? now : box->msgs[i].modseq) > unchangedsince) {
+			modified = xreallocarray(modified, modified_count + 1,
+			    sizeof(*modified));
+			modified[modified_count++] = sess->uid_cmd ?
+			    box->msgs[i].uid : (uint32_t) (i + 1);
+			continue;
+		}
 		new_flags = box->msgs[i].flags & IMAP_FLAGS_STORED;
 		new_keywords = box->msgs[i].keywords;
 		if (mode > 0) {
@@ -114,16 +151,39 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 			failed = 1;
 			continue;
 		}
-		if (silent)
+		if (ms != NULL)
+			box->msgs[i].modseq = imap_modseq_change(ms,
+			    box->msgs[i].uid, box->msgs[i].name);
+		/* RFC 7162 3.1.3: silent, but not for a CONDSTORE client. */
+		if (silent && (!sess->condstore ||
+		    unchangedsince == UINT64_MAX))
 			continue;
 		imap_printf(sess, "* %zu FETCH (FLAGS ", i + 1);
 		imap_write_flags(sess, box->msgs[i].flags,
 		    box->msgs[i].keywords);
 		if (sess->uid_cmd)
 			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
+		imap_write_modseq(sess, &box->msgs[i]);
 		imap_printf(sess, ")\r\n");
 	}
 	free(selected);
+	if (ms != NULL)
+		box->highestmodseq = imap_modseq_highest(ms);
+	if (imap_modseq_end(&ms, &error) < 0) {
+		log_error("user=%s %s", sess->user, error);
+		free(error);
+	}
+	if (modified_count > 0) {
+		code = buf_new(xalloc_add(xalloc_mul(modified_count, 22), 64));
+		(void) buf_append_str(code, "[MODIFIED ");
+		(void) imap_uid_ranges(code, modified, modified_count);
+		(void) buf_append_str(code, "] ");
+		free(modified);
+		imap_tagged_code(sess, "OK", code, "Conditional store "
+		    "completed");
+		buf_free(&code);
+		return;
+	}
 	if (failed)
 		imap_tagged(sess, "NO", "Some messages were expunged "
 		    "meanwhile");
@@ -176,8 +236,8 @@ imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 		bytes += size;
 		/* Ascending: each earlier EXPUNGE moved this one down. */
 		if (report)
-			imap_printf(sess, "* %lld EXPUNGE\r\n",
-			    (long long) i + 1 - messages);
+			imap_expunged_reply(sess, i + 1 - (size_t) messages,
+			    msg->uid);
 		messages++;
 		imap_mailbox_drop(box, i);
 	}
@@ -221,11 +281,7 @@ imap_cmd_expunge(struct imap_session *sess, struct imap_arg *args,
 	imap_tagged(sess, "OK", "Expunge completed");
 }
 
-/*
- * "1:3,7" for a list of UIDs (runs become ranges, RFC 4315 uid-set);
- * -1 when out's cap is reached.
- */
-static int
+int
 imap_uid_ranges(struct buf *out, const uint32_t *uids, size_t count)
 {
 	size_t i = 0, j;
@@ -256,15 +312,30 @@ imap_copyuid_code(uint32_t validity, const uint32_t *src,
 	const uint32_t *dst, size_t n)
 {
 	struct buf *code = buf_new(xalloc_add(xalloc_mul(n, 22), 64));
+	uint32_t *src_kept = xcalloc(n + 1, sizeof(*src_kept));
+	uint32_t *dst_kept = xcalloc(n + 1, sizeof(*dst_kept));
+	size_t i, kept = 0;
 
-	if (validity == 0)
-		return code;
-	if (buf_printf(code, "[COPYUID %u ", (unsigned) validity) < 0 ||
-	    imap_uid_ranges(code, src, n) < 0 ||
+	/*
+	 * A copy the target's list no longer holds (expunged there before
+	 * we looked) has no UID to report: leave the pair out, never a
+	 * UID 0 (RFC 4315 uid-set is of nz-number).
+	 */
+	for (i = 0; i < n; i++) {
+		if (src[i] != 0 && dst[i] != 0) {
+			src_kept[kept] = src[i];
+			dst_kept[kept++] = dst[i];
+		}
+	}
+	if (validity != 0 && kept > 0 && (buf_printf(code, "[COPYUID %u ",
+	    (unsigned) validity) < 0 ||
+	    imap_uid_ranges(code, src_kept, kept) < 0 ||
 	    buf_append_char(code, ' ') < 0 ||
-	    imap_uid_ranges(code, dst, n) < 0 ||
-	    buf_append_str(code, "] ") < 0)
+	    imap_uid_ranges(code, dst_kept, kept) < 0 ||
+	    buf_append_str(code, "] ") < 0))
 		log_panic("COPYUID of %zu messages past its worst case", n);
+	free(src_kept);
+	free(dst_kept);
 	return code;
 }
 
@@ -545,7 +616,8 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 		}
 		for (i = box->count; i > 0; i--) {
 			if (imap_uid_in(src_uids, n, box->msgs[i - 1].uid)) {
-				imap_printf(sess, "* %zu EXPUNGE\r\n", i);
+				imap_expunged_reply(sess, i,
+				    box->msgs[i - 1].uid);
 				imap_mailbox_drop(box, i - 1);
 			}
 		}

@@ -324,8 +324,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	multi_sessions = xcalloc(limit, sizeof(*multi_sessions));
 	fds = xcalloc(limit + 2, sizeof(*fds));
 	stream_set_waiter(multi_wait);
-	idle_deadline = var_max_idle > 0 && var_max_idle < 366LL * 86400 ?
-	    multi_now_ms() + var_max_idle * 1000 : INT64_MAX;
+	idle_deadline = service_idle_deadline(multi_now_ms());
 	for (;;) {
 		/* Full, or done accepting: let the master start another. */
 		if (service_set_busy(!accepting || multi_count >= limit) < 0)
@@ -334,9 +333,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 			break;
 		now = multi_now_ms();
 		if (multi_count > 0)
-			idle_deadline = var_max_idle > 0 &&
-			    var_max_idle < 366LL * 86400 ?
-			    now + var_max_idle * 1000 : INT64_MAX;
+			idle_deadline = service_idle_deadline(now);
 		else if (now >= idle_deadline) {
 			log_debug("idle for %llds: exiting", var_max_idle);
 			break;

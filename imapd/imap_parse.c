@@ -163,6 +163,27 @@ imap_is_atom_char(unsigned char c)
 	    c != '{';
 }
 
+/*
+ * Does the atom start..end name a fetch item with a section ("BODY[",
+ * "BODY.PEEK[", "BINARY[", "BINARY.PEEK[", "BINARY.SIZE[")?  Only there
+ * do the brackets hold spaces and lists; elsewhere '[' and ']' are
+ * plain ATOM-CHAR and ASTRING-CHAR (RFC 3501 9: "CREATE [Gmail]").
+ */
+static int
+imap_is_section_prefix(const char *start, const char *end)
+{
+	static const char *const items[] = { "BODY", "BODY.PEEK", "BINARY",
+	    "BINARY.PEEK", "BINARY.SIZE" };
+	size_t len = (size_t) (end - start), i;
+
+	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		if (strlen(items[i]) == len &&
+		    strncasecmp(start, items[i], len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* *budget: how many more arguments the command may have. */
 static int
 imap_parse_list(const char **pp, const char *end, int depth, int closing,
@@ -255,7 +276,8 @@ imap_parse_list(const char **pp, const char *end, int depth, int closing,
 		} else {
 			start = p;
 			while (p < end && imap_is_atom_char((unsigned char) *p)) {
-				if (*p++ != '[')
+				if (*p++ != '[' ||
+				    !imap_is_section_prefix(start, p - 1))
 					continue;
 				/*
 				 * A fetch section may hold spaces and lists,

@@ -35,7 +35,7 @@ enum search_op {
 	S_ALL, S_FLAG_SET, S_FLAG_CLEAR, S_NEW, S_SEQ, S_UID, S_NOT,
 	S_OR, S_AND, S_LARGER, S_SMALLER, S_BEFORE, S_ON, S_SINCE,
 	S_SENTBEFORE, S_SENTON, S_SENTSINCE, S_HEADER, S_BODY, S_TEXT,
-	S_NONE, S_KEYWORD, S_UNKEYWORD,
+	S_NONE, S_KEYWORD, S_UNKEYWORD, S_MODSEQ,
 };
 
 /* Decoded bytes searched per header field or body part. */
@@ -45,6 +45,7 @@ struct search_key {
 	enum search_op op;
 	unsigned int flag;
 	long long number;		/* sizes, dates as yyyymmdd */
+	uint64_t modseq;		/* S_MODSEQ */
 	char *field;			/* S_HEADER */
 	char *value;
 	struct imap_seqset set;
@@ -174,6 +175,7 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 		{ "SUBJECT", S_HEADER, 0, 1 },
 		{ "HEADER", S_HEADER, 0, 2 },
 		{ "UID", S_UID, 0, 1 },
+		{ "MODSEQ", S_MODSEQ, 0, 1 },
 		{ "NOT", S_NOT, 0, 0 },
 		{ "OR", S_OR, 0, 0 },
 	};
@@ -199,6 +201,17 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 	}
 	k->op = keys[i].op;
 	k->flag = keys[i].flag;
+	/* RFC 7162 3.1.5: MODSEQ ["entry" priv|shared|all] n; no entries
+	 * of our own, so the entry is only checked for shape. */
+	if (k->op == S_MODSEQ && *pos + 2 < count &&
+	    args[*pos].type == IMAP_ARG_STRING) {
+		if (args[*pos + 1].type != IMAP_ARG_ATOM ||
+		    (strcasecmp(args[*pos + 1].str, "priv") != 0 &&
+		    strcasecmp(args[*pos + 1].str, "shared") != 0 &&
+		    strcasecmp(args[*pos + 1].str, "all") != 0))
+			return -1;
+		*pos += 2;
+	}
 	if (k->op == S_NOT || k->op == S_OR) {
 		k->count = k->op == S_NOT ? 1 : 2;
 		k->sub = xcalloc(k->count, sizeof(*k->sub));
@@ -239,6 +252,10 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 		return k->number < 0 ? -1 : 0;
 	case S_UID:
 		return imap_seqset_parse(value, &k->set);
+	case S_MODSEQ:
+		if (imap_parse_modseq(&args[*pos - 1], &k->modseq) < 0)
+			return -1;
+		return 0;
 	default:
 		k->value = xstrdup(value);
 		mime_decode_fold(k->value, strlen(k->value));
@@ -413,6 +430,8 @@ search_test(struct search_msg *sm, const struct search_key *k)
 		return imap_seqset_contains(&k->set, (uint32_t) sm->index + 1);
 	case S_UID:
 		return imap_seqset_contains(&k->set, sm->msg->uid);
+	case S_MODSEQ:
+		return sm->msg->modseq >= k->modseq;
 	case S_NOT:
 		return !search_test(sm, &k->sub[0]);
 	case S_OR:
@@ -485,6 +504,90 @@ search_resolve(struct search_key *k, uint32_t max_seq, uint32_t max_uid)
 		search_resolve(&k->sub[i], max_seq, max_uid);
 }
 
+/* Does the key tree use MODSEQ (the response then carries one)? */
+static int
+search_uses_modseq(const struct search_key *k)
+{
+	size_t i;
+
+	if (k->op == S_MODSEQ)
+		return 1;
+	for (i = 0; i < k->count; i++) {
+		if (search_uses_modseq(&k->sub[i]))
+			return 1;
+	}
+	return 0;
+}
+
+#define ESEARCH_MIN	0x01
+#define ESEARCH_MAX	0x02
+#define ESEARCH_ALL	0x04
+#define ESEARCH_COUNT	0x08
+
+/* "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1); () means ALL. */
+static int
+search_return_options(const struct imap_arg *arg, unsigned int *opts_r)
+{
+	static const char *const names[] = { "MIN", "MAX", "ALL", "COUNT" };
+	size_t i, k;
+
+	if (arg->type != IMAP_ARG_LIST)
+		return -1;
+	*opts_r = 0;
+	for (i = 0; i < arg->count; i++) {
+		for (k = 0; k < 4; k++) {
+			if (arg->list[i].type == IMAP_ARG_ATOM &&
+			    strcasecmp(arg->list[i].str, names[k]) == 0)
+				break;
+		}
+		if (k == 4)
+			return -1;
+		*opts_r |= 1U << k;
+	}
+	if (*opts_r == 0)
+		*opts_r = ESEARCH_ALL;
+	return 0;
+}
+
+/* The result: "* SEARCH n..." or "* ESEARCH (TAG ...) ...". */
+static void
+search_reply(struct imap_session *sess, const uint32_t *hits, size_t n,
+	int esearch, unsigned int opts, uint64_t modseq)
+{
+	struct buf *set;
+	size_t i;
+
+	if (!esearch) {
+		imap_printf(sess, "* SEARCH");
+		for (i = 0; i < n; i++)
+			imap_printf(sess, " %u", (unsigned) hits[i]);
+		if (modseq > 0)
+			imap_printf(sess, " (MODSEQ %llu)",
+			    (unsigned long long) modseq);
+		imap_printf(sess, "\r\n");
+		return;
+	}
+	imap_printf(sess, "* ESEARCH (TAG ");
+	imap_write_string(sess, sess->tag, strlen(sess->tag));
+	imap_printf(sess, ")%s", sess->uid_cmd ? " UID" : "");
+	if ((opts & ESEARCH_MIN) && n > 0)
+		imap_printf(sess, " MIN %u", (unsigned) hits[0]);
+	if ((opts & ESEARCH_MAX) && n > 0)
+		imap_printf(sess, " MAX %u", (unsigned) hits[n - 1]);
+	if (opts & ESEARCH_COUNT)
+		imap_printf(sess, " COUNT %zu", n);
+	if ((opts & ESEARCH_ALL) && n > 0) {
+		set = buf_new(xalloc_add(xalloc_mul(n, 22), 64));
+		(void) imap_uid_ranges(set, hits, n);
+		imap_printf(sess, " ALL ");
+		imap_write(sess, buf_cstr(set), buf_len(set));
+		buf_free(&set);
+	}
+	if (modseq > 0)
+		imap_printf(sess, " MODSEQ %llu", (unsigned long long) modseq);
+	imap_printf(sess, "\r\n");
+}
+
 void
 imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
@@ -492,30 +595,45 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	struct imap_mailbox *box = sess->box;
 	struct search_key key;
 	struct search_msg sm;
-	uint32_t max_uid;
-	size_t first = 0, i;
+	uint32_t max_uid, *hits;
+	uint64_t modseq = 0;
+	size_t first = 0, i, n = 0;
+	unsigned int opts = 0;
+	int esearch = 0, uses_modseq;
 
 	memset(&key, 0, sizeof(key));
 	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[0].str, "CHARSET") == 0) {
-		if (args[1].type == IMAP_ARG_LIST ||
-		    (strcasecmp(args[1].str, "UTF-8") != 0 &&
-		    strcasecmp(args[1].str, "US-ASCII") != 0)) {
+	    strcasecmp(args[0].str, "RETURN") == 0) {
+		if (search_return_options(&args[1], &opts) < 0) {
+			imap_tagged(sess, "BAD", "Invalid RETURN options");
+			return;
+		}
+		esearch = 1;
+		first = 2;
+	}
+	if (count >= first + 2 && args[first].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[first].str, "CHARSET") == 0) {
+		if (args[first + 1].type == IMAP_ARG_LIST ||
+		    (strcasecmp(args[first + 1].str, "UTF-8") != 0 &&
+		    strcasecmp(args[first + 1].str, "US-ASCII") != 0)) {
 			imap_tagged(sess, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
 			    "Unsupported charset");
 			return;
 		}
-		first = 2;
+		first += 2;
 	}
 	if (search_parse_list(args + first, count - first, &key, 0) < 0) {
 		search_key_free(&key);
 		imap_tagged(sess, "BAD", "Invalid search criteria");
 		return;
 	}
+	uses_modseq = search_uses_modseq(&key);
+	if (uses_modseq)
+		sess->condstore = 1;	/* an enabling command */
 	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
 	/* '*' is the last message (or UID); resolve every set in the tree. */
 	search_resolve(&key, (uint32_t) box->count, max_uid);
-	imap_printf(sess, "* SEARCH");
+	hits = xcalloc(box->count + 1, sizeof(*hits));
 	memset(&sm, 0, sizeof(sm));
 	sm.box = box;
 	sm.scratch = buf_new(BUF_DEFAULT_CAP);
@@ -526,9 +644,12 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 		sm.index = i;
 		sm.mapped = 0;
 		sm.mtime = 0;
-		if (search_test(&sm, &key))
-			imap_printf(sess, " %u", sess->uid_cmd ?
-			    (unsigned) box->msgs[i].uid : (unsigned) i + 1);
+		if (search_test(&sm, &key)) {
+			hits[n++] = sess->uid_cmd ? box->msgs[i].uid :
+			    (uint32_t) i + 1;
+			if (box->msgs[i].modseq > modseq)
+				modseq = box->msgs[i].modseq;
+		}
 		mime_free(&sm.mime);
 		if (sm.data != NULL)
 			munmap(sm.data, sm.len);
@@ -536,7 +657,9 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	}
 	buf_free(&sm.scratch);
 	buf_free(&sm.text);
-	imap_printf(sess, "\r\n");
+	/* RFC 7162 3.1.5: the highest MODSEQ of what MODSEQ matched. */
+	search_reply(sess, hits, n, esearch, opts, uses_modseq ? modseq : 0);
+	free(hits);
 	search_key_free(&key);
 	imap_tagged(sess, "OK", "Search completed");
 }

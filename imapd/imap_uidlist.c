@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
 #include "mail_params.h"
@@ -210,30 +211,26 @@ imap_list_files(const char *folder_dir, struct imap_uidlist_file **files_r,
 static int
 imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
 	size_t *count_r, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
-	char **error_r)
+	uint32_t *first_recent_r, char **error_r)
 {
 	struct uid_entry *entries = NULL;
 	size_t count = 0, alloc = 0, i;
 	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
 	char line[IMAP_UIDLIST_LINE_MAX + 2];
-	unsigned long validity, next, uid, last = 0;
-	int ret = 1, pos;
+	unsigned long validity, next, uid, last = 0, first_recent = 0;
+	int ret = 1, pos, fields;
 	FILE *f;
 
 	*entries_r = NULL;
 	*count_r = 0;
 	*uidvalidity_r = 0;
-	f = fopen(path, "re");
-	if (f == NULL) {
-		ret = errno == ENOENT ? 0 : -2;
-		if (ret == -2)
-			*error_r = xasprintf("open %s: %s", path,
-			    strerror(errno));
+	if ((ret = imap_open_existing(path, &f, error_r)) <= 0) {
 		free(path);
 		return ret;
 	}
 	if (fgets(line, sizeof(line), f) == NULL ||
-	    sscanf(line, "ispmail-uidlist 1 %lu %lu", &validity, &next) != 2 ||
+	    (fields = sscanf(line, "ispmail-uidlist 1 %lu %lu %lu", &validity,
+	    &next, &first_recent)) < 2 ||
 	    validity == 0 || validity > UINT32_MAX || next == 0 ||
 	    next > UINT32_MAX) {
 		ret = -1;
@@ -241,6 +238,9 @@ imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
 	}
 	*uidvalidity_r = (uint32_t) validity;
 	*uidnext_r = (uint32_t) next;
+	/* A list of before \Recent was kept: none of its UIDs is. */
+	*first_recent_r = fields == 3 && first_recent > 0 &&
+	    first_recent <= next ? (uint32_t) first_recent : (uint32_t) next;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		pos = 0;
 		if (strchr(line, '\n') == NULL ||
@@ -402,28 +402,38 @@ imap_lock(const char *lock_path, char **error_r)
 	}
 }
 
-static int
-imap_write_list(const char *folder_dir, const struct imap_uidlist_result *r,
+int
+imap_open_existing(const char *path, FILE **f_r, char **error_r)
+{
+	*f_r = fopen(path, "re");
+	if (*f_r != NULL)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	*error_r = xasprintf("open %s: %s", path, strerror(errno));
+	return -2;
+}
+
+FILE *
+imap_replace_begin(const char *folder_dir, const char *name, char **error_r)
+{
+	char *tmp = xasprintf("%s/%s.tmp", folder_dir, name);
+	FILE *f = fopen(tmp, "we");
+
+	if (f == NULL)
+		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
+	free(tmp);
+	return f;
+}
+
+int
+imap_replace_commit(FILE *f, const char *folder_dir, const char *name,
 	char **error_r)
 {
-	char *tmp = xasprintf("%s/%s.tmp", folder_dir, IMAP_UIDLIST_NAME);
-	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
-	size_t i;
-	FILE *f;
+	char *tmp = xasprintf("%s/%s.tmp", folder_dir, name);
+	char *path = xasprintf("%s/%s", folder_dir, name);
 	int ret = -1;
 
-	f = fopen(tmp, "we");
-	if (f == NULL) {
-		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fprintf(f, "ispmail-uidlist 1 %u %u\n", (unsigned) r->uidvalidity,
-	    (unsigned) r->uidnext);
-	for (i = 0; i < r->count; i++) {
-		fprintf(f, "%u %.*s\n", (unsigned) r->files[i].uid,
-		    (int) imap_uidlist_base_len(r->files[i].name),
-		    r->files[i].name);
-	}
 	if (fflush(f) != 0 || ferror(f)) {
 		*error_r = xasprintf("write %s: %s", tmp, strerror(errno));
 		fclose(f);
@@ -443,14 +453,99 @@ out:
 	return ret;
 }
 
+static int
+imap_write_list(const char *folder_dir, const struct imap_uidlist_result *r,
+	uint32_t first_recent, char **error_r)
+{
+	FILE *f = imap_replace_begin(folder_dir, IMAP_UIDLIST_NAME, error_r);
+	size_t i;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "ispmail-uidlist 1 %u %u %u\n", (unsigned) r->uidvalidity,
+	    (unsigned) r->uidnext, (unsigned) first_recent);
+	for (i = 0; i < r->count; i++) {
+		fprintf(f, "%u %.*s\n", (unsigned) r->files[i].uid,
+		    (int) imap_uidlist_base_len(r->files[i].name),
+		    r->files[i].name);
+	}
+	return imap_replace_commit(f, folder_dir, IMAP_UIDLIST_NAME, error_r);
+}
+
+/*
+ * The Maildir++ store a folder belongs to: the folder itself for INBOX,
+ * the parent of a ".Name" folder (caller frees).
+ */
+static char *
+imap_store_root(const char *folder_dir)
+{
+	const char *slash = strrchr(folder_dir, '/');
+
+	if (slash != NULL && slash[1] == '.' && slash > folder_dir)
+		return xstrndup(folder_dir, (size_t) (slash - folder_dir));
+	return xstrdup(folder_dir);
+}
+
+/*
+ * A UIDVALIDITY for a new list: the current time, but above above (the
+ * old list's) and above every UIDVALIDITY this store ever gave out, kept
+ * in the store's IMAP_UIDVALIDITY_NAME.  A folder deleted and created
+ * again in the same second so gets another one (RFC 3501 2.3.1.1).  Two
+ * folders made at once may read the same counter and share a value: that
+ * is harmless, they have different names.  A lost or unreadable counter
+ * only falls back to the time.
+ */
+static uint32_t
+imap_next_uidvalidity(const char *folder_dir, uint32_t above)
+{
+	char *root = imap_store_root(folder_dir), *path, *tmp, text[32];
+	unsigned long last = 0;
+	uint32_t validity = (uint32_t) time(NULL);
+	struct buf *out;
+	ssize_t n;
+	int fd;
+
+	path = xasprintf("%s/%s", root, IMAP_UIDVALIDITY_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (n > 0) {
+			text[n] = '\0';
+			last = strtoul(text, NULL, 10);
+		}
+	}
+	if (last < UINT32_MAX && validity <= (uint32_t) last)
+		validity = (uint32_t) last + 1;
+	if (validity <= above && above < UINT32_MAX)
+		validity = above + 1;
+	tmp = xasprintf("%s.%ld.tmp", path, (long) getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	out = buf_new(sizeof(text));
+	(void) buf_printf(out, "%u\n", (unsigned) validity);
+	if (fd < 0 || write(fd, buf_cstr(out), buf_len(out)) !=
+	    (ssize_t) buf_len(out) || rename(tmp, path) < 0) {
+		log_warn("%s: %s", tmp, strerror(errno));
+		(void) unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_free(&out);
+	free(tmp);
+	free(path);
+	free(root);
+	return validity;
+}
+
 /* Under the lock: list, read, assign, write. */
 static int
 imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
-	char **error_r)
+	int claim, char **error_r)
 {
 	struct uid_entry *entries = NULL;
 	size_t entry_count = 0, i;
-	uint32_t old_validity;
+	uint32_t old_validity, first_recent = 1;
 	struct stat st;
 	char *path;
 	int rc;
@@ -458,7 +553,7 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
 		return -1;
 	rc = imap_read_list(folder_dir, &entries, &entry_count,
-	    &r->uidvalidity, &r->uidnext, error_r);
+	    &r->uidvalidity, &r->uidnext, &first_recent, error_r);
 	if (rc == -2)
 		return -1;
 	if (rc <= 0) {
@@ -474,10 +569,13 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 		    (uint32_t) st.st_mtime > old_validity)
 			old_validity = (uint32_t) st.st_mtime;
 		free(path);
-		r->uidvalidity = (uint32_t) time(NULL);
-		if (r->uidvalidity <= old_validity)
-			r->uidvalidity = old_validity + 1;
+		r->uidvalidity = imap_next_uidvalidity(folder_dir,
+		    old_validity);
+		/* MODSEQs are per UIDVALIDITY: count from 1 again. */
+		if (imap_modseq_reset(folder_dir, error_r) < 0)
+			return -1;
 		r->uidnext = 1;
+		first_recent = 1;
 		r->rebuilt = rc < 0;
 		if (rc < 0)
 			log_warn("%s/%s damaged: rebuilt with uidvalidity %u",
@@ -502,12 +600,21 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 	if (r->count > 1)
 		qsort(r->files, r->count, sizeof(*r->files),
 		    imap_file_uid_cmp);
-	return imap_write_list(folder_dir, r, error_r);
+	r->recent_from = first_recent;
+	return imap_write_list(folder_dir, r, claim ? r->uidnext :
+	    first_recent, error_r);
 }
 
 int
 imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
 	char **error_r)
+{
+	return imap_uidlist_scan_claim(folder_dir, r, 0, error_r);
+}
+
+int
+imap_uidlist_scan_claim(const char *folder_dir, struct imap_uidlist_result *r,
+	int claim, char **error_r)
 {
 	struct uid_entry *entries = NULL;
 	size_t entry_count = 0;
@@ -518,13 +625,14 @@ imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
 	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
 		return -1;
 	rc = imap_read_list(folder_dir, &entries, &entry_count,
-	    &r->uidvalidity, &r->uidnext, error_r);
+	    &r->uidvalidity, &r->uidnext, &r->recent_from, error_r);
 	if (rc == -2) {
 		imap_uidlist_result_free(r);
 		return -1;
 	}
-	if (rc == 1 && imap_match(r->files, r->count, entries,
-	    entry_count) == 0) {
+	/* Nothing new, and nothing recent left to claim: no lock. */
+	if (rc == 1 && (!claim || r->recent_from >= r->uidnext) &&
+	    imap_match(r->files, r->count, entries, entry_count) == 0) {
 		imap_entries_free(entries, entry_count);
 		if (r->count > 1)
 			qsort(r->files, r->count, sizeof(*r->files),
@@ -538,7 +646,7 @@ imap_uidlist_scan(const char *folder_dir, struct imap_uidlist_result *r,
 		free(lock_path);
 		return -1;
 	}
-	rc = imap_update_locked(folder_dir, r, error_r);
+	rc = imap_update_locked(folder_dir, r, claim, error_r);
 	(void) unlink(lock_path);
 	free(lock_path);
 	if (rc < 0)

@@ -10,12 +10,14 @@
 
 #include "anvil_client.h"
 #include "buf.h"
+#include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
 #include "imap_mailbox.h"
 #include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_trust.h"
 #include "route.h"
 #include "service.h"
 #include "stream.h"
@@ -221,6 +223,34 @@ imap_write_flag_lists(struct imap_session *sess)
 }
 
 void
+imap_write_modseq(struct imap_session *sess, const struct imap_msg *msg)
+{
+	if (sess->condstore)
+		imap_printf(sess, " MODSEQ (%llu)",
+		    (unsigned long long) msg->modseq);
+}
+
+void
+imap_write_flags_fetch(struct imap_session *sess, size_t seq,
+	const struct imap_msg *msg)
+{
+	imap_printf(sess, "* %zu FETCH (UID %u FLAGS ", seq,
+	    (unsigned) msg->uid);
+	imap_write_flags(sess, msg->flags, msg->keywords);
+	imap_write_modseq(sess, msg);
+	imap_printf(sess, ")\r\n");
+}
+
+void
+imap_expunged_reply(struct imap_session *sess, size_t seq, uint32_t uid)
+{
+	if (sess->qresync)
+		imap_printf(sess, "* VANISHED %u\r\n", (unsigned) uid);
+	else
+		imap_printf(sess, "* %zu EXPUNGE\r\n", seq);
+}
+
+void
 imap_yield(size_t done)
 {
 	/* A pause of 0 returns through the session loop (imap_multi.h). */
@@ -327,6 +357,7 @@ static void
 imapd_session_free(struct imap_session *sess)
 {
 	imap_mailbox_close(&sess->box);
+	deflate_conn_free(&sess->compress);
 	tls_conn_free(&sess->tls);
 	stream_free(&sess->s);
 	buf_free(&sess->line);
@@ -358,13 +389,21 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 
 	(void) ctx;
 	memset(&sess, 0, sizeof(sess));
-	sess.peer = peer;
+	sess.client = *peer;
+	sess.peer = peer = &sess.client;
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
 	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.reply = buf_new(imapd_reply_cap());
+	/* Behind a proxy: the header names the client (proxy_trust.h). */
+	if (var_proxy_protocol && proxy_trust_accept(sess.s, &sess.client,
+	    timeout_ms) < 0) {
+		imapd_session_free(&sess);
+		return;
+	}
+	sess.proxy_trusted = proxy_trust_peer(&sess.client);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (!anvil_client_admit(peer, var_imap_client_connection_count_limit,
 	    var_imap_client_connection_rate_limit, &adm)) {
@@ -522,6 +561,8 @@ imapd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	if (anvil_client_init(&error) < 0)
 		log_fatal("client_limit_exceptions: %s", error);
+	if (proxy_trust_init(&error) < 0)
+		log_fatal("proxy_trusted_networks: %s", error);
 }
 
 static void

@@ -160,14 +160,12 @@ static void
 lmtpd_pre_init(void *ctx)
 {
 	struct lmtpd_server *server = ctx;
-	char **list, *error = NULL;
-	int count;
+	char *error = NULL;
 
-	list = params_list_split(var_lmtp_trusted_networks, &count);
-	server->trusted = netmatch_new(list, count, &error);
-	params_list_free(list);
+	server->trusted = netmatch_from_param("lmtp_trusted_networks",
+	    var_lmtp_trusted_networks, &error);
 	if (server->trusted == NULL)
-		log_fatal("lmtp_trusted_networks: %s", error);
+		log_fatal("%s", error);
 }
 
 int

@@ -19,10 +19,12 @@
 #include "log.h"
 #include "mail_params.h"
 #include "master.h"
+#include "master_check.h"
 #include "master_conf.h"
 #include "master_listen.h"
 #include "master_proto.h"
 #include "master_reload.h"
+#include "master_secrets.h"
 #include "master_spawn.h"
 #include "master_status.h"
 #include "params.h"
@@ -375,8 +377,31 @@ raise_nofile(void)
 		    (unsigned long long) rl.rlim_max);
 }
 
+/*
+ * Each secret-file warning (master_secrets.h) as a log line, and also on
+ * stderr when the log goes elsewhere, so whoever started the master sees
+ * them.
+ */
 static void
-start(const struct master_conf *conf)
+report_secret_warnings(const char *warnings, int to_stderr)
+{
+	const char *line, *end;
+
+	for (line = warnings; line != NULL && *line != '\0'; line = end + 1) {
+		if ((end = strchr(line, '\n')) == NULL)
+			end = line + strlen(line);
+		if (to_stderr)
+			fprintf(stderr, "ispmail-master: warning: %.*s\n",
+			    (int) (end - line), line);
+		else
+			log_warn("%.*s", (int) (end - line), line);
+		if (*end == '\0')
+			break;
+	}
+}
+
+static void
+start(const struct master_conf *conf, const char *secret_warnings)
 {
 	struct master_service *svc, **tail = &master_services;
 	char *path, *error = NULL;
@@ -413,13 +438,14 @@ start(const struct master_conf *conf)
 	}
 	log_info("starting: %d services, config %s", conf->count,
 	    master_config_dir);
+	report_secret_warnings(secret_warnings, 0);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct master_conf *conf;
-	char *errors, *absolute, **overrides;
+	char *errors, *absolute, **overrides, *secret_warnings;
 	const char *dir = ISPMAIL_CONFIG_DIR;
 	int ch, check_only = 0, override_count = 0;
 
@@ -452,15 +478,28 @@ main(int argc, char **argv)
 		free(errors);
 		log_fatal("configuration invalid; not started");
 	}
+	(void) master_secrets_check(conf, &secret_warnings);
 	if (check_only) {
+		/* What can be checked without serving (master_check.h). */
+		struct buf *problems = buf_new(BUF_DEFAULT_CAP);
+		int rc = master_check_deep(conf, problems);
+
+		report_secret_warnings(secret_warnings, 1);
+		free(secret_warnings);
+		if (rc < 0)
+			fprintf(stderr, "%s\n", buf_cstr(problems));
+		buf_free(&problems);
 		master_conf_free(&conf);
-		return 0;
+		return rc < 0 ? 1 : 0;
 	}
 	log_set_verbose(master_verbose || var_debug_logging);
 	log_name = xasprintf("%s/master", var_syslog_name);
 	if (foreground)
 		log_init(log_name, LOG_TARGET_STDERR, var_syslog_facility);
-	start(conf);
+	else
+		report_secret_warnings(secret_warnings, 1);
+	start(conf, secret_warnings);
+	free(secret_warnings);
 	master_conf_free(&conf);
 	event_loop();
 }

@@ -155,10 +155,15 @@ parse_unix_listen(struct conf_parser *p, int line,
  * Services drop to their user in the child (service_drop_privileges), so
  * the check is here: as root every user must exist, and no line runs as
  * uid 0 by accident (a "-" whose mail_owner is root, an alias of root).
+ * A network-facing (inet) service never runs as root unless main.conf
+ * says allow_root_services = yes, as Postfix refuses a root mail_owner:
+ * the process that parses what strangers send must not own the host.
+ * The rule is about the file, so it holds whoever runs the master (and
+ * -t reports it as an ordinary user too).
  */
 static int
 check_user(struct conf_parser *p, int line, const char *field,
-	const char *user)
+	const char *user, int is_inet)
 {
 	struct passwd *pw;
 
@@ -177,6 +182,13 @@ check_user(struct conf_parser *p, int line, const char *field,
 	if (pw->pw_uid == 0 && strcmp(field, "root") != 0) {
 		conf_error(p, line, "user '%s' has uid 0: write 'root' in the "
 		    "user field to run a service as root", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0 && is_inet && !var_allow_root_services) {
+		conf_error(p, line, "refusing to run the network-facing "
+		    "(inet) service as root: name an unprivileged user "
+		    "(e.g. '-' for mail_owner) or set allow_root_services = "
+		    "yes in main.conf");
 		return -1;
 	}
 	return 0;
@@ -375,7 +387,8 @@ parse_service(struct conf_parser *p, int line, char *text)
 	}
 	sc->user = xstrdup(strcmp(fields[3], "-") == 0 ? var_mail_owner
 	    : fields[3]);
-	bad |= check_user(p, line, fields[3], sc->user) < 0;
+	bad |= check_user(p, line, fields[3], sc->user,
+	    strcmp(fields[1], "inet") == 0) < 0;
 	bad |= parse_maxproc(p, line, fields[4], &sc->maxproc) < 0;
 	bad |= parse_command(p, line, fields + 5, count - 5, sc) < 0;
 	if (!bad)

@@ -199,11 +199,19 @@ apply_services(const struct master_conf *conf)
 			svc->listen_fd = fd;
 			master_service_retire(svc);
 			restarted++;
-		} else if (!master_conf_same_command(sc, svc->conf)) {
+		} else {
+			/*
+			 * main.conf may have changed anything a process
+			 * read when it started (relayhost, TLS policy, the
+			 * directory): as Postfix's reload, every process
+			 * finishes its current session or delivery and
+			 * exits; new ones read the new configuration.
+			 */
+			if (!master_conf_same_command(sc, svc->conf))
+				restarted++;
+			else if (sc->maxproc != svc->conf->maxproc)
+				resized++;
 			master_service_retire(svc);
-			restarted++;
-		} else if (sc->maxproc != svc->conf->maxproc) {
-			resized++;
 		}
 		master_service_conf_free(&svc->conf);
 		svc->conf = master_service_conf_dup(sc);
@@ -218,6 +226,7 @@ apply_services(const struct master_conf *conf)
 	log_info("reloaded: %d services (%d added, %d removed, %d restarted, "
 	    "%d process limits changed)", conf->count, added, removed,
 	    restarted, resized);
+	master_spawn_reload_started();
 }
 
 /* The effective value of every parameter, to undo a bad reload. */

@@ -9,11 +9,14 @@
  * invalid it logs every problem and keeps running with the old one (the
  * parameters are restored too).  Otherwise it diffs the services by name:
  * removed ones stop listening and retire their processes; a changed
- * listener is rebound and a changed command line or user retires the old
- * processes; a changed maxproc alone only moves the cap; new services are
- * bound and start.  Connections in progress are never cut.  main.conf
- * changes reach the processes started after the reload.  queue_directory
- * is fixed at start (the pid file and sockets live there).
+ * listener is rebound; a changed maxproc moves the cap; new services are
+ * bound and start.  Every kept service's processes are retired too, since
+ * main.conf may have changed anything they read at start: each finishes
+ * its current session or delivery and exits, so no process runs the old
+ * configuration beyond its current work (qmgr's successor starts once the
+ * old qmgr has finished its deliveries and exited).  The log says when
+ * the last old process is gone.  Connections in progress are never cut.
+ * queue_directory is fixed at start (the pid file and sockets live there).
  */
 #ifndef ISPMAIL_MASTER_RELOAD_H
 #define ISPMAIL_MASTER_RELOAD_H

@@ -38,6 +38,8 @@ struct child {
 static struct child *children;
 static int child_count;
 static int stopping;
+/* A reload retired processes whose last exit is still to be logged. */
+static int reload_draining;
 
 static struct child *
 find_child(pid_t pid)
@@ -377,9 +379,14 @@ master_spawn_watch(void)
 		if (svc->status_fd >= 0)
 			master_event_watch(svc->status_fd, POLLIN, status_ready,
 			    svc);
-		/* qmgr: one process always, without waiting for a client. */
+		/*
+		 * qmgr: one process always, without waiting for a client;
+		 * after a reload only once the retired one has finished its
+		 * deliveries, so two never work on the same queue files.
+		 */
 		if (svc->conf->keep_running && svc->total == 0 && !stopping
-		    && svc->status_fd >= 0 && !master_service_throttled(svc))
+		    && svc->retired == 0 && svc->status_fd >= 0
+		    && !master_service_throttled(svc))
 			spawn(svc);
 		if (wants_connection_events(svc))
 			master_event_watch(svc->listen_fd, POLLIN,
@@ -431,6 +438,41 @@ child_exited(struct child *c, int status)
 	}
 }
 
+/* Children of retired generations and of removed services. */
+static int
+old_child_count(void)
+{
+	const struct child *c;
+	int count = 0;
+
+	for (c = children; c != NULL; c = c->next)
+		if (!current_generation(c))
+			count++;
+	return count;
+}
+
+static void
+log_reload_done(void)
+{
+	if (reload_draining && !stopping && old_child_count() == 0) {
+		reload_draining = 0;
+		log_info("reload complete: no process of the old "
+		    "configuration is left");
+	}
+}
+
+void
+master_spawn_reload_started(void)
+{
+	int count = old_child_count();
+
+	reload_draining = 1;
+	if (count > 0)
+		log_info("reload: %d processes of the old configuration "
+		    "finish their current work, then exit", count);
+	log_reload_done();
+}
+
 static void
 forget_child(struct child *c)
 {
@@ -468,6 +510,7 @@ reap(int options)
 		}
 		child_exited(c, status);
 		forget_child(c);
+		log_reload_done();
 	}
 }
 

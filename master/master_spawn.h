@@ -58,6 +58,11 @@ void master_spawn_reap_all(void);
 void master_spawn_signal_all(int sig);
 /* Send sig to the children of svc's current generation. */
 void master_spawn_signal_service(const struct master_service *svc, int sig);
+/*
+ * After a reload has retired generations: log how many old processes are
+ * left, and log again when the last of them has exited.
+ */
+void master_spawn_reload_started(void);
 /* Children not yet reaped, all generations and removed services. */
 int master_spawn_child_count(void);
 

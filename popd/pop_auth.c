@@ -17,6 +17,7 @@
 #include "params.h"
 #include "pop_mbox.h"
 #include "popd.h"
+#include "proxy_trust.h"
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
@@ -306,4 +307,53 @@ out:
 	if (buf_len(resp) > 0)
 		explicit_bzero(buf_data(resp), buf_len(resp));
 	buf_free(&resp);
+}
+
+/*
+ * XCLIENT ADDR=a PORT=p (Dovecot's convention) from a proxy in
+ * proxy_trusted_networks, before login: the client it speaks for, so the
+ * log lines and failure counts that follow name that client.  Other
+ * attributes (Dovecot's SESSION, TTL...) are ignored, as Dovecot ignores
+ * what it does not know; a bad ADDR or PORT changes nothing.
+ */
+void
+pop_cmd_xclient(struct pop_session *ps, const char *args)
+{
+	struct service_peer client = ps->client;
+	const char *p = args, *end;
+	char *value;
+	int rc;
+
+	if (!ps->proxy_trusted) {
+		log_info("reject: XCLIENT from %s: not in "
+		    "proxy_trusted_networks", ps->peer->client_addr);
+		pop_reply(ps, "-ERR Unknown command");
+		pop_bad_command(ps);
+		return;
+	}
+	while (*p != '\0') {
+		end = p + strcspn(p, " ");
+		rc = 0;
+		if (strncasecmp(p, "ADDR=", 5) == 0) {
+			value = xstrndup(p + 5, (size_t) (end - p - 5));
+			rc = proxy_trust_set_addr(&client, value);
+			free(value);
+		} else if (strncasecmp(p, "PORT=", 5) == 0) {
+			value = xstrndup(p + 5, (size_t) (end - p - 5));
+			rc = proxy_trust_set_port(&client, value);
+			free(value);
+		}
+		if (rc < 0) {
+			pop_reply(ps, "-ERR Invalid XCLIENT parameter");
+			pop_bad_command(ps);
+			return;
+		}
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	log_info("XCLIENT from %s: client=%s[%d]", ps->peer->client_addr,
+	    client.client_addr, client.client_port);
+	ps->client = client;
+	pop_reply(ps, "+OK");
 }

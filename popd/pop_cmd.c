@@ -31,6 +31,7 @@ static const struct pop_verb_def pop_verbs[] = {
 	{ "RSET", POP_VERB_RSET, 0, 1 },
 	{ "TOP", POP_VERB_TOP, 0, 1 },
 	{ "UIDL", POP_VERB_UIDL, 0, 1 },
+	{ "XCLIENT", POP_VERB_XCLIENT, 1, 0 },
 	{ NULL, POP_VERB_UNKNOWN, 0, 0 },
 };
 
@@ -50,7 +51,9 @@ pop_cmd_parse(const char *line, size_t len, struct pop_command *cmd_r)
 		return -1;
 	while (klen < len && pop_cmd_is_letter(line[klen]))
 		klen++;
-	if (klen == 0 || klen > 4)
+	/* The one longer keyword: XCLIENT. */
+	if (klen == 0 || (klen > 4 && (klen != 7 ||
+	    strncasecmp(line, "XCLIENT", 7) != 0)))
 		return -1;
 	/* After the keyword: the end, or one space and the arguments. */
 	if (klen < len && line[klen] != ' ')

@@ -3,7 +3,8 @@
  * its own) so the unit tests can feed it anything.
  *
  * A command line is a keyword of 1 to 4 letters (case-insensitive, RFC
- * 1939 3), optionally one space and its arguments.  pop_cmd_parse()
+ * 1939 3) or XCLIENT (Dovecot's, for trusted proxies), optionally one
+ * space and its arguments.  pop_cmd_parse()
  * finds the verb and where the arguments start; pop_cmd_allowed() says
  * whether a verb may be used in a session state; the argument parsers
  * accept exactly the forms RFC 1939 defines (decimal numbers without
@@ -30,6 +31,7 @@ enum pop_verb {
 	POP_VERB_RSET,
 	POP_VERB_TOP,
 	POP_VERB_UIDL,
+	POP_VERB_XCLIENT,
 };
 
 /* Session states (RFC 1939 3); UPDATE lasts only inside QUIT. */

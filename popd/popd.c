@@ -20,6 +20,7 @@
 #include "pop_cmd.h"
 #include "pop_mbox.h"
 #include "popd.h"
+#include "proxy_trust.h"
 #include "route.h"
 #include "service.h"
 #include "stream.h"
@@ -93,6 +94,8 @@ pop_cmd_capa(struct pop_session *ps, const char *args)
 	if (popd.tls != NULL && ps->tls == NULL &&
 	    ps->state == POP_STATE_AUTHORIZATION)
 		pop_reply(ps, "STLS");
+	if (ps->proxy_trusted && ps->state == POP_STATE_AUTHORIZATION)
+		pop_reply(ps, "XCLIENT");
 	pop_reply(ps, "IMPLEMENTATION ispmail");
 	pop_reply(ps, ".");
 }
@@ -329,6 +332,7 @@ static const struct pop_handler pop_handlers[] = {
 	{ POP_VERB_RSET, pop_cmd_rset },
 	{ POP_VERB_TOP, pop_cmd_top },
 	{ POP_VERB_UIDL, pop_cmd_uidl },
+	{ POP_VERB_XCLIENT, pop_cmd_xclient },
 	{ POP_VERB_UNKNOWN, NULL },
 };
 
@@ -421,11 +425,19 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 
 	(void) ctx;
 	memset(&ps, 0, sizeof(ps));
-	ps.peer = peer;
+	ps.client = *peer;
+	ps.peer = peer = &ps.client;
 	ps.state = POP_STATE_AUTHORIZATION;
 	ps.s = stream_new(fd, (int) (var_pop_command_timeout * 1000),
 	    (int) (var_pop_command_timeout * 1000));
 	stream_set_stress_timeout(ps.s, (int) (var_pop_stress_timeout * 1000));
+	/* Behind a proxy: the header names the client (proxy_trust.h). */
+	if (var_proxy_protocol && proxy_trust_accept(ps.s, &ps.client,
+	    (int) (var_pop_login_timeout * 1000)) < 0) {
+		stream_free(&ps.s);
+		return;
+	}
+	ps.proxy_trusted = proxy_trust_peer(&ps.client);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (!anvil_client_admit(peer, var_pop_client_connection_count_limit,
 	    var_pop_client_connection_rate_limit, &adm)) {
@@ -508,6 +520,8 @@ popd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	if (anvil_client_init(&error) < 0)
 		log_fatal("client_limit_exceptions: %s", error);
+	if (proxy_trust_init(&error) < 0)
+		log_fatal("proxy_trusted_networks: %s", error);
 }
 
 static void

@@ -6,10 +6,10 @@
 #define ISPMAIL_POPD_H
 
 #include "pop_cmd.h"
+#include "service.h"
 
 struct pop_mbox;
 struct route;
-struct service_peer;
 struct stream;
 struct tls_conn;
 struct tls_server;
@@ -23,7 +23,10 @@ struct popd_globals {
 extern struct popd_globals popd;
 
 struct pop_session {
-	const struct service_peer *peer;
+	const struct service_peer *peer;	/* &client */
+	/* The connection's peer, or whom a PROXY header or XCLIENT named. */
+	struct service_peer client;
+	int proxy_trusted;		/* may use XCLIENT */
 	struct stream *s;
 	struct tls_conn *tls;
 	enum pop_state state;
@@ -49,5 +52,6 @@ int pop_auth_offered(const struct pop_session *ps);
 void pop_cmd_user(struct pop_session *ps, const char *args);
 void pop_cmd_pass(struct pop_session *ps, const char *args);
 void pop_cmd_auth(struct pop_session *ps, const char *args);
+void pop_cmd_xclient(struct pop_session *ps, const char *args);
 
 #endif

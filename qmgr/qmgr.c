@@ -433,7 +433,7 @@ qmgr_run(int listen_fd, int status_fd, void *ctx)
 {
 	long long now;
 	size_t i, n;
-	int timeout;
+	int timeout, drain_logged = 0;
 
 	(void) ctx;
 	for (i = 0; i < QMGR_CLIENTS_MAX; i++)
@@ -446,14 +446,28 @@ qmgr_run(int listen_fd, int status_fd, void *ctx)
 	qmgr_message_recover();
 	qmgr_want_scan(1);
 	next_orphan_scan = qmgr_now_ms() + var_qmgr_orphan_age * 1000;
-	while (!master_gone) {
+	/*
+	 * After the master goes away or retires us (a reload), the
+	 * deliveries at agents finish and are recorded: an agent's result
+	 * lost here would mean delivering the message again.  The master
+	 * starts our successor once we have exited.
+	 */
+	while (!master_gone || qmgr_transport_active() > 0) {
 		watch_count = 0;
 		next_deadline = 0;
-		qmgr_scan();
-		qmgr_watch(listen_fd, POLLIN, qmgr_accept, NULL);
-		qmgr_watch(status_fd, POLLIN, qmgr_master_event, NULL);
+		if (master_gone && !drain_logged) {
+			drain_logged = 1;
+			qmgr_transport_drain();
+			log_info("reload or stop: finishing %d deliveries, "
+			    "starting no new ones", qmgr_transport_active());
+		}
+		if (!master_gone) {
+			qmgr_scan();
+			qmgr_watch(listen_fd, POLLIN, qmgr_accept, NULL);
+			qmgr_watch(status_fd, POLLIN, qmgr_master_event, NULL);
+		}
 		now = qmgr_now_ms();
-		for (i = 0; i < QMGR_CLIENTS_MAX; i++) {
+		for (i = 0; i < QMGR_CLIENTS_MAX && !master_gone; i++) {
 			if (clients[i].fd < 0)
 				continue;
 			if (now >= clients[i].deadline_ms) {
@@ -483,7 +497,7 @@ qmgr_run(int listen_fd, int status_fd, void *ctx)
 				    watches[i].ctx);
 		}
 	}
-	log_info("master went away: exiting");
+	log_info("master went away or reloaded: exiting");
 }
 
 int

@@ -19,13 +19,18 @@
 struct buf;
 struct route;
 
+/* Which success notice a recipient's outcome calls for (RFC 3461 6.2). */
+#define QMGR_NOTIFY_NONE 0
+#define QMGR_NOTIFY_DELIVERED 1	/* into a mailbox here */
+#define QMGR_NOTIFY_RELAYED 2	/* to a server that does not do DSN */
+
 /* Per-recipient outcome of one attempt (in memory only). */
 struct qmgr_outcome {
 	int n;			/* the recipient's index in the file */
 	char code[4];		/* "250", "451", "550"; "" = not tried */
 	char *dsn;		/* "2.0.0" */
 	char *text;
-	int notify_success;	/* delivered and NOTIFY=SUCCESS */
+	int notify_success;	/* NOTIFY=SUCCESS: QMGR_NOTIFY_* to send */
 };
 
 struct qmgr_msg {
@@ -97,6 +102,12 @@ int qmgr_message_activate(const char *from_path, const char *id);
 void qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	const char *dsn, const char *text);
 void qmgr_message_job_done(struct qmgr_msg *msg);
+/*
+ * Recipient n was accepted by a remote SMTP server: with remote_dsn it
+ * passed NOTIFY on and reports itself (no notice from us), else a
+ * success notice says "relayed".
+ */
+void qmgr_message_relayed(struct qmgr_msg *msg, int n, int remote_dsn);
 /* Pick up whatever a crash left in active/. */
 void qmgr_message_recover(void);
 /* Is this message being delivered now? */
@@ -110,8 +121,17 @@ struct qmgr_hop *qmgr_hop_get(const char *transport, const char *nexthop);
 int qmgr_transport_active(void);
 /* Forget which hops are down (the operator asked for a flush). */
 void qmgr_transport_revive(void);
+/*
+ * Reload or master gone: start no more jobs (waiting ones stay waiting,
+ * their messages stay in active/ for the next qmgr); the running ones
+ * finish, bounded by qmgr_agent_timeout.
+ */
+void qmgr_transport_drain(void);
 
 /* qmgr_bounce.c */
+/* The address the sender wrote for rcpt: its top-level ancestor's. */
+const char *qmgr_original_address(const struct qfile *qf,
+	const struct qfile_rcpt *r);
 /*
  * Queue a DSN about msg's recipients whose outcome is final (failed,
  * delayed or delivered with NOTIFY=SUCCESS), per action: "failed",

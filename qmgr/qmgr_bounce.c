@@ -62,9 +62,8 @@ qmgr_rcpt_status(struct qmgr_msg *msg, const struct qfile_rcpt *r,
 	*text = r->last_text != NULL ? r->last_text : "delivery failed";
 }
 
-/* The address the sender originally wrote for rcpt (for DSNs). */
-static const char *
-qmgr_original(const struct qfile *qf, const struct qfile_rcpt *r)
+const char *
+qmgr_original_address(const struct qfile *qf, const struct qfile_rcpt *r)
 {
 	const struct qfile_rcpt *p = r;
 	int depth = 0;
@@ -244,6 +243,11 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		    "%lld hours.\r\nIt will be retried until it is %lld hours "
 		    "old.\r\n\r\n", var_delay_warning_time / 3600,
 		    var_maximal_queue_lifetime / 3600);
+	else if (strcmp(action, "relayed") == 0)
+		(void) buf_printf(b, "Your message was handed to the mail "
+		    "servers of the recipients below, as you asked.\r\nThose "
+		    "servers do not send delivery reports, so you will hear "
+		    "no more of it\r\nunless it fails.\r\n\r\n");
 	else
 		(void) buf_printf(b, "Your message was delivered to the "
 		    "recipients below, as you asked.\r\n\r\n");
@@ -277,7 +281,7 @@ qmgr_bounce(struct qmgr_msg *msg, const char *action, const int *rcpts,
 		qmgr_rcpt_status(msg, r, &code, &dsn, &text);
 		qmgr_bounce_line(b, "\r\nFinal-Recipient: rfc822; ", r->address,
 		    "\r\n");
-		orig = qmgr_original(msg->qf, r);
+		orig = qmgr_original_address(msg->qf, r);
 		if (r->orcpt != NULL && xtext_orcpt_valid(r->orcpt,
 		    XTEXT_ORCPT_MAX)) {
 			/* RFC 3464 2.3.1: "type; address", decoded. */

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "netmatch.h"
 #include "params.h"
 #include "qfile.h"
 #include "qmgr.h"
@@ -197,10 +198,25 @@ qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	o->dsn = xstrdup(dsn != NULL ? dsn : "");
 	o->text = xstrdup(text != NULL ? text : "");
 	o->notify_success = code[0] == '2' &&
-	    (r->notify & QFILE_NOTIFY_SUCCESS);
-	log_info("to=<%s>, status=%s (%s %s %s)", r->address,
+	    (r->notify & QFILE_NOTIFY_SUCCESS) ? QMGR_NOTIFY_DELIVERED :
+	    QMGR_NOTIFY_NONE;
+	/* A forward's line names the address the sender wrote, too. */
+	log_info("to=<%s>%s%s%s, status=%s (%s %s %s)", r->address,
+	    r->parent >= 0 ? ", orig_to=<" : "", r->parent >= 0 ?
+	    qmgr_original_address(msg->qf, r) : "", r->parent >= 0 ? ">" : "",
 	    code[0] == '2' ? "sent" : code[0] == '5' ? "bounced" : "deferred",
 	    code, dsn != NULL ? dsn : "", text != NULL ? text : "");
+}
+
+void
+qmgr_message_relayed(struct qmgr_msg *msg, int n, int remote_dsn)
+{
+	struct qmgr_outcome *o = qmgr_outcome(msg, n);
+
+	if (o->notify_success == QMGR_NOTIFY_NONE)
+		return;
+	o->notify_success = remote_dsn ? QMGR_NOTIFY_NONE :
+	    QMGR_NOTIFY_RELAYED;
 }
 
 /* Is address (normalised) this rcpt's own address? */
@@ -261,6 +277,17 @@ qmgr_message_srs_return(struct qmgr_msg *msg, const struct qfile_rcpt *p,
 	return 1;
 }
 
+/* Printable US-ASCII only: an rfc822 ORCPT can carry it (RFC 3461 4.2). */
+static int
+qmgr_ascii_address(const char *address)
+{
+	for (; *address != '\0'; address++)
+		if ((unsigned char) *address < 33 ||
+		    (unsigned char) *address > 126)
+			return 0;
+	return 1;
+}
+
 /*
  * Expand top-level pending recipients.  Returns 1 when records were
  * appended (the file must be read again), 0 otherwise.
@@ -273,7 +300,7 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 	enum route_expand_status st;
 	struct qfile_rcpt child;
 	struct buf *rec = NULL;
-	char *error = NULL;
+	char *error = NULL, *orcpt;
 	int next_n = 0, appended = 0;
 	size_t i, k, count = qf->rcpt_count;
 
@@ -308,16 +335,25 @@ qmgr_message_expand(struct qmgr_msg *msg, struct route *r)
 		} else {
 			if (rec == NULL)
 				rec = buf_new(16 * 1024 * 1024);
+			/*
+			 * RFC 3461 4.2: what goes on keeps the recipient the
+			 * sender wrote, so a remote DSN names it.
+			 */
+			orcpt = p->orcpt != NULL || !qmgr_ascii_address(
+			    p->address) ? NULL : xasprintf("rfc822;%s",
+			    p->address);
 			for (k = 0; k < exp->dest_count; k++) {
 				memset(&child, 0, sizeof(child));
 				child.n = next_n++;
 				child.parent = p->n;
 				child.state = QFILE_RCPT_PENDING;
 				child.address = exp->dests[k].address;
-				child.orcpt = p->orcpt;
+				child.orcpt = p->orcpt != NULL ? p->orcpt :
+				    orcpt;
 				child.notify = p->notify;
 				(void) qfile_record_rcpt(rec, &child);
 			}
+			free(orcpt);
 			log_info("%s expands to %zu address%s", p->address,
 			    exp->dest_count, exp->dest_count == 1 ? "" : "es");
 		}
@@ -392,9 +428,36 @@ qmgr_lmtp_nexthop(const struct route_mailbox *m)
 }
 
 /*
+ * Was the message from one of the ISP's own hosts (mynetworks)?  Only
+ * their envelope sender is believed; anyone can forge one on port 25.
+ * A bad mynetworks trusts nobody (smtpd refuses to start with it).
+ */
+static int
+qmgr_trusted_client(const char *client_addr)
+{
+	static struct netmatch *mynetworks;
+	static int parsed;
+	char *error = NULL;
+
+	if (!parsed) {
+		parsed = 1;
+		mynetworks = netmatch_from_param("mynetworks", var_mynetworks,
+		    &error);
+		if (mynetworks == NULL) {
+			log_error("%s", error);
+			free(error);
+		}
+	}
+	return mynetworks != NULL && client_addr != NULL &&
+	    netmatch_match(mynetworks, client_addr);
+}
+
+/*
  * The agent service for remote mail: smtp, or smtp-CLASS when the
- * customer who sent it (the login, else a local sender) has an outbound
- * class, so each class leaves from its own source addresses.
+ * customer who sent it has an outbound class, so each class leaves from
+ * its own source addresses.  The customer is the login, or else the
+ * envelope sender of mail from mynetworks, never an unauthenticated
+ * client's claim.
  */
 static char *
 qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
@@ -406,7 +469,8 @@ qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
 
 	if (msg->transport_class != NULL)
 		return xstrdup(msg->transport_class);
-	who = qf->auth_user != NULL ? qf->auth_user : qf->sender;
+	who = qf->auth_user != NULL ? qf->auth_user :
+	    qmgr_trusted_client(qf->client_addr) ? qf->sender : "";
 	if (*who != '\0' && route_lookup(r, who, &ans, &error) > 0 &&
 	    ans->kind == ROUTE_KIND_MAILBOX &&
 	    ans->mailbox->outbound_class != NULL &&
@@ -685,7 +749,8 @@ int
 qmgr_message_activate(const char *from_path, const char *id)
 {
 	struct qmgr_msg *msg, **bucket;
-	char *to;
+	char *to, *caller_context;
+	int rc;
 
 	if (qmgr_message_find(id) != NULL)
 		return 0;
@@ -704,7 +769,16 @@ qmgr_message_activate(const char *from_path, const char *id)
 	msg->hash_next = *bucket;
 	*bucket = msg;
 	qmgr_active_count++;
-	return qmgr_message_start(msg);
+	/*
+	 * A notice is activated while its parent's lines are being logged:
+	 * the parent's queue id comes back after this one's.
+	 */
+	caller_context = log_context() != NULL ? xstrdup(log_context()) :
+	    NULL;
+	rc = qmgr_message_start(msg);
+	log_set_context(caller_context);
+	free(caller_context);
+	return rc;
 }
 
 /* The back-off before the next attempt, from the message's age. */
@@ -737,8 +811,9 @@ void
 qmgr_message_job_done(struct qmgr_msg *msg)
 {
 	struct qfile *qf = msg->qf;
-	int *failed, *delayed, *success, *notify_failed;
-	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, npending = 0, i, k;
+	int *failed, *delayed, *success, *relayed, *notify_failed;
+	size_t nfailed = 0, ndelayed = 0, nsuccess = 0, nrelayed = 0;
+	size_t npending = 0, i, k;
 	size_t nnotify = 0;
 	long long age = (long long) time(NULL) - qf->arrival;
 	char *error = NULL;
@@ -751,6 +826,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	notify_failed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	delayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	success = xcalloc(qf->rcpt_count + 1, sizeof(int));
+	relayed = xcalloc(qf->rcpt_count + 1, sizeof(int));
 	expired = age >= var_maximal_queue_lifetime;
 	for (i = 0; i < qf->rcpt_count; i++) {
 		struct qfile_rcpt *r = &qf->rcpts[i];
@@ -776,9 +852,14 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 				delayed[ndelayed++] = r->n;
 		}
 		for (k = 0; k < msg->outcome_count; k++) {
-			if (msg->outcomes[k].n == r->n &&
-			    msg->outcomes[k].notify_success)
+			if (msg->outcomes[k].n != r->n)
+				continue;
+			if (msg->outcomes[k].notify_success ==
+			    QMGR_NOTIFY_DELIVERED)
 				success[nsuccess++] = r->n;
+			else if (msg->outcomes[k].notify_success ==
+			    QMGR_NOTIFY_RELAYED)
+				relayed[nrelayed++] = r->n;
 		}
 	}
 	/* Bounces: the failed recipients become B once the DSN is queued. */
@@ -798,6 +879,8 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	}
 	if (nsuccess > 0)
 		(void) qmgr_bounce(msg, "delivered", success, nsuccess);
+	if (nrelayed > 0)
+		(void) qmgr_bounce(msg, "relayed", relayed, nrelayed);
 	if (npending > 0 && ndelayed > 0 && qf->state == QFILE_MSG_NEW &&
 	    var_delay_warning_time > 0 && age >= var_delay_warning_time &&
 	    qmgr_bounce(msg, "delayed", delayed, ndelayed) == 0 &&
@@ -818,6 +901,7 @@ qmgr_message_job_done(struct qmgr_msg *msg)
 	free(notify_failed);
 	free(delayed);
 	free(success);
+	free(relayed);
 	qmgr_message_free(msg);
 	log_set_context(NULL);
 }

@@ -39,6 +39,7 @@
 static struct qmgr_hop *hops;
 static struct qmgr_job **active_jobs;
 static size_t active_count, active_alloc;
+static int draining;
 
 int
 qmgr_transport_active(void)
@@ -257,7 +258,7 @@ qmgr_transport_pump(struct qmgr_hop *hop)
 {
 	struct qmgr_job *job;
 
-	while ((job = hop->waiting) != NULL &&
+	while (!draining && (job = hop->waiting) != NULL &&
 	    hop->active < var_qmgr_destination_concurrency_limit &&
 	    (long long) active_count < qmgr_agent_limit) {
 		hop->waiting = job->next;
@@ -362,6 +363,14 @@ qmgr_job_reply(struct qmgr_job *job)
 			qmgr_message_result(job->msg, job->rcpts[idx], "451",
 			    "4.3.0", "no result from the delivery agent");
 	}
+	/* SMTP: who reports the success now (RFC 3461 6.2). */
+	if (strcmp(job->hop->transport, "lmtp") != 0) {
+		int remote_dsn = attr_get(l, "remote_dsn") != NULL;
+
+		for (i = 0; i < job->count; i++)
+			qmgr_message_relayed(job->msg, job->rcpts[i],
+			    remote_dsn);
+	}
 	hop_status = attr_get(l, "hop_status");
 	if (hop_status != NULL && strcmp(hop_status, "dead") == 0) {
 		value = attr_get(l, "hop_reason");
@@ -448,6 +457,12 @@ qmgr_transport_watch(void)
 		if (hop->waiting != NULL)
 			qmgr_transport_pump(hop);
 	}
+}
+
+void
+qmgr_transport_drain(void)
+{
+	draining = 1;
 }
 
 void

@@ -1,13 +1,19 @@
 #!/bin/sh
-# Install the Debian packages ispmail needs to build, run and test.
+# Install the Debian packages ispmail needs to build, run and test, and
+# to build and test its packages (tests/package/run.sh: debhelper, lintian,
+# rpm's rpmbuild, rpmlint, ssl-cert's snakeoil certificate, debootstrap).
+# swaks needs libnet-ssleay-perl for --tls (a recommends, which
+# --no-install-recommends leaves out).
 # Safe to run again: apt-get is skipped when everything is installed.
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
-libssl-dev libc-ares-dev libldap-dev libcrypt-dev check
+libssl-dev libc-ares-dev libldap-dev libcrypt-dev zlib1g-dev check
 mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
 fetchmail isync dnsmasq-base libnet-ssleay-perl strace mount
-clang-14 libclang-rt-14-dev"
+clang-14 libclang-rt-14-dev
+debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
+adduser passwd"
 
 missing=""
 for p in $PACKAGES; do

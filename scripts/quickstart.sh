@@ -1,13 +1,36 @@
 #!/bin/sh
 # ispmail quick start: install the build dependencies, build, install into
-# a folder of its own and start a single-host instance on loopback ports,
-# as the ordinary user who runs it (or root).  Run it again to rebuild and
-# restart.  Everything lives under $ISPMAIL_QUICKSTART (default:
-# ./quickstart): root/ (the installed programs), config/ (main.conf,
-# master.conf, tls/), queue/, store/, ispmail.log.
+# a folder of its own and start a single-host instance on loopback ports.
+# Run by an ordinary user, everything runs as that user.  Run by root,
+# only the master stays root: the daemons run as the system users ispmail
+# (queue, SMTP, delivery) and vmail (the mailbox store, lmtpd, popd,
+# imapd), which it creates, as the packages do.  Run it again to rebuild
+# and restart.  Everything lives under $ISPMAIL_QUICKSTART (default:
+# ./quickstart; as root, /var/lib/ispmail-quickstart when the source tree
+# is somewhere those users cannot reach, such as /root): root/ (the
+# installed programs), config/ (main.conf, master.conf, tls/), queue/,
+# store/, ispmail.log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# 0 when every directory from / down to $1 lets others through.
+reachable_by_others() {
+	dir=$1
+	while [ "$dir" != / ] && [ -n "$dir" ]; do
+		[ "$(($(stat -c %#a "$dir") & 1))" -eq 1 ] || return 1
+		dir=$(dirname "$dir")
+	done
+	return 0
+}
+
+as_root=""
+[ "$(id -u)" -eq 0 ] && as_root=yes
 qs=${ISPMAIL_QUICKSTART:-$top/quickstart}
+if [ -n "$as_root" ] && [ -z "${ISPMAIL_QUICKSTART:-}" ] \
+    && ! reachable_by_others "$top"; then
+	qs=/var/lib/ispmail-quickstart
+	echo "quickstart: $top is not reachable by the users ispmail and vmail: using $qs"
+fi
 mkdir -p "$qs"
 qs=$(cd "$qs" && pwd)
 
@@ -26,7 +49,25 @@ cfg="$qs/config"
 queue="$qs/queue"
 store="$qs/store"
 mkdir -p "$cfg/tls" "$queue" "$store"
-user=$(id -un)
+if [ -n "$as_root" ]; then
+	# The users of the packages (useradd: minimal Debian has no adduser).
+	for u in ispmail vmail; do
+		getent passwd "$u" >/dev/null || useradd --system --user-group \
+		    --home-dir /nonexistent --no-create-home \
+		    --shell /usr/sbin/nologin "$u"
+	done
+	# vmail's lmtpd, popd and imapd read the routing map (ispmail's group).
+	usermod -a -G ispmail vmail
+	mail_owner=ispmail
+	store_owner=vmail
+	# The daemons read the configuration after they switch users.
+	chmod 755 "$qs" "$qs/root" "$cfg"
+	chown vmail:vmail "$store"
+	chmod 750 "$store"
+else
+	mail_owner=$(id -un)
+	store_owner=$mail_owner
+fi
 
 # A previous quick-start master is stopped first.
 pidfile="$queue/pid/master.pid"
@@ -42,6 +83,13 @@ if [ ! -f "$cfg/tls/cert.pem" ]; then
 	    -keyout "$cfg/tls/key.pem" -out "$cfg/tls/cert.pem" 2>/dev/null
 	chmod 600 "$cfg/tls/key.pem"
 fi
+if [ -n "$as_root" ]; then
+	# The key for the daemons only: root and the group ispmail (0640).
+	chgrp ispmail "$cfg/tls/key.pem"
+	chmod 640 "$cfg/tls/key.pem"
+	chmod 750 "$cfg/tls"
+	chgrp ispmail "$cfg/tls"
+fi
 
 cat > "$cfg/main.conf" <<CONF
 # ispmail quick-start instance (written by scripts/quickstart.sh).
@@ -49,36 +97,38 @@ cat > "$cfg/main.conf" <<CONF
 config_directory = $cfg
 queue_directory = $queue
 daemon_directory = $qs/root/libexec/ispmail
-mail_owner = $user
+mail_owner = $mail_owner
 myhostname = localhost
 syslog_name = ispmail-quickstart
 route_backend = file
 route_file = $cfg/routes
 store_root = $store
-store_owner = $user
+store_owner = $store_owner
 tls_cert_file = $cfg/tls/cert.pem
 tls_key_file = $cfg/tls/key.pem
 # lmtpd listens on private/lmtpd, where lmtp_local_nexthop's default finds it.
 CONF
 
+# user "-" is mail_owner; the store's programs run as store_owner.
 cat > "$cfg/master.conf" <<CONF
 # ispmail quick-start services (written by scripts/quickstart.sh).
 # Format: master.conf(5).  Passwords are taken only over TLS (STARTTLS or
 # the implicit-TLS ports), as on a production host.
 # service    type  listen          user  maxproc  command
-smtp         inet  127.0.0.1:2525  $user 20  smtpd -o smtpd_mode=mx
-submission   inet  127.0.0.1:2587  $user 10  smtpd -o smtpd_mode=submission
-smtps        inet  127.0.0.1:2465  $user 10  smtpd -o smtpd_mode=submission
+smtp         inet  127.0.0.1:2525  -     20  smtpd -o smtpd_mode=mx
+submission   inet  127.0.0.1:2587  -     10  smtpd -o smtpd_mode=submission
+smtps        inet  127.0.0.1:2465  -     10  smtpd -o smtpd_mode=submission
     -o tls_wrapper_mode=yes
-qmgr         unix  private/qmgr    $user 1   qmgr -o service_keep_running=yes
-anvil        unix  private/anvil   $user 1   anvil -o service_keep_running=yes
-lmtp         unix  private/lmtp    $user 10  smtp
-smtp-out     unix  private/smtp    $user 20  smtp
-lmtpd        unix  private/lmtpd   $user 10  lmtpd
-pop3         inet  127.0.0.1:2110  $user 20  popd
-pop3s        inet  127.0.0.1:2995  $user 20  popd -o tls_wrapper_mode=yes
-imap         inet  127.0.0.1:2143  $user 20  imapd -o imap_client_limit=50
-imaps        inet  127.0.0.1:2993  $user 20  imapd -o tls_wrapper_mode=yes
+qmgr         unix  private/qmgr    -     1   qmgr -o service_keep_running=yes
+anvil        unix  private/anvil   -     1   anvil -o service_keep_running=yes
+auth         unix  private/auth    -     8   authd
+lmtp         unix  private/lmtp    -     10  smtp
+smtp-out     unix  private/smtp    -     20  smtp
+lmtpd        unix  private/lmtpd   $store_owner 10  lmtpd
+pop3         inet  127.0.0.1:2110  $store_owner 20  popd
+pop3s        inet  127.0.0.1:2995  $store_owner 20  popd -o tls_wrapper_mode=yes
+imap         inet  127.0.0.1:2143  $store_owner 20  imapd -o imap_client_limit=50
+imaps        inet  127.0.0.1:2993  $store_owner 20  imapd -o tls_wrapper_mode=yes
     -o imap_client_limit=50
 CONF
 
@@ -98,7 +148,12 @@ done
 ctl="$qs/root/sbin/ispmailctl -c $cfg"
 
 # The sample domain and mailbox (kept when they exist already).
-[ -f "$cfg/routes" ] || : > "$cfg/routes"
+if [ ! -f "$cfg/routes" ]; then
+	: > "$cfg/routes"
+	chmod 640 "$cfg/routes"
+	# ispmailctl keeps the map's owner and mode when it rewrites it.
+	[ -z "$as_root" ] || chgrp ispmail "$cfg/routes"
+fi
 password_file="$qs/sample-password"
 if ! $ctl domain show example.test >/dev/null 2>&1; then
 	$ctl domain add example.test local >/dev/null
@@ -147,7 +202,7 @@ ispmail is running (configuration $cfg, log $qs/ispmail.log).
   status:   $ctl status
   settings: $ctl config -n
   stop:     kill \$(head -n 1 $pidfile)
-  man:      man -l $top/man/smtpd.8   (and qmgr.8, lmtpd.8, popd.8, imapd.8, ...)
+  man:      mandoc -a $qs/root/share/man/man8/smtpd.8   (and qmgr.8, lmtpd.8, popd.8, imapd.8, ...)
 
 MSG
 $ctl status

@@ -265,6 +265,7 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	smtp_job_rcpts(&job, l);
 	/* smtp-CLASS services send as protocol smtp-CLASS: SMTP too. */
 	job.lmtp = protocol != NULL && strcmp(protocol, "lmtp") == 0;
+	job.transport = protocol;
 	if (path == NULL || job.queue_id == NULL || job.nexthop == NULL ||
 	    job.sender == NULL || job.count == 0 || protocol == NULL) {
 		log_warn("incomplete request from qmgr");
@@ -296,6 +297,8 @@ smtp_handle(int fd, const struct service_peer *peer, void *ctx)
 	reply = buf_new((size_t) var_attr_value_limit * 4 + 64 * job.count);
 	for (i = 0; i < job.count; i++)
 		(void) attr_put(reply, "result", job.rcpts[i].result);
+	if (job.remote_dsn)
+		(void) attr_put(reply, "remote_dsn", "yes");
 	if (job.hop_dead) {
 		(void) attr_put(reply, "hop_status", "dead");
 		(void) attr_put(reply, "hop_reason", job.hop_reason);

@@ -33,6 +33,7 @@ struct smtp_rcpt {
 struct smtp_job {
 	int lmtp;		/* 1: LMTP to a store host; 0: SMTP */
 	const char *queue_id;
+	const char *transport;	/* "smtp" or "smtp-CLASS": the class */
 	const char *nexthop;
 	const char *sender;
 	const char *envid;	/* decoded ENVID or NULL */
@@ -44,6 +45,7 @@ struct smtp_job {
 	int qfd;
 	const struct qfile *qf;
 	int hop_dead;		/* no host of the next hop could be reached */
+	int remote_dsn;		/* SMTP: the server that answered offers DSN */
 	char *hop_reason;
 };
 

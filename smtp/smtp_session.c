@@ -5,7 +5,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,8 @@ smtp_conn_close(struct smtp_conn *c, int quit)
 	c->key = NULL;
 	free(c->peer);
 	c->peer = NULL;
+	free(c->source);
+	c->source = NULL;
 	c->caps = 0;
 	c->size_limit = 0;
 }
@@ -318,6 +322,29 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 	return smtp_hello(c, r, f);
 }
 
+
+/* Our numeric address on the connected socket fd (for the log). */
+static char *
+smtp_source_address(int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	char text[INET6_ADDRSTRLEN];
+	const void *addr;
+
+	if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
+		return NULL;
+	if (local.ss_family == AF_INET)
+		addr = &((struct sockaddr_in *) &local)->sin_addr;
+	else if (local.ss_family == AF_INET6)
+		addr = &((struct sockaddr_in6 *) &local)->sin6_addr;
+	else
+		return NULL;
+	if (inet_ntop(local.ss_family, addr, text, sizeof(text)) == NULL)
+		return NULL;
+	return xstrdup(text);
+}
+
 /*
  * Connect to one host, read the greeting, say EHLO, start TLS as the
  * level says.  0: the session is in cache; -1: try the next host (*f);
@@ -353,6 +380,7 @@ smtp_open_target(const struct smtp_target *t, enum smtp_tls_level level,
 	    (int) (var_smtp_command_timeout * 1000));
 	smtp_cache.lmtp = 0;
 	smtp_cache.peer = xasprintf("%s[%s]:%u", t->host, t->addr.text, t->port);
+	smtp_cache.source = smtp_source_address(fd);
 	if (smtp_read_reply(smtp_cache.s, r, &rerr) < 0) {
 		log_info("%s: %s before the greeting", smtp_cache.peer, rerr);
 		smtp_failure_set(f, "451", "4.4.2", 1, xasprintf("host %s: %s "

@@ -40,6 +40,7 @@ struct smtp_conn {
 	struct tls_conn *tls;
 	char *key;		/* "lmtp:" or "smtp:" + the request's next hop */
 	char *peer;		/* "host[addr]:port" for logs and results */
+	char *source;		/* our address on it, for logs; NULL unknown */
 	int lmtp;
 	unsigned int caps;
 	long long size_limit;	/* SIZE offered; 0 none */

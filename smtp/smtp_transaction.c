@@ -116,10 +116,14 @@ smtp_log_results(const struct smtp_job *job)
 
 		if (res == NULL)
 			continue;
-		log_info("to=<%s>, relay=%s, status=%s (%s)",
-		    job->rcpts[i].address, smtp_cache.peer != NULL ? smtp_cache.peer :
-		    job->nexthop, res[0] == '2' ? "sent" : res[0] == '4' ?
-		    "deferred" : "bounced", res);
+		/* Which class, from which of our addresses, to whom. */
+		log_info("to=<%s>, relay=%s, transport=%s, source=%s, "
+		    "status=%s (%s)", job->rcpts[i].address,
+		    smtp_cache.peer != NULL ? smtp_cache.peer : job->nexthop,
+		    job->transport != NULL ? job->transport : "smtp",
+		    smtp_cache.source != NULL ? smtp_cache.source : "none",
+		    res[0] == '2' ? "sent" : res[0] == '4' ? "deferred" :
+		    "bounced", res);
 	}
 }
 
@@ -213,6 +217,8 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 	int smtputf8 = 0;
 	size_t i, naccepted = 0, nskipped = 0;
 
+	/* RFC 3461 5.2: NOTIFY goes on, and so does the duty to report. */
+	job->remote_dsn = !job->lmtp && (smtp_cache.caps & CAP_DSN) != 0;
 	if (smtp_cache.size_limit > 0 && job->qf->message_size > smtp_cache.size_limit) {
 		/* RFC 1870 6: no point in sending what will be refused. */
 		text = xasprintf("message size %lld exceeds size limit %lld "

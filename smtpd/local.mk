@@ -17,3 +17,18 @@ tests_unit_check_qfile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_qfile_LDADD = $(UNIT_LDADD)
 # smtpd's check of SRS bounce addresses at RCPT.
 smtpd_smtpd_SOURCES += smtpd/smtpd_srs.c smtpd/smtpd_srs.h
+# Submission: Date: and Message-ID: when missing (RFC 6409 8).
+smtpd_smtpd_SOURCES += smtpd/smtpd_msa.c smtpd/smtpd_msa.h
+check_PROGRAMS += tests/unit/check_smtpd_msa
+TESTS += tests/unit/check_smtpd_msa
+tests_unit_check_smtpd_msa_SOURCES = tests/unit/check_smtpd_msa.c \
+	smtpd/smtpd_msa.c smtpd/smtpd_msa.h
+tests_unit_check_smtpd_msa_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
+tests_unit_check_smtpd_msa_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_msa_LDADD = $(UNIT_LDADD)
+# mynetworks: the ISP's own hosts relay without AUTH.
+smtpd_smtpd_SOURCES += smtpd/smtpd_trust.c smtpd/smtpd_trust.h
+# XCLIENT from trusted proxies.
+smtpd_smtpd_SOURCES += smtpd/smtpd_xclient.c
+# PROXY headers and XCLIENT/ID from trusted proxies (smtpd, popd, imapd).
+EXTRA_DIST += tests/integration/test_proxy_trust.py

@@ -20,11 +20,13 @@
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
+#include "proxy_trust.h"
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
 #include "smtp_syntax.h"
 #include "smtpd_reputation.h"
+#include "smtpd_trust.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -156,6 +158,8 @@ smtpd_cmd_ehlo_common(struct smtpd_session *ss, const char *args, int esmtp)
 		smtpd_reply(ss, "250-STARTTLS");
 	if (smtpd_auth_offered(ss))
 		smtpd_reply(ss, "250-AUTH PLAIN LOGIN");
+	if (ss->proxy_trusted)
+		smtpd_reply(ss, "250-XCLIENT ADDR PORT NAME HELO PROTO LOGIN");
 	smtpd_reply(ss, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(ss, "250-8BITMIME");
 	smtpd_reply(ss, "250-DSN");
@@ -266,7 +270,8 @@ smtpd_cmd_help(struct smtpd_session *ss, const char *args)
 	if (smtpd_junk(ss, "HELP"))
 		return;
 	smtpd_reply(ss, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT");
-	smtpd_reply(ss, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
+	smtpd_reply(ss, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS AUTH%s",
+	    ss->proxy_trusted ? " XCLIENT" : "");
 }
 
 static const struct smtpd_command smtpd_commands[] = {
@@ -283,6 +288,7 @@ static const struct smtpd_command smtpd_commands[] = {
 	{ "HELP", smtpd_cmd_help, 1 },
 	{ "STARTTLS", smtpd_cmd_starttls, 0 },
 	{ "AUTH", smtpd_cmd_auth, 0 },
+	{ "XCLIENT", smtpd_cmd_xclient, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -339,6 +345,7 @@ smtpd_session_end(struct smtpd_session *ss)
 	(void) stream_flush(ss->s);
 	tls_conn_free(&ss->tls);
 	free(ss->helo);
+	free(ss->client_name);
 	free(ss->auth_user);
 	route_mailbox_free(&ss->auth_mailbox);
 	free(ss->env.rcpts);
@@ -357,10 +364,18 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 
 	(void) ctx;
 	memset(&ss, 0, sizeof(ss));
-	ss.peer = peer;
+	ss.client = *peer;
+	ss.peer = peer = &ss.client;
 	ss.s = stream_new(fd, (int) (var_smtpd_timeout * 1000),
 	    (int) (var_smtpd_timeout * 1000));
 	stream_set_stress_timeout(ss.s, (int) (var_smtpd_stress_timeout * 1000));
+	/* Behind a proxy: the header names the client (proxy_trust.h). */
+	if (var_proxy_protocol && proxy_trust_accept(ss.s, &ss.client,
+	    (int) (var_smtpd_timeout * 1000)) < 0) {
+		stream_free(&ss.s);
+		return;
+	}
+	ss.proxy_trusted = proxy_trust_peer(&ss.client);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
 	if (!anvil_client_admit(peer, var_smtpd_client_connection_count_limit,
 	    var_smtpd_client_connection_rate_limit, &adm)) {
@@ -453,8 +468,11 @@ smtpd_pre_init(void *ctx)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
 	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
 	smtpd_reputation_init();
+	smtpd_trust_init();
 	if (anvil_client_init(&error) < 0)
 		log_fatal("client_limit_exceptions: %s", error);
+	if (proxy_trust_init(&error) < 0)
+		log_fatal("proxy_trusted_networks: %s", error);
 }
 
 static void

@@ -5,7 +5,8 @@
  * limits); smtpd_env.c handles MAIL and RCPT (syntax, ESMTP parameters,
  * routing checks); smtpd_auth.c AUTH; smtpd_queue.c DATA and BDAT into
  * the queue file and the notice to qmgr; smtpd_direct.c direct delivery
- * to the local lmtpd before the queue file is made durable.
+ * to the local lmtpd before the queue file is made durable; smtpd_msa.c
+ * the header fields the submission service adds.
  */
 #ifndef ISPMAIL_SMTPD_H
 #define ISPMAIL_SMTPD_H
@@ -13,12 +14,13 @@
 #include <stddef.h>
 
 #include "qfile.h"
+#include "service.h"
 #include "smtp_data.h"
 
 struct buf;
 struct route;
 struct route_mailbox;
-struct service_peer;
+struct smtpd_msa;
 struct stream;
 struct tls_conn;
 struct tls_server;
@@ -38,7 +40,14 @@ extern struct smtpd_globals smtpd;
 
 struct smtpd_session {
 	struct stream *s;
-	const struct service_peer *peer;
+	const struct service_peer *peer;	/* &client */
+	/*
+	 * The client: the connection's peer, or whom a PROXY header or
+	 * XCLIENT named (smtpd_xclient.c).
+	 */
+	struct service_peer client;
+	char *client_name;		/* XCLIENT NAME, or NULL: unknown */
+	int proxy_trusted;		/* may use XCLIENT */
 	struct tls_conn *tls;
 	char *helo;
 	int esmtp;
@@ -60,6 +69,8 @@ struct smtpd_session {
 	long long bdat_size;
 	const char *bdat_error;
 	struct smtp_crlf bdat_crlf;	/* bare CR/LF across BDAT chunks */
+	/* Submission: adds a missing Date:/Message-ID: (smtpd_msa.h). */
+	struct smtpd_msa *msa;
 	long long transactions;
 	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
 	struct smtpd_reputation *reputation;
@@ -81,6 +92,9 @@ void smtpd_transaction_reset(struct smtpd_session *ss);
 /* smtpd_auth.c */
 void smtpd_cmd_auth(struct smtpd_session *ss, const char *args);
 int smtpd_auth_offered(const struct smtpd_session *ss);
+
+/* smtpd_xclient.c */
+void smtpd_cmd_xclient(struct smtpd_session *ss, const char *args);
 
 /* smtpd_queue.c */
 /*

@@ -19,6 +19,8 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_msa.h"
+#include "smtpd_trust.h"
 #include "smtpd_srs.h"
 #include "xalloc.h"
 #include "xtext.h"
@@ -43,6 +45,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	ss->have_mail = 0;
 	ss->size_hint = 0;
 	qfile_writer_abort(&ss->bdat);
+	smtpd_msa_free(&ss->msa);
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;
@@ -169,7 +172,8 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 		(void) smtpd_error(ss);
 		return;
 	}
-	if (smtpd.mode == SMTPD_MODE_SUBMISSION && ss->auth_user == NULL) {
+	if (smtpd.mode == SMTPD_MODE_SUBMISSION && ss->auth_user == NULL &&
+	    !smtpd_trust_client(ss)) {
 		smtpd_reply(ss, "530 5.7.0 Authentication required");
 		(void) smtpd_error(ss);
 		return;
@@ -244,7 +248,8 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 			goto bad;
 		}
 	}
-	if (smtpd.mode == SMTPD_MODE_SUBMISSION &&
+	/* A host of mynetworks without a login sends for its users. */
+	if (smtpd.mode == SMTPD_MODE_SUBMISSION && ss->auth_user != NULL &&
 	    var_smtpd_sender_login_match &&
 	    (*path == '\0' || !smtpd_sender_owned(ss, path))) {
 		log_info("sender <%s> refused for login %s", path,
@@ -310,8 +315,10 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 		goto out;
 	}
 	if (rc == 0) {
-		if (smtpd.mode == SMTPD_MODE_SUBMISSION)
-			goto out;	/* remote: any destination */
+		/* Logged in, or one of the ISP's own hosts: anywhere. */
+		if (smtpd.mode == SMTPD_MODE_SUBMISSION ||
+		    smtpd_trust_client(ss))
+			goto out;
 		log_info("relay denied: %s from %s", addr,
 		    ss->peer->client_addr);
 		smtpd_reply(ss, "554 5.7.1 <%s>: Relay access denied", addr);

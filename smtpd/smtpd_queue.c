@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anvil_client.h"
 #include "attr.h"
 #include "buf.h"
 #include "fileio.h"
@@ -29,6 +30,7 @@
 #include "service.h"
 #include "smtp_data.h"
 #include "smtpd.h"
+#include "smtpd_msa.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -43,6 +45,7 @@ struct smtpd_sink {
 	struct qfile_writer *w;
 	char *error;
 	int write_errno;	/* of the failed write */
+	struct smtpd_msa *msa;	/* submission: through it; else NULL */
 };
 
 /* The reply to a queue file write that failed with errno err. */
@@ -99,8 +102,9 @@ smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	(void) buf_printf(out, "Received: from %s (unknown [%s])\r\n",
-	    ss->helo, ss->peer->client_addr);
+	(void) buf_printf(out, "Received: from %s (%s [%s])\r\n",
+	    ss->helo, ss->client_name != NULL ? ss->client_name : "unknown",
+	    ss->peer->client_addr);
 	if (ss->tls != NULL)
 		(void) buf_printf(out, "\t(using %s with cipher %s "
 		    "(%d bits))\r\n", tls_conn_version(ss->tls),
@@ -114,6 +118,27 @@ smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
 	(void) buf_printf(out, "; %s\r\n", date);
 }
 
+/*
+ * An authenticated login's hourly message and recipient limits, counted
+ * by anvil for every smtpd and proxyd (the seed of exploited-account
+ * detection).  0 within them (this message counted); -1 refused (451
+ * sent).
+ */
+static int
+smtpd_login_rate(struct smtpd_session *ss)
+{
+	struct anvil_submission sub;
+
+	if (ss->auth_user == NULL ||
+	    anvil_client_submission(ss->peer->service, ss->auth_user,
+	    (long long) ss->env.rcpt_count, var_smtpd_login_message_rate_limit,
+	    var_smtpd_login_recipient_rate_limit, &sub))
+		return 0;
+	smtpd_reply(ss, "451 4.7.1 Error: sending rate exceeded for %s, try "
+	    "again later", ss->auth_user);
+	return -1;
+}
+
 /* Start a queue file with envelope and Received:; NULL (reply sent). */
 static struct qfile_writer *
 smtpd_queue_begin(struct smtpd_session *ss)
@@ -121,8 +146,12 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	struct qfile_writer *w;
 	struct buf *hdr;
 	char *error = NULL;
-	char *protocol = xstrdup(smtpd_protocol(ss));
+	char *protocol;
 	int err;
+
+	if (smtpd_login_rate(ss) < 0)
+		return NULL;
+	protocol = xstrdup(smtpd_protocol(ss));
 
 	ss->env.client_addr = NULL;
 	w = qfile_writer_new(var_queue_directory, &error);
@@ -147,6 +176,17 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	ss->env.client_addr = ss->env.client_helo = ss->env.protocol = NULL;
 	ss->env.auth_user = NULL;
 	free(protocol);
+	if (smtpd.mode == SMTPD_MODE_SUBMISSION) {
+		/* RFC 6409 8.2, 8.3, as Postfix does on submission. */
+		char *date, *message_id;
+
+		smtpd_msa_values(qfile_writer_id(w), smtpd.hostname,
+		    ss->env.arrival, &date, &message_id);
+		smtpd_msa_free(&ss->msa);
+		ss->msa = smtpd_msa_new(date, message_id);
+		free(date);
+		free(message_id);
+	}
 	return w;
 fail:
 	err = errno;
@@ -244,8 +284,9 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	free(id);
 }
 
+/* Into the queue file as it is. */
 static int
-smtpd_sink(void *ctx, const void *data, size_t len)
+smtpd_sink_file(void *ctx, const void *data, size_t len)
 {
 	struct smtpd_sink *sink = ctx;
 
@@ -256,10 +297,37 @@ smtpd_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* Message bytes from the client: through the MSA filter when there is one. */
+static int
+smtpd_sink(void *ctx, const void *data, size_t len)
+{
+	struct smtpd_sink *sink = ctx;
+
+	if (sink->msa != NULL)
+		return smtpd_msa_write(sink->msa, data, len, smtpd_sink_file,
+		    sink);
+	return smtpd_sink_file(sink, data, len);
+}
+
+/* The end of the message: what the MSA filter holds, and its additions. */
+static int
+smtpd_sink_finish(struct smtpd_sink *sink)
+{
+	if (sink->msa == NULL)
+		return 0;
+	if (smtpd_msa_finish(sink->msa, smtpd_sink_file, sink) < 0)
+		return -1;
+	log_debug("added header fields: %s%s",
+	    smtpd_msa_added(sink->msa) & SMTPD_MSA_ADDED_DATE ? "Date " : "",
+	    smtpd_msa_added(sink->msa) & SMTPD_MSA_ADDED_MESSAGE_ID ?
+	    "Message-ID" : "");
+	return 0;
+}
+
 void
 smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 {
-	struct smtpd_sink sink = { NULL, NULL, 0 };
+	struct smtpd_sink sink = { NULL, NULL, 0, NULL };
 	enum smtp_data_status st;
 	long long size = 0;
 
@@ -283,6 +351,7 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 		smtpd_transaction_reset(ss);
 		return;
 	}
+	sink.msa = ss->msa;
 	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
 	if (stream_flush(ss->s) != STREAM_OK) {
 		qfile_writer_abort(&sink.w);
@@ -292,6 +361,8 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 	st = smtp_data_read(ss->s, var_message_size_limit,
 	    (size_t) var_smtpd_data_line_limit, smtpd.bare_newline,
 	    smtpd_sink, &sink, &size);
+	if (st == SMTP_DATA_OK && smtpd_sink_finish(&sink) < 0)
+		st = SMTP_DATA_SINK_FAILED;
 	switch (st) {
 	case SMTP_DATA_OK:
 		smtpd_queue_commit(ss, &sink.w, size);
@@ -381,6 +452,29 @@ smtpd_bdat_bare(struct smtpd_session *ss)
 	return 1;
 }
 
+/*
+ * BDAT data into the queue file (through the MSA filter on submission);
+ * last: the message is complete.  -1 with ss->bdat_error set.
+ */
+static int
+smtpd_bdat_write(struct smtpd_session *ss, const char *data, size_t len,
+	int last)
+{
+	struct smtpd_sink sink = { ss->bdat, NULL, 0, ss->msa };
+	int rc;
+
+	rc = smtpd_sink(&sink, data, len);
+	if (rc == 0 && last)
+		rc = smtpd_sink_finish(&sink);
+	if (rc < 0) {
+		ss->bdat_error = smtpd_write_error_reply(sink.write_errno);
+		log_error("queue file: %s", sink.error != NULL ? sink.error :
+		    "write failed");
+	}
+	free(sink.error);
+	return rc;
+}
+
 /* Read a chunk of len bytes, writing what fits to the queue file. */
 static int
 smtpd_bdat_read(struct smtpd_session *ss, long long len)
@@ -388,7 +482,6 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 	struct buf *piece = buf_new(SMTPD_BDAT_PIECE);
 	/* A piece of bare CRs or LFs doubles when normalised. */
 	struct buf *norm = buf_new(2 * SMTPD_BDAT_PIECE + 2);
-	char *error = NULL;
 	size_t n;
 
 	while (len > 0) {
@@ -416,14 +509,9 @@ smtpd_bdat_read(struct smtpd_session *ss, long long len)
 		    norm);
 		if (smtpd_bdat_bare(ss))
 			continue;
-		if (qfile_writer_message(ss->bdat, buf_cstr(norm),
-		    buf_len(norm), &error) < 0) {
-			ss->bdat_error = smtpd_write_error_reply(errno);
-			log_error("queue file: %s", error);
-			free(error);
-			error = NULL;
+		if (smtpd_bdat_write(ss, buf_cstr(norm), buf_len(norm), 0)
+		    < 0)
 			ss->bdat_failed = 1;
-		}
 	}
 	buf_free(&piece);
 	buf_free(&norm);
@@ -435,17 +523,11 @@ static void
 smtpd_bdat_finish(struct smtpd_session *ss)
 {
 	struct buf *tail = buf_new(8);
-	char *error = NULL;
 
 	(void) smtp_crlf_finish(&ss->bdat_crlf, tail);
-	if (!ss->bdat_failed && !smtpd_bdat_bare(ss) && buf_len(tail) > 0 &&
-	    qfile_writer_message(ss->bdat, buf_cstr(tail), buf_len(tail),
-	    &error) < 0) {
-		log_error("queue file: %s", error);
-		free(error);
+	if (!ss->bdat_failed && !smtpd_bdat_bare(ss) &&
+	    smtpd_bdat_write(ss, buf_cstr(tail), buf_len(tail), 1) < 0)
 		ss->bdat_failed = 1;
-		ss->bdat_error = "451 4.3.0 Error: queue file write error";
-	}
 	buf_free(&tail);
 }
 

@@ -20,7 +20,7 @@ fi
 
 # The programs installed in sbin (Makefile.am sbin_PROGRAMS) and the
 # daemons the master runs (pkglibexec_PROGRAMS).
-sbin_programs="ispmail-master ispmailctl smtpd qmgr smtp lmtpd popd imapd anvil"
+sbin_programs="ispmail-master ispmailctl smtpd qmgr smtp lmtpd popd imapd anvil proxyd authd"
 
 failed=0
 checked=0

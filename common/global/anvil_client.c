@@ -256,3 +256,55 @@ anvil_client_event(const struct service_peer *peer, const char *reason)
 	(void) anvil_request(request, NULL, 0);
 	buf_free(&request);
 }
+
+int
+anvil_client_submission(const char *service, const char *login,
+	long long recipients, long long message_limit,
+	long long recipient_limit, struct anvil_submission *sub)
+{
+	struct attr_list *answer;
+	struct buf *request;
+	const char *refused;
+	int admitted = 1;
+
+	memset(sub, 0, sizeof(*sub));
+	if (message_limit <= 0 && recipient_limit <= 0)
+		return 1;
+	request = buf_new(4096);
+	answer = attr_list_new(16, 256);
+	if (attr_put(request, "request", "submission") < 0 ||
+	    attr_put(request, "service", service) < 0 ||
+	    attr_put(request, "login", login) < 0 ||
+	    attr_put_int(request, "recipients", recipients) < 0 ||
+	    attr_put_int(request, "message_limit", message_limit) < 0 ||
+	    attr_put_int(request, "recipient_limit", recipient_limit) < 0 ||
+	    attr_end(request) < 0) {
+		/* A login too long for a request: not ours to judge. */
+		buf_free(&request);
+		attr_list_free(&answer);
+		return 1;
+	}
+	if (anvil_request(request, answer, 0) == 0 &&
+	    attr_get_int(answer, "messages", &sub->messages) == 1 &&
+	    attr_get_int(answer, "recipients", &sub->recipients) == 1 &&
+	    (refused = attr_get(answer, "refused")) != NULL) {
+		if (strcmp(refused, "login_message_limit") == 0) {
+			sub->limit = "login_message_limit";
+			sub->max = message_limit;
+		} else if (strcmp(refused, "login_recipient_limit") == 0) {
+			sub->limit = "login_recipient_limit";
+			sub->max = recipient_limit;
+		}
+		if (sub->limit != NULL) {
+			admitted = 0;
+			log_info("refused message of login %s to service %s "
+			    "reason=%s messages=%lld recipients=%lld+%lld "
+			    "limit=%lld", login, service, sub->limit,
+			    sub->messages, sub->recipients, recipients,
+			    sub->max);
+		}
+	}
+	buf_free(&request);
+	attr_list_free(&answer);
+	return admitted;
+}

@@ -61,4 +61,28 @@ void anvil_client_release(struct anvil_admission *adm);
  */
 void anvil_client_event(const struct service_peer *peer, const char *reason);
 
+/* What anvil_client_submission() decided (a plain result record). */
+struct anvil_submission {
+	long long messages;	/* the login's this hour (this one too when
+				   admitted) */
+	long long recipients;
+	const char *limit;	/* refused: "login_message_limit" or
+				   "login_recipient_limit"; else NULL */
+	long long max;		/* refused: that limit */
+};
+
+/*
+ * One message of login (an authenticated account) with recipients
+ * recipients, sent through service: counted in the login's hour across
+ * every service and process (smtpd, proxyd), unless it would pass
+ * message_limit or recipient_limit (per hour; 0 means none).  1:
+ * admitted and counted; 0: refused, sub says which limit (the caller
+ * answers 4xx; anvil counts the refusal as a drop); the refusal is
+ * logged here.  When anvil cannot be reached the message is admitted
+ * (warned at most once a minute): an outage never stops mail.
+ */
+int anvil_client_submission(const char *service, const char *login,
+	long long recipients, long long message_limit,
+	long long recipient_limit, struct anvil_submission *sub);
+
 #endif

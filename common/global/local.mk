@@ -8,3 +8,17 @@ common_libispmail_a_SOURCES += \
 	common/global/qfile.c common/global/qfile.h \
 	common/global/qfile_update.c \
 	common/global/anvil_client.c common/global/anvil_client.h
+common_libispmail_a_SOURCES += \
+	common/global/auth_client.c common/global/auth_client.h
+check_PROGRAMS += tests/unit/check_auth_client
+TESTS += tests/unit/check_auth_client
+tests_unit_check_auth_client_SOURCES = tests/unit/check_auth_client.c
+tests_unit_check_auth_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_auth_client_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/global/proxy_trust.c common/global/proxy_trust.h
+check_PROGRAMS += tests/unit/check_proxy_trust
+TESTS += tests/unit/check_proxy_trust
+tests_unit_check_proxy_trust_SOURCES = tests/unit/check_proxy_trust.c
+tests_unit_check_proxy_trust_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_proxy_trust_LDADD = $(UNIT_LDADD)

@@ -33,6 +33,7 @@ char *var_config_directory;
 char *var_queue_directory;
 char *var_daemon_directory;
 char *var_mail_owner;
+int var_allow_root_services;
 char *var_myhostname;
 
 char *var_syslog_name;
@@ -98,6 +99,7 @@ long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
 int var_smtpd_direct_delivery;
 long long var_smtpd_direct_timeout;
+char *var_mynetworks;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
 char *var_dns_servers;
@@ -160,6 +162,10 @@ char *var_lmtp_temp_directory;
 long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
 char *var_lmtp_trusted_networks;
+char *var_proxy_trusted_networks;
+long long var_smtpd_login_message_rate_limit;
+long long var_smtpd_login_recipient_rate_limit;
+int var_proxy_protocol;
 
 /* popd variables (popd(8)). */
 long long var_pop_command_timeout;
@@ -181,6 +187,28 @@ long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
 long long var_imap_idle_check_interval;
 long long var_imap_client_limit;
+
+/* proxyd (proxyd(8)). */
+char *var_proxy_front;
+long long var_proxy_backend_port_imap;
+long long var_proxy_backend_port_pop3;
+long long var_proxy_backend_port_submission;
+int var_proxy_backend_tls;
+char *var_proxy_backend_ca_file;
+char *var_proxy_backend_protocol;
+long long var_proxy_host_down_time;
+long long var_proxy_connect_timeout;
+long long var_proxy_auth_timeout;
+char *var_proxy_submission_hosts;
+long long var_proxy_max_sessions_per_ip;
+long long var_proxy_max_sessions_per_user;
+long long var_proxy_auth_fail_limit;
+long long var_proxy_auth_fail_delay_max;
+long long var_proxy_session_limit;
+long long var_proxy_login_timeout;
+long long var_proxy_idle_timeout;
+long long var_proxy_line_limit;
+long long var_proxy_bad_command_limit;
 
 char *var_ldap_server_uris;
 char *var_ldap_base_dn;
@@ -226,6 +254,10 @@ const struct param_def param_table[] = {
 	{ "mail_owner", PARAM_STR, "ispmail", 0, 0, &var_mail_owner,
 	    "The unprivileged user that owns the queue and runs the "
 	    "daemons." },
+	{ "allow_root_services", PARAM_BOOL, "no", 0, 0,
+	    &var_allow_root_services,
+	    "Let a network-facing (inet) service of master.conf run as "
+	    "root; the master refuses such a line otherwise." },
 	{ "myhostname", PARAM_STR, "", 0, 0, &var_myhostname,
 	    "This host's fully qualified name for greetings and Received: "
 	    "lines; empty means the name gethostname() returns." },
@@ -313,6 +345,15 @@ const struct param_def param_table[] = {
 	    &var_smtpd_client_connection_rate_limit,
 	    "Connections one client address may start to one smtpd "
 	    "service per anvil_rate_time_unit; 0 means no limit." },
+	{ "smtpd_login_message_rate_limit", PARAM_INT, "0", 0, 10000000,
+	    &var_smtpd_login_message_rate_limit,
+	    "Messages one authenticated login may submit per hour, counted "
+	    "by anvil across every smtpd and proxyd; over it 451 4.7.1; 0 "
+	    "means no limit." },
+	{ "smtpd_login_recipient_rate_limit", PARAM_INT, "0", 0, 100000000,
+	    &var_smtpd_login_recipient_rate_limit,
+	    "Recipients one authenticated login may submit to per hour, "
+	    "counted like smtpd_login_message_rate_limit; 0 means no limit." },
 	{ "pop_client_connection_count_limit", PARAM_INT, "10", 0, 100000,
 	    &var_pop_client_connection_count_limit,
 	    "Connections one client address may have open to one popd "
@@ -329,6 +370,17 @@ const struct param_def param_table[] = {
 	    &var_imap_client_connection_rate_limit,
 	    "Connections one client address may start to one imapd "
 	    "service per anvil_rate_time_unit; 0 means no limit." },
+
+	/* Proxies that name the real client (proxy_trust.h). */
+	{ "proxy_trusted_networks", PARAM_LIST, "", 0, 0,
+	    &var_proxy_trusted_networks,
+	    "The proxies (addresses or address/prefix networks) whose "
+	    "PROXY protocol header, smtpd XCLIENT, popd XCLIENT and imapd "
+	    "ID x-originating-ip are believed; empty: nobody's." },
+	{ "proxy_protocol", PARAM_BOOL, "no", 0, 0, &var_proxy_protocol,
+	    "Set per listener with -o: every connection must start with a "
+	    "PROXY protocol header (v2 or v1) from proxy_trusted_networks, "
+	    "which names the client; others are dropped." },
 
 	/* Internal protocol limits. */
 	{ "line_length_limit", PARAM_SIZE, "2048", 256, 1 * MIB,
@@ -456,6 +508,83 @@ const struct param_def param_table[] = {
 	    &var_auth_failure_limit,
 	    "Failed logins after which a session is disconnected." },
 
+	/* proxyd (proxyd(8)). */
+	{ "proxy_front", PARAM_STR, "imap", 0, 0, &var_proxy_front,
+	    "The protocol a proxyd listener speaks: imap, pop3 or "
+	    "submission; set per listener with -o." },
+	{ "proxy_backend_port_imap", PARAM_INT, "143", 1, 65535,
+	    &var_proxy_backend_port_imap,
+	    "The IMAP port proxyd connects to on a store host." },
+	{ "proxy_backend_port_pop3", PARAM_INT, "110", 1, 65535,
+	    &var_proxy_backend_port_pop3,
+	    "The POP3 port proxyd connects to on a store host." },
+	{ "proxy_backend_port_submission", PARAM_INT, "587", 1, 65535,
+	    &var_proxy_backend_port_submission,
+	    "The submission port proxyd connects to on an outbound host." },
+	{ "proxy_backend_tls", PARAM_BOOL, "no", 0, 0, &var_proxy_backend_tls,
+	    "Speak TLS to the backends (implicit, verified against "
+	    "proxy_backend_ca_file and the host name)." },
+	{ "proxy_backend_ca_file", PARAM_STR, "", 0, 0,
+	    &var_proxy_backend_ca_file,
+	    "The CA certificates backend certificates are verified with; "
+	    "empty: the system store." },
+	{ "proxy_backend_protocol", PARAM_STR, "native", 0, 0,
+	    &var_proxy_backend_protocol,
+	    "How a backend learns the client's address: haproxy (a PROXY "
+	    "protocol v2 header) or native (IMAP ID x-originating-ip, "
+	    "POP3 XCLIENT, SMTP XCLIENT)." },
+	{ "proxy_host_down_time", PARAM_TIME, "30s", 0, 1 * HOUR,
+	    &var_proxy_host_down_time,
+	    "How long a backend that did not answer is skipped." },
+	{ "proxy_connect_timeout", PARAM_TIME, "5s", 1 * SEC, 1 * MIN,
+	    &var_proxy_connect_timeout,
+	    "How long a backend may take to accept a connection (and "
+	    "finish its TLS handshake) before the next host is tried." },
+	{ "proxy_auth_timeout", PARAM_TIME, "30s", 1 * SEC, 10 * MIN,
+	    &var_proxy_auth_timeout,
+	    "How long proxyd waits for authd's answer to a login before "
+	    "it answers with a temporary failure." },
+	{ "proxy_max_sessions_per_ip", PARAM_INT, "50", 0, 100000,
+	    &var_proxy_max_sessions_per_ip,
+	    "Sessions one client address may have open at once on one "
+	    "proxyd listener, counted by anvil over all processes; 0 "
+	    "means no limit." },
+	{ "proxy_max_sessions_per_user", PARAM_INT, "20", 0, 100000,
+	    &var_proxy_max_sessions_per_user,
+	    "Sessions one account may have open at once through proxyd "
+	    "(all listeners); 0 means no limit." },
+	{ "proxy_auth_fail_limit", PARAM_INT, "10", 0, 100000,
+	    &var_proxy_auth_fail_limit,
+	    "Failed logins of one client address or one login within "
+	    "anvil_rate_time_unit after which proxyd refuses its logins "
+	    "as a temporary failure until the window passes; 0: never." },
+	{ "proxy_auth_fail_delay_max", PARAM_TIME, "15s", 0, 5 * MIN,
+	    &var_proxy_auth_fail_delay_max,
+	    "The longest delay before proxyd answers a failed login "
+	    "(auth_failure_delay, doubled for every earlier failure of the "
+	    "address or login in the window)." },
+	{ "proxy_submission_hosts", PARAM_STR, "", 0, 0,
+	    &var_proxy_submission_hosts,
+	    "The outbound smtpd hosts (addresses, comma-separated) a "
+	    "proxyd submission listener relays to, tried in turn." },
+	{ "proxy_session_limit", PARAM_INT, "1000", 1, 100000,
+	    &var_proxy_session_limit,
+	    "Sessions one proxyd process serves at once." },
+	{ "proxy_login_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_proxy_login_timeout,
+	    "How long a client may take from connecting to logging in." },
+	{ "proxy_idle_timeout", PARAM_TIME, "30m", 1 * SEC, 1 * DAY,
+	    &var_proxy_idle_timeout,
+	    "How long a proxied session may pass no byte either way." },
+	{ "proxy_line_limit", PARAM_INT, "8192", 512, 65536,
+	    &var_proxy_line_limit,
+	    "The longest command line (or command with its literals) "
+	    "proxyd reads before login." },
+	{ "proxy_bad_command_limit", PARAM_INT, "10", 1, 1000,
+	    &var_proxy_bad_command_limit,
+	    "Bad or unknown commands before login after which proxyd "
+	    "disconnects." },
+
 	/* smtpd (smtpd(8)). */
 	{ "smtpd_mode", PARAM_STR, "mx", 0, 0, &var_smtpd_mode,
 	    "mx (port 25: mail for our domains, no AUTH) or submission "
@@ -506,6 +635,11 @@ const struct param_def param_table[] = {
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },
+	{ "mynetworks", PARAM_LIST, "", 0, 0, &var_mynetworks,
+	    "The ISP's own hosts (addresses or address/prefix networks) "
+	    "that may relay through smtpd without AUTH, on mx and "
+	    "submission listeners, and whose envelope sender chooses the "
+	    "outbound class; empty: none, every relay needs a login." },
 	{ "smtpd_strict_helo_syntax", PARAM_BOOL, "yes", 0, 0, &var_smtpd_strict_helo_syntax,
 	    "HELO/EHLO must name a domain or an address literal (RFC 5321 "
 	    "4.1.2), else 501 5.5.2; no: other printable names are taken "
@@ -773,8 +907,8 @@ const struct param_def param_table[] = {
 	    "Invalid commands after which imapd ends a session." },
 	{ "imap_idle_check_interval", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
 	    &var_imap_idle_check_interval,
-	    "How often a session in IDLE looks for changes to its "
-	    "folder." },
+	    "How often a session in IDLE rescans its folder besides "
+	    "the inotify events that wake it at once." },
 	{ "imap_client_limit", PARAM_INT, "1", 1, 10000,
 	    &var_imap_client_limit,
 	    "Sessions one imapd process serves at once (1: a process per "

@@ -14,6 +14,7 @@ extern char *var_config_directory;
 extern char *var_queue_directory;
 extern char *var_daemon_directory;
 extern char *var_mail_owner;
+extern int var_allow_root_services;
 extern char *var_myhostname;
 
 /* Logging. */
@@ -43,10 +44,16 @@ extern long long var_anvil_timeout;
 extern char *var_client_limit_exceptions;
 extern long long var_smtpd_client_connection_count_limit;
 extern long long var_smtpd_client_connection_rate_limit;
+extern long long var_smtpd_login_message_rate_limit;
+extern long long var_smtpd_login_recipient_rate_limit;
 extern long long var_pop_client_connection_count_limit;
 extern long long var_pop_client_connection_rate_limit;
 extern long long var_imap_client_connection_count_limit;
 extern long long var_imap_client_connection_rate_limit;
+
+/* Proxies that name the real client (proxy_trust.h). */
+extern char *var_proxy_trusted_networks;
+extern int var_proxy_protocol;
 
 /* Internal protocol limits. */
 extern long long var_line_length_limit;
@@ -108,6 +115,7 @@ extern long long var_smtpd_data_line_limit;
 extern int var_smtpd_sender_login_match;
 extern int var_smtpd_direct_delivery;
 extern long long var_smtpd_direct_timeout;
+extern char *var_mynetworks;
 extern int var_smtpd_strict_helo_syntax;
 extern char *var_smtpd_forbid_bare_newline;
 extern char *var_dns_servers;
@@ -191,6 +199,28 @@ extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;
 extern long long var_imap_client_limit;
+
+/* proxyd (proxyd(8)). */
+extern char *var_proxy_front;
+extern long long var_proxy_backend_port_imap;
+extern long long var_proxy_backend_port_pop3;
+extern long long var_proxy_backend_port_submission;
+extern int var_proxy_backend_tls;
+extern char *var_proxy_backend_ca_file;
+extern char *var_proxy_backend_protocol;
+extern long long var_proxy_host_down_time;
+extern long long var_proxy_connect_timeout;
+extern long long var_proxy_auth_timeout;
+extern char *var_proxy_submission_hosts;
+extern long long var_proxy_max_sessions_per_ip;
+extern long long var_proxy_max_sessions_per_user;
+extern long long var_proxy_auth_fail_limit;
+extern long long var_proxy_auth_fail_delay_max;
+extern long long var_proxy_session_limit;
+extern long long var_proxy_login_timeout;
+extern long long var_proxy_idle_timeout;
+extern long long var_proxy_line_limit;
+extern long long var_proxy_bad_command_limit;
 
 /*
  * This host's name for greetings, Received: lines and DSNs: myhostname,

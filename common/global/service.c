@@ -326,6 +326,24 @@ service_peer_fill(int fd, struct service_peer *peer)
 	service_fill_peer(fd, service_name, peer);
 }
 
+void
+service_peer_set(struct service_peer *peer, const struct sockaddr *src,
+	socklen_t src_len, const struct sockaddr *dst, socklen_t dst_len)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, src, src_len < sizeof(ss) ? src_len : sizeof(ss));
+	service_format_addr(&ss, src_len, peer->client_addr,
+	    sizeof(peer->client_addr), &peer->client_port);
+	if (dst == NULL)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, dst, dst_len < sizeof(ss) ? dst_len : sizeof(ss));
+	service_format_addr(&ss, dst_len, peer->local_addr,
+	    sizeof(peer->local_addr), &peer->local_port);
+}
+
 static void
 service_usage(const char *progname)
 {
@@ -442,4 +460,11 @@ service_main(int argc, char **argv, const struct service_def *def,
 		}
 	}
 	exit(0);
+}
+
+int64_t
+service_idle_deadline(int64_t now_ms)
+{
+	return var_max_idle > 0 && var_max_idle < 366LL * 86400 ?
+	    now_ms + var_max_idle * 1000 : INT64_MAX;
 }

@@ -18,6 +18,7 @@
 #ifndef ISPMAIL_SERVICE_H
 #define ISPMAIL_SERVICE_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* What the handler learns about a connection (a plain record). */
@@ -78,6 +79,13 @@ struct service_def {
 int service_set_busy(int busy);
 
 /*
+ * For a run hook: when a process without connections since now_ms
+ * (CLOCK_MONOTONIC milliseconds) should exit by max_idle; INT64_MAX
+ * when max_idle says never.
+ */
+int64_t service_idle_deadline(int64_t now_ms);
+
+/*
  * 1 while the master says this service is at its process limit (stress
  * mode, master_proto.h): daemons then use their shorter stress timeouts,
  * which every stream with a stress timeout (stream.h) applies by itself.
@@ -89,6 +97,13 @@ int service_in_stress(void);
  * name is the one master.conf gave this process).
  */
 void service_peer_fill(int fd, struct service_peer *peer);
+
+/*
+ * Replace peer's client address and port with src's, and its local ones
+ * with dst's when dst is not NULL (a PROXY protocol header's addresses).
+ */
+void service_peer_set(struct service_peer *peer, const struct sockaddr *src,
+	socklen_t src_len, const struct sockaddr *dst, socklen_t dst_len);
 
 /*
  * Run the service.  Arguments left after the standard options (the

@@ -4,6 +4,7 @@
 common_libispmail_a_SOURCES += \
 	common/net/stream.c common/net/stream.h \
 	common/net/tls.c common/net/tls.h \
+	common/net/deflate.c common/net/deflate.h \
 	common/net/dns.c common/net/dns.h \
 	common/net/netmatch.c common/net/netmatch.h \
 	common/net/connect.c common/net/connect.h
@@ -17,3 +18,9 @@ TESTS += tests/unit/check_connect
 tests_unit_check_connect_SOURCES = tests/unit/check_connect.c
 tests_unit_check_connect_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_connect_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += common/net/haproxy.c common/net/haproxy.h
+check_PROGRAMS += tests/unit/check_haproxy
+TESTS += tests/unit/check_haproxy
+tests_unit_check_haproxy_SOURCES = tests/unit/check_haproxy.c
+tests_unit_check_haproxy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_haproxy_LDADD = $(UNIT_LDADD)

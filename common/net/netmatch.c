@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "netmatch.h"
+#include "params.h"
 #include "xalloc.h"
 
 struct netmatch_net {
@@ -155,4 +156,21 @@ netmatch_match(const struct netmatch *nm, const char *addr)
 		    nm->nets[i].addr, bytes, nm->nets[i].prefix))
 			return 1;
 	return 0;
+}
+
+struct netmatch *
+netmatch_from_param(const char *name, const char *value, char **error_r)
+{
+	struct netmatch *nm;
+	char **list, *error = NULL;
+	int count;
+
+	list = params_list_split(value, &count);
+	nm = netmatch_new(list, count, &error);
+	params_list_free(list);
+	if (nm == NULL) {
+		*error_r = xasprintf("%s: %s", name, error);
+		free(error);
+	}
+	return nm;
 }

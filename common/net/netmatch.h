@@ -21,6 +21,12 @@ struct netmatch;
  * entry.
  */
 struct netmatch *netmatch_new(char **list, int count, char **error_r);
+/*
+ * The same from a list parameter's value (space or comma separated), with
+ * its name in the error: "mynetworks: bad entry ...".
+ */
+struct netmatch *netmatch_from_param(const char *name, const char *value,
+	char **error_r);
 /* Free *nmp and set it to NULL; NULL is allowed. */
 void netmatch_free(struct netmatch **nmp);
 /* 1 when the numeric address addr is in one of the networks, else 0. */

@@ -171,7 +171,7 @@ stream_read_blocked(const struct stream *s)
  * STREAM_OK, STREAM_TIMEOUT, or STREAM_ERROR with the errno in *err_r.
  */
 static enum stream_status
-stream_wait(struct stream *s, short events, int64_t deadline,
+stream_wait_on(int fd, struct stream *s, short events, int64_t deadline,
 	int *err_r)
 {
 	struct pollfd pfd;
@@ -181,8 +181,7 @@ stream_wait(struct stream *s, short events, int64_t deadline,
 	int n;
 
 	if (stream_current_waiter != NULL) {
-		status = stream_current_waiter(s != NULL ? s->fd : -1, events,
-		    deadline);
+		status = stream_current_waiter(fd, events, deadline);
 		if (status == STREAM_ERROR)
 			*err_r = errno;
 		return status;
@@ -205,7 +204,7 @@ stream_wait(struct stream *s, short events, int64_t deadline,
 				return STREAM_TIMEOUT;
 			timeout = left > INT_MAX ? INT_MAX : (int) left;
 		}
-		pfd.fd = s != NULL ? s->fd : -1;
+		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
 		n = poll(&pfd, 1, timeout);
@@ -225,6 +224,13 @@ stream_wait(struct stream *s, short events, int64_t deadline,
 		/* POLLHUP/POLLERR: the next read or write reports it. */
 		return STREAM_OK;
 	}
+}
+
+static enum stream_status
+stream_wait(struct stream *s, short events, int64_t deadline, int *err_r)
+{
+	return stream_wait_on(s != NULL ? s->fd : -1, s, events, deadline,
+	    err_r);
 }
 
 /*
@@ -400,6 +406,14 @@ stream_set_transport(struct stream *s,
 		s->transport = transport;
 		s->transport_ctx = ctx;
 	}
+}
+
+void
+stream_get_transport(const struct stream *s,
+	const struct stream_transport **transport_r, void **ctx_r)
+{
+	*transport_r = s->transport;
+	*ctx_r = s->transport_ctx;
 }
 
 int
@@ -590,10 +604,21 @@ stream_set_waiter(stream_waiter *waiter)
 	stream_current_waiter = waiter;
 }
 
+/* A wait's status as 1 ready, 0 timeout, -1 error (errno set). */
+static int
+stream_wait_result(enum stream_status status, int err)
+{
+	if (status == STREAM_OK)
+		return 1;
+	if (status == STREAM_TIMEOUT)
+		return 0;
+	errno = err;
+	return -1;
+}
+
 int
 stream_wait_input(struct stream *s, int timeout_ms)
 {
-	enum stream_status status;
 	int err = 0;
 
 	/* Input the transport holds never makes the descriptor readable. */
@@ -602,13 +627,17 @@ stream_wait_input(struct stream *s, int timeout_ms)
 	/* A change of stress ends the wait early: the read that follows
 	 * has the stress deadline. */
 	s->deadline_stress = stream_stress_changes;
-	status = stream_wait(s, POLLIN, stream_deadline(timeout_ms), &err);
-	if (status == STREAM_OK)
-		return 1;
-	if (status == STREAM_TIMEOUT)
-		return 0;
-	errno = err;
-	return -1;
+	return stream_wait_result(stream_wait(s, POLLIN,
+	    stream_deadline(timeout_ms), &err), err);
+}
+
+int
+stream_wait_fd(int fd, short events, int timeout_ms)
+{
+	int err = 0;
+
+	return stream_wait_result(stream_wait_on(fd, NULL, events,
+	    stream_deadline(timeout_ms), &err), err);
 }
 
 void

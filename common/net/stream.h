@@ -91,6 +91,10 @@ int stream_stress_generation(void);
 void stream_set_transport(struct stream *s,
 	const struct stream_transport *transport, void *ctx);
 int stream_fd(const struct stream *s);
+/* The transport s uses now (the descriptor's own when none was set), to
+ * push a layer on top of it (deflate.h). */
+void stream_get_transport(const struct stream *s,
+	const struct stream_transport **transport_r, void **ctx_r);
 
 /*
  * Read one line into line (replacing its contents), without its "\r\n" or
@@ -152,6 +156,12 @@ void stream_set_waiter(stream_waiter *waiter);
  * error.  Goes through the waiter, as does stream_pause().
  */
 int stream_wait_input(struct stream *s, int timeout_ms);
+/*
+ * Wait up to timeout_ms for events on a descriptor of the caller's (an
+ * epoll or inotify descriptor: IDLE), through the waiter as the stream's
+ * own waits go: 1 ready, 0 timeout, -1 error (errno).
+ */
+int stream_wait_fd(int fd, short events, int timeout_ms);
 /* Let timeout_ms pass (a failed login's delay). */
 void stream_pause(int timeout_ms);
 /*

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "log.h"
 #include "mail_params.h"
@@ -299,7 +301,8 @@ tls_handshake_step(struct tls_conn *c, char **error_r)
 	n = c->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
 	if (n == 1) {
 		c->established = 1;
-		stream_set_transport(c->stream, &tls_transport, c);
+		if (c->stream != NULL)
+			stream_set_transport(c->stream, &tls_transport, c);
 		return TLS_HANDSHAKE_DONE;
 	}
 	err = SSL_get_error(c->ssl, n);
@@ -347,6 +350,70 @@ tls_start(struct tls_server *t, struct stream *s, const char *server_name,
 	return 0;
 }
 
+/* 1 when name is an IPv4 or IPv6 address literal. */
+static int
+tls_is_ip(const char *name)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, name, addr) == 1 ||
+	    inet_pton(AF_INET6, name, addr) == 1;
+}
+
+struct tls_conn *
+tls_conn_new_fd(struct tls_server *t, int fd, const char *server_name,
+	char **error_r)
+{
+	struct tls_conn *c = xcalloc(1, sizeof(*c));
+
+	c->client = t->client;
+	c->ssl = SSL_new(t->ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		*error_r = tls_error_text("SSL_new");
+		tls_conn_free(&c);
+		return NULL;
+	}
+	/* An idle session keeps no record buffers (about 34 KiB each). */
+	SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+	if (t->client && server_name != NULL && tls_is_ip(server_name)) {
+		/* An address is checked against the IP SANs, never SNI. */
+		if (t->verify_peer && X509_VERIFY_PARAM_set1_ip_asc(
+		    SSL_get0_param(c->ssl), server_name) != 1) {
+			*error_r = tls_error_text("X509_VERIFY_PARAM_set1_ip");
+			tls_conn_free(&c);
+			return NULL;
+		}
+	} else if (t->client && server_name != NULL) {
+		SSL_set_tlsext_host_name(c->ssl, server_name);
+		if (t->verify_peer && SSL_set1_host(c->ssl, server_name) != 1) {
+			*error_r = tls_error_text("SSL_set1_host");
+			tls_conn_free(&c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+ssize_t
+tls_conn_read(struct tls_conn *c, void *data, size_t len,
+	int *want_write_r)
+{
+	return tls_read(c, data, len, want_write_r);
+}
+
+ssize_t
+tls_conn_write(struct tls_conn *c, const void *data, size_t len,
+	int *want_read_r)
+{
+	return tls_write(c, data, len, want_read_r);
+}
+
+size_t
+tls_conn_pending(struct tls_conn *c)
+{
+	return tls_pending(c);
+}
+
 const char *
 tls_conn_version(const struct tls_conn *c)
 {
@@ -375,7 +442,8 @@ tls_conn_free(struct tls_conn **cp)
 	/* One close_notify, no wait for the peer's (RFC 8446 6.1 allows). */
 	if (c->established) {
 		(void) SSL_shutdown(c->ssl);
-		stream_set_transport(c->stream, NULL, NULL);
+		if (c->stream != NULL)
+			stream_set_transport(c->stream, NULL, NULL);
 	}
 	ERR_clear_error();
 	if (c->ssl != NULL)

@@ -23,6 +23,8 @@
 #ifndef ISPMAIL_TLS_H
 #define ISPMAIL_TLS_H
 
+#include <sys/types.h>
+
 struct stream;
 struct tls_server;
 struct tls_conn;
@@ -75,6 +77,23 @@ struct tls_conn *tls_handshake_begin(struct tls_server *t, struct stream *s,
  */
 enum tls_handshake_status tls_handshake_step(struct tls_conn *c,
 	char **error_r);
+/*
+ * For an event loop that moves bytes itself (proxyd): a connection on
+ * the non-blocking fd with no stream above it, stepped with
+ * tls_handshake_step(), then read and written with the calls below,
+ * which behave like the stream transport (stream.h): -1 with errno
+ * EAGAIN when they would block, *want_*_r set when OpenSSL needs the
+ * other direction first; 0 at EOF.  Record buffers are released while
+ * idle.  NULL with *error_r (caller frees) when OpenSSL fails.
+ */
+struct tls_conn *tls_conn_new_fd(struct tls_server *t, int fd,
+	const char *server_name, char **error_r);
+ssize_t tls_conn_read(struct tls_conn *c, void *data, size_t len,
+	int *want_write_r);
+ssize_t tls_conn_write(struct tls_conn *c, const void *data, size_t len,
+	int *want_read_r);
+/* Decrypted bytes not yet read (no poll() would report them). */
+size_t tls_conn_pending(struct tls_conn *c);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */
 const char *tls_conn_version(const struct tls_conn *c);
 const char *tls_conn_cipher(const struct tls_conn *c);

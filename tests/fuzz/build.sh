@@ -48,7 +48,8 @@ sources() {
 	case $1 in
 	smtpd) echo "-I$top/smtpd $top/smtpd/smtpd_env.c" \
 	    "$top/smtpd/smtpd_srs.c $top/smtpd/smtpd_queue.c" \
-	    "$top/smtpd/smtpd_direct.c" ;;
+	    "$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c" \
+	    "$top/smtpd/smtpd_trust.c" ;;
 	imap_*) echo "-I$top/imapd $top/imapd/imap_parse.c" ;;
 	pop_cmd) echo "-I$top/popd $top/popd/pop_cmd.c" ;;
 	lmtpd) echo "-I$top/lmtpd lmtpd_nomain.o $top/lmtpd/lmtpd_cmd.c" \

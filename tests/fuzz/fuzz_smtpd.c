@@ -5,6 +5,9 @@
  * through the DATA reader and BDAT chunks into real queue files, routed
  * against a small map (smtpd_env.c, smtpd_queue.c, smtpd_srs.c; the
  * direct delivery of smtpd_direct.c finds no lmtpd and queues).  The
+ * first byte's top bit picks submission mode, where the client is in
+ * mynetworks and every message goes through the Date:/Message-ID:
+ * filter (smtpd_msa.c).  The
  * session loop of smtpd.c is replaced by a short one here (smtpd.c holds
  * main() and the TLS and reputation set-up).  Every queue file smtpd
  * commits must read back with qfile_read(): what the writer escapes the
@@ -27,6 +30,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_trust.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -118,6 +122,8 @@ setup(void)
 	set("message_size_limit", "20000");
 	set("smtpd_recipient_limit", "20");
 	set("smtpd_error_limit", "20");
+	set("mynetworks", "192.0.2.0/24");
+	smtpd_trust_init();
 	fuzz_route = route_open(&error);
 	if (fuzz_route == NULL)
 		abort();
@@ -210,6 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&ss, 0, sizeof(ss));
 	ss.peer = &fuzz_peer;
+	smtpd.mode = data[0] & 0x80 ? SMTPD_MODE_SUBMISSION : SMTPD_MODE_MX;
 	ss.s = fuzz_stream_new(&in, data + 1, size - 1, data[0]);
 	line = buf_new((size_t) var_smtpd_line_limit + 1);
 	for (commands = 0; !ss.quit && commands < 1000; commands++) {

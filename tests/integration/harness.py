@@ -342,6 +342,9 @@ class Instance:
             # Root must not own the instance's sockets and files by
             # accident; as a user, everything is that user's anyway.
             "mail_owner": "nobody" if self.user == "root" else self.user,
+            # As root the test services run as root, inet ones too: the
+            # tests say so explicitly (ispmail-master(8), the root rule).
+            "allow_root_services": "yes" if self.user == "root" else "no",
             "service_throttle_time": "2s",
             "master_stop_timeout": "3s",
             "process_limit_warning_time": "1s",
@@ -367,9 +370,16 @@ class Instance:
         if services is not None:
             self.services = list(services)
         self._add_anvil()
+        self._add_auth()
+        taken = {s.address for s in self.services if s.address}
         for svc in self.services:
             if assign_ports and svc.address is None and svc.needs_port():
-                svc.assign_port()
+                # free_port() may hand out a port it gave a moment ago.
+                for _ in range(20):
+                    svc.assign_port()
+                    if svc.address not in taken:
+                        break
+                taken.add(svc.address)
         with open(self.master_conf, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for svc in self.services:
@@ -379,11 +389,20 @@ class Instance:
         """The anvil service where smtpd, popd or imapd run (anvil(8))."""
         commands = [os.path.basename(s.command) for s in self.services]
         if (not self.with_anvil or "anvil" in commands or not
-                set(commands) & {"smtpd", "popd", "imapd"}):
+                set(commands) & {"smtpd", "popd", "imapd", "proxyd"}):
             return
         self.services.append(Service(
             "anvil", "anvil/anvil", type="unix", listen="private/anvil",
             options={"service_keep_running": "yes"}))
+
+    def _add_auth(self):
+        """The auth service where proxyd runs (authd(8))."""
+        commands = [os.path.basename(s.command) for s in self.services]
+        if "authd" in commands or "proxyd" not in commands:
+            return
+        self.services.append(Service(
+            "auth", "auth/authd", type="unix", listen="private/auth",
+            maxproc=4))
 
     # -- lifecycle ---------------------------------------------------------
 

@@ -20,6 +20,8 @@ import socket
 import subprocess
 import time
 
+import harness
+
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -259,3 +261,24 @@ userPassword: {pw}
             input=ldif, capture_output=True, text=True, timeout=30)
         if result.returncode != 0:
             raise RuntimeError("ldapmodify failed: " + result.stderr)
+
+
+def ispmail_params(server, tmp_path, **extra):
+    """main.conf parameters for an instance whose routing directory is
+    server (the service account's password in a file under tmp_path)."""
+    secret = tmp_path / "ldap.secret"
+    # A trailing newline, as editors write it: not part of the password.
+    secret.write_text(SERVICE_PW + "\n")
+    params = {
+        "route_backend": "ldap",
+        "ldap_server_uris": server.url,
+        "ldap_base_dn": server.base_dn,
+        "ldap_bind_dn": SERVICE_DN,
+        "ldap_bind_password_file": str(secret),
+        "ldap_connect_timeout": "2s",
+        "ldap_search_timeout": "2s",
+        # New mailboxes' stores belong to whoever runs the tests.
+        "store_owner": harness.current_user(),
+    }
+    params.update(extra)
+    return params

@@ -4,8 +4,10 @@ and retry, bounces (RFC 3464 DSNs), delay notices, the operator's queue
 commands, and crash safety under kill -9."""
 
 import email
+import email.utils
 import os
 import random
+import re
 import signal
 import socket
 import smtplib
@@ -600,3 +602,92 @@ def test_local_part_cannot_nest_stores(make_instance, certs):
                       r"path: .*unsafe component")
     assert mailutil.maildir_messages(inst, "alice@example.test", "Sent") \
         == []
+
+
+def submission_client(inst):
+    s = smtplib.SMTP("127.0.0.1", inst.port("submission"), timeout=10)
+    s.ehlo("client.test")
+    s.starttls(context=tlsutil.client_context(inst.certs))
+    s.ehlo("client.test")
+    assert s.login("bob@example.test", mailutil.PASSWORD)[0] == 235
+    return s
+
+
+def header_of(msg, name):
+    """Every value of the header field name in a delivered message."""
+    return email.message_from_bytes(msg).get_all(name) or []
+
+
+def test_submission_adds_date_and_message_id(make_instance, certs):
+    """RFC 6409 8.2, 8.3: submission adds a Date: and a Message-ID: the
+    client left out, keeps the ones it sent, with DATA and BDAT alike,
+    and puts them in the header even when the client sent no header."""
+    inst = make_system(make_instance, certs)
+    inst.start()
+    s = submission_client(inst)
+    bare = b"Subject: no date\r\n\r\nDate: in the body\r\n"
+    assert s.sendmail("bob@example.test", ["alice@example.test"], bare) == {}
+    own = (b"Date: Tue, 1 Dec 2026 10:00:00 +0100\r\n"
+           b"Message-ID: <own@client.test>\r\nSubject: own\r\n\r\nb\r\n")
+    assert s.sendmail("bob@example.test", ["alice@example.test"], own) == {}
+    # BDAT (RFC 3030), the header without its empty line.
+    s.putcmd("MAIL", "FROM:<bob@example.test>")
+    assert s.getreply()[0] == 250
+    s.putcmd("RCPT", "TO:<alice@example.test>")
+    assert s.getreply()[0] == 250
+    chunk = b"Subject: bdat\r\nmessage-id: <b@client.test>\r\n"
+    s.putcmd("BDAT", "%d LAST" % len(chunk))
+    s.send(chunk)
+    code, text = s.getreply()
+    assert code == 250, text
+    bdat_qid = text.split()[-1].decode()
+    # No header at all: the text stays in the body.
+    assert s.sendmail("bob@example.test", ["alice@example.test"],
+                      b"just text\r\n") == {}
+    s.quit()
+    msgs = mailutil.wait_messages(inst, "alice@example.test", 4)
+    by_subject = {}
+    for m in msgs:
+        subject = (header_of(m, "Subject") or [None])[0]
+        by_subject[subject] = m
+    m = by_subject["no date"]
+    [date] = header_of(m, "Date")
+    assert email.utils.parsedate_to_datetime(date) is not None
+    [mid] = header_of(m, "Message-ID")
+    assert mid.startswith("<") and mid.endswith("@mx.example.test>"), mid
+    assert m.endswith(b"\n\nDate: in the body\n")
+    m = by_subject["own"]
+    assert header_of(m, "Date") == ["Tue, 1 Dec 2026 10:00:00 +0100"]
+    assert header_of(m, "Message-ID") == ["<own@client.test>"]
+    m = by_subject["bdat"]
+    assert header_of(m, "Message-ID") == ["<b@client.test>"]
+    assert len(header_of(m, "Date")) == 1
+    assert bdat_qid in m.decode()
+    m = by_subject[None]
+    parsed = email.message_from_bytes(m)
+    assert parsed.get_payload() == "just text\n"
+    assert parsed["Date"] is not None and parsed["Message-ID"] is not None
+
+
+def test_every_qmgr_line_carries_its_queue_id(make_instance, certs):
+    """A success notice is queued while its message's lines are logged:
+    the message's own "removed" line still carries its queue id."""
+    inst = make_system(make_instance, certs)
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    s.ehlo("client.test")
+    assert s.mail("bob@example.test")[0] == 250
+    assert s.rcpt("alice@example.test", ["NOTIFY=SUCCESS"])[0] == 250
+    code, text = s.data(b"Subject: notify\r\n\r\nn\r\n")
+    assert code == 250, text
+    s.quit()
+    qid = text.split()[-1].decode()
+    mailutil.wait_messages(inst, "alice@example.test", 1)
+    mailutil.wait_messages(inst, "bob@example.test", 1)
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    inst.wait_for_log(r"qmgr\[\d+\]: %s: removed" % qid)
+    qmgr_lines = [l for l in inst.log().splitlines()
+                  if re.search(r" \S+/qmgr\[\d+\]: ", l)]
+    bare = [l for l in qmgr_lines
+            if re.search(r"qmgr\[\d+\]: (removed|to=|from=)", l)]
+    assert not bare, bare

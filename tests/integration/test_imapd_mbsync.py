@@ -1,5 +1,5 @@
 """imapd with a real client: mbsync (Debian's isync) syncs a mailbox both
-ways over STARTTLS; what it fetched is compared with what was delivered,
+ways over STARTTLS, compressed (COMPRESS=DEFLATE); what it fetched is compared with what was delivered,
 and flags changed on either side travel to the other."""
 
 import os
@@ -30,9 +30,9 @@ def local_messages(folder):
     return out
 
 
-def run_mbsync(config):
-    r = subprocess.run([MBSYNC, "-c", config, "-a"], capture_output=True,
-                       text=True, timeout=60)
+def run_mbsync(config, *options):
+    r = subprocess.run([MBSYNC, "-c", config, "-a"] + list(options),
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, "mbsync failed:\n%s\n%s" % (r.stdout,
                                                           r.stderr)
     return r
@@ -78,7 +78,10 @@ Create Both
 Expunge Both
 SyncState *
 """ % (inst.port("imap"), USER, PASSWORD, certs["ca"], local, local))
-    run_mbsync(str(config))
+    # -Dn shows the protocol: mbsync takes COMPRESS=DEFLATE when offered,
+    # so the whole sync runs deflated over TLS.
+    r = run_mbsync(str(config), "-Dn")
+    assert "COMPRESS DEFLATE" in r.stdout + r.stderr, r.stdout[-2000:]
     inbox = local_messages(str(local / "INBOX"))
     assert {k: v[1] for k, v in inbox.items()} == delivered
     assert set(local_messages(str(local / "Sent"))) == {"sent0"}

@@ -65,3 +65,34 @@ def test_search_decoded(imap):
     assert data == [b"3"]
     no(c.search("KOI8-R", "BODY", "x"), "BADCHARSET")
     c.logout()
+
+
+def test_esearch_return_options(imap):
+    """RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answers one ESEARCH
+    line tagged with the command's tag; RETURN () means ALL."""
+    from imapdutil import Raw
+    for i in range(6):
+        deliver(imap.store, message("es%d" % i,
+                                    body="needle\n" if i != 2 else "x\n"))
+    r = Raw(imap)
+    r.login()
+    r.cmd("SELECT INBOX", "s")
+    r.cmd("STORE 5 +FLAGS.SILENT (\\Deleted)", "d")
+    lines = r.cmd("SEARCH RETURN (MIN MAX COUNT ALL) BODY needle "
+                  "UNDELETED", "A1")
+    assert lines[0] == '* ESEARCH (TAG "A1") MIN 1 MAX 6 COUNT 4 ALL 1:2,4,6',\
+        lines
+    assert lines[1].startswith("A1 OK"), lines
+    lines = r.cmd("UID SEARCH RETURN () CHARSET UTF-8 BODY needle", "A2")
+    assert lines[0] == '* ESEARCH (TAG "A2") UID ALL 1:2,4:6', lines
+    lines = r.cmd("SEARCH RETURN (COUNT) SUBJECT nothing-like-it", "A3")
+    assert lines[0] == '* ESEARCH (TAG "A3") COUNT 0', lines
+    lines = r.cmd("SEARCH RETURN (MIN MAX) SUBJECT nothing-like-it", "A4")
+    assert lines[0] == '* ESEARCH (TAG "A4")', lines
+    lines = r.cmd("SEARCH RETURN (SAVE2) ALL", "A5")
+    assert lines[-1].startswith("A5 BAD"), lines
+    # Without RETURN the classic answer.
+    assert r.cmd("SEARCH BODY needle", "A6")[0] == "* SEARCH 1 2 4 5 6"
+    caps = r.cmd("CAPABILITY", "c")[0]
+    assert " ESEARCH" in caps, caps
+    r.close()

@@ -257,6 +257,60 @@ def test_check_good_config(make_instance):
     assert not os.path.exists(inst.status_path)
 
 
+def test_check_files_uris_and_lists(make_instance, tmp_path):
+    """-t checks what it can without serving: the files parameters name
+    exist and their readers can read them, directory URIs, DNS servers
+    and network lists parse; each problem is one line naming the
+    parameter."""
+    import mailutil
+    inst = make_instance(mailutil.smtpd_services())
+    secret = tmp_path / "srs-secrets"
+    secret.write_text("s3cret\n")
+    secret.chmod(0)
+    good = tmp_path / "cert.pem"
+    good.write_text("x\n")
+    inst.params.update({
+        "tls_cert_file": str(tmp_path / "missing-cert.pem"),
+        "tls_key_file": str(tmp_path),
+        "srs_secret_file": str(secret),
+        "srs_domain": "srs.example.test",
+        "route_backend": "ldap",
+        "ldap_server_uris": "ldap://127.0.0.1 http//not-a-uri",
+        "mynetworks": "127.0.0.1/32 10.0.0.1/8",
+        "dns_servers": "not.an.address",
+    })
+    inst.write_main_conf()
+    inst.write_master_conf()
+    r = run_check(inst)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    want = [
+        "tls_cert_file = %s: No such file or directory"
+        % (tmp_path / "missing-cert.pem"),
+        "tls_key_file = %s: not a regular file" % tmp_path,
+        "ldap_server_uris: http//not-a-uri: not an ldap://, ldaps:// or "
+        "ldapi:// URI",
+        "mynetworks: ",
+        "dns_servers: ",
+    ]
+    if os.geteuid() != 0:
+        # Root reads any file: only another user can be refused.
+        want.append("srs_secret_file = %s: not readable by user %s"
+                    % (secret, harness.current_user()))
+    for w in want:
+        assert any(l.startswith(w) for l in lines), (w, r.stderr)
+    assert len(lines) == len(want), r.stderr
+    # Fixed: clean.
+    secret.chmod(0o600)
+    inst.params.update({
+        "tls_cert_file": str(good), "tls_key_file": str(good),
+        "ldap_server_uris": "ldap://127.0.0.1 ldapi:///",
+        "mynetworks": "127.0.0.1/32", "dns_servers": "127.0.0.1"})
+    inst.write_main_conf()
+    r = run_check(inst)
+    assert r.returncode == 0, r.stderr
+
+
 BAD_LINES = {
     "unknown type": "bad tcp 127.0.0.1:{port} {user} 1 {cmd}",
     "bad maxproc": "bad inet 127.0.0.1:{port} {user} lots {cmd}",

@@ -16,7 +16,6 @@ import time
 
 import pytest
 
-import harness
 import slapd as slapd_fixture
 
 TEMPFAIL = 75   # CTL_EXIT_TEMPFAIL (EX_TEMPFAIL)
@@ -28,30 +27,11 @@ def slapd(tmp_path):
         yield server
 
 
-def _ldap_params(server, tmp_path, **extra):
-    secret = tmp_path / "ldap.secret"
-    # A trailing newline, as editors write it: not part of the password.
-    secret.write_text(slapd_fixture.SERVICE_PW + "\n")
-    params = {
-        "route_backend": "ldap",
-        "ldap_server_uris": server.url,
-        "ldap_base_dn": server.base_dn,
-        "ldap_bind_dn": slapd_fixture.SERVICE_DN,
-        "ldap_bind_password_file": str(secret),
-        "ldap_connect_timeout": "2s",
-        "ldap_search_timeout": "2s",
-        # New mailboxes' stores belong to whoever runs the tests.
-        "store_owner": harness.current_user(),
-    }
-    params.update(extra)
-    return params
-
-
 @pytest.fixture
 def ctl(make_instance, slapd, tmp_path):
     """ispmailctl against an instance whose routing directory is slapd;
     ctl.reconfigure(**params) rewrites main.conf."""
-    inst = make_instance(params=_ldap_params(slapd, tmp_path))
+    inst = make_instance(params=slapd_fixture.ispmail_params(slapd, tmp_path))
     inst.write_main_conf()
 
     def run(*args, input=None, expect=0):

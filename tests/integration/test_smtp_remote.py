@@ -8,6 +8,8 @@ SMTPUTF8, connection reuse, relayhost, and the backup MX that hands
 mail for its relay domain to the primary."""
 
 import email
+import re
+import smtplib
 import time
 
 import pytest
@@ -170,8 +172,10 @@ def test_mx_preference_then_fallback(make_instance, certs, dns, port, mtas):
     assert b"Subject: one" in msg.data
     assert msg.session.helo == "mx.example.test"
     assert not mx2.messages
-    wait_log(inst, r"%s: to=<user@pref.test>, relay=mx1.pref.test"
-             r"\[127.0.0.2\]:%d, status=sent" % (qid, port))
+    # The delivery line names the agent's class and our source address.
+    wait_log(inst, r"smtp\[\d+\]: %s: to=<user@pref.test>, relay=mx1.pref.test"
+             r"\[127.0.0.2\]:%d, transport=smtp, source=127.0.0.1, "
+             r"status=sent" % (qid, port))
     # A domain without MX: its own address.
     smtpremoteutil.submit(inst, ["user@amx.test"], "Subject: a\r\n\r\na\r\n")
     wait_log(inst, r"to=<user@amx.test>, relay=amx.test\[127.0.0.2\]")
@@ -257,6 +261,7 @@ def test_4xx_then_2xx(make_instance, certs, dns, port, mtas):
     assert tries == {"now@pref.test": 1, "later@pref.test": 2}
     log = inst.log()
     assert ("%s: to=<later@pref.test>, relay=mx1.pref.test[127.0.0.2]:%d, "
+            "transport=smtp, source=127.0.0.1, "
             "status=deferred (451 4.2.0 host mx1.pref.test[127.0.0.2]:%d "
             "said: 451 4.2.0" % (qid, port, port)) in log
     wait_queue_empty(inst, timeout=30)
@@ -350,6 +355,8 @@ def test_outbound_class_binds_its_source_address(make_instance, certs, dns,
     by_rcpt = {m.rcpt_addresses()[0]: m.client for m in msgs}
     assert by_rcpt == {"from-alice@pref.test": "127.0.0.1",
                        "from-bob@pref.test": "127.0.0.3"}
+    wait_log(inst, r"to=<from-bob@pref.test>, relay=\S+, "
+             r"transport=smtp-bulk, source=127.0.0.3, status=sent")
 
 
 def test_null_mx_and_loops_bounce(make_instance, certs, dns, port, mtas):
@@ -402,10 +409,15 @@ def test_size_dsn_smtputf8(make_instance, certs, dns, port, mtas):
     assert s.rcpt("j\u00fcrgen@pref.test")[0] == 250
     assert s.data(b"Subject: u\r\n\r\nu\r\n")[0] == 250
     s.quit()
-    # Alice gets: the size bounce, the success notice she asked for
-    # (NOTIFY=SUCCESS), the SMTPUTF8 bounce.
-    notices = mailutil.wait_messages(inst, "alice@example.test", 3)
+    # Alice gets the size bounce and the SMTPUTF8 bounce; the success
+    # notice she asked for is the DSN-capable peer's to send (RFC 3461
+    # 5.2: NOTIFY went on with the message), not a second one from us.
+    notices = mailutil.wait_messages(inst, "alice@example.test", 2)
+    wait_queue_empty(inst)
+    notices = mailutil.maildir_messages(inst, "alice@example.test")
+    assert len(notices) == 2
     reports = "\n".join(bounce_report(b) for b in notices)
+    assert "Action: delivered" not in reports
     assert "Final-Recipient: rfc822; big@pref.test" in reports
     assert "Status: 5.3.4" in reports
     assert "exceeds size limit 2000" in reports
@@ -485,9 +497,175 @@ def test_backup_mx_relays_listed_recipients_to_the_primary(
     assert code == 250
     s.quit()
     qid = text.split()[-1].decode()
+    # No connection was made: no source address.
     wait_log(inst, r"%s: to=<known@relay.test>, relay=relay.test, "
+             r"transport=smtp, source=none, "
              r"status=deferred \(451 4.4.1 connect to primary.relay.test"
              r"\[127.0.0.2\]" % qid)
     time.sleep(0.5)
     assert len(other.messages) == 1
     assert "tertiary.relay.test" not in inst.log()
+
+
+# -- reload ---------------------------------------------------------------
+
+def test_reload_new_relayhost_and_tls_policy_apply_at_once(
+        make_instance, certs, dns, port, mtas):
+    """After SIGHUP qmgr and every agent, idle ones included, run the new
+    main.conf: the next message goes to the new relayhost and under the
+    tightened TLS policy, and the log says when the old processes are
+    gone."""
+    old_relay = mtas("127.0.0.3", port, name="old-relay.test")
+    new_relay = mtas("127.0.0.2", port, name="new-relay.test")  # no TLS
+    inst = make_system(make_instance, certs, dns, port, params={
+        "relayhost": "[127.0.0.3]:%d" % port, "max_idle": "300s"})
+    smtpremoteutil.submit(inst, ["user@pref.test"], "Subject: 1\r\n\r\n1\r\n")
+    old_relay.wait_messages(1, inst=inst)
+    wait_queue_empty(inst)
+    # An smtp agent and qmgr are up and idle with the old values.
+    assert inst.service_status("smtp-out")["idle"] >= 1
+    inst.params.update({"relayhost": "[127.0.0.2]:%d" % port,
+                        "smtp_tls_policy": "127.0.0.2=encrypt"})
+    inst.write_main_conf()
+    inst.reload()
+    wait_log(inst, r"reload complete: no process of the old configuration "
+             r"is left")
+    qid = smtpremoteutil.submit(inst, ["user@pref.test"],
+                                "Subject: 2\r\n\r\n2\r\n")
+    wait_log(inst, r"%s: to=<user@pref.test>.*status=deferred \(451 4.7.4 "
+             r"TLS is required, but host 127.0.0.2\[127.0.0.2\]:%d did not "
+             r"offer STARTTLS" % (qid, port), timeout=20)
+    assert not new_relay.messages
+    assert len(old_relay.messages) == 1
+
+
+def test_reload_lets_qmgr_finish_a_delivery_once(make_instance, certs, dns,
+                                                  port, mtas):
+    """A reload while an agent is delivering: the old qmgr records that
+    result before it exits and its successor does not deliver the message
+    again."""
+    started = []
+
+    def slow(address, mta):
+        started.append(address)
+        time.sleep(3)
+        return None
+    relay = mtas("127.0.0.3", port, name="relay.test", rcpt_reply=slow)
+    inst = make_system(make_instance, certs, dns, port, params={
+        "relayhost": "[127.0.0.3]:%d" % port})
+    qid = smtpremoteutil.submit(inst, ["user@pref.test"],
+                                "Subject: s\r\n\r\ns\r\n")
+    harness.wait_for(lambda: started, 15, what="the delivery to start")
+    inst.reload()
+    wait_log(inst, r"reload or stop: finishing 1 deliveries")
+    relay.wait_messages(1, inst=inst)
+    wait_log(inst, r"%s: to=<user@pref.test>.*status=sent" % qid)
+    wait_log(inst, r"reload complete: no process of the old configuration "
+             r"is left", timeout=15)
+    wait_queue_empty(inst)
+    # The new qmgr has started and rescanned; still one copy.
+    wait_log(inst, r"(?s)reload complete.*qmgr.*started: active limit")
+    time.sleep(2)
+    assert len(relay.messages) == 1
+    assert len(re.findall(r"qmgr\[\d+\]: %s: to=<user@pref.test>.*"
+                          r"status=sent" % qid, inst.log())) == 1
+    assert not re.search(r"qmgr\[\d+\]: %s: to=.*status=deferred" % qid,
+                         inst.log())
+
+
+# -- mynetworks ---------------------------------------------------------------
+
+def plain_session(inst, service, source):
+    """An SMTP session from the loopback address source, no TLS, no AUTH."""
+    s = smtplib.SMTP("127.0.0.1", inst.port(service), timeout=10,
+                     source_address=(source, 0))
+    s.ehlo("host.isp.test")
+    return s
+
+
+def test_mynetworks_relay_without_auth_and_trusted_sender_class(
+        make_instance, certs, dns, port, mtas):
+    """The ISP's own hosts (mynetworks) relay through the MX and the
+    submission port without AUTH, and their envelope sender picks the
+    outbound class; any other client can do neither, so a forged local
+    sender no longer picks a customer's class."""
+    inst = make_system(make_instance, certs, dns, port, params={
+        "mynetworks": "127.0.0.1/32 [::1]/128"}, classes={
+        "bulk": {"smtp_bind_address": "127.0.0.3"}})
+    for args in (("mailbox", "set", "bob@example.test", "class=bulk"),
+                 ("alias", "add", "fwd@example.test", "far@pref.test")):
+        r = inst.ctl(*args)
+        assert r.returncode == 0, r.stderr
+    mx1 = mtas("127.0.0.2", port, name="mx1.pref.test")
+    # Not in mynetworks: no relaying on the MX, no mail without AUTH on
+    # submission.
+    s = plain_session(inst, "smtp", "127.0.0.4")
+    assert s.mail("bob@example.test")[0] == 250
+    code, text = s.rcpt("user@pref.test")
+    assert (code, text[:9]) == (554, b"5.7.1 <us"), text
+    s.quit()
+    s = plain_session(inst, "submission", "127.0.0.4")
+    assert s.mail("bob@example.test")[0] == 530
+    s.quit()
+    # In mynetworks: both relay, without AUTH.
+    for service in ("smtp", "submission"):
+        s = plain_session(inst, service, "127.0.0.1")
+        assert s.sendmail("bob@example.test", ["%s@pref.test" % service],
+                          b"Subject: trusted\r\n\r\nt\r\n") == {}
+        s.quit()
+    # A stranger's message to a forward, claiming bob as its sender.
+    s = plain_session(inst, "smtp", "127.0.0.4")
+    assert s.sendmail("bob@example.test", ["fwd@example.test"],
+                      b"Subject: forged\r\n\r\nf\r\n") == {}
+    s.quit()
+    msgs = mx1.wait_messages(3, inst=inst)
+    by_rcpt = {m.rcpt_addresses()[0]: m.client for m in msgs}
+    # bob's class binds 127.0.0.3; the default agent leaves from .1.
+    assert by_rcpt == {"smtp@pref.test": "127.0.0.3",
+                       "submission@pref.test": "127.0.0.3",
+                       "far@pref.test": "127.0.0.1"}, by_rcpt
+    wait_log(inst, r"relay denied: user@pref.test from 127.0.0.4")
+
+
+def test_success_notice_relayed_only_without_remote_dsn(
+        make_instance, certs, dns, port, mtas):
+    """RFC 3461 6.2: NOTIFY=SUCCESS to a server without DSN gets a
+    "relayed" notice from us; to one with DSN, NOTIFY goes on and we
+    send nothing (test_size_dsn_smtputf8)."""
+    inst = make_system(make_instance, certs, dns, port)
+    plain = mtas("127.0.0.3", port, name="wrong.tls.test",
+                 caps=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"))
+    qid = smtpremoteutil.submit(
+        inst, ["old@badtls.test"], "Subject: r\r\n\r\nr\r\n",
+        rcpt_options={"old@badtls.test": ["NOTIFY=SUCCESS",
+                                          "ORCPT=rfc822;o@badtls.test"]})
+    [msg] = plain.wait_messages(1, inst=inst)
+    assert msg.rcpts == ["TO:<old@badtls.test>"]       # no DSN to pass on
+    [notice] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    report = bounce_report(notice)
+    assert "Action: relayed" in report, report
+    assert "Final-Recipient: rfc822; old@badtls.test" in report
+    assert "Original-Recipient: rfc822; o@badtls.test" in report
+    wait_log(inst, r"%s: sender relayed notice: " % qid)
+
+
+def test_forward_keeps_the_original_recipient(make_instance, certs, dns,
+                                              port, mtas):
+    """A forward passes the address the sender wrote on as ORCPT (RFC 3461
+    4.2) when the client gave none, keeps the client's own ORCPT, and
+    qmgr's line names it as orig_to."""
+    inst = make_system(make_instance, certs, dns, port)
+    r = inst.ctl("alias", "add", "fwd@example.test", "far@pref.test")
+    assert r.returncode == 0, r.stderr
+    mx1 = mtas("127.0.0.2", port, name="mx1.pref.test")
+    qid = smtpremoteutil.submit(inst, ["fwd@example.test"],
+                                "Subject: f\r\n\r\nf\r\n")
+    [msg] = mx1.wait_messages(1, inst=inst)
+    assert msg.rcpts == ["TO:<far@pref.test> ORCPT=rfc822;fwd@example.test"]
+    wait_log(inst, r"qmgr\[\d+\]: %s: to=<far@pref.test>, "
+             r"orig_to=<fwd@example.test>, status=sent" % qid)
+    smtpremoteutil.submit(
+        inst, ["fwd@example.test"], "Subject: g\r\n\r\ng\r\n",
+        rcpt_options={"fwd@example.test": ["ORCPT=rfc822;first@x.test"]})
+    msgs = mx1.wait_messages(2, inst=inst)
+    assert msgs[1].rcpts == ["TO:<far@pref.test> ORCPT=rfc822;first@x.test"]

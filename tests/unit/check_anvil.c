@@ -56,6 +56,55 @@ START_TEST(test_disconnect_never_below_zero)
 }
 END_TEST
 
+/* peek changes nothing; an unknown key and a passed window read 0. */
+START_TEST(test_peek)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+	long long c = -1, r = -1;
+
+	anvil_table_peek(t, "k", 1, 0, &c, &r);
+	ck_assert_int_eq(c, 0);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(anvil_table_size(t), 0);
+	connect_key(t, "k", 0, 1, 1);
+	ck_assert_int_eq(anvil_table_disconnect(t, "k", 1, 1), 0);
+	connect_key(t, "k", 2, 1, 2);
+	anvil_table_peek(t, "k", 1, 3, &c, &r);
+	ck_assert_int_eq(c, 1);
+	ck_assert_int_eq(r, 2);
+	anvil_table_peek(t, "k", 1, 4, &c, &r);
+	ck_assert_int_eq(r, 2);
+	/* The window passed: the rate is 0, the open count stays. */
+	anvil_table_peek(t, "k", 1, UNIT_MS + 1, &c, &r);
+	ck_assert_int_eq(c, 1);
+	ck_assert_int_eq(r, 0);
+	anvil_table_free(&t);
+}
+END_TEST
+
+/* Totals per window (per-account submission counts): add and peek. */
+START_TEST(test_add_and_rate)
+{
+	struct anvil_table *t = anvil_table_new(10, UNIT_MS);
+
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, 0), 0);
+	ck_assert_uint_eq(anvil_table_size(t), 0);	/* a peek adds none */
+	anvil_table_add(t, "r\nanna", 6, 0, 5);
+	anvil_table_add(t, "r\nanna", 6, 10, 0);
+	anvil_table_add(t, "r\nanna", 6, 20, 3);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, 30), 8);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nbert", 6, 30), 0);
+	/* The window passed: a peek sees 0, the next add starts over. */
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, UNIT_MS), 0);
+	anvil_table_add(t, "r\nanna", 6, UNIT_MS + 1, 2);
+	ck_assert_int_eq(anvil_table_rate(t, "r\nanna", 6, UNIT_MS + 2), 2);
+	/* Nothing is open on such a key: it expires like an idle one. */
+	anvil_table_add(t, "r\nbert", 6, 3 * UNIT_MS, 1);
+	ck_assert_uint_eq(anvil_table_size(t), 1);
+	anvil_table_free(&t);
+}
+END_TEST
+
 /* Idle keys (nothing open, window over) are freed as the table is used. */
 START_TEST(test_idle_keys_expire)
 {
@@ -270,7 +319,9 @@ anvil_suite(void)
 	TCase *tc_counters = tcase_create("counters");
 
 	tcase_add_test(tc, test_count_and_rate);
+	tcase_add_test(tc, test_add_and_rate);
 	tcase_add_test(tc, test_disconnect_never_below_zero);
+	tcase_add_test(tc, test_peek);
 	tcase_add_test(tc, test_idle_keys_expire);
 	tcase_add_test(tc, test_full_table_evicts_oldest);
 	tcase_add_test(tc, test_binary_keys);

@@ -24,6 +24,7 @@
 #include "stream.h"
 #include "xalloc.h"
 
+#include "imap_modseq.h"
 #include "check_stream_util.h"
 
 /* --- imap_parse_args ---------------------------------------------------- */
@@ -49,6 +50,13 @@ static const struct args_case args_cases[] = {
 	{ "t X ((a) (b (c)))", 0, 0, 3, "aal", NULL },
 	{ "t X \"\"", 0, 0, 3, "aas", "" },
 	{ "", 0, 0, 0, "", NULL },
+	/* '[' is an ATOM-CHAR, ']' an ASTRING-CHAR (RFC 3501 9). */
+	{ "t CREATE [Gmail]", 0, 0, 3, "aaa", "[Gmail]" },
+	{ "t CREATE x[y", 0, 0, 3, "aaa", "x[y" },
+	{ "t LIST \"\" a]b[ (x)", 0, 0, 5, "aasal", NULL },
+	{ "t FETCH 1 body.peek[HEADER.FIELDS (A B)]", 0, 0, 4, "aaaa",
+	    "body.peek[HEADER.FIELDS (A B)]" },
+	{ "t FETCH 1 BINARY.SIZE[1 2]", 0, 0, 4, "aaaa", "BINARY.SIZE[1 2]" },
 	/* Malformed. */
 	{ "t X (a b", 0, -1, 0, NULL, NULL },
 	{ "t X a b)", 0, -1, 0, NULL, NULL },
@@ -61,6 +69,7 @@ static const struct args_case args_cases[] = {
 	/* A NUL in a fetch section (found by tests/fuzz/fuzz_imap_args). */
 	{ "t SEARCH x[\0\0[]", 15, -1, 0, NULL, NULL },
 	{ "t FETCH 1 BODY[\0]", 17, -1, 0, NULL, NULL },
+	{ "t FETCH 1 BODY[TEXT", 0, -1, 0, NULL, NULL },
 };
 
 START_TEST(test_parse_args)
@@ -585,6 +594,125 @@ imap_uidlist_suite(void)
 	return s;
 }
 
+/* --- imap_modseq -------------------------------------------------------- */
+
+static char name_1a[] = "1.a:2,";
+static char name_2b[] = "2.b";
+static char name_3c[] = "3.c:2,S";
+static char name_1a_f[] = "1.a:2,F";
+static char name_4d[] = "4.d";
+
+static uint64_t
+modseq_reconcile(const struct imap_uidlist_file *files, size_t count,
+	uint64_t *modseqs)
+{
+	struct imap_modseq *ms;
+	char *error = NULL;
+	uint64_t highest;
+
+	ms = imap_modseq_begin(folder, &error);
+	ck_assert_msg(ms != NULL, "%s", error);
+	imap_modseq_reconcile(ms, files, count, modseqs);
+	highest = imap_modseq_highest(ms);
+	ck_assert_int_eq(imap_modseq_end(&ms, &error), 0);
+	return highest;
+}
+
+START_TEST(test_modseq_reconcile)
+{
+	struct imap_uidlist_file three[] = {
+		{ name_1a, 1, 0 }, { name_2b, 2, 1 }, { name_3c, 3, 0 },
+	};
+	struct imap_uidlist_file later[] = {
+		{ name_1a_f, 1, 0 }, { name_3c, 3, 0 }, { name_4d, 4, 1 },
+	};
+	uint64_t m[3], m2[3], h0, h1, h2;
+	struct imap_modseq *ms;
+	uint32_t *uids;
+	size_t count;
+	char *error = NULL;
+
+	/* A new record: every message above the time-based seed. */
+	h0 = modseq_reconcile(three, 3, m);
+	ck_assert(m[0] < m[1] && m[1] < m[2] && m[2] == h0);
+	ck_assert(h0 > 1000000ULL * 1600000000ULL);
+	/* Nothing changed: the same MODSEQs, from the file. */
+	ck_assert(modseq_reconcile(three, 3, m2) == h0);
+	ck_assert(m2[0] == m[0] && m2[1] == m[1] && m2[2] == m[2]);
+	/* 1's flags changed, 2 went, 4 came. */
+	h1 = modseq_reconcile(later, 3, m2);
+	ck_assert(h1 == h0 + 3);
+	ck_assert(m2[0] > h0 && m2[1] == m[2] && m2[2] > h0);
+	ms = imap_modseq_begin(folder, &error);
+	ck_assert_ptr_nonnull(ms);
+	ck_assert_int_eq(imap_modseq_vanished(ms, h0, &uids, &count), 1);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_uint_eq(uids[0], 2);
+	free(uids);
+	ck_assert_int_eq(imap_modseq_vanished(ms, h1, &uids, &count), 1);
+	ck_assert_uint_eq(count, 0);
+	free(uids);
+	/* Below the floor (the seed) the list is not complete. */
+	ck_assert_int_eq(imap_modseq_vanished(ms, 1, &uids, &count), 0);
+	free(uids);
+	/* A STORE: a new MODSEQ, none for the same letters again. */
+	ck_assert(imap_modseq_change(ms, 3, "3.c:2,RS") == h1 + 1);
+	ck_assert(imap_modseq_change(ms, 3, "3.c:2,RS") == h1 + 1);
+	ck_assert(imap_modseq_of(ms, 3) == h1 + 1);
+	ck_assert_int_eq(imap_modseq_end(&ms, &error), 0);
+	/* 1 goes too: the expunges stay in UID order (a merge). */
+	h2 = modseq_reconcile(later + 1, 2, NULL);
+	ms = imap_modseq_begin(folder, &error);
+	ck_assert_int_eq(imap_modseq_vanished(ms, h0, &uids, &count), 1);
+	ck_assert_uint_eq(count, 2);
+	ck_assert(uids[0] == 1 && uids[1] == 2);
+	free(uids);
+	ck_assert(imap_modseq_highest(ms) == h2);
+	ck_assert_int_eq(imap_modseq_end(&ms, &error), 0);
+}
+END_TEST
+
+static const char *const damaged_records[] = {
+	"",
+	"ispmail-modseq 2 5 1\n",
+	"ispmail-modseq 1 5 9\n",		/* floor above highest */
+	"ispmail-modseq 1 5 1\n1 6 -\n",	/* MODSEQ above highest */
+	"ispmail-modseq 1 5 1\n2 1 -\n1 2 -\n",	/* UIDs not rising */
+	"ispmail-modseq 1 5 1\nX 0 1\n",
+	"ispmail-modseq 1 5 1\n1 2",		/* no line end */
+};
+
+START_TEST(test_modseq_damaged)
+{
+	struct imap_uidlist_file one[] = { { name_1a, 1, 0 } };
+	char *path = xasprintf("%s/%s", folder, IMAP_MODSEQ_NAME);
+	uint64_t m;
+	FILE *f;
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(damaged_records[_i], f);
+	fclose(f);
+	free(path);
+	/* Rebuilt above anything it could have given out. */
+	ck_assert(modseq_reconcile(one, 1, &m) > 1000000ULL * 1600000000ULL);
+}
+END_TEST
+
+static Suite *
+imap_modseq_suite(void)
+{
+	Suite *s = suite_create("imap_modseq");
+	TCase *tc = tcase_create("record");
+
+	tcase_add_checked_fixture(tc, folder_setup, folder_teardown);
+	tcase_add_test(tc, test_modseq_reconcile);
+	tcase_add_loop_test(tc, test_modseq_damaged, 0,
+	    sizeof(damaged_records) / sizeof(damaged_records[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 /* --- imap_keywords ------------------------------------------------------ */
 
 struct keyword_file_case {
@@ -726,6 +854,7 @@ main(void)
 	sr = srunner_create(imap_parse_suite());
 	srunner_add_suite(sr, imap_uidlist_suite());
 	srunner_add_suite(sr, imap_keywords_suite());
+	srunner_add_suite(sr, imap_modseq_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -106,6 +106,31 @@ START_TEST(test_too_many)
 }
 END_TEST
 
+START_TEST(test_from_param)
+{
+	char *error = NULL;
+	struct netmatch *nm;
+
+	nm = netmatch_from_param("mynetworks", "127.0.0.1/32, 192.0.2.0/24 "
+	    "[2001:db8::]/64", &error);
+	ck_assert_ptr_nonnull(nm);
+	ck_assert_int_eq(netmatch_match(nm, "192.0.2.77"), 1);
+	ck_assert_int_eq(netmatch_match(nm, "2001:db8::5"), 1);
+	ck_assert_int_eq(netmatch_match(nm, "127.0.0.2"), 0);
+	netmatch_free(&nm);
+	nm = netmatch_from_param("mynetworks", "", &error);
+	ck_assert_ptr_nonnull(nm);
+	ck_assert_int_eq(netmatch_match(nm, "127.0.0.1"), 0);
+	netmatch_free(&nm);
+	/* The error names the parameter and the entry. */
+	ck_assert_ptr_null(netmatch_from_param("mynetworks",
+	    "127.0.0.1 192.0.2.1/24", &error));
+	ck_assert_ptr_nonnull(strstr(error, "mynetworks: "));
+	ck_assert_ptr_nonnull(strstr(error, "192.0.2.1/24"));
+	free(error);
+}
+END_TEST
+
 static Suite *
 netmatch_suite(void)
 {
@@ -117,6 +142,7 @@ netmatch_suite(void)
 	tcase_add_loop_test(tc, test_bad_entry, 0,
 	    (int) (sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_too_many);
+	tcase_add_test(tc, test_from_param);
 	suite_add_tcase(s, tc);
 	return s;
 }

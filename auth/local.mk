@@ -1,0 +1,7 @@
+## authd: built by the top-level Makefile.am (non-recursive).
+pkglibexec_PROGRAMS += auth/authd
+auth_authd_SOURCES = auth/authd.c
+auth_authd_LDADD = $(LIBISPMAIL)
+auth_authd_DEPENDENCIES = common/libispmail.a
+dist_man8_MANS += man/authd.8
+EXTRA_DIST += tests/integration/test_authd.py

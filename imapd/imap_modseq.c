@@ -1,0 +1,463 @@
+/* imap_modseq: a folder's modification sequences (see imap_modseq.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap_modseq.h"
+#include "imap_uidlist.h"
+#include "log.h"
+#include "stream.h"
+#include "xalloc.h"
+
+#define IMAP_MODSEQ_LOCK_WAIT 10000	/* ms we wait for the lock */
+#define IMAP_MODSEQ_LINE_MAX 1024
+#define IMAP_MODSEQ_LETTERS_MAX 64	/* flag letters of one name */
+
+struct modseq_entry {
+	uint32_t uid;
+	uint64_t modseq;
+	char *letters;		/* after ":2,"; "" for none */
+};
+
+struct modseq_gone {
+	uint32_t uid;
+	uint64_t modseq;
+};
+
+struct imap_modseq {
+	char *dir;
+	int lock_fd;
+	int changed;
+	uint64_t highest;
+	uint64_t floor;
+	struct modseq_entry *entries;	/* ascending UIDs */
+	size_t count, alloc;
+	struct modseq_gone *gone;	/* ascending UIDs */
+	size_t gone_count, gone_alloc;
+};
+
+/* The flag letters of a file name ("" when it has none). */
+static const char *
+imap_name_letters(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+
+	return info != NULL ? info + 3 : "";
+}
+
+static void
+imap_entry_add(struct imap_modseq *ms, uint32_t uid, uint64_t modseq,
+	const char *letters)
+{
+	if (ms->count == ms->alloc) {
+		ms->alloc = ms->alloc == 0 ? 64 : ms->alloc * 2;
+		ms->entries = xreallocarray(ms->entries, ms->alloc,
+		    sizeof(*ms->entries));
+	}
+	ms->entries[ms->count].uid = uid;
+	ms->entries[ms->count].modseq = modseq;
+	ms->entries[ms->count].letters = xstrdup(letters);
+	ms->count++;
+}
+
+static void
+imap_gone_add(struct imap_modseq *ms, uint32_t uid, uint64_t modseq)
+{
+	if (ms->gone_count == ms->gone_alloc) {
+		ms->gone_alloc = ms->gone_alloc == 0 ? 64 : ms->gone_alloc * 2;
+		ms->gone = xreallocarray(ms->gone, ms->gone_alloc,
+		    sizeof(*ms->gone));
+	}
+	ms->gone[ms->gone_count].uid = uid;
+	ms->gone[ms->gone_count].modseq = modseq;
+	ms->gone_count++;
+}
+
+static void
+imap_entries_clear(struct imap_modseq *ms)
+{
+	size_t i;
+
+	for (i = 0; i < ms->count; i++)
+		free(ms->entries[i].letters);
+	ms->count = 0;
+	ms->gone_count = 0;
+}
+
+/*
+ * Read the record.  1 read, 0 missing, -1 damaged (*highest_r is the
+ * old HIGHESTMODSEQ when the header was readable), -2 an I/O error.
+ */
+static int
+imap_modseq_read(struct imap_modseq *ms, uint64_t *highest_r,
+	char **error_r)
+{
+	char *path = xasprintf("%s/%s", ms->dir, IMAP_MODSEQ_NAME);
+	char line[IMAP_MODSEQ_LINE_MAX + 2], letters[IMAP_MODSEQ_LINE_MAX];
+	unsigned long long highest, floor, modseq;
+	unsigned long uid, last_uid = 0, last_gone = 0;
+	int ret = 1;
+	FILE *f;
+
+	*highest_r = 0;
+	if ((ret = imap_open_existing(path, &f, error_r)) <= 0) {
+		free(path);
+		return ret;
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "ispmail-modseq 1 %llu %llu", &highest, &floor) != 2 ||
+	    floor > highest) {
+		ret = -1;
+		goto out;
+	}
+	*highest_r = highest;
+	ms->highest = highest;
+	ms->floor = floor;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strchr(line, '\n') == NULL) {
+			ret = -1;
+			break;
+		}
+		if (line[0] == 'X') {
+			if (sscanf(line, "X %lu %llu", &uid, &modseq) != 2 ||
+			    uid == 0 || uid > UINT32_MAX || uid <= last_gone ||
+			    modseq > highest) {
+				ret = -1;
+				break;
+			}
+			last_gone = uid;
+			imap_gone_add(ms, (uint32_t) uid, modseq);
+			continue;
+		}
+		if (sscanf(line, "%lu %llu %1023s", &uid, &modseq,
+		    letters) != 3 || uid == 0 || uid > UINT32_MAX ||
+		    uid <= last_uid || modseq > highest ||
+		    strlen(letters) > IMAP_MODSEQ_LETTERS_MAX) {
+			ret = -1;
+			break;
+		}
+		last_uid = uid;
+		imap_entry_add(ms, (uint32_t) uid, modseq,
+		    strcmp(letters, "-") == 0 ? "" : letters);
+	}
+	if (ret == 1 && ferror(f)) {
+		*error_r = xasprintf("read %s: %s", path, strerror(errno));
+		ret = -2;
+	}
+out:
+	fclose(f);
+	free(path);
+	return ret;
+}
+
+static int
+imap_modseq_lock(struct imap_modseq *ms, char **error_r)
+{
+	char *path = xasprintf("%s/%s.lock", ms->dir, IMAP_MODSEQ_NAME);
+	int waited = 0;
+
+	ms->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (ms->lock_fd < 0) {
+		*error_r = xasprintf("open %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	/* Never a blocking flock: the other sessions of the process run. */
+	while (flock(ms->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= IMAP_MODSEQ_LOCK_WAIT) {
+			*error_r = xasprintf("flock %s: %s", path,
+			    errno == EWOULDBLOCK ? "timed out" :
+			    strerror(errno));
+			free(path);
+			return -1;
+		}
+		stream_pause(5);
+		waited += 5;
+	}
+	free(path);
+	return 0;
+}
+
+struct imap_modseq *
+imap_modseq_begin(const char *dir, char **error_r)
+{
+	struct imap_modseq *ms = xcalloc(1, sizeof(*ms));
+	uint64_t old_highest, seed;
+	struct timespec now;
+	int rc;
+
+	ms->dir = xstrdup(dir);
+	ms->lock_fd = -1;
+	if (imap_modseq_lock(ms, error_r) < 0 ||
+	    (rc = imap_modseq_read(ms, &old_highest, error_r)) == -2) {
+		if (ms->lock_fd >= 0)
+			close(ms->lock_fd);
+		imap_entries_clear(ms);
+		free(ms->entries);
+		free(ms->gone);
+		free(ms->dir);
+		free(ms);
+		return NULL;
+	}
+	if (rc <= 0) {
+		/* Lost or damaged: above anything it gave out (see .h). */
+		if (rc < 0)
+			log_warn("%s/%s damaged: rebuilt", dir,
+			    IMAP_MODSEQ_NAME);
+		imap_entries_clear(ms);
+		clock_gettime(CLOCK_REALTIME, &now);
+		seed = (uint64_t) now.tv_sec * 1000000 +
+		    (uint64_t) now.tv_nsec / 1000;
+		ms->highest = seed > old_highest ? seed : old_highest + 1;
+		ms->floor = ms->highest;
+		ms->changed = 1;
+	}
+	return ms;
+}
+
+static int
+imap_modseq_write(struct imap_modseq *ms, char **error_r)
+{
+	FILE *f = imap_replace_begin(ms->dir, IMAP_MODSEQ_NAME, error_r);
+	const struct modseq_entry *e;
+	size_t i;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "ispmail-modseq 1 %llu %llu\n",
+	    (unsigned long long) ms->highest, (unsigned long long) ms->floor);
+	for (i = 0; i < ms->count; i++) {
+		e = &ms->entries[i];
+		fprintf(f, "%u %llu %s\n", (unsigned) e->uid,
+		    (unsigned long long) e->modseq,
+		    e->letters[0] != '\0' ? e->letters : "-");
+	}
+	for (i = 0; i < ms->gone_count; i++)
+		fprintf(f, "X %u %llu\n", (unsigned) ms->gone[i].uid,
+		    (unsigned long long) ms->gone[i].modseq);
+	return imap_replace_commit(f, ms->dir, IMAP_MODSEQ_NAME, error_r);
+}
+
+static int
+imap_gone_modseq_cmp(const void *a, const void *b)
+{
+	const struct modseq_gone *ga = a, *gb = b;
+
+	return ga->modseq < gb->modseq ? -1 : ga->modseq > gb->modseq;
+}
+
+static int
+imap_gone_uid_cmp(const void *a, const void *b)
+{
+	const struct modseq_gone *ga = a, *gb = b;
+
+	return ga->uid < gb->uid ? -1 : ga->uid > gb->uid;
+}
+
+/* Forget the oldest expunges past the cap, raising the floor. */
+static void
+imap_gone_trim(struct imap_modseq *ms)
+{
+	size_t drop;
+
+	if (ms->gone_count <= IMAP_MODSEQ_GONE_MAX)
+		return;
+	drop = ms->gone_count - IMAP_MODSEQ_GONE_MAX;
+	qsort(ms->gone, ms->gone_count, sizeof(*ms->gone),
+	    imap_gone_modseq_cmp);
+	if (ms->gone[drop - 1].modseq > ms->floor)
+		ms->floor = ms->gone[drop - 1].modseq;
+	memmove(ms->gone, ms->gone + drop,
+	    IMAP_MODSEQ_GONE_MAX * sizeof(*ms->gone));
+	ms->gone_count = IMAP_MODSEQ_GONE_MAX;
+	qsort(ms->gone, ms->gone_count, sizeof(*ms->gone), imap_gone_uid_cmp);
+}
+
+int
+imap_modseq_reset(const char *dir, char **error_r)
+{
+	struct imap_modseq *ms = imap_modseq_begin(dir, error_r);
+
+	if (ms == NULL)
+		return -1;
+	imap_entries_clear(ms);
+	ms->highest = ms->floor = 0;
+	ms->changed = 1;
+	return imap_modseq_end(&ms, error_r);
+}
+
+int
+imap_modseq_end(struct imap_modseq **msp, char **error_r)
+{
+	struct imap_modseq *ms = *msp;
+	int ret = 0;
+
+	if (ms == NULL)
+		return 0;
+	if (ms->changed) {
+		imap_gone_trim(ms);
+		ret = imap_modseq_write(ms, error_r);
+	}
+	close(ms->lock_fd);		/* releases the flock */
+	imap_entries_clear(ms);
+	free(ms->entries);
+	free(ms->gone);
+	free(ms->dir);
+	free(ms);
+	*msp = NULL;
+	return ret;
+}
+
+static struct modseq_entry *
+imap_entry_find(const struct imap_modseq *ms, uint32_t uid)
+{
+	size_t low = 0, high = ms->count, mid;
+
+	while (low < high) {
+		mid = low + (high - low) / 2;
+		if (ms->entries[mid].uid == uid)
+			return &ms->entries[mid];
+		if (ms->entries[mid].uid < uid)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Merge the expunges found by a reconcile (UID order, from `first` on in
+ * ms->gone) into the older ones: one pass, not one insertion each.
+ */
+static void
+imap_gone_merge(struct imap_modseq *ms, size_t first)
+{
+	struct modseq_gone *merged;
+	size_t i = 0, j = first, n = 0;
+
+	if (first == 0 || first == ms->gone_count ||
+	    ms->gone[first - 1].uid < ms->gone[first].uid)
+		return;		/* already in order */
+	merged = xreallocarray(NULL, ms->gone_count, sizeof(*merged));
+	while (i < first || j < ms->gone_count) {
+		if (j == ms->gone_count || (i < first &&
+		    ms->gone[i].uid < ms->gone[j].uid))
+			merged[n++] = ms->gone[i++];
+		else if (i < first && ms->gone[i].uid == ms->gone[j].uid) {
+			i++;	/* the newer expunge of a UID wins */
+		} else
+			merged[n++] = ms->gone[j++];
+	}
+	free(ms->gone);
+	ms->gone = merged;
+	ms->gone_alloc = ms->gone_count;
+	ms->gone_count = n;
+}
+
+void
+imap_modseq_reconcile(struct imap_modseq *ms,
+	const struct imap_uidlist_file *files, size_t count,
+	uint64_t *modseqs_r)
+{
+	struct modseq_entry *old = ms->entries;
+	size_t old_count = ms->count, i = 0, j = 0, first = ms->gone_count;
+	const char *letters;
+
+	ms->entries = NULL;
+	ms->count = ms->alloc = 0;
+	/* One merge of two UID-ordered lists. */
+	while (i < count || j < old_count) {
+		if (i == count || (j < old_count &&
+		    old[j].uid < files[i].uid)) {
+			imap_gone_add(ms, old[j].uid, ++ms->highest);
+			free(old[j].letters);
+			j++;
+			ms->changed = 1;
+			continue;
+		}
+		letters = imap_name_letters(files[i].name);
+		if (strlen(letters) > IMAP_MODSEQ_LETTERS_MAX)
+			letters = "";
+		if (j < old_count && old[j].uid == files[i].uid) {
+			if (strcmp(old[j].letters, letters) == 0) {
+				imap_entry_add(ms, old[j].uid, old[j].modseq,
+				    letters);
+			} else {
+				imap_entry_add(ms, old[j].uid, ++ms->highest,
+				    letters);
+				ms->changed = 1;
+			}
+			free(old[j].letters);
+			j++;
+		} else {
+			imap_entry_add(ms, files[i].uid, ++ms->highest,
+			    letters);
+			ms->changed = 1;
+		}
+		if (modseqs_r != NULL)
+			modseqs_r[i] = ms->entries[ms->count - 1].modseq;
+		i++;
+	}
+	free(old);
+	imap_gone_merge(ms, first);
+}
+
+uint64_t
+imap_modseq_of(const struct imap_modseq *ms, uint32_t uid)
+{
+	const struct modseq_entry *e = imap_entry_find(ms, uid);
+
+	return e != NULL ? e->modseq : 0;
+}
+
+uint64_t
+imap_modseq_change(struct imap_modseq *ms, uint32_t uid, const char *name)
+{
+	struct modseq_entry *e = imap_entry_find(ms, uid);
+	const char *letters = imap_name_letters(name);
+
+	if (strlen(letters) > IMAP_MODSEQ_LETTERS_MAX)
+		letters = "";
+	if (e != NULL && strcmp(e->letters, letters) == 0)
+		return e->modseq;	/* no change, no new MODSEQ */
+	ms->changed = 1;
+	if (e == NULL) {
+		/* Not reconciled yet: the next reconcile sorts it in. */
+		return ++ms->highest;
+	}
+	free(e->letters);
+	e->letters = xstrdup(letters);
+	e->modseq = ++ms->highest;
+	return e->modseq;
+}
+
+uint64_t
+imap_modseq_highest(const struct imap_modseq *ms)
+{
+	return ms->highest;
+}
+
+int
+imap_modseq_vanished(const struct imap_modseq *ms, uint64_t since,
+	uint32_t **uids_r, size_t *count_r)
+{
+	uint32_t *uids = xcalloc(ms->gone_count + 1, sizeof(*uids));
+	size_t i, n = 0;
+
+	for (i = 0; i < ms->gone_count; i++) {
+		if (ms->gone[i].modseq > since)
+			uids[n++] = ms->gone[i].uid;
+	}
+	*uids_r = uids;
+	*count_r = n;
+	return since >= ms->floor;
+}

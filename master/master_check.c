@@ -1,0 +1,251 @@
+/* master_check: the files, URIs and lists -t checks (master_check.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <ldap.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dns.h"
+#include "mail_params.h"
+#include "master_conf.h"
+#include "master_check.h"
+#include "netmatch.h"
+#include "params.h"
+#include "xalloc.h"
+
+/* More supplementary groups than this are not looked at. */
+#define CHECK_GROUPS_MAX 256
+
+/* A file parameter and the programs that read it after dropping root. */
+struct file_param {
+	const char *name;
+	const char *readers;	/* program base names; NULL: the master */
+};
+
+static const struct file_param file_params[] = {
+	{ "tls_cert_file", NULL },
+	{ "tls_key_file", NULL },
+	{ "ldap_bind_password_file",
+	    " smtpd qmgr lmtpd popd imapd proxyd smtp " },
+	{ "ldap_tls_ca_file", " smtpd qmgr lmtpd popd imapd proxyd smtp " },
+	{ "route_file", " smtpd qmgr lmtpd popd imapd proxyd smtp " },
+	{ "srs_secret_file", " smtpd qmgr " },
+	{ "smtp_tls_ca_file", " smtp " },
+	{ NULL, NULL },
+};
+
+static void problem(struct buf *errors, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* One line of the report. */
+static void
+problem(struct buf *errors, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf_len(errors) > 0)
+		(void) buf_append_char(errors, '\n');
+	va_start(ap, fmt);
+	(void) buf_vprintf(errors, fmt, ap);
+	va_end(ap);
+}
+
+/* Can user (NULL: whoever runs -t, as the master) read path? */
+static int
+user_reads(const char *path, const struct stat *st, const char *user)
+{
+	gid_t groups[CHECK_GROUPS_MAX];
+	int ngroups = CHECK_GROUPS_MAX, i;
+	struct passwd *pw;
+
+	if (user == NULL)
+		return access(path, R_OK) == 0;
+	if ((pw = getpwnam(user)) == NULL)
+		return 0;
+	if (pw->pw_uid == 0)
+		return 1;
+	if (st->st_uid == pw->pw_uid)
+		return (st->st_mode & S_IRUSR) != 0;
+	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
+		ngroups = CHECK_GROUPS_MAX;
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == st->st_gid)
+			return (st->st_mode & S_IRGRP) != 0;
+	return (st->st_mode & S_IROTH) != 0;
+}
+
+/* The expanded value of a string parameter ($name references resolved). */
+static const char *
+param_text(const char *name)
+{
+	const struct param_def *def = params_find(name);
+
+	return def != NULL && def->type == PARAM_STR ? *(char **) def->var :
+	    NULL;
+}
+
+/* Is the service's program one of readers (" smtpd qmgr ")? */
+static int
+service_reads(const struct master_service_conf *sc, const char *readers)
+{
+	const char *base = strrchr(sc->command, '/');
+	char *word;
+	int found;
+
+	base = base != NULL ? base + 1 : sc->command;
+	word = xasprintf(" %s ", base);
+	found = strstr(readers, word) != NULL;
+	free(word);
+	return found;
+}
+
+/* The service's -o value for name, or NULL. */
+static const char *
+service_override(const struct master_service_conf *sc, const char *name)
+{
+	size_t len = strlen(name);
+	int i;
+
+	for (i = 0; i < sc->override_count; i++)
+		if (strncmp(sc->overrides[i], name, len) == 0 &&
+		    sc->overrides[i][len] == '=')
+			return sc->overrides[i] + len + 1;
+	return NULL;
+}
+
+/* One file for one reader (NULL: the master). */
+static void
+check_file(struct buf *errors, const char *param, const char *path,
+	const char *user)
+{
+	struct stat st;
+
+	if (*path == '\0')
+		return;
+	/* No route file yet: a new instance, before its first provisioning. */
+	if (stat(path, &st) < 0 && errno == ENOENT &&
+	    strcmp(param, "route_file") == 0)
+		return;
+	if (stat(path, &st) < 0) {
+		problem(errors, "%s = %s: %s", param, path, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		problem(errors, "%s = %s: not a regular file", param, path);
+		return;
+	}
+	if (!user_reads(path, &st, user))
+		problem(errors, "%s = %s: not readable by user %s", param,
+		    path, user != NULL ? user : "running ispmail-master");
+}
+
+static void
+check_files(const struct master_conf *conf, struct buf *errors)
+{
+	const struct file_param *fp;
+	const char *value, *user;
+	int i, k, seen;
+
+	for (fp = file_params; fp->name != NULL; fp++) {
+		if (strcmp(fp->name, "route_file") == 0 &&
+		    strcmp(var_route_backend, "file") != 0)
+			continue;
+		value = param_text(fp->name);
+		if (fp->readers == NULL && value != NULL)
+			check_file(errors, fp->name, value, NULL);
+		for (i = 0; fp->readers != NULL && i < conf->count; i++) {
+			const struct master_service_conf *sc =
+			    conf->services[i];
+
+			if (!service_reads(sc, fp->readers))
+				continue;
+			user = sc->user;
+			/* Each user once per file. */
+			for (k = 0, seen = 0; k < i && !seen; k++)
+				seen = service_reads(conf->services[k],
+				    fp->readers) && strcmp(
+				    conf->services[k]->user, user) == 0 &&
+				    service_override(conf->services[k],
+				    fp->name) == NULL;
+			if (service_override(sc, fp->name) != NULL)
+				check_file(errors, fp->name,
+				    service_override(sc, fp->name), user);
+			else if (!seen && value != NULL)
+				check_file(errors, fp->name, value, user);
+		}
+		for (i = 0; fp->readers == NULL && i < conf->count; i++)
+			if ((value = service_override(conf->services[i],
+			    fp->name)) != NULL)
+				check_file(errors, fp->name, value, NULL);
+	}
+}
+
+static void
+check_ldap_uris(struct buf *errors)
+{
+	LDAPURLDesc *lud;
+	char **uris;
+	int count, i;
+
+	if (strcmp(var_route_backend, "ldap") != 0)
+		return;
+	uris = params_list_split(var_ldap_server_uris, &count);
+	if (count == 0)
+		problem(errors, "ldap_server_uris: empty");
+	for (i = 0; i < count; i++) {
+		if (ldap_url_parse(uris[i], &lud) != LDAP_URL_SUCCESS) {
+			problem(errors, "ldap_server_uris: %s: %s", uris[i],
+			    "not an ldap://, ldaps:// or ldapi:// URI");
+			continue;
+		}
+		ldap_free_urldesc(lud);
+	}
+	params_list_free(uris);
+}
+
+static void
+check_lists(struct buf *errors)
+{
+	static const char *const networks[] = { "mynetworks",
+	    "lmtp_trusted_networks", NULL };
+	struct netmatch *nm;
+	struct dns *dns;
+	char *error = NULL;
+	int i;
+
+	for (i = 0; networks[i] != NULL; i++) {
+		nm = netmatch_from_param(networks[i],
+		    *(char **) params_find(networks[i])->var, &error);
+		if (nm == NULL) {
+			problem(errors, "%s", error);
+			free(error);
+			error = NULL;
+		}
+		netmatch_free(&nm);
+	}
+	/* Opening the resolver parses dns_servers; nothing is sent. */
+	if ((dns = dns_open_params(&error)) == NULL) {
+		problem(errors, "dns_servers: %s", error != NULL ? error :
+		    "cannot open the resolver");
+		free(error);
+	}
+	dns_close(&dns);
+}
+
+int
+master_check_deep(const struct master_conf *conf, struct buf *errors)
+{
+	size_t before = buf_len(errors);
+
+	check_files(conf, errors);
+	check_ldap_uris(errors);
+	check_lists(errors);
+	return buf_len(errors) > before ? -1 : 0;
+}
