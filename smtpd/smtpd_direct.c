@@ -190,16 +190,26 @@ direct_open(struct direct_conn *c, char **error_r)
 {
 	const char *rerr = NULL;
 	int ms = (int) (var_smtpd_direct_timeout * 1000);
+	int greet_ms = (int) (var_smtpd_direct_connect_timeout * 1000);
 
+	/*
+	 * Nothing is sent before the greeting, so a short deadline up to it
+	 * costs nothing but an fsync: an lmtpd whose processes are all busy
+	 * leaves the connection in its listen queue, and the client should
+	 * not wait for that.
+	 */
+	if (greet_ms > ms)
+		greet_ms = ms;
 	c->fd = net_connect_nexthop(var_lmtp_local_nexthop,
-	    var_queue_directory, ms, NULL, NULL, error_r);
+	    var_queue_directory, greet_ms, NULL, NULL, error_r);
 	if (c->fd < 0)
 		return -1;
-	c->s = stream_new(c->fd, ms, ms);
+	c->s = stream_new(c->fd, greet_ms, greet_ms);
 	if (direct_reply(c, &rerr) < 0 || c->code[0] != '2') {
 		*error_r = xstrdup(rerr != NULL ? rerr : "greeting refused");
 		return -1;
 	}
+	stream_set_timeouts(c->s, ms, ms);
 	(void) stream_printf(c->s, "LHLO %s\r\n", smtpd.hostname);
 	if (stream_flush(c->s) != STREAM_OK || direct_reply(c, &rerr) < 0 ||
 	    c->code[0] != '2') {

@@ -99,6 +99,7 @@ long long var_smtpd_data_line_limit;
 int var_smtpd_sender_login_match;
 int var_smtpd_direct_delivery;
 long long var_smtpd_direct_timeout;
+long long var_smtpd_direct_connect_timeout;
 char *var_mynetworks;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
@@ -632,6 +633,12 @@ const struct param_def param_table[] = {
 	    &var_smtpd_direct_timeout,
 	    "Direct delivery: the deadline for the connection to lmtpd and "
 	    "for each of its replies; past it the message is queued." },
+	{ "smtpd_direct_connect_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * HOUR,
+	    &var_smtpd_direct_connect_timeout,
+	    "Direct delivery: the deadline for the connection to lmtpd and "
+	    "its greeting (at most smtpd_direct_timeout); an lmtpd with "
+	    "every process busy greets late, and the message is queued "
+	    "at once instead of holding the client." },
 	{ "smtpd_sender_login_match", PARAM_BOOL, "yes", 0, 0, &var_smtpd_sender_login_match,
 	    "Submission: the envelope sender must be an address of the "
 	    "authenticated mailbox (its address or an alternate address)." },

@@ -115,6 +115,7 @@ extern long long var_smtpd_data_line_limit;
 extern int var_smtpd_sender_login_match;
 extern int var_smtpd_direct_delivery;
 extern long long var_smtpd_direct_timeout;
+extern long long var_smtpd_direct_connect_timeout;
 extern char *var_mynetworks;
 extern int var_smtpd_strict_helo_syntax;
 extern char *var_smtpd_forbid_bare_newline;

@@ -184,7 +184,8 @@ def test_alias_recipient_takes_the_queue(make_instance, certs):
 
 
 def broken_lmtp_server(port, mode):
-    """A store host that misbehaves for smtpd's direct delivery: "silent"
+    """A store host that misbehaves for smtpd's direct delivery: "busy"
+    accepts and never greets (an lmtpd with every process busy); "silent"
     greets and then never answers LHLO; "hangup" takes the envelope and
     the message, then closes without a reply to the end of data;
     "multiline" defers the message with a two-line reply."""
@@ -196,6 +197,10 @@ def broken_lmtp_server(port, mode):
     stop = threading.Event()
 
     def session(conn):
+        if mode == "busy":
+            stop.wait(30)
+            conn.close()
+            return
         with conn, conn.makefile("rwb") as f:
             f.write(b"220 broken LMTP\r\n")
             f.flush()
@@ -242,17 +247,21 @@ def broken_lmtp_server(port, mode):
 
 
 @pytest.mark.parametrize("mode,reason", [
-    ("silent", "timeout"), ("hangup", "lost connection")])
+    ("silent", "timeout"), ("hangup", "lost connection"),
+    ("busy", "timeout")])
 def test_broken_lmtpd_falls_back_to_the_queue(make_instance, certs, mode,
                                               reason):
-    inst = make_system(make_instance, certs, lmtp_up=False,
-                       params={"smtpd_direct_timeout": "1s"})
+    # "busy": only smtpd_direct_connect_timeout (1s) may bound the wait
+    # for a greeting, not smtpd_direct_timeout (60s).
+    params = {"smtpd_direct_timeout": "1s"} if mode != "busy" else \
+        {"smtpd_direct_timeout": "60s", "smtpd_direct_connect_timeout": "1s"}
+    inst = make_system(make_instance, certs, lmtp_up=False, params=params)
     stop = broken_lmtp_server(inst.lmtp_port, mode)
     try:
         inst.start()
         started = time.monotonic()
         qid = send(inst, ["alice@example.test"], b"Subject: s\r\n\r\nhi\r\n")
-        if mode == "silent":
+        if mode in ("silent", "busy"):
             # The deadline, not smtpd_timeout (300s), bounds the wait.
             assert time.monotonic() - started < 10
         assert any(qid in f for f in all_queue_files(inst)) or \
@@ -303,19 +312,21 @@ def smtpd_fsyncs(inst, count, params_off):
     lmtpd_pids = set()
     with open(out) as f:
         trace = f.read().splitlines()
-    for line in trace:
-        pid, _, call = line.partition(" ")
+    # strace pads the pid column ("6242  execve(..."): split on any run
+    # of blanks.
+    trace = [line.split(None, 1) for line in trace]
+    trace = [t for t in trace if len(t) == 2]
+    for pid, call in trace:
         if call.startswith("execve(") and "smtpd/smtpd" in call:
             smtpd_pids.add(pid)
         if call.startswith("execve(") and "lmtpd/lmtpd" in call:
             lmtpd_pids.add(pid)
-    for line in trace:
-        pid, _, call = line.partition(" ")
+    for pid, call in trace:
         if call.startswith(("fsync(", "fdatasync(")):
             fsyncs += pid in smtpd_pids
             lmtpd_fsyncs += pid in lmtpd_pids
     assert smtpd_pids, "no smtpd started under strace:\n" + "\n".join(
-        trace[:50])
+        " ".join(t) for t in trace[:50])
     return fsyncs, lmtpd_fsyncs
 
 
