@@ -123,6 +123,24 @@ unmap(const struct sockaddr *sa, struct sockaddr_storage *out)
 		out->ss_family = sa->sa_family;
 }
 
+/* An IPv4 sockaddr in ss as an IPv4-mapped IPv6 one; others kept. */
+static void
+map6(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+
+	if (ss->ss_family != AF_INET)
+		return;
+	memcpy(&sin, ss, sizeof(sin));
+	memset(ss, 0, sizeof(*ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr.s6_addr[10] = 0xff;
+	sin6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&sin6->sin6_addr.s6_addr[12], &sin.sin_addr, 4);
+	sin6->sin6_port = sin.sin_port;
+}
+
 int
 haproxy_encode(struct buf *out, const struct sockaddr *src,
 	const struct sockaddr *dst, const char *login)
@@ -134,6 +152,15 @@ haproxy_encode(struct buf *out, const struct sockaddr *src,
 
 	unmap(src, &s);
 	unmap(dst, &d);
+	/*
+	 * IPv4 only when both ends are IPv4 (or mapped): one IPv6 end keeps
+	 * the other as a mapped IPv6 address, so a header parsed and said
+	 * again is the same.
+	 */
+	if (s.ss_family == AF_INET6 || d.ss_family == AF_INET6) {
+		map6(&s);
+		map6(&d);
+	}
 	if (s.ss_family != d.ss_family)
 		return -1;
 	if (s.ss_family == AF_INET)

@@ -168,8 +168,14 @@ START_TEST(test_encode_refused)
 	sin6(&a6, "2001:db8::1", 1);
 	memset(long_login, 'a', sizeof(long_login) - 1);
 	long_login[sizeof(long_login) - 1] = '\0';
-	ck_assert_int_eq(haproxy_encode(out, (struct sockaddr *) &a4,
+	/* One IPv6 end: both go as IPv6, the IPv4 one mapped (TCP6). */
+	ck_assert_int_gt(haproxy_encode(out, (struct sockaddr *) &a4,
 	    (struct sockaddr *) &a6, NULL), -1);
+	ck_assert_uint_eq(buf_len(out), 16 + 36);
+	ck_assert_int_eq((unsigned char) buf_cstr(out)[13], 0x21);
+	ck_assert(memcmp(buf_cstr(out) + 16,
+	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x01", 16) == 0);
+	buf_reset(out);
 	ck_assert_int_eq(haproxy_encode(out, (struct sockaddr *) &a4,
 	    (struct sockaddr *) &a4, ""), -1);
 	ck_assert_int_eq(haproxy_encode(out, (struct sockaddr *) &a4,
