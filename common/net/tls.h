@@ -46,6 +46,34 @@ struct tls_server *tls_client_new(const char *ca_file, int verify_peer,
 	char **error_r);
 
 /*
+ * A client context for DANE (RFC 7672, RFC 7671): OpenSSL's DANE
+ * verification enabled, no CA store (DANE-TA and DANE-EE records name
+ * their own trust anchors).  Use it only with tls_start_dane().
+ */
+struct tls_server *tls_client_dane_new(char **error_r);
+
+/* One TLSA record for tls_start_dane() (RFC 6698 2.1). */
+struct tls_dane_rr {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+
+/*
+ * tls_start() on a tls_client_dane_new() context, authenticating the
+ * server by the TLSA records of server_name (the TLSA base domain):
+ * DANE-TA(2) and DANE-EE(3) only (RFC 7672 3.1: PKIX-TA/EE are not
+ * used for SMTP); DANE-EE without name checks (3.1.1), DANE-TA with
+ * server_name as the reference identifier (3.2.2).  0: verified,
+ * *usage_r the usage of the record that matched (2 or 3); -1 with
+ * *error_r (caller frees): no usable record, handshake failure or
+ * verification failure (the stream is then unusable).
+ */
+int tls_start_dane(struct tls_server *t, struct stream *s,
+	const char *server_name, const struct tls_dane_rr *rrs, size_t count,
+	int *usage_r, struct tls_conn **conn_r, char **error_r);
+
+/*
  * Handshake on s's descriptor (server side, or client side with
  * tls_client_new's context and server_name for SNI/verification), purge
  * s's read buffer first, and push TLS under s.  0 ok (*conn_r set);
