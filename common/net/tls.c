@@ -154,7 +154,9 @@ tls_client_new(const char *ca_file, int verify_peer, char **error_r)
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		/* Report: OpenSSL still verifies and keeps the result. */
+		SSL_CTX_set_verify(ctx, verify_peer == TLS_VERIFY_REPORT ?
+		    SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	}
@@ -492,6 +494,17 @@ tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 	int *want_read_r)
 {
 	return tls_write(c, data, len, want_read_r);
+}
+
+const char *
+tls_conn_verify_error(const struct tls_conn *c)
+{
+	long result = SSL_get_verify_result(c->ssl);
+
+	if (SSL_get0_peer_certificate(c->ssl) == NULL)
+		return "no certificate";
+	return result == X509_V_OK ? NULL :
+	    X509_verify_cert_error_string(result);
 }
 
 size_t

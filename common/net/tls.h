@@ -40,8 +40,12 @@ void tls_server_free(struct tls_server **tp);
 /*
  * A client context for the delivery agent: verify_peer 0 means
  * opportunistic TLS (encrypt, do not authenticate), as for SMTP between
- * MXes; ca_file may be NULL for the system store.
+ * MXes; 1 the chain and server_name must verify; TLS_VERIFY_REPORT
+ * checks both but lets the handshake succeed either way, for
+ * tls_conn_verify_error() to tell; ca_file may be NULL for the system
+ * store.
  */
+#define TLS_VERIFY_REPORT 2
 struct tls_server *tls_client_new(const char *ca_file, int verify_peer,
 	char **error_r);
 
@@ -120,6 +124,11 @@ ssize_t tls_conn_read(struct tls_conn *c, void *data, size_t len,
 	int *want_write_r);
 ssize_t tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 	int *want_read_r);
+/*
+ * After the handshake on a verifying context: NULL when the chain and
+ * the name verified, else why not (static text).
+ */
+const char *tls_conn_verify_error(const struct tls_conn *c);
 /* Decrypted bytes not yet read (no poll() would report them). */
 size_t tls_conn_pending(struct tls_conn *c);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */
