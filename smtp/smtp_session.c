@@ -355,8 +355,10 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 	    plan->rr_count, &usage, &c->tls, &error) :
 	    tls_start(ctx, c->s, t->host, &c->tls, &error);
 	if (rc < 0) {
-		log_info("TLS with %s failed (%s, level %s): %s", c->peer,
-		    plan->source, smtp_tls_level_name(level), error);
+		log_info("TLS with %s failed (level %s%s%s): %s", c->peer,
+		    smtp_tls_level_name(level), plan->dane ? ", DANE" : "",
+		    plan->sts_mode == SMTP_STS_ENFORCE ? ", MTA-STS" : "",
+		    error);
 		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("TLS with "
 		    "host %s failed (%s): %s", c->peer, plan->dane ?
 		    "DANE" : plan->sts_mode == SMTP_STS_ENFORCE ?
@@ -370,12 +372,13 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 			log_info("MTA-STS testing: %s would fail: %s; "
 			    "delivering anyway", c->peer, verror);
 	}
-	log_info("TLS with %s: %s %s %d bits, %s (%s, level %s)", c->peer,
+	log_info("TLS with %s: %s %s %d bits, %s (level %s%s%s)", c->peer,
 	    tls_conn_version(c->tls), tls_conn_cipher(c->tls),
 	    tls_conn_bits(c->tls), level == SMTP_TLS_VERIFY ||
 	    (plan->sts_mode == SMTP_STS_TESTING && verror == NULL) ?
-	    "verified" : "not verified", plan->source,
-	    smtp_tls_level_name(level));
+	    "verified" : "not verified", smtp_tls_level_name(level),
+	    strcmp(plan->source, "policy") == 0 ? "" : ", ",
+	    strcmp(plan->source, "policy") == 0 ? "" : plan->source);
 	smtp_tls_label(c, plan, plan->dane ? (usage == 2 ? "dane-ta" :
 	    "dane-ee") : level == SMTP_TLS_VERIFY ? "verified" :
 	    plan->sts_mode == SMTP_STS_TESTING ? (verror == NULL ?
