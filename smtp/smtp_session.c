@@ -322,8 +322,10 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 			return 0;
 		}
 		smtp_failure_set(f, "451", "4.7.4", 0, xasprintf("TLS is "
-		    "required (%s), but host %s did not offer STARTTLS",
-		    plan->source, c->peer));
+		    "required, but host %s did not offer STARTTLS%s%s%s",
+		    c->peer, strcmp(plan->source, "policy") == 0 ? "" : " (",
+		    strcmp(plan->source, "policy") == 0 ? "" : plan->source,
+		    strcmp(plan->source, "policy") == 0 ? "" : ")"));
 		return -1;
 	}
 	ctx = smtp_plan_context(plan, &error);

@@ -54,17 +54,15 @@ def ad_query(address, name, qtype):
     return flags & 0x0f, ancount, bool(flags & 0x20)
 
 
-class SignedZone:
+class SignedZone(dnsutil.DnsServer):
+    """address, stop() and the with-statement as DnsServer's."""
+
     def __init__(self, directory, origin, records):
         self.directory = directory
         self.origin = origin.rstrip(".")
         self.records = list(records)
         self.proc = None
         self.port = None
-
-    @property
-    def address(self):
-        return "127.0.0.1:%d" % self.port
 
     def _sign(self):
         _need(LDNS_KEYGEN, "ldnsutils")
@@ -132,19 +130,3 @@ class SignedZone:
         with open(os.path.join(self.directory, "unbound.err")) as f:
             raise RuntimeError("unbound did not start or validate: " +
                                f.read())
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -7,15 +7,12 @@ or otherwise; the AD bit of a resolver not listed in
 smtp_dnssec_resolvers is not trusted."""
 
 import hashlib
-import os
-import re
 import ssl
 import subprocess
 
 import pytest
 
 import dnssecutil
-import harness
 import mailutil
 import smtpremoteutil
 import tlsutil
@@ -100,31 +97,10 @@ def mtas(remote_certs, port):
 
 
 def make_system(make_instance, zone, port, params):
-    certs = tlsutil.make_certs()
-    lmtp_port = harness.free_port()
-    inst = make_instance(services=smtpremoteutil.outbound_services(lmtp_port))
-    inst.params.update(mailutil.delivery_params(inst, certs, lmtp_port))
-    inst.params.update({
-        "dns_servers": zone.address,
-        "dns_timeout": "1s",
-        "dns_tries": "2",
-        "smtp_port": str(port),
-        "smtp_connection_cache_time": "0",
-        # The zone has no _mta-sts records; keep the agent from asking.
-        "smtp_mta_sts": "no",
-    })
-    inst.params.update(params)
-    inst.write_main_conf()
-    mailutil.provision(inst)
-    inst.certs = certs
-    inst.start()
-    return inst
-
-
-def no_sanitizer_reports(inst):
-    log = inst.log()
-    for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
-        assert marker not in log, log[log.index(marker) - 2000:][:6000]
+    # The zone has no _mta-sts records; keep the agent from asking.
+    return smtpremoteutil.start_outbound(
+        make_instance, zone.address, port, dict({"smtp_mta_sts": "no"},
+                                                **params))
 
 
 def sent_in_clear(mta):
@@ -186,7 +162,7 @@ def test_dane_ee_ta_mismatch_and_precedence(make_instance, zone, port, mtas):
     assert len(ta.messages) == count_ta
     assert sent_in_clear(ee) == [] and sent_in_clear(ta) == []
     assert not mailutil.queue_empty(inst)
-    no_sanitizer_reports(inst)
+    smtpremoteutil.assert_no_sanitizer_reports(inst)
 
 
 def test_ad_bit_of_an_unlisted_resolver_is_not_trusted(make_instance, zone,
@@ -202,4 +178,4 @@ def test_ad_bit_of_an_unlisted_resolver_is_not_trusted(make_instance, zone,
     inst.wait_for_log(r"%s: to=<u@bad.dane.test>, .*tls=may/encrypted, "
                       r"status=sent" % qid, timeout=20)
     ee.wait_messages(count + 1, inst=inst)
-    no_sanitizer_reports(inst)
+    smtpremoteutil.assert_no_sanitizer_reports(inst)

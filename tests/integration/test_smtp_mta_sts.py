@@ -17,7 +17,6 @@ import pytest
 
 import dnsutil
 import harness
-import mailutil
 import smtpremoteutil
 import tlsutil
 from smtpremoteutil import RemoteMTA
@@ -133,25 +132,12 @@ def test_mta_sts_enforce_testing_and_cache(make_instance, pki, dns,
     other = RemoteMTA("127.0.0.3", port, name="mx.testing.test",
                       certs=pki["testing"]).start()
     try:
-        certs = tlsutil.make_certs()
-        lmtp_port = harness.free_port()
-        inst = make_instance(
-            services=smtpremoteutil.outbound_services(lmtp_port))
-        inst.params.update(mailutil.delivery_params(inst, certs, lmtp_port))
-        inst.params.update({
-            "dns_servers": dns.address,
-            "dns_timeout": "1s",
-            "dns_tries": "2",
-            "smtp_port": str(port),
-            "smtp_connection_cache_time": "0",
+        inst = smtpremoteutil.start_outbound(make_instance, dns.address,
+                                             port, {
             "smtp_tls_ca_file": pki["ca"],
             "smtp_mta_sts_port": str(policy_server.server_address[1]),
             "smtp_mta_sts_timeout": "5s",
         })
-        inst.write_main_conf()
-        mailutil.provision(inst)
-        inst.certs = certs
-        inst.start()
 
         # enforce, the MX listed, the certificate verified.
         qid = smtpremoteutil.submit(inst, ["u@enforce.test"],
@@ -208,10 +194,7 @@ def test_mta_sts_enforce_testing_and_cache(make_instance, pki, dns,
         inst.wait_for_log(r"%s: to=<v@enforce.test>, .*tls=mta-sts/enforce,"
                           r" status=sent" % qid, timeout=20)
         assert len(policy_server.requests) == seen
-        log = inst.log()
-        for marker in ("runtime error:", "AddressSanitizer",
-                       "LeakSanitizer"):
-            assert marker not in log, log[log.index(marker) - 2000:][:6000]
+        smtpremoteutil.assert_no_sanitizer_reports(inst)
     finally:
         good.stop()
         other.stop()
