@@ -20,4 +20,7 @@ tests_unit_check_smtp_LDADD = $(UNIT_LDADD) $(CURL_LIBS)
 
 EXTRA_DIST += tests/integration/test_smtp_remote.py \
 	tests/integration/test_smtp_inject.py \
-	tests/integration/smtpremoteutil.py
+	tests/integration/smtpremoteutil.py \
+	tests/integration/test_smtp_dane.py \
+	tests/integration/dnssecutil.py \
+	tests/integration/test_smtp_mta_sts.py
