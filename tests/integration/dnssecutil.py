@@ -57,10 +57,13 @@ def ad_query(address, name, qtype):
 class SignedZone(dnsutil.DnsServer):
     """address, stop() and the with-statement as DnsServer's."""
 
-    def __init__(self, directory, origin, records):
+    def __init__(self, directory, origin, records, tamper=()):
+        """tamper: (old, new) text replacements made in the zone after
+        it was signed, so those records fail validation (bogus)."""
         self.directory = directory
         self.origin = origin.rstrip(".")
         self.records = list(records)
+        self.tamper = list(tamper)
         self.proc = None
         self.port = None
 
@@ -83,6 +86,14 @@ class SignedZone(dnsutil.DnsServer):
         subprocess.run([LDNS_SIGNZONE, "-f", zone + ".signed", zone,
                         key[:-4]], cwd=self.directory, check=True,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with open(zone + ".signed") as f:
+            text = f.read()
+        for old, new in self.tamper:
+            if old not in text:
+                raise RuntimeError("tamper: %r not in the signed zone" % old)
+            text = text.replace(old, new)
+        with open(zone + ".signed", "w") as f:
+            f.write(text)
         return zone + ".signed", key[:-4] + ".ds"
 
     def start(self, timeout=10.0):

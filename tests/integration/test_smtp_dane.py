@@ -1,8 +1,8 @@
 """DANE (RFC 7672) in the smtp agent, end to end: a DNSSEC-signed zone
 (ldns-signzone) behind a validating unbound that the test starts, TLSA
 records that match the remote MTA's certificate (DANE-EE by its public
-key, DANE-TA by its CA) or do not; the outcome in the delivery log's
-tls= field.  A mismatch defers (4.7.5) and nothing is sent, in the clear
+key, DANE-TA by its CA) or do not, and one made bogus after signing;
+the outcome in the delivery log's tls= field.  A mismatch defers (4.7.5) and nothing is sent, in the clear
 or otherwise; the AD bit of a resolver not listed in
 smtp_dnssec_resolvers is not trusted."""
 
@@ -74,12 +74,18 @@ def zone(tmp_path_factory, remote_certs, port):
         "wrongname IN MX 10 mx.wrongname",
         "mx.wrongname IN A 127.0.0.3",
         "_%d._tcp.mx.wrongname IN TLSA 2 0 1 %s" % (port, ca),
+        # Signed with one digest, then changed to the MTA's key: it
+        # would match, but it is bogus (SERVFAIL from the validator).
+        "bogus IN MX 10 mx.bogus",
+        "mx.bogus IN A 127.0.0.2",
+        "_%d._tcp.mx.bogus IN TLSA 3 1 1 %s" % (port, "ef" * 32),
         # Signed, without TLSA: opportunistic TLS as configured.
         "notlsa IN MX 10 mx.notlsa",
         "mx.notlsa IN A 127.0.0.2",
     ]
     server = dnssecutil.SignedZone(str(tmp_path_factory.mktemp("dnssec")),
-                                   ORIGIN, records).start()
+                                   ORIGIN, records,
+                                   tamper=[("ef" * 32, spki)]).start()
     yield server
     server.stop()
 
@@ -154,6 +160,12 @@ def test_dane_ee_ta_mismatch_and_precedence(make_instance, zone, port, mtas):
                                  "Subject: w\r\n\r\nw\r\n")
     inst.wait_for_log(r"%s: to=<u@wrongname.dane.test>, .*status=deferred "
                       r"\(451 4.7.5" % qid2, timeout=20)
+    # A bogus TLSA answer: the host is not used at all (RFC 7672 2.2).
+    qid3 = smtpremoteutil.submit(inst, ["u@bogus.dane.test"],
+                                 "Subject: g\r\n\r\ng\r\n")
+    inst.wait_for_log(r"%s: to=<u@bogus.dane.test>, .*status=deferred "
+                      r"\(451 4.7.5 TLSA lookup for mx.bogus.dane.test "
+                      r"failed" % qid3, timeout=20)
     # Retries (queue_run_delay 1s) stay deferred and never go plain.
     inst.wait_for_log(r"%s: to=<u@bad.dane.test>, .*status=deferred"
                       r"[^\n]*\n(.*\n)*.*%s: to=<u@bad.dane.test>, "
