@@ -154,6 +154,10 @@ make_queue_dirs(void)
 		make_dir(path, 0700, 1);
 		free(path);
 	}
+	/* The smtp agent's MTA-STS policy cache (smtp(8)), mail_owner's. */
+	path = xasprintf("%s/mta-sts", queue_dir);
+	make_dir(path, 0700, 1);
+	free(path);
 }
 
 static void

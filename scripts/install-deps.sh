@@ -8,9 +8,9 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
-libssl-dev libc-ares-dev libldap-dev libcrypt-dev zlib1g-dev check
+libssl-dev libc-ares-dev libcurl4-openssl-dev libldap-dev libcrypt-dev zlib1g-dev check
 mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
-fetchmail isync dnsmasq-base libnet-ssleay-perl strace mount
+fetchmail isync dnsmasq-base unbound ldnsutils libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
 adduser passwd"

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,20 @@ smtp_dns(const char **error_r)
 	if (dns == NULL) {
 		free(open_error);
 		open_error = NULL;
-		dns = dns_open_params(&open_error);
+		/*
+		 * With DANE, every lookup of the agent (MX, addresses,
+		 * TLSA) goes to the validating resolvers: RFC 7672 2.2
+		 * needs the MX and address answers validated too.
+		 */
+		if (*var_smtp_dnssec_resolvers != '\0') {
+			long long ms = var_dns_timeout * 1000;
+
+			dns = dns_open_dnssec(var_smtp_dnssec_resolvers,
+			    ms > INT_MAX ? INT_MAX : (int) ms,
+			    (int) var_dns_tries, &open_error);
+		} else {
+			dns = dns_open_params(&open_error);
+		}
 		if (dns == NULL) {
 			log_error("resolver: %s", open_error);
 			*error_r = open_error;

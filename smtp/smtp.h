@@ -84,11 +84,13 @@ struct smtp_target {
 	struct dns_addr addr;
 	unsigned int port;
 	int preference;		/* MX preference; -1 for a literal next hop */
+	int secure;		/* MX (if any) and addresses DNSSEC-validated */
 };
 
 /* The ordered hosts for a next hop, or the reason there are none. */
 struct smtp_route {
 	char *domain;		/* what the TLS policy is looked up by */
+	int mx_routed;		/* the hosts came from MX records (MTA-STS) */
 	struct smtp_target *targets;
 	size_t count;
 	/* count == 0: code/dsn/text say why; tempfail: the hop is down. */
@@ -151,6 +153,85 @@ int smtp_tls_policy_find(const char *policy, const char *domain,
  * *error_r (caller frees) when it cannot be made. */
 struct tls_server *smtp_tls_context(enum smtp_tls_level level,
 	char **error_r);
+/* The DANE context (tls_client_dane_new), made once per process. */
+struct tls_server *smtp_tls_context_dane(char **error_r);
+/* A context that checks the chain and name but does not fail on them
+ * (MTA-STS testing reports), made once per process. */
+struct tls_server *smtp_tls_context_report(char **error_r);
+
+/* ---- smtp_mta_sts.c: MTA-STS (RFC 8461) --------------------------------- */
+
+/* The cache directory under queue_directory (made by the master). */
+#define SMTP_STS_CACHE_DIR "mta-sts"
+
+enum smtp_sts_mode {
+	SMTP_STS_NONE = 0,
+	SMTP_STS_TESTING,
+	SMTP_STS_ENFORCE,
+};
+
+/* A parsed policy (a plain record). */
+struct smtp_sts_policy {
+	enum smtp_sts_mode mode;
+	char **mx;		/* "mx.example.com" or "*.example.com" */
+	size_t mx_count;
+	long long max_age;	/* seconds, capped at 31557600 */
+	char *id;		/* the TXT record's id it was fetched under */
+};
+
+/*
+ * The policy of a destination domain, or NULL (none, MTA-STS off, or
+ * not usable): the TXT record _mta-sts.DOMAIN names the policy id; a
+ * cached unexpired policy with that id is used as it is, else the policy
+ * is fetched over HTTPS (smtp_mta_sts_timeout, 64 KiB, no redirects)
+ * and cached in queue_directory/mta-sts/DOMAIN; when the TXT record is
+ * gone or the fetch fails, an unexpired cached policy still holds (RFC
+ * 8461 5.1).  The fetch blocks this agent process only (one delivery
+ * per process), at most smtp_mta_sts_timeout plus the DNS lookups.
+ */
+struct smtp_sts_policy *smtp_sts_lookup(const char *domain);
+void smtp_sts_free(struct smtp_sts_policy **pp);
+const char *smtp_sts_mode_name(enum smtp_sts_mode mode);
+/* Parse a policy body (RFC 8461 3.2).  0 ok; -1 with *error_r static. */
+int smtp_sts_policy_parse(const char *text, size_t len,
+	struct smtp_sts_policy **policy_r, const char **error_r);
+/* 1 when host matches one of the policy's mx patterns (RFC 8461 4.1). */
+int smtp_sts_mx_match(const struct smtp_sts_policy *p, const char *host);
+/* The id of a "v=STSv1; id=..." TXT record.  0 ok (*id_r new); -1. */
+int smtp_sts_txt_id(const char *txt, char **id_r);
+
+/* ---- smtp_dane.c: which TLS a host gets ---------------------------------- */
+
+struct tls_dane_rr;
+
+/* The TLS for one host (a plain record; smtp_tls_plan_free). */
+struct smtp_tls_plan {
+	enum smtp_tls_level level;	/* what STARTTLS must achieve */
+	const char *source;		/* "dane", "mta-sts", "policy" */
+	int dane;			/* authenticate by rrs (DANE) */
+	struct tls_dane_rr *rrs;	/* the usable secure TLSA records */
+	unsigned char **rr_data;	/* what rrs[i].data points to, owned */
+	size_t rr_count;
+	enum smtp_sts_mode sts_mode;	/* source "mta-sts": its mode */
+};
+
+/*
+ * The TLS for target t of domain, first rule that applies:
+ * 1. DANE (smtp_dnssec_resolvers set, t->secure): secure usable TLSA
+ *    records at _port._tcp.host authenticate the host; secure records
+ *    none of which is usable make TLS mandatory; a failed TLSA lookup
+ *    (bogus, SERVFAIL) makes the host unusable (-1); denied or insecure
+ *    TLSA: the next rule.
+ * 2. MTA-STS (sts): enforce: t->host must match an mx pattern (else -1)
+ *    and the certificate verify (level verify); testing: configured
+ *    level (at least may), mismatches logged.
+ * 3. configured (smtp_tls_policy / smtp_tls_security_level).
+ * 0 ok (*plan filled), -1 do not use this host (*why_r, caller frees).
+ */
+int smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
+	const struct smtp_sts_policy *sts, enum smtp_tls_level configured,
+	struct smtp_tls_plan *plan, char **why_r);
+void smtp_tls_plan_free(struct smtp_tls_plan *plan);
 
 /* ---- smtp_session.c: the protocol client -------------------------------- */
 

@@ -183,7 +183,8 @@ smtp_family_allowed(int family)
 
 static void
 smtp_route_add(struct smtp_route *r, const char *host,
-	const struct dns_addr *addr, unsigned int port, int preference)
+	const struct dns_addr *addr, unsigned int port, int preference,
+	int secure)
 {
 	struct smtp_target *t;
 
@@ -194,6 +195,7 @@ smtp_route_add(struct smtp_route *r, const char *host,
 	t->addr = *addr;
 	t->port = port;
 	t->preference = preference;
+	t->secure = secure;
 }
 
 /* Drop the targets of preference pref or worse (they are behind us). */
@@ -210,7 +212,8 @@ smtp_route_cut(struct smtp_route *r, int pref)
  */
 static enum dns_status
 smtp_route_host(struct smtp_route *r, struct dns *dns, const char *host,
-	unsigned int port, int preference, int *self_r, char **error_r)
+	unsigned int port, int preference, int secure, int *self_r,
+	char **error_r)
 {
 	struct dns_answer *ans = NULL;
 	enum dns_status st;
@@ -222,7 +225,7 @@ smtp_route_host(struct smtp_route *r, struct dns *dns, const char *host,
 		if (preference >= 0 && smtp_route_is_self_addr(&lit))
 			*self_r = 1;
 		else if (limit == 0 || r->count < limit)
-			smtp_route_add(r, host, &lit, port, preference);
+			smtp_route_add(r, host, &lit, port, preference, 0);
 		return DNS_FOUND;
 	}
 	st = dns_addr_lookup(dns, host, 0, &ans);
@@ -242,7 +245,8 @@ smtp_route_host(struct smtp_route *r, struct dns *dns, const char *host,
 			continue;
 		if (limit != 0 && r->count >= limit)
 			break;
-		smtp_route_add(r, host, &ans->addrs[i], port, preference);
+		smtp_route_add(r, host, &ans->addrs[i], port, preference,
+		    secure && ans->secure);
 	}
 	dns_answer_free(&ans);
 	return DNS_FOUND;
@@ -273,7 +277,7 @@ smtp_route_lookup(const char *nexthop)
 	r->domain = host;
 	if (literal && dns_addr_parse(host, &lit) == 0) {
 		/* "[ip]:port": no lookup, no loop check (the operator's). */
-		smtp_route_add(r, host, &lit, port, -1);
+		smtp_route_add(r, host, &lit, port, -1, 0);
 		return r;
 	}
 	dns = smtp_dns(&derr);
@@ -284,7 +288,8 @@ smtp_route_lookup(const char *nexthop)
 	}
 	if (literal) {
 		/* A named host: no MX lookup, no loop check (RFC 5321 5.1). */
-		st = smtp_route_host(r, dns, host, port, -1, &self, &error);
+		st = smtp_route_host(r, dns, host, port, -1, 1, &self,
+		    &error);
 		if (st == DNS_TEMPFAIL)
 			smtp_route_fail(r, "451", "4.4.3", 1, xasprintf(
 			    "Host lookup failed temporarily: %s", error));
@@ -318,10 +323,12 @@ smtp_route_lookup(const char *nexthop)
 		implicit.preference = 0;
 		list = &implicit;
 		n = 1;
+		r->mx_routed = 1;
 		break;
 	default:
 		list = mx->mx;
 		n = mx->mx_count;
+		r->mx_routed = 1;
 		break;
 	}
 	/*
@@ -341,7 +348,7 @@ smtp_route_lookup(const char *nexthop)
 		    r->count >= (size_t) var_smtp_mx_address_limit)
 			break;
 		st = smtp_route_host(r, dns, list[i].host, port,
-		    (int) list[i].preference, &self, &error);
+		    (int) list[i].preference, mx->secure, &self, &error);
 		if (st == DNS_TEMPFAIL)
 			tempfails++;
 		if (self) {

@@ -56,6 +56,8 @@ smtp_conn_close(struct smtp_conn *c, int quit)
 	c->peer = NULL;
 	free(c->source);
 	c->source = NULL;
+	free(c->tls_label);
+	c->tls_label = NULL;
 	c->caps = 0;
 	c->size_limit = 0;
 }
@@ -261,37 +263,79 @@ smtp_hello(struct smtp_conn *c, struct smtp_reply *r,
 	return -1;
 }
 
+/* The tls= field of the delivery log: how the session was protected. */
+static void
+smtp_tls_label(struct smtp_conn *c, const struct smtp_tls_plan *plan,
+	const char *outcome)
+{
+	free(c->tls_label);
+	if (strcmp(plan->source, "policy") == 0)
+		c->tls_label = xasprintf("%s/%s",
+		    smtp_tls_level_name(plan->level), outcome);
+	else if (strcmp(plan->source, "mta-sts") == 0)
+		c->tls_label = xasprintf("mta-sts/%s%s%s",
+		    smtp_sts_mode_name(plan->sts_mode),
+		    plan->sts_mode == SMTP_STS_ENFORCE ? "" : "/",
+		    plan->sts_mode == SMTP_STS_ENFORCE ? "" : outcome);
+	else
+		c->tls_label = xasprintf("%s/%s", plan->dane ? outcome :
+		    "dane", plan->dane ? "verified" : outcome);
+}
+
+/* The client context the plan needs; NULL with *error_r (caller frees). */
+static struct tls_server *
+smtp_plan_context(const struct smtp_tls_plan *plan, char **error_r)
+{
+	if (plan->dane)
+		return smtp_tls_context_dane(error_r);
+	if (plan->sts_mode == SMTP_STS_TESTING)
+		return smtp_tls_context_report(error_r);
+	return smtp_tls_context(plan->level, error_r);
+}
+
 /*
- * STARTTLS per the level, then EHLO again (RFC 3207 4.2).  0 ok (TLS or
+ * STARTTLS per the plan, then EHLO again (RFC 3207 4.2).  0 ok (TLS or
  * not, as the level allows); -1 unusable host (*f); -2 the handshake
  * failed at level may: the caller retries the host in plain text; -3 it
- * failed at a level that requires TLS.  After -2 and -3 the connection
+ * failed at a level that requires TLS (DANE, MTA-STS enforce, encrypt,
+ * verify: never retried in plain text).  After -2 and -3 the connection
  * is unusable (not even for QUIT).
  */
 static int
 smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
-	enum smtp_tls_level level, struct smtp_reply *r,
+	const struct smtp_tls_plan *plan, struct smtp_reply *r,
 	struct smtp_failure *f)
 {
+	enum smtp_tls_level level = plan->level;
 	struct tls_server *ctx;
-	const char *rerr;
+	const char *rerr, *verror = NULL;
 	char *error = NULL;
+	int usage = 0, rc;
 
-	if (level == SMTP_TLS_NONE)
+	if (level == SMTP_TLS_NONE) {
+		smtp_tls_label(c, plan, "plain");
 		return 0;
+	}
 	if (!(c->caps & CAP_STARTTLS)) {
-		if (level == SMTP_TLS_MAY)
+		if (level == SMTP_TLS_MAY) {
+			smtp_tls_label(c, plan, "plain");
 			return 0;
+		}
 		smtp_failure_set(f, "451", "4.7.4", 0, xasprintf("TLS is "
-		    "required, but host %s did not offer STARTTLS", c->peer));
+		    "required, but host %s did not offer STARTTLS%s%s%s",
+		    c->peer, strcmp(plan->source, "policy") == 0 ? "" : " (",
+		    strcmp(plan->source, "policy") == 0 ? "" : plan->source,
+		    strcmp(plan->source, "policy") == 0 ? "" : ")"));
 		return -1;
 	}
-	ctx = smtp_tls_context(level, &error);
+	ctx = smtp_plan_context(plan, &error);
 	if (ctx == NULL) {
 		log_error("TLS client context: %s", error);
 		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("cannot "
 		    "start TLS: %s", error));
 		free(error);
+		if (level == SMTP_TLS_MAY)
+			smtp_tls_label(c, plan, "plain");
 		return level == SMTP_TLS_MAY ? 0 : -1;
 	}
 	if (smtp_command(c->s, r, &rerr, "STARTTLS") < 0) {
@@ -300,25 +344,47 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 		return -1;
 	}
 	if (r->code[0] != '2') {
-		if (level == SMTP_TLS_MAY)
+		if (level == SMTP_TLS_MAY) {
+			smtp_tls_label(c, plan, "plain");
 			return 0;	/* still in plain text, in step */
+		}
 		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("host %s "
 		    "refused STARTTLS: %s %s", c->peer, r->code,
 		    buf_cstr(r->text)));
 		return -1;
 	}
-	if (tls_start(ctx, c->s, t->host, &c->tls, &error) < 0) {
-		log_info("TLS with %s failed (level %s): %s", c->peer,
-		    smtp_tls_level_name(level), error);
+	rc = plan->dane ? tls_start_dane(ctx, c->s, t->host, plan->rrs,
+	    plan->rr_count, &usage, &c->tls, &error) :
+	    tls_start(ctx, c->s, t->host, &c->tls, &error);
+	if (rc < 0) {
+		log_info("TLS with %s failed (level %s%s%s): %s", c->peer,
+		    smtp_tls_level_name(level), plan->dane ? ", DANE" : "",
+		    plan->sts_mode == SMTP_STS_ENFORCE ? ", MTA-STS" : "",
+		    error);
 		smtp_failure_set(f, "451", "4.7.5", 0, xasprintf("TLS with "
-		    "host %s failed: %s", c->peer, error));
+		    "host %s failed (%s): %s", c->peer, plan->dane ?
+		    "DANE" : plan->sts_mode == SMTP_STS_ENFORCE ?
+		    "MTA-STS enforce" : smtp_tls_level_name(level), error));
 		free(error);
 		return level == SMTP_TLS_MAY ? -2 : -3;
 	}
-	log_info("TLS with %s: %s %s %d bits, %s (level %s)", c->peer,
+	if (plan->sts_mode == SMTP_STS_TESTING) {
+		verror = tls_conn_verify_error(c->tls);
+		if (verror != NULL)
+			log_info("MTA-STS testing: %s would fail: %s; "
+			    "delivering anyway", c->peer, verror);
+	}
+	log_info("TLS with %s: %s %s %d bits, %s (level %s%s%s)", c->peer,
 	    tls_conn_version(c->tls), tls_conn_cipher(c->tls),
-	    tls_conn_bits(c->tls), level == SMTP_TLS_VERIFY ?
-	    "verified" : "not verified", smtp_tls_level_name(level));
+	    tls_conn_bits(c->tls), level == SMTP_TLS_VERIFY ||
+	    (plan->sts_mode == SMTP_STS_TESTING && verror == NULL) ?
+	    "verified" : "not verified", smtp_tls_level_name(level),
+	    strcmp(plan->source, "policy") == 0 ? "" : ", ",
+	    strcmp(plan->source, "policy") == 0 ? "" : plan->source);
+	smtp_tls_label(c, plan, plan->dane ? (usage == 2 ? "dane-ta" :
+	    "dane-ee") : level == SMTP_TLS_VERIFY ? "verified" :
+	    plan->sts_mode == SMTP_STS_TESTING ? (verror == NULL ?
+	    "verified" : "unverified") : "encrypted");
 	return smtp_hello(c, r, f);
 }
 
@@ -351,8 +417,9 @@ smtp_source_address(int fd)
  * -2: TLS failed at level may, retry this host in plain text.
  */
 static int
-smtp_open_target(const struct smtp_target *t, enum smtp_tls_level level,
-	struct smtp_reply *r, struct smtp_failure *f)
+smtp_open_target(const struct smtp_target *t,
+	const struct smtp_tls_plan *plan, struct smtp_reply *r,
+	struct smtp_failure *f)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -403,7 +470,7 @@ smtp_open_target(const struct smtp_target *t, enum smtp_tls_level level,
 		smtp_conn_close(&smtp_cache, 1);
 		return -1;
 	}
-	rc = smtp_starttls(&smtp_cache, t, level, r, f);
+	rc = smtp_starttls(&smtp_cache, t, plan, r, f);
 	if (rc < 0) {
 		if (rc != -2)
 			log_info("%s", f->text);
@@ -419,7 +486,10 @@ smtp_open_smtp(struct smtp_job *job, struct smtp_reply *r)
 {
 	struct smtp_route *route = smtp_route_lookup(job->nexthop);
 	struct smtp_failure f = { .text = NULL };
+	struct smtp_sts_policy *sts;
+	struct smtp_tls_plan plan;
 	enum smtp_tls_level level;
+	char *why = NULL;
 	size_t i;
 	int rc = -1;
 
@@ -434,12 +504,26 @@ smtp_open_smtp(struct smtp_job *job, struct smtp_reply *r)
 		return -1;
 	}
 	level = smtp_tls_policy_level(route->domain);
+	/* RFC 8461 applies to MX routing, not to a literal next hop. */
+	sts = route->mx_routed ? smtp_sts_lookup(route->domain) : NULL;
 	for (i = 0; i < route->count && rc < 0; i++) {
-		rc = smtp_open_target(&route->targets[i], level, r, &f);
-		if (rc == -2)
-			rc = smtp_open_target(&route->targets[i],
-			    SMTP_TLS_NONE, r, &f);
+		if (smtp_tls_plan_make(&route->targets[i], route->domain, sts,
+		    level, &plan, &why) < 0) {
+			log_info("%s: %s", job->nexthop, why);
+			smtp_failure_set(&f, "451", "4.7.5", 0, why);
+			smtp_tls_plan_free(&plan);
+			continue;
+		}
+		rc = smtp_open_target(&route->targets[i], &plan, r, &f);
+		if (rc == -2) {
+			/* Opportunistic only: the configured level was may. */
+			plan.level = SMTP_TLS_NONE;
+			rc = smtp_open_target(&route->targets[i], &plan, r,
+			    &f);
+		}
+		smtp_tls_plan_free(&plan);
 	}
+	smtp_sts_free(&sts);
 	if (rc < 0) {
 		/* Every host failed: the last reason stands for them all. */
 		if (f.hop_down) {

@@ -41,6 +41,7 @@ struct smtp_conn {
 	char *key;		/* "lmtp:" or "smtp:" + the request's next hop */
 	char *peer;		/* "host[addr]:port" for logs and results */
 	char *source;		/* our address on it, for logs; NULL unknown */
+	char *tls_label;	/* "dane-ta/verified", "may/plain" ...: logs */
 	int lmtp;
 	unsigned int caps;
 	long long size_limit;	/* SIZE offered; 0 none */

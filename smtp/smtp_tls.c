@@ -197,3 +197,30 @@ smtp_tls_context(enum smtp_tls_level level, char **error_r)
 		*error_r = xstrdup("cannot make a TLS client context");
 	return *slot;
 }
+
+struct tls_server *
+smtp_tls_context_dane(char **error_r)
+{
+	static struct tls_server *dane;
+
+	*error_r = NULL;
+	if (dane == NULL)
+		dane = tls_client_dane_new(error_r);
+	if (dane == NULL && *error_r == NULL)
+		*error_r = xstrdup("cannot make a DANE TLS client context");
+	return dane;
+}
+
+struct tls_server *
+smtp_tls_context_report(char **error_r)
+{
+	static struct tls_server *report;
+
+	*error_r = NULL;
+	if (report == NULL)
+		report = tls_client_new(*var_smtp_tls_ca_file != '\0' ?
+		    var_smtp_tls_ca_file : NULL, TLS_VERIFY_REPORT, error_r);
+	if (report == NULL && *error_r == NULL)
+		*error_r = xstrdup("cannot make a TLS client context");
+	return report;
+}

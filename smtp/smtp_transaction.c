@@ -119,10 +119,12 @@ smtp_log_results(const struct smtp_job *job)
 			continue;
 		/* Which class, from which of our addresses, to whom. */
 		log_info("to=<%s>, relay=%s, transport=%s, source=%s, "
-		    "status=%s (%s)", job->rcpts[i].address,
+		    "tls=%s, status=%s (%s)", job->rcpts[i].address,
 		    smtp_cache.peer != NULL ? smtp_cache.peer : job->nexthop,
 		    job->transport != NULL ? job->transport : "smtp",
 		    smtp_cache.source != NULL ? smtp_cache.source : "none",
+		    smtp_cache.tls_label != NULL ? smtp_cache.tls_label :
+		    "none",
 		    res[0] == '2' ? "sent" : res[0] == '4' ? "deferred" :
 		    "bounced", res);
 	}

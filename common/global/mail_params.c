@@ -150,6 +150,10 @@ char *var_smtp_loop_addresses;
 char *var_smtp_tls_security_level;
 char *var_smtp_tls_policy;
 char *var_smtp_tls_ca_file;
+char *var_smtp_dnssec_resolvers;
+int var_smtp_mta_sts;
+long long var_smtp_mta_sts_timeout;
+long long var_smtp_mta_sts_port;
 
 /* lmtpd variables (lmtpd(8)). */
 long long var_lmtp_timeout;
@@ -805,8 +809,25 @@ const struct param_def param_table[] = {
 	    "path of a file of \"domain level\" lines; .domain matches "
 	    "subdomains." },
 	{ "smtp_tls_ca_file", PARAM_STR, "", 0, 0, &var_smtp_tls_ca_file,
-	    "The CA certificates (PEM) the verify level trusts; empty: "
-	    "the system's CA store." },
+	    "The CA certificates (PEM) the verify level and MTA-STS "
+	    "trust (SMTP and the policy fetch); empty: the system's CA "
+	    "store." },
+	{ "smtp_dnssec_resolvers", PARAM_LIST, "", 0, 0,
+	    &var_smtp_dnssec_resolvers,
+	    "Validating resolvers whose AD bit the delivery agent trusts "
+	    "(IP, IP:port or [IPv6]:port); set, the agent asks them "
+	    "instead of dns_servers and uses DANE; empty: DANE off." },
+	{ "smtp_mta_sts", PARAM_BOOL, "yes", 0, 0, &var_smtp_mta_sts,
+	    "Look up, fetch, cache and apply the MTA-STS policies "
+	    "(RFC 8461) of MX-routed destinations." },
+	{ "smtp_mta_sts_timeout", PARAM_TIME, "10s", 1 * SEC, 1 * MIN,
+	    &var_smtp_mta_sts_timeout,
+	    "How long fetching one MTA-STS policy over HTTPS may take "
+	    "in all (connect, TLS, transfer)." },
+	{ "smtp_mta_sts_port", PARAM_INT, "443", 1, 65535,
+	    &var_smtp_mta_sts_port,
+	    "The HTTPS port of mta-sts.DOMAIN policy hosts; anything but "
+	    "443 is for tests." },
 
 	/* lmtpd (lmtpd(8)). */
 	{ "lmtp_timeout", PARAM_TIME, "300s", 1 * SEC, 1 * HOUR,

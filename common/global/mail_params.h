@@ -166,6 +166,10 @@ extern char *var_smtp_loop_addresses;
 extern char *var_smtp_tls_security_level;
 extern char *var_smtp_tls_policy;
 extern char *var_smtp_tls_ca_file;
+extern char *var_smtp_dnssec_resolvers;
+extern int var_smtp_mta_sts;
+extern long long var_smtp_mta_sts_timeout;
+extern long long var_smtp_mta_sts_port;
 
 /* lmtpd (lmtpd(8)). */
 extern long long var_lmtp_timeout;

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "dns.h"
+#include "dns_private.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -25,9 +26,10 @@
 #define RR_TYPE_MX 15
 #define RR_TYPE_TXT 16
 #define RR_TYPE_AAAA 28
+#define RR_TYPE_TLSA 52
 
-#define DNS_NAME_MAX 253
-#define DNS_LABEL_MAX 63
+
+
 
 /*
  * One query in flight.  c-ares calls back into ares_answered(), which turns
@@ -53,6 +55,7 @@ struct dns {
 	const char *cancel_reason;	/* text for ARES_ECANCELLED */
 	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 	unsigned int sock_bits;
+	int dnssec;			/* ask for AD, trust it (dns_open_dnssec) */
 };
 
 /*
@@ -86,19 +89,6 @@ dns_status_name(enum dns_status status)
 	return "unknown";
 }
 
-static const char *
-type_name(enum dns_type type)
-{
-	switch (type) {
-	case DNS_TYPE_A: return "A";
-	case DNS_TYPE_AAAA: return "AAAA";
-	case DNS_TYPE_MX: return "MX";
-	case DNS_TYPE_TXT: return "TXT";
-	case DNS_TYPE_PTR: return "PTR";
-	}
-	return "?";
-}
-
 static int
 rr_type(enum dns_type type)
 {
@@ -108,338 +98,9 @@ rr_type(enum dns_type type)
 	case DNS_TYPE_MX: return RR_TYPE_MX;
 	case DNS_TYPE_TXT: return RR_TYPE_TXT;
 	case DNS_TYPE_PTR: return RR_TYPE_PTR;
+	case DNS_TYPE_TLSA: return RR_TYPE_TLSA;
 	}
 	log_panic("dns: unknown query type %d", (int)type);
-}
-
-void
-dns_answer_free(struct dns_answer **answer_p)
-{
-	struct dns_answer *answer = *answer_p;
-	size_t i;
-
-	if (answer == NULL)
-		return;
-	free(answer->name);
-	free(answer->error);
-	for (i = 0; i < answer->mx_count; i++)
-		free(answer->mx[i].host);
-	free(answer->mx);
-	free(answer->addrs);
-	for (i = 0; i < answer->string_count; i++)
-		free(answer->strings[i]);
-	free(answer->strings);
-	free(answer);
-	*answer_p = NULL;
-}
-
-static struct dns_answer *
-answer_new(enum dns_type type, const char *name)
-{
-	struct dns_answer *answer = xcalloc(1, sizeof(*answer));
-
-	answer->type = type;
-	answer->name = xstrdup(name);
-	return answer;
-}
-
-static void
-answer_fail(struct dns_answer *answer, enum dns_status status,
-	const char *why)
-{
-	answer->status = status;
-	free(answer->error);
-	answer->error = xasprintf("%s/%s: %s", answer->name,
-	    type_name(answer->type), why);
-}
-
-/* A host name as we keep it: lower case, without the trailing dot. */
-static char *
-host_copy(const char *name)
-{
-	size_t len = strlen(name), i;
-	char *copy;
-
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	copy = xstrndup(name, len);
-	for (i = 0; i < len; i++)
-		if (copy[i] >= 'A' && copy[i] <= 'Z')
-			copy[i] = (char)(copy[i] - 'A' + 'a');
-	return copy;
-}
-
-/*
- * Names we refuse to send: c-ares would mangle or reject them, and a
- * client-supplied domain with a control character has no business on the
- * wire.  1 good, 0 bad (with *why_r).
- */
-static int
-name_valid(const char *name, const char **why_r)
-{
-	size_t len = strlen(name), label = 0, i;
-
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0) {
-		*why_r = "empty name";
-		return 0;
-	}
-	if (len > DNS_NAME_MAX) {
-		*why_r = "name longer than 253 octets";
-		return 0;
-	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '.') {
-			if (label == 0) {
-				*why_r = "empty label";
-				return 0;
-			}
-			label = 0;
-			continue;
-		}
-		if (c <= ' ' || c == 0x7f || c == '\\') {
-			*why_r = "invalid character in name";
-			return 0;
-		}
-		if (++label > DNS_LABEL_MAX) {
-			*why_r = "label longer than 63 octets";
-			return 0;
-		}
-	}
-	return 1;
-}
-
-/* ---- turning replies into answers ------------------------------------- */
-
-static uint32_t
-random_below(uint32_t bound)
-{
-	return bound <= 1 ? 0 : arc4random_uniform(bound);
-}
-
-static int
-mx_compare(const void *a, const void *b)
-{
-	const struct dns_mx *x = a, *y = b;
-
-	return (x->preference > y->preference) - (x->preference < y->preference);
-}
-
-/*
- * Sort by preference; equal preferences in random order (RFC 5321 5.1:
- * "the SMTP client SHOULD randomize them to spread the load").  qsort is
- * not stable, so shuffle first and then order each run of equals by a
- * random key drawn per record.
- */
-static void
-mx_sort(struct dns_mx *mx, size_t count)
-{
-	size_t i, start, end;
-
-	qsort(mx, count, sizeof(*mx), mx_compare);
-	for (start = 0; start < count; start = end) {
-		for (end = start + 1; end < count &&
-		    mx[end].preference == mx[start].preference; end++)
-			;
-		for (i = end - 1; i > start; i--) {
-			size_t j = start + random_below((uint32_t)(i - start + 1));
-			struct dns_mx swap = mx[i];
-
-			mx[i] = mx[j];
-			mx[j] = swap;
-		}
-	}
-}
-
-static void
-parse_mx(struct dns_answer *answer, const unsigned char *abuf, int alen)
-{
-	struct ares_mx_reply *replies = NULL, *r;
-	size_t count = 0, null_mx = 0;
-	int rc;
-
-	rc = ares_parse_mx_reply(abuf, alen, &replies);
-	if (rc == ARES_ENODATA) {
-		answer_fail(answer, DNS_NODATA, "no MX record");
-		return;
-	}
-	if (rc != ARES_SUCCESS) {
-		answer_fail(answer, DNS_TEMPFAIL, ares_strerror(rc));
-		return;
-	}
-	answer->mx = xcalloc(DNS_MAX_RECORDS, sizeof(*answer->mx));
-	for (r = replies; r != NULL; r = r->next) {
-		if (r->host == NULL || r->host[0] == '\0' ||
-		    strcmp(r->host, ".") == 0) {
-			null_mx++;
-			continue;
-		}
-		if (count == DNS_MAX_RECORDS) {
-			log_warn("dns: %s: more than %d MX records, rest "
-			    "ignored", answer->name, DNS_MAX_RECORDS);
-			break;
-		}
-		answer->mx[count].host = host_copy(r->host);
-		answer->mx[count].preference = r->priority;
-		count++;
-	}
-	ares_free_data(replies);
-	answer->mx_count = count;
-	if (count == 0) {
-		free(answer->mx);
-		answer->mx = NULL;
-		if (null_mx > 0)
-			answer_fail(answer, DNS_NULL_MX,
-			    "null MX: domain accepts no mail (RFC 7505)");
-		else
-			answer_fail(answer, DNS_NODATA, "no MX record");
-		return;
-	}
-	/* RFC 7505 3: a null MX must stand alone; with others, ignore it. */
-	if (null_mx > 0)
-		log_warn("dns: %s: null MX next to other MX records, ignored",
-		    answer->name);
-	mx_sort(answer->mx, count);
-	answer->status = DNS_FOUND;
-}
-
-static void
-parse_addrs(struct dns_answer *answer, const unsigned char *abuf, int alen)
-{
-	int naddr = DNS_MAX_RECORDS, rc, i;
-
-	answer->addrs = xcalloc(DNS_MAX_RECORDS, sizeof(*answer->addrs));
-	if (answer->type == DNS_TYPE_A) {
-		struct ares_addrttl ttls[DNS_MAX_RECORDS];
-
-		rc = ares_parse_a_reply(abuf, alen, NULL, ttls, &naddr);
-		for (i = 0; rc == ARES_SUCCESS && i < naddr; i++) {
-			struct dns_addr *a = &answer->addrs[i];
-
-			a->family = AF_INET;
-			a->u.v4 = ttls[i].ipaddr;
-			inet_ntop(AF_INET, &a->u.v4, a->text, sizeof(a->text));
-		}
-	} else {
-		struct ares_addr6ttl ttls[DNS_MAX_RECORDS];
-
-		rc = ares_parse_aaaa_reply(abuf, alen, NULL, ttls, &naddr);
-		for (i = 0; rc == ARES_SUCCESS && i < naddr; i++) {
-			struct dns_addr *a = &answer->addrs[i];
-
-			a->family = AF_INET6;
-			memcpy(&a->u.v6, &ttls[i].ip6addr, sizeof(a->u.v6));
-			inet_ntop(AF_INET6, &a->u.v6, a->text, sizeof(a->text));
-		}
-	}
-	if (rc == ARES_SUCCESS && naddr > 0) {
-		answer->addr_count = (size_t)naddr;
-		answer->status = DNS_FOUND;
-		return;
-	}
-	free(answer->addrs);
-	answer->addrs = NULL;
-	if (rc == ARES_SUCCESS || rc == ARES_ENODATA)
-		answer_fail(answer, DNS_NODATA, "no address record");
-	else
-		answer_fail(answer, DNS_TEMPFAIL, ares_strerror(rc));
-}
-
-static void
-parse_txt(struct dns_answer *answer, const unsigned char *abuf, int alen)
-{
-	struct ares_txt_ext *replies = NULL, *r;
-	struct buf *joined = NULL;
-	size_t count = 0;
-	int rc, truncated = 0;
-
-	rc = ares_parse_txt_reply_ext(abuf, alen, &replies);
-	if (rc == ARES_ENODATA) {
-		answer_fail(answer, DNS_NODATA, "no TXT record");
-		return;
-	}
-	if (rc != ARES_SUCCESS) {
-		answer_fail(answer, DNS_TEMPFAIL, ares_strerror(rc));
-		return;
-	}
-	answer->strings = xcalloc(DNS_MAX_RECORDS, sizeof(*answer->strings));
-	for (r = replies; r != NULL; r = r->next) {
-		if (r->record_start) {
-			if (count == DNS_MAX_RECORDS) {
-				log_warn("dns: %s: more than %d TXT records, "
-				    "rest ignored", answer->name,
-				    DNS_MAX_RECORDS);
-				break;
-			}
-			joined = buf_new(DNS_MAX_TXT);
-			answer->strings[count++] = NULL;
-		}
-		if (joined == NULL)
-			continue;
-		/* A record longer than the cap is cut, and we say so. */
-		if (buf_append(joined, r->txt, r->length) < 0)
-			truncated = 1;
-		free(answer->strings[count - 1]);
-		answer->strings[count - 1] = xmemdup(buf_data(joined),
-		    buf_len(joined) + 1);
-		if (r->next == NULL || r->next->record_start)
-			buf_free(&joined);
-	}
-	buf_free(&joined);
-	ares_free_data(replies);
-	if (truncated)
-		log_warn("dns: %s: TXT record longer than %d octets, cut",
-		    answer->name, DNS_MAX_TXT);
-	answer->string_count = count;
-	if (count == 0) {
-		free(answer->strings);
-		answer->strings = NULL;
-		answer_fail(answer, DNS_NODATA, "no TXT record");
-		return;
-	}
-	answer->status = DNS_FOUND;
-}
-
-static void
-parse_ptr(struct dns_answer *answer, const unsigned char *abuf, int alen)
-{
-	struct hostent *host = NULL;
-	unsigned char dummy[16] = { 0 };
-	size_t count = 0, i;
-	int rc;
-
-	/*
-	 * c-ares copies the address into the hostent only; the names come
-	 * from the answer section, every PTR record among h_aliases.
-	 */
-	rc = ares_parse_ptr_reply(abuf, alen, dummy, 4, AF_INET, &host);
-	if (rc == ARES_ENODATA) {
-		answer_fail(answer, DNS_NODATA, "no PTR record");
-		return;
-	}
-	if (rc != ARES_SUCCESS) {
-		answer_fail(answer, DNS_TEMPFAIL, ares_strerror(rc));
-		return;
-	}
-	answer->strings = xcalloc(DNS_MAX_RECORDS + 1,
-	    sizeof(*answer->strings));
-	for (i = 0; host->h_aliases != NULL && host->h_aliases[i] != NULL &&
-	    count < DNS_MAX_RECORDS; i++)
-		answer->strings[count++] = host_copy(host->h_aliases[i]);
-	if (count == 0 && host->h_name != NULL)
-		answer->strings[count++] = host_copy(host->h_name);
-	ares_free_hostent(host);
-	answer->string_count = count;
-	if (count == 0) {
-		free(answer->strings);
-		answer->strings = NULL;
-		answer_fail(answer, DNS_NODATA, "no PTR record");
-		return;
-	}
-	answer->status = DNS_FOUND;
 }
 
 /* ---- the query life cycle ---------------------------------------------- */
@@ -461,48 +122,111 @@ ares_answered(void *arg, int status, int timeouts, unsigned char *abuf,
 	int alen)
 {
 	struct dns_request *request = arg;
-	struct dns_answer *answer = answer_new(request->type, request->name);
+	struct dns_answer *answer = dns_answer_new(request->type, request->name);
 
 	(void)timeouts;
 	switch (status) {
 	case ARES_SUCCESS:
 		switch (request->type) {
 		case DNS_TYPE_MX:
-			parse_mx(answer, abuf, alen);
+			dns_parse_mx(answer, abuf, alen);
 			break;
 		case DNS_TYPE_A:
 		case DNS_TYPE_AAAA:
-			parse_addrs(answer, abuf, alen);
+			dns_parse_addrs(answer, abuf, alen);
 			break;
 		case DNS_TYPE_TXT:
-			parse_txt(answer, abuf, alen);
+			dns_parse_txt(answer, abuf, alen);
 			break;
 		case DNS_TYPE_PTR:
-			parse_ptr(answer, abuf, alen);
+			dns_parse_ptr(answer, abuf, alen);
+			break;
+		case DNS_TYPE_TLSA:
+			dns_parse_tlsa(answer, abuf, alen);
 			break;
 		}
 		break;
 	case ARES_ENODATA:
-		answer_fail(answer, DNS_NODATA, "no such record");
+		dns_answer_fail(answer, DNS_NODATA, "no such record");
 		break;
 	case ARES_ENOTFOUND:
-		answer_fail(answer, DNS_NXDOMAIN, "no such domain");
+		dns_answer_fail(answer, DNS_NXDOMAIN, "no such domain");
 		break;
 	case ARES_EBADNAME:
-		answer_fail(answer, DNS_NXDOMAIN, "invalid name");
+		dns_answer_fail(answer, DNS_NXDOMAIN, "invalid name");
 		break;
 	case ARES_ECANCELLED:
 	case ARES_EDESTRUCTION:
-		answer_fail(answer, DNS_TEMPFAIL, request->dns->cancel_reason ?
+		dns_answer_fail(answer, DNS_TEMPFAIL, request->dns->cancel_reason ?
 		    request->dns->cancel_reason : "cancelled");
 		break;
 	default:
 		/* ETIMEOUT, ESERVFAIL, EREFUSED, EBADRESP, ECONNREFUSED ... */
-		answer_fail(answer, DNS_TEMPFAIL, ares_strerror(status));
+		dns_answer_fail(answer, DNS_TEMPFAIL, ares_strerror(status));
 		break;
 	}
+	/* RFC 4035 3.2.3: AD, from a resolver we were told to trust. */
+	if (request->dns->dnssec && abuf != NULL && alen >= 4 &&
+	    (abuf[3] & 0x20) != 0 && answer->status != DNS_TEMPFAIL)
+		answer->secure = 1;
 	request->answer = answer;
 	ready_push(request->dns, request);
+}
+
+/*
+ * ares_send() hands over any reply as it came; make the statuses that
+ * ares_query() would have given (RFC 1035 4.1.1 RCODE, an empty answer).
+ */
+static void
+ares_sent_answered(void *arg, int status, int timeouts, unsigned char *abuf,
+	int alen)
+{
+	if (status == ARES_SUCCESS && (abuf == NULL || alen < 12))
+		status = ARES_EBADRESP;
+	else if (status == ARES_SUCCESS) {
+		switch (abuf[3] & 0x0f) {
+		case 0:
+			if (((abuf[6] << 8) | abuf[7]) == 0)
+				status = ARES_ENODATA;
+			break;
+		case 2:
+			status = ARES_ESERVFAIL;
+			break;
+		case 3:
+			status = ARES_ENOTFOUND;
+			break;
+		case 5:
+			status = ARES_EREFUSED;
+			break;
+		default:
+			status = ARES_EBADRESP;
+			break;
+		}
+	}
+	ares_answered(arg, status, timeouts, abuf, alen);
+}
+
+/* The query with AD set (RFC 6840 5.7) and EDNS0, through ares_send(). */
+static void
+send_dnssec(struct dns *dns, struct dns_request *request, int type)
+{
+	unsigned char *query = NULL;
+	int len = 0, rc;
+
+	rc = ares_create_query(request->name, RR_CLASS_IN, type, 0, 1, &query,
+	    &len, 1232);
+	if (rc != ARES_SUCCESS || len < 4) {
+		if (query != NULL)
+			ares_free_string(query);
+		request->answer = dns_answer_new(request->type, request->name);
+		dns_answer_fail(request->answer, DNS_TEMPFAIL,
+		    ares_strerror(rc));
+		ready_push(dns, request);
+		return;
+	}
+	query[3] |= 0x20;
+	ares_send(dns->channel, query, len, ares_sent_answered, request);
+	ares_free_string(query);
 }
 
 static void
@@ -516,7 +240,7 @@ deliver_ready(struct dns *dns)
 			dns->ready_tail = NULL;
 		dns->pending--;
 		log_debug("dns: %s/%s: %s%s%s", request->name,
-		    type_name(request->type),
+		    dns_type_name(request->type),
 		    dns_status_name(request->answer->status),
 		    request->answer->error ? ": " : "",
 		    request->answer->error ? request->answer->error : "");
@@ -535,14 +259,18 @@ dns_query(struct dns *dns, enum dns_type type, const char *name,
 
 	request->dns = dns;
 	request->type = type;
-	request->name = host_copy(name);
+	request->name = dns_host_copy(name);
 	request->callback = callback;
 	request->context = context;
 	dns->pending++;
-	if (!name_valid(name, &why)) {
-		request->answer = answer_new(type, request->name);
-		answer_fail(request->answer, DNS_NXDOMAIN, why);
+	if (!dns_name_valid(name, &why)) {
+		request->answer = dns_answer_new(type, request->name);
+		dns_answer_fail(request->answer, DNS_NXDOMAIN, why);
 		ready_push(dns, request);
+		return;
+	}
+	if (dns->dnssec) {
+		send_dnssec(dns, request, rr_type(type));
 		return;
 	}
 	/* ares_query(), not ares_search(): never a search domain appended. */
@@ -832,6 +560,23 @@ dns_open(const char *servers, int timeout_ms, int tries, char **error_r)
 }
 
 struct dns *
+dns_open_dnssec(const char *servers, int timeout_ms, int tries,
+	char **error_r)
+{
+	struct dns *dns;
+
+	if (servers == NULL || servers[strspn(servers, " \t,")] == '\0') {
+		*error_r = xstrdup("dns: a DNSSEC resolver needs its servers "
+		    "listed");
+		return NULL;
+	}
+	dns = dns_open(servers, timeout_ms, tries, error_r);
+	if (dns != NULL)
+		dns->dnssec = 1;
+	return dns;
+}
+
+struct dns *
 dns_open_params(char **error_r)
 {
 	long long timeout_ms = var_dns_timeout * 1000;
@@ -910,11 +655,23 @@ dns_ptr_lookup(struct dns *dns, const char *address, int timeout_ms,
 	enum dns_status status;
 
 	if (name == NULL) {
-		*answer_r = answer_new(DNS_TYPE_PTR, address);
-		answer_fail(*answer_r, DNS_NXDOMAIN, "not an IP address");
+		*answer_r = dns_answer_new(DNS_TYPE_PTR, address);
+		dns_answer_fail(*answer_r, DNS_NXDOMAIN, "not an IP address");
 		return DNS_NXDOMAIN;
 	}
 	status = lookup_one(dns, DNS_TYPE_PTR, name, timeout_ms, answer_r);
+	free(name);
+	return status;
+}
+
+enum dns_status
+dns_tlsa_lookup(struct dns *dns, const char *host, unsigned int port,
+	int timeout_ms, struct dns_answer **answer_r)
+{
+	char *name = xasprintf("_%u._tcp.%s", port, host);
+	enum dns_status status;
+
+	status = lookup_one(dns, DNS_TYPE_TLSA, name, timeout_ms, answer_r);
 	free(name);
 	return status;
 }
@@ -948,7 +705,7 @@ dns_addr_lookup(struct dns *dns, const char *host, int timeout_ms,
 	wait_until(dns, deadline_of(timeout_ms), &pair.done);
 	v4 = pair.v4.answer;
 	v6 = pair.v6.answer;
-	answer = answer_new(DNS_TYPE_A, host);
+	answer = dns_answer_new(DNS_TYPE_A, host);
 	free(answer->name);
 	answer->name = xstrdup(v4->name);
 	if (v4->addr_count + v6->addr_count > 0) {
@@ -959,6 +716,8 @@ dns_addr_lookup(struct dns *dns, const char *host, int timeout_ms,
 		for (i = 0; i < v6->addr_count; i++)
 			answer->addrs[answer->addr_count++] = v6->addrs[i];
 		answer->status = DNS_FOUND;
+		/* Secure only when neither half could have been forged. */
+		answer->secure = v4->secure && v6->secure;
 		if (v4->status == DNS_TEMPFAIL || v6->status == DNS_TEMPFAIL)
 			log_debug("dns: %s: %s", host, v4->status ==
 			    DNS_TEMPFAIL ? v4->error : v6->error);
@@ -969,6 +728,7 @@ dns_addr_lookup(struct dns *dns, const char *host, int timeout_ms,
 	} else {
 		answer->status = v4->status == DNS_NXDOMAIN ||
 		    v6->status == DNS_NXDOMAIN ? DNS_NXDOMAIN : DNS_NODATA;
+		answer->secure = v4->secure && v6->secure;
 		answer->error = xasprintf("%s: %s", answer->name,
 		    answer->status == DNS_NXDOMAIN ? "no such domain" :
 		    "no address record");
@@ -977,84 +737,4 @@ dns_addr_lookup(struct dns *dns, const char *host, int timeout_ms,
 	dns_answer_free(&v6);
 	*answer_r = answer;
 	return answer->status;
-}
-
-/* ---- helpers ------------------------------------------------------------ */
-
-int
-dns_addr_parse(const char *text, struct dns_addr *addr_r)
-{
-	memset(addr_r, 0, sizeof(*addr_r));
-	if (inet_pton(AF_INET, text, &addr_r->u.v4) == 1)
-		addr_r->family = AF_INET;
-	else if (inet_pton(AF_INET6, text, &addr_r->u.v6) == 1)
-		addr_r->family = AF_INET6;
-	else
-		return -1;
-	inet_ntop(addr_r->family, &addr_r->u, addr_r->text,
-	    sizeof(addr_r->text));
-	return 0;
-}
-
-int
-dns_addr_equal(const struct dns_addr *a, const struct dns_addr *b)
-{
-	if (a->family != b->family)
-		return 0;
-	if (a->family == AF_INET)
-		return memcmp(&a->u.v4, &b->u.v4, sizeof(a->u.v4)) == 0;
-	return memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6)) == 0;
-}
-
-socklen_t
-dns_addr_sockaddr(const struct dns_addr *addr, unsigned int port,
-	struct sockaddr_storage *sa_r)
-{
-	memset(sa_r, 0, sizeof(*sa_r));
-	if (addr->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa_r;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sin->sin_addr = addr->u.v4;
-		return sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa_r;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sin6->sin6_addr = addr->u.v6;
-		return sizeof(*sin6);
-	}
-}
-
-char *
-dns_reverse_name(const char *address, const char *suffix)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct dns_addr addr;
-	/* 32 nibbles and dots, the longest prefix. */
-	char prefix[64 + 1];
-	size_t len = 0;
-	int i;
-
-	if (dns_addr_parse(address, &addr) < 0)
-		return NULL;
-	if (addr.family == AF_INET) {
-		const unsigned char *o = (const unsigned char *)&addr.u.v4;
-
-		return xasprintf("%u.%u.%u.%u.%s", o[3], o[2], o[1], o[0],
-		    suffix != NULL ? suffix : "in-addr.arpa");
-	}
-	for (i = 15; i >= 0; i--) {
-		unsigned char octet = addr.u.v6.s6_addr[i];
-
-		prefix[len++] = hex[octet & 0x0f];
-		prefix[len++] = '.';
-		prefix[len++] = hex[octet >> 4];
-		prefix[len++] = '.';
-	}
-	prefix[len - 1] = '\0';
-	return xasprintf("%s.%s", prefix, suffix != NULL ? suffix :
-	    "ip6.arpa");
 }

@@ -21,6 +21,11 @@
  * dns_answer_free().  All strings are NUL-terminated, lower case for host
  * names, without the trailing dot; arrays carry their count.
  *
+ * A resolver opened with dns_open_dnssec() asks for the AD bit (RFC 6840
+ * 5.7) and reports it as answer->secure; every other resolver's answers
+ * are never secure, whatever the bit says: the AD bit is only as good as
+ * the path to a validating resolver the operator chose (RFC 7672 2.1).
+ *
  * Limits: at most DNS_MAX_RECORDS records of a type are kept from one
  * answer (the rest are dropped and logged); TXT strings of one record are
  * joined (RFC 7208 3.3) up to DNS_MAX_TXT octets.
@@ -44,6 +49,7 @@ enum dns_type {
 	DNS_TYPE_MX,
 	DNS_TYPE_TXT,
 	DNS_TYPE_PTR,
+	DNS_TYPE_TLSA,
 };
 
 enum dns_status {
@@ -70,10 +76,20 @@ struct dns_addr {
 	char text[INET6_ADDRSTRLEN];	/* printable, e.g. "127.0.0.2" */
 };
 
+/* One TLSA record (RFC 6698 2.1); data is the association data. */
+struct dns_tlsa {
+	unsigned char usage;		/* 0..3: PKIX-TA .. DANE-EE */
+	unsigned char selector;		/* 0 full certificate, 1 SPKI */
+	unsigned char mtype;		/* 0 exact, 1 SHA-256, 2 SHA-512 */
+	unsigned char *data;
+	size_t len;
+};
+
 /*
  * The answer to one lookup.  Which array is filled depends on the type:
  * MX -> mx; A, AAAA (and dns_addr_lookup) -> addrs; TXT -> strings (one
- * per record, its character-strings joined); PTR -> strings (host names).
+ * per record, its character-strings joined); PTR -> strings (host names);
+ * TLSA -> tlsa.
  * Arrays are NULL with count 0 unless status is DNS_FOUND.
  */
 struct dns_answer {
@@ -87,6 +103,13 @@ struct dns_answer {
 	size_t addr_count;
 	char **strings;
 	size_t string_count;
+	struct dns_tlsa *tlsa;
+	size_t tlsa_count;
+	/*
+	 * 1: a dns_open_dnssec() resolver set AD: the answer (records or
+	 * the denial of them) was DNSSEC-validated.  0 otherwise.
+	 */
+	int secure;
 };
 
 /* ---- the resolver ------------------------------------------------------ */
@@ -99,6 +122,14 @@ struct dns_answer {
  * c-ares cannot start.
  */
 struct dns *dns_open(const char *servers, int timeout_ms, int tries,
+	char **error_r);
+/*
+ * A resolver whose AD bit is trusted: servers (required, same syntax)
+ * must be validating resolvers the operator trusts, reached over a path
+ * an attacker cannot spoof (loopback, an IPsec link).  Queries set AD
+ * and EDNS0; answers carry secure = the reply's AD bit.
+ */
+struct dns *dns_open_dnssec(const char *servers, int timeout_ms, int tries,
 	char **error_r);
 /* The same from main.conf's dns_servers, dns_timeout and dns_tries. */
 struct dns *dns_open_params(char **error_r);
@@ -192,6 +223,14 @@ enum dns_status dns_ptr_lookup(struct dns *dns, const char *address,
 /* TXT of name; strings holds one joined string per record. */
 enum dns_status dns_txt_lookup(struct dns *dns, const char *name,
 	int timeout_ms, struct dns_answer **answer_r);
+
+/*
+ * TLSA of _port._tcp.host (RFC 6698 3).  secure says whether the records
+ * (or the denial) were validated; a bogus answer is a SERVFAIL from a
+ * validating resolver, so DNS_TEMPFAIL.
+ */
+enum dns_status dns_tlsa_lookup(struct dns *dns, const char *host,
+	unsigned int port, int timeout_ms, struct dns_answer **answer_r);
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -5,7 +5,8 @@ common_libispmail_a_SOURCES += \
 	common/net/stream.c common/net/stream.h \
 	common/net/tls.c common/net/tls.h \
 	common/net/deflate.c common/net/deflate.h \
-	common/net/dns.c common/net/dns.h \
+	common/net/dns.c common/net/dns.h common/net/dns_private.h \
+	common/net/dns_parse.c common/net/dns_addr.c \
 	common/net/netmatch.c common/net/netmatch.h \
 	common/net/connect.c common/net/connect.h
 check_PROGRAMS += tests/unit/check_dns

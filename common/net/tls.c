@@ -31,6 +31,7 @@ struct tls_server {
 	SSL_CTX *ctx;
 	int client;
 	int verify_peer;	/* client: check the chain and server_name */
+	int dane;		/* client: tls_client_dane_new() */
 };
 
 struct tls_conn {
@@ -153,7 +154,9 @@ tls_client_new(const char *ca_file, int verify_peer, char **error_r)
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		/* Report: OpenSSL still verifies and keeps the result. */
+		SSL_CTX_set_verify(ctx, verify_peer == TLS_VERIFY_REPORT ?
+		    SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	}
@@ -316,19 +319,16 @@ tls_handshake_step(struct tls_conn *c, char **error_r)
 	return TLS_HANDSHAKE_FAILED;
 }
 
-int
-tls_start(struct tls_server *t, struct stream *s, const char *server_name,
+/* Step c's handshake to its end within tls_handshake_timeout. */
+static int
+tls_run_handshake(struct tls_conn *c, struct stream *s,
 	struct tls_conn **conn_r, char **error_r)
 {
 	int64_t deadline = stream_clock_ms() +
 	    var_tls_handshake_timeout * 1000;
 	enum tls_handshake_status step;
 	enum stream_status ready;
-	struct tls_conn *c;
 
-	c = tls_handshake_begin(t, s, server_name, error_r);
-	if (c == NULL)
-		return -1;
 	while ((step = tls_handshake_step(c, error_r)) != TLS_HANDSHAKE_DONE) {
 		if (step == TLS_HANDSHAKE_FAILED) {
 			tls_conn_free(&c);
@@ -347,6 +347,94 @@ tls_start(struct tls_server *t, struct stream *s, const char *server_name,
 		}
 	}
 	*conn_r = c;
+	return 0;
+}
+
+int
+tls_start(struct tls_server *t, struct stream *s, const char *server_name,
+	struct tls_conn **conn_r, char **error_r)
+{
+	struct tls_conn *c;
+
+	c = tls_handshake_begin(t, s, server_name, error_r);
+	if (c == NULL)
+		return -1;
+	return tls_run_handshake(c, s, conn_r, error_r);
+}
+
+struct tls_server *
+tls_client_dane_new(char **error_r)
+{
+	struct tls_server *t;
+	SSL_CTX *ctx;
+
+	*error_r = NULL;
+	ctx = tls_ctx_new(TLS_client_method(), error_r);
+	if (ctx == NULL)
+		return NULL;
+	if (SSL_CTX_dane_enable(ctx) <= 0) {
+		*error_r = tls_error_text("SSL_CTX_dane_enable");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	t = xcalloc(1, sizeof(*t));
+	t->ctx = ctx;
+	t->client = 1;
+	t->dane = 1;
+	return t;
+}
+
+int
+tls_start_dane(struct tls_server *t, struct stream *s,
+	const char *server_name, const struct tls_dane_rr *rrs, size_t count,
+	int *usage_r, struct tls_conn **conn_r, char **error_r)
+{
+	struct tls_conn *c;
+	uint8_t usage;
+	size_t i, usable = 0;
+	long verify;
+	int rc;
+
+	if (!t->dane)
+		log_panic("tls_start_dane: not a DANE context");
+	c = tls_handshake_begin(t, s, server_name, error_r);
+	if (c == NULL)
+		return -1;
+	/* The TLSA base domain: SNI and DANE-TA's reference identifier. */
+	if (SSL_dane_enable(c->ssl, server_name) <= 0) {
+		*error_r = tls_error_text("SSL_dane_enable");
+		tls_conn_free(&c);
+		return -1;
+	}
+	SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (i = 0; i < count; i++) {
+		if (rrs[i].usage != 2 && rrs[i].usage != 3)
+			continue;
+		rc = SSL_dane_tlsa_add(c->ssl, rrs[i].usage, rrs[i].selector,
+		    rrs[i].mtype, rrs[i].data, rrs[i].len);
+		if (rc > 0)
+			usable++;
+		ERR_clear_error();
+	}
+	if (usable == 0) {
+		*error_r = xasprintf("no usable TLSA record");
+		tls_conn_free(&c);
+		return -1;
+	}
+	if (tls_run_handshake(c, s, conn_r, error_r) < 0) {
+		return -1;
+	}
+	verify = SSL_get_verify_result((*conn_r)->ssl);
+	if (verify != X509_V_OK ||
+	    SSL_get0_dane_tlsa((*conn_r)->ssl, &usage, NULL, NULL, NULL,
+	    NULL) < 0) {
+		*error_r = xasprintf("TLSA records do not match: %s",
+		    X509_verify_cert_error_string(verify));
+		tls_conn_free(conn_r);
+		return -1;
+	}
+	*usage_r = usage;
 	return 0;
 }
 
@@ -406,6 +494,17 @@ tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 	int *want_read_r)
 {
 	return tls_write(c, data, len, want_read_r);
+}
+
+const char *
+tls_conn_verify_error(const struct tls_conn *c)
+{
+	long result = SSL_get_verify_result(c->ssl);
+
+	if (SSL_get0_peer_certificate(c->ssl) == NULL)
+		return "no certificate";
+	return result == X509_V_OK ? NULL :
+	    X509_verify_cert_error_string(result);
 }
 
 size_t

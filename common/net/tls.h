@@ -40,10 +40,42 @@ void tls_server_free(struct tls_server **tp);
 /*
  * A client context for the delivery agent: verify_peer 0 means
  * opportunistic TLS (encrypt, do not authenticate), as for SMTP between
- * MXes; ca_file may be NULL for the system store.
+ * MXes; 1 the chain and server_name must verify; TLS_VERIFY_REPORT
+ * checks both but lets the handshake succeed either way, for
+ * tls_conn_verify_error() to tell; ca_file may be NULL for the system
+ * store.
  */
+#define TLS_VERIFY_REPORT 2
 struct tls_server *tls_client_new(const char *ca_file, int verify_peer,
 	char **error_r);
+
+/*
+ * A client context for DANE (RFC 7672, RFC 7671): OpenSSL's DANE
+ * verification enabled, no CA store (DANE-TA and DANE-EE records name
+ * their own trust anchors).  Use it only with tls_start_dane().
+ */
+struct tls_server *tls_client_dane_new(char **error_r);
+
+/* One TLSA record for tls_start_dane() (RFC 6698 2.1). */
+struct tls_dane_rr {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+
+/*
+ * tls_start() on a tls_client_dane_new() context, authenticating the
+ * server by the TLSA records of server_name (the TLSA base domain):
+ * DANE-TA(2) and DANE-EE(3) only (RFC 7672 3.1: PKIX-TA/EE are not
+ * used for SMTP); DANE-EE without name checks (3.1.1), DANE-TA with
+ * server_name as the reference identifier (3.2.2).  0: verified,
+ * *usage_r the usage of the record that matched (2 or 3); -1 with
+ * *error_r (caller frees): no usable record, handshake failure or
+ * verification failure (the stream is then unusable).
+ */
+int tls_start_dane(struct tls_server *t, struct stream *s,
+	const char *server_name, const struct tls_dane_rr *rrs, size_t count,
+	int *usage_r, struct tls_conn **conn_r, char **error_r);
 
 /*
  * Handshake on s's descriptor (server side, or client side with
@@ -92,6 +124,11 @@ ssize_t tls_conn_read(struct tls_conn *c, void *data, size_t len,
 	int *want_write_r);
 ssize_t tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 	int *want_read_r);
+/*
+ * After the handshake on a verifying context: NULL when the chain and
+ * the name verified, else why not (static text).
+ */
+const char *tls_conn_verify_error(const struct tls_conn *c);
 /* Decrypted bytes not yet read (no poll() would report them). */
 size_t tls_conn_pending(struct tls_conn *c);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */

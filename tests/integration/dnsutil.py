@@ -52,6 +52,11 @@ TEST_ZONE = [
     # PTR (host-record adds PTRs for its addresses too).
     "--ptr-record=3.0.0.127.in-addr.arpa,ptr.test",
     "--ptr-record=" + _reverse6("2001:db8::f") + ",ptr6.test",
+    # TLSA (type 52, RFC 6698): 3 1 1 and 2 0 1 with 32-byte digests;
+    # a record too short to be TLSA is not one.
+    "--dns-rr=_25._tcp.tlsa.test,52,030101" + "11" * 32,
+    "--dns-rr=_25._tcp.tlsa.test,52,020001" + "22" * 32,
+    "--dns-rr=_25._tcp.short.test,52,03",
     # A block list: 127.0.0.2 listed with code 127.0.0.2 and a text.
     "--address=/2.0.0.127.bl.test/127.0.0.2",
     "--txt-record=2.0.0.127.bl.test,listed: see https://bl.test/127.0.0.2",

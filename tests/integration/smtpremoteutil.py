@@ -257,6 +257,36 @@ def outbound_services(lmtp_port, classes=None, maxproc=4, agent_options=None):
     return services
 
 
+def start_outbound(make_instance, dns_address, port, params):
+    """An instance with the outbound path, resolving through dns_address,
+    remote MTAs on port, each request looking its MX hosts up afresh,
+    params on top; started."""
+    certs = tlsutil.make_certs()
+    lmtp_port = harness.free_port()
+    inst = make_instance(services=outbound_services(lmtp_port))
+    inst.params.update(mailutil.delivery_params(inst, certs, lmtp_port))
+    inst.params.update({
+        "dns_servers": dns_address,
+        "dns_timeout": "1s",
+        "dns_tries": "2",
+        "smtp_port": str(port),
+        "smtp_connection_cache_time": "0",
+    })
+    inst.params.update(params)
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.certs = certs
+    inst.start()
+    return inst
+
+
+def assert_no_sanitizer_reports(inst):
+    """The ASan/UBSan build reports to the instance log: none allowed."""
+    log = inst.log()
+    for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        assert marker not in log, log[log.index(marker) - 2000:][:6000]
+
+
 def submit(inst, rcpts, body, user="alice@example.test", sender=None,
            mail_options=(), rcpt_options=None):
     """Submission with STARTTLS and AUTH as user; returns the queue id."""

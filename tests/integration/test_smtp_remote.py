@@ -175,7 +175,7 @@ def test_mx_preference_then_fallback(make_instance, certs, dns, port, mtas):
     # The delivery line names the agent's class and our source address.
     wait_log(inst, r"smtp\[\d+\]: %s: to=<user@pref.test>, relay=mx1.pref.test"
              r"\[127.0.0.2\]:%d, transport=smtp, source=127.0.0.1, "
-             r"status=sent" % (qid, port))
+             r"tls=may/plain, status=sent" % (qid, port))
     # A domain without MX: its own address.
     smtpremoteutil.submit(inst, ["user@amx.test"], "Subject: a\r\n\r\na\r\n")
     wait_log(inst, r"to=<user@amx.test>, relay=amx.test\[127.0.0.2\]")
@@ -261,7 +261,7 @@ def test_4xx_then_2xx(make_instance, certs, dns, port, mtas):
     assert tries == {"now@pref.test": 1, "later@pref.test": 2}
     log = inst.log()
     assert ("%s: to=<later@pref.test>, relay=mx1.pref.test[127.0.0.2]:%d, "
-            "transport=smtp, source=127.0.0.1, "
+            "transport=smtp, source=127.0.0.1, tls=may/plain, "
             "status=deferred (451 4.2.0 host mx1.pref.test[127.0.0.2]:%d "
             "said: 451 4.2.0" % (qid, port, port)) in log
     wait_queue_empty(inst, timeout=30)
@@ -356,7 +356,8 @@ def test_outbound_class_binds_its_source_address(make_instance, certs, dns,
     assert by_rcpt == {"from-alice@pref.test": "127.0.0.1",
                        "from-bob@pref.test": "127.0.0.3"}
     wait_log(inst, r"to=<from-bob@pref.test>, relay=\S+, "
-             r"transport=smtp-bulk, source=127.0.0.3, status=sent")
+             r"transport=smtp-bulk, source=127.0.0.3, tls=\S+, "
+             r"status=sent")
 
 
 def test_null_mx_and_loops_bounce(make_instance, certs, dns, port, mtas):
@@ -499,7 +500,7 @@ def test_backup_mx_relays_listed_recipients_to_the_primary(
     qid = text.split()[-1].decode()
     # No connection was made: no source address.
     wait_log(inst, r"%s: to=<known@relay.test>, relay=relay.test, "
-             r"transport=smtp, source=none, "
+             r"transport=smtp, source=none, tls=none, "
              r"status=deferred \(451 4.4.1 connect to primary.relay.test"
              r"\[127.0.0.2\]" % qid)
     time.sleep(0.5)

@@ -218,6 +218,95 @@ START_TEST(test_txt)
 }
 END_TEST
 
+/* ---- TLSA and the DNSSEC resolver ------------------------------------ */
+
+START_TEST(test_tlsa)
+{
+	struct dns *dns = open_test_resolver();
+	struct dns_answer *answer = NULL;
+	size_t i;
+	int seen3 = 0, seen2 = 0;
+
+	ck_assert_int_eq(dns_tlsa_lookup(dns, "tlsa.test", 25, 0, &answer),
+	    DNS_FOUND);
+	ck_assert_uint_eq(answer->tlsa_count, 2);
+	for (i = 0; i < answer->tlsa_count; i++) {
+		const struct dns_tlsa *t = &answer->tlsa[i];
+
+		ck_assert_uint_eq(t->len, 32);
+		if (t->usage == 3) {
+			ck_assert_uint_eq(t->selector, 1);
+			ck_assert_uint_eq(t->mtype, 1);
+			ck_assert_uint_eq(t->data[0], 0x11);
+			ck_assert_uint_eq(t->data[31], 0x11);
+			seen3 = 1;
+		} else {
+			ck_assert_uint_eq(t->usage, 2);
+			ck_assert_uint_eq(t->selector, 0);
+			ck_assert_uint_eq(t->data[0], 0x22);
+			seen2 = 1;
+		}
+	}
+	ck_assert(seen3 && seen2);
+	/* A resolver opened with dns_open() never reports secure. */
+	ck_assert_int_eq(answer->secure, 0);
+	dns_answer_free(&answer);
+	/* Not on another port; a record too short to be TLSA. */
+	ck_assert_int_eq(dns_tlsa_lookup(dns, "tlsa.test", 587, 0, &answer),
+	    DNS_NXDOMAIN);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_tlsa_lookup(dns, "short.test", 25, 0, &answer),
+	    DNS_NODATA);
+	dns_answer_free(&answer);
+	dns_close(&dns);
+}
+END_TEST
+
+START_TEST(test_dnssec_resolver)
+{
+	struct dns_answer *answer = NULL;
+	char *error = NULL;
+	struct dns *dns;
+
+	/* The trusted resolvers must be named. */
+	ck_assert_ptr_null(dns_open_dnssec("", 2000, 2, &error));
+	ck_assert_ptr_nonnull(error);
+	free(error);
+	error = NULL;
+	ck_assert_ptr_null(dns_open_dnssec(NULL, 2000, 2, &error));
+	free(error);
+	error = NULL;
+	dns = dns_open_dnssec(server, 2000, 2, &error);
+	ck_assert_msg(dns != NULL, "dns_open_dnssec: %s", error);
+	/*
+	 * The query goes out by ares_send() with AD set; the statuses are
+	 * those of ares_query().  dnsmasq does not validate: never secure.
+	 */
+	ck_assert_int_eq(dns_mx_lookup(dns, "mx.test", 0, &answer),
+	    DNS_FOUND);
+	ck_assert_uint_eq(answer->mx_count, 5);
+	ck_assert_int_eq(answer->secure, 0);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_tlsa_lookup(dns, "tlsa.test", 25, 0, &answer),
+	    DNS_FOUND);
+	ck_assert_uint_eq(answer->tlsa_count, 2);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_addr_lookup(dns, "v4only.test", 0, &answer),
+	    DNS_FOUND);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_txt_lookup(dns, "dual.test", 0, &answer),
+	    DNS_NODATA);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_txt_lookup(dns, "nosuch.test", 0, &answer),
+	    DNS_NXDOMAIN);
+	dns_answer_free(&answer);
+	ck_assert_int_eq(dns_mx_lookup(dns, "nullmx.test", 0, &answer),
+	    DNS_NULL_MX);
+	dns_answer_free(&answer);
+	dns_close(&dns);
+}
+END_TEST
+
 static const struct {
 	const char *address;
 	enum dns_status status;
@@ -668,6 +757,11 @@ dns_suite(void)
 	tcase_add_test(tc, test_txt);
 	tcase_add_loop_test(tc, test_ptr, 0,
 	    sizeof(ptr_cases) / sizeof(ptr_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tlsa_dnssec");
+	tcase_add_test(tc, test_tlsa);
+	tcase_add_test(tc, test_dnssec_resolver);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("async");

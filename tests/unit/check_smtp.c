@@ -1,6 +1,7 @@
 /*
  * check_smtp: the delivery agent's pure logic: next hop syntax, literal
- * routes, loop detection by address, TLS levels and policy lookups.
+ * routes, loop detection by address, TLS levels and policy lookups,
+ * MTA-STS policy and TXT record parsing and mx pattern matching.
  */
 #include "config.h"
 
@@ -286,6 +287,133 @@ START_TEST(test_tls_policy_level)
 }
 END_TEST
 
+/* --- MTA-STS (RFC 8461) ------------------------------------------------ */
+
+static const struct {
+	const char *text;
+	int rc;
+	enum smtp_sts_mode mode;
+	long long max_age;
+	size_t mx_count;
+} sts_policies[] = {
+	{ "version: STSv1\nmode: enforce\nmx: mx.example.com\n"
+	    "max_age: 86400\n", 0, SMTP_STS_ENFORCE, 86400, 1 },
+	{ "version: STSv1\r\nmode: testing\r\nmx: *.example.com\r\n"
+	    "mx: mx2.example.net\r\nmax_age:604800\r\n", 0,
+	    SMTP_STS_TESTING, 604800, 2 },
+	{ "version: STSv1\nmode: none\nmax_age: 0\nfoo: bar", 0,
+	    SMTP_STS_NONE, 0, 0 },
+	/* max_age over a year is capped (RFC 8461 3.2). */
+	{ "version: STSv1\nmode: enforce\nmx: a.example\n"
+	    "max_age: 9999999999\n", 0, SMTP_STS_ENFORCE, 31557600, 1 },
+	/* bad input */
+	{ "", -1, 0, 0, 0 },
+	{ "version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+	    -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",
+	    -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmax_age: 1\n", -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmx: a.example\n", -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",
+	    -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 1\n",
+	    -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmx: a\texample\nmax_age: 1\n",
+	    -1, 0, 0, 0 },
+	{ "version: STSv1\nmode: enforce\nmx: **.example\nmax_age: 1\n",
+	    -1, 0, 0, 0 },
+	{ "no colon here\n", -1, 0, 0, 0 },
+};
+
+START_TEST(test_sts_policy_parse)
+{
+	struct smtp_sts_policy *p = NULL;
+	const char *error = NULL;
+	const char *text = sts_policies[_i].text;
+	int rc;
+
+	rc = smtp_sts_policy_parse(text, strlen(text), &p, &error);
+	ck_assert_msg(rc == sts_policies[_i].rc, "%s: %d (%s)", text, rc,
+	    error != NULL ? error : "");
+	if (rc == 0) {
+		ck_assert_int_eq(p->mode, sts_policies[_i].mode);
+		ck_assert_int_eq(p->max_age, sts_policies[_i].max_age);
+		ck_assert_uint_eq(p->mx_count, sts_policies[_i].mx_count);
+		smtp_sts_free(&p);
+	} else {
+		ck_assert_ptr_null(p);
+		ck_assert_ptr_nonnull(error);
+	}
+}
+END_TEST
+
+START_TEST(test_sts_policy_nul)
+{
+	static const char text[] = "version: STSv1\nmode: enforce\n"
+	    "mx: a.ex\0ample\nmax_age: 1\n";
+	struct smtp_sts_policy *p = NULL;
+	const char *error;
+
+	ck_assert_int_eq(smtp_sts_policy_parse(text, sizeof(text) - 1, &p,
+	    &error), -1);
+}
+END_TEST
+
+START_TEST(test_sts_mx_match)
+{
+	static const char text[] = "version: STSv1\nmode: enforce\n"
+	    "mx: mail.example.com\nmx: *.example.net\nmax_age: 1\n";
+	struct smtp_sts_policy *p = NULL;
+	const char *error;
+
+	ck_assert_int_eq(smtp_sts_policy_parse(text, strlen(text), &p,
+	    &error), 0);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "mail.example.com"), 1);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "MAIL.Example.COM."), 1);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "mx1.example.net"), 1);
+	/* A wildcard stands for exactly one label (RFC 8461 4.1). */
+	ck_assert_int_eq(smtp_sts_mx_match(p, "a.b.example.net"), 0);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "example.net"), 0);
+	ck_assert_int_eq(smtp_sts_mx_match(p, ".example.net"), 0);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "xmail.example.com"), 0);
+	ck_assert_int_eq(smtp_sts_mx_match(p, "mail.example.com.evil"), 0);
+	smtp_sts_free(&p);
+}
+END_TEST
+
+static const struct {
+	const char *txt;
+	int rc;
+	const char *id;
+} sts_txts[] = {
+	{ "v=STSv1; id=20160831085700Z;", 0, "20160831085700Z" },
+	{ "v=STSv1;id=abc", 0, "abc" },
+	{ "v=STSv1; id=abc; foo=bar", 0, "abc" },
+	/* bad input */
+	{ "v=STSv1;", -1, NULL },
+	{ "id=abc; v=STSv1", -1, NULL },
+	{ "v=STSv2; id=abc", -1, NULL },
+	{ "v=STSv1; id=a-b", -1, NULL },
+	{ "v=STSv1; id=", -1, NULL },
+	{ "v=STSv1; id=abc; id=def", -1, NULL },
+	{ "v=STSv1; id=123456789012345678901234567890123", -1, NULL },
+	{ "v=STSv1; junk", -1, NULL },
+};
+
+START_TEST(test_sts_txt_id)
+{
+	char *id = NULL;
+	int rc = smtp_sts_txt_id(sts_txts[_i].txt, &id);
+
+	ck_assert_msg(rc == sts_txts[_i].rc, "%s: %d", sts_txts[_i].txt, rc);
+	if (rc == 0)
+		ck_assert_str_eq(id, sts_txts[_i].id);
+	else
+		ck_assert_ptr_null(id);
+	free(id);
+}
+END_TEST
+
 static Suite *
 smtp_suite(void)
 {
@@ -313,6 +441,16 @@ smtp_suite(void)
 	tcase_add_loop_test(tc, test_tls_policy, 0,
 	    (int) (sizeof(lookups) / sizeof(lookups[0])));
 	tcase_add_test(tc, test_tls_policy_level);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mta-sts");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_loop_test(tc, test_sts_policy_parse, 0,
+	    (int) (sizeof(sts_policies) / sizeof(sts_policies[0])));
+	tcase_add_test(tc, test_sts_policy_nul);
+	tcase_add_test(tc, test_sts_mx_match);
+	tcase_add_loop_test(tc, test_sts_txt_id, 0,
+	    (int) (sizeof(sts_txts) / sizeof(sts_txts[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
