@@ -39,6 +39,7 @@ struct qfile_writer {
 	uint32_t crc;
 	off_t *rcpt_offsets;	/* each envelope recipient's state byte */
 	size_t rcpt_count;
+	struct buf *trailer;	/* F records after the end marker */
 	size_t wlen;
 	char wbuf[QFILE_WBUF];
 };
@@ -355,6 +356,40 @@ qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r)
 }
 
 int
+qfile_record_filter(struct buf *out, int n, const char *action,
+	const char *folder)
+{
+	size_t start = buf_len(out);
+
+	if (buf_append_char(out, 'F') < 0 ||
+	    (n >= 0 && (qfile_field_int(out, "n", n) < 0 ||
+	    qfile_field(out, "action", action) < 0 ||
+	    qfile_field(out, "folder", folder) < 0)) ||
+	    (n < 0 && qfile_field(out, "hold", action) < 0) ||
+	    buf_append_char(out, '\n') < 0) {
+		buf_truncate(out, start);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+qfile_rcpt_folder(struct qfile *qf, const struct qfile_rcpt *r)
+{
+	size_t depth;
+
+	/* Expansions inherit the decision made for what they expand. */
+	for (depth = 0; r != NULL && depth <= qf->rcpt_count; depth++) {
+		if (r->folder != NULL)
+			return r->folder;
+		if (r->parent < 0)
+			return NULL;
+		r = qfile_rcpt_find(qf, r->parent);
+	}
+	return NULL;
+}
+
+int
 qfile_record_result(struct buf *out, int n, const char *code,
 	const char *dsn, const char *text, long long when)
 {
@@ -447,7 +482,21 @@ qfile_writer_free(struct qfile_writer *w)
 	free(w->tmp_path);
 	free(w->id);
 	free(w->rcpt_offsets);
+	buf_free(&w->trailer);
 	free(w);
+}
+
+int
+qfile_writer_trailer(struct qfile_writer *w, const struct buf *rec,
+	char **error_r)
+{
+	if (w->trailer == NULL)
+		w->trailer = buf_new(QFILE_RECORD_MAX);
+	if (buf_append(w->trailer, buf_cstr(rec), buf_len(rec)) < 0) {
+		*error_r = xasprintf("filter records too long");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -502,6 +551,8 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	n = snprintf(trailer, sizeof(trailer), "Z\tcrc=%08x\n",
 	    (unsigned int) w->crc);
 	if (qfile_wwrite(w, trailer, (size_t) n, error_r) < 0 ||
+	    (w->trailer != NULL && qfile_wwrite(w, buf_cstr(w->trailer),
+	    buf_len(w->trailer), error_r) < 0) ||
 	    qfile_wflush(w, error_r) < 0)
 		goto out;
 	snprintf(digits, sizeof(digits), "%0*lld", QFILE_SIZE_WIDTH,
@@ -767,6 +818,30 @@ qfile_add_rcpt(struct qfile *qf, const struct attr_list *l, char state,
 	return 0;
 }
 
+/* An F record: a recipient's filter decision or the hold reason. */
+static int
+qfile_add_filter(struct qfile *qf, const struct attr_list *l)
+{
+	struct qfile_rcpt *r;
+	long long n;
+
+	if (attr_get_int(l, "n", &n) != 1) {
+		if (attr_get(l, "hold") == NULL)
+			return -1;
+		free(qf->hold_reason);
+		qf->hold_reason = qfile_dup(l, "hold");
+		return 0;
+	}
+	r = qfile_rcpt_find(qf, (int) n);
+	if (r == NULL)
+		return -1;
+	free(r->filter_action);
+	free(r->folder);
+	r->filter_action = qfile_dup(l, "action");
+	r->folder = qfile_dup(l, "folder");
+	return 0;
+}
+
 static int
 qfile_add_result(struct qfile *qf, const struct attr_list *l)
 {
@@ -924,6 +999,12 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 				why = "bad result record";
 				goto damaged;
 			}
+		} else if (len >= 1 && line[0] == 'F') {
+			if (qfile_parse_fields(l, line, len, 1) < 0 ||
+			    qfile_add_filter(qf, l) < 0) {
+				why = "bad filter record";
+				goto damaged;
+			}
 		} else {
 			why = "unknown appended record";
 			goto damaged;
@@ -966,7 +1047,10 @@ qfile_free(struct qfile **qfp)
 		free(qf->rcpts[i].last_code);
 		free(qf->rcpts[i].last_dsn);
 		free(qf->rcpts[i].last_text);
+		free(qf->rcpts[i].filter_action);
+		free(qf->rcpts[i].folder);
 	}
+	free(qf->hold_reason);
 	free(qf->rcpts);
 	free(qf->id);
 	free(qf->sender);

@@ -24,3 +24,8 @@ TESTS += tests/unit/check_haproxy
 tests_unit_check_haproxy_SOURCES = tests/unit/check_haproxy.c
 tests_unit_check_haproxy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_haproxy_LDADD = $(UNIT_LDADD)
+# Content filter clients (smtpd's filter): spamd, clamd, the poll loop.
+common_libispmail_a_SOURCES += common/net/scan_client.c \
+	common/net/scan_client.h common/net/spamd_client.c \
+	common/net/spamd_client.h common/net/clamd_client.c \
+	common/net/clamd_client.h
