@@ -379,6 +379,12 @@ filter_record(struct smtpd_session *ss, struct qfile_writer *w,
 		free(error);
 	}
 	o->all_done = done == ss->env.rcpt_count;
+	/*
+	 * XXX: direct delivery offers every envelope recipient; the queue
+	 * skips the ones marked done here.
+	 */
+	if (done > 0)
+		o->queue_only = 1;
 	buf_free(&rec);
 	return rc;
 }
