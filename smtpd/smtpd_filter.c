@@ -235,21 +235,12 @@ filter_decide_all(struct smtpd_session *ss, double score,
 	return 0;
 }
 
-/*
- * Declared by the lead's qfile change (landing on main); weak until the
- * merge so this file links either way.
- */
-int qfile_writer_prepend_header(struct qfile_writer *w, const char *field,
-	char **error_r) __attribute__((weak));
-
 /* One header field above the message (validated by qfile). */
 static int
 filter_header(struct qfile_writer *w, const char *field)
 {
 	char *error = NULL;
 
-	if (qfile_writer_prepend_header == NULL)
-		return 0;
 	if (qfile_writer_prepend_header(w, field, &error) < 0) {
 		log_error("%s: header %s: %s", qfile_writer_id(w), field,
 		    error);

@@ -269,6 +269,12 @@ def test_two_recipients_two_policies_then_release(make_instance, certs,
                                     folder="Junk")
     assert mailutil.maildir_messages(inst, "alice@example.test") == []
     assert b"ispmail-score-seven" in junk
+    # The spam headers sit above our Received: field (added after DATA).
+    head = junk.split(b"\nReceived: ")[0]
+    assert b"\nX-Spam-Flag: YES\n" in head, junk
+    assert re.search(rb"\nX-Spam-Status: Yes, score=\d+\.\d required=5\.0\n"
+                     rb"\ttests=\S*ISPMAIL_SCORE7", head), junk
+    assert b"X-Virus-Scanned: clamav" in head, junk
     log = inst.log()
     assert "%s: to=<alice@example.test>, filter=tag, folder=Junk" % qid in log
     assert "%s: to=<bob@example.test>, filter=quarantine" % qid in log
@@ -297,7 +303,10 @@ def test_clean_virus_and_spam_everyone_rejects(make_instance, certs, spamd,
     code, text = transaction(inst, ["alice@example.test"],
                              message(b"just a note"))
     assert code == 250, text
-    mailutil.wait_messages(inst, "alice@example.test", 1)
+    [clean] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert re.search(rb"\nX-Spam-Status: No, score=-?\d+\.\d required=5\.0",
+                     clean), clean
+    assert b"X-Spam-Flag" not in clean
     code, text = transaction(inst, ["alice@example.test"],
                              message(b"see attached\r\n" + EICAR))
     assert code == 554 and "5.7.1" in text and VIRUS_NAME in text, text
@@ -368,7 +377,9 @@ def test_pool_down_defers_or_accepts(make_instance, certs):
     inst.start()
     code, text = transaction(inst, ["alice@example.test"], message(b"hi"))
     assert code == 250, text
-    mailutil.wait_messages(inst, "alice@example.test", 1)
+    [msg] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert (b"\nX-Spam-Status: Unknown, not scanned (filter unavailable)\n"
+            in msg), msg
 
 
 def test_failover_to_the_second_host(make_instance, certs):
