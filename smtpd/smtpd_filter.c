@@ -40,6 +40,42 @@ struct filter_verdict {
 };
 
 int
+smtpd_filter_check(char **error_r)
+{
+	struct buf *none = buf_new(1);
+	struct scan_job *j;
+	const char *lists[2] = { var_spamd_servers, var_clamd_servers };
+	size_t i;
+
+	if (strcmp(var_filter_failure_action, "defer") != 0 &&
+	    strcmp(var_filter_failure_action, "accept") != 0) {
+		*error_r = xasprintf("filter_failure_action: %s is neither "
+		    "defer nor accept", var_filter_failure_action);
+		goto fail;
+	}
+	if (strcmp(var_filter_poison_action, "defer") != 0 &&
+	    strcmp(var_filter_poison_action, "hold") != 0) {
+		*error_r = xasprintf("filter_poison_action: %s is neither "
+		    "defer nor hold", var_filter_poison_action);
+		goto fail;
+	}
+	for (i = 0; i < 2; i++) {
+		if (*lists[i] == '\0')
+			continue;
+		j = scan_job_new(i == 0 ? "spamd_servers" : "clamd_servers",
+		    lists[i], none, error_r);
+		if (j == NULL)
+			goto fail;
+		scan_job_free(&j);
+	}
+	buf_free(&none);
+	return 0;
+fail:
+	buf_free(&none);
+	return -1;
+}
+
+int
 smtpd_filter_enabled(void)
 {
 	return *var_spamd_servers != '\0' || *var_clamd_servers != '\0';

@@ -34,6 +34,11 @@ struct smtpd_filter_outcome {
 	int queue_only;		/* no direct delivery (folders, hold) */
 };
 
+/*
+ * Check the filter parameters (before serving): 0 ok; -1 with *error_r
+ * (caller frees) naming the parameter.
+ */
+int smtpd_filter_check(char **error_r);
 /* 1 when a filter is configured (spamd_servers or clamd_servers). */
 int smtpd_filter_enabled(void);
 /*

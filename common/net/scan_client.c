@@ -67,6 +67,18 @@ scan_job_new(const char *kind, const char *hosts, const struct buf *request,
 		params_list_free(list);
 		return NULL;
 	}
+	for (int i = 0; i < count; i++) {
+		const char *port = strrchr(list[i], ':');
+
+		if (port == NULL || port[1] == '\0' ||
+		    strspn(port + 1, "0123456789") != strlen(port + 1) ||
+		    port == list[i] || (list[i][0] == '[' && port[-1] != ']')) {
+			*error_r = xasprintf("%s: %s is not host:port or "
+			    "[IPv6]:port", kind, list[i]);
+			params_list_free(list);
+			return NULL;
+		}
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->kind = xstrdup(kind);
 	j->hosts = list;

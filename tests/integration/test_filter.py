@@ -460,3 +460,38 @@ def test_poison_held_when_configured(make_instance, certs):
         assert crash.crashes == 1
     finally:
         crash.close()
+
+
+def test_smtpd_killed_while_scanning_counts(make_instance, certs):
+    # The filter hangs; each time the smtpd scanning the message is
+    # killed.  The count taken before the scan makes it poison anyway.
+    hang = StandIn("hang")
+    try:
+        inst = make_system(make_instance, certs, {
+            "spamd_servers": "127.0.0.1:%d" % hang.port,
+            "filter_scan_timeout": "60s", "filter_poison_limit": "2"})
+        inst.start()
+        poison = message(b"kills its scanner")
+        for attempt in range(2):
+            s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=30)
+            s.ehlo("client.test")
+            s.mail("sender@remote.test")
+            s.rcpt("alice@example.test")
+            s.putcmd("data")
+            assert s.getreply()[0] == 354
+            # As smtplib's data() sends it, so the message is the same.
+            s.send(poison.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+            harness.wait_for(lambda: len(hang.held) == attempt + 1,
+                             timeout=10, what="the scan to start")
+            pids = re.findall(r"smtpd\[(\d+)\]: connect from",
+                              inst.log())
+            os.kill(int(pids[-1]), 9)
+            with pytest.raises((smtplib.SMTPServerDisconnected,
+                                ConnectionError)):
+                s.getreply()
+            s.close()
+        code, text = transaction(inst, ["alice@example.test"], poison)
+        assert code == 451 and "4.7.0" in text, text
+        assert len(hang.held) == 2
+    finally:
+        hang.close()

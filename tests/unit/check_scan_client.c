@@ -304,9 +304,18 @@ START_TEST(test_bad_host_lists)
 	struct buf *req = buf_new(64);
 	char *error = NULL;
 
-	ck_assert_ptr_null(scan_job_new("spamd", "", req, &error));
-	ck_assert_ptr_nonnull(error);
-	free(error);
+	static const char *const bad[] = {
+		"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x25", ":783",
+		"[::1", "[::1]", "a:1 b",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		error = NULL;
+		ck_assert_ptr_null(scan_job_new("spamd", bad[i], req, &error));
+		ck_assert_ptr_nonnull(error);
+		free(error);
+	}
 	buf_free(&req);
 }
 END_TEST
