@@ -35,4 +35,4 @@ EXTRA_DIST += tests/integration/test_proxy_trust.py
 # The content filter (spamd, clamd) at the end of DATA, poison isolation.
 smtpd_smtpd_SOURCES += smtpd/smtpd_filter.c smtpd/smtpd_filter.h \
 	smtpd/smtpd_poison.c smtpd/smtpd_poison.h
-EXTRA_DIST += tests/integration/test_filter.py
+EXTRA_DIST += tests/integration/test_filter.py bench/filter-load
