@@ -122,7 +122,7 @@ make_queue_dirs(void)
 {
 	static const char *const queue_subdirs[] = {
 		QFILE_INCOMING, QFILE_ACTIVE, QFILE_DEFERRED, QFILE_HOLD,
-		QFILE_CORRUPT, QFILE_TMP,
+		QFILE_CORRUPT, QFILE_TMP, QFILE_QUARANTINE, "filter",
 	};
 	char *path = xstrdup(queue_dir), *slash;
 	size_t i;

@@ -200,7 +200,10 @@ qmgr_job_request(struct qmgr_job *job)
 		    attr_put(out, "rcpt_notify", r != NULL && r->notify != 0 ?
 		    qfile_notify_text(r->notify) : "") < 0 ||
 		    attr_put(out, "rcpt_orcpt", r != NULL && r->orcpt != NULL ?
-		    r->orcpt : "") < 0) {
+		    r->orcpt : "") < 0 ||
+		    attr_put(out, "rcpt_folder", r != NULL &&
+		    qfile_rcpt_folder(job->msg->qf, r) != NULL ?
+		    qfile_rcpt_folder(job->msg->qf, r) : "") < 0) {
 			buf_free(&out);
 			return -1;
 		}

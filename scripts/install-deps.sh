@@ -3,7 +3,8 @@
 # to build and test its packages (tests/package/run.sh: debhelper, lintian,
 # rpm's rpmbuild, rpmlint, ssl-cert's snakeoil certificate, debootstrap).
 # swaks needs libnet-ssleay-perl for --tls (a recommends, which
-# --no-install-recommends leaves out).
+# --no-install-recommends leaves out).  spamd and clamav-daemon are the
+# real filters tests/integration/test_filter.py starts on loopback ports.
 # Safe to run again: apt-get is skipped when everything is installed.
 set -eu
 
@@ -13,7 +14,8 @@ mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
 fetchmail isync dnsmasq-base unbound ldnsutils libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
-adduser passwd"
+adduser passwd
+spamd spamassassin clamav-daemon"
 
 missing=""
 for p in $PACKAGES; do

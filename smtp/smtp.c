@@ -201,7 +201,10 @@ smtp_dns(const char **error_r)
 	return dns;
 }
 
-/* Collect the recipients: each rcpt, then its rcpt_notify, rcpt_orcpt. */
+/*
+ * Collect the recipients: each rcpt, then its rcpt_notify, rcpt_orcpt
+ * and rcpt_folder.
+ */
 static void
 smtp_job_rcpts(struct smtp_job *job, const struct attr_list *l)
 {
@@ -221,6 +224,9 @@ smtp_job_rcpts(struct smtp_job *job, const struct attr_list *l)
 		} else if (job->count > 0 &&
 		    strcmp(name, "rcpt_orcpt") == 0) {
 			job->rcpts[job->count - 1].orcpt = value;
+		} else if (job->count > 0 &&
+		    strcmp(name, "rcpt_folder") == 0) {
+			job->rcpts[job->count - 1].folder = value;
 		}
 	}
 }

@@ -27,6 +27,7 @@ struct smtp_rcpt {
 	const char *address;
 	const char *notify;	/* "SUCCESS,FAILURE", "NEVER"; "" or NULL */
 	const char *orcpt;	/* "rfc822;addr" decoded; "" or NULL */
+	const char *folder;	/* LMTP: XFOLDER (content filter); "" or NULL */
 	char *result;		/* "code dsn text", set once */
 };
 

@@ -189,6 +189,8 @@ smtp_parse_caps(struct smtp_conn *c, const struct smtp_reply *r)
 			c->caps |= CAP_STARTTLS;
 		else if (len == 8 && strncasecmp(p, "XQUEUEID", len) == 0)
 			c->caps |= CAP_XQUEUEID;
+		else if (len == 7 && strncasecmp(p, "XFOLDER", len) == 0)
+			c->caps |= CAP_XFOLDER;
 		else if (len == 4 && strncasecmp(p, "SIZE", len) == 0) {
 			c->caps |= CAP_SIZE;
 			if (p[4] == ' ')

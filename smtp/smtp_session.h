@@ -24,6 +24,7 @@ struct tls_conn;
 #define CAP_DSN		0x10
 #define CAP_STARTTLS	0x20
 #define CAP_XQUEUEID	0x40	/* lmtpd takes our queue id for its logs */
+#define CAP_XFOLDER	0x80	/* lmtpd files a recipient into a folder */
 
 /* A reply: code, enhanced code, text (lines joined by spaces). */
 struct smtp_reply {

@@ -189,6 +189,12 @@ smtp_rcpt_command(struct buf *cmd, const struct smtp_job *job,
 
 	buf_reset(cmd);
 	(void) buf_printf(cmd, "RCPT TO:<%s>", rc->address);
+	/* The content filter's folder (Junk); lmtpd checks the name. */
+	if (job->lmtp && (smtp_cache.caps & CAP_XFOLDER) &&
+	    rc->folder != NULL && *rc->folder != '\0') {
+		(void) buf_append_str(cmd, " XFOLDER=");
+		(void) xtext_encode(cmd, rc->folder);
+	}
 	if (smtp_cache.caps & CAP_DSN) {
 		if (rc->notify != NULL && *rc->notify != '\0')
 			(void) buf_printf(cmd, " NOTIFY=%s", rc->notify);

@@ -34,3 +34,7 @@ smtpd_smtpd_SOURCES += smtpd/smtpd_xclient.c
 smtpd_smtpd_SOURCES += smtpd/smtpd_local.c
 # PROXY headers and XCLIENT/ID from trusted proxies (smtpd, popd, imapd).
 EXTRA_DIST += tests/integration/test_proxy_trust.py
+# The content filter (spamd, clamd) at the end of DATA, poison isolation.
+smtpd_smtpd_SOURCES += smtpd/smtpd_filter.c smtpd/smtpd_filter.h \
+	smtpd/smtpd_poison.c smtpd/smtpd_poison.h
+EXTRA_DIST += tests/integration/test_filter.py bench/filter-load

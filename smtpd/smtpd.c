@@ -24,6 +24,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_filter.h"
 #include "smtp_syntax.h"
 #include "smtpd_reputation.h"
 #include "smtpd_trust.h"
@@ -468,6 +469,8 @@ smtpd_pre_init(void *ctx)
 	    &smtpd.bare_newline) < 0)
 		log_fatal("smtpd_forbid_bare_newline: %s is neither normalize "
 		    "nor reject", var_smtpd_forbid_bare_newline);
+	if (smtpd_filter_check(&error) < 0)
+		log_fatal("%s", error);
 	/* The key may be readable by root only: load it before the drop. */
 	smtpd.tls = tls_server_new(&error);
 	if (smtpd.tls == NULL && error != NULL)

@@ -30,6 +30,7 @@
 #include "service.h"
 #include "smtp_data.h"
 #include "smtpd.h"
+#include "smtpd_filter.h"
 #include "smtpd_msa.h"
 #include "stream.h"
 #include "tls.h"
@@ -256,9 +257,28 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 {
 	char *id = xstrdup(qfile_writer_id(*wp));
 	char *error = NULL;
-	enum smtpd_direct_result direct;
+	enum smtpd_direct_result direct = SMTPD_DIRECT_NONE;
+	struct smtpd_filter_outcome filter;
 
-	direct = smtpd_direct_deliver(ss, *wp, size);
+	if (smtpd_filter_message(ss, *wp, &filter) < 0) {
+		/* Refused or deferred: the reply is out, nothing queued. */
+		qfile_writer_abort(wp);
+		free(id);
+		return;
+	}
+	if (filter.all_done) {
+		/* Quarantined or discarded for every recipient. */
+		qfile_writer_abort(wp);
+		log_set_context(id);
+		smtpd_queue_log(ss, size);
+		log_set_context(NULL);
+		smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
+		ss->transactions++;
+		free(id);
+		return;
+	}
+	if (!filter.queue_only)
+		direct = smtpd_direct_deliver(ss, *wp, size);
 	if (direct == SMTPD_DIRECT_DELIVERED) {
 		/* lmtpd's 250s came first: no queue file, no fsync here. */
 		qfile_writer_abort(wp);
@@ -267,7 +287,7 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 		free(id);
 		return;
 	}
-	if (qfile_writer_commit(wp, QFILE_INCOMING, &error) < 0) {
+	if (qfile_writer_commit(wp, filter.subdir, &error) < 0) {
 		int err = errno;
 
 		log_error("%s: %s", id, error);
@@ -284,7 +304,10 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
 	/* The client may hang up now: the reply goes out first. */
 	(void) stream_flush(ss->s);
-	smtpd_notify_qmgr(id);
+	if (strcmp(filter.subdir, QFILE_INCOMING) == 0)
+		smtpd_notify_qmgr(id);
+	else
+		log_info("%s: held (hold/): see ispmailctl queue show", id);
 	ss->transactions++;
 	free(id);
 }

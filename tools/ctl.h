@@ -9,6 +9,8 @@
 #ifndef ISPMAIL_CTL_H
 #define ISPMAIL_CTL_H
 
+#include <stddef.h>
+
 /*
  * Everything ispmailctl prints goes through these two: every %s and %c
  * argument is escaped (printable.h) so text from a queue file, a map, the
@@ -36,6 +38,30 @@ int ctl_route(int argc, char **argv);
 
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
+
+/* Queue files found below a directory (ctl_queue.c). */
+struct ctl_qentry {
+	char *path;
+	const char *queue;
+};
+
+struct ctl_qlist {
+	struct ctl_qentry *entries;
+	size_t count, alloc;
+};
+
+/* Add the queue files below dir (hashed subdirectories too) to l. */
+void ctl_qlist_scan(struct ctl_qlist *l, const char *dir, const char *queue,
+	int depth);
+void ctl_qlist_free(struct ctl_qlist *l);
+/*
+ * Ask qmgr to act on a message (so it never races a delivery).  0 done,
+ * 1 refused (message printed), 75 busy, -1 qmgr not reachable.
+ */
+int ctl_qmgr_request(const char *request, const char *id);
+
+/* ispmailctl quarantine (ctl_quarantine.c). */
+int ctl_quarantine(int argc, char **argv);
 
 /* Exit status for a temporary failure (sysexits EX_TEMPFAIL). */
 #define CTL_EXIT_TEMPFAIL 75

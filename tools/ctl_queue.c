@@ -32,16 +32,6 @@ static const char *const ctl_queues[] = {
 	QFILE_CORRUPT,
 };
 
-struct ctl_qentry {
-	char *path;
-	const char *queue;
-};
-
-struct ctl_qlist {
-	struct ctl_qentry *entries;
-	size_t count, alloc;
-};
-
 static void
 ctl_qlist_add(struct ctl_qlist *l, const char *path, const char *queue)
 {
@@ -56,7 +46,7 @@ ctl_qlist_add(struct ctl_qlist *l, const char *path, const char *queue)
 }
 
 /* Collect the files of one queue, hashed subdirectories included. */
-static void
+void
 ctl_qlist_scan(struct ctl_qlist *l, const char *dir, const char *queue,
 	int depth)
 {
@@ -111,7 +101,7 @@ ctl_qlist_collect(struct ctl_qlist *l)
 		    ctl_qentry_cmp);
 }
 
-static void
+void
 ctl_qlist_free(struct ctl_qlist *l)
 {
 	size_t i;
@@ -250,6 +240,8 @@ ctl_queue_show(const char *id)
 		ctl_printf("auth: %s\n", qf->auth_user);
 	if (qf->envid != NULL)
 		ctl_printf("envid: %s\n", qf->envid);
+	if (qf->hold_reason != NULL)
+		ctl_printf("hold reason: %s\n", qf->hold_reason);
 	if (qf->ret != QFILE_RET_DEFAULT)
 		ctl_printf("ret: %s\n",
 		    qf->ret == QFILE_RET_FULL ? "FULL" : "HDRS");
@@ -264,6 +256,10 @@ ctl_queue_show(const char *id)
 			ctl_printf(" notify=%s", qfile_notify_text(r->notify));
 		if (r->orcpt != NULL)
 			ctl_printf(" orcpt=%s", r->orcpt);
+		if (r->filter_action != NULL)
+			ctl_printf(" filter=%s", r->filter_action);
+		if (r->folder != NULL)
+			ctl_printf(" folder=%s", r->folder);
 		ctl_printf("\n");
 		if (r->last_code != NULL)
 			ctl_printf("  last attempt: %s %s %s (%d attempt%s)\n",
@@ -277,12 +273,8 @@ ctl_queue_show(const char *id)
 	return ret;
 }
 
-/*
- * Ask qmgr to act on a message (so it never races a delivery).  0 done,
- * 1 refused (message printed), 75 busy, -1 qmgr not reachable.
- */
-static int
-ctl_queue_ask_qmgr(const char *request, const char *id)
+int
+ctl_qmgr_request(const char *request, const char *id)
 {
 	struct sockaddr_un sun;
 	struct attr_list *l;
@@ -410,7 +402,7 @@ ctl_queue_action(const char *request, const char *id)
 		ctl_eprintf("ispmailctl: %s is not a queue id\n", id);
 		return 1;
 	}
-	ret = ctl_queue_ask_qmgr(request, id);
+	ret = ctl_qmgr_request(request, id);
 	if (ret >= 0)
 		return ret;
 	return ctl_queue_direct(request, id);

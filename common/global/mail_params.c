@@ -100,6 +100,18 @@ int var_smtpd_sender_login_match;
 int var_smtpd_direct_delivery;
 long long var_smtpd_direct_timeout;
 long long var_smtpd_direct_connect_timeout;
+char *var_spamd_servers;
+char *var_clamd_servers;
+long long var_filter_connection_limit;
+long long var_filter_connect_timeout;
+long long var_filter_scan_timeout;
+long long var_filter_size_limit;
+char *var_filter_failure_action;
+long long var_filter_outbound_spam_score;
+long long var_filter_poison_limit;
+char *var_filter_poison_action;
+long long var_filter_poison_time;
+char *var_filter_junk_folder;
 char *var_mynetworks;
 char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
@@ -666,6 +678,54 @@ const struct param_def param_table[] = {
 	    "LF in the message is stored as CRLF) or reject (such a "
 	    "message gets 550 5.5.2); only CRLF.CRLF ends DATA either "
 	    "way." },
+	/* Content filtering at the end of DATA (smtpd(8) CONTENT FILTER). */
+	{ "spamd_servers", PARAM_LIST, "", 0, 0, &var_spamd_servers,
+	    "SpamAssassin spamd hosts (host:port or [IPv6]:port), tried "
+	    "in order; empty: no spam scanning." },
+	{ "clamd_servers", PARAM_LIST, "", 0, 0, &var_clamd_servers,
+	    "ClamAV clamd hosts (host:port or [IPv6]:port) for INSTREAM, "
+	    "tried in order; empty: no virus scanning." },
+	{ "filter_connection_limit", PARAM_INT, "10", 0, 100000,
+	    &var_filter_connection_limit,
+	    "Scans in flight per filter host across every smtpd of this "
+	    "machine; a full host is skipped for the next; 0: no limit." },
+	{ "filter_connect_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
+	    &var_filter_connect_timeout,
+	    "How long smtpd waits for a filter host to accept a "
+	    "connection before it tries the next." },
+	{ "filter_scan_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_filter_scan_timeout,
+	    "How long a filter host may take to answer one scan; past it "
+	    "the scan failed (and counts toward filter_poison_limit)." },
+	{ "filter_size_limit", PARAM_SIZE, "10M", 0, 1LL << 40,
+	    &var_filter_size_limit,
+	    "Messages larger than this are not scanned (an X-Spam-Status: "
+	    "header says so); keep it at or below clamd's StreamMaxLength; "
+	    "0: no limit." },
+	{ "filter_failure_action", PARAM_STR, "defer", 0, 0,
+	    &var_filter_failure_action,
+	    "When no filter host answers: defer (451 4.7.1) or accept "
+	    "(deliver unscanned with a header that says so)." },
+	{ "filter_outbound_spam_score", PARAM_INT, "10", 1, 1000,
+	    &var_filter_outbound_spam_score,
+	    "Submission: a message with a spam score at or above this is "
+	    "held (hold/) with the reason and an alarm naming the login." },
+	{ "filter_poison_limit", PARAM_INT, "3", 1, 1000,
+	    &var_filter_poison_limit,
+	    "A message (SHA-256 of its bytes) whose scan failed this many "
+	    "times (filter reset or hung, smtpd died) is poison: isolated "
+	    "per filter_poison_action and never scanned again." },
+	{ "filter_poison_action", PARAM_STR, "defer", 0, 0,
+	    &var_filter_poison_action,
+	    "What a poison message gets: defer (451 4.7.0 for good) or "
+	    "hold (accepted unscanned into hold/ with the reason)." },
+	{ "filter_poison_time", PARAM_TIME, "1d", 1 * MIN, 30 * DAY,
+	    &var_filter_poison_time,
+	    "How long a failed scan counts toward filter_poison_limit." },
+	{ "filter_junk_folder", PARAM_STR, "Junk", 0, 0,
+	    &var_filter_junk_folder,
+	    "The folder (XFOLDER to lmtpd) for mail at or above a "
+	    "recipient's tag score." },
 	/* DNS resolver (every daemon that uses DNS) and reputation checks. */
 	{ "dns_servers", PARAM_LIST, "", 0, 0, &var_dns_servers,
 	    "DNS servers to ask (IP, IP:port or [IPv6]:port, space "

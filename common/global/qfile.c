@@ -39,6 +39,7 @@ struct qfile_writer {
 	uint32_t crc;
 	off_t *rcpt_offsets;	/* each envelope recipient's state byte */
 	size_t rcpt_count;
+	struct buf *trailer;	/* F records after the end marker */
 	char **prepend;		/* header fields for above the message */
 	size_t prepend_count;
 	size_t wlen;
@@ -357,6 +358,40 @@ qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r)
 }
 
 int
+qfile_record_filter(struct buf *out, int n, const char *action,
+	const char *folder)
+{
+	size_t start = buf_len(out);
+
+	if (buf_append_char(out, 'F') < 0 ||
+	    (n >= 0 && (qfile_field_int(out, "n", n) < 0 ||
+	    qfile_field(out, "action", action) < 0 ||
+	    qfile_field(out, "folder", folder) < 0)) ||
+	    (n < 0 && qfile_field(out, "hold", action) < 0) ||
+	    buf_append_char(out, '\n') < 0) {
+		buf_truncate(out, start);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+qfile_rcpt_folder(struct qfile *qf, const struct qfile_rcpt *r)
+{
+	size_t depth;
+
+	/* Expansions inherit the decision made for what they expand. */
+	for (depth = 0; r != NULL && depth <= qf->rcpt_count; depth++) {
+		if (r->folder != NULL)
+			return r->folder;
+		if (r->parent < 0)
+			return NULL;
+		r = qfile_rcpt_find(qf, r->parent);
+	}
+	return NULL;
+}
+
+int
 qfile_record_result(struct buf *out, int n, const char *code,
 	const char *dsn, const char *text, long long when)
 {
@@ -451,10 +486,24 @@ qfile_writer_free(struct qfile_writer *w)
 	free(w->tmp_path);
 	free(w->id);
 	free(w->rcpt_offsets);
+	buf_free(&w->trailer);
 	for (i = 0; i < w->prepend_count; i++)
 		free(w->prepend[i]);
 	free(w->prepend);
 	free(w);
+}
+
+int
+qfile_writer_trailer(struct qfile_writer *w, const struct buf *rec,
+	char **error_r)
+{
+	if (w->trailer == NULL)
+		w->trailer = buf_new(QFILE_RECORD_MAX);
+	if (buf_append(w->trailer, buf_cstr(rec), buf_len(rec)) < 0) {
+		*error_r = xasprintf("filter records too long");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -582,6 +631,8 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	n = snprintf(trailer, sizeof(trailer), "Z\tcrc=%08x\n",
 	    (unsigned int) w->crc);
 	if (qfile_wwrite(w, trailer, (size_t) n, error_r) < 0 ||
+	    (w->trailer != NULL && qfile_wwrite(w, buf_cstr(w->trailer),
+	    buf_len(w->trailer), error_r) < 0) ||
 	    qfile_write_prepended(w, error_r) < 0 ||
 	    qfile_wflush(w, error_r) < 0)
 		goto out;

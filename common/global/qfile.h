@@ -13,6 +13,8 @@
  *	Z\tcrc=1a2b3c4d			end marker: CRC-32 of the message
  *	R P\tn=3\tparent=0\t...		records qmgr appends later:
  *	L\tn=0\tcode=451\t...		expansions and delivery results
+ *	F\tn=0\taction=tag\tfolder=Junk	smtpd's content filter decision
+ *	F\thold=reason			why the message sits in hold/
  *
  * H records (H\ttext=<escaped header field>), written by smtpd right
  * after the end marker, carry header fields known only when the data
@@ -45,6 +47,7 @@ struct buf;
 #define QFILE_DEFERRED "deferred"
 #define QFILE_HOLD "hold"
 #define QFILE_CORRUPT "corrupt"
+#define QFILE_QUARANTINE "quarantine"	/* smtpd's content filter */
 #define QFILE_TMP "tmp"
 
 /* The longest record line a reader accepts (and an append looks back). */
@@ -89,6 +92,9 @@ struct qfile_rcpt {
 	char *last_text;
 	long long last_time;
 	int attempts;
+	/* smtpd's content filter decision (F record), or NULLs. */
+	char *filter_action;	/* "tag", "quarantine", "discard" */
+	char *folder;		/* deliver into this folder (XFOLDER) */
 };
 
 struct qfile {
@@ -108,6 +114,7 @@ struct qfile {
 	char *origin;		/* NULL (mail), "dsn", "postmaster" */
 	struct qfile_rcpt *rcpts;
 	size_t rcpt_count;
+	char *hold_reason;	/* F record: why it was put on hold, or NULL */
 	char **prepend;		/* header fields above the message (H) */
 	size_t prepend_count;
 	long long prepend_size;	/* their bytes with CRLFs */
@@ -157,6 +164,13 @@ off_t qfile_writer_message_offset(const struct qfile_writer *w);
 long long qfile_writer_message_size(const struct qfile_writer *w);
 int qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r);
 /*
+ * Queue records (complete "F\t...\n" lines, built with qfile_record_*)
+ * that the commit writes after the end marker, so the file never holds
+ * the message without them.  0 or -1 with *error_r (too long).
+ */
+int qfile_writer_trailer(struct qfile_writer *w, const struct buf *rec,
+	char **error_r);
+/*
  * Queue a header field to be delivered above the message, as an H
  * record after the end marker; the first one queued ends up topmost.
  * field: one complete field "Name: value", continuation lines joined
@@ -203,6 +217,15 @@ int qfile_set_state(int fd, off_t offset, char state, char **error_r);
 int qfile_append(int fd, const struct buf *rec, int sync, char **error_r);
 /* Build an appended recipient record ("R P\t...\n") onto out. */
 int qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r);
+/*
+ * Build a content filter record onto out: for recipient n (n >= 0) its
+ * action and folder (either may be NULL), or (n < 0) the hold reason
+ * in action.
+ */
+int qfile_record_filter(struct buf *out, int n, const char *action,
+	const char *folder);
+/* The folder r delivers into: its own, else its parent's; or NULL. */
+const char *qfile_rcpt_folder(struct qfile *qf, const struct qfile_rcpt *r);
 /* Build a delivery result record ("L\t...\n") onto out. */
 int qfile_record_result(struct buf *out, int n, const char *code,
 	const char *dsn, const char *text, long long when);

@@ -183,6 +183,30 @@ qfile_add_rcpt(struct qfile *qf, const struct attr_list *l, char state,
 	return 0;
 }
 
+/* An F record: a recipient's filter decision or the hold reason. */
+static int
+qfile_add_filter(struct qfile *qf, const struct attr_list *l)
+{
+	struct qfile_rcpt *r;
+	long long n;
+
+	if (attr_get_int(l, "n", &n) != 1) {
+		if (attr_get(l, "hold") == NULL)
+			return -1;
+		free(qf->hold_reason);
+		qf->hold_reason = qfile_dup(l, "hold");
+		return 0;
+	}
+	r = qfile_rcpt_find(qf, (int) n);
+	if (r == NULL)
+		return -1;
+	free(r->filter_action);
+	free(r->folder);
+	r->filter_action = qfile_dup(l, "action");
+	r->folder = qfile_dup(l, "folder");
+	return 0;
+}
+
 static int
 qfile_add_result(struct qfile *qf, const struct attr_list *l)
 {
@@ -361,6 +385,12 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 				why = "bad result record";
 				goto damaged;
 			}
+		} else if (len >= 1 && line[0] == 'F') {
+			if (qfile_parse_fields(l, line, len, 1) < 0 ||
+			    qfile_add_filter(qf, l) < 0) {
+				why = "bad filter record";
+				goto damaged;
+			}
 		} else {
 			why = "unknown appended record";
 			goto damaged;
@@ -403,11 +433,14 @@ qfile_free(struct qfile **qfp)
 		free(qf->rcpts[i].last_code);
 		free(qf->rcpts[i].last_dsn);
 		free(qf->rcpts[i].last_text);
+		free(qf->rcpts[i].filter_action);
+		free(qf->rcpts[i].folder);
 	}
 	free(qf->rcpts);
 	for (i = 0; i < qf->prepend_count; i++)
 		free(qf->prepend[i]);
 	free(qf->prepend);
+	free(qf->hold_reason);
 	free(qf->id);
 	free(qf->sender);
 	free(qf->client_addr);

@@ -25,3 +25,13 @@ TESTS += tests/unit/check_haproxy
 tests_unit_check_haproxy_SOURCES = tests/unit/check_haproxy.c
 tests_unit_check_haproxy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_haproxy_LDADD = $(UNIT_LDADD)
+# Content filter clients (smtpd's filter): spamd, clamd, the poll loop.
+common_libispmail_a_SOURCES += common/net/scan_client.c \
+	common/net/scan_client.h common/net/spamd_client.c \
+	common/net/spamd_client.h common/net/clamd_client.c \
+	common/net/clamd_client.h
+check_PROGRAMS += tests/unit/check_scan_client
+TESTS += tests/unit/check_scan_client
+tests_unit_check_scan_client_SOURCES = tests/unit/check_scan_client.c
+tests_unit_check_scan_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_scan_client_LDADD = $(UNIT_LDADD)
