@@ -421,6 +421,33 @@ metrics_observe(const char *name, double seconds, ...)
 	va_end(ap);
 }
 
+const char *
+metrics_result(int rc)
+{
+	return rc > 0 ? "ok" : rc == 0 ? "failed" : "error";
+}
+
+const char *
+metrics_dsn_label(const char *dsn)
+{
+	size_t i, digits = 0, dots = 0;
+
+	if (dsn == NULL || (dsn[0] != '2' && dsn[0] != '4' && dsn[0] != '5'))
+		return "other";
+	for (i = 0; dsn[i] != '\0'; i++) {
+		if (dsn[i] == '.') {
+			if (digits == 0 || ++dots > 2)
+				return "other";
+			digits = 0;
+		} else if (dsn[i] >= '0' && dsn[i] <= '9' && digits < 3) {
+			digits++;
+		} else {
+			return "other";
+		}
+	}
+	return dots == 2 && digits > 0 ? dsn : "other";
+}
+
 size_t
 metrics_key_family(const char *key, char *name_r, size_t size)
 {

@@ -98,6 +98,15 @@ typedef void metrics_series_fn(const char *key, enum metrics_kind kind,
 int metrics_read_dir(const char *dir, metrics_series_fn *fn, void *ctx,
 	char **error_r);
 
+/* A tri-state result (1, 0, -1) as a label value: ok, failed, error. */
+const char *metrics_result(int rc);
+
+/*
+ * An enhanced status code ("4.4.1") from a peer as a label value: itself
+ * when it has that shape, else "other", so the series stay few.
+ */
+const char *metrics_dsn_label(const char *dsn);
+
 /* The family name of a key: the part before '{', written to name_r. */
 size_t metrics_key_family(const char *key, char *name_r, size_t size);
 
