@@ -29,3 +29,5 @@ TESTS += tests/unit/check_metrics
 tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c
 tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/global/metrics_text.c common/global/metrics_text.h

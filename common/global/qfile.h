@@ -178,6 +178,12 @@ char *qfile_dir(const char *queue_dir, const char *subdir, const char *id,
 	int create);
 /* 1 when text looks like a queue id (for ispmailctl arguments). */
 int qfile_id_valid(const char *text);
+/*
+ * The arrival time (unix seconds) a queue id carries in its first six
+ * characters; -1 when id is not valid.  Lets a reader age a queue from
+ * the file names alone.
+ */
+long long qfile_id_time(const char *id);
 
 /* NOTIFY= value to bits; -1 when malformed. */
 int qfile_notify_parse(const char *text);
