@@ -43,7 +43,7 @@
 
 /* What one host's configuration says about its tiers. */
 struct check_host {
-	const char *dir;
+	char *dir;			/* owned: parameters are reloaded */
 	int ldap;			/* route_backend = ldap */
 	long long ldap_capacity;	/* ldap_server_capacity, 0 unknown */
 	long long ldap_pool;		/* ldap_pool_size */
@@ -162,7 +162,7 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 	char *path, *error = NULL;
 	int i;
 
-	h->dir = dir;
+	h->dir = xstrdup(dir);
 	if (!loaded) {
 		params_init();
 		path = xasprintf("%s/main.conf", dir);
@@ -198,6 +198,7 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 static void
 ctl_check_host_free(struct check_host *h)
 {
+	free(h->dir);
 	buf_free(&h->dir_detail);
 	buf_free(&h->imapd_detail);
 	buf_free(&h->popd_detail);
