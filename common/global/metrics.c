@@ -477,7 +477,7 @@ metrics_series_cmp(const void *a, const void *b)
 /* Add the ready slots of the file at dir/name to the array. */
 static void
 metrics_collect(int dfd, const char *name, struct metrics_series **all,
-	size_t *count, long long *dropped)
+	size_t *count, size_t *alloc, long long *dropped)
 {
 	struct metrics_file *f;
 	const struct metrics_slot *slot;
@@ -510,7 +510,11 @@ metrics_collect(int dfd, const char *name, struct metrics_series **all,
 		if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE)
 		    != METRICS_READY)
 			continue;
-		*all = xreallocarray(*all, *count + 1, sizeof(**all));
+		/* Doubling: a full file is 4096 series of 256 bytes. */
+		if (*count == *alloc) {
+			*alloc = *alloc == 0 ? METRICS_SLOTS : *alloc * 2;
+			*all = xreallocarray(*all, *alloc, sizeof(**all));
+		}
 		s = &(*all)[(*count)++];
 		memcpy(s->key, slot->key, sizeof(s->key));
 		s->key[METRICS_KEY_MAX] = '\0';
@@ -525,7 +529,7 @@ metrics_read_dir(const char *dir, metrics_series_fn *fn, void *ctx,
 	char **error_r)
 {
 	struct metrics_series *all = NULL;
-	size_t count = 0, i, out = 0, files = 0;
+	size_t count = 0, alloc = 0, i, out = 0, files = 0;
 	long long dropped = 0;
 	struct dirent *de;
 	DIR *dp;
@@ -541,7 +545,7 @@ metrics_read_dir(const char *dir, metrics_series_fn *fn, void *ctx,
 		    || strcmp(de->d_name + len - 4, ".shm") != 0)
 			continue;
 		files++;
-		metrics_collect(dirfd(dp), de->d_name, &all, &count,
+		metrics_collect(dirfd(dp), de->d_name, &all, &count, &alloc,
 		    &dropped);
 	}
 	closedir(dp);

@@ -12,6 +12,7 @@
 #include "mail_params.h"
 #include "metrics.h"
 #include "params.h"
+#include "qfile.h"
 
 static char queue_dir[] = "/tmp/check_metrics.XXXXXX";
 static char metrics_dir[256];
@@ -194,19 +195,59 @@ START_TEST(test_no_file_no_harm)
 }
 END_TEST
 
+START_TEST(test_dsn_label)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "4.4.1", "4.4.1" }, { "5.1.1", "5.1.1" },
+		{ "2.0.0", "2.0.0" }, { "4.123.456", "4.123.456" },
+		{ "4.1234.1", "other" }, { "3.0.0", "other" },
+		{ "4.4", "other" }, { "4.4.1.1", "other" }, { "4..1", "other" },
+		{ "4.4.", "other" }, { "", "other" }, { "4.4.1 x", "other" },
+		{ "4.4.\x01", "other" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_str_eq(metrics_dsn_label(cases[i].in), cases[i].out);
+	ck_assert_str_eq(metrics_dsn_label(NULL), "other");
+	ck_assert_str_eq(metrics_result(1), "ok");
+	ck_assert_str_eq(metrics_result(0), "failed");
+	ck_assert_str_eq(metrics_result(-1), "error");
+}
+END_TEST
+
+START_TEST(test_qfile_id_time)
+{
+	/* "1xYilw": 1796211916 in base62 (0-9A-Za-z), as smtpd names it. */
+	ck_assert_int_eq(qfile_id_time("1xYilw1i2okP2H"), 1796211916LL);
+	ck_assert_int_eq(qfile_id_time("000000000Z"), 0);
+	ck_assert_int_eq(qfile_id_time("short"), -1);
+	ck_assert_int_eq(qfile_id_time("1xYilw1i2o-P2H"), -1);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("store");
+	TCase *full = tcase_create("full");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(full, setup, teardown);
+	/* Filling all 4096 slots (about 8M probes) under ASan. */
+	tcase_set_timeout(full, 300);
+	tcase_add_test(full, test_table_full);
+	suite_add_tcase(s, full);
 	tcase_add_test(tc, test_counts_outlive_children);
 	tcase_add_test(tc, test_labels_escaped);
 	tcase_add_test(tc, test_bad_names_dropped);
-	tcase_add_test(tc, test_table_full);
 	tcase_add_test(tc, test_histogram_and_gauge);
 	tcase_add_test(tc, test_no_file_no_harm);
+	tcase_add_test(tc, test_dsn_label);
+	tcase_add_test(tc, test_qfile_id_time);
 	suite_add_tcase(s, tc);
 	return s;
 }
