@@ -9,3 +9,4 @@ dist_man8_MANS += man/metricsd.8
 EXTRA_DIST += tests/integration/test_metrics.py
 EXTRA_DIST += conf/grafana/ispmail.json
 EXTRA_DIST += tests/integration/test_check.py
+EXTRA_DIST += tests/integration/test_baseline.py

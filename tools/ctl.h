@@ -24,6 +24,8 @@ int ctl_status(int argc, char **argv);
 int ctl_metrics(int argc, char **argv);
 /* ispmailctl check [DIR...]: upstreams that can outrun downstreams. */
 int ctl_check(int argc, char **argv);
+/* ispmailctl baseline feed|show: weekly baselines and alarms. */
+int ctl_baseline(int argc, char **argv);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 

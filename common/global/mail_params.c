@@ -127,6 +127,10 @@ long long var_qmgr_agent_limit;
 long long var_metricsd_connection_limit;
 long long var_metricsd_timeout;
 long long var_ldap_server_capacity;
+long long var_baseline_learning_samples;
+long long var_baseline_alarm_spreads;
+long long var_baseline_alarm_samples;
+char *var_baseline_alarm_command;
 long long var_qmgr_agent_timeout;
 long long var_qmgr_orphan_age;
 char *var_postmaster_address;
@@ -332,6 +336,19 @@ const struct param_def param_table[] = {
 	    &var_ldap_server_capacity,
 	    "Lookups the directory servers can serve at once (slapd's "
 	    "threads), for ispmailctl check; 0: unknown." },
+
+	{ "baseline_learning_samples", PARAM_INT, "120", 1, 1000000,
+	    &var_baseline_learning_samples,
+	    "Samples an hour-of-week slot learns from before it judges." },
+	{ "baseline_alarm_spreads", PARAM_INT, "4", 1, 1000,
+	    &var_baseline_alarm_spreads,
+	    "How many spreads from the usual value a sample is out of band." },
+	{ "baseline_alarm_samples", PARAM_INT, "5", 1, 10000,
+	    &var_baseline_alarm_samples,
+	    "Samples (minutes) in a row out of band that raise an alarm." },
+	{ "baseline_alarm_command", PARAM_STR, "", 0, 0,
+	    &var_baseline_alarm_command,
+	    "A program run with FIGURE VALUE USUAL for each alarm." },
 
 	/* Client connection limits (anvil(8)). */
 	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,
