@@ -16,9 +16,12 @@
  * "TIME FIGURE VALUE" a line (so a test or a cron job can feed a week in
  * one run); times are taken in local time for the hour of the week.
  *
- * XXX: the master does not sample by itself yet: feed it from cron with
- * ispmailctl metrics.  Per-account baselines (hold and suspend) are not
- * done.
+ * "ispmailctl baseline sample", run each minute (cron), takes the
+ * figures itself: the queue sizes, the accept, delivery and deferral
+ * rates per minute (from the counters, metrics.h) and the load average.
+ *
+ * XXX: per-account baselines (hold and suspend) are not done, and I/O
+ * load is not sampled.
  */
 #include "config.h"
 
@@ -40,6 +43,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
+#include "metrics_text.h"
 #include "xalloc.h"
 
 #define BASELINE_FIGURES 64
@@ -63,6 +67,8 @@ struct baseline_figure {
 	char name[BASELINE_NAME_MAX + 1];
 	uint32_t out_run;		/* samples in a row out of band */
 	uint32_t alarmed;		/* 1 until the figure comes back */
+	double last_raw;		/* sample: the counter last time */
+	int64_t last_time;		/* sample: when; 0 never */
 	struct baseline_slot slot[BASELINE_SLOTS];
 };
 
@@ -330,14 +336,125 @@ out:
 	return rc;
 }
 
+/* The figures "sample" takes from the exposition: key prefix, figure. */
+static const struct baseline_source {
+	const char *prefix;
+	const char *figure;
+	int counter;			/* a rate per minute of a counter */
+} baseline_sources[] = {
+	{ "ispmail_queue_messages{queue=\"incoming\"}", "queue_incoming", 0 },
+	{ "ispmail_queue_messages{queue=\"active\"}", "queue_active", 0 },
+	{ "ispmail_queue_messages{queue=\"deferred\"}", "queue_deferred", 0 },
+	{ "ispmail_queue_messages{queue=\"hold\"}", "queue_hold", 0 },
+	{ "ispmail_smtpd_accepted_total{", "accept_rate", 1 },
+	{ "ispmail_deliveries_total{result=\"sent\"", "delivery_rate", 1 },
+	{ "ispmail_deliveries_total{result=\"deferred\"", "deferral_rate", 1 },
+};
+
+#define BASELINE_NSOURCES \
+	(sizeof(baseline_sources) / sizeof(baseline_sources[0]))
+
+/* Sum each source's series in the exposition text into sums. */
+static void
+baseline_parse(const char *text, double *sums)
+{
+	const char *line, *end, *space;
+	size_t i;
+
+	for (line = text; *line != '\0'; line = *end ? end + 1 : end) {
+		end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		if (*line == '#' || (space = memchr(line, ' ',
+		    (size_t) (end - line))) == NULL)
+			continue;
+		for (i = 0; i < BASELINE_NSOURCES; i++)
+			if (strncmp(line, baseline_sources[i].prefix,
+			    strlen(baseline_sources[i].prefix)) == 0)
+				sums[i] += strtod(space + 1, NULL);
+	}
+}
+
+static int
+baseline_take(time_t now)
+{
+	struct baseline_store *st = xcalloc(1, sizeof(*st));
+	struct baseline_figure *f;
+	struct buf *text = buf_new(METRICS_TEXT_MAX);
+	double sums[BASELINE_NSOURCES], load = -1, minutes;
+	char *error = NULL;
+	int alarms = 0, rc = 1, taken = 0;
+	size_t i;
+	FILE *fp;
+
+	memset(sums, 0, sizeof(sums));
+	if (baseline_load(st) < 0)
+		goto out;
+	if (metrics_text_render(text, var_queue_directory, now, &error) < 0) {
+		ctl_eprintf("ispmailctl: baseline: %s\n", error);
+		free(error);
+		goto out;
+	}
+	baseline_parse(buf_cstr(text), sums);
+	for (i = 0; i < BASELINE_NSOURCES; i++) {
+		f = baseline_figure(st, baseline_sources[i].figure);
+		if (f == NULL)
+			continue;
+		if (!baseline_sources[i].counter) {
+			alarms += baseline_sample(f, now, sums[i]);
+			taken++;
+			continue;
+		}
+		/* A rate needs the last reading; a reset starts over. */
+		minutes = (double) (now - (time_t) f->last_time) / 60.0;
+		if (f->last_time > 0 && minutes > 0 && sums[i] >= f->last_raw) {
+			alarms += baseline_sample(f, now,
+			    (sums[i] - f->last_raw) / minutes);
+			taken++;
+		}
+		f->last_raw = sums[i];
+		f->last_time = (int64_t) now;
+	}
+	if ((fp = fopen("/proc/loadavg", "r")) != NULL) {
+		if (fscanf(fp, "%lf", &load) == 1
+		    && (f = baseline_figure(st, "load")) != NULL) {
+			alarms += baseline_sample(f, now, load);
+			taken++;
+		}
+		(void) fclose(fp);
+	}
+	if (baseline_save(st) < 0)
+		goto out;
+	ctl_printf("%d sample%s, %d alarm%s\n", taken, taken == 1 ? "" : "s",
+	    alarms, alarms == 1 ? "" : "s");
+	rc = 0;
+out:
+	buf_free(&text);
+	free(st);
+	return rc;
+}
+
 int
 ctl_baseline(int argc, char **argv)
 {
+	long long when;
+	char *end;
+
+	if (argc == 2 && strcmp(argv[1], "sample") == 0)
+		return baseline_take(time(NULL));
+	if (argc == 4 && strcmp(argv[1], "sample") == 0
+	    && strcmp(argv[2], "-t") == 0) {
+		errno = 0;
+		when = strtoll(argv[3], &end, 10);
+		if (errno == 0 && *end == '\0' && end != argv[3] && when > 0)
+			return baseline_take((time_t) when);
+	}
 	if (argc == 2 && strcmp(argv[1], "feed") == 0)
 		return baseline_feed();
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return baseline_show(argv[2]);
-	ctl_eprintf("usage: ispmailctl baseline feed < samples\n"
+	ctl_eprintf("usage: ispmailctl baseline sample [-t TIME]\n"
+	    "       ispmailctl baseline feed < samples\n"
 	    "       ispmailctl baseline show FIGURE\n");
 	return 2;
 }

@@ -108,3 +108,48 @@ def test_bad_input(make_instance):
         r = feed(inst, text)
         assert r.returncode == 1, (text, r.stdout)
         assert "ispmailctl: baseline: line 1" in r.stderr, r.stderr
+
+
+def test_sample_takes_rates_from_the_counters(make_instance, tmp_path):
+    """baseline sample (what cron runs each minute) reads the queue and
+    turns the counters into rates per minute."""
+    import smtplib
+    import mailutil
+    import tlsutil
+    certs = tlsutil.make_certs()
+    port = harness.free_port()
+    inst = make_instance(services=mailutil.delivery_services(port))
+    inst.params.update(mailutil.delivery_params(inst, certs, port))
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    inst.start()
+    env = dict(os.environ, TZ="UTC")
+
+    def sample(t):
+        r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                            "sample", "-t", str(t)], capture_output=True,
+                           text=True, env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    t0 = MONDAY + 10 * 3600
+    # First reading: gauges and load only (5), rates need a second one.
+    assert sample(t0) == "5 samples, 0 alarms\n"
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    for i in range(6):
+        s.sendmail("sender@remote.test", ["alice@example.test"],
+                   b"Subject: %d\r\n\r\nbody\r\n" % i)
+    s.quit()
+    mailutil.wait_messages(inst, "alice@example.test", 6)
+    # Two minutes later: 6 accepted = 3 a minute.
+    assert sample(t0 + 120) == "8 samples, 0 alarms\n"
+    r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                        "show", "accept_rate"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("accept_rate Monday 10:00 mean 3.00 spread 0.00 "
+                        "samples 1\n"), r.stdout
+    r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                        "show", "delivery_rate"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert "mean 3.00" in r.stdout, r.stdout
