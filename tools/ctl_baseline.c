@@ -183,7 +183,7 @@ baseline_name_ok(const char *name)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
 }
 
-/* Run baseline_alarm_command FIGURE VALUE USUAL; never waits long. */
+/* Run baseline_alarm_command FIGURE VALUE USUAL and wait for it. */
 static void
 baseline_hook(const char *figure, double value, double usual)
 {
