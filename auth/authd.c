@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "printable.h"
 #include "route.h"
 #include "service.h"
@@ -131,6 +132,8 @@ authd_authenticate(struct buf *out, const struct attr_list *req)
 	r = authd_route_get();
 	rc = r == NULL ? -1 : route_authenticate(r, login, password, &m,
 	    &reason, &error);
+	metrics_inc("ispmail_logins_total", "protocol", service, "result",
+	    metrics_result(rc), NULL);
 	if (rc > 0) {
 		hosts = authd_hosts(r, m);
 		log_info("auth ok %s user=%s hosts=%s", buf_cstr(shown),

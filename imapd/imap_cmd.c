@@ -17,6 +17,7 @@
 #include "mail_params.h"
 #include "proxy_trust.h"
 #include "maildir.h"
+#include "metrics.h"
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
@@ -306,6 +307,8 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 
 	rc = route_authenticate(imapd_route, user, pass, &mb, &reason,
 	    &error);
+	metrics_inc("ispmail_logins_total", "protocol", "imap", "result",
+	    metrics_result(rc), NULL);
 	if (rc < 0) {
 		log_warn("login user=%s: %s", user, error != NULL ? error :
 		    "temporary failure");

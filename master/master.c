@@ -22,6 +22,7 @@
 #include "master_check.h"
 #include "master_conf.h"
 #include "master_listen.h"
+#include "master_metrics.h"
 #include "master_proto.h"
 #include "master_reload.h"
 #include "master_secrets.h"
@@ -344,6 +345,7 @@ event_loop(void)
 		master_event_watch(signal_pipe[0], POLLIN, NULL, NULL);
 		master_spawn_watch();
 		master_status_watch();
+		master_metrics_watch();
 		timeout = -1;
 		if (next_deadline != 0) {
 			timeout = next_deadline - master_now_ms();
@@ -421,6 +423,7 @@ start(const struct master_conf *conf, const char *secret_warnings)
 	umask(022);
 	raise_nofile();
 	make_queue_dirs();
+	master_metrics_prepare(queue_dir, conf);
 	if (!foreground)
 		daemon_begin();
 	lock_pid_file();

@@ -12,6 +12,7 @@
 #include "master.h"
 #include "master_conf.h"
 #include "master_listen.h"
+#include "master_metrics.h"
 #include "master_reload.h"
 #include "master_spawn.h"
 #include "params.h"
@@ -274,6 +275,7 @@ master_reload(void)
 		restore_params(saved);
 	} else {
 		apply_services(conf);
+		master_metrics_prepare(queue_dir, conf);
 		master_conf_free(&conf);
 	}
 	for (i = 0; saved[i] != NULL; i++)

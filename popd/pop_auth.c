@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "pop_mbox.h"
 #include "popd.h"
@@ -134,6 +135,8 @@ pop_auth_login(struct pop_session *ps, const char *login,
 
 	rc = r == NULL ? -1 :
 	    route_authenticate(r, login, password, &m, &reason, &error);
+	metrics_inc("ispmail_logins_total", "protocol", "pop3", "result",
+	    metrics_result(rc), NULL);
 	if (rc > 0) {
 		pop_auth_open_maildrop(ps, m);
 		route_mailbox_free(&m);

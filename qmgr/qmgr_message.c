@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "netmatch.h"
 #include "params.h"
 #include "qfile.h"
@@ -200,6 +201,9 @@ qmgr_message_result(struct qmgr_msg *msg, int n, const char *code,
 	o->notify_success = code[0] == '2' &&
 	    (r->notify & QFILE_NOTIFY_SUCCESS) ? QMGR_NOTIFY_DELIVERED :
 	    QMGR_NOTIFY_NONE;
+	metrics_inc("ispmail_deliveries_total", "result", code[0] == '2' ?
+	    "sent" : code[0] == '5' ? "bounced" : "deferred", "dsn",
+	    metrics_dsn_label(dsn), NULL);
 	/* A forward's line names the address the sender wrote, too. */
 	log_info("to=<%s>%s%s%s, status=%s (%s %s %s)", r->address,
 	    r->parent >= 0 ? ", orig_to=<" : "", r->parent >= 0 ?

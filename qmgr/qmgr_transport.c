@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "qfile.h"
 #include "qmgr.h"
 #include "route.h"
@@ -256,6 +257,41 @@ qmgr_job_start(struct qmgr_job *job)
 	active_jobs[active_count++] = job;
 }
 
+/*
+ * One agent answer per next hop.  Remote SMTP destinations are countless,
+ * so only lmtp hops (the store hosts) and explicit relay hops ("[...]")
+ * are named; other SMTP hops count under "*".
+ */
+static void
+qmgr_transport_count(const struct qmgr_hop *hop, const char *code)
+{
+	metrics_inc("ispmail_delivery_hop_total", "transport", hop->transport,
+	    "nexthop", strcmp(hop->transport, "lmtp") == 0
+	    || hop->nexthop[0] == '[' ? hop->nexthop : "*", "result",
+	    code[0] == '2' ? "sent" : code[0] == '5' ? "bounced" : "deferred",
+	    NULL);
+}
+
+/*
+ * A job that must wait because its hop is at its concurrency cap: that is
+ * the cap working, not a failure; logged at most once a minute.
+ */
+static void
+qmgr_transport_cap_reached(const struct qmgr_hop *hop)
+{
+	static long long last_log_ms;
+	long long now = qmgr_now_ms();
+
+	metrics_inc("ispmail_cap_reached_total", "at",
+	    "qmgr_destination_concurrency_limit", NULL);
+	if (last_log_ms != 0 && now - last_log_ms < 60 * 1000)
+		return;
+	last_log_ms = now;
+	log_info("cap reached at qmgr_destination_concurrency_limit: "
+	    "transport=%s nexthop=%s active=%d", hop->transport, hop->nexthop,
+	    hop->active);
+}
+
 static void
 qmgr_transport_pump(struct qmgr_hop *hop)
 {
@@ -288,6 +324,8 @@ qmgr_transport_submit(struct qmgr_job *job)
 	else
 		hop->waiting = job;
 	hop->waiting_tail = job;
+	if (hop->active >= var_qmgr_destination_concurrency_limit)
+		qmgr_transport_cap_reached(hop);
 	qmgr_transport_pump(hop);
 }
 
@@ -349,9 +387,11 @@ qmgr_job_reply(struct qmgr_job *job)
 		}
 		for (i = idx; i < job->count; i++) {
 			if (strcasecmp(job->addresses[i],
-			    job->addresses[idx]) == 0)
-				qmgr_message_result(job->msg, job->rcpts[i],
-				    code, dsn, value + consumed);
+			    job->addresses[idx]) != 0)
+				continue;
+			qmgr_message_result(job->msg, job->rcpts[i],
+			    code, dsn, value + consumed);
+			qmgr_transport_count(job->hop, code);
 		}
 		idx++;
 	}

@@ -15,7 +15,8 @@ fetchmail isync dnsmasq-base unbound ldnsutils libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
 adduser passwd
-spamd spamassassin clamav-daemon"
+spamd spamassassin clamav-daemon
+libmicrohttpd-dev prometheus"
 
 missing=""
 for p in $PACKAGES; do

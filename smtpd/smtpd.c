@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "proxy_trust.h"
 #include "route.h"
@@ -379,6 +380,8 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 	}
 	ss.proxy_trusted = proxy_trust_peer(&ss.client);
 	log_info("connect from %s[%d]", peer->client_addr, peer->client_port);
+	metrics_inc("ispmail_smtpd_sessions_total", "service", peer->service,
+	    NULL);
 	if (!anvil_client_admit(peer, var_smtpd_client_connection_count_limit,
 	    var_smtpd_client_connection_rate_limit, &adm)) {
 		/* Implicit TLS: no plaintext reply, just the close. */

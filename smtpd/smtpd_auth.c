@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "route.h"
 #include "sasl.h"
 #include "service.h"
@@ -96,6 +97,8 @@ smtpd_auth_check(struct smtpd_session *ss, const char *login,
 		rc = r == NULL ? -1 : route_authenticate(r, login, password,
 		    &m, &reason, &error);
 	}
+	metrics_inc("ispmail_logins_total", "protocol", "smtp", "result",
+	    metrics_result(rc), NULL);
 	if (rc > 0) {
 		log_info("login %s from %s", login, ss->peer->client_addr);
 		ss->auth_user = xstrdup(login);

@@ -25,6 +25,7 @@
 #include "connect.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "qfile.h"
 #include "route.h"
@@ -123,6 +124,23 @@ direct_eligible(const struct smtpd_session *ss)
 }
 
 /* Read one reply into c->code and c->text.  0 ok, -1 (*error_r static). */
+/* A direct delivery counts as qmgr's do ("2.0.0 text": the dsn). */
+static void
+smtpd_direct_count(const char *text)
+{
+	char dsn[16];
+	size_t len = strcspn(text, " ");
+
+	if (len >= sizeof(dsn))
+		len = 0;
+	memcpy(dsn, text, len);
+	dsn[len] = '\0';
+	metrics_inc("ispmail_deliveries_total", "result", "sent", "dsn",
+	    metrics_dsn_label(dsn), NULL);
+	metrics_inc("ispmail_delivery_hop_total", "transport", "direct",
+	    "nexthop", "lmtpd", "result", "sent", NULL);
+}
+
 static int
 direct_reply(struct direct_conn *c, const char **error_r)
 {
@@ -315,6 +333,9 @@ direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
 		log_info("to=<%s>, relay=lmtpd/direct, status=%s (%s %s)",
 		    ss->env.rcpts[i].address, done[i] ? "sent" : "queued",
 		    c->code, buf_cstr(c->text));
+		/* Not sent here: qmgr counts it when it delivers. */
+		if (done[i])
+			smtpd_direct_count(buf_cstr(c->text));
 	}
 	ret = 0;
 out:

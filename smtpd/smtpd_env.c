@@ -15,6 +15,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "route.h"
 #include "service.h"
@@ -321,6 +322,8 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 			goto out;
 		log_info("relay denied: %s from %s", addr,
 		    ss->peer->client_addr);
+		metrics_inc("ispmail_smtpd_rejects_total", "reason", "relay",
+		    NULL);
 		smtpd_reply(ss, "554 5.7.1 <%s>: Relay access denied", addr);
 		ret = -1;
 		goto out;
@@ -336,6 +339,8 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 		goto out;
 	}
 	if (rc == 0) {
+		metrics_inc("ispmail_smtpd_rejects_total", "reason",
+		    "unknown_user", NULL);
 		log_info("reject: unknown recipient %s from %s", addr,
 		    ss->peer->client_addr);
 		smtpd_reply(ss, "550 5.1.1 <%s>: Recipient address rejected: "

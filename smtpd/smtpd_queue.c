@@ -25,6 +25,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "qfile.h"
 #include "service.h"
@@ -140,6 +141,8 @@ smtpd_login_rate(struct smtpd_session *ss)
 	    (long long) ss->env.rcpt_count, var_smtpd_login_message_rate_limit,
 	    var_smtpd_login_recipient_rate_limit, &sub))
 		return 0;
+	metrics_inc("ispmail_smtpd_rejects_total", "reason", "rate_limit",
+	    NULL);
 	smtpd_reply(ss, "451 4.7.1 Error: sending rate exceeded for %s, try "
 	    "again later", ss->auth_user);
 	return -1;
@@ -282,6 +285,8 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	if (direct == SMTPD_DIRECT_DELIVERED) {
 		/* lmtpd's 250s came first: no queue file, no fsync here. */
 		qfile_writer_abort(wp);
+		metrics_inc("ispmail_smtpd_accepted_total", "service",
+		    ss->peer->service, NULL);
 		smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
 		ss->transactions++;
 		free(id);
@@ -301,6 +306,8 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 		smtpd_queue_log(ss, size);
 		log_set_context(NULL);
 	}
+	metrics_inc("ispmail_smtpd_accepted_total", "service",
+	    ss->peer->service, NULL);
 	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
 	/* The client may hang up now: the reply goes out first. */
 	(void) stream_flush(ss->s);

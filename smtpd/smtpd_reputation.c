@@ -13,6 +13,7 @@
 #include "dns.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "params.h"
 #include "route.h"
 #include "service.h"
@@ -622,6 +623,7 @@ smtpd_reputation_rcpt(struct smtpd_session *ss, struct smtpd_reputation *rep,
 		    "", helo_reason != NULL ? helo_reason : "");
 		rep->logged = 1;
 	}
+	metrics_inc("ispmail_smtpd_rejects_total", "reason", "dnsbl", NULL);
 	smtpd_reply(ss, "554 5.7.1 Service unavailable; client [%s] blocked: "
 	    "%s%s%s", rep->client.text, buf_cstr(rep->reasons),
 	    helo_reason != NULL && buf_len(rep->reasons) > 0 ? "; " : "",

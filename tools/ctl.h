@@ -22,6 +22,12 @@ void ctl_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ispmailctl status: the master's per-service table. */
 int ctl_status(int argc, char **argv);
+/* ispmailctl metrics: the Prometheus text exposition. */
+int ctl_metrics(int argc, char **argv);
+/* ispmailctl check [DIR...]: upstreams that can outrun downstreams. */
+int ctl_check(int argc, char **argv);
+/* ispmailctl baseline feed|show: weekly baselines and alarms. */
+int ctl_baseline(int argc, char **argv);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 

@@ -27,6 +27,9 @@ static const struct ctl_command {
 	const char *synopsis;
 } ctl_commands[] = {
 	{ "status", ctl_status, "status" },
+	{ "metrics", ctl_metrics, "metrics" },
+	{ "check", ctl_check, "check [config_dir ...]" },
+	{ "baseline", ctl_baseline, "baseline feed|show ..." },
 	{ "config", ctl_config, "config [-n | -d] [name ...]" },
 	{ "domain", ctl_domain, "domain add|set|del|show|list ..." },
 	{ "mailbox", ctl_mailbox, "mailbox add|set|del|show|list ..." },

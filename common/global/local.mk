@@ -22,3 +22,12 @@ TESTS += tests/unit/check_proxy_trust
 tests_unit_check_proxy_trust_SOURCES = tests/unit/check_proxy_trust.c
 tests_unit_check_proxy_trust_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_proxy_trust_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/global/metrics.c common/global/metrics.h
+check_PROGRAMS += tests/unit/check_metrics
+TESTS += tests/unit/check_metrics
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c
+tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/global/metrics_text.c common/global/metrics_text.h

@@ -137,6 +137,13 @@ long long var_delay_warning_time;
 long long var_qmgr_message_active_limit;
 long long var_qmgr_destination_concurrency_limit;
 long long var_qmgr_agent_limit;
+long long var_metricsd_connection_limit;
+long long var_metricsd_timeout;
+long long var_ldap_server_capacity;
+long long var_baseline_learning_samples;
+long long var_baseline_alarm_spreads;
+long long var_baseline_alarm_samples;
+char *var_baseline_alarm_command;
 long long var_qmgr_agent_timeout;
 long long var_qmgr_orphan_age;
 char *var_postmaster_address;
@@ -334,6 +341,31 @@ const struct param_def param_table[] = {
 	{ "chroot_directory", PARAM_STR, "", 0, 0, &var_chroot_directory,
 	    "The directory daemons chroot into before they serve; empty "
 	    "means no chroot." },
+
+	/* Operations: the metrics endpoint, ispmailctl check (ops). */
+	{ "metricsd_connection_limit", PARAM_INT, "16", 1, 1000,
+	    &var_metricsd_connection_limit,
+	    "HTTP connections metricsd serves at once." },
+	{ "metricsd_timeout", PARAM_TIME, "10s", 1 * SEC, 10 * MIN,
+	    &var_metricsd_timeout,
+	    "How long metricsd keeps an idle HTTP connection." },
+	{ "ldap_server_capacity", PARAM_INT, "0", 0, 10000000,
+	    &var_ldap_server_capacity,
+	    "Lookups the directory servers can serve at once (slapd's "
+	    "threads), for ispmailctl check; 0: unknown." },
+
+	{ "baseline_learning_samples", PARAM_INT, "120", 1, 1000000,
+	    &var_baseline_learning_samples,
+	    "Samples an hour-of-week slot learns from before it judges." },
+	{ "baseline_alarm_spreads", PARAM_INT, "4", 1, 1000,
+	    &var_baseline_alarm_spreads,
+	    "How many spreads from the usual value a sample is out of band." },
+	{ "baseline_alarm_samples", PARAM_INT, "5", 1, 10000,
+	    &var_baseline_alarm_samples,
+	    "Samples (minutes) in a row out of band that raise an alarm." },
+	{ "baseline_alarm_command", PARAM_STR, "", 0, 0,
+	    &var_baseline_alarm_command,
+	    "A program run with FIGURE VALUE USUAL for each alarm." },
 
 	/* Client connection limits (anvil(8)). */
 	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,

@@ -132,6 +132,22 @@ qfile_id_valid(const char *text)
 	return len >= 10 && len <= 24 && strspn(text, qfile_b62) == len;
 }
 
+long long
+qfile_id_time(const char *id)
+{
+	long long t = 0;
+	const char *digit;
+	int i;
+
+	if (!qfile_id_valid(id))
+		return -1;
+	for (i = 0; i < 6; i++) {
+		digit = strchr(qfile_b62, id[i]);
+		t = t * 62 + (digit - qfile_b62);
+	}
+	return t;
+}
+
 char *
 qfile_dir(const char *queue_dir, const char *subdir, const char *id,
 	int create)

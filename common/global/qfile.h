@@ -237,6 +237,12 @@ char *qfile_dir(const char *queue_dir, const char *subdir, const char *id,
 	int create);
 /* 1 when text looks like a queue id (for ispmailctl arguments). */
 int qfile_id_valid(const char *text);
+/*
+ * The arrival time (unix seconds) a queue id carries in its first six
+ * characters; -1 when id is not valid.  Lets a reader age a queue from
+ * the file names alone.
+ */
+long long qfile_id_time(const char *id);
 
 /* CRC-32 (IEEE 802.3) of a message, as the Z record has it. */
 uint32_t qfile_crc32(uint32_t crc, const void *data, size_t len);

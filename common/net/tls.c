@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "stream.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -304,6 +305,9 @@ tls_handshake_step(struct tls_conn *c, char **error_r)
 	n = c->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
 	if (n == 1) {
 		c->established = 1;
+		metrics_inc("ispmail_tls_handshakes_total", "side",
+		    c->client ? "client" : "server", "version",
+		    SSL_get_version(c->ssl), NULL);
 		if (c->stream != NULL)
 			stream_set_transport(c->stream, &tls_transport, c);
 		return TLS_HANDSHAKE_DONE;

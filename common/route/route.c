@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "address.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "route.h"
 #include "route_backend.h"
 #include "xalloc.h"
@@ -579,11 +581,22 @@ out:
 	return rc;
 }
 
+/* Seconds on the monotonic clock, for the lookup latency histogram. */
+static double
+route_monotonic(void)
+{
+	struct timespec ts;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 int
 route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r)
 {
 	char *norm = NULL, *why = NULL;
+	double start;
 	int rc;
 
 	*answer_r = NULL;
@@ -593,8 +606,14 @@ route_lookup(struct route *r, const char *address,
 		free(why);
 		return 0;
 	}
+	start = route_monotonic();
 	rc = route_resolve(r, norm, 1, answer_r, error_r);
 	free(norm);
+	metrics_observe("ispmail_directory_lookup_seconds",
+	    route_monotonic() - start, "backend", r->ops->name, NULL);
+	metrics_inc("ispmail_directory_lookups_total", "backend",
+	    r->ops->name, "result", rc > 0 ? "found" : rc == 0 ?
+	    "not_found" : "error", NULL);
 	return rc;
 }
 

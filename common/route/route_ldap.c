@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "mail_params.h"
 #include "params.h"
 #include "route_backend.h"
@@ -588,8 +589,10 @@ route_ldap_pool_get(struct route_ldap *rl, char **error_r)
 	}
 	if (slot == NULL) {
 		/* Only a caller that nests lookups can get here. */
-		log_warn("ldap: all %zu connections busy: raise "
-		    "ldap_pool_size", rl->pool_size);
+		log_warn("ldap: cap reached at ldap_pool_size: all %zu "
+		    "connections busy", rl->pool_size);
+		metrics_inc("ispmail_cap_reached_total", "at",
+		    "ldap_pool_size", NULL);
 		*error_r = xasprintf("all %zu LDAP connections are busy",
 		    rl->pool_size);
 		return NULL;
@@ -1118,6 +1121,8 @@ route_ldap_cache_find(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 		route_ldap_cache_remove(rl, e);
 		e = NULL;
 	}
+	metrics_inc("ispmail_directory_cache_total", "result",
+	    e != NULL ? "hit" : "miss", NULL);
 	if (e != NULL)
 		log_debug("ldap: cache %s %c:%s", e->found ? "hit" : "negative "
 		    "hit", (char) kind, key);

@@ -1,0 +1,332 @@
+/*
+ * ctl_check: ispmailctl check, the impedance check of the caps along the
+ * mail chain.
+ *
+ * Each host is a configuration directory (this instance's first, then
+ * the ones named on the command line, for the other hosts of a
+ * multi-host setup).  From its main.conf and master.conf (with each
+ * service's -o overrides) it takes what each tier can hold in flight;
+ * then every link where an upstream can hold more than its downstream
+ * serves is a finding, naming both settings, the numbers and a value
+ * that would match.  Links:
+ *
+ *   directory clients (smtpd, lmtpd, popd, imapd, authd processes, times
+ *   the sessions each serves) -> ldap_server_capacity, when the backend
+ *   is ldap and the capacity is known;
+ *   imapd sessions per process (imap_client_limit) -> ldap_pool_size;
+ *   qmgr_destination_concurrency_limit of every host with a qmgr ->
+ *   lmtpd maxproc of every host with an lmtpd (qmgr opens up to that
+ *   many LMTP sessions to each store host);
+ *   proxyd sessions (maxproc x proxy_session_limit) of every proxy host
+ *   -> imapd (or popd) capacity, maxproc x sessions per process, of each
+ *   store host.
+ *
+ * Cross-host sums assume the worst case: every upstream may pick the same
+ * downstream host.  -o overrides given to ispmailctl apply to the first
+ * host only.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ctl.h"
+#include "mail_params.h"
+#include "master_conf.h"
+#include "params.h"
+#include "xalloc.h"
+
+/* Configuration directories one check reads at most. */
+#define CTL_CHECK_HOSTS_MAX 64
+
+/* What one host's configuration says about its tiers. */
+struct check_host {
+	char *dir;			/* owned: parameters are reloaded */
+	int ldap;			/* route_backend = ldap */
+	long long ldap_capacity;	/* ldap_server_capacity, 0 unknown */
+	long long ldap_pool;		/* ldap_pool_size */
+	long long dir_clients;		/* lookups in flight at most */
+	struct buf *dir_detail;		/* "smtpd 128 + imapd 10x4" */
+	long long imap_per_proc;	/* the largest imap_client_limit */
+	long long qmgr_conc;		/* 0: no qmgr here */
+	long long lmtpd_max;		/* 0: no lmtpd here */
+	long long proxy_imap, proxy_pop;/* proxyd sessions per front */
+	long long imapd_cap, popd_cap;	/* store capacity */
+	struct buf *imapd_detail, *popd_detail;
+};
+
+static const char *
+ctl_check_program(const struct master_service_conf *sc)
+{
+	const char *slash = strrchr(sc->command, '/');
+
+	return slash != NULL ? slash + 1 : sc->command;
+}
+
+/* The service's -o value of name, or main.conf's. */
+static const char *
+ctl_check_value(const struct master_service_conf *sc, const char *name)
+{
+	size_t len = strlen(name);
+	int i;
+
+	for (i = sc != NULL ? sc->override_count - 1 : -1; i >= 0; i--)
+		if (strncmp(sc->overrides[i], name, len) == 0
+		    && sc->overrides[i][len] == '=')
+			return sc->overrides[i] + len + 1;
+	return params_value(name);
+}
+
+static long long
+ctl_check_int(const struct master_service_conf *sc, const char *name)
+{
+	const char *value = ctl_check_value(sc, name);
+	long long n = 0;
+
+	if (value == NULL || params_parse_int(value, &n) < 0)
+		return 0;
+	return n;
+}
+
+/* Start the next term of a sum shown to the operator. */
+static void
+ctl_check_sep(struct buf *b)
+{
+	if (buf_len(b) > 0)
+		(void) buf_append_str(b, " + ");
+}
+
+/* Take one service's share of each tier. */
+static void
+ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
+{
+	const char *prog = ctl_check_program(sc);
+	long long per_proc = 1;
+	const char *front;
+
+	if (strcmp(prog, "imapd") == 0) {
+		per_proc = ctl_check_int(sc, "imap_client_limit");
+		if (per_proc < 1)
+			per_proc = 1;
+		if (per_proc > h->imap_per_proc)
+			h->imap_per_proc = per_proc;
+		h->imapd_cap += sc->maxproc * per_proc;
+		ctl_check_sep(h->imapd_detail);
+		(void) buf_printf(h->imapd_detail, "%s maxproc %lld x "
+		    "imap_client_limit %lld", sc->name, sc->maxproc, per_proc);
+	} else if (strcmp(prog, "popd") == 0) {
+		h->popd_cap += sc->maxproc;
+		ctl_check_sep(h->popd_detail);
+		(void) buf_printf(h->popd_detail, "%s maxproc %lld", sc->name,
+		    sc->maxproc);
+	} else if (strcmp(prog, "qmgr") == 0) {
+		h->qmgr_conc = ctl_check_int(sc,
+		    "qmgr_destination_concurrency_limit");
+		return;
+	} else if (strcmp(prog, "lmtpd") == 0) {
+		h->lmtpd_max += sc->maxproc;
+	} else if (strcmp(prog, "proxyd") == 0) {
+		long long sessions = sc->maxproc
+		    * ctl_check_int(sc, "proxy_session_limit");
+
+		front = ctl_check_value(sc, "proxy_front");
+		if (front != NULL && strcmp(front, "imap") == 0)
+			h->proxy_imap += sessions;
+		else if (front != NULL && strcmp(front, "pop3") == 0)
+			h->proxy_pop += sessions;
+		return;
+	} else if (strcmp(prog, "smtpd") != 0 && strcmp(prog, "authd") != 0) {
+		return;
+	}
+	/* Every one of these asks the directory. */
+	h->dir_clients += sc->maxproc * per_proc;
+	ctl_check_sep(h->dir_detail);
+	if (per_proc > 1)
+		(void) buf_printf(h->dir_detail, "%s maxproc %lld x %lld",
+		    sc->name, sc->maxproc, per_proc);
+	else
+		(void) buf_printf(h->dir_detail, "%s maxproc %lld", sc->name,
+		    sc->maxproc);
+}
+
+/*
+ * Load dir's parameters and master.conf into h.  0 ok; -1 (message
+ * printed).
+ */
+static int
+ctl_check_load(struct check_host *h, const char *dir, int loaded)
+{
+	struct master_conf *conf = NULL;
+	char *path, *error = NULL;
+	int i;
+
+	h->dir = xstrdup(dir);
+	if (!loaded) {
+		params_init();
+		path = xasprintf("%s/main.conf", dir);
+		if (params_set("config_directory", dir, &error) < 0
+		    || params_read_file(path, 1, &error) < 0) {
+			ctl_eprintf("ispmailctl: check: %s\n", error);
+			free(error);
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	path = xasprintf("%s/master.conf", dir);
+	if (master_conf_read(path, &conf, &error) < 0) {
+		ctl_eprintf("ispmailctl: check: %s\n", error);
+		free(error);
+		free(path);
+		return -1;
+	}
+	free(path);
+	h->ldap = strcmp(params_value("route_backend"), "ldap") == 0;
+	h->ldap_capacity = ctl_check_int(NULL, "ldap_server_capacity");
+	h->ldap_pool = ctl_check_int(NULL, "ldap_pool_size");
+	h->dir_detail = buf_new(4096);
+	h->imapd_detail = buf_new(4096);
+	h->popd_detail = buf_new(4096);
+	for (i = 0; i < conf->count; i++)
+		ctl_check_service(h, conf->services[i]);
+	master_conf_free(&conf);
+	return 0;
+}
+
+static void
+ctl_check_host_free(struct check_host *h)
+{
+	free(h->dir);
+	buf_free(&h->dir_detail);
+	buf_free(&h->imapd_detail);
+	buf_free(&h->popd_detail);
+}
+
+/* The findings within one host; returns how many. */
+static int
+ctl_check_host(const struct check_host *h)
+{
+	int found = 0;
+
+	if (h->ldap && h->ldap_capacity > 0
+	    && h->dir_clients > h->ldap_capacity) {
+		ctl_printf("%s: directory: %s = %lld lookups in flight > "
+		    "ldap_server_capacity %lld: lower those maxproc to a "
+		    "total of %lld or raise the directory's capacity "
+		    "(slapd threads) and ldap_server_capacity to %lld\n",
+		    h->dir, buf_cstr(h->dir_detail), h->dir_clients,
+		    h->ldap_capacity, h->ldap_capacity, h->dir_clients);
+		found++;
+	} else if (h->ldap && h->ldap_capacity == 0 && h->dir_clients > 0) {
+		ctl_printf("%s: note: directory capacity unknown: set "
+		    "ldap_server_capacity to check %s = %lld lookups in "
+		    "flight\n", h->dir, buf_cstr(h->dir_detail),
+		    h->dir_clients);
+	}
+	if (h->ldap && h->imap_per_proc > h->ldap_pool) {
+		ctl_printf("%s: imapd -> directory: imap_client_limit %lld "
+		    "sessions a process > ldap_pool_size %lld connections a "
+		    "process: raise ldap_pool_size to %lld or lower "
+		    "imap_client_limit to %lld\n", h->dir, h->imap_per_proc,
+		    h->ldap_pool, h->imap_per_proc, h->ldap_pool);
+		found++;
+	}
+	return found;
+}
+
+/* Upstream hosts against each downstream host. */
+static int
+ctl_check_links(const struct check_host *hosts, int count)
+{
+	long long qmgr_total = 0, imap_total = 0, pop_total = 0;
+	struct buf *qmgr_detail = buf_new(8192);
+	int i, found = 0, qmgr_hosts = 0;
+
+	for (i = 0; i < count; i++) {
+		if (hosts[i].qmgr_conc > 0) {
+			qmgr_total += hosts[i].qmgr_conc;
+			qmgr_hosts++;
+			(void) buf_printf(qmgr_detail, "%s%s "
+			    "qmgr_destination_concurrency_limit %lld",
+			    buf_len(qmgr_detail) > 0 ? " + " : "",
+			    hosts[i].dir, hosts[i].qmgr_conc);
+		}
+		imap_total += hosts[i].proxy_imap;
+		pop_total += hosts[i].proxy_pop;
+	}
+	for (i = 0; i < count; i++) {
+		const struct check_host *h = &hosts[i];
+
+		if (h->lmtpd_max > 0 && qmgr_total > h->lmtpd_max) {
+			ctl_printf("%s: qmgr -> lmtpd: %s = %lld LMTP "
+			    "sessions > lmtpd maxproc %lld: lower "
+			    "qmgr_destination_concurrency_limit to %lld or "
+			    "raise lmtpd maxproc to %lld\n", h->dir,
+			    buf_cstr(qmgr_detail), qmgr_total, h->lmtpd_max,
+			    h->lmtpd_max / qmgr_hosts > 0 ?
+			    h->lmtpd_max / qmgr_hosts : 1, qmgr_total);
+			found++;
+		}
+		if (h->imapd_cap > 0 && imap_total > h->imapd_cap) {
+			ctl_printf("%s: proxyd -> imapd: proxyd sessions "
+			    "%lld > %s = %lld: raise imapd maxproc or "
+			    "imap_client_limit to hold %lld, or lower "
+			    "proxy_session_limit\n", h->dir, imap_total,
+			    buf_cstr(h->imapd_detail), h->imapd_cap,
+			    imap_total);
+			found++;
+		}
+		if (h->popd_cap > 0 && pop_total > h->popd_cap) {
+			ctl_printf("%s: proxyd -> popd: proxyd sessions %lld "
+			    "> %s = %lld: raise popd maxproc to %lld, or "
+			    "lower proxy_session_limit\n", h->dir, pop_total,
+			    buf_cstr(h->popd_detail), h->popd_cap,
+			    pop_total);
+			found++;
+		}
+	}
+	buf_free(&qmgr_detail);
+	return found;
+}
+
+int
+ctl_check(int argc, char **argv)
+{
+	struct check_host *hosts;
+	int i, count = 0, found = 0, rc = 0;
+
+	if (argc - 1 > CTL_CHECK_HOSTS_MAX - 1) {
+		ctl_eprintf("ispmailctl: check: at most %d configuration "
+		    "directories\n", CTL_CHECK_HOSTS_MAX - 1);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			ctl_eprintf("usage: ispmailctl check [config_dir ...]"
+			    "\n");
+			return 2;
+		}
+	}
+	hosts = xcalloc((size_t) argc, sizeof(*hosts));
+	/* This instance first, with its -o overrides already applied. */
+	if (ctl_check_load(&hosts[count++], var_config_directory, 1) < 0)
+		rc = 1;
+	for (i = 1; rc == 0 && i < argc; i++)
+		if (ctl_check_load(&hosts[count++], argv[i], 0) < 0)
+			rc = 1;
+	if (rc == 0) {
+		for (i = 0; i < count; i++)
+			found += ctl_check_host(&hosts[i]);
+		found += ctl_check_links(hosts, count);
+		ctl_printf("note: filter concurrency not checked: smtpd has "
+		    "no content filter parameters yet\n");
+		ctl_printf("%d finding%s\n", found, found == 1 ? "" : "s");
+		rc = found > 0 ? 1 : 0;
+	}
+	for (i = 0; i < count; i++)
+		ctl_check_host_free(&hosts[i]);
+	free(hosts);
+	return rc;
+}
