@@ -20,6 +20,7 @@
 struct buf;
 struct route;
 struct route_mailbox;
+struct smtpd_authres;
 struct smtpd_msa;
 struct stream;
 struct tls_conn;
@@ -71,6 +72,8 @@ struct smtpd_session {
 	struct smtp_crlf bdat_crlf;	/* bare CR/LF across BDAT chunks */
 	/* Submission: adds a missing Date:/Message-ID: (smtpd_msa.h). */
 	struct smtpd_msa *msa;
+	/* SPF/DKIM/DMARC checks or DKIM signing (smtpd_authres.h). */
+	struct smtpd_authres *authres;
 	long long transactions;
 	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
 	struct smtpd_reputation *reputation;

@@ -9,7 +9,8 @@ common_libispmail_a_SOURCES += \
 	common/mail/mime.c common/mail/mime.h \
 	common/mail/mime_imap.c common/mail/mime_imap.h \
 	common/mail/mime_decode.c common/mail/mime_decode.h \
-	common/mail/srs.c common/mail/srs.h
+	common/mail/srs.c common/mail/srs.h \
+	common/mail/dkim_keys.c common/mail/dkim_keys.h
 check_PROGRAMS += tests/unit/check_mime tests/unit/check_srs \
 	tests/unit/check_mime_decode tests/unit/check_xtext \
 	tests/unit/check_smtp_syntax
