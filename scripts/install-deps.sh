@@ -13,7 +13,9 @@ mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
 fetchmail isync dnsmasq-base libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
-adduser passwd"
+adduser passwd
+libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix opendkim-tools
+python3-dkim python3-nacl python3-dnspython"
 
 missing=""
 for p in $PACKAGES; do
