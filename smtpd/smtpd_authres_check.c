@@ -50,6 +50,7 @@ static SPF_dns_server_t ar_spf_layer;
 /* The message being checked: its deadline and void lookup count. */
 static struct smtpd_authres_result *ar_current;
 static int ar_spf_txt_seen;
+static int ar_spf_tempfail;		/* a lookup failed temporarily */
 static OPENDMARC_LIB_T ar_dmarc_lib;	/* libopendmarc keeps a pointer */
 
 struct ar_wait {
@@ -120,7 +121,10 @@ ar_spf_lookup(SPF_dns_server_t *server, const char *domain, ns_type rr_type,
 	case DNS_NXDOMAIN: herrno = HOST_NOT_FOUND; break;
 	case DNS_NODATA:
 	case DNS_NULL_MX: herrno = NO_DATA; break;
-	default: herrno = TRY_AGAIN; break;
+	default:
+		herrno = TRY_AGAIN;
+		ar_spf_tempfail = 1;
+		break;
 	}
 	/* RFC 7208 4.6.4: void lookups, but the first record query. */
 	if (herrno == HOST_NOT_FOUND || herrno == NO_DATA) {
@@ -295,6 +299,7 @@ smtpd_authres_spf(struct smtpd_session *ss, struct smtpd_authres_result *ck)
 	(void) SPF_request_set_env_from(req, from);
 	free(from);
 	ar_spf_txt_seen = 0;
+	ar_spf_tempfail = 0;
 	(void) SPF_request_query_mailfrom(req, &resp);
 	switch (resp != NULL ? SPF_response_result(resp) : SPF_RESULT_TEMPERROR) {
 	case SPF_RESULT_PASS: ck->spf = "pass"; break;
@@ -307,6 +312,13 @@ smtpd_authres_spf(struct smtpd_session *ss, struct smtpd_authres_result *ck)
 	}
 	if (ck->void_lookups > SMTPD_AUTHRES_VOID_MAX)
 		ck->spf = "permerror";
+	/*
+	 * libspf2 1.2.10 calls a failed lookup of the first record a
+	 * permerror; RFC 7208 2.6.6 says temperror for any DNS failure,
+	 * which stops the evaluation where it happens.
+	 */
+	if (ar_spf_tempfail)
+		ck->spf = "temperror";
 	if (resp != NULL)
 		SPF_response_free(resp);
 	SPF_request_free(req);
