@@ -236,17 +236,20 @@ ctl_dkim_has_selector(const struct dkim_keyset *set, const char *selector)
 	return 0;
 }
 
-/* A new selector: YYYYMMDD + r/e, then -2, -3 ... when taken. */
+/*
+ * A new selector: YYYYMMDDhhmmss (UTC) + r/e, then -2, -3 ... when
+ * taken: never the name of a retired key, whose record caches may hold.
+ */
 static char *
 ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
 {
-	char date[16], *selector;
+	char date[32], *selector;
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;
 
 	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y%m%d", &tm);
+	strftime(date, sizeof(date), "%Y%m%d%H%M%S", &tm);
 	selector = xasprintf("%s%c", date, type == DKIM_KEY_RSA ? 'r' : 'e');
 	for (n = 2; ctl_dkim_has_selector(set, selector); n++) {
 		free(selector);

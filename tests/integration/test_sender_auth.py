@@ -433,3 +433,63 @@ def test_forged_authentication_results_removed(mail):
     auth_results(fields)
     mail.wait_for_log(r"removed 1 Authentication-Results field claiming "
                       r"authserv-id mx\.example\.test")
+
+
+def test_rotate_keeps_old_selector_until_ttl(mail):
+    """Runs last: it changes example.test's keys."""
+    before = mail.ctl("dkim", "show", "example.test")
+    old = re.findall(r"^selector=(\S+) type=\S+ state=signing", before.stdout,
+                     re.M)
+    assert len(old) == 2, before.stdout
+    out = mail.ctl("-o", "dkim_key_ttl=1m", "dkim", "rotate", "example.test")
+    assert out.returncode == 0, out.stderr
+    published = {}
+    for name, strings in re.findall(r'^(\S+)\. IN TXT \( (.*) \)$',
+                                    out.stdout, re.M):
+        published[name] = "".join(re.findall(r'"([^"]*)"', strings))
+    assert len(published) == 2, out.stdout
+    assert "signs until" in out.stdout, out.stdout
+    show = mail.ctl("dkim", "show", "example.test").stdout
+    assert len(re.findall(r"state=pending", show)) == 2, show
+    # Within the TTL the old selectors still sign.
+    clear_queue(mail)
+    submit(mail, msg("alice@example.test", "rotating"))
+    fields, _ = queued(mail)
+    used = sorted(re.search(rb"s=([A-Za-z0-9-]+)", f).group(1).decode()
+                  for f in fields if f.startswith(b"DKIM-Signature:"))
+    assert used == sorted(old), (used, old)
+    # The TTL passes (the recorded times move back by two minutes).
+    path = os.path.join(mail.config_dir, "dkim", "example.test",
+                        "selectors")
+    lines = []
+    for line in open(path).read().splitlines():
+        f = line.split()
+        if line.startswith("#"):
+            lines.append(line)
+            continue
+        f[2] = str(int(f[2]) - 120)
+        f[3] = str(int(f[3]) - 120) if f[3] != "0" else "0"
+        lines.append(" ".join(f))
+    with open(path, "w") as out_file:
+        out_file.write("\n".join(lines) + "\n")
+    clear_queue(mail)
+    submit(mail, msg("alice@example.test", "rotated"))
+    fields, message = queued(mail)
+    new = sorted(n.split("._domainkey.")[0] for n in published)
+    used = sorted(re.search(rb"s=([A-Za-z0-9-]+)", f).group(1).decode()
+                  for f in fields if f.startswith(b"DKIM-Signature:"))
+    assert used == new, (used, new)
+    # Verified against the records rotate told us to publish.
+
+    def lookup(name, timeout=5):
+        return published[name.decode().rstrip(".")].encode()
+    whole = delivered(fields, message)
+    d = dkim.DKIM(whole)
+    assert d.verify(idx=0, dnsfunc=lookup) and d.verify(idx=1,
+                                                        dnsfunc=lookup)
+    # The next rotate retires the old keys: files and lines go.
+    out = mail.ctl("-o", "dkim_key_ttl=1m", "dkim", "rotate", "example.test")
+    assert out.stdout.count("retired selector") == 2, out.stdout
+    for sel in old:
+        assert not os.path.exists(os.path.join(
+            mail.config_dir, "dkim", "example.test", sel + ".key"))
