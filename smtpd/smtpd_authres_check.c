@@ -57,6 +57,30 @@ struct ar_wait {
 	struct dns_answer *answer;
 };
 
+/*
+ * Answers kept for AR_CACHE_MS (found, NXDOMAIN, NODATA; never a
+ * temporary failure), for the next messages this process receives:
+ * most mail comes from a few large senders, and the lookups of a
+ * message are sequential (libspf2 and libopendkim ask one at a time), so
+ * each round trip to the resolver adds to the session.
+ * XXX: dns.c does not report TTLs; a record with a TTL under a minute is
+ * kept a minute.
+ */
+#define AR_CACHE_SIZE 128
+#define AR_CACHE_MS 60000
+
+struct ar_cached {
+	enum dns_type type;
+	char *name;
+	struct dns_answer *answer;
+	long long expires_ms;
+};
+
+static struct ar_cached ar_cache[AR_CACHE_SIZE];
+static size_t ar_cache_next;
+/* The last uncached answer (a temporary failure), until the next query. */
+static struct dns_answer *ar_uncached;
+
 static void
 ar_wait_done(struct dns_answer *answer, void *context)
 {
@@ -65,14 +89,29 @@ ar_wait_done(struct dns_answer *answer, void *context)
 	wait->answer = answer;
 }
 
-/* One lookup within the message's deadline; *answer_r may be NULL. */
+/*
+ * One lookup within the message's deadline.  *answer_r (may be NULL) is
+ * borrowed: valid until the next ar_query().
+ */
 static enum dns_status
 ar_query(enum dns_type type, const char *name, struct dns_answer **answer_r)
 {
 	struct ar_wait wait = { NULL };
+	struct ar_cached *slot;
+	long long now = dns_now_ms();
 	char *error = NULL;
+	size_t i;
 
 	*answer_r = NULL;
+	dns_answer_free(&ar_uncached);
+	for (i = 0; i < AR_CACHE_SIZE; i++) {
+		slot = &ar_cache[i];
+		if (slot->name != NULL && slot->type == type &&
+		    slot->expires_ms > now && strcasecmp(slot->name, name) == 0) {
+			*answer_r = slot->answer;
+			return slot->answer->status;
+		}
+	}
 	if (ar_dns == NULL) {
 		ar_dns = dns_open_params(&error);
 		if (ar_dns == NULL) {
@@ -81,15 +120,29 @@ ar_query(enum dns_type type, const char *name, struct dns_answer **answer_r)
 			return DNS_TEMPFAIL;
 		}
 	}
-	if (ar_current == NULL || dns_now_ms() >= ar_current->deadline_ms)
+	if (ar_current == NULL || now >= ar_current->deadline_ms)
 		return DNS_TEMPFAIL;
 	dns_query(ar_dns, type, name, ar_wait_done, &wait);
 	(void) dns_wait(ar_dns, ar_current->deadline_ms);
 	if (wait.answer == NULL) {
+		/* Not answered by the deadline (dns_wait says so anyway). */
 		dns_cancel(ar_dns);
+		ar_uncached = wait.answer;
 		return DNS_TEMPFAIL;
 	}
 	*answer_r = wait.answer;
+	if (wait.answer->status == DNS_TEMPFAIL) {
+		ar_uncached = wait.answer;
+		return DNS_TEMPFAIL;
+	}
+	slot = &ar_cache[ar_cache_next];
+	ar_cache_next = (ar_cache_next + 1) % AR_CACHE_SIZE;
+	free(slot->name);
+	dns_answer_free(&slot->answer);
+	slot->type = type;
+	slot->name = xstrdup(name);
+	slot->answer = wait.answer;
+	slot->expires_ms = dns_now_ms() + AR_CACHE_MS;
 	return wait.answer->status;
 }
 
@@ -135,10 +188,8 @@ ar_spf_lookup(SPF_dns_server_t *server, const char *domain, ns_type rr_type,
 	if (type == DNS_TYPE_TXT)
 		ar_spf_txt_seen = 1;
 	rr = SPF_dns_rr_new_init(server, domain, rr_type, 60, herrno);
-	if (rr == NULL || status != DNS_FOUND) {
-		dns_answer_free(&answer);
+	if (rr == NULL || status != DNS_FOUND)
 		return rr;
-	}
 	switch (type) {
 	case DNS_TYPE_A:
 	case DNS_TYPE_AAAA:
@@ -183,7 +234,6 @@ ar_spf_lookup(SPF_dns_server_t *server, const char *domain, ns_type rr_type,
 		break;
 	}
 	rr->num_rr = (int) n;
-	dns_answer_free(&answer);
 	return rr;
 }
 
@@ -247,7 +297,6 @@ smtpd_authres_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf,
 	} else {
 		rc = DKIM_CBSTAT_NOTFOUND;
 	}
-	dns_answer_free(&answer);
 	return rc;
 }
 
@@ -352,7 +401,6 @@ ar_dmarc_record(const char *domain, char **record_r)
 		}
 	if (rc == 1 && *record_r == NULL)
 		rc = 0;
-	dns_answer_free(&answer);
 	return rc;
 }
 
