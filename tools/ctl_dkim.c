@@ -319,6 +319,19 @@ ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
 	set->count = kept;
 }
 
+/* Write the selectors file; 0, or -1 said on stderr. */
+static int
+ctl_dkim_save(const char *domain, const struct dkim_keyset *set)
+{
+	char *error = NULL;
+
+	if (dkim_keys_write(var_dkim_key_directory, domain, set, &error) == 0)
+		return 0;
+	ctl_eprintf("ispmailctl: %s\n", error);
+	free(error);
+	return -1;
+}
+
 static int
 ctl_dkim_keygen(const char *domain, const char *selector, int types)
 {
@@ -354,12 +367,8 @@ ctl_dkim_keygen(const char *domain, const char *selector, int types)
 		rc = ctl_dkim_add(domain, &set, type, sel, now);
 		free(sel);
 	}
-	if (rc == 0 && dkim_keys_write(var_dkim_key_directory, domain, &set,
-	    &error) < 0) {
-		ctl_eprintf("ispmailctl: %s\n", error);
-		free(error);
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = ctl_dkim_save(domain, &set);
 	dkim_keys_clear(&set);
 	return rc < 0 ? 1 : 0;
 }
@@ -410,12 +419,8 @@ ctl_dkim_rotate(const char *domain, int types)
 			rotated++;
 		}
 	}
-	if (rc == 0 && dkim_keys_write(var_dkim_key_directory, domain, &set,
-	    &error) < 0) {
-		ctl_eprintf("ispmailctl: %s\n", error);
-		free(error);
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = ctl_dkim_save(domain, &set);
 	dkim_keys_clear(&set);
 	if (rc == 0 && rotated == 0)
 		ctl_eprintf("ispmailctl: %s: nothing to rotate\n", domain);
