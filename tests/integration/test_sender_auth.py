@@ -435,6 +435,38 @@ def test_forged_authentication_results_removed(mail):
                       r"authserv-id mx\.example\.test")
 
 
+def test_bdat_in_small_chunks_filters_the_same(mail):
+    """BDAT cut into 7-octet chunks: fields split anywhere are still
+    recognised (ours dropped, others kept) and the signature verifies."""
+    clear_queue(mail)
+    extra = (b"Authentication-Results: " + AUTHSERV.encode() +
+             b"; spf=pass\r\n\tsmtp.mailfrom=bank.test\r\n"
+             b"Authentication-Results: other.example; dkim=pass\r\n")
+    m = sign_dkimpy(msg("news@signer.test", "bdat", extra), "py-rsa",
+                    "signer.test")
+    s = smtplib.SMTP("127.0.0.1", mail.port("smtp"), timeout=30)
+    try:
+        s.ehlo("client.example.net")
+        assert s.docmd("XCLIENT", "ADDR=" + CLIENT)[0] == 220
+        s.ehlo("client.example.net")
+        assert s.mail("bounce@signer.test")[0] == 250
+        assert s.rcpt("alice@example.test")[0] == 250
+        for i in range(0, len(m), 7):
+            chunk = m[i:i + 7]
+            last = i + 7 >= len(m)
+            s.send(b"BDAT %d%s\r\n" % (len(chunk), b" LAST" if last else b"")
+                   + chunk)
+            code, text = s.getreply()
+            assert code == 250, (i, code, text)
+    finally:
+        s.close()
+    fields, message = queued(mail)
+    assert b"bank.test" not in message, message
+    assert b"Authentication-Results: other.example; dkim=pass" in message
+    ar = auth_results(fields)
+    assert "dkim=pass header.d=signer.test" in ar and "dmarc=pass" in ar
+
+
 def test_rotate_keeps_old_selector_until_ttl(mail):
     """Runs last: it changes example.test's keys."""
     before = mail.ctl("dkim", "show", "example.test")
