@@ -16,7 +16,9 @@ clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
 adduser passwd
 spamd spamassassin clamav-daemon
-libmicrohttpd-dev prometheus"
+libmicrohttpd-dev prometheus
+libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix opendkim-tools
+python3-dkim python3-nacl python3-dnspython"
 
 missing=""
 for p in $PACKAGES; do

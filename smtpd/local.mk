@@ -3,7 +3,7 @@ pkglibexec_PROGRAMS += smtpd/smtpd
 smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_queue.c smtpd/smtpd_direct.c \
 	smtpd/smtpd_reputation.c smtpd/smtpd_reputation.h
-smtpd_smtpd_LDADD = $(LIBISPMAIL)
+smtpd_smtpd_LDADD = $(LIBISPMAIL) $(OPENDKIM_LIBS) $(SPF2_LIBS) $(OPENDMARC_LIBS)
 smtpd_smtpd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtpd.8
 dist_man5_MANS += man/ispmail-queue.5
@@ -38,3 +38,6 @@ EXTRA_DIST += tests/integration/test_proxy_trust.py
 smtpd_smtpd_SOURCES += smtpd/smtpd_filter.c smtpd/smtpd_filter.h \
 	smtpd/smtpd_poison.c smtpd/smtpd_poison.h
 EXTRA_DIST += tests/integration/test_filter.py bench/filter-load
+# Sender authentication: SPF, DKIM, DMARC, DKIM signing (issue 18).
+smtpd_smtpd_SOURCES += smtpd/smtpd_authres.c smtpd/smtpd_authres.h \
+	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h

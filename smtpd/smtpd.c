@@ -28,6 +28,7 @@
 #include "smtpd_filter.h"
 #include "smtp_syntax.h"
 #include "smtpd_reputation.h"
+#include "smtpd_authres.h"
 #include "smtpd_trust.h"
 #include "stream.h"
 #include "tls.h"
@@ -483,6 +484,7 @@ smtpd_pre_init(void *ctx)
 	/* Reputation: parse dnsbl_sites, open the resolver before a chroot. */
 	smtpd_reputation_init();
 	smtpd_trust_init();
+	smtpd_authres_init();
 	if (anvil_client_init(&error) < 0)
 		log_fatal("client_limit_exceptions: %s", error);
 	if (proxy_trust_init(&error) < 0)

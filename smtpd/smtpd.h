@@ -21,6 +21,7 @@
 struct buf;
 struct route;
 struct route_mailbox;
+struct smtpd_authres;
 struct smtpd_msa;
 struct stream;
 struct tls_conn;
@@ -72,6 +73,8 @@ struct smtpd_session {
 	struct smtp_crlf bdat_crlf;	/* bare CR/LF across BDAT chunks */
 	/* Submission: adds a missing Date:/Message-ID: (smtpd_msa.h). */
 	struct smtpd_msa *msa;
+	/* SPF/DKIM/DMARC checks or DKIM signing (smtpd_authres.h). */
+	struct smtpd_authres *authres;
 	long long transactions;
 	/* A user of this host on the sendmail socket (smtpd_local.c). */
 	char *local_user;		/* NULL: not a local client */

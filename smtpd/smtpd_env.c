@@ -20,6 +20,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_authres.h"
 #include "smtpd_msa.h"
 #include "smtpd_trust.h"
 #include "smtpd_srs.h"
@@ -47,6 +48,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	ss->size_hint = 0;
 	qfile_writer_abort(&ss->bdat);
 	smtpd_msa_free(&ss->msa);
+	smtpd_authres_free(&ss->authres);
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;

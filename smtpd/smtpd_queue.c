@@ -31,6 +31,7 @@
 #include "service.h"
 #include "smtp_data.h"
 #include "smtpd.h"
+#include "smtpd_authres.h"
 #include "smtpd_filter.h"
 #include "smtpd_msa.h"
 #include "stream.h"
@@ -48,6 +49,7 @@ struct smtpd_sink {
 	char *error;
 	int write_errno;	/* of the failed write */
 	struct smtpd_msa *msa;	/* submission: through it; else NULL */
+	struct smtpd_authres *authres;	/* then through it; or NULL */
 };
 
 /* The reply to a queue file write that failed with errno err. */
@@ -196,6 +198,8 @@ smtpd_queue_begin(struct smtpd_session *ss)
 		free(date);
 		free(message_id);
 	}
+	smtpd_authres_free(&ss->authres);
+	ss->authres = smtpd_authres_new(ss, qfile_writer_id(w));
 	return w;
 fail:
 	err = errno;
@@ -263,6 +267,13 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 	enum smtpd_direct_result direct = SMTPD_DIRECT_NONE;
 	struct smtpd_filter_outcome filter;
 
+	/* SPF/DKIM/DMARC or DKIM signing: header fields, maybe a 550. */
+	if (ss->authres != NULL &&
+	    smtpd_authres_end(ss->authres, ss, *wp) < 0) {
+		qfile_writer_abort(wp);
+		free(id);
+		return;
+	}
 	if (smtpd_filter_message(ss, *wp, &filter) < 0) {
 		/* Refused or deferred: the reply is out, nothing queued. */
 		qfile_writer_abort(wp);
@@ -321,7 +332,7 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 
 /* Into the queue file as it is. */
 static int
-smtpd_sink_file(void *ctx, const void *data, size_t len)
+smtpd_sink_qfile(void *ctx, const void *data, size_t len)
 {
 	struct smtpd_sink *sink = ctx;
 
@@ -330,6 +341,18 @@ smtpd_sink_file(void *ctx, const void *data, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* After the MSA filter: through the sender authentication filter. */
+static int
+smtpd_sink_file(void *ctx, const void *data, size_t len)
+{
+	struct smtpd_sink *sink = ctx;
+
+	if (sink->authres != NULL)
+		return smtpd_authres_write(sink->authres, data, len,
+		    smtpd_sink_qfile, sink);
+	return smtpd_sink_qfile(sink, data, len);
 }
 
 /* Message bytes from the client: through the MSA filter when there is one. */
@@ -348,10 +371,14 @@ smtpd_sink(void *ctx, const void *data, size_t len)
 static int
 smtpd_sink_finish(struct smtpd_sink *sink)
 {
+	if (sink->msa != NULL &&
+	    smtpd_msa_finish(sink->msa, smtpd_sink_file, sink) < 0)
+		return -1;
+	if (sink->authres != NULL && smtpd_authres_finish(sink->authres,
+	    smtpd_sink_qfile, sink) < 0)
+		return -1;
 	if (sink->msa == NULL)
 		return 0;
-	if (smtpd_msa_finish(sink->msa, smtpd_sink_file, sink) < 0)
-		return -1;
 	log_debug("added header fields: %s%s",
 	    smtpd_msa_added(sink->msa) & SMTPD_MSA_ADDED_DATE ? "Date " : "",
 	    smtpd_msa_added(sink->msa) & SMTPD_MSA_ADDED_MESSAGE_ID ?
@@ -362,7 +389,7 @@ smtpd_sink_finish(struct smtpd_sink *sink)
 void
 smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 {
-	struct smtpd_sink sink = { NULL, NULL, 0, NULL };
+	struct smtpd_sink sink = { NULL, NULL, 0, NULL, NULL };
 	enum smtp_data_status st;
 	long long size = 0;
 
@@ -387,6 +414,7 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 		return;
 	}
 	sink.msa = ss->msa;
+	sink.authres = ss->authres;
 	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
 	if (stream_flush(ss->s) != STREAM_OK) {
 		qfile_writer_abort(&sink.w);
@@ -495,7 +523,7 @@ static int
 smtpd_bdat_write(struct smtpd_session *ss, const char *data, size_t len,
 	int last)
 {
-	struct smtpd_sink sink = { ss->bdat, NULL, 0, ss->msa };
+	struct smtpd_sink sink = { ss->bdat, NULL, 0, ss->msa, ss->authres };
 	int rc;
 
 	rc = smtpd_sink(&sink, data, len);

@@ -42,6 +42,9 @@ int ctl_auth(int argc, char **argv);
 /* ispmailctl route ADDRESS...: how addresses resolve, step by step. */
 int ctl_route(int argc, char **argv);
 
+/* ispmailctl dkim keygen|rotate|show ...: DKIM signing keys. */
+int ctl_dkim(int argc, char **argv);
+
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
 

@@ -38,6 +38,7 @@ static const struct ctl_command {
 	{ "relay", ctl_relay, "relay add|del|list ..." },
 	{ "auth", ctl_auth, "auth ADDRESS" },
 	{ "route", ctl_route, "route ADDRESS ..." },
+	{ "dkim", ctl_dkim, "dkim keygen|rotate|show DOMAIN ..." },
 	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
 	{ "quarantine", ctl_quarantine, "quarantine list|show|release|delete ..." },
 };

@@ -116,6 +116,15 @@ char *var_mynetworks;
 char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
+int var_smtpd_sender_auth;
+char *var_smtpd_authserv_id;
+long long var_smtpd_sender_auth_timeout;
+char *var_smtpd_dmarc_reject_policy;
+char *var_smtpd_dmarc_junk_domains;
+char *var_dmarc_public_suffix_file;
+int var_smtpd_dkim_signing;
+char *var_dkim_key_directory;
+long long var_dkim_key_ttl;
 char *var_dns_servers;
 long long var_dns_timeout;
 long long var_dns_tries;
@@ -791,6 +800,39 @@ const struct param_def param_table[] = {
 	    "that talk first (pregreet); 0 turns the check off." },
 	{ "smtpd_pregreet_weight", PARAM_INT, "1", -1000, 1000, &var_smtpd_pregreet_weight,
 	    "Score added for a client that talked before the greeting." },
+	/* Sender authentication: SPF, DKIM, DMARC (smtpd_authres.c). */
+	{ "smtpd_sender_auth", PARAM_BOOL, "no", 0, 0, &var_smtpd_sender_auth,
+	    "smtpd mx mode: check SPF, DKIM and DMARC at the end of DATA "
+	    "and prepend one Authentication-Results header field." },
+	{ "smtpd_authserv_id", PARAM_STR, "", 0, 0, &var_smtpd_authserv_id,
+	    "The authserv-id of our Authentication-Results header fields "
+	    "(RFC 8601); incoming fields that claim it are removed; empty: "
+	    "myhostname." },
+	{ "smtpd_sender_auth_timeout", PARAM_TIME, "20s", 1 * SEC, 5 * MIN, &var_smtpd_sender_auth_timeout,
+	    "The time all DNS lookups of one message's SPF, DKIM and DMARC "
+	    "checks may take together; what is left unanswered is a "
+	    "temporary error (temperror), never a failure." },
+	{ "smtpd_dmarc_reject_policy", PARAM_STR, "honour", 0, 0, &var_smtpd_dmarc_reject_policy,
+	    "What smtpd does with mail whose DMARC policy says reject: "
+	    "honour (550 5.7.1 when every recipient's domain honours it) "
+	    "or junk (accept and mark it for the Junk folder)." },
+	{ "smtpd_dmarc_junk_domains", PARAM_LIST, "", 0, 0, &var_smtpd_dmarc_junk_domains,
+	    "Recipient domains whose customers take DMARC p=reject mail "
+	    "into Junk instead of having it refused." },
+	{ "dmarc_public_suffix_file", PARAM_STR, "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0, &var_dmarc_public_suffix_file,
+	    "The public suffix list that finds organizational domains for "
+	    "DMARC relaxed alignment (RFC 7489 3.2)." },
+	{ "smtpd_dkim_signing", PARAM_BOOL, "yes", 0, 0, &var_smtpd_dkim_signing,
+	    "smtpd submission mode: DKIM-sign mail of authenticated and "
+	    "mynetworks clients whose From: domain has keys in "
+	    "dkim_key_directory." },
+	{ "dkim_key_directory", PARAM_STR, "$config_directory/dkim", 0, 0, &var_dkim_key_directory,
+	    "DKIM signing keys: a directory per domain holding the private "
+	    "keys and the selectors file (ispmailctl(8) dkim)." },
+	{ "dkim_key_ttl", PARAM_TIME, "1d", 1 * MIN, 30 * DAY, &var_dkim_key_ttl,
+	    "The TTL of published DKIM key records: ispmailctl dkim rotate "
+	    "keeps signing with the old selector this long, until the new "
+	    "record has reached every cache." },
 
 	/* The queue and qmgr (qmgr(8), ispmail-queue(5)). */
 	{ "queue_hash_depth", PARAM_INT, "1", 0, 2, &var_queue_hash_depth,

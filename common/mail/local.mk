@@ -9,7 +9,8 @@ common_libispmail_a_SOURCES += \
 	common/mail/mime.c common/mail/mime.h \
 	common/mail/mime_imap.c common/mail/mime_imap.h \
 	common/mail/mime_decode.c common/mail/mime_decode.h \
-	common/mail/srs.c common/mail/srs.h
+	common/mail/srs.c common/mail/srs.h \
+	common/mail/dkim_keys.c common/mail/dkim_keys.h
 check_PROGRAMS += tests/unit/check_mime tests/unit/check_srs \
 	tests/unit/check_mime_decode tests/unit/check_xtext \
 	tests/unit/check_smtp_syntax
@@ -31,3 +32,8 @@ tests_unit_check_xtext_LDADD = $(UNIT_LDADD)
 tests_unit_check_smtp_syntax_SOURCES = tests/unit/check_smtp_syntax.c
 tests_unit_check_smtp_syntax_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtp_syntax_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_dkim_keys
+TESTS += tests/unit/check_dkim_keys
+tests_unit_check_dkim_keys_SOURCES = tests/unit/check_dkim_keys.c
+tests_unit_check_dkim_keys_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dkim_keys_LDADD = $(UNIT_LDADD)

@@ -1,0 +1,614 @@
+/*
+ * smtpd_authres: the header filter, DKIM signing and verification, the
+ * Authentication-Results field and the DMARC decision (see
+ * smtpd_authres.h; SPF and DMARC lookups are in smtpd_authres_check.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <opendkim/dkim.h>
+#include <stdint.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#include "buf.h"
+#include "dkim_keys.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "qfile.h"
+#include "smtpd.h"
+#include "smtpd_authres.h"
+#include "smtpd_authres_check.h"
+#include "smtpd_trust.h"
+#include "xalloc.h"
+
+#define AR_SIGNERS 2
+
+/*
+ * XXX: libopendkim 2.11.0~beta2 (Debian 12) never frees the key it
+ * loads for an Ed25519 signature (about 300 bytes a signed message;
+ * dkim_free() releases RSA keys only).  smtpd processes are recycled
+ * after max_use sessions, which bounds it; the sanitizer build is told
+ * to ignore exactly these allocations so that it still fails on ours.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define AR_LIB_LEAK_BEGIN() __lsan_disable()
+#define AR_LIB_LEAK_END() __lsan_enable()
+#else
+#define AR_LIB_LEAK_BEGIN() do { } while (0)
+#define AR_LIB_LEAK_END() do { } while (0)
+#endif
+
+struct smtpd_authres {
+	char *queue_id;
+	int verify;			/* mx: check */
+	int sign;			/* submission: sign when keys exist */
+	/* The header filter. */
+	struct buf *field;		/* the field being read */
+	struct buf *header;		/* the header as passed on */
+	int in_body;
+	int line_start;			/* the last byte ended a line */
+	int field_overflow;		/* field passed on unexamined */
+	int header_overflow;		/* no DKIM: header too big */
+	int out_failed;
+	size_t removed;			/* forged A-R fields dropped */
+	size_t from_count;
+	char *from_domain;		/* of the first From:, lower case */
+	/* libopendkim */
+	int started;
+	DKIM *verifier;
+	DKIM *signers[AR_SIGNERS];
+	char *signer_selectors[AR_SIGNERS];
+	size_t signer_count;
+	/* The checks' results; key lookups start at the end of header. */
+	struct smtpd_authres_result ck;
+};
+
+static DKIM_LIB *ar_dkim_lib;
+
+const char *
+smtpd_authres_id(void)
+{
+	return *var_smtpd_authserv_id != '\0' ? var_smtpd_authserv_id :
+	    smtpd.hostname;
+}
+
+void
+smtpd_authres_init(void)
+{
+	if (!(smtpd.mode == SMTPD_MODE_MX ? var_smtpd_sender_auth :
+	    var_smtpd_dkim_signing))
+		return;
+	ar_dkim_lib = dkim_init(NULL, NULL);
+	if (ar_dkim_lib == NULL)
+		log_fatal("libopendkim: dkim_init failed");
+	if (!dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
+		log_warn("libopendkim without Ed25519 (RFC 8463): such "
+		    "signatures are neither made nor verified");
+	(void) dkim_set_key_lookup(ar_dkim_lib, smtpd_authres_dkim_key);
+	if (smtpd.mode == SMTPD_MODE_MX)
+		smtpd_authres_check_init();
+}
+
+struct smtpd_authres *
+smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
+{
+	struct smtpd_authres *ar;
+	int verify = 0, sign = 0;
+
+	if (ar_dkim_lib == NULL)
+		return NULL;
+	if (smtpd.mode == SMTPD_MODE_MX)
+		verify = 1;
+	else if (ss->auth_user != NULL || smtpd_trust_client(ss))
+		sign = 1;
+	ar = xcalloc(1, sizeof(*ar));
+	ar->queue_id = xstrdup(queue_id);
+	ar->verify = verify;
+	ar->sign = sign;
+	ar->field = buf_new(SMTPD_AUTHRES_FIELD_MAX);
+	ar->header = buf_new(SMTPD_AUTHRES_HEADER_MAX);
+	ar->line_start = 1;
+	return ar;
+}
+
+void
+smtpd_authres_free(struct smtpd_authres **arp)
+{
+	struct smtpd_authres *ar = *arp;
+	size_t i;
+
+	if (ar == NULL)
+		return;
+	if (ar->verifier != NULL)
+		(void) dkim_free(ar->verifier);
+	for (i = 0; i < ar->signer_count; i++) {
+		(void) dkim_free(ar->signers[i]);
+		free(ar->signer_selectors[i]);
+	}
+	smtpd_authres_result_clear(&ar->ck);
+	buf_free(&ar->field);
+	buf_free(&ar->header);
+	free(ar->from_domain);
+	free(ar->queue_id);
+	free(ar);
+	*arp = NULL;
+}
+
+/* Feed the DKIM handles. */
+static void
+ar_feed(struct smtpd_authres *ar, const void *data, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	if (ar->verifier != NULL)
+		(void) dkim_chunk(ar->verifier, (unsigned char *) (uintptr_t) data,
+		    len);
+	for (i = 0; i < ar->signer_count; i++)
+		(void) dkim_chunk(ar->signers[i],
+		    (unsigned char *) (uintptr_t) data, len);
+}
+
+/* A signing handle for the domain's key of type, if it has one now. */
+static void
+ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
+	enum dkim_key_type type)
+{
+	const struct dkim_key *key;
+	char *path, *pem, *error = NULL;
+	DKIM_STAT st;
+	DKIM *dkim;
+
+	key = dkim_keys_signing(set, type, (long long) time(NULL));
+	if (key == NULL)
+		return;
+	if (type == DKIM_KEY_ED25519 &&
+	    !dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
+		return;
+	path = dkim_key_path(var_dkim_key_directory, ar->from_domain,
+	    key->selector);
+	pem = dkim_key_load(path, &error);
+	free(path);
+	if (pem == NULL) {
+		log_error("%s: dkim key %s for %s: %s", ar->queue_id,
+		    key->selector, ar->from_domain, error);
+		free(error);
+		return;
+	}
+	dkim = dkim_sign(ar_dkim_lib, (unsigned char *) ar->queue_id, NULL,
+	    (dkim_sigkey_t) pem, (unsigned char *) key->selector,
+	    (unsigned char *) ar->from_domain, DKIM_CANON_RELAXED,
+	    DKIM_CANON_RELAXED, type == DKIM_KEY_ED25519 ?
+	    DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256, -1, &st);
+	/* libopendkim copies the key. */
+	memset(pem, 0, strlen(pem));
+	free(pem);
+	if (dkim == NULL) {
+		log_error("%s: dkim_sign %s for %s: %s", ar->queue_id,
+		    key->selector, ar->from_domain, dkim_getresultstr(st));
+		return;
+	}
+	ar->signer_selectors[ar->signer_count] = xstrdup(key->selector);
+	ar->signers[ar->signer_count++] = dkim;
+}
+
+/* The header is complete (or over the cap): make the DKIM handles. */
+static void
+ar_start(struct smtpd_authres *ar)
+{
+	struct dkim_keyset set;
+	char *error = NULL;
+	DKIM_STAT st;
+
+	if (ar->started)
+		return;
+	ar->started = 1;
+	if (ar->header_overflow) {
+		log_info("%s: header over %d bytes: no DKIM", ar->queue_id,
+		    SMTPD_AUTHRES_HEADER_MAX);
+		return;
+	}
+	if (ar->verify) {
+		/* libopendkim asks for keys at the end of the header. */
+		smtpd_authres_check_begin(&ar->ck);
+		ar->verifier = dkim_verify(ar_dkim_lib,
+		    (unsigned char *) ar->queue_id, NULL, &st);
+		if (ar->verifier == NULL)
+			log_error("%s: dkim_verify: %s", ar->queue_id,
+			    dkim_getresultstr(st));
+	}
+	if (ar->sign && ar->from_domain != NULL && ar->from_count == 1) {
+		int rc = dkim_keys_read(var_dkim_key_directory,
+		    ar->from_domain, &set, &error);
+
+		if (rc < 0) {
+			log_error("%s: dkim keys of %s: %s", ar->queue_id,
+			    ar->from_domain, error);
+			free(error);
+		} else if (rc > 0) {
+			ar_start_signer(ar, &set, DKIM_KEY_RSA);
+			ar_start_signer(ar, &set, DKIM_KEY_ED25519);
+			dkim_keys_clear(&set);
+		}
+	}
+	ar_feed(ar, buf_cstr(ar->header), buf_len(ar->header));
+}
+
+/* The domain of a From: field's value, lower case, or NULL. */
+static char *
+ar_from_domain(const char *value, size_t len)
+{
+	const char *p = value, *end = value + len, *at = NULL, *dend;
+	const char *lt = memchr(value, '<', len);
+	char *domain;
+	size_t i;
+
+	if (lt != NULL) {
+		p = lt + 1;
+		dend = memchr(p, '>', (size_t) (end - p));
+		if (dend == NULL)
+			return NULL;
+		end = dend;
+	}
+	for (; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return NULL;
+	at++;
+	while (end > at && (end[-1] == '\r' || end[-1] == '\n' ||
+	    end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	domain = xstrndup(at, (size_t) (end - at));
+	for (i = 0; domain[i] != '\0'; i++)
+		if (domain[i] >= 'A' && domain[i] <= 'Z')
+			domain[i] = (char) (domain[i] - 'A' + 'a');
+	if (!dkim_domain_valid(domain)) {
+		free(domain);
+		return NULL;
+	}
+	return domain;
+}
+
+/* Does this Authentication-Results value claim authserv-id id? */
+static int
+ar_claims_id(const char *value, size_t len, const char *id)
+{
+	const char *p = value, *end = value + len, *start;
+	int depth = 0;
+
+	/* CFWS before the authserv-id (RFC 8601 2.2). */
+	for (; p < end; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && *p != ' ' && *p != '\t' &&
+		    *p != '\r' && *p != '\n')
+			break;
+	}
+	start = p;
+	while (p < end && *p != ';' && *p != ' ' && *p != '\t' &&
+	    *p != '\r' && *p != '(')
+		p++;
+	return (size_t) (p - start) == strlen(id) &&
+	    strncasecmp(start, id, (size_t) (p - start)) == 0;
+}
+
+/* The field name of a header field is name (case-insensitive)? */
+static int
+ar_field_is(const char *field, size_t len, const char *name, size_t *value_r)
+{
+	size_t n = strlen(name), i = n;
+
+	if (len <= n || strncasecmp(field, name, n) != 0)
+		return 0;
+	while (i < len && (field[i] == ' ' || field[i] == '\t'))
+		i++;
+	if (i >= len || field[i] != ':')
+		return 0;
+	*value_r = i + 1;
+	return 1;
+}
+
+/* A complete header field (or the empty line): examine, pass on. */
+static int
+ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
+{
+	const char *f = buf_cstr(ar->field);
+	size_t len = buf_len(ar->field), v;
+	int rc = 0;
+
+	if (len == 0)
+		return 0;
+	if (!ar->field_overflow &&
+	    ar_field_is(f, len, "Authentication-Results", &v) &&
+	    ar_claims_id(f + v, len - v, smtpd_authres_id())) {
+		ar->removed++;
+		buf_reset(ar->field);
+		return 0;
+	}
+	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
+		if (ar->from_count++ == 0)
+			ar->from_domain = ar_from_domain(f + v, len - v);
+	}
+	if (!ar->header_overflow && buf_append(ar->header, f, len) < 0)
+		ar->header_overflow = 1;
+	if (out(ctx, f, len) < 0)
+		rc = -1;
+	buf_reset(ar->field);
+	ar->field_overflow = 0;
+	return rc;
+}
+
+int
+smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
+	smtpd_authres_out_fn *out, void *ctx)
+{
+	const char *p = data, *end = p + len;
+
+	if (ar->out_failed)
+		return -1;
+	while (p < end && !ar->in_body) {
+		char c = *p;
+
+		if (ar->line_start && c != ' ' && c != '\t' &&
+		    ar_emit(ar, out, ctx) < 0)
+			goto fail;
+		ar->line_start = 0;
+		if (buf_append_char(ar->field, c) < 0) {
+			/* Too long to examine: pass it on as it is. */
+			ar->field_overflow = 1;
+			if (out(ctx, buf_cstr(ar->field),
+			    buf_len(ar->field)) < 0)
+				goto fail;
+			if (!ar->header_overflow &&
+			    buf_append(ar->header, buf_cstr(ar->field),
+			    buf_len(ar->field)) < 0)
+				ar->header_overflow = 1;
+			buf_reset(ar->field);
+			(void) buf_append_char(ar->field, c);
+		}
+		p++;
+		if (c != '\n')
+			continue;
+		ar->line_start = 1;
+		if (buf_len(ar->field) <= 2 && (buf_len(ar->field) == 1 ||
+		    buf_cstr(ar->field)[0] == '\r') && !ar->field_overflow) {
+			/* The empty line: the body follows. */
+			if (ar_emit(ar, out, ctx) < 0)
+				goto fail;
+			ar->in_body = 1;
+			ar_start(ar);
+		}
+	}
+	if (p < end) {
+		if (out(ctx, p, (size_t) (end - p)) < 0)
+			goto fail;
+		ar_feed(ar, p, (size_t) (end - p));
+	}
+	return 0;
+fail:
+	ar->out_failed = 1;
+	return -1;
+}
+
+int
+smtpd_authres_finish(struct smtpd_authres *ar, smtpd_authres_out_fn *out,
+	void *ctx)
+{
+	if (ar->out_failed)
+		return -1;
+	if (!ar->in_body && ar_emit(ar, out, ctx) < 0) {
+		ar->out_failed = 1;
+		return -1;
+	}
+	ar_start(ar);
+	return 0;
+}
+
+/* A libopendkim header value as a field with CRLF continuations. */
+static char *
+ar_field_crlf(const char *name, const unsigned char *value, size_t len)
+{
+	struct buf *b = buf_new(SMTPD_AUTHRES_FIELD_MAX);
+	char *field;
+	size_t i;
+
+	(void) buf_printf(b, "%s: ", name);
+	for (i = 0; i < len; i++) {
+		if (value[i] == '\r')
+			continue;
+		if (value[i] == '\n') {
+			(void) buf_append_str(b, "\r\n");
+			continue;
+		}
+		(void) buf_append_char(b, (char) value[i]);
+	}
+	field = buf_strdup(b);
+	buf_free(&b);
+	return field;
+}
+
+/* Finish the signatures and queue them above the message. */
+static void
+ar_sign_end(struct smtpd_authres *ar, struct qfile_writer *w)
+{
+	unsigned char *value;
+	char *field, *error = NULL;
+	size_t i, len;
+	DKIM_STAT st;
+
+	for (i = 0; i < ar->signer_count; i++) {
+		/* The end of dkim_chunk() input, then the signature. */
+		st = dkim_chunk(ar->signers[i], NULL, 0);
+		if (st == DKIM_STAT_OK) {
+			AR_LIB_LEAK_BEGIN();
+			st = dkim_eom(ar->signers[i], NULL);
+			AR_LIB_LEAK_END();
+		}
+		if (st == DKIM_STAT_OK)
+			st = dkim_getsighdr_d(ar->signers[i],
+			    strlen("DKIM-Signature: "), &value, &len);
+		if (st != DKIM_STAT_OK) {
+			log_error("%s: dkim signing with %s for %s: %s",
+			    ar->queue_id, ar->signer_selectors[i],
+			    ar->from_domain, dkim_getresultstr(st));
+			continue;
+		}
+		field = ar_field_crlf("DKIM-Signature", value, len);
+		if (qfile_writer_prepend_header(w, field, &error) < 0) {
+			log_error("%s: DKIM-Signature: %s", ar->queue_id,
+			    error);
+			free(error);
+			error = NULL;
+		} else {
+			log_info("%s: dkim signed d=%s s=%s", ar->queue_id,
+			    ar->from_domain, ar->signer_selectors[i]);
+		}
+		free(field);
+	}
+}
+
+/* The verification results, one A-R clause each, into ck. */
+static void
+ar_verify_end(struct smtpd_authres *ar, struct smtpd_authres_result *ck)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	int nsigs = 0, i;
+	DKIM_STAT st;
+
+	if (ar->verifier == NULL)
+		return;
+	st = dkim_chunk(ar->verifier, NULL, 0);
+	if (st == DKIM_STAT_OK)
+		st = dkim_eom(ar->verifier, NULL);
+	if (st == DKIM_STAT_NOSIG || (st != DKIM_STAT_OK &&
+	    dkim_getsiglist(ar->verifier, &sigs, &nsigs) != DKIM_STAT_OK))
+		return;
+	if (sigs == NULL &&
+	    dkim_getsiglist(ar->verifier, &sigs, &nsigs) != DKIM_STAT_OK)
+		return;
+	for (i = 0; i < nsigs && ck->dkim_count < SMTPD_AUTHRES_SIGS; i++) {
+		struct smtpd_authres_sig *s = &ck->dkim[ck->dkim_count];
+		unsigned int flags = dkim_sig_getflags(sigs[i]);
+		int err = dkim_sig_geterror(sigs[i]);
+		const char *d = (const char *) dkim_sig_getdomain(sigs[i]);
+		const char *sel =
+		    (const char *) dkim_sig_getselector(sigs[i]);
+
+		if (d == NULL || !dkim_domain_valid(d))
+			continue;
+		s->domain = xstrdup(d);
+		s->selector = sel != NULL && dkim_selector_valid(sel) ?
+		    xstrdup(sel) : NULL;
+		if (DKIM_SIG_CHECK(sigs[i]))
+			s->result = "pass";
+		else if (err == DKIM_SIGERROR_KEYFAIL ||
+		    err == DKIM_SIGERROR_DNSSYNTAX)
+			s->result = "temperror";
+		else if (!(flags & DKIM_SIGFLAG_PROCESSED) ||
+		    err == DKIM_SIGERROR_NOKEY ||
+		    err == DKIM_SIGERROR_KEYDECODE ||
+		    err == DKIM_SIGERROR_VERSION ||
+		    err == DKIM_SIGERROR_INVALID_HC ||
+		    err == DKIM_SIGERROR_INVALID_BC ||
+		    err == DKIM_SIGERROR_MISSING_A ||
+		    err == DKIM_SIGERROR_INVALID_A ||
+		    err == DKIM_SIGERROR_EXPIRED)
+			s->result = "permerror";
+		else
+			s->result = "fail";
+		s->reason = dkim_sig_geterrorstr(err);
+		ck->dkim_count++;
+	}
+}
+
+/* Every recipient's domain honours p=reject? */
+static int
+ar_reject_honoured(const struct smtpd_session *ss)
+{
+	char **junk;
+	int count, i;
+	size_t r;
+
+	if (strcasecmp(var_smtpd_dmarc_reject_policy, "honour") != 0 &&
+	    strcasecmp(var_smtpd_dmarc_reject_policy, "honor") != 0)
+		return 0;
+	junk = params_list_split(var_smtpd_dmarc_junk_domains, &count);
+	for (r = 0; r < ss->env.rcpt_count; r++) {
+		const char *at = strrchr(ss->env.rcpts[r].address, '@');
+
+		for (i = 0; at != NULL && i < count; i++)
+			if (strcasecmp(at + 1, junk[i]) == 0) {
+				params_list_free(junk);
+				return 0;
+			}
+	}
+	params_list_free(junk);
+	return 1;
+}
+
+int
+smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
+	struct qfile_writer *w)
+{
+	struct smtpd_authres_result *ck = &ar->ck;
+	char *field, *error = NULL;
+	int rc = 0;
+
+	if (ar->removed > 0)
+		log_info("%s: removed %zu Authentication-Results field%s "
+		    "claiming authserv-id %s", ar->queue_id, ar->removed,
+		    ar->removed == 1 ? "" : "s", smtpd_authres_id());
+	if (ar->sign) {
+		ar_sign_end(ar, w);
+		return 0;
+	}
+	if (!ar->verify)
+		return 0;
+	/* A new deadline: the body may have taken its time. */
+	smtpd_authres_check_begin(ck);
+	ar_verify_end(ar, ck);
+	smtpd_authres_spf(ss, ck);
+	smtpd_authres_dmarc(ss, ar->from_count == 1 ? ar->from_domain : NULL,
+	    ar->from_count, ck);
+	field = smtpd_authres_field(smtpd_authres_id(), ck);
+	if (qfile_writer_prepend_header(w, field, &error) < 0) {
+		log_error("%s: Authentication-Results: %s", ar->queue_id,
+		    error);
+		free(error);
+	}
+	log_info("%s: %s", ar->queue_id, ck->summary);
+	if (ck->dmarc_policy == SMTPD_DMARC_REJECT && ck->dmarc_fail) {
+		if (ar_reject_honoured(ss)) {
+			log_info("%s: reject: DMARC policy of %s says reject",
+			    ar->queue_id, ck->from_domain);
+			smtpd_reply(ss, "550 5.7.1 Message rejected by the "
+			    "DMARC policy of %s", ck->from_domain);
+			rc = -1;
+		} else {
+			/*
+			 * XXX: the Junk folder decision is the A-R field
+			 * (dmarc=fail) until the filter's per-recipient
+			 * folder record lands in the queue file.
+			 */
+			log_info("%s: dmarc reject policy of %s: junk",
+			    ar->queue_id, ck->from_domain);
+		}
+	} else if (ck->dmarc_policy == SMTPD_DMARC_QUARANTINE && ck->dmarc_fail) {
+		log_info("%s: dmarc quarantine policy of %s: junk",
+		    ar->queue_id, ck->from_domain);
+	}
+	free(field);
+	return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * smtpd_authres_check: the DNS side of sender authentication (SPF with
+ * libspf2 over c-ares, DKIM key records for libopendkim, DMARC records
+ * for libopendmarc) and the Authentication-Results field they make.
+ * Internal to smtpd_authres.c.
+ *
+ * Every lookup of one message shares one deadline
+ * (smtpd_sender_auth_timeout); a lookup past it is a temporary error.
+ * SPF's limits (RFC 7208 4.6.4): 10 DNS mechanisms (libspf2's
+ * max_dns_mech), 10 MX and PTR names each, and 2 void lookups (counted
+ * in our DNS layer: a third makes the result permerror).
+ */
+#ifndef ISPMAIL_SMTPD_AUTHRES_CHECK_H
+#define ISPMAIL_SMTPD_AUTHRES_CHECK_H
+
+#include <stddef.h>
+
+#include <opendkim/dkim.h>
+
+struct smtpd_session;
+
+#define SMTPD_AUTHRES_SIGS 8
+#define SMTPD_AUTHRES_VOID_MAX 2
+
+enum smtpd_dmarc_policy {
+	SMTPD_DMARC_ABSENT = 0,
+	SMTPD_DMARC_NONE,
+	SMTPD_DMARC_QUARANTINE,
+	SMTPD_DMARC_REJECT,
+};
+
+/* A plain result record. */
+struct smtpd_authres_sig {
+	char *domain;
+	char *selector;			/* NULL: not printable */
+	const char *result;		/* pass, fail, permerror, ... */
+	const char *reason;
+};
+
+struct smtpd_authres_result {
+	long long deadline_ms;		/* CLOCK_MONOTONIC */
+	int void_lookups;
+	struct smtpd_authres_sig dkim[SMTPD_AUTHRES_SIGS];
+	size_t dkim_count;
+	const char *spf;		/* pass, fail, softfail, ... */
+	char *spf_domain;		/* smtp.mailfrom or smtp.helo */
+	int spf_helo;
+	const char *dmarc;		/* pass, fail, none, temperror, ... */
+	char *from_domain;
+	enum smtpd_dmarc_policy dmarc_policy;
+	int dmarc_fail;
+	char *summary;			/* for the log */
+};
+
+/* Once per process. */
+void smtpd_authres_check_init(void);
+/* A new message: the deadline starts now. */
+void smtpd_authres_check_begin(struct smtpd_authres_result *ck);
+/* libopendkim's key lookup (dkim_set_key_lookup). */
+DKIM_CBSTAT smtpd_authres_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig,
+	unsigned char *buf, size_t buflen);
+/* SPF of the session's envelope sender (or HELO when it is <>). */
+void smtpd_authres_spf(struct smtpd_session *ss,
+	struct smtpd_authres_result *ck);
+/* DMARC of from_domain (NULL: none or several From:). */
+void smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
+	size_t from_count, struct smtpd_authres_result *ck);
+/* The Authentication-Results field (caller frees); sets ck->summary. */
+char *smtpd_authres_field(const char *authserv_id,
+	struct smtpd_authres_result *ck);
+void smtpd_authres_result_clear(struct smtpd_authres_result *ck);
+/* Our authserv-id: smtpd_authserv_id or myhostname. */
+const char *smtpd_authres_id(void);
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * ctl_dkim: ispmailctl dkim keygen|rotate|show: a domain's DKIM signing
+ * keys in dkim_key_directory (dkim_keys.h) and the DNS records to
+ * publish for them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
+#include "ctl.h"
+#include "dkim_keys.h"
+#include "fileio.h"
+#include "mail_params.h"
+#include "xalloc.h"
+
+#define DKIM_RSA_BITS 2048
+/* One DNS character-string holds 255 octets (RFC 1035 3.3). */
+#define DKIM_TXT_CHUNK 250
+
+static int
+ctl_dkim_usage(void)
+{
+	ctl_eprintf("usage: ispmailctl dkim keygen DOMAIN [--selector S] "
+	    "[--type rsa|ed25519]\n"
+	    "       ispmailctl dkim rotate DOMAIN [--type rsa|ed25519]\n"
+	    "       ispmailctl dkim show DOMAIN\n");
+	return 2;
+}
+
+/* Run as root: files go to mail_owner (smtpd signs as that user). */
+static int
+ctl_dkim_owner(uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	pw = getpwnam(var_mail_owner);
+	if (pw == NULL) {
+		ctl_eprintf("ispmailctl: mail_owner %s: no such user\n",
+		    var_mail_owner);
+		return -1;
+	}
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+	return 1;
+}
+
+/* dkim_key_directory and the domain's directory, mode 0750. */
+static int
+ctl_dkim_mkdirs(const char *domain)
+{
+	const char *dirs[2];
+	char *ddir = xasprintf("%s/%s", var_dkim_key_directory, domain);
+	uid_t uid;
+	gid_t gid;
+	int own, i, rc = 0;
+
+	own = ctl_dkim_owner(&uid, &gid);
+	dirs[0] = var_dkim_key_directory;
+	dirs[1] = ddir;
+	for (i = 0; i < 2 && own >= 0; i++) {
+		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST) {
+			ctl_eprintf("ispmailctl: mkdir %s: %s\n", dirs[i],
+			    strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (own == 1 && chown(dirs[i], uid, gid) < 0) {
+			ctl_eprintf("ispmailctl: chown %s: %s\n", dirs[i],
+			    strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	free(ddir);
+	return own < 0 ? -1 : rc;
+}
+
+/* The TXT record data for the public half of key (caller frees). */
+static char *
+ctl_dkim_txt(EVP_PKEY *key, enum dkim_key_type type)
+{
+	unsigned char *der = NULL, raw[64];
+	size_t rawlen = sizeof(raw), b64len;
+	int len;
+	char *b64, *txt;
+
+	if (type == DKIM_KEY_ED25519) {
+		/* RFC 8463 4.2: the raw 32-octet public key. */
+		if (EVP_PKEY_get_raw_public_key(key, raw, &rawlen) != 1)
+			return NULL;
+		der = raw;
+		len = (int) rawlen;
+	} else {
+		/* RFC 6376 3.6.1: SubjectPublicKeyInfo, DER. */
+		len = i2d_PUBKEY(key, &der);
+		if (len <= 0)
+			return NULL;
+	}
+	b64len = 4 * (((size_t) len + 2) / 3) + 1;
+	b64 = xmalloc(b64len);
+	(void) EVP_EncodeBlock((unsigned char *) b64, der, len);
+	if (der != raw)
+		OPENSSL_free(der);
+	txt = xasprintf("v=DKIM1; k=%s; p=%s", dkim_key_type_name(type), b64);
+	free(b64);
+	return txt;
+}
+
+/* Print the zone-file line of a selector's record. */
+static void
+ctl_dkim_print_record(const char *domain, const char *selector,
+	const char *txt)
+{
+	size_t len = strlen(txt), off;
+
+	ctl_printf("%s._domainkey.%s. IN TXT (", selector, domain);
+	for (off = 0; off < len; off += DKIM_TXT_CHUNK) {
+		size_t n = len - off > DKIM_TXT_CHUNK ? DKIM_TXT_CHUNK :
+		    len - off;
+		char *part = xstrndup(txt + off, n);
+
+		ctl_printf(" \"%s\"", part);
+		free(part);
+	}
+	ctl_printf(" )\n");
+}
+
+/* The record of an existing key file; NULL when unreadable. */
+static char *
+ctl_dkim_txt_of_file(const char *domain, const struct dkim_key *k)
+{
+	char *path = dkim_key_path(var_dkim_key_directory, domain, k->selector);
+	char *pem, *error = NULL, *txt = NULL;
+	EVP_PKEY *key;
+	BIO *bio;
+
+	pem = dkim_key_load(path, &error);
+	free(path);
+	if (pem == NULL) {
+		ctl_eprintf("ispmailctl: %s\n", error);
+		free(error);
+		return NULL;
+	}
+	bio = BIO_new_mem_buf(pem, -1);
+	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	free(pem);
+	if (key != NULL) {
+		txt = ctl_dkim_txt(key, k->type);
+		EVP_PKEY_free(key);
+	}
+	return txt;
+}
+
+/* Generate a key and write it, mode 0600, to the selector's file. */
+static int
+ctl_dkim_generate(const char *domain, const char *selector,
+	enum dkim_key_type type, char **txt_r)
+{
+	char *path = dkim_key_path(var_dkim_key_directory, domain, selector);
+	char *error = NULL;
+	EVP_PKEY *key;
+	BIO *bio;
+	char *pem;
+	long pemlen;
+	uid_t uid;
+	gid_t gid;
+	int fd, own, rc = -1;
+
+	key = type == DKIM_KEY_ED25519 ? EVP_PKEY_Q_keygen(NULL, NULL,
+	    "ED25519") : EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	    (size_t) DKIM_RSA_BITS);
+	if (key == NULL) {
+		ctl_eprintf("ispmailctl: %s key generation failed\n",
+		    dkim_key_type_name(type));
+		free(path);
+		return -1;
+	}
+	bio = BIO_new(BIO_s_mem());
+	(void) PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+	pemlen = BIO_get_mem_data(bio, &pem);
+	own = ctl_dkim_owner(&uid, &gid);
+	fd = own < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (own >= 0)
+			ctl_eprintf("ispmailctl: create %s: %s\n", path,
+			    strerror(errno));
+		goto out;
+	}
+	if ((own == 1 && fchown(fd, uid, gid) < 0) ||
+	    fileio_write_all(fd, pem, (size_t) pemlen, path, &error) < 0 ||
+	    fsync(fd) < 0) {
+		ctl_eprintf("ispmailctl: %s: %s\n", path, error != NULL ?
+		    error : strerror(errno));
+		free(error);
+		close(fd);
+		(void) unlink(path);
+		goto out;
+	}
+	close(fd);
+	*txt_r = ctl_dkim_txt(key, type);
+	rc = *txt_r != NULL ? 0 : -1;
+out:
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	free(path);
+	return rc;
+}
+
+static int
+ctl_dkim_has_selector(const struct dkim_keyset *set, const char *selector)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++)
+		if (strcmp(set->keys[i].selector, selector) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A new selector: YYYYMMDDhhmmss (UTC) + r/e, then -2, -3 ... when
+ * taken: never the name of a retired key, whose record caches may hold.
+ */
+static char *
+ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
+{
+	char date[32], *selector;
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y%m%d%H%M%S", &tm);
+	selector = xasprintf("%s%c", date, type == DKIM_KEY_RSA ? 'r' : 'e');
+	for (n = 2; ctl_dkim_has_selector(set, selector); n++) {
+		free(selector);
+		selector = xasprintf("%s%c-%d", date,
+		    type == DKIM_KEY_RSA ? 'r' : 'e', n);
+	}
+	return selector;
+}
+
+/* Add a key of type, signing from start; prints its record. */
+static int
+ctl_dkim_add(const char *domain, struct dkim_keyset *set,
+	enum dkim_key_type type, const char *selector_opt, long long start)
+{
+	char *selector, *txt = NULL;
+	struct dkim_key *k;
+
+	if (set->count == DKIM_KEYS_MAX) {
+		ctl_eprintf("ispmailctl: %s has %d keys already\n", domain,
+		    DKIM_KEYS_MAX);
+		return -1;
+	}
+	selector = selector_opt != NULL ? xstrdup(selector_opt) :
+	    ctl_dkim_new_selector(set, type);
+	if (ctl_dkim_has_selector(set, selector)) {
+		ctl_eprintf("ispmailctl: %s: selector %s exists\n", domain,
+		    selector);
+		free(selector);
+		return -1;
+	}
+	if (ctl_dkim_generate(domain, selector, type, &txt) < 0) {
+		free(selector);
+		return -1;
+	}
+	k = &set->keys[set->count++];
+	k->selector = selector;
+	k->type = type;
+	k->start = start;
+	k->retire = 0;
+	ctl_dkim_print_record(domain, selector, txt);
+	free(txt);
+	return 0;
+}
+
+/* Drop retired keys and their files. */
+static void
+ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < set->count; i++) {
+		struct dkim_key *k = &set->keys[i];
+
+		if (k->retire != 0 && k->retire <= now) {
+			char *path = dkim_key_path(var_dkim_key_directory,
+			    domain, k->selector);
+
+			(void) unlink(path);
+			free(path);
+			ctl_printf("retired selector %s (remove its DNS "
+			    "record)\n", k->selector);
+			free(k->selector);
+			continue;
+		}
+		set->keys[kept++] = *k;
+	}
+	set->count = kept;
+}
+
+/* Write the selectors file; 0, or -1 said on stderr. */
+static int
+ctl_dkim_save(const char *domain, const struct dkim_keyset *set)
+{
+	char *error = NULL;
+
+	if (dkim_keys_write(var_dkim_key_directory, domain, set, &error) == 0)
+		return 0;
+	ctl_eprintf("ispmailctl: %s\n", error);
+	free(error);
+	return -1;
+}
+
+static int
+ctl_dkim_keygen(const char *domain, const char *selector, int types)
+{
+	struct dkim_keyset set;
+	char *error = NULL, *sel;
+	long long now = (long long) time(NULL);
+	int t, rc = 0;
+
+	if (dkim_keys_read(var_dkim_key_directory, domain, &set, &error) < 0) {
+		ctl_eprintf("ispmailctl: %s\n", error);
+		free(error);
+		return 1;
+	}
+	if (ctl_dkim_mkdirs(domain) < 0) {
+		dkim_keys_clear(&set);
+		return 1;
+	}
+	for (t = 0; t < 2 && rc == 0; t++) {
+		enum dkim_key_type type = t == 0 ? DKIM_KEY_RSA :
+		    DKIM_KEY_ED25519;
+
+		if (!(types & (1 << t)))
+			continue;
+		if (dkim_keys_signing(&set, type, now) != NULL) {
+			ctl_eprintf("ispmailctl: %s has a %s key: use dkim "
+			    "rotate\n", domain, dkim_key_type_name(type));
+			rc = -1;
+			break;
+		}
+		sel = selector == NULL ? NULL : types == 3 ?
+		    xasprintf("%s-%s", selector, dkim_key_type_name(type)) :
+		    xstrdup(selector);
+		rc = ctl_dkim_add(domain, &set, type, sel, now);
+		free(sel);
+	}
+	if (rc == 0)
+		rc = ctl_dkim_save(domain, &set);
+	dkim_keys_clear(&set);
+	return rc < 0 ? 1 : 0;
+}
+
+static int
+ctl_dkim_rotate(const char *domain, int types)
+{
+	struct dkim_keyset set;
+	char *error = NULL, when[64];
+	long long now = (long long) time(NULL);
+	long long start = now + var_dkim_key_ttl;
+	time_t start_t = (time_t) start;
+	struct tm tm;
+	int t, rc = 0, rotated = 0;
+
+	if (dkim_keys_read(var_dkim_key_directory, domain, &set, &error) <= 0) {
+		ctl_eprintf("ispmailctl: %s: %s\n", domain, error != NULL ?
+		    error : "no DKIM keys (use dkim keygen)");
+		free(error);
+		return 1;
+	}
+	ctl_dkim_prune(domain, &set, now);
+	gmtime_r(&start_t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	for (t = 0; t < 2 && rc == 0; t++) {
+		enum dkim_key_type type = t == 0 ? DKIM_KEY_RSA :
+		    DKIM_KEY_ED25519;
+		struct dkim_key *old = (struct dkim_key *)
+		    (uintptr_t) dkim_keys_signing(&set, type, now);
+
+		if (!(types & (1 << t)) || old == NULL)
+			continue;
+		if (old->retire != 0) {
+			ctl_printf("%s: %s key %s is being rotated already "
+			    "(retires at %lld)\n", domain,
+			    dkim_key_type_name(type), old->selector,
+			    old->retire);
+			continue;
+		}
+		old->retire = start;
+		rc = ctl_dkim_add(domain, &set, type, NULL, start);
+		if (rc == 0) {
+			ctl_printf("%s: %s selector %s signs until %s "
+			    "(dkim_key_ttl), then %s: publish the record "
+			    "above now\n", domain, dkim_key_type_name(type),
+			    old->selector, when,
+			    set.keys[set.count - 1].selector);
+			rotated++;
+		}
+	}
+	if (rc == 0)
+		rc = ctl_dkim_save(domain, &set);
+	dkim_keys_clear(&set);
+	if (rc == 0 && rotated == 0)
+		ctl_eprintf("ispmailctl: %s: nothing to rotate\n", domain);
+	return rc < 0 || rotated == 0 ? 1 : 0;
+}
+
+static int
+ctl_dkim_show(const char *domain)
+{
+	struct dkim_keyset set;
+	char *error = NULL, *txt;
+	long long now = (long long) time(NULL);
+	size_t i;
+	int rc;
+
+	rc = dkim_keys_read(var_dkim_key_directory, domain, &set, &error);
+	if (rc <= 0) {
+		ctl_eprintf("ispmailctl: %s: %s\n", domain, error != NULL ?
+		    error : "no DKIM keys");
+		free(error);
+		return 1;
+	}
+	for (i = 0; i < set.count; i++) {
+		const struct dkim_key *k = &set.keys[i];
+		const char *state = k->retire != 0 && now >= k->retire ?
+		    "retired" : k->start > now ? "pending" :
+		    dkim_keys_signing(&set, k->type, now) == k ? "signing" :
+		    "idle";
+
+		ctl_printf("selector=%s type=%s state=%s start=%lld "
+		    "retire=%lld\n", k->selector, dkim_key_type_name(k->type),
+		    state, k->start, k->retire);
+		txt = ctl_dkim_txt_of_file(domain, k);
+		if (txt != NULL)
+			ctl_dkim_print_record(domain, k->selector, txt);
+		free(txt);
+	}
+	dkim_keys_clear(&set);
+	return 0;
+}
+
+int
+ctl_dkim(int argc, char **argv)
+{
+	const char *selector = NULL, *domain;
+	enum dkim_key_type type;
+	int types = 3, i;
+
+	if (argc < 3)
+		return ctl_dkim_usage();
+	domain = argv[2];
+	if (!dkim_domain_valid(domain)) {
+		ctl_eprintf("ispmailctl: %s: not a domain name\n", domain);
+		return 2;
+	}
+	for (i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--selector") == 0 && i + 1 < argc) {
+			selector = argv[++i];
+			if (!dkim_selector_valid(selector)) {
+				ctl_eprintf("ispmailctl: %s: a selector is "
+				    "one DNS label\n", selector);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
+			if (dkim_key_type_parse(argv[++i], &type) < 0)
+				return ctl_dkim_usage();
+			types = type == DKIM_KEY_RSA ? 1 : 2;
+		} else {
+			return ctl_dkim_usage();
+		}
+	}
+	if (strcmp(argv[1], "keygen") == 0)
+		return ctl_dkim_keygen(domain, selector, types);
+	if (selector != NULL)
+		return ctl_dkim_usage();
+	if (strcmp(argv[1], "rotate") == 0)
+		return ctl_dkim_rotate(domain, types);
+	if (strcmp(argv[1], "show") == 0 && types == 3)
+		return ctl_dkim_show(domain);
+	return ctl_dkim_usage();
+}
