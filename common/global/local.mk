@@ -3,6 +3,7 @@
 ## the anvil client).  Included by Makefile.am.
 common_libispmail_a_SOURCES += \
 	common/global/mail_params.c common/global/mail_params.h \
+	common/global/mail_host.c common/global/mail_host.h \
 	common/global/service.c common/global/service.h \
 	common/global/master_proto.h \
 	common/global/qfile.c common/global/qfile.h \
@@ -22,3 +23,8 @@ TESTS += tests/unit/check_proxy_trust
 tests_unit_check_proxy_trust_SOURCES = tests/unit/check_proxy_trust.c
 tests_unit_check_proxy_trust_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_proxy_trust_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_mail_host
+TESTS += tests/unit/check_mail_host
+tests_unit_check_mail_host_SOURCES = tests/unit/check_mail_host.c
+tests_unit_check_mail_host_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mail_host_LDADD = $(UNIT_LDADD)
