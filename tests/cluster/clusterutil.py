@@ -232,6 +232,9 @@ class Cluster:
         """'ok', 'temporary' (NO [UNAVAILABLE], no answer) or 'auth'."""
         try:
             c = self.imap(user)
+        except imaplib.IMAP4.abort as e:
+            # The connection went away under the login (a dying proxy).
+            return "temporary", str(e)
         except imaplib.IMAP4.error as e:
             text = str(e)
             if "UNAVAILABLE" in text or "[" in text and "AUTH" not in text:
