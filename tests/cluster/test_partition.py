@@ -23,7 +23,7 @@ def test_partition_is_a_timeout_not_a_hang(cluster, results, host):
     load.start()
     try:
         time.sleep(1.0)
-            cluster.partition(host)
+        cluster.partition(host)
         time.sleep(5.0)
         if host == "store1":
             t0 = time.time()
