@@ -189,11 +189,14 @@ class Cluster:
 
     # ---- clients (in the Internet namespace unless said) --------------------
 
-    def send_mx(self, msgid, rcpt, order=None):
+    def send_mx(self, msgid, rcpt, order=None, tries=None):
         """Send to rcpt through its MX hosts, the other when one fails.
-        Returns the MX that said 250, or None (every MX refused)."""
+        Returns the MX that said 250, or None (every MX refused); tries
+        (a list) gets each MX tried."""
         hosts = order or random.sample(["mx1", "mx2"], 2)
         for host in hosts:
+            if tries is not None:
+                tries.append(host)
             try:
                 with in_netns(self.env["CLIENT_NS"]):
                     s = smtplib.SMTP(self.addr(host), 25, timeout=IO_TIMEOUT)
@@ -322,6 +325,7 @@ class Load:
         self.sent = []          # (msgid, rcpt, t0)
         self.accepted = {}      # msgid -> (rcpt, t_accepted, mx)
         self.refused = []
+        self.tries = {}         # msgid -> the MX hosts tried, in order
         self.send_durations = []
         self.logins = []        # (t, user, result, text, duration)
         self._stop = threading.Event()
@@ -336,8 +340,10 @@ class Load:
             n += 1
             t0 = time.time()
             self.sent.append((msgid, rcpt, t0))
+            tries = []
+            self.tries[msgid] = tries
             try:
-                mx = self.c.send_mx(msgid, rcpt)
+                mx = self.c.send_mx(msgid, rcpt, tries=tries)
             except Exception as e:      # a bug in the test: keep it
                 self.errors.append(repr(e))
                 mx = None
@@ -388,6 +394,7 @@ class Load:
     def results(self, found):
         delays = []
         lost = duplicated = delivered = 0
+        dup_tries = []
         for msgid, (rcpt, t_acc, _mx) in self.accepted.items():
             copies = found.get(msgid, [])
             if not copies:
@@ -396,6 +403,10 @@ class Load:
             delivered += 1
             if len(copies) > 1:
                 duplicated += 1
+                # A sender's retry after a lost 250 (tried twice) or a
+                # redelivery from a queue?
+                dup_tries.append("%s tried %s" % (
+                    msgid, ",".join(self.tries.get(msgid, []))))
             delays.append(max(0.0, min(m for _a, m in copies) - t_acc))
         delays.sort()
 
@@ -406,7 +417,8 @@ class Load:
                                     int(p / 100.0 * len(delays)))], 3)
         return {"sent": len(self.sent), "accepted": len(self.accepted),
                 "delivered": delivered, "lost": lost,
-                "duplicated": duplicated, "p50_delay_s": pct(50),
+                "duplicated": duplicated, "duplicates": dup_tries,
+                "p50_delay_s": pct(50),
                 "p99_delay_s": pct(99),
                 "max_send_s": round(max(self.send_durations or [0]), 3),
                 "logins": len(self.logins),
