@@ -119,13 +119,13 @@ net_up() {
 	ip link set "$P-br" up
 	for h in $HOSTS; do
 		n=$(addr_of "$h")
-		ip netns add "$(ns "$h")"
-		ip link add "$P-$h" type veth peer name eth0 netns "$(ns "$h")"
+		ip netns add "$P-$h"
+		ip link add "$P-$h" type veth peer name eth0 netns "$P-$h"
 		ip link set "$P-$h" master "$P-br" up
-		in_ns "$h" ip link set lo up
-		in_ns "$h" ip addr add "$NET4.$n/24" dev eth0
-		in_ns "$h" ip -6 addr add "$NET6:$n/64" dev eth0 nodad
-		in_ns "$h" ip link set eth0 up
+		ip -n "$P-$h" link set lo up
+		ip -n "$P-$h" addr add "$NET4.$n/24" dev eth0
+		ip -n "$P-$h" -6 addr add "$NET6:$n/64" dev eth0 nodad
+		ip -n "$P-$h" link set eth0 up
 	done
 }
 
@@ -245,29 +245,26 @@ make_tls() {
 	chmod 640 "$STATE/tls/key.pem"
 }
 
-addrs() {
-	out=""
-	for h in "$@"; do
-		out="$out${out:+ }$NET4.$(addr_of "$h")"
-	done
-	echo "$out"
-}
+# The site's values, the same for every host.
+MX_NETS="$NET4.21 $NET4.22"
+OUT_NETS="$NET4.31"
+PROXY_NETS="$NET4.51"
+LDAP_URIS="ldap://$NET4.12/ ldap://$NET4.11/"
 
 # A host's role configuration, rendered: the role's files with the
 # site's values for the @WORDS@ (conf/roles/README).
 render() {
-	h=$1 file=$2
-	n=$(addr_of "$h")
+	h=$1 file=$2 n=$3
 	sed -e "s|@HOSTNAME@|$h.cluster.test|g" \
 	    -e "s|@ADDR@|$NET4.$n|g" \
-	    -e "s|@LDAP_URIS@|ldap://$NET4.12/ ldap://$NET4.11/|g" \
-	    -e "s|@MX_NETS@|$(addrs mx1 mx2)|g" \
-	    -e "s|@OUT_NETS@|$(addrs out1)|g" \
+	    -e "s|@LDAP_URIS@|$LDAP_URIS|g" \
+	    -e "s|@MX_NETS@|$MX_NETS|g" \
+	    -e "s|@OUT_NETS@|$OUT_NETS|g" \
 	    -e "s|@OUT_HOSTS@|$NET4.31|g" \
-	    -e "s|@PROXY_NETS@|$(addrs proxy1)|g" \
+	    -e "s|@PROXY_NETS@|$PROXY_NETS|g" \
 	    -e "s|@STORE_NAMES@|$NET4.$n [$NET6:$n]|g" \
 	    -e "s|@RELAYHOST@|[$NET4.31]:587|g" \
-	    "$top/conf/roles/$(role_of "$h")/$file"
+	    "$top/conf/roles/$role/$file"
 }
 
 # What every ispmail host of the cluster shares, then the short timeouts
@@ -310,7 +307,7 @@ qmgr_agent_timeout = 30s
 queue_run_delay = 2s
 minimal_backoff = 2s
 maximal_backoff = 8s
-proxy_connect_timeout = 2s
+proxy_connect_timeout = 4s
 proxy_host_down_time = 3s
 proxy_auth_timeout = 10s
 lmtp_lock_timeout = 5s
@@ -324,15 +321,17 @@ CONF
 
 config_ispmail_host() {
 	h=$1
+	n=$(addr_of "$h")
+	role=$(role_of "$h")
 	d=$STATE/hosts/$h
 	mkdir -p "$d/config" "$d/queue"
 	{
 		common_main_conf "$h"
-		echo "# --- role $(role_of "$h") (conf/roles/$(role_of "$h")/main.conf) ---"
-		render "$h" main.conf
+		echo "# --- role $role (conf/roles/$role/main.conf) ---"
+		render "$h" main.conf "$n"
 		cluster_timeouts
 	} >"$d/config/main.conf"
-	render "$h" master.conf >"$d/config/master.conf"
+	render "$h" master.conf "$n" >"$d/config/master.conf"
 }
 
 # inet: a small ispmail instance of its own (file routing), the Internet.
@@ -524,7 +523,7 @@ ldap_connect_timeout = 2s
 ldap_search_timeout = 2s
 store_root = $STATE/store
 store_owner = vmail
-local_mail_hosts = $(addrs store1 store2)
+local_mail_hosts = $NET4.41 $NET4.42
 CONF
 	: >"$d/master.conf"
 }
@@ -627,8 +626,20 @@ cmd_up() {
 	done
 	config_inet
 	config_provision
+	# The ispmail hosts start at once (each master checks its
+	# configuration and starts its services; that takes a moment).
+	start_host dns
+	start_host ldap1
+	start_host ldap2
+	pids=""
 	for h in $HOSTS; do
-		start_host "$h"
+		case $h in
+		dns|ldap1|ldap2) ;;
+		*) start_host "$h" & pids="$pids $!" ;;
+		esac
+	done
+	for pid in $pids; do
+		wait "$pid" || die "a host did not start; see $STATE/hosts/*/log"
 	done
 	provision
 	wait_replica

@@ -1,7 +1,7 @@
 """A partition (every packet of a host dropped, nothing refused) behaves
 like a slow timeout, never a hang: the cluster's short timeouts
 (ldap_connect_timeout 1s, ldap_search_timeout 2s, smtp_connect_timeout
-2s, proxy_connect_timeout 2s, dns_timeout 1s) bound every wait, and the
+2s, proxy_connect_timeout 4s, dns_timeout 1s) bound every wait, and the
 traffic goes to the partner or waits in a queue."""
 
 import time
