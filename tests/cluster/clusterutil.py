@@ -127,9 +127,28 @@ class Cluster:
                     k, v = line.split("=", 1)
                     self.env[k] = v.strip('"')
 
-    def down(self):
+    def down(self, keep_logs=None):
+        """Remove the cluster; first copy each host's log to keep_logs."""
+        if keep_logs:
+            os.makedirs(keep_logs, exist_ok=True)
+            for host in os.listdir(os.path.join(self.state, "hosts")) \
+                    if os.path.isdir(os.path.join(self.state, "hosts")) else []:
+                src = os.path.join(self.state, "hosts", host, "log")
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(keep_logs, host + ".log"))
         self.sh("down", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sanitizer_reports(self):
+        """Lines of AddressSanitizer/UBSan reports in the hosts' logs."""
+        found = []
+        hosts = os.path.join(self.state, "hosts")
+        for host in sorted(os.listdir(hosts)) if os.path.isdir(hosts) else []:
+            for line in self.log(host).splitlines():
+                if "AddressSanitizer" in line or "runtime error:" in line \
+                        or "LeakSanitizer" in line:
+                    found.append("%s: %s" % (host, line))
+        return found
 
     def addr(self, host):
         return self.env[host.upper() + "_ADDR"]

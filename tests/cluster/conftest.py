@@ -22,17 +22,24 @@ def cluster_session():
     if why is not None:
         pytest.fail("cluster tests cannot run: " + why, pytrace=False)
     c = clusterutil.Cluster()
+    path = os.environ.get("CLUSTER_RESULTS") or os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), "ispmail-cluster-results.json")
+    reports = []
     try:
         c.up()
         yield c
     finally:
-        c.down()
-        path = os.environ.get("CLUSTER_RESULTS") or os.path.join(
-            os.environ.get("TMPDIR", "/tmp"), "ispmail-cluster-results.json")
+        reports = c.sanitizer_reports()
+        # The hosts' logs stay next to the results for a post-mortem.
+        c.down(keep_logs=path + ".logs")
         if RESULTS:
             with open(path, "w") as f:
                 json.dump(RESULTS, f, indent=1, sort_keys=True)
-            print("\ncluster: scenario results in %s" % path)
+            print("\ncluster: scenario results in %s, logs in %s.logs"
+                  % (path, path))
+    if reports:
+        pytest.fail("sanitizer reports in the hosts' logs:\n"
+                    + "\n".join(reports[:50]), pytrace=False)
 
 
 @pytest.fixture
