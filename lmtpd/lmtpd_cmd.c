@@ -18,6 +18,7 @@
 #include "log.h"
 #include "qfile.h"
 #include "mail_params.h"
+#include "params.h"
 #include "route.h"
 #include "smtp_data.h"
 #include "smtp_syntax.h"
@@ -234,16 +235,23 @@ cmd_mail(struct lmtpd_session *sess, const char *args)
 	return LMTPD_CMD_OK;
 }
 
-/* Is host one of local_mail_hosts? */
+/*
+ * Is host, a mail host naming one store host or several on shared storage
+ * (mail_host.h), this host: one of its entries in local_mail_hosts?
+ */
 static int
 cmd_host_is_local(const struct lmtpd_server *server, const char *host)
 {
-	int i;
+	char **entries;
+	int count, i, j, found = 0;
 
-	for (i = 0; i < server->local_host_count; i++)
-		if (strcasecmp(server->local_hosts[i], host) == 0)
-			return 1;
-	return 0;
+	entries = params_list_split(host, &count);
+	for (j = 0; j < count && !found; j++)
+		for (i = 0; i < server->local_host_count && !found; i++)
+			found = strcasecmp(server->local_hosts[i],
+			    entries[j]) == 0;
+	params_list_free(entries);
+	return found;
 }
 
 /*

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "metrics.h"
 #include "params.h"
@@ -51,18 +52,7 @@ pop_auth_refuse_plaintext(struct pop_session *ps)
 static int
 pop_auth_host_is_local(const char *host)
 {
-	char **hosts;
-	int count, i, local = 0;
-
-	if (host == NULL)
-		return 1;
-	hosts = params_list_split(var_local_mail_hosts, &count);
-	for (i = 0; i < count; i++) {
-		if (strcasecmp(hosts[i], host) == 0)
-			local = 1;
-	}
-	params_list_free(hosts);
-	return local;
+	return host == NULL || mail_host_is_local(host);
 }
 
 /* The credentials were right: lock and snapshot the maildrop. */

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "metrics.h"
 #include "netmatch.h"
@@ -405,30 +406,14 @@ qmgr_message_mark_expanded(struct qmgr_msg *msg)
 	}
 }
 
-static int
-qmgr_is_local_host(const char *host)
-{
-	char **hosts;
-	int count, i, found = 0;
-
-	hosts = params_list_split(var_local_mail_hosts, &count);
-	for (i = 0; i < count && !found; i++)
-		found = strcasecmp(hosts[i], host) == 0;
-	params_list_free(hosts);
-	return found;
-}
-
-/* The LMTP next hop of a mailbox's store host. */
+/*
+ * The LMTP next hops of a mailbox's store hosts: several when it sits on
+ * shared storage, tried in turn by the agent (mail_host.h).
+ */
 static char *
 qmgr_lmtp_nexthop(const struct route_mailbox *m)
 {
-	if (m->mail_host == NULL || *m->mail_host == '\0' ||
-	    qmgr_is_local_host(m->mail_host))
-		return xstrdup(var_lmtp_local_nexthop);
-	/* "host:port" or "unix:/path" taken as written. */
-	if (strchr(m->mail_host, ':') != NULL)
-		return xstrdup(m->mail_host);
-	return xasprintf("%s:%lld", m->mail_host, var_lmtp_port);
+	return mail_host_lmtp_nexthops(m->mail_host);
 }
 
 /*

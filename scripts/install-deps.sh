@@ -2,6 +2,7 @@
 # Install the Debian packages ispmail needs to build, run and test, and
 # to build and test its packages (tests/package/run.sh: debhelper, lintian,
 # rpm's rpmbuild, rpmlint, ssl-cert's snakeoil certificate, debootstrap).
+# tests/cluster needs nftables (partitions) and dnsmasq-base.
 # swaks needs libnet-ssleay-perl for --tls (a recommends, which
 # --no-install-recommends leaves out).  spamd and clamav-daemon are the
 # real filters tests/integration/test_filter.py starts on loopback ports.
@@ -10,7 +11,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
 libssl-dev libc-ares-dev libcurl4-openssl-dev libldap-dev libcrypt-dev zlib1g-dev check
-mandoc python3 python3-pytest openssl socat swaks curl procps iproute2
+mandoc python3 python3-pytest openssl socat swaks curl procps iproute2 nftables
 fetchmail isync dnsmasq-base unbound ldnsutils libnet-ssleay-perl strace mount
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap

@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "log.h"
 #include "mail_params.h"
+#include "params.h"
 #include "smtp.h"
 #include "xalloc.h"
 
@@ -49,10 +50,32 @@ smtp_connect_fd(const struct sockaddr *sa, socklen_t len, char **error_r,
 	    smtp_bind_source, NULL, error_r, local_r);
 }
 
+/*
+ * nexthop may list several store hosts sharing one mailbox store, comma
+ * separated (mail_host.h): each is tried in turn, each within
+ * smtp_connect_timeout, and the last one's error is the answer.
+ */
 int
 smtp_connect_lmtp(const char *nexthop, char **error_r)
 {
-	return net_connect_nexthop(nexthop, var_queue_directory,
-	    (int) (var_smtp_connect_timeout * 1000), smtp_bind_source, NULL,
-	    error_r);
+	char **hops, *error = NULL;
+	int count, i, fd = -1;
+
+	hops = params_list_split(nexthop, &count);
+	for (i = 0; i < count && fd < 0; i++) {
+		xfree(error);
+		error = NULL;
+		fd = net_connect_nexthop(hops[i], var_queue_directory,
+		    (int) (var_smtp_connect_timeout * 1000), smtp_bind_source,
+		    NULL, &error);
+		if (fd < 0 && i + 1 < count)
+			log_info("%s: %s; trying %s", hops[i], error,
+			    hops[i + 1]);
+	}
+	params_list_free(hops);
+	if (fd < 0)
+		*error_r = error != NULL ? error : xstrdup("no next hop");
+	else
+		xfree(error);
+	return fd;
 }

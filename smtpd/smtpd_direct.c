@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "connect.h"
 #include "log.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "metrics.h"
 #include "params.h"
@@ -56,20 +57,11 @@ struct direct_conn {
 	unsigned int caps;
 };
 
-/* Is host one of local_mail_hosts (qmgr's test for this store host)? */
+/* Is host (a mail host, maybe several) this store host, as qmgr decides? */
 static int
 direct_local_host(const char *host)
 {
-	char **hosts;
-	int count, i, found = 0;
-
-	if (host == NULL || *host == '\0')
-		return 1;
-	hosts = params_list_split(var_local_mail_hosts, &count);
-	for (i = 0; i < count && !found; i++)
-		found = strcasecmp(hosts[i], host) == 0;
-	params_list_free(hosts);
-	return found;
+	return mail_host_is_local(host);
 }
 
 /*

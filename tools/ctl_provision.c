@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "ctl.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "params.h"
 #include "route.h"
@@ -477,21 +478,11 @@ ctl_mailbox_print(const struct route_mailbox *m)
 		    m->forward_keep_copy ? "yes" : "no");
 }
 
-/* Is host this store host (local_mail_hosts)? */
+/* Is host (a mail host, maybe several) this store host? */
 static int
 ctl_host_is_local(const char *host)
 {
-	char **hosts;
-	int count, i, local = 0;
-
-	if (host == NULL)
-		return 1;
-	hosts = params_list_split(var_local_mail_hosts, &count);
-	for (i = 0; i < count; i++)
-		if (strcasecmp(hosts[i], host) == 0)
-			local = 1;
-	params_list_free(hosts);
-	return local;
+	return host == NULL || mail_host_is_local(host);
 }
 
 static int

@@ -3,6 +3,7 @@
 ## the anvil client).  Included by Makefile.am.
 common_libispmail_a_SOURCES += \
 	common/global/mail_params.c common/global/mail_params.h \
+	common/global/mail_host.c common/global/mail_host.h \
 	common/global/service.c common/global/service.h \
 	common/global/master_proto.h \
 	common/global/qfile.c common/global/qfile.h \
@@ -31,3 +32,8 @@ tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \
 	common/global/metrics_text.c common/global/metrics_text.h
+check_PROGRAMS += tests/unit/check_mail_host
+TESTS += tests/unit/check_mail_host
+tests_unit_check_mail_host_SOURCES = tests/unit/check_mail_host.c
+tests_unit_check_mail_host_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mail_host_LDADD = $(UNIT_LDADD)

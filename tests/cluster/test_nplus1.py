@@ -1,0 +1,127 @@
+"""N+1: each host in turn is killed (kill -9 of every process in its
+namespace) under a steady light load of sending through the MX hosts and
+logging in through proxy1, and started again.  No message that got a 250
+is lost; mail for a dead store host waits in the MX queues and arrives
+after it returns; the other MX takes the traffic; the shared-storage
+partner serves the dead store's shared mailboxes; the directory consumer
+answers while the provider is dead, and provisioning exits 75 naming the
+provider; readers get temporary errors only for mailboxes with no live
+store (and, the proxy tier being one host here, while proxy1 is dead)."""
+
+import time
+import uuid
+
+import pytest
+
+import clusterutil
+
+OUTAGE = 4.0            # seconds a host stays dead under load
+
+# Mailboxes whose only store host is the key (u2 and u4 have both).
+ONLY_ON = {"store1": "u1@a.test", "store2": "u3@b.test"}
+SHARED = {"store1": "u2@a.test", "store2": "u4@b.test"}
+
+
+def during(load, t_from, t_to):
+    return [x for x in load.logins if t_from <= x[0] and x[0] + x[4] <= t_to]
+
+
+@pytest.mark.parametrize("host", ["mx1", "mx2", "out1", "store1", "store2",
+                                  "ldap1", "ldap2", "proxy1"])
+def test_kill_host_under_load(cluster, results, host):
+    load = clusterutil.Load(cluster, "kill-%s-%s" % (host, uuid.uuid4().hex[:6]))
+    load.start()
+    extra = {}
+    try:
+        time.sleep(1.5)
+        t_kill = time.time()
+        cluster.kill(host)
+        time.sleep(1.0)
+        extra.update(check_while_dead(cluster, host, load))
+        time.sleep(max(0.0, t_kill + OUTAGE - time.time()))
+        t_back = time.time()
+        cluster.start(host)
+        time.sleep(1.5)
+    finally:
+        load.stop()
+    assert not load.errors, load.errors
+    found = load.wait_delivered(timeout=60)
+    res = load.results(found)
+    res.update(extra)
+    results["kill " + host] = res
+    # Nothing that got a 250 is lost.
+    assert res["lost"] == 0, res
+    # Sending never stopped: the MX tier answered throughout.
+    assert not load.refused, ("refused while %s was dead" % host, load.refused)
+    accepted_during = [a for a in load.accepted.values()
+                       if t_kill + 0.5 < a[1] < t_back]
+    assert accepted_during, "nothing accepted while %s was dead" % host
+    if host in ("mx1", "mx2"):
+        # The other MX took every message while this one was dead.
+        assert all(a[2] != host for a in accepted_during), accepted_during
+    # Logins: temporary failures only where no store was alive for the
+    # mailbox (or no proxy at all), never an authentication failure.
+    assert res["logins_auth_failed"] == 0, load.logins
+    for t0, user, result, text, dur in load.logins:
+        if result == "ok":
+            continue
+        dead = t_kill - 0.5 <= t0 <= t_back + 3.0
+        allowed = dead and (host == "proxy1" or ONLY_ON.get(host) == user)
+        assert allowed, (host, user, result, text)
+    # After the host is back, reads work again everywhere.
+    for user in ("u1@a.test", "u3@b.test", "u2@a.test"):
+        deadline = time.time() + 15
+        while True:
+            result, text = cluster.imap_try(user)
+            if result == "ok" or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert result == "ok", (user, text)
+
+
+def check_while_dead(cluster, host, load):
+    """The host-specific promises, checked while it is dead."""
+    out = {}
+    if host in ONLY_ON:
+        # The partner serves the shared mailbox; the mailbox stored only
+        # on the dead host answers with a temporary failure.
+        result, text = cluster.imap_try(SHARED[host])
+        assert result == "ok", (SHARED[host], text)
+        result, text = cluster.imap_try(ONLY_ON[host])
+        assert result == "temporary", (ONLY_ON[host], result, text)
+        # Mail for it waits in the MX queues.
+        tag = "queued-%s-%s" % (host, uuid.uuid4().hex[:6])
+        mx = cluster.send_mx(tag, ONLY_ON[host])
+        assert mx is not None
+        load.accepted[tag] = (ONLY_ON[host], time.time(), mx)
+        load.sent.append((tag, ONLY_ON[host], time.time()))
+        deadline = time.time() + 5
+        queued = ""
+        while time.time() < deadline:
+            queued = cluster.queue_list(mx)
+            if ONLY_ON[host] in queued:
+                break
+            time.sleep(0.3)
+        assert ONLY_ON[host] in queued, queued
+        assert tag not in cluster.scan([ONLY_ON[host]])
+        out["queued_on_mx_while_dead"] = True
+    elif host == "ldap1":
+        # Provisioning writes the provider: a temporary failure (75)
+        # that names it.  The consumer goes on answering reads (the load
+        # keeps sending and logging in).
+        r = cluster.ctl("mailbox", "add", "nobody-%s@a.test"
+                        % uuid.uuid4().hex[:6], "--password-stdin",
+                        stdin="x\n")
+        assert r.returncode == 75, (r.returncode, r.stderr)
+        assert "ldap://%s/" % cluster.addr("ldap1") in r.stderr, r.stderr
+        out["provisioning_exit"] = r.returncode
+    elif host == "out1":
+        # Submission through the proxy: a temporary failure, not a hang.
+        t0 = time.time()
+        with pytest.raises(Exception) as exc:
+            cluster.submit("nosub", "u2@a.test", "r1@remote.test")
+        code = getattr(exc.value, "smtp_code", None)
+        assert code is not None and 400 <= code < 500, repr(exc.value)
+        assert time.time() - t0 < 15
+        out["submission_reply"] = code
+    return out
