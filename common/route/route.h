@@ -193,8 +193,13 @@ char *route_hash_password(const char *password, char **error_r);
  * Provisioning: the same calls for every backend.  0 ok, -1 with
  * *error_r (caller frees): "domain example.test exists", "no such
  * mailbox", "directory unreachable: ...".  put with create_only fails on
- * an existing entry; without it, replaces it.
+ * an existing entry; without it, replaces it.  An error that starts with
+ * ROUTE_ERROR_UNREACHABLE is temporary (no directory server could be
+ * reached in time; the text names the servers): route_error_temporary().
  */
+#define ROUTE_ERROR_UNREACHABLE "directory unreachable"
+int route_error_temporary(const char *error);
+
 int route_domain_put(struct route *r, const struct route_domain *domain,
 	int create_only, char **error_r);
 int route_domain_delete(struct route *r, const char *name, char **error_r);

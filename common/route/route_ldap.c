@@ -205,6 +205,13 @@ route_ldap_close(void *backend)
 		if (rl->pool[i].ld != NULL)
 			(void) ldap_unbind_ext_s(rl->pool[i].ld, NULL, NULL);
 	free(rl->pool);
+	if (rl->writer.ld != NULL)
+		(void) ldap_unbind_ext_s(rl->writer.ld, NULL, NULL);
+	if (rl->provision_password != NULL) {
+		explicit_bzero(rl->provision_password,
+		    strlen(rl->provision_password));
+		free(rl->provision_password);
+	}
 	if (rl->buckets != NULL)
 		route_ldap_cache_flush(rl);
 	free(rl->buckets);
@@ -263,11 +270,12 @@ route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, void *record_r,
 	return route_ldap_parse_alias(ld, entry, record_r, error_r);
 }
 
-/* Whether the entry's first "mail" value is key (case-blind). */
+/* Whether one of the entry's attr values is key (case-blind). */
 static int
-route_ldap_entry_has_mail(LDAP *ld, LDAPMessage *entry, const char *key)
+route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *key)
 {
-	struct berval **vals = ldap_get_values_len(ld, entry, "mail");
+	struct berval **vals = ldap_get_values_len(ld, entry, attr);
 	int match = 0, i;
 
 	for (i = 0; vals != NULL && vals[i] != NULL; i++)
@@ -280,10 +288,91 @@ route_ldap_entry_has_mail(LDAP *ld, LDAPMessage *entry, const char *key)
 }
 
 /*
+ * Of the entries in res of object class oc (NULL: all), the one that
+ * answers key: the only one, or else the only one whose key_attr is key
+ * (the canonical address beats an alternate).  1 (*chosen_r), 0 none,
+ * -1 with *error_r when several are a damaged directory.
+ */
+static int
+route_ldap_choose(LDAP *ld, LDAPMessage *res, int ldrc, const char *oc,
+	const char *key_attr, const char *key, const char *filter,
+	LDAPMessage **chosen_r, char **error_r)
+{
+	LDAPMessage *entry, *chosen = NULL, *only = NULL;
+	int count = 0, matches = 0;
+
+	for (entry = ldap_first_entry(ld, res); entry != NULL;
+	    entry = ldap_next_entry(ld, entry)) {
+		if (oc != NULL && !route_ldap_entry_has(ld, entry,
+		    "objectClass", oc))
+			continue;
+		count++;
+		only = entry;
+		if (route_ldap_entry_has(ld, entry, key_attr, key)) {
+			matches++;
+			chosen = entry;
+		}
+	}
+	if (count == 1) {
+		*chosen_r = only;
+		return 1;
+	}
+	if (count == 0)
+		return 0;
+	if (ldrc == LDAP_SUCCESS && matches == 1) {
+		*chosen_r = chosen;
+		return 1;
+	}
+	*error_r = xasprintf("directory inconsistent: %s matches %s%d "
+	    "entries%s%s", filter, ldrc == LDAP_SUCCESS ? "" : "more than ",
+	    count, oc != NULL ? " of class " : "", oc != NULL ? oc : "");
+	log_error("ldap: %s", *error_r);
+	return -1;
+}
+
+/* Parse the chosen entry; -1 with *error_r (logged) when it is damaged. */
+static int
+route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
+	route_ldap_parse_fn *parse, void *record_r, char **error_r)
+{
+	char *parse_error = NULL;
+
+	if (parse(ld, chosen, record_r, &parse_error) == 0)
+		return 0;
+	*error_r = parse_error != NULL ? parse_error
+	    : xstrdup("damaged directory entry");
+	log_error("ldap: %s", *error_r);
+	return -1;
+}
+
+/*
+ * Search filter under the base; a missing base is an error (a wrong base
+ * DN must not make every user unknown).  0 with the connection and the
+ * result to read and release; -1 with *error_r.
+ */
+static int
+route_ldap_lookup_search(struct route_ldap *rl, const char *filter,
+	const char *const *attrs, int sizelimit,
+	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
+	char **error_r)
+{
+	if (route_ldap_search(rl, rl->base_dn, LDAP_SCOPE_SUBTREE, filter,
+	    attrs, sizelimit, conn_r, res_r, ldrc_r, error_r) < 0)
+		return -1;
+	if (*ldrc_r != LDAP_NO_SUCH_OBJECT)
+		return 0;
+	*error_r = xasprintf("ldap_base_dn %s does not exist in the "
+	    "directory", rl->base_dn);
+	ldap_msgfree(*res_r);
+	route_ldap_pool_put(*conn_r);
+	return -1;
+}
+
+/*
  * Find the one entry that filter matches under the base and parse it (a
  * NULL parse only tells whether it exists).  Several matches are a
- * damaged directory, unless exactly one has key as its "mail" (the
- * canonical address beats an alternate).  1, 0 or -1.
+ * damaged directory, unless exactly one has key as its "mail".  1, 0 or
+ * -1.
  */
 static int
 route_ldap_lookup(struct route_ldap *rl, const char *filter,
@@ -292,55 +381,17 @@ route_ldap_lookup(struct route_ldap *rl, const char *filter,
 	char **error_r)
 {
 	struct route_ldap_conn *conn;
-	LDAPMessage *res, *entry, *chosen = NULL;
-	char *parse_error = NULL;
-	int ldrc, count, rc;
+	LDAPMessage *res, *chosen = NULL;
+	int ldrc, rc;
 
-	if (route_ldap_search(rl, rl->base_dn, LDAP_SCOPE_SUBTREE, filter,
-	    attrs, ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
-	    error_r) < 0)
+	if (route_ldap_lookup_search(rl, filter, attrs,
+	    ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r) < 0)
 		return -1;
-	if (ldrc == LDAP_NO_SUCH_OBJECT) {
-		/* A wrong base DN must not make every user unknown. */
-		*error_r = xasprintf("ldap_base_dn %s does not exist in the "
-		    "directory", rl->base_dn);
+	rc = route_ldap_choose(conn->ld, res, ldrc, NULL, "mail", key, filter,
+	    &chosen, error_r);
+	if (rc > 0 && parse != NULL && route_ldap_parse_chosen(conn->ld,
+	    chosen, parse, record_r, error_r) < 0)
 		rc = -1;
-		goto out;
-	}
-	count = ldap_count_entries(conn->ld, res);
-	if (count == 1) {
-		chosen = ldap_first_entry(conn->ld, res);
-	} else if (count > 1 && ldrc == LDAP_SUCCESS) {
-		for (entry = ldap_first_entry(conn->ld, res); entry != NULL;
-		    entry = ldap_next_entry(conn->ld, entry)) {
-			if (route_ldap_entry_has_mail(conn->ld, entry, key)) {
-				if (chosen != NULL) {
-					chosen = NULL;
-					break;
-				}
-				chosen = entry;
-			}
-		}
-	}
-	if (count > 1 && chosen == NULL) {
-		*error_r = xasprintf("directory inconsistent: %s matches "
-		    "%s%d entries", filter, ldrc == LDAP_SUCCESS ? ""
-		    : "more than ", count);
-		log_error("ldap: %s", *error_r);
-		rc = -1;
-	} else if (chosen == NULL) {
-		rc = 0;
-	} else if (parse == NULL) {
-		rc = 1;
-	} else if (parse(conn->ld, chosen, record_r, &parse_error) < 0) {
-		*error_r = parse_error != NULL ? parse_error
-		    : xstrdup("damaged directory entry");
-		log_error("ldap: %s", *error_r);
-		rc = -1;
-	} else {
-		rc = 1;
-	}
-out:
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
 	return rc;
@@ -475,6 +526,211 @@ route_ldap_relay_recipient_get(void *backend, const char *address,
 	return rc;
 }
 
+/* ---- one search per lookup ---------------------------------------------- */
+
+/*
+ * What a combined search asks for: every attribute of the three record
+ * types, and objectClass to tell them apart.
+ */
+static const char *const route_ldap_any_attrs[] = {
+	"objectClass", "ispmailDomainName", "ispmailDomainKind",
+	"ispmailDomainTarget", "ispmailRelayHost", "ispmailCatchAll",
+	"mailHost", "mail", "mailLocalAddress", "ispmailStorePath",
+	"ispmailQuota", "ispmailState", "userPassword", "ispmailFilterPolicy",
+	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
+	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
+	"ispmailForwardKeepCopy", "ispmailAliasTarget", NULL
+};
+
+/*
+ * "(|(mailbox by mail or mailLocalAddress)(alias by mail))", with the
+ * domain's entry first when domain is not NULL; NULL when too long.
+ */
+static char *
+route_ldap_filter_any(const char *domain, const char *address)
+{
+	char *parts[3] = { NULL, NULL, NULL }, *filter = NULL;
+	struct buf *b;
+	size_t i;
+
+	if (domain != NULL)
+		parts[0] = route_ldap_filter(ROUTE_LDAP_OC_DOMAIN,
+		    "ispmailDomainName", NULL, domain);
+	parts[1] = route_ldap_filter(ROUTE_LDAP_OC_MAILBOX, "mail",
+	    "mailLocalAddress", address);
+	parts[2] = route_ldap_filter(ROUTE_LDAP_OC_ALIAS, "mail", NULL,
+	    address);
+	b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	if (parts[1] != NULL && parts[2] != NULL
+	    && (domain == NULL || parts[0] != NULL)
+	    && buf_printf(b, "(|%s%s%s)", parts[0] != NULL ? parts[0] : "",
+	    parts[1], parts[2]) == 0)
+		filter = buf_strdup(b);
+	buf_free(&b);
+	for (i = 0; i < 3; i++)
+		free(parts[i]);
+	return filter;
+}
+
+/*
+ * The mailbox, else the alias, address names in a combined result; the
+ * cache learns both answers.  1, 0 or -1.
+ */
+static int
+route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
+	int ldrc, const char *address, const char *filter,
+	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
+	char **error_r)
+{
+	struct route_mailbox *m = NULL;
+	struct route_alias *a = NULL;
+	LDAPMessage *chosen = NULL;
+	int rc;
+
+	rc = route_ldap_choose(ld, res, ldrc, ROUTE_LDAP_OC_MAILBOX, "mail",
+	    address, filter, &chosen, error_r);
+	if (rc > 0) {
+		if (route_ldap_parse_chosen(ld, chosen,
+		    route_ldap_parse_mailbox_any, &m, error_r) < 0)
+			return -1;
+		*mailbox_r = route_mailbox_dup(m);
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_MAILBOX, address, 1,
+		    m);
+		return 1;
+	}
+	if (rc < 0 || route_ldap_choose(ld, res, ldrc, ROUTE_LDAP_OC_ALIAS,
+	    "mail", address, filter, &chosen, error_r) < 0)
+		return -1;
+	route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_MAILBOX, address, 0, NULL);
+	if (chosen == NULL) {
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ALIAS, address, 0,
+		    NULL);
+		return 0;
+	}
+	if (route_ldap_parse_chosen(ld, chosen, route_ldap_parse_alias_any,
+	    &a, error_r) < 0)
+		return -1;
+	*alias_r = route_ldap_alias_dup(a);
+	route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ALIAS, address, 1, a);
+	return 1;
+}
+
+/* See route_backend.h: mailbox, else alias, in one search. */
+static int
+route_ldap_local_get(void *backend, const char *address,
+	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
+	char **error_r)
+{
+	struct route_ldap *rl = backend;
+	struct route_ldap_cache_entry *e;
+	struct route_ldap_conn *conn;
+	LDAPMessage *res;
+	char *filter;
+	int ldrc, rc;
+
+	if ((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
+	    != NULL && e->found) {
+		*mailbox_r = route_mailbox_dup(e->record);
+		return 1;
+	}
+	if (e != NULL && (e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_ALIAS,
+	    address)) != NULL) {
+		if (e->found)
+			*alias_r = route_ldap_alias_dup(e->record);
+		return e->found;
+	}
+	if ((filter = route_ldap_filter_any(NULL, address)) == NULL) {
+		*error_r = xstrdup("address too long");
+		return -1;
+	}
+	rc = route_ldap_lookup_search(rl, filter, route_ldap_any_attrs,
+	    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r);
+	if (rc == 0) {
+		rc = route_ldap_local_from(rl, conn->ld, res, ldrc, address,
+		    filter, mailbox_r, alias_r, error_r);
+		ldap_msgfree(res);
+		route_ldap_pool_put(conn);
+	}
+	free(filter);
+	return rc;
+}
+
+/*
+ * See route_backend.h: the domain from the cache, else from the same
+ * search that asks for the address as a mailbox or an alias.
+ */
+static int
+route_ldap_address_get(void *backend, const char *address,
+	struct route_domain **domain_r, int *local_rc_r,
+	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
+	char **error_r)
+{
+	struct route_ldap *rl = backend;
+	const char *domain = strrchr(address, '@') + 1;
+	struct route_ldap_cache_entry *e;
+	struct route_ldap_conn *conn;
+	struct route_domain *d = NULL;
+	LDAPMessage *res, *chosen = NULL;
+	char *filter;
+	int ldrc, rc;
+
+	*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
+	if ((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_DOMAIN, domain))
+	    != NULL) {
+		if (!e->found)
+			return 0;
+		d = route_domain_dup(e->record);
+		if (d->kind == ROUTE_DOMAIN_LOCAL) {
+			/* Copied first: a cache store may evict e. */
+			rc = route_ldap_local_get(rl, address, mailbox_r,
+			    alias_r, error_r);
+			if (rc < 0) {
+				route_domain_free(&d);
+				return -1;
+			}
+			*local_rc_r = rc;
+		}
+		*domain_r = d;
+		return 1;
+	}
+	if ((filter = route_ldap_filter_any(domain, address)) == NULL) {
+		*error_r = xstrdup("address too long");
+		return -1;
+	}
+	if (route_ldap_lookup_search(rl, filter, route_ldap_any_attrs,
+	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
+	    error_r) < 0) {
+		free(filter);
+		return -1;
+	}
+	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
+	    "ispmailDomainName", domain, filter, &chosen, error_r);
+	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
+	    route_ldap_parse_domain_any, &d, error_r) < 0)
+		rc = -1;
+	if (rc == 0)
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 0,
+		    NULL);
+	if (rc > 0 && d->kind == ROUTE_DOMAIN_LOCAL) {
+		*local_rc_r = route_ldap_local_from(rl, conn->ld, res, ldrc,
+		    address, filter, mailbox_r, alias_r, error_r);
+		if (*local_rc_r < 0) {
+			*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
+			route_domain_free(&d);
+			rc = -1;
+		}
+	}
+	if (rc > 0) {
+		*domain_r = route_domain_dup(d);
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 1,
+		    d);
+	}
+	ldap_msgfree(res);
+	route_ldap_pool_put(conn);
+	free(filter);
+	return rc;
+}
+
 /* ---- password check by bind --------------------------------------------- */
 
 /*
@@ -502,8 +758,8 @@ route_ldap_auth_bind(void *backend, const char *address,
 	free(filter);
 	if (found <= 0)
 		return found;
-	if (route_ldap_connect(rl, dn, password, &ld, &server, &ldrc,
-	    &error) == 0) {
+	if (route_ldap_connect(rl, dn, password, route_ldap_deadline(), &ld,
+	    &server, &ldrc, &error) == 0) {
 		(void) ldap_unbind_ext_s(ld, NULL, NULL);
 		free(dn);
 		return 1;
@@ -526,6 +782,8 @@ const struct route_backend_ops route_backend_ldap = {
 	.mailbox_get = route_ldap_mailbox_get,
 	.alias_get = route_ldap_alias_get,
 	.relay_recipient_get = route_ldap_relay_recipient_get,
+	.local_get = route_ldap_local_get,
+	.address_get = route_ldap_address_get,
 	.domain_put = route_ldap_domain_put,
 	.domain_delete = route_ldap_domain_delete,
 	.mailbox_put = route_ldap_mailbox_put,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,36 @@ route_ldap_now(void)
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		log_panic("clock_gettime(CLOCK_MONOTONIC): %m");
 	return ts.tv_sec;
+}
+
+/* The monotonic clock in seconds, with its fraction. */
+static double
+route_ldap_clock(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		log_panic("clock_gettime(CLOCK_MONOTONIC): %m");
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+double
+route_ldap_deadline(void)
+{
+	return route_ldap_clock() + (double) var_ldap_search_timeout;
+}
+
+/* The time left until deadline in *tv; 0 when it has passed. */
+static int
+route_ldap_time_left(double deadline, struct timeval *tv)
+{
+	double left = deadline - route_ldap_clock();
+
+	if (left < 0.001)
+		return 0;
+	tv->tv_sec = (time_t) left;
+	tv->tv_usec = (suseconds_t) ((left - (double) tv->tv_sec) * 1e6);
+	return 1;
 }
 
 /* Connection-level trouble: drop the connection and try the next server. */
@@ -65,10 +96,10 @@ route_ldap_error_text(LDAP *ld, int ldrc)
 
 /* ---- configuration ------------------------------------------------------ */
 
-/* Read ldap_bind_password_file: its first line, without the newline. */
+/* Read a password file (param names it): its first line, no newline. */
 static int
-route_ldap_read_password(const char *path, char **password_r,
-	char **error_r)
+route_ldap_read_password(const char *param, const char *path,
+	char **password_r, char **error_r)
 {
 	struct buf *b = buf_new(ROUTE_LDAP_PASSWORD_MAX + 2);
 	char chunk[256];
@@ -76,7 +107,7 @@ route_ldap_read_password(const char *path, char **password_r,
 	int fd, rc = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*error_r = xasprintf("ldap_bind_password_file %s: %s", path,
+		*error_r = xasprintf("%s %s: %s", param, path,
 		    strerror(errno));
 		buf_free(&b);
 		return -1;
@@ -85,15 +116,14 @@ route_ldap_read_password(const char *path, char **password_r,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			*error_r = xasprintf("ldap_bind_password_file %s: %s",
+			*error_r = xasprintf("%s %s: %s", param,
 			    path, strerror(errno));
 			rc = -1;
 			break;
 		}
 		if (buf_append(b, chunk, (size_t) n) < 0) {
-			*error_r = xasprintf("ldap_bind_password_file %s: "
-			    "longer than %d bytes", path,
-			    ROUTE_LDAP_PASSWORD_MAX);
+			*error_r = xasprintf("%s %s: longer than %d bytes",
+			    param, path, ROUTE_LDAP_PASSWORD_MAX);
 			rc = -1;
 			break;
 		}
@@ -109,8 +139,8 @@ route_ldap_read_password(const char *path, char **password_r,
 		buf_rtrim(b, "\r");
 		if (buf_len(b) == 0 || memchr(buf_cstr(b), '\0',
 		    buf_len(b)) != NULL) {
-			*error_r = xasprintf("ldap_bind_password_file %s: "
-			    "empty or contains a NUL byte", path);
+			*error_r = xasprintf("%s %s: empty or contains a NUL "
+			    "byte", param, path);
 			rc = -1;
 		} else {
 			*password_r = buf_strdup(b);
@@ -188,9 +218,15 @@ route_ldap_check_config(struct route_ldap *rl, char **error_r)
 		return -1;
 	}
 	if (var_ldap_bind_password_file[0] != '\0'
-	    && route_ldap_read_password(var_ldap_bind_password_file,
-	    &rl->bind_password, error_r) < 0)
+	    && route_ldap_read_password("ldap_bind_password_file",
+	    var_ldap_bind_password_file, &rl->bind_password, error_r) < 0)
 		return -1;
+	if (var_ldap_provision_bind_dn[0] != '\0'
+	    && var_ldap_provision_bind_password_file[0] == '\0') {
+		*error_r = xstrdup("ldap_provision_bind_dn is set but "
+		    "ldap_provision_bind_password_file is empty");
+		return -1;
+	}
 	if (var_ldap_tls_ca_file[0] != '\0'
 	    && access(var_ldap_tls_ca_file, R_OK) < 0) {
 		*error_r = xasprintf("ldap_tls_ca_file %s: %s",
@@ -202,22 +238,27 @@ route_ldap_check_config(struct route_ldap *rl, char **error_r)
 
 /* ---- connections -------------------------------------------------------- */
 
+/*
+ * Options of a new handle; left is what remains of the operation's
+ * deadline, so connecting, StartTLS and the bind all end within it.
+ */
 static int
-route_ldap_set_options(LDAP *ld, int tls)
+route_ldap_set_options(LDAP *ld, int tls, const struct timeval *left)
 {
 	struct timeval connect_tv = { (time_t) var_ldap_connect_timeout, 0 };
-	struct timeval op_tv = { (time_t) var_ldap_search_timeout, 0 };
 	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 	int rc;
 
+	if (timercmp(left, &connect_tv, <))
+		connect_tv = *left;
 	if ((rc = ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version))
 	    != LDAP_OPT_SUCCESS
 	    || (rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF))
 	    != LDAP_OPT_SUCCESS
 	    || (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT,
 	    &connect_tv)) != LDAP_OPT_SUCCESS
-	    /* The deadline of every synchronous call: bind, StartTLS, writes. */
-	    || (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op_tv))
+	    /* The deadline of every synchronous call: bind, StartTLS. */
+	    || (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, left))
 	    != LDAP_OPT_SUCCESS)
 		return rc;
 	if (!tls)
@@ -234,12 +275,36 @@ route_ldap_set_options(LDAP *ld, int tls)
 }
 
 /*
- * Connect to one server and bind (simple; dn "" is anonymous).  Returns
- * an LDAP result code; *ld_r set on LDAP_SUCCESS, else *text_r says why.
+ * The text of a failed TLS connection.  libldap says "Connect error" or
+ * "Can't contact LDAP server" whatever went wrong in the handshake; when
+ * its diagnostic speaks of a certificate, or says nothing, say where the
+ * operator verifies certificates.
+ */
+static char *
+route_ldap_tls_error_text(LDAP *ld, int ldrc)
+{
+	char *why = route_ldap_error_text(ld, ldrc), *text;
+
+	if (strcasestr(why, "certif") == NULL
+	    && strcasestr(why, "verif") == NULL && ldrc != LDAP_CONNECT_ERROR)
+		return why;
+	text = xasprintf("%s: the server's certificate could not be "
+	    "verified with ldap_tls_ca_file %s", why,
+	    var_ldap_tls_ca_file[0] != '\0' ? var_ldap_tls_ca_file
+	    : "(empty: the system's CAs)");
+	free(why);
+	return text;
+}
+
+/*
+ * Connect to one server and bind (simple; dn "" is anonymous), all
+ * within left.  Returns an LDAP result code; *ld_r set on LDAP_SUCCESS,
+ * else *text_r says why.
  */
 static int
 route_ldap_connect_one(const struct route_ldap_server *server,
-	const char *dn, const char *password, LDAP **ld_r, char **text_r)
+	const char *dn, const char *password, const struct timeval *left,
+	LDAP **ld_r, char **text_r)
 {
 	struct berval cred;
 	LDAP *ld = NULL;
@@ -250,7 +315,7 @@ route_ldap_connect_one(const struct route_ldap_server *server,
 		*text_r = xasprintf("%s: %s", server->uri, ldap_err2string(rc));
 		return rc;
 	}
-	if ((rc = route_ldap_set_options(ld, tls)) != LDAP_OPT_SUCCESS) {
+	if ((rc = route_ldap_set_options(ld, tls, left)) != LDAP_OPT_SUCCESS) {
 		*text_r = xasprintf("%s: setting options: %s", server->uri,
 		    ldap_err2string(rc));
 		(void) ldap_unbind_ext_s(ld, NULL, NULL);
@@ -259,7 +324,7 @@ route_ldap_connect_one(const struct route_ldap_server *server,
 	}
 	if (var_ldap_start_tls && !server->implicit_tls
 	    && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		char *why = route_ldap_error_text(ld, rc);
+		char *why = route_ldap_tls_error_text(ld, rc);
 
 		*text_r = xasprintf("%s: StartTLS: %s", server->uri, why);
 		free(why);
@@ -272,7 +337,11 @@ route_ldap_connect_one(const struct route_ldap_server *server,
 	rc = ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
 	    NULL);
 	if (rc != LDAP_SUCCESS) {
-		char *why = route_ldap_error_text(ld, rc);
+		/* With ldaps:// the handshake happens in the bind. */
+		char *why = server->implicit_tls && rc != LDAP_TIMEOUT
+		    && route_ldap_conn_lost(rc)
+		    ? route_ldap_tls_error_text(ld, rc)
+		    : route_ldap_error_text(ld, rc);
 
 		*text_r = xasprintf("%s: bind as \"%s\": %s", server->uri, dn,
 		    why);
@@ -308,17 +377,19 @@ route_ldap_mark_dead(struct route_ldap *rl, size_t server, const char *why)
 
 /*
  * Connect and bind to the first server that answers, in the order of
- * ldap_server_uris, skipping recently dead ones unless all are.  0 ok;
- * -1 with *error_r and *ldrc_r (the last server's result code).
+ * ldap_server_uris, skipping recently dead ones unless all are, and
+ * giving up at deadline.  0 ok; -1 with *error_r and *ldrc_r (the last
+ * server's result code).
  */
 int
 route_ldap_connect(struct route_ldap *rl, const char *dn,
-	const char *password, LDAP **ld_r, size_t *server_r, int *ldrc_r,
-	char **error_r)
+	const char *password, double deadline, LDAP **ld_r, size_t *server_r,
+	int *ldrc_r, char **error_r)
 {
 	struct buf *why = buf_new(ROUTE_LDAP_TEXT_MAX);
 	time_t now = route_ldap_now();
 	int pass, skipped = 0, rc = LDAP_SERVER_DOWN;
+	struct timeval left;
 	size_t i;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -330,8 +401,17 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 				skipped |= dead;
 				continue;
 			}
+			if (!route_ldap_time_left(deadline, &left)) {
+				rc = LDAP_TIMEOUT;
+				(void) buf_printf(why, "%sno time left to try "
+				    "%s (ldap_search_timeout %llds)",
+				    buf_len(why) > 0 ? "; " : "",
+				    rl->servers[i].uri,
+				    var_ldap_search_timeout);
+				goto out;
+			}
 			rc = route_ldap_connect_one(&rl->servers[i], dn,
-			    password, ld_r, &text);
+			    password, &left, ld_r, &text);
 			if (rc == LDAP_SUCCESS) {
 				rl->servers[i].dead_until = 0;
 				*server_r = i;
@@ -353,15 +433,16 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 		if (!skipped)
 			break;
 	}
+out:
 	*ldrc_r = rc;
-	*error_r = xasprintf("directory unreachable: %s", buf_cstr(why));
+	*error_r = xasprintf(ROUTE_ERROR_UNREACHABLE ": %s", buf_cstr(why));
 	buf_free(&why);
 	return -1;
 }
 
 /* An idle pooled connection, or a new one if the pool has room. */
 static struct route_ldap_conn *
-route_ldap_pool_get(struct route_ldap *rl, char **error_r)
+route_ldap_pool_get(struct route_ldap *rl, double deadline, char **error_r)
 {
 	struct route_ldap_conn *slot = NULL;
 	size_t i;
@@ -383,11 +464,43 @@ route_ldap_pool_get(struct route_ldap *rl, char **error_r)
 		    rl->pool_size);
 		return NULL;
 	}
-	if (route_ldap_connect(rl, rl->bind_dn, rl->bind_password, &slot->ld,
-	    &slot->server, &ldrc, error_r) < 0)
+	if (route_ldap_connect(rl, rl->bind_dn, rl->bind_password, deadline,
+	    &slot->ld, &slot->server, &ldrc, error_r) < 0)
 		return NULL;
 	slot->busy = 1;
 	return slot;
+}
+
+/*
+ * The provisioning connection: bound as ldap_provision_bind_dn, whose
+ * password file is read here, at the first write, so that daemons,
+ * which never write, need not be able to read it.  Without that
+ * parameter writes go over the pool as the service account.
+ */
+static struct route_ldap_conn *
+route_ldap_writer_get(struct route_ldap *rl, double deadline,
+	char **error_r)
+{
+	struct route_ldap_conn *conn = &rl->writer;
+	int ldrc;
+
+	if (var_ldap_provision_bind_dn[0] == '\0')
+		return route_ldap_pool_get(rl, deadline, error_r);
+	if (conn->ld != NULL) {
+		conn->busy = 1;
+		return conn;
+	}
+	if (rl->provision_password == NULL
+	    && route_ldap_read_password("ldap_provision_bind_password_file",
+	    var_ldap_provision_bind_password_file, &rl->provision_password,
+	    error_r) < 0)
+		return NULL;
+	if (route_ldap_connect(rl, var_ldap_provision_bind_dn,
+	    rl->provision_password, deadline, &conn->ld, &conn->server, &ldrc,
+	    error_r) < 0)
+		return NULL;
+	conn->busy = 1;
+	return conn;
 }
 
 void
@@ -417,7 +530,9 @@ route_ldap_pool_drop(struct route_ldap *rl, struct route_ldap_conn *conn,
  * caller can read the result with it.  0 when a server answered with
  * *ldrc_r LDAP_SUCCESS, LDAP_NO_SUCH_OBJECT (the base is missing) or
  * LDAP_SIZELIMIT_EXCEEDED (entries so far in *res_r); -1 with *error_r
- * otherwise.  A lost connection is retried once, on the next server.
+ * otherwise.  A lost connection is retried once, on the next server, if
+ * time is left: ldap_search_timeout bounds the whole call (connecting,
+ * binding, searching and the retry), as ispmail-ldap(5) promises.
  */
 int
 route_ldap_search(struct route_ldap *rl, const char *base, int scope,
@@ -425,15 +540,24 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
 	char **error_r)
 {
-	struct timeval tv = { (time_t) var_ldap_search_timeout, 0 };
+	double deadline = route_ldap_deadline();
 	struct route_ldap_conn *conn;
+	struct timeval tv;
 	LDAPMessage *res;
 	int attempt, rc;
 	char *why;
 
 	for (attempt = 0;; attempt++) {
-		if ((conn = route_ldap_pool_get(rl, error_r)) == NULL)
+		if ((conn = route_ldap_pool_get(rl, deadline, error_r)) == NULL)
 			return -1;
+		if (!route_ldap_time_left(deadline, &tv)) {
+			route_ldap_pool_put(conn);
+			*error_r = xasprintf(ROUTE_ERROR_UNREACHABLE ": %s: "
+			    "no time left to search (ldap_search_timeout "
+			    "%llds)", rl->servers[conn->server].uri,
+			    var_ldap_search_timeout);
+			return -1;
+		}
 		res = NULL;
 		/* libldap's prototype lacks const; it does not write attrs. */
 		rc = ldap_search_ext_s(conn->ld, base, scope, filter,
@@ -462,9 +586,10 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 
 			route_ldap_pool_drop(rl, conn, rc, where);
 			free(why);
-			if (attempt > 0) {
-				*error_r = xasprintf("directory unreachable: "
-				    "%s", where);
+			if (attempt > 0 || !route_ldap_time_left(deadline,
+			    &tv)) {
+				*error_r = xasprintf(ROUTE_ERROR_UNREACHABLE
+				    ": %s", where);
 				free(where);
 				return -1;
 			}
@@ -474,25 +599,38 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 }
 
 /*
- * Add, modify or delete dn.  0 when a server answered (*ldrc_r is its
- * result, *text_r its text when not LDAP_SUCCESS); -1 with *error_r when
- * none could.  Retried once only when the connection was found dead
- * before the server could have acted (LDAP_SERVER_DOWN): a timed-out
- * write may have been applied.
+ * Add, modify or delete dn, on the provisioning connection.  0 when a
+ * server answered (*ldrc_r is its result, *text_r its text when not
+ * LDAP_SUCCESS); -1 with *error_r when none could.  Retried once only
+ * when the connection was found dead before the server could have acted
+ * (LDAP_SERVER_DOWN): a timed-out write may have been applied.
  */
 int
 route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
 	const char *dn, LDAPMod **mods, int *ldrc_r, char **text_r,
 	char **error_r)
 {
+	double deadline = route_ldap_deadline();
 	struct route_ldap_conn *conn;
 	int attempt, rc = LDAP_OTHER;
+	struct timeval tv;
 	char *why;
 
 	*text_r = NULL;
 	for (attempt = 0;; attempt++) {
-		if ((conn = route_ldap_pool_get(rl, error_r)) == NULL)
+		if ((conn = route_ldap_writer_get(rl, deadline, error_r))
+		    == NULL)
 			return -1;
+		if (!route_ldap_time_left(deadline, &tv)
+		    || ldap_set_option(conn->ld, LDAP_OPT_TIMEOUT, &tv)
+		    != LDAP_OPT_SUCCESS) {
+			route_ldap_pool_put(conn);
+			*error_r = xasprintf(ROUTE_ERROR_UNREACHABLE ": %s: "
+			    "no time left to write (ldap_search_timeout "
+			    "%llds)", rl->servers[conn->server].uri,
+			    var_ldap_search_timeout);
+			return -1;
+		}
 		switch (op) {
 		case ROUTE_LDAP_ADD:
 			rc = ldap_add_ext_s(conn->ld, dn, mods, NULL, NULL);
@@ -519,8 +657,8 @@ route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
 			route_ldap_pool_drop(rl, conn, rc, where);
 			free(why);
 			if (attempt > 0 || rc != LDAP_SERVER_DOWN) {
-				*error_r = xasprintf("directory unreachable: "
-				    "%s", where);
+				*error_r = xasprintf(ROUTE_ERROR_UNREACHABLE
+				    ": %s", where);
 				free(where);
 				return -1;
 			}

@@ -74,6 +74,9 @@ struct route_ldap {
 	char *bind_password;
 	struct route_ldap_conn *pool;
 	size_t pool_size;
+	/* Provisioning writes, bound as ldap_provision_bind_dn. */
+	struct route_ldap_conn writer;
+	char *provision_password;	/* read at the first write */
 
 	struct route_ldap_cache_entry **buckets;
 	size_t bucket_count;		/* power of two, 0 = no cache */
@@ -88,14 +91,17 @@ enum route_ldap_write_op {
 };
 
 /* route_ldap_conn.c */
+/* When an operation starting now must end: ldap_search_timeout away. */
+double
+route_ldap_deadline(void);
 time_t
 route_ldap_now(void);
 int
 route_ldap_check_config(struct route_ldap *rl, char **error_r);
 int
 route_ldap_connect(struct route_ldap *rl, const char *dn,
-	const char *password, LDAP **ld_r, size_t *server_r, int *ldrc_r,
-	char **error_r);
+	const char *password, double deadline, LDAP **ld_r, size_t *server_r,
+	int *ldrc_r, char **error_r);
 void
 route_ldap_pool_put(struct route_ldap_conn *conn);
 int
