@@ -444,8 +444,8 @@ const struct param_def param_table[] = {
 	    "is tried." },
 	{ "ldap_search_timeout", PARAM_TIME, "5s", 1 * SEC, 5 * MIN,
 	    &var_ldap_search_timeout,
-	    "How long a search, bind or write may take; then the lookup "
-	    "fails temporarily." },
+	    "How long one lookup or write may take, connecting, binding "
+	    "and any retry included; then it fails temporarily." },
 	{ "ldap_pool_size", PARAM_INT, "4", 1, 1000, &var_ldap_pool_size,
 	    "The most connections one process keeps open to the directory "
 	    "servers." },

@@ -474,7 +474,8 @@ route_answer_new(enum route_kind kind, const char *address,
  */
 static int
 route_resolve(struct route *r, const char *norm, int allow_catchall,
-	struct route_answer **answer_r, char **error_r)
+	struct route_answer **answer_r, struct route_domain **domain_r,
+	char **error_r)
 {
 	struct route_domain *d = NULL, *target = NULL;
 	struct route_mailbox *m = NULL, *pre_m = NULL;
@@ -492,6 +493,8 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 		(void) route_fail(error_r, 0, "domain %s is not ours", at + 1);
 	if (rc <= 0)
 		return rc;
+	if (domain_r != NULL)
+		*domain_r = route_domain_dup(d);
 	addr = xstrdup(norm);
 	for (hops = 0; d->kind == ROUTE_DOMAIN_ALIAS; hops++) {
 		/*
@@ -602,7 +605,7 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 		rc = 1;
 		goto out;
 	}
-	rc = route_resolve(r, catchall, 0, &inner, error_r);
+	rc = route_resolve(r, catchall, 0, &inner, NULL, error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "unknown address %s (the "
 		    "catch-all %s of %s does not exist)", addr, catchall,
@@ -626,9 +629,11 @@ out:
 	return rc;
 }
 
-int
-route_lookup(struct route *r, const char *address,
-	struct route_answer **answer_r, char **error_r)
+/* route_lookup, and the first step's domain when domain_r is not NULL. */
+static int
+route_lookup_address(struct route *r, const char *address,
+	struct route_answer **answer_r, struct route_domain **domain_r,
+	char **error_r)
 {
 	char *norm = NULL, *why = NULL;
 	int rc;
@@ -640,9 +645,31 @@ route_lookup(struct route *r, const char *address,
 		free(why);
 		return 0;
 	}
-	rc = route_resolve(r, norm, 1, answer_r, error_r);
+	rc = route_resolve(r, norm, 1, answer_r, domain_r, error_r);
 	free(norm);
 	return rc;
+}
+
+int
+route_lookup(struct route *r, const char *address,
+	struct route_answer **answer_r, char **error_r)
+{
+	return route_lookup_address(r, address, answer_r, NULL, error_r);
+}
+
+int
+route_lookup_recipient(struct route *r, const char *address,
+	struct route_domain **domain_r, struct route_answer **answer_r,
+	char **error_r)
+{
+	*domain_r = NULL;
+	if (route_lookup_address(r, address, answer_r, domain_r,
+	    error_r) < 0) {
+		route_domain_free(domain_r);
+		route_answer_free(answer_r);
+		return -1;
+	}
+	return *domain_r != NULL;
 }
 
 /* ---- expansion ------------------------------------------------------------ */
@@ -939,7 +966,7 @@ route_expand_address(struct route_expand_ctx *ctx, const char *address,
 		goto out;
 	}
 
-	rc = route_resolve(ctx->r, norm, 1, &a, &ctx->error);
+	rc = route_resolve(ctx->r, norm, 1, &a, NULL, &ctx->error);
 	if (rc < 0) {
 		status = ROUTE_EXPAND_TEMPFAIL;
 		goto out;

@@ -136,6 +136,17 @@ int route_domain_lookup(struct route *r, const char *domain,
 int route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r);
 
+/*
+ * route_lookup and route_domain_lookup in one, as a receiver checks a
+ * recipient (the backend may answer both with one question): -1
+ * temporary failure; 0 the domain is not ours (or the address is
+ * invalid); 1 the domain is ours (*domain_r set) and *answer_r is the
+ * address's answer, or NULL when it does not exist (error_r says why).
+ */
+int route_lookup_recipient(struct route *r, const char *address,
+	struct route_domain **domain_r, struct route_answer **answer_r,
+	char **error_r);
+
 /* One final destination of an expanded address. */
 enum route_dest_kind {
 	ROUTE_DEST_MAILBOX = 1,		/* deliver to a mailbox (LMTP) */
