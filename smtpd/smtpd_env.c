@@ -309,9 +309,10 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 		free(domain);
 		return -2;
 	}
-	rc = route_domain_lookup(r, domain, &dom, &error);
+	/* The domain and the address together: one directory search. */
+	rc = route_lookup_recipient(r, addr, &dom, &ans, &error);
 	if (rc < 0) {
-		log_warn("domain lookup %s: %s", domain, error);
+		log_warn("lookup %s: %s", addr, error);
 		smtpd_reply(ss, "451 4.3.0 <%s>: Temporary lookup failure",
 		    addr);
 		ret = -2;
@@ -330,17 +331,7 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 		ret = -1;
 		goto out;
 	}
-	free(error);
-	error = NULL;
-	rc = route_lookup(r, addr, &ans, &error);
-	if (rc < 0) {
-		log_warn("lookup %s: %s", addr, error);
-		smtpd_reply(ss, "451 4.3.0 <%s>: Temporary lookup failure",
-		    addr);
-		ret = -2;
-		goto out;
-	}
-	if (rc == 0) {
+	if (ans == NULL) {
 		metrics_inc("ispmail_smtpd_rejects_total", "reason",
 		    "unknown_user", NULL);
 		log_info("reject: unknown recipient %s from %s", addr,

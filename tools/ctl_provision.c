@@ -36,14 +36,20 @@ ctl_route_open(void)
 	return r;
 }
 
-/* Report a failed provisioning call (the error says why); exit 1. */
+/*
+ * Report a failed provisioning call (the error says why); exit 1, or 75
+ * (EX_TEMPFAIL) when the directory could not be reached, so a script or
+ * a cluster's provisioning retries later.
+ */
 static int
 ctl_fail(const char *what, char *error)
 {
+	int rc = route_error_temporary(error) ? CTL_EXIT_TEMPFAIL : 1;
+
 	ctl_eprintf("ispmailctl: %s: %s\n", what,
 	    error != NULL ? error : "failed");
 	free(error);
-	return 1;
+	return rc;
 }
 
 static int

@@ -248,6 +248,8 @@ char *var_ldap_server_uris;
 char *var_ldap_base_dn;
 char *var_ldap_bind_dn;
 char *var_ldap_bind_password_file;
+char *var_ldap_provision_bind_dn;
+char *var_ldap_provision_bind_password_file;
 int var_ldap_start_tls;
 char *var_ldap_tls_ca_file;
 long long var_ldap_connect_timeout;
@@ -480,6 +482,14 @@ const struct param_def param_table[] = {
 	    &var_ldap_bind_password_file,
 	    "A file whose first line is the bind password (kept out of "
 	    "main.conf, which everyone may read)." },
+	{ "ldap_provision_bind_dn", PARAM_STR, "", 0, 0,
+	    &var_ldap_provision_bind_dn,
+	    "The DN ispmailctl binds as for its writes; empty means "
+	    "ldap_bind_dn." },
+	{ "ldap_provision_bind_password_file", PARAM_STR, "", 0, 0,
+	    &var_ldap_provision_bind_password_file,
+	    "A file whose first line is the password of "
+	    "ldap_provision_bind_dn, read only by ispmailctl." },
 	{ "ldap_start_tls", PARAM_BOOL, "no", 0, 0, &var_ldap_start_tls,
 	    "Require StartTLS on ldap:// connections (ldaps:// is always "
 	    "TLS)." },
@@ -492,8 +502,8 @@ const struct param_def param_table[] = {
 	    "is tried." },
 	{ "ldap_search_timeout", PARAM_TIME, "5s", 1 * SEC, 5 * MIN,
 	    &var_ldap_search_timeout,
-	    "How long a search, bind or write may take; then the lookup "
-	    "fails temporarily." },
+	    "How long one lookup or write may take, connecting, binding "
+	    "and any retry included; then it fails temporarily." },
 	{ "ldap_pool_size", PARAM_INT, "4", 1, 1000, &var_ldap_pool_size,
 	    "The most connections one process keeps open to the directory "
 	    "servers." },

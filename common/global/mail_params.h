@@ -71,6 +71,8 @@ extern char *var_ldap_server_uris;
 extern char *var_ldap_base_dn;
 extern char *var_ldap_bind_dn;
 extern char *var_ldap_bind_password_file;
+extern char *var_ldap_provision_bind_dn;
+extern char *var_ldap_provision_bind_password_file;
 extern int var_ldap_start_tls;
 extern char *var_ldap_tls_ca_file;
 extern long long var_ldap_connect_timeout;

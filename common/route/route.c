@@ -371,15 +371,50 @@ route_find_local(struct route *r, const char *key,
 	char *error = NULL;
 	int rc;
 
-	rc = r->ops->mailbox_get(r->backend, key, mailbox_r, &error);
-	if (rc == 0) {
-		free(error);
-		error = NULL;
-		rc = r->ops->alias_get(r->backend, key, alias_r, &error);
+	if (r->ops->local_get != NULL) {
+		rc = r->ops->local_get(r->backend, key, mailbox_r, alias_r,
+		    &error);
+	} else {
+		rc = r->ops->mailbox_get(r->backend, key, mailbox_r, &error);
+		if (rc == 0) {
+			free(error);
+			error = NULL;
+			rc = r->ops->alias_get(r->backend, key, alias_r,
+			    &error);
+		}
 	}
 	if (rc < 0)
 		route_pass_error(error_r, error != NULL ? error
 		    : xasprintf("%s: temporary failure", key));
+	else
+		free(error);
+	return rc;
+}
+
+/*
+ * The domain of norm (route_backend_domain) and, where the backend can
+ * answer both in one round trip, norm as a mailbox or alias: *local_rc_r
+ * is then 1 or 0 (route_find_local's answer), else
+ * ROUTE_BACKEND_NOT_ASKED.
+ */
+static int
+route_backend_address(struct route *r, const char *norm,
+	struct route_domain **domain_r, int *local_rc_r,
+	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
+	char **error_r)
+{
+	char *error = NULL;
+	int rc;
+
+	*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
+	if (r->ops->address_get == NULL)
+		return route_backend_domain(r, strrchr(norm, '@') + 1,
+		    domain_r, error_r);
+	rc = r->ops->address_get(r->backend, norm, domain_r, local_rc_r,
+	    mailbox_r, alias_r, &error);
+	if (rc < 0)
+		route_pass_error(error_r, error != NULL ? error
+		    : xasprintf("%s: temporary failure", norm));
 	else
 		free(error);
 	return rc;
@@ -441,22 +476,27 @@ route_answer_new(enum route_kind kind, const char *address,
  */
 static int
 route_resolve(struct route *r, const char *norm, int allow_catchall,
-	struct route_answer **answer_r, char **error_r)
+	struct route_answer **answer_r, struct route_domain **domain_r,
+	char **error_r)
 {
 	struct route_domain *d = NULL, *target = NULL;
-	struct route_mailbox *m = NULL;
-	struct route_alias *alias = NULL;
+	struct route_mailbox *m = NULL, *pre_m = NULL;
+	struct route_alias *alias = NULL, *pre_alias = NULL;
 	struct route_answer *inner = NULL;
 	const char *at = strrchr(norm, '@');
 	const char *how = "exact";
 	char *addr = NULL, *key = NULL, *catchall = NULL;
-	int rc, hops;
+	int rc, hops, pre_rc;
 
-	rc = route_backend_domain(r, at + 1, &d, error_r);
+	/* One round trip where the backend can: the domain and norm. */
+	rc = route_backend_address(r, norm, &d, &pre_rc, &pre_m, &pre_alias,
+	    error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "domain %s is not ours", at + 1);
 	if (rc <= 0)
 		return rc;
+	if (domain_r != NULL)
+		*domain_r = route_domain_dup(d);
 	addr = xstrdup(norm);
 	for (hops = 0; d->kind == ROUTE_DOMAIN_ALIAS; hops++) {
 		/*
@@ -507,7 +547,15 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 	}
 
 	key = xstrdup(addr);
-	rc = route_find_local(r, key, &m, &alias, error_r);
+	if (pre_rc != ROUTE_BACKEND_NOT_ASKED && strcmp(addr, norm) == 0) {
+		rc = pre_rc;
+		m = pre_m;
+		alias = pre_alias;
+		pre_m = NULL;
+		pre_alias = NULL;
+	} else {
+		rc = route_find_local(r, key, &m, &alias, error_r);
+	}
 	if (rc == 0) {
 		free(key);
 		key = route_strip_tag(addr);
@@ -559,7 +607,7 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 		rc = 1;
 		goto out;
 	}
-	rc = route_resolve(r, catchall, 0, &inner, error_r);
+	rc = route_resolve(r, catchall, 0, &inner, NULL, error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "unknown address %s (the "
 		    "catch-all %s of %s does not exist)", addr, catchall,
@@ -575,6 +623,8 @@ out:
 	route_domain_free(&target);
 	route_mailbox_free(&m);
 	route_alias_free(&alias);
+	route_mailbox_free(&pre_m);
+	route_alias_free(&pre_alias);
 	free(addr);
 	free(key);
 	free(catchall);
@@ -591,9 +641,11 @@ route_monotonic(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-int
-route_lookup(struct route *r, const char *address,
-	struct route_answer **answer_r, char **error_r)
+/* route_lookup, and the first step's domain when domain_r is not NULL. */
+static int
+route_lookup_address(struct route *r, const char *address,
+	struct route_answer **answer_r, struct route_domain **domain_r,
+	char **error_r)
 {
 	char *norm = NULL, *why = NULL;
 	double start;
@@ -607,7 +659,7 @@ route_lookup(struct route *r, const char *address,
 		return 0;
 	}
 	start = route_monotonic();
-	rc = route_resolve(r, norm, 1, answer_r, error_r);
+	rc = route_resolve(r, norm, 1, answer_r, domain_r, error_r);
 	free(norm);
 	metrics_observe("ispmail_directory_lookup_seconds",
 	    route_monotonic() - start, "backend", r->ops->name, NULL);
@@ -615,6 +667,28 @@ route_lookup(struct route *r, const char *address,
 	    r->ops->name, "result", rc > 0 ? "found" : rc == 0 ?
 	    "not_found" : "error", NULL);
 	return rc;
+}
+
+int
+route_lookup(struct route *r, const char *address,
+	struct route_answer **answer_r, char **error_r)
+{
+	return route_lookup_address(r, address, answer_r, NULL, error_r);
+}
+
+int
+route_lookup_recipient(struct route *r, const char *address,
+	struct route_domain **domain_r, struct route_answer **answer_r,
+	char **error_r)
+{
+	*domain_r = NULL;
+	if (route_lookup_address(r, address, answer_r, domain_r,
+	    error_r) < 0) {
+		route_domain_free(domain_r);
+		route_answer_free(answer_r);
+		return -1;
+	}
+	return *domain_r != NULL;
 }
 
 /* ---- expansion ------------------------------------------------------------ */
@@ -911,7 +985,7 @@ route_expand_address(struct route_expand_ctx *ctx, const char *address,
 		goto out;
 	}
 
-	rc = route_resolve(ctx->r, norm, 1, &a, &ctx->error);
+	rc = route_resolve(ctx->r, norm, 1, &a, NULL, &ctx->error);
 	if (rc < 0) {
 		status = ROUTE_EXPAND_TEMPFAIL;
 		goto out;
@@ -1159,6 +1233,13 @@ route_hash_password(const char *password, char **error_r)
 /* ---- provisioning --------------------------------------------------------- */
 
 /* Run a backend writer's result through: 0, or -1 with its text. */
+int
+route_error_temporary(const char *error)
+{
+	return error != NULL && strncmp(error, ROUTE_ERROR_UNREACHABLE,
+	    strlen(ROUTE_ERROR_UNREACHABLE)) == 0;
+}
+
 static int
 route_write_result(int rc, char *error, char **error_r, const char *what)
 {

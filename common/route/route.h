@@ -136,6 +136,17 @@ int route_domain_lookup(struct route *r, const char *domain,
 int route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r);
 
+/*
+ * route_lookup and route_domain_lookup in one, as a receiver checks a
+ * recipient (the backend may answer both with one question): -1
+ * temporary failure; 0 the domain is not ours (or the address is
+ * invalid); 1 the domain is ours (*domain_r set) and *answer_r is the
+ * address's answer, or NULL when it does not exist (error_r says why).
+ */
+int route_lookup_recipient(struct route *r, const char *address,
+	struct route_domain **domain_r, struct route_answer **answer_r,
+	char **error_r);
+
 /* One final destination of an expanded address. */
 enum route_dest_kind {
 	ROUTE_DEST_MAILBOX = 1,		/* deliver to a mailbox (LMTP) */
@@ -193,8 +204,13 @@ char *route_hash_password(const char *password, char **error_r);
  * Provisioning: the same calls for every backend.  0 ok, -1 with
  * *error_r (caller frees): "domain example.test exists", "no such
  * mailbox", "directory unreachable: ...".  put with create_only fails on
- * an existing entry; without it, replaces it.
+ * an existing entry; without it, replaces it.  An error that starts with
+ * ROUTE_ERROR_UNREACHABLE is temporary (no directory server could be
+ * reached in time; the text names the servers): route_error_temporary().
  */
+#define ROUTE_ERROR_UNREACHABLE "directory unreachable"
+int route_error_temporary(const char *error);
+
 int route_domain_put(struct route *r, const struct route_domain *domain,
 	int create_only, char **error_r);
 int route_domain_delete(struct route *r, const char *name, char **error_r);

@@ -2,10 +2,12 @@
 
 Slapd(tmpdir) builds a cn=config directory with slapadd -n0 that loads the
 core, cosine, inetorgperson and misc schemas and our conf/ispmail.ldif
-(found through $top_srcdir), an mdb database for BASE_DN with a root DN
-and a service account (SERVICE_DN, the DN ispmail binds as), indexes as
-ispmail-ldap(5) recommends, then starts slapd as the current user.  No
-root needed.  stop() and start() keep the data; start() reuses the port,
+(found through $top_srcdir), an mdb database for BASE_DN with a root DN,
+the two accounts of ispmail-ldap(5)'s ACCESS section (SERVICE_DN, which
+the daemons bind as, may only read; PROVISION_DN, which ispmailctl's
+writes bind as, may write), indexes as ispmail-ldap(5) recommends, then
+starts slapd as the current user.  No root needed.  With tls (paths from
+tlsutil.make_certs) it serves that certificate for StartTLS.  stop() and start() keep the data; start() reuses the port,
 so a URI stays valid across a restart.
 
 slapd runs in the foreground with "stats" logging into log_path, so a
@@ -32,6 +34,8 @@ ROOT_DN = "cn=admin," + BASE_DN
 ROOT_PW = "rootsecret"
 SERVICE_DN = "cn=ispmail," + BASE_DN
 SERVICE_PW = "servicesecret"
+PROVISION_DN = "cn=provision," + BASE_DN
+PROVISION_PW = "provisionsecret"
 
 
 def _top_srcdir():
@@ -57,7 +61,7 @@ def _schema_ldif(path):
 class Slapd:
     """One slapd instance; use as a context manager or call stop()."""
 
-    def __init__(self, tmpdir, base_dn=BASE_DN):
+    def __init__(self, tmpdir, base_dn=BASE_DN, tls=None):
         for prog in (SLAPD, SLAPADD):
             if not os.access(prog, os.X_OK):
                 raise RuntimeError(
@@ -68,6 +72,7 @@ class Slapd:
         self.db_dir = os.path.join(self.dir, "db")
         self.log_path = os.path.join(self.dir, "slapd.log")
         self.base_dn = base_dn
+        self.tls = tls
         self.port = free_port()
         self.proc = None
         self._log = None
@@ -76,6 +81,14 @@ class Slapd:
         self._slapadd(0, self._config_ldif())
         self._slapadd(1, self._base_ldif())
         self.start()
+
+    @property
+    def service_dn(self):
+        return SERVICE_DN.replace(BASE_DN, self.base_dn)
+
+    @property
+    def provision_dn(self):
+        return PROVISION_DN.replace(BASE_DN, self.base_dn)
 
     @property
     def url(self):
@@ -91,7 +104,7 @@ objectClass: olcGlobal
 cn: config
 olcPidFile: {dir}/slapd.pid
 olcArgsFile: {dir}/slapd.args
-
+{tls}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -101,7 +114,9 @@ olcModuleLoad: back_mdb
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
-""".format(dir=self.dir, moddir=MODULE_DIR)]
+""".format(dir=self.dir, moddir=MODULE_DIR, tls="" if self.tls is None else
+          "olcTLSCertificateFile: %s\nolcTLSCertificateKeyFile: %s\n" % (
+              self.tls["cert"], self.tls["key"]))]
         for name in ("core", "cosine", "inetorgperson", "misc"):
             parts.append(_schema_ldif(os.path.join(SCHEMA_DIR, name + ".ldif")))
         parts.append(_schema_ldif(ours))
@@ -130,11 +145,12 @@ olcDbIndex: objectClass eq
 olcDbIndex: mail eq
 olcDbIndex: mailLocalAddress eq
 olcDbIndex: ispmailDomainName eq
-olcAccess: {{0}}to attrs=userPassword by dn.exact="{svc}" write by anonymous auth by * none
-olcAccess: {{1}}to * by dn.exact="{svc}" write by * none
+olcAccess: {{0}}to attrs=userPassword by dn.exact="{prov}" write by dn.exact="{svc}" read by anonymous auth by * none
+olcAccess: {{1}}to * by dn.exact="{prov}" write by dn.exact="{svc}" read by * none
 olcLimits: {{0}}dn.exact="{svc}" size=unlimited time=unlimited
+olcLimits: {{1}}dn.exact="{prov}" size=unlimited time=unlimited
 """.format(base=self.base_dn, db=self.db_dir, root=ROOT_DN, rootpw=ROOT_PW,
-           svc=SERVICE_DN))
+           svc=self.service_dn, prov=self.provision_dn))
         return "\n".join(parts)
 
     def _base_ldif(self):
@@ -149,7 +165,14 @@ objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: ispmail
 userPassword: {pw}
-""".format(base=self.base_dn, first=first, svc=SERVICE_DN, pw=SERVICE_PW)
+
+dn: {prov}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: provision
+userPassword: {provpw}
+""".format(base=self.base_dn, first=first, svc=self.service_dn,
+           pw=SERVICE_PW, prov=self.provision_dn, provpw=PROVISION_PW)
 
     def _slapadd(self, dbnum, ldif):
         path = os.path.join(self.dir, "init-%d.ldif" % dbnum)
@@ -265,16 +288,22 @@ userPassword: {pw}
 
 def ispmail_params(server, tmp_path, **extra):
     """main.conf parameters for an instance whose routing directory is
-    server (the service account's password in a file under tmp_path)."""
+    server (the accounts' passwords in files under tmp_path): the daemons
+    read as the service account, ispmailctl writes as the provisioning
+    one."""
     secret = tmp_path / "ldap.secret"
     # A trailing newline, as editors write it: not part of the password.
     secret.write_text(SERVICE_PW + "\n")
+    provision_secret = tmp_path / "ldap-provision.secret"
+    provision_secret.write_text(PROVISION_PW + "\n")
     params = {
         "route_backend": "ldap",
         "ldap_server_uris": server.url,
         "ldap_base_dn": server.base_dn,
-        "ldap_bind_dn": SERVICE_DN,
+        "ldap_bind_dn": server.service_dn,
         "ldap_bind_password_file": str(secret),
+        "ldap_provision_bind_dn": server.provision_dn,
+        "ldap_provision_bind_password_file": str(provision_secret),
         "ldap_connect_timeout": "2s",
         "ldap_search_timeout": "2s",
         # New mailboxes' stores belong to whoever runs the tests.

@@ -1,0 +1,447 @@
+/* route_ldap_entry: filters and DNs, and parsing entries into route records. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldap.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mail_params.h"
+#include "params.h"
+#include "route_backend.h"
+#include "xalloc.h"
+
+#include "route_ldap_int.h"
+
+/* ---- filters, DNs, records ---------------------------------------------- */
+
+/*
+ * RFC 4515 section 3: a value in a filter escapes '*', '(', ')', '\' and
+ * NUL as \XX.  We escape every control and non-ASCII byte too, which the
+ * RFC allows, so no byte of a looked-up address can change the filter.
+ */
+static int
+route_ldap_filter_escape(struct buf *b, const char *value)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) value; *p != '\0'; p++) {
+		if (*p == '*' || *p == '(' || *p == ')' || *p == '\\'
+		    || *p < 0x20 || *p >= 0x7f) {
+			if (buf_printf(b, "\\%02x", *p) < 0)
+				return -1;
+		} else if (buf_append_char(b, (char) *p) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * RFC 4514 section 2.4: an attribute value in a DN escapes the specials
+ * ",+\"\\<>;=", a leading space or '#', a trailing space and NUL; we use
+ * the \XX form for all of them and for control bytes.
+ */
+static int
+route_ldap_dn_escape(struct buf *b, const char *value)
+{
+	const unsigned char *p;
+	size_t len = strlen(value), i;
+
+	for (i = 0, p = (const unsigned char *) value; i < len; i++) {
+		int special = strchr(",+\"\\<>;=", p[i]) != NULL || p[i] < 0x20
+		    || p[i] == 0x7f || (i == 0 && (p[i] == ' ' || p[i] == '#'))
+		    || (i == len - 1 && p[i] == ' ');
+
+		if (special ? buf_printf(b, "\\%02x", p[i]) < 0
+		    : buf_append_char(b, (char) p[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Build "(&(objectClass=OC)(ATTR=VALUE))", or with alt_attr
+ * "(&(objectClass=OC)(|(ATTR=VALUE)(ALT=VALUE)))"; NULL when too long.
+ */
+char *
+route_ldap_filter(const char *oc, const char *attr, const char *alt_attr,
+	const char *value)
+{
+	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	char *filter = NULL;
+	int rc;
+
+	rc = buf_printf(b, "(&(objectClass=%s)", oc);
+	if (alt_attr != NULL && rc == 0)
+		rc = buf_append_str(b, "(|");
+	if (rc == 0)
+		rc = buf_printf(b, "(%s=", attr);
+	if (rc == 0)
+		rc = route_ldap_filter_escape(b, value);
+	if (rc == 0 && alt_attr != NULL) {
+		rc = buf_printf(b, ")(%s=", alt_attr);
+		if (rc == 0)
+			rc = route_ldap_filter_escape(b, value);
+		if (rc == 0)
+			rc = buf_append_char(b, ')');
+	}
+	if (rc == 0)
+		rc = buf_append_str(b, "))");
+	if (rc == 0)
+		filter = buf_strdup(b);
+	buf_free(&b);
+	return filter;
+}
+
+/* "ATTR=VALUE,PARENT" with VALUE escaped; NULL when too long. */
+char *
+route_ldap_child_dn(const char *attr, const char *value, const char *parent)
+{
+	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	char *dn = NULL;
+
+	if (buf_printf(b, "%s=", attr) == 0
+	    && route_ldap_dn_escape(b, value) == 0
+	    && buf_printf(b, ",%s", parent) == 0)
+		dn = buf_strdup(b);
+	buf_free(&b);
+	return dn;
+}
+
+void
+route_ldap_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char) tolower((unsigned char) *s);
+}
+
+/* Lower-case the domain part of an address (domains are case-blind). */
+void
+route_ldap_lower_domain(char *address)
+{
+	char *at = strrchr(address, '@');
+
+	if (at != NULL)
+		route_ldap_lower(at + 1);
+}
+
+int
+route_ldap_names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void
+route_ldap_strv_free(char **v, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **
+route_ldap_strv_dup(char *const *v, size_t count)
+{
+	char **copy = xcalloc(count + 1, sizeof(*copy));
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		copy[i] = xstrdup(v[i]);
+	return copy;
+}
+
+struct route_alias *
+route_ldap_alias_dup(const struct route_alias *a)
+{
+	struct route_alias *copy = xcalloc(1, sizeof(*copy));
+
+	copy->address = xstrdup(a->address);
+	copy->targets = route_ldap_strv_dup(a->targets, a->target_count);
+	copy->target_count = a->target_count;
+	return copy;
+}
+
+/* ---- reading entries ---------------------------------------------------- */
+
+/*
+ * All values of attr as strings.  0 ok (*values_r NULL-terminated,
+ * possibly empty); -1 when a value is too long or holds a NUL byte: the
+ * directory holds something we must not guess about.
+ */
+static int
+route_ldap_values(LDAP *ld, LDAPMessage *entry, const char *attr,
+	char ***values_r, size_t *count_r, char **error_r)
+{
+	struct berval **vals = ldap_get_values_len(ld, entry, attr);
+	size_t n = vals != NULL ? (size_t) ldap_count_values_len(vals) : 0;
+	char **out = xcalloc(n + 1, sizeof(*out));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (vals[i]->bv_len > ROUTE_LDAP_VALUE_MAX
+		    || memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL) {
+			char *dn = ldap_get_dn(ld, entry);
+
+			*error_r = xasprintf("directory entry %s: attribute "
+			    "%s: value too long or contains NUL",
+			    dn != NULL ? dn : "?", attr);
+			if (dn != NULL)
+				ldap_memfree(dn);
+			route_ldap_strv_free(out, i);
+			ldap_value_free_len(vals);
+			return -1;
+		}
+		out[i] = xmemdup(vals[i]->bv_val, vals[i]->bv_len);
+	}
+	if (vals != NULL)
+		ldap_value_free_len(vals);
+	*values_r = out;
+	*count_r = n;
+	return 0;
+}
+
+/* The first value of attr: 1 with *value_r, 0 absent, -1 bad value. */
+int
+route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
+	char **value_r, char **error_r)
+{
+	char **values;
+	size_t count, i;
+
+	*value_r = NULL;
+	if (route_ldap_values(ld, entry, attr, &values, &count, error_r) < 0)
+		return -1;
+	if (count > 0) {
+		*value_r = values[0];
+		for (i = 1; i < count; i++)
+			free(values[i]);
+	}
+	free(values);
+	return count > 0;
+}
+
+static char *
+route_ldap_entry_error(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *value)
+{
+	char *dn = ldap_get_dn(ld, entry), *text;
+
+	text = xasprintf("directory entry %s: bad %s: \"%s\"",
+	    dn != NULL ? dn : "?", attr, value);
+	if (dn != NULL)
+		ldap_memfree(dn);
+	return text;
+}
+
+/* One of names[] (case-blind) by index; -1 unknown.  Absent: dflt. */
+static int
+route_ldap_enum(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *const *names, int count, int dflt, int *value_r,
+	char **error_r)
+{
+	char *text;
+	int i, rc;
+
+	if ((rc = route_ldap_value(ld, entry, attr, &text, error_r)) <= 0) {
+		*value_r = dflt;
+		return rc;
+	}
+	for (i = 0; i < count; i++) {
+		if (strcasecmp(text, names[i]) == 0) {
+			*value_r = i;
+			free(text);
+			return 0;
+		}
+	}
+	*error_r = route_ldap_entry_error(ld, entry, attr, text);
+	free(text);
+	return -1;
+}
+
+static int
+route_ldap_bool(LDAP *ld, LDAPMessage *entry, const char *attr,
+	int *value_r, char **error_r)
+{
+	static const char *const names[] = { "FALSE", "TRUE" };
+
+	return route_ldap_enum(ld, entry, attr, names, 2, 0, value_r, error_r);
+}
+
+static int
+route_ldap_double(LDAP *ld, LDAPMessage *entry, const char *attr,
+	double *value_r, char **error_r)
+{
+	char *text, *end;
+	int rc;
+
+	*value_r = 0;
+	if ((rc = route_ldap_value(ld, entry, attr, &text, error_r)) <= 0)
+		return rc;
+	errno = 0;
+	*value_r = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0') {
+		*error_r = route_ldap_entry_error(ld, entry, attr, text);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+static int
+route_ldap_quota(LDAP *ld, LDAPMessage *entry, long long *value_r,
+	char **error_r)
+{
+	char *text, *end;
+	int rc;
+
+	*value_r = 0;
+	if ((rc = route_ldap_value(ld, entry, "ispmailQuota", &text,
+	    error_r)) <= 0)
+		return rc;
+	errno = 0;
+	*value_r = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || *value_r < 0) {
+		*error_r = route_ldap_entry_error(ld, entry, "ispmailQuota",
+		    text);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+const char *const route_ldap_domain_kinds[] = {
+	"", "local", "relay", "alias"
+};
+const char *const route_ldap_states[] = {
+	"active", "suspended", "disabled"
+};
+const char *const route_ldap_filters[] = {
+	"off", "standard", "aggressive"
+};
+
+int
+route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
+	struct route_domain **domain_r, char **error_r)
+{
+	struct route_domain *d = xcalloc(1, sizeof(*d));
+	int kind = 0;
+
+	if (route_ldap_value(ld, entry, "ispmailDomainName", &d->name,
+	    error_r) <= 0
+	    || route_ldap_enum(ld, entry, "ispmailDomainKind",
+	    route_ldap_domain_kinds, 4, 0, &kind, error_r) < 0
+	    || route_ldap_value(ld, entry, "ispmailDomainTarget",
+	    &d->alias_target, error_r) < 0
+	    || route_ldap_value(ld, entry, "ispmailRelayHost", &d->relay_host,
+	    error_r) < 0
+	    || route_ldap_value(ld, entry, "ispmailCatchAll", &d->catchall,
+	    error_r) < 0
+	    || route_ldap_value(ld, entry, "mailHost", &d->mail_host,
+	    error_r) < 0)
+		goto bad;
+	if (kind == 0) {
+		*error_r = route_ldap_entry_error(ld, entry,
+		    "ispmailDomainKind", "");
+		goto bad;
+	}
+	d->kind = (enum route_domain_kind) kind;
+	route_ldap_lower(d->name);
+	if (d->alias_target != NULL)
+		route_ldap_lower(d->alias_target);
+	*domain_r = d;
+	return 0;
+bad:
+	if (*error_r == NULL)
+		*error_r = route_ldap_entry_error(ld, entry,
+		    "ispmailDomainName", "");
+	route_domain_free(&d);
+	return -1;
+}
+
+int
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+	struct route_mailbox **mailbox_r, char **error_r)
+{
+	struct route_mailbox *m = xcalloc(1, sizeof(*m));
+	int state = 0, filter = 0;
+	size_t i;
+
+	if (route_ldap_value(ld, entry, "mail", &m->address, error_r) <= 0
+	    || route_ldap_values(ld, entry, "mailLocalAddress",
+	    &m->alt_addresses, &m->alt_count, error_r) < 0
+	    || route_ldap_value(ld, entry, "mailHost", &m->mail_host,
+	    error_r) < 0
+	    || route_ldap_value(ld, entry, "ispmailStorePath", &m->store_path,
+	    error_r) < 0
+	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0
+	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 3,
+	    ROUTE_STATE_ACTIVE, &state, error_r) < 0
+	    || route_ldap_value(ld, entry, "userPassword", &m->password_hash,
+	    error_r) < 0
+	    || route_ldap_enum(ld, entry, "ispmailFilterPolicy",
+	    route_ldap_filters, 3, ROUTE_FILTER_OFF, &filter, error_r) < 0
+	    || route_ldap_double(ld, entry, "ispmailTagScore", &m->tag_score,
+	    error_r) < 0
+	    || route_ldap_double(ld, entry, "ispmailQuarantineScore",
+	    &m->quarantine_score, error_r) < 0
+	    || route_ldap_double(ld, entry, "ispmailDiscardScore",
+	    &m->discard_score, error_r) < 0
+	    || route_ldap_bool(ld, entry, "ispmailArchive", &m->archive,
+	    error_r) < 0
+	    || route_ldap_value(ld, entry, "ispmailOutboundClass",
+	    &m->outbound_class, error_r) < 0
+	    || route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
+	    &m->forward_count, error_r) < 0
+	    || route_ldap_bool(ld, entry, "ispmailForwardKeepCopy",
+	    &m->forward_keep_copy, error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
+		route_mailbox_free(&m);
+		return -1;
+	}
+	m->state = (enum route_state) state;
+	m->filter = (enum route_filter_policy) filter;
+	route_ldap_lower_domain(m->address);
+	for (i = 0; i < m->alt_count; i++)
+		route_ldap_lower_domain(m->alt_addresses[i]);
+	/* userPassword holds "{CRYPT}hash"; route.c wants the crypt(3) hash. */
+	if (m->password_hash != NULL
+	    && strncasecmp(m->password_hash, "{CRYPT}", 7) == 0)
+		memmove(m->password_hash, m->password_hash + 7,
+		    strlen(m->password_hash + 7) + 1);
+	*mailbox_r = m;
+	return 0;
+}
+
+int
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+	struct route_alias **alias_r, char **error_r)
+{
+	struct route_alias *a = xcalloc(1, sizeof(*a));
+
+	if (route_ldap_value(ld, entry, "mail", &a->address, error_r) <= 0
+	    || route_ldap_values(ld, entry, "ispmailAliasTarget", &a->targets,
+	    &a->target_count, error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
+		route_alias_free(&a);
+		return -1;
+	}
+	route_ldap_lower_domain(a->address);
+	*alias_r = a;
+	return 0;
+}

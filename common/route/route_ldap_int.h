@@ -1,0 +1,186 @@
+/*
+ * route_ldap_int: what the files of the LDAP backend share (route_ldap.c:
+ * open, close, cached getters, auth bind; route_ldap_conn.c: configuration,
+ * pool, failover, search and write; route_ldap_entry.c: filters, DNs,
+ * entry parsing; route_ldap_write.c: provisioning writes and lists).
+ * Nothing outside common/route/route_ldap*.c includes it.
+ */
+#ifndef ISPMAIL_ROUTE_LDAP_INT_H
+#define ISPMAIL_ROUTE_LDAP_INT_H
+
+#include <time.h>
+
+#include <ldap.h>
+
+#include "route_backend.h"
+
+/*
+ * A server that failed to connect or dropped us is skipped this long, so
+ * a dead primary costs one connect timeout per interval, not per lookup.
+ * When every server is marked dead they are all tried anyway.
+ */
+#define ROUTE_LDAP_DEAD_SECONDS 30
+/* The longest attribute value we accept from the directory. */
+#define ROUTE_LDAP_VALUE_MAX 4096
+/* The longest filter or DN we build (values are <= 4096 escaped x3). */
+#define ROUTE_LDAP_TEXT_MAX (16 * 1024)
+/* The longest bind password file. */
+#define ROUTE_LDAP_PASSWORD_MAX 1024
+/*
+ * A lookup by exact key matches one entry; more means the directory is
+ * inconsistent.  Ask for a few so we can say so rather than pick one.
+ */
+#define ROUTE_LDAP_LOOKUP_SIZELIMIT 8
+
+#define ROUTE_LDAP_OC_DOMAIN "ispmailDomain"
+#define ROUTE_LDAP_OC_MAILBOX "ispmailMailbox"
+#define ROUTE_LDAP_OC_ALIAS "ispmailAlias"
+#define ROUTE_LDAP_OC_RELAY "ispmailRelayRecipient"
+
+struct route_ldap_server {
+	char *uri;
+	int implicit_tls;		/* ldaps:// */
+	time_t dead_until;		/* monotonic seconds */
+};
+
+struct route_ldap_conn {
+	LDAP *ld;			/* NULL: slot free */
+	size_t server;			/* index into servers */
+	int busy;
+};
+
+enum route_ldap_cache_kind {
+	ROUTE_LDAP_CACHE_DOMAIN = 'd',
+	ROUTE_LDAP_CACHE_MAILBOX = 'm',
+	ROUTE_LDAP_CACHE_ALIAS = 'a',
+	ROUTE_LDAP_CACHE_RELAY = 'r',
+};
+
+struct route_ldap_cache_entry {
+	char *key;			/* kind letter, ':', lookup key */
+	enum route_ldap_cache_kind kind;
+	int found;
+	void *record;			/* a copy, or NULL (negative, relay) */
+	time_t expires;
+	struct route_ldap_cache_entry *hash_next;
+	struct route_ldap_cache_entry *older, *newer;
+};
+
+struct route_ldap {
+	struct route_ldap_server *servers;
+	size_t server_count;
+	char *base_dn;
+	char *bind_dn;			/* "" = anonymous */
+	char *bind_password;
+	struct route_ldap_conn *pool;
+	size_t pool_size;
+	/* Provisioning writes, bound as ldap_provision_bind_dn. */
+	struct route_ldap_conn writer;
+	char *provision_password;	/* read at the first write */
+
+	struct route_ldap_cache_entry **buckets;
+	size_t bucket_count;		/* power of two, 0 = no cache */
+	size_t cache_count;
+	struct route_ldap_cache_entry *oldest, *newest;
+};
+
+enum route_ldap_write_op {
+	ROUTE_LDAP_ADD,
+	ROUTE_LDAP_MODIFY,
+	ROUTE_LDAP_DELETE,
+};
+
+/* route_ldap_conn.c */
+/* When an operation starting now must end: ldap_search_timeout away. */
+double
+route_ldap_deadline(void);
+time_t
+route_ldap_now(void);
+int
+route_ldap_check_config(struct route_ldap *rl, char **error_r);
+int
+route_ldap_connect(struct route_ldap *rl, const char *dn,
+	const char *password, double deadline, LDAP **ld_r, size_t *server_r,
+	int *ldrc_r, char **error_r);
+void
+route_ldap_pool_put(struct route_ldap_conn *conn);
+int
+route_ldap_search(struct route_ldap *rl, const char *base, int scope,
+	const char *filter, const char *const *attrs, int sizelimit,
+	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
+	char **error_r);
+int
+route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
+	const char *dn, LDAPMod **mods, int *ldrc_r, char **text_r,
+	char **error_r);
+
+/* route_ldap_entry.c */
+char *
+route_ldap_filter(const char *oc, const char *attr, const char *alt_attr,
+	const char *value);
+char *
+route_ldap_child_dn(const char *attr, const char *value, const char *parent);
+void
+route_ldap_lower(char *s);
+void
+route_ldap_lower_domain(char *address);
+int
+route_ldap_names_cmp(const void *a, const void *b);
+void
+route_ldap_strv_free(char **v, size_t count);
+char **
+route_ldap_strv_dup(char *const *v, size_t count);
+struct route_alias *
+route_ldap_alias_dup(const struct route_alias *a);
+int
+route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
+	char **value_r, char **error_r);
+extern const char *const route_ldap_domain_kinds[];
+extern const char *const route_ldap_states[];
+extern const char *const route_ldap_filters[];
+int
+route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
+	struct route_domain **domain_r, char **error_r);
+int
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+	struct route_mailbox **mailbox_r, char **error_r);
+int
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+	struct route_alias **alias_r, char **error_r);
+
+/* route_ldap.c */
+void
+route_ldap_cache_flush(struct route_ldap *rl);
+extern const char *const route_ldap_no_attrs[];
+
+/* route_ldap_write.c */
+int
+route_ldap_find_dn(struct route_ldap *rl, const char *filter, char **dn_r,
+	char **error_r);
+int
+route_ldap_domain_put(void *backend, const struct route_domain *domain,
+	int create_only, char **error_r);
+int
+route_ldap_mailbox_put(void *backend, const struct route_mailbox *mailbox,
+	int create_only, char **error_r);
+int
+route_ldap_alias_put(void *backend, const struct route_alias *alias,
+	int create_only, char **error_r);
+int
+route_ldap_relay_recipient_put(void *backend, const char *address,
+	char **error_r);
+int
+route_ldap_domain_delete(void *backend, const char *name, char **error_r);
+int
+route_ldap_mailbox_delete(void *backend, const char *address,
+	char **error_r);
+int
+route_ldap_alias_delete(void *backend, const char *address, char **error_r);
+int
+route_ldap_relay_recipient_delete(void *backend, const char *address,
+	char **error_r);
+int
+route_ldap_list(void *backend, enum route_list_kind kind, const char *domain,
+	char ***names_r, char **error_r);
+
+#endif

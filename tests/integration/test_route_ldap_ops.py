@@ -1,0 +1,275 @@
+"""The LDAP directory as an operator runs it (ispmail-ldap(5)), against a
+real slapd (tests/integration/slapd.py) and a real smtpd:
+
+- a hung slapd (SIGSTOP) costs each RCPT at most one ldap_search_timeout;
+- the daemons' account may only read, ispmailctl's provisioning account
+  writes, and ispmailctl's writes use it;
+- provisioning against an unreachable directory exits 75 (EX_TEMPFAIL)
+  naming the URI;
+- a TLS certificate that does not verify says "certificate" and names
+  ldap_tls_ca_file, in ispmailctl and in the daemon log;
+- an uncached lookup is one search.
+"""
+
+import re
+import smtplib
+import subprocess
+import time
+
+import pytest
+
+import mailutil
+import slapd as slapd_fixture
+import tlsutil
+
+TEMPFAIL = 75   # CTL_EXIT_TEMPFAIL (EX_TEMPFAIL)
+LDAP_INSUFFICIENT_ACCESS = 50
+
+
+def ctl_ok(inst, *args, input=None, expect=0):
+    result = inst.ctl(*args, input=input, timeout=30)
+    assert result.returncode == expect, (
+        "ispmailctl %s: exit %d, expected %d\nstdout: %s\nstderr: %s"
+        % (" ".join(args), result.returncode, expect, result.stdout,
+           result.stderr))
+    return result
+
+
+def provision(inst):
+    ctl_ok(inst, "domain", "add", "example.test")
+    for user in ("alice", "bob", "carol", "dave"):
+        ctl_ok(inst, "mailbox", "add", "%s@example.test" % user,
+               "--no-store")
+    ctl_ok(inst, "alias", "add", "sales@example.test", "alice@example.test")
+
+
+def ldap_instance(make_instance, server, tmp_path, services=(), **params):
+    inst = make_instance(services=list(services),
+                         params=slapd_fixture.ispmail_params(
+                             server, tmp_path, **params))
+    inst.params.setdefault("myhostname", "mx.example.test")
+    inst.write_main_conf()
+    return inst
+
+
+def smtp_transaction(inst):
+    """An SMTP client to inst's MX port, after EHLO and MAIL."""
+    client = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=30)
+    client.ehlo("client.example.net")
+    code, text = client.mail("sender@example.net")
+    assert code == 250, (code, text)
+    return client
+
+
+@pytest.fixture
+def slapd(tmp_path):
+    with slapd_fixture.Slapd(tmp_path) as server:
+        yield server
+
+
+# ---- one search per lookup ---------------------------------------------------
+
+def search_filters(server):
+    """The filters of the searches slapd has logged so far, in order."""
+    return re.findall(r" SRCH base=.* filter=\"(.*)\"", server.log())
+
+
+def test_uncached_lookup_is_one_search(make_instance, slapd, tmp_path):
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0")
+    provision(inst)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+
+        def searches(address, want):
+            time.sleep(0.3)
+            before = len(search_filters(slapd))
+            code, text = client.rcpt(address)
+            assert code == want, (address, code, text)
+            # slapd writes its log asynchronously to the reply.
+            time.sleep(0.3)
+            return search_filters(slapd)[before:]
+
+        # Each RCPT resolves the address once: the domain, the mailbox
+        # and the alias are one search.
+        for address, want in (("alice@example.test", 250),
+                              ("nobody@example.test", 550),
+                              ("bob@example.test", 250)):
+            filters = searches(address, want)
+            assert len(filters) == 1, "RCPT %s took %d searches: %s" % (
+                address, len(filters), filters)
+    finally:
+        client.close()
+
+
+# ---- a hung directory: one timeout per RCPT ----------------------------------
+
+def test_hung_directory_costs_one_search_timeout_per_rcpt(
+        make_instance, slapd, tmp_path):
+    timeout = 2
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_search_timeout="%ds" % timeout,
+                         ldap_connect_timeout="%ds" % timeout,
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0")
+    provision(inst)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        # A pooled, bound connection first: the hung search is retried.
+        assert client.rcpt("alice@example.test")[0] == 250
+        slapd.pause()
+        try:
+            for address in ("bob@example.test", "carol@example.test",
+                            "dave@example.test"):
+                started = time.monotonic()
+                code, text = client.rcpt(address)
+                elapsed = time.monotonic() - started
+                assert 400 <= code < 500, (address, code, text)
+                # Before: a search timeout, then a retry whose bind timed
+                # out too (2 x ldap_search_timeout).
+                assert elapsed < 1.5 * timeout, (
+                    "RCPT %s took %.2fs with ldap_search_timeout %ds"
+                    % (address, elapsed, timeout))
+                assert elapsed > 0.8 * timeout, (
+                    "RCPT %s failed after %.2fs, before the timeout"
+                    % (address, elapsed))
+        finally:
+            slapd.resume()
+        assert client.rcpt("bob@example.test")[0] == 250
+    finally:
+        client.close()
+
+
+# ---- two accounts: the daemons read, ispmailctl writes -----------------------
+
+def ldapmodify_as(server, dn, password, ldif):
+    return subprocess.run(
+        ["ldapmodify", "-x", "-H", server.url, "-D", dn, "-w", password],
+        input=ldif, capture_output=True, text=True, timeout=30)
+
+
+def test_read_account_cannot_write_and_provisioning_can(
+        make_instance, slapd, tmp_path):
+    inst = ldap_instance(make_instance, slapd, tmp_path)
+    provision(inst)
+    entry = "mail=alice@example.test,ispmailDomainName=example.test," \
+        + slapd.base_dn
+    # ispmailctl wrote as the provisioning account.
+    assert ("creatorsName: " + slapd.provision_dn) in slapd.ldapsearch(
+        "(mail=alice@example.test)", "creatorsName")
+    ctl_ok(inst, "mailbox", "set", "alice@example.test", "quota=2048")
+    assert ("modifiersName: " + slapd.provision_dn) in slapd.ldapsearch(
+        "(mail=alice@example.test)", "modifiersName")
+
+    change = ("dn: %s\nchangetype: modify\nreplace: ispmailQuota\n"
+              "ispmailQuota: 1\n" % entry)
+    # The daemons' account reads but may not write ...
+    result = ldapmodify_as(slapd, slapd.service_dn,
+                           slapd_fixture.SERVICE_PW, change)
+    assert result.returncode == LDAP_INSUFFICIENT_ACCESS, result
+    assert "ispmailQuota: 2048" in slapd.ldapsearch(
+        "(mail=alice@example.test)", "ispmailQuota")
+    # ... the provisioning account may.
+    result = ldapmodify_as(slapd, slapd.provision_dn,
+                           slapd_fixture.PROVISION_PW, change)
+    assert result.returncode == 0, result
+
+    # Without the provisioning account ispmailctl writes as the daemons'
+    # account, which slapd refuses: a permanent error, not 75.
+    inst.write_main_conf({"ldap_provision_bind_dn": "",
+                          "ldap_provision_bind_password_file": ""})
+    result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                    "--no-store", expect=1)
+    assert "Insufficient access" in result.stderr, result.stderr
+
+    # Reading never needs the provisioning password file: a daemon need
+    # not be able to read it.
+    missing = str(tmp_path / "no-such-provision.secret")
+    inst.write_main_conf({
+        "ldap_provision_bind_dn": slapd.provision_dn,
+        "ldap_provision_bind_password_file": missing})
+    out = ctl_ok(inst, "route", "alice@example.test").stdout
+    assert "alice@example.test" in out
+    result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                    "--no-store", expect=1)
+    assert missing in result.stderr
+    assert "ldap_provision_bind_password_file" in result.stderr
+
+
+# ---- provisioning against an unreachable directory exits 75 ------------------
+
+def test_unreachable_directory_makes_provisioning_exit_75(
+        make_instance, slapd, tmp_path):
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         ldap_search_timeout="1s", ldap_connect_timeout="1s")
+    provision(inst)
+    slapd.stop()
+    for args in (("domain", "add", "example.net"),
+                 ("mailbox", "add", "erin@example.test", "--no-store"),
+                 ("mailbox", "del", "bob@example.test"),
+                 ("alias", "add", "info@example.test", "bob@example.test"),
+                 ("domain", "list")):
+        result = ctl_ok(inst, *args, expect=TEMPFAIL)
+        assert slapd.url in result.stderr, result.stderr
+        assert "unreachable" in result.stderr
+    # A hung provider: 75 too, within the timeouts.
+    slapd.start()
+    slapd.pause()
+    try:
+        started = time.monotonic()
+        result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                        "--no-store", expect=TEMPFAIL)
+        elapsed = time.monotonic() - started
+    finally:
+        slapd.resume()
+    assert slapd.url in result.stderr, result.stderr
+    assert elapsed < 5, "took %.1fs with 1s timeouts" % elapsed
+    ctl_ok(inst, "mailbox", "add", "erin@example.test", "--no-store")
+
+
+# ---- TLS: a certificate that does not verify ---------------------------------
+
+def test_tls_certificate_failure_names_ldap_tls_ca_file(
+        make_instance, tmp_path):
+    ours = tlsutil.make_certs(hostname="localhost")
+    other = tlsutil.make_certs(hostname="other-ca.test")
+    assert ours["ca"] != other["ca"]
+    with slapd_fixture.Slapd(tmp_path, tls=ours) as server:
+        inst = ldap_instance(make_instance, server, tmp_path,
+                             services=mailutil.smtpd_services(maxproc=1),
+                             ldap_start_tls="yes",
+                             ldap_tls_ca_file=ours["ca"],
+                             ldap_cache_positive_ttl="0",
+                             ldap_cache_negative_ttl="0")
+        # With the right CA, StartTLS works: the setup is sound.
+        provision(inst)
+        assert "alice@example.test" in ctl_ok(
+            inst, "route", "alice@example.test").stdout
+
+        inst.params["ldap_tls_ca_file"] = other["ca"]
+        inst.write_main_conf()
+        result = ctl_ok(inst, "route", "alice@example.test",
+                        expect=TEMPFAIL)
+        assert "certificate" in result.stdout, result.stdout
+        assert "ldap_tls_ca_file " + other["ca"] in result.stdout
+        result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                        "--no-store", expect=TEMPFAIL)
+        assert "certificate" in result.stderr, result.stderr
+        assert "ldap_tls_ca_file" in result.stderr
+
+        # The daemon log says the same.
+        inst.start()
+        client = smtp_transaction(inst)
+        try:
+            code, text = client.rcpt("alice@example.test")
+            assert 400 <= code < 500, (code, text)
+        finally:
+            client.close()
+        line = inst.wait_for_log(r"ldap.*certificate.*ldap_tls_ca_file "
+                                 + re.escape(other["ca"]))
+        assert line
