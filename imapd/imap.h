@@ -231,6 +231,25 @@ int imap_enable_condstore(struct imap_session *sess, const char *name,
 	struct buf *enabled);
 /* imap_search.c */
 imap_handler imap_cmd_search;
+/* SEARCH's CHARSET (UTF-8, US-ASCII); 0 ok, -1 after a tagged NO. */
+int imap_search_charset(struct imap_session *sess, const struct imap_arg *arg);
+/*
+ * Run search criteria (args after any CHARSET): the box indexes of the
+ * matching messages, ascending, in *idx_r (caller frees) and *n_r; and
+ * with a MODSEQ key the highest MODSEQ matched in *modseq_r (else 0).
+ * 0 ok; -1 after a tagged BAD.
+ */
+int imap_search_run(struct imap_session *sess, struct imap_arg *args,
+	size_t count, uint32_t **idx_r, size_t *n_r, uint64_t *modseq_r);
+/* "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1; () means ALL) as bits. */
+#define IMAP_ESEARCH_MIN	0x01
+#define IMAP_ESEARCH_MAX	0x02
+#define IMAP_ESEARCH_ALL	0x04
+#define IMAP_ESEARCH_COUNT	0x08
+int imap_search_return_options(const struct imap_arg *arg,
+	unsigned int *opts_r);
+/* imap_sort.c, imap_thread.c (RFC 5256, 5267) */
+imap_handler imap_cmd_sort, imap_cmd_thread;
 
 /*
  * Resolve a sequence set argument (sequence numbers, or UIDs for UID

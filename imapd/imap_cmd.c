@@ -76,6 +76,9 @@ static const struct imap_command imap_commands[] = {
 	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
 	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID |
 	    CMD_NO_EXPUNGE },
+	{ "SORT", imap_cmd_sort, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "THREAD", imap_cmd_thread, CMD_SELECTED | CMD_UID |
+	    CMD_NO_EXPUNGE },
 	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
@@ -206,8 +209,8 @@ imap_write_capability(struct imap_session *sess)
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
-	    "QRESYNC ESEARCH "
-	    "COMPRESS=DEFLATE");
+	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
+	    "THREAD=REFERENCES COMPRESS=DEFLATE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
