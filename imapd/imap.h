@@ -188,7 +188,15 @@ const char *imap_folder_special_use(const char *name);
 imap_handler imap_cmd_fetch;
 /* imap_msgs.c */
 imap_handler imap_cmd_store, imap_cmd_copy, imap_cmd_move,
-	imap_cmd_expunge, imap_cmd_append;
+	imap_cmd_expunge;
+/*
+ * The UIDs the folder at dir gave to these base names (0 for one it
+ * does not know); returns its UIDVALIDITY, 0 when unknown.
+ */
+uint32_t imap_target_uids(const char *dir, char **bases, size_t count,
+	uint32_t *uids, char **error_r);
+/* imap_append.c */
+imap_handler imap_cmd_append;
 /* Remove \Deleted messages (those in uids when not NULL); 0 or -1. */
 int imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 	int report);
