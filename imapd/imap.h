@@ -66,6 +66,7 @@ struct imap_session {
 	int condstore;			/* CONDSTORE enabled (RFC 7162 3.1) */
 	int qresync;			/* QRESYNC enabled: VANISHED, not
 					   EXPUNGE (RFC 7162 3.2.10) */
+	int utf8_accept;		/* UTF8=ACCEPT enabled (RFC 6855) */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
@@ -266,6 +267,22 @@ imap_handler imap_cmd_sort, imap_cmd_thread;
  */
 int imap_select_messages(struct imap_session *sess, const char *set,
 	int uid, unsigned char **selected_r);
+
+/* imap_utf7.c: mailbox names in UTF-8 (UTF8=ACCEPT) */
+#define IMAP_MAILBOX_UTF8_CAP 4096
+/* UTF-8 to modified UTF-7 in out; 0 ok, -1 not valid UTF-8 (or a
+ * control character). */
+int imap_utf8_to_mutf7(const char *in, struct buf *out);
+/* Modified UTF-7 to UTF-8 in out; 0 ok, -1 not valid. */
+int imap_mutf7_to_utf8(const char *in, struct buf *out);
+/* A mailbox name (as on disk) in a response: UTF-8 once enabled. */
+void imap_write_mailbox(struct imap_session *sess, const char *name);
+/*
+ * Once UTF8=ACCEPT is enabled, the mailbox-name arguments of verb are
+ * turned into modified UTF-7 in place.  0 ok; -1 after a tagged BAD.
+ */
+int imap_utf8_args(struct imap_session *sess, const char *verb,
+	struct imap_arg *args, size_t count);
 
 /* --- helpers shared by the command modules ------------------------------ */
 

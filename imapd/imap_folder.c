@@ -780,7 +780,7 @@ imap_status_write(struct imap_session *sess, const char *name,
 	}
 	imap_uidlist_result_free(&r);
 	imap_printf(sess, "* STATUS ");
-	imap_write_string(sess, name, strlen(name));
+	imap_write_mailbox(sess, name);
 	imap_printf(sess, " (");
 	for (i = 0; i < items->count; i++) {
 		k = imap_status_item(&items->list[i]);

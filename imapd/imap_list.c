@@ -198,7 +198,7 @@ imap_list_reply(struct imap_session *sess, const char *verb,
 	const char *name, const char *attrs, const char *extended)
 {
 	imap_printf(sess, "* %s (%s) \".\" ", verb, attrs);
-	imap_write_string(sess, name, strlen(name));
+	imap_write_mailbox(sess, name);
 	imap_printf(sess, "%s\r\n", extended);
 }
 
