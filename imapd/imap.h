@@ -66,6 +66,7 @@ struct imap_session {
 	int condstore;			/* CONDSTORE enabled (RFC 7162 3.1) */
 	int qresync;			/* QRESYNC enabled: VANISHED, not
 					   EXPUNGE (RFC 7162 3.2.10) */
+	int utf8_accept;		/* UTF8=ACCEPT enabled (RFC 6855) */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
@@ -188,7 +189,15 @@ const char *imap_folder_special_use(const char *name);
 imap_handler imap_cmd_fetch;
 /* imap_msgs.c */
 imap_handler imap_cmd_store, imap_cmd_copy, imap_cmd_move,
-	imap_cmd_expunge, imap_cmd_append;
+	imap_cmd_expunge;
+/*
+ * The UIDs the folder at dir gave to these base names (0 for one it
+ * does not know); returns its UIDVALIDITY, 0 when unknown.
+ */
+uint32_t imap_target_uids(const char *dir, char **bases, size_t count,
+	uint32_t *uids, char **error_r);
+/* imap_append.c */
+imap_handler imap_cmd_append;
 /* Remove \Deleted messages (those in uids when not NULL); 0 or -1. */
 int imap_expunge(struct imap_session *sess, const struct imap_seqset *uids,
 	int report);
@@ -231,6 +240,25 @@ int imap_enable_condstore(struct imap_session *sess, const char *name,
 	struct buf *enabled);
 /* imap_search.c */
 imap_handler imap_cmd_search;
+/* SEARCH's CHARSET (UTF-8, US-ASCII); 0 ok, -1 after a tagged NO. */
+int imap_search_charset(struct imap_session *sess, const struct imap_arg *arg);
+/*
+ * Run search criteria (args after any CHARSET): the box indexes of the
+ * matching messages, ascending, in *idx_r (caller frees) and *n_r; and
+ * with a MODSEQ key the highest MODSEQ matched in *modseq_r (else 0).
+ * 0 ok; -1 after a tagged BAD.
+ */
+int imap_search_run(struct imap_session *sess, struct imap_arg *args,
+	size_t count, uint32_t **idx_r, size_t *n_r, uint64_t *modseq_r);
+/* "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1; () means ALL) as bits. */
+#define IMAP_ESEARCH_MIN	0x01
+#define IMAP_ESEARCH_MAX	0x02
+#define IMAP_ESEARCH_ALL	0x04
+#define IMAP_ESEARCH_COUNT	0x08
+int imap_search_return_options(const struct imap_arg *arg,
+	unsigned int *opts_r);
+/* imap_sort.c, imap_thread.c (RFC 5256, 5267) */
+imap_handler imap_cmd_sort, imap_cmd_thread;
 
 /*
  * Resolve a sequence set argument (sequence numbers, or UIDs for UID
@@ -239,6 +267,22 @@ imap_handler imap_cmd_search;
  */
 int imap_select_messages(struct imap_session *sess, const char *set,
 	int uid, unsigned char **selected_r);
+
+/* imap_utf7.c: mailbox names in UTF-8 (UTF8=ACCEPT) */
+#define IMAP_MAILBOX_UTF8_CAP 4096
+/* UTF-8 to modified UTF-7 in out; 0 ok, -1 not valid UTF-8 (or a
+ * control character). */
+int imap_utf8_to_mutf7(const char *in, struct buf *out);
+/* Modified UTF-7 to UTF-8 in out; 0 ok, -1 not valid. */
+int imap_mutf7_to_utf8(const char *in, struct buf *out);
+/* A mailbox name (as on disk) in a response: UTF-8 once enabled. */
+void imap_write_mailbox(struct imap_session *sess, const char *name);
+/*
+ * Once UTF8=ACCEPT is enabled, the mailbox-name arguments of verb are
+ * turned into modified UTF-7 in place.  0 ok; -1 after a tagged BAD.
+ */
+int imap_utf8_args(struct imap_session *sess, const char *verb,
+	struct imap_arg *args, size_t count);
 
 /* --- helpers shared by the command modules ------------------------------ */
 

@@ -77,6 +77,9 @@ static const struct imap_command imap_commands[] = {
 	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
 	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID |
 	    CMD_NO_EXPUNGE },
+	{ "SORT", imap_cmd_sort, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "THREAD", imap_cmd_thread, CMD_SELECTED | CMD_UID |
+	    CMD_NO_EXPUNGE },
 	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
@@ -207,8 +210,8 @@ imap_write_capability(struct imap_session *sess)
 	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
-	    "QRESYNC ESEARCH "
-	    "COMPRESS=DEFLATE");
+	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
+	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -514,8 +517,15 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 	}
 	/* Unknown names are ignored (RFC 5161 3.1). */
 	enabled = buf_new(64);
-	for (i = 0; i < count; i++)
-		(void) imap_enable_condstore(sess, args[i].str, enabled);
+	for (i = 0; i < count; i++) {
+		if (imap_enable_condstore(sess, args[i].str, enabled))
+			continue;
+		if (strcasecmp(args[i].str, "UTF8=ACCEPT") == 0) {
+			if (!sess->utf8_accept)
+				(void) buf_append_str(enabled, " UTF8=ACCEPT");
+			sess->utf8_accept = 1;
+		}
+	}
 	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
 	buf_free(&enabled);
 	imap_tagged(sess, "OK", "Enabled");
@@ -746,7 +756,7 @@ imap_cmd_getquotaroot(struct imap_session *sess, struct imap_arg *args,
 	}
 	free(dir);
 	imap_printf(sess, "* QUOTAROOT ");
-	imap_write_string(sess, name, strlen(name));
+	imap_write_mailbox(sess, name);
 	imap_printf(sess, " \"\"\r\n");
 	imap_write_quota(sess);
 	imap_tagged(sess, "OK", "Getquotaroot completed");
@@ -804,6 +814,9 @@ imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 		imap_tagged(sess, "BAD", "No mailbox selected");
 		return;
 	}
+	if (sess->utf8_accept && imap_utf8_args(sess, cmd->name, args + first,
+	    count - first) < 0)
+		return;
 	cmd->handler(sess, args + first, count - first);
 	if (sess->state == IMAP_STATE_SELECTED &&
 	    (!(cmd->flags & CMD_NO_EXPUNGE) || sess->uid_cmd))

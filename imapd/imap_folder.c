@@ -274,6 +274,83 @@ imap_names_contain(char **names, size_t count, const char *name)
 	return 0;
 }
 
+void
+imap_name_set_init(struct imap_name_set *set, char **names, size_t count)
+{
+	size_t i;
+
+	set->sorted = xcalloc(count + 1, sizeof(*set->sorted));
+	set->count = 0;
+	for (i = 0; i < count; i++) {
+		if (names[i] != NULL)
+			set->sorted[set->count++] = names[i];
+	}
+	qsort(set->sorted, set->count, sizeof(*set->sorted), imap_name_cmp);
+}
+
+void
+imap_name_set_free(struct imap_name_set *set)
+{
+	free(set->sorted);
+	set->sorted = NULL;
+	set->count = 0;
+}
+
+/* The index of the first name not below key in strcmp order. */
+static size_t
+imap_name_set_lower(const struct imap_name_set *set, const char *key)
+{
+	size_t lo = 0, hi = set->count, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(set->sorted[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int
+imap_name_set_contains(const struct imap_name_set *set, const char *name)
+{
+	size_t i = imap_name_set_lower(set, name);
+
+	return i < set->count && strcmp(set->sorted[i], name) == 0;
+}
+
+int
+imap_name_set_has_children(const struct imap_name_set *set,
+	const char *name)
+{
+	size_t len = strlen(name), i;
+	char *key = xasprintf("%s.", name);
+
+	/* Every "name.x" sorts at or after "name." and before the rest. */
+	i = imap_name_set_lower(set, key);
+	free(key);
+	return i < set->count && strncmp(set->sorted[i], name, len) == 0 &&
+	    set->sorted[i][len] == '.';
+}
+
+size_t
+imap_names_sort_unique(char **names, size_t count)
+{
+	size_t i, n = 0;
+
+	if (count == 0)
+		return 0;
+	qsort(names, count, sizeof(*names), imap_name_cmp);
+	for (i = 0; i < count; i++) {
+		if (n > 0 && strcmp(names[n - 1], names[i]) == 0)
+			free(names[i]);
+		else
+			names[n++] = names[i];
+	}
+	return n;
+}
+
 int
 imap_has_children(char **names, size_t count, const char *name)
 {
@@ -703,7 +780,7 @@ imap_status_write(struct imap_session *sess, const char *name,
 	}
 	imap_uidlist_result_free(&r);
 	imap_printf(sess, "* STATUS ");
-	imap_write_string(sess, name, strlen(name));
+	imap_write_mailbox(sess, name);
 	imap_printf(sess, " (");
 	for (i = 0; i < items->count; i++) {
 		k = imap_status_item(&items->list[i]);

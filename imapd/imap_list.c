@@ -90,7 +90,7 @@ static char **
 imap_missing_parents(char ***names, size_t *count, size_t *ghost_count_r)
 {
 	char **ghosts = NULL, *parent, *dot, *key;
-	size_t ghost_count = 0, n = *count, i;
+	size_t ghost_count = 0, alloc = 0, n = *count, i;
 
 	for (i = 1; i < n; i++) {
 		for (dot = strchr((*names)[i], '.'); dot != NULL;
@@ -99,16 +99,20 @@ imap_missing_parents(char ***names, size_t *count, size_t *ghost_count_r)
 			    (size_t) (dot - (*names)[i]));
 			key = parent;
 			if (bsearch(&key, *names + 1, n - 1, sizeof(**names),
-			    imap_name_cmp) != NULL ||
-			    imap_names_contain(ghosts, ghost_count, parent)) {
+			    imap_name_cmp) != NULL) {
 				free(parent);
 				continue;
 			}
-			ghosts = xreallocarray(ghosts, ghost_count + 1,
-			    sizeof(*ghosts));
+			if (ghost_count == alloc) {
+				alloc = alloc == 0 ? 16 : alloc * 2;
+				ghosts = xreallocarray(ghosts, alloc,
+				    sizeof(*ghosts));
+			}
 			ghosts[ghost_count++] = parent;
 		}
 	}
+	/* Repeats go once, by sorting (not a search per parent). */
+	ghost_count = imap_names_sort_unique(ghosts, ghost_count);
 	imap_names_merge(names, count, ghosts, ghost_count);
 	*ghost_count_r = ghost_count;
 	return ghosts;
@@ -175,16 +179,15 @@ imap_add_unknown_subs(char ***names, size_t *count, char **subs,
 	char **unknown = NULL, *key;
 	size_t unknown_count = 0, n = *count, i;
 
+	unknown = xcalloc(sub_count + 1, sizeof(*unknown));
 	for (i = 0; i < sub_count; i++) {
 		key = subs[i];
 		if (strcasecmp(key, "INBOX") == 0 || bsearch(&key, *names + 1,
-		    n - 1, sizeof(**names), imap_name_cmp) != NULL ||
-		    imap_names_contain(unknown, unknown_count, key))
+		    n - 1, sizeof(**names), imap_name_cmp) != NULL)
 			continue;
-		unknown = xreallocarray(unknown, unknown_count + 1,
-		    sizeof(*unknown));
 		unknown[unknown_count++] = xstrdup(key);
 	}
+	unknown_count = imap_names_sort_unique(unknown, unknown_count);
 	imap_names_merge(names, count, unknown, unknown_count);
 	*unknown_count_r = unknown_count;
 	return unknown;
@@ -195,7 +198,7 @@ imap_list_reply(struct imap_session *sess, const char *verb,
 	const char *name, const char *attrs, const char *extended)
 {
 	imap_printf(sess, "* %s (%s) \".\" ", verb, attrs);
-	imap_write_string(sess, name, strlen(name));
+	imap_write_mailbox(sess, name);
 	imap_printf(sess, "%s\r\n", extended);
 }
 
@@ -210,7 +213,8 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 	unsigned int opts = 0;
 	const struct imap_arg *status = NULL;
 	struct buf *attrs;
-	int matched, childinfo, subscribed, nonexistent;
+	struct imap_name_set all, sub_set, ghost_set, unknown_set;
+	int matched, childinfo, subscribed, nonexistent, ghost;
 
 	if (count >= 1 && args[0].type == IMAP_ARG_LIST) {
 		if (imap_list_options(sess, &args[0], 1, &opts,
@@ -262,6 +266,10 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 		unknown = imap_add_unknown_subs(&names, &name_count, subs,
 		    sub_count, &unknown_count);
 	ghosts = imap_missing_parents(&names, &name_count, &ghost_count);
+	imap_name_set_init(&all, names, name_count);
+	imap_name_set_init(&sub_set, subs, sub_count);
+	imap_name_set_init(&ghost_set, ghosts, ghost_count);
+	imap_name_set_init(&unknown_set, unknown, unknown_count);
 	attrs = buf_new(256);
 	for (i = 0; i < name_count; i++) {
 		matched = 0;
@@ -273,25 +281,24 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 		special = imap_folder_special_use(names[i]);
 		if (!matched || ((opts & LIST_SPECIAL_USE) && special == NULL))
 			continue;
-		subscribed = imap_names_contain(subs, sub_count, names[i]);
+		subscribed = imap_name_set_contains(&sub_set, names[i]);
 		/* RECURSIVEMATCH: a parent of a subscribed name. */
 		childinfo = (opts & LIST_RECURSIVEMATCH) &&
 		    (opts & LIST_SUBSCRIBED) &&
-		    imap_has_children(subs, sub_count, names[i]);
+		    imap_name_set_has_children(&sub_set, names[i]);
 		if ((opts & LIST_SUBSCRIBED) && !subscribed && !childinfo)
 			continue;
-		nonexistent = imap_names_contain(unknown, unknown_count,
-		    names[i]) || ((opts & LIST_SUBSCRIBED) &&
-		    imap_names_contain(ghosts, ghost_count, names[i]) &&
-		    !imap_has_children(names, name_count, names[i]));
+		ghost = imap_name_set_contains(&ghost_set, names[i]);
+		nonexistent = imap_name_set_contains(&unknown_set, names[i]) ||
+		    ((opts & LIST_SUBSCRIBED) && ghost &&
+		    !imap_name_set_has_children(&all, names[i]));
 		buf_reset(attrs);
 		if (nonexistent)
 			(void) buf_append_str(attrs, "\\NonExistent ");
-		else if (imap_names_contain(ghosts, ghost_count, names[i]))
+		else if (ghost)
 			(void) buf_append_str(attrs, "\\Noselect ");
-		(void) buf_append_str(attrs, imap_has_children(names,
-		    name_count, names[i]) ? "\\HasChildren" :
-		    "\\HasNoChildren");
+		(void) buf_append_str(attrs, imap_name_set_has_children(&all,
+		    names[i]) ? "\\HasChildren" : "\\HasNoChildren");
 		if (special != NULL)
 			(void) buf_printf(attrs, " %s", special);
 		if ((opts & LIST_RET_SUBSCRIBED) && subscribed)
@@ -299,11 +306,14 @@ imap_cmd_list(struct imap_session *sess, struct imap_arg *args, size_t count)
 		imap_list_reply(sess, "LIST", names[i], buf_cstr(attrs),
 		    childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : "");
 		/* Selectable ones only; a mailbox that fails is left out. */
-		if (status != NULL && !nonexistent &&
-		    !imap_names_contain(ghosts, ghost_count, names[i]))
+		if (status != NULL && !nonexistent && !ghost)
 			(void) imap_status_write(sess, names[i], status);
 	}
 	buf_free(&attrs);
+	imap_name_set_free(&all);
+	imap_name_set_free(&sub_set);
+	imap_name_set_free(&ghost_set);
+	imap_name_set_free(&unknown_set);
 	imap_names_free(names, name_count);
 	imap_names_free(unknown, unknown_count);
 	imap_names_free(ghosts, ghost_count);
@@ -317,6 +327,7 @@ imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
 	char **subs, **shown, **parents = NULL, *pattern, *parent, *dot;
 	const char *ref, *pat;
 	size_t sub_count, shown_count = 0, parent_count = 0, i;
+	struct imap_name_set sub_set;
 
 	if (count != 2 || (ref = imap_arg_astring(&args[0])) == NULL ||
 	    args[1].type == IMAP_ARG_LIST || strlen(ref) > IMAP_NAME_MAX ||
@@ -327,6 +338,7 @@ imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
 	}
 	pat = args[1].str;
 	subs = imap_subscriptions_read(sess, &sub_count);
+	imap_name_set_init(&sub_set, subs, sub_count);
 	pattern = xasprintf("%s%s", ref, pat);
 	/*
 	 * A subscribed name the pattern does not match (its '%' stops at a
@@ -343,7 +355,7 @@ imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
 		    dot = strchr(dot + 1, '.')) {
 			parent = xstrndup(subs[i], (size_t) (dot - subs[i]));
 			if (imap_list_match(pattern, parent) &&
-			    !imap_names_contain(subs, sub_count, parent)) {
+			    !imap_name_set_contains(&sub_set, parent)) {
 				parents = xreallocarray(parents,
 				    parent_count + 1, sizeof(*parents));
 				parents[parent_count++] = parent;
@@ -362,6 +374,7 @@ imap_cmd_lsub(struct imap_session *sess, struct imap_arg *args, size_t count)
 			    "\\Noselect", "");
 	}
 	free(pattern);
+	imap_name_set_free(&sub_set);
 	imap_names_free(shown, shown_count);
 	imap_names_free(parents, parent_count);
 	imap_names_free(subs, sub_count);

@@ -371,6 +371,14 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 	struct modseq_entry *old = ms->entries;
 	size_t old_count = ms->count, i = 0, j = 0, first = ms->gone_count;
 	const char *letters;
+	/*
+	 * Every change this look finds shares one MODSEQ (RFC 7162 3.1.1
+	 * lets changes made at once share one): a folder's first scan puts
+	 * all its messages at 1, not 1 to n, which keeps the numbers (and
+	 * every FETCH of a resync) short.
+	 */
+	uint64_t next = ms->highest + 1;
+	int found = 0;
 
 	ms->entries = NULL;
 	ms->count = ms->alloc = 0;
@@ -378,7 +386,8 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 	while (i < count || j < old_count) {
 		if (i == count || (j < old_count &&
 		    old[j].uid < files[i].uid)) {
-			imap_gone_add(ms, old[j].uid, ++ms->highest);
+			imap_gone_add(ms, old[j].uid, next);
+			found = 1;
 			free(old[j].letters);
 			j++;
 			ms->changed = 1;
@@ -392,15 +401,15 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 				imap_entry_add(ms, old[j].uid, old[j].modseq,
 				    letters);
 			} else {
-				imap_entry_add(ms, old[j].uid, ++ms->highest,
-				    letters);
+				imap_entry_add(ms, old[j].uid, next, letters);
+				found = 1;
 				ms->changed = 1;
 			}
 			free(old[j].letters);
 			j++;
 		} else {
-			imap_entry_add(ms, files[i].uid, ++ms->highest,
-			    letters);
+			imap_entry_add(ms, files[i].uid, next, letters);
+			found = 1;
 			ms->changed = 1;
 		}
 		if (modseqs_r != NULL)
@@ -408,6 +417,8 @@ imap_modseq_reconcile(struct imap_modseq *ms,
 		i++;
 	}
 	free(old);
+	if (found)
+		ms->highest = next;
 	imap_gone_merge(ms, first);
 }
 

@@ -23,7 +23,7 @@
  * (imap_modseq_reconcile), so whoever made them -- this session, another
  * imapd, lmtpd's deliveries (new UIDs), popd's deletions, a crash between
  * a rename and the record's write -- the next session that looks gives
- * them a MODSEQ above every earlier one.  A new UID list (a new
+ * them a MODSEQ above every earlier one (one MODSEQ for all it finds).  A new UID list (a new
  * UIDVALIDITY) starts the record at 0.  A lost or damaged record is
  * rebuilt with every message at a MODSEQ of the current time in
  * microseconds, above anything the folder can have given out since the

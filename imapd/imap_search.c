@@ -519,14 +519,13 @@ search_uses_modseq(const struct search_key *k)
 	return 0;
 }
 
-#define ESEARCH_MIN	0x01
-#define ESEARCH_MAX	0x02
-#define ESEARCH_ALL	0x04
-#define ESEARCH_COUNT	0x08
+#define ESEARCH_MIN	IMAP_ESEARCH_MIN
+#define ESEARCH_MAX	IMAP_ESEARCH_MAX
+#define ESEARCH_ALL	IMAP_ESEARCH_ALL
+#define ESEARCH_COUNT	IMAP_ESEARCH_COUNT
 
-/* "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1); () means ALL. */
-static int
-search_return_options(const struct imap_arg *arg, unsigned int *opts_r)
+int
+imap_search_return_options(const struct imap_arg *arg, unsigned int *opts_r)
 {
 	static const char *const names[] = { "MIN", "MAX", "ALL", "COUNT" };
 	size_t i, k;
@@ -588,44 +587,36 @@ search_reply(struct imap_session *sess, const uint32_t *hits, size_t n,
 	imap_printf(sess, "\r\n");
 }
 
-void
-imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
-	size_t count)
+int
+imap_search_charset(struct imap_session *sess, const struct imap_arg *arg)
+{
+	if (arg->type == IMAP_ARG_LIST ||
+	    (strcasecmp(arg->str, "UTF-8") != 0 &&
+	    strcasecmp(arg->str, "US-ASCII") != 0)) {
+		imap_tagged(sess, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		    "Unsupported charset");
+		return -1;
+	}
+	return 0;
+}
+
+int
+imap_search_run(struct imap_session *sess, struct imap_arg *args,
+	size_t count, uint32_t **idx_r, size_t *n_r, uint64_t *modseq_r)
 {
 	struct imap_mailbox *box = sess->box;
 	struct search_key key;
 	struct search_msg sm;
 	uint32_t max_uid, *hits;
 	uint64_t modseq = 0;
-	size_t first = 0, i, n = 0;
-	unsigned int opts = 0;
-	int esearch = 0, uses_modseq;
+	size_t i, n = 0;
+	int uses_modseq;
 
 	memset(&key, 0, sizeof(key));
-	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[0].str, "RETURN") == 0) {
-		if (search_return_options(&args[1], &opts) < 0) {
-			imap_tagged(sess, "BAD", "Invalid RETURN options");
-			return;
-		}
-		esearch = 1;
-		first = 2;
-	}
-	if (count >= first + 2 && args[first].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[first].str, "CHARSET") == 0) {
-		if (args[first + 1].type == IMAP_ARG_LIST ||
-		    (strcasecmp(args[first + 1].str, "UTF-8") != 0 &&
-		    strcasecmp(args[first + 1].str, "US-ASCII") != 0)) {
-			imap_tagged(sess, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
-			    "Unsupported charset");
-			return;
-		}
-		first += 2;
-	}
-	if (search_parse_list(args + first, count - first, &key, 0) < 0) {
+	if (search_parse_list(args, count, &key, 0) < 0) {
 		search_key_free(&key);
 		imap_tagged(sess, "BAD", "Invalid search criteria");
-		return;
+		return -1;
 	}
 	uses_modseq = search_uses_modseq(&key);
 	if (uses_modseq)
@@ -645,8 +636,7 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 		sm.mapped = 0;
 		sm.mtime = 0;
 		if (search_test(&sm, &key)) {
-			hits[n++] = sess->uid_cmd ? box->msgs[i].uid :
-			    (uint32_t) i + 1;
+			hits[n++] = (uint32_t) i;
 			if (box->msgs[i].modseq > modseq)
 				modseq = box->msgs[i].modseq;
 		}
@@ -657,9 +647,46 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	}
 	buf_free(&sm.scratch);
 	buf_free(&sm.text);
-	/* RFC 7162 3.1.5: the highest MODSEQ of what MODSEQ matched. */
-	search_reply(sess, hits, n, esearch, opts, uses_modseq ? modseq : 0);
-	free(hits);
 	search_key_free(&key);
+	/* RFC 7162 3.1.5: the highest MODSEQ of what MODSEQ matched. */
+	*modseq_r = uses_modseq ? modseq : 0;
+	*idx_r = hits;
+	*n_r = n;
+	return 0;
+}
+
+void
+imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	struct imap_mailbox *box = sess->box;
+	uint32_t *hits;
+	uint64_t modseq;
+	size_t first = 0, i, n;
+	unsigned int opts = 0;
+	int esearch = 0;
+
+	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "RETURN") == 0) {
+		if (imap_search_return_options(&args[1], &opts) < 0) {
+			imap_tagged(sess, "BAD", "Invalid RETURN options");
+			return;
+		}
+		esearch = 1;
+		first = 2;
+	}
+	if (count >= first + 2 && args[first].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[first].str, "CHARSET") == 0) {
+		if (imap_search_charset(sess, &args[first + 1]) < 0)
+			return;
+		first += 2;
+	}
+	if (imap_search_run(sess, args + first, count - first, &hits, &n,
+	    &modseq) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		hits[i] = sess->uid_cmd ? box->msgs[hits[i]].uid : hits[i] + 1;
+	search_reply(sess, hits, n, esearch, opts, modseq);
+	free(hits);
 	imap_tagged(sess, "OK", "Search completed");
 }

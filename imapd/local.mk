@@ -7,11 +7,12 @@ imapd_imapd_SOURCES = \
 	imapd/imap_mailbox.c imapd/imap_mailbox.h \
 	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_folder.h \
 	imapd/imap_list.c imapd/imap_fetch.c \
-	imapd/imap_msgs.c imapd/imap_search.c \
+	imapd/imap_msgs.c imapd/imap_append.c imapd/imap_search.c \
+	imapd/imap_sort.c imapd/imap_sort.h imapd/imap_thread.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
-	imapd/imap_idle.c
+	imapd/imap_idle.c imapd/imap_utf7.c
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a

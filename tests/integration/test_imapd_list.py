@@ -94,3 +94,85 @@ def test_create_special_use(imap):
     lines = r.cmd("CREATE Other (FOO (\\Junk))", "c5")
     assert lines[-1].startswith("c5 BAD"), lines
     r.close()
+
+
+def _cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _make_folders(store, first, last):
+    """Folders "Pnnnn.Cnnnn" (a child under a parent that is only a
+    missing parent, half of the time) with every name subscribed."""
+    names = []
+    for i in range(first, last):
+        name = "P%05d.C%05d" % (i // 2, i) if i % 2 else "F%05d" % i
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(store, "." + name, sub))
+        names.append(name)
+    with open(os.path.join(store, "subscriptions"), "a") as f:
+        f.write("".join(n + "\n" for n in names))
+    return names
+
+
+def test_list_many_folders_is_n_log_n(make_instance, monkeypatch):
+    """LIST and LSUB look each name up in a sorted set (log n), not in
+    the whole list (n): the work of the same commands over 4 times as
+    many folders grows about 4 times (n log n: under 6), never 16 times
+    (n^2).  Work is the session process's CPU time (clock ticks), each
+    command run several times so a tick is small beside it.  The
+    instance lives on tmpfs when there is one: removing 10,000
+    directories from a disk mounted with discard takes a minute."""
+    import re
+    import tempfile
+    import time
+
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")
+    imap, imap.store = make_imap_instance(make_instance)
+
+    commands = (("LIST", '""', '"*"'),
+                ("LIST", '(SUBSCRIBED RECURSIVEMATCH) ""', '"*"'),
+                ("LIST", '""', '"*" RETURN (SUBSCRIBED CHILDREN)'),
+                ("LSUB", '""', '"%"'))
+    c = login(imap)
+    pid = None
+    for _ in range(50):
+        m = re.findall(r"imapd\[(\d+)\]: login user=", imap.log())
+        if m:
+            pid = int(m[-1])
+            break
+        time.sleep(0.1)
+    assert pid, "no imapd login line in the log"
+
+    def work(expect):
+        before = _cpu_ticks(pid)
+        for _ in range(3):
+            for i, (verb, ref, pattern) in enumerate(commands):
+                typ, data = (c.list if verb == "LIST" else c.lsub)(
+                    ref, pattern)
+                assert typ == "OK", data
+                if i == 0:
+                    assert len(data) == expect, len(data)
+        return _cpu_ticks(pid) - before
+
+    # INBOX and the folders made at provisioning, then ours and their
+    # missing parents P...
+    base = len(c.list()[1])
+    _make_folders(imap.store, 0, 1250)
+
+    small = work(base + 1250 + 625)
+    _make_folders(imap.store, 1250, 5000)
+    large = work(base + 5000 + 2500)
+    # A floor of 10 ticks for the small run keeps a fast machine's
+    # rounding from making the ratio look large.
+    ratio = large / max(small, 10)
+    print("LIST work: %d ticks at 1250 folders, %d at 5000 (x%.1f)"
+          % (small, large, ratio))
+    assert ratio < 10, (small, large)
+    # And a generous absolute bound: 12 commands over 5,000 folders
+    # (n^2 took 28 s here, n log n 2.4 s).
+    assert large < 12 * os.sysconf("SC_CLK_TCK"), large
+    c.logout()
