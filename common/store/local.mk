@@ -2,4 +2,6 @@
 ## Makefile.am.
 common_libispmail_a_SOURCES += \
 	common/store/store.c common/store/store.h \
-	common/store/maildir.c common/store/maildir.h
+	common/store/maildir.c common/store/maildir.h \
+	common/store/archive.c common/store/archive_read.c \
+	common/store/archive.h
