@@ -13,6 +13,7 @@
  *	Z\tcrc=1a2b3c4d			end marker: CRC-32 of the message
  *	R P\tn=3\tparent=0\t...		records qmgr appends later:
  *	L\tn=0\tcode=451\t...		expansions and delivery results
+ *	A\tn=-1\tcode=250\t...		archived (qmgr, before delivery)
  *
  * Values are escaped as in the attribute protocol (attr.h), so a TAB
  * never occurs inside one.  State bytes are changed in place with one
@@ -94,6 +95,7 @@ struct qfile {
 	int body_8bit;		/* BODY=8BITMIME or BINARYMIME given */
 	int smtputf8;
 	char *origin;		/* NULL (mail), "dsn", "postmaster" */
+	int archived;		/* an A record: in the archive already */
 	struct qfile_rcpt *rcpts;
 	size_t rcpt_count;
 	off_t message_offset;	/* where the message starts */
@@ -169,6 +171,13 @@ int qfile_append(int fd, const struct buf *rec, int sync, char **error_r);
 int qfile_record_rcpt(struct buf *out, const struct qfile_rcpt *r);
 /* Build a delivery result record ("L\t...\n") onto out. */
 int qfile_record_result(struct buf *out, int n, const char *code,
+	const char *dsn, const char *text, long long when);
+/*
+ * The same fields under another record letter: 'A' says the message is
+ * in the archive (qmgr, ispmail-archive(5)); code "250", text the
+ * archives ("example.com example.net"), n -1.
+ */
+int qfile_record_note(struct buf *out, char kind, int n, const char *code,
 	const char *dsn, const char *text, long long when);
 
 /* The path of id in queue_dir/subdir, hashed per queue_hash_depth. */
