@@ -37,6 +37,9 @@ int ctl_route(int argc, char **argv);
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
 
+/* ispmailctl archive verify|search|export|seal|expire: the mail archive. */
+int ctl_archive(int argc, char **argv);
+
 /* Exit status for a temporary failure (sysexits EX_TEMPFAIL). */
 #define CTL_EXIT_TEMPFAIL 75
 

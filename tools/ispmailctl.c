@@ -36,6 +36,7 @@ static const struct ctl_command {
 	{ "auth", ctl_auth, "auth ADDRESS" },
 	{ "route", ctl_route, "route ADDRESS ..." },
 	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
+	{ "archive", ctl_archive, "archive verify|search|export|seal|expire ..." },
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
