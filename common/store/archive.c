@@ -85,8 +85,9 @@ archive_seen_rotate(struct archive_state *st)
 
 	for (i = 0; i < st->seen_prev; i++)
 		free(st->seen[i]);
-	memmove(st->seen, st->seen + st->seen_prev,
-	    (st->seen_count - st->seen_prev) * sizeof(char *));
+	if (st->seen_count > st->seen_prev)
+		memmove(st->seen, st->seen + st->seen_prev,
+		    (st->seen_count - st->seen_prev) * sizeof(char *));
 	st->seen_count -= st->seen_prev;
 	st->seen_prev = st->seen_count;
 }
