@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "archive.h"
+#include "attr.h"
 #include "buf.h"
 #include "fileio.h"
 #include "log.h"
@@ -261,23 +262,6 @@ archive_lock(const char *domain, char **error_r)
 	return fd;
 }
 
-/* A value with %XX for bytes below '!', DEL and '%' (ispmail-archive(5)). */
-static int
-archive_put(struct buf *h, const char *name, const char *value)
-{
-	const unsigned char *p;
-
-	if (buf_printf(h, "%s=", name) < 0)
-		return -1;
-	for (p = (const unsigned char *) value; *p != '\0'; p++) {
-		if ((*p < 0x21 || *p == 0x7f || *p == '%') ?
-		    buf_printf(h, "%%%02X", *p) < 0 :
-		    buf_append_char(h, (char) *p) < 0)
-			return -1;
-	}
-	return buf_append_char(h, '\n');
-}
-
 /*
  * Append one record to the open segment fd (at st->size): the common
  * fields, then extra (complete "name=value\n" lines), the empty line,
@@ -302,11 +286,13 @@ archive_write_record(struct archive_state *st, int fd, const char *type,
 
 	if (now < st->newest)
 		now = st->newest;	/* the clock went back: keep order */
-	ok = buf_printf(head, "type=%s\nn=%lld\nsegment=%lld\nprev=%s\n"
-	    "time=%lld\n", type, st->last_n + 1, st->seg, st->last_hash,
-	    now) == 0 && (extra == NULL || buf_append(head,
-	    buf_data(extra), buf_len(extra)) == 0) &&
-	    buf_append_char(head, '\n') == 0;
+	ok = attr_put(head, "type", type) == 0 &&
+	    attr_put_int(head, "n", st->last_n + 1) == 0 &&
+	    attr_put_int(head, "segment", st->seg) == 0 &&
+	    attr_put(head, "prev", st->last_hash) == 0 &&
+	    attr_put_int(head, "time", now) == 0 &&
+	    (extra == NULL || buf_append(head, buf_data(extra),
+	    buf_len(extra)) == 0) && attr_end(head) == 0;
 	if (!ok) {
 		*error_r = xstrdup("archive record header too long");
 		goto fail;
@@ -361,16 +347,7 @@ archive_write_record(struct archive_state *st, int fd, const char *type,
 		goto fail_cut;
 	}
 	pos++;
-	{
-		static const char digits[] = "0123456789abcdef";
-		unsigned int i;
-
-		for (i = 0; i < digest_len && i < 32; i++) {
-			hash[2 * i] = digits[digest[i] >> 4];
-			hash[2 * i + 1] = digits[digest[i] & 15];
-		}
-		hash[64] = '\0';
-	}
+	archive_hex(digest, digest_len < 32 ? digest_len : 32, hash);
 	memcpy(st->last_hash, hash, sizeof(st->last_hash));
 	st->last_n++;
 	st->records++;
@@ -493,8 +470,9 @@ archive_seal_segment(struct archive_state *st, int fd, char **error_r)
 	if (rc < 0)
 		return -1;
 	extra = buf_new(4096);
-	(void) buf_printf(extra, "records=%lld\nkey_id=%s\nhmac=%s\n",
-	    st->records, key_id, hmac);
+	(void) attr_put_int(extra, "records", st->records);
+	(void) attr_put(extra, "key_id", key_id);
+	(void) attr_put(extra, "hmac", hmac);
 	rc = archive_write_record(st, fd, ARCHIVE_SEAL, extra, -1, 0, 0,
 	    error_r);
 	buf_free(&extra);
@@ -511,9 +489,8 @@ static int
 archive_digest(int fd, off_t offset, long long size, char *hex_r,
 	char **error_r)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char digest[EVP_MAX_MD_SIZE], *chunk;
-	unsigned int digest_len = 0, i;
+	unsigned int digest_len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	ssize_t got = 1;
 	int ok;
@@ -539,11 +516,7 @@ archive_digest(int fd, off_t offset, long long size, char *hex_r,
 		    "OpenSSL failed");
 		return -1;
 	}
-	for (i = 0; i < digest_len && i < 32; i++) {
-		hex_r[2 * i] = digits[digest[i] >> 4];
-		hex_r[2 * i + 1] = digits[digest[i] & 15];
-	}
-	hex_r[64] = '\0';
+	archive_hex(digest, digest_len < 32 ? digest_len : 32, hex_r);
 	return 0;
 }
 
@@ -567,12 +540,24 @@ archive_append(const char *domain, const struct archive_envelope *env,
 {
 	struct archive_state *st;
 	struct buf *extra;
-	char sha256[65], arrival[32];
+	char sha256[65];
 	int lock_fd, fd = -1, rc = -1;
 	size_t i;
 
 	if (archive_digest(src, offset, size, sha256, error_r) < 0)
 		return -1;
+	if (env->rcpt_count > ARCHIVE_RCPT_MAX ||
+	    strlen(env->sender) > ARCHIVE_VALUE_MAX ||
+	    strlen(env->auth) > ARCHIVE_VALUE_MAX) {
+		*error_r = xstrdup("envelope too large for an archive record");
+		return -1;
+	}
+	for (i = 0; i < env->rcpt_count; i++)
+		if (strlen(env->rcpts[i]) > ARCHIVE_VALUE_MAX) {
+			*error_r = xstrdup("recipient too long for an archive "
+			    "record");
+			return -1;
+		}
 	if ((lock_fd = archive_lock(domain, error_r)) < 0)
 		return -1;
 	st = archive_state_get(domain);
@@ -594,17 +579,17 @@ archive_append(const char *domain, const struct archive_envelope *env,
 			goto out;
 	}
 	extra = buf_new(ARCHIVE_HEADER_MAX);
-	(void) snprintf(arrival, sizeof(arrival), "%lld", env->arrival);
-	rc = archive_put(extra, "queue_id", env->queue_id) |
-	    archive_put(extra, "direction", env->direction) |
-	    archive_put(extra, "arrival", arrival) |
-	    archive_put(extra, "client", env->client) |
-	    archive_put(extra, "sender", env->sender) |
-	    archive_put(extra, "auth", env->auth);
+	rc = attr_put(extra, "queue_id", env->queue_id) |
+	    attr_put(extra, "direction", env->direction) |
+	    attr_put_int(extra, "arrival", env->arrival) |
+	    attr_put(extra, "client", env->client) |
+	    attr_put(extra, "sender", env->sender) |
+	    attr_put(extra, "auth", env->auth);
 	for (i = 0; i < env->rcpt_count && rc == 0; i++)
-		rc = archive_put(extra, "rcpt", env->rcpts[i]);
+		rc = attr_put(extra, "rcpt", env->rcpts[i]);
 	if (rc == 0)
-		rc = buf_printf(extra, "sha256=%s\nsize=%lld\n", sha256, size);
+		rc = attr_put(extra, "sha256", sha256) |
+		    attr_put_int(extra, "size", size);
 	if (rc != 0) {
 		*error_r = xstrdup("archive envelope too long");
 		buf_free(&extra);
@@ -748,9 +733,11 @@ archive_expire(const char *domain, long long now, char **error_r)
 		return -1;
 	}
 	extra = buf_new(4096);
-	(void) buf_printf(extra, "removed_first=%lld\nremoved_last=%lld\n"
-	    "removed_records=%lld\nremoved_newest=%lld\nanchor=%s\n",
-	    segs[0], segs[expired - 1], removed_records, newest, anchor);
+	(void) attr_put_int(extra, "removed_first", segs[0]);
+	(void) attr_put_int(extra, "removed_last", segs[expired - 1]);
+	(void) attr_put_int(extra, "removed_records", removed_records);
+	(void) attr_put_int(extra, "removed_newest", newest);
+	(void) attr_put(extra, "anchor", anchor);
 	rc = archive_write_record(st, fd, ARCHIVE_RETENTION, extra, -1, 0, 0,
 	    error_r);
 	buf_free(&extra);

@@ -26,8 +26,9 @@
 #define ARCHIVE_FRAME "ISPMAIL-ARCHIVE 1 "
 /* The longest header part of a record a reader accepts. */
 #define ARCHIVE_HEADER_MAX (1024 * 1024)
-/* The most recipients one record names. */
+/* The most recipients one record names; the longest value. */
 #define ARCHIVE_RCPT_MAX 10000
+#define ARCHIVE_VALUE_MAX 4096
 
 /* Record types. */
 #define ARCHIVE_OPEN "open"
@@ -160,6 +161,8 @@ void archive_reader_close(struct archive_reader **rdp);
  * (*key_r, *len_r; caller frees), -1 with *error_r.
  */
 int archive_key_read(unsigned char **key_r, size_t *len_r, char **error_r);
+/* len bytes as lower-case hex into hex_r (2 * len + 1 bytes). */
+void archive_hex(const unsigned char *digest, size_t len, char *hex_r);
 /* The key's id: the first 16 hex digits of its SHA-256. */
 void archive_key_id(const unsigned char *key, size_t len, char id_r[17]);
 

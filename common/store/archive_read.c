@@ -16,6 +16,7 @@
 #include <openssl/params.h>
 
 #include "archive.h"
+#include "attr.h"
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
@@ -31,11 +32,12 @@ struct archive_reader {
 	off_t offset;		/* of the next frame */
 	off_t size;
 	struct buf *header;
+	struct attr_list *fields;
 	struct archive_record rec;
 	unsigned char *chunk;
 };
 
-static void
+void
 archive_hex(const unsigned char *digest, size_t len, char *hex_r)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -187,6 +189,7 @@ archive_reader_open(const char *path, char **error_r)
 	rd->path = xstrdup(path);
 	rd->size = st.st_size;
 	rd->header = buf_new(ARCHIVE_HEADER_MAX);
+	rd->fields = attr_list_new(ARCHIVE_RCPT_MAX + 64, ARCHIVE_VALUE_MAX);
 	rd->chunk = xmalloc(ARCHIVE_READ_CHUNK);
 	return rd;
 }
@@ -233,130 +236,67 @@ archive_reader_close(struct archive_reader **rdp)
 	close(rd->fd);
 	free(rd->path);
 	buf_free(&rd->header);
+	attr_list_free(&rd->fields);
 	free(rd->chunk);
 	free(rd);
 	*rdp = NULL;
 }
 
-static int
-archive_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Undo the %XX escapes of a value (ispmail-archive(5) "VALUES"). */
+/* A string field of the record, or NULL. */
 static char *
-archive_unescape(const char *v, size_t len)
+archive_str(const struct attr_list *l, const char *name)
 {
-	char *out = xmalloc(len + 1), *o = out;
-	size_t i;
+	const char *v = attr_get(l, name);
 
-	for (i = 0; i < len; i++) {
-		if (v[i] == '%' && i + 2 < len &&
-		    archive_hexval(v[i + 1]) >= 0 &&
-		    archive_hexval(v[i + 2]) >= 0) {
-			*o++ = (char) (archive_hexval(v[i + 1]) * 16 +
-			    archive_hexval(v[i + 2]));
-			i += 2;
-		} else {
-			*o++ = v[i];
-		}
-	}
-	*o = '\0';
-	return out;
+	return v != NULL ? xstrdup(v) : NULL;
 }
 
+/* A number field, -1 when missing; -1 returned when malformed. */
 static int
-archive_number(const char *v, long long *out)
+archive_num(const struct attr_list *l, const char *name, long long *out)
 {
-	char *end;
+	int rc = attr_get_int(l, name, out);
 
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && *out >= 0 ? 0 : -1;
+	if (rc == 0)
+		*out = -1;
+	return rc < 0 || (rc == 1 && *out < 0) ? -1 : 0;
 }
 
-/* One header field into rec; -1 for a malformed one. */
+/* The header's fields into r (ispmail-archive(5) "Records"). */
 static int
-archive_field(struct archive_record *r, const char *name, size_t name_len,
-	const char *value, size_t value_len)
+archive_fields(struct archive_record *r, const struct attr_list *l)
 {
-	char *v = archive_unescape(value, value_len);
-	long long *num = NULL;
-	char **str = NULL;
-	int rc = 0;
+	const char *name, *value;
+	size_t i, len;
 
-#define FIELD(s) (name_len == strlen(s) && memcmp(name, s, name_len) == 0)
-	if (FIELD("type"))
-		str = &r->type;
-	else if (FIELD("prev"))
-		str = &r->prev;
-	else if (FIELD("queue_id"))
-		str = &r->queue_id;
-	else if (FIELD("direction"))
-		str = &r->direction;
-	else if (FIELD("client"))
-		str = &r->client;
-	else if (FIELD("sender"))
-		str = &r->sender;
-	else if (FIELD("auth"))
-		str = &r->auth;
-	else if (FIELD("sha256"))
-		str = &r->sha256;
-	else if (FIELD("key_id"))
-		str = &r->key_id;
-	else if (FIELD("hmac"))
-		str = &r->hmac;
-	else if (FIELD("anchor"))
-		str = &r->anchor;
-	else if (FIELD("n"))
-		num = &r->n;
-	else if (FIELD("segment"))
-		num = &r->segment;
-	else if (FIELD("time"))
-		num = &r->time;
-	else if (FIELD("arrival"))
-		num = &r->arrival;
-	else if (FIELD("size"))
-		num = &r->size;
-	else if (FIELD("records"))
-		num = &r->records;
-	else if (FIELD("removed_first"))
-		num = &r->removed_first;
-	else if (FIELD("removed_last"))
-		num = &r->removed_last;
-	else if (FIELD("removed_records"))
-		num = &r->removed_records;
-	else if (FIELD("removed_newest"))
-		num = &r->removed_newest;
-	else if (FIELD("rcpt")) {
-		if (r->rcpt_count >= ARCHIVE_RCPT_MAX) {
-			free(v);
+	for (i = 0; (name = attr_nth(l, i, &value, &len)) != NULL; i++) {
+		if (strcmp(name, "rcpt") != 0)
+			continue;
+		if (r->rcpt_count >= ARCHIVE_RCPT_MAX)
 			return -1;
-		}
 		r->rcpts = xreallocarray(r->rcpts, r->rcpt_count + 1,
 		    sizeof(char *));
-		r->rcpts[r->rcpt_count++] = v;
-		return 0;
+		r->rcpts[r->rcpt_count++] = xstrdup(value);
 	}
-#undef FIELD
-	if (str != NULL) {
-		if (*str != NULL)
-			rc = -1;	/* twice */
-		else
-			*str = v, v = NULL;
-	} else if (num != NULL) {
-		rc = archive_number(v, num);
-	}
-	/* Unknown names are kept in the hash but ignored (later versions). */
-	free(v);
-	return rc;
+	r->type = archive_str(l, "type");
+	r->prev = archive_str(l, "prev");
+	r->queue_id = archive_str(l, "queue_id");
+	r->direction = archive_str(l, "direction");
+	r->client = archive_str(l, "client");
+	r->sender = archive_str(l, "sender");
+	r->auth = archive_str(l, "auth");
+	r->sha256 = archive_str(l, "sha256");
+	r->key_id = archive_str(l, "key_id");
+	r->hmac = archive_str(l, "hmac");
+	r->anchor = archive_str(l, "anchor");
+	return archive_num(l, "n", &r->n) | archive_num(l, "segment",
+	    &r->segment) | archive_num(l, "time", &r->time) |
+	    archive_num(l, "arrival", &r->arrival) | archive_num(l, "size",
+	    &r->size) | archive_num(l, "records", &r->records) |
+	    archive_num(l, "removed_first", &r->removed_first) |
+	    archive_num(l, "removed_last", &r->removed_last) |
+	    archive_num(l, "removed_records", &r->removed_records) |
+	    archive_num(l, "removed_newest", &r->removed_newest);
 }
 
 static int
@@ -429,7 +369,8 @@ archive_reader_next(struct archive_reader *rd,
 	const struct archive_record **rec_r, char **error_r)
 {
 	struct archive_record *r = &rd->rec;
-	char frame[64], *nl, *end, *hdr, *line, *eq;
+	char frame[64], *nl, *end, *hdr;
+	const char *why = NULL;
 	long long body_len, left;
 	size_t hdr_len, i;
 	ssize_t got;
@@ -490,15 +431,10 @@ archive_reader_next(struct archive_reader *rd,
 		r->payload_offset = rd->offset + (nl - frame) + 1 +
 		    (off_t) hdr_len;
 	}
-	for (line = hdr; line < hdr + hdr_len - 1; line = end + 1) {
-		end = memchr(line, '\n', (size_t) (hdr + hdr_len - line));
-		eq = memchr(line, '=', (size_t) (end - line));
-		if (eq == NULL || eq == line ||
-		    archive_field(r, line, (size_t) (eq - line), eq + 1,
-		    (size_t) (end - eq - 1)) < 0)
-			return archive_reader_fail(rd, error_r,
-			    "bad header field");
-	}
+	if (attr_parse(rd->fields, hdr, hdr_len, &why) < 0 ||
+	    archive_fields(r, rd->fields) < 0)
+		return archive_reader_fail(rd, error_r, why != NULL ? why :
+		    "bad header field");
 	if (r->type == NULL || r->n < 1 || r->segment < 1 ||
 	    r->prev == NULL || strlen(r->prev) != 64 || r->time < 0)
 		return archive_reader_fail(rd, error_r,
