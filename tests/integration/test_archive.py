@@ -10,7 +10,6 @@ from the man page with hashlib and hmac only."""
 import mailbox
 import os
 import shutil
-import smtplib
 import time
 
 import pytest
@@ -20,6 +19,7 @@ import harness
 import mailutil
 import smtpremoteutil
 import tlsutil
+from test_delivery import send
 
 KEY = b"0123456789abcdef0123456789abcdef-archive-test-key"
 
@@ -55,19 +55,6 @@ def make_system(make_instance, certs, params=None, lmtp_up=True,
         input=mailutil.PASSWORD + "\n")
     inst.certs = certs
     return inst
-
-
-def send(inst, sender, rcpts, body):
-    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
-    s.ehlo("client.test")
-    assert s.mail(sender)[0] == 250
-    for r in rcpts:
-        code, text = s.rcpt(r)
-        assert code == 250, (r, code, text)
-    code, text = s.data(body)
-    assert code == 250, text
-    s.quit()
-    return text.split()[-1].decode()
 
 
 def ctl_ok(inst, *args):
