@@ -561,14 +561,17 @@ archive_append(const char *domain, const struct archive_envelope *env,
 	if ((lock_fd = archive_lock(domain, error_r)) < 0)
 		return -1;
 	st = archive_state_get(domain);
-	if ((fd = archive_prepare(st, error_r)) < 0)
+	if (archive_state_load(st, error_r) < 0)
 		goto out;
+	/* Before a new segment is begun, which forgets the oldest one. */
 	if (archive_seen(st, env->queue_id, sha256)) {
 		log_info("archive %s: already holds queue id %s (sha256 %s)",
 		    domain, env->queue_id, sha256);
 		rc = 0;
 		goto out;
 	}
+	if ((fd = archive_prepare(st, error_r)) < 0)
+		goto out;
 	/* Full or old: seal it and begin the next. */
 	if (st->messages > 0 && (st->size >= var_archive_segment_size ||
 	    (long long) time(NULL) - st->opened >= var_archive_segment_age)) {
