@@ -170,11 +170,14 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 		(void) buf_printf(names, "%s%s", i > 0 ? " " : "", d->domain);
 	}
 	if (set.count > 0) {
-		/* Durable before any delivery: a restart must not redo it. */
+		/*
+		 * Not fsynced: lost in a crash, it only makes the next
+		 * attempt find the record in the archive (a duplicate).
+		 */
 		rec = buf_new(QFILE_RECORD_MAX);
 		if (qfile_record_note(rec, 'A', -1, "250", "2.0.0",
 		    buf_cstr(names), (long long) time(NULL)) < 0 ||
-		    qfile_append(msg->fd, rec, 1, &error) < 0) {
+		    qfile_append(msg->fd, rec, 0, &error) < 0) {
 			log_error("%s", error != NULL ? error :
 			    "archive record too long");
 			free(error);
