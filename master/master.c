@@ -138,6 +138,11 @@ make_queue_dirs(void)
 	path = xasprintf("%s/pid", queue_dir);
 	make_dir(path, 0755, 0);
 	free(path);
+	/* Sockets every local user may reach (the sendmail socket): made
+	 * by mail_owner's services, entered by anyone. */
+	path = xasprintf("%s/public", queue_dir);
+	make_dir(path, 0755, 1);
+	free(path);
 	/* Services reach each other's private sockets as mail_owner. */
 	path = xasprintf("%s/private", queue_dir);
 	make_dir(path, 0700, 1);

@@ -102,7 +102,7 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 	struct qmgr_archive_set set = { NULL, 0 };
 	struct qmgr_archive_dom *d;
 	struct archive_envelope env;
-	struct buf *rec, *names;
+	struct buf *rec, *names, *prefix;
 	char *error = NULL, *canonical = NULL;
 	const char *who;
 	size_t i;
@@ -145,6 +145,11 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 	}
 	free(error);
 	error = NULL;
+	/* The header fields smtpd added after DATA go above, as delivered. */
+	prefix = buf_new((QFILE_PREPEND_FIELD_MAX + 2) *
+	    (QFILE_PREPEND_MAX + 1));
+	for (i = 0; i < qf->prepend_count; i++)
+		(void) buf_printf(prefix, "%s\r\n", qf->prepend[i]);
 	names = buf_new(64 * 1024);
 	for (i = 0; i < set.count; i++) {
 		d = &set.doms[i];
@@ -158,12 +163,15 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 		env.arrival = qf->arrival;
 		env.rcpts = (const char *const *) d->rcpts;
 		env.rcpt_count = d->rcpt_count;
+		env.prefix = buf_data(prefix);
+		env.prefix_len = buf_len(prefix);
 		wrote = archive_append(d->domain, &env, msg->fd,
 		    qf->message_offset, qf->message_size, &error);
 		if (wrote < 0) {
 			log_error("archive %s: %s", d->domain, error);
 			free(error);
 			buf_free(&names);
+			buf_free(&prefix);
 			qmgr_archive_set_free(&set);
 			return -1;
 		}
@@ -183,6 +191,7 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 			free(error);
 			buf_free(&rec);
 			buf_free(&names);
+			buf_free(&prefix);
 			qmgr_archive_set_free(&set);
 			return -1;
 		}
@@ -191,6 +200,7 @@ qmgr_archive(struct qmgr_msg *msg, struct route *r)
 		log_info("archived in %s", buf_cstr(names));
 	}
 	buf_free(&names);
+	buf_free(&prefix);
 	qmgr_archive_set_free(&set);
 	return 0;
 }

@@ -97,7 +97,14 @@ qmgr_copy_original(struct qmgr_msg *msg, struct qfile_writer *w,
 	size_t take, i;
 	int ret = 0;
 
-	while (left > 0) {
+	/* The header fields smtpd added above the message come first. */
+	for (i = 0; i < qf->prepend_count && ret == 0; i++) {
+		if (qfile_writer_message(w, qf->prepend[i],
+		    strlen(qf->prepend[i]), error_r) < 0 ||
+		    qfile_writer_message(w, "\r\n", 2, error_r) < 0)
+			ret = -1;
+	}
+	while (left > 0 && ret == 0) {
 		take = left > QMGR_COPY_CHUNK ? QMGR_COPY_CHUNK : (size_t) left;
 		n = pread(msg->fd, chunk, take, off);
 		if (n <= 0) {

@@ -119,6 +119,7 @@ smtp         inet  127.0.0.1:2525  -     20  smtpd -o smtpd_mode=mx
 submission   inet  127.0.0.1:2587  -     10  smtpd -o smtpd_mode=submission
 smtps        inet  127.0.0.1:2465  -     10  smtpd -o smtpd_mode=submission
     -o tls_wrapper_mode=yes
+sendmail     unix  public/sendmail -    10  smtpd -o smtpd_mode=submission
 qmgr         unix  private/qmgr    -     1   qmgr -o service_keep_running=yes
 anvil        unix  private/anvil   -     1   anvil -o service_keep_running=yes
 auth         unix  private/auth    -     8   authd
@@ -194,6 +195,9 @@ ispmail is running (configuration $cfg, log $qs/ispmail.log).
     swaks --server 127.0.0.1 --port 2587 --tls --auth PLAIN \\
       --auth-user user@example.test --auth-password '$password' \\
       --from user@example.test --to user@example.test
+  send as a program on this host does (the sendmail command line):
+    printf 'Subject: hello\\n\\nfrom a script\\n' | \\
+      $qs/root/sbin/ispmail-sendmail -C $cfg -i user@example.test
   read it back (POP3 over TLS, port 2995; IMAP over TLS, port 2993):
     curl -k -u 'user@example.test:$password' pop3s://127.0.0.1:2995/1
     curl -k -u 'user@example.test:$password' 'imaps://127.0.0.1:2993/INBOX;UID=1'

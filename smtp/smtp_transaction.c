@@ -85,7 +85,8 @@ smtp_send_message(struct stream *s, int fd, const struct qfile *qf,
 {
 	long long bare = 0;
 
-	if (smtp_data_send(s, fd, qf->message_offset, qf->message_size,
+	if (smtp_data_send_headers(s, qf->prepend, qf->prepend_count) < 0 ||
+	    smtp_data_send(s, fd, qf->message_offset, qf->message_size,
 	    &bare) < 0)
 		return -1;
 	if (bare > 0)
@@ -153,7 +154,8 @@ smtp_mail_command(struct buf *cmd, const struct smtp_job *job,
 	buf_reset(cmd);
 	(void) buf_printf(cmd, "MAIL FROM:<%s>", job->sender);
 	if (c->caps & CAP_SIZE)
-		(void) buf_printf(cmd, " SIZE=%lld", job->qf->message_size);
+		(void) buf_printf(cmd, " SIZE=%lld", job->qf->message_size +
+		    job->qf->prepend_size);
 	if (job->body_8bit && (c->caps & CAP_8BITMIME))
 		(void) buf_append_str(cmd, " BODY=8BITMIME");
 	if (smtputf8)
@@ -219,10 +221,12 @@ smtp_transaction(struct smtp_job *job, struct smtp_reply *r)
 
 	/* RFC 3461 5.2: NOTIFY goes on, and so does the duty to report. */
 	job->remote_dsn = !job->lmtp && (smtp_cache.caps & CAP_DSN) != 0;
-	if (smtp_cache.size_limit > 0 && job->qf->message_size > smtp_cache.size_limit) {
+	if (smtp_cache.size_limit > 0 && job->qf->message_size +
+	    job->qf->prepend_size > smtp_cache.size_limit) {
 		/* RFC 1870 6: no point in sending what will be refused. */
 		text = xasprintf("message size %lld exceeds size limit %lld "
-		    "of host %s", job->qf->message_size, smtp_cache.size_limit,
+		    "of host %s", job->qf->message_size +
+		    job->qf->prepend_size, smtp_cache.size_limit,
 		    smtp_cache.peer);
 		smtp_fail_rest(job, "552", "5.3.4", text);
 		free(text);

@@ -30,5 +30,7 @@ tests_unit_check_smtpd_msa_LDADD = $(UNIT_LDADD)
 smtpd_smtpd_SOURCES += smtpd/smtpd_trust.c smtpd/smtpd_trust.h
 # XCLIENT from trusted proxies.
 smtpd_smtpd_SOURCES += smtpd/smtpd_xclient.c
+# Users of this host through ispmail-sendmail (public/sendmail).
+smtpd_smtpd_SOURCES += smtpd/smtpd_local.c
 # PROXY headers and XCLIENT/ID from trusted proxies (smtpd, popd, imapd).
 EXTRA_DIST += tests/integration/test_proxy_trust.py

@@ -347,6 +347,7 @@ smtpd_session_end(struct smtpd_session *ss)
 	free(ss->helo);
 	free(ss->client_name);
 	free(ss->auth_user);
+	free(ss->local_user);
 	route_mailbox_free(&ss->auth_mailbox);
 	free(ss->env.rcpts);
 	smtpd_reputation_free(&ss->reputation);
@@ -399,6 +400,13 @@ smtpd_handle(int fd, const struct service_peer *peer, void *ctx)
 			anvil_client_release(&adm);
 			return;
 		}
+	}
+	if (smtpd_local_start(&ss, fd) < 0) {
+		(void) stream_flush(ss.s);
+		smtpd_session_end(&ss);
+		stream_free(&ss.s);
+		anvil_client_release(&adm);
+		return;
 	}
 	line = buf_new((size_t) var_smtpd_line_limit + 1);
 	/* Reputation: block lists, FCrDNS, pregreet (smtpd_reputation.c). */

@@ -6,7 +6,8 @@
  * routing checks); smtpd_auth.c AUTH; smtpd_queue.c DATA and BDAT into
  * the queue file and the notice to qmgr; smtpd_direct.c direct delivery
  * to the local lmtpd before the queue file is made durable; smtpd_msa.c
- * the header fields the submission service adds.
+ * the header fields the submission service adds; smtpd_local.c users of
+ * this host on the sendmail socket.
  */
 #ifndef ISPMAIL_SMTPD_H
 #define ISPMAIL_SMTPD_H
@@ -72,6 +73,9 @@ struct smtpd_session {
 	/* Submission: adds a missing Date:/Message-ID: (smtpd_msa.h). */
 	struct smtpd_msa *msa;
 	long long transactions;
+	/* A user of this host on the sendmail socket (smtpd_local.c). */
+	char *local_user;		/* NULL: not a local client */
+	long long local_uid;
 	/* Reputation verdict (smtpd_reputation.c); NULL: not checked. */
 	struct smtpd_reputation *reputation;
 };
@@ -92,6 +96,14 @@ void smtpd_transaction_reset(struct smtpd_session *ss);
 /* smtpd_auth.c */
 void smtpd_cmd_auth(struct smtpd_session *ss, const char *args);
 int smtpd_auth_offered(const struct smtpd_session *ss);
+
+/* smtpd_local.c */
+/*
+ * For a client on a UNIX socket: learn its user from the kernel and
+ * check local_submit_users.  0 go on (also for other clients); -1 a
+ * 421 was sent, end the session.
+ */
+int smtpd_local_start(struct smtpd_session *ss, int fd);
 
 /* smtpd_xclient.c */
 void smtpd_cmd_xclient(struct smtpd_session *ss, const char *args);

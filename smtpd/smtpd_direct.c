@@ -276,14 +276,18 @@ direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
 {
 	int *accepted = xcalloc(ss->env.rcpt_count + 1, sizeof(int));
 	const char *rerr = NULL;
-	long long bare = 0;
-	size_t i, naccepted = 0;
+	char *const *prepend;
+	long long bare = 0, size;
+	size_t i, naccepted = 0, nprepend;
 	int ret = -1;
 
+	prepend = qfile_writer_prepended(w, &nprepend);
+	size = qfile_writer_message_size(w);
+	for (i = 0; i < nprepend; i++)
+		size += (long long) strlen(prepend[i]) + 2;
 	(void) stream_printf(c->s, "MAIL FROM:<%s>", ss->env.sender);
 	if (c->caps & DIRECT_SIZE)
-		(void) stream_printf(c->s, " SIZE=%lld",
-		    qfile_writer_message_size(w));
+		(void) stream_printf(c->s, " SIZE=%lld", size);
 	if (ss->env.body_8bit && (c->caps & DIRECT_8BITMIME))
 		(void) stream_puts(c->s, " BODY=8BITMIME");
 	if (ss->env.smtputf8 && (c->caps & DIRECT_SMTPUTF8))
@@ -321,7 +325,8 @@ direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
 		rerr = "DATA refused";
 		goto out;
 	}
-	if (smtp_data_send(c->s, qfile_writer_fd(w),
+	if (smtp_data_send_headers(c->s, prepend, nprepend) < 0 ||
+	    smtp_data_send(c->s, qfile_writer_fd(w),
 	    qfile_writer_message_offset(w), qfile_writer_message_size(w),
 	    &bare) < 0 || stream_flush(c->s) != STREAM_OK)
 		goto out;

@@ -102,9 +102,14 @@ smtpd_received(struct smtpd_session *ss, const char *id, struct buf *out)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	(void) buf_printf(out, "Received: from %s (%s [%s])\r\n",
-	    ss->helo, ss->client_name != NULL ? ss->client_name : "unknown",
-	    ss->peer->client_addr);
+	if (ss->local_user != NULL)
+		(void) buf_printf(out, "Received: by %s (ispmail, from local "
+		    "user %s uid %lld)\r\n", smtpd.hostname, ss->local_user,
+		    ss->local_uid);
+	else
+		(void) buf_printf(out, "Received: from %s (%s [%s])\r\n",
+		    ss->helo, ss->client_name != NULL ? ss->client_name :
+		    "unknown", ss->peer->client_addr);
 	if (ss->tls != NULL)
 		(void) buf_printf(out, "\t(using %s with cipher %s "
 		    "(%d bits))\r\n", tls_conn_version(ss->tls),

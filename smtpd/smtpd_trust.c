@@ -25,6 +25,9 @@ smtpd_trust_init(void)
 int
 smtpd_trust_client(const struct smtpd_session *ss)
 {
+	/* A user of this host on the sendmail socket (smtpd_local.c). */
+	if (ss->local_user != NULL)
+		return 1;
 	return mynetworks != NULL &&
 	    netmatch_match(mynetworks, ss->peer->client_addr);
 }

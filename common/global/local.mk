@@ -6,7 +6,7 @@ common_libispmail_a_SOURCES += \
 	common/global/service.c common/global/service.h \
 	common/global/master_proto.h \
 	common/global/qfile.c common/global/qfile.h \
-	common/global/qfile_update.c \
+	common/global/qfile_read.c common/global/qfile_update.c \
 	common/global/anvil_client.c common/global/anvil_client.h
 common_libispmail_a_SOURCES += \
 	common/global/auth_client.c common/global/auth_client.h

@@ -101,6 +101,7 @@ int var_smtpd_direct_delivery;
 long long var_smtpd_direct_timeout;
 long long var_smtpd_direct_connect_timeout;
 char *var_mynetworks;
+char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
 char *var_smtpd_forbid_bare_newline;
 char *var_dns_servers;
@@ -655,6 +656,10 @@ const struct param_def param_table[] = {
 	    "that may relay through smtpd without AUTH, on mx and "
 	    "submission listeners, and whose envelope sender chooses the "
 	    "outbound class; empty: none, every relay needs a login." },
+	{ "local_submit_users", PARAM_LIST, "*", 0, 0, &var_local_submit_users,
+	    "Users of this host who may send mail with ispmail-sendmail "
+	    "through smtpd's UNIX socket (public/sendmail), relaying as a "
+	    "host of mynetworks does; * means every user, empty nobody." },
 	{ "smtpd_strict_helo_syntax", PARAM_BOOL, "yes", 0, 0, &var_smtpd_strict_helo_syntax,
 	    "HELO/EHLO must name a domain or an address literal (RFC 5321 "
 	    "4.1.2), else 501 5.5.2; no: other printable names are taken "

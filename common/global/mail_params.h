@@ -117,6 +117,7 @@ extern int var_smtpd_direct_delivery;
 extern long long var_smtpd_direct_timeout;
 extern long long var_smtpd_direct_connect_timeout;
 extern char *var_mynetworks;
+extern char *var_local_submit_users;
 extern int var_smtpd_strict_helo_syntax;
 extern char *var_smtpd_forbid_bare_newline;
 extern char *var_dns_servers;

@@ -15,6 +15,12 @@
  *	L\tn=0\tcode=451\t...		expansions and delivery results
  *	A\tn=-1\tcode=250\t...		archived (qmgr, before delivery)
  *
+ * H records (H\ttext=<escaped header field>), written by smtpd right
+ * after the end marker, carry header fields known only when the data
+ * has ended (Authentication-Results, X-Spam-*, DKIM-Signature): every
+ * reader that sends or copies the message puts them above it, in
+ * order, so the message bytes and their CRC never change.
+ *
  * Values are escaped as in the attribute protocol (attr.h), so a TAB
  * never occurs inside one.  State bytes are changed in place with one
  * pwrite(2) (qfile_set_state), so marking a recipient done never
@@ -29,6 +35,7 @@
 #define ISPMAIL_QFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct buf;
@@ -43,6 +50,11 @@ struct buf;
 
 /* The longest record line a reader accepts (and an append looks back). */
 #define QFILE_RECORD_MAX (256 * 1024)
+
+/* Header fields to put above the message: at most this many, each at
+ * most this long. */
+#define QFILE_PREPEND_MAX 64
+#define QFILE_PREPEND_FIELD_MAX 8192
 
 /* Message states (the S record). */
 #define QFILE_MSG_NEW 'N'		/* no delay notice sent yet */
@@ -98,6 +110,9 @@ struct qfile {
 	int archived;		/* an A record: in the archive already */
 	struct qfile_rcpt *rcpts;
 	size_t rcpt_count;
+	char **prepend;		/* header fields above the message (H) */
+	size_t prepend_count;
+	long long prepend_size;	/* their bytes with CRLFs */
 	off_t message_offset;	/* where the message starts */
 	long long message_size;
 	off_t file_size;
@@ -143,6 +158,27 @@ int qfile_writer_fd(const struct qfile_writer *w);
 off_t qfile_writer_message_offset(const struct qfile_writer *w);
 long long qfile_writer_message_size(const struct qfile_writer *w);
 int qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r);
+/*
+ * Queue a header field to be delivered above the message, as an H
+ * record after the end marker; the first one queued ends up topmost.
+ * field: one complete field "Name: value", continuation lines joined
+ * by CRLF then a space or tab, no trailing CRLF (see
+ * qfile_header_field_valid).  -1 with *error_r when malformed or past
+ * QFILE_PREPEND_MAX.
+ */
+int qfile_writer_prepend_header(struct qfile_writer *w, const char *field,
+	char **error_r);
+/* The fields queued so far (smtpd's direct delivery sends them). */
+char *const *qfile_writer_prepended(const struct qfile_writer *w,
+	size_t *count_r);
+/*
+ * 1 when field is a header field fit to go above a message: a name of
+ * printable ASCII without ':' (not starting with '.', so it never needs
+ * dot-stuffing), ':', then no control byte but TAB and CRLF followed by
+ * a space or tab; at most QFILE_PREPEND_FIELD_MAX bytes.
+ */
+int qfile_header_field_valid(const char *field);
+
 /* Abandon: remove the temporary file; NULL allowed. */
 void qfile_writer_abort(struct qfile_writer **wp);
 
@@ -187,6 +223,9 @@ char *qfile_dir(const char *queue_dir, const char *subdir, const char *id,
 	int create);
 /* 1 when text looks like a queue id (for ispmailctl arguments). */
 int qfile_id_valid(const char *text);
+
+/* CRC-32 (IEEE 802.3) of a message, as the Z record has it. */
+uint32_t qfile_crc32(uint32_t crc, const void *data, size_t len);
 
 /* NOTIFY= value to bits; -1 when malformed. */
 int qfile_notify_parse(const char *text);

@@ -214,6 +214,20 @@ smtp_data_dot_stuff(const struct buf *in, struct buf *out, int *line_start)
 }
 
 int
+smtp_data_send_headers(struct stream *s, char *const *fields, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (fields[i][0] == '.' ||
+		    stream_puts(s, fields[i]) != STREAM_OK ||
+		    stream_puts(s, "\r\n") != STREAM_OK)
+			return -1;
+	}
+	return 0;
+}
+
+int
 smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
 	long long *bare_r)
 {

@@ -89,6 +89,13 @@ enum smtp_data_status smtp_data_read(struct stream *s, long long max_size,
  */
 int smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
 	long long *bare_r);
+/*
+ * Before smtp_data_send: the header fields a queue file carries for
+ * above the message (its H records, checked by qfile_read), each with
+ * CRLF.  None starts with a dot, so no stuffing.  Buffered.
+ */
+int smtp_data_send_headers(struct stream *s, char *const *fields,
+	size_t count);
 /* A short text for a status ("message too big", ...). */
 const char *smtp_data_status_text(enum smtp_data_status status);
 

@@ -270,8 +270,8 @@ archive_lock(const char *domain, char **error_r)
  */
 static int
 archive_write_record(struct archive_state *st, int fd, const char *type,
-	struct buf *extra, int src, off_t src_offset, long long size,
-	char **error_r)
+	struct buf *extra, const char *prefix, size_t prefix_len, int src,
+	off_t src_offset, long long size, char **error_r)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE], *chunk = NULL;
 	unsigned int digest_len = 0;
@@ -299,7 +299,7 @@ archive_write_record(struct archive_state *st, int fd, const char *type,
 	}
 	/* The frame line goes in front of the header. */
 	(void) snprintf(frame, sizeof(frame), "%s%lld\n", ARCHIVE_FRAME,
-	    (long long) buf_len(head) + size);
+	    (long long) buf_len(head) + (long long) prefix_len + size);
 	hdr_start = strlen(frame);
 	{
 		struct buf *all = buf_new(buf_len(head) + hdr_start + 1);
@@ -319,6 +319,13 @@ archive_write_record(struct archive_state *st, int fd, const char *type,
 		goto fail_cut;
 	}
 	pos += (off_t) buf_len(head);
+	if (prefix_len > 0 && (EVP_DigestUpdate(ctx, prefix, prefix_len) != 1
+	    || pwrite(fd, prefix, prefix_len, pos) != (ssize_t) prefix_len)) {
+		*error_r = xasprintf("write archive segment of %s: %s",
+		    st->domain, strerror(errno));
+		goto fail_cut;
+	}
+	pos += (off_t) prefix_len;
 	chunk = xmalloc(ARCHIVE_COPY_CHUNK);
 	while (left > 0) {
 		size_t want = left < ARCHIVE_COPY_CHUNK ? (size_t) left :
@@ -415,7 +422,7 @@ archive_new_segment(struct archive_state *st, char **error_r)
 	st->records = st->messages = 0;
 	st->sealed = 0;
 	archive_seen_rotate(st);
-	if (archive_write_record(st, fd, ARCHIVE_OPEN, NULL, -1, 0, 0,
+	if (archive_write_record(st, fd, ARCHIVE_OPEN, NULL, NULL, 0, -1, 0, 0,
 	    error_r) < 0 || archive_sync(fd, st, error_r) < 0) {
 		(void) unlink(path);
 		free(path);
@@ -473,7 +480,7 @@ archive_seal_segment(struct archive_state *st, int fd, char **error_r)
 	(void) attr_put_int(extra, "records", st->records);
 	(void) attr_put(extra, "key_id", key_id);
 	(void) attr_put(extra, "hmac", hmac);
-	rc = archive_write_record(st, fd, ARCHIVE_SEAL, extra, -1, 0, 0,
+	rc = archive_write_record(st, fd, ARCHIVE_SEAL, extra, NULL, 0, -1, 0, 0,
 	    error_r);
 	buf_free(&extra);
 	if (rc < 0 || archive_sync(fd, st, error_r) < 0)
@@ -486,8 +493,8 @@ archive_seal_segment(struct archive_state *st, int fd, char **error_r)
 
 /* Hex SHA-256 of size bytes of fd at offset. */
 static int
-archive_digest(int fd, off_t offset, long long size, char *hex_r,
-	char **error_r)
+archive_digest(const char *prefix, size_t prefix_len, int fd, off_t offset,
+	long long size, char *hex_r, char **error_r)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE], *chunk;
 	unsigned int digest_len = 0;
@@ -496,7 +503,8 @@ archive_digest(int fd, off_t offset, long long size, char *hex_r,
 	int ok;
 
 	chunk = xmalloc(ARCHIVE_COPY_CHUNK);
-	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    (prefix_len == 0 || EVP_DigestUpdate(ctx, prefix, prefix_len) == 1);
 	while (ok && size > 0) {
 		got = pread(fd, chunk, size < ARCHIVE_COPY_CHUNK ?
 		    (size_t) size : ARCHIVE_COPY_CHUNK, offset);
@@ -544,7 +552,8 @@ archive_append(const char *domain, const struct archive_envelope *env,
 	int lock_fd, fd = -1, rc = -1;
 	size_t i;
 
-	if (archive_digest(src, offset, size, sha256, error_r) < 0)
+	if (archive_digest(env->prefix, env->prefix_len, src, offset, size,
+	    sha256, error_r) < 0)
 		return -1;
 	if (env->rcpt_count > ARCHIVE_RCPT_MAX ||
 	    strlen(env->sender) > ARCHIVE_VALUE_MAX ||
@@ -592,15 +601,16 @@ archive_append(const char *domain, const struct archive_envelope *env,
 		rc = attr_put(extra, "rcpt", env->rcpts[i]);
 	if (rc == 0)
 		rc = attr_put(extra, "sha256", sha256) |
-		    attr_put_int(extra, "size", size);
+		    attr_put_int(extra, "size", (long long) env->prefix_len +
+		    size);
 	if (rc != 0) {
 		*error_r = xstrdup("archive envelope too long");
 		buf_free(&extra);
 		rc = -1;
 		goto out;
 	}
-	rc = archive_write_record(st, fd, ARCHIVE_MESSAGE, extra, src,
-	    offset, size, error_r);
+	rc = archive_write_record(st, fd, ARCHIVE_MESSAGE, extra, env->prefix,
+	    env->prefix_len, src, offset, size, error_r);
 	buf_free(&extra);
 	if (rc < 0 || archive_sync(fd, st, error_r) < 0) {
 		st->seg = -1;	/* read the files again */
@@ -741,7 +751,8 @@ archive_expire(const char *domain, long long now, char **error_r)
 	(void) attr_put_int(extra, "removed_records", removed_records);
 	(void) attr_put_int(extra, "removed_newest", newest);
 	(void) attr_put(extra, "anchor", anchor);
-	rc = archive_write_record(st, fd, ARCHIVE_RETENTION, extra, -1, 0, 0,
+	rc = archive_write_record(st, fd, ARCHIVE_RETENTION, extra, NULL, 0, -1,
+	    0, 0,
 	    error_r);
 	buf_free(&extra);
 	if (rc == 0)

@@ -46,6 +46,9 @@ struct archive_envelope {
 	long long arrival;		/* unix time */
 	const char *const *rcpts;	/* archived recipients */
 	size_t rcpt_count;
+	/* Header fields delivered above the message (queue H records). */
+	const char *prefix;		/* CRLF-ended lines, or NULL */
+	size_t prefix_len;
 };
 
 /*
@@ -89,8 +92,8 @@ struct archive_record {
 int archive_domain_valid(const char *domain);
 
 /*
- * Append one message record to domain's archive, reading size message
- * bytes from fd at offset, and fsync it.  A full or old segment is
+ * Append one message record to domain's archive: env->prefix, then size
+ * message bytes read from fd at offset; fsync it.  A full or old segment is
  * sealed first (a new one is opened); one that becomes full with this
  * record is sealed after it.  When the current or the previous segment
  * already holds a record of this queue id with the same message digest

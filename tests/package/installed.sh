@@ -88,6 +88,22 @@ maildir=/var/lib/ispmail/mail/example.test/user
 step "SMTP on 25 in, IMAPS on 993 out"
 python3 "$mailcheck" user@example.test "$password" "$maildir" || fail "mail round trip"
 
+step "sendmail: an ordinary user's mail through /usr/sbin/sendmail"
+[ "$(readlink -f /usr/lib/sendmail)" = "$(readlink -f /usr/sbin/ispmail-sendmail)" ] \
+    || fail "/usr/lib/sendmail is not ispmail-sendmail"
+token=ispmail-package-sendmail-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+printf 'Subject: %s\n\nfrom a local user\n' "$token" | \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    /usr/sbin/sendmail -i user@example.test || fail "sendmail as nobody exited $?"
+i=0
+until grep -rqs "$token" "$maildir/new" "$maildir/cur"; do
+	i=$((i + 1))
+	[ $i -lt 150 ] || fail "the mail sendmail sent did not arrive in 30s"
+	sleep 0.2
+done
+grep -rqs "from local user nobody uid" "$maildir/new" "$maildir/cur" \
+    || fail "the Received: field does not name the local user"
+
 step "privileges"
 children=$(ps -o user=,pid=,args= --ppid "$master_pid")
 echo "$children" | sed 's/^/installed:   /'

@@ -467,6 +467,92 @@ static const struct {
 	{ ",FAILURE", -1 },
 };
 
+/* Header fields added at the end of DATA ride in H records. */
+START_TEST(test_prepend_headers)
+{
+	static const char *const bad[] = {
+		"", "NoColon", ": empty name", ".Dot: x", "Sp ace: x",
+		"Bare: a\rb", "Bare: a\nb", "Fold: a\r\nb", "Trail: a\r\n",
+		"Ctl: a\001b",
+	};
+	static char sender[] = "s@example.test", a[] = "a@example.test";
+	static const char field1[] = "Authentication-Results: mx.example.test;"
+	    "\r\n\tspf=pass smtp.mailfrom=example.org";
+	struct qfile env;
+	struct qfile_rcpt rcpt;
+	struct qfile_writer *w;
+	struct qfile *qf = NULL;
+	struct buf *rec = buf_new(4096);
+	char *const *got;
+	char *error = NULL, *path, *id, *big;
+	size_t i, count;
+	int damaged, fd;
+
+	memset(&env, 0, sizeof(env));
+	memset(&rcpt, 0, sizeof(rcpt));
+	env.arrival = 1700000000;
+	env.sender = sender;
+	rcpt.address = a;
+	env.rcpts = &rcpt;
+	env.rcpt_count = 1;
+	w = qfile_writer_new(top, &error);
+	ck_assert_msg(w != NULL, "%s", error);
+	id = xstrdup(qfile_writer_id(w));
+	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
+	ck_assert_int_eq(qfile_writer_message(w, "Subject: x\r\n\r\nbody\r\n",
+	    20, &error), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(qfile_writer_prepend_header(w, bad[i], &error) ==
+		    -1, "accepted %s", bad[i]);
+		free(error);
+		error = NULL;
+	}
+	big = xmalloc(QFILE_PREPEND_FIELD_MAX + 2);
+	memcpy(big, "X-Big: ", 7);
+	memset(big + 7, 'a', QFILE_PREPEND_FIELD_MAX - 6);
+	big[QFILE_PREPEND_FIELD_MAX + 1] = '\0';
+	ck_assert_int_eq(qfile_writer_prepend_header(w, big, &error), -1);
+	free(error);
+	free(big);
+	ck_assert_int_eq(qfile_writer_prepend_header(w, field1, &error), 0);
+	ck_assert_int_eq(qfile_writer_prepend_header(w, "X-Spam-Flag: YES",
+	    &error), 0);
+	got = qfile_writer_prepended(w, &count);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(got[1], "X-Spam-Flag: YES");
+	ck_assert_msg(qfile_writer_commit(&w, QFILE_INCOMING, &error) == 0,
+	    "%s", error);
+	path = qfile_path(top, QFILE_INCOMING, id);
+	/* qmgr's appends come after the H records. */
+	ck_assert_int_eq(qfile_record_result(rec, 0, "451", "4.4.1", "later",
+	    1700000001), 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(qfile_append(fd, rec, 0, &error) == 0, "%s", error);
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_uint_eq(qf->prepend_count, 2);
+	ck_assert_str_eq(qf->prepend[0], field1);
+	ck_assert_str_eq(qf->prepend[1], "X-Spam-Flag: YES");
+	ck_assert_int_eq(qf->prepend_size,
+	    (long long) (strlen(field1) + 2 + 16 + 2));
+	ck_assert_int_eq(qf->message_size, 20);
+	ck_assert_str_eq(qf->rcpts[0].last_code, "451");
+	qfile_free(&qf);
+	/* A forged H record with a bare LF in it is damage, not a header. */
+	buf_reset(rec);
+	(void) buf_append_str(rec, "H\ttext=X-Evil: a%0Ab\n");
+	ck_assert_int_eq(qfile_append(fd, rec, 0, &error), 0);
+	ck_assert_int_eq(qfile_read(path, &qf, &damaged, &error), -1);
+	ck_assert_int_eq(damaged, 1);
+	free(error);
+	close(fd);
+	buf_free(&rec);
+	free(path);
+	free(id);
+}
+END_TEST
+
 START_TEST(test_notify_parse)
 {
 	ck_assert_int_eq(qfile_notify_parse(notify_cases[_i].text),
@@ -482,6 +568,7 @@ qfile_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_prepend_headers);
 	tcase_add_test(tc, test_writer_direct);
 	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
 	tcase_add_test(tc, test_missing_is_not_damage);
