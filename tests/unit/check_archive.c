@@ -61,7 +61,7 @@ append(const char *queue_id)
 	static const char *const rcpts[] = { "a@example.test" };
 	struct archive_envelope env = {
 		queue_id, "in", "192.0.2.1", "s@example.net", "", 1000,
-		rcpts, 1,
+		rcpts, 1, NULL, 0,
 	};
 	char *error = NULL;
 	int rc;
@@ -116,6 +116,44 @@ START_TEST(test_append_seal_verify)
 }
 END_TEST
 
+/* Header fields added after DATA are archived above the message. */
+START_TEST(test_prefix_archived)
+{
+	static const char *const rcpts[] = { "a@example.test" };
+	static const char prefix[] = "X-Spam-Flag: NO\r\n";
+	struct archive_envelope env = {
+		"QP", "in", "", "s@example.net", "", 1000, rcpts, 1,
+		prefix, sizeof(prefix) - 1,
+	};
+	const struct archive_record *r;
+	struct archive_reader *rd;
+	char *path, *error = NULL, got[64];
+	int found = 0;
+
+	ck_assert_int_eq(archive_append("example.test", &env, msg_fd, 0,
+	    (long long) strlen(message), &error), 1);
+	path = archive_segment_path("example.test", 1);
+	rd = archive_reader_open(path, &error);
+	ck_assert_ptr_nonnull(rd);
+	while (archive_reader_next(rd, &r, &error) == 1) {
+		if (strcmp(r->type, ARCHIVE_MESSAGE) != 0)
+			continue;
+		found = 1;
+		ck_assert_int_eq(r->payload_ok, 1);
+		ck_assert_int_eq(r->size, (long long) (strlen(prefix) +
+		    strlen(message)));
+		ck_assert_int_eq(pread(archive_reader_fd(rd), got,
+		    strlen(prefix), r->payload_offset),
+		    (ssize_t) strlen(prefix));
+		ck_assert_int_eq(memcmp(got, prefix, strlen(prefix)), 0);
+	}
+	ck_assert_int_eq(found, 1);
+	archive_reader_close(&rd);
+	free(path);
+	ck_assert_int_eq(verify(), 0);
+}
+END_TEST
+
 START_TEST(test_segment_size_seals)
 {
 	long long *segs = NULL;
@@ -138,7 +176,9 @@ END_TEST
 START_TEST(test_bad_domain_and_no_directory)
 {
 	static const char *const rcpts[] = { "a@x" };
-	struct archive_envelope env = { "Q", "in", "", "", "", 0, rcpts, 1 };
+	struct archive_envelope env = {
+		"Q", "in", "", "", "", 0, rcpts, 1, NULL, 0,
+	};
 	char *error = NULL;
 
 	ck_assert_int_eq(archive_domain_valid("../etc"), 0);
@@ -228,6 +268,7 @@ archive_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_append_seal_verify);
+	tcase_add_test(tc, test_prefix_archived);
 	tcase_add_test(tc, test_segment_size_seals);
 	tcase_add_test(tc, test_bad_domain_and_no_directory);
 	tcase_add_loop_test(tc, test_reader_damage, 0,
