@@ -37,6 +37,7 @@ static const struct file_param file_params[] = {
 	{ "ldap_tls_ca_file", " smtpd qmgr lmtpd popd imapd proxyd smtp " },
 	{ "route_file", " smtpd qmgr lmtpd popd imapd proxyd smtp " },
 	{ "srs_secret_file", " smtpd qmgr " },
+	{ "archive_key_file", " qmgr " },
 	{ "smtp_tls_ca_file", " smtp " },
 	{ NULL, NULL },
 };

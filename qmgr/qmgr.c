@@ -82,6 +82,7 @@ static struct qmgr_watch watches[QMGR_WATCH_MAX];
 static struct pollfd pfds[QMGR_WATCH_MAX];
 static size_t watch_count;
 static long long next_deadline;
+static long long next_archive_run;
 static struct qmgr_client clients[QMGR_CLIENTS_MAX];
 static struct route *route;
 static long long next_incoming_scan;
@@ -251,6 +252,14 @@ qmgr_scan(void)
 		    time(NULL)) < 0;
 		free(dir);
 	}
+	if (now >= next_archive_run) {
+		/* Seal old segments within their age, retention with them. */
+		long long every = var_archive_segment_age < 3600 ?
+		    var_archive_segment_age : 3600;
+
+		next_archive_run = now + every * 1000;
+		qmgr_archive_maintain();
+	}
 	/* Room again after a full active queue: scan again soon. */
 	if (full || qmgr_active_count >= qmgr_active_limit) {
 		next_incoming_scan = now + 1000;
@@ -260,6 +269,8 @@ qmgr_scan(void)
 	qmgr_deadline(next_incoming_scan);
 	qmgr_deadline(next_deferred_scan);
 	qmgr_deadline(next_orphan_scan);
+	if (*var_archive_directory != '\0')
+		qmgr_deadline(next_archive_run);
 }
 
 /*

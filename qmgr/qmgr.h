@@ -112,6 +112,19 @@ void qmgr_message_relayed(struct qmgr_msg *msg, int n, int remote_dsn);
 void qmgr_message_recover(void);
 /* Is this message being delivered now? */
 struct qmgr_msg *qmgr_message_find(const char *id);
+/* Is client_addr in mynetworks (whose envelope senders are believed)? */
+int qmgr_trusted_client(const char *client_addr);
+
+/* qmgr_archive.c */
+/*
+ * Put msg into the archives of its archived recipients' and sender's
+ * domains and mark the queue file (once: a marked file is skipped).  0
+ * done or nothing to archive; -1 not archived (the caller delivers
+ * nothing and tries later).
+ */
+int qmgr_archive(struct qmgr_msg *msg, struct route *r);
+/* Seal archive segments that are old and apply retention, every domain. */
+void qmgr_archive_maintain(void);
 
 /* qmgr_transport.c */
 void qmgr_transport_submit(struct qmgr_job *job);

@@ -421,7 +421,7 @@ qmgr_lmtp_nexthop(const struct route_mailbox *m)
  * their envelope sender is believed; anyone can forge one on port 25.
  * A bad mynetworks trusts nobody (smtpd refuses to start with it).
  */
-static int
+int
 qmgr_trusted_client(const char *client_addr)
 {
 	static struct netmatch *mynetworks;
@@ -725,6 +725,17 @@ qmgr_message_start(struct qmgr_msg *msg)
 			return rc < 0 ? -1 : 0;
 		}
 		qmgr_message_mark_expanded(msg);
+	}
+	if (r != NULL && qmgr_archive(msg, r) < 0) {
+		/* Nothing is delivered before it is in the archive. */
+		size_t i;
+
+		for (i = 0; i < msg->qf->rcpt_count; i++) {
+			if (msg->qf->rcpts[i].state == QFILE_RCPT_PENDING)
+				qmgr_message_result(msg, msg->qf->rcpts[i].n,
+				    "451", "4.3.0", "archive unavailable");
+		}
+		r = NULL;
 	}
 	if (r != NULL)
 		qmgr_message_dispatch(msg, r);	/* may free msg */

@@ -4,7 +4,10 @@
  * this host's lmtpd delivers (qmgr's own routing decision) and none asks
  * for NOTIFY=SUCCESS, the message is offered over LMTP to
  * lmtp_local_nexthop from the queue file that is not yet durable, with
- * the envelope the LMTP agent would send.  Recipients lmtpd answers 2xx
+ * the envelope the LMTP agent would send.  A recipient or sender whose
+ * mailbox has archive on keeps the message on the queue path: qmgr puts
+ * it into the archive before it delivers (ispmail-archive(5)), which
+ * direct delivery could not.  Recipients lmtpd answers 2xx
  * are delivered: lmtpd's fsync is the message's only durable write.
  * The others are left to the queue: the caller commits the file with
  * the delivered ones marked done.  Every wait has the deadline
@@ -83,6 +86,7 @@ direct_rcpt_local(struct route *r, const struct qfile_rcpt *rc)
 	    exp->dest_count == 1) {
 		d = &exp->dests[0];
 		local = d->kind == ROUTE_DEST_MAILBOX && d->mailbox != NULL &&
+		    !d->mailbox->archive &&
 		    d->mailbox->state != ROUTE_STATE_DISABLED &&
 		    direct_local_host(d->mailbox->mail_host);
 		if (local && strcasecmp(d->address, rc->address) != 0) {
@@ -94,6 +98,24 @@ direct_rcpt_local(struct route *r, const struct qfile_rcpt *rc)
 	free(error);
 	route_expansion_free(&exp);
 	return local;
+}
+
+/* Is address a mailbox with archive on (or is the directory down)? */
+static int
+direct_archived_sender(struct route *r, const char *address)
+{
+	struct route_answer *ans = NULL;
+	char *error = NULL;
+	int rc;
+
+	if (address == NULL || *address == '\0')
+		return 0;
+	rc = route_lookup(r, address, &ans, &error);
+	free(error);
+	if (rc > 0)
+		rc = ans->kind == ROUTE_KIND_MAILBOX && ans->mailbox->archive;
+	route_answer_free(&ans);
+	return rc != 0;
 }
 
 /* Every recipient local and direct delivery on? */
@@ -112,7 +134,9 @@ direct_eligible(const struct smtpd_session *ss)
 	for (i = 0; i < ss->env.rcpt_count; i++)
 		if (!direct_rcpt_local(r, &ss->env.rcpts[i]))
 			return 0;
-	return 1;
+	/* Archived mail goes through qmgr, which archives before delivery. */
+	return !direct_archived_sender(r, ss->env.auth_user) &&
+	    !direct_archived_sender(r, ss->env.sender);
 }
 
 /* Read one reply into c->code and c->text.  0 ok, -1 (*error_r static). */

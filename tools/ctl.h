@@ -71,6 +71,8 @@ int ctl_qmgr_request(const char *request, const char *id);
 
 /* ispmailctl quarantine (ctl_quarantine.c). */
 int ctl_quarantine(int argc, char **argv);
+/* ispmailctl archive verify|search|export|seal|expire: the mail archive. */
+int ctl_archive(int argc, char **argv);
 
 /* Exit status for a temporary failure (sysexits EX_TEMPFAIL). */
 #define CTL_EXIT_TEMPFAIL 75

@@ -41,6 +41,7 @@ static const struct ctl_command {
 	{ "dkim", ctl_dkim, "dkim keygen|rotate|show DOMAIN ..." },
 	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
 	{ "quarantine", ctl_quarantine, "quarantine list|show|release|delete ..." },
+	{ "archive", ctl_archive, "archive verify|search|export|seal|expire ..." },
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

@@ -161,6 +161,14 @@ char *var_lmtp_local_nexthop;
 long long var_lmtp_port;
 char *var_srs_domain;
 char *var_srs_secret_file;
+
+/* The mail archive (ispmail-archive(5)). */
+char *var_archive_directory;
+char *var_archive_key_file;
+long long var_archive_segment_size;
+long long var_archive_segment_age;
+long long var_archive_retention;
+char *var_archive_domain_retention;
 long long var_srs_max_age;
 
 /* smtp delivery agent variables (smtp(8)). */
@@ -907,6 +915,32 @@ const struct param_def param_table[] = {
 	{ "srs_max_age", PARAM_TIME, "21d", 1 * DAY, 1023 * DAY, &var_srs_max_age,
 	    "How long an SRS address stays valid for bounces (whole "
 	    "days)." },
+
+	/* The mail archive (ispmail-archive(5)). */
+	{ "archive_directory", PARAM_STR, "", 0, 0, &var_archive_directory,
+	    "Where qmgr keeps the archive of mailboxes with archive=yes: a "
+	    "directory per domain of sealed segment files, owned by the "
+	    "mail owner (empty: mail to or from such a mailbox waits in "
+	    "the queue)." },
+	{ "archive_key_file", PARAM_STR, "", 0, 0, &var_archive_key_file,
+	    "The file whose first line (32 bytes or more) is the HMAC key "
+	    "that seals archive segments; kept outside archive_directory, "
+	    "readable by the mail owner only." },
+	{ "archive_segment_size", PARAM_SIZE, "64M", 1, 1 * GIB,
+	    &var_archive_segment_size,
+	    "An archive segment this big is sealed and a new one begun." },
+	{ "archive_segment_age", PARAM_TIME, "1d", 1 * SEC, 366 * DAY,
+	    &var_archive_segment_age,
+	    "An archive segment this old is sealed at the next write to "
+	    "its archive (or by ispmailctl archive seal)." },
+	{ "archive_retention", PARAM_TIME, "0", 0, 36500 * DAY,
+	    &var_archive_retention,
+	    "How long archived mail is kept: sealed segments whose newest "
+	    "record is older go (0: kept forever)." },
+	{ "archive_domain_retention", PARAM_LIST, "", 0, 0,
+	    &var_archive_domain_retention,
+	    "Per-domain retention, domain=time items (example.com=3650d) "
+	    "that override archive_retention." },
 
 	/* The smtp delivery agent (smtp(8)). */
 	{ "relayhost", PARAM_STR, "", 0, 0, &var_relayhost,

@@ -179,6 +179,12 @@ extern char *var_lmtp_local_nexthop;
 extern long long var_lmtp_port;
 extern char *var_srs_domain;
 extern char *var_srs_secret_file;
+extern char *var_archive_directory;
+extern char *var_archive_key_file;
+extern long long var_archive_segment_size;
+extern long long var_archive_segment_age;
+extern long long var_archive_retention;
+extern char *var_archive_domain_retention;
 extern long long var_srs_max_age;
 
 /* The smtp delivery agent (smtp(8)). */

@@ -411,9 +411,16 @@ int
 qfile_record_result(struct buf *out, int n, const char *code,
 	const char *dsn, const char *text, long long when)
 {
+	return qfile_record_note(out, 'L', n, code, dsn, text, when);
+}
+
+int
+qfile_record_note(struct buf *out, char kind, int n, const char *code,
+	const char *dsn, const char *text, long long when)
+{
 	size_t start = buf_len(out);
 
-	if (buf_append_char(out, 'L') < 0 ||
+	if (buf_append_char(out, kind) < 0 ||
 	    qfile_field_int(out, "n", n) < 0 ||
 	    qfile_field(out, "code", code) < 0 ||
 	    qfile_field(out, "dsn", dsn) < 0 ||

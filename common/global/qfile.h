@@ -15,6 +15,7 @@
  *	L\tn=0\tcode=451\t...		expansions and delivery results
  *	F\tn=0\taction=tag\tfolder=Junk	smtpd's content filter decision
  *	F\thold=reason			why the message sits in hold/
+ *	A\tn=-1\tcode=250\t...		archived (qmgr, before delivery)
  *
  * H records (H\ttext=<escaped header field>), written by smtpd right
  * after the end marker, carry header fields known only when the data
@@ -112,6 +113,7 @@ struct qfile {
 	int body_8bit;		/* BODY=8BITMIME or BINARYMIME given */
 	int smtputf8;
 	char *origin;		/* NULL (mail), "dsn", "postmaster" */
+	int archived;		/* an A record: in the archive already */
 	struct qfile_rcpt *rcpts;
 	size_t rcpt_count;
 	char *hold_reason;	/* F record: why it was put on hold, or NULL */
@@ -228,6 +230,13 @@ int qfile_record_filter(struct buf *out, int n, const char *action,
 const char *qfile_rcpt_folder(struct qfile *qf, const struct qfile_rcpt *r);
 /* Build a delivery result record ("L\t...\n") onto out. */
 int qfile_record_result(struct buf *out, int n, const char *code,
+	const char *dsn, const char *text, long long when);
+/*
+ * The same fields under another record letter: 'A' says the message is
+ * in the archive (qmgr, ispmail-archive(5)); code "250", text the
+ * archives ("example.com example.net"), n -1.
+ */
+int qfile_record_note(struct buf *out, char kind, int n, const char *code,
 	const char *dsn, const char *text, long long when);
 
 /* The path of id in queue_dir/subdir, hashed per queue_hash_depth. */

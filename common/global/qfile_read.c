@@ -391,6 +391,8 @@ qfile_read(const char *path, struct qfile **qf_r, int *damaged_r,
 				why = "bad filter record";
 				goto damaged;
 			}
+		} else if (len >= 1 && line[0] == 'A') {
+			qf->archived = 1;	/* qmgr archived it */
 		} else {
 			why = "unknown appended record";
 			goto damaged;
