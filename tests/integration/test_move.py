@@ -9,6 +9,7 @@ import pytest
 
 import harness
 from imapdutil import USER, PASSWORD, make_imap_instance
+from proxydutil import Env, PASSWORD as PROXY_PASSWORD
 from lmtpdutil import lmtp, transaction
 
 ADMIN = "mover@example.test"
@@ -78,3 +79,20 @@ def test_moving_state_bad_value_refused(inst):
     r = inst.ctl("mailbox", "set", USER, "state=leaving")
     assert r.returncode != 0
     assert "active, suspended, disabled or moving" in r.stderr
+
+
+def test_proxyd_refuses_moving_mailbox_temporarily(make_instance):
+    env = Env(make_instance)
+    r = env.proxy.ctl("mailbox", "set", env.alice, "state=moving")
+    assert r.returncode == 0, r.stderr
+    c = env.imaps()
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        c.login(env.alice, PROXY_PASSWORD)
+    assert "UNAVAILABLE" in str(e.value)
+    assert "AUTHENTICATIONFAILED" not in str(e.value)
+    c.logout()
+    env.proxy.wait_for_log(r"mailbox %s is being moved" % env.alice)
+    # Other users are not affected.
+    c = env.imaps()
+    assert c.login(env.bob, PROXY_PASSWORD)[0] == "OK"
+    c.logout()
