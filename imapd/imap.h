@@ -131,6 +131,27 @@ void imap_yield(size_t done);
 void imap_append_discard(struct imap_session *sess);
 /* The capability list for this session's state (no CRLF). */
 void imap_write_capability(struct imap_session *sess);
+
+/*
+ * Logins (imap_cmd.c): a refused one is logged, delayed by
+ * auth_failure_delay and counted toward auth_failure_limit; an accepted
+ * one enters the authenticated state for mb's store and answers the
+ * tagged OK (or NO when the store path is unusable).
+ */
+struct route_mailbox;
+void imap_login_refused(struct imap_session *sess, const char *user,
+	const char *method, const char *reason);
+void imap_login_enter(struct imap_session *sess,
+	const struct route_mailbox *mb, const char *method);
+/*
+ * Administrator logins (imap_admin.c): SASL PLAIN with authzid (the
+ * mailbox) different from authcid (an imap_admin_logins entry), from
+ * imap_admin_networks only.  imap_admin_init parses the parameters
+ * (pre_init): 0 ok, -1 with *error_r (caller frees).
+ */
+int imap_admin_init(char **error_r);
+void imap_admin_login(struct imap_session *sess, const char *authzid,
+	const char *authcid, const char *password);
 int imapd_tls_available(void);
 int imapd_start_tls(struct imap_session *sess, char **error_r);
 extern struct route *imapd_route;

@@ -299,6 +299,52 @@ imap_login_allowed(struct imap_session *sess)
 	return 0;
 }
 
+/* A refused login: logged, delayed, counted (imap.h). */
+void
+imap_login_refused(struct imap_session *sess, const char *user,
+	const char *method, const char *reason)
+{
+	log_info("login failed user=%s method=%s client=%s: %s", user,
+	    method, sess->peer->client_addr, reason);
+	/* Through the stream waiter: other sessions of the process go on
+	 * meanwhile (imap_multi.h). */
+	if (var_auth_failure_delay > 0)
+		stream_pause((int) var_auth_failure_delay * 1000);
+	imap_tagged(sess, "NO", "[AUTHENTICATIONFAILED] "
+	    "Authentication failed");
+	if (++sess->auth_failures >= var_auth_failure_limit) {
+		imap_reply_flush(sess);
+		imap_printf(sess, "* BYE Too many authentication "
+		    "failures\r\n");
+		sess->state = IMAP_STATE_LOGOUT;
+	}
+}
+
+/* Enter the authenticated state for mb (imap.h). */
+void
+imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
+	const char *method)
+{
+	char *error = NULL;
+
+	if (store_path_check(mb->store_path, &error) < 0) {
+		log_error("login user=%s: %s", mb->address, error);
+		free(error);
+		imap_tagged(sess, "NO", "[UNAVAILABLE] Mailbox not configured");
+		return;
+	}
+	sess->user = xstrdup(mb->address);
+	sess->root = xstrdup(mb->store_path);
+	sess->quota = mb->quota;
+	sess->state = IMAP_STATE_AUTH;
+	log_info("login user=%s method=%s client=%s%s", sess->user, method,
+	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
+	buf_reset(sess->reply);
+	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
+	imap_write_capability(sess);
+	imap_printf(sess, "] Logged in\r\n");
+}
+
 static void
 imap_login(struct imap_session *sess, const char *user, const char *pass,
 	const char *method)
@@ -320,43 +366,12 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 		    "authentication failure");
 		return;
 	}
-	if (rc == 0 || mb->store_path == NULL) {
-		log_info("login failed user=%s method=%s client=%s: %s", user,
-		    method, sess->peer->client_addr,
+	if (rc == 0 || mb->store_path == NULL)
+		imap_login_refused(sess, user, method,
 		    reason != NULL ? reason : "no store");
-		route_mailbox_free(&mb);
-		/* Through the stream waiter: other sessions of the
-		 * process go on meanwhile (imap_multi.h). */
-		if (var_auth_failure_delay > 0)
-			stream_pause((int) var_auth_failure_delay * 1000);
-		imap_tagged(sess, "NO", "[AUTHENTICATIONFAILED] "
-		    "Authentication failed");
-		if (++sess->auth_failures >= var_auth_failure_limit) {
-			imap_reply_flush(sess);
-			imap_printf(sess, "* BYE Too many authentication "
-			    "failures\r\n");
-			sess->state = IMAP_STATE_LOGOUT;
-		}
-		return;
-	}
-	if (store_path_check(mb->store_path, &error) < 0) {
-		log_error("login user=%s: %s", user, error);
-		free(error);
-		route_mailbox_free(&mb);
-		imap_tagged(sess, "NO", "[UNAVAILABLE] Mailbox not configured");
-		return;
-	}
-	sess->user = xstrdup(mb->address);
-	sess->root = xstrdup(mb->store_path);
-	sess->quota = mb->quota;
+	else
+		imap_login_enter(sess, mb, method);
 	route_mailbox_free(&mb);
-	sess->state = IMAP_STATE_AUTH;
-	log_info("login user=%s method=%s client=%s%s", sess->user, method,
-	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
-	buf_reset(sess->reply);
-	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
-	imap_write_capability(sess);
-	imap_printf(sess, "] Logged in\r\n");
 }
 
 static void
@@ -422,8 +437,7 @@ imap_cmd_authenticate(struct imap_session *sess, struct imap_arg *args,
 	}
 	buf_free(&decoded);
 	if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0)
-		imap_tagged(sess, "NO", "[AUTHORIZATIONFAILED] No proxy "
-		    "logins");
+		imap_admin_login(sess, authzid, authcid, password);
 	else
 		imap_login(sess, authcid, password, "plain");
 	explicit_bzero(password, strlen(password));

@@ -563,6 +563,8 @@ imapd_pre_init(void *ctx)
 		log_fatal("client_limit_exceptions: %s", error);
 	if (proxy_trust_init(&error) < 0)
 		log_fatal("proxy_trusted_networks: %s", error);
+	if (imap_admin_init(&error) < 0)
+		log_fatal("%s", error);
 }
 
 static void

@@ -12,7 +12,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
-	imapd/imap_idle.c imapd/imap_utf7.c
+	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
@@ -21,7 +21,8 @@ EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py 
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_idle.py \
-	tests/integration/test_imapd_compress.py
+	tests/integration/test_imapd_compress.py \
+	tests/integration/test_imapd_admin.py tests/integration/test_move.py
 
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd

@@ -293,6 +293,13 @@ cmd_rcpt_check(struct lmtpd_session *sess, const char *addr,
 	if (mb->state == ROUTE_STATE_DISABLED) {
 		log_info("to=<%s> status=bounced (mailbox disabled)", addr);
 		lmtpd_reply(sess, "550 5.2.1 <%s> Mailbox disabled", addr);
+	} else if (mb->state == ROUTE_STATE_MOVING) {
+		/* ispmailctl mailbox move: the queue retries, and the
+		 * retry finds the mailbox on its new host. */
+		log_info("to=<%s> status=deferred (mailbox being moved)",
+		    addr);
+		lmtpd_reply(sess, "451 4.2.1 <%s> Mailbox is being moved, "
+		    "try again later", addr);
 	} else if (!cmd_host_is_local(sess->server, host)) {
 		/* Moved, or a replica not yet updated: the queue retries. */
 		log_warn("to=<%s> mailbox is on %s, not on this host", addr,

@@ -88,6 +88,7 @@ direct_rcpt_local(struct route *r, const struct qfile_rcpt *rc)
 		local = d->kind == ROUTE_DEST_MAILBOX && d->mailbox != NULL &&
 		    !d->mailbox->archive &&
 		    d->mailbox->state != ROUTE_STATE_DISABLED &&
+		    d->mailbox->state != ROUTE_STATE_MOVING &&
 		    direct_local_host(d->mailbox->mail_host);
 		if (local && strcasecmp(d->address, rc->address) != 0) {
 			local = route_normalize(r, rc->address, &norm,

@@ -308,7 +308,7 @@ out:
 /* ---- mailboxes -------------------------------------------------------- */
 
 static const char *const ctl_state_names[] = {
-	"active", "suspended", "disabled"
+	"active", "suspended", "disabled", "moving"
 };
 static const char *const ctl_filter_names[] = {
 	"off", "standard", "aggressive"
@@ -372,10 +372,10 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 				ctl_replace(&m->store_path, value);
 			}
 		} else if (strcmp(k, "state") == 0) {
-			n = ctl_enum(ctl_state_names, 3, value);
+			n = ctl_enum(ctl_state_names, 4, value);
 			if (n < 0) {
 				ctl_eprintf("ispmailctl: state must be "
-				    "active, suspended or disabled\n");
+				    "active, suspended, disabled or moving\n");
 				rc = -1;
 			} else {
 				m->state = (enum route_state) n;

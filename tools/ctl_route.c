@@ -24,7 +24,7 @@ static const char *const ctl_route_policy[] = {
 };
 
 static const char *const ctl_route_state[] = {
-	"active", "suspended", "disabled"
+	"active", "suspended", "disabled", "moving"
 };
 
 static void

@@ -229,6 +229,8 @@ long long var_imap_message_size_limit;
 long long var_imap_bad_command_limit;
 long long var_imap_idle_check_interval;
 long long var_imap_client_limit;
+char *var_imap_admin_logins;
+char *var_imap_admin_networks;
 
 /* proxyd (proxyd(8)). */
 char *var_proxy_front;
@@ -1124,6 +1126,15 @@ const struct param_def param_table[] = {
 	    &var_imap_client_limit,
 	    "Sessions one imapd process serves at once (1: a process per "
 	    "session)." },
+	{ "imap_admin_logins", PARAM_LIST, "", 0, 0, &var_imap_admin_logins,
+	    "Logins (addresses in the routing directory, checked with "
+	    "their own password) that may open any mailbox with SASL PLAIN "
+	    "and an authorization identity, as ispmailctl mailbox move "
+	    "does; empty: nobody." },
+	{ "imap_admin_networks", PARAM_LIST, "127.0.0.0/8 ::1", 0, 0,
+	    &var_imap_admin_networks,
+	    "The clients (addresses or address/prefix networks) from which "
+	    "imap_admin_logins are accepted." },
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };

@@ -241,6 +241,8 @@ extern long long var_imap_message_size_limit;
 extern long long var_imap_bad_command_limit;
 extern long long var_imap_idle_check_interval;
 extern long long var_imap_client_limit;
+extern char *var_imap_admin_logins;
+extern char *var_imap_admin_networks;
 
 /* proxyd (proxyd(8)). */
 extern char *var_proxy_front;

@@ -1183,6 +1183,11 @@ route_authenticate(struct route *r, const char *login,
 	 * The state is looked at only after the password was right, so a
 	 * wrong guess learns nothing about the account.
 	 */
+	if (m->state == ROUTE_STATE_MOVING) {
+		route_mailbox_free(&m);
+		return route_fail(error_r, -1, "mailbox %s is being moved",
+		    login);
+	}
 	if (m->state == ROUTE_STATE_DISABLED
 	    || m->state == ROUTE_STATE_SUSPENDED) {
 		*reason_r = m->state == ROUTE_STATE_DISABLED
@@ -1526,7 +1531,13 @@ route_mailbox_put(struct route *r, const struct route_mailbox *mailbox,
 		    mailbox->address, error);
 		goto out;
 	}
-	if ((unsigned) m->state > ROUTE_STATE_DISABLED
+	if (m->state == ROUTE_STATE_MOVING
+	    && strcmp(route_backend_name(r), "file") != 0) {
+		(void) route_fail(error_r, -1, "mailbox %s: the moving state "
+		    "needs route_backend = file", m->address);
+		goto out;
+	}
+	if ((unsigned) m->state > ROUTE_STATE_MOVING
 	    || (unsigned) m->filter > ROUTE_FILTER_AGGRESSIVE || m->quota < 0) {
 		(void) route_fail(error_r, -1, "mailbox %s: state, filter or "
 		    "quota out of range", m->address);

@@ -46,6 +46,9 @@ enum route_state {
 	ROUTE_STATE_ACTIVE = 0,
 	ROUTE_STATE_SUSPENDED,		/* receives mail, cannot log in */
 	ROUTE_STATE_DISABLED,		/* neither */
+	ROUTE_STATE_MOVING,		/* being moved to another store host:
+					   deliveries and logins fail
+					   temporarily (file backend only) */
 };
 
 enum route_filter_policy {

@@ -564,21 +564,22 @@ rf_parse_score(struct rf_parser *p, const char *raw, double *score_r)
 
 static int
 rf_parse_enum(struct rf_parser *p, const char *raw,
-	const char *const *names, const char *what, int *value_r)
+	const char *const *names, int count, const char *what, int *value_r)
 {
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < count; i++)
 		if (strcmp(raw, names[i]) == 0) {
 			*value_r = i;
 			return 0;
 		}
-	return rf_bad(p, "bad %s \"%s\" (%s, %s or %s)", what, raw, names[0],
-	    names[1], names[2]);
+	return rf_bad(p, "bad %s \"%s\" (%s, %s, %s%s%s)", what, raw,
+	    names[0], names[1], names[2], count > 3 ? ", " : "",
+	    count > 3 ? names[3] : "");
 }
 
 static const char *const rf_state_names[] = {
-	"active", "suspended", "disabled"
+	"active", "suspended", "disabled", "moving"
 };
 static const char *const rf_filter_names[] = {
 	"off", "standard", "aggressive"
@@ -678,7 +679,7 @@ rf_parse_mailbox(struct rf_parser *p)
 			}
 			break;
 		case A_STATE:
-			if (rf_parse_enum(p, value, rf_state_names, "state",
+			if (rf_parse_enum(p, value, rf_state_names, 4, "state",
 			    &num) < 0)
 				goto fail;
 			m->state = (enum route_state) num;
@@ -697,7 +698,7 @@ rf_parse_mailbox(struct rf_parser *p)
 			value = NULL;
 			break;
 		case A_FILTER:
-			if (rf_parse_enum(p, value, rf_filter_names, "filter",
+			if (rf_parse_enum(p, value, rf_filter_names, 3, "filter",
 			    &num) < 0)
 				goto fail;
 			m->filter = (enum route_filter_policy) num;
