@@ -79,6 +79,8 @@ imap_append_copy(struct imap_session *sess, struct maildir_delivery *d,
 		if (stream_read_exact(sess->s, chunk, n) != STREAM_OK) {
 			*error_r = xstrdup("connection lost in the literal");
 			sess->state = IMAP_STATE_LOGOUT;
+			/* The caller forgets d: its tmp/ file goes now. */
+			maildir_deliver_abort(&d);
 			ret = -1;
 			break;
 		}

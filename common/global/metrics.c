@@ -101,13 +101,18 @@ metrics_map_fd(int fd, const char *path, char **error_r)
 		*error_r = xasprintf("stat %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (st.st_size == 0
-	    && ftruncate(fd, (off_t) sizeof(struct metrics_file)) < 0) {
-		*error_r = xasprintf("size %s: %s", path, strerror(errno));
-		return NULL;
-	}
 	if (st.st_size != 0 && st.st_size != sizeof(struct metrics_file)) {
 		*error_r = xasprintf("%s: not a metrics file", path);
+		return NULL;
+	}
+	/*
+	 * Blocks for every page now, not at the first store into a hole: on
+	 * a full file system (the queue's, when it fills up) that store
+	 * would be a SIGBUS in whichever daemon counted first.
+	 */
+	errno = posix_fallocate(fd, 0, (off_t) sizeof(struct metrics_file));
+	if (errno != 0) {
+		*error_r = xasprintf("allocate %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
