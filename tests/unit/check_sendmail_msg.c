@@ -157,7 +157,7 @@ START_TEST(test_limits)
 	big = xmalloc(SENDMAIL_LINE_MAX + 64);
 	memcpy(big, "X: ", 3);
 	memset(big + 3, 'a', SENDMAIL_LINE_MAX + 10);
-	strcpy(big + SENDMAIL_LINE_MAX + 13, "\n\n");
+	memcpy(big + SENDMAIL_LINE_MAX + 13, "\n\n", 3);
 	in = input(big);
 	ck_assert_ptr_null(sendmail_msg_read(in, 0, &error));
 	ck_assert_ptr_nonnull(strstr(error, "longer"));
