@@ -34,7 +34,9 @@ make -s -j2 common/libispmail.a
 
 var() { sed -n "s/^$1 = //p" Makefile; }
 libs="common/libispmail.a $(var LDAP_LIBS) $(var CRYPT_LIBS) \
-	$(var OPENSSL_LIBS) $(var CARES_LIBS)"
+	$(var OPENSSL_LIBS) $(var CARES_LIBS) $(var ZLIB_LIBS) -lm"
+# smtpd's sender authentication libraries, for fuzz_smtpd only.
+smtpd_libs="$(var OPENDKIM_LIBS) $(var SPF2_LIBS) $(var OPENDMARC_LIBS)"
 # The escaped quotes are meant to reach the compiler: string macros.
 cppflags="-I. $(for d in util global mail route store net; do
 	printf -- '-I%s/common/%s ' "$top" "$d"; done) -I$top/tests/fuzz \
@@ -49,7 +51,10 @@ sources() {
 	smtpd) echo "-I$top/smtpd $top/smtpd/smtpd_env.c" \
 	    "$top/smtpd/smtpd_srs.c $top/smtpd/smtpd_queue.c" \
 	    "$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c" \
-	    "$top/smtpd/smtpd_trust.c" ;;
+	    "$top/smtpd/smtpd_trust.c $top/smtpd/smtpd_filter.c" \
+	    "$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c" \
+	    "$top/smtpd/smtpd_authres_check.c $(var OPENDKIM_CFLAGS)" \
+	    "$smtpd_libs" ;;
 	imap_*) echo "-I$top/imapd $top/imapd/imap_parse.c" ;;
 	pop_cmd) echo "-I$top/popd $top/popd/pop_cmd.c" ;;
 	lmtpd) echo "-I$top/lmtpd lmtpd_nomain.o $top/lmtpd/lmtpd_cmd.c" \
