@@ -628,7 +628,7 @@ rf_parse_mailbox(struct rf_parser *p)
 	char *value = NULL;
 	unsigned seen = 0, n, line = 0;
 	size_t i, len = 0;
-	int num;
+	int num = 0;
 
 	if (p->token_count < 2)
 		return rf_bad(p, "expected: mailbox ADDRESS [name=value...]");
