@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,8 +384,9 @@ ctl_archive_become_owner(void)
 	}
 	if (st.st_uid == 0)
 		return 0;
-	if (setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0 ||
-	    geteuid() != st.st_uid) {
+	/* Root's supplementary groups must not come along. */
+	if (setgroups(1, &st.st_gid) < 0 || setgid(st.st_gid) < 0 ||
+	    setuid(st.st_uid) < 0 || geteuid() != st.st_uid) {
 		ctl_eprintf("ispmailctl: cannot become the archive's owner "
 		    "(uid %lu): %s\n", (unsigned long) st.st_uid,
 		    strerror(errno));
