@@ -191,6 +191,11 @@ char *imap_folder_dir(struct imap_session *sess, const char *name,
 	const char **error_r);
 /* Does the folder exist? */
 int imap_folder_exists(const char *dir);
+/*
+ * The folder an APPEND, COPY or MOVE writes into: its directory, or
+ * NULL after a tagged NO (a bad name, or [TRYCREATE] when missing).
+ */
+char *imap_target_folder(struct imap_session *sess, const char *name);
 /* Create a folder's Maildir (and missing parents); 0 or -1. */
 int imap_folder_make(struct imap_session *sess, const char *name,
 	char **error_r);

@@ -310,15 +310,8 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 		    "message literal");
 		return;
 	}
-	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
-		imap_tagged(sess, "NO", "%s", error);
+	if ((dir = imap_target_folder(sess, name)) == NULL)
 		return;
-	}
-	if (!imap_folder_exists(dir)) {
-		free(dir);
-		imap_tagged(sess, "NO", "[TRYCREATE] Mailbox doesn't exist");
-		return;
-	}
 	have_quota = maildir_quota_get(sess->root, sess->quota, &q, &err) == 0;
 	free(err);
 	err = NULL;

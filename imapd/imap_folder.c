@@ -88,6 +88,24 @@ imap_folder_exists(const char *dir)
 	return ret;
 }
 
+char *
+imap_target_folder(struct imap_session *sess, const char *name)
+{
+	const char *error = NULL;
+	char *dir = imap_folder_dir(sess, name, &error);
+
+	if (dir == NULL) {
+		imap_tagged(sess, "NO", "%s", error);
+		return NULL;
+	}
+	if (!imap_folder_exists(dir)) {
+		free(dir);
+		imap_tagged(sess, "NO", "[TRYCREATE] Mailbox doesn't exist");
+		return NULL;
+	}
+	return dir;
+}
+
 const char *
 imap_folder_special_use(const char *name)
 {

@@ -510,7 +510,7 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 	size_t count, int move)
 {
 	struct imap_mailbox *box = sess->box;
-	const char *name, *error;
+	const char *name;
 	char *dir, *copy_error = NULL, **bases;
 	unsigned char *selected;
 	uint32_t *src_uids, *dst_uids, validity;
@@ -526,15 +526,8 @@ imap_copy_or_move(struct imap_session *sess, struct imap_arg *args,
 		imap_tagged(sess, "BAD", "Needs a message set and a mailbox");
 		return;
 	}
-	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
-		imap_tagged(sess, "NO", "%s", error);
+	if ((dir = imap_target_folder(sess, name)) == NULL)
 		return;
-	}
-	if (!imap_folder_exists(dir)) {
-		free(dir);
-		imap_tagged(sess, "NO", "[TRYCREATE] Mailbox doesn't exist");
-		return;
-	}
 	if (move && box->readonly) {
 		free(dir);
 		imap_tagged(sess, "NO", "Mailbox is read-only");
