@@ -165,6 +165,8 @@ ares_answered(void *arg, int status, int timeouts, unsigned char *abuf,
 		dns_answer_fail(answer, DNS_TEMPFAIL, ares_strerror(status));
 		break;
 	}
+	if (answer->status != DNS_TEMPFAIL)
+		answer->ttl = dns_parse_ttl(abuf, alen);
 	/* RFC 4035 3.2.3: AD, from a resolver we were told to trust. */
 	if (request->dns->dnssec && abuf != NULL && alen >= 4 &&
 	    (abuf[3] & 0x20) != 0 && answer->status != DNS_TEMPFAIL)

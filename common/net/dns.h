@@ -110,6 +110,13 @@ struct dns_answer {
 	 * the denial of them) was DNSSEC-validated.  0 otherwise.
 	 */
 	int secure;
+	/*
+	 * Seconds the answer may be kept (RFC 2181 8, RFC 2308 5): the
+	 * smallest TTL of the records, or the SOA's negative TTL for
+	 * NXDOMAIN and NODATA; -1 when the reply gave none or there was
+	 * no reply (a temporary failure: never kept).
+	 */
+	long ttl;
 };
 
 /* ---- the resolver ------------------------------------------------------ */

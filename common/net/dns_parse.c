@@ -57,6 +57,7 @@ dns_answer_new(enum dns_type type, const char *name)
 
 	answer->type = type;
 	answer->name = xstrdup(name);
+	answer->ttl = -1;
 	return answer;
 }
 
@@ -441,4 +442,67 @@ bad:
 	free(answer->tlsa);
 	answer->tlsa = NULL;
 	dns_answer_fail(answer, DNS_TEMPFAIL, "malformed reply");
+}
+
+/*
+ * How long the reply may be kept (RFC 2181 8, RFC 2308 5): the smallest
+ * TTL of the answer section's records; with none, the negative TTL of
+ * the authority section's SOA, the smaller of its own TTL and its
+ * MINIMUM field.  -1 when the reply gives neither (not to be kept).
+ */
+long
+dns_parse_ttl(const unsigned char *abuf, int alen)
+{
+	int pos = 12, qd, an, ns, i;
+	long ttl = -1;
+
+	if (abuf == NULL || alen < 12)
+		return -1;
+	qd = (abuf[4] << 8) | abuf[5];
+	an = (abuf[6] << 8) | abuf[7];
+	ns = (abuf[8] << 8) | abuf[9];
+	for (i = 0; i < qd; i++) {
+		if (skip_name(abuf, alen, &pos) < 0 || pos + 4 > alen)
+			return -1;
+		pos += 4;
+	}
+	for (i = 0; i < an + (an == 0 ? ns : 0); i++) {
+		unsigned int type, rdlen;
+		unsigned long rr_ttl;
+
+		if (skip_name(abuf, alen, &pos) < 0 || pos + 10 > alen)
+			return -1;
+		type = (unsigned int)(abuf[pos] << 8 | abuf[pos + 1]);
+		rr_ttl = (unsigned long)abuf[pos + 4] << 24 |
+		    (unsigned long)abuf[pos + 5] << 16 |
+		    (unsigned long)abuf[pos + 6] << 8 | abuf[pos + 7];
+		rdlen = (unsigned int)(abuf[pos + 8] << 8 | abuf[pos + 9]);
+		pos += 10;
+		if ((unsigned int)(alen - pos) < rdlen)
+			return -1;
+		/* RFC 2181 8: a TTL with the top bit set is zero. */
+		if (rr_ttl > 0x7fffffffUL)
+			rr_ttl = 0;
+		if (an == 0) {
+			/* Authority: only the SOA, and its MINIMUM. */
+			if (type == 6 && rdlen >= 20) {
+				const unsigned char *m = abuf + pos + rdlen - 4;
+				unsigned long min = (unsigned long)m[0] << 24 |
+				    (unsigned long)m[1] << 16 |
+				    (unsigned long)m[2] << 8 | m[3];
+
+				if (min > 0x7fffffffUL)
+					min = 0;
+				if (min < rr_ttl)
+					rr_ttl = min;
+			} else {
+				pos += (int)rdlen;
+				continue;
+			}
+		}
+		if (ttl < 0 || (long)rr_ttl < ttl)
+			ttl = (long)rr_ttl;
+		pos += (int)rdlen;
+	}
+	return ttl;
 }

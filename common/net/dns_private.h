@@ -30,6 +30,8 @@ void dns_parse_txt(struct dns_answer *answer, const unsigned char *abuf,
 	int alen);
 void dns_parse_ptr(struct dns_answer *answer, const unsigned char *abuf,
 	int alen);
+/* Seconds the reply may be kept (answer TTL or SOA negative TTL), or -1. */
+long dns_parse_ttl(const unsigned char *abuf, int alen);
 void dns_parse_tlsa(struct dns_answer *answer, const unsigned char *abuf,
 	int alen);
 

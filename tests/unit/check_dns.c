@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "dns_private.h"
 #include "xalloc.h"
 
 static char server[64];
@@ -213,6 +214,77 @@ START_TEST(test_txt)
 	dns_answer_free(&answer);
 	ck_assert_int_eq(dns_txt_lookup(dns, "nosuch.test", 0, &answer),
 	    DNS_NXDOMAIN);
+	dns_answer_free(&answer);
+	dns_close(&dns);
+}
+END_TEST
+
+/* ---- TTLs (RFC 2181 8, RFC 2308 5) ------------------------------------ */
+
+/* A reply to a.test/TXT: header, question, then the records in rrs. */
+static size_t
+ttl_reply(unsigned char *out, int an, int ns, const unsigned char *rrs,
+	size_t rrs_len)
+{
+	static const unsigned char head[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0,
+		1, 'a', 4, 't', 'e', 's', 't', 0, 0, 16, 0, 1,
+	};
+
+	memcpy(out, head, sizeof(head));
+	out[7] = (unsigned char)an;
+	out[9] = (unsigned char)ns;
+	if (rrs_len > 0)
+		memcpy(out + sizeof(head), rrs, rrs_len);
+	return sizeof(head) + rrs_len;
+}
+
+START_TEST(test_ttl_parse)
+{
+	/* Two TXT records, TTL 300 and 120 (names compressed to a.test). */
+	static const unsigned char two[] = {
+		0xc0, 12, 0, 16, 0, 1, 0, 0, 0x01, 0x2c, 0, 2, 1, 'x',
+		0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 120, 0, 2, 1, 'y',
+	};
+	/* NXDOMAIN: SOA with TTL 3600 and MINIMUM 60. */
+	static const unsigned char soa[] = {
+		0xc0, 14, 0, 6, 0, 1, 0, 0, 0x0e, 0x10, 0, 22,
+		0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,
+		0, 0, 0, 60,
+	};
+	/* A TTL with the top bit set counts as zero. */
+	static const unsigned char big[] = {
+		0xc0, 12, 0, 16, 0, 1, 0x80, 0, 0, 1, 0, 2, 1, 'x',
+	};
+	unsigned char reply[512];
+	size_t len;
+
+	len = ttl_reply(reply, 2, 0, two, sizeof(two));
+	ck_assert_int_eq(dns_parse_ttl(reply, (int)len), 120);
+	len = ttl_reply(reply, 0, 1, soa, sizeof(soa));
+	ck_assert_int_eq(dns_parse_ttl(reply, (int)len), 60);
+	/* Without an SOA a negative answer may not be kept. */
+	len = ttl_reply(reply, 0, 0, NULL, 0);
+	ck_assert_int_eq(dns_parse_ttl(reply, (int)len), -1);
+	len = ttl_reply(reply, 1, 0, big, sizeof(big));
+	ck_assert_int_eq(dns_parse_ttl(reply, (int)len), 0);
+	/* Cut short: nothing to trust. */
+	len = ttl_reply(reply, 2, 0, two, sizeof(two));
+	ck_assert_int_eq(dns_parse_ttl(reply, (int)len - 3), -1);
+	ck_assert_int_eq(dns_parse_ttl(reply, 5), -1);
+	ck_assert_int_eq(dns_parse_ttl(NULL, 0), -1);
+}
+END_TEST
+
+/* dnsmasq gives its local records TTL 0 unless told (--local-ttl). */
+START_TEST(test_ttl_answers)
+{
+	struct dns *dns = open_test_resolver();
+	struct dns_answer *answer = NULL;
+
+	ck_assert_int_eq(dns_txt_lookup(dns, "txt.test", 0, &answer),
+	    DNS_FOUND);
+	ck_assert_int_eq(answer->ttl, 0);
 	dns_answer_free(&answer);
 	dns_close(&dns);
 }
@@ -755,6 +827,8 @@ dns_suite(void)
 
 	tc = tcase_create("txt_ptr");
 	tcase_add_test(tc, test_txt);
+	tcase_add_test(tc, test_ttl_parse);
+	tcase_add_test(tc, test_ttl_answers);
 	tcase_add_loop_test(tc, test_ptr, 0,
 	    sizeof(ptr_cases) / sizeof(ptr_cases[0]));
 	suite_add_tcase(s, tc);
