@@ -40,4 +40,5 @@ smtpd_smtpd_SOURCES += smtpd/smtpd_filter.c smtpd/smtpd_filter.h \
 EXTRA_DIST += tests/integration/test_filter.py bench/filter-load
 # Sender authentication: SPF, DKIM, DMARC, DKIM signing (issue 18).
 smtpd_smtpd_SOURCES += smtpd/smtpd_authres.c smtpd/smtpd_authres.h \
-	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h
+	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h \
+	smtpd/smtpd_authres_dns.c smtpd/smtpd_authres_dns.h

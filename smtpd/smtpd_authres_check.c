@@ -31,6 +31,7 @@
 #include "mail_params.h"
 #include "smtpd.h"
 #include "smtpd_authres_check.h"
+#include "smtpd_authres_dns.h"
 #include "xalloc.h"
 
 /*
@@ -44,7 +45,6 @@ int opendmarc_get_tld(unsigned char *domain, unsigned char *tld,
 /* The libraries take strings they do not change as unsigned char *. */
 #define AR_UC(s) ((unsigned char *) (uintptr_t) (s))
 
-static struct dns *ar_dns;
 static SPF_server_t *ar_spf;
 static SPF_dns_server_t ar_spf_layer;
 /* The message being checked: its deadline and void lookup count. */
@@ -53,42 +53,6 @@ static int ar_spf_txt_seen;
 static int ar_spf_tempfail;		/* a lookup failed temporarily */
 static OPENDMARC_LIB_T ar_dmarc_lib;	/* libopendmarc keeps a pointer */
 
-struct ar_wait {
-	struct dns_answer *answer;
-};
-
-/*
- * Answers kept for AR_CACHE_MS (found, NXDOMAIN, NODATA; never a
- * temporary failure), for the next messages this process receives:
- * most mail comes from a few large senders, and the lookups of a
- * message are sequential (libspf2 and libopendkim ask one at a time), so
- * each round trip to the resolver adds to the session.
- * XXX: dns.c does not report TTLs; a record with a TTL under a minute is
- * kept a minute.
- */
-#define AR_CACHE_SIZE 128
-#define AR_CACHE_MS 60000
-
-struct ar_cached {
-	enum dns_type type;
-	char *name;
-	struct dns_answer *answer;
-	long long expires_ms;
-};
-
-static struct ar_cached ar_cache[AR_CACHE_SIZE];
-static size_t ar_cache_next;
-/* The last uncached answer (a temporary failure), until the next query. */
-static struct dns_answer *ar_uncached;
-
-static void
-ar_wait_done(struct dns_answer *answer, void *context)
-{
-	struct ar_wait *wait = context;
-
-	wait->answer = answer;
-}
-
 /*
  * One lookup within the message's deadline.  *answer_r (may be NULL) is
  * borrowed: valid until the next ar_query().
@@ -96,54 +60,11 @@ ar_wait_done(struct dns_answer *answer, void *context)
 static enum dns_status
 ar_query(enum dns_type type, const char *name, struct dns_answer **answer_r)
 {
-	struct ar_wait wait = { NULL };
-	struct ar_cached *slot;
-	long long now = dns_now_ms();
-	char *error = NULL;
-	size_t i;
-
 	*answer_r = NULL;
-	dns_answer_free(&ar_uncached);
-	for (i = 0; i < AR_CACHE_SIZE; i++) {
-		slot = &ar_cache[i];
-		if (slot->name != NULL && slot->type == type &&
-		    slot->expires_ms > now && strcasecmp(slot->name, name) == 0) {
-			*answer_r = slot->answer;
-			return slot->answer->status;
-		}
-	}
-	if (ar_dns == NULL) {
-		ar_dns = dns_open_params(&error);
-		if (ar_dns == NULL) {
-			log_error("sender auth: resolver: %s", error);
-			free(error);
-			return DNS_TEMPFAIL;
-		}
-	}
-	if (ar_current == NULL || now >= ar_current->deadline_ms)
+	if (ar_current == NULL)
 		return DNS_TEMPFAIL;
-	dns_query(ar_dns, type, name, ar_wait_done, &wait);
-	(void) dns_wait(ar_dns, ar_current->deadline_ms);
-	if (wait.answer == NULL) {
-		/* Not answered by the deadline (dns_wait says so anyway). */
-		dns_cancel(ar_dns);
-		ar_uncached = wait.answer;
-		return DNS_TEMPFAIL;
-	}
-	*answer_r = wait.answer;
-	if (wait.answer->status == DNS_TEMPFAIL) {
-		ar_uncached = wait.answer;
-		return DNS_TEMPFAIL;
-	}
-	slot = &ar_cache[ar_cache_next];
-	ar_cache_next = (ar_cache_next + 1) % AR_CACHE_SIZE;
-	free(slot->name);
-	dns_answer_free(&slot->answer);
-	slot->type = type;
-	slot->name = xstrdup(name);
-	slot->answer = wait.answer;
-	slot->expires_ms = dns_now_ms() + AR_CACHE_MS;
-	return wait.answer->status;
+	return smtpd_authres_dns_query(type, name, ar_current->deadline_ms,
+	    answer_r);
 }
 
 /* libspf2's DNS layer: the answer of one lookup in its record form. */
@@ -576,7 +497,9 @@ smtpd_authres_result_clear(struct smtpd_authres_result *ck)
 	free(ck->spf_domain);
 	free(ck->from_domain);
 	free(ck->summary);
-	if (ar_current == ck)
+	if (ar_current == ck) {
 		ar_current = NULL;
+		smtpd_authres_dns_reset();
+	}
 	memset(ck, 0, sizeof(*ck));
 }

@@ -1,0 +1,39 @@
+/*
+ * smtpd_authres_dns: the DNS lookups of sender authentication (SPF, DKIM
+ * keys, DMARC) over c-ares with a per-process answer cache.
+ *
+ * Answers (found, NXDOMAIN, NODATA; never a temporary failure) are kept
+ * for their TTL (the smallest record TTL, or the SOA's negative TTL,
+ * RFC 2308), at most SMTPD_AUTHRES_DNS_TTL_MAX seconds, in
+ * SMTPD_AUTHRES_DNS_CACHE slots: most mail comes from a few large
+ * senders.  An answer with TTL 0 or none is used once and not kept.
+ *
+ * libspf2 and libopendkim ask one question at a time; lookups whose
+ * names are known early (the SPF record of the envelope domain, the
+ * DMARC record of the From: domain, each signature's key) are started
+ * together at the end of the header by smtpd_authres_dns_prefetch() and
+ * answered while the body arrives; the later synchronous question takes
+ * the prefetched answer, waiting for it if it is still on its way.
+ */
+#ifndef ISPMAIL_SMTPD_AUTHRES_DNS_H
+#define ISPMAIL_SMTPD_AUTHRES_DNS_H
+
+#include "dns.h"
+
+#define SMTPD_AUTHRES_DNS_CACHE 128
+#define SMTPD_AUTHRES_DNS_TTL_MAX 3600
+#define SMTPD_AUTHRES_DNS_PREFETCH 8
+
+/*
+ * One lookup, answered by deadline_ms (CLOCK_MONOTONIC; a later answer is
+ * a temporary failure).  *answer_r (may be NULL) is borrowed: valid until
+ * the next smtpd_authres_dns_query() or _reset().
+ */
+enum dns_status smtpd_authres_dns_query(enum dns_type type, const char *name,
+	long long deadline_ms, struct dns_answer **answer_r);
+/* Start a lookup now, not waiting (nothing when cached or already asked). */
+void smtpd_authres_dns_prefetch(enum dns_type type, const char *name);
+/* The message is done: cancel and drop prefetched answers never asked for. */
+void smtpd_authres_dns_reset(void);
+
+#endif
