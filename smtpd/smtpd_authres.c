@@ -26,10 +26,13 @@
 #include "smtpd.h"
 #include "smtpd_authres.h"
 #include "smtpd_authres_check.h"
+#include "smtpd_authres_dns.h"
 #include "smtpd_trust.h"
 #include "xalloc.h"
 
 #define AR_SIGNERS 2
+/* DKIM keys looked up ahead, at most (libopendkim asks for the rest). */
+#define AR_PREFETCH_KEYS 4
 
 /*
  * XXX: libopendkim 2.11.0~beta2 (Debian 12) never frees the key it
@@ -67,6 +70,11 @@ struct smtpd_authres {
 	DKIM *signers[AR_SIGNERS];
 	char *signer_selectors[AR_SIGNERS];
 	size_t signer_count;
+	int queue_only;			/* folder records: no direct delivery */
+	/* Asked for together at the end of the header (mx). */
+	char *spf_domain;		/* envelope (or HELO) domain */
+	char *key_names[AR_PREFETCH_KEYS]; /* SELECTOR._domainkey.DOMAIN */
+	size_t key_name_count;
 	/* The checks' results; key lookups start at the end of header. */
 	struct smtpd_authres_result ck;
 };
@@ -116,6 +124,16 @@ smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
 	ar->field = buf_new(SMTPD_AUTHRES_FIELD_MAX);
 	ar->header = buf_new(SMTPD_AUTHRES_HEADER_MAX);
 	ar->line_start = 1;
+	if (verify) {
+		const char *sender = ss->env.sender != NULL ?
+		    ss->env.sender : "";
+		const char *d = *sender == '\0' ? ss->helo :
+		    strrchr(sender, '@') != NULL ? strrchr(sender, '@') + 1 :
+		    NULL;
+
+		if (d != NULL && dkim_domain_valid(d))
+			ar->spf_domain = xstrdup(d);
+	}
 	return ar;
 }
 
@@ -137,6 +155,9 @@ smtpd_authres_free(struct smtpd_authres **arp)
 	buf_free(&ar->field);
 	buf_free(&ar->header);
 	free(ar->from_domain);
+	free(ar->spf_domain);
+	for (i = 0; i < ar->key_name_count; i++)
+		free(ar->key_names[i]);
 	free(ar->queue_id);
 	free(ar);
 	*arp = NULL;
@@ -201,6 +222,71 @@ ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 	ar->signers[ar->signer_count++] = dkim;
 }
 
+/*
+ * The key record name a DKIM-Signature value names (s= and d=), or NULL.
+ * FWS inside a tag value is dropped (RFC 6376 3.2).
+ */
+static char *
+ar_dkim_key_name(const char *value, size_t len)
+{
+	char *tag[2] = { NULL, NULL }, *name = NULL;
+	const char *p = value, *end = value + len;
+	int which;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t) (end - p));
+		const char *stop = semi != NULL ? semi : end, *eq;
+		struct buf *b;
+
+		while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		eq = memchr(p, '=', (size_t) (stop - p));
+		which = eq == NULL ? -1 : (eq - p >= 1 && p[0] == 's' &&
+		    strchr(" \t\r\n=", p[1]) != NULL) ? 0 :
+		    (eq - p >= 1 && p[0] == 'd' &&
+		    strchr(" \t\r\n=", p[1]) != NULL) ? 1 : -1;
+		if (which >= 0 && tag[which] == NULL) {
+			b = buf_new(256);
+			for (eq++; eq < stop; eq++)
+				if (*eq != ' ' && *eq != '\t' && *eq != '\r' &&
+				    *eq != '\n' && buf_append_char(b, *eq) < 0)
+					break;
+			tag[which] = buf_strdup(b);
+			buf_free(&b);
+		}
+		p = semi != NULL ? semi + 1 : end;
+	}
+	if (tag[0] != NULL && tag[1] != NULL &&
+	    dkim_selector_valid(tag[0]) && dkim_domain_valid(tag[1]))
+		name = xasprintf("%s._domainkey.%s", tag[0], tag[1]);
+	free(tag[0]);
+	free(tag[1]);
+	return name;
+}
+
+/*
+ * Start the lookups whose names the header gave: the SPF record, the
+ * DMARC record and the signatures' keys go out together, and are
+ * answered while the body arrives.
+ */
+static void
+ar_prefetch(struct smtpd_authres *ar)
+{
+	char *name;
+	size_t i;
+
+	if (ar->spf_domain != NULL)
+		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->spf_domain);
+	if (ar->from_count == 1 && ar->from_domain != NULL) {
+		name = xasprintf("_dmarc.%s", ar->from_domain);
+		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
+		free(name);
+	}
+	for (i = 0; i < ar->key_name_count; i++)
+		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->key_names[i]);
+}
+
 /* The header is complete (or over the cap): make the DKIM handles. */
 static void
 ar_start(struct smtpd_authres *ar)
@@ -220,6 +306,7 @@ ar_start(struct smtpd_authres *ar)
 	if (ar->verify) {
 		/* libopendkim asks for keys at the end of the header. */
 		smtpd_authres_check_begin(&ar->ck);
+		ar_prefetch(ar);
 		ar->verifier = dkim_verify(ar_dkim_lib,
 		    (unsigned char *) ar->queue_id, NULL, &st);
 		if (ar->verifier == NULL)
@@ -340,6 +427,14 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
 		if (ar->from_count++ == 0)
 			ar->from_domain = ar_from_domain(f + v, len - v);
+	}
+	if (ar->verify && !ar->field_overflow &&
+	    ar->key_name_count < AR_PREFETCH_KEYS &&
+	    ar_field_is(f, len, "DKIM-Signature", &v)) {
+		char *name = ar_dkim_key_name(f + v, len - v);
+
+		if (name != NULL)
+			ar->key_names[ar->key_name_count++] = name;
 	}
 	if (!ar->header_overflow && buf_append(ar->header, f, len) < 0)
 		ar->header_overflow = 1;
@@ -533,29 +628,85 @@ ar_verify_end(struct smtpd_authres *ar, struct smtpd_authres_result *ck)
 	}
 }
 
-/* Every recipient's domain honours p=reject? */
+/* Recipient i's domain honours p=reject (1) or takes it to Junk (0)? */
 static int
-ar_reject_honoured(const struct smtpd_session *ss)
+ar_rcpt_honours(const struct smtpd_session *ss, size_t i)
 {
+	const char *at = strrchr(ss->env.rcpts[i].address, '@');
 	char **junk;
-	int count, i;
-	size_t r;
+	int count, j, honour;
 
 	if (strcasecmp(var_smtpd_dmarc_reject_policy, "honour") != 0 &&
 	    strcasecmp(var_smtpd_dmarc_reject_policy, "honor") != 0)
 		return 0;
 	junk = params_list_split(var_smtpd_dmarc_junk_domains, &count);
-	for (r = 0; r < ss->env.rcpt_count; r++) {
-		const char *at = strrchr(ss->env.rcpts[r].address, '@');
-
-		for (i = 0; at != NULL && i < count; i++)
-			if (strcasecmp(at + 1, junk[i]) == 0) {
-				params_list_free(junk);
-				return 0;
-			}
-	}
+	honour = 1;
+	for (j = 0; at != NULL && j < count; j++)
+		if (strcasecmp(at + 1, junk[j]) == 0)
+			honour = 0;
 	params_list_free(junk);
-	return 1;
+	return honour;
+}
+
+/*
+ * The DMARC decision for every recipient: 550 when the policy is reject
+ * and every recipient honours it; else each copy to the Junk folder
+ * (F records, as the content filter does for spam).  A recipient that
+ * would honour a reject gets Junk too when another recipient does not:
+ * a 250 has to be answered for all of them, and a copy silently
+ * discarded after it would be mail lost.  -1: 550 sent.
+ */
+static int
+ar_dmarc_decide(struct smtpd_authres *ar, struct smtpd_session *ss,
+	struct qfile_writer *w)
+{
+	struct smtpd_authres_result *ck = &ar->ck;
+	struct buf *rec;
+	char *error = NULL;
+	size_t i, honour = 0;
+	int rc = 0;
+
+	if (!ck->dmarc_fail || (ck->dmarc_policy != SMTPD_DMARC_REJECT &&
+	    ck->dmarc_policy != SMTPD_DMARC_QUARANTINE))
+		return 0;
+	if (ck->dmarc_policy == SMTPD_DMARC_REJECT) {
+		for (i = 0; i < ss->env.rcpt_count; i++)
+			honour += (size_t) ar_rcpt_honours(ss, i);
+		if (honour == ss->env.rcpt_count) {
+			log_info("%s: reject: DMARC policy of %s says reject",
+			    ar->queue_id, ck->from_domain);
+			smtpd_reply(ss, "550 5.7.1 Message rejected by the "
+			    "DMARC policy of %s", ck->from_domain);
+			return -1;
+		}
+	}
+	rec = buf_new(QFILE_RECORD_MAX);
+	for (i = 0; i < ss->env.rcpt_count && rc == 0; i++) {
+		rc = qfile_record_filter(rec, (int) i, "dmarc",
+		    var_filter_junk_folder);
+		log_info("%s: to=<%s>, dmarc %s policy of %s: folder=%s",
+		    ar->queue_id, ss->env.rcpts[i].address,
+		    ck->dmarc_policy == SMTPD_DMARC_REJECT ? "reject" :
+		    "quarantine", ck->from_domain, var_filter_junk_folder);
+	}
+	if (rc == 0)
+		rc = qfile_writer_trailer(w, rec, &error);
+	buf_free(&rec);
+	if (rc < 0) {
+		log_error("%s: dmarc folder records: %s", ar->queue_id,
+		    error != NULL ? error : "too long");
+		free(error);
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		return -1;
+	}
+	ar->queue_only = 1;
+	return 0;
+}
+
+int
+smtpd_authres_queue_only(const struct smtpd_authres *ar)
+{
+	return ar != NULL && ar->queue_only;
 }
 
 int
@@ -589,26 +740,7 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 		free(error);
 	}
 	log_info("%s: %s", ar->queue_id, ck->summary);
-	if (ck->dmarc_policy == SMTPD_DMARC_REJECT && ck->dmarc_fail) {
-		if (ar_reject_honoured(ss)) {
-			log_info("%s: reject: DMARC policy of %s says reject",
-			    ar->queue_id, ck->from_domain);
-			smtpd_reply(ss, "550 5.7.1 Message rejected by the "
-			    "DMARC policy of %s", ck->from_domain);
-			rc = -1;
-		} else {
-			/*
-			 * XXX: the Junk folder decision is the A-R field
-			 * (dmarc=fail) until the filter's per-recipient
-			 * folder record lands in the queue file.
-			 */
-			log_info("%s: dmarc reject policy of %s: junk",
-			    ar->queue_id, ck->from_domain);
-		}
-	} else if (ck->dmarc_policy == SMTPD_DMARC_QUARANTINE && ck->dmarc_fail) {
-		log_info("%s: dmarc quarantine policy of %s: junk",
-		    ar->queue_id, ck->from_domain);
-	}
+	rc = ar_dmarc_decide(ar, ss, w);
 	free(field);
 	return rc;
 }

@@ -54,12 +54,17 @@ int smtpd_authres_write(struct smtpd_authres *ar, const void *data,
 int smtpd_authres_finish(struct smtpd_authres *ar,
 	smtpd_authres_out_fn *out, void *ctx);
 /*
- * Check or sign, queue the header fields in w and log the outcome.
- * 0: go on and queue; -1: refused, the reply (550 5.7.1) is sent.
+ * Check or sign, queue the header fields in w and log the outcome; a
+ * DMARC failure under p=quarantine, or p=reject that not every
+ * recipient honours, gets each recipient a folder record for
+ * filter_junk_folder.  0: go on and queue; -1: refused, the reply
+ * (550 5.7.1, or 451 on a write error) is sent.
  */
 int smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 	struct qfile_writer *w);
 /* Free and NULL *arp (NULL is fine). */
+/* Folder records were written: the message goes through the queue. */
+int smtpd_authres_queue_only(const struct smtpd_authres *ar);
 void smtpd_authres_free(struct smtpd_authres **arp);
 
 #endif

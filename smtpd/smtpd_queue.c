@@ -280,6 +280,8 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 		free(id);
 		return;
 	}
+	if (smtpd_authres_queue_only(ss->authres))
+		filter.queue_only = 1;
 	if (filter.all_done) {
 		/* Quarantined or discarded for every recipient. */
 		qfile_writer_abort(wp);

@@ -209,6 +209,15 @@ def queued(inst):
     return fields, q["message"]
 
 
+def folder_records(inst):
+    """The F (per-recipient folder) records of the one queued message."""
+    files = mailutil.queue_files(inst)
+    assert len(files) == 1, files
+    with open(files[0], "rb") as f:
+        return [line for line in f.read().split(b"\n")
+                if line.startswith(b"F\t")]
+
+
 def delivered(fields, message):
     """The message as a delivery agent sends it."""
     return b"".join(f + b"\r\n" for f in fields) + message
@@ -384,11 +393,13 @@ def test_dmarc_strict_alignment(mail):
                     "mail.strict.test")
     code, text = send_mx(mail, "bounce@strict.test", m)
     assert code == 250, text
+    assert folder_records(mail) == [b"F\tn=0\taction=dmarc\tfolder=Junk"]
     fields, _ = queued(mail)
     ar = auth_results(fields)
     assert "dkim=pass header.d=mail.strict.test" in ar, ar
     assert "dmarc=fail (p=quarantine) header.from=strict.test" in ar, ar
-    mail.wait_for_log(r"dmarc quarantine policy of strict\.test: junk")
+    mail.wait_for_log(r"to=<alice@example\.test>, dmarc quarantine policy "
+                      r"of strict\.test: folder=Junk")
 
 
 def test_forged_bank_rejected(mail):
@@ -410,9 +421,12 @@ def test_forged_bank_junk_when_a_recipient_wants_junk(mail):
         code, text = send_mx(mail, "service@bank.test",
                              msg("service@bank.test", "junk"))
         assert code == 250, text
+        assert folder_records(mail) == [
+            b"F\tn=0\taction=dmarc\tfolder=Junk"]
         fields, _ = queued(mail)
         assert "dmarc=fail (p=reject)" in auth_results(fields)
-        mail.wait_for_log(r"dmarc reject policy of bank\.test: junk")
+        mail.wait_for_log(r"to=<alice@example\.test>, dmarc reject policy "
+                          r"of bank\.test: folder=Junk")
     finally:
         del mail.params["smtpd_dmarc_junk_domains"]
         mail.write_main_conf()
