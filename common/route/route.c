@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -704,16 +705,6 @@ struct route_seen_entry {
 	char key[];
 };
 
-static size_t
-route_seen_hash(const char *key)
-{
-	size_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char) *key) * 16777619u;
-	return h;
-}
-
 /* Add key; 1 when it was new, 0 when already there. */
 static int
 route_seen_add(struct route_seen *set, const char *key)
@@ -725,7 +716,7 @@ route_seen_add(struct route_seen *set, const char *key)
 		set->size = 64;
 		set->buckets = xcalloc(set->size, sizeof(*set->buckets));
 	}
-	for (e = set->buckets[route_seen_hash(key) & (set->size - 1)];
+	for (e = set->buckets[fnv1a32(key) & (set->size - 1)];
 	    e != NULL; e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return 0;
@@ -734,9 +725,9 @@ route_seen_add(struct route_seen *set, const char *key)
 		for (i = 0; i < set->size; i++)
 			for (e = set->buckets[i]; e != NULL; e = next) {
 				next = e->next;
-				e->next = buckets[route_seen_hash(e->key)
+				e->next = buckets[fnv1a32(e->key)
 				    & (set->size * 2 - 1)];
-				buckets[route_seen_hash(e->key)
+				buckets[fnv1a32(e->key)
 				    & (set->size * 2 - 1)] = e;
 			}
 		free(set->buckets);
@@ -746,7 +737,7 @@ route_seen_add(struct route_seen *set, const char *key)
 	len = strlen(key);
 	e = xmalloc(xalloc_add(sizeof(*e), len + 1));
 	memcpy(e->key, key, len + 1);
-	i = route_seen_hash(key) & (set->size - 1);
+	i = fnv1a32(key) & (set->size - 1);
 	e->next = set->buckets[i];
 	set->buckets[i] = e;
 	set->count++;

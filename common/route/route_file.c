@@ -14,6 +14,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -44,16 +45,6 @@ struct rf_table {
 	size_t size, count;
 };
 
-static size_t
-rf_hash(const char *key)
-{
-	size_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char) *key) * 16777619u;
-	return h;
-}
-
 static struct rf_entry *
 rf_find(const struct rf_table *t, const char *key)
 {
@@ -61,7 +52,7 @@ rf_find(const struct rf_table *t, const char *key)
 
 	if (t->size == 0)
 		return NULL;
-	for (e = t->buckets[rf_hash(key) & (t->size - 1)]; e != NULL;
+	for (e = t->buckets[fnv1a32(key) & (t->size - 1)]; e != NULL;
 	    e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return e;
@@ -81,8 +72,8 @@ rf_add(struct rf_table *t, char *key, void *value, unsigned line)
 		for (i = 0; i < t->size; i++)
 			for (e = t->buckets[i]; e != NULL; e = next) {
 				next = e->next;
-				e->next = buckets[rf_hash(e->key) & (size - 1)];
-				buckets[rf_hash(e->key) & (size - 1)] = e;
+				e->next = buckets[fnv1a32(e->key) & (size - 1)];
+				buckets[fnv1a32(e->key) & (size - 1)] = e;
 			}
 		free(t->buckets);
 		t->buckets = buckets;
@@ -92,7 +83,7 @@ rf_add(struct rf_table *t, char *key, void *value, unsigned line)
 	e->key = key;
 	e->value = value;
 	e->line = line;
-	i = rf_hash(key) & (t->size - 1);
+	i = fnv1a32(key) & (t->size - 1);
 	e->next = t->buckets[i];
 	t->buckets[i] = e;
 	t->count++;
@@ -108,7 +99,7 @@ rf_remove(struct rf_table *t, const char *key)
 
 	if (t->size == 0)
 		return NULL;
-	for (ep = &t->buckets[rf_hash(key) & (t->size - 1)]; *ep != NULL;
+	for (ep = &t->buckets[fnv1a32(key) & (t->size - 1)]; *ep != NULL;
 	    ep = &(*ep)->next) {
 		e = *ep;
 		if (strcmp(e->key, key) == 0) {
