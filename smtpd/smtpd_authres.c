@@ -23,6 +23,7 @@
 #include "mail_params.h"
 #include "params.h"
 #include "qfile.h"
+#include "route.h"
 #include "smtpd.h"
 #include "smtpd_authres.h"
 #include "smtpd_authres_check.h"
@@ -628,14 +629,39 @@ ar_verify_end(struct smtpd_authres *ar, struct smtpd_authres_result *ck)
 	}
 }
 
-/* Recipient i's domain honours p=reject (1) or takes it to Junk (0)? */
+/*
+ * Recipient i honours p=reject (1) or takes the message to Junk (0)?  The
+ * mailbox's dmarc attribute first, then smtpd_dmarc_junk_domains and
+ * smtpd_dmarc_reject_policy.  A directory that cannot answer means Junk:
+ * accepted and filed, nothing lost, nobody's mail deferred.
+ */
 static int
-ar_rcpt_honours(const struct smtpd_session *ss, size_t i)
+ar_rcpt_honours(struct smtpd_authres *ar, struct smtpd_session *ss,
+	size_t i)
 {
-	const char *at = strrchr(ss->env.rcpts[i].address, '@');
+	const char *address = ss->env.rcpts[i].address;
+	const char *at = strrchr(address, '@');
+	struct route_answer *ans = NULL;
+	struct route *r = smtpd_route();
+	char *error = NULL;
 	char **junk;
-	int count, j, honour;
+	int count, j, honour, rc;
 
+	rc = r == NULL ? -1 : route_lookup(r, address, &ans, &error);
+	if (rc < 0) {
+		log_warn("%s: dmarc policy of <%s>: %s: Junk", ar->queue_id,
+		    address, error != NULL ? error : "no routing directory");
+		free(error);
+		return 0;
+	}
+	free(error);
+	honour = -1;
+	if (rc == 1 && ans->kind == ROUTE_KIND_MAILBOX &&
+	    ans->mailbox->dmarc != ROUTE_DMARC_DEFAULT)
+		honour = ans->mailbox->dmarc == ROUTE_DMARC_HONOUR;
+	route_answer_free(&ans);
+	if (honour >= 0)
+		return honour;
 	if (strcasecmp(var_smtpd_dmarc_reject_policy, "honour") != 0 &&
 	    strcasecmp(var_smtpd_dmarc_reject_policy, "honor") != 0)
 		return 0;
@@ -671,7 +697,7 @@ ar_dmarc_decide(struct smtpd_authres *ar, struct smtpd_session *ss,
 		return 0;
 	if (ck->dmarc_policy == SMTPD_DMARC_REJECT) {
 		for (i = 0; i < ss->env.rcpt_count; i++)
-			honour += (size_t) ar_rcpt_honours(ss, i);
+			honour += (size_t) ar_rcpt_honours(ar, ss, i);
 		if (honour == ss->env.rcpt_count) {
 			log_info("%s: reject: DMARC policy of %s says reject",
 			    ar->queue_id, ck->from_domain);

@@ -412,6 +412,16 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 			}
 		} else if (strcmp(k, "class") == 0) {
 			ctl_replace(&m->outbound_class, value);
+		} else if (strcmp(k, "dmarc") == 0) {
+			n = ctl_enum(route_dmarc_names, ROUTE_DMARC_POLICIES,
+			    value);
+			if (n < 0) {
+				ctl_eprintf("ispmailctl: dmarc must be "
+				    "default, honour or junk\n");
+				rc = -1;
+			} else {
+				m->dmarc = (enum route_dmarc_policy) n;
+			}
 		} else if (strcmp(k, "alt") == 0) {
 			ctl_set_list(&m->alt_addresses, &m->alt_count, value);
 		} else if (strcmp(k, "forward") == 0) {
@@ -420,7 +430,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 			ctl_eprintf("ispmailctl: unknown mailbox setting "
 			    "\"%s\" (hash, quota, host, path, state, filter, "
 			    "tag, quarantine, discard, archive, class, alt, "
-			    "forward, keepcopy)\n", k);
+			    "forward, keepcopy, dmarc)\n", k);
 			rc = -1;
 		}
 	}

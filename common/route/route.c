@@ -233,6 +233,10 @@ route_mailbox_free(struct route_mailbox **mp)
 	xfree(*mp);
 }
 
+const char *const route_dmarc_names[ROUTE_DMARC_POLICIES] = {
+	"default", "honour", "junk"
+};
+
 struct route_mailbox *
 route_mailbox_dup(const struct route_mailbox *m)
 {

@@ -57,6 +57,17 @@ enum route_filter_policy {
 	ROUTE_FILTER_AGGRESSIVE,
 };
 
+/* What a DMARC p=reject failure does to a recipient's copy (smtpd(8)). */
+enum route_dmarc_policy {
+	ROUTE_DMARC_DEFAULT = 0,	/* smtpd_dmarc_reject_policy and
+					   smtpd_dmarc_junk_domains decide */
+	ROUTE_DMARC_HONOUR,		/* 550 5.7.1 at the end of DATA */
+	ROUTE_DMARC_JUNK,		/* accepted into the Junk folder */
+};
+#define ROUTE_DMARC_POLICIES 3
+/* "default", "honour", "junk": the file and LDAP spelling. */
+extern const char *const route_dmarc_names[ROUTE_DMARC_POLICIES];
+
 struct route_mailbox {
 	char *address;			/* canonical, normalised */
 	char **alt_addresses;		/* more addresses delivering here */
@@ -70,6 +81,7 @@ struct route_mailbox {
 	double tag_score;		/* spam score to tag at */
 	double quarantine_score;	/* ... to quarantine at */
 	double discard_score;		/* ... to discard at */
+	enum route_dmarc_policy dmarc;	/* DMARC p=reject: 550 or Junk */
 	int archive;			/* archive a copy of every message */
 	char *outbound_class;		/* smtp-CLASS agent; NULL = default */
 	char **forwards;		/* forward to these addresses */

@@ -336,12 +336,12 @@ rf_parse_mailbox(struct rf_parser *p)
 	enum {
 		A_PASSWORD, A_QUOTA, A_STATE, A_HOST, A_PATH, A_FILTER, A_TAG,
 		A_QUARANTINE, A_DISCARD, A_ARCHIVE, A_CLASS, A_ALT, A_FORWARD,
-		A_KEEPCOPY, A_COUNT
+		A_KEEPCOPY, A_DMARC, A_COUNT
 	};
 	static const char *const names[A_COUNT] = {
 		"password", "quota", "state", "host", "path", "filter", "tag",
 		"quarantine", "discard", "archive", "class", "alt", "forward",
-		"keepcopy",
+		"keepcopy", "dmarc",
 	};
 	struct route_mailbox *m;
 	const char *raw = NULL, *owner;
@@ -443,6 +443,12 @@ rf_parse_mailbox(struct rf_parser *p)
 		case A_CLASS:
 			m->outbound_class = value;
 			value = NULL;
+			break;
+		case A_DMARC:
+			if (rf_parse_enum(p, value, route_dmarc_names,
+			    ROUTE_DMARC_POLICIES, "dmarc", &num) < 0)
+				goto fail;
+			m->dmarc = (enum route_dmarc_policy) num;
 			break;
 		}
 		xfree(value);

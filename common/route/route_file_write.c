@@ -142,6 +142,8 @@ rf_write_mailbox(FILE *out, const struct route_mailbox *m)
 	rf_put_score(out, "discard", m->discard_score);
 	fprintf(out, " archive=%s", m->archive ? "yes" : "no");
 	rf_put_attr(out, "class", m->outbound_class);
+	if (m->dmarc != ROUTE_DMARC_DEFAULT)
+		fprintf(out, " dmarc=%s", route_dmarc_names[m->dmarc]);
 	rf_put_list(out, "alt", m->alt_addresses, m->alt_count);
 	rf_put_list(out, "forward", m->forwards, m->forward_count);
 	if (m->forward_count > 0 || m->forward_keep_copy)

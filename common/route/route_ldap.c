@@ -230,7 +230,8 @@ static const char *const route_ldap_mailbox_attrs[] = {
 	"ispmailQuota", "ispmailState", "userPassword", "ispmailFilterPolicy",
 	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
 	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
-	"ispmailForwardKeepCopy", NULL
+	"ispmailForwardKeepCopy",
+	"ispmailDmarcPolicy", NULL
 };
 static const char *const route_ldap_alias_attrs[] = {
 	"mail", "ispmailAliasTarget", NULL
@@ -531,7 +532,8 @@ static const char *const route_ldap_any_attrs[] = {
 	"ispmailQuota", "ispmailState", "userPassword", "ispmailFilterPolicy",
 	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
 	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
-	"ispmailForwardKeepCopy", "ispmailAliasTarget", NULL
+	"ispmailForwardKeepCopy", "ispmailAliasTarget",
+	"ispmailDmarcPolicy", NULL
 };
 
 /*

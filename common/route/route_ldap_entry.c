@@ -377,7 +377,7 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	struct route_mailbox **mailbox_r, char **error_r)
 {
 	struct route_mailbox *m = xcalloc(1, sizeof(*m));
-	int state = 0, filter = 0;
+	int state = 0, filter = 0, dmarc = 0;
 	size_t i;
 
 	if (route_ldap_value(ld, entry, "mail", &m->address, error_r) <= 0
@@ -407,7 +407,10 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	    || route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
 	    &m->forward_count, error_r) < 0
 	    || route_ldap_bool(ld, entry, "ispmailForwardKeepCopy",
-	    &m->forward_keep_copy, error_r) < 0) {
+	    &m->forward_keep_copy, error_r) < 0
+	    || route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
+	    route_dmarc_names, ROUTE_DMARC_POLICIES, ROUTE_DMARC_DEFAULT,
+	    &dmarc, error_r) < 0) {
 		if (*error_r == NULL)
 			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
 		route_mailbox_free(&m);
@@ -415,6 +418,7 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	}
 	m->state = (enum route_state) state;
 	m->filter = (enum route_filter_policy) filter;
+	m->dmarc = (enum route_dmarc_policy) dmarc;
 	route_ldap_lower_domain(m->address);
 	for (i = 0; i < m->alt_count; i++)
 		route_ldap_lower_domain(m->alt_addresses[i]);

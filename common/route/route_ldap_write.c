@@ -271,6 +271,9 @@ route_ldap_fill_mailbox(struct route_ldap_mods *ml, const void *record)
 	    m->forward_count);
 	route_ldap_mods_str(ml, "ispmailForwardKeepCopy",
 	    m->forward_keep_copy ? "TRUE" : "FALSE");
+	route_ldap_mods_str(ml, "ispmailDmarcPolicy",
+	    m->dmarc != ROUTE_DMARC_DEFAULT ? route_dmarc_names[m->dmarc] :
+	    NULL);
 }
 
 static void

@@ -316,9 +316,10 @@ route_mailbox_put(struct route *r, const struct route_mailbox *mailbox,
 		goto out;
 	}
 	if ((unsigned) m->state > ROUTE_STATE_MOVING
-	    || (unsigned) m->filter > ROUTE_FILTER_AGGRESSIVE || m->quota < 0) {
-		(void) route_fail(error_r, -1, "mailbox %s: state, filter or "
-		    "quota out of range", m->address);
+	    || (unsigned) m->filter > ROUTE_FILTER_AGGRESSIVE || m->quota < 0
+	    || (unsigned) m->dmarc >= ROUTE_DMARC_POLICIES) {
+		(void) route_fail(error_r, -1, "mailbox %s: state, filter, "
+		    "quota or dmarc out of range", m->address);
 		goto out;
 	}
 	if (m->store_path != NULL && m->store_path[0] != '/') {
