@@ -487,6 +487,7 @@ ctl_mailbox_print(const struct route_mailbox *m)
 	ctl_printf("archive: %s\n", m->archive ? "yes" : "no");
 	ctl_printf("class: %s\n", m->outbound_class != NULL
 	    ? m->outbound_class : "default");
+	ctl_printf("dmarc: %s\n", route_dmarc_names[m->dmarc]);
 	for (i = 0; i < m->forward_count; i++)
 		ctl_printf("forward: %s\n", m->forwards[i]);
 	if (m->forward_count > 0)

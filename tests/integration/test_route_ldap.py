@@ -168,6 +168,16 @@ def test_show_set_list_and_delete(ctl, slapd):
     assert "alt:" not in out
     assert "mailLocalAddress" not in slapd.ldapsearch(
         "(mail=alice@example.test)")
+    # The DMARC policy: an attribute when set, none for the default.
+    assert "dmarc: default" in out
+    ctl("mailbox", "set", "alice@example.test", "dmarc=junk")
+    assert "dmarc: junk" in ctl("mailbox", "show",
+                                "alice@example.test").stdout
+    assert "ispmailDmarcPolicy: junk" in slapd.ldapsearch(
+        "(mail=alice@example.test)")
+    ctl("mailbox", "set", "alice@example.test", "dmarc=default")
+    assert "ispmailDmarcPolicy" not in slapd.ldapsearch(
+        "(mail=alice@example.test)")
 
     assert ctl("domain", "list").stdout.split() == [
         "alias.test", "backup.test", "example.test"]
