@@ -834,8 +834,9 @@ const struct param_def param_table[] = {
 	    "temporary error (temperror), never a failure." },
 	{ "smtpd_dmarc_reject_policy", PARAM_STR, "honour", 0, 0, &var_smtpd_dmarc_reject_policy,
 	    "What smtpd does with mail whose DMARC policy says reject: "
-	    "honour (550 5.7.1 when every recipient's domain honours it) "
-	    "or junk (accept and mark it for the Junk folder)." },
+	    "honour (550 5.7.1 when every recipient honours it) or junk "
+	    "(accept it into each recipient's Junk folder); a mailbox's "
+	    "dmarc= routing attribute overrides it." },
 	{ "smtpd_dmarc_junk_domains", PARAM_LIST, "", 0, 0, &var_smtpd_dmarc_junk_domains,
 	    "Recipient domains whose customers take DMARC p=reject mail "
 	    "into Junk instead of having it refused." },
