@@ -1,6 +1,7 @@
 /* master_check: the files, URIs and lists -t checks (master_check.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <ldap.h>
@@ -240,12 +241,87 @@ check_lists(struct buf *errors)
 	dns_close(&dns);
 }
 
+/* Key files looked at, at most (a directory per domain, a few keys each). */
+#define CHECK_DKIM_KEYS_MAX 100000
+
+/* One DKIM key: a regular file only its owner reads, smtpd's user among. */
+static void
+check_dkim_key(const struct master_conf *conf, struct buf *errors,
+	const char *path)
+{
+	struct stat st;
+	int i;
+
+	if (lstat(path, &st) < 0) {
+		problem(errors, "dkim key %s: %s", path, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		problem(errors, "dkim key %s: not a regular file", path);
+		return;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		problem(errors, "dkim key %s: mode %04o: readable by others "
+		    "than its owner (chmod 600)", path,
+		    (unsigned) (st.st_mode & 07777));
+	for (i = 0; i < conf->count; i++) {
+		const struct master_service_conf *sc = conf->services[i];
+		const char *mode = service_override(sc, "smtpd_mode");
+
+		if (!service_reads(sc, " smtpd ") || mode == NULL ||
+		    strcmp(mode, "submission") != 0)
+			continue;
+		if (!user_reads(path, &st, sc->user)) {
+			problem(errors, "dkim key %s: not readable by user %s "
+			    "(the signing smtpd)", path, sc->user);
+			return;
+		}
+	}
+}
+
+/* Every DOMAIN/SELECTOR.key under dkim_key_directory. */
+static void
+check_dkim_keys(const struct master_conf *conf, struct buf *errors)
+{
+	const char *top = var_dkim_key_directory;
+	struct dirent *d, *k;
+	DIR *dir, *sub;
+	size_t seen = 0, len;
+	char *path;
+
+	if (top == NULL || *top == '\0' || (dir = opendir(top)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL && seen < CHECK_DKIM_KEYS_MAX) {
+		if (d->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", top, d->d_name);
+		sub = opendir(path);
+		free(path);
+		if (sub == NULL)
+			continue;
+		while ((k = readdir(sub)) != NULL &&
+		    seen++ < CHECK_DKIM_KEYS_MAX) {
+			len = strlen(k->d_name);
+			if (k->d_name[0] == '.' || len < 5 ||
+			    strcmp(k->d_name + len - 4, ".key") != 0)
+				continue;
+			path = xasprintf("%s/%s/%s", top, d->d_name,
+			    k->d_name);
+			check_dkim_key(conf, errors, path);
+			free(path);
+		}
+		closedir(sub);
+	}
+	closedir(dir);
+}
+
 int
 master_check_deep(const struct master_conf *conf, struct buf *errors)
 {
 	size_t before = buf_len(errors);
 
 	check_files(conf, errors);
+	check_dkim_keys(conf, errors);
 	check_ldap_uris(errors);
 	check_lists(errors);
 	return buf_len(errors) > before ? -1 : 0;

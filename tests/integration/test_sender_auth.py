@@ -539,3 +539,25 @@ def test_rotate_keeps_old_selector_until_ttl(mail):
     for sel in old:
         assert not os.path.exists(os.path.join(
             mail.config_dir, "dkim", "example.test", sel + ".key"))
+
+
+def test_master_check_dkim_key_modes(mail):
+    """ispmail-master -t: a key others can read is a problem."""
+    keydir = os.path.join(mail.config_dir, "dkim", "example.test")
+    keys = [os.path.join(keydir, n) for n in os.listdir(keydir)
+            if n.endswith(".key")]
+    assert keys, os.listdir(keydir)
+
+    def check():
+        return subprocess.run([harness.MASTER, "-t", "-c", mail.config_dir],
+                              capture_output=True, text=True, timeout=30)
+    r = check()
+    assert "dkim key" not in r.stderr, r.stderr
+    os.chmod(keys[0], 0o644)
+    try:
+        r = check()
+        assert r.returncode != 0
+        assert "dkim key %s: mode 0644: readable by others than its owner" \
+            % keys[0] in r.stderr, r.stderr
+    finally:
+        os.chmod(keys[0], 0o600)
