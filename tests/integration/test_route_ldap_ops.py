@@ -273,3 +273,37 @@ def test_tls_certificate_failure_names_ldap_tls_ca_file(
         line = inst.wait_for_log(r"ldap.*certificate.*ldap_tls_ca_file "
                                  + re.escape(other["ca"]))
         assert line
+
+
+def test_ldaps_certificate_failure_names_ldap_tls_ca_file(
+        make_instance, tmp_path):
+    """ldaps:// (the handshake before any LDAP message, inside libldap's
+    bind): a wrong CA says "certificate" and names ldap_tls_ca_file; the
+    right one works."""
+    ours = tlsutil.make_certs(hostname="localhost")
+    other = tlsutil.make_certs(hostname="other-ca.test")
+    with slapd_fixture.Slapd(tmp_path, tls=ours) as server:
+        inst = ldap_instance(make_instance, server, tmp_path,
+                             ldap_server_uris=server.ldaps_url,
+                             ldap_tls_ca_file=ours["ca"],
+                             ldap_cache_positive_ttl="0",
+                             ldap_cache_negative_ttl="0")
+        provision(inst)
+        assert "alice@example.test" in ctl_ok(
+            inst, "route", "alice@example.test").stdout
+        # The operations went over the ldaps:// listener.
+        assert re.search(r"conn=\d+ fd=\d+ ACCEPT from IP=127\.0\.0\.1:\d+ "
+                         r"\(IP=127\.0\.0\.1:%d\)" % server.ldaps_port,
+                         server.log()), server.log()[-2000:]
+
+        inst.params["ldap_tls_ca_file"] = other["ca"]
+        inst.write_main_conf()
+        result = ctl_ok(inst, "route", "alice@example.test",
+                        expect=TEMPFAIL)
+        assert server.ldaps_url in result.stdout, result.stdout
+        assert "certificate" in result.stdout, result.stdout
+        assert "ldap_tls_ca_file " + other["ca"] in result.stdout
+        result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                        "--no-store", expect=TEMPFAIL)
+        assert "certificate" in result.stderr, result.stderr
+        assert "ldap_tls_ca_file " + other["ca"] in result.stderr
