@@ -327,7 +327,7 @@ const char *const route_ldap_domain_kinds[] = {
 	"", "local", "relay", "alias"
 };
 const char *const route_ldap_states[] = {
-	"active", "suspended", "disabled"
+	"active", "suspended", "disabled", "moving"
 };
 const char *const route_ldap_filters[] = {
 	"off", "standard", "aggressive"
@@ -388,7 +388,7 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	    || route_ldap_value(ld, entry, "ispmailStorePath", &m->store_path,
 	    error_r) < 0
 	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 3,
+	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
 	    ROUTE_STATE_ACTIVE, &state, error_r) < 0
 	    || route_ldap_value(ld, entry, "userPassword", &m->password_hash,
 	    error_r) < 0
