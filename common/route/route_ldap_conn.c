@@ -70,6 +70,24 @@ route_ldap_time_left(double deadline, struct timeval *tv)
 	return 1;
 }
 
+/*
+ * The part of left an attempt may use when another server could still
+ * take over: half, so that a server that accepts and never answers (a
+ * partitioned consumer, a stopped slapd) leaves the next one time to
+ * answer within the same deadline.  The last candidate gets all of it.
+ */
+static void
+route_ldap_share(struct timeval *left, int others)
+{
+	double t;
+
+	if (!others)
+		return;
+	t = ((double) left->tv_sec + (double) left->tv_usec / 1e6) / 2;
+	left->tv_sec = (time_t) t;
+	left->tv_usec = (suseconds_t) ((t - (double) left->tv_sec) * 1e6);
+}
+
 /* Connection-level trouble: drop the connection and try the next server. */
 static int
 route_ldap_conn_lost(int ldrc)
@@ -458,6 +476,8 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 		for (i = 0; i < rl->server_count; i++) {
 			int dead = rl->servers[i].dead_until > now;
 			char *text = NULL;
+			size_t j;
+			int others = 0;
 
 			if (dead != pass) {
 				skipped |= dead;
@@ -472,6 +492,18 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 				    var_ldap_search_timeout);
 				goto out;
 			}
+			/*
+			 * Another server still to try after this one: a
+			 * later one of this pass, or in the first pass one
+			 * the second will try.
+			 */
+			for (j = 0; j < rl->server_count && !others; j++) {
+				int jdead = rl->servers[j].dead_until > now;
+
+				others = (j > i && jdead == pass)
+				    || (pass == 0 && jdead);
+			}
+			route_ldap_share(&left, others);
 			rc = route_ldap_connect_one(&rl->servers[i], dn,
 			    password, &left, ld_r, &text);
 			if (rc == LDAP_SUCCESS) {
@@ -622,6 +654,11 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 			    var_ldap_search_timeout);
 			return -1;
 		}
+		/*
+		 * The first attempt leaves the retry, on the next server,
+		 * half of the time, if there is a server to retry on.
+		 */
+		route_ldap_share(&tv, attempt == 0 && rl->server_count > 1);
 		res = NULL;
 		/* libldap's prototype lacks const; it does not write attrs. */
 		rc = ldap_search_ext_s(conn->ld, base, scope, filter,
