@@ -69,6 +69,16 @@ route_ldap_dn_escape(struct buf *b, const char *value)
 	return 0;
 }
 
+/* Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long. */
+int
+route_ldap_filter_term(struct buf *b, const char *attr, const char *value)
+{
+	if (buf_printf(b, "(%s=", attr) < 0
+	    || route_ldap_filter_escape(b, value) < 0)
+		return -1;
+	return buf_append_char(b, ')');
+}
+
 /*
  * Build "(&(objectClass=OC)(ATTR=VALUE))", or with alt_attr
  * "(&(objectClass=OC)(|(ATTR=VALUE)(ALT=VALUE)))"; NULL when too long.
