@@ -422,7 +422,8 @@ dns_parse_tlsa(struct dns_answer *answer, const unsigned char *abuf,
 			t->selector = abuf[pos + 1];
 			t->mtype = abuf[pos + 2];
 			t->len = rdlen - 3;
-			t->data = (unsigned char *)xmemdup(abuf + pos + 3, t->len + 1);
+			/* xmemdup adds the NUL: copy exactly the rdata. */
+			t->data = (unsigned char *)xmemdup(abuf + pos + 3, t->len);
 		}
 		pos += (int)rdlen;
 	}
