@@ -131,9 +131,12 @@ enum smtp_tls_level {
 	SMTP_TLS_MAY,		/* STARTTLS when offered, unauthenticated */
 	SMTP_TLS_ENCRYPT,	/* STARTTLS required, unauthenticated */
 	SMTP_TLS_VERIFY,	/* required, chain and MX name verified */
+	SMTP_TLS_DANE_ONLY,	/* DANE (RFC 7672) required: a host without
+				   usable validated TLSA is not used */
 };
 
-/* Parse "none", "may", "encrypt", "verify".  0 ok, -1 unknown. */
+/* Parse "none", "may", "encrypt", "verify", "dane-only".  0 ok, -1
+ * unknown. */
 int smtp_tls_level_parse(const char *text, enum smtp_tls_level *level_r);
 const char *smtp_tls_level_name(enum smtp_tls_level level);
 /*

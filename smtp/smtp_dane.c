@@ -119,6 +119,18 @@ smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 	plan->source = "policy";
 	*why_r = NULL;
 	rc = smtp_dane_plan(t, plan, why_r);
+	if (configured == SMTP_TLS_DANE_ONLY && rc >= 0 && !plan->dane) {
+		/*
+		 * Mandatory DANE: no secure TLSA records, or none usable,
+		 * is no host to send to (MTA-STS does not stand in).
+		 */
+		*why_r = xasprintf("no usable DNSSEC-validated TLSA records "
+		    "for %s (TLS level dane-only)%s", t->host,
+		    *var_smtp_dnssec_resolvers == '\0'
+		    ? ": smtp_dnssec_resolvers is empty" : !t->secure
+		    ? ": its MX or address records did not validate" : "");
+		return -1;
+	}
 	if (rc != 0)
 		return rc;
 	if (sts == NULL || sts->mode == SMTP_STS_NONE)

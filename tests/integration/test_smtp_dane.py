@@ -177,6 +177,35 @@ def test_dane_ee_ta_mismatch_and_precedence(make_instance, zone, port, mtas):
     smtpremoteutil.assert_no_sanitizer_reports(inst)
 
 
+def test_dane_only_defers_hosts_without_usable_tlsa(make_instance, zone,
+                                                    port, mtas):
+    """smtp_tls_policy level dane-only (mandatory DANE): a host with
+    matching validated TLSA gets mail; a signed domain without TLSA is
+    deferred 4.7.5, never sent with lesser TLS or in the clear."""
+    ee, _ta = mtas
+    inst = make_system(make_instance, zone, port, {
+        "smtp_dnssec_resolvers": zone.address,
+        "smtp_tls_policy": "good.dane.test=dane-only "
+                           "notlsa.dane.test=dane-only",
+    })
+    count = len(ee.messages)
+    qid = smtpremoteutil.submit(inst, ["u@good.dane.test"],
+                                "Subject: d\r\n\r\nd\r\n")
+    inst.wait_for_log(r"%s: to=<u@good.dane.test>, .*tls=dane-ee/verified, "
+                      r"status=sent" % qid, timeout=20)
+    ee.wait_messages(count + 1, inst=inst)
+    count = len(ee.messages)
+    qid = smtpremoteutil.submit(inst, ["u@notlsa.dane.test"],
+                                "Subject: n\r\n\r\nn\r\n")
+    inst.wait_for_log(r"%s: to=<u@notlsa.dane.test>, .*status=deferred "
+                      r"\(451 4.7.5 no usable DNSSEC-validated TLSA records "
+                      r"for mx.notlsa.dane.test \(TLS level dane-only\)"
+                      % qid, timeout=20)
+    assert len(ee.messages) == count
+    assert not mailutil.queue_empty(inst)
+    smtpremoteutil.assert_no_sanitizer_reports(inst)
+
+
 def test_ad_bit_of_an_unlisted_resolver_is_not_trusted(make_instance, zone,
                                                        port, mtas):
     """The same validating resolver as dns_servers only: its AD bit is
