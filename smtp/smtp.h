@@ -181,6 +181,7 @@ struct smtp_sts_policy {
 	size_t mx_count;
 	long long max_age;	/* seconds, capped at 31557600 */
 	char *id;		/* the TXT record's id it was fetched under */
+	long long fetched;	/* when (time(NULL)), cached policies */
 };
 
 /*
@@ -192,6 +193,8 @@ struct smtp_sts_policy {
  * gone or the fetch fails, an unexpired cached policy still holds (RFC
  * 8461 5.1).  The fetch blocks this agent process only (one delivery
  * per process), at most smtp_mta_sts_timeout plus the DNS lookups.
+ * A cached policy used past half its max_age is refreshed (RFC 8461
+ * 10.2) by a background process while this delivery goes on with it.
  */
 struct smtp_sts_policy *smtp_sts_lookup(const char *domain);
 void smtp_sts_free(struct smtp_sts_policy **pp);
