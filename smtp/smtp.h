@@ -86,6 +86,7 @@ struct smtp_target {
 	unsigned int port;
 	int preference;		/* MX preference; -1 for a literal next hop */
 	int secure;		/* MX (if any) and addresses DNSSEC-validated */
+	char *expanded;		/* secure: host's CNAME expansion, or NULL */
 };
 
 /* The ordered hosts for a next hop, or the reason there are none. */
@@ -220,6 +221,8 @@ struct smtp_tls_plan {
 	unsigned char **rr_data;	/* what rrs[i].data points to, owned */
 	size_t rr_count;
 	enum smtp_sts_mode sts_mode;	/* source "mta-sts": its mode */
+	const char *tlsa_base;		/* dane: the TLSA base domain (the
+					   target's host or expanded) */
 };
 
 /*
