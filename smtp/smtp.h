@@ -86,6 +86,7 @@ struct smtp_target {
 	unsigned int port;
 	int preference;		/* MX preference; -1 for a literal next hop */
 	int secure;		/* MX (if any) and addresses DNSSEC-validated */
+	char *expanded;		/* secure: host's CNAME expansion, or NULL */
 };
 
 /* The ordered hosts for a next hop, or the reason there are none. */
@@ -131,9 +132,12 @@ enum smtp_tls_level {
 	SMTP_TLS_MAY,		/* STARTTLS when offered, unauthenticated */
 	SMTP_TLS_ENCRYPT,	/* STARTTLS required, unauthenticated */
 	SMTP_TLS_VERIFY,	/* required, chain and MX name verified */
+	SMTP_TLS_DANE_ONLY,	/* DANE (RFC 7672) required: a host without
+				   usable validated TLSA is not used */
 };
 
-/* Parse "none", "may", "encrypt", "verify".  0 ok, -1 unknown. */
+/* Parse "none", "may", "encrypt", "verify", "dane-only".  0 ok, -1
+ * unknown. */
 int smtp_tls_level_parse(const char *text, enum smtp_tls_level *level_r);
 const char *smtp_tls_level_name(enum smtp_tls_level level);
 /*
@@ -178,6 +182,7 @@ struct smtp_sts_policy {
 	size_t mx_count;
 	long long max_age;	/* seconds, capped at 31557600 */
 	char *id;		/* the TXT record's id it was fetched under */
+	long long fetched;	/* when (time(NULL)), cached policies */
 };
 
 /*
@@ -189,6 +194,8 @@ struct smtp_sts_policy {
  * gone or the fetch fails, an unexpired cached policy still holds (RFC
  * 8461 5.1).  The fetch blocks this agent process only (one delivery
  * per process), at most smtp_mta_sts_timeout plus the DNS lookups.
+ * A cached policy used past half its max_age is refreshed (RFC 8461
+ * 10.2) by a background process while this delivery goes on with it.
  */
 struct smtp_sts_policy *smtp_sts_lookup(const char *domain);
 void smtp_sts_free(struct smtp_sts_policy **pp);
@@ -214,6 +221,8 @@ struct smtp_tls_plan {
 	unsigned char **rr_data;	/* what rrs[i].data points to, owned */
 	size_t rr_count;
 	enum smtp_sts_mode sts_mode;	/* source "mta-sts": its mode */
+	const char *tlsa_base;		/* dane: the TLSA base domain (the
+					   target's host or expanded) */
 };
 
 /*

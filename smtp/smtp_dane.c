@@ -49,7 +49,7 @@ smtp_dane_plan(const struct smtp_target *t, struct smtp_tls_plan *plan,
 {
 	struct dns_answer *ans = NULL;
 	enum dns_status st;
-	const char *derr;
+	const char *derr, *base;
 	struct dns *dns;
 	size_t i, usable = 0;
 
@@ -59,13 +59,27 @@ smtp_dane_plan(const struct smtp_target *t, struct smtp_tls_plan *plan,
 	dns = smtp_dns(&derr);
 	if (dns == NULL)
 		return 0;
-	st = dns_tlsa_lookup(dns, t->host, t->port, 0, &ans);
-	if (st == DNS_TEMPFAIL) {
-		/* RFC 7672 2.2: a failed (or bogus) TLSA lookup: skip. */
-		*why_r = xasprintf("TLSA lookup for %s failed: %s", t->host,
-		    ans->error != NULL ? ans->error : "tempfail");
+	/*
+	 * RFC 7672 2.2.2: when the MX host name is a secure CNAME, the
+	 * TLSA records of the expanded name first, then of the original.
+	 */
+	base = t->expanded != NULL ? t->expanded : t->host;
+	for (;;) {
+		st = dns_tlsa_lookup(dns, base, t->port, 0, &ans);
+		if (st == DNS_TEMPFAIL) {
+			/* RFC 7672 2.2: a failed (or bogus) lookup: skip. */
+			*why_r = xasprintf("TLSA lookup for %s failed: %s",
+			    base, ans->error != NULL ? ans->error
+			    : "tempfail");
+			dns_answer_free(&ans);
+			return -1;
+		}
+		if ((st == DNS_FOUND && ans->secure) || base == t->host)
+			break;
+		log_debug("%s: no secure TLSA records at its expansion %s; "
+		    "asking for its own", t->host, base);
 		dns_answer_free(&ans);
-		return -1;
+		base = t->host;
 	}
 	if (st != DNS_FOUND || !ans->secure) {
 		/* Denied (NXDOMAIN, NODATA) or insecure: no DANE here. */
@@ -86,6 +100,7 @@ smtp_dane_plan(const struct smtp_target *t, struct smtp_tls_plan *plan,
 	}
 	plan->dane = 1;
 	plan->level = SMTP_TLS_VERIFY;
+	plan->tlsa_base = base;
 	plan->rrs = xcalloc(usable, sizeof(*plan->rrs));
 	plan->rr_data = xcalloc(usable, sizeof(*plan->rr_data));
 	for (i = 0; i < ans->tlsa_count; i++) {
@@ -119,6 +134,18 @@ smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 	plan->source = "policy";
 	*why_r = NULL;
 	rc = smtp_dane_plan(t, plan, why_r);
+	if (configured == SMTP_TLS_DANE_ONLY && rc >= 0 && !plan->dane) {
+		/*
+		 * Mandatory DANE: no secure TLSA records, or none usable,
+		 * is no host to send to (MTA-STS does not stand in).
+		 */
+		*why_r = xasprintf("no usable DNSSEC-validated TLSA records "
+		    "for %s (TLS level dane-only)%s", t->host,
+		    *var_smtp_dnssec_resolvers == '\0'
+		    ? ": smtp_dnssec_resolvers is empty" : !t->secure
+		    ? ": its MX or address records did not validate" : "");
+		return -1;
+	}
 	if (rc != 0)
 		return rc;
 	if (sts == NULL || sts->mode == SMTP_STS_NONE)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,6 +326,7 @@ sts_cache_load(const char *domain)
 		goto out;
 	}
 	p->id = xstrdup(id);
+	p->fetched = fetched;
 out:
 	buf_free(&b);
 	free(path);
@@ -386,7 +388,7 @@ sts_body(char *data, size_t size, size_t count, void *context)
  * for the name mta-sts.DOMAIN.  A new buffer, or NULL (logged).
  */
 static struct buf *
-sts_fetch(const char *domain)
+sts_fetch(const char *domain, struct dns *dns)
 {
 	static int curl_ready;
 	struct curl_slist *resolve = NULL;
@@ -394,8 +396,7 @@ sts_fetch(const char *domain)
 	struct buf *b = NULL, *entry;
 	char *host = xasprintf("mta-sts.%s", domain), *url;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	const char *derr, *ctype = NULL;
-	struct dns *dns;
+	const char *ctype = NULL;
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
@@ -409,7 +410,6 @@ sts_fetch(const char *domain)
 		}
 		curl_ready = 1;
 	}
-	dns = smtp_dns(&derr);
 	if (dns == NULL || dns_addr_lookup(dns, host,
 	    (int) (var_smtp_mta_sts_timeout * 1000), &ans) != DNS_FOUND) {
 		log_info("MTA-STS policy of %s: %s: %s", domain, host,
@@ -478,6 +478,103 @@ out:
 	return b;
 }
 
+/* Fetch, parse and cache domain's policy under id; the policy or NULL. */
+static struct smtp_sts_policy *
+sts_refresh(const char *domain, const char *id, struct dns *dns)
+{
+	struct smtp_sts_policy *fresh = NULL;
+	struct buf *body = sts_fetch(domain, dns);
+	const char *error;
+
+	if (body == NULL)
+		return NULL;
+	if (smtp_sts_policy_parse(buf_data(body), buf_len(body), &fresh,
+	    &error) < 0) {
+		log_info("MTA-STS policy of %s: %s", domain, error);
+	} else {
+		fresh->id = xstrdup(id);
+		fresh->fetched = (long long) time(NULL);
+		sts_cache_store(domain, id, buf_data(body), buf_len(body));
+		log_info("MTA-STS policy of %s: id %s, mode %s, max_age %lld",
+		    domain, id, smtp_sts_mode_name(fresh->mode),
+		    fresh->max_age);
+	}
+	buf_free(&body);
+	return fresh;
+}
+
+/*
+ * RFC 8461 10.2: refresh a cached policy used past half its max_age,
+ * so that it does not lapse for domains mail goes to now and then.  A
+ * grandchild fetches it (no zombie, the delivery does not wait) with a
+ * resolver of its own (the agent's sockets stay the agent's); a marker
+ * file made with O_EXCL keeps the other agent processes from fetching
+ * the same policy at the same time.
+ */
+static void
+sts_refresh_background(const char *domain, const struct smtp_sts_policy *p)
+{
+	long long now = (long long) time(NULL);
+	char *marker;
+	struct stat st;
+	pid_t pid;
+	int fd, status;
+
+	if (now - p->fetched <= p->max_age / 2)
+		return;
+	marker = xasprintf("%s/%s/.refresh.%s", var_queue_directory,
+	    SMTP_STS_CACHE_DIR, domain);
+	fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST && lstat(marker, &st) == 0 &&
+	    S_ISREG(st.st_mode) &&
+	    now - (long long) st.st_mtime > 2 * var_smtp_mta_sts_timeout + 60) {
+		/* Left by a refresh that died: take it over. */
+		(void) unlink(marker);
+		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	}
+	if (fd < 0) {
+		if (errno != EEXIST)
+			log_warn("MTA-STS refresh marker %s: %s", marker,
+			    strerror(errno));
+		free(marker);
+		return;
+	}
+	(void) close(fd);
+	log_info("MTA-STS policy of %s: fetched %llds ago, max_age %lld: "
+	    "refreshing it in the background", domain, now - p->fetched,
+	    p->max_age);
+	pid = fork();
+	if (pid < 0) {
+		log_warn("MTA-STS refresh of %s: fork: %s", domain,
+		    strerror(errno));
+		(void) unlink(marker);
+	} else if (pid == 0) {
+		if (fork() == 0) {
+			struct smtp_sts_policy *fresh;
+			char *error = NULL;
+			struct dns *dns = dns_open_params(&error);
+
+			if (dns == NULL)
+				log_warn("MTA-STS refresh of %s: resolver: %s",
+				    domain, error);
+			fresh = sts_refresh(domain, p->id, dns);
+			if (fresh == NULL)
+				log_info("MTA-STS refresh of %s failed; the "
+				    "cached policy holds until it expires",
+				    domain);
+			(void) unlink(marker);
+			_exit(0);
+		}
+		_exit(0);
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(marker);
+}
+
 /* ---- discovery (RFC 8461 3.1, 5.1) -------------------------------------- */
 
 struct smtp_sts_policy *
@@ -486,9 +583,8 @@ smtp_sts_lookup(const char *domain)
 	struct smtp_sts_policy *cached, *fresh = NULL;
 	struct dns_answer *txt = NULL;
 	struct dns *dns;
-	const char *derr, *error;
+	const char *derr;
 	char *name, *id = NULL, *one;
-	struct buf *body;
 	size_t i, records = 0;
 
 	if (!var_smtp_mta_sts || !sts_domain_ok(domain))
@@ -517,23 +613,10 @@ smtp_sts_lookup(const char *domain)
 	}
 	if (cached != NULL && strcmp(cached->id, id) == 0) {
 		free(id);
+		sts_refresh_background(domain, cached);
 		return cached;
 	}
-	body = sts_fetch(domain);
-	if (body != NULL) {
-		if (smtp_sts_policy_parse(buf_data(body), buf_len(body),
-		    &fresh, &error) < 0) {
-			log_info("MTA-STS policy of %s: %s", domain, error);
-		} else {
-			fresh->id = xstrdup(id);
-			sts_cache_store(domain, id, buf_data(body),
-			    buf_len(body));
-			log_info("MTA-STS policy of %s: id %s, mode %s, "
-			    "max_age %lld", domain, id,
-			    smtp_sts_mode_name(fresh->mode), fresh->max_age);
-		}
-		buf_free(&body);
-	}
+	fresh = sts_refresh(domain, id, dns);
 	free(id);
 	/* RFC 8461 5.1: a failed refresh keeps the unexpired policy. */
 	if (fresh == NULL)

@@ -184,7 +184,7 @@ smtp_family_allowed(int family)
 static void
 smtp_route_add(struct smtp_route *r, const char *host,
 	const struct dns_addr *addr, unsigned int port, int preference,
-	int secure)
+	int secure, const char *expanded)
 {
 	struct smtp_target *t;
 
@@ -196,14 +196,19 @@ smtp_route_add(struct smtp_route *r, const char *host,
 	t->port = port;
 	t->preference = preference;
 	t->secure = secure;
+	/* RFC 7672 2.2.2: only a secure expansion is a TLSA base domain. */
+	t->expanded = secure && expanded != NULL ? xstrdup(expanded) : NULL;
 }
 
 /* Drop the targets of preference pref or worse (they are behind us). */
 static void
 smtp_route_cut(struct smtp_route *r, int pref)
 {
-	while (r->count > 0 && r->targets[r->count - 1].preference >= pref)
-		free(r->targets[--r->count].host);
+	while (r->count > 0 && r->targets[r->count - 1].preference >= pref) {
+		r->count--;
+		free(r->targets[r->count].host);
+		free(r->targets[r->count].expanded);
+	}
 }
 
 /*
@@ -225,7 +230,8 @@ smtp_route_host(struct smtp_route *r, struct dns *dns, const char *host,
 		if (preference >= 0 && smtp_route_is_self_addr(&lit))
 			*self_r = 1;
 		else if (limit == 0 || r->count < limit)
-			smtp_route_add(r, host, &lit, port, preference, 0);
+			smtp_route_add(r, host, &lit, port, preference, 0,
+			    NULL);
 		return DNS_FOUND;
 	}
 	st = dns_addr_lookup(dns, host, 0, &ans);
@@ -246,7 +252,7 @@ smtp_route_host(struct smtp_route *r, struct dns *dns, const char *host,
 		if (limit != 0 && r->count >= limit)
 			break;
 		smtp_route_add(r, host, &ans->addrs[i], port, preference,
-		    secure && ans->secure);
+		    secure && ans->secure, ans->canonical);
 	}
 	dns_answer_free(&ans);
 	return DNS_FOUND;
@@ -277,7 +283,7 @@ smtp_route_lookup(const char *nexthop)
 	r->domain = host;
 	if (literal && dns_addr_parse(host, &lit) == 0) {
 		/* "[ip]:port": no lookup, no loop check (the operator's). */
-		smtp_route_add(r, host, &lit, port, -1, 0);
+		smtp_route_add(r, host, &lit, port, -1, 0, NULL);
 		return r;
 	}
 	dns = smtp_dns(&derr);
@@ -384,8 +390,10 @@ smtp_route_free(struct smtp_route **rp)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->count; i++)
+	for (i = 0; i < r->count; i++) {
 		free(r->targets[i].host);
+		free(r->targets[i].expanded);
+	}
 	free(r->targets);
 	free(r->domain);
 	free(r->text);

@@ -355,7 +355,7 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 		    buf_cstr(r->text)));
 		return -1;
 	}
-	rc = plan->dane ? tls_start_dane(ctx, c->s, t->host, plan->rrs,
+	rc = plan->dane ? tls_start_dane(ctx, c->s, plan->tlsa_base, plan->rrs,
 	    plan->rr_count, &usage, &c->tls, &error) :
 	    tls_start(ctx, c->s, t->host, &c->tls, &error);
 	if (rc < 0) {

@@ -24,6 +24,7 @@ static const char *const level_names[] = {
 	[SMTP_TLS_MAY] = "may",
 	[SMTP_TLS_ENCRYPT] = "encrypt",
 	[SMTP_TLS_VERIFY] = "verify",
+	[SMTP_TLS_DANE_ONLY] = "dane-only",
 };
 
 int
@@ -97,7 +98,7 @@ smtp_tls_policy_find(const char *policy, const char *domain,
 		word[vlen] = '\0';
 		if (smtp_tls_level_parse(word, &level) < 0) {
 			*error_r = "unknown TLS level (none, may, encrypt, "
-			    "verify)";
+			    "verify, dane-only)";
 			return -1;
 		}
 		/* The first match wins, as operators read the list. */

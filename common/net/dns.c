@@ -720,6 +720,14 @@ dns_addr_lookup(struct dns *dns, const char *host, int timeout_ms,
 		answer->status = DNS_FOUND;
 		/* Secure only when neither half could have been forged. */
 		answer->secure = v4->secure && v6->secure;
+		/* The CNAME chain's end, from the half that has one. */
+		if (v4->canonical != NULL) {
+			answer->canonical = v4->canonical;
+			v4->canonical = NULL;
+		} else if (v6->canonical != NULL) {
+			answer->canonical = v6->canonical;
+			v6->canonical = NULL;
+		}
 		if (v4->status == DNS_TEMPFAIL || v6->status == DNS_TEMPFAIL)
 			log_debug("dns: %s: %s", host, v4->status ==
 			    DNS_TEMPFAIL ? v4->error : v6->error);

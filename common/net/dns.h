@@ -105,6 +105,8 @@ struct dns_answer {
 	size_t string_count;
 	struct dns_tlsa *tlsa;
 	size_t tlsa_count;
+	/* A/AAAA: the name at the end of a CNAME chain; NULL: no CNAME. */
+	char *canonical;
 	/*
 	 * 1: a dns_open_dnssec() resolver set AD: the answer (records or
 	 * the denial of them) was DNSSEC-validated.  0 otherwise.

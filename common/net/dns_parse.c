@@ -46,6 +46,7 @@ dns_answer_free(struct dns_answer **answer_p)
 	for (i = 0; i < answer->tlsa_count; i++)
 		free(answer->tlsa[i].data);
 	free(answer->tlsa);
+	free(answer->canonical);
 	free(answer);
 	*answer_p = NULL;
 }
@@ -228,12 +229,13 @@ void
 dns_parse_addrs(struct dns_answer *answer, const unsigned char *abuf, int alen)
 {
 	int naddr = DNS_MAX_RECORDS, rc, i;
+	struct hostent *host = NULL;
 
 	answer->addrs = xcalloc(DNS_MAX_RECORDS, sizeof(*answer->addrs));
 	if (answer->type == DNS_TYPE_A) {
 		struct ares_addrttl ttls[DNS_MAX_RECORDS];
 
-		rc = ares_parse_a_reply(abuf, alen, NULL, ttls, &naddr);
+		rc = ares_parse_a_reply(abuf, alen, &host, ttls, &naddr);
 		for (i = 0; rc == ARES_SUCCESS && i < naddr; i++) {
 			struct dns_addr *a = &answer->addrs[i];
 
@@ -244,7 +246,7 @@ dns_parse_addrs(struct dns_answer *answer, const unsigned char *abuf, int alen)
 	} else {
 		struct ares_addr6ttl ttls[DNS_MAX_RECORDS];
 
-		rc = ares_parse_aaaa_reply(abuf, alen, NULL, ttls, &naddr);
+		rc = ares_parse_aaaa_reply(abuf, alen, &host, ttls, &naddr);
 		for (i = 0; rc == ARES_SUCCESS && i < naddr; i++) {
 			struct dns_addr *a = &answer->addrs[i];
 
@@ -252,6 +254,18 @@ dns_parse_addrs(struct dns_answer *answer, const unsigned char *abuf, int alen)
 			memcpy(&a->u.v6, &ttls[i].ip6addr, sizeof(a->u.v6));
 			inet_ntop(AF_INET6, &a->u.v6, a->text, sizeof(a->text));
 		}
+	}
+	/* c-ares follows CNAMEs: h_name is the last name of the chain. */
+	if (host != NULL) {
+		if (rc == ARES_SUCCESS && host->h_name != NULL) {
+			char *canon = dns_host_copy(host->h_name);
+
+			if (strcmp(canon, answer->name) != 0)
+				answer->canonical = canon;
+			else
+				free(canon);
+		}
+		ares_free_hostent(host);
 	}
 	if (rc == ARES_SUCCESS && naddr > 0) {
 		answer->addr_count = (size_t)naddr;
@@ -423,7 +437,8 @@ dns_parse_tlsa(struct dns_answer *answer, const unsigned char *abuf,
 			t->selector = abuf[pos + 1];
 			t->mtype = abuf[pos + 2];
 			t->len = rdlen - 3;
-			t->data = (unsigned char *)xmemdup(abuf + pos + 3, t->len + 1);
+			/* xmemdup adds the NUL: copy exactly the rdata. */
+			t->data = (unsigned char *)xmemdup(abuf + pos + 3, t->len);
 		}
 		pos += (int)rdlen;
 	}

@@ -48,7 +48,7 @@ enum route_state {
 	ROUTE_STATE_DISABLED,		/* neither */
 	ROUTE_STATE_MOVING,		/* being moved to another store host:
 					   deliveries and logins fail
-					   temporarily (file backend only) */
+					   temporarily */
 };
 
 enum route_filter_policy {

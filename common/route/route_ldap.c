@@ -36,7 +36,8 @@ route_ldap_cache_record_free(struct route_ldap_cache_entry *e)
 		route_domain_free(&d);
 		break;
 	}
-	case ROUTE_LDAP_CACHE_MAILBOX: {
+	case ROUTE_LDAP_CACHE_MAILBOX:
+	case ROUTE_LDAP_CACHE_ROUTING: {
 		struct route_mailbox *m = e->record;
 
 		route_mailbox_free(&m);
@@ -522,14 +523,19 @@ route_ldap_relay_recipient_get(void *backend, const char *address,
 /* ---- one search per lookup ---------------------------------------------- */
 
 /*
- * What a combined search asks for: every attribute of the three record
- * types, and objectClass to tell them apart.
+ * What a routing search (the domain, mailbox or alias an address routes
+ * to) asks for: what routing, delivery and filtering use of the three
+ * record types, and objectClass to tell them apart.  Not userPassword:
+ * the secret leaves the directory only for a password check
+ * (route_ldap_mailbox_get), and each attribute returned costs slapd an
+ * ACL check and the wire.  Such mailboxes are cached as ROUTING, never
+ * served to a password check.
  */
 static const char *const route_ldap_any_attrs[] = {
 	"objectClass", "ispmailDomainName", "ispmailDomainKind",
 	"ispmailDomainTarget", "ispmailRelayHost", "ispmailCatchAll",
 	"mailHost", "mail", "mailLocalAddress", "ispmailStorePath",
-	"ispmailQuota", "ispmailState", "userPassword", "ispmailFilterPolicy",
+	"ispmailQuota", "ispmailState", "ispmailFilterPolicy",
 	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
 	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
 	"ispmailForwardKeepCopy", "ispmailAliasTarget",
@@ -537,32 +543,32 @@ static const char *const route_ldap_any_attrs[] = {
 };
 
 /*
- * "(|(mailbox by mail or mailLocalAddress)(alias by mail))", with the
- * domain's entry first when domain is not NULL; NULL when too long.
+ * "(|(ispmailDomainName=D)(mail=A)(mailLocalAddress=A))", without the
+ * domain term when domain is NULL; NULL when too long.  No objectClass
+ * terms: each is an index read of every entry of its class that slapd
+ * intersects with the one-entry key match, per search; the entries are
+ * told apart by their objectClass afterwards (route_ldap_choose), so an
+ * entry of another class with the same mail changes nothing.
  */
 static char *
 route_ldap_filter_any(const char *domain, const char *address)
 {
-	char *parts[3] = { NULL, NULL, NULL }, *filter = NULL;
-	struct buf *b;
-	size_t i;
+	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	char *filter = NULL;
+	int rc;
 
-	if (domain != NULL)
-		parts[0] = route_ldap_filter(ROUTE_LDAP_OC_DOMAIN,
-		    "ispmailDomainName", NULL, domain);
-	parts[1] = route_ldap_filter(ROUTE_LDAP_OC_MAILBOX, "mail",
-	    "mailLocalAddress", address);
-	parts[2] = route_ldap_filter(ROUTE_LDAP_OC_ALIAS, "mail", NULL,
-	    address);
-	b = buf_new(ROUTE_LDAP_TEXT_MAX);
-	if (parts[1] != NULL && parts[2] != NULL
-	    && (domain == NULL || parts[0] != NULL)
-	    && buf_printf(b, "(|%s%s%s)", parts[0] != NULL ? parts[0] : "",
-	    parts[1], parts[2]) == 0)
+	rc = buf_append_str(b, "(|");
+	if (rc == 0 && domain != NULL)
+		rc = route_ldap_filter_term(b, "ispmailDomainName", domain);
+	if (rc == 0)
+		rc = route_ldap_filter_term(b, "mail", address);
+	if (rc == 0)
+		rc = route_ldap_filter_term(b, "mailLocalAddress", address);
+	if (rc == 0)
+		rc = buf_append_char(b, ')');
+	if (rc == 0)
 		filter = buf_strdup(b);
 	buf_free(&b);
-	for (i = 0; i < 3; i++)
-		free(parts[i]);
 	return filter;
 }
 
@@ -588,8 +594,8 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 		    route_ldap_parse_mailbox_any, &m, error_r) < 0)
 			return -1;
 		*mailbox_r = route_mailbox_dup(m);
-		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_MAILBOX, address, 1,
-		    m);
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ROUTING, address,
+		    1, m);
 		return 1;
 	}
 	if (rc < 0 || route_ldap_choose(ld, res, ldrc, ROUTE_LDAP_OC_ALIAS,
@@ -622,8 +628,9 @@ route_ldap_local_get(void *backend, const char *address,
 	char *filter;
 	int ldrc, rc;
 
-	if ((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
-	    != NULL && e->found) {
+	if (((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
+	    != NULL && e->found) || (e == NULL && (e = route_ldap_cache_find(rl,
+	    ROUTE_LDAP_CACHE_ROUTING, address)) != NULL)) {
 		*mailbox_r = route_mailbox_dup(e->record);
 		return 1;
 	}

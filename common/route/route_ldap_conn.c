@@ -18,6 +18,7 @@
 #include <ldap.h>
 
 #include "buf.h"
+#include "connect.h"
 #include "log.h"
 #include "metrics.h"
 #include "mail_params.h"
@@ -67,6 +68,24 @@ route_ldap_time_left(double deadline, struct timeval *tv)
 	tv->tv_sec = (time_t) left;
 	tv->tv_usec = (suseconds_t) ((left - (double) tv->tv_sec) * 1e6);
 	return 1;
+}
+
+/*
+ * The part of left an attempt may use when another server could still
+ * take over: half, so that a server that accepts and never answers (a
+ * partitioned consumer, a stopped slapd) leaves the next one time to
+ * answer within the same deadline.  The last candidate gets all of it.
+ */
+static void
+route_ldap_share(struct timeval *left, int others)
+{
+	double t;
+
+	if (!others)
+		return;
+	t = ((double) left->tv_sec + (double) left->tv_usec / 1e6) / 2;
+	left->tv_sec = (time_t) t;
+	left->tv_usec = (suseconds_t) ((t - (double) left->tv_sec) * 1e6);
 }
 
 /* Connection-level trouble: drop the connection and try the next server. */
@@ -298,6 +317,66 @@ route_ldap_tls_error_text(LDAP *ld, int ldrc)
 }
 
 /*
+ * Whether uri's host accepts a TCP connection within left.  With
+ * ldaps:// libldap says "Can't contact LDAP server" both when nothing
+ * listens and when the TLS handshake failed; a listener that accepts
+ * tells the second case, asked only after such a failure.
+ */
+static int
+route_ldap_tcp_answers(const char *uri, const struct timeval *left)
+{
+	LDAPURLDesc *lud = NULL;
+	long long ms = (long long) left->tv_sec * 1000 + left->tv_usec / 1000;
+	char *nexthop, *error = NULL;
+	int fd;
+
+	if (ms <= 0 || ldap_url_parse(uri, &lud) != LDAP_URL_SUCCESS)
+		return 0;
+	if (lud->lud_host == NULL || lud->lud_host[0] == '\0') {
+		ldap_free_urldesc(lud);
+		return 0;
+	}
+	nexthop = xasprintf(strchr(lud->lud_host, ':') != NULL ? "[%s]:%d"
+	    : "%s:%d", lud->lud_host, lud->lud_port > 0 ? lud->lud_port
+	    : LDAPS_PORT);
+	ldap_free_urldesc(lud);
+	if (ms > var_ldap_connect_timeout * 1000)
+		ms = var_ldap_connect_timeout * 1000;
+	fd = net_connect_nexthop(nexthop, "/", (int) ms, NULL, NULL, &error);
+	free(nexthop);
+	free(error);
+	if (fd < 0)
+		return 0;
+	(void) close(fd);
+	return 1;
+}
+
+/*
+ * The text of a failed ldaps:// bind: a handshake that failed (the
+ * server accepts TCP) is said to be one, naming ldap_tls_ca_file.
+ */
+static char *
+route_ldap_ldaps_error_text(const struct route_ldap_server *server, LDAP *ld,
+	int ldrc, const struct timeval *left)
+{
+	char *why, *text;
+
+	if (ldrc == LDAP_CONNECT_ERROR)
+		return route_ldap_tls_error_text(ld, ldrc);
+	why = route_ldap_error_text(ld, ldrc);
+	if (ldrc != LDAP_SERVER_DOWN
+	    || !route_ldap_tcp_answers(server->uri, left))
+		return why;
+	text = xasprintf("%s: the TLS handshake failed: the server's "
+	    "certificate could not be verified with ldap_tls_ca_file %s, "
+	    "or the server does not speak TLS on this port", why,
+	    var_ldap_tls_ca_file[0] != '\0' ? var_ldap_tls_ca_file
+	    : "(empty: the system's CAs)");
+	free(why);
+	return text;
+}
+
+/*
  * Connect to one server and bind (simple; dn "" is anonymous), all
  * within left.  Returns an LDAP result code; *ld_r set on LDAP_SUCCESS,
  * else *text_r says why.
@@ -341,7 +420,7 @@ route_ldap_connect_one(const struct route_ldap_server *server,
 		/* With ldaps:// the handshake happens in the bind. */
 		char *why = server->implicit_tls && rc != LDAP_TIMEOUT
 		    && route_ldap_conn_lost(rc)
-		    ? route_ldap_tls_error_text(ld, rc)
+		    ? route_ldap_ldaps_error_text(server, ld, rc, left)
 		    : route_ldap_error_text(ld, rc);
 
 		*text_r = xasprintf("%s: bind as \"%s\": %s", server->uri, dn,
@@ -397,6 +476,8 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 		for (i = 0; i < rl->server_count; i++) {
 			int dead = rl->servers[i].dead_until > now;
 			char *text = NULL;
+			size_t j;
+			int others = 0;
 
 			if (dead != pass) {
 				skipped |= dead;
@@ -411,6 +492,18 @@ route_ldap_connect(struct route_ldap *rl, const char *dn,
 				    var_ldap_search_timeout);
 				goto out;
 			}
+			/*
+			 * Another server still to try after this one: a
+			 * later one of this pass, or in the first pass one
+			 * the second will try.
+			 */
+			for (j = 0; j < rl->server_count && !others; j++) {
+				int jdead = rl->servers[j].dead_until > now;
+
+				others = (j > i && jdead == pass)
+				    || (pass == 0 && jdead);
+			}
+			route_ldap_share(&left, others);
 			rc = route_ldap_connect_one(&rl->servers[i], dn,
 			    password, &left, ld_r, &text);
 			if (rc == LDAP_SUCCESS) {
@@ -561,6 +654,11 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 			    var_ldap_search_timeout);
 			return -1;
 		}
+		/*
+		 * The first attempt leaves the retry, on the next server,
+		 * half of the time, if there is a server to retry on.
+		 */
+		route_ldap_share(&tv, attempt == 0 && rl->server_count > 1);
 		res = NULL;
 		/* libldap's prototype lacks const; it does not write attrs. */
 		rc = ldap_search_ext_s(conn->ld, base, scope, filter,

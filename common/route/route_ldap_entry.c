@@ -69,6 +69,16 @@ route_ldap_dn_escape(struct buf *b, const char *value)
 	return 0;
 }
 
+/* Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long. */
+int
+route_ldap_filter_term(struct buf *b, const char *attr, const char *value)
+{
+	if (buf_printf(b, "(%s=", attr) < 0
+	    || route_ldap_filter_escape(b, value) < 0)
+		return -1;
+	return buf_append_char(b, ')');
+}
+
 /*
  * Build "(&(objectClass=OC)(ATTR=VALUE))", or with alt_attr
  * "(&(objectClass=OC)(|(ATTR=VALUE)(ALT=VALUE)))"; NULL when too long.
@@ -327,7 +337,7 @@ const char *const route_ldap_domain_kinds[] = {
 	"", "local", "relay", "alias"
 };
 const char *const route_ldap_states[] = {
-	"active", "suspended", "disabled"
+	"active", "suspended", "disabled", "moving"
 };
 const char *const route_ldap_filters[] = {
 	"off", "standard", "aggressive"
@@ -388,7 +398,7 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	    || route_ldap_value(ld, entry, "ispmailStorePath", &m->store_path,
 	    error_r) < 0
 	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 3,
+	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
 	    ROUTE_STATE_ACTIVE, &state, error_r) < 0
 	    || route_ldap_value(ld, entry, "userPassword", &m->password_hash,
 	    error_r) < 0

@@ -52,6 +52,8 @@ struct route_ldap_conn {
 enum route_ldap_cache_kind {
 	ROUTE_LDAP_CACHE_DOMAIN = 'd',
 	ROUTE_LDAP_CACHE_MAILBOX = 'm',
+	/* A mailbox from a routing search: no userPassword (see below). */
+	ROUTE_LDAP_CACHE_ROUTING = 'M',
 	ROUTE_LDAP_CACHE_ALIAS = 'a',
 	ROUTE_LDAP_CACHE_RELAY = 'r',
 };
@@ -115,6 +117,9 @@ route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
 	char **error_r);
 
 /* route_ldap_entry.c */
+struct buf;
+int
+route_ldap_filter_term(struct buf *b, const char *attr, const char *value);
 char *
 route_ldap_filter(const char *oc, const char *attr, const char *alt_attr,
 	const char *value);

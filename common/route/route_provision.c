@@ -309,12 +309,6 @@ route_mailbox_put(struct route *r, const struct route_mailbox *mailbox,
 		    mailbox->address, error);
 		goto out;
 	}
-	if (m->state == ROUTE_STATE_MOVING
-	    && strcmp(route_backend_name(r), "file") != 0) {
-		(void) route_fail(error_r, -1, "mailbox %s: the moving state "
-		    "needs route_backend = file", m->address);
-		goto out;
-	}
 	if ((unsigned) m->state > ROUTE_STATE_MOVING
 	    || (unsigned) m->filter > ROUTE_FILTER_AGGRESSIVE || m->quota < 0
 	    || (unsigned) m->dmarc >= ROUTE_DMARC_POLICIES) {

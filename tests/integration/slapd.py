@@ -7,8 +7,9 @@ the two accounts of ispmail-ldap(5)'s ACCESS section (SERVICE_DN, which
 the daemons bind as, may only read; PROVISION_DN, which ispmailctl's
 writes bind as, may write), indexes as ispmail-ldap(5) recommends, then
 starts slapd as the current user.  No root needed.  With tls (paths from
-tlsutil.make_certs) it serves that certificate for StartTLS.  stop() and start() keep the data; start() reuses the port,
-so a URI stays valid across a restart.
+tlsutil.make_certs) it serves that certificate for StartTLS, and on a
+second port for ldaps:// (ldaps_url).  stop() and start() keep the data;
+start() reuses the ports, so a URI stays valid across a restart.
 
 slapd runs in the foreground with "stats" logging into log_path, so a
 test can count the searches a client sent (search_count()).
@@ -74,6 +75,7 @@ class Slapd:
         self.base_dn = base_dn
         self.tls = tls
         self.port = free_port()
+        self.ldaps_port = free_port() if tls is not None else None
         self.proc = None
         self._log = None
         os.makedirs(self.config_dir)
@@ -93,6 +95,13 @@ class Slapd:
     @property
     def url(self):
         return "ldap://127.0.0.1:%d/" % self.port
+
+    @property
+    def ldaps_url(self):
+        """The ldaps:// listener (implicit TLS), with tls only (tlsutil's
+        certificates name 127.0.0.1)."""
+        assert self.ldaps_port is not None, "Slapd(tls=...) has no ldaps"
+        return "ldaps://127.0.0.1:%d/" % self.ldaps_port
 
     # ---- setup -------------------------------------------------------------
 
@@ -193,7 +202,8 @@ userPassword: {provpw}
             return
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [SLAPD, "-h", self.url, "-F", self.config_dir, "-d", "256"],
+            [SLAPD, "-h", self.url if self.ldaps_port is None else
+             "%s ldaps://127.0.0.1:%d/" % (self.url, self.ldaps_port), "-F", self.config_dir, "-d", "256"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + timeout
         while True:

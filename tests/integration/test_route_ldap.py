@@ -345,6 +345,37 @@ def test_cache_serves_repeated_lookups(ctl, slapd):
 
 # ---- configuration -----------------------------------------------------------
 
+def test_moving_state_is_kept_in_the_directory(ctl, slapd):
+    """ispmailState: moving (ispmail-ldap(5)), written by ispmailctl and
+    read back, also when an operator's tool wrote it; a login with the
+    right password then fails temporarily, not as a wrong password."""
+    provision(ctl)
+    ctl("mailbox", "set", "alice@example.test", "state=moving")
+    assert "state: moving" in ctl("mailbox", "show",
+                                  "alice@example.test").stdout
+    entry = slapd.ldapsearch("(mail=alice@example.test)", "ispmailState")
+    assert "ispmailState: moving" in entry, entry
+    result = ctl("auth", "alice@example.test", input="alice-secret\n",
+                 expect=None)
+    assert result.returncode == TEMPFAIL, result
+    assert "being moved" in result.stdout + result.stderr, result
+    assert "refused" not in result.stdout
+    # The mailbox still routes to its store (lmtpd defers the delivery).
+    out = ctl("route", "alice@example.test").stdout
+    assert "deliver: " in out, out
+
+    ctl("mailbox", "set", "alice@example.test", "state=active")
+    assert "authenticated" in ctl("auth", "alice@example.test",
+                                  input="alice-secret\n").stdout
+    # Written by another tool, in another case: read the same.
+    dn = "mail=alice@example.test,ispmailDomainName=example.test," \
+        + slapd.base_dn
+    slapd.ldapmodify("dn: %s\nchangetype: modify\nreplace: ispmailState\n"
+                     "ispmailState: MOVING\n" % dn)
+    assert "state: moving" in ctl("mailbox", "show",
+                                  "alice@example.test").stdout
+
+
 def test_password_checks(ctl):
     provision(ctl)
     out = ctl("auth", "alice@example.test", input="alice-secret\n").stdout

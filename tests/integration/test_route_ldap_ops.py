@@ -13,6 +13,7 @@ real slapd (tests/integration/slapd.py) and a real smtpd:
 
 import re
 import smtplib
+import socket
 import subprocess
 import time
 
@@ -145,6 +146,105 @@ def test_hung_directory_costs_one_search_timeout_per_rcpt(
         client.close()
 
 
+# ---- a silent first server: the retry goes to the next URI -------------------
+
+def two_directories(make_instance, tmp_path, first_url, second, **params):
+    """An smtpd instance listing first_url then second, both holding the
+    provisioned data when first_url is a slapd (provisioned by caller)."""
+    inst = ldap_instance(make_instance, second, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0", **params)
+    provision(inst)
+    inst.params["ldap_server_uris"] = "%s %s" % (first_url, second.url)
+    inst.write_main_conf()
+    return inst
+
+
+def timed_rcpt(client, address):
+    started = time.monotonic()
+    code, text = client.rcpt(address)
+    return code, text, time.monotonic() - started
+
+
+def test_stopped_first_server_behind_a_pooled_connection_fails_over(
+        make_instance, tmp_path):
+    """The consumer listed first goes silent (SIGSTOP: its port still
+    accepts) while the daemon holds a pooled connection to it: the RCPT
+    is answered by the second server within one ldap_search_timeout,
+    not refused temporarily."""
+    timeout = 2
+    with slapd_fixture.Slapd(tmp_path / "first") as first, \
+            slapd_fixture.Slapd(tmp_path / "second") as second:
+        inst = two_directories(make_instance, tmp_path, first.url, second,
+                               ldap_search_timeout="%ds" % timeout,
+                               ldap_connect_timeout="1s")
+        # The same data on the first server.
+        inst.params["ldap_server_uris"] = first.url
+        inst.write_main_conf()
+        provision(inst)
+        inst.params["ldap_server_uris"] = "%s %s" % (first.url, second.url)
+        inst.write_main_conf()
+        inst.start()
+        client = smtp_transaction(inst)
+        try:
+            before = second.search_count()
+            code, text, _ = timed_rcpt(client, "alice@example.test")
+            assert code == 250, (code, text)
+            # Answered by the first server, over a pooled connection.
+            assert second.search_count() == before
+            first.pause()
+            try:
+                code, text, elapsed = timed_rcpt(client, "bob@example.test")
+                assert code == 250, (code, text, elapsed)
+                assert elapsed < 1.25 * timeout, (
+                    "RCPT took %.2fs with ldap_search_timeout %ds"
+                    % (elapsed, timeout))
+                assert second.search_count() > before
+                # The silent server is skipped now: no wait at all.
+                code, text, elapsed = timed_rcpt(client,
+                                                 "carol@example.test")
+                assert code == 250, (code, text)
+                assert elapsed < 0.5 * timeout, elapsed
+                inst.wait_for_log(r"ldap: %s.*skipping this server"
+                                  % re.escape(first.url))
+            finally:
+                first.resume()
+        finally:
+            client.close()
+
+
+def test_first_server_that_accepts_and_never_answers_fails_over(
+        make_instance, slapd, tmp_path):
+    """A listening socket nobody reads (the kernel completes the TCP
+    handshake, no LDAP answer ever comes) listed first: the bind to it
+    gets half the deadline and the second server answers."""
+    timeout = 2
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        silent_url = "ldap://127.0.0.1:%d/" % silent.getsockname()[1]
+        inst = two_directories(make_instance, tmp_path, silent_url, slapd,
+                               ldap_search_timeout="%ds" % timeout,
+                               ldap_connect_timeout="%ds" % timeout)
+        inst.start()
+        client = smtp_transaction(inst)
+        try:
+            code, text, elapsed = timed_rcpt(client, "alice@example.test")
+            assert code == 250, (code, text, elapsed)
+            assert 0.4 * timeout < elapsed < 1.25 * timeout, elapsed
+            code, text, elapsed = timed_rcpt(client, "bob@example.test")
+            assert code == 250, (code, text)
+            assert elapsed < 0.5 * timeout, elapsed
+        finally:
+            client.close()
+        inst.wait_for_log(r"ldap: %s.*skipping this server"
+                          % re.escape(silent_url))
+    finally:
+        silent.close()
+
+
 # ---- two accounts: the daemons read, ispmailctl writes -----------------------
 
 def ldapmodify_as(server, dn, password, ldif):
@@ -273,3 +373,37 @@ def test_tls_certificate_failure_names_ldap_tls_ca_file(
         line = inst.wait_for_log(r"ldap.*certificate.*ldap_tls_ca_file "
                                  + re.escape(other["ca"]))
         assert line
+
+
+def test_ldaps_certificate_failure_names_ldap_tls_ca_file(
+        make_instance, tmp_path):
+    """ldaps:// (the handshake before any LDAP message, inside libldap's
+    bind): a wrong CA says "certificate" and names ldap_tls_ca_file; the
+    right one works."""
+    ours = tlsutil.make_certs(hostname="localhost")
+    other = tlsutil.make_certs(hostname="other-ca.test")
+    with slapd_fixture.Slapd(tmp_path, tls=ours) as server:
+        inst = ldap_instance(make_instance, server, tmp_path,
+                             ldap_server_uris=server.ldaps_url,
+                             ldap_tls_ca_file=ours["ca"],
+                             ldap_cache_positive_ttl="0",
+                             ldap_cache_negative_ttl="0")
+        provision(inst)
+        assert "alice@example.test" in ctl_ok(
+            inst, "route", "alice@example.test").stdout
+        # The operations went over the ldaps:// listener.
+        assert re.search(r"conn=\d+ fd=\d+ ACCEPT from IP=127\.0\.0\.1:\d+ "
+                         r"\(IP=127\.0\.0\.1:%d\)" % server.ldaps_port,
+                         server.log()), server.log()[-2000:]
+
+        inst.params["ldap_tls_ca_file"] = other["ca"]
+        inst.write_main_conf()
+        result = ctl_ok(inst, "route", "alice@example.test",
+                        expect=TEMPFAIL)
+        assert server.ldaps_url in result.stdout, result.stdout
+        assert "certificate" in result.stdout, result.stdout
+        assert "ldap_tls_ca_file " + other["ca"] in result.stdout
+        result = ctl_ok(inst, "mailbox", "add", "erin@example.test",
+                        "--no-store", expect=TEMPFAIL)
+        assert "certificate" in result.stderr, result.stderr
+        assert "ldap_tls_ca_file " + other["ca"] in result.stderr

@@ -82,6 +82,18 @@ def zone(tmp_path_factory, remote_certs, port):
         # Signed, without TLSA: opportunistic TLS as configured.
         "notlsa IN MX 10 mx.notlsa",
         "mx.notlsa IN A 127.0.0.2",
+        # RFC 7672 2.2.2: the MX host is a secure CNAME; TLSA at the
+        # expanded name (mx.good) only ...
+        "cname IN MX 10 mx.cname",
+        "mx.cname IN CNAME mx.good",
+        # ... or at the original name only (mx.notlsa has none).
+        "cname2 IN MX 10 mx.cname2",
+        "mx.cname2 IN CNAME mx.notlsa",
+        "_%d._tcp.mx.cname2 IN TLSA 3 1 1 %s" % (port, spki),
+        # The expanded name's record beats the original's (a mismatch).
+        "cname3 IN MX 10 mx.cname3",
+        "mx.cname3 IN CNAME mx.good",
+        "_%d._tcp.mx.cname3 IN TLSA 3 1 1 %s" % (port, "cd" * 32),
     ]
     server = dnssecutil.SignedZone(str(tmp_path_factory.mktemp("dnssec")),
                                    ORIGIN, records,
@@ -173,6 +185,60 @@ def test_dane_ee_ta_mismatch_and_precedence(make_instance, zone, port, mtas):
     assert len(ee.messages) == count_ee
     assert len(ta.messages) == count_ta
     assert sent_in_clear(ee) == [] and sent_in_clear(ta) == []
+    assert not mailutil.queue_empty(inst)
+    smtpremoteutil.assert_no_sanitizer_reports(inst)
+
+
+def test_tlsa_base_domain_follows_a_secure_cname(make_instance, zone, port,
+                                                 mtas):
+    """RFC 7672 2.2.2: an MX host name that is a validated CNAME: the
+    TLSA records of the expanded name are used first, then those of the
+    original name."""
+    ee, _ta = mtas
+    inst = make_system(make_instance, zone, port, {
+        "smtp_dnssec_resolvers": zone.address,
+    })
+    count = len(ee.messages)
+    for domain in ("cname", "cname2", "cname3"):
+        qid = smtpremoteutil.submit(inst, ["u@%s.dane.test" % domain],
+                                    "Subject: c\r\n\r\nc\r\n")
+        inst.wait_for_log(r"%s: to=<u@%s.dane.test>, .*"
+                          r"tls=dane-ee/verified, status=sent"
+                          % (qid, domain), timeout=20)
+        count += 1
+        ee.wait_messages(count, inst=inst)
+    # The expanded name's TLSA was the one used for cname3 (its own
+    # record would not have matched); the SNI was the base domain.
+    assert ee.messages[-1].session.sni == "mx.good.dane.test"
+    assert ee.messages[-2].session.sni == "mx.cname2.dane.test"
+    smtpremoteutil.assert_no_sanitizer_reports(inst)
+
+
+def test_dane_only_defers_hosts_without_usable_tlsa(make_instance, zone,
+                                                    port, mtas):
+    """smtp_tls_policy level dane-only (mandatory DANE): a host with
+    matching validated TLSA gets mail; a signed domain without TLSA is
+    deferred 4.7.5, never sent with lesser TLS or in the clear."""
+    ee, _ta = mtas
+    inst = make_system(make_instance, zone, port, {
+        "smtp_dnssec_resolvers": zone.address,
+        "smtp_tls_policy": "good.dane.test=dane-only "
+                           "notlsa.dane.test=dane-only",
+    })
+    count = len(ee.messages)
+    qid = smtpremoteutil.submit(inst, ["u@good.dane.test"],
+                                "Subject: d\r\n\r\nd\r\n")
+    inst.wait_for_log(r"%s: to=<u@good.dane.test>, .*tls=dane-ee/verified, "
+                      r"status=sent" % qid, timeout=20)
+    ee.wait_messages(count + 1, inst=inst)
+    count = len(ee.messages)
+    qid = smtpremoteutil.submit(inst, ["u@notlsa.dane.test"],
+                                "Subject: n\r\n\r\nn\r\n")
+    inst.wait_for_log(r"%s: to=<u@notlsa.dane.test>, .*status=deferred "
+                      r"\(451 4.7.5 no usable DNSSEC-validated TLSA records "
+                      r"for mx.notlsa.dane.test \(TLS level dane-only\)"
+                      % qid, timeout=20)
+    assert len(ee.messages) == count
     assert not mailutil.queue_empty(inst)
     smtpremoteutil.assert_no_sanitizer_reports(inst)
 

@@ -9,9 +9,11 @@ queue_directory/mta-sts and used when the policy host is gone."""
 
 import http.server
 import os
+import re
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -86,6 +88,7 @@ class _Policy(http.server.BaseHTTPRequestHandler):
         domain = host[len("mta-sts."):] if host.startswith("mta-sts.") \
             else ""
         self.server.requests.append((host, self.path))
+        time.sleep(getattr(self.server, "delay", 0))
         if self.path != "/.well-known/mta-sts.txt" or \
                 domain not in POLICIES:
             self.send_error(404)
@@ -198,3 +201,73 @@ def test_mta_sts_enforce_testing_and_cache(make_instance, pki, dns,
     finally:
         good.stop()
         other.stop()
+
+
+def test_cached_policy_past_half_its_max_age_is_refreshed_in_background(
+        make_instance, pki, dns, policy_server):
+    """RFC 8461 10.2: a cached policy used after half its max_age is
+    fetched again by a background process; the delivery goes on with the
+    cached policy without waiting for it (the policy server is slow)."""
+    port = smtpremoteutil.free_port_on(["127.0.0.2"])
+    good = RemoteMTA("127.0.0.2", port, name="mx.enforce.test",
+                     certs=pki["enforce"]).start()
+    try:
+        inst = smtpremoteutil.start_outbound(make_instance, dns.address,
+                                             port, {
+            "smtp_tls_ca_file": pki["ca"],
+            "smtp_mta_sts_port": str(policy_server.server_address[1]),
+            "smtp_mta_sts_timeout": "10s",
+        })
+        qid = smtpremoteutil.submit(inst, ["u@enforce.test"],
+                                    "Subject: 1\r\n\r\n1\r\n")
+        inst.wait_for_log(r"%s: to=<u@enforce.test>, .*tls=mta-sts/enforce,"
+                          r" status=sent" % qid, timeout=20)
+        assert len(policy_server.requests) == 1
+        cache = os.path.join(inst.queue_dir, "mta-sts", "enforce.test")
+        with open(cache) as f:
+            text = f.read()
+        fetched = int(re.search(r"^fetched: (\d+)$", text, re.M).group(1))
+        assert abs(fetched - time.time()) < 60
+
+        # Still fresh (less than half of max_age 86400): no fetch.
+        qid = smtpremoteutil.submit(inst, ["v@enforce.test"],
+                                    "Subject: 2\r\n\r\n2\r\n")
+        inst.wait_for_log(r"%s: to=<v@enforce.test>, .*status=sent" % qid,
+                          timeout=20)
+        assert len(policy_server.requests) == 1
+
+        # Fetched 50,000 s ago: past half its max_age, not expired.
+        old = int(time.time()) - 50000
+        with open(cache, "w") as f:
+            f.write(re.sub(r"^fetched: \d+$", "fetched: %d" % old, text,
+                           flags=re.M))
+        policy_server.delay = 4
+        started = time.monotonic()
+        qid = smtpremoteutil.submit(inst, ["w@enforce.test"],
+                                    "Subject: 3\r\n\r\n3\r\n")
+        inst.wait_for_log(r"MTA-STS policy of enforce.test: fetched 500\d\ds "
+                          r"ago, max_age 86400: refreshing it in the "
+                          r"background", timeout=20)
+        inst.wait_for_log(r"%s: to=<w@enforce.test>, .*tls=mta-sts/enforce,"
+                          r" status=sent" % qid, timeout=20)
+        # Delivered before the slow fetch could have ended.
+        assert time.monotonic() - started < policy_server.delay, (
+            "the delivery waited for the refresh")
+        # The refresh lands: fetched again, the cache file renewed.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with open(cache) as f:
+                now_text = f.read()
+            m = re.search(r"^fetched: (\d+)$", now_text, re.M)
+            if m and int(m.group(1)) > old + 40000:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("cache not refreshed: " + now_text)
+        assert len(policy_server.requests) == 2
+        assert "mode: enforce" in now_text
+        assert not os.path.exists(os.path.join(
+            inst.queue_dir, "mta-sts", ".refresh.enforce.test"))
+        smtpremoteutil.assert_no_sanitizer_reports(inst)
+    finally:
+        good.stop()

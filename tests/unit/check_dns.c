@@ -290,6 +290,185 @@ START_TEST(test_ttl_answers)
 }
 END_TEST
 
+/* ---- TLSA replies as a hostile server could send them ----------------- */
+
+/*
+ * A reply for "t.test" TLSA: header (id 0, QR, counts), the question,
+ * then an answer section written by the case into rr[].
+ */
+struct tlsa_reply {
+	unsigned char b[4096];
+	int len;
+};
+
+static void
+tlsa_reply_start(struct tlsa_reply *r, int qd, int an)
+{
+	static const unsigned char q[] = {
+		1, 't', 4, 't', 'e', 's', 't', 0, 0, 52, 0, 1
+	};
+
+	memset(r, 0, sizeof(*r));
+	r->b[2] = 0x81;
+	r->b[3] = 0x80;
+	r->b[5] = (unsigned char) qd;
+	r->b[6] = (unsigned char) (an >> 8);
+	r->b[7] = (unsigned char) an;
+	r->len = 12;
+	memcpy(r->b + r->len, q, sizeof(q));
+	r->len += (int) sizeof(q);
+}
+
+/* An answer record: name = pointer to the question, type, rdata. */
+static void
+tlsa_reply_rr(struct tlsa_reply *r, int type, const unsigned char *rdata,
+	int rdlen, int claimed)
+{
+	unsigned char *p = r->b + r->len;
+
+	p[0] = 0xc0;
+	p[1] = 12;
+	p[2] = (unsigned char) (type >> 8);
+	p[3] = (unsigned char) type;
+	p[5] = 1;			/* class IN */
+	p[9] = 60;			/* ttl */
+	p[10] = (unsigned char) (claimed >> 8);
+	p[11] = (unsigned char) claimed;
+	memcpy(p + 12, rdata, (size_t) rdlen);
+	r->len += 12 + rdlen;
+}
+
+/* Parse the first len bytes from a heap copy of exactly that size, so
+ * that the sanitizer sees any read past the message. */
+static struct dns_answer *
+tlsa_parse(const struct tlsa_reply *r, int len)
+{
+	struct dns_answer *a = dns_answer_new(DNS_TYPE_TLSA, "t.test");
+	unsigned char *copy = xmalloc(len > 0 ? (size_t) len : 1);
+
+	memcpy(copy, r->b, (size_t) len);
+	dns_parse_tlsa(a, copy, len);
+	free(copy);
+	return a;
+}
+
+static const unsigned char good_rdata[] = {
+	3, 1, 1,
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
+	0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
+	0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20
+};
+
+START_TEST(test_tlsa_malformed)
+{
+	static const unsigned char two[] = { 3, 1 };
+	static const unsigned char cname[] = {
+		1, 'x', 4, 't', 'e', 's', 't', 0
+	};
+	struct tlsa_reply r;
+	struct dns_answer *a;
+	int i;
+
+	/* The well-formed reply parses: the cases below differ from it. */
+	tlsa_reply_start(&r, 1, 1);
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata),
+	    sizeof(good_rdata));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_FOUND);
+	ck_assert_uint_eq(a->tlsa_count, 1);
+	ck_assert_uint_eq(a->tlsa[0].len, 32);
+	ck_assert_int_eq(a->tlsa[0].data[31], 0x20);
+	dns_answer_free(&a);
+
+	/* Cut anywhere: never read past the end, never FOUND. */
+	for (i = 0; i < r.len; i++) {
+		a = tlsa_parse(&r, i);
+		ck_assert_msg(a->status == DNS_TEMPFAIL,
+		    "cut at %d of %d: status %d", i, r.len, a->status);
+		ck_assert_ptr_null(a->tlsa);
+		dns_answer_free(&a);
+	}
+
+	/* rdlength claims more than the message holds. */
+	tlsa_reply_start(&r, 1, 1);
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata), 4000);
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_TEMPFAIL);
+	dns_answer_free(&a);
+
+	/* More answers announced than present. */
+	tlsa_reply_start(&r, 1, 3);
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata),
+	    sizeof(good_rdata));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_TEMPFAIL);
+	dns_answer_free(&a);
+
+	/* A question count past the message. */
+	tlsa_reply_start(&r, 9, 1);
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata),
+	    sizeof(good_rdata));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_TEMPFAIL);
+	dns_answer_free(&a);
+
+	/* A compression pointer to itself (a loop) as the owner name. */
+	tlsa_reply_start(&r, 1, 1);
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata),
+	    sizeof(good_rdata));
+	r.b[12 + 12] = 0xc0;
+	r.b[12 + 12 + 1] = 12 + 12;
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_TEMPFAIL);
+	dns_answer_free(&a);
+
+	/* Type 52 with fewer than 3 bytes is no TLSA record: NODATA. */
+	tlsa_reply_start(&r, 1, 1);
+	tlsa_reply_rr(&r, 52, two, sizeof(two), sizeof(two));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_NODATA);
+	ck_assert_ptr_null(a->tlsa);
+	dns_answer_free(&a);
+
+	/* Usage, selector and type out of range are kept as sent (the
+	 * agent's smtp_tlsa_usable() judges them), empty data too. */
+	{
+		static const unsigned char odd[] = { 255, 7, 9 };
+
+		tlsa_reply_start(&r, 1, 1);
+		tlsa_reply_rr(&r, 52, odd, sizeof(odd), sizeof(odd));
+		a = tlsa_parse(&r, r.len);
+		ck_assert_int_eq(a->status, DNS_FOUND);
+		ck_assert_int_eq(a->tlsa[0].usage, 255);
+		ck_assert_int_eq(a->tlsa[0].selector, 7);
+		ck_assert_int_eq(a->tlsa[0].mtype, 9);
+		ck_assert_uint_eq(a->tlsa[0].len, 0);
+		dns_answer_free(&a);
+	}
+
+	/* A CNAME first (RFC 7672 2.2.2), then the TLSA: the TLSA counts. */
+	tlsa_reply_start(&r, 1, 2);
+	tlsa_reply_rr(&r, 5, cname, sizeof(cname), sizeof(cname));
+	tlsa_reply_rr(&r, 52, good_rdata, sizeof(good_rdata),
+	    sizeof(good_rdata));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_FOUND);
+	ck_assert_uint_eq(a->tlsa_count, 1);
+	dns_answer_free(&a);
+
+	/* More than DNS_MAX_RECORDS: capped, not grown without bound. */
+	tlsa_reply_start(&r, 1, DNS_MAX_RECORDS + 10);
+	for (i = 0; i < DNS_MAX_RECORDS + 10; i++)
+		tlsa_reply_rr(&r, 52, good_rdata, 3, 3);
+	ck_assert_int_le(r.len, (int) sizeof(r.b));
+	a = tlsa_parse(&r, r.len);
+	ck_assert_int_eq(a->status, DNS_FOUND);
+	ck_assert_uint_eq(a->tlsa_count, DNS_MAX_RECORDS);
+	dns_answer_free(&a);
+}
+END_TEST
+
 /* ---- TLSA and the DNSSEC resolver ------------------------------------ */
 
 START_TEST(test_tlsa)
@@ -835,6 +1014,7 @@ dns_suite(void)
 
 	tc = tcase_create("tlsa_dnssec");
 	tcase_add_test(tc, test_tlsa);
+	tcase_add_test(tc, test_tlsa_malformed);
 	tcase_add_test(tc, test_dnssec_resolver);
 	suite_add_tcase(s, tc);
 

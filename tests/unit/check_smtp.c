@@ -182,6 +182,8 @@ static const struct {
 	{ "may", 0, SMTP_TLS_MAY },
 	{ "ENCRYPT", 0, SMTP_TLS_ENCRYPT },
 	{ "verify", 0, SMTP_TLS_VERIFY },
+	{ "dane-only", 0, SMTP_TLS_DANE_ONLY },
+	{ "dane", -1, 0 },
 	{ "", -1, 0 },
 	{ "secure", -1, 0 },
 	{ "verify ", -1, 0 },
