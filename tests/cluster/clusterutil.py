@@ -210,27 +210,56 @@ class Cluster:
 
     def send_mx(self, msgid, rcpt, order=None, tries=None):
         """Send to rcpt through its MX hosts, the other when one fails.
-        Returns the MX that said 250, or None (every MX refused); tries
-        (a list) gets each MX tried."""
+        Returns the MX that said 250, or None (every MX refused).  tries
+        (a list) gets one (host, outcome) per attempt, the sender's own
+        view: "250"; "no-dot" (failed before the end of the data was
+        sent: the MX cannot have queued it); "lost-reply" (the end of
+        the data went out and no reply came: the MX may have queued it
+        and died before its 250 reached us, RFC 1047, so a retry
+        elsewhere may make a second copy no MTA can avoid)."""
         hosts = order or random.sample(["mx1", "mx2"], 2)
         for host in hosts:
+            outcome = self._send_once(host, msgid, rcpt)
             if tries is not None:
-                tries.append(host)
-            try:
-                with in_netns(self.env["CLIENT_NS"]):
-                    s = smtplib.SMTP(self.addr(host), 25, timeout=IO_TIMEOUT)
-                try:
-                    s.sendmail("sender@remote.test", [rcpt],
-                               message(msgid, rcpt))
-                finally:
-                    try:
-                        s.quit()
-                    except (smtplib.SMTPException, OSError):
-                        pass
+                tries.append((host, outcome))
+            if outcome == "250":
                 return host
-            except (smtplib.SMTPException, OSError):
-                continue
         return None
+
+    def _send_once(self, host, msgid, rcpt):
+        dot_sent = False
+        try:
+            with in_netns(self.env["CLIENT_NS"]):
+                s = smtplib.SMTP(self.addr(host), 25, timeout=IO_TIMEOUT)
+            try:
+                s.ehlo()
+                code, _ = s.mail("sender@remote.test")
+                if code != 250:
+                    return "no-dot"
+                code, _ = s.rcpt(rcpt)
+                if code not in (250, 251):
+                    return "no-dot"
+                code, _ = s.docmd("DATA")
+                if code != 354:
+                    return "no-dot"
+                data = smtplib.quotedata(message(msgid, rcpt))
+                if not data.endswith("\r\n"):
+                    data += "\r\n"
+                data += ".\r\n"
+                dot_sent = True
+                s.send(data.encode("ascii"))
+                code, _ = s.getreply()
+                if code == 250:
+                    return "250"
+                # A reply that is not 250 is a refusal: nothing queued.
+                return "refused-%d" % code
+            finally:
+                try:
+                    s.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass
+        except (smtplib.SMTPException, OSError):
+            return "lost-reply" if dot_sent else "no-dot"
 
     def send_internet(self, msgid, rcpts):
         """Hand a message to the Internet's own MTA, which finds the MX."""
@@ -344,7 +373,7 @@ class Load:
         self.sent = []          # (msgid, rcpt, t0)
         self.accepted = {}      # msgid -> (rcpt, t_accepted, mx)
         self.refused = []
-        self.tries = {}         # msgid -> the MX hosts tried, in order
+        self.tries = {}         # msgid -> [(MX, outcome)] (send_mx)
         self.send_durations = []
         self.logins = []        # (t, user, result, text, duration)
         self._stop = threading.Event()
@@ -411,9 +440,15 @@ class Load:
             time.sleep(0.5)
 
     def results(self, found):
+        """The scenario's figures.  A copy too many of a message whose
+        sender saw a lost reply after the end of its data (a "lost-reply"
+        attempt, then a retry) is the sender's retry (RFC 1047), counted
+        in "duplicated_after_lost_reply"; any other ("duplicated_ours",
+        listed in "duplicates") is a redelivery from a queue: a bug."""
         delays = []
         lost = duplicated = delivered = 0
-        dup_tries = []
+        dup_ours = []
+        dup_retry = []
         for msgid, (rcpt, t_acc, _mx) in self.accepted.items():
             copies = found.get(msgid, [])
             if not copies:
@@ -422,10 +457,14 @@ class Load:
             delivered += 1
             if len(copies) > 1:
                 duplicated += 1
-                # A sender's retry after a lost 250 (tried twice) or a
-                # redelivery from a queue?
-                dup_tries.append("%s tried %s" % (
-                    msgid, ",".join(self.tries.get(msgid, []))))
+                tries = self.tries.get(msgid, [])
+                text = "%s: %d copies, attempts %s" % (
+                    msgid, len(copies),
+                    ",".join("%s=%s" % t for t in tries))
+                if any(o == "lost-reply" for _h, o in tries):
+                    dup_retry.append(text)
+                else:
+                    dup_ours.append(text)
             delays.append(max(0.0, min(m for _a, m in copies) - t_acc))
         delays.sort()
 
@@ -436,7 +475,13 @@ class Load:
                                     int(p / 100.0 * len(delays)))], 3)
         return {"sent": len(self.sent), "accepted": len(self.accepted),
                 "delivered": delivered, "lost": lost,
-                "duplicated": duplicated, "duplicates": dup_tries,
+                "duplicated": duplicated,
+                "duplicated_ours": len(dup_ours), "duplicates": dup_ours,
+                "duplicated_after_lost_reply": len(dup_retry),
+                "duplicates_after_lost_reply": dup_retry,
+                "attempts_lost_reply": sum(
+                    1 for t in self.tries.values()
+                    for _h, o in t if o == "lost-reply"),
                 "p50_delay_s": pct(50),
                 "p99_delay_s": pct(99),
                 "max_send_s": round(max(self.send_durations or [0]), 3),
