@@ -30,7 +30,8 @@ import threading
 import time
 
 CLONE_NEWNET = 0x40000000
-PREFIX = "ispmt"
+# The namespaces' prefix (another run on the machine uses another).
+PREFIX = os.environ.get("ISPMAIL_CLUSTER_TEST_PREFIX", "ispmt")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,6 +127,35 @@ class Cluster:
                 if line and not line.startswith("#") and "=" in line:
                     k, v = line.split("=", 1)
                     self.env[k] = v.strip('"')
+        # The proxy tier's name, as a mail client finds it: every A and
+        # AAAA record from the cluster's DNS.
+        self.proxy_addrs = (self.resolve(self.env["PROXY_NAME"], "A")
+                            + self.resolve(self.env["PROXY_NAME"], "AAAA"))
+        if len(self.proxy_addrs) < 2:
+            raise RuntimeError("%s: want an address per proxy host, DNS "
+                               "says %r" % (self.env["PROXY_NAME"],
+                                            self.proxy_addrs))
+
+    def resolve(self, name, qtype):
+        """The addresses the cluster's DNS gives name (drill, in the
+        Internet namespace)."""
+        r = subprocess.run(["ip", "netns", "exec", self.env["CLIENT_NS"],
+                            "drill", "@" + self.addr("dns"), name, qtype],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("drill %s %s: %s" % (name, qtype, r.stderr))
+        out = []
+        section = False
+        for line in r.stdout.splitlines():
+            if line.startswith(";; ANSWER SECTION"):
+                section = True
+            elif line.startswith(";;"):
+                section = False
+            elif section and line.strip():
+                f = line.split()
+                if len(f) >= 5 and f[3] == qtype:
+                    out.append(f[4])
+        return out
 
     def down(self, keep_logs=None):
         """Remove the cluster; first copy each host's log to keep_logs."""
@@ -268,21 +298,40 @@ class Cluster:
         with s:
             s.sendmail("sender@remote.test", rcpts, message(msgid, rcpts[0]))
 
-    def imap(self, user, host="proxy1", port=993):
-        """An IMAPS session through proxy1 (logged in)."""
-        with in_netns(self.env["CLIENT_NS"]):
-            if port == 993:
-                c = imaplib.IMAP4_SSL(self.addr(host), port,
-                                      ssl_context=_tls(), timeout=IO_TIMEOUT)
-            else:
-                c = imaplib.IMAP4(self.addr(host), port, timeout=IO_TIMEOUT)
+    def imap(self, user, host="proxy", port=993, family=None):
+        """An IMAPS session (logged in) to host: "proxy" is the proxy
+        tier's name, whose addresses are tried in a random order, the
+        next when one refuses or does not answer (as a mail client does
+        with several A records); family 6 or 4 keeps to one family.
+        Another host name is that host's IPv4 address, or IPv6 with
+        family 6."""
+        if host == "proxy":
+            addrs = [a for a in self.proxy_addrs if family is None
+                     or (":" in a) == (family == 6)]
+            addrs = random.sample(addrs, len(addrs))
+        elif family == 6:
+            addrs = [self.env[host.upper() + "_ADDR6"]]
+        else:
+            addrs = [self.addr(host)]
+        for i, addr in enumerate(addrs):
+            try:
+                with in_netns(self.env["CLIENT_NS"]):
+                    if port == 993:
+                        c = imaplib.IMAP4_SSL(addr, port, ssl_context=_tls(),
+                                              timeout=IO_TIMEOUT)
+                    else:
+                        c = imaplib.IMAP4(addr, port, timeout=IO_TIMEOUT)
+                break
+            except OSError:
+                if i == len(addrs) - 1:
+                    raise
         c.login(user, self.password)
         return c
 
-    def imap_try(self, user):
+    def imap_try(self, user, host="proxy"):
         """'ok', 'temporary' (NO [UNAVAILABLE], no answer) or 'auth'."""
         try:
-            c = self.imap(user)
+            c = self.imap(user, host)
         except imaplib.IMAP4.abort as e:
             # The connection went away under the login (a dying proxy).
             return "temporary", str(e)
