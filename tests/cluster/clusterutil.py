@@ -238,7 +238,7 @@ class Cluster:
 
     # ---- clients (in the Internet namespace unless said) --------------------
 
-    def send_mx(self, msgid, rcpt, order=None, tries=None):
+    def send_mx(self, msgid, rcpt, order=None, tries=None, accepted_at=None):
         """Send to rcpt through its MX hosts, the other when one fails.
         Returns the MX that said 250, or None (every MX refused).  tries
         (a list) gets one (host, outcome) per attempt, the sender's own
@@ -246,17 +246,25 @@ class Cluster:
         sent: the MX cannot have queued it); "lost-reply" (the end of
         the data went out and no reply came: the MX may have queued it
         and died before its 250 reached us, RFC 1047, so a retry
-        elsewhere may make a second copy no MTA can avoid)."""
+        elsewhere may make a second copy no MTA can avoid).  accepted_at
+        (a list) gets the time the 250 came."""
         hosts = order or random.sample(["mx1", "mx2"], 2)
         for host in hosts:
-            outcome = self._send_once(host, msgid, rcpt)
+            outcome, t_reply = self._send_once(host, msgid, rcpt)
             if tries is not None:
                 tries.append((host, outcome))
             if outcome == "250":
+                if accepted_at is not None:
+                    accepted_at.append(t_reply)
                 return host
         return None
 
     def _send_once(self, host, msgid, rcpt):
+        """One attempt: (outcome, the time its 250 came or None)."""
+        r = self._attempt(host, msgid, rcpt)
+        return r if isinstance(r, tuple) else (r, None)
+
+    def _attempt(self, host, msgid, rcpt):
         dot_sent = False
         try:
             with in_netns(self.env["CLIENT_NS"]):
@@ -280,7 +288,7 @@ class Cluster:
                 s.send(data.encode("ascii"))
                 code, _ = s.getreply()
                 if code == 250:
-                    return "250"
+                    return ("250", time.time())
                 # A reply that is not 250 is a refusal: nothing queued.
                 return "refused-%d" % code
             finally:
@@ -438,9 +446,10 @@ class Load:
             t0 = time.time()
             self.sent.append((msgid, rcpt, t0))
             tries = []
+            at = []
             self.tries[msgid] = tries
             try:
-                mx = self.c.send_mx(msgid, rcpt, tries=tries)
+                mx = self.c.send_mx(msgid, rcpt, tries=tries, accepted_at=at)
             except Exception as e:      # a bug in the test: keep it
                 self.errors.append(repr(e))
                 mx = None
@@ -449,7 +458,8 @@ class Load:
             if mx is None:
                 self.refused.append(msgid)
             else:
-                self.accepted[msgid] = (rcpt, t1, mx)
+                # The delay is counted from the MX's 250.
+                self.accepted[msgid] = (rcpt, at[0] if at else t1, mx)
             self._stop.wait(self.interval)
 
     def _read_loop(self):
