@@ -73,11 +73,13 @@ def test_kill_host_under_load(cluster, results, host):
         if result == "ok":
             continue
         dead = t_kill - 0.5 <= t0 <= t_back + 3.0
-        # A session on the proxy that died under it breaks; a client
-        # reconnects (to the other proxy): no other login may fail.
+        # A session on a proxy or store that died under it breaks; a
+        # client reconnects (to the other proxy, or the partner store):
+        # no other login may fail.
         in_flight = t0 - 0.5 <= t_kill <= t0 + dur + 0.5
         allowed = dead and (ONLY_ON.get(host) == user or
-                            host.startswith("proxy") and in_flight)
+                            host.startswith(("proxy", "store"))
+                            and in_flight)
         assert allowed, (host, user, result, text)
     if host.startswith("proxy"):
         # Reads went on while the proxy was dead.
