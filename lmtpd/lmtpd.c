@@ -47,6 +47,7 @@ lmtpd_transaction_reset(struct lmtpd_session *sess)
 		lmtpd_recipient_clear(&sess->rcpts[i]);
 	sess->rcpt_count = 0;
 	xfree(sess->sender);
+	xfree(sess->queue_id);
 	sess->declared_size = 0;
 	if (sess->state > LMTPD_STATE_READY)
 		sess->state = LMTPD_STATE_READY;

@@ -50,6 +50,7 @@ struct lmtpd_session {
 	enum lmtpd_state state;
 	char *sender;		/* MAIL FROM, "" for <> */
 	long long declared_size;/* MAIL SIZE=, 0 if not given */
+	char *queue_id;		/* MAIL XQUEUEID=, NULL if not given */
 	struct lmtpd_recipient *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_alloc;

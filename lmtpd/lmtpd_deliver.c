@@ -14,6 +14,7 @@
 #include "dotlock.h"
 #include "fileio.h"
 #include "lmtpd_deliver.h"
+#include "lmtpd_seen.h"
 #include "lmtpd_spool.h"
 #include "log.h"
 #include "mail_params.h"
@@ -157,7 +158,8 @@ deliver_fail_reply(struct buf *reply, int saved_errno, const char *address)
 
 void
 lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
-	const struct lmtpd_recipient *r, struct buf *reply)
+	const char *queue_id, const struct lmtpd_recipient *r,
+	struct buf *reply)
 {
 	struct maildir_delivery *d = NULL;
 	const char *folder;
@@ -166,6 +168,14 @@ lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
 	int rc, saved_errno;
 
 	buf_reset(reply);
+	if (lmtpd_seen_check(r->store_path, queue_id, r->address)) {
+		log_info("to=<%s> orig_to=<%s> status=delivered (already "
+		    "delivered: a repeat of queue id %s)", r->mailbox,
+		    r->address, queue_id);
+		buf_printf(reply, "250 2.0.0 <%s> Already delivered",
+		    r->address);
+		return;
+	}
 	if (lmtpd_spool_delivered_to(spool, r->mailbox)) {
 		log_info("to=<%s> status=bounced (mail forwarding loop: "
 		    "Delivered-To: %s already present)", r->mailbox,
@@ -218,6 +228,7 @@ lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
 		log_warn("to=<%s> quota not updated: %s", r->mailbox, error);
 		xfree(error);
 	}
+	lmtpd_seen_record(r->store_path, queue_id, r->address);
 	log_info("to=<%s> orig_to=<%s> folder=%s size=%lld file=%s "
 	    "status=delivered", r->mailbox, r->address, folder, size, name);
 	buf_printf(reply, "250 2.0.0 <%s> Delivered to %s", r->address,

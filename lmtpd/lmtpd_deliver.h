@@ -40,9 +40,12 @@ void lmtpd_quota_full_reply(struct buf *reply, const char *address);
 
 /*
  * Deliver the message to r; the reply line (250, 4xx or 5xx) goes into
- * reply (replaced).  sender is the envelope sender ("" for <>).
+ * reply (replaced).  sender is the envelope sender ("" for <>);
+ * queue_id the MX's queue id (XQUEUEID, or NULL): a second delivery of
+ * it is answered 250 without a copy (lmtpd_seen.h).
  */
 void lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
-	const struct lmtpd_recipient *r, struct buf *reply);
+	const char *queue_id, const struct lmtpd_recipient *r,
+	struct buf *reply);
 
 #endif

@@ -7,6 +7,7 @@ lmtpd_lmtpd_SOURCES = \
 	lmtpd/lmtpd.c lmtpd/lmtpd.h \
 	lmtpd/lmtpd_cmd.c \
 	lmtpd/lmtpd_deliver.c lmtpd/lmtpd_deliver.h \
+	lmtpd/lmtpd_seen.c lmtpd/lmtpd_seen.h \
 	lmtpd/lmtpd_spool.c lmtpd/lmtpd_spool.h \
 	lmtpd/dotlock.c lmtpd/dotlock.h
 lmtpd_lmtpd_LDADD = $(LIBISPMAIL)
@@ -24,4 +25,5 @@ tests_unit_check_lmtpd_LDADD = $(UNIT_LDADD)
 
 dist_man8_MANS += man/lmtpd.8
 EXTRA_DIST += tests/integration/test_lmtpd.py tests/integration/lmtpdutil.py \
-	tests/integration/test_lmtpd_access.py
+	tests/integration/test_lmtpd_access.py \
+	tests/integration/test_lmtpd_duplicate.py

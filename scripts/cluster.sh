@@ -18,9 +18,14 @@
 # directory's syncrepl provider), ldap2 (.12, its consumer), mx1 (.21) and
 # mx2 (.22) (role mx, equal MX preference), out1 (.31, role out), store1
 # (.41) and store2 (.42) (role store, one shared store directory), proxy1
-# (.51, role proxy) and inet (.100: the Internet, a small ispmail instance
+# (.51) and proxy2 (.52) (role proxy, both behind the name
+# proxy.cluster.test: two A and two AAAA records; a client tries the
+# other address when one refuses) and inet (.100: the Internet, a small
+# ispmail instance
 # that sends customers mail through their MX records and receives their
-# outbound mail for remote.test).  The role configuration comes from
+# outbound mail for remote.test).  Every ispmail host listens on its
+# IPv4 and its IPv6 address; DNS has A and AAAA records for every host
+# name and the MX hosts.  The role configuration comes from
 # conf/roles, rendered for each host, with short timeouts so failures show
 # fast.
 #
@@ -36,7 +41,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${ISPMAIL_CLUSTER_DIR:-/var/tmp/ispmail-cluster}
 P=${ISPMAIL_CLUSTER_PREFIX:-ispm}
-HOSTS="dns ldap1 ldap2 store1 store2 mx1 mx2 out1 proxy1 inet"
+HOSTS="dns ldap1 ldap2 store1 store2 mx1 mx2 out1 proxy1 proxy2 inet"
 NET4=192.0.2
 NET6=2001:db8:
 BASE_DN="dc=ispmail,dc=test"
@@ -72,7 +77,7 @@ addr_of() {
 	dns) echo 53 ;; ldap1) echo 11 ;; ldap2) echo 12 ;;
 	mx1) echo 21 ;; mx2) echo 22 ;; out1) echo 31 ;;
 	store1) echo 41 ;; store2) echo 42 ;; proxy1) echo 51 ;;
-	inet) echo 100 ;;
+	proxy2) echo 52 ;; inet) echo 100 ;;
 	*) die "unknown host \"$1\" (one of: $HOSTS)" ;;
 	esac
 }
@@ -238,8 +243,8 @@ make_libexec() {
 make_tls() {
 	mkdir -p "$STATE/tls"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
-	    -subj "/CN=proxy1.cluster.test" \
-	    -addext "subjectAltName=DNS:proxy1.cluster.test,IP:$NET4.51" \
+	    -subj "/CN=$PROXY_NAME" \
+	    -addext "subjectAltName=DNS:$PROXY_NAME,DNS:proxy1.cluster.test,DNS:proxy2.cluster.test,IP:$NET4.51,IP:$NET4.52,IP:$NET6:51,IP:$NET6:52" \
 	    -keyout "$STATE/tls/key.pem" -out "$STATE/tls/cert.pem" 2>/dev/null
 	chgrp ispmail "$STATE/tls/key.pem"
 	chmod 640 "$STATE/tls/key.pem"
@@ -248,7 +253,9 @@ make_tls() {
 # The site's values, the same for every host.
 MX_NETS="$NET4.21 $NET4.22"
 OUT_NETS="$NET4.31"
-PROXY_NETS="$NET4.51"
+PROXY_NETS="$NET4.51 $NET4.52 $NET6:51 $NET6:52"
+# The name the customers' mail clients use: both proxy hosts.
+PROXY_NAME=proxy.cluster.test
 LDAP_URIS="ldap://$NET4.12/ ldap://$NET4.11/"
 
 # A host's role configuration, rendered: the role's files with the
@@ -286,7 +293,7 @@ ldap_bind_password_file = $STATE/ldap.secret
 dns_servers = $NET4.53
 tls_cert_file = $STATE/tls/cert.pem
 tls_key_file = $STATE/tls/key.pem
-inet_protocols = ipv4
+inet_protocols = all
 CONF
 }
 
@@ -331,7 +338,30 @@ config_ispmail_host() {
 		render "$h" main.conf "$n"
 		cluster_timeouts
 	} >"$d/config/main.conf"
-	render "$h" master.conf "$n" >"$d/config/master.conf"
+	render "$h" master.conf "$n" | dual_stack "$n" >"$d/config/master.conf"
+}
+
+# Every inet service of a rendered master.conf again on the host's IPv6
+# address: the same line (and its continuation lines), the service name
+# with "6" appended, listening on [2001:db8::N]:port.
+dual_stack() {
+	awk -v v4="$NET4.$1" -v v6="[$NET6:$1]" '
+	function flush() {
+		if (svc != "") print svc
+		svc = ""
+	}
+	/^[ \t]/ && svc != "" { print; svc = svc "\n" $0; next }
+	{ flush() }
+	$2 == "inet" && index($3, v4 ":") == 1 {
+		print
+		line = $0
+		sub(/^[^ \t]+/, $1 "6", line)
+		sub(v4 ":", v6 ":", line)
+		svc = line
+		next
+	}
+	{ print }
+	END { flush() }'
 }
 
 # inet: a small ispmail instance of its own (file routing), the Internet.
@@ -388,8 +418,12 @@ config_dns() {
 		echo "log-facility=-"
 		echo "pid-file=$d/dnsmasq.pid"
 		for h in $HOSTS; do
-			echo "host-record=$h.cluster.test,$NET4.$(addr_of "$h")"
+			n=$(addr_of "$h")
+			echo "host-record=$h.cluster.test,$NET4.$n,$NET6:$n"
 		done
+		# The proxy tier behind one name: every address of both.
+		echo "host-record=$PROXY_NAME,$NET4.51,$NET6:51"
+		echo "host-record=$PROXY_NAME,$NET4.52,$NET6:52"
 		# Equal preference: senders spread over both MX hosts and
 		# take the other when one does not answer (RFC 5321 5.1).
 		for dom in $DOMAINS; do
@@ -568,6 +602,7 @@ write_env() {
 		echo "CLUSTER_PREFIX=$P"
 		echo "CLUSTER_HOSTS=\"$HOSTS\""
 		echo "CLIENT_NS=$(ns inet)"
+		echo "PROXY_NAME=$PROXY_NAME"
 		for h in $HOSTS; do
 			u=$(echo "$h" | tr a-z A-Z)
 			echo "${u}_ADDR=$NET4.$(addr_of "$h")"
@@ -650,6 +685,7 @@ cmd_up() {
 ispmail cluster is up (state $STATE, environment $STATE/cluster.env).
 
   hosts: $(for h in $HOSTS; do printf '%s=%s ' "$h" "$NET4.$(addr_of "$h")"; done)
+  (and 2001:db8::N for 192.0.2.N; $PROXY_NAME is proxy1 and proxy2)
   mailboxes (password $pw):
     u1@a.test (store1)  u2@a.test (store1,store2)
     u3@b.test (store2)  u4@b.test (store2,store1)   r1@$REMOTE_DOMAIN (inet)

@@ -43,7 +43,8 @@
  * Mark a delivered address done in the queue file at once, as Postfix's
  * agents do: if qmgr dies before it reads our answer, the next qmgr
  * must not deliver it again.  Only the moment between the server's 250
- * and this one-byte write can still cause a duplicate.
+ * and this one-byte write can still cause a duplicate; for LMTP to our
+ * lmtpd the XQUEUEID closes that too (lmtpd_seen.h).
  */
 static void
 smtp_mark_done(struct smtp_job *job, const char *address)

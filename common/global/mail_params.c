@@ -203,6 +203,7 @@ long long var_lmtp_spool_memory_limit;
 char *var_lmtp_temp_directory;
 long long var_lmtp_lock_timeout;
 long long var_lmtp_lock_stale_time;
+long long var_lmtp_duplicate_window;
 char *var_lmtp_trusted_networks;
 char *var_proxy_trusted_networks;
 long long var_smtpd_login_message_rate_limit;
@@ -1051,6 +1052,11 @@ const struct param_def param_table[] = {
 	    &var_lmtp_lock_stale_time,
 	    "A maildirsize lock older than this was left by a crashed "
 	    "process and is broken." },
+	{ "lmtp_duplicate_window", PARAM_TIME, "1h", 0, 7 * DAY,
+	    &var_lmtp_duplicate_window,
+	    "How long lmtpd remembers an MX queue id delivered to a "
+	    "mailbox and answers a second delivery of it 250 without a "
+	    "copy (0: off)." },
 	{ "lmtp_trusted_networks", PARAM_LIST, "", 0, 0,
 	    &var_lmtp_trusted_networks,
 	    "The clients lmtpd accepts on a TCP listener (addresses or "

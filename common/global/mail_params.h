@@ -219,6 +219,7 @@ extern long long var_lmtp_spool_memory_limit;
 extern char *var_lmtp_temp_directory;
 extern long long var_lmtp_lock_timeout;
 extern long long var_lmtp_lock_stale_time;
+extern long long var_lmtp_duplicate_window;
 extern char *var_lmtp_trusted_networks;
 
 /* popd (popd(8)). */

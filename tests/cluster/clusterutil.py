@@ -30,7 +30,8 @@ import threading
 import time
 
 CLONE_NEWNET = 0x40000000
-PREFIX = "ispmt"
+# The namespaces' prefix (another run on the machine uses another).
+PREFIX = os.environ.get("ISPMAIL_CLUSTER_TEST_PREFIX", "ispmt")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,6 +127,35 @@ class Cluster:
                 if line and not line.startswith("#") and "=" in line:
                     k, v = line.split("=", 1)
                     self.env[k] = v.strip('"')
+        # The proxy tier's name, as a mail client finds it: every A and
+        # AAAA record from the cluster's DNS.
+        self.proxy_addrs = (self.resolve(self.env["PROXY_NAME"], "A")
+                            + self.resolve(self.env["PROXY_NAME"], "AAAA"))
+        if len(self.proxy_addrs) < 2:
+            raise RuntimeError("%s: want an address per proxy host, DNS "
+                               "says %r" % (self.env["PROXY_NAME"],
+                                            self.proxy_addrs))
+
+    def resolve(self, name, qtype):
+        """The addresses the cluster's DNS gives name (drill, in the
+        Internet namespace)."""
+        r = subprocess.run(["ip", "netns", "exec", self.env["CLIENT_NS"],
+                            "drill", "@" + self.addr("dns"), name, qtype],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("drill %s %s: %s" % (name, qtype, r.stderr))
+        out = []
+        section = False
+        for line in r.stdout.splitlines():
+            if line.startswith(";; ANSWER SECTION"):
+                section = True
+            elif line.startswith(";;"):
+                section = False
+            elif section and line.strip():
+                f = line.split()
+                if len(f) >= 5 and f[3] == qtype:
+                    out.append(f[4])
+        return out
 
     def down(self, keep_logs=None):
         """Remove the cluster; first copy each host's log to keep_logs."""
@@ -208,29 +238,66 @@ class Cluster:
 
     # ---- clients (in the Internet namespace unless said) --------------------
 
-    def send_mx(self, msgid, rcpt, order=None, tries=None):
+    def send_mx(self, msgid, rcpt, order=None, tries=None, accepted_at=None):
         """Send to rcpt through its MX hosts, the other when one fails.
-        Returns the MX that said 250, or None (every MX refused); tries
-        (a list) gets each MX tried."""
+        Returns the MX that said 250, or None (every MX refused).  tries
+        (a list) gets one (host, outcome) per attempt, the sender's own
+        view: "250"; "no-dot" (failed before the end of the data was
+        sent: the MX cannot have queued it); "lost-reply" (the end of
+        the data went out and no reply came: the MX may have queued it
+        and died before its 250 reached us, RFC 1047, so a retry
+        elsewhere may make a second copy no MTA can avoid).  accepted_at
+        (a list) gets the time the 250 came."""
         hosts = order or random.sample(["mx1", "mx2"], 2)
         for host in hosts:
+            outcome, t_reply = self._send_once(host, msgid, rcpt)
             if tries is not None:
-                tries.append(host)
-            try:
-                with in_netns(self.env["CLIENT_NS"]):
-                    s = smtplib.SMTP(self.addr(host), 25, timeout=IO_TIMEOUT)
-                try:
-                    s.sendmail("sender@remote.test", [rcpt],
-                               message(msgid, rcpt))
-                finally:
-                    try:
-                        s.quit()
-                    except (smtplib.SMTPException, OSError):
-                        pass
+                tries.append((host, outcome))
+            if outcome == "250":
+                if accepted_at is not None:
+                    accepted_at.append(t_reply)
                 return host
-            except (smtplib.SMTPException, OSError):
-                continue
         return None
+
+    def _send_once(self, host, msgid, rcpt):
+        """One attempt: (outcome, the time its 250 came or None)."""
+        r = self._attempt(host, msgid, rcpt)
+        return r if isinstance(r, tuple) else (r, None)
+
+    def _attempt(self, host, msgid, rcpt):
+        dot_sent = False
+        try:
+            with in_netns(self.env["CLIENT_NS"]):
+                s = smtplib.SMTP(self.addr(host), 25, timeout=IO_TIMEOUT)
+            try:
+                s.ehlo()
+                code, _ = s.mail("sender@remote.test")
+                if code != 250:
+                    return "no-dot"
+                code, _ = s.rcpt(rcpt)
+                if code not in (250, 251):
+                    return "no-dot"
+                code, _ = s.docmd("DATA")
+                if code != 354:
+                    return "no-dot"
+                data = smtplib.quotedata(message(msgid, rcpt))
+                if not data.endswith("\r\n"):
+                    data += "\r\n"
+                data += ".\r\n"
+                dot_sent = True
+                s.send(data.encode("ascii"))
+                code, _ = s.getreply()
+                if code == 250:
+                    return ("250", time.time())
+                # A reply that is not 250 is a refusal: nothing queued.
+                return "refused-%d" % code
+            finally:
+                try:
+                    s.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass
+        except (smtplib.SMTPException, OSError):
+            return "lost-reply" if dot_sent else "no-dot"
 
     def send_internet(self, msgid, rcpts):
         """Hand a message to the Internet's own MTA, which finds the MX."""
@@ -239,21 +306,40 @@ class Cluster:
         with s:
             s.sendmail("sender@remote.test", rcpts, message(msgid, rcpts[0]))
 
-    def imap(self, user, host="proxy1", port=993):
-        """An IMAPS session through proxy1 (logged in)."""
-        with in_netns(self.env["CLIENT_NS"]):
-            if port == 993:
-                c = imaplib.IMAP4_SSL(self.addr(host), port,
-                                      ssl_context=_tls(), timeout=IO_TIMEOUT)
-            else:
-                c = imaplib.IMAP4(self.addr(host), port, timeout=IO_TIMEOUT)
+    def imap(self, user, host="proxy", port=993, family=None):
+        """An IMAPS session (logged in) to host: "proxy" is the proxy
+        tier's name, whose addresses are tried in a random order, the
+        next when one refuses or does not answer (as a mail client does
+        with several A records); family 6 or 4 keeps to one family.
+        Another host name is that host's IPv4 address, or IPv6 with
+        family 6."""
+        if host == "proxy":
+            addrs = [a for a in self.proxy_addrs if family is None
+                     or (":" in a) == (family == 6)]
+            addrs = random.sample(addrs, len(addrs))
+        elif family == 6:
+            addrs = [self.env[host.upper() + "_ADDR6"]]
+        else:
+            addrs = [self.addr(host)]
+        for i, addr in enumerate(addrs):
+            try:
+                with in_netns(self.env["CLIENT_NS"]):
+                    if port == 993:
+                        c = imaplib.IMAP4_SSL(addr, port, ssl_context=_tls(),
+                                              timeout=IO_TIMEOUT)
+                    else:
+                        c = imaplib.IMAP4(addr, port, timeout=IO_TIMEOUT)
+                break
+            except OSError:
+                if i == len(addrs) - 1:
+                    raise
         c.login(user, self.password)
         return c
 
-    def imap_try(self, user):
+    def imap_try(self, user, host="proxy"):
         """'ok', 'temporary' (NO [UNAVAILABLE], no answer) or 'auth'."""
         try:
-            c = self.imap(user)
+            c = self.imap(user, host)
         except imaplib.IMAP4.abort as e:
             # The connection went away under the login (a dying proxy).
             return "temporary", str(e)
@@ -344,7 +430,7 @@ class Load:
         self.sent = []          # (msgid, rcpt, t0)
         self.accepted = {}      # msgid -> (rcpt, t_accepted, mx)
         self.refused = []
-        self.tries = {}         # msgid -> the MX hosts tried, in order
+        self.tries = {}         # msgid -> [(MX, outcome)] (send_mx)
         self.send_durations = []
         self.logins = []        # (t, user, result, text, duration)
         self._stop = threading.Event()
@@ -360,9 +446,10 @@ class Load:
             t0 = time.time()
             self.sent.append((msgid, rcpt, t0))
             tries = []
+            at = []
             self.tries[msgid] = tries
             try:
-                mx = self.c.send_mx(msgid, rcpt, tries=tries)
+                mx = self.c.send_mx(msgid, rcpt, tries=tries, accepted_at=at)
             except Exception as e:      # a bug in the test: keep it
                 self.errors.append(repr(e))
                 mx = None
@@ -371,7 +458,8 @@ class Load:
             if mx is None:
                 self.refused.append(msgid)
             else:
-                self.accepted[msgid] = (rcpt, t1, mx)
+                # The delay is counted from the MX's 250.
+                self.accepted[msgid] = (rcpt, at[0] if at else t1, mx)
             self._stop.wait(self.interval)
 
     def _read_loop(self):
@@ -411,9 +499,15 @@ class Load:
             time.sleep(0.5)
 
     def results(self, found):
+        """The scenario's figures.  A copy too many of a message whose
+        sender saw a lost reply after the end of its data (a "lost-reply"
+        attempt, then a retry) is the sender's retry (RFC 1047), counted
+        in "duplicated_after_lost_reply"; any other ("duplicated_ours",
+        listed in "duplicates") is a redelivery from a queue: a bug."""
         delays = []
         lost = duplicated = delivered = 0
-        dup_tries = []
+        dup_ours = []
+        dup_retry = []
         for msgid, (rcpt, t_acc, _mx) in self.accepted.items():
             copies = found.get(msgid, [])
             if not copies:
@@ -422,10 +516,14 @@ class Load:
             delivered += 1
             if len(copies) > 1:
                 duplicated += 1
-                # A sender's retry after a lost 250 (tried twice) or a
-                # redelivery from a queue?
-                dup_tries.append("%s tried %s" % (
-                    msgid, ",".join(self.tries.get(msgid, []))))
+                tries = self.tries.get(msgid, [])
+                text = "%s: %d copies, attempts %s" % (
+                    msgid, len(copies),
+                    ",".join("%s=%s" % t for t in tries))
+                if any(o == "lost-reply" for _h, o in tries):
+                    dup_retry.append(text)
+                else:
+                    dup_ours.append(text)
             delays.append(max(0.0, min(m for _a, m in copies) - t_acc))
         delays.sort()
 
@@ -436,7 +534,13 @@ class Load:
                                     int(p / 100.0 * len(delays)))], 3)
         return {"sent": len(self.sent), "accepted": len(self.accepted),
                 "delivered": delivered, "lost": lost,
-                "duplicated": duplicated, "duplicates": dup_tries,
+                "duplicated": duplicated,
+                "duplicated_ours": len(dup_ours), "duplicates": dup_ours,
+                "duplicated_after_lost_reply": len(dup_retry),
+                "duplicates_after_lost_reply": dup_retry,
+                "attempts_lost_reply": sum(
+                    1 for t in self.tries.values()
+                    for _h, o in t if o == "lost-reply"),
                 "p50_delay_s": pct(50),
                 "p99_delay_s": pct(99),
                 "max_send_s": round(max(self.send_durations or [0]), 3),

@@ -1,8 +1,9 @@
 """End to end across the hosts: the Internet's MTA finds the customers'
 MX hosts in DNS and delivers to both stores; the customers read through
-proxy1 (IMAPS and POP3S); a customer submits through proxy1 and out1 to
-the Internet."""
+the proxy tier (IMAPS and POP3S); a customer submits through proxy1 and
+out1 to the Internet; the same over IPv6."""
 
+import smtplib
 import time
 import uuid
 
@@ -48,7 +49,7 @@ def test_internet_to_both_stores_and_back_through_proxy(cluster):
         assert ("X-Cluster-Id: " + tag).encode() in lines
     finally:
         p.quit()
-    proxy = cluster.log("proxy1")
+    proxy = cluster.log("proxy1") + cluster.log("proxy2")
     assert "backend=%s" % cluster.addr("store1") in proxy
     assert "backend=%s" % cluster.addr("store2") in proxy
 
@@ -102,3 +103,32 @@ def test_provisioning_reaches_every_host_through_the_consumer(cluster):
     assert tag in found
     r = cluster.ctl("mailbox", "del", addr, "--remove-store")
     assert r.returncode == 0, r.stderr
+
+
+def test_ipv6_internet_to_mx_to_store_and_read_through_proxy(cluster):
+    """Over IPv6 end to end: the MX and proxy names have AAAA records;
+    a message from the Internet to an MX's IPv6 address reaches the
+    store and is read through the proxy tier's IPv6 addresses."""
+    mx6 = cluster.resolve("mx1.cluster.test", "AAAA")
+    assert mx6 == [cluster.env["MX1_ADDR6"]], mx6
+    assert sorted(cluster.resolve("proxy.cluster.test", "AAAA")) == sorted(
+        [cluster.env["PROXY1_ADDR6"], cluster.env["PROXY2_ADDR6"]])
+    tag = "v6-" + uuid.uuid4().hex[:8]
+    with clusterutil.in_netns(cluster.env["CLIENT_NS"]):
+        s = smtplib.SMTP(mx6[0], 25, timeout=clusterutil.IO_TIMEOUT)
+    with s:
+        s.sendmail("sender@remote.test", ["u1@a.test"],
+                   clusterutil.message(tag, "u1@a.test"))
+    found = wait_for(cluster, [tag], ["u1@a.test"])
+    assert tag in found
+    mx = cluster.log("mx1")
+    assert "client=%s" % cluster.env["INET_ADDR6"] in mx, mx[-2000:]
+    c = cluster.imap("u1@a.test", family=6)
+    try:
+        assert c.select("INBOX")[0] == "OK"
+        typ, data = c.search(None, "HEADER", "X-Cluster-Id", tag)
+        assert typ == "OK" and data[0].split(), data
+    finally:
+        c.logout()
+    proxies = cluster.log("proxy1") + cluster.log("proxy2")
+    assert "client=%s" % cluster.env["INET_ADDR6"] in proxies

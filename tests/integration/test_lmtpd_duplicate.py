@@ -1,0 +1,82 @@
+"""lmtpd: a repeat of a queued message (the same XQUEUEID for the same
+recipient, as after an MX died between the store's 250 and its agent's
+mark in the queue file) is answered 250 without a second copy, within
+lmtp_duplicate_window; markers past the window are removed."""
+
+import os
+import time
+
+from lmtpdutil import DOMAIN, RawLMTP, lmtp_instance, messages, store
+
+BODY = "From: <s@remote.test>\r\nSubject: dup\r\n\r\nhello\r\n"
+
+
+def deliver(inst, rcpts, queue_id=None):
+    """One LMTP transaction; the DATA replies, one per recipient."""
+    c = RawLMTP(inst)
+    try:
+        assert c.command("LHLO agent.example.test")[0] == 250
+        mail = "MAIL FROM:<s@remote.test>"
+        if queue_id:
+            mail += " XQUEUEID=" + queue_id
+        assert c.command(mail)[0] == 250
+        for r in rcpts:
+            assert c.command("RCPT TO:<%s@%s>" % (r, DOMAIN))[0] == 250
+        assert c.command("DATA")[0] == 354
+        c.send(BODY + ".\r\n")
+        return [c.reply() for _ in rcpts]
+    finally:
+        c.close()
+
+
+def markers(inst, local):
+    d = os.path.join(store(inst, local), "ispmail-delivered")
+    return sorted(n for n in os.listdir(d) if not n.startswith(".")) \
+        if os.path.isdir(d) else []
+
+
+def test_repeat_of_a_queue_id_is_not_delivered_twice(make_instance):
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",), ("bob",)])
+    first = deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    assert first[0][0] == 250 and "Delivered to INBOX" in first[0][1][0]
+    again = deliver(inst, ["alice", "bob"], "1xYlgl0Qu04gIS")
+    # alice already has it; bob did not: each recipient on its own.
+    assert again[0][0] == 250 and "Already delivered" in again[0][1][0], again
+    assert again[1][0] == 250 and "Delivered to INBOX" in again[1][1][0], again
+    assert len(messages(inst, "alice")) == 1
+    assert len(messages(inst, "bob")) == 1
+    assert len(markers(inst, "alice")) == 1
+    assert "a repeat of queue id 1xYlgl0Qu04gIS" in inst.log()
+    # Another queue id, or none (not our agent), is another message.
+    deliver(inst, ["alice"], "1xYlgm0Qu04gIT")
+    deliver(inst, ["alice"])
+    deliver(inst, ["alice"])
+    assert len(messages(inst, "alice")) == 4
+
+
+def test_window_zero_is_off_and_old_markers_expire(make_instance):
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)],
+                         params={"lmtp_duplicate_window": "0"})
+    deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    assert len(messages(inst, "alice")) == 2
+    assert markers(inst, "alice") == []
+
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)],
+                         params={"lmtp_duplicate_window": "10m"})
+    deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    d = os.path.join(store(inst, "alice"), "ispmail-delivered")
+    (old,) = markers(inst, "alice")
+    # Past the window: a repeat is delivered again, and the next expiry
+    # pass (the stamp is older than a quarter of the window) removes it.
+    past = time.time() - 11 * 60
+    os.utime(os.path.join(d, old), (past, past))
+    os.utime(os.path.join(d, ".expired"), (past, past))
+    deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    assert len(messages(inst, "alice")) == 2
+    assert markers(inst, "alice") == [old]      # recorded afresh
+    os.utime(os.path.join(d, old), (past, past))
+    os.utime(os.path.join(d, ".expired"), (past, past))
+    deliver(inst, ["alice"], "1xYlgn0Qu04gIU")
+    assert old not in markers(inst, "alice")
+    assert len(markers(inst, "alice")) == 1
