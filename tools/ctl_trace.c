@@ -252,8 +252,9 @@ trace_parse(const char *raw)
 }
 
 /*
- * The next line of r into r->buf: at most trace_line_limit bytes, the
- * rest of a longer line read and dropped.  0 ok, -1 at the end.
+ * The next line of r into r->buf: at most trace_line_limit bytes.  A
+ * longer line is read to its end and dropped (1): a cut line could be
+ * taken for another.  0 ok, -1 at the end.
  */
 static int
 trace_read_raw(struct trace_reader *r)
@@ -270,22 +271,31 @@ trace_read_raw(struct trace_reader *r)
 			r->buf[--len] = '\0';
 		return 0;
 	}
-	/* Too long (or the last line without LF): drop the rest of it. */
-	while (!gzeof(r->gz) && gzgets(r->gz, skip, sizeof(skip)) != NULL) {
+	if (len < (size_t) var_trace_line_limit)
+		return 0;	/* the last line, without its LF */
+	while (gzgets(r->gz, skip, sizeof(skip)) != NULL) {
 		len = strlen(skip);
 		if (len > 0 && skip[len - 1] == '\n')
 			break;
 	}
-	return 0;
+	return 1;
 }
 
 /* Parse ahead to r's next line of ours; r->eof at the end. */
 static void
-trace_advance(struct trace_reader *r, unsigned long long *seq)
+trace_advance(struct trace_reader *r, unsigned long long *seq,
+	unsigned long long *skipped)
 {
+	int rc;
+
 	r->next = NULL;
 	while (!r->eof) {
-		if (trace_read_raw(r) < 0) {
+		rc = trace_read_raw(r);
+		if (rc == 1) {
+			(*skipped)++;
+			continue;
+		}
+		if (rc < 0) {
 			int err;
 			const char *msg = gzerror(r->gz, &err);
 
@@ -402,11 +412,11 @@ trace_merge(struct trace_reader *readers, size_t count, double since,
 	double until, struct trace_set *set)
 {
 	struct trace_line *line;
-	unsigned long long seq = 0;
+	unsigned long long seq = 0, skipped = 0;
 	size_t i, best;
 
 	for (i = 0; i < count; i++)
-		trace_advance(&readers[i], &seq);
+		trace_advance(&readers[i], &seq, &skipped);
 	for (;;) {
 		best = count;
 		for (i = 0; i < count; i++) {
@@ -419,13 +429,17 @@ trace_merge(struct trace_reader *readers, size_t count, double since,
 		if (best == count)
 			break;
 		line = readers[best].next;
-		trace_advance(&readers[best], &seq);
+		trace_advance(&readers[best], &seq, &skipped);
 		if (line->when < since || line->when > until) {
 			trace_line_free(line);
 			continue;
 		}
 		trace_set_line(set, line);
 	}
+	if (skipped > 0)
+		ctl_eprintf("ispmailctl: trace: %llu line%s over "
+		    "trace_line_limit (%lld bytes) skipped\n", skipped,
+		    skipped == 1 ? "" : "s", var_trace_line_limit);
 }
 
 int
