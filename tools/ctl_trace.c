@@ -119,9 +119,18 @@ trace_time_iso(const char *p, double *when_r, const char **end_r)
 static int
 trace_time_bsd(const char *p, double *when_r, const char **end_r)
 {
+	/* Lines come in runs of one second: convert each second once. */
+	static char last[16];
+	static double last_when;
 	struct tm tm, now_tm;
-	time_t now = time(NULL), t;
+	time_t now, t;
 	int mon;
+
+	if (last[0] != '\0' && strncmp(p, last, 15) == 0) {
+		*when_r = last_when;
+		*end_r = p + 15;
+		return 0;
+	}
 
 	for (mon = 0; mon < 12; mon++)
 		if (strncmp(p, trace_months[mon], 3) == 0)
@@ -139,6 +148,7 @@ trace_time_bsd(const char *p, double *when_r, const char **end_r)
 	    (tm.tm_min = trace_digits(p + 10, 2)) < 0 || p[12] != ':' ||
 	    (tm.tm_sec = trace_digits(p + 13, 2)) < 0)
 		return -1;
+	now = time(NULL);
 	localtime_r(&now, &now_tm);
 	tm.tm_year = now_tm.tm_year;
 	tm.tm_isdst = -1;
@@ -150,7 +160,8 @@ trace_time_bsd(const char *p, double *when_r, const char **end_r)
 	}
 	if (t == (time_t) -1)
 		return -1;
-	*when_r = (double) t;
+	*when_r = last_when = (double) t;
+	memcpy(last, p, 15);
 	*end_r = p + 15;
 	return 0;
 }
@@ -166,6 +177,39 @@ trace_qid_len(const char *p)
 	return n >= 10 && n <= 24 ? n : 0;
 }
 
+/* Copy len bytes of src to *p as a string; advance *p. */
+static char *
+trace_put(char **p, const char *src, size_t len)
+{
+	char *dst = *p;
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	*p += len + 1;
+	return dst;
+}
+
+/* One allocation for the line and its strings (trace_line_free). */
+static struct trace_line *
+trace_line_new(double when, const char *host, size_t hostlen,
+	const char *daemon, size_t daemonlen, const char *pid, size_t pidlen,
+	const char *qid, size_t qidlen, const char *text)
+{
+	size_t textlen = strlen(text);
+	size_t size = sizeof(struct trace_line) + hostlen + daemonlen +
+	    pidlen + qidlen + textlen + 5;
+	struct trace_line *line = xcalloc(1, size);
+	char *p = (char *) (line + 1);
+
+	line->when = when;
+	line->host = trace_put(&p, host, hostlen);
+	line->daemon = trace_put(&p, daemon, daemonlen);
+	line->pid = trace_put(&p, pid, pidlen);
+	line->qid = qid != NULL ? trace_put(&p, qid, qidlen) : NULL;
+	line->text = trace_put(&p, text, textlen);
+	return line;
+}
+
 /*
  * "[host] name/daemon[pid]: [level: ][QID: ]text" after the time; NULL
  * when the line is not in that shape.
@@ -176,9 +220,9 @@ trace_parse_rest(const char *p, double when)
 	static const char *const levels[] = {
 		"debug: ", "warning: ", "error: ", "fatal: ", "panic: ",
 	};
-	const char *tok, *host = NULL, *slash, *bracket, *text;
-	size_t hostlen = 0, taglen, n, i;
-	struct trace_line *line;
+	const char *tok, *host = NULL, *slash, *bracket, *text, *daemon;
+	const char *pid = "", *qid;
+	size_t hostlen = 0, taglen, n, i, daemonlen, pidlen = 0, qidlen;
 
 	while (*p == ' ')
 		p++;
@@ -202,39 +246,29 @@ trace_parse_rest(const char *p, double when)
 	taglen--;		/* the colon */
 	bracket = memchr(tok, '[', taglen);
 	n = bracket != NULL ? (size_t) (bracket - tok) : taglen;
-	line = xcalloc(1, sizeof(*line));
-	line->when = when;
 	slash = NULL;
 	for (i = 0; i < n; i++)
 		if (tok[i] == '/')
 			slash = tok + i;
-	if (slash != NULL) {
-		line->daemon = xstrndup(slash + 1, n - (size_t) (slash + 1 -
-		    tok));
-		if (host == NULL) {
-			host = tok;
-			hostlen = (size_t) (slash - tok);
-		}
-	} else {
-		line->daemon = xstrndup(tok, n);
-		if (host == NULL) {
-			host = tok;
-			hostlen = n;
-		}
+	daemon = slash != NULL ? slash + 1 : tok;
+	daemonlen = n - (size_t) (daemon - tok);
+	if (host == NULL) {
+		host = tok;
+		hostlen = slash != NULL ? (size_t) (slash - tok) : n;
 	}
-	line->host = xstrndup(host, hostlen);
-	if (bracket != NULL && tok[taglen - 1] == ']')
-		line->pid = xstrndup(bracket + 1, taglen - n - 2);
-	else
-		line->pid = xstrdup("");
-	line->text = xstrdup(text);
+	if (bracket != NULL && tok[taglen - 1] == ']') {
+		pid = bracket + 1;
+		pidlen = taglen - n - 2;
+	}
+	qid = text;
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strncmp(text, levels[i], strlen(levels[i])) == 0)
-			text += strlen(levels[i]);
-	n = trace_qid_len(text);
-	if (n > 0 && text[n] == ':' && text[n + 1] == ' ')
-		line->qid = xstrndup(text, n);
-	return line;
+		if (strncmp(qid, levels[i], strlen(levels[i])) == 0)
+			qid += strlen(levels[i]);
+	qidlen = trace_qid_len(qid);
+	if (qidlen == 0 || qid[qidlen] != ':' || qid[qidlen + 1] != ' ')
+		qidlen = 0;
+	return trace_line_new(when, host, hostlen, daemon, daemonlen, pid,
+	    pidlen, qidlen > 0 ? qid : NULL, qidlen, text);
 }
 
 static struct trace_line *

@@ -49,13 +49,7 @@ struct trace_set {
 void
 trace_line_free(struct trace_line *line)
 {
-	if (line == NULL)
-		return;
-	free(line->host);
-	free(line->daemon);
-	free(line->pid);
-	free(line->qid);
-	free(line->text);
+	/* One allocation (ctl_trace.c: trace_line_new). */
 	free(line);
 }
 
@@ -85,13 +79,17 @@ trace_field(const char *text, const char *name, size_t *len_r)
 	return NULL;
 }
 
+/* FNV-1a of "kind:value". */
 static uint64_t
-trace_hash(const char *s)
+trace_hash(char kind, const char *value, size_t len)
 {
 	uint64_t h = 1469598103934665603ULL;
+	size_t i;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	h = (h ^ (unsigned char) kind) * 1099511628211ULL;
+	h = (h ^ (unsigned char) ':') * 1099511628211ULL;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char) value[i]) * 1099511628211ULL;
 	return h;
 }
 
@@ -117,12 +115,16 @@ trace_group_new(struct trace_set *set)
 	return (int) set->ngroups++;
 }
 
+/* The slot of kind:value: its key, or the empty slot it would take. */
 static struct trace_key *
-trace_key_slot(struct trace_set *set, const char *name)
+trace_key_slot(struct trace_set *set, char kind, const char *value,
+	size_t len)
 {
-	size_t i = (size_t) trace_hash(name) & (set->keycap - 1);
+	size_t i = (size_t) trace_hash(kind, value, len) & (set->keycap - 1);
+	const char *name;
 
-	while (set->keys[i].name != NULL && strcmp(set->keys[i].name, name))
+	while ((name = set->keys[i].name) != NULL && !(name[0] == kind &&
+	    strncmp(name + 2, value, len) == 0 && name[len + 2] == '\0'))
 		i = (i + 1) & (set->keycap - 1);
 	return &set->keys[i];
 }
@@ -133,13 +135,10 @@ trace_key_find(struct trace_set *set, char kind, const char *value,
 	size_t len)
 {
 	struct trace_key *k;
-	char *name;
 
 	if (len == 0 || len > TRACE_KEY_MAX)
 		return -1;
-	name = xasprintf("%c:%.*s", kind, (int) len, value);
-	k = trace_key_slot(set, name);
-	free(name);
+	k = trace_key_slot(set, kind, value, len);
 	return k->name != NULL ? trace_group_root(set, k->group) : -1;
 }
 
@@ -161,20 +160,21 @@ trace_key_add(struct trace_set *set, char kind, const char *value,
 		set->keys = xcalloc(set->keycap, sizeof(*set->keys));
 		for (i = 0; i < oldcap; i++)
 			if (old[i].name != NULL)
-				*trace_key_slot(set, old[i].name) = old[i];
+				*trace_key_slot(set, old[i].name[0],
+				    old[i].name + 2, strlen(old[i].name + 2)) =
+				    old[i];
 		free(old);
 	}
-	name = xasprintf("%c:%.*s", kind, (int) len, value);
-	k = trace_key_slot(set, name);
+	k = trace_key_slot(set, kind, value, len);
 	if (k->name != NULL) {
 		int a = trace_group_root(set, k->group);
 		int b = trace_group_root(set, g);
 
 		if (a != b)
 			set->parent[a] = b;
-		free(name);
 		return;
 	}
+	name = xasprintf("%c:%.*s", kind, (int) len, value);
 	k->name = name;
 	k->group = g;
 	set->nkeys++;
