@@ -491,8 +491,13 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (req->sets_seen && !box->readonly &&
 	    !(msg->flags & IMAP_FLAG_SEEN)) {
 		if (imap_msg_set_flags(box, msg, msg->flags |
-		    IMAP_FLAG_SEEN, msg->keywords) == 0)
+		    IMAP_FLAG_SEEN, msg->keywords) == 0) {
 			set_seen = 1;
+			/* First read in full: the end of ispmailctl trace. */
+			log_info("fetch user=%s folder=%s uid=%u file=%.*s",
+			    sess->user, box->name, (unsigned) msg->uid,
+			    (int) strcspn(msg->name, ":"), msg->name);
+		}
 	}
 	imap_printf(sess, "* %zu FETCH (", index + 1);
 	if (sess->uid_cmd) {

@@ -273,8 +273,11 @@ pop_cmd_retr(struct pop_session *ps, const char *args)
 {
 	size_t n;
 
-	if (pop_msg_arg(ps, args, 1, &n) > 0)
-		pop_send(ps, n, 0, 0);
+	if (pop_msg_arg(ps, args, 1, &n) <= 0)
+		return;
+	/* The UIDL is the Maildir file's base name: ispmailctl trace. */
+	log_info("retr user=%s file=%s", ps->login, pop_mbox_uidl(ps->mbox, n));
+	pop_send(ps, n, 0, 0);
 }
 
 static void

@@ -100,6 +100,8 @@ daemon_directory = $qs/root/libexec/ispmail
 mail_owner = $mail_owner
 myhostname = localhost
 syslog_name = ispmail-quickstart
+# The foreground master logs to this file: ispmailctl trace reads it.
+maillog_file = $qs/ispmail.log
 route_backend = file
 route_file = $cfg/routes
 store_root = $store

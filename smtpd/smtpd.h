@@ -23,6 +23,7 @@ struct route;
 struct route_mailbox;
 struct smtpd_authres;
 struct smtpd_msa;
+struct header_value;
 struct stream;
 struct tls_conn;
 struct tls_server;
@@ -75,6 +76,8 @@ struct smtpd_session {
 	struct smtpd_msa *msa;
 	/* SPF/DKIM/DMARC checks or DKIM signing (smtpd_authres.h). */
 	struct smtpd_authres *authres;
+	/* The Message-ID as the queue file gets it, for the log. */
+	struct header_value *msgid;
 	long long transactions;
 	/* A user of this host on the sendmail socket (smtpd_local.c). */
 	char *local_user;		/* NULL: not a local client */

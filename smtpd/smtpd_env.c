@@ -12,6 +12,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "header_value.h"
 #include "log.h"
 #include "maildir.h"
 #include "mail_params.h"
@@ -49,6 +50,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	qfile_writer_abort(&ss->bdat);
 	smtpd_msa_free(&ss->msa);
 	smtpd_authres_free(&ss->authres);
+	header_value_free(&ss->msgid);
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
 	ss->bdat_error = NULL;

@@ -23,6 +23,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "fileio.h"
+#include "header_value.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -50,6 +51,7 @@ struct smtpd_sink {
 	int write_errno;	/* of the failed write */
 	struct smtpd_msa *msa;	/* submission: through it; else NULL */
 	struct smtpd_authres *authres;	/* then through it; or NULL */
+	struct header_value *msgid;	/* sees what the file gets */
 };
 
 /* The reply to a queue file write that failed with errno err. */
@@ -200,6 +202,9 @@ smtpd_queue_begin(struct smtpd_session *ss)
 	}
 	smtpd_authres_free(&ss->authres);
 	ss->authres = smtpd_authres_new(ss, qfile_writer_id(w));
+	header_value_free(&ss->msgid);
+	ss->msgid = header_value_new("Message-ID",
+	    (size_t) var_smtpd_data_line_limit);
 	return w;
 fail:
 	err = errno;
@@ -248,6 +253,13 @@ smtpd_notify_qmgr(const char *id)
 void
 smtpd_queue_log(struct smtpd_session *ss, long long size)
 {
+	char *msgid = ss->msgid != NULL ? header_value_msgid(ss->msgid) :
+	    NULL;
+
+	/* As Postfix's cleanup does: ispmailctl trace follows it. */
+	if (msgid != NULL)
+		log_info("message-id=%s", msgid);
+	free(msgid);
 	log_info("from=<%s>, size=%lld, nrcpt=%zu, client=%s, proto=%s%s%s",
 	    ss->env.sender, size, ss->env.rcpt_count, ss->peer->client_addr,
 	    smtpd_protocol(ss), ss->auth_user != NULL ? ", sasl_user=" : "",
@@ -342,6 +354,8 @@ smtpd_sink_qfile(void *ctx, const void *data, size_t len)
 		sink->write_errno = errno;
 		return -1;
 	}
+	if (sink->msgid != NULL)
+		header_value_feed(sink->msgid, data, len);
 	return 0;
 }
 
@@ -391,7 +405,7 @@ smtpd_sink_finish(struct smtpd_sink *sink)
 void
 smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 {
-	struct smtpd_sink sink = { NULL, NULL, 0, NULL, NULL };
+	struct smtpd_sink sink = { NULL, NULL, 0, NULL, NULL, NULL };
 	enum smtp_data_status st;
 	long long size = 0;
 
@@ -417,6 +431,7 @@ smtpd_cmd_data(struct smtpd_session *ss, const char *args)
 	}
 	sink.msa = ss->msa;
 	sink.authres = ss->authres;
+	sink.msgid = ss->msgid;
 	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
 	if (stream_flush(ss->s) != STREAM_OK) {
 		qfile_writer_abort(&sink.w);
@@ -525,7 +540,8 @@ static int
 smtpd_bdat_write(struct smtpd_session *ss, const char *data, size_t len,
 	int last)
 {
-	struct smtpd_sink sink = { ss->bdat, NULL, 0, ss->msa, ss->authres };
+	struct smtpd_sink sink = { ss->bdat, NULL, 0, ss->msa, ss->authres,
+	    ss->msgid };
 	int rc;
 
 	rc = smtpd_sink(&sink, data, len);

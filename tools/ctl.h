@@ -28,6 +28,8 @@ int ctl_metrics(int argc, char **argv);
 int ctl_check(int argc, char **argv);
 /* ispmailctl baseline feed|show: weekly baselines and alarms. */
 int ctl_baseline(int argc, char **argv);
+/* ispmailctl trace ID: a message's life from the logs (ctl_trace.c). */
+int ctl_trace(int argc, char **argv);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 

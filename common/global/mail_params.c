@@ -38,6 +38,8 @@ char *var_myhostname;
 
 char *var_syslog_name;
 char *var_syslog_facility;
+char *var_maillog_file;
+long long var_trace_line_limit;
 int var_debug_logging;
 
 long long var_default_process_limit;
@@ -315,6 +317,15 @@ const struct param_def param_table[] = {
 	    "ispmail/smtpd." },
 	{ "syslog_facility", PARAM_STR, "mail", 0, 0, &var_syslog_facility,
 	    "The syslog facility: mail, daemon, or local0 to local7." },
+	{ "maillog_file", PARAM_LIST, "/var/log/mail.log", 0, 0,
+	    &var_maillog_file,
+	    "The log files this instance's lines land in (syslog's mail "
+	    "log, or the file a foreground master's stderr goes to); what "
+	    "ispmailctl trace reads unless --log names others." },
+	{ "trace_line_limit", PARAM_SIZE, "16k", 256, 1 * MIB,
+	    &var_trace_line_limit,
+	    "The longest log line ispmailctl trace reads whole; the rest of "
+	    "a longer line is skipped." },
 	{ "debug_logging", PARAM_BOOL, "no", 0, 0, &var_debug_logging,
 	    "Log debug lines too (every daemon; -v does it for one)." },
 

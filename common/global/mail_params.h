@@ -20,6 +20,8 @@ extern char *var_myhostname;
 /* Logging. */
 extern char *var_syslog_name;
 extern char *var_syslog_facility;
+extern char *var_maillog_file;
+extern long long var_trace_line_limit;
 extern int var_debug_logging;
 
 /* Service processes (the service skeleton and the master). */

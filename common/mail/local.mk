@@ -37,3 +37,10 @@ TESTS += tests/unit/check_dkim_keys
 tests_unit_check_dkim_keys_SOURCES = tests/unit/check_dkim_keys.c
 tests_unit_check_dkim_keys_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_dkim_keys_LDADD = $(UNIT_LDADD)
+common_libispmail_a_SOURCES += \
+	common/mail/header_value.c common/mail/header_value.h
+check_PROGRAMS += tests/unit/check_header_value
+TESTS += tests/unit/check_header_value
+tests_unit_check_header_value_SOURCES = tests/unit/check_header_value.c
+tests_unit_check_header_value_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_header_value_LDADD = $(UNIT_LDADD)
