@@ -19,7 +19,13 @@
  *   many LMTP sessions to each store host);
  *   proxyd sessions (maxproc x proxy_session_limit) of every proxy host
  *   -> imapd (or popd) capacity, maxproc x sessions per process, of each
- *   store host.
+ *   store host;
+ *   smtpd processes that scan (spamd_servers or clamd_servers set, one
+ *   scan per pool per session) -> filter_connection_limit x the hosts of
+ *   the pool (the slots of this machine);
+ *   every machine's scans in flight to one filter host (the smaller of
+ *   its scanning smtpd processes and filter_connection_limit) ->
+ *   filter_server_capacity (spamd --max-children, clamd MaxThreads).
  *
  * Cross-host sums assume the worst case: every upstream may pick the same
  * downstream host.  -o overrides given to ispmailctl apply to the first
@@ -30,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "ctl.h"
@@ -40,6 +47,19 @@
 
 /* Configuration directories one check reads at most. */
 #define CTL_CHECK_HOSTS_MAX 64
+/* Filter hosts (spamd, clamd) one configuration lists at most. */
+#define CTL_CHECK_FILTERS_MAX 32
+/* The longest filter host name (host:port) kept. */
+#define CTL_CHECK_FILTER_NAME_MAX 255
+
+/* One filter host of a pool, as spamd_servers or clamd_servers name it. */
+struct check_filter {
+	char *name;			/* "spamd 127.0.0.1:783" */
+	long long pool_hosts;		/* hosts in its pool */
+	int first;			/* its pool's first host */
+	long long procs;		/* smtpd processes scanning with it */
+	struct buf *detail;		/* "smtp maxproc 100 + ..." */
+};
 
 /* What one host's configuration says about its tiers. */
 struct check_host {
@@ -55,6 +75,10 @@ struct check_host {
 	long long proxy_imap, proxy_pop;/* proxyd sessions per front */
 	long long imapd_cap, popd_cap;	/* store capacity */
 	struct buf *imapd_detail, *popd_detail;
+	long long filter_limit;		/* filter_connection_limit */
+	long long filter_capacity;	/* filter_server_capacity */
+	struct check_filter filter[CTL_CHECK_FILTERS_MAX];
+	int filters;
 };
 
 static const char *
@@ -98,6 +122,56 @@ ctl_check_sep(struct buf *b)
 		(void) buf_append_str(b, " + ");
 }
 
+/* The hosts of a pool list, split at commas and spaces, in place. */
+static int
+ctl_check_split(char *list, char **hosts, int max)
+{
+	char *p, *save = NULL;
+	int n = 0;
+
+	for (p = strtok_r(list, ", \t", &save); p != NULL && n < max;
+	    p = strtok_r(NULL, ", \t", &save))
+		if (strlen(p) <= CTL_CHECK_FILTER_NAME_MAX)
+			hosts[n++] = p;
+	return n;
+}
+
+/* sc scans with each host of list (pool kind): count its processes. */
+static void
+ctl_check_pool(struct check_host *h, const struct master_service_conf *sc,
+	const char *kind, const char *list)
+{
+	char *copy = xstrdup(list), *names[CTL_CHECK_FILTERS_MAX], *name;
+	int i, j, n = ctl_check_split(copy, names, CTL_CHECK_FILTERS_MAX);
+	struct check_filter *f;
+
+	for (j = 0; j < n; j++) {
+		name = xasprintf("%s %s", kind, names[j]);
+		for (i = 0; i < h->filters; i++)
+			if (strcasecmp(h->filter[i].name, name) == 0)
+				break;
+		if (i == h->filters) {
+			if (h->filters >= CTL_CHECK_FILTERS_MAX) {
+				free(name);
+				continue;
+			}
+			h->filter[i].name = name;
+			h->filter[i].detail = buf_new(4096);
+			h->filters++;
+		} else {
+			free(name);
+		}
+		f = &h->filter[i];
+		f->procs += sc->maxproc;
+		f->pool_hosts = n;
+		f->first |= j == 0;
+		ctl_check_sep(f->detail);
+		(void) buf_printf(f->detail, "%s maxproc %lld", sc->name,
+		    sc->maxproc);
+	}
+	free(copy);
+}
+
 /* Take one service's share of each tier. */
 static void
 ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
@@ -137,7 +211,18 @@ ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
 		else if (front != NULL && strcmp(front, "pop3") == 0)
 			h->proxy_pop += sessions;
 		return;
-	} else if (strcmp(prog, "smtpd") != 0 && strcmp(prog, "authd") != 0) {
+	} else if (strcmp(prog, "smtpd") == 0) {
+		const char *spamd = ctl_check_value(sc, "spamd_servers");
+		const char *clamd = ctl_check_value(sc, "clamd_servers");
+
+		if ((spamd != NULL && *spamd != '\0')
+		    || (clamd != NULL && *clamd != '\0')) {
+			if (spamd != NULL)
+				ctl_check_pool(h, sc, "spamd", spamd);
+			if (clamd != NULL)
+				ctl_check_pool(h, sc, "clamd", clamd);
+		}
+	} else if (strcmp(prog, "authd") != 0) {
 		return;
 	}
 	/* Every one of these asks the directory. */
@@ -186,6 +271,8 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 	h->ldap = strcmp(params_value("route_backend"), "ldap") == 0;
 	h->ldap_capacity = ctl_check_int(NULL, "ldap_server_capacity");
 	h->ldap_pool = ctl_check_int(NULL, "ldap_pool_size");
+	h->filter_limit = ctl_check_int(NULL, "filter_connection_limit");
+	h->filter_capacity = ctl_check_int(NULL, "filter_server_capacity");
 	h->dir_detail = buf_new(4096);
 	h->imapd_detail = buf_new(4096);
 	h->popd_detail = buf_new(4096);
@@ -202,6 +289,10 @@ ctl_check_host_free(struct check_host *h)
 	buf_free(&h->dir_detail);
 	buf_free(&h->imapd_detail);
 	buf_free(&h->popd_detail);
+	for (int i = 0; i < h->filters; i++) {
+		free(h->filter[i].name);
+		buf_free(&h->filter[i].detail);
+	}
 }
 
 /* The findings within one host; returns how many. */
@@ -233,6 +324,96 @@ ctl_check_host(const struct check_host *h)
 		    h->ldap_pool, h->imap_per_proc, h->ldap_pool);
 		found++;
 	}
+	for (int i = 0; i < h->filters; i++) {
+		const struct check_filter *f = &h->filter[i];
+		long long slots = h->filter_limit * f->pool_hosts;
+
+		/* Once per pool: its first host stands for it. */
+		if (!f->first || h->filter_limit == 0 || slots >= f->procs)
+			continue;
+		ctl_printf("%s: smtpd -> %.5s pool: %s = %lld scans in flight "
+		    "> filter_connection_limit %lld x %lld host%s = %lld "
+		    "slots (the rest get 451 4.7.1): raise "
+		    "filter_connection_limit to %lld if the filter hosts can "
+		    "take it, or lower those maxproc to a total of %lld\n",
+		    h->dir, f->name, buf_cstr(f->detail), f->procs,
+		    h->filter_limit, f->pool_hosts,
+		    f->pool_hosts == 1 ? "" : "s", slots,
+		    (f->procs + f->pool_hosts - 1) / f->pool_hosts,
+		    slots);
+		found++;
+	}
+	return found;
+}
+
+/*
+ * Every machine's scans in flight to each filter host against that
+ * host's capacity (the largest filter_server_capacity a machine that
+ * uses it states).
+ */
+static int
+ctl_check_filters(const struct check_host *hosts, int count)
+{
+	struct buf *detail = buf_new(8192);
+	int i, j, k, found = 0, notes = 0;
+
+	for (i = 0; i < count; i++) {
+		for (j = 0; j < hosts[i].filters; j++) {
+			const char *name = hosts[i].filter[j].name;
+			long long total = 0, capacity = 0, users = 0, n;
+			int seen = 0;
+
+			/* Judged once, at the first machine naming it. */
+			for (k = 0; k < i && !seen; k++)
+				for (int m = 0; m < hosts[k].filters; m++)
+					if (strcasecmp(hosts[k].filter[m].name,
+					    name) == 0)
+						seen = 1;
+			if (seen)
+				continue;
+			buf_reset(detail);
+			for (k = i; k < count; k++) {
+				for (int m = 0; m < hosts[k].filters; m++) {
+					if (strcasecmp(hosts[k].filter[m].name,
+					    name) != 0)
+						continue;
+					n = hosts[k].filter[m].procs;
+					if (hosts[k].filter_limit > 0
+					    && hosts[k].filter_limit < n)
+						n = hosts[k].filter_limit;
+					total += n;
+					users++;
+					if (hosts[k].filter_capacity > capacity)
+						capacity =
+						    hosts[k].filter_capacity;
+					ctl_check_sep(detail);
+					(void) buf_printf(detail, "%s %lld",
+					    hosts[k].dir, n);
+				}
+			}
+			if (capacity == 0) {
+				if (notes++ == 0)
+					ctl_printf("note: filter capacity "
+					    "unknown: set filter_server_"
+					    "capacity to check %s = %lld "
+					    "scans in flight to %s\n",
+					    buf_cstr(detail), total, name);
+				continue;
+			}
+			if (total <= capacity)
+				continue;
+			ctl_printf("%s: smtpd -> %s: %s = %lld scans in flight "
+			    "(smaller of scanning smtpd maxproc and "
+			    "filter_connection_limit) > filter_server_capacity "
+			    "%lld: lower filter_connection_limit to %lld or "
+			    "raise the filter's children and "
+			    "filter_server_capacity to %lld\n", hosts[i].dir,
+			    name, buf_cstr(detail), total, capacity,
+			    capacity / users > 0 ? capacity / users : 1, total);
+			found++;
+		}
+	}
+	buf_free(&detail);
 	return found;
 }
 
@@ -320,8 +501,7 @@ ctl_check(int argc, char **argv)
 		for (i = 0; i < count; i++)
 			found += ctl_check_host(&hosts[i]);
 		found += ctl_check_links(hosts, count);
-		ctl_printf("note: filter concurrency not checked: smtpd has "
-		    "no content filter parameters yet\n");
+		found += ctl_check_filters(hosts, count);
 		ctl_printf("%d finding%s\n", found, found == 1 ? "" : "s");
 		rc = found > 0 ? 1 : 0;
 	}

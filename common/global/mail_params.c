@@ -112,6 +112,7 @@ long long var_filter_poison_limit;
 char *var_filter_poison_action;
 long long var_filter_poison_time;
 char *var_filter_junk_folder;
+long long var_filter_server_capacity;
 char *var_mynetworks;
 char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
@@ -750,6 +751,10 @@ const struct param_def param_table[] = {
 	    &var_filter_connection_limit,
 	    "Scans in flight per filter host across every smtpd of this "
 	    "machine; a full host is skipped for the next; 0: no limit." },
+	{ "filter_server_capacity", PARAM_INT, "0", 0, 10000000,
+	    &var_filter_server_capacity,
+	    "Scans one filter host serves at once (spamd --max-children, "
+	    "clamd MaxThreads), for ispmailctl check; 0: unknown." },
 	{ "filter_connect_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
 	    &var_filter_connect_timeout,
 	    "How long smtpd waits for a filter host to accept a "

@@ -137,6 +137,7 @@ extern long long var_filter_poison_limit;
 extern char *var_filter_poison_action;
 extern long long var_filter_poison_time;
 extern char *var_filter_junk_folder;
+extern long long var_filter_server_capacity;
 extern char *var_mynetworks;
 extern char *var_local_submit_users;
 extern int var_smtpd_strict_helo_syntax;
