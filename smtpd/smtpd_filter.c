@@ -451,9 +451,8 @@ filter_record(struct smtpd_session *ss, struct qfile_writer *w,
 	return rc;
 }
 
-/* Hold the message (outcome) with reason as its F record. */
-static int
-filter_hold(struct qfile_writer *w, const char *reason,
+int
+smtpd_filter_hold(struct qfile_writer *w, const char *reason,
 	struct smtpd_filter_outcome *o)
 {
 	struct buf *rec = buf_new(4096);
@@ -497,7 +496,7 @@ filter_poison(struct smtpd_session *ss, struct qfile_writer *w,
 	if (strcmp(var_filter_poison_action, "hold") == 0) {
 		char *reason = xasprintf("poison: the content filter failed "
 		    "%lld times on this message (sha256=%s)", count, hash);
-		int rc = filter_hold(w, reason, o);
+		int rc = smtpd_filter_hold(w, reason, o);
 
 		free(reason);
 		if (rc == 0 && filter_headers(w, NULL, 0, "poison message")
@@ -532,7 +531,7 @@ filter_outbound(struct smtpd_session *ss, struct qfile_writer *w,
 	    "from %s: message held, not sent", qfile_writer_id(w),
 	    ss->auth_user != NULL ? ss->auth_user : "(none)", v->spam.score,
 	    v->spam.symbols, ss->peer->client_addr);
-	rc = filter_hold(w, reason, o);
+	rc = smtpd_filter_hold(w, reason, o);
 	free(reason);
 	if (rc == 0)
 		return 0;

@@ -47,6 +47,10 @@ int ctl_dkim(int argc, char **argv);
 
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
+/* Release message id from hold/ (through qmgr when it runs): 0, 1. */
+int ctl_queue_release(const char *id);
+/* ispmailctl account: the exploited-account alarm (ctl_account.c). */
+int ctl_account(int argc, char **argv);
 
 /* Queue files found below a directory (ctl_queue.c). */
 struct ctl_qentry {

@@ -30,6 +30,7 @@ static const struct ctl_command {
 	{ "metrics", ctl_metrics, "metrics" },
 	{ "check", ctl_check, "check [config_dir ...]" },
 	{ "baseline", ctl_baseline, "baseline feed|show ..." },
+	{ "account", ctl_account, "account list-held|show|release|feed ..." },
 	{ "config", ctl_config, "config [-n | -d] [name ...]" },
 	{ "domain", ctl_domain, "domain add|set|del|show|list ..." },
 	{ "mailbox", ctl_mailbox, "mailbox add|set|del|show|list ..." },

@@ -32,6 +32,8 @@ tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \
 	common/global/metrics_text.c common/global/metrics_text.h
+common_libispmail_a_SOURCES += \
+	common/global/account_store.c common/global/account_store.h
 check_PROGRAMS += tests/unit/check_mail_host
 TESTS += tests/unit/check_mail_host
 tests_unit_check_mail_host_SOURCES = tests/unit/check_mail_host.c

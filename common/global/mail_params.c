@@ -154,6 +154,11 @@ long long var_baseline_learning_samples;
 long long var_baseline_alarm_spreads;
 long long var_baseline_alarm_samples;
 char *var_baseline_alarm_command;
+long long var_account_alarm_window;
+long long var_account_alarm_factor;
+long long var_account_alarm_minimum;
+long long var_account_alarm_history;
+char *var_account_alarm_action;
 long long var_qmgr_agent_timeout;
 long long var_qmgr_orphan_age;
 char *var_postmaster_address;
@@ -388,6 +393,28 @@ const struct param_def param_table[] = {
 	{ "baseline_alarm_command", PARAM_STR, "", 0, 0,
 	    &var_baseline_alarm_command,
 	    "A program run with FIGURE VALUE USUAL for each alarm." },
+	{ "account_alarm_window", PARAM_TIME, "1h", 1 * MIN, 1 * DAY,
+	    &var_account_alarm_window,
+	    "The window in which smtpd counts each authenticated account's "
+	    "submissions and learns its usual volume (the exploited-account "
+	    "alarm)." },
+	{ "account_alarm_factor", PARAM_INT, "10", 0, 1000000,
+	    &var_account_alarm_factor,
+	    "An account that sends more than this many times its usual "
+	    "volume in a window raises the alarm; 0: never." },
+	{ "account_alarm_minimum", PARAM_INT, "100", 1, 100000000,
+	    &var_account_alarm_minimum,
+	    "The fewest messages in a window that may raise an account's "
+	    "alarm, whatever its usual." },
+	{ "account_alarm_history", PARAM_INT, "24", 1, 1000000,
+	    &var_account_alarm_history,
+	    "Windows an account's usual must have learned before it is "
+	    "judged." },
+	{ "account_alarm_action", PARAM_STR, "hold", 0, 0,
+	    &var_account_alarm_action,
+	    "On an account's alarm: hold (the message into hold/, the "
+	    "account's submissions refused 451 4.7.1 until ispmailctl "
+	    "account release) or log (the alarm only)." },
 
 	/* Client connection limits (anvil(8)). */
 	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
+#include "strhash.h"
 #include "xalloc.h"
 
 #define METRICS_MAGIC 0x69736d6dU	/* "ismm" */
@@ -55,16 +56,6 @@ struct metrics_file {
 
 static struct metrics_file *metrics_map;
 static int metrics_open_failed;
-
-static uint32_t
-metrics_hash(const char *key)
-{
-	uint32_t h = 2166136261U;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char) *key) * 16777619U;
-	return h;
-}
 
 static int
 metrics_name_valid(const char *name, int colon_ok)
@@ -230,7 +221,7 @@ metrics_prepare(const char *dir, const char *file, unsigned uid,
 static struct metrics_slot *
 metrics_slot_find(const char *key, enum metrics_kind kind)
 {
-	uint32_t hash = metrics_hash(key), i, state;
+	uint32_t hash = strhash_fnv1a(key), i, state;
 	struct metrics_slot *slot;
 	int spins;
 

@@ -8,4 +8,5 @@ common_libispmail_a_SOURCES += \
 	common/util/printable.c common/util/printable.h \
 	common/util/params.c common/util/params.h \
 	common/util/fileio.c common/util/fileio.h \
-	common/util/attr.c common/util/attr.h
+	common/util/attr.c common/util/attr.h \
+	common/util/strhash.h

@@ -191,15 +191,7 @@ def certs():
 
 
 def make_system(make_instance, certs, params):
-    port = harness.free_port()
-    inst = make_instance(services=mailutil.delivery_services(port))
-    inst.services[1].options = dict(inst.services[1].options,
-                                    auth_allow_plaintext="yes")
-    inst.params.update(mailutil.delivery_params(inst, certs, port))
-    inst.params.update(params)
-    inst.write_main_conf()
-    mailutil.provision(inst)
-    return inst
+    return mailutil.submission_system(make_instance, certs, params)
 
 
 def ctl_ok(inst, *args, input=None):
