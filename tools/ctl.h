@@ -10,6 +10,7 @@
 #define ISPMAIL_CTL_H
 
 #include <stddef.h>
+#include <time.h>
 
 /*
  * Everything ispmailctl prints goes through these two: every %s and %c
@@ -28,6 +29,8 @@ int ctl_metrics(int argc, char **argv);
 int ctl_check(int argc, char **argv);
 /* ispmailctl baseline feed|show: weekly baselines and alarms. */
 int ctl_baseline(int argc, char **argv);
+/* One sample of every figure at now (the master's minute too): 0, 1. */
+int ctl_baseline_take(time_t now);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 

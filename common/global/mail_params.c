@@ -154,6 +154,7 @@ long long var_baseline_learning_samples;
 long long var_baseline_alarm_spreads;
 long long var_baseline_alarm_samples;
 char *var_baseline_alarm_command;
+long long var_baseline_sample_time;
 long long var_account_alarm_window;
 long long var_account_alarm_factor;
 long long var_account_alarm_minimum;
@@ -393,6 +394,11 @@ const struct param_def param_table[] = {
 	{ "baseline_alarm_command", PARAM_STR, "", 0, 0,
 	    &var_baseline_alarm_command,
 	    "A program run with FIGURE VALUE USUAL for each alarm." },
+	{ "baseline_sample_time", PARAM_TIME, "60s", 0, 1 * HOUR,
+	    &var_baseline_sample_time,
+	    "How often the master samples the baseline figures (ispmailctl "
+	    "baseline sample, in a child as mail_owner); 0: never (cron "
+	    "then)." },
 	{ "account_alarm_window", PARAM_TIME, "1h", 1 * MIN, 1 * DAY,
 	    &var_account_alarm_window,
 	    "The window in which smtpd counts each authenticated account's "

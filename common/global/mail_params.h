@@ -85,6 +85,7 @@ extern long long var_baseline_learning_samples;
 extern long long var_baseline_alarm_spreads;
 extern long long var_baseline_alarm_samples;
 extern char *var_baseline_alarm_command;
+extern long long var_baseline_sample_time;
 extern long long var_account_alarm_window;
 extern long long var_account_alarm_factor;
 extern long long var_account_alarm_minimum;
