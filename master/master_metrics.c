@@ -115,6 +115,35 @@ master_metrics_prepare(const char *queue_dir, const struct master_conf *conf)
 	next_refresh = 1;
 }
 
+/*
+ * What a service holds in flight at most, for other hosts' ispmailctl
+ * check --metrics: maxproc times the sessions a process serves (imapd,
+ * proxyd), qmgr's per-destination concurrency.
+ */
+static void
+master_metrics_capacity(const struct master_service_conf *sc)
+{
+	const char *prog = master_service_program(sc), *front;
+	long long cap = sc->maxproc, per;
+
+	if (strcmp(prog, "imapd") == 0) {
+		per = master_service_param_int(sc, "imap_client_limit");
+		cap *= per > 1 ? per : 1;
+	} else if (strcmp(prog, "qmgr") == 0) {
+		cap = master_service_param_int(sc,
+		    "qmgr_destination_concurrency_limit");
+	} else if (strcmp(prog, "proxyd") == 0) {
+		cap *= master_service_param_int(sc, "proxy_session_limit");
+		front = master_service_param(sc, "proxy_front");
+		metrics_set("ispmail_service_capacity", cap, "service",
+		    sc->name, "program", prog, "front", front != NULL ? front :
+		    "", NULL);
+		return;
+	}
+	metrics_set("ispmail_service_capacity", cap, "service", sc->name,
+	    "program", prog, NULL);
+}
+
 static void
 master_metrics_refresh(void)
 {
@@ -139,6 +168,7 @@ master_metrics_refresh(void)
 		    master_service_throttled(svc), "service", name, NULL);
 		metrics_set("ispmail_service_stress_events_total",
 		    (long long) svc->stress_events, "service", name, NULL);
+		master_metrics_capacity(svc->conf);
 	}
 	metrics_set("ispmail_master_start_time_seconds",
 	    (long long) master_start_time, NULL);

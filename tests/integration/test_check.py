@@ -7,6 +7,7 @@ import re
 import signal
 import smtplib
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -226,3 +227,53 @@ def test_qmgr_cap_reached_is_not_a_failure(make_instance, certs):
     m = re.search(r'^ispmail_cap_reached_total\{at="qmgr_destination_'
                   r'concurrency_limit"\} (\d+)$', r.stdout, re.M)
     assert m and int(m.group(1)) >= 1, r.stdout
+
+
+def test_chain_with_a_live_store_endpoint(make_instance, tmp_path):
+    """The store host is a running instance read through its metrics
+    endpoint (metricsd): its lmtpd and imapd capacity against the mx's
+    qmgr concurrency and a proxy host's sessions from their configs."""
+    store = make_instance(services=[
+        mailutil.lmtpd_service("lmtpd", harness.free_port(), maxproc=4),
+        harness.Service("imap", "imapd/imapd", maxproc=3,
+                        options={"imap_client_limit": "5"}),
+        harness.Service("metrics", "metricsd/metricsd", maxproc=1,
+                        options={"service_keep_running": "yes"}),
+    ])
+    store.start()
+    url = "http://127.0.0.1:%d/metrics" % store.port("metrics")
+
+    def capacity():
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body = resp.read().decode()
+        except OSError:
+            return False
+        return 'program="lmtpd"} 4' in body and body
+    text = harness.wait_for(capacity, timeout=10,
+                            what="the master's capacity gauges")
+    assert 'ispmail_service_capacity{service="imap",program="imapd"} 15' \
+        in text, text
+
+    mx = mx_host(tmp_path, smtpd_maxproc=30)
+    proxy = proxy_host(tmp_path, maxproc=2, sessions=10)
+    r = check(mx, proxy, "--metrics", url)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert ("%s: qmgr -> lmtpd: %s qmgr_destination_concurrency_limit 20 = "
+            "20 LMTP sessions > lmtpd maxproc 4: lower "
+            "qmgr_destination_concurrency_limit to 4 or raise lmtpd "
+            "maxproc to 20" % (url, mx)) in r.stdout, r.stdout
+    assert ("%s: proxyd -> imapd: proxyd sessions 20 > imap capacity 15 = "
+            "15" % url) in r.stdout, r.stdout
+    assert r.stdout.endswith("2 findings\n"), r.stdout
+    # Matched to the store's caps: nothing to report.
+    tmp2 = tmp_path / "ok"
+    tmp2.mkdir()
+    r = check(mx_host(tmp2, smtpd_maxproc=30, params={
+        "qmgr_destination_concurrency_limit": "4"}),
+        proxy_host(tmp2, maxproc=1, sessions=15), "--metrics", url)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    # An endpoint that does not answer is an error, not a pass.
+    r = check(mx, "--metrics", "http://127.0.0.1:%d/metrics"
+              % harness.free_port())
+    assert r.returncode == 1 and "ispmailctl: check: http://" in r.stderr
