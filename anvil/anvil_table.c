@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "anvil_table.h"
+#include "hash.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -34,13 +35,9 @@ struct anvil_table {
 static size_t
 anvil_hash(const struct anvil_table *t, const char *key, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL ^ t->seed;
-	size_t i;
+	uint64_t h = fnv1a64_update(1469598103934665603ULL ^ t->seed, key,
+	    len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char) key[i];
-		h *= 1099511628211ULL;
-	}
 	h ^= h >> 29;
 	return (size_t) h & (t->bucket_count - 1);
 }

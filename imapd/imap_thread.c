@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "imap.h"
 #include "imap_mailbox.h"
 #include "imap_sort.h"
@@ -103,22 +104,12 @@ thread_would_loop(struct thread_ctx *ctx, struct thread_node *parent,
 
 /* ---- the id table ------------------------------------------------------ */
 
-static size_t
-thread_hash(const char *s)
-{
-	size_t h = 14695981039346656037ULL & SIZE_MAX;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char) *s) * (size_t) 1099511628211ULL;
-	return h;
-}
-
 /* The node of id, made (a dummy) when absent; NULL when the pool is
  * spent (cannot happen: it is sized for every id). */
 static struct thread_node *
 thread_lookup(struct thread_ctx *ctx, const char *id, int *found_r)
 {
-	size_t i = thread_hash(id) & (ctx->table_size - 1);
+	size_t i = (size_t) fnv1a64(id) & (ctx->table_size - 1);
 
 	while (ctx->table[i] != NULL) {
 		if (strcmp(ctx->table[i]->id, id) == 0) {
@@ -451,7 +442,7 @@ thread_group_subjects(struct thread_ctx *ctx, struct thread_node **roots)
 		m = thread_root_msg(n);
 		if (m == NULL || m->subject[0] == '\0')
 			continue;
-		for (i = thread_hash(m->subject) & (size - 1);
+		for (i = (size_t) fnv1a64(m->subject) & (size - 1);
 		    keys[i] != NULL; i = (i + 1) & (size - 1)) {
 			if (strcmp(keys[i], m->subject) == 0)
 				break;
@@ -470,7 +461,7 @@ thread_group_subjects(struct thread_ctx *ctx, struct thread_node **roots)
 			pp = &n->next;
 			continue;
 		}
-		for (i = thread_hash(m->subject) & (size - 1);
+		for (i = (size_t) fnv1a64(m->subject) & (size - 1);
 		    strcmp(keys[i], m->subject) != 0;
 		    i = (i + 1) & (size - 1))
 			;

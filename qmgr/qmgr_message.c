@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "mail_host.h"
 #include "mail_params.h"
@@ -52,11 +53,7 @@ static struct qmgr_msg *id_hash[QMGR_HASH_SIZE];
 static struct qmgr_msg **
 qmgr_message_bucket(const char *id)
 {
-	uint32_t h = 2166136261U;
-
-	while (*id != '\0')
-		h = (h ^ (unsigned char) *id++) * 16777619U;
-	return &id_hash[h % QMGR_HASH_SIZE];
+	return &id_hash[fnv1a32(id) % QMGR_HASH_SIZE];
 }
 
 struct qmgr_msg *

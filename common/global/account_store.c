@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "account_store.h"
-#include "strhash.h"
+#include "hash.h"
 #include "xalloc.h"
 
 #define ACCOUNT_STORE_SIZE ((off_t) ACCOUNT_SLOTS * \
@@ -106,7 +106,7 @@ static long
 account_find(int fd, const char *login, int create, struct account_rec *rec,
 	char **error_r)
 {
-	uint32_t h = strhash_fnv1a(login);
+	uint32_t h = fnv1a32(login);
 	unsigned i, probe;
 
 	if (*login == '\0' || strlen(login) > ACCOUNT_LOGIN_MAX) {

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
-#include "strhash.h"
 #include "xalloc.h"
 
 #define METRICS_MAGIC 0x69736d6dU	/* "ismm" */
@@ -221,7 +221,7 @@ metrics_prepare(const char *dir, const char *file, unsigned uid,
 static struct metrics_slot *
 metrics_slot_find(const char *key, enum metrics_kind kind)
 {
-	uint32_t hash = strhash_fnv1a(key), i, state;
+	uint32_t hash = fnv1a32(key), i, state;
 	struct metrics_slot *slot;
 	int spins;
 

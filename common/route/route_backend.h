@@ -86,8 +86,8 @@ struct route_backend_ops {
 
 	/*
 	 * Optional (NULL when unsupported): verify a password by binding as
-	 * the user (LDAP, ldap_auth_bind = yes).  route.c calls it with the
-	 * canonical address of the mailbox mailbox_get found.  1 ok, 0
+	 * the user (LDAP, ldap_auth_bind = yes).  route_auth.c calls it with
+	 * the canonical address of the mailbox mailbox_get found.  1 ok, 0
 	 * refused, -1 temporary failure.
 	 */
 	int (*auth_bind)(void *backend, const char *address,

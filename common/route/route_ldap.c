@@ -14,6 +14,7 @@
 #include <ldap.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "metrics.h"
 #include "mail_params.h"
@@ -24,18 +25,6 @@
 #include "route_ldap_int.h"
 
 /* ---- the cache ---------------------------------------------------------- */
-
-static size_t
-route_ldap_hash(const char *key)
-{
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
-
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char) *key;
-		h *= 1099511628211ULL;
-	}
-	return (size_t) h;
-}
 
 static void
 route_ldap_cache_record_free(struct route_ldap_cache_entry *e)
@@ -70,7 +59,7 @@ route_ldap_cache_remove(struct route_ldap *rl, struct route_ldap_cache_entry *e)
 {
 	struct route_ldap_cache_entry **pp;
 
-	pp = &rl->buckets[route_ldap_hash(e->key) & (rl->bucket_count - 1)];
+	pp = &rl->buckets[(size_t) fnv1a64(e->key) & (rl->bucket_count - 1)];
 	while (*pp != e)
 		pp = &(*pp)->hash_next;
 	*pp = e->hash_next;
@@ -113,7 +102,7 @@ route_ldap_cache_find(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	if (rl->bucket_count == 0)
 		return NULL;
 	full = route_ldap_cache_key(kind, key);
-	for (e = rl->buckets[route_ldap_hash(full) & (rl->bucket_count - 1)];
+	for (e = rl->buckets[(size_t) fnv1a64(full) & (rl->bucket_count - 1)];
 	    e != NULL; e = e->hash_next)
 		if (strcmp(e->key, full) == 0)
 			break;
@@ -151,7 +140,7 @@ route_ldap_cache_store(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	e->key = route_ldap_cache_key(kind, key);
 	e->expires = route_ldap_now() + (time_t) ttl;
 	/* Replace an older answer for the same key. */
-	bucket = route_ldap_hash(e->key) & (rl->bucket_count - 1);
+	bucket = (size_t) fnv1a64(e->key) & (rl->bucket_count - 1);
 	for (old = rl->buckets[bucket]; old != NULL; old = old->hash_next)
 		if (strcmp(old->key, e->key) == 0)
 			break;

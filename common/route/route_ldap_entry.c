@@ -418,7 +418,10 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	route_ldap_lower_domain(m->address);
 	for (i = 0; i < m->alt_count; i++)
 		route_ldap_lower_domain(m->alt_addresses[i]);
-	/* userPassword holds "{CRYPT}hash"; route.c wants the crypt(3) hash. */
+	/*
+	 * userPassword holds "{CRYPT}hash"; route_auth.c wants the crypt(3)
+	 * hash.
+	 */
 	if (m->password_hash != NULL
 	    && strncasecmp(m->password_hash, "{CRYPT}", 7) == 0)
 		memmove(m->password_hash, m->password_hash + 7,

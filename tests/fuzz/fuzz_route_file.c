@@ -1,5 +1,5 @@
 /*
- * fuzz_route_file: the routing map parser (route_file.c,
+ * fuzz_route_file: the routing map parser (route_file_parse.c,
  * ispmail-routes(5)) through the routing API, as every daemon loads the
  * map: the input is the map file; a map that loads answers lookups and
  * lists.
