@@ -643,3 +643,36 @@ master_conf_same_command(const struct master_service_conf *a,
 		b->override_count)
 	    && same_strings(a->args, a->arg_count, b->args, b->arg_count);
 }
+
+const char *
+master_service_program(const struct master_service_conf *sc)
+{
+	const char *slash = strrchr(sc->command, '/');
+
+	return slash != NULL ? slash + 1 : sc->command;
+}
+
+const char *
+master_service_param(const struct master_service_conf *sc, const char *name)
+{
+	size_t len = strlen(name);
+	int i;
+
+	for (i = sc != NULL ? sc->override_count - 1 : -1; i >= 0; i--)
+		if (strncmp(sc->overrides[i], name, len) == 0
+		    && sc->overrides[i][len] == '=')
+			return sc->overrides[i] + len + 1;
+	return params_value(name);
+}
+
+long long
+master_service_param_int(const struct master_service_conf *sc,
+	const char *name)
+{
+	const char *value = master_service_param(sc, name);
+	long long n = 0;
+
+	if (value == NULL || params_parse_int(value, &n) < 0)
+		return 0;
+	return n;
+}

@@ -72,4 +72,13 @@ int master_conf_same_listener(const struct master_service_conf *a,
 int master_conf_same_command(const struct master_service_conf *a,
 	const struct master_service_conf *b);
 
+/* The program a service runs: its command's last path element. */
+const char *master_service_program(const struct master_service_conf *sc);
+/* The service's -o value of name, else the loaded main.conf's (or NULL). */
+const char *master_service_param(const struct master_service_conf *sc,
+	const char *name);
+/* The same as an integer; 0 when unset or not a number. */
+long long master_service_param_int(const struct master_service_conf *sc,
+	const char *name);
+
 #endif

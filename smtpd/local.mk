@@ -38,6 +38,9 @@ EXTRA_DIST += tests/integration/test_proxy_trust.py
 smtpd_smtpd_SOURCES += smtpd/smtpd_filter.c smtpd/smtpd_filter.h \
 	smtpd/smtpd_poison.c smtpd/smtpd_poison.h
 EXTRA_DIST += tests/integration/test_filter.py bench/filter-load
+# The exploited-account alarm (issue 19).
+smtpd_smtpd_SOURCES += smtpd/smtpd_account.c smtpd/smtpd_account.h
+EXTRA_DIST += tests/integration/test_account_alarm.py
 # Sender authentication: SPF, DKIM, DMARC, DKIM signing (issue 18).
 smtpd_smtpd_SOURCES += smtpd/smtpd_authres.c smtpd/smtpd_authres.h \
 	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h \

@@ -25,6 +25,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_account.h"
 #include "smtpd_filter.h"
 #include "smtp_syntax.h"
 #include "smtpd_reputation.h"
@@ -473,7 +474,7 @@ smtpd_pre_init(void *ctx)
 	    &smtpd.bare_newline) < 0)
 		log_fatal("smtpd_forbid_bare_newline: %s is neither normalize "
 		    "nor reject", var_smtpd_forbid_bare_newline);
-	if (smtpd_filter_check(&error) < 0)
+	if (smtpd_filter_check(&error) < 0 || smtpd_account_check(&error) < 0)
 		log_fatal("%s", error);
 	/* The key may be readable by root only: load it before the drop. */
 	smtpd.tls = tls_server_new(&error);

@@ -21,6 +21,7 @@
 #include "route.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_account.h"
 #include "smtpd_authres.h"
 #include "smtpd_msa.h"
 #include "smtpd_trust.h"
@@ -188,6 +189,8 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 		(void) smtpd_error(ss);
 		return;
 	}
+	if (smtpd_account_mail(ss) < 0)
+		return;
 	if (strncasecmp(args, "FROM:", 5) != 0 ||
 	    smtpd_parse_path(args + 5, &path, &params) < 0) {
 		smtpd_reply(ss, "501 5.5.4 Syntax: MAIL FROM:<address>");

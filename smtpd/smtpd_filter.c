@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "clamd_client.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "qfile.h"
 #include "route.h"
 #include "scan_client.h"
@@ -134,6 +136,21 @@ filter_after_received(const struct buf *msg)
 	return (size_t) (p - buf_cstr(msg));
 }
 
+/* One verdict of a pool, for ispmail_filter_verdicts_total. */
+static void
+filter_count(const char *filter, const char *verdict)
+{
+	metrics_inc("ispmail_filter_verdicts_total", "filter", filter,
+	    "verdict", verdict, NULL);
+}
+
+/* A message the filter refused or deferred, by smtpd's reject reason. */
+static void
+filter_reject(const char *reason)
+{
+	metrics_inc("ispmail_smtpd_rejects_total", "reason", reason, NULL);
+}
+
 /* Scan msg with every configured pool at once; fills v. */
 static void
 filter_scan(const struct buf *msg, struct filter_verdict *v)
@@ -141,6 +158,7 @@ filter_scan(const struct buf *msg, struct filter_verdict *v)
 	struct scan_job *jobs[2], *spamd = NULL, *clamd = NULL;
 	struct buf *req;
 	char *slots, *error = NULL;
+	struct timespec start, end;
 	size_t count = 0;
 	int rc;
 
@@ -171,9 +189,17 @@ filter_scan(const struct buf *msg, struct filter_verdict *v)
 	if (clamd != NULL)
 		jobs[count++] = clamd;
 	slots = xasprintf("%s/filter/slots", var_queue_directory);
+	(void) clock_gettime(CLOCK_MONOTONIC, &start);
 	scan_run(jobs, count, slots, var_filter_connection_limit,
 	    var_filter_connect_timeout * 1000, var_filter_scan_timeout * 1000);
+	(void) clock_gettime(CLOCK_MONOTONIC, &end);
 	free(slots);
+	/* Both pools scan at once: the run's time is each one's latency. */
+	for (size_t i = 0; i < count; i++)
+		metrics_observe("ispmail_filter_scan_seconds",
+		    (double) (end.tv_sec - start.tv_sec) +
+		    (double) (end.tv_nsec - start.tv_nsec) / 1e9, "filter",
+		    jobs[i] == spamd ? "spamd" : "clamd", NULL);
 	for (size_t i = 0; i < count; i++) {
 		struct scan_job *j = jobs[i];
 		const struct buf *reply = scan_job_reply(j);
@@ -188,6 +214,10 @@ filter_scan(const struct buf *msg, struct filter_verdict *v)
 				rc = clamd_parse(buf_cstr(reply),
 				    buf_len(reply), &v->virus, &error);
 			}
+			filter_count(j == spamd ? "spamd" : "clamd",
+			    rc < 0 ? "error" : j == spamd ? (v->spam.spam ?
+			    "spam" : "ham") : v->virus != NULL ? "virus" :
+			    "clean");
 			if (rc < 0) {
 				/* An error reply: the filter is unwell. */
 				free(v->failure);
@@ -199,12 +229,17 @@ filter_scan(const struct buf *msg, struct filter_verdict *v)
 			}
 			break;
 		case SCAN_UNAVAILABLE:
+			filter_count(j == spamd ? "spamd" : "clamd",
+			    "unavailable");
 			v->unavailable = 1;
 			free(v->failure);
 			v->failure = xstrdup(scan_job_error(j));
 			break;
 		case SCAN_CRASHED:
 		case SCAN_TIMEOUT:
+			filter_count(j == spamd ? "spamd" : "clamd",
+			    scan_job_status(j) == SCAN_CRASHED ? "crashed" :
+			    "timeout");
 			v->failed = 1;
 			free(v->failure);
 			v->failure = xstrdup(scan_job_error(j));
@@ -416,9 +451,8 @@ filter_record(struct smtpd_session *ss, struct qfile_writer *w,
 	return rc;
 }
 
-/* Hold the message (outcome) with reason as its F record. */
-static int
-filter_hold(struct qfile_writer *w, const char *reason,
+int
+smtpd_filter_hold(struct qfile_writer *w, const char *reason,
 	struct smtpd_filter_outcome *o)
 {
 	struct buf *rec = buf_new(4096);
@@ -462,7 +496,7 @@ filter_poison(struct smtpd_session *ss, struct qfile_writer *w,
 	if (strcmp(var_filter_poison_action, "hold") == 0) {
 		char *reason = xasprintf("poison: the content filter failed "
 		    "%lld times on this message (sha256=%s)", count, hash);
-		int rc = filter_hold(w, reason, o);
+		int rc = smtpd_filter_hold(w, reason, o);
 
 		free(reason);
 		if (rc == 0 && filter_headers(w, NULL, 0, "poison message")
@@ -471,6 +505,7 @@ filter_poison(struct smtpd_session *ss, struct qfile_writer *w,
 		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return -1;
 	}
+	filter_reject("filter_defer");
 	smtpd_reply(ss, "451 4.7.0 Error: this message cannot be scanned; "
 	    "contact the postmaster");
 	return -1;
@@ -496,7 +531,7 @@ filter_outbound(struct smtpd_session *ss, struct qfile_writer *w,
 	    "from %s: message held, not sent", qfile_writer_id(w),
 	    ss->auth_user != NULL ? ss->auth_user : "(none)", v->spam.score,
 	    v->spam.symbols, ss->peer->client_addr);
-	rc = filter_hold(w, reason, o);
+	rc = smtpd_filter_hold(w, reason, o);
 	free(reason);
 	if (rc == 0)
 		return 0;
@@ -532,6 +567,7 @@ filter_inbound(struct smtpd_session *ss, struct qfile_writer *w,
 		    "recipient's discard score; from=<%s> client=%s tests=%s",
 		    qfile_writer_id(w), v->spam.score, ss->env.sender,
 		    ss->peer->client_addr, v->spam.symbols);
+		filter_reject("filter");
 		smtpd_reply(ss, "550 5.7.1 Error: message refused as spam");
 		goto out;
 	}
@@ -595,6 +631,7 @@ smtpd_filter_message(struct smtpd_session *ss, struct qfile_writer *w,
 			rc = filter_poison(ss, w, hash, count, 1, o);
 			goto done;
 		}
+		filter_reject("filter_defer");
 		smtpd_reply(ss, "451 4.7.1 Error: content filter failed, try "
 		    "again later");
 		goto done;
@@ -605,6 +642,7 @@ smtpd_filter_message(struct smtpd_session *ss, struct qfile_writer *w,
 		    v.virus, ss->env.sender, ss->peer->client_addr,
 		    ss->auth_user != NULL ? " sasl_user=" : "",
 		    ss->auth_user != NULL ? ss->auth_user : "");
+		filter_reject("filter");
 		smtpd_reply(ss, "554 5.7.1 Error: virus found: %s", v.virus);
 		goto done;
 	}
@@ -613,6 +651,7 @@ smtpd_filter_message(struct smtpd_session *ss, struct qfile_writer *w,
 		    "(filter_failure_action=%s)", id, v.failure,
 		    var_filter_failure_action);
 		if (strcmp(var_filter_failure_action, "accept") != 0) {
+			filter_reject("filter_defer");
 			smtpd_reply(ss, "451 4.7.1 Error: content filter "
 			    "unavailable, try again later");
 			goto done;

@@ -48,4 +48,11 @@ int smtpd_filter_enabled(void);
 int smtpd_filter_message(struct smtpd_session *ss, struct qfile_writer *w,
 	struct smtpd_filter_outcome *outcome);
 
+/*
+ * Hold the message: reason as its F record (ispmailctl queue show says
+ * it), o to hold/ without direct delivery.  0; -1 (logged).
+ */
+int smtpd_filter_hold(struct qfile_writer *w, const char *reason,
+	struct smtpd_filter_outcome *o);
+
 #endif

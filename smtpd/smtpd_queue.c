@@ -32,6 +32,7 @@
 #include "service.h"
 #include "smtp_data.h"
 #include "smtpd.h"
+#include "smtpd_account.h"
 #include "smtpd_authres.h"
 #include "smtpd_filter.h"
 #include "smtpd_msa.h"
@@ -286,7 +287,8 @@ smtpd_queue_commit(struct smtpd_session *ss, struct qfile_writer **wp,
 		free(id);
 		return;
 	}
-	if (smtpd_filter_message(ss, *wp, &filter) < 0) {
+	if (smtpd_filter_message(ss, *wp, &filter) < 0 ||
+	    (!filter.all_done && smtpd_account_message(ss, *wp, &filter) < 0)) {
 		/* Refused or deferred: the reply is out, nothing queued. */
 		qfile_writer_abort(wp);
 		free(id);

@@ -10,6 +10,7 @@
 #define ISPMAIL_CTL_H
 
 #include <stddef.h>
+#include <time.h>
 
 /*
  * Everything ispmailctl prints goes through these two: every %s and %c
@@ -30,6 +31,8 @@ int ctl_check(int argc, char **argv);
 int ctl_baseline(int argc, char **argv);
 /* ispmailctl trace ID: a message's life from the logs (ctl_trace.c). */
 int ctl_trace(int argc, char **argv);
+/* One sample of every figure at now (the master's minute too): 0, 1. */
+int ctl_baseline_take(time_t now);
 /* ispmailctl config [-n] [name ...]: the effective main.conf (postconf). */
 int ctl_config(int argc, char **argv);
 
@@ -49,6 +52,10 @@ int ctl_dkim(int argc, char **argv);
 
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
+/* Release message id from hold/ (through qmgr when it runs): 0, 1. */
+int ctl_queue_release(const char *id);
+/* ispmailctl account: the exploited-account alarm (ctl_account.c). */
+int ctl_account(int argc, char **argv);
 
 /* Queue files found below a directory (ctl_queue.c). */
 struct ctl_qentry {

@@ -16,12 +16,13 @@
  * "TIME FIGURE VALUE" a line (so a test or a cron job can feed a week in
  * one run); times are taken in local time for the hour of the week.
  *
- * "ispmailctl baseline sample", run each minute (cron), takes the
- * figures itself: the queue sizes, the accept, delivery and deferral
- * rates per minute (from the counters, metrics.h) and the load average.
- *
- * XXX: per-account baselines (hold and suspend) are not done, and I/O
- * load is not sampled.
+ * "ispmailctl baseline sample" takes the figures itself: the queue
+ * sizes, the accept, delivery and deferral rates per minute (from the
+ * counters, metrics.h), the load average and the disks' sectors read and
+ * written per minute (/proc/diskstats).  The master runs it every
+ * baseline_sample_time in a child as mail_owner (master_metrics.c), so
+ * no cron job is needed.  Per-account volumes are smtpd's
+ * (account_store.h, ispmailctl account).
  */
 #include "config.h"
 
@@ -375,13 +376,46 @@ baseline_parse(const char *text, double *sums)
 	}
 }
 
+/*
+ * The sectors read and written so far on the machine's whole disks (the
+ * ones /sys/block lists: partitions would count twice): 0, -1 unknown.
+ */
 static int
-baseline_take(time_t now)
+baseline_io_sectors(double *sectors_r)
+{
+	char line[512], name[64], *path;
+	unsigned long long rd, wr;
+	unsigned lines = 0;
+	int found = 0;
+	FILE *fp = fopen("/proc/diskstats", "r");
+
+	*sectors_r = 0;
+	if (fp == NULL)
+		return -1;
+	/* One line a device; a machine has far fewer than this. */
+	while (lines++ < 100000 && fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%*u %*u %63s %*u %*u %llu %*u %*u %*u %llu",
+		    name, &rd, &wr) != 3 || strncmp(name, "loop", 4) == 0
+		    || strncmp(name, "ram", 3) == 0 || strchr(name, '/'))
+			continue;
+		path = xasprintf("/sys/block/%s", name);
+		if (access(path, F_OK) == 0) {
+			*sectors_r += (double) rd + (double) wr;
+			found = 1;
+		}
+		free(path);
+	}
+	(void) fclose(fp);
+	return found ? 0 : -1;
+}
+
+int
+ctl_baseline_take(time_t now)
 {
 	struct baseline_store *st = xcalloc(1, sizeof(*st));
 	struct baseline_figure *f;
 	struct buf *text = buf_new(METRICS_TEXT_MAX);
-	double sums[BASELINE_NSOURCES], load = -1, minutes;
+	double sums[BASELINE_NSOURCES], load = -1, minutes, io;
 	char *error = NULL;
 	int alarms = 0, rc = 1, taken = 0;
 	size_t i;
@@ -415,6 +449,17 @@ baseline_take(time_t now)
 		f->last_raw = sums[i];
 		f->last_time = (int64_t) now;
 	}
+	if (baseline_io_sectors(&io) == 0
+	    && (f = baseline_figure(st, "io_sectors_rate")) != NULL) {
+		minutes = (double) (now - (time_t) f->last_time) / 60.0;
+		if (f->last_time > 0 && minutes > 0 && io >= f->last_raw) {
+			alarms += baseline_sample(f, now,
+			    (io - f->last_raw) / minutes);
+			taken++;
+		}
+		f->last_raw = io;
+		f->last_time = (int64_t) now;
+	}
 	if ((fp = fopen("/proc/loadavg", "r")) != NULL) {
 		if (fscanf(fp, "%lf", &load) == 1
 		    && (f = baseline_figure(st, "load")) != NULL) {
@@ -441,13 +486,13 @@ ctl_baseline(int argc, char **argv)
 	char *end;
 
 	if (argc == 2 && strcmp(argv[1], "sample") == 0)
-		return baseline_take(time(NULL));
+		return ctl_baseline_take(time(NULL));
 	if (argc == 4 && strcmp(argv[1], "sample") == 0
 	    && strcmp(argv[2], "-t") == 0) {
 		errno = 0;
 		when = strtoll(argv[3], &end, 10);
 		if (errno == 0 && *end == '\0' && end != argv[3] && when > 0)
-			return baseline_take((time_t) when);
+			return ctl_baseline_take((time_t) when);
 	}
 	if (argc == 2 && strcmp(argv[1], "feed") == 0)
 		return baseline_feed();

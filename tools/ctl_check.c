@@ -19,17 +19,32 @@
  *   many LMTP sessions to each store host);
  *   proxyd sessions (maxproc x proxy_session_limit) of every proxy host
  *   -> imapd (or popd) capacity, maxproc x sessions per process, of each
- *   store host.
+ *   store host;
+ *   smtpd processes that scan (spamd_servers or clamd_servers set, one
+ *   scan per pool per session) -> filter_connection_limit x the hosts of
+ *   the pool (the slots of this machine);
+ *   every machine's scans in flight to one filter host (the smaller of
+ *   its scanning smtpd processes and filter_connection_limit) ->
+ *   filter_server_capacity (spamd --max-children, clamd MaxThreads).
  *
  * Cross-host sums assume the worst case: every upstream may pick the same
  * downstream host.  -o overrides given to ispmailctl apply to the first
  * host only.
+ *
+ * A host may also be given as its metrics endpoint (--metrics URL, what
+ * metricsd serves): its master's ispmail_service_capacity gauges say what
+ * each of its services holds in flight (lmtpd, imapd, popd, qmgr, proxyd),
+ * which covers the cross-host links; its directory and filter are not
+ * seen that way.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 #include "buf.h"
 #include "ctl.h"
@@ -38,8 +53,25 @@
 #include "params.h"
 #include "xalloc.h"
 
+/* The largest exposition --metrics reads, and how long it may take. */
+#define CTL_CHECK_METRICS_MAX (4 * 1024 * 1024)
+#define CTL_CHECK_METRICS_TIMEOUT 10L
+
 /* Configuration directories one check reads at most. */
 #define CTL_CHECK_HOSTS_MAX 64
+/* Filter hosts (spamd, clamd) one configuration lists at most. */
+#define CTL_CHECK_FILTERS_MAX 32
+/* The longest filter host name (host:port) kept. */
+#define CTL_CHECK_FILTER_NAME_MAX 255
+
+/* One filter host of a pool, as spamd_servers or clamd_servers name it. */
+struct check_filter {
+	char *name;			/* "spamd 127.0.0.1:783" */
+	long long pool_hosts;		/* hosts in its pool */
+	int first;			/* its pool's first host */
+	long long procs;		/* smtpd processes scanning with it */
+	struct buf *detail;		/* "smtp maxproc 100 + ..." */
+};
 
 /* What one host's configuration says about its tiers. */
 struct check_host {
@@ -55,40 +87,11 @@ struct check_host {
 	long long proxy_imap, proxy_pop;/* proxyd sessions per front */
 	long long imapd_cap, popd_cap;	/* store capacity */
 	struct buf *imapd_detail, *popd_detail;
+	long long filter_limit;		/* filter_connection_limit */
+	long long filter_capacity;	/* filter_server_capacity */
+	struct check_filter filter[CTL_CHECK_FILTERS_MAX];
+	int filters;
 };
-
-static const char *
-ctl_check_program(const struct master_service_conf *sc)
-{
-	const char *slash = strrchr(sc->command, '/');
-
-	return slash != NULL ? slash + 1 : sc->command;
-}
-
-/* The service's -o value of name, or main.conf's. */
-static const char *
-ctl_check_value(const struct master_service_conf *sc, const char *name)
-{
-	size_t len = strlen(name);
-	int i;
-
-	for (i = sc != NULL ? sc->override_count - 1 : -1; i >= 0; i--)
-		if (strncmp(sc->overrides[i], name, len) == 0
-		    && sc->overrides[i][len] == '=')
-			return sc->overrides[i] + len + 1;
-	return params_value(name);
-}
-
-static long long
-ctl_check_int(const struct master_service_conf *sc, const char *name)
-{
-	const char *value = ctl_check_value(sc, name);
-	long long n = 0;
-
-	if (value == NULL || params_parse_int(value, &n) < 0)
-		return 0;
-	return n;
-}
 
 /* Start the next term of a sum shown to the operator. */
 static void
@@ -98,16 +101,66 @@ ctl_check_sep(struct buf *b)
 		(void) buf_append_str(b, " + ");
 }
 
+/* The hosts of a pool list, split at commas and spaces, in place. */
+static int
+ctl_check_split(char *list, char **hosts, int max)
+{
+	char *p, *save = NULL;
+	int n = 0;
+
+	for (p = strtok_r(list, ", \t", &save); p != NULL && n < max;
+	    p = strtok_r(NULL, ", \t", &save))
+		if (strlen(p) <= CTL_CHECK_FILTER_NAME_MAX)
+			hosts[n++] = p;
+	return n;
+}
+
+/* sc scans with each host of list (pool kind): count its processes. */
+static void
+ctl_check_pool(struct check_host *h, const struct master_service_conf *sc,
+	const char *kind, const char *list)
+{
+	char *copy = xstrdup(list), *names[CTL_CHECK_FILTERS_MAX], *name;
+	int i, j, n = ctl_check_split(copy, names, CTL_CHECK_FILTERS_MAX);
+	struct check_filter *f;
+
+	for (j = 0; j < n; j++) {
+		name = xasprintf("%s %s", kind, names[j]);
+		for (i = 0; i < h->filters; i++)
+			if (strcasecmp(h->filter[i].name, name) == 0)
+				break;
+		if (i == h->filters) {
+			if (h->filters >= CTL_CHECK_FILTERS_MAX) {
+				free(name);
+				continue;
+			}
+			h->filter[i].name = name;
+			h->filter[i].detail = buf_new(4096);
+			h->filters++;
+		} else {
+			free(name);
+		}
+		f = &h->filter[i];
+		f->procs += sc->maxproc;
+		f->pool_hosts = n;
+		f->first |= j == 0;
+		ctl_check_sep(f->detail);
+		(void) buf_printf(f->detail, "%s maxproc %lld", sc->name,
+		    sc->maxproc);
+	}
+	free(copy);
+}
+
 /* Take one service's share of each tier. */
 static void
 ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
 {
-	const char *prog = ctl_check_program(sc);
+	const char *prog = master_service_program(sc);
 	long long per_proc = 1;
 	const char *front;
 
 	if (strcmp(prog, "imapd") == 0) {
-		per_proc = ctl_check_int(sc, "imap_client_limit");
+		per_proc = master_service_param_int(sc, "imap_client_limit");
 		if (per_proc < 1)
 			per_proc = 1;
 		if (per_proc > h->imap_per_proc)
@@ -122,22 +175,33 @@ ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
 		(void) buf_printf(h->popd_detail, "%s maxproc %lld", sc->name,
 		    sc->maxproc);
 	} else if (strcmp(prog, "qmgr") == 0) {
-		h->qmgr_conc = ctl_check_int(sc,
+		h->qmgr_conc = master_service_param_int(sc,
 		    "qmgr_destination_concurrency_limit");
 		return;
 	} else if (strcmp(prog, "lmtpd") == 0) {
 		h->lmtpd_max += sc->maxproc;
 	} else if (strcmp(prog, "proxyd") == 0) {
 		long long sessions = sc->maxproc
-		    * ctl_check_int(sc, "proxy_session_limit");
+		    * master_service_param_int(sc, "proxy_session_limit");
 
-		front = ctl_check_value(sc, "proxy_front");
+		front = master_service_param(sc, "proxy_front");
 		if (front != NULL && strcmp(front, "imap") == 0)
 			h->proxy_imap += sessions;
 		else if (front != NULL && strcmp(front, "pop3") == 0)
 			h->proxy_pop += sessions;
 		return;
-	} else if (strcmp(prog, "smtpd") != 0 && strcmp(prog, "authd") != 0) {
+	} else if (strcmp(prog, "smtpd") == 0) {
+		const char *spamd = master_service_param(sc, "spamd_servers");
+		const char *clamd = master_service_param(sc, "clamd_servers");
+
+		if ((spamd != NULL && *spamd != '\0')
+		    || (clamd != NULL && *clamd != '\0')) {
+			if (spamd != NULL)
+				ctl_check_pool(h, sc, "spamd", spamd);
+			if (clamd != NULL)
+				ctl_check_pool(h, sc, "clamd", clamd);
+		}
+	} else if (strcmp(prog, "authd") != 0) {
 		return;
 	}
 	/* Every one of these asks the directory. */
@@ -184,8 +248,10 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 	}
 	free(path);
 	h->ldap = strcmp(params_value("route_backend"), "ldap") == 0;
-	h->ldap_capacity = ctl_check_int(NULL, "ldap_server_capacity");
-	h->ldap_pool = ctl_check_int(NULL, "ldap_pool_size");
+	h->ldap_capacity = master_service_param_int(NULL, "ldap_server_capacity");
+	h->ldap_pool = master_service_param_int(NULL, "ldap_pool_size");
+	h->filter_limit = master_service_param_int(NULL, "filter_connection_limit");
+	h->filter_capacity = master_service_param_int(NULL, "filter_server_capacity");
 	h->dir_detail = buf_new(4096);
 	h->imapd_detail = buf_new(4096);
 	h->popd_detail = buf_new(4096);
@@ -195,6 +261,140 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 	return 0;
 }
 
+static size_t
+ctl_check_curl_write(char *data, size_t size, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+
+	/* Past the cap the transfer fails (a short write stops curl). */
+	if (buf_len(b) + size * n > CTL_CHECK_METRICS_MAX
+	    || buf_append(b, data, size * n) < 0)
+		return 0;
+	return size * n;
+}
+
+/* The value of label name in a series key, copied to out; 0, -1. */
+static int
+ctl_check_label(const char *key, const char *name, char *out, size_t size)
+{
+	char *want = xasprintf("%s=\"", name);
+	const char *p = strstr(key, want), *end;
+
+	if (p != NULL && (p == key || p[-1] == '{' || p[-1] == ','))
+		p += strlen(want);
+	else
+		p = NULL;
+	free(want);
+	if (p == NULL || (end = strchr(p, '"')) == NULL
+	    || (size_t) (end - p) >= size)
+		return -1;
+	memcpy(out, p, (size_t) (end - p));
+	out[end - p] = '\0';
+	return 0;
+}
+
+/* One ispmail_service_capacity line of an endpoint into h. */
+static void
+ctl_check_capacity(struct check_host *h, const char *line)
+{
+	char prog[64], front[64], name[128];
+	const char *space = strrchr(line, ' ');
+	long long cap;
+	char *end;
+
+	if (space == NULL || ctl_check_label(line, "program", prog,
+	    sizeof(prog)) < 0 || ctl_check_label(line, "service", name,
+	    sizeof(name)) < 0)
+		return;
+	cap = strtoll(space + 1, &end, 10);
+	if (end == space + 1 || cap < 0)
+		return;
+	if (strcmp(prog, "lmtpd") == 0) {
+		h->lmtpd_max += cap;
+	} else if (strcmp(prog, "qmgr") == 0) {
+		h->qmgr_conc = cap;
+	} else if (strcmp(prog, "imapd") == 0) {
+		h->imapd_cap += cap;
+		ctl_check_sep(h->imapd_detail);
+		(void) buf_printf(h->imapd_detail, "%s capacity %lld", name,
+		    cap);
+	} else if (strcmp(prog, "popd") == 0) {
+		h->popd_cap += cap;
+		ctl_check_sep(h->popd_detail);
+		(void) buf_printf(h->popd_detail, "%s maxproc %lld", name,
+		    cap);
+	} else if (strcmp(prog, "proxyd") == 0
+	    && ctl_check_label(line, "front", front, sizeof(front)) == 0) {
+		if (strcmp(front, "imap") == 0)
+			h->proxy_imap += cap;
+		else if (strcmp(front, "pop3") == 0)
+			h->proxy_pop += cap;
+	}
+}
+
+/*
+ * A host from its metrics endpoint (http or https URL).  0 ok; -1
+ * (message printed).
+ */
+static int
+ctl_check_fetch(struct check_host *h, const char *url)
+{
+	struct buf *body = buf_new(CTL_CHECK_METRICS_MAX + 1);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	const char *line, *nl;
+	long status = 0;
+	CURLcode rc;
+	CURL *curl;
+	int ret = -1;
+
+	h->dir = xstrdup(url);
+	h->dir_detail = buf_new(4096);
+	h->imapd_detail = buf_new(4096);
+	h->popd_detail = buf_new(4096);
+	curl = curl_easy_init();
+	if (curl == NULL) {
+		ctl_eprintf("ispmailctl: check: %s: curl init failed\n", url);
+		goto out;
+	}
+	(void) curl_easy_setopt(curl, CURLOPT_URL, url);
+	(void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void) curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	(void) curl_easy_setopt(curl, CURLOPT_TIMEOUT, CTL_CHECK_METRICS_TIMEOUT);
+	(void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	(void) curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	(void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+	    ctl_check_curl_write);
+	(void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	rc = curl_easy_perform(curl);
+	(void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	if (rc != CURLE_OK || status != 200) {
+		ctl_eprintf("ispmailctl: check: %s: %s\n", url,
+		    rc != CURLE_OK ? (*errbuf != '\0' ? errbuf :
+		    curl_easy_strerror(rc)) : "HTTP status not 200");
+		goto out;
+	}
+	for (line = buf_cstr(body); *line != '\0'; line = nl + 1) {
+		char one[512];
+		size_t len;
+
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		len = (size_t) (nl - line);
+		if (len < sizeof(one) && strncmp(line,
+		    "ispmail_service_capacity{", 25) == 0) {
+			memcpy(one, line, len);
+			one[len] = '\0';
+			ctl_check_capacity(h, one);
+		}
+	}
+	ret = 0;
+out:
+	buf_free(&body);
+	return ret;
+}
+
 static void
 ctl_check_host_free(struct check_host *h)
 {
@@ -202,6 +402,10 @@ ctl_check_host_free(struct check_host *h)
 	buf_free(&h->dir_detail);
 	buf_free(&h->imapd_detail);
 	buf_free(&h->popd_detail);
+	for (int i = 0; i < h->filters; i++) {
+		free(h->filter[i].name);
+		buf_free(&h->filter[i].detail);
+	}
 }
 
 /* The findings within one host; returns how many. */
@@ -233,6 +437,96 @@ ctl_check_host(const struct check_host *h)
 		    h->ldap_pool, h->imap_per_proc, h->ldap_pool);
 		found++;
 	}
+	for (int i = 0; i < h->filters; i++) {
+		const struct check_filter *f = &h->filter[i];
+		long long slots = h->filter_limit * f->pool_hosts;
+
+		/* Once per pool: its first host stands for it. */
+		if (!f->first || h->filter_limit == 0 || slots >= f->procs)
+			continue;
+		ctl_printf("%s: smtpd -> %.5s pool: %s = %lld scans in flight "
+		    "> filter_connection_limit %lld x %lld host%s = %lld "
+		    "slots (the rest get 451 4.7.1): raise "
+		    "filter_connection_limit to %lld if the filter hosts can "
+		    "take it, or lower those maxproc to a total of %lld\n",
+		    h->dir, f->name, buf_cstr(f->detail), f->procs,
+		    h->filter_limit, f->pool_hosts,
+		    f->pool_hosts == 1 ? "" : "s", slots,
+		    (f->procs + f->pool_hosts - 1) / f->pool_hosts,
+		    slots);
+		found++;
+	}
+	return found;
+}
+
+/*
+ * Every machine's scans in flight to each filter host against that
+ * host's capacity (the largest filter_server_capacity a machine that
+ * uses it states).
+ */
+static int
+ctl_check_filters(const struct check_host *hosts, int count)
+{
+	struct buf *detail = buf_new(8192);
+	int i, j, k, found = 0, notes = 0;
+
+	for (i = 0; i < count; i++) {
+		for (j = 0; j < hosts[i].filters; j++) {
+			const char *name = hosts[i].filter[j].name;
+			long long total = 0, capacity = 0, users = 0, n;
+			int seen = 0;
+
+			/* Judged once, at the first machine naming it. */
+			for (k = 0; k < i && !seen; k++)
+				for (int m = 0; m < hosts[k].filters; m++)
+					if (strcasecmp(hosts[k].filter[m].name,
+					    name) == 0)
+						seen = 1;
+			if (seen)
+				continue;
+			buf_reset(detail);
+			for (k = i; k < count; k++) {
+				for (int m = 0; m < hosts[k].filters; m++) {
+					if (strcasecmp(hosts[k].filter[m].name,
+					    name) != 0)
+						continue;
+					n = hosts[k].filter[m].procs;
+					if (hosts[k].filter_limit > 0
+					    && hosts[k].filter_limit < n)
+						n = hosts[k].filter_limit;
+					total += n;
+					users++;
+					if (hosts[k].filter_capacity > capacity)
+						capacity =
+						    hosts[k].filter_capacity;
+					ctl_check_sep(detail);
+					(void) buf_printf(detail, "%s %lld",
+					    hosts[k].dir, n);
+				}
+			}
+			if (capacity == 0) {
+				if (notes++ == 0)
+					ctl_printf("note: filter capacity "
+					    "unknown: set filter_server_"
+					    "capacity to check %s = %lld "
+					    "scans in flight to %s\n",
+					    buf_cstr(detail), total, name);
+				continue;
+			}
+			if (total <= capacity)
+				continue;
+			ctl_printf("%s: smtpd -> %s: %s = %lld scans in flight "
+			    "(smaller of scanning smtpd maxproc and "
+			    "filter_connection_limit) > filter_server_capacity "
+			    "%lld: lower filter_connection_limit to %lld or "
+			    "raise the filter's children and "
+			    "filter_server_capacity to %lld\n", hosts[i].dir,
+			    name, buf_cstr(detail), total, capacity,
+			    capacity / users > 0 ? capacity / users : 1, total);
+			found++;
+		}
+	}
+	buf_free(&detail);
 	return found;
 }
 
@@ -303,9 +597,13 @@ ctl_check(int argc, char **argv)
 		return 2;
 	}
 	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) {
+			i++;
+			continue;
+		}
 		if (argv[i][0] == '-') {
-			ctl_eprintf("usage: ispmailctl check [config_dir ...]"
-			    "\n");
+			ctl_eprintf("usage: ispmailctl check [config_dir ...] "
+			    "[--metrics URL ...]\n");
 			return 2;
 		}
 	}
@@ -313,15 +611,19 @@ ctl_check(int argc, char **argv)
 	/* This instance first, with its -o overrides already applied. */
 	if (ctl_check_load(&hosts[count++], var_config_directory, 1) < 0)
 		rc = 1;
-	for (i = 1; rc == 0 && i < argc; i++)
-		if (ctl_check_load(&hosts[count++], argv[i], 0) < 0)
+	for (i = 1; rc == 0 && i < argc; i++) {
+		if (strcmp(argv[i], "--metrics") == 0) {
+			if (ctl_check_fetch(&hosts[count++], argv[++i]) < 0)
+				rc = 1;
+		} else if (ctl_check_load(&hosts[count++], argv[i], 0) < 0) {
 			rc = 1;
+		}
+	}
 	if (rc == 0) {
 		for (i = 0; i < count; i++)
 			found += ctl_check_host(&hosts[i]);
 		found += ctl_check_links(hosts, count);
-		ctl_printf("note: filter concurrency not checked: smtpd has "
-		    "no content filter parameters yet\n");
+		found += ctl_check_filters(hosts, count);
 		ctl_printf("%d finding%s\n", found, found == 1 ? "" : "s");
 		rc = found > 0 ? 1 : 0;
 	}

@@ -409,6 +409,12 @@ ctl_queue_action(const char *request, const char *id)
 }
 
 int
+ctl_queue_release(const char *id)
+{
+	return ctl_queue_action("release", id);
+}
+
+int
 ctl_queue(int argc, char **argv)
 {
 	if (argc == 1 || (argc == 2 && strcmp(argv[1], "list") == 0))

@@ -31,6 +31,7 @@ static const struct ctl_command {
 	{ "check", ctl_check, "check [config_dir ...]" },
 	{ "baseline", ctl_baseline, "baseline feed|show ..." },
 	{ "trace", ctl_trace, "trace [--since T] [--until T] [--log FILE]... ID" },
+	{ "account", ctl_account, "account list-held|show|release|feed ..." },
 	{ "config", ctl_config, "config [-n | -d] [name ...]" },
 	{ "domain", ctl_domain, "domain add|set|del|show|list ..." },
 	{ "mailbox", ctl_mailbox, "mailbox add|set|del|show|list ..." },

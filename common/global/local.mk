@@ -32,6 +32,13 @@ tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \
 	common/global/metrics_text.c common/global/metrics_text.h
+common_libispmail_a_SOURCES += \
+	common/global/account_store.c common/global/account_store.h
+check_PROGRAMS += tests/unit/check_account_store
+TESTS += tests/unit/check_account_store
+tests_unit_check_account_store_SOURCES = tests/unit/check_account_store.c
+tests_unit_check_account_store_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_account_store_LDADD = $(UNIT_LDADD)
 check_PROGRAMS += tests/unit/check_mail_host
 TESTS += tests/unit/check_mail_host
 tests_unit_check_mail_host_SOURCES = tests/unit/check_mail_host.c

@@ -114,6 +114,7 @@ long long var_filter_poison_limit;
 char *var_filter_poison_action;
 long long var_filter_poison_time;
 char *var_filter_junk_folder;
+long long var_filter_server_capacity;
 char *var_mynetworks;
 char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
@@ -155,6 +156,12 @@ long long var_baseline_learning_samples;
 long long var_baseline_alarm_spreads;
 long long var_baseline_alarm_samples;
 char *var_baseline_alarm_command;
+long long var_baseline_sample_time;
+long long var_account_alarm_window;
+long long var_account_alarm_factor;
+long long var_account_alarm_minimum;
+long long var_account_alarm_history;
+char *var_account_alarm_action;
 long long var_qmgr_agent_timeout;
 long long var_qmgr_orphan_age;
 char *var_postmaster_address;
@@ -399,6 +406,33 @@ const struct param_def param_table[] = {
 	{ "baseline_alarm_command", PARAM_STR, "", 0, 0,
 	    &var_baseline_alarm_command,
 	    "A program run with FIGURE VALUE USUAL for each alarm." },
+	{ "baseline_sample_time", PARAM_TIME, "60s", 0, 1 * HOUR,
+	    &var_baseline_sample_time,
+	    "How often the master samples the baseline figures (ispmailctl "
+	    "baseline sample, in a child as mail_owner); 0: never (cron "
+	    "then)." },
+	{ "account_alarm_window", PARAM_TIME, "1h", 1 * MIN, 1 * DAY,
+	    &var_account_alarm_window,
+	    "The window in which smtpd counts each authenticated account's "
+	    "submissions and learns its usual volume (the exploited-account "
+	    "alarm)." },
+	{ "account_alarm_factor", PARAM_INT, "10", 0, 1000000,
+	    &var_account_alarm_factor,
+	    "An account that sends more than this many times its usual "
+	    "volume in a window raises the alarm; 0: never." },
+	{ "account_alarm_minimum", PARAM_INT, "100", 1, 100000000,
+	    &var_account_alarm_minimum,
+	    "The fewest messages in a window that may raise an account's "
+	    "alarm, whatever its usual." },
+	{ "account_alarm_history", PARAM_INT, "24", 1, 1000000,
+	    &var_account_alarm_history,
+	    "Windows an account's usual must have learned before it is "
+	    "judged." },
+	{ "account_alarm_action", PARAM_STR, "hold", 0, 0,
+	    &var_account_alarm_action,
+	    "On an account's alarm: hold (the message into hold/, the "
+	    "account's submissions refused 451 4.7.1 until ispmailctl "
+	    "account release) or log (the alarm only)." },
 
 	/* Client connection limits (anvil(8)). */
 	{ "anvil_table_limit", PARAM_INT, "100000", 100, 10000000,
@@ -762,6 +796,10 @@ const struct param_def param_table[] = {
 	    &var_filter_connection_limit,
 	    "Scans in flight per filter host across every smtpd of this "
 	    "machine; a full host is skipped for the next; 0: no limit." },
+	{ "filter_server_capacity", PARAM_INT, "0", 0, 10000000,
+	    &var_filter_server_capacity,
+	    "Scans one filter host serves at once (spamd --max-children, "
+	    "clamd MaxThreads), for ispmailctl check; 0: unknown." },
 	{ "filter_connect_timeout", PARAM_TIME, "2s", 1 * SEC, 1 * MIN,
 	    &var_filter_connect_timeout,
 	    "How long smtpd waits for a filter host to accept a "

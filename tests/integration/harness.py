@@ -352,6 +352,10 @@ class Instance:
             # The tests drive lmtpd over loopback TCP (smtplib.LMTP, a
             # second store host); the default trusts no TCP client.
             "lmtp_trusted_networks": "127.0.0.0/8 [::1]/128",
+            # The master's minute sample (a short-lived child) would be
+            # one more process for tests that count them; test_baseline
+            # turns it on.
+            "baseline_sample_time": "0",
         }
 
     def write_main_conf(self, extra=None):

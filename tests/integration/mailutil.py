@@ -150,6 +150,20 @@ def lmtpd_service(name, port, maxproc=4, options=None):
                            options=options)
 
 
+def submission_system(make_instance, certs, params):
+    """An instance with delivery_services (plaintext AUTH allowed on its
+    submission service), params on top of delivery_params, provisioned."""
+    port = harness.free_port()
+    inst = make_instance(services=delivery_services(port))
+    inst.services[1].options = dict(inst.services[1].options,
+                                    auth_allow_plaintext="yes")
+    inst.params.update(delivery_params(inst, certs, port))
+    inst.params.update(params)
+    inst.write_main_conf()
+    provision(inst)
+    return inst
+
+
 def delivery_params(inst, certs, lmtp_port):
     params = base_params(inst, certs)
     params.update({

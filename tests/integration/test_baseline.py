@@ -4,7 +4,9 @@ output, hook)."""
 
 import calendar
 import os
+import pwd
 import random
+import re
 import stat
 import subprocess
 
@@ -120,6 +122,8 @@ def test_sample_takes_rates_from_the_counters(make_instance, tmp_path):
     port = harness.free_port()
     inst = make_instance(services=mailutil.delivery_services(port))
     inst.params.update(mailutil.delivery_params(inst, certs, port))
+    # Only this test's readings: the master's own sampling off.
+    inst.params["baseline_sample_time"] = "0"
     inst.write_main_conf()
     mailutil.provision(inst)
     inst.start()
@@ -141,8 +145,8 @@ def test_sample_takes_rates_from_the_counters(make_instance, tmp_path):
                    b"Subject: %d\r\n\r\nbody\r\n" % i)
     s.quit()
     mailutil.wait_messages(inst, "alice@example.test", 6)
-    # Two minutes later: 6 accepted = 3 a minute.
-    assert sample(t0 + 120) == "8 samples, 0 alarms\n"
+    # Two minutes later: 6 accepted = 3 a minute; and the disks' I/O.
+    assert sample(t0 + 120) == "9 samples, 0 alarms\n"
     r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
                         "show", "accept_rate"], capture_output=True,
                        text=True, env=env, timeout=30)
@@ -153,3 +157,36 @@ def test_sample_takes_rates_from_the_counters(make_instance, tmp_path):
                         "show", "delivery_rate"], capture_output=True,
                        text=True, env=env, timeout=30)
     assert "mean 3.00" in r.stdout, r.stdout
+    r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                        "show", "io_sectors_rate"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert re.fullmatch(r"io_sectors_rate Monday 10:00 mean \d+\.\d\d "
+                        r"spread 0\.00 samples 1\n", r.stdout), r.stdout
+
+
+def test_master_samples_by_itself(make_instance):
+    """No cron: the master takes a sample every baseline_sample_time, in a
+    child as mail_owner."""
+    inst = make_instance()
+    inst.params["baseline_sample_time"] = "1s"
+    inst.write_main_conf()
+    inst.start()
+
+    def figures():
+        r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                            "show", "queue_incoming"], capture_output=True,
+                           text=True, timeout=30)
+        m = re.search(r" samples (\d+)$", r.stdout.strip())
+        return int(m.group(1)) if m else 0
+
+    harness.wait_for(lambda: figures() >= 3, timeout=20,
+                     what="3 samples by the master")
+    r = subprocess.run([harness.CTL, "-c", inst.config_dir, "baseline",
+                        "show", "io_sectors_rate"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and " samples " in r.stdout, (r.stdout,
+                                                          r.stderr)
+    # As root the child runs as mail_owner, whose store it is.
+    store = os.path.join(inst.queue_dir, "baseline", "store")
+    owner = inst.base_params()["mail_owner"]
+    assert os.stat(store).st_uid == pwd.getpwnam(owner).pw_uid

@@ -7,6 +7,7 @@ import re
 import signal
 import smtplib
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_balanced_configuration_passes(tmp_path):
     r = check(mx_host(tmp_path, smtpd_maxproc=30))
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.endswith("0 findings\n"), r.stdout
-    assert "filter concurrency not checked" in r.stdout
+    assert "filter" not in r.stdout, r.stdout
 
 
 def test_capacity_unknown_is_a_note(tmp_path):
@@ -125,6 +126,55 @@ def test_chain_across_hosts(tmp_path):
               store_host(tmp2, lmtpd_maxproc=20, imapd_maxproc=100),
               proxy_host(tmp2, maxproc=1, sessions=100))
     assert r.returncode == 0, r.stdout
+
+
+def filter_mx(tmp_path, name, maxproc, params):
+    return write_host(tmp_path, name, [
+        ("smtp", "127.0.0.1:10025", maxproc, "smtpd/smtpd", None),
+        ("submission", "127.0.0.1:10587", 5, "smtpd/smtpd",
+         {"smtpd_mode": "submission", "spamd_servers": ""}),
+    ], dict({"spamd_servers": "127.0.0.1:783, 127.0.0.2:783",
+             "clamd_servers": "127.0.0.1:3310"}, **params))
+
+
+def test_filter_slots_and_capacity(tmp_path):
+    """smtpd processes that scan vs this machine's filter slots, and every
+    machine's scans vs the filter host's capacity."""
+    # 100 scanning smtpd, 10 slots x 2 spamd hosts, 10 x 1 clamd host.
+    mx = filter_mx(tmp_path, "mx", 100, {"filter_connection_limit": "10"})
+    r = check(mx)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert ("%s: smtpd -> spamd pool: smtp maxproc 100 = 100 scans in "
+            "flight > filter_connection_limit 10 x 2 hosts = 20 slots (the "
+            "rest get 451 4.7.1): raise filter_connection_limit to 50 if the "
+            "filter hosts can take it, or lower those maxproc to a total of "
+            "20" % mx) in r.stdout, r.stdout
+    # The submission service scans with clamd only (-o spamd_servers=).
+    assert ("smtpd -> clamd pool: smtp maxproc 100 + submission maxproc 5 "
+            "= 105 scans in flight > filter_connection_limit 10 x 1 host = "
+            "10 slots") in r.stdout, r.stdout
+    assert "note: filter capacity unknown: set filter_server_capacity" \
+        in r.stdout
+    assert r.stdout.endswith("2 findings\n"), r.stdout
+    # Two machines, 30 slots each, into spamd hosts that serve 40.
+    ok = {"filter_connection_limit": "30", "filter_server_capacity": "40",
+          "clamd_servers": ""}
+    mx1 = filter_mx(tmp_path, "mx1", 30, ok)
+    mx2 = filter_mx(tmp_path, "mx2", 60, ok)
+    r = check(mx1, mx2)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert ("%s: smtpd -> spamd 127.0.0.1:783: %s 30 + %s 30 = 60 scans in "
+            "flight (smaller of scanning smtpd maxproc and "
+            "filter_connection_limit) > filter_server_capacity 40: lower "
+            "filter_connection_limit to 20 or raise the filter's children "
+            "and filter_server_capacity to 60" % (mx1, mx1, mx2)) \
+        in r.stdout, r.stdout
+    assert "smtpd -> spamd 127.0.0.2:783: " in r.stdout, r.stdout
+    assert r.stdout.endswith("2 findings\n"), r.stdout
+    # One machine alone fits.
+    r = check(mx1)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.endswith("0 findings\n"), r.stdout
 
 
 def test_bad_directory(tmp_path):
@@ -177,3 +227,53 @@ def test_qmgr_cap_reached_is_not_a_failure(make_instance, certs):
     m = re.search(r'^ispmail_cap_reached_total\{at="qmgr_destination_'
                   r'concurrency_limit"\} (\d+)$', r.stdout, re.M)
     assert m and int(m.group(1)) >= 1, r.stdout
+
+
+def test_chain_with_a_live_store_endpoint(make_instance, tmp_path):
+    """The store host is a running instance read through its metrics
+    endpoint (metricsd): its lmtpd and imapd capacity against the mx's
+    qmgr concurrency and a proxy host's sessions from their configs."""
+    store = make_instance(services=[
+        mailutil.lmtpd_service("lmtpd", harness.free_port(), maxproc=4),
+        harness.Service("imap", "imapd/imapd", maxproc=3,
+                        options={"imap_client_limit": "5"}),
+        harness.Service("metrics", "metricsd/metricsd", maxproc=1,
+                        options={"service_keep_running": "yes"}),
+    ])
+    store.start()
+    url = "http://127.0.0.1:%d/metrics" % store.port("metrics")
+
+    def capacity():
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body = resp.read().decode()
+        except OSError:
+            return False
+        return 'program="lmtpd"} 4' in body and body
+    text = harness.wait_for(capacity, timeout=10,
+                            what="the master's capacity gauges")
+    assert 'ispmail_service_capacity{service="imap",program="imapd"} 15' \
+        in text, text
+
+    mx = mx_host(tmp_path, smtpd_maxproc=30)
+    proxy = proxy_host(tmp_path, maxproc=2, sessions=10)
+    r = check(mx, proxy, "--metrics", url)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert ("%s: qmgr -> lmtpd: %s qmgr_destination_concurrency_limit 20 = "
+            "20 LMTP sessions > lmtpd maxproc 4: lower "
+            "qmgr_destination_concurrency_limit to 4 or raise lmtpd "
+            "maxproc to 20" % (url, mx)) in r.stdout, r.stdout
+    assert ("%s: proxyd -> imapd: proxyd sessions 20 > imap capacity 15 = "
+            "15" % url) in r.stdout, r.stdout
+    assert r.stdout.endswith("2 findings\n"), r.stdout
+    # Matched to the store's caps: nothing to report.
+    tmp2 = tmp_path / "ok"
+    tmp2.mkdir()
+    r = check(mx_host(tmp2, smtpd_maxproc=30, params={
+        "qmgr_destination_concurrency_limit": "4"}),
+        proxy_host(tmp2, maxproc=1, sessions=15), "--metrics", url)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    # An endpoint that does not answer is an error, not a pass.
+    r = check(mx, "--metrics", "http://127.0.0.1:%d/metrics"
+              % harness.free_port())
+    assert r.returncode == 1 and "ispmailctl: check: http://" in r.stderr

@@ -191,15 +191,7 @@ def certs():
 
 
 def make_system(make_instance, certs, params):
-    port = harness.free_port()
-    inst = make_instance(services=mailutil.delivery_services(port))
-    inst.services[1].options = dict(inst.services[1].options,
-                                    auth_allow_plaintext="yes")
-    inst.params.update(mailutil.delivery_params(inst, certs, port))
-    inst.params.update(params)
-    inst.write_main_conf()
-    mailutil.provision(inst)
-    return inst
+    return mailutil.submission_system(make_instance, certs, params)
 
 
 def ctl_ok(inst, *args, input=None):
@@ -244,6 +236,13 @@ def make_junk(inst, address):
     for sub in ("tmp", "new", "cur"):
         os.makedirs(os.path.join(mailutil.mailbox_dir(inst, address), sub),
                     exist_ok=True)
+
+
+def metrics(inst):
+    """ispmailctl metrics as {series: value}."""
+    out = ctl_ok(inst, "metrics").stdout
+    return {k: float(v) for k, v in
+            re.findall(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", out, re.M)}
 
 
 def quarantine_ids(inst, *args):
@@ -317,6 +316,22 @@ def test_clean_virus_and_spam_everyone_rejects(make_instance, certs, spamd,
     assert code == 550 and "5.7.1" in text, text
     assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
     assert mailutil.queue_empty(inst)
+    # The filter link of the metrics: 3 scans each, verdicts, latency.
+    m = metrics(inst)
+    assert m.get('ispmail_filter_verdicts_total{filter="clamd",'
+                 'verdict="clean"}') == 2, m
+    assert m.get('ispmail_filter_verdicts_total{filter="clamd",'
+                 'verdict="virus"}') == 1, m
+    assert m.get('ispmail_filter_verdicts_total{filter="spamd",'
+                 'verdict="ham"}') == 2, m
+    assert m.get('ispmail_filter_verdicts_total{filter="spamd",'
+                 'verdict="spam"}') == 1, m
+    for f in ("spamd", "clamd"):
+        assert m['ispmail_filter_scan_seconds_count{filter="%s"}' % f] == 3
+        assert m['ispmail_filter_scan_seconds_bucket{filter="%s",'
+                 'le="+Inf"}' % f] == 3
+        assert m['ispmail_filter_scan_seconds_sum{filter="%s"}' % f] > 0
+    assert m['ispmail_smtpd_rejects_total{reason="filter"}'] == 2, m
 
 
 def test_discard_one_deliver_other(make_instance, certs, spamd, clamd):
@@ -371,6 +386,10 @@ def test_pool_down_defers_or_accepts(make_instance, certs):
     code, text = transaction(inst, ["alice@example.test"], message(b"hi"))
     assert code == 451 and "4.7.1" in text, text
     assert "content filter unavailable" in inst.log()
+    m = metrics(inst)
+    assert m['ispmail_filter_verdicts_total{filter="spamd",'
+             'verdict="unavailable"}'] == 1, m
+    assert m['ispmail_smtpd_rejects_total{reason="filter_defer"}'] == 1, m
     inst.stop()
     inst.params["filter_failure_action"] = "accept"
     inst.write_main_conf()

@@ -1,0 +1,127 @@
+"""The exploited-account alarm: an account with a learned history (fed
+with times supplied by the test) that sends 50x its usual is held and
+refused; another account is unaffected; ispmailctl account release lets
+it send again and delivers the mail its alarm held."""
+
+import re
+import smtplib
+import time
+
+import pytest
+
+import mailutil
+import tlsutil
+from mailutil import PASSWORD
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+
+@pytest.fixture(scope="module")
+def certs():
+    return tlsutil.make_certs()
+
+
+def ctl_ok(inst, *args, input=None):
+    r = inst.ctl(*args, input=input)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def message(sender, rcpt, n):
+    return ("From: <%s>\r\nTo: <%s>\r\nSubject: note %d\r\n\r\nbody %d\r\n"
+            % (sender, rcpt, n, n)).encode()
+
+
+def send(inst, login, rcpt, count):
+    """Up to count messages in one session; [(code of MAIL or DATA,
+    text, queue id or None)] until the first refusal."""
+    s = smtplib.SMTP("127.0.0.1", inst.port("submission"), timeout=60)
+    s.ehlo("client.test")
+    s.login(login, PASSWORD)
+    out = []
+    for n in range(count):
+        code, text = s.mail(login)
+        if code != 250:
+            out.append((code, text.decode(), None))
+            break
+        assert s.rcpt(rcpt)[0] == 250
+        code, text = s.data(message(login, rcpt, n))
+        text = text.decode()
+        out.append((code, text, text.split()[-1] if code == 250 else None))
+        if code != 250:
+            break
+    s.quit()
+    return out
+
+
+def metrics(inst):
+    out = ctl_ok(inst, "metrics").stdout
+    return {k: float(v) for k, v in
+            re.findall(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", out, re.M)}
+
+
+def test_fifty_times_usual_held_refused_released(make_instance, certs):
+    inst = mailutil.submission_system(make_instance, certs, {
+        "account_alarm_window": "1h", "account_alarm_factor": "10",
+        "account_alarm_minimum": "20", "account_alarm_history": "24"})
+    # Not across the end of a window: the count starts over there.
+    if time.time() % 3600 > 3540:
+        time.sleep(3600 - time.time() % 3600 + 1)
+    now = int(time.time())
+    hour = now - now % 3600
+    # Two days of history: one message an hour each.
+    history = "".join("%d %s 1\n" % (hour - k * 3600 + 60, login)
+                      for k in range(48, 0, -1) for login in (ALICE, BOB))
+    ctl_ok(inst, "account", "feed", input=history)
+    shown = ctl_ok(inst, "account", "show", ALICE).stdout
+    assert re.match(r"alice@example\.test window 1 messages usual 1\.0 ",
+                    shown), shown
+    inst.start()
+
+    # alice sends 50x her usual: the 20th message (minimum 20, more than
+    # 10x 1.0) raises the alarm and is held; the 21st MAIL FROM is refused.
+    out = send(inst, ALICE, BOB, 50)
+    assert len(out) == 21, out
+    assert all(code == 250 for code, _, _ in out[:20]), out
+    code, text, _ = out[20]
+    assert code == 451 and "4.7.1" in text and ALICE in text, out[20]
+    held_id = out[19][2]
+    held = mailutil.queue_files(inst, "hold")
+    assert len(held) == 1 and held[0].endswith(held_id), held
+    show = ctl_ok(inst, "queue", "show", held_id).stdout
+    assert ("hold reason: account alarm: login alice@example.test sent 20 "
+            "messages in a window, usual 1.0") in show, show
+    mailutil.wait_messages(inst, BOB, 19)
+    log = inst.log()
+    assert re.search(r"%s: ALARM: account alice@example\.test sent 20 "
+                     r"messages in 3600s, 20\.0x its usual 1\.0" % held_id,
+                     log), log[-3000:]
+    assert re.search(r"reject: MAIL from 127\.0\.0\.1: account "
+                     r"alice@example\.test is held", log), log[-3000:]
+    # Still refused in a new session (and the refusal is counted).
+    again = send(inst, ALICE, BOB, 1)
+    assert again[0][0] == 451, again
+    held_list = ctl_ok(inst, "account", "list-held").stdout
+    assert held_list.startswith("alice@example.test window ") \
+        and " held since " in held_list and BOB not in held_list, held_list
+
+    # bob, same history, sends his usual: unaffected.
+    out = send(inst, BOB, ALICE, 3)
+    assert [c for c, _, _ in out] == [250] * 3, out
+    mailutil.wait_messages(inst, ALICE, 3)
+    m = metrics(inst)
+    assert m['ispmail_alarms_total{figure="account"}'] == 1, m
+    assert m['ispmail_smtpd_rejects_total{reason="account_held"}'] == 2, m
+
+    # Release: the held message goes out, alice may send again.
+    r = ctl_ok(inst, "account", "release", ALICE).stdout
+    assert r == "%s: released, 1 held message released\n" % ALICE, r
+    assert mailutil.queue_files(inst, "hold") == []
+    mailutil.wait_messages(inst, BOB, 20)
+    out = send(inst, ALICE, BOB, 1)
+    assert out[0][0] == 250, out
+    mailutil.wait_messages(inst, BOB, 21)
+    assert ctl_ok(inst, "account", "list-held").stdout == ""
+    r = ctl_ok(inst, "account", "release", ALICE).stdout
+    assert "was not held, 0 held messages released" in r, r
