@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -306,6 +308,80 @@ move_route_set(struct route *r, const char *address, enum route_state state,
 	return rc == 1 ? 0 : -1;
 }
 
+/*
+ * The guard: a child that outlives a move killed while the mailbox is
+ * marked moving (kill -9, ^C) and puts the mailbox back as it was.  It
+ * waits on a pipe: a byte from the move means "done, leave it"; end of
+ * file means the move died.  It ignores the signals a terminal sends to
+ * the whole process group.
+ */
+static pid_t
+move_guard_start(const char *address, const char *source_host,
+	enum route_state state, int *fd_r)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct route *r;
+		struct route_mailbox *m = NULL;
+		char *error = NULL, c;
+		ssize_t n;
+
+		(void) signal(SIGINT, SIG_IGN);
+		(void) signal(SIGTERM, SIG_IGN);
+		(void) signal(SIGHUP, SIG_IGN);
+		(void) signal(SIGPIPE, SIG_IGN);
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		(void) move_become_owner(0);
+		r = route_open(&error);
+		if (r != NULL && route_mailbox_get(r, address, &m,
+		    &error) == 1 && m->state == ROUTE_STATE_MOVING &&
+		    m->mail_host != NULL &&
+		    strcmp(m->mail_host, source_host) == 0) {
+			m->state = state;
+			if (route_mailbox_put(r, m, 0, &error) == 0)
+				ctl_eprintf("ispmailctl: the move of %s died; "
+				    "it stays on %s, active again\n",
+				    address, source_host);
+		}
+		if (error != NULL)
+			ctl_eprintf("ispmailctl: move guard of %s: %s\n",
+			    address, error);
+		route_mailbox_free(&m);
+		route_close(&r);
+		_exit(0);
+	}
+	close(p[0]);
+	*fd_r = p[1];
+	return pid;
+}
+
+static void
+move_guard_end(pid_t pid, int fd)
+{
+	if (pid <= 0)
+		return;
+	(void) write(fd, "d", 1);
+	close(fd);
+	(void) waitpid(pid, NULL, 0);
+}
+
 /* Empty the source over the still open session (--remove-source). */
 static int
 move_remove_source(struct move_job *job, char **error_r)
@@ -398,7 +474,8 @@ move_run(struct route *r, const char *address, const char *to,
 	char *error = NULL, *login = NULL, *password = NULL, *source = NULL;
 	const char *root;
 	enum route_state state;
-	int rc, marked = 0, pass;
+	int rc, marked = 0, pass, guard_fd = -1, tries;
+	pid_t guard = -1;
 	int64_t mark_ms = 0;
 	size_t changes, i;
 
@@ -495,23 +572,45 @@ move_run(struct route *r, const char *address, const char *to,
 	}
 	/* The mailbox is unavailable from here to the switch. */
 	mark_ms = stream_clock_ms();
+	guard = move_guard_start(m->address, m->mail_host, state, &guard_fd);
+	if (guard < 0) {
+		error = xasprintf("fork: %s", strerror(errno));
+		goto fail;
+	}
 	if (move_route_set(r, m->address, ROUTE_STATE_MOVING, NULL, NULL,
 	    &error) < 0)
 		goto fail;
 	marked = 1;
-	if (move_pass(&job, &changes, &error) < 0)
-		goto fail;
-	for (i = 0; i < job.folder_count; i++)
-		if (move_verify_folder(&job, &job.folders[i], &error) < 0) {
+	/*
+	 * The final pass.  A delivery whose RCPT was accepted before the
+	 * mark may still land on the source: the verification sees it (the
+	 * counts differ) and the final pass runs again, at most 3 times.
+	 */
+	for (tries = 1;; tries++) {
+		if (move_pass(&job, &changes, &error) < 0)
+			goto fail;
+		for (i = 0; i < job.folder_count; i++)
+			if (move_verify_folder(&job, &job.folders[i],
+			    &error) < 0)
+				break;
+		if (i == job.folder_count)
+			break;
+		if (tries == 3) {
 			char *e = error;
 
 			error = xasprintf("verification failed: %s", e);
 			free(e);
 			goto fail;
 		}
-	if (move_route_set(r, m->address, state, to, root, &error) < 0)
+		free(error);
+		error = NULL;
+	}
+	if (move_sync_fs(root, &error) < 0 ||
+	    move_route_set(r, m->address, state, to, root, &error) < 0)
 		goto fail;
 	marked = 0;
+	move_guard_end(guard, guard_fd);
+	guard = -1;
 	{
 		size_t msgs = 0;
 
@@ -552,6 +651,7 @@ fail:
 	}
 	rc = 1;
 out:
+	move_guard_end(guard, guard_fd);
 	(void) move_become_owner(0);
 	move_job_free(&job);
 	if (password != NULL)

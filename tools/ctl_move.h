@@ -122,8 +122,9 @@ int move_flags_letters(const char *dir, const struct move_tok *toks,
 	size_t count, char *letters_r, char **error_r);
 
 /*
- * Write a message (CRLF source bytes) into dir's tmp/ and fsync it; the
- * caller links it into cur/ with move_msg_publish after a batch.  The
+ * Write a message (CRLF source bytes) into dir's tmp/; the caller
+ * renames it into cur/ with move_msg_publish and makes a batch durable
+ * with move_sync_fs before a UID list names it.  The
  * file's name without ":2," is *base_r (caller frees).  0 or -1.
  */
 int move_msg_write(const char *dir, const char *data, size_t len,
@@ -134,14 +135,17 @@ int move_msg_publish(const char *dir, const char *base, const char *letters,
 /* Give message name new letters (a rename in cur/); *name_r the new name. */
 int move_msg_reflag(const char *dir, const char *name, const char *letters,
 	char **name_r, char **error_r);
-/* fsync a directory (dir/sub, sub may be NULL): 0 or -1. */
-int move_fsync_dir(const char *dir, const char *sub, char **error_r);
+/*
+ * Make everything written so far durable: one syncfs(2) of dir's file
+ * system instead of an fsync per message file.  0 or -1.
+ */
+int move_sync_fs(const char *dir, char **error_r);
 /* Remove cur/ files of dir that f does not hold, and tmp/ leftovers. */
 int move_folder_prune(const struct move_folder *f, char **error_r);
 
 /*
- * Write ispmail-uidlist and ispmail-modseq of f (fsynced, renamed into
- * place), and raise root's ispmail-uidvalidity to f's UIDVALIDITY.
+ * Write ispmail-uidlist and ispmail-modseq of f (renamed into place),
+ * and raise root's ispmail-uidvalidity to f's UIDVALIDITY.
  */
 int move_folder_commit(const char *root, const struct move_folder *f,
 	char **error_r);

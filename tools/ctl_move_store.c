@@ -292,10 +292,8 @@ move_msg_write(const char *dir, const char *data, size_t len,
 	} else if (fileio_write_all(fd, buf_data(out), buf_len(out), tmp,
 	    error_r) < 0) {
 		(void) unlink(tmp);
-	} else if (fsync(fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", tmp, strerror(errno));
-		(void) unlink(tmp);
 	} else {
+		/* Made durable by move_sync_fs before a list names it. */
 		if (internaldate > 0) {
 			struct timespec ts[2];
 
@@ -366,13 +364,17 @@ move_msg_reflag(const char *dir, const char *name, const char *letters,
 }
 
 int
-move_fsync_dir(const char *dir, const char *sub, char **error_r)
+move_sync_fs(const char *dir, char **error_r)
 {
-	char *path = sub != NULL ? xasprintf("%s/%s", dir, sub) :
-	    xstrdup(dir);
-	int rc = fileio_fsync_dir(path, error_r);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
 
-	free(path);
+	if (fd < 0 || syncfs(fd) < 0) {
+		*error_r = xasprintf("syncfs %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -438,7 +440,11 @@ move_folder_prune(const struct move_folder *f, char **error_r)
 	return rc;
 }
 
-/* Replace dir/name whole from text, fsynced before the rename. */
+/*
+ * Replace dir/name whole from text (not fsynced: the lists are rewritten
+ * by every pass, and the move's last move_sync_fs before the switch
+ * makes them durable; the state file is what a resumed move trusts).
+ */
 static int
 move_replace(const char *dir, const char *name, const struct buf *text,
 	char **error_r)
@@ -453,9 +459,6 @@ move_replace(const char *dir, const char *name, const struct buf *text,
 		*error_r = xasprintf("create %s: %s", tmp, strerror(errno));
 	} else if (fileio_write_all(fd, buf_cstr(text), buf_len(text), tmp,
 	    error_r) < 0) {
-		(void) unlink(tmp);
-	} else if (fsync(fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", tmp, strerror(errno));
 		(void) unlink(tmp);
 	} else if (rename(tmp, path) < 0) {
 		*error_r = xasprintf("rename %s: %s", tmp, strerror(errno));

@@ -60,7 +60,7 @@ move_parse_date(const struct move_tok *t)
 static int
 move_checkpoint(struct move_job *job, struct move_folder *f, char **error_r)
 {
-	if (move_fsync_dir(f->dir, "cur", error_r) < 0 ||
+	if (move_sync_fs(f->dir, error_r) < 0 ||
 	    move_folder_commit(job->root, f, error_r) < 0)
 		return -1;
 	return move_state_save(job->root, job->address, job->folders,
@@ -301,6 +301,12 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 		if (move_folder_prune(f, error_r) < 0)
 			return -1;
 	}
+	if (job->qresync && f->uidvalidity == job->sel_uidvalidity &&
+	    f->highestmodseq > 0 && job->sel_hms == f->highestmodseq &&
+	    job->sel_uidnext == f->uidnext) {
+		*changes_r = 0;		/* nothing changed since last time */
+		return 0;
+	}
 	f->uidvalidity = job->sel_uidvalidity;
 	if (f->source_exists > f->count)
 		move_progress_grow(job->progress,
@@ -325,8 +331,9 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 		if (rc == 1) {
 			size_t i = 0;
 
-			qsort(x.seen, x.seen_count, sizeof(*x.seen),
-			    move_seen_cmp);
+			if (x.seen_count > 1)
+				qsort(x.seen, x.seen_count, sizeof(*x.seen),
+				    move_seen_cmp);
 			while (i < f->count) {
 				uint32_t uid = f->msgs[i].uid;
 				char *path;
@@ -431,7 +438,8 @@ move_verify_folder(struct move_job *job, struct move_folder *f,
 		return -1;
 	}
 	buf_free(&q);
-	qsort(x.seen, x.seen_count, sizeof(*x.seen), move_seen_cmp);
+	if (x.seen_count > 1)
+		qsort(x.seen, x.seen_count, sizeof(*x.seen), move_seen_cmp);
 	if (x.seen_count != f->count || f->source_exists != f->count) {
 		*error_r = xasprintf("%s: %zu messages on the source, %zu "
 		    "here", f->name, f->source_exists, f->count);
