@@ -28,6 +28,7 @@
 #include "ctl_move.h"
 #include "ctl_move_int.h"
 #include "mail_host.h"
+#include "maildir.h"
 #include "mail_params.h"
 #include "params.h"
 #include "route.h"
@@ -478,6 +479,7 @@ move_run(struct route *r, const char *address, const char *to,
 	pid_t guard = -1;
 	int64_t mark_ms = 0;
 	size_t changes, i;
+	struct maildir_quota quota;
 
 	memset(&job, 0, sizeof(job));
 	rc = route_mailbox_get(r, address, &m, &error);
@@ -570,6 +572,10 @@ move_run(struct route *r, const char *address, const char *to,
 		    pass >= var_mailbox_move_max_passes)
 			break;
 	}
+	/* Every file copied so far, read back, before the mark. */
+	for (i = 0; i < job.folder_count; i++)
+		if (move_verify_disk(&job.folders[i], &error) < 0)
+			goto fail;
 	/* The mailbox is unavailable from here to the switch. */
 	mark_ms = stream_clock_ms();
 	guard = move_guard_start(m->address, m->mail_host, state, &guard_fd);
@@ -605,7 +611,9 @@ move_run(struct route *r, const char *address, const char *to,
 		free(error);
 		error = NULL;
 	}
-	if (move_sync_fs(root, &error) < 0 ||
+	/* maildirsize counted nothing copied: count the files. */
+	if (maildir_quota_recalc(root, m->quota, 0, &quota, &error) < 0 ||
+	    move_sync_fs(root, &error) < 0 ||
 	    move_route_set(r, m->address, state, to, root, &error) < 0)
 		goto fail;
 	marked = 0;

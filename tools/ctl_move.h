@@ -84,6 +84,8 @@ struct move_msg {
 	char *name;		/* the file's name in cur/ (with ":2,") */
 	unsigned char sha[32];	/* SHA-256 of the source's bytes */
 	long long size;		/* the source's RFC822.SIZE */
+	int verified;		/* the file's SHA-256 was checked (files
+				   never change but for their flags) */
 };
 
 struct move_folder {

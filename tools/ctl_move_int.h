@@ -32,8 +32,13 @@ job_host(const struct move_job *job)
 /* One pass over folder f: *changes_r messages copied, changed or gone. */
 int move_sync_folder(struct move_job *job, struct move_folder *f,
 	size_t *changes_r, char **error_r);
-/* Count, UIDs and SHA-256 of f on both sides: 0 equal, -1 (*error_r). */
+/*
+ * Count, UIDs and SHA-256 of f on both sides: 0 equal, -1 (*error_r).
+ * Each file is hashed once (move_verify_disk may have done it before).
+ */
 int move_verify_folder(struct move_job *job, struct move_folder *f,
 	char **error_r);
+/* The SHA-256 of f's files not yet checked: 0 equal, -1 (*error_r). */
+int move_verify_disk(struct move_folder *f, char **error_r);
 
 #endif

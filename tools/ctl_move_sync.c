@@ -446,22 +446,36 @@ move_verify_folder(struct move_job *job, struct move_folder *f,
 		rc = -1;
 	}
 	for (i = 0; rc == 0 && i < f->count; i++) {
-		unsigned char sha[32];
-
 		if (x.seen[i] != f->msgs[i].uid) {
 			*error_r = xasprintf("%s: UID %u on the source, %u "
 			    "here", f->name, (unsigned) x.seen[i],
 			    (unsigned) f->msgs[i].uid);
 			rc = -1;
-		} else if (move_msg_hash_disk(f, i, sha, error_r) < 0) {
-			rc = -1;
-		} else if (memcmp(sha, f->msgs[i].sha, 32) != 0) {
-			*error_r = xasprintf("%s: UID %u: SHA-256 differs "
-			    "from the source's", f->name,
-			    (unsigned) f->msgs[i].uid);
-			rc = -1;
 		}
 	}
 	free(x.seen);
-	return rc;
+	return rc == 0 ? move_verify_disk(f, error_r) : -1;
+}
+
+int
+move_verify_disk(struct move_folder *f, char **error_r)
+{
+	size_t i;
+
+	for (i = 0; i < f->count; i++) {
+		unsigned char sha[32];
+
+		if (f->msgs[i].verified)
+			continue;
+		if (move_msg_hash_disk(f, i, sha, error_r) < 0)
+			return -1;
+		if (memcmp(sha, f->msgs[i].sha, 32) != 0) {
+			*error_r = xasprintf("%s: UID %u: SHA-256 differs "
+			    "from the source's", f->name,
+			    (unsigned) f->msgs[i].uid);
+			return -1;
+		}
+		f->msgs[i].verified = 1;
+	}
+	return 0;
 }
