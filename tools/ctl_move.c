@@ -671,13 +671,135 @@ out:
 	return rc;
 }
 
+/* The mailboxes of domain (all domains when NULL) whose host is from. */
+static char **
+move_drain_list(struct route *r, const char *domain, const char *from,
+	size_t *count_r)
+{
+	char **domains = NULL, **out = NULL, *error = NULL;
+	size_t count = 0, i, j;
+
+	if (domain != NULL) {
+		domains = xcalloc(2, sizeof(*domains));
+		domains[0] = xstrdup(domain);
+	} else if (route_list_domains(r, &domains, &error) < 0) {
+		ctl_eprintf("ispmailctl: %s\n", error);
+		free(error);
+		return NULL;
+	}
+	for (i = 0; domains[i] != NULL; i++) {
+		char **names = NULL;
+
+		if (route_list_mailboxes(r, domains[i], &names, &error) < 0) {
+			ctl_eprintf("ispmailctl: %s: %s\n", domains[i], error);
+			free(error);
+			error = NULL;
+			continue;
+		}
+		for (j = 0; names[j] != NULL; j++) {
+			struct route_mailbox *m = NULL;
+
+			if (route_mailbox_get(r, names[j], &m, &error) == 1 &&
+			    m->mail_host != NULL &&
+			    strcmp(m->mail_host, from) == 0) {
+				out = xreallocarray(out, count + 2,
+				    sizeof(*out));
+				out[count++] = xstrdup(m->address);
+				out[count] = NULL;
+			}
+			free(error);
+			error = NULL;
+			route_mailbox_free(&m);
+		}
+		route_names_free(&names);
+	}
+	route_names_free(&domains);
+	*count_r = count;
+	return out != NULL ? out : xcalloc(1, sizeof(*out));
+}
+
+/*
+ * Drain: move every mailbox on from to to, parallel at a time (each move
+ * a child process with its own session).  1 when any move failed.
+ */
+static int
+move_drain(struct route *r, const char *from, const char *to,
+	const char *domain, int parallel, const char *store_root,
+	int remove_source)
+{
+	char **list;
+	size_t count = 0, next = 0, failed = 0;
+	int running = 0;
+
+	list = move_drain_list(r, domain, from, &count);
+	if (list == NULL)
+		return 1;
+	ctl_printf("draining %s: %zu mailboxes to %s\n", from, count, to);
+	fflush(stdout);
+	while (next < count || running > 0) {
+		int status;
+
+		if (next < count && running < parallel) {
+			pid_t pid;
+
+			fflush(stdout);
+			fflush(stderr);
+			pid = fork();
+			if (pid == 0) {
+				struct route *cr;
+				char *error = NULL, *path = NULL;
+				const char *at = strrchr(list[next], '@');
+
+				cr = route_open(&error);
+				if (cr == NULL || at == NULL)
+					_exit(1);
+				/* --store-root: DIR/domain/local. */
+				if (store_root != NULL)
+					path = xasprintf("%s/%s/%.*s",
+					    store_root, at + 1,
+					    (int) (at - list[next]), list[next]);
+				status = move_run(cr, list[next], to, path,
+				    remove_source);
+				free(path);
+				route_close(&cr);
+				fflush(stdout);
+				_exit(status);
+			}
+			if (pid < 0) {
+				ctl_eprintf("ispmailctl: fork: %s\n",
+				    strerror(errno));
+				failed++;
+			} else {
+				running++;
+			}
+			next++;
+			continue;
+		}
+		if (wait(&status) < 0)
+			break;
+		running--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	ctl_printf("drained %s: %zu moved, %zu failed\n", from,
+	    count - failed, failed);
+	while (count > 0)
+		free(list[--count]);
+	free(list);
+	return failed > 0 ? 1 : 0;
+}
+
 int
 ctl_mailbox_move(int argc, char **argv)
 {
 	static const char usage[] = "usage: ispmailctl mailbox move ADDRESS "
-	    "--to HOST [--store-path PATH] [--remove-source]\n";
+	    "--to HOST [--store-path PATH] [--remove-source]\n"
+	    "       ispmailctl mailbox move --from HOST --to HOST "
+	    "[--domain D] [--parallel N] [--store-root DIR] "
+	    "[--remove-source]\n";
 	const char *address = NULL, *to = NULL, *store_path = NULL;
-	int remove_source = 0, i, rc;
+	const char *from = NULL, *domain = NULL, *store_root = NULL;
+	int remove_source = 0, parallel = 1, i, rc;
 	struct route *r;
 	char *error = NULL;
 
@@ -686,6 +808,15 @@ ctl_mailbox_move(int argc, char **argv)
 			to = argv[++i];
 		else if (strcmp(argv[i], "--store-path") == 0 && i + 1 < argc)
 			store_path = argv[++i];
+		else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+			from = argv[++i];
+		else if (strcmp(argv[i], "--store-root") == 0 && i + 1 < argc)
+			store_root = argv[++i];
+		else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
+			domain = argv[++i];
+		else if (strcmp(argv[i], "--parallel") == 0 && i + 1 < argc &&
+		    (parallel = atoi(argv[i + 1])) >= 1 && parallel <= 64)
+			i++;
 		else if (strcmp(argv[i], "--remove-source") == 0)
 			remove_source = 1;
 		else if (argv[i][0] != '-' && address == NULL)
@@ -693,7 +824,10 @@ ctl_mailbox_move(int argc, char **argv)
 		else
 			break;
 	}
-	if (i < argc || address == NULL || to == NULL) {
+	if (i < argc || to == NULL || (address == NULL) == (from == NULL) ||
+	    (from != NULL && store_path != NULL) ||
+	    (address != NULL && (domain != NULL || parallel != 1 ||
+	    store_root != NULL))) {
 		ctl_eprintf("%s", usage);
 		return 2;
 	}
@@ -709,7 +843,9 @@ ctl_mailbox_move(int argc, char **argv)
 		free(error);
 		return 1;
 	}
-	rc = move_run(r, address, to, store_path, remove_source);
+	rc = from != NULL ? move_drain(r, from, to, domain, parallel,
+	    store_root, remove_source) : move_run(r, address, to, store_path,
+	    remove_source);
 	route_close(&r);
 	return rc;
 }

@@ -535,3 +535,38 @@ def test_move_remove_source(make_instance):
     assert not [n for n in os.listdir(src_path) if n.startswith(".")
                 and os.path.isdir(os.path.join(src_path, n))
                 and n[1:] in FOLDERS]
+
+
+def test_move_drain_host_parallel(make_instance):
+    pair = Pair(make_instance)
+    populate(pair, per_folder=8)
+    before, _ = snapshot(pair, SRC)
+    other = "second@example.test"
+    r = pair.src.ctl("mailbox", "add", other, "host=" + SRC,
+                     "--password-stdin", input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    # The administrator's own entry lives elsewhere, or the drain would
+    # mark it moving too (and its logins would fail meanwhile).
+    r = pair.dst.ctl("mailbox", "set", ADMIN, "host=192.0.2.9")
+    assert r.returncode == 0, r.stderr
+    import smtplib
+    for i in range(3):
+        c = smtplib.LMTP(SRC, pair.lmtp_port, timeout=20)
+        c.sendmail("bob@remote.test", [other], msg("second-%d" % i, i))
+        c.quit()
+    r = pair.dst.ctl("mailbox", "move", "--from", SRC, "--to", DST,
+                     "--parallel", "2", "--store-root", pair.dst.store_dir,
+                     timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "2 mailboxes" in r.stdout and "2 moved, 0 failed" in r.stdout, \
+        r.stdout
+    for user in (pair.user, other):
+        show = pair.dst.ctl("mailbox", "show", user).stdout
+        assert "host: %s" % DST in show and "state: active" in show, show
+    after, _ = snapshot(pair, DST)
+    assert after == before
+    c = imaplib.IMAP4(DST, pair.imap_port, timeout=20)
+    c.login(other, PASSWORD)
+    typ, data = c.select("INBOX", readonly=True)
+    assert int(data[0]) == 3
+    c.logout()
