@@ -39,6 +39,8 @@ int ctl_config(int argc, char **argv);
 /* ispmailctl domain|mailbox|alias|forward|relay ...: provisioning. */
 int ctl_domain(int argc, char **argv);
 int ctl_mailbox(int argc, char **argv);
+/* ispmailctl mailbox move ADDRESS --to HOST (ctl_move.c); argv[0] "move". */
+int ctl_mailbox_move(int argc, char **argv);
 int ctl_alias(int argc, char **argv);
 int ctl_forward(int argc, char **argv);
 int ctl_relay(int argc, char **argv);

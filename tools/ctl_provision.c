@@ -607,7 +607,7 @@ ctl_mailbox(int argc, char **argv)
 	static const char usage[] = "mailbox add ADDRESS [key=value...] "
 	    "[--password-stdin] [--no-store] | set ADDRESS key=value... "
 	    "[--password-stdin] | del ADDRESS [--remove-store] | show ADDRESS "
-	    "| list DOMAIN";
+	    "| list DOMAIN | move ADDRESS --to HOST ...";
 	static const char *const add_options[] = { "--password-stdin",
 	    "--no-store", NULL };
 	static const char *const del_options[] = { "--remove-store", NULL };
@@ -618,6 +618,8 @@ ctl_mailbox(int argc, char **argv)
 	const char *verb;
 	int rc = 0, adding;
 
+	if (argc >= 2 && strcmp(argv[1], "move") == 0)
+		return ctl_mailbox_move(argc - 1, argv + 1);
 	if (argc < 3)
 		return ctl_usage(usage);
 	verb = argv[1];

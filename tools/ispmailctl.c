@@ -34,7 +34,7 @@ static const struct ctl_command {
 	{ "account", ctl_account, "account list-held|show|release|feed ..." },
 	{ "config", ctl_config, "config [-n | -d] [name ...]" },
 	{ "domain", ctl_domain, "domain add|set|del|show|list ..." },
-	{ "mailbox", ctl_mailbox, "mailbox add|set|del|show|list ..." },
+	{ "mailbox", ctl_mailbox, "mailbox add|set|del|show|list|move ..." },
 	{ "alias", ctl_alias, "alias add|set|del|show|list ..." },
 	{ "forward", ctl_forward, "forward add|del|show ..." },
 	{ "relay", ctl_relay, "relay add|del|list ..." },

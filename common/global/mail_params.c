@@ -242,6 +242,18 @@ long long var_imap_client_limit;
 char *var_imap_admin_logins;
 char *var_imap_admin_networks;
 
+/* ispmailctl mailbox move (ispmailctl(8)). */
+long long var_mailbox_move_imap_port;
+char *var_mailbox_move_credentials_file;
+char *var_mailbox_move_tls;
+char *var_mailbox_move_tls_ca_file;
+long long var_mailbox_move_connect_timeout;
+long long var_mailbox_move_timeout;
+long long var_mailbox_move_line_limit;
+long long var_mailbox_move_message_size_limit;
+long long var_mailbox_move_final_changes;
+long long var_mailbox_move_max_passes;
+
 /* proxyd (proxyd(8)). */
 char *var_proxy_front;
 long long var_proxy_backend_port_imap;
@@ -1191,6 +1203,46 @@ const struct param_def param_table[] = {
 	    &var_imap_admin_networks,
 	    "The clients (addresses or address/prefix networks) from which "
 	    "imap_admin_logins are accepted." },
+	{ "mailbox_move_imap_port", PARAM_INT, "143", 1, 65535,
+	    &var_mailbox_move_imap_port,
+	    "The IMAP port of the source store host's imapd that "
+	    "ispmailctl mailbox move pulls a mailbox from." },
+	{ "mailbox_move_credentials_file", PARAM_STR, "", 0, 0,
+	    &var_mailbox_move_credentials_file,
+	    "The file holding the administrator login of a mailbox move, "
+	    "one line \"login:password\" (a login of the source's "
+	    "imap_admin_logins); empty: $config_directory/move-credentials." },
+	{ "mailbox_move_tls", PARAM_STR, "may", 0, 0, &var_mailbox_move_tls,
+	    "TLS of a mailbox move's IMAP session: none; may (STARTTLS when "
+	    "the source offers it); encrypt (STARTTLS or fail)." },
+	{ "mailbox_move_tls_ca_file", PARAM_STR, "", 0, 0,
+	    &var_mailbox_move_tls_ca_file,
+	    "CA certificates the source's certificate must verify against "
+	    "(with its host name); empty: TLS without authentication." },
+	{ "mailbox_move_connect_timeout", PARAM_TIME, "10s", 1 * SEC,
+	    10 * MIN, &var_mailbox_move_connect_timeout,
+	    "How long a mailbox move waits for the source's imapd to "
+	    "accept the connection (each address)." },
+	{ "mailbox_move_timeout", PARAM_TIME, "60s", 1 * SEC, 1 * HOUR,
+	    &var_mailbox_move_timeout,
+	    "How long a mailbox move waits for each read (a line, or a "
+	    "whole literal) and each write on the IMAP session." },
+	{ "mailbox_move_line_limit", PARAM_SIZE, "64k", 1 * KIB, 16 * MIB,
+	    &var_mailbox_move_line_limit,
+	    "The longest response line a mailbox move accepts from the "
+	    "source (literals are counted apart)." },
+	{ "mailbox_move_message_size_limit", PARAM_SIZE, "100M", 1 * KIB,
+	    2047LL * MIB, &var_mailbox_move_message_size_limit,
+	    "The largest message (IMAP literal) a mailbox move accepts; a "
+	    "larger one fails the move." },
+	{ "mailbox_move_final_changes", PARAM_INT, "100", 0, 10000000,
+	    &var_mailbox_move_final_changes,
+	    "A pass that copied or changed at most this many messages is "
+	    "followed by the final pass under the moving state." },
+	{ "mailbox_move_max_passes", PARAM_INT, "5", 1, 100,
+	    &var_mailbox_move_max_passes,
+	    "The most passes before the final one, however many changes "
+	    "the last made." },
 
 	{ NULL, PARAM_STR, NULL, 0, 0, NULL, NULL },
 };

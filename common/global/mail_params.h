@@ -254,6 +254,18 @@ extern long long var_imap_client_limit;
 extern char *var_imap_admin_logins;
 extern char *var_imap_admin_networks;
 
+/* ispmailctl mailbox move (ispmailctl(8)). */
+extern long long var_mailbox_move_imap_port;
+extern char *var_mailbox_move_credentials_file;
+extern char *var_mailbox_move_tls;
+extern char *var_mailbox_move_tls_ca_file;
+extern long long var_mailbox_move_connect_timeout;
+extern long long var_mailbox_move_timeout;
+extern long long var_mailbox_move_line_limit;
+extern long long var_mailbox_move_message_size_limit;
+extern long long var_mailbox_move_final_changes;
+extern long long var_mailbox_move_max_passes;
+
 /* proxyd (proxyd(8)). */
 extern char *var_proxy_front;
 extern long long var_proxy_backend_port_imap;
