@@ -495,3 +495,92 @@ def test_smtpd_killed_while_scanning_counts(make_instance, certs):
         assert len(hang.held) == 2
     finally:
         hang.close()
+
+
+def test_junk_created_when_missing(make_instance, certs, spamd):
+    """A store without Junk (made before it, or the user deleted it):
+    lmtpd creates .Junk as imapd's CREATE would and subscribes it, then
+    files the tagged message there instead of the INBOX."""
+    inst = make_system(make_instance, certs, {"spamd_servers": spamd})
+    top = mailutil.mailbox_dir(inst, "alice@example.test")
+    shutil.rmtree(os.path.join(top, ".Junk"))
+    subs = os.path.join(top, "subscriptions")
+    with open(subs, "w") as f:
+        f.write("Sent\nDrafts\nTrash")     # no newline at the end
+    inst.start()
+    code, text = transaction(inst, ["alice@example.test"],
+                             message(b"a offer ispmail-score-seven today"))
+    assert code == 250, text
+    [junk] = mailutil.wait_messages(inst, "alice@example.test", 1,
+                                    folder="Junk")
+    assert b"X-Spam-Flag: YES" in junk
+    assert mailutil.maildir_messages(inst, "alice@example.test") == []
+    folder = os.path.join(top, ".Junk")
+    assert os.path.isfile(os.path.join(folder, "maildirfolder"))
+    for sub in ("cur", "new", "tmp"):
+        st = os.stat(os.path.join(folder, sub))
+        assert st.st_mode & 0o777 == 0o700
+    with open(subs) as f:
+        assert f.read() == "Sent\nDrafts\nTrash\nJunk\n"
+    assert "to=<alice@example.test> created folder Junk" in inst.log()
+    # A second tagged message finds it and subscribes nothing twice.
+    code, text = transaction(inst, ["alice@example.test"],
+                             message(b"again ispmail-score-seven"))
+    assert code == 250, text
+    mailutil.wait_messages(inst, "alice@example.test", 2, folder="Junk")
+    with open(subs) as f:
+        assert f.read() == "Sent\nDrafts\nTrash\nJunk\n"
+    assert inst.log().count("created folder Junk") == 1
+
+
+def bdat_transaction(inst, rcpts, body, chunks=2):
+    """(code, text) of the last BDAT, the message sent in chunks with
+    BDAT (RFC 3030; smtplib has no BDAT), pipelined as a client may."""
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=120)
+    s.ehlo("client.test")
+    assert s.has_extn("chunking"), s.esmtp_features
+    assert s.mail("sender@remote.test")[0] == 250
+    for r in rcpts:
+        code, text = s.rcpt(r)
+        assert code == 250, (r, code, text)
+    size = (len(body) + chunks - 1) // chunks
+    parts = [body[i:i + size] for i in range(0, len(body), size)]
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        s.send(b"BDAT %d%s\r\n" % (len(part), b" LAST" if last else b"")
+               + part)
+        code, text = s.getreply()
+        if not last:
+            assert code == 250, (code, text)
+    s.quit()
+    return code, text.decode()
+
+
+def test_bdat_same_verdicts_as_data(make_instance, certs, spamd, clamd):
+    """CHUNKING goes through the same filter: clean delivered with the
+    headers, EICAR 554 with the name, GTUBE to all 550, tagged to Junk."""
+    inst = make_system(make_instance, certs, {
+        "spamd_servers": spamd, "clamd_servers": clamd})
+    inst.start()
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"just a note"), chunks=3)
+    assert code == 250, text
+    [clean] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert re.search(rb"\nX-Spam-Status: No, score=-?\d+\.\d required=5\.0",
+                     clean), clean
+    assert b"X-Virus-Scanned: clamav" in clean
+    # EICAR split across two chunks: the scan sees the whole message.
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"see attached\r\n" + EICAR))
+    assert code == 554 and "5.7.1" in text and VIRUS_NAME in text, text
+    code, text = bdat_transaction(inst, ["alice@example.test",
+                                         "bob@example.test"], message(GTUBE))
+    assert code == 550 and "5.7.1" in text, text
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"offer ispmail-score-seven"))
+    assert code == 250, text
+    [junk] = mailutil.wait_messages(inst, "alice@example.test", 1,
+                                    folder="Junk")
+    assert b"X-Spam-Flag: YES" in junk
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
