@@ -1,6 +1,7 @@
 /* scan_client: parallel requests to filter pools; see scan_client.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dns.h"
 #include "params.h"
 #include "scan_client.h"
 #include "xalloc.h"
@@ -169,30 +171,147 @@ scan_slot(const char *slot_dir, const char *kind, const char *host,
 	return -1;
 }
 
-/* Start a non-blocking connect to "host:port" or "[v6]:port". */
-static int
-scan_connect(const char *hostport, char **error_r)
-{
-	struct addrinfo hints, *res = NULL;
-	char *host = xstrdup(hostport), *port, *h = host;
-	int fd = -1, rc;
+/*
+ * Host names of the pools, resolved by scan_resolve() (at process start):
+ * connecting never asks DNS, so a session never waits on a resolver
+ * beyond the connect timeout.  A handful of entries (SCAN_HOSTS_MAX a
+ * list, two lists), searched linearly.
+ */
+#define SCAN_NAMES_MAX (2 * SCAN_HOSTS_MAX)
 
-	port = strrchr(host, ':');
+static struct scan_name {
+	char *name;
+	char address[INET6_ADDRSTRLEN];
+} scan_names[SCAN_NAMES_MAX];
+static size_t scan_name_count;
+
+/* Split a copy of "host:port" / "[v6]:port": host (no brackets), port. */
+static char *
+scan_split(const char *hostport, char **host_r, char **port_r)
+{
+	char *copy = xstrdup(hostport), *port, *h = copy;
+
+	port = strrchr(copy, ':');
 	if (port == NULL) {
-		*error_r = xasprintf("%s: no port", hostport);
-		free(host);
-		return -1;
+		free(copy);
+		return NULL;
 	}
 	*port++ = '\0';
 	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
 		h[strlen(h) - 1] = '\0';
 		h++;
 	}
+	*host_r = h;
+	*port_r = port;
+	return copy;
+}
+
+static int
+scan_is_literal(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, addr) == 1
+	    || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static const char *
+scan_name_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < scan_name_count; i++)
+		if (strcasecmp(scan_names[i].name, name) == 0)
+			return scan_names[i].address;
+	return NULL;
+}
+
+int
+scan_hosts_named(const char *hosts)
+{
+	char **list, *copy, *host, *port;
+	int count, i, named = 0;
+
+	list = params_list_split(hosts, &count);
+	for (i = 0; i < count && !named; i++) {
+		copy = scan_split(list[i], &host, &port);
+		named = copy != NULL && !scan_is_literal(host);
+		free(copy);
+	}
+	params_list_free(list);
+	return named;
+}
+
+int
+scan_resolve(struct dns *dns, const char *hosts, int timeout_ms,
+	char **error_r)
+{
+	struct dns_answer *ans = NULL;
+	char **list, *copy, *host, *port;
+	int count, i, failed = 0;
+	enum dns_status st;
+
+	*error_r = NULL;
+	list = params_list_split(hosts, &count);
+	for (i = 0; i < count; i++) {
+		copy = scan_split(list[i], &host, &port);
+		if (copy == NULL || scan_is_literal(host)
+		    || scan_name_find(host) != NULL
+		    || scan_name_count == SCAN_NAMES_MAX) {
+			free(copy);
+			continue;
+		}
+		st = dns != NULL ? dns_addr_lookup(dns, host, timeout_ms, &ans)
+		    : DNS_TEMPFAIL;
+		if (st == DNS_FOUND && ans->addr_count > 0) {
+			scan_names[scan_name_count].name = xstrdup(host);
+			snprintf(scan_names[scan_name_count].address,
+			    sizeof(scan_names[0].address), "%s",
+			    ans->addrs[0].text);
+			scan_name_count++;
+		} else if (!failed++) {
+			*error_r = xasprintf("%s does not resolve (%s)",
+			    host, st == DNS_TEMPFAIL ? "temporary failure"
+			    : "no address");
+		}
+		dns_answer_free(&ans);
+		free(copy);
+	}
+	params_list_free(list);
+	return failed ? -1 : 0;
+}
+
+/* Start a non-blocking connect to "host:port" or "[v6]:port". */
+static int
+scan_connect(const char *hostport, char **error_r)
+{
+	struct addrinfo hints, *res = NULL;
+	char *host, *port, *h, *copy;
+	const char *resolved, *target;
+	int fd = -1, rc;
+
+	copy = scan_split(hostport, &h, &port);
+	if (copy == NULL) {
+		*error_r = xasprintf("%s: no port", hostport);
+		return -1;
+	}
+	host = copy;
+	target = h;
+	/* A name: the address scan_resolve() found; never a lookup here. */
+	if (!scan_is_literal(h)) {
+		resolved = scan_name_find(h);
+		if (resolved == NULL) {
+			*error_r = xasprintf("%s: name not resolved at start",
+			    hostport);
+			free(host);
+			return -1;
+		}
+		target = resolved;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	/* XXX: a name is resolved blocking; filter pools are listed by IP. */
-	rc = getaddrinfo(h, port, &hints, &res);
+	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+	rc = getaddrinfo(target, port, &hints, &res);
 	if (rc != 0) {
 		*error_r = xasprintf("%s: %s", hostport, gai_strerror(rc));
 		free(host);

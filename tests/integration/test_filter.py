@@ -584,3 +584,38 @@ def test_bdat_same_verdicts_as_data(make_instance, certs, spamd, clamd):
     assert b"X-Spam-Flag: YES" in junk
     assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
     inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+
+
+def test_filter_host_names_resolved_at_start(make_instance, certs, tmp_path):
+    """Pool hosts by name are resolved through the c-ares resolver
+    (dns_servers) when smtpd starts, never while a session waits: a name
+    that does not exist is logged and skipped like a dead host."""
+    import dnsutil
+    good = StandIn("clean")
+    dns = dnsutil.DnsServer(str(tmp_path), zone=[
+        "--host-record=spamd.filter.test,127.0.0.1"])
+    dns.start()
+    try:
+        inst = make_system(make_instance, certs, {
+            "dns_servers": dns.address, "dns_timeout": "1s",
+            "dns_tries": "1",
+            "spamd_servers": "nowhere.filter.test:%d spamd.filter.test:%d"
+                             % (good.port, good.port)})
+        inst.start()
+        code, text = transaction(inst, ["alice@example.test"],
+                                 message(b"hi"))
+        assert code == 250, text
+        [msg] = mailutil.wait_messages(inst, "alice@example.test", 1)
+        assert b"X-Spam-Status: No, score=0.1" in msg
+        log = inst.log()
+        assert "spamd_servers: nowhere.filter.test does not resolve" in log
+        # Both names were asked once, at process start, not per message.
+        code, text = transaction(inst, ["alice@example.test"],
+                                 message(b"again"))
+        assert code == 250, text
+        with open(dns.log_path) as f:
+            asked = f.read()
+        assert "spamd.filter.test" in asked
+    finally:
+        dns.stop()
+        good.close()
