@@ -136,6 +136,7 @@ extern long long var_filter_outbound_spam_score;
 extern long long var_filter_poison_limit;
 extern char *var_filter_poison_action;
 extern long long var_filter_poison_time;
+extern long long var_quarantine_retention;
 extern char *var_filter_junk_folder;
 extern char *var_mynetworks;
 extern char *var_local_submit_users;

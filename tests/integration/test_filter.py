@@ -619,3 +619,39 @@ def test_filter_host_names_resolved_at_start(make_instance, certs, tmp_path):
     finally:
         dns.stop()
         good.close()
+
+
+def test_quarantine_expire(make_instance, certs):
+    """`ispmailctl quarantine expire` removes what has been in quarantine
+    longer than quarantine_retention, logs each, keeps the rest."""
+    standin = StandIn("clean")      # every message scores 0.1
+    try:
+        inst = make_system(make_instance, certs, {
+            "spamd_servers": "127.0.0.1:%d" % standin.port,
+            "quarantine_retention": "30d"})
+        ctl_ok(inst, "mailbox", "set", "bob@example.test", "tag=0.01",
+               "quarantine=0.05")
+        inst.start()
+        for n in range(2):
+            code, text = transaction(inst, ["bob@example.test"],
+                                     message(b"note %d" % n))
+            assert code == 250, text
+        old, new = quarantine_ids(inst)
+    finally:
+        standin.close()
+    [path] = [p for p in mailutil.queue_files(inst, "quarantine")
+              if p.endswith("/" + old)]
+    then = time.time() - 31 * 86400
+    os.utime(path, (then, then))
+    r = ctl_ok(inst, "quarantine", "expire")
+    assert "%s expired" % old in r.stdout
+    assert "-- 1 quarantined message expired" in r.stdout
+    assert re.search(r"%s: quarantine expired \(31 days old, "
+                     r"quarantine_retention 30 days\)" % old, r.stderr)
+    assert quarantine_ids(inst) == [new]
+    # Nothing older left: a second run removes nothing.
+    r = ctl_ok(inst, "quarantine", "expire")
+    assert "-- 0 quarantined messages expired" in r.stdout
+    r = ctl_ok(inst, "-o", "quarantine_retention=0", "quarantine", "expire")
+    assert "nothing expires" in r.stdout
+    assert quarantine_ids(inst) == [new]
