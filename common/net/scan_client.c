@@ -43,7 +43,68 @@ struct scan_job {
 	const char *host;	/* hosts[host_next - 1] */
 	char *error;
 	int busy_hosts;		/* skipped because full */
+	/* Per host overrides ("/limit=N/connect=T/scan=T"); -1: global. */
+	long long *h_limit, *h_connect_ms, *h_scan_ms;
 };
+
+/* The value for the current host: its override, else the global one. */
+static long long
+scan_host_value(const struct scan_job *j, const long long *values,
+	long long global)
+{
+	int i = j->host_next - 1;
+
+	return i >= 0 && values[i] >= 0 ? values[i] : global;
+}
+
+/*
+ * Split the options off hosts[i] ("host:port/limit=4/connect=1s/
+ * scan=30s", in any order, each at most once) into the override arrays.
+ * 0, or -1 with *error_r.
+ */
+static int
+scan_host_options(struct scan_job *j, int i, const char *kind,
+	char **error_r)
+{
+	char *opt = strchr(j->hosts[i], '/'), *next, *eq;
+	long long v, *slot;
+
+	j->h_limit[i] = j->h_connect_ms[i] = j->h_scan_ms[i] = -1;
+	if (opt == NULL)
+		return 0;
+	*opt++ = '\0';
+	for (; opt != NULL; opt = next) {
+		next = strchr(opt, '/');
+		if (next != NULL)
+			*next++ = '\0';
+		eq = strchr(opt, '=');
+		if (eq == NULL)
+			goto bad;
+		*eq++ = '\0';
+		if (strcmp(opt, "limit") == 0) {
+			slot = &j->h_limit[i];
+			if (params_parse_int(eq, &v) < 0 || v < 0 || v > 1000)
+				goto bad;
+		} else if (strcmp(opt, "connect") == 0
+		    || strcmp(opt, "scan") == 0) {
+			slot = opt[0] == 'c' ? &j->h_connect_ms[i]
+			    : &j->h_scan_ms[i];
+			if (params_parse_time(eq, &v) < 0 || v < 1
+			    || v > 3600)
+				goto bad;
+			v *= 1000;
+		} else
+			goto bad;
+		if (*slot >= 0)
+			goto bad;
+		*slot = v;
+	}
+	return 0;
+bad:
+	*error_r = xasprintf("%s: %s: bad host option (limit=N, connect=TIME, "
+	    "scan=TIME, each once)", kind, j->hosts[i]);
+	return -1;
+}
 
 static long long
 scan_now_ms(void)
@@ -69,21 +130,31 @@ scan_job_new(const char *kind, const char *hosts, const struct buf *request,
 		params_list_free(list);
 		return NULL;
 	}
+	j = xcalloc(1, sizeof(*j));
+	j->fd = j->slot_fd = -1;
+	j->h_limit = xcalloc((size_t) count, sizeof(long long));
+	j->h_connect_ms = xcalloc((size_t) count, sizeof(long long));
+	j->h_scan_ms = xcalloc((size_t) count, sizeof(long long));
+	j->hosts = list;
 	for (int i = 0; i < count; i++) {
-		const char *port = strrchr(list[i], ':');
+		const char *port;
+
+		if (scan_host_options(j, i, kind, error_r) < 0) {
+			scan_job_free(&j);
+			return NULL;
+		}
+		port = strrchr(list[i], ':');
 
 		if (port == NULL || port[1] == '\0' ||
 		    strspn(port + 1, "0123456789") != strlen(port + 1) ||
 		    port == list[i] || (list[i][0] == '[' && port[-1] != ']')) {
 			*error_r = xasprintf("%s: %s is not host:port or "
 			    "[IPv6]:port", kind, list[i]);
-			params_list_free(list);
+			scan_job_free(&j);
 			return NULL;
 		}
 	}
-	j = xcalloc(1, sizeof(*j));
 	j->kind = xstrdup(kind);
-	j->hosts = list;
 	j->host_count = count;
 	j->request = buf_new(buf_len(request) + 1);
 	(void) buf_append(j->request, buf_cstr(request), buf_len(request));
@@ -113,6 +184,9 @@ scan_job_free(struct scan_job **jp)
 	scan_job_close(j);
 	free(j->kind);
 	params_list_free(j->hosts);
+	free(j->h_limit);
+	free(j->h_connect_ms);
+	free(j->h_scan_ms);
 	buf_free(&j->request);
 	buf_free(&j->reply);
 	free(j->error);
@@ -341,15 +415,18 @@ scan_next_host(struct scan_job *j, const char *slot_dir, long long limit,
 	int full;
 
 	while (j->host_next < j->host_count) {
+		long long host_limit;
+
 		j->host = j->hosts[j->host_next++];
+		host_limit = scan_host_value(j, j->h_limit, limit);
 		scan_job_close(j);
-		j->slot_fd = scan_slot(slot_dir, j->kind, j->host, limit,
-		    &full);
+		j->slot_fd = scan_slot(slot_dir, j->kind, j->host,
+		    host_limit, &full);
 		if (full) {
 			j->busy_hosts++;
 			free(j->error);
 			j->error = xasprintf("%s at its limit of %lld scans",
-			    j->host, limit);
+			    j->host, host_limit);
 			continue;
 		}
 		j->fd = scan_connect(j->host, &error);
@@ -362,7 +439,8 @@ scan_next_host(struct scan_job *j, const char *slot_dir, long long limit,
 		j->sent = 0;
 		buf_reset(j->reply);
 		j->state = SCAN_CONNECTING;
-		j->deadline = scan_now_ms() + connect_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_connect_ms, connect_ms);
 		return;
 	}
 	scan_job_close(j);
@@ -392,7 +470,8 @@ scan_step(struct scan_job *j, short revents, const char *slot_dir,
 			return;
 		}
 		j->state = SCAN_SENDING;
-		j->deadline = scan_now_ms() + scan_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_scan_ms, scan_ms);
 	}
 	if (j->state == SCAN_SENDING) {
 		while (j->sent < buf_len(j->request)) {
@@ -414,7 +493,8 @@ scan_step(struct scan_job *j, short revents, const char *slot_dir,
 		}
 		(void) shutdown(j->fd, SHUT_WR);
 		j->state = SCAN_READING;
-		j->deadline = scan_now_ms() + scan_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_scan_ms, scan_ms);
 		revents |= POLLIN;
 	}
 	if (j->state != SCAN_READING || (revents & (POLLIN | POLLHUP |
@@ -481,7 +561,9 @@ scan_run(struct scan_job **jobs, size_t count, const char *slot_dir,
 				} else {
 					scan_job_fail(j, SCAN_TIMEOUT,
 					    xasprintf("%s: no answer within "
-					    "%lld ms", j->host, scan_ms));
+					    "%lld ms", j->host,
+					    scan_host_value(j, j->h_scan_ms,
+					    scan_ms)));
 				}
 				if (j->state == SCAN_FINISHED)
 					continue;
