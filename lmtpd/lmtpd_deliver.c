@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "maildir.h"
+#include "store.h"
 #include "xalloc.h"
 
 /* maildir.c recalculates a maildirsize past this size (Maildir++). */
@@ -96,16 +97,39 @@ lmtpd_quota_full_reply(struct buf *reply, const char *address)
 }
 
 /*
+ * May delivery create the missing folder name?  The special-use folders
+ * every new store gets (STORE_SPECIAL_FOLDERS) and the filter's Junk
+ * folder (filter_junk_folder): a store made before them, or one whose
+ * user deleted Junk, gets it back the way imapd would make it, as
+ * Dovecot's autocreate does.  Any other name is never created.
+ */
+static int
+deliver_folder_autocreate(const char *name)
+{
+	static const char *const special[] = STORE_SPECIAL_FOLDERS;
+	size_t i;
+
+	if (var_filter_junk_folder != NULL
+	    && strcmp(name, var_filter_junk_folder) == 0)
+		return 1;
+	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		if (strcmp(name, special[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * The directory of a folder: root for INBOX, root/.Name for a folder
- * that exists.  An unknown or malformed name gives root and a warning:
- * mail is never refused for the folder a filter chose.
+ * that exists or deliver_folder_autocreate() may make.  An unknown or
+ * malformed name, or a failed creation, gives root and a warning: mail
+ * is never refused for the folder a filter chose.
  */
 static char *
 deliver_folder_dir(const struct lmtpd_recipient *r, const char **used_r)
 {
 	const char *name = r->folder;
 	struct stat st;
-	char *dir, *tmp;
+	char *dir, *tmp, *error = NULL;
 	size_t i;
 	int ok = 1;
 
@@ -126,6 +150,16 @@ deliver_folder_dir(const struct lmtpd_recipient *r, const char **used_r)
 	}
 	dir = xasprintf("%s/.%s", r->store_path, name);
 	tmp = xasprintf("%s/tmp", dir);
+	if ((stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode))
+	    && deliver_folder_autocreate(name)) {
+		if (store_folder_create(r->store_path, name, &error) < 0) {
+			log_warn("to=<%s> cannot create folder %s: %s",
+			    r->mailbox, name, error);
+			free(error);
+		} else
+			log_info("to=<%s> created folder %s", r->mailbox,
+			    name);
+	}
 	if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_warn("to=<%s> folder %s does not exist, delivering to "
 		    "INBOX", r->mailbox, name);

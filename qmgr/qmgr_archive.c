@@ -87,8 +87,9 @@ qmgr_archive_lookup(struct route *r, const char *address,
 
 	rc = route_lookup(r, address, &ans, error_r);
 	if (rc > 0) {
-		rc = ans->kind == ROUTE_KIND_MAILBOX && ans->mailbox->archive;
-		if (rc)
+		rc = ans->kind != ROUTE_KIND_MAILBOX ? 0
+		    : route_mailbox_archived(r, ans->mailbox, ans->domain);
+		if (rc > 0)
 			*canonical_r = xstrdup(ans->mailbox->address);
 	}
 	route_answer_free(&ans);

@@ -86,7 +86,7 @@ direct_rcpt_local(struct route *r, const struct qfile_rcpt *rc)
 	    exp->dest_count == 1) {
 		d = &exp->dests[0];
 		local = d->kind == ROUTE_DEST_MAILBOX && d->mailbox != NULL &&
-		    !d->mailbox->archive &&
+		    route_mailbox_archived(r, d->mailbox, d->domain) == 0 &&
 		    d->mailbox->state != ROUTE_STATE_DISABLED &&
 		    d->mailbox->state != ROUTE_STATE_MOVING &&
 		    direct_local_host(d->mailbox->mail_host);
@@ -114,7 +114,8 @@ direct_archived_sender(struct route *r, const char *address)
 	rc = route_lookup(r, address, &ans, &error);
 	free(error);
 	if (rc > 0)
-		rc = ans->kind == ROUTE_KIND_MAILBOX && ans->mailbox->archive;
+		rc = ans->kind != ROUTE_KIND_MAILBOX ? 0
+		    : route_mailbox_archived(r, ans->mailbox, ans->domain);
 	route_answer_free(&ans);
 	return rc != 0;
 }

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "clamd_client.h"
+#include "dns.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -41,6 +42,38 @@ struct filter_verdict {
 	char *failure;		/* for the log */
 };
 
+/*
+ * Filter hosts given by name are resolved here, once when the process
+ * starts (a reload starts new processes), through the c-ares resolver
+ * (dns_servers, dns_timeout, bounded by filter_connect_timeout a name):
+ * a session never waits on DNS.  A name that does not resolve is logged
+ * and skipped at scan time like a host that refuses connections.
+ */
+static void
+smtpd_filter_resolve(void)
+{
+	const char *lists[2] = { var_spamd_servers, var_clamd_servers };
+	struct dns *dns = NULL;
+	char *error = NULL;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (!scan_hosts_named(lists[i]))
+			continue;
+		if (dns == NULL && (dns = dns_open_params(&error)) == NULL) {
+			log_warn("content filter: resolver: %s", error);
+			xfree(error);
+		}
+		if (scan_resolve(dns, lists[i], (int)
+		    (var_filter_connect_timeout * 1000), &error) < 0) {
+			log_warn("content filter: %s: %s", i == 0 ?
+			    "spamd_servers" : "clamd_servers", error);
+			xfree(error);
+		}
+	}
+	dns_close(&dns);
+}
+
 int
 smtpd_filter_check(char **error_r)
 {
@@ -70,6 +103,7 @@ smtpd_filter_check(char **error_r)
 			goto fail;
 		scan_job_free(&j);
 	}
+	smtpd_filter_resolve();
 	buf_free(&none);
 	return 0;
 fail:

@@ -174,10 +174,16 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 			ctl_replace(&d->catchall, value);
 		} else if (strcmp(buf_cstr(key), "mailhost") == 0) {
 			ctl_replace(&d->mail_host, value);
+		} else if (strcmp(buf_cstr(key), "archive") == 0) {
+			if (params_parse_bool(value, &d->archive) < 0) {
+				ctl_eprintf("ispmailctl: archive must be yes "
+				    "or no: %s\n", value);
+				rc = -1;
+			}
 		} else {
 			ctl_eprintf("ispmailctl: unknown domain setting "
 			    "\"%s\" (kind, target, relayhost, catchall, "
-			    "mailhost)\n", buf_cstr(key));
+			    "mailhost, archive)\n", buf_cstr(key));
 			rc = -1;
 		}
 	}
@@ -204,6 +210,8 @@ ctl_domain_print(const struct route_domain *d)
 		ctl_printf("catchall: %s\n", d->catchall);
 	if (d->mail_host != NULL)
 		ctl_printf("mailhost: %s\n", d->mail_host);
+	if (d->archive)
+		ctl_printf("archive: yes\n");
 }
 
 static int

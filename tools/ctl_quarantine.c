@@ -4,7 +4,8 @@
  * queue file each whose recipients are the quarantined ones.  release
  * records the decision as cleared (an F record, ispmail-queue(5)),
  * moves the file to incoming/ and tells qmgr, which delivers it as if it
- * were clean (INBOX, no Junk folder).
+ * were clean (INBOX, no Junk folder).  expire removes what has been
+ * in quarantine longer than quarantine_retention (run it from cron).
  */
 #include "config.h"
 
@@ -14,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "ctl.h"
 #include "fileio.h"
+#include "log.h"
 #include "mail_params.h"
 #include "qfile.h"
 #include "xalloc.h"
@@ -244,6 +247,55 @@ ctl_quarantine_delete(const char *id)
 	return ret;
 }
 
+/*
+ * Remove the quarantined messages older than quarantine_retention, by
+ * the time they went into quarantine (the file's modification time: the
+ * file is written once and never changed there).  Each removal is
+ * printed and logged.  0, or 1 when a file could not be removed.
+ */
+static int
+ctl_quarantine_expire(void)
+{
+	struct ctl_qlist l = { NULL, 0, 0 };
+	struct stat st;
+	char *dir;
+	const char *id;
+	time_t now = time(NULL);
+	size_t i, removed = 0;
+	int ret = 0;
+
+	if (var_quarantine_retention <= 0) {
+		ctl_printf("quarantine_retention is 0: nothing expires\n");
+		return 0;
+	}
+	dir = xasprintf("%s/%s", var_queue_directory, QFILE_QUARANTINE);
+	ctl_qlist_scan(&l, dir, QFILE_QUARANTINE, 0);
+	free(dir);
+	for (i = 0; i < l.count; i++) {
+		if (lstat(l.entries[i].path, &st) < 0 || !S_ISREG(st.st_mode)
+		    || now - st.st_mtime < var_quarantine_retention)
+			continue;
+		id = strrchr(l.entries[i].path, '/');
+		id = id != NULL ? id + 1 : l.entries[i].path;
+		if (unlink(l.entries[i].path) < 0) {
+			ctl_eprintf("ispmailctl: remove %s: %s\n",
+			    l.entries[i].path, strerror(errno));
+			ret = 1;
+			continue;
+		}
+		removed++;
+		log_info("%s: quarantine expired (%lld days old, "
+		    "quarantine_retention %lld days)", id,
+		    (long long) (now - st.st_mtime) / 86400,
+		    var_quarantine_retention / 86400);
+		ctl_printf("%s expired\n", id);
+	}
+	ctl_printf("-- %zu quarantined message%s expired\n", removed,
+	    removed == 1 ? "" : "s");
+	ctl_qlist_free(&l);
+	return ret;
+}
+
 int
 ctl_quarantine(int argc, char **argv)
 {
@@ -261,7 +313,9 @@ ctl_quarantine(int argc, char **argv)
 		return ctl_quarantine_release(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "delete") == 0)
 		return ctl_quarantine_delete(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "expire") == 0)
+		return ctl_quarantine_expire();
 	ctl_eprintf("usage: ispmailctl quarantine [list [--domain D | "
-	    "--address A] | show ID | release ID | delete ID]\n");
+	    "--address A] | show ID | release ID | delete ID | expire]\n");
 	return 2;
 }

@@ -115,6 +115,7 @@ char *var_filter_poison_action;
 long long var_filter_poison_time;
 char *var_filter_junk_folder;
 long long var_filter_server_capacity;
+long long var_quarantine_retention;
 char *var_mynetworks;
 char *var_local_submit_users;
 int var_smtpd_strict_helo_syntax;
@@ -849,6 +850,10 @@ const struct param_def param_table[] = {
 	    &var_filter_junk_folder,
 	    "The folder (XFOLDER to lmtpd) for mail at or above a "
 	    "recipient's tag score." },
+	{ "quarantine_retention", PARAM_TIME, "30d", 0, 36500 * DAY,
+	    &var_quarantine_retention,
+	    "How long quarantined mail is kept before `ispmailctl "
+	    "quarantine expire` removes it (0: kept until deleted)." },
 	/* DNS resolver (every daemon that uses DNS) and reputation checks. */
 	{ "dns_servers", PARAM_LIST, "", 0, 0, &var_dns_servers,
 	    "DNS servers to ask (IP, IP:port or [IPv6]:port, space "

@@ -144,6 +144,7 @@ extern long long var_filter_outbound_spam_score;
 extern long long var_filter_poison_limit;
 extern char *var_filter_poison_action;
 extern long long var_filter_poison_time;
+extern long long var_quarantine_retention;
 extern char *var_filter_junk_folder;
 extern long long var_filter_server_capacity;
 extern char *var_mynetworks;

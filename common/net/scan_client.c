@@ -1,6 +1,7 @@
 /* scan_client: parallel requests to filter pools; see scan_client.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dns.h"
 #include "params.h"
 #include "scan_client.h"
 #include "xalloc.h"
@@ -41,7 +43,68 @@ struct scan_job {
 	const char *host;	/* hosts[host_next - 1] */
 	char *error;
 	int busy_hosts;		/* skipped because full */
+	/* Per host overrides ("/limit=N/connect=T/scan=T"); -1: global. */
+	long long *h_limit, *h_connect_ms, *h_scan_ms;
 };
+
+/* The value for the current host: its override, else the global one. */
+static long long
+scan_host_value(const struct scan_job *j, const long long *values,
+	long long global)
+{
+	int i = j->host_next - 1;
+
+	return i >= 0 && values[i] >= 0 ? values[i] : global;
+}
+
+/*
+ * Split the options off hosts[i] ("host:port/limit=4/connect=1s/
+ * scan=30s", in any order, each at most once) into the override arrays.
+ * 0, or -1 with *error_r.
+ */
+static int
+scan_host_options(struct scan_job *j, int i, const char *kind,
+	char **error_r)
+{
+	char *opt = strchr(j->hosts[i], '/'), *next, *eq;
+	long long v, *slot;
+
+	j->h_limit[i] = j->h_connect_ms[i] = j->h_scan_ms[i] = -1;
+	if (opt == NULL)
+		return 0;
+	*opt++ = '\0';
+	for (; opt != NULL; opt = next) {
+		next = strchr(opt, '/');
+		if (next != NULL)
+			*next++ = '\0';
+		eq = strchr(opt, '=');
+		if (eq == NULL)
+			goto bad;
+		*eq++ = '\0';
+		if (strcmp(opt, "limit") == 0) {
+			slot = &j->h_limit[i];
+			if (params_parse_int(eq, &v) < 0 || v < 0 || v > 1000)
+				goto bad;
+		} else if (strcmp(opt, "connect") == 0
+		    || strcmp(opt, "scan") == 0) {
+			slot = opt[0] == 'c' ? &j->h_connect_ms[i]
+			    : &j->h_scan_ms[i];
+			if (params_parse_time(eq, &v) < 0 || v < 1
+			    || v > 3600)
+				goto bad;
+			v *= 1000;
+		} else
+			goto bad;
+		if (*slot >= 0)
+			goto bad;
+		*slot = v;
+	}
+	return 0;
+bad:
+	*error_r = xasprintf("%s: %s: bad host option (limit=N, connect=TIME, "
+	    "scan=TIME, each once)", kind, j->hosts[i]);
+	return -1;
+}
 
 static long long
 scan_now_ms(void)
@@ -67,21 +130,31 @@ scan_job_new(const char *kind, const char *hosts, const struct buf *request,
 		params_list_free(list);
 		return NULL;
 	}
+	j = xcalloc(1, sizeof(*j));
+	j->fd = j->slot_fd = -1;
+	j->h_limit = xcalloc((size_t) count, sizeof(long long));
+	j->h_connect_ms = xcalloc((size_t) count, sizeof(long long));
+	j->h_scan_ms = xcalloc((size_t) count, sizeof(long long));
+	j->hosts = list;
 	for (int i = 0; i < count; i++) {
-		const char *port = strrchr(list[i], ':');
+		const char *port;
+
+		if (scan_host_options(j, i, kind, error_r) < 0) {
+			scan_job_free(&j);
+			return NULL;
+		}
+		port = strrchr(list[i], ':');
 
 		if (port == NULL || port[1] == '\0' ||
 		    strspn(port + 1, "0123456789") != strlen(port + 1) ||
 		    port == list[i] || (list[i][0] == '[' && port[-1] != ']')) {
 			*error_r = xasprintf("%s: %s is not host:port or "
 			    "[IPv6]:port", kind, list[i]);
-			params_list_free(list);
+			scan_job_free(&j);
 			return NULL;
 		}
 	}
-	j = xcalloc(1, sizeof(*j));
 	j->kind = xstrdup(kind);
-	j->hosts = list;
 	j->host_count = count;
 	j->request = buf_new(buf_len(request) + 1);
 	(void) buf_append(j->request, buf_cstr(request), buf_len(request));
@@ -111,6 +184,9 @@ scan_job_free(struct scan_job **jp)
 	scan_job_close(j);
 	free(j->kind);
 	params_list_free(j->hosts);
+	free(j->h_limit);
+	free(j->h_connect_ms);
+	free(j->h_scan_ms);
 	buf_free(&j->request);
 	buf_free(&j->reply);
 	free(j->error);
@@ -169,30 +245,147 @@ scan_slot(const char *slot_dir, const char *kind, const char *host,
 	return -1;
 }
 
-/* Start a non-blocking connect to "host:port" or "[v6]:port". */
-static int
-scan_connect(const char *hostport, char **error_r)
-{
-	struct addrinfo hints, *res = NULL;
-	char *host = xstrdup(hostport), *port, *h = host;
-	int fd = -1, rc;
+/*
+ * Host names of the pools, resolved by scan_resolve() (at process start):
+ * connecting never asks DNS, so a session never waits on a resolver
+ * beyond the connect timeout.  A handful of entries (SCAN_HOSTS_MAX a
+ * list, two lists), searched linearly.
+ */
+#define SCAN_NAMES_MAX (2 * SCAN_HOSTS_MAX)
 
-	port = strrchr(host, ':');
+static struct scan_name {
+	char *name;
+	char address[INET6_ADDRSTRLEN];
+} scan_names[SCAN_NAMES_MAX];
+static size_t scan_name_count;
+
+/* Split a copy of "host:port" / "[v6]:port": host (no brackets), port. */
+static char *
+scan_split(const char *hostport, char **host_r, char **port_r)
+{
+	char *copy = xstrdup(hostport), *port, *h = copy;
+
+	port = strrchr(copy, ':');
 	if (port == NULL) {
-		*error_r = xasprintf("%s: no port", hostport);
-		free(host);
-		return -1;
+		free(copy);
+		return NULL;
 	}
 	*port++ = '\0';
 	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
 		h[strlen(h) - 1] = '\0';
 		h++;
 	}
+	*host_r = h;
+	*port_r = port;
+	return copy;
+}
+
+static int
+scan_is_literal(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, addr) == 1
+	    || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static const char *
+scan_name_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < scan_name_count; i++)
+		if (strcasecmp(scan_names[i].name, name) == 0)
+			return scan_names[i].address;
+	return NULL;
+}
+
+int
+scan_hosts_named(const char *hosts)
+{
+	char **list, *copy, *host, *port;
+	int count, i, named = 0;
+
+	list = params_list_split(hosts, &count);
+	for (i = 0; i < count && !named; i++) {
+		copy = scan_split(list[i], &host, &port);
+		named = copy != NULL && !scan_is_literal(host);
+		free(copy);
+	}
+	params_list_free(list);
+	return named;
+}
+
+int
+scan_resolve(struct dns *dns, const char *hosts, int timeout_ms,
+	char **error_r)
+{
+	struct dns_answer *ans = NULL;
+	char **list, *copy, *host, *port;
+	int count, i, failed = 0;
+	enum dns_status st;
+
+	*error_r = NULL;
+	list = params_list_split(hosts, &count);
+	for (i = 0; i < count; i++) {
+		copy = scan_split(list[i], &host, &port);
+		if (copy == NULL || scan_is_literal(host)
+		    || scan_name_find(host) != NULL
+		    || scan_name_count == SCAN_NAMES_MAX) {
+			free(copy);
+			continue;
+		}
+		st = dns != NULL ? dns_addr_lookup(dns, host, timeout_ms, &ans)
+		    : DNS_TEMPFAIL;
+		if (st == DNS_FOUND && ans->addr_count > 0) {
+			scan_names[scan_name_count].name = xstrdup(host);
+			snprintf(scan_names[scan_name_count].address,
+			    sizeof(scan_names[0].address), "%s",
+			    ans->addrs[0].text);
+			scan_name_count++;
+		} else if (!failed++) {
+			*error_r = xasprintf("%s does not resolve (%s)",
+			    host, st == DNS_TEMPFAIL ? "temporary failure"
+			    : "no address");
+		}
+		dns_answer_free(&ans);
+		free(copy);
+	}
+	params_list_free(list);
+	return failed ? -1 : 0;
+}
+
+/* Start a non-blocking connect to "host:port" or "[v6]:port". */
+static int
+scan_connect(const char *hostport, char **error_r)
+{
+	struct addrinfo hints, *res = NULL;
+	char *host, *port, *h, *copy;
+	const char *resolved, *target;
+	int fd = -1, rc;
+
+	copy = scan_split(hostport, &h, &port);
+	if (copy == NULL) {
+		*error_r = xasprintf("%s: no port", hostport);
+		return -1;
+	}
+	host = copy;
+	target = h;
+	/* A name: the address scan_resolve() found; never a lookup here. */
+	if (!scan_is_literal(h)) {
+		resolved = scan_name_find(h);
+		if (resolved == NULL) {
+			*error_r = xasprintf("%s: name not resolved at start",
+			    hostport);
+			free(host);
+			return -1;
+		}
+		target = resolved;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	/* XXX: a name is resolved blocking; filter pools are listed by IP. */
-	rc = getaddrinfo(h, port, &hints, &res);
+	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+	rc = getaddrinfo(target, port, &hints, &res);
 	if (rc != 0) {
 		*error_r = xasprintf("%s: %s", hostport, gai_strerror(rc));
 		free(host);
@@ -222,15 +415,18 @@ scan_next_host(struct scan_job *j, const char *slot_dir, long long limit,
 	int full;
 
 	while (j->host_next < j->host_count) {
+		long long host_limit;
+
 		j->host = j->hosts[j->host_next++];
+		host_limit = scan_host_value(j, j->h_limit, limit);
 		scan_job_close(j);
-		j->slot_fd = scan_slot(slot_dir, j->kind, j->host, limit,
-		    &full);
+		j->slot_fd = scan_slot(slot_dir, j->kind, j->host,
+		    host_limit, &full);
 		if (full) {
 			j->busy_hosts++;
 			free(j->error);
 			j->error = xasprintf("%s at its limit of %lld scans",
-			    j->host, limit);
+			    j->host, host_limit);
 			continue;
 		}
 		j->fd = scan_connect(j->host, &error);
@@ -243,7 +439,8 @@ scan_next_host(struct scan_job *j, const char *slot_dir, long long limit,
 		j->sent = 0;
 		buf_reset(j->reply);
 		j->state = SCAN_CONNECTING;
-		j->deadline = scan_now_ms() + connect_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_connect_ms, connect_ms);
 		return;
 	}
 	scan_job_close(j);
@@ -273,7 +470,8 @@ scan_step(struct scan_job *j, short revents, const char *slot_dir,
 			return;
 		}
 		j->state = SCAN_SENDING;
-		j->deadline = scan_now_ms() + scan_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_scan_ms, scan_ms);
 	}
 	if (j->state == SCAN_SENDING) {
 		while (j->sent < buf_len(j->request)) {
@@ -295,7 +493,8 @@ scan_step(struct scan_job *j, short revents, const char *slot_dir,
 		}
 		(void) shutdown(j->fd, SHUT_WR);
 		j->state = SCAN_READING;
-		j->deadline = scan_now_ms() + scan_ms;
+		j->deadline = scan_now_ms() + scan_host_value(j,
+		    j->h_scan_ms, scan_ms);
 		revents |= POLLIN;
 	}
 	if (j->state != SCAN_READING || (revents & (POLLIN | POLLHUP |
@@ -362,7 +561,9 @@ scan_run(struct scan_job **jobs, size_t count, const char *slot_dir,
 				} else {
 					scan_job_fail(j, SCAN_TIMEOUT,
 					    xasprintf("%s: no answer within "
-					    "%lld ms", j->host, scan_ms));
+					    "%lld ms", j->host,
+					    scan_host_value(j, j->h_scan_ms,
+					    scan_ms)));
 				}
 				if (j->state == SCAN_FINISHED)
 					continue;

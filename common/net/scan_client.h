@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 struct buf;
+struct dns;
 
 enum scan_status {
 	SCAN_DONE = 0,		/* reply read (parse it) */
@@ -62,5 +63,18 @@ const char *scan_job_host(const struct scan_job *j);
 const char *scan_job_error(const struct scan_job *j);
 
 #define SCAN_REPLY_MAX (256 * 1024)
+
+/*
+ * Resolve the host names of a pool list (IP literals need nothing) with
+ * dns (NULL: names stay unresolved), timeout_ms a name, into this
+ * process's table; scan_run() connects only to literals and to names
+ * found here, so no session ever waits on a resolver.  A name that does
+ * not resolve is skipped when connecting (failover) and named in
+ * *error_r (caller frees): -1.  0 every name resolved.
+ */
+int scan_resolve(struct dns *dns, const char *hosts, int timeout_ms,
+	char **error_r);
+/* Does the list name a host by name (not an IP literal)? */
+int scan_hosts_named(const char *hosts);
 
 #endif

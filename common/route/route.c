@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "address.h"
@@ -210,7 +211,29 @@ route_domain_dup(const struct route_domain *d)
 	copy->relay_host = route_strdup_null(d->relay_host);
 	copy->catchall = route_strdup_null(d->catchall);
 	copy->mail_host = route_strdup_null(d->mail_host);
+	copy->archive = d->archive;
 	return copy;
+}
+
+int
+route_mailbox_archived(struct route *r, const struct route_mailbox *m,
+	const struct route_domain *d)
+{
+	const char *at = strrchr(m->address, '@');
+	struct route_domain *own = NULL;
+	int rc;
+
+	if (m->archive)
+		return 1;
+	if (at == NULL)
+		return 0;
+	if (d != NULL && strcasecmp(d->name, at + 1) == 0)
+		return d->archive != 0;
+	rc = route_domain_lookup(r, at + 1, &own, NULL);
+	if (rc > 0)
+		rc = own->archive != 0;
+	route_domain_free(&own);
+	return rc;
 }
 
 void

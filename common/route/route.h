@@ -40,6 +40,7 @@ struct route_domain {
 	char *relay_host;		/* RELAY: primary host, NULL: its MX */
 	char *catchall;			/* address for unknown users, or NULL */
 	char *mail_host;		/* LOCAL: default store host, or NULL */
+	int archive;			/* LOCAL: archive every mailbox's mail */
 };
 
 enum route_state {
@@ -88,6 +89,16 @@ struct route_mailbox {
 	size_t forward_count;
 	int forward_keep_copy;		/* also deliver to the mailbox */
 };
+
+/*
+ * Is mail to or from mailbox m archived?  Its own flag archives it; its
+ * domain's flag (the domain of m->address) archives every mailbox of the
+ * domain, and no mailbox can opt out of that (ispmail-archive(5)).  d is
+ * the domain a lookup already returned, used when it is m's; else the
+ * domain is looked up.  1 yes, 0 no, -1 temporary failure.
+ */
+int route_mailbox_archived(struct route *r, const struct route_mailbox *m,
+	const struct route_domain *d);
 
 struct route_alias {
 	char *address;			/* normalised */

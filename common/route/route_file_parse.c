@@ -188,7 +188,7 @@ static int
 rf_parse_domain(struct rf_parser *p)
 {
 	static const char *const names[] = {
-		"catchall", "mailhost", "relayhost", "target",
+		"catchall", "mailhost", "relayhost", "target", "archive",
 	};
 	struct route_domain *d;
 	const char *raw = NULL;
@@ -196,6 +196,7 @@ rf_parse_domain(struct rf_parser *p)
 	struct rf_entry *old;
 	unsigned seen = 0, n;
 	size_t i, len = 0;
+	int rc;
 
 	if (p->token_count < 3)
 		return rf_bad(p, "expected: domain NAME local|relay|alias "
@@ -224,7 +225,7 @@ rf_parse_domain(struct rf_parser *p)
 				break;
 		if (n == sizeof(names) / sizeof(names[0])) {
 			rf_bad(p, "domain %s: unknown attribute \"%.*s\" "
-			    "(catchall, mailhost, relayhost, target)",
+			    "(catchall, mailhost, relayhost, target, archive)",
 			    d->name, (int) len, p->tokens[i]);
 			goto fail;
 		}
@@ -238,6 +239,16 @@ rf_parse_domain(struct rf_parser *p)
 			if (rf_domain_name(p, raw, strlen(raw),
 			    &d->alias_target) < 0)
 				goto fail;
+		} else if (n == 4) {
+			if (rf_decode(p, raw, strlen(raw), &value) < 0)
+				goto fail;
+			rc = params_parse_bool(value, &d->archive);
+			xfree(value);
+			if (rc < 0) {
+				rf_bad(p, "domain %s: archive must be yes or "
+				    "no", d->name);
+				goto fail;
+			}
 		} else {
 			if (rf_decode(p, raw, strlen(raw), &value) < 0)
 				goto fail;

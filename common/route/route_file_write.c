@@ -120,6 +120,8 @@ rf_write_domain(FILE *out, const struct route_domain *d)
 	rf_put_attr(out, "relayhost", d->relay_host);
 	rf_put_attr(out, "mailhost", d->mail_host);
 	rf_put_attr(out, "catchall", d->catchall);
+	if (d->archive)
+		fputs(" archive=yes", out);
 	putc('\n', out);
 }
 

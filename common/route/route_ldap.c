@@ -224,7 +224,8 @@ route_ldap_close(void *backend)
 
 static const char *const route_ldap_domain_attrs[] = {
 	"ispmailDomainName", "ispmailDomainKind", "ispmailDomainTarget",
-	"ispmailRelayHost", "ispmailCatchAll", "mailHost", NULL
+	"ispmailRelayHost", "ispmailCatchAll", "mailHost", "ispmailArchive",
+	NULL
 };
 static const char *const route_ldap_mailbox_attrs[] = {
 	"mail", "mailLocalAddress", "mailHost", "ispmailStorePath",

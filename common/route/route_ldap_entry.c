@@ -361,6 +361,8 @@ route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	    || route_ldap_value(ld, entry, "ispmailCatchAll", &d->catchall,
 	    error_r) < 0
 	    || route_ldap_value(ld, entry, "mailHost", &d->mail_host,
+	    error_r) < 0
+	    || route_ldap_bool(ld, entry, "ispmailArchive", &d->archive,
 	    error_r) < 0)
 		goto bad;
 	if (kind == 0) {

@@ -241,6 +241,8 @@ route_ldap_fill_domain(struct route_ldap_mods *ml, const void *record)
 	route_ldap_mods_str(ml, "ispmailRelayHost", d->relay_host);
 	route_ldap_mods_str(ml, "ispmailCatchAll", d->catchall);
 	route_ldap_mods_str(ml, "mailHost", d->mail_host);
+	/* Absent when off: entries made with an older schema still work. */
+	route_ldap_mods_str(ml, "ispmailArchive", d->archive ? "TRUE" : NULL);
 }
 
 static void

@@ -243,6 +243,105 @@ out:
 	return rc;
 }
 
+/*
+ * The subscriptions file of the open store top with name added (kept as
+ * is when it is there): read, then a new file renamed over the old one,
+ * the way imapd writes it.  Lines are capped at STORE_NAME_MAX, the file
+ * at STORE_SUBSCRIPTIONS_MAX.
+ */
+#define STORE_SUBSCRIPTIONS_MAX (1024 * 1024)
+
+static int
+store_subscribe(struct store_walk *w, int top, const char *name,
+	char **error_r)
+{
+	struct buf *subs = buf_new(STORE_SUBSCRIPTIONS_MAX);
+	char chunk[4096], tmp[64];
+	const char *p, *nl, *next;
+	size_t len = strlen(name), line;
+	ssize_t n;
+	int fd, rc = 0, found = 0;
+
+	fd = openat(top, "subscriptions", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		rc = store_walk_fail(w, "open subscriptions in", error_r);
+	while (fd >= 0 && rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0)
+		if (n < 0 || buf_append(subs, chunk, (size_t) n) < 0)
+			rc = store_walk_fail(w, "read subscriptions in",
+			    error_r);
+	if (fd >= 0)
+		close(fd);
+	for (p = buf_cstr(subs); rc == 0 && *p != '\0'; p = next) {
+		nl = strchr(p, '\n');
+		line = nl != NULL ? (size_t) (nl - p) : strlen(p);
+		if (line == len && memcmp(p, name, len) == 0)
+			found = 1;
+		next = p + line + (nl != NULL);
+	}
+	if (rc == 0 && !found) {
+		if (buf_len(subs) > 0 && buf_cstr(subs)[buf_len(subs) - 1]
+		    != '\n')
+			(void) buf_append(subs, "\n", 1);
+		snprintf(tmp, sizeof(tmp), "subscriptions.%ld.tmp",
+		    (long) getpid());
+		(void) unlinkat(top, tmp, 0);
+		if (buf_printf(subs, "%s\n", name) < 0) {
+			*error_r = xstrdup("subscriptions file too long");
+			rc = -1;
+		} else if ((rc = store_write_file(w, top, tmp, buf_cstr(subs),
+		    error_r)) == 0 && renameat(top, tmp, top,
+		    "subscriptions") < 0) {
+			rc = store_walk_fail(w, "rename subscriptions in",
+			    error_r);
+			(void) unlinkat(top, tmp, 0);
+		}
+	}
+	buf_free(&subs);
+	return rc;
+}
+
+int
+store_folder_create(const char *path, const char *name, char **error_r)
+{
+	struct store_walk w = { (uid_t) -1, (gid_t) -1, buf_new(4096) };
+	char folder[STORE_NAME_MAX + 2];
+	struct stat st;
+	int top = -1, fd = -1, rc = -1;
+
+	*error_r = NULL;
+	if (!store_name_ok(name, strlen(name))) {
+		*error_r = xasprintf("unsafe folder name");
+		goto out;
+	}
+	if (store_path_check(path, error_r) < 0)
+		goto out;
+	/* The store must exist; its owner owns what is made in it. */
+	top = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0 || fstat(top, &st) < 0) {
+		*error_r = xasprintf("open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (geteuid() == 0) {
+		w.uid = st.st_uid;
+		w.gid = st.st_gid;
+	}
+	buf_set(w.path, path, strlen(path));
+	snprintf(folder, sizeof(folder), ".%s", name);
+	if ((fd = store_open_dir(&w, top, folder, 0700, 1, error_r)) < 0
+	    || store_maildir(&w, fd, error_r) < 0
+	    || store_write_file(&w, fd, "maildirfolder", "", error_r) < 0)
+		goto out;
+	buf_set(w.path, path, strlen(path));
+	rc = store_subscribe(&w, top, name, error_r);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (top >= 0)
+		close(top);
+	buf_free(&w.path);
+	return rc;
+}
+
 static int
 store_unlink_one(const char *path, const struct stat *st, int type,
 	struct FTW *ftw)

@@ -47,6 +47,15 @@ int store_path_check(const char *path, char **error_r);
 int store_create(const char *path, long long quota, uid_t uid, gid_t gid,
 	char **error_r);
 /*
+ * Create the folder name (one component, store_name_ok()) in the existing
+ * store at path, the way imapd's CREATE makes it (".name" Maildir with a
+ * "maildirfolder" file) and subscribe it; what exists is kept.  Special
+ * use follows the name (RFC 6154: "Junk" is \Junk).  Directories are
+ * opened O_NOFOLLOW; when the caller is root, what is made belongs to
+ * the store's owner.  0 ok; -1 with *error_r (caller frees).
+ */
+int store_folder_create(const char *path, const char *name, char **error_r);
+/*
  * Remove the store at path and everything in it.  Refused (-1) unless
  * path is absolute, has no ".." component and lies strictly below root
  * (the store_root parameter), so a damaged entry cannot remove anything

@@ -20,6 +20,7 @@ import mailutil
 import smtpremoteutil
 import tlsutil
 from test_delivery import send
+from test_filter import StandIn
 
 KEY = b"0123456789abcdef0123456789abcdef-archive-test-key"
 
@@ -304,3 +305,52 @@ def test_archive_before_delivery_and_once(make_instance, certs):
               b"Subject: waits\r\n\r\nbody\r\n")
     inst.wait_for_log(r"%s: to=<alice@example.test>, status=deferred "
                       r"\(451 4.3.0 archive unavailable\)" % q2, timeout=10)
+
+
+def test_archive_domain_flag_and_prepended_fields(make_instance, certs):
+    """archive=yes on a domain archives every mailbox of it (a mailbox's
+    archive=no does not opt out); the archived message carries the header
+    fields added after DATA (queue-file H records, here the filter's
+    X-Spam-Status) exactly as the recipient got them."""
+    spamd = StandIn("clean")
+    try:
+        inst = make_system(make_instance, certs, params={
+            "spamd_servers": "127.0.0.1:%d" % spamd.port})
+        ctl_ok(inst, "domain", "set", "other.test", "archive=yes")
+        assert "archive: yes" in ctl_ok(inst, "domain", "show", "other.test")
+        with open(os.path.join(inst.config_dir, "routes")) as f:
+            assert "domain other.test local archive=yes\n" in f.read()
+        ctl_ok(inst, "mailbox", "add", "yan@other.test", "archive=no")
+        inst.start()
+        body = b"From: x@remote.test\r\nSubject: dom\r\n\r\nbody\r\n"
+        q1 = send(inst, "x@remote.test", ["zed@other.test"], body)
+        q2 = send(inst, "x@remote.test", ["yan@other.test",
+                                          "bob@example.test"], body)
+        [got] = mailutil.wait_messages(inst, "zed@other.test", 1)
+        mailutil.wait_messages(inst, "yan@other.test", 1)
+        mailutil.wait_messages(inst, "bob@example.test", 1)
+        inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+    finally:
+        spamd.close()
+    msgs = messages(inst, "other.test")
+    assert [m["queue_id"] for m in msgs] == [q1, q2]
+    assert msgs[1]["rcpt"] == ["yan@other.test"]
+    # bob's domain is not archived, nor is bob.
+    assert not os.path.exists(domain_dir(inst, "example.test"))
+    # Archived mail took the queue path, not smtpd's direct delivery.
+    log = inst.log()
+    assert "relay=lmtpd/direct" not in "\n".join(
+        l for l in log.splitlines() if q1 in l)
+    # What zed got, less lmtpd's Return-Path and Delivered-To, is what
+    # the archive holds: the H record first, above our Received: field.
+    payload = msgs[0]["payload"].replace(b"\r\n", b"\n")
+    delivered = got.replace(b"\r\n", b"\n")
+    assert delivered.startswith(b"Return-Path: <x@remote.test>\n"
+                                b"Delivered-To: zed@other.test\n")
+    delivered = delivered.split(b"\n", 2)[2]
+    assert payload.startswith(b"X-Spam-Status: No, score=0.1 required=5.0"), \
+        payload[:200]
+    assert payload.index(b"X-Spam-Status") < payload.index(b"Received: ")
+    assert payload == delivered
+    assert archiveverify.verify(domain_dir(inst, "other.test"), KEY) == []
+    assert ctl_ok(inst, "archive", "verify", "--domain", "other.test")

@@ -514,3 +514,163 @@ def test_smtpd_killed_while_scanning_counts(make_instance, certs):
         assert len(hang.held) == 2
     finally:
         hang.close()
+
+
+def test_junk_created_when_missing(make_instance, certs, spamd):
+    """A store without Junk (made before it, or the user deleted it):
+    lmtpd creates .Junk as imapd's CREATE would and subscribes it, then
+    files the tagged message there instead of the INBOX."""
+    inst = make_system(make_instance, certs, {"spamd_servers": spamd})
+    top = mailutil.mailbox_dir(inst, "alice@example.test")
+    shutil.rmtree(os.path.join(top, ".Junk"))
+    subs = os.path.join(top, "subscriptions")
+    with open(subs, "w") as f:
+        f.write("Sent\nDrafts\nTrash")     # no newline at the end
+    inst.start()
+    code, text = transaction(inst, ["alice@example.test"],
+                             message(b"a offer ispmail-score-seven today"))
+    assert code == 250, text
+    [junk] = mailutil.wait_messages(inst, "alice@example.test", 1,
+                                    folder="Junk")
+    assert b"X-Spam-Flag: YES" in junk
+    assert mailutil.maildir_messages(inst, "alice@example.test") == []
+    folder = os.path.join(top, ".Junk")
+    assert os.path.isfile(os.path.join(folder, "maildirfolder"))
+    for sub in ("cur", "new", "tmp"):
+        st = os.stat(os.path.join(folder, sub))
+        assert st.st_mode & 0o777 == 0o700
+    with open(subs) as f:
+        assert f.read() == "Sent\nDrafts\nTrash\nJunk\n"
+    assert "to=<alice@example.test> created folder Junk" in inst.log()
+    # A second tagged message finds it and subscribes nothing twice.
+    code, text = transaction(inst, ["alice@example.test"],
+                             message(b"again ispmail-score-seven"))
+    assert code == 250, text
+    mailutil.wait_messages(inst, "alice@example.test", 2, folder="Junk")
+    with open(subs) as f:
+        assert f.read() == "Sent\nDrafts\nTrash\nJunk\n"
+    assert inst.log().count("created folder Junk") == 1
+
+
+def bdat_transaction(inst, rcpts, body, chunks=2):
+    """(code, text) of the last BDAT, the message sent in chunks with
+    BDAT (RFC 3030; smtplib has no BDAT), pipelined as a client may."""
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=120)
+    s.ehlo("client.test")
+    assert s.has_extn("chunking"), s.esmtp_features
+    assert s.mail("sender@remote.test")[0] == 250
+    for r in rcpts:
+        code, text = s.rcpt(r)
+        assert code == 250, (r, code, text)
+    size = (len(body) + chunks - 1) // chunks
+    parts = [body[i:i + size] for i in range(0, len(body), size)]
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        s.send(b"BDAT %d%s\r\n" % (len(part), b" LAST" if last else b"")
+               + part)
+        code, text = s.getreply()
+        if not last:
+            assert code == 250, (code, text)
+    s.quit()
+    return code, text.decode()
+
+
+def test_bdat_same_verdicts_as_data(make_instance, certs, spamd, clamd):
+    """CHUNKING goes through the same filter: clean delivered with the
+    headers, EICAR 554 with the name, GTUBE to all 550, tagged to Junk."""
+    inst = make_system(make_instance, certs, {
+        "spamd_servers": spamd, "clamd_servers": clamd})
+    inst.start()
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"just a note"), chunks=3)
+    assert code == 250, text
+    [clean] = mailutil.wait_messages(inst, "alice@example.test", 1)
+    assert re.search(rb"\nX-Spam-Status: No, score=-?\d+\.\d required=5\.0",
+                     clean), clean
+    assert b"X-Virus-Scanned: clamav" in clean
+    # EICAR split across two chunks: the scan sees the whole message.
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"see attached\r\n" + EICAR))
+    assert code == 554 and "5.7.1" in text and VIRUS_NAME in text, text
+    code, text = bdat_transaction(inst, ["alice@example.test",
+                                         "bob@example.test"], message(GTUBE))
+    assert code == 550 and "5.7.1" in text, text
+    code, text = bdat_transaction(inst, ["alice@example.test"],
+                                  message(b"offer ispmail-score-seven"))
+    assert code == 250, text
+    [junk] = mailutil.wait_messages(inst, "alice@example.test", 1,
+                                    folder="Junk")
+    assert b"X-Spam-Flag: YES" in junk
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1
+    inst.wait_for(lambda: mailutil.queue_empty(inst), what="empty queue")
+
+
+def test_filter_host_names_resolved_at_start(make_instance, certs, tmp_path):
+    """Pool hosts by name are resolved through the c-ares resolver
+    (dns_servers) when smtpd starts, never while a session waits: a name
+    that does not exist is logged and skipped like a dead host."""
+    import dnsutil
+    good = StandIn("clean")
+    dns = dnsutil.DnsServer(str(tmp_path), zone=[
+        "--host-record=spamd.filter.test,127.0.0.1"])
+    dns.start()
+    try:
+        inst = make_system(make_instance, certs, {
+            "dns_servers": dns.address, "dns_timeout": "1s",
+            "dns_tries": "1",
+            "spamd_servers": "nowhere.filter.test:%d spamd.filter.test:%d"
+                             % (good.port, good.port)})
+        inst.start()
+        code, text = transaction(inst, ["alice@example.test"],
+                                 message(b"hi"))
+        assert code == 250, text
+        [msg] = mailutil.wait_messages(inst, "alice@example.test", 1)
+        assert b"X-Spam-Status: No, score=0.1" in msg
+        log = inst.log()
+        assert "spamd_servers: nowhere.filter.test does not resolve" in log
+        # Both names were asked once, at process start, not per message.
+        code, text = transaction(inst, ["alice@example.test"],
+                                 message(b"again"))
+        assert code == 250, text
+        with open(dns.log_path) as f:
+            asked = f.read()
+        assert "spamd.filter.test" in asked
+    finally:
+        dns.stop()
+        good.close()
+
+
+def test_quarantine_expire(make_instance, certs):
+    """`ispmailctl quarantine expire` removes what has been in quarantine
+    longer than quarantine_retention, logs each, keeps the rest."""
+    standin = StandIn("clean")      # every message scores 0.1
+    try:
+        inst = make_system(make_instance, certs, {
+            "spamd_servers": "127.0.0.1:%d" % standin.port,
+            "quarantine_retention": "30d"})
+        ctl_ok(inst, "mailbox", "set", "bob@example.test", "tag=0.01",
+               "quarantine=0.05")
+        inst.start()
+        for n in range(2):
+            code, text = transaction(inst, ["bob@example.test"],
+                                     message(b"note %d" % n))
+            assert code == 250, text
+        old, new = quarantine_ids(inst)
+    finally:
+        standin.close()
+    [path] = [p for p in mailutil.queue_files(inst, "quarantine")
+              if p.endswith("/" + old)]
+    then = time.time() - 31 * 86400
+    os.utime(path, (then, then))
+    r = ctl_ok(inst, "quarantine", "expire")
+    assert "%s expired" % old in r.stdout
+    assert "-- 1 quarantined message expired" in r.stdout
+    assert re.search(r"%s: quarantine expired \(31 days old, "
+                     r"quarantine_retention 30 days\)" % old, r.stderr)
+    assert quarantine_ids(inst) == [new]
+    # Nothing older left: a second run removes nothing.
+    r = ctl_ok(inst, "quarantine", "expire")
+    assert "-- 0 quarantined messages expired" in r.stdout
+    r = ctl_ok(inst, "-o", "quarantine_retention=0", "quarantine", "expire")
+    assert "nothing expires" in r.stdout
+    assert quarantine_ids(inst) == [new]

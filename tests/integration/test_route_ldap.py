@@ -189,6 +189,16 @@ def test_show_set_list_and_delete(ctl, slapd):
         "known@backup.test"]
     out = ctl("domain", "show", "backup.test").stdout
     assert "kind: relay" in out and "relayhost: mx.primary.test" in out
+    # The domain-level archive flag: ispmailArchive on the domain entry,
+    # absent again when turned off.
+    ctl("domain", "set", "example.test", "archive=yes")
+    assert "archive: yes" in ctl("domain", "show", "example.test").stdout
+    assert "ispmailArchive: TRUE" in slapd.ldapsearch(
+        "(ispmailDomainName=example.test)")
+    ctl("domain", "set", "example.test", "archive=no")
+    assert "archive:" not in ctl("domain", "show", "example.test").stdout
+    assert "ispmailArchive" not in slapd.ldapsearch(
+        "(ispmailDomainName=example.test)")
 
     # A domain with entries stays.
     err = ctl("domain", "del", "example.test", expect=1).stderr

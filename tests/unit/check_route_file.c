@@ -406,6 +406,10 @@ static const struct {
 	    "bad score" },
 	{ "domain a.test local\nmailbox x@a.test archive=maybe\n", 2,
 	    "archive must be yes or no" },
+	{ "domain a.test local archive=perhaps\n", 1,
+	    "domain a.test: archive must be yes or no" },
+	{ "domain a.test local archive=yes archive=no\n", 1,
+	    "attribute archive given twice" },
 	{ "domain a.test local\nmailbox x@a.test path=relative\n", 2,
 	    "path must be absolute" },
 	{ "domain a.test local\nmailbox x@a.test state=active state=active\n",
@@ -448,6 +452,62 @@ START_TEST(test_bad_map)
 	    "\"%s\" does not contain \"%s\"", error, bad_maps[_i].reason);
 	free(prefix);
 	free(error);
+	route_close(&r);
+}
+END_TEST
+
+/* The domain flag archives every mailbox of it; a mailbox's own flag. */
+START_TEST(test_archive_flags)
+{
+	static const struct {
+		const char *address;
+		int archived;
+	} cases[] = {
+		{ "x@arch.test", 1 },		/* the domain's flag */
+		{ "y@arch.test", 1 },		/* archive=no cannot opt out */
+		{ "z@plain.test", 0 },
+		{ "w@plain.test", 1 },		/* its own flag */
+		{ "x-alt@plain.test", 1 },	/* alt address: x's domain */
+	};
+	struct route *r;
+	struct route_answer *ans = NULL;
+	struct route_domain *d = NULL;
+	char *error = NULL, *text;
+	size_t i;
+
+	write_map("domain arch.test local archive=yes\n"
+	    "domain plain.test local\n"
+	    "mailbox x@arch.test alt=x-alt@plain.test\n"
+	    "mailbox y@arch.test archive=no\n"
+	    "mailbox z@plain.test\n"
+	    "mailbox w@plain.test archive=yes\n");
+	r = open_route();
+	ck_assert_int_eq(route_domain_lookup(r, "arch.test", &d, &error), 1);
+	ck_assert_int_eq(d->archive, 1);
+	route_domain_free(&d);
+	ck_assert_int_eq(route_domain_lookup(r, "plain.test", &d, &error), 1);
+	ck_assert_int_eq(d->archive, 0);
+	route_domain_free(&d);
+	for (i = 0; i < COUNT(cases); i++) {
+		ck_assert_int_eq(route_lookup(r, cases[i].address, &ans,
+		    &error), 1);
+		ck_assert_msg(route_mailbox_archived(r, ans->mailbox,
+		    ans->domain) == cases[i].archived, "%s",
+		    cases[i].address);
+		/* Without the lookup's domain it is looked up. */
+		ck_assert_int_eq(route_mailbox_archived(r, ans->mailbox, NULL),
+		    cases[i].archived);
+		route_answer_free(&ans);
+	}
+	/* Written back by provisioning, the flag stays. */
+	ck_assert_int_eq(route_domain_lookup(r, "arch.test", &d, &error), 1);
+	ck_assert_int_eq(route_domain_put(r, d, 0, &error), 0);
+	route_domain_free(&d);
+	text = read_map();
+	ck_assert_ptr_nonnull(strstr(text,
+	    "domain arch.test local archive=yes\n"));
+	ck_assert_ptr_null(strstr(text, "domain plain.test local archive"));
+	free(text);
 	route_close(&r);
 }
 END_TEST
@@ -1145,6 +1205,7 @@ route_file_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_bad_map, 0, COUNT(bad_maps));
 	tcase_add_test(tc, test_missing_map);
+	tcase_add_test(tc, test_archive_flags);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_escapes);
 	suite_add_tcase(s, tc);

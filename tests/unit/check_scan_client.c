@@ -270,6 +270,44 @@ START_TEST(test_run_outcomes)
 	closed_port(a, sizeof(a));
 	ck_assert_int_eq(run_one(a, 4, &error, &j), SCAN_UNAVAILABLE);
 	scan_job_free(&j);
+
+	/* A host's own scan timeout (2 s) overrides the global 1000 ms. */
+	pid = peer_start(PEER_SILENT, b, sizeof(b));
+	snprintf(hosts, sizeof(hosts), "%s/scan=2s/limit=3", b);
+	ck_assert_int_eq(run_one(hosts, 4, &error, &j), SCAN_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(error, "no answer within 2000 ms"));
+	ck_assert_str_eq(scan_job_host(j), b);
+	scan_job_free(&j);
+	peer_stop(pid);
+}
+END_TEST
+
+/* A host's own limit (1) overrides the global one (10). */
+START_TEST(test_host_limit_override)
+{
+	struct buf *req = buf_new(64);
+	struct scan_job *jobs[2];
+	char b[64], hosts[96], *error = NULL;
+	char dir[] = "/tmp/check_scan_XXXXXX";
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pid = peer_start(PEER_ANSWER, b, sizeof(b));
+	snprintf(hosts, sizeof(hosts), "%s/limit=1", b);
+	(void) buf_append_str(req, "x");
+	jobs[0] = scan_job_new("spamd", hosts, req, &error);
+	jobs[1] = scan_job_new("spamd", hosts, req, &error);
+	ck_assert_ptr_nonnull(jobs[0]);
+	ck_assert_ptr_nonnull(jobs[1]);
+	scan_run(jobs, 2, dir, 10, 1000, 1000);
+	ck_assert_int_eq(scan_job_status(jobs[0]), SCAN_DONE);
+	ck_assert_int_eq(scan_job_status(jobs[1]), SCAN_UNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(scan_job_error(jobs[1]),
+	    "at its limit of 1 scans"));
+	scan_job_free(&jobs[0]);
+	scan_job_free(&jobs[1]);
+	buf_free(&req);
+	peer_stop(pid);
 }
 END_TEST
 
@@ -306,7 +344,9 @@ START_TEST(test_bad_host_lists)
 
 	static const char *const bad[] = {
 		"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x25", ":783",
-		"[::1", "[::1]", "a:1 b",
+		"[::1", "[::1]", "a:1 b", "a:1/limit", "a:1/limit=x",
+		"a:1/colour=red", "a:1/scan=0", "a:1/limit=1/limit=2",
+		"a:1/connect=2s/", "a/limit=1",
 	};
 	size_t i;
 
@@ -338,6 +378,7 @@ scan_suite(void)
 	tc = tcase_create("run");
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_run_outcomes);
+	tcase_add_test(tc, test_host_limit_override);
 	tcase_add_test(tc, test_slots_full);
 	tcase_add_test(tc, test_bad_host_lists);
 	suite_add_tcase(s, tc);

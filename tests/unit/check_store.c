@@ -94,6 +94,70 @@ START_TEST(test_create_layout)
 }
 END_TEST
 
+/* One folder made later, subscribed once; a planted symlink refused. */
+START_TEST(test_folder_create)
+{
+	char *path = xasprintf("%s/example.test/bob", root);
+	char *error = NULL, *sub, *text, *link_target;
+
+	ck_assert_int_eq(store_create(path, 0, (uid_t) -1, (gid_t) -1,
+	    &error), 0);
+	sub = xasprintf("%s/.Junk", path);
+	ck_assert_int_eq(store_remove(sub, root, &error), 0);
+	free(sub);
+	sub = xasprintf("%s/subscriptions", path);
+	text = slurp(sub);
+	ck_assert_str_eq(text, "Sent\nDrafts\nJunk\nTrash\n");
+	free(text);
+	/* A file without the trailing newline, and without Junk. */
+	{
+		FILE *f = fopen(sub, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs("Sent\nJunkish", f);
+		fclose(f);
+	}
+	ck_assert_int_eq(store_folder_create(path, "Junk", &error), 0);
+	ck_assert_int_eq(store_folder_create(path, "Junk", &error), 0);
+	text = slurp(sub);
+	ck_assert_str_eq(text, "Sent\nJunkish\nJunk\n");
+	free(text);
+	free(sub);
+	sub = xasprintf("%s/.Junk/new", path);
+	ck_assert(is_dir(sub, 0700));
+	free(sub);
+	sub = xasprintf("%s/.Junk/maildirfolder", path);
+	ck_assert_int_eq(access(sub, F_OK), 0);
+	free(sub);
+	/* Bad names and a missing store. */
+	ck_assert_int_eq(store_folder_create(path, "../x", &error), -1);
+	free(error);
+	ck_assert_int_eq(store_folder_create(path, ".Junk", &error), -1);
+	free(error);
+	sub = xasprintf("%s/nobody", root);
+	ck_assert_int_eq(store_folder_create(sub, "Junk", &error), -1);
+	free(error);
+	free(sub);
+	/* The store's owner planted .Spam -> elsewhere: not followed. */
+	link_target = xasprintf("%s/elsewhere", root);
+	ck_assert_int_eq(mkdir(link_target, 0700), 0);
+	sub = xasprintf("%s/.Spam", path);
+	ck_assert_int_eq(symlink(link_target, sub), 0);
+	free(sub);
+	/* The store directory is the caller's: a trusted symlink there
+	 * would be followed, so make it group-writable (not trusted). */
+	ck_assert_int_eq(chmod(path, 0770), 0);
+	ck_assert_int_eq(store_folder_create(path, "Spam", &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, ".Spam"));
+	free(error);
+	sub = xasprintf("%s/new", link_target);
+	ck_assert_int_eq(access(sub, F_OK), -1);
+	free(sub);
+	free(link_target);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_create_bad_path)
 {
 	char *error = NULL;
@@ -236,6 +300,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_create_layout);
 	tcase_add_test(tc, test_create_bad_path);
+	tcase_add_test(tc, test_folder_create);
 	tcase_add_test(tc, test_remove_guarded);
 	tcase_add_test(tc, test_create_refuses_nested);
 	suite_add_tcase(s, tc);
