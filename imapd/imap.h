@@ -67,12 +67,17 @@ struct imap_session {
 	int qresync;			/* QRESYNC enabled: VANISHED, not
 					   EXPUNGE (RFC 7162 3.2.10) */
 	int utf8_accept;		/* UTF8=ACCEPT enabled (RFC 6855) */
+	/*
+	 * IMAP4rev2 enabled (RFC 9051): no \Recent, SEARCH answers
+	 * ESEARCH, SELECT sends LIST and no UNSEEN/RECENT, names in UTF-8.
+	 */
+	int rev2;
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
 	/* APPEND's message literal, left unread on the stream. */
 	long long append_size;		/* -1: none */
-	int append_sync;		/* a synchronising literal */
+	int append_sync;		/* IMAP_LITERAL_* bits (imap_parse.h) */
 };
 
 /* --- imapd.c: replies ---------------------------------------------------- */
@@ -283,6 +288,17 @@ int imap_search_run(struct imap_session *sess, struct imap_arg *args,
 #define IMAP_ESEARCH_COUNT	0x08
 int imap_search_return_options(const struct imap_arg *arg,
 	unsigned int *opts_r);
+/* imap_binary.c: FETCH BINARY (RFC 3516, RFC 9051 6.4.5) */
+struct mime_message;
+/* A part number "1.2.3" ("" for none); 0 ok, -1 not one. */
+int imap_binary_parse(const char *spec, size_t len, uint32_t **parts_r,
+	size_t *count_r);
+/*
+ * Append part's content with its transfer encoding undone to out (its
+ * cap set here): 1 ok, 0 no such part, -1 unknown encoding, -2 failed.
+ */
+int imap_binary_fetch(const struct mime_message *m, const uint32_t *parts,
+	size_t count, struct buf *out);
 /* imap_sort.c, imap_thread.c (RFC 5256, 5267) */
 imap_handler imap_cmd_sort, imap_cmd_thread;
 

@@ -207,11 +207,12 @@ imap_select_messages(struct imap_session *sess, const char *text, int uid,
 void
 imap_write_capability(struct imap_session *sess)
 {
-	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
+	imap_printf(sess, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
 	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
-	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE");
+	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE "
+	    "BINARY STATUS=SIZE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -539,6 +540,13 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 				(void) buf_append_str(enabled, " UTF8=ACCEPT");
 			sess->utf8_accept = 1;
 		}
+		/* RFC 9051 includes UTF8=ACCEPT: names go in UTF-8. */
+		if (strcasecmp(args[i].str, "IMAP4rev2") == 0) {
+			if (!sess->rev2)
+				(void) buf_append_str(enabled, " IMAP4rev2");
+			sess->rev2 = 1;
+			sess->utf8_accept = 1;
+		}
 	}
 	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
 	buf_free(&enabled);
@@ -603,8 +611,11 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	struct imap_qresync qr;
 	size_t i;
 
-	/* RFC 7162 3.2.11: a QRESYNC client learns the old one closed. */
-	if (sess->box != NULL && sess->qresync)
+	/*
+	 * RFC 7162 3.2.11: a QRESYNC client learns the old one closed;
+	 * IMAP4rev2 sends it always (RFC 9051 6.3.2).
+	 */
+	if (sess->box != NULL && (sess->qresync || sess->rev2))
 		imap_printf(sess, "* OK [CLOSED] Previous mailbox closed\r\n");
 	imap_mailbox_close(&sess->box);
 	sess->state = IMAP_STATE_AUTH;
@@ -638,8 +649,16 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	sess->state = IMAP_STATE_SELECTED;
 	imap_write_flag_lists(sess);
 	imap_printf(sess, "* %zu EXISTS\r\n", sess->box->count);
-	imap_printf(sess, "* %zu RECENT\r\n", imap_mailbox_recent(sess->box));
-	for (i = 0; i < sess->box->count; i++) {
+	if (sess->rev2) {
+		/* RFC 9051 6.3.2: LIST instead of RECENT and UNSEEN. */
+		imap_printf(sess, "* LIST () \".\" ");
+		imap_write_mailbox(sess, sess->box->name);
+		imap_printf(sess, "\r\n");
+	} else {
+		imap_printf(sess, "* %zu RECENT\r\n",
+		    imap_mailbox_recent(sess->box));
+	}
+	for (i = 0; i < sess->box->count && !sess->rev2; i++) {
 		if (!(sess->box->msgs[i].flags & IMAP_FLAG_SEEN)) {
 			imap_printf(sess, "* OK [UNSEEN %zu] First unseen\r\n",
 			    i + 1);
