@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "imap_parse.h"
+#include "mailbox_state.h"
 #include "service.h"
 
 struct buf;
@@ -72,6 +73,7 @@ struct imap_session {
 	 * ESEARCH, SELECT sends LIST and no UNSEEN/RECENT, names in UTF-8.
 	 */
 	int rev2;
+	struct mailbox_state_check state_check;	/* issue 16 */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
@@ -172,6 +174,19 @@ int imap_sync(struct imap_session *sess);
 /* imap_idle.c */
 imap_handler imap_cmd_idle;
 
+/*
+ * A logged-in session looks up its mailbox's state at most every
+ * mailbox_state_check_interval (or now with force): when it is being
+ * moved the session ends with "* BYE [UNAVAILABLE]" and -1.
+ */
+int imap_state_check(struct imap_session *sess, int force);
+/*
+ * Wait up to timeout_ms for the next command, looking at the mailbox
+ * state meanwhile; -1 when the session ended, else 0 with the time left
+ * in *left_ms.
+ */
+int imap_wait_command(struct imap_session *sess, int timeout_ms,
+	int *left_ms);
 /* Run one parsed command (args[0] tag, args[1] verb). */
 void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	size_t count);

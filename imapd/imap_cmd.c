@@ -338,12 +338,43 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->root = xstrdup(mb->store_path);
 	sess->quota = mb->quota;
 	sess->state = IMAP_STATE_AUTH;
+	sess->state_check.route = imapd_route;
+	sess->state_check.address = sess->user;
+	sess->state_check.checked_ms = stream_clock_ms();
 	log_info("login user=%s method=%s client=%s%s", sess->user, method,
 	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
 	buf_reset(sess->reply);
 	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
 	imap_write_capability(sess);
 	imap_printf(sess, "] Logged in\r\n");
+}
+
+/* The mailbox is being moved: end with BYE (mailbox_state.h). */
+static int
+imap_state_bye(struct imap_session *sess)
+{
+	imap_printf(sess, "* BYE [UNAVAILABLE] Mailbox is being moved, "
+	    "please reconnect\r\n");
+	sess->state = IMAP_STATE_LOGOUT;
+	return -1;
+}
+
+int
+imap_state_check(struct imap_session *sess, int force)
+{
+	if (sess->state == IMAP_STATE_LOGOUT ||
+	    !mailbox_state_moving(&sess->state_check, force))
+		return 0;
+	return imap_state_bye(sess);
+}
+
+int
+imap_wait_command(struct imap_session *sess, int timeout_ms, int *left_ms)
+{
+	if (!mailbox_state_wait(&sess->state_check, sess->s, timeout_ms,
+	    left_ms))
+		return 0;
+	return imap_state_bye(sess);
 }
 
 static void

@@ -434,6 +434,9 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	    stream_flush(sess.s) == STREAM_OK) {
 		/* RFC 3501's 30 minutes are for logged-in clients. */
 		timeout_ms = (int) imapd_timeout(sess.state) * 1000;
+		/* Logged in: the mailbox state is looked at meanwhile. */
+		if (imap_wait_command(&sess, timeout_ms, &timeout_ms) < 0)
+			continue;
 		stream_set_timeouts(sess.s, timeout_ms, timeout_ms);
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,
