@@ -32,6 +32,13 @@
 #define CMD_SELECTED	0x08	/* with a mailbox selected */
 #define CMD_UID		0x10	/* has a UID form */
 #define CMD_NO_EXPUNGE	0x20	/* RFC 3501 7.4.1: no EXPUNGE after it */
+/*
+ * The command has just read the whole mailbox (SELECT, EXAMINE): no
+ * second scan after it.  A change it could have missed (one in the same
+ * clock tick as its listing) leaves the directories' mtimes young, so
+ * the next command's sync finds it.
+ */
+#define CMD_FRESH	0x40
 
 struct imap_command {
 	const char *name;
@@ -56,8 +63,8 @@ static const struct imap_command imap_commands[] = {
 	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
 	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "NAMESPACE", imap_cmd_namespace, CMD_AUTH },
-	{ "SELECT", imap_cmd_select, CMD_AUTH },
-	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
+	{ "SELECT", imap_cmd_select, CMD_AUTH | CMD_FRESH },
+	{ "EXAMINE", imap_cmd_examine, CMD_AUTH | CMD_FRESH },
 	{ "CREATE", imap_cmd_create, CMD_AUTH },
 	{ "DELETE", imap_cmd_delete, CMD_AUTH },
 	{ "RENAME", imap_cmd_rename, CMD_AUTH },
@@ -667,8 +674,10 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
 		return;
 	}
-	if (imap_mailbox_open(name, dir, readonly, &sess->box,
-	    &open_error) < 0) {
+	/* A QRESYNC resync's expunges come with the one read of the
+	 * MODSEQ record. */
+	if (imap_mailbox_open_since(name, dir, readonly, qr.present ?
+	    qr.modseq : 0, &sess->box, &open_error) < 0) {
 		log_error("user=%s select %s: %s", sess->user, name,
 		    open_error);
 		free(open_error);
@@ -882,7 +891,7 @@ imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	    count - first) < 0)
 		return;
 	cmd->handler(sess, args + first, count - first);
-	if (sess->state == IMAP_STATE_SELECTED &&
+	if (sess->state == IMAP_STATE_SELECTED && !(cmd->flags & CMD_FRESH) &&
 	    (!(cmd->flags & CMD_NO_EXPUNGE) || sess->uid_cmd))
 		(void) imap_sync(sess);
 }
