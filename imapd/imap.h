@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "imap_parse.h"
+#include "mailbox_state.h"
 #include "service.h"
 
 struct buf;
@@ -67,12 +68,18 @@ struct imap_session {
 	int qresync;			/* QRESYNC enabled: VANISHED, not
 					   EXPUNGE (RFC 7162 3.2.10) */
 	int utf8_accept;		/* UTF8=ACCEPT enabled (RFC 6855) */
+	/*
+	 * IMAP4rev2 enabled (RFC 9051): no \Recent, SEARCH answers
+	 * ESEARCH, SELECT sends LIST and no UNSEEN/RECENT, names in UTF-8.
+	 */
+	int rev2;
+	struct mailbox_state_check state_check;	/* issue 16 */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
 	long long auth_failures;
 	/* APPEND's message literal, left unread on the stream. */
 	long long append_size;		/* -1: none */
-	int append_sync;		/* a synchronising literal */
+	int append_sync;		/* IMAP_LITERAL_* bits (imap_parse.h) */
 };
 
 /* --- imapd.c: replies ---------------------------------------------------- */
@@ -167,6 +174,19 @@ int imap_sync(struct imap_session *sess);
 /* imap_idle.c */
 imap_handler imap_cmd_idle;
 
+/*
+ * A logged-in session looks up its mailbox's state at most every
+ * mailbox_state_check_interval (or now with force): when it is being
+ * moved the session ends with "* BYE [UNAVAILABLE]" and -1.
+ */
+int imap_state_check(struct imap_session *sess, int force);
+/*
+ * Wait up to timeout_ms for the next command, looking at the mailbox
+ * state meanwhile; -1 when the session ended, else 0 with the time left
+ * in *left_ms.
+ */
+int imap_wait_command(struct imap_session *sess, int timeout_ms,
+	int *left_ms);
 /* Run one parsed command (args[0] tag, args[1] verb). */
 void imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	size_t count);
@@ -283,6 +303,17 @@ int imap_search_run(struct imap_session *sess, struct imap_arg *args,
 #define IMAP_ESEARCH_COUNT	0x08
 int imap_search_return_options(const struct imap_arg *arg,
 	unsigned int *opts_r);
+/* imap_binary.c: FETCH BINARY (RFC 3516, RFC 9051 6.4.5) */
+struct mime_message;
+/* A part number "1.2.3" ("" for none); 0 ok, -1 not one. */
+int imap_binary_parse(const char *spec, size_t len, uint32_t **parts_r,
+	size_t *count_r);
+/*
+ * Append part's content with its transfer encoding undone to out (its
+ * cap set here): 1 ok, 0 no such part, -1 unknown encoding, -2 failed.
+ */
+int imap_binary_fetch(const struct mime_message *m, const uint32_t *parts,
+	size_t count, struct buf *out);
 /* imap_sort.c, imap_thread.c (RFC 5256, 5267) */
 imap_handler imap_cmd_sort, imap_cmd_thread;
 

@@ -222,26 +222,30 @@ append_drain(struct imap_session *sess, long long size, int sync)
 }
 
 /*
- * The line after a literal: "" ends the command (0); " [flags]
- * [date-time] {n}" announces the next message (1, its arguments in
- * *args_r); anything else is -1.
+ * The line after a literal (its first skip bytes already taken): ""
+ * ends the command (0); " [flags] [date-time] {n}" (or "~{n}" or
+ * "UTF8 (~{n}") announces the next message (1, its arguments in *args_r
+ * and its IMAP_LITERAL_* bits in *flags_r); anything else is -1.
  */
 static int
-append_next(struct imap_session *sess, struct imap_arg **args_r,
-	size_t *count_r, long long *size_r, int *sync_r)
+append_next(struct imap_session *sess, size_t skip, struct imap_arg **args_r,
+	size_t *count_r, long long *size_r, int *flags_r)
 {
-	const char *line = buf_cstr(sess->line), *error;
-	size_t len = buf_len(sess->line), start;
+	const char *line = buf_cstr(sess->line) + skip, *error;
+	size_t len = buf_len(sess->line) - skip, start;
+	int sync;
 
 	*args_r = NULL;
 	*count_r = 0;
 	if (len == 0)
 		return 0;
 	if (line[0] != ' ' || !append_literal_at_end(line, len, size_r,
-	    sync_r, &start))
+	    &sync, &start))
 		return -1;
-	if (imap_parse_args(line + 1, start - 1, 8, args_r, count_r,
-	    &error) < 0) {
+	*flags_r = sync ? IMAP_LITERAL_SYNC : 0;
+	start -= imap_append_literal_prefix(line, start, flags_r);
+	if (start < 1 || imap_parse_args(line + 1, start - 1, 8, args_r,
+	    count_r, &error) < 0) {
 		*args_r = NULL;
 		*count_r = 0;
 		return -1;
@@ -302,12 +306,19 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 	long long size = sess->append_size, total = 0, stored;
 	uint32_t *uids, validity;
 	size_t n = 0, next_count = 0, i;
-	int sync = sess->append_sync, have_quota, next, ok = 0;
+	int lflags = sess->append_sync, have_quota, next, ok = 0, sync;
+	size_t skip;
 
 	if (size < 0 || count < 1 || count > 3 ||
 	    (name = imap_arg_astring(&args[0])) == NULL) {
 		imap_tagged(sess, "BAD", "APPEND needs a mailbox and a "
 		    "message literal");
+		return;
+	}
+	/* RFC 6855 4: the UTF8 form only once UTF8=ACCEPT is enabled. */
+	if ((lflags & IMAP_LITERAL_UTF8) && !sess->utf8_accept) {
+		imap_tagged(sess, "BAD", "APPEND UTF8 needs ENABLE "
+		    "UTF8=ACCEPT");
 		return;
 	}
 	if ((dir = imap_target_folder(sess, name)) == NULL)
@@ -327,6 +338,7 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 	for (;;) {
 		struct append_msg *m = &msgs[n];
 
+		sync = lflags & IMAP_LITERAL_SYNC;
 		if (append_options(sess->user, dir, &target,
 		    n == 0 ? args + 1 : next_args, n == 0 ? count - 1 :
 		    next_count, m, &error) < 0) {
@@ -336,6 +348,11 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 		imap_args_free(next_args, next_count);
 		next_args = NULL;
 		next_count = 0;
+		if ((lflags & IMAP_LITERAL_UTF8) && !sess->utf8_accept) {
+			imap_tagged(sess, "BAD", "APPEND UTF8 needs ENABLE "
+			    "UTF8=ACCEPT");
+			break;
+		}
 		if (size > var_imap_message_size_limit) {
 			imap_tagged(sess, "NO", "[TOOBIG] Message too large");
 			break;
@@ -374,7 +391,20 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 			sess->state = IMAP_STATE_LOGOUT;
 			break;
 		}
-		next = append_next(sess, &next_args, &next_count, &size, &sync);
+		/* UTF8 (~{n}) closes its parenthesis after the literal. */
+		skip = 0;
+		if (lflags & IMAP_LITERAL_UTF8) {
+			if (buf_len(sess->line) == 0 ||
+			    buf_cstr(sess->line)[0] != ')') {
+				imap_tagged(sess, "BAD", "APPEND UTF8 needs a "
+				    "closing parenthesis");
+				sync = 1;
+				break;
+			}
+			skip = 1;
+		}
+		next = append_next(sess, skip, &next_args, &next_count, &size,
+		    &lflags);
 		if (next == 0) {
 			ok = 1;
 			break;

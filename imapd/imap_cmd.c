@@ -32,6 +32,13 @@
 #define CMD_SELECTED	0x08	/* with a mailbox selected */
 #define CMD_UID		0x10	/* has a UID form */
 #define CMD_NO_EXPUNGE	0x20	/* RFC 3501 7.4.1: no EXPUNGE after it */
+/*
+ * The command has just read the whole mailbox (SELECT, EXAMINE): no
+ * second scan after it.  A change it could have missed (one in the same
+ * clock tick as its listing) leaves the directories' mtimes young, so
+ * the next command's sync finds it.
+ */
+#define CMD_FRESH	0x40
 
 struct imap_command {
 	const char *name;
@@ -56,8 +63,8 @@ static const struct imap_command imap_commands[] = {
 	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
 	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "NAMESPACE", imap_cmd_namespace, CMD_AUTH },
-	{ "SELECT", imap_cmd_select, CMD_AUTH },
-	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
+	{ "SELECT", imap_cmd_select, CMD_AUTH | CMD_FRESH },
+	{ "EXAMINE", imap_cmd_examine, CMD_AUTH | CMD_FRESH },
 	{ "CREATE", imap_cmd_create, CMD_AUTH },
 	{ "DELETE", imap_cmd_delete, CMD_AUTH },
 	{ "RENAME", imap_cmd_rename, CMD_AUTH },
@@ -207,11 +214,12 @@ imap_select_messages(struct imap_session *sess, const char *text, int uid,
 void
 imap_write_capability(struct imap_session *sess)
 {
-	imap_printf(sess, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE "
+	imap_printf(sess, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE "
 	    "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
 	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
-	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE");
+	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE "
+	    "BINARY STATUS=SIZE");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -337,12 +345,43 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->root = xstrdup(mb->store_path);
 	sess->quota = mb->quota;
 	sess->state = IMAP_STATE_AUTH;
+	sess->state_check.route = imapd_route;
+	sess->state_check.address = sess->user;
+	sess->state_check.checked_ms = stream_clock_ms();
 	log_info("login user=%s method=%s client=%s%s", sess->user, method,
 	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
 	buf_reset(sess->reply);
 	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
 	imap_write_capability(sess);
 	imap_printf(sess, "] Logged in\r\n");
+}
+
+/* The mailbox is being moved: end with BYE (mailbox_state.h). */
+static int
+imap_state_bye(struct imap_session *sess)
+{
+	imap_printf(sess, "* BYE [UNAVAILABLE] Mailbox is being moved, "
+	    "please reconnect\r\n");
+	sess->state = IMAP_STATE_LOGOUT;
+	return -1;
+}
+
+int
+imap_state_check(struct imap_session *sess, int force)
+{
+	if (sess->state == IMAP_STATE_LOGOUT ||
+	    !mailbox_state_moving(&sess->state_check, force))
+		return 0;
+	return imap_state_bye(sess);
+}
+
+int
+imap_wait_command(struct imap_session *sess, int timeout_ms, int *left_ms)
+{
+	if (!mailbox_state_wait(&sess->state_check, sess->s, timeout_ms,
+	    left_ms))
+		return 0;
+	return imap_state_bye(sess);
 }
 
 static void
@@ -539,6 +578,13 @@ imap_cmd_enable(struct imap_session *sess, struct imap_arg *args,
 				(void) buf_append_str(enabled, " UTF8=ACCEPT");
 			sess->utf8_accept = 1;
 		}
+		/* RFC 9051 includes UTF8=ACCEPT: names go in UTF-8. */
+		if (strcasecmp(args[i].str, "IMAP4rev2") == 0) {
+			if (!sess->rev2)
+				(void) buf_append_str(enabled, " IMAP4rev2");
+			sess->rev2 = 1;
+			sess->utf8_accept = 1;
+		}
 	}
 	imap_printf(sess, "* ENABLED%s\r\n", buf_cstr(enabled));
 	buf_free(&enabled);
@@ -603,8 +649,11 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	struct imap_qresync qr;
 	size_t i;
 
-	/* RFC 7162 3.2.11: a QRESYNC client learns the old one closed. */
-	if (sess->box != NULL && sess->qresync)
+	/*
+	 * RFC 7162 3.2.11: a QRESYNC client learns the old one closed;
+	 * IMAP4rev2 sends it always (RFC 9051 6.3.2).
+	 */
+	if (sess->box != NULL && (sess->qresync || sess->rev2))
 		imap_printf(sess, "* OK [CLOSED] Previous mailbox closed\r\n");
 	imap_mailbox_close(&sess->box);
 	sess->state = IMAP_STATE_AUTH;
@@ -625,8 +674,10 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 		imap_tagged(sess, "NO", "[NONEXISTENT] Mailbox doesn't exist");
 		return;
 	}
-	if (imap_mailbox_open(name, dir, readonly, &sess->box,
-	    &open_error) < 0) {
+	/* A QRESYNC resync's expunges come with the one read of the
+	 * MODSEQ record. */
+	if (imap_mailbox_open_since(name, dir, readonly, qr.present ?
+	    qr.modseq : 0, &sess->box, &open_error) < 0) {
 		log_error("user=%s select %s: %s", sess->user, name,
 		    open_error);
 		free(open_error);
@@ -638,8 +689,16 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	sess->state = IMAP_STATE_SELECTED;
 	imap_write_flag_lists(sess);
 	imap_printf(sess, "* %zu EXISTS\r\n", sess->box->count);
-	imap_printf(sess, "* %zu RECENT\r\n", imap_mailbox_recent(sess->box));
-	for (i = 0; i < sess->box->count; i++) {
+	if (sess->rev2) {
+		/* RFC 9051 6.3.2: LIST instead of RECENT and UNSEEN. */
+		imap_printf(sess, "* LIST () \".\" ");
+		imap_write_mailbox(sess, sess->box->name);
+		imap_printf(sess, "\r\n");
+	} else {
+		imap_printf(sess, "* %zu RECENT\r\n",
+		    imap_mailbox_recent(sess->box));
+	}
+	for (i = 0; i < sess->box->count && !sess->rev2; i++) {
 		if (!(sess->box->msgs[i].flags & IMAP_FLAG_SEEN)) {
 			imap_printf(sess, "* OK [UNSEEN %zu] First unseen\r\n",
 			    i + 1);
@@ -832,7 +891,7 @@ imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	    count - first) < 0)
 		return;
 	cmd->handler(sess, args + first, count - first);
-	if (sess->state == IMAP_STATE_SELECTED &&
+	if (sess->state == IMAP_STATE_SELECTED && !(cmd->flags & CMD_FRESH) &&
 	    (!(cmd->flags & CMD_NO_EXPUNGE) || sess->uid_cmd))
 		(void) imap_sync(sess);
 }

@@ -140,14 +140,23 @@ imap_vanished_earlier(struct imap_session *sess, uint64_t modseq,
 	char *error = NULL;
 	int complete;
 
-	if ((ms = imap_modseq_begin(box->dir, &error)) == NULL) {
-		log_error("%s: %s", box->dir, error);
+	if (box->vanished_ready && box->vanished_since == modseq) {
+		/* Read by SELECT's open: the record is not read again. */
+		complete = box->vanished_complete;
+		uids = box->vanished;
+		count = box->vanished_count;
+		box->vanished = NULL;
+		box->vanished_ready = 0;
+	} else {
+		if ((ms = imap_modseq_begin(box->dir, &error)) == NULL) {
+			log_error("%s: %s", box->dir, error);
+			free(error);
+			return;
+		}
+		complete = imap_modseq_vanished(ms, modseq, &uids, &count);
+		(void) imap_modseq_end(&ms, &error);
 		free(error);
-		return;
 	}
-	complete = imap_modseq_vanished(ms, modseq, &uids, &count);
-	(void) imap_modseq_end(&ms, &error);
-	free(error);
 	if (complete) {
 		kept = uids;
 		for (i = 0; i < count; i++) {

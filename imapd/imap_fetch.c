@@ -41,12 +41,16 @@ enum fetch_kind {
 	FETCH_RFC822_HEADER,
 	FETCH_RFC822_TEXT,
 	FETCH_MODSEQ,		/* RFC 7162 3.1.4.1 */
+	FETCH_BINARY,		/* BINARY[...], BINARY.PEEK[...] */
+	FETCH_BINARY_SIZE,	/* BINARY.SIZE[...] (RFC 3516) */
 };
 
 struct fetch_item {
 	enum fetch_kind kind;
 	struct mime_section *section;	/* FETCH_SECTION, RFC822.* */
 	char *section_text;		/* as the client wrote it */
+	uint32_t *parts;		/* FETCH_BINARY*: the part number */
+	size_t part_count;
 	int peek;
 	int partial;
 	size_t offset;
@@ -59,6 +63,7 @@ struct fetch_request {
 	int needs_data;		/* some item reads the message */
 	int needs_mime;		/* some item needs the MIME structure */
 	int sets_seen;
+	int unknown_cte;	/* a BINARY part's encoding was unknown */
 	/*
 	 * The conversion block, per command: never static, as a session
 	 * may wait in the middle of writing it while another session of
@@ -75,6 +80,7 @@ fetch_request_free(struct fetch_request *req)
 	for (i = 0; i < req->count; i++) {
 		mime_section_free(&req->items[i].section);
 		free(req->items[i].section_text);
+		free(req->items[i].parts);
 	}
 	free(req->items);
 	free(req->block);
@@ -157,6 +163,12 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 	    strncasecmp(s, "BODY.PEEK[", 10) == 0) &&
 	    (close = strchr(s, ']')) != NULL) {
 		kind = FETCH_SECTION;
+	} else if ((strncasecmp(s, "BINARY[", 7) == 0 ||
+	    strncasecmp(s, "BINARY.PEEK[", 12) == 0 ||
+	    strncasecmp(s, "BINARY.SIZE[", 12) == 0) &&
+	    strchr(s, ']') != NULL) {
+		kind = strncasecmp(s, "BINARY.SIZE", 11) == 0 ?
+		    FETCH_BINARY_SIZE : FETCH_BINARY;
 	} else {
 		*error_r = "Unknown fetch attribute";
 		return -1;
@@ -175,6 +187,24 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 			*error_r = "Invalid partial";
 			return -1;
 		}
+	} else if (kind == FETCH_BINARY || kind == FETCH_BINARY_SIZE) {
+		/* RFC 3516 4.1: section-binary is a part number at most. */
+		open = strchr(s, '[');
+		close = strchr(open, ']');
+		item->peek = kind == FETCH_BINARY_SIZE ||
+		    strncasecmp(s, "BINARY.PEEK", 11) == 0;
+		item->section_text = xstrndup(open + 1,
+		    (size_t) (close - open - 1));
+		if (imap_binary_parse(open + 1, (size_t) (close - open - 1),
+		    &item->parts, &item->part_count) < 0) {
+			*error_r = "Invalid BINARY section";
+			return -1;
+		}
+		if (fetch_parse_partial(close + 1, item) < 0 ||
+		    (kind == FETCH_BINARY_SIZE && item->partial)) {
+			*error_r = "Invalid partial";
+			return -1;
+		}
 	} else if (section_spec != NULL) {
 		item->peek = kind == FETCH_RFC822_HEADER;
 		item->section_text = xstrdup(section_spec);
@@ -189,11 +219,11 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 	if (kind != FETCH_FLAGS && kind != FETCH_UID &&
 	    kind != FETCH_INTERNALDATE && kind != FETCH_SIZE &&
 	    kind != FETCH_MODSEQ &&
-	    kind != FETCH_RFC822 && !(kind == FETCH_SECTION &&
-	    item->section_text[0] == '\0'))
+	    kind != FETCH_RFC822 && !((kind == FETCH_SECTION ||
+	    kind == FETCH_BINARY) && item->section_text[0] == '\0'))
 		req->needs_mime = 1;
 	if ((kind == FETCH_SECTION || kind == FETCH_RFC822 ||
-	    kind == FETCH_RFC822_TEXT) && !item->peek)
+	    kind == FETCH_RFC822_TEXT || kind == FETCH_BINARY) && !item->peek)
 		req->sets_seen = 1;
 	return 0;
 }
@@ -389,6 +419,68 @@ fetch_write_section(struct imap_session *sess, struct fetch_request *req,
 }
 
 /*
+ * BINARY[part]<partial>, BINARY.SIZE[part]: the part's content with
+ * its transfer encoding undone; BINARY[] is the whole message.  A
+ * literal8 when it holds a NUL (RFC 3516 4.2).
+ */
+static void
+fetch_write_binary(struct imap_session *sess, struct fetch_request *req,
+	const struct fetch_item *item, struct fetch_data *fd, struct buf *out)
+{
+	const char *start;
+	size_t size, len;
+	int rc = 1;
+
+	if (item->kind == FETCH_BINARY_SIZE)
+		imap_printf(sess, "BINARY.SIZE[%s] ", item->section_text);
+	else if (item->partial)
+		imap_printf(sess, "BINARY[%s]<%zu> ", item->section_text,
+		    item->offset);
+	else
+		imap_printf(sess, "BINARY[%s] ", item->section_text);
+	if (item->part_count == 0) {
+		size = fetch_size_crlf(fd);
+		if (item->kind == FETCH_BINARY_SIZE) {
+			imap_printf(sess, "%zu", size);
+			return;
+		}
+		len = item->offset >= size ? 0 : size - item->offset;
+		if (len > item->length)
+			len = item->length;
+		/* A message with a NUL goes as literal8. */
+		imap_printf(sess, "%s{%zu}\r\n", memchr(fd->data, '\0',
+		    fd->len) != NULL ? "~" : "", len);
+		fetch_write_crlf(sess, req, fd->data, fd->len, item->offset,
+		    len);
+		return;
+	}
+	buf_reset(out);
+	if (fd->mime != NULL)
+		rc = imap_binary_fetch(fd->mime, item->parts,
+		    item->part_count, out);
+	if (fd->mime == NULL || rc <= 0 || rc == -2) {
+		/* No such part: empty (as BODY[]); unknown CTE: NIL. */
+		if (rc == -1)
+			req->unknown_cte = 1;
+		imap_printf(sess, "%s", rc == -1 ? "NIL" :
+		    item->kind == FETCH_BINARY_SIZE ? "0" : "\"\"");
+		return;
+	}
+	if (item->kind == FETCH_BINARY_SIZE) {
+		imap_printf(sess, "%zu", buf_len(out));
+		return;
+	}
+	size = buf_len(out);
+	len = item->offset >= size ? 0 : size - item->offset;
+	if (len > item->length)
+		len = item->length;
+	start = buf_cstr(out) + (len > 0 ? item->offset : 0);
+	imap_printf(sess, "%s{%zu}\r\n", memchr(start, '\0', len) != NULL ?
+	    "~" : "", len);
+	imap_write(sess, start, len);
+}
+
+/*
  * Load a message's file: small ones are read into memory (cheaper than
  * mapping and unmapping thousands of small files), large ones mapped.
  */
@@ -556,6 +648,10 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			else
 				imap_write(sess, buf_cstr(out), buf_len(out));
 			break;
+		case FETCH_BINARY:
+		case FETCH_BINARY_SIZE:
+			fetch_write_binary(sess, req, item, &fd, out);
+			break;
 		default:
 			fetch_write_section(sess, req, item, &fd, out);
 			break;
@@ -611,7 +707,7 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	uint64_t changedsince = 0;
 	struct imap_seqset uids;
 	size_t i, gone = 0;
-	int vanished = 0;
+	int vanished = 0, unknown_cte;
 
 	memset(&req, 0, sizeof(req));
 	if ((count != 2 && count != 3) || args[0].type != IMAP_ARG_ATOM) {
@@ -652,8 +748,12 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	}
 	buf_free(&out);
 	free(selected);
+	unknown_cte = req.unknown_cte;
 	fetch_request_free(&req);
-	if (gone > 0)
+	if (unknown_cte)
+		imap_tagged(sess, "NO", "[UNKNOWN-CTE] Unknown "
+		    "Content-Transfer-Encoding");
+	else if (gone > 0)
 		imap_tagged(sess, "NO", "Some messages were expunged "
 		    "meanwhile");
 	else

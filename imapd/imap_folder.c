@@ -505,7 +505,7 @@ imap_cmd_delete(struct imap_session *sess, struct imap_arg *args,
 	if (name == NULL)
 		return;
 	if (imap_is_inbox(name)) {
-		imap_tagged(sess, "NO", "INBOX cannot be deleted");
+		imap_tagged(sess, "NO", "[CANNOT] INBOX cannot be deleted");
 		return;
 	}
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL) {
@@ -521,7 +521,9 @@ imap_cmd_delete(struct imap_session *sess, struct imap_arg *args,
 	if (imap_has_children(names, name_count, name)) {
 		imap_names_free(names, name_count);
 		free(dir);
-		imap_tagged(sess, "NO", "[INUSE] Mailbox has children, "
+		/* RFC 9051 7.1: HASCHILDREN (IMAP4rev1 clients ignore an
+		 * unknown code). */
+		imap_tagged(sess, "NO", "[HASCHILDREN] Mailbox has children, "
 		    "delete them first");
 		return;
 	}
@@ -725,9 +727,30 @@ imap_cmd_unsubscribe(struct imap_session *sess, struct imap_arg *args,
 	imap_subscribe(sess, args, count, 0);
 }
 
+/* SIZE: RFC 8438 (STATUS=SIZE); DELETED: RFC 9051 6.3.11. */
 static const char *const imap_status_items[] = { "MESSAGES", "RECENT",
-    "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ" };
-#define IMAP_STATUS_ITEMS 6
+    "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE",
+    "DELETED" };
+#define IMAP_STATUS_ITEMS 8
+
+/*
+ * A message's size with CRLF line ends (RFC 8438 2: what RFC822.SIZE
+ * says): W= of its name, else its file's size.
+ */
+static long long
+imap_status_msg_size(const char *dir, const struct imap_uidlist_file *f)
+{
+	struct stat st;
+	long long size = imap_name_size(f->name, 'W');
+	char *path;
+
+	if (size >= 0)
+		return size;
+	path = xasprintf("%s/%s/%s", dir, f->in_new ? "new" : "cur", f->name);
+	size = stat(path, &st) == 0 ? (long long) st.st_size : 0;
+	free(path);
+	return size;
+}
 
 static size_t
 imap_status_item(const struct imap_arg *item)
@@ -770,6 +793,7 @@ imap_status_write(struct imap_session *sess, const char *name,
 	const char *error;
 	char *dir, *scan_error = NULL;
 	size_t i, k;
+	int want_size = 0;
 
 	if ((dir = imap_folder_dir(sess, name, &error)) == NULL ||
 	    !imap_folder_exists(dir)) {
@@ -786,16 +810,23 @@ imap_status_write(struct imap_session *sess, const char *name,
 		modseqs = imap_mailbox_modseqs(dir, &r, &highest);
 		free(modseqs);
 	}
-	free(dir);
 	values[0] = r.count;
 	values[5] = highest;
 	values[2] = r.uidnext;
 	values[3] = r.uidvalidity;
+	for (i = 0; i < items->count; i++)
+		want_size |= imap_status_item(&items->list[i]) == 6;
 	for (i = 0; i < r.count; i++) {
+		unsigned int flags = imap_flags_from_name(r.files[i].name);
+
 		values[1] += r.files[i].uid >= r.recent_from ? 1 : 0;
-		values[4] += (imap_flags_from_name(r.files[i].name) &
-		    IMAP_FLAG_SEEN) ? 0 : 1;
+		values[4] += (flags & IMAP_FLAG_SEEN) ? 0 : 1;
+		values[7] += (flags & IMAP_FLAG_DELETED) ? 1 : 0;
+		if (want_size)
+			values[6] += (unsigned long long)
+			    imap_status_msg_size(dir, &r.files[i]);
 	}
+	free(dir);
 	imap_uidlist_result_free(&r);
 	imap_printf(sess, "* STATUS ");
 	imap_write_mailbox(sess, name);

@@ -172,8 +172,11 @@ imap_cmd_idle(struct imap_session *sess, struct imap_arg *args,
 			sess->state = IMAP_STATE_LOGOUT;
 			goto out;
 		}
-		rc = imap_idle_wait(sess, &w, (int) (left < interval ? left :
-		    interval));
+		/* The mailbox state too (imap_state_check). */
+		rc = imap_idle_wait(sess, &w, mailbox_state_wait_cap((int)
+		    (left < interval ? left : interval)));
+		if (imap_state_check(sess, 0) < 0)
+			goto out;
 		if (rc < 0 && errno != EINTR)
 			break;
 		if (rc == 1)

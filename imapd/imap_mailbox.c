@@ -354,9 +354,13 @@ imap_mailbox_add(struct imap_mailbox *box,
 	}
 }
 
-uint64_t *
-imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
-	uint64_t *highest_r)
+/*
+ * The MODSEQs of r's files, reconciled with the record; with box, the
+ * record's expunges since box->vanished_since too.
+ */
+static uint64_t *
+mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
+	uint64_t *highest_r, struct imap_mailbox *box)
 {
 	struct imap_modseq *ms;
 	uint64_t *modseqs;
@@ -370,6 +374,12 @@ imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
 	modseqs = xcalloc(r->count + 1, sizeof(*modseqs));
 	imap_modseq_reconcile(ms, r->files, r->count, modseqs);
 	*highest_r = imap_modseq_highest(ms);
+	if (box != NULL) {
+		box->vanished_complete = imap_modseq_vanished(ms,
+		    box->vanished_since, &box->vanished,
+		    &box->vanished_count);
+		box->vanished_ready = 1;
+	}
 	if (imap_modseq_end(&ms, &error) < 0) {
 		log_error("%s: %s", dir, error);
 		free(error);
@@ -377,9 +387,24 @@ imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
 	return modseqs;
 }
 
+uint64_t *
+imap_mailbox_modseqs(const char *dir, const struct imap_uidlist_result *r,
+	uint64_t *highest_r)
+{
+	return mailbox_modseqs(dir, r, highest_r, NULL);
+}
+
 int
 imap_mailbox_open(const char *name, const char *dir, int readonly,
 	struct imap_mailbox **box_r, char **error_r)
+{
+	return imap_mailbox_open_since(name, dir, readonly, 0, box_r,
+	    error_r);
+}
+
+int
+imap_mailbox_open_since(const char *name, const char *dir, int readonly,
+	uint64_t since, struct imap_mailbox **box_r, char **error_r)
 {
 	struct imap_mailbox *box = xcalloc(1, sizeof(*box));
 	struct imap_uidlist_result r;
@@ -400,7 +425,9 @@ imap_mailbox_open(const char *name, const char *dir, int readonly,
 	}
 	box->uidvalidity = r.uidvalidity;
 	box->uidnext = r.uidnext;
-	modseqs = imap_mailbox_modseqs(dir, &r, &box->highestmodseq);
+	box->vanished_since = since;
+	modseqs = mailbox_modseqs(dir, &r, &box->highestmodseq,
+	    since > 0 ? box : NULL);
 	for (i = 0; i < r.count; i++) {
 		imap_mailbox_add(box, &r.files[i], r.recent_from);
 		box->msgs[box->count - 1].modseq = modseqs != NULL ?
@@ -426,6 +453,7 @@ imap_mailbox_close(struct imap_mailbox **boxp)
 	free(box->msgs);
 	free(box->dir);
 	free(box->name);
+	free(box->vanished);
 	imap_keywords_clear(&box->kw);
 	free(box);
 	*boxp = NULL;

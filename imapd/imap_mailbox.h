@@ -53,6 +53,16 @@ struct imap_mailbox {
 	struct timespec cur_mtime;
 	int changed;		/* rescan even when the mtimes agree */
 	struct imap_keywords kw;	/* the folder's keyword names */
+	/*
+	 * SELECT (QRESYNC): the expunges since the client's MODSEQ, taken
+	 * from the MODSEQ record while the open read it, so the record is
+	 * read once (imap_vanished_earlier uses and frees them).
+	 */
+	int vanished_ready;
+	int vanished_complete;
+	uint64_t vanished_since;
+	uint32_t *vanished;
+	size_t vanished_count;
 };
 
 /*
@@ -61,6 +71,10 @@ struct imap_mailbox {
  */
 int imap_mailbox_open(const char *name, const char *dir, int readonly,
 	struct imap_mailbox **box_r, char **error_r);
+/* The same, also keeping the expunges since modseq (0: none). */
+int imap_mailbox_open_since(const char *name, const char *dir,
+	int readonly, uint64_t since, struct imap_mailbox **box_r,
+	char **error_r);
 void imap_mailbox_close(struct imap_mailbox **boxp);
 
 /*

@@ -66,6 +66,24 @@ imap_verb_is_append(const char *text, size_t len)
 	    (rest == 6 || verb[6] == ' ');
 }
 
+size_t
+imap_append_literal_prefix(const char *text, size_t len, int *flags)
+{
+	static const char utf8[] = "UTF8 (~";
+	const size_t ulen = sizeof(utf8) - 1;
+
+	if (len >= ulen && strncasecmp(text + len - ulen, utf8, ulen) == 0 &&
+	    (len == ulen || text[len - ulen - 1] == ' ')) {
+		*flags |= IMAP_LITERAL_BINARY | IMAP_LITERAL_UTF8;
+		return ulen;
+	}
+	if (len >= 1 && text[len - 1] == '~') {
+		*flags |= IMAP_LITERAL_BINARY;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Is APPEND's literal about to come its message (after the mailbox)?
  * Asked for APPEND's first two literals only: the mailbox may be one.
@@ -93,8 +111,8 @@ imap_read_command(struct stream *s, struct buf *line, struct buf *cmd,
 {
 	enum stream_status rc;
 	long long size;
-	size_t marker_len, room, literals = 0;
-	int nonsync, append = -1;
+	size_t marker_len, prefix, room, literals = 0;
+	int nonsync, append = -1, flags;
 
 	buf_reset(cmd);
 	for (;;) {
@@ -113,13 +131,16 @@ imap_read_command(struct stream *s, struct buf *line, struct buf *cmd,
 		if (append < 0)
 			append = imap_verb_is_append(buf_cstr(cmd),
 			    buf_len(cmd));
+		flags = nonsync ? 0 : IMAP_LITERAL_SYNC;
+		prefix = append ? imap_append_literal_prefix(buf_cstr(cmd),
+		    buf_len(cmd) - marker_len, &flags) : 0;
 		if (append && literals < 2 &&
 		    imap_is_append_message(buf_cstr(cmd),
-		    buf_len(cmd) - marker_len)) {
-			buf_truncate(cmd, buf_len(cmd) - marker_len);
+		    buf_len(cmd) - marker_len - prefix)) {
+			buf_truncate(cmd, buf_len(cmd) - marker_len - prefix);
 			buf_rtrim(cmd, " ");
 			*literal_size_r = size;
-			*literal_sync_r = !nonsync;
+			*literal_sync_r = flags;
 			(void) append_limit;
 			return IMAP_READ_APPEND;
 		}

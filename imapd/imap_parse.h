@@ -58,12 +58,29 @@ enum imap_read_result {
 };
 
 /*
+ * What an APPEND message literal's announcement says (as bits):
+ * synchronising "{n}" (not "{n+}"), literal8 "~{n}" (RFC 3516, part of
+ * RFC 9051), and inside "UTF8 (~{n})" (RFC 6855 4): a ")" follows it.
+ */
+#define IMAP_LITERAL_SYNC	0x01
+#define IMAP_LITERAL_BINARY	0x02
+#define IMAP_LITERAL_UTF8	0x04
+
+/*
+ * The text before an APPEND message literal's "{" (text[0..len)): how
+ * many of its last bytes are "~" or "UTF8 (~" (case-insensitive), with
+ * IMAP_LITERAL_BINARY and IMAP_LITERAL_UTF8 added to *flags.
+ */
+size_t imap_append_literal_prefix(const char *text, size_t len, int *flags);
+
+/*
  * Read one command.  limit bounds the whole command (lines plus
  * literals, APPEND's message excepted); max_literals bounds the number
  * of its literals (APPEND's message excepted); append_limit bounds
  * APPEND's message.  For IMAP_READ_APPEND, *literal_size_r and
- * *literal_sync_r describe the literal (its "{N}" is removed from cmd,
- * no continuation was sent yet).
+ * *literal_sync_r (IMAP_LITERAL_* bits) describe the literal (its "{N}",
+ * "~{N}" or "UTF8 (~{N}" is removed from cmd, no continuation was sent
+ * yet).
  */
 enum imap_read_result imap_read_command(struct stream *s, struct buf *line,
 	struct buf *cmd, size_t limit, size_t max_literals,

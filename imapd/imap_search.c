@@ -663,8 +663,9 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	uint32_t *hits;
 	uint64_t modseq;
 	size_t first = 0, i, n;
-	unsigned int opts = 0;
-	int esearch = 0;
+	/* RFC 9051 6.4.4: IMAP4rev2 answers ESEARCH, RETURN () by default. */
+	unsigned int opts = sess->rev2 ? ESEARCH_ALL : 0;
+	int esearch = sess->rev2;
 
 	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
 	    strcasecmp(args[0].str, "RETURN") == 0) {

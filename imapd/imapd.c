@@ -173,6 +173,9 @@ imap_write_flags(struct imap_session *sess, unsigned int flags,
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if ((flags & names[i].bit) == 0)
 			continue;
+		/* RFC 9051 removed \Recent. */
+		if (names[i].bit == IMAP_FLAG_RECENT && sess->rev2)
+			continue;
 		if (!first)
 			imap_write(sess, " ", 1);
 		imap_printf(sess, "%s", names[i].name);
@@ -284,7 +287,7 @@ imap_append_discard(struct imap_session *sess)
 	if (left < 0)
 		return;
 	sess->append_size = -1;
-	if (sess->append_sync)
+	if (sess->append_sync & IMAP_LITERAL_SYNC)
 		return;		/* the client sends nothing without "+" */
 	/*
 	 * A LITERAL+ literal comes whatever we answer: read it and drop it
@@ -431,6 +434,9 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	    stream_flush(sess.s) == STREAM_OK) {
 		/* RFC 3501's 30 minutes are for logged-in clients. */
 		timeout_ms = (int) imapd_timeout(sess.state) * 1000;
+		/* Logged in: the mailbox state is looked at meanwhile. */
+		if (imap_wait_command(&sess, timeout_ms, &timeout_ms) < 0)
+			continue;
 		stream_set_timeouts(sess.s, timeout_ms, timeout_ms);
 		res = imap_read_command(sess.s, sess.line, sess.cmd,
 		    (size_t) var_imap_command_size_limit,

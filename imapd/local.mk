@@ -12,7 +12,8 @@ imapd_imapd_SOURCES = \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
-	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c
+	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c \
+	imapd/imap_binary.c
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a

@@ -416,6 +416,30 @@ popd_set_timeouts(struct pop_session *ps)
 	    (int) (seconds * 1000));
 }
 
+/*
+ * Wait for the next command; a mailbox being moved ends the session
+ * (mailbox_state.h: looked up every mailbox_state_check_interval, not
+ * per command).  0 read on; -1 the session is over.
+ */
+static int
+popd_wait_command(struct pop_session *ps)
+{
+	int left_ms;
+
+	popd_set_timeouts(ps);
+	if (ps->state != POP_STATE_TRANSACTION)
+		return 0;
+	if (mailbox_state_wait(&ps->state_check, ps->s,
+	    (int) (var_pop_command_timeout * 1000), &left_ms)) {
+		/* RFC 3206: temporary; nothing marked is removed. */
+		pop_reply(ps, "-ERR [SYS/TEMP] Mailbox is being moved, "
+		    "please reconnect");
+		return -1;
+	}
+	stream_set_timeouts(ps->s, left_ms, left_ms);
+	return 0;
+}
+
 static void
 popd_handle(int fd, const struct service_peer *peer, void *ctx)
 {
@@ -469,7 +493,8 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 		if (stream_pending(ps.s) == 0 &&
 		    stream_flush(ps.s) != STREAM_OK)
 			break;
-		popd_set_timeouts(&ps);
+		if (popd_wait_command(&ps) < 0)
+			break;
 		st = stream_read_line(ps.s, line, (size_t) var_pop_line_limit);
 		if (st == STREAM_TOO_LONG) {
 			pop_reply(&ps, "-ERR Line too long");

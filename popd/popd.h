@@ -5,6 +5,7 @@
 #ifndef ISPMAIL_POPD_H
 #define ISPMAIL_POPD_H
 
+#include "mailbox_state.h"
 #include "pop_cmd.h"
 #include "service.h"
 
@@ -37,6 +38,7 @@ struct pop_session {
 	long long junk_commands;	/* without progress */
 	long long auth_failures;
 	int quit;			/* end the session after this reply */
+	struct mailbox_state_check state_check;	/* issue 16 */
 };
 
 /* Send one reply line (CRLF added). */

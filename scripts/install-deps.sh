@@ -13,6 +13,7 @@ PACKAGES="build-essential autoconf automake pkg-config slapd ldap-utils
 libssl-dev libc-ares-dev libcurl4-openssl-dev libldap-dev libcrypt-dev zlib1g-dev check
 mandoc python3 python3-pytest openssl socat swaks curl procps iproute2 nftables
 fetchmail isync dnsmasq-base unbound ldnsutils libnet-ssleay-perl strace mount
+libmail-imapclient-perl
 clang-14 libclang-rt-14-dev
 debhelper dh-autoreconf dpkg-dev lintian rpm rpmlint ssl-cert debootstrap
 adduser passwd

@@ -8,7 +8,8 @@ common_libispmail_a_SOURCES += \
 	common/global/master_proto.h \
 	common/global/qfile.c common/global/qfile.h \
 	common/global/qfile_read.c common/global/qfile_update.c \
-	common/global/anvil_client.c common/global/anvil_client.h
+	common/global/anvil_client.c common/global/anvil_client.h \
+	common/global/mailbox_state.c common/global/mailbox_state.h
 common_libispmail_a_SOURCES += \
 	common/global/auth_client.c common/global/auth_client.h
 check_PROGRAMS += tests/unit/check_auth_client

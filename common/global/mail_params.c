@@ -296,6 +296,7 @@ long long var_ldap_cache_size;
 char *var_route_backend;
 char *var_route_file;
 long long var_route_file_check_interval;
+long long var_mailbox_state_check_interval;
 char *var_recipient_delimiter;
 int var_route_case_sensitive_local;
 long long var_route_expansion_depth;
@@ -600,6 +601,11 @@ const struct param_def param_table[] = {
 	    &var_route_file_check_interval,
 	    "How often a process looks whether the routing map changed "
 	    "(0: before every lookup)." },
+	{ "mailbox_state_check_interval", PARAM_TIME, "2s", 0, 60,
+	    &var_mailbox_state_check_interval,
+	    "How often an open IMAP or POP3 session looks up its "
+	    "mailbox's state, to end when it is being moved (0: never; "
+	    "file backend only)." },
 	{ "recipient_delimiter", PARAM_STR, "+", 0, 0,
 	    &var_recipient_delimiter,
 	    "Characters that separate a user from an address extension "

@@ -101,6 +101,7 @@ extern long long var_ldap_cache_size;
 extern char *var_route_backend;
 extern char *var_route_file;
 extern long long var_route_file_check_interval;
+extern long long var_mailbox_state_check_interval;
 extern char *var_recipient_delimiter;
 extern int var_route_case_sensitive_local;
 extern long long var_route_expansion_depth;

@@ -123,3 +123,77 @@ def test_invalid_utf8_is_bad(imap):
     made = [d for d in os.listdir(imap.store) if d.startswith(".")
             and os.path.isdir(os.path.join(imap.store, d, "cur"))]
     assert not any("&" in d for d in made), made
+
+
+def stored(imap, folder="INBOX"):
+    """The messages of a folder's cur/ as bytes, oldest first."""
+    cur = os.path.join(imap.store, "cur") if folder == "INBOX" else \
+        os.path.join(imap.store, "." + mutf7(folder), "cur")
+    out = []
+    for name in sorted(os.listdir(cur)):
+        with open(os.path.join(cur, name), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+UTF8_MSG = ("From: jörg@bücher.example\r\nTo: zoë@example.test\r\n"
+            "Subject: Grüße\r\n\r\nHallo\x00 Welt\r\n").encode()
+
+
+def test_append_utf8_literal8(imap):
+    """RFC 6855 4: APPEND ... UTF8 (~{n}) once UTF8=ACCEPT is enabled;
+    synchronising and LITERAL+, with flags and date, and in a
+    MULTIAPPEND."""
+    r = session(imap, True)
+    # Synchronising: the "+" comes after the announcement.
+    r.send(b'a1 APPEND INBOX (\\Seen) UTF8 (~{%d}\r\n' % len(UTF8_MSG))
+    assert r.line().startswith("+ ")
+    r.send(UTF8_MSG + b")\r\n")
+    assert r.until_tagged("a1")[-1].startswith("a1 OK [APPENDUID")
+    # LITERAL+, into a UTF-8 named mailbox, with a date.
+    assert cmd(r, 'CREATE "Grüße"', "c")[-1].startswith("c OK")
+    r.send('a2 APPEND "Grüße" () "01-Feb-2024 10:00:00 +0100" '
+           'UTF8 (~{{{}+}}\r\n'.format(len(UTF8_MSG)).encode()
+           + UTF8_MSG + b")\r\n")
+    assert r.until_tagged("a2")[-1].startswith("a2 OK [APPENDUID")
+    # MULTIAPPEND: a UTF8 message, then a plain literal, then UTF8 again.
+    plain = b"Subject: plain\r\n\r\nbody\r\n"
+    r.send(b"a3 APPEND INBOX UTF8 (~{%d+}\r\n%s) {%d+}\r\n%s"
+           b" (\\Flagged) UTF8 (~{%d+}\r\n%s)\r\n"
+           % (len(UTF8_MSG), UTF8_MSG, len(plain), plain, len(UTF8_MSG),
+              UTF8_MSG))
+    reply = r.until_tagged("a3")[-1]
+    assert reply.startswith("a3 OK [APPENDUID"), reply
+    want = UTF8_MSG.replace(b"\r\n", b"\n")
+    inbox = stored(imap)
+    assert len(inbox) == 4
+    assert sorted(inbox) == sorted([want, want, want,
+                                    plain.replace(b"\r\n", b"\n")])
+    assert stored(imap, "Grüße") == [want]
+    # The 8-bit header reads back byte for byte.
+    assert cmd(r, "SELECT INBOX", "s")[-1].startswith("s OK")
+    r.send(b"f FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")
+    lines = r.until_tagged("f")
+    assert "Subject: Gr\xc3\xbc\xc3\x9fe" in lines, lines
+
+
+def test_append_utf8_errors(imap):
+    # Without ENABLE UTF8=ACCEPT the UTF8 form is BAD (RFC 6855 4), and
+    # the session stays in step: the LITERAL+ data is read and dropped.
+    r = session(imap, False)
+    r.send(b"a1 APPEND INBOX UTF8 (~{%d+}\r\n%s)\r\n"
+           % (len(UTF8_MSG), UTF8_MSG))
+    assert r.until_tagged("a1")[-1].startswith("a1 BAD")
+    assert r.cmd("NOOP", "n")[-1] == "n OK Completed"
+    assert stored(imap) == []
+    # A synchronising one is refused before the client sends it.
+    r.send(b"a2 APPEND INBOX UTF8 (~{%d}\r\n" % len(UTF8_MSG))
+    assert r.line().startswith("a2 BAD")
+    assert r.cmd("NOOP", "n")[-1] == "n OK Completed"
+    # Enabled, but without the closing parenthesis: BAD, nothing stored.
+    r = session(imap, True)
+    r.send(b"a3 APPEND INBOX UTF8 (~{%d+}\r\n%s\r\n"
+           % (len(UTF8_MSG), UTF8_MSG))
+    assert r.until_tagged("a3")[-1].startswith("a3 BAD")
+    assert r.cmd("NOOP", "n")[-1] == "n OK Completed"
+    assert stored(imap) == []

@@ -316,6 +316,48 @@ START_TEST(test_read_command)
 }
 END_TEST
 
+/* literal8 and RFC 6855's UTF8 (~{n}): the marker leaves cmd. */
+static const struct {
+	const char *input, *cmd;
+	long long literal;
+	int flags;
+} append_cases[] = {
+	{ "c1 APPEND INBOX ~{7}\r\n", "c1 APPEND INBOX", 7,
+	    IMAP_LITERAL_SYNC | IMAP_LITERAL_BINARY },
+	{ "c2 APPEND INBOX (\\Seen) UTF8 (~{9+}\r\n",
+	    "c2 APPEND INBOX (\\Seen)", 9,
+	    IMAP_LITERAL_BINARY | IMAP_LITERAL_UTF8 },
+	{ "c3 APPEND INBOX utf8 (~{0}\r\n", "c3 APPEND INBOX", 0,
+	    IMAP_LITERAL_SYNC | IMAP_LITERAL_BINARY | IMAP_LITERAL_UTF8 },
+	{ "c4 APPEND INBOX {3}\r\n", "c4 APPEND INBOX", 3, IMAP_LITERAL_SYNC },
+	{ "c5 APPEND INBOX {3+}\r\n", "c5 APPEND INBOX", 3, 0 },
+};
+
+START_TEST(test_read_append_literal_kinds)
+{
+	struct buf *line = buf_new(65), *cmd = buf_new(65);
+	struct stream *s;
+	long long literal = -1;
+	int fds[2], flags = -1;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	ck_assert_int_eq(write(fds[1], append_cases[_i].input,
+	    strlen(append_cases[_i].input)),
+	    (ssize_t) strlen(append_cases[_i].input));
+	s = stream_new(fds[0], 2000, 2000);
+	ck_assert_int_eq(imap_read_command(s, line, cmd, 64, 3, 1000,
+	    &literal, &flags), IMAP_READ_APPEND);
+	ck_assert_str_eq(buf_cstr(cmd), append_cases[_i].cmd);
+	ck_assert_int_eq(literal, append_cases[_i].literal);
+	ck_assert_int_eq(flags, append_cases[_i].flags);
+	stream_free(&s);
+	close(fds[0]);
+	close(fds[1]);
+	buf_free(&line);
+	buf_free(&cmd);
+}
+END_TEST
+
 /*
  * A megabyte of " {0+}" literals (150,000 of them) is read in time
  * linear in its size: the command is not parsed again per literal (it
@@ -388,6 +430,8 @@ imap_parse_suite(void)
 	tcase_add_loop_test(tc, test_read_command, 0,
 	    sizeof(read_cases) / sizeof(read_cases[0]));
 	tcase_add_test(tc, test_read_command_linear);
+	tcase_add_loop_test(tc, test_read_append_literal_kinds, 0,
+	    (int) (sizeof(append_cases) / sizeof(append_cases[0])));
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
