@@ -3,6 +3,9 @@
 ## the anvil client).  Included by Makefile.am.
 common_libispmail_a_SOURCES += \
 	common/global/mail_params.c common/global/mail_params.h \
+	common/global/mail_params_core.inc common/global/mail_params_route.inc \
+	common/global/mail_params_smtpd.inc common/global/mail_params_delivery.inc \
+	common/global/mail_params_access.inc \
 	common/global/mail_host.c common/global/mail_host.h \
 	common/global/service.c common/global/service.h \
 	common/global/master_proto.h \
