@@ -211,6 +211,11 @@ baseline_hook(const char *figure, double value, double usual,
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		log_warn("baseline_alarm_command %s: %m",
 		    var_baseline_alarm_command);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warn("baseline_alarm_command %s %s: failed (status %d%s)",
+		    var_baseline_alarm_command, figure,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		    WIFEXITED(status) ? "" : ", signal");
 }
 
 /* Judge one sample, then learn from it; 1 when it raised an alarm. */
