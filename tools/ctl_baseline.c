@@ -22,7 +22,8 @@
  * written per minute (/proc/diskstats).  The master runs it every
  * baseline_sample_time in a child as mail_owner (master_metrics.c), so
  * no cron job is needed.  Per-account volumes are smtpd's
- * (account_store.h, ispmailctl account).
+ * (account_store.h, ispmailctl account); a sample runs
+ * baseline_alarm_command once for each new account hold.
  */
 #include "config.h"
 
