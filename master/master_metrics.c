@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account_store.h"
 #include "ctl.h"
 #include "log.h"
 #include "mail_params.h"
@@ -75,6 +76,26 @@ master_baseline_prepare(const char *queue_dir, const char *metrics_dir)
 	if (fd >= 0)
 		(void) close(fd);
 	free(store);
+	free(dir);
+	/*
+	 * The account store: the sample runs baseline_alarm_command for
+	 * new account holds (ctl_baseline.c), so it must open it too.
+	 */
+	dir = xasprintf("%s/%s", queue_dir, ACCOUNT_DIR);
+	fd = account_store_open(queue_dir, 1, &error);
+	if (fd < 0) {
+		log_warn("baseline sample: %s", error);
+		free(error);
+	} else {
+		if (fchown(fd, uid, gid) < 0)
+			log_warn("baseline sample: account store: %m");
+		(void) close(fd);
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchown(fd, uid, gid) < 0)
+		log_warn("baseline sample: %s: %m", dir);
+	if (fd >= 0)
+		(void) close(fd);
 	free(dir);
 }
 

@@ -72,6 +72,11 @@ struct qmgr_hop {
 	struct qmgr_hop *next;
 };
 
+/* qmgr_account.c */
+struct qfile;
+/* The hold reason when qf's login is held now (caller frees); NULL. */
+char *qmgr_account_held(const struct qfile *qf);
+
 /* qmgr.c */
 long long qmgr_now_ms(void);
 struct route *qmgr_route(void);

@@ -675,11 +675,43 @@ qmgr_message_reload(struct qmgr_msg *msg)
 	return 1;
 }
 
+/*
+ * The account that submitted msg is held (exploited-account alarm): the
+ * hold reason goes into the file (synced, so ispmailctl account release
+ * finds it) and the file to hold/.  msg is freed.
+ */
+static void
+qmgr_message_hold(struct qmgr_msg *msg, const char *reason)
+{
+	struct buf *rec = buf_new(4096);
+	char *error = NULL, *to = NULL;
+	int rc;
+
+	rc = qfile_record_filter(rec, -1, reason, NULL);
+	if (rc == 0)
+		rc = qfile_append(msg->fd, rec, 1, &error);
+	buf_free(&rec);
+	if (rc == 0)
+		to = qmgr_message_move(msg->path, QFILE_HOLD, msg->id);
+	if (to != NULL) {
+		log_info("put on hold: %s", reason);
+		free(to);
+		qmgr_message_free(msg);
+		return;
+	}
+	/* Never delivered while its account is held: tried again later. */
+	log_error("put on hold: %s", error != NULL ? error : rc < 0 ?
+	    "hold record too long" : "move failed");
+	free(error);
+	qmgr_message_putback(msg);
+}
+
 /* 0 started (or gone for good); -1 put back, short of resources. */
 static int
 qmgr_message_start(struct qmgr_msg *msg)
 {
 	struct route *r;
+	char *reason;
 	int rc;
 
 	log_set_context(msg->id);
@@ -704,6 +736,12 @@ qmgr_message_start(struct qmgr_msg *msg)
 	if ((rc = qmgr_message_reload(msg)) != 0) {
 		log_set_context(NULL);
 		return rc < 0 ? -1 : 0;
+	}
+	if ((reason = qmgr_account_held(msg->qf)) != NULL) {
+		qmgr_message_hold(msg, reason);
+		free(reason);
+		log_set_context(NULL);
+		return 0;
 	}
 	r = qmgr_route();
 	if (r == NULL) {

@@ -121,8 +121,7 @@ smtpd_account_message(struct smtpd_session *ss, struct qfile_writer *w,
 	/* Held now, or held while this transaction ran: into hold/. */
 	if (strcmp(o->subdir, QFILE_HOLD) == 0)
 		return 0;
-	reason = xasprintf("account alarm: login %s sent %u messages in a "
-	    "window, usual %.1f", ss->auth_user, r.held_count, r.held_usual);
+	reason = account_hold_reason(&r);
 	rc = smtpd_filter_hold(w, reason, o);
 	free(reason);
 	if (rc < 0) {

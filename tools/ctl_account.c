@@ -31,8 +31,6 @@
 /* The longest feed line, and the most lines one run reads. */
 #define ACCOUNT_LINE_MAX (ACCOUNT_LOGIN_MAX + 64)
 #define ACCOUNT_LINES_MAX 10000000L
-/* The hold reason smtpd writes (smtpd_account.c). */
-#define ACCOUNT_REASON "account alarm: "
 
 static int
 account_open(int create)

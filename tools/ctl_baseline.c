@@ -22,7 +22,8 @@
  * written per minute (/proc/diskstats).  The master runs it every
  * baseline_sample_time in a child as mail_owner (master_metrics.c), so
  * no cron job is needed.  Per-account volumes are smtpd's
- * (account_store.h, ispmailctl account).
+ * (account_store.h, ispmailctl account); a sample runs
+ * baseline_alarm_command once for each new account hold.
  */
 #include "config.h"
 
@@ -38,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account_store.h"
 #include "buf.h"
 #include "ctl.h"
 #include "fileio.h"
@@ -184,9 +186,13 @@ baseline_name_ok(const char *name)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
 }
 
-/* Run baseline_alarm_command FIGURE VALUE USUAL and wait for it. */
+/*
+ * Run baseline_alarm_command FIGURE VALUE USUAL [LOGIN] and wait for it
+ * (login NULL: the three arguments).
+ */
 static void
-baseline_hook(const char *figure, double value, double usual)
+baseline_hook(const char *figure, double value, double usual,
+	const char *login)
 {
 	char value_text[64], usual_text[64];
 	pid_t pid;
@@ -200,12 +206,17 @@ baseline_hook(const char *figure, double value, double usual)
 	pid = fork();
 	if (pid == 0) {
 		execl(var_baseline_alarm_command, var_baseline_alarm_command,
-		    figure, value_text, usual_text, (char *) NULL);
+		    figure, value_text, usual_text, login, (char *) NULL);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		log_warn("baseline_alarm_command %s: %m",
 		    var_baseline_alarm_command);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warn("baseline_alarm_command %s %s: failed (status %d%s)",
+		    var_baseline_alarm_command, figure,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		    WIFEXITED(status) ? "" : ", signal");
 }
 
 /* Judge one sample, then learn from it; 1 when it raised an alarm. */
@@ -246,7 +257,7 @@ baseline_sample(struct baseline_figure *f, time_t when, double value)
 			    baseline_days[tm.tm_wday], tm.tm_hour);
 			metrics_inc("ispmail_alarms_total", "figure", f->name,
 			    NULL);
-			baseline_hook(f->name, value, s->mean);
+			baseline_hook(f->name, value, s->mean, NULL);
 		}
 		/* An attack must not become the usual. */
 		return alarm;
@@ -409,6 +420,55 @@ baseline_io_sectors(double *sectors_r)
 	return found ? 0 : -1;
 }
 
+/*
+ * The account alarm (smtpd, account_store.h) cannot fork in a session:
+ * each sample runs baseline_alarm_command for the holds it has not run
+ * it for yet, "account COUNT USUAL LOGIN".  One pread when none is held.
+ */
+static int
+baseline_account_hooks(void)
+{
+	struct account_rec r;
+	char *error = NULL;
+	char *path = xasprintf("%s/%s/%s", var_queue_directory, ACCOUNT_DIR,
+	    ACCOUNT_FILE);
+	unsigned i;
+	int fd, got, hooks = 0;
+
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		free(path);
+		return 0;	/* no authenticated mail yet */
+	}
+	free(path);
+	if ((fd = account_store_open(var_queue_directory, 0, &error)) < 0)
+		goto fail;
+	if (account_held_count(fd, &error) <= 0)
+		goto done;
+	for (i = 0; i < ACCOUNT_SLOTS; i++) {
+		if ((got = account_nth(fd, i, &r, &error)) < 0)
+			goto done;
+		if (!got || r.held_since == 0 || r.hooked)
+			continue;
+		got = account_set_hooked(fd, r.login, r.held_since, &error);
+		if (got < 0)
+			goto done;
+		if (got) {
+			baseline_hook("account", r.held_count, r.held_usual,
+			    r.login);
+			hooks++;
+		}
+	}
+done:
+	(void) close(fd);
+fail:
+	if (error != NULL) {
+		ctl_eprintf("ispmailctl: baseline: account alarms: %s\n",
+		    error);
+		free(error);
+	}
+	return hooks;
+}
+
 int
 ctl_baseline_take(time_t now)
 {
@@ -470,6 +530,7 @@ ctl_baseline_take(time_t now)
 	}
 	if (baseline_save(st) < 0)
 		goto out;
+	alarms += baseline_account_hooks();
 	ctl_printf("%d sample%s, %d alarm%s\n", taken, taken == 1 ? "" : "s",
 	    alarms, alarms == 1 ? "" : "s");
 	rc = 0;

@@ -13,8 +13,17 @@
 #include "hash.h"
 #include "xalloc.h"
 
-#define ACCOUNT_STORE_SIZE ((off_t) ACCOUNT_SLOTS * \
+#define ACCOUNT_RECORDS_SIZE ((off_t) ACCOUNT_SLOTS * \
 	(off_t) sizeof(struct account_rec))
+#define ACCOUNT_STORE_SIZE (ACCOUNT_RECORDS_SIZE + ACCOUNT_HEADER_SIZE)
+
+/* The header, at ACCOUNT_RECORDS_SIZE. */
+struct account_header {
+	uint32_t held;		/* accounts with held_since != 0 */
+	uint32_t reserved;
+};
+
+static int account_header_recount(int fd);
 /* Weight of a new window once the mean learned about 30. */
 #define ACCOUNT_ALPHA (1.0 / 30.0)
 /* Empty windows folded in at most at once (the mean is ~0 by then). */
@@ -47,7 +56,15 @@ account_store_open(const char *queue_dir, int create, char **error_r)
 		*error_r = xasprintf("size %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (st.st_size != 0 && st.st_size != ACCOUNT_STORE_SIZE) {
+	/* A store without the header (older): add it, count the holds. */
+	if (st.st_size == ACCOUNT_RECORDS_SIZE &&
+	    (ftruncate(fd, ACCOUNT_STORE_SIZE) < 0 ||
+	    account_header_recount(fd) < 0)) {
+		*error_r = xasprintf("extend %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_size != 0 && st.st_size != ACCOUNT_RECORDS_SIZE &&
+	    st.st_size != ACCOUNT_STORE_SIZE) {
 		*error_r = xasprintf("%s: not an account store (%lld bytes)",
 		    path, (long long) st.st_size);
 		goto fail;
@@ -62,20 +79,78 @@ out:
 	return fd;
 }
 
+/* Lock len bytes at start (F_RDLCK, F_WRLCK, F_UNLCK), waiting. */
 static int
-account_lock(int fd, unsigned i, short type)
+account_lock_range(int fd, off_t start, off_t len, short type)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t) i * (off_t) sizeof(struct account_rec);
-	fl.l_len = sizeof(struct account_rec);
+	fl.l_start = start;
+	fl.l_len = len;
 	while (fcntl(fd, F_SETLKW, &fl) < 0)
 		if (errno != EINTR)
 			return -1;
 	return 0;
+}
+
+static int
+account_lock(int fd, unsigned i, short type)
+{
+	return account_lock_range(fd, (off_t) i *
+	    (off_t) sizeof(struct account_rec), sizeof(struct account_rec),
+	    type);
+}
+
+/*
+ * Add delta to the held count.  Taken after a record lock (never the
+ * other way round), so the two cannot deadlock.
+ */
+static int
+account_header_add(int fd, int delta)
+{
+	struct account_header h;
+	int rc = -1;
+
+	if (account_lock_range(fd, ACCOUNT_RECORDS_SIZE, sizeof(h),
+	    F_WRLCK) < 0)
+		return -1;
+	if (pread(fd, &h, sizeof(h), ACCOUNT_RECORDS_SIZE) ==
+	    (ssize_t) sizeof(h)) {
+		if (delta < 0 && h.held < (uint32_t) -delta)
+			h.held = 0;
+		else
+			h.held += (uint32_t) delta;
+		if (pwrite(fd, &h, sizeof(h), ACCOUNT_RECORDS_SIZE) ==
+		    (ssize_t) sizeof(h))
+			rc = 0;
+	}
+	(void) account_lock_range(fd, ACCOUNT_RECORDS_SIZE, sizeof(h),
+	    F_UNLCK);
+	return rc;
+}
+
+long
+account_held_count(int fd, char **error_r)
+{
+	struct account_header h;
+
+	if (pread(fd, &h, sizeof(h), ACCOUNT_RECORDS_SIZE) !=
+	    (ssize_t) sizeof(h)) {
+		*error_r = xasprintf("account store: header: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return (long) h.held;
+}
+
+char *
+account_hold_reason(const struct account_rec *r)
+{
+	return xasprintf("%slogin %s sent %u messages in a window, usual "
+	    "%.1f", ACCOUNT_REASON, r->login, r->held_count, r->held_usual);
 }
 
 static int
@@ -220,6 +295,14 @@ account_count(int fd, const char *login, time_t now, long long count,
 	}
 	if (rec_r != NULL)
 		*rec_r = r;
+	/* Counted while the record is locked: no release can slip in. */
+	if (verdict == ACCOUNT_ALARM && p->hold &&
+	    account_header_add(fd, 1) < 0) {
+		*error_r = xasprintf("account store: header: %s",
+		    strerror(errno));
+		(void) account_done(fd, i, &r, error_r);
+		return -1;
+	}
 	return account_done(fd, i, &r, error_r) < 0 ? -1 : verdict;
 }
 
@@ -257,11 +340,17 @@ account_release(int fd, const char *login, char **error_r)
 	r.alarmed = 0;
 	if (account_done(fd, i, &r, error_r) < 0)
 		return -1;
+	if (was && account_header_add(fd, -1) < 0) {
+		*error_r = xasprintf("account store: header: %s",
+		    strerror(errno));
+		return -1;
+	}
 	return was;
 }
 
 int
-account_set_hooked(int fd, const char *login, char **error_r)
+account_set_hooked(int fd, const char *login, int64_t held_since,
+	char **error_r)
 {
 	struct account_rec r;
 	long i = account_find(fd, login, 0, &r, error_r);
@@ -270,8 +359,12 @@ account_set_hooked(int fd, const char *login, char **error_r)
 		return -1;
 	if (i == ACCOUNT_SLOTS)
 		return 0;
+	if (r.held_since == 0 || r.held_since != held_since || r.hooked) {
+		(void) account_done(fd, i, NULL, error_r);
+		return 0;
+	}
 	r.hooked = 1;
-	return account_done(fd, i, &r, error_r);
+	return account_done(fd, i, &r, error_r) < 0 ? -1 : 1;
 }
 
 int
@@ -287,4 +380,28 @@ account_nth(int fd, unsigned i, struct account_rec *rec_r, char **error_r)
 	}
 	(void) account_lock(fd, i, F_UNLCK);
 	return rec_r->login[0] != '\0';
+}
+
+/* An older store just got its header: count the held records. */
+static int
+account_header_recount(int fd)
+{
+	struct account_header h;
+	struct account_rec r;
+	unsigned i;
+
+	memset(&h, 0, sizeof(h));
+	if (account_lock_range(fd, ACCOUNT_RECORDS_SIZE, sizeof(h),
+	    F_WRLCK) < 0)
+		return -1;
+	for (i = 0; i < ACCOUNT_SLOTS; i++) {
+		if (account_read(fd, i, &r) == 0 && r.login[0] != '\0' &&
+		    r.held_since != 0)
+			h.held++;
+	}
+	i = pwrite(fd, &h, sizeof(h), ACCOUNT_RECORDS_SIZE) ==
+	    (ssize_t) sizeof(h);
+	(void) account_lock_range(fd, ACCOUNT_RECORDS_SIZE, sizeof(h),
+	    F_UNLCK);
+	return i ? 0 : -1;
 }

@@ -26,6 +26,14 @@
 #define ACCOUNT_SLOTS 4096
 #define ACCOUNT_PROBES 64
 #define ACCOUNT_LOGIN_MAX 255
+/*
+ * After the records, one page of header: how many accounts are held, so
+ * a reader with nothing held (qmgr, per authenticated message; the
+ * sampler) learns it with one pread and looks no further.
+ */
+#define ACCOUNT_HEADER_SIZE 4096
+/* The hold reason written into a held message's queue file. */
+#define ACCOUNT_REASON "account alarm: "
 /* The directory under queue_directory, and the file in it. */
 #define ACCOUNT_DIR "accounts"
 #define ACCOUNT_FILE "store"
@@ -86,8 +94,22 @@ int account_get(int fd, const char *login, struct account_rec *rec_r,
  */
 int account_release(int fd, const char *login, char **error_r);
 
-/* Mark the alarm command done for login's hold: 0, -1 (*error_r). */
-int account_set_hooked(int fd, const char *login, char **error_r);
+/*
+ * Claim the alarm command of login's hold since held_since: 1 claimed
+ * (mark set; run it once), 0 released, re-held or claimed already, -1
+ * (*error_r).
+ */
+int account_set_hooked(int fd, const char *login, int64_t held_since,
+	char **error_r);
+
+/*
+ * How many accounts are held (one pread, no lock: a hint, exact once
+ * the writers are done): >= 0, or -1 (*error_r).
+ */
+long account_held_count(int fd, char **error_r);
+
+/* The hold reason for r's hold (ACCOUNT_REASON...); caller frees. */
+char *account_hold_reason(const struct account_rec *r);
 
 /* Record i (0 to ACCOUNT_SLOTS - 1): 1 in use, 0 free, -1 (*error_r). */
 int account_nth(int fd, unsigned i, struct account_rec *rec_r,

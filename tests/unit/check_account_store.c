@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "account_store.h"
@@ -42,12 +44,13 @@ history(int fd, const char *login, time_t t, int hours, long long per_hour)
 START_TEST(test_learn_alarm_hold_release)
 {
 	struct account_rec r;
-	char *error = NULL;
+	char *error = NULL, *reason;
 	time_t t = 1700000000 - 1700000000 % HOUR + 60;
 	int fd = open_store(), i, v;
 
 	history(fd, "alice@example.test", t, 48, 2);
 	history(fd, "bob@example.test", t, 48, 2);
+	ck_assert_int_eq(account_held_count(fd, &error), 0);
 	/* 20 > 10 x 2 only at 21: minimum 20 alone is not enough. */
 	for (i = 1; i <= 20; i++)
 		ck_assert_int_eq(account_count(fd, "alice@example.test", t, 1,
@@ -66,8 +69,24 @@ START_TEST(test_learn_alarm_hold_release)
 	    &policy, 1, NULL, &error), ACCOUNT_OK);
 	ck_assert_int_eq(account_get(fd, "alice@example.test", &r, &error), 1);
 	ck_assert(r.held_since != 0);
+	/* The header counts the hold once, however many HELD follow. */
+	ck_assert_int_eq(account_held_count(fd, &error), 1);
+	reason = account_hold_reason(&r);
+	ck_assert_str_eq(reason, "account alarm: login alice@example.test "
+	    "sent 21 messages in a window, usual 2.0");
+	free(reason);
+	/* The alarm command is claimed once per hold. */
+	ck_assert_int_eq(account_set_hooked(fd, "alice@example.test",
+	    r.held_since + 1, &error), 0);
+	ck_assert_int_eq(account_set_hooked(fd, "alice@example.test",
+	    r.held_since, &error), 1);
+	ck_assert_int_eq(account_set_hooked(fd, "alice@example.test",
+	    r.held_since, &error), 0);
 	ck_assert_int_eq(account_release(fd, "alice@example.test", &error), 1);
 	ck_assert_int_eq(account_release(fd, "alice@example.test", &error), 0);
+	ck_assert_int_eq(account_held_count(fd, &error), 0);
+	ck_assert_int_eq(account_set_hooked(fd, "alice@example.test",
+	    r.held_since, &error), 0);
 	ck_assert_int_eq(account_get(fd, "alice@example.test", &r, &error), 1);
 	ck_assert(r.held_since == 0 && r.count == 0);
 	/*
@@ -150,6 +169,38 @@ START_TEST(test_bad_login_and_full_neighbourhood)
 }
 END_TEST
 
+/* A store from before the header: extended, its holds counted. */
+START_TEST(test_store_without_header)
+{
+	struct account_rec r;
+	char path[256], *error = NULL;
+	off_t records = (off_t) ACCOUNT_SLOTS * (off_t) sizeof(r);
+	int fd;
+
+	(void) snprintf(path, sizeof(path), "%s/%s", dir, ACCOUNT_DIR);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	(void) snprintf(path, sizeof(path), "%s/%s/%s", dir, ACCOUNT_DIR,
+	    ACCOUNT_FILE);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, records), 0);
+	memset(&r, 0, sizeof(r));
+	memcpy(r.login, "old@example.test", sizeof("old@example.test"));
+	r.held_since = 1700000000;
+	ck_assert_int_eq(pwrite(fd, &r, sizeof(r), 5 * (off_t) sizeof(r)),
+	    (ssize_t) sizeof(r));
+	(void) close(fd);
+	fd = open_store();
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), records + ACCOUNT_HEADER_SIZE);
+	ck_assert_int_eq(account_held_count(fd, &error), 1);
+	(void) close(fd);
+	/* Opened again: as it is. */
+	fd = open_store();
+	ck_assert_int_eq(account_held_count(fd, &error), 1);
+	(void) close(fd);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -181,6 +232,7 @@ account_store_suite(void)
 	tcase_add_test(tc, test_learn_alarm_hold_release);
 	tcase_add_test(tc, test_young_account_not_judged);
 	tcase_add_test(tc, test_bad_login_and_full_neighbourhood);
+	tcase_add_test(tc, test_store_without_header);
 	suite_add_tcase(s, tc);
 	return s;
 }
