@@ -292,6 +292,13 @@ def test_searchres_save_and_dollar(imap):
         "b BAD")
     assert fetch_uids(r, "FETCH $ (UID)", "e1") == []
     assert r.cmd("SEARCH $", "e2")[0] == "* SEARCH"
+    # UID EXPUNGE $ removes only the saved messages (RFC 4315 + 5182).
+    r.cmd('SEARCH RETURN (SAVE) SUBJECT "m4"', "s4")
+    r.cmd("STORE 1:* +FLAGS.SILENT (\\Deleted)", "d2")
+    lines = r.cmd("UID EXPUNGE $", "ux")
+    assert lines == ["* 4 EXPUNGE", "ux OK Expunge completed"], lines
+    assert fetch_uids(r, "FETCH 1:* (UID)", "f6") == [
+        (1, uids[0]), (2, uids[2]), (3, uids[3])]
     # SORT with SAVE is refused (not part of this server's ESORT).
     assert r.cmd("SORT RETURN (SAVE) (DATE) UTF-8 ALL",
                  "so")[-1].startswith("so BAD")
