@@ -292,6 +292,10 @@ def test_searchres_save_and_dollar(imap):
         "b BAD")
     assert fetch_uids(r, "FETCH $ (UID)", "e1") == []
     assert r.cmd("SEARCH $", "e2")[0] == "* SEARCH"
+    for verb in ("COPY", "MOVE", "UID MOVE"):
+        lines = r.cmd("%s $ Other" % verb, "e3")
+        assert len(lines) == 1 and lines[0].startswith("e3 OK") and \
+            "COPYUID" not in lines[0], (verb, lines)
     # UID EXPUNGE $ removes only the saved messages (RFC 4315 + 5182).
     r.cmd('SEARCH RETURN (SAVE) SUBJECT "m4"', "s4")
     r.cmd("STORE 1:* +FLAGS.SILENT (\\Deleted)", "d2")
