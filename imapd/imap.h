@@ -73,6 +73,8 @@ struct imap_session {
 	 * ESEARCH, SELECT sends LIST and no UNSEEN/RECENT, names in UTF-8.
 	 */
 	int rev2;
+	/* SEARCH RETURN (SAVE): "$" as UID ranges; NULL = empty (RFC 5182) */
+	struct imap_seqset *searchres;
 	struct mailbox_state_check state_check;	/* issue 16 */
 	long long bad_count;
 	long long junk_count;		/* commands before login */
@@ -301,8 +303,26 @@ int imap_search_run(struct imap_session *sess, struct imap_arg *args,
 #define IMAP_ESEARCH_MAX	0x02
 #define IMAP_ESEARCH_ALL	0x04
 #define IMAP_ESEARCH_COUNT	0x08
+#define IMAP_ESEARCH_SAVE	0x10	/* SEARCHRES (RFC 5182) */
 int imap_search_return_options(const struct imap_arg *arg,
 	unsigned int *opts_r);
+/* imap_searchres.c: the saved search result "$" (RFC 5182) */
+/* Is a sequence-set argument "$"? */
+int imap_searchres_is(const char *text);
+/* Empty "$" (SELECT, EXAMINE, CLOSE, UNSELECT, a failed SAVE). */
+void imap_searchres_clear(struct imap_session *sess);
+/*
+ * Save n hits (ascending message indexes) as "$", reduced to MIN/MAX
+ * when opts (IMAP_ESEARCH_*) ask only for those (RFC 5182 2.1).
+ */
+void imap_searchres_save(struct imap_session *sess, const uint32_t *idx,
+	size_t n, unsigned int opts);
+/* A copy of "$" as a resolved UID set (count 0 when empty); 0. */
+int imap_searchres_copy(const struct imap_session *sess,
+	struct imap_seqset *set_r);
+/* A UID set argument, "$" included; 0 ok, -1 malformed. */
+int imap_uidset_parse(const struct imap_session *sess, const char *text,
+	struct imap_seqset *set_r);
 /* imap_binary.c: FETCH BINARY (RFC 3516, RFC 9051 6.4.5) */
 struct mime_message;
 /* A part number "1.2.3" ("" for none); 0 ok, -1 not one. */

@@ -180,12 +180,13 @@ imap_select_messages(struct imap_session *sess, const char *text, int uid,
 	unsigned char *selected;
 	size_t i, r;
 
-	if (imap_seqset_parse(text, &set) < 0) {
+	if (imap_uidset_parse(sess, text, &set) < 0) {
 		imap_tagged(sess, "BAD", "Invalid message set");
 		return -1;
 	}
 	selected = xcalloc(box->count + 1, 1);
-	if (uid) {
+	/* "$" is a set of UIDs whatever the command (RFC 5182 2.1). */
+	if (uid || imap_searchres_is(text)) {
 		imap_seqset_resolve(&set, box->count > 0 ?
 		    box->msgs[box->count - 1].uid : 0);
 		for (i = 0; i < box->count; i++)
@@ -219,7 +220,7 @@ imap_write_capability(struct imap_session *sess)
 	    "LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE QUOTA CONDSTORE "
 	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
 	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE "
-	    "BINARY STATUS=SIZE");
+	    "BINARY STATUS=SIZE SEARCHRES");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -656,6 +657,7 @@ imap_select(struct imap_session *sess, struct imap_arg *args, size_t count,
 	if (sess->box != NULL && (sess->qresync || sess->rev2))
 		imap_printf(sess, "* OK [CLOSED] Previous mailbox closed\r\n");
 	imap_mailbox_close(&sess->box);
+	imap_searchres_clear(sess);
 	sess->state = IMAP_STATE_AUTH;
 	memset(&qr, 0, sizeof(qr));
 	if ((count != 1 && count != 2) ||
@@ -741,6 +743,7 @@ imap_cmd_close(struct imap_session *sess, struct imap_arg *args,
 	if (!sess->box->readonly)
 		(void) imap_expunge(sess, NULL, 0);
 	imap_mailbox_close(&sess->box);
+	imap_searchres_clear(sess);
 	sess->state = IMAP_STATE_AUTH;
 	imap_tagged(sess, "OK", "Close completed");
 }
@@ -755,6 +758,7 @@ imap_cmd_unselect(struct imap_session *sess, struct imap_arg *args,
 		return;
 	}
 	imap_mailbox_close(&sess->box);
+	imap_searchres_clear(sess);
 	sess->state = IMAP_STATE_AUTH;
 	imap_tagged(sess, "OK", "Unselect completed");
 }

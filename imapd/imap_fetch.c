@@ -735,7 +735,7 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 		fetch_request_free(&req);
 		return;
 	}
-	if (vanished && imap_seqset_parse(args[0].str, &uids) == 0) {
+	if (vanished && imap_uidset_parse(sess, args[0].str, &uids) == 0) {
 		imap_seqset_resolve(&uids, sess->box->uidnext);
 		imap_vanished_earlier(sess, changedsince, &uids);
 		imap_seqset_free(&uids);

@@ -530,6 +530,7 @@ imap_cmd_delete(struct imap_session *sess, struct imap_arg *args,
 	imap_names_free(names, name_count);
 	if (sess->box != NULL && strcmp(sess->box->dir, dir) == 0) {
 		imap_mailbox_close(&sess->box);
+		imap_searchres_clear(sess);
 		sess->state = IMAP_STATE_AUTH;
 	}
 	/* Out of sight at once (one rename), then removed at leisure. */

@@ -263,7 +263,7 @@ imap_cmd_expunge(struct imap_session *sess, struct imap_arg *args,
 	}
 	if (sess->uid_cmd) {
 		if (count != 1 || args[0].type != IMAP_ARG_ATOM ||
-		    imap_seqset_parse(args[0].str, &set) < 0) {
+		    imap_uidset_parse(sess, args[0].str, &set) < 0) {
 			imap_tagged(sess, "BAD", "UID EXPUNGE needs a UID set");
 			return;
 		}

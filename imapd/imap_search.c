@@ -32,7 +32,7 @@
 #include "xalloc.h"
 
 enum search_op {
-	S_ALL, S_FLAG_SET, S_FLAG_CLEAR, S_NEW, S_SEQ, S_UID, S_NOT,
+	S_ALL, S_FLAG_SET, S_FLAG_CLEAR, S_NEW, S_SEQ, S_UID, S_SAVED, S_NOT,
 	S_OR, S_AND, S_LARGER, S_SMALLER, S_BEFORE, S_ON, S_SINCE,
 	S_SENTBEFORE, S_SENTON, S_SENTSINCE, S_HEADER, S_BODY, S_TEXT,
 	S_NONE, S_KEYWORD, S_UNKEYWORD, S_MODSEQ,
@@ -196,8 +196,10 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 			break;
 	}
 	if (i == sizeof(keys) / sizeof(keys[0])) {
-		k->op = S_SEQ;
-		return imap_seqset_parse(arg->str, &k->set);
+		/* "$" is the saved result, filled in by search_resolve. */
+		k->op = imap_searchres_is(arg->str) ? S_SAVED : S_SEQ;
+		return k->op == S_SAVED ? 0 :
+		    imap_seqset_parse(arg->str, &k->set);
 	}
 	k->op = keys[i].op;
 	k->flag = keys[i].flag;
@@ -251,6 +253,10 @@ search_parse_key(struct imap_arg *args, size_t count, size_t *pos,
 		k->number = search_parse_date(value);
 		return k->number < 0 ? -1 : 0;
 	case S_UID:
+		if (imap_searchres_is(value)) {
+			k->op = S_SAVED;	/* "UID $" is "$" */
+			return 0;
+		}
 		return imap_seqset_parse(value, &k->set);
 	case S_MODSEQ:
 		if (imap_parse_modseq(&args[*pos - 1], &k->modseq) < 0)
@@ -430,6 +436,8 @@ search_test(struct search_msg *sm, const struct search_key *k)
 		return imap_seqset_contains(&k->set, (uint32_t) sm->index + 1);
 	case S_UID:
 		return imap_seqset_contains(&k->set, sm->msg->uid);
+	case S_SAVED:		/* made S_UID by search_resolve */
+		return 0;
 	case S_MODSEQ:
 		return sm->msg->modseq >= k->modseq;
 	case S_NOT:
@@ -492,16 +500,23 @@ search_test(struct search_msg *sm, const struct search_key *k)
 }
 
 static void
-search_resolve(struct search_key *k, uint32_t max_seq, uint32_t max_uid)
+search_resolve(const struct imap_session *sess, struct search_key *k,
+	uint32_t max_seq, uint32_t max_uid)
 {
 	size_t i;
 
+	if (k->op == S_SAVED) {
+		/* "$" holds UIDs, in SEARCH and UID SEARCH alike. */
+		(void) imap_searchres_copy(sess, &k->set);
+		k->op = S_UID;
+		return;
+	}
 	if (k->op == S_SEQ)
 		imap_seqset_resolve(&k->set, max_seq);
 	else if (k->op == S_UID)
 		imap_seqset_resolve(&k->set, max_uid);
 	for (i = 0; i < k->count; i++)
-		search_resolve(&k->sub[i], max_seq, max_uid);
+		search_resolve(sess, &k->sub[i], max_seq, max_uid);
 }
 
 /* Does the key tree use MODSEQ (the response then carries one)? */
@@ -523,27 +538,47 @@ search_uses_modseq(const struct search_key *k)
 #define ESEARCH_MAX	IMAP_ESEARCH_MAX
 #define ESEARCH_ALL	IMAP_ESEARCH_ALL
 #define ESEARCH_COUNT	IMAP_ESEARCH_COUNT
+#define ESEARCH_SAVE	IMAP_ESEARCH_SAVE
+
+/* Does a RETURN list (valid or not) name SAVE? */
+static int
+search_asks_save(const struct imap_arg *arg)
+{
+	size_t i;
+
+	if (arg->type != IMAP_ARG_LIST)
+		return 0;
+	for (i = 0; i < arg->count; i++) {
+		if (arg->list[i].type == IMAP_ARG_ATOM &&
+		    strcasecmp(arg->list[i].str, "SAVE") == 0)
+			return 1;
+	}
+	return 0;
+}
 
 int
 imap_search_return_options(const struct imap_arg *arg, unsigned int *opts_r)
 {
-	static const char *const names[] = { "MIN", "MAX", "ALL", "COUNT" };
-	size_t i, k;
+	static const char *const names[] = {
+		"MIN", "MAX", "ALL", "COUNT", "SAVE"
+	};
+	size_t i, k, n = sizeof(names) / sizeof(names[0]);
 
 	if (arg->type != IMAP_ARG_LIST)
 		return -1;
 	*opts_r = 0;
 	for (i = 0; i < arg->count; i++) {
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < n; k++) {
 			if (arg->list[i].type == IMAP_ARG_ATOM &&
 			    strcasecmp(arg->list[i].str, names[k]) == 0)
 				break;
 		}
-		if (k == 4)
+		if (k == n)
 			return -1;
 		*opts_r |= 1U << k;
 	}
-	if (*opts_r == 0)
+	/* RETURN () is ALL; RETURN (SAVE) alone returns nothing. */
+	if (arg->count == 0)
 		*opts_r = ESEARCH_ALL;
 	return 0;
 }
@@ -623,7 +658,7 @@ imap_search_run(struct imap_session *sess, struct imap_arg *args,
 		sess->condstore = 1;	/* an enabling command */
 	max_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
 	/* '*' is the last message (or UID); resolve every set in the tree. */
-	search_resolve(&key, (uint32_t) box->count, max_uid);
+	search_resolve(sess, &key, (uint32_t) box->count, max_uid);
 	hits = xcalloc(box->count + 1, sizeof(*hits));
 	memset(&sm, 0, sizeof(sm));
 	sm.box = box;
@@ -670,6 +705,9 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
 	    strcasecmp(args[0].str, "RETURN") == 0) {
 		if (imap_search_return_options(&args[1], &opts) < 0) {
+			/* RFC 5182 2.1: a failed SAVE leaves "$" empty. */
+			if (search_asks_save(&args[1]))
+				imap_searchres_save(sess, NULL, 0, 0);
 			imap_tagged(sess, "BAD", "Invalid RETURN options");
 			return;
 		}
@@ -678,16 +716,27 @@ imap_cmd_search(struct imap_session *sess, struct imap_arg *args,
 	}
 	if (count >= first + 2 && args[first].type == IMAP_ARG_ATOM &&
 	    strcasecmp(args[first].str, "CHARSET") == 0) {
-		if (imap_search_charset(sess, &args[first + 1]) < 0)
+		if (imap_search_charset(sess, &args[first + 1]) < 0) {
+			if (opts & ESEARCH_SAVE)
+				imap_searchres_save(sess, NULL, 0, 0);
 			return;
+		}
 		first += 2;
 	}
 	if (imap_search_run(sess, args + first, count - first, &hits, &n,
-	    &modseq) < 0)
+	    &modseq) < 0) {
+		if (opts & ESEARCH_SAVE)
+			imap_searchres_save(sess, NULL, 0, 0);
 		return;
+	}
+	if (opts & ESEARCH_SAVE)
+		imap_searchres_save(sess, hits, n, opts);
 	for (i = 0; i < n; i++)
 		hits[i] = sess->uid_cmd ? box->msgs[hits[i]].uid : hits[i] + 1;
-	search_reply(sess, hits, n, esearch, opts, modseq);
+	/* RFC 5182 2.1: RETURN (SAVE) alone sends no ESEARCH. */
+	if (opts != ESEARCH_SAVE)
+		search_reply(sess, hits, n, esearch, opts, modseq);
 	free(hits);
-	imap_tagged(sess, "OK", "Search completed");
+	imap_tagged(sess, "OK", "Search completed%s",
+	    (opts & ESEARCH_SAVE) ? ", result saved" : "");
 }

@@ -670,7 +670,8 @@ imap_cmd_sort(struct imap_session *sess, struct imap_arg *args, size_t count)
 
 	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
 	    strcasecmp(args[0].str, "RETURN") == 0) {
-		if (imap_search_return_options(&args[1], &opts) < 0) {
+		if (imap_search_return_options(&args[1], &opts) < 0 ||
+		    (opts & IMAP_ESEARCH_SAVE)) {
 			imap_tagged(sess, "BAD", "Invalid RETURN options");
 			return;
 		}

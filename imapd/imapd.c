@@ -360,6 +360,7 @@ static void
 imapd_session_free(struct imap_session *sess)
 {
 	imap_mailbox_close(&sess->box);
+	imap_searchres_clear(sess);
 	deflate_conn_free(&sess->compress);
 	tls_conn_free(&sess->tls);
 	stream_free(&sess->s);

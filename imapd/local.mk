@@ -8,6 +8,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_cmd.c imapd/imap_folder.c imapd/imap_folder.h \
 	imapd/imap_list.c imapd/imap_fetch.c \
 	imapd/imap_msgs.c imapd/imap_append.c imapd/imap_search.c \
+	imapd/imap_searchres.c \
 	imapd/imap_sort.c imapd/imap_sort.h imapd/imap_thread.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \

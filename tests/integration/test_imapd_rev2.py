@@ -62,7 +62,8 @@ def session(imap, rev2=True):
 def test_capability_names_both_and_enable(imap):
     r = Rev2(imap)
     caps = r.cmd("CAPABILITY", "c")[0].split()
-    for cap in ("IMAP4rev1", "IMAP4rev2", "BINARY", "STATUS=SIZE"):
+    for cap in ("IMAP4rev1", "IMAP4rev2", "BINARY", "STATUS=SIZE",
+                "SEARCHRES"):
         assert cap in caps, caps
     # Before login ENABLE is not allowed (RFC 5161 3.1).
     assert r.cmd("ENABLE IMAP4rev2", "e")[-1].startswith("e NO")
@@ -233,3 +234,105 @@ def test_append_literal8(imap):
     (line, lits), _ = r.run("FETCH 1 (BINARY.PEEK[])", "w")
     assert line.startswith("* 1 FETCH (BINARY[] ~{%d}" % len(data)), line
     assert lits == [data]
+
+
+def fetch_uids(r, cmd, tag):
+    """The (seq, uid) pairs of a FETCH ... (UID) answer."""
+    lines = r.cmd(cmd, tag)
+    assert lines[-1].startswith(tag + " OK"), lines
+    return [(int(x.split()[1]), int(x.split("UID ")[1].split()[0]
+                                     .rstrip(")")))
+            for x in lines[:-1] if " FETCH " in x]
+
+
+def test_searchres_save_and_dollar(imap):
+    """RFC 5182: RETURN (SAVE) keeps the result as UIDs; $ is a message
+    set in FETCH, STORE, COPY, SEARCH and their UID forms; EXPUNGE drops
+    entries; MIN/MAX alone save only those messages (2.1)."""
+    for i in range(5):
+        deliver(imap.store, message("m%d" % i))
+    r = session(imap, rev2=False)     # SEARCHRES is not rev2-only
+    assert r.cmd("CREATE Other", "c")[-1].startswith("c OK")
+    r.cmd("SELECT INBOX", "s")
+    uids = [u for _, u in fetch_uids(r, "FETCH 1:* (UID)", "f")]
+    # SAVE alone: no untagged answer at all.
+    assert r.cmd('SEARCH RETURN (SAVE) OR SUBJECT "m1" SUBJECT "m3"',
+                 "a") == ["a OK Search completed, result saved"]
+    assert fetch_uids(r, "FETCH $ (UID)", "f1") == [
+        (2, uids[1]), (4, uids[3])]
+    # Expunge message 2 (m1): $ now holds m3 only, at sequence 3.
+    r.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)", "d")
+    assert r.cmd("EXPUNGE", "x")[-1].startswith("x OK")
+    assert fetch_uids(r, "FETCH $ (UID)", "f2") == [(3, uids[3])]
+    lines = r.cmd("UID STORE $ +FLAGS (\\Flagged)", "u")
+    assert lines[-1].startswith("u OK"), lines
+    assert len(lines) == 2 and lines[0].startswith("* 3 FETCH ") and \
+        "\\Flagged" in lines[0], lines
+    assert r.cmd("SEARCH FLAGGED", "q")[0] == "* SEARCH 3"
+    # $ as a search key and in UID SEARCH UID $.
+    assert r.cmd("SEARCH $ FLAGGED", "k1")[0] == "* SEARCH 3"
+    assert r.cmd("UID SEARCH UID $", "k2")[0] == "* SEARCH %d" % uids[3]
+    assert r.cmd("SEARCH NOT $", "k3")[0] == "* SEARCH 1 2 4"
+    lines = r.cmd("UID COPY $ Other", "cp")
+    assert lines[-1].startswith("cp OK [COPYUID "), lines
+    # SAVE with other options: ESEARCH for those, MIN alone saves MIN.
+    assert r.cmd("SEARCH RETURN (SAVE MIN) ALL", "m")[0] == \
+        '* ESEARCH (TAG "m") MIN 1'
+    assert fetch_uids(r, "FETCH $ (UID)", "f3") == [(1, uids[0])]
+    assert r.cmd("UID SEARCH RETURN (MAX SAVE MIN) ALL", "mm")[0] == \
+        '* ESEARCH (TAG "mm") UID MIN %d MAX %d' % (uids[0], uids[4])
+    assert fetch_uids(r, "FETCH $ (UID)", "f4") == [
+        (1, uids[0]), (4, uids[4])]
+    # With COUNT the whole result is saved.
+    assert r.cmd("SEARCH RETURN (SAVE COUNT MIN) ALL", "cm")[0] == \
+        '* ESEARCH (TAG "cm") MIN 1 COUNT 4'
+    assert len(fetch_uids(r, "FETCH $ (UID)", "f5")) == 4
+    # A failed SAVE empties $; an empty $ is an empty set, not an error.
+    assert r.cmd("SEARCH RETURN (SAVE) NOSUCHKEY", "b")[-1].startswith(
+        "b BAD")
+    assert fetch_uids(r, "FETCH $ (UID)", "e1") == []
+    assert r.cmd("SEARCH $", "e2")[0] == "* SEARCH"
+    for verb in ("COPY", "MOVE", "UID MOVE"):
+        lines = r.cmd("%s $ Other" % verb, "e3")
+        assert len(lines) == 1 and lines[0].startswith("e3 OK") and \
+            "COPYUID" not in lines[0], (verb, lines)
+    # UID EXPUNGE $ removes only the saved messages (RFC 4315 + 5182).
+    r.cmd('SEARCH RETURN (SAVE) SUBJECT "m4"', "s4")
+    r.cmd("STORE 1:* +FLAGS.SILENT (\\Deleted)", "d2")
+    lines = r.cmd("UID EXPUNGE $", "ux")
+    assert lines == ["* 4 EXPUNGE", "ux OK Expunge completed"], lines
+    assert fetch_uids(r, "FETCH 1:* (UID)", "f6") == [
+        (1, uids[0]), (2, uids[2]), (3, uids[3])]
+    # SORT with SAVE is refused (not part of this server's ESORT).
+    assert r.cmd("SORT RETURN (SAVE) (DATE) UTF-8 ALL",
+                 "so")[-1].startswith("so BAD")
+
+
+def test_searchres_cleared_by_select(imap):
+    for i in range(3):
+        deliver(imap.store, message("c%d" % i))
+    r = session(imap)
+    r.cmd("SELECT INBOX", "s")
+    assert r.cmd("SEARCH RETURN (SAVE) ALL", "a") == [
+        "a OK Search completed, result saved"]
+    assert len(fetch_uids(r, "FETCH $ (UID)", "f1")) == 3
+    r.cmd("SELECT INBOX", "s2")
+    assert fetch_uids(r, "FETCH $ (UID)", "f2") == []
+    # rev2: ESEARCH with no match is the tag alone.
+    assert r.cmd("SEARCH $", "q")[0] == '* ESEARCH (TAG "q")'
+    r.cmd("SEARCH RETURN (SAVE) ALL", "a2")
+    assert r.cmd("UNSELECT", "un")[-1].startswith("un OK")
+    r.cmd("EXAMINE INBOX", "ex")
+    assert fetch_uids(r, "FETCH $ (UID)", "f3") == []
+
+
+def test_rename_sends_no_oldname_without_normalizing(imap):
+    """RFC 9051 6.3.6: the LIST with OLDNAME answers a RENAME only when
+    the server normalized a supplied name; imapd keeps names as sent,
+    so RENAME answers as in the RFC's example: the tagged OK alone."""
+    r = session(imap)
+    assert r.cmd("CREATE Summer", "c")[-1].startswith("c OK")
+    lines = r.cmd("RENAME Summer hiver", "r")
+    assert lines == ["r OK Rename completed"], lines
+    assert any(x.endswith(" hiver") or x.endswith('"hiver"')
+               for x in r.cmd('LIST "" *', "l")), "renamed"
