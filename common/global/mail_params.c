@@ -290,6 +290,7 @@ long long var_ldap_search_timeout;
 long long var_ldap_pool_size;
 long long var_ldap_cache_positive_ttl;
 long long var_ldap_cache_negative_ttl;
+long long var_ldap_domain_cache_ttl;
 long long var_ldap_cache_size;
 
 /* The routing directory. */

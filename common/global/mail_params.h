@@ -95,6 +95,7 @@ extern long long var_account_alarm_history;
 extern char *var_account_alarm_action;
 extern long long var_ldap_cache_positive_ttl;
 extern long long var_ldap_cache_negative_ttl;
+extern long long var_ldap_domain_cache_ttl;
 extern long long var_ldap_cache_size;
 
 /* The routing directory (route.c, route_file.c, ispmail-routes(5)). */

@@ -130,6 +130,9 @@ route_ldap_cache_store(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	    : var_ldap_cache_negative_ttl;
 	size_t bucket;
 
+	if (kind == ROUTE_LDAP_CACHE_DOMAIN && var_ldap_domain_cache_ttl > 0)
+		ttl = var_ldap_domain_cache_ttl;
+
 	e->kind = kind;
 	e->found = found;
 	e->record = record;
@@ -177,7 +180,8 @@ route_ldap_open(char **error_r)
 	rl->pool_size = (size_t) var_ldap_pool_size;
 	rl->pool = xcalloc(rl->pool_size, sizeof(*rl->pool));
 	if (var_ldap_cache_size > 0 && (var_ldap_cache_positive_ttl > 0
-	    || var_ldap_cache_negative_ttl > 0)) {
+	    || var_ldap_cache_negative_ttl > 0
+	    || var_ldap_domain_cache_ttl > 0)) {
 		rl->bucket_count = 16;
 		while (rl->bucket_count < (size_t) var_ldap_cache_size)
 			rl->bucket_count *= 2;

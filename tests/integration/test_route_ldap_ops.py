@@ -106,6 +106,43 @@ def test_uncached_lookup_is_one_search(make_instance, slapd, tmp_path):
         client.close()
 
 
+def test_domain_cached_apart_from_addresses(make_instance, slapd, tmp_path):
+    """ldap_domain_cache_ttl: with both address TTLs 0, the first RCPT
+    of a domain asks for the domain and the address in one search; the
+    next ones ask for the address alone (the domain from the cache),
+    and every address is still asked for afresh."""
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0",
+                         ldap_domain_cache_ttl="5m")
+    provision(inst)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        seen = []
+        for address, want in (("alice@example.test", 250),
+                              ("nobody@example.test", 550),
+                              ("bob@example.test", 250),
+                              ("alice@example.test", 250)):
+            time.sleep(0.3)
+            before = len(search_filters(slapd))
+            code, text = client.rcpt(address)
+            assert code == want, (address, code, text)
+            time.sleep(0.3)
+            filters = search_filters(slapd)[before:]
+            assert len(filters) == 1, (address, filters)
+            seen.append(filters[0])
+        assert "ispmailDomainName=example.test" in seen[0], seen
+        for f in seen[1:]:
+            assert "ispmailDomainName" not in f, seen
+            assert "mail=" in f, seen
+        # The repeated address was asked for again: addresses uncached.
+        assert "alice@example.test" in seen[3], seen
+    finally:
+        client.close()
+
+
 # ---- a hung directory: one timeout per RCPT ----------------------------------
 
 def test_hung_directory_costs_one_search_timeout_per_rcpt(
