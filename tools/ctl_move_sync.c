@@ -290,6 +290,14 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 	if (move_folder_create(f->dir, f->dir == NULL ||
 	    strcmp(f->dir, job->root) == 0, error_r) < 0)
 		return -1;
+	/*
+	 * A folder not yet in the state file: files a killed run wrote into
+	 * it before its first checkpoint are not in any list; drop them, or
+	 * imapd would give them UIDs of its own beside the copies.
+	 */
+	if (f->uidvalidity == 0 && f->count == 0 &&
+	    move_folder_prune(f, error_r) < 0)
+		return -1;
 	if (move_select(job, &x, error_r) < 0)
 		return -1;
 	if (f->uidvalidity != 0 && f->uidvalidity != job->sel_uidvalidity) {
