@@ -53,13 +53,15 @@ sources() {
 	    "$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c" \
 	    "$top/smtpd/smtpd_trust.c $top/smtpd/smtpd_filter.c" \
 	    "$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c" \
-	    "$top/smtpd/smtpd_authres_check.c $(var OPENDKIM_CFLAGS)" \
+	    "$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_authres_dns.c" \
+	    "$top/smtpd/smtpd_account.c $top/lmtpd/lmtpd_seen.c" \
+	    "$(var OPENDKIM_CFLAGS)" \
 	    "$smtpd_libs" ;;
 	imap_*) echo "-I$top/imapd $top/imapd/imap_parse.c" ;;
 	pop_cmd) echo "-I$top/popd $top/popd/pop_cmd.c" ;;
 	lmtpd) echo "-I$top/lmtpd lmtpd_nomain.o $top/lmtpd/lmtpd_cmd.c" \
 	    "$top/lmtpd/lmtpd_deliver.c $top/lmtpd/lmtpd_spool.c" \
-	    "$top/lmtpd/dotlock.c" ;;
+	    "$top/lmtpd/lmtpd_seen.c $top/lmtpd/dotlock.c" ;;
 	master_conf) echo "-I$top/master $top/master/master_conf.c" ;;
 	*) ;;
 	esac
