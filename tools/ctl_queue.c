@@ -201,31 +201,42 @@ ctl_queue_show(const char *id)
 	struct tm tm;
 	time_t t;
 	size_t i;
-	int damaged, ret = 1;
+	int damaged, ret = 1, attempt;
 
 	if (!qfile_id_valid(id)) {
 		ctl_eprintf("ispmailctl: %s is not a queue id\n", id);
 		return 2;
 	}
-	ctl_qlist_collect(&l);
-	for (i = 0; i < l.count; i++) {
-		if (strcmp(strrchr(l.entries[i].path, '/') + 1, id) == 0) {
-			path = l.entries[i].path;
-			queue = l.entries[i].queue;
-			break;
+	/* qmgr may move the file between the scan and the read: look again. */
+	for (attempt = 0;; attempt++) {
+		ctl_qlist_collect(&l);
+		path = NULL;
+		for (i = 0; i < l.count; i++) {
+			if (strcmp(strrchr(l.entries[i].path, '/') + 1,
+			    id) == 0) {
+				path = l.entries[i].path;
+				queue = l.entries[i].queue;
+				break;
+			}
 		}
-	}
-	if (path == NULL) {
-		ctl_eprintf("ispmailctl: %s: no such message in the "
-		    "queue\n", id);
-		ctl_qlist_free(&l);
-		return 1;
-	}
-	if (qfile_read(path, &qf, &damaged, &error) < 0) {
-		ctl_eprintf("ispmailctl: %s\n", error);
+		if (path == NULL) {
+			ctl_eprintf("ispmailctl: %s: no such message in the "
+			    "queue\n", id);
+			ctl_qlist_free(&l);
+			return 1;
+		}
+		if (qfile_read(path, &qf, &damaged, &error) == 0)
+			break;
+		if (attempt >= 2 || access(path, F_OK) == 0) {
+			ctl_eprintf("ispmailctl: %s\n", error);
+			free(error);
+			ctl_qlist_free(&l);
+			return 1;
+		}
 		free(error);
+		error = NULL;
 		ctl_qlist_free(&l);
-		return 1;
+		memset(&l, 0, sizeof(l));
 	}
 	t = (time_t) qf->arrival;
 	localtime_r(&t, &tm);
