@@ -393,6 +393,34 @@ qmgr_client_event(int fd, short revents, void *ctx)
 		qmgr_client_record(c);
 }
 
+/*
+ * Retiring (a reload or stop): a request accepted but not yet answered
+ * would die with us.  Tell its sender to ask our successor, which the
+ * master starts once we have exited and which takes the connections
+ * still waiting on the listening socket.
+ */
+static void
+qmgr_clients_retire(void)
+{
+	struct qmgr_client *c;
+	size_t i;
+
+	for (i = 0; i < QMGR_CLIENTS_MAX; i++) {
+		c = &clients[i];
+		if (c->fd < 0)
+			continue;
+		if (c->out == NULL) {
+			c->out = buf_new(256);
+			qmgr_ctl_reply(c->out, "retry",
+			    "qmgr is restarting; ask again");
+		}
+		/* One non-blocking try: a small reply fits the socket. */
+		(void) send(c->fd, buf_cstr(c->out) + c->out_done,
+		    buf_len(c->out) - c->out_done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		qmgr_client_close(c);
+	}
+}
+
 static void
 qmgr_accept(int fd, short revents, void *ctx)
 {
@@ -468,6 +496,7 @@ qmgr_run(int listen_fd, int status_fd, void *ctx)
 		next_deadline = 0;
 		if (master_gone && !drain_logged) {
 			drain_logged = 1;
+			qmgr_clients_retire();
 			qmgr_transport_drain();
 			log_info("reload or stop: finishing %d deliveries, "
 			    "starting no new ones", qmgr_transport_active());

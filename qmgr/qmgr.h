@@ -162,5 +162,6 @@ int qmgr_bounce(struct qmgr_msg *msg, const char *action,
 /* qmgr_ctl.c */
 /* Answer one request from ispmailctl or smtpd; reply into out. */
 void qmgr_ctl_request(const char *request, const char *id, struct buf *out);
+void qmgr_ctl_reply(struct buf *out, const char *status, const char *reason);
 
 #endif

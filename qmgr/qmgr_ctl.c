@@ -41,7 +41,7 @@ qmgr_ctl_locate(const char *id, char **path_r)
 	return NULL;
 }
 
-static void
+void
 qmgr_ctl_reply(struct buf *out, const char *status, const char *reason)
 {
 	(void) attr_put(out, "status", status);

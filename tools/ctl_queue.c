@@ -284,8 +284,15 @@ ctl_queue_show(const char *id)
 	return ret;
 }
 
-int
-ctl_qmgr_request(const char *request, const char *id)
+/*
+ * One request on private/qmgr: 0 done, 1 refused or no answer,
+ * CTL_EXIT_TEMPFAIL busy, -1 no qmgr listening, CTL_QMGR_RETRY when a
+ * retiring qmgr (a reload) asks to try its successor.
+ */
+#define CTL_QMGR_RETRY (-2)
+
+static int
+ctl_qmgr_request_once(const char *request, const char *id)
 {
 	struct sockaddr_un sun;
 	struct attr_list *l;
@@ -324,6 +331,8 @@ ctl_qmgr_request(const char *request, const char *id)
 			ret = 0;
 			if (reason != NULL)
 				ctl_printf("%s\n", reason);
+		} else if (status != NULL && strcmp(status, "retry") == 0) {
+			ret = CTL_QMGR_RETRY;
 		} else {
 			ctl_eprintf("ispmailctl: %s%s%s\n",
 			    id != NULL ? id : "", id != NULL ? ": " : "",
@@ -336,6 +345,31 @@ ctl_qmgr_request(const char *request, const char *id)
 	buf_free(&rec);
 	stream_free(&s);
 	close(fd);
+	return ret;
+}
+
+/*
+ * A request reaching qmgr as a reload retires it is handed to its
+ * successor: ask again for up to CTL_QMGR_RETRY_MS.
+ */
+#define CTL_QMGR_RETRY_MS	30000
+#define CTL_QMGR_RETRY_STEP_MS	100
+
+int
+ctl_qmgr_request(const char *request, const char *id)
+{
+	struct timespec step = { 0, CTL_QMGR_RETRY_STEP_MS * 1000000L };
+	int ret, waited = 0;
+
+	while ((ret = ctl_qmgr_request_once(request, id)) == CTL_QMGR_RETRY) {
+		if (waited >= CTL_QMGR_RETRY_MS) {
+			ctl_eprintf("ispmailctl: qmgr is restarting; "
+			    "try again in a moment\n");
+			return CTL_EXIT_TEMPFAIL;
+		}
+		(void) nanosleep(&step, NULL);
+		waited += CTL_QMGR_RETRY_STEP_MS;
+	}
 	return ret;
 }
 

@@ -331,6 +331,57 @@ def test_flush_retries_now(make_instance, certs):
     mailutil.wait_messages(inst, "alice@example.test", 1, timeout=10)
 
 
+def test_flush_across_reload_reaches_the_new_qmgr(make_instance, certs):
+    """A flush sent while a reload retires qmgr is not lost between the
+    old process and its successor: ispmailctl is told to ask again and
+    the new qmgr retries the deferred mail at once (backoff and queue
+    runs are an hour here)."""
+    inst = make_system(make_instance, certs, lmtp_up=False, params={
+        "minimal_backoff": "1h", "maximal_backoff": "2h",
+        "queue_run_delay": "1h"})
+    inst.start()
+    # Enough deferred mail that a flush keeps qmgr busy for a while.
+    s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=10)
+    for i in range(40):
+        s.sendmail("x@remote.test", ["alice@example.test"],
+                   b"Subject: flush %d\r\n\r\nhi\r\n" % i)
+    s.quit()
+    inst.wait_for(lambda: len(mailutil.queue_files(inst, "deferred")) == 40,
+                  what="40 deferred")
+    # Flushes without pause while reloads retire one qmgr after another.
+    stop = threading.Event()
+    failed = []
+
+    def flusher():
+        while not stop.is_set():
+            r = inst.ctl("queue", "flush")
+            if r.returncode != 0:
+                failed.append(r.stderr)
+    t = threading.Thread(target=flusher)
+    t.start()
+    try:
+        for _ in range(15):
+            inst.signal(signal.SIGHUP)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join()
+    assert failed == []
+    # The store comes back: SIGHUP and flush at once, no wait between.
+    inst.services.append(mailutil.lmtpd_service("lmtpd", inst.lmtp_port))
+    inst.write_master_conf(inst.services)
+    inst.signal(signal.SIGHUP)
+    r = inst.ctl("queue", "flush")
+    assert r.returncode == 0, r.stderr
+    if not mailutil.maildir_messages(inst, "alice@example.test"):
+        # The flush may have reached qmgr before lmtpd listened.
+        inst.wait_for(lambda: inst.status().services.get("lmtpd"),
+                      what="lmtpd in status")
+        time.sleep(0.5)
+        assert inst.ctl("queue", "flush").returncode == 0
+    mailutil.wait_messages(inst, "alice@example.test", 40, timeout=20)
+
+
 def test_qmgr_down_mail_waits_in_incoming(make_instance, certs):
     # The queue path: direct delivery off.
     inst = make_system(make_instance, certs,
