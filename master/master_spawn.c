@@ -275,6 +275,14 @@ spawn(struct master_service *svc)
 static int
 wants_connection_events(const struct master_service *svc)
 {
+	/*
+	 * A service that always runs (qmgr, anvil) starts its successor only
+	 * once the retired process has exited (master_spawn_watch): a client
+	 * connecting in between (smtpd's notice, ispmailctl) waits in the
+	 * listen queue rather than start a second queue manager.
+	 */
+	if (svc->conf->keep_running && svc->retired > 0)
+		return 0;
 	return !stopping && svc->listen_fd >= 0 && svc->status_fd >= 0
 	    && svc->idle == 0 && svc->total < svc->conf->maxproc
 	    && !master_service_throttled(svc);

@@ -403,7 +403,9 @@ static void
 qmgr_clients_retire(void)
 {
 	struct qmgr_client *c;
+	char chunk[1024];
 	size_t i;
+	int n;
 
 	for (i = 0; i < QMGR_CLIENTS_MAX; i++) {
 		c = &clients[i];
@@ -414,7 +416,14 @@ qmgr_clients_retire(void)
 			qmgr_ctl_reply(c->out, "retry",
 			    "qmgr is restarting; ask again");
 		}
-		/* One non-blocking try: a small reply fits the socket. */
+		/*
+		 * Unread input at close() would reset the connection and
+		 * lose the answer: read what came (a request is small),
+		 * then one non-blocking try, which a small reply fits.
+		 */
+		for (n = 0; n < 16 && recv(c->fd, chunk, sizeof(chunk),
+		    MSG_DONTWAIT) > 0; n++)
+			;
 		(void) send(c->fd, buf_cstr(c->out) + c->out_done,
 		    buf_len(c->out) - c->out_done, MSG_NOSIGNAL | MSG_DONTWAIT);
 		qmgr_client_close(c);

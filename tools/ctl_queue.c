@@ -287,7 +287,8 @@ ctl_queue_show(const char *id)
 /*
  * One request on private/qmgr: 0 done, 1 refused or no answer,
  * CTL_EXIT_TEMPFAIL busy, -1 no qmgr listening, CTL_QMGR_RETRY when a
- * retiring qmgr (a reload) asks to try its successor.
+ * retiring qmgr (a reload) asks to try its successor or closed the
+ * connection before answering.
  */
 #define CTL_QMGR_RETRY (-2)
 
@@ -299,6 +300,7 @@ ctl_qmgr_request_once(const char *request, const char *id)
 	struct stream *s;
 	struct buf *rec;
 	const char *error, *status, *reason;
+	enum stream_status st;
 	int fd, ret;
 
 	memset(&sun, 0, sizeof(sun));
@@ -320,10 +322,24 @@ ctl_qmgr_request_once(const char *request, const char *id)
 		(void) attr_put(rec, "queue_id", id);
 	(void) attr_end(rec);
 	l = attr_list_new(16, 4096);
-	if (attr_write(s, rec) != STREAM_OK ||
-	    attr_read(s, l, &error) != STREAM_OK) {
-		ctl_eprintf("ispmailctl: no answer from qmgr\n");
-		ret = 1;
+	error = NULL;
+	if ((st = attr_write(s, rec)) != STREAM_OK ||
+	    (st = attr_read(s, l, &error)) != STREAM_OK) {
+		/*
+		 * Closed or reset before any answer: a qmgr retiring as a
+		 * reload took the connection with it (it answers only
+		 * after acting), so the successor is asked.
+		 */
+		if (st == STREAM_EOF || (st == STREAM_ERROR &&
+		    (stream_errno(s) == ECONNRESET ||
+		    stream_errno(s) == EPIPE))) {
+			ret = CTL_QMGR_RETRY;
+		} else {
+			ctl_eprintf("ispmailctl: no answer from qmgr%s%s\n",
+			    error != NULL ? ": " : "",
+			    error != NULL ? error : "");
+			ret = 1;
+		}
 	} else {
 		status = attr_get(l, "status");
 		reason = attr_get(l, "reason");
@@ -363,8 +379,9 @@ ctl_qmgr_request(const char *request, const char *id)
 
 	while ((ret = ctl_qmgr_request_once(request, id)) == CTL_QMGR_RETRY) {
 		if (waited >= CTL_QMGR_RETRY_MS) {
-			ctl_eprintf("ispmailctl: qmgr is restarting; "
-			    "try again in a moment\n");
+			ctl_eprintf("ispmailctl: no answer from qmgr (it "
+			    "closed the connection or is restarting); try "
+			    "again in a moment\n");
 			return CTL_EXIT_TEMPFAIL;
 		}
 		(void) nanosleep(&step, NULL);

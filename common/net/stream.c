@@ -673,6 +673,12 @@ stream_status(const struct stream *s)
 	return s->last_status;
 }
 
+int
+stream_errno(const struct stream *s)
+{
+	return s->last_status == STREAM_ERROR ? s->last_errno : 0;
+}
+
 const char *
 stream_error(const struct stream *s)
 {

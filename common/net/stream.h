@@ -179,6 +179,8 @@ int64_t stream_clock_ms(void);
 enum stream_status stream_status(const struct stream *s);
 /* A short text for the last error ("timeout", "Connection reset..."). */
 const char *stream_error(const struct stream *s);
+/* The errno of a STREAM_ERROR (0 for other statuses). */
+int stream_errno(const struct stream *s);
 /* A text for a status value. */
 const char *stream_status_text(enum stream_status status);
 

@@ -367,6 +367,17 @@ def test_flush_across_reload_reaches_the_new_qmgr(make_instance, certs):
         stop.set()
         t.join()
     assert failed == []
+    # Never two queue managers at once: a connection while the retired
+    # one finishes does not start a second.
+    live = set()
+    for m in re.finditer(r"qmgr\[(\d+)\]: (started|master went away)",
+                         inst.log()):
+        if m.group(2) == "started":
+            assert not live, "qmgr %s started while %s ran" % (
+                m.group(1), live)
+            live.add(m.group(1))
+        else:
+            live.discard(m.group(1))
     # The store comes back: SIGHUP and flush at once, no wait between.
     inst.services.append(mailutil.lmtpd_service("lmtpd", inst.lmtp_port))
     inst.write_master_conf(inst.services)
