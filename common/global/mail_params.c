@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "fileio.h"
 #include "mail_params.h"
 #include "params.h"
 

@@ -667,11 +667,9 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 		    strerror(errno));
 		goto out;
 	}
-	if (fsync(w->fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", w->tmp_path,
-		    strerror(errno));
+	/* One journal commit for data, inode and name (fileio.h). */
+	if (fileio_durable_prepare(w->fd, w->tmp_path, error_r) < 0)
 		goto out;
-	}
 	dir = qfile_dir(w->queue_dir, subdir, w->id, 1);
 	path = xasprintf("%s/%s", dir, w->id);
 	/* link(2) never replaces a file that might hold another message. */
@@ -679,8 +677,10 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 		*error_r = xasprintf("link %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fileio_fsync_dir(dir, error_r) < 0) {
+	if (fileio_durable_commit(w->fd, path, dir, error_r) < 0) {
+		n = errno;
 		(void) unlink(path);
+		errno = n;
 		goto out;
 	}
 	ret = 0;

@@ -192,18 +192,9 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 		times[1] = times[0];
 		(void) futimens(d->fd, times);
 	}
-	if (fsync(d->fd) < 0) {
-		*error_r = xasprintf("fsync %s: %s", d->tmp_path,
-		    strerror(errno));
+	/* One journal commit for data, inode and name (fileio.h). */
+	if (fileio_durable_prepare(d->fd, d->tmp_path, error_r) < 0)
 		goto out;
-	}
-	if (close(d->fd) < 0) {
-		d->fd = -1;
-		*error_r = xasprintf("close %s: %s", d->tmp_path,
-		    strerror(errno));
-		goto out;
-	}
-	d->fd = -1;
 	if (flags == NULL) {
 		name = xasprintf("%s,S=%lld,W=%lld", d->unique, d->size,
 		    d->size + d->lines);
@@ -219,15 +210,18 @@ maildir_deliver_commit(struct maildir_delivery **dp, const char *flags,
 		*error_r = xasprintf("link %s: %s", path, strerror(errno));
 		goto out;
 	}
-	(void) unlink(d->tmp_path);
 	dirpath = xasprintf("%s/%s", d->folder, dir);
-	if (fileio_fsync_dir(dirpath, error_r) < 0) {
+	if (fileio_durable_commit(d->fd, path, dirpath, error_r) < 0) {
 		/* Not durable, and the caller answers 4xx: no duplicate. */
 		saved_errno = errno;
 		(void) unlink(path);
 		errno = saved_errno;
 		goto out;
 	}
+	(void) unlink(d->tmp_path);
+	/* Durable now: a late close error must not turn into a 4xx. */
+	(void) close(d->fd);
+	d->fd = -1;
 	if (size_r != NULL)
 		*size_r = d->size;
 	if (name_r != NULL) {

@@ -52,6 +52,41 @@ fileio_fsync_dir(const char *dir, char **error_r)
 	return 0;
 }
 
+int fileio_fsync_directories;
+
+int
+fileio_durable_prepare(int fd, const char *name, char **error_r)
+{
+	int saved_errno;
+
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+	    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+	    errno != ESPIPE && errno != EINVAL) {
+		saved_errno = errno;
+		*error_r = xasprintf("write out %s: %s", name, strerror(errno));
+		errno = saved_errno;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fileio_durable_commit(int fd, const char *name, const char *dir,
+	char **error_r)
+{
+	int saved_errno;
+
+	if (fsync(fd) < 0) {
+		saved_errno = errno;
+		*error_r = xasprintf("fsync %s: %s", name, strerror(errno));
+		errno = saved_errno;
+		return -1;
+	}
+	if (fileio_fsync_directories)
+		return fileio_fsync_dir(dir, error_r);
+	return 0;
+}
+
 int
 fileio_free_bytes(const char *path, unsigned long long *free_r,
 	char **error_r)

@@ -330,18 +330,26 @@ def smtpd_fsyncs(inst, count, params_off):
     return fsyncs, lmtpd_fsyncs
 
 
-@pytest.mark.parametrize("direct", ["yes", "no"])
-def test_fsync_count(make_instance, certs, direct):
+@pytest.mark.parametrize("direct,dirs", [("yes", "no"), ("no", "no"),
+                                         ("no", "yes")])
+def test_fsync_count(make_instance, certs, direct, dirs):
+    """One durable write per message: direct delivery leaves it to
+    lmtpd, whose one fsync commits the message and its name in new/;
+    the queue path's one fsync commits the queue file and its name in
+    incoming/.  fsync_directories = yes adds the directory's fsync."""
     # smtpd is spawned on demand: the traced master starts it after
     # the tracer attached, so its every fsync is seen.
     inst = make_system(make_instance, certs,
-                       params={"smtpd_direct_delivery": direct})
+                       params={"smtpd_direct_delivery": direct,
+                               "fsync_directories": dirs})
     inst.start()
     fsyncs, lmtpd_fsyncs = smtpd_fsyncs(inst, 5, direct)
     mailutil.wait_messages(inst, "alice@example.test", 5)
     if direct == "yes":
         assert fsyncs == 0, fsyncs
-        assert lmtpd_fsyncs >= 5
+        assert lmtpd_fsyncs == 5, lmtpd_fsyncs
+    elif dirs == "no":
+        assert fsyncs == 5, fsyncs
     else:
         # The control: file and directory per message.
-        assert fsyncs >= 10, fsyncs
+        assert fsyncs == 10, fsyncs
