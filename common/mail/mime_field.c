@@ -84,6 +84,29 @@ take_token(const char *s, size_t n, size_t *pos)
 }
 
 /*
+ * CFWS token CFWS sep CFWS from *pos: the token (as take_token), *pos
+ * after it all; NULL when the token or sep is missing, *pos where the
+ * scan stopped.
+ */
+static char *
+take_token_sep(const char *s, size_t n, size_t *pos, char sep)
+{
+	char *t;
+
+	skip_cfws(s, n, pos);
+	if ((t = take_token(s, n, pos)) == NULL)
+		return NULL;
+	skip_cfws(s, n, pos);
+	if (*pos >= n || s[*pos] != sep) {
+		free(t);
+		return NULL;
+	}
+	(*pos)++;
+	skip_cfws(s, n, pos);
+	return t;
+}
+
+/*
  * A parameter value: a quoted string (unescaped) or, leniently, anything
  * up to ';' or a blank (senders write boundary=----=_Part_1 unquoted).
  * NUL bytes are dropped.
@@ -185,6 +208,20 @@ append_pct(struct buf *b, const char *value)
 	}
 }
 
+/* The first of raw[i..count) with raw[i]'s base and section want, or count. */
+static size_t
+raw_find_section(const struct raw_param *raw, size_t i, size_t count,
+	long want)
+{
+	size_t k;
+
+	for (k = i; k < count; k++)
+		if (raw[k].section == want &&
+		    strcmp(raw[k].base, raw[i].base) == 0)
+			break;
+	return k;
+}
+
 /*
  * Join RFC 2231 continuations of raw[0..count) into ps.  At most
  * MIME_MAX_PARAMS raw entries, so the quadratic grouping is bounded.
@@ -216,10 +253,7 @@ params_join(struct raw_param *raw, size_t count, struct mime_params *ps)
 		/* Sections 0, 1, 2, ... in order; a gap ends the value. */
 		any_encoded = 0;
 		for (want = 0;; want++) {
-			for (k = i; k < count; k++)
-				if (raw[k].section == want &&
-				    strcmp(raw[k].base, raw[i].base) == 0)
-					break;
+			k = raw_find_section(raw, i, count, want);
 			if (k == count)
 				break;
 			any_encoded |= raw[k].encoded;
@@ -228,10 +262,7 @@ params_join(struct raw_param *raw, size_t count, struct mime_params *ps)
 			continue;	/* no *0: not joinable, dropped */
 		b = buf_new((size_t) -1 / 2);
 		for (want = 0;; want++) {
-			for (k = i; k < count; k++)
-				if (raw[k].section == want &&
-				    strcmp(raw[k].base, raw[i].base) == 0)
-					break;
+			k = raw_find_section(raw, i, count, want);
 			if (k == count)
 				break;
 			if (!any_encoded || raw[k].encoded) {
@@ -271,16 +302,8 @@ parse_params(const char *s, size_t n, size_t pos, struct mime_params *ps)
 		if (pos >= n)
 			break;
 		pos++;
-		skip_cfws(s, n, &pos);
-		if ((name = take_token(s, n, &pos)) == NULL)
+		if ((name = take_token_sep(s, n, &pos, '=')) == NULL)
 			continue;
-		skip_cfws(s, n, &pos);
-		if (pos >= n || s[pos] != '=') {
-			free(name);
-			continue;
-		}
-		pos++;
-		skip_cfws(s, n, &pos);
 		raw_param_split(&raw[count], name);
 		raw[count].value = take_value(s, n, &pos);
 		count++;
@@ -298,16 +321,8 @@ parse_content_type(struct mime_part *p, const char *s, size_t n)
 	size_t pos = 0;
 	char *type, *subtype;
 
-	skip_cfws(s, n, &pos);
-	if ((type = take_token(s, n, &pos)) == NULL)
+	if ((type = take_token_sep(s, n, &pos, '/')) == NULL)
 		return;
-	skip_cfws(s, n, &pos);
-	if (pos >= n || s[pos] != '/') {
-		free(type);
-		return;
-	}
-	pos++;
-	skip_cfws(s, n, &pos);
 	if ((subtype = take_token(s, n, &pos)) == NULL) {
 		free(type);
 		return;
