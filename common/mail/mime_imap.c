@@ -139,6 +139,21 @@ write_disposition(struct mime_imap_writer *w, const struct mime_part *p)
 	mime_imap_w_str(w, ")");
 }
 
+/*
+ * The extension data single parts and multiparts end with (RFC 3501 9:
+ * body-fld-dsp, body-fld-lang, body-fld-loc), each after a blank.
+ */
+static void
+write_extension_tail(struct mime_imap_writer *w, const struct mime_part *p)
+{
+	mime_imap_w_str(w, " ");
+	write_disposition(w, p);
+	mime_imap_w_str(w, " ");
+	write_language(w, mime_part_language(p));
+	mime_imap_w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_location(p));
+}
+
 static void
 write_body(struct mime_imap_writer *w, const struct mime_message *m,
 	const struct mime_part *p, int extended)
@@ -158,12 +173,7 @@ write_body(struct mime_imap_writer *w, const struct mime_message *m,
 		if (extended) {
 			mime_imap_w_str(w, " ");
 			write_params(w, mime_part_params(p));
-			mime_imap_w_str(w, " ");
-			write_disposition(w, p);
-			mime_imap_w_str(w, " ");
-			write_language(w, mime_part_language(p));
-			mime_imap_w_str(w, " ");
-			mime_imap_w_nstring(w, mime_part_location(p));
+			write_extension_tail(w, p);
 		}
 		mime_imap_w_str(w, ")");
 		return;
@@ -197,12 +207,7 @@ write_body(struct mime_imap_writer *w, const struct mime_message *m,
 	if (extended) {
 		mime_imap_w_str(w, " ");
 		mime_imap_w_nstring(w, mime_part_md5(p));
-		mime_imap_w_str(w, " ");
-		write_disposition(w, p);
-		mime_imap_w_str(w, " ");
-		write_language(w, mime_part_language(p));
-		mime_imap_w_str(w, " ");
-		mime_imap_w_nstring(w, mime_part_location(p));
+		write_extension_tail(w, p);
 	}
 	mime_imap_w_str(w, ")");
 }
