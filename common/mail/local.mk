@@ -6,8 +6,11 @@ common_libispmail_a_SOURCES += \
 	common/mail/smtp_data.c common/mail/smtp_data.h \
 	common/mail/smtp_syntax.c common/mail/smtp_syntax.h \
 	common/mail/xtext.c common/mail/xtext.h \
-	common/mail/mime.c common/mail/mime.h \
+	common/mail/mime.c common/mail/mime.h common/mail/mime_int.h \
+	common/mail/mime_header.c common/mail/mime_field.c \
 	common/mail/mime_imap.c common/mail/mime_imap.h \
+	common/mail/mime_imap_int.h common/mail/mime_imap_envelope.c \
+	common/mail/mime_imap_section.c \
 	common/mail/mime_decode.c common/mail/mime_decode.h \
 	common/mail/srs.c common/mail/srs.h \
 	common/mail/dkim_keys.c common/mail/dkim_keys.h

@@ -1,37 +1,30 @@
-/* mime_imap: ENVELOPE, BODYSTRUCTURE and BODY[section] of a parsed message. */
+/* mime_imap: IMAP strings, BODY and BODYSTRUCTURE of a parsed message. */
 #include "config.h"
 
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "mime.h"
 #include "mime_imap.h"
-#include "xalloc.h"
+#include "mime_imap_int.h"
 
-/* Output with a sticky failure, so writers need not check every append. */
-struct writer {
-	struct buf *out;
-	int failed;
-};
+/* ---- IMAP strings -------------------------------------------------------- */
 
-static void
-w_append(struct writer *w, const char *s, size_t n)
+void
+mime_imap_w_append(struct mime_imap_writer *w, const char *s, size_t n)
 {
 	if (!w->failed && buf_append(w->out, s, n) < 0)
 		w->failed = 1;
 }
 
-static void
-w_str(struct writer *w, const char *s)
+void
+mime_imap_w_str(struct mime_imap_writer *w, const char *s)
 {
-	w_append(w, s, strlen(s));
+	mime_imap_w_append(w, s, strlen(s));
 }
 
-static void
-w_size(struct writer *w, size_t n)
+void
+mime_imap_w_size(struct mime_imap_writer *w, size_t n)
 {
 	if (!w->failed && buf_printf(w->out, "%zu", n) < 0)
 		w->failed = 1;
@@ -43,8 +36,8 @@ w_size(struct writer *w, size_t n)
  * mishandle quoted-pairs, and every client must read literals.  NUL
  * octets are dropped: no IMAP4rev1 string may carry them.
  */
-static void
-w_string(struct writer *w, const char *s, size_t n)
+void
+mime_imap_w_string(struct mime_imap_writer *w, const char *s, size_t n)
 {
 	size_t i, nuls = 0, run;
 	int literal = 0;
@@ -62,493 +55,44 @@ w_string(struct writer *w, const char *s, size_t n)
 		if (!w->failed && buf_printf(w->out, "{%zu}\r\n", n - nuls) < 0)
 			w->failed = 1;
 	} else
-		w_append(w, "\"", 1);
+		mime_imap_w_append(w, "\"", 1);
 	for (i = 0; i < n; i += run + 1) {
 		run = strnlen(s + i, n - i);
-		w_append(w, s + i, run);
+		mime_imap_w_append(w, s + i, run);
 	}
 	if (!literal)
-		w_append(w, "\"", 1);
+		mime_imap_w_append(w, "\"", 1);
 }
 
-static void
-w_nstring(struct writer *w, const char *s)
+void
+mime_imap_w_nstring(struct mime_imap_writer *w, const char *s)
 {
 	if (s == NULL)
-		w_str(w, "NIL");
+		mime_imap_w_str(w, "NIL");
 	else
-		w_string(w, s, strlen(s));
-}
-
-/* ---- addresses (RFC 5322 3.4, RFC 3501 ENVELOPE) -------------------------- */
-
-enum tok {
-	TOK_END,
-	TOK_WORD,	/* atom, dot-atom or quoted string (unquoted) */
-	TOK_DLITERAL,	/* [...] as written */
-	TOK_COMMENT,	/* (...) without the outer parentheses */
-	TOK_SPECIAL
-};
-
-struct lexer {
-	const char *s;
-	size_t n, pos;
-	struct buf *text;	/* the text of the last token */
-	int pushed;		/* a special/END was given back */
-	enum tok pushed_tok;
-	char pushed_special;
-};
-
-static int
-is_addr_special(char c)
-{
-	return c != '\0' && strchr("()<>[]:;@,\"", c) != NULL;
-}
-
-static enum tok
-lex_next(struct lexer *lx, char *special_r)
-{
-	const char *s = lx->s;
-	size_t n = lx->n, i, start;
-	int depth;
-
-	if (lx->pushed) {
-		lx->pushed = 0;
-		*special_r = lx->pushed_special;
-		return lx->pushed_tok;
-	}
-	buf_reset(lx->text);
-	i = lx->pos;
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
-	    s[i] == '\n'))
-		i++;
-	if (i >= n) {
-		lx->pos = i;
-		return TOK_END;
-	}
-	if (s[i] == '"') {
-		for (i++; i < n && s[i] != '"'; i++) {
-			if (s[i] == '\\' && i + 1 < n)
-				i++;
-			(void) buf_append_char(lx->text, s[i]);
-		}
-		lx->pos = i < n ? i + 1 : n;
-		return TOK_WORD;
-	}
-	if (s[i] == '(') {
-		depth = 0;
-		start = i + 1;
-		for (; i < n; i++) {
-			if (s[i] == '\\' && i + 1 < n) {
-				i++;
-				continue;
-			}
-			if (s[i] == '(')
-				depth++;
-			else if (s[i] == ')' && --depth == 0)
-				break;
-		}
-		(void) buf_append(lx->text, s + start,
-		    (i < n ? i : n) - start);
-		lx->pos = i < n ? i + 1 : n;
-		return TOK_COMMENT;
-	}
-	if (s[i] == '[') {
-		start = i;
-		while (i < n && s[i] != ']')
-			i++;
-		i = i < n ? i + 1 : n;
-		(void) buf_append(lx->text, s + start, i - start);
-		lx->pos = i;
-		return TOK_DLITERAL;
-	}
-	if (is_addr_special(s[i])) {
-		*special_r = s[i];
-		lx->pos = i + 1;
-		return TOK_SPECIAL;
-	}
-	start = i;
-	while (i < n && !is_addr_special(s[i]) && s[i] != ' ' &&
-	    s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-		i++;
-	(void) buf_append(lx->text, s + start, i - start);
-	lx->pos = i;
-	return TOK_WORD;
-}
-
-static void
-lex_push(struct lexer *lx, enum tok t, char special)
-{
-	lx->pushed = 1;
-	lx->pushed_tok = t;
-	lx->pushed_special = special;
-}
-
-/* The state of one address list being written. */
-struct addr_list {
-	struct writer *w;
-	size_t count;
-	struct buf *phrase;	/* words joined by blanks: display/group name */
-	struct buf *local;	/* words joined as they are: local part */
-	struct buf *comment;
-	struct buf *work;	/* angle-addr contents */
-	int have_words;
-};
-
-static const char *
-nonempty(struct buf *b)
-{
-	return buf_len(b) > 0 ? buf_cstr(b) : NULL;
-}
-
-/* Write one (name adl mailbox host); NULL mailbox/host mean a group mark. */
-static void
-addr_emit(struct addr_list *al, const char *name, const char *adl,
-	const char *mailbox, size_t mailbox_len, const char *host,
-	size_t host_len)
-{
-	struct writer *w = al->w;
-
-	w_str(w, al->count++ == 0 ? "((" : "(");
-	w_nstring(w, name);
-	w_str(w, " ");
-	w_nstring(w, adl);
-	w_str(w, " ");
-	if (mailbox == NULL)
-		w_str(w, "NIL");
-	else
-		w_string(w, mailbox, mailbox_len);
-	w_str(w, " ");
-	if (host == NULL)
-		w_str(w, "NIL");
-	else
-		w_string(w, host, host_len);
-	w_str(w, ")");
-}
-
-/*
- * Write an address with the gaps filled as Dovecot does, so a client never
- * sees a NIL host (which means a group mark).
- */
-static void
-addr_emit_mailbox(struct addr_list *al, const char *name, const char *adl,
-	const char *local, size_t local_len, const char *domain,
-	size_t domain_len)
-{
-	if (local_len == 0) {
-		local = "MISSING_MAILBOX";
-		local_len = strlen(local);
-	}
-	if (domain_len == 0) {
-		domain = "MISSING_DOMAIN";
-		domain_len = strlen(domain);
-	}
-	addr_emit(al, name, adl, local, local_len, domain, domain_len);
-}
-
-static void
-addr_reset(struct addr_list *al)
-{
-	buf_reset(al->phrase);
-	buf_reset(al->local);
-	buf_reset(al->comment);
-	al->have_words = 0;
-}
-
-/* Words with no '@' before a separator: a mailbox without a domain. */
-static void
-addr_flush_words(struct addr_list *al)
-{
-	if (al->have_words && buf_len(al->local) > 0)
-		addr_emit_mailbox(al, nonempty(al->comment), NULL,
-		    buf_cstr(al->local), buf_len(al->local), "", 0);
-	addr_reset(al);
-}
-
-/* After '<': [@route,@route:]local@domain up to '>'. */
-static void
-addr_angle(struct addr_list *al, struct lexer *lx)
-{
-	struct buf *b = al->work;
-	const char *s, *colon, *at, *local;
-	size_t n, route_len = 0;
-	char special;
-	enum tok t;
-	char *route = NULL;
-
-	buf_reset(b);
-	while ((t = lex_next(lx, &special)) != TOK_END) {
-		if (t == TOK_SPECIAL && special == '>')
-			break;
-		if (t == TOK_WORD || t == TOK_DLITERAL)
-			(void) buf_append(b, buf_cstr(lx->text),
-			    buf_len(lx->text));
-		else if (t == TOK_SPECIAL)
-			(void) buf_append_char(b, special);
-	}
-	s = buf_cstr(b);
-	n = buf_len(b);
-	local = s;
-	if (n > 0 && s[0] == '@' && (colon = memchr(s, ':', n)) != NULL) {
-		route_len = colon - s;
-		route = xstrndup(s, route_len);
-		local = colon + 1;
-	}
-	n -= local - s;
-	for (at = local + n; at > local && at[-1] != '@'; at--)
-		;
-	if (at == local)
-		addr_emit_mailbox(al, nonempty(al->phrase), route, local, n,
-		    "", 0);
-	else
-		addr_emit_mailbox(al, nonempty(al->phrase), route, local,
-		    at - 1 - local, at, local + n - at);
-	free(route);
-}
-
-/* After local '@': the domain, then the name from a trailing comment. */
-static void
-addr_spec(struct addr_list *al, struct lexer *lx)
-{
-	struct buf *domain = al->work;
-	char special;
-	enum tok t;
-
-	buf_reset(domain);
-	while ((t = lex_next(lx, &special)) != TOK_END) {
-		if (t == TOK_WORD || t == TOK_DLITERAL)
-			(void) buf_append(domain, buf_cstr(lx->text),
-			    buf_len(lx->text));
-		else if (t == TOK_COMMENT)
-			(void) buf_set(al->comment, buf_cstr(lx->text),
-			    buf_len(lx->text));
-		else
-			break;
-	}
-	lex_push(lx, t, special);
-	addr_emit_mailbox(al, nonempty(al->comment), NULL, buf_cstr(al->local),
-	    buf_len(al->local), buf_cstr(domain), buf_len(domain));
-}
-
-/*
- * Write an address list as RFC 3501 wants it; the number of entries
- * written (group marks included), 0 when NIL was written.  Malformed
- * input gives a best effort, never an error.
- */
-static size_t
-write_address_list(struct writer *w, const char *s, size_t n)
-{
-	struct addr_list al;
-	struct lexer lx;
-	char special = 0;
-	enum tok t;
-	int in_group = 0, skipping = 0;
-
-	memset(&al, 0, sizeof(al));
-	memset(&lx, 0, sizeof(lx));
-	al.w = w;
-	/* Every token is at most the whole value. */
-	al.phrase = buf_new(2 * n + 2);
-	al.local = buf_new(n + 1);
-	al.comment = buf_new(n + 1);
-	al.work = buf_new(n + 1);
-	lx.s = s;
-	lx.n = n;
-	lx.text = buf_new(n + 1);
-	for (;;) {
-		t = lex_next(&lx, &special);
-		if (t == TOK_END)
-			break;
-		if (t == TOK_COMMENT) {
-			(void) buf_set(al.comment, buf_cstr(lx.text),
-			    buf_len(lx.text));
-			continue;
-		}
-		if (t == TOK_WORD || t == TOK_DLITERAL) {
-			if (skipping)
-				continue;
-			if (buf_len(al.phrase) > 0)
-				(void) buf_append_char(al.phrase, ' ');
-			(void) buf_append(al.phrase, buf_cstr(lx.text),
-			    buf_len(lx.text));
-			(void) buf_append(al.local, buf_cstr(lx.text),
-			    buf_len(lx.text));
-			al.have_words = 1;
-			continue;
-		}
-		switch (special) {
-		case '<':
-			if (!skipping)
-				addr_angle(&al, &lx);
-			addr_reset(&al);
-			skipping = 1;
-			break;
-		case '@':
-			if (!skipping)
-				addr_spec(&al, &lx);
-			addr_reset(&al);
-			skipping = 1;
-			break;
-		case ':':
-			if (in_group || skipping)
-				break;
-			addr_emit(&al, NULL, NULL, buf_cstr(al.phrase),
-			    buf_len(al.phrase), NULL, 0);
-			in_group = 1;
-			addr_reset(&al);
-			break;
-		case ';':
-			if (!skipping)
-				addr_flush_words(&al);
-			if (in_group)
-				addr_emit(&al, NULL, NULL, NULL, 0, NULL, 0);
-			in_group = 0;
-			skipping = 0;
-			addr_reset(&al);
-			break;
-		case ',':
-			if (!skipping)
-				addr_flush_words(&al);
-			skipping = 0;
-			addr_reset(&al);
-			break;
-		default:
-			break;	/* a stray '>' or ')' */
-		}
-	}
-	if (!skipping)
-		addr_flush_words(&al);
-	if (in_group)
-		addr_emit(&al, NULL, NULL, NULL, 0, NULL, 0);
-	w_str(w, al.count > 0 ? ")" : "NIL");
-	buf_free(&al.phrase);
-	buf_free(&al.local);
-	buf_free(&al.comment);
-	buf_free(&al.work);
-	buf_free(&lx.text);
-	return al.count;
-}
-
-/* ---- ENVELOPE ------------------------------------------------------------- */
-
-enum env_field {
-	ENV_DATE, ENV_SUBJECT, ENV_FROM, ENV_SENDER, ENV_REPLY_TO, ENV_TO,
-	ENV_CC, ENV_BCC, ENV_IN_REPLY_TO, ENV_MESSAGE_ID, ENV_COUNT
-};
-
-static const char *const env_names[ENV_COUNT] = {
-	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
-	"in-reply-to", "message-id",
-};
-
-static void
-env_string(struct writer *w, const struct mime_field *f)
-{
-	struct buf *b;
-
-	if (f->name == NULL) {
-		w_str(w, "NIL");
-		return;
-	}
-	b = buf_new(f->value_len + 1);
-	(void) mime_field_unfold(f, b);
-	w_string(w, buf_cstr(b), buf_len(b));
-	buf_free(&b);
-}
-
-static size_t
-env_addresses(struct writer *w, const struct mime_field *f)
-{
-	struct buf *b;
-	size_t count;
-
-	if (f->name == NULL) {
-		w_str(w, "NIL");
-		return 0;
-	}
-	b = buf_new(f->value_len + 1);
-	(void) mime_field_unfold(f, b);
-	count = write_address_list(w, buf_cstr(b), buf_len(b));
-	buf_free(&b);
-	return count;
-}
-
-static void
-write_envelope(struct writer *w, const struct mime_message *m,
-	const struct mime_part *p)
-{
-	struct mime_field fields[ENV_COUNT], f;
-	const char *header = mime_message_data(m) + mime_part_header_offset(p);
-	size_t len = mime_part_header_len(p), pos = 0, mark;
-	int i;
-
-	memset(fields, 0, sizeof(fields));
-	/* One pass; the first of each field counts. */
-	while (mime_header_next(header, len, &pos, &f)) {
-		for (i = 0; i < ENV_COUNT; i++)
-			if (fields[i].name == NULL &&
-			    f.name_len == strlen(env_names[i]) &&
-			    strncasecmp(f.name, env_names[i], f.name_len) == 0)
-				fields[i] = f;
-	}
-	w_str(w, "(");
-	for (i = 0; i < ENV_COUNT; i++) {
-		if (i > 0)
-			w_str(w, " ");
-		switch (i) {
-		case ENV_DATE:
-		case ENV_SUBJECT:
-		case ENV_IN_REPLY_TO:
-		case ENV_MESSAGE_ID:
-			env_string(w, &fields[i]);
-			break;
-		case ENV_SENDER:
-		case ENV_REPLY_TO:
-			/* RFC 3501 7.4.2: absent or empty means from. */
-			mark = buf_len(w->out);
-			if (env_addresses(w, &fields[i]) == 0 && !w->failed) {
-				buf_truncate(w->out, mark);
-				(void) env_addresses(w, &fields[ENV_FROM]);
-			}
-			break;
-		default:
-			(void) env_addresses(w, &fields[i]);
-			break;
-		}
-	}
-	w_str(w, ")");
-}
-
-int
-mime_imap_envelope(const struct mime_message *m, const struct mime_part *p,
-	struct buf *out)
-{
-	struct writer w = { out, 0 };
-
-	write_envelope(&w, m, p);
-	return w.failed ? -1 : 0;
+		mime_imap_w_string(w, s, strlen(s));
 }
 
 /* ---- BODY / BODYSTRUCTURE ------------------------------------------------- */
 
 static void
-write_params(struct writer *w, const struct mime_params *ps)
+write_params(struct mime_imap_writer *w, const struct mime_params *ps)
 {
 	size_t i, count = mime_params_count(ps);
 
 	if (count == 0) {
-		w_str(w, "NIL");
+		mime_imap_w_str(w, "NIL");
 		return;
 	}
-	w_str(w, "(");
+	mime_imap_w_str(w, "(");
 	for (i = 0; i < count; i++) {
 		if (i > 0)
-			w_str(w, " ");
-		w_nstring(w, mime_params_name(ps, i));
-		w_str(w, " ");
-		w_nstring(w, mime_params_value(ps, i));
+			mime_imap_w_str(w, " ");
+		mime_imap_w_nstring(w, mime_params_name(ps, i));
+		mime_imap_w_str(w, " ");
+		mime_imap_w_nstring(w, mime_params_value(ps, i));
 	}
-	w_str(w, ")");
+	mime_imap_w_str(w, ")");
 }
 
 /*
@@ -556,7 +100,7 @@ write_params(struct writer *w, const struct mime_params *ps)
  * (RFC 3501 allows a single string too); NIL when there is no tag.
  */
 static void
-write_language(struct writer *w, const char *lang)
+write_language(struct mime_imap_writer *w, const char *lang)
 {
 	const char *p = lang, *start, *end;
 	size_t count = 0;
@@ -571,32 +115,47 @@ write_language(struct writer *w, const char *lang)
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
 		if (end > start) {
-			w_str(w, count++ == 0 ? "(" : " ");
-			w_string(w, start, end - start);
+			mime_imap_w_str(w, count++ == 0 ? "(" : " ");
+			mime_imap_w_string(w, start, end - start);
 		}
 		p = strchr(p, ',');
 		if (p != NULL)
 			p++;
 	}
-	w_str(w, count > 0 ? ")" : "NIL");
+	mime_imap_w_str(w, count > 0 ? ")" : "NIL");
 }
 
 static void
-write_disposition(struct writer *w, const struct mime_part *p)
+write_disposition(struct mime_imap_writer *w, const struct mime_part *p)
 {
 	if (mime_part_disposition(p) == NULL) {
-		w_str(w, "NIL");
+		mime_imap_w_str(w, "NIL");
 		return;
 	}
-	w_str(w, "(");
-	w_nstring(w, mime_part_disposition(p));
-	w_str(w, " ");
+	mime_imap_w_str(w, "(");
+	mime_imap_w_nstring(w, mime_part_disposition(p));
+	mime_imap_w_str(w, " ");
 	write_params(w, mime_part_disposition_params(p));
-	w_str(w, ")");
+	mime_imap_w_str(w, ")");
+}
+
+/*
+ * The extension data single parts and multiparts end with (RFC 3501 9:
+ * body-fld-dsp, body-fld-lang, body-fld-loc), each after a blank.
+ */
+static void
+write_extension_tail(struct mime_imap_writer *w, const struct mime_part *p)
+{
+	mime_imap_w_str(w, " ");
+	write_disposition(w, p);
+	mime_imap_w_str(w, " ");
+	write_language(w, mime_part_language(p));
+	mime_imap_w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_location(p));
 }
 
 static void
-write_body(struct writer *w, const struct mime_message *m,
+write_body(struct mime_imap_writer *w, const struct mime_message *m,
 	const struct mime_part *p, int extended)
 {
 	const struct mime_part *child;
@@ -605,486 +164,60 @@ write_body(struct writer *w, const struct mime_message *m,
 
 	if (w->failed)
 		return;
-	w_str(w, "(");
+	mime_imap_w_str(w, "(");
 	if (mime_part_is_multipart(p)) {
 		for (i = 0; (child = mime_part_child(p, i)) != NULL; i++)
 			write_body(w, m, child, extended);
-		w_str(w, " ");
-		w_nstring(w, mime_part_subtype(p));
+		mime_imap_w_str(w, " ");
+		mime_imap_w_nstring(w, mime_part_subtype(p));
 		if (extended) {
-			w_str(w, " ");
+			mime_imap_w_str(w, " ");
 			write_params(w, mime_part_params(p));
-			w_str(w, " ");
-			write_disposition(w, p);
-			w_str(w, " ");
-			write_language(w, mime_part_language(p));
-			w_str(w, " ");
-			w_nstring(w, mime_part_location(p));
+			write_extension_tail(w, p);
 		}
-		w_str(w, ")");
+		mime_imap_w_str(w, ")");
 		return;
 	}
-	w_nstring(w, mime_part_type(p));
-	w_str(w, " ");
-	w_nstring(w, mime_part_subtype(p));
-	w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_type(p));
+	mime_imap_w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_subtype(p));
+	mime_imap_w_str(w, " ");
 	write_params(w, mime_part_params(p));
-	w_str(w, " ");
-	w_nstring(w, mime_part_id(p));
-	w_str(w, " ");
-	w_nstring(w, mime_part_description(p));
-	w_str(w, " ");
+	mime_imap_w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_id(p));
+	mime_imap_w_str(w, " ");
+	mime_imap_w_nstring(w, mime_part_description(p));
+	mime_imap_w_str(w, " ");
 	encoding = mime_part_encoding(p);
-	w_nstring(w, encoding != NULL ? encoding : "7bit");
-	w_str(w, " ");
-	w_size(w, mime_part_body_size_crlf(p));
+	mime_imap_w_nstring(w, encoding != NULL ? encoding : "7bit");
+	mime_imap_w_str(w, " ");
+	mime_imap_w_size(w, mime_part_body_size_crlf(p));
 	if (mime_part_is_message(p)) {
 		child = mime_part_child(p, 0);
-		w_str(w, " ");
-		write_envelope(w, m, child);
-		w_str(w, " ");
+		mime_imap_w_str(w, " ");
+		mime_imap_write_envelope(w, m, child);
+		mime_imap_w_str(w, " ");
 		write_body(w, m, child, extended);
-		w_str(w, " ");
-		w_size(w, mime_part_body_lines(p));
+		mime_imap_w_str(w, " ");
+		mime_imap_w_size(w, mime_part_body_lines(p));
 	} else if (strcmp(mime_part_type(p), "text") == 0) {
-		w_str(w, " ");
-		w_size(w, mime_part_body_lines(p));
+		mime_imap_w_str(w, " ");
+		mime_imap_w_size(w, mime_part_body_lines(p));
 	}
 	if (extended) {
-		w_str(w, " ");
-		w_nstring(w, mime_part_md5(p));
-		w_str(w, " ");
-		write_disposition(w, p);
-		w_str(w, " ");
-		write_language(w, mime_part_language(p));
-		w_str(w, " ");
-		w_nstring(w, mime_part_location(p));
+		mime_imap_w_str(w, " ");
+		mime_imap_w_nstring(w, mime_part_md5(p));
+		write_extension_tail(w, p);
 	}
-	w_str(w, ")");
+	mime_imap_w_str(w, ")");
 }
 
 int
 mime_imap_bodystructure(const struct mime_message *m,
 	const struct mime_part *p, int extended, struct buf *out)
 {
-	struct writer w = { out, 0 };
+	struct mime_imap_writer w = { out, 0 };
 
 	write_body(&w, m, p, extended);
 	return w.failed ? -1 : 0;
-}
-
-/* ---- BODY[section] ---------------------------------------------------------- */
-
-enum section_text {
-	SECTION_ALL,		/* "" or a part number alone */
-	SECTION_HEADER,
-	SECTION_FIELDS,
-	SECTION_FIELDS_NOT,
-	SECTION_TEXT,
-	SECTION_MIME
-};
-
-/* Bounds on what a client may ask for in one spec. */
-#define SECTION_MAX_PARTS 64
-#define SECTION_MAX_FIELDS 1000
-
-struct mime_section {
-	uint32_t *parts;
-	size_t part_count;
-	enum section_text text;
-	char **names;
-	size_t *name_lens;
-	size_t name_count;
-};
-
-void
-mime_section_free(struct mime_section **sp)
-{
-	struct mime_section *sec = *sp;
-	size_t i;
-
-	if (sec == NULL)
-		return;
-	for (i = 0; i < sec->name_count; i++)
-		free(sec->names[i]);
-	free(sec->names);
-	free(sec->name_lens);
-	free(sec->parts);
-	free(sec);
-	*sp = NULL;
-}
-
-static int
-keyword_at(const char *s, size_t n, size_t pos, const char *kw)
-{
-	size_t len = strlen(kw);
-
-	return n - pos >= len && strncasecmp(s + pos, kw, len) == 0;
-}
-
-static int
-is_astring_char(char c)
-{
-	unsigned char u = (unsigned char) c;
-
-	if (u <= ' ' || u >= 0x7f)
-		return 0;
-	return strchr("(){%*\"\\", c) == NULL;
-}
-
-/* An astring (atom, quoted or literal) at *pos; -1 when malformed. */
-static int
-parse_astring(const char *s, size_t n, size_t *pos, struct buf *out)
-{
-	size_t i = *pos, len = 0, start;
-
-	buf_reset(out);
-	if (i < n && s[i] == '"') {
-		for (i++; i < n && s[i] != '"'; i++) {
-			if (s[i] == '\\') {
-				if (i + 1 >= n || (s[i + 1] != '"' &&
-				    s[i + 1] != '\\'))
-					return -1;
-				i++;
-			}
-			if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n' ||
-			    (unsigned char) s[i] >= 0x80)
-				return -1;
-			if (buf_append_char(out, s[i]) < 0)
-				return -1;
-		}
-		if (i >= n)
-			return -1;
-		*pos = i + 1;
-		return 0;
-	}
-	if (i < n && s[i] == '{') {
-		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-			if (len > (SIZE_MAX - 9) / 10)
-				return -1;
-			len = len * 10 + (s[i] - '0');
-		}
-		if (i < n && s[i] == '+')
-			i++;
-		if (n - i < 3 || s[i] != '}' || s[i + 1] != '\r' ||
-		    s[i + 2] != '\n' || s[i - 1] == '{')
-			return -1;
-		i += 3;
-		if (n - i < len || buf_append(out, s + i, len) < 0)
-			return -1;
-		*pos = i + len;
-		return 0;
-	}
-	start = i;
-	while (i < n && is_astring_char(s[i]))
-		i++;
-	if (i == start)
-		return -1;
-	if (buf_append(out, s + start, i - start) < 0)
-		return -1;
-	*pos = i;
-	return 0;
-}
-
-/* " (" astring *(SP astring) ")" to the end of the spec. */
-static int
-parse_header_list(struct mime_section *sec, const char *s, size_t n,
-	size_t pos, const char **error_r)
-{
-	struct buf *name = buf_new(n + 1);
-
-	if (pos >= n || s[pos] != ' ') {
-		*error_r = "Missing header field list";
-		goto fail;
-	}
-	while (pos < n && s[pos] == ' ')
-		pos++;
-	if (pos >= n || s[pos] != '(') {
-		*error_r = "Missing ( before header field names";
-		goto fail;
-	}
-	pos++;
-	for (;;) {
-		if (parse_astring(s, n, &pos, name) < 0) {
-			*error_r = "Invalid header field name";
-			goto fail;
-		}
-		if (sec->name_count == SECTION_MAX_FIELDS) {
-			*error_r = "Too many header field names";
-			goto fail;
-		}
-		sec->names = xreallocarray(sec->names, sec->name_count + 1,
-		    sizeof(*sec->names));
-		sec->name_lens = xreallocarray(sec->name_lens,
-		    sec->name_count + 1, sizeof(*sec->name_lens));
-		sec->names[sec->name_count] = xmemdup(buf_cstr(name),
-		    buf_len(name));
-		sec->name_lens[sec->name_count++] = buf_len(name);
-		if (pos < n && s[pos] == ')')
-			break;
-		if (pos >= n || s[pos] != ' ') {
-			*error_r = "Missing ) after header field names";
-			goto fail;
-		}
-		while (pos < n && s[pos] == ' ')
-			pos++;
-	}
-	pos++;
-	if (pos != n) {
-		*error_r = "Junk after header field list";
-		goto fail;
-	}
-	buf_free(&name);
-	return 0;
-fail:
-	buf_free(&name);
-	return -1;
-}
-
-int
-mime_section_parse(const char *spec, size_t len,
-	struct mime_section **section_r, const char **error_r)
-{
-	struct mime_section *sec = xcalloc(1, sizeof(*sec));
-	size_t pos = 0;
-	uint32_t number;
-
-	*section_r = NULL;
-	/* section-part: nz-number *("." nz-number) */
-	while (pos < len && spec[pos] >= '0' && spec[pos] <= '9') {
-		if (spec[pos] == '0') {
-			*error_r = "Invalid part number";
-			goto fail;
-		}
-		number = 0;
-		while (pos < len && spec[pos] >= '0' && spec[pos] <= '9') {
-			if (number > (uint32_t) (INT32_MAX - (spec[pos] - '0')) /
-			    10) {
-				*error_r = "Part number too large";
-				goto fail;
-			}
-			number = number * 10 + (spec[pos++] - '0');
-		}
-		if (sec->part_count == SECTION_MAX_PARTS) {
-			*error_r = "Part number too deep";
-			goto fail;
-		}
-		sec->parts = xreallocarray(sec->parts, sec->part_count + 1,
-		    sizeof(*sec->parts));
-		sec->parts[sec->part_count++] = number;
-		if (pos == len)
-			goto done;
-		if (spec[pos] != '.') {
-			*error_r = "Invalid section";
-			goto fail;
-		}
-		pos++;
-		if (pos == len) {
-			*error_r = "Invalid section";
-			goto fail;
-		}
-	}
-	if (pos == len)
-		goto done;	/* "" */
-	if (keyword_at(spec, len, pos, "HEADER.FIELDS.NOT")) {
-		sec->text = SECTION_FIELDS_NOT;
-		if (parse_header_list(sec, spec, len, pos + 17, error_r) < 0)
-			goto fail;
-		goto done;
-	}
-	if (keyword_at(spec, len, pos, "HEADER.FIELDS")) {
-		sec->text = SECTION_FIELDS;
-		if (parse_header_list(sec, spec, len, pos + 13, error_r) < 0)
-			goto fail;
-		goto done;
-	}
-	if (keyword_at(spec, len, pos, "HEADER") && len - pos == 6)
-		sec->text = SECTION_HEADER;
-	else if (keyword_at(spec, len, pos, "TEXT") && len - pos == 4)
-		sec->text = SECTION_TEXT;
-	else if (keyword_at(spec, len, pos, "MIME") && len - pos == 4 &&
-	    sec->part_count > 0)
-		sec->text = SECTION_MIME;
-	else {
-		*error_r = "Invalid section";
-		goto fail;
-	}
-done:
-	*section_r = sec;
-	return 0;
-fail:
-	mime_section_free(&sec);
-	return -1;
-}
-
-/*
- * Where the converted bytes go: skip the first skip octets, keep at most
- * remain, count them all.  out NULL only counts.
- */
-struct sink {
-	struct buf *out;
-	size_t skip;
-	size_t remain;
-	size_t total;
-	int failed;
-};
-
-static void
-sink_emit(struct sink *k, const char *p, size_t n)
-{
-	size_t take;
-
-	k->total += n;
-	if (k->out == NULL || k->failed)
-		return;
-	if (k->skip >= n) {
-		k->skip -= n;
-		return;
-	}
-	p += k->skip;
-	n -= k->skip;
-	k->skip = 0;
-	take = n < k->remain ? n : k->remain;
-	if (take > 0 && buf_append(k->out, p, take) < 0)
-		k->failed = 1;
-	k->remain -= take;
-}
-
-/* Emit data with bare LFs as CRLF (the same rule as mime_crlf_size). */
-static void
-sink_crlf(struct sink *k, const char *data, size_t len)
-{
-	const char *p = data, *end = data + len, *lf;
-
-	if (k->out == NULL) {
-		k->total += mime_crlf_size(data, len);
-		return;
-	}
-	while (p < end && (lf = memchr(p, '\n', end - p)) != NULL) {
-		if (k->remain == 0 && k->skip == 0) {
-			/* Nothing more is kept: count the rest fast. */
-			k->total += mime_crlf_size(p, end - p);
-			return;
-		}
-		if (lf == data || lf[-1] != '\r') {
-			sink_emit(k, p, lf - p);
-			sink_emit(k, "\r\n", 2);
-		} else
-			sink_emit(k, p, lf + 1 - p);
-		p = lf + 1;
-	}
-	sink_emit(k, p, end - p);
-}
-
-static int
-name_listed(const struct mime_section *sec, const struct mime_field *f)
-{
-	size_t i;
-
-	for (i = 0; i < sec->name_count; i++)
-		if (sec->name_lens[i] == f->name_len &&
-		    strncasecmp(sec->names[i], f->name, f->name_len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Part number n below p (RFC 3501 6.4.5), or NULL. */
-static const struct mime_part *
-section_step(const struct mime_part *p, uint32_t n)
-{
-	if (mime_part_is_message(p))
-		p = mime_part_child(p, 0);
-	if (mime_part_is_multipart(p))
-		return mime_part_child(p, n - 1);
-	return n == 1 ? p : NULL;
-}
-
-static int
-section_emit(const struct mime_message *m, const struct mime_section *sec,
-	struct sink *k)
-{
-	const char *data = mime_message_data(m);
-	const struct mime_part *p = mime_message_root(m), *target;
-	struct mime_field f;
-	size_t i, pos = 0;
-	int want;
-
-	/*
-	 * A leaf's part 1 is itself, but a message/rfc822 part must be
-	 * entered before numbering: 2.1 is inside the embedded message.
-	 */
-	for (i = 0; i < sec->part_count; i++) {
-		if (i == 0 && !mime_part_is_multipart(p))
-			p = sec->parts[0] == 1 ? p : NULL;
-		else
-			p = section_step(p, sec->parts[i]);
-		if (p == NULL)
-			return 0;
-	}
-	if (sec->text == SECTION_ALL) {
-		if (sec->part_count == 0)
-			sink_crlf(k, data, mime_message_len(m));
-		else
-			sink_crlf(k, data + mime_part_body_offset(p),
-			    mime_part_body_len(p));
-		return 1;
-	}
-	if (sec->text == SECTION_MIME) {
-		sink_crlf(k, data + mime_part_header_offset(p),
-		    mime_part_header_len(p));
-		return 1;
-	}
-	target = p;
-	if (sec->part_count > 0) {
-		if (!mime_part_is_message(p))
-			return 0;
-		target = mime_part_child(p, 0);
-	}
-	switch (sec->text) {
-	case SECTION_HEADER:
-		sink_crlf(k, data + mime_part_header_offset(target),
-		    mime_part_header_len(target));
-		break;
-	case SECTION_TEXT:
-		sink_crlf(k, data + mime_part_body_offset(target),
-		    mime_part_body_len(target));
-		break;
-	default:
-		want = sec->text == SECTION_FIELDS;
-		while (mime_header_next(data + mime_part_header_offset(target),
-		    mime_part_header_len(target), &pos, &f))
-			if (name_listed(sec, &f) == want)
-				sink_crlf(k, f.raw, f.raw_len);
-		if (mime_part_has_blank_line(target))
-			sink_emit(k, "\r\n", 2);
-		break;
-	}
-	return 1;
-}
-
-int
-mime_section_fetch(const struct mime_message *m,
-	const struct mime_section *sec, size_t partial_offset,
-	size_t partial_len, struct buf *out)
-{
-	struct sink k = { out, partial_offset, partial_len, 0, 0 };
-	size_t mark = buf_len(out);
-	int found = section_emit(m, sec, &k);
-
-	if (k.failed)
-		return -1;
-	if (found == 0)
-		buf_truncate(out, mark);
-	return found;
-}
-
-int
-mime_section_size(const struct mime_message *m,
-	const struct mime_section *sec, size_t *size_r)
-{
-	struct sink k = { NULL, 0, SIZE_MAX, 0, 0 };
-	int found = section_emit(m, sec, &k);
-
-	*size_r = k.total;
-	return found;
 }

@@ -1,5 +1,5 @@
 ## common/net: the network layer (buffered streams, TLS, the c-ares
-## resolver, address/prefix lists) and the resolver's unit test.
+## resolver, address/prefix lists) and the resolver's unit tests.
 ## Included by Makefile.am after the test lists are defined.
 common_libispmail_a_SOURCES += \
 	common/net/stream.c common/net/stream.h \
@@ -14,6 +14,11 @@ TESTS += tests/unit/check_dns
 tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
 tests_unit_check_dns_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_dns_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_dns_parse
+TESTS += tests/unit/check_dns_parse
+tests_unit_check_dns_parse_SOURCES = tests/unit/check_dns_parse.c
+tests_unit_check_dns_parse_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dns_parse_LDADD = $(UNIT_LDADD)
 check_PROGRAMS += tests/unit/check_connect
 TESTS += tests/unit/check_connect
 tests_unit_check_connect_SOURCES = tests/unit/check_connect.c

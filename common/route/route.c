@@ -346,6 +346,23 @@ route_names_free(char ***namesp)
 
 /* ---- lookups -------------------------------------------------------------- */
 
+/*
+ * A backend read's rc, passed on: below 0 its error text goes to *error_r,
+ * or "<prefix><key>: temporary failure" when it gave none; else any text
+ * is dropped.
+ */
+static int
+route_read_result(int rc, char *error, char **error_r, const char *prefix,
+	const char *key)
+{
+	if (rc < 0)
+		route_pass_error(error_r, error != NULL ? error
+		    : xasprintf("%s%s: temporary failure", prefix, key));
+	else
+		free(error);
+	return rc;
+}
+
 int
 route_backend_domain(struct route *r, const char *name,
 	struct route_domain **domain_r, char **error_r)
@@ -353,12 +370,7 @@ route_backend_domain(struct route *r, const char *name,
 	char *error = NULL;
 	int rc = r->ops->domain_get(r->backend, name, domain_r, &error);
 
-	if (rc < 0)
-		route_pass_error(error_r, error != NULL ? error
-		    : xasprintf("domain %s: temporary failure", name));
-	else
-		free(error);
-	return rc;
+	return route_read_result(rc, error, error_r, "domain ", name);
 }
 
 int
@@ -398,12 +410,7 @@ route_find_local(struct route *r, const char *key,
 			    &error);
 		}
 	}
-	if (rc < 0)
-		route_pass_error(error_r, error != NULL ? error
-		    : xasprintf("%s: temporary failure", key));
-	else
-		free(error);
-	return rc;
+	return route_read_result(rc, error, error_r, "", key);
 }
 
 /*
@@ -427,12 +434,7 @@ route_backend_address(struct route *r, const char *norm,
 		    domain_r, error_r);
 	rc = r->ops->address_get(r->backend, norm, domain_r, local_rc_r,
 	    mailbox_r, alias_r, &error);
-	if (rc < 0)
-		route_pass_error(error_r, error != NULL ? error
-		    : xasprintf("%s: temporary failure", norm));
-	else
-		free(error);
-	return rc;
+	return route_read_result(rc, error, error_r, "", norm);
 }
 
 static int
@@ -441,12 +443,7 @@ route_relay_get(struct route *r, const char *key, char **error_r)
 	char *error = NULL;
 	int rc = r->ops->relay_recipient_get(r->backend, key, &error);
 
-	if (rc < 0)
-		route_pass_error(error_r, error != NULL ? error
-		    : xasprintf("%s: temporary failure", key));
-	else
-		free(error);
-	return rc;
+	return route_read_result(rc, error, error_r, "", key);
 }
 
 /* "user+tag@domain" -> "user@domain"; NULL when there is no tag. */

@@ -500,17 +500,24 @@ route_relay_recipient_delete(struct route *r, const char *address,
 	    "relay recipient delete");
 }
 
-int
-route_mailbox_get(struct route *r, const char *address,
-	struct route_mailbox **mailbox_r, char **error_r)
+/*
+ * A direct read by exact key: the mailbox when mailbox_r is given, else
+ * the alias.  An address that does not normalise is not found.
+ */
+static int
+route_get(struct route *r, const char *address,
+	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
+	char **error_r)
 {
 	char *norm = NULL, *error = NULL;
 	int rc;
 
-	*mailbox_r = NULL;
 	if (route_normalize(r, address, &norm, NULL) < 0)
 		return 0;
-	rc = r->ops->mailbox_get(r->backend, norm, mailbox_r, &error);
+	if (mailbox_r != NULL)
+		rc = r->ops->mailbox_get(r->backend, norm, mailbox_r, &error);
+	else
+		rc = r->ops->alias_get(r->backend, norm, alias_r, &error);
 	free(norm);
 	if (rc < 0)
 		route_pass_error(error_r, error);
@@ -520,22 +527,19 @@ route_mailbox_get(struct route *r, const char *address,
 }
 
 int
+route_mailbox_get(struct route *r, const char *address,
+	struct route_mailbox **mailbox_r, char **error_r)
+{
+	*mailbox_r = NULL;
+	return route_get(r, address, mailbox_r, NULL, error_r);
+}
+
+int
 route_alias_get(struct route *r, const char *address,
 	struct route_alias **alias_r, char **error_r)
 {
-	char *norm = NULL, *error = NULL;
-	int rc;
-
 	*alias_r = NULL;
-	if (route_normalize(r, address, &norm, NULL) < 0)
-		return 0;
-	rc = r->ops->alias_get(r->backend, norm, alias_r, &error);
-	free(norm);
-	if (rc < 0)
-		route_pass_error(error_r, error);
-	else
-		free(error);
-	return rc;
+	return route_get(r, address, NULL, alias_r, error_r);
 }
 
 static int
