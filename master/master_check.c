@@ -316,7 +316,10 @@ check_dkim_records(const struct master_conf *conf, struct buf *errors,
 	    stat(var_route_file, &st) < 0 && errno == ENOENT)
 		return;
 	if ((r = route_open(&error)) == NULL) {
-		problem(errors, "dkim keys: routing directory: %s", error);
+		/* check_ldap_uris says what is wrong with an LDAP one. */
+		if (strcmp(var_route_backend, "ldap") != 0)
+			problem(errors, "dkim keys: routing directory: %s",
+			    error);
 		free(error);
 		return;
 	}

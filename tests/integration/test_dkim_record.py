@@ -229,6 +229,7 @@ def test_master_check_record_key_files(make_instance, certs, tmp_path):
     """-t checks the files records name, wherever they are, and their
     values."""
     inst = new_instance(make_instance, certs)
+    inst.write_master_conf()
     mailutil.provision(inst)
     outside = tmp_path / "keys"
     outside.mkdir()
