@@ -67,35 +67,45 @@ ctl_dkim_owner(uid_t *uid_r, gid_t *gid_r)
 	return 1;
 }
 
-/* dkim_key_directory and the domain's directory, mode 0750. */
+/*
+ * dkim_key_directory and the domain's directory in it, mode 0750, owned
+ * by mail_owner when run as root.  That user could plant a symbolic link
+ * in its directory: each is opened without following one, and the keys
+ * are made through the domain directory's descriptor.  The descriptor,
+ * or -1 after a message.
+ */
 static int
 ctl_dkim_mkdirs(const char *domain)
 {
 	const char *dirs[2];
-	char *ddir = xasprintf("%s/%s", var_dkim_key_directory, domain);
 	uid_t uid;
 	gid_t gid;
-	int own, i, rc = 0;
+	int own, i, fd = -1, parent = AT_FDCWD;
 
-	own = ctl_dkim_owner(&uid, &gid);
+	if ((own = ctl_dkim_owner(&uid, &gid)) < 0)
+		return -1;
 	dirs[0] = var_dkim_key_directory;
-	dirs[1] = ddir;
-	for (i = 0; i < 2 && own >= 0; i++) {
-		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST) {
-			ctl_eprintf("ispmailctl: mkdir %s: %s\n", dirs[i],
-			    strerror(errno));
-			rc = -1;
-			break;
+	dirs[1] = domain;
+	for (i = 0; i < 2; i++) {
+		if ((mkdirat(parent, dirs[i], 0750) < 0 && errno != EEXIST) ||
+		    (fd = openat(parent, dirs[i], O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    (own == 1 && fchown(fd, uid, gid) < 0)) {
+			ctl_eprintf("ispmailctl: %s%s%s: %s\n", i == 0 ? "" :
+			    var_dkim_key_directory, i == 0 ? "" : "/",
+			    dirs[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
 		}
-		if (own == 1 && chown(dirs[i], uid, gid) < 0) {
-			ctl_eprintf("ispmailctl: chown %s: %s\n", dirs[i],
-			    strerror(errno));
-			rc = -1;
-			break;
-		}
+		if (parent != AT_FDCWD)
+			close(parent);
+		if (fd < 0)
+			return -1;
+		parent = fd;
+		fd = -1;
 	}
-	free(ddir);
-	return own < 0 ? -1 : rc;
+	return parent;
 }
 
 /* The TXT record data for the public half of key (caller frees). */
@@ -177,11 +187,11 @@ ctl_dkim_txt_of_file(const char *domain, const struct dkim_key *k)
 
 /* Generate a key and write it, mode 0600, to the selector's file. */
 static int
-ctl_dkim_generate(const char *domain, const char *selector,
+ctl_dkim_generate(int dfd, const char *domain, const char *selector,
 	enum dkim_key_type type, char **txt_r)
 {
 	char *path = dkim_key_path(var_dkim_key_directory, domain, selector);
-	char *error = NULL;
+	char *error = NULL, *name = NULL;
 	EVP_PKEY *key;
 	BIO *bio;
 	char *pem;
@@ -203,7 +213,8 @@ ctl_dkim_generate(const char *domain, const char *selector,
 	(void) PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	pemlen = BIO_get_mem_data(bio, &pem);
 	own = ctl_dkim_owner(&uid, &gid);
-	fd = own < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL |
+	name = xasprintf("%s.key", selector);
+	fd = own < 0 ? -1 : openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (own >= 0)
@@ -218,7 +229,7 @@ ctl_dkim_generate(const char *domain, const char *selector,
 		    error : strerror(errno));
 		free(error);
 		close(fd);
-		(void) unlink(path);
+		(void) unlinkat(dfd, name, 0);
 		goto out;
 	}
 	close(fd);
@@ -227,6 +238,7 @@ ctl_dkim_generate(const char *domain, const char *selector,
 out:
 	BIO_free(bio);
 	EVP_PKEY_free(key);
+	free(name);
 	free(path);
 	return rc;
 }
@@ -267,7 +279,7 @@ ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
 
 /* Add a key of type, signing from start; prints its record. */
 static int
-ctl_dkim_add(const char *domain, struct dkim_keyset *set,
+ctl_dkim_add(int dfd, const char *domain, struct dkim_keyset *set,
 	enum dkim_key_type type, const char *selector_opt, long long start)
 {
 	char *selector, *txt = NULL;
@@ -286,7 +298,7 @@ ctl_dkim_add(const char *domain, struct dkim_keyset *set,
 		free(selector);
 		return -1;
 	}
-	if (ctl_dkim_generate(domain, selector, type, &txt) < 0) {
+	if (ctl_dkim_generate(dfd, domain, selector, type, &txt) < 0) {
 		free(selector);
 		return -1;
 	}
@@ -346,6 +358,7 @@ struct ctl_dkim_domain {
 	struct dkim_keyset set;
 	enum dkim_source source;
 	size_t made_from;		/* keys from here on are new */
+	int dfd;			/* the domain's key directory, or -1 */
 };
 
 static void
@@ -354,6 +367,8 @@ ctl_dkim_close(struct ctl_dkim_domain *cd)
 	dkim_keys_clear(&cd->set);
 	route_domain_free(&cd->d);
 	route_close(&cd->r);
+	if (cd->dfd >= 0)
+		close(cd->dfd);
 }
 
 /*
@@ -369,6 +384,7 @@ ctl_dkim_open(struct ctl_dkim_domain *cd, const char *name, int need_record)
 
 	memset(cd, 0, sizeof(*cd));
 	cd->name = name;
+	cd->dfd = -1;
 	if ((cd->r = ctl_route_open()) == NULL)
 		return 1;
 	rc = route_domain_lookup(cd->r, name, &cd->d, &error);
@@ -458,7 +474,7 @@ ctl_dkim_keygen(const char *domain, const char *selector, int types)
 	int t, rc;
 
 	if ((rc = ctl_dkim_open(&cd, domain, 1)) != 0 ||
-	    ctl_dkim_mkdirs(domain) < 0) {
+	    (cd.dfd = ctl_dkim_mkdirs(domain)) < 0) {
 		ctl_dkim_close(&cd);
 		return rc != 0 ? rc : 1;
 	}
@@ -477,7 +493,7 @@ ctl_dkim_keygen(const char *domain, const char *selector, int types)
 		sel = selector == NULL ? NULL : types == 3 ?
 		    xasprintf("%s-%s", selector, dkim_key_type_name(type)) :
 		    xstrdup(selector);
-		if (ctl_dkim_add(domain, &cd.set, type, sel, now) < 0)
+		if (ctl_dkim_add(cd.dfd, domain, &cd.set, type, sel, now) < 0)
 			rc = 1;
 		free(sel);
 	}
@@ -500,9 +516,11 @@ ctl_dkim_rotate(const char *domain, int types)
 	struct tm tm;
 	int t, rc, rotated = 0;
 
-	if ((rc = ctl_dkim_open(&cd, domain, 1)) != 0) {
+	if ((rc = ctl_dkim_open(&cd, domain, 1)) != 0 ||
+	    (cd.source != DKIM_SOURCE_NONE &&
+	    (cd.dfd = ctl_dkim_mkdirs(domain)) < 0)) {
 		ctl_dkim_close(&cd);
-		return rc;
+		return rc != 0 ? rc : 1;
 	}
 	if (cd.source == DKIM_SOURCE_NONE) {
 		ctl_eprintf("ispmailctl: %s: no DKIM keys (use dkim "
@@ -530,7 +548,8 @@ ctl_dkim_rotate(const char *domain, int types)
 			continue;
 		}
 		old->retire = start;
-		if (ctl_dkim_add(domain, &cd.set, type, NULL, start) < 0) {
+		if (ctl_dkim_add(cd.dfd, domain, &cd.set, type, NULL,
+		    start) < 0) {
 			rc = 1;
 			break;
 		}

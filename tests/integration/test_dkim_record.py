@@ -141,6 +141,20 @@ def test_keygen_record_signs_verified(make_instance, certs, tmp_path):
     none = inst.ctl("dkim", "keygen", "nowhere.test")
     assert none.returncode == 1 and "no such domain" in none.stderr, \
         none.stderr
+    # A symbolic link planted for a domain's key directory (its owner,
+    # mail_owner, could) is not followed: no key lands where it points.
+    ctl_ok(inst, "domain", "add", "planted.test")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(str(elsewhere), os.path.join(inst.config_dir, "dkim",
+                                            "planted.test"))
+    planted = inst.ctl("dkim", "keygen", "planted.test")
+    assert planted.returncode == 1, planted.stdout
+    assert "planted.test: Too many levels of symbolic links" in \
+        planted.stderr or "Not a directory" in planted.stderr, planted.stderr
+    assert os.listdir(str(elsewhere)) == []
+    assert "dkim:" not in ctl_ok(inst, "domain", "show",
+                                 "planted.test").stdout
 
 
 def test_rotate_both_published_new_signs_after_start(make_instance, certs,
