@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dkim_domain.h"
 #include "dns.h"
+#include "log.h"
 #include "mail_params.h"
 #include "master_conf.h"
 #include "master_check.h"
 #include "netmatch.h"
 #include "params.h"
+#include "route.h"
 #include "xalloc.h"
 
 /* More supplementary groups than this are not looked at. */
@@ -279,18 +282,106 @@ check_dkim_key(const struct master_conf *conf, struct buf *errors,
 	}
 }
 
-/* Every DOMAIN/SELECTOR.key under dkim_key_directory. */
+/* The key files the routing directory names, sorted (for bsearch). */
+struct checked_keys {
+	char **paths;
+	size_t count;
+};
+
+static int
+checked_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Every key file a domain record names: the record's values parse and
+ * each file passes check_dkim_key.  An LDAP directory that cannot be
+ * asked now is not this host's configuration: a warning, and its key
+ * files are not checked.  A missing route_file is a new instance.
+ */
+static void
+check_dkim_records(const struct master_conf *conf, struct buf *errors,
+	struct checked_keys *checked)
+{
+	struct route_domain *d = NULL;
+	struct dkim_keyset set;
+	char **names = NULL, *error = NULL;
+	struct route *r;
+	struct stat st;
+	size_t i, j;
+	int rc = 0;
+
+	if (strcmp(var_route_backend, "file") == 0 &&
+	    stat(var_route_file, &st) < 0 && errno == ENOENT)
+		return;
+	if ((r = route_open(&error)) == NULL) {
+		/* check_ldap_uris says what is wrong with an LDAP one. */
+		if (strcmp(var_route_backend, "ldap") != 0)
+			problem(errors, "dkim keys: routing directory: %s",
+			    error);
+		free(error);
+		return;
+	}
+	if (route_list_domains(r, &names, &error) < 0)
+		rc = -1;
+	for (i = 0; rc == 0 && names[i] != NULL &&
+	    checked->count < CHECK_DKIM_KEYS_MAX; i++) {
+		if ((rc = route_domain_lookup(r, names[i], &d, &error)) < 0)
+			break;
+		free(error);
+		error = NULL;
+		rc = 0;
+		if (d == NULL)
+			continue;
+		if (dkim_keys_from_record(d, &set, &error) < 0) {
+			problem(errors, "dkim keys of %s: %s", d->name, error);
+			free(error);
+			error = NULL;
+		}
+		for (j = 0; j < set.count; j++) {
+			char *path = dkim_key_file_path(var_dkim_key_directory,
+			    d->name, &set.keys[j]);
+
+			check_dkim_key(conf, errors, path);
+			checked->paths = xreallocarray(checked->paths,
+			    checked->count + 1, sizeof(char *));
+			checked->paths[checked->count++] = path;
+		}
+		dkim_keys_clear(&set);
+		route_domain_free(&d);
+	}
+	/* A bad map is this host's problem; an unreachable server is not. */
+	if (rc < 0 && strcmp(var_route_backend, "file") != 0)
+		log_warn("dkim keys: routing directory: %s: the key files it "
+		    "names are not checked", error);
+	else if (rc < 0)
+		problem(errors, "dkim keys: routing directory: %s", error);
+	free(error);
+	route_names_free(&names);
+	route_close(&r);
+	if (checked->count > 0)
+		qsort(checked->paths, checked->count, sizeof(char *),
+		    checked_cmp);
+}
+
+/*
+ * The keys the routing directory names, then every other
+ * DOMAIN/SELECTOR.key under dkim_key_directory (old selectors files).
+ */
 static void
 check_dkim_keys(const struct master_conf *conf, struct buf *errors)
 {
 	const char *top = var_dkim_key_directory;
+	struct checked_keys checked = { NULL, 0 };
 	struct dirent *d, *k;
 	DIR *dir, *sub;
-	size_t seen = 0, len;
+	size_t seen = 0, len, i;
 	char *path;
 
+	check_dkim_records(conf, errors, &checked);
 	if (top == NULL || *top == '\0' || (dir = opendir(top)) == NULL)
-		return;
+		goto out;
 	while ((d = readdir(dir)) != NULL && seen < CHECK_DKIM_KEYS_MAX) {
 		if (d->d_name[0] == '.')
 			continue;
@@ -307,12 +398,18 @@ check_dkim_keys(const struct master_conf *conf, struct buf *errors)
 				continue;
 			path = xasprintf("%s/%s/%s", top, d->d_name,
 			    k->d_name);
-			check_dkim_key(conf, errors, path);
+			if (checked.count == 0 || bsearch(&path, checked.paths,
+			    checked.count, sizeof(char *), checked_cmp) == NULL)
+				check_dkim_key(conf, errors, path);
 			free(path);
 		}
 		closedir(sub);
 	}
 	closedir(dir);
+out:
+	for (i = 0; i < checked.count; i++)
+		free(checked.paths[i]);
+	free(checked.paths);
 }
 
 int

@@ -18,6 +18,7 @@
 #endif
 
 #include "buf.h"
+#include "dkim_domain.h"
 #include "dkim_keys.h"
 #include "log.h"
 #include "mail_params.h"
@@ -54,6 +55,8 @@ struct smtpd_authres {
 	char *queue_id;
 	int verify;			/* mx: check */
 	int sign;			/* submission: sign when keys exist */
+	int keys_unavailable;		/* the From: domain's keys could not
+					   be read: 451, never unsigned */
 	/* The header filter. */
 	struct buf *field;		/* the field being read */
 	struct buf *header;		/* the header as passed on */
@@ -196,8 +199,8 @@ ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 	if (type == DKIM_KEY_ED25519 &&
 	    !dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
 		return;
-	path = dkim_key_path(var_dkim_key_directory, ar->from_domain,
-	    key->selector);
+	path = dkim_key_file_path(var_dkim_key_directory, ar->from_domain,
+	    key);
 	pem = dkim_key_load(path, &error);
 	free(path);
 	if (pem == NULL) {
@@ -315,13 +318,16 @@ ar_start(struct smtpd_authres *ar)
 			    dkim_getresultstr(st));
 	}
 	if (ar->sign && ar->from_domain != NULL && ar->from_count == 1) {
-		int rc = dkim_keys_read(var_dkim_key_directory,
-		    ar->from_domain, &set, &error);
+		enum dkim_source source;
+		int rc = dkim_domain_keys(smtpd_route(),
+		    var_dkim_key_directory, ar->from_domain, &set, &source,
+		    &error);
 
 		if (rc < 0) {
 			log_error("%s: dkim keys of %s: %s", ar->queue_id,
 			    ar->from_domain, error);
 			free(error);
+			ar->keys_unavailable = 1;
 		} else if (rc > 0) {
 			ar_start_signer(ar, &set, DKIM_KEY_RSA);
 			ar_start_signer(ar, &set, DKIM_KEY_ED25519);
@@ -631,7 +637,8 @@ ar_verify_end(struct smtpd_authres *ar, struct smtpd_authres_result *ck)
 
 /*
  * Recipient i honours p=reject (1) or takes the message to Junk (0)?  The
- * mailbox's dmarc attribute first, then smtpd_dmarc_junk_domains and
+ * mailbox's dmarc attribute first, then its domain's (the domain of the
+ * record the address resolved to), then smtpd_dmarc_junk_domains and
  * smtpd_dmarc_reject_policy.  A directory that cannot answer means Junk:
  * accepted and filed, nothing lost, nobody's mail deferred.
  */
@@ -659,6 +666,9 @@ ar_rcpt_honours(struct smtpd_authres *ar, struct smtpd_session *ss,
 	if (rc == 1 && ans->kind == ROUTE_KIND_MAILBOX &&
 	    ans->mailbox->dmarc != ROUTE_DMARC_DEFAULT)
 		honour = ans->mailbox->dmarc == ROUTE_DMARC_HONOUR;
+	else if (rc == 1 && ans->domain != NULL &&
+	    ans->domain->dmarc != ROUTE_DMARC_DEFAULT)
+		honour = ans->domain->dmarc == ROUTE_DMARC_HONOUR;
 	route_answer_free(&ans);
 	if (honour >= 0)
 		return honour;
@@ -748,6 +758,12 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 		    "claiming authserv-id %s", ar->queue_id, ar->removed,
 		    ar->removed == 1 ? "" : "s", smtpd_authres_id());
 	if (ar->sign) {
+		if (ar->keys_unavailable) {
+			/* Unsigned mail of a signing domain fails DMARC. */
+			smtpd_reply(ss, "451 4.3.0 DKIM keys of %s unavailable, "
+			    "try again later", ar->from_domain);
+			return -1;
+		}
 		ar_sign_end(ar, w);
 		return 0;
 	}

@@ -7,7 +7,7 @@
  * above the message, and the DMARC reject decision.  submission mode
  * (smtpd_dkim_signing): DKIM-Signature fields, RSA and Ed25519, for
  * authenticated and mynetworks clients whose From: domain has keys
- * (dkim_keys.h).
+ * (named in its routing directory record, dkim_domain.h).
  *
  * A filter between the DATA/BDAT reader (after smtpd_msa) and the queue
  * file, like smtpd_msa: the header is passed on field by field (each

@@ -49,7 +49,17 @@ int ctl_auth(int argc, char **argv);
 /* ispmailctl route ADDRESS...: how addresses resolve, step by step. */
 int ctl_route(int argc, char **argv);
 
-/* ispmailctl dkim keygen|rotate|show ...: DKIM signing keys. */
+struct route;
+/* Open the configured routing directory, or NULL after saying why not. */
+struct route *ctl_route_open(void);
+/*
+ * Report a failed provisioning call (error says why; freed): exit 1, or
+ * CTL_EXIT_TEMPFAIL when the directory could not be reached, so a
+ * script or a cluster's provisioning retries later.
+ */
+int ctl_fail(const char *what, char *error);
+
+/* ispmailctl dkim keygen|rotate|show|migrate: DKIM signing keys. */
 int ctl_dkim(int argc, char **argv);
 
 /* ispmailctl queue list|show ...: the mail queue. */

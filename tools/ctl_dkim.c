@@ -1,7 +1,10 @@
 /*
- * ctl_dkim: ispmailctl dkim keygen|rotate|show: a domain's DKIM signing
- * keys in dkim_key_directory (dkim_keys.h) and the DNS records to
- * publish for them.
+ * ctl_dkim: ispmailctl dkim keygen|rotate|show|migrate: a domain's DKIM
+ * signing keys, named in its domain record of the routing directory
+ * (dkim_domain.h) with their files in dkim_key_directory, and the DNS
+ * records to publish for them.  A domain whose keys are still in an old
+ * selectors file has them moved into its record by the next keygen,
+ * rotate or migrate.
  */
 #include "config.h"
 
@@ -23,9 +26,11 @@
 
 #include "buf.h"
 #include "ctl.h"
+#include "dkim_domain.h"
 #include "dkim_keys.h"
 #include "fileio.h"
 #include "mail_params.h"
+#include "route.h"
 #include "xalloc.h"
 
 #define DKIM_RSA_BITS 2048
@@ -38,7 +43,8 @@ ctl_dkim_usage(void)
 	ctl_eprintf("usage: ispmailctl dkim keygen DOMAIN [--selector S] "
 	    "[--type rsa|ed25519]\n"
 	    "       ispmailctl dkim rotate DOMAIN [--type rsa|ed25519]\n"
-	    "       ispmailctl dkim show DOMAIN\n");
+	    "       ispmailctl dkim show DOMAIN\n"
+	    "       ispmailctl dkim migrate DOMAIN\n");
 	return 2;
 }
 
@@ -61,35 +67,45 @@ ctl_dkim_owner(uid_t *uid_r, gid_t *gid_r)
 	return 1;
 }
 
-/* dkim_key_directory and the domain's directory, mode 0750. */
+/*
+ * dkim_key_directory and the domain's directory in it, mode 0750, owned
+ * by mail_owner when run as root.  That user could plant a symbolic link
+ * in its directory: each is opened without following one, and the keys
+ * are made through the domain directory's descriptor.  The descriptor,
+ * or -1 after a message.
+ */
 static int
 ctl_dkim_mkdirs(const char *domain)
 {
 	const char *dirs[2];
-	char *ddir = xasprintf("%s/%s", var_dkim_key_directory, domain);
 	uid_t uid;
 	gid_t gid;
-	int own, i, rc = 0;
+	int own, i, fd = -1, parent = AT_FDCWD;
 
-	own = ctl_dkim_owner(&uid, &gid);
+	if ((own = ctl_dkim_owner(&uid, &gid)) < 0)
+		return -1;
 	dirs[0] = var_dkim_key_directory;
-	dirs[1] = ddir;
-	for (i = 0; i < 2 && own >= 0; i++) {
-		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST) {
-			ctl_eprintf("ispmailctl: mkdir %s: %s\n", dirs[i],
-			    strerror(errno));
-			rc = -1;
-			break;
+	dirs[1] = domain;
+	for (i = 0; i < 2; i++) {
+		if ((mkdirat(parent, dirs[i], 0750) < 0 && errno != EEXIST) ||
+		    (fd = openat(parent, dirs[i], O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    (own == 1 && fchown(fd, uid, gid) < 0)) {
+			ctl_eprintf("ispmailctl: %s%s%s: %s\n", i == 0 ? "" :
+			    var_dkim_key_directory, i == 0 ? "" : "/",
+			    dirs[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
 		}
-		if (own == 1 && chown(dirs[i], uid, gid) < 0) {
-			ctl_eprintf("ispmailctl: chown %s: %s\n", dirs[i],
-			    strerror(errno));
-			rc = -1;
-			break;
-		}
+		if (parent != AT_FDCWD)
+			close(parent);
+		if (fd < 0)
+			return -1;
+		parent = fd;
+		fd = -1;
 	}
-	free(ddir);
-	return own < 0 ? -1 : rc;
+	return parent;
 }
 
 /* The TXT record data for the public half of key (caller frees). */
@@ -146,7 +162,7 @@ ctl_dkim_print_record(const char *domain, const char *selector,
 static char *
 ctl_dkim_txt_of_file(const char *domain, const struct dkim_key *k)
 {
-	char *path = dkim_key_path(var_dkim_key_directory, domain, k->selector);
+	char *path = dkim_key_file_path(var_dkim_key_directory, domain, k);
 	char *pem, *error = NULL, *txt = NULL;
 	EVP_PKEY *key;
 	BIO *bio;
@@ -171,11 +187,11 @@ ctl_dkim_txt_of_file(const char *domain, const struct dkim_key *k)
 
 /* Generate a key and write it, mode 0600, to the selector's file. */
 static int
-ctl_dkim_generate(const char *domain, const char *selector,
+ctl_dkim_generate(int dfd, const char *domain, const char *selector,
 	enum dkim_key_type type, char **txt_r)
 {
 	char *path = dkim_key_path(var_dkim_key_directory, domain, selector);
-	char *error = NULL;
+	char *error = NULL, *name = NULL;
 	EVP_PKEY *key;
 	BIO *bio;
 	char *pem;
@@ -197,7 +213,8 @@ ctl_dkim_generate(const char *domain, const char *selector,
 	(void) PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	pemlen = BIO_get_mem_data(bio, &pem);
 	own = ctl_dkim_owner(&uid, &gid);
-	fd = own < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL |
+	name = xasprintf("%s.key", selector);
+	fd = own < 0 ? -1 : openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (own >= 0)
@@ -212,7 +229,7 @@ ctl_dkim_generate(const char *domain, const char *selector,
 		    error : strerror(errno));
 		free(error);
 		close(fd);
-		(void) unlink(path);
+		(void) unlinkat(dfd, name, 0);
 		goto out;
 	}
 	close(fd);
@@ -221,6 +238,7 @@ ctl_dkim_generate(const char *domain, const char *selector,
 out:
 	BIO_free(bio);
 	EVP_PKEY_free(key);
+	free(name);
 	free(path);
 	return rc;
 }
@@ -261,7 +279,7 @@ ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
 
 /* Add a key of type, signing from start; prints its record. */
 static int
-ctl_dkim_add(const char *domain, struct dkim_keyset *set,
+ctl_dkim_add(int dfd, const char *domain, struct dkim_keyset *set,
 	enum dkim_key_type type, const char *selector_opt, long long start)
 {
 	char *selector, *txt = NULL;
@@ -280,7 +298,7 @@ ctl_dkim_add(const char *domain, struct dkim_keyset *set,
 		free(selector);
 		return -1;
 	}
-	if (ctl_dkim_generate(domain, selector, type, &txt) < 0) {
+	if (ctl_dkim_generate(dfd, domain, selector, type, &txt) < 0) {
 		free(selector);
 		return -1;
 	}
@@ -289,12 +307,23 @@ ctl_dkim_add(const char *domain, struct dkim_keyset *set,
 	k->type = type;
 	k->start = start;
 	k->retire = 0;
+	k->file = xasprintf("%s/%s.key", domain, selector);
 	ctl_dkim_print_record(domain, selector, txt);
 	free(txt);
 	return 0;
 }
 
-/* Drop retired keys and their files. */
+/*
+ * A key file this command made: relative to dkim_key_directory.  Files
+ * the operator named by an absolute path are never removed.
+ */
+static int
+ctl_dkim_own_file(const struct dkim_key *k)
+{
+	return k->file == NULL || k->file[0] != '/';
+}
+
+/* Drop retired keys and the files that are ours. */
 static void
 ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
 {
@@ -304,14 +333,16 @@ ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
 		struct dkim_key *k = &set->keys[i];
 
 		if (k->retire != 0 && k->retire <= now) {
-			char *path = dkim_key_path(var_dkim_key_directory,
-			    domain, k->selector);
+			char *path = dkim_key_file_path(var_dkim_key_directory,
+			    domain, k);
 
-			(void) unlink(path);
+			if (ctl_dkim_own_file(k))
+				(void) unlink(path);
 			free(path);
 			ctl_printf("retired selector %s (remove its DNS "
 			    "record)\n", k->selector);
 			free(k->selector);
+			free(k->file);
 			continue;
 		}
 		set->keys[kept++] = *k;
@@ -319,35 +350,133 @@ ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
 	set->count = kept;
 }
 
-/* Write the selectors file; 0, or -1 said on stderr. */
+/* A domain's record and keys, as keygen, rotate, show, migrate see them. */
+struct ctl_dkim_domain {
+	const char *name;
+	struct route *r;
+	struct route_domain *d;		/* NULL: not in the directory */
+	struct dkim_keyset set;
+	enum dkim_source source;
+	size_t made_from;		/* keys from here on are new */
+	int dfd;			/* the domain's key directory, or -1 */
+};
+
+static void
+ctl_dkim_close(struct ctl_dkim_domain *cd)
+{
+	dkim_keys_clear(&cd->set);
+	route_domain_free(&cd->d);
+	route_close(&cd->r);
+	if (cd->dfd >= 0)
+		close(cd->dfd);
+}
+
+/*
+ * Read the domain's record and keys: the record's, else its selectors
+ * file.  need_record: the domain must be in the directory (keys are
+ * written there).  0, or the exit status after a message.
+ */
 static int
-ctl_dkim_save(const char *domain, const struct dkim_keyset *set)
+ctl_dkim_open(struct ctl_dkim_domain *cd, const char *name, int need_record)
 {
 	char *error = NULL;
+	int rc;
 
-	if (dkim_keys_write(var_dkim_key_directory, domain, set, &error) == 0)
-		return 0;
-	ctl_eprintf("ispmailctl: %s\n", error);
+	memset(cd, 0, sizeof(*cd));
+	cd->name = name;
+	cd->dfd = -1;
+	if ((cd->r = ctl_route_open()) == NULL)
+		return 1;
+	rc = route_domain_lookup(cd->r, name, &cd->d, &error);
+	if (rc < 0)
+		return ctl_fail(name, error != NULL ? error :
+		    xstrdup(ROUTE_ERROR_UNREACHABLE));
 	free(error);
-	return -1;
+	error = NULL;
+	if (rc == 0 && need_record) {
+		ctl_eprintf("ispmailctl: %s: no such domain in the routing "
+		    "directory (ispmailctl domain add %s)\n", name, name);
+		return 1;
+	}
+	if (cd->d != NULL && cd->d->dkim_selector_count > 0) {
+		if (dkim_keys_from_record(cd->d, &cd->set, &error) < 0) {
+			ctl_eprintf("ispmailctl: %s: %s\n", name, error);
+			free(error);
+			return 1;
+		}
+		cd->source = DKIM_SOURCE_RECORD;
+	} else {
+		rc = dkim_keys_read(var_dkim_key_directory, name, &cd->set,
+		    &error);
+		if (rc < 0) {
+			ctl_eprintf("ispmailctl: %s\n", error);
+			free(error);
+			return 1;
+		}
+		cd->source = rc > 0 ? DKIM_SOURCE_FILE : DKIM_SOURCE_NONE;
+	}
+	cd->made_from = cd->set.count;
+	return 0;
+}
+
+/* Remove the key files this run made (nothing names them). */
+static void
+ctl_dkim_unmake(const struct ctl_dkim_domain *cd)
+{
+	size_t i;
+
+	for (i = cd->made_from; i < cd->set.count; i++) {
+		char *path = dkim_key_file_path(var_dkim_key_directory,
+		    cd->name, &cd->set.keys[i]);
+
+		(void) unlink(path);
+		free(path);
+	}
+}
+
+/*
+ * Write the keys into the domain record.  Keys that came from the
+ * selectors file go with them, and the file is renamed
+ * selectors.migrated so that nothing reads it again.  On failure the
+ * key files made by this run are removed.  0, or the exit status.
+ */
+static int
+ctl_dkim_save(struct ctl_dkim_domain *cd)
+{
+	char *error = NULL, *old, *moved;
+
+	dkim_keys_to_record(&cd->set, cd->d);
+	if (route_domain_put(cd->r, cd->d, 0, &error) < 0) {
+		ctl_dkim_unmake(cd);
+		return ctl_fail(cd->name, error);
+	}
+	if (cd->source != DKIM_SOURCE_FILE)
+		return 0;
+	old = xasprintf("%s/%s/selectors", var_dkim_key_directory, cd->name);
+	moved = xasprintf("%s.migrated", old);
+	if (rename(old, moved) < 0)
+		ctl_eprintf("ispmailctl: rename %s: %s (the routing directory "
+		    "holds the keys now: remove it)\n", old, strerror(errno));
+	else
+		ctl_printf("%s: the keys of %s are in the routing directory "
+		    "now (%s kept as %s)\n", cd->name, old, old, moved);
+	free(old);
+	free(moved);
+	return 0;
 }
 
 static int
 ctl_dkim_keygen(const char *domain, const char *selector, int types)
 {
-	struct dkim_keyset set;
-	char *error = NULL, *sel;
+	struct ctl_dkim_domain cd;
 	long long now = (long long) time(NULL);
-	int t, rc = 0;
+	char *sel;
+	int t, rc;
 
-	if (dkim_keys_read(var_dkim_key_directory, domain, &set, &error) < 0) {
-		ctl_eprintf("ispmailctl: %s\n", error);
-		free(error);
-		return 1;
-	}
-	if (ctl_dkim_mkdirs(domain) < 0) {
-		dkim_keys_clear(&set);
-		return 1;
+	if ((rc = ctl_dkim_open(&cd, domain, 1)) != 0 ||
+	    (cd.dfd = ctl_dkim_mkdirs(domain)) < 0) {
+		ctl_dkim_close(&cd);
+		return rc != 0 ? rc : 1;
 	}
 	for (t = 0; t < 2 && rc == 0; t++) {
 		enum dkim_key_type type = t == 0 ? DKIM_KEY_RSA :
@@ -355,49 +484,59 @@ ctl_dkim_keygen(const char *domain, const char *selector, int types)
 
 		if (!(types & (1 << t)))
 			continue;
-		if (dkim_keys_signing(&set, type, now) != NULL) {
+		if (dkim_keys_signing(&cd.set, type, now) != NULL) {
 			ctl_eprintf("ispmailctl: %s has a %s key: use dkim "
 			    "rotate\n", domain, dkim_key_type_name(type));
-			rc = -1;
+			rc = 1;
 			break;
 		}
 		sel = selector == NULL ? NULL : types == 3 ?
 		    xasprintf("%s-%s", selector, dkim_key_type_name(type)) :
 		    xstrdup(selector);
-		rc = ctl_dkim_add(domain, &set, type, sel, now);
+		if (ctl_dkim_add(cd.dfd, domain, &cd.set, type, sel, now) < 0)
+			rc = 1;
 		free(sel);
 	}
 	if (rc == 0)
-		rc = ctl_dkim_save(domain, &set);
-	dkim_keys_clear(&set);
-	return rc < 0 ? 1 : 0;
+		rc = ctl_dkim_save(&cd);
+	else
+		ctl_dkim_unmake(&cd);
+	ctl_dkim_close(&cd);
+	return rc;
 }
 
 static int
 ctl_dkim_rotate(const char *domain, int types)
 {
-	struct dkim_keyset set;
-	char *error = NULL, when[64];
+	struct ctl_dkim_domain cd;
+	char when[64];
 	long long now = (long long) time(NULL);
 	long long start = now + var_dkim_key_ttl;
 	time_t start_t = (time_t) start;
 	struct tm tm;
-	int t, rc = 0, rotated = 0;
+	int t, rc, rotated = 0;
 
-	if (dkim_keys_read(var_dkim_key_directory, domain, &set, &error) <= 0) {
-		ctl_eprintf("ispmailctl: %s: %s\n", domain, error != NULL ?
-		    error : "no DKIM keys (use dkim keygen)");
-		free(error);
+	if ((rc = ctl_dkim_open(&cd, domain, 1)) != 0 ||
+	    (cd.source != DKIM_SOURCE_NONE &&
+	    (cd.dfd = ctl_dkim_mkdirs(domain)) < 0)) {
+		ctl_dkim_close(&cd);
+		return rc != 0 ? rc : 1;
+	}
+	if (cd.source == DKIM_SOURCE_NONE) {
+		ctl_eprintf("ispmailctl: %s: no DKIM keys (use dkim "
+		    "keygen)\n", domain);
+		ctl_dkim_close(&cd);
 		return 1;
 	}
-	ctl_dkim_prune(domain, &set, now);
+	ctl_dkim_prune(domain, &cd.set, now);
+	cd.made_from = cd.set.count;
 	gmtime_r(&start_t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	for (t = 0; t < 2 && rc == 0; t++) {
 		enum dkim_key_type type = t == 0 ? DKIM_KEY_RSA :
 		    DKIM_KEY_ED25519;
 		struct dkim_key *old = (struct dkim_key *)
-		    (uintptr_t) dkim_keys_signing(&set, type, now);
+		    (uintptr_t) dkim_keys_signing(&cd.set, type, now);
 
 		if (!(types & (1 << t)) || old == NULL)
 			continue;
@@ -409,57 +548,94 @@ ctl_dkim_rotate(const char *domain, int types)
 			continue;
 		}
 		old->retire = start;
-		rc = ctl_dkim_add(domain, &set, type, NULL, start);
-		if (rc == 0) {
-			ctl_printf("%s: %s selector %s signs until %s "
-			    "(dkim_key_ttl), then %s: publish the record "
-			    "above now\n", domain, dkim_key_type_name(type),
-			    old->selector, when,
-			    set.keys[set.count - 1].selector);
-			rotated++;
+		if (ctl_dkim_add(cd.dfd, domain, &cd.set, type, NULL,
+		    start) < 0) {
+			rc = 1;
+			break;
 		}
+		ctl_printf("%s: %s selector %s signs until %s "
+		    "(dkim_key_ttl), then %s: publish the record "
+		    "above now\n", domain, dkim_key_type_name(type),
+		    old->selector, when, cd.set.keys[cd.set.count - 1].selector);
+		rotated++;
 	}
+	/* Retired keys are saved as gone even when nothing new is made. */
 	if (rc == 0)
-		rc = ctl_dkim_save(domain, &set);
-	dkim_keys_clear(&set);
-	if (rc == 0 && rotated == 0)
+		rc = ctl_dkim_save(&cd);
+	else
+		ctl_dkim_unmake(&cd);
+	ctl_dkim_close(&cd);
+	if (rc == 0 && rotated == 0) {
 		ctl_eprintf("ispmailctl: %s: nothing to rotate\n", domain);
-	return rc < 0 || rotated == 0 ? 1 : 0;
+		rc = 1;
+	}
+	return rc;
 }
 
 static int
 ctl_dkim_show(const char *domain)
 {
-	struct dkim_keyset set;
-	char *error = NULL, *txt;
+	struct ctl_dkim_domain cd;
 	long long now = (long long) time(NULL);
+	char *txt;
 	size_t i;
 	int rc;
 
-	rc = dkim_keys_read(var_dkim_key_directory, domain, &set, &error);
-	if (rc <= 0) {
-		ctl_eprintf("ispmailctl: %s: %s\n", domain, error != NULL ?
-		    error : "no DKIM keys");
-		free(error);
+	if ((rc = ctl_dkim_open(&cd, domain, 0)) != 0) {
+		ctl_dkim_close(&cd);
+		return rc;
+	}
+	if (cd.source == DKIM_SOURCE_NONE) {
+		ctl_eprintf("ispmailctl: %s: no DKIM keys\n", domain);
+		ctl_dkim_close(&cd);
 		return 1;
 	}
-	for (i = 0; i < set.count; i++) {
-		const struct dkim_key *k = &set.keys[i];
+	if (cd.source == DKIM_SOURCE_FILE)
+		ctl_printf("source=%s/%s/selectors (ispmailctl dkim migrate "
+		    "moves it into the routing directory)\n",
+		    var_dkim_key_directory, domain);
+	else
+		ctl_printf("source=routing directory\n");
+	for (i = 0; i < cd.set.count; i++) {
+		const struct dkim_key *k = &cd.set.keys[i];
 		const char *state = k->retire != 0 && now >= k->retire ?
 		    "retired" : k->start > now ? "pending" :
-		    dkim_keys_signing(&set, k->type, now) == k ? "signing" :
+		    dkim_keys_signing(&cd.set, k->type, now) == k ? "signing" :
 		    "idle";
+		char *path = dkim_key_file_path(var_dkim_key_directory,
+		    domain, k);
 
 		ctl_printf("selector=%s type=%s state=%s start=%lld "
-		    "retire=%lld\n", k->selector, dkim_key_type_name(k->type),
-		    state, k->start, k->retire);
+		    "retire=%lld file=%s\n", k->selector,
+		    dkim_key_type_name(k->type), state, k->start, k->retire,
+		    path);
+		free(path);
 		txt = ctl_dkim_txt_of_file(domain, k);
 		if (txt != NULL)
 			ctl_dkim_print_record(domain, k->selector, txt);
 		free(txt);
 	}
-	dkim_keys_clear(&set);
+	ctl_dkim_close(&cd);
 	return 0;
+}
+
+/* Move a domain's selectors file into its record. */
+static int
+ctl_dkim_migrate(const char *domain)
+{
+	struct ctl_dkim_domain cd;
+	int rc;
+
+	if ((rc = ctl_dkim_open(&cd, domain, 1)) == 0) {
+		if (cd.source == DKIM_SOURCE_FILE)
+			rc = ctl_dkim_save(&cd);
+		else
+			ctl_printf("%s: %s\n", domain, cd.source ==
+			    DKIM_SOURCE_RECORD ? "the keys are in the routing "
+			    "directory already" : "no selectors file");
+	}
+	ctl_dkim_close(&cd);
+	return rc;
 }
 
 int
@@ -500,5 +676,7 @@ ctl_dkim(int argc, char **argv)
 		return ctl_dkim_rotate(domain, types);
 	if (strcmp(argv[1], "show") == 0 && types == 3)
 		return ctl_dkim_show(domain);
+	if (strcmp(argv[1], "migrate") == 0 && types == 3)
+		return ctl_dkim_migrate(domain);
 	return ctl_dkim_usage();
 }

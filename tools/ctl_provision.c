@@ -21,8 +21,7 @@
 /* The longest password line read from standard input. */
 #define CTL_PASSWORD_MAX 1024
 
-/* Open the configured routing directory or say why not. */
-static struct route *
+struct route *
 ctl_route_open(void)
 {
 	struct route *r;
@@ -36,12 +35,7 @@ ctl_route_open(void)
 	return r;
 }
 
-/*
- * Report a failed provisioning call (the error says why); exit 1, or 75
- * (EX_TEMPFAIL) when the directory could not be reached, so a script or
- * a cluster's provisioning retries later.
- */
-static int
+int
 ctl_fail(const char *what, char *error)
 {
 	int rc = route_error_temporary(error) ? CTL_EXIT_TEMPFAIL : 1;
@@ -119,6 +113,21 @@ ctl_replace(char **field, const char *value)
 	*field = value[0] != '\0' ? xstrdup(value) : NULL;
 }
 
+/* A dmarc= value (a domain's or a mailbox's); -1 after a message. */
+static int
+ctl_dmarc_policy(const char *value, enum route_dmarc_policy *policy_r)
+{
+	int i;
+
+	for (i = 0; i < ROUTE_DMARC_POLICIES; i++)
+		if (strcasecmp(route_dmarc_names[i], value) == 0) {
+			*policy_r = (enum route_dmarc_policy) i;
+			return 0;
+		}
+	ctl_eprintf("ispmailctl: dmarc must be default, honour or junk\n");
+	return -1;
+}
+
 /* ---- domains ---------------------------------------------------------- */
 
 static const char *
@@ -180,10 +189,12 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 				    "or no: %s\n", value);
 				rc = -1;
 			}
+		} else if (strcmp(buf_cstr(key), "dmarc") == 0) {
+			rc = ctl_dmarc_policy(value, &d->dmarc);
 		} else {
 			ctl_eprintf("ispmailctl: unknown domain setting "
 			    "\"%s\" (kind, target, relayhost, catchall, "
-			    "mailhost, archive)\n", buf_cstr(key));
+			    "mailhost, archive, dmarc)\n", buf_cstr(key));
 			rc = -1;
 		}
 	}
@@ -200,6 +211,8 @@ ctl_domain_apply(struct route_domain *d, int argc, char **argv)
 static void
 ctl_domain_print(const struct route_domain *d)
 {
+	size_t i;
+
 	ctl_printf("domain: %s\nkind: %s\n", d->name,
 	    ctl_domain_kind_name(d->kind));
 	if (d->alias_target != NULL)
@@ -212,6 +225,10 @@ ctl_domain_print(const struct route_domain *d)
 		ctl_printf("mailhost: %s\n", d->mail_host);
 	if (d->archive)
 		ctl_printf("archive: yes\n");
+	if (d->dmarc != ROUTE_DMARC_DEFAULT)
+		ctl_printf("dmarc: %s\n", route_dmarc_names[d->dmarc]);
+	for (i = 0; i < d->dkim_selector_count; i++)
+		ctl_printf("dkim: %s\n", d->dkim_selectors[i]);
 }
 
 static int
@@ -421,15 +438,7 @@ ctl_mailbox_apply(struct route_mailbox *m, int argc, char **argv)
 		} else if (strcmp(k, "class") == 0) {
 			ctl_replace(&m->outbound_class, value);
 		} else if (strcmp(k, "dmarc") == 0) {
-			n = ctl_enum(route_dmarc_names, ROUTE_DMARC_POLICIES,
-			    value);
-			if (n < 0) {
-				ctl_eprintf("ispmailctl: dmarc must be "
-				    "default, honour or junk\n");
-				rc = -1;
-			} else {
-				m->dmarc = (enum route_dmarc_policy) n;
-			}
+			rc = ctl_dmarc_policy(value, &m->dmarc);
 		} else if (strcmp(k, "alt") == 0) {
 			ctl_set_list(&m->alt_addresses, &m->alt_count, value);
 		} else if (strcmp(k, "forward") == 0) {

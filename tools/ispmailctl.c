@@ -40,7 +40,7 @@ static const struct ctl_command {
 	{ "relay", ctl_relay, "relay add|del|list ..." },
 	{ "auth", ctl_auth, "auth ADDRESS" },
 	{ "route", ctl_route, "route ADDRESS ..." },
-	{ "dkim", ctl_dkim, "dkim keygen|rotate|show DOMAIN ..." },
+	{ "dkim", ctl_dkim, "dkim keygen|rotate|show|migrate DOMAIN ..." },
 	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
 	{ "quarantine", ctl_quarantine, "quarantine list|show|release|delete ..." },
 	{ "archive", ctl_archive, "archive verify|search|export|seal|expire ..." },

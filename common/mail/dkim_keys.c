@@ -126,16 +126,30 @@ dkim_keys_clear(struct dkim_keyset *set)
 {
 	size_t i;
 
-	for (i = 0; i < set->count; i++)
+	for (i = 0; i < set->count; i++) {
 		free(set->keys[i].selector);
+		free(set->keys[i].file);
+	}
 	set->count = 0;
+}
+
+/* A Unix time field: 0 or more; -1 malformed. */
+static int
+dkim_parse_time(const char *text, long long *time_r)
+{
+	char *end;
+
+	errno = 0;
+	*time_r = strtoll(text, &end, 10);
+	return errno != 0 || end == text || *end != '\0' || *time_r < 0 ?
+	    -1 : 0;
 }
 
 /* One "selector type start retire" line; -1 malformed. */
 static int
 dkim_keys_parse_line(char *line, struct dkim_key *key)
 {
-	char *fields[4], *save = NULL, *tok, *end;
+	char *fields[4], *save = NULL, *tok;
 	long long start, retire;
 	int n = 0;
 
@@ -146,19 +160,106 @@ dkim_keys_parse_line(char *line, struct dkim_key *key)
 		fields[n++] = tok;
 	}
 	if (n != 4 || !dkim_selector_valid(fields[0]) ||
-	    dkim_key_type_parse(fields[1], &key->type) < 0)
-		return -1;
-	errno = 0;
-	start = strtoll(fields[2], &end, 10);
-	if (errno != 0 || *end != '\0' || start < 0)
-		return -1;
-	retire = strtoll(fields[3], &end, 10);
-	if (errno != 0 || *end != '\0' || retire < 0)
+	    dkim_key_type_parse(fields[1], &key->type) < 0 ||
+	    dkim_parse_time(fields[2], &start) < 0 ||
+	    dkim_parse_time(fields[3], &retire) < 0)
 		return -1;
 	key->selector = xstrdup(fields[0]);
 	key->start = start;
 	key->retire = retire;
+	key->file = NULL;
 	return 0;
+}
+
+int
+dkim_key_file_valid(const char *file)
+{
+	size_t n = 0, component = 0;
+	const char *c;
+
+	for (c = file; *c != '\0'; c++, n++) {
+		if (*c == '/') {
+			/* "." and ".." components: no way out of DIR. */
+			if ((component == 1 && c[-1] == '.') ||
+			    (component == 2 && c[-1] == '.' && c[-2] == '.'))
+				return 0;
+			if (component == 0 && c != file)
+				return 0;
+			component = 0;
+			continue;
+		}
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' ||
+		    *c == '-' || *c == '+'))
+			return 0;
+		component++;
+	}
+	if (component == 0 || (component == 1 && c[-1] == '.') ||
+	    (component == 2 && c[-1] == '.' && c[-2] == '.'))
+		return 0;
+	return n <= DKIM_KEY_FILE_MAX;
+}
+
+int
+dkim_key_parse(const char *value, struct dkim_key *key, char **error_r)
+{
+	char *copy, *fields[5], *p;
+	const char *why = NULL;
+	int n = 0;
+
+	memset(key, 0, sizeof(*key));
+	if (strlen(value) > DKIM_KEY_FILE_MAX + 128) {
+		*error_r = xasprintf("DKIM key \"%.64s...\": too long", value);
+		return -1;
+	}
+	copy = xstrdup(value);
+	for (p = copy; n < 5; n++) {
+		fields[n] = p;
+		if ((p = strchr(p, ':')) == NULL) {
+			n++;
+			break;
+		}
+		*p++ = '\0';
+	}
+	if (p != NULL || (n != 3 && n != 5))
+		why = "expected SELECTOR:TYPE:FILE[:START:RETIRE]";
+	else if (!dkim_selector_valid(fields[0]))
+		why = "the selector is not one DNS label";
+	else if (dkim_key_type_parse(fields[1], &key->type) < 0)
+		why = "the type is neither rsa nor ed25519";
+	else if (!dkim_key_file_valid(fields[2]))
+		why = "the key file is not a plain path";
+	else if (n == 5 && (dkim_parse_time(fields[3], &key->start) < 0 ||
+	    dkim_parse_time(fields[4], &key->retire) < 0))
+		why = "start and retire are Unix times";
+	if (why != NULL) {
+		*error_r = xasprintf("DKIM key \"%s\": %s", value, why);
+		free(copy);
+		return -1;
+	}
+	key->selector = xstrdup(fields[0]);
+	key->file = xstrdup(fields[2]);
+	free(copy);
+	return 0;
+}
+
+char *
+dkim_key_format(const struct dkim_key *key)
+{
+	return xasprintf("%s:%s:%s:%lld:%lld", key->selector,
+	    dkim_key_type_name(key->type), key->file, key->start,
+	    key->retire);
+}
+
+char *
+dkim_key_file_path(const char *dir, const char *domain,
+	const struct dkim_key *key)
+{
+	if (key->file == NULL)
+		return dkim_key_path(dir, domain, key->selector);
+	if (key->file[0] == '/')
+		return xstrdup(key->file);
+	return xasprintf("%s/%s", dir, key->file);
 }
 
 int

@@ -12,6 +12,15 @@
  * time, so the new record has reached every cache before mail carries
  * it (ispmail-dkim(5)).
  *
+ * The routing directory names a domain's keys in its domain record
+ * (dkim_domain.h), one value a key in the same fields and a key file:
+ *
+ *     SELECTOR:TYPE:FILE:START:RETIRE
+ *
+ * FILE relative (under DIR, as ispmailctl writes DOMAIN/SELECTOR.key)
+ * or absolute; 1..DKIM_KEY_FILE_MAX of [A-Za-z0-9._+/-], no "." or ".."
+ * component.  ":START:RETIRE" may be left out (0:0).
+ *
  * Limits: DKIM_KEYS_MAX lines, DKIM_KEYS_FILE_MAX bytes a file; a
  * selector is 1..63 of [A-Za-z0-9-] (one DNS label).  Files are opened
  * without following symlinks.
@@ -23,6 +32,7 @@
 
 #define DKIM_KEYS_MAX 32
 #define DKIM_KEYS_FILE_MAX 65536
+#define DKIM_KEY_FILE_MAX 1024
 
 enum dkim_key_type { DKIM_KEY_RSA, DKIM_KEY_ED25519 };
 
@@ -32,6 +42,8 @@ struct dkim_key {
 	enum dkim_key_type type;
 	long long start;		/* signs from then */
 	long long retire;		/* until then; 0: no end */
+	char *file;			/* as the record names it; NULL:
+					   DIR/DOMAIN/SELECTOR.key */
 };
 
 struct dkim_keyset {
@@ -46,6 +58,22 @@ int dkim_key_type_parse(const char *name, enum dkim_key_type *type_r);
 int dkim_selector_valid(const char *selector);
 /* 1 when domain is a plausible domain name (LDH labels, dots), else 0. */
 int dkim_domain_valid(const char *domain);
+
+/* 1 when file is a key file name a record may hold (above), else 0. */
+int dkim_key_file_valid(const char *file);
+/*
+ * Parse one record value "SELECTOR:TYPE:FILE[:START:RETIRE]" into *key
+ * (caller clears it with the set).  0; -1 with *error_r.
+ */
+int dkim_key_parse(const char *value, struct dkim_key *key, char **error_r);
+/* The record value of key, whose file is set (caller frees). */
+char *dkim_key_format(const struct dkim_key *key);
+/*
+ * The path of key's file: an absolute file as it is, a relative one
+ * under dir, none DIR/DOMAIN/SELECTOR.key (caller frees).
+ */
+char *dkim_key_file_path(const char *dir, const char *domain,
+	const struct dkim_key *key);
 
 /*
  * Read DIR/DOMAIN/selectors into *set.  1 read; 0 no such file (the

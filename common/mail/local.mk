@@ -13,7 +13,8 @@ common_libispmail_a_SOURCES += \
 	common/mail/mime_imap_section.c \
 	common/mail/mime_decode.c common/mail/mime_decode.h \
 	common/mail/srs.c common/mail/srs.h \
-	common/mail/dkim_keys.c common/mail/dkim_keys.h
+	common/mail/dkim_keys.c common/mail/dkim_keys.h \
+	common/mail/dkim_domain.c common/mail/dkim_domain.h
 check_PROGRAMS += tests/unit/check_mime tests/unit/check_srs \
 	tests/unit/check_mime_decode tests/unit/check_xtext \
 	tests/unit/check_smtp_syntax
@@ -40,6 +41,11 @@ TESTS += tests/unit/check_dkim_keys
 tests_unit_check_dkim_keys_SOURCES = tests/unit/check_dkim_keys.c
 tests_unit_check_dkim_keys_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_dkim_keys_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/check_dkim_domain
+TESTS += tests/unit/check_dkim_domain
+tests_unit_check_dkim_domain_SOURCES = tests/unit/check_dkim_domain.c
+tests_unit_check_dkim_domain_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dkim_domain_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \
 	common/mail/header_value.c common/mail/header_value.h
 check_PROGRAMS += tests/unit/check_header_value

@@ -197,6 +197,7 @@ route_domain_free(struct route_domain **dp)
 	free(d->relay_host);
 	free(d->catchall);
 	free(d->mail_host);
+	route_strv_free(&d->dkim_selectors, d->dkim_selector_count);
 	xfree(*dp);
 }
 
@@ -212,6 +213,10 @@ route_domain_dup(const struct route_domain *d)
 	copy->catchall = route_strdup_null(d->catchall);
 	copy->mail_host = route_strdup_null(d->mail_host);
 	copy->archive = d->archive;
+	copy->dmarc = d->dmarc;
+	copy->dkim_selectors = route_strv_dup(d->dkim_selectors,
+	    d->dkim_selector_count);
+	copy->dkim_selector_count = d->dkim_selector_count;
 	return copy;
 }
 

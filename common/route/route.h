@@ -33,6 +33,18 @@ enum route_domain_kind {
 	ROUTE_DOMAIN_ALIAS,	/* every address maps to target_domain */
 };
 
+/* What a DMARC p=reject failure does to a recipient's copy (smtpd(8)). */
+enum route_dmarc_policy {
+	ROUTE_DMARC_DEFAULT = 0,	/* a mailbox: its domain's; a
+					   domain: smtpd_dmarc_reject_policy
+					   and smtpd_dmarc_junk_domains */
+	ROUTE_DMARC_HONOUR,		/* 550 5.7.1 at the end of DATA */
+	ROUTE_DMARC_JUNK,		/* accepted into the Junk folder */
+};
+#define ROUTE_DMARC_POLICIES 3
+/* "default", "honour", "junk": the file and LDAP spelling. */
+extern const char *const route_dmarc_names[ROUTE_DMARC_POLICIES];
+
 struct route_domain {
 	char *name;			/* lower case */
 	enum route_domain_kind kind;
@@ -41,6 +53,12 @@ struct route_domain {
 	char *catchall;			/* address for unknown users, or NULL */
 	char *mail_host;		/* LOCAL: default store host, or NULL */
 	int archive;			/* LOCAL: archive every mailbox's mail */
+	enum route_dmarc_policy dmarc;	/* its mailboxes' default */
+	char **dkim_selectors;		/* DKIM signing keys, one
+					   "SELECTOR:TYPE:FILE:START:RETIRE"
+					   each (dkim_domain.h); checked
+					   where used */
+	size_t dkim_selector_count;
 };
 
 enum route_state {
@@ -58,16 +76,6 @@ enum route_filter_policy {
 	ROUTE_FILTER_AGGRESSIVE,
 };
 
-/* What a DMARC p=reject failure does to a recipient's copy (smtpd(8)). */
-enum route_dmarc_policy {
-	ROUTE_DMARC_DEFAULT = 0,	/* smtpd_dmarc_reject_policy and
-					   smtpd_dmarc_junk_domains decide */
-	ROUTE_DMARC_HONOUR,		/* 550 5.7.1 at the end of DATA */
-	ROUTE_DMARC_JUNK,		/* accepted into the Junk folder */
-};
-#define ROUTE_DMARC_POLICIES 3
-/* "default", "honour", "junk": the file and LDAP spelling. */
-extern const char *const route_dmarc_names[ROUTE_DMARC_POLICIES];
 
 struct route_mailbox {
 	char *address;			/* canonical, normalised */

@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "dkim_keys.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -185,102 +186,6 @@ rf_once(struct rf_parser *p, unsigned *seen, unsigned bit, const char *name)
 }
 
 static int
-rf_parse_domain(struct rf_parser *p)
-{
-	static const char *const names[] = {
-		"catchall", "mailhost", "relayhost", "target", "archive",
-	};
-	struct route_domain *d;
-	const char *raw = NULL;
-	char *value = NULL;
-	struct rf_entry *old;
-	unsigned seen = 0, n;
-	size_t i, len = 0;
-	int rc;
-
-	if (p->token_count < 3)
-		return rf_bad(p, "expected: domain NAME local|relay|alias "
-		    "[name=value...]");
-	d = xcalloc(1, sizeof(*d));
-	if (rf_domain_name(p, p->tokens[1], strlen(p->tokens[1]),
-	    &d->name) < 0)
-		goto fail;
-	if (strcmp(p->tokens[2], "local") == 0)
-		d->kind = ROUTE_DOMAIN_LOCAL;
-	else if (strcmp(p->tokens[2], "relay") == 0)
-		d->kind = ROUTE_DOMAIN_RELAY;
-	else if (strcmp(p->tokens[2], "alias") == 0)
-		d->kind = ROUTE_DOMAIN_ALIAS;
-	else {
-		rf_bad(p, "domain %s: kind must be local, relay or alias, "
-		    "not \"%s\"", d->name, p->tokens[2]);
-		goto fail;
-	}
-	for (i = 3; i < p->token_count; i++) {
-		if (rf_attribute(p, p->tokens[i], "domain", d->name, &len,
-		    &raw) < 0)
-			goto fail;
-		for (n = 0; n < sizeof(names) / sizeof(names[0]); n++)
-			if (rf_is(p->tokens[i], len, names[n]))
-				break;
-		if (n == sizeof(names) / sizeof(names[0])) {
-			rf_bad(p, "domain %s: unknown attribute \"%.*s\" "
-			    "(catchall, mailhost, relayhost, target, archive)",
-			    d->name, (int) len, p->tokens[i]);
-			goto fail;
-		}
-		if (rf_once(p, &seen, n, names[n]) < 0)
-			goto fail;
-		if (n == 0) {
-			if (rf_address(p, raw, strlen(raw), 0, "catchall",
-			    &d->catchall) < 0)
-				goto fail;
-		} else if (n == 3) {
-			if (rf_domain_name(p, raw, strlen(raw),
-			    &d->alias_target) < 0)
-				goto fail;
-		} else if (n == 4) {
-			if (rf_decode(p, raw, strlen(raw), &value) < 0)
-				goto fail;
-			rc = params_parse_bool(value, &d->archive);
-			xfree(value);
-			if (rc < 0) {
-				rf_bad(p, "domain %s: archive must be yes or "
-				    "no", d->name);
-				goto fail;
-			}
-		} else {
-			if (rf_decode(p, raw, strlen(raw), &value) < 0)
-				goto fail;
-			if (n == 1)
-				d->mail_host = value;
-			else
-				d->relay_host = value;
-			value = NULL;
-		}
-	}
-	if (d->kind == ROUTE_DOMAIN_ALIAS && d->alias_target == NULL) {
-		rf_bad(p, "alias domain %s needs target=DOMAIN", d->name);
-		goto fail;
-	}
-	if (d->kind == ROUTE_DOMAIN_ALIAS
-	    && strcmp(d->alias_target, d->name) == 0) {
-		rf_bad(p, "alias domain %s points to itself", d->name);
-		goto fail;
-	}
-	if ((old = rf_find(&p->map->domains, d->name)) != NULL) {
-		rf_bad(p, "domain %s again (first on line %u)", d->name,
-		    old->line);
-		goto fail;
-	}
-	(void) rf_add(&p->map->domains, xstrdup(d->name), d, p->line);
-	return 0;
-fail:
-	route_domain_free(&d);
-	return -1;
-}
-
-static int
 rf_parse_score(struct rf_parser *p, const char *raw, double *score_r)
 {
 	char *end;
@@ -307,6 +212,160 @@ rf_parse_enum(struct rf_parser *p, const char *raw,
 	return rf_bad(p, "bad %s \"%s\" (%s, %s, %s%s%s)", what, raw,
 	    names[0], names[1], names[2], count > 3 ? ", " : "",
 	    count > 3 ? names[3] : "");
+}
+
+/* A domain's dkim= list: each value checked, at most DKIM_KEYS_MAX. */
+static int
+rf_domain_dkim(struct rf_parser *p, struct route_domain *d, const char *raw)
+{
+	struct dkim_key key;
+	const char *item, *comma;
+	char *value, *why = NULL;
+
+	for (item = raw;; item = comma + 1) {
+		comma = strchr(item, ',');
+		if (comma == NULL)
+			comma = item + strlen(item);
+		if (comma > item) {
+			if (d->dkim_selector_count == DKIM_KEYS_MAX)
+				return rf_bad(p, "domain %s: more than %d DKIM "
+				    "keys", d->name, DKIM_KEYS_MAX);
+			if (rf_decode(p, item, (size_t) (comma - item),
+			    &value) < 0)
+				return -1;
+			if (dkim_key_parse(value, &key, &why) < 0) {
+				rf_bad(p, "domain %s: %s", d->name, why);
+				free(why);
+				free(value);
+				return -1;
+			}
+			free(key.selector);
+			free(key.file);
+			d->dkim_selectors = xreallocarray(d->dkim_selectors,
+			    d->dkim_selector_count + 2, sizeof(char *));
+			d->dkim_selectors[d->dkim_selector_count++] = value;
+			d->dkim_selectors[d->dkim_selector_count] = NULL;
+		}
+		if (*comma == '\0')
+			return 0;
+	}
+}
+
+static int
+rf_parse_domain(struct rf_parser *p)
+{
+	enum {
+		D_CATCHALL, D_MAILHOST, D_RELAYHOST, D_TARGET, D_ARCHIVE,
+		D_DMARC, D_DKIM, D_COUNT
+	};
+	static const char *const names[D_COUNT] = {
+		"catchall", "mailhost", "relayhost", "target", "archive",
+		"dmarc", "dkim",
+	};
+	struct route_domain *d;
+	const char *raw = NULL;
+	char *value = NULL;
+	struct rf_entry *old;
+	unsigned seen = 0, n;
+	size_t i, len = 0;
+	int rc, num = 0;
+
+	if (p->token_count < 3)
+		return rf_bad(p, "expected: domain NAME local|relay|alias "
+		    "[name=value...]");
+	d = xcalloc(1, sizeof(*d));
+	if (rf_domain_name(p, p->tokens[1], strlen(p->tokens[1]),
+	    &d->name) < 0)
+		goto fail;
+	if (strcmp(p->tokens[2], "local") == 0)
+		d->kind = ROUTE_DOMAIN_LOCAL;
+	else if (strcmp(p->tokens[2], "relay") == 0)
+		d->kind = ROUTE_DOMAIN_RELAY;
+	else if (strcmp(p->tokens[2], "alias") == 0)
+		d->kind = ROUTE_DOMAIN_ALIAS;
+	else {
+		rf_bad(p, "domain %s: kind must be local, relay or alias, "
+		    "not \"%s\"", d->name, p->tokens[2]);
+		goto fail;
+	}
+	for (i = 3; i < p->token_count; i++) {
+		if (rf_attribute(p, p->tokens[i], "domain", d->name, &len,
+		    &raw) < 0)
+			goto fail;
+		for (n = 0; n < D_COUNT; n++)
+			if (rf_is(p->tokens[i], len, names[n]))
+				break;
+		if (n == D_COUNT) {
+			rf_bad(p, "domain %s: unknown attribute \"%.*s\" "
+			    "(catchall, mailhost, relayhost, target, archive, "
+			    "dmarc, dkim)", d->name, (int) len, p->tokens[i]);
+			goto fail;
+		}
+		if (rf_once(p, &seen, n, names[n]) < 0)
+			goto fail;
+		if (n == D_DKIM) {
+			if (rf_domain_dkim(p, d, raw) < 0)
+				goto fail;
+			continue;
+		}
+		if (n == D_CATCHALL) {
+			if (rf_address(p, raw, strlen(raw), 0, "catchall",
+			    &d->catchall) < 0)
+				goto fail;
+			continue;
+		}
+		if (n == D_TARGET) {
+			if (rf_domain_name(p, raw, strlen(raw),
+			    &d->alias_target) < 0)
+				goto fail;
+			continue;
+		}
+		if (rf_decode(p, raw, strlen(raw), &value) < 0)
+			goto fail;
+		if (n == D_ARCHIVE) {
+			rc = params_parse_bool(value, &d->archive);
+			xfree(value);
+			if (rc < 0) {
+				rf_bad(p, "domain %s: archive must be yes or "
+				    "no", d->name);
+				goto fail;
+			}
+		} else if (n == D_DMARC) {
+			rc = rf_parse_enum(p, value, route_dmarc_names,
+			    ROUTE_DMARC_POLICIES, "dmarc", &num);
+			xfree(value);
+			if (rc < 0)
+				goto fail;
+			d->dmarc = (enum route_dmarc_policy) num;
+		} else {
+			if (n == D_MAILHOST)
+				d->mail_host = value;
+			else
+				d->relay_host = value;
+			value = NULL;
+		}
+	}
+	if (d->dkim_selectors == NULL)
+		d->dkim_selectors = xcalloc(1, sizeof(char *));
+	if (d->kind == ROUTE_DOMAIN_ALIAS && d->alias_target == NULL) {
+		rf_bad(p, "alias domain %s needs target=DOMAIN", d->name);
+		goto fail;
+	}
+	if (d->kind == ROUTE_DOMAIN_ALIAS
+	    && strcmp(d->alias_target, d->name) == 0) {
+		rf_bad(p, "alias domain %s points to itself", d->name);
+		goto fail;
+	}
+	if ((old = rf_find(&p->map->domains, d->name)) != NULL) {
+		rf_bad(p, "domain %s again (first on line %u)", d->name,
+		    old->line);
+		goto fail;
+	}
+	(void) rf_add(&p->map->domains, xstrdup(d->name), d, p->line);
+	return 0;
+fail:
+	route_domain_free(&d);
+	return -1;
 }
 
 const char *const rf_state_names[] = {

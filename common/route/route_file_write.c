@@ -122,6 +122,9 @@ rf_write_domain(FILE *out, const struct route_domain *d)
 	rf_put_attr(out, "catchall", d->catchall);
 	if (d->archive)
 		fputs(" archive=yes", out);
+	if (d->dmarc != ROUTE_DMARC_DEFAULT)
+		fprintf(out, " dmarc=%s", route_dmarc_names[d->dmarc]);
+	rf_put_list(out, "dkim", d->dkim_selectors, d->dkim_selector_count);
 	putc('\n', out);
 }
 

@@ -229,7 +229,7 @@ route_ldap_close(void *backend)
 static const char *const route_ldap_domain_attrs[] = {
 	"ispmailDomainName", "ispmailDomainKind", "ispmailDomainTarget",
 	"ispmailRelayHost", "ispmailCatchAll", "mailHost", "ispmailArchive",
-	NULL
+	"ispmailDmarcPolicy", "ispmailDkimSelector", NULL
 };
 static const char *const route_ldap_mailbox_attrs[] = {
 	"mail", "mailLocalAddress", "mailHost", "ispmailStorePath",
@@ -544,7 +544,7 @@ static const char *const route_ldap_any_attrs[] = {
 	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
 	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
 	"ispmailForwardKeepCopy", "ispmailAliasTarget",
-	"ispmailDmarcPolicy", NULL
+	"ispmailDmarcPolicy", "ispmailDkimSelector", NULL
 };
 
 /*

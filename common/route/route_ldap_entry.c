@@ -348,7 +348,7 @@ route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	struct route_domain **domain_r, char **error_r)
 {
 	struct route_domain *d = xcalloc(1, sizeof(*d));
-	int kind = 0;
+	int kind = 0, dmarc = 0;
 
 	if (route_ldap_value(ld, entry, "ispmailDomainName", &d->name,
 	    error_r) <= 0
@@ -363,7 +363,13 @@ route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	    || route_ldap_value(ld, entry, "mailHost", &d->mail_host,
 	    error_r) < 0
 	    || route_ldap_bool(ld, entry, "ispmailArchive", &d->archive,
-	    error_r) < 0)
+	    error_r) < 0
+	    || route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
+	    route_dmarc_names, ROUTE_DMARC_POLICIES, ROUTE_DMARC_DEFAULT,
+	    &dmarc, error_r) < 0
+	    /* Checked where used: a bad key fails signing, not routing. */
+	    || route_ldap_values(ld, entry, "ispmailDkimSelector",
+	    &d->dkim_selectors, &d->dkim_selector_count, error_r) < 0)
 		goto bad;
 	if (kind == 0) {
 		*error_r = route_ldap_entry_error(ld, entry,
@@ -371,6 +377,7 @@ route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 		goto bad;
 	}
 	d->kind = (enum route_domain_kind) kind;
+	d->dmarc = (enum route_dmarc_policy) dmarc;
 	route_ldap_lower(d->name);
 	if (d->alias_target != NULL)
 		route_ldap_lower(d->alias_target);

@@ -243,6 +243,11 @@ route_ldap_fill_domain(struct route_ldap_mods *ml, const void *record)
 	route_ldap_mods_str(ml, "mailHost", d->mail_host);
 	/* Absent when off: entries made with an older schema still work. */
 	route_ldap_mods_str(ml, "ispmailArchive", d->archive ? "TRUE" : NULL);
+	route_ldap_mods_str(ml, "ispmailDmarcPolicy",
+	    d->dmarc != ROUTE_DMARC_DEFAULT ? route_dmarc_names[d->dmarc] :
+	    NULL);
+	route_ldap_mods_list(ml, "ispmailDkimSelector", d->dkim_selectors,
+	    d->dkim_selector_count);
 }
 
 static void

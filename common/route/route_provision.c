@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dkim_domain.h"
 #include "route.h"
 #include "route_backend.h"
 #include "xalloc.h"
@@ -109,6 +110,26 @@ route_domain_check_empty(struct route *r, const char *name,
 	return 0;
 }
 
+/* The domain's DMARC policy and DKIM keys are well-formed: 0 / -1. */
+static int
+route_domain_check_policy(const struct route_domain *d, char **error_r)
+{
+	struct dkim_keyset set;
+	char *error = NULL;
+
+	if ((unsigned) d->dmarc >= ROUTE_DMARC_POLICIES)
+		return route_fail(error_r, -1, "domain %s: unknown dmarc "
+		    "policy %d", d->name, (int) d->dmarc);
+	if (dkim_keys_from_record(d, &set, &error) < 0) {
+		(void) route_fail(error_r, -1, "domain %s: %s", d->name,
+		    error);
+		free(error);
+		return -1;
+	}
+	dkim_keys_clear(&set);
+	return 0;
+}
+
 int
 route_domain_put(struct route *r, const struct route_domain *domain,
 	int create_only, char **error_r)
@@ -160,6 +181,8 @@ route_domain_put(struct route *r, const struct route_domain *domain,
 			goto out;
 		}
 	}
+	if (route_domain_check_policy(d, error_r) < 0)
+		goto out;
 	if (d->catchall != NULL) {
 		if (route_normalize(r, domain->catchall, &norm, &error) < 0) {
 			(void) route_fail(error_r, -1, "domain %s: invalid "

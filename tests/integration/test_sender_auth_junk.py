@@ -133,3 +133,44 @@ def test_reject_per_mailbox_policy(system):
     assert code == 250, (code, text)
     mailutil.wait_messages(system, "alice@example.test", 2, folder="Junk")
     assert mailutil.maildir_messages(system, "alice@example.test") == []
+
+
+def test_domain_policy_between_mailbox_and_parameters(system):
+    """The domain record's dmarc= (ispmail-routes(5)) decides for its
+    mailboxes whose own value is default; a mailbox's value wins over
+    it, and it wins over smtpd_dmarc_reject_policy."""
+    ctl_ok(system, "domain", "set", "example.test", "dmarc=junk")
+    assert "dmarc: junk" in ctl_ok(system, "domain", "show",
+                                   "example.test").stdout
+    bad = system.ctl("domain", "set", "example.test", "dmarc=maybe")
+    assert bad.returncode != 0 and "dmarc must be" in bad.stderr
+    system.start()
+    code, text = send(system, "service@bank.test", ["alice@example.test"],
+                      "domain junk")
+    assert code == 250, text
+    [junk] = mailutil.wait_messages(system, "alice@example.test", 1,
+                                    folder="Junk")
+    assert b"dmarc=fail (p=reject) header.from=bank.test" in junk
+    # bob's own honour wins over the domain's junk.
+    ctl_ok(system, "mailbox", "set", "bob@example.test", "dmarc=honour")
+    code, text = send(system, "service@bank.test", ["bob@example.test"],
+                      "bob honours")
+    assert code == 550 and text.startswith("5.7.1 "), (code, text)
+    # The domain's honour wins over the parameter's junk.
+    ctl_ok(system, "domain", "set", "example.test", "dmarc=honour")
+    system.params["smtpd_dmarc_reject_policy"] = "junk"
+    system.write_main_conf()
+    system.reload()
+    code, text = send(system, "service@bank.test", ["alice@example.test"],
+                      "domain honours")
+    assert code == 550, (code, text)
+    # default: the parameter decides again; quarantine is Junk anyway.
+    ctl_ok(system, "domain", "set", "example.test", "dmarc=default")
+    code, text = send(system, "service@bank.test", ["alice@example.test"],
+                      "parameter junk")
+    assert code == 250, (code, text)
+    code, text = send(system, "news@shop.test", ["alice@example.test"],
+                      "sale")
+    assert code == 250, (code, text)
+    mailutil.wait_messages(system, "alice@example.test", 3, folder="Junk")
+    assert mailutil.maildir_messages(system, "alice@example.test") == []

@@ -161,6 +161,76 @@ START_TEST(test_symlink_refused)
 }
 END_TEST
 
+/* A record value: parsed, formatted back, its file's path. */
+START_TEST(test_record_value)
+{
+	static const struct {
+		const char *value, *formatted, *path;
+	} cases[] = {
+		{ "s1:rsa:ex.test/s1.key", "s1:rsa:ex.test/s1.key:0:0",
+		  "DIR/ex.test/s1.key" },
+		{ "e-1:ed25519:/srv/k/e+1.pem:10:20",
+		  "e-1:ed25519:/srv/k/e+1.pem:10:20", "/srv/k/e+1.pem" },
+		{ "x:rsa:.hidden_key:0:5", "x:rsa:.hidden_key:0:5",
+		  "DIR/.hidden_key" },
+	};
+	static const char *bad[] = {
+		"", "s1", "s1:rsa:f:", "s1:rsa:f:1:", "s1:rsa:f::1", "s1::f",
+		"s1:rsa:a b", "s1:rsa:..", "s1:rsa:.", "s1:rsa:./a",
+		"s1:rsa:a:b:c:d", "s1:rsa:f:0x10:0", "s1:rsa:f:1 :0",
+	};
+	struct dkim_key key;
+	char *error = NULL, *text, *path, *long_file;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(dkim_key_parse(cases[i].value, &key, &error) ==
+		    0, "%s: %s", cases[i].value, error);
+		text = dkim_key_format(&key);
+		ck_assert_str_eq(text, cases[i].formatted);
+		free(text);
+		path = dkim_key_file_path("DIR", "ex.test", &key);
+		ck_assert_str_eq(path, cases[i].path);
+		free(path);
+		free(key.selector);
+		free(key.file);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(dkim_key_parse(bad[i], &key, &error) == -1,
+		    "accepted \"%s\"", bad[i]);
+		ck_assert_ptr_null(key.selector);
+		ck_assert_ptr_nonnull(error);
+		free(error);
+		error = NULL;
+	}
+	/* A selectors-file key (no file): DIR/DOMAIN/SELECTOR.key. */
+	key.selector = xstrdup("old");
+	key.file = NULL;
+	path = dkim_key_file_path("DIR", "ex.test", &key);
+	ck_assert_str_eq(path, "DIR/ex.test/old.key");
+	free(path);
+	free(key.selector);
+	/* The file name's cap, and over-long values. */
+	long_file = xmalloc(DKIM_KEY_FILE_MAX + 2);
+	memset(long_file, 'k', DKIM_KEY_FILE_MAX + 1);
+	long_file[DKIM_KEY_FILE_MAX + 1] = '\0';
+	ck_assert_int_eq(dkim_key_file_valid(long_file), 0);
+	long_file[DKIM_KEY_FILE_MAX] = '\0';
+	ck_assert_int_eq(dkim_key_file_valid(long_file), 1);
+	text = xasprintf("s:rsa:%s:0:0", long_file);
+	ck_assert_int_eq(dkim_key_parse(text, &key, &error), 0);
+	free(key.selector);
+	free(key.file);
+	free(text);
+	text = xasprintf("s:rsa:%s%s:0:0", long_file, long_file);
+	ck_assert_int_eq(dkim_key_parse(text, &key, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "too long"));
+	free(error);
+	free(text);
+	free(long_file);
+}
+END_TEST
+
 static Suite *
 dkim_keys_suite(void)
 {
@@ -173,6 +243,7 @@ dkim_keys_suite(void)
 	tcase_add_test(tc, test_rotation_window);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_symlink_refused);
+	tcase_add_test(tc, test_record_value);
 	suite_add_tcase(s, tc);
 	return s;
 }
