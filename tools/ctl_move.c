@@ -33,6 +33,7 @@
 #include "params.h"
 #include "route.h"
 #include "store.h"
+#include "store_mark.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -383,6 +384,24 @@ move_guard_end(pid_t pid, int fd)
 	(void) waitpid(pid, NULL, 0);
 }
 
+/*
+ * The mark in the source's store (store_mark.h, imapd's XMOVING): set,
+ * it holds for mailbox_move_timeout and imapd answers once the
+ * deliveries that could miss it have landed; set 0 clears it.
+ */
+static int
+move_source_mark(struct move_job *job, int set, char **error_r)
+{
+	if (!job->xmoving)
+		return 0;
+	if (set)
+		return move_imap_cmd(job->imap, NULL, NULL, error_r,
+		    "XMOVING SET %lld", var_mailbox_move_timeout) == 1 ?
+		    0 : -1;
+	return move_imap_cmd(job->imap, NULL, NULL, error_r,
+	    "XMOVING CLEAR") == 1 ? 0 : -1;
+}
+
 /* Empty the source over the still open session (--remove-source). */
 static int
 move_remove_source(struct move_job *job, char **error_r)
@@ -477,7 +496,8 @@ move_run(struct route *r, const char *address, const char *to,
 	enum route_state state;
 	int rc, marked = 0, pass, guard_fd = -1, tries;
 	pid_t guard = -1;
-	int64_t mark_ms = 0;
+	int64_t mark_ms = 0, t_marked = 0, t_synced = 0, t_switch = 0;
+	int64_t ms_pass = 0, ms_verify = 0;
 	size_t changes, i;
 	struct maildir_quota quota;
 
@@ -521,6 +541,13 @@ move_run(struct route *r, const char *address, const char *to,
 		rc = 1;
 		goto out;
 	}
+	/* A mark left here when the mailbox moved away once. */
+	if (store_mark_clear(root, &error) < 0) {
+		ctl_eprintf("ispmailctl: %s\n", error);
+		free(error);
+		rc = 1;
+		goto out;
+	}
 	rc = move_state_load(root, m->address, &job.folders,
 	    &job.folder_count, &error);
 	if (rc < 0)
@@ -550,6 +577,14 @@ move_run(struct route *r, const char *address, const char *to,
 	    &error) < 0)
 		goto fail;
 	job.condstore = move_imap_has_cap(job.imap, "CONDSTORE");
+	/* A killed run's mark: the mailbox is active on the source. */
+	job.xmoving = move_imap_has_cap(job.imap, "XMOVING");
+	if (move_source_mark(&job, 0, &error) < 0)
+		goto fail;
+	if (!job.xmoving)
+		move_progress_phase(job.progress, "warning: %s has no XMOVING "
+		    "(an older imapd): a delivery in progress at the mark may "
+		    "land there after the final pass", source);
 	if (move_imap_has_cap(job.imap, "QRESYNC") &&
 	    move_imap_cmd(job.imap, NULL, NULL, &error,
 	    "ENABLE QRESYNC") == 1) {
@@ -587,18 +622,26 @@ move_run(struct route *r, const char *address, const char *to,
 	    &error) < 0)
 		goto fail;
 	marked = 1;
+	if (move_source_mark(&job, 1, &error) < 0)
+		goto fail;
 	/*
 	 * The final pass.  A delivery whose RCPT was accepted before the
 	 * mark may still land on the source: the verification sees it (the
 	 * counts differ) and the final pass runs again, at most 3 times.
 	 */
+	t_marked = stream_clock_ms();
 	for (tries = 1;; tries++) {
+		int64_t t0 = stream_clock_ms();
+
 		if (move_pass(&job, &changes, &error) < 0)
 			goto fail;
+		ms_pass += stream_clock_ms() - t0;
+		t0 = stream_clock_ms();
 		for (i = 0; i < job.folder_count; i++)
 			if (move_verify_folder(&job, &job.folders[i],
 			    &error) < 0)
 				break;
+		ms_verify += stream_clock_ms() - t0;
 		if (i == job.folder_count)
 			break;
 		if (tries == 3) {
@@ -611,10 +654,20 @@ move_run(struct route *r, const char *address, const char *to,
 		free(error);
 		error = NULL;
 	}
+	/* Past the lease the mark no longer holds deliveries back. */
+	if (job.xmoving && stream_clock_ms() - mark_ms >=
+	    var_mailbox_move_timeout * 1000) {
+		error = xasprintf("the final phase took longer than "
+		    "mailbox_move_timeout (%llds)", var_mailbox_move_timeout);
+		goto fail;
+	}
 	/* maildirsize counted nothing copied: count the files. */
+	t_synced = stream_clock_ms();
 	if (maildir_quota_recalc(root, m->quota, 0, &quota, &error) < 0 ||
-	    move_sync_fs(root, &error) < 0 ||
-	    move_route_set(r, m->address, state, to, root, &error) < 0)
+	    move_sync_fs(root, &error) < 0)
+		goto fail;
+	t_switch = stream_clock_ms();
+	if (move_route_set(r, m->address, state, to, root, &error) < 0)
 		goto fail;
 	marked = 0;
 	move_guard_end(guard, guard_fd);
@@ -624,10 +677,18 @@ move_run(struct route *r, const char *address, const char *to,
 
 		for (i = 0; i < job.folder_count; i++)
 			msgs += job.folders[i].count;
+		int64_t end = stream_clock_ms();
+
 		move_progress_phase(job.progress, "final pass %zu changes, "
 		    "verified %zu folders, %zu messages (SHA-256); moved to "
-		    "%s, unavailable %.3fs", changes, job.folder_count, msgs,
-		    to, (double) (stream_clock_ms() - mark_ms) / 1000);
+		    "%s, unavailable %.3fs (mark %.3f, final pass %.3f, "
+		    "verification %.3f, sync %.3f, switch %.3f)", changes,
+		    job.folder_count, msgs, to,
+		    (double) (end - mark_ms) / 1000,
+		    (double) (t_marked - mark_ms) / 1000,
+		    (double) ms_pass / 1000, (double) ms_verify / 1000,
+		    (double) (t_switch - t_synced) / 1000,
+		    (double) (end - t_switch) / 1000);
 	}
 	move_state_remove(root);
 	if (remove_source) {
@@ -648,7 +709,14 @@ fail:
 	free(error);
 	error = NULL;
 	if (marked && move_route_set(r, m->address, state, NULL, NULL,
-	    &error) < 0) {
+	    &error) == 0 && move_source_mark(&job, 0, &error) < 0) {
+		/* The lease ends it (store_mark.h). */
+		ctl_eprintf("ispmailctl: %s: clearing the mark on %s: %s\n",
+		    m->address, source, error);
+		free(error);
+		error = NULL;
+	}
+	if (error != NULL) {
 		ctl_eprintf("ispmailctl: %s: CLEARING THE MOVING STATE "
 		    "FAILED: %s; set it back with ispmailctl mailbox set "
 		    "%s state=active\n", m->address, error, m->address);

@@ -13,6 +13,7 @@ struct move_job {
 	const char *source;		/* the source host (entry) */
 	struct move_imap *imap;
 	int condstore, qresync;
+	int xmoving;			/* the source sets the store's mark */
 	struct move_folder *folders;
 	size_t folder_count;
 	char **subscriptions;
