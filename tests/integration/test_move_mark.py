@@ -274,3 +274,19 @@ def test_idle_session_ends_on_the_mark_with_ldap(make_instance, tmp_path):
         assert "host: %s" % DST in pair.show()
         after, _ = snapshot(pair, DST)
         assert after == before
+
+
+def test_final_phase_verifies_only_what_changed(make_instance):
+    """Nothing changed after the passes: the final phase lists the
+    folders with their STATUS once (no SELECT, no UID FETCH), verifies
+    none again in full, and the destination is still equal."""
+    pair = Pair(make_instance)
+    populate(pair, per_folder=30)
+    before, _ = snapshot(pair, SRC)
+    r = pair.move()
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    m = re.search(r"final pass 0 changes, verified (\d+) folders \(0 again "
+                  r"in full\)", r.stdout)
+    assert m and int(m.group(1)) >= 5, r.stdout
+    after, _ = snapshot(pair, DST)
+    assert after == before
