@@ -290,3 +290,36 @@ def test_final_phase_verifies_only_what_changed(make_instance):
     assert m and int(m.group(1)) >= 5, r.stdout
     after, _ = snapshot(pair, DST)
     assert after == before
+
+
+def test_append_in_progress_at_the_mark_keeps_nothing(make_instance):
+    """An APPEND whose literal is still arriving when the mark is set:
+    XMOVING waits for its tmp/ file, the APPEND is refused with
+    [UNAVAILABLE] instead of landing after the final pass."""
+    pair = Pair(make_instance)
+    root = src_root(pair)
+    c = Imap(SRC, pair.imap_port)
+    assert c.cmd('LOGIN "%s" "%s"' % (pair.user, PASSWORD),
+                 "L")[-1].startswith("L OK")
+    data = msg("appended-at-the-mark", 5)
+    c.send("p APPEND INBOX {%d}\r\n" % len(data))
+    assert c.line().startswith("+")
+    c.sock.sendall(data[:20])
+    harness.wait_for(lambda: os.listdir(os.path.join(root, "tmp")),
+                     what="APPEND's tmp/ file")
+    a = admin_session(pair)
+    answer = []
+    t = threading.Thread(target=lambda: answer.append(
+        a.cmd("XMOVING SET 10")))
+    t.start()
+    time.sleep(0.5)
+    assert answer == []     # waiting for the APPEND
+    c.sock.sendall(data[20:] + b"\r\n")
+    r = c.until_tagged("p")
+    assert r[-1].startswith("p NO [UNAVAILABLE]"), r
+    t.join(10)
+    assert answer and answer[0][-1] == "t1 OK Marked as moving", answer
+    assert files_with(root, b"appended-at-the-mark") == []
+    assert os.listdir(os.path.join(root, "tmp")) == []
+    a.close()
+    c.close()
