@@ -53,6 +53,9 @@ struct imap_session {
 	 */
 	struct service_peer client;
 	int proxy_trusted;		/* ID x-originating-* believed */
+	int admin;			/* an administrator's login
+					   (imap_admin.c): no state checks,
+					   XMOVING */
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */
 	char *root;			/* the Maildir++ store */
@@ -175,6 +178,8 @@ typedef void imap_handler(struct imap_session *sess, struct imap_arg *args,
 int imap_sync(struct imap_session *sess);
 /* imap_idle.c */
 imap_handler imap_cmd_idle;
+/* imap_admin.c: XMOVING SET seconds | CLEAR, the move's mark. */
+imap_handler imap_cmd_xmoving;
 
 /*
  * A logged-in session looks up its mailbox's state at most every

@@ -11,12 +11,19 @@
  * proxy_trusted_networks).  Every attempt is logged at warning level
  * with both names and the client, accepted or not, so that an operator's
  * log search for "admin login" finds them all.
+ *
+ * XMOVING (administrators only, advertised to them alone) sets and clears
+ * the move's mark in the mailbox's store (store_mark.h): SET waits until
+ * the deliveries in progress when the mark appeared have linked their
+ * messages, so that nothing lands in the source after the move's final
+ * pass (imapd(8) "ADMINISTRATOR LOGINS").
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "imap.h"
 #include "log.h"
@@ -24,6 +31,15 @@
 #include "netmatch.h"
 #include "params.h"
 #include "route.h"
+#include "store_mark.h"
+#include "stream.h"
+
+/* XMOVING SET: the longest lease (seconds) an administrator may ask. */
+#define ADMIN_MARK_LEASE_MAX 86400
+/* Deliveries in progress a mark waits for; more is refused. */
+#define ADMIN_MARK_PENDING_MAX 10000
+/* How often SET looks whether they are done (ms). */
+#define ADMIN_MARK_POLL_MS 5
 
 static struct netmatch *admin_networks;
 
@@ -112,6 +128,89 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 	}
 	log_warn("admin login admin=%s user=%s client=%s%s", authcid,
 	    mb->address, client, sess->tls != NULL ? " tls" : "");
+	sess->admin = 1;
 	imap_login_enter(sess, mb, "plain-admin");
+	if (sess->state != IMAP_STATE_AUTH)
+		sess->admin = 0;
 	route_mailbox_free(&mb);
+}
+
+/*
+ * SET: mark, then wait (up to half the lease) for the tmp/ files that
+ * were there: each is a delivery that may not have seen the mark.  Files
+ * unchanged for longer than the lease are a crash's leftovers.
+ */
+static void
+admin_mark_set(struct imap_session *sess, long long lease)
+{
+	time_t now = time(NULL);
+	int64_t start = stream_clock_ms(), deadline = start + lease * 500;
+	char **pending = NULL, *error = NULL;
+	size_t count = 0, waited;
+
+	if (store_mark_set(sess->root, now + (time_t) lease, &error) < 0 ||
+	    store_mark_pending(sess->root, now - (time_t) lease,
+	    ADMIN_MARK_PENDING_MAX, &pending, &count, &error) < 0) {
+		log_error("user=%s moving mark: %s", sess->user, error);
+		free(error);
+		(void) store_mark_clear(sess->root, &error);
+		free(error);
+		imap_tagged(sess, "NO", "[SERVERBUG] Cannot set the mark");
+		return;
+	}
+	waited = count;
+	while ((count = store_mark_pending_left(pending, count)) > 0 &&
+	    stream_clock_ms() < deadline)
+		stream_pause(ADMIN_MARK_POLL_MS);
+	if (count > 0) {
+		log_warn("user=%s moving mark: %s still in progress after "
+		    "%llds; mark cleared", sess->user, pending[0], lease / 2);
+		store_mark_paths_free(&pending, count);
+		(void) store_mark_clear(sess->root, &error);
+		free(error);
+		imap_tagged(sess, "NO", "[INUSE] Deliveries still in progress");
+		return;
+	}
+	store_mark_paths_free(&pending, count);
+	log_info("user=%s moving mark set for %llds (waited for %zu "
+	    "deliveries, %lldms)", sess->user, lease, waited,
+	    (long long) (stream_clock_ms() - start));
+	imap_tagged(sess, "OK", "Marked as moving");
+}
+
+void
+imap_cmd_xmoving(struct imap_session *sess, struct imap_arg *args,
+	size_t count)
+{
+	const char *word = count > 0 ? imap_arg_astring(&args[0]) : NULL;
+	const char *number = count == 2 ? imap_arg_astring(&args[1]) : NULL;
+	char *error = NULL, *end;
+	long long lease = 0;
+
+	/* The same answer as to any verb a user does not have. */
+	if (!sess->admin) {
+		imap_tagged(sess, "BAD", "Unknown command");
+		return;
+	}
+	if (word != NULL && strcasecmp(word, "CLEAR") == 0 && count == 1) {
+		if (store_mark_clear(sess->root, &error) < 0) {
+			log_error("user=%s moving mark: %s", sess->user, error);
+			free(error);
+			imap_tagged(sess, "NO", "[SERVERBUG] Cannot clear the "
+			    "mark");
+			return;
+		}
+		log_info("user=%s moving mark cleared", sess->user);
+		imap_tagged(sess, "OK", "Mark cleared");
+		return;
+	}
+	if (number != NULL && number[0] >= '0' && number[0] <= '9')
+		lease = strtoll(number, &end, 10);
+	/* lease 0: not a number, end not set. */
+	if (word == NULL || strcasecmp(word, "SET") != 0 || lease < 1 ||
+	    *end != '\0' || lease > ADMIN_MARK_LEASE_MAX) {
+		imap_tagged(sess, "BAD", "XMOVING SET seconds | XMOVING CLEAR");
+		return;
+	}
+	admin_mark_set(sess, lease);
 }

@@ -307,6 +307,7 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 	uint32_t *uids, validity;
 	size_t n = 0, next_count = 0, i;
 	int lflags = sess->append_sync, have_quota, next, ok = 0, sync;
+	int moving;
 	size_t skip;
 
 	if (size < 0 || count < 1 || count > 3 ||
@@ -443,19 +444,30 @@ imap_cmd_append(struct imap_session *sess, struct imap_arg *args,
 			append_drain(sess, size, sync);
 		return;
 	}
+	/*
+	 * The move's barrier, as lmtpd's (store_mark.h): the tmp/ files are
+	 * written, nothing is linked; a marked mailbox keeps nothing.
+	 */
+	moving = !sess->admin && mailbox_state_marked(imapd_route,
+	    sess->user, sess->root, &err) != 0;
 	/* All in: commit them, or none. */
 	total = 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; !moving && i < n; i++) {
 		if (maildir_deliver_commit(&msgs[i].d, msgs[i].letters,
 		    msgs[i].mtime, &msgs[i].file, &stored, &err) < 0)
 			break;
 		total += stored;
 	}
-	if (i < n) {
-		log_error("user=%s append: %s", sess->user, err);
+	if (moving || i < n) {
+		if (err != NULL)
+			log_error("user=%s append: %s", sess->user, err);
+		else
+			log_info("user=%s append: mailbox being moved",
+			    sess->user);
 		free(err);
 		append_undo(dir, msgs, n);
-		imap_tagged(sess, "NO", "[SERVERBUG] Cannot append");
+		imap_tagged(sess, "NO", moving ? "[UNAVAILABLE] Mailbox is "
+		    "being moved" : "[SERVERBUG] Cannot append");
 	} else {
 		if (maildir_quota_add(sess->root, total, (long long) n,
 		    &err) < 0) {

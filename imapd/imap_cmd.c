@@ -75,6 +75,7 @@ static const struct imap_command imap_commands[] = {
 	{ "STATUS", imap_cmd_status, CMD_AUTH },
 	{ "APPEND", imap_cmd_append, CMD_AUTH },
 	{ "IDLE", imap_cmd_idle, CMD_AUTH },
+	{ "XMOVING", imap_cmd_xmoving, CMD_AUTH },
 	{ "GETQUOTA", imap_cmd_getquota, CMD_AUTH },
 	{ "GETQUOTAROOT", imap_cmd_getquotaroot, CMD_AUTH },
 	{ "SETQUOTA", imap_cmd_setquota, CMD_AUTH },
@@ -221,6 +222,8 @@ imap_write_capability(struct imap_session *sess)
 	    "QRESYNC ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT "
 	    "THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE "
 	    "BINARY STATUS=SIZE SEARCHRES");
+	if (sess->admin)
+		imap_printf(sess, " XMOVING");
 	if (sess->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (sess->tls == NULL && imapd_tls_available())
@@ -347,7 +350,9 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->quota = mb->quota;
 	sess->state = IMAP_STATE_AUTH;
 	sess->state_check.route = imapd_route;
-	sess->state_check.address = sess->user;
+	/* The move's own session reads on while the mailbox moves. */
+	sess->state_check.address = sess->admin ? NULL : sess->user;
+	sess->state_check.root = sess->root;
 	sess->state_check.checked_ms = stream_clock_ms();
 	log_info("login user=%s method=%s client=%s%s", sess->user, method,
 	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");

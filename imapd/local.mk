@@ -24,7 +24,8 @@ EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py 
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_idle.py \
 	tests/integration/test_imapd_compress.py \
-	tests/integration/test_imapd_admin.py tests/integration/test_move.py
+	tests/integration/test_imapd_admin.py tests/integration/test_move.py \
+	tests/integration/test_move_mark.py
 
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd

@@ -514,7 +514,8 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 	/* Each recipient on its own: one failure does not touch the rest. */
 	reply = buf_new(4096);
 	for (i = 0; i < sess->rcpt_count; i++) {
-		lmtpd_deliver(spool, sess->sender, sess->queue_id,
+		lmtpd_deliver(sess->server->route, spool, sess->sender,
+		    sess->queue_id,
 		    &sess->rcpts[i], reply);
 		lmtpd_reply(sess, "%s", buf_cstr(reply));
 		/* The client learns of each delivery as soon as it is done. */

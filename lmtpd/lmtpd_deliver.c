@@ -18,6 +18,7 @@
 #include "lmtpd_spool.h"
 #include "log.h"
 #include "mail_params.h"
+#include "mailbox_state.h"
 #include "maildir.h"
 #include "store.h"
 #include "xalloc.h"
@@ -190,10 +191,39 @@ deliver_fail_reply(struct buf *reply, int saved_errno, const char *address)
 		    address);
 }
 
+/*
+ * The move's barrier (store_mark.h): the tmp/ file exists, the link has
+ * not happened.  1 go on; 0 the reply says why not.
+ */
+static int
+deliver_not_moving(struct route *route, const struct lmtpd_recipient *r,
+	const char *folder, struct buf *reply)
+{
+	char *error = NULL;
+	int rc;
+
+	rc = mailbox_state_marked(route, r->mailbox, r->store_path, &error);
+	if (rc == 0)
+		return 1;
+	if (rc > 0) {
+		log_info("to=<%s> folder=%s status=deferred (mailbox being "
+		    "moved)", r->mailbox, folder);
+		buf_printf(reply, "451 4.2.1 <%s> Mailbox is being moved, "
+		    "try again later", r->address);
+	} else {
+		log_error("to=<%s> folder=%s status=deferred (moving mark: "
+		    "%s)", r->mailbox, folder, error);
+		buf_printf(reply, "451 4.3.0 <%s> Temporary delivery failure",
+		    r->address);
+	}
+	free(error);
+	return 0;
+}
+
 void
-lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
-	const char *queue_id, const struct lmtpd_recipient *r,
-	struct buf *reply)
+lmtpd_deliver(struct route *route, struct lmtpd_spool *spool,
+	const char *sender, const char *queue_id,
+	const struct lmtpd_recipient *r, struct buf *reply)
 {
 	struct maildir_delivery *d = NULL;
 	const char *folder;
@@ -243,9 +273,12 @@ lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
 		rc = maildir_deliver_write(d, trace, strlen(trace), &error);
 	if (rc == 0)
 		rc = lmtpd_spool_replay(spool, deliver_sink, d, &error);
-	if (rc == 0) {
-		rc = maildir_deliver_commit(&d, NULL, 0, &name, &size, &error);
+	if (rc == 0 && !deliver_not_moving(route, r, folder, reply)) {
+		maildir_deliver_abort(&d);
+		goto out;
 	}
+	if (rc == 0)
+		rc = maildir_deliver_commit(&d, NULL, 0, &name, &size, &error);
 	saved_errno = errno;
 	if (rc < 0) {
 		maildir_deliver_abort(&d);

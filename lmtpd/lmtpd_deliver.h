@@ -14,6 +14,7 @@
 
 struct buf;
 struct lmtpd_spool;
+struct route;
 
 /* One accepted recipient (a plain record owned by the session). */
 struct lmtpd_recipient {
@@ -42,10 +43,13 @@ void lmtpd_quota_full_reply(struct buf *reply, const char *address);
  * Deliver the message to r; the reply line (250, 4xx or 5xx) goes into
  * reply (replaced).  sender is the envelope sender ("" for <>);
  * queue_id the MX's queue id (XQUEUEID, or NULL): a second delivery of
- * it is answered 250 without a copy (lmtpd_seen.h).
+ * it is answered 250 without a copy (lmtpd_seen.h).  Just before the
+ * link into new/ the store's moving mark is looked at (one stat; route
+ * is asked only about a mark whose lease ended, mailbox_state.h): a
+ * mailbox being moved gets 451 4.2.1 and keeps nothing.
  */
-void lmtpd_deliver(struct lmtpd_spool *spool, const char *sender,
-	const char *queue_id, const struct lmtpd_recipient *r,
-	struct buf *reply);
+void lmtpd_deliver(struct route *route, struct lmtpd_spool *spool,
+	const char *sender, const char *queue_id,
+	const struct lmtpd_recipient *r, struct buf *reply);
 
 #endif

@@ -103,9 +103,12 @@ pop_auth_open_maildrop(struct pop_session *ps, struct route_mailbox *m)
 	}
 	free(ps->login);
 	ps->login = xstrdup(m->address);
+	free(ps->root);
+	ps->root = xstrdup(m->store_path);
 	ps->state = POP_STATE_TRANSACTION;
 	ps->state_check.route = popd_route();
 	ps->state_check.address = ps->login;
+	ps->state_check.root = ps->root;
 	ps->state_check.checked_ms = stream_clock_ms();
 	pop_mbox_stat(ps->mbox, &count, &octets);
 	log_info("login %s from %s%s: %zu messages, %lld octets",

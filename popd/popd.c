@@ -529,6 +529,7 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 	stream_free(&ps.s);
 	free(ps.user);
 	free(ps.login);
+	free(ps.root);
 	anvil_client_release(&adm);
 	log_info("disconnect from %s[%d]", peer->client_addr,
 	    peer->client_port);

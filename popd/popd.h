@@ -33,6 +33,7 @@ struct pop_session {
 	enum pop_state state;
 	char *user;			/* from USER, waiting for PASS */
 	char *login;			/* the authenticated address */
+	char *root;			/* its store (the move's mark) */
 	struct pop_mbox *mbox;		/* TRANSACTION: the maildrop */
 	long long bad_commands;
 	long long junk_commands;	/* without progress */

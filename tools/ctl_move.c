@@ -5,10 +5,9 @@
  * Folders and subscriptions are listed on the source; each pass runs
  * ctl_move_sync over every folder; passes repeat while one copies or
  * changes more than mailbox_move_final_changes messages (at most
- * mailbox_move_max_passes); then the mailbox is marked moving, a final
- * pass and the verification run, the mail host (and store path) is
- * switched and the mark cleared in one route_mailbox_put.  Every failure
- * after the mark was set puts the mailbox back as it was.
+ * mailbox_move_max_passes); then ctl_move_final verifies everything,
+ * marks the mailbox moving, runs the final pass over what changed and
+ * switches the mail host (and store path).
  */
 #include "config.h"
 
@@ -18,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,11 +26,11 @@
 #include "ctl_move.h"
 #include "ctl_move_int.h"
 #include "mail_host.h"
-#include "maildir.h"
 #include "mail_params.h"
 #include "params.h"
 #include "route.h"
 #include "store.h"
+#include "store_mark.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -43,7 +41,7 @@
 static uid_t move_uid = (uid_t) -1;
 static gid_t move_gid = (gid_t) -1;
 
-static int
+int
 move_become_owner(int on)
 {
 	if (move_uid == (uid_t) -1)
@@ -113,11 +111,57 @@ move_credentials(char **login_r, char **password_r)
 	return 0;
 }
 
+/* A folder's "* STATUS" answer to LIST ... RETURN (STATUS ...). */
+struct move_status {
+	char *name;
+	uint32_t uidvalidity, uidnext;
+	uint64_t hms;
+	long long messages;
+};
+
 struct move_list {
 	char **names;
 	size_t count;
 	int lsub;
+	struct move_status *status;	/* LIST-STATUS (the final pass) */
+	size_t status_count;
 };
+
+/* "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n HIGHESTMODSEQ n)" */
+static int
+move_status_cb(struct move_list *l, const struct move_resp *r,
+	char **error_r)
+{
+	struct move_status *st;
+	size_t i;
+
+	if (r->count < 4 || r->toks[3].type != MOVE_TOK_LP)
+		return 0;
+	if (l->status_count >= MOVE_FOLDER_MAX) {
+		*error_r = xasprintf("more than %d folders", MOVE_FOLDER_MAX);
+		return -1;
+	}
+	l->status = xreallocarray(l->status, l->status_count + 1,
+	    sizeof(*l->status));
+	st = &l->status[l->status_count++];
+	memset(st, 0, sizeof(*st));
+	st->name = xstrndup(r->toks[2].s, r->toks[2].len);
+	st->messages = -1;
+	for (i = 4; i + 1 < r->count && r->toks[i].type != MOVE_TOK_RP;
+	    i += 2) {
+		long long v = move_tok_number(&r->toks[i + 1]);
+
+		if (move_tok_is(&r->toks[i], "MESSAGES"))
+			st->messages = v;
+		else if (move_tok_is(&r->toks[i], "UIDNEXT") && v > 0)
+			st->uidnext = (uint32_t) v;
+		else if (move_tok_is(&r->toks[i], "UIDVALIDITY") && v > 0)
+			st->uidvalidity = (uint32_t) v;
+		else if (move_tok_is(&r->toks[i], "HIGHESTMODSEQ") && v > 0)
+			st->hms = (uint64_t) v;
+	}
+	return 0;
+}
 
 static int
 move_list_cb(void *ctx, const struct move_resp *r, char **error_r)
@@ -125,6 +169,8 @@ move_list_cb(void *ctx, const struct move_resp *r, char **error_r)
 	struct move_list *l = ctx;
 	size_t i;
 
+	if (!l->lsub && r->count >= 2 && move_tok_is(&r->toks[1], "STATUS"))
+		return move_status_cb(l, r, error_r);
 	if (r->count < 2 || !move_tok_is(&r->toks[1], l->lsub ? "LSUB" :
 	    "LIST"))
 		return 0;
@@ -154,19 +200,63 @@ move_names_free(char **names, size_t count)
 	free(names);
 }
 
-/* The source's folders, merged into job->folders; subscriptions. */
+/*
+ * Is f as it was at its last whole verification, by its STATUS in l:
+ * same UIDVALIDITY, UIDNEXT (no message added), HIGHESTMODSEQ and
+ * count (none expunged)?
+ */
+static int
+move_status_same(const struct move_list *l, struct move_folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < l->status_count; i++) {
+		const struct move_status *st = &l->status[i];
+
+		if (strcmp(st->name, f->name) != 0)
+			continue;
+		if (!f->v_ok || st->messages < 0 ||
+		    st->uidvalidity != f->v_uidvalidity ||
+		    st->uidnext != f->v_uidnext || st->hms != f->v_hms ||
+		    (size_t) st->messages != f->count)
+			return 0;
+		f->source_exists = f->count;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+move_list_free(struct move_list *l)
+{
+	move_names_free(l->names, l->count);
+	while (l->status_count > 0)
+		free(l->status[--l->status_count].name);
+	free(l->status);
+}
+
+/*
+ * The source's folders, merged into job->folders; subscriptions.  With
+ * job->final and LIST-STATUS each folder's STATUS comes along (one
+ * round trip, no SELECT), and f->unchanged says it is as verified.
+ */
 static int
 move_list_folders(struct move_job *job, char **error_r)
 {
-	struct move_list l = { NULL, 0, 0 }, s = { NULL, 0, 1 };
+	struct move_list l, s;
 	size_t i, j;
 
+	memset(&l, 0, sizeof(l));
+	memset(&s, 0, sizeof(s));
+	s.lsub = 1;
 	if (move_imap_cmd(job->imap, move_list_cb, &l, error_r,
-	    "LIST \"\" \"*\"") != 1 ||
+	    "LIST \"\" \"*\"%s", job->final && job->list_status ?
+	    " RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))" :
+	    "") != 1 ||
 	    move_imap_cmd(job->imap, move_list_cb, &s, error_r,
 	    "LSUB \"\" \"*\"") != 1) {
-		move_names_free(l.names, l.count);
-		move_names_free(s.names, s.count);
+		move_list_free(&l);
+		move_list_free(&s);
 		return -1;
 	}
 	for (i = 0; i < l.count; i++) {
@@ -175,8 +265,8 @@ move_list_folders(struct move_job *job, char **error_r)
 		if (dir == NULL) {
 			*error_r = xasprintf("folder name %s cannot be "
 			    "stored here", l.names[i]);
-			move_names_free(l.names, l.count);
-			move_names_free(s.names, s.count);
+			move_list_free(&l);
+			move_list_free(&s);
 			return -1;
 		}
 		for (j = 0; j < job->folder_count; j++)
@@ -192,11 +282,21 @@ move_list_folders(struct move_job *job, char **error_r)
 		free(job->folders[j].dir);
 		job->folders[j].dir = dir;
 		job->folders[j].done = 1;	/* still on the source */
+		job->folders[j].unchanged = move_status_same(&l,
+		    &job->folders[j]);
 	}
-	move_names_free(l.names, l.count);
+	move_list_free(&l);
+	for (i = 0; job->subs_current && i < s.count; i++)
+		job->subs_current = i < job->sub_count &&
+		    strcmp(s.names[i], job->subscriptions[i]) == 0;
+	if (s.count != job->sub_count)
+		job->subs_current = 0;
 	move_names_free(job->subscriptions, job->sub_count);
 	job->subscriptions = s.names;
 	job->sub_count = s.count;
+	s.names = NULL;
+	s.count = 0;
+	move_list_free(&s);
 	return 0;
 }
 
@@ -234,7 +334,7 @@ move_write_subscriptions(struct move_job *job, char **error_r)
  * One pass over every folder: folders gone from the source are removed
  * here.  *changes_r: messages copied, changed or expunged.
  */
-static int
+int
 move_pass(struct move_job *job, size_t *changes_r, char **error_r)
 {
 	size_t i, changes = 0, n;
@@ -260,6 +360,10 @@ move_pass(struct move_job *job, size_t *changes_r, char **error_r)
 			changes++;
 			continue;
 		}
+		if (f->unchanged) {
+			i++;	/* the final pass: as verified (STATUS) */
+			continue;
+		}
 		if (move_sync_folder(job, f, &n, error_r) < 0) {
 			char *e = *error_r;
 
@@ -270,117 +374,14 @@ move_pass(struct move_job *job, size_t *changes_r, char **error_r)
 		changes += n;
 		i++;
 	}
-	if (move_write_subscriptions(job, error_r) < 0)
-		return -1;
+	/* Unchanged since written: no fsync while the mailbox waits. */
+	if (!job->subs_current) {
+		if (move_write_subscriptions(job, error_r) < 0)
+			return -1;
+		job->subs_current = 1;
+	}
 	*changes_r = changes;
 	return 0;
-}
-
-/* Set the routing record's state (and, when to != NULL, its host). */
-static int
-move_route_set(struct route *r, const char *address, enum route_state state,
-	const char *to, const char *store_path, char **error_r)
-{
-	struct route_mailbox *m = NULL;
-	int rc;
-
-	if (move_become_owner(0) < 0) {
-		*error_r = xasprintf("seteuid: %s", strerror(errno));
-		return -1;
-	}
-	rc = route_mailbox_get(r, address, &m, error_r);
-	if (rc == 0)
-		*error_r = xasprintf("no such mailbox: %s", address);
-	if (rc == 1) {
-		m->state = state;
-		if (to != NULL) {
-			free(m->mail_host);
-			m->mail_host = xstrdup(to);
-			free(m->store_path);
-			m->store_path = xstrdup(store_path);
-		}
-		rc = route_mailbox_put(r, m, 0, error_r) == 0 ? 1 : -1;
-	}
-	route_mailbox_free(&m);
-	if (move_become_owner(1) < 0 && rc == 1) {
-		*error_r = xasprintf("seteuid: %s", strerror(errno));
-		rc = -1;
-	}
-	return rc == 1 ? 0 : -1;
-}
-
-/*
- * The guard: a child that outlives a move killed while the mailbox is
- * marked moving (kill -9, ^C) and puts the mailbox back as it was.  It
- * waits on a pipe: a byte from the move means "done, leave it"; end of
- * file means the move died.  It ignores the signals a terminal sends to
- * the whole process group.
- */
-static pid_t
-move_guard_start(const char *address, const char *source_host,
-	enum route_state state, int *fd_r)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		return -1;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		struct route *r;
-		struct route_mailbox *m = NULL;
-		char *error = NULL, c;
-		ssize_t n;
-
-		(void) signal(SIGINT, SIG_IGN);
-		(void) signal(SIGTERM, SIG_IGN);
-		(void) signal(SIGHUP, SIG_IGN);
-		(void) signal(SIGPIPE, SIG_IGN);
-		close(p[1]);
-		do
-			n = read(p[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		if (n == 1)
-			_exit(0);
-		(void) move_become_owner(0);
-		r = route_open(&error);
-		if (r != NULL && route_mailbox_get(r, address, &m,
-		    &error) == 1 && m->state == ROUTE_STATE_MOVING &&
-		    m->mail_host != NULL &&
-		    strcmp(m->mail_host, source_host) == 0) {
-			m->state = state;
-			if (route_mailbox_put(r, m, 0, &error) == 0)
-				ctl_eprintf("ispmailctl: the move of %s died; "
-				    "it stays on %s, active again\n",
-				    address, source_host);
-		}
-		if (error != NULL)
-			ctl_eprintf("ispmailctl: move guard of %s: %s\n",
-			    address, error);
-		route_mailbox_free(&m);
-		route_close(&r);
-		_exit(0);
-	}
-	close(p[0]);
-	*fd_r = p[1];
-	return pid;
-}
-
-static void
-move_guard_end(pid_t pid, int fd)
-{
-	if (pid <= 0)
-		return;
-	(void) write(fd, "d", 1);
-	close(fd);
-	(void) waitpid(pid, NULL, 0);
 }
 
 /* Empty the source over the still open session (--remove-source). */
@@ -475,11 +476,8 @@ move_run(struct route *r, const char *address, const char *to,
 	char *error = NULL, *login = NULL, *password = NULL, *source = NULL;
 	const char *root;
 	enum route_state state;
-	int rc, marked = 0, pass, guard_fd = -1, tries;
-	pid_t guard = -1;
-	int64_t mark_ms = 0;
+	int rc, pass;
 	size_t changes, i;
-	struct maildir_quota quota;
 
 	memset(&job, 0, sizeof(job));
 	rc = route_mailbox_get(r, address, &m, &error);
@@ -521,6 +519,13 @@ move_run(struct route *r, const char *address, const char *to,
 		rc = 1;
 		goto out;
 	}
+	/* A mark left here when the mailbox moved away once. */
+	if (store_mark_clear(root, &error) < 0) {
+		ctl_eprintf("ispmailctl: %s\n", error);
+		free(error);
+		rc = 1;
+		goto out;
+	}
 	rc = move_state_load(root, m->address, &job.folders,
 	    &job.folder_count, &error);
 	if (rc < 0)
@@ -550,6 +555,15 @@ move_run(struct route *r, const char *address, const char *to,
 	    &error) < 0)
 		goto fail;
 	job.condstore = move_imap_has_cap(job.imap, "CONDSTORE");
+	job.list_status = move_imap_has_cap(job.imap, "LIST-STATUS");
+	/* A killed run's mark: the mailbox is active on the source. */
+	job.xmoving = move_imap_has_cap(job.imap, "XMOVING");
+	if (move_source_mark(&job, 0, &error) < 0)
+		goto fail;
+	if (!job.xmoving)
+		move_progress_phase(job.progress, "warning: %s has no XMOVING "
+		    "(an older imapd): a delivery in progress at the mark may "
+		    "land there after the final pass", source);
 	if (move_imap_has_cap(job.imap, "QRESYNC") &&
 	    move_imap_cmd(job.imap, NULL, NULL, &error,
 	    "ENABLE QRESYNC") == 1) {
@@ -572,63 +586,11 @@ move_run(struct route *r, const char *address, const char *to,
 		    pass >= var_mailbox_move_max_passes)
 			break;
 	}
-	/* Every file copied so far, read back, before the mark. */
-	for (i = 0; i < job.folder_count; i++)
-		if (move_verify_disk(&job.folders[i], &error) < 0)
-			goto fail;
-	/* The mailbox is unavailable from here to the switch. */
-	mark_ms = stream_clock_ms();
-	guard = move_guard_start(m->address, m->mail_host, state, &guard_fd);
-	if (guard < 0) {
-		error = xasprintf("fork: %s", strerror(errno));
+	/* Verified whole, maildirsize, syncfs: before the mark. */
+	if (move_prepare_final(&job, m->quota, &error) < 0 ||
+	    move_final(&job, r, m->address, m->mail_host, state, to,
+	    m->quota, &error) < 0)
 		goto fail;
-	}
-	if (move_route_set(r, m->address, ROUTE_STATE_MOVING, NULL, NULL,
-	    &error) < 0)
-		goto fail;
-	marked = 1;
-	/*
-	 * The final pass.  A delivery whose RCPT was accepted before the
-	 * mark may still land on the source: the verification sees it (the
-	 * counts differ) and the final pass runs again, at most 3 times.
-	 */
-	for (tries = 1;; tries++) {
-		if (move_pass(&job, &changes, &error) < 0)
-			goto fail;
-		for (i = 0; i < job.folder_count; i++)
-			if (move_verify_folder(&job, &job.folders[i],
-			    &error) < 0)
-				break;
-		if (i == job.folder_count)
-			break;
-		if (tries == 3) {
-			char *e = error;
-
-			error = xasprintf("verification failed: %s", e);
-			free(e);
-			goto fail;
-		}
-		free(error);
-		error = NULL;
-	}
-	/* maildirsize counted nothing copied: count the files. */
-	if (maildir_quota_recalc(root, m->quota, 0, &quota, &error) < 0 ||
-	    move_sync_fs(root, &error) < 0 ||
-	    move_route_set(r, m->address, state, to, root, &error) < 0)
-		goto fail;
-	marked = 0;
-	move_guard_end(guard, guard_fd);
-	guard = -1;
-	{
-		size_t msgs = 0;
-
-		for (i = 0; i < job.folder_count; i++)
-			msgs += job.folders[i].count;
-		move_progress_phase(job.progress, "final pass %zu changes, "
-		    "verified %zu folders, %zu messages (SHA-256); moved to "
-		    "%s, unavailable %.3fs", changes, job.folder_count, msgs,
-		    to, (double) (stream_clock_ms() - mark_ms) / 1000);
-	}
 	move_state_remove(root);
 	if (remove_source) {
 		if (move_remove_source(&job, &error) < 0) {
@@ -647,19 +609,10 @@ fail:
 	    error != NULL ? error : "unknown error");
 	free(error);
 	error = NULL;
-	if (marked && move_route_set(r, m->address, state, NULL, NULL,
-	    &error) < 0) {
-		ctl_eprintf("ispmailctl: %s: CLEARING THE MOVING STATE "
-		    "FAILED: %s; set it back with ispmailctl mailbox set "
-		    "%s state=active\n", m->address, error, m->address);
-		free(error);
-	} else {
-		ctl_eprintf("ispmailctl: %s stays on %s; run the move again "
-		    "to continue\n", m->address, m->mail_host);
-	}
+	ctl_eprintf("ispmailctl: %s stays on %s; run the move again to "
+	    "continue\n", m->address, m->mail_host);
 	rc = 1;
 out:
-	move_guard_end(guard, guard_fd);
 	(void) move_become_owner(0);
 	move_job_free(&job);
 	if (password != NULL)

@@ -5,8 +5,9 @@
  *	ctl_move_store.c	the destination Maildir++ writer (messages,
  *				keywords, ispmail-uidlist, ispmail-modseq)
  *	ctl_move_state.c	the resumable state file and the progress
- *	ctl_move.c		the passes, the moving state, verification,
- *				the switch; the command itself
+ *	ctl_move.c		the passes, the folder list; the command
+ *	ctl_move_final.c	the moving state and mark, the guard, the
+ *				final pass and verification, the switch
  *
  * The design is in ispmailctl(8), MOVING A MAILBOX.
  */
@@ -98,6 +99,16 @@ struct move_folder {
 	size_t count, alloc;
 	size_t source_exists;	/* the source's message count (SELECT) */
 	int done;		/* synchronised in this run */
+	/*
+	 * The source at the last whole verification (move_verify_folder):
+	 * its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, when v_ok.  unchanged:
+	 * this pass's SELECT answered the same and the pass added or
+	 * removed nothing here (ctl_move_final.c).
+	 */
+	uint32_t v_uidvalidity, v_uidnext;
+	uint64_t v_hms;
+	int v_ok;
+	int unchanged;
 };
 
 /*

@@ -282,7 +282,8 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 	size_t *changes_r, char **error_r)
 {
 	struct move_fetch x;
-	int rc;
+	size_t count;
+	int rc, same;
 
 	memset(&x, 0, sizeof(x));
 	x.job = job;
@@ -298,8 +299,13 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 	if (f->uidvalidity == 0 && f->count == 0 &&
 	    move_folder_prune(f, error_r) < 0)
 		return -1;
+	f->unchanged = 0;
 	if (move_select(job, &x, error_r) < 0)
 		return -1;
+	/* As at the last whole verification (ctl_move_final.c)? */
+	count = f->count;
+	same = f->v_ok && job->sel_uidvalidity == f->v_uidvalidity &&
+	    job->sel_uidnext == f->v_uidnext && job->sel_hms == f->v_hms;
 	if (f->uidvalidity != 0 && f->uidvalidity != job->sel_uidvalidity) {
 		/* Recreated on the source: start this folder again. */
 		while (f->count > 0)
@@ -313,6 +319,7 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 	    f->highestmodseq > 0 && job->sel_hms == f->highestmodseq &&
 	    job->sel_uidnext == f->uidnext) {
 		*changes_r = 0;		/* nothing changed since last time */
+		f->unchanged = same;
 		return 0;
 	}
 	f->uidvalidity = job->sel_uidvalidity;
@@ -385,6 +392,7 @@ move_sync_folder(struct move_job *job, struct move_folder *f,
 	if (move_checkpoint(job, f, error_r) < 0)
 		return -1;
 	*changes_r = x.changes;
+	f->unchanged = same && f->count == count;
 	return 0;
 }
 
@@ -394,8 +402,16 @@ static int
 move_verify_cb(void *ctx, const struct move_resp *r, char **error_r)
 {
 	struct move_fetch *x = ctx;
+	unsigned long long v;
 	size_t i;
 
+	/* The snapshot a later pass compares with (v_* in ctl_move.h). */
+	if (sscanf(r->line, "* OK [UIDVALIDITY %llu]", &v) == 1)
+		x->f->v_uidvalidity = (uint32_t) v;
+	else if (sscanf(r->line, "* OK [UIDNEXT %llu]", &v) == 1)
+		x->f->v_uidnext = (uint32_t) v;
+	else if (sscanf(r->line, "* OK [HIGHESTMODSEQ %llu]", &v) == 1)
+		x->f->v_hms = v;
 	if (r->count >= 3 && move_tok_is(&r->toks[2], "EXISTS")) {
 		x->f->source_exists = (size_t) move_tok_number(&r->toks[1]);
 		return 0;
@@ -435,6 +451,9 @@ move_verify_folder(struct move_job *job, struct move_folder *f,
 	memset(&x, 0, sizeof(x));
 	x.job = job;
 	x.f = f;
+	f->v_ok = 0;
+	f->v_uidvalidity = f->v_uidnext = 0;
+	f->v_hms = 0;
 	(void) move_imap_quote(q, f->name);
 	/* EXAMINE: the source's \Recent and flags are left alone. */
 	if (move_imap_cmd(job->imap, move_verify_cb, &x, error_r,
@@ -462,7 +481,10 @@ move_verify_folder(struct move_job *job, struct move_folder *f,
 		}
 	}
 	free(x.seen);
-	return rc == 0 ? move_verify_disk(f, error_r) : -1;
+	if (rc == 0)
+		rc = move_verify_disk(f, error_r);
+	f->v_ok = rc == 0;
+	return rc;
 }
 
 int

@@ -3,47 +3,99 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "mailbox_state.h"
 #include "route.h"
 #include "service.h"
+#include "store_mark.h"
 #include "stream.h"
 
 static int
 mailbox_state_enabled(const struct mailbox_state_check *c)
 {
 	return c->address != NULL && c->route != NULL &&
-	    var_mailbox_state_check_interval > 0 &&
-	    strcmp(var_route_backend, "file") == 0;
+	    var_mailbox_state_check_interval > 0 && (c->root != NULL ||
+	    strcmp(var_route_backend, "file") == 0);
+}
+
+/*
+ * The directory's word, read directly: 1 moving (with elsewhere, also
+ * on another host or gone), 0 not, -1 (*error_r).
+ */
+static int
+mailbox_state_directory(struct route *route, const char *address,
+	int elsewhere, char **error_r)
+{
+	struct route_mailbox *mb = NULL;
+	int rc;
+
+	rc = route_mailbox_get(route, address, &mb, error_r);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return elsewhere;
+	rc = mb->state == ROUTE_STATE_MOVING || (elsewhere &&
+	    mb->mail_host != NULL && !mail_host_is_local(mb->mail_host));
+	route_mailbox_free(&mb);
+	return rc;
+}
+
+int
+mailbox_state_marked(struct route *route, const char *address,
+	const char *root, char **error_r)
+{
+	time_t until;
+	int rc;
+
+	rc = store_mark_get(root, &until, error_r);
+	if (rc <= 0)
+		return rc;
+	if (until > time(NULL))
+		return 1;
+	/* The lease is over: a killed move's mark no longer counts. */
+	return mailbox_state_directory(route, address, 1, error_r);
 }
 
 int
 mailbox_state_moving(struct mailbox_state_check *c, int force)
 {
-	struct route_mailbox *mb = NULL;
 	char *error = NULL;
 	int64_t now = stream_clock_ms();
-	int moving;
+	time_t until = 0;
+	int rc = 0, marked = 0;
 
 	if (!mailbox_state_enabled(c))
 		return 0;
-	if (!force && now - c->checked_ms <
-	    var_mailbox_state_check_interval * 1000)
-		return 0;
-	c->checked_ms = now;
-	if (route_mailbox_get(c->route, c->address, &mb, &error) < 0) {
-		log_warn("user=%s state check: %s", c->address, error);
-		free(error);
-		return 0;
+	/* The mark: one stat per call (per command), whatever the backend. */
+	if (c->root != NULL) {
+		marked = store_mark_get(c->root, &until, &error);
+		if (marked > 0 && until > time(NULL))
+			rc = 1;
+		else if (marked < 0)
+			marked = 1;	/* unreadable: the directory decides */
 	}
-	moving = mb != NULL && mb->state == ROUTE_STATE_MOVING;
-	route_mailbox_free(&mb);
-	if (moving)
+	if (rc == 0 && (force || now - c->checked_ms >=
+	    var_mailbox_state_check_interval * 1000) &&
+	    (marked || strcmp(var_route_backend, "file") == 0)) {
+		c->checked_ms = now;
+		free(error);
+		error = NULL;
+		rc = mailbox_state_directory(c->route, c->address, marked,
+		    &error);
+	}
+	if (rc < 0) {
+		log_warn("user=%s state check: %s", c->address, error);
+		rc = 0;
+	}
+	free(error);
+	if (rc > 0)
 		log_info("user=%s: mailbox is being moved, session ended",
 		    c->address);
-	return moving;
+	return rc;
 }
 
 int

@@ -4,13 +4,18 @@
  *
  * When ispmailctl marks a mailbox as moving to another store host, its
  * open sessions must end so that clients reconnect (through proxyd) to
- * the new host.  The routing directory is the one place that says so,
- * wherever the move runs from; a session looks it up at most every
- * mailbox_state_check_interval, both while it runs commands and while
- * it waits for the client, so a lookup is never made per command.  Only
- * the file backend has the moving state (route.h), whose lookups are in
- * memory; with another backend, or an interval of 0, nothing is looked
- * up.
+ * the new host.  Two signals say so:
+ *
+ *	the move's mark in the store (store_mark.h), which the move sets
+ *	through the source's imapd for any routing backend: one stat(2)
+ *	per command and per mailbox_state_check_interval while waiting;
+ *	the routing directory's state, looked up at most every interval,
+ *	with the file backend only (whose lookups are in memory; with
+ *	LDAP that would be a search per session every interval).
+ *
+ * A mark whose lease has ended counts only while the directory still
+ * says the mailbox is moving or lives elsewhere (a killed move's mark
+ * stops counting).  An interval of 0 turns all of it off.
  */
 #ifndef ISPMAIL_MAILBOX_STATE_H
 #define ISPMAIL_MAILBOX_STATE_H
@@ -22,7 +27,9 @@ struct stream;
 
 struct mailbox_state_check {
 	struct route *route;
-	const char *address;	/* the logged-in mailbox; NULL: none yet */
+	const char *address;	/* the logged-in mailbox; NULL: none yet
+				   (or an administrator's session) */
+	const char *root;	/* its store (the mark); NULL: not looked at */
 	int64_t checked_ms;	/* the last lookup (stream_clock_ms) */
 };
 
@@ -43,6 +50,17 @@ int mailbox_state_moving(struct mailbox_state_check *c, int force);
  */
 int mailbox_state_wait(struct mailbox_state_check *c, struct stream *s,
 	int timeout_ms, int *left_ms);
+
+/*
+ * Is the mailbox behind root being moved, for a delivery about to link
+ * its message (lmtpd) or a session: 1 when root holds the move's mark
+ * and its lease holds, or the lease ended and the directory (read
+ * directly, no cache) says the mailbox is moving, lives on another host
+ * or is gone; 0 not marked (one stat) or a stale mark; -1 the mark or
+ * the directory could not be read (*error_r; a delivery answers 4xx).
+ */
+int mailbox_state_marked(struct route *route, const char *address,
+	const char *root, char **error_r);
 
 /* The wait in IDLE: timeout_ms cut to the interval when that is shorter. */
 int mailbox_state_wait_cap(int timeout_ms);

@@ -3,6 +3,7 @@
 common_libispmail_a_SOURCES += \
 	common/store/store.c common/store/store.h \
 	common/store/maildir.c common/store/maildir.h \
+	common/store/store_mark.c common/store/store_mark.h \
 	common/store/archive.c common/store/archive_read.c \
 	common/store/archive.h
 check_PROGRAMS += tests/unit/check_archive

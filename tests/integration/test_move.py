@@ -124,8 +124,12 @@ class Pair:
     ports) sharing one routes file, as they would share a directory;
     USER lives on SRC.  The move runs on DST with DST's main.conf."""
 
-    def __init__(self, make_instance, user="mover-user@example.test"):
+    def __init__(self, make_instance, user="mover-user@example.test",
+                 params=None):
+        """params: more main.conf parameters for both hosts; with
+        route_backend = ldap they share that directory instead."""
         self.user = user
+        ldap = (params or {}).get("route_backend") == "ldap"
         self.certs = tlsutil.make_certs()
         self.imap_port = ports_free_on([SRC, DST])
         self.lmtp_port = ports_free_on([SRC, DST])
@@ -148,7 +152,8 @@ class Pair:
                 "mailbox_move_tls": "encrypt",
                 "lmtp_timeout": "10s",
             }
-            if routes is not None:
+            p.update(params or {})
+            if routes is not None and not ldap:
                 p["route_file"] = routes
             inst = make_instance(services=[
                 harness.Service("imap", "imapd/imapd", maxproc=8,
@@ -163,7 +168,8 @@ class Pair:
             inst.write_main_conf()
             if routes is None:
                 routes = os.path.join(inst.config_dir, "routes")
-                open(routes, "w").close()
+                if not ldap:
+                    open(routes, "w").close()
                 for args, stdin in (
                         (("domain", "add", "example.test"), None),
                         (("mailbox", "add", user, "host=" + SRC,
