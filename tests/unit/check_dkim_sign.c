@@ -32,14 +32,27 @@ static EVP_PKEY *rsa_key, *ed_key;
 /* The key record the verifier's lookup answers with. */
 static char *key_record;
 
+/* Once, before the tests fork: RSA key generation is slow. */
+static void
+keys_setup(void)
+{
+	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
+	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (rsa_key == NULL || ed_key == NULL)
+		abort();
+}
+
+static void
+keys_teardown(void)
+{
+	EVP_PKEY_free(rsa_key);
+	EVP_PKEY_free(ed_key);
+}
+
 static void
 setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
-	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	ck_assert_ptr_nonnull(rsa_key);
-	ck_assert_ptr_nonnull(ed_key);
 }
 
 static void
@@ -49,8 +62,6 @@ teardown(void)
 
 	ck_assert_msg(store_remove(dir, "/tmp", &error) == 0, "%s", error);
 	memcpy(dir, "/tmp/check_dkim_sign.XXXXXX", sizeof(dir));
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(ed_key);
 	xfree(key_record);
 }
 
@@ -535,13 +546,16 @@ dkim_sign_suite(void)
 	Suite *s = suite_create("dkim_sign");
 	TCase *tc = tcase_create("keycache");
 
+	tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_cache_parses_once);
 	tcase_add_test(tc, test_cache_rereads_changed_file);
 	tcase_add_test(tc, test_cache_refuses_bad_files);
 	tcase_add_test(tc, test_cache_evicts_least_used);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("signer");
+	tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_signatures_verify);
