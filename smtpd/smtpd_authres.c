@@ -13,13 +13,12 @@
 
 #include <opendkim/dkim.h>
 #include <stdint.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #include "buf.h"
 #include "dkim_domain.h"
+#include "dkim_keycache.h"
 #include "dkim_keys.h"
+#include "dkim_sign.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -35,21 +34,8 @@
 #define AR_SIGNERS 2
 /* DKIM keys looked up ahead, at most (libopendkim asks for the rest). */
 #define AR_PREFETCH_KEYS 4
-
-/*
- * XXX: libopendkim 2.11.0~beta2 (Debian 12) never frees the key it
- * loads for an Ed25519 signature (about 300 bytes a signed message;
- * dkim_free() releases RSA keys only).  smtpd processes are recycled
- * after max_use sessions, which bounds it; the sanitizer build is told
- * to ignore exactly these allocations so that it still fails on ours.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define AR_LIB_LEAK_BEGIN() __lsan_disable()
-#define AR_LIB_LEAK_END() __lsan_enable()
-#else
-#define AR_LIB_LEAK_BEGIN() do { } while (0)
-#define AR_LIB_LEAK_END() do { } while (0)
-#endif
+/* Signing keys kept parsed per process (two a domain), least used out. */
+#define AR_KEYCACHE_MAX 256
 
 struct smtpd_authres {
 	char *queue_id;
@@ -71,7 +57,7 @@ struct smtpd_authres {
 	/* libopendkim */
 	int started;
 	DKIM *verifier;
-	DKIM *signers[AR_SIGNERS];
+	struct dkim_signer *signers[AR_SIGNERS];
 	char *signer_selectors[AR_SIGNERS];
 	size_t signer_count;
 	int queue_only;			/* folder records: no direct delivery */
@@ -84,6 +70,8 @@ struct smtpd_authres {
 };
 
 static DKIM_LIB *ar_dkim_lib;
+/* Signing: libopendkim would parse the PEM key for every message. */
+static struct dkim_keycache *ar_keys;
 
 const char *
 smtpd_authres_id(void)
@@ -103,10 +91,12 @@ smtpd_authres_init(void)
 		log_fatal("libopendkim: dkim_init failed");
 	if (!dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
 		log_warn("libopendkim without Ed25519 (RFC 8463): such "
-		    "signatures are neither made nor verified");
+		    "signatures are not verified");
 	(void) dkim_set_key_lookup(ar_dkim_lib, smtpd_authres_dkim_key);
 	if (smtpd.mode == SMTPD_MODE_MX)
 		smtpd_authres_check_init();
+	else
+		ar_keys = dkim_keycache_new(AR_KEYCACHE_MAX);
 }
 
 struct smtpd_authres *
@@ -152,7 +142,7 @@ smtpd_authres_free(struct smtpd_authres **arp)
 	if (ar->verifier != NULL)
 		(void) dkim_free(ar->verifier);
 	for (i = 0; i < ar->signer_count; i++) {
-		(void) dkim_free(ar->signers[i]);
+		dkim_signer_free(&ar->signers[i]);
 		free(ar->signer_selectors[i]);
 	}
 	smtpd_authres_result_clear(&ar->ck);
@@ -179,51 +169,45 @@ ar_feed(struct smtpd_authres *ar, const void *data, size_t len)
 		(void) dkim_chunk(ar->verifier, (unsigned char *) (uintptr_t) data,
 		    len);
 	for (i = 0; i < ar->signer_count; i++)
-		(void) dkim_chunk(ar->signers[i],
-		    (unsigned char *) (uintptr_t) data, len);
+		(void) dkim_signer_chunk(ar->signers[i], data, len);
 }
 
-/* A signing handle for the domain's key of type, if it has one now. */
+/*
+ * A signer for the domain's key of type, if it has one now; the key
+ * comes parsed from the process's cache (a stat a message).
+ */
 static void
 ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 	enum dkim_key_type type)
 {
 	const struct dkim_key *key;
-	char *path, *pem, *error = NULL;
-	DKIM_STAT st;
-	DKIM *dkim;
+	struct dkim_signer *signer = NULL;
+	char *path, *error = NULL;
+	EVP_PKEY *pkey;
+	int loaded;
 
 	key = dkim_keys_signing(set, type, (long long) time(NULL));
 	if (key == NULL)
 		return;
-	if (type == DKIM_KEY_ED25519 &&
-	    !dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
-		return;
 	path = dkim_key_file_path(var_dkim_key_directory, ar->from_domain,
 	    key);
-	pem = dkim_key_load(path, &error);
+	pkey = dkim_keycache_get(ar_keys, path, type, &loaded, &error);
+	if (pkey != NULL) {
+		if (loaded)
+			log_info("%s: dkim key %s loaded", ar->queue_id, path);
+		signer = dkim_signer_new(pkey, type, ar->from_domain,
+		    key->selector, &error);
+		EVP_PKEY_free(pkey);
+	}
 	free(path);
-	if (pem == NULL) {
+	if (signer == NULL) {
 		log_error("%s: dkim key %s for %s: %s", ar->queue_id,
 		    key->selector, ar->from_domain, error);
 		free(error);
 		return;
 	}
-	dkim = dkim_sign(ar_dkim_lib, (unsigned char *) ar->queue_id, NULL,
-	    (dkim_sigkey_t) pem, (unsigned char *) key->selector,
-	    (unsigned char *) ar->from_domain, DKIM_CANON_RELAXED,
-	    DKIM_CANON_RELAXED, type == DKIM_KEY_ED25519 ?
-	    DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256, -1, &st);
-	/* libopendkim copies the key. */
-	memset(pem, 0, strlen(pem));
-	free(pem);
-	if (dkim == NULL) {
-		log_error("%s: dkim_sign %s for %s: %s", ar->queue_id,
-		    key->selector, ar->from_domain, dkim_getresultstr(st));
-		return;
-	}
 	ar->signer_selectors[ar->signer_count] = xstrdup(key->selector);
-	ar->signers[ar->signer_count++] = dkim;
+	ar->signers[ar->signer_count++] = signer;
 }
 
 /*
@@ -518,56 +502,24 @@ smtpd_authres_finish(struct smtpd_authres *ar, smtpd_authres_out_fn *out,
 	return 0;
 }
 
-/* A libopendkim header value as a field with CRLF continuations. */
-static char *
-ar_field_crlf(const char *name, const unsigned char *value, size_t len)
-{
-	struct buf *b = buf_new(SMTPD_AUTHRES_FIELD_MAX);
-	char *field;
-	size_t i;
-
-	(void) buf_printf(b, "%s: ", name);
-	for (i = 0; i < len; i++) {
-		if (value[i] == '\r')
-			continue;
-		if (value[i] == '\n') {
-			(void) buf_append_str(b, "\r\n");
-			continue;
-		}
-		(void) buf_append_char(b, (char) value[i]);
-	}
-	field = buf_strdup(b);
-	buf_free(&b);
-	return field;
-}
-
 /* Finish the signatures and queue them above the message. */
 static void
 ar_sign_end(struct smtpd_authres *ar, struct qfile_writer *w)
 {
-	unsigned char *value;
 	char *field, *error = NULL;
-	size_t i, len;
-	DKIM_STAT st;
+	size_t i;
 
 	for (i = 0; i < ar->signer_count; i++) {
-		/* The end of dkim_chunk() input, then the signature. */
-		st = dkim_chunk(ar->signers[i], NULL, 0);
-		if (st == DKIM_STAT_OK) {
-			AR_LIB_LEAK_BEGIN();
-			st = dkim_eom(ar->signers[i], NULL);
-			AR_LIB_LEAK_END();
-		}
-		if (st == DKIM_STAT_OK)
-			st = dkim_getsighdr_d(ar->signers[i],
-			    strlen("DKIM-Signature: "), &value, &len);
-		if (st != DKIM_STAT_OK) {
+		field = dkim_signer_finish(ar->signers[i],
+		    (long long) time(NULL), &error);
+		if (field == NULL) {
 			log_error("%s: dkim signing with %s for %s: %s",
 			    ar->queue_id, ar->signer_selectors[i],
-			    ar->from_domain, dkim_getresultstr(st));
+			    ar->from_domain, error);
+			free(error);
+			error = NULL;
 			continue;
 		}
-		field = ar_field_crlf("DKIM-Signature", value, len);
 		if (qfile_writer_prepend_header(w, field, &error) < 0) {
 			log_error("%s: DKIM-Signature: %s", ar->queue_id,
 			    error);

@@ -1,0 +1,474 @@
+/* dkim_sign: relaxed/relaxed DKIM signatures with OpenSSL (see .h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "buf.h"
+#include "dkim_sign.h"
+#include "sasl.h"
+#include "xalloc.h"
+
+/* The fields signed when present (RFC 6376 5.4.1, RFC 8058 3.3). */
+static const char *const sign_fields[] = {
+	"from", "sender", "reply-to", "subject", "date", "message-id",
+	"to", "cc", "mime-version", "content-type",
+	"content-transfer-encoding", "content-id", "content-description",
+	"resent-date", "resent-from", "resent-sender", "resent-to",
+	"resent-cc", "resent-message-id", "in-reply-to", "references",
+	"list-id", "list-help", "list-unsubscribe", "list-unsubscribe-post",
+	"list-subscribe", "list-post", "list-owner", "list-archive",
+};
+#define SIGN_FIELDS (sizeof(sign_fields) / sizeof(sign_fields[0]))
+
+/* Where the header scanner is: a line's start, after its CR, inside. */
+enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
+
+/* Canonical body bytes are hashed in batches of this many. */
+#define BODY_BATCH 4096
+/* Fold the field's lines before this column. */
+#define FOLD_COLUMN 76
+
+struct dkim_signer {
+	EVP_PKEY *key;
+	enum dkim_key_type type;
+	char *domain, *selector;
+	/* The header, kept until the end. */
+	struct buf *header;
+	enum header_state hstate;
+	int in_body, failed, finished;
+	/* The relaxed body (3.4.4), hashed as it streams. */
+	EVP_MD_CTX *body_md;
+	int cr_pending;			/* a CR, not yet known to end a line */
+	int wsp_pending;		/* a run of WSP inside the line */
+	unsigned long long crlf_pending; /* line ends, maybe trailing */
+	int body_nonempty;
+	unsigned char batch[BODY_BATCH];
+	size_t batch_len;
+};
+
+struct dkim_signer *
+dkim_signer_new(EVP_PKEY *key, enum dkim_key_type type, const char *domain,
+	const char *selector, char **error_r)
+{
+	struct dkim_signer *s;
+
+	if (!dkim_domain_valid(domain) || !dkim_selector_valid(selector)) {
+		*error_r = xasprintf("bad domain or selector");
+		return NULL;
+	}
+	if (type == DKIM_KEY_ED25519 ? !EVP_PKEY_is_a(key, "ED25519") :
+	    !EVP_PKEY_is_a(key, "RSA")) {
+		*error_r = xasprintf("key is not %s",
+		    dkim_key_type_name(type));
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	EVP_PKEY_up_ref(key);
+	s->key = key;
+	s->type = type;
+	s->domain = xstrdup(domain);
+	s->selector = xstrdup(selector);
+	s->header = buf_new(DKIM_SIGN_HEADER_MAX);
+	s->hstate = HDR_LINE_START;
+	s->body_md = EVP_MD_CTX_new();
+	if (s->body_md == NULL ||
+	    EVP_DigestInit_ex(s->body_md, EVP_sha256(), NULL) != 1)
+		s->failed = 1;
+	return s;
+}
+
+void
+dkim_signer_free(struct dkim_signer **sp)
+{
+	struct dkim_signer *s = *sp;
+
+	if (s == NULL)
+		return;
+	EVP_PKEY_free(s->key);
+	EVP_MD_CTX_free(s->body_md);
+	buf_free(&s->header);
+	free(s->domain);
+	free(s->selector);
+	free(s);
+	*sp = NULL;
+}
+
+static void
+body_flush(struct dkim_signer *s)
+{
+	if (s->batch_len > 0 &&
+	    EVP_DigestUpdate(s->body_md, s->batch, s->batch_len) != 1)
+		s->failed = 1;
+	s->batch_len = 0;
+}
+
+static void
+body_put(struct dkim_signer *s, unsigned char c)
+{
+	if (s->batch_len == sizeof(s->batch))
+		body_flush(s);
+	s->batch[s->batch_len++] = c;
+}
+
+/* A byte that is neither WSP nor a line end: what was pending goes first. */
+static void
+body_content(struct dkim_signer *s, unsigned char c)
+{
+	for (; s->crlf_pending > 0; s->crlf_pending--) {
+		body_put(s, '\r');
+		body_put(s, '\n');
+	}
+	if (s->wsp_pending)
+		body_put(s, ' ');
+	s->wsp_pending = 0;
+	body_put(s, c);
+	s->body_nonempty = 1;
+}
+
+/*
+ * Relaxed body (3.4.4): WSP runs become one SP, WSP at a line's end
+ * goes, and so do empty lines at the end (kept pending until content
+ * follows them).
+ */
+static void
+body_feed(struct dkim_signer *s, const unsigned char *p, size_t len)
+{
+	const unsigned char *end = p + len;
+
+	for (; p < end; p++) {
+		unsigned char c = *p;
+
+		if (s->cr_pending) {
+			s->cr_pending = 0;
+			if (c == '\n') {
+				s->wsp_pending = 0;
+				s->crlf_pending++;
+				continue;
+			}
+			body_content(s, '\r');
+		}
+		if (c == '\r')
+			s->cr_pending = 1;
+		else if (c == ' ' || c == '\t')
+			s->wsp_pending = 1;
+		else
+			body_content(s, c);
+	}
+}
+
+int
+dkim_signer_chunk(struct dkim_signer *s, const void *data, size_t len)
+{
+	const unsigned char *p = data, *end = p + len;
+
+	while (p < end && !s->in_body) {
+		unsigned char c = *p++;
+
+		if (buf_append_char(s->header, (char) c) < 0) {
+			s->failed = 1;
+			return -1;
+		}
+		if (c == '\n' && s->hstate != HDR_IN_LINE)
+			s->in_body = 1;		/* the empty line */
+		else if (c == '\n')
+			s->hstate = HDR_LINE_START;
+		else if (c == '\r' && s->hstate == HDR_LINE_START)
+			s->hstate = HDR_LINE_START_CR;
+		else
+			s->hstate = HDR_IN_LINE;
+	}
+	if (p < end)
+		body_feed(s, p, (size_t) (end - p));
+	return s->failed ? -1 : 0;
+}
+
+/*
+ * Append field (len bytes: "Name: value" with its folds, with or
+ * without a final line end) in relaxed form (3.4.2): the name in lower
+ * case, no line ends, WSP runs one SP, none around the colon or at the
+ * ends of the value; then CRLF when crlf.  -1 without a colon.
+ */
+static int
+canon_field(struct buf *out, const char *field, size_t len, int crlf)
+{
+	const char *colon = memchr(field, ':', len), *p, *end = field + len;
+	size_t name_len, i;
+	int wsp = 0, any = 0;
+
+	if (colon == NULL)
+		return -1;
+	name_len = (size_t) (colon - field);
+	while (name_len > 0 && (field[name_len - 1] == ' ' ||
+	    field[name_len - 1] == '\t'))
+		name_len--;
+	for (i = 0; i < name_len; i++) {
+		char c = field[i];
+
+		(void) buf_append_char(out, c >= 'A' && c <= 'Z' ?
+		    (char) (c - 'A' + 'a') : c);
+	}
+	(void) buf_append_char(out, ':');
+	for (p = colon + 1; p < end; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if (*p == ' ' || *p == '\t') {
+			wsp = 1;
+			continue;
+		}
+		if (wsp && any)
+			(void) buf_append_char(out, ' ');
+		wsp = 0;
+		any = 1;
+		(void) buf_append_char(out, *p);
+	}
+	if (crlf)
+		(void) buf_append_str(out, "\r\n");
+	return 0;
+}
+
+/* One field of the header: where it is and which signed name it has. */
+struct field_ref {
+	const char *text;
+	size_t len;
+	size_t name;			/* index into sign_fields */
+};
+
+/* The header's fields that are signed, top to bottom; count in *n_r. */
+static struct field_ref *
+header_fields(const char *h, size_t len, size_t *n_r)
+{
+	struct field_ref *refs = NULL;
+	size_t n = 0, room = 0, pos = 0;
+
+	while (pos < len && h[pos] != '\r' && h[pos] != '\n') {
+		size_t start = pos, i, name_len;
+		const char *colon;
+
+		/* The field runs on over lines that start with WSP. */
+		do {
+			const char *nl = memchr(h + pos, '\n', len - pos);
+
+			pos = nl != NULL ? (size_t) (nl - h) + 1 : len;
+		} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
+		colon = memchr(h + start, ':', pos - start);
+		if (colon == NULL)
+			continue;
+		name_len = (size_t) (colon - (h + start));
+		while (name_len > 0 && (h[start + name_len - 1] == ' ' ||
+		    h[start + name_len - 1] == '\t'))
+			name_len--;
+		for (i = 0; i < SIGN_FIELDS; i++)
+			if (strlen(sign_fields[i]) == name_len &&
+			    strncasecmp(sign_fields[i], h + start,
+			    name_len) == 0)
+				break;
+		if (i == SIGN_FIELDS)
+			continue;
+		if (n == room) {
+			room = room == 0 ? 16 : xalloc_mul(room, 2);
+			refs = xreallocarray(refs, room, sizeof(*refs));
+		}
+		refs[n].text = h + start;
+		refs[n].len = pos - start;
+		refs[n].name = i;
+		n++;
+	}
+	*n_r = n;
+	return refs;
+}
+
+/* Append name to the h= list, folding before it when the line is full. */
+static void
+tag_list_add(struct buf *sig, size_t *column, const char *name, int first)
+{
+	size_t n = strlen(name);
+
+	if (!first) {
+		(void) buf_append_char(sig, ':');
+		(*column)++;
+	}
+	if (*column + n + 1 > FOLD_COLUMN) {
+		(void) buf_append_str(sig, "\r\n\t ");
+		*column = 9;
+	}
+	(void) buf_append_str(sig, name);
+	*column += n;
+}
+
+/*
+ * The header hash input (3.7): the signed fields, bottom-up per name,
+ * each relaxed with CRLF, into hin; their names into sig's h= tag.
+ * 0, or -1 when there is no From.
+ */
+static int
+header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
+{
+	const char *h = buf_cstr(s->header);
+	struct field_ref *refs;
+	size_t n, i, column, counts[SIGN_FIELDS];
+	int first = 1;
+
+	refs = header_fields(h, buf_len(s->header), &n);
+	memset(counts, 0, sizeof(counts));
+	for (i = 0; i < n; i++)
+		counts[refs[i].name]++;
+	if (counts[0] == 0) {
+		free(refs);
+		return -1;
+	}
+	(void) buf_append_str(sig, " h=");
+	column = 11;
+	for (i = 0; i < SIGN_FIELDS; i++) {
+		size_t left = counts[i], j = n;
+
+		/* The last instance first (5.4.2). */
+		while (left > 0 && j-- > 0) {
+			if (refs[j].name != i)
+				continue;
+			(void) canon_field(hin, refs[j].text, refs[j].len, 1);
+			tag_list_add(sig, &column, sign_fields[i], first);
+			first = 0;
+			left--;
+		}
+	}
+	/* One From more than there is: a second one breaks the signature. */
+	tag_list_add(sig, &column, sign_fields[0], 0);
+	(void) buf_append_char(sig, ';');
+	free(refs);
+	return 0;
+}
+
+/* The signature of digest (SHA-256) with the key; NULL on failure. */
+static unsigned char *
+sign_digest(const struct dkim_signer *s, const unsigned char *digest,
+	size_t digest_len, size_t *sig_len_r)
+{
+	unsigned char *sig = NULL;
+	size_t sig_len = 0;
+	int ok = 0;
+
+	if (s->type == DKIM_KEY_ED25519) {
+		/* RFC 8463 3: PureEdDSA over the SHA-256 hash. */
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+		ok = md != NULL &&
+		    EVP_DigestSignInit(md, NULL, NULL, NULL, s->key) == 1 &&
+		    EVP_DigestSign(md, NULL, &sig_len, digest,
+		    digest_len) == 1 &&
+		    (sig = xmalloc(sig_len)) != NULL &&
+		    EVP_DigestSign(md, sig, &sig_len, digest, digest_len) == 1;
+		EVP_MD_CTX_free(md);
+	} else {
+		/* RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 8.2). */
+		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(s->key, NULL);
+
+		ok = pc != NULL && EVP_PKEY_sign_init(pc) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+		    EVP_PKEY_sign(pc, NULL, &sig_len, digest,
+		    digest_len) == 1 &&
+		    (sig = xmalloc(sig_len)) != NULL &&
+		    EVP_PKEY_sign(pc, sig, &sig_len, digest, digest_len) == 1;
+		EVP_PKEY_CTX_free(pc);
+	}
+	if (!ok) {
+		free(sig);
+		return NULL;
+	}
+	*sig_len_r = sig_len;
+	return sig;
+}
+
+/* Append data's base64, folded: the first part fits after "b=". */
+static void
+append_folded_b64(struct buf *sig, const unsigned char *data, size_t len)
+{
+	struct buf *b64 = buf_new(DKIM_SIGN_HEADER_MAX);
+	const char *t;
+	size_t i, n, width = FOLD_COLUMN - 11;
+
+	(void) base64_encode(data, len, b64);
+	t = buf_cstr(b64);
+	n = buf_len(b64);
+	for (i = 0; i < n; i += width) {
+		if (i > 0)
+			(void) buf_append_str(sig, "\r\n\t ");
+		(void) buf_append(sig, t + i, n - i < width ? n - i : width);
+	}
+	buf_free(&b64);
+}
+
+char *
+dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
+{
+	unsigned char bh[EVP_MAX_MD_SIZE], digest[EVP_MAX_MD_SIZE], *sig;
+	unsigned int bh_len = 0, digest_len = 0;
+	struct buf *field, *hin, *bh64;
+	EVP_MD_CTX *md = NULL;
+	char *result = NULL;
+	size_t sig_len;
+
+	if (s->failed) {
+		*error_r = xasprintf("header over %d bytes or hash failed",
+		    DKIM_SIGN_HEADER_MAX);
+		return NULL;
+	}
+	if (s->finished) {
+		*error_r = xasprintf("signed already");
+		return NULL;
+	}
+	s->finished = 1;
+	if (s->cr_pending)
+		body_content(s, '\r');	/* a CR at the very end is content */
+	if (s->body_nonempty) {
+		body_put(s, '\r');
+		body_put(s, '\n');
+	}
+	body_flush(s);
+	if (EVP_DigestFinal_ex(s->body_md, bh, &bh_len) != 1) {
+		*error_r = xasprintf("body hash failed");
+		return NULL;
+	}
+	field = buf_new(DKIM_SIGN_HEADER_MAX);
+	hin = buf_new(DKIM_SIGN_HEADER_MAX);
+	bh64 = buf_new(256);
+	(void) base64_encode(bh, bh_len, bh64);
+	(void) buf_printf(field, "DKIM-Signature: v=1; a=%s; "
+	    "c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\t",
+	    s->type == DKIM_KEY_ED25519 ? "ed25519-sha256" : "rsa-sha256",
+	    s->domain, s->selector, now);
+	if (header_input(s, hin, field) < 0) {
+		*error_r = xasprintf("no From field");
+		goto out;
+	}
+	(void) buf_printf(field, "\r\n\tbh=%s;\r\n\tb=", buf_cstr(bh64));
+	/* The field itself, b= empty, no CRLF, ends the input (3.7). */
+	(void) canon_field(hin, buf_cstr(field), buf_len(field), 0);
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||
+	    EVP_DigestFinal_ex(md, digest, &digest_len) != 1) {
+		*error_r = xasprintf("header hash failed");
+		goto out;
+	}
+	sig = sign_digest(s, digest, digest_len, &sig_len);
+	if (sig == NULL) {
+		*error_r = xasprintf("%s signature failed",
+		    dkim_key_type_name(s->type));
+		goto out;
+	}
+	append_folded_b64(field, sig, sig_len);
+	free(sig);
+	result = buf_strdup(field);
+out:
+	EVP_MD_CTX_free(md);
+	buf_free(&field);
+	buf_free(&hin);
+	buf_free(&bh64);
+	return result;
+}
