@@ -32,18 +32,21 @@
 static int
 route_ldap_filter_escape(struct buf *b, const char *value)
 {
-	const unsigned char *p;
+	const unsigned char *p, *run;
 
-	for (p = (const unsigned char *) value; *p != '\0'; p++) {
-		if (*p == '*' || *p == '(' || *p == ')' || *p == '\\'
-		    || *p < 0x20 || *p >= 0x7f) {
-			if (buf_printf(b, "\\%02x", *p) < 0)
-				return -1;
-		} else if (buf_append_char(b, (char) *p) < 0) {
+	for (p = run = (const unsigned char *) value;; p++) {
+		if (*p != '\0' && *p != '*' && *p != '(' && *p != ')'
+		    && *p != '\\' && *p >= 0x20 && *p < 0x7f)
+			continue;
+		/* The plain bytes before p at once, then p escaped. */
+		if (p > run && buf_append(b, run, (size_t) (p - run)) < 0)
 			return -1;
-		}
+		if (*p == '\0')
+			return 0;
+		if (buf_printf(b, "\\%02x", *p) < 0)
+			return -1;
+		run = p + 1;
 	}
-	return 0;
 }
 
 /*
