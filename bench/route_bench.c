@@ -1,4 +1,7 @@
-/* route-bench: time route_lookup() or route_expand() over a key file. */
+/*
+ * route-bench: time route_lookup(), smtpd's RCPT check
+ * (route_lookup_recipient) or route_expand() over a key file.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -34,7 +37,7 @@ static void
 route_bench_usage(void)
 {
 	fprintf(stderr, "usage: route-bench -c CONFIG_DIR -k KEYFILE "
-	    "[-n LOOKUPS] [-e] [-w]\n");
+	    "[-n LOOKUPS] [-e | -r] [-w]\n");
 	exit(2);
 }
 
@@ -124,17 +127,33 @@ route_bench_read_keys(const char *path, struct buf **text_r, size_t *count_r)
 	return keys;
 }
 
+/* What route_bench_one does with a key. */
+enum route_bench_mode {
+	ROUTE_BENCH_LOOKUP,	/* route_lookup(): every field */
+	ROUTE_BENCH_RCPT,	/* smtpd's RCPT check: ROUTE_FIELDS_RCPT */
+	ROUTE_BENCH_EXPAND,	/* route_expand() */
+};
+
 /* One lookup (or expansion) of key, counted. */
 static void
-route_bench_one(struct route *r, const char *key, int expand,
+route_bench_one(struct route *r, const char *key, enum route_bench_mode mode,
 	struct route_bench_counts *counts)
 {
 	struct route_answer *answer = NULL;
 	struct route_expansion *exp = NULL;
+	struct route_domain *domain = NULL;
 	char *error = NULL;
 	int rc;
 
-	if (expand) {
+	if (mode == ROUTE_BENCH_RCPT) {
+		/* As smtpd_check_rcpt asks: found is "ours and exists". */
+		rc = route_lookup_recipient(r, key, ROUTE_FIELDS_RCPT, &domain,
+		    &answer, &error);
+		if (rc > 0 && answer == NULL)
+			rc = 0;
+		route_domain_free(&domain);
+		route_answer_free(&answer);
+	} else if (mode == ROUTE_BENCH_EXPAND) {
 		switch (route_expand(r, key, &exp, &error)) {
 		case ROUTE_EXPAND_OK:
 			rc = 1;
@@ -176,10 +195,11 @@ main(int argc, char **argv)
 	double open_start, loaded, timed_start, done, seconds;
 	long long lookups = ROUTE_BENCH_DEFAULT_LOOKUPS, i;
 	size_t key_count;
-	int ch, expand = 0, warm = 0;
+	enum route_bench_mode mode = ROUTE_BENCH_LOOKUP;
+	int ch, warm = 0;
 
 	log_init("route-bench", LOG_TARGET_STDERR, NULL);
-	while ((ch = getopt(argc, argv, "c:k:n:ew")) != -1) {
+	while ((ch = getopt(argc, argv, "c:k:n:erw")) != -1) {
 		switch (ch) {
 		case 'c':
 			config_dir = optarg;
@@ -196,7 +216,10 @@ main(int argc, char **argv)
 				    optarg, ROUTE_BENCH_MAX_LOOKUPS);
 			break;
 		case 'e':
-			expand = 1;
+			mode = ROUTE_BENCH_EXPAND;
+			break;
+		case 'r':
+			mode = ROUTE_BENCH_RCPT;
 			break;
 		case 'w':
 			warm = 1;
@@ -218,19 +241,19 @@ main(int argc, char **argv)
 	open_start = route_bench_now();
 	if ((r = route_open(&error)) == NULL)
 		log_fatal("route_open: %s", error);
-	route_bench_one(r, keys[0], expand, &first);
+	route_bench_one(r, keys[0], mode, &first);
 	if (first.tempfail > 0)
 		log_fatal("the first lookup failed temporarily: is the "
 		    "directory up and main.conf right?");
 	loaded = route_bench_now();
 	/* -w: one untimed pass over the keys, so a cache is warm. */
 	for (i = 0; warm && (size_t) i < key_count; i++)
-		route_bench_one(r, keys[i], expand, &first);
+		route_bench_one(r, keys[i], mode, &first);
 	if (first.tempfail > 0)
 		log_fatal("the warm-up pass failed temporarily");
 	timed_start = route_bench_now();
 	for (i = 0; i < lookups; i++)
-		route_bench_one(r, keys[(size_t) i % key_count], expand,
+		route_bench_one(r, keys[(size_t) i % key_count], mode,
 		    &counts);
 	done = route_bench_now();
 	seconds = done - timed_start;

@@ -270,7 +270,9 @@ cmd_rcpt_check(struct lmtpd_session *sess, const char *addr,
 	char *error = NULL;
 	int rc;
 
-	rc = route_lookup(sess->server->route, addr, &answer, &error);
+	rc = route_lookup_fields(sess->server->route, addr,
+	    ROUTE_FIELD_STATE | ROUTE_FIELD_HOST | ROUTE_FIELD_STORE, &answer,
+	    &error);
 	if (rc < 0) {
 		log_error("to=<%s> directory lookup failed: %s", addr,
 		    error != NULL ? error : "unknown error");

@@ -85,7 +85,8 @@ qmgr_archive_lookup(struct route *r, const char *address,
 	struct route_answer *ans = NULL;
 	int rc;
 
-	rc = route_lookup(r, address, &ans, error_r);
+	rc = route_lookup_fields(r, address, ROUTE_FIELD_ARCHIVE, &ans,
+	    error_r);
 	if (rc > 0) {
 		rc = ans->kind != ROUTE_KIND_MAILBOX ? 0
 		    : route_mailbox_archived(r, ans->mailbox, ans->domain);

@@ -457,7 +457,8 @@ qmgr_remote_transport(struct qmgr_msg *msg, struct route *r)
 		return xstrdup(msg->transport_class);
 	who = qf->auth_user != NULL ? qf->auth_user :
 	    qmgr_trusted_client(qf->client_addr) ? qf->sender : "";
-	if (*who != '\0' && route_lookup(r, who, &ans, &error) > 0 &&
+	if (*who != '\0' && route_lookup_fields(r, who, ROUTE_FIELD_CLASS,
+	    &ans, &error) > 0 &&
 	    ans->kind == ROUTE_KIND_MAILBOX &&
 	    ans->mailbox->outbound_class != NULL &&
 	    *ans->mailbox->outbound_class != '\0')
@@ -484,7 +485,8 @@ qmgr_message_route(struct qmgr_msg *msg, struct route *r,
 	const char *at;
 	int rc_lookup, rc_domain;
 
-	rc_lookup = route_lookup(r, rc->address, &ans, &error);
+	rc_lookup = route_lookup_fields(r, rc->address, ROUTE_FIELD_STATE
+	    | ROUTE_FIELD_HOST, &ans, &error);
 	if (rc_lookup < 0) {
 		qmgr_message_result(msg, rc->n, "451", "4.3.0",
 		    error != NULL ? error : "routing directory unavailable");

@@ -606,7 +606,8 @@ ar_rcpt_honours(struct smtpd_authres *ar, struct smtpd_session *ss,
 	char **junk;
 	int count, j, honour, rc;
 
-	rc = r == NULL ? -1 : route_lookup(r, address, &ans, &error);
+	rc = r == NULL ? -1 : route_lookup_fields(r, address,
+	    ROUTE_FIELD_DMARC, &ans, &error);
 	if (rc < 0) {
 		log_warn("%s: dmarc policy of <%s>: %s: Junk", ar->queue_id,
 		    address, error != NULL ? error : "no routing directory");

@@ -111,7 +111,8 @@ direct_archived_sender(struct route *r, const char *address)
 
 	if (address == NULL || *address == '\0')
 		return 0;
-	rc = route_lookup(r, address, &ans, &error);
+	rc = route_lookup_fields(r, address, ROUTE_FIELD_ARCHIVE, &ans,
+	    &error);
 	free(error);
 	if (rc > 0)
 		rc = ans->kind != ROUTE_KIND_MAILBOX ? 0

@@ -314,8 +314,13 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 		free(domain);
 		return -2;
 	}
-	/* The domain and the address together: one directory search. */
-	rc = route_lookup_recipient(r, addr, &dom, &ans, &error);
+	/*
+	 * The domain and the address together: one directory search, for
+	 * what is decided here (ROUTE_FIELDS_RCPT: the state and the
+	 * quota); the content filter and direct delivery ask for theirs.
+	 */
+	rc = route_lookup_recipient(r, addr, ROUTE_FIELDS_RCPT, &dom, &ans,
+	    &error);
 	if (rc < 0) {
 		log_warn("lookup %s: %s", addr, error);
 		smtpd_reply(ss, "451 4.3.0 <%s>: Temporary lookup failure",

@@ -322,7 +322,8 @@ filter_decide_all(struct smtpd_session *ss, double score,
 		if (r == NULL)
 			return -1;
 		ans = NULL;
-		rc = route_lookup(r, ss->env.rcpts[i].address, &ans, &error);
+		rc = route_lookup_fields(r, ss->env.rcpts[i].address,
+		    ROUTE_FIELD_FILTER, &ans, &error);
 		if (rc < 0) {
 			log_warn("content filter: policy of %s: %s",
 			    ss->env.rcpts[i].address, error != NULL ? error :

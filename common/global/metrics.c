@@ -385,25 +385,29 @@ void
 metrics_observe(const char *name, double seconds, ...)
 {
 	static const double bounds[] = METRICS_BUCKETS;
-	char le[32];
+#define METRICS_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+	/* The le="..." labels, made once (a directory lookup observes). */
+	static char labels[METRICS_BOUNDS + 1][32];
 	va_list ap;
 	size_t i;
 
+	if (metrics_map == NULL && metrics_open() < 0)
+		return;
+	if (labels[0][0] == '\0') {
+		for (i = 0; i < METRICS_BOUNDS; i++)
+			(void) snprintf(labels[i], sizeof(labels[i]),
+			    "le=\"%g\"", bounds[i]);
+		(void) snprintf(labels[i], sizeof(labels[i]), "le=\"+Inf\"");
+	}
 	if (!(seconds >= 0))
 		seconds = 0;
 	/* Cumulative: an observation counts in every bucket it fits. */
-	for (i = 0; i <= sizeof(bounds) / sizeof(bounds[0]); i++) {
-		if (i < sizeof(bounds) / sizeof(bounds[0])) {
-			if (seconds > bounds[i])
-				continue;
-			(void) snprintf(le, sizeof(le), "le=\"%g\"",
-			    bounds[i]);
-		} else {
-			(void) snprintf(le, sizeof(le), "le=\"+Inf\"");
-		}
+	for (i = 0; i <= METRICS_BOUNDS; i++) {
+		if (i < METRICS_BOUNDS && seconds > bounds[i])
+			continue;
 		va_start(ap, seconds);
-		metrics_update(name, "_bucket", le, METRICS_KIND_HISTOGRAM,
-		    1, 0, ap);
+		metrics_update(name, "_bucket", labels[i],
+		    METRICS_KIND_HISTOGRAM, 1, 0, ap);
 		va_end(ap);
 	}
 	va_start(ap, seconds);
@@ -415,6 +419,7 @@ metrics_observe(const char *name, double seconds, ...)
 	    seconds > 1e9 ? (long long) 1e15 : (long long) (seconds * 1e6),
 	    0, ap);
 	va_end(ap);
+#undef METRICS_BOUNDS
 }
 
 const char *

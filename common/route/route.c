@@ -396,7 +396,7 @@ route_domain_lookup(struct route *r, const char *domain,
 
 /* A local key: a mailbox (exact or alternate), else an alias. */
 int
-route_find_local(struct route *r, const char *key,
+route_find_local(struct route *r, const char *key, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
@@ -404,8 +404,8 @@ route_find_local(struct route *r, const char *key,
 	int rc;
 
 	if (r->ops->local_get != NULL) {
-		rc = r->ops->local_get(r->backend, key, mailbox_r, alias_r,
-		    &error);
+		rc = r->ops->local_get(r->backend, key, fields, mailbox_r,
+		    alias_r, &error);
 	} else {
 		rc = r->ops->mailbox_get(r->backend, key, mailbox_r, &error);
 		if (rc == 0) {
@@ -425,7 +425,7 @@ route_find_local(struct route *r, const char *key,
  * ROUTE_BACKEND_NOT_ASKED.
  */
 static int
-route_backend_address(struct route *r, const char *norm,
+route_backend_address(struct route *r, const char *norm, unsigned fields,
 	struct route_domain **domain_r, int *local_rc_r,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
@@ -437,8 +437,8 @@ route_backend_address(struct route *r, const char *norm,
 	if (r->ops->address_get == NULL)
 		return route_backend_domain(r, strrchr(norm, '@') + 1,
 		    domain_r, error_r);
-	rc = r->ops->address_get(r->backend, norm, domain_r, local_rc_r,
-	    mailbox_r, alias_r, &error);
+	rc = r->ops->address_get(r->backend, norm, fields, domain_r,
+	    local_rc_r, mailbox_r, alias_r, &error);
 	return route_read_result(rc, error, error_r, "", norm);
 }
 
@@ -488,13 +488,14 @@ route_answer_new(enum route_kind kind, const char *address,
 }
 
 /*
- * One step of route_lookup on a normalised address; the catch-all is
- * tried only when allow_catchall (not when resolving a catch-all itself).
+ * One step of route_lookup_fields on a normalised address; the catch-all
+ * is tried only when allow_catchall (not when resolving a catch-all
+ * itself).
  */
 int
-route_resolve(struct route *r, const char *norm, int allow_catchall,
-	struct route_answer **answer_r, struct route_domain **domain_r,
-	char **error_r)
+route_resolve(struct route *r, const char *norm, unsigned fields,
+	int allow_catchall, struct route_answer **answer_r,
+	struct route_domain **domain_r, char **error_r)
 {
 	struct route_domain *d = NULL, *target = NULL;
 	struct route_mailbox *m = NULL, *pre_m = NULL;
@@ -506,8 +507,8 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 	int rc, hops, pre_rc;
 
 	/* One round trip where the backend can: the domain and norm. */
-	rc = route_backend_address(r, norm, &d, &pre_rc, &pre_m, &pre_alias,
-	    error_r);
+	rc = route_backend_address(r, norm, fields, &d, &pre_rc, &pre_m,
+	    &pre_alias, error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "domain %s is not ours", at + 1);
 	if (rc <= 0)
@@ -571,13 +572,14 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 		pre_m = NULL;
 		pre_alias = NULL;
 	} else {
-		rc = route_find_local(r, key, &m, &alias, error_r);
+		rc = route_find_local(r, key, fields, &m, &alias, error_r);
 	}
 	if (rc == 0) {
 		free(key);
 		key = route_strip_tag(addr);
 		if (key != NULL) {
-			rc = route_find_local(r, key, &m, &alias, error_r);
+			rc = route_find_local(r, key, fields, &m, &alias,
+			    error_r);
 			if (strcmp(how, "exact") == 0)
 				how = "recipient delimiter";
 		}
@@ -624,7 +626,7 @@ route_resolve(struct route *r, const char *norm, int allow_catchall,
 		rc = 1;
 		goto out;
 	}
-	rc = route_resolve(r, catchall, 0, &inner, NULL, error_r);
+	rc = route_resolve(r, catchall, fields, 0, &inner, NULL, error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "unknown address %s (the "
 		    "catch-all %s of %s does not exist)", addr, catchall,
@@ -658,9 +660,12 @@ route_monotonic(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* route_lookup, and the first step's domain when domain_r is not NULL. */
+/*
+ * route_lookup_fields, and the first step's domain when domain_r is not
+ * NULL.
+ */
 static int
-route_lookup_address(struct route *r, const char *address,
+route_lookup_address(struct route *r, const char *address, unsigned fields,
 	struct route_answer **answer_r, struct route_domain **domain_r,
 	char **error_r)
 {
@@ -676,7 +681,7 @@ route_lookup_address(struct route *r, const char *address,
 		return 0;
 	}
 	start = route_monotonic();
-	rc = route_resolve(r, norm, 1, answer_r, domain_r, error_r);
+	rc = route_resolve(r, norm, fields, 1, answer_r, domain_r, error_r);
 	free(norm);
 	metrics_observe("ispmail_directory_lookup_seconds",
 	    route_monotonic() - start, "backend", r->ops->name, NULL);
@@ -690,16 +695,25 @@ int
 route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r)
 {
-	return route_lookup_address(r, address, answer_r, NULL, error_r);
+	return route_lookup_address(r, address, ROUTE_FIELDS_ALL, answer_r,
+	    NULL, error_r);
+}
+
+int
+route_lookup_fields(struct route *r, const char *address, unsigned fields,
+	struct route_answer **answer_r, char **error_r)
+{
+	return route_lookup_address(r, address, fields, answer_r, NULL,
+	    error_r);
 }
 
 int
 route_lookup_recipient(struct route *r, const char *address,
-	struct route_domain **domain_r, struct route_answer **answer_r,
-	char **error_r)
+	unsigned fields, struct route_domain **domain_r,
+	struct route_answer **answer_r, char **error_r)
 {
 	*domain_r = NULL;
-	if (route_lookup_address(r, address, answer_r, domain_r,
+	if (route_lookup_address(r, address, fields, answer_r, domain_r,
 	    error_r) < 0) {
 		route_domain_free(domain_r);
 		route_answer_free(answer_r);

@@ -165,21 +165,56 @@ int route_domain_lookup(struct route *r, const char *domain,
  * Resolve one address one step.  1 found (*answer_r set), 0 not found
  * (unknown user of our domain or not our domain at all: check the domain
  * with route_domain_lookup), -1 temporary failure; error_r (caller frees)
- * says why for 0 and -1 when not NULL.
+ * says why for 0 and -1 when not NULL.  Every field of the answer is
+ * filled (route_lookup_fields asks for fewer).
  */
 int route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r);
 
 /*
- * route_lookup and route_domain_lookup in one, as a receiver checks a
- * recipient (the backend may answer both with one question): -1
- * temporary failure; 0 the domain is not ours (or the address is
+ * What of a mailbox (and an alias) a lookup's caller reads.  The kind,
+ * the addresses (address, matched, the mailbox's canonical address) and
+ * the domain record are always filled; a field not asked for may be left
+ * empty (NULL, 0, ACTIVE, OFF, DEFAULT), so a caller asks for every field
+ * it reads.  A backend may fill more: the file backend fills everything
+ * (it has it at hand), the LDAP backend asks the directory for the
+ * attributes of these fields only, and for all of them when it keeps
+ * found answers in its cache (ispmail-ldap(5)).
+ */
+enum route_field {
+	ROUTE_FIELD_STATE = 1 << 0,	/* state */
+	ROUTE_FIELD_STORE = 1 << 1,	/* store_path, quota */
+	ROUTE_FIELD_HOST = 1 << 2,	/* mail_host */
+	ROUTE_FIELD_FILTER = 1 << 3,	/* filter and the three scores */
+	ROUTE_FIELD_DMARC = 1 << 4,	/* dmarc */
+	ROUTE_FIELD_ARCHIVE = 1 << 5,	/* archive */
+	ROUTE_FIELD_CLASS = 1 << 6,	/* outbound_class */
+	ROUTE_FIELD_FORWARDS = 1 << 7,	/* forwards, forward_keep_copy */
+	ROUTE_FIELD_ALT = 1 << 8,	/* alt_addresses */
+	ROUTE_FIELD_TARGETS = 1 << 9,	/* an alias's targets */
+};
+#define ROUTE_FIELDS_ALL 0x3ffu
+/*
+ * What a receiver decides on when it answers RCPT TO (smtpd(8)): the
+ * kind of address, the mailbox's state and its quota (store_path to
+ * read the maildirsize).
+ */
+#define ROUTE_FIELDS_RCPT (ROUTE_FIELD_STATE | ROUTE_FIELD_STORE)
+
+/* route_lookup with fields (enum route_field, or-ed) only. */
+int route_lookup_fields(struct route *r, const char *address,
+	unsigned fields, struct route_answer **answer_r, char **error_r);
+
+/*
+ * route_lookup_fields and route_domain_lookup in one, as a receiver
+ * checks a recipient (the backend may answer both with one question):
+ * -1 temporary failure; 0 the domain is not ours (or the address is
  * invalid); 1 the domain is ours (*domain_r set) and *answer_r is the
  * address's answer, or NULL when it does not exist (error_r says why).
  */
 int route_lookup_recipient(struct route *r, const char *address,
-	struct route_domain **domain_r, struct route_answer **answer_r,
-	char **error_r);
+	unsigned fields, struct route_domain **domain_r,
+	struct route_answer **answer_r, char **error_r);
 
 /* One final destination of an expanded address. */
 enum route_dest_kind {

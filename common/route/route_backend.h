@@ -47,21 +47,24 @@ struct route_backend_ops {
 	/*
 	 * Optional (NULL: route.c asks mailbox_get, then alias_get): the
 	 * address as a mailbox, else as an alias, in one question to the
-	 * store.  1 (*mailbox_r or *alias_r set), 0 neither, -1.
+	 * store, with at least fields (enum route_field) filled and never
+	 * the password hash.  1 (*mailbox_r or *alias_r set), 0 neither,
+	 * -1.
 	 */
-	int (*local_get)(void *backend, const char *address,
+	int (*local_get)(void *backend, const char *address, unsigned fields,
 		struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 		char **error_r);
 	/*
 	 * Optional (NULL: route.c asks domain_get, then the rest): the
 	 * domain of address as domain_get answers it (1, 0, -1) and, when
 	 * it is found and local, from the same round trip, the address as
-	 * local_get answers it: *local_rc_r 1 (*mailbox_r or *alias_r set)
+	 * local_get answers it (with fields): *local_rc_r 1 (*mailbox_r or
+	 * *alias_r set)
 	 * or 0.  Otherwise *local_rc_r is ROUTE_BACKEND_NOT_ASKED and the
 	 * caller asks on its own.  A failure of either part is -1.
 	 */
 	int (*address_get)(void *backend, const char *address,
-		struct route_domain **domain_r, int *local_rc_r,
+		unsigned fields, struct route_domain **domain_r, int *local_rc_r,
 		struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 		char **error_r);
 

@@ -42,18 +42,22 @@ route_alias_dup(const struct route_alias *a);
 int
 route_backend_domain(struct route *r, const char *name,
 	struct route_domain **domain_r, char **error_r);
-/* A local key: a mailbox (exact or alternate), else an alias. */
+/*
+ * A local key: a mailbox (exact or alternate), else an alias, with at
+ * least fields (enum route_field) filled.
+ */
 int
-route_find_local(struct route *r, const char *key,
+route_find_local(struct route *r, const char *key, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r);
 /*
- * One step of route_lookup on a normalised address; the catch-all is
- * tried only when allow_catchall (not when resolving a catch-all itself).
+ * One step of route_lookup_fields on a normalised address; the catch-all
+ * is tried only when allow_catchall (not when resolving a catch-all
+ * itself).
  */
 int
-route_resolve(struct route *r, const char *norm, int allow_catchall,
-	struct route_answer **answer_r, struct route_domain **domain_r,
-	char **error_r);
+route_resolve(struct route *r, const char *norm, unsigned fields,
+	int allow_catchall, struct route_answer **answer_r,
+	struct route_domain **domain_r, char **error_r);
 
 #endif

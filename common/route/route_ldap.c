@@ -92,22 +92,33 @@ route_ldap_cache_key(enum route_ldap_cache_kind kind, const char *key)
 	return xasprintf("%c:%s", (char) kind, key);
 }
 
+/* Whether answers of kind are ever kept (a TTL above 0). */
+static int
+route_ldap_cache_keeps(enum route_ldap_cache_kind kind)
+{
+	if (var_ldap_cache_positive_ttl > 0 || var_ldap_cache_negative_ttl > 0)
+		return 1;
+	return kind == ROUTE_LDAP_CACHE_DOMAIN && var_ldap_domain_cache_ttl > 0;
+}
+
 /* A live entry for (kind, key), or NULL; expired entries are dropped. */
 static struct route_ldap_cache_entry *
 route_ldap_cache_find(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	const char *key)
 {
+	const char prefix[2] = { (char) kind, ':' };
 	struct route_ldap_cache_entry *e;
-	char *full;
+	uint64_t hash;
 
-	if (rl->bucket_count == 0)
+	if (rl->bucket_count == 0 || !route_ldap_cache_keeps(kind))
 		return NULL;
-	full = route_ldap_cache_key(kind, key);
-	for (e = rl->buckets[(size_t) fnv1a64(full) & (rl->bucket_count - 1)];
+	/* fnv1a64 of route_ldap_cache_key(kind, key), without making it. */
+	hash = fnv1a64_update(fnv1a64_update(FNV1A64_BASIS, prefix,
+	    sizeof(prefix)), key, strlen(key));
+	for (e = rl->buckets[(size_t) hash & (rl->bucket_count - 1)];
 	    e != NULL; e = e->hash_next)
-		if (strcmp(e->key, full) == 0)
+		if (e->key[0] == prefix[0] && strcmp(e->key + 2, key) == 0)
 			break;
-	free(full);
 	if (e != NULL && e->expires <= route_ldap_now()) {
 		route_ldap_cache_remove(rl, e);
 		e = NULL;
@@ -307,10 +318,6 @@ route_ldap_choose(LDAP *ld, LDAPMessage *res, int ldrc, const char *oc,
 			continue;
 		count++;
 		only = entry;
-		if (route_ldap_entry_has(ld, entry, key_attr, key)) {
-			matches++;
-			chosen = entry;
-		}
 	}
 	if (count == 1) {
 		*chosen_r = only;
@@ -318,6 +325,16 @@ route_ldap_choose(LDAP *ld, LDAPMessage *res, int ldrc, const char *oc,
 	}
 	if (count == 0)
 		return 0;
+	/* Several: the one whose key_attr is key, if only one is. */
+	for (entry = ldap_first_entry(ld, res); entry != NULL;
+	    entry = ldap_next_entry(ld, entry)) {
+		if ((oc == NULL || route_ldap_entry_has(ld, entry,
+		    "objectClass", oc)) && route_ldap_entry_has(ld, entry,
+		    key_attr, key)) {
+			matches++;
+			chosen = entry;
+		}
+	}
 	if (ldrc == LDAP_SUCCESS && matches == 1) {
 		*chosen_r = chosen;
 		return 1;
@@ -335,8 +352,12 @@ route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
 	route_ldap_parse_fn *parse, void *record_r, char **error_r)
 {
 	char *parse_error = NULL;
+	int rc;
 
-	if (parse(ld, chosen, record_r, &parse_error) == 0)
+	route_ldap_entry_begin(ld, chosen);
+	rc = parse(ld, chosen, record_r, &parse_error);
+	route_ldap_entry_end();
+	if (rc == 0)
 		return 0;
 	*error_r = parse_error != NULL ? parse_error
 	    : xstrdup("damaged directory entry");
@@ -528,24 +549,90 @@ route_ldap_relay_recipient_get(void *backend, const char *address,
 /* ---- one search per lookup ---------------------------------------------- */
 
 /*
- * What a routing search (the domain, mailbox or alias an address routes
- * to) asks for: what routing, delivery and filtering use of the three
- * record types, and objectClass to tell them apart.  Not userPassword:
+ * The attributes of a mailbox or an alias that fill each field (enum
+ * route_field).  A routing search asks for objectClass (to tell the
+ * entries apart), mail, and the attributes of the fields its caller
+ * reads: each attribute returned costs slapd an ACL check and its
+ * encoding, the wire, and this process its parsing.  Never userPassword:
  * the secret leaves the directory only for a password check
- * (route_ldap_mailbox_get), and each attribute returned costs slapd an
- * ACL check and the wire.  Such mailboxes are cached as ROUTING, never
- * served to a password check.
+ * (route_ldap_mailbox_get); mailboxes from a routing search are cached as
+ * ROUTING, never served to a password check.
  */
-static const char *const route_ldap_any_attrs[] = {
-	"objectClass", "ispmailDomainName", "ispmailDomainKind",
-	"ispmailDomainTarget", "ispmailRelayHost", "ispmailCatchAll",
-	"mailHost", "mail", "mailLocalAddress", "ispmailStorePath",
-	"ispmailQuota", "ispmailState", "ispmailFilterPolicy",
-	"ispmailTagScore", "ispmailQuarantineScore", "ispmailDiscardScore",
-	"ispmailArchive", "ispmailOutboundClass", "ispmailForward",
-	"ispmailForwardKeepCopy", "ispmailAliasTarget",
-	"ispmailDmarcPolicy", "ispmailDkimSelector", NULL
+static const struct route_ldap_field_attr {
+	unsigned field;
+	const char *attr;
+} route_ldap_field_attrs[] = {
+	{ ROUTE_FIELD_STATE, "ispmailState" },
+	{ ROUTE_FIELD_STORE, "ispmailStorePath" },
+	{ ROUTE_FIELD_STORE, "ispmailQuota" },
+	{ ROUTE_FIELD_HOST, "mailHost" },
+	{ ROUTE_FIELD_FILTER, "ispmailFilterPolicy" },
+	{ ROUTE_FIELD_FILTER, "ispmailTagScore" },
+	{ ROUTE_FIELD_FILTER, "ispmailQuarantineScore" },
+	{ ROUTE_FIELD_FILTER, "ispmailDiscardScore" },
+	{ ROUTE_FIELD_DMARC, "ispmailDmarcPolicy" },
+	{ ROUTE_FIELD_ARCHIVE, "ispmailArchive" },
+	{ ROUTE_FIELD_CLASS, "ispmailOutboundClass" },
+	{ ROUTE_FIELD_FORWARDS, "ispmailForward" },
+	{ ROUTE_FIELD_FORWARDS, "ispmailForwardKeepCopy" },
+	{ ROUTE_FIELD_ALT, "mailLocalAddress" },
+	{ ROUTE_FIELD_TARGETS, "ispmailAliasTarget" },
 };
+#define ROUTE_LDAP_FIELD_ATTRS \
+	(sizeof(route_ldap_field_attrs) / sizeof(route_ldap_field_attrs[0]))
+/* objectClass, mail, the fields', the domain's (with its NULL). */
+#define ROUTE_LDAP_ROUTING_ATTRS_MAX (2 + ROUTE_LDAP_FIELD_ATTRS \
+	+ sizeof(route_ldap_domain_attrs) / sizeof(route_ldap_domain_attrs[0]))
+
+/*
+ * What a routing search fills: all fields when this process keeps found
+ * answers (its cached answer then serves every later reader of the
+ * address, as smtpd's content filter and direct delivery read it after
+ * the RCPT check), else the fields the caller reads.
+ */
+static int
+route_ldap_keeps_found(const struct route_ldap *rl)
+{
+	return rl->bucket_count > 0 && var_ldap_cache_positive_ttl > 0;
+}
+
+static unsigned
+route_ldap_search_fields(const struct route_ldap *rl, unsigned fields)
+{
+	return route_ldap_keeps_found(rl) ? ROUTE_FIELDS_ALL : fields;
+}
+
+static void
+route_ldap_attrs_add(const char **attrs, size_t *count, const char *attr)
+{
+	size_t i;
+
+	for (i = 0; i < *count; i++)
+		if (strcmp(attrs[i], attr) == 0)
+			return;
+	attrs[(*count)++] = attr;
+}
+
+/*
+ * The attributes of a routing search for fields, and with_domain those
+ * of the domain's entry too, into attrs (ROUTE_LDAP_ROUTING_ATTRS_MAX),
+ * NULL-terminated.
+ */
+static void
+route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
+{
+	size_t count = 0, i;
+
+	attrs[count++] = "objectClass";
+	attrs[count++] = "mail";
+	for (i = 0; i < ROUTE_LDAP_FIELD_ATTRS; i++)
+		if (fields & route_ldap_field_attrs[i].field)
+			route_ldap_attrs_add(attrs, &count,
+			    route_ldap_field_attrs[i].attr);
+	for (i = 0; with_domain && route_ldap_domain_attrs[i] != NULL; i++)
+		route_ldap_attrs_add(attrs, &count, route_ldap_domain_attrs[i]);
+	attrs[count] = NULL;
+}
 
 /*
  * "(|(ispmailDomainName=D)(mail=A)(mailLocalAddress=A))", without the
@@ -578,15 +665,18 @@ route_ldap_filter_any(const char *domain, const char *address)
 }
 
 /*
- * The mailbox, else the alias, address names in a combined result; the
- * cache learns both answers.  1, 0 or -1.
+ * The mailbox, else the alias, address names in a combined result that
+ * asked for fields; the cache learns both answers (a found one only when
+ * it is whole).  1, 0 or -1.
  */
 static int
 route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
-	int ldrc, const char *address, const char *filter,
+	int ldrc, const char *address, const char *filter, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
+	int keep = fields == ROUTE_FIELDS_ALL && route_ldap_keeps_found(rl);
+
 	struct route_mailbox *m = NULL;
 	struct route_alias *a = NULL;
 	LDAPMessage *chosen = NULL;
@@ -598,9 +688,10 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 		if (route_ldap_parse_chosen(ld, chosen,
 		    route_ldap_parse_mailbox_any, &m, error_r) < 0)
 			return -1;
-		*mailbox_r = route_mailbox_dup(m);
-		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ROUTING, address,
-		    1, m);
+		*mailbox_r = keep ? route_mailbox_dup(m) : m;
+		if (keep)
+			route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ROUTING,
+			    address, 1, m);
 		return 1;
 	}
 	if (rc < 0 || route_ldap_choose(ld, res, ldrc, ROUTE_LDAP_OC_ALIAS,
@@ -615,17 +706,20 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	if (route_ldap_parse_chosen(ld, chosen, route_ldap_parse_alias_any,
 	    &a, error_r) < 0)
 		return -1;
-	*alias_r = route_ldap_alias_dup(a);
-	route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ALIAS, address, 1, a);
+	*alias_r = keep ? route_ldap_alias_dup(a) : a;
+	if (keep)
+		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ALIAS, address, 1,
+		    a);
 	return 1;
 }
 
 /* See route_backend.h: mailbox, else alias, in one search. */
 static int
-route_ldap_local_get(void *backend, const char *address,
+route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
+	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
 	struct route_ldap *rl = backend;
 	struct route_ldap_cache_entry *e;
 	struct route_ldap_conn *conn;
@@ -649,11 +743,13 @@ route_ldap_local_get(void *backend, const char *address,
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
-	rc = route_ldap_lookup_search(rl, filter, route_ldap_any_attrs,
+	fields = route_ldap_search_fields(rl, fields);
+	route_ldap_routing_attrs(fields, 0, attrs);
+	rc = route_ldap_lookup_search(rl, filter, attrs,
 	    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r);
 	if (rc == 0) {
 		rc = route_ldap_local_from(rl, conn->ld, res, ldrc, address,
-		    filter, mailbox_r, alias_r, error_r);
+		    filter, fields, mailbox_r, alias_r, error_r);
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
 	}
@@ -666,11 +762,12 @@ route_ldap_local_get(void *backend, const char *address,
  * search that asks for the address as a mailbox or an alias.
  */
 static int
-route_ldap_address_get(void *backend, const char *address,
+route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	struct route_domain **domain_r, int *local_rc_r,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
+	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
 	struct route_ldap *rl = backend;
 	const char *domain = strrchr(address, '@') + 1;
 	struct route_ldap_cache_entry *e;
@@ -688,8 +785,8 @@ route_ldap_address_get(void *backend, const char *address,
 		d = route_domain_dup(e->record);
 		if (d->kind == ROUTE_DOMAIN_LOCAL) {
 			/* Copied first: a cache store may evict e. */
-			rc = route_ldap_local_get(rl, address, mailbox_r,
-			    alias_r, error_r);
+			rc = route_ldap_local_get(rl, address, fields,
+			    mailbox_r, alias_r, error_r);
 			if (rc < 0) {
 				route_domain_free(&d);
 				return -1;
@@ -703,7 +800,9 @@ route_ldap_address_get(void *backend, const char *address,
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
-	if (route_ldap_lookup_search(rl, filter, route_ldap_any_attrs,
+	fields = route_ldap_search_fields(rl, fields);
+	route_ldap_routing_attrs(fields, 1, attrs);
+	if (route_ldap_lookup_search(rl, filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 	    error_r) < 0) {
 		free(filter);
@@ -719,7 +818,7 @@ route_ldap_address_get(void *backend, const char *address,
 		    NULL);
 	if (rc > 0 && d->kind == ROUTE_DOMAIN_LOCAL) {
 		*local_rc_r = route_ldap_local_from(rl, conn->ld, res, ldrc,
-		    address, filter, mailbox_r, alias_r, error_r);
+		    address, filter, fields, mailbox_r, alias_r, error_r);
 		if (*local_rc_r < 0) {
 			*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
 			route_domain_free(&d);

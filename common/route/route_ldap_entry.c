@@ -32,18 +32,21 @@
 static int
 route_ldap_filter_escape(struct buf *b, const char *value)
 {
-	const unsigned char *p;
+	const unsigned char *p, *run;
 
-	for (p = (const unsigned char *) value; *p != '\0'; p++) {
-		if (*p == '*' || *p == '(' || *p == ')' || *p == '\\'
-		    || *p < 0x20 || *p >= 0x7f) {
-			if (buf_printf(b, "\\%02x", *p) < 0)
-				return -1;
-		} else if (buf_append_char(b, (char) *p) < 0) {
+	for (p = run = (const unsigned char *) value;; p++) {
+		if (*p != '\0' && *p != '*' && *p != '(' && *p != ')'
+		    && *p != '\\' && *p >= 0x20 && *p < 0x7f)
+			continue;
+		/* The plain bytes before p at once, then p escaped. */
+		if (p > run && buf_append(b, run, (size_t) (p - run)) < 0)
 			return -1;
-		}
+		if (*p == '\0')
+			return 0;
+		if (buf_printf(b, "\\%02x", *p) < 0)
+			return -1;
+		run = p + 1;
 	}
-	return 0;
 }
 
 /*
@@ -186,6 +189,97 @@ route_ldap_alias_dup(const struct route_alias *a)
 /* ---- reading entries ---------------------------------------------------- */
 
 /*
+ * The entry being parsed, decoded once.  ldap_get_values_len finds one
+ * attribute by decoding the entry from its start, copying every name it
+ * passes, so a record read attribute by attribute (a mailbox has 16)
+ * decoded its entry as often; route_ldap_entry_begin decodes it once
+ * into names and value arrays that point into the message, and the
+ * readers below look attributes up there until route_ldap_entry_end.
+ * One entry at a time: a process parses entries one after the other.
+ */
+static struct route_ldap_entry_memo {
+	LDAPMessage *entry;		/* NULL: none, use libldap */
+	size_t count;
+	struct berval names[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+	BerVarray values[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+} route_ldap_memo;
+
+void
+route_ldap_entry_end(void)
+{
+	struct route_ldap_entry_memo *m = &route_ldap_memo;
+	size_t i;
+
+	for (i = 0; i < m->count; i++)
+		ber_memfree(m->values[i]);
+	m->count = 0;
+	m->entry = NULL;
+}
+
+void
+route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
+{
+	struct route_ldap_entry_memo *m = &route_ldap_memo;
+	BerElement *ber = NULL;
+	struct berval dn, name = { 0, NULL };
+	BerVarray vals = NULL;
+	int rc = LDAP_SUCCESS;
+
+	route_ldap_entry_end();
+	if (ldap_get_dn_ber(ld, entry, &ber, &dn) != LDAP_SUCCESS)
+		return;
+	for (;;) {
+		vals = NULL;
+		rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals);
+		if (rc != LDAP_SUCCESS || name.bv_val == NULL
+		    || m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX)
+			break;
+		m->names[m->count] = name;
+		m->values[m->count++] = vals;
+	}
+	ber_free(ber, 0);
+	/* Damaged or unusually large: libldap's readers say what is wrong. */
+	if (rc != LDAP_SUCCESS || name.bv_val != NULL) {
+		ber_memfree(vals);
+		route_ldap_entry_end();
+		return;
+	}
+	m->entry = entry;
+}
+
+/* The memo's values of attr (a BerVarray, NULL when none). */
+static const struct berval *
+route_ldap_memo_values(const char *attr)
+{
+	const struct route_ldap_entry_memo *m = &route_ldap_memo;
+	size_t len = strlen(attr), i;
+
+	for (i = 0; i < m->count; i++)
+		if (m->names[i].bv_len == len
+		    && strncasecmp(m->names[i].bv_val, attr, len) == 0)
+			return m->values[i];
+	return NULL;
+}
+
+/* Is v a value we take?  -1 with *error_r when too long or with a NUL. */
+static int
+route_ldap_value_ok(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const struct berval *v, char **error_r)
+{
+	char *dn;
+
+	if (v->bv_len <= ROUTE_LDAP_VALUE_MAX
+	    && memchr(v->bv_val, '\0', v->bv_len) == NULL)
+		return 0;
+	dn = ldap_get_dn(ld, entry);
+	*error_r = xasprintf("directory entry %s: attribute %s: value too "
+	    "long or contains NUL", dn != NULL ? dn : "?", attr);
+	if (dn != NULL)
+		ldap_memfree(dn);
+	return -1;
+}
+
+/*
  * All values of attr as strings.  0 ok (*values_r NULL-terminated,
  * possibly empty); -1 when a value is too long or holds a NUL byte: the
  * directory holds something we must not guess about.
@@ -194,26 +288,28 @@ static int
 route_ldap_values(LDAP *ld, LDAPMessage *entry, const char *attr,
 	char ***values_r, size_t *count_r, char **error_r)
 {
-	struct berval **vals = ldap_get_values_len(ld, entry, attr);
-	size_t n = vals != NULL ? (size_t) ldap_count_values_len(vals) : 0;
-	char **out = xcalloc(n + 1, sizeof(*out));
-	size_t i;
+	const struct berval *memo = NULL, *v;
+	struct berval **vals = NULL;
+	size_t n = 0, i;
+	char **out;
 
+	if (entry == route_ldap_memo.entry) {
+		memo = route_ldap_memo_values(attr);
+		while (memo != NULL && memo[n].bv_val != NULL)
+			n++;
+	} else if ((vals = ldap_get_values_len(ld, entry, attr)) != NULL) {
+		n = (size_t) ldap_count_values_len(vals);
+	}
+	out = xcalloc(n + 1, sizeof(*out));
 	for (i = 0; i < n; i++) {
-		if (vals[i]->bv_len > ROUTE_LDAP_VALUE_MAX
-		    || memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL) {
-			char *dn = ldap_get_dn(ld, entry);
-
-			*error_r = xasprintf("directory entry %s: attribute "
-			    "%s: value too long or contains NUL",
-			    dn != NULL ? dn : "?", attr);
-			if (dn != NULL)
-				ldap_memfree(dn);
+		v = memo != NULL ? &memo[i] : vals[i];
+		if (route_ldap_value_ok(ld, entry, attr, v, error_r) < 0) {
 			route_ldap_strv_free(out, i);
-			ldap_value_free_len(vals);
+			if (vals != NULL)
+				ldap_value_free_len(vals);
 			return -1;
 		}
-		out[i] = xmemdup(vals[i]->bv_val, vals[i]->bv_len);
+		out[i] = xmemdup(v->bv_val, v->bv_len);
 	}
 	if (vals != NULL)
 		ldap_value_free_len(vals);
@@ -227,10 +323,23 @@ int
 route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
 	char **value_r, char **error_r)
 {
+	const struct berval *memo;
 	char **values;
 	size_t count, i;
 
 	*value_r = NULL;
+	if (entry == route_ldap_memo.entry) {
+		/* Checked alike, but without copying every value. */
+		memo = route_ldap_memo_values(attr);
+		for (i = 0; memo != NULL && memo[i].bv_val != NULL; i++)
+			if (route_ldap_value_ok(ld, entry, attr, &memo[i],
+			    error_r) < 0)
+				return -1;
+		if (i == 0)
+			return 0;
+		*value_r = xmemdup(memo[0].bv_val, memo[0].bv_len);
+		return 1;
+	}
 	if (route_ldap_values(ld, entry, attr, &values, &count, error_r) < 0)
 		return -1;
 	if (count > 0) {

@@ -24,6 +24,11 @@
 #define ROUTE_LDAP_VALUE_MAX 4096
 /* The longest filter or DN we build (values are <= 4096 escaped x3). */
 #define ROUTE_LDAP_TEXT_MAX (16 * 1024)
+/*
+ * The most attributes of one entry route_ldap_entry_begin decodes at
+ * once; a larger entry is read attribute by attribute.
+ */
+#define ROUTE_LDAP_ENTRY_ATTRS_MAX 48
 /* The longest bind password file. */
 #define ROUTE_LDAP_PASSWORD_MAX 1024
 /*
@@ -137,6 +142,14 @@ char **
 route_ldap_strv_dup(char *const *v, size_t count);
 struct route_alias *
 route_ldap_alias_dup(const struct route_alias *a);
+/*
+ * Decode entry once for the readers below (route_ldap_value, the
+ * parsers), until route_ldap_entry_end; the entry must outlive that.
+ */
+void
+route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry);
+void
+route_ldap_entry_end(void);
 int
 route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
 	char **value_r, char **error_r);

@@ -271,7 +271,8 @@ route_key_free(struct route *r, const char *key, const char *owner,
 	struct route_alias *a = NULL;
 	int rc;
 
-	rc = route_find_local(r, key, &m, &a, error_r);
+	/* Whose it is: the addresses alone. */
+	rc = route_find_local(r, key, 0, &m, &a, error_r);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)

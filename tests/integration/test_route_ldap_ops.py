@@ -8,7 +8,8 @@ real slapd (tests/integration/slapd.py) and a real smtpd:
   naming the URI;
 - a TLS certificate that does not verify says "certificate" and names
   ldap_tls_ca_file, in ispmailctl and in the daemon log;
-- an uncached lookup is one search.
+- an uncached lookup is one search, and the RCPT check's asks for what
+  RCPT decides on only.
 """
 
 import re
@@ -106,17 +107,24 @@ def test_uncached_lookup_is_one_search(make_instance, slapd, tmp_path):
         client.close()
 
 
-def test_domain_cached_apart_from_addresses(make_instance, slapd, tmp_path):
-    """ldap_domain_cache_ttl: with both address TTLs 0, the first RCPT
-    of a domain asks for the domain and the address in one search; the
-    next ones ask for the address alone (the domain from the cache),
-    and every address is still asked for afresh."""
+def addresses_uncached(make_instance, slapd, tmp_path):
+    """A provisioned smtpd instance whose domains are cached and whose
+    addresses are not (ldap_domain_cache_ttl, both address TTLs 0)."""
     inst = ldap_instance(make_instance, slapd, tmp_path,
                          services=mailutil.smtpd_services(maxproc=1),
                          ldap_cache_positive_ttl="0",
                          ldap_cache_negative_ttl="0",
                          ldap_domain_cache_ttl="5m")
     provision(inst)
+    return inst
+
+
+def test_domain_cached_apart_from_addresses(make_instance, slapd, tmp_path):
+    """ldap_domain_cache_ttl: with both address TTLs 0, the first RCPT
+    of a domain asks for the domain and the address in one search; the
+    next ones ask for the address alone (the domain from the cache),
+    and every address is still asked for afresh."""
+    inst = addresses_uncached(make_instance, slapd, tmp_path)
     inst.start()
     client = smtp_transaction(inst)
     try:
@@ -139,6 +147,68 @@ def test_domain_cached_apart_from_addresses(make_instance, slapd, tmp_path):
             assert "mail=" in f, seen
         # The repeated address was asked for again: addresses uncached.
         assert "alice@example.test" in seen[3], seen
+    finally:
+        client.close()
+
+
+def search_results(server, before):
+    """[(attributes asked for, entries returned)] of the searches slapd
+    logged after the first `before` ones, once each has its result line
+    (slapd logs a search when it reads it, before it answers, so every
+    search of an answered RCPT is in the log already)."""
+    deadline = time.monotonic() + 10
+    while True:
+        log = server.log()
+        ops = re.findall(r"(conn=\d+ op=\d+) SRCH base=", log)[before:]
+        attrs = dict(re.findall(r"(conn=\d+ op=\d+) SRCH attr=(.*)", log))
+        entries = dict(re.findall(
+            r"(conn=\d+ op=\d+) SEARCH RESULT .*nentries=(\d+)", log))
+        if all(op in entries for op in ops):
+            return [(sorted(attrs.get(op, "").split()), int(entries[op]))
+                    for op in ops]
+        assert time.monotonic() < deadline, (ops, log[-2000:])
+        time.sleep(0.05)
+
+
+def test_rcpt_check_asks_for_what_it_decides_on(make_instance, slapd,
+                                                tmp_path):
+    """Uncached, the RCPT check's search asks slapd for objectClass, mail,
+    the state and the quota (ROUTE_FIELDS_RCPT) and no other mailbox
+    attribute (no forwards, filter scores, alternate addresses, ...); the
+    domain's attributes only while the domain is not cached.  What slapd
+    returns is that one entry with those attributes: the RCPT answers
+    still follow the state and the quota."""
+    inst = addresses_uncached(make_instance, slapd, tmp_path)
+    ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled",
+           "forward=carol@example.test", "alt=robert@example.test",
+           "filter=aggressive", "class=bulk", "dmarc=junk")
+    inst.start()
+    client = smtp_transaction(inst)
+    rcpt_attrs = ["ispmailQuota", "ispmailState", "ispmailStorePath", "mail",
+                  "objectClass"]
+    try:
+        def rcpt(address, want):
+            before = len(search_filters(slapd))
+            code, text = client.rcpt(address)
+            assert code == want, (address, code, text)
+            return search_results(slapd, before)
+
+        # The first RCPT of the domain: the domain's entry and alice's.
+        [(attrs, entries)] = rcpt("alice@example.test", 250)
+        assert "ispmailDomainName" in attrs, attrs
+        assert set(rcpt_attrs) <= set(attrs), attrs
+        assert "ispmailForward" not in attrs, attrs
+        assert "ispmailAliasTarget" not in attrs, attrs
+        assert entries == 2
+        # Then the address alone, for exactly what RCPT decides on.
+        for address, want, found in (("alice@example.test", 250, 1),
+                                     ("bob@example.test", 550, 1),
+                                     ("robert@example.test", 550, 1),
+                                     ("sales@example.test", 250, 1),
+                                     ("nobody@example.test", 550, 0)):
+            [(attrs, entries)] = rcpt(address, want)
+            assert attrs == rcpt_attrs, (address, attrs)
+            assert entries == found, (address, entries)
     finally:
         client.close()
 
