@@ -11,6 +11,15 @@
  * proxy_trusted_networks).  Every attempt is logged at warning level
  * with both names and the client, accepted or not, so that an operator's
  * log search for "admin login" finds them all.
+ *
+ * Proxy logins (proxy_login.h) share the form: authcid is the proxy
+ * tier's identity, the password its token, authzid the user proxyd has
+ * authenticated.  Once the token is right the login goes on as an
+ * ordinary one without the password check: the mailbox's state still
+ * decides, no password hash is computed.  A client outside proxy_trusted_networks trying it fails as a
+ * wrong password fails (delay, count); a trusted proxy whose token is
+ * refused gets a NO at once, [AUTHORIZATIONFAILED] as for a store that
+ * does not know proxy logins, so it can log in with the password instead.
  */
 #include "config.h"
 
@@ -23,6 +32,7 @@
 #include "mail_params.h"
 #include "netmatch.h"
 #include "params.h"
+#include "proxy_login.h"
 #include "route.h"
 
 static struct netmatch *admin_networks;
@@ -114,4 +124,23 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 	    mb->address, client, sess->tls != NULL ? " tls" : "");
 	imap_login_enter(sess, mb, "plain-admin");
 	route_mailbox_free(&mb);
+}
+
+int
+imap_proxy_allowed(struct imap_session *sess, const char *user,
+	const char *token)
+{
+	switch (proxy_login_check(&sess->conn, sess->peer->client_addr, user,
+	    token)) {
+	case PROXY_LOGIN_OK:
+		return 1;
+	case PROXY_LOGIN_UNTRUSTED:
+		imap_login_refused(sess, user, "proxy", "not a trusted proxy");
+		return 0;
+	case PROXY_LOGIN_REFUSED:
+	default:
+		imap_tagged(sess, "NO", "[AUTHORIZATIONFAILED] Proxy login "
+		    "refused");
+		return 0;
+	}
 }
