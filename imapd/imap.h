@@ -52,10 +52,13 @@ struct imap_session {
 	 * x-originating-ip named.
 	 */
 	struct service_peer client;
+	/* The connection's own peer: a proxy's address (proxy_login.h). */
+	struct service_peer conn;
 	int proxy_trusted;		/* ID x-originating-* believed */
 	int admin;			/* an administrator's login
 					   (imap_admin.c): no state checks,
 					   XMOVING */
+	int proxy_login;		/* logged in by a proxy's token */
 	enum imap_state state;
 	char *user;			/* the login (canonical address) */
 	char *root;			/* the Maildir++ store */
@@ -164,6 +167,12 @@ void imap_login_enter(struct imap_session *sess,
 int imap_admin_init(char **error_r);
 void imap_admin_login(struct imap_session *sess, const char *authzid,
 	const char *authcid, const char *password);
+/*
+ * May the peer log user in as the proxy tier with token (proxy_login.h;
+ * imap_admin.c)?  1 yes; 0 no, the refusal answered.
+ */
+int imap_proxy_allowed(struct imap_session *sess, const char *user,
+	const char *token);
 int imapd_tls_available(void);
 int imapd_start_tls(struct imap_session *sess, char **error_r);
 extern struct route *imapd_route;

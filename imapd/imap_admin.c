@@ -17,6 +17,16 @@
  * the deliveries in progress when the mark appeared have linked their
  * messages, so that nothing lands in the source after the move's final
  * pass (imapd(8) "ADMINISTRATOR LOGINS").
+ *
+ * Proxy logins (proxy_login.h) share the form: authcid is the proxy
+ * tier's identity, the password its token, authzid the user proxyd has
+ * authenticated.  Once the token is right the login goes on as an
+ * ordinary one without the password check: the mailbox's state still
+ * decides, no password hash is computed.  A client outside
+ * proxy_trusted_networks trying it fails as a wrong password fails
+ * (delay, count); a trusted proxy whose token is
+ * refused gets a NO at once, [AUTHORIZATIONFAILED] as for a store that
+ * does not know proxy logins, so it can log in with the password instead.
  */
 #include "config.h"
 
@@ -30,6 +40,7 @@
 #include "mail_params.h"
 #include "netmatch.h"
 #include "params.h"
+#include "proxy_login.h"
 #include "route.h"
 #include "store_mark.h"
 #include "stream.h"
@@ -213,4 +224,23 @@ imap_cmd_xmoving(struct imap_session *sess, struct imap_arg *args,
 		return;
 	}
 	admin_mark_set(sess, lease);
+}
+
+int
+imap_proxy_allowed(struct imap_session *sess, const char *user,
+	const char *token)
+{
+	switch (proxy_login_check(&sess->conn, sess->peer->client_addr, user,
+	    token)) {
+	case PROXY_LOGIN_OK:
+		return 1;
+	case PROXY_LOGIN_UNTRUSTED:
+		imap_login_refused(sess, user, "proxy", "not a trusted proxy");
+		return 0;
+	case PROXY_LOGIN_REFUSED:
+	default:
+		imap_tagged(sess, "NO", "[AUTHORIZATIONFAILED] Proxy login "
+		    "refused");
+		return 0;
+	}
 }

@@ -15,6 +15,7 @@
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_login.h"
 #include "proxy_trust.h"
 #include "maildir.h"
 #include "metrics.h"
@@ -354,8 +355,10 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->state_check.address = sess->admin ? NULL : sess->user;
 	sess->state_check.root = sess->root;
 	sess->state_check.checked_ms = stream_clock_ms();
-	log_info("login user=%s method=%s client=%s%s", sess->user, method,
-	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
+	log_info("login user=%s method=%s client=%s%s%s%s", sess->user,
+	    method, sess->peer->client_addr, sess->tls != NULL ? " tls" : "",
+	    sess->proxy_login ? " via proxy " : "",
+	    sess->proxy_login ? sess->conn.client_addr : "");
 	buf_reset(sess->reply);
 	imap_printf(sess, "%s OK [CAPABILITY ", sess->tag);
 	imap_write_capability(sess);
@@ -399,7 +402,9 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 	char *error = NULL;
 	int rc;
 
-	rc = route_authenticate(imapd_route, user, pass, &mb, &reason,
+	/* No password: a proxy's login, its token checked already. */
+	rc = pass != NULL ? route_authenticate(imapd_route, user, pass, &mb,
+	    &reason, &error) : route_authorize(imapd_route, user, &mb, &reason,
 	    &error);
 	metrics_inc("ispmail_logins_total", "protocol", "imap", "result",
 	    metrics_result(rc), NULL);
@@ -481,7 +486,13 @@ imap_cmd_authenticate(struct imap_session *sess, struct imap_arg *args,
 		return;
 	}
 	buf_free(&decoded);
-	if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0)
+	if (authzid[0] != '\0' && proxy_login_is_proxy(authcid)) {
+		if (imap_proxy_allowed(sess, authzid, password)) {
+			sess->proxy_login = 1;
+			imap_login(sess, authzid, NULL, "proxy");
+			sess->proxy_login = sess->state != IMAP_STATE_NOT_AUTH;
+		}
+	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0)
 		imap_admin_login(sess, authzid, authcid, password);
 	else
 		imap_login(sess, authcid, password, "plain");

@@ -17,6 +17,7 @@
 #include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
+#include "proxy_login.h"
 #include "proxy_trust.h"
 #include "route.h"
 #include "service.h"
@@ -393,7 +394,7 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 
 	(void) ctx;
 	memset(&sess, 0, sizeof(sess));
-	sess.client = *peer;
+	sess.client = sess.conn = *peer;
 	sess.peer = peer = &sess.client;
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
@@ -570,7 +571,8 @@ imapd_pre_init(void *ctx)
 		log_fatal("client_limit_exceptions: %s", error);
 	if (proxy_trust_init(&error) < 0)
 		log_fatal("proxy_trusted_networks: %s", error);
-	if (imap_admin_init(&error) < 0)
+	if (imap_admin_init(&error) < 0 ||
+	    proxy_login_init(var_proxy_login_token_digests, &error) < 0)
 		log_fatal("%s", error);
 }
 

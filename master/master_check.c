@@ -22,6 +22,7 @@
 #include "netmatch.h"
 #include "params.h"
 #include "route.h"
+#include "proxy_login.h"
 #include "xalloc.h"
 
 /* More supplementary groups than this are not looked at. */
@@ -412,6 +413,73 @@ out:
 	free(checked.paths);
 }
 
+/*
+ * The proxy login token as proxyd reads it (no symbolic link, mode 600
+ * or 640, one token), owned by root or by a user proxyd runs as.
+ */
+static void
+check_proxy_token(const struct master_conf *conf, struct buf *errors,
+	const char *path)
+{
+	struct passwd *pw;
+	struct stat st;
+	char *token = NULL, *error = NULL;
+	int i, owner_ok;
+
+	if (*path == '\0')
+		return;
+	if (proxy_login_token_read(path, &token, &error) < 0) {
+		problem(errors, "%s", error);
+		free(error);
+		return;
+	}
+	explicit_bzero(token, strlen(token));
+	free(token);
+	if (lstat(path, &st) < 0)
+		return;
+	owner_ok = st.st_uid == 0;
+	for (i = 0; i < conf->count && !owner_ok; i++)
+		owner_ok = service_reads(conf->services[i], " proxyd ") &&
+		    (pw = getpwnam(conf->services[i]->user)) != NULL &&
+		    pw->pw_uid == st.st_uid;
+	if (!owner_ok)
+		problem(errors, "proxy_login_token_file %s: owned by uid %u, "
+		    "neither root nor a user proxyd runs as", path,
+		    (unsigned) st.st_uid);
+}
+
+/* The token file(s) and the digest list(s), main.conf's and -o ones. */
+static void
+check_proxy_login(const struct master_conf *conf, struct buf *errors)
+{
+	char *error = NULL;
+	const char *value;
+	int i;
+
+	check_proxy_token(conf, errors, var_proxy_login_token_file);
+	if (proxy_login_init(var_proxy_login_token_digests, &error) < 0) {
+		problem(errors, "%s", error);
+		free(error);
+		error = NULL;
+	}
+	for (i = 0; i < conf->count; i++) {
+		value = service_override(conf->services[i],
+		    "proxy_login_token_file");
+		if (value != NULL)
+			check_proxy_token(conf, errors, value);
+		value = service_override(conf->services[i],
+		    "proxy_login_token_digests");
+		if (value == NULL)
+			continue;
+		if (proxy_login_init(value, &error) < 0) {
+			problem(errors, "service %s: %s",
+			    conf->services[i]->name, error);
+			free(error);
+			error = NULL;
+		}
+	}
+}
+
 int
 master_check_deep(const struct master_conf *conf, struct buf *errors)
 {
@@ -421,5 +489,6 @@ master_check_deep(const struct master_conf *conf, struct buf *errors)
 	check_dkim_keys(conf, errors);
 	check_ldap_uris(errors);
 	check_lists(errors);
+	check_proxy_login(conf, errors);
 	return buf_len(errors) > before ? -1 : 0;
 }

@@ -3,7 +3,8 @@
  * serving: every file a parameter names (certificates, keys, the LDAP
  * bind password and CA files, SRS secrets, the route file) exists and is
  * readable by the user that reads it, and the directory URIs, the DNS
- * servers and the network lists parse.
+ * servers and the network lists parse; the proxy login token file is
+ * read as proxyd reads it and the token digests parse.
  *
  * The reader of a file is the master itself for what daemons load before
  * they drop privileges (tls_cert_file, tls_key_file), else the user of

@@ -18,13 +18,13 @@
 static const char *const secret_params[] = {
 	"tls_key_file", "ldap_bind_password_file", "srs_secret_file",
 	"ldap_provision_bind_password_file",
-	"archive_key_file",
+	"archive_key_file", "proxy_login_token_file",
 };
 /* The effective main.conf values, in the order of secret_params. */
 static char **const secret_vars[] = {
 	&var_tls_key_file, &var_ldap_bind_password_file, &var_srs_secret_file,
 	&var_ldap_provision_bind_password_file,
-	&var_archive_key_file,
+	&var_archive_key_file, &var_proxy_login_token_file,
 };
 #define SECRET_PARAM_COUNT \
 	(sizeof(secret_params) / sizeof(secret_params[0]))

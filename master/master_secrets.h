@@ -2,7 +2,8 @@
  * master_secrets: warn about secret files that others can read.
  *
  * The TLS private key (tls_key_file), the LDAP bind password file
- * (ldap_bind_password_file) and the SRS secrets (srs_secret_file), as
+ * (ldap_bind_password_file), the SRS secrets (srs_secret_file), the
+ * proxy login token (proxy_login_token_file) and the like, as
  * main.conf sets them and as any master.conf line overrides them with
  * -o, should be readable only by the users that need them.  At start the
  * master looks at each (stat, following links) and warns when it is

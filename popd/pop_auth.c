@@ -2,7 +2,11 @@
  * pop_auth: POP3 logins (RFC 1939 USER/PASS, RFC 5034 AUTH PLAIN with an
  * initial response) against the routing directory, then the maildrop
  * (pop_mbox.h).  Refused before TLS unless auth_allow_plaintext says so;
- * response codes from RFC 2449 8 and RFC 3206.
+ * response codes from RFC 2449 8 and RFC 3206.  AUTH PLAIN as the proxy
+ * tier's identity (proxy_login.h) logs a user in by proxyd's token with
+ * no password check; a trusted proxy whose token is refused gets
+ * "-ERR [AUTH]" at once (as from a store without proxy logins) and may
+ * log in with the password instead.
  */
 #include "config.h"
 
@@ -19,6 +23,7 @@
 #include "params.h"
 #include "pop_mbox.h"
 #include "popd.h"
+#include "proxy_login.h"
 #include "proxy_trust.h"
 #include "route.h"
 #include "sasl.h"
@@ -111,14 +116,21 @@ pop_auth_open_maildrop(struct pop_session *ps, struct route_mailbox *m)
 	ps->state_check.root = ps->root;
 	ps->state_check.checked_ms = stream_clock_ms();
 	pop_mbox_stat(ps->mbox, &count, &octets);
-	log_info("login %s from %s%s: %zu messages, %lld octets",
+	log_info("login %s from %s%s%s%s: %zu messages, %lld octets",
 	    ps->login, ps->peer->client_addr, ps->tls != NULL ? " (TLS)" : "",
-	    count, octets);
+	    ps->proxy_login ? " via proxy " : "",
+	    ps->proxy_login ? ps->conn.client_addr : "", count, octets);
 	pop_reply(ps, "+OK Logged in, %zu messages (%lld octets)", count,
 	    octets);
 }
 
-/* Check login and password; answer; on success enter TRANSACTION. */
+static void pop_auth_failed(struct pop_session *ps, const char *login,
+	const char *reason);
+
+/*
+ * Check login and password (NULL: a proxy's login, its token checked
+ * already); answer; on success enter TRANSACTION.
+ */
 static void
 pop_auth_login(struct pop_session *ps, const char *login,
 	const char *password)
@@ -129,12 +141,20 @@ pop_auth_login(struct pop_session *ps, const char *login,
 	char *error = NULL;
 	int rc;
 
-	rc = r == NULL ? -1 :
-	    route_authenticate(r, login, password, &m, &reason, &error);
+	if (r == NULL)
+		rc = -1;
+	else if (password != NULL)
+		rc = route_authenticate(r, login, password, &m, &reason,
+		    &error);
+	else
+		rc = route_authorize(r, login, &m, &reason, &error);
 	metrics_inc("ispmail_logins_total", "protocol", "pop3", "result",
 	    metrics_result(rc), NULL);
 	if (rc > 0) {
+		ps->proxy_login = password == NULL;
 		pop_auth_open_maildrop(ps, m);
+		ps->proxy_login = ps->state == POP_STATE_TRANSACTION &&
+		    password == NULL;
 		route_mailbox_free(&m);
 		return;
 	}
@@ -146,13 +166,23 @@ pop_auth_login(struct pop_session *ps, const char *login,
 		    "failure, try again later");
 		return;
 	}
-	log_info("authentication failed for %s from %s: %s", login,
-	    ps->peer->client_addr, reason);
 	if (strcmp(reason, "invalid credentials") != 0) {
+		log_info("authentication failed for %s from %s: %s", login,
+		    ps->peer->client_addr, reason);
 		/* The password was right: no delay, a clear answer. */
 		pop_reply(ps, "-ERR [AUTH] Login refused: %s", reason);
 		return;
 	}
+	pop_auth_failed(ps, login, reason);
+}
+
+/* Wrong credentials: logged, delayed, counted, answered. */
+static void
+pop_auth_failed(struct pop_session *ps, const char *login,
+	const char *reason)
+{
+	log_info("authentication failed for %s from %s: %s", login,
+	    ps->peer->client_addr, reason);
 	ps->auth_failures++;
 	/* Slow down guessing; the delay is per failure. */
 	if (var_auth_failure_delay > 0) {
@@ -166,6 +196,25 @@ pop_auth_login(struct pop_session *ps, const char *login,
 		return;
 	}
 	pop_reply(ps, "-ERR [AUTH] Authentication failed");
+}
+
+/* May the peer log login in as the proxy tier (proxy_login.h)? */
+static int
+pop_auth_proxy_allowed(struct pop_session *ps, const char *login,
+	const char *token)
+{
+	switch (proxy_login_check(&ps->conn, ps->peer->client_addr, login,
+	    token)) {
+	case PROXY_LOGIN_OK:
+		return 1;
+	case PROXY_LOGIN_UNTRUSTED:
+		pop_auth_failed(ps, login, "not a trusted proxy");
+		return 0;
+	case PROXY_LOGIN_REFUSED:
+	default:
+		pop_reply(ps, "-ERR [AUTH] Proxy login refused");
+		return 0;
+	}
 }
 
 void
@@ -288,6 +337,11 @@ pop_cmd_auth(struct pop_session *ps, const char *args)
 	    &error) < 0) {
 		pop_reply(ps, "-ERR %s", error);
 		pop_bad_command(ps);
+		goto out;
+	}
+	if (*authzid != '\0' && proxy_login_is_proxy(authcid)) {
+		if (pop_auth_proxy_allowed(ps, authzid, password))
+			pop_auth_login(ps, authzid, NULL);
 		goto out;
 	}
 	if (*authzid != '\0' && strcmp(authzid, authcid) != 0) {

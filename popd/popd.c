@@ -20,6 +20,7 @@
 #include "pop_cmd.h"
 #include "pop_mbox.h"
 #include "popd.h"
+#include "proxy_login.h"
 #include "proxy_trust.h"
 #include "route.h"
 #include "service.h"
@@ -452,7 +453,7 @@ popd_handle(int fd, const struct service_peer *peer, void *ctx)
 
 	(void) ctx;
 	memset(&ps, 0, sizeof(ps));
-	ps.client = *peer;
+	ps.client = ps.conn = *peer;
 	ps.peer = peer = &ps.client;
 	ps.state = POP_STATE_AUTHORIZATION;
 	ps.s = stream_new(fd, (int) (var_pop_command_timeout * 1000),
@@ -551,6 +552,8 @@ popd_pre_init(void *ctx)
 		log_fatal("client_limit_exceptions: %s", error);
 	if (proxy_trust_init(&error) < 0)
 		log_fatal("proxy_trusted_networks: %s", error);
+	if (proxy_login_init(var_proxy_login_token_digests, &error) < 0)
+		log_fatal("%s", error);
 }
 
 static void

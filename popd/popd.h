@@ -27,7 +27,10 @@ struct pop_session {
 	const struct service_peer *peer;	/* &client */
 	/* The connection's peer, or whom a PROXY header or XCLIENT named. */
 	struct service_peer client;
+	/* The connection's own peer: a proxy's address (proxy_login.h). */
+	struct service_peer conn;
 	int proxy_trusted;		/* may use XCLIENT */
+	int proxy_login;		/* logging in by a proxy's token */
 	struct stream *s;
 	struct tls_conn *tls;
 	enum pop_state state;

@@ -18,7 +18,8 @@ dist_man8_MANS += man/proxyd.8
 EXTRA_DIST += tests/integration/test_proxyd.py tests/integration/proxydutil.py \
 	tests/integration/test_proxyd_pop3.py tests/integration/test_proxyd_limits.py \
 	tests/integration/test_proxyd_memory.py tests/integration/test_proxyd_clients.py \
-	tests/integration/test_proxyd_submission.py tests/integration/test_proxyd_lb.py
+	tests/integration/test_proxyd_submission.py tests/integration/test_proxyd_lb.py \
+	tests/integration/test_proxyd_token.py
 
 check_PROGRAMS += tests/unit/check_proxyd
 TESTS += tests/unit/check_proxyd

@@ -309,7 +309,7 @@ imap_proxy_backend_start(struct proxy_session *ps)
 static void
 imap_proxy_send_login(struct proxy_session *ps)
 {
-	proxy_sasl_send_plain(ps, "P2 AUTHENTICATE PLAIN ");
+	proxy_sasl_send_plain(ps, "P2 AUTHENTICATE PLAIN ", 1);
 	ps->front_step = IMAP_STEP_LOGIN;
 }
 
@@ -344,11 +344,19 @@ imap_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 			    "AUTHENTICATE PLAIN");
 			return;
 		}
-		if (strncmp(line, "P2 ", 3) != 0)
+		if (strncmp(line, "P2 ", 3) != 0 &&
+		    strncmp(line, "P3 ", 3) != 0)
 			return;
 		if (strncasecmp(line + 3, "OK", 2) == 0) {
 			proxy_reply(ps, "%s %s", ps->tag, line + 3);
 			proxy_relay_start(ps);
+			return;
+		}
+		/* A store without our token (or proxy logins): the password. */
+		if (ps->backend_token && strstr(line,
+		    "[AUTHORIZATIONFAILED]") != NULL) {
+			proxy_token_refused(ps, line + 3);
+			proxy_sasl_send_plain(ps, "P3 AUTHENTICATE PLAIN ", 0);
 			return;
 		}
 		/* The host works, it refused this login. */

@@ -4,7 +4,9 @@
  * and LOGIN with an initial response of RFC 5034) and its login at the
  * backend: the greeting, XCLIENT ADDR/PORT (Dovecot's convention, so
  * the store logs and throttles by the client's address), then AUTH
- * PLAIN with the client's credentials.  The store's answer to that goes
+ * PLAIN with proxy_login_token_file's token for the user (proxy_login.h)
+ * or, without one or when the store refuses it, the client's
+ * credentials.  The store's answer to that goes
  * to the client as it is: its +OK, or its -ERR with the store's reason
  * ([IN-USE], [LOGIN-DELAY]).
  */
@@ -223,7 +225,7 @@ pop_proxy_backend_start(struct proxy_session *ps)
 static void
 pop_proxy_send_login(struct proxy_session *ps)
 {
-	proxy_sasl_send_plain(ps, "AUTH PLAIN ");
+	proxy_sasl_send_plain(ps, "AUTH PLAIN ", 1);
 	ps->front_step = POP_STEP_LOGIN;
 }
 
@@ -255,6 +257,13 @@ pop_proxy_backend_line(struct proxy_session *ps, char *line, size_t len)
 		if (strncmp(line, "+OK", 3) == 0) {
 			proxy_reply(ps, "%s", line);
 			proxy_relay_start(ps);
+			return;
+		}
+		/* A store without our token (or proxy logins): the password. */
+		if (ps->backend_token && strncmp(line, "-ERR [AUTH]", 11)
+		    == 0) {
+			proxy_token_refused(ps, line);
+			proxy_sasl_send_plain(ps, "AUTH PLAIN ", 0);
 			return;
 		}
 		log_warn("proxy: user=%s backend=%s refused the login: %s",

@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "mail_params.h"
+#include "proxy_login.h"
 #include "proxy_sasl.h"
 #include "proxyd.h"
 #include "sasl.h"
@@ -21,16 +23,39 @@ enum proxy_sasl_step {
 	PROXY_SASL_LOGIN_PASS,
 };
 
+/* proxy_login_token_file's token; NULL: log in with passwords. */
+static char *proxy_sasl_token;
+
+int
+proxy_sasl_init(char **error_r)
+{
+	if (*var_proxy_login_token_file == '\0')
+		return 0;
+	return proxy_login_token_read(var_proxy_login_token_file,
+	    &proxy_sasl_token, error_r);
+}
+
 void
-proxy_sasl_send_plain(struct proxy_session *ps, const char *command)
+proxy_sasl_send_plain(struct proxy_session *ps, const char *command,
+	int with_token)
 {
 	struct buf *plain = buf_new(4 * PROXY_SASL_VALUE_MAX);
 	struct buf *encoded = buf_new(8 * PROXY_SASL_VALUE_MAX);
 
-	(void) buf_append_char(plain, '\0');
-	(void) buf_append_str(plain, ps->user);
-	(void) buf_append_char(plain, '\0');
-	(void) buf_append_str(plain, ps->password != NULL ? ps->password : "");
+	ps->backend_token = with_token && proxy_sasl_token != NULL;
+	if (ps->backend_token) {
+		(void) buf_append_str(plain, ps->user);
+		(void) buf_append_char(plain, '\0');
+		(void) buf_append_str(plain, PROXY_LOGIN_IDENTITY);
+		(void) buf_append_char(plain, '\0');
+		(void) buf_append_str(plain, proxy_sasl_token);
+	} else {
+		(void) buf_append_char(plain, '\0');
+		(void) buf_append_str(plain, ps->user);
+		(void) buf_append_char(plain, '\0');
+		(void) buf_append_str(plain, ps->password != NULL ?
+		    ps->password : "");
+	}
 	(void) base64_encode(buf_data(plain), buf_len(plain), encoded);
 	proxy_backend_send(ps, "%s%s\r\n", command, buf_cstr(encoded));
 	explicit_bzero(buf_data(plain), buf_len(plain));

@@ -12,6 +12,12 @@
 
 struct proxy_session;
 
+/*
+ * Read proxy_login_token_file when set (pre_init: before the privilege
+ * drop).  0 ok; -1 with *error_r (caller frees).
+ */
+int proxy_sasl_init(char **error_r);
+
 enum proxy_sasl_result {
 	PROXY_SASL_DONE = 0,	/* credentials handed to proxy_auth_start */
 	PROXY_SASL_CONTINUE,	/* send *challenge_r (base64, maybe "") */

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "proxy_auth.h"
 #include "proxy_backend.h"
 #include "proxy_conn.h"
@@ -174,6 +175,16 @@ proxy_auth_outcome(struct proxy_session *ps, int *last_r)
 		proxy_forget_password(ps);
 		return PROXY_AUTH_FAIL;
 	}
+}
+
+void
+proxy_token_refused(struct proxy_session *ps, const char *reply)
+{
+	log_error("proxy: user=%s backend=%s refused the proxy login token "
+	    "(%s): logging in with the password; add the token's digest to "
+	    "proxy_login_token_digests there", ps->user, ps->backend_name,
+	    reply);
+	metrics_inc("ispmail_proxy_token_refused_total", NULL);
 }
 
 void

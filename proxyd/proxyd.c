@@ -29,6 +29,7 @@
 #include "proxy_backend.h"
 #include "proxy_conn.h"
 #include "proxy_limits.h"
+#include "proxy_sasl.h"
 #include "proxy_session.h"
 #include "proxy_trust.h"
 #include "proxyd.h"
@@ -253,7 +254,7 @@ proxyd_pre_init(void *ctx)
 		log_fatal("TLS: %s", error);
 	if (var_tls_wrapper_mode && proxyd_tls == NULL)
 		log_fatal("tls_wrapper_mode needs tls_cert_file");
-	if (proxy_backend_init(&error) < 0)
+	if (proxy_backend_init(&error) < 0 || proxy_sasl_init(&error) < 0)
 		log_fatal("%s", error);
 	if (proxy_trust_init(&error) < 0)
 		log_fatal("proxy_trusted_networks: %s", error);

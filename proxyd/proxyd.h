@@ -132,6 +132,7 @@ struct proxy_session {
 	int backend_connecting;		/* connect() in progress */
 	int backend_bye_seen;		/* the backend said BYE itself */
 	int backend_at_line_start;
+	int backend_token;		/* the login sent is by token */
 	struct buf *delayed_reply;	/* PROXY_DELAY: sent at deadline */
 	int close_after_delay;
 };
@@ -170,10 +171,13 @@ void proxy_auth_start(struct proxy_session *ps, char *login,
 enum proxy_auth_status proxy_auth_outcome(struct proxy_session *ps,
 	int *last_r);
 /*
- * Send the store "<command>BASE64\r\n", the SASL PLAIN response for
- * ps->user and ps->password after the front's command text.
+ * Send the store "<command>BASE64\r\n", the SASL PLAIN response after
+ * the front's command text: with with_token and a proxy_login_token_file,
+ * the proxy's login for ps->user (proxy_login.h; ps->backend_token set),
+ * else ps->user and ps->password.
  */
-void proxy_sasl_send_plain(struct proxy_session *ps, const char *command);
+void proxy_sasl_send_plain(struct proxy_session *ps, const char *command,
+	int with_token);
 /*
  * A failed login: after auth_failure_delay send reply (a line) and go
  * on reading commands, or close when close_after is set.
@@ -187,6 +191,11 @@ void proxy_connect_next(struct proxy_session *ps);
  * backend sent after the login answer goes to the client).
  */
 void proxy_relay_start(struct proxy_session *ps);
+/*
+ * The store refused the proxy's token (its answer: reply): logged at
+ * error level; the front logs in with the password next.
+ */
+void proxy_token_refused(struct proxy_session *ps, const char *reply);
 /* Drop the backend connection (its login was refused). */
 void proxy_conn_close_backend(struct proxy_session *ps);
 /* Forget the password (after the backend login, or when given up). */

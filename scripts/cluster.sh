@@ -262,6 +262,7 @@ LDAP_URIS="ldap://$NET4.12/ ldap://$NET4.11/"
 # site's values for the @WORDS@ (conf/roles/README).
 render() {
 	h=$1 file=$2 n=$3
+	digest=$(tr -d '\n' <"$STATE/proxy.token" | sha256sum | cut -d' ' -f1)
 	sed -e "s|@HOSTNAME@|$h.cluster.test|g" \
 	    -e "s|@ADDR@|$NET4.$n|g" \
 	    -e "s|@LDAP_URIS@|$LDAP_URIS|g" \
@@ -271,6 +272,8 @@ render() {
 	    -e "s|@PROXY_NETS@|$PROXY_NETS|g" \
 	    -e "s|@STORE_NAMES@|$NET4.$n [$NET6:$n]|g" \
 	    -e "s|@RELAYHOST@|[$NET4.31]:587|g" \
+	    -e "s|@PROXY_TOKEN_FILE@|$STATE/proxy.token|g" \
+	    -e "s|@PROXY_TOKEN_DIGESTS@|$digest|g" \
 	    "$top/conf/roles/$role/$file"
 }
 
@@ -645,6 +648,10 @@ cmd_up() {
 	chgrp ispmail "$STATE/ldap.secret" "$STATE/ldap.secret.nonl"
 	chmod 640 "$STATE/ldap.secret" "$STATE/ldap.secret.nonl"
 	chmod 600 "$STATE/ldap.rootpw"
+	# The proxy tier's login token (proxyd(8)); the stores get its digest.
+	openssl rand -hex 32 >"$STATE/proxy.token"
+	chgrp ispmail "$STATE/proxy.token"
+	chmod 640 "$STATE/proxy.token"
 	openssl rand -base64 12 | tr -d '/+=\n' >"$STATE/password"
 	chmod 600 "$STATE/password"
 	make_libexec

@@ -268,6 +268,8 @@ long long var_proxy_host_down_time;
 long long var_proxy_connect_timeout;
 long long var_proxy_auth_timeout;
 char *var_proxy_submission_hosts;
+char *var_proxy_login_token_file;
+char *var_proxy_login_token_digests;
 long long var_proxy_max_sessions_per_ip;
 long long var_proxy_max_sessions_per_user;
 long long var_proxy_auth_fail_limit;

@@ -281,6 +281,8 @@ extern long long var_proxy_host_down_time;
 extern long long var_proxy_connect_timeout;
 extern long long var_proxy_auth_timeout;
 extern char *var_proxy_submission_hosts;
+extern char *var_proxy_login_token_file;
+extern char *var_proxy_login_token_digests;
 extern long long var_proxy_max_sessions_per_ip;
 extern long long var_proxy_max_sessions_per_user;
 extern long long var_proxy_auth_fail_limit;

@@ -266,6 +266,17 @@ int route_authenticate(struct route *r, const char *login,
 	const char *password, struct route_mailbox **mailbox_r,
 	const char **reason_r, char **error_r);
 
+/*
+ * A login someone trusted has authenticated already (a proxy's token,
+ * proxy_login.h): the mailbox's state decides, no password is checked.
+ * 1 ok (*mailbox_r set when not NULL), 0 refused (*reason_r: "no such
+ * mailbox", "account suspended", "account disabled"), -1 temporary
+ * failure (the directory, or a mailbox being moved).
+ */
+int route_authorize(struct route *r, const char *login,
+	struct route_mailbox **mailbox_r, const char **reason_r,
+	char **error_r);
+
 /* Hash a password with the best available crypt method (yescrypt). */
 char *route_hash_password(const char *password, char **error_r);
 

@@ -1,4 +1,7 @@
-/* route_auth: password checks, route_authenticate, route_hash_password. */
+/*
+ * route_auth: password checks, route_authenticate, route_authorize,
+ * route_hash_password.
+ */
 #include "config.h"
 
 #include <crypt.h>
@@ -7,6 +10,7 @@
 
 #include "log.h"
 #include "mail_params.h"
+#include "metrics.h"
 #include "route.h"
 #include "route_backend.h"
 #include "xalloc.h"
@@ -51,6 +55,8 @@ route_password_matches(const char *password, const char *hash,
 
 	dummy = hash == NULL || hash[0] == '\0' || hash[0] == '!'
 	    || hash[0] == '*';
+	/* Proxied logins show here: one hash per login, not two. */
+	metrics_inc("ispmail_password_hashes_total", NULL);
 	computed = crypt_rn(password, dummy ? ROUTE_DUMMY_HASH : hash, data,
 	    (int) sizeof(*data));
 	if (computed == NULL || computed[0] == '*') {
@@ -62,6 +68,64 @@ route_password_matches(const char *password, const char *hash,
 	explicit_bzero(data, sizeof(*data));
 	free(data);
 	return ok;
+}
+
+/*
+ * The login's verdict by the mailbox's state (takes over m): 1 active
+ * (*mailbox_r = m when not NULL), 0 disabled or suspended (*reason_r),
+ * -1 being moved (a temporary failure).
+ */
+static int
+route_login_state(struct route_mailbox *m, const char *login,
+	struct route_mailbox **mailbox_r, const char **reason_r,
+	char **error_r)
+{
+	if (m->state == ROUTE_STATE_MOVING) {
+		route_mailbox_free(&m);
+		return route_fail(error_r, -1, "mailbox %s is being moved",
+		    login);
+	}
+	if (m->state == ROUTE_STATE_DISABLED
+	    || m->state == ROUTE_STATE_SUSPENDED) {
+		*reason_r = m->state == ROUTE_STATE_DISABLED
+		    ? "account disabled" : "account suspended";
+		route_mailbox_free(&m);
+		return 0;
+	}
+	*reason_r = NULL;
+	if (mailbox_r != NULL)
+		*mailbox_r = m;
+	else
+		route_mailbox_free(&m);
+	return 1;
+}
+
+/*
+ * Look login up: 1 found (*m_r), 0 not found or not an address (then
+ * *norm_r is NULL), -1 temporary failure (*error_r).  *norm_r is the
+ * normalized login (caller frees).
+ */
+static int
+route_login_get(struct route *r, const char *login, char **norm_r,
+	struct route_mailbox **m_r, char **error_r)
+{
+	char *error = NULL;
+	int rc;
+
+	*norm_r = NULL;
+	if (route_normalize(r, login, norm_r, NULL) < 0) {
+		free(*norm_r);
+		*norm_r = NULL;
+		return 0;
+	}
+	rc = r->ops->mailbox_get(r->backend, *norm_r, m_r, &error);
+	if (rc < 0) {
+		route_pass_error(error_r, error != NULL ? error
+		    : xasprintf("%s: temporary failure", *norm_r));
+		return -1;
+	}
+	free(error);
+	return rc;
 }
 
 int
@@ -76,19 +140,15 @@ route_authenticate(struct route *r, const char *login,
 	if (mailbox_r != NULL)
 		*mailbox_r = NULL;
 	*reason_r = "invalid credentials";
-	if (route_normalize(r, login, &norm, NULL) < 0) {
-		(void) route_password_matches(password, NULL, login);
-		return 0;
-	}
-	rc = r->ops->mailbox_get(r->backend, norm, &m, &error);
+	rc = route_login_get(r, login, &norm, &m, error_r);
 	if (rc < 0) {
-		route_pass_error(error_r, error != NULL ? error
-		    : xasprintf("%s: temporary failure", norm));
 		free(norm);
 		return -1;
 	}
-	free(error);
-	error = NULL;
+	if (norm == NULL) {
+		(void) route_password_matches(password, NULL, login);
+		return 0;
+	}
 	if (var_ldap_auth_bind && r->ops->auth_bind != NULL) {
 		ok = 0;
 		if (rc > 0) {
@@ -117,24 +177,26 @@ route_authenticate(struct route *r, const char *login,
 	 * The state is looked at only after the password was right, so a
 	 * wrong guess learns nothing about the account.
 	 */
-	if (m->state == ROUTE_STATE_MOVING) {
-		route_mailbox_free(&m);
-		return route_fail(error_r, -1, "mailbox %s is being moved",
-		    login);
-	}
-	if (m->state == ROUTE_STATE_DISABLED
-	    || m->state == ROUTE_STATE_SUSPENDED) {
-		*reason_r = m->state == ROUTE_STATE_DISABLED
-		    ? "account disabled" : "account suspended";
-		route_mailbox_free(&m);
-		return 0;
-	}
-	*reason_r = NULL;
+	return route_login_state(m, login, mailbox_r, reason_r, error_r);
+}
+
+int
+route_authorize(struct route *r, const char *login,
+	struct route_mailbox **mailbox_r, const char **reason_r,
+	char **error_r)
+{
+	struct route_mailbox *m = NULL;
+	char *norm = NULL;
+	int rc;
+
 	if (mailbox_r != NULL)
-		*mailbox_r = m;
-	else
-		route_mailbox_free(&m);
-	return 1;
+		*mailbox_r = NULL;
+	*reason_r = "no such mailbox";
+	rc = route_login_get(r, login, &norm, &m, error_r);
+	free(norm);
+	if (rc <= 0)
+		return rc;
+	return route_login_state(m, login, mailbox_r, reason_r, error_r);
 }
 
 char *

@@ -3,6 +3,7 @@ MX hosts in DNS and delivers to both stores; the customers read through
 the proxy tier (IMAPS and POP3S); a customer submits through proxy1 and
 out1 to the Internet; the same over IPv6."""
 
+import re
 import smtplib
 import time
 import uuid
@@ -52,6 +53,14 @@ def test_internet_to_both_stores_and_back_through_proxy(cluster):
     proxy = cluster.log("proxy1") + cluster.log("proxy2")
     assert "backend=%s" % cluster.addr("store1") in proxy
     assert "backend=%s" % cluster.addr("store2") in proxy
+    # One password check per login: the proxy's; the stores took the
+    # proxy tier's token (proxy_login_token_file, roles proxy and store).
+    stores = cluster.log("store1") + cluster.log("store2")
+    assert re.search(r"login user=u1@a\.test method=proxy client=\S+ via "
+                     r"proxy ", stores), stores[-3000:]
+    assert re.search(r"login u4@b\.test from \S+ via proxy ", stores), \
+        stores[-3000:]
+    assert "refused the proxy login token" not in proxy
 
 
 def test_submission_through_proxy_and_out_to_internet(cluster):

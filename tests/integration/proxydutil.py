@@ -313,6 +313,16 @@ def imap_pids(inst, program="imapd"):
     return out
 
 
+def read_subjects(c):
+    """The Subject: lines of an IMAP connection's INBOX, sorted."""
+    typ, data = c.select("INBOX")
+    assert typ == "OK", data
+    typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK", data
+    return sorted(part[1].decode().strip() for part in data
+                  if isinstance(part, tuple))
+
+
 def pss_kib(pid):
     """The process's proportional set size in KiB."""
     with open("/proc/%d/smaps_rollup" % pid) as f:

@@ -13,21 +13,12 @@ import pytest
 import harness
 import proxydutil
 import tlsutil
-from proxydutil import Env, PASSWORD
+from proxydutil import Env, PASSWORD, read_subjects
 
 
 @pytest.fixture
 def env(make_instance):
     return Env(make_instance)
-
-
-def read_subjects(c):
-    typ, data = c.select("INBOX")
-    assert typ == "OK", data
-    typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    assert typ == "OK", data
-    return sorted(part[1].decode().strip() for part in data
-                  if isinstance(part, tuple))
 
 
 def test_users_on_two_stores_read_their_own_mail(env):

@@ -17,84 +17,10 @@
 #include "mail_params.h"
 #include "params.h"
 #include "route.h"
+#include "route_fixture.h"
 #include "xalloc.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-/* One directory for all tests, made before the forks; one below per test. */
-static char tmpdir[] = "/tmp/check_route_file.XXXXXX";
-static char *testdir;
-static char *map_path;
-
-static void
-set_param(const char *name, const char *value)
-{
-	char *error = NULL;
-
-	ck_assert_msg(params_set(name, value, &error) == 0, "%s: %s", name,
-	    error);
-}
-
-static void
-setup(void)
-{
-	testdir = xasprintf("%s/t.XXXXXX", tmpdir);
-	ck_assert_ptr_nonnull(mkdtemp(testdir));
-	map_path = xasprintf("%s/routes", testdir);
-	params_init();
-	log_init("check_route_file", LOG_TARGET_STDERR, NULL);
-	set_param("route_backend", "file");
-	set_param("route_file", map_path);
-	/* Reload tests change the map and look it up at once. */
-	set_param("route_file_check_interval", "0");
-}
-
-static void
-teardown(void)
-{
-	xfree(map_path);
-	xfree(testdir);
-}
-
-/* Replace the map the way an editor would: new file, rename. */
-static void
-write_map(const char *text)
-{
-	char *tmp = xasprintf("%s.edit", map_path);
-	FILE *fp = fopen(tmp, "w");
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
-	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(rename(tmp, map_path), 0);
-	free(tmp);
-}
-
-static char *
-read_map(void)
-{
-	FILE *fp = fopen(map_path, "r");
-	char *text = NULL;
-	size_t size = 0;
-	ssize_t n;
-
-	ck_assert_ptr_nonnull(fp);
-	n = getdelim(&text, &size, '\0', fp);
-	ck_assert_int_ge(n, 0);
-	fclose(fp);
-	return text;
-}
-
-static struct route *
-open_route(void)
-{
-	char *error = NULL;
-	struct route *r = route_open(&error);
-
-	ck_assert_msg(r != NULL, "route_open: %s", error);
-	ck_assert_str_eq(route_backend_name(r), "file");
-	return r;
-}
 
 static const char base_map[] =
     "# a test map\n"
@@ -150,8 +76,8 @@ START_TEST(test_domain_lookup)
 	char *error = NULL;
 	const char *detail;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_domain_lookup(r, domain_cases[_i].name, &d,
 	    &error), domain_cases[_i].found);
 	if (domain_cases[_i].found) {
@@ -231,8 +157,8 @@ START_TEST(test_lookup)
 	char *error = NULL;
 	const char *target;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, lookup_cases[_i].address, &a,
 	    &error), lookup_cases[_i].rc);
 	if (lookup_cases[_i].rc == 1) {
@@ -270,8 +196,8 @@ START_TEST(test_lookup_record)
 	const struct route_mailbox *m;
 	char *error = NULL;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, "Alice+x@example.test", &a, &error),
 	    1);
 	ck_assert_str_eq(a->address, "alice+x@example.test");
@@ -313,9 +239,9 @@ START_TEST(test_lookup_delimiters)
 	struct route_answer *a = NULL;
 	char *error = NULL;
 
-	write_map(base_map);
-	set_param("recipient_delimiter", "+-");
-	r = open_route();
+	route_fixture_write_map(base_map);
+	route_fixture_set_param("recipient_delimiter", "+-");
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, "alice-list@example.test", &a,
 	    &error), 1);
 	ck_assert_str_eq(a->how, "recipient delimiter");
@@ -327,8 +253,8 @@ START_TEST(test_lookup_delimiters)
 	route_answer_free(&a);
 	route_close(&r);
 	/* No delimiter: the tagged address is unknown, the catch-all takes it. */
-	set_param("recipient_delimiter", "");
-	r = open_route();
+	route_fixture_set_param("recipient_delimiter", "");
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, "alice+x@example.test", &a, &error),
 	    1);
 	ck_assert_str_eq(a->how, "catch-all");
@@ -346,9 +272,9 @@ START_TEST(test_lookup_case_sensitive)
 	struct route_answer *a = NULL;
 	char *error = NULL;
 
-	write_map(base_map);
-	set_param("route_case_sensitive_local", "yes");
-	r = open_route();
+	route_fixture_write_map(base_map);
+	route_fixture_set_param("route_case_sensitive_local", "yes");
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, "Mixed@OTHER.test", &a, &error), 1);
 	ck_assert_str_eq(a->mailbox->address, "Mixed@other.test");
 	route_answer_free(&a);
@@ -439,13 +365,13 @@ START_TEST(test_bad_map)
 		map = nul_map;
 		len = sizeof(nul_map) - 1;
 	}
-	fp = fopen(map_path, "w");
+	fp = fopen(route_fixture_map_path, "w");
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_uint_eq(fwrite(map, 1, len, fp), len);
 	ck_assert_int_eq(fclose(fp), 0);
-	r = open_route();
+	r = route_fixture_open();
 	ck_assert_int_eq(route_domain_lookup(r, "a.test", &d, &error), -1);
-	prefix = xasprintf("%s:%u: ", map_path, bad_maps[_i].line);
+	prefix = xasprintf("%s:%u: ", route_fixture_map_path, bad_maps[_i].line);
 	ck_assert_msg(strncmp(error, prefix, strlen(prefix)) == 0,
 	    "\"%s\" does not start with \"%s\"", error, prefix);
 	ck_assert_msg(strstr(error, bad_maps[_i].reason) != NULL,
@@ -475,13 +401,13 @@ START_TEST(test_archive_flags)
 	char *error = NULL, *text;
 	size_t i;
 
-	write_map("domain arch.test local archive=yes\n"
+	route_fixture_write_map("domain arch.test local archive=yes\n"
 	    "domain plain.test local\n"
 	    "mailbox x@arch.test alt=x-alt@plain.test\n"
 	    "mailbox y@arch.test archive=no\n"
 	    "mailbox z@plain.test\n"
 	    "mailbox w@plain.test archive=yes\n");
-	r = open_route();
+	r = route_fixture_open();
 	ck_assert_int_eq(route_domain_lookup(r, "arch.test", &d, &error), 1);
 	ck_assert_int_eq(d->archive, 1);
 	route_domain_free(&d);
@@ -503,7 +429,7 @@ START_TEST(test_archive_flags)
 	ck_assert_int_eq(route_domain_lookup(r, "arch.test", &d, &error), 1);
 	ck_assert_int_eq(route_domain_put(r, d, 0, &error), 0);
 	route_domain_free(&d);
-	text = read_map();
+	text = route_fixture_read_map();
 	ck_assert_ptr_nonnull(strstr(text,
 	    "domain arch.test local archive=yes\n"));
 	ck_assert_ptr_null(strstr(text, "domain plain.test local archive"));
@@ -514,7 +440,7 @@ END_TEST
 
 START_TEST(test_missing_map)
 {
-	struct route *r = open_route();
+	struct route *r = route_fixture_open();
 	struct route_answer *a = NULL;
 	struct route_expansion *exp = NULL;
 	char *error = NULL;
@@ -541,31 +467,31 @@ START_TEST(test_reload)
 	struct route_answer *a = NULL;
 	char *error = NULL, *text;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_lookup(r, "zed@other.test", &a, &error), 0);
 	xfree(error);
 	/* A new record appears once the file changes. */
 	text = xasprintf("%smailbox zed@other.test\n", base_map);
-	write_map(text);
+	route_fixture_write_map(text);
 	free(text);
 	ck_assert_int_eq(route_lookup(r, "zed@other.test", &a, &error), 1);
 	route_answer_free(&a);
 	/* A bad edit: the good map stays in use, the new one is not seen. */
 	text = xasprintf("%smailbox yan@other.test\nmailbox bad\n", base_map);
-	write_map(text);
+	route_fixture_write_map(text);
 	free(text);
 	ck_assert_int_eq(route_lookup(r, "zed@other.test", &a, &error), 1);
 	route_answer_free(&a);
 	ck_assert_int_eq(route_lookup(r, "yan@other.test", &a, &error), 0);
 	xfree(error);
 	/* The map vanishing keeps the good map too. */
-	ck_assert_int_eq(unlink(map_path), 0);
+	ck_assert_int_eq(unlink(route_fixture_map_path), 0);
 	ck_assert_int_eq(route_lookup(r, "zed@other.test", &a, &error), 1);
 	route_answer_free(&a);
 	/* Fixed: now yan is there and zed is gone. */
 	text = xasprintf("%smailbox yan@other.test\n", base_map);
-	write_map(text);
+	route_fixture_write_map(text);
 	free(text);
 	ck_assert_int_eq(route_lookup(r, "yan@other.test", &a, &error), 1);
 	route_answer_free(&a);
@@ -581,10 +507,10 @@ START_TEST(test_escapes)
 	struct route_mailbox *m = NULL;
 	char *error = NULL;
 
-	write_map("domain a.test local\n"
+	route_fixture_write_map("domain a.test local\n"
 	    "mailbox \"x%20y\"@a.test path=/v/a%20b%25c%23d class=%41\n"
 	    "    alt=\"p%2Cq\"@a.test,z@a.test\n");
-	r = open_route();
+	r = route_fixture_open();
 	ck_assert_int_eq(route_mailbox_get(r, "\"x y\"@a.test", &m, &error),
 	    1);
 	ck_assert_str_eq(m->address, "\"x y\"@a.test");
@@ -673,8 +599,8 @@ START_TEST(test_expand)
 	struct route_expansion *exp = NULL;
 	char *error = NULL, *text;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_expand(r, expand_cases[_i].address, &exp,
 	    &error), expand_cases[_i].status);
 	ck_assert_ptr_nonnull(exp);
@@ -702,8 +628,8 @@ START_TEST(test_expand_trace)
 	size_t i;
 	int seen = 0;
 
-	write_map(base_map);
-	r = open_route();
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
 	ck_assert_int_eq(route_expand(r, "postmaster@example.test", &exp,
 	    &error), ROUTE_EXPAND_OK);
 	for (i = 0; i < exp->trace_count; i++)
@@ -739,9 +665,9 @@ START_TEST(test_expand_depth)
 	}
 	next = xasprintf("%salias c26@other.test alice@example.test\n", map);
 	free(map);
-	write_map(next);
+	route_fixture_write_map(next);
 	free(next);
-	r = open_route();
+	r = route_fixture_open();
 	ck_assert_int_eq(route_expand(r, "c0@other.test", &exp, &error),
 	    ROUTE_EXPAND_LOOP);
 	ck_assert_ptr_nonnull(strstr(error, "deeper than 20 "
@@ -754,8 +680,8 @@ START_TEST(test_expand_depth)
 	ck_assert_uint_eq(exp->dest_count, 1);
 	route_expansion_free(&exp);
 	route_close(&r);
-	set_param("route_expansion_depth", "30");
-	r = open_route();
+	route_fixture_set_param("route_expansion_depth", "30");
+	r = route_fixture_open();
 	ck_assert_int_eq(route_expand(r, "c0@other.test", &exp, &error),
 	    ROUTE_EXPAND_OK);
 	ck_assert_str_eq(exp->dests[0].address, "alice@example.test");
@@ -764,420 +690,11 @@ START_TEST(test_expand_depth)
 }
 END_TEST
 
-/* ---- authentication ------------------------------------------------------- */
-
-START_TEST(test_authenticate)
-{
-	static const struct {
-		const char *login;
-		const char *password;
-		int rc;
-		const char *reason;
-	} cases[] = {
-		{ "good@a.test", "s3cret pass", 1, NULL },
-		{ "GOOD@A.test", "s3cret pass", 1, NULL },
-		{ "goodalt@a.test", "s3cret pass", 1, NULL },
-		{ "good@a.test", "s3cret pas", 0, "invalid credentials" },
-		{ "good@a.test", "", 0, "invalid credentials" },
-		{ "susp@a.test", "s3cret pass", 0, "account suspended" },
-		{ "susp@a.test", "wrong", 0, "invalid credentials" },
-		{ "dis@a.test", "s3cret pass", 0, "account disabled" },
-		{ "dis@a.test", "wrong", 0, "invalid credentials" },
-		{ "nohash@a.test", "", 0, "invalid credentials" },
-		{ "unknown@a.test", "s3cret pass", 0, "invalid credentials" },
-		{ "not an address", "s3cret pass", 0, "invalid credentials" },
-		{ "good+tag@a.test", "s3cret pass", 0, "invalid credentials" },
-	};
-	struct route *r;
-	struct route_mailbox *m = NULL;
-	char *error = NULL, *hash, *map;
-	const char *reason;
-	size_t i;
-
-	hash = route_hash_password("s3cret pass", &error);
-	ck_assert_msg(hash != NULL, "%s", error);
-	ck_assert_int_eq(strncmp(hash, "$y$", 3), 0);
-	map = xasprintf("domain a.test local\n"
-	    "mailbox good@a.test password=%s alt=goodalt@a.test\n"
-	    "mailbox susp@a.test password=%s state=suspended\n"
-	    "mailbox dis@a.test password=%s state=disabled\n"
-	    "mailbox nohash@a.test\n", hash, hash, hash);
-	write_map(map);
-	free(map);
-	r = open_route();
-	for (i = 0; i < COUNT(cases); i++) {
-		reason = "untouched";
-		ck_assert_msg(route_authenticate(r, cases[i].login,
-		    cases[i].password, &m, &reason, &error) == cases[i].rc,
-		    "case %zu", i);
-		if (cases[i].rc == 1) {
-			ck_assert_str_eq(m->address, "good@a.test");
-			route_mailbox_free(&m);
-		} else {
-			ck_assert_ptr_null(m);
-			ck_assert_str_eq(reason, cases[i].reason);
-		}
-	}
-	/* Two hashes of one password differ (salted) and both verify. */
-	map = route_hash_password("s3cret pass", &error);
-	ck_assert_str_ne(map, hash);
-	free(map);
-	free(hash);
-	route_close(&r);
-}
-END_TEST
-
-START_TEST(test_authenticate_tempfail)
-{
-	struct route *r = open_route();
-	const char *reason = NULL;
-	char *error = NULL;
-
-	ck_assert_int_eq(route_authenticate(r, "good@a.test", "x", NULL,
-	    &reason, &error), -1);
-	ck_assert_ptr_nonnull(error);
-	free(error);
-	route_close(&r);
-}
-END_TEST
-
-/* ---- provisioning --------------------------------------------------------- */
-
-static int
-tmp_files_left(void)
-{
-	DIR *dir = opendir(testdir);
-	struct dirent *de;
-	int found = 0;
-
-	ck_assert_ptr_nonnull(dir);
-	while ((de = readdir(dir)) != NULL)
-		if (strstr(de->d_name, ".tmp.") != NULL)
-			found++;
-	closedir(dir);
-	return found;
-}
-
-static void
-put_domain(struct route *r, const char *name, enum route_domain_kind kind,
-	const char *target, int expect, const char *error_text)
-{
-	struct route_domain d;
-	char *error = NULL;
-
-	memset(&d, 0, sizeof(d));
-	d.name = (char *) (uintptr_t) name;
-	d.kind = kind;
-	d.alias_target = (char *) (uintptr_t) target;
-	ck_assert_msg(route_domain_put(r, &d, 1, &error) == expect,
-	    "domain %s: %s", name, error);
-	if (error_text != NULL)
-		ck_assert_str_eq(error, error_text);
-	free(error);
-}
-
-static int
-put_mailbox(struct route *r, const char *address, int create_only,
-	char **error_r)
-{
-	struct route_mailbox m;
-
-	memset(&m, 0, sizeof(m));
-	m.address = (char *) (uintptr_t) address;
-	m.filter = ROUTE_FILTER_STANDARD;
-	m.tag_score = 5;
-	return route_mailbox_put(r, &m, create_only, error_r);
-}
-
-static void
-expect_names(char **names, const char *joined)
-{
-	char *text = xstrdup(""), *next;
-	size_t i;
-
-	for (i = 0; names[i] != NULL; i++) {
-		next = xasprintf("%s%s%s", text, i > 0 ? " " : "", names[i]);
-		free(text);
-		text = next;
-	}
-	ck_assert_str_eq(text, joined);
-	free(text);
-	route_names_free(&names);
-}
-
-START_TEST(test_provision)
-{
-	struct route *r, *r2;
-	struct route_mailbox m, *got = NULL;
-	struct route_alias alias, *got_alias = NULL;
-	char alt0[] = "Extra@B.test", fwd0[] = "Far@Remote.Example";
-	char target0[] = "x@a.test", target1[] = "y@remote.example";
-	char address[] = "X@A.test", hash[] = "$6$salt$hash";
-	char class[] = "bulk mail,#1%", host[] = "store2";
-	char path[] = "/var/vmail/a b/x";
-	char list[] = "List@A.test", z[] = "z@a.test", x[] = "x@a.test";
-	char *alts[] = { alt0, NULL }, *fwd[] = { fwd0, NULL };
-	char *targets[] = { target0, target1, NULL };
-	char **names = NULL, *error = NULL, *text;
-	struct stat st;
-
-	/* A comment in a hand-written map is lost on the first rewrite. */
-	write_map("# hand-written\n");
-	ck_assert_int_eq(chmod(map_path, 0604), 0);
-	r = open_route();
-	put_domain(r, "B.test", ROUTE_DOMAIN_LOCAL, NULL, 0, NULL);
-	put_domain(r, "b.test", ROUTE_DOMAIN_LOCAL, NULL, -1,
-	    "domain b.test exists");
-	put_domain(r, "a.test", ROUTE_DOMAIN_LOCAL, NULL, 0, NULL);
-	put_domain(r, "relay.test", ROUTE_DOMAIN_RELAY, NULL, 0, NULL);
-	put_domain(r, "al.test", ROUTE_DOMAIN_ALIAS, "a.test", 0, NULL);
-	put_domain(r, "al2.test", ROUTE_DOMAIN_ALIAS, "al.test", -1,
-	    "alias domain target al.test is itself an alias domain");
-	put_domain(r, "al3.test", ROUTE_DOMAIN_ALIAS, "none.test", -1,
-	    "unknown domain none.test");
-	put_domain(r, "bad_name.test", ROUTE_DOMAIN_LOCAL, NULL, -1, NULL);
-	text = read_map();
-	ck_assert_ptr_null(strstr(text, "hand-written"));
-	free(text);
-	ck_assert_int_eq(stat(map_path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0604);
-	ck_assert_int_eq(tmp_files_left(), 0);
-
-	/* Mailboxes. */
-	memset(&m, 0, sizeof(m));
-	m.address = address;
-	m.alt_addresses = alts;
-	m.alt_count = 1;
-	m.forwards = fwd;
-	m.forward_count = 1;
-	m.forward_keep_copy = 1;
-	m.quota = 3 * 1024 * 1024 + 1;
-	m.state = ROUTE_STATE_SUSPENDED;
-	m.password_hash = hash;
-	m.filter = ROUTE_FILTER_AGGRESSIVE;
-	m.tag_score = 0.1;
-	m.quarantine_score = -2.5;
-	m.discard_score = 1e6;
-	m.archive = 1;
-	m.outbound_class = class;
-	m.mail_host = host;
-	m.store_path = path;
-	ck_assert_msg(route_mailbox_put(r, &m, 1, &error) == 0, "%s", error);
-	ck_assert_int_eq(route_mailbox_put(r, &m, 1, &error), -1);
-	ck_assert_str_eq(error, "mailbox x@a.test exists");
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "extra@b.test", 1, &error), -1);
-	ck_assert_str_eq(error, "extra@b.test is an address of mailbox "
-	    "x@a.test");
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "y@none.test", 1, &error), -1);
-	ck_assert_str_eq(error, "unknown domain none.test");
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "y@al.test", 1, &error), -1);
-	ck_assert_ptr_nonnull(strstr(error, "al.test is an alias domain"));
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "y@relay.test", 1, &error), -1);
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "y..z@a.test", 1, &error), -1);
-	ck_assert_ptr_nonnull(strstr(error, "invalid address"));
-	xfree(error);
-	ck_assert_int_eq(put_mailbox(r, "z@a.test", 1, &error), 0);
-	ck_assert_int_eq(put_mailbox(r, "w@b.test", 1, &error), 0);
-
-	/* Aliases and relay recipients. */
-	memset(&alias, 0, sizeof(alias));
-	alias.address = list;
-	alias.targets = targets;
-	alias.target_count = 2;
-	ck_assert_msg(route_alias_put(r, &alias, 1, &error) == 0, "%s",
-	    error);
-	ck_assert_int_eq(route_alias_put(r, &alias, 1, &error), -1);
-	ck_assert_str_eq(error, "alias list@a.test exists");
-	xfree(error);
-	alias.address = z;
-	ck_assert_int_eq(route_alias_put(r, &alias, 1, &error), -1);
-	ck_assert_str_eq(error, "mailbox z@a.test exists");
-	xfree(error);
-	alias.address = x;
-	alias.target_count = 1;
-	ck_assert_int_eq(route_alias_put(r, &alias, 0, &error), -1);
-	xfree(error);
-	ck_assert_int_eq(route_relay_recipient_put(r, "One@Relay.test",
-	    &error), 0);
-	ck_assert_int_eq(route_relay_recipient_put(r, "two@a.test", &error),
-	    -1);
-	ck_assert_ptr_nonnull(strstr(error, "relay recipients live in relay "
-	    "domains"));
-	xfree(error);
-	ck_assert_int_eq(tmp_files_left(), 0);
-
-	/* A second handle (another process) reads all of it back. */
-	r2 = open_route();
-	ck_assert_int_eq(route_mailbox_get(r2, "x@a.test", &got, &error), 1);
-	ck_assert_str_eq(got->address, "x@a.test");
-	ck_assert_str_eq(got->alt_addresses[0], "extra@b.test");
-	ck_assert_str_eq(got->forwards[0], "Far@remote.example");
-	ck_assert_int_eq(got->forward_keep_copy, 1);
-	ck_assert_int_eq(got->quota, 3 * 1024 * 1024 + 1);
-	ck_assert_int_eq(got->state, ROUTE_STATE_SUSPENDED);
-	ck_assert_str_eq(got->password_hash, "$6$salt$hash");
-	ck_assert_int_eq(got->filter, ROUTE_FILTER_AGGRESSIVE);
-	ck_assert(got->tag_score == 0.1 && got->quarantine_score == -2.5
-	    && got->discard_score == 1e6);
-	ck_assert_int_eq(got->archive, 1);
-	ck_assert_str_eq(got->outbound_class, "bulk mail,#1%");
-	ck_assert_str_eq(got->mail_host, "store2");
-	ck_assert_str_eq(got->store_path, "/var/vmail/a b/x");
-	route_mailbox_free(&got);
-	ck_assert_int_eq(route_alias_get(r2, "list@a.test", &got_alias,
-	    &error), 1);
-	ck_assert_uint_eq(got_alias->target_count, 2);
-	route_alias_free(&got_alias);
-
-	ck_assert_int_eq(route_list_domains(r2, &names, &error), 0);
-	expect_names(names, "a.test al.test b.test relay.test");
-	ck_assert_int_eq(route_list_mailboxes(r2, "A.TEST", &names, &error),
-	    0);
-	expect_names(names, "x@a.test z@a.test");
-	ck_assert_int_eq(route_list_aliases(r2, "a.test", &names, &error), 0);
-	expect_names(names, "list@a.test");
-	ck_assert_int_eq(route_list_relay_recipients(r2, "relay.test", &names,
-	    &error), 0);
-	expect_names(names, "one@relay.test");
-
-	/* Deletes, and what they refuse. */
-	ck_assert_int_eq(route_domain_delete(r, "a.test", &error), -1);
-	ck_assert_str_eq(error, "domain a.test still has 2 mailbox(es): "
-	    "delete them first");
-	xfree(error);
-	ck_assert_int_eq(route_mailbox_delete(r, "nobody@a.test", &error),
-	    -1);
-	ck_assert_str_eq(error, "no such mailbox nobody@a.test");
-	xfree(error);
-	ck_assert_int_eq(route_mailbox_delete(r, "X@a.test", &error), 0);
-	ck_assert_int_eq(route_mailbox_delete(r, "z@a.test", &error), 0);
-	ck_assert_int_eq(route_alias_delete(r, "list@a.test", &error), 0);
-	ck_assert_int_eq(route_domain_delete(r, "a.test", &error), -1);
-	ck_assert_str_eq(error, "domain a.test is the target of alias domain "
-	    "al.test: delete that first");
-	xfree(error);
-	ck_assert_int_eq(route_domain_delete(r, "al.test", &error), 0);
-	ck_assert_int_eq(route_domain_delete(r, "a.test", &error), 0);
-	ck_assert_int_eq(route_relay_recipient_delete(r, "one@relay.test",
-	    &error), 0);
-	ck_assert_int_eq(route_relay_recipient_delete(r, "one@relay.test",
-	    &error), -1);
-	xfree(error);
-	/* The other handle sees the deletes, and extra@b.test is free. */
-	ck_assert_int_eq(route_mailbox_get(r2, "extra@b.test", &got, &error),
-	    0);
-	ck_assert_int_eq(put_mailbox(r2, "extra@b.test", 1, &error), 0);
-	ck_assert_int_eq(route_list_domains(r, &names, &error), 0);
-	expect_names(names, "b.test relay.test");
-	ck_assert_int_eq(tmp_files_left(), 0);
-	text = read_map();
-	ck_assert_str_eq(text, "# ispmail routing map, see ispmail-routes(5)."
-	    "\n# Rewritten by ispmailctl: comments here are not kept.\n"
-	    "domain b.test local\n"
-	    "domain relay.test relay\n"
-	    "mailbox extra@b.test state=active\n"
-	    "    filter=standard tag=5 quarantine=0 discard=0 archive=no\n"
-	    "mailbox w@b.test state=active\n"
-	    "    filter=standard tag=5 quarantine=0 discard=0 archive=no\n");
-	free(text);
-	route_close(&r2);
-	route_close(&r);
-}
-END_TEST
-
-START_TEST(test_provision_bad_map)
-{
-	struct route *r;
-	char *error = NULL, *text;
-
-	/* A broken map is never overwritten: the edit would be lost. */
-	write_map("domain a.test local\nmailbox broken\n");
-	r = open_route();
-	ck_assert_int_eq(put_mailbox(r, "x@a.test", 1, &error), -1);
-	ck_assert_ptr_nonnull(error);
-	xfree(error);
-	put_domain(r, "b.test", ROUTE_DOMAIN_LOCAL, NULL, -1, NULL);
-	text = read_map();
-	ck_assert_str_eq(text, "domain a.test local\nmailbox broken\n");
-	free(text);
-	ck_assert_int_eq(tmp_files_left(), 0);
-	route_close(&r);
-}
-END_TEST
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-START_TEST(test_many_mailboxes)
-{
-	struct route *r;
-	struct route_answer *a = NULL;
-	char **names = NULL, *error = NULL, *address;
-	FILE *fp;
-	double start, elapsed;
-	int i;
-
-	/*
-	 * 10,000 mailboxes in the writer's own format, then every one looked
-	 * up (each lookup also stats the map).
-	 */
-	fp = fopen(map_path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs("domain big.test local\n", fp);
-	for (i = 0; i < 10000; i++)
-		fprintf(fp, "mailbox user%d@big.test state=active quota=1G "
-		    "password=$y$j9T$abc$def\n    host=localhost "
-		    "path=/var/vmail/big.test/user%d\n    filter=standard "
-		    "tag=5 quarantine=10 discard=20 archive=no\n", i, i);
-	ck_assert_int_eq(fclose(fp), 0);
-	r = open_route();
-	start = now();
-	for (i = 0; i < 10000; i++) {
-		address = xasprintf("User%d+x@big.test", i);
-		ck_assert_int_eq(route_lookup(r, address, &a, &error), 1);
-		route_answer_free(&a);
-		free(address);
-	}
-	elapsed = now() - start;
-	ck_assert_msg(elapsed < 10, "10,000 lookups took %.2f s", elapsed);
-
-	/*
-	 * Writes through the writer: each rewrites the whole 3 MB map
-	 * (about 15 ms here with the sanitizers, 4 ms without).
-	 */
-	for (i = 0; i < 100; i++) {
-		address = xasprintf("new%03d@big.test", i);
-		ck_assert_int_eq(put_mailbox(r, address, 1, &error), 0);
-		free(address);
-	}
-	ck_assert_int_eq(route_list_mailboxes(r, "big.test", &names, &error),
-	    0);
-	for (i = 0; names[i] != NULL; i++)
-		;
-	ck_assert_int_eq(i, 10100);
-	ck_assert_str_eq(names[0], "new000@big.test");
-	route_names_free(&names);
-	ck_assert_int_eq(tmp_files_left(), 0);
-	route_close(&r);
-}
-END_TEST
-
 START_TEST(test_open_bad_backend)
 {
 	char *error = NULL;
 
-	set_param("route_backend", "nis");
+	route_fixture_set_param("route_backend", "nis");
 	ck_assert_ptr_null(route_open(&error));
 	ck_assert_str_eq(error, "unknown route_backend \"nis\" (file or "
 	    "ldap)");
@@ -1192,7 +709,8 @@ route_file_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("lookup");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, route_fixture_setup,
+	    route_fixture_teardown);
 	tcase_add_loop_test(tc, test_domain_lookup, 0, COUNT(domain_cases));
 	tcase_add_loop_test(tc, test_lookup, 0, COUNT(lookup_cases));
 	tcase_add_test(tc, test_lookup_record);
@@ -1202,7 +720,8 @@ route_file_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, route_fixture_setup,
+	    route_fixture_teardown);
 	tcase_add_loop_test(tc, test_bad_map, 0, COUNT(bad_maps));
 	tcase_add_test(tc, test_missing_map);
 	tcase_add_test(tc, test_archive_flags);
@@ -1211,52 +730,18 @@ route_file_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("expand");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, route_fixture_setup,
+	    route_fixture_teardown);
 	tcase_add_loop_test(tc, test_expand, 0, COUNT(expand_cases));
 	tcase_add_test(tc, test_expand_trace);
 	tcase_add_test(tc, test_expand_depth);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("authenticate");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_authenticate);
-	tcase_add_test(tc, test_authenticate_tempfail);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("provision");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_provision);
-	tcase_add_test(tc, test_provision_bad_map);
-	tcase_add_test(tc, test_many_mailboxes);
-	suite_add_tcase(s, tc);
 	return s;
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-	struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
 }
 
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("check_route_file: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(route_file_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	(void) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return route_fixture_run(route_file_suite(), "check_route_file");
 }

@@ -1,0 +1,165 @@
+/*
+ * check_route_auth: logins against the routing directory (route_auth.c)
+ * over the file backend: route_authenticate, route_authorize.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+#include "route_fixture.h"
+#include "xalloc.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+START_TEST(test_authenticate)
+{
+	static const struct {
+		const char *login;
+		const char *password;
+		int rc;
+		const char *reason;
+	} cases[] = {
+		{ "good@a.test", "s3cret pass", 1, NULL },
+		{ "GOOD@A.test", "s3cret pass", 1, NULL },
+		{ "goodalt@a.test", "s3cret pass", 1, NULL },
+		{ "good@a.test", "s3cret pas", 0, "invalid credentials" },
+		{ "good@a.test", "", 0, "invalid credentials" },
+		{ "susp@a.test", "s3cret pass", 0, "account suspended" },
+		{ "susp@a.test", "wrong", 0, "invalid credentials" },
+		{ "dis@a.test", "s3cret pass", 0, "account disabled" },
+		{ "dis@a.test", "wrong", 0, "invalid credentials" },
+		{ "nohash@a.test", "", 0, "invalid credentials" },
+		{ "unknown@a.test", "s3cret pass", 0, "invalid credentials" },
+		{ "not an address", "s3cret pass", 0, "invalid credentials" },
+		{ "good+tag@a.test", "s3cret pass", 0, "invalid credentials" },
+	};
+	struct route *r;
+	struct route_mailbox *m = NULL;
+	char *error = NULL, *hash, *map;
+	const char *reason;
+	size_t i;
+
+	hash = route_hash_password("s3cret pass", &error);
+	ck_assert_msg(hash != NULL, "%s", error);
+	ck_assert_int_eq(strncmp(hash, "$y$", 3), 0);
+	map = xasprintf("domain a.test local\n"
+	    "mailbox good@a.test password=%s alt=goodalt@a.test\n"
+	    "mailbox susp@a.test password=%s state=suspended\n"
+	    "mailbox dis@a.test password=%s state=disabled\n"
+	    "mailbox nohash@a.test\n", hash, hash, hash);
+	route_fixture_write_map(map);
+	free(map);
+	r = route_fixture_open();
+	for (i = 0; i < COUNT(cases); i++) {
+		reason = "untouched";
+		ck_assert_msg(route_authenticate(r, cases[i].login,
+		    cases[i].password, &m, &reason, &error) == cases[i].rc,
+		    "case %zu", i);
+		if (cases[i].rc == 1) {
+			ck_assert_str_eq(m->address, "good@a.test");
+			route_mailbox_free(&m);
+		} else {
+			ck_assert_ptr_null(m);
+			ck_assert_str_eq(reason, cases[i].reason);
+		}
+	}
+	/* Two hashes of one password differ (salted) and both verify. */
+	map = route_hash_password("s3cret pass", &error);
+	ck_assert_str_ne(map, hash);
+	free(map);
+	free(hash);
+	route_close(&r);
+}
+END_TEST
+
+START_TEST(test_authenticate_tempfail)
+{
+	struct route *r = route_fixture_open();
+	const char *reason = NULL;
+	char *error = NULL;
+
+	ck_assert_int_eq(route_authenticate(r, "good@a.test", "x", NULL,
+	    &reason, &error), -1);
+	ck_assert_ptr_nonnull(error);
+	free(error);
+	route_close(&r);
+}
+END_TEST
+
+/* route_authorize: the state decides, no password is looked at. */
+START_TEST(test_authorize)
+{
+	static const struct {
+		const char *login;
+		int rc;
+		const char *reason;
+	} cases[] = {
+		{ "good@a.test", 1, NULL },
+		{ "GOOD@A.test", 1, NULL },
+		{ "goodalt@a.test", 1, NULL },
+		{ "nohash@a.test", 1, NULL },
+		{ "susp@a.test", 0, "account suspended" },
+		{ "dis@a.test", 0, "account disabled" },
+		{ "unknown@a.test", 0, "no such mailbox" },
+		{ "not an address", 0, "no such mailbox" },
+		{ "", 0, "no such mailbox" },
+		{ "moving@a.test", -1, NULL },
+	};
+	struct route *r;
+	struct route_mailbox *m = NULL;
+	char *error = NULL;
+	const char *reason;
+	size_t i;
+
+	route_fixture_write_map("domain a.test local\n"
+	    "mailbox good@a.test password=! alt=goodalt@a.test\n"
+	    "mailbox susp@a.test state=suspended\n"
+	    "mailbox dis@a.test state=disabled\n"
+	    "mailbox moving@a.test state=moving\n"
+	    "mailbox nohash@a.test\n");
+	r = route_fixture_open();
+	for (i = 0; i < COUNT(cases); i++) {
+		reason = "untouched";
+		ck_assert_msg(route_authorize(r, cases[i].login, &m, &reason,
+		    &error) == cases[i].rc, "case %zu", i);
+		if (cases[i].rc == 1) {
+			ck_assert_ptr_nonnull(m);
+			route_mailbox_free(&m);
+		} else if (cases[i].rc == 0) {
+			ck_assert_ptr_null(m);
+			ck_assert_str_eq(reason, cases[i].reason);
+		} else {
+			ck_assert_ptr_null(m);
+			ck_assert_msg(strstr(error, "being moved") != NULL, "%s",
+			    error);
+			free(error);
+			error = NULL;
+		}
+	}
+	route_close(&r);
+}
+END_TEST
+
+static Suite *
+route_auth_suite(void)
+{
+	Suite *s = suite_create("route_auth");
+	TCase *tc = tcase_create("authenticate");
+
+	tcase_add_checked_fixture(tc, route_fixture_setup,
+	    route_fixture_teardown);
+	tcase_add_test(tc, test_authenticate);
+	tcase_add_test(tc, test_authenticate_tempfail);
+	tcase_add_test(tc, test_authorize);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return route_fixture_run(route_auth_suite(), "check_route_auth");
+}
