@@ -330,6 +330,49 @@ proxy_watch_bye(struct proxy_session *ps, const char *data, size_t len)
 	}
 }
 
+enum { PROXY_SCAN_TAG, PROXY_SCAN_VERB, PROXY_SCAN_REST };
+
+/*
+ * Note a client's COMPRESS command (RFC 4978): after it the relayed
+ * bytes may be deflated, so no "* BYE" of the backend's can be seen and
+ * a plaintext BYE of proxyd's would corrupt the client's stream.  A
+ * COMPRESS the backend refuses only costs that session the BYE.
+ */
+static void
+proxy_watch_compress(struct proxy_session *ps, const char *data, size_t len)
+{
+	static const char verb[] = "COMPRESS ";
+	size_t i;
+	char ch;
+
+	for (i = 0; i < len && !ps->compressed; i++) {
+		ch = data[i];
+		if (ch == '\n') {
+			ps->client_scan = PROXY_SCAN_TAG;
+			ps->client_scan_pos = 0;
+			continue;
+		}
+		switch (ps->client_scan) {
+		case PROXY_SCAN_TAG:
+			if (ch == ' ') {
+				ps->client_scan = PROXY_SCAN_VERB;
+				ps->client_scan_pos = 0;
+			}
+			break;
+		case PROXY_SCAN_VERB:
+			if ((ch & ~0x20) == (verb[ps->client_scan_pos] & ~0x20)) {
+				if (verb[++ps->client_scan_pos] == '\0')
+					ps->compressed = 1;
+			} else {
+				ps->client_scan = PROXY_SCAN_REST;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 /* Move what from has to to's output, while to has room. */
 static int
 proxy_relay_one(struct proxy_session *ps, struct proxy_conn *from,
@@ -347,8 +390,10 @@ proxy_relay_one(struct proxy_session *ps, struct proxy_conn *from,
 		n = proxy_conn_read(from, proxyd_chunk, room);
 		if (n <= 0)
 			break;
-		if (from == &ps->backend)
+		if (from == &ps->backend && !ps->compressed)
 			proxy_watch_bye(ps, proxyd_chunk, (size_t) n);
+		else if (from == &ps->client)
+			proxy_watch_compress(ps, proxyd_chunk, (size_t) n);
 		if (proxy_conn_queue(to, proxyd_chunk, (size_t) n,
 		    PROXY_RELAY_BUF + PROXY_REPLY_BUF) < 0)
 			log_panic("proxyd: relay buffer overrun");
@@ -379,7 +424,7 @@ proxy_relay(struct proxy_session *ps)
 		log_info("proxy: user=%s client=%s backend=%s closed the "
 		    "connection", ps->user, ps->peer.client_addr,
 		    ps->backend_name);
-		if (!ps->backend_bye_seen)
+		if (!ps->backend_bye_seen && !ps->compressed)
 			ps->front->bye(ps, "Backend server closed the "
 			    "connection");
 		proxy_close(ps);
@@ -541,7 +586,8 @@ proxy_step(struct proxy_session *ps, int timed_out)
 			log_info("proxy: user=%s client=%s idle for %llds: "
 			    "disconnecting", ps->user, ps->peer.client_addr,
 			    var_proxy_idle_timeout);
-			ps->front->bye(ps, "Idle timeout");
+			if (!ps->compressed)
+				ps->front->bye(ps, "Idle timeout");
 			proxy_close(ps);
 			break;
 		default:

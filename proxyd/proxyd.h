@@ -132,6 +132,14 @@ struct proxy_session {
 	int backend_connecting;		/* connect() in progress */
 	int backend_bye_seen;		/* the backend said BYE itself */
 	int backend_at_line_start;
+	/*
+	 * The client's lines are scanned for "tag COMPRESS": from then on
+	 * the streams may be compressed, so the backend's BYE cannot be
+	 * seen and proxyd must not add a plaintext one (proxy_session.c).
+	 */
+	int client_scan;		/* PROXY_SCAN_* */
+	int client_scan_pos;
+	int compressed;
 	int backend_token;		/* the login sent is by token */
 	struct buf *delayed_reply;	/* PROXY_DELAY: sent at deadline */
 	int close_after_delay;

@@ -160,6 +160,52 @@ def test_backend_killed_during_idle_gives_bye(env):
     assert r.closed()
 
 
+def test_compressed_session_gets_no_plaintext_bye(env):
+    """After COMPRESS DEFLATE (RFC 4978) the relayed bytes are deflated:
+    proxyd can no longer see the backend's BYE and must not add a
+    plaintext one of its own, which the client's inflater would read as
+    garbage (mbsync printed "unexpected reply").  Both at LOGOUT and
+    when the backend dies."""
+    import zlib
+    for end in ("logout", "kill"):
+        r = env.raw("imapp")
+        r.line()
+        r.send("a1 LOGIN %s %s\r\n" % (env.alice, PASSWORD))
+        assert r.until("a1 ")[-1].startswith("a1 OK")
+        r.send("a2 COMPRESS DEFLATE\r\n")
+        assert r.until("a2 ")[-1].startswith("a2 OK")
+        assert r.buf == b""
+        inflate = zlib.decompressobj(-15)
+        deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION,
+                                   zlib.DEFLATED, -15)
+
+        def send(text):
+            r.sock.sendall(deflate.compress(text.encode()) +
+                           deflate.flush(zlib.Z_SYNC_FLUSH))
+        send("a3 NOOP\r\n")
+        if end == "logout":
+            send("a4 LOGOUT\r\n")
+        else:
+            wire = b""
+            while b"a3 OK" not in inflate.decompress(wire):
+                wire = r.sock.recv(65536)
+                assert wire
+            for pid in proxydutil.imap_pids(env.store_a):
+                harness.os.kill(pid, signal.SIGKILL)
+        wire = b""
+        while True:
+            chunk = r.sock.recv(65536)
+            if not chunk:
+                break
+            wire += chunk
+        text = inflate.decompress(wire)
+        assert inflate.unused_data == b""
+        assert b"Backend server closed" not in wire
+        if end == "logout":
+            assert b"* BYE" in text and b"a4 OK" in text, text
+        r.close()
+
+
 def test_prelogin_bad_input(env):
     r = env.raw("imapp")
     assert r.line().startswith("* OK")
