@@ -115,18 +115,17 @@ imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 }
 
 /*
- * msg's folder subdirectory as a descriptor, opened at the first use in
+ * The folder's new/ or cur/ as a descriptor, opened at the first use in
  * a command; -1 when it cannot be opened (the caller walks the path).
  */
 static int
-imap_subdir_fd(struct imap_mailbox *box, const struct imap_msg *msg)
+imap_subdir_fd(struct imap_mailbox *box, int in_new)
 {
-	int *fd = &box->subdir_fd[msg->in_new ? 1 : 0];
+	int *fd = &box->subdir_fd[in_new ? 1 : 0];
 	char *path;
 
 	if (*fd < 0) {
-		path = xasprintf("%s/%s", box->dir, msg->in_new ? "new" :
-		    "cur");
+		path = xasprintf("%s/%s", box->dir, in_new ? "new" : "cur");
 		*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		free(path);
 	}
@@ -138,7 +137,7 @@ static int
 imap_msg_access(struct imap_mailbox *box, const struct imap_msg *msg,
 	struct stat *st)
 {
-	int dir = imap_subdir_fd(box, msg), ret;
+	int dir = imap_subdir_fd(box, msg->in_new), ret;
 	char *path;
 
 	if (dir >= 0)
@@ -260,11 +259,16 @@ imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 	unsigned int flags, uint32_t keywords)
 {
 	char *letters, *new_name = NULL, *error = NULL;
-	int tries, ret = -1;
+	int tries, ret = -1, from_fd, cur_fd;
 
 	for (tries = 0; tries < 2; tries++) {
 		letters = imap_letters_for(msg->name, flags, keywords);
-		ret = maildir_set_flags(box->dir, msg->name, msg->in_new,
+		from_fd = imap_subdir_fd(box, msg->in_new);
+		cur_fd = imap_subdir_fd(box, 0);
+		ret = from_fd >= 0 && cur_fd >= 0 ?
+		    maildir_set_flags_at(from_fd, cur_fd, msg->name, letters,
+		    &new_name, &error) :
+		    maildir_set_flags(box->dir, msg->name, msg->in_new,
 		    letters, &new_name, &error);
 		free(letters);
 		if (ret == 0) {

@@ -470,13 +470,24 @@ maildir_sort_flags(const char *flags)
 	return out;
 }
 
-int
-maildir_set_flags(const char *folder_dir, const char *name, int in_new,
-	const char *flags, char **new_name_r, char **error_r)
+/* name with its flags replaced by the sorted flags (caller frees). */
+static char *
+maildir_flagged_name(const char *name, const char *flags)
 {
 	char *base = maildir_base_name(name);
 	char *sorted = maildir_sort_flags(flags);
 	char *new_name = xasprintf("%s:2,%s", base, sorted);
+
+	free(base);
+	free(sorted);
+	return new_name;
+}
+
+int
+maildir_set_flags(const char *folder_dir, const char *name, int in_new,
+	const char *flags, char **new_name_r, char **error_r)
+{
+	char *new_name = maildir_flagged_name(name, flags);
 	char *from = xasprintf("%s/%s/%s", folder_dir, in_new ? "new" : "cur",
 	    name);
 	char *to = xasprintf("%s/cur/%s", folder_dir, new_name);
@@ -495,11 +506,33 @@ maildir_set_flags(const char *folder_dir, const char *name, int in_new,
 		*new_name_r = new_name;
 		new_name = NULL;
 	}
-	free(base);
-	free(sorted);
 	free(new_name);
 	free(from);
 	free(to);
+	return ret;
+}
+
+int
+maildir_set_flags_at(int from_dir_fd, int cur_dir_fd, const char *name,
+	const char *flags, char **new_name_r, char **error_r)
+{
+	char *new_name = maildir_flagged_name(name, flags);
+	struct stat st;
+	int ret = 0, saved;
+
+	if (from_dir_fd == cur_dir_fd && strcmp(name, new_name) == 0 ?
+	    fstatat(cur_dir_fd, name, &st, 0) < 0 :
+	    renameat(from_dir_fd, name, cur_dir_fd, new_name) < 0) {
+		saved = errno;
+		*error_r = xasprintf("rename %s: %s", name, strerror(errno));
+		errno = saved;
+		ret = -1;
+	}
+	if (ret == 0 && new_name_r != NULL) {
+		*new_name_r = new_name;
+		new_name = NULL;
+	}
+	free(new_name);
 	return ret;
 }
 
