@@ -554,7 +554,6 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	size_t i;
 	time_t mtime = 0;
 	struct stat st;
-	char *path;
 	long long size;
 	int first = 1, flags_sent = 0, set_seen = 0, modseq_sent = 0;
 
@@ -569,13 +568,8 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 		for (i = 0; i < req->count; i++) {
 			if (req->items[i].kind != FETCH_INTERNALDATE)
 				continue;
-			path = imap_msg_path(box, msg);
-			if (stat(path, &st) < 0 && (imap_msg_open(box, msg) < 0
-			    || stat(path, &st) < 0)) {
-				free(path);
+			if (imap_msg_stat(box, msg, &st) < 0)
 				return -1;
-			}
-			free(path);
 			mtime = st.st_mtime;
 			break;
 		}

@@ -114,21 +114,74 @@ imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 	return found ? 0 : -1;
 }
 
+/*
+ * The folder's new/ or cur/ as a descriptor, opened at the first use in
+ * a command; -1 when it cannot be opened (the caller walks the path).
+ */
+static int
+imap_subdir_fd(struct imap_mailbox *box, int in_new)
+{
+	int *fd = &box->subdir_fd[in_new ? 1 : 0];
+	char *path;
+
+	if (*fd < 0) {
+		path = xasprintf("%s/%s", box->dir, in_new ? "new" : "cur");
+		*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(path);
+	}
+	return *fd;
+}
+
+/* One try at opening (st NULL) or stat()ing msg's file by its name. */
+static int
+imap_msg_access(struct imap_mailbox *box, const struct imap_msg *msg,
+	struct stat *st)
+{
+	int dir = imap_subdir_fd(box, msg->in_new), ret;
+	char *path;
+
+	if (dir >= 0)
+		return st == NULL ? openat(dir, msg->name, O_RDONLY |
+		    O_CLOEXEC) : fstatat(dir, msg->name, st, 0);
+	path = imap_msg_path(box, msg);
+	ret = st == NULL ? open(path, O_RDONLY | O_CLOEXEC) : stat(path, st);
+	free(path);
+	return ret;
+}
+
 int
 imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg)
 {
-	char *path = imap_msg_path(box, msg);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = imap_msg_access(box, msg, NULL);
 
-	free(path);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	if (imap_msg_refind(box, msg) < 0)
 		return -1;
-	path = imap_msg_path(box, msg);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	return fd;
+	return imap_msg_access(box, msg, NULL);
+}
+
+int
+imap_msg_stat(struct imap_mailbox *box, struct imap_msg *msg,
+	struct stat *st)
+{
+	if (imap_msg_access(box, msg, st) == 0)
+		return 0;
+	if (errno != ENOENT || imap_msg_refind(box, msg) < 0)
+		return -1;
+	return imap_msg_access(box, msg, st);
+}
+
+void
+imap_mailbox_release(struct imap_mailbox *box)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (box->subdir_fd[i] >= 0)
+			(void) close(box->subdir_fd[i]);
+		box->subdir_fd[i] = -1;
+	}
 }
 
 static int
@@ -206,11 +259,16 @@ imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 	unsigned int flags, uint32_t keywords)
 {
 	char *letters, *new_name = NULL, *error = NULL;
-	int tries, ret = -1;
+	int tries, ret = -1, from_fd, cur_fd;
 
 	for (tries = 0; tries < 2; tries++) {
 		letters = imap_letters_for(msg->name, flags, keywords);
-		ret = maildir_set_flags(box->dir, msg->name, msg->in_new,
+		from_fd = imap_subdir_fd(box, msg->in_new);
+		cur_fd = imap_subdir_fd(box, 0);
+		ret = from_fd >= 0 && cur_fd >= 0 ?
+		    maildir_set_flags_at(from_fd, cur_fd, msg->name, letters,
+		    &new_name, &error) :
+		    maildir_set_flags(box->dir, msg->name, msg->in_new,
 		    letters, &new_name, &error);
 		free(letters);
 		if (ret == 0) {
@@ -414,6 +472,7 @@ imap_mailbox_open_since(const char *name, const char *dir, int readonly,
 	box->dir = xstrdup(dir);
 	box->name = xstrdup(name);
 	box->readonly = readonly;
+	box->subdir_fd[0] = box->subdir_fd[1] = -1;
 	if (imap_keywords_load(dir, &box->kw, error_r) < 0) {
 		imap_mailbox_close(&box);
 		return -1;
@@ -448,6 +507,7 @@ imap_mailbox_close(struct imap_mailbox **boxp)
 
 	if (box == NULL)
 		return;
+	imap_mailbox_release(box);
 	for (i = 0; i < box->count; i++)
 		free(box->msgs[i].name);
 	free(box->msgs);

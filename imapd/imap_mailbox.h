@@ -29,6 +29,7 @@
 
 struct imap_session;
 struct imap_uidlist_result;
+struct stat;
 
 struct imap_msg {
 	char *name;		/* file name in cur/ (or new/) */
@@ -52,6 +53,13 @@ struct imap_mailbox {
 	struct timespec new_mtime;
 	struct timespec cur_mtime;
 	int changed;		/* rescan even when the mtimes agree */
+	/*
+	 * cur/ and new/ opened at a command's first message (-1: not
+	 * yet), so each message is one openat() of its name, not a walk of
+	 * the whole path; imap_mailbox_release() closes them after every
+	 * command, so a folder moved meanwhile is looked up again.
+	 */
+	int subdir_fd[2];
 	struct imap_keywords kw;	/* the folder's keyword names */
 	/*
 	 * SELECT (QRESYNC): the expunges since the client's MODSEQ, taken
@@ -100,6 +108,11 @@ size_t imap_mailbox_recent(const struct imap_mailbox *box);
  * session renamed it); -1 when it is gone.
  */
 int imap_msg_open(struct imap_mailbox *box, struct imap_msg *msg);
+/* stat() of a message's file (found again as imap_msg_open does). */
+int imap_msg_stat(struct imap_mailbox *box, struct imap_msg *msg,
+	struct stat *st);
+/* Close what the command opened (subdir_fd); the box stays usable. */
+void imap_mailbox_release(struct imap_mailbox *box);
 /* The path of a message's file (caller frees). */
 char *imap_msg_path(const struct imap_mailbox *box,
 	const struct imap_msg *msg);

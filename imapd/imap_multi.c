@@ -120,6 +120,18 @@ multi_yield(struct multi_session *ms)
 }
 
 /*
+ * What stays below this frame when the stack is trimmed: madvise()'s
+ * own frame, then multi_yield() and swapcontext(), a few hundred bytes
+ * (ASan's interceptors and switch hooks want more).  Each page more is
+ * 4 KiB of every idle session.
+ */
+#ifdef MULTI_ASAN
+#define MULTI_TRIM_KEEP_PAGES	2
+#else
+#define MULTI_TRIM_KEEP_PAGES	1
+#endif
+
+/*
  * Give back the stack pages below the deepest frame still live: a
  * session that once ran a deep command (a login's hashing, a MIME
  * parse) then idles for hours should not keep those pages.
@@ -129,8 +141,8 @@ multi_trim_stack(struct multi_session *ms)
 {
 	char here;
 	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
-	uintptr_t top = ((uintptr_t) &here - 2 * multi_page_size) &
-	    ~((uintptr_t) multi_page_size - 1);
+	uintptr_t top = ((uintptr_t) &here - MULTI_TRIM_KEEP_PAGES *
+	    multi_page_size) & ~((uintptr_t) multi_page_size - 1);
 
 	if (top > low)
 		(void) madvise((void *) low, top - low, MADV_DONTNEED);

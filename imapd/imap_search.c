@@ -410,7 +410,6 @@ search_test(struct search_msg *sm, const struct search_key *k)
 	const struct mime_part *root;
 	struct stat st;
 	long long v;
-	char *path;
 	size_t i;
 
 	switch (k->op) {
@@ -461,12 +460,9 @@ search_test(struct search_msg *sm, const struct search_key *k)
 	case S_BEFORE:
 	case S_ON:
 	case S_SINCE:
-		if (sm->mapped <= 0) {
-			path = imap_msg_path(sm->box, sm->msg);
-			if (stat(path, &st) == 0)
-				sm->mtime = st.st_mtime;
-			free(path);
-		}
+		if (sm->mapped <= 0 && imap_msg_stat(sm->box, sm->msg,
+		    &st) == 0)
+			sm->mtime = st.st_mtime;
 		v = search_day(sm->mtime);
 		return k->op == S_BEFORE ? v < k->number : k->op == S_ON ?
 		    v == k->number : v >= k->number;

@@ -343,6 +343,8 @@ imapd_command(struct imap_session *sess)
 	}
 	sess->tag = args[0].str;
 	imap_cmd_dispatch(sess, args, count);
+	if (sess->box != NULL)
+		imap_mailbox_release(sess->box);
 	imap_reply_flush(sess);
 	imap_append_discard(sess);
 	sess->tag = NULL;

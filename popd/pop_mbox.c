@@ -46,6 +46,12 @@ struct pop_mbox {
 	size_t count;
 	char *chunk;		/* POP_MBOX_CHUNK bytes of file */
 	char *out;		/* the chunk after pop_msg_filter_run() */
+	/*
+	 * cur/ and new/ opened at the first RETR or TOP (-1: not yet):
+	 * each message is then one openat() of its name instead of a
+	 * walk of the whole path.
+	 */
+	int dir_fd[2];
 };
 
 int
@@ -196,6 +202,7 @@ pop_mbox_open(const char *root, long long login_delay,
 
 	m->root = xstrdup(root);
 	m->lock_fd = -1;
+	m->dir_fd[0] = m->dir_fd[1] = -1;
 	rc = pop_mbox_lock(m, &created, error_r);
 	if (rc > 0)
 		status = POP_MBOX_IN_USE;
@@ -224,6 +231,10 @@ pop_mbox_close(struct pop_mbox **mp)
 	/* Closing the descriptor drops the fcntl lock. */
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
+	for (i = 0; i < 2; i++) {
+		if (m->dir_fd[i] >= 0)
+			close(m->dir_fd[i]);
+	}
 	for (i = 0; i < m->count; i++) {
 		free(m->msgs[i].name);
 		free(m->msgs[i].uidl);
@@ -337,19 +348,34 @@ pop_mbox_path(const struct pop_mbox *m, const struct pop_mbox_msg *msg)
 	    msg->name);
 }
 
+/* One try at opening msg's file, by its name in cur/ or new/. */
+static int
+pop_mbox_open_name(struct pop_mbox *m, const struct pop_mbox_msg *msg)
+{
+	int *dir = &m->dir_fd[msg->in_new ? 1 : 0];
+	char *path;
+	int fd;
+
+	if (*dir < 0) {
+		path = xasprintf("%s/%s", m->root, msg->in_new ? "new" : "cur");
+		*dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(path);
+	}
+	if (*dir >= 0)
+		return openat(*dir, msg->name, O_RDONLY | O_CLOEXEC);
+	path = pop_mbox_path(m, msg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	return fd;
+}
+
 static int
 pop_mbox_open_file(struct pop_mbox *m, struct pop_mbox_msg *msg)
 {
-	char *path = pop_mbox_path(m, msg);
-	int fd;
+	int fd = pop_mbox_open_name(m, msg);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && pop_mbox_refind(m, msg)) {
-		free(path);
-		path = pop_mbox_path(m, msg);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	free(path);
+	if (fd < 0 && errno == ENOENT && pop_mbox_refind(m, msg))
+		fd = pop_mbox_open_name(m, msg);
 	return fd;
 }
 
@@ -425,6 +451,12 @@ pop_mbox_send(struct pop_mbox *m, size_t n, struct stream *s, int top,
 			close(fd);
 			return -2;
 		}
+		/*
+		 * A regular file reads short only at its end (Maildir files
+		 * never grow): save the read() that would return 0.
+		 */
+		if (got < POP_MBOX_CHUNK)
+			break;
 	}
 	close(fd);
 	out_len = pop_msg_filter_finish(&filter, m->out);

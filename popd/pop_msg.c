@@ -35,35 +35,44 @@ pop_msg_line_end(struct pop_msg_filter *f)
 	return --f->body_lines == 0;
 }
 
+/*
+ * Whole runs between line ends are copied with memchr/memcpy; the state
+ * (line_len, prev_cr) is what the byte at the end of a run leaves.
+ */
 size_t
 pop_msg_filter_run(struct pop_msg_filter *f, const char *in, size_t len,
 	char *out)
 {
-	size_t i, n = 0;
-	char c;
+	const char *p = in, *end = in + len, *lf;
+	size_t n = 0, run;
 
 	if (f->done)
 		return 0;
-	for (i = 0; i < len; i++) {
-		c = in[i];
-		if (c == '\n') {
-			/* CRLF stays; a bare LF gets its CR (RFC 1939 3). */
-			if (!f->prev_cr)
-				out[n++] = '\r';
-			out[n++] = '\n';
-			if (pop_msg_line_end(f)) {
-				f->done = 1;
-				return n;
-			}
-			f->prev_cr = 0;
-			continue;
-		}
+	while (p < end) {
 		/* Byte-stuff a leading dot so it cannot end the response. */
-		if (f->line_len == 0 && c == '.')
+		if (f->line_len == 0 && *p == '.')
 			out[n++] = '.';
-		out[n++] = c;
-		f->line_len++;
-		f->prev_cr = c == '\r';
+		lf = memchr(p, '\n', (size_t) (end - p));
+		run = (size_t) ((lf != NULL ? lf : end) - p);
+		if (run > 0) {
+			memcpy(out + n, p, run);
+			n += run;
+			f->line_len += run;
+			f->prev_cr = p[run - 1] == '\r';
+			p += run;
+		}
+		if (lf == NULL)
+			break;
+		/* CRLF stays; a bare LF gets its CR (RFC 1939 3). */
+		if (!f->prev_cr)
+			out[n++] = '\r';
+		out[n++] = '\n';
+		p++;
+		if (pop_msg_line_end(f)) {
+			f->done = 1;
+			return n;
+		}
+		f->prev_cr = 0;
 	}
 	return n;
 }

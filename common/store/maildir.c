@@ -464,37 +464,71 @@ maildir_sort_flags(const char *flags)
 	return out;
 }
 
-int
-maildir_set_flags(const char *folder_dir, const char *name, int in_new,
-	const char *flags, char **new_name_r, char **error_r)
+/* name with its flags replaced by the sorted flags (caller frees). */
+static char *
+maildir_flagged_name(const char *name, const char *flags)
 {
 	char *base = maildir_base_name(name);
 	char *sorted = maildir_sort_flags(flags);
 	char *new_name = xasprintf("%s:2,%s", base, sorted);
+
+	free(base);
+	free(sorted);
+	return new_name;
+}
+
+/* The end of both: new_name to *new_name_r, or the error of failed. */
+static int
+maildir_set_flags_end(int failed, const char *what, char *new_name,
+	char **new_name_r, char **error_r)
+{
+	int saved = errno;
+
+	if (failed) {
+		*error_r = xasprintf("rename %s: %s", what, strerror(saved));
+		free(new_name);
+		errno = saved;
+		return -1;
+	}
+	if (new_name_r != NULL)
+		*new_name_r = new_name;
+	else
+		free(new_name);
+	return 0;
+}
+
+int
+maildir_set_flags(const char *folder_dir, const char *name, int in_new,
+	const char *flags, char **new_name_r, char **error_r)
+{
+	char *new_name = maildir_flagged_name(name, flags);
 	char *from = xasprintf("%s/%s/%s", folder_dir, in_new ? "new" : "cur",
 	    name);
 	char *to = xasprintf("%s/cur/%s", folder_dir, new_name);
 	struct stat st;
-	int ret = 0, saved;
+	int ret;
 
 	/* Same name: no rename, but a vanished message must still show. */
-	if (strcmp(from, to) == 0 ? stat(from, &st) < 0 :
-	    rename(from, to) < 0) {
-		saved = errno;
-		*error_r = xasprintf("rename %s: %s", from, strerror(errno));
-		errno = saved;
-		ret = -1;
-	}
-	if (ret == 0 && new_name_r != NULL) {
-		*new_name_r = new_name;
-		new_name = NULL;
-	}
-	free(base);
-	free(sorted);
-	free(new_name);
+	ret = maildir_set_flags_end(strcmp(from, to) == 0 ?
+	    stat(from, &st) < 0 : rename(from, to) < 0, from, new_name,
+	    new_name_r, error_r);
 	free(from);
 	free(to);
 	return ret;
+}
+
+int
+maildir_set_flags_at(int from_dir_fd, int cur_dir_fd, const char *name,
+	const char *flags, char **new_name_r, char **error_r)
+{
+	char *new_name = maildir_flagged_name(name, flags);
+	struct stat st;
+
+	return maildir_set_flags_end(from_dir_fd == cur_dir_fd &&
+	    strcmp(name, new_name) == 0 ?
+	    fstatat(cur_dir_fd, name, &st, 0) < 0 :
+	    renameat(from_dir_fd, name, cur_dir_fd, new_name) < 0, name,
+	    new_name, new_name_r, error_r);
 }
 
 /* Sum the S= sizes of one folder's new/ and cur/. */

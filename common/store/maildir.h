@@ -88,6 +88,13 @@ char *maildir_base_name(const char *name);
  */
 int maildir_set_flags(const char *folder_dir, const char *name, int in_new,
 	const char *flags, char **new_name_r, char **error_r);
+/*
+ * The same with the folder's new/ (or cur/) and cur/ as descriptors
+ * (from_dir_fd is cur_dir_fd for a message in cur/): no walk of the
+ * folder's path per message.
+ */
+int maildir_set_flags_at(int from_dir_fd, int cur_dir_fd, const char *name,
+	const char *flags, char **new_name_r, char **error_r);
 
 /* Quota usage and limits of a store (root = the store's top). */
 struct maildir_quota {

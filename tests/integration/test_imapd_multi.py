@@ -176,3 +176,44 @@ def test_session_ending_in_its_first_run(make_instance):
     imap.logout()
     assert "panic" not in inst.log()
     assert "killed by signal" not in inst.log()
+
+
+def test_trimmed_idle_sessions_run_deep_commands(make_instance):
+    """A session waiting for its next command gives its stack back down
+    to one page below the waiting frame, and a login's crypt data is no
+    longer left on the heap: sessions of one process that idled in turn
+    then run deep commands (a nested MIME parse, a 2 MB literal, logins
+    with their hashing) and every answer is intact."""
+    inst, store = make_imap_instance(make_instance, params={
+        "imap_client_limit": "4"})
+    nested = "Content-Type: text/plain\r\n\r\ninnermost\r\n"
+    for depth in range(12):
+        nested = ("Content-Type: multipart/mixed; boundary=b%d\r\n\r\n"
+                  "--b%d\r\n%s\r\n--b%d--\r\n" % (depth, depth, nested,
+                                                  depth))
+    deliver(store, "Subject: nested\r\n" + nested)
+    sessions = [login(inst) for _ in range(3)]
+    for c in sessions:
+        assert c.select("INBOX")[0] == "OK"
+    # Each waits (its stack trimmed) while the others run commands.
+    for _ in range(3):
+        for c in sessions:
+            assert c.noop()[0] == "OK"
+    a, b, c = sessions
+    big = b"Subject: big\r\n\r\n" + b"".join(
+        b"line %07d of the large literal\r\n" % i for i in range(64000))
+    assert len(big) > 2 * 1024 * 1024
+    typ, data = a.append("INBOX", None, None, big)
+    assert typ == "OK", data
+    typ, data = b.fetch("1", "(BODYSTRUCTURE)")
+    assert typ == "OK" and data[0].count(b'"mixed"') == 12, data
+    c.noop()
+    typ, data = c.fetch("2", "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1] == big
+    # A fourth login in the same process, while the three idle.
+    d = login(inst)
+    typ, data = d.select("INBOX")
+    assert typ == "OK" and data == [b"2"], data
+    assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
+    for s in sessions + [d]:
+        s.logout()

@@ -414,6 +414,43 @@ def test_uidl_stable_while_new_mail_arrives(inst):
     p.quit()
 
 
+def sized_message(size, dot_at):
+    """size bytes of LF text whose line at offset dot_at starts with a
+    dot (stuffed on the wire)."""
+    head = b"Subject: sized %d\n\n" % size
+    body = bytearray(b"x" * (size - len(head)))
+    for i in range(79, len(body), 80):
+        body[i:i + 1] = b"\n"
+    body[-1:] = b"\n"
+    at = dot_at - len(head)
+    body[at - 1:at + 1] = b"\n."
+    return head + bytes(body)
+
+
+def test_retr_across_read_chunks(inst):
+    """popd reads a message in 64 KiB chunks and takes a short read as its
+    end: sizes around one and two chunks, with a dot-stuffed line and a
+    line end at the chunk boundary, arrive byte for byte."""
+    user, store = new_mailbox(inst)
+    chunk = 64 * 1024
+    cases = [(chunk - 1, chunk - 40), (chunk, chunk - 1),
+             (chunk + 1, chunk), (2 * chunk, chunk + 1),
+             (2 * chunk + 7, 2 * chunk)]
+    bodies = [sized_message(size, dot) for size, dot in cases]
+    for body in bodies:
+        deliver(store, body)
+    p = pop_stls(inst, user)
+    for n, body in enumerate(bodies, 1):
+        assert len(body) == cases[n - 1][0]
+        assert retr_bytes(p, n) == crlf(body), n
+    # TOP stops inside the first chunk, and in the second.
+    resp, lines, _ = p.top(4, 2)
+    assert lines[-1] == b"x" * 79 and len(lines) == 4
+    resp, lines, _ = p.top(4, 900)
+    assert len(lines) == 2 + 900
+    p.quit()
+
+
 def test_renamed_during_session_still_retrieved(inst):
     user, store = new_mailbox(inst)
     deliver(store, b"Subject: r\n\nrenamed\n")
