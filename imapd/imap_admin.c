@@ -113,5 +113,8 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 	log_warn("admin login admin=%s user=%s client=%s%s", authcid,
 	    mb->address, client, sess->tls != NULL ? " tls" : "");
 	imap_login_enter(sess, mb, "plain-admin");
+	/* Whatever the mailbox's state: the move reads it through this
+	 * session while it is marked moving, and after the switch. */
+	sess->state_check.address = NULL;
 	route_mailbox_free(&mb);
 }
