@@ -346,9 +346,8 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->root = xstrdup(mb->store_path);
 	sess->quota = mb->quota;
 	sess->state = IMAP_STATE_AUTH;
-	sess->state_check.route = imapd_route;
-	sess->state_check.address = sess->user;
-	sess->state_check.checked_ms = stream_clock_ms();
+	mailbox_state_start(&sess->state_check, imapd_route, sess->user,
+	    mb->mail_host);
 	log_info("login user=%s method=%s client=%s%s", sess->user, method,
 	    sess->peer->client_addr, sess->tls != NULL ? " tls" : "");
 	buf_reset(sess->reply);

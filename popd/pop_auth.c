@@ -104,9 +104,8 @@ pop_auth_open_maildrop(struct pop_session *ps, struct route_mailbox *m)
 	free(ps->login);
 	ps->login = xstrdup(m->address);
 	ps->state = POP_STATE_TRANSACTION;
-	ps->state_check.route = popd_route();
-	ps->state_check.address = ps->login;
-	ps->state_check.checked_ms = stream_clock_ms();
+	mailbox_state_start(&ps->state_check, popd_route(), ps->login,
+	    m->mail_host);
 	pop_mbox_stat(ps->mbox, &count, &octets);
 	log_info("login %s from %s%s: %zu messages, %lld octets",
 	    ps->login, ps->peer->client_addr, ps->tls != NULL ? " (TLS)" : "",

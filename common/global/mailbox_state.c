@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mail_host.h"
 #include "mail_params.h"
 #include "mailbox_state.h"
 #include "route.h"
@@ -17,6 +18,16 @@ mailbox_state_enabled(const struct mailbox_state_check *c)
 	return c->address != NULL && c->route != NULL &&
 	    var_mailbox_state_check_interval > 0 &&
 	    strcmp(var_route_backend, "file") == 0;
+}
+
+void
+mailbox_state_start(struct mailbox_state_check *c, struct route *route,
+	const char *address, const char *mail_host)
+{
+	c->route = route;
+	c->address = address;
+	c->checked_ms = stream_clock_ms();
+	c->was_local = mail_host_is_local(mail_host);
 }
 
 int
@@ -39,10 +50,17 @@ mailbox_state_moving(struct mailbox_state_check *c, int force)
 		return 0;
 	}
 	moving = mb != NULL && mb->state == ROUTE_STATE_MOVING;
-	route_mailbox_free(&mb);
-	if (moving)
+	if (moving) {
 		log_info("user=%s: mailbox is being moved, session ended",
 		    c->address);
+	} else if (mb != NULL && c->was_local &&
+	    !mail_host_is_local(mb->mail_host)) {
+		/* The mark was shorter than the interval: the switch. */
+		log_info("user=%s: mailbox moved to %s, session ended",
+		    c->address, mb->mail_host);
+		moving = 1;
+	}
+	route_mailbox_free(&mb);
 	return moving;
 }
 
