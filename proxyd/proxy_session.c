@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -183,11 +184,35 @@ proxy_relay_start(struct proxy_session *ps)
 	ps->state = PROXY_RELAY;
 	ps->deadline = stream_clock_ms() + var_proxy_idle_timeout * 1000;
 	ps->backend_at_line_start = 1;
+	ps->client_at_line_start = 1;
 	log_info("proxy: user=%s client=%s backend=%s relaying", ps->user,
 	    ps->peer.client_addr, ps->backend_name);
 }
 
 /* --- reading lines before login -------------------------------------- */
+
+/*
+ * Note an IMAP "tag COMPRESS" from the client (RFC 4978): once the
+ * backend accepts it both streams are deflated, a BYE can no longer be
+ * seen, and one of ours in plain text would corrupt the client's stream.
+ */
+static void
+proxy_watch_compress(struct proxy_session *ps, const char *data, size_t len)
+{
+	size_t i, tag;
+
+	for (i = 0; i < len; i++) {
+		if (ps->client_at_line_start) {
+			for (tag = i; tag < len && data[tag] != ' ' &&
+			    data[tag] != '\n'; tag++)
+				;
+			if (len - tag > 9 && data[tag] == ' ' &&
+			    strncasecmp(data + tag + 1, "COMPRESS ", 9) == 0)
+				ps->compressed = 1;
+		}
+		ps->client_at_line_start = data[i] == '\n';
+	}
+}
 
 /*
  * Relaying started: what the backend sent behind its login answer, and
@@ -204,9 +229,11 @@ proxy_relay_leftovers(struct proxy_session *ps)
 		    len, PROXY_REPLY_BUF + PROXY_RELAY_BUF);
 	buf_free(&ps->backend.in);
 	len = proxy_conn_in_len(&ps->client);
-	if (len > 0)
+	if (len > 0) {
+		proxy_watch_compress(ps, buf_data(ps->client.in), len);
 		(void) proxy_conn_queue(&ps->backend, buf_data(ps->client.in),
 		    len, PROXY_REPLY_BUF + PROXY_RELAY_BUF);
+	}
 	buf_free(&ps->client.in);
 }
 
@@ -338,6 +365,8 @@ proxy_relay_one(struct proxy_session *ps, struct proxy_conn *from,
 			break;
 		if (from == &ps->backend)
 			proxy_watch_bye(ps, proxyd_chunk, (size_t) n);
+		else if (!ps->compressed)
+			proxy_watch_compress(ps, proxyd_chunk, (size_t) n);
 		if (proxy_conn_queue(to, proxyd_chunk, (size_t) n,
 		    PROXY_RELAY_BUF + PROXY_REPLY_BUF) < 0)
 			log_panic("proxyd: relay buffer overrun");
@@ -368,7 +397,7 @@ proxy_relay(struct proxy_session *ps)
 		log_info("proxy: user=%s client=%s backend=%s closed the "
 		    "connection", ps->user, ps->peer.client_addr,
 		    ps->backend_name);
-		if (!ps->backend_bye_seen)
+		if (!ps->backend_bye_seen && !ps->compressed)
 			ps->front->bye(ps, "Backend server closed the "
 			    "connection");
 		proxy_close(ps);

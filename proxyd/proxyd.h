@@ -132,6 +132,8 @@ struct proxy_session {
 	int backend_connecting;		/* connect() in progress */
 	int backend_bye_seen;		/* the backend said BYE itself */
 	int backend_at_line_start;
+	int client_at_line_start;
+	int compressed;			/* the client asked for COMPRESS */
 	struct buf *delayed_reply;	/* PROXY_DELAY: sent at deadline */
 	int close_after_delay;
 };
