@@ -193,6 +193,7 @@ def mbsync(cfg):
     r = subprocess.run([MBSYNC, "-c", cfg, "-a"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "IMAP error" not in r.stderr, r.stderr
     return r
 
 
