@@ -350,11 +350,12 @@ imap_login_enter(struct imap_session *sess, const struct route_mailbox *mb,
 	sess->root = xstrdup(mb->store_path);
 	sess->quota = mb->quota;
 	sess->state = IMAP_STATE_AUTH;
-	sess->state_check.route = imapd_route;
+	mailbox_state_start(&sess->state_check, imapd_route, sess->user,
+	    mb->mail_host);
 	/* The move's own session reads on while the mailbox moves. */
-	sess->state_check.address = sess->admin ? NULL : sess->user;
+	if (sess->admin)
+		sess->state_check.address = NULL;
 	sess->state_check.root = sess->root;
-	sess->state_check.checked_ms = stream_clock_ms();
 	log_info("login user=%s method=%s client=%s%s%s%s", sess->user,
 	    method, sess->peer->client_addr, sess->tls != NULL ? " tls" : "",
 	    sess->proxy_login ? " via proxy " : "",

@@ -111,10 +111,9 @@ pop_auth_open_maildrop(struct pop_session *ps, struct route_mailbox *m)
 	free(ps->root);
 	ps->root = xstrdup(m->store_path);
 	ps->state = POP_STATE_TRANSACTION;
-	ps->state_check.route = popd_route();
-	ps->state_check.address = ps->login;
+	mailbox_state_start(&ps->state_check, popd_route(), ps->login,
+	    m->mail_host);
 	ps->state_check.root = ps->root;
-	ps->state_check.checked_ms = stream_clock_ms();
 	pop_mbox_stat(ps->mbox, &count, &octets);
 	log_info("login %s from %s%s%s%s: %zu messages, %lld octets",
 	    ps->login, ps->peer->client_addr, ps->tls != NULL ? " (TLS)" : "",

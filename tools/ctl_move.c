@@ -455,6 +455,28 @@ move_connect(const char *mail_host, char **used_r, char **error_r)
 	return c;
 }
 
+/*
+ * The destination's imapd answers on mailbox_move_imap_port, as the
+ * source's does: a mailbox switched to a host whose services are down
+ * would have its logins and deliveries go nowhere.
+ */
+static int
+move_probe_destination(const char *to, char **error_r)
+{
+	char *used = NULL, *e = NULL;
+	struct move_imap *c = move_connect(to, &used, &e);
+
+	if (c == NULL) {
+		*error_r = xasprintf("the destination %s does not answer: %s",
+		    to, e);
+		free(e);
+		return -1;
+	}
+	move_imap_free(&c);
+	free(used);
+	return 0;
+}
+
 static void
 move_job_free(struct move_job *job)
 {
@@ -512,6 +534,8 @@ move_run(struct route *r, const char *address, const char *to,
 		rc = 1;
 		goto out;
 	}
+	if (move_probe_destination(to, &error) < 0)
+		goto fail;
 	if (move_become_owner(0) < 0 || store_create(root, m->quota, move_uid,
 	    move_gid, &error) < 0 || move_become_owner(1) < 0) {
 		ctl_eprintf("ispmailctl: store %s: %s\n", root,

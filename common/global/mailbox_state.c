@@ -13,6 +13,7 @@
 #include "service.h"
 #include "store_mark.h"
 #include "stream.h"
+#include "xalloc.h"
 
 static int
 mailbox_state_enabled(const struct mailbox_state_check *c)
@@ -23,12 +24,13 @@ mailbox_state_enabled(const struct mailbox_state_check *c)
 }
 
 /*
- * The directory's word, read directly: 1 moving (with elsewhere, also
- * on another host or gone), 0 not, -1 (*error_r).
+ * The directory's word, read directly: 1 moving, 2 (with elsewhere) on
+ * another host, *host_r set when host_r is given, or gone; 0 not; -1
+ * (*error_r).
  */
 static int
 mailbox_state_directory(struct route *route, const char *address,
-	int elsewhere, char **error_r)
+	int elsewhere, char **host_r, char **error_r)
 {
 	struct route_mailbox *mb = NULL;
 	int rc;
@@ -37,9 +39,16 @@ mailbox_state_directory(struct route *route, const char *address,
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
-		return elsewhere;
-	rc = mb->state == ROUTE_STATE_MOVING || (elsewhere &&
-	    mb->mail_host != NULL && !mail_host_is_local(mb->mail_host));
+		return elsewhere ? 2 : 0;
+	if (mb->state == ROUTE_STATE_MOVING)
+		rc = 1;
+	else if (elsewhere && mb->mail_host != NULL &&
+	    !mail_host_is_local(mb->mail_host)) {
+		rc = 2;
+		if (host_r != NULL)
+			*host_r = xstrdup(mb->mail_host);
+	} else
+		rc = 0;
 	route_mailbox_free(&mb);
 	return rc;
 }
@@ -57,13 +66,24 @@ mailbox_state_marked(struct route *route, const char *address,
 	if (until > time(NULL))
 		return 1;
 	/* The lease is over: a killed move's mark no longer counts. */
-	return mailbox_state_directory(route, address, 1, error_r);
+	rc = mailbox_state_directory(route, address, 1, NULL, error_r);
+	return rc > 0 ? 1 : rc;
+}
+
+void
+mailbox_state_start(struct mailbox_state_check *c, struct route *route,
+	const char *address, const char *mail_host)
+{
+	c->route = route;
+	c->address = address;
+	c->checked_ms = stream_clock_ms();
+	c->was_local = mail_host_is_local(mail_host);
 }
 
 int
 mailbox_state_moving(struct mailbox_state_check *c, int force)
 {
-	char *error = NULL;
+	char *error = NULL, *host = NULL;
 	int64_t now = stream_clock_ms();
 	time_t until = 0;
 	int rc = 0, marked = 0;
@@ -78,24 +98,34 @@ mailbox_state_moving(struct mailbox_state_check *c, int force)
 		else if (marked < 0)
 			marked = 1;	/* unreadable: the directory decides */
 	}
+	/*
+	 * The directory every interval (the file backend), or when a mark
+	 * says to ask.  A session that logged in on this host also ends
+	 * when its mail host is no longer this host: a mark shorter than
+	 * the interval can fall between two looks, the switch cannot.
+	 */
 	if (rc == 0 && (force || now - c->checked_ms >=
 	    var_mailbox_state_check_interval * 1000) &&
 	    (marked || strcmp(var_route_backend, "file") == 0)) {
 		c->checked_ms = now;
 		free(error);
 		error = NULL;
-		rc = mailbox_state_directory(c->route, c->address, marked,
-		    &error);
+		rc = mailbox_state_directory(c->route, c->address,
+		    marked || c->was_local, &host, &error);
 	}
 	if (rc < 0) {
 		log_warn("user=%s state check: %s", c->address, error);
 		rc = 0;
 	}
 	free(error);
-	if (rc > 0)
+	if (rc == 1)
 		log_info("user=%s: mailbox is being moved, session ended",
 		    c->address);
-	return rc;
+	else if (rc == 2)
+		log_info("user=%s: mailbox moved to %s, session ended",
+		    c->address, host != NULL ? host : "(removed)");
+	free(host);
+	return rc > 0;
 }
 
 int

@@ -31,11 +31,21 @@ struct mailbox_state_check {
 				   (or an administrator's session) */
 	const char *root;	/* its store (the mark); NULL: not looked at */
 	int64_t checked_ms;	/* the last lookup (stream_clock_ms) */
+	int was_local;		/* its mail host was this host at login */
 };
 
 /*
- * Is the mailbox being moved?  Looked up when the last lookup is older
- * than the interval (or with force): 1 moving (logged), 0 not (or not
+ * Start looking after a login to address, whose routing record named
+ * mail_host: c keeps route and address (which must outlive it).
+ */
+void mailbox_state_start(struct mailbox_state_check *c, struct route *route,
+	const char *address, const char *mail_host);
+
+/*
+ * Is the mailbox being moved, or moved away?  Looked up when the last
+ * lookup is older than the interval (or with force): 1 when it is marked
+ * moving or its mail host, this host's at login, no longer is (a move
+ * whose mark came and went between two lookups), logged; 0 not (or not
  * looked at; a failed lookup is logged and counts as not).
  */
 int mailbox_state_moving(struct mailbox_state_check *c, int force);

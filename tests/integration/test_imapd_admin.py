@@ -12,8 +12,8 @@ ADMIN = "mover@example.test"
 ADMIN_PASSWORD = "mover-secret"
 
 
-def admin_instance(make_instance, networks=None):
-    params = {"imap_admin_logins": ADMIN}
+def admin_instance(make_instance, networks=None, params=None):
+    params = dict(params or {}, imap_admin_logins=ADMIN)
     if networks is not None:
         params["imap_admin_networks"] = networks
     inst, store = make_imap_instance(make_instance, params=params)
@@ -98,3 +98,36 @@ def test_admin_outside_networks_refused(make_instance):
     typ, _ = c.login(ADMIN, ADMIN_PASSWORD)
     assert typ == "OK"
     c.logout()
+
+
+def test_admin_session_goes_on_while_mailbox_moving(make_instance):
+    """The move reads the source through its administrator session while
+    the mailbox is marked moving: that session is not ended, the
+    owner's is (imapd(8), Administrator logins)."""
+    inst = admin_instance(make_instance,
+                          params={"mailbox_state_check_interval": "1s"})
+    admin = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+    typ, _ = admin.authenticate("PLAIN", plain(USER, ADMIN, ADMIN_PASSWORD))
+    assert typ == "OK"
+    assert admin.select("INBOX")[0] == "OK"
+    owner = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+    assert owner.login(USER, PASSWORD)[0] == "OK"
+    r = inst.ctl("mailbox", "set", USER, "state=moving")
+    assert r.returncode == 0, r.stderr
+
+    def owner_ended():
+        try:
+            owner.noop()
+        except (imaplib.IMAP4.abort, OSError):
+            return True
+        return False
+    # The owner's session ends at its next look, at least 1 s after its
+    # login: by then the administrator's next look is due too.
+    inst.wait_for(owner_ended, timeout=10, what="the owner's BYE")
+    assert admin.noop()[0] == "OK"
+    deliver(inst.store, message("during the move"))
+    assert admin.select("INBOX")[0] == "OK"
+    typ, data = admin.uid("SEARCH", "ALL")
+    assert typ == "OK" and len(data[0].split()) == 1
+    admin.logout()
+    assert inst.log().count("session ended") == 1

@@ -125,3 +125,37 @@ def test_fetchmail_pop3_stls(env, tmp_path):
     assert len(got) == 2 and b"Subject: fetch 0" in got[0], log
     # fetchmail deleted what it fetched, at store A.
     assert message_files(env.maildir(env.alice)) == []
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_compressed_session_ends_without_a_plain_bye(env, pipelined):
+    """COMPRESS=DEFLATE (RFC 4978) through the proxy: the backend's
+    stream is relayed opaquely, so when it closes after LOGOUT the proxy
+    must not add a "* BYE" of its own in plain text (it would corrupt the
+    client's inflater; mbsync said "unexpected reply: pgging out")."""
+    import socket
+    import zlib
+    s = socket.create_connection(("127.0.0.1", env.proxy.port("imapp")), 10)
+    data = b""
+    login = ('a LOGIN "%s" "%s"\r\n' % (env.alice, PASSWORD)).encode()
+    if pipelined:   # behind the login, relayed when relaying starts
+        s.sendall(login + b"c COMPRESS DEFLATE\r\n")
+    else:
+        s.sendall(login)
+        while b"a OK" not in data:
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+        s.sendall(b"c COMPRESS DEFLATE\r\n")
+    while b"c OK" not in data:
+        chunk = s.recv(65536)
+        assert chunk, data
+        data += chunk
+    rest = data.split(b"c OK", 1)[1].split(b"\r\n", 1)[1]
+    out = zlib.compressobj(wbits=-15)
+    s.sendall(out.compress(b"d LOGOUT\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+    rest += s.makefile("rb").read()     # to the end
+    s.close()
+    plain = zlib.decompressobj(wbits=-15).decompress(rest)
+    assert plain.startswith(b"* BYE"), plain
+    assert plain.endswith(b"d OK Logout completed\r\n"), plain
