@@ -200,6 +200,49 @@ proxy_relay_start(struct proxy_session *ps)
 
 /* --- reading lines before login -------------------------------------- */
 
+enum { PROXY_SCAN_TAG, PROXY_SCAN_VERB, PROXY_SCAN_REST };
+
+/*
+ * Note a client's COMPRESS command (RFC 4978): after it the relayed
+ * bytes may be deflated, so no "* BYE" of the backend's can be seen and
+ * a plaintext BYE of proxyd's would corrupt the client's stream.  A
+ * COMPRESS the backend refuses only costs that session the BYE.
+ */
+static void
+proxy_watch_compress(struct proxy_session *ps, const char *data, size_t len)
+{
+	static const char verb[] = "COMPRESS ";
+	size_t i;
+	char ch;
+
+	for (i = 0; i < len && !ps->compressed; i++) {
+		ch = data[i];
+		if (ch == '\n') {
+			ps->client_scan = PROXY_SCAN_TAG;
+			ps->client_scan_pos = 0;
+			continue;
+		}
+		switch (ps->client_scan) {
+		case PROXY_SCAN_TAG:
+			if (ch == ' ') {
+				ps->client_scan = PROXY_SCAN_VERB;
+				ps->client_scan_pos = 0;
+			}
+			break;
+		case PROXY_SCAN_VERB:
+			if ((ch & ~0x20) == (verb[ps->client_scan_pos] & ~0x20)) {
+				if (verb[++ps->client_scan_pos] == '\0')
+					ps->compressed = 1;
+			} else {
+				ps->client_scan = PROXY_SCAN_REST;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 /*
  * Relaying started: what the backend sent behind its login answer, and
  * what the client pipelined behind its login, go on as they are.
@@ -215,9 +258,11 @@ proxy_relay_leftovers(struct proxy_session *ps)
 		    len, PROXY_REPLY_BUF + PROXY_RELAY_BUF);
 	buf_free(&ps->backend.in);
 	len = proxy_conn_in_len(&ps->client);
-	if (len > 0)
+	if (len > 0) {
+		proxy_watch_compress(ps, buf_data(ps->client.in), len);
 		(void) proxy_conn_queue(&ps->backend, buf_data(ps->client.in),
 		    len, PROXY_REPLY_BUF + PROXY_RELAY_BUF);
+	}
 	buf_free(&ps->client.in);
 }
 
@@ -327,49 +372,6 @@ proxy_watch_bye(struct proxy_session *ps, const char *data, size_t len)
 		    memcmp(data + i, "* BYE", 5) == 0)
 			ps->backend_bye_seen = 1;
 		ps->backend_at_line_start = data[i] == '\n';
-	}
-}
-
-enum { PROXY_SCAN_TAG, PROXY_SCAN_VERB, PROXY_SCAN_REST };
-
-/*
- * Note a client's COMPRESS command (RFC 4978): after it the relayed
- * bytes may be deflated, so no "* BYE" of the backend's can be seen and
- * a plaintext BYE of proxyd's would corrupt the client's stream.  A
- * COMPRESS the backend refuses only costs that session the BYE.
- */
-static void
-proxy_watch_compress(struct proxy_session *ps, const char *data, size_t len)
-{
-	static const char verb[] = "COMPRESS ";
-	size_t i;
-	char ch;
-
-	for (i = 0; i < len && !ps->compressed; i++) {
-		ch = data[i];
-		if (ch == '\n') {
-			ps->client_scan = PROXY_SCAN_TAG;
-			ps->client_scan_pos = 0;
-			continue;
-		}
-		switch (ps->client_scan) {
-		case PROXY_SCAN_TAG:
-			if (ch == ' ') {
-				ps->client_scan = PROXY_SCAN_VERB;
-				ps->client_scan_pos = 0;
-			}
-			break;
-		case PROXY_SCAN_VERB:
-			if ((ch & ~0x20) == (verb[ps->client_scan_pos] & ~0x20)) {
-				if (verb[++ps->client_scan_pos] == '\0')
-					ps->compressed = 1;
-			} else {
-				ps->client_scan = PROXY_SCAN_REST;
-			}
-			break;
-		default:
-			break;
-		}
 	}
 }
 
