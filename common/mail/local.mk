@@ -15,18 +15,25 @@ common_libispmail_a_SOURCES += \
 	common/mail/srs.c common/mail/srs.h \
 	common/mail/dkim_keys.c common/mail/dkim_keys.h \
 	common/mail/dkim_domain.c common/mail/dkim_domain.h
-check_PROGRAMS += tests/unit/check_mime tests/unit/check_srs \
+check_PROGRAMS += tests/unit/check_mime tests/unit/check_mime_limits \
+	tests/unit/check_srs \
 	tests/unit/check_mime_decode tests/unit/check_xtext \
 	tests/unit/check_smtp_syntax
-TESTS += tests/unit/check_mime tests/unit/check_srs \
+TESTS += tests/unit/check_mime tests/unit/check_mime_limits \
+	tests/unit/check_srs \
 	tests/unit/check_mime_decode tests/unit/check_xtext \
 	tests/unit/check_smtp_syntax
-tests_unit_check_mime_SOURCES = tests/unit/check_mime.c
+MIME_FIXTURE = tests/unit/mime_fixture.c tests/unit/mime_fixture.h
+tests_unit_check_mime_SOURCES = tests/unit/check_mime.c $(MIME_FIXTURE)
 tests_unit_check_mime_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_mime_LDADD = $(UNIT_LDADD)
 tests_unit_check_srs_SOURCES = tests/unit/check_srs.c
 tests_unit_check_srs_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_srs_LDADD = $(UNIT_LDADD)
+tests_unit_check_mime_limits_SOURCES = tests/unit/check_mime_limits.c \
+	$(MIME_FIXTURE)
+tests_unit_check_mime_limits_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mime_limits_LDADD = $(UNIT_LDADD)
 tests_unit_check_mime_decode_SOURCES = tests/unit/check_mime_decode.c
 tests_unit_check_mime_decode_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_mime_decode_LDADD = $(UNIT_LDADD)

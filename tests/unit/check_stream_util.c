@@ -4,8 +4,10 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,4 +82,23 @@ drain_now(int fd, char *data, size_t size)
 		got += (size_t) n;
 	}
 	return got;
+}
+
+void
+reap(pid_t pid, int kill_it)
+{
+	int wstatus;
+
+	if (kill_it)
+		kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
+	if (!kill_it)
+		ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+		    "child failed: status %d", wstatus);
+}
+
+unsigned char
+pattern(size_t i)
+{
+	return (unsigned char) ((i * 7) % 251);
 }

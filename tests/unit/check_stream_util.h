@@ -1,12 +1,13 @@
 /*
- * check_stream_util: helpers shared by check_stream and
- * check_stream_transport (socketpairs, clocks, line checks).
+ * check_stream_util: helpers shared by check_stream, check_stream_write
+ * and check_stream_transport (socketpairs, clocks, line checks, children).
  */
 #ifndef ISPMAIL_CHECK_STREAM_UTIL_H
 #define ISPMAIL_CHECK_STREAM_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct buf;
 
@@ -21,5 +22,9 @@ void write_all(int fd, const void *data, size_t len);
 void assert_line(const struct buf *line, const void *data, size_t len);
 /* Bytes the test side can read right now without waiting. */
 size_t drain_now(int fd, char *data, size_t size);
+/* Wait for child pid: killed first when kill_it, else it must exit 0. */
+void reap(pid_t pid, int kill_it);
+/* Byte i of the test data of the block and bulk checks. */
+unsigned char pattern(size_t i);
 
 #endif
