@@ -115,8 +115,11 @@ def test_direct_off_takes_the_queue(make_instance, certs):
     qid = send(inst, ["alice@example.test"], b"Subject: q\r\n\r\nhi\r\n")
     mailutil.wait_messages(inst, "alice@example.test", 1)
     assert not direct_sent(inst, qid, "alice@example.test")
-    assert any("qmgr" in l and "status=sent" in l
-               for l in lines_of(inst, qid))
+    # The message is in new/ a moment before lmtpd's 250 reaches qmgr,
+    # which logs the delivery then.
+    inst.wait_for(lambda: any("qmgr" in l and "status=sent" in l
+                              for l in lines_of(inst, qid)),
+                  what="qmgr's status=sent")
 
 
 def test_one_of_two_over_quota_is_queued(make_instance, certs):
@@ -160,8 +163,11 @@ def test_notify_success_takes_the_queue(make_instance, certs):
                rcpt_options=["NOTIFY=SUCCESS"])
     mailutil.wait_messages(inst, "alice@example.test", 1)
     assert not direct_sent(inst, qid, "alice@example.test")
-    assert any("qmgr" in l and "status=sent" in l
-               for l in lines_of(inst, qid))
+    # The message is in new/ a moment before lmtpd's 250 reaches qmgr,
+    # which logs the delivery then.
+    inst.wait_for(lambda: any("qmgr" in l and "status=sent" in l
+                              for l in lines_of(inst, qid)),
+                  what="qmgr's status=sent")
     # The success DSN (RFC 3464) reaches the sender.
     [dsn] = mailutil.wait_messages(inst, "bob@example.test", 1)
     assert b"Action: delivered" in dsn
