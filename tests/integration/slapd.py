@@ -244,9 +244,26 @@ userPassword: {provpw}
         self._log.close()
         self._log = None
 
-    def pause(self):
-        """Stop slapd answering while its port stays open (SIGSTOP)."""
+    def pause(self, timeout=5.0):
+        """Stop slapd answering while its port stays open (SIGSTOP), and
+        wait until every thread of it is stopped: kill() returns before a
+        busy machine has stopped them."""
         self.proc.send_signal(signal.SIGSTOP)
+        task_dir = "/proc/%d/task" % self.proc.pid
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for tid in os.listdir(task_dir):
+                try:
+                    with open(os.path.join(task_dir, tid, "stat")) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except FileNotFoundError:
+                    continue
+            if states and all(st in ("T", "t") for st in states):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("slapd not stopped: %s" % states)
+            time.sleep(0.01)
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
