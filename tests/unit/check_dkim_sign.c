@@ -417,7 +417,7 @@ END_TEST
 START_TEST(test_long_fields_and_big_body)
 {
 	struct buf *msg = buf_new(4 * 1024 * 1024);
-	char *field, *error = NULL, *p;
+	char *field, *error = NULL, *p, *save = NULL;
 	size_t i;
 
 	key_record = record_of(rsa_key, DKIM_KEY_RSA);
@@ -436,7 +436,8 @@ START_TEST(test_long_fields_and_big_body)
 	ck_assert_msg(field != NULL, "%s", error);
 	ck_assert(libopendkim_verifies(field, buf_cstr(msg), buf_len(msg)));
 	/* Every line of the field is short (RFC 5322 2.1.1). */
-	for (p = strtok(field, "\n"); p != NULL; p = strtok(NULL, "\n"))
+	for (p = strtok_r(field, "\n", &save); p != NULL;
+	    p = strtok_r(NULL, "\n", &save))
 		ck_assert_uint_le(strlen(p), 78);
 	free(field);
 	buf_free(&msg);
