@@ -255,8 +255,15 @@ ctl_dkim_has_selector(const struct dkim_keyset *set, const char *selector)
 }
 
 /*
+ * The selectors this run retired (ctl_dkim_prune): no new key may take
+ * one of their names, though they have left the set.
+ */
+static struct dkim_keyset ctl_dkim_gone;
+
+/*
  * A new selector: YYYYMMDDhhmmss (UTC) + r/e, then -2, -3 ... when
- * taken: never the name of a retired key, whose record caches may hold.
+ * taken: never the name of a retired key, whose record caches may hold
+ * (a key made in the same second as one this run retires included).
  */
 static char *
 ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
@@ -269,7 +276,8 @@ ctl_dkim_new_selector(const struct dkim_keyset *set, enum dkim_key_type type)
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%Y%m%d%H%M%S", &tm);
 	selector = xasprintf("%s%c", date, type == DKIM_KEY_RSA ? 'r' : 'e');
-	for (n = 2; ctl_dkim_has_selector(set, selector); n++) {
+	for (n = 2; ctl_dkim_has_selector(set, selector) ||
+	    ctl_dkim_has_selector(&ctl_dkim_gone, selector); n++) {
 		free(selector);
 		selector = xasprintf("%s%c-%d", date,
 		    type == DKIM_KEY_RSA ? 'r' : 'e', n);
@@ -341,8 +349,13 @@ ctl_dkim_prune(const char *domain, struct dkim_keyset *set, long long now)
 			free(path);
 			ctl_printf("retired selector %s (remove its DNS "
 			    "record)\n", k->selector);
-			free(k->selector);
 			free(k->file);
+			if (ctl_dkim_gone.count < DKIM_KEYS_MAX) {
+				ctl_dkim_gone.keys[ctl_dkim_gone.count] = *k;
+				ctl_dkim_gone.keys[ctl_dkim_gone.count++].file =
+				    NULL;
+			} else
+				free(k->selector);
 			continue;
 		}
 		set->keys[kept++] = *k;
