@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,11 +209,22 @@ proxy_login_suite(void)
 	return s;
 }
 
+/* nftw: remove the test directory without a shell. */
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+	struct FTW *ftw)
+{
+	(void) st;
+	(void) flag;
+	(void) ftw;
+	(void) remove(path);
+	return 0;
+}
+
 int
 main(void)
 {
 	SRunner *sr;
-	char cleanup[64];
 	int failed;
 
 	if (mkdtemp(dir) == NULL) {
@@ -224,7 +236,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	snprintf(cleanup, sizeof(cleanup), "rm -rf %s", dir);
-	(void) system(cleanup);
+	(void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
