@@ -120,18 +120,7 @@ ctl_domain_fetch(struct route *r, const char *name, struct route_domain **d_r)
 	char *error = NULL;
 	int found = route_domain_lookup(r, name, d_r, &error);
 
-	if (found < 0) {
-		ctl_eprintf("ispmailctl: temporary failure: %s\n",
-		    error != NULL ? error : "directory unavailable");
-		free(error);
-		return CTL_EXIT_TEMPFAIL;
-	}
-	free(error);
-	if (found == 0) {
-		ctl_eprintf("ispmailctl: no such domain: %s\n", name);
-		return 1;
-	}
-	return 0;
+	return ctl_lookup_status(found, error, "domain", name);
 }
 
 int

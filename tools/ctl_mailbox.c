@@ -217,18 +217,7 @@ ctl_mailbox_fetch(struct route *r, const char *address,
 	}
 	found = route_mailbox_get(r, norm, m_r, &error);
 	free(norm);
-	if (found < 0) {
-		ctl_eprintf("ispmailctl: temporary failure: %s\n",
-		    error != NULL ? error : "directory unavailable");
-		free(error);
-		return CTL_EXIT_TEMPFAIL;
-	}
-	free(error);
-	if (found == 0) {
-		ctl_eprintf("ispmailctl: no such mailbox: %s\n", address);
-		return 1;
-	}
-	return 0;
+	return ctl_lookup_status(found, error, "mailbox", address);
 }
 
 /* Defaults for a new mailbox: host and path from its domain. */

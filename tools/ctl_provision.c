@@ -327,3 +327,20 @@ ctl_auth(int argc, char **argv)
 	route_close(&r);
 	return rc;
 }
+
+int
+ctl_lookup_status(int found, char *error, const char *what, const char *name)
+{
+	if (found < 0) {
+		ctl_eprintf("ispmailctl: temporary failure: %s\n",
+		    error != NULL ? error : "directory unavailable");
+		free(error);
+		return CTL_EXIT_TEMPFAIL;
+	}
+	free(error);
+	if (found == 0) {
+		ctl_eprintf("ispmailctl: no such %s: %s\n", what, name);
+		return 1;
+	}
+	return 0;
+}

@@ -33,6 +33,13 @@ int ctl_check_options(int argc, char **argv, const char *const *allowed);
 
 /* "local", "relay" or "alias" (ctl_domain.c). */
 const char *ctl_domain_kind_name(enum route_domain_kind kind);
+/*
+ * The exit status of a directory lookup that returned found (-1, 0, 1)
+ * with error (freed here): a temporary failure, "no such WHAT: NAME", or
+ * 0 when found.
+ */
+int ctl_lookup_status(int found, char *error, const char *what,
+	const char *name);
 /* Fetch a domain for show/set; exit status on failure, 0 when found. */
 int ctl_domain_fetch(struct route *r, const char *name,
 	struct route_domain **d_r);
