@@ -40,10 +40,46 @@ struct dkim_keycache {
 	size_t loads;
 };
 
+/* What secure_heap_init() got: -1 not tried, 0 none, 1 locked, 2 not. */
+static int secure_heap = -1;
+
+/*
+ * OpenSSL's secure heap for the keys of a cache of max entries, once per
+ * process: private numbers go there when a key is parsed (and PEM's
+ * decoded bytes while it is), in pages that are never swapped (when the
+ * memlock limit allows), left out of core dumps and fenced by guard
+ * pages.  Sized for max of the largest keys taken plus one file's
+ * decoding, a power of two (OpenSSL's buddy allocator wants one).
+ */
+static void
+secure_heap_init(size_t max)
+{
+	size_t want = max * DKIM_KEYCACHE_SECURE_PER_KEY +
+	    2 * DKIM_KEYCACHE_FILE_MAX, size = 65536;
+
+	if (secure_heap >= 0)
+		return;
+	if (CRYPTO_secure_malloc_initialized()) {
+		secure_heap = 1;
+		return;
+	}
+	while (size < want && size < DKIM_KEYCACHE_SECURE_HEAP_MAX)
+		size *= 2;
+	secure_heap = CRYPTO_secure_malloc_init(size, 16);
+}
+
+int
+dkim_keycache_secure_heap(void)
+{
+	return secure_heap < 0 ? 0 : secure_heap;
+}
+
 struct dkim_keycache *
 dkim_keycache_new(size_t max)
 {
 	struct dkim_keycache *c = xcalloc(1, sizeof(*c));
+
+	secure_heap_init(max > 0 ? max : 1);
 
 	c->max = max > 0 ? max : 1;
 	c->entries = xcalloc(c->max, sizeof(*c->entries));
@@ -160,9 +196,11 @@ key_parse(const char *path, const char *text, size_t len,
 		EVP_PKEY_free(key);
 		return NULL;
 	}
-	if (type == DKIM_KEY_RSA && EVP_PKEY_get_bits(key) < 1024) {
+	if (type == DKIM_KEY_RSA && (EVP_PKEY_get_bits(key) < 1024 ||
+	    EVP_PKEY_get_bits(key) > DKIM_KEYCACHE_RSA_BITS_MAX)) {
 		*error_r = xasprintf("%s: RSA key of %d bits (RFC 8301: at "
-		    "least 1024)", path, EVP_PKEY_get_bits(key));
+		    "least 1024; verifiers need not take more than %d)", path,
+		    EVP_PKEY_get_bits(key), DKIM_KEYCACHE_RSA_BITS_MAX);
 		EVP_PKEY_free(key);
 		return NULL;
 	}

@@ -32,6 +32,12 @@ enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
 #define BODY_BATCH 4096
 /* Fold the field's lines before this column. */
 #define FOLD_COLUMN 76
+/*
+ * The most instances of one field name signed: the last ones (5.4.2
+ * counts from the bottom).  A message with thousands of To: lines would
+ * otherwise get an h= too large for a queue file's header record.
+ */
+#define SIGN_INSTANCES_MAX 8
 
 struct dkim_signer {
 	EVP_PKEY *key;
@@ -324,7 +330,8 @@ header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
 	(void) buf_append_str(sig, " h=");
 	column = 11;
 	for (i = 0; i < SIGN_FIELDS; i++) {
-		size_t left = counts[i], j = n;
+		size_t left = counts[i] < SIGN_INSTANCES_MAX ? counts[i] :
+		    SIGN_INSTANCES_MAX, j = n;
 
 		/* The last instance first (5.4.2). */
 		while (left > 0 && j-- > 0) {
@@ -336,8 +343,12 @@ header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
 			left--;
 		}
 	}
-	/* One From more than there is: a second one breaks the signature. */
-	tag_list_add(sig, &column, sign_fields[0], 0);
+	/*
+	 * One From more than there is: a second one breaks the signature.
+	 * Past the cap the next name would cover an unsigned instance.
+	 */
+	if (counts[0] < SIGN_INSTANCES_MAX)
+		tag_list_add(sig, &column, sign_fields[0], 0);
 	(void) buf_append_char(sig, ';');
 	free(refs);
 	return 0;

@@ -108,6 +108,12 @@ CASES = {
         b"Subject:   a subject   folded\r\n   over \t  lines   \r\n"
         b"X-Long: " + b"x" * 900 + b"\r\n"
         b"\r\nThe body.\r\n", {}),
+    # Thousands of To: fields: the last 8 are signed (an h= naming every
+    # one would not fit a queue file's header record: sent unsigned).
+    "many-to-fields": (
+        HEAD % b"manyto" +
+        b"".join(b"To: user%d@far.test\r\n" % i for i in range(3000)) +
+        b"Subject: many\r\n\r\nThe body.\r\n", {}),
     "empty-body": (HEAD % b"empty" + b"Subject: empty\r\n\r\n", {}),
     "no-final-crlf": (HEAD % b"nocrlf" + b"Subject: no crlf\r\n\r\n"
                       b"no line end here", {"bdat": True}),
@@ -131,6 +137,12 @@ def test_signed_variants_verify_with_dkimpy(signing, case):
     # The message itself is passed on unchanged (below Received:).
     assert queued.endswith(message), queued[-300:]
     assert verify_all(fields, queued, signing.records) == [True, True]
+    for f in fields:
+        if f.startswith(b"DKIM-Signature:"):
+            names = re.search(rb"h=([^;]*);", f).group(1)
+            names = re.sub(rb"\s+", b"", names).split(b":")
+            assert names.count(b"to") <= 8, f
+            assert names.count(b"from") <= 8, f
 
 
 LOADED = r"smtpd\[(\d+)\]: \S+: dkim key (\S+) loaded"

@@ -162,6 +162,44 @@ START_TEST(test_cache_rereads_changed_file)
 }
 END_TEST
 
+/* Parsed private numbers live in OpenSSL's secure heap, and leave it. */
+START_TEST(test_cache_keys_in_secure_heap)
+{
+	struct dkim_keycache *c = dkim_keycache_new(8);
+	char *path = write_key("s.key", rsa_key), *error = NULL;
+	size_t before = CRYPTO_secure_used();
+	EVP_PKEY *k;
+
+	ck_assert_int_ne(dkim_keycache_secure_heap(), 0);
+	ck_assert_int_eq(CRYPTO_secure_malloc_initialized(), 1);
+	k = dkim_keycache_get(c, path, DKIM_KEY_RSA, NULL, &error);
+	ck_assert_msg(k != NULL, "%s", error);
+	/* RSA-2048: d, p, q, dp, dq and qinv take 896 bytes there. */
+	ck_assert_uint_ge(CRYPTO_secure_used(), before + 512);
+	EVP_PKEY_free(k);
+	dkim_keycache_free(&c);
+	ck_assert_uint_eq(CRYPTO_secure_used(), before);
+	free(path);
+}
+END_TEST
+
+/* RSA above 4,096 bits: refused (RFC 8301), so the heap never runs out. */
+START_TEST(test_cache_refuses_huge_rsa)
+{
+	struct dkim_keycache *c = dkim_keycache_new(8);
+	EVP_PKEY *huge = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 4104);
+	char *path = write_key("h.key", huge), *error = NULL;
+
+	ck_assert_ptr_null(dkim_keycache_get(c, path, DKIM_KEY_RSA, NULL,
+	    &error));
+	ck_assert_msg(strstr(error, "4104 bits") != NULL, "%s", error);
+	free(error);
+	EVP_PKEY_free(huge);
+	dkim_keycache_free(&c);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_cache_refuses_bad_files)
 {
 	struct dkim_keycache *c = dkim_keycache_new(8);
@@ -444,6 +482,63 @@ START_TEST(test_long_fields_and_big_body)
 }
 END_TEST
 
+/* How often name appears in the h= tag of field. */
+static size_t
+h_count(const char *field, const char *name)
+{
+	const char *h = strstr(field, " h="), *end = strchr(h, ';');
+	size_t n = 0, len = strlen(name);
+
+	for (h += 3; h < end; h++) {
+		while (h < end && strchr(": \t\r\n", *h) != NULL)
+			h++;
+		if ((size_t) (end - h) >= len && strncmp(h, name, len) == 0 &&
+		    strchr(":; \t\r\n", h[len]) != NULL)
+			n++;
+		while (h < end && *h != ':')
+			h++;
+	}
+	return n;
+}
+
+/*
+ * At most 8 instances of a name are signed, the last ones: thousands of
+ * To: fields still give a signature that fits a queue file's record,
+ * and past 8 From: fields no oversigning name covers an unsigned one.
+ */
+START_TEST(test_instances_capped)
+{
+	struct buf *msg = buf_new(1024 * 1024);
+	char *field, *error = NULL;
+	size_t i;
+
+	key_record = record_of(rsa_key, DKIM_KEY_RSA);
+	(void) buf_append_str(msg, "From: alice@example.test\r\n");
+	for (i = 0; i < 3000; i++)
+		(void) buf_printf(msg, "To: user%zu@example.test\r\n", i);
+	(void) buf_append_str(msg, "Subject: many\r\n\r\nbody\r\n");
+	field = sign(rsa_key, DKIM_KEY_RSA, buf_cstr(msg), buf_len(msg), 0,
+	    &error);
+	ck_assert_msg(field != NULL, "%s", error);
+	ck_assert_uint_eq(h_count(field, "to"), 8);
+	ck_assert_uint_eq(h_count(field, "from"), 2);
+	ck_assert_uint_lt(strlen(field), 2048);
+	ck_assert(libopendkim_verifies(field, buf_cstr(msg), buf_len(msg)));
+	free(field);
+	buf_reset(msg);
+	for (i = 0; i < 10; i++)
+		(void) buf_printf(msg, "From: f%zu@example.test\r\n", i);
+	(void) buf_append_str(msg, "Subject: many\r\n\r\nbody\r\n");
+	field = sign(rsa_key, DKIM_KEY_RSA, buf_cstr(msg), buf_len(msg), 0,
+	    &error);
+	ck_assert_msg(field != NULL, "%s", error);
+	ck_assert_uint_eq(h_count(field, "from"), 8);
+	ck_assert(libopendkim_verifies(field, buf_cstr(msg), buf_len(msg)));
+	free(field);
+	buf_free(&msg);
+}
+END_TEST
+
 /* The bh= of a signature over body (empty: SHA-256 of nothing). */
 static char *
 body_hash_of(const char *body)
@@ -553,6 +648,8 @@ dkim_sign_suite(void)
 	tcase_add_test(tc, test_cache_parses_once);
 	tcase_add_test(tc, test_cache_rereads_changed_file);
 	tcase_add_test(tc, test_cache_refuses_bad_files);
+	tcase_add_test(tc, test_cache_keys_in_secure_heap);
+	tcase_add_test(tc, test_cache_refuses_huge_rsa);
 	tcase_add_test(tc, test_cache_evicts_least_used);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("signer");
@@ -561,6 +658,7 @@ dkim_sign_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_signatures_verify);
 	tcase_add_test(tc, test_long_fields_and_big_body);
+	tcase_add_test(tc, test_instances_capped);
 	tcase_add_test(tc, test_relaxed_body_known_answers);
 	tcase_add_test(tc, test_signer_refuses);
 	suite_add_tcase(s, tc);
