@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 
 #include "buf.h"
+#include "dkim_canon.h"
 #include "dkim_sign.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -28,8 +29,6 @@ static const char *const sign_fields[] = {
 /* Where the header scanner is: a line's start, after its CR, inside. */
 enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
 
-/* Canonical body bytes are hashed in batches of this many. */
-#define BODY_BATCH 4096
 /* Fold the field's lines before this column. */
 #define FOLD_COLUMN 76
 
@@ -42,13 +41,7 @@ struct dkim_signer {
 	enum header_state hstate;
 	int in_body, failed, finished;
 	/* The relaxed body (3.4.4), hashed as it streams. */
-	EVP_MD_CTX *body_md;
-	int cr_pending;			/* a CR, not yet known to end a line */
-	int wsp_pending;		/* a run of WSP inside the line */
-	unsigned long long crlf_pending; /* line ends, maybe trailing */
-	int body_nonempty;
-	unsigned char batch[BODY_BATCH];
-	size_t batch_len;
+	struct dkim_body *body;
 };
 
 struct dkim_signer *
@@ -75,9 +68,8 @@ dkim_signer_new(EVP_PKEY *key, enum dkim_key_type type, const char *domain,
 	s->selector = xstrdup(selector);
 	s->header = buf_new(DKIM_SIGN_HEADER_MAX);
 	s->hstate = HDR_LINE_START;
-	s->body_md = EVP_MD_CTX_new();
-	if (s->body_md == NULL ||
-	    EVP_DigestInit_ex(s->body_md, EVP_sha256(), NULL) != 1)
+	s->body = dkim_body_new(1, EVP_sha256(), -1);
+	if (s->body == NULL)
 		s->failed = 1;
 	return s;
 }
@@ -90,75 +82,12 @@ dkim_signer_free(struct dkim_signer **sp)
 	if (s == NULL)
 		return;
 	EVP_PKEY_free(s->key);
-	EVP_MD_CTX_free(s->body_md);
+	dkim_body_free(&s->body);
 	buf_free(&s->header);
 	free(s->domain);
 	free(s->selector);
 	free(s);
 	*sp = NULL;
-}
-
-static void
-body_flush(struct dkim_signer *s)
-{
-	if (s->batch_len > 0 &&
-	    EVP_DigestUpdate(s->body_md, s->batch, s->batch_len) != 1)
-		s->failed = 1;
-	s->batch_len = 0;
-}
-
-static void
-body_put(struct dkim_signer *s, unsigned char c)
-{
-	if (s->batch_len == sizeof(s->batch))
-		body_flush(s);
-	s->batch[s->batch_len++] = c;
-}
-
-/* A byte that is neither WSP nor a line end: what was pending goes first. */
-static void
-body_content(struct dkim_signer *s, unsigned char c)
-{
-	for (; s->crlf_pending > 0; s->crlf_pending--) {
-		body_put(s, '\r');
-		body_put(s, '\n');
-	}
-	if (s->wsp_pending)
-		body_put(s, ' ');
-	s->wsp_pending = 0;
-	body_put(s, c);
-	s->body_nonempty = 1;
-}
-
-/*
- * Relaxed body (3.4.4): WSP runs become one SP, WSP at a line's end
- * goes, and so do empty lines at the end (kept pending until content
- * follows them).
- */
-static void
-body_feed(struct dkim_signer *s, const unsigned char *p, size_t len)
-{
-	const unsigned char *end = p + len;
-
-	for (; p < end; p++) {
-		unsigned char c = *p;
-
-		if (s->cr_pending) {
-			s->cr_pending = 0;
-			if (c == '\n') {
-				s->wsp_pending = 0;
-				s->crlf_pending++;
-				continue;
-			}
-			body_content(s, '\r');
-		}
-		if (c == '\r')
-			s->cr_pending = 1;
-		else if (c == ' ' || c == '\t')
-			s->wsp_pending = 1;
-		else
-			body_content(s, c);
-	}
 }
 
 int
@@ -183,52 +112,8 @@ dkim_signer_chunk(struct dkim_signer *s, const void *data, size_t len)
 			s->hstate = HDR_IN_LINE;
 	}
 	if (p < end)
-		body_feed(s, p, (size_t) (end - p));
+		dkim_body_feed(s->body, p, (size_t) (end - p));
 	return s->failed ? -1 : 0;
-}
-
-/*
- * Append field (len bytes: "Name: value" with its folds, with or
- * without a final line end) in relaxed form (3.4.2): the name in lower
- * case, no line ends, WSP runs one SP, none around the colon or at the
- * ends of the value; then CRLF when crlf.  -1 without a colon.
- */
-static int
-canon_field(struct buf *out, const char *field, size_t len, int crlf)
-{
-	const char *colon = memchr(field, ':', len), *p, *end = field + len;
-	size_t name_len, i;
-	int wsp = 0, any = 0;
-
-	if (colon == NULL)
-		return -1;
-	name_len = (size_t) (colon - field);
-	while (name_len > 0 && (field[name_len - 1] == ' ' ||
-	    field[name_len - 1] == '\t'))
-		name_len--;
-	for (i = 0; i < name_len; i++) {
-		char c = field[i];
-
-		(void) buf_append_char(out, c >= 'A' && c <= 'Z' ?
-		    (char) (c - 'A' + 'a') : c);
-	}
-	(void) buf_append_char(out, ':');
-	for (p = colon + 1; p < end; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		if (*p == ' ' || *p == '\t') {
-			wsp = 1;
-			continue;
-		}
-		if (wsp && any)
-			(void) buf_append_char(out, ' ');
-		wsp = 0;
-		any = 1;
-		(void) buf_append_char(out, *p);
-	}
-	if (crlf)
-		(void) buf_append_str(out, "\r\n");
-	return 0;
 }
 
 /* One field of the header: where it is and which signed name it has. */
@@ -330,7 +215,8 @@ header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
 		while (left > 0 && j-- > 0) {
 			if (refs[j].name != i)
 				continue;
-			(void) canon_field(hin, refs[j].text, refs[j].len, 1);
+			(void) dkim_canon_field(hin, refs[j].text, refs[j].len, 1,
+			    1);
 			tag_list_add(sig, &column, sign_fields[i], first);
 			first = 0;
 			left--;
@@ -423,14 +309,7 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 		return NULL;
 	}
 	s->finished = 1;
-	if (s->cr_pending)
-		body_content(s, '\r');	/* a CR at the very end is content */
-	if (s->body_nonempty) {
-		body_put(s, '\r');
-		body_put(s, '\n');
-	}
-	body_flush(s);
-	if (EVP_DigestFinal_ex(s->body_md, bh, &bh_len) != 1) {
+	if (dkim_body_finish(s->body, bh, &bh_len, NULL) < 0) {
 		*error_r = xasprintf("body hash failed");
 		return NULL;
 	}
@@ -448,7 +327,8 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 	}
 	(void) buf_printf(field, "\r\n\tbh=%s;\r\n\tb=", buf_cstr(bh64));
 	/* The field itself, b= empty, no CRLF, ends the input (3.7). */
-	(void) canon_field(hin, buf_cstr(field), buf_len(field), 0);
+	(void) dkim_canon_field(hin, buf_cstr(field), buf_len(field), 1,
+	    0);
 	md = EVP_MD_CTX_new();
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||

@@ -1,0 +1,50 @@
+/*
+ * dkim_canon: DKIM canonicalization (RFC 6376 3.4), shared by the signer
+ * (dkim_sign) and the verifier (dkim_verify).
+ *
+ * Header fields: dkim_canon_field() appends one field in simple (as it
+ * is) or relaxed (3.4.2) form.  Body: a dkim_body canonicalizes and
+ * hashes with SHA-256 (or SHA-1, only for the verifier to say no) as the
+ * body streams, in pieces of any size, in time linear in its length and
+ * constant memory: empty lines at the end are a counter until content
+ * follows.  A body without a final CRLF gets one (3.4.3, 3.4.4); a bare
+ * CR or LF is content, as in dkimpy.  A limit (l=, 3.5) hashes only
+ * that many canonical bytes; the whole length is still counted.
+ */
+#ifndef ISPMAIL_DKIM_CANON_H
+#define ISPMAIL_DKIM_CANON_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+struct buf;
+struct dkim_body;
+
+/*
+ * Append field (len bytes: "Name: value" with its folds, with or without
+ * a final line end) to out; relaxed: the name in lower case, no line
+ * ends, WSP runs one SP, none around the colon or at the ends of the
+ * value; then CRLF when crlf.  Simple: the bytes as they are, less a
+ * final CRLF, then CRLF when crlf.  -1 without a colon or past out's cap.
+ */
+int dkim_canon_field(struct buf *out, const char *field, size_t len,
+	int relaxed, int crlf);
+
+/*
+ * A body hash: relaxed or simple, md (EVP_sha256() ...), at most limit
+ * canonical bytes hashed (-1: all).  NULL when the digest cannot start.
+ */
+struct dkim_body *dkim_body_new(int relaxed, const EVP_MD *md,
+	long long limit);
+void dkim_body_feed(struct dkim_body *b, const void *data, size_t len);
+/*
+ * The end: the digest into md (EVP_MAX_MD_SIZE), its length in *md_len_r,
+ * the canonical length of the whole body in *length_r (may be NULL).
+ * -1 when hashing failed.  Once.
+ */
+int dkim_body_finish(struct dkim_body *b, unsigned char *md,
+	unsigned int *md_len_r, unsigned long long *length_r);
+void dkim_body_free(struct dkim_body **bp);
+
+#endif
