@@ -107,6 +107,20 @@ tag_compact(const struct dkim_tag *t, size_t max)
 	return s;
 }
 
+/* A value that may not hold FWS (d=, s=): a copy, or NULL. */
+static char *
+tag_word(const struct dkim_tag *t, size_t max)
+{
+	size_t i;
+
+	if (t->value_len > max)
+		return NULL;
+	for (i = 0; i < t->value_len; i++)
+		if (IS_FWS(t->value[i]))
+			return NULL;
+	return xstrndup(t->value, t->value_len);
+}
+
 /* A decimal of at most 12 digits (l=, t=, x=: RFC 6376 3.5); -1 bad. */
 static long long
 tag_number(const struct dkim_tag *t)
@@ -310,14 +324,14 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 			SIG_FAIL("q= without dns/txt");
 	}
 	t = tag_find(tags, n, "d");
-	if (t == NULL || (sig->domain = tag_compact(t, 255)) == NULL ||
+	if (t == NULL || (sig->domain = tag_word(t, 255)) == NULL ||
 	    !dkim_domain_valid(sig->domain))
 		SIG_FAIL("d= missing or bad");
 	for (i = 0; sig->domain[i] != '\0'; i++)
 		if (sig->domain[i] >= 'A' && sig->domain[i] <= 'Z')
 			sig->domain[i] = (char) (sig->domain[i] - 'A' + 'a');
 	t = tag_find(tags, n, "s");
-	if (t == NULL || (sig->selector = tag_compact(t, 253)) == NULL ||
+	if (t == NULL || (sig->selector = tag_word(t, 253)) == NULL ||
 	    !dkim_sig_selector_valid(sig->selector))
 		SIG_FAIL("s= missing or bad");
 	t = tag_find(tags, n, "h");
