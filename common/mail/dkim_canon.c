@@ -27,6 +27,65 @@ struct dkim_body {
 	size_t batch_len;
 };
 
+size_t
+dkim_header_take(struct buf *header, enum dkim_header_state *state,
+	int *overflow_r, const void *data, size_t len)
+{
+	const unsigned char *p = data, *end = p + len;
+
+	while (p < end && *state != DKIM_HEADER_DONE) {
+		unsigned char c = *p++;
+
+		if (buf_append_char(header, (char) c) < 0)
+			*overflow_r = -1;
+		if (c == '\n' && *state != DKIM_HEADER_IN_LINE)
+			*state = DKIM_HEADER_DONE;	/* the empty line */
+		else if (c == '\n')
+			*state = DKIM_HEADER_LINE_START;
+		else if (c == '\r' && *state == DKIM_HEADER_LINE_START)
+			*state = DKIM_HEADER_LINE_START_CR;
+		else
+			*state = DKIM_HEADER_IN_LINE;
+	}
+	return (size_t) (p - (const unsigned char *) data);
+}
+
+struct dkim_field *
+dkim_header_fields(const char *h, size_t len, size_t *n_r)
+{
+	struct dkim_field *fields = NULL;
+	size_t n = 0, room = 0, pos = 0;
+
+	while (pos < len && h[pos] != '\r' && h[pos] != '\n') {
+		size_t start = pos, name_len;
+		const char *colon;
+
+		/* The field runs on over lines that start with WSP. */
+		do {
+			const char *nl = memchr(h + pos, '\n', len - pos);
+
+			pos = nl != NULL ? (size_t) (nl - h) + 1 : len;
+		} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
+		colon = memchr(h + start, ':', pos - start);
+		if (colon == NULL)
+			continue;
+		name_len = (size_t) (colon - (h + start));
+		while (name_len > 0 && (h[start + name_len - 1] == ' ' ||
+		    h[start + name_len - 1] == '\t'))
+			name_len--;
+		if (n == room) {
+			room = room == 0 ? 32 : xalloc_mul(room, 2);
+			fields = xreallocarray(fields, room, sizeof(*fields));
+		}
+		fields[n].text = h + start;
+		fields[n].len = pos - start;
+		fields[n].name_len = name_len;
+		n++;
+	}
+	*n_r = n;
+	return fields;
+}
+
 int
 dkim_canon_field(struct buf *out, const char *field, size_t len,
 	int relaxed, int crlf)

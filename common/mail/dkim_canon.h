@@ -21,6 +21,37 @@
 struct buf;
 struct dkim_body;
 
+/* One header field (plain record): pointers into the header. */
+struct dkim_field {
+	const char *text;		/* "Name: value" with its folds */
+	size_t len;			/* with its line end */
+	size_t name_len;		/* the name, WSP before ':' not */
+};
+
+/* Where dkim_header_take is; 0 to start. */
+enum dkim_header_state {
+	DKIM_HEADER_LINE_START = 0,
+	DKIM_HEADER_LINE_START_CR,
+	DKIM_HEADER_IN_LINE,
+	DKIM_HEADER_DONE,		/* the empty line was seen */
+};
+
+/*
+ * Keep the header's bytes of data (len) in header, up to and with the
+ * empty line: how many of data's bytes belong to the header (the rest is
+ * body).  -1 in *overflow_r when header's cap was passed (the byte is
+ * not kept, the scan goes on).
+ */
+size_t dkim_header_take(struct buf *header, enum dkim_header_state *state,
+	int *overflow_r, const void *data, size_t len);
+/*
+ * The fields of header h (len bytes), top to bottom, to its end or the
+ * empty line; lines without a colon are passed over.  Count in *n_r;
+ * caller frees (NULL when none).
+ */
+struct dkim_field *dkim_header_fields(const char *h, size_t len,
+	size_t *n_r);
+
 /*
  * Append field (len bytes: "Name: value" with its folds, with or without
  * a final line end) to out; relaxed: the name in lower case, no line

@@ -26,8 +26,6 @@ static const char *const sign_fields[] = {
 };
 #define SIGN_FIELDS (sizeof(sign_fields) / sizeof(sign_fields[0]))
 
-/* Where the header scanner is: a line's start, after its CR, inside. */
-enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
 
 /* Fold the field's lines before this column. */
 #define FOLD_COLUMN 76
@@ -38,8 +36,8 @@ struct dkim_signer {
 	char *domain, *selector;
 	/* The header, kept until the end. */
 	struct buf *header;
-	enum header_state hstate;
-	int in_body, failed, finished;
+	enum dkim_header_state hstate;
+	int failed, finished;
 	/* The relaxed body (3.4.4), hashed as it streams. */
 	struct dkim_body *body;
 };
@@ -67,7 +65,6 @@ dkim_signer_new(EVP_PKEY *key, enum dkim_key_type type, const char *domain,
 	s->domain = xstrdup(domain);
 	s->selector = xstrdup(selector);
 	s->header = buf_new(DKIM_SIGN_HEADER_MAX);
-	s->hstate = HDR_LINE_START;
 	s->body = dkim_body_new(1, EVP_sha256(), -1);
 	if (s->body == NULL)
 		s->failed = 1;
@@ -94,22 +91,12 @@ int
 dkim_signer_chunk(struct dkim_signer *s, const void *data, size_t len)
 {
 	const unsigned char *p = data, *end = p + len;
+	int overflow = 0;
 
-	while (p < end && !s->in_body) {
-		unsigned char c = *p++;
-
-		if (buf_append_char(s->header, (char) c) < 0) {
-			s->failed = 1;
-			return -1;
-		}
-		if (c == '\n' && s->hstate != HDR_IN_LINE)
-			s->in_body = 1;		/* the empty line */
-		else if (c == '\n')
-			s->hstate = HDR_LINE_START;
-		else if (c == '\r' && s->hstate == HDR_LINE_START)
-			s->hstate = HDR_LINE_START_CR;
-		else
-			s->hstate = HDR_IN_LINE;
+	p += dkim_header_take(s->header, &s->hstate, &overflow, p, len);
+	if (overflow < 0) {
+		s->failed = 1;
+		return -1;
 	}
 	if (p < end)
 		dkim_body_feed(s->body, p, (size_t) (end - p));
@@ -127,42 +114,26 @@ struct field_ref {
 static struct field_ref *
 header_fields(const char *h, size_t len, size_t *n_r)
 {
-	struct field_ref *refs = NULL;
-	size_t n = 0, room = 0, pos = 0;
+	struct dkim_field *all;
+	struct field_ref *refs;
+	size_t count, n = 0, i, j;
 
-	while (pos < len && h[pos] != '\r' && h[pos] != '\n') {
-		size_t start = pos, i, name_len;
-		const char *colon;
-
-		/* The field runs on over lines that start with WSP. */
-		do {
-			const char *nl = memchr(h + pos, '\n', len - pos);
-
-			pos = nl != NULL ? (size_t) (nl - h) + 1 : len;
-		} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
-		colon = memchr(h + start, ':', pos - start);
-		if (colon == NULL)
-			continue;
-		name_len = (size_t) (colon - (h + start));
-		while (name_len > 0 && (h[start + name_len - 1] == ' ' ||
-		    h[start + name_len - 1] == '\t'))
-			name_len--;
+	all = dkim_header_fields(h, len, &count);
+	refs = xreallocarray(NULL, count + 1, sizeof(*refs));
+	for (j = 0; j < count; j++) {
 		for (i = 0; i < SIGN_FIELDS; i++)
-			if (strlen(sign_fields[i]) == name_len &&
-			    strncasecmp(sign_fields[i], h + start,
-			    name_len) == 0)
+			if (strlen(sign_fields[i]) == all[j].name_len &&
+			    strncasecmp(sign_fields[i], all[j].text,
+			    all[j].name_len) == 0)
 				break;
 		if (i == SIGN_FIELDS)
 			continue;
-		if (n == room) {
-			room = room == 0 ? 16 : xalloc_mul(room, 2);
-			refs = xreallocarray(refs, room, sizeof(*refs));
-		}
-		refs[n].text = h + start;
-		refs[n].len = pos - start;
+		refs[n].text = all[j].text;
+		refs[n].len = all[j].len;
 		refs[n].name = i;
 		n++;
 	}
+	free(all);
 	*n_r = n;
 	return refs;
 }

@@ -15,16 +15,6 @@
 #include "sasl.h"
 #include "xalloc.h"
 
-/* Where the header scanner is: a line's start, after its CR, inside. */
-enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
-
-/* One field of the header (into the verifier's copy). */
-struct field_ref {
-	const char *text;
-	size_t len;			/* with its line end */
-	size_t name_len;
-	int used;			/* taken by the current signature */
-};
 
 /* A body hash, shared by signatures that ask for the same one. */
 struct body_hash {
@@ -51,8 +41,8 @@ struct dkim_verifier {
 	struct dkim_pubcache *cache;
 	long long now;
 	struct buf *header;
-	enum header_state hstate;
-	int in_body, header_done, header_overflow, finished;
+	enum dkim_header_state hstate;
+	int header_done, header_overflow, finished;
 	struct vsig sigs[DKIM_VERIFY_SIGS];
 	size_t sig_count;
 	struct body_hash bodies[DKIM_VERIFY_SIGS];
@@ -79,7 +69,6 @@ dkim_verifier_new(struct dkim_pubcache *cache, long long now)
 	v->cache = cache;
 	v->now = now;
 	v->header = buf_new(DKIM_VERIFY_HEADER_MAX);
-	v->hstate = HDR_LINE_START;
 	return v;
 }
 
@@ -109,46 +98,8 @@ sig_decide(struct vsig *s, enum dkim_result result, const char *reason)
 	s->res.reason = reason;
 }
 
-/* The header's fields, top to bottom; count in *n_r. */
-static struct field_ref *
-header_fields(const char *h, size_t len, size_t *n_r)
-{
-	struct field_ref *refs = NULL;
-	size_t n = 0, room = 0, pos = 0;
-
-	while (pos < len && h[pos] != '\r' && h[pos] != '\n') {
-		size_t start = pos, name_len;
-		const char *colon;
-
-		/* The field runs on over lines that start with WSP. */
-		do {
-			const char *nl = memchr(h + pos, '\n', len - pos);
-
-			pos = nl != NULL ? (size_t) (nl - h) + 1 : len;
-		} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
-		colon = memchr(h + start, ':', pos - start);
-		if (colon == NULL)
-			continue;
-		name_len = (size_t) (colon - (h + start));
-		while (name_len > 0 && (h[start + name_len - 1] == ' ' ||
-		    h[start + name_len - 1] == '\t'))
-			name_len--;
-		if (n == room) {
-			room = room == 0 ? 32 : xalloc_mul(room, 2);
-			refs = xreallocarray(refs, room, sizeof(*refs));
-		}
-		refs[n].text = h + start;
-		refs[n].len = pos - start;
-		refs[n].name_len = name_len;
-		refs[n].used = 0;
-		n++;
-	}
-	*n_r = n;
-	return refs;
-}
-
 static int
-field_named(const struct field_ref *f, const char *name, size_t len)
+field_named(const struct dkim_field *f, const char *name, size_t len)
 {
 	return f->name_len == len && strncasecmp(f->text, name, len) == 0;
 }
@@ -181,26 +132,25 @@ body_for(struct dkim_verifier *v, const struct dkim_sig *sig)
  * field with b= empty, without CRLF.  Its SHA-256 into s->digest.
  */
 static int
-header_hash(struct vsig *s, struct field_ref *refs, size_t n,
-	const struct field_ref *self, size_t value_off)
+header_hash(struct vsig *s, const struct dkim_field *refs, size_t n,
+	const struct dkim_field *self, size_t value_off)
 {
 	const struct dkim_sig *sig = &s->sig;
 	struct buf *hin = buf_new(DKIM_VERIFY_HEADER_MAX + DKIM_SIG_MAX);
 	struct buf *blank = buf_new(DKIM_SIG_MAX + 64);
+	unsigned char *used = xcalloc(n + 1, 1);
 	EVP_MD_CTX *md;
 	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < n; i++)
-		refs[i].used = 0;
 	for (i = 0; i < sig->header_count && rc == 0; i++) {
 		const char *name = sig->headers[i];
 		size_t len = strlen(name);
 
 		for (j = n; j-- > 0;) {
-			if (refs[j].used || !field_named(&refs[j], name, len))
+			if (used[j] || !field_named(&refs[j], name, len))
 				continue;
-			refs[j].used = 1;
+			used[j] = 1;
 			rc = dkim_canon_field(hin, refs[j].text, refs[j].len,
 			    sig->header_relaxed, 1);
 			break;
@@ -222,13 +172,14 @@ header_hash(struct vsig *s, struct field_ref *refs, size_t n,
 	EVP_MD_CTX_free(md);
 	buf_free(&hin);
 	buf_free(&blank);
+	free(used);
 	return rc;
 }
 
 /* Parse and check one DKIM-Signature field; its header hash. */
 static void
-sig_start(struct dkim_verifier *v, struct vsig *s, struct field_ref *refs,
-	size_t n, const struct field_ref *self)
+sig_start(struct dkim_verifier *v, struct vsig *s,
+	const struct dkim_field *refs, size_t n, const struct dkim_field *self)
 {
 	const char *error = NULL;
 	size_t off = self->name_len;
@@ -268,11 +219,11 @@ sig_start(struct dkim_verifier *v, struct vsig *s, struct field_ref *refs,
 static void
 header_done(struct dkim_verifier *v)
 {
-	struct field_ref *refs;
+	struct dkim_field *refs;
 	size_t n, i;
 
 	v->header_done = 1;
-	refs = header_fields(buf_cstr(v->header), buf_len(v->header), &n);
+	refs = dkim_header_fields(buf_cstr(v->header), buf_len(v->header), &n);
 	for (i = 0; i < n && v->sig_count < DKIM_VERIFY_SIGS; i++) {
 		struct vsig *s;
 
@@ -292,22 +243,11 @@ dkim_verifier_chunk(struct dkim_verifier *v, const void *data, size_t len)
 
 	if (v->finished)
 		return;
-	while (p < end && !v->in_body) {
-		unsigned char c = *p++;
-
-		if (!v->header_overflow &&
-		    buf_append_char(v->header, (char) c) < 0)
-			v->header_overflow = 1;
-		if (c == '\n' && v->hstate != HDR_IN_LINE) {
-			v->in_body = 1;		/* the empty line */
+	if (!v->header_done) {
+		p += dkim_header_take(v->header, &v->hstate,
+		    &v->header_overflow, p, len);
+		if (v->hstate == DKIM_HEADER_DONE)
 			header_done(v);
-		} else if (c == '\n') {
-			v->hstate = HDR_LINE_START;
-		} else if (c == '\r' && v->hstate == HDR_LINE_START) {
-			v->hstate = HDR_LINE_START_CR;
-		} else {
-			v->hstate = HDR_IN_LINE;
-		}
 	}
 	if (p < end)
 		for (i = 0; i < v->body_count; i++)
