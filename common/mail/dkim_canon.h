@@ -4,11 +4,11 @@
  *
  * Header fields: dkim_canon_field() appends one field in simple (as it
  * is) or relaxed (3.4.2) form.  Body: a dkim_body canonicalizes and
- * hashes with SHA-256 (or SHA-1, only for the verifier to say no) as the
- * body streams, in pieces of any size, in time linear in its length and
- * constant memory: empty lines at the end are a counter until content
- * follows.  A body without a final CRLF gets one (3.4.3, 3.4.4); a bare
- * CR or LF is content, as in dkimpy.  A limit (l=, 3.5) hashes only
+ * hashes as the body streams, in pieces of any size, in time linear in
+ * its length and constant memory: empty lines at the end are a counter
+ * until content follows.  A body without a final CRLF gets one (3.4.3,
+ * 3.4.4); a bare CR or LF is content (dkimpy agrees on CR; it makes a
+ * bare LF a line end, libopendkim both).  A limit (l=, 3.5) hashes only
  * that many canonical bytes; the whole length is still counted.
  */
 #ifndef ISPMAIL_DKIM_CANON_H

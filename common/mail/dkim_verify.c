@@ -20,7 +20,6 @@
 struct body_hash {
 	struct dkim_body *body;
 	int relaxed;
-	enum dkim_alg alg;
 	long long limit;
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len;
@@ -113,16 +112,15 @@ body_for(struct dkim_verifier *v, const struct dkim_sig *sig)
 
 	for (i = 0; i < v->body_count; i++) {
 		b = &v->bodies[i];
-		if (b->relaxed == sig->body_relaxed && b->alg == sig->alg &&
+		if (b->relaxed == sig->body_relaxed &&
 		    b->limit == sig->length)
 			return i;
 	}
 	b = &v->bodies[v->body_count];
 	b->relaxed = sig->body_relaxed;
-	b->alg = sig->alg;
 	b->limit = sig->length;
-	b->body = dkim_body_new(b->relaxed, sig->alg == DKIM_ALG_RSA_SHA1 ?
-	    EVP_sha1() : EVP_sha256(), sig->length);
+	/* Both algorithms verified hash with SHA-256. */
+	b->body = dkim_body_new(b->relaxed, EVP_sha256(), sig->length);
 	return v->body_count++;
 }
 

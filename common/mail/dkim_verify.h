@@ -17,8 +17,8 @@
  * it, every signature is a permerror); at most DKIM_VERIFY_SIGS
  * signatures a message are verified (the topmost), the rest ignored;
  * the tag limits of dkim_record.h.  Each body hash streams (linear, no
- * buffering); signatures with the same canonicalization, algorithm and
- * l= share one.  Header fields are taken bottom-up per name (5.4.2); a
+ * buffering); signatures with the same body canonicalization and l=
+ * share one.  Header fields are taken bottom-up per name (5.4.2); a
  * name in h= with no instance left signs the null string.
  *
  * Results map to RFC 8601's dkim= values: pass; fail (bad signature,

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "dkim_canon.h"
 #include "dkim_record.h"
+#include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -824,6 +825,37 @@ START_TEST(test_many_signatures)
 }
 END_TEST
 
+/*
+ * Our signer and verifier share dkim_canon: a bare LF is content for
+ * both (dkimpy would make it a line end), and a signature moved to other
+ * bytes fails.
+ */
+START_TEST(test_own_signer)
+{
+	const char *msg = "From: alice@example.test\r\nSubject: lf\r\n\r\n"
+	    "a\nbare LF\r\n";
+	char *error = NULL, *field, *whole;
+	struct dkim_signer *s;
+
+	s = dkim_signer_new(_i == 0 ? rsa_key : ed_key, _i == 0 ?
+	    DKIM_KEY_RSA : DKIM_KEY_ED25519, "example.test", _i == 0 ? "rs" :
+	    "ed", &error);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(dkim_signer_chunk(s, msg, strlen(msg)), 0);
+	field = dkim_signer_finish(s, NOW, &error);
+	ck_assert_ptr_nonnull(field);
+	dkim_signer_free(&s);
+	whole = xasprintf("%s\r\n%s", field, msg);
+	ck_assert_int_eq(verify(whole, NULL), DKIM_RESULT_PASS);
+	free(whole);
+	whole = xasprintf("%s\r\n%.*s\r\nbare LF\r\n", field,
+	    (int) (strstr(msg, "a\n") + 1 - msg), msg);
+	ck_assert_int_eq(verify(whole, NULL), DKIM_RESULT_FAIL);
+	free(whole);
+	free(field);
+}
+END_TEST
+
 /* The key cache: parsed once per p= bytes, LRU, bad bytes never kept. */
 START_TEST(test_pubcache)
 {
@@ -897,6 +929,7 @@ dkim_verify_suite(void)
 	tcase_add_test(tc, test_opendkim_testmsg);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_many_signatures);
+	tcase_add_loop_test(tc, test_own_signer, 0, 2);
 	tcase_add_test(tc, test_pubcache);
 	suite_add_tcase(s, tc);
 	return s;
