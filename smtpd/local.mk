@@ -3,7 +3,7 @@ pkglibexec_PROGRAMS += smtpd/smtpd
 smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h smtpd/smtpd_env.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_queue.c smtpd/smtpd_direct.c \
 	smtpd/smtpd_reputation.c smtpd/smtpd_reputation.h
-smtpd_smtpd_LDADD = $(LIBISPMAIL) $(OPENDKIM_LIBS) $(SPF2_LIBS) $(OPENDMARC_LIBS)
+smtpd_smtpd_LDADD = $(LIBISPMAIL) $(SPF2_LIBS) $(OPENDMARC_LIBS)
 smtpd_smtpd_DEPENDENCIES = common/libispmail.a
 dist_man8_MANS += man/smtpd.8
 dist_man5_MANS += man/ispmail-queue.5

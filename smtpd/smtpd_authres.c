@@ -11,14 +11,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include <opendkim/dkim.h>
-#include <stdint.h>
 
 #include "buf.h"
 #include "dkim_domain.h"
 #include "dkim_keycache.h"
 #include "dkim_keys.h"
 #include "dkim_sign.h"
+#include "dkim_verify.h"
 #include "log.h"
 #include "mail_params.h"
 #include "params.h"
@@ -32,10 +31,12 @@
 #include "xalloc.h"
 
 #define AR_SIGNERS 2
-/* DKIM keys looked up ahead, at most (libopendkim asks for the rest). */
+/* DKIM keys looked up ahead, at most (the rest when asked). */
 #define AR_PREFETCH_KEYS 4
 /* Signing keys kept parsed per process (two a domain), least used out. */
 #define AR_KEYCACHE_MAX 256
+/* Verification keys kept parsed per process, least used out. */
+#define AR_PUBCACHE_MAX 128
 
 struct smtpd_authres {
 	char *queue_id;
@@ -54,24 +55,24 @@ struct smtpd_authres {
 	size_t removed;			/* forged A-R fields dropped */
 	size_t from_count;
 	char *from_domain;		/* of the first From:, lower case */
-	/* libopendkim */
+	/* DKIM */
 	int started;
-	DKIM *verifier;
+	struct dkim_verifier *verifier;
 	struct dkim_signer *signers[AR_SIGNERS];
 	char *signer_selectors[AR_SIGNERS];
 	size_t signer_count;
 	int queue_only;			/* folder records: no direct delivery */
 	/* Asked for together at the end of the header (mx). */
 	char *spf_domain;		/* envelope (or HELO) domain */
-	char *key_names[AR_PREFETCH_KEYS]; /* SELECTOR._domainkey.DOMAIN */
-	size_t key_name_count;
 	/* The checks' results; key lookups start at the end of header. */
 	struct smtpd_authres_result ck;
 };
 
-static DKIM_LIB *ar_dkim_lib;
-/* Signing: libopendkim would parse the PEM key for every message. */
+static int ar_enabled;
+/* Signing: private keys parsed once a process. */
 static struct dkim_keycache *ar_keys;
+/* Verifying: public keys parsed once a process (by their p= bytes). */
+static struct dkim_pubcache *ar_pubkeys;
 
 const char *
 smtpd_authres_id(void)
@@ -86,16 +87,11 @@ smtpd_authres_init(void)
 	if (!(smtpd.mode == SMTPD_MODE_MX ? var_smtpd_sender_auth :
 	    var_smtpd_dkim_signing))
 		return;
-	ar_dkim_lib = dkim_init(NULL, NULL);
-	if (ar_dkim_lib == NULL)
-		log_fatal("libopendkim: dkim_init failed");
-	if (!dkim_libfeature(ar_dkim_lib, DKIM_FEATURE_ED25519))
-		log_warn("libopendkim without Ed25519 (RFC 8463): such "
-		    "signatures are not verified");
-	(void) dkim_set_key_lookup(ar_dkim_lib, smtpd_authres_dkim_key);
-	if (smtpd.mode == SMTPD_MODE_MX)
+	ar_enabled = 1;
+	if (smtpd.mode == SMTPD_MODE_MX) {
 		smtpd_authres_check_init();
-	else
+		ar_pubkeys = dkim_pubcache_new(AR_PUBCACHE_MAX);
+	} else
 		ar_keys = dkim_keycache_new(AR_KEYCACHE_MAX);
 }
 
@@ -105,7 +101,7 @@ smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
 	struct smtpd_authres *ar;
 	int verify = 0, sign = 0;
 
-	if (ar_dkim_lib == NULL)
+	if (!ar_enabled)
 		return NULL;
 	if (smtpd.mode == SMTPD_MODE_MX)
 		verify = 1;
@@ -139,8 +135,7 @@ smtpd_authres_free(struct smtpd_authres **arp)
 
 	if (ar == NULL)
 		return;
-	if (ar->verifier != NULL)
-		(void) dkim_free(ar->verifier);
+	dkim_verifier_free(&ar->verifier);
 	for (i = 0; i < ar->signer_count; i++) {
 		dkim_signer_free(&ar->signers[i]);
 		free(ar->signer_selectors[i]);
@@ -150,8 +145,6 @@ smtpd_authres_free(struct smtpd_authres **arp)
 	buf_free(&ar->header);
 	free(ar->from_domain);
 	free(ar->spf_domain);
-	for (i = 0; i < ar->key_name_count; i++)
-		free(ar->key_names[i]);
 	free(ar->queue_id);
 	free(ar);
 	*arp = NULL;
@@ -166,8 +159,7 @@ ar_feed(struct smtpd_authres *ar, const void *data, size_t len)
 	if (len == 0)
 		return;
 	if (ar->verifier != NULL)
-		(void) dkim_chunk(ar->verifier, (unsigned char *) (uintptr_t) data,
-		    len);
+		dkim_verifier_chunk(ar->verifier, data, len);
 	for (i = 0; i < ar->signer_count; i++)
 		(void) dkim_signer_chunk(ar->signers[i], data, len);
 }
@@ -211,49 +203,6 @@ ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 }
 
 /*
- * The key record name a DKIM-Signature value names (s= and d=), or NULL.
- * FWS inside a tag value is dropped (RFC 6376 3.2).
- */
-static char *
-ar_dkim_key_name(const char *value, size_t len)
-{
-	char *tag[2] = { NULL, NULL }, *name = NULL;
-	const char *p = value, *end = value + len;
-	int which;
-
-	while (p < end) {
-		const char *semi = memchr(p, ';', (size_t) (end - p));
-		const char *stop = semi != NULL ? semi : end, *eq;
-		struct buf *b;
-
-		while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' ||
-		    *p == '\n'))
-			p++;
-		eq = memchr(p, '=', (size_t) (stop - p));
-		which = eq == NULL ? -1 : (eq - p >= 1 && p[0] == 's' &&
-		    strchr(" \t\r\n=", p[1]) != NULL) ? 0 :
-		    (eq - p >= 1 && p[0] == 'd' &&
-		    strchr(" \t\r\n=", p[1]) != NULL) ? 1 : -1;
-		if (which >= 0 && tag[which] == NULL) {
-			b = buf_new(256);
-			for (eq++; eq < stop; eq++)
-				if (*eq != ' ' && *eq != '\t' && *eq != '\r' &&
-				    *eq != '\n' && buf_append_char(b, *eq) < 0)
-					break;
-			tag[which] = buf_strdup(b);
-			buf_free(&b);
-		}
-		p = semi != NULL ? semi + 1 : end;
-	}
-	if (tag[0] != NULL && tag[1] != NULL &&
-	    dkim_selector_valid(tag[0]) && dkim_domain_valid(tag[1]))
-		name = xasprintf("%s._domainkey.%s", tag[0], tag[1]);
-	free(tag[0]);
-	free(tag[1]);
-	return name;
-}
-
-/*
  * Start the lookups whose names the header gave: the SPF record, the
  * DMARC record and the signatures' keys go out together, and are
  * answered while the body arrives.
@@ -261,8 +210,9 @@ ar_dkim_key_name(const char *value, size_t len)
 static void
 ar_prefetch(struct smtpd_authres *ar)
 {
+	const char *key;
 	char *name;
-	size_t i;
+	size_t i, keys = 0;
 
 	if (ar->spf_domain != NULL)
 		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->spf_domain);
@@ -271,8 +221,14 @@ ar_prefetch(struct smtpd_authres *ar)
 		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
 		free(name);
 	}
-	for (i = 0; i < ar->key_name_count; i++)
-		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->key_names[i]);
+	for (i = 0; ar->verifier != NULL && keys < AR_PREFETCH_KEYS &&
+	    i < dkim_verifier_count(ar->verifier); i++) {
+		key = dkim_verifier_key_name(ar->verifier, i);
+		if (key != NULL) {
+			smtpd_authres_dns_prefetch(DNS_TYPE_TXT, key);
+			keys++;
+		}
+	}
 }
 
 /* The header is complete (or over the cap): make the DKIM handles. */
@@ -281,7 +237,6 @@ ar_start(struct smtpd_authres *ar)
 {
 	struct dkim_keyset set;
 	char *error = NULL;
-	DKIM_STAT st;
 
 	if (ar->started)
 		return;
@@ -291,16 +246,9 @@ ar_start(struct smtpd_authres *ar)
 		    SMTPD_AUTHRES_HEADER_MAX);
 		return;
 	}
-	if (ar->verify) {
-		/* libopendkim asks for keys at the end of the header. */
-		smtpd_authres_check_begin(&ar->ck);
-		ar_prefetch(ar);
-		ar->verifier = dkim_verify(ar_dkim_lib,
-		    (unsigned char *) ar->queue_id, NULL, &st);
-		if (ar->verifier == NULL)
-			log_error("%s: dkim_verify: %s", ar->queue_id,
-			    dkim_getresultstr(st));
-	}
+	if (ar->verify)
+		ar->verifier = dkim_verifier_new(ar_pubkeys,
+		    (long long) time(NULL));
 	if (ar->sign && ar->from_domain != NULL && ar->from_count == 1) {
 		enum dkim_source source;
 		int rc = dkim_domain_keys(smtpd_route(),
@@ -319,6 +267,11 @@ ar_start(struct smtpd_authres *ar)
 		}
 	}
 	ar_feed(ar, buf_cstr(ar->header), buf_len(ar->header));
+	if (ar->verify) {
+		/* The key names are known now: ask while the body comes. */
+		smtpd_authres_check_begin(&ar->ck);
+		ar_prefetch(ar);
+	}
 }
 
 /* The domain of a From: field's value, lower case, or NULL. */
@@ -418,14 +371,6 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
 		if (ar->from_count++ == 0)
 			ar->from_domain = ar_from_domain(f + v, len - v);
-	}
-	if (ar->verify && !ar->field_overflow &&
-	    ar->key_name_count < AR_PREFETCH_KEYS &&
-	    ar_field_is(f, len, "DKIM-Signature", &v)) {
-		char *name = ar_dkim_key_name(f + v, len - v);
-
-		if (name != NULL)
-			ar->key_names[ar->key_name_count++] = name;
 	}
 	if (!ar->header_overflow && buf_append(ar->header, f, len) < 0)
 		ar->header_overflow = 1;
@@ -537,52 +482,32 @@ ar_sign_end(struct smtpd_authres *ar, struct qfile_writer *w)
 static void
 ar_verify_end(struct smtpd_authres *ar, struct smtpd_authres_result *ck)
 {
-	DKIM_SIGINFO **sigs = NULL;
-	int nsigs = 0, i;
-	DKIM_STAT st;
+	size_t i, n;
 
 	if (ar->verifier == NULL)
 		return;
-	st = dkim_chunk(ar->verifier, NULL, 0);
-	if (st == DKIM_STAT_OK)
-		st = dkim_eom(ar->verifier, NULL);
-	if (st == DKIM_STAT_NOSIG || (st != DKIM_STAT_OK &&
-	    dkim_getsiglist(ar->verifier, &sigs, &nsigs) != DKIM_STAT_OK))
-		return;
-	if (sigs == NULL &&
-	    dkim_getsiglist(ar->verifier, &sigs, &nsigs) != DKIM_STAT_OK)
-		return;
-	for (i = 0; i < nsigs && ck->dkim_count < SMTPD_AUTHRES_SIGS; i++) {
-		struct smtpd_authres_sig *s = &ck->dkim[ck->dkim_count];
-		unsigned int flags = dkim_sig_getflags(sigs[i]);
-		int err = dkim_sig_geterror(sigs[i]);
-		const char *d = (const char *) dkim_sig_getdomain(sigs[i]);
-		const char *sel =
-		    (const char *) dkim_sig_getselector(sigs[i]);
+	dkim_verifier_finish(ar->verifier);
+	n = dkim_verifier_count(ar->verifier);
+	for (i = 0; i < n; i++) {
+		const char *name = dkim_verifier_key_name(ar->verifier, i);
 
-		if (d == NULL || !dkim_domain_valid(d))
+		if (name != NULL)
+			smtpd_authres_dkim_key(ar->verifier, i, name);
+	}
+	for (i = 0; i < n && ck->dkim_count < SMTPD_AUTHRES_SIGS; i++) {
+		const struct dkim_verify_result *r =
+		    dkim_verifier_result(ar->verifier, i);
+		struct smtpd_authres_sig *s = &ck->dkim[ck->dkim_count];
+
+		/* Unparsable: no domain to name in the field. */
+		if (r->domain == NULL || !dkim_domain_valid(r->domain))
 			continue;
-		s->domain = xstrdup(d);
-		s->selector = sel != NULL && dkim_selector_valid(sel) ?
-		    xstrdup(sel) : NULL;
-		if (DKIM_SIG_CHECK(sigs[i]))
-			s->result = "pass";
-		else if (err == DKIM_SIGERROR_KEYFAIL ||
-		    err == DKIM_SIGERROR_DNSSYNTAX)
-			s->result = "temperror";
-		else if (!(flags & DKIM_SIGFLAG_PROCESSED) ||
-		    err == DKIM_SIGERROR_NOKEY ||
-		    err == DKIM_SIGERROR_KEYDECODE ||
-		    err == DKIM_SIGERROR_VERSION ||
-		    err == DKIM_SIGERROR_INVALID_HC ||
-		    err == DKIM_SIGERROR_INVALID_BC ||
-		    err == DKIM_SIGERROR_MISSING_A ||
-		    err == DKIM_SIGERROR_INVALID_A ||
-		    err == DKIM_SIGERROR_EXPIRED)
-			s->result = "permerror";
-		else
-			s->result = "fail";
-		s->reason = dkim_sig_geterrorstr(err);
+		s->domain = xstrdup(r->domain);
+		s->selector = r->selector != NULL &&
+		    dkim_sig_selector_valid(r->selector) ?
+		    xstrdup(r->selector) : NULL;
+		s->result = dkim_result_name(r->result);
+		s->reason = r->reason;
 		ck->dkim_count++;
 	}
 }

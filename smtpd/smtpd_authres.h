@@ -15,12 +15,13 @@
  * SMTPD_AUTHRES_FIELD_MAX bytes), and every incoming
  * Authentication-Results field that claims our authserv-id is dropped
  * (RFC 8601 5); the body passes as it comes.  The bytes that go to the
- * queue file are also fed to libopendkim.  Nothing is changed that a
- * signature covers but those forged fields.
+ * queue file are also fed to the DKIM verifier (dkim_verify.h), whose
+ * parsed public keys a process keeps (dkim_pubcache.h).  Nothing is
+ * changed that a signature covers but those forged fields.
  *
  * DNS: all lookups go through c-ares (dns.h, dns_servers), with one
  * deadline for the whole message (smtpd_sender_auth_timeout); libspf2
- * gets a DNS layer on top of it, libopendkim a key lookup callback, and
+ * gets a DNS layer on top of it, the DKIM verifier its key records, and
  * the DMARC record is fetched here and handed to libopendmarc.
  */
 #ifndef ISPMAIL_SMTPD_AUTHRES_H

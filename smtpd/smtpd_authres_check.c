@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "dkim_keys.h"
+#include "dkim_verify.h"
 #include "dns.h"
 #include "log.h"
 #include "mail_params.h"
@@ -189,36 +190,21 @@ smtpd_authres_check_begin(struct smtpd_authres_result *ck)
 	ar_current = ck;
 }
 
-DKIM_CBSTAT
-smtpd_authres_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf,
-	size_t buflen)
+void
+smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i, const char *name)
 {
-	const char *d = (const char *) dkim_sig_getdomain(sig);
-	const char *s = (const char *) dkim_sig_getselector(sig);
 	struct dns_answer *answer;
 	enum dns_status status;
-	DKIM_CBSTAT rc;
-	char *name;
 
-	if (d == NULL || s == NULL || !dkim_domain_valid(d) ||
-	    !dkim_selector_valid(s))
-		return DKIM_CBSTAT_NOTFOUND;
-	name = xasprintf("%s._domainkey.%s", s, d);
 	status = ar_query(DNS_TYPE_TXT, name, &answer);
-	free(name);
-	if (status == DNS_FOUND &&
-	    strlen(answer->strings[0]) < buflen) {
-		memcpy(buf, answer->strings[0],
-		    strlen(answer->strings[0]) + 1);
-		rc = DKIM_CBSTAT_CONTINUE;
-	} else if (status == DNS_FOUND) {
-		rc = DKIM_CBSTAT_ERROR;
-	} else if (status == DNS_TEMPFAIL) {
-		rc = DKIM_CBSTAT_TRYAGAIN;
-	} else {
-		rc = DKIM_CBSTAT_NOTFOUND;
-	}
-	return rc;
+	if (status == DNS_FOUND && answer != NULL &&
+	    answer->string_count > 0)
+		dkim_verifier_key(v, i, DKIM_LOOKUP_FOUND, answer->strings[0],
+		    strlen(answer->strings[0]));
+	else if (status == DNS_TEMPFAIL)
+		dkim_verifier_key(v, i, DKIM_LOOKUP_TEMPFAIL, NULL, 0);
+	else
+		dkim_verifier_key(v, i, DKIM_LOOKUP_NONE, NULL, 0);
 }
 
 /* Lower case copy of a domain fit for a header, or NULL. */

@@ -1,6 +1,6 @@
 /*
  * smtpd_authres_check: the DNS side of sender authentication (SPF with
- * libspf2 over c-ares, DKIM key records for libopendkim, DMARC records
+ * libspf2 over c-ares, DKIM key records for dkim_verify, DMARC records
  * for libopendmarc) and the Authentication-Results field they make.
  * Internal to smtpd_authres.c.
  *
@@ -15,9 +15,8 @@
 
 #include <stddef.h>
 
-#include <opendkim/dkim.h>
-
 struct smtpd_session;
+struct dkim_verifier;
 
 #define SMTPD_AUTHRES_SIGS 8
 #define SMTPD_AUTHRES_VOID_MAX 2
@@ -56,9 +55,9 @@ struct smtpd_authres_result {
 void smtpd_authres_check_init(void);
 /* A new message: the deadline starts now. */
 void smtpd_authres_check_begin(struct smtpd_authres_result *ck);
-/* libopendkim's key lookup (dkim_set_key_lookup). */
-DKIM_CBSTAT smtpd_authres_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig,
-	unsigned char *buf, size_t buflen);
+/* Look up key record name for signature i of v and hand it over. */
+void smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i,
+	const char *name);
 /* SPF of the session's envelope sender (or HELO when it is <>). */
 void smtpd_authres_spf(struct smtpd_session *ss,
 	struct smtpd_authres_result *ck);

@@ -8,7 +8,7 @@
  * SMTPD_AUTHRES_DNS_CACHE slots: most mail comes from a few large
  * senders.  An answer with TTL 0 or none is used once and not kept.
  *
- * libspf2 and libopendkim ask one question at a time; lookups whose
+ * libspf2 and the DKIM key step ask one question at a time; lookups whose
  * names are known early (the SPF record of the envelope domain, the
  * DMARC record of the From: domain, each signature's key) are started
  * together at the end of the header by smtpd_authres_dns_prefetch() and

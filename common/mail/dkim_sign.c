@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 
 #include "buf.h"
+#include "dkim_canon.h"
 #include "dkim_sign.h"
 #include "sasl.h"
 #include "xalloc.h"
@@ -25,11 +26,7 @@ static const char *const sign_fields[] = {
 };
 #define SIGN_FIELDS (sizeof(sign_fields) / sizeof(sign_fields[0]))
 
-/* Where the header scanner is: a line's start, after its CR, inside. */
-enum header_state { HDR_LINE_START, HDR_LINE_START_CR, HDR_IN_LINE };
 
-/* Canonical body bytes are hashed in batches of this many. */
-#define BODY_BATCH 4096
 /* Fold the field's lines before this column. */
 #define FOLD_COLUMN 76
 /*
@@ -45,16 +42,10 @@ struct dkim_signer {
 	char *domain, *selector;
 	/* The header, kept until the end. */
 	struct buf *header;
-	enum header_state hstate;
-	int in_body, failed, finished;
+	enum dkim_header_state hstate;
+	int failed, finished;
 	/* The relaxed body (3.4.4), hashed as it streams. */
-	EVP_MD_CTX *body_md;
-	int cr_pending;			/* a CR, not yet known to end a line */
-	int wsp_pending;		/* a run of WSP inside the line */
-	unsigned long long crlf_pending; /* line ends, maybe trailing */
-	int body_nonempty;
-	unsigned char batch[BODY_BATCH];
-	size_t batch_len;
+	struct dkim_body *body;
 };
 
 struct dkim_signer *
@@ -80,10 +71,8 @@ dkim_signer_new(EVP_PKEY *key, enum dkim_key_type type, const char *domain,
 	s->domain = xstrdup(domain);
 	s->selector = xstrdup(selector);
 	s->header = buf_new(DKIM_SIGN_HEADER_MAX);
-	s->hstate = HDR_LINE_START;
-	s->body_md = EVP_MD_CTX_new();
-	if (s->body_md == NULL ||
-	    EVP_DigestInit_ex(s->body_md, EVP_sha256(), NULL) != 1)
+	s->body = dkim_body_new(1, EVP_sha256(), -1);
+	if (s->body == NULL)
 		s->failed = 1;
 	return s;
 }
@@ -96,7 +85,7 @@ dkim_signer_free(struct dkim_signer **sp)
 	if (s == NULL)
 		return;
 	EVP_PKEY_free(s->key);
-	EVP_MD_CTX_free(s->body_md);
+	dkim_body_free(&s->body);
 	buf_free(&s->header);
 	free(s->domain);
 	free(s->selector);
@@ -104,137 +93,20 @@ dkim_signer_free(struct dkim_signer **sp)
 	*sp = NULL;
 }
 
-static void
-body_flush(struct dkim_signer *s)
-{
-	if (s->batch_len > 0 &&
-	    EVP_DigestUpdate(s->body_md, s->batch, s->batch_len) != 1)
-		s->failed = 1;
-	s->batch_len = 0;
-}
-
-static void
-body_put(struct dkim_signer *s, unsigned char c)
-{
-	if (s->batch_len == sizeof(s->batch))
-		body_flush(s);
-	s->batch[s->batch_len++] = c;
-}
-
-/* A byte that is neither WSP nor a line end: what was pending goes first. */
-static void
-body_content(struct dkim_signer *s, unsigned char c)
-{
-	for (; s->crlf_pending > 0; s->crlf_pending--) {
-		body_put(s, '\r');
-		body_put(s, '\n');
-	}
-	if (s->wsp_pending)
-		body_put(s, ' ');
-	s->wsp_pending = 0;
-	body_put(s, c);
-	s->body_nonempty = 1;
-}
-
-/*
- * Relaxed body (3.4.4): WSP runs become one SP, WSP at a line's end
- * goes, and so do empty lines at the end (kept pending until content
- * follows them).
- */
-static void
-body_feed(struct dkim_signer *s, const unsigned char *p, size_t len)
-{
-	const unsigned char *end = p + len;
-
-	for (; p < end; p++) {
-		unsigned char c = *p;
-
-		if (s->cr_pending) {
-			s->cr_pending = 0;
-			if (c == '\n') {
-				s->wsp_pending = 0;
-				s->crlf_pending++;
-				continue;
-			}
-			body_content(s, '\r');
-		}
-		if (c == '\r')
-			s->cr_pending = 1;
-		else if (c == ' ' || c == '\t')
-			s->wsp_pending = 1;
-		else
-			body_content(s, c);
-	}
-}
-
 int
 dkim_signer_chunk(struct dkim_signer *s, const void *data, size_t len)
 {
 	const unsigned char *p = data, *end = p + len;
+	int overflow = 0;
 
-	while (p < end && !s->in_body) {
-		unsigned char c = *p++;
-
-		if (buf_append_char(s->header, (char) c) < 0) {
-			s->failed = 1;
-			return -1;
-		}
-		if (c == '\n' && s->hstate != HDR_IN_LINE)
-			s->in_body = 1;		/* the empty line */
-		else if (c == '\n')
-			s->hstate = HDR_LINE_START;
-		else if (c == '\r' && s->hstate == HDR_LINE_START)
-			s->hstate = HDR_LINE_START_CR;
-		else
-			s->hstate = HDR_IN_LINE;
+	p += dkim_header_take(s->header, &s->hstate, &overflow, p, len);
+	if (overflow < 0) {
+		s->failed = 1;
+		return -1;
 	}
 	if (p < end)
-		body_feed(s, p, (size_t) (end - p));
+		dkim_body_feed(s->body, p, (size_t) (end - p));
 	return s->failed ? -1 : 0;
-}
-
-/*
- * Append field (len bytes: "Name: value" with its folds, with or
- * without a final line end) in relaxed form (3.4.2): the name in lower
- * case, no line ends, WSP runs one SP, none around the colon or at the
- * ends of the value; then CRLF when crlf.  -1 without a colon.
- */
-static int
-canon_field(struct buf *out, const char *field, size_t len, int crlf)
-{
-	const char *colon = memchr(field, ':', len), *p, *end = field + len;
-	size_t name_len, i;
-	int wsp = 0, any = 0;
-
-	if (colon == NULL)
-		return -1;
-	name_len = (size_t) (colon - field);
-	while (name_len > 0 && (field[name_len - 1] == ' ' ||
-	    field[name_len - 1] == '\t'))
-		name_len--;
-	for (i = 0; i < name_len; i++) {
-		char c = field[i];
-
-		(void) buf_append_char(out, c >= 'A' && c <= 'Z' ?
-		    (char) (c - 'A' + 'a') : c);
-	}
-	(void) buf_append_char(out, ':');
-	for (p = colon + 1; p < end; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		if (*p == ' ' || *p == '\t') {
-			wsp = 1;
-			continue;
-		}
-		if (wsp && any)
-			(void) buf_append_char(out, ' ');
-		wsp = 0;
-		any = 1;
-		(void) buf_append_char(out, *p);
-	}
-	if (crlf)
-		(void) buf_append_str(out, "\r\n");
-	return 0;
 }
 
 /* One field of the header: where it is and which signed name it has. */
@@ -248,42 +120,26 @@ struct field_ref {
 static struct field_ref *
 header_fields(const char *h, size_t len, size_t *n_r)
 {
-	struct field_ref *refs = NULL;
-	size_t n = 0, room = 0, pos = 0;
+	struct dkim_field *all;
+	struct field_ref *refs;
+	size_t count, n = 0, i, j;
 
-	while (pos < len && h[pos] != '\r' && h[pos] != '\n') {
-		size_t start = pos, i, name_len;
-		const char *colon;
-
-		/* The field runs on over lines that start with WSP. */
-		do {
-			const char *nl = memchr(h + pos, '\n', len - pos);
-
-			pos = nl != NULL ? (size_t) (nl - h) + 1 : len;
-		} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
-		colon = memchr(h + start, ':', pos - start);
-		if (colon == NULL)
-			continue;
-		name_len = (size_t) (colon - (h + start));
-		while (name_len > 0 && (h[start + name_len - 1] == ' ' ||
-		    h[start + name_len - 1] == '\t'))
-			name_len--;
+	all = dkim_header_fields(h, len, &count);
+	refs = xreallocarray(NULL, count + 1, sizeof(*refs));
+	for (j = 0; j < count; j++) {
 		for (i = 0; i < SIGN_FIELDS; i++)
-			if (strlen(sign_fields[i]) == name_len &&
-			    strncasecmp(sign_fields[i], h + start,
-			    name_len) == 0)
+			if (strlen(sign_fields[i]) == all[j].name_len &&
+			    strncasecmp(sign_fields[i], all[j].text,
+			    all[j].name_len) == 0)
 				break;
 		if (i == SIGN_FIELDS)
 			continue;
-		if (n == room) {
-			room = room == 0 ? 16 : xalloc_mul(room, 2);
-			refs = xreallocarray(refs, room, sizeof(*refs));
-		}
-		refs[n].text = h + start;
-		refs[n].len = pos - start;
+		refs[n].text = all[j].text;
+		refs[n].len = all[j].len;
 		refs[n].name = i;
 		n++;
 	}
+	free(all);
 	*n_r = n;
 	return refs;
 }
@@ -337,7 +193,8 @@ header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
 		while (left > 0 && j-- > 0) {
 			if (refs[j].name != i)
 				continue;
-			(void) canon_field(hin, refs[j].text, refs[j].len, 1);
+			(void) dkim_canon_field(hin, refs[j].text, refs[j].len, 1,
+			    1);
 			tag_list_add(sig, &column, sign_fields[i], first);
 			first = 0;
 			left--;
@@ -434,14 +291,7 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 		return NULL;
 	}
 	s->finished = 1;
-	if (s->cr_pending)
-		body_content(s, '\r');	/* a CR at the very end is content */
-	if (s->body_nonempty) {
-		body_put(s, '\r');
-		body_put(s, '\n');
-	}
-	body_flush(s);
-	if (EVP_DigestFinal_ex(s->body_md, bh, &bh_len) != 1) {
+	if (dkim_body_finish(s->body, bh, &bh_len, NULL) < 0) {
 		*error_r = xasprintf("body hash failed");
 		return NULL;
 	}
@@ -459,7 +309,8 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 	}
 	(void) buf_printf(field, "\r\n\tbh=%s;\r\n\tb=", buf_cstr(bh64));
 	/* The field itself, b= empty, no CRLF, ends the input (3.7). */
-	(void) canon_field(hin, buf_cstr(field), buf_len(field), 0);
+	(void) dkim_canon_field(hin, buf_cstr(field), buf_len(field), 1,
+	    0);
 	md = EVP_MD_CTX_new();
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||

@@ -4,7 +4,8 @@
  * (3.4.2, 3.4.4), rsa-sha256 (3.3.3) and ed25519-sha256 (RFC 8463: the
  * PureEdDSA signature of the SHA-256 of the header hash input).
  * libopendkim only takes a key as PEM text and parses it for every
- * message; verification stays with libopendkim.
+ * message.  Canonicalization is dkim_canon's, shared with the verifier
+ * (dkim_verify).
  *
  * The message is fed as it arrives, header, empty line, body, in pieces
  * of any size.  The header is kept (at most DKIM_SIGN_HEADER_MAX bytes);

@@ -64,7 +64,11 @@ tests_unit_check_header_value_LDADD = $(UNIT_LDADD)
 # (OpenSSL, relaxed/relaxed) and the key cache.
 common_libispmail_a_SOURCES += \
 	common/mail/dkim_sign.c common/mail/dkim_sign.h \
-	common/mail/dkim_keycache.c common/mail/dkim_keycache.h
+	common/mail/dkim_keycache.c common/mail/dkim_keycache.h \
+	common/mail/dkim_canon.c common/mail/dkim_canon.h \
+	common/mail/dkim_record.c common/mail/dkim_record.h \
+	common/mail/dkim_pubcache.c common/mail/dkim_pubcache.h \
+	common/mail/dkim_verify.c common/mail/dkim_verify.h
 check_PROGRAMS += tests/unit/check_dkim_sign
 TESTS += tests/unit/check_dkim_sign
 tests_unit_check_dkim_sign_SOURCES = tests/unit/check_dkim_sign.c
@@ -78,3 +82,12 @@ bench_dkim_sign_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 bench_dkim_sign_bench_LDADD = $(LIBISPMAIL) $(OPENDKIM_LIBS)
 EXTRA_DIST += tests/integration/test_sender_auth_sign.py
+# DKIM verification (issue 18): vectors signed by dkimpy (the generator
+# script) and opendkim-testmsg.
+check_PROGRAMS += tests/unit/check_dkim_verify
+TESTS += tests/unit/check_dkim_verify
+tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c
+tests_unit_check_dkim_verify_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(OPENDKIM_CFLAGS)
+tests_unit_check_dkim_verify_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
+EXTRA_DIST += tests/unit/dkim_vectors.py

@@ -36,7 +36,7 @@ var() { sed -n "s/^$1 = //p" Makefile; }
 libs="common/libispmail.a $(var LDAP_LIBS) $(var CRYPT_LIBS) \
 	$(var OPENSSL_LIBS) $(var CARES_LIBS) $(var ZLIB_LIBS) -lm"
 # smtpd's sender authentication libraries, for fuzz_smtpd only.
-smtpd_libs="$(var OPENDKIM_LIBS) $(var SPF2_LIBS) $(var OPENDMARC_LIBS)"
+smtpd_libs="$(var SPF2_LIBS) $(var OPENDMARC_LIBS)"
 # The escaped quotes are meant to reach the compiler: string macros.
 cppflags="-I. $(for d in util global mail route store net; do
 	printf -- '-I%s/common/%s ' "$top" "$d"; done) -I$top/tests/fuzz \
@@ -55,7 +55,6 @@ sources() {
 	    "$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c" \
 	    "$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_authres_dns.c" \
 	    "$top/smtpd/smtpd_account.c $top/lmtpd/lmtpd_seen.c" \
-	    "$(var OPENDKIM_CFLAGS)" \
 	    "$smtpd_libs" ;;
 	imap_*) echo "-I$top/imapd $top/imapd/imap_parse.c" ;;
 	pop_cmd) echo "-I$top/popd $top/popd/pop_cmd.c" ;;

@@ -1,0 +1,41 @@
+/*
+ * dkim_pubcache: DKIM public keys parsed once per process.
+ *
+ * OpenSSL 3's decoder costs 150-400 us a DER key, more than an RSA-2048
+ * verification; most mail comes from a few senders.  Entries are keyed
+ * by the key type and the exact bytes of the key record's p= (decoded),
+ * so a cached key is the key those bytes are: no verdict can change, and
+ * how long a record is believed stays the DNS cache's business (a key
+ * rotated in DNS has other bytes).  At most max entries, the least
+ * recently used goes; bytes that do not parse are never kept.
+ *
+ * RSA keys: SubjectPublicKeyInfo (what every signer publishes) or a bare
+ * RSAPublicKey (RFC 6376 3.6.1's wording), at least 1024 bits (RFC 8301
+ * 3.2), at most 8192.  Ed25519: the 32 raw bytes (RFC 8463 4).
+ */
+#ifndef ISPMAIL_DKIM_PUBCACHE_H
+#define ISPMAIL_DKIM_PUBCACHE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "dkim_record.h"
+
+struct dkim_pubcache;
+
+/* An empty cache of at most max keys (max > 0). */
+struct dkim_pubcache *dkim_pubcache_new(size_t max);
+void dkim_pubcache_free(struct dkim_pubcache **cp);
+/*
+ * The key of type that der (len bytes, p= decoded) is: a new reference
+ * (EVP_PKEY_free it), or NULL with *error_r (static) when it does not
+ * parse, is not of type, or is too short or long.
+ */
+EVP_PKEY *dkim_pubcache_get(struct dkim_pubcache *c,
+	enum dkim_keyrec_type type, const unsigned char *der, size_t len,
+	const char **error_r);
+/* How many keys the cache has parsed (misses) so far. */
+size_t dkim_pubcache_parses(const struct dkim_pubcache *c);
+
+#endif
