@@ -3,7 +3,7 @@ pkglibexec_PROGRAMS += smtp/smtp
 smtp_smtp_SOURCES = smtp/smtp.c smtp/smtp.h smtp/smtp_route.c \
 	smtp/smtp_connect.c smtp/smtp_session.c smtp/smtp_session.h \
 	smtp/smtp_transaction.c smtp/smtp_tls.c smtp/smtp_mta_sts.c \
-	smtp/smtp_dane.c
+	smtp/smtp_dane.c smtp/smtp_tlsrpt.c
 smtp_smtp_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 smtp_smtp_LDADD = $(LIBISPMAIL) $(CURL_LIBS)
 smtp_smtp_DEPENDENCIES = common/libispmail.a

@@ -387,6 +387,12 @@ sts_body(char *data, size_t size, size_t count, void *context)
  * the certificate checked against smtp_tls_ca_file or the system store
  * for the name mta-sts.DOMAIN.  A new buffer, or NULL (logged).
  */
+/*
+ * Why the policy of the last smtp_sts_lookup() could not be had: an RFC
+ * 8460 4.3.2.1 result-type, or NULL.
+ */
+static const char *sts_failure;
+
 static struct buf *
 sts_fetch(const char *domain, struct dns *dns)
 {
@@ -415,6 +421,7 @@ sts_fetch(const char *domain, struct dns *dns)
 		log_info("MTA-STS policy of %s: %s: %s", domain, host,
 		    ans != NULL && ans->error != NULL ? ans->error :
 		    "no resolver");
+		sts_failure = "sts-policy-fetch-error";
 		dns_answer_free(&ans);
 		free(host);
 		return NULL;
@@ -468,6 +475,9 @@ sts_fetch(const char *domain, struct dns *dns)
 		    curl_easy_strerror(rc)) : status != 200 ?
 		    "HTTP status not 200" : "not text/plain");
 		buf_free(&b);
+		sts_failure = rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE ? "sts-webpki-invalid" :
+		    "sts-policy-fetch-error";
 	}
 out:
 	if (curl != NULL)
@@ -491,6 +501,7 @@ sts_refresh(const char *domain, const char *id, struct dns *dns)
 	if (smtp_sts_policy_parse(buf_data(body), buf_len(body), &fresh,
 	    &error) < 0) {
 		log_info("MTA-STS policy of %s: %s", domain, error);
+		sts_failure = "sts-policy-invalid";
 	} else {
 		fresh->id = xstrdup(id);
 		fresh->fetched = (long long) time(NULL);
@@ -577,6 +588,12 @@ sts_refresh_background(const char *domain, const struct smtp_sts_policy *p)
 
 /* ---- discovery (RFC 8461 3.1, 5.1) -------------------------------------- */
 
+const char *
+smtp_sts_failure(void)
+{
+	return sts_failure;
+}
+
 struct smtp_sts_policy *
 smtp_sts_lookup(const char *domain)
 {
@@ -587,6 +604,7 @@ smtp_sts_lookup(const char *domain)
 	char *name, *id = NULL, *one;
 	size_t i, records = 0;
 
+	sts_failure = NULL;
 	if (!var_smtp_mta_sts || !sts_domain_ok(domain))
 		return NULL;
 	cached = sts_cache_load(domain);
@@ -619,8 +637,11 @@ smtp_sts_lookup(const char *domain)
 	fresh = sts_refresh(domain, id, dns);
 	free(id);
 	/* RFC 8461 5.1: a failed refresh keeps the unexpired policy. */
-	if (fresh == NULL)
+	if (fresh == NULL) {
+		if (cached != NULL)
+			sts_failure = NULL;
 		return cached;
+	}
 	smtp_sts_free(&cached);
 	return fresh;
 }
