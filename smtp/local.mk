@@ -23,4 +23,5 @@ EXTRA_DIST += tests/integration/test_smtp_remote.py \
 	tests/integration/smtpremoteutil.py \
 	tests/integration/test_smtp_dane.py \
 	tests/integration/dnssecutil.py \
-	tests/integration/test_smtp_mta_sts.py
+	tests/integration/test_smtp_mta_sts.py \
+	tests/integration/test_tlsrpt.py
