@@ -23,6 +23,7 @@
 #include "connect.h"
 #include "ctl_tlsrpt_int.h"
 #include "dns.h"
+#include "https_easy.h"
 #include "mail_params.h"
 #include "sasl.h"
 #include "stream.h"
@@ -354,42 +355,30 @@ tlsrpt_http_body(char *data, size_t size, size_t count, void *context)
 	return len;
 }
 
-/*
- * The host of an https URI resolved through our resolver, as a
- * CURLOPT_RESOLVE entry (the agent's MTA-STS fetch does the same).
- */
+/* The host of an https URI as a CURLOPT_RESOLVE list (dns.h). */
 static struct curl_slist *
 tlsrpt_resolve(struct dns *dns, const char *uri, char **error_r)
 {
 	const char *host = uri + 8;
-	size_t hlen = strcspn(host, ":/?#"), i;
-	struct dns_answer *ans = NULL;
+	size_t hlen = strcspn(host, ":/?#");
 	struct curl_slist *list;
 	unsigned long port = 443;
-	struct buf *entry;
-	char *name;
+	char *name, *entry;
 
 	if (host[hlen] == ':')
 		port = strtoul(host + hlen + 1, NULL, 10);
-	name = xasprintf("%.*s", (int) hlen, host);
-	if (hlen == 0 || host[0] == '[' || port == 0 || port > 65535 ||
-	    dns_addr_lookup(dns, name, (int) (var_tlsrpt_timeout * 1000),
-	    &ans) != DNS_FOUND) {
-		*error_r = xasprintf("%s: %s", name, ans != NULL &&
-		    ans->error != NULL ? ans->error : "cannot resolve");
-		dns_answer_free(&ans);
-		free(name);
+	if (hlen == 0 || host[0] == '[' || port == 0 || port > 65535) {
+		*error_r = xasprintf("not an https URI with a host name");
 		return NULL;
 	}
-	entry = buf_new(4096);
-	(void) buf_printf(entry, "%s:%lu:", name, port);
-	for (i = 0; i < ans->addr_count && i < 8; i++)
-		(void) buf_printf(entry, ans->addrs[i].family == AF_INET6 ?
-		    "%s[%s]" : "%s%s", i > 0 ? "," : "", ans->addrs[i].text);
-	list = curl_slist_append(NULL, buf_cstr(entry));
-	buf_free(&entry);
-	dns_answer_free(&ans);
+	name = xasprintf("%.*s", (int) hlen, host);
+	entry = dns_resolve_entry(dns, name, (unsigned int) port,
+	    (int) (var_tlsrpt_timeout * 1000), error_r);
 	free(name);
+	if (entry == NULL)
+		return NULL;
+	list = curl_slist_append(NULL, entry);
+	free(entry);
 	return list;
 }
 
@@ -409,34 +398,21 @@ tlsrpt_post(struct dns *dns, const char *uri, const struct buf *gz,
 		return -1;
 	headers = curl_slist_append(NULL,
 	    "Content-Type: application/tlsrpt+gzip");
-	curl = curl_easy_init();
-	if (curl == NULL || headers == NULL) {
+	curl = headers == NULL ? NULL : https_easy_new(uri, resolve,
+	    (long) (var_tlsrpt_timeout * 1000), "ispmail-tlsrpt", errbuf);
+	if (curl == NULL) {
 		*error_r = xasprintf("libcurl cannot start");
 		curl_slist_free_all(resolve);
 		curl_slist_free_all(headers);
 		return -1;
 	}
 	answer = buf_new(TLSRPT_HTTP_BODY_MAX + 1);
-	(void) curl_easy_setopt(curl, CURLOPT_URL, uri);
-	(void) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
 	(void) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	(void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-	(void) curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	(void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	(void) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-	    (long) (var_tlsrpt_timeout * 1000));
-	(void) curl_easy_setopt(curl, CURLOPT_USERAGENT, "ispmail-tlsrpt");
-	(void) curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	(void) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, buf_cstr(gz));
 	(void) curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
 	    (long) buf_len(gz));
 	(void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, tlsrpt_http_body);
 	(void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer);
-	(void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (*var_smtp_tls_ca_file != '\0')
-		(void) curl_easy_setopt(curl, CURLOPT_CAINFO,
-		    var_smtp_tls_ca_file);
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK)
 		(void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

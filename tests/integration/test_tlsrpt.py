@@ -7,16 +7,11 @@ an HTTPS POST to a server of the test CA.  One DNSSEC-signed zone
 (ldns-signzone) behind a validating unbound serves the MX, TLSA,
 _mta-sts and _smtp._tls records; remote MTAs are smtpremoteutil's."""
 
-import base64
 import email
 import gzip
-import hashlib
 import http.server
 import json
 import os
-import ssl
-import subprocess
-import threading
 
 import pytest
 
@@ -26,7 +21,6 @@ import mailutil
 import smtpremoteutil
 import tlsutil
 from smtpremoteutil import RemoteMTA
-from test_smtp_mta_sts import _sign
 
 ORIGIN = "rpt.test"
 HTTPS_HOST = "127.0.0.6"
@@ -41,20 +35,12 @@ SENDMAIL_SOCKET = harness.Service(
     maxproc=2, options={"smtpd_mode": "submission"})
 
 
-def _spki_sha256(cert):
-    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout",
-                          "-pubkey"], check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, check=True, capture_output=True).stdout
-    return hashlib.sha256(der).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def pki():
     """The MTA's certificate names mx.good.rpt.test only; the web server
     serves the MTA-STS policy and takes the HTTPS reports."""
     mta = tlsutil.make_certs(hostname="mx.good.rpt.test")
-    web = _sign(mta["dir"], "rpt-web", ["mta-sts.sts.rpt.test",
+    web = tlsutil.sign_cert(mta["dir"], "rpt-web", ["mta-sts.sts.rpt.test",
                                         "rua.rpt.test"])
     return {"ca": mta["ca"], "mta": mta, "web": web}
 
@@ -86,14 +72,10 @@ class _Web(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def web(pki):
-    port = harness.free_port(host=HTTPS_HOST)
-    httpd = http.server.ThreadingHTTPServer((HTTPS_HOST, port), _Web)
+    httpd = tlsutil.https_server(HTTPS_HOST,
+                                 harness.free_port(host=HTTPS_HOST), _Web,
+                                 pki["web"])
     httpd.posts = []
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki["web"]["cert"], pki["web"]["key"])
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
@@ -106,7 +88,7 @@ def port():
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory, pki, port, web):
-    spki = _spki_sha256(pki["mta"]["cert"])
+    spki = tlsutil.spki_sha256(pki["mta"]["cert"])
     rua_https = "https://rua.rpt.test:%d/v1/tlsrpt" % web.server_address[1]
     records = [
         # DANE, matching: a success, reported by HTTPS.
@@ -288,7 +270,7 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
         assert good["summary"] == {"total-successful-session-count": 1,
                                    "total-failure-session-count": 0}
         assert good["policy"]["policy-string"] == \
-            ["3 1 1 " + _spki_sha256(pki["mta"]["cert"]).upper()]
+            ["3 1 1 " + tlsutil.spki_sha256(pki["mta"]["cert"]).upper()]
 
         # A second run sends nothing again.
         r = inst.ctl("tlsrpt", "send", "--date", day, timeout=60)
