@@ -195,6 +195,30 @@ journal_record(struct tallies *t, struct attr_list *l, struct buf *rec,
 }
 
 /*
+ * The next line of f into line (with its '\n'), at most max bytes: 1 a
+ * line, 0 end of file, -1 a line longer than max (the rest of it is
+ * read and dropped, so the reader stays in step).
+ */
+static int
+journal_line(FILE *f, struct buf *line, size_t max)
+{
+	int c, toolong = 0;
+
+	buf_reset(line);
+	while ((c = getc(f)) != EOF) {
+		if (buf_len(line) < max)
+			(void) buf_append_char(line, (char) c);
+		else
+			toolong = 1;
+		if (c == '\n')
+			break;
+	}
+	if (toolong)
+		return -1;
+	return buf_len(line) > 0 ? 1 : 0;
+}
+
+/*
  * One journal file: records are lines up to an empty line.  A line
  * that starts a record (tlsrpt=) inside another ends the other as
  * damaged (a record cut short by a crash); so does the end of the file.
@@ -205,11 +229,9 @@ journal_read(struct tallies *t, const char *path)
 	struct attr_list *l = attr_list_new(TLSRPT_JOURNAL_ATTR_MAX,
 	    TLSRPT_JOURNAL_RECORD_MAX);
 	struct buf *rec = buf_new(TLSRPT_JOURNAL_RECORD_MAX);
+	struct buf *line = buf_new(TLSRPT_JOURNAL_RECORD_MAX + 1);
 	unsigned long long recno = 1;
-	char *line = NULL;
-	size_t size = 0;
-	ssize_t n;
-	int fd, toolong = 0;
+	int fd, rc, toolong = 0;
 	FILE *f;
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -220,15 +242,15 @@ journal_read(struct tallies *t, const char *path)
 			close(fd);
 		goto out;
 	}
-	while ((n = getline(&line, &size, f)) > 0) {
-		if (strcmp(line, "\n") == 0) {
+	while ((rc = journal_line(f, line, TLSRPT_JOURNAL_RECORD_MAX)) != 0) {
+		if (rc > 0 && strcmp(buf_cstr(line), "\n") == 0) {
 			if (toolong)
 				buf_reset(rec);
 			journal_record(t, l, rec, path, recno++);
 			toolong = 0;
 			continue;
 		}
-		if (strncmp(line, TLSRPT_JOURNAL_MAGIC "=",
+		if (rc > 0 && strncmp(buf_cstr(line), TLSRPT_JOURNAL_MAGIC "=",
 		    sizeof(TLSRPT_JOURNAL_MAGIC)) == 0 &&
 		    (buf_len(rec) > 0 || toolong)) {
 			if (!toolong)
@@ -238,7 +260,8 @@ journal_read(struct tallies *t, const char *path)
 			recno++;
 			toolong = 0;
 		}
-		if (!toolong && buf_append(rec, line, (size_t) n) < 0) {
+		if (!toolong && (rc < 0 || buf_append(rec, buf_cstr(line),
+		    buf_len(line)) < 0)) {
 			journal_damaged(t, path, recno, "too large");
 			toolong = 1;
 		}
@@ -247,7 +270,7 @@ journal_read(struct tallies *t, const char *path)
 		journal_damaged(t, path, recno, "truncated, no end");
 	fclose(f);
 out:
-	free(line);
+	buf_free(&line);
 	buf_free(&rec);
 	attr_list_free(&l);
 }

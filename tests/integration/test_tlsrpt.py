@@ -40,14 +40,17 @@ def pki():
     """The MTA's certificate names mx.good.rpt.test only; the web server
     serves the MTA-STS policy and takes the HTTPS reports."""
     mta = tlsutil.make_certs(hostname="mx.good.rpt.test")
-    web = tlsutil.sign_cert(mta["dir"], "rpt-web", ["mta-sts.sts.rpt.test",
-                                        "rua.rpt.test"])
+    web = tlsutil.sign_cert(mta["dir"], "rpt-web",
+                            ["mta-sts.sts.rpt.test",
+                             "mta-sts.stsfail.rpt.test", "rua.rpt.test"])
     return {"ca": mta["ca"], "mta": mta, "web": web}
 
 
 class _Web(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path != "/.well-known/mta-sts.txt":
+        host = (self.headers.get("Host") or "").split(":")[0]
+        if self.path != "/.well-known/mta-sts.txt" or \
+                host == "mta-sts.stsfail.rpt.test":
             self.send_error(404)
             return
         body = STS_POLICY.encode()
@@ -108,6 +111,12 @@ def zone(tmp_path_factory, pki, port, web):
         "mta-sts.sts IN A %s" % HTTPS_HOST,
         '_smtp._tls.sts IN TXT "v=TLSRPTv1;rua=mailto:%s,%s"'
         % (RUA_MAILBOX, rua_https),
+        # A published MTA-STS policy that cannot be fetched (404).
+        "stsfail IN MX 10 mx.stsfail",
+        "mx.stsfail IN A 127.0.0.2",
+        '_mta-sts.stsfail IN TXT "v=STSv1; id=20261202T1;"',
+        "mta-sts.stsfail IN A %s" % HTTPS_HOST,
+        '_smtp._tls.stsfail IN TXT "v=TLSRPTv1; rua=%s"' % rua_https,
         # DANE, matching, but no TLSRPT record: no report.
         "quiet IN MX 10 mx.quiet",
         "mx.quiet IN A 127.0.0.2",
@@ -181,6 +190,10 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
         inst.wait_for_log(r"%s: to=<u@good.rpt.test>, .*"
                           r"tls=dane-ee/verified, status=sent" % ok,
                           timeout=20)
+        fail = smtpremoteutil.submit(inst, ["u@stsfail.rpt.test"],
+                                     "Subject: f\r\n\r\nf\r\n")
+        inst.wait_for_log(r"%s: to=<u@stsfail.rpt.test>, .*status=sent"
+                          % fail, timeout=20)
         quiet = smtpremoteutil.submit(inst, ["u@quiet.rpt.test"],
                                       "Subject: q\r\n\r\nq\r\n")
         inst.wait_for_log(r"%s: to=<u@quiet.rpt.test>, .*status=sent"
@@ -198,7 +211,7 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
                           what="hold " + qid)
         inst.wait_for(lambda: mailutil.queue_empty(inst), timeout=20,
                       what="an empty queue")
-        assert len(mta.messages) == 2
+        assert len(mta.messages) == 3
 
         days = journal(inst)
         [(day, records)] = days.items()
@@ -256,7 +269,7 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
         assert {d["result-type"] for d in sts["failure-details"]} == \
             {"certificate-host-mismatch"}
 
-        # By HTTPS: good (its only rua) and sts (its second).
+        # By HTTPS: good, stsfail (their only rua) and sts (its second).
         posted = {}
         for path, ctype, body in web.posts:
             assert path == "/v1/tlsrpt"
@@ -264,7 +277,8 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
             report = json.loads(gzip.decompress(body))
             posted[report["policies"][0]["policy"]["policy-domain"]] = \
                 report
-        assert sorted(posted) == ["good.rpt.test", "sts.rpt.test"]
+        assert sorted(posted) == ["good.rpt.test", "sts.rpt.test",
+                                  "stsfail.rpt.test"]
         good = check_report(posted["good.rpt.test"], "good.rpt.test", day,
                             records)
         assert good["summary"] == {"total-successful-session-count": 1,
@@ -272,19 +286,26 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
         assert good["policy"]["policy-string"] == \
             ["3 1 1 " + tlsutil.spki_sha256(pki["mta"]["cert"]).upper()]
 
+        fetch = check_report(posted["stsfail.rpt.test"], "stsfail.rpt.test",
+                             day, records)
+        assert fetch["policy"]["policy-type"] == "sts"
+        assert fetch["failure-details"] == [
+            {"result-type": "sts-policy-fetch-error",
+             "failed-session-count": 1}]
+
         # A second run sends nothing again.
         r = inst.ctl("tlsrpt", "send", "--date", day, timeout=60)
         assert r.returncode == 0, r.stderr
-        assert len(web.posts) == 2
+        assert len(web.posts) == 3
         smtpremoteutil.assert_no_sanitizer_reports(inst)
     finally:
         mta.stop()
 
 
 def test_damaged_journal_is_skipped(make_instance, pki, port, zone, web):
-    """A truncated record, a record cut short by the next one and bytes
-    that are no record are skipped and named on stderr; the good
-    records are still counted."""
+    """A truncated record, a record cut short by the next one, a line
+    too long and bytes that are no record are skipped and named on
+    stderr; the good records are still counted."""
     inst = smtpremoteutil.start_outbound(make_instance, zone.address, port, {
         "smtp_dnssec_resolvers": zone.address,
         "tlsrpt_organization_name": "Example ISP",
@@ -303,6 +324,7 @@ def test_damaged_journal_is_skipped(make_instance, pki, port, zone, web):
         f.write("\n" + good % "success")
         f.write("\x00\x01binary junk\n\n")
         f.write("tlsrpt=1\ndomain=x%0Ay\npolicy_type=sts\nresult=a\n\n")
+        f.write("tlsrpt=1\ndetail=" + "x" * 40000 + "\n\n")  # too long
         f.write(good % "tlsa-invalid")
         f.write("tlsrpt=1\ntime=1768435200\ndomain=dane.rpt.t")  # at EOF
     r = inst.ctl("tlsrpt", "show", "--date", day)
@@ -314,5 +336,6 @@ def test_damaged_journal_is_skipped(make_instance, pki, port, zone, web):
     assert "cut short by the next record" in r.stderr
     assert "truncated, no end" in r.stderr
     assert "not printable text" in r.stderr
-    assert "4 damaged records skipped" in r.stderr
+    assert "too large" in r.stderr
+    assert "5 damaged records skipped" in r.stderr
     smtpremoteutil.assert_no_sanitizer_reports(inst)
