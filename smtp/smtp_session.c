@@ -339,14 +339,12 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 		return 0;
 	}
 	if (!(c->caps & CAP_STARTTLS)) {
+		smtp_tlsrpt_note(plan, t, c->source, "starttls-not-supported",
+		    "STARTTLS not offered");
 		if (level == SMTP_TLS_MAY) {
-			smtp_tlsrpt_note(plan, t, c->source,
-			    "starttls-not-supported", "STARTTLS not offered");
 			smtp_tls_label(c, plan, "plain");
 			return 0;
 		}
-		smtp_tlsrpt_note(plan, t, c->source, "starttls-not-supported",
-		    "STARTTLS not offered");
 		smtp_failure_set(f, "451", "4.7.4", 0, xasprintf("TLS is "
 		    "required, but host %s did not offer STARTTLS%s%s%s",
 		    c->peer, strcmp(plan->source, "policy") == 0 ? "" : " (",
