@@ -86,7 +86,7 @@ def web(pki):
 
 @pytest.fixture(scope="module")
 def port():
-    return smtpremoteutil.free_port_on(["127.0.0.2"])
+    return smtpremoteutil.free_port_on(["127.0.0.2", "127.0.0.3"])
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,11 @@ def zone(tmp_path_factory, pki, port, web):
         '_mta-sts.stsfail IN TXT "v=STSv1; id=20261202T1;"',
         "mta-sts.stsfail IN A %s" % HTTPS_HOST,
         '_smtp._tls.stsfail IN TXT "v=TLSRPTv1; rua=%s"' % rua_https,
+        # DANE, but the MX offers no STARTTLS.
+        "plain IN MX 10 mx.plain",
+        "mx.plain IN A 127.0.0.3",
+        "_%d._tcp.mx.plain IN TLSA 3 1 1 %s" % (port, spki),
+        '_smtp._tls.plain IN TXT "v=TLSRPTv1; rua=%s"' % rua_https,
         # DANE, matching, but no TLSRPT record: no report.
         "quiet IN MX 10 mx.quiet",
         "mx.quiet IN A 127.0.0.2",
@@ -173,6 +178,7 @@ def check_report(report, domain, day, records):
 def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
     mta = RemoteMTA("127.0.0.2", port, name="mx.good.rpt.test",
                     certs=pki["mta"]).start()
+    plain = RemoteMTA("127.0.0.3", port, name="mx.plain.rpt.test").start()
     try:
         inst = smtpremoteutil.start_outbound(make_instance, zone.address,
                                              port, {
@@ -200,10 +206,10 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
                           % quiet, timeout=20)
         bad = [smtpremoteutil.submit(inst, ["u@%s.rpt.test" % d],
                                      "Subject: %s\r\n\r\nx\r\n" % d)
-               for d in ("dane", "sts")]
-        for qid, d in zip(bad, ("dane", "sts")):
+               for d in ("dane", "sts", "plain")]
+        for qid, d in zip(bad, ("dane", "sts", "plain")):
             inst.wait_for_log(r"%s: to=<u@%s.rpt.test>, .*status=deferred "
-                              r"\(451 4.7.5" % (qid, d), timeout=20)
+                              r"\(451 4.7.[45]" % (qid, d), timeout=20)
         # No more attempts: the counts below stay as they are.
         for qid in bad:
             inst.wait_for(lambda: inst.ctl("queue", "hold", qid)
@@ -269,7 +275,7 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
         assert {d["result-type"] for d in sts["failure-details"]} == \
             {"certificate-host-mismatch"}
 
-        # By HTTPS: good, stsfail (their only rua) and sts (its second).
+        # By HTTPS: good, plain, stsfail (their only rua), sts (its second).
         posted = {}
         for path, ctype, body in web.posts:
             assert path == "/v1/tlsrpt"
@@ -277,8 +283,8 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
             report = json.loads(gzip.decompress(body))
             posted[report["policies"][0]["policy"]["policy-domain"]] = \
                 report
-        assert sorted(posted) == ["good.rpt.test", "sts.rpt.test",
-                                  "stsfail.rpt.test"]
+        assert sorted(posted) == ["good.rpt.test", "plain.rpt.test",
+                                  "sts.rpt.test", "stsfail.rpt.test"]
         good = check_report(posted["good.rpt.test"], "good.rpt.test", day,
                             records)
         assert good["summary"] == {"total-successful-session-count": 1,
@@ -293,13 +299,20 @@ def test_reports_by_mail_and_https(make_instance, pki, port, zone, web):
             {"result-type": "sts-policy-fetch-error",
              "failed-session-count": 1}]
 
+        starttls = check_report(posted["plain.rpt.test"], "plain.rpt.test",
+                                day, records)
+        assert {d["result-type"] for d in starttls["failure-details"]} == \
+            {"starttls-not-supported"}
+        assert plain.messages == []
+
         # A second run sends nothing again.
         r = inst.ctl("tlsrpt", "send", "--date", day, timeout=60)
         assert r.returncode == 0, r.stderr
-        assert len(web.posts) == 3
+        assert len(web.posts) == 4
         smtpremoteutil.assert_no_sanitizer_reports(inst)
     finally:
         mta.stop()
+        plain.stop()
 
 
 def test_damaged_journal_is_skipped(make_instance, pki, port, zone, web):
