@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,10 +520,15 @@ sent_add(struct tlsrpt_run *run, const char *domain)
 {
 	char *path = xasprintf("%s/sent.%s", run->dir, run->day);
 	char *line = xasprintf("%s\n", domain);
+	struct passwd *pw;
 	int fd;
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC | O_NONBLOCK, 0600);
+	/* Run by root, the file still belongs to the timer's user. */
+	if (fd >= 0 && geteuid() == 0 &&
+	    (pw = getpwnam(var_mail_owner)) != NULL)
+		(void) fchown(fd, pw->pw_uid, pw->pw_gid);
 	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t) strlen(line))
 		log_warn("%s: %s (a rerun sends %s's report again)", path,
 		    strerror(errno), domain);
