@@ -159,6 +159,10 @@ make_queue_dirs(void)
 	path = xasprintf("%s/mta-sts", queue_dir);
 	make_dir(path, 0700, 1);
 	free(path);
+	/* Its TLS-RPT journal (ispmail-tlsrpt(5)), mail_owner's. */
+	path = xasprintf("%s/tlsrpt", queue_dir);
+	make_dir(path, 0700, 1);
+	free(path);
 }
 
 static void

@@ -199,6 +199,13 @@ struct smtp_sts_policy {
  */
 struct smtp_sts_policy *smtp_sts_lookup(const char *domain);
 void smtp_sts_free(struct smtp_sts_policy **pp);
+/*
+ * After smtp_sts_lookup() returned NULL: the RFC 8460 result-type when
+ * the domain publishes a policy that could not be had
+ * ("sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"),
+ * else NULL.
+ */
+const char *smtp_sts_failure(void);
 const char *smtp_sts_mode_name(enum smtp_sts_mode mode);
 /* Parse a policy body (RFC 8461 3.2).  0 ok; -1 with *error_r static. */
 int smtp_sts_policy_parse(const char *text, size_t len,
@@ -223,6 +230,11 @@ struct smtp_tls_plan {
 	enum smtp_sts_mode sts_mode;	/* source "mta-sts": its mode */
 	const char *tlsa_base;		/* dane: the TLSA base domain (the
 					   target's host or expanded) */
+	/* For TLS reports (smtp_tlsrpt.c): */
+	const char *domain;		/* the policy domain */
+	const struct smtp_sts_policy *sts;	/* the domain's, or NULL */
+	const char *rpt_failure;	/* -1 from plan_make: the RFC 8460
+					   result-type, or NULL */
 };
 
 /*
@@ -242,6 +254,25 @@ int smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 	const struct smtp_sts_policy *sts, enum smtp_tls_level configured,
 	struct smtp_tls_plan *plan, char **why_r);
 void smtp_tls_plan_free(struct smtp_tls_plan *plan);
+
+/* ---- smtp_tlsrpt.c: TLS reporting (RFC 8460) ---------------------------- */
+
+/*
+ * Journal one TLS session attempt with t under plan (smtp_tlsrpt_enable):
+ * result NULL for success, else an RFC 8460 result-type; detail the
+ * additional-information or NULL; sending_ip our address or NULL.  A
+ * plan of the configured policy ("policy") is journalled only when it
+ * failed for dane-only (no-policy-found).  Never fails the delivery: a
+ * journal that cannot be written is logged.
+ */
+void smtp_tlsrpt_note(const struct smtp_tls_plan *plan,
+	const struct smtp_target *t, const char *sending_ip,
+	const char *result, const char *detail);
+/* A policy domain's MTA-STS policy that could not be had (result). */
+void smtp_tlsrpt_note_sts_failure(const char *domain, const char *result);
+/* The result-type of a verification failure (enum tls_verify_failure). */
+const char *smtp_tlsrpt_verify_result(const struct smtp_tls_plan *plan,
+	int failure);
 
 /* ---- smtp_session.c: the protocol client -------------------------------- */
 

@@ -71,6 +71,9 @@ smtp_dane_plan(const struct smtp_target *t, struct smtp_tls_plan *plan,
 			*why_r = xasprintf("TLSA lookup for %s failed: %s",
 			    base, ans->error != NULL ? ans->error
 			    : "tempfail");
+			/* RFC 8460 4.3.2.2: no valid records came back. */
+			plan->source = "dane";
+			plan->rpt_failure = "dnssec-invalid";
 			dns_answer_free(&ans);
 			return -1;
 		}
@@ -133,6 +136,8 @@ smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 	plan->level = configured;
 	plan->source = "policy";
 	*why_r = NULL;
+	plan->domain = domain;
+	plan->sts = sts;
 	rc = smtp_dane_plan(t, plan, why_r);
 	if (configured == SMTP_TLS_DANE_ONLY && rc >= 0 && !plan->dane) {
 		/*
@@ -144,6 +149,7 @@ smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 		    *var_smtp_dnssec_resolvers == '\0'
 		    ? ": smtp_dnssec_resolvers is empty" : !t->secure
 		    ? ": its MX or address records did not validate" : "");
+		plan->rpt_failure = "dane-required";
 		return -1;
 	}
 	if (rc != 0)
@@ -156,6 +162,9 @@ smtp_tls_plan_make(const struct smtp_target *t, const char *domain,
 			*why_r = xasprintf("MX host %s does not match the "
 			    "MTA-STS policy of %s (mode enforce)", t->host,
 			    domain);
+			plan->source = "mta-sts";
+			plan->sts_mode = SMTP_STS_ENFORCE;
+			plan->rpt_failure = "validation-failure";
 			return -1;
 		}
 		plan->source = "mta-sts";

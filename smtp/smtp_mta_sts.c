@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "dns.h"
 #include "fileio.h"
+#include "https_easy.h"
 #include "log.h"
 #include "mail_params.h"
 #include "smtp.h"
@@ -387,20 +388,24 @@ sts_body(char *data, size_t size, size_t count, void *context)
  * the certificate checked against smtp_tls_ca_file or the system store
  * for the name mta-sts.DOMAIN.  A new buffer, or NULL (logged).
  */
+/*
+ * Why the policy of the last smtp_sts_lookup() could not be had: an RFC
+ * 8460 4.3.2.1 result-type, or NULL.
+ */
+static const char *sts_failure;
+
 static struct buf *
 sts_fetch(const char *domain, struct dns *dns)
 {
 	static int curl_ready;
 	struct curl_slist *resolve = NULL;
-	struct dns_answer *ans = NULL;
-	struct buf *b = NULL, *entry;
-	char *host = xasprintf("mta-sts.%s", domain), *url;
-	char errbuf[CURL_ERROR_SIZE] = "";
+	struct buf *b = NULL;
+	char *host = xasprintf("mta-sts.%s", domain), *url, *line;
+	char errbuf[CURL_ERROR_SIZE] = "", *error = NULL;
 	const char *ctype = NULL;
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
-	size_t i;
 
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -410,51 +415,32 @@ sts_fetch(const char *domain, struct dns *dns)
 		}
 		curl_ready = 1;
 	}
-	if (dns == NULL || dns_addr_lookup(dns, host,
-	    (int) (var_smtp_mta_sts_timeout * 1000), &ans) != DNS_FOUND) {
-		log_info("MTA-STS policy of %s: %s: %s", domain, host,
-		    ans != NULL && ans->error != NULL ? ans->error :
-		    "no resolver");
-		dns_answer_free(&ans);
+	line = dns_resolve_entry(dns, host, (unsigned int) var_smtp_mta_sts_port,
+	    (int) (var_smtp_mta_sts_timeout * 1000), &error);
+	if (line == NULL) {
+		log_info("MTA-STS policy of %s: %s", domain, error);
+		sts_failure = "sts-policy-fetch-error";
+		free(error);
 		free(host);
 		return NULL;
 	}
-	entry = buf_new(4096);
-	(void) buf_printf(entry, "%s:%lld:", host, var_smtp_mta_sts_port);
-	for (i = 0; i < ans->addr_count && i < 8; i++)
-		(void) buf_printf(entry, ans->addrs[i].family == AF_INET6 ?
-		    "%s[%s]" : "%s%s", i > 0 ? "," : "", ans->addrs[i].text);
-	dns_answer_free(&ans);
-	resolve = curl_slist_append(NULL, buf_cstr(entry));
-	buf_free(&entry);
+	resolve = curl_slist_append(NULL, line);
+	free(line);
 	url = var_smtp_mta_sts_port == 443 ?
 	    xasprintf("https://%s/.well-known/mta-sts.txt", host) :
 	    xasprintf("https://%s:%lld/.well-known/mta-sts.txt", host,
 	    var_smtp_mta_sts_port);
-	curl = curl_easy_init();
-	if (curl == NULL || resolve == NULL) {
+	curl = resolve == NULL ? NULL : https_easy_new(url, resolve,
+	    (long) (var_smtp_mta_sts_timeout * 1000), "ispmail-smtp", errbuf);
+	if (curl == NULL) {
 		log_error("MTA-STS: libcurl: out of memory");
 		goto out;
 	}
 	b = buf_new(STS_POLICY_MAX);
-	(void) curl_easy_setopt(curl, CURLOPT_URL, url);
-	(void) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
-	(void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-	(void) curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	(void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	(void) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-	    (long) (var_smtp_mta_sts_timeout * 1000));
 	(void) curl_easy_setopt(curl, CURLOPT_MAXFILESIZE,
 	    (long) STS_POLICY_MAX);
-	(void) curl_easy_setopt(curl, CURLOPT_USERAGENT, "ispmail-smtp");
-	(void) curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	(void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sts_body);
 	(void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	(void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (*var_smtp_tls_ca_file != '\0')
-		(void) curl_easy_setopt(curl, CURLOPT_CAINFO,
-		    var_smtp_tls_ca_file);
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK) {
 		(void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -468,6 +454,9 @@ sts_fetch(const char *domain, struct dns *dns)
 		    curl_easy_strerror(rc)) : status != 200 ?
 		    "HTTP status not 200" : "not text/plain");
 		buf_free(&b);
+		sts_failure = rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE ? "sts-webpki-invalid" :
+		    "sts-policy-fetch-error";
 	}
 out:
 	if (curl != NULL)
@@ -491,6 +480,7 @@ sts_refresh(const char *domain, const char *id, struct dns *dns)
 	if (smtp_sts_policy_parse(buf_data(body), buf_len(body), &fresh,
 	    &error) < 0) {
 		log_info("MTA-STS policy of %s: %s", domain, error);
+		sts_failure = "sts-policy-invalid";
 	} else {
 		fresh->id = xstrdup(id);
 		fresh->fetched = (long long) time(NULL);
@@ -577,6 +567,12 @@ sts_refresh_background(const char *domain, const struct smtp_sts_policy *p)
 
 /* ---- discovery (RFC 8461 3.1, 5.1) -------------------------------------- */
 
+const char *
+smtp_sts_failure(void)
+{
+	return sts_failure;
+}
+
 struct smtp_sts_policy *
 smtp_sts_lookup(const char *domain)
 {
@@ -587,6 +583,7 @@ smtp_sts_lookup(const char *domain)
 	char *name, *id = NULL, *one;
 	size_t i, records = 0;
 
+	sts_failure = NULL;
 	if (!var_smtp_mta_sts || !sts_domain_ok(domain))
 		return NULL;
 	cached = sts_cache_load(domain);
@@ -619,8 +616,11 @@ smtp_sts_lookup(const char *domain)
 	fresh = sts_refresh(domain, id, dns);
 	free(id);
 	/* RFC 8461 5.1: a failed refresh keeps the unexpired policy. */
-	if (fresh == NULL)
+	if (fresh == NULL) {
+		if (cached != NULL)
+			sts_failure = NULL;
 		return cached;
+	}
 	smtp_sts_free(&cached);
 	return fresh;
 }

@@ -296,6 +296,26 @@ smtp_plan_context(const struct smtp_tls_plan *plan, char **error_r)
 }
 
 /*
+ * TLS-RPT: a session that completed its handshake.  MTA-STS testing
+ * delivers despite a failure the report still names (RFC 8460 4.3).
+ */
+static void
+smtp_tlsrpt_note_session(const struct smtp_conn *c,
+	const struct smtp_target *t, const struct smtp_tls_plan *plan,
+	const char *verror)
+{
+	if (plan->sts_mode == SMTP_STS_TESTING && plan->sts != NULL &&
+	    !smtp_sts_mx_match(plan->sts, t->host))
+		smtp_tlsrpt_note(plan, t, c->source, "validation-failure",
+		    "MX host not listed in the policy");
+	else if (plan->sts_mode == SMTP_STS_TESTING && verror != NULL)
+		smtp_tlsrpt_note(plan, t, c->source, smtp_tlsrpt_verify_result(
+		    plan, (int) tls_conn_verify_failure(c->tls)), verror);
+	else
+		smtp_tlsrpt_note(plan, t, c->source, NULL, NULL);
+}
+
+/*
  * STARTTLS per the plan, then EHLO again (RFC 3207 4.2).  0 ok (TLS or
  * not, as the level allows); -1 unusable host (*f); -2 the handshake
  * failed at level may: the caller retries the host in plain text; -3 it
@@ -319,6 +339,8 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 		return 0;
 	}
 	if (!(c->caps & CAP_STARTTLS)) {
+		smtp_tlsrpt_note(plan, t, c->source, "starttls-not-supported",
+		    "STARTTLS not offered");
 		if (level == SMTP_TLS_MAY) {
 			smtp_tls_label(c, plan, "plain");
 			return 0;
@@ -346,6 +368,8 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 		return -1;
 	}
 	if (r->code[0] != '2') {
+		smtp_tlsrpt_note(plan, t, c->source, "starttls-not-supported",
+		    "STARTTLS refused");
 		if (level == SMTP_TLS_MAY) {
 			smtp_tls_label(c, plan, "plain");
 			return 0;	/* still in plain text, in step */
@@ -359,6 +383,8 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 	    plan->rr_count, &usage, &c->tls, &error) :
 	    tls_start(ctx, c->s, t->host, &c->tls, &error);
 	if (rc < 0) {
+		smtp_tlsrpt_note(plan, t, c->source, smtp_tlsrpt_verify_result(
+		    plan, (int) tls_last_verify_failure()), error);
 		log_info("TLS with %s failed (level %s%s%s): %s", c->peer,
 		    smtp_tls_level_name(level), plan->dane ? ", DANE" : "",
 		    plan->sts_mode == SMTP_STS_ENFORCE ? ", MTA-STS" : "",
@@ -376,6 +402,7 @@ smtp_starttls(struct smtp_conn *c, const struct smtp_target *t,
 			log_info("MTA-STS testing: %s would fail: %s; "
 			    "delivering anyway", c->peer, verror);
 	}
+	smtp_tlsrpt_note_session(c, t, plan, verror);
 	log_info("TLS with %s: %s %s %d bits, %s (level %s%s%s)", c->peer,
 	    tls_conn_version(c->tls), tls_conn_cipher(c->tls),
 	    tls_conn_bits(c->tls), level == SMTP_TLS_VERIFY ||
@@ -508,10 +535,16 @@ smtp_open_smtp(struct smtp_job *job, struct smtp_reply *r)
 	level = smtp_tls_policy_level(route->domain);
 	/* RFC 8461 applies to MX routing, not to a literal next hop. */
 	sts = route->mx_routed ? smtp_sts_lookup(route->domain) : NULL;
+	if (sts == NULL && route->mx_routed && smtp_sts_failure() != NULL)
+		smtp_tlsrpt_note_sts_failure(route->domain,
+		    smtp_sts_failure());
 	for (i = 0; i < route->count && rc < 0; i++) {
 		if (smtp_tls_plan_make(&route->targets[i], route->domain, sts,
 		    level, &plan, &why) < 0) {
 			log_info("%s: %s", job->nexthop, why);
+			if (plan.rpt_failure != NULL)
+				smtp_tlsrpt_note(&plan, &route->targets[i],
+				    NULL, plan.rpt_failure, why);
 			smtp_failure_set(&f, "451", "4.7.5", 0, why);
 			smtp_tls_plan_free(&plan);
 			continue;

@@ -62,6 +62,9 @@ int ctl_fail(const char *what, char *error);
 /* ispmailctl dkim keygen|rotate|show|migrate: DKIM signing keys. */
 int ctl_dkim(int argc, char **argv);
 
+/* ispmailctl tlsrpt send|show: TLS reports (RFC 8460; ctl_tlsrpt.c). */
+int ctl_tlsrpt(int argc, char **argv);
+
 /* ispmailctl queue list|show ...: the mail queue. */
 int ctl_queue(int argc, char **argv);
 /* Release message id from hold/ (through qmgr when it runs): 0, 1. */

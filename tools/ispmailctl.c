@@ -41,6 +41,7 @@ static const struct ctl_command {
 	{ "auth", ctl_auth, "auth ADDRESS" },
 	{ "route", ctl_route, "route ADDRESS ..." },
 	{ "dkim", ctl_dkim, "dkim keygen|rotate|show|migrate DOMAIN ..." },
+	{ "tlsrpt", ctl_tlsrpt, "tlsrpt send|show [--date YYYY-MM-DD] ..." },
 	{ "queue", ctl_queue, "queue list|show|hold|release|delete|flush|requeue ..." },
 	{ "quarantine", ctl_quarantine, "quarantine list|show|release|delete ..." },
 	{ "archive", ctl_archive, "archive verify|search|export|seal|expire ..." },

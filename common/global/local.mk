@@ -12,7 +12,8 @@ common_libispmail_a_SOURCES += \
 	common/global/qfile.c common/global/qfile.h \
 	common/global/qfile_read.c common/global/qfile_update.c \
 	common/global/anvil_client.c common/global/anvil_client.h \
-	common/global/mailbox_state.c common/global/mailbox_state.h
+	common/global/mailbox_state.c common/global/mailbox_state.h \
+	common/global/tlsrpt_journal.c common/global/tlsrpt_journal.h
 common_libispmail_a_SOURCES += \
 	common/global/auth_client.c common/global/auth_client.h
 check_PROGRAMS += tests/unit/check_auth_client

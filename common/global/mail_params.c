@@ -201,6 +201,13 @@ char *var_smtp_dnssec_resolvers;
 int var_smtp_mta_sts;
 long long var_smtp_mta_sts_timeout;
 long long var_smtp_mta_sts_port;
+int var_smtp_tlsrpt_enable;
+long long var_smtp_tlsrpt_journal_size_limit;
+char *var_tlsrpt_organization_name;
+char *var_tlsrpt_contact_info;
+char *var_tlsrpt_sender_address;
+long long var_tlsrpt_journal_lifetime;
+long long var_tlsrpt_timeout;
 
 /* lmtpd variables (lmtpd(8)). */
 long long var_lmtp_timeout;

@@ -218,6 +218,13 @@ extern char *var_smtp_dnssec_resolvers;
 extern int var_smtp_mta_sts;
 extern long long var_smtp_mta_sts_timeout;
 extern long long var_smtp_mta_sts_port;
+extern int var_smtp_tlsrpt_enable;
+extern long long var_smtp_tlsrpt_journal_size_limit;
+extern char *var_tlsrpt_organization_name;
+extern char *var_tlsrpt_contact_info;
+extern char *var_tlsrpt_sender_address;
+extern long long var_tlsrpt_journal_lifetime;
+extern long long var_tlsrpt_timeout;
 
 /* lmtpd (lmtpd(8)). */
 extern long long var_lmtp_timeout;

@@ -649,6 +649,33 @@ dns_txt_lookup(struct dns *dns, const char *name, int timeout_ms,
 	return lookup_one(dns, DNS_TYPE_TXT, name, timeout_ms, answer_r);
 }
 
+char *
+dns_resolve_entry(struct dns *dns, const char *host, unsigned int port,
+	int timeout_ms, char **error_r)
+{
+	struct dns_answer *ans = NULL;
+	struct buf *entry;
+	char *text;
+	size_t i;
+
+	if (dns == NULL || dns_addr_lookup(dns, host, timeout_ms, &ans) !=
+	    DNS_FOUND) {
+		*error_r = xasprintf("%s: %s", host, ans != NULL &&
+		    ans->error != NULL ? ans->error : "no resolver");
+		dns_answer_free(&ans);
+		return NULL;
+	}
+	entry = buf_new(4096);
+	(void) buf_printf(entry, "%s:%u:", host, port);
+	for (i = 0; i < ans->addr_count && i < 8; i++)
+		(void) buf_printf(entry, ans->addrs[i].family == AF_INET6 ?
+		    "%s[%s]" : "%s%s", i > 0 ? "," : "", ans->addrs[i].text);
+	dns_answer_free(&ans);
+	text = buf_strdup(entry);
+	buf_free(&entry);
+	return text;
+}
+
 enum dns_status
 dns_ptr_lookup(struct dns *dns, const char *address, int timeout_ms,
 	struct dns_answer **answer_r)

@@ -229,6 +229,14 @@ enum dns_status dns_addr_lookup(struct dns *dns, const char *host,
 /* PTR of an address given as text ("192.0.2.1", "2001:db8::1"). */
 enum dns_status dns_ptr_lookup(struct dns *dns, const char *address,
 	int timeout_ms, struct dns_answer **answer_r);
+/*
+ * host's addresses (at most 8) as one "host:port:addr,[v6addr]" entry,
+ * libcurl's CURLOPT_RESOLVE form, so that an HTTPS client connects
+ * where this resolver says.  A new string, or NULL with *error_r
+ * (caller frees) when the lookup failed or dns is NULL.
+ */
+char *dns_resolve_entry(struct dns *dns, const char *host, unsigned int port,
+	int timeout_ms, char **error_r);
 /* TXT of name; strings holds one joined string per record. */
 enum dns_status dns_txt_lookup(struct dns *dns, const char *name,
 	int timeout_ms, struct dns_answer **answer_r);

@@ -261,12 +261,47 @@ static const struct stream_transport tls_transport = {
 	tls_pending,
 };
 
+static enum tls_verify_failure tls_verify_failed;
+
+/* The kind of an X509_V_ERR_* result, for tls_last_verify_failure(). */
+static enum tls_verify_failure
+tls_verify_kind(long result)
+{
+	switch (result) {
+	case X509_V_OK:
+		return TLS_VERIFY_NONE;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return TLS_VERIFY_HOST_MISMATCH;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_VERIFY_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return TLS_VERIFY_UNTRUSTED;
+	case X509_V_ERR_DANE_NO_MATCH:
+		return TLS_VERIFY_DANE_NO_MATCH;
+	}
+	return TLS_VERIFY_OTHER;
+}
+
+enum tls_verify_failure
+tls_last_verify_failure(void)
+{
+	return tls_verify_failed;
+}
+
 struct tls_conn *
 tls_handshake_begin(struct tls_server *t, struct stream *s,
 	const char *server_name, char **error_r)
 {
 	struct tls_conn *c;
 
+	tls_verify_failed = TLS_VERIFY_NONE;
 	/* RFC 3207 section 4.2: nothing sent before TLS counts after it. */
 	stream_purge_input(s);
 	if (stream_flush(s) != STREAM_OK) {
@@ -317,6 +352,9 @@ tls_handshake_step(struct tls_conn *c, char **error_r)
 		return TLS_HANDSHAKE_WANT_READ;
 	if (err == SSL_ERROR_WANT_WRITE)
 		return TLS_HANDSHAKE_WANT_WRITE;
+	if (c->client)
+		tls_verify_failed = tls_verify_kind(
+		    SSL_get_verify_result(c->ssl));
 	*error_r = err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ?
 	    xasprintf("TLS handshake: connection closed") :
 	    tls_error_text("TLS handshake");
@@ -430,6 +468,8 @@ tls_start_dane(struct tls_server *t, struct stream *s,
 		return -1;
 	}
 	verify = SSL_get_verify_result((*conn_r)->ssl);
+	tls_verify_failed = verify != X509_V_OK ? tls_verify_kind(verify) :
+	    TLS_VERIFY_NONE;
 	if (verify != X509_V_OK ||
 	    SSL_get0_dane_tlsa((*conn_r)->ssl, &usage, NULL, NULL, NULL,
 	    NULL) < 0) {
@@ -509,6 +549,14 @@ tls_conn_verify_error(const struct tls_conn *c)
 		return "no certificate";
 	return result == X509_V_OK ? NULL :
 	    X509_verify_cert_error_string(result);
+}
+
+enum tls_verify_failure
+tls_conn_verify_failure(const struct tls_conn *c)
+{
+	if (SSL_get0_peer_certificate(c->ssl) == NULL)
+		return TLS_VERIFY_OTHER;
+	return tls_verify_kind(SSL_get_verify_result(c->ssl));
 }
 
 size_t

@@ -129,6 +129,22 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *data, size_t len,
  * the name verified, else why not (static text).
  */
 const char *tls_conn_verify_error(const struct tls_conn *c);
+/*
+ * Why the last client handshake or DANE check of this process failed
+ * verification (TLS reporting, RFC 8460 4.3): TLS_VERIFY_NONE when it
+ * did not fail on the certificate (a protocol error, a timeout).
+ */
+enum tls_verify_failure {
+	TLS_VERIFY_NONE = 0,
+	TLS_VERIFY_HOST_MISMATCH,	/* the name is not the server's */
+	TLS_VERIFY_EXPIRED,		/* expired or not yet valid */
+	TLS_VERIFY_UNTRUSTED,		/* no chain to a trusted CA */
+	TLS_VERIFY_DANE_NO_MATCH,	/* no TLSA record matched */
+	TLS_VERIFY_OTHER,		/* any other verification error */
+};
+enum tls_verify_failure tls_last_verify_failure(void);
+/* The same for an established connection (TLS_VERIFY_REPORT contexts). */
+enum tls_verify_failure tls_conn_verify_failure(const struct tls_conn *c);
 /* Decrypted bytes not yet read (no poll() would report them). */
 size_t tls_conn_pending(struct tls_conn *c);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", and the cipher's secret bits. */

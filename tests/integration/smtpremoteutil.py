@@ -257,13 +257,15 @@ def outbound_services(lmtp_port, classes=None, maxproc=4, agent_options=None):
     return services
 
 
-def start_outbound(make_instance, dns_address, port, params):
-    """An instance with the outbound path, resolving through dns_address,
-    remote MTAs on port, each request looking its MX hosts up afresh,
-    params on top; started."""
+def start_outbound(make_instance, dns_address, port, params,
+                   extra_services=()):
+    """An instance with the outbound path (and extra_services),
+    resolving through dns_address, remote MTAs on port, each request
+    looking its MX hosts up afresh, params on top; started."""
     certs = tlsutil.make_certs()
     lmtp_port = harness.free_port()
-    inst = make_instance(services=outbound_services(lmtp_port))
+    inst = make_instance(services=outbound_services(lmtp_port) +
+                         list(extra_services))
     inst.params.update(mailutil.delivery_params(inst, certs, lmtp_port))
     inst.params.update({
         "dns_servers": dns_address,

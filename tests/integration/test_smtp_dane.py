@@ -8,7 +8,6 @@ smtp_dnssec_resolvers is not trusted."""
 
 import hashlib
 import ssl
-import subprocess
 
 import pytest
 
@@ -24,14 +23,6 @@ ORIGIN = "dane.test"
 def _der_of_pem(path):
     with open(path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
-
-
-def _spki_sha256(cert):
-    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout",
-                          "-pubkey"], check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, check=True, capture_output=True).stdout
-    return hashlib.sha256(der).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +45,7 @@ def port():
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory, remote_certs, port):
-    spki = _spki_sha256(remote_certs["cert"])
+    spki = tlsutil.spki_sha256(remote_certs["cert"])
     ca = hashlib.sha256(_der_of_pem(remote_certs["ca"])).hexdigest()
     records = [
         # DANE-EE(3) SPKI(1) SHA2-256(1) of the MTA's key.

@@ -10,9 +10,6 @@ queue_directory/mta-sts and used when the policy host is gone."""
 import http.server
 import os
 import re
-import ssl
-import subprocess
-import threading
 import time
 
 import pytest
@@ -52,31 +49,11 @@ for _domain in POLICIES:
     ZONE.append("--host-record=mta-sts.%s,%s" % (_domain, HTTPS_HOST))
 
 
-def _sign(ca_dir, name, sans):
-    """A certificate for sans, signed by the CA of tlsutil's ca_dir."""
-    key = os.path.join(ca_dir, name + ".key")
-    csr = os.path.join(ca_dir, name + ".csr")
-    cert = os.path.join(ca_dir, name + ".pem")
-    ext = os.path.join(ca_dir, name + ".ext")
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=" + sans[0], "-keyout", key, "-out", csr],
-                   check=True, capture_output=True)
-    with open(ext, "w") as f:
-        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" %
-                ",".join("DNS:" + s for s in sans))
-    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA",
-                    os.path.join(ca_dir, "ca.pem"), "-CAkey",
-                    os.path.join(ca_dir, "ca.key"), "-CAcreateserial",
-                    "-days", "2", "-extfile", ext, "-out", cert],
-                   check=True, capture_output=True)
-    return {"cert": cert, "key": key, "ca": os.path.join(ca_dir, "ca.pem")}
-
-
 @pytest.fixture(scope="module")
 def pki():
     enforce = tlsutil.make_certs(hostname="mx.enforce.test")
-    testing = _sign(enforce["dir"], "mx-testing", ["mx.testing.test"])
-    web = _sign(enforce["dir"], "web",
+    testing = tlsutil.sign_cert(enforce["dir"], "mx-testing", ["mx.testing.test"])
+    web = tlsutil.sign_cert(enforce["dir"], "web",
                 ["mta-sts." + d for d in POLICIES])
     return {"ca": enforce["ca"], "enforce": enforce, "testing": testing,
             "web": web}
@@ -106,14 +83,10 @@ class _Policy(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def policy_server(pki):
-    port = harness.free_port(host=HTTPS_HOST)
-    httpd = http.server.ThreadingHTTPServer((HTTPS_HOST, port), _Policy)
+    httpd = tlsutil.https_server(HTTPS_HOST,
+                                 harness.free_port(host=HTTPS_HOST),
+                                 _Policy, pki["web"])
     httpd.requests = []
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki["web"]["cert"], pki["web"]["key"])
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
