@@ -1,6 +1,7 @@
 /*
  * route-bench: time route_lookup(), smtpd's RCPT check
- * (route_lookup_recipient) or route_expand() over a key file.
+ * (route_lookup_recipient), an existence check (the same with no field)
+ * or route_expand() over a key file.
  */
 #include "config.h"
 
@@ -37,7 +38,7 @@ static void
 route_bench_usage(void)
 {
 	fprintf(stderr, "usage: route-bench -c CONFIG_DIR -k KEYFILE "
-	    "[-n LOOKUPS] [-e | -r] [-w]\n");
+	    "[-n LOOKUPS] [-e | -r | -x] [-w]\n");
 	exit(2);
 }
 
@@ -131,6 +132,7 @@ route_bench_read_keys(const char *path, struct buf **text_r, size_t *count_r)
 enum route_bench_mode {
 	ROUTE_BENCH_LOOKUP,	/* route_lookup(): every field */
 	ROUTE_BENCH_RCPT,	/* smtpd's RCPT check: ROUTE_FIELDS_RCPT */
+	ROUTE_BENCH_EXISTS,	/* the same with no field: postmap's question */
 	ROUTE_BENCH_EXPAND,	/* route_expand() */
 };
 
@@ -145,10 +147,10 @@ route_bench_one(struct route *r, const char *key, enum route_bench_mode mode,
 	char *error = NULL;
 	int rc;
 
-	if (mode == ROUTE_BENCH_RCPT) {
+	if (mode == ROUTE_BENCH_RCPT || mode == ROUTE_BENCH_EXISTS) {
 		/* As smtpd_check_rcpt asks: found is "ours and exists". */
-		rc = route_lookup_recipient(r, key, ROUTE_FIELDS_RCPT, &domain,
-		    &answer, &error);
+		rc = route_lookup_recipient(r, key, mode == ROUTE_BENCH_RCPT
+		    ? ROUTE_FIELDS_RCPT : 0, &domain, &answer, &error);
 		if (rc > 0 && answer == NULL)
 			rc = 0;
 		route_domain_free(&domain);
@@ -199,7 +201,7 @@ main(int argc, char **argv)
 	int ch, warm = 0;
 
 	log_init("route-bench", LOG_TARGET_STDERR, NULL);
-	while ((ch = getopt(argc, argv, "c:k:n:erw")) != -1) {
+	while ((ch = getopt(argc, argv, "c:k:n:erwx")) != -1) {
 		switch (ch) {
 		case 'c':
 			config_dir = optarg;
@@ -223,6 +225,9 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			warm = 1;
+			break;
+		case 'x':
+			mode = ROUTE_BENCH_EXISTS;
 			break;
 		default:
 			route_bench_usage();

@@ -194,11 +194,11 @@ check_files(const struct master_conf *conf, struct buf *errors)
 }
 
 static void
-check_ldap_uris(struct buf *errors)
+check_ldap_params(struct buf *errors)
 {
 	LDAPURLDesc *lud;
-	char **uris;
-	int count, i;
+	char **uris, *error = NULL;
+	int count, i, alternate;
 
 	if (strcmp(var_route_backend, "ldap") != 0)
 		return;
@@ -214,6 +214,11 @@ check_ldap_uris(struct buf *errors)
 		ldap_free_urldesc(lud);
 	}
 	params_list_free(uris);
+	if (route_ldap_address_attributes(var_ldap_address_attributes,
+	    &alternate, &error) < 0) {
+		problem(errors, "%s", error);
+		free(error);
+	}
 }
 
 static void
@@ -317,7 +322,7 @@ check_dkim_records(const struct master_conf *conf, struct buf *errors,
 	    stat(var_route_file, &st) < 0 && errno == ENOENT)
 		return;
 	if ((r = route_open(&error)) == NULL) {
-		/* check_ldap_uris says what is wrong with an LDAP one. */
+		/* check_ldap_params says what is wrong with an LDAP one. */
 		if (strcmp(var_route_backend, "ldap") != 0)
 			problem(errors, "dkim keys: routing directory: %s",
 			    error);
@@ -487,7 +492,7 @@ master_check_deep(const struct master_conf *conf, struct buf *errors)
 
 	check_files(conf, errors);
 	check_dkim_keys(conf, errors);
-	check_ldap_uris(errors);
+	check_ldap_params(errors);
 	check_lists(errors);
 	check_proxy_login(conf, errors);
 	return buf_len(errors) > before ? -1 : 0;

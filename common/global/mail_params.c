@@ -301,6 +301,7 @@ long long var_ldap_pool_size;
 long long var_ldap_cache_positive_ttl;
 long long var_ldap_cache_negative_ttl;
 long long var_ldap_domain_cache_ttl;
+char *var_ldap_address_attributes;
 long long var_ldap_cache_size;
 
 /* The routing directory. */

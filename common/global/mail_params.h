@@ -97,6 +97,7 @@ extern long long var_ldap_cache_positive_ttl;
 extern long long var_ldap_cache_negative_ttl;
 extern long long var_ldap_domain_cache_ttl;
 extern long long var_ldap_cache_size;
+extern char *var_ldap_address_attributes;
 
 /* The routing directory (route.c, route_file.c, ispmail-routes(5)). */
 extern char *var_route_backend;

@@ -473,9 +473,10 @@ route_strip_tag(const char *norm)
 	return result;
 }
 
+/* A new answer that takes over *dp (the lookup's own copy): no copy. */
 static struct route_answer *
 route_answer_new(enum route_kind kind, const char *address,
-	const char *matched, const char *how, const struct route_domain *d)
+	const char *matched, const char *how, struct route_domain **dp)
 {
 	struct route_answer *a = xcalloc(1, sizeof(*a));
 
@@ -483,7 +484,8 @@ route_answer_new(enum route_kind kind, const char *address,
 	a->address = xstrdup(address);
 	a->matched = xstrdup(matched);
 	a->how = how;
-	a->domain = route_domain_dup(d);
+	a->domain = *dp;
+	*dp = NULL;
 	return a;
 }
 
@@ -560,7 +562,7 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 			    "recipient of relay domain %s", addr, d->name);
 		if (rc > 0)
 			*answer_r = route_answer_new(ROUTE_KIND_RELAY, norm,
-			    key, how, d);
+			    key, how, &d);
 		goto out;
 	}
 
@@ -591,7 +593,7 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 		    && strcmp(how, "exact") == 0)
 			how = "alternate address";
 		*answer_r = route_answer_new(m != NULL ? ROUTE_KIND_MAILBOX
-		    : ROUTE_KIND_ALIAS, norm, key, how, d);
+		    : ROUTE_KIND_ALIAS, norm, key, how, &d);
 		(*answer_r)->mailbox = m;
 		(*answer_r)->alias = alias;
 		m = NULL;
@@ -615,12 +617,12 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 		goto out;
 	if (rc == 0) {
 		/* A remote catch-all: answer as an alias pointing there. */
-		*answer_r = route_answer_new(ROUTE_KIND_ALIAS, norm, catchall,
-		    "catch-all", d);
 		alias = xcalloc(1, sizeof(*alias));
 		alias->address = xstrdup(addr);
 		alias->targets = route_strv_dup(&d->catchall, 1);
 		alias->target_count = 1;
+		*answer_r = route_answer_new(ROUTE_KIND_ALIAS, norm, catchall,
+		    "catch-all", &d);
 		(*answer_r)->alias = alias;
 		alias = NULL;
 		rc = 1;

@@ -150,6 +150,15 @@ void route_close(struct route **rp);
 const char *route_backend_name(const struct route *r);
 
 /*
+ * Parse ldap_address_attributes (value): the attributes an address is
+ * searched in, mail and optionally mailLocalAddress.  0 with
+ * *alternate_r set when mailLocalAddress is one; -1 with *error_r
+ * (caller frees).
+ */
+int route_ldap_address_attributes(const char *value, int *alternate_r,
+	char **error_r);
+
+/*
  * Normalise an address (see the top of this file) into *norm_r (caller
  * frees).  0 ok; -1 with *error_r (caller frees) for a syntax error.  The
  * empty address and "postmaster" without a domain are errors here.

@@ -280,6 +280,13 @@ route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, void *record_r,
 	return route_ldap_parse_alias(ld, entry, record_r, error_r);
 }
 
+/* The alternate address attribute searched, or NULL. */
+static const char *
+route_ldap_alternate_attr(const struct route_ldap *rl)
+{
+	return rl->alternate_addresses ? "mailLocalAddress" : NULL;
+}
+
 /* Whether one of the entry's attr values is key (case-blind). */
 static int
 route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
@@ -468,7 +475,7 @@ route_ldap_mailbox_get(void *backend, const char *address,
 		return e->found;
 	}
 	if ((filter = route_ldap_filter(ROUTE_LDAP_OC_MAILBOX, "mail",
-	    "mailLocalAddress", address)) == NULL) {
+	    route_ldap_alternate_attr(rl), address)) == NULL) {
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
@@ -636,27 +643,32 @@ route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
 
 /*
  * "(|(ispmailDomainName=D)(mail=A)(mailLocalAddress=A))", without the
- * domain term when domain is NULL; NULL when too long.  No objectClass
+ * domain term when domain is NULL, without mailLocalAddress when
+ * ldap_address_attributes leaves it out, and "(mail=A)" alone when both
+ * are left out; NULL when too long.  No objectClass
  * terms: each is an index read of every entry of its class that slapd
  * intersects with the one-entry key match, per search; the entries are
  * told apart by their objectClass afterwards (route_ldap_choose), so an
  * entry of another class with the same mail changes nothing.
  */
 static char *
-route_ldap_filter_any(const char *domain, const char *address)
+route_ldap_filter_any(const struct route_ldap *rl, const char *domain,
+	const char *address)
 {
 	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	int or = domain != NULL || rl->alternate_addresses;
 	char *filter = NULL;
-	int rc;
+	int rc = 0;
 
-	rc = buf_append_str(b, "(|");
+	if (or)
+		rc = buf_append_str(b, "(|");
 	if (rc == 0 && domain != NULL)
 		rc = route_ldap_filter_term(b, "ispmailDomainName", domain);
 	if (rc == 0)
 		rc = route_ldap_filter_term(b, "mail", address);
-	if (rc == 0)
+	if (rc == 0 && rl->alternate_addresses)
 		rc = route_ldap_filter_term(b, "mailLocalAddress", address);
-	if (rc == 0)
+	if (rc == 0 && or)
 		rc = buf_append_char(b, ')');
 	if (rc == 0)
 		filter = buf_strdup(b);
@@ -739,7 +751,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 			*alias_r = route_ldap_alias_dup(e->record);
 		return e->found;
 	}
-	if ((filter = route_ldap_filter_any(NULL, address)) == NULL) {
+	if ((filter = route_ldap_filter_any(rl, NULL, address)) == NULL) {
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
@@ -796,7 +808,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 		*domain_r = d;
 		return 1;
 	}
-	if ((filter = route_ldap_filter_any(domain, address)) == NULL) {
+	if ((filter = route_ldap_filter_any(rl, domain, address)) == NULL) {
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
@@ -856,7 +868,7 @@ route_ldap_auth_bind(void *backend, const char *address,
 	if (password[0] == '\0')
 		return 0;
 	filter = route_ldap_filter(ROUTE_LDAP_OC_MAILBOX, "mail",
-	    "mailLocalAddress", address);
+	    route_ldap_alternate_attr(rl), address);
 	if (filter == NULL)
 		return 0;
 	found = route_ldap_find_dn(rl, filter, &dn, error_r);

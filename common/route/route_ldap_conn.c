@@ -208,12 +208,45 @@ route_ldap_parse_servers(struct route_ldap *rl, char **error_r)
 	return 0;
 }
 
+/* See route.h. */
+int
+route_ldap_address_attributes(const char *value, int *alternate_r,
+	char **error_r)
+{
+	int count, i, mail = 0, alternate = 0, rc = 0;
+	char **names = params_list_split(value, &count);
+
+	for (i = 0; rc == 0 && i < count; i++) {
+		if (strcasecmp(names[i], "mail") == 0 && !mail) {
+			mail = 1;
+		} else if (strcasecmp(names[i], "mailLocalAddress") == 0
+		    && !alternate) {
+			alternate = 1;
+		} else {
+			*error_r = xasprintf("ldap_address_attributes: %.64s: "
+			    "not mail or mailLocalAddress, or given twice",
+			    names[i]);
+			rc = -1;
+		}
+	}
+	params_list_free(names);
+	if (rc == 0 && !mail) {
+		*error_r = xstrdup("ldap_address_attributes: mail is missing");
+		rc = -1;
+	}
+	*alternate_r = alternate;
+	return rc;
+}
+
 int
 route_ldap_check_config(struct route_ldap *rl, char **error_r)
 {
 	LDAPDN dn = NULL;
 
 	if (route_ldap_parse_servers(rl, error_r) < 0)
+		return -1;
+	if (route_ldap_address_attributes(var_ldap_address_attributes,
+	    &rl->alternate_addresses, error_r) < 0)
 		return -1;
 	if (var_ldap_base_dn[0] == '\0'
 	    || ldap_str2dn(var_ldap_base_dn, &dn, LDAP_DN_FORMAT_LDAPV3)

@@ -79,6 +79,8 @@ struct route_ldap {
 	char *base_dn;
 	char *bind_dn;			/* "" = anonymous */
 	char *bind_password;
+	/* ldap_address_attributes names mailLocalAddress. */
+	int alternate_addresses;
 	struct route_ldap_conn *pool;
 	size_t pool_size;
 	/* Provisioning writes, bound as ldap_provision_bind_dn. */

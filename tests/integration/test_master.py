@@ -276,6 +276,7 @@ def test_check_files_uris_and_lists(make_instance, tmp_path):
         "srs_domain": "srs.example.test",
         "route_backend": "ldap",
         "ldap_server_uris": "ldap://127.0.0.1 http//not-a-uri",
+        "ldap_address_attributes": "mail uid",
         "mynetworks": "127.0.0.1/32 10.0.0.1/8",
         "dns_servers": "not.an.address",
     })
@@ -290,6 +291,7 @@ def test_check_files_uris_and_lists(make_instance, tmp_path):
         "tls_key_file = %s: not a regular file" % tmp_path,
         "ldap_server_uris: http//not-a-uri: not an ldap://, ldaps:// or "
         "ldapi:// URI",
+        "ldap_address_attributes: uid: not mail or mailLocalAddress",
         "mynetworks: ",
         "dns_servers: ",
     ]
@@ -305,10 +307,35 @@ def test_check_files_uris_and_lists(make_instance, tmp_path):
     inst.params.update({
         "tls_cert_file": str(good), "tls_key_file": str(good),
         "ldap_server_uris": "ldap://127.0.0.1 ldapi:///",
+        "ldap_address_attributes": "mail",
         "mynetworks": "127.0.0.1/32", "dns_servers": "127.0.0.1"})
     inst.write_main_conf()
     r = run_check(inst)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("value,problem", [
+    ("mail mailLocalAddress", None),
+    ("mailLocalAddress, MAIL", None),
+    ("mailLocalAddress", "ldap_address_attributes: mail is missing"),
+    ("mail mail", "ldap_address_attributes: mail: not mail or "
+     "mailLocalAddress, or given twice"),
+])
+def test_check_ldap_address_attributes(make_instance, value, problem):
+    """-t parses ldap_address_attributes (ispmail-ldap(5)): mail is
+    required, mailLocalAddress optional, nothing else and no name
+    twice."""
+    inst = make_instance([testsvc("a", maxproc=1)])
+    inst.params.update({"route_backend": "ldap",
+                        "ldap_address_attributes": value})
+    inst.write_main_conf()
+    inst.write_master_conf()
+    r = run_check(inst)
+    if problem is None:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.splitlines() == [problem], r.stderr
 
 
 BAD_LINES = {

@@ -406,6 +406,28 @@ def test_password_check_by_bind(ctl):
     assert "refused" in out
 
 
+def test_alternate_addresses_only_with_mail_local_address(ctl):
+    """ldap_address_attributes: an alternate address (mailLocalAddress)
+    routes and logs in by default; with mail alone it is unknown and
+    refused, by hash and by bind, while the mailbox's own address is not
+    affected."""
+    provision(ctl)
+    assert "deliver: " in ctl("route", "a.smith@example.test").stdout
+    assert "authenticated" in ctl("auth", "a.smith@example.test",
+                                  input="alice-secret\n").stdout
+    for auth_bind in ("no", "yes"):
+        ctl.reconfigure(ldap_address_attributes="mail",
+                        ldap_auth_bind=auth_bind)
+        out = ctl("route", "a.smith@example.test", expect=1).stdout
+        assert "unknown" in out, out
+        out = ctl("auth", "a.smith@example.test", input="alice-secret\n",
+                  expect=1).stdout
+        assert "refused" in out, (auth_bind, out)
+        assert "authenticated" in ctl("auth", "alice@example.test",
+                                      input="alice-secret\n").stdout
+        assert "deliver: " in ctl("route", "alice@example.test").stdout
+
+
 def test_bind_password_file_errors_name_the_file(ctl, tmp_path):
     missing = str(tmp_path / "no-such-secret")
     ctl.reconfigure(ldap_bind_password_file=missing)

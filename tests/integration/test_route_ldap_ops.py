@@ -9,7 +9,7 @@ real slapd (tests/integration/slapd.py) and a real smtpd:
 - a TLS certificate that does not verify says "certificate" and names
   ldap_tls_ca_file, in ispmailctl and in the daemon log;
 - an uncached lookup is one search, and the RCPT check's asks for what
-  RCPT decides on only.
+  RCPT decides on only; ldap_address_attributes names its filter terms.
 """
 
 import re
@@ -209,6 +209,57 @@ def test_rcpt_check_asks_for_what_it_decides_on(make_instance, slapd,
             [(attrs, entries)] = rcpt(address, want)
             assert attrs == rcpt_attrs, (address, attrs)
             assert entries == found, (address, entries)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("address_attributes", ["mail mailLocalAddress",
+                                                "mail"])
+def test_address_attributes_name_the_filter_terms(make_instance, slapd,
+                                                  tmp_path,
+                                                  address_attributes):
+    """ldap_address_attributes: by default an address is searched in
+    mail and mailLocalAddress, and an alternate address is a recipient;
+    with mail alone (a directory without alternate addresses) a lookup
+    whose domain is cached is the one-term filter (mail=A), postmap's
+    question, and the alternate address is unknown."""
+    alternate = "mailLocalAddress" in address_attributes
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0",
+                         ldap_domain_cache_ttl="5m",
+                         ldap_address_attributes=address_attributes)
+    provision(inst)
+    ctl_ok(inst, "mailbox", "set", "bob@example.test",
+           "alt=robert@example.test")
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        def rcpt(address, want):
+            before = len(search_filters(slapd))
+            code, text = client.rcpt(address)
+            assert code == want, (address, address_attributes, code, text)
+            # Every search of the answered RCPT has its result logged.
+            return [f for f, _ in zip(search_filters(slapd)[before:],
+                                      search_results(slapd, before))]
+
+        # The first RCPT of the domain asks for it too, and caches it.
+        first = "(|(ispmailDomainName=example.test)(mail=alice@example.test)"
+        if alternate:
+            first += "(mailLocalAddress=alice@example.test)"
+        assert rcpt("alice@example.test", 250) == [first + ")"]
+        for address, want in (("alice@example.test", 250),
+                              ("sales@example.test", 250),
+                              ("nobody@example.test", 550),
+                              ("robert@example.test",
+                               250 if alternate else 550)):
+            filters = rcpt(address, want)
+            if alternate:
+                assert filters == ["(|(mail=%s)(mailLocalAddress=%s))"
+                                   % (address, address)], filters
+            else:
+                assert filters == ["(mail=%s)" % address], filters
     finally:
         client.close()
 
