@@ -576,7 +576,55 @@ static const char *const damaged_lists[] = {
 	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n0 2.M1P1Q1.h\n",
 	"ispmail-uidlist 1 5 3\nx 1.M1P1Q1.h\n",
 	"ispmail-uidlist 1 5 99999999999\n",
+	"ispmail-uidlist 1 0 3\n",
+	"ispmail-uidlist 1 5 3\n1 \n",
+	"ispmail-uidlist 1 5 3\n1 a b\n",
+	"ispmail-uidlist 1 5 3\n1 a/b\n",
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h:2,\n",
+	"ispmail-uidlist 1 5 3\n-1 1.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n5 1.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h",
+	"ispmail-uidlist 1 5 3\n1\n",
+	"ispmail-uidlist 1 99999999999999999999 3\n",
 };
+
+/*
+ * Odd lists that have always been read as they are (sscanf's number
+ * rules): a faster parser must keep them, or UIDVALIDITY would change.
+ */
+static const char *const odd_lists[] = {
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3 2\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist  1  5  3 trailing\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 +5 3\n 1 1.M1P1Q1.h\n+2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n01\t1.M1P1Q1.h\n002   2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 9\n2 2.M1P1Q1.h\n3x\n",
+	"ispmail-uidlist 1 5 3\n\t1 1.M1P1Q1.h\n2\v2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 99\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+};
+
+START_TEST(test_uidlist_odd_accepted)
+{
+	struct imap_uidlist_result r;
+	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
+	FILE *f;
+
+	put("cur", "1.M1P1Q1.h:2,", "a");
+	put("cur", "2.M1P1Q1.h:2,", "b");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(odd_lists[_i], f);
+	fclose(f);
+	scan(&r);
+	ck_assert_msg(!r.rebuilt, "list %d rebuilt", _i);
+	ck_assert_uint_eq(r.uidvalidity, 5);
+	ck_assert_uint_eq(r.count, 2);
+	ck_assert_uint_eq(uid_of(&r, "1.M1P1Q1.h"), _i == 5 ? 9 : 1);
+	ck_assert_uint_eq(uid_of(&r, "2.M1P1Q1.h"), 2);
+	imap_uidlist_result_free(&r);
+	free(path);
+}
+END_TEST
 
 START_TEST(test_uidlist_damaged)
 {
@@ -630,6 +678,8 @@ imap_uidlist_suite(void)
 	tcase_add_test(tc, test_uidlist_stable);
 	tcase_add_loop_test(tc, test_uidlist_damaged, 0,
 	    sizeof(damaged_lists) / sizeof(damaged_lists[0]));
+	tcase_add_loop_test(tc, test_uidlist_odd_accepted, 0,
+	    sizeof(odd_lists) / sizeof(odd_lists[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("base_len");
 	tcase_add_loop_test(tc, test_uidlist_base_len, 0,
@@ -725,7 +775,41 @@ static const char *const damaged_records[] = {
 	"ispmail-modseq 1 5 1\n2 1 -\n1 2 -\n",	/* UIDs not rising */
 	"ispmail-modseq 1 5 1\nX 0 1\n",
 	"ispmail-modseq 1 5 1\n1 2",		/* no line end */
+	"ispmail-modseq 1 5 1\n1 2\n",		/* no letters */
+	"ispmail-modseq 1 5 1\n0 2 -\n",
+	"ispmail-modseq 1 5 1\nX 1\n",
+	"ispmail-modseq 1 5\n",
+	" ispmail-modseq 1 5 1\n",
 };
+
+/* Odd records read as they are (sscanf's rules): kept, not rebuilt. */
+static const char *const odd_records[] = {
+	"ispmail-modseq 1 5 1\n1 2 -\n",
+	"ispmail-modseq 1  5  1 extra\n1 2 -\n",
+	"ispmail-modseq 1 5 1\n 1 2 -\n",
+	"ispmail-modseq 1 5 1\n1\t2\t-  trailing\n",
+	"ispmail-modseq 1 5 1\nX 3 4 junk\n1 2 -\n",
+	"ispmail-modseq 1 +5 1\n+1 +2 -\n",
+	"ispmail-modseq 1 5 1\n01 002 -\n",
+};
+
+START_TEST(test_modseq_odd_accepted)
+{
+	struct imap_uidlist_file one[] = { { name_1a, 1, 0 } };
+	char *path = xasprintf("%s/%s", folder, IMAP_MODSEQ_NAME);
+	uint64_t m = 0;
+	FILE *f;
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(odd_records[_i], f);
+	fclose(f);
+	free(path);
+	ck_assert_msg(modseq_reconcile(one, 1, &m) == 5, "record %d", _i);
+	ck_assert_msg(m == 2, "record %d: MODSEQ %llu", _i,
+	    (unsigned long long) m);
+}
+END_TEST
 
 START_TEST(test_modseq_damaged)
 {
@@ -754,6 +838,8 @@ imap_modseq_suite(void)
 	tcase_add_test(tc, test_modseq_reconcile);
 	tcase_add_loop_test(tc, test_modseq_damaged, 0,
 	    sizeof(damaged_records) / sizeof(damaged_records[0]));
+	tcase_add_loop_test(tc, test_modseq_odd_accepted, 0,
+	    sizeof(odd_records) / sizeof(odd_records[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
