@@ -603,9 +603,10 @@ static const char *const odd_lists[] = {
 	"ispmail-uidlist 1 5 99\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
 };
 
-START_TEST(test_uidlist_odd_accepted)
+/* Two messages and the UID list text, then a scan. */
+static void
+scan_list(const char *text, struct imap_uidlist_result *r)
 {
-	struct imap_uidlist_result r;
 	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
 	FILE *f;
 
@@ -613,38 +614,36 @@ START_TEST(test_uidlist_odd_accepted)
 	put("cur", "2.M1P1Q1.h:2,", "b");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs(odd_lists[_i], f);
+	fputs(text, f);
 	fclose(f);
-	scan(&r);
+	free(path);
+	scan(r);
+}
+
+START_TEST(test_uidlist_odd_accepted)
+{
+	struct imap_uidlist_result r;
+
+	scan_list(odd_lists[_i], &r);
 	ck_assert_msg(!r.rebuilt, "list %d rebuilt", _i);
 	ck_assert_uint_eq(r.uidvalidity, 5);
 	ck_assert_uint_eq(r.count, 2);
 	ck_assert_uint_eq(uid_of(&r, "1.M1P1Q1.h"), _i == 5 ? 9 : 1);
 	ck_assert_uint_eq(uid_of(&r, "2.M1P1Q1.h"), 2);
 	imap_uidlist_result_free(&r);
-	free(path);
 }
 END_TEST
 
 START_TEST(test_uidlist_damaged)
 {
 	struct imap_uidlist_result r;
-	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
-	FILE *f;
 
-	put("cur", "1.M1P1Q1.h:2,", "a");
-	put("cur", "2.M1P1Q1.h:2,", "b");
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(damaged_lists[_i], f);
-	fclose(f);
-	scan(&r);
+	scan_list(damaged_lists[_i], &r);
 	ck_assert_msg(r.rebuilt, "list %d not rebuilt", _i);
 	ck_assert_uint_gt(r.uidvalidity, 5);
 	ck_assert_uint_eq(r.count, 2);
 	ck_assert_uint_lt(uid_of(&r, "1.M1P1Q1.h"), uid_of(&r, "2.M1P1Q1.h"));
 	imap_uidlist_result_free(&r);
-	free(path);
 }
 END_TEST
 
