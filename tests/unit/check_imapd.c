@@ -790,6 +790,8 @@ static const char *const odd_records[] = {
 	"ispmail-modseq 1 5 1\nX 3 4 junk\n1 2 -\n",
 	"ispmail-modseq 1 +5 1\n+1 +2 -\n",
 	"ispmail-modseq 1 5 1\n01 002 -\n",
+	"ispmail-modseq 1 5 1\nX1\t4\n1 2 -\n",
+	"ispmail-modseq 1 5 1\n1 2 -\r\n",
 };
 
 START_TEST(test_modseq_odd_accepted)
