@@ -38,15 +38,26 @@ imap_uidlist_base_len(const char *name)
 	return colon != NULL ? (size_t) (colon - name) : strlen(name);
 }
 
+/*
+ * Order names by their bases (up to ':' or the end) as memcmp orders
+ * bytes, a base before the longer ones it begins.  One pass: SELECT sorts
+ * a folder's names with it.
+ */
 static int
 imap_base_cmp(const char *a, const char *b)
 {
-	size_t la = imap_uidlist_base_len(a), lb = imap_uidlist_base_len(b);
-	int c = memcmp(a, b, la < lb ? la : lb);
+	const unsigned char *p = (const unsigned char *) a;
+	const unsigned char *q = (const unsigned char *) b;
+	int end_a, end_b;
 
-	if (c != 0)
-		return c;
-	return la < lb ? -1 : la > lb;
+	for (;; p++, q++) {
+		end_a = *p == '\0' || *p == ':';
+		end_b = *q == '\0' || *q == ':';
+		if (end_a || end_b)
+			return end_a && end_b ? 0 : end_a ? -1 : 1;
+		if (*p != *q)
+			return *p < *q ? -1 : 1;
+	}
 }
 
 static int

@@ -660,6 +660,37 @@ static const struct base_case base_cases[] = {
 	{ "a:b:c", 1 },
 };
 
+/* Bases order as memcmp orders bytes, ':' and the end closing a base. */
+START_TEST(test_uidlist_base_order)
+{
+	char n1[] = "1.a.b:2,", n2[] = "1.a\x80", n3[] = "1.b";
+	char n4[] = "1.a:2,S", n5[] = "1.", n6[] = "1.a9:2,";
+	struct imap_uidlist_file files[] = {
+		{ n3, 4, 0 }, { n1, 2, 0 }, { n6, 6, 0 }, { n2, 3, 0 },
+		{ n4, 1, 0 }, { n5, 5, 0 },
+	};
+	struct imap_uidlist_result r;
+	static const char *const want[] = {
+		"1.", "1.a:2,S", "1.a.b:2,", "1.a9:2,", "1.a\x80", "1.b",
+	};
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	r.files = files;
+	r.count = sizeof(files) / sizeof(files[0]);
+	imap_uidlist_sort_by_base(&r);
+	for (i = 0; i < r.count; i++)
+		ck_assert_str_eq(r.files[i].name, want[i]);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a"), 1);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a.b"), 2);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a\x80"), 3);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1."), 5);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a.b:2,"), 2);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.c"), 0);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1"), 0);
+}
+END_TEST
+
 START_TEST(test_uidlist_base_len)
 {
 	ck_assert_uint_eq(imap_uidlist_base_len(base_cases[_i].name),
@@ -681,6 +712,7 @@ imap_uidlist_suite(void)
 	    sizeof(odd_lists) / sizeof(odd_lists[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("base_len");
+	tcase_add_test(tc, test_uidlist_base_order);
 	tcase_add_loop_test(tc, test_uidlist_base_len, 0,
 	    sizeof(base_cases) / sizeof(base_cases[0]));
 	suite_add_tcase(s, tc);
