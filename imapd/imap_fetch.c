@@ -22,7 +22,9 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_envcache.h"
 #include "imap_mailbox.h"
+#include "imap_uidlist.h"
 #include "log.h"
 #include "mime.h"
 #include "mime_imap.h"
@@ -69,6 +71,8 @@ struct fetch_request {
 	 */
 	int needs_body;
 	int needs_size;		/* RFC822.SIZE is asked for */
+	/* ENVELOPE from the folder's cache (imap_envcache.h) */
+	struct imap_envcache *envcache;
 	int sets_seen;
 	int unknown_cte;	/* a BINARY part's encoding was unknown */
 	/*
@@ -551,7 +555,7 @@ fetch_load_header(int file, size_t size, struct fetch_data *fd)
  */
 static int
 fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
-	struct fetch_data *fd, time_t *mtime_r, int header_only)
+	struct fetch_data *fd, struct stat *st_r, int header_only)
 {
 	struct stat st;
 	char *data;
@@ -564,7 +568,7 @@ fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
 		close(file);
 		return -1;
 	}
-	*mtime_r = st.st_mtime;
+	*st_r = st;
 	fd->len = (size_t) st.st_size;
 	if (header_only && st.st_size > 0 &&
 	    fetch_load_header(file, fd->len, fd) == 0) {
@@ -619,17 +623,30 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	long long size;
 	int first = 1, flags_sent = 0, set_seen = 0, modseq_sent = 0;
 	int header_only;
+	const char *cached = NULL;
+	size_t cached_len = 0, base_len = imap_uidlist_base_len(msg->name);
 
 	memset(&fd, 0, sizeof(fd));
+	memset(&st, 0, sizeof(st));
 	fd.size_crlf = SIZE_MAX;
 	header_only = !req->needs_body && (!req->needs_size ||
 	    imap_name_size(msg->name, 'W') >= 0);
-	if (req->needs_data) {
-		if (fetch_load(box, msg, &fd, &mtime, header_only) < 0)
+	/* The cache's key is the file's: a replaced file misses. */
+	if (header_only && req->envcache != NULL) {
+		if (imap_msg_stat(box, msg, &st) < 0)
 			return -1;
+		mtime = st.st_mtime;
+		cached = imap_envcache_get(req->envcache, msg->name, base_len,
+		    (uint64_t) st.st_size, (uint64_t) st.st_mtime,
+		    &cached_len);
+	}
+	if (req->needs_data && cached == NULL) {
+		if (fetch_load(box, msg, &fd, &st, header_only) < 0)
+			return -1;
+		mtime = st.st_mtime;
 		if (req->needs_mime && !header_only)
 			fd.mime = mime_parse(fd.data, fd.len);
-	} else {
+	} else if (!req->needs_data) {
 		for (i = 0; i < req->count; i++) {
 			if (req->items[i].kind != FETCH_INTERNALDATE)
 				continue;
@@ -690,6 +707,12 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			imap_printf(sess, "RFC822.SIZE %lld", size);
 			break;
 		case FETCH_ENVELOPE:
+			if (cached != NULL) {
+				imap_printf(sess, "ENVELOPE ");
+				imap_write(sess, cached, cached_len);
+				break;
+			}
+			/* FALLTHROUGH */
 		case FETCH_BODY:
 		case FETCH_BODYSTRUCTURE:
 			buf_reset(out);
@@ -703,10 +726,17 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			    mime_message_root(fd.mime), out)) :
 			    mime_imap_bodystructure(fd.mime,
 			    mime_message_root(fd.mime),
-			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0)
+			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0) {
 				imap_printf(sess, "NIL");
-			else
-				imap_write(sess, buf_cstr(out), buf_len(out));
+				break;
+			}
+			imap_write(sess, buf_cstr(out), buf_len(out));
+			if (item->kind == FETCH_ENVELOPE && header_only &&
+			    req->envcache != NULL && st.st_mtime >= 0)
+				imap_envcache_put(req->envcache, msg->name,
+				    base_len, (uint64_t) st.st_size,
+				    (uint64_t) st.st_mtime, buf_cstr(out),
+				    buf_len(out));
 			break;
 		case FETCH_BINARY:
 		case FETCH_BINARY_SIZE:
@@ -727,7 +757,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (flags_sent && !modseq_sent && sess->condstore)
 		imap_write_modseq(sess, msg);
 	imap_printf(sess, ")\r\n");
-	if (req->needs_data)
+	if (req->needs_data && cached == NULL)
 		fetch_unload(&fd);
 	return 0;
 }
@@ -756,6 +786,20 @@ imap_changedsince_parse(struct imap_session *sess,
 	return 0;
 }
 
+/* ENVELOPE is asked for, and nothing past the header block. */
+static int
+fetch_wants_envelope(const struct fetch_request *req)
+{
+	size_t i;
+
+	if (req->needs_body)
+		return 0;
+	for (i = 0; i < req->count; i++)
+		if (req->items[i].kind == FETCH_ENVELOPE)
+			return 1;
+	return 0;
+}
+
 void
 imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
@@ -766,6 +810,7 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	struct buf *out;
 	uint64_t changedsince = 0;
 	struct imap_seqset uids;
+	struct imap_mailbox *box;
 	size_t i, gone = 0;
 	int vanished = 0, unknown_cte;
 
@@ -800,13 +845,23 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 		imap_vanished_earlier(sess, changedsince, &uids);
 		imap_seqset_free(&uids);
 	}
+	box = sess->box;
+	if (fetch_wants_envelope(&req)) {
+		if (box->envcache == NULL)
+			box->envcache = imap_envcache_new();
+		req.envcache = box->envcache;
+		imap_envcache_refresh(req.envcache, box->dir);
+	}
 	out = buf_new(BUF_DEFAULT_CAP);
-	for (i = 0; i < sess->box->count; i++) {
-		if (selected[i] && sess->box->msgs[i].modseq > changedsince &&
+	for (i = 0; i < box->count; i++) {
+		if (selected[i] && box->msgs[i].modseq > changedsince &&
 		    fetch_message(sess, &req, i, out) < 0)
 			gone++;
 	}
 	buf_free(&out);
+	if (req.envcache != NULL)
+		imap_envcache_flush(req.envcache, box->dir, box->msgs,
+		    box->count);
 	free(selected);
 	unknown_cte = req.unknown_cte;
 	fetch_request_free(&req);

@@ -14,7 +14,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
 	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c \
-	imapd/imap_binary.c
+	imapd/imap_binary.c imapd/imap_envcache.c imapd/imap_envcache.h
 imapd_imapd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 imapd_imapd_LDADD = $(LIBISPMAIL)
 imapd_imapd_DEPENDENCIES = common/libispmail.a
@@ -25,7 +25,7 @@ EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py 
 	tests/integration/test_imapd_idle.py \
 	tests/integration/test_imapd_compress.py \
 	tests/integration/test_imapd_admin.py tests/integration/test_move.py \
-	tests/integration/test_move_mark.py
+	tests/integration/test_move_mark.py tests/integration/test_imapd_envcache.py
 
 check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd
