@@ -32,6 +32,8 @@ check_PROGRAMS += tests/unit/check_imapd
 TESTS += tests/unit/check_imapd
 tests_unit_check_imapd_SOURCES = tests/unit/check_imapd.c \
 	tests/unit/imapd_suites.h tests/unit/check_imapd_parse.c \
+	tests/unit/check_imapd_envcache.c imapd/imap_envcache.c \
+	imapd/imap_envcache.h \
 	tests/unit/check_stream_util.c tests/unit/check_stream_util.h \
 	imapd/imap_parse.c imapd/imap_parse.h \
 	imapd/imap_uidlist.c imapd/imap_uidlist.h \

@@ -606,6 +606,7 @@ main(void)
 	sr = srunner_create(imap_parse_suite());
 	srunner_add_suite(sr, imap_uidlist_suite());
 	srunner_add_suite(sr, imap_keywords_suite());
+	srunner_add_suite(sr, imap_envcache_suite());
 	srunner_add_suite(sr, imap_modseq_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -6,5 +6,7 @@
 
 /* check_imapd_parse.c: imap_parse (arguments, sequence sets, reader). */
 Suite *imap_parse_suite(void);
+/* check_imapd_envcache.c: the envelope cache (imap_envcache). */
+Suite *imap_envcache_suite(void);
 
 #endif
