@@ -486,11 +486,14 @@ imap_envcache_flush(struct imap_envcache *cache, const char *dir,
 	struct stat st, lst;
 	int fd, rebuild;
 
-	if (pending == 0 && !cache->damaged)
-		return;
+	if (cache->file_len == 0 && pending == 0)
+		return;		/* no file, nothing to write */
 	live = envcache_live(cache, msgs, count, NULL);
 	rebuild = cache->damaged || cache->file_len == 0 ||
 	    (total > ENVCACHE_COMPACT_MIN && live < total / 2);
+	/* Records of expunged messages go at the next compaction. */
+	if (pending == 0 && !rebuild)
+		return;
 	path = envcache_path(dir);
 	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);

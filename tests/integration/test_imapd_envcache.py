@@ -198,3 +198,26 @@ def test_sessions_append_batches_and_concurrently(imap):
         assert got <= set(names)
     assert fetch_envelopes(imap) == reference
     assert {b for b, _, _ in records(path)} == set(names)
+
+
+def test_expunged_messages_drop_out_at_compaction(imap):
+    """Past 64 KiB, a cache more than half of whose records are of
+    expunged messages is rebuilt with the others' records only."""
+    texts = [message("c%d" % i, extra="X-N: %s\n" % ("n" * 300))
+             for i in range(300)]
+    names = [deliver(imap.store, t) for t in texts]
+    fetch_envelopes(imap)
+    path = os.path.join(imap.store, CACHE)
+    assert os.path.getsize(path) > 64 * 1024
+    assert len(records(path)) == 300
+    c = login(imap)
+    c.select("INBOX")
+    typ, _ = c.store("1:200", "+FLAGS.SILENT", r"(\Deleted)")
+    assert typ == "OK"
+    typ, _ = c.expunge()
+    assert typ == "OK"
+    # Nothing new to cache: this FETCH compacts what is there.
+    typ, data = c.fetch("1:*", "(ENVELOPE)")
+    assert typ == "OK" and len(data) == 100
+    c.logout()
+    assert sorted(b for b, _, _ in records(path)) == sorted(names[200:])
