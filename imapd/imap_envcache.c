@@ -311,8 +311,9 @@ envcache_path(const char *dir)
 	return xasprintf("%s/%s", dir, IMAP_ENVCACHE_NAME);
 }
 
-void
-imap_envcache_refresh(struct imap_envcache *cache, const char *dir)
+int
+imap_envcache_refresh(struct imap_envcache *cache, const char *dir,
+	size_t max_read)
 {
 	char *path = envcache_path(dir), *chunk;
 	struct stat st;
@@ -326,12 +327,12 @@ imap_envcache_refresh(struct imap_envcache *cache, const char *dir)
 	free(path);
 	if (fd < 0) {
 		envcache_reset(cache);
-		return;
+		return 0;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		(void) close(fd);
 		envcache_reset(cache);
-		return;
+		return 0;
 	}
 	if (st.st_dev != cache->dev || st.st_ino != cache->ino ||
 	    (size_t) st.st_size < cache->file_len) {
@@ -339,10 +340,15 @@ imap_envcache_refresh(struct imap_envcache *cache, const char *dir)
 		cache->dev = st.st_dev;
 		cache->ino = st.st_ino;
 	}
+	if (cache->file_len == 0 && (size_t) st.st_size > max_read) {
+		(void) close(fd);
+		envcache_reset(cache);
+		return -1;
+	}
 	if ((size_t) st.st_size > IMAP_ENVCACHE_MAX) {
 		cache->damaged = 1;
 		(void) close(fd);
-		return;
+		return 0;
 	}
 	want = (size_t) st.st_size - cache->file_len;
 	if (want > 0) {
@@ -362,6 +368,7 @@ imap_envcache_refresh(struct imap_envcache *cache, const char *dir)
 	}
 	(void) close(fd);
 	envcache_parse(cache);
+	return 0;
 }
 
 const char *

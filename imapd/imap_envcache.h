@@ -15,7 +15,8 @@
  * counts.
  *
  * A session loads the file once per FETCH (only what was appended since
- * its last look), answers ENVELOPE from it without opening the message,
+ * its last look; a FETCH of few messages does not load a large file),
+ * answers ENVELOPE from it without opening the message,
  * and appends what it computed in one write(2) at the end of the command,
  * under a non-blocking flock(2) of the file (a busy cache is not written
  * this time: nothing waits).  A damaged record (bad framing, number or
@@ -46,9 +47,17 @@ void imap_envcache_free(struct imap_envcache **cachep);
 
 /*
  * Read what the folder's cache file got since the last call (all of it
- * the first time, or when it was replaced).
+ * the first time, or when it was replaced).  -1, reading nothing, when
+ * that would be all of a file larger than max_read: a FETCH of a few
+ * messages is cheaper from their files than from a large cache.
  */
-void imap_envcache_refresh(struct imap_envcache *cache, const char *dir);
+int imap_envcache_refresh(struct imap_envcache *cache, const char *dir,
+	size_t max_read);
+/*
+ * What a FETCH of n messages may read of the cache at once: a header
+ * block (FETCH_HEADER_READ) per message is what reading them costs.
+ */
+#define IMAP_ENVCACHE_READ_PER_MSG ((size_t) 16 * 1024)
 
 /*
  * Read a cache file's contents, replacing what cache holds; for tests and

@@ -811,7 +811,7 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	uint64_t changedsince = 0;
 	struct imap_seqset uids;
 	struct imap_mailbox *box;
-	size_t i, gone = 0;
+	size_t i, n, gone = 0;
 	int vanished = 0, unknown_cte;
 
 	memset(&req, 0, sizeof(req));
@@ -847,10 +847,14 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	}
 	box = sess->box;
 	if (fetch_wants_envelope(&req)) {
+		for (i = 0, n = 0; i < box->count; i++)
+			n += selected[i] != 0;
 		if (box->envcache == NULL)
 			box->envcache = imap_envcache_new();
-		req.envcache = box->envcache;
-		imap_envcache_refresh(req.envcache, box->dir);
+		if (imap_envcache_refresh(box->envcache, box->dir,
+		    n > SIZE_MAX / IMAP_ENVCACHE_READ_PER_MSG ? SIZE_MAX :
+		    n * IMAP_ENVCACHE_READ_PER_MSG) == 0)
+			req.envcache = box->envcache;
 	}
 	out = buf_new(BUF_DEFAULT_CAP);
 	for (i = 0; i < box->count; i++) {

@@ -202,7 +202,8 @@ def test_sessions_append_batches_and_concurrently(imap):
 
 def test_expunged_messages_drop_out_at_compaction(imap):
     """Past 64 KiB, a cache more than half of whose records are of
-    expunged messages is rebuilt with the others' records only."""
+    expunged messages is rebuilt with the others' records only.  A FETCH
+    of one message in a new session leaves a cache of that size unread."""
     texts = [message("c%d" % i, extra="X-N: %s\n" % ("n" * 300))
              for i in range(300)]
     names = [deliver(imap.store, t) for t in texts]
@@ -210,6 +211,20 @@ def test_expunged_messages_drop_out_at_compaction(imap):
     path = os.path.join(imap.store, CACHE)
     assert os.path.getsize(path) > 64 * 1024
     assert len(records(path)) == 300
+    # A new session's FETCH of one message does not read this much
+    # cache: it answers from the file (rewritten with size and mtime
+    # kept, which the cache could not tell).
+    cur = os.path.join(imap.store, "cur")
+    victim = os.path.join(cur, [n for n in os.listdir(cur)
+                                if n.startswith(names[0])][0])
+    st = os.stat(victim)
+    text = open(victim).read()
+    with open(victim, "w") as f:
+        f.write(text.replace("Subject: c0\n", "Subject: C0\n"))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert b'"C0"' in fetch_envelopes(imap, "1")[0]
+    # Ten messages may read 160 KiB: from the cache, the old answer.
+    assert b'"c0"' in fetch_envelopes(imap, "1:10")[0]
     c = login(imap)
     c.select("INBOX")
     typ, _ = c.store("1:200", "+FLAGS.SILENT", r"(\Deleted)")

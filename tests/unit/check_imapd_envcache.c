@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +116,20 @@ file_of_filled(size_t *len_r)
 	close(fd);
 	/* A session that read it appends its records in one batch. */
 	c = imap_envcache_new();
-	imap_envcache_refresh(c, dir);
+	ck_assert_int_eq(imap_envcache_refresh(c, dir, 19), 0);
 	for (i = 0; i < ENV_COUNT; i++)
 		imap_envcache_put(c, bases[i], strlen(bases[i]), 100 + i,
 		    1700000000 + i, envs[i], strlen(envs[i]));
 	imap_envcache_flush(c, dir, NULL, 0);
+	imap_envcache_free(&c);
+	/* A FETCH of few messages does not read a larger file at once. */
+	c = imap_envcache_new();
+	ck_assert_int_eq(imap_envcache_refresh(c, dir, 100), -1);
+	ck_assert_uint_eq(check_served(c), 0);
+	ck_assert_int_eq(imap_envcache_refresh(c, dir, SIZE_MAX), 0);
+	ck_assert_uint_eq(check_served(c), ENV_COUNT);
+	ck_assert_int_eq(imap_envcache_refresh(c, dir, 100), 0);
+	ck_assert_uint_eq(check_served(c), ENV_COUNT);
 	imap_envcache_free(&c);
 	data = xmalloc(1 << 16);
 	fd = open(path, O_RDONLY);
