@@ -85,24 +85,28 @@ def fill(inst, texts=TEXTS):
     return names, first, path
 
 
+def rewrite_keeping_key(inst, base, old, new):
+    """Rewrite the file of base in place, old text replaced by new, with
+    its size and mtime kept: the one change the cache's key cannot see."""
+    cur = os.path.join(inst.store, "cur")
+    path = os.path.join(cur, [n for n in os.listdir(cur)
+                              if n.startswith(base)][0])
+    st = os.stat(path)
+    text = open(path).read()
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def test_cached_envelopes_are_the_uncached_ones(imap):
     names, first, path = fill(imap)
     # Served from the cache: the same bytes.  The proof that the cache
     # answered: a file rewritten with its size and mtime kept (the one
     # change the key cannot see) still gets its old envelope.
     assert fetch_envelopes(imap) == first
-    cur = os.path.join(imap.store, "cur")
-    victim = os.path.join(cur, [n for n in os.listdir(cur)
-                                if n.startswith(names[0])][0])
-    st = os.stat(victim)
-    text = open(victim).read()
-    with open(victim, "w") as f:
-        f.write(text.replace("Subject: plain", "Subject: PLAIN"))
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_keeping_key(imap, names[0], "Subject: plain", "Subject: PLAIN")
     assert fetch_envelopes(imap) == first
-    with open(victim, "w") as f:
-        f.write(text)
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_keeping_key(imap, names[0], "Subject: PLAIN", "Subject: plain")
     # Every envelope is the one of the full parse (ENVELOPE with BODY).
     c = login(imap)
     c.select("INBOX")
@@ -214,14 +218,7 @@ def test_expunged_messages_drop_out_at_compaction(imap):
     # A new session's FETCH of one message does not read this much
     # cache: it answers from the file (rewritten with size and mtime
     # kept, which the cache could not tell).
-    cur = os.path.join(imap.store, "cur")
-    victim = os.path.join(cur, [n for n in os.listdir(cur)
-                                if n.startswith(names[0])][0])
-    st = os.stat(victim)
-    text = open(victim).read()
-    with open(victim, "w") as f:
-        f.write(text.replace("Subject: c0\n", "Subject: C0\n"))
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_keeping_key(imap, names[0], "Subject: c0\n", "Subject: C0\n")
     assert b'"C0"' in fetch_envelopes(imap, "1")[0]
     # Ten messages may read 160 KiB: from the cache, the old answer.
     assert b'"c0"' in fetch_envelopes(imap, "1:10")[0]
