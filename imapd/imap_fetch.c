@@ -22,7 +22,9 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_envcache.h"
 #include "imap_mailbox.h"
+#include "imap_uidlist.h"
 #include "log.h"
 #include "mime.h"
 #include "mime_imap.h"
@@ -62,6 +64,15 @@ struct fetch_request {
 	size_t count;
 	int needs_data;		/* some item reads the message */
 	int needs_mime;		/* some item needs the MIME structure */
+	/*
+	 * Some item needs more than the header block: the MIME structure,
+	 * a section, or the size when the file name does not carry it.
+	 * Without it, ENVELOPE is built from the header alone.
+	 */
+	int needs_body;
+	int needs_size;		/* RFC822.SIZE is asked for */
+	/* ENVELOPE from the folder's cache (imap_envcache.h) */
+	struct imap_envcache *envcache;
 	int sets_seen;
 	int unknown_cte;	/* a BINARY part's encoding was unknown */
 	/*
@@ -222,6 +233,12 @@ fetch_parse_item(struct fetch_request *req, const char *s,
 	    kind != FETCH_RFC822 && !((kind == FETCH_SECTION ||
 	    kind == FETCH_BINARY) && item->section_text[0] == '\0'))
 		req->needs_mime = 1;
+	if (kind == FETCH_SIZE)
+		req->needs_size = 1;
+	else if (kind != FETCH_FLAGS && kind != FETCH_UID &&
+	    kind != FETCH_INTERNALDATE && kind != FETCH_MODSEQ &&
+	    kind != FETCH_ENVELOPE)
+		req->needs_body = 1;
 	if ((kind == FETCH_SECTION || kind == FETCH_RFC822 ||
 	    kind == FETCH_RFC822_TEXT || kind == FETCH_BINARY) && !item->peek)
 		req->sets_seen = 1;
@@ -274,6 +291,11 @@ fetch_parse(struct fetch_request *req, const struct imap_arg *arg,
 #define FETCH_BLOCK_SIZE	(64 * 1024)
 /* Messages up to this size are read(); larger ones are mapped. */
 #define FETCH_READ_MAX		(1024 * 1024)
+/*
+ * The first read of a message whose header alone is needed: most headers
+ * fit (a longer one is read in full).
+ */
+#define FETCH_HEADER_READ	(16 * 1024)
 
 /*
  * Write data/len as CRLF text, cut to [offset, offset+length).  Runs
@@ -481,17 +503,63 @@ fetch_write_binary(struct imap_session *sess, struct fetch_request *req,
 }
 
 /*
+ * Read up to len bytes from the start of file into data; the count read
+ * (short at the end of the file).
+ */
+static size_t
+fetch_read(int file, char *data, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(file, data + got, len - got, (off_t) got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t) n;
+	}
+	return got;
+}
+
+/*
+ * Read the header block of a message of size bytes with one read: 0 when
+ * it was all read (its blank line, or the whole file), -1 when the header
+ * goes on past FETCH_HEADER_READ.
+ */
+static int
+fetch_load_header(int file, size_t size, struct fetch_data *fd)
+{
+	size_t want = size < FETCH_HEADER_READ ? size : FETCH_HEADER_READ;
+	char *data = xmalloc(want);
+	size_t got = fetch_read(file, data, want);
+	int blank_line;
+
+	(void) mime_header_length(data, got, &blank_line);
+	if (!blank_line && got == FETCH_HEADER_READ) {
+		free(data);
+		return -1;
+	}
+	fd->len = got;
+	fd->data = data;
+	fd->owned = data;
+	return 0;
+}
+
+/*
  * Load a message's file: small ones are read into memory (cheaper than
  * mapping and unmapping thousands of small files), large ones mapped.
+ * With header_only, only the start up to the header's blank line may be
+ * loaded (fd->len tells what was).
  */
 static int
 fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
-	struct fetch_data *fd, time_t *mtime_r)
+	struct fetch_data *fd, struct stat *st_r, int header_only)
 {
 	struct stat st;
 	char *data;
-	size_t got = 0;
-	ssize_t n;
+	size_t got;
 	int file = imap_msg_open(box, msg);
 
 	if (file < 0)
@@ -500,8 +568,13 @@ fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
 		close(file);
 		return -1;
 	}
-	*mtime_r = st.st_mtime;
+	*st_r = st;
 	fd->len = (size_t) st.st_size;
+	if (header_only && st.st_size > 0 &&
+	    fetch_load_header(file, fd->len, fd) == 0) {
+		close(file);
+		return 0;
+	}
 	if (st.st_size == 0) {
 		fd->data = "";
 	} else if (st.st_size > FETCH_READ_MAX) {
@@ -515,14 +588,7 @@ fetch_load(struct imap_mailbox *box, struct imap_msg *msg,
 		fd->mapped = 1;
 	} else {
 		data = xmalloc(fd->len);
-		while (got < fd->len) {
-			n = read(file, data + got, fd->len - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t) n;
-		}
+		got = fetch_read(file, data, fd->len);
 		/* A file that shrank under us: serve what is there. */
 		fd->len = got;
 		fd->data = data;
@@ -556,15 +622,31 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	struct stat st;
 	long long size;
 	int first = 1, flags_sent = 0, set_seen = 0, modseq_sent = 0;
+	int header_only;
+	const char *cached = NULL;
+	size_t cached_len = 0, base_len = imap_uidlist_base_len(msg->name);
 
 	memset(&fd, 0, sizeof(fd));
+	memset(&st, 0, sizeof(st));
 	fd.size_crlf = SIZE_MAX;
-	if (req->needs_data) {
-		if (fetch_load(box, msg, &fd, &mtime) < 0)
+	header_only = !req->needs_body && (!req->needs_size ||
+	    imap_name_size(msg->name, 'W') >= 0);
+	/* The cache's key is the file's: a replaced file misses. */
+	if (header_only && req->envcache != NULL) {
+		if (imap_msg_stat(box, msg, &st) < 0)
 			return -1;
-		if (req->needs_mime)
+		mtime = st.st_mtime;
+		cached = imap_envcache_get(req->envcache, msg->name, base_len,
+		    (uint64_t) st.st_size, (uint64_t) st.st_mtime,
+		    &cached_len);
+	}
+	if (req->needs_data && cached == NULL) {
+		if (fetch_load(box, msg, &fd, &st, header_only) < 0)
+			return -1;
+		mtime = st.st_mtime;
+		if (req->needs_mime && !header_only)
 			fd.mime = mime_parse(fd.data, fd.len);
-	} else {
+	} else if (!req->needs_data) {
 		for (i = 0; i < req->count; i++) {
 			if (req->items[i].kind != FETCH_INTERNALDATE)
 				continue;
@@ -625,6 +707,12 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			imap_printf(sess, "RFC822.SIZE %lld", size);
 			break;
 		case FETCH_ENVELOPE:
+			if (cached != NULL) {
+				imap_printf(sess, "ENVELOPE ");
+				imap_write(sess, cached, cached_len);
+				break;
+			}
+			/* FALLTHROUGH */
 		case FETCH_BODY:
 		case FETCH_BODYSTRUCTURE:
 			buf_reset(out);
@@ -632,15 +720,23 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 			imap_printf(sess, "%s ", item->kind == FETCH_ENVELOPE ?
 			    "ENVELOPE" : item->kind == FETCH_BODY ? "BODY" :
 			    "BODYSTRUCTURE");
-			if ((item->kind == FETCH_ENVELOPE ?
+			if ((item->kind == FETCH_ENVELOPE ? (header_only ?
+			    mime_imap_envelope_header(fd.data, fd.len, out) :
 			    mime_imap_envelope(fd.mime,
-			    mime_message_root(fd.mime), out) :
+			    mime_message_root(fd.mime), out)) :
 			    mime_imap_bodystructure(fd.mime,
 			    mime_message_root(fd.mime),
-			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0)
+			    item->kind == FETCH_BODYSTRUCTURE, out)) < 0) {
 				imap_printf(sess, "NIL");
-			else
-				imap_write(sess, buf_cstr(out), buf_len(out));
+				break;
+			}
+			imap_write(sess, buf_cstr(out), buf_len(out));
+			if (item->kind == FETCH_ENVELOPE && header_only &&
+			    req->envcache != NULL && st.st_mtime >= 0)
+				imap_envcache_put(req->envcache, msg->name,
+				    base_len, (uint64_t) st.st_size,
+				    (uint64_t) st.st_mtime, buf_cstr(out),
+				    buf_len(out));
 			break;
 		case FETCH_BINARY:
 		case FETCH_BINARY_SIZE:
@@ -661,7 +757,7 @@ fetch_message(struct imap_session *sess, struct fetch_request *req,
 	if (flags_sent && !modseq_sent && sess->condstore)
 		imap_write_modseq(sess, msg);
 	imap_printf(sess, ")\r\n");
-	if (req->needs_data)
+	if (req->needs_data && cached == NULL)
 		fetch_unload(&fd);
 	return 0;
 }
@@ -690,6 +786,20 @@ imap_changedsince_parse(struct imap_session *sess,
 	return 0;
 }
 
+/* ENVELOPE is asked for, and nothing past the header block. */
+static int
+fetch_wants_envelope(const struct fetch_request *req)
+{
+	size_t i;
+
+	if (req->needs_body)
+		return 0;
+	for (i = 0; i < req->count; i++)
+		if (req->items[i].kind == FETCH_ENVELOPE)
+			return 1;
+	return 0;
+}
+
 void
 imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	size_t count)
@@ -700,7 +810,8 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 	struct buf *out;
 	uint64_t changedsince = 0;
 	struct imap_seqset uids;
-	size_t i, gone = 0;
+	struct imap_mailbox *box;
+	size_t i, n, gone = 0;
 	int vanished = 0, unknown_cte;
 
 	memset(&req, 0, sizeof(req));
@@ -734,13 +845,27 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 		imap_vanished_earlier(sess, changedsince, &uids);
 		imap_seqset_free(&uids);
 	}
+	box = sess->box;
+	if (fetch_wants_envelope(&req)) {
+		for (i = 0, n = 0; i < box->count; i++)
+			n += selected[i] != 0;
+		if (box->envcache == NULL)
+			box->envcache = imap_envcache_new();
+		if (imap_envcache_refresh(box->envcache, box->dir,
+		    n > SIZE_MAX / IMAP_ENVCACHE_READ_PER_MSG ? SIZE_MAX :
+		    n * IMAP_ENVCACHE_READ_PER_MSG) == 0)
+			req.envcache = box->envcache;
+	}
 	out = buf_new(BUF_DEFAULT_CAP);
-	for (i = 0; i < sess->box->count; i++) {
-		if (selected[i] && sess->box->msgs[i].modseq > changedsince &&
+	for (i = 0; i < box->count; i++) {
+		if (selected[i] && box->msgs[i].modseq > changedsince &&
 		    fetch_message(sess, &req, i, out) < 0)
 			gone++;
 	}
 	buf_free(&out);
+	if (req.envcache != NULL)
+		imap_envcache_flush(req.envcache, box->dir, box->msgs,
+		    box->count);
 	free(selected);
 	unknown_cte = req.unknown_cte;
 	fetch_request_free(&req);

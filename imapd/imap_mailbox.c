@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "imap.h"
+#include "imap_envcache.h"
 #include "imap_mailbox.h"
 #include "imap_modseq.h"
 #include "imap_uidlist.h"
@@ -515,6 +516,7 @@ imap_mailbox_close(struct imap_mailbox **boxp)
 	free(box->name);
 	free(box->vanished);
 	imap_keywords_clear(&box->kw);
+	imap_envcache_free(&box->envcache);
 	free(box);
 	*boxp = NULL;
 }

@@ -27,6 +27,7 @@
 
 #include "imap_keywords.h"
 
+struct imap_envcache;
 struct imap_session;
 struct imap_uidlist_result;
 struct stat;
@@ -71,6 +72,8 @@ struct imap_mailbox {
 	uint64_t vanished_since;
 	uint32_t *vanished;
 	size_t vanished_count;
+	/* FETCH ENVELOPE's cache (imap_envcache.h); NULL until used. */
+	struct imap_envcache *envcache;
 };
 
 /*

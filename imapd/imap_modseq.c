@@ -1,6 +1,7 @@
 /* imap_modseq: a folder's modification sequences (see imap_modseq.h). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -100,9 +101,12 @@ imap_modseq_read(struct imap_modseq *ms, uint64_t *highest_r,
 	char **error_r)
 {
 	char *path = xasprintf("%s/%s", ms->dir, IMAP_MODSEQ_NAME);
-	char line[IMAP_MODSEQ_LINE_MAX + 2], letters[IMAP_MODSEQ_LINE_MAX];
+	char line[IMAP_MODSEQ_LINE_MAX + 2];
 	unsigned long long highest, floor, modseq;
 	unsigned long uid, last_uid = 0, last_gone = 0;
+	const char *p;
+	char *letters;
+	size_t len;
 	int ret = 1;
 	FILE *f;
 
@@ -125,8 +129,10 @@ imap_modseq_read(struct imap_modseq *ms, uint64_t *highest_r,
 			ret = -1;
 			break;
 		}
+		/* As sscanf's "X %lu %llu" and "%lu %llu %1023s" read. */
 		if (line[0] == 'X') {
-			if (sscanf(line, "X %lu %llu", &uid, &modseq) != 2 ||
+			if ((p = imap_scan_ulong(line + 1, &uid)) == NULL ||
+			    imap_scan_ullong(p, &modseq) == NULL ||
 			    uid == 0 || uid > UINT32_MAX || uid <= last_gone ||
 			    modseq > highest) {
 				ret = -1;
@@ -136,10 +142,20 @@ imap_modseq_read(struct imap_modseq *ms, uint64_t *highest_r,
 			imap_gone_add(ms, (uint32_t) uid, modseq);
 			continue;
 		}
-		if (sscanf(line, "%lu %llu %1023s", &uid, &modseq,
-		    letters) != 3 || uid == 0 || uid > UINT32_MAX ||
+		if ((p = imap_scan_ulong(line, &uid)) == NULL ||
+		    (p = imap_scan_ullong(p, &modseq)) == NULL) {
+			ret = -1;
+			break;
+		}
+		letters = line + (imap_skip_space(p) - line);
+		len = 0;
+		while (letters[len] != '\0' &&
+		    !isspace((unsigned char) letters[len]))
+			len++;
+		letters[len] = '\0';
+		if (len == 0 || uid == 0 || uid > UINT32_MAX ||
 		    uid <= last_uid || modseq > highest ||
-		    strlen(letters) > IMAP_MODSEQ_LETTERS_MAX) {
+		    len > IMAP_MODSEQ_LETTERS_MAX) {
 			ret = -1;
 			break;
 		}

@@ -83,6 +83,17 @@ void imap_uidlist_sort_by_base(struct imap_uidlist_result *r);
 uint32_t imap_uidlist_find_base(const struct imap_uidlist_result *r,
 	const char *base);
 
+/*
+ * The numbers of the UID list and the MODSEQ record, read as sscanf's
+ * "%lu" and "%llu" read them (the files have always been read so):
+ * blanks, an optional sign, decimal digits (too many give the maximum).
+ * The end of the number, or NULL when there are no digits.
+ */
+const char *imap_scan_ulong(const char *s, unsigned long *v_r);
+const char *imap_scan_ullong(const char *s, unsigned long long *v_r);
+/* s after its blanks (isspace), as a blank in a sscanf format skips. */
+const char *imap_skip_space(const char *s);
+
 /* Open path to read: 1 open (*f_r), 0 missing, -2 error (*error_r). */
 int imap_open_existing(const char *path, FILE **f_r, char **error_r);
 /*

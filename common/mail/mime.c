@@ -156,19 +156,11 @@ static void
 parse_part(struct mime_message *m, struct mime_part *p, size_t offset,
 	size_t len, int in_digest)
 {
-	const char *start = m->data + offset, *end = start + len, *line, *eol;
+	const char *start = m->data + offset;
 	struct mime_part *child;
 
 	p->header_offset = offset;
-	p->header_len = len;
-	for (line = start; line < end; line = eol) {
-		eol = mime_line_end(line, end);
-		if (mime_is_blank_line(line, eol)) {
-			p->header_len = eol - start;
-			p->blank_line = 1;
-			break;
-		}
-	}
+	p->header_len = mime_header_length(start, len, &p->blank_line);
 	p->body_offset = offset + p->header_len;
 	p->body_len = len - p->header_len;
 	mime_count_lines(start, p->header_len, &p->header_crlf, NULL);

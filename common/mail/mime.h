@@ -66,6 +66,12 @@ struct mime_params;	/* a parameter list, owned by its part */
 struct mime_message *mime_parse(const char *data, size_t len);
 /* Free the message and all its parts; NULLs *mp.  NULL is allowed. */
 void mime_free(struct mime_message **mp);
+/*
+ * The length of the header block at data[0..len), the blank line that
+ * ends it included; *blank_line_r is 1 when that line was found, else 0
+ * and the header runs to len (the block may go on past len).
+ */
+size_t mime_header_length(const char *data, size_t len, int *blank_line_r);
 
 /* The data given to mime_parse() and its length. */
 const char *mime_message_data(const struct mime_message *m);

@@ -57,6 +57,22 @@ mime_append_crlf(struct buf *out, const char *data, size_t len)
 
 /* ---- header fields -------------------------------------------------------- */
 
+size_t
+mime_header_length(const char *data, size_t len, int *blank_line_r)
+{
+	const char *end = data + len, *line, *eol;
+
+	for (line = data; line < end; line = eol) {
+		eol = mime_line_end(line, end);
+		if (mime_is_blank_line(line, eol)) {
+			*blank_line_r = 1;
+			return eol - data;
+		}
+	}
+	*blank_line_r = 0;
+	return len;
+}
+
 int
 mime_header_next(const char *header, size_t len, size_t *pos,
 	struct mime_field *field_r)

@@ -35,6 +35,13 @@ struct mime_section;	/* a parsed section spec */
  */
 int mime_imap_envelope(const struct mime_message *m,
 	const struct mime_part *p, struct buf *out);
+/*
+ * The same ENVELOPE from a message's start, without parsing its MIME
+ * structure: data[0..len) holds at least the whole header block (its
+ * blank line included), or the whole message.
+ */
+int mime_imap_envelope_header(const char *data, size_t len,
+	struct buf *out);
 
 /*
  * BODY (extended 0) or BODYSTRUCTURE (extended 1) of p and everything

@@ -33,7 +33,13 @@ struct lexer {
 static int
 is_addr_special(char c)
 {
-	return c != '\0' && strchr("()<>[]:;@,\"", c) != NULL;
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '[': case ']':
+	case ':': case ';': case '@': case ',': case '"':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static enum tok
@@ -58,11 +64,14 @@ lex_next(struct lexer *lx, char *special_r)
 		return TOK_END;
 	}
 	if (s[i] == '"') {
-		for (i++; i < n && s[i] != '"'; i++) {
-			if (s[i] == '\\' && i + 1 < n)
-				i++;
-			(void) buf_append_char(lx->text, s[i]);
+		/* Runs between quoted-pairs, each pair's second octet kept. */
+		for (start = ++i; i < n && s[i] != '"'; i++) {
+			if (s[i] == '\\' && i + 1 < n) {
+				(void) buf_append(lx->text, s + start, i - start);
+				start = ++i;
+			}
 		}
+		(void) buf_append(lx->text, s + start, i - start);
 		lx->pos = i < n ? i + 1 : n;
 		return TOK_WORD;
 	}
@@ -114,6 +123,19 @@ lex_push(struct lexer *lx, enum tok t, char special)
 	lx->pushed_tok = t;
 	lx->pushed_special = special;
 }
+
+/*
+ * The buffers of one ENVELOPE, allocated once for all its fields; each
+ * cap holds the longest token of any field (at most the header).
+ */
+struct env_scratch {
+	struct buf *unfold;	/* the unfolded field value */
+	struct buf *phrase;
+	struct buf *local;
+	struct buf *comment;
+	struct buf *work;
+	struct buf *text;	/* the lexer's token */
+};
 
 /* The state of one address list being written. */
 struct addr_list {
@@ -267,7 +289,8 @@ addr_spec(struct addr_list *al, struct lexer *lx)
  * input gives a best effort, never an error.
  */
 static size_t
-write_address_list(struct mime_imap_writer *w, const char *s, size_t n)
+write_address_list(struct mime_imap_writer *w, struct env_scratch *sc,
+	const char *s, size_t n)
 {
 	struct addr_list al;
 	struct lexer lx;
@@ -278,14 +301,14 @@ write_address_list(struct mime_imap_writer *w, const char *s, size_t n)
 	memset(&al, 0, sizeof(al));
 	memset(&lx, 0, sizeof(lx));
 	al.w = w;
-	/* Every token is at most the whole value. */
-	al.phrase = buf_new(2 * n + 2);
-	al.local = buf_new(n + 1);
-	al.comment = buf_new(n + 1);
-	al.work = buf_new(n + 1);
+	al.phrase = sc->phrase;
+	al.local = sc->local;
+	al.comment = sc->comment;
+	al.work = sc->work;
+	addr_reset(&al);
 	lx.s = s;
 	lx.n = n;
-	lx.text = buf_new(n + 1);
+	lx.text = sc->text;
 	for (;;) {
 		t = lex_next(&lx, &special);
 		if (t == TOK_END)
@@ -352,11 +375,6 @@ write_address_list(struct mime_imap_writer *w, const char *s, size_t n)
 	if (in_group)
 		addr_emit(&al, NULL, NULL, NULL, 0, NULL, 0);
 	mime_imap_w_str(w, al.count > 0 ? ")" : "NIL");
-	buf_free(&al.phrase);
-	buf_free(&al.local);
-	buf_free(&al.comment);
-	buf_free(&al.work);
-	buf_free(&lx.text);
 	return al.count;
 }
 
@@ -371,57 +389,72 @@ static const char *const env_names[ENV_COUNT] = {
 	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
 	"in-reply-to", "message-id",
 };
+static const size_t env_name_len[ENV_COUNT] = { 4, 7, 4, 6, 8, 2, 2, 3, 11,
+	10 };
 
 static void
-env_string(struct mime_imap_writer *w, const struct mime_field *f)
+env_string(struct mime_imap_writer *w, struct env_scratch *sc,
+	const struct mime_field *f)
 {
-	struct buf *b;
-
 	if (f->name == NULL) {
 		mime_imap_w_str(w, "NIL");
 		return;
 	}
-	b = buf_new(f->value_len + 1);
-	(void) mime_field_unfold(f, b);
-	mime_imap_w_string(w, buf_cstr(b), buf_len(b));
-	buf_free(&b);
+	buf_reset(sc->unfold);
+	(void) mime_field_unfold(f, sc->unfold);
+	mime_imap_w_string(w, buf_cstr(sc->unfold), buf_len(sc->unfold));
 }
 
 static size_t
-env_addresses(struct mime_imap_writer *w, const struct mime_field *f)
+env_addresses(struct mime_imap_writer *w, struct env_scratch *sc,
+	const struct mime_field *f)
 {
-	struct buf *b;
-	size_t count;
-
 	if (f->name == NULL) {
 		mime_imap_w_str(w, "NIL");
 		return 0;
 	}
-	b = buf_new(f->value_len + 1);
-	(void) mime_field_unfold(f, b);
-	count = write_address_list(w, buf_cstr(b), buf_len(b));
-	buf_free(&b);
-	return count;
+	buf_reset(sc->unfold);
+	(void) mime_field_unfold(f, sc->unfold);
+	return write_address_list(w, sc, buf_cstr(sc->unfold),
+	    buf_len(sc->unfold));
 }
 
-void
-mime_imap_write_envelope(struct mime_imap_writer *w,
-	const struct mime_message *m, const struct mime_part *p)
+/* The envelope field a header field name is, or ENV_COUNT. */
+static int
+env_field_index(const struct mime_field *f)
+{
+	int i;
+
+	for (i = 0; i < ENV_COUNT; i++)
+		if (f->name_len == env_name_len[i] &&
+		    strncasecmp(f->name, env_names[i], f->name_len) == 0)
+			return i;
+	return ENV_COUNT;
+}
+
+/* The ENVELOPE of the header block data[0..len) (or of its start). */
+static void
+write_envelope(struct mime_imap_writer *w, const char *header, size_t len)
 {
 	struct mime_field fields[ENV_COUNT], f;
-	const char *header = mime_message_data(m) + mime_part_header_offset(p);
-	size_t len = mime_part_header_len(p), pos = 0, mark;
+	struct env_scratch sc;
+	size_t pos = 0, mark;
 	int i;
 
 	memset(fields, 0, sizeof(fields));
 	/* One pass; the first of each field counts. */
 	while (mime_header_next(header, len, &pos, &f)) {
-		for (i = 0; i < ENV_COUNT; i++)
-			if (fields[i].name == NULL &&
-			    f.name_len == strlen(env_names[i]) &&
-			    strncasecmp(f.name, env_names[i], f.name_len) == 0)
-				fields[i] = f;
+		i = env_field_index(&f);
+		if (i < ENV_COUNT && fields[i].name == NULL)
+			fields[i] = f;
 	}
+	/* An unfolded value, and every token in it, is at most the header. */
+	sc.unfold = buf_new(len + 1);
+	sc.phrase = buf_new(2 * len + 2);
+	sc.local = buf_new(len + 1);
+	sc.comment = buf_new(len + 1);
+	sc.work = buf_new(len + 1);
+	sc.text = buf_new(len + 1);
 	mime_imap_w_str(w, "(");
 	for (i = 0; i < ENV_COUNT; i++) {
 		if (i > 0)
@@ -431,23 +464,38 @@ mime_imap_write_envelope(struct mime_imap_writer *w,
 		case ENV_SUBJECT:
 		case ENV_IN_REPLY_TO:
 		case ENV_MESSAGE_ID:
-			env_string(w, &fields[i]);
+			env_string(w, &sc, &fields[i]);
 			break;
 		case ENV_SENDER:
 		case ENV_REPLY_TO:
 			/* RFC 3501 7.4.2: absent or empty means from. */
 			mark = buf_len(w->out);
-			if (env_addresses(w, &fields[i]) == 0 && !w->failed) {
+			if (env_addresses(w, &sc, &fields[i]) == 0 &&
+			    !w->failed) {
 				buf_truncate(w->out, mark);
-				(void) env_addresses(w, &fields[ENV_FROM]);
+				(void) env_addresses(w, &sc, &fields[ENV_FROM]);
 			}
 			break;
 		default:
-			(void) env_addresses(w, &fields[i]);
+			(void) env_addresses(w, &sc, &fields[i]);
 			break;
 		}
 	}
 	mime_imap_w_str(w, ")");
+	buf_free(&sc.unfold);
+	buf_free(&sc.phrase);
+	buf_free(&sc.local);
+	buf_free(&sc.comment);
+	buf_free(&sc.work);
+	buf_free(&sc.text);
+}
+
+void
+mime_imap_write_envelope(struct mime_imap_writer *w,
+	const struct mime_message *m, const struct mime_part *p)
+{
+	write_envelope(w, mime_message_data(m) + mime_part_header_offset(p),
+	    mime_part_header_len(p));
 }
 
 int
@@ -457,5 +505,14 @@ mime_imap_envelope(const struct mime_message *m, const struct mime_part *p,
 	struct mime_imap_writer w = { out, 0 };
 
 	mime_imap_write_envelope(&w, m, p);
+	return w.failed ? -1 : 0;
+}
+
+int
+mime_imap_envelope_header(const char *data, size_t len, struct buf *out)
+{
+	struct mime_imap_writer w = { out, 0 };
+
+	write_envelope(&w, data, len);
 	return w.failed ? -1 : 0;
 }

@@ -602,3 +602,68 @@ def test_multipart_sections(imap):
     with pytest.raises(imaplib.IMAP4.error):
         c.fetch("1", "(BODY[x.y])")
     c.logout()
+
+
+def test_envelope_from_header_block_at_read_edges(imap):
+    """FETCH ENVELOPE reads the header block alone (one read of 16 KiB
+    when it fits): headers ending just before, at and after that read's
+    end, a folded To: across it, much longer headers, messages that are
+    all header, and a file name without W= (RFC822.SIZE then needs the
+    whole file) give the envelope of the full parse (ENVELOPE with BODY
+    in one FETCH), and the right size."""
+    edge = 16 * 1024
+    prefix = "From: Bob <bob@remote.test>\nTo: Alice <alice@x.test>\n"
+
+    def sized(total, subject, blank=True):
+        # prefix + "X-Pad: " + pad + "\n" + "Subject: s\n" [+ "\n"] = total
+        tail = "Subject: %s\n" % subject + ("\n" if blank else "")
+        pad = total - len(prefix) - len("X-Pad: \n") - len(tail)
+        return prefix + "X-Pad: " + "p" * pad + "\n" + tail
+
+    texts = {}
+    for delta in (-2, -1, 0, 1, 2):
+        texts["end %d" % delta] = sized(edge + delta, "end %d" % delta) \
+            + "body\n"
+    # The continuation of To: starts exactly at the read's end.
+    head = prefix.replace("To: Alice <alice@x.test>\n", "")
+    pad = edge - len(head) - len("X-Pad: \n") - len("To: c@d.test,\n")
+    texts["fold"] = (head + "X-Pad: " + "p" * pad + "\nTo: c@d.test,\n"
+                     " e@f.test\nSubject: fold\n\nbody\n")
+    texts["long"] = sized(40000, "long") + "body\n"
+    texts["all header"] = sized(edge, "all header", blank=False)
+    texts["all header long"] = sized(edge + 5000, "all header long",
+                                     blank=False)
+    texts["small"] = message("small")
+    names = {}
+    for key, text in texts.items():
+        names[key] = deliver(imap.store, text)
+    # A file name without W=: the size comes from the whole file.
+    plain = os.path.join(imap.store, "new", "1.M1P1Q1.plain")
+    with open(plain, "w") as f:
+        f.write(texts["end 1"].replace("end 1", "plain"))
+    texts["plain"] = texts["end 1"].replace("end 1", "plain")
+    c = login(imap)
+    c.select("INBOX")
+    count = len(texts)
+    typ, alone = c.fetch("1:*", "(ENVELOPE RFC822.SIZE)")
+    assert typ == "OK" and len(alone) == count
+    typ, full = c.fetch("1:*", "(ENVELOPE BODY)")
+    assert typ == "OK" and len(full) == count
+    seen = set()
+    for a, f in zip(alone, full):
+        m = re.match(rb"(\d+) \((ENVELOPE .*) RFC822\.SIZE (\d+)\)$", a)
+        assert m, a
+        assert f.startswith(m.group(1) + b" (" + m.group(2) + b" BODY ("), \
+            (a[:200], f[:200])
+        subject = re.match(rb'ENVELOPE \((?:NIL|"[^"]*") "([^"]*)"',
+                           m.group(2)).group(1).decode()
+        seen.add(subject)
+        raw = texts[subject].replace("\n", "\r\n").encode()
+        assert int(m.group(3)) == len(raw), subject
+        if subject == "fold":
+            assert (b'((NIL NIL "c" "d.test")(NIL NIL "e" "f.test"))'
+                    in m.group(2))
+        else:
+            assert b'(("Bob" NIL "bob" "remote.test"))' in m.group(2)
+    assert seen == set(texts)
+    c.logout()

@@ -1,7 +1,8 @@
 /*
- * check_imapd: imapd's pure modules: the command reader and argument
- * parser with sequence sets (imap_parse), the per-folder UID list
- * (imap_uidlist) and the keyword table (imap_keywords).  One Suite each.
+ * check_imapd: imapd's pure modules: the per-folder UID list
+ * (imap_uidlist), the MODSEQ record (imap_modseq) and the keyword table
+ * (imap_keywords) here, the command reader and argument parser in
+ * check_imapd_parse.c.  One Suite each.
  */
 #include "config.h"
 
@@ -12,430 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "imap_keywords.h"
 #include "imap_parse.h"
 #include "imap_uidlist.h"
-#include "stream.h"
 #include "xalloc.h"
 
 #include "imap_modseq.h"
-#include "check_stream_util.h"
-
-/* --- imap_parse_args ---------------------------------------------------- */
-
-struct args_case {
-	const char *text;
-	size_t len;			/* 0: strlen(text) */
-	int ret;
-	size_t count;
-	const char *shape;		/* per top-level argument: a s l */
-	const char *last;		/* the last argument's text, or NULL */
-};
-
-static const struct args_case args_cases[] = {
-	{ "a1 NOOP", 0, 0, 2, "aa", "NOOP" },
-	{ "a1 LOGIN \"al\\\"ice\" pw", 0, 0, 4, "aasa", "pw" },
-	{ "a1 LOGIN alice \"p\\\\w\"", 0, 0, 4, "aaas", "p\\w" },
-	{ "t FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (A B)]<0.9>)", 0, 0,
-	    4, "aaal", NULL },
-	{ "t APPEND x {3}\r\nabc", 0, 0, 4, "aaas", "abc" },
-	{ "t X {0}\r\n", 0, 0, 3, "aas", "" },
-	{ "t X {3+}\r\na\0c", 13, 0, 3, "aas", NULL },
-	{ "t X ((a) (b (c)))", 0, 0, 3, "aal", NULL },
-	{ "t X \"\"", 0, 0, 3, "aas", "" },
-	{ "", 0, 0, 0, "", NULL },
-	/* '[' is an ATOM-CHAR, ']' an ASTRING-CHAR (RFC 3501 9). */
-	{ "t CREATE [Gmail]", 0, 0, 3, "aaa", "[Gmail]" },
-	{ "t CREATE x[y", 0, 0, 3, "aaa", "x[y" },
-	{ "t LIST \"\" a]b[ (x)", 0, 0, 5, "aasal", NULL },
-	{ "t FETCH 1 body.peek[HEADER.FIELDS (A B)]", 0, 0, 4, "aaaa",
-	    "body.peek[HEADER.FIELDS (A B)]" },
-	{ "t FETCH 1 BINARY.SIZE[1 2]", 0, 0, 4, "aaaa", "BINARY.SIZE[1 2]" },
-	/* Malformed. */
-	{ "t X (a b", 0, -1, 0, NULL, NULL },
-	{ "t X a b)", 0, -1, 0, NULL, NULL },
-	{ "t X \"open", 0, -1, 0, NULL, NULL },
-	{ "t X \"a\\x\"", 0, -1, 0, NULL, NULL },
-	{ "t X \"a\rb\"", 0, -1, 0, NULL, NULL },
-	{ "t X {5}\r\nab", 0, -1, 0, NULL, NULL },
-	{ "t X {99999999999999999999}\r\nab", 0, -1, 0, NULL, NULL },
-	{ "t X {3}ab", 0, -1, 0, NULL, NULL },
-	/* A NUL in a fetch section (found by tests/fuzz/fuzz_imap_args). */
-	{ "t SEARCH x[\0\0[]", 15, -1, 0, NULL, NULL },
-	{ "t FETCH 1 BODY[\0]", 17, -1, 0, NULL, NULL },
-	{ "t FETCH 1 BODY[TEXT", 0, -1, 0, NULL, NULL },
-};
-
-START_TEST(test_parse_args)
-{
-	const struct args_case *c = &args_cases[_i];
-	size_t len = c->len != 0 ? c->len : strlen(c->text), i;
-	struct imap_arg *args = NULL;
-	const char *error = NULL;
-	size_t count = 0;
-	int ret;
-
-	ret = imap_parse_args(c->text, len, 1000, &args, &count, &error);
-	ck_assert_msg(ret == c->ret, "%s: %d (%s)", c->text, ret,
-	    error != NULL ? error : "");
-	if (ret < 0) {
-		ck_assert_ptr_nonnull(error);
-		return;
-	}
-	ck_assert_uint_eq(count, c->count);
-	for (i = 0; i < count; i++) {
-		enum imap_arg_type want = c->shape[i] == 'a' ? IMAP_ARG_ATOM :
-		    c->shape[i] == 's' ? IMAP_ARG_STRING : IMAP_ARG_LIST;
-
-		ck_assert_int_eq(args[i].type, want);
-		/* Callers look at len bytes of str. */
-		if (want != IMAP_ARG_LIST && memchr(args[i].str, '\0',
-		    args[i].len) == NULL)
-			ck_assert_uint_eq(strlen(args[i].str), args[i].len);
-	}
-	if (c->last != NULL)
-		ck_assert_str_eq(args[count - 1].str, c->last);
-	imap_args_free(args, count);
-}
-END_TEST
-
-/* Nesting is capped at IMAP_PARSE_DEPTH, whatever the input holds. */
-START_TEST(test_parse_depth)
-{
-	struct buf *b = buf_new(4096);
-	struct imap_arg *args = NULL;
-	const char *error = NULL;
-	size_t count = 0;
-	int depth, i;
-
-	for (depth = IMAP_PARSE_DEPTH - 1; depth <= IMAP_PARSE_DEPTH + 1;
-	    depth++) {
-		buf_reset(b);
-		(void) buf_append_str(b, "t X ");
-		for (i = 0; i < depth; i++)
-			(void) buf_append_char(b, '(');
-		for (i = 0; i < depth; i++)
-			(void) buf_append_char(b, ')');
-		count = 0;
-		if (depth <= IMAP_PARSE_DEPTH) {
-			ck_assert_int_eq(imap_parse_args(buf_cstr(b),
-			    buf_len(b), 1000, &args, &count, &error), 0);
-			imap_args_free(args, count);
-		} else {
-			ck_assert_int_eq(imap_parse_args(buf_cstr(b),
-			    buf_len(b), 1000, &args, &count, &error), -1);
-		}
-	}
-	buf_free(&b);
-}
-END_TEST
-
-/* The argument cap counts every argument, nested ones and lists too. */
-struct arg_limit_case {
-	const char *text;
-	size_t max_args;
-	int ret;
-};
-
-static const struct arg_limit_case arg_limit_cases[] = {
-	{ "t X a b", 4, 0 },
-	{ "t X a b", 3, -1 },
-	{ "t X (a (b))", 6, 0 },		/* t, X, two lists, a, b */
-	{ "t X (a (b))", 5, -1 },
-	{ "t X {0}\r\n {0}\r\n {0}\r\n", 5, 0 },
-	{ "t X {0}\r\n {0}\r\n {0}\r\n", 4, -1 },
-	{ "", 0, 0 },
-};
-
-START_TEST(test_parse_arg_limit)
-{
-	const struct arg_limit_case *c = &arg_limit_cases[_i];
-	struct imap_arg *args = NULL;
-	const char *error = NULL;
-	size_t count = 0;
-	int ret;
-
-	ret = imap_parse_args(c->text, strlen(c->text), c->max_args, &args,
-	    &count, &error);
-	ck_assert_msg(ret == c->ret, "%s (max %zu): %d", c->text,
-	    c->max_args, ret);
-	if (ret < 0)
-		ck_assert_str_eq(error, "Too many arguments");
-	else
-		imap_args_free(args, count);
-}
-END_TEST
-
-/* --- sequence sets ------------------------------------------------------ */
-
-struct seqset_case {
-	const char *text;
-	int ret;
-	uint32_t max;
-	const char *in;			/* numbers (1..9) in the set */
-	size_t ranges;			/* after resolving; 0: not checked */
-};
-
-static const struct seqset_case seqset_cases[] = {
-	{ "1", 0, 9, "1", 0 },
-	{ "1:3,5,7:*", 0, 9, "1235789", 3 },
-	{ "*", 0, 9, "9", 0 },
-	{ "*:7", 0, 9, "789", 0 },
-	{ "4:2", 0, 9, "234", 0 },
-	{ "2:*", 0, 1, "12", 0 },
-	/* Sorted and merged: overlapping, touching, repeated, unordered. */
-	{ "9,1,5:3,2", 0, 9, "123459", 2 },
-	{ "1:*,2,3,1:*,*", 0, 9, "123456789", 1 },
-	{ "8,6,4,2", 0, 9, "2468", 4 },
-	{ "7:9,1:2,3:4", 0, 9, "1234789", 2 },
-	{ "5:*", 0, 0, "12345", 1 },
-	/* XXX: the largest UID doubles as '*' (imap_parse.h). */
-	{ "4294967295", 0, 9, "9", 0 },
-	/* Malformed. */
-	{ "", -1, 0, NULL, 0 },
-	{ "0", -1, 0, NULL, 0 },
-	{ "1:0", -1, 0, NULL, 0 },
-	{ "1:", -1, 0, NULL, 0 },
-	{ ":1", -1, 0, NULL, 0 },
-	{ "1,", -1, 0, NULL, 0 },
-	{ ",1", -1, 0, NULL, 0 },
-	{ "1,,2", -1, 0, NULL, 0 },
-	{ "a", -1, 0, NULL, 0 },
-	{ "1 2", -1, 0, NULL, 0 },
-	{ "4294967296", -1, 0, NULL, 0 },
-	{ "99999999999999999999", -1, 0, NULL, 0 },
-	{ "-1", -1, 0, NULL, 0 },
-};
-
-START_TEST(test_seqset)
-{
-	const struct seqset_case *c = &seqset_cases[_i];
-	struct imap_seqset set;
-	uint32_t n;
-
-	memset(&set, 0, sizeof(set));
-	ck_assert_msg(imap_seqset_parse(c->text, &set) == c->ret, "%s",
-	    c->text);
-	if (c->ret < 0) {
-		imap_seqset_free(&set);
-		return;
-	}
-	imap_seqset_resolve(&set, c->max);
-	for (n = 1; n <= 9; n++) {
-		int want = strchr(c->in, (char) ('0' + n)) != NULL;
-
-		ck_assert_msg(imap_seqset_contains(&set, n) == want,
-		    "%s: %u", c->text, (unsigned) n);
-	}
-	if (c->ranges != 0)
-		ck_assert_uint_eq(set.count, c->ranges);
-	imap_seqset_free(&set);
-}
-END_TEST
-
-/* --- imap_read_command over a socket ------------------------------------ */
-
-struct read_case {
-	const char *input;
-	enum imap_read_result result;
-	const char *cmd;		/* NULL: not checked */
-	const char *reply;		/* what the server sent back */
-	long long literal;		/* APPEND's literal size */
-};
-
-static const struct read_case read_cases[] = {
-	{ "a1 NOOP\r\n", IMAP_READ_OK, "a1 NOOP", "", -1 },
-	{ "a1 NOOP\n", IMAP_READ_OK, "a1 NOOP", "", -1 },
-	{ "a1 LOGIN {5}\r\nalice {3+}\r\npw1\r\n", IMAP_READ_OK,
-	    "a1 LOGIN {5}\r\nalice {3+}\r\npw1", "+ OK\r\n", -1 },
-	{ "a2 APPEND INBOX (\\Seen) {310}\r\n", IMAP_READ_APPEND,
-	    "a2 APPEND INBOX (\\Seen)", "", 310 },
-	{ "a3 APPEND INBOX {5+}\r\nhello\r\n", IMAP_READ_APPEND,
-	    "a3 APPEND INBOX", "", 5 },
-	/* Limits: the command is 64 bytes at most here. */
-	{ "a4 X 0123456789012345678901234567890123456789012345678901234567"
-	    "89\r\n", IMAP_READ_TOO_LONG, NULL, "", -1 },
-	{ "a5 LOGIN {100}\r\n", IMAP_READ_LITERAL_TOO_BIG, NULL, "", -1 },
-	{ "a6 LOGIN {100+}\r\n", IMAP_READ_BAD_LITERAL, NULL, "", -1 },
-	/* Literals: 3 at most here; APPEND's message is not counted. */
-	{ "a9 X {0}\r\n {0}\r\n {0}\r\n\r\n", IMAP_READ_OK,
-	    "a9 X {0}\r\n {0}\r\n {0}\r\n", "+ OK\r\n+ OK\r\n+ OK\r\n", -1 },
-	{ "b1 X {0}\r\n {0}\r\n {0}\r\n {0}\r\n", IMAP_READ_TOO_MANY_LITERALS,
-	    NULL, "+ OK\r\n+ OK\r\n+ OK\r\n", -1 },
-	{ "b2 X {0+}\r\n {0+}\r\n {0+}\r\n {0+}\r\n",
-	    IMAP_READ_BAD_TOO_MANY_LITERALS, NULL, "", -1 },
-	{ "b3 APPEND {5+}\r\nINBOX {5+}\r\n", IMAP_READ_APPEND,
-	    "b3 APPEND {5+}\r\nINBOX", "", 5 },
-	{ "b4 append {0+}\r\n {0+}\r\n", IMAP_READ_APPEND,
-	    "b4 append {0+}\r\n", "", 0 },
-	/* Not APPEND: every literal is an argument. */
-	{ "b5 APPENDX {0+}\r\n {0+}\r\n {0+}\r\n {0+}\r\n",
-	    IMAP_READ_BAD_TOO_MANY_LITERALS, NULL, "", -1 },
-	{ "a7 NOOP", IMAP_READ_CLOSED, NULL, "", -1 },
-	{ "a8 LOGIN {5}\r\nali", IMAP_READ_CLOSED, NULL, "+ OK\r\n", -1 },
-	{ "", IMAP_READ_CLOSED, NULL, "", -1 },
-};
-
-START_TEST(test_read_command)
-{
-	const struct read_case *c = &read_cases[_i];
-	struct buf *line = buf_new(65), *cmd = buf_new(65);
-	struct stream *s;
-	long long literal = -1;
-	char reply[256];
-	ssize_t n;
-	int fds[2], sync = 0;
-	enum imap_read_result res;
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-	ck_assert_int_eq(write(fds[1], c->input, strlen(c->input)),
-	    (ssize_t) strlen(c->input));
-	shutdown(fds[1], SHUT_WR);
-	s = stream_new(fds[0], 2000, 2000);
-	res = imap_read_command(s, line, cmd, 64, 3, 1000, &literal, &sync);
-	ck_assert_msg(res == c->result, "%s: %d", c->input, res);
-	if (c->cmd != NULL)
-		ck_assert_str_eq(buf_cstr(cmd), c->cmd);
-	if (res == IMAP_READ_APPEND)
-		ck_assert_int_eq(literal, c->literal);
-	(void) stream_flush(s);
-	n = recv(fds[1], reply, sizeof(reply) - 1, MSG_DONTWAIT);
-	reply[n > 0 ? n : 0] = '\0';
-	ck_assert_str_eq(reply, c->reply);
-	stream_free(&s);
-	close(fds[0]);
-	close(fds[1]);
-	buf_free(&line);
-	buf_free(&cmd);
-}
-END_TEST
-
-/* literal8 and RFC 6855's UTF8 (~{n}): the marker leaves cmd. */
-static const struct {
-	const char *input, *cmd;
-	long long literal;
-	int flags;
-} append_cases[] = {
-	{ "c1 APPEND INBOX ~{7}\r\n", "c1 APPEND INBOX", 7,
-	    IMAP_LITERAL_SYNC | IMAP_LITERAL_BINARY },
-	{ "c2 APPEND INBOX (\\Seen) UTF8 (~{9+}\r\n",
-	    "c2 APPEND INBOX (\\Seen)", 9,
-	    IMAP_LITERAL_BINARY | IMAP_LITERAL_UTF8 },
-	{ "c3 APPEND INBOX utf8 (~{0}\r\n", "c3 APPEND INBOX", 0,
-	    IMAP_LITERAL_SYNC | IMAP_LITERAL_BINARY | IMAP_LITERAL_UTF8 },
-	{ "c4 APPEND INBOX {3}\r\n", "c4 APPEND INBOX", 3, IMAP_LITERAL_SYNC },
-	{ "c5 APPEND INBOX {3+}\r\n", "c5 APPEND INBOX", 3, 0 },
-};
-
-START_TEST(test_read_append_literal_kinds)
-{
-	struct buf *line = buf_new(65), *cmd = buf_new(65);
-	struct stream *s;
-	long long literal = -1;
-	int fds[2], flags = -1;
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-	ck_assert_int_eq(write(fds[1], append_cases[_i].input,
-	    strlen(append_cases[_i].input)),
-	    (ssize_t) strlen(append_cases[_i].input));
-	s = stream_new(fds[0], 2000, 2000);
-	ck_assert_int_eq(imap_read_command(s, line, cmd, 64, 3, 1000,
-	    &literal, &flags), IMAP_READ_APPEND);
-	ck_assert_str_eq(buf_cstr(cmd), append_cases[_i].cmd);
-	ck_assert_int_eq(literal, append_cases[_i].literal);
-	ck_assert_int_eq(flags, append_cases[_i].flags);
-	stream_free(&s);
-	close(fds[0]);
-	close(fds[1]);
-	buf_free(&line);
-	buf_free(&cmd);
-}
-END_TEST
-
-/*
- * A megabyte of " {0+}" literals (150,000 of them) is read in time
- * linear in its size: the command is not parsed again per literal (it
- * was, and 63 KB of them took 2.2 s of CPU).
- */
-#define LINEAR_LIMIT	(1024 * 1024)
-
-START_TEST(test_read_command_linear)
-{
-	static const char piece[] = " {0+}\r\n";
-	struct buf *line = buf_new(LINEAR_LIMIT + 1);
-	struct buf *cmd = buf_new(LINEAR_LIMIT + 1);
-	struct buf *input = buf_new(LINEAR_LIMIT + 64);
-	struct stream *s;
-	long long literal = -1;
-	int64_t start, took;
-	int fds[2], sync = 0;
-	size_t pieces = 0;
-	pid_t pid;
-
-	(void) buf_append_str(input, "t1 X");
-	while (buf_len(input) + 2 * sizeof(piece) < LINEAR_LIMIT) {
-		(void) buf_append_str(input, piece);
-		pieces++;
-	}
-	(void) buf_append_str(input, "\r\n");
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(fds[0]);
-		write_all(fds[1], buf_cstr(input), buf_len(input));
-		_exit(0);
-	}
-	close(fds[1]);
-	s = stream_new(fds[0], 20000, 20000);
-	start = now_ms();
-	ck_assert_int_eq(imap_read_command(s, line, cmd, LINEAR_LIMIT,
-	    pieces, 1000, &literal, &sync), IMAP_READ_OK);
-	took = now_ms() - start;
-	ck_assert_uint_eq(buf_len(cmd), buf_len(input) - 2);
-	ck_assert_msg(took < 5000, "%zu literals took %lld ms", pieces,
-	    (long long) took);
-	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-	stream_free(&s);
-	close(fds[0]);
-	buf_free(&line);
-	buf_free(&cmd);
-	buf_free(&input);
-}
-END_TEST
-
-static Suite *
-imap_parse_suite(void)
-{
-	Suite *s = suite_create("imap_parse");
-	TCase *tc = tcase_create("args");
-
-	tcase_add_loop_test(tc, test_parse_args, 0,
-	    sizeof(args_cases) / sizeof(args_cases[0]));
-	tcase_add_test(tc, test_parse_depth);
-	tcase_add_loop_test(tc, test_parse_arg_limit, 0,
-	    sizeof(arg_limit_cases) / sizeof(arg_limit_cases[0]));
-	suite_add_tcase(s, tc);
-	tc = tcase_create("seqset");
-	tcase_add_loop_test(tc, test_seqset, 0,
-	    sizeof(seqset_cases) / sizeof(seqset_cases[0]));
-	suite_add_tcase(s, tc);
-	tc = tcase_create("read_command");
-	tcase_add_loop_test(tc, test_read_command, 0,
-	    sizeof(read_cases) / sizeof(read_cases[0]));
-	tcase_add_test(tc, test_read_command_linear);
-	tcase_add_loop_test(tc, test_read_append_literal_kinds, 0,
-	    (int) (sizeof(append_cases) / sizeof(append_cases[0])));
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	return s;
-}
+#include "imapd_suites.h"
 
 /* --- a scratch Maildir -------------------------------------------------- */
 
@@ -576,11 +164,37 @@ static const char *const damaged_lists[] = {
 	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n0 2.M1P1Q1.h\n",
 	"ispmail-uidlist 1 5 3\nx 1.M1P1Q1.h\n",
 	"ispmail-uidlist 1 5 99999999999\n",
+	"ispmail-uidlist 1 0 3\n",
+	"ispmail-uidlist 1 5 3\n1 \n",
+	"ispmail-uidlist 1 5 3\n1 a b\n",
+	"ispmail-uidlist 1 5 3\n1 a/b\n",
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h:2,\n",
+	"ispmail-uidlist 1 5 3\n-1 1.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n5 1.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h",
+	"ispmail-uidlist 1 5 3\n1\n",
+	"ispmail-uidlist 1 99999999999999999999 3\n",
 };
 
-START_TEST(test_uidlist_damaged)
+/*
+ * Odd lists that have always been read as they are (sscanf's number
+ * rules): a faster parser must keep them, or UIDVALIDITY would change.
+ */
+static const char *const odd_lists[] = {
+	"ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3 2\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist  1  5  3 trailing\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 +5 3\n 1 1.M1P1Q1.h\n+2 2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 3\n01\t1.M1P1Q1.h\n002   2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 9\n2 2.M1P1Q1.h\n3x\n",
+	"ispmail-uidlist 1 5 3\n\t1 1.M1P1Q1.h\n2\v2.M1P1Q1.h\n",
+	"ispmail-uidlist 1 5 99\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
+};
+
+/* Two messages and the UID list text, then a scan. */
+static void
+scan_list(const char *text, struct imap_uidlist_result *r)
 {
-	struct imap_uidlist_result r;
 	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
 	FILE *f;
 
@@ -588,15 +202,36 @@ START_TEST(test_uidlist_damaged)
 	put("cur", "2.M1P1Q1.h:2,", "b");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs(damaged_lists[_i], f);
+	fputs(text, f);
 	fclose(f);
-	scan(&r);
+	free(path);
+	scan(r);
+}
+
+START_TEST(test_uidlist_odd_accepted)
+{
+	struct imap_uidlist_result r;
+
+	scan_list(odd_lists[_i], &r);
+	ck_assert_msg(!r.rebuilt, "list %d rebuilt", _i);
+	ck_assert_uint_eq(r.uidvalidity, 5);
+	ck_assert_uint_eq(r.count, 2);
+	ck_assert_uint_eq(uid_of(&r, "1.M1P1Q1.h"), _i == 5 ? 9 : 1);
+	ck_assert_uint_eq(uid_of(&r, "2.M1P1Q1.h"), 2);
+	imap_uidlist_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_uidlist_damaged)
+{
+	struct imap_uidlist_result r;
+
+	scan_list(damaged_lists[_i], &r);
 	ck_assert_msg(r.rebuilt, "list %d not rebuilt", _i);
 	ck_assert_uint_gt(r.uidvalidity, 5);
 	ck_assert_uint_eq(r.count, 2);
 	ck_assert_uint_lt(uid_of(&r, "1.M1P1Q1.h"), uid_of(&r, "2.M1P1Q1.h"));
 	imap_uidlist_result_free(&r);
-	free(path);
 }
 END_TEST
 
@@ -612,6 +247,37 @@ static const struct base_case base_cases[] = {
 	{ "", 0 },
 	{ "a:b:c", 1 },
 };
+
+/* Bases order as memcmp orders bytes, ':' and the end closing a base. */
+START_TEST(test_uidlist_base_order)
+{
+	char n1[] = "1.a.b:2,", n2[] = "1.a\x80", n3[] = "1.b";
+	char n4[] = "1.a:2,S", n5[] = "1.", n6[] = "1.a9:2,";
+	struct imap_uidlist_file files[] = {
+		{ n3, 4, 0 }, { n1, 2, 0 }, { n6, 6, 0 }, { n2, 3, 0 },
+		{ n4, 1, 0 }, { n5, 5, 0 },
+	};
+	struct imap_uidlist_result r;
+	static const char *const want[] = {
+		"1.", "1.a:2,S", "1.a.b:2,", "1.a9:2,", "1.a\x80", "1.b",
+	};
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	r.files = files;
+	r.count = sizeof(files) / sizeof(files[0]);
+	imap_uidlist_sort_by_base(&r);
+	for (i = 0; i < r.count; i++)
+		ck_assert_str_eq(r.files[i].name, want[i]);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a"), 1);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a.b"), 2);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a\x80"), 3);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1."), 5);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.a.b:2,"), 2);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1.c"), 0);
+	ck_assert_uint_eq(imap_uidlist_find_base(&r, "1"), 0);
+}
+END_TEST
 
 START_TEST(test_uidlist_base_len)
 {
@@ -630,8 +296,11 @@ imap_uidlist_suite(void)
 	tcase_add_test(tc, test_uidlist_stable);
 	tcase_add_loop_test(tc, test_uidlist_damaged, 0,
 	    sizeof(damaged_lists) / sizeof(damaged_lists[0]));
+	tcase_add_loop_test(tc, test_uidlist_odd_accepted, 0,
+	    sizeof(odd_lists) / sizeof(odd_lists[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("base_len");
+	tcase_add_test(tc, test_uidlist_base_order);
 	tcase_add_loop_test(tc, test_uidlist_base_len, 0,
 	    sizeof(base_cases) / sizeof(base_cases[0]));
 	suite_add_tcase(s, tc);
@@ -725,7 +394,43 @@ static const char *const damaged_records[] = {
 	"ispmail-modseq 1 5 1\n2 1 -\n1 2 -\n",	/* UIDs not rising */
 	"ispmail-modseq 1 5 1\nX 0 1\n",
 	"ispmail-modseq 1 5 1\n1 2",		/* no line end */
+	"ispmail-modseq 1 5 1\n1 2\n",		/* no letters */
+	"ispmail-modseq 1 5 1\n0 2 -\n",
+	"ispmail-modseq 1 5 1\nX 1\n",
+	"ispmail-modseq 1 5\n",
+	" ispmail-modseq 1 5 1\n",
 };
+
+/* Odd records read as they are (sscanf's rules): kept, not rebuilt. */
+static const char *const odd_records[] = {
+	"ispmail-modseq 1 5 1\n1 2 -\n",
+	"ispmail-modseq 1  5  1 extra\n1 2 -\n",
+	"ispmail-modseq 1 5 1\n 1 2 -\n",
+	"ispmail-modseq 1 5 1\n1\t2\t-  trailing\n",
+	"ispmail-modseq 1 5 1\nX 3 4 junk\n1 2 -\n",
+	"ispmail-modseq 1 +5 1\n+1 +2 -\n",
+	"ispmail-modseq 1 5 1\n01 002 -\n",
+	"ispmail-modseq 1 5 1\nX1\t4\n1 2 -\n",
+	"ispmail-modseq 1 5 1\n1 2 -\r\n",
+};
+
+START_TEST(test_modseq_odd_accepted)
+{
+	struct imap_uidlist_file one[] = { { name_1a, 1, 0 } };
+	char *path = xasprintf("%s/%s", folder, IMAP_MODSEQ_NAME);
+	uint64_t m = 0;
+	FILE *f;
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(odd_records[_i], f);
+	fclose(f);
+	free(path);
+	ck_assert_msg(modseq_reconcile(one, 1, &m) == 5, "record %d", _i);
+	ck_assert_msg(m == 2, "record %d: MODSEQ %llu", _i,
+	    (unsigned long long) m);
+}
+END_TEST
 
 START_TEST(test_modseq_damaged)
 {
@@ -754,6 +459,8 @@ imap_modseq_suite(void)
 	tcase_add_test(tc, test_modseq_reconcile);
 	tcase_add_loop_test(tc, test_modseq_damaged, 0,
 	    sizeof(damaged_records) / sizeof(damaged_records[0]));
+	tcase_add_loop_test(tc, test_modseq_odd_accepted, 0,
+	    sizeof(odd_records) / sizeof(odd_records[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -899,6 +606,7 @@ main(void)
 	sr = srunner_create(imap_parse_suite());
 	srunner_add_suite(sr, imap_uidlist_suite());
 	srunner_add_suite(sr, imap_keywords_suite());
+	srunner_add_suite(sr, imap_envcache_suite());
 	srunner_add_suite(sr, imap_modseq_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -41,6 +41,7 @@ envelope(const char *msg, size_t len)
 
 	ck_assert_int_eq(mime_imap_envelope(m, mime_message_root(m), b), 0);
 	ck_assert_msg(imap_valid(b), "invalid syntax: %s", buf_cstr(b));
+	envelope_header_same(msg, len, b);
 	s = buf_strdup(b);
 	buf_free(&b);
 	mime_free(&m);

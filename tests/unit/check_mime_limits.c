@@ -232,6 +232,7 @@ fuzz_one(const char *data, size_t len)
 	fuzz_check_tree(mime_message_root(m), len);
 	ck_assert_int_eq(mime_imap_envelope(m, mime_message_root(m), out), 0);
 	ck_assert_msg(imap_valid(out), "envelope: %s", buf_cstr(out));
+	envelope_header_same(data, len, out);
 	buf_reset(out);
 	ck_assert_int_eq(mime_imap_bodystructure(m, mime_message_root(m),
 	    rng() % 2, out), 0);

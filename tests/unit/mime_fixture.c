@@ -1,13 +1,16 @@
 /* mime_fixture: an IMAP syntax checker and a clock (mime_fixture.h). */
 #include "config.h"
 
+#include <check.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buf.h"
+#include "mime.h"
 #include "mime_fixture.h"
+#include "mime_imap.h"
 
 /* ---- a minimal IMAP syntax checker ---------------------------------------- */
 
@@ -87,4 +90,23 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * imapd's FETCH ENVELOPE without a MIME parse must write the same bytes,
+ * from the whole message and from its header block alone.
+ */
+void
+envelope_header_same(const char *msg, size_t len, const struct buf *want)
+{
+	struct buf *b = buf_new(buf_len(want) + 1);
+	int blank;
+
+	ck_assert_int_eq(mime_imap_envelope_header(msg, len, b), 0);
+	ck_assert_str_eq(buf_cstr(b), buf_cstr(want));
+	buf_reset(b);
+	ck_assert_int_eq(mime_imap_envelope_header(msg,
+	    mime_header_length(msg, len, &blank), b), 0);
+	ck_assert_str_eq(buf_cstr(b), buf_cstr(want));
+	buf_free(&b);
 }

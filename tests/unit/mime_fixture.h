@@ -8,6 +8,8 @@
 #ifndef ISPMAIL_MIME_FIXTURE_H
 #define ISPMAIL_MIME_FIXTURE_H
 
+#include <stddef.h>
+
 struct buf;
 
 #define MSG(x) x, sizeof(x) - 1
@@ -16,6 +18,12 @@ struct buf;
 int imap_valid(const struct buf *b);
 /* The monotonic clock in seconds. */
 double now(void);
+/*
+ * mime_imap_envelope_header on msg and on its header block alone must both
+ * write want (imapd's FETCH ENVELOPE without a MIME parse).
+ */
+void envelope_header_same(const char *msg, size_t len,
+    const struct buf *want);
 
 /* ---- sample messages ------------------------------------------------------ */
 
