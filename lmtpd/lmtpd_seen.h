@@ -3,8 +3,10 @@
  *
  * Our LMTP agent names its queue id (MAIL FROM ... XQUEUEID=).  After a
  * recipient's message is safely in its mailbox and before the 250, lmtpd
- * leaves an empty marker file ispmail-delivered/QUEUEID-HASH in the
- * mailbox (HASH: of the recipient address as written).  When the same
+ * leaves an empty marker ispmail-delivered/QUEUEID-HASH in the mailbox
+ * (HASH: of the recipient address as written), a hard link to the
+ * anchor .b-N of the current sixteenth of the window (a directory entry
+ * per delivery, not a new inode).  When the same
  * queue id comes again for the same address within
  * lmtp_duplicate_window, it is answered 250 without a second copy.  That
  * closes the one window an MX crash leaves: the store said 250, and the

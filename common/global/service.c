@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,15 +238,86 @@ service_now_ms(void)
 }
 
 /*
+ * The epoll instance service_wait() sleeps in: the status socket, and
+ * the listener with EPOLLEXCLUSIVE, so that a connection wakes one idle
+ * process of the service, not all of them (with poll() every idle
+ * process woke up, and all but one found nothing to accept).  -1 where
+ * it cannot be made: poll() then.
+ */
+static int
+service_epoll(void)
+{
+	static int epfd = -2;
+	struct epoll_event ev;
+
+	if (epfd != -2)
+		return epfd;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = MASTER_STATUS_FD;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, MASTER_STATUS_FD, &ev) == 0) {
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.fd = MASTER_LISTEN_FD;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, MASTER_LISTEN_FD, &ev) == 0)
+			return epfd;
+	}
+	log_warn("epoll for the listener: %m; polling");
+	(void) close(epfd);
+	epfd = -1;
+	return epfd;
+}
+
+/*
+ * Sleep until the status socket or the listener is ready, at most
+ * timeout ms (-1: no limit).  Sets *status_r and *listen_r to their
+ * events (POLLIN, POLLHUP, POLLERR, POLLNVAL bits); -1 with errno.
+ */
+static int
+service_sleep(int timeout, short *status_r, short *listen_r)
+{
+	struct epoll_event evs[2];
+	struct pollfd fds[2];
+	int epfd = service_epoll(), n, i;
+
+	*status_r = *listen_r = 0;
+	if (epfd >= 0) {
+		n = epoll_wait(epfd, evs, 2, timeout);
+		for (i = 0; i < n; i++) {
+			short got = (short) ((evs[i].events & EPOLLIN ? POLLIN
+			    : 0) | (evs[i].events & EPOLLHUP ? POLLHUP : 0) |
+			    (evs[i].events & EPOLLERR ? POLLERR : 0));
+
+			if (evs[i].data.fd == MASTER_STATUS_FD)
+				*status_r = got;
+			else
+				*listen_r = got;
+		}
+		return n < 0 ? -1 : 0;
+	}
+	fds[0].fd = MASTER_STATUS_FD;
+	fds[0].events = POLLIN;
+	fds[1].fd = MASTER_LISTEN_FD;
+	fds[1].events = POLLIN;
+	fds[0].revents = fds[1].revents = 0;
+	n = poll(fds, 2, timeout);
+	*status_r = fds[0].revents;
+	*listen_r = fds[1].revents;
+	return n < 0 ? -1 : 0;
+}
+
+/*
  * Wait for a connection.  1: the listener is readable; 0: time to exit
  * (idle too long, or the master closed the status socket).
  */
 static int
 service_wait(void)
 {
-	struct pollfd fds[2];
 	long long deadline = -1, left;
-	int timeout, n;
+	short status_ev, listen_ev;
+	int timeout;
 
 	/* An idle limit beyond a year is taken as none (no overflow). */
 	if (var_max_idle > 0 && var_max_idle < 366LL * 86400)
@@ -261,25 +333,20 @@ service_wait(void)
 			}
 			timeout = left > INT_MAX ? INT_MAX : (int) left;
 		}
-		fds[0].fd = MASTER_STATUS_FD;
-		fds[0].events = POLLIN;
-		fds[1].fd = MASTER_LISTEN_FD;
-		fds[1].events = POLLIN;
-		fds[0].revents = fds[1].revents = 0;
-		n = poll(fds, 2, timeout);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		if (service_sleep(timeout, &status_ev, &listen_ev) < 0) {
+			if (errno == EINTR)
+				continue;
 			log_fatal("poll: %m");
+		}
 		/* The master never writes to us: anything there means it
 		 * exited or retired this generation. */
-		if (fds[0].revents != 0) {
+		if (status_ev != 0) {
 			log_debug("master gone or generation retired: exiting");
 			return 0;
 		}
-		if (fds[1].revents & (POLLERR | POLLNVAL))
+		if (listen_ev & (POLLERR | POLLNVAL))
 			log_fatal("listening socket unusable");
-		if (fds[1].revents != 0)
+		if (listen_ev != 0)
 			return 1;
 	}
 }

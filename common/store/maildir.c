@@ -133,26 +133,54 @@ maildir_wbyte(struct maildir_delivery *d, char c, char **error_r)
 	return 0;
 }
 
+/* Bytes without a CR, as they are: copied through the buffer in runs. */
+static int
+maildir_wrun(struct maildir_delivery *d, const char *p, size_t len,
+	char **error_r)
+{
+	const char *lf, *end = p + len;
+	size_t n;
+
+	d->size += (long long) len;
+	for (lf = p; (lf = memchr(lf, '\n', (size_t) (end - lf))) != NULL;
+	    lf++)
+		d->lines++;
+	while (len > 0) {
+		if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+			return -1;
+		n = sizeof(d->wbuf) - d->wlen;
+		if (n > len)
+			n = len;
+		memcpy(d->wbuf + d->wlen, p, n);
+		d->wlen += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int
 maildir_deliver_write(struct maildir_delivery *d, const void *data,
 	size_t len, char **error_r)
 {
-	const char *p = data;
-	size_t i;
+	const char *p = data, *end = p + len, *cr;
 
-	for (i = 0; i < len; i++) {
+	while (p < end) {
 		if (d->pending_cr) {
 			d->pending_cr = 0;
 			/* CRLF becomes LF; a lone CR stays. */
-			if (p[i] != '\n' && maildir_wbyte(d, '\r', error_r) < 0)
+			if (*p != '\n' && maildir_wbyte(d, '\r', error_r) < 0)
 				return -1;
 		}
-		if (p[i] == '\r') {
-			d->pending_cr = 1;
-			continue;
-		}
-		if (maildir_wbyte(d, p[i], error_r) < 0)
+		cr = memchr(p, '\r', (size_t) (end - p));
+		if (cr == NULL)
+			cr = end;
+		if (maildir_wrun(d, p, (size_t) (cr - p), error_r) < 0)
 			return -1;
+		if (cr == end)
+			break;
+		d->pending_cr = 1;
+		p = cr + 1;
 	}
 	return 0;
 }

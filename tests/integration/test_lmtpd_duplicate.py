@@ -80,3 +80,38 @@ def test_window_zero_is_off_and_old_markers_expire(make_instance):
     deliver(inst, ["alice"], "1xYlgn0Qu04gIU")
     assert old not in markers(inst, "alice")
     assert len(markers(inst, "alice")) == 1
+
+
+def test_markers_are_links_to_one_anchor_per_time_slice(make_instance):
+    # A marker is a directory entry, not a new file: the deliveries of one
+    # slice of the window share the inode of its anchor (.b-N), whose
+    # mtime is the slice's; an anchor someone aged is replaced, so a new
+    # marker never looks older than it is.
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)],
+                         params={"lmtp_duplicate_window": "1d"})
+    deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    deliver(inst, ["alice"], "1xYlgm0Qu04gIT")
+    d = os.path.join(store(inst, "alice"), "ispmail-delivered")
+    a, b = markers(inst, "alice")
+    sa, sb = os.lstat(os.path.join(d, a)), os.lstat(os.path.join(d, b))
+    anchors = [n for n in os.listdir(d) if n.startswith(".b-")]
+    if sa.st_ino != sb.st_ino:      # the two fell into two slices
+        assert len(anchors) == 2
+    else:
+        assert len(anchors) == 1 and sa.st_nlink == 3
+    assert all(os.lstat(os.path.join(d, n)).st_ino in (sa.st_ino, sb.st_ino)
+               for n in anchors)
+    assert abs(sb.st_mtime - time.time()) < 5400    # one slice of 1d
+    # Aged by hand: the repeat is not suppressed past window + slice.
+    past = time.time() - 86400 - 5400 - 60
+    for n in anchors:
+        os.utime(os.path.join(d, n), (past, past))
+    again = deliver(inst, ["alice"], "1xYlgl0Qu04gIS")
+    assert "Delivered to INBOX" in again[0][1][0], again
+    # The marker recorded afresh has a fresh anchor, not the aged one.
+    st = os.lstat(os.path.join(d, a))
+    assert time.time() - st.st_mtime < 5400 and st.st_nlink >= 2
+    assert len(messages(inst, "alice")) == 3
+    assert deliver(inst, ["alice"], "1xYlgl0Qu04gIS")[0][1][0].endswith(
+        "Already delivered")
+    assert len(messages(inst, "alice")) == 3
