@@ -376,33 +376,53 @@ maildir_name_number(const char *name, const char *key)
 }
 
 /*
+ * An entry with its delivery-order key, parsed once: a comparison that
+ * parsed both names (strtoull, strstr) cost a 10,000-message listing
+ * 130,000 parses of each name part.
+ */
+struct maildir_sort_item {
+	unsigned long long sec, usec, q;
+	struct maildir_entry entry;
+};
+
+/*
  * Delivery order: seconds, then microseconds, then our delivery counter
  * Q as a number (Q9 before Q10 within one microsecond), then the name.
  */
 static int
-maildir_entry_cmp(const void *a, const void *b)
+maildir_sort_cmp(const void *a, const void *b)
 {
-	const struct maildir_entry *x = a, *y = b;
-	unsigned long long xs, ys, xu = 0, yu = 0, xq, yq;
-	const char *p;
+	const struct maildir_sort_item *x = a, *y = b;
 
-	xs = strtoull(x->name, NULL, 10);
-	ys = strtoull(y->name, NULL, 10);
-	if (xs != ys)
-		return xs < ys ? -1 : 1;
-	p = strstr(x->name, ".M");
-	if (p != NULL)
-		xu = strtoull(p + 2, NULL, 10);
-	p = strstr(y->name, ".M");
-	if (p != NULL)
-		yu = strtoull(p + 2, NULL, 10);
-	if (xu != yu)
-		return xu < yu ? -1 : 1;
-	xq = maildir_name_number(x->name, "Q");
-	yq = maildir_name_number(y->name, "Q");
-	if (xq != yq)
-		return xq < yq ? -1 : 1;
-	return strcmp(x->name, y->name);
+	if (x->sec != y->sec)
+		return x->sec < y->sec ? -1 : 1;
+	if (x->usec != y->usec)
+		return x->usec < y->usec ? -1 : 1;
+	if (x->q != y->q)
+		return x->q < y->q ? -1 : 1;
+	return strcmp(x->entry.name, y->entry.name);
+}
+
+static void
+maildir_sort(struct maildir_entry *entries, size_t count)
+{
+	struct maildir_sort_item *items;
+	const char *name, *p;
+	size_t i;
+
+	items = xreallocarray(NULL, count, sizeof(*items));
+	for (i = 0; i < count; i++) {
+		name = entries[i].name;
+		items[i].entry = entries[i];
+		items[i].sec = strtoull(name, NULL, 10);
+		p = strstr(name, ".M");
+		items[i].usec = p != NULL ? strtoull(p + 2, NULL, 10) : 0;
+		items[i].q = maildir_name_number(name, "Q");
+	}
+	qsort(items, count, sizeof(*items), maildir_sort_cmp);
+	for (i = 0; i < count; i++)
+		entries[i] = items[i].entry;
+	free(items);
 }
 
 int
@@ -420,7 +440,7 @@ maildir_scan(const char *folder_dir, struct maildir_entry **entries_r,
 		return -1;
 	}
 	if (count > 1)
-		qsort(entries, count, sizeof(*entries), maildir_entry_cmp);
+		maildir_sort(entries, count);
 	*entries_r = entries;
 	*count_r = count;
 	return 0;
