@@ -63,13 +63,14 @@ struct maildir_entry {
 	long long size;		/* S=, else the file's size */
 	long long vsize;	/* W=, else computed by reading the file */
 	char *flags;		/* the letters after ":2,", "" if none */
-	time_t mtime;		/* the file's modification time */
 };
 
 /*
  * List the messages of folder_dir's new/ and cur/ (files whose names
- * start with "." are skipped), sorted by the <sec>.<usec> of their
- * names, which is delivery order.  0 ok; -1 with *error_r.
+ * start with "." are skipped, and what is no regular file), sorted by
+ * the <sec>.<usec> of their names, which is delivery order.  Sizes come
+ * from the names where they are (no stat, no read).  0 ok; -1 with
+ * *error_r.
  */
 int maildir_scan(const char *folder_dir, struct maildir_entry **entries_r,
 	size_t *count_r, char **error_r);

@@ -304,24 +304,37 @@ START_TEST(test_scan_foreign_and_order)
 		{ "1600.M1P1.host,S=12abc,W=x:2,F", 0, 12, 7, "F" },
 	};
 	struct maildir_entry *e;
-	char *error = NULL, *path;
-	struct timespec times[2] = { { 777777, 0 }, { 777777, 0 } };
+	char *error = NULL, *path, *target;
 	size_t n, i;
 
 	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
 		path = xasprintf("%s/%s/%s", store, foreign[i].sub,
 		    foreign[i].name);
 		spew(path, foreign[i].data, foreign[i].len);
-		ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
 		free(path);
 	}
-	/* Not regular files: skipped. */
+	/*
+	 * Not regular files: skipped, also when their names carry sizes
+	 * (the scan takes sizes from names without a stat, but not types).
+	 */
 	path = xasprintf("%s/cur/1000.M1P1.dir", store);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	free(path);
+	path = xasprintf("%s/cur/1000.M3P1.dir,S=1,W=2:2,S", store);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	free(path);
 	path = xasprintf("%s/new/1000.M2P1.fifo", store);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	free(path);
+	path = xasprintf("%s/new/1000.M4P1.fifo,S=1,W=2", store);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	free(path);
+	/* A symlink to a directory is no message either. */
+	target = xasprintf("%s/cur/1000.M1P1.dir", store);
+	path = xasprintf("%s/cur/1000.M5P1.link,S=1,W=2:2,", store);
+	ck_assert_int_eq(symlink(target, path), 0);
+	free(path);
+	free(target);
 	ck_assert_int_eq(maildir_scan(store, &e, &n, &error), 0);
 	ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
 	for (i = 0; i < n; i++) {
@@ -332,7 +345,6 @@ START_TEST(test_scan_foreign_and_order)
 		ck_assert_msg(e[i].vsize == want[i].vsize, "%s: vsize %lld",
 		    e[i].name, e[i].vsize);
 		ck_assert_str_eq(e[i].flags, want[i].flags);
-		ck_assert_int_eq(e[i].mtime, 777777);
 	}
 	maildir_entries_free(&e, n);
 }
