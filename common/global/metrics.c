@@ -303,51 +303,59 @@ metrics_labels(struct buf *key, va_list ap)
 }
 
 /*
- * The series key "name{labels}" (suffix appended to name, extra one more
- * label, both optional) into key; -1 when it cannot be built.
+ * The series key "name{labels}" into key: suffix appended to name,
+ * labels the escaped pairs (metrics_labels), extra one more label (both
+ * may be empty); -1 when it cannot be built.
  */
 static int
 metrics_key(struct buf *key, const char *name, const char *suffix,
-	const char *extra, va_list ap)
+	const char *extra, const struct buf *labels)
 {
-	size_t open_at;
-
 	buf_reset(key);
-	if (!metrics_name_valid(name, 1))
+	if (!metrics_name_valid(name, 1) || buf_append_str(key, name) < 0
+	    || buf_append_str(key, suffix) < 0)
 		return -1;
-	if (buf_printf(key, "%s%s{", name, suffix) < 0)
-		return -1;
-	open_at = buf_len(key);
-	if (metrics_labels(key, ap) < 0)
-		return -1;
-	if (extra != NULL && buf_printf(key, "%s%s",
-	    buf_len(key) > open_at ? "," : "", extra) < 0)
-		return -1;
-	if (buf_len(key) == open_at) {
-		buf_truncate(key, open_at - 1);
+	if (buf_len(labels) == 0 && extra == NULL)
 		return 0;
-	}
+	if (buf_append_char(key, '{') < 0
+	    || buf_append(key, buf_cstr(labels), buf_len(labels)) < 0)
+		return -1;
+	if (extra != NULL && ((buf_len(labels) > 0
+	    && buf_append_char(key, ',') < 0)
+	    || buf_append_str(key, extra) < 0))
+		return -1;
 	return buf_append_char(key, '}');
 }
 
+/* Add n to (or set) the series key; ok 0 (no key) or a full table drops. */
 static void
-metrics_update(const char *name, const char *suffix, const char *extra,
-	enum metrics_kind kind, long long n, int set, va_list ap)
+metrics_apply(const struct buf *key, int ok, enum metrics_kind kind,
+	long long n, int set)
 {
-	struct buf *key;
 	struct metrics_slot *slot;
 
-	if (metrics_map == NULL && metrics_open() < 0)
-		return;
-	key = buf_new(METRICS_KEY_MAX);
-	if (metrics_key(key, name, suffix, extra, ap) < 0
-	    || (slot = metrics_slot_find(buf_cstr(key), kind)) == NULL)
+	if (!ok || (slot = metrics_slot_find(buf_cstr(key), kind)) == NULL)
 		metrics_dropped();
 	else if (set)
 		__atomic_store_n(&slot->value, n, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_add(&slot->value, n, __ATOMIC_RELAXED);
+}
+
+static void
+metrics_update(const char *name, enum metrics_kind kind, long long n,
+	int set, va_list ap)
+{
+	struct buf *labels, *key;
+
+	if (metrics_map == NULL && metrics_open() < 0)
+		return;
+	labels = buf_new(METRICS_KEY_MAX);
+	key = buf_new(METRICS_KEY_MAX);
+	metrics_apply(key, metrics_labels(labels, ap) == 0 &&
+	    metrics_key(key, name, "", NULL, labels) == 0, kind, n, set);
 	buf_free(&key);
+	buf_free(&labels);
 }
 
 void
@@ -356,7 +364,7 @@ metrics_inc(const char *name, ...)
 	va_list ap;
 
 	va_start(ap, name);
-	metrics_update(name, "", NULL, METRICS_KIND_COUNTER, 1, 0, ap);
+	metrics_update(name, METRICS_KIND_COUNTER, 1, 0, ap);
 	va_end(ap);
 }
 
@@ -366,8 +374,7 @@ metrics_add(const char *name, unsigned long long n, ...)
 	va_list ap;
 
 	va_start(ap, n);
-	metrics_update(name, "", NULL, METRICS_KIND_COUNTER,
-	    (long long) n, 0, ap);
+	metrics_update(name, METRICS_KIND_COUNTER, (long long) n, 0, ap);
 	va_end(ap);
 }
 
@@ -377,7 +384,7 @@ metrics_set(const char *name, long long value, ...)
 	va_list ap;
 
 	va_start(ap, value);
-	metrics_update(name, "", NULL, METRICS_KIND_GAUGE, value, 1, ap);
+	metrics_update(name, METRICS_KIND_GAUGE, value, 1, ap);
 	va_end(ap);
 }
 
@@ -387,38 +394,43 @@ metrics_observe(const char *name, double seconds, ...)
 	static const double bounds[] = METRICS_BUCKETS;
 #define METRICS_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 	/* The le="..." labels, made once (a directory lookup observes). */
-	static char labels[METRICS_BOUNDS + 1][32];
+	static char labels_le[METRICS_BOUNDS + 1][32];
+	struct buf *labels, *key;
 	va_list ap;
 	size_t i;
+	int ok;
 
 	if (metrics_map == NULL && metrics_open() < 0)
 		return;
-	if (labels[0][0] == '\0') {
+	if (labels_le[0][0] == '\0') {
 		for (i = 0; i < METRICS_BOUNDS; i++)
-			(void) snprintf(labels[i], sizeof(labels[i]),
+			(void) snprintf(labels_le[i], sizeof(labels_le[i]),
 			    "le=\"%g\"", bounds[i]);
-		(void) snprintf(labels[i], sizeof(labels[i]), "le=\"+Inf\"");
+		(void) snprintf(labels_le[i], sizeof(labels_le[i]),
+		    "le=\"+Inf\"");
 	}
 	if (!(seconds >= 0))
 		seconds = 0;
+	/* The labels once, for every series of the observation. */
+	labels = buf_new(METRICS_KEY_MAX);
+	key = buf_new(METRICS_KEY_MAX);
+	va_start(ap, seconds);
+	ok = metrics_labels(labels, ap) == 0;
+	va_end(ap);
 	/* Cumulative: an observation counts in every bucket it fits. */
 	for (i = 0; i <= METRICS_BOUNDS; i++) {
 		if (i < METRICS_BOUNDS && seconds > bounds[i])
 			continue;
-		va_start(ap, seconds);
-		metrics_update(name, "_bucket", labels[i],
-		    METRICS_KIND_HISTOGRAM, 1, 0, ap);
-		va_end(ap);
+		metrics_apply(key, ok && metrics_key(key, name, "_bucket",
+		    labels_le[i], labels) == 0, METRICS_KIND_HISTOGRAM, 1, 0);
 	}
-	va_start(ap, seconds);
-	metrics_update(name, "_count", NULL, METRICS_KIND_HISTOGRAM, 1, 0,
-	    ap);
-	va_end(ap);
-	va_start(ap, seconds);
-	metrics_update(name, "_sum", NULL, METRICS_KIND_HISTOGRAM_SUM,
-	    seconds > 1e9 ? (long long) 1e15 : (long long) (seconds * 1e6),
-	    0, ap);
-	va_end(ap);
+	metrics_apply(key, ok && metrics_key(key, name, "_count", NULL,
+	    labels) == 0, METRICS_KIND_HISTOGRAM, 1, 0);
+	metrics_apply(key, ok && metrics_key(key, name, "_sum", NULL,
+	    labels) == 0, METRICS_KIND_HISTOGRAM_SUM, seconds > 1e9 ?
+	    (long long) 1e15 : (long long) (seconds * 1e6), 0);
+	buf_free(&key);
+	buf_free(&labels);
 #undef METRICS_BOUNDS
 }
 

@@ -648,7 +648,7 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	char digits[QFILE_SIZE_WIDTH + 1];
 	char trailer[32];
 	char *dir = NULL, *path = NULL;
-	int ret = -1, n;
+	int ret = -1, n, buffered;
 
 	*wp = NULL;
 	n = snprintf(trailer, sizeof(trailer), "Z\tcrc=%08x\n",
@@ -656,13 +656,22 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	if (qfile_wwrite(w, trailer, (size_t) n, error_r) < 0 ||
 	    (w->trailer != NULL && qfile_wwrite(w, buf_cstr(w->trailer),
 	    buf_len(w->trailer), error_r) < 0) ||
-	    qfile_write_prepended(w, error_r) < 0 ||
-	    qfile_wflush(w, error_r) < 0)
+	    qfile_write_prepended(w, error_r) < 0)
 		goto out;
 	snprintf(digits, sizeof(digits), "%0*lld", QFILE_SIZE_WIDTH,
 	    w->message_size);
-	if (pwrite(w->fd, digits, QFILE_SIZE_WIDTH, w->size_offset) !=
-	    QFILE_SIZE_WIDTH) {
+	/*
+	 * The size digits: into the buffer while they are all still there
+	 * (a message that fits it is one write), else into the file.
+	 */
+	buffered = w->size_offset >= w->offset - (off_t) w->wlen;
+	if (buffered)
+		memcpy(w->wbuf + (w->size_offset - (w->offset -
+		    (off_t) w->wlen)), digits, QFILE_SIZE_WIDTH);
+	if (qfile_wflush(w, error_r) < 0)
+		goto out;
+	if (!buffered && pwrite(w->fd, digits, QFILE_SIZE_WIDTH,
+	    w->size_offset) != QFILE_SIZE_WIDTH) {
 		*error_r = xasprintf("write %s: %s", w->tmp_path,
 		    strerror(errno));
 		goto out;
@@ -670,10 +679,21 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	/* One journal commit for data, inode and name (fileio.h). */
 	if (fileio_durable_prepare(w->fd, w->tmp_path, error_r) < 0)
 		goto out;
-	dir = qfile_dir(w->queue_dir, subdir, w->id, 1);
+	/*
+	 * The hash directories exist after the first message: made only
+	 * when the link says one is missing (a mkdir per message took the
+	 * parent directory's lock every time).
+	 */
+	dir = qfile_dir(w->queue_dir, subdir, w->id, 0);
 	path = xasprintf("%s/%s", dir, w->id);
 	/* link(2) never replaces a file that might hold another message. */
-	if (qfile_link(w, path) < 0) {
+	n = qfile_link(w, path);
+	if (n < 0 && errno == ENOENT) {
+		free(dir);
+		dir = qfile_dir(w->queue_dir, subdir, w->id, 1);
+		n = qfile_link(w, path);
+	}
+	if (n < 0) {
 		*error_r = xasprintf("link %s: %s", path, strerror(errno));
 		goto out;
 	}

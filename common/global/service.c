@@ -100,7 +100,7 @@ service_report(enum master_status_code code)
 	ssize_t n;
 
 	memset(&st, 0, sizeof(st));
-	st.pid = (int32_t) getpid();
+	st.pid = (int32_t) log_pid();
 	st.status = (int32_t) code;
 	do {
 		n = send(MASTER_STATUS_FD, &st, sizeof(st), MSG_NOSIGNAL);
@@ -206,8 +206,13 @@ service_format_addr(const struct sockaddr_storage *ss, socklen_t len,
 	}
 }
 
+/*
+ * The peer's and our addresses; from, when not NULL, is the peer's
+ * address as accept4() gave it (from_len bytes), saving a getpeername().
+ */
 static void
-service_fill_peer(int fd, const char *service, struct service_peer *peer)
+service_fill_peer(int fd, const char *service, struct service_peer *peer,
+	const struct sockaddr_storage *from, socklen_t from_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -216,8 +221,12 @@ service_fill_peer(int fd, const char *service, struct service_peer *peer)
 	peer->service = service;
 	len = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
-	if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0)
+	if (from != NULL && from_len > 0 && from_len <= sizeof(ss)) {
+		memcpy(&ss, from, from_len);
+		len = from_len;
+	} else if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0) {
 		len = 0;
+	}
 	service_format_addr(&ss, len, peer->client_addr,
 	    sizeof(peer->client_addr), &peer->client_port);
 	len = sizeof(ss);
@@ -357,10 +366,18 @@ service_serve_one(const char *service, const struct service_def *def,
 	int *served_r)
 {
 	struct service_peer peer;
-	int fd, flags, master_gone = 0;
+	struct sockaddr_storage from;
+	socklen_t from_len = sizeof(from);
+	int fd, master_gone = 0;
 
 	*served_r = 0;
-	fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+	memset(&from, 0, sizeof(from));
+	/*
+	 * Blocking, as handlers expect: on Linux an accepted socket never
+	 * inherits the listener's O_NONBLOCK (accept(2)).
+	 */
+	fd = accept4(MASTER_LISTEN_FD, (struct sockaddr *) &from, &from_len,
+	    SOCK_CLOEXEC);
 	if (fd < 0) {
 		/* Another child won the race, or the client gave up. */
 		if (errno == EAGAIN || errno == EWOULDBLOCK
@@ -372,10 +389,7 @@ service_serve_one(const char *service, const struct service_def *def,
 	}
 	if (service_report(MASTER_STATUS_BUSY) < 0)
 		master_gone = 1;
-	service_fill_peer(fd, service, &peer);
-	if ((flags = fcntl(fd, F_GETFL)) < 0
-	    || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-		log_fatal("fcntl on accepted socket: %m");
+	service_fill_peer(fd, service, &peer, &from, from_len);
 	log_debug("connect from %s port %d", peer.client_addr,
 	    peer.client_port);
 	def->handle(fd, &peer, def->ctx);
@@ -390,7 +404,7 @@ service_serve_one(const char *service, const struct service_def *def,
 void
 service_peer_fill(int fd, struct service_peer *peer)
 {
-	service_fill_peer(fd, service_name, peer);
+	service_fill_peer(fd, service_name, peer, NULL, 0);
 }
 
 void

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,14 +319,14 @@ struct stream *
 stream_new(int fd, int read_timeout_ms, int write_timeout_ms)
 {
 	struct stream *s;
-	int flags;
+	int on = 1;
 
 	/* A bad descriptor here is the caller's bug, not the peer's. */
 	if (fd < 0)
 		log_panic("stream_new: bad fd %d", fd);
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		log_panic("stream_new: fcntl(fd %d, O_NONBLOCK): %m", fd);
+	/* O_NONBLOCK in one call, the other flags untouched (ioctl(2)). */
+	if (ioctl(fd, FIONBIO, &on) < 0)
+		log_panic("stream_new: ioctl(fd %d, FIONBIO): %m", fd);
 
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;

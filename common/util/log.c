@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static char log_ctx[LOG_CONTEXT_MAX];
 static void (*log_fatal_hook)(void);
 static int log_stderr_fd = -1;
 static int log_in_fatal;
+static pid_t log_pid_cached;
 
 static const struct {
 	const char *name;
@@ -52,6 +54,29 @@ log_init(const char *progname, enum log_target target, const char *facility)
 	log_target = target;
 	if (target == LOG_TARGET_SYSLOG)
 		openlog(log_progname, LOG_PID | LOG_NDELAY, fac);
+}
+
+static void
+log_pid_forget(void)
+{
+	log_pid_cached = 0;
+}
+
+pid_t
+log_pid(void)
+{
+	static int registered;
+
+	if (log_pid_cached != 0)
+		return log_pid_cached;
+	/* A fork()ed child asks again: glibc's fork() runs the handler. */
+	if (!registered) {
+		if (pthread_atfork(NULL, NULL, log_pid_forget) != 0)
+			return getpid();
+		registered = 1;
+	}
+	log_pid_cached = getpid();
+	return log_pid_cached;
 }
 
 void
@@ -185,7 +210,7 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 		localtime_r(&now.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
 		n = snprintf(out, sizeof(out), "%s %s[%ld]: %s%s%s%s\n",
-		    stamp, log_progname, (long) getpid(),
+		    stamp, log_progname, (long) log_pid(),
 		    log_level_text(level), log_ctx, log_ctx[0] ? ": " : "",
 		    line);
 		if (n < 0)

@@ -13,6 +13,7 @@
 #define ISPMAIL_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -46,6 +47,11 @@ const char *log_context(void);
  * pid file).  NULL removes it.
  */
 void log_set_fatal_hook(void (*hook)(void));
+/*
+ * getpid(), asked once per process (a fork()ed child asks again): every
+ * stderr line and every status report carries it.
+ */
+pid_t log_pid(void);
 /* Where a test can send stderr lines instead (fd), -1 for stderr. */
 void log_set_stderr_fd(int fd);
 

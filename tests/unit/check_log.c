@@ -115,6 +115,35 @@ START_TEST(test_line_format)
 }
 END_TEST
 
+/* The pid in a line is the logging process's, also after a fork(). */
+START_TEST(test_pid_after_fork)
+{
+	char *line, *text, *want;
+	pid_t pid;
+	int status;
+
+	log_info("parent");
+	line = one_line();
+	ck_assert_str_eq(line, "parent");
+	free(line);
+	ck_assert_int_eq(log_pid(), getpid());
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		log_info("child");
+		_exit(log_pid() == getpid() ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	text = drain();
+	want = xasprintf(" check_log[%ld]: child\n", (long) pid);
+	ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in \"%s\"",
+	    want, text);
+	free(want);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_one_line_per_call)
 {
 	char *text, *p;
@@ -451,6 +480,7 @@ log_suite(void)
 	    (int) (sizeof(level_cases) / sizeof(level_cases[0])));
 	tcase_add_test(tc, test_line_format);
 	tcase_add_test(tc, test_one_line_per_call);
+	tcase_add_test(tc, test_pid_after_fork);
 	tcase_add_test(tc, test_debug_only_when_verbose);
 	tcase_add_test(tc, test_progname);
 	suite_add_tcase(s, tc);

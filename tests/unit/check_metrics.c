@@ -180,6 +180,16 @@ START_TEST(test_histogram_and_gauge)
 	    "99203000\n");
 	assert_line(text, "ispmail_g 2 3\n");
 	free(text);
+	/* Without labels: le alone in the braces, none on _count and _sum. */
+	metrics_observe("ispmail_plain_seconds", 0.5, NULL);
+	text = dump();
+	ck_assert_ptr_null(strstr(text,
+	    "ispmail_plain_seconds_bucket{le=\"0.25\"}"));
+	assert_line(text, "ispmail_plain_seconds_bucket{le=\"0.5\"} 3 1\n");
+	assert_line(text, "ispmail_plain_seconds_bucket{le=\"+Inf\"} 3 1\n");
+	assert_line(text, "ispmail_plain_seconds_count 3 1\n");
+	assert_line(text, "ispmail_plain_seconds_sum 4 500000\n");
+	free(text);
 }
 END_TEST
 

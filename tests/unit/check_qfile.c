@@ -137,6 +137,54 @@ END_TEST
  * file, a recipient marked done before the commit stays done, and the
  * file still checks out (the CRC covers the message only).
  */
+/*
+ * The size record is right whether its digits were still in the write
+ * buffer at the commit (one write) or already in the file (a message
+ * past the 64 KiB buffer), and the hash directories are made when the
+ * link finds one missing: at the first commit, and again after one was
+ * removed.
+ */
+START_TEST(test_sizes_and_hash_dirs)
+{
+	static const size_t sizes[] = { 1, 65000, 65536, 70000, 300000 };
+	struct qfile *qf = NULL;
+	char *id, *path, *error = NULL, *msg, *data, *dir;
+	struct stat st;
+	size_t i, j;
+	int damaged, fd;
+
+	var_queue_hash_depth = 2;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		msg = xmalloc(sizes[i]);
+		for (j = 0; j < sizes[i]; j++)
+			msg[j] = (char) ('a' + (i + j) % 26);
+		path = queue_one(msg, sizes[i], &id);
+		ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0,
+		    "%s", error);
+		ck_assert_int_eq(qf->message_size, (long long) sizes[i]);
+		ck_assert_int_eq(stat(path, &st), 0);
+		data = xmalloc((size_t) st.st_size);
+		fd = open(path, O_RDONLY);
+		ck_assert_int_eq(read(fd, data, (size_t) st.st_size),
+		    st.st_size);
+		close(fd);
+		ck_assert_int_eq(memcmp(data + qf->message_offset, msg,
+		    sizes[i]), 0);
+		free(data);
+		qfile_free(&qf);
+		/* The next commit into this directory makes it again. */
+		ck_assert_int_eq(unlink(path), 0);
+		dir = qfile_dir(top, QFILE_INCOMING, id, 0);
+		ck_assert_int_eq(rmdir(dir), 0);
+		free(dir);
+		free(path);
+		free(id);
+		free(msg);
+	}
+	var_queue_hash_depth = 1;
+}
+END_TEST
+
 START_TEST(test_writer_direct)
 {
 	static char sender[] = "s@example.test", a[] = "a@example.test";
@@ -568,6 +616,7 @@ qfile_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_sizes_and_hash_dirs);
 	tcase_add_test(tc, test_prepend_headers);
 	tcase_add_test(tc, test_writer_direct);
 	tcase_add_loop_test(tc, test_damage_detected, 0, 4);
