@@ -347,7 +347,11 @@ def test_move_10000_live_delivery_idle_through_proxyd(make_instance,
     assert src_ids <= set(ids), src_ids - set(ids)
     for inst in (mx, pair.src, pair.dst):
         assert "status=bounced" not in inst.log(), inst.name
-    assert "mailbox being moved" in pair.src.log()
+    # Whether one of the live deliveries (one every 0.2 s) falls into the
+    # final phase, and is deferred with "mailbox being moved", depends on
+    # how long that phase takes here: not asserted.  test_move.py and
+    # test_move_mark.py prove the deferral deterministically; this test
+    # proves that none of the live mail is lost or duplicated.
 
     # mbsync, configured before the move, transfers nothing: its files
     # stay the same files, its sync state takes the same UIDVALIDITY and
