@@ -184,41 +184,46 @@ imap_mailbox_release(struct imap_mailbox *box)
 	}
 }
 
-static int
-imap_letter_cmp(const void *a, const void *b)
-{
-	return *(const unsigned char *) a - *(const unsigned char *) b;
-}
-
+/*
+ * Sorted and de-duplicated through a table of the 256 byte values: no
+ * buffer, no qsort, nothing quadratic in a long name's letters.
+ */
 char *
 imap_letters_for(const char *old_name, unsigned int flags,
 	uint32_t keywords)
 {
 	const char *info = old_name != NULL ? strstr(old_name, ":2,") : NULL;
-	struct buf *b = buf_new(128);
+	unsigned char seen[256] = { 0 };
+	size_t i, n = 0;
 	char *out;
-	size_t i;
+	int c;
 
 	if (info != NULL) {
+		/* Letters imapd does not know are kept as they were. */
 		for (info += 3; *info != '\0'; info++) {
-			if (strchr("DFRST", *info) == NULL &&
-			    !(*info >= 'a' && *info <= 'z') &&
-			    strchr(buf_cstr(b), *info) == NULL)
-				(void) buf_append_char(b, *info);
+			c = (unsigned char) *info;
+			if (strchr("DFRST", c) == NULL &&
+			    !(c >= 'a' && c <= 'z'))
+				seen[c] = 1;
 		}
 	}
 	for (i = 0; i < IMAP_LETTER_COUNT; i++) {
 		if (flags & imap_letters[i].bit)
-			(void) buf_append_char(b, imap_letters[i].letter);
+			seen[(unsigned char) imap_letters[i].letter] = 1;
 	}
 	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
 		if (keywords & ((uint32_t) 1 << i))
-			(void) buf_append_char(b, (char) ('a' + i));
+			seen['a' + i] = 1;
 	}
+	for (c = 1; c < 256; c++)
+		n += seen[c];
+	out = xmalloc(n + 1);
 	/* Maildir wants the info letters in ASCII order. */
-	qsort(buf_data(b), buf_len(b), 1, imap_letter_cmp);
-	out = buf_strdup(b);
-	buf_free(&b);
+	for (c = 1, n = 0; c < 256; c++) {
+		if (seen[c])
+			out[n++] = (char) c;
+	}
+	out[n] = '\0';
 	return out;
 }
 
