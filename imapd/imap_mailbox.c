@@ -184,9 +184,26 @@ imap_mailbox_release(struct imap_mailbox *box)
 	}
 }
 
+/* Mark byte c in seen[], counting it once and widening [*low, *high]. */
+static void
+imap_letter_mark(unsigned char *seen, int c, size_t *count, int *low,
+	int *high)
+{
+	if (seen[c])
+		return;
+	seen[c] = 1;
+	(*count)++;
+	if (c < *low)
+		*low = c;
+	if (c > *high)
+		*high = c;
+}
+
 /*
- * Sorted and de-duplicated through a table of the 256 byte values: no
- * buffer, no qsort, nothing quadratic in a long name's letters.
+ * Sorted and de-duplicated through a table of the 256 byte values, read
+ * back only between the lowest and highest byte marked: no buffer, no
+ * qsort, nothing quadratic in a long name's letters.  STORE calls this
+ * once per message.
  */
 char *
 imap_letters_for(const char *old_name, unsigned int flags,
@@ -195,8 +212,8 @@ imap_letters_for(const char *old_name, unsigned int flags,
 	const char *info = old_name != NULL ? strstr(old_name, ":2,") : NULL;
 	unsigned char seen[256] = { 0 };
 	size_t i, n = 0;
+	int c, low = 256, high = 0;
 	char *out;
-	int c;
 
 	if (info != NULL) {
 		/* Letters imapd does not know are kept as they were. */
@@ -204,22 +221,21 @@ imap_letters_for(const char *old_name, unsigned int flags,
 			c = (unsigned char) *info;
 			if (strchr("DFRST", c) == NULL &&
 			    !(c >= 'a' && c <= 'z'))
-				seen[c] = 1;
+				imap_letter_mark(seen, c, &n, &low, &high);
 		}
 	}
 	for (i = 0; i < IMAP_LETTER_COUNT; i++) {
 		if (flags & imap_letters[i].bit)
-			seen[(unsigned char) imap_letters[i].letter] = 1;
+			imap_letter_mark(seen, (unsigned char)
+			    imap_letters[i].letter, &n, &low, &high);
 	}
-	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+	for (i = 0; keywords != 0 && i < IMAP_KEYWORD_MAX; i++) {
 		if (keywords & ((uint32_t) 1 << i))
-			seen['a' + i] = 1;
+			imap_letter_mark(seen, 'a' + (int) i, &n, &low, &high);
 	}
-	for (c = 1; c < 256; c++)
-		n += seen[c];
 	out = xmalloc(n + 1);
 	/* Maildir wants the info letters in ASCII order. */
-	for (c = 1, n = 0; c < 256; c++) {
+	for (c = low, n = 0; c <= high; c++) {
 		if (seen[c])
 			out[n++] = (char) c;
 	}
