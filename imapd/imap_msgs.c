@@ -169,7 +169,7 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 		if (sess->uid_cmd)
 			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
 		imap_write_modseq(sess, &box->msgs[i]);
-		imap_printf(sess, ")\r\n");
+		imap_write(sess, ")\r\n", 3);
 	}
 	free(selected);
 	if (ms != NULL)
