@@ -80,7 +80,10 @@ imap_msg_path(const struct imap_mailbox *box, const struct imap_msg *msg)
 	    msg->name);
 }
 
-/* Look for msg's file under another name (renamed by someone else). */
+/*
+ * Look for msg's file under another name (renamed by someone else), and
+ * take its flags and keywords from that name: they are the file's now.
+ */
 static int
 imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 {
@@ -104,6 +107,11 @@ imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 				free(msg->name);
 				msg->name = xstrdup(de->d_name);
 				msg->in_new = sub == 1;
+				msg->flags = (uint8_t) ((msg->flags &
+				    ~IMAP_FLAGS_STORED) | (imap_flags_from_name(
+				    msg->name) & IMAP_FLAGS_STORED));
+				msg->keywords = imap_keywords_from_name(
+				    msg->name);
 				found = 1;
 				break;
 			}
@@ -281,8 +289,22 @@ imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 {
 	char *letters, *new_name = NULL, *error = NULL;
 	int tries, ret = -1, from_fd, cur_fd;
+	/*
+	 * The change the caller made to the flags it knew: when another
+	 * session renamed the file meanwhile, only that change is applied
+	 * to the flags the file has now, so theirs are not lost.
+	 */
+	unsigned int add = flags & ~msg->flags & IMAP_FLAGS_STORED;
+	unsigned int remove = msg->flags & ~flags & IMAP_FLAGS_STORED;
+	uint32_t add_kw = keywords & ~msg->keywords;
+	uint32_t remove_kw = msg->keywords & ~keywords;
 
 	for (tries = 0; tries < 2; tries++) {
+		if (tries > 0) {
+			flags = ((msg->flags & ~remove) | add) &
+			    IMAP_FLAGS_STORED;
+			keywords = (msg->keywords & ~remove_kw) | add_kw;
+		}
 		letters = imap_letters_for(msg->name, flags, keywords);
 		from_fd = imap_subdir_fd(box, msg->in_new);
 		cur_fd = imap_subdir_fd(box, 0);

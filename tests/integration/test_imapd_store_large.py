@@ -3,7 +3,8 @@ message changed gets its untagged FETCH with its own new MODSEQ, the
 files are renamed, the MODSEQs persist in the record; .SILENT sends no
 FETCH unless UNCHANGEDSINCE is given (RFC 7162 3.1.3); UNCHANGEDSINCE
 over hundreds of messages changed by another session names exactly
-those in MODIFIED."""
+those in MODIFIED; a STORE or a FETCH that sets \\Seen on messages
+another session has renamed since keeps that session's flags."""
 
 import os
 import re
@@ -151,3 +152,24 @@ def test_unchangedsince_names_every_modified_message(imap):
     assert sum(1 for n in names if n.endswith(":2,R")) == len(changed)
     assert sum(1 for n in names if n.endswith(":2,F")) == \
         COUNT - len(changed)
+
+
+def test_store_keeps_flags_another_session_set_meanwhile(imap):
+    a = session(imap)
+    b = session(imap)
+    # b answers every other message; a has not looked since its SELECT.
+    odd = ",".join(str(n) for n in range(1, COUNT + 1, 2))
+    ok(b, "STORE %s +FLAGS.SILENT (\\Answered)" % odd)
+    got = fetches(ok(a, "STORE 1:* +FLAGS (\\Flagged)"))
+    want = {n: {"\\Flagged", "\\Answered"} if n % 2 else {"\\Flagged"}
+            for n in range(1, COUNT + 1)}
+    assert {g[0]: g[2] for g in got} == want
+    letters = sorted(n.partition(":2,")[2]
+                     for n in os.listdir(os.path.join(imap.store, "cur")))
+    assert letters == sorted(["FR"] * (COUNT // 2) + ["F"] * (COUNT // 2))
+    # FETCH BODY[] sets \\Seen: on top of a flag b set meanwhile.
+    ok(b, "STORE 2 +FLAGS.SILENT (\\Draft)")
+    ok(a, "FETCH 2 (BODY[])")
+    name = [n for n in os.listdir(os.path.join(imap.store, "cur"))
+            if n.startswith("1600000001.")]
+    assert [n.partition(":2,")[2] for n in name] == ["DFS"], name
