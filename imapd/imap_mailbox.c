@@ -81,7 +81,10 @@ imap_msg_path(const struct imap_mailbox *box, const struct imap_msg *msg)
 	    msg->name);
 }
 
-/* Look for msg's file under another name (renamed by someone else). */
+/*
+ * Look for msg's file under another name (renamed by someone else), and
+ * take its flags and keywords from that name: they are the file's now.
+ */
 static int
 imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 {
@@ -105,6 +108,11 @@ imap_msg_refind(struct imap_mailbox *box, struct imap_msg *msg)
 				free(msg->name);
 				msg->name = xstrdup(de->d_name);
 				msg->in_new = sub == 1;
+				msg->flags = (uint8_t) ((msg->flags &
+				    ~IMAP_FLAGS_STORED) | (imap_flags_from_name(
+				    msg->name) & IMAP_FLAGS_STORED));
+				msg->keywords = imap_keywords_from_name(
+				    msg->name);
 				found = 1;
 				break;
 			}
@@ -185,41 +193,62 @@ imap_mailbox_release(struct imap_mailbox *box)
 	}
 }
 
-static int
-imap_letter_cmp(const void *a, const void *b)
+/* Mark byte c in seen[], counting it once and widening [*low, *high]. */
+static void
+imap_letter_mark(unsigned char *seen, int c, size_t *count, int *low,
+	int *high)
 {
-	return *(const unsigned char *) a - *(const unsigned char *) b;
+	if (seen[c])
+		return;
+	seen[c] = 1;
+	(*count)++;
+	if (c < *low)
+		*low = c;
+	if (c > *high)
+		*high = c;
 }
 
+/*
+ * Sorted and de-duplicated through a table of the 256 byte values, read
+ * back only between the lowest and highest byte marked: no buffer, no
+ * qsort, nothing quadratic in a long name's letters.  STORE calls this
+ * once per message.
+ */
 char *
 imap_letters_for(const char *old_name, unsigned int flags,
 	uint32_t keywords)
 {
 	const char *info = old_name != NULL ? strstr(old_name, ":2,") : NULL;
-	struct buf *b = buf_new(128);
+	unsigned char seen[256] = { 0 };
+	size_t i, n = 0;
+	int c, low = 256, high = 0;
 	char *out;
-	size_t i;
 
 	if (info != NULL) {
+		/* Letters imapd does not know are kept as they were. */
 		for (info += 3; *info != '\0'; info++) {
-			if (strchr("DFRST", *info) == NULL &&
-			    !(*info >= 'a' && *info <= 'z') &&
-			    strchr(buf_cstr(b), *info) == NULL)
-				(void) buf_append_char(b, *info);
+			c = (unsigned char) *info;
+			if (strchr("DFRST", c) == NULL &&
+			    !(c >= 'a' && c <= 'z'))
+				imap_letter_mark(seen, c, &n, &low, &high);
 		}
 	}
 	for (i = 0; i < IMAP_LETTER_COUNT; i++) {
 		if (flags & imap_letters[i].bit)
-			(void) buf_append_char(b, imap_letters[i].letter);
+			imap_letter_mark(seen, (unsigned char)
+			    imap_letters[i].letter, &n, &low, &high);
 	}
-	for (i = 0; i < IMAP_KEYWORD_MAX; i++) {
+	for (i = 0; keywords != 0 && i < IMAP_KEYWORD_MAX; i++) {
 		if (keywords & ((uint32_t) 1 << i))
-			(void) buf_append_char(b, (char) ('a' + i));
+			imap_letter_mark(seen, 'a' + (int) i, &n, &low, &high);
 	}
+	out = xmalloc(n + 1);
 	/* Maildir wants the info letters in ASCII order. */
-	qsort(buf_data(b), buf_len(b), 1, imap_letter_cmp);
-	out = buf_strdup(b);
-	buf_free(&b);
+	for (c = low, n = 0; c <= high; c++) {
+		if (seen[c])
+			out[n++] = (char) c;
+	}
+	out[n] = '\0';
 	return out;
 }
 
@@ -261,8 +290,22 @@ imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 {
 	char *letters, *new_name = NULL, *error = NULL;
 	int tries, ret = -1, from_fd, cur_fd;
+	/*
+	 * The change the caller made to the flags it knew: when another
+	 * session renamed the file meanwhile, only that change is applied
+	 * to the flags the file has now, so theirs are not lost.
+	 */
+	unsigned int add = flags & ~msg->flags & IMAP_FLAGS_STORED;
+	unsigned int remove = msg->flags & ~flags & IMAP_FLAGS_STORED;
+	uint32_t add_kw = keywords & ~msg->keywords;
+	uint32_t remove_kw = msg->keywords & ~keywords;
 
 	for (tries = 0; tries < 2; tries++) {
+		if (tries > 0) {
+			flags = ((msg->flags & ~remove) | add) &
+			    IMAP_FLAGS_STORED;
+			keywords = (msg->keywords & ~remove_kw) | add_kw;
+		}
 		letters = imap_letters_for(msg->name, flags, keywords);
 		from_fd = imap_subdir_fd(box, msg->in_new);
 		cur_fd = imap_subdir_fd(box, 0);

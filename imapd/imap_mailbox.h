@@ -121,7 +121,10 @@ char *imap_msg_path(const struct imap_mailbox *box,
 	const struct imap_msg *msg);
 /*
  * Write msg's stored flags and keywords into its file name (keeping
- * letters IMAP does not know).  0 ok; -1 when the file is gone.
+ * letters IMAP does not know).  When another session renamed the file
+ * since msg was read, only the bits flags and keywords change against
+ * msg's are applied to the file's flags now, so the other session's
+ * stay.  0 ok; -1 when the file is gone.
  */
 int imap_msg_set_flags(struct imap_mailbox *box, struct imap_msg *msg,
 	unsigned int flags, uint32_t keywords);

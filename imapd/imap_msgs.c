@@ -48,7 +48,7 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 	const char *item;
 	char *error = NULL;
 	struct buf *code;
-	size_t i, modified_count = 0;
+	size_t i, modified_count = 0, modified_alloc = 0;
 	int mode, silent, failed = 0, added;
 
 	/* RFC 7162 3.1.3: STORE set (UNCHANGEDSINCE n) item flags. */
@@ -126,8 +126,13 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 		imap_yield(i);
 		now = ms != NULL ? imap_modseq_of(ms, box->msgs[i].uid) : 0;
 		if ((now != 0 ? now : box->msgs[i].modseq) > unchangedsince) {
-			modified = xreallocarray(modified, modified_count + 1,
-			    sizeof(*modified));
+			if (modified_count == modified_alloc) {
+				/* Doubling: a whole folder is not quadratic. */
+				modified_alloc = modified_alloc == 0 ? 64 :
+				    xalloc_mul(modified_alloc, 2);
+				modified = xreallocarray(modified,
+				    modified_alloc, sizeof(*modified));
+			}
 			modified[modified_count++] = sess->uid_cmd ?
 			    box->msgs[i].uid : (uint32_t) (i + 1);
 			continue;
@@ -164,7 +169,7 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 		if (sess->uid_cmd)
 			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
 		imap_write_modseq(sess, &box->msgs[i]);
-		imap_printf(sess, ")\r\n");
+		imap_write(sess, ")\r\n", 3);
 	}
 	free(selected);
 	if (ms != NULL)

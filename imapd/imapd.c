@@ -179,7 +179,7 @@ imap_write_flags(struct imap_session *sess, unsigned int flags,
 			continue;
 		if (!first)
 			imap_write(sess, " ", 1);
-		imap_printf(sess, "%s", names[i].name);
+		imap_write(sess, names[i].name, strlen(names[i].name));
 		first = 0;
 	}
 	for (i = 0; i < IMAP_KEYWORD_MAX && sess->box != NULL; i++) {
@@ -188,7 +188,8 @@ imap_write_flags(struct imap_session *sess, unsigned int flags,
 			continue;
 		if (!first)
 			imap_write(sess, " ", 1);
-		imap_printf(sess, "%s", sess->box->kw.names[i]);
+		imap_write(sess, sess->box->kw.names[i],
+		    strlen(sess->box->kw.names[i]));
 		first = 0;
 	}
 	imap_write(sess, ")", 1);

@@ -499,40 +499,39 @@ maildir_base_name(const char *name)
 	    xstrndup(name, (size_t) (info - name));
 }
 
-/* Flags sorted (ASCII order) and de-duplicated; only [A-Za-z]. */
+/*
+ * name with its flags replaced by flags sorted (ASCII order) and
+ * de-duplicated, only [A-Za-z] kept (caller frees).  One allocation: a
+ * STORE on a whole folder makes one such name per message.
+ */
 static char *
-maildir_sort_flags(const char *flags)
+maildir_flagged_name(const char *name, const char *flags)
 {
-	char seen[128] = { 0 };
-	char *out = xmalloc(strlen(flags) + 1);
+	const char *info = strstr(name, ":2,");
+	size_t base = info != NULL ? (size_t) (info - name) : strlen(name);
+	unsigned char seen[128] = { 0 };
 	size_t n = 0;
+	char *out;
 	int c;
 
 	for (; *flags != '\0'; flags++) {
 		c = (unsigned char) *flags;
-		if (c < 128 && ((c >= 'A' && c <= 'Z') ||
-		    (c >= 'a' && c <= 'z')))
+		if (((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) &&
+		    !seen[c]) {
 			seen[c] = 1;
+			n++;
+		}
 	}
-	for (c = 0; c < 128; c++) {
+	out = xmalloc(xalloc_add(base, n + 4));
+	memcpy(out, name, base);
+	memcpy(out + base, ":2,", 3);
+	n = base + 3;
+	for (c = 'A'; c <= 'z'; c++) {
 		if (seen[c])
 			out[n++] = (char) c;
 	}
 	out[n] = '\0';
 	return out;
-}
-
-/* name with its flags replaced by the sorted flags (caller frees). */
-static char *
-maildir_flagged_name(const char *name, const char *flags)
-{
-	char *base = maildir_base_name(name);
-	char *sorted = maildir_sort_flags(flags);
-	char *new_name = xasprintf("%s:2,%s", base, sorted);
-
-	free(base);
-	free(sorted);
-	return new_name;
 }
 
 /* The end of both: new_name to *new_name_r, or the error of failed. */

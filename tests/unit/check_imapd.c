@@ -396,22 +396,36 @@ static const char *const damaged_records[] = {
 	"ispmail-modseq 1 5 1\n1 2",		/* no line end */
 	"ispmail-modseq 1 5 1\n1 2\n",		/* no letters */
 	"ispmail-modseq 1 5 1\n0 2 -\n",
-	"ispmail-modseq 1 5 1\nX 1\n",
 	"ispmail-modseq 1 5\n",
 	" ispmail-modseq 1 5 1\n",
+	"ispmail-modseq 1 5 1\n1 2 \n",		/* empty letters */
+	"ispmail-modseq 1 5 1\n1 x -\n",
+	"ispmail-modseq 1 5 1\n-1 2 -\n",
+	"ispmail-modseq 1 5 1\n 1 2 -\n",
+	"ispmail-modseq 1 5 1\n1  2 -\n",
+	"ispmail-modseq 1 5 1\n4294967296 2 -\n",	/* UID over 32 bits */
+	"ispmail-modseq 1 5 1\n99999999999999999999999 2 -\n",
+	"ispmail-modseq 1 5 1\n1 99999999999999999999999 -\n",
+	"ispmail-modseq 1 5 1\n1 2 -\n\n",	/* empty line */
+	"ispmail-modseq 1 5 1\nX 1\n",
+	"ispmail-modseq 1 5 1\nX 1 2 3\n",
+	"ispmail-modseq 1 5 1\nX 1 9\n",		/* MODSEQ above highest */
+	"ispmail-modseq 1 5 1\nX 2 1\nX 1 1\n",	/* UIDs not rising */
+	"ispmail-modseq 1 5 1\n1 2 "
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM\n",
+	/* Read by sscanf's rules before the record's own parser: */
+	"ispmail-modseq 1 5 1\n1\t2\t-  trailing\n",
+	"ispmail-modseq 1 5 1\nX 3 4 junk\n1 2 -\n",
+	"ispmail-modseq 1 5 1\n+1 +2 -\n",
+	"ispmail-modseq 1 5 1\nX1\t4\n1 2 -\n",
 };
 
-/* Odd records read as they are (sscanf's rules): kept, not rebuilt. */
+/* Odd records read as they are: kept, not rebuilt. */
 static const char *const odd_records[] = {
 	"ispmail-modseq 1 5 1\n1 2 -\n",
 	"ispmail-modseq 1  5  1 extra\n1 2 -\n",
-	"ispmail-modseq 1 5 1\n 1 2 -\n",
-	"ispmail-modseq 1 5 1\n1\t2\t-  trailing\n",
-	"ispmail-modseq 1 5 1\nX 3 4 junk\n1 2 -\n",
-	"ispmail-modseq 1 +5 1\n+1 +2 -\n",
+	"ispmail-modseq 1 +5 1\n1 2 -\n",
 	"ispmail-modseq 1 5 1\n01 002 -\n",
-	"ispmail-modseq 1 5 1\nX1\t4\n1 2 -\n",
-	"ispmail-modseq 1 5 1\n1 2 -\r\n",
 };
 
 START_TEST(test_modseq_odd_accepted)
@@ -449,6 +463,48 @@ START_TEST(test_modseq_damaged)
 }
 END_TEST
 
+/*
+ * The record read back exactly as it was written (letters with a space
+ * included: a name's letters are whatever follows ":2,"), and a change
+ * written in the same format.
+ */
+START_TEST(test_modseq_round_trip)
+{
+	static char name_2b_sf[] = "2.b:2,S F", name_2b_r[] = "2.b:2,R";
+	struct imap_uidlist_file files[] = {
+		{ name_1a, 1, 0 }, { name_2b_sf, 2, 0 },
+	};
+	static const char before[] = "ispmail-modseq 1 18446744073709551610 "
+	    "3\n1 3 -\n2 18446744073709551609 S F\nX 4294967295 2\n";
+	char *path = xasprintf("%s/%s", folder, IMAP_MODSEQ_NAME);
+	char text[512], *error = NULL;
+	struct imap_modseq *ms;
+	uint64_t m[2];
+	size_t n;
+	FILE *f;
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(before, f);
+	fclose(f);
+	ck_assert(modseq_reconcile(files, 2, m) == 18446744073709551610ULL);
+	ck_assert(m[0] == 3 && m[1] == 18446744073709551609ULL);
+	ms = imap_modseq_begin(folder, &error);
+	ck_assert_ptr_nonnull(ms);
+	ck_assert(imap_modseq_change(ms, 2, name_2b_r) ==
+	    18446744073709551611ULL);
+	ck_assert_int_eq(imap_modseq_end(&ms, &error), 0);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	ck_assert_str_eq(text, "ispmail-modseq 1 18446744073709551611 3\n"
+	    "1 3 -\n2 18446744073709551611 R\nX 4294967295 2\n");
+	free(path);
+}
+END_TEST
+
 static Suite *
 imap_modseq_suite(void)
 {
@@ -457,6 +513,7 @@ imap_modseq_suite(void)
 
 	tcase_add_checked_fixture(tc, folder_setup, folder_teardown);
 	tcase_add_test(tc, test_modseq_reconcile);
+	tcase_add_test(tc, test_modseq_round_trip);
 	tcase_add_loop_test(tc, test_modseq_damaged, 0,
 	    sizeof(damaged_records) / sizeof(damaged_records[0]));
 	tcase_add_loop_test(tc, test_modseq_odd_accepted, 0,
