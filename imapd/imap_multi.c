@@ -14,6 +14,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "imap_multi.h"
 #include "log.h"
 #include "mail_params.h"
@@ -242,6 +243,7 @@ multi_accept(int listen_fd, size_t limit, long long *uses)
 			return;
 		}
 		(*uses)++;
+		net_tcp_nodelay(fd, -1);
 		multi_start(fd);
 	}
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "connect.h"
 #include "log.h"
 #include "mail_params.h"
 #include "proxy_auth.h"
@@ -112,6 +113,7 @@ proxy_accept(int listen_fd, long long *uses)
 			return;
 		}
 		(*uses)++;
+		net_tcp_nodelay(fd, -1);
 		proxy_session_start(fd);
 	}
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "log.h"
 #include "mail_params.h"
 #include "master_proto.h"
@@ -389,6 +390,7 @@ service_serve_one(const char *service, const struct service_def *def,
 	}
 	if (service_report(MASTER_STATUS_BUSY) < 0)
 		master_gone = 1;
+	net_tcp_nodelay(fd, from.ss_family);
 	service_fill_peer(fd, service, &peer, &from, from_len);
 	log_debug("connect from %s port %d", peer.client_addr,
 	    peer.client_port);

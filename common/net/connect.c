@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,16 @@
 
 #include "connect.h"
 #include "xalloc.h"
+
+void
+net_tcp_nodelay(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET || family == AF_INET6 || family == -1)
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
+}
 
 int
 net_connect(const struct sockaddr *sa, socklen_t len, int timeout_ms,
@@ -50,6 +62,7 @@ net_connect(const struct sockaddr *sa, socklen_t len, int timeout_ms,
 			goto fail;
 		}
 	}
+	net_tcp_nodelay(fd, sa->sa_family);
 	if (local_r != NULL)
 		*local_r = 0;
 	return fd;

@@ -30,4 +30,12 @@ int net_connect_nexthop(const char *nexthop, const char *base_dir,
 	int timeout_ms, net_connect_prepare_fn *prepare, void *ctx,
 	char **error_r);
 
+/*
+ * Send each write at once (TCP_NODELAY) on a TCP socket of the given
+ * family (-1: not known; a Unix socket refuses it harmlessly).  Our
+ * streams write whole responses, so Nagle's algorithm only delays the
+ * last part of a large one until the peer's delayed ACK (40 ms).
+ */
+void net_tcp_nodelay(int fd, int family);
+
 #endif
