@@ -3,7 +3,9 @@
  * the end of DATA/BDAT in MX mode, when every recipient is a mailbox
  * this host's lmtpd delivers (qmgr's own routing decision) and none asks
  * for NOTIFY=SUCCESS, the message is offered over LMTP to
- * lmtp_local_nexthop from the queue file that is not yet durable, with
+ * lmtp_local_nexthop from the queue file that is not yet durable (from
+ * the writer's buffer when the message fits it: then no file is
+ * created unless lmtpd leaves a recipient to the queue), with
  * the envelope the LMTP agent would send.  A recipient or sender whose
  * mailbox has archive on keeps the message on the queue path: qmgr puts
  * it into the archive before it delivers (ispmail-archive(5)), which
@@ -288,6 +290,8 @@ direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
 	struct qfile_writer *w, const char *id, int *done, char **error_r)
 {
 	int *accepted = xcalloc(ss->env.rcpt_count + 1, sizeof(int));
+	/* Still all in the writer's buffer: no file was created. */
+	const char *buffered = qfile_writer_buffered_message(w);
 	const char *rerr = NULL;
 	char *const *prepend;
 	long long bare = 0, size;
@@ -339,9 +343,11 @@ direct_transaction(struct direct_conn *c, struct smtpd_session *ss,
 		goto out;
 	}
 	if (smtp_data_send_headers(c->s, prepend, nprepend) < 0 ||
+	    (buffered != NULL ? smtp_data_send_buffer(c->s, buffered,
+	    (size_t) qfile_writer_message_size(w), &bare) :
 	    smtp_data_send(c->s, qfile_writer_fd(w),
 	    qfile_writer_message_offset(w), qfile_writer_message_size(w),
-	    &bare) < 0 || stream_flush(c->s) != STREAM_OK)
+	    &bare)) < 0 || stream_flush(c->s) != STREAM_OK)
 		goto out;
 	for (i = 0; i < ss->env.rcpt_count; i++) {
 		if (!accepted[i])
@@ -385,7 +391,9 @@ smtpd_direct_deliver(struct smtpd_session *ss, struct qfile_writer *w,
 	c.text = buf_new(SMTPD_DIRECT_REPLY_LINES *
 	    (SMTPD_DIRECT_REPLY_MAX + 1));
 	done = xcalloc(ss->env.rcpt_count + 1, sizeof(int));
-	rc = qfile_writer_flush(w, &error);
+	/* A message past the write buffer is read back from its file. */
+	rc = qfile_writer_buffered_message(w) != NULL ? 0 :
+	    qfile_writer_flush(w, &error);
 	if (rc == 0)
 		rc = direct_open(&c, &error);
 	if (rc == 0)

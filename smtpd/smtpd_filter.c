@@ -123,10 +123,17 @@ filter_read_message(struct qfile_writer *w)
 {
 	long long size = qfile_writer_message_size(w);
 	off_t off = qfile_writer_message_offset(w);
+	const char *buffered = qfile_writer_buffered_message(w);
 	struct buf *msg;
 	char *error = NULL;
 	ssize_t n;
 
+	if (buffered != NULL) {
+		/* No file yet: the message is all in the writer's buffer. */
+		msg = buf_new((size_t) size + 1);
+		(void) buf_append(msg, buffered, (size_t) size);
+		return msg;
+	}
 	if (qfile_writer_flush(w, &error) < 0) {
 		log_error("%s: %s", qfile_writer_id(w), error);
 		free(error);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,9 +185,14 @@ qfile_path(const char *queue_dir, const char *subdir, const char *id)
 	return path;
 }
 
+static int qfile_writer_open(struct qfile_writer *w, char **error_r);
+
+/* Write out the buffer, creating the file first if need be. */
 static int
 qfile_wflush(struct qfile_writer *w, char **error_r)
 {
+	if (w->fd < 0 && qfile_writer_open(w, error_r) < 0)
+		return -1;
 	if (fileio_write_all(w->fd, w->wbuf, w->wlen, w->tmp_path,
 	    error_r) < 0)
 		return -1;
@@ -260,25 +266,22 @@ qfile_tmpfile_probe(struct qfile_writer *w)
 	}
 }
 
-struct qfile_writer *
-qfile_writer_new(const char *queue_dir, char **error_r)
+/*
+ * Create the file of w (an unnamed one in tmp/ when the system allows,
+ * else a named one there).  0, or -1 with *error_r.
+ */
+static int
+qfile_writer_open(struct qfile_writer *w, char **error_r)
 {
 	static unsigned int counter;
-	struct qfile_writer *w;
-	struct timeval tv;
-	struct stat st;
-	struct buf *id;
 
-	w = xcalloc(1, sizeof(*w));
-	w->queue_dir = xstrdup(queue_dir);
-	w->fd = -1;
 	/*
 	 * An unnamed file (O_TMPFILE) needs no directory entry in tmp/ and no
 	 * unlink after the commit: twenty smtpd processes creating and
 	 * removing names in one directory serialised on its lock.
 	 */
 	if (qfile_tmpfile_ok != 0) {
-		w->tmp_path = xasprintf("%s/%s", queue_dir, QFILE_TMP);
+		w->tmp_path = xasprintf("%s/%s", w->queue_dir, QFILE_TMP);
 		w->fd = open(w->tmp_path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (w->fd >= 0 && qfile_tmpfile_ok < 0)
 			qfile_tmpfile_probe(w);
@@ -290,35 +293,74 @@ qfile_writer_new(const char *queue_dir, char **error_r)
 		}
 	}
 	if (w->fd < 0) {
-		w->tmp_path = xasprintf("%s/%s/%ld.%u", queue_dir, QFILE_TMP,
-		    (long) getpid(), ++counter);
+		w->tmp_path = xasprintf("%s/%s/%ld.%u", w->queue_dir,
+		    QFILE_TMP, (long) getpid(), ++counter);
 		w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL |
 		    O_CLOEXEC, 0600);
 	}
-	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
+	if (w->fd < 0) {
 		*error_r = xasprintf("create %s: %s", w->tmp_path,
 		    strerror(errno));
-		if (w->fd >= 0) {
-			close(w->fd);
-			if (!w->anonymous)
-				(void) unlink(w->tmp_path);
-		}
-		free(w->queue_dir);
 		free(w->tmp_path);
-		free(w);
-		return NULL;
+		w->tmp_path = NULL;
+		return -1;
 	}
-	/*
-	 * Time (sorts by arrival), microseconds, and the inode of a file
-	 * that exists now: no other queue file can get the same id.
-	 */
+	return 0;
+}
+
+/*
+ * The queue id: arrival time (6 digits, sorts by arrival), microseconds
+ * (4), then pid * 3844 + microseconds % 3844, so the last two digits
+ * (the hash directories) change as fast as the microseconds.  No other
+ * live process has this pid, and this process's times strictly increase
+ * (a clock that steps back does not repeat one): no two writers get the
+ * same id.  The pid is read from the decoded value, so it is unique.
+ */
+static char *
+qfile_new_id(void)
+{
+	static struct timeval last;
+	struct timeval tv;
+	unsigned long long pid = (unsigned long long) log_pid();
+	struct buf *id;
+	char *text;
+
 	gettimeofday(&tv, NULL);
+	if (tv.tv_sec < last.tv_sec || (tv.tv_sec == last.tv_sec &&
+	    tv.tv_usec <= last.tv_usec)) {
+		tv = last;
+		if (++tv.tv_usec >= 1000000) {
+			tv.tv_usec = 0;
+			tv.tv_sec++;
+		}
+	}
+	last = tv;
 	id = buf_new(64);
 	qfile_b62_append(id, (unsigned long long) tv.tv_sec, 6);
 	qfile_b62_append(id, (unsigned long long) tv.tv_usec, 4);
-	qfile_b62_append(id, (unsigned long long) st.st_ino, 1);
-	w->id = buf_strdup(id);
+	qfile_b62_append(id, pid * 3844 +
+	    (unsigned long long) tv.tv_usec % 3844, 2);
+	text = buf_strdup(id);
 	buf_free(&id);
+	return text;
+}
+
+struct qfile_writer *
+qfile_writer_new(const char *queue_dir, char **error_r)
+{
+	struct qfile_writer *w;
+
+	(void) error_r;
+	/* Not the write buffer: it is written before it is read. */
+	w = xmalloc(sizeof(*w));
+	memset(w, 0, offsetof(struct qfile_writer, wbuf));
+	w->queue_dir = xstrdup(queue_dir);
+	w->fd = -1;
+	/*
+	 * The file is created when the buffer first goes out: a message
+	 * smtpd delivers directly before it overflows never has one.
+	 */
+	w->id = qfile_new_id();
 	return w;
 }
 
@@ -541,6 +583,14 @@ qfile_writer_fd(const struct qfile_writer *w)
 	return w->fd;
 }
 
+const char *
+qfile_writer_buffered_message(const struct qfile_writer *w)
+{
+	if (w->fd >= 0)
+		return NULL;
+	return w->wbuf + qfile_writer_message_offset(w);
+}
+
 off_t
 qfile_writer_message_offset(const struct qfile_writer *w)
 {
@@ -559,6 +609,11 @@ qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r)
 	if (i >= w->rcpt_count) {
 		*error_r = xasprintf("no recipient %zu", i);
 		return -1;
+	}
+	if (w->fd < 0) {
+		/* No file yet: the whole file is still in the buffer. */
+		w->wbuf[w->rcpt_offsets[i]] = QFILE_RCPT_DONE;
+		return 0;
 	}
 	/* The record may still sit in the write buffer. */
 	if (qfile_wflush(w, error_r) < 0)
@@ -706,7 +761,7 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	ret = 0;
 out:
 	n = errno;	/* the caller tells ENOSPC from other failures */
-	if (!w->anonymous)
+	if (w->tmp_path != NULL && !w->anonymous)
 		(void) unlink(w->tmp_path);
 	free(dir);
 	free(path);
@@ -722,8 +777,8 @@ qfile_writer_abort(struct qfile_writer **wp)
 
 	if (w == NULL)
 		return;
-	/* An unnamed file vanishes with its descriptor. */
-	if (!w->anonymous)
+	/* An unnamed file vanishes with its descriptor; none: nothing. */
+	if (w->tmp_path != NULL && !w->anonymous)
 		(void) unlink(w->tmp_path);
 	qfile_writer_free(w);
 	*wp = NULL;

@@ -129,9 +129,12 @@ struct qfile {
 struct qfile_writer;
 
 /*
- * Create a temporary file in queue_dir/tmp and choose the queue id
- * (unique across processes and restarts: time, microseconds and the
- * file's inode).  NULL with *error_r.
+ * Start a queue file for queue_dir and choose the queue id (unique
+ * across processes and restarts: time, microseconds and the pid).  The
+ * file itself (in queue_dir/tmp) is created when the write buffer
+ * (64 KiB) first goes out: at the commit, qfile_writer_flush, or a
+ * write past it; so a failure to create it shows there.  Never NULL
+ * (error_r is kept for callers; unused).
  */
 struct qfile_writer *qfile_writer_new(const char *queue_dir,
 	char **error_r);
@@ -162,6 +165,13 @@ int qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
  */
 int qfile_writer_flush(struct qfile_writer *w, char **error_r);
 int qfile_writer_fd(const struct qfile_writer *w);
+/*
+ * Before any flush: while the file is not created yet (all of it is in
+ * the buffer), the message's qfile_writer_message_size bytes; else
+ * NULL (read them from the descriptor after qfile_writer_flush).  Valid
+ * until the next write.  qfile_writer_rcpt_done works in the buffer then.
+ */
+const char *qfile_writer_buffered_message(const struct qfile_writer *w);
 off_t qfile_writer_message_offset(const struct qfile_writer *w);
 long long qfile_writer_message_size(const struct qfile_writer *w);
 int qfile_writer_rcpt_done(struct qfile_writer *w, size_t i, char **error_r);

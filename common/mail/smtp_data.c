@@ -227,21 +227,68 @@ smtp_data_send_headers(struct stream *s, char *const *fields, size_t count)
 	return 0;
 }
 
+/* What smtp_data_send and smtp_data_send_buffer carry between pieces. */
+struct smtp_data_sender {
+	struct stream *s;
+	struct buf *norm;	/* normalised (at most doubled) */
+	struct buf *out;	/* then dot-stuffed */
+	struct smtp_crlf crlf;
+	int line_start;
+};
+
+static void
+smtp_data_sender_init(struct smtp_data_sender *ds, struct stream *s)
+{
+	ds->s = s;
+	ds->norm = buf_new(2 * SMTP_DATA_SEND_CHUNK + 8);
+	ds->out = buf_new(4 * SMTP_DATA_SEND_CHUNK + 16);
+	ds->crlf.cr_pending = 0;
+	ds->crlf.bare = 0;
+	ds->line_start = 1;
+}
+
+/* One piece of at most SMTP_DATA_SEND_CHUNK bytes; last: the end. */
+static int
+smtp_data_sender_piece(struct smtp_data_sender *ds, const char *data,
+	size_t len, int last)
+{
+	buf_reset(ds->norm);
+	(void) smtp_crlf_append(&ds->crlf, data, len, ds->norm);
+	if (last)
+		(void) smtp_crlf_finish(&ds->crlf, ds->norm);
+	buf_reset(ds->out);
+	smtp_data_dot_stuff(ds->norm, ds->out, &ds->line_start);
+	return stream_write(ds->s, buf_cstr(ds->out), buf_len(ds->out)) ==
+	    STREAM_OK ? 0 : -1;
+}
+
+/* The end-of-data line (after a CRLF if the data lacked one); frees. */
+static int
+smtp_data_sender_end(struct smtp_data_sender *ds, int ret, long long *bare_r)
+{
+	*bare_r = ds->crlf.bare;
+	if (ret == 0 && !ds->line_start)
+		(void) stream_puts(ds->s, "\r\n");
+	if (ret == 0 && stream_puts(ds->s, ".\r\n") != STREAM_OK)
+		ret = -1;
+	buf_free(&ds->norm);
+	buf_free(&ds->out);
+	return ret;
+}
+
 int
 smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
 	long long *bare_r)
 {
 	char *chunk = xmalloc(SMTP_DATA_SEND_CHUNK);
-	/* Normalised (at most doubled), then dot-stuffed. */
-	struct buf *norm = buf_new(2 * SMTP_DATA_SEND_CHUNK + 8);
-	struct buf *out = buf_new(4 * SMTP_DATA_SEND_CHUNK + 16);
-	struct smtp_crlf crlf = { 0, 0 };
+	struct smtp_data_sender ds;
 	long long left = size;
 	off_t off = offset;
-	int line_start = 1, ret = 0, last;
+	int ret = 0;
 	size_t take;
 	ssize_t n;
 
+	smtp_data_sender_init(&ds, s);
 	while (left > 0 && ret == 0) {
 		take = left > SMTP_DATA_SEND_CHUNK ? SMTP_DATA_SEND_CHUNK :
 		    (size_t) left;
@@ -252,23 +299,26 @@ smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
 		}
 		off += n;
 		left -= n;
-		last = left == 0;
-		buf_reset(norm);
-		(void) smtp_crlf_append(&crlf, chunk, (size_t) n, norm);
-		if (last)
-			(void) smtp_crlf_finish(&crlf, norm);
-		buf_reset(out);
-		smtp_data_dot_stuff(norm, out, &line_start);
-		if (stream_write(s, buf_cstr(out), buf_len(out)) != STREAM_OK)
-			ret = -1;
+		ret = smtp_data_sender_piece(&ds, chunk, (size_t) n, left == 0);
 	}
-	*bare_r = crlf.bare;
-	if (ret == 0 && !line_start)
-		(void) stream_puts(s, "\r\n");
-	if (ret == 0 && stream_puts(s, ".\r\n") != STREAM_OK)
-		ret = -1;
 	free(chunk);
-	buf_free(&norm);
-	buf_free(&out);
-	return ret;
+	return smtp_data_sender_end(&ds, ret, bare_r);
+}
+
+int
+smtp_data_send_buffer(struct stream *s, const char *data, size_t size,
+	long long *bare_r)
+{
+	struct smtp_data_sender ds;
+	size_t take;
+	int ret = 0;
+
+	smtp_data_sender_init(&ds, s);
+	while (size > 0 && ret == 0) {
+		take = size > SMTP_DATA_SEND_CHUNK ? SMTP_DATA_SEND_CHUNK : size;
+		size -= take;
+		ret = smtp_data_sender_piece(&ds, data, take, size == 0);
+		data += take;
+	}
+	return smtp_data_sender_end(&ds, ret, bare_r);
 }

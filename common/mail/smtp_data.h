@@ -89,6 +89,9 @@ enum smtp_data_status smtp_data_read(struct stream *s, long long max_size,
  */
 int smtp_data_send(struct stream *s, int fd, off_t offset, long long size,
 	long long *bare_r);
+/* The same from size bytes in memory at data. */
+int smtp_data_send_buffer(struct stream *s, const char *data, size_t size,
+	long long *bare_r);
 /*
  * Before smtp_data_send: the header fields a queue file carries for
  * above the message (its H records, checked by qfile_read), each with
