@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+import zlib
 
 import pytest
 
@@ -296,26 +297,25 @@ def test_multiline_reply_logged_on_one_line(make_instance, certs):
         stop.set()
 
 
-def smtpd_fsyncs(inst, count, params_off):
-    """Send count messages to alice under strace attached to the master;
-    the number of fsync/fdatasync calls smtpd processes made."""
+def trace_sends(inst, bodies, syscalls):
+    """Send each body to alice under strace attached to the master; the
+    smtpd and lmtpd processes' calls among syscalls, as two lists of
+    strace lines ("openat(...) = 5")."""
     out = os.path.join(inst.dir, "strace.out")
     tracer = subprocess.Popen(
         ["strace", "-f", "-qq", "-o", out, "-e",
-         "trace=execve,fsync,fdatasync", "-p", str(inst.pid)],
+         "trace=execve," + syscalls, "-p", str(inst.pid)],
         stderr=subprocess.PIPE)
     # strace writes the attach before it traces: wait for its file.
     harness.wait_for(lambda: os.path.exists(out), 10, what="strace")
     time.sleep(0.5)
     try:
-        for i in range(count):
-            send(inst, ["alice@example.test"],
-                 b"Subject: %d\r\n\r\nhi\r\n" % i)
+        for body in bodies:
+            send(inst, ["alice@example.test"], body)
     finally:
         tracer.terminate()
         tracer.wait(10)
-    smtpd_pids, fsyncs, lmtpd_fsyncs = set(), 0, 0
-    lmtpd_pids = set()
+    smtpd_pids, lmtpd_pids = set(), set()
     with open(out) as f:
         trace = f.read().splitlines()
     # strace pads the pid column ("6242  execve(..."): split on any run
@@ -327,13 +327,22 @@ def smtpd_fsyncs(inst, count, params_off):
             smtpd_pids.add(pid)
         if call.startswith("execve(") and "lmtpd/lmtpd" in call:
             lmtpd_pids.add(pid)
-    for pid, call in trace:
-        if call.startswith(("fsync(", "fdatasync(")):
-            fsyncs += pid in smtpd_pids
-            lmtpd_fsyncs += pid in lmtpd_pids
     assert smtpd_pids, "no smtpd started under strace:\n" + "\n".join(
         " ".join(t) for t in trace[:50])
-    return fsyncs, lmtpd_fsyncs
+    return ([call for pid, call in trace if pid in smtpd_pids],
+            [call for pid, call in trace if pid in lmtpd_pids])
+
+
+def smtpd_fsyncs(inst, count):
+    """The fsync/fdatasync calls of smtpd and of lmtpd for count
+    messages to alice."""
+    smtpd, lmtpd = trace_sends(
+        inst, [b"Subject: %d\r\n\r\nhi\r\n" % i for i in range(count)],
+        "fsync,fdatasync")
+
+    def fsyncs(calls):
+        return sum(c.startswith(("fsync(", "fdatasync(")) for c in calls)
+    return fsyncs(smtpd), fsyncs(lmtpd)
 
 
 @pytest.mark.parametrize("direct,dirs", [("yes", "no"), ("no", "no"),
@@ -349,7 +358,7 @@ def test_fsync_count(make_instance, certs, direct, dirs):
                        params={"smtpd_direct_delivery": direct,
                                "fsync_directories": dirs})
     inst.start()
-    fsyncs, lmtpd_fsyncs = smtpd_fsyncs(inst, 5, direct)
+    fsyncs, lmtpd_fsyncs = smtpd_fsyncs(inst, 5)
     mailutil.wait_messages(inst, "alice@example.test", 5)
     if direct == "yes":
         assert fsyncs == 0, fsyncs
@@ -359,3 +368,80 @@ def test_fsync_count(make_instance, certs, direct, dirs):
     else:
         # The control: file and directory per message.
         assert fsyncs == 10, fsyncs
+
+
+def queue_file_creates(inst, calls):
+    """smtpd's queue file creations: an unnamed file in tmp/, or a named
+    one there where O_TMPFILE cannot be used."""
+    tmp = '"%s/tmp' % inst.queue_dir
+    return [c for c in calls if c.startswith(("open(", "openat(")) and
+            tmp in c and ("O_TMPFILE" in c or "O_CREAT" in c) and
+            "= -1" not in c]
+
+
+def test_queue_file_only_when_needed(make_instance, certs):
+    """A message that fits smtpd's 64 KiB write buffer and that lmtpd
+    takes never gets a queue file (no inode made and freed); a bigger
+    one is written to its file first and sent from there, intact."""
+    inst = make_system(make_instance, certs)
+    inst.start()
+    small = [b"Subject: small %d\r\n\r\nhi\r\n" % i for i in range(3)]
+    line = b"." + b"x" * 98 + b"\r\n"     # dot-stuffed on the wire
+    big = b"Subject: big\r\n\r\n" + line * 1500    # ~150 KB
+    # One connection a message, sent one after the other: the fourth
+    # accepted connection starts the big one.
+    smtpd, _ = trace_sends(inst, small + [big], "open,openat,accept4")
+    accepts = [i for i, c in enumerate(smtpd)
+               if c.startswith("accept4(") and not re.search(r"= -1", c)]
+    assert len(accepts) == 4, smtpd
+    assert queue_file_creates(inst, smtpd[:accepts[3]]) == [], smtpd
+    # One file (two opens when it is the process's first: the O_TMPFILE
+    # probe links and drops one).
+    assert len(queue_file_creates(inst, smtpd[accepts[3]:])) in (1, 2), \
+        smtpd
+    msgs = mailutil.maildir_messages(inst, "alice@example.test")
+    assert len(msgs) == 4
+    assert sum(m.endswith(big.split(b"\r\n\r\n", 1)[1].replace(
+        b"\r\n", b"\n")) for m in msgs) == 1
+    assert all_queue_files(inst) == []
+    assert os.listdir(os.path.join(inst.queue_dir, "tmp")) == []
+
+
+@pytest.mark.parametrize("size", [2000, 150000])
+def test_partly_delivered_from_memory_is_queued_once(make_instance, certs,
+                                                     size):
+    """lmtpd takes alice but defers tiny (over quota): the queue file is
+    created then (from memory for the small message), committed with
+    alice marked done, and qmgr retries tiny only: alice has one copy,
+    the queued file holds the whole message."""
+    inst = make_system(make_instance, certs,
+                       params={"lmtp_quota_full_permanent": "no"})
+    ctl_ok(inst, "mailbox", "add", "tiny@example.test", "quota=1k",
+           "--password-stdin", input="pw\n")
+    inst.start()
+    body = b"Subject: part\r\n\r\n" + (b"y" * 98 + b"\r\n") * (
+        size // 100)
+    qid = send(inst, ["alice@example.test", "tiny@example.test"], body)
+    assert direct_sent(inst, qid, "alice@example.test")
+    # The 250 came after the commit: the file is there now, whole.
+    [path] = [f for f in all_queue_files(inst) if qid in f]
+    with open(path, "rb") as f:
+        data = f.read()
+    assert re.search(rb"\nR D\t[^\n]*addr=alice@example\.test", data), \
+        data[:600]
+    assert re.search(rb"\nR P\t[^\n]*addr=tiny@example\.test", data), \
+        data[:600]
+    m = re.search(rb"\nM\tsize=(\d+)\n(.*)Z\tcrc=([0-9a-f]{8})\n", data,
+                  re.S)
+    assert m, data[:600]
+    assert int(m.group(1)) == len(m.group(2))
+    assert zlib.crc32(m.group(2)) == int(m.group(3), 16)
+    assert m.group(2).endswith(body)
+    # qmgr tries tiny again (deferred), never alice.
+    inst.wait_for(lambda: any("qmgr" in l and "tiny@example.test" in l and
+                              "status=deferred" in l
+                              for l in lines_of(inst, qid)),
+                  what="qmgr's retry of tiny")
+    assert not any("qmgr" in l and "alice@example.test" in l
+                   for l in lines_of(inst, qid))
+    assert len(mailutil.maildir_messages(inst, "alice@example.test")) == 1

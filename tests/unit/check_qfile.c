@@ -501,6 +501,98 @@ START_TEST(test_ids_unique)
 }
 END_TEST
 
+/*
+ * Ids from one process in a tight loop: distinct, in arrival order (the
+ * time digits strictly increase even within one microsecond), valid,
+ * and the hash character changes.
+ */
+START_TEST(test_ids_ordered_without_files)
+{
+	struct qfile_writer *w;
+	char *error = NULL, *prev = NULL;
+	char seen[128];
+	size_t i, hashes = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < 2000; i++) {
+		w = qfile_writer_new(top, &error);
+		ck_assert_ptr_nonnull(w);
+		/* Nothing is created before the buffer goes out. */
+		ck_assert_int_eq(qfile_writer_fd(w), -1);
+		ck_assert(qfile_id_valid(qfile_writer_id(w)));
+		ck_assert_int_ge(strlen(qfile_writer_id(w)), 12);
+		if (prev != NULL)
+			ck_assert_msg(strncmp(prev, qfile_writer_id(w), 10) < 0,
+			    "%s then %s", prev, qfile_writer_id(w));
+		free(prev);
+		prev = xstrdup(qfile_writer_id(w));
+		if (!seen[(unsigned char) prev[strlen(prev) - 1] & 127]++)
+			hashes++;
+		qfile_writer_abort(&w);
+	}
+	free(prev);
+	ck_assert_uint_gt(hashes, 30);
+}
+END_TEST
+
+/*
+ * A message that fits the buffer: no file until the commit, the message
+ * readable from memory, a recipient marked done there; the committed
+ * file carries it all.  A bigger one has its file once past the buffer.
+ */
+START_TEST(test_writer_in_memory)
+{
+	static char sender[] = "s@example.test", a[] = "a@example.test";
+	static char b[] = "b@example.test";
+	static const char msg[] = "Subject: m\r\n\r\nin memory\r\n";
+	struct qfile env, *qf = NULL;
+	struct qfile_rcpt rcpts[2];
+	struct qfile_writer *w;
+	char *error = NULL, *path, *id, *big;
+	const char *buffered;
+	size_t big_len = 100000;
+	int damaged;
+
+	memset(&env, 0, sizeof(env));
+	memset(rcpts, 0, sizeof(rcpts));
+	env.sender = sender;
+	rcpts[0].address = a;
+	rcpts[1].address = b;
+	env.rcpts = rcpts;
+	env.rcpt_count = 2;
+	w = qfile_writer_new(top, &error);
+	id = xstrdup(qfile_writer_id(w));
+	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
+	ck_assert_int_eq(qfile_writer_message(w, msg, strlen(msg), &error), 0);
+	buffered = qfile_writer_buffered_message(w);
+	ck_assert_ptr_nonnull(buffered);
+	ck_assert_int_eq(memcmp(buffered, msg, strlen(msg)), 0);
+	ck_assert_int_eq(qfile_writer_rcpt_done(w, 1, &error), 0);
+	ck_assert_int_eq(qfile_writer_fd(w), -1);
+	ck_assert_msg(qfile_writer_commit(&w, QFILE_INCOMING, &error) == 0,
+	    "%s", error);
+	path = qfile_path(top, QFILE_INCOMING, id);
+	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
+	    error);
+	ck_assert_int_eq(qf->rcpts[0].state, QFILE_RCPT_PENDING);
+	ck_assert_int_eq(qf->rcpts[1].state, QFILE_RCPT_DONE);
+	ck_assert_int_eq(qf->message_size, (long long) strlen(msg));
+	qfile_free(&qf);
+	free(path);
+	free(id);
+
+	big = xmalloc(big_len);
+	memset(big, 'x', big_len);
+	w = qfile_writer_new(top, &error);
+	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
+	ck_assert_int_eq(qfile_writer_message(w, big, big_len, &error), 0);
+	ck_assert_int_ge(qfile_writer_fd(w), 0);
+	ck_assert_ptr_null(qfile_writer_buffered_message(w));
+	qfile_writer_abort(&w);
+	free(big);
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	int bits;
@@ -624,6 +716,8 @@ qfile_suite(void)
 	tcase_add_test(tc, test_updates);
 	tcase_add_loop_test(tc, test_bad_appended_record, 0, 4);
 	tcase_add_test(tc, test_ids_unique);
+	tcase_add_test(tc, test_ids_ordered_without_files);
+	tcase_add_test(tc, test_writer_in_memory);
 	tcase_add_test(tc, test_append_short_write);
 	tcase_add_test(tc, test_append_after_torn_tail);
 	suite_add_tcase(s, tc);
