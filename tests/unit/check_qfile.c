@@ -185,10 +185,25 @@ START_TEST(test_sizes_and_hash_dirs)
 }
 END_TEST
 
-START_TEST(test_writer_direct)
+/* An envelope from s@ to a@, b@ and c@example.test. */
+static void
+three_rcpt_envelope(struct qfile *env, struct qfile_rcpt rcpts[3])
 {
 	static char sender[] = "s@example.test", a[] = "a@example.test";
 	static char b[] = "b@example.test", c[] = "c@example.test";
+
+	memset(env, 0, sizeof(*env));
+	memset(rcpts, 0, 3 * sizeof(*rcpts));
+	env->sender = sender;
+	rcpts[0].address = a;
+	rcpts[1].address = b;
+	rcpts[2].address = c;
+	env->rcpts = rcpts;
+	env->rcpt_count = 3;
+}
+
+START_TEST(test_writer_direct)
+{
 	static const char msg[] = "Subject: x\r\n\r\n.dot line\r\n";
 	struct qfile env, *qf = NULL;
 	struct qfile_rcpt rcpts[3];
@@ -197,14 +212,7 @@ START_TEST(test_writer_direct)
 	char back[sizeof(msg)];
 	int damaged;
 
-	memset(&env, 0, sizeof(env));
-	memset(rcpts, 0, sizeof(rcpts));
-	env.sender = sender;
-	rcpts[0].address = a;
-	rcpts[1].address = b;
-	rcpts[2].address = c;
-	env.rcpts = rcpts;
-	env.rcpt_count = 3;
+	three_rcpt_envelope(&env, rcpts);
 	w = qfile_writer_new(top, &error);
 	ck_assert_msg(w != NULL, "%s", error);
 	id = xstrdup(qfile_writer_id(w));
@@ -542,24 +550,16 @@ END_TEST
  */
 START_TEST(test_writer_in_memory)
 {
-	static char sender[] = "s@example.test", a[] = "a@example.test";
-	static char b[] = "b@example.test";
 	static const char msg[] = "Subject: m\r\n\r\nin memory\r\n";
 	struct qfile env, *qf = NULL;
-	struct qfile_rcpt rcpts[2];
+	struct qfile_rcpt rcpts[3];
 	struct qfile_writer *w;
 	char *error = NULL, *path, *id, *big;
 	const char *buffered;
 	size_t big_len = 100000;
 	int damaged;
 
-	memset(&env, 0, sizeof(env));
-	memset(rcpts, 0, sizeof(rcpts));
-	env.sender = sender;
-	rcpts[0].address = a;
-	rcpts[1].address = b;
-	env.rcpts = rcpts;
-	env.rcpt_count = 2;
+	three_rcpt_envelope(&env, rcpts);
 	w = qfile_writer_new(top, &error);
 	id = xstrdup(qfile_writer_id(w));
 	ck_assert_int_eq(qfile_writer_envelope(w, &env, &error), 0);
@@ -576,6 +576,7 @@ START_TEST(test_writer_in_memory)
 	    error);
 	ck_assert_int_eq(qf->rcpts[0].state, QFILE_RCPT_PENDING);
 	ck_assert_int_eq(qf->rcpts[1].state, QFILE_RCPT_DONE);
+	ck_assert_int_eq(qf->rcpts[2].state, QFILE_RCPT_PENDING);
 	ck_assert_int_eq(qf->message_size, (long long) strlen(msg));
 	qfile_free(&qf);
 	free(path);
