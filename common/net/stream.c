@@ -39,6 +39,7 @@ struct stream {
 	const struct stream_transport *transport;
 	void *transport_ctx;
 	int not_socket;		/* send() said ENOTSOCK: use write() */
+	int wrote;		/* sent since the last read: wait first */
 
 	char *in;		/* unread input is in[in_start..in_end) */
 	size_t in_start;
@@ -252,6 +253,21 @@ stream_fill(struct stream *s, int64_t start_ms)
 	}
 	if (s->in_end == STREAM_IN_SIZE)
 		log_panic("stream_fill: input buffer full");
+	/*
+	 * Right after a write the peer's answer is seldom here yet: wait
+	 * first, which saves the read that would fail with EAGAIN (one
+	 * per command and reply).  Only on a plain descriptor: a TLS
+	 * transport may hold input it has already decrypted.
+	 */
+	if (s->wrote && s->transport == &stream_fd_transport) {
+		s->wrote = 0;
+		status = stream_wait(s, POLLIN,
+		    stream_call_deadline(s, start_ms, s->read_timeout_ms),
+		    &err);
+		/* A timeout: the read below still takes what is there. */
+		if (status == STREAM_ERROR)
+			return stream_fail(s, &s->read_status, status, err);
+	}
 	for (;;) {
 		want_write = 0;
 		n = s->transport->read(s->transport_ctx, s->in + s->in_end,
@@ -295,6 +311,7 @@ stream_write_all(struct stream *s, const char *data, size_t len,
 				    n, len);
 			data += n;
 			len -= (size_t) n;
+			s->wrote = 1;
 			continue;
 		}
 		/* write(2) never returns 0 for len > 0; a transport may. */
