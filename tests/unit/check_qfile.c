@@ -528,7 +528,7 @@ START_TEST(test_ids_ordered_without_files)
 		/* Nothing is created before the buffer goes out. */
 		ck_assert_int_eq(qfile_writer_fd(w), -1);
 		ck_assert(qfile_id_valid(qfile_writer_id(w)));
-		ck_assert_int_ge(strlen(qfile_writer_id(w)), 12);
+		ck_assert_int_ge(strlen(qfile_writer_id(w)), 13);
 		if (prev != NULL)
 			ck_assert_msg(strncmp(prev, qfile_writer_id(w), 10) < 0,
 			    "%s then %s", prev, qfile_writer_id(w));
