@@ -415,6 +415,54 @@ START_TEST(test_send_round_trip)
 }
 END_TEST
 
+/*
+ * smtp_data_send_buffer: the same from memory, over more than one 64 KiB
+ * piece, with a CRLF split across the piece boundary (one line end, not
+ * a bare CR) and a bare LF after it; a child sends, we read.
+ */
+START_TEST(test_send_buffer_round_trip)
+{
+	struct buf *msg = buf_new(1 << 20), *want = buf_new(1 << 20);
+	struct sink k = { buf_new(1 << 20), 0, 0, 0 };
+	struct stream *in, *out;
+	long long size, bare = -1;
+	int sv[2], status, i;
+	pid_t pid;
+
+	for (i = 0; i < 16383; i++) {
+		(void) buf_append_str(msg, ".a\r\n");
+		(void) buf_append_str(want, ".a\r\n");
+	}
+	/* The CR is the first piece's last byte, its LF the next's first. */
+	(void) buf_append_str(msg, "bbb\r\nx\ny");
+	ck_assert_int_eq(buf_cstr(msg)[65535], '\r');
+	(void) buf_append_str(want, "bbb\r\nx\r\ny\r\n");
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(sv[0]);
+		out = stream_new(sv[1], T_READ_MS, T_READ_MS);
+		_exit(smtp_data_send_buffer(out, buf_cstr(msg), buf_len(msg),
+		    &bare) == 0 && bare == 1 && stream_flush(out) == STREAM_OK ?
+		    0 : 1);
+	}
+	close(sv[1]);
+	in = stream_new(sv[0], T_READ_MS, T_READ_MS);
+	ck_assert_int_eq(smtp_data_read(in, 0, 998,
+	    SMTP_BARE_NEWLINE_REJECT, sink_collect, &k, &size), SMTP_DATA_OK);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(buf_len(k.got), buf_len(want));
+	ck_assert_mem_eq(buf_cstr(k.got), buf_cstr(want), buf_len(want));
+	stream_free(&in);
+	close(sv[0]);
+	buf_free(&k.got);
+	buf_free(&msg);
+	buf_free(&want);
+}
+END_TEST
+
 /* A sink failure stops the sink, and the rest is still read. */
 START_TEST(test_sink_failure)
 {
@@ -636,6 +684,7 @@ smtp_data_suite(void)
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_large_message);
 	tcase_add_test(tc, test_send_round_trip);
+	tcase_add_test(tc, test_send_buffer_round_trip);
 	tcase_add_test(tc, test_sink_failure);
 	tcase_add_test(tc, test_too_big_stops_sink);
 	tcase_add_test(tc, test_timeout);
