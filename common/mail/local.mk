@@ -86,7 +86,8 @@ EXTRA_DIST += tests/integration/test_sender_auth_sign.py
 # script) and opendkim-testmsg.
 check_PROGRAMS += tests/unit/check_dkim_verify
 TESTS += tests/unit/check_dkim_verify
-tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c
+tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c \
+	$(TREE_FIXTURE)
 tests_unit_check_dkim_verify_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 tests_unit_check_dkim_verify_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
