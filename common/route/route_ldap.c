@@ -287,23 +287,6 @@ route_ldap_alternate_attr(const struct route_ldap *rl)
 	return rl->alternate_addresses ? "mailLocalAddress" : NULL;
 }
 
-/* Whether one of the entry's attr values is key (case-blind). */
-static int
-route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
-	const char *key)
-{
-	struct berval **vals = ldap_get_values_len(ld, entry, attr);
-	int match = 0, i;
-
-	for (i = 0; vals != NULL && vals[i] != NULL; i++)
-		if (vals[i]->bv_len == strlen(key)
-		    && strncasecmp(vals[i]->bv_val, key, vals[i]->bv_len) == 0)
-			match = 1;
-	if (vals != NULL)
-		ldap_value_free_len(vals);
-	return match;
-}
-
 /*
  * Of the entries in res of object class oc (NULL: all), the one that
  * answers key: the only one, or else the only one whose key_attr is key
@@ -353,17 +336,35 @@ route_ldap_choose(LDAP *ld, LDAPMessage *res, int ldrc, const char *oc,
 	return -1;
 }
 
+/*
+ * Decode res's entry once when it is the only one (the usual answer), so
+ * that telling its class (route_ldap_choose) and parsing it read the
+ * same decoding; route_ldap_entry_end() before res is freed.
+ */
+static void
+route_ldap_result_begin(LDAP *ld, LDAPMessage *res)
+{
+	LDAPMessage *first = ldap_first_entry(ld, res);
+
+	if (first != NULL && ldap_next_entry(ld, first) == NULL)
+		route_ldap_entry_begin(ld, first);
+}
+
 /* Parse the chosen entry; -1 with *error_r (logged) when it is damaged. */
 static int
 route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
 	route_ldap_parse_fn *parse, void *record_r, char **error_r)
 {
+	/* Decoded already when it is a result's only entry. */
+	int decoded = route_ldap_entry_decoded(chosen);
 	char *parse_error = NULL;
 	int rc;
 
-	route_ldap_entry_begin(ld, chosen);
+	if (!decoded)
+		route_ldap_entry_begin(ld, chosen);
 	rc = parse(ld, chosen, record_r, &parse_error);
-	route_ldap_entry_end();
+	if (!decoded)
+		route_ldap_entry_end();
 	if (rc == 0)
 		return 0;
 	*error_r = parse_error != NULL ? parse_error
@@ -760,8 +761,10 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	rc = route_ldap_lookup_search(rl, filter, attrs,
 	    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r);
 	if (rc == 0) {
+		route_ldap_result_begin(conn->ld, res);
 		rc = route_ldap_local_from(rl, conn->ld, res, ldrc, address,
 		    filter, fields, mailbox_r, alias_r, error_r);
+		route_ldap_entry_end();
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
 	}

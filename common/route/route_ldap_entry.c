@@ -72,11 +72,15 @@ route_ldap_dn_escape(struct buf *b, const char *value)
 	return 0;
 }
 
-/* Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long. */
+/*
+ * Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long.  Built by
+ * appending, not formatting: it is on the path of every lookup.
+ */
 int
 route_ldap_filter_term(struct buf *b, const char *attr, const char *value)
 {
-	if (buf_printf(b, "(%s=", attr) < 0
+	if (buf_append_char(b, '(') < 0 || buf_append_str(b, attr) < 0
+	    || buf_append_char(b, '=') < 0
 	    || route_ldap_filter_escape(b, value) < 0)
 		return -1;
 	return buf_append_char(b, ')');
@@ -259,6 +263,44 @@ route_ldap_memo_values(const char *attr)
 		    && strncasecmp(m->names[i].bv_val, attr, len) == 0)
 			return m->values[i];
 	return NULL;
+}
+
+/*
+ * Whether one of entry's attr values is key (case-blind): from the memo
+ * when entry is the one decoded, else from libldap.
+ */
+int
+route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *key)
+{
+	const struct berval *memo;
+	struct berval **vals;
+	size_t len = strlen(key), i;
+	int match = 0;
+
+	if (entry == route_ldap_memo.entry) {
+		memo = route_ldap_memo_values(attr);
+		for (i = 0; memo != NULL && memo[i].bv_val != NULL; i++)
+			if (memo[i].bv_len == len && strncasecmp(
+			    memo[i].bv_val, key, len) == 0)
+				return 1;
+		return 0;
+	}
+	vals = ldap_get_values_len(ld, entry, attr);
+	for (i = 0; vals != NULL && vals[i] != NULL; i++)
+		if (vals[i]->bv_len == len
+		    && strncasecmp(vals[i]->bv_val, key, len) == 0)
+			match = 1;
+	if (vals != NULL)
+		ldap_value_free_len(vals);
+	return match;
+}
+
+/* See route_ldap_int.h. */
+int
+route_ldap_entry_decoded(const LDAPMessage *entry)
+{
+	return entry != NULL && entry == route_ldap_memo.entry;
 }
 
 /* Is v a value we take?  -1 with *error_r when too long or with a NUL. */

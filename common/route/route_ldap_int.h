@@ -152,6 +152,13 @@ void
 route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry);
 void
 route_ldap_entry_end(void);
+/* Whether entry is the one route_ldap_entry_begin decoded, not ended. */
+int
+route_ldap_entry_decoded(const LDAPMessage *entry);
+/* Whether one of entry's attr values is key (case-blind). */
+int
+route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *key);
 int
 route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
 	char **value_r, char **error_r);
