@@ -197,27 +197,55 @@ route_ldap_alias_dup(const struct route_alias *a)
  * attribute by decoding the entry from its start, copying every name it
  * passes, so a record read attribute by attribute (a mailbox has 16)
  * decoded its entry as often; route_ldap_entry_begin decodes it once
- * into names and value arrays that point into the message, and the
- * readers below look attributes up there until route_ldap_entry_end.
- * One entry at a time: a process parses entries one after the other.
+ * into names and values that point into the message (nothing is
+ * copied or allocated), and the readers below look attributes up there
+ * until route_ldap_entry_end.  Each attribute's values are a run of
+ * pool ended by a NULL value, as a BerVarray is.  One entry at a time:
+ * a process parses entries one after the other.
  */
 static struct route_ldap_entry_memo {
 	LDAPMessage *entry;		/* NULL: none, use libldap */
 	size_t count;
 	struct berval names[ROUTE_LDAP_ENTRY_ATTRS_MAX];
-	BerVarray values[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+	struct berval *values[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+	size_t used;			/* of pool */
+	struct berval pool[ROUTE_LDAP_ENTRY_VALUES_MAX];
 } route_ldap_memo;
 
 void
 route_ldap_entry_end(void)
 {
-	struct route_ldap_entry_memo *m = &route_ldap_memo;
-	size_t i;
+	route_ldap_memo.count = 0;
+	route_ldap_memo.used = 0;
+	route_ldap_memo.entry = NULL;
+}
 
-	for (i = 0; i < m->count; i++)
-		ber_memfree(m->values[i]);
-	m->count = 0;
-	m->entry = NULL;
+/*
+ * The values of the attribute at ber (after its name) into the pool, a
+ * NULL value after them.  -1 when damaged or past the pool's cap.
+ */
+static int
+route_ldap_memo_decode_values(struct route_ldap_entry_memo *m,
+	BerElement *ber)
+{
+	ber_len_t len;
+	ber_tag_t tag;
+	char *last;
+
+	for (tag = ber_first_element(ber, &len, &last); tag != LBER_DEFAULT;
+	    tag = ber_next_element(ber, &len, last)) {
+		/* One slot stays for the NULL that ends the run. */
+		if (m->used + 1 >= ROUTE_LDAP_ENTRY_VALUES_MAX
+		    || ber_get_stringbv(ber, &m->pool[m->used],
+		    LBER_BV_NOTERM) == LBER_DEFAULT)
+			return -1;
+		m->used++;
+	}
+	if (m->used >= ROUTE_LDAP_ENTRY_VALUES_MAX)
+		return -1;
+	m->pool[m->used].bv_val = NULL;
+	m->pool[m->used++].bv_len = 0;
+	return 0;
 }
 
 void
@@ -225,26 +253,31 @@ route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
 {
 	struct route_ldap_entry_memo *m = &route_ldap_memo;
 	BerElement *ber = NULL;
-	struct berval dn, name = { 0, NULL };
-	BerVarray vals = NULL;
-	int rc = LDAP_SUCCESS;
+	struct berval dn, name;
+	ber_len_t len;
+	int ok = 1;
 
 	route_ldap_entry_end();
 	if (ldap_get_dn_ber(ld, entry, &ber, &dn) != LDAP_SUCCESS)
 		return;
-	for (;;) {
-		vals = NULL;
-		rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals);
-		if (rc != LDAP_SUCCESS || name.bv_val == NULL
-		    || m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX)
+	/*
+	 * Each attribute: SEQUENCE { type, SET OF value }; what follows
+	 * the last one (the end, or the message's controls) is not one.
+	 */
+	while (ok && ber_peek_tag(ber, &len) == LBER_SEQUENCE) {
+		if (m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX
+		    || ber_scanf(ber, "{m", &name) == LBER_ERROR) {
+			ok = 0;
 			break;
+		}
 		m->names[m->count] = name;
-		m->values[m->count++] = vals;
+		m->values[m->count] = &m->pool[m->used];
+		ok = route_ldap_memo_decode_values(m, ber) == 0;
+		m->count++;
 	}
 	ber_free(ber, 0);
 	/* Damaged or unusually large: libldap's readers say what is wrong. */
-	if (rc != LDAP_SUCCESS || name.bv_val != NULL) {
-		ber_memfree(vals);
+	if (!ok) {
 		route_ldap_entry_end();
 		return;
 	}

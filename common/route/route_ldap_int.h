@@ -29,6 +29,8 @@
  * once; a larger entry is read attribute by attribute.
  */
 #define ROUTE_LDAP_ENTRY_ATTRS_MAX 48
+/* ... and the most values of all its attributes together. */
+#define ROUTE_LDAP_ENTRY_VALUES_MAX 256
 /* The longest bind password file. */
 #define ROUTE_LDAP_PASSWORD_MAX 1024
 /*
