@@ -266,7 +266,9 @@ route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
 	 */
 	while (ok && ber_peek_tag(ber, &len) == LBER_SEQUENCE) {
 		if (m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX
-		    || ber_scanf(ber, "{m", &name) == LBER_ERROR) {
+		    || ber_skip_tag(ber, &len) == LBER_DEFAULT
+		    || ber_get_stringbv(ber, &name, LBER_BV_NOTERM)
+		    == LBER_DEFAULT) {
 			ok = 0;
 			break;
 		}

@@ -264,6 +264,55 @@ def test_address_attributes_name_the_filter_terms(make_instance, slapd,
         client.close()
 
 
+def test_rcpt_tells_entries_apart_by_their_class(make_instance, slapd,
+                                                 tmp_path):
+    """Addresses uncached, the domain cached: an entry that is not one
+    of ours (an inetOrgPerson elsewhere in the directory with a mail
+    attribute) answers no RCPT, alone or beside a mailbox or an alias
+    with the same address, and the mailbox's own state still decides.
+    A result's only entry is decoded once for its class and its record,
+    a result of several is read entry by entry: both are asked here, as
+    the entry counts slapd logs show."""
+    inst = addresses_uncached(make_instance, slapd, tmp_path)
+    ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled")
+    people = (("staff", "staff@example.test"),
+              ("alice-person", "alice@example.test"),
+              ("bob-person", "bob@example.test"),
+              ("sales-person", "sales@example.test"))
+    ldif = "".join(
+        "dn: cn=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\n"
+        "cn: %s\nsn: %s\nmail: %s\n\n" % (cn, slapd.base_dn, cn, cn, mail)
+        for cn, mail in people)
+    result = ldapmodify_as(slapd, slapd_fixture.ROOT_DN,
+                           slapd_fixture.ROOT_PW, ldif)
+    assert result.returncode == 0, result
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        def rcpt(address, want, text):
+            before = len(search_filters(slapd))
+            code, reply = client.rcpt(address)
+            assert code == want and text in reply.decode(), (
+                address, code, reply)
+            return search_results(slapd, before)
+
+        # The domain's first RCPT caches it (carol's entry and the
+        # domain's come back together).
+        [(_, entries)] = rcpt("carol@example.test", 250, "Ok")
+        assert entries == 2
+        for address, want, text, found in (
+                ("staff@example.test", 550, "User unknown", 1),
+                ("carol@example.test", 250, "Ok", 1),
+                ("alice@example.test", 250, "Ok", 2),
+                ("bob@example.test", 550, "mailbox disabled", 2),
+                ("sales@example.test", 250, "Ok", 2),
+                ("nobody@example.test", 550, "User unknown", 0)):
+            [(_, entries)] = rcpt(address, want, text)
+            assert entries == found, (address, entries)
+    finally:
+        client.close()
+
+
 # ---- a hung directory: one timeout per RCPT ----------------------------------
 
 def test_hung_directory_costs_one_search_timeout_per_rcpt(
