@@ -578,14 +578,15 @@ bad:
 }
 
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_mailbox **mailbox_r, char **error_r)
 {
 	struct route_mailbox *m = xcalloc(1, sizeof(*m));
 	int state = 0, filter = 0, dmarc = 0;
 	size_t i;
 
-	if (route_ldap_value(ld, entry, "mail", &m->address, error_r) <= 0
+	if (route_ldap_value(ld, entry, "mail", &m->address, error_r)
+	    < need_mail
 	    || route_ldap_values(ld, entry, "mailLocalAddress",
 	    &m->alt_addresses, &m->alt_count, error_r) < 0
 	    || route_ldap_value(ld, entry, "mailHost", &m->mail_host,
@@ -624,7 +625,8 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	m->state = (enum route_state) state;
 	m->filter = (enum route_filter_policy) filter;
 	m->dmarc = (enum route_dmarc_policy) dmarc;
-	route_ldap_lower_domain(m->address);
+	if (m->address != NULL)
+		route_ldap_lower_domain(m->address);
 	for (i = 0; i < m->alt_count; i++)
 		route_ldap_lower_domain(m->alt_addresses[i]);
 	/*
@@ -640,12 +642,13 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 }
 
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_alias **alias_r, char **error_r)
 {
 	struct route_alias *a = xcalloc(1, sizeof(*a));
 
-	if (route_ldap_value(ld, entry, "mail", &a->address, error_r) <= 0
+	if (route_ldap_value(ld, entry, "mail", &a->address, error_r)
+	    < need_mail
 	    || route_ldap_values(ld, entry, "ispmailAliasTarget", &a->targets,
 	    &a->target_count, error_r) < 0) {
 		if (*error_r == NULL)
@@ -653,7 +656,8 @@ route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
 		route_alias_free(&a);
 		return -1;
 	}
-	route_ldap_lower_domain(a->address);
+	if (a->address != NULL)
+		route_ldap_lower_domain(a->address);
 	*alias_r = a;
 	return 0;
 }

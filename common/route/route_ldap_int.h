@@ -120,6 +120,16 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 	const char *filter, const char *const *attrs, int sizelimit,
 	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
 	char **error_r);
+/*
+ * The same, ending by deadline (from route_ldap_deadline()): a lookup
+ * that searches twice keeps one deadline.
+ */
+int
+route_ldap_search_until(struct route_ldap *rl, double deadline,
+	const char *base, int scope, const char *filter,
+	const char *const *attrs, int sizelimit,
+	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
+	char **error_r);
 int
 route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
 	const char *dn, LDAPMod **mods, int *ldrc_r, char **text_r,
@@ -170,11 +180,15 @@ extern const char *const route_ldap_filters[];
 int
 route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	struct route_domain **domain_r, char **error_r);
+/*
+ * With need_mail 0 an entry without mail (not asked for) parses, its
+ * address NULL; the caller fills it in.
+ */
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_mailbox **mailbox_r, char **error_r);
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_alias **alias_r, char **error_r);
 
 /* route_ldap.c */
