@@ -203,6 +203,9 @@ route_ldap_alias_dup(const struct route_alias *a)
  * pool ended by a NULL value, as a BerVarray is.  One entry at a time:
  * a process parses entries one after the other.
  */
+/* LDAPMessage controls [0] (RFC 4511 4.1.1), after the entry. */
+#define ROUTE_LDAP_TAG_CONTROLS ((ber_tag_t) 0xa0U)
+
 static struct route_ldap_entry_memo {
 	LDAPMessage *entry;		/* NULL: none, use libldap */
 	size_t count;
@@ -232,8 +235,13 @@ route_ldap_memo_decode_values(struct route_ldap_entry_memo *m,
 	ber_tag_t tag;
 	char *last;
 
-	for (tag = ber_first_element(ber, &len, &last); tag != LBER_DEFAULT;
-	    tag = ber_next_element(ber, &len, last)) {
+	/*
+	 * An entry's attribute has values (no typesOnly); an empty or
+	 * unreadable set is left to libldap's readers.
+	 */
+	if ((tag = ber_first_element(ber, &len, &last)) == LBER_DEFAULT)
+		return -1;
+	for (; tag != LBER_DEFAULT; tag = ber_next_element(ber, &len, last)) {
 		/* One slot stays for the NULL that ends the run. */
 		if (m->used + 1 >= ROUTE_LDAP_ENTRY_VALUES_MAX
 		    || ber_get_stringbv(ber, &m->pool[m->used],
@@ -255,6 +263,7 @@ route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
 	BerElement *ber = NULL;
 	struct berval dn, name;
 	ber_len_t len;
+	ber_tag_t tag;
 	int ok = 1;
 
 	route_ldap_entry_end();
@@ -277,6 +286,10 @@ route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
 		ok = route_ldap_memo_decode_values(m, ber) == 0;
 		m->count++;
 	}
+	/* Anything but the end or the controls: not what we decoded. */
+	tag = ber_peek_tag(ber, &len);
+	if (tag != LBER_DEFAULT && tag != ROUTE_LDAP_TAG_CONTROLS)
+		ok = 0;
 	ber_free(ber, 0);
 	/* Damaged or unusually large: libldap's readers say what is wrong. */
 	if (!ok) {
