@@ -780,8 +780,8 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		/*
 		 * Several entries without mail: which is the address's own
 		 * (route_ldap_choose) needs mail; ask again, by the same
-		 * deadline.  A directory where addresses are unique never
-		 * gets here.
+		 * deadline.  Where each address is one entry's, this never
+		 * happens.
 		 */
 		if (rc < 0 || !(fields & ROUTE_FIELD_KEY_ADDRESS)
 		    || ldap_count_entries(conn->ld, res) <= 1)
