@@ -26,10 +26,25 @@
 #define IMAP_UIDLIST_LINE_MAX 1024
 
 struct uid_entry {
-	char *base;
+	char *base;		/* in the list's text */
 	size_t len;		/* strlen(base) */
 	uint32_t uid;
 };
+
+/* The list as read: its text, and the entries pointing into it. */
+struct uid_list {
+	char *text;
+	struct uid_entry *entries;
+	size_t count;
+};
+
+static void
+imap_list_free(struct uid_list *list)
+{
+	free(list->entries);
+	free(list->text);
+	memset(list, 0, sizeof(*list));
+}
 
 size_t
 imap_uidlist_base_len(const char *name)
@@ -236,35 +251,84 @@ imap_list_files(const char *folder_dir, struct imap_uidlist_file **files_r,
 	return 0;
 }
 
+/* The list's text, read whole (NUL-terminated); -1 with errno. */
+static int
+imap_slurp(FILE *f, char **text_r, size_t *len_r)
+{
+	struct stat st;
+	size_t len = 0, alloc;
+	ssize_t n;
+	char *text;
+
+	if (fstat(fileno(f), &st) < 0)
+		return -1;
+	/* Replaced whole by rename(2), never written in place: st_size. */
+	alloc = xalloc_add((size_t) (st.st_size > 0 ? st.st_size : 0), 2);
+	text = xmalloc(alloc);
+	for (;;) {
+		if (alloc - len < 2) {
+			alloc = xalloc_mul(alloc, 2);
+			text = xrealloc(text, alloc);
+		}
+		n = read(fileno(f), text + len, alloc - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(text);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t) n;
+	}
+	text[len] = '\0';
+	*text_r = text;
+	*len_r = len;
+	return 0;
+}
+
 /*
- * Read the list.  1 read (entries in the file's order, which is UID
- * order), 0 missing, -1 damaged
- * (*uidvalidity_r is the old UIDVALIDITY when the header was readable),
- * -2 an I/O error (*error_r).
+ * Read the list into *list.  1 read (entries in the file's order, which
+ * is UID order), 0 missing, -1 damaged (*uidvalidity_r is the old
+ * UIDVALIDITY when the header was readable), -2 an I/O error (*error_r).
+ * The file is read whole and parsed in place (the bases point into the
+ * text): a line per fgets and a copy per base were a tenth of a SELECT.
+ * A line past IMAP_UIDLIST_LINE_MAX, without its newline or holding a
+ * NUL damages the list, as it did when read with fgets.
  */
 static int
-imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
-	size_t *count_r, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+imap_read_list(const char *folder_dir, struct uid_list *list,
+	uint32_t *uidvalidity_r, uint32_t *uidnext_r,
 	uint32_t *first_recent_r, char **error_r)
 {
-	struct uid_entry *entries = NULL;
-	size_t count = 0, alloc = 0, i;
 	char *path = xasprintf("%s/%s", folder_dir, IMAP_UIDLIST_NAME);
-	char line[IMAP_UIDLIST_LINE_MAX + 2];
 	unsigned long validity, next, uid, last = 0, first_recent = 0;
 	const char *end;
-	char *nl, *base;
+	char *line, *nl, *base, *text_end;
+	size_t alloc = 0, text_len;
 	int ret = 1, fields;
 	FILE *f;
 
-	*entries_r = NULL;
-	*count_r = 0;
+	memset(list, 0, sizeof(*list));
 	*uidvalidity_r = 0;
 	if ((ret = imap_open_existing(path, &f, error_r)) <= 0) {
 		free(path);
 		return ret;
 	}
-	if (fgets(line, sizeof(line), f) == NULL ||
+	if (imap_slurp(f, &list->text, &text_len) < 0) {
+		*error_r = xasprintf("read %s: %s", path, strerror(errno));
+		fclose(f);
+		free(path);
+		return -2;
+	}
+	fclose(f);
+	free(path);
+	text_end = list->text + text_len;
+	line = list->text;
+	if ((nl = memchr(line, '\n', text_len)) == NULL)
+		nl = text_end;
+	*nl = '\0';
+	if (line == text_end || nl - line > IMAP_UIDLIST_LINE_MAX ||
 	    (fields = sscanf(line, "ispmail-uidlist 1 %lu %lu %lu", &validity,
 	    &next, &first_recent)) < 2 ||
 	    validity == 0 || validity > UINT32_MAX || next == 0 ||
@@ -277,58 +341,40 @@ imap_read_list(const char *folder_dir, struct uid_entry **entries_r,
 	/* A list of before \Recent was kept: none of its UIDs is. */
 	*first_recent_r = fields == 3 && first_recent > 0 &&
 	    first_recent <= next ? (uint32_t) first_recent : (uint32_t) next;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		/* "UID base\n"; the blanks skipped may pass the line end. */
-		if ((nl = strchr(line, '\n')) == NULL ||
-		    (end = imap_scan_ulong(line, &uid)) == NULL ||
+	for (line = nl + 1; line < text_end; line = nl + 1) {
+		/* "UID base\n", at most IMAP_UIDLIST_LINE_MAX bytes. */
+		nl = memchr(line, '\n', (size_t) (text_end - line));
+		if (nl == NULL || nl - line > IMAP_UIDLIST_LINE_MAX ||
+		    memchr(line, '\0', (size_t) (nl - line)) != NULL) {
+			ret = -1;
+			goto out;
+		}
+		*nl = '\0';
+		if ((end = imap_scan_ulong(line, &uid)) == NULL ||
 		    uid <= last || uid >= next) {
 			ret = -1;
 			goto out;
 		}
 		base = line + (imap_skip_space(end) - line);
-		*nl = '\0';
-		if (base > nl || *base == '\0' ||
-		    base[strcspn(base, "/: ")] != '\0') {
+		if (*base == '\0' || base[strcspn(base, "/: ")] != '\0') {
 			ret = -1;
 			goto out;
 		}
 		last = uid;
-		if (count == alloc) {
-			alloc = alloc == 0 ? 64 : alloc * 2;
-			entries = xreallocarray(entries, alloc,
-			    sizeof(*entries));
+		if (list->count == alloc) {
+			alloc = alloc == 0 ? 64 : xalloc_mul(alloc, 2);
+			list->entries = xreallocarray(list->entries, alloc,
+			    sizeof(*list->entries));
 		}
-		entries[count].len = (size_t) (nl - base);
-		entries[count].base = xmemdup(base, entries[count].len);
-		entries[count].uid = (uint32_t) uid;
-		count++;
-	}
-	if (ferror(f)) {
-		*error_r = xasprintf("read %s: %s", path, strerror(errno));
-		ret = -2;
+		list->entries[list->count].base = base;
+		list->entries[list->count].len = (size_t) (nl - base);
+		list->entries[list->count].uid = (uint32_t) uid;
+		list->count++;
 	}
 out:
-	fclose(f);
-	free(path);
-	if (ret == 1) {
-		*entries_r = entries;
-		*count_r = count;
-		return 1;
-	}
-	for (i = 0; i < count; i++)
-		free(entries[i].base);
-	free(entries);
+	if (ret != 1)
+		imap_list_free(list);
 	return ret;
-}
-
-static void
-imap_entries_free(struct uid_entry *entries, size_t count)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		free(entries[i].base);
-	free(entries);
 }
 
 /* Give files their UIDs from entries; the count still without one. */
@@ -692,8 +738,8 @@ static int
 imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 	int claim, char **error_r)
 {
-	struct uid_entry *entries = NULL;
-	size_t entry_count = 0, i;
+	struct uid_list list;
+	size_t i;
 	uint32_t old_validity, first_recent = 1;
 	struct stat st;
 	char *path;
@@ -701,8 +747,8 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 
 	if (imap_list_files(folder_dir, &r->files, &r->count, error_r) < 0)
 		return -1;
-	rc = imap_read_list(folder_dir, &entries, &entry_count,
-	    &r->uidvalidity, &r->uidnext, &first_recent, error_r);
+	rc = imap_read_list(folder_dir, &list, &r->uidvalidity, &r->uidnext,
+	    &first_recent, error_r);
 	if (rc == -2)
 		return -1;
 	if (rc <= 0) {
@@ -731,11 +777,11 @@ imap_update_locked(const char *folder_dir, struct imap_uidlist_result *r,
 			    folder_dir, IMAP_UIDLIST_NAME,
 			    (unsigned) r->uidvalidity);
 	}
-	if (entry_count > 1)
-		qsort(entries, entry_count, sizeof(*entries),
+	if (list.count > 1)
+		qsort(list.entries, list.count, sizeof(*list.entries),
 		    imap_entry_cmp);
-	(void) imap_match(r->files, r->count, entries, entry_count);
-	imap_entries_free(entries, entry_count);
+	(void) imap_match(r->files, r->count, list.entries, list.count);
+	imap_list_free(&list);
 	/* New files in delivery order after the known ones. */
 	if (r->count > 1)
 		qsort(r->files, r->count, sizeof(*r->files),
@@ -768,28 +814,27 @@ int
 imap_uidlist_scan_claim(const char *folder_dir, struct imap_uidlist_result *r,
 	int claim, char **error_r)
 {
-	struct uid_entry *entries = NULL;
-	size_t entry_count = 0;
+	struct uid_list list;
 	char *lock_path;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (imap_read_dirs(folder_dir, &r->files, &r->count, error_r) < 0)
 		return -1;
-	rc = imap_read_list(folder_dir, &entries, &entry_count,
-	    &r->uidvalidity, &r->uidnext, &r->recent_from, error_r);
+	rc = imap_read_list(folder_dir, &list, &r->uidvalidity, &r->uidnext,
+	    &r->recent_from, error_r);
 	if (rc == -2) {
 		imap_uidlist_result_free(r);
 		return -1;
 	}
 	/* Nothing new, and nothing recent left to claim: no lock. */
 	if (rc == 1 && (!claim || r->recent_from >= r->uidnext) &&
-	    imap_match_listed(r->files, &r->count, entries,
-	    entry_count) == 0) {
-		imap_entries_free(entries, entry_count);
+	    imap_match_listed(r->files, &r->count, list.entries,
+	    list.count) == 0) {
+		imap_list_free(&list);
 		return 0;
 	}
-	imap_entries_free(entries, entry_count);
+	imap_list_free(&list);
 	imap_uidlist_result_free(r);
 	lock_path = xasprintf("%s/%s.lock", folder_dir, IMAP_UIDLIST_NAME);
 	if (imap_lock(lock_path, error_r) < 0) {

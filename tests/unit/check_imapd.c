@@ -191,9 +191,9 @@ static const char *const odd_lists[] = {
 	"ispmail-uidlist 1 5 99\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
 };
 
-/* Two messages and the UID list text, then a scan. */
+/* Two messages and the UID list's len bytes, then a scan. */
 static void
-scan_list(const char *text, struct imap_uidlist_result *r)
+scan_list_bytes(const char *text, size_t len, struct imap_uidlist_result *r)
 {
 	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
 	FILE *f;
@@ -202,10 +202,16 @@ scan_list(const char *text, struct imap_uidlist_result *r)
 	put("cur", "2.M1P1Q1.h:2,", "b");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
 	fclose(f);
 	free(path);
 	scan(r);
+}
+
+static void
+scan_list(const char *text, struct imap_uidlist_result *r)
+{
+	scan_list_bytes(text, strlen(text), r);
 }
 
 START_TEST(test_uidlist_odd_accepted)
@@ -333,6 +339,45 @@ START_TEST(test_uidlist_listed_many)
 }
 END_TEST
 
+/*
+ * The list is read whole and parsed in place; a NUL in a line and a line
+ * past 1,024 bytes damage it as they did when read with fgets, a line of
+ * 1,024 bytes does not.
+ */
+START_TEST(test_uidlist_line_bytes)
+{
+	static const char nul[] = "ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n"
+	    "2 2.M1P1Q1.h\0x\n";
+	struct imap_uidlist_result r;
+	struct buf *text = buf_new(4096);
+	size_t i, start;
+
+	scan_list_bytes(nul, sizeof(nul) - 1, &r);
+	ck_assert_int_eq(r.rebuilt, 1);
+	imap_uidlist_result_free(&r);
+	for (i = 0; i < 2; i++) {
+		buf_reset(text);
+		ck_assert_int_eq(buf_append_str(text, "ispmail-uidlist 1 5 9 9\n"
+		    "1 1.M1P1Q1.h\n"), 0);
+		start = buf_len(text);
+		ck_assert_int_eq(buf_append_str(text, "2 "), 0);
+		/* "2 " and the base: 1,024 bytes, then 1,025. */
+		while (buf_len(text) < start + 1024 + i)
+			ck_assert_int_eq(buf_append_char(text, 'x'), 0);
+		ck_assert_int_eq(buf_append_str(text, "\n3 2.M1P1Q1.h\n"), 0);
+		scan_list_bytes(buf_data(text), buf_len(text), &r);
+		ck_assert_int_eq(r.rebuilt, (int) i);
+		if (i == 0) {
+			ck_assert_uint_eq(r.uidvalidity, 5);
+			ck_assert_uint_eq(uid_of(&r, "1.M1P1Q1.h"), 1);
+			ck_assert_uint_eq(uid_of(&r, "2.M1P1Q1.h"), 3);
+		}
+		imap_uidlist_result_free(&r);
+	}
+	buf_free(&text);
+}
+END_TEST
+
 struct base_case {
 	const char *name;
 	size_t len;
@@ -394,6 +439,7 @@ imap_uidlist_suite(void)
 	tcase_add_test(tc, test_uidlist_stable);
 	tcase_add_test(tc, test_uidlist_listed);
 	tcase_add_test(tc, test_uidlist_listed_many);
+	tcase_add_test(tc, test_uidlist_line_bytes);
 	tcase_add_loop_test(tc, test_uidlist_damaged, 0,
 	    sizeof(damaged_lists) / sizeof(damaged_lists[0]));
 	tcase_add_loop_test(tc, test_uidlist_odd_accepted, 0,
