@@ -203,6 +203,48 @@ def test_quota_full(make_instance, permanent, code, status):
                                            "maildirsize.lock"))
 
 
+def test_quota_checked_again_at_data_after_maildirsize_changed(
+        make_instance):
+    # RCPT reads maildirsize and DATA reuses it only while stat(2) finds
+    # the very same file: what happened in between must count.
+    inst = lmtp_instance(make_instance, mailboxes=[("small", "quota=1000")])
+    body = b"Subject: fill\r\n\r\n" + b"x" * 500 + b"\r\n"
+    first = RawLMTP(inst)
+    first.command("LHLO agent")
+    assert first.command("MAIL FROM:<a@remote.test>")[0] == 250
+    assert first.command("RCPT TO:<small@example.test>")[0] == 250
+    # Another connection delivers 500 bytes (an append) meanwhile.
+    other = lmtp(inst)
+    _, data = transaction(other, "b@remote.test", ["small@example.test"],
+                          body)
+    assert data[0][0] == 250
+    other.quit()
+    assert first.command("DATA")[0] == 354
+    first.send(body + b".\r\n")
+    code, text = first.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    # A same-sized maildirsize renamed over the one RCPT read (what a
+    # Maildir++ recalculation does) saying the mailbox is full.
+    root = store(inst, "small")
+    with open(os.path.join(root, "maildirsize"), "rb") as f:
+        old = f.read()
+    assert first.command("MAIL FROM:<a@remote.test>")[0] == 250
+    assert first.command("RCPT TO:<small@example.test>")[0] == 250
+    full = b"1000S\n" + b" " * (len(old) - 13) + b"1000 1\n"
+    assert len(full) == len(old), (old, full)
+    tmp = os.path.join(root, "tmp", "maildirsize.test")
+    with open(tmp, "wb") as f:
+        f.write(full)
+    os.rename(tmp, os.path.join(root, "maildirsize"))
+    assert first.command("DATA")[0] == 354
+    first.send(b"Subject: small\r\n\r\nhi\r\n.\r\n")
+    code, text = first.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    first.command("QUIT")
+    first.close()
+    assert len(messages(inst, "small")) == 1
+
+
 def test_stale_maildirsize_lock_is_broken(make_instance):
     inst = lmtp_instance(make_instance, mailboxes=[("alice",)], params={
         "lmtp_lock_stale_time": "1s", "lmtp_lock_timeout": "5s"})
