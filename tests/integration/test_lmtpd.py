@@ -96,6 +96,39 @@ def test_unix_socket(make_instance):
         trace("s@remote.test", "alice@example.test") + stored(BODY)]
 
 
+def test_lhlo_before_greeting_is_answered_with_it(make_instance):
+    # smtpd's direct delivery sends LHLO with its connection: lmtpd
+    # holds the greeting back to send it with the LHLO reply (strace
+    # shows one sendto), first and in order.
+    # One process: the second connection waits in the listen queue with
+    # its LHLO while the first is served, so lmtpd finds it there.
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)], maxproc=1)
+    first = RawLMTP(inst)
+    assert first.greeting[0] == 220
+    early = socket.create_connection(("127.0.0.1", inst.port("lmtp")), 10)
+    early.sendall(b"LHLO agent\r\nMAIL FROM:<s@remote.test>\r\n")
+    assert first.command("QUIT")[0] == 221
+    first.close()
+    f = early.makefile("rb")
+    assert f.readline().startswith(b"220 ")
+    lhlo = [f.readline() for _ in range(8)]
+    assert lhlo[0].startswith(b"250-") and lhlo[-1] == b"250 XFOLDER\r\n"
+    assert f.readline().startswith(b"250 2.1.0")
+    early.sendall(b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+    assert f.readline().startswith(b"250 2.1.5")
+    assert f.readline().startswith(b"354 ")
+    # The message and QUIT in one flight, as smtpd sends them.
+    early.sendall(b"Subject: early\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    assert f.readline().startswith(b"250 2.0.0 <alice@example.test>")
+    assert f.readline().startswith(b"221 ")
+    assert f.readline() == b""
+    f.close()
+    early.close()
+    assert list(messages(inst, "alice").values()) == [
+        trace("s@remote.test", "alice@example.test") +
+        b"Subject: early\n\nhi\n"]
+
+
 def test_null_sender_plus_address_and_suspended(inst):
     client = lmtp(inst)
     rcpt, data = transaction(client, "", ["Alice+news@Example.TEST",
