@@ -34,10 +34,16 @@ struct maildir_delivery {
 	long long size;		/* bytes stored (S=) */
 	long long lines;	/* LFs stored: W = S + lines */
 	size_t wlen;
-	char wbuf[MAILDIR_WBUF];
+	char *wbuf;		/* MAILDIR_WBUF bytes, not zeroed */
 };
 
 static unsigned int maildir_counter;
+/*
+ * The write buffer of the last delivery, kept for the next one: a 64 KiB
+ * calloc per message was zeroed for nothing, and freeing it made malloc
+ * consolidate its free lists every time.
+ */
+static char *maildir_wbuf_spare;
 
 /* This host's name with '/' and ':' encoded as Maildir asks. */
 static char *
@@ -80,6 +86,21 @@ maildir_unique(void)
 }
 
 
+static void
+maildir_delivery_free(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (maildir_wbuf_spare == NULL)
+		maildir_wbuf_spare = d->wbuf;
+	else
+		free(d->wbuf);
+	free(d->folder);
+	free(d->unique);
+	free(d->tmp_path);
+	free(d);
+}
+
 struct maildir_delivery *
 maildir_deliver_begin(const char *folder_dir, char **error_r)
 {
@@ -89,6 +110,9 @@ maildir_deliver_begin(const char *folder_dir, char **error_r)
 	d = xcalloc(1, sizeof(*d));
 	d->folder = xstrdup(folder_dir);
 	d->fd = -1;
+	d->wbuf = maildir_wbuf_spare != NULL ? maildir_wbuf_spare :
+	    xmalloc(MAILDIR_WBUF);
+	maildir_wbuf_spare = NULL;
 	for (tries = 0; tries < 5 && d->fd < 0; tries++) {
 		free(d->unique);
 		free(d->tmp_path);
@@ -102,10 +126,7 @@ maildir_deliver_begin(const char *folder_dir, char **error_r)
 	if (d->fd < 0) {
 		*error_r = xasprintf("create %s: %s", d->tmp_path,
 		    strerror(errno));
-		free(d->folder);
-		free(d->unique);
-		free(d->tmp_path);
-		free(d);
+		maildir_delivery_free(d);
 		return NULL;
 	}
 	return d;
@@ -124,7 +145,7 @@ maildir_wflush(struct maildir_delivery *d, char **error_r)
 static int
 maildir_wbyte(struct maildir_delivery *d, char c, char **error_r)
 {
-	if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+	if (d->wlen == MAILDIR_WBUF && maildir_wflush(d, error_r) < 0)
 		return -1;
 	d->wbuf[d->wlen++] = c;
 	d->size++;
@@ -146,9 +167,9 @@ maildir_wrun(struct maildir_delivery *d, const char *p, size_t len,
 	    lf++)
 		d->lines++;
 	while (len > 0) {
-		if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+		if (d->wlen == MAILDIR_WBUF && maildir_wflush(d, error_r) < 0)
 			return -1;
-		n = sizeof(d->wbuf) - d->wlen;
+		n = MAILDIR_WBUF - d->wlen;
 		if (n > len)
 			n = len;
 		memcpy(d->wbuf + d->wlen, p, n);
@@ -183,17 +204,6 @@ maildir_deliver_write(struct maildir_delivery *d, const void *data,
 		p = cr + 1;
 	}
 	return 0;
-}
-
-static void
-maildir_delivery_free(struct maildir_delivery *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	free(d->folder);
-	free(d->unique);
-	free(d->tmp_path);
-	free(d);
 }
 
 int
