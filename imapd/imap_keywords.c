@@ -252,15 +252,28 @@ imap_keywords_room(const struct imap_keywords *kw)
 	return 0;
 }
 
+const char *
+imap_name_info(const char *name)
+{
+	const char *p = name;
+
+	while ((p = strchr(p, ':')) != NULL) {
+		if (p[1] == '2' && p[2] == ',')
+			return p + 3;
+		p++;
+	}
+	return NULL;
+}
+
 uint32_t
 imap_keywords_from_name(const char *name)
 {
-	const char *info = strstr(name, ":2,");
+	const char *info = imap_name_info(name);
 	uint32_t bits = 0;
 
 	if (info == NULL)
 		return 0;
-	for (info += 3; *info != '\0'; info++) {
+	for (; *info != '\0'; info++) {
 		if (*info >= 'a' && *info <= 'z')
 			bits |= (uint32_t) 1 << (*info - 'a');
 	}

@@ -55,5 +55,11 @@ int imap_keywords_room(const struct imap_keywords *kw);
 int imap_keyword_valid(const char *name);
 /* The keyword bits (1 << n) of a Maildir file name's letters. */
 uint32_t imap_keywords_from_name(const char *name);
+/*
+ * A Maildir file name's letters: what follows its first ":2,", NULL when
+ * it has none (strstr's answer without strstr's set-up per call, which
+ * showed in a SELECT of 10,000 names).
+ */
+const char *imap_name_info(const char *name);
 
 #endif

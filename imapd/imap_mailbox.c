@@ -36,13 +36,13 @@ static const struct {
 unsigned int
 imap_flags_from_name(const char *name)
 {
-	const char *info = strstr(name, ":2,");
+	const char *info = imap_name_info(name);
 	unsigned int flags = 0;
 	size_t i;
 
 	if (info == NULL)
 		return 0;
-	for (info += 3; *info != '\0'; info++) {
+	for (; *info != '\0'; info++) {
 		for (i = 0; i < IMAP_LETTER_COUNT; i++) {
 			if (*info == imap_letters[i].letter)
 				flags |= imap_letters[i].bit;
@@ -218,7 +218,7 @@ char *
 imap_letters_for(const char *old_name, unsigned int flags,
 	uint32_t keywords)
 {
-	const char *info = old_name != NULL ? strstr(old_name, ":2,") : NULL;
+	const char *info = old_name != NULL ? imap_name_info(old_name) : NULL;
 	unsigned char seen[256] = { 0 };
 	size_t i, n = 0;
 	int c, low = 256, high = 0;
@@ -226,7 +226,7 @@ imap_letters_for(const char *old_name, unsigned int flags,
 
 	if (info != NULL) {
 		/* Letters imapd does not know are kept as they were. */
-		for (info += 3; *info != '\0'; info++) {
+		for (; *info != '\0'; info++) {
 			c = (unsigned char) *info;
 			if (strchr("DFRST", c) == NULL &&
 			    !(c >= 'a' && c <= 'z'))
@@ -420,11 +420,11 @@ imap_dirs_changed(struct imap_mailbox *box, struct timespec *new_r,
 /*
  * Append a message found on disk, \Recent when its UID is at or past
  * recent_from (see imap_uidlist_scan_claim); a SELECT moves new/ ones
- * to cur/.
+ * to cur/.  The message takes file's name (file->name becomes NULL).
  */
 static void
-imap_mailbox_add(struct imap_mailbox *box,
-	const struct imap_uidlist_file *file, uint32_t recent_from)
+imap_mailbox_add(struct imap_mailbox *box, struct imap_uidlist_file *file,
+	uint32_t recent_from)
 {
 	struct imap_msg *msg;
 	char *new_name = NULL, *error = NULL;
@@ -436,17 +436,18 @@ imap_mailbox_add(struct imap_mailbox *box,
 	}
 	msg = &box->msgs[box->count++];
 	msg->uid = file->uid;
-	msg->name = xstrdup(file->name);
+	msg->name = file->name;
+	file->name = NULL;
 	msg->in_new = (uint8_t) file->in_new;
-	msg->flags = (uint8_t) imap_flags_from_name(file->name);
-	msg->keywords = imap_keywords_from_name(file->name);
+	msg->flags = (uint8_t) imap_flags_from_name(msg->name);
+	msg->keywords = imap_keywords_from_name(msg->name);
 	if (file->uid >= recent_from)
 		msg->flags |= IMAP_FLAG_RECENT;
 	if (!file->in_new || box->readonly)
 		return;
-	if (maildir_set_flags(box->dir, file->name, 1,
-	    strstr(file->name, ":2,") != NULL ?
-	    strstr(file->name, ":2,") + 3 : "", &new_name, &error) == 0) {
+	if (maildir_set_flags(box->dir, msg->name, 1,
+	    imap_name_info(msg->name) != NULL ?
+	    imap_name_info(msg->name) : "", &new_name, &error) == 0) {
 		free(msg->name);
 		msg->name = new_name;
 		msg->in_new = 0;
@@ -565,7 +566,7 @@ imap_mailbox_close(struct imap_mailbox **boxp)
 }
 
 /* Does the scan still hold msg's UID?  Binary search (sorted by UID). */
-static const struct imap_uidlist_file *
+static struct imap_uidlist_file *
 imap_scan_find(const struct imap_uidlist_result *r, uint32_t uid)
 {
 	size_t low = 0, high = r->count, mid;
@@ -612,7 +613,7 @@ int
 imap_mailbox_sync(struct imap_session *sess, struct imap_mailbox *box)
 {
 	struct imap_uidlist_result r;
-	const struct imap_uidlist_file *file;
+	struct imap_uidlist_file *file;
 	struct timespec new_mtime, cur_mtime;
 	uint32_t max_uid;
 	size_t i, old_count;
@@ -661,11 +662,13 @@ again:
 		box->msgs[i - 1].modseq = modseq;
 		if (strcmp(file->name, box->msgs[i - 1].name) != 0) {
 			free(box->msgs[i - 1].name);
-			box->msgs[i - 1].name = xstrdup(file->name);
+			box->msgs[i - 1].name = file->name;
+			file->name = NULL;
 			box->msgs[i - 1].in_new = (uint8_t) file->in_new;
 		}
-		disk_flags = imap_flags_from_name(file->name);
-		disk_keywords = imap_keywords_from_name(file->name);
+		disk_flags = imap_flags_from_name(box->msgs[i - 1].name);
+		disk_keywords = imap_keywords_from_name(
+		    box->msgs[i - 1].name);
 		if (disk_flags != (box->msgs[i - 1].flags &
 		    IMAP_FLAGS_STORED) ||
 		    disk_keywords != box->msgs[i - 1].keywords ||

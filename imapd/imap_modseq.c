@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imap_keywords.h"
 #include "imap_modseq.h"
 #include "imap_uidlist.h"
 #include "log.h"
@@ -56,9 +57,9 @@ struct imap_modseq {
 static const char *
 imap_name_letters(const char *name)
 {
-	const char *info = strstr(name, ":2,");
+	const char *info = imap_name_info(name);
 
-	return info != NULL ? info + 3 : "";
+	return info != NULL ? info : "";
 }
 
 /* Store len bytes of letters (at most IMAP_MODSEQ_LETTERS_MAX). */

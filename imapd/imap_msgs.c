@@ -166,7 +166,11 @@ imap_cmd_store(struct imap_session *sess, struct imap_arg *args,
 		imap_printf(sess, "* %zu FETCH (FLAGS ", i + 1);
 		imap_write_flags(sess, box->msgs[i].flags,
 		    box->msgs[i].keywords);
-		if (sess->uid_cmd)
+		/*
+		 * RFC 7162 3.1 (erratum 1807): once CONDSTORE is on, every
+		 * untagged FETCH a STORE causes carries the UID too.
+		 */
+		if (sess->uid_cmd || sess->condstore)
 			imap_printf(sess, " UID %u", (unsigned) box->msgs[i].uid);
 		imap_write_modseq(sess, &box->msgs[i]);
 		imap_write(sess, ")\r\n", 3);

@@ -382,8 +382,7 @@ cmd_rcpt(struct lmtpd_session *sess, const char *args)
 		return LMTPD_CMD_OK;
 	}
 	/* Refuse early when the mailbox is already full (or SIZE says). */
-	rc = lmtpd_quota_room(rcpt.store_path, rcpt.quota,
-	    sess->declared_size, &error);
+	rc = lmtpd_quota_room(&rcpt, sess->declared_size, &error);
 	if (rc <= 0) {
 		if (rc < 0) {
 			log_error("to=<%s> quota: %s", rcpt.mailbox, error);

@@ -36,30 +36,55 @@ lmtpd_recipient_clear(struct lmtpd_recipient *r)
 	xfree(r->store_path);
 	xfree(r->folder);
 	r->quota = 0;
+	r->quota_seen = 0;
+}
+
+/* The same maildirsize as before: nothing was added or replaced. */
+static int
+deliver_quota_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /*
  * Read the quota.  A missing or oversized maildirsize means the files
  * are counted again and the file is replaced, a mailbox-wide change, so
  * that happens under the dot-lock; the common case (a short file) reads
- * without it.
+ * without it, or not at all when the stat finds the file r->quota_usage
+ * came from (RCPT's read, reused by DATA).
  * XXX: a damaged file, or a limit that changed in the directory, is
  * also recalculated by maildir_quota_get() but not under the lock; two
  * recalculations at once are harmless (each renames a complete file).
  */
 static int
-deliver_quota_get(const char *root, long long quota,
-	struct maildir_quota *q, char **error_r)
+deliver_quota_get(struct lmtpd_recipient *r, struct maildir_quota *q,
+	char **error_r)
 {
-	char *path = xasprintf("%s/maildirsize", root);
+	char *path = xasprintf("%s/maildirsize", r->store_path);
 	struct dotlock *lock = NULL;
 	struct stat st;
 	int rc;
 
 	if (stat(path, &st) == 0 && st.st_size <= DELIVER_MAILDIRSIZE_MAX) {
 		free(path);
-		return maildir_quota_get(root, quota, q, error_r);
+		if (r->quota_seen && deliver_quota_same_file(&st,
+		    &r->quota_file)) {
+			*q = r->quota_usage;
+			return 0;
+		}
+		rc = maildir_quota_get_stat(r->store_path, r->quota, q,
+		    &r->quota_file, error_r);
+		r->quota_seen = rc == 0 && r->quota_file.st_ino != 0;
+		if (r->quota_seen)
+			r->quota_usage = *q;
+		return rc;
 	}
+	r->quota_seen = 0;
 	rc = dotlock_take(path, (int) var_lmtp_lock_timeout,
 	    (int) var_lmtp_lock_stale_time, &lock, error_r);
 	if (rc == 0)
@@ -68,18 +93,17 @@ deliver_quota_get(const char *root, long long quota,
 	free(path);
 	if (rc <= 0)
 		return -1;
-	rc = maildir_quota_get(root, quota, q, error_r);
+	rc = maildir_quota_get(r->store_path, r->quota, q, error_r);
 	dotlock_release(&lock);
 	return rc;
 }
 
 int
-lmtpd_quota_room(const char *root, long long quota, long long size,
-	char **error_r)
+lmtpd_quota_room(struct lmtpd_recipient *r, long long size, char **error_r)
 {
 	struct maildir_quota q;
 
-	if (deliver_quota_get(root, quota, &q, error_r) < 0)
+	if (deliver_quota_get(r, &q, error_r) < 0)
 		return -1;
 	if (q.bytes_limit > 0 && (q.bytes >= q.bytes_limit ||
 	    size > q.bytes_limit - q.bytes))
@@ -223,7 +247,7 @@ deliver_not_moving(struct route *route, const struct lmtpd_recipient *r,
 void
 lmtpd_deliver(struct route *route, struct lmtpd_spool *spool,
 	const char *sender, const char *queue_id,
-	const struct lmtpd_recipient *r, struct buf *reply)
+	struct lmtpd_recipient *r, struct buf *reply)
 {
 	struct maildir_delivery *d = NULL;
 	const char *folder;
@@ -250,8 +274,8 @@ lmtpd_deliver(struct route *route, struct lmtpd_spool *spool,
 	}
 	trace = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", sender,
 	    r->mailbox);
-	rc = lmtpd_quota_room(r->store_path, r->quota,
-	    lmtpd_spool_size(spool) + (long long) strlen(trace), &error);
+	rc = lmtpd_quota_room(r, lmtpd_spool_size(spool) +
+	    (long long) strlen(trace), &error);
 	if (rc <= 0) {
 		if (rc == 0) {
 			log_info("to=<%s> status=%s (mailbox full)",

@@ -12,6 +12,10 @@
 #ifndef ISPMAIL_LMTPD_DELIVER_H
 #define ISPMAIL_LMTPD_DELIVER_H
 
+#include <sys/stat.h>
+
+#include "maildir.h"
+
 struct buf;
 struct lmtpd_spool;
 struct route;
@@ -23,17 +27,25 @@ struct lmtpd_recipient {
 	char *store_path;	/* its Maildir++ root */
 	char *folder;		/* XFOLDER name, NULL for INBOX */
 	long long quota;	/* bytes, 0 = none */
+	/*
+	 * The maildirsize read at RCPT and what it said: DATA reuses it
+	 * when stat(2) finds the very same file (no delivery, expunge or
+	 * recalculation since), else reads it again.
+	 */
+	int quota_seen;
+	struct stat quota_file;
+	struct maildir_quota quota_usage;
 };
 
 void lmtpd_recipient_clear(struct lmtpd_recipient *r);
 
 /*
- * Is there room for size more bytes and one more message?  1 yes, 0 the
- * mailbox is full, -1 with *error_r (caller frees) when maildirsize
- * cannot be read, recalculated or locked.  size 0 asks whether the
- * mailbox is already full.
+ * Is there room in r's store for size more bytes and one more message?
+ * 1 yes, 0 the mailbox is full, -1 with *error_r (caller frees) when
+ * maildirsize cannot be read, recalculated or locked.  size 0 asks
+ * whether the mailbox is already full.  Remembers the file read in r.
  */
-int lmtpd_quota_room(const char *root, long long quota, long long size,
+int lmtpd_quota_room(struct lmtpd_recipient *r, long long size,
 	char **error_r);
 
 /* The reply for a full mailbox, per lmtp_quota_full_permanent. */
@@ -50,6 +62,6 @@ void lmtpd_quota_full_reply(struct buf *reply, const char *address);
  */
 void lmtpd_deliver(struct route *route, struct lmtpd_spool *spool,
 	const char *sender, const char *queue_id,
-	const struct lmtpd_recipient *r, struct buf *reply);
+	struct lmtpd_recipient *r, struct buf *reply);
 
 #endif

@@ -32,14 +32,16 @@ common_libispmail_a_SOURCES += \
 	common/global/proxy_login.c common/global/proxy_login.h
 check_PROGRAMS += tests/unit/check_proxy_login
 TESTS += tests/unit/check_proxy_login
-tests_unit_check_proxy_login_SOURCES = tests/unit/check_proxy_login.c
+tests_unit_check_proxy_login_SOURCES = tests/unit/check_proxy_login.c \
+	$(TREE_FIXTURE)
 tests_unit_check_proxy_login_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_proxy_login_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \
 	common/global/metrics.c common/global/metrics.h
 check_PROGRAMS += tests/unit/check_metrics
 TESTS += tests/unit/check_metrics
-tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c \
+	$(TREE_FIXTURE)
 tests_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_metrics_LDADD = $(UNIT_LDADD)
 common_libispmail_a_SOURCES += \

@@ -1,17 +1,19 @@
 /*
  * dkim_pubcache: DKIM public keys parsed once per process.
  *
- * OpenSSL 3's decoder costs 150-400 us a DER key, more than an RSA-2048
- * verification; most mail comes from a few senders.  Entries are keyed
- * by the key type and the exact bytes of the key record's p= (decoded),
+ * A new key costs a parse (10-50 us: OpenSSL's generic ASN.1 decoder
+ * and EVP_PKEY_fromdata(), not OpenSSL 3.0's d2i_PUBKEY(), whose decoder
+ * set-up took 0.5-1 ms a key); most mail comes from a few senders.
+ * Entries are keyed by the key type and the exact bytes of the key record's p= (decoded),
  * so a cached key is the key those bytes are: no verdict can change, and
  * how long a record is believed stays the DNS cache's business (a key
  * rotated in DNS has other bytes).  At most max entries, the least
  * recently used goes; bytes that do not parse are never kept.
  *
- * RSA keys: SubjectPublicKeyInfo (what every signer publishes) or a bare
- * RSAPublicKey (RFC 6376 3.6.1's wording), at least 1024 bits (RFC 8301
- * 3.2), at most 8192.  Ed25519: the 32 raw bytes (RFC 8463 4).
+ * RSA keys: SubjectPublicKeyInfo (what every signer publishes; algorithm
+ * rsaEncryption) or a bare RSAPublicKey (RFC 6376 3.6.1's wording), all
+ * bytes consumed, n positive, e odd and above 1, at least 1024 bits (RFC
+ * 8301 3.2), at most 8192.  Ed25519: the 32 raw bytes (RFC 8463 4).
  */
 #ifndef ISPMAIL_DKIM_PUBCACHE_H
 #define ISPMAIL_DKIM_PUBCACHE_H

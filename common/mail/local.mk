@@ -86,8 +86,16 @@ EXTRA_DIST += tests/integration/test_sender_auth_sign.py
 # script) and opendkim-testmsg.
 check_PROGRAMS += tests/unit/check_dkim_verify
 TESTS += tests/unit/check_dkim_verify
-tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c
+tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c \
+	$(TREE_FIXTURE)
 tests_unit_check_dkim_verify_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 tests_unit_check_dkim_verify_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
 EXTRA_DIST += tests/unit/dkim_vectors.py
+# The p= key forms the verifier's key cache parses (SPKI, RSAPublicKey,
+# Ed25519) and the bytes it refuses.
+check_PROGRAMS += tests/unit/check_dkim_pubcache
+TESTS += tests/unit/check_dkim_pubcache
+tests_unit_check_dkim_pubcache_SOURCES = tests/unit/check_dkim_pubcache.c
+tests_unit_check_dkim_pubcache_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_check_dkim_pubcache_LDADD = $(UNIT_LDADD)

@@ -182,10 +182,10 @@ int route_lookup(struct route *r, const char *address,
 
 /*
  * What of a mailbox (and an alias) a lookup's caller reads.  The kind,
- * the addresses (address, matched, the mailbox's canonical address) and
- * the domain record are always filled; a field not asked for may be left
- * empty (NULL, 0, ACTIVE, OFF, DEFAULT), so a caller asks for every field
- * it reads.  A backend may fill more: the file backend fills everything
+ * the addresses (address, matched, the mailbox's canonical address
+ * unless ROUTE_FIELD_KEY_ADDRESS) and the domain record are always
+ * filled; a field not asked for may be left empty (NULL, 0, ACTIVE,
+ * OFF, DEFAULT), so a caller asks for every field it reads.  A backend may fill more: the file backend fills everything
  * (it has it at hand), the LDAP backend asks the directory for the
  * attributes of these fields only, and for all of them when it keeps
  * found answers in its cache (ispmail-ldap(5)).
@@ -201,14 +201,24 @@ enum route_field {
 	ROUTE_FIELD_FORWARDS = 1 << 7,	/* forwards, forward_keep_copy */
 	ROUTE_FIELD_ALT = 1 << 8,	/* alt_addresses */
 	ROUTE_FIELD_TARGETS = 1 << 9,	/* an alias's targets */
+	/*
+	 * Not a field but its absence: the caller reads neither the
+	 * mailbox's canonical address nor the alias's, so the answer may
+	 * carry the address looked up in their place (and "how" may say
+	 * "exact" for an alternate address).  The LDAP backend then does
+	 * not ask the directory for mail.
+	 */
+	ROUTE_FIELD_KEY_ADDRESS = 1 << 10,
 };
+/* Every field (and the canonical addresses). */
 #define ROUTE_FIELDS_ALL 0x3ffu
 /*
  * What a receiver decides on when it answers RCPT TO (smtpd(8)): the
  * kind of address, the mailbox's state and its quota (store_path to
- * read the maildirsize).
+ * read the maildirsize); not the canonical address.
  */
-#define ROUTE_FIELDS_RCPT (ROUTE_FIELD_STATE | ROUTE_FIELD_STORE)
+#define ROUTE_FIELDS_RCPT (ROUTE_FIELD_STATE | ROUTE_FIELD_STORE \
+	| ROUTE_FIELD_KEY_ADDRESS)
 
 /* route_lookup with fields (enum route_field, or-ed) only. */
 int route_lookup_fields(struct route *r, const char *address,

@@ -255,29 +255,35 @@ static const char *const route_ldap_alias_attrs[] = {
 };
 const char *const route_ldap_no_attrs[] = { LDAP_NO_ATTRS, NULL };
 
-typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, void *record_r,
-	char **error_r);
+/*
+ * need_mail 0: the search did not ask for mail (ROUTE_FIELD_KEY_ADDRESS),
+ * the record's address is left NULL for the caller to fill in.
+ */
+typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, int need_mail,
+	void *record_r, char **error_r);
 
 /* Adapters so one lookup routine parses every record type. */
 static int
-route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, void *record_r,
-	char **error_r)
+route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+	void *record_r, char **error_r)
 {
+	(void) need_mail;
 	return route_ldap_parse_domain(ld, entry, record_r, error_r);
 }
 
 static int
-route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, void *record_r,
-	char **error_r)
+route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+	void *record_r, char **error_r)
 {
-	return route_ldap_parse_mailbox(ld, entry, record_r, error_r);
+	return route_ldap_parse_mailbox(ld, entry, need_mail, record_r,
+	    error_r);
 }
 
 static int
-route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, void *record_r,
-	char **error_r)
+route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+	void *record_r, char **error_r)
 {
-	return route_ldap_parse_alias(ld, entry, record_r, error_r);
+	return route_ldap_parse_alias(ld, entry, need_mail, record_r, error_r);
 }
 
 /* The alternate address attribute searched, or NULL. */
@@ -285,23 +291,6 @@ static const char *
 route_ldap_alternate_attr(const struct route_ldap *rl)
 {
 	return rl->alternate_addresses ? "mailLocalAddress" : NULL;
-}
-
-/* Whether one of the entry's attr values is key (case-blind). */
-static int
-route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
-	const char *key)
-{
-	struct berval **vals = ldap_get_values_len(ld, entry, attr);
-	int match = 0, i;
-
-	for (i = 0; vals != NULL && vals[i] != NULL; i++)
-		if (vals[i]->bv_len == strlen(key)
-		    && strncasecmp(vals[i]->bv_val, key, vals[i]->bv_len) == 0)
-			match = 1;
-	if (vals != NULL)
-		ldap_value_free_len(vals);
-	return match;
 }
 
 /*
@@ -353,17 +342,36 @@ route_ldap_choose(LDAP *ld, LDAPMessage *res, int ldrc, const char *oc,
 	return -1;
 }
 
+/*
+ * Decode res's entry once when it is the only one (the usual answer), so
+ * that telling its class (route_ldap_choose) and parsing it read the
+ * same decoding; route_ldap_entry_end() before res is freed.
+ */
+static void
+route_ldap_result_begin(LDAP *ld, LDAPMessage *res)
+{
+	LDAPMessage *first = ldap_first_entry(ld, res);
+
+	if (first != NULL && ldap_next_entry(ld, first) == NULL)
+		route_ldap_entry_begin(ld, first);
+}
+
 /* Parse the chosen entry; -1 with *error_r (logged) when it is damaged. */
 static int
 route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
-	route_ldap_parse_fn *parse, void *record_r, char **error_r)
+	route_ldap_parse_fn *parse, int need_mail, void *record_r,
+	char **error_r)
 {
+	/* Decoded already when it is a result's only entry. */
+	int decoded = route_ldap_entry_decoded(chosen);
 	char *parse_error = NULL;
 	int rc;
 
-	route_ldap_entry_begin(ld, chosen);
-	rc = parse(ld, chosen, record_r, &parse_error);
-	route_ldap_entry_end();
+	if (!decoded)
+		route_ldap_entry_begin(ld, chosen);
+	rc = parse(ld, chosen, need_mail, record_r, &parse_error);
+	if (!decoded)
+		route_ldap_entry_end();
 	if (rc == 0)
 		return 0;
 	*error_r = parse_error != NULL ? parse_error
@@ -378,13 +386,14 @@ route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
  * result to read and release; -1 with *error_r.
  */
 static int
-route_ldap_lookup_search(struct route_ldap *rl, const char *filter,
-	const char *const *attrs, int sizelimit,
+route_ldap_lookup_search(struct route_ldap *rl, double deadline,
+	const char *filter, const char *const *attrs, int sizelimit,
 	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
 	char **error_r)
 {
-	if (route_ldap_search(rl, rl->base_dn, LDAP_SCOPE_SUBTREE, filter,
-	    attrs, sizelimit, conn_r, res_r, ldrc_r, error_r) < 0)
+	if (route_ldap_search_until(rl, deadline, rl->base_dn,
+	    LDAP_SCOPE_SUBTREE, filter, attrs, sizelimit, conn_r, res_r,
+	    ldrc_r, error_r) < 0)
 		return -1;
 	if (*ldrc_r != LDAP_NO_SUCH_OBJECT)
 		return 0;
@@ -411,13 +420,13 @@ route_ldap_lookup(struct route_ldap *rl, const char *filter,
 	LDAPMessage *res, *chosen = NULL;
 	int ldrc, rc;
 
-	if (route_ldap_lookup_search(rl, filter, attrs,
+	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r) < 0)
 		return -1;
 	rc = route_ldap_choose(conn->ld, res, ldrc, NULL, "mail", key, filter,
 	    &chosen, error_r);
 	if (rc > 0 && parse != NULL && route_ldap_parse_chosen(conn->ld,
-	    chosen, parse, record_r, error_r) < 0)
+	    chosen, parse, 1, record_r, error_r) < 0)
 		rc = -1;
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
@@ -558,9 +567,10 @@ route_ldap_relay_recipient_get(void *backend, const char *address,
 /*
  * The attributes of a mailbox or an alias that fill each field (enum
  * route_field).  A routing search asks for objectClass (to tell the
- * entries apart), mail, and the attributes of the fields its caller
- * reads: each attribute returned costs slapd an ACL check and its
- * encoding, the wire, and this process its parsing.  Never userPassword:
+ * entries apart), mail (unless ROUTE_FIELD_KEY_ADDRESS), and the
+ * attributes of the fields its caller reads: each attribute returned
+ * costs slapd an ACL check and its encoding, the wire, and this
+ * process its parsing.  Never userPassword:
  * the secret leaves the directory only for a password check
  * (route_ldap_mailbox_get); mailboxes from a routing search are cached as
  * ROUTING, never served to a password check.
@@ -631,7 +641,8 @@ route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
 	size_t count = 0, i;
 
 	attrs[count++] = "objectClass";
-	attrs[count++] = "mail";
+	if (!(fields & ROUTE_FIELD_KEY_ADDRESS))
+		attrs[count++] = "mail";
 	for (i = 0; i < ROUTE_LDAP_FIELD_ATTRS; i++)
 		if (fields & route_ldap_field_attrs[i].field)
 			route_ldap_attrs_add(attrs, &count,
@@ -688,7 +699,7 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	char **error_r)
 {
 	int keep = fields == ROUTE_FIELDS_ALL && route_ldap_keeps_found(rl);
-
+	int keyed = (fields & ROUTE_FIELD_KEY_ADDRESS) != 0;
 	struct route_mailbox *m = NULL;
 	struct route_alias *a = NULL;
 	LDAPMessage *chosen = NULL;
@@ -698,8 +709,10 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	    address, filter, &chosen, error_r);
 	if (rc > 0) {
 		if (route_ldap_parse_chosen(ld, chosen,
-		    route_ldap_parse_mailbox_any, &m, error_r) < 0)
+		    route_ldap_parse_mailbox_any, !keyed, &m, error_r) < 0)
 			return -1;
+		if (m->address == NULL)
+			m->address = xstrdup(address);
 		*mailbox_r = keep ? route_mailbox_dup(m) : m;
 		if (keep)
 			route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ROUTING,
@@ -716,8 +729,10 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 		return 0;
 	}
 	if (route_ldap_parse_chosen(ld, chosen, route_ldap_parse_alias_any,
-	    &a, error_r) < 0)
+	    !keyed, &a, error_r) < 0)
 		return -1;
+	if (a->address == NULL)
+		a->address = xstrdup(address);
 	*alias_r = keep ? route_ldap_alias_dup(a) : a;
 	if (keep)
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_ALIAS, address, 1,
@@ -733,6 +748,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 {
 	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
 	struct route_ldap *rl = backend;
+	double deadline = route_ldap_deadline();
 	struct route_ldap_cache_entry *e;
 	struct route_ldap_conn *conn;
 	LDAPMessage *res;
@@ -756,12 +772,29 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		return -1;
 	}
 	fields = route_ldap_search_fields(rl, fields);
-	route_ldap_routing_attrs(fields, 0, attrs);
-	rc = route_ldap_lookup_search(rl, filter, attrs,
-	    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc, error_r);
+	for (;;) {
+		route_ldap_routing_attrs(fields, 0, attrs);
+		rc = route_ldap_lookup_search(rl, deadline, filter, attrs,
+		    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
+		    error_r);
+		/*
+		 * Several entries without mail: which is the address's own
+		 * (route_ldap_choose) needs mail; ask again, by the same
+		 * deadline.  Where each address is one entry's, this never
+		 * happens.
+		 */
+		if (rc < 0 || !(fields & ROUTE_FIELD_KEY_ADDRESS)
+		    || ldap_count_entries(conn->ld, res) <= 1)
+			break;
+		ldap_msgfree(res);
+		route_ldap_pool_put(conn);
+		fields &= ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
+	}
 	if (rc == 0) {
+		route_ldap_result_begin(conn->ld, res);
 		rc = route_ldap_local_from(rl, conn->ld, res, ldrc, address,
 		    filter, fields, mailbox_r, alias_r, error_r);
+		route_ldap_entry_end();
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
 	}
@@ -812,9 +845,14 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 		*error_r = xstrdup("address too long");
 		return -1;
 	}
-	fields = route_ldap_search_fields(rl, fields);
+	/*
+	 * With the domain's entry the result has several: mail tells a
+	 * mailbox's from an alternate's (route_ldap_choose).
+	 */
+	fields = route_ldap_search_fields(rl, fields)
+	    & ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
 	route_ldap_routing_attrs(fields, 1, attrs);
-	if (route_ldap_lookup_search(rl, filter, attrs,
+	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 	    error_r) < 0) {
 		free(filter);
@@ -823,7 +861,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
 	    "ispmailDomainName", domain, filter, &chosen, error_r);
 	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
-	    route_ldap_parse_domain_any, &d, error_r) < 0)
+	    route_ldap_parse_domain_any, 1, &d, error_r) < 0)
 		rc = -1;
 	if (rc == 0)
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 0,

@@ -669,7 +669,17 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
 	char **error_r)
 {
-	double deadline = route_ldap_deadline();
+	return route_ldap_search_until(rl, route_ldap_deadline(), base, scope,
+	    filter, attrs, sizelimit, conn_r, res_r, ldrc_r, error_r);
+}
+
+int
+route_ldap_search_until(struct route_ldap *rl, double deadline,
+	const char *base, int scope, const char *filter,
+	const char *const *attrs, int sizelimit,
+	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
+	char **error_r)
+{
 	struct route_ldap_conn *conn;
 	struct timeval tv;
 	LDAPMessage *res;

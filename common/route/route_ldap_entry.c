@@ -72,11 +72,15 @@ route_ldap_dn_escape(struct buf *b, const char *value)
 	return 0;
 }
 
-/* Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long. */
+/*
+ * Append "(ATTR=VALUE)" with VALUE escaped; -1 when too long.  Built by
+ * appending, not formatting: it is on the path of every lookup.
+ */
 int
 route_ldap_filter_term(struct buf *b, const char *attr, const char *value)
 {
-	if (buf_printf(b, "(%s=", attr) < 0
+	if (buf_append_char(b, '(') < 0 || buf_append_str(b, attr) < 0
+	    || buf_append_char(b, '=') < 0
 	    || route_ldap_filter_escape(b, value) < 0)
 		return -1;
 	return buf_append_char(b, ')');
@@ -193,27 +197,63 @@ route_ldap_alias_dup(const struct route_alias *a)
  * attribute by decoding the entry from its start, copying every name it
  * passes, so a record read attribute by attribute (a mailbox has 16)
  * decoded its entry as often; route_ldap_entry_begin decodes it once
- * into names and value arrays that point into the message, and the
- * readers below look attributes up there until route_ldap_entry_end.
- * One entry at a time: a process parses entries one after the other.
+ * into names and values that point into the message (nothing is
+ * copied or allocated), and the readers below look attributes up there
+ * until route_ldap_entry_end.  Each attribute's values are a run of
+ * pool ended by a NULL value, as a BerVarray is.  One entry at a time:
+ * a process parses entries one after the other.
  */
+/* LDAPMessage controls [0] (RFC 4511 4.1.1), after the entry. */
+#define ROUTE_LDAP_TAG_CONTROLS ((ber_tag_t) 0xa0U)
+
 static struct route_ldap_entry_memo {
 	LDAPMessage *entry;		/* NULL: none, use libldap */
 	size_t count;
 	struct berval names[ROUTE_LDAP_ENTRY_ATTRS_MAX];
-	BerVarray values[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+	struct berval *values[ROUTE_LDAP_ENTRY_ATTRS_MAX];
+	size_t used;			/* of pool */
+	struct berval pool[ROUTE_LDAP_ENTRY_VALUES_MAX];
 } route_ldap_memo;
 
 void
 route_ldap_entry_end(void)
 {
-	struct route_ldap_entry_memo *m = &route_ldap_memo;
-	size_t i;
+	route_ldap_memo.count = 0;
+	route_ldap_memo.used = 0;
+	route_ldap_memo.entry = NULL;
+}
 
-	for (i = 0; i < m->count; i++)
-		ber_memfree(m->values[i]);
-	m->count = 0;
-	m->entry = NULL;
+/*
+ * The values of the attribute at ber (after its name) into the pool, a
+ * NULL value after them.  -1 when damaged or past the pool's cap.
+ */
+static int
+route_ldap_memo_decode_values(struct route_ldap_entry_memo *m,
+	BerElement *ber)
+{
+	ber_len_t len;
+	ber_tag_t tag;
+	char *last;
+
+	/*
+	 * An entry's attribute has values (no typesOnly); an empty or
+	 * unreadable set is left to libldap's readers.
+	 */
+	if ((tag = ber_first_element(ber, &len, &last)) == LBER_DEFAULT)
+		return -1;
+	for (; tag != LBER_DEFAULT; tag = ber_next_element(ber, &len, last)) {
+		/* One slot stays for the NULL that ends the run. */
+		if (m->used + 1 >= ROUTE_LDAP_ENTRY_VALUES_MAX
+		    || ber_get_stringbv(ber, &m->pool[m->used],
+		    LBER_BV_NOTERM) == LBER_DEFAULT)
+			return -1;
+		m->used++;
+	}
+	if (m->used >= ROUTE_LDAP_ENTRY_VALUES_MAX)
+		return -1;
+	m->pool[m->used].bv_val = NULL;
+	m->pool[m->used++].bv_len = 0;
+	return 0;
 }
 
 void
@@ -221,26 +261,38 @@ route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry)
 {
 	struct route_ldap_entry_memo *m = &route_ldap_memo;
 	BerElement *ber = NULL;
-	struct berval dn, name = { 0, NULL };
-	BerVarray vals = NULL;
-	int rc = LDAP_SUCCESS;
+	struct berval dn, name;
+	ber_len_t len;
+	ber_tag_t tag;
+	int ok = 1;
 
 	route_ldap_entry_end();
 	if (ldap_get_dn_ber(ld, entry, &ber, &dn) != LDAP_SUCCESS)
 		return;
-	for (;;) {
-		vals = NULL;
-		rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals);
-		if (rc != LDAP_SUCCESS || name.bv_val == NULL
-		    || m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX)
+	/*
+	 * Each attribute: SEQUENCE { type, SET OF value }; what follows
+	 * the last one (the end, or the message's controls) is not one.
+	 */
+	while (ok && ber_peek_tag(ber, &len) == LBER_SEQUENCE) {
+		if (m->count == ROUTE_LDAP_ENTRY_ATTRS_MAX
+		    || ber_skip_tag(ber, &len) == LBER_DEFAULT
+		    || ber_get_stringbv(ber, &name, LBER_BV_NOTERM)
+		    == LBER_DEFAULT) {
+			ok = 0;
 			break;
+		}
 		m->names[m->count] = name;
-		m->values[m->count++] = vals;
+		m->values[m->count] = &m->pool[m->used];
+		ok = route_ldap_memo_decode_values(m, ber) == 0;
+		m->count++;
 	}
+	/* Anything but the end or the controls: not what we decoded. */
+	tag = ber_peek_tag(ber, &len);
+	if (tag != LBER_DEFAULT && tag != ROUTE_LDAP_TAG_CONTROLS)
+		ok = 0;
 	ber_free(ber, 0);
 	/* Damaged or unusually large: libldap's readers say what is wrong. */
-	if (rc != LDAP_SUCCESS || name.bv_val != NULL) {
-		ber_memfree(vals);
+	if (!ok) {
 		route_ldap_entry_end();
 		return;
 	}
@@ -259,6 +311,44 @@ route_ldap_memo_values(const char *attr)
 		    && strncasecmp(m->names[i].bv_val, attr, len) == 0)
 			return m->values[i];
 	return NULL;
+}
+
+/*
+ * Whether one of entry's attr values is key (case-blind): from the memo
+ * when entry is the one decoded, else from libldap.
+ */
+int
+route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *key)
+{
+	const struct berval *memo;
+	struct berval **vals;
+	size_t len = strlen(key), i;
+	int match = 0;
+
+	if (entry == route_ldap_memo.entry) {
+		memo = route_ldap_memo_values(attr);
+		for (i = 0; memo != NULL && memo[i].bv_val != NULL; i++)
+			if (memo[i].bv_len == len && strncasecmp(
+			    memo[i].bv_val, key, len) == 0)
+				return 1;
+		return 0;
+	}
+	vals = ldap_get_values_len(ld, entry, attr);
+	for (i = 0; vals != NULL && vals[i] != NULL; i++)
+		if (vals[i]->bv_len == len
+		    && strncasecmp(vals[i]->bv_val, key, len) == 0)
+			match = 1;
+	if (vals != NULL)
+		ldap_value_free_len(vals);
+	return match;
+}
+
+/* See route_ldap_int.h. */
+int
+route_ldap_entry_decoded(const LDAPMessage *entry)
+{
+	return entry != NULL && entry == route_ldap_memo.entry;
 }
 
 /* Is v a value we take?  -1 with *error_r when too long or with a NUL. */
@@ -501,14 +591,15 @@ bad:
 }
 
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_mailbox **mailbox_r, char **error_r)
 {
 	struct route_mailbox *m = xcalloc(1, sizeof(*m));
 	int state = 0, filter = 0, dmarc = 0;
 	size_t i;
 
-	if (route_ldap_value(ld, entry, "mail", &m->address, error_r) <= 0
+	if (route_ldap_value(ld, entry, "mail", &m->address, error_r)
+	    < need_mail
 	    || route_ldap_values(ld, entry, "mailLocalAddress",
 	    &m->alt_addresses, &m->alt_count, error_r) < 0
 	    || route_ldap_value(ld, entry, "mailHost", &m->mail_host,
@@ -547,7 +638,8 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 	m->state = (enum route_state) state;
 	m->filter = (enum route_filter_policy) filter;
 	m->dmarc = (enum route_dmarc_policy) dmarc;
-	route_ldap_lower_domain(m->address);
+	if (m->address != NULL)
+		route_ldap_lower_domain(m->address);
 	for (i = 0; i < m->alt_count; i++)
 		route_ldap_lower_domain(m->alt_addresses[i]);
 	/*
@@ -563,12 +655,13 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
 }
 
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_alias **alias_r, char **error_r)
 {
 	struct route_alias *a = xcalloc(1, sizeof(*a));
 
-	if (route_ldap_value(ld, entry, "mail", &a->address, error_r) <= 0
+	if (route_ldap_value(ld, entry, "mail", &a->address, error_r)
+	    < need_mail
 	    || route_ldap_values(ld, entry, "ispmailAliasTarget", &a->targets,
 	    &a->target_count, error_r) < 0) {
 		if (*error_r == NULL)
@@ -576,7 +669,8 @@ route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
 		route_alias_free(&a);
 		return -1;
 	}
-	route_ldap_lower_domain(a->address);
+	if (a->address != NULL)
+		route_ldap_lower_domain(a->address);
 	*alias_r = a;
 	return 0;
 }

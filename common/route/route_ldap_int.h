@@ -29,6 +29,8 @@
  * once; a larger entry is read attribute by attribute.
  */
 #define ROUTE_LDAP_ENTRY_ATTRS_MAX 48
+/* ... and the most values of all its attributes together. */
+#define ROUTE_LDAP_ENTRY_VALUES_MAX 256
 /* The longest bind password file. */
 #define ROUTE_LDAP_PASSWORD_MAX 1024
 /*
@@ -118,6 +120,16 @@ route_ldap_search(struct route_ldap *rl, const char *base, int scope,
 	const char *filter, const char *const *attrs, int sizelimit,
 	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
 	char **error_r);
+/*
+ * The same, ending by deadline (from route_ldap_deadline()): a lookup
+ * that searches twice keeps one deadline.
+ */
+int
+route_ldap_search_until(struct route_ldap *rl, double deadline,
+	const char *base, int scope, const char *filter,
+	const char *const *attrs, int sizelimit,
+	struct route_ldap_conn **conn_r, LDAPMessage **res_r, int *ldrc_r,
+	char **error_r);
 int
 route_ldap_write(struct route_ldap *rl, enum route_ldap_write_op op,
 	const char *dn, LDAPMod **mods, int *ldrc_r, char **text_r,
@@ -152,6 +164,13 @@ void
 route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry);
 void
 route_ldap_entry_end(void);
+/* Whether entry is the one route_ldap_entry_begin decoded, not ended. */
+int
+route_ldap_entry_decoded(const LDAPMessage *entry);
+/* Whether one of entry's attr values is key (case-blind). */
+int
+route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
+	const char *key);
 int
 route_ldap_value(LDAP *ld, LDAPMessage *entry, const char *attr,
 	char **value_r, char **error_r);
@@ -161,11 +180,15 @@ extern const char *const route_ldap_filters[];
 int
 route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	struct route_domain **domain_r, char **error_r);
+/*
+ * With need_mail 0 an entry without mail (not asked for) parses, its
+ * address NULL; the caller fills it in.
+ */
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_mailbox **mailbox_r, char **error_r);
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
 	struct route_alias **alias_r, char **error_r);
 
 /* route_ldap.c */

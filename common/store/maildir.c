@@ -34,10 +34,16 @@ struct maildir_delivery {
 	long long size;		/* bytes stored (S=) */
 	long long lines;	/* LFs stored: W = S + lines */
 	size_t wlen;
-	char wbuf[MAILDIR_WBUF];
+	char *wbuf;		/* MAILDIR_WBUF bytes, not zeroed */
 };
 
 static unsigned int maildir_counter;
+/*
+ * The write buffer of the last delivery, kept for the next one: a 64 KiB
+ * calloc per message was zeroed for nothing, and freeing it made malloc
+ * consolidate its free lists every time.
+ */
+static char *maildir_wbuf_spare;
 
 /* This host's name with '/' and ':' encoded as Maildir asks. */
 static char *
@@ -80,6 +86,21 @@ maildir_unique(void)
 }
 
 
+static void
+maildir_delivery_free(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (maildir_wbuf_spare == NULL)
+		maildir_wbuf_spare = d->wbuf;
+	else
+		free(d->wbuf);
+	free(d->folder);
+	free(d->unique);
+	free(d->tmp_path);
+	free(d);
+}
+
 struct maildir_delivery *
 maildir_deliver_begin(const char *folder_dir, char **error_r)
 {
@@ -89,6 +110,9 @@ maildir_deliver_begin(const char *folder_dir, char **error_r)
 	d = xcalloc(1, sizeof(*d));
 	d->folder = xstrdup(folder_dir);
 	d->fd = -1;
+	d->wbuf = maildir_wbuf_spare != NULL ? maildir_wbuf_spare :
+	    xmalloc(MAILDIR_WBUF);
+	maildir_wbuf_spare = NULL;
 	for (tries = 0; tries < 5 && d->fd < 0; tries++) {
 		free(d->unique);
 		free(d->tmp_path);
@@ -102,10 +126,7 @@ maildir_deliver_begin(const char *folder_dir, char **error_r)
 	if (d->fd < 0) {
 		*error_r = xasprintf("create %s: %s", d->tmp_path,
 		    strerror(errno));
-		free(d->folder);
-		free(d->unique);
-		free(d->tmp_path);
-		free(d);
+		maildir_delivery_free(d);
 		return NULL;
 	}
 	return d;
@@ -124,7 +145,7 @@ maildir_wflush(struct maildir_delivery *d, char **error_r)
 static int
 maildir_wbyte(struct maildir_delivery *d, char c, char **error_r)
 {
-	if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+	if (d->wlen == MAILDIR_WBUF && maildir_wflush(d, error_r) < 0)
 		return -1;
 	d->wbuf[d->wlen++] = c;
 	d->size++;
@@ -146,9 +167,9 @@ maildir_wrun(struct maildir_delivery *d, const char *p, size_t len,
 	    lf++)
 		d->lines++;
 	while (len > 0) {
-		if (d->wlen == sizeof(d->wbuf) && maildir_wflush(d, error_r) < 0)
+		if (d->wlen == MAILDIR_WBUF && maildir_wflush(d, error_r) < 0)
 			return -1;
-		n = sizeof(d->wbuf) - d->wlen;
+		n = MAILDIR_WBUF - d->wlen;
 		if (n > len)
 			n = len;
 		memcpy(d->wbuf + d->wlen, p, n);
@@ -183,17 +204,6 @@ maildir_deliver_write(struct maildir_delivery *d, const void *data,
 		p = cr + 1;
 	}
 	return 0;
-}
-
-static void
-maildir_delivery_free(struct maildir_delivery *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	free(d->folder);
-	free(d->unique);
-	free(d->tmp_path);
-	free(d);
 }
 
 int
@@ -693,76 +703,146 @@ maildir_quota_parse_limits(const char *line, struct maildir_quota *q)
 	return 0;
 }
 
+/* A maildirsize line is at most this long (the limits line included). */
+#define MAILDIRSIZE_LINE_MAX 126
+/* Digits of one number at most: 18 cannot overflow a long long. */
+#define MAILDIRSIZE_DIGITS_MAX 18
+
 /*
- * Read maildirsize without changing it.  0 ok; -1 when missing, damaged
- * or past MAILDIRSIZE_MAX (then *q holds the limits if they were read).
+ * "<bytes> <count>" at p (either signed, spaces around them, as
+ * Maildir++ writers do); *p moves to the line's end.  0 ok, -1 damaged.
  */
 static int
-maildir_quota_read(const char *root, struct maildir_quota *q)
+maildir_quota_parse_number(const char **p, const char *end, long long *v_r)
 {
-	char *path = xasprintf("%s/maildirsize", root);
-	char line[128];
-	long long b, c;
-	struct stat st;
-	int ok = 1, first = 1;
-	FILE *f;
+	const char *s = *p;
+	long long v = 0;
+	int negative = 0, digits = 0;
 
-	memset(q, 0, sizeof(*q));
-	f = fopen(path, "re");
-	free(path);
-	if (f == NULL || fstat(fileno(f), &st) < 0 ||
-	    st.st_size > MAILDIRSIZE_MAX)
-		ok = 0;
-	while (ok && fgets(line, sizeof(line), f) != NULL) {
-		if (strchr(line, '\n') == NULL) {
-			ok = 0;
-			break;
-		}
-		line[strcspn(line, "\n")] = '\0';
-		if (first) {
-			first = 0;
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s < end && (*s == '-' || *s == '+'))
+		negative = *s++ == '-';
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (++digits > MAILDIRSIZE_DIGITS_MAX)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (digits == 0)
+		return -1;
+	*v_r = negative ? -v : v;
+	*p = s;
+	return 0;
+}
+
+/*
+ * Parse the text of maildirsize (len bytes, NUL after them): the limits,
+ * then the usage lines summed.  0 ok, -1 damaged (*q holds the limits if
+ * they were read).
+ */
+static int
+maildir_quota_parse(char *text, size_t len, struct maildir_quota *q)
+{
+	char *line = text, *eol, *end = text + len;
+	const char *p;
+	long long b, c;
+
+	/* A NUL would hide a line's rest; a last line without LF is cut. */
+	if (len == 0 || text[len - 1] != '\n' || memchr(text, '\0', len))
+		return -1;
+	for (; line < end; line = eol + 1) {
+		eol = memchr(line, '\n', (size_t) (end - line));
+		if (eol - line > MAILDIRSIZE_LINE_MAX)
+			return -1;
+		*eol = '\0';
+		if (line == text) {
 			if (maildir_quota_parse_limits(line, q) < 0)
-				ok = 0;
+				return -1;
 			continue;
 		}
-		if (sscanf(line, "%lld %lld", &b, &c) != 2) {
-			ok = 0;
-			break;
-		}
-		q->bytes += b;
-		q->count += c;
+		p = line;
+		if (maildir_quota_parse_number(&p, eol, &b) < 0 ||
+		    p == eol || (*p != ' ' && *p != '\t') ||
+		    maildir_quota_parse_number(&p, eol, &c) < 0 ||
+		    __builtin_add_overflow(q->bytes, b, &q->bytes) ||
+		    __builtin_add_overflow(q->count, c, &q->count))
+			return -1;
 	}
-	if (f != NULL)
-		fclose(f);
-	if (first || q->bytes < 0 || q->count < 0)
-		ok = 0;
-	return ok ? 0 : -1;
+	return q->bytes < 0 || q->count < 0 ? -1 : 0;
+}
+
+/*
+ * Read maildirsize without changing it: open, fstat, one read (the file
+ * is at most MAILDIRSIZE_MAX bytes, or it is recalculated anyway).  0
+ * ok, *st_r (may be NULL) the file read; -1 when missing, damaged or
+ * past MAILDIRSIZE_MAX (then *q holds the limits if they were read).
+ */
+static int
+maildir_quota_read(const char *root, struct maildir_quota *q,
+	struct stat *st_r)
+{
+	char *path = xasprintf("%s/maildirsize", root);
+	char text[MAILDIRSIZE_MAX + 2];
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	memset(q, 0, sizeof(*q));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return -1;
+	/* A short read of a regular file is its end. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size <= MAILDIRSIZE_MAX)
+		n = read(fd, text, MAILDIRSIZE_MAX + 1);
+	close(fd);
+	if (n < 0 || n > MAILDIRSIZE_MAX)
+		return -1;
+	text[n] = '\0';
+	if (maildir_quota_parse(text, (size_t) n, q) < 0)
+		return -1;
+	if (st_r != NULL)
+		*st_r = st;
+	return 0;
 }
 
 int
 maildir_quota_peek(const char *root, struct maildir_quota *quota_r)
 {
-	return maildir_quota_read(root, quota_r) < 0 ? 0 : 1;
+	return maildir_quota_read(root, quota_r, NULL) < 0 ? 0 : 1;
+}
+
+int
+maildir_quota_get_stat(const char *root, long long limit,
+	struct maildir_quota *quota_r, struct stat *st_r, char **error_r)
+{
+	struct maildir_quota q;
+	struct stat st;
+	int ok;
+
+	ok = maildir_quota_read(root, &q, &st) == 0;
+	/* The directory's quota changed: write the new limit. */
+	if (ok && limit >= 0 && q.bytes_limit != limit)
+		ok = 0;
+	if (ok) {
+		*quota_r = q;
+		if (st_r != NULL)
+			*st_r = st;
+		return 0;
+	}
+	if (st_r != NULL)
+		memset(st_r, 0, sizeof(*st_r));
+	/* Missing, damaged or too long: count the files again. */
+	return maildir_quota_recalc(root, limit >= 0 ? limit :
+	    q.bytes_limit, q.count_limit, quota_r, error_r);
 }
 
 int
 maildir_quota_get(const char *root, long long limit,
 	struct maildir_quota *quota_r, char **error_r)
 {
-	struct maildir_quota q;
-	int ok;
-
-	ok = maildir_quota_read(root, &q) == 0;
-	/* The directory's quota changed: write the new limit. */
-	if (ok && limit >= 0 && q.bytes_limit != limit)
-		ok = 0;
-	if (ok) {
-		*quota_r = q;
-		return 0;
-	}
-	/* Missing, damaged or too long: count the files again. */
-	return maildir_quota_recalc(root, limit >= 0 ? limit :
-	    q.bytes_limit, q.count_limit, quota_r, error_r);
+	return maildir_quota_get_stat(root, limit, quota_r, NULL, error_r);
 }
 
 int

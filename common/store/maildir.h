@@ -113,6 +113,15 @@ struct maildir_quota {
 int maildir_quota_get(const char *root, long long limit,
 	struct maildir_quota *quota_r, char **error_r);
 /*
+ * The same, and *st_r the fstat of the maildirsize that was read (all
+ * zero when the files were counted again instead): a caller that finds
+ * the file unchanged later (same device, inode, size, mtime and ctime;
+ * writers only append or rename a new file over it) may reuse *quota_r.
+ */
+struct stat;
+int maildir_quota_get_stat(const char *root, long long limit,
+	struct maildir_quota *quota_r, struct stat *st_r, char **error_r);
+/*
  * Read maildirsize without writing anything (for smtpd's RCPT check):
  * 1 known (*quota_r set), 0 unknown (missing or needs recalculation).
  */

@@ -57,7 +57,8 @@ sources() {
 	    "$top/smtpd/smtpd_account.c $top/lmtpd/lmtpd_seen.c" \
 	    "$smtpd_libs" ;;
 	imap_envcache) echo "-I$top/imapd $top/imapd/imap_envcache.c" \
-	    "$top/imapd/imap_uidlist.c $top/imapd/imap_modseq.c" ;;
+	    "$top/imapd/imap_uidlist.c $top/imapd/imap_modseq.c" \
+	    "$top/imapd/imap_keywords.c" ;;
 	imap_*) echo "-I$top/imapd $top/imapd/imap_parse.c" ;;
 	pop_cmd) echo "-I$top/popd $top/popd/pop_cmd.c" ;;
 	lmtpd) echo "-I$top/lmtpd lmtpd_nomain.o $top/lmtpd/lmtpd_cmd.c" \

@@ -169,6 +169,30 @@ def test_unchangedsince_reports_modified(imap):
     assert re.match(r"d OK \[MODIFIED 2\]", lines[-1]), lines
 
 
+def test_store_by_number_answers_with_uid_once_condstore_is_on(imap):
+    """RFC 7162 3.1: a CONDSTORE (or QRESYNC) session's STORE answers
+    carry UID and MODSEQ even for a STORE by message number; a plain
+    session's STORE answers as RFC 3501 says, without them."""
+    for i in range(3):
+        deliver(imap.store, message("n%d" % i))
+    for enable in ("CONDSTORE", "QRESYNC"):
+        a = raw(imap, enable)
+        ok(a, "SELECT INBOX", "s")
+        lines = [line for line in ok(a, "STORE 2:3 +FLAGS (\\Seen)")
+                 if " FETCH " in line]
+        assert len(lines) == 2, lines
+        for line, uid in zip(lines, (2, 3)):
+            assert re.search(r"\bUID %d\b" % uid, line), lines
+            assert re.search(r"MODSEQ \(\d+\)", line), lines
+        ok(a, "STORE 2:3 -FLAGS (\\Seen)")
+        ok(a, "LOGOUT", "z")
+    b = raw(imap)
+    ok(b, "SELECT INBOX", "s")
+    lines = [line for line in ok(b, "STORE 1 +FLAGS (\\Seen)")
+             if " FETCH " in line]
+    assert lines == ["* 1 FETCH (FLAGS (\\Seen))"], lines
+
+
 def test_qresync_reconnect_sees_exactly_the_changes(imap):
     validity, modseq = first_session(imap, "q", 8)
     # Meanwhile: flags of 2 and 4 change, 3 and 5 are expunged by

@@ -96,6 +96,39 @@ def test_unix_socket(make_instance):
         trace("s@remote.test", "alice@example.test") + stored(BODY)]
 
 
+def test_lhlo_before_greeting_is_answered_with_it(make_instance):
+    # smtpd's direct delivery sends LHLO with its connection: lmtpd
+    # holds the greeting back to send it with the LHLO reply (strace
+    # shows one sendto), first and in order.
+    # One process: the second connection waits in the listen queue with
+    # its LHLO while the first is served, so lmtpd finds it there.
+    inst = lmtp_instance(make_instance, mailboxes=[("alice",)], maxproc=1)
+    first = RawLMTP(inst)
+    assert first.greeting[0] == 220
+    early = socket.create_connection(("127.0.0.1", inst.port("lmtp")), 10)
+    early.sendall(b"LHLO agent\r\nMAIL FROM:<s@remote.test>\r\n")
+    assert first.command("QUIT")[0] == 221
+    first.close()
+    f = early.makefile("rb")
+    assert f.readline().startswith(b"220 ")
+    lhlo = [f.readline() for _ in range(8)]
+    assert lhlo[0].startswith(b"250-") and lhlo[-1] == b"250 XFOLDER\r\n"
+    assert f.readline().startswith(b"250 2.1.0")
+    early.sendall(b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+    assert f.readline().startswith(b"250 2.1.5")
+    assert f.readline().startswith(b"354 ")
+    # The message and QUIT in one flight, as smtpd sends them.
+    early.sendall(b"Subject: early\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    assert f.readline().startswith(b"250 2.0.0 <alice@example.test>")
+    assert f.readline().startswith(b"221 ")
+    assert f.readline() == b""
+    f.close()
+    early.close()
+    assert list(messages(inst, "alice").values()) == [
+        trace("s@remote.test", "alice@example.test") +
+        b"Subject: early\n\nhi\n"]
+
+
 def test_null_sender_plus_address_and_suspended(inst):
     client = lmtp(inst)
     rcpt, data = transaction(client, "", ["Alice+news@Example.TEST",
@@ -201,6 +234,48 @@ def test_quota_full(make_instance, permanent, code, status):
     assert len(messages(inst, "small")) == 2
     assert not os.path.exists(os.path.join(store(inst, "small"),
                                            "maildirsize.lock"))
+
+
+def test_quota_checked_again_at_data_after_maildirsize_changed(
+        make_instance):
+    # RCPT reads maildirsize and DATA reuses it only while stat(2) finds
+    # the very same file: what happened in between must count.
+    inst = lmtp_instance(make_instance, mailboxes=[("small", "quota=1000")])
+    body = b"Subject: fill\r\n\r\n" + b"x" * 500 + b"\r\n"
+    first = RawLMTP(inst)
+    first.command("LHLO agent")
+    assert first.command("MAIL FROM:<a@remote.test>")[0] == 250
+    assert first.command("RCPT TO:<small@example.test>")[0] == 250
+    # Another connection delivers 500 bytes (an append) meanwhile.
+    other = lmtp(inst)
+    _, data = transaction(other, "b@remote.test", ["small@example.test"],
+                          body)
+    assert data[0][0] == 250
+    other.quit()
+    assert first.command("DATA")[0] == 354
+    first.send(body + b".\r\n")
+    code, text = first.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    # A same-sized maildirsize renamed over the one RCPT read (what a
+    # Maildir++ recalculation does) saying the mailbox is full.
+    root = store(inst, "small")
+    with open(os.path.join(root, "maildirsize"), "rb") as f:
+        old = f.read()
+    assert first.command("MAIL FROM:<a@remote.test>")[0] == 250
+    assert first.command("RCPT TO:<small@example.test>")[0] == 250
+    full = b"1000S\n" + b" " * (len(old) - 13) + b"1000 1\n"
+    assert len(full) == len(old), (old, full)
+    tmp = os.path.join(root, "tmp", "maildirsize.test")
+    with open(tmp, "wb") as f:
+        f.write(full)
+    os.rename(tmp, os.path.join(root, "maildirsize"))
+    assert first.command("DATA")[0] == 354
+    first.send(b"Subject: small\r\n\r\nhi\r\n.\r\n")
+    code, text = first.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    first.command("QUIT")
+    first.close()
+    assert len(messages(inst, "small")) == 1
 
 
 def test_stale_maildirsize_lock_is_broken(make_instance):

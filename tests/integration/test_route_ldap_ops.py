@@ -12,6 +12,7 @@ real slapd (tests/integration/slapd.py) and a real smtpd:
   RCPT decides on only; ldap_address_attributes names its filter terms.
 """
 
+import functools
 import re
 import smtplib
 import socket
@@ -172,19 +173,19 @@ def search_results(server, before):
 
 def test_rcpt_check_asks_for_what_it_decides_on(make_instance, slapd,
                                                 tmp_path):
-    """Uncached, the RCPT check's search asks slapd for objectClass, mail,
-    the state and the quota (ROUTE_FIELDS_RCPT) and no other mailbox
-    attribute (no forwards, filter scores, alternate addresses, ...); the
-    domain's attributes only while the domain is not cached.  What slapd
-    returns is that one entry with those attributes: the RCPT answers
-    still follow the state and the quota."""
+    """Uncached, the RCPT check's search asks slapd for objectClass, the
+    state and the quota (ROUTE_FIELDS_RCPT) and no other mailbox
+    attribute (no mail, forwards, filter scores, alternate addresses,
+    ...); the domain's attributes and mail only while the domain is not
+    cached.  What slapd returns is that one entry with those attributes:
+    the RCPT answers still follow the state and the quota."""
     inst = addresses_uncached(make_instance, slapd, tmp_path)
     ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled",
            "forward=carol@example.test", "alt=robert@example.test",
            "filter=aggressive", "class=bulk", "dmarc=junk")
     inst.start()
     client = smtp_transaction(inst)
-    rcpt_attrs = ["ispmailQuota", "ispmailState", "ispmailStorePath", "mail",
+    rcpt_attrs = ["ispmailQuota", "ispmailState", "ispmailStorePath",
                   "objectClass"]
     try:
         def rcpt(address, want):
@@ -196,7 +197,7 @@ def test_rcpt_check_asks_for_what_it_decides_on(make_instance, slapd,
         # The first RCPT of the domain: the domain's entry and alice's.
         [(attrs, entries)] = rcpt("alice@example.test", 250)
         assert "ispmailDomainName" in attrs, attrs
-        assert set(rcpt_attrs) <= set(attrs), attrs
+        assert set(rcpt_attrs + ["mail"]) <= set(attrs), attrs
         assert "ispmailForward" not in attrs, attrs
         assert "ispmailAliasTarget" not in attrs, attrs
         assert entries == 2
@@ -260,6 +261,96 @@ def test_address_attributes_name_the_filter_terms(make_instance, slapd,
                                    % (address, address)], filters
             else:
                 assert filters == ["(mail=%s)" % address], filters
+    finally:
+        client.close()
+
+
+def rcpt_searches(client, server, address, want, text):
+    """RCPT TO address, answered want with text in the reply; the
+    searches it made, as search_results gives them."""
+    before = len(search_filters(server))
+    code, reply = client.rcpt(address)
+    assert code == want and text in reply.decode(), (address, code, reply)
+    return search_results(server, before)
+
+
+def test_rcpt_tells_entries_apart_by_their_class(make_instance, slapd,
+                                                 tmp_path):
+    """Addresses uncached, the domain cached: an entry that is not one
+    of ours (an inetOrgPerson elsewhere in the directory with a mail
+    attribute) answers no RCPT, alone or beside a mailbox or an alias
+    with the same address, and the mailbox's own state still decides.
+    A result's only entry is decoded once for its class and its record;
+    a result of several, asked without mail (ROUTE_FIELDS_RCPT), is
+    asked again with mail, which tells an address's own entry from one
+    that has it as an alternate, and read entry by entry: both paths
+    are taken here, as the searches and entry counts slapd logs show."""
+    inst = addresses_uncached(make_instance, slapd, tmp_path)
+    ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled")
+    people = (("staff", "staff@example.test"),
+              ("alice-person", "alice@example.test"),
+              ("bob-person", "bob@example.test"),
+              ("sales-person", "sales@example.test"))
+    ldif = "".join(
+        "dn: cn=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\n"
+        "cn: %s\nsn: %s\nmail: %s\n\n" % (cn, slapd.base_dn, cn, cn, mail)
+        for cn, mail in people)
+    slapd.ldapmodify(ldif)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        rcpt = functools.partial(rcpt_searches, client, slapd)
+
+        # The domain's first RCPT caches it (carol's entry and the
+        # domain's come back together).
+        [(_, entries)] = rcpt("carol@example.test", 250, "Ok")
+        assert entries == 2
+        for address, want, text, found in (
+                ("staff@example.test", 550, "User unknown", 1),
+                ("carol@example.test", 250, "Ok", 1),
+                ("alice@example.test", 250, "Ok", 2),
+                ("bob@example.test", 550, "mailbox disabled", 2),
+                ("sales@example.test", 250, "Ok", 2),
+                ("nobody@example.test", 550, "User unknown", 0)):
+            searches = rcpt(address, want, text)
+            assert [n for _, n in searches] == (
+                [found, found] if found > 1 else [found]), (address, searches)
+            assert "mail" not in searches[0][0], (address, searches)
+            if found > 1:
+                assert "mail" in searches[1][0], (address, searches)
+    finally:
+        client.close()
+
+
+def test_rcpt_prefers_the_address_own_mailbox_to_an_alternate(
+        make_instance, slapd, tmp_path):
+    """A directory where one mailbox's alternate address is another's
+    address (the operator's mistake): RCPT, which does not ask for mail,
+    finds two mailboxes, asks again with mail and takes the one whose
+    address it is, as a lookup asking for mail does: alice (active) is
+    accepted although carol, who has alice's address as an alternate,
+    is disabled; carol's own address is refused as disabled."""
+    inst = addresses_uncached(make_instance, slapd, tmp_path)
+    ctl_ok(inst, "mailbox", "set", "carol@example.test", "state=disabled")
+    carol = "mail=carol@example.test,ispmailDomainName=example.test," \
+        + slapd.base_dn
+    slapd.ldapmodify("dn: %s\nchangetype: modify\nadd: mailLocalAddress\n"
+                     "mailLocalAddress: alice@example.test\n" % carol)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        rcpt = functools.partial(rcpt_searches, client, slapd)
+
+        rcpt("dave@example.test", 250, "Ok")    # caches the domain
+        searches = rcpt("alice@example.test", 250, "Ok")
+        assert [n for _, n in searches] == [2, 2], searches
+        assert "mail" not in searches[0][0] and "mail" in searches[1][0], (
+            searches)
+        assert [n for _, n in rcpt("carol@example.test", 550,
+                                   "mailbox disabled")] == [1]
+        # route_lookup (every field) chooses the same.
+        out = ctl_ok(inst, "route", "alice@example.test").stdout
+        assert "alice@example.test" in out and "carol" not in out, out
     finally:
         client.close()
 

@@ -29,6 +29,7 @@
 #include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "sasl.h"
+#include "tree_fixture.h"
 #include "xalloc.h"
 
 #define NOW 1900000000LL
@@ -114,10 +115,7 @@ keys_setup(void)
 static void
 keys_teardown(void)
 {
-	char *cmd = xasprintf("rm -rf %s", dir);
-
-	(void) system(cmd);
-	free(cmd);
+	tree_fixture_remove(dir);
 	EVP_PKEY_free(rsa_key);
 	EVP_PKEY_free(rsa_other);
 	EVP_PKEY_free(ed_key);

@@ -191,9 +191,9 @@ static const char *const odd_lists[] = {
 	"ispmail-uidlist 1 5 99\n1 1.M1P1Q1.h\n2 2.M1P1Q1.h\n",
 };
 
-/* Two messages and the UID list text, then a scan. */
+/* Two messages and the UID list's len bytes, then a scan. */
 static void
-scan_list(const char *text, struct imap_uidlist_result *r)
+scan_list_bytes(const char *text, size_t len, struct imap_uidlist_result *r)
 {
 	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
 	FILE *f;
@@ -202,10 +202,16 @@ scan_list(const char *text, struct imap_uidlist_result *r)
 	put("cur", "2.M1P1Q1.h:2,", "b");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
 	fclose(f);
 	free(path);
 	scan(r);
+}
+
+static void
+scan_list(const char *text, struct imap_uidlist_result *r)
+{
+	scan_list_bytes(text, strlen(text), r);
 }
 
 START_TEST(test_uidlist_odd_accepted)
@@ -232,6 +238,143 @@ START_TEST(test_uidlist_damaged)
 	ck_assert_uint_eq(r.count, 2);
 	ck_assert_uint_lt(uid_of(&r, "1.M1P1Q1.h"), uid_of(&r, "2.M1P1Q1.h"));
 	imap_uidlist_result_free(&r);
+}
+END_TEST
+
+/* The list's inode: a scan that rewrote the list gave it a new one. */
+static ino_t
+list_inode(void)
+{
+	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	free(path);
+	return st.st_ino;
+}
+
+/*
+ * A scan that finds every file listed neither locks nor writes, and
+ * gives the files in UID order whatever the order of their bases: the
+ * list's order is UID order, not base order.
+ */
+START_TEST(test_uidlist_listed)
+{
+	char *path = xasprintf("%s/%s", folder, IMAP_UIDLIST_NAME);
+	struct imap_uidlist_result r;
+	ino_t ino;
+	FILE *f;
+
+	put("cur", "3.M1P1Q1.h:2,S", "a");
+	put("cur", "1.M1P1Q1.h:2,", "b");
+	/* Moving new/ -> cur/ while we list: the cur/ copy counts. */
+	put("new", "2.M1P1Q1.h", "c");
+	put("cur", "2.M1P1Q1.h:2,F", "c");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	/* UID 2's file is gone; UID 7 names UID 1's base again. */
+	fputs("ispmail-uidlist 1 5 10 10\n1 3.M1P1Q1.h\n2 9.M1P1Q1.h\n"
+	    "4 1.M1P1Q1.h\n6 2.M1P1Q1.h\n7 3.M1P1Q1.h\n", f);
+	fclose(f);
+	free(path);
+	ino = list_inode();
+	scan(&r);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_str_eq(r.files[0].name, "3.M1P1Q1.h:2,S");
+	ck_assert_uint_eq(r.files[0].uid, 1);
+	ck_assert_str_eq(r.files[1].name, "1.M1P1Q1.h:2,");
+	ck_assert_uint_eq(r.files[1].uid, 4);
+	ck_assert_str_eq(r.files[2].name, "2.M1P1Q1.h:2,F");
+	ck_assert_uint_eq(r.files[2].uid, 6);
+	ck_assert_int_eq(r.files[2].in_new, 0);
+	ck_assert_uint_eq(r.uidnext, 10);
+	ck_assert_uint_eq(r.uidvalidity, 5);
+	imap_uidlist_result_free(&r);
+	ck_assert_uint_eq(list_inode(), ino);
+}
+END_TEST
+
+/* A thousand names through the hash table; expunges need no write. */
+START_TEST(test_uidlist_listed_many)
+{
+	struct imap_uidlist_result r;
+	uint32_t *uids = xcalloc(1200, sizeof(*uids));
+	char name[64];
+	size_t i, kept = 0;
+	ino_t ino;
+
+	for (i = 0; i < 1200; i++) {
+		(void) snprintf(name, sizeof(name), "%zu.M%zuP1Q1.h:2,", 1000 +
+		    (i * 7919) % 1200, i);
+		put("cur", name, "x");
+	}
+	scan(&r);
+	ck_assert_uint_eq(r.count, 1200);
+	for (i = 0; i < r.count; i++) {
+		ck_assert_uint_eq(r.files[i].uid, i + 1);
+		ck_assert_int_eq(sscanf(r.files[i].name, "%*u.M%zuP", &kept),
+		    1);
+		uids[kept] = r.files[i].uid;
+	}
+	imap_uidlist_result_free(&r);
+	ino = list_inode();
+	for (i = 0; i < 1200; i += 3) {
+		(void) snprintf(name, sizeof(name), "%zu.M%zuP1Q1.h:2,", 1000 +
+		    (i * 7919) % 1200, i);
+		drop("cur", name);
+	}
+	scan(&r);
+	ck_assert_uint_eq(r.count, 800);
+	for (i = 0; i < r.count; i++) {
+		ck_assert_int_eq(sscanf(r.files[i].name, "%*u.M%zuP", &kept),
+		    1);
+		ck_assert_uint_ne(kept % 3, 0);
+		ck_assert_uint_eq(r.files[i].uid, uids[kept]);
+		if (i > 0)
+			ck_assert_uint_gt(r.files[i].uid, r.files[i - 1].uid);
+	}
+	imap_uidlist_result_free(&r);
+	ck_assert_uint_eq(list_inode(), ino);
+	free(uids);
+}
+END_TEST
+
+/*
+ * The list is read whole and parsed in place; a NUL in a line and a line
+ * past 1,024 bytes damage it as they did when read with fgets, a line of
+ * 1,024 bytes does not.
+ */
+START_TEST(test_uidlist_line_bytes)
+{
+	static const char nul[] = "ispmail-uidlist 1 5 3\n1 1.M1P1Q1.h\n"
+	    "2 2.M1P1Q1.h\0x\n";
+	struct imap_uidlist_result r;
+	struct buf *text = buf_new(4096);
+	size_t i, start;
+
+	scan_list_bytes(nul, sizeof(nul) - 1, &r);
+	ck_assert_int_eq(r.rebuilt, 1);
+	imap_uidlist_result_free(&r);
+	for (i = 0; i < 2; i++) {
+		buf_reset(text);
+		ck_assert_int_eq(buf_append_str(text, "ispmail-uidlist 1 5 9 9\n"
+		    "1 1.M1P1Q1.h\n"), 0);
+		start = buf_len(text);
+		ck_assert_int_eq(buf_append_str(text, "2 "), 0);
+		/* "2 " and the base: 1,024 bytes, then 1,025. */
+		while (buf_len(text) < start + 1024 + i)
+			ck_assert_int_eq(buf_append_char(text, 'x'), 0);
+		ck_assert_int_eq(buf_append_str(text, "\n3 2.M1P1Q1.h\n"), 0);
+		scan_list_bytes(buf_data(text), buf_len(text), &r);
+		ck_assert_int_eq(r.rebuilt, (int) i);
+		if (i == 0) {
+			ck_assert_uint_eq(r.uidvalidity, 5);
+			ck_assert_uint_eq(uid_of(&r, "1.M1P1Q1.h"), 1);
+			ck_assert_uint_eq(uid_of(&r, "2.M1P1Q1.h"), 3);
+		}
+		imap_uidlist_result_free(&r);
+	}
+	buf_free(&text);
 }
 END_TEST
 
@@ -294,6 +437,9 @@ imap_uidlist_suite(void)
 
 	tcase_add_checked_fixture(tc, folder_setup, folder_teardown);
 	tcase_add_test(tc, test_uidlist_stable);
+	tcase_add_test(tc, test_uidlist_listed);
+	tcase_add_test(tc, test_uidlist_listed_many);
+	tcase_add_test(tc, test_uidlist_line_bytes);
 	tcase_add_loop_test(tc, test_uidlist_damaged, 0,
 	    sizeof(damaged_lists) / sizeof(damaged_lists[0]));
 	tcase_add_loop_test(tc, test_uidlist_odd_accepted, 0,
@@ -626,6 +772,9 @@ static const struct letters_case letters_cases[] = {
 	{ "1.M1.h:2,", 0 },
 	{ "1.M1.h", 0 },
 	{ "1.M1.h:1,ab", 0 },
+	{ "1.M1:2.h:2,ab", 3 },
+	{ "1.M1:2:2,c", 4 },
+	{ "1.M1.h:2", 0 },
 	{ "1.M1.h:2,DFRST", 0 },
 };
 

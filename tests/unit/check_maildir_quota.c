@@ -173,6 +173,16 @@ static const struct {
 	{ "NUL", "4000S\n1\0 1\n", 4000, 4000, 0 },
 	{ "store's no-quota line", "0 0\n", 0, 0, 0 },
 	{ "keep count limit", "4000S,7C\n-99999 0\n", -1, 4000, 7 },
+	{ "19 digits", "4000S\n1000000000000000000 1\n", 4000, 4000, 0 },
+	{ "sum overflows", "4000S\n999999999999999999 1\n"
+	    "999999999999999999 1\n999999999999999999 1\n"
+	    "999999999999999999 1\n999999999999999999 1\n"
+	    "999999999999999999 1\n999999999999999999 1\n"
+	    "999999999999999999 1\n999999999999999999 1\n"
+	    "999999999999999999 1\n", 4000, 4000, 0 },
+	{ "no space between", "4000S\n5-1\n", 4000, 4000, 0 },
+	{ "sign without digits", "4000S\n- 1\n", 4000, 4000, 0 },
+	{ "NUL after the last LF", "4000S\n1 1\n\0", 4000, 4000, 0 },
 };
 
 START_TEST(test_quota_damaged)
@@ -182,6 +192,8 @@ START_TEST(test_quota_damaged)
 	size_t len = strlen(damaged_cases[_i].text);
 
 	if (strcmp(damaged_cases[_i].name, "NUL") == 0)
+		len = 11;
+	if (strcmp(damaged_cases[_i].name, "NUL after the last LF") == 0)
 		len = 11;
 	fill_store();
 	write_quota_file(store, damaged_cases[_i].text, len);
@@ -263,6 +275,10 @@ START_TEST(test_quota_peek)
 		{ "4000S\n-5 -1\n", 0, 0, 0, 0 },
 		{ "4000S\n1 1", 0, 0, 0, 0 },
 		{ "0 0\n", 0, 0, 0, 0 },
+		/* What Maildir++ writers may put around the numbers. */
+		{ "4000S\n  +10\t 1 \n-5 -1\n", 1, 4000, 5, 0 },
+		{ "4000S\n999999999999999999 1\n", 1, 4000,
+		    999999999999999999LL, 1 },
 	};
 	struct maildir_quota q;
 	char *text, *path = xasprintf("%s/maildirsize", store);
@@ -287,6 +303,36 @@ START_TEST(test_quota_peek)
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(maildir_quota_peek(store, &q), 0);
 	ck_assert_int_ne(access(path, F_OK), 0);
+	free(path);
+}
+END_TEST
+
+/*
+ * get_stat gives the file it read (what lmtpd compares before reusing
+ * RCPT's answer), and nothing when it counted the files instead.
+ */
+START_TEST(test_quota_get_stat)
+{
+	struct maildir_quota q;
+	struct stat st, now;
+	char *error = NULL, *path = xasprintf("%s/maildirsize", store);
+
+	fill_store();
+	write_quota_file(store, T("4000S\n10 1\n"));
+	ck_assert_int_eq(maildir_quota_get_stat(store, 4000, &q, &st, &error),
+	    0);
+	assert_quota(&q, 4000, 0, 10, 1);
+	ck_assert_int_eq(stat(path, &now), 0);
+	ck_assert(st.st_ino == now.st_ino && st.st_size == now.st_size);
+	/* An append changes the size. */
+	ck_assert_int_eq(maildir_quota_add(store, 5, 1, &error), 0);
+	ck_assert_int_eq(stat(path, &now), 0);
+	ck_assert(st.st_size != now.st_size);
+	/* A changed limit is a recount: no file to compare with. */
+	ck_assert_int_eq(maildir_quota_get_stat(store, 8000, &q, &st, &error),
+	    0);
+	assert_quota(&q, 8000, 0, 60, 3);
+	ck_assert(st.st_ino == 0 && st.st_size == 0);
 	free(path);
 }
 END_TEST
@@ -326,6 +372,7 @@ maildir_quota_suite(void)
 	tcase_add_test(tc, test_quota_oversized);
 	tcase_add_test(tc, test_quota_limit_changed);
 	tcase_add_test(tc, test_quota_peek);
+	tcase_add_test(tc, test_quota_get_stat);
 	tcase_add_test(tc, test_quota_missing_store);
 	suite_add_tcase(s, tc);
 	return s;

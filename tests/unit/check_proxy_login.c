@@ -3,7 +3,6 @@
 
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "proxy_login.h"
 #include "proxy_trust.h"
 #include "service.h"
+#include "tree_fixture.h"
 
 /* 40 characters; its SHA-256 below (printf %s TOKEN | sha256sum). */
 #define TOKEN "0123456789abcdef0123456789abcdef-token!!"
@@ -209,18 +209,6 @@ proxy_login_suite(void)
 	return s;
 }
 
-/* nftw: remove the test directory without a shell. */
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-	struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	(void) remove(path);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -236,6 +224,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	(void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tree_fixture_remove(dir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

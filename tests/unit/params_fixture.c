@@ -3,7 +3,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "mail_params.h"
 #include "params.h"
 #include "params_fixture.h"
+#include "tree_fixture.h"
 #include "xalloc.h"
 
 char tmpdir[] = "/tmp/check_params.XXXXXX";
@@ -22,16 +22,6 @@ void
 params_fixture_setup(void)
 {
 	params_init();
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-	struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
 }
 
 int
@@ -48,6 +38,6 @@ params_fixture_run(Suite *suite)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	(void) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tree_fixture_remove(tmpdir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -3,7 +3,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "params.h"
 #include "route.h"
 #include "route_fixture.h"
+#include "tree_fixture.h"
 #include "xalloc.h"
 
 char *route_fixture_testdir;
@@ -91,16 +91,6 @@ route_fixture_open(void)
 	return r;
 }
 
-static int
-route_fixture_remove(const char *path, const struct stat *st, int flag,
-	struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
-}
-
 int
 route_fixture_run(struct Suite *suite, const char *name)
 {
@@ -117,8 +107,7 @@ route_fixture_run(struct Suite *suite, const char *name)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	(void) nftw(route_fixture_tmpdir, route_fixture_remove, 16,
-	    FTW_DEPTH | FTW_PHYS);
+	tree_fixture_remove(route_fixture_tmpdir);
 	xfree(route_fixture_tmpdir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
