@@ -481,6 +481,7 @@ def test_move_killed_then_resumed_ends_equal(make_instance):
     pair = Pair(make_instance)
     populate(pair, per_folder=80)
     before, subs = snapshot(pair, SRC)
+    interrupted, finished = 0, False
     for delay in (0.05, 0.15, 0.3):
         p = pair.move_popen()
         time.sleep(delay)
@@ -488,7 +489,9 @@ def test_move_killed_then_resumed_ends_equal(make_instance):
         p.wait(10)
         show = pair.show()
         if "host: %s" % DST in show:
-            break   # it finished before the kill
+            finished = True     # it finished before the kill
+            break
+        interrupted += 1
         # The source is as it was: the mailbox still lives there and its
         # owner can log in (a kill during the final pass is undone by
         # the move's guard process).
@@ -497,8 +500,13 @@ def test_move_killed_then_resumed_ends_equal(make_instance):
                          timeout=10, what="mailbox active after the kill")
         c = pair.imap(SRC)
         c.logout()
-    r = pair.move()
-    assert r.returncode == 0, (r.stdout, r.stderr)
+    # At least the first kill lands inside the move (moving 80 messages
+    # a folder takes longer than 50 ms); a later one may come too late,
+    # now that moves are fast, and then the move is complete.
+    assert interrupted >= 1
+    if not finished:
+        r = pair.move()
+        assert r.returncode == 0, (r.stdout, r.stderr)
     after, subs_after = snapshot(pair, DST)
     for folder in FOLDERS:
         assert after[folder] == before[folder], folder
