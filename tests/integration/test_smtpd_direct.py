@@ -60,6 +60,24 @@ def all_queue_files(inst):
             for f in mailutil.queue_files(inst, sub)]
 
 
+def read_queue_file(inst, qid):
+    """The one queue file of qid, read whole. qmgr may move it from
+    incoming to active or deferred while we look (a scan can then see it
+    twice, or open a name it just left): look again until one read
+    succeeds. One message, one file name, wherever it sits."""
+    for _ in range(100):
+        paths = [f for f in all_queue_files(inst) if qid in f]
+        assert len({os.path.basename(f) for f in paths}) <= 1, paths
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+        time.sleep(0.01)
+    raise AssertionError("no queue file for %s" % qid)
+
+
 def lines_of(inst, qid):
     return [l for l in inst.log().splitlines() if qid in l]
 
@@ -424,9 +442,7 @@ def test_partly_delivered_from_memory_is_queued_once(make_instance, certs,
     qid = send(inst, ["alice@example.test", "tiny@example.test"], body)
     assert direct_sent(inst, qid, "alice@example.test")
     # The 250 came after the commit: the file is there now, whole.
-    [path] = [f for f in all_queue_files(inst) if qid in f]
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_queue_file(inst, qid)
     assert re.search(rb"\nR D\t[^\n]*addr=alice@example\.test", data), \
         data[:600]
     assert re.search(rb"\nR P\t[^\n]*addr=tiny@example\.test", data), \
