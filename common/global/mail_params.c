@@ -317,7 +317,8 @@ int var_ldap_auth_bind;
 /*
  * A new parameter is one row in the mail_params_*.inc file of its concern
  * (plus its variable above and its extern in mail_params.h) and one entry
- * in man/main.conf.5, which check_params verifies.  min and max matter for INT, TIME and SIZE only.
+ * in man/main.conf.5 or one of its main.conf.TOPIC.5 pages, which
+ * check_params verifies.  min and max matter for INT, TIME and SIZE only.
  */
 const struct param_def param_table[] = {
 #include "mail_params_core.inc"

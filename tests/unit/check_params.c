@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "mail_params.h"
 #include "params.h"
 #include "params_fixture.h"
@@ -397,18 +399,14 @@ START_TEST(test_table)
 }
 END_TEST
 
-/* The man page's text; fails when top_srcdir is not set. */
+/* One man page's text. */
 static char *
-read_man_page(void)
+read_text_file(const char *path)
 {
-	const char *top = getenv("top_srcdir");
-	char *path, *text;
+	char *text;
 	struct stat st;
 	FILE *fp;
 
-	ck_assert_msg(top != NULL && *top != '\0',
-	    "top_srcdir is not set (make check sets it)");
-	path = xasprintf("%s/man/main.conf.5", top);
 	fp = fopen(path, "r");
 	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
 	ck_assert_int_eq(fstat(fileno(fp), &st), 0);
@@ -417,8 +415,61 @@ read_man_page(void)
 	    (size_t) st.st_size);
 	text[st.st_size] = '\0';
 	fclose(fp);
-	free(path);
 	return text;
+}
+
+/* main.conf(5) and its subset pages main.conf.TOPIC(5). */
+static int
+is_main_conf_page(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strcmp(name, "main.conf.5") == 0)
+		return 1;
+	return len > strlen("main.conf..5")
+	    && strncmp(name, "main.conf.", 10) == 0
+	    && strcmp(name + len - 2, ".5") == 0;
+}
+
+/*
+ * The parameter pages' texts, one after the other, each starting with a
+ * newline; fails when top_srcdir is not set or main.conf.5 is missing.
+ */
+static char *
+read_man_pages(void)
+{
+	const char *top = getenv("top_srcdir");
+	struct buf *all = buf_new(1024 * 1024);
+	struct dirent *de;
+	char *dir, *path, *text, *result;
+	int pages = 0, main_page = 0;
+	DIR *dp;
+
+	ck_assert_msg(top != NULL && *top != '\0',
+	    "top_srcdir is not set (make check sets it)");
+	dir = xasprintf("%s/man", top);
+	dp = opendir(dir);
+	ck_assert_msg(dp != NULL, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(dp)) != NULL) {
+		if (!is_main_conf_page(de->d_name))
+			continue;
+		main_page |= strcmp(de->d_name, "main.conf.5") == 0;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		text = read_text_file(path);
+		ck_assert_int_eq(buf_append_char(all, '\n'), 0);
+		ck_assert_msg(buf_append_str(all, text) == 0,
+		    "the main.conf pages are over 1 MB");
+		free(text);
+		free(path);
+		pages++;
+	}
+	closedir(dp);
+	ck_assert_msg(main_page, "%s/main.conf.5 is missing", dir);
+	ck_assert_int_ge(pages, 1);
+	free(dir);
+	result = xstrdup(buf_cstr(all));
+	buf_free(&all);
+	return result;
 }
 
 static const char *const type_names[] = {
@@ -502,15 +553,22 @@ check_man_entry(const struct param_def *def, const char *entry,
 START_TEST(test_man_page_documents_table)
 {
 	const struct param_def *def;
-	char *text = read_man_page();
+	char *text = read_man_pages();
 	char *entry, *found, *section, *end, *line, *name, *save, *body;
+	const char *next;
+	int sections = 0;
 
-	/* Every row has its entry "\n.It Cm name" in main.conf(5)... */
+	/*
+	 * Every row has its entry "\n.It Cm name" in main.conf(5) or one of
+	 * its main.conf.TOPIC(5) pages, and only one...
+	 */
 	for (def = param_table; def->name != NULL; def++) {
 		entry = xasprintf("\n.It Cm %s ", def->name);
 		found = strstr(text, entry);
 		ck_assert_msg(found != NULL,
-		    "man/main.conf.5 does not document %s", def->name);
+		    "man/main.conf*.5 do not document %s", def->name);
+		ck_assert_msg(strstr(found + 1, entry) == NULL,
+		    "man/main.conf*.5 document %s twice", def->name);
 		found++;
 		end = strstr(found, "\n.It ");
 		if (end == NULL)
@@ -521,23 +579,26 @@ START_TEST(test_man_page_documents_table)
 		free(body);
 		free(entry);
 	}
-	/* ... and every entry of its PARAMETERS section is a row. */
-	section = strstr(text, "\n.Sh PARAMETERS\n");
-	ck_assert_ptr_nonnull(section);
-	section++;
-	end = strstr(section + 1, "\n.Sh ");
-	if (end != NULL)
-		*end = '\0';
-	for (line = strtok_r(section, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, ".It Cm ", 7) != 0)
-			continue;
-		name = xstrndup(line + 7, strcspn(line + 7, " "));
-		ck_assert_msg(params_find(name) != NULL,
-		    "man/main.conf.5 documents %s, which is not in the table",
-		    name);
-		free(name);
+	/* ... and every entry of each page's PARAMETERS section is a row. */
+	for (next = strstr(text, "\n.Sh PARAMETERS\n"); next != NULL;
+	    next = strstr(next + 1, "\n.Sh PARAMETERS\n")) {
+		end = strstr(next + 1, "\n.Sh ");
+		section = end != NULL ? xstrndup(next + 1,
+		    (size_t) (end - next - 1)) : xstrdup(next + 1);
+		for (line = strtok_r(section, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, ".It Cm ", 7) != 0)
+				continue;
+			name = xstrndup(line + 7, strcspn(line + 7, " "));
+			ck_assert_msg(params_find(name) != NULL,
+			    "man/main.conf*.5 document %s, which is not in "
+			    "the table", name);
+			free(name);
+		}
+		free(section);
+		sections++;
 	}
+	ck_assert_int_ge(sections, 1);
 	free(text);
 }
 END_TEST
