@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "master_proto.h"
+#include "route.h"
 #include "service.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -166,6 +169,90 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 	if (ms->wait_result == STREAM_ERROR)
 		errno = ms->wait_errno;
 	return ms->wait_result;
+}
+
+/*
+ * At most this many password hashes run at once in a process: a login
+ * storm queues for them instead of costing a thread (and yescrypt's 16
+ * MiB work area) per session.  The CPU is the limit anyway.
+ */
+#define MULTI_CRYPT_THREADS	2
+/* A hash needs little stack; the thread's stays cached by the C library. */
+#define MULTI_CRYPT_STACK_SIZE	(256 * 1024)
+
+struct multi_crypt {
+	route_crypt_work *work;
+	void *arg;
+	int done_fd;			/* the pipe's write end */
+};
+
+static int multi_crypt_running;
+
+static void *
+multi_crypt_thread(void *arg)
+{
+	struct multi_crypt *job = arg;
+	char byte = 0;
+
+	job->work(job->arg);
+	/* The session waits for this byte, then joins the thread. */
+	while (write(job->done_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * The route's crypt runner (route.h): a login's password hash, tens of
+ * ms of CPU with yescrypt, runs on a thread of its own while the session
+ * waits through the stream waiter for the thread's byte on a pipe, so
+ * the other sessions of the process are served meanwhile.  Where no
+ * thread can be had the hash runs in place, as with one session.
+ */
+static void
+multi_crypt_run(route_crypt_work *work, void *arg)
+{
+	struct multi_crypt job = { work, arg, -1 };
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int fds[2], err;
+	char byte;
+
+	if (multi_current == NULL) {
+		work(arg);
+		return;
+	}
+	while (multi_crypt_running >= MULTI_CRYPT_THREADS)
+		stream_pause(5);
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_warn("imap_multi: pipe: %m: password hash in the loop");
+		work(arg);
+		return;
+	}
+	job.done_fd = fds[1];
+	/* Signals are the loop's business (ppoll): none for the thread. */
+	sigfillset(&all);
+	(void) pthread_sigmask(SIG_SETMASK, &all, &old);
+	(void) pthread_attr_init(&attr);
+	(void) pthread_attr_setstacksize(&attr, MULTI_CRYPT_STACK_SIZE);
+	err = pthread_create(&thread, &attr, multi_crypt_thread, &job);
+	(void) pthread_attr_destroy(&attr);
+	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		log_warn("imap_multi: pthread_create: %s: password hash in "
+		    "the loop", strerror(err));
+		work(arg);
+	} else {
+		multi_crypt_running++;
+		/* A wakeup for another reason (stress) waits again. */
+		while (read(fds[0], &byte, 1) != 1)
+			(void) stream_wait_fd(fds[0], POLLIN, -1);
+		if ((err = pthread_join(thread, NULL)) != 0)
+			log_panic("imap_multi: pthread_join: %s", strerror(err));
+		multi_crypt_running--;
+	}
+	(void) close(fds[0]);
+	(void) close(fds[1]);
 }
 
 /* A session's whole life, on its own stack. */
@@ -338,6 +425,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	multi_sessions = xcalloc(limit, sizeof(*multi_sessions));
 	fds = xcalloc(limit + 2, sizeof(*fds));
 	stream_set_waiter(multi_wait);
+	route_set_crypt_runner(multi_crypt_run);
 	idle_deadline = service_idle_deadline(multi_now_ms());
 	for (;;) {
 		/* Full, or done accepting: let the master start another. */
@@ -403,6 +491,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 		}
 	}
 	stream_set_waiter(NULL);
+	route_set_crypt_runner(NULL);
 	(void) sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	free(fds);
 	free(multi_sessions);
