@@ -62,6 +62,7 @@ struct multi_session {
 	enum stream_status wait_result;
 	int wait_errno;
 	int done;
+	int trim;			/* trim the stack once it switched */
 	void *asan_fake_stack;
 };
 
@@ -87,6 +88,8 @@ multi_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void multi_trim_stack(struct multi_session *ms);
+
 /* From the loop into session ms, until it waits or ends. */
 static void
 multi_resume(struct multi_session *ms)
@@ -104,6 +107,11 @@ multi_resume(struct multi_session *ms)
 #ifdef MULTI_ASAN
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
+	/* Waiting for input, perhaps for hours: its stack shrinks. */
+	if (ms->trim && !ms->done) {
+		ms->trim = 0;
+		multi_trim_stack(ms);
+	}
 }
 
 /* From the current session back to the loop. */
@@ -124,33 +132,61 @@ multi_yield(struct multi_session *ms)
 }
 
 /*
- * What stays below this frame when the stack is trimmed: madvise()'s
- * own frame, then multi_yield() and swapcontext(), a few hundred bytes
- * (ASan's interceptors and switch hooks want more).  Each page more is
- * 4 KiB of every idle session.
+ * Give back the stack pages below the deepest frame still live: a
+ * session that once ran a deep command (a login's hashing, a MIME
+ * parse) then idles for hours should not keep those pages.
+ *
+ * Where the saved context says where the session's stack pointer is
+ * (x86-64, AArch64), the loop trims after the session switched away:
+ * everything below the page that holds the stack pointer (less the
+ * red zone the ABI lets a leaf use) goes, so a session waiting for its
+ * next command keeps only the pages its live frames span, one in the
+ * common case.  Elsewhere the session trims itself before it switches,
+ * and must keep a page below its own frame for madvise() and the
+ * switch (ASan's interceptors and switch hooks want two).
  */
+#if defined(__x86_64__) && defined(REG_RSP)
+#define MULTI_SAVED_SP(ms) \
+	((uintptr_t) (ms)->context.uc_mcontext.gregs[REG_RSP])
+#elif defined(__aarch64__)
+#define MULTI_SAVED_SP(ms) ((uintptr_t) (ms)->context.uc_mcontext.sp)
+#endif
+#define MULTI_RED_ZONE		256
+
+static void
+multi_trim_below(struct multi_session *ms, uintptr_t live)
+{
+	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
+	uintptr_t top = live & ~((uintptr_t) multi_page_size - 1);
+
+	if (top > low)
+		(void) madvise((void *) low, top - low, MADV_DONTNEED);
+}
+
+#ifdef MULTI_SAVED_SP
+/* From the loop, the session switched away: trim below its frames. */
+static void
+multi_trim_stack(struct multi_session *ms)
+{
+	multi_trim_below(ms, MULTI_SAVED_SP(ms) - MULTI_RED_ZONE);
+}
+#else
 #ifdef MULTI_ASAN
 #define MULTI_TRIM_KEEP_PAGES	2
 #else
 #define MULTI_TRIM_KEEP_PAGES	1
 #endif
 
-/*
- * Give back the stack pages below the deepest frame still live: a
- * session that once ran a deep command (a login's hashing, a MIME
- * parse) then idles for hours should not keep those pages.
- */
+/* From the session itself, before it switches away. */
 static void
 multi_trim_stack(struct multi_session *ms)
 {
 	char here;
-	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
-	uintptr_t top = ((uintptr_t) &here - MULTI_TRIM_KEEP_PAGES *
-	    multi_page_size) & ~((uintptr_t) multi_page_size - 1);
 
-	if (top > low)
-		(void) madvise((void *) low, top - low, MADV_DONTNEED);
+	multi_trim_below(ms, (uintptr_t) &here - MULTI_TRIM_KEEP_PAGES *
+	    multi_page_size);
 }
+#endif
 
 /* The stream waiter: note what the session waits for, run the others. */
 static enum stream_status
@@ -163,8 +199,12 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 	ms->wait_fd = fd;
 	ms->wait_events = events;
 	ms->wait_deadline = deadline_ms;
-	if (events & POLLIN)
+	ms->trim = (events & POLLIN) != 0;
+#ifndef MULTI_SAVED_SP
+	if (ms->trim)
 		multi_trim_stack(ms);
+	ms->trim = 0;
+#endif
 	multi_yield(ms);
 	if (ms->wait_result == STREAM_ERROR)
 		errno = ms->wait_errno;
