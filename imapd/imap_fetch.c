@@ -857,10 +857,14 @@ imap_cmd_fetch(struct imap_session *sess, struct imap_arg *args,
 			req.envcache = box->envcache;
 	}
 	out = buf_new(BUF_DEFAULT_CAP);
-	for (i = 0; i < box->count; i++) {
-		if (selected[i] && box->msgs[i].modseq > changedsince &&
-		    fetch_message(sess, &req, i, out) < 0)
+	for (i = 0, n = 0; i < box->count; i++) {
+		if (!selected[i] || box->msgs[i].modseq <= changedsince)
+			continue;
+		if (fetch_message(sess, &req, i, out) < 0)
 			gone++;
+		/* A client that reads fast never makes the writes wait:
+		 * let the other sessions of the process run now and then. */
+		imap_yield(n++);
 	}
 	buf_free(&out);
 	if (req.envcache != NULL)

@@ -12,8 +12,10 @@
 
 #include "buf.h"
 #include "imap_keywords.h"
+#include "stream.h"
 #include "xalloc.h"
 
+#define IMAP_KEYWORDS_LOCK_WAIT 10000	/* ms we wait for the lock */
 /* 26 lines of at most "25 " + a name + "\n": anything longer is junk. */
 #define IMAP_KEYWORD_FILE_MAX \
 	(IMAP_KEYWORD_MAX * (IMAP_KEYWORD_NAME_MAX + 8))
@@ -192,7 +194,7 @@ int
 imap_keywords_add(const char *dir, struct imap_keywords *kw,
 	const char *name, char **error_r)
 {
-	int dir_fd, i, ret = -1;
+	int dir_fd, i, ret = -1, waited = 0;
 
 	*error_r = NULL;
 	if (!imap_keyword_valid(name)) {
@@ -206,13 +208,22 @@ imap_keywords_add(const char *dir, struct imap_keywords *kw,
 		*error_r = xasprintf("open %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	while (flock(dir_fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
+	/*
+	 * Never a blocking flock: in a multi-session process the other
+	 * sessions run while this one waits (stream waiter), and a holder
+	 * that never lets go costs a NO, not a stuck process.
+	 */
+	while (flock(dir_fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= IMAP_KEYWORDS_LOCK_WAIT) {
 			*error_r = xasprintf("lock %s: %s", dir,
+			    errno == EWOULDBLOCK ? "timed out" :
 			    strerror(errno));
 			close(dir_fd);
 			return -1;
 		}
+		stream_pause(5);
+		waited += 5;
 	}
 	/* Another process may have added names, this one among them. */
 	if (imap_keywords_load(dir, kw, error_r) < 0)

@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "mail_params.h"
 #include "master_proto.h"
+#include "route.h"
 #include "service.h"
 #include "stream.h"
 #include "xalloc.h"
@@ -59,6 +62,7 @@ struct multi_session {
 	enum stream_status wait_result;
 	int wait_errno;
 	int done;
+	int trim;			/* trim the stack once it switched */
 	void *asan_fake_stack;
 };
 
@@ -84,6 +88,8 @@ multi_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void multi_trim_stack(struct multi_session *ms);
+
 /* From the loop into session ms, until it waits or ends. */
 static void
 multi_resume(struct multi_session *ms)
@@ -101,6 +107,11 @@ multi_resume(struct multi_session *ms)
 #ifdef MULTI_ASAN
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
+	/* Waiting for input, perhaps for hours: its stack shrinks. */
+	if (ms->trim && !ms->done) {
+		ms->trim = 0;
+		multi_trim_stack(ms);
+	}
 }
 
 /* From the current session back to the loop. */
@@ -121,33 +132,61 @@ multi_yield(struct multi_session *ms)
 }
 
 /*
- * What stays below this frame when the stack is trimmed: madvise()'s
- * own frame, then multi_yield() and swapcontext(), a few hundred bytes
- * (ASan's interceptors and switch hooks want more).  Each page more is
- * 4 KiB of every idle session.
+ * Give back the stack pages below the deepest frame still live: a
+ * session that once ran a deep command (a login's hashing, a MIME
+ * parse) then idles for hours should not keep those pages.
+ *
+ * Where the saved context says where the session's stack pointer is
+ * (x86-64, AArch64), the loop trims after the session switched away:
+ * everything below the page that holds the stack pointer (less the
+ * red zone the ABI lets a leaf use) goes, so a session waiting for its
+ * next command keeps only the pages its live frames span, one in the
+ * common case.  Elsewhere the session trims itself before it switches,
+ * and must keep a page below its own frame for madvise() and the
+ * switch (ASan's interceptors and switch hooks want two).
  */
+#if defined(__x86_64__) && defined(REG_RSP)
+#define MULTI_SAVED_SP(ms) \
+	((uintptr_t) (ms)->context.uc_mcontext.gregs[REG_RSP])
+#elif defined(__aarch64__)
+#define MULTI_SAVED_SP(ms) ((uintptr_t) (ms)->context.uc_mcontext.sp)
+#endif
+#define MULTI_RED_ZONE		256
+
+static void
+multi_trim_below(struct multi_session *ms, uintptr_t live)
+{
+	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
+	uintptr_t top = live & ~((uintptr_t) multi_page_size - 1);
+
+	if (top > low)
+		(void) madvise((void *) low, top - low, MADV_DONTNEED);
+}
+
+#ifdef MULTI_SAVED_SP
+/* From the loop, the session switched away: trim below its frames. */
+static void
+multi_trim_stack(struct multi_session *ms)
+{
+	multi_trim_below(ms, MULTI_SAVED_SP(ms) - MULTI_RED_ZONE);
+}
+#else
 #ifdef MULTI_ASAN
 #define MULTI_TRIM_KEEP_PAGES	2
 #else
 #define MULTI_TRIM_KEEP_PAGES	1
 #endif
 
-/*
- * Give back the stack pages below the deepest frame still live: a
- * session that once ran a deep command (a login's hashing, a MIME
- * parse) then idles for hours should not keep those pages.
- */
+/* From the session itself, before it switches away. */
 static void
 multi_trim_stack(struct multi_session *ms)
 {
 	char here;
-	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
-	uintptr_t top = ((uintptr_t) &here - MULTI_TRIM_KEEP_PAGES *
-	    multi_page_size) & ~((uintptr_t) multi_page_size - 1);
 
-	if (top > low)
-		(void) madvise((void *) low, top - low, MADV_DONTNEED);
+	multi_trim_below(ms, (uintptr_t) &here - MULTI_TRIM_KEEP_PAGES *
+	    multi_page_size);
 }
+#endif
 
 /* The stream waiter: note what the session waits for, run the others. */
 static enum stream_status
@@ -160,12 +199,100 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 	ms->wait_fd = fd;
 	ms->wait_events = events;
 	ms->wait_deadline = deadline_ms;
-	if (events & POLLIN)
+	ms->trim = (events & POLLIN) != 0;
+#ifndef MULTI_SAVED_SP
+	if (ms->trim)
 		multi_trim_stack(ms);
+	ms->trim = 0;
+#endif
 	multi_yield(ms);
 	if (ms->wait_result == STREAM_ERROR)
 		errno = ms->wait_errno;
 	return ms->wait_result;
+}
+
+/*
+ * At most this many password hashes run at once in a process: a login
+ * storm queues for them instead of costing a thread (and yescrypt's 16
+ * MiB work area) per session.  The CPU is the limit anyway.
+ */
+#define MULTI_CRYPT_THREADS	2
+/* A hash needs little stack; the thread's stays cached by the C library. */
+#define MULTI_CRYPT_STACK_SIZE	(256 * 1024)
+
+struct multi_crypt {
+	route_crypt_work *work;
+	void *arg;
+	int done_fd;			/* the pipe's write end */
+};
+
+static int multi_crypt_running;
+
+static void *
+multi_crypt_thread(void *arg)
+{
+	struct multi_crypt *job = arg;
+	char byte = 0;
+
+	job->work(job->arg);
+	/* The session waits for this byte, then joins the thread. */
+	while (write(job->done_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * The route's crypt runner (route.h): a login's password hash, tens of
+ * ms of CPU with yescrypt, runs on a thread of its own while the session
+ * waits through the stream waiter for the thread's byte on a pipe, so
+ * the other sessions of the process are served meanwhile.  Where no
+ * thread can be had the hash runs in place, as with one session.
+ */
+static void
+multi_crypt_run(route_crypt_work *work, void *arg)
+{
+	struct multi_crypt job = { work, arg, -1 };
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int fds[2], err;
+	char byte;
+
+	if (multi_current == NULL) {
+		work(arg);
+		return;
+	}
+	while (multi_crypt_running >= MULTI_CRYPT_THREADS)
+		stream_pause(5);
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_warn("imap_multi: pipe: %m: password hash in the loop");
+		work(arg);
+		return;
+	}
+	job.done_fd = fds[1];
+	/* Signals are the loop's business (ppoll): none for the thread. */
+	sigfillset(&all);
+	(void) pthread_sigmask(SIG_SETMASK, &all, &old);
+	(void) pthread_attr_init(&attr);
+	(void) pthread_attr_setstacksize(&attr, MULTI_CRYPT_STACK_SIZE);
+	err = pthread_create(&thread, &attr, multi_crypt_thread, &job);
+	(void) pthread_attr_destroy(&attr);
+	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		log_warn("imap_multi: pthread_create: %s: password hash in "
+		    "the loop", strerror(err));
+		work(arg);
+	} else {
+		multi_crypt_running++;
+		/* A wakeup for another reason (stress) waits again. */
+		while (read(fds[0], &byte, 1) != 1)
+			(void) stream_wait_fd(fds[0], POLLIN, -1);
+		if ((err = pthread_join(thread, NULL)) != 0)
+			log_panic("imap_multi: pthread_join: %s", strerror(err));
+		multi_crypt_running--;
+	}
+	(void) close(fds[0]);
+	(void) close(fds[1]);
 }
 
 /* A session's whole life, on its own stack. */
@@ -338,6 +465,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	multi_sessions = xcalloc(limit, sizeof(*multi_sessions));
 	fds = xcalloc(limit + 2, sizeof(*fds));
 	stream_set_waiter(multi_wait);
+	route_set_crypt_runner(multi_crypt_run);
 	idle_deadline = service_idle_deadline(multi_now_ms());
 	for (;;) {
 		/* Full, or done accepting: let the master start another. */
@@ -403,6 +531,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 		}
 	}
 	stream_set_waiter(NULL);
+	route_set_crypt_runner(NULL);
 	(void) sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	free(fds);
 	free(multi_sessions);

@@ -28,13 +28,17 @@
  * touched pages of its stack; pages below the live frames are given back
  * (madvise) whenever it waits for input.
  *
- * Commands that touch the disk per message (COPY, MOVE, STORE, EXPUNGE,
- * SEARCH) let the others run every IMAP_YIELD_EVERY messages
- * (imap_yield, a pause of 0 through the waiter).
+ * Commands that go through the folder per message (FETCH, COPY, MOVE,
+ * STORE, EXPUNGE, SEARCH, SORT) let the others run every
+ * IMAP_YIELD_EVERY messages (imap_yield, a pause of 0 through the
+ * waiter).  Lock waits (UID list, MODSEQ record, keywords) never block:
+ * they retry with pauses through the waiter.  A login's password hash
+ * runs on a thread (route_set_crypt_runner), at most
+ * MULTI_CRYPT_THREADS at once, while its session waits on a pipe.
  *
  * XXX: what blocks without the stream still holds up every session of
  * the process: one message's disk I/O, a folder scan, a routing lookup
- * (LDAP), the UID list lock's short retries.
+ * (LDAP: one synchronous query, so a process has one in flight at most).
  */
 #ifndef ISPMAIL_IMAP_MULTI_H
 #define ISPMAIL_IMAP_MULTI_H

@@ -18,6 +18,7 @@
 #include "imap_uidlist.h"
 #include "log.h"
 #include "mail_params.h"
+#include "stream.h"
 #include "xalloc.h"
 
 #define IMAP_UIDLIST_LOCK_STALE 30	/* seconds: a holder crashed */
@@ -567,7 +568,12 @@ imap_lock(const char *lock_path, char **error_r)
 			*error_r = xasprintf("lock %s: timed out", lock_path);
 			return -1;
 		}
-		usleep(10000);
+		/*
+		 * Through the stream waiter: in a multi-session process the
+		 * other sessions run while this one waits (a usleep() here
+		 * held them all up for the whole lock wait).
+		 */
+		stream_pause(10);
 	}
 }
 

@@ -130,9 +130,8 @@ smtp-out     unix  private/smtp    -     20  smtp
 lmtpd        unix  private/lmtpd   $store_owner 10  lmtpd
 pop3         inet  127.0.0.1:2110  $store_owner 20  popd
 pop3s        inet  127.0.0.1:2995  $store_owner 20  popd -o tls_wrapper_mode=yes
-imap         inet  127.0.0.1:2143  $store_owner 20  imapd -o imap_client_limit=50
+imap         inet  127.0.0.1:2143  $store_owner 20  imapd
 imaps        inet  127.0.0.1:2993  $store_owner 20  imapd -o tls_wrapper_mode=yes
-    -o imap_client_limit=50
 CONF
 
 "$qs/root/sbin/ispmail-master" -t -c "$cfg"

@@ -12,8 +12,9 @@
  *
  *   directory clients (smtpd, lmtpd, popd, imapd, authd processes, times
  *   the sessions each serves) -> ldap_server_capacity, when the backend
- *   is ldap and the capacity is known;
- *   imapd sessions per process (imap_client_limit) -> ldap_pool_size;
+ *   is ldap and the capacity is known; an imapd process counts once
+ *   whatever its imap_client_limit, since its sessions' lookups run one
+ *   at a time in its event loop (imap_multi.h);
  *   qmgr_destination_concurrency_limit of every host with a qmgr ->
  *   lmtpd maxproc of every host with an lmtpd (qmgr opens up to that
  *   many LMTP sessions to each store host);
@@ -78,10 +79,8 @@ struct check_host {
 	char *dir;			/* owned: parameters are reloaded */
 	int ldap;			/* route_backend = ldap */
 	long long ldap_capacity;	/* ldap_server_capacity, 0 unknown */
-	long long ldap_pool;		/* ldap_pool_size */
 	long long dir_clients;		/* lookups in flight at most */
 	struct buf *dir_detail;		/* "smtpd 128 + imapd 10x4" */
-	long long imap_per_proc;	/* the largest imap_client_limit */
 	long long qmgr_conc;		/* 0: no qmgr here */
 	long long lmtpd_max;		/* 0: no lmtpd here */
 	long long proxy_imap, proxy_pop;/* proxyd sessions per front */
@@ -163,12 +162,12 @@ ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
 		per_proc = master_service_param_int(sc, "imap_client_limit");
 		if (per_proc < 1)
 			per_proc = 1;
-		if (per_proc > h->imap_per_proc)
-			h->imap_per_proc = per_proc;
 		h->imapd_cap += sc->maxproc * per_proc;
 		ctl_check_sep(h->imapd_detail);
 		(void) buf_printf(h->imapd_detail, "%s maxproc %lld x "
 		    "imap_client_limit %lld", sc->name, sc->maxproc, per_proc);
+		/* One directory lookup at a time a process (see above). */
+		per_proc = 1;
 	} else if (strcmp(prog, "popd") == 0) {
 		h->popd_cap += sc->maxproc;
 		ctl_check_sep(h->popd_detail);
@@ -249,7 +248,6 @@ ctl_check_load(struct check_host *h, const char *dir, int loaded)
 	free(path);
 	h->ldap = strcmp(params_value("route_backend"), "ldap") == 0;
 	h->ldap_capacity = master_service_param_int(NULL, "ldap_server_capacity");
-	h->ldap_pool = master_service_param_int(NULL, "ldap_pool_size");
 	h->filter_limit = master_service_param_int(NULL, "filter_connection_limit");
 	h->filter_capacity = master_service_param_int(NULL, "filter_server_capacity");
 	h->dir_detail = buf_new(4096);
@@ -428,14 +426,6 @@ ctl_check_host(const struct check_host *h)
 		    "ldap_server_capacity to check %s = %lld lookups in "
 		    "flight\n", h->dir, buf_cstr(h->dir_detail),
 		    h->dir_clients);
-	}
-	if (h->ldap && h->imap_per_proc > h->ldap_pool) {
-		ctl_printf("%s: imapd -> directory: imap_client_limit %lld "
-		    "sessions a process > ldap_pool_size %lld connections a "
-		    "process: raise ldap_pool_size to %lld or lower "
-		    "imap_client_limit to %lld\n", h->dir, h->imap_per_proc,
-		    h->ldap_pool, h->imap_per_proc, h->ldap_pool);
-		found++;
 	}
 	for (int i = 0; i < h->filters; i++) {
 		const struct check_filter *f = &h->filter[i];

@@ -300,6 +300,19 @@ int route_authorize(struct route *r, const char *login,
 char *route_hash_password(const char *password, char **error_r);
 
 /*
+ * How the password checks of route_authenticate run their crypt work
+ * (tens of ms of CPU with yescrypt): run(work, arg) must call work(arg)
+ * once and return after it finished.  It may run it on another thread:
+ * work touches only arg (crypt_rn is reentrant), never the route.  A
+ * process serving many sessions on one thread (imapd, imap_multi.h)
+ * installs one so the other sessions run meanwhile; NULL (the default)
+ * calls work in place.
+ */
+typedef void route_crypt_work(void *arg);
+typedef void route_crypt_runner(route_crypt_work *work, void *arg);
+void route_set_crypt_runner(route_crypt_runner *run);
+
+/*
  * Provisioning: the same calls for every backend.  0 ok, -1 with
  * *error_r (caller frees): "domain example.test exists", "no such
  * mailbox", "directory unreachable: ...".  put with create_only fails on

@@ -41,6 +41,31 @@ route_equal_ct(const char *a, const char *b)
 	return diff == 0;
 }
 
+static route_crypt_runner *route_crypt_run;
+
+void
+route_set_crypt_runner(route_crypt_runner *run)
+{
+	route_crypt_run = run;
+}
+
+/* One crypt_rn call, as a runner hands it to another thread. */
+struct route_crypt_job {
+	const char *password;
+	const char *setting;
+	struct crypt_data *data;
+	const char *computed;
+};
+
+static void
+route_crypt_job_run(void *arg)
+{
+	struct route_crypt_job *job = arg;
+
+	job->computed = crypt_rn(job->password, job->setting, job->data,
+	    (int) sizeof(*job->data));
+}
+
 /*
  * Does password match hash?  With a NULL or unusable hash the dummy hash
  * is computed anyway and the answer is no, so the time spent does not
@@ -50,6 +75,7 @@ static int
 route_password_matches(const char *password, const char *hash,
 	const char *who)
 {
+	struct route_crypt_job job;
 	struct crypt_data *data;
 	const char *computed;
 	int ok = 0, dummy;
@@ -70,8 +96,15 @@ route_password_matches(const char *password, const char *hash,
 	    || hash[0] == '*';
 	/* Proxied logins show here: one hash per login, not two. */
 	metrics_inc("ispmail_password_hashes_total", NULL);
-	computed = crypt_rn(password, dummy ? ROUTE_DUMMY_HASH : hash, data,
-	    (int) sizeof(*data));
+	job.password = password;
+	job.setting = dummy ? ROUTE_DUMMY_HASH : hash;
+	job.data = data;
+	job.computed = NULL;
+	if (route_crypt_run != NULL)
+		route_crypt_run(route_crypt_job_run, &job);
+	else
+		route_crypt_job_run(&job);
+	computed = job.computed;
 	if (computed == NULL || computed[0] == '*') {
 		if (!dummy)
 			log_warn("%s: unusable password hash", who);

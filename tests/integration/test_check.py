@@ -97,13 +97,25 @@ def test_capacity_unknown_is_a_note(tmp_path):
 
 
 def test_service_override_counts(tmp_path):
-    """-o in master.conf wins over main.conf (imap_client_limit)."""
+    """-o in master.conf wins over main.conf (imap_client_limit): the
+    store's IMAP capacity is maxproc x the override.  The directory sees
+    one lookup at a time per imapd process, whatever its client limit
+    (lookups run in the process's event loop), so a client limit above
+    ldap_pool_size is no finding."""
     store = store_host(tmp_path, imap_client_limit=8)
-    r = check(store)
-    assert r.returncode == 1
-    assert ("imapd -> directory: imap_client_limit 8 sessions a process > "
-            "ldap_pool_size 4 connections a process: raise ldap_pool_size "
-            "to 8") in r.stdout, r.stdout
+    proxy = proxy_host(tmp_path, maxproc=2, sessions=1000)
+    r = check(store, proxy)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert ("proxyd -> imapd: proxyd sessions 2000 > imap maxproc 100 "
+            "x imap_client_limit 8 = 800") in r.stdout, r.stdout
+    assert "ldap_pool_size" not in r.stdout, r.stdout
+    assert r.stdout.endswith("1 finding\n"), r.stdout
+    # 100 processes x 100 sessions: 100 lookups, not 10,000.
+    store2 = tmp_path / "big"
+    store2.mkdir()
+    r = check(store_host(store2, imap_client_limit=100))
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.endswith("0 findings\n"), r.stdout
 
 
 def test_chain_across_hosts(tmp_path):

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,79 @@ START_TEST(test_authenticate_tempfail)
 }
 END_TEST
 
+static int crypt_runs;
+
+static void *
+crypt_thread(void *arg)
+{
+	void **job = arg;
+
+	((route_crypt_work *) job[0])(job[1]);
+	return NULL;
+}
+
+/* A runner as imapd's: the work on another thread, joined. */
+static void
+crypt_runner(route_crypt_work *work, void *arg)
+{
+	void *job[2] = { (void *) work, arg };
+	pthread_t thread;
+
+	crypt_runs++;
+	ck_assert_int_eq(pthread_create(&thread, NULL, crypt_thread, job), 0);
+	ck_assert_int_eq(pthread_join(thread, NULL), 0);
+}
+
+/*
+ * With a crypt runner installed every password check, an unknown
+ * login's dummy hash included, goes through it, and the verdicts are
+ * those of a hash made in place.
+ */
+START_TEST(test_crypt_runner)
+{
+	static const struct {
+		const char *login;
+		const char *password;
+		int rc;
+	} cases[] = {
+		{ "good@a.test", "s3cret pass", 1 },
+		{ "good@a.test", "s3cret pas", 0 },
+		{ "unknown@a.test", "s3cret pass", 0 },
+		{ "nohash@a.test", "", 0 },
+	};
+	struct route *r;
+	struct route_mailbox *m = NULL;
+	char *error = NULL, *hash, *map;
+	const char *reason;
+	size_t i;
+
+	hash = route_hash_password("s3cret pass", &error);
+	ck_assert_msg(hash != NULL, "%s", error);
+	map = xasprintf("domain a.test local\n"
+	    "mailbox good@a.test password=%s\n"
+	    "mailbox nohash@a.test\n", hash);
+	route_fixture_write_map(map);
+	free(map);
+	free(hash);
+	r = route_fixture_open();
+	crypt_runs = 0;
+	route_set_crypt_runner(crypt_runner);
+	for (i = 0; i < COUNT(cases); i++) {
+		ck_assert_msg(route_authenticate(r, cases[i].login,
+		    cases[i].password, &m, &reason, &error) == cases[i].rc,
+		    "case %zu", i);
+		route_mailbox_free(&m);
+	}
+	route_set_crypt_runner(NULL);
+	ck_assert_int_eq(crypt_runs, (int) COUNT(cases));
+	/* Uninstalled: in place again. */
+	ck_assert_int_eq(route_authenticate(r, "good@a.test", "s3cret pass",
+	    NULL, &reason, &error), 1);
+	ck_assert_int_eq(crypt_runs, (int) COUNT(cases));
+	route_close(&r);
+}
+END_TEST
+
 /* route_authorize: the state decides, no password is looked at. */
 START_TEST(test_authorize)
 {
@@ -154,6 +228,7 @@ route_auth_suite(void)
 	tcase_add_test(tc, test_authenticate);
 	tcase_add_test(tc, test_authenticate_tempfail);
 	tcase_add_test(tc, test_authorize);
+	tcase_add_test(tc, test_crypt_runner);
 	suite_add_tcase(s, tc);
 	return s;
 }
