@@ -21,6 +21,7 @@
 #define IMAP_MODSEQ_LOCK_WAIT 10000	/* ms we wait for the lock */
 #define IMAP_MODSEQ_LINE_MAX 1024
 #define IMAP_MODSEQ_LETTERS_MAX 64	/* flag letters of one name */
+#define IMAP_MODSEQ_WRITE_BLOCK 262144	/* bytes formatted per write */
 
 struct modseq_entry {
 	uint32_t uid;
@@ -359,12 +360,26 @@ imap_modseq_write(struct imap_modseq *ms, char **error_r)
 
 	if (f == NULL)
 		return -1;
-	/* The whole record formatted in one block, written at once. */
-	text = xreallocarray(NULL, xalloc_add(xalloc_add(ms->count,
-	    ms->gone_count), 1), LINE);
+	/*
+	 * Lines formatted into a block written when full: a write per
+	 * IMAP_MODSEQ_WRITE_BLOCK, not an fwrite per line.
+	 */
+	text = xmalloc(IMAP_MODSEQ_WRITE_BLOCK);
 	p = text + snprintf(text, LINE, "ispmail-modseq 1 %llu %llu\n",
 	    (unsigned long long) ms->highest, (unsigned long long) ms->floor);
-	for (i = 0; i < ms->count; i++) {
+	for (i = 0; i < ms->count + ms->gone_count; i++) {
+		if ((size_t) (text + IMAP_MODSEQ_WRITE_BLOCK - p) < LINE) {
+			(void) fwrite(text, 1, (size_t) (p - text), f);
+			p = text;
+		}
+		if (i >= ms->count) {
+			*p++ = 'X';
+			*p++ = ' ';
+			p = imap_format_u64(p, ms->gone[i - ms->count].uid, ' ');
+			p = imap_format_u64(p, ms->gone[i - ms->count].modseq,
+			    '\n');
+			continue;
+		}
 		e = &ms->entries[i];
 		letters = imap_entry_letters(ms, e);
 		len = strlen(letters);
@@ -375,12 +390,6 @@ imap_modseq_write(struct imap_modseq *ms, char **error_r)
 		memcpy(p, letters, len);
 		p += len;
 		*p++ = '\n';
-	}
-	for (i = 0; i < ms->gone_count; i++) {
-		*p++ = 'X';
-		*p++ = ' ';
-		p = imap_format_u64(p, ms->gone[i].uid, ' ');
-		p = imap_format_u64(p, ms->gone[i].modseq, '\n');
 	}
 	(void) fwrite(text, 1, (size_t) (p - text), f);
 	free(text);
