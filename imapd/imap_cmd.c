@@ -40,6 +40,16 @@
  * the next command's sync finds it.
  */
 #define CMD_FRESH	0x40
+/*
+ * The command's only changes are its own, which it has reported
+ * (STORE): no rescan after it, not even in its UID form.  Rescanning
+ * would read the whole folder again because its own renames moved
+ * cur/'s mtime (12 ms for one flag in a folder of 10,000); the
+ * mtime it recorded stays older than cur/'s, so the next command that
+ * syncs (NOOP, IDLE, a UID FETCH...) finds other sessions' changes.
+ * A run of UID STOREs reads the folder once instead of once each.
+ */
+#define CMD_OWN_CHANGES	0x80
 
 struct imap_command {
 	const char *name;
@@ -90,7 +100,8 @@ static const struct imap_command imap_commands[] = {
 	{ "THREAD", imap_cmd_thread, CMD_SELECTED | CMD_UID |
 	    CMD_NO_EXPUNGE },
 	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
-	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE |
+	    CMD_OWN_CHANGES },
 	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
 	{ "MOVE", imap_cmd_move, CMD_SELECTED | CMD_UID },
 };
@@ -912,7 +923,8 @@ imap_cmd_dispatch(struct imap_session *sess, struct imap_arg *args,
 	    count - first) < 0)
 		return;
 	cmd->handler(sess, args + first, count - first);
-	if (sess->state == IMAP_STATE_SELECTED && !(cmd->flags & CMD_FRESH) &&
+	if (sess->state == IMAP_STATE_SELECTED &&
+	    !(cmd->flags & (CMD_FRESH | CMD_OWN_CHANGES)) &&
 	    (!(cmd->flags & CMD_NO_EXPUNGE) || sess->uid_cmd))
 		(void) imap_sync(sess);
 }

@@ -252,8 +252,7 @@ imap_list_files(const char *folder_dir, struct imap_uidlist_file **files_r,
 	return 0;
 }
 
-/* The list's text, read whole (NUL-terminated); -1 with errno. */
-static int
+int
 imap_slurp(FILE *f, char **text_r, size_t *len_r)
 {
 	struct stat st;

@@ -96,6 +96,8 @@ const char *imap_skip_space(const char *s);
 
 /* Open path to read: 1 open (*f_r), 0 missing, -2 error (*error_r). */
 int imap_open_existing(const char *path, FILE **f_r, char **error_r);
+/* f's text, read whole (NUL-terminated, *len_r bytes); -1 with errno. */
+int imap_slurp(FILE *f, char **text_r, size_t *len_r);
 /*
  * Replace folder_dir/name whole: write to the stream that begin opens on
  * "name.tmp" (NULL with *error_r), then commit flushes it and renames it

@@ -25,6 +25,7 @@ EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py 
 	tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_store_large.py \
+	tests/integration/test_imapd_store_sync.py \
 	tests/integration/test_imapd_idle.py \
 	tests/integration/test_imapd_compress.py \
 	tests/integration/test_imapd_admin.py tests/integration/test_move.py \

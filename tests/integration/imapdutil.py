@@ -150,3 +150,34 @@ class Raw:
 
     def close(self):
         self.sock.close()
+
+
+def raw_ok(r, text, tag="t"):
+    """The untagged lines of a command that must answer OK."""
+    lines = r.cmd(text, tag)
+    assert lines[-1].startswith(tag + " OK"), lines[-3:]
+    return lines[:-1]
+
+
+def raw_selected(inst, count, enable=None):
+    """A Raw session logged in with INBOX (count messages) selected."""
+    r = Raw(inst, timeout=30)
+    assert r.login()[-1].startswith("L OK")
+    if enable:
+        raw_ok(r, "ENABLE " + enable, "e")
+    lines = r.cmd("SELECT INBOX", "s")
+    assert lines[-1].startswith("s OK"), lines[-3:]
+    assert "* %d EXISTS" % count in lines, lines[:5]
+    return r
+
+
+def fill_cur(folder, count, tag, flags=""):
+    """count small messages straight into cur/ with flags, named as
+    bench/imap-load names them (tag in the name)."""
+    for i in range(count):
+        data = ("From: s%d@remote.test\nTo: %s\nSubject: m%d\n\nbody %d\n"
+                % (i, USER, i, i)).encode()
+        name = "%d.M%06dP1Q%d.%s,S=%d:2,%s" % (1600000000 + i, i, i, tag,
+                                               len(data), flags)
+        with open(os.path.join(folder, "cur", name), "wb") as f:
+            f.write(data)

@@ -11,20 +11,13 @@ import re
 
 import pytest
 
-from imapdutil import Raw, USER, PASSWORD, make_imap_instance
+from imapdutil import fill_cur, make_imap_instance, raw_ok as ok, raw_selected
 
 COUNT = 1500
 
 
 def fill(folder, count):
-    """count messages straight into cur/, as bench/imap-load makes them."""
-    for i in range(count):
-        data = ("From: s%d@remote.test\nTo: %s\nSubject: m%d\n\nbody %d\n"
-                % (i, USER, i, i)).encode()
-        name = "%d.M%06dP1Q%d.store,S=%d:2," % (1600000000 + i, i, i,
-                                                len(data))
-        with open(os.path.join(folder, "cur", name), "wb") as f:
-            f.write(data)
+    fill_cur(folder, count, "store")
 
 
 @pytest.fixture
@@ -36,21 +29,7 @@ def imap(make_instance):
 
 
 def session(imap, enable=None):
-    r = Raw(imap, timeout=30)
-    assert r.cmd('LOGIN "%s" "%s"' % (USER, PASSWORD), "L")[-1] \
-        .startswith("L OK")
-    if enable:
-        assert r.cmd("ENABLE " + enable, "e")[-1].startswith("e OK")
-    lines = r.cmd("SELECT INBOX", "s")
-    assert lines[-1].startswith("s OK"), lines[-3:]
-    assert "* %d EXISTS" % COUNT in lines, lines[:5]
-    return r
-
-
-def ok(r, text, tag="t"):
-    lines = r.cmd(text, tag)
-    assert lines[-1].startswith(tag + " OK"), lines[-3:]
-    return lines[:-1]
+    return raw_selected(imap, COUNT, enable)
 
 
 FETCH = re.compile(r"\* (\d+) FETCH \((.*)\)$")
@@ -137,13 +116,14 @@ def test_unchangedsince_names_every_modified_message(imap):
         lo, _, hi = part.partition(":")
         modified.extend(range(int(lo), int(hi or lo) + 1))
     assert modified == changed
-    # The other session's changes come first, as unsolicited FETCHes
-    # (with this CONDSTORE session's MODSEQ), then this STORE's own.
-    got = fetches(lines[:-1])
-    seen = [g for g in got if g[2] == {"\\Answered"}]
+    # This STORE answers for its own changes only; the other session's
+    # come with the next command that looks, as unsolicited FETCHes
+    # (with this CONDSTORE session's MODSEQ).
+    mine = fetches(lines[:-1])
+    seen = fetches(ok(a, "NOOP"))
+    assert all(g[2] == {"\\Answered"} for g in seen)
     assert sorted(g[0] for g in seen) == changed
     assert all(since < g[3] for g in seen)
-    mine = [g for g in got if g not in seen]
     assert [g[1] for g in mine] == [u for u in range(1, COUNT + 1)
                                     if u % 3 != 0]
     assert all(g[2] == {"\\Flagged"} and g[3] > since for g in mine)

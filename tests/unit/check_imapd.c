@@ -610,6 +610,37 @@ START_TEST(test_modseq_damaged)
 END_TEST
 
 /*
+ * Damage fputs cannot write: a NUL inside a line, and a header line past
+ * the line limit (its numbers readable at the start).  The record is
+ * read whole now; both still damage it, as they did through fgets.
+ */
+START_TEST(test_modseq_damaged_bytes)
+{
+	static const char nul[] = "ispmail-modseq 1 5 1\n1 2 -\0S\n";
+	struct imap_uidlist_file one[] = { { name_1a, 1, 0 } };
+	char *path = xasprintf("%s/%s", folder, IMAP_MODSEQ_NAME);
+	uint64_t m;
+	FILE *f;
+	int i;
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	if (_i == 0) {
+		ck_assert_uint_eq(fwrite(nul, 1, sizeof(nul) - 1, f),
+		    sizeof(nul) - 1);
+	} else {
+		fputs("ispmail-modseq 1 5 1", f);
+		for (i = 0; i < 1100; i++)
+			fputc(' ', f);
+		fputs("\n1 2 -\n", f);
+	}
+	fclose(f);
+	free(path);
+	ck_assert(modseq_reconcile(one, 1, &m) > 1000000ULL * 1600000000ULL);
+}
+END_TEST
+
+/*
  * The record read back exactly as it was written (letters with a space
  * included: a name's letters are whatever follows ":2,"), and a change
  * written in the same format.
@@ -662,6 +693,7 @@ imap_modseq_suite(void)
 	tcase_add_test(tc, test_modseq_round_trip);
 	tcase_add_loop_test(tc, test_modseq_damaged, 0,
 	    sizeof(damaged_records) / sizeof(damaged_records[0]));
+	tcase_add_loop_test(tc, test_modseq_damaged_bytes, 0, 2);
 	tcase_add_loop_test(tc, test_modseq_odd_accepted, 0,
 	    sizeof(odd_records) / sizeof(odd_records[0]));
 	suite_add_tcase(s, tc);
