@@ -256,34 +256,34 @@ static const char *const route_ldap_alias_attrs[] = {
 const char *const route_ldap_no_attrs[] = { LDAP_NO_ATTRS, NULL };
 
 /*
- * need_mail 0: the search did not ask for mail (ROUTE_FIELD_KEY_ADDRESS),
- * the record's address is left NULL for the caller to fill in.
+ * fields: what the search asked for (route_ldap_parse_mailbox); with
+ * ROUTE_FIELD_KEY_ADDRESS the record's address may be left NULL for the
+ * caller to fill in.
  */
-typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, int need_mail,
+typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r);
 
 /* Adapters so one lookup routine parses every record type. */
 static int
-route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	(void) need_mail;
+	(void) fields;
 	return route_ldap_parse_domain(ld, entry, record_r, error_r);
 }
 
 static int
-route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	return route_ldap_parse_mailbox(ld, entry, need_mail, record_r,
-	    error_r);
+	return route_ldap_parse_mailbox(ld, entry, fields, record_r, error_r);
 }
 
 static int
-route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	return route_ldap_parse_alias(ld, entry, need_mail, record_r, error_r);
+	return route_ldap_parse_alias(ld, entry, fields, record_r, error_r);
 }
 
 /* The alternate address attribute searched, or NULL. */
@@ -359,7 +359,7 @@ route_ldap_result_begin(LDAP *ld, LDAPMessage *res)
 /* Parse the chosen entry; -1 with *error_r (logged) when it is damaged. */
 static int
 route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
-	route_ldap_parse_fn *parse, int need_mail, void *record_r,
+	route_ldap_parse_fn *parse, unsigned fields, void *record_r,
 	char **error_r)
 {
 	/* Decoded already when it is a result's only entry. */
@@ -369,7 +369,7 @@ route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
 
 	if (!decoded)
 		route_ldap_entry_begin(ld, chosen);
-	rc = parse(ld, chosen, need_mail, record_r, &parse_error);
+	rc = parse(ld, chosen, fields, record_r, &parse_error);
 	if (!decoded)
 		route_ldap_entry_end();
 	if (rc == 0)
@@ -426,7 +426,7 @@ route_ldap_lookup(struct route_ldap *rl, const char *filter,
 	rc = route_ldap_choose(conn->ld, res, ldrc, NULL, "mail", key, filter,
 	    &chosen, error_r);
 	if (rc > 0 && parse != NULL && route_ldap_parse_chosen(conn->ld,
-	    chosen, parse, 1, record_r, error_r) < 0)
+	    chosen, parse, ROUTE_FIELDS_ALL, record_r, error_r) < 0)
 		rc = -1;
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
@@ -699,7 +699,6 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	char **error_r)
 {
 	int keep = fields == ROUTE_FIELDS_ALL && route_ldap_keeps_found(rl);
-	int keyed = (fields & ROUTE_FIELD_KEY_ADDRESS) != 0;
 	struct route_mailbox *m = NULL;
 	struct route_alias *a = NULL;
 	LDAPMessage *chosen = NULL;
@@ -709,7 +708,7 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	    address, filter, &chosen, error_r);
 	if (rc > 0) {
 		if (route_ldap_parse_chosen(ld, chosen,
-		    route_ldap_parse_mailbox_any, !keyed, &m, error_r) < 0)
+		    route_ldap_parse_mailbox_any, fields, &m, error_r) < 0)
 			return -1;
 		if (m->address == NULL)
 			m->address = xstrdup(address);
@@ -729,7 +728,7 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 		return 0;
 	}
 	if (route_ldap_parse_chosen(ld, chosen, route_ldap_parse_alias_any,
-	    !keyed, &a, error_r) < 0)
+	    fields, &a, error_r) < 0)
 		return -1;
 	if (a->address == NULL)
 		a->address = xstrdup(address);
@@ -861,7 +860,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
 	    "ispmailDomainName", domain, filter, &chosen, error_r);
 	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
-	    route_ldap_parse_domain_any, 1, &d, error_r) < 0)
+	    route_ldap_parse_domain_any, ROUTE_FIELDS_ALL, &d, error_r) < 0)
 		rc = -1;
 	if (rc == 0)
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 0,

@@ -590,46 +590,64 @@ bad:
 	return -1;
 }
 
+/*
+ * Whether fields asks for field: an attribute the search did not ask for
+ * is not looked up (a mailbox has 16; the RCPT check asks for 3).
+ */
+#define ROUTE_LDAP_WANTS(fields, field) (((fields) & (field)) != 0)
+
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_mailbox **mailbox_r, char **error_r)
 {
 	struct route_mailbox *m = xcalloc(1, sizeof(*m));
-	int state = 0, filter = 0, dmarc = 0;
+	int need_mail = !ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_KEY_ADDRESS);
+	int all = (fields & ROUTE_FIELDS_ALL) == ROUTE_FIELDS_ALL;
+	int state = ROUTE_STATE_ACTIVE, filter = ROUTE_FILTER_OFF;
+	int dmarc = ROUTE_DMARC_DEFAULT;
 	size_t i;
 
 	if (route_ldap_value(ld, entry, "mail", &m->address, error_r)
 	    < need_mail
-	    || route_ldap_values(ld, entry, "mailLocalAddress",
-	    &m->alt_addresses, &m->alt_count, error_r) < 0
-	    || route_ldap_value(ld, entry, "mailHost", &m->mail_host,
-	    error_r) < 0
-	    || route_ldap_value(ld, entry, "ispmailStorePath", &m->store_path,
-	    error_r) < 0
-	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
-	    ROUTE_STATE_ACTIVE, &state, error_r) < 0
-	    || route_ldap_value(ld, entry, "userPassword", &m->password_hash,
-	    error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailFilterPolicy",
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_ALT)
+	    && route_ldap_values(ld, entry, "mailLocalAddress",
+	    &m->alt_addresses, &m->alt_count, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_HOST)
+	    && route_ldap_value(ld, entry, "mailHost", &m->mail_host,
+	    error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_STORE)
+	    && (route_ldap_value(ld, entry, "ispmailStorePath",
+	    &m->store_path, error_r) < 0
+	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_STATE)
+	    && route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
+	    ROUTE_STATE_ACTIVE, &state, error_r) < 0)
+	    || (all && route_ldap_value(ld, entry, "userPassword",
+	    &m->password_hash, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_FILTER)
+	    && (route_ldap_enum(ld, entry, "ispmailFilterPolicy",
 	    route_ldap_filters, 3, ROUTE_FILTER_OFF, &filter, error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailTagScore", &m->tag_score,
 	    error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailQuarantineScore",
 	    &m->quarantine_score, error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailDiscardScore",
-	    &m->discard_score, error_r) < 0
-	    || route_ldap_bool(ld, entry, "ispmailArchive", &m->archive,
-	    error_r) < 0
-	    || route_ldap_value(ld, entry, "ispmailOutboundClass",
-	    &m->outbound_class, error_r) < 0
-	    || route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
+	    &m->discard_score, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_ARCHIVE)
+	    && route_ldap_bool(ld, entry, "ispmailArchive", &m->archive,
+	    error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_CLASS)
+	    && route_ldap_value(ld, entry, "ispmailOutboundClass",
+	    &m->outbound_class, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_FORWARDS)
+	    && (route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
 	    &m->forward_count, error_r) < 0
 	    || route_ldap_bool(ld, entry, "ispmailForwardKeepCopy",
-	    &m->forward_keep_copy, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
+	    &m->forward_keep_copy, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_DMARC)
+	    && route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
 	    route_dmarc_names, ROUTE_DMARC_POLICIES, ROUTE_DMARC_DEFAULT,
-	    &dmarc, error_r) < 0) {
+	    &dmarc, error_r) < 0)) {
 		if (*error_r == NULL)
 			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
 		route_mailbox_free(&m);
@@ -655,15 +673,17 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 }
 
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_alias **alias_r, char **error_r)
 {
 	struct route_alias *a = xcalloc(1, sizeof(*a));
+	int need_mail = !ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_KEY_ADDRESS);
 
 	if (route_ldap_value(ld, entry, "mail", &a->address, error_r)
 	    < need_mail
-	    || route_ldap_values(ld, entry, "ispmailAliasTarget", &a->targets,
-	    &a->target_count, error_r) < 0) {
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_TARGETS)
+	    && route_ldap_values(ld, entry, "ispmailAliasTarget",
+	    &a->targets, &a->target_count, error_r) < 0)) {
 		if (*error_r == NULL)
 			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
 		route_alias_free(&a);

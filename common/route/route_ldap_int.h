@@ -181,14 +181,16 @@ int
 route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	struct route_domain **domain_r, char **error_r);
 /*
- * With need_mail 0 an entry without mail (not asked for) parses, its
- * address NULL; the caller fills it in.
+ * Parse the attributes of fields (route.h enum route_field) and mail,
+ * leaving the others empty (the search did not ask for them; a password
+ * only with every field).  With ROUTE_FIELD_KEY_ADDRESS an entry without
+ * mail (not asked for) parses, its address NULL; the caller fills it in.
  */
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_mailbox **mailbox_r, char **error_r);
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_alias **alias_r, char **error_r);
 
 /* route_ldap.c */
