@@ -188,6 +188,7 @@ route_ldap_open(char **error_r)
 		route_ldap_close(rl);
 		return NULL;
 	}
+	rl->filter = buf_new(ROUTE_LDAP_TEXT_MAX);
 	rl->pool_size = (size_t) var_ldap_pool_size;
 	rl->pool = xcalloc(rl->pool_size, sizeof(*rl->pool));
 	if (var_ldap_cache_size > 0 && (var_ldap_cache_positive_ttl > 0
@@ -213,6 +214,7 @@ route_ldap_close(void *backend)
 		if (rl->pool[i].ld != NULL)
 			(void) ldap_unbind_ext_s(rl->pool[i].ld, NULL, NULL);
 	free(rl->pool);
+	buf_free(&rl->filter);
 	if (rl->writer.ld != NULL)
 		(void) ldap_unbind_ext_s(rl->writer.ld, NULL, NULL);
 	if (rl->provision_password != NULL) {
@@ -656,21 +658,22 @@ route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
  * "(|(ispmailDomainName=D)(mail=A)(mailLocalAddress=A))", without the
  * domain term when domain is NULL, without mailLocalAddress when
  * ldap_address_attributes leaves it out, and "(mail=A)" alone when both
- * are left out; NULL when too long.  No objectClass
+ * are left out, in rl->filter (valid until the next call); NULL when too
+ * long.  No objectClass
  * terms: each is an index read of every entry of its class that slapd
  * intersects with the one-entry key match, per search; the entries are
  * told apart by their objectClass afterwards (route_ldap_choose), so an
  * entry of another class with the same mail changes nothing.
  */
-static char *
-route_ldap_filter_any(const struct route_ldap *rl, const char *domain,
+static const char *
+route_ldap_filter_any(struct route_ldap *rl, const char *domain,
 	const char *address)
 {
-	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	struct buf *b = rl->filter;
 	int or = domain != NULL || rl->alternate_addresses;
-	char *filter = NULL;
 	int rc = 0;
 
+	buf_reset(b);
 	if (or)
 		rc = buf_append_str(b, "(|");
 	if (rc == 0 && domain != NULL)
@@ -681,10 +684,7 @@ route_ldap_filter_any(const struct route_ldap *rl, const char *domain,
 		rc = route_ldap_filter_term(b, "mailLocalAddress", address);
 	if (rc == 0 && or)
 		rc = buf_append_char(b, ')');
-	if (rc == 0)
-		filter = buf_strdup(b);
-	buf_free(&b);
-	return filter;
+	return rc == 0 ? buf_cstr(b) : NULL;
 }
 
 /*
@@ -751,7 +751,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	struct route_ldap_cache_entry *e;
 	struct route_ldap_conn *conn;
 	LDAPMessage *res;
-	char *filter;
+	const char *filter;
 	int ldrc, rc;
 
 	if (((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
@@ -797,7 +797,6 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
 	}
-	free(filter);
 	return rc;
 }
 
@@ -818,7 +817,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	struct route_ldap_conn *conn;
 	struct route_domain *d = NULL;
 	LDAPMessage *res, *chosen = NULL;
-	char *filter;
+	const char *filter;
 	int ldrc, rc;
 
 	*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
@@ -853,10 +852,8 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	route_ldap_routing_attrs(fields, 1, attrs);
 	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
-	    error_r) < 0) {
-		free(filter);
+	    error_r) < 0)
 		return -1;
-	}
 	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
 	    "ispmailDomainName", domain, filter, &chosen, error_r);
 	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
@@ -881,7 +878,6 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	}
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
-	free(filter);
 	return rc;
 }
 

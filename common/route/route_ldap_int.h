@@ -89,6 +89,12 @@ struct route_ldap {
 	struct route_ldap_conn writer;
 	char *provision_password;	/* read at the first write */
 
+	/*
+	 * The routing search's filter (route_ldap_filter_any), kept from
+	 * lookup to lookup: one lookup builds one at a time.
+	 */
+	struct buf *filter;
+
 	struct route_ldap_cache_entry **buckets;
 	size_t bucket_count;		/* power of two, 0 = no cache */
 	size_t cache_count;
