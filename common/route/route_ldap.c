@@ -854,6 +854,8 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 	    error_r) < 0)
 		return -1;
+	/* The domain's entry and the address's: their classes once. */
+	route_ldap_classes_begin(conn->ld, res);
 	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
 	    "ispmailDomainName", domain, filter, &chosen, error_r);
 	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
@@ -876,6 +878,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 1,
 		    d);
 	}
+	route_ldap_classes_end();
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
 	return rc;

@@ -314,8 +314,96 @@ route_ldap_memo_values(const char *attr)
 }
 
 /*
+ * The classes of a result's entries, when it has several (the domain's
+ * entry and the address's, from one search): route_ldap_choose asks for
+ * each entry's objectClass once per class it looks for, and
+ * ldap_get_values_len decodes the entry from its start every time.
+ * route_ldap_classes_begin decodes each entry's objectClass once into a
+ * bit per class of ours, until route_ldap_classes_end.
+ */
+static const char *const route_ldap_our_classes[] = {
+	ROUTE_LDAP_OC_DOMAIN, ROUTE_LDAP_OC_MAILBOX, ROUTE_LDAP_OC_ALIAS,
+	ROUTE_LDAP_OC_RELAY,
+};
+#define ROUTE_LDAP_OUR_CLASSES \
+	(sizeof(route_ldap_our_classes) / sizeof(route_ldap_our_classes[0]))
+
+static struct route_ldap_class_memo {
+	size_t count;			/* 0: none, ask libldap */
+	const LDAPMessage *entries[ROUTE_LDAP_CLASSES_MAX];
+	unsigned classes[ROUTE_LDAP_CLASSES_MAX];
+} route_ldap_class_memo;
+
+/* The index of oc among our classes, or -1. */
+static int
+route_ldap_our_class(const char *oc, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ROUTE_LDAP_OUR_CLASSES; i++)
+		if (strlen(route_ldap_our_classes[i]) == len
+		    && strncasecmp(route_ldap_our_classes[i], oc, len) == 0)
+			return (int) i;
+	return -1;
+}
+
+void
+route_ldap_classes_end(void)
+{
+	route_ldap_class_memo.count = 0;
+}
+
+void
+route_ldap_classes_begin(LDAP *ld, LDAPMessage *res)
+{
+	struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	struct berval **vals;
+	LDAPMessage *entry;
+	size_t i;
+	int oc;
+
+	route_ldap_classes_end();
+	for (entry = ldap_first_entry(ld, res); entry != NULL;
+	    entry = ldap_next_entry(ld, entry)) {
+		/* More than a lookup asks for: each question to libldap. */
+		if (m->count == ROUTE_LDAP_CLASSES_MAX) {
+			route_ldap_classes_end();
+			return;
+		}
+		vals = ldap_get_values_len(ld, entry, "objectClass");
+		m->entries[m->count] = entry;
+		m->classes[m->count] = 0;
+		for (i = 0; vals != NULL && vals[i] != NULL; i++)
+			if ((oc = route_ldap_our_class(vals[i]->bv_val,
+			    vals[i]->bv_len)) >= 0)
+				m->classes[m->count] |= 1U << oc;
+		if (vals != NULL)
+			ldap_value_free_len(vals);
+		m->count++;
+	}
+}
+
+/*
+ * Whether entry is of class oc by route_ldap_classes_begin: 1, 0, or -1
+ * when that does not know.
+ */
+static int
+route_ldap_classes_has(const LDAPMessage *entry, const char *oc)
+{
+	const struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	int bit = m->count > 0 ? route_ldap_our_class(oc, strlen(oc)) : -1;
+	size_t i;
+
+	for (i = 0; bit >= 0 && i < m->count; i++)
+		if (m->entries[i] == entry)
+			return (m->classes[i] >> bit) & 1U;
+	return -1;
+}
+
+/*
  * Whether one of entry's attr values is key (case-blind): from the memo
- * when entry is the one decoded, else from libldap.
+ * when entry is the one decoded, or its class from the class memo, else
+ * from libldap.
  */
 int
 route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
@@ -326,6 +414,10 @@ route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
 	size_t len = strlen(key), i;
 	int match = 0;
 
+	if (strcasecmp(attr, "objectClass") == 0
+	    && (match = route_ldap_classes_has(entry, key)) >= 0)
+		return match;
+	match = 0;
 	if (entry == route_ldap_memo.entry) {
 		memo = route_ldap_memo_values(attr);
 		for (i = 0; memo != NULL && memo[i].bv_val != NULL; i++)

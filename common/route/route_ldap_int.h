@@ -31,6 +31,8 @@
 #define ROUTE_LDAP_ENTRY_ATTRS_MAX 48
 /* ... and the most values of all its attributes together. */
 #define ROUTE_LDAP_ENTRY_VALUES_MAX 256
+/* The most entries whose classes route_ldap_classes_begin keeps. */
+#define ROUTE_LDAP_CLASSES_MAX 32
 /* The longest bind password file. */
 #define ROUTE_LDAP_PASSWORD_MAX 1024
 /*
@@ -170,6 +172,15 @@ void
 route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry);
 void
 route_ldap_entry_end(void);
+/*
+ * Tell the classes of res's entries (ours: domain, mailbox, alias,
+ * relay recipient) once for route_ldap_entry_has, until
+ * route_ldap_classes_end, which must come before res is freed.
+ */
+void
+route_ldap_classes_begin(LDAP *ld, LDAPMessage *res);
+void
+route_ldap_classes_end(void);
 /* Whether entry is the one route_ldap_entry_begin decoded, not ended. */
 int
 route_ldap_entry_decoded(const LDAPMessage *entry);
