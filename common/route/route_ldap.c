@@ -188,6 +188,7 @@ route_ldap_open(char **error_r)
 		route_ldap_close(rl);
 		return NULL;
 	}
+	rl->filter = buf_new(ROUTE_LDAP_TEXT_MAX);
 	rl->pool_size = (size_t) var_ldap_pool_size;
 	rl->pool = xcalloc(rl->pool_size, sizeof(*rl->pool));
 	if (var_ldap_cache_size > 0 && (var_ldap_cache_positive_ttl > 0
@@ -213,6 +214,7 @@ route_ldap_close(void *backend)
 		if (rl->pool[i].ld != NULL)
 			(void) ldap_unbind_ext_s(rl->pool[i].ld, NULL, NULL);
 	free(rl->pool);
+	buf_free(&rl->filter);
 	if (rl->writer.ld != NULL)
 		(void) ldap_unbind_ext_s(rl->writer.ld, NULL, NULL);
 	if (rl->provision_password != NULL) {
@@ -256,34 +258,34 @@ static const char *const route_ldap_alias_attrs[] = {
 const char *const route_ldap_no_attrs[] = { LDAP_NO_ATTRS, NULL };
 
 /*
- * need_mail 0: the search did not ask for mail (ROUTE_FIELD_KEY_ADDRESS),
- * the record's address is left NULL for the caller to fill in.
+ * fields: what the search asked for (route_ldap_parse_mailbox); with
+ * ROUTE_FIELD_KEY_ADDRESS the record's address may be left NULL for the
+ * caller to fill in.
  */
-typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, int need_mail,
+typedef int route_ldap_parse_fn(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r);
 
 /* Adapters so one lookup routine parses every record type. */
 static int
-route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_domain_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	(void) need_mail;
+	(void) fields;
 	return route_ldap_parse_domain(ld, entry, record_r, error_r);
 }
 
 static int
-route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	return route_ldap_parse_mailbox(ld, entry, need_mail, record_r,
-	    error_r);
+	return route_ldap_parse_mailbox(ld, entry, fields, record_r, error_r);
 }
 
 static int
-route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias_any(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	void *record_r, char **error_r)
 {
-	return route_ldap_parse_alias(ld, entry, need_mail, record_r, error_r);
+	return route_ldap_parse_alias(ld, entry, fields, record_r, error_r);
 }
 
 /* The alternate address attribute searched, or NULL. */
@@ -359,7 +361,7 @@ route_ldap_result_begin(LDAP *ld, LDAPMessage *res)
 /* Parse the chosen entry; -1 with *error_r (logged) when it is damaged. */
 static int
 route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
-	route_ldap_parse_fn *parse, int need_mail, void *record_r,
+	route_ldap_parse_fn *parse, unsigned fields, void *record_r,
 	char **error_r)
 {
 	/* Decoded already when it is a result's only entry. */
@@ -369,7 +371,7 @@ route_ldap_parse_chosen(LDAP *ld, LDAPMessage *chosen,
 
 	if (!decoded)
 		route_ldap_entry_begin(ld, chosen);
-	rc = parse(ld, chosen, need_mail, record_r, &parse_error);
+	rc = parse(ld, chosen, fields, record_r, &parse_error);
 	if (!decoded)
 		route_ldap_entry_end();
 	if (rc == 0)
@@ -426,7 +428,7 @@ route_ldap_lookup(struct route_ldap *rl, const char *filter,
 	rc = route_ldap_choose(conn->ld, res, ldrc, NULL, "mail", key, filter,
 	    &chosen, error_r);
 	if (rc > 0 && parse != NULL && route_ldap_parse_chosen(conn->ld,
-	    chosen, parse, 1, record_r, error_r) < 0)
+	    chosen, parse, ROUTE_FIELDS_ALL, record_r, error_r) < 0)
 		rc = -1;
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
@@ -656,21 +658,22 @@ route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
  * "(|(ispmailDomainName=D)(mail=A)(mailLocalAddress=A))", without the
  * domain term when domain is NULL, without mailLocalAddress when
  * ldap_address_attributes leaves it out, and "(mail=A)" alone when both
- * are left out; NULL when too long.  No objectClass
+ * are left out, in rl->filter (valid until the next call); NULL when too
+ * long.  No objectClass
  * terms: each is an index read of every entry of its class that slapd
  * intersects with the one-entry key match, per search; the entries are
  * told apart by their objectClass afterwards (route_ldap_choose), so an
  * entry of another class with the same mail changes nothing.
  */
-static char *
-route_ldap_filter_any(const struct route_ldap *rl, const char *domain,
+static const char *
+route_ldap_filter_any(struct route_ldap *rl, const char *domain,
 	const char *address)
 {
-	struct buf *b = buf_new(ROUTE_LDAP_TEXT_MAX);
+	struct buf *b = rl->filter;
 	int or = domain != NULL || rl->alternate_addresses;
-	char *filter = NULL;
 	int rc = 0;
 
+	buf_reset(b);
 	if (or)
 		rc = buf_append_str(b, "(|");
 	if (rc == 0 && domain != NULL)
@@ -681,10 +684,7 @@ route_ldap_filter_any(const struct route_ldap *rl, const char *domain,
 		rc = route_ldap_filter_term(b, "mailLocalAddress", address);
 	if (rc == 0 && or)
 		rc = buf_append_char(b, ')');
-	if (rc == 0)
-		filter = buf_strdup(b);
-	buf_free(&b);
-	return filter;
+	return rc == 0 ? buf_cstr(b) : NULL;
 }
 
 /*
@@ -699,7 +699,6 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	char **error_r)
 {
 	int keep = fields == ROUTE_FIELDS_ALL && route_ldap_keeps_found(rl);
-	int keyed = (fields & ROUTE_FIELD_KEY_ADDRESS) != 0;
 	struct route_mailbox *m = NULL;
 	struct route_alias *a = NULL;
 	LDAPMessage *chosen = NULL;
@@ -709,7 +708,7 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 	    address, filter, &chosen, error_r);
 	if (rc > 0) {
 		if (route_ldap_parse_chosen(ld, chosen,
-		    route_ldap_parse_mailbox_any, !keyed, &m, error_r) < 0)
+		    route_ldap_parse_mailbox_any, fields, &m, error_r) < 0)
 			return -1;
 		if (m->address == NULL)
 			m->address = xstrdup(address);
@@ -729,7 +728,7 @@ route_ldap_local_from(struct route_ldap *rl, LDAP *ld, LDAPMessage *res,
 		return 0;
 	}
 	if (route_ldap_parse_chosen(ld, chosen, route_ldap_parse_alias_any,
-	    !keyed, &a, error_r) < 0)
+	    fields, &a, error_r) < 0)
 		return -1;
 	if (a->address == NULL)
 		a->address = xstrdup(address);
@@ -752,7 +751,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	struct route_ldap_cache_entry *e;
 	struct route_ldap_conn *conn;
 	LDAPMessage *res;
-	char *filter;
+	const char *filter;
 	int ldrc, rc;
 
 	if (((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
@@ -798,7 +797,6 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
 	}
-	free(filter);
 	return rc;
 }
 
@@ -819,7 +817,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	struct route_ldap_conn *conn;
 	struct route_domain *d = NULL;
 	LDAPMessage *res, *chosen = NULL;
-	char *filter;
+	const char *filter;
 	int ldrc, rc;
 
 	*local_rc_r = ROUTE_BACKEND_NOT_ASKED;
@@ -854,14 +852,14 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	route_ldap_routing_attrs(fields, 1, attrs);
 	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
-	    error_r) < 0) {
-		free(filter);
+	    error_r) < 0)
 		return -1;
-	}
+	/* The domain's entry and the address's: their classes once. */
+	route_ldap_classes_begin(conn->ld, res);
 	rc = route_ldap_choose(conn->ld, res, ldrc, ROUTE_LDAP_OC_DOMAIN,
 	    "ispmailDomainName", domain, filter, &chosen, error_r);
 	if (rc > 0 && route_ldap_parse_chosen(conn->ld, chosen,
-	    route_ldap_parse_domain_any, 1, &d, error_r) < 0)
+	    route_ldap_parse_domain_any, ROUTE_FIELDS_ALL, &d, error_r) < 0)
 		rc = -1;
 	if (rc == 0)
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 0,
@@ -880,9 +878,9 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 1,
 		    d);
 	}
+	route_ldap_classes_end();
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);
-	free(filter);
 	return rc;
 }
 

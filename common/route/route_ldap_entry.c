@@ -314,8 +314,96 @@ route_ldap_memo_values(const char *attr)
 }
 
 /*
+ * The classes of a result's entries, when it has several (the domain's
+ * entry and the address's, from one search): route_ldap_choose asks for
+ * each entry's objectClass once per class it looks for, and
+ * ldap_get_values_len decodes the entry from its start every time.
+ * route_ldap_classes_begin decodes each entry's objectClass once into a
+ * bit per class of ours, until route_ldap_classes_end.
+ */
+static const char *const route_ldap_our_classes[] = {
+	ROUTE_LDAP_OC_DOMAIN, ROUTE_LDAP_OC_MAILBOX, ROUTE_LDAP_OC_ALIAS,
+	ROUTE_LDAP_OC_RELAY,
+};
+#define ROUTE_LDAP_OUR_CLASSES \
+	(sizeof(route_ldap_our_classes) / sizeof(route_ldap_our_classes[0]))
+
+static struct route_ldap_class_memo {
+	size_t count;			/* 0: none, ask libldap */
+	const LDAPMessage *entries[ROUTE_LDAP_CLASSES_MAX];
+	unsigned classes[ROUTE_LDAP_CLASSES_MAX];
+} route_ldap_class_memo;
+
+/* The index of oc among our classes, or -1. */
+static int
+route_ldap_our_class(const char *oc, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ROUTE_LDAP_OUR_CLASSES; i++)
+		if (strlen(route_ldap_our_classes[i]) == len
+		    && strncasecmp(route_ldap_our_classes[i], oc, len) == 0)
+			return (int) i;
+	return -1;
+}
+
+void
+route_ldap_classes_end(void)
+{
+	route_ldap_class_memo.count = 0;
+}
+
+void
+route_ldap_classes_begin(LDAP *ld, LDAPMessage *res)
+{
+	struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	struct berval **vals;
+	LDAPMessage *entry;
+	size_t i;
+	int oc;
+
+	route_ldap_classes_end();
+	for (entry = ldap_first_entry(ld, res); entry != NULL;
+	    entry = ldap_next_entry(ld, entry)) {
+		/* More than a lookup asks for: each question to libldap. */
+		if (m->count == ROUTE_LDAP_CLASSES_MAX) {
+			route_ldap_classes_end();
+			return;
+		}
+		vals = ldap_get_values_len(ld, entry, "objectClass");
+		m->entries[m->count] = entry;
+		m->classes[m->count] = 0;
+		for (i = 0; vals != NULL && vals[i] != NULL; i++)
+			if ((oc = route_ldap_our_class(vals[i]->bv_val,
+			    vals[i]->bv_len)) >= 0)
+				m->classes[m->count] |= 1U << oc;
+		if (vals != NULL)
+			ldap_value_free_len(vals);
+		m->count++;
+	}
+}
+
+/*
+ * Whether entry is of class oc by route_ldap_classes_begin: 1, 0, or -1
+ * when that does not know.
+ */
+static int
+route_ldap_classes_has(const LDAPMessage *entry, const char *oc)
+{
+	const struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	int bit = m->count > 0 ? route_ldap_our_class(oc, strlen(oc)) : -1;
+	size_t i;
+
+	for (i = 0; bit >= 0 && i < m->count; i++)
+		if (m->entries[i] == entry)
+			return (m->classes[i] >> bit) & 1U;
+	return -1;
+}
+
+/*
  * Whether one of entry's attr values is key (case-blind): from the memo
- * when entry is the one decoded, else from libldap.
+ * when entry is the one decoded, or its class from the class memo, else
+ * from libldap.
  */
 int
 route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
@@ -326,6 +414,10 @@ route_ldap_entry_has(LDAP *ld, LDAPMessage *entry, const char *attr,
 	size_t len = strlen(key), i;
 	int match = 0;
 
+	if (strcasecmp(attr, "objectClass") == 0
+	    && (match = route_ldap_classes_has(entry, key)) >= 0)
+		return match;
+	match = 0;
 	if (entry == route_ldap_memo.entry) {
 		memo = route_ldap_memo_values(attr);
 		for (i = 0; memo != NULL && memo[i].bv_val != NULL; i++)
@@ -590,46 +682,64 @@ bad:
 	return -1;
 }
 
+/*
+ * Whether fields asks for field: an attribute the search did not ask for
+ * is not looked up (a mailbox has 16; the RCPT check asks for 3).
+ */
+#define ROUTE_LDAP_WANTS(fields, field) (((fields) & (field)) != 0)
+
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_mailbox **mailbox_r, char **error_r)
 {
 	struct route_mailbox *m = xcalloc(1, sizeof(*m));
-	int state = 0, filter = 0, dmarc = 0;
+	int need_mail = !ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_KEY_ADDRESS);
+	int all = (fields & ROUTE_FIELDS_ALL) == ROUTE_FIELDS_ALL;
+	int state = ROUTE_STATE_ACTIVE, filter = ROUTE_FILTER_OFF;
+	int dmarc = ROUTE_DMARC_DEFAULT;
 	size_t i;
 
 	if (route_ldap_value(ld, entry, "mail", &m->address, error_r)
 	    < need_mail
-	    || route_ldap_values(ld, entry, "mailLocalAddress",
-	    &m->alt_addresses, &m->alt_count, error_r) < 0
-	    || route_ldap_value(ld, entry, "mailHost", &m->mail_host,
-	    error_r) < 0
-	    || route_ldap_value(ld, entry, "ispmailStorePath", &m->store_path,
-	    error_r) < 0
-	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
-	    ROUTE_STATE_ACTIVE, &state, error_r) < 0
-	    || route_ldap_value(ld, entry, "userPassword", &m->password_hash,
-	    error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailFilterPolicy",
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_ALT)
+	    && route_ldap_values(ld, entry, "mailLocalAddress",
+	    &m->alt_addresses, &m->alt_count, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_HOST)
+	    && route_ldap_value(ld, entry, "mailHost", &m->mail_host,
+	    error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_STORE)
+	    && (route_ldap_value(ld, entry, "ispmailStorePath",
+	    &m->store_path, error_r) < 0
+	    || route_ldap_quota(ld, entry, &m->quota, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_STATE)
+	    && route_ldap_enum(ld, entry, "ispmailState", route_ldap_states, 4,
+	    ROUTE_STATE_ACTIVE, &state, error_r) < 0)
+	    || (all && route_ldap_value(ld, entry, "userPassword",
+	    &m->password_hash, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_FILTER)
+	    && (route_ldap_enum(ld, entry, "ispmailFilterPolicy",
 	    route_ldap_filters, 3, ROUTE_FILTER_OFF, &filter, error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailTagScore", &m->tag_score,
 	    error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailQuarantineScore",
 	    &m->quarantine_score, error_r) < 0
 	    || route_ldap_double(ld, entry, "ispmailDiscardScore",
-	    &m->discard_score, error_r) < 0
-	    || route_ldap_bool(ld, entry, "ispmailArchive", &m->archive,
-	    error_r) < 0
-	    || route_ldap_value(ld, entry, "ispmailOutboundClass",
-	    &m->outbound_class, error_r) < 0
-	    || route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
+	    &m->discard_score, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_ARCHIVE)
+	    && route_ldap_bool(ld, entry, "ispmailArchive", &m->archive,
+	    error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_CLASS)
+	    && route_ldap_value(ld, entry, "ispmailOutboundClass",
+	    &m->outbound_class, error_r) < 0)
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_FORWARDS)
+	    && (route_ldap_values(ld, entry, "ispmailForward", &m->forwards,
 	    &m->forward_count, error_r) < 0
 	    || route_ldap_bool(ld, entry, "ispmailForwardKeepCopy",
-	    &m->forward_keep_copy, error_r) < 0
-	    || route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
+	    &m->forward_keep_copy, error_r) < 0))
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_DMARC)
+	    && route_ldap_enum(ld, entry, "ispmailDmarcPolicy",
 	    route_dmarc_names, ROUTE_DMARC_POLICIES, ROUTE_DMARC_DEFAULT,
-	    &dmarc, error_r) < 0) {
+	    &dmarc, error_r) < 0)) {
 		if (*error_r == NULL)
 			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
 		route_mailbox_free(&m);
@@ -655,15 +765,17 @@ route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
 }
 
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_alias **alias_r, char **error_r)
 {
 	struct route_alias *a = xcalloc(1, sizeof(*a));
+	int need_mail = !ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_KEY_ADDRESS);
 
 	if (route_ldap_value(ld, entry, "mail", &a->address, error_r)
 	    < need_mail
-	    || route_ldap_values(ld, entry, "ispmailAliasTarget", &a->targets,
-	    &a->target_count, error_r) < 0) {
+	    || (ROUTE_LDAP_WANTS(fields, ROUTE_FIELD_TARGETS)
+	    && route_ldap_values(ld, entry, "ispmailAliasTarget",
+	    &a->targets, &a->target_count, error_r) < 0)) {
 		if (*error_r == NULL)
 			*error_r = route_ldap_entry_error(ld, entry, "mail", "");
 		route_alias_free(&a);

@@ -31,6 +31,8 @@
 #define ROUTE_LDAP_ENTRY_ATTRS_MAX 48
 /* ... and the most values of all its attributes together. */
 #define ROUTE_LDAP_ENTRY_VALUES_MAX 256
+/* The most entries whose classes route_ldap_classes_begin keeps. */
+#define ROUTE_LDAP_CLASSES_MAX 32
 /* The longest bind password file. */
 #define ROUTE_LDAP_PASSWORD_MAX 1024
 /*
@@ -88,6 +90,12 @@ struct route_ldap {
 	/* Provisioning writes, bound as ldap_provision_bind_dn. */
 	struct route_ldap_conn writer;
 	char *provision_password;	/* read at the first write */
+
+	/*
+	 * The routing search's filter (route_ldap_filter_any), kept from
+	 * lookup to lookup: one lookup builds one at a time.
+	 */
+	struct buf *filter;
 
 	struct route_ldap_cache_entry **buckets;
 	size_t bucket_count;		/* power of two, 0 = no cache */
@@ -164,6 +172,15 @@ void
 route_ldap_entry_begin(LDAP *ld, LDAPMessage *entry);
 void
 route_ldap_entry_end(void);
+/*
+ * Tell the classes of res's entries (ours: domain, mailbox, alias,
+ * relay recipient) once for route_ldap_entry_has, until
+ * route_ldap_classes_end, which must come before res is freed.
+ */
+void
+route_ldap_classes_begin(LDAP *ld, LDAPMessage *res);
+void
+route_ldap_classes_end(void);
 /* Whether entry is the one route_ldap_entry_begin decoded, not ended. */
 int
 route_ldap_entry_decoded(const LDAPMessage *entry);
@@ -181,14 +198,16 @@ int
 route_ldap_parse_domain(LDAP *ld, LDAPMessage *entry,
 	struct route_domain **domain_r, char **error_r);
 /*
- * With need_mail 0 an entry without mail (not asked for) parses, its
- * address NULL; the caller fills it in.
+ * Parse the attributes of fields (route.h enum route_field) and mail,
+ * leaving the others empty (the search did not ask for them; a password
+ * only with every field).  With ROUTE_FIELD_KEY_ADDRESS an entry without
+ * mail (not asked for) parses, its address NULL; the caller fills it in.
  */
 int
-route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_mailbox(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_mailbox **mailbox_r, char **error_r);
 int
-route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, int need_mail,
+route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_alias **alias_r, char **error_r);
 
 /* route_ldap.c */

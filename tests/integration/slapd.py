@@ -154,8 +154,8 @@ olcDbIndex: objectClass eq
 olcDbIndex: mail eq
 olcDbIndex: mailLocalAddress eq
 olcDbIndex: ispmailDomainName eq
-olcAccess: {{0}}to attrs=userPassword by dn.exact="{prov}" write by dn.exact="{svc}" read by anonymous auth by * none
-olcAccess: {{1}}to * by dn.exact="{prov}" write by dn.exact="{svc}" read by * none
+olcAccess: {{0}}to attrs=userPassword by dn.exact="{svc}" read by dn.exact="{prov}" write by anonymous auth by * none
+olcAccess: {{1}}to * by dn.exact="{svc}" read by dn.exact="{prov}" write by * none
 olcLimits: {{0}}dn.exact="{svc}" size=unlimited time=unlimited
 olcLimits: {{1}}dn.exact="{prov}" size=unlimited time=unlimited
 """.format(base=self.base_dn, db=self.db_dir, root=ROOT_DN, rootpw=ROOT_PW,

@@ -274,6 +274,30 @@ def rcpt_searches(client, server, address, want, text):
     return search_results(server, before)
 
 
+# With add_people: RCPT address, the reply's code and text, and how many
+# entries have the address (ours and the people's).
+PEOPLE_RCPTS = (
+    ("staff@example.test", 550, "User unknown", 1),
+    ("carol@example.test", 250, "Ok", 1),
+    ("alice@example.test", 250, "Ok", 2),
+    ("bob@example.test", 550, "mailbox disabled", 2),
+    ("sales@example.test", 250, "Ok", 2),
+    ("nobody@example.test", 550, "User unknown", 0))
+
+
+def add_people(inst, slapd):
+    """bob's mailbox disabled, and entries that are not ours
+    (inetOrgPerson, outside the domains) with a mail attribute: staff@
+    alone, and alice@ (a mailbox), bob@ and sales@ (an alias)."""
+    ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled")
+    slapd.ldapmodify("".join(
+        "dn: cn=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\n"
+        "cn: %s\nsn: %s\nmail: %s@example.test\n\n"
+        % (cn, slapd.base_dn, cn, cn, local)
+        for cn, local in (("staff", "staff"), ("alice-person", "alice"),
+                          ("bob-person", "bob"), ("sales-person", "sales"))))
+
+
 def test_rcpt_tells_entries_apart_by_their_class(make_instance, slapd,
                                                  tmp_path):
     """Addresses uncached, the domain cached: an entry that is not one
@@ -286,16 +310,7 @@ def test_rcpt_tells_entries_apart_by_their_class(make_instance, slapd,
     that has it as an alternate, and read entry by entry: both paths
     are taken here, as the searches and entry counts slapd logs show."""
     inst = addresses_uncached(make_instance, slapd, tmp_path)
-    ctl_ok(inst, "mailbox", "set", "bob@example.test", "state=disabled")
-    people = (("staff", "staff@example.test"),
-              ("alice-person", "alice@example.test"),
-              ("bob-person", "bob@example.test"),
-              ("sales-person", "sales@example.test"))
-    ldif = "".join(
-        "dn: cn=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\n"
-        "cn: %s\nsn: %s\nmail: %s\n\n" % (cn, slapd.base_dn, cn, cn, mail)
-        for cn, mail in people)
-    slapd.ldapmodify(ldif)
+    add_people(inst, slapd)
     inst.start()
     client = smtp_transaction(inst)
     try:
@@ -305,19 +320,42 @@ def test_rcpt_tells_entries_apart_by_their_class(make_instance, slapd,
         # domain's come back together).
         [(_, entries)] = rcpt("carol@example.test", 250, "Ok")
         assert entries == 2
-        for address, want, text, found in (
-                ("staff@example.test", 550, "User unknown", 1),
-                ("carol@example.test", 250, "Ok", 1),
-                ("alice@example.test", 250, "Ok", 2),
-                ("bob@example.test", 550, "mailbox disabled", 2),
-                ("sales@example.test", 250, "Ok", 2),
-                ("nobody@example.test", 550, "User unknown", 0)):
+        for address, want, text, found in PEOPLE_RCPTS:
             searches = rcpt(address, want, text)
             assert [n for _, n in searches] == (
                 [found, found] if found > 1 else [found]), (address, searches)
             assert "mail" not in searches[0][0], (address, searches)
             if found > 1:
                 assert "mail" in searches[1][0], (address, searches)
+    finally:
+        client.close()
+
+
+def test_uncached_rcpt_tells_entries_apart_by_their_class(
+        make_instance, slapd, tmp_path):
+    """Every TTL 0: each RCPT is one search that brings the domain's
+    entry back with the address's, and an inetOrgPerson with the same
+    mail beside them.  The classes of such a result's entries are read
+    once for every class route_ldap_choose asks about (the domain's, a
+    mailbox's, an alias's): the answers are those of the cached-domain
+    lookup, and an address only someone else's entry has is unknown."""
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0")
+    provision(inst)
+    add_people(inst, slapd)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        rcpt = functools.partial(rcpt_searches, client, slapd)
+        # Beside the address's entries, the domain's.
+        for address, want, text, found in PEOPLE_RCPTS + PEOPLE_RCPTS[:1]:
+            searches = rcpt(address, want, text)
+            assert [n for _, n in searches] == [found + 1], (address,
+                                                             searches)
+            assert "ispmailDomainName" in searches[0][0], (address,
+                                                           searches)
     finally:
         client.close()
 
