@@ -31,21 +31,26 @@ size_t
 dkim_header_take(struct buf *header, enum dkim_header_state *state,
 	int *overflow_r, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len;
+	const unsigned char *p = data, *end = p + len, *nl;
+	size_t line;
 
+	/* A line (or what came of it) at a time. */
 	while (p < end && *state != DKIM_HEADER_DONE) {
-		unsigned char c = *p++;
-
-		if (buf_append_char(header, (char) c) < 0)
+		nl = memchr(p, '\n', (size_t) (end - p));
+		line = nl != NULL ? (size_t) (nl - p) : (size_t) (end - p);
+		if (buf_append(header, p, nl != NULL ? line + 1 : line) < 0)
 			*overflow_r = -1;
-		if (c == '\n' && *state != DKIM_HEADER_IN_LINE)
+		if (nl != NULL && (line == 0 ? *state != DKIM_HEADER_IN_LINE :
+		    line == 1 && *p == '\r' && *state == DKIM_HEADER_LINE_START))
 			*state = DKIM_HEADER_DONE;	/* the empty line */
-		else if (c == '\n')
+		else if (nl != NULL)
 			*state = DKIM_HEADER_LINE_START;
-		else if (c == '\r' && *state == DKIM_HEADER_LINE_START)
+		else if (line == 1 && *p == '\r' &&
+		    *state == DKIM_HEADER_LINE_START)
 			*state = DKIM_HEADER_LINE_START_CR;
 		else
 			*state = DKIM_HEADER_IN_LINE;
+		p += nl != NULL ? line + 1 : line;
 	}
 	return (size_t) (p - (const unsigned char *) data);
 }
