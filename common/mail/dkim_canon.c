@@ -259,9 +259,16 @@ dkim_body_feed(struct dkim_body *b, const void *data, size_t len)
 			p++;
 			continue;
 		}
-		for (run = p + 1; run < end && *run != '\r' &&
-		    !(b->relaxed && (*run == ' ' || *run == '\t')); run++)
-			;
+		/*
+		 * The run goes on to a CR; relaxed, to WSP but one SP
+		 * between content, which is its own canonical form.
+		 */
+		for (run = p + 1; run < end && *run != '\r'; run++) {
+			if (b->relaxed && (*run == '\t' || (*run == ' ' &&
+			    (run + 1 == end || run[1] == ' ' ||
+			    run[1] == '\t' || run[1] == '\r'))))
+				break;
+		}
 		body_content(b, p, (size_t) (run - p));
 		p = run;
 	}
