@@ -16,6 +16,7 @@
 #include "dkim_domain.h"
 #include "dkim_keycache.h"
 #include "dkim_keys.h"
+#include "dkim_record.h"
 #include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "log.h"
@@ -55,6 +56,7 @@ struct smtpd_authres {
 	size_t removed;			/* forged A-R fields dropped */
 	size_t from_count;
 	char *from_domain;		/* of the first From:, lower case */
+	size_t keys_asked;		/* key lookups started from fields */
 	/* DKIM */
 	int started;
 	struct dkim_verifier *verifier;
@@ -95,6 +97,36 @@ smtpd_authres_init(void)
 		ar_keys = dkim_keycache_new(AR_KEYCACHE_MAX);
 }
 
+/* The domain SPF checks: the envelope sender's, or HELO for <>. */
+static const char *
+ar_spf_domain(const struct smtpd_session *ss)
+{
+	const char *sender = ss->env.sender != NULL ? ss->env.sender : "";
+	const char *d = *sender == '\0' ? ss->helo :
+	    strrchr(sender, '@') != NULL ? strrchr(sender, '@') + 1 : NULL;
+
+	return d != NULL && dkim_domain_valid(d) ? d : NULL;
+}
+
+void
+smtpd_authres_mail(const struct smtpd_session *ss)
+{
+	const char *d;
+
+	if (!ar_enabled || smtpd.mode != SMTPD_MODE_MX)
+		return;
+	d = ar_spf_domain(ss);
+	if (d != NULL)
+		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, d);
+}
+
+void
+smtpd_authres_reset(void)
+{
+	if (ar_enabled && smtpd.mode == SMTPD_MODE_MX)
+		smtpd_authres_dns_reset();
+}
+
 struct smtpd_authres *
 smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
 {
@@ -115,13 +147,9 @@ smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
 	ar->header = buf_new(SMTPD_AUTHRES_HEADER_MAX);
 	ar->line_start = 1;
 	if (verify) {
-		const char *sender = ss->env.sender != NULL ?
-		    ss->env.sender : "";
-		const char *d = *sender == '\0' ? ss->helo :
-		    strrchr(sender, '@') != NULL ? strrchr(sender, '@') + 1 :
-		    NULL;
+		const char *d = ar_spf_domain(ss);
 
-		if (d != NULL && dkim_domain_valid(d))
+		if (d != NULL)
 			ar->spf_domain = xstrdup(d);
 	}
 	return ar;
@@ -202,25 +230,65 @@ ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 	ar->signers[ar->signer_count++] = signer;
 }
 
+static void
+ar_prefetch_dmarc(const char *from_domain)
+{
+	char *name = xasprintf("_dmarc.%s", from_domain);
+
+	smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
+	free(name);
+}
+
 /*
- * Start the lookups whose names the header gave: the SPF record, the
- * DMARC record and the signatures' keys go out together, and are
- * answered while the body arrives.
+ * A DKIM-Signature field's value was read: ask for its key now (d= and
+ * s= only; the verifier parses the rest at the end of the header).
+ */
+static void
+ar_prefetch_key(struct smtpd_authres *ar, const char *value, size_t len)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	char *domain = NULL, *selector = NULL, *name;
+	int i, n;
+
+	if (ar->keys_asked >= AR_PREFETCH_KEYS || len > DKIM_SIG_MAX)
+		return;
+	n = dkim_tags_parse(value, len, tags, DKIM_TAGS_MAX);
+	for (i = 0; i < n; i++) {
+		if (tags[i].name_len != 1)
+			continue;
+		if (tags[i].name[0] == 'd' && domain == NULL)
+			domain = xstrndup(tags[i].value, tags[i].value_len);
+		else if (tags[i].name[0] == 's' && selector == NULL)
+			selector = xstrndup(tags[i].value,
+			    tags[i].value_len);
+	}
+	if (domain != NULL && selector != NULL &&
+	    dkim_domain_valid(domain) && dkim_sig_selector_valid(selector)) {
+		name = xasprintf("%s._domainkey.%s", selector, domain);
+		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
+		free(name);
+		ar->keys_asked++;
+	}
+	free(domain);
+	free(selector);
+}
+
+/*
+ * The header is complete: every lookup it names is on its way (the SPF
+ * record since MAIL FROM, the DMARC record and the keys since their
+ * fields were read); ask for any key the verifier names that the quick
+ * look at the field missed.  They are answered while the body arrives.
  */
 static void
 ar_prefetch(struct smtpd_authres *ar)
 {
 	const char *key;
-	char *name;
 	size_t i, keys = 0;
 
 	if (ar->spf_domain != NULL)
 		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->spf_domain);
-	if (ar->from_count == 1 && ar->from_domain != NULL) {
-		name = xasprintf("_dmarc.%s", ar->from_domain);
-		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
-		free(name);
-	}
+	if (ar->from_count == 1 && ar->from_domain != NULL)
+		ar_prefetch_dmarc(ar->from_domain);
 	for (i = 0; ar->verifier != NULL && keys < AR_PREFETCH_KEYS &&
 	    i < dkim_verifier_count(ar->verifier); i++) {
 		key = dkim_verifier_key_name(ar->verifier, i);
@@ -371,7 +439,13 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
 		if (ar->from_count++ == 0)
 			ar->from_domain = ar_from_domain(f + v, len - v);
+		if (ar->verify && ar->from_count == 1 &&
+		    ar->from_domain != NULL)
+			ar_prefetch_dmarc(ar->from_domain);
 	}
+	if (ar->verify && !ar->field_overflow &&
+	    ar_field_is(f, len, "DKIM-Signature", &v))
+		ar_prefetch_key(ar, f + v, len - v);
 	if (!ar->header_overflow && buf_append(ar->header, f, len) < 0)
 		ar->header_overflow = 1;
 	if (out(ctx, f, len) < 0)
@@ -381,40 +455,56 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 	return rc;
 }
 
+/*
+ * Pass on span (up to and including a line end, or the end of what
+ * came) of a field too long to examine, as it is.
+ */
+static int
+ar_pass_long(struct smtpd_authres *ar, const char *span, size_t len,
+	smtpd_authres_out_fn *out, void *ctx)
+{
+	if (!ar->header_overflow && buf_append(ar->header, span, len) < 0)
+		ar->header_overflow = 1;
+	return out(ctx, span, len);
+}
+
 int
 smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
 	smtpd_authres_out_fn *out, void *ctx)
 {
-	const char *p = data, *end = p + len;
+	const char *p = data, *end = p + len, *nl, *f;
+	size_t span;
 
 	if (ar->out_failed)
 		return -1;
+	/* The header a line (or what came of it) at a time. */
 	while (p < end && !ar->in_body) {
-		char c = *p;
-
-		if (ar->line_start && c != ' ' && c != '\t' &&
-		    ar_emit(ar, out, ctx) < 0)
-			goto fail;
-		ar->line_start = 0;
-		if (buf_append_char(ar->field, c) < 0) {
+		if (ar->line_start && *p != ' ' && *p != '\t') {
+			/* A new field: the one before is complete. */
+			if (ar_emit(ar, out, ctx) < 0)
+				goto fail;
+			ar->field_overflow = 0;
+		}
+		nl = memchr(p, '\n', (size_t) (end - p));
+		span = nl != NULL ? (size_t) (nl - p) + 1 : (size_t) (end - p);
+		ar->line_start = nl != NULL;
+		if (ar->field_overflow) {
+			if (ar_pass_long(ar, p, span, out, ctx) < 0)
+				goto fail;
+		} else if (buf_append(ar->field, p, span) < 0) {
 			/* Too long to examine: pass it on as it is. */
 			ar->field_overflow = 1;
-			if (out(ctx, buf_cstr(ar->field),
-			    buf_len(ar->field)) < 0)
+			if (ar_pass_long(ar, buf_cstr(ar->field),
+			    buf_len(ar->field), out, ctx) < 0 ||
+			    ar_pass_long(ar, p, span, out, ctx) < 0)
 				goto fail;
-			if (!ar->header_overflow &&
-			    buf_append(ar->header, buf_cstr(ar->field),
-			    buf_len(ar->field)) < 0)
-				ar->header_overflow = 1;
 			buf_reset(ar->field);
-			(void) buf_append_char(ar->field, c);
 		}
-		p++;
-		if (c != '\n')
-			continue;
-		ar->line_start = 1;
-		if (buf_len(ar->field) <= 2 && (buf_len(ar->field) == 1 ||
-		    buf_cstr(ar->field)[0] == '\r') && !ar->field_overflow) {
+		p += span;
+		f = buf_cstr(ar->field);
+		if (nl != NULL && !ar->field_overflow &&
+		    (buf_len(ar->field) == 1 ||
+		    (buf_len(ar->field) == 2 && f[0] == '\r'))) {
 			/* The empty line: the body follows. */
 			if (ar_emit(ar, out, ctx) < 0)
 				goto fail;

@@ -22,7 +22,13 @@
  * DNS: all lookups go through c-ares (dns.h, dns_servers), with one
  * deadline for the whole message (smtpd_sender_auth_timeout); libspf2
  * gets a DNS layer on top of it, the DKIM verifier its key records, and
- * the DMARC record is fetched here and handed to libopendmarc.
+ * the DMARC record is fetched here and handed to libopendmarc.  Each
+ * lookup starts as soon as its name is known, not waited for: the SPF
+ * record at MAIL FROM, the DMARC record when the From: field has been
+ * read, a signature's key when its DKIM-Signature field has; the
+ * answers are waited for at the end of DATA, where the verdict is due.
+ * A transaction that ends first (RSET, a new MAIL, the client gone)
+ * cancels what is still on its way.
  */
 #ifndef ISPMAIL_SMTPD_AUTHRES_H
 #define ISPMAIL_SMTPD_AUTHRES_H
@@ -42,6 +48,10 @@ typedef int smtpd_authres_out_fn(void *ctx, const void *data, size_t len);
 
 /* Set up the libraries once per process (before privileges drop). */
 void smtpd_authres_init(void);
+/* MAIL FROM was accepted: start the SPF record lookup (mx). */
+void smtpd_authres_mail(const struct smtpd_session *ss);
+/* The transaction is over: cancel lookups still on their way. */
+void smtpd_authres_reset(void);
 /*
  * The filter for the message of ss queued as queue_id, or NULL when
  * nothing is to be checked or signed for this session.
@@ -63,9 +73,9 @@ int smtpd_authres_finish(struct smtpd_authres *ar,
  */
 int smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 	struct qfile_writer *w);
-/* Free and NULL *arp (NULL is fine). */
 /* Folder records were written: the message goes through the queue. */
 int smtpd_authres_queue_only(const struct smtpd_authres *ar);
+/* Free and NULL *arp (NULL is fine). */
 void smtpd_authres_free(struct smtpd_authres **arp);
 
 #endif

@@ -9,11 +9,13 @@
  * senders.  An answer with TTL 0 or none is used once and not kept.
  *
  * libspf2 and the DKIM key step ask one question at a time; lookups whose
- * names are known early (the SPF record of the envelope domain, the
- * DMARC record of the From: domain, each signature's key) are started
- * together at the end of the header by smtpd_authres_dns_prefetch() and
- * answered while the body arrives; the later synchronous question takes
- * the prefetched answer, waiting for it if it is still on its way.
+ * names are known early are started by smtpd_authres_dns_prefetch() as
+ * soon as they are (the SPF record of the envelope domain at MAIL FROM,
+ * the DMARC record of the From: domain and each signature's key as their
+ * fields are read) and answered while the rest of the transaction
+ * arrives; the later synchronous question at the end of DATA takes the
+ * prefetched answer, waiting for it if it is still on its way.  The
+ * answer of a lookup cancelled by smtpd_authres_dns_reset() is dropped.
  */
 #ifndef ISPMAIL_SMTPD_AUTHRES_DNS_H
 #define ISPMAIL_SMTPD_AUTHRES_DNS_H

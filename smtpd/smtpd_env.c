@@ -51,6 +51,7 @@ smtpd_transaction_reset(struct smtpd_session *ss)
 	qfile_writer_abort(&ss->bdat);
 	smtpd_msa_free(&ss->msa);
 	smtpd_authres_free(&ss->authres);
+	smtpd_authres_reset();
 	header_value_free(&ss->msgid);
 	ss->bdat_failed = 0;
 	ss->bdat_size = 0;
@@ -273,6 +274,7 @@ smtpd_cmd_mail(struct smtpd_session *ss, const char *args)
 	}
 	ss->env.sender = path;
 	ss->have_mail = 1;
+	smtpd_authres_mail(ss);
 	smtpd_reply(ss, "250 2.1.0 Ok");
 	return;
 bad:

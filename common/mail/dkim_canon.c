@@ -31,21 +31,26 @@ size_t
 dkim_header_take(struct buf *header, enum dkim_header_state *state,
 	int *overflow_r, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len;
+	const unsigned char *p = data, *end = p + len, *nl;
+	size_t line;
 
+	/* A line (or what came of it) at a time. */
 	while (p < end && *state != DKIM_HEADER_DONE) {
-		unsigned char c = *p++;
-
-		if (buf_append_char(header, (char) c) < 0)
+		nl = memchr(p, '\n', (size_t) (end - p));
+		line = nl != NULL ? (size_t) (nl - p) : (size_t) (end - p);
+		if (buf_append(header, p, nl != NULL ? line + 1 : line) < 0)
 			*overflow_r = -1;
-		if (c == '\n' && *state != DKIM_HEADER_IN_LINE)
+		if (nl != NULL && (line == 0 ? *state != DKIM_HEADER_IN_LINE :
+		    line == 1 && *p == '\r' && *state == DKIM_HEADER_LINE_START))
 			*state = DKIM_HEADER_DONE;	/* the empty line */
-		else if (c == '\n')
+		else if (nl != NULL)
 			*state = DKIM_HEADER_LINE_START;
-		else if (c == '\r' && *state == DKIM_HEADER_LINE_START)
+		else if (line == 1 && *p == '\r' &&
+		    *state == DKIM_HEADER_LINE_START)
 			*state = DKIM_HEADER_LINE_START_CR;
 		else
 			*state = DKIM_HEADER_IN_LINE;
+		p += nl != NULL ? line + 1 : line;
 	}
 	return (size_t) (p - (const unsigned char *) data);
 }
@@ -172,21 +177,44 @@ body_flush(struct dkim_body *b)
 	b->batch_len = 0;
 }
 
+/* n canonical bytes at p; past l=: counted, not hashed. */
+static void
+body_put_bytes(struct dkim_body *b, const unsigned char *p, size_t n)
+{
+	unsigned long long hashed = n;
+	size_t room, take;
+
+	if (b->limit >= 0)
+		hashed = b->length >= (unsigned long long) b->limit ? 0 :
+		    (unsigned long long) b->limit - b->length < n ?
+		    (unsigned long long) b->limit - b->length : n;
+	while (hashed > 0) {
+		room = sizeof(b->batch) - b->batch_len;
+		if (room == 0) {
+			body_flush(b);
+			continue;
+		}
+		take = hashed < room ? (size_t) hashed : room;
+		memcpy(b->batch + b->batch_len, p, take);
+		b->batch_len += take;
+		p += take;
+		hashed -= take;
+	}
+	b->length += n;
+}
+
 static void
 body_put(struct dkim_body *b, unsigned char c)
 {
-	/* Past l=: counted, not hashed. */
-	if (b->limit < 0 || b->length < (unsigned long long) b->limit) {
-		if (b->batch_len == sizeof(b->batch))
-			body_flush(b);
-		b->batch[b->batch_len++] = c;
-	}
-	b->length++;
+	body_put_bytes(b, &c, 1);
 }
 
-/* A byte that is not a line end (nor WSP, relaxed): pending goes first. */
+/*
+ * n bytes of content that are not line ends (nor WSP, relaxed): what is
+ * pending goes first.
+ */
 static void
-body_content(struct dkim_body *b, unsigned char c)
+body_content(struct dkim_body *b, const unsigned char *p, size_t n)
 {
 	for (; b->crlf_pending > 0; b->crlf_pending--) {
 		body_put(b, '\r');
@@ -195,20 +223,22 @@ body_content(struct dkim_body *b, unsigned char c)
 	if (b->wsp_pending)
 		body_put(b, ' ');
 	b->wsp_pending = 0;
-	body_put(b, c);
+	body_put_bytes(b, p, n);
 	b->nonempty = 1;
 }
 
 /*
  * Simple (3.4.3): empty lines at the end go.  Relaxed (3.4.4) also: WSP
- * runs become one SP, WSP at a line's end goes.
+ * runs become one SP, WSP at a line's end goes.  Runs of plain content
+ * are copied whole.
  */
 void
 dkim_body_feed(struct dkim_body *b, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len;
+	static const unsigned char cr = '\r';
+	const unsigned char *p = data, *end = p + len, *run;
 
-	for (; p < end; p++) {
+	while (p < end) {
 		unsigned char c = *p;
 
 		if (b->cr_pending) {
@@ -216,16 +246,31 @@ dkim_body_feed(struct dkim_body *b, const void *data, size_t len)
 			if (c == '\n') {
 				b->wsp_pending = 0;
 				b->crlf_pending++;
+				p++;
 				continue;
 			}
-			body_content(b, '\r');
+			body_content(b, &cr, 1);
 		}
-		if (c == '\r')
-			b->cr_pending = 1;
-		else if (b->relaxed && (c == ' ' || c == '\t'))
-			b->wsp_pending = 1;
-		else
-			body_content(b, c);
+		if (c == '\r' || (b->relaxed && (c == ' ' || c == '\t'))) {
+			if (c == '\r')
+				b->cr_pending = 1;
+			else
+				b->wsp_pending = 1;
+			p++;
+			continue;
+		}
+		/*
+		 * The run goes on to a CR; relaxed, to WSP but one SP
+		 * between content, which is its own canonical form.
+		 */
+		for (run = p + 1; run < end && *run != '\r'; run++) {
+			if (b->relaxed && (*run == '\t' || (*run == ' ' &&
+			    (run + 1 == end || run[1] == ' ' ||
+			    run[1] == '\t' || run[1] == '\r'))))
+				break;
+		}
+		body_content(b, p, (size_t) (run - p));
+		p = run;
 	}
 }
 
@@ -233,8 +278,11 @@ int
 dkim_body_finish(struct dkim_body *b, unsigned char *md,
 	unsigned int *md_len_r, unsigned long long *length_r)
 {
+	static const unsigned char cr = '\r';
+
+	/* A CR at the very end is content. */
 	if (b->cr_pending)
-		body_content(b, '\r');	/* a CR at the very end is content */
+		body_content(b, &cr, 1);
 	b->cr_pending = 0;
 	if (b->nonempty || !b->relaxed) {
 		/* The last line's CRLF; simple makes an empty body one CRLF. */

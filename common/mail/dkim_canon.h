@@ -39,7 +39,7 @@ enum dkim_header_state {
 /*
  * Keep the header's bytes of data (len) in header, up to and with the
  * empty line: how many of data's bytes belong to the header (the rest is
- * body).  -1 in *overflow_r when header's cap was passed (the byte is
+ * body).  -1 in *overflow_r when header's cap was passed (that line is
  * not kept, the scan goes on).
  */
 size_t dkim_header_take(struct buf *header, enum dkim_header_state *state,

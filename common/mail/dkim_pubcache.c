@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include "dkim_pubcache.h"
 #include "xalloc.h"
@@ -19,6 +20,7 @@ struct pub_entry {
 	unsigned char *der;
 	size_t len;
 	EVP_PKEY *key;
+	EVP_PKEY_CTX *verify;		/* RSA: set up at the first use */
 	unsigned long long used;	/* tick of the last use */
 };
 
@@ -48,6 +50,7 @@ dkim_pubcache_free(struct dkim_pubcache **cp)
 	if (c == NULL)
 		return;
 	for (i = 0; i < c->count; i++) {
+		EVP_PKEY_CTX_free(c->entries[i].verify);
 		EVP_PKEY_free(c->entries[i].key);
 		free(c->entries[i].der);
 	}
@@ -248,9 +251,11 @@ dkim_pubcache_get(struct dkim_pubcache *c, enum dkim_keyrec_type type,
 		for (i = 1; i < c->count; i++)
 			if (c->entries[i].used < e->used)
 				e = &c->entries[i];
+		EVP_PKEY_CTX_free(e->verify);
 		EVP_PKEY_free(e->key);
 		free(e->der);
 	}
+	e->verify = NULL;
 	e->type = type;
 	e->der = xmalloc(len + 1);
 	memcpy(e->der, der, len);
@@ -259,4 +264,41 @@ dkim_pubcache_get(struct dkim_pubcache *c, enum dkim_keyrec_type type,
 	e->used = c->tick;
 	EVP_PKEY_up_ref(key);
 	return key;
+}
+
+/* A PKCS#1 v1.5, SHA-256 verification context for key, or NULL. */
+static EVP_PKEY_CTX *
+pub_rsa_ctx(EVP_PKEY *key)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(key, NULL);
+
+	if (pc != NULL && (EVP_PKEY_verify_init(pc) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1)) {
+		EVP_PKEY_CTX_free(pc);
+		pc = NULL;
+	}
+	return pc;
+}
+
+int
+dkim_pubcache_rsa_verify(struct dkim_pubcache *c, EVP_PKEY *key,
+	const unsigned char *sig, size_t sig_len,
+	const unsigned char *digest, size_t digest_len)
+{
+	struct pub_entry *e = NULL;
+	EVP_PKEY_CTX *once = NULL, *pc;
+	size_t i;
+	int ok;
+
+	for (i = 0; c != NULL && i < c->count && e == NULL; i++)
+		if (c->entries[i].key == key)
+			e = &c->entries[i];
+	if (e != NULL && e->verify == NULL)
+		e->verify = pub_rsa_ctx(key);
+	pc = e != NULL ? e->verify : (once = pub_rsa_ctx(key));
+	ok = pc != NULL &&
+	    EVP_PKEY_verify(pc, sig, sig_len, digest, digest_len) == 1;
+	EVP_PKEY_CTX_free(once);
+	return ok;
 }

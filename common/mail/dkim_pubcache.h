@@ -37,6 +37,16 @@ void dkim_pubcache_free(struct dkim_pubcache **cp);
 EVP_PKEY *dkim_pubcache_get(struct dkim_pubcache *c,
 	enum dkim_keyrec_type type, const unsigned char *der, size_t len,
 	const char **error_r);
+/*
+ * Does RSA key (from dkim_pubcache_get) sign digest (digest_len bytes
+ * of SHA-256) with sig, PKCS#1 v1.5?  1 yes, 0 no.  OpenSSL 3 fetches
+ * the algorithm and the digest for every new verification context: a
+ * key still in c keeps its context and reuses it; any other key (or c
+ * NULL) gets a context of its own for this call.
+ */
+int dkim_pubcache_rsa_verify(struct dkim_pubcache *c, EVP_PKEY *key,
+	const unsigned char *sig, size_t sig_len,
+	const unsigned char *digest, size_t digest_len);
 /* How many keys the cache has parsed (misses) so far. */
 size_t dkim_pubcache_parses(const struct dkim_pubcache *c);
 

@@ -7,7 +7,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include "buf.h"
 #include "dkim_canon.h"
@@ -302,9 +301,9 @@ dkim_verifier_finish(struct dkim_verifier *v)
 	}
 }
 
-/* Does key sign s's header digest? */
+/* Does key (from cache) sign s's header digest? */
 static int
-sig_check(const struct vsig *s, EVP_PKEY *key)
+sig_check(const struct vsig *s, struct dkim_pubcache *cache, EVP_PKEY *key)
 {
 	int ok = 0;
 
@@ -318,14 +317,8 @@ sig_check(const struct vsig *s, EVP_PKEY *key)
 		    s->digest_len) == 1;
 		EVP_MD_CTX_free(md);
 	} else {
-		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(key, NULL);
-
-		ok = pc != NULL && EVP_PKEY_verify_init(pc) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
-		    EVP_PKEY_verify(pc, s->sig.b, s->sig.b_len, s->digest,
-		    s->digest_len) == 1;
-		EVP_PKEY_CTX_free(pc);
+		ok = dkim_pubcache_rsa_verify(cache, key, s->sig.b,
+		    s->sig.b_len, s->digest, s->digest_len);
 	}
 	return ok;
 }
@@ -382,18 +375,20 @@ sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
 	} else {
 		struct dkim_pubcache *once = v->cache == NULL ?
 		    dkim_pubcache_new(1) : NULL;
+		struct dkim_pubcache *cache = v->cache != NULL ? v->cache :
+		    once;
 
-		key = dkim_pubcache_get(v->cache != NULL ? v->cache : once,
-		    k.type, (const unsigned char *) buf_cstr(der),
-		    buf_len(der), &error);
-		dkim_pubcache_free(&once);
+		key = dkim_pubcache_get(cache, k.type,
+		    (const unsigned char *) buf_cstr(der), buf_len(der),
+		    &error);
 		if (key == NULL)
 			sig_decide(s, DKIM_RESULT_PERMERROR, error);
-		else if (sig_check(s, key))
+		else if (sig_check(s, cache, key))
 			sig_decide(s, DKIM_RESULT_PASS, "good signature");
 		else
 			sig_decide(s, DKIM_RESULT_FAIL, "signature mismatch");
 		EVP_PKEY_free(key);
+		dkim_pubcache_free(&once);
 	}
 	buf_free(&der);
 	buf_free(&b64);

@@ -194,6 +194,77 @@ START_TEST(test_rsa_verifies)
 END_TEST
 
 /* Keys of other kinds, other sizes and damaged bytes are refused. */
+/* key's PKCS#1 v1.5 signature of the SHA-256 digest into sig; its length. */
+static size_t
+rsa_sign(EVP_PKEY *key, const unsigned char *digest, unsigned char *sig,
+	size_t sig_size)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(key, NULL);
+	size_t sig_len = sig_size;
+
+	ck_assert(pc != NULL && EVP_PKEY_sign_init(pc) == 1 &&
+	    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+	    EVP_PKEY_sign(pc, sig, &sig_len, digest, 32) == 1);
+	EVP_PKEY_CTX_free(pc);
+	return sig_len;
+}
+
+/*
+ * The kept verification context: right again and again, after a
+ * mismatch, for a key pushed out of the cache and without a cache.
+ */
+START_TEST(test_rsa_verify_kept)
+{
+	struct dkim_pubcache *c = dkim_pubcache_new(1);
+	struct buf *b = buf_new(65536);
+	unsigned char digest[32], bad[32], sig[512], sig2[512];
+	size_t sig_len, sig2_len;
+	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
+	EVP_PKEY *key, *key2;
+	const char *error = NULL;
+	int round;
+
+	ck_assert_ptr_nonnull(other);
+	memset(digest, 0x33, sizeof(digest));
+	memcpy(bad, digest, sizeof(bad));
+	bad[31] ^= 0x80;
+	sig_len = rsa_sign(rsa2048, digest, sig, sizeof(sig));
+	sig2_len = rsa_sign(other, digest, sig2, sizeof(sig2));
+	der_of(b, rsa2048, 1);
+	key = dkim_pubcache_get(c, DKIM_KEYREC_RSA,
+	    (const unsigned char *) buf_cstr(b), buf_len(b), &error);
+	ck_assert_ptr_nonnull(key);
+	for (round = 0; round < 3; round++) {
+		ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key, sig, sig_len,
+		    digest, sizeof(digest)), 1);
+		ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key, sig, sig_len,
+		    bad, sizeof(bad)), 0);
+		ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key, sig2,
+		    sig2_len, digest, sizeof(digest)), 0);
+	}
+	/* other takes the only entry: key is no longer cached. */
+	der_of(b, other, 1);
+	key2 = dkim_pubcache_get(c, DKIM_KEYREC_RSA,
+	    (const unsigned char *) buf_cstr(b), buf_len(b), &error);
+	ck_assert_ptr_nonnull(key2);
+	ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key2, sig2, sig2_len,
+	    digest, sizeof(digest)), 1);
+	ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key2, sig, sig_len,
+	    digest, sizeof(digest)), 0);
+	ck_assert_int_eq(dkim_pubcache_rsa_verify(c, key, sig, sig_len,
+	    digest, sizeof(digest)), 1);
+	ck_assert_int_eq(dkim_pubcache_rsa_verify(NULL, key, sig, sig_len,
+	    bad, sizeof(bad)), 0);
+	ck_assert_int_eq(dkim_pubcache_rsa_verify(NULL, key, sig, sig_len,
+	    digest, sizeof(digest)), 1);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(key2);
+	EVP_PKEY_free(other);
+	dkim_pubcache_free(&c);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_rsa_refused)
 {
 	struct buf *b = buf_new(65536), *rsa = buf_new(65536);
@@ -336,6 +407,7 @@ dkim_pubcache_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_rsa_forms, 0, 2);
 	tcase_add_test(tc, test_rsa_verifies);
+	tcase_add_test(tc, test_rsa_verify_kept);
 	tcase_add_test(tc, test_rsa_refused);
 	tcase_add_test(tc, test_rsa_size_limit);
 	tcase_add_test(tc, test_ed25519);
