@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "crypt_scratch.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -70,8 +71,10 @@ route_password_matches(const char *password, const char *hash,
 	    || hash[0] == '*';
 	/* Proxied logins show here: one hash per login, not two. */
 	metrics_inc("ispmail_password_hashes_total", NULL);
+	crypt_scratch_enter();
 	computed = crypt_rn(password, dummy ? ROUTE_DUMMY_HASH : hash, data,
 	    (int) sizeof(*data));
+	crypt_scratch_leave();
 	if (computed == NULL || computed[0] == '*') {
 		if (!dummy)
 			log_warn("%s: unusable password hash", who);
