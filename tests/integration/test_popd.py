@@ -226,21 +226,6 @@ def test_unknown_user_same_answer(inst):
     p.quit()
 
 
-def popd_pids(inst, service):
-    """The popd processes the master runs for service ("-n service")."""
-    pids = []
-    for pid in inst.instance_pids():
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(argv[i] == b"-n" and argv[i + 1] == service.encode()
-               for i in range(len(argv) - 1)):
-            pids.append(pid)
-    return pids
-
-
 def kept_hash_memory(pid):
     """The mappings of pid of 16 MiB or more whose pages are all lazily
     freed (MADV_FREE): [(size KiB, LazyFree KiB)]."""
@@ -278,7 +263,7 @@ def test_logins_in_one_process_share_the_hash_memory(inst):
         p.quit()
     body = b"Subject: kept\r\n\r\nbody\r\n"
     assert answers == [body, None, None, None, body]
-    pids = popd_pids(inst, "pop3one")
+    pids = inst.service_pids("pop3one")
     assert len(pids) == 1, pids
     kept = kept_hash_memory(pids[0])
     assert len(kept) == 1, kept
