@@ -31,9 +31,9 @@ static _Thread_local void *scratch_made;
 static _Thread_local size_t scratch_made_len;
 
 /*
- * The definitions ours stand in front of, found at the first call.  No
- * logging in here: these run inside any library's mmap() call, the
- * logger's included.
+ * The definitions crypt_scratch_hooks.c stands in front of, found at the
+ * first call.  No logging in here: these run inside any library's mmap()
+ * call, the logger's included.
  */
 static struct {
 	crypt_scratch_mmap_fn mmap;
@@ -106,7 +106,8 @@ scratch_put(void *base, size_t len)
 }
 
 void *
-mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+crypt_scratch_mmap(void *addr, size_t len, int prot, int flags, int fd,
+	off_t offset)
 {
 	void *base;
 
@@ -126,7 +127,7 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 }
 
 int
-munmap(void *addr, size_t len)
+crypt_scratch_munmap(void *addr, size_t len)
 {
 	if (scratch_in_hash && addr != NULL && addr == scratch_made &&
 	    len == scratch_made_len) {

@@ -15,10 +15,13 @@
  * next mmap() of the same size.  The hash is libcrypt's own: same
  * algorithm, cost and result; only where its memory comes from changes.
  *
- * How: crypt_scratch.c defines mmap() and munmap().  An executable's
- * definitions come before libc's for the calls of the libraries it
- * loads (ELF symbol interposition), so libcrypt's calls land there.
- * They act only on the thread inside crypt_scratch_enter(), only on
+ * How: crypt_scratch_hooks.c defines mmap() and munmap(); it is linked
+ * only into the daemons that keep the region (popd, authd), not into
+ * libispmail.  An executable's definitions come before libc's for the
+ * calls of the libraries it loads (ELF symbol interposition), so
+ * libcrypt's calls land there, in crypt_scratch_mmap() and
+ * crypt_scratch_munmap().  They act only on the thread inside
+ * crypt_scratch_enter(), only on
  * anonymous private read-write maps of at least 1 MiB without an
  * address, and on the unmap of the very region mapped inside it; every
  * other call goes to the next definition (libc's, or a sanitizer's).
@@ -29,13 +32,25 @@
 #define ISPMAIL_CRYPT_SCRATCH_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* Keep the region between hashes (1) or not (0, the default; unmaps it). */
+/*
+ * Keep the region between hashes (1) or not (0, the default; unmaps it).
+ * Only an executable linked with crypt_scratch_hooks.c sees the region.
+ */
 void crypt_scratch_keep(int keep);
 
 /* Bracket one crypt call on this thread (not nested). */
 void crypt_scratch_enter(void);
 void crypt_scratch_leave(void);
+
+/*
+ * mmap() and munmap() as crypt_scratch_hooks.c defines them: the kept
+ * region inside a hash, else the next definition (libc's).
+ */
+void *crypt_scratch_mmap(void *addr, size_t len, int prot, int flags,
+	int fd, off_t offset);
+int crypt_scratch_munmap(void *addr, size_t len);
 
 /* The region kept now (NULL: none), its size in *len_r: for tests. */
 void *crypt_scratch_kept(size_t *len_r);
