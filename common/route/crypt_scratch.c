@@ -109,11 +109,11 @@ void *
 crypt_scratch_mmap(void *addr, size_t len, int prot, int flags, int fd,
 	off_t offset)
 {
+	int keep = __atomic_load_n(&scratch_keep, __ATOMIC_RELAXED);
 	void *base;
 
-	if (!scratch_in_hash || !__atomic_load_n(&scratch_keep, __ATOMIC_RELAXED) ||
-	    addr != NULL || fd != -1 || offset != 0 ||
-	    prot != (PROT_READ | PROT_WRITE) ||
+	if (!scratch_in_hash || !keep || addr != NULL || fd != -1 ||
+	    offset != 0 || prot != (PROT_READ | PROT_WRITE) ||
 	    flags != (MAP_PRIVATE | MAP_ANONYMOUS) || len < CRYPT_SCRATCH_MIN)
 		return next_mmap(addr, len, prot, flags, fd, offset);
 	base = scratch_take(len);
