@@ -25,6 +25,7 @@
 #include "attr.h"
 #include "auth_client.h"
 #include "buf.h"
+#include "crypt_scratch.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -206,6 +207,8 @@ authd_post_init(void *ctx)
 	(void) ctx;
 	/* Open the directory now so the first request does not wait. */
 	(void) authd_route_get();
+	/* Hashing is most of what authd does (crypt_scratch.h). */
+	crypt_scratch_keep(1);
 }
 
 int

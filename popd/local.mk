@@ -2,7 +2,7 @@
 pkglibexec_PROGRAMS += popd/popd
 popd_popd_SOURCES = popd/popd.c popd/popd.h popd/pop_auth.c \
 	popd/pop_cmd.c popd/pop_cmd.h popd/pop_msg.c popd/pop_msg.h \
-	popd/pop_mbox.c popd/pop_mbox.h
+	popd/pop_mbox.c popd/pop_mbox.h common/route/crypt_scratch_hooks.c
 popd_popd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 popd_popd_LDADD = $(LIBISPMAIL)
 popd_popd_DEPENDENCIES = common/libispmail.a

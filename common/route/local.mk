@@ -4,6 +4,7 @@ common_libispmail_a_SOURCES += \
 	common/route/route.c common/route/route.h common/route/route_backend.h \
 	common/route/route_int.h common/route/route_expand.c \
 	common/route/route_auth.c common/route/route_provision.c \
+	common/route/crypt_scratch.c common/route/crypt_scratch.h \
 	common/route/route_file.c common/route/route_file_int.h \
 	common/route/route_file_table.c common/route/route_file_parse.c \
 	common/route/route_file_write.c common/route/route_ldap.c \

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "crypt_scratch.h"
 #include "log.h"
 #include "mail_params.h"
 #include "metrics.h"
@@ -62,8 +63,10 @@ route_crypt_job_run(void *arg)
 {
 	struct route_crypt_job *job = arg;
 
+	crypt_scratch_enter();
 	job->computed = crypt_rn(job->password, job->setting, job->data,
 	    (int) sizeof(*job->data));
+	crypt_scratch_leave();
 }
 
 /*

@@ -540,6 +540,23 @@ class Instance:
                 pids.append(int(entry))
         return pids
 
+    def service_pids(self, name):
+        """The live processes the master started for service name (its
+        command line carries "-n name")."""
+        pids = []
+        for pid in self.instance_pids():
+            if pid == self.pid:
+                continue
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if any(argv[i] == b"-n" and argv[i + 1] == name.encode()
+                   for i in range(len(argv) - 1)):
+                pids.append(pid)
+        return pids
+
     def close(self, keep=False):
         """Stop everything of this instance; remove its directory unless
         keep (or ISPMAIL_KEEP_TMP is set)."""

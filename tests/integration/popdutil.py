@@ -19,7 +19,8 @@ _counter = itertools.count(1)
 
 def services():
     """pop3 (STLS), pop3s (implicit TLS), pop3p (plaintext logins
-    allowed), pop3t (tight limits for the limit tests)."""
+    allowed), pop3t (tight limits for the limit tests), pop3one (one
+    process: every session of a test meets the same process)."""
     return [
         harness.Service("pop3", POPD, maxproc=6),
         harness.Service("pop3s", POPD, maxproc=4,
@@ -34,6 +35,8 @@ def services():
                                  "auth_failure_delay": "1s",
                                  "auth_failure_limit": "2",
                                  "pop_login_delay": "60s"}),
+        harness.Service("pop3one", POPD, maxproc=1,
+                        options={"auth_allow_plaintext": "yes"}),
     ]
 
 

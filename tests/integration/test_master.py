@@ -416,24 +416,6 @@ def test_uid0_alias_refused(make_instance, require_root):
     assert inst.proc.wait(10) == 1
 
 
-def service_pids(inst, name):
-    """The live processes the master started for service name (its
-    command line carries "-n name")."""
-    pids = []
-    for pid in inst.instance_pids():
-        if pid == inst.pid:
-            continue
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(argv[i] == b"-n" and argv[i + 1] == name.encode()
-               for i in range(len(argv) - 1)):
-            pids.append(pid)
-    return pids
-
-
 def test_reload_counts_only_own_children(instance_factory):
     """Reloads that restart one service must not add the other services'
     children to its counts: after each reload every service's total and
@@ -456,7 +438,7 @@ def test_reload_counts_only_own_children(instance_factory):
             services[0].options = {"max_idle": "%ds" % (100 + n)}
             inst.reload(services)
             for s in services:
-                alive = service_pids(inst, s.name)
+                alive = inst.service_pids(s.name)
                 st = inst.service_status(s.name)
                 assert st["total"] == len(alive), (s.name, st, alive)
                 assert st["busy"] == len(alive), (s.name, st, alive)

@@ -226,6 +226,49 @@ def test_unknown_user_same_answer(inst):
     p.quit()
 
 
+def kept_hash_memory(pid):
+    """The mappings of pid of 16 MiB or more whose pages are all lazily
+    freed (MADV_FREE): [(size KiB, LazyFree KiB)]."""
+    found, size = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            field = line.split()
+            if field[0] == "Size:":
+                size = int(field[1])
+            elif field[0] == "LazyFree:" and size >= 16 * 1024 and \
+                    int(field[1]) >= size - 4:
+                found.append((size, int(field[1])))
+    return found
+
+
+def test_logins_in_one_process_share_the_hash_memory(inst):
+    """One popd process, login after login: the yescrypt hash's 16 MiB
+    are kept between logins (wiped, MADV_FREE) and every answer stays
+    right: the right password, a wrong one, an unknown user, the right
+    one again."""
+    user, store = new_mailbox(inst)
+    deliver(store, b"Subject: kept\n\nbody\n")
+    answers = []
+    for login, password in ((user, PASSWORD), (user, PASSWORD + "x"),
+                            ("nobody-here@example.test", PASSWORD),
+                            (user, PASSWORD[:-1]), (user, PASSWORD)):
+        p = pop_plain(inst, service="pop3one")
+        p.user(login)
+        try:
+            p.pass_(password)
+            answers.append(retr_bytes(p, 1))
+        except poplib.error_proto as e:
+            assert "-ERR [AUTH] Authentication failed" in str(e)
+            answers.append(None)
+        p.quit()
+    body = b"Subject: kept\r\n\r\nbody\r\n"
+    assert answers == [body, None, None, None, body]
+    pids = inst.service_pids("pop3one")
+    assert len(pids) == 1, pids
+    kept = kept_hash_memory(pids[0])
+    assert len(kept) == 1, kept
+
+
 # -- the commands -----------------------------------------------------------
 
 MESSAGES = [

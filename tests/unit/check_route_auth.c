@@ -1,6 +1,7 @@
 /*
  * check_route_auth: logins against the routing directory (route_auth.c)
- * over the file backend: route_authenticate, route_authorize.
+ * over the file backend: route_authenticate, route_authorize; the hash's
+ * scratch region kept between logins (crypt_scratch.h).
  */
 #include "config.h"
 
@@ -8,7 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
+#include "crypt_scratch.h"
 #include "route.h"
 #include "route_fixture.h"
 #include "xalloc.h"
@@ -217,6 +221,108 @@ START_TEST(test_authorize)
 }
 END_TEST
 
+/* Page faults (minor) of this process so far. */
+static long
+minor_faults(void)
+{
+	struct rusage ru;
+
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* 1 when len bytes at p are all zero. */
+static int
+all_zero(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+login(struct route *r, const char *login, const char *password)
+{
+	struct route_mailbox *m = NULL;
+	const char *reason = NULL;
+	char *error = NULL;
+	int rc;
+
+	rc = route_authenticate(r, login, password, &m, &reason, &error);
+	ck_assert_msg(rc >= 0, "%s", error != NULL ? error : "?");
+	route_mailbox_free(&m);
+	return rc;
+}
+
+/*
+ * With crypt_scratch_keep(1) the region libcrypt unmaps is kept, zeroed,
+ * and serves the next hash without page faults; answers do not change;
+ * nothing else is kept; keep(0) unmaps it.
+ */
+START_TEST(test_scratch_kept)
+{
+	struct route *r;
+	char *error = NULL, *hash, *map;
+	unsigned char *kept, *other;
+	size_t len, len2;
+	long faults;
+
+	hash = route_hash_password("s3cret pass", &error);
+	ck_assert_msg(hash != NULL, "%s", error);
+	map = xasprintf("domain a.test local\n"
+	    "mailbox good@a.test password=%s\n", hash);
+	route_fixture_write_map(map);
+	free(map);
+	free(hash);
+	r = route_fixture_open();
+
+	/* Off (the default): nothing is kept. */
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pass"), 1);
+	ck_assert_ptr_null(crypt_scratch_kept(&len));
+
+	crypt_scratch_keep(1);
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pass"), 1);
+	kept = crypt_scratch_kept(&len);
+	ck_assert_ptr_nonnull(kept);
+	/* yescrypt's default cost: 16 MiB and a little more. */
+	ck_assert_uint_ge(len, 16 * 1024 * 1024);
+	ck_assert(all_zero(kept, len));
+
+	/* The next hashes use it: no fault per page, the same answers. */
+	faults = minor_faults();
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pass"), 1);
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pas"), 0);
+	ck_assert_int_eq(login(r, "unknown@a.test", "s3cret pass"), 0);
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pass"), 1);
+	faults = minor_faults() - faults;
+	ck_assert_msg(faults < 1000, "%ld page faults for 4 hashes", faults);
+	ck_assert_ptr_eq(crypt_scratch_kept(&len2), kept);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(all_zero(kept, len));
+
+	/* A map of the same size outside a hash is a map of its own. */
+	other = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(other != MAP_FAILED);
+	ck_assert_ptr_ne(other, kept);
+	other[0] = 1;
+	ck_assert_int_eq(munmap(other, len), 0);
+	ck_assert_ptr_eq(crypt_scratch_kept(&len2), kept);
+
+	/* Off again: the region is unmapped (msync says ENOMEM). */
+	crypt_scratch_keep(0);
+	ck_assert_ptr_null(crypt_scratch_kept(&len2));
+	ck_assert_int_eq(msync(kept, 4096, MS_ASYNC), -1);
+	ck_assert_int_eq(login(r, "good@a.test", "s3cret pass"), 1);
+	ck_assert_ptr_null(crypt_scratch_kept(&len2));
+	route_close(&r);
+}
+END_TEST
+
 static Suite *
 route_auth_suite(void)
 {
@@ -229,6 +335,7 @@ route_auth_suite(void)
 	tcase_add_test(tc, test_authenticate_tempfail);
 	tcase_add_test(tc, test_authorize);
 	tcase_add_test(tc, test_crypt_runner);
+	tcase_add_test(tc, test_scratch_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }
