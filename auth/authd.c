@@ -208,7 +208,7 @@ authd_post_init(void *ctx)
 	/* Open the directory now so the first request does not wait. */
 	(void) authd_route_get();
 	/* Hashing is most of what authd does (crypt_scratch.h). */
-	crypt_scratch_keep(1);
+	crypt_scratch_keep(var_auth_hash_memory_keep != 0);
 }
 
 int

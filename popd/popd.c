@@ -568,7 +568,7 @@ popd_post_init(void *ctx)
 	 * mapped, wiped, for the next login (crypt_scratch.h).  Not in
 	 * imapd, whose processes hold idle sessions.
 	 */
-	crypt_scratch_keep(1);
+	crypt_scratch_keep(var_auth_hash_memory_keep != 0);
 }
 
 int

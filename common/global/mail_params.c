@@ -86,6 +86,7 @@ long long var_tls_handshake_timeout;
 int var_auth_allow_plaintext;
 long long var_auth_failure_delay;
 long long var_auth_failure_limit;
+int var_auth_hash_memory_keep;
 
 /* smtpd variables (smtpd(8)). */
 char *var_smtpd_mode;

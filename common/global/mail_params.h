@@ -119,6 +119,7 @@ extern long long var_tls_handshake_timeout;
 extern int var_auth_allow_plaintext;
 extern long long var_auth_failure_delay;
 extern long long var_auth_failure_limit;
+extern int var_auth_hash_memory_keep;
 
 /* smtpd (smtpd(8)). */
 extern char *var_smtpd_mode;
