@@ -20,7 +20,8 @@ _counter = itertools.count(1)
 def services():
     """pop3 (STLS), pop3s (implicit TLS), pop3p (plaintext logins
     allowed), pop3t (tight limits for the limit tests), pop3one (one
-    process: every session of a test meets the same process)."""
+    process: every session of a test meets the same process), pop3nokeep
+    (one process, auth_hash_memory_keep=no)."""
     return [
         harness.Service("pop3", POPD, maxproc=6),
         harness.Service("pop3s", POPD, maxproc=4,
@@ -37,6 +38,9 @@ def services():
                                  "pop_login_delay": "60s"}),
         harness.Service("pop3one", POPD, maxproc=1,
                         options={"auth_allow_plaintext": "yes"}),
+        harness.Service("pop3nokeep", POPD, maxproc=1,
+                        options={"auth_allow_plaintext": "yes",
+                                 "auth_hash_memory_keep": "no"}),
     ]
 
 

@@ -269,6 +269,23 @@ def test_logins_in_one_process_share_the_hash_memory(inst):
     assert len(kept) == 1, kept
 
 
+def test_hash_memory_not_kept_when_switched_off(inst):
+    """auth_hash_memory_keep=no: after a login the process keeps no
+    lazily freed region of the hash's size (crypt(3) maps and unmaps it
+    each time), and the login still works."""
+    user, store = new_mailbox(inst)
+    deliver(store, b"Subject: nokeep\n\nbody\n")
+    for password in (PASSWORD, PASSWORD):
+        p = pop_plain(inst, service="pop3nokeep")
+        p.user(user)
+        p.pass_(password)
+        assert retr_bytes(p, 1) == b"Subject: nokeep\r\n\r\nbody\r\n"
+        p.quit()
+    pids = inst.service_pids("pop3nokeep")
+    assert len(pids) == 1, pids
+    assert kept_hash_memory(pids[0]) == []
+
+
 # -- the commands -----------------------------------------------------------
 
 MESSAGES = [
