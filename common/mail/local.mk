@@ -75,7 +75,7 @@ tests_unit_check_dkim_sign_SOURCES = tests/unit/check_dkim_sign.c
 tests_unit_check_dkim_sign_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 tests_unit_check_dkim_sign_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
-# What a signature costs, in parts, against libopendkim (bench/README.md).
+# What a signature costs, in parts, against libopendkim (bench/doc/dkim-sign-bench.md).
 noinst_PROGRAMS += bench/dkim-sign-bench
 bench_dkim_sign_bench_SOURCES = bench/dkim_sign_bench.c
 bench_dkim_sign_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
