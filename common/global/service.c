@@ -130,7 +130,8 @@ service_stress_signal(int sig)
  * Follow the master's stress mode: what the environment says now, and
  * the signals later.  SA_RESTART spares blocking read(), write() and
  * connect() elsewhere (libldap, file I/O) a surprise EINTR; poll(), where
- * the streams wait, is never restarted (signal(7)) and so sees EINTR.
+ * the streams wait, is never restarted (signal(7)) and so sees EINTR
+ * (libldap's own poll() is restarted by LDAP_OPT_RESTART, route_ldap_conn.c).
  */
 static void
 service_stress_init(const struct service_def *def)

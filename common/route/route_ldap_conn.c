@@ -308,6 +308,14 @@ route_ldap_set_options(LDAP *ld, int tls, const struct timeval *left)
 	    != LDAP_OPT_SUCCESS
 	    || (rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF))
 	    != LDAP_OPT_SUCCESS
+	    /*
+	     * The master's stress signals interrupt libldap's poll()
+	     * (SA_RESTART does not restart it): without this a bind or a
+	     * search in flight then fails as "Can't contact LDAP server"
+	     * and a healthy server is skipped.
+	     */
+	    || (rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON))
+	    != LDAP_OPT_SUCCESS
 	    || (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT,
 	    &connect_tv)) != LDAP_OPT_SUCCESS
 	    /* The deadline of every synchronous call: bind, StartTLS. */

@@ -13,10 +13,13 @@ real slapd (tests/integration/slapd.py) and a real smtpd:
 """
 
 import functools
+import os
 import re
 import smtplib
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -533,6 +536,47 @@ def test_first_server_that_accepts_and_never_answers_fails_over(
                           % re.escape(silent_url))
     finally:
         silent.close()
+
+
+def test_stress_signals_do_not_fail_a_slow_answer(make_instance, slapd,
+                                                  tmp_path):
+    """The master's stress signals (SIGUSR1/SIGUSR2) reach smtpd while
+    a search waits for a slow but healthy server: the answer is still
+    taken, the server is not skipped as unreachable (libldap's poll()
+    is restarted, not failed with "Can't contact LDAP server")."""
+    inst = ldap_instance(make_instance, slapd, tmp_path,
+                         services=mailutil.smtpd_services(maxproc=1),
+                         ldap_cache_positive_ttl="0",
+                         ldap_cache_negative_ttl="0",
+                         ldap_search_timeout="5s")
+    provision(inst)
+    inst.start()
+    client = smtp_transaction(inst)
+    try:
+        code, text, _ = timed_rcpt(client, "alice@example.test")
+        assert code == 250, (code, text)
+        [pid] = inst.service_pids("smtp")
+        slapd.pause()
+        stop = threading.Event()
+
+        def resume_later():
+            # Signals while the search waits, then the answer.
+            for _ in range(10):
+                os.kill(pid, signal.SIGUSR2)
+                stop.wait(0.1)
+            slapd.resume()
+
+        t = threading.Thread(target=resume_later)
+        t.start()
+        try:
+            code, text, elapsed = timed_rcpt(client, "bob@example.test")
+        finally:
+            t.join()
+        assert code == 250, (code, text, elapsed)
+        assert elapsed >= 0.9, elapsed
+        assert "skipping this server" not in inst.log(), inst.log()
+    finally:
+        client.close()
 
 
 # ---- two accounts: the daemons read, ispmailctl writes -----------------------
