@@ -111,14 +111,14 @@ def test_uncached_lookup_is_one_search(make_instance, slapd, tmp_path):
         client.close()
 
 
-def addresses_uncached(make_instance, slapd, tmp_path):
+def addresses_uncached(make_instance, slapd, tmp_path, **params):
     """A provisioned smtpd instance whose domains are cached and whose
     addresses are not (ldap_domain_cache_ttl, both address TTLs 0)."""
     inst = ldap_instance(make_instance, slapd, tmp_path,
                          services=mailutil.smtpd_services(maxproc=1),
                          ldap_cache_positive_ttl="0",
                          ldap_cache_negative_ttl="0",
-                         ldap_domain_cache_ttl="5m")
+                         ldap_domain_cache_ttl="5m", **params)
     provision(inst)
     return inst
 
@@ -544,12 +544,8 @@ def test_stress_signals_do_not_fail_a_slow_answer(make_instance, slapd,
     a search waits for a slow but healthy server: the answer is still
     taken, the server is not skipped as unreachable (libldap's poll()
     is restarted, not failed with "Can't contact LDAP server")."""
-    inst = ldap_instance(make_instance, slapd, tmp_path,
-                         services=mailutil.smtpd_services(maxproc=1),
-                         ldap_cache_positive_ttl="0",
-                         ldap_cache_negative_ttl="0",
-                         ldap_search_timeout="5s")
-    provision(inst)
+    inst = addresses_uncached(make_instance, slapd, tmp_path,
+                              ldap_search_timeout="5s")
     inst.start()
     client = smtp_transaction(inst)
     try:
