@@ -68,7 +68,8 @@ common_libispmail_a_SOURCES += \
 	common/mail/dkim_canon.c common/mail/dkim_canon.h \
 	common/mail/dkim_record.c common/mail/dkim_record.h \
 	common/mail/dkim_pubcache.c common/mail/dkim_pubcache.h \
-	common/mail/dkim_verify.c common/mail/dkim_verify.h
+	common/mail/dkim_verify.c common/mail/dkim_verify.h \
+	common/mail/arc.c common/mail/arc.h
 check_PROGRAMS += tests/unit/check_dkim_sign
 TESTS += tests/unit/check_dkim_sign
 tests_unit_check_dkim_sign_SOURCES = tests/unit/check_dkim_sign.c
