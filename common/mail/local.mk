@@ -93,6 +93,12 @@ tests_unit_check_dkim_verify_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 tests_unit_check_dkim_verify_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
 EXTRA_DIST += tests/unit/dkim_vectors.py
+# ARC sets (RFC 8617): a new set, chains continued, broken and ended.
+check_PROGRAMS += tests/unit/check_arc
+TESTS += tests/unit/check_arc
+tests_unit_check_arc_SOURCES = tests/unit/check_arc.c
+tests_unit_check_arc_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_check_arc_LDADD = $(UNIT_LDADD)
 # The p= key forms the verifier's key cache parses (SPKI, RSAPublicKey,
 # Ed25519) and the bytes it refuses.
 check_PROGRAMS += tests/unit/check_dkim_pubcache
