@@ -16,6 +16,7 @@
 #include "smtpd.h"
 #include "smtpd_arc.h"
 #include "smtpd_authres_check.h"
+#include "smtpd_authres_dns.h"
 #include "xalloc.h"
 
 /* Sealing keys kept parsed per process, least used out. */
@@ -158,6 +159,20 @@ void
 smtpd_arc_chunk(struct smtpd_arc *arc, const void *data, size_t len)
 {
 	arc_sealer_chunk(arc->sealer, data, len);
+}
+
+void
+smtpd_arc_prefetch(struct smtpd_arc *arc)
+{
+	const char *name;
+	size_t i;
+
+	for (i = 0; i < arc_sealer_key_count(arc->sealer) &&
+	    i < SMTPD_ARC_PREFETCH_KEYS; i++) {
+		name = arc_sealer_key_name(arc->sealer, i);
+		if (name != NULL)
+			smtpd_authres_dns_prefetch(DNS_TYPE_TXT, name);
+	}
 }
 
 void

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #define SMTPD_ARC_RCPTS_MAX 64
+#define SMTPD_ARC_PREFETCH_KEYS 8
 
 struct smtpd_arc;
 struct smtpd_session;
@@ -36,6 +37,11 @@ struct smtpd_arc *smtpd_arc_new(struct smtpd_session *ss,
 	const char *queue_id, struct dkim_pubcache *pubkeys);
 /* The next len bytes of the message (as queued). */
 void smtpd_arc_chunk(struct smtpd_arc *arc, const void *data, size_t len);
+/*
+ * The header has been fed: start the lookups of the chain's keys (the
+ * first SMTPD_ARC_PREFETCH_KEYS), answered while the body arrives.
+ */
+void smtpd_arc_prefetch(struct smtpd_arc *arc);
 /*
  * The message is complete and checked: authres_field is our
  * "Authentication-Results: ..." field.  Check the chain, seal, queue

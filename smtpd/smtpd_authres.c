@@ -303,6 +303,8 @@ ar_prefetch(struct smtpd_authres *ar)
 			keys++;
 		}
 	}
+	if (ar->arc != NULL)
+		smtpd_arc_prefetch(ar->arc);
 }
 
 /* The header is complete (or over the cap): make the DKIM handles. */
