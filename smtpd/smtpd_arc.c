@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "arc.h"
@@ -31,7 +32,11 @@ struct smtpd_arc {
 
 static struct dkim_keycache *arc_keys;
 
-/* Does the directory forward address to another domain? */
+/*
+ * Does the directory forward address to another domain?  A remote
+ * address that is the recipient itself (a trusted client relaying, an
+ * SRS bounce) is no forward of ours.
+ */
 static int
 arc_forwarded(struct route *r, const char *address)
 {
@@ -42,7 +47,8 @@ arc_forwarded(struct route *r, const char *address)
 
 	if (route_expand(r, address, &exp, &error) == ROUTE_EXPAND_OK)
 		for (i = 0; i < exp->dest_count; i++)
-			if (exp->dests[i].kind == ROUTE_DEST_REMOTE)
+			if (exp->dests[i].kind == ROUTE_DEST_REMOTE &&
+			    strcasecmp(exp->dests[i].address, address) != 0)
 				remote = 1;
 	free(error);
 	route_expansion_free(&exp);
