@@ -181,17 +181,12 @@ smtpd_arc_prefetch(struct smtpd_arc *arc)
 	}
 }
 
-void
-smtpd_arc_end(struct smtpd_arc *arc, const char *authres_field,
-	struct qfile_writer *w)
+const char *
+smtpd_arc_check(struct smtpd_arc *arc)
 {
-	const char *colon = strchr(authres_field, ':'), *reason = NULL;
-	const char *record, *name;
-	char *fields[3], *error = NULL;
 	enum dkim_key_lookup lookup;
-	enum arc_cv cv = ARC_CV_NONE;
-	size_t i, queued;
-	int instance = 0, rc, k;
+	const char *record, *name;
+	size_t i;
 
 	arc_sealer_finish(arc->sealer);
 	for (i = 0; i < arc_sealer_key_count(arc->sealer); i++) {
@@ -202,6 +197,19 @@ smtpd_arc_end(struct smtpd_arc *arc, const char *authres_field,
 		arc_sealer_key(arc->sealer, i, lookup, record,
 		    record != NULL ? strlen(record) : 0);
 	}
+	return arc_sealer_result(arc->sealer);
+}
+
+void
+smtpd_arc_end(struct smtpd_arc *arc, const char *authres_field,
+	struct qfile_writer *w)
+{
+	const char *colon = strchr(authres_field, ':'), *reason = NULL;
+	char *fields[3], *error = NULL;
+	enum arc_cv cv = ARC_CV_NONE;
+	size_t queued;
+	int instance = 0, rc, k;
+
 	rc = arc_sealer_seal(arc->sealer, colon != NULL ? colon + 1 : "",
 	    (long long) time(NULL), fields, &cv, &instance, &reason);
 	if (rc <= 0) {

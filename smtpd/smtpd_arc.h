@@ -43,9 +43,14 @@ void smtpd_arc_chunk(struct smtpd_arc *arc, const void *data, size_t len);
  */
 void smtpd_arc_prefetch(struct smtpd_arc *arc);
 /*
- * The message is complete and checked: authres_field is our
- * "Authentication-Results: ..." field.  Check the chain, seal, queue
- * the three fields in w (above what is queued after) and log.
+ * The message is complete: check the chain already there (its keys
+ * looked up within the sender-auth deadline).  The verdict for our
+ * Authentication-Results' arc= (arc_sealer_result), or NULL.
+ */
+const char *smtpd_arc_check(struct smtpd_arc *arc);
+/*
+ * authres_field is our "Authentication-Results: ..." field: seal,
+ * queue the three fields in w (above what is queued after) and log.
  */
 void smtpd_arc_end(struct smtpd_arc *arc, const char *authres_field,
 	struct qfile_writer *w);

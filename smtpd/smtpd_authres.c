@@ -752,6 +752,8 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 	smtpd_authres_spf(ss, ck);
 	smtpd_authres_dmarc(ss, ar->from_count == 1 ? ar->from_domain : NULL,
 	    ar->from_count, ck);
+	if (ar->arc != NULL)
+		ck->arc = smtpd_arc_check(ar->arc);
 	field = smtpd_authres_field(smtpd_authres_id(), ck);
 	/* The ARC set goes on top, our A-R below it (both above). */
 	if (ar->arc != NULL)

@@ -473,6 +473,11 @@ smtpd_authres_field(const char *authserv_id, struct smtpd_authres_result *ck)
 		(void) buf_printf(b, " header.from=%s", ck->from_domain);
 	(void) buf_printf(sum, " dmarc=%s from=%s", ck->dmarc,
 	    ck->from_domain != NULL ? ck->from_domain : "-");
+	/* RFC 8617 10.1, for the mail we seal. */
+	if (ck->arc != NULL) {
+		(void) buf_printf(b, ";\r\n\tarc=%s", ck->arc);
+		(void) buf_printf(sum, " arc=%s", ck->arc);
+	}
 	free(ck->summary);
 	ck->summary = buf_strdup(sum);
 	field = buf_strdup(b);

@@ -50,6 +50,8 @@ struct smtpd_authres_result {
 	char *from_domain;
 	enum smtpd_dmarc_policy dmarc_policy;
 	int dmarc_fail;
+	const char *arc;		/* checked for sealing: none, pass,
+					   fail; NULL: not */
 	char *summary;			/* for the log */
 };
 

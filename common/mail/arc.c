@@ -48,6 +48,7 @@ struct arc_sealer {
 	int n;
 	enum arc_cv cv;			/* so far: FAIL is final */
 	int ended;			/* no new set: why in reason */
+	int failed_earlier;		/* ended by a seal's cv=fail */
 	const char *reason;
 	/* checks[0]: AMS n; checks[i]: AS i. */
 	struct arc_check checks[ARC_INSTANCE_MAX + 1];
@@ -340,6 +341,7 @@ header_done(struct arc_sealer *a)
 		if (c->sig.cv == DKIM_CV_FAIL) {
 			/* A failed chain stays failed: nothing to add. */
 			chain_end(a, "ARC chain failed earlier (cv=fail)");
+			a->failed_earlier = 1;
 			return;
 		}
 		if (c->sig.cv != (i == 1 ? DKIM_CV_NONE : DKIM_CV_PASS)) {
@@ -451,6 +453,16 @@ chain_verdict(struct arc_sealer *a)
 		}
 	a->cv = ARC_CV_PASS;
 	a->reason = "ARC chain valid";
+}
+
+const char *
+arc_sealer_result(struct arc_sealer *a)
+{
+	arc_sealer_finish(a);
+	chain_verdict(a);
+	if (a->failed_earlier)
+		return "fail";
+	return a->ended ? NULL : arc_cv_name(a->cv);
 }
 
 /* The AAR: our A-R value with i= in front (4.1.1). */

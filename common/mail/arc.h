@@ -66,6 +66,13 @@ const char *arc_sealer_key_name(const struct arc_sealer *a, size_t i);
 void arc_sealer_key(struct arc_sealer *a, size_t i,
 	enum dkim_key_lookup lookup, const char *record, size_t len);
 /*
+ * After the keys: the chain's verdict, as Authentication-Results' arc=
+ * says it (RFC 8617 10.1): "none" (no chain), "pass", "fail" (broken,
+ * or ended by a seal saying cv=fail), or NULL when there is none (a key
+ * lookup failed for now, 50 sets, the header too big).
+ */
+const char *arc_sealer_result(struct arc_sealer *a);
+/*
  * Seal: authres is the value of the sealer's own Authentication-Results
  * field (after the colon; folded lines joined by CRLF TAB).  1 with
  * fields_r[0..2] = ARC-Seal, ARC-Message-Signature and

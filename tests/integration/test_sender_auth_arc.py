@@ -156,6 +156,10 @@ def test_forward_gets_one_arc_set_that_passes(arc):
     assert len(aar) == 1
     assert aar[0].startswith(b" i=1; mx.example.test;"), aar
     assert b"dkim=pass header.d=signer.test" in aar[0], aar
+    # No chain before ours (RFC 8617 10.1), in our A-R as in the AAR.
+    assert aar[0].rstrip().endswith(b"arc=none"), aar
+    ours = arc_fields(m.data, "Authentication-Results")
+    assert len(ours) == 1 and ours[0].rstrip().endswith(b"arc=none")
     cv, results, reason = dkim.arc_verify(m.data, dnsfunc=lookup)
     assert cv == dkim.CV_Pass, (reason, results, m.data)
     # Body and signed fields untouched: the author's signature holds.
@@ -176,6 +180,9 @@ def test_second_forward_gives_i2_and_passes(arc):
     newest = [s for s in seals if re.search(rb"\bi=2;", s)]
     assert len(newest) == 1 and b"cv=pass" in newest[0]
     assert b"d=hop.test" in newest[0]
+    aar = [a for a in arc_fields(data, "ARC-Authentication-Results")
+           if a.startswith(b" i=2;")]
+    assert len(aar) == 1 and aar[0].rstrip().endswith(b"arc=pass"), aar
     cv, results, reason = dkim.arc_verify(data, dnsfunc=lookup)
     assert cv == dkim.CV_Pass, (reason, results, data)
     assert [r["instance"] for r in results] == [2, 1]
@@ -193,6 +200,9 @@ def test_broken_chain_is_sealed_cv_fail(arc):
     seals = arc_fields(data, "ARC-Seal")
     newest = [s for s in seals if re.search(rb"\bi=2;", s)]
     assert len(newest) == 1 and b"cv=fail" in newest[0], data
+    aar = [a for a in arc_fields(data, "ARC-Authentication-Results")
+           if a.startswith(b" i=2;")]
+    assert len(aar) == 1 and aar[0].rstrip().endswith(b"arc=fail"), aar
     # dkimpy agrees: the chain ended at our failed seal.
     cv, _results, reason = dkim.arc_verify(data,
                                            dnsfunc=dns_lookup(arc.dns))
@@ -206,6 +216,8 @@ def test_local_mailbox_gets_no_arc_set(arc):
     mine = [m for m in msgs if b"Subject: stays home" in m]
     assert len(mine) == 1
     assert b"Authentication-Results: mx.example.test" in mine[0]
+    # Not sealed, so not checked: no arc= verdict either.
+    assert not re.search(rb"\sarc=", mine[0])
     assert not arc_fields(mine[0], "ARC-Seal")
     assert not arc_fields(mine[0], "ARC-Message-Signature")
     assert not arc_fields(mine[0], "ARC-Authentication-Results")

@@ -72,6 +72,7 @@ struct sealed {
 	enum arc_cv cv;
 	int instance;
 	const char *reason;
+	const char *result;		/* arc_sealer_result */
 	size_t keys;
 };
 
@@ -113,6 +114,7 @@ seal(const char *msg, size_t step, enum dkim_key_lookup lookup)
 		ck_assert_str_eq(name, KEY_NAME);
 		arc_sealer_key(a, i, lookup, record, strlen(record));
 	}
+	s.result = arc_sealer_result(a);
 	s.rc = arc_sealer_seal(a, AUTHRES, NOW, s.fields, &s.cv, &s.instance,
 	    &s.reason);
 	arc_sealer_free(&a);
@@ -143,6 +145,7 @@ START_TEST(test_first_set)
 	ck_assert_int_eq(s.instance, 1);
 	ck_assert_int_eq(s.cv, ARC_CV_NONE);
 	ck_assert_uint_eq(s.keys, 0);
+	ck_assert_str_eq(s.result, "none");
 	ck_assert(starts(s.fields[0], "ARC-Seal: i=1; a=rsa-sha256; "
 	    "t=1796280000; cv=none;\r\n\td=fwd.test; s=sel;\r\n\tb="));
 	ck_assert(starts(s.fields[1], "ARC-Message-Signature: i=1; "
@@ -193,6 +196,7 @@ START_TEST(test_chain_continued_pass)
 	ck_assert_uint_eq(s2.keys, 2);		/* AMS 1, AS 1 */
 	ck_assert_int_eq(s2.instance, 2);
 	ck_assert_int_eq(s2.cv, ARC_CV_PASS);
+	ck_assert_str_eq(s2.result, "pass");
 	ck_assert(starts(s2.fields[0], "ARC-Seal: i=2; a=rsa-sha256; "
 	    "t=1796280000; cv=pass;"));
 	ck_assert(starts(s2.fields[2], "ARC-Authentication-Results: i=2; "));
@@ -240,6 +244,7 @@ START_TEST(test_changed_message_fails)
 		ck_assert_int_eq(s2.instance, 2);
 		ck_assert_msg(s2.cv == ARC_CV_FAIL, "change %zu: cv %s (%s)",
 		    i, arc_cv_name(s2.cv), s2.reason);
+		ck_assert_str_eq(s2.result, "fail");
 		ck_assert(starts(s2.fields[0], "ARC-Seal: i=2; a=rsa-sha256; "
 		    "t=1796280000; cv=fail;"));
 		sealed_free(&s2);
@@ -267,6 +272,7 @@ START_TEST(test_key_lookups)
 	ck_assert_int_eq(s2.rc, 0);
 	ck_assert_ptr_null(s2.fields[0]);
 	ck_assert_str_eq(s2.reason, "ARC key lookup failed for now");
+	ck_assert_ptr_null(s2.result);
 	/* No key record: the chain fails. */
 	s2 = seal(m2, 0, DKIM_LOOKUP_NONE);
 	ck_assert_int_eq(s2.rc, 1);
@@ -351,6 +357,7 @@ START_TEST(test_ended_chains_not_sealed)
 	s = seal_fields(AAR(1) AMS(1) AS(1, "fail"));
 	ck_assert_int_eq(s.rc, 0);
 	ck_assert_str_eq(s.reason, "ARC chain failed earlier (cv=fail)");
+	ck_assert_str_eq(s.result, "fail");
 	for (i = 1; i <= ARC_INSTANCE_MAX; i++)
 		ck_assert_int_eq(buf_printf(fifty, "ARC-Authentication-Results: "
 		    "i=%d; x\r\nARC-Message-Signature: i=%d; a=rsa-sha256; "
@@ -360,6 +367,7 @@ START_TEST(test_ended_chains_not_sealed)
 	s = seal_fields(buf_cstr(fifty));
 	ck_assert_int_eq(s.rc, 0);
 	ck_assert_str_eq(s.reason, "ARC chain at its longest");
+	ck_assert_ptr_null(s.result);
 	buf_free(&fifty);
 }
 END_TEST
