@@ -268,16 +268,20 @@ chain_collect(struct arc_sealer *a)
 	return 0;
 }
 
-/* Parse the chain's signature of instance i, part p into check c. */
+/*
+ * Parse the chain's signature of instance i, part p into check c and
+ * hash its header input: an AMS over the message's fields, a seal over
+ * the earlier sets (sets: their hash so far) and its own AAR and AMS.
+ */
 static int
-check_start(struct arc_sealer *a, struct arc_check *c, int i, int p)
+check_start(struct arc_sealer *a, struct arc_check *c, int i, int p,
+	const EVP_MD_CTX *sets)
 {
 	const struct dkim_field *self = &a->fields[a->set[i][p]];
-	size_t off = value_offset(self), n = 0;
+	size_t off = value_offset(self), n = a->field_count;
 	const struct dkim_field *refs = a->fields;
-	struct dkim_field set_fields[3 * ARC_INSTANCE_MAX];
+	struct dkim_field own[2];
 	const char *error = NULL;
-	int k;
 
 	if (dkim_sig_parse_kind(self->text + off, self->len - off,
 	    p == ARC_AMS ? DKIM_SIG_ARC_MESSAGE : DKIM_SIG_ARC_SEAL, &c->sig,
@@ -291,19 +295,13 @@ check_start(struct arc_sealer *a, struct arc_check *c, int i, int p)
 		return -1;
 	}
 	if (p == ARC_AS) {
-		/* Every earlier set, then this one's AAR and AMS. */
-		for (k = 1; k <= i; k++) {
-			set_fields[n++] = a->fields[a->set[k][ARC_AAR]];
-			set_fields[n++] = a->fields[a->set[k][ARC_AMS]];
-			if (k < i)
-				set_fields[n++] = a->fields[a->set[k][ARC_AS]];
-		}
-		refs = set_fields;
-	} else {
-		n = a->field_count;
+		own[0] = a->fields[a->set[i][ARC_AAR]];
+		own[1] = a->fields[a->set[i][ARC_AMS]];
+		refs = own;
+		n = 2;
 	}
-	if (dkim_sig_header_hash(&c->sig, refs, n, self, off, c->digest,
-	    &c->digest_len) < 0) {
+	if (dkim_sig_header_hash_after(p == ARC_AS ? sets : NULL, &c->sig,
+	    refs, n, self, off, c->digest, &c->digest_len) < 0) {
 		chain_fail(a, "ARC header hash failed");
 		return -1;
 	}
@@ -312,13 +310,68 @@ check_start(struct arc_sealer *a, struct arc_check *c, int i, int p)
 	return 0;
 }
 
+/* Add set i's three fields, relaxed (5.1.1), to the sets' hash. */
+static int
+sets_add(const struct arc_sealer *a, EVP_MD_CTX *sets, int i,
+	struct buf *canon)
+{
+	int p;
+
+	buf_reset(canon);
+	for (p = 0; p < ARC_PARTS; p++) {
+		const struct dkim_field *f = &a->fields[a->set[i][p]];
+
+		if (dkim_canon_field(canon, f->text, f->len, 1, 1) < 0)
+			return -1;
+	}
+	return EVP_DigestUpdate(sets, buf_cstr(canon), buf_len(canon)) == 1 ?
+	    0 : -1;
+}
+
+/*
+ * The seals, oldest first: each one's cv= in order, its hash going on
+ * from the sets before it (linear in the chain, not quadratic).
+ */
+static void
+check_seals(struct arc_sealer *a)
+{
+	EVP_MD_CTX *sets = EVP_MD_CTX_new();
+	struct buf *canon = buf_new(ARC_HEADER_MAX);
+	struct arc_check *c;
+	int i;
+
+	if (sets == NULL || EVP_DigestInit_ex(sets, EVP_sha256(), NULL) != 1) {
+		chain_fail(a, "ARC header hash failed");
+		goto out;
+	}
+	for (i = 1; i <= a->n; i++) {
+		c = &a->checks[a->check_count++];
+		if (check_start(a, c, i, ARC_AS, sets) < 0)
+			break;
+		if (c->sig.cv == DKIM_CV_FAIL) {
+			/* A failed chain stays failed: nothing to add. */
+			chain_end(a, "ARC chain failed earlier (cv=fail)");
+			a->failed_earlier = 1;
+			break;
+		}
+		if (c->sig.cv != (i == 1 ? DKIM_CV_NONE : DKIM_CV_PASS)) {
+			chain_fail(a, "ARC-Seal cv= out of order");
+			break;
+		}
+		if (sets_add(a, sets, i, canon) < 0) {
+			chain_fail(a, "ARC header hash failed");
+			break;
+		}
+	}
+out:
+	EVP_MD_CTX_free(sets);
+	buf_free(&canon);
+}
+
 /* The header is complete: the chain's structure, its hashes, keys. */
 static void
 header_done(struct arc_sealer *a)
 {
-	struct arc_check *c;
-	int i;
-
 	a->header_done = 1;
 	if (a->header_overflow) {
 		chain_end(a, "header too big");
@@ -330,25 +383,11 @@ header_done(struct arc_sealer *a)
 		return;
 	/* The newest AMS, then every seal (5.2 steps 4-6). */
 	a->check_count = 1;
-	if (check_start(a, &a->checks[0], a->n, ARC_AMS) < 0)
+	if (check_start(a, &a->checks[0], a->n, ARC_AMS, NULL) < 0)
 		return;
 	a->body = dkim_body_new(a->checks[0].sig.body_relaxed, EVP_sha256(),
 	    a->checks[0].sig.length);
-	for (i = 1; i <= a->n; i++) {
-		c = &a->checks[a->check_count++];
-		if (check_start(a, c, i, ARC_AS) < 0)
-			return;
-		if (c->sig.cv == DKIM_CV_FAIL) {
-			/* A failed chain stays failed: nothing to add. */
-			chain_end(a, "ARC chain failed earlier (cv=fail)");
-			a->failed_earlier = 1;
-			return;
-		}
-		if (c->sig.cv != (i == 1 ? DKIM_CV_NONE : DKIM_CV_PASS)) {
-			chain_fail(a, "ARC-Seal cv= out of order");
-			return;
-		}
-	}
+	check_seals(a);
 }
 
 void

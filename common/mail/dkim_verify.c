@@ -128,6 +128,16 @@ dkim_sig_header_hash(const struct dkim_sig *sig, const struct dkim_field *refs,
 	size_t n, const struct dkim_field *self, size_t value_off,
 	unsigned char *digest, unsigned int *digest_len_r)
 {
+	return dkim_sig_header_hash_after(NULL, sig, refs, n, self, value_off,
+	    digest, digest_len_r);
+}
+
+int
+dkim_sig_header_hash_after(const EVP_MD_CTX *prefix,
+	const struct dkim_sig *sig, const struct dkim_field *refs, size_t n,
+	const struct dkim_field *self, size_t value_off, unsigned char *digest,
+	unsigned int *digest_len_r)
+{
 	struct buf *hin = buf_new(DKIM_VERIFY_HEADER_MAX + DKIM_SIG_MAX);
 	struct buf *blank = buf_new(DKIM_SIG_MAX + 64);
 	unsigned char *used = xcalloc(n + 1, 1);
@@ -160,8 +170,9 @@ dkim_sig_header_hash(const struct dkim_sig *sig, const struct dkim_field *refs,
 		rc = dkim_canon_field(hin, buf_cstr(blank), buf_len(blank),
 		    sig->header_relaxed, 0);
 	md = EVP_MD_CTX_new();
-	if (rc != 0 || md == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	if (rc != 0 || md == NULL || (prefix != NULL ?
+	    EVP_MD_CTX_copy_ex(md, prefix) != 1 :
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) ||
 	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||
 	    EVP_DigestFinal_ex(md, digest, digest_len_r) != 1)
 		rc = -1;

@@ -31,6 +31,8 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "dkim_canon.h"
 #include "dkim_pubcache.h"
 
@@ -102,6 +104,15 @@ const struct dkim_verify_result *dkim_verifier_result(
 int dkim_sig_header_hash(const struct dkim_sig *sig,
 	const struct dkim_field *refs, size_t n, const struct dkim_field *self,
 	size_t value_off, unsigned char *digest, unsigned int *digest_len_r);
+/*
+ * The same, its input going on from prefix (a SHA-256 context fed with
+ * what comes before, copied, not changed): an ARC-Seal's earlier sets
+ * hashed once for every seal of the chain, not again for each.
+ */
+int dkim_sig_header_hash_after(const EVP_MD_CTX *prefix,
+	const struct dkim_sig *sig, const struct dkim_field *refs, size_t n,
+	const struct dkim_field *self, size_t value_off, unsigned char *digest,
+	unsigned int *digest_len_r);
 /*
  * Check sig's b= over digest (digest_len bytes, its header hash) with
  * the key record text (len bytes): pass; fail (mismatch, revoked key);
