@@ -294,6 +294,10 @@ check_start(struct arc_sealer *a, struct arc_check *c, int i, int p,
 		chain_fail(a, "ARC signature not rsa-sha256");
 		return -1;
 	}
+	if (c->sig.expires >= 0 && c->sig.expires < a->now) {
+		chain_fail(a, "ARC signature expired (x=)");
+		return -1;
+	}
 	if (p == ARC_AS) {
 		own[0] = a->fields[a->set[i][ARC_AAR]];
 		own[1] = a->fields[a->set[i][ARC_AMS]];

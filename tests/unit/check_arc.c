@@ -329,6 +329,9 @@ START_TEST(test_broken_chains_fail)
 		{ AAR(1) "ARC-Message-Signature: i=1; a=rsa-sha1; d=x.test; "
 		    "s=s; h=from; bh=AAAA; b=AAAA\r\n" AS(1, "none"), 2,
 		    "ARC signature not rsa-sha256" },
+		{ AAR(1) "ARC-Message-Signature: i=1; a=rsa-sha256; d=x.test; "
+		    "s=s; h=from; t=1; x=2; bh=AAAA; b=AAAA\r\n" AS(1, "none"),
+		    2, "ARC signature expired (x=)" },
 	};
 	size_t i;
 
