@@ -104,6 +104,7 @@ noinst_PROGRAMS += bench/arc-seal-bench
 bench_arc_seal_bench_SOURCES = bench/arc_seal_bench.c bench/bench_time.h
 bench_arc_seal_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 bench_arc_seal_bench_LDADD = $(LIBISPMAIL)
+EXTRA_DIST += bench/doc/arc-seal-bench.md
 # The p= key forms the verifier's key cache parses (SPKI, RSAPublicKey,
 # Ed25519) and the bytes it refuses.
 check_PROGRAMS += tests/unit/check_dkim_pubcache
