@@ -72,35 +72,46 @@ arc_domain_of(const char *address)
 	return d;
 }
 
-/* A sealer with domain's RSA key, or NULL (no key, unreadable). */
-static struct arc_sealer *
-arc_sealer_for(const char *queue_id, const char *domain,
-	struct dkim_pubcache *pubkeys, char **selector_r)
+/*
+ * The RSA key of domain that signs now: 1 (*key_r points into set,
+ * which the caller clears), 0 none, -1 the keys cannot be read (logged).
+ */
+static int
+arc_domain_key(const char *queue_id, const char *domain,
+	struct dkim_keyset *set, const struct dkim_key **key_r)
 {
-	struct dkim_keyset set;
-	const struct dkim_key *key;
-	struct arc_sealer *sealer = NULL;
 	enum dkim_source source;
-	EVP_PKEY *pkey;
-	char *path, *error = NULL;
-	long long now = (long long) time(NULL);
-	int rc, loaded;
+	char *error = NULL;
+	int rc;
 
 	rc = dkim_domain_keys(smtpd_route(), var_dkim_key_directory, domain,
-	    &set, &source, &error);
+	    set, &source, &error);
 	if (rc < 0) {
 		log_warn("%s: arc: dkim keys of %s: %s: not sealed", queue_id,
 		    domain, error);
 		free(error);
-		return NULL;
+		return -1;
 	}
 	if (rc == 0)
-		return NULL;
-	key = dkim_keys_signing(&set, DKIM_KEY_RSA, now);
-	if (key == NULL) {
-		dkim_keys_clear(&set);
-		return NULL;
+		return 0;
+	*key_r = dkim_keys_signing(set, DKIM_KEY_RSA, (long long) time(NULL));
+	if (*key_r == NULL) {
+		dkim_keys_clear(set);
+		return 0;
 	}
+	return 1;
+}
+
+/* A sealer with domain's key, or NULL (unreadable: logged). */
+static struct arc_sealer *
+arc_sealer_for(const char *queue_id, const char *domain,
+	const struct dkim_key *key, struct dkim_pubcache *pubkeys)
+{
+	struct arc_sealer *sealer = NULL;
+	EVP_PKEY *pkey;
+	char *path, *error = NULL;
+	int loaded;
+
 	if (arc_keys == NULL)
 		arc_keys = dkim_keycache_new(ARC_KEYCACHE_MAX);
 	path = dkim_key_file_path(var_dkim_key_directory, domain, key);
@@ -110,18 +121,15 @@ arc_sealer_for(const char *queue_id, const char *domain,
 		if (loaded)
 			log_info("%s: arc: dkim key %s loaded", queue_id, path);
 		sealer = arc_sealer_new(pkey, domain, key->selector, pubkeys,
-		    now, &error);
+		    (long long) time(NULL), &error);
 		EVP_PKEY_free(pkey);
 	}
 	if (sealer == NULL) {
 		log_error("%s: arc: key %s of %s: %s: not sealed", queue_id,
 		    key->selector, domain, error);
 		free(error);
-	} else {
-		*selector_r = xstrdup(key->selector);
 	}
 	free(path);
-	dkim_keys_clear(&set);
 	return sealer;
 }
 
@@ -132,23 +140,40 @@ smtpd_arc_new(struct smtpd_session *ss, const char *queue_id,
 	struct route *r = smtpd_route();
 	struct smtpd_arc *arc;
 	struct arc_sealer *sealer = NULL;
-	char *domain = NULL, *selector = NULL;
+	const struct dkim_key *key = NULL;
+	struct dkim_keyset set;
+	char *domain = NULL, *keyless = NULL, *selector = NULL;
 	size_t i;
 
 	if (!var_smtpd_arc_sealing || r == NULL)
 		return NULL;
+	/*
+	 * The domain's key first (its record is cached), the expansion
+	 * only for a domain that could sign: most mail is for mailboxes.
+	 */
 	for (i = 0; sealer == NULL && i < ss->env.rcpt_count &&
 	    i < SMTPD_ARC_RCPTS_MAX; i++) {
 		const char *address = ss->env.rcpts[i].address;
 
-		if (!arc_forwarded(r, address))
-			continue;
 		free(domain);
 		domain = arc_domain_of(address);
-		if (domain != NULL)
-			sealer = arc_sealer_for(queue_id, domain, pubkeys,
-			    &selector);
+		if (domain == NULL || (keyless != NULL &&
+		    strcmp(domain, keyless) == 0))
+			continue;
+		if (arc_domain_key(queue_id, domain, &set, &key) <= 0) {
+			free(keyless);
+			keyless = domain;
+			domain = NULL;
+			continue;
+		}
+		if (arc_forwarded(r, address)) {
+			sealer = arc_sealer_for(queue_id, domain, key, pubkeys);
+			if (sealer != NULL)
+				selector = xstrdup(key->selector);
+		}
+		dkim_keys_clear(&set);
 	}
+	free(keyless);
 	if (sealer == NULL) {
 		free(domain);
 		return NULL;
