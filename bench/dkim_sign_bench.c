@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "bench_time.h"
 #include "buf.h"
 #include "dkim_keycache.h"
 #include "dkim_sign.h"
@@ -36,23 +37,6 @@
 static int count = 300, runs = 5;
 static char *message;
 static size_t message_len;
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 struct job {
 	EVP_PKEY *key;
@@ -149,12 +133,12 @@ measure(void (*op)(struct job *), struct job *j)
 	int r, i;
 
 	for (r = 0; r < runs; r++) {
-		start = now_us();
+		start = bench_now_us();
 		for (i = 0; i < count; i++)
 			op(j);
-		per[r] = (now_us() - start) / count;
+		per[r] = (bench_now_us() - start) / count;
 	}
-	qsort(per, (size_t) runs, sizeof(per[0]), cmp_double);
+	qsort(per, (size_t) runs, sizeof(per[0]), bench_cmp_double);
 	return per[runs / 2];
 }
 

@@ -20,7 +20,7 @@ adduser passwd
 spamd spamassassin clamav-daemon
 libmicrohttpd-dev prometheus
 libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix opendkim-tools
-python3-dkim python3-nacl python3-dnspython"
+python3-dkim python3-nacl python3-dnspython python3-authres"
 
 missing=""
 for p in $PACKAGES; do

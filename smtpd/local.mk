@@ -15,6 +15,9 @@ TESTS += tests/unit/check_qfile
 tests_unit_check_qfile_SOURCES = tests/unit/check_qfile.c
 tests_unit_check_qfile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_qfile_LDADD = $(UNIT_LDADD)
+# ARC sealing of forwarded mail (RFC 8617, issue 18).
+smtpd_smtpd_SOURCES += smtpd/smtpd_arc.c smtpd/smtpd_arc.h
+EXTRA_DIST += tests/integration/test_sender_auth_arc.py
 # smtpd's check of SRS bounce addresses at RCPT.
 smtpd_smtpd_SOURCES += smtpd/smtpd_srs.c smtpd/smtpd_srs.h
 # Submission: Date: and Message-ID: when missing (RFC 6409 8).

@@ -25,6 +25,7 @@
 #include "qfile.h"
 #include "route.h"
 #include "smtpd.h"
+#include "smtpd_arc.h"
 #include "smtpd_authres.h"
 #include "smtpd_authres_check.h"
 #include "smtpd_authres_dns.h"
@@ -60,6 +61,7 @@ struct smtpd_authres {
 	/* DKIM */
 	int started;
 	struct dkim_verifier *verifier;
+	struct smtpd_arc *arc;		/* sealing a forward (mx) */
 	struct dkim_signer *signers[AR_SIGNERS];
 	char *signer_selectors[AR_SIGNERS];
 	size_t signer_count;
@@ -151,6 +153,7 @@ smtpd_authres_new(struct smtpd_session *ss, const char *queue_id)
 
 		if (d != NULL)
 			ar->spf_domain = xstrdup(d);
+		ar->arc = smtpd_arc_new(ss, queue_id, ar_pubkeys);
 	}
 	return ar;
 }
@@ -164,6 +167,7 @@ smtpd_authres_free(struct smtpd_authres **arp)
 	if (ar == NULL)
 		return;
 	dkim_verifier_free(&ar->verifier);
+	smtpd_arc_free(&ar->arc);
 	for (i = 0; i < ar->signer_count; i++) {
 		dkim_signer_free(&ar->signers[i]);
 		free(ar->signer_selectors[i]);
@@ -188,6 +192,8 @@ ar_feed(struct smtpd_authres *ar, const void *data, size_t len)
 		return;
 	if (ar->verifier != NULL)
 		dkim_verifier_chunk(ar->verifier, data, len);
+	if (ar->arc != NULL)
+		smtpd_arc_chunk(ar->arc, data, len);
 	for (i = 0; i < ar->signer_count; i++)
 		(void) dkim_signer_chunk(ar->signers[i], data, len);
 }
@@ -297,6 +303,8 @@ ar_prefetch(struct smtpd_authres *ar)
 			keys++;
 		}
 	}
+	if (ar->arc != NULL)
+		smtpd_arc_prefetch(ar->arc);
 }
 
 /* The header is complete (or over the cap): make the DKIM handles. */
@@ -312,6 +320,7 @@ ar_start(struct smtpd_authres *ar)
 	if (ar->header_overflow) {
 		log_info("%s: header over %d bytes: no DKIM", ar->queue_id,
 		    SMTPD_AUTHRES_HEADER_MAX);
+		smtpd_arc_free(&ar->arc);
 		return;
 	}
 	if (ar->verify)
@@ -743,7 +752,12 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 	smtpd_authres_spf(ss, ck);
 	smtpd_authres_dmarc(ss, ar->from_count == 1 ? ar->from_domain : NULL,
 	    ar->from_count, ck);
+	if (ar->arc != NULL)
+		ck->arc = smtpd_arc_check(ar->arc);
 	field = smtpd_authres_field(smtpd_authres_id(), ck);
+	/* The ARC set goes on top, our A-R below it (both above). */
+	if (ar->arc != NULL)
+		smtpd_arc_end(ar->arc, field, w);
 	if (qfile_writer_prepend_header(w, field, &error) < 0) {
 		log_error("%s: Authentication-Results: %s", ar->queue_id,
 		    error);

@@ -190,21 +190,31 @@ smtpd_authres_check_begin(struct smtpd_authres_result *ck)
 	ar_current = ck;
 }
 
-void
-smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i, const char *name)
+enum dkim_key_lookup
+smtpd_authres_key_record(const char *name, const char **record_r)
 {
 	struct dns_answer *answer;
 	enum dns_status status;
 
+	*record_r = NULL;
 	status = ar_query(DNS_TYPE_TXT, name, &answer);
 	if (status == DNS_FOUND && answer != NULL &&
-	    answer->string_count > 0)
-		dkim_verifier_key(v, i, DKIM_LOOKUP_FOUND, answer->strings[0],
-		    strlen(answer->strings[0]));
-	else if (status == DNS_TEMPFAIL)
-		dkim_verifier_key(v, i, DKIM_LOOKUP_TEMPFAIL, NULL, 0);
-	else
-		dkim_verifier_key(v, i, DKIM_LOOKUP_NONE, NULL, 0);
+	    answer->string_count > 0) {
+		*record_r = answer->strings[0];
+		return DKIM_LOOKUP_FOUND;
+	}
+	return status == DNS_TEMPFAIL ? DKIM_LOOKUP_TEMPFAIL :
+	    DKIM_LOOKUP_NONE;
+}
+
+void
+smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i, const char *name)
+{
+	const char *record;
+	enum dkim_key_lookup lookup = smtpd_authres_key_record(name, &record);
+
+	dkim_verifier_key(v, i, lookup, record,
+	    record != NULL ? strlen(record) : 0);
 }
 
 /* Lower case copy of a domain fit for a header, or NULL. */
@@ -463,6 +473,11 @@ smtpd_authres_field(const char *authserv_id, struct smtpd_authres_result *ck)
 		(void) buf_printf(b, " header.from=%s", ck->from_domain);
 	(void) buf_printf(sum, " dmarc=%s from=%s", ck->dmarc,
 	    ck->from_domain != NULL ? ck->from_domain : "-");
+	/* RFC 8617 10.1, for the mail we seal. */
+	if (ck->arc != NULL) {
+		(void) buf_printf(b, ";\r\n\tarc=%s", ck->arc);
+		(void) buf_printf(sum, " arc=%s", ck->arc);
+	}
 	free(ck->summary);
 	ck->summary = buf_strdup(sum);
 	field = buf_strdup(b);

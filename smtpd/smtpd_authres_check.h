@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "dkim_verify.h"
+
 struct smtpd_session;
 struct dkim_verifier;
 
@@ -48,6 +50,8 @@ struct smtpd_authres_result {
 	char *from_domain;
 	enum smtpd_dmarc_policy dmarc_policy;
 	int dmarc_fail;
+	const char *arc;		/* checked for sealing: none, pass,
+					   fail; NULL: not */
 	char *summary;			/* for the log */
 };
 
@@ -55,6 +59,12 @@ struct smtpd_authres_result {
 void smtpd_authres_check_init(void);
 /* A new message: the deadline starts now. */
 void smtpd_authres_check_begin(struct smtpd_authres_result *ck);
+/*
+ * Look up key record name within the message's deadline: the record in
+ * *record_r (borrowed: valid until the next lookup) when found.
+ */
+enum dkim_key_lookup smtpd_authres_key_record(const char *name,
+	const char **record_r);
 /* Look up key record name for signature i of v and hand it over. */
 void smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i,
 	const char *name);

@@ -129,6 +129,7 @@ char *var_smtpd_dmarc_reject_policy;
 char *var_smtpd_dmarc_junk_domains;
 char *var_dmarc_public_suffix_file;
 int var_smtpd_dkim_signing;
+int var_smtpd_arc_sealing;
 char *var_dkim_key_directory;
 long long var_dkim_key_ttl;
 char *var_dns_servers;

@@ -162,6 +162,7 @@ extern char *var_smtpd_dmarc_reject_policy;
 extern char *var_smtpd_dmarc_junk_domains;
 extern char *var_dmarc_public_suffix_file;
 extern int var_smtpd_dkim_signing;
+extern int var_smtpd_arc_sealing;
 extern char *var_dkim_key_directory;
 extern long long var_dkim_key_ttl;
 extern char *var_dns_servers;

@@ -280,9 +280,41 @@ int
 dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	const char **error_r)
 {
+	return dkim_sig_parse_kind(value, len, DKIM_SIG_DKIM, sig, error_r);
+}
+
+/* ARC's i= (1..50) and the seal's cv= (RFC 8617 4.1.3, 4.2.1). */
+static int
+sig_arc_tags(struct dkim_sig *sig, enum dkim_sig_kind kind,
+	const struct dkim_tag *tags, int n)
+{
+	const struct dkim_tag *t = tag_find(tags, n, "i");
+	int cv;
+
+	if (t == NULL || (sig->instance = (int) tag_number(t)) < 1 ||
+	    sig->instance > 50)
+		return -1;
+	if (kind != DKIM_SIG_ARC_SEAL)
+		return 0;
+	t = tag_find(tags, n, "cv");
+	if (t == NULL)
+		return -1;
+	cv = tag_is(t, "none") ? DKIM_CV_NONE : tag_is(t, "pass") ?
+	    DKIM_CV_PASS : tag_is(t, "fail") ? DKIM_CV_FAIL : -1;
+	/* The seal covers ARC fields only, named by no h= (4.1.3). */
+	if (cv < 0 || tag_find(tags, n, "h") != NULL)
+		return -1;
+	sig->cv = (enum dkim_cv) cv;
+	return 0;
+}
+
+int
+dkim_sig_parse_kind(const char *value, size_t len, enum dkim_sig_kind kind,
+	struct dkim_sig *sig, const char **error_r)
+{
 	struct dkim_tag tags[DKIM_TAGS_MAX];
 	const struct dkim_tag *t;
-	unsigned char *bh;
+	unsigned char *bh = NULL;
 	size_t bh_len = 0, i;
 	int n;
 
@@ -293,9 +325,12 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	n = dkim_tags_parse(value, len, tags, DKIM_TAGS_MAX);
 	if (n < 0)
 		SIG_FAIL("signature syntax");
-	t = tag_find(tags, n, "v");
-	if (t == NULL || !tag_is(t, "1"))
-		SIG_FAIL("v= missing or not 1");
+	if (kind == DKIM_SIG_DKIM) {
+		t = tag_find(tags, n, "v");
+		if (t == NULL || !tag_is(t, "1"))
+			SIG_FAIL("v= missing or not 1");
+	} else if (sig_arc_tags(sig, kind, tags, n) < 0)
+		SIG_FAIL("i= or cv= missing or bad");
 	t = tag_find(tags, n, "a");
 	if (t == NULL)
 		SIG_FAIL("a= missing");
@@ -307,7 +342,9 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 		sig->alg = DKIM_ALG_RSA_SHA1;
 	else
 		SIG_FAIL("a= unknown");
-	if (sig_canon(sig, tag_find(tags, n, "c")) < 0)
+	if (kind == DKIM_SIG_ARC_SEAL)
+		sig->header_relaxed = sig->body_relaxed = 1;
+	else if (sig_canon(sig, tag_find(tags, n, "c")) < 0)
 		SIG_FAIL("c= unknown");
 	t = tag_find(tags, n, "q");
 	if (t != NULL) {
@@ -335,9 +372,9 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	    !dkim_sig_selector_valid(sig->selector))
 		SIG_FAIL("s= missing or bad");
 	t = tag_find(tags, n, "h");
-	if (t == NULL || sig_headers(sig, t) < 0)
+	if (kind != DKIM_SIG_ARC_SEAL && (t == NULL || sig_headers(sig, t) < 0))
 		SIG_FAIL("h= missing, bad, too long or without From");
-	t = tag_find(tags, n, "i");
+	t = kind == DKIM_SIG_DKIM ? tag_find(tags, n, "i") : NULL;
 	if (t != NULL && ((sig->auid = tag_compact(t, 512)) == NULL ||
 	    !sig_auid_ok(sig->auid, sig->domain)))
 		SIG_FAIL("i= not within d=");
@@ -354,12 +391,14 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	    sig->expires < sig->timestamp)
 		SIG_FAIL("x= before t=");
 	t = tag_find(tags, n, "bh");
-	if (t == NULL || (bh = tag_base64(t, sizeof(sig->bh), &bh_len)) ==
-	    NULL)
+	if (kind != DKIM_SIG_ARC_SEAL && (t == NULL ||
+	    (bh = tag_base64(t, sizeof(sig->bh), &bh_len)) == NULL))
 		SIG_FAIL("bh= missing or bad");
-	memcpy(sig->bh, bh, bh_len);
-	sig->bh_len = bh_len;
-	free(bh);
+	if (kind != DKIM_SIG_ARC_SEAL) {
+		memcpy(sig->bh, bh, bh_len);
+		sig->bh_len = bh_len;
+		free(bh);
+	}
 	t = tag_find(tags, n, "b");
 	if (t == NULL ||
 	    (sig->b = tag_base64(t, DKIM_SIG_B_MAX, &sig->b_len)) == NULL)

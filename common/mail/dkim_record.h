@@ -45,6 +45,16 @@ enum dkim_alg {
 	DKIM_ALG_RSA_SHA1,		/* parsed to be refused (RFC 8301) */
 };
 
+/* What dkim_sig_parse_kind parses. */
+enum dkim_sig_kind {
+	DKIM_SIG_DKIM,			/* DKIM-Signature */
+	DKIM_SIG_ARC_MESSAGE,		/* ARC-Message-Signature */
+	DKIM_SIG_ARC_SEAL,		/* ARC-Seal */
+};
+
+/* An ARC-Seal's cv= (RFC 8617 4.1.3). */
+enum dkim_cv { DKIM_CV_NONE, DKIM_CV_PASS, DKIM_CV_FAIL };
+
 /* A parsed DKIM-Signature (plain record; dkim_sig_clear frees it). */
 struct dkim_sig {
 	enum dkim_alg alg;
@@ -63,6 +73,9 @@ struct dkim_sig {
 	long long expires;		/* x=; -1: none */
 	/* Where b='s value is within the parsed value (to blank it, 3.7). */
 	size_t b_start, b_end;
+	/* ARC (RFC 8617): i= of an AMS or AS, cv= of an AS. */
+	int instance;
+	enum dkim_cv cv;
 };
 
 /*
@@ -74,6 +87,13 @@ struct dkim_sig {
  */
 int dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	const char **error_r);
+/*
+ * The same for an ARC-Message-Signature (i= 1..50 for v=, i= not an
+ * AUID) or an ARC-Seal (i=, cv=, no h=, no bh=, relaxed), RFC 8617
+ * 4.1.2 and 4.1.3.
+ */
+int dkim_sig_parse_kind(const char *value, size_t len, enum dkim_sig_kind kind,
+	struct dkim_sig *sig, const char **error_r);
 void dkim_sig_clear(struct dkim_sig *sig);
 
 enum dkim_keyrec_type { DKIM_KEYREC_RSA, DKIM_KEYREC_ED25519 };

@@ -44,6 +44,7 @@ struct dkim_signer {
 	struct buf *header;
 	enum dkim_header_state hstate;
 	int failed, finished;
+	int arc_instance;		/* > 0: an ARC-Message-Signature */
 	/* The relaxed body (3.4.4), hashed as it streams. */
 	struct dkim_body *body;
 };
@@ -211,21 +212,27 @@ header_input(const struct dkim_signer *s, struct buf *hin, struct buf *sig)
 	return 0;
 }
 
+void
+dkim_signer_set_arc(struct dkim_signer *s, int instance)
+{
+	s->arc_instance = instance;
+}
+
 /* The signature of digest (SHA-256) with the key; NULL on failure. */
 static unsigned char *
-sign_digest(const struct dkim_signer *s, const unsigned char *digest,
-	size_t digest_len, size_t *sig_len_r)
+sign_digest(EVP_PKEY *key, enum dkim_key_type type,
+	const unsigned char *digest, size_t digest_len, size_t *sig_len_r)
 {
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
 	int ok = 0;
 
-	if (s->type == DKIM_KEY_ED25519) {
+	if (type == DKIM_KEY_ED25519) {
 		/* RFC 8463 3: PureEdDSA over the SHA-256 hash. */
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 
 		ok = md != NULL &&
-		    EVP_DigestSignInit(md, NULL, NULL, NULL, s->key) == 1 &&
+		    EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
 		    EVP_DigestSign(md, NULL, &sig_len, digest,
 		    digest_len) == 1 &&
 		    (sig = xmalloc(sig_len)) != NULL &&
@@ -233,7 +240,7 @@ sign_digest(const struct dkim_signer *s, const unsigned char *digest,
 		EVP_MD_CTX_free(md);
 	} else {
 		/* RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 8.2). */
-		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(s->key, NULL);
+		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(key, NULL);
 
 		ok = pc != NULL && EVP_PKEY_sign_init(pc) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
@@ -271,15 +278,37 @@ append_folded_b64(struct buf *sig, const unsigned char *data, size_t len)
 	buf_free(&b64);
 }
 
+int
+dkim_sign_input(EVP_PKEY *key, enum dkim_key_type type, const struct buf *hin,
+	struct buf *field)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE], *sig;
+	unsigned int digest_len = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t sig_len;
+	int ok;
+
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) == 1 &&
+	    EVP_DigestFinal_ex(md, digest, &digest_len) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return -1;
+	sig = sign_digest(key, type, digest, digest_len, &sig_len);
+	if (sig == NULL)
+		return -1;
+	append_folded_b64(field, sig, sig_len);
+	free(sig);
+	return 0;
+}
+
 char *
 dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 {
-	unsigned char bh[EVP_MAX_MD_SIZE], digest[EVP_MAX_MD_SIZE], *sig;
-	unsigned int bh_len = 0, digest_len = 0;
+	unsigned char bh[EVP_MAX_MD_SIZE];
+	unsigned int bh_len = 0;
 	struct buf *field, *hin, *bh64;
-	EVP_MD_CTX *md = NULL;
 	char *result = NULL;
-	size_t sig_len;
 
 	if (s->failed) {
 		*error_r = xasprintf("header over %d bytes or hash failed",
@@ -299,8 +328,14 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 	hin = buf_new(DKIM_SIGN_HEADER_MAX);
 	bh64 = buf_new(256);
 	(void) base64_encode(bh, bh_len, bh64);
-	(void) buf_printf(field, "DKIM-Signature: v=1; a=%s; "
-	    "c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\t",
+	/* RFC 8617 4.1.2: an AMS is a DKIM-Signature with i=, no v=. */
+	if (s->arc_instance > 0)
+		(void) buf_printf(field, "ARC-Message-Signature: i=%d; ",
+		    s->arc_instance);
+	else
+		(void) buf_append_str(field, "DKIM-Signature: v=1; ");
+	(void) buf_printf(field, "a=%s; c=relaxed/relaxed;\r\n\t"
+	    "d=%s; s=%s; t=%lld;\r\n\t",
 	    s->type == DKIM_KEY_ED25519 ? "ed25519-sha256" : "rsa-sha256",
 	    s->domain, s->selector, now);
 	if (header_input(s, hin, field) < 0) {
@@ -311,24 +346,13 @@ dkim_signer_finish(struct dkim_signer *s, long long now, char **error_r)
 	/* The field itself, b= empty, no CRLF, ends the input (3.7). */
 	(void) dkim_canon_field(hin, buf_cstr(field), buf_len(field), 1,
 	    0);
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||
-	    EVP_DigestFinal_ex(md, digest, &digest_len) != 1) {
-		*error_r = xasprintf("header hash failed");
-		goto out;
-	}
-	sig = sign_digest(s, digest, digest_len, &sig_len);
-	if (sig == NULL) {
+	if (dkim_sign_input(s->key, s->type, hin, field) < 0) {
 		*error_r = xasprintf("%s signature failed",
 		    dkim_key_type_name(s->type));
 		goto out;
 	}
-	append_folded_b64(field, sig, sig_len);
-	free(sig);
 	result = buf_strdup(field);
 out:
-	EVP_MD_CTX_free(md);
 	buf_free(&field);
 	buf_free(&hin);
 	buf_free(&bh64);

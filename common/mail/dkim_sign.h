@@ -28,6 +28,8 @@
 
 #include "dkim_keys.h"
 
+struct buf;
+
 #define DKIM_SIGN_HEADER_MAX (1024 * 1024)
 
 struct dkim_signer;
@@ -39,6 +41,11 @@ struct dkim_signer;
  */
 struct dkim_signer *dkim_signer_new(EVP_PKEY *key, enum dkim_key_type type,
 	const char *domain, const char *selector, char **error_r);
+/*
+ * Make s an ARC-Message-Signature of instance (1..50, RFC 8617 4.1.2)
+ * instead of a DKIM-Signature: i= in place of v=, the same h=.
+ */
+void dkim_signer_set_arc(struct dkim_signer *s, int instance);
 /*
  * The next len bytes of the message.  -1 when the header passes
  * DKIM_SIGN_HEADER_MAX: the message cannot be signed (finish says so).
@@ -52,6 +59,15 @@ int dkim_signer_chunk(struct dkim_signer *s, const void *data, size_t len);
  */
 char *dkim_signer_finish(struct dkim_signer *s, long long now,
 	char **error_r);
+/*
+ * Sign hin, a header hash input (RFC 6376 3.7, RFC 8617 5.1.1), with
+ * key of type (rsa-sha256: PKCS#1 v1.5; ed25519-sha256: PureEdDSA of
+ * its SHA-256) and append the base64 of the signature to field, folded
+ * as b= is (field ends in "b=").  0, or -1 when hashing or signing
+ * failed.
+ */
+int dkim_sign_input(EVP_PKEY *key, enum dkim_key_type type,
+	const struct buf *hin, struct buf *field);
 /* Free s; NULLs *sp (NULL is allowed). */
 void dkim_signer_free(struct dkim_signer **sp);
 

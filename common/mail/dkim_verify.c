@@ -123,16 +123,21 @@ body_for(struct dkim_verifier *v, const struct dkim_sig *sig)
 	return v->body_count++;
 }
 
-/*
- * The header hash input of s (3.7): the h= fields, each the bottom-most
- * instance not yet taken, canonicalized with CRLF; then this signature
- * field with b= empty, without CRLF.  Its SHA-256 into s->digest.
- */
-static int
-header_hash(struct vsig *s, const struct dkim_field *refs, size_t n,
-	const struct dkim_field *self, size_t value_off)
+int
+dkim_sig_header_hash(const struct dkim_sig *sig, const struct dkim_field *refs,
+	size_t n, const struct dkim_field *self, size_t value_off,
+	unsigned char *digest, unsigned int *digest_len_r)
 {
-	const struct dkim_sig *sig = &s->sig;
+	return dkim_sig_header_hash_after(NULL, sig, refs, n, self, value_off,
+	    digest, digest_len_r);
+}
+
+int
+dkim_sig_header_hash_after(const EVP_MD_CTX *prefix,
+	const struct dkim_sig *sig, const struct dkim_field *refs, size_t n,
+	const struct dkim_field *self, size_t value_off, unsigned char *digest,
+	unsigned int *digest_len_r)
+{
 	struct buf *hin = buf_new(DKIM_VERIFY_HEADER_MAX + DKIM_SIG_MAX);
 	struct buf *blank = buf_new(DKIM_SIG_MAX + 64);
 	unsigned char *used = xcalloc(n + 1, 1);
@@ -153,6 +158,10 @@ header_hash(struct vsig *s, const struct dkim_field *refs, size_t n,
 			break;
 		}
 	}
+	/* No h= (an ARC-Seal, RFC 8617 5.1.1): refs as they are. */
+	for (j = 0; sig->header_count == 0 && j < n && rc == 0; j++)
+		rc = dkim_canon_field(hin, refs[j].text, refs[j].len,
+		    sig->header_relaxed, 1);
 	/* The signature field, b='s value (and its FWS) deleted. */
 	rc |= buf_append(blank, self->text, value_off + sig->b_start);
 	rc |= buf_append(blank, self->text + value_off + sig->b_end,
@@ -161,10 +170,11 @@ header_hash(struct vsig *s, const struct dkim_field *refs, size_t n,
 		rc = dkim_canon_field(hin, buf_cstr(blank), buf_len(blank),
 		    sig->header_relaxed, 0);
 	md = EVP_MD_CTX_new();
-	if (rc != 0 || md == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	if (rc != 0 || md == NULL || (prefix != NULL ?
+	    EVP_MD_CTX_copy_ex(md, prefix) != 1 :
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) ||
 	    EVP_DigestUpdate(md, buf_cstr(hin), buf_len(hin)) != 1 ||
-	    EVP_DigestFinal_ex(md, s->digest, &s->digest_len) != 1)
+	    EVP_DigestFinal_ex(md, digest, digest_len_r) != 1)
 		rc = -1;
 	EVP_MD_CTX_free(md);
 	buf_free(&hin);
@@ -203,7 +213,8 @@ sig_start(struct dkim_verifier *v, struct vsig *s,
 		sig_decide(s, DKIM_RESULT_PERMERROR, "header too big");
 		return;
 	}
-	if (header_hash(s, refs, n, self, off) < 0) {
+	if (dkim_sig_header_hash(&s->sig, refs, n, self, off, s->digest,
+	    &s->digest_len) < 0) {
 		sig_decide(s, DKIM_RESULT_PERMERROR, "header hash failed");
 		return;
 	}
@@ -301,24 +312,25 @@ dkim_verifier_finish(struct dkim_verifier *v)
 	}
 }
 
-/* Does key (from cache) sign s's header digest? */
+/* Does key (from cache) sign digest with sig's b=? */
 static int
-sig_check(const struct vsig *s, struct dkim_pubcache *cache, EVP_PKEY *key)
+sig_check(const struct dkim_sig *sig, const unsigned char *digest,
+	size_t digest_len, struct dkim_pubcache *cache, EVP_PKEY *key)
 {
 	int ok = 0;
 
-	if (s->sig.alg == DKIM_ALG_ED25519_SHA256) {
+	if (sig->alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 3: PureEdDSA over the SHA-256 hash. */
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 
 		ok = md != NULL &&
 		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
-		    EVP_DigestVerify(md, s->sig.b, s->sig.b_len, s->digest,
-		    s->digest_len) == 1;
+		    EVP_DigestVerify(md, sig->b, sig->b_len, digest,
+		    digest_len) == 1;
 		EVP_MD_CTX_free(md);
 	} else {
-		ok = dkim_pubcache_rsa_verify(cache, key, s->sig.b,
-		    s->sig.b_len, s->digest, s->digest_len);
+		ok = dkim_pubcache_rsa_verify(cache, key, sig->b, sig->b_len,
+		    digest, digest_len);
 	}
 	return ok;
 }
@@ -332,11 +344,12 @@ auid_exact(const struct dkim_sig *sig)
 	return at == NULL || strcasecmp(at + 1, sig->domain) == 0;
 }
 
-/* Check s with the key record text. */
-static void
-sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
-	size_t len)
+enum dkim_result
+dkim_key_check(struct dkim_pubcache *cache, const struct dkim_sig *sig,
+	const unsigned char *digest, size_t digest_len, const char *record,
+	size_t len, int *testing_r, const char **reason_r)
 {
+	enum dkim_result result = DKIM_RESULT_NONE;
 	struct dkim_keyrec k;
 	const char *error = NULL;
 	struct buf *der, *b64;
@@ -344,54 +357,78 @@ sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
 	size_t i;
 
 	if (dkim_keyrec_parse(record, len, &k, &error) < 0) {
-		sig_decide(s, DKIM_RESULT_PERMERROR, error);
-		return;
+		*reason_r = error;
+		return DKIM_RESULT_PERMERROR;
 	}
-	s->res.testing = k.testing;
+	if (testing_r != NULL)
+		*testing_r = k.testing;
 	b64 = buf_new(DKIM_KEYREC_MAX);
 	for (i = 0; i < k.p_len; i++)
 		if (k.p[i] != ' ' && k.p[i] != '\t' && k.p[i] != '\r' &&
 		    k.p[i] != '\n')
 			(void) buf_append_char(b64, k.p[i]);
-	if (buf_len(b64) == 0)
-		sig_decide(s, DKIM_RESULT_FAIL, "key revoked");
-	else if ((k.type == DKIM_KEYREC_ED25519) !=
-	    (s->sig.alg == DKIM_ALG_ED25519_SHA256))
-		sig_decide(s, DKIM_RESULT_PERMERROR, "key type is not a=");
-	else if (!k.sha256)
-		sig_decide(s, DKIM_RESULT_PERMERROR, "key h= without sha256");
-	else if (!k.email)
-		sig_decide(s, DKIM_RESULT_PERMERROR, "key s= not email");
-	else if (k.strict && !auid_exact(&s->sig))
-		sig_decide(s, DKIM_RESULT_PERMERROR,
-		    "key t=s, i= in a subdomain");
-	if (s->res.result != DKIM_RESULT_NONE) {
+	if (buf_len(b64) == 0) {
+		result = DKIM_RESULT_FAIL;
+		*reason_r = "key revoked";
+	} else if ((k.type == DKIM_KEYREC_ED25519) !=
+	    (sig->alg == DKIM_ALG_ED25519_SHA256)) {
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key type is not a=";
+	} else if (!k.sha256) {
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key h= without sha256";
+	} else if (!k.email) {
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key s= not email";
+	} else if (k.strict && !auid_exact(sig)) {
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key t=s, i= in a subdomain";
+	}
+	if (result != DKIM_RESULT_NONE) {
 		buf_free(&b64);
-		return;
+		return result;
 	}
 	der = buf_new(DKIM_KEY_P_MAX);
 	if (base64_decode(buf_cstr(b64), buf_len(b64), der) < 0) {
-		sig_decide(s, DKIM_RESULT_PERMERROR, "key p= bad base64");
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key p= bad base64";
 	} else {
-		struct dkim_pubcache *once = v->cache == NULL ?
+		struct dkim_pubcache *once = cache == NULL ?
 		    dkim_pubcache_new(1) : NULL;
-		struct dkim_pubcache *cache = v->cache != NULL ? v->cache :
-		    once;
+		struct dkim_pubcache *use = cache != NULL ? cache : once;
 
-		key = dkim_pubcache_get(cache, k.type,
+		key = dkim_pubcache_get(use, k.type,
 		    (const unsigned char *) buf_cstr(der), buf_len(der),
 		    &error);
-		if (key == NULL)
-			sig_decide(s, DKIM_RESULT_PERMERROR, error);
-		else if (sig_check(s, cache, key))
-			sig_decide(s, DKIM_RESULT_PASS, "good signature");
-		else
-			sig_decide(s, DKIM_RESULT_FAIL, "signature mismatch");
+		if (key == NULL) {
+			result = DKIM_RESULT_PERMERROR;
+			*reason_r = error;
+		} else if (sig_check(sig, digest, digest_len, use, key)) {
+			result = DKIM_RESULT_PASS;
+			*reason_r = "good signature";
+		} else {
+			result = DKIM_RESULT_FAIL;
+			*reason_r = "signature mismatch";
+		}
 		EVP_PKEY_free(key);
 		dkim_pubcache_free(&once);
 	}
 	buf_free(&der);
 	buf_free(&b64);
+	return result;
+}
+
+/* Check s with the key record text. */
+static void
+sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
+	size_t len)
+{
+	const char *reason = NULL;
+	enum dkim_result result;
+
+	result = dkim_key_check(v->cache, &s->sig, s->digest, s->digest_len,
+	    record, len, &s->res.testing, &reason);
+	sig_decide(s, result, reason);
 }
 
 void

@@ -31,6 +31,9 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
+#include "dkim_canon.h"
 #include "dkim_pubcache.h"
 
 #define DKIM_VERIFY_HEADER_MAX (1024 * 1024)
@@ -90,6 +93,37 @@ void dkim_verifier_key(struct dkim_verifier *v, size_t i,
 /* Signature i's outcome. */
 const struct dkim_verify_result *dkim_verifier_result(
 	const struct dkim_verifier *v, size_t i);
+/*
+ * The header hash of sig (RFC 6376 3.7), whose field self (of refs'
+ * header) has its value at value_off: the h= fields of refs (n, top to
+ * bottom), each the bottom-most instance not yet taken, or without h=
+ * every field of refs in order (an ARC-Seal's set fields, RFC 8617
+ * 5.1.1), canonicalized with CRLF; then self with b= empty, no CRLF.
+ * SHA-256 into digest (EVP_MAX_MD_SIZE).  0, or -1 past a cap.
+ */
+int dkim_sig_header_hash(const struct dkim_sig *sig,
+	const struct dkim_field *refs, size_t n, const struct dkim_field *self,
+	size_t value_off, unsigned char *digest, unsigned int *digest_len_r);
+/*
+ * The same, its input going on from prefix (a SHA-256 context fed with
+ * what comes before, copied, not changed): an ARC-Seal's earlier sets
+ * hashed once for every seal of the chain, not again for each.
+ */
+int dkim_sig_header_hash_after(const EVP_MD_CTX *prefix,
+	const struct dkim_sig *sig, const struct dkim_field *refs, size_t n,
+	const struct dkim_field *self, size_t value_off, unsigned char *digest,
+	unsigned int *digest_len_r);
+/*
+ * Check sig's b= over digest (digest_len bytes, its header hash) with
+ * the key record text (len bytes): pass; fail (mismatch, revoked key);
+ * permerror (the record does not fit sig).  The key's t=y in *testing_r
+ * (may be NULL), why in *reason_r (static).  Keys parsed through cache
+ * (NULL: parsed for this call).
+ */
+enum dkim_result dkim_key_check(struct dkim_pubcache *cache,
+	const struct dkim_sig *sig, const unsigned char *digest,
+	size_t digest_len, const char *record, size_t len, int *testing_r,
+	const char **reason_r);
 /* "pass", "fail", "permerror", "temperror", "none". */
 const char *dkim_result_name(enum dkim_result r);
 

@@ -68,7 +68,8 @@ common_libispmail_a_SOURCES += \
 	common/mail/dkim_canon.c common/mail/dkim_canon.h \
 	common/mail/dkim_record.c common/mail/dkim_record.h \
 	common/mail/dkim_pubcache.c common/mail/dkim_pubcache.h \
-	common/mail/dkim_verify.c common/mail/dkim_verify.h
+	common/mail/dkim_verify.c common/mail/dkim_verify.h \
+	common/mail/arc.c common/mail/arc.h
 check_PROGRAMS += tests/unit/check_dkim_sign
 TESTS += tests/unit/check_dkim_sign
 tests_unit_check_dkim_sign_SOURCES = tests/unit/check_dkim_sign.c
@@ -77,7 +78,7 @@ tests_unit_check_dkim_sign_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 tests_unit_check_dkim_sign_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
 # What a signature costs, in parts, against libopendkim (bench/doc/dkim-sign-bench.md).
 noinst_PROGRAMS += bench/dkim-sign-bench
-bench_dkim_sign_bench_SOURCES = bench/dkim_sign_bench.c
+bench_dkim_sign_bench_SOURCES = bench/dkim_sign_bench.c bench/bench_time.h
 bench_dkim_sign_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 bench_dkim_sign_bench_LDADD = $(LIBISPMAIL) $(OPENDKIM_LIBS)
@@ -92,6 +93,18 @@ tests_unit_check_dkim_verify_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(OPENDKIM_CFLAGS)
 tests_unit_check_dkim_verify_LDADD = $(UNIT_LDADD) $(OPENDKIM_LIBS)
 EXTRA_DIST += tests/unit/dkim_vectors.py
+# ARC sets (RFC 8617): a new set, chains continued, broken and ended.
+check_PROGRAMS += tests/unit/check_arc
+TESTS += tests/unit/check_arc
+tests_unit_check_arc_SOURCES = tests/unit/check_arc.c
+tests_unit_check_arc_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_check_arc_LDADD = $(UNIT_LDADD)
+# What ARC sealing costs, chains of 0, 1 and 5 sets (bench/doc/arc-seal-bench.md).
+noinst_PROGRAMS += bench/arc-seal-bench
+bench_arc_seal_bench_SOURCES = bench/arc_seal_bench.c bench/bench_time.h
+bench_arc_seal_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+bench_arc_seal_bench_LDADD = $(LIBISPMAIL)
+EXTRA_DIST += bench/doc/arc-seal-bench.md
 # The p= key forms the verifier's key cache parses (SPKI, RSAPublicKey,
 # Ed25519) and the bytes it refuses.
 check_PROGRAMS += tests/unit/check_dkim_pubcache

@@ -55,6 +55,7 @@ sources() {
 	    "$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c" \
 	    "$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_authres_dns.c" \
 	    "$top/smtpd/smtpd_account.c $top/lmtpd/lmtpd_seen.c" \
+	    "$top/smtpd/smtpd_arc.c" \
 	    "$smtpd_libs" ;;
 	imap_envcache) echo "-I$top/imapd $top/imapd/imap_envcache.c" \
 	    "$top/imapd/imap_uidlist.c $top/imapd/imap_modseq.c" \
