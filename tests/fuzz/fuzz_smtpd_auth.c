@@ -169,7 +169,9 @@ fuzz_put_rdata(struct buf *b, const struct fuzz_rr *rr, int rr_type,
 	if (rr_type == RR_TYPE_TXT && fuzz_rr_type_is(rr, "txt")) {
 		*rc |= fuzz_put16(b, (unsigned int) (rr->data_len +
 		    (rr->data_len + 254) / 255 + (rr->data_len == 0)));
-		for (i = 0; i == 0 || i < rr->data_len; i += n) {
+		if (rr->data_len == 0)
+			*rc |= buf_append_char(b, '\0');
+		for (i = 0; i < rr->data_len; i += n) {
 			n = rr->data_len - i > 255 ? 255 : rr->data_len - i;
 			*rc |= buf_append_char(b, (char) n) |
 			    buf_append(b, rr->data + i, n);
