@@ -506,6 +506,29 @@ def test_bdat_in_small_chunks_filters_the_same(mail):
     assert "dkim=pass header.d=signer.test" in ar and "dmarc=pass" in ar
 
 
+@pytest.mark.parametrize("from_field", [
+    # The display name and the comment hold an address of another
+    # domain: DMARC is of the address a reader is shown.
+    '"Bank <x@pass.test>" <service@bank.test>',
+    '(x@pass.test <x@pass.test>) service@bank.test',
+    '"x@pass.test" <service@bank.test> (x@pass.test)',
+])
+def test_from_display_name_does_not_pick_the_dmarc_domain(mail, from_field):
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test", msg(from_field, "display"))
+    assert code == 550, (from_field, text)
+    assert b"bank.test" in text, text
+
+
+def test_from_with_several_mailboxes_is_dmarc_permerror(mail):
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test",
+                         msg("service@bank.test, x@pass.test", "several"))
+    assert code == 250, text
+    fields, _ = queued(mail)
+    assert "dmarc=permerror" in auth_results(fields)
+
+
 def test_rotate_keeps_old_selector_until_ttl(mail):
     """Runs last: it changes example.test's keys."""
     before = mail.ctl("dkim", "show", "example.test")
