@@ -38,6 +38,9 @@
 #define AR_KEYCACHE_MAX 256
 /* Verification keys kept parsed per process, least used out. */
 #define AR_PUBCACHE_MAX 128
+/* A field over SMTPD_AUTHRES_FIELD_MAX: passed on unexamined, or dropped. */
+#define AR_LONG_PASS 1
+#define AR_LONG_DROP 2
 
 struct smtpd_authres {
 	char *queue_id;
@@ -50,7 +53,7 @@ struct smtpd_authres {
 	struct buf *header;		/* the header as passed on */
 	int in_body;
 	int line_start;			/* the last byte ended a line */
-	int field_overflow;		/* field passed on unexamined */
+	int field_overflow;		/* AR_LONG_*: field too long to examine */
 	int header_overflow;		/* no DKIM: header too big */
 	int out_failed;
 	size_t removed;			/* forged A-R fields dropped */
@@ -544,6 +547,34 @@ ar_pass_long(struct smtpd_authres *ar, const char *span, size_t len,
 	return out(ctx, span, len);
 }
 
+/*
+ * A field too long to examine begins (its start in ar->field, then span):
+ * AR_LONG_DROP for an Authentication-Results field, whatever id it
+ * claims (the id may lie past what was read); else AR_LONG_PASS, and a
+ * From: field counts as one whose domain cannot be read.
+ */
+static int
+ar_long_field(struct smtpd_authres *ar, const char *span, size_t len)
+{
+	char head[64];
+	size_t n = buf_len(ar->field), v;
+
+	if (n > sizeof(head))
+		n = sizeof(head);
+	memcpy(head, buf_cstr(ar->field), n);
+	if (len > sizeof(head) - n)
+		len = sizeof(head) - n;
+	memcpy(head + n, span, len);
+	n += len;
+	if (ar_field_is(head, n, "Authentication-Results", &v)) {
+		ar->removed++;
+		return AR_LONG_DROP;
+	}
+	if (ar_field_is(head, n, "From", &v))
+		ar->from_count++;
+	return AR_LONG_PASS;
+}
+
 int
 smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
 	smtpd_authres_out_fn *out, void *ctx)
@@ -565,14 +596,16 @@ smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
 		span = nl != NULL ? (size_t) (nl - p) + 1 : (size_t) (end - p);
 		ar->line_start = nl != NULL;
 		if (ar->field_overflow) {
-			if (ar_pass_long(ar, p, span, out, ctx) < 0)
+			if (ar->field_overflow == AR_LONG_PASS &&
+			    ar_pass_long(ar, p, span, out, ctx) < 0)
 				goto fail;
 		} else if (buf_append(ar->field, p, span) < 0) {
 			/* Too long to examine: pass it on as it is. */
-			ar->field_overflow = 1;
-			if (ar_pass_long(ar, buf_cstr(ar->field),
+			ar->field_overflow = ar_long_field(ar, p, span);
+			if (ar->field_overflow == AR_LONG_PASS &&
+			    (ar_pass_long(ar, buf_cstr(ar->field),
 			    buf_len(ar->field), out, ctx) < 0 ||
-			    ar_pass_long(ar, p, span, out, ctx) < 0)
+			    ar_pass_long(ar, p, span, out, ctx) < 0))
 				goto fail;
 			buf_reset(ar->field);
 		}
