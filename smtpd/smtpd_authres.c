@@ -467,9 +467,10 @@ ar_claims_id(const char *value, size_t len, const char *id)
 		    *p != '\r' && *p != '\n')
 			break;
 	}
+	/* The id ends at a space or any control (a NUL too), ';' or '('. */
 	start = p;
-	while (p < end && *p != ';' && *p != ' ' && *p != '\t' &&
-	    *p != '\r' && *p != '(')
+	while (p < end && *p != ';' && *p != '(' &&
+	    (unsigned char) *p > ' ' && *p != 0x7f)
 		p++;
 	return (size_t) (p - start) == strlen(id) &&
 	    strncasecmp(start, id, (size_t) (p - start)) == 0;

@@ -513,6 +513,17 @@ def test_bdat_in_small_chunks_filters_the_same(mail):
     assert "dkim=pass header.d=signer.test" in ar and "dmarc=pass" in ar
 
 
+def test_forged_authentication_results_id_then_control_removed(mail):
+    """Our id followed by a NUL or another control, not a space or ';':
+    a reader that stops there sees our id, so the field goes."""
+    extra = (b"Authentication-Results: " + AUTHSERV.encode() +
+             b"\x00x; dkim=pass header.d=bank.test\r\n"
+             b"Authentication-Results: " + AUTHSERV.encode() +
+             b"\x0bx; spf=pass smtp.mailfrom=bank.test\r\n")
+    send_forged(mail, "arnul", extra)
+    mail.wait_for_log(r"removed 2 Authentication-Results fields")
+
+
 @pytest.mark.parametrize("from_field", [
     # The display name and the comment hold an address of another
     # domain: DMARC is of the address a reader is shown.
