@@ -344,7 +344,9 @@ fuzz_claims_ours(const char *f, size_t len)
 		    *p != '\r' && *p != '\n')
 			break;
 	}
-	for (start = p; p < end && strchr("; \t\r\n(", *p) == NULL; p++)
+	/* A reader may take any control (a NUL too) as the id's end. */
+	for (start = p; p < end && *p != ';' && *p != '(' &&
+	    (unsigned char) *p > ' ' && *p != 0x7f; p++)
 		;
 	return (size_t) (p - start) == id_len &&
 	    strncasecmp(start, FUZZ_AUTHSERV_ID, id_len) == 0;
