@@ -20,7 +20,8 @@ KEYS = os.path.join(HERE, "keys")
 OUT = os.path.join(HERE, "corpus", "smtpd_auth")
 
 RSA_PEM = open(os.path.join(KEYS, "smtpd_auth-rsa.pem"), "rb").read()
-ED_SEED = open(os.path.join(KEYS, "smtpd_auth-ed25519.seed"), "rb").read().strip()
+ED_SEED = open(os.path.join(KEYS, "smtpd_auth-ed25519.seed"),
+               "rb").read().strip()
 
 
 def rsa_record():
@@ -75,7 +76,8 @@ def message(from_field="From: Alice <alice@example.org>", extra=b"",
             b"\r\n" + body)
 
 
-def data_session(msg, sender="alice@example.org", rcpts=("user@example.test",)):
+def data_session(msg, sender="alice@example.org",
+                 rcpts=("user@example.test",)):
     s = b"EHLO client.example.org\r\n"
     s += b"MAIL FROM:<" + sender.encode() + b">\r\n"
     for r in rcpts:
@@ -149,8 +151,9 @@ def main():
                                 b"MX.example.test\n\tspf=pass\nTo:")))
     m = sign(message(), "rsa")
     write("rset-then-again",
-          data_session(m).replace(b"DATA\r\n", b"RSET\r\nMAIL FROM:<a@bank.test>"
-                                  b"\r\nRCPT TO:<user@example.test>\r\n"
+          data_session(m).replace(b"DATA\r\n", b"RSET\r\n"
+                                  b"MAIL FROM:<a@bank.test>\r\n"
+                                  b"RCPT TO:<user@example.test>\r\n"
                                   b"DATA\r\n", 1))
 
 
