@@ -433,7 +433,8 @@ ar_from_domain(const char *value, size_t len, size_t *mailboxes_r)
 		if (mbox[i] == '@')
 			at = mbox + i;
 	if (at != NULL) {
-		p = at + 1 + strspn(at + 1, " \t");
+		for (p = at + 1; p < mbox + mlen && (*p == ' ' || *p == '\t');)
+			p++;
 		mlen = (size_t) (mbox + mlen - p);
 		while (mlen > 0 && (p[mlen - 1] == ' ' || p[mlen - 1] == '\t'))
 			mlen--;

@@ -538,6 +538,18 @@ def test_from_display_name_does_not_pick_the_dmarc_domain(mail, from_field):
     assert b"bank.test" in text, text
 
 
+def test_from_ending_in_at_sign(mail):
+    """Found by fuzz_smtpd_auth: the domain after a last '@' is empty,
+    then the field's own line end; it was read past the address."""
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test", msg("a@pass.test b@ ",
+                                                  "atend"))
+    assert code == 250, text
+    fields, _ = queued(mail)
+    assert "dmarc=none" in auth_results(fields)
+    assert "runtime error:" not in mail.log()
+
+
 def test_from_with_several_mailboxes_is_dmarc_permerror(mail):
     clear_queue(mail)
     code, text = send_mx(mail, "x@pass.test",
