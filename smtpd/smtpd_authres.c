@@ -39,6 +39,9 @@
 #define AR_KEYCACHE_MAX 256
 /* Verification keys kept parsed per process, least used out. */
 #define AR_PUBCACHE_MAX 128
+/* A field over SMTPD_AUTHRES_FIELD_MAX: passed on unexamined, or dropped. */
+#define AR_LONG_PASS 1
+#define AR_LONG_DROP 2
 
 struct smtpd_authres {
 	char *queue_id;
@@ -51,7 +54,7 @@ struct smtpd_authres {
 	struct buf *header;		/* the header as passed on */
 	int in_body;
 	int line_start;			/* the last byte ended a line */
-	int field_overflow;		/* field passed on unexamined */
+	int field_overflow;		/* AR_LONG_*: field too long to examine */
 	int header_overflow;		/* no DKIM: header too big */
 	int out_failed;
 	size_t removed;			/* forged A-R fields dropped */
@@ -351,39 +354,109 @@ ar_start(struct smtpd_authres *ar)
 	}
 }
 
-/* The domain of a From: field's value, lower case, or NULL. */
-static char *
-ar_from_domain(const char *value, size_t len)
+/*
+ * A From: value with its comments and quoted strings (display names,
+ * quoted local-parts) each made one space or one 'q', unfolded; NULL
+ * when one is not closed.
+ */
+static struct buf *
+ar_from_plain(const char *value, size_t len)
 {
-	const char *p = value, *end = value + len, *at = NULL, *dend;
-	const char *lt = memchr(value, '<', len);
-	char *domain;
-	size_t i;
+	struct buf *plain = buf_new(len + 1);
+	const char *p = value, *end = value + len;
+	int depth = 0, quoted = 0;
 
+	for (; p < end; p++) {
+		char c = *p == '\r' || *p == '\n' ? ' ' : *p;
+
+		if ((depth > 0 || quoted) && c == '\\' && p + 1 < end)
+			p++;
+		else if (quoted && c == '"')
+			quoted = 0;
+		else if (depth > 0 && c == '(')
+			depth++;
+		else if (depth > 0 && c == ')' && --depth == 0)
+			(void) buf_append_char(plain, ' ');
+		else if (depth > 0 || quoted)
+			continue;
+		else if (c == '(')
+			depth = 1;
+		else if (c == '"') {
+			quoted = 1;
+			(void) buf_append_char(plain, 'q');
+		} else
+			(void) buf_append_char(plain, c);
+	}
+	if (depth > 0 || quoted)
+		buf_free(&plain);
+	return plain;
+}
+
+/*
+ * The domain of a From: field's value (RFC 5322 3.6.2: a mailbox-list),
+ * lower case, or NULL; *mailboxes_r: how many mailboxes it names (1 when
+ * it cannot be read).  The domain is the one of the address a reader is
+ * shown: never one inside a display name or a comment, such as the
+ * first in "x <a@one.example>" <b@two.example>.
+ */
+static char *
+ar_from_domain(const char *value, size_t len, size_t *mailboxes_r)
+{
+	struct buf *plain = ar_from_plain(value, len);
+	const char *p, *mbox = NULL, *lt, *gt, *at;
+	char *domain = NULL;
+	size_t n = 0, mlen = 0, i;
+
+	*mailboxes_r = 1;
+	if (plain == NULL)
+		return NULL;
+	for (p = buf_cstr(plain); *p != '\0'; p += strcspn(p, ",")) {
+		p += *p == ',';
+		i = strspn(p, " \t");
+		if (p[i] == ',' || p[i] == '\0')
+			continue;		/* an empty list element */
+		n++;
+		mbox = p + i;
+		mlen = strcspn(mbox, ",");
+		while (mlen > 0 && (mbox[mlen - 1] == ' ' ||
+		    mbox[mlen - 1] == '\t'))
+			mlen--;
+	}
+	if (n > 1)
+		*mailboxes_r = n;
+	lt = mbox != NULL ? memchr(mbox, '<', mlen) : NULL;
+	gt = mbox != NULL ? memchr(mbox, '>', mlen) : NULL;
+	/* One mailbox; no group; an angle-addr only at its end. */
+	if (n != 1 || memchr(mbox, ':', mlen) != NULL ||
+	    memchr(mbox, ';', mlen) != NULL || (lt == NULL) != (gt == NULL) ||
+	    (lt != NULL && (gt != mbox + mlen - 1 || gt < lt ||
+	    memchr(lt + 1, '<', (size_t) (gt - lt - 1)) != NULL))) {
+		buf_free(&plain);
+		return NULL;
+	}
 	if (lt != NULL) {
-		p = lt + 1;
-		dend = memchr(p, '>', (size_t) (end - p));
-		if (dend == NULL)
-			return NULL;
-		end = dend;
+		mbox = lt + 1;
+		mlen = (size_t) (gt - mbox);
 	}
-	for (; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at == NULL)
-		return NULL;
-	at++;
-	while (end > at && (end[-1] == '\r' || end[-1] == '\n' ||
-	    end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	domain = xstrndup(at, (size_t) (end - at));
-	for (i = 0; domain[i] != '\0'; i++)
-		if (domain[i] >= 'A' && domain[i] <= 'Z')
-			domain[i] = (char) (domain[i] - 'A' + 'a');
-	if (!dkim_domain_valid(domain)) {
-		free(domain);
-		return NULL;
+	for (at = NULL, i = 0; i < mlen; i++)
+		if (mbox[i] == '@')
+			at = mbox + i;
+	if (at != NULL) {
+		for (p = at + 1; p < mbox + mlen && (*p == ' ' || *p == '\t');)
+			p++;
+		mlen = (size_t) (mbox + mlen - p);
+		while (mlen > 0 && (p[mlen - 1] == ' ' || p[mlen - 1] == '\t'))
+			mlen--;
+		domain = xstrndup(p, mlen);
+		for (i = 0; domain[i] != '\0'; i++)
+			if (domain[i] >= 'A' && domain[i] <= 'Z')
+				domain[i] = (char) (domain[i] - 'A' + 'a');
+		if (!dkim_domain_valid(domain)) {
+			free(domain);
+			domain = NULL;
+		}
 	}
+	buf_free(&plain);
 	return domain;
 }
 
@@ -404,9 +477,10 @@ ar_claims_id(const char *value, size_t len, const char *id)
 		    *p != '\r' && *p != '\n')
 			break;
 	}
+	/* The id ends at a space or any control (a NUL too), ';' or '('. */
 	start = p;
-	while (p < end && *p != ';' && *p != ' ' && *p != '\t' &&
-	    *p != '\r' && *p != '(')
+	while (p < end && *p != ';' && *p != '(' &&
+	    (unsigned char) *p > ' ' && *p != 0x7f)
 		p++;
 	return (size_t) (p - start) == strlen(id) &&
 	    strncasecmp(start, id, (size_t) (p - start)) == 0;
@@ -446,8 +520,15 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 		return 0;
 	}
 	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
-		if (ar->from_count++ == 0)
-			ar->from_domain = ar_from_domain(f + v, len - v);
+		size_t mailboxes;
+		char *d = ar_from_domain(f + v, len - v, &mailboxes);
+
+		/* Several mailboxes count as several From: fields. */
+		if (ar->from_count == 0)
+			ar->from_domain = d;
+		else
+			free(d);
+		ar->from_count += mailboxes;
 		if (ar->verify && ar->from_count == 1 &&
 		    ar->from_domain != NULL)
 			ar_prefetch_dmarc(ar->from_domain);
@@ -477,6 +558,34 @@ ar_pass_long(struct smtpd_authres *ar, const char *span, size_t len,
 	return out(ctx, span, len);
 }
 
+/*
+ * A field too long to examine begins (its start in ar->field, then span):
+ * AR_LONG_DROP for an Authentication-Results field, whatever id it
+ * claims (the id may lie past what was read); else AR_LONG_PASS, and a
+ * From: field counts as one whose domain cannot be read.
+ */
+static int
+ar_long_field(struct smtpd_authres *ar, const char *span, size_t len)
+{
+	char head[64];
+	size_t n = buf_len(ar->field), v;
+
+	if (n > sizeof(head))
+		n = sizeof(head);
+	memcpy(head, buf_cstr(ar->field), n);
+	if (len > sizeof(head) - n)
+		len = sizeof(head) - n;
+	memcpy(head + n, span, len);
+	n += len;
+	if (ar_field_is(head, n, "Authentication-Results", &v)) {
+		ar->removed++;
+		return AR_LONG_DROP;
+	}
+	if (ar_field_is(head, n, "From", &v))
+		ar->from_count++;
+	return AR_LONG_PASS;
+}
+
 int
 smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
 	smtpd_authres_out_fn *out, void *ctx)
@@ -498,14 +607,16 @@ smtpd_authres_write(struct smtpd_authres *ar, const void *data, size_t len,
 		span = nl != NULL ? (size_t) (nl - p) + 1 : (size_t) (end - p);
 		ar->line_start = nl != NULL;
 		if (ar->field_overflow) {
-			if (ar_pass_long(ar, p, span, out, ctx) < 0)
+			if (ar->field_overflow == AR_LONG_PASS &&
+			    ar_pass_long(ar, p, span, out, ctx) < 0)
 				goto fail;
 		} else if (buf_append(ar->field, p, span) < 0) {
 			/* Too long to examine: pass it on as it is. */
-			ar->field_overflow = 1;
-			if (ar_pass_long(ar, buf_cstr(ar->field),
+			ar->field_overflow = ar_long_field(ar, p, span);
+			if (ar->field_overflow == AR_LONG_PASS &&
+			    (ar_pass_long(ar, buf_cstr(ar->field),
 			    buf_len(ar->field), out, ctx) < 0 ||
-			    ar_pass_long(ar, p, span, out, ctx) < 0)
+			    ar_pass_long(ar, p, span, out, ctx) < 0))
 				goto fail;
 			buf_reset(ar->field);
 		}

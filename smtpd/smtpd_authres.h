@@ -35,7 +35,11 @@
 
 #include <stddef.h>
 
-/* A header field longer than this is passed on unexamined. */
+/*
+ * A header field longer than this is passed on unexamined; but an
+ * Authentication-Results field that long is dropped, and a From: field
+ * that long counts as a From: field whose domain cannot be read.
+ */
 #define SMTPD_AUTHRES_FIELD_MAX 65536
 /* The header block kept for DKIM; past it, no DKIM for the message. */
 #define SMTPD_AUTHRES_HEADER_MAX (1024 * 1024)

@@ -45,18 +45,20 @@ cppflags="-I. $(for d in util global mail route store net; do
 	-DISPMAIL_QUEUE_DIR=\"/nonexistent\" \
 	$(var OPENSSL_CFLAGS) $(var CARES_CFLAGS)"
 
+smtpd_sources="-I$top/smtpd $top/smtpd/smtpd_env.c \
+	$top/smtpd/smtpd_srs.c $top/smtpd/smtpd_queue.c \
+	$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c \
+	$top/smtpd/smtpd_trust.c $top/smtpd/smtpd_filter.c \
+	$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c \
+	$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_account.c \
+	$top/smtpd/smtpd_arc.c $top/lmtpd/lmtpd_seen.c $smtpd_libs"
+
 # The sources each target needs besides libispmail, and include dirs.
 sources() {
 	case $1 in
-	smtpd) echo "-I$top/smtpd $top/smtpd/smtpd_env.c" \
-	    "$top/smtpd/smtpd_srs.c $top/smtpd/smtpd_queue.c" \
-	    "$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c" \
-	    "$top/smtpd/smtpd_trust.c $top/smtpd/smtpd_filter.c" \
-	    "$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c" \
-	    "$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_authres_dns.c" \
-	    "$top/smtpd/smtpd_account.c $top/lmtpd/lmtpd_seen.c" \
-	    "$top/smtpd/smtpd_arc.c" \
-	    "$smtpd_libs" ;;
+	smtpd) echo "$smtpd_sources $top/smtpd/smtpd_authres_dns.c" ;;
+	# It compiles smtpd_authres_dns.c (and dns.c) into its own object.
+	smtpd_auth) echo "$smtpd_sources" ;;
 	imap_envcache) echo "-I$top/imapd $top/imapd/imap_envcache.c" \
 	    "$top/imapd/imap_uidlist.c $top/imapd/imap_modseq.c" \
 	    "$top/imapd/imap_keywords.c" ;;
@@ -101,6 +103,7 @@ for t in "$@"; do
 	# shellcheck disable=SC2046
 	stale "$exe" "$top/tests/fuzz/fuzz_$t.c" "$top/tests/fuzz/fuzz.c" \
 	    "$top/tests/fuzz/fuzz.h" common/libispmail.a lmtpd_nomain.o \
+	    "$top/tests/fuzz/fuzz_smtpd.c" "$top"/common/net/*.c \
 	    "$top"/common/*/*.h $(sources "$t" | tr ' ' '\n' | grep '\.c$' |
 	    sed 's|/[^/]*$||' | sort -u | sed 's|$|/*|') || continue
 	# shellcheck disable=SC2046,SC2086

@@ -11,7 +11,8 @@
  * session loop of smtpd.c is replaced by a short one here (smtpd.c holds
  * main() and the TLS and reputation set-up).  Every queue file smtpd
  * commits must read back with qfile_read(): what the writer escapes the
- * reader must take.
+ * reader must take.  fuzz_smtpd_auth.c includes this file with
+ * FUZZ_SMTPD_AUTH defined: sender authentication on, DNS from the input.
  */
 #include "config.h"
 
@@ -111,9 +112,12 @@ setup(void)
 	char *queue = xasprintf("%s/queue", fuzz_dir());
 	char *map = xasprintf("%s/routes", fuzz_dir());
 	char *tmp = xasprintf("%s/%s", queue, QFILE_TMP);
+	char *incoming = xasprintf("%s/%s", queue, QFILE_INCOMING);
 	char *error = NULL;
 
-	if (mkdir(queue, 0700) != 0 || mkdir(tmp, 0700) != 0)
+	/* smtpd makes the hashed directories below incoming/ itself. */
+	if (mkdir(queue, 0700) != 0 || mkdir(tmp, 0700) != 0 ||
+	    mkdir(incoming, 0700) != 0)
 		abort();
 	fuzz_write_file(map, fuzz_map, sizeof(fuzz_map) - 1);
 	set("queue_directory", queue);
@@ -129,9 +133,13 @@ setup(void)
 		abort();
 	smtpd.mode = SMTPD_MODE_MX;
 	smtpd.hostname = xstrdup("mx.example.test");
+#ifdef FUZZ_SMTPD_AUTH
+	fuzz_auth_setup();
+#endif
 	free(queue);
 	free(map);
 	free(tmp);
+	free(incoming);
 }
 
 /* A committed queue file must read back; then it goes. */
@@ -151,6 +159,9 @@ check_queued(void)
 	}
 	if (qf->rcpt_count == 0 || qf->sender == NULL)
 		abort();
+#ifdef FUZZ_SMTPD_AUTH
+	fuzz_auth_check(qf, path);
+#endif
 	qfile_free(&qf);
 	if (unlink(path) != 0)
 		abort();
@@ -207,6 +218,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_input in;
 	struct buf *line;
 	enum stream_status st;
+	size_t chunk;
 	int commands;
 
 	fuzz_init();
@@ -216,8 +228,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&ss, 0, sizeof(ss));
 	ss.peer = &fuzz_peer;
+#ifdef FUZZ_SMTPD_AUTH
+	chunk = data[0] & 0x7f;
+	data++;
+	size--;
+	fuzz_auth_input(&data, &size);
+#else
 	smtpd.mode = data[0] & 0x80 ? SMTPD_MODE_SUBMISSION : SMTPD_MODE_MX;
-	ss.s = fuzz_stream_new(&in, data + 1, size - 1, data[0]);
+	chunk = data[0];
+	data++;
+	size--;
+#endif
+	ss.s = fuzz_stream_new(&in, data, size, chunk);
 	line = buf_new((size_t) var_smtpd_line_limit + 1);
 	for (commands = 0; !ss.quit && commands < 1000; commands++) {
 		st = stream_read_line(ss.s, line,
@@ -236,5 +258,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(ss.env.rcpts);
 	free(ss.helo);
 	stream_free(&ss.s);
+#ifdef FUZZ_SMTPD_AUTH
+	fuzz_auth_end();
+#endif
 	return 0;
 }

@@ -33,6 +33,7 @@ fi
 dict_of() {
 	case $1 in
 	smtpd|lmtpd|smtp_data) echo smtp ;;
+	smtpd_auth) echo smtpd_auth ;;
 	imap_*|mime_section) echo imap ;;
 	mime|mime_decode) echo mime ;;
 	qfile|attr) echo qfile ;;

@@ -458,18 +458,25 @@ def test_forged_bank_junk_when_a_recipient_wants_junk(mail):
         mail.reload()
 
 
-def test_forged_authentication_results_removed(mail):
+def send_forged(mail, subject, extra):
+    """A message with the header fields extra, accepted with our one
+    Authentication-Results field above it: the message as queued."""
     clear_queue(mail)
-    extra = (b"Authentication-Results: " + AUTHSERV.upper().encode() +
-             b";\r\n\tdkim=pass header.d=bank.test\r\n"
-             b"Authentication-Results: other.example; spf=pass\r\n")
-    code, text = send_mx(mail, "x@pass.test", msg("a@pass.test", "ar",
+    code, text = send_mx(mail, "x@pass.test", msg("a@pass.test", subject,
                                                   extra))
     assert code == 250, text
     fields, message = queued(mail)
-    assert b"header.d=bank.test" not in message, message
-    assert b"Authentication-Results: other.example; spf=pass" in message
     auth_results(fields)
+    assert b"bank.test" not in message, message
+    return message
+
+
+def test_forged_authentication_results_removed(mail):
+    extra = (b"Authentication-Results: " + AUTHSERV.upper().encode() +
+             b";\r\n\tdkim=pass header.d=bank.test\r\n"
+             b"Authentication-Results: other.example; spf=pass\r\n")
+    message = send_forged(mail, "ar", extra)
+    assert b"Authentication-Results: other.example; spf=pass" in message
     mail.wait_for_log(r"removed 1 Authentication-Results field claiming "
                       r"authserv-id mx\.example\.test")
 
@@ -504,6 +511,78 @@ def test_bdat_in_small_chunks_filters_the_same(mail):
     assert b"Authentication-Results: other.example; dkim=pass" in message
     ar = auth_results(fields)
     assert "dkim=pass header.d=signer.test" in ar and "dmarc=pass" in ar
+
+
+def test_forged_authentication_results_id_then_control_removed(mail):
+    """Our id followed by a NUL or another control, not a space or ';':
+    a reader that stops there sees our id, so the field goes."""
+    extra = (b"Authentication-Results: " + AUTHSERV.encode() +
+             b"\x00x; dkim=pass header.d=bank.test\r\n"
+             b"Authentication-Results: " + AUTHSERV.encode() +
+             b"\x0bx; spf=pass smtp.mailfrom=bank.test\r\n")
+    send_forged(mail, "arnul", extra)
+    mail.wait_for_log(r"removed 2 Authentication-Results fields")
+
+
+@pytest.mark.parametrize("from_field", [
+    # The display name and the comment hold an address of another
+    # domain: DMARC is of the address a reader is shown.
+    '"Bank <x@pass.test>" <service@bank.test>',
+    '(x@pass.test <x@pass.test>) service@bank.test',
+    '"x@pass.test" <service@bank.test> (x@pass.test)',
+])
+def test_from_display_name_does_not_pick_the_dmarc_domain(mail, from_field):
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test", msg(from_field, "display"))
+    assert code == 550, (from_field, text)
+    assert b"bank.test" in text, text
+
+
+def test_from_ending_in_at_sign(mail):
+    """Found by fuzz_smtpd_auth: the domain after a last '@' is empty,
+    then the field's own line end; it was read past the address."""
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test", msg("a@pass.test b@ ",
+                                                  "atend"))
+    assert code == 250, text
+    fields, _ = queued(mail)
+    assert "dmarc=none" in auth_results(fields)
+    assert "runtime error:" not in mail.log()
+
+
+def test_from_with_several_mailboxes_is_dmarc_permerror(mail):
+    clear_queue(mail)
+    code, text = send_mx(mail, "x@pass.test",
+                         msg("service@bank.test, x@pass.test", "several"))
+    assert code == 250, text
+    fields, _ = queued(mail)
+    assert "dmarc=permerror" in auth_results(fields)
+
+
+def folded(name, first, lines):
+    """A header field of about 64 KiB and more: lines of 990 octets."""
+    return (name + b": " + first + b"\r\n" +
+            b"".join(b"\tx" + b"y" * 990 + b"\r\n" for _ in range(lines)))
+
+
+def test_authentication_results_over_64k_removed(mail):
+    extra = folded(b"Authentication-Results",
+                   AUTHSERV.encode() + b"; dkim=pass header.d=bank.test", 70)
+    assert b"Authentication-Results" not in send_forged(mail, "longar",
+                                                        extra)
+    mail.wait_for_log(r"removed 1 Authentication-Results field")
+
+
+def test_from_over_64k_counts_as_a_from_field(mail):
+    """A From: field too long to read and a second one: DMARC has no
+    single author domain, not the second field's."""
+    clear_queue(mail)
+    m = (folded(b"From", b"Bank", 70) + b" <service@bank.test>\r\n" +
+         msg("x@pass.test", "longfrom"))
+    code, text = send_mx(mail, "x@pass.test", m)
+    assert code == 250, text
+    fields, _ = queued(mail)
+    assert "dmarc=permerror" in auth_results(fields)
 
 
 def test_rotate_keeps_old_selector_until_ttl(mail):
