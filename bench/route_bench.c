@@ -143,17 +143,15 @@ route_bench_one(struct route *r, const char *key, enum route_bench_mode mode,
 {
 	struct route_answer *answer = NULL;
 	struct route_expansion *exp = NULL;
-	struct route_domain *domain = NULL;
 	char *error = NULL;
 	int rc;
 
 	if (mode == ROUTE_BENCH_RCPT || mode == ROUTE_BENCH_EXISTS) {
 		/* As smtpd_check_rcpt asks: found is "ours and exists". */
 		rc = route_lookup_recipient(r, key, mode == ROUTE_BENCH_RCPT
-		    ? ROUTE_FIELDS_RCPT : 0, &domain, &answer, &error);
+		    ? ROUTE_FIELDS_RCPT : 0, NULL, &answer, &error);
 		if (rc > 0 && answer == NULL)
 			rc = 0;
-		route_domain_free(&domain);
 		route_answer_free(&answer);
 	} else if (mode == ROUTE_BENCH_EXPAND) {
 		switch (route_expand(r, key, &exp, &error)) {

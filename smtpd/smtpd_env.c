@@ -294,7 +294,6 @@ static int
 smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 {
 	struct route *r = smtpd_route();
-	struct route_domain *dom = NULL;
 	struct route_answer *ans = NULL;
 	struct maildir_quota q;
 	char *domain = NULL, *error = NULL;
@@ -321,7 +320,7 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 	 * what is decided here (ROUTE_FIELDS_RCPT: the state and the
 	 * quota); the content filter and direct delivery ask for theirs.
 	 */
-	rc = route_lookup_recipient(r, addr, ROUTE_FIELDS_RCPT, &dom, &ans,
+	rc = route_lookup_recipient(r, addr, ROUTE_FIELDS_RCPT, NULL, &ans,
 	    &error);
 	if (rc < 0) {
 		log_warn("lookup %s: %s", addr, error);
@@ -377,7 +376,6 @@ smtpd_check_rcpt(struct smtpd_session *ss, const char *addr)
 out:
 	free(domain);
 	free(error);
-	route_domain_free(&dom);
 	route_answer_free(&ans);
 	return ret;
 }

@@ -214,8 +214,10 @@ route_domain_dup(const struct route_domain *d)
 	copy->mail_host = route_strdup_null(d->mail_host);
 	copy->archive = d->archive;
 	copy->dmarc = d->dmarc;
-	copy->dkim_selectors = route_strv_dup(d->dkim_selectors,
-	    d->dkim_selector_count);
+	/* Most domains sign with no key: no empty array per copy. */
+	if (d->dkim_selector_count > 0)
+		copy->dkim_selectors = route_strv_dup(d->dkim_selectors,
+		    d->dkim_selector_count);
 	copy->dkim_selector_count = d->dkim_selector_count;
 	return copy;
 }
@@ -473,16 +475,25 @@ route_strip_tag(const char *norm)
 	return result;
 }
 
-/* A new answer that takes over *dp (the lookup's own copy): no copy. */
+/*
+ * A new answer that takes over *dp (the lookup's own copy) and *keyp
+ * when it is not NULL (the key that matched, else matched is copied).
+ */
 static struct route_answer *
 route_answer_new(enum route_kind kind, const char *address,
-	const char *matched, const char *how, struct route_domain **dp)
+	const char *matched, char **keyp, const char *how,
+	struct route_domain **dp)
 {
 	struct route_answer *a = xcalloc(1, sizeof(*a));
 
 	a->kind = kind;
 	a->address = xstrdup(address);
-	a->matched = xstrdup(matched);
+	if (*keyp != NULL) {
+		a->matched = *keyp;
+		*keyp = NULL;
+	} else {
+		a->matched = xstrdup(matched);
+	}
 	a->how = how;
 	a->domain = *dp;
 	*dp = NULL;
@@ -497,7 +508,7 @@ route_answer_new(enum route_kind kind, const char *address,
 int
 route_resolve(struct route *r, const char *norm, unsigned fields,
 	int allow_catchall, struct route_answer **answer_r,
-	struct route_domain **domain_r, char **error_r)
+	struct route_domain **domain_r, int *ours_r, char **error_r)
 {
 	struct route_domain *d = NULL, *target = NULL;
 	struct route_mailbox *m = NULL, *pre_m = NULL;
@@ -505,7 +516,9 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 	struct route_answer *inner = NULL;
 	const char *at = strrchr(norm, '@');
 	const char *how = "exact";
-	char *addr = NULL, *key = NULL, *catchall = NULL;
+	/* addr: norm, or its rewrite into an alias domain's target (own). */
+	const char *addr = norm;
+	char *addr_own = NULL, *key = NULL, *catchall = NULL;
 	int rc, hops, pre_rc;
 
 	/* One round trip where the backend can: the domain and norm. */
@@ -515,9 +528,10 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 		(void) route_fail(error_r, 0, "domain %s is not ours", at + 1);
 	if (rc <= 0)
 		return rc;
+	if (ours_r != NULL)
+		*ours_r = 1;
 	if (domain_r != NULL)
 		*domain_r = route_domain_dup(d);
-	addr = xstrdup(norm);
 	for (hops = 0; d->kind == ROUTE_DOMAIN_ALIAS; hops++) {
 		/*
 		 * A broken alias domain is the operator's mistake, not the
@@ -536,9 +550,10 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 			    "domain %s is not ours", d->name, d->alias_target);
 		if (rc < 0)
 			goto out;
-		free(addr);
-		addr = xasprintf("%.*s@%s", (int) (at - norm), norm,
+		free(addr_own);
+		addr_own = xasprintf("%.*s@%s", (int) (at - norm), norm,
 		    target->name);
+		addr = addr_own;
 		route_domain_free(&d);
 		d = target;
 		target = NULL;
@@ -562,22 +577,21 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 			    "recipient of relay domain %s", addr, d->name);
 		if (rc > 0)
 			*answer_r = route_answer_new(ROUTE_KIND_RELAY, norm,
-			    key, how, &d);
+			    key, &key, how, &d);
 		goto out;
 	}
 
-	key = xstrdup(addr);
-	if (pre_rc != ROUTE_BACKEND_NOT_ASKED && strcmp(addr, norm) == 0) {
+	/* key: NULL while addr itself is asked, then the untagged address. */
+	if (pre_rc != ROUTE_BACKEND_NOT_ASKED && addr == norm) {
 		rc = pre_rc;
 		m = pre_m;
 		alias = pre_alias;
 		pre_m = NULL;
 		pre_alias = NULL;
 	} else {
-		rc = route_find_local(r, key, fields, &m, &alias, error_r);
+		rc = route_find_local(r, addr, fields, &m, &alias, error_r);
 	}
 	if (rc == 0) {
-		free(key);
 		key = route_strip_tag(addr);
 		if (key != NULL) {
 			rc = route_find_local(r, key, fields, &m, &alias,
@@ -589,11 +603,11 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 	if (rc < 0)
 		goto out;
 	if (rc > 0) {
-		if (m != NULL && strcmp(m->address, key) != 0
-		    && strcmp(how, "exact") == 0)
+		if (m != NULL && strcmp(m->address, key != NULL ? key : addr)
+		    != 0 && strcmp(how, "exact") == 0)
 			how = "alternate address";
 		*answer_r = route_answer_new(m != NULL ? ROUTE_KIND_MAILBOX
-		    : ROUTE_KIND_ALIAS, norm, key, how, &d);
+		    : ROUTE_KIND_ALIAS, norm, addr, &key, how, &d);
 		(*answer_r)->mailbox = m;
 		(*answer_r)->alias = alias;
 		m = NULL;
@@ -622,13 +636,14 @@ route_resolve(struct route *r, const char *norm, unsigned fields,
 		alias->targets = route_strv_dup(&d->catchall, 1);
 		alias->target_count = 1;
 		*answer_r = route_answer_new(ROUTE_KIND_ALIAS, norm, catchall,
-		    "catch-all", &d);
+		    &catchall, "catch-all", &d);
 		(*answer_r)->alias = alias;
 		alias = NULL;
 		rc = 1;
 		goto out;
 	}
-	rc = route_resolve(r, catchall, fields, 0, &inner, NULL, error_r);
+	rc = route_resolve(r, catchall, fields, 0, &inner, NULL, NULL,
+	    error_r);
 	if (rc == 0)
 		(void) route_fail(error_r, 0, "unknown address %s (the "
 		    "catch-all %s of %s does not exist)", addr, catchall,
@@ -646,7 +661,7 @@ out:
 	route_alias_free(&alias);
 	route_mailbox_free(&pre_m);
 	route_alias_free(&pre_alias);
-	free(addr);
+	free(addr_own);
 	free(key);
 	free(catchall);
 	return rc;
@@ -664,12 +679,12 @@ route_monotonic(void)
 
 /*
  * route_lookup_fields, and the first step's domain when domain_r is not
- * NULL.
+ * NULL; *ours_r (not NULL) is set to 1 when that domain is ours.
  */
 static int
 route_lookup_address(struct route *r, const char *address, unsigned fields,
 	struct route_answer **answer_r, struct route_domain **domain_r,
-	char **error_r)
+	int *ours_r, char **error_r)
 {
 	char *norm = NULL, *why = NULL;
 	double start;
@@ -683,7 +698,8 @@ route_lookup_address(struct route *r, const char *address, unsigned fields,
 		return 0;
 	}
 	start = route_monotonic();
-	rc = route_resolve(r, norm, fields, 1, answer_r, domain_r, error_r);
+	rc = route_resolve(r, norm, fields, 1, answer_r, domain_r, ours_r,
+	    error_r);
 	free(norm);
 	metrics_observe("ispmail_directory_lookup_seconds",
 	    route_monotonic() - start, "backend", r->ops->name, NULL);
@@ -698,7 +714,7 @@ route_lookup(struct route *r, const char *address,
 	struct route_answer **answer_r, char **error_r)
 {
 	return route_lookup_address(r, address, ROUTE_FIELDS_ALL, answer_r,
-	    NULL, error_r);
+	    NULL, NULL, error_r);
 }
 
 int
@@ -706,7 +722,7 @@ route_lookup_fields(struct route *r, const char *address, unsigned fields,
 	struct route_answer **answer_r, char **error_r)
 {
 	return route_lookup_address(r, address, fields, answer_r, NULL,
-	    error_r);
+	    NULL, error_r);
 }
 
 int
@@ -714,12 +730,16 @@ route_lookup_recipient(struct route *r, const char *address,
 	unsigned fields, struct route_domain **domain_r,
 	struct route_answer **answer_r, char **error_r)
 {
-	*domain_r = NULL;
+	int ours = 0;
+
+	if (domain_r != NULL)
+		*domain_r = NULL;
 	if (route_lookup_address(r, address, fields, answer_r, domain_r,
-	    error_r) < 0) {
-		route_domain_free(domain_r);
+	    &ours, error_r) < 0) {
+		if (domain_r != NULL)
+			route_domain_free(domain_r);
 		route_answer_free(answer_r);
 		return -1;
 	}
-	return *domain_r != NULL;
+	return ours;
 }

@@ -57,7 +57,8 @@ struct route_domain {
 	char **dkim_selectors;		/* DKIM signing keys, one
 					   "SELECTOR:TYPE:FILE:START:RETIRE"
 					   each (dkim_domain.h); checked
-					   where used */
+					   where used; may be NULL when
+					   the count is 0 */
 	size_t dkim_selector_count;
 };
 
@@ -228,8 +229,10 @@ int route_lookup_fields(struct route *r, const char *address,
  * route_lookup_fields and route_domain_lookup in one, as a receiver
  * checks a recipient (the backend may answer both with one question):
  * -1 temporary failure; 0 the domain is not ours (or the address is
- * invalid); 1 the domain is ours (*domain_r set) and *answer_r is the
- * address's answer, or NULL when it does not exist (error_r says why).
+ * invalid); 1 the domain is ours and *answer_r is the address's answer,
+ * or NULL when it does not exist (error_r says why).  domain_r, when
+ * not NULL, receives a copy of the domain on 1; a caller that needs
+ * only to know that it is ours passes NULL and saves the copy.
  */
 int route_lookup_recipient(struct route *r, const char *address,
 	unsigned fields, struct route_domain **domain_r,

@@ -303,7 +303,7 @@ route_expand_address(struct route_expand_ctx *ctx, const char *address,
 		goto out;
 	}
 
-	rc = route_resolve(ctx->r, norm, ROUTE_FIELDS_ALL, 1, &a, NULL,
+	rc = route_resolve(ctx->r, norm, ROUTE_FIELDS_ALL, 1, &a, NULL, NULL,
 	    &ctx->error);
 	if (rc < 0) {
 		status = ROUTE_EXPAND_TEMPFAIL;

@@ -53,11 +53,12 @@ route_find_local(struct route *r, const char *key, unsigned fields,
 /*
  * One step of route_lookup_fields on a normalised address; the catch-all
  * is tried only when allow_catchall (not when resolving a catch-all
- * itself).
+ * itself).  When the address's domain is ours, *domain_r (not NULL) is
+ * a copy of it and *ours_r (not NULL) is set to 1.
  */
 int
 route_resolve(struct route *r, const char *norm, unsigned fields,
 	int allow_catchall, struct route_answer **answer_r,
-	struct route_domain **domain_r, char **error_r);
+	struct route_domain **domain_r, int *ours_r, char **error_r);
 
 #endif

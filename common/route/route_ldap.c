@@ -131,27 +131,41 @@ route_ldap_cache_find(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	return e;
 }
 
+/* How long an answer of kind is kept: 0 when it is not. */
+static long long
+route_ldap_cache_ttl(const struct route_ldap *rl,
+	enum route_ldap_cache_kind kind, int found)
+{
+	if (rl->bucket_count == 0)
+		return 0;
+	if (kind == ROUTE_LDAP_CACHE_DOMAIN && var_ldap_domain_cache_ttl > 0)
+		return var_ldap_domain_cache_ttl;
+	return found ? var_ldap_cache_positive_ttl
+	    : var_ldap_cache_negative_ttl;
+}
+
 /* Remember an answer (record is taken over); never a temporary failure. */
 static void
 route_ldap_cache_store(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 	const char *key, int found, void *record)
 {
-	struct route_ldap_cache_entry *e = xcalloc(1, sizeof(*e)), *old;
-	long long ttl = found ? var_ldap_cache_positive_ttl
-	    : var_ldap_cache_negative_ttl;
+	struct route_ldap_cache_entry *e, *old;
+	long long ttl = route_ldap_cache_ttl(rl, kind, found);
 	size_t bucket;
 
-	if (kind == ROUTE_LDAP_CACHE_DOMAIN && var_ldap_domain_cache_ttl > 0)
-		ttl = var_ldap_domain_cache_ttl;
+	if (ttl <= 0) {
+		/* Not kept (every lookup of an uncached setup is here). */
+		struct route_ldap_cache_entry dropped = { 0 };
 
+		dropped.kind = kind;
+		dropped.record = record;
+		route_ldap_cache_record_free(&dropped);
+		return;
+	}
+	e = xcalloc(1, sizeof(*e));
 	e->kind = kind;
 	e->found = found;
 	e->record = record;
-	if (rl->bucket_count == 0 || ttl <= 0) {
-		route_ldap_cache_record_free(e);
-		free(e);
-		return;
-	}
 	e->key = route_ldap_cache_key(kind, key);
 	e->expires = route_ldap_now() + (time_t) ttl;
 	/* Replace an older answer for the same key. */
@@ -173,6 +187,22 @@ route_ldap_cache_store(struct route_ldap *rl, enum route_ldap_cache_kind kind,
 		rl->oldest = e;
 	rl->newest = e;
 	rl->cache_count++;
+}
+
+/*
+ * A found domain d (taken over) for the caller, and a copy for the
+ * cache when it keeps domains; else the caller gets d itself.
+ */
+static void
+route_ldap_domain_found(struct route_ldap *rl, const char *name,
+	struct route_domain *d, struct route_domain **domain_r)
+{
+	if (route_ldap_cache_ttl(rl, ROUTE_LDAP_CACHE_DOMAIN, 1) <= 0) {
+		*domain_r = d;
+		return;
+	}
+	*domain_r = route_domain_dup(d);
+	route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, name, 1, d);
 }
 
 /* ---- open, close -------------------------------------------------------- */
@@ -460,8 +490,7 @@ route_ldap_domain_get(void *backend, const char *name,
 	    route_ldap_parse_domain_any, &d, error_r);
 	free(filter);
 	if (rc == 1) {
-		*domain_r = route_domain_dup(d);
-		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, name, 1, d);
+		route_ldap_domain_found(rl, name, d, domain_r);
 	} else if (rc == 0) {
 		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, name, 0,
 		    NULL);
@@ -873,11 +902,8 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 			rc = -1;
 		}
 	}
-	if (rc > 0) {
-		*domain_r = route_domain_dup(d);
-		route_ldap_cache_store(rl, ROUTE_LDAP_CACHE_DOMAIN, domain, 1,
-		    d);
-	}
+	if (rc > 0)
+		route_ldap_domain_found(rl, domain, d, domain_r);
 	route_ldap_classes_end();
 	ldap_msgfree(res);
 	route_ldap_pool_put(conn);

@@ -189,6 +189,54 @@ START_TEST(test_lookup)
 }
 END_TEST
 
+/*
+ * smtpd's RCPT check (route_lookup_recipient) gives route_lookup's
+ * answer and says whether the domain is ours, with or without a copy of
+ * the domain: an unknown address of ours is 1 without an answer.
+ */
+START_TEST(test_lookup_recipient)
+{
+	const char *address = lookup_cases[_i].address;
+	const char *at = strrchr(address, '@');
+	struct route_domain *d = NULL, *own = NULL;
+	struct route_answer *a = NULL, *b = NULL;
+	struct route *r;
+	char *error = NULL;
+	int ours;
+
+	route_fixture_write_map(base_map);
+	r = route_fixture_open();
+	ours = at != NULL && route_domain_lookup(r, at + 1, &own, NULL) == 1;
+	ck_assert_int_eq(route_lookup_recipient(r, address, ROUTE_FIELDS_RCPT,
+	    &d, &a, &error), ours);
+	ck_assert_int_eq(route_lookup_recipient(r, address, ROUTE_FIELDS_RCPT,
+	    NULL, &b, NULL), ours);
+	if (ours) {
+		ck_assert_str_eq(d->name, own->name);
+		ck_assert_int_eq(d->kind, own->kind);
+	} else {
+		ck_assert_ptr_null(d);
+	}
+	if (lookup_cases[_i].rc == 1) {
+		ck_assert_int_eq(a->kind, lookup_cases[_i].kind);
+		ck_assert_str_eq(a->how, lookup_cases[_i].how);
+		ck_assert_str_eq(a->matched, lookup_cases[_i].matched);
+		ck_assert_int_eq(b->kind, lookup_cases[_i].kind);
+		ck_assert_str_eq(b->matched, lookup_cases[_i].matched);
+	} else {
+		ck_assert_ptr_null(a);
+		ck_assert_ptr_null(b);
+		ck_assert_ptr_nonnull(error);
+	}
+	free(error);
+	route_answer_free(&a);
+	route_answer_free(&b);
+	route_domain_free(&d);
+	route_domain_free(&own);
+	route_close(&r);
+}
+END_TEST
+
 START_TEST(test_lookup_record)
 {
 	struct route *r;
@@ -713,6 +761,8 @@ route_file_suite(void)
 	    route_fixture_teardown);
 	tcase_add_loop_test(tc, test_domain_lookup, 0, COUNT(domain_cases));
 	tcase_add_loop_test(tc, test_lookup, 0, COUNT(lookup_cases));
+	tcase_add_loop_test(tc, test_lookup_recipient, 0,
+	    COUNT(lookup_cases));
 	tcase_add_test(tc, test_lookup_record);
 	tcase_add_test(tc, test_lookup_delimiters);
 	tcase_add_test(tc, test_lookup_case_sensitive);
