@@ -332,6 +332,12 @@ auid_exact(const struct dkim_sig *sig)
 	return at == NULL || strcasecmp(at + 1, sig->domain) == 0;
 }
 
+static int
+key_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* Check s with the key record text. */
 static void
 sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
@@ -341,19 +347,26 @@ sig_verify(struct dkim_verifier *v, struct vsig *s, const char *record,
 	const char *error = NULL;
 	struct buf *der, *b64;
 	EVP_PKEY *key;
-	size_t i;
+	size_t i, end;
+	int too_long = 0;
 
 	if (dkim_keyrec_parse(record, len, &k, &error) < 0) {
 		sig_decide(s, DKIM_RESULT_PERMERROR, error);
 		return;
 	}
 	s->res.testing = k.testing;
+	/* p= without its FWS, copied a run of base64 at a time. */
 	b64 = buf_new(DKIM_KEYREC_MAX);
-	for (i = 0; i < k.p_len; i++)
-		if (k.p[i] != ' ' && k.p[i] != '\t' && k.p[i] != '\r' &&
-		    k.p[i] != '\n')
-			(void) buf_append_char(b64, k.p[i]);
-	if (buf_len(b64) == 0)
+	for (i = 0; i < k.p_len && !too_long; i = end) {
+		while (i < k.p_len && key_fws(k.p[i]))
+			i++;
+		for (end = i; end < k.p_len && !key_fws(k.p[end]); end++)
+			;
+		too_long = buf_append(b64, k.p + i, end - i) < 0;
+	}
+	if (too_long)
+		sig_decide(s, DKIM_RESULT_PERMERROR, "key p= bad base64");
+	else if (buf_len(b64) == 0)
 		sig_decide(s, DKIM_RESULT_FAIL, "key revoked");
 	else if ((k.type == DKIM_KEYREC_ED25519) !=
 	    (s->sig.alg == DKIM_ALG_ED25519_SHA256))
