@@ -19,7 +19,12 @@ struct ar_cached {
 	char *name;
 	struct dns_answer *answer;
 	long long expires_ms;
+	unsigned int hash;
+	int next;			/* the next in its bucket: slot + 1 */
 };
+
+/* Buckets of the cache's hash index: twice the slots, a power of two. */
+#define AR_BUCKETS 1024
 
 /* A prefetched lookup: on its way (answered == 0), or its answer. */
 struct ar_prefetched {
@@ -30,8 +35,13 @@ struct ar_prefetched {
 };
 
 static struct dns *ar_dns;
+/*
+ * The cache: slots reused in turn (the oldest answer goes), found through
+ * a hash of type and name (lower case) with a chain of slots a bucket.
+ */
 static struct ar_cached ar_cache[SMTPD_AUTHRES_DNS_CACHE];
 static size_t ar_cache_next;
+static int ar_bucket[AR_BUCKETS];	/* slot + 1; 0 (and next 0): none */
 static struct ar_prefetched ar_prefetch[SMTPD_AUTHRES_DNS_PREFETCH];
 /* The last answer not kept, lent to the caller until the next query. */
 static struct dns_answer *ar_lent;
@@ -51,20 +61,47 @@ ar_resolver(void)
 	return -1;
 }
 
+/* FNV-1a of type and the name in lower case (names compare so). */
+static unsigned int
+ar_hash(enum dns_type type, const char *name)
+{
+	unsigned int h = 2166136261u ^ (unsigned int) type;
+
+	for (; *name != '\0'; name++) {
+		unsigned char c = (unsigned char) *name;
+
+		h = (h ^ (c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c)) *
+		    16777619u;
+	}
+	return h;
+}
+
 static struct ar_cached *
 ar_cache_find(enum dns_type type, const char *name)
 {
 	long long now = dns_now_ms();
-	size_t i;
+	unsigned int h = ar_hash(type, name);
+	int i;
 
-	for (i = 0; i < SMTPD_AUTHRES_DNS_CACHE; i++) {
-		struct ar_cached *slot = &ar_cache[i];
+	for (i = ar_bucket[h % AR_BUCKETS]; i != 0; i = ar_cache[i - 1].next) {
+		struct ar_cached *slot = &ar_cache[i - 1];
 
-		if (slot->name != NULL && slot->type == type &&
+		if (slot->hash == h && slot->type == type &&
 		    slot->expires_ms > now && strcasecmp(slot->name, name) == 0)
 			return slot;
 	}
 	return NULL;
+}
+
+/* Take slot (in use) out of its bucket's chain. */
+static void
+ar_cache_unlink(int slot)
+{
+	int *link = &ar_bucket[ar_cache[slot].hash % AR_BUCKETS];
+
+	while (*link != slot + 1)
+		link = &ar_cache[*link - 1].next;
+	*link = ar_cache[slot].next;
 }
 
 /* Keep answer for its TTL: 1 kept (the cache owns it), 0 not to be kept. */
@@ -79,13 +116,18 @@ ar_cache_put(enum dns_type type, const char *name, struct dns_answer *answer)
 	if (ttl > SMTPD_AUTHRES_DNS_TTL_MAX)
 		ttl = SMTPD_AUTHRES_DNS_TTL_MAX;
 	slot = &ar_cache[ar_cache_next];
-	ar_cache_next = (ar_cache_next + 1) % SMTPD_AUTHRES_DNS_CACHE;
+	if (slot->name != NULL)
+		ar_cache_unlink((int) ar_cache_next);
 	free(slot->name);
 	dns_answer_free(&slot->answer);
 	slot->type = type;
 	slot->name = xstrdup(name);
 	slot->answer = answer;
 	slot->expires_ms = dns_now_ms() + (long long)ttl * 1000;
+	slot->hash = ar_hash(type, name);
+	slot->next = ar_bucket[slot->hash % AR_BUCKETS];
+	ar_bucket[slot->hash % AR_BUCKETS] = (int) ar_cache_next + 1;
+	ar_cache_next = (ar_cache_next + 1) % SMTPD_AUTHRES_DNS_CACHE;
 	return 1;
 }
 

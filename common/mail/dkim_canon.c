@@ -95,7 +95,8 @@ int
 dkim_canon_field(struct buf *out, const char *field, size_t len,
 	int relaxed, int crlf)
 {
-	const char *colon = memchr(field, ':', len), *p, *end = field + len;
+	const char *colon = memchr(field, ':', len), *end = field + len;
+	const char *p, *run;
 	size_t name_len, i, start = buf_len(out);
 	int wsp = 0, any = 0, rc = 0;
 
@@ -111,25 +112,33 @@ dkim_canon_field(struct buf *out, const char *field, size_t len,
 	while (name_len > 0 && (field[name_len - 1] == ' ' ||
 	    field[name_len - 1] == '\t'))
 		name_len--;
-	for (i = 0; i < name_len; i++) {
-		char c = field[i];
+	rc |= buf_append(out, field, name_len);
+	if (rc == 0) {
+		char *name = buf_data(out) + start;
 
-		rc |= buf_append_char(out, c >= 'A' && c <= 'Z' ?
-		    (char) (c - 'A' + 'a') : c);
+		for (i = 0; i < name_len; i++)
+			if (name[i] >= 'A' && name[i] <= 'Z')
+				name[i] = (char) (name[i] - 'A' + 'a');
 	}
-	rc |= buf_append_char(out, ':');
-	for (p = colon + 1; p < end; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		if (*p == ' ' || *p == '\t') {
-			wsp = 1;
+	rc |= buf_append(out, ":", 1);
+	/*
+	 * The value a run of other bytes at a time (a signature's b= is
+	 * hundreds): CR and LF dropped, each WSP run one SP between runs.
+	 */
+	for (p = colon + 1; p < end; p = run) {
+		if (*p == '\r' || *p == '\n' || *p == ' ' || *p == '\t') {
+			wsp |= *p == ' ' || *p == '\t';
+			run = p + 1;
 			continue;
 		}
+		for (run = p; run < end && *run != '\r' && *run != '\n' &&
+		    *run != ' ' && *run != '\t'; run++)
+			;
 		if (wsp && any)
-			rc |= buf_append_char(out, ' ');
+			rc |= buf_append(out, " ", 1);
 		wsp = 0;
 		any = 1;
-		rc |= buf_append_char(out, *p);
+		rc |= buf_append(out, p, (size_t) (run - p));
 	}
 end:
 	if (crlf)

@@ -344,6 +344,12 @@ auid_exact(const struct dkim_sig *sig)
 	return at == NULL || strcasecmp(at + 1, sig->domain) == 0;
 }
 
+static int
+key_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 enum dkim_result
 dkim_key_check(struct dkim_pubcache *cache, const struct dkim_sig *sig,
 	const unsigned char *digest, size_t digest_len, const char *record,
@@ -354,7 +360,8 @@ dkim_key_check(struct dkim_pubcache *cache, const struct dkim_sig *sig,
 	const char *error = NULL;
 	struct buf *der, *b64;
 	EVP_PKEY *key;
-	size_t i;
+	size_t i, end;
+	int too_long = 0;
 
 	if (dkim_keyrec_parse(record, len, &k, &error) < 0) {
 		*reason_r = error;
@@ -362,12 +369,19 @@ dkim_key_check(struct dkim_pubcache *cache, const struct dkim_sig *sig,
 	}
 	if (testing_r != NULL)
 		*testing_r = k.testing;
+	/* p= without its FWS, copied a run of base64 at a time. */
 	b64 = buf_new(DKIM_KEYREC_MAX);
-	for (i = 0; i < k.p_len; i++)
-		if (k.p[i] != ' ' && k.p[i] != '\t' && k.p[i] != '\r' &&
-		    k.p[i] != '\n')
-			(void) buf_append_char(b64, k.p[i]);
-	if (buf_len(b64) == 0) {
+	for (i = 0; i < k.p_len && !too_long; i = end) {
+		while (i < k.p_len && key_fws(k.p[i]))
+			i++;
+		for (end = i; end < k.p_len && !key_fws(k.p[end]); end++)
+			;
+		too_long = buf_append(b64, k.p + i, end - i) < 0;
+	}
+	if (too_long) {
+		result = DKIM_RESULT_PERMERROR;
+		*reason_r = "key p= bad base64";
+	} else if (buf_len(b64) == 0) {
 		result = DKIM_RESULT_FAIL;
 		*reason_r = "key revoked";
 	} else if ((k.type == DKIM_KEYREC_ED25519) !=

@@ -16,57 +16,68 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* Each byte's value in the base64 alphabet, -1 for the others. */
+static const signed char b64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/*
+ * Decoded bytes are collected in blocks, one buf_append a block: a DKIM
+ * key or signature is hundreds of characters, decoded for every message.
+ */
+#define B64_BLOCK 192
 
 int
 base64_decode(const char *text, size_t len, struct buf *out)
 {
+	const unsigned char *t = (const unsigned char *) text;
 	size_t start = buf_len(out);
-	unsigned char group[3];
-	int v[4];
-	size_t i;
-	int k, pad, n;
+	unsigned char block[B64_BLOCK];
+	size_t i, used = 0;
+	int v0, v1, v2, v3, pad;
 
 	if (len % 4 != 0)
 		return -1;
 	for (i = 0; i < len; i += 4) {
+		/* Padding only at the very end, at most two. */
 		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (text[i + k] == '=') {
-				/* Padding only at the very end, at most two. */
-				if (i + 4 != len || k < 2)
-					goto fail;
-				pad++;
-				v[k] = 0;
-				continue;
-			}
-			if (pad > 0)
-				goto fail;
-			v[k] = b64_value((unsigned char) text[i + k]);
-			if (v[k] < 0)
-				goto fail;
-		}
-		group[0] = (unsigned char) (v[0] << 2 | v[1] >> 4);
-		group[1] = (unsigned char) ((v[1] & 0xf) << 4 | v[2] >> 2);
-		group[2] = (unsigned char) ((v[2] & 0x3) << 6 | v[3]);
-		n = 3 - pad;
-		if (buf_append(out, group, (size_t) n) < 0)
+		if (i + 4 == len && t[i + 3] == '=')
+			pad = t[i + 2] == '=' ? 2 : 1;
+		v0 = b64_values[t[i]];
+		v1 = b64_values[t[i + 1]];
+		v2 = pad == 2 ? 0 : b64_values[t[i + 2]];
+		v3 = pad > 0 ? 0 : b64_values[t[i + 3]];
+		if ((v0 | v1 | v2 | v3) < 0)
 			goto fail;
+		block[used++] = (unsigned char) (v0 << 2 | v1 >> 4);
+		if (pad < 2)
+			block[used++] = (unsigned char) ((v1 & 0xf) << 4 |
+			    v2 >> 2);
+		if (pad < 1)
+			block[used++] = (unsigned char) ((v2 & 0x3) << 6 | v3);
+		if (used + 3 > sizeof(block)) {
+			if (buf_append(out, block, used) < 0)
+				goto fail;
+			used = 0;
+		}
 	}
+	if (used > 0 && buf_append(out, block, used) < 0)
+		goto fail;
 	return 0;
 fail:
 	buf_truncate(out, start);

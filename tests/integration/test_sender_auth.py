@@ -37,6 +37,22 @@ def txt_record_option(name, text):
     return "--txt-record=%s,%s" % (name, ",".join(parts))
 
 
+def checking_mx(name, dns_address, params=None):
+    """An mx smtpd, one process, sender authentication on, asking
+    dns_address; configured and provisioned, not started."""
+    inst = harness.Instance(services=mailutil.smtpd_services(maxproc=1)[:1],
+                            name=name)
+    inst.params.update(mailutil.base_params(inst, tlsutil.make_certs()))
+    inst.params.update({"smtpd_direct_delivery": "no",
+                        "smtpd_sender_auth": "yes",
+                        "proxy_trusted_networks": "127.0.0.0/8",
+                        "dns_servers": dns_address})
+    inst.params.update(params or {})
+    inst.write_main_conf()
+    mailutil.provision(inst)
+    return inst
+
+
 def openssl_key(path, kind):
     args = ["openssl", "genpkey", "-out", path]
     args += ["-algorithm", "ED25519"] if kind == "ed25519" else \

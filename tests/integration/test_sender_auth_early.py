@@ -24,10 +24,8 @@ import dns.message
 import pytest
 
 import dnsutil
-import harness
-import mailutil
-import tlsutil
-from test_sender_auth import auth_results, queued, txt_record_option
+from test_sender_auth import auth_results, checking_mx, queued, \
+    txt_record_option
 
 CLIENT = "192.0.2.9"
 SELECTOR = "early"
@@ -133,17 +131,9 @@ def early(tmp_path_factory):
     server = dnsutil.DnsServer(os.path.join(work, "dns"), zone=zone)
     server.start()
     relay = HoldingRelay(server.address)
-    inst = harness.Instance(services=mailutil.smtpd_services(maxproc=1)[:1],
-                            name="ispmail-sauth-early")
-    inst.params.update(mailutil.base_params(inst, tlsutil.make_certs()))
-    inst.params.update({"smtpd_direct_delivery": "no",
-                        "smtpd_sender_auth": "yes",
-                        "smtpd_sender_auth_timeout": "20s",
-                        "proxy_trusted_networks": "127.0.0.0/8",
-                        "dns_servers": relay.address,
-                        "dns_timeout": "10s", "dns_tries": "1"})
-    inst.write_main_conf()
-    mailutil.provision(inst)
+    inst = checking_mx("ispmail-sauth-early", relay.address, {
+        "smtpd_sender_auth_timeout": "20s", "dns_timeout": "10s",
+        "dns_tries": "1"})
     inst.start()
     inst.relay = relay
     with open(pem_path, "rb") as f:

@@ -137,15 +137,24 @@ START_TEST(test_base64_encode_cap)
 }
 END_TEST
 
+/* data[i] = i * mul + add: every byte value, in a varying order. */
+static void
+fill_bytes(unsigned char *data, size_t len, size_t mul, size_t add)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		data[i] = (unsigned char) (i * mul + add);
+}
+
 /* Every byte value at every position of a group survives a round trip. */
 START_TEST(test_base64_round_trip)
 {
 	unsigned char data[259];
 	struct buf *text = buf_new(1024), *back = buf_new(1024);
-	size_t len, i;
+	size_t len;
 
-	for (i = 0; i < sizeof(data); i++)
-		data[i] = (unsigned char) (i * 7 + 3);
+	fill_bytes(data, sizeof(data), 7, 3);
 	for (len = 0; len <= sizeof(data); len++) {
 		buf_reset(text);
 		buf_reset(back);
@@ -159,6 +168,42 @@ START_TEST(test_base64_round_trip)
 	}
 	buf_free(&text);
 	buf_free(&back);
+}
+END_TEST
+
+/*
+ * Long input is decoded in blocks: a bad character or the cap met after
+ * the first block was appended still leaves out as it was.
+ */
+START_TEST(test_base64_decode_late_error)
+{
+	unsigned char data[600];
+	struct buf *text = buf_new(1024), *out = buf_new(400);
+	size_t at;
+
+	fill_bytes(data, sizeof(data), 11, 5);
+	ck_assert_int_eq(base64_encode(data, 300, text), 0);
+	for (at = 256; at < buf_len(text); at += 97) {
+		char saved = buf_data(text)[at];
+
+		buf_data(text)[at] = '*';
+		buf_reset(out);
+		ck_assert_int_eq(buf_append_str(out, "keep"), 0);
+		ck_assert_int_eq(base64_decode(buf_cstr(text), buf_len(text),
+		    out), -1);
+		ck_assert_str_eq(buf_cstr(out), "keep");
+		buf_data(text)[at] = saved;
+	}
+	/* 600 bytes pass the cap of 400 in the fourth block. */
+	buf_reset(text);
+	ck_assert_int_eq(base64_encode(data, sizeof(data), text), 0);
+	buf_reset(out);
+	ck_assert_int_eq(buf_append_str(out, "keep"), 0);
+	ck_assert_int_eq(base64_decode(buf_cstr(text), buf_len(text), out),
+	    -1);
+	ck_assert_str_eq(buf_cstr(out), "keep");
+	buf_free(&text);
+	buf_free(&out);
 }
 END_TEST
 
@@ -307,6 +352,7 @@ sasl_suite(void)
 	tcase_add_test(tc, test_base64_decode_cap);
 	tcase_add_test(tc, test_base64_encode_cap);
 	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_base64_decode_late_error);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plain");
