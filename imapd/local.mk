@@ -11,6 +11,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_searchres.c \
 	imapd/imap_sort.c imapd/imap_sort.h imapd/imap_thread.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
+	imapd/imap_lookup.c imapd/imap_lookup.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
 	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c \
