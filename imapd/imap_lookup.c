@@ -56,6 +56,8 @@ struct lookup_job {
 static struct lookup_place *lookup_places;
 static size_t lookup_place_count;
 static struct lookup_waiter *lookup_queue;
+/* When a lookup thread last finished (stream_clock_ms), 0 never. */
+static int64_t lookup_last_done;
 
 void
 imap_lookup_start(void)
@@ -124,11 +126,16 @@ lookup_dequeue(struct lookup_waiter *w)
 
 /*
  * A place for the calling session, first come first served: NULL when
- * none came free before deadline_ms.
+ * for ldap_search_timeout no lookup finished, neither since the session
+ * came nor since the last one finished.  A queue that moves (a login
+ * storm, its hashes) is waited out; one that a hung directory holds
+ * still is not.
  */
 static struct lookup_place *
-lookup_take(int64_t deadline_ms)
+lookup_take(void)
 {
+	int64_t timeout = var_ldap_search_timeout * 1000;
+	int64_t since = stream_clock_ms();
 	struct lookup_waiter me = { NULL }, **tail;
 	struct lookup_place *place;
 
@@ -148,7 +155,8 @@ lookup_take(int64_t deadline_ms)
 			place->busy = 1;
 			return place;
 		}
-		if (stream_clock_ms() >= deadline_ms) {
+		if (stream_clock_ms() >= (lookup_last_done > since ?
+		    lookup_last_done : since) + timeout) {
 			lookup_dequeue(&me);
 			return NULL;
 		}
@@ -190,13 +198,11 @@ lookup_work(void *arg)
 static void
 lookup_run(struct lookup_job *job)
 {
-	int64_t deadline = stream_clock_ms() + var_ldap_search_timeout * 1000;
-
-	job->place = lookup_take(deadline);
+	job->place = lookup_take();
 	if (job->place == NULL) {
 		job->rc = -1;
-		job->error = xasprintf("%s: every lookup thread (ldap_pool_size "
-		    "%zu) stayed busy for ldap_search_timeout %llds",
+		job->error = xasprintf("%s: no lookup thread (ldap_pool_size "
+		    "%zu) came free within ldap_search_timeout %llds",
 		    job->address, lookup_place_count, var_ldap_search_timeout);
 		return;
 	}
@@ -206,6 +212,7 @@ lookup_run(struct lookup_job *job)
 		lookup_work(job);
 	}
 	job->place->busy = 0;
+	lookup_last_done = stream_clock_ms();
 }
 
 /* Should this call go to a lookup thread? */

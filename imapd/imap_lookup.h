@@ -18,10 +18,12 @@
  * lowest first so a lightly loaded process reuses one handle's cache.
  * So a process has at most that many lookups in flight (what
  * ispmailctl check counts).  When every place is busy a session queues
- * (first come, first served) for up to ldap_search_timeout, then the
- * lookup fails temporarily; the lookup itself is bounded by the LDAP
- * backend's own deadline (ldap_search_timeout), so a login whose
- * directory does not answer gets [UNAVAILABLE], never "bad password".
+ * (first come, first served) while the queue moves; when no lookup of
+ * the process finished for ldap_search_timeout (a hung directory holds
+ * every place) the lookup fails temporarily.  The lookup itself is
+ * bounded by the LDAP backend's own deadline (ldap_search_timeout), so
+ * a login whose directory does not answer gets [UNAVAILABLE], never
+ * "bad password".
  *
  * The file backend's lookups are in memory and stay in the loop; so does
  * everything with imap_client_limit 1 (one session, nothing to hold up).
