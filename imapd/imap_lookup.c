@@ -33,6 +33,7 @@ struct lookup_place {
 /* A session queued for a place (on that session's stack). */
 struct lookup_waiter {
 	struct lookup_waiter *next;
+	struct lookup_waiter **prev_next;	/* what points at it */
 };
 
 enum lookup_op {
@@ -56,6 +57,7 @@ struct lookup_job {
 static struct lookup_place *lookup_places;
 static size_t lookup_place_count;
 static struct lookup_waiter *lookup_queue;
+static struct lookup_waiter **lookup_queue_tail = &lookup_queue;
 /* When a lookup thread last finished (stream_clock_ms), 0 never. */
 static int64_t lookup_last_done;
 
@@ -110,18 +112,22 @@ lookup_free_place(void)
 }
 
 static void
+lookup_enqueue(struct lookup_waiter *w)
+{
+	w->next = NULL;
+	w->prev_next = lookup_queue_tail;
+	*lookup_queue_tail = w;
+	lookup_queue_tail = &w->next;
+}
+
+static void
 lookup_dequeue(struct lookup_waiter *w)
 {
-	struct lookup_waiter **pp;
-
-	/* At most imap_client_limit long, and walked only by the one left. */
-	for (pp = &lookup_queue; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			return;
-		}
-	}
-	log_panic("imap_lookup: a waiter is not in the queue");
+	*w->prev_next = w->next;
+	if (w->next != NULL)
+		w->next->prev_next = w->prev_next;
+	else
+		lookup_queue_tail = w->prev_next;
 }
 
 /*
@@ -136,7 +142,7 @@ lookup_take(void)
 {
 	int64_t timeout = var_ldap_search_timeout * 1000;
 	int64_t since = stream_clock_ms();
-	struct lookup_waiter me = { NULL }, **tail;
+	struct lookup_waiter me;
 	struct lookup_place *place;
 
 	if (lookup_queue == NULL && (place = lookup_free_place()) != NULL) {
@@ -145,9 +151,7 @@ lookup_take(void)
 	}
 	metrics_inc("ispmail_cap_reached_total", "at", "ldap_pool_size",
 	    NULL);
-	for (tail = &lookup_queue; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = &me;
+	lookup_enqueue(&me);
 	for (;;) {
 		if (lookup_queue == &me &&
 		    (place = lookup_free_place()) != NULL) {
