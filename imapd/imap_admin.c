@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "imap.h"
+#include "imap_lookup.h"
 #include "log.h"
 #include "mail_params.h"
 #include "netmatch.h"
@@ -102,7 +103,7 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 		    "logins");
 		return;
 	}
-	rc = route_authenticate(imapd_route, authcid, password, &admin,
+	rc = imap_lookup_authenticate(imapd_route, authcid, password, &admin,
 	    &reason, &error);
 	route_mailbox_free(&admin);
 	if (rc < 0) {
@@ -119,7 +120,7 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 		imap_login_refused(sess, authcid, "plain-admin", reason);
 		return;
 	}
-	rc = route_mailbox_get(imapd_route, authzid, &mb, &error);
+	rc = imap_lookup_mailbox_get(imapd_route, authzid, &mb, &error);
 	if (rc < 0) {
 		log_warn("admin login admin=%s user=%s: %s", authcid, authzid,
 		    error != NULL ? error : "temporary failure");

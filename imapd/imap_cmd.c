@@ -12,6 +12,7 @@
 #include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
+#include "imap_lookup.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mail_params.h"
@@ -415,9 +416,9 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 	int rc;
 
 	/* No password: a proxy's login, its token checked already. */
-	rc = pass != NULL ? route_authenticate(imapd_route, user, pass, &mb,
-	    &reason, &error) : route_authorize(imapd_route, user, &mb, &reason,
-	    &error);
+	rc = pass != NULL ? imap_lookup_authenticate(imapd_route, user, pass,
+	    &mb, &reason, &error) : imap_lookup_authorize(imapd_route, user,
+	    &mb, &reason, &error);
 	metrics_inc("ispmail_logins_total", "protocol", "imap", "result",
 	    metrics_result(rc), NULL);
 	if (rc < 0) {

@@ -214,24 +214,63 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 /*
  * At most this many password hashes run at once in a process: a login
  * storm queues for them instead of costing a thread (and yescrypt's 16
- * MiB work area) per session.  The CPU is the limit anyway.
+ * MiB work area) per session.  The CPU is the limit anyway.  The count
+ * covers the loop's hash threads and the hashes of the lookup threads
+ * (imap_lookup.h), which check passwords where they looked them up.
  */
 #define MULTI_CRYPT_THREADS	2
 /* A hash needs little stack; the thread's stays cached by the C library. */
 #define MULTI_CRYPT_STACK_SIZE	(256 * 1024)
 
-struct multi_crypt {
-	route_crypt_work *work;
+static pthread_mutex_t multi_hash_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t multi_hash_freed = PTHREAD_COND_INITIALIZER;
+static int multi_hashing;		/* under multi_hash_lock */
+/* The thread that runs the loop and every session (imap_multi_run). */
+static pthread_t multi_loop_thread;
+static int multi_loop_running;
+
+/* Take one of the MULTI_CRYPT_THREADS places: 1 taken, 0 all busy. */
+static int
+multi_hash_take(int wait)
+{
+	int taken;
+
+	(void) pthread_mutex_lock(&multi_hash_lock);
+	while (wait && multi_hashing >= MULTI_CRYPT_THREADS)
+		(void) pthread_cond_wait(&multi_hash_freed, &multi_hash_lock);
+	taken = multi_hashing < MULTI_CRYPT_THREADS;
+	if (taken)
+		multi_hashing++;
+	(void) pthread_mutex_unlock(&multi_hash_lock);
+	return taken;
+}
+
+static void
+multi_hash_give(void)
+{
+	(void) pthread_mutex_lock(&multi_hash_lock);
+	multi_hashing--;
+	(void) pthread_cond_signal(&multi_hash_freed);
+	(void) pthread_mutex_unlock(&multi_hash_lock);
+}
+
+int
+imap_multi_in_session(void)
+{
+	return multi_loop_running && pthread_equal(pthread_self(),
+	    multi_loop_thread) && multi_current != NULL;
+}
+
+struct multi_thread_job {
+	imap_multi_work *work;
 	void *arg;
 	int done_fd;			/* the pipe's write end */
 };
 
-static int multi_crypt_running;
-
 static void *
-multi_crypt_thread(void *arg)
+multi_thread_main(void *arg)
 {
-	struct multi_crypt *job = arg;
+	struct multi_thread_job *job = arg;
 	char byte = 0;
 
 	job->work(job->arg);
@@ -241,58 +280,75 @@ multi_crypt_thread(void *arg)
 	return NULL;
 }
 
-/*
- * The route's crypt runner (route.h): a login's password hash, tens of
- * ms of CPU with yescrypt, runs on a thread of its own while the session
- * waits through the stream waiter for the thread's byte on a pipe, so
- * the other sessions of the process are served meanwhile.  Where no
- * thread can be had the hash runs in place, as with one session.
- */
-static void
-multi_crypt_run(route_crypt_work *work, void *arg)
+int
+imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 {
-	struct multi_crypt job = { work, arg, -1 };
+	struct multi_thread_job job = { work, arg, -1 };
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
 	int fds[2], err;
 	char byte;
 
-	if (multi_current == NULL) {
-		work(arg);
-		return;
-	}
-	while (multi_crypt_running >= MULTI_CRYPT_THREADS)
-		stream_pause(5);
+	if (!imap_multi_in_session())
+		return -1;
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_warn("imap_multi: pipe: %m: password hash in the loop");
-		work(arg);
-		return;
+		log_warn("imap_multi: pipe: %m");
+		return -1;
 	}
 	job.done_fd = fds[1];
 	/* Signals are the loop's business (ppoll): none for the thread. */
 	sigfillset(&all);
 	(void) pthread_sigmask(SIG_SETMASK, &all, &old);
 	(void) pthread_attr_init(&attr);
-	(void) pthread_attr_setstacksize(&attr, MULTI_CRYPT_STACK_SIZE);
-	err = pthread_create(&thread, &attr, multi_crypt_thread, &job);
+	(void) pthread_attr_setstacksize(&attr, stack_size);
+	err = pthread_create(&thread, &attr, multi_thread_main, &job);
 	(void) pthread_attr_destroy(&attr);
 	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
-		log_warn("imap_multi: pthread_create: %s: password hash in "
-		    "the loop", strerror(err));
-		work(arg);
+		log_warn("imap_multi: pthread_create: %s", strerror(err));
 	} else {
-		multi_crypt_running++;
 		/* A wakeup for another reason (stress) waits again. */
 		while (read(fds[0], &byte, 1) != 1)
 			(void) stream_wait_fd(fds[0], POLLIN, -1);
 		if ((err = pthread_join(thread, NULL)) != 0)
 			log_panic("imap_multi: pthread_join: %s", strerror(err));
-		multi_crypt_running--;
 	}
 	(void) close(fds[0]);
 	(void) close(fds[1]);
+	return err != 0 ? -1 : 0;
+}
+
+/*
+ * The route's crypt runner (route.h): a login's password hash, tens of
+ * ms of CPU with yescrypt, runs on a thread of its own while the session
+ * waits through the stream waiter for the thread's byte on a pipe, so
+ * the other sessions of the process are served meanwhile.  Where no
+ * thread can be had the hash runs in place, as with one session.  On a
+ * lookup thread (imap_lookup.h) the hash runs there, once one of the
+ * places is free.
+ */
+static void
+multi_crypt_run(route_crypt_work *work, void *arg)
+{
+	if (!imap_multi_in_session()) {
+		if (multi_loop_running && !pthread_equal(pthread_self(),
+		    multi_loop_thread)) {
+			(void) multi_hash_take(1);
+			work(arg);
+			multi_hash_give();
+		} else {
+			work(arg);
+		}
+		return;
+	}
+	while (!multi_hash_take(0))
+		stream_pause(5);
+	if (imap_multi_thread_run(work, arg, MULTI_CRYPT_STACK_SIZE) < 0) {
+		log_warn("imap_multi: password hash in the loop");
+		work(arg);
+	}
+	multi_hash_give();
 }
 
 /* A session's whole life, on its own stack. */
@@ -464,6 +520,8 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	multi_page_size = (size_t) sysconf(_SC_PAGESIZE);
 	multi_sessions = xcalloc(limit, sizeof(*multi_sessions));
 	fds = xcalloc(limit + 2, sizeof(*fds));
+	multi_loop_thread = pthread_self();
+	multi_loop_running = 1;
 	stream_set_waiter(multi_wait);
 	route_set_crypt_runner(multi_crypt_run);
 	idle_deadline = service_idle_deadline(multi_now_ms());
@@ -532,6 +590,7 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	}
 	stream_set_waiter(NULL);
 	route_set_crypt_runner(NULL);
+	multi_loop_running = 0;
 	(void) sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	free(fds);
 	free(multi_sessions);

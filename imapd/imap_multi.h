@@ -34,11 +34,15 @@
  * waiter).  Lock waits (UID list, MODSEQ record, keywords) never block:
  * they retry with pauses through the waiter.  A login's password hash
  * runs on a thread (route_set_crypt_runner), at most
- * MULTI_CRYPT_THREADS at once, while its session waits on a pipe.
+ * MULTI_CRYPT_THREADS at once, while its session waits on a pipe.  With
+ * the LDAP backend every directory lookup (a login's, an administrator
+ * login's, the mailbox-move state checks) runs on a lookup thread
+ * (imap_lookup.h) the same way.
  *
- * XXX: what blocks without the stream still holds up every session of
- * the process: one message's disk I/O, a folder scan, a routing lookup
- * (LDAP: one synchronous query, so a process has one in flight at most).
+ * What still blocks without the stream holds up every session of the
+ * process: one message's disk I/O, a folder's directory scan, a THREAD
+ * or LIST over many folders, the file backend's map (in memory; a
+ * changed map is read again in the loop).
  */
 #ifndef ISPMAIL_IMAP_MULTI_H
 #define ISPMAIL_IMAP_MULTI_H
@@ -57,5 +61,20 @@ typedef void imap_multi_handler(int fd, const struct service_peer *peer,
  */
 void imap_multi_run(int listen_fd, int status_fd, size_t limit,
 	imap_multi_handler *handle, void *ctx);
+
+/* 1 when the caller is a session of a running imap_multi_run loop. */
+int imap_multi_in_session(void);
+
+/*
+ * Run work(arg) on a thread of its own (stack_size bytes of stack, every
+ * signal blocked) while the calling session waits for it through the
+ * stream waiter, so the process's other sessions go on: 0 after work
+ * returned; -1 outside a session or (logged) when no thread could be
+ * started, work not called.  work must not touch the stream, the
+ * session or anything else the loop uses, nor wait through the waiter.
+ */
+typedef void imap_multi_work(void *arg);
+int imap_multi_thread_run(imap_multi_work *work, void *arg,
+	size_t stack_size);
 
 #endif

@@ -13,6 +13,7 @@
 #include "deflate.h"
 #include "imap.h"
 #include "imap_keywords.h"
+#include "imap_lookup.h"
 #include "imap_mailbox.h"
 #include "imap_multi.h"
 #include "log.h"
@@ -542,8 +543,10 @@ imapd_start_tls(struct imap_session *sess, char **error_r)
 static void
 imapd_run(int listen_fd, int status_fd, void *ctx)
 {
+	imap_lookup_start();
 	imap_multi_run(listen_fd, status_fd, (size_t) var_imap_client_limit,
 	    imapd_handle, ctx);
+	imap_lookup_stop();
 }
 
 static struct service_def imapd_def = {

@@ -11,6 +11,7 @@ imapd_imapd_SOURCES = \
 	imapd/imap_searchres.c \
 	imapd/imap_sort.c imapd/imap_sort.h imapd/imap_thread.c \
 	imapd/imap_multi.c imapd/imap_multi.h \
+	imapd/imap_lookup.c imapd/imap_lookup.h \
 	imapd/imap_keywords.c imapd/imap_keywords.h \
 	imapd/imap_modseq.c imapd/imap_modseq.h imapd/imap_condstore.c \
 	imapd/imap_idle.c imapd/imap_utf7.c imapd/imap_admin.c \
@@ -22,6 +23,7 @@ dist_man8_MANS += man/imapd.8
 dist_man5_MANS += man/ispmail-envcache.5
 EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py tests/integration/imapdutil.py \
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_single.py \
+	tests/integration/test_imapd_lookup.py \
 	tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_store_large.py \

@@ -12,9 +12,10 @@
  *
  *   directory clients (smtpd, lmtpd, popd, imapd, authd processes, times
  *   the sessions each serves) -> ldap_server_capacity, when the backend
- *   is ldap and the capacity is known; an imapd process counts once
- *   whatever its imap_client_limit, since its sessions' lookups run one
- *   at a time in its event loop (imap_multi.h);
+ *   is ldap and the capacity is known; an imapd process serving many
+ *   sessions runs their lookups on at most min(imap_client_limit,
+ *   ldap_pool_size) threads, each with its own connection (the rest
+ *   queue: imap_lookup.h), so it counts that many;
  *   qmgr_destination_concurrency_limit of every host with a qmgr ->
  *   lmtpd maxproc of every host with an lmtpd (qmgr opens up to that
  *   many LMTP sessions to each store host);
@@ -150,6 +151,32 @@ ctl_check_pool(struct check_host *h, const struct master_service_conf *sc,
 	free(copy);
 }
 
+/*
+ * An imapd service's directory lookups in flight: with one session a
+ * process, one a process; with more, its lookup threads (imap_lookup.h),
+ * min(imap_client_limit, ldap_pool_size) a process.
+ */
+static void
+ctl_check_imapd_lookups(struct check_host *h,
+	const struct master_service_conf *sc, long long sessions)
+{
+	long long threads = master_service_param_int(sc, "ldap_pool_size");
+	const char *what = "ldap_pool_size";
+
+	if (sessions <= threads) {
+		threads = sessions;
+		what = "imap_client_limit";
+	}
+	h->dir_clients += sc->maxproc * threads;
+	ctl_check_sep(h->dir_detail);
+	if (threads > 1)
+		(void) buf_printf(h->dir_detail, "%s maxproc %lld x %s %lld",
+		    sc->name, sc->maxproc, what, threads);
+	else
+		(void) buf_printf(h->dir_detail, "%s maxproc %lld", sc->name,
+		    sc->maxproc);
+}
+
 /* Take one service's share of each tier. */
 static void
 ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
@@ -166,8 +193,8 @@ ctl_check_service(struct check_host *h, const struct master_service_conf *sc)
 		ctl_check_sep(h->imapd_detail);
 		(void) buf_printf(h->imapd_detail, "%s maxproc %lld x "
 		    "imap_client_limit %lld", sc->name, sc->maxproc, per_proc);
-		/* One directory lookup at a time a process (see above). */
-		per_proc = 1;
+		ctl_check_imapd_lookups(h, sc, per_proc);
+		return;
 	} else if (strcmp(prog, "popd") == 0) {
 		h->popd_cap += sc->maxproc;
 		ctl_check_sep(h->popd_detail);

@@ -15,6 +15,14 @@
 #include "stream.h"
 #include "xalloc.h"
 
+static mailbox_state_getter *mailbox_state_get = route_mailbox_get;
+
+void
+mailbox_state_set_getter(mailbox_state_getter *get)
+{
+	mailbox_state_get = get != NULL ? get : route_mailbox_get;
+}
+
 static int
 mailbox_state_enabled(const struct mailbox_state_check *c)
 {
@@ -35,7 +43,7 @@ mailbox_state_directory(struct route *route, const char *address,
 	struct route_mailbox *mb = NULL;
 	int rc;
 
-	rc = route_mailbox_get(route, address, &mb, error_r);
+	rc = mailbox_state_get(route, address, &mb, error_r);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)

@@ -72,6 +72,16 @@ int mailbox_state_wait(struct mailbox_state_check *c, struct stream *s,
 int mailbox_state_marked(struct route *route, const char *address,
 	const char *root, char **error_r);
 
+/*
+ * How the directory is read: route_mailbox_get (the default, NULL), or
+ * get, with route_mailbox_get's contract, which may run the lookup
+ * elsewhere (imapd's lookup threads, imap_lookup.h).  Process-wide.
+ */
+struct route_mailbox;
+typedef int mailbox_state_getter(struct route *route, const char *address,
+	struct route_mailbox **mailbox_r, char **error_r);
+void mailbox_state_set_getter(mailbox_state_getter *get);
+
 /* The wait in IDLE: timeout_ms cut to the interval when that is shorter. */
 int mailbox_state_wait_cap(int timeout_ms);
 

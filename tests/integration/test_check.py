@@ -99,9 +99,9 @@ def test_capacity_unknown_is_a_note(tmp_path):
 def test_service_override_counts(tmp_path):
     """-o in master.conf wins over main.conf (imap_client_limit): the
     store's IMAP capacity is maxproc x the override.  The directory sees
-    one lookup at a time per imapd process, whatever its client limit
-    (lookups run in the process's event loop), so a client limit above
-    ldap_pool_size is no finding."""
+    an imapd process's lookup threads, min(imap_client_limit,
+    ldap_pool_size) of them (imap_lookup.h); a client limit above
+    ldap_pool_size only queues lookups, no finding."""
     store = store_host(tmp_path, imap_client_limit=8)
     proxy = proxy_host(tmp_path, maxproc=2, sessions=1000)
     r = check(store, proxy)
@@ -110,12 +110,27 @@ def test_service_override_counts(tmp_path):
             "x imap_client_limit 8 = 800") in r.stdout, r.stdout
     assert "ldap_pool_size" not in r.stdout, r.stdout
     assert r.stdout.endswith("1 finding\n"), r.stdout
-    # 100 processes x 100 sessions: 100 lookups, not 10,000.
+    # 100 processes x 100 sessions: 400 lookups (4 threads each), not
+    # 10,000; with lmtpd's 10 within the directory's 1000.
     store2 = tmp_path / "big"
     store2.mkdir()
     r = check(store_host(store2, imap_client_limit=100))
     assert r.returncode == 0, r.stdout
     assert r.stdout.endswith("0 findings\n"), r.stdout
+    # 300 processes: 1200 threads' lookups are more than it takes.
+    store3 = tmp_path / "bigger"
+    store3.mkdir()
+    r = check(store_host(store3, imap_client_limit=100, imapd_maxproc=300))
+    assert r.returncode == 1, r.stdout
+    assert ("directory: lmtpd maxproc 10 + imap maxproc 300 x "
+            "ldap_pool_size 4 = 1210 lookups in flight > "
+            "ldap_server_capacity 1000") in r.stdout, r.stdout
+    # Fewer sessions than threads: the sessions count.
+    store4 = tmp_path / "few"
+    store4.mkdir()
+    r = check(store_host(store4, imap_client_limit=3, imapd_maxproc=400))
+    assert ("imap maxproc 400 x imap_client_limit 3 = 1210 lookups") \
+        in r.stdout, r.stdout
 
 
 def test_chain_across_hosts(tmp_path):

@@ -1,0 +1,166 @@
+"""imapd's directory lookups off the loop (imap_lookup.h): with a real
+slapd as the routing directory and every session in one imapd process
+(maxproc 1, the default imap_client_limit), a login whose LDAP lookup
+hangs holds up no other session of the process; a lookup past the
+deadline is a temporary failure, never a bad password; a storm of
+logins still all succeed."""
+
+import imaplib
+import re
+import subprocess
+import threading
+import time
+
+import slapd as slapd_fixture
+from imapdutil import PASSWORD, USER, deliver, login, make_imap_instance, \
+    message
+from test_imapd_multi import PROMPT, imapd_pids
+
+
+def ldap_imap_instance(make_instance, server, tmp_path, **extra):
+    """imapd on one process whose routing directory is server; no
+    lookup cache, so every login asks slapd."""
+    params = slapd_fixture.ispmail_params(
+        server, tmp_path, ldap_cache_positive_ttl="0",
+        ldap_cache_negative_ttl="0", **extra)
+    del params["store_owner"]     # make_imap_instance's
+    return make_imap_instance(make_instance, params=params, maxproc=1)
+
+
+def unread_by_slapd(server):
+    """Bytes clients sent slapd's port that it has not read (Recv-Q of
+    its side of the connections): a stopped slapd's pending requests."""
+    out = subprocess.run(
+        ["ss", "-tnH", "state", "established",
+         "( sport = :%d )" % server.port],
+        capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[0]) for line in out.splitlines()
+               if line.strip())
+
+
+def wait_for(condition, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.02)
+
+
+class Login(threading.Thread):
+    """A login (LOGIN over imaplib) on a thread of its own: result is
+    ("OK", connection), ("NO", text) or ("error", exception)."""
+
+    def __init__(self, inst, password=PASSWORD):
+        super().__init__(daemon=True)
+        self.inst = inst
+        self.password = password
+        self.result = None
+        self.elapsed = None
+        self.conn = imaplib.IMAP4("127.0.0.1", inst.port("imap"),
+                                  timeout=60)
+
+    def run(self):
+        t0 = time.monotonic()
+        try:
+            self.conn.login(USER, self.password)
+            self.result = ("OK", self.conn)
+        except imaplib.IMAP4.error as e:
+            self.result = ("NO", str(e))
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.result = ("error", e)
+        self.elapsed = time.monotonic() - t0
+
+
+def test_stalled_directory_holds_up_only_the_login(make_instance, tmp_path):
+    with slapd_fixture.Slapd(tmp_path) as server:
+        inst, store = ldap_imap_instance(make_instance, server, tmp_path,
+                                         ldap_search_timeout="20s")
+        deliver(store, message("one"))
+        c = login(inst)
+        assert c.select("INBOX") == ("OK", [b"1"])
+        server.pause()
+        try:
+            stalled = Login(inst)
+            stalled.start()
+            # The login's search (or bind) waits, unread, at slapd.
+            wait_for(lambda: unread_by_slapd(server) > 0,
+                     "the login's request at slapd")
+            for _ in range(3):
+                t0 = time.monotonic()
+                assert c.noop()[0] == "OK"
+                typ, data = c.fetch("1", "(BODY.PEEK[])")
+                took = time.monotonic() - t0
+                assert typ == "OK" and b"Subject: one" in data[0][1], data
+                assert took < PROMPT, (
+                    "NOOP+FETCH took %.1fs while a login waited for "
+                    "the directory" % took)
+            assert stalled.is_alive(), stalled.result
+            assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
+        finally:
+            server.resume()
+        stalled.join(30)
+        assert stalled.result is not None and stalled.result[0] == "OK", \
+            stalled.result
+        conn = stalled.result[1]
+        assert conn.select("INBOX") == ("OK", [b"1"])
+        conn.logout()
+        c.logout()
+
+
+def test_lookup_past_the_deadline_is_a_temporary_failure(
+        make_instance, tmp_path):
+    with slapd_fixture.Slapd(tmp_path) as server:
+        # One lookup thread: the second login queues behind the first.
+        inst, store = ldap_imap_instance(
+            make_instance, server, tmp_path, ldap_search_timeout="2s",
+            ldap_pool_size="1")
+        c = login(inst)
+        assert c.select("INBOX")[0] == "OK"
+        server.pause()
+        try:
+            logins = [Login(inst), Login(inst, password="wrong")]
+            for one in logins:
+                one.start()
+            t0 = time.monotonic()
+            assert c.noop()[0] == "OK"
+            assert time.monotonic() - t0 < PROMPT
+            for one in logins:
+                one.join(30)
+        finally:
+            server.resume()
+        for one in logins:
+            assert one.result is not None and one.result[0] == "NO", \
+                one.result
+            # Not a verdict on the password: the client should retry.
+            assert "[UNAVAILABLE]" in one.result[1], one.result
+            assert "AUTHENTICATIONFAILED" not in one.result[1]
+            # Queue (up to 2s) plus the search's own 2s, and slack.
+            assert one.elapsed < 12, one.elapsed
+        log = inst.log()
+        assert not re.search(r"login failed user=%s" % re.escape(USER), log)
+        assert "temporary" in log or "unreachable" in log
+        assert c.noop()[0] == "OK"
+        c.logout()
+
+
+def test_many_concurrent_logins_all_succeed(make_instance, tmp_path):
+    with slapd_fixture.Slapd(tmp_path) as server:
+        inst, store = ldap_imap_instance(make_instance, server, tmp_path)
+        deliver(store, message("storm"))
+        searches = server.search_count()
+        logins = [Login(inst) for _ in range(40)]
+        logins.append(Login(inst, password="wrong"))
+        for one in logins:
+            one.start()
+        for one in logins:
+            one.join(60)
+        results = [one.result for one in logins]
+        assert all(r is not None for r in results), results
+        bad = results.pop()
+        assert bad[0] == "NO" and "AUTHENTICATIONFAILED" in bad[1], bad
+        assert [r[0] for r in results] == ["OK"] * 40, results
+        for _, conn in results:
+            assert conn.select("INBOX") == ("OK", [b"1"])
+            conn.logout()
+        # Each login asked slapd (no cache), all in one process.
+        assert server.search_count() - searches >= 41
+        assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
