@@ -573,7 +573,8 @@ service_main(int argc, char **argv, const struct service_def *def,
 		if (!chained) {
 			if (service_set_busy(0) < 0)
 				break;
-			idle_reported = 1;
+			/* A lost accept race sent nothing. */
+			idle_reported |= served;
 		}
 	}
 	exit(0);
