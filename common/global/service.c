@@ -362,7 +362,27 @@ service_wait(void)
 	}
 }
 
-/* Accept, report, serve, report.  -1 when the master is gone. */
+/*
+ * After a connection: is the next one already waiting (and the master's
+ * socket quiet)?  One epoll_wait() that does not sleep.  Then the process
+ * takes it while still busy, and the master hears neither the idle nor
+ * the busy report in between: two messages and one of its wakeups less
+ * per connection whenever connections queue up.
+ */
+static int
+service_next_waiting(void)
+{
+	short status_ev, listen_ev;
+
+	if (service_sleep(0, &status_ev, &listen_ev) < 0)
+		return 0;
+	return status_ev == 0 && (listen_ev & POLLIN) != 0;
+}
+
+/*
+ * Accept, report busy (unless still busy from the previous connection),
+ * serve.  The caller reports idle.  -1 when the master is gone.
+ */
 static int
 service_serve_one(const char *service, const struct service_def *def,
 	int *served_r)
@@ -389,7 +409,7 @@ service_serve_one(const char *service, const struct service_def *def,
 		log_error("accept: %m");
 		return 0;
 	}
-	if (service_report(MASTER_STATUS_BUSY) < 0)
+	if (service_set_busy(1) < 0)
 		master_gone = 1;
 	net_tcp_nodelay(fd, from.ss_family);
 	service_fill_peer(fd, service, &peer, &from, from_len);
@@ -399,8 +419,6 @@ service_serve_one(const char *service, const struct service_def *def,
 	(void) close(fd);
 	log_set_context(NULL);
 	*served_r = 1;
-	if (!master_gone && service_report(MASTER_STATUS_IDLE) < 0)
-		master_gone = 1;
 	return master_gone ? -1 : 0;
 }
 
@@ -443,6 +461,7 @@ service_main(int argc, char **argv, const struct service_def *def,
 	const char *service = NULL, *user = NULL;
 	char **overrides, *path, *error = NULL, *progname;
 	int override_count = 0, verbose = 0, ch, i, served;
+	int chained = 0, idle_reported = 0;
 	long long uses = 0;
 	enum log_target target;
 
@@ -534,13 +553,28 @@ service_main(int argc, char **argv, const struct service_def *def,
 		exit(0);
 	}
 
-	while (service_wait() > 0) {
+	for (;;) {
+		if (!chained && service_wait() <= 0)
+			break;
 		if (service_serve_one(service, def, &served) < 0)
 			break;
 		uses += served;
 		if (var_max_use > 0 && uses >= var_max_use) {
+			(void) service_set_busy(0);
 			log_debug("served %lld connections: exiting", uses);
 			break;
+		}
+		/*
+		 * The first idle report tells the master this process has
+		 * served (a later crash is no failure to start); after it,
+		 * a connection already waiting is taken without reports.
+		 */
+		chained = served && idle_reported && service_next_waiting();
+		if (!chained) {
+			if (service_set_busy(0) < 0)
+				break;
+			/* A lost accept race sent nothing. */
+			idle_reported |= served;
 		}
 	}
 	exit(0);

@@ -110,6 +110,52 @@ def test_process_reuse(instance_factory):
     assert len(set(pids)) == 1, pids
 
 
+def test_waiting_connections_taken_without_status_reports(
+        instance_factory, tmp_path):
+    """A process that finishes a connection while the next one already
+    waits takes it at once, still busy: the master hears no idle and busy
+    report in between (two messages and a wakeup of its own less per
+    connection under load), only the idle report once none waits."""
+    inst = instance_factory([testsvc("chain", maxproc=1)])
+    # The first connection is always reported idle (the master then
+    # knows the process has served: a later crash is no start failure).
+    pid = session(inst, "chain")[0]["pid"]
+    trace = str(tmp_path / "strace.out")
+    tracer = subprocess.Popen(
+        ["strace", "-qq", "-o", trace, "-e", "trace=sendto", "-p",
+         str(pid)], stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: os.path.exists(trace), 10, what="strace")
+        time.sleep(0.5)
+        first = inst.connect("chain")
+        assert hello(first)["pid"] == pid
+        # maxproc 1: these two wait in the listen queue behind the first.
+        waiting = [inst.connect("chain") for _ in range(2)]
+        st = inst.service_status("chain")
+        assert (st["busy"], st["idle"], st["total"]) == (1, 0, 1), st
+        assert first.command("quit") == "bye"
+        first.close()
+        for c in waiting:
+            with c:
+                assert hello(c)["pid"] == pid
+                assert c.command("echo same process") == "same process"
+                assert c.command("quit") == "bye"
+        wait_for(lambda: inst.service_status("chain")["idle"] == 1, 5.0,
+                 what="the process to report idle")
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    with open(trace) as f:
+        reports = [line for line in f if line.startswith("sendto(3,")]
+    # Busy for the first, idle after the last; without the shortcut
+    # busy and idle for each of the three.
+    assert len(reports) == 2, reports
+    st = inst.service_status("chain")
+    assert (st["busy"], st["idle"], st["total"], st["spawns"]) == \
+        (0, 1, 1, 1), st
+    assert session(inst, "chain")[0]["pid"] == pid
+
+
 def test_max_use_one_gives_new_process_each_time(instance_factory):
     inst = instance_factory([testsvc("once", maxproc=1,
                                      options={"max_use": 1})])
