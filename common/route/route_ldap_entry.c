@@ -200,13 +200,15 @@ route_ldap_alias_dup(const struct route_alias *a)
  * into names and values that point into the message (nothing is
  * copied or allocated), and the readers below look attributes up there
  * until route_ldap_entry_end.  Each attribute's values are a run of
- * pool ended by a NULL value, as a BerVarray is.  One entry at a time:
- * a process parses entries one after the other.
+ * pool ended by a NULL value, as a BerVarray is.  One entry at a time
+ * per thread: a thread parses entries one after the other, and threads
+ * with their own route handles (imapd's lookup threads) each have their
+ * own memo.
  */
 /* LDAPMessage controls [0] (RFC 4511 4.1.1), after the entry. */
 #define ROUTE_LDAP_TAG_CONTROLS ((ber_tag_t) 0xa0U)
 
-static struct route_ldap_entry_memo {
+static _Thread_local struct route_ldap_entry_memo {
 	LDAPMessage *entry;		/* NULL: none, use libldap */
 	size_t count;
 	struct berval names[ROUTE_LDAP_ENTRY_ATTRS_MAX];
@@ -328,7 +330,7 @@ static const char *const route_ldap_our_classes[] = {
 #define ROUTE_LDAP_OUR_CLASSES \
 	(sizeof(route_ldap_our_classes) / sizeof(route_ldap_our_classes[0]))
 
-static struct route_ldap_class_memo {
+static _Thread_local struct route_ldap_class_memo {
 	size_t count;			/* 0: none, ask libldap */
 	const LDAPMessage *entries[ROUTE_LDAP_CLASSES_MAX];
 	unsigned classes[ROUTE_LDAP_CLASSES_MAX];

@@ -164,3 +164,50 @@ def test_many_concurrent_logins_all_succeed(make_instance, tmp_path):
         # Each login asked slapd (no cache), all in one process.
         assert server.search_count() - searches >= 41
         assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
+
+
+def test_concurrent_logins_of_two_users_never_cross(make_instance, tmp_path):
+    """Lookup threads parse their own entries: two users logging in at
+    once, each many times, each with the other's password too, in one
+    process; nobody gets in with the other's password or sees the
+    other's INBOX."""
+    other, other_password = "bob@example.test", "bob-" + PASSWORD
+    with slapd_fixture.Slapd(tmp_path) as server:
+        inst, store = ldap_imap_instance(make_instance, server, tmp_path,
+                                         ldap_pool_size="4")
+        r = inst.ctl("mailbox", "add", other, "--password-stdin",
+                     input=other_password + "\n")
+        assert r.returncode == 0, r.stderr
+        deliver(store, message("alice's"))
+        tries = ([(USER, PASSWORD, "OK")] * 20
+                 + [(other, other_password, "OK")] * 20
+                 + [(USER, other_password, "NO")] * 8
+                 + [(other, PASSWORD, "NO")] * 8)
+        results = [None] * len(tries)
+
+        def attempt(i, user, password):
+            conn = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=60)
+            try:
+                conn.login(user, password)
+            except imaplib.IMAP4.error:
+                results[i] = ("NO", None)
+                conn.logout()
+                return
+            typ, data = conn.select("INBOX")
+            results[i] = ("OK", data[0] if typ == "OK" else typ)
+            conn.logout()
+
+        threads = [threading.Thread(target=attempt, args=(i, u, p),
+                                    daemon=True)
+                   for i, (u, p, _) in enumerate(tries)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for (user, _, want), got in zip(tries, results):
+            assert got is not None and got[0] == want, (user, want, got)
+            if want == "OK":
+                # alice's INBOX has her one message, bob's none.
+                assert got[1] == (b"1" if user == USER else b"0"), \
+                    (user, got)
+        assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
