@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ struct metrics_file {
 
 static struct metrics_file *metrics_map;
 static int metrics_open_failed;
+/* A process may count from threads (imapd's directory lookups). */
+static pthread_mutex_t metrics_open_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 metrics_name_valid(const char *name, int colon_ok)
@@ -144,7 +147,7 @@ metrics_open_file(const char *path, char **error_r)
 	(void) close(fd);
 	if (f == NULL)
 		return -1;
-	metrics_map = f;
+	__atomic_store_n(&metrics_map, f, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -154,12 +157,15 @@ metrics_open(void)
 	char *path, *error = NULL;
 	int rc;
 
-	if (metrics_map != NULL)
+	if (__atomic_load_n(&metrics_map, __ATOMIC_ACQUIRE) != NULL)
 		return 0;
-	if (metrics_open_failed)
-		return -1;
-	if (var_queue_directory == NULL)
-		return -1;
+	(void) pthread_mutex_lock(&metrics_open_lock);
+	if (metrics_map != NULL || metrics_open_failed ||
+	    var_queue_directory == NULL) {
+		rc = metrics_map != NULL ? 0 : -1;
+		(void) pthread_mutex_unlock(&metrics_open_lock);
+		return rc;
+	}
 	path = xasprintf("%s/%s/%u.shm", var_queue_directory, METRICS_DIR,
 	    (unsigned) geteuid());
 	rc = metrics_open_file(path, &error);
@@ -170,6 +176,7 @@ metrics_open(void)
 		metrics_open_failed = 1;
 	}
 	free(path);
+	(void) pthread_mutex_unlock(&metrics_open_lock);
 	return rc;
 }
 
@@ -348,7 +355,7 @@ metrics_update(const char *name, enum metrics_kind kind, long long n,
 {
 	struct buf *labels, *key;
 
-	if (metrics_map == NULL && metrics_open() < 0)
+	if (metrics_open() < 0)
 		return;
 	labels = buf_new(METRICS_KEY_MAX);
 	key = buf_new(METRICS_KEY_MAX);
@@ -388,27 +395,38 @@ metrics_set(const char *name, long long value, ...)
 	va_end(ap);
 }
 
+static const double metrics_bounds[] = METRICS_BUCKETS;
+#define METRICS_BOUNDS (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
+/* The le="..." labels, made once (a directory lookup observes). */
+static char metrics_labels_le[METRICS_BOUNDS + 1][32];
+static pthread_once_t metrics_labels_le_once = PTHREAD_ONCE_INIT;
+
+static void
+metrics_labels_le_make(void)
+{
+	size_t i;
+
+	for (i = 0; i < METRICS_BOUNDS; i++)
+		(void) snprintf(metrics_labels_le[i],
+		    sizeof(metrics_labels_le[i]), "le=\"%g\"",
+		    metrics_bounds[i]);
+	(void) snprintf(metrics_labels_le[i], sizeof(metrics_labels_le[i]),
+	    "le=\"+Inf\"");
+}
+
 void
 metrics_observe(const char *name, double seconds, ...)
 {
-	static const double bounds[] = METRICS_BUCKETS;
-#define METRICS_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
-	/* The le="..." labels, made once (a directory lookup observes). */
-	static char labels_le[METRICS_BOUNDS + 1][32];
+	const double *bounds = metrics_bounds;
+	char (*labels_le)[32] = metrics_labels_le;
 	struct buf *labels, *key;
 	va_list ap;
 	size_t i;
 	int ok;
 
-	if (metrics_map == NULL && metrics_open() < 0)
+	if (metrics_open() < 0)
 		return;
-	if (labels_le[0][0] == '\0') {
-		for (i = 0; i < METRICS_BOUNDS; i++)
-			(void) snprintf(labels_le[i], sizeof(labels_le[i]),
-			    "le=\"%g\"", bounds[i]);
-		(void) snprintf(labels_le[i], sizeof(labels_le[i]),
-		    "le=\"+Inf\"");
-	}
+	(void) pthread_once(&metrics_labels_le_once, metrics_labels_le_make);
 	if (!(seconds >= 0))
 		seconds = 0;
 	/* The labels once, for every series of the observation. */
