@@ -289,11 +289,13 @@ sig_arc_tags(struct dkim_sig *sig, enum dkim_sig_kind kind,
 	const struct dkim_tag *tags, int n)
 {
 	const struct dkim_tag *t = tag_find(tags, n, "i");
+	long long instance;
 	int cv;
 
-	if (t == NULL || (sig->instance = (int) tag_number(t)) < 1 ||
-	    sig->instance > 50)
+	/* Range first: i=4294967297 must not wrap to 1 in an int. */
+	if (t == NULL || (instance = tag_number(t)) < 1 || instance > 50)
 		return -1;
+	sig->instance = (int) instance;
 	if (kind != DKIM_SIG_ARC_SEAL)
 		return 0;
 	t = tag_find(tags, n, "cv");

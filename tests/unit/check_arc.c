@@ -418,6 +418,9 @@ START_TEST(test_parse_kinds)
 		    DKIM_SIG_ARC_MESSAGE, 0 },
 		{ "i=51; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA",
 		    DKIM_SIG_ARC_MESSAGE, 0 },
+		/* 2^32 + 1 must not wrap to 1. */
+		{ "i=4294967297; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; "
+		    "b=AAAA", DKIM_SIG_ARC_MESSAGE, 0 },
 		/* An AMS's i= is no AUID; a DKIM signature's is. */
 		{ "v=1; i=1; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; "
 		    "b=AAAA", DKIM_SIG_DKIM, 0 },
