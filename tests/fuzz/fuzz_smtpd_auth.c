@@ -321,6 +321,8 @@ fuzz_auth_end(void)
 		dns_answer_free(&ar_cache[i].answer);
 	}
 	memset(ar_cache, 0, sizeof(ar_cache));
+	/* The hash index too, or a stale chain head loops or reads slot -1. */
+	memset(ar_bucket, 0, sizeof(ar_bucket));
 	ar_cache_next = 0;
 	fuzz_zone_count = 0;
 }
