@@ -47,4 +47,5 @@ EXTRA_DIST += tests/integration/test_account_alarm.py
 # Sender authentication: SPF, DKIM, DMARC, DKIM signing (issue 18).
 smtpd_smtpd_SOURCES += smtpd/smtpd_authres.c smtpd/smtpd_authres.h \
 	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h \
+	smtpd/smtpd_authres_from.c smtpd/smtpd_authres_from.h \
 	smtpd/smtpd_authres_dns.c smtpd/smtpd_authres_dns.h
