@@ -153,7 +153,7 @@ from_lenient(struct smtpd_from *from, const char *p, size_t len)
 {
 	const char *end = p + len, *q, *gt;
 	char *domain;
-	size_t found = 0, n;
+	size_t found = 0, angles, n;
 
 	for (q = p; q < end && (q = memchr(q, '<', (size_t) (end - q))) !=
 	    NULL; q = gt + 1) {
@@ -166,7 +166,8 @@ from_lenient(struct smtpd_from *from, const char *p, size_t len)
 			found++;
 		}
 	}
-	for (q = p; found == 0 && q < end; q++) {
+	angles = found;
+	for (q = p; angles == 0 && q < end; q++) {
 		if (*q != '@')
 			continue;
 		for (n = 0; q + 1 + n < end && q[1 + n] != '\0' &&

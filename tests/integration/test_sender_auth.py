@@ -583,6 +583,7 @@ def rejected_for(mail, from_field, subject, domain=b"bank.test"):
     '"PayPal <service@bank.test>',
     "service@bank.test (x",
     "service@bank.test x@pass.test",
+    "x@pass.test service@bank.test",
     'x@pass.test "<service@bank.test>',
 ])
 def test_from_read_leniently_still_checked(mail, from_field):
