@@ -47,4 +47,12 @@ EXTRA_DIST += tests/integration/test_account_alarm.py
 # Sender authentication: SPF, DKIM, DMARC, DKIM signing (issue 18).
 smtpd_smtpd_SOURCES += smtpd/smtpd_authres.c smtpd/smtpd_authres.h \
 	smtpd/smtpd_authres_check.c smtpd/smtpd_authres_check.h \
+	smtpd/smtpd_authres_from.c smtpd/smtpd_authres_from.h \
 	smtpd/smtpd_authres_dns.c smtpd/smtpd_authres_dns.h
+check_PROGRAMS += tests/unit/check_smtpd_from
+TESTS += tests/unit/check_smtpd_from
+tests_unit_check_smtpd_from_SOURCES = tests/unit/check_smtpd_from.c \
+	smtpd/smtpd_authres_from.c smtpd/smtpd_authres_from.h
+tests_unit_check_smtpd_from_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
+tests_unit_check_smtpd_from_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_from_LDADD = $(UNIT_LDADD)

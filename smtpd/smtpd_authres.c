@@ -29,6 +29,7 @@
 #include "smtpd_authres.h"
 #include "smtpd_authres_check.h"
 #include "smtpd_authres_dns.h"
+#include "smtpd_authres_from.h"
 #include "smtpd_trust.h"
 #include "xalloc.h"
 
@@ -58,8 +59,7 @@ struct smtpd_authres {
 	int header_overflow;		/* no DKIM: header too big */
 	int out_failed;
 	size_t removed;			/* forged A-R fields dropped */
-	size_t from_count;
-	char *from_domain;		/* of the first From:, lower case */
+	struct smtpd_from from;		/* the author domains */
 	size_t keys_asked;		/* key lookups started from fields */
 	/* DKIM */
 	int started;
@@ -178,7 +178,7 @@ smtpd_authres_free(struct smtpd_authres **arp)
 	smtpd_authres_result_clear(&ar->ck);
 	buf_free(&ar->field);
 	buf_free(&ar->header);
-	free(ar->from_domain);
+	smtpd_from_clear(&ar->from);
 	free(ar->spf_domain);
 	free(ar->queue_id);
 	free(ar);
@@ -218,20 +218,20 @@ ar_start_signer(struct smtpd_authres *ar, const struct dkim_keyset *set,
 	key = dkim_keys_signing(set, type, (long long) time(NULL));
 	if (key == NULL)
 		return;
-	path = dkim_key_file_path(var_dkim_key_directory, ar->from_domain,
+	path = dkim_key_file_path(var_dkim_key_directory, ar->from.strict,
 	    key);
 	pkey = dkim_keycache_get(ar_keys, path, type, &loaded, &error);
 	if (pkey != NULL) {
 		if (loaded)
 			log_info("%s: dkim key %s loaded", ar->queue_id, path);
-		signer = dkim_signer_new(pkey, type, ar->from_domain,
+		signer = dkim_signer_new(pkey, type, ar->from.strict,
 		    key->selector, &error);
 		EVP_PKEY_free(pkey);
 	}
 	free(path);
 	if (signer == NULL) {
 		log_error("%s: dkim key %s for %s: %s", ar->queue_id,
-		    key->selector, ar->from_domain, error);
+		    key->selector, ar->from.strict, error);
 		free(error);
 		return;
 	}
@@ -296,8 +296,8 @@ ar_prefetch(struct smtpd_authres *ar)
 
 	if (ar->spf_domain != NULL)
 		smtpd_authres_dns_prefetch(DNS_TYPE_TXT, ar->spf_domain);
-	if (ar->from_count == 1 && ar->from_domain != NULL)
-		ar_prefetch_dmarc(ar->from_domain);
+	for (i = 0; i < ar->from.domain_count; i++)
+		ar_prefetch_dmarc(ar->from.domains[i]);
 	for (i = 0; ar->verifier != NULL && keys < AR_PREFETCH_KEYS &&
 	    i < dkim_verifier_count(ar->verifier); i++) {
 		key = dkim_verifier_key_name(ar->verifier, i);
@@ -329,15 +329,15 @@ ar_start(struct smtpd_authres *ar)
 	if (ar->verify)
 		ar->verifier = dkim_verifier_new(ar_pubkeys,
 		    (long long) time(NULL));
-	if (ar->sign && ar->from_domain != NULL && ar->from_count == 1) {
+	if (ar->sign && ar->from.strict != NULL && ar->from.mailboxes == 1) {
 		enum dkim_source source;
 		int rc = dkim_domain_keys(smtpd_route(),
-		    var_dkim_key_directory, ar->from_domain, &set, &source,
+		    var_dkim_key_directory, ar->from.strict, &set, &source,
 		    &error);
 
 		if (rc < 0) {
 			log_error("%s: dkim keys of %s: %s", ar->queue_id,
-			    ar->from_domain, error);
+			    ar->from.strict, error);
 			free(error);
 			ar->keys_unavailable = 1;
 		} else if (rc > 0) {
@@ -352,112 +352,6 @@ ar_start(struct smtpd_authres *ar)
 		smtpd_authres_check_begin(&ar->ck);
 		ar_prefetch(ar);
 	}
-}
-
-/*
- * A From: value with its comments and quoted strings (display names,
- * quoted local-parts) each made one space or one 'q', unfolded; NULL
- * when one is not closed.
- */
-static struct buf *
-ar_from_plain(const char *value, size_t len)
-{
-	struct buf *plain = buf_new(len + 1);
-	const char *p = value, *end = value + len;
-	int depth = 0, quoted = 0;
-
-	for (; p < end; p++) {
-		char c = *p == '\r' || *p == '\n' ? ' ' : *p;
-
-		if ((depth > 0 || quoted) && c == '\\' && p + 1 < end)
-			p++;
-		else if (quoted && c == '"')
-			quoted = 0;
-		else if (depth > 0 && c == '(')
-			depth++;
-		else if (depth > 0 && c == ')' && --depth == 0)
-			(void) buf_append_char(plain, ' ');
-		else if (depth > 0 || quoted)
-			continue;
-		else if (c == '(')
-			depth = 1;
-		else if (c == '"') {
-			quoted = 1;
-			(void) buf_append_char(plain, 'q');
-		} else
-			(void) buf_append_char(plain, c);
-	}
-	if (depth > 0 || quoted)
-		buf_free(&plain);
-	return plain;
-}
-
-/*
- * The domain of a From: field's value (RFC 5322 3.6.2: a mailbox-list),
- * lower case, or NULL; *mailboxes_r: how many mailboxes it names (1 when
- * it cannot be read).  The domain is the one of the address a reader is
- * shown: never one inside a display name or a comment, such as the
- * first in "x <a@one.example>" <b@two.example>.
- */
-static char *
-ar_from_domain(const char *value, size_t len, size_t *mailboxes_r)
-{
-	struct buf *plain = ar_from_plain(value, len);
-	const char *p, *mbox = NULL, *lt, *gt, *at;
-	char *domain = NULL;
-	size_t n = 0, mlen = 0, i;
-
-	*mailboxes_r = 1;
-	if (plain == NULL)
-		return NULL;
-	for (p = buf_cstr(plain); *p != '\0'; p += strcspn(p, ",")) {
-		p += *p == ',';
-		i = strspn(p, " \t");
-		if (p[i] == ',' || p[i] == '\0')
-			continue;		/* an empty list element */
-		n++;
-		mbox = p + i;
-		mlen = strcspn(mbox, ",");
-		while (mlen > 0 && (mbox[mlen - 1] == ' ' ||
-		    mbox[mlen - 1] == '\t'))
-			mlen--;
-	}
-	if (n > 1)
-		*mailboxes_r = n;
-	lt = mbox != NULL ? memchr(mbox, '<', mlen) : NULL;
-	gt = mbox != NULL ? memchr(mbox, '>', mlen) : NULL;
-	/* One mailbox; no group; an angle-addr only at its end. */
-	if (n != 1 || memchr(mbox, ':', mlen) != NULL ||
-	    memchr(mbox, ';', mlen) != NULL || (lt == NULL) != (gt == NULL) ||
-	    (lt != NULL && (gt != mbox + mlen - 1 || gt < lt ||
-	    memchr(lt + 1, '<', (size_t) (gt - lt - 1)) != NULL))) {
-		buf_free(&plain);
-		return NULL;
-	}
-	if (lt != NULL) {
-		mbox = lt + 1;
-		mlen = (size_t) (gt - mbox);
-	}
-	for (at = NULL, i = 0; i < mlen; i++)
-		if (mbox[i] == '@')
-			at = mbox + i;
-	if (at != NULL) {
-		for (p = at + 1; p < mbox + mlen && (*p == ' ' || *p == '\t');)
-			p++;
-		mlen = (size_t) (mbox + mlen - p);
-		while (mlen > 0 && (p[mlen - 1] == ' ' || p[mlen - 1] == '\t'))
-			mlen--;
-		domain = xstrndup(p, mlen);
-		for (i = 0; domain[i] != '\0'; i++)
-			if (domain[i] >= 'A' && domain[i] <= 'Z')
-				domain[i] = (char) (domain[i] - 'A' + 'a');
-		if (!dkim_domain_valid(domain)) {
-			free(domain);
-			domain = NULL;
-		}
-	}
-	buf_free(&plain);
-	return domain;
 }
 
 /* Does this Authentication-Results value claim authserv-id id? */
@@ -520,18 +414,12 @@ ar_emit(struct smtpd_authres *ar, smtpd_authres_out_fn *out, void *ctx)
 		return 0;
 	}
 	if (!ar->field_overflow && ar_field_is(f, len, "From", &v)) {
-		size_t mailboxes;
-		char *d = ar_from_domain(f + v, len - v, &mailboxes);
+		size_t i = ar->from.domain_count;
 
-		/* Several mailboxes count as several From: fields. */
-		if (ar->from_count == 0)
-			ar->from_domain = d;
-		else
-			free(d);
-		ar->from_count += mailboxes;
-		if (ar->verify && ar->from_count == 1 &&
-		    ar->from_domain != NULL)
-			ar_prefetch_dmarc(ar->from_domain);
+		smtpd_from_field(&ar->from, f + v, len - v);
+		/* At most SMTPD_FROM_DOMAINS_MAX lookups. */
+		for (; ar->verify && i < ar->from.domain_count; i++)
+			ar_prefetch_dmarc(ar->from.domains[i]);
 	}
 	if (ar->verify && !ar->field_overflow &&
 	    ar_field_is(f, len, "DKIM-Signature", &v))
@@ -562,7 +450,7 @@ ar_pass_long(struct smtpd_authres *ar, const char *span, size_t len,
  * A field too long to examine begins (its start in ar->field, then span):
  * AR_LONG_DROP for an Authentication-Results field, whatever id it
  * claims (the id may lie past what was read); else AR_LONG_PASS, and a
- * From: field counts as one whose domain cannot be read.
+ * From: field makes the author unreadable (a DMARC failure).
  */
 static int
 ar_long_field(struct smtpd_authres *ar, const char *span, size_t len)
@@ -582,7 +470,7 @@ ar_long_field(struct smtpd_authres *ar, const char *span, size_t len)
 		return AR_LONG_DROP;
 	}
 	if (ar_field_is(head, n, "From", &v))
-		ar->from_count++;
+		smtpd_from_long_field(&ar->from);
 	return AR_LONG_PASS;
 }
 
@@ -670,7 +558,7 @@ ar_sign_end(struct smtpd_authres *ar, struct qfile_writer *w)
 		if (field == NULL) {
 			log_error("%s: dkim signing with %s for %s: %s",
 			    ar->queue_id, ar->signer_selectors[i],
-			    ar->from_domain, error);
+			    ar->from.strict, error);
 			free(error);
 			error = NULL;
 			continue;
@@ -682,7 +570,7 @@ ar_sign_end(struct smtpd_authres *ar, struct qfile_writer *w)
 			error = NULL;
 		} else {
 			log_info("%s: dkim signed d=%s s=%s", ar->queue_id,
-			    ar->from_domain, ar->signer_selectors[i]);
+			    ar->from.strict, ar->signer_selectors[i]);
 		}
 		free(field);
 	}
@@ -796,6 +684,13 @@ ar_dmarc_decide(struct smtpd_authres *ar, struct smtpd_session *ss,
 	if (ck->dmarc_policy == SMTPD_DMARC_REJECT) {
 		for (i = 0; i < ss->env.rcpt_count; i++)
 			honour += (size_t) ar_rcpt_honours(ar, ss, i);
+		if (honour == ss->env.rcpt_count && ck->from_unreadable) {
+			log_info("%s: reject: From: field unreadable for "
+			    "DMARC", ar->queue_id);
+			smtpd_reply(ss, "550 5.7.1 Message rejected: its From: "
+			    "field cannot be checked by DMARC");
+			return -1;
+		}
 		if (honour == ss->env.rcpt_count) {
 			log_info("%s: reject: DMARC policy of %s says reject",
 			    ar->queue_id, ck->from_domain);
@@ -810,8 +705,10 @@ ar_dmarc_decide(struct smtpd_authres *ar, struct smtpd_session *ss,
 		    var_filter_junk_folder);
 		log_info("%s: to=<%s>, dmarc %s policy of %s: folder=%s",
 		    ar->queue_id, ss->env.rcpts[i].address,
+		    ck->from_unreadable ? "local" :
 		    ck->dmarc_policy == SMTPD_DMARC_REJECT ? "reject" :
-		    "quarantine", ck->from_domain, var_filter_junk_folder);
+		    "quarantine", ck->from_unreadable ? "an unreadable From:" :
+		    ck->from_domain, var_filter_junk_folder);
 	}
 	if (rc == 0)
 		rc = qfile_writer_trailer(w, rec, &error);
@@ -849,7 +746,7 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 		if (ar->keys_unavailable) {
 			/* Unsigned mail of a signing domain fails DMARC. */
 			smtpd_reply(ss, "451 4.3.0 DKIM keys of %s unavailable, "
-			    "try again later", ar->from_domain);
+			    "try again later", ar->from.strict);
 			return -1;
 		}
 		ar_sign_end(ar, w);
@@ -861,8 +758,8 @@ smtpd_authres_end(struct smtpd_authres *ar, struct smtpd_session *ss,
 	smtpd_authres_check_begin(ck);
 	ar_verify_end(ar, ck);
 	smtpd_authres_spf(ss, ck);
-	smtpd_authres_dmarc(ss, ar->from_count == 1 ? ar->from_domain : NULL,
-	    ar->from_count, ck);
+	smtpd_authres_dmarc(ss, (const char *const *) ar->from.domains,
+	    ar->from.domain_count, ar->from.unreadable, ck);
 	if (ar->arc != NULL)
 		ck->arc = smtpd_arc_check(ar->arc);
 	field = smtpd_authres_field(smtpd_authres_id(), ck);

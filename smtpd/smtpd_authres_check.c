@@ -333,9 +333,16 @@ ar_spf_outcome(const char *spf)
 	return DMARC_POLICY_SPF_OUTCOME_FAIL;
 }
 
-void
-smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
-	size_t from_count, struct smtpd_authres_result *ck)
+/* The DMARC verdict of one author domain. */
+struct ar_dmarc_one {
+	const char *result;
+	enum smtpd_dmarc_policy policy;
+	int fail;
+};
+
+static void
+ar_dmarc_one(struct smtpd_session *ss, const char *from_domain,
+	const struct smtpd_authres_result *ck, struct ar_dmarc_one *one)
 {
 	unsigned char org[256];
 	DMARC_POLICY_T *pctx;
@@ -344,13 +351,8 @@ smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
 	int rc, policy, p = 0;
 	size_t i;
 
-	ck->dmarc = "none";
-	if (from_count != 1 || from_domain == NULL) {
-		/* RFC 7489 6.6.1: no single author domain to check. */
-		ck->dmarc = from_count > 1 ? "permerror" : "none";
-		return;
-	}
-	ck->from_domain = xstrdup(from_domain);
+	memset(one, 0, sizeof(*one));
+	one->result = "none";
 	rc = ar_dmarc_record(from_domain, &record);
 	if (rc == 0 && opendmarc_get_tld(AR_UC(from_domain), org,
 	    sizeof(org)) == 0 && strcasecmp((char *) org, from_domain) != 0) {
@@ -358,7 +360,7 @@ smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
 		org_used = (const char *) org;
 	}
 	if (rc < 0) {
-		ck->dmarc = "temperror";
+		one->result = "temperror";
 		return;
 	}
 	if (rc == 0)
@@ -369,7 +371,7 @@ smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
 	    DMARC_POLICY_IP_TYPE_IPV6 : DMARC_POLICY_IP_TYPE_IPV4);
 	if (pctx == NULL) {
 		free(record);
-		ck->dmarc = "temperror";
+		one->result = "temperror";
 		return;
 	}
 	(void) opendmarc_policy_store_from_domain(pctx,
@@ -391,7 +393,7 @@ smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
 	if (opendmarc_policy_store_dmarc(pctx, (unsigned char *) record,
 	    AR_UC(from_domain), AR_UC(org_used)) !=
 	    DMARC_PARSE_OKAY) {
-		ck->dmarc = "permerror";
+		one->result = "permerror";
 		free(record);
 		(void) opendmarc_policy_connect_shutdown(pctx);
 		return;
@@ -400,30 +402,77 @@ smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
 	policy = opendmarc_get_policy_to_enforce(pctx);
 	(void) opendmarc_policy_fetch_p(pctx, &p);
 	(void) opendmarc_policy_connect_shutdown(pctx);
-	ck->dmarc_policy = p == DMARC_RECORD_P_REJECT ? SMTPD_DMARC_REJECT :
+	one->policy = p == DMARC_RECORD_P_REJECT ? SMTPD_DMARC_REJECT :
 	    p == DMARC_RECORD_P_QUARANTINE ? SMTPD_DMARC_QUARANTINE :
 	    SMTPD_DMARC_NONE;
 	switch (policy) {
 	case DMARC_POLICY_PASS:
-		ck->dmarc = "pass";
+		one->result = "pass";
 		break;
 	case DMARC_POLICY_REJECT:
 	case DMARC_POLICY_QUARANTINE:
 	case DMARC_POLICY_NONE:
-		ck->dmarc = "fail";
-		ck->dmarc_fail = 1;
+		one->result = "fail";
+		one->fail = 1;
 		/* pct= or sp= may have softened the record's p=. */
 		if (policy == DMARC_POLICY_QUARANTINE)
-			ck->dmarc_policy = SMTPD_DMARC_QUARANTINE;
+			one->policy = SMTPD_DMARC_QUARANTINE;
 		else if (policy == DMARC_POLICY_NONE)
-			ck->dmarc_policy = SMTPD_DMARC_NONE;
+			one->policy = SMTPD_DMARC_NONE;
 		else
-			ck->dmarc_policy = SMTPD_DMARC_REJECT;
+			one->policy = SMTPD_DMARC_REJECT;
 		break;
 	default:
-		ck->dmarc = "none";
+		one->result = "none";
 		break;
 	}
+}
+
+/* Stricter verdicts rank higher: a failure by its policy first. */
+static int
+ar_dmarc_rank(const struct ar_dmarc_one *one)
+{
+	if (one->fail)
+		return 4 + (int) one->policy;
+	if (strcmp(one->result, "temperror") == 0)
+		return 3;
+	if (strcmp(one->result, "permerror") == 0)
+		return 2;
+	return strcmp(one->result, "none") == 0 ? 1 : 0;
+}
+
+void
+smtpd_authres_dmarc(struct smtpd_session *ss, const char *const *domains,
+	size_t count, int unreadable, struct smtpd_authres_result *ck)
+{
+	struct ar_dmarc_one one, best = { "none", SMTPD_DMARC_ABSENT, 0 };
+	const char *best_domain = NULL;
+	size_t i;
+
+	ck->dmarc = "none";
+	if (unreadable) {
+		/* No author a reader could be shown to check: local policy. */
+		ck->dmarc = "permerror";
+		ck->dmarc_fail = 1;
+		ck->dmarc_policy = SMTPD_DMARC_REJECT;
+		ck->from_unreadable = 1;
+		return;
+	}
+	/* RFC 7489 6.6.1: every author domain; the strictest verdict. */
+	for (i = 0; i < count; i++) {
+		ar_dmarc_one(ss, domains[i], ck, &one);
+		if (best_domain == NULL ||
+		    ar_dmarc_rank(&one) > ar_dmarc_rank(&best)) {
+			best = one;
+			best_domain = domains[i];
+		}
+	}
+	if (best_domain == NULL)
+		return;
+	ck->from_domain = xstrdup(best_domain);
+	ck->dmarc = best.result;
+	ck->dmarc_policy = best.policy;
+	ck->dmarc_fail = best.fail;
 }
 
 static const char *
@@ -466,7 +515,10 @@ smtpd_authres_field(const char *authserv_id, struct smtpd_authres_result *ck)
 		    "mailfrom", ck->spf_domain);
 	(void) buf_printf(sum, " spf=%s", ck->spf != NULL ? ck->spf : "none");
 	(void) buf_printf(b, ";\r\n\tdmarc=%s", ck->dmarc);
-	if (ar_policy_name(ck->dmarc_policy) != NULL)
+	if (ck->from_unreadable)
+		(void) buf_append_str(b,
+		    " reason=\"From: field unreadable\"");
+	else if (ar_policy_name(ck->dmarc_policy) != NULL)
 		(void) buf_printf(b, " (p=%s)",
 		    ar_policy_name(ck->dmarc_policy));
 	if (ck->from_domain != NULL)

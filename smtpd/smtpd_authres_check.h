@@ -50,6 +50,7 @@ struct smtpd_authres_result {
 	char *from_domain;
 	enum smtpd_dmarc_policy dmarc_policy;
 	int dmarc_fail;
+	int from_unreadable;		/* the failure is local policy's */
 	const char *arc;		/* checked for sealing: none, pass,
 					   fail; NULL: not */
 	char *summary;			/* for the log */
@@ -71,9 +72,15 @@ void smtpd_authres_dkim_key(struct dkim_verifier *v, size_t i,
 /* SPF of the session's envelope sender (or HELO when it is <>). */
 void smtpd_authres_spf(struct smtpd_session *ss,
 	struct smtpd_authres_result *ck);
-/* DMARC of from_domain (NULL: none or several From:). */
-void smtpd_authres_dmarc(struct smtpd_session *ss, const char *from_domain,
-	size_t from_count, struct smtpd_authres_result *ck);
+/*
+ * DMARC of the author domains (RFC 7489 6.6.1): each evaluated, the
+ * strictest verdict kept with its domain.  unreadable: a From: that no
+ * domain can be read from, too long, or with too many domains: a
+ * failure, handled as a reject policy (ck->from_unreadable).
+ */
+void smtpd_authres_dmarc(struct smtpd_session *ss,
+	const char *const *domains, size_t count, int unreadable,
+	struct smtpd_authres_result *ck);
 /* The Authentication-Results field (caller frees); sets ck->summary. */
 char *smtpd_authres_field(const char *authserv_id,
 	struct smtpd_authres_result *ck);

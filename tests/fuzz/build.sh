@@ -50,7 +50,8 @@ smtpd_sources="-I$top/smtpd $top/smtpd/smtpd_env.c \
 	$top/smtpd/smtpd_direct.c $top/smtpd/smtpd_msa.c \
 	$top/smtpd/smtpd_trust.c $top/smtpd/smtpd_filter.c \
 	$top/smtpd/smtpd_poison.c $top/smtpd/smtpd_authres.c \
-	$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_account.c \
+	$top/smtpd/smtpd_authres_check.c $top/smtpd/smtpd_authres_from.c \
+	$top/smtpd/smtpd_account.c \
 	$top/smtpd/smtpd_arc.c $top/lmtpd/lmtpd_seen.c $smtpd_libs"
 
 # The sources each target needs besides libispmail, and include dirs.

@@ -566,13 +566,72 @@ def test_from_ending_in_at_sign(mail):
     assert "runtime error:" not in mail.log()
 
 
-def test_from_with_several_mailboxes_is_dmarc_permerror(mail):
+def rejected_for(mail, from_field, subject, domain=b"bank.test"):
+    """A forged From: (SPF and DKIM fail for bank.test): 550 5.7.1,
+    nothing queued."""
     clear_queue(mail)
-    code, text = send_mx(mail, "x@pass.test",
-                         msg("service@bank.test, x@pass.test", "several"))
+    code, text = send_mx(mail, "x@pass.test", msg(from_field, subject))
+    assert code == 550, (from_field, text)
+    assert text.startswith(b"5.7.1 ") and domain in text, (from_field, text)
+    assert mailutil.queue_files(mail) == []
+
+
+@pytest.mark.parametrize("from_field", [
+    # Not read strictly: read leniently, as a MUA shows them.
+    "PayPal <service@bank.test>;",
+    "<service@bank.test> x",
+    '"PayPal <service@bank.test>',
+    "service@bank.test (x",
+    "service@bank.test x@pass.test",
+    "x@pass.test service@bank.test",
+    'x@pass.test "<service@bank.test>',
+])
+def test_from_read_leniently_still_checked(mail, from_field):
+    rejected_for(mail, from_field, "lenient")
+
+
+@pytest.mark.parametrize("from_field", [
+    "<service@bank.test>, <a@attacker.example>",
+    "a@attacker.example, service@bank.test",
+    "x@pass.test, Bank <service@bank.test>",
+])
+def test_from_with_several_mailboxes_strictest_domain(mail, from_field):
+    """RFC 7489 6.6.1: every author domain is checked; bank.test's
+    reject applies whatever else the field names."""
+    rejected_for(mail, from_field, "several")
+
+
+def test_two_from_fields_strictest_domain(mail):
+    clear_queue(mail)
+    m = b"From: x@pass.test\r\n" + msg("service@bank.test", "twofrom")
+    code, text = send_mx(mail, "x@pass.test", m)
+    assert code == 550 and b"bank.test" in text, text
+
+
+def test_from_with_several_mailboxes_of_one_domain(mail):
+    """Several mailboxes, one domain: that domain is evaluated (it was
+    a permerror): signed by signer.test, DMARC passes."""
+    clear_queue(mail)
+    m = sign_dkimpy(msg("news@signer.test, Boss <boss@Signer.test>",
+                        "onedomain"), "py-rsa", "signer.test")
+    code, text = send_mx(mail, "bounce@signer.test", m)
     assert code == 250, text
     fields, _ = queued(mail)
-    assert "dmarc=permerror" in auth_results(fields)
+    ar = auth_results(fields)
+    assert "dmarc=pass (p=reject) header.from=signer.test" in ar, ar
+
+
+def test_from_with_too_many_domains_rejected(mail):
+    """More than 8 distinct author domains: not evaluated one by one,
+    a failure under local policy."""
+    domains = ", ".join("a@d%d.example" % i for i in range(9))
+    rejected_for(mail, domains, "many", b"From: field")
+    mail.wait_for_log(r"reject: From: field unreadable for DMARC")
+
+
+@pytest.mark.parametrize("from_field", ["nobody", "", "Bank <service@>"])
+def test_from_without_a_domain_rejected(mail, from_field):
+    rejected_for(mail, from_field, "nodomain", b"From: field")
 
 
 def folded(name, first, lines):
@@ -589,16 +648,41 @@ def test_authentication_results_over_64k_removed(mail):
     mail.wait_for_log(r"removed 1 Authentication-Results field")
 
 
-def test_from_over_64k_counts_as_a_from_field(mail):
-    """A From: field too long to read and a second one: DMARC has no
-    single author domain, not the second field's."""
+def test_from_over_64k_rejected(mail):
+    """A From: field too long to read, and a second one of a domain
+    without DMARC: a failure under local policy, never dmarc=none."""
     clear_queue(mail)
     m = (folded(b"From", b"Bank", 70) + b" <service@bank.test>\r\n" +
          msg("x@pass.test", "longfrom"))
     code, text = send_mx(mail, "x@pass.test", m)
-    assert code == 250, text
-    fields, _ = queued(mail)
-    assert "dmarc=permerror" in auth_results(fields)
+    assert code == 550, text
+    assert text.startswith(b"5.7.1 ") and b"From: field" in text, text
+    assert mailutil.queue_files(mail) == []
+
+
+def test_from_over_64k_junk_when_a_recipient_wants_junk(mail):
+    """The same failure for a recipient that takes failures to Junk:
+    accepted, filed in Junk, the field says why."""
+    clear_queue(mail)
+    mail.params["smtpd_dmarc_junk_domains"] = "example.test"
+    mail.write_main_conf()
+    mail.reload()
+    try:
+        m = folded(b"From", b"Bank", 70) + b" <service@bank.test>\r\n" + \
+            msg("a@pass.test", "longjunk")[len(b"From: a@pass.test\r\n"):]
+        code, text = send_mx(mail, "x@pass.test", m)
+        assert code == 250, text
+        assert folder_records(mail) == [
+            b"F\tn=0\taction=dmarc\tfolder=Junk"]
+        fields, _ = queued(mail)
+        ar = auth_results(fields)
+        assert 'dmarc=permerror reason="From: field unreadable"' in ar, ar
+        mail.wait_for_log(r"to=<alice@example\.test>, dmarc local policy "
+                          r"of an unreadable From:: folder=Junk")
+    finally:
+        del mail.params["smtpd_dmarc_junk_domains"]
+        mail.write_main_conf()
+        mail.reload()
 
 
 def test_rotate_keeps_old_selector_until_ttl(mail):
