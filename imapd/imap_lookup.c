@@ -1,6 +1,7 @@
 /* imap_lookup: directory lookups off the loop (see imap_lookup.h). */
 #include "config.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,6 @@
  * the C library keeps the stack of an ended thread for the next one.
  */
 #define LOOKUP_STACK_SIZE	(1024 * 1024)
-/* How often a queued session looks whether its turn came. */
-#define LOOKUP_QUEUE_POLL_MS	5
 
 /* One lookup at a time runs with a place's handle. */
 struct lookup_place {
@@ -30,10 +29,16 @@ struct lookup_place {
 	int busy;
 };
 
-/* A session queued for a place (on that session's stack). */
+/*
+ * A session queued for a place (on that session's stack).  It sleeps
+ * until a place comes free for the head of the queue (lookup_wake_head)
+ * or its deadline to give up passes; it never polls, so a queue as long
+ * as imap_client_limit, with a hung directory, costs the loop nothing.
+ */
 struct lookup_waiter {
 	struct lookup_waiter *next;
 	struct lookup_waiter **prev_next;	/* what points at it */
+	struct multi_session *session;
 };
 
 enum lookup_op {
@@ -131,17 +136,33 @@ lookup_dequeue(struct lookup_waiter *w)
 }
 
 /*
+ * The head of the queue, when a place is free for it, runs at the
+ * loop's next pass.  Called wherever a place comes free or the head
+ * changes; the head passes the turn on when it leaves, so several
+ * places freed at once serve as many waiters, in order.
+ */
+static void
+lookup_wake_head(void)
+{
+	if (lookup_queue != NULL && lookup_free_place() != NULL)
+		imap_multi_wake(lookup_queue->session);
+}
+
+/*
  * A place for the calling session, first come first served: NULL when
  * for ldap_search_timeout no lookup finished, neither since the session
  * came nor since the last one finished.  A queue that moves (a login
  * storm, its hashes) is waited out; one that a hung directory holds
- * still is not.
+ * still is not.  A queued session wakes when its turn comes, or at its
+ * deadline, where it looks again (a lookup that finished meanwhile
+ * moved the deadline on): one wakeup per ldap_search_timeout.
  */
 static struct lookup_place *
 lookup_take(void)
 {
 	int64_t timeout = var_ldap_search_timeout * 1000;
 	int64_t since = stream_clock_ms();
+	int64_t deadline, now;
 	struct lookup_waiter me;
 	struct lookup_place *place;
 
@@ -151,21 +172,25 @@ lookup_take(void)
 	}
 	metrics_inc("ispmail_cap_reached_total", "at", "ldap_pool_size",
 	    NULL);
+	me.session = imap_multi_self();
 	lookup_enqueue(&me);
 	for (;;) {
+		place = NULL;
 		if (lookup_queue == &me &&
-		    (place = lookup_free_place()) != NULL) {
-			lookup_dequeue(&me);
-			place->busy = 1;
-			return place;
-		}
-		if (stream_clock_ms() >= (lookup_last_done > since ?
-		    lookup_last_done : since) + timeout) {
-			lookup_dequeue(&me);
-			return NULL;
-		}
-		stream_pause(LOOKUP_QUEUE_POLL_MS);
+		    (place = lookup_free_place()) != NULL)
+			break;
+		deadline = (lookup_last_done > since ? lookup_last_done :
+		    since) + timeout;
+		if ((now = stream_clock_ms()) >= deadline)
+			break;
+		stream_pause(deadline - now > INT_MAX ? INT_MAX :
+		    (int) (deadline - now));
 	}
+	lookup_dequeue(&me);
+	if (place != NULL)
+		place->busy = 1;
+	lookup_wake_head();
+	return place;
 }
 
 /* On a lookup thread: the route call with the place's own handle. */
@@ -217,6 +242,7 @@ lookup_run(struct lookup_job *job)
 	}
 	job->place->busy = 0;
 	lookup_last_done = stream_clock_ms();
+	lookup_wake_head();
 }
 
 /* Should this call go to a lookup thread? */

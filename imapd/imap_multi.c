@@ -62,6 +62,7 @@ struct multi_session {
 	enum stream_status wait_result;
 	int wait_errno;
 	int done;
+	int woken;			/* imap_multi_wake: end the wait */
 	int trim;			/* trim the stack once it switched */
 	void *asan_fake_stack;
 };
@@ -101,6 +102,7 @@ multi_resume(struct multi_session *ms)
 	    ms->map_size - multi_page_size);
 #endif
 	multi_current = ms;
+	ms->woken = 0;
 	if (swapcontext(&multi_loop_context, &ms->context) < 0)
 		log_panic("imap_multi: swapcontext: %m");
 	multi_current = NULL;
@@ -259,6 +261,21 @@ imap_multi_in_session(void)
 {
 	return multi_loop_running && pthread_equal(pthread_self(),
 	    multi_loop_thread) && multi_current != NULL;
+}
+
+struct multi_session *
+imap_multi_self(void)
+{
+	return imap_multi_in_session() ? multi_current : NULL;
+}
+
+void
+imap_multi_wake(struct multi_session *ms)
+{
+	if (!multi_loop_running || !pthread_equal(pthread_self(),
+	    multi_loop_thread))
+		log_panic("imap_multi: a session woken off the loop's thread");
+	ms->woken = 1;
 }
 
 struct multi_thread_job {
@@ -467,7 +484,10 @@ multi_dispatch(struct pollfd *fds, size_t first)
 		 */
 		if (ms->done)
 			continue;
-		if (ms->wait_fd >= 0 && fds[first + i].revents != 0) {
+		if (ms->woken) {
+			ms->wait_result = STREAM_OK;
+			multi_resume(ms);
+		} else if (ms->wait_fd >= 0 && fds[first + i].revents != 0) {
 			if (fds[first + i].revents & POLLNVAL) {
 				ms->wait_result = STREAM_ERROR;
 				ms->wait_errno = EBADF;
@@ -549,6 +569,9 @@ imap_multi_run(int listen_fd, int status_fd, size_t limit,
 			fds[first + i].events = multi_sessions[i]->wait_events;
 			if (multi_sessions[i]->wait_deadline < deadline)
 				deadline = multi_sessions[i]->wait_deadline;
+			/* Woken by another session: resumed without a wait. */
+			if (multi_sessions[i]->woken)
+				deadline = now;
 		}
 		for (i = 0; i < first + multi_count; i++)
 			fds[i].revents = 0;

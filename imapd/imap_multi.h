@@ -66,6 +66,21 @@ void imap_multi_run(int listen_fd, int status_fd, size_t limit,
 int imap_multi_in_session(void);
 
 /*
+ * Waking a session that waits for something of the process's own (a
+ * queue's turn) rather than a descriptor: imap_multi_self() is the
+ * calling session (NULL outside one); imap_multi_wake(session), called
+ * on the loop's thread (by another session), makes the session's
+ * current wait, or its next one, end with STREAM_OK at the loop's next
+ * pass, as if its descriptor were ready or its pause over.  The session
+ * must not have ended: whoever keeps it (a queue) drops it before the
+ * session goes on.  A waiter sleeps with a long stream_pause() and
+ * looks again whenever it returns: a wake is a hint, not a hand-over.
+ */
+struct multi_session;
+struct multi_session *imap_multi_self(void);
+void imap_multi_wake(struct multi_session *session);
+
+/*
  * Run work(arg) on a thread of its own (stack_size bytes of stack, every
  * signal blocked) while the calling session waits for it through the
  * stream waiter, so the process's other sessions go on: 0 after work
