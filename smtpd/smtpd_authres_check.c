@@ -354,8 +354,16 @@ ar_dmarc_one(struct smtpd_session *ss, const char *from_domain,
 	memset(one, 0, sizeof(*one));
 	one->result = "none";
 	rc = ar_dmarc_record(from_domain, &record);
+	/*
+	 * The organizational domain's record, when it is another domain:
+	 * libopendmarc has given "" (a process's first message from
+	 * pass.test in the tests: the question "_dmarc." went out and was
+	 * refused, dmarc=temperror), and "_dmarc." is no question to ask.
+	 */
 	if (rc == 0 && opendmarc_get_tld(AR_UC(from_domain), org,
-	    sizeof(org)) == 0 && strcasecmp((char *) org, from_domain) != 0) {
+	    sizeof(org)) == 0 && org[0] != '\0' &&
+	    dkim_domain_valid((char *) org) &&
+	    strcasecmp((char *) org, from_domain) != 0) {
 		rc = ar_dmarc_record((char *) org, &record);
 		org_used = (const char *) org;
 	}
