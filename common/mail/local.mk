@@ -107,6 +107,12 @@ bench_arc_seal_bench_LDADD = $(LIBISPMAIL)
 EXTRA_DIST += bench/doc/arc-seal-bench.md
 # The p= key forms the verifier's key cache parses (SPKI, RSAPublicKey,
 # Ed25519) and the bytes it refuses.
+check_PROGRAMS += tests/unit/check_dkim_canon
+TESTS += tests/unit/check_dkim_canon
+tests_unit_check_dkim_canon_SOURCES = tests/unit/check_dkim_canon.c
+tests_unit_check_dkim_canon_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dkim_canon_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/check_dkim_pubcache
 TESTS += tests/unit/check_dkim_pubcache
 tests_unit_check_dkim_pubcache_SOURCES = tests/unit/check_dkim_pubcache.c
