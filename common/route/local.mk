@@ -8,6 +8,7 @@ common_libispmail_a_SOURCES += \
 	common/route/route_file.c common/route/route_file_int.h \
 	common/route/route_file_table.c common/route/route_file_parse.c \
 	common/route/route_file_write.c common/route/route_ldap.c \
+	common/route/route_ldap_cache.c \
 	common/route/route_ldap_conn.c common/route/route_ldap_entry.c \
 	common/route/route_ldap_write.c common/route/route_ldap_int.h \
 	common/route/sasl.c common/route/sasl.h

@@ -1,8 +1,9 @@
 /*
  * route_ldap_int: what the files of the LDAP backend share (route_ldap.c:
- * open, close, cached getters, auth bind; route_ldap_conn.c: configuration,
- * pool, failover, search and write; route_ldap_entry.c: filters, DNs,
- * entry parsing; route_ldap_write.c: provisioning writes and lists).
+ * open, close, cached getters, auth bind; route_ldap_cache.c: the answer
+ * cache; route_ldap_conn.c: configuration, pool, failover, search and
+ * write; route_ldap_entry.c: filters, DNs, entry parsing;
+ * route_ldap_write.c: provisioning writes and lists).
  * Nothing outside common/route/route_ldap*.c includes it.
  */
 #ifndef ISPMAIL_ROUTE_LDAP_INT_H
@@ -211,9 +212,23 @@ route_ldap_parse_alias(LDAP *ld, LDAPMessage *entry, unsigned fields,
 	struct route_alias **alias_r, char **error_r);
 
 /* route_ldap.c */
+extern const char *const route_ldap_no_attrs[];
+
+/* route_ldap_cache.c: answers kept by (kind, key), ldap_cache_size at most. */
 void
 route_ldap_cache_flush(struct route_ldap *rl);
-extern const char *const route_ldap_no_attrs[];
+struct route_ldap_cache_entry *
+route_ldap_cache_find(struct route_ldap *rl, enum route_ldap_cache_kind kind,
+	const char *key);
+long long
+route_ldap_cache_ttl(const struct route_ldap *rl,
+	enum route_ldap_cache_kind kind, int found);
+void
+route_ldap_cache_store(struct route_ldap *rl, enum route_ldap_cache_kind kind,
+	const char *key, int found, void *record);
+void
+route_ldap_domain_found(struct route_ldap *rl, const char *name,
+	struct route_domain *d, struct route_domain **domain_r);
 
 /* route_ldap_write.c */
 int
