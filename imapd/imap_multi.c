@@ -227,6 +227,21 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 static pthread_mutex_t multi_hash_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t multi_hash_freed = PTHREAD_COND_INITIALIZER;
 static int multi_hashing;		/* under multi_hash_lock */
+
+/*
+ * A session of the loop queued for a hash place (on its own stack),
+ * first come first served.  It sleeps until a place comes free for the
+ * head of the queue (multi_hash_wake_head); it never polls, so a login
+ * storm queued behind slow hashes costs the loop nothing.
+ */
+struct multi_hash_waiter {
+	struct multi_hash_waiter *next;
+	struct multi_hash_waiter **prev_next;	/* what points at it */
+	struct multi_session *session;
+};
+
+static struct multi_hash_waiter *multi_hash_queue;
+static struct multi_hash_waiter **multi_hash_queue_tail = &multi_hash_queue;
 /* The thread that runs the loop and every session (imap_multi_run). */
 static pthread_t multi_loop_thread;
 static int multi_loop_running;
@@ -254,6 +269,56 @@ multi_hash_give(void)
 	multi_hashing--;
 	(void) pthread_cond_signal(&multi_hash_freed);
 	(void) pthread_mutex_unlock(&multi_hash_lock);
+}
+
+/*
+ * On the loop's thread: the head of the hash queue runs at the loop's
+ * next pass when a place is free for it.  Called wherever the loop
+ * frees a place or the head changes, and whenever a session's thread
+ * ended (imap_multi_thread_run): a lookup thread hashes on places of
+ * the same count and ends right after, so no freed place goes unseen.
+ */
+static void
+multi_hash_wake_head(void)
+{
+	int free_place;
+
+	if (multi_hash_queue == NULL)
+		return;
+	(void) pthread_mutex_lock(&multi_hash_lock);
+	free_place = multi_hashing < MULTI_CRYPT_THREADS;
+	(void) pthread_mutex_unlock(&multi_hash_lock);
+	if (free_place)
+		imap_multi_wake(multi_hash_queue->session);
+}
+
+/*
+ * A hash place for the calling session: at once when nobody queues and
+ * one is free, else in turn.  The head passes the turn on when it
+ * leaves, so several places freed at once serve as many waiters.
+ */
+static void
+multi_hash_take_in_turn(void)
+{
+	struct multi_hash_waiter me;
+
+	if (multi_hash_queue == NULL && multi_hash_take(0))
+		return;
+	me.session = multi_current;
+	me.next = NULL;
+	me.prev_next = multi_hash_queue_tail;
+	*multi_hash_queue_tail = &me;
+	multi_hash_queue_tail = &me.next;
+	/* No deadline: a hash ends, and its end wakes the head. */
+	while (multi_hash_queue != &me || !multi_hash_take(0))
+		stream_pause(INT_MAX);
+	/* The head leaves: its successor is the new head. */
+	multi_hash_queue = me.next;
+	if (me.next != NULL)
+		me.next->prev_next = &multi_hash_queue;
+	else
+		multi_hash_queue_tail = &multi_hash_queue;
+	multi_hash_wake_head();
 }
 
 int
@@ -330,6 +395,8 @@ imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 			(void) stream_wait_fd(fds[0], POLLIN, -1);
 		if ((err = pthread_join(thread, NULL)) != 0)
 			log_panic("imap_multi: pthread_join: %s", strerror(err));
+		/* It may have hashed: a queued session's turn perhaps. */
+		multi_hash_wake_head();
 	}
 	(void) close(fds[0]);
 	(void) close(fds[1]);
@@ -359,13 +426,13 @@ multi_crypt_run(route_crypt_work *work, void *arg)
 		}
 		return;
 	}
-	while (!multi_hash_take(0))
-		stream_pause(5);
+	multi_hash_take_in_turn();
 	if (imap_multi_thread_run(work, arg, MULTI_CRYPT_STACK_SIZE) < 0) {
 		log_warn("imap_multi: password hash in the loop");
 		work(arg);
 	}
 	multi_hash_give();
+	multi_hash_wake_head();
 }
 
 /* A session's whole life, on its own stack. */

@@ -34,7 +34,8 @@
  * waiter).  Lock waits (UID list, MODSEQ record, keywords) never block:
  * they retry with pauses through the waiter.  A login's password hash
  * runs on a thread (route_set_crypt_runner), at most
- * MULTI_CRYPT_THREADS at once, while its session waits on a pipe.  With
+ * MULTI_CRYPT_THREADS at once, while its session waits on a pipe; the
+ * sessions beyond those queue in order and are woken in turn.  With
  * the LDAP backend every directory lookup (a login's, an administrator
  * login's, the mailbox-move state checks) runs on a lookup thread
  * (imap_lookup.h) the same way.

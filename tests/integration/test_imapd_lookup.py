@@ -9,14 +9,14 @@ order and without polling."""
 import imaplib
 import os
 import re
-import subprocess
 import threading
 import time
 
 import slapd as slapd_fixture
 from imapdutil import PASSWORD, USER, deliver, login, make_imap_instance, \
     message
-from test_imapd_multi import PROMPT, imapd_pids
+from test_imapd_multi import PROMPT, imapd_pids, loop_wakeups, \
+    unread_by, wait_for
 
 
 def ldap_imap_instance(make_instance, server, tmp_path, **extra):
@@ -30,21 +30,8 @@ def ldap_imap_instance(make_instance, server, tmp_path, **extra):
 
 
 def unread_by_slapd(server):
-    """Bytes clients sent slapd's port that it has not read (Recv-Q of
-    its side of the connections): a stopped slapd's pending requests."""
-    out = subprocess.run(
-        ["ss", "-tnH", "state", "established",
-         "( sport = :%d )" % server.port],
-        capture_output=True, text=True, check=True).stdout
-    return sum(int(line.split()[0]) for line in out.splitlines()
-               if line.strip())
-
-
-def wait_for(condition, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.02)
+    """What slapd has not read: a stopped slapd's pending requests."""
+    return unread_by(server.port)
 
 
 class Login(threading.Thread):
@@ -239,14 +226,6 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # utime and stime, fields 14 and 15 of proc(5), after "pid (comm)".
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def loop_wakeups(pid):
-    """How often the main thread of process pid (imapd's loop) went to
-    sleep and woke again (its voluntary context switches)."""
-    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
-        m = re.search(r"^voluntary_ctxt_switches:\s+(\d+)$", f.read(), re.M)
-    return int(m.group(1))
 
 
 QUEUED = 60
