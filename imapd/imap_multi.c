@@ -65,6 +65,7 @@ struct multi_session {
 	int woken;			/* imap_multi_wake: end the wait */
 	int trim;			/* trim the stack once it switched */
 	void *asan_fake_stack;
+	char *log_ctx;			/* its log context while it waits */
 };
 
 static imap_multi_handler *multi_handle;
@@ -91,6 +92,24 @@ multi_now_ms(void)
 
 static void multi_trim_stack(struct multi_session *ms);
 
+/*
+ * A session's log context (log.h) is its own: the loop sets it when it
+ * resumes the session and keeps it, cleared, when the session waits, so
+ * no session logs with another's (a login's lookups set one).
+ */
+static void
+multi_keep_log_context(struct multi_session *ms)
+{
+	const char *ctx = log_context();
+
+	if (ctx == NULL || ms->log_ctx == NULL ||
+	    strcmp(ctx, ms->log_ctx) != 0) {
+		free(ms->log_ctx);
+		ms->log_ctx = ctx != NULL ? xstrdup(ctx) : NULL;
+	}
+	log_set_context(NULL);
+}
+
 /* From the loop into session ms, until it waits or ends. */
 static void
 multi_resume(struct multi_session *ms)
@@ -103,9 +122,11 @@ multi_resume(struct multi_session *ms)
 #endif
 	multi_current = ms;
 	ms->woken = 0;
+	log_set_context(ms->log_ctx);
 	if (swapcontext(&multi_loop_context, &ms->context) < 0)
 		log_panic("imap_multi: swapcontext: %m");
 	multi_current = NULL;
+	multi_keep_log_context(ms);
 #ifdef MULTI_ASAN
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -347,6 +368,7 @@ struct multi_thread_job {
 	imap_multi_work *work;
 	void *arg;
 	int done_fd;			/* the pipe's write end */
+	char *log_ctx;			/* the session's, copied by the loop */
 };
 
 static void *
@@ -355,6 +377,8 @@ multi_thread_main(void *arg)
 	struct multi_thread_job *job = arg;
 	char byte = 0;
 
+	/* Its lines name the session that started it, not the loop's. */
+	log_set_context(job->log_ctx);
 	job->work(job->arg);
 	/* The session waits for this byte, then joins the thread. */
 	while (write(job->done_fd, &byte, 1) < 0 && errno == EINTR)
@@ -365,7 +389,7 @@ multi_thread_main(void *arg)
 int
 imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 {
-	struct multi_thread_job job = { work, arg, -1 };
+	struct multi_thread_job job = { work, arg, -1, NULL };
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
@@ -379,6 +403,8 @@ imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 		return -1;
 	}
 	job.done_fd = fds[1];
+	if (log_context() != NULL)
+		job.log_ctx = xstrdup(log_context());
 	/* Signals are the loop's business (ppoll): none for the thread. */
 	sigfillset(&all);
 	(void) pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -400,6 +426,7 @@ imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 	}
 	(void) close(fds[0]);
 	(void) close(fds[1]);
+	free(job.log_ctx);
 	return err != 0 ? -1 : 0;
 }
 
@@ -490,6 +517,7 @@ multi_free(struct multi_session *ms)
 {
 	if (munmap(ms->map, ms->map_size) < 0)
 		log_panic("imap_multi: munmap: %m");
+	free(ms->log_ctx);
 	free(ms);
 }
 

@@ -88,6 +88,8 @@ void imap_multi_wake(struct multi_session *session);
  * returned; -1 outside a session or (logged) when no thread could be
  * started, work not called.  work must not touch the stream, the
  * session or anything else the loop uses, nor wait through the waiter.
+ * It logs with a copy of the session's log context (log contexts are
+ * per thread; each session's is kept across its waits).
  */
 typedef void imap_multi_work(void *arg);
 int imap_multi_thread_run(imap_multi_work *work, void *arg,

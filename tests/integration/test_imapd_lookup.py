@@ -292,3 +292,60 @@ def test_queued_logins_wait_without_polling_and_in_order(
         assert holder.result[1].select("INBOX")[0] == "OK"
         holder.result[1].logout()
         c.logout()
+
+
+UNUSABLE = 16
+
+
+def test_lookup_thread_lines_name_their_login(make_instance, tmp_path):
+    """What a login's lookup thread logs carries that login's session
+    (the log context "login ADDR[PORT]", the thread's own copy), never
+    another session's that the loop ran meanwhile: many users log in at
+    once beside a storm of good logins, each with a password hash the
+    lookup thread that checks it finds unusable and logs."""
+    with slapd_fixture.Slapd(tmp_path) as server:
+        inst, store = ldap_imap_instance(make_instance, server, tmp_path,
+                                         ldap_pool_size="4")
+        users = ["unusable%02d@example.test" % i for i in range(UNUSABLE)]
+        for user in users:
+            r = inst.ctl("mailbox", "add", user, "--password-stdin",
+                         input="whatever\n")
+            assert r.returncode == 0, r.stderr
+            server.ldapmodify(
+                "dn: mail=%s,ispmailDomainName=example.test,%s\n"
+                "changetype: modify\nreplace: userPassword\n"
+                "userPassword: {CRYPT}$unknown$abc\n"
+                % (user, server.base_dn))
+        ports, results = {}, {}
+
+        def attempt(user, password):
+            conn = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=60)
+            ports[user] = conn.sock.getsockname()[1]
+            try:
+                conn.login(user, password)
+                results[user] = "OK"
+            except imaplib.IMAP4.error:
+                results[user] = "NO"
+            conn.logout()
+
+        tries = [(u, "whatever") for u in users] + [(USER, PASSWORD)] * 24
+        threads = [threading.Thread(target=attempt, args=t, daemon=True)
+                   for t in tries]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert results == dict([(u, "NO") for u in users] + [(USER, "OK")])
+        log = inst.log()
+        for user in users:
+            lines = [line for line in log.splitlines()
+                     if "%s: unusable password hash" % user in line]
+            assert len(lines) == 1, (user, lines)
+            assert re.search(r"imapd\[\d+\]: warning: login "
+                             r"127\.0\.0\.1\[%d\]: %s: unusable password "
+                             r"hash$" % (ports[user], re.escape(user)),
+                             lines[0]), (ports[user], lines[0])
+        # The context ends with the lookup: the verdict's line has none.
+        assert re.search(r"imapd\[\d+\]: login failed user=%s " %
+                         re.escape(users[0]), log)
+        assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
