@@ -31,22 +31,24 @@
  * survive, an entry asked for once goes after one round of the hand.
  *
  * The coin: SIEVE alone, like FIFO, LRU and CLOCK, keeps nothing when
- * the addresses are asked for in a cycle that is longer than the cache
- * (every queue, a bounce run, the route-lookup bench: an ISP with
- * somewhat more active recipients than ldap_cache_size): nothing is hit
- * before the hand comes to it, so each entry goes just before it is
- * needed again and the hit rate is zero.  So the hand passes over each
- * unvisited entry with probability 1/2 (one bit of a xorshift64 word per
- * eviction, at most 64 passes); a passed-over entry stays for another
- * round, is hit on the next cycle and from then on holds its place:
- * a cycle 1.2 times the cache then hits about 65% from its third
- * round on, 1.5 times about 40% (a simulation; 0% with SIEVE, FIFO
- * or LRU).  The
- * price on a skewed (Zipf) load is a few points of hit rate against
- * plain SIEVE (76% against 79% at s = 1 over five times the cache; FIFO
- * 71%).  Rejected: 2Q and S3-FIFO need a ghost list of evicted keys to
- * promote anything, and promote nothing in a cycle either; random
- * eviction alone is as bad as FIFO on a skewed load.
+ * the addresses come round in a cycle longer than the cache (a queue
+ * run, a list's recipients, an ISP with somewhat more active recipients
+ * than ldap_cache_size, the route-lookup bench): nothing is hit before
+ * the hand reaches it, so each entry goes just before it is needed again
+ * and the hit rate is zero.  So the hand also passes over each unvisited
+ * entry with probability 1/2 (one bit of a xorshift64 word per eviction,
+ * 64 passes at most); a passed-over entry stays for another round, is
+ * hit on the next cycle and from then on holds its place.  Simulated, a
+ * cycle 1.2 times the cache hits about 65% from its third round on, 1.5
+ * times about 40%, one just longer than the cache 50% in its second
+ * round and over 90% from its fifth (0% with SIEVE, FIFO or LRU).  The
+ * price on a skewed load is a few points of hit rate against plain
+ * SIEVE (Zipf s = 1 over five times the cache: 76% against 79%; FIFO
+ * 71%).  Rejected: 2Q and S3-FIFO promote only what a ghost list of
+ * evicted keys remembers, and promote nothing of a cycle either; random
+ * eviction (or CLOCK from a random place) keeps more of a cycle just
+ * longer than the cache but, like FIFO, loses entries that are hit
+ * often to those asked for once.
  *
  * Per lookup a hit sets a bit; per insertion the hand moves on average
  * about two entries plus one per hit since it last passed (SIEVE's
