@@ -90,11 +90,13 @@ route_ldap_cache_record_free(struct route_ldap_cache_entry *e)
 /*
  * The bucket of every entry for key, whatever its kind: the answers about
  * one address are found together (route_ldap_cache_store joins two).
+ * Keyed (hash_keyed): addresses come from clients, who must not be able
+ * to aim many of them at one bucket.
  */
 static size_t
 route_ldap_cache_bucket(const struct route_ldap *rl, const char *key)
 {
-	return (size_t) fnv1a64(key) & (rl->bucket_count - 1);
+	return (size_t) hash_keyed_str(key) & (rl->bucket_count - 1);
 }
 
 static void

@@ -63,7 +63,8 @@ cache_check(const struct route_ldap *rl)
 	for (e = rl->oldest; e != NULL; e = e->newer) {
 		linked &= (e->newer != NULL ? e->newer->older : rl->newest)
 		    == e;
-		bucket = (size_t) fnv1a64(e->key + 2) & (rl->bucket_count - 1);
+		bucket = (size_t) hash_keyed_str(e->key + 2) &
+		    (rl->bucket_count - 1);
 		for (b = rl->buckets[bucket]; b != NULL && b != e;
 		    b = b->hash_next)
 			;
