@@ -403,6 +403,45 @@ route_ldap_classes_has(const LDAPMessage *entry, const char *oc)
 }
 
 /*
+ * The attributes conf/ispmail.schema allows only in an ispmailMailbox
+ * (mailHost, ispmailArchive and ispmailDmarcPolicy a domain has too,
+ * mailLocalAddress inetLocalMailRecipient), and the one only in an
+ * ispmailAlias, which every alias has (MUST).
+ */
+const char *const route_ldap_mailbox_only_attrs[] = {
+	"ispmailState", "ispmailStorePath", "ispmailQuota",
+	"ispmailFilterPolicy", "ispmailTagScore", "ispmailQuarantineScore",
+	"ispmailDiscardScore", "ispmailOutboundClass", "ispmailForward",
+	"ispmailForwardKeepCopy", NULL
+};
+const char *const route_ldap_alias_only_attr = "ispmailAliasTarget";
+
+/* See route_ldap_int.h. */
+int
+route_ldap_classes_infer(const LDAPMessage *entry)
+{
+	struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	int mailbox = 0, alias;
+	const char *oc;
+	size_t i;
+
+	route_ldap_classes_end();
+	if (entry == NULL || entry != route_ldap_memo.entry)
+		return 0;
+	for (i = 0; !mailbox && route_ldap_mailbox_only_attrs[i] != NULL; i++)
+		mailbox = route_ldap_memo_values(
+		    route_ldap_mailbox_only_attrs[i]) != NULL;
+	alias = route_ldap_memo_values(route_ldap_alias_only_attr) != NULL;
+	if (mailbox == alias)
+		return 0;
+	oc = mailbox ? ROUTE_LDAP_OC_MAILBOX : ROUTE_LDAP_OC_ALIAS;
+	m->entries[0] = entry;
+	m->classes[0] = 1U << route_ldap_our_class(oc, strlen(oc));
+	m->count = 1;
+	return 1;
+}
+
+/*
  * Whether one of entry's attr values is key (case-blind): from the memo
  * when entry is the one decoded, or its class from the class memo, else
  * from libldap.
