@@ -502,7 +502,7 @@ route_ldap_routing_attrs(unsigned fields, int with_domain, int by_class,
 	size_t count = 0, i;
 
 	attrs[count++] = by_class ? "objectClass"
-	    : route_ldap_alias_only_attr;
+	    : ROUTE_LDAP_ALIAS_ONLY_ATTR;
 	if (!(fields & ROUTE_FIELD_KEY_ADDRESS))
 		attrs[count++] = "mail";
 	for (i = 0; i < ROUTE_LDAP_FIELD_ATTRS; i++)
@@ -651,8 +651,8 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		 * class or its attributes tell.
 		 */
 		if (count == 0 || (count == 1 && (by_class
-		    || route_ldap_classes_infer(ldap_first_entry(conn->ld,
-		    res)))))
+		    || route_ldap_classes_infer(conn->ld,
+		    ldap_first_entry(conn->ld, res)))))
 			break;
 		/*
 		 * Several entries without mail: which is the address's own

@@ -405,8 +405,8 @@ route_ldap_classes_has(const LDAPMessage *entry, const char *oc)
 /*
  * The attributes conf/ispmail.schema allows only in an ispmailMailbox
  * (mailHost, ispmailArchive and ispmailDmarcPolicy a domain has too,
- * mailLocalAddress inetLocalMailRecipient), and the one only in an
- * ispmailAlias, which every alias has (MUST).
+ * mailLocalAddress inetLocalMailRecipient); ROUTE_LDAP_ALIAS_ONLY_ATTR
+ * is the one only in an ispmailAlias, which every alias has (MUST).
  */
 const char *const route_ldap_mailbox_only_attrs[] = {
 	"ispmailState", "ispmailStorePath", "ispmailQuota",
@@ -414,24 +414,54 @@ const char *const route_ldap_mailbox_only_attrs[] = {
 	"ispmailDiscardScore", "ispmailOutboundClass", "ispmailForward",
 	"ispmailForwardKeepCopy", NULL
 };
-const char *const route_ldap_alias_only_attr = "ispmailAliasTarget";
+
+/*
+ * Whether entry has one of the mailbox's own attributes (*mailbox_r) and
+ * the alias's (*alias_r), by the names of its attributes: for an entry
+ * the memo could not take (more values than it holds, a large alias).
+ */
+static void
+route_ldap_kind_names(LDAP *ld, LDAPMessage *entry, int *mailbox_r,
+	int *alias_r)
+{
+	BerElement *ber = NULL;
+	char *name;
+	size_t i;
+
+	for (name = ldap_first_attribute(ld, entry, &ber); name != NULL;
+	    name = ldap_next_attribute(ld, entry, ber)) {
+		for (i = 0; route_ldap_mailbox_only_attrs[i] != NULL; i++)
+			*mailbox_r |= strcasecmp(name,
+			    route_ldap_mailbox_only_attrs[i]) == 0;
+		*alias_r |= strcasecmp(name, ROUTE_LDAP_ALIAS_ONLY_ATTR) == 0;
+		ldap_memfree(name);
+	}
+	if (ber != NULL)
+		ber_free(ber, 0);
+}
 
 /* See route_ldap_int.h. */
 int
-route_ldap_classes_infer(const LDAPMessage *entry)
+route_ldap_classes_infer(LDAP *ld, LDAPMessage *entry)
 {
 	struct route_ldap_class_memo *m = &route_ldap_class_memo;
-	int mailbox = 0, alias;
+	int mailbox = 0, alias = 0;
 	const char *oc;
 	size_t i;
 
 	route_ldap_classes_end();
-	if (entry == NULL || entry != route_ldap_memo.entry)
+	if (entry == NULL)
 		return 0;
-	for (i = 0; !mailbox && route_ldap_mailbox_only_attrs[i] != NULL; i++)
-		mailbox = route_ldap_memo_values(
-		    route_ldap_mailbox_only_attrs[i]) != NULL;
-	alias = route_ldap_memo_values(route_ldap_alias_only_attr) != NULL;
+	if (entry != route_ldap_memo.entry) {
+		route_ldap_kind_names(ld, entry, &mailbox, &alias);
+	} else {
+		for (i = 0; !mailbox && route_ldap_mailbox_only_attrs[i]
+		    != NULL; i++)
+			mailbox = route_ldap_memo_values(
+			    route_ldap_mailbox_only_attrs[i]) != NULL;
+		alias = route_ldap_memo_values(ROUTE_LDAP_ALIAS_ONLY_ATTR)
+		    != NULL;
+	}
 	if (mailbox == alias)
 		return 0;
 	oc = mailbox ? ROUTE_LDAP_OC_MAILBOX : ROUTE_LDAP_OC_ALIAS;
