@@ -488,30 +488,44 @@ route_ldap_attrs_add(const char **attrs, size_t *count, const char *attr)
  */
 #define ROUTE_LDAP_MAILBOX_ONLY_FIELDS (ROUTE_FIELD_STATE | ROUTE_FIELD_STORE \
 	| ROUTE_FIELD_FILTER | ROUTE_FIELD_CLASS | ROUTE_FIELD_FORWARDS)
+/* Beyond every field bit (enum route_field): a memo's list is made. */
+#define ROUTE_LDAP_ATTRS_MADE (1U << 30)
 
 /*
  * The attributes of a routing search for fields, and with_domain those
- * of the domain's entry too, into attrs (ROUTE_LDAP_ROUTING_ATTRS_MAX),
- * NULL-terminated.  by_class asks for objectClass, else for the alias's
- * own attribute (route_ldap_classes_infer).
+ * of the domain's entry too, NULL-terminated.  by_class asks for
+ * objectClass, else for the alias's own attribute
+ * (route_ldap_classes_infer).  A process asks for the same few lists
+ * over and over: each (with_domain, by_class) keeps its last list, by
+ * fields, per thread (imapd's lookup threads each build their own).
  */
-static void
-route_ldap_routing_attrs(unsigned fields, int with_domain, int by_class,
-	const char **attrs)
+static const char *const *
+route_ldap_routing_attrs(unsigned fields, int with_domain, int by_class)
 {
+	static _Thread_local struct route_ldap_attrs_memo {
+		unsigned fields;	/* ROUTE_LDAP_ATTRS_MADE: made */
+		const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	} memo[4];
+	struct route_ldap_attrs_memo *m = &memo[(with_domain ? 2 : 0)
+	    + (by_class ? 1 : 0)];
 	size_t count = 0, i;
 
-	attrs[count++] = by_class ? "objectClass"
+	if (m->fields == (fields | ROUTE_LDAP_ATTRS_MADE))
+		return m->attrs;
+	m->attrs[count++] = by_class ? "objectClass"
 	    : ROUTE_LDAP_ALIAS_ONLY_ATTR;
 	if (!(fields & ROUTE_FIELD_KEY_ADDRESS))
-		attrs[count++] = "mail";
+		m->attrs[count++] = "mail";
 	for (i = 0; i < ROUTE_LDAP_FIELD_ATTRS; i++)
 		if (fields & route_ldap_field_attrs[i].field)
-			route_ldap_attrs_add(attrs, &count,
+			route_ldap_attrs_add(m->attrs, &count,
 			    route_ldap_field_attrs[i].attr);
 	for (i = 0; with_domain && route_ldap_domain_attrs[i] != NULL; i++)
-		route_ldap_attrs_add(attrs, &count, route_ldap_domain_attrs[i]);
-	attrs[count] = NULL;
+		route_ldap_attrs_add(m->attrs, &count,
+		    route_ldap_domain_attrs[i]);
+	m->attrs[count] = NULL;
+	m->fields = fields | ROUTE_LDAP_ATTRS_MADE;
+	return m->attrs;
 }
 
 /*
@@ -605,7 +619,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
-	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	const char *const *attrs;
 	struct route_ldap *rl = backend;
 	double deadline = route_ldap_deadline();
 	struct route_ldap_cache_entry *e;
@@ -637,7 +651,7 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	 */
 	by_class = !(fields & ROUTE_LDAP_MAILBOX_ONLY_FIELDS);
 	for (;;) {
-		route_ldap_routing_attrs(fields, 0, by_class, attrs);
+		attrs = route_ldap_routing_attrs(fields, 0, by_class);
 		rc = route_ldap_lookup_search(rl, deadline, filter, attrs,
 		    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 		    error_r);
@@ -691,7 +705,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
-	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	const char *const *attrs;
 	struct route_ldap *rl = backend;
 	const char *domain = strrchr(address, '@') + 1;
 	struct route_ldap_cache_entry *e;
@@ -730,7 +744,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	 */
 	fields = route_ldap_search_fields(rl, fields)
 	    & ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
-	route_ldap_routing_attrs(fields, 1, 1, attrs);
+	attrs = route_ldap_routing_attrs(fields, 1, 1);
 	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 	    error_r) < 0)
