@@ -415,7 +415,9 @@ route_ldap_relay_recipient_get(void *backend, const char *address,
 /*
  * The attributes of a mailbox or an alias that fill each field (enum
  * route_field).  A routing search asks for objectClass (to tell the
- * entries apart), mail (unless ROUTE_FIELD_KEY_ADDRESS), and the
+ * entries apart; or ispmailAliasTarget where the fields' attributes
+ * tell a mailbox, route_ldap_classes_infer), mail (unless
+ * ROUTE_FIELD_KEY_ADDRESS), and the
  * attributes of the fields its caller reads: each attribute returned
  * costs slapd an ACL check and its encoding, the wire, and this
  * process its parsing.  Never userPassword:
@@ -479,25 +481,51 @@ route_ldap_attrs_add(const char **attrs, size_t *count, const char *attr)
 }
 
 /*
- * The attributes of a routing search for fields, and with_domain those
- * of the domain's entry too, into attrs (ROUTE_LDAP_ROUTING_ATTRS_MAX),
- * NULL-terminated.
+ * The fields whose attributes conf/ispmail.schema allows only in a
+ * mailbox (route_ldap_mailbox_only_attrs): a search for one of them can
+ * tell a mailbox from an alias without objectClass
+ * (route_ldap_classes_infer).
  */
-static void
-route_ldap_routing_attrs(unsigned fields, int with_domain, const char **attrs)
+#define ROUTE_LDAP_MAILBOX_ONLY_FIELDS (ROUTE_FIELD_STATE | ROUTE_FIELD_STORE \
+	| ROUTE_FIELD_FILTER | ROUTE_FIELD_CLASS | ROUTE_FIELD_FORWARDS)
+/* Beyond every field bit (enum route_field): a memo's list is made. */
+#define ROUTE_LDAP_ATTRS_MADE (1U << 30)
+
+/*
+ * The attributes of a routing search for fields, and with_domain those
+ * of the domain's entry too, NULL-terminated.  by_class asks for
+ * objectClass, else for the alias's own attribute
+ * (route_ldap_classes_infer).  A process asks for the same few lists
+ * over and over: each (with_domain, by_class) keeps its last list, by
+ * fields, per thread (imapd's lookup threads each build their own).
+ */
+static const char *const *
+route_ldap_routing_attrs(unsigned fields, int with_domain, int by_class)
 {
+	static _Thread_local struct route_ldap_attrs_memo {
+		unsigned fields;	/* ROUTE_LDAP_ATTRS_MADE: made */
+		const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	} memo[4];
+	struct route_ldap_attrs_memo *m = &memo[(with_domain ? 2 : 0)
+	    + (by_class ? 1 : 0)];
 	size_t count = 0, i;
 
-	attrs[count++] = "objectClass";
+	if (m->fields == (fields | ROUTE_LDAP_ATTRS_MADE))
+		return m->attrs;
+	m->attrs[count++] = by_class ? "objectClass"
+	    : ROUTE_LDAP_ALIAS_ONLY_ATTR;
 	if (!(fields & ROUTE_FIELD_KEY_ADDRESS))
-		attrs[count++] = "mail";
+		m->attrs[count++] = "mail";
 	for (i = 0; i < ROUTE_LDAP_FIELD_ATTRS; i++)
 		if (fields & route_ldap_field_attrs[i].field)
-			route_ldap_attrs_add(attrs, &count,
+			route_ldap_attrs_add(m->attrs, &count,
 			    route_ldap_field_attrs[i].attr);
 	for (i = 0; with_domain && route_ldap_domain_attrs[i] != NULL; i++)
-		route_ldap_attrs_add(attrs, &count, route_ldap_domain_attrs[i]);
-	attrs[count] = NULL;
+		route_ldap_attrs_add(m->attrs, &count,
+		    route_ldap_domain_attrs[i]);
+	m->attrs[count] = NULL;
+	m->fields = fields | ROUTE_LDAP_ATTRS_MADE;
+	return m->attrs;
 }
 
 /*
@@ -591,14 +619,14 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
-	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	const char *const *attrs;
 	struct route_ldap *rl = backend;
 	double deadline = route_ldap_deadline();
 	struct route_ldap_cache_entry *e;
 	struct route_ldap_conn *conn;
 	LDAPMessage *res;
 	const char *filter;
-	int ldrc, rc;
+	int ldrc, rc, count, by_class;
 
 	if (((e = route_ldap_cache_find(rl, ROUTE_LDAP_CACHE_MAILBOX, address))
 	    != NULL && e->found) || (e == NULL && (e = route_ldap_cache_find(rl,
@@ -617,28 +645,49 @@ route_ldap_local_get(void *backend, const char *address, unsigned fields,
 		return -1;
 	}
 	fields = route_ldap_search_fields(rl, fields);
+	/*
+	 * The kind by the attributes asked for anyway where they tell it
+	 * (ispmail-ldap(5)): objectClass is one more attribute per entry.
+	 */
+	by_class = !(fields & ROUTE_LDAP_MAILBOX_ONLY_FIELDS);
 	for (;;) {
-		route_ldap_routing_attrs(fields, 0, attrs);
+		attrs = route_ldap_routing_attrs(fields, 0, by_class);
 		rc = route_ldap_lookup_search(rl, deadline, filter, attrs,
 		    2 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 		    error_r);
+		if (rc < 0)
+			break;
+		count = ldap_count_entries(conn->ld, res);
+		if (count == 1)
+			route_ldap_result_begin(conn->ld, res);
+		/*
+		 * None (the address is neither), or one whose kind its
+		 * class or its attributes tell.
+		 */
+		if (count == 0 || (count == 1 && (by_class
+		    || route_ldap_classes_infer(conn->ld,
+		    ldap_first_entry(conn->ld, res)))))
+			break;
 		/*
 		 * Several entries without mail: which is the address's own
-		 * (route_ldap_choose) needs mail; ask again, by the same
-		 * deadline.  Where each address is one entry's, this never
-		 * happens.
+		 * (route_ldap_choose) needs mail and objectClass; one whose
+		 * attributes do not tell its kind needs objectClass.  Ask
+		 * again, by the same deadline.  Where each address is one
+		 * entry's and follows the schema, this never happens.
 		 */
-		if (rc < 0 || !(fields & ROUTE_FIELD_KEY_ADDRESS)
-		    || ldap_count_entries(conn->ld, res) <= 1)
+		if (by_class && !(fields & ROUTE_FIELD_KEY_ADDRESS))
 			break;
+		route_ldap_entry_end();
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
-		fields &= ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
+		by_class = 1;
+		if (count > 1)
+			fields &= ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
 	}
 	if (rc == 0) {
-		route_ldap_result_begin(conn->ld, res);
 		rc = route_ldap_local_from(rl, conn->ld, res, ldrc, address,
 		    filter, fields, mailbox_r, alias_r, error_r);
+		route_ldap_classes_end();
 		route_ldap_entry_end();
 		ldap_msgfree(res);
 		route_ldap_pool_put(conn);
@@ -656,7 +705,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	struct route_mailbox **mailbox_r, struct route_alias **alias_r,
 	char **error_r)
 {
-	const char *attrs[ROUTE_LDAP_ROUTING_ATTRS_MAX];
+	const char *const *attrs;
 	struct route_ldap *rl = backend;
 	const char *domain = strrchr(address, '@') + 1;
 	struct route_ldap_cache_entry *e;
@@ -695,7 +744,7 @@ route_ldap_address_get(void *backend, const char *address, unsigned fields,
 	 */
 	fields = route_ldap_search_fields(rl, fields)
 	    & ~(unsigned) ROUTE_FIELD_KEY_ADDRESS;
-	route_ldap_routing_attrs(fields, 1, attrs);
+	attrs = route_ldap_routing_attrs(fields, 1, 1);
 	if (route_ldap_lookup_search(rl, route_ldap_deadline(), filter, attrs,
 	    3 * ROUTE_LDAP_LOOKUP_SIZELIMIT, &conn, &res, &ldrc,
 	    error_r) < 0)

@@ -403,6 +403,75 @@ route_ldap_classes_has(const LDAPMessage *entry, const char *oc)
 }
 
 /*
+ * The attributes conf/ispmail.schema allows only in an ispmailMailbox
+ * (mailHost, ispmailArchive and ispmailDmarcPolicy a domain has too,
+ * mailLocalAddress inetLocalMailRecipient); ROUTE_LDAP_ALIAS_ONLY_ATTR
+ * is the one only in an ispmailAlias, which every alias has (MUST).
+ */
+const char *const route_ldap_mailbox_only_attrs[] = {
+	"ispmailState", "ispmailStorePath", "ispmailQuota",
+	"ispmailFilterPolicy", "ispmailTagScore", "ispmailQuarantineScore",
+	"ispmailDiscardScore", "ispmailOutboundClass", "ispmailForward",
+	"ispmailForwardKeepCopy", NULL
+};
+
+/*
+ * Whether entry has one of the mailbox's own attributes (*mailbox_r) and
+ * the alias's (*alias_r), by the names of its attributes: for an entry
+ * the memo could not take (more values than it holds, a large alias).
+ */
+static void
+route_ldap_kind_names(LDAP *ld, LDAPMessage *entry, int *mailbox_r,
+	int *alias_r)
+{
+	BerElement *ber = NULL;
+	char *name;
+	size_t i;
+
+	for (name = ldap_first_attribute(ld, entry, &ber); name != NULL;
+	    name = ldap_next_attribute(ld, entry, ber)) {
+		for (i = 0; route_ldap_mailbox_only_attrs[i] != NULL; i++)
+			*mailbox_r |= strcasecmp(name,
+			    route_ldap_mailbox_only_attrs[i]) == 0;
+		*alias_r |= strcasecmp(name, ROUTE_LDAP_ALIAS_ONLY_ATTR) == 0;
+		ldap_memfree(name);
+	}
+	if (ber != NULL)
+		ber_free(ber, 0);
+}
+
+/* See route_ldap_int.h. */
+int
+route_ldap_classes_infer(LDAP *ld, LDAPMessage *entry)
+{
+	struct route_ldap_class_memo *m = &route_ldap_class_memo;
+	int mailbox = 0, alias = 0;
+	const char *oc;
+	size_t i;
+
+	route_ldap_classes_end();
+	if (entry == NULL)
+		return 0;
+	if (entry != route_ldap_memo.entry) {
+		route_ldap_kind_names(ld, entry, &mailbox, &alias);
+	} else {
+		for (i = 0; !mailbox && route_ldap_mailbox_only_attrs[i]
+		    != NULL; i++)
+			mailbox = route_ldap_memo_values(
+			    route_ldap_mailbox_only_attrs[i]) != NULL;
+		alias = route_ldap_memo_values(ROUTE_LDAP_ALIAS_ONLY_ATTR)
+		    != NULL;
+	}
+	if (mailbox == alias)
+		return 0;
+	oc = mailbox ? ROUTE_LDAP_OC_MAILBOX : ROUTE_LDAP_OC_ALIAS;
+	m->entries[0] = entry;
+	m->classes[0] = 1U << route_ldap_our_class(oc, strlen(oc));
+	m->count = 1;
+	return 1;
+}
+
+/*
  * Whether one of entry's attr values is key (case-blind): from the memo
  * when entry is the one decoded, or its class from the class memo, else
  * from libldap.

@@ -47,6 +47,8 @@
 #define ROUTE_LDAP_OC_MAILBOX "ispmailMailbox"
 #define ROUTE_LDAP_OC_ALIAS "ispmailAlias"
 #define ROUTE_LDAP_OC_RELAY "ispmailRelayRecipient"
+/* The attribute only an alias has (route_ldap_classes_infer). */
+#define ROUTE_LDAP_ALIAS_ONLY_ATTR "ispmailAliasTarget"
 
 struct route_ldap_server {
 	char *uri;
@@ -190,6 +192,21 @@ void
 route_ldap_classes_begin(LDAP *ld, LDAPMessage *res);
 void
 route_ldap_classes_end(void);
+/*
+ * The kind of entry told by its attributes instead of its objectClass
+ * (which a search then need not ask for): a mailbox when it has one of
+ * route_ldap_mailbox_only_attrs and no ROUTE_LDAP_ALIAS_ONLY_ATTR, an
+ * alias when the other way round.  1 with the class memo set for
+ * route_ldap_entry_has (until route_ldap_classes_end), as if
+ * route_ldap_classes_begin had read that objectClass; 0 when the
+ * attributes do not tell (neither or both: a mailbox without them, a
+ * relay recipient, someone else's entry, extensibleObject): ask for
+ * objectClass.  Read from the memo when entry is the one decoded, else
+ * by the names of its attributes.
+ */
+extern const char *const route_ldap_mailbox_only_attrs[];
+int
+route_ldap_classes_infer(LDAP *ld, LDAPMessage *entry);
 /* Whether entry is the one route_ldap_entry_begin decoded, not ended. */
 int
 route_ldap_entry_decoded(const LDAPMessage *entry);
