@@ -519,7 +519,15 @@ cmd_data(struct lmtpd_session *sess, const char *args)
 		    sess->queue_id,
 		    &sess->rcpts[i], reply);
 		lmtpd_reply(sess, "%s", buf_cstr(reply));
-		/* The client learns of each delivery as soon as it is done. */
+		/*
+		 * The client learns of each delivery as soon as it is done.
+		 * The last reply waits only when the client's QUIT is already
+		 * here (smtpd's direct delivery sends it with the message):
+		 * the 221 follows at once, and both leave in one segment.
+		 */
+		if (i + 1 == sess->rcpt_count &&
+		    stream_pending_is(sess->s, "QUIT\r\n"))
+			break;
 		if (stream_flush(sess->s) != STREAM_OK) {
 			log_info("lost connection from %s after %zu of %zu "
 			    "replies", sess->client, i + 1, sess->rcpt_count);

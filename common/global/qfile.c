@@ -37,7 +37,8 @@ struct qfile_writer {
 	off_t size_offset;	/* the M record's digits */
 	off_t offset;		/* bytes written so far */
 	long long message_size;
-	uint32_t crc;
+	uint32_t crc;		/* of the message bytes up to crc_pending */
+	size_t crc_pending;	/* message bytes at the buffer's end, not in crc */
 	off_t *rcpt_offsets;	/* each envelope recipient's state byte */
 	size_t rcpt_count;
 	struct buf *trailer;	/* F records after the end marker */
@@ -187,10 +188,27 @@ qfile_path(const char *queue_dir, const char *subdir, const char *id)
 
 static int qfile_writer_open(struct qfile_writer *w, char **error_r);
 
+/*
+ * Take the message bytes still in the buffer into the CRC.  It is taken
+ * only when the buffer goes to the file or the end marker is written: a
+ * message smtpd's direct delivery hands to lmtpd from the buffer is
+ * never committed, and its CRC would be work for nothing.
+ */
+static void
+qfile_crc_catch_up(struct qfile_writer *w)
+{
+	if (w->crc_pending == 0)
+		return;
+	w->crc = qfile_crc32(w->crc, w->wbuf + w->wlen - w->crc_pending,
+	    w->crc_pending);
+	w->crc_pending = 0;
+}
+
 /* Write out the buffer, creating the file first if need be. */
 static int
 qfile_wflush(struct qfile_writer *w, char **error_r)
 {
+	qfile_crc_catch_up(w);
 	if (w->fd < 0 && qfile_writer_open(w, error_r) < 0)
 		return -1;
 	if (fileio_write_all(w->fd, w->wbuf, w->wlen, w->tmp_path,
@@ -200,9 +218,10 @@ qfile_wflush(struct qfile_writer *w, char **error_r)
 	return 0;
 }
 
+/* Append to the buffer; message bytes (is_message) count for the CRC. */
 static int
-qfile_wwrite(struct qfile_writer *w, const void *data, size_t len,
-	char **error_r)
+qfile_wwrite_part(struct qfile_writer *w, const void *data, size_t len,
+	int is_message, char **error_r)
 {
 	const char *p = data;
 	size_t chunk;
@@ -216,10 +235,21 @@ qfile_wwrite(struct qfile_writer *w, const void *data, size_t len,
 		memcpy(w->wbuf + w->wlen, p, chunk);
 		w->wlen += chunk;
 		w->offset += (off_t) chunk;
+		if (is_message)
+			w->crc_pending += chunk;
 		p += chunk;
 		len -= chunk;
 	}
 	return 0;
+}
+
+static int
+qfile_wwrite(struct qfile_writer *w, const void *data, size_t len,
+	char **error_r)
+{
+	/* Records end the message's run of bytes: take it into the CRC. */
+	qfile_crc_catch_up(w);
+	return qfile_wwrite_part(w, data, len, 0, error_r);
 }
 
 /* 1: O_TMPFILE files can be given a name here; 0: no; -1: not known. */
@@ -345,14 +375,23 @@ qfile_new_id(void)
 	return text;
 }
 
+/*
+ * The last writer freed, kept for the next message: a 64 KiB block
+ * freed and allocated again per message made malloc consolidate its
+ * free lists and give pages back to the kernel every time.
+ */
+static struct qfile_writer *qfile_writer_spare;
+
 struct qfile_writer *
 qfile_writer_new(const char *queue_dir, char **error_r)
 {
 	struct qfile_writer *w;
 
 	(void) error_r;
+	w = qfile_writer_spare != NULL ? qfile_writer_spare :
+	    xmalloc(sizeof(*w));
+	qfile_writer_spare = NULL;
 	/* Not the write buffer: it is written before it is read. */
-	w = xmalloc(sizeof(*w));
 	memset(w, 0, offsetof(struct qfile_writer, wbuf));
 	w->queue_dir = xstrdup(queue_dir);
 	w->fd = -1;
@@ -534,9 +573,8 @@ int
 qfile_writer_message(struct qfile_writer *w, const void *data, size_t len,
 	char **error_r)
 {
-	w->crc = qfile_crc32(w->crc, data, len);
 	w->message_size += (long long) len;
-	return qfile_wwrite(w, data, len, error_r);
+	return qfile_wwrite_part(w, data, len, 1, error_r);
 }
 
 
@@ -555,7 +593,10 @@ qfile_writer_free(struct qfile_writer *w)
 	for (i = 0; i < w->prepend_count; i++)
 		free(w->prepend[i]);
 	free(w->prepend);
-	free(w);
+	if (qfile_writer_spare == NULL)
+		qfile_writer_spare = w;
+	else
+		free(w);
 }
 
 int
@@ -706,6 +747,7 @@ qfile_writer_commit(struct qfile_writer **wp, const char *subdir,
 	int ret = -1, n, buffered;
 
 	*wp = NULL;
+	qfile_crc_catch_up(w);
 	n = snprintf(trailer, sizeof(trailer), "Z\tcrc=%08x\n",
 	    (unsigned int) w->crc);
 	if (qfile_wwrite(w, trailer, (size_t) n, error_r) < 0 ||

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -533,6 +534,15 @@ stream_pending(const struct stream *s)
 	if (s->transport->pending != NULL)
 		n += s->transport->pending(s->transport_ctx);
 	return n;
+}
+
+int
+stream_pending_is(const struct stream *s, const char *line)
+{
+	size_t len = strlen(line);
+
+	return stream_pending(s) == len && s->in_end - s->in_start == len &&
+	    strncasecmp(s->in + s->in_start, line, len) == 0;
 }
 
 void

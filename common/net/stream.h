@@ -120,6 +120,12 @@ enum stream_status stream_read_exact(struct stream *s, struct buf *out,
  * (pipelining checks; a wait for the descriptor would not see them).
  */
 size_t stream_pending(const struct stream *s);
+/*
+ * 1 when the buffered input is exactly line (ASCII case ignored, the
+ * transport's buffer must be empty): a client's pipelined last command,
+ * such as "QUIT\r\n", whose answer may go out with the one before it.
+ */
+int stream_pending_is(const struct stream *s, const char *line);
 /* Discard everything buffered for reading (after STARTTLS, RFC 3207). */
 void stream_purge_input(struct stream *s);
 

@@ -82,7 +82,7 @@ maildir_unique(void)
 		host = maildir_hostname();
 	gettimeofday(&tv, NULL);
 	return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long) tv.tv_sec,
-	    (long) tv.tv_usec, (long) getpid(), ++maildir_counter, host);
+	    (long) tv.tv_usec, (long) log_pid(), ++maildir_counter, host);
 }
 
 

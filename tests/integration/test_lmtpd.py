@@ -10,6 +10,7 @@ import os
 import re
 import smtplib
 import socket
+import struct
 import threading
 import time
 
@@ -433,6 +434,43 @@ def test_pipelined_transactions(inst):
     assert len(messages(inst, "bob")) == 1
     assert list(messages(inst, "bob", "Junk").values()) == [
         trace("b@remote.test", "bob@example.test") + stored(body)]
+
+
+def data_segments_in(sock):
+    """Segments with data this socket has received (struct tcp_info's
+    tcpi_data_segs_in, Linux 4.6)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    assert len(info) >= 160
+    return struct.unpack_from("I", info, 152)[0]
+
+
+def test_last_reply_leaves_with_the_221_when_quit_is_pipelined(inst):
+    # smtpd's direct delivery sends QUIT with the message: the last
+    # recipient's 250 and the 221 leave in one segment.  Each earlier
+    # recipient's reply still leaves as soon as it is delivered, and
+    # without a pipelined QUIT the last one is not held back.
+    c = RawLMTP(inst)
+    body = b"Subject: quit\r\n\r\nhello\r\n"
+    c.send(b"LHLO agent\r\nMAIL FROM:<a@remote.test>\r\n"
+           b"RCPT TO:<alice@example.test>\r\n"
+           b"RCPT TO:<bob@example.test>\r\nDATA\r\n")
+    assert [c.reply()[0] for _ in range(5)] == [250, 250, 250, 250, 354]
+    before = data_segments_in(c.sock)
+    c.send(body + b".\r\nQUIT\r\n")
+    assert [c.reply()[0] for _ in range(3)] == [250, 250, 221]
+    assert c.reply()[0] is None         # closed after the 221
+    assert data_segments_in(c.sock) - before == 2
+    c.close()
+    c = RawLMTP(inst)
+    c.send(b"LHLO agent\r\nMAIL FROM:<a@remote.test>\r\n"
+           b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+    assert [c.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    c.send(body + b".\r\n")
+    assert c.reply()[0] == 250          # before any QUIT
+    assert c.command("QUIT")[0] == 221
+    c.close()
+    assert len(messages(inst, "alice")) == 2
+    assert len(messages(inst, "bob")) == 1
 
 
 def test_disconnect_mid_data_delivers_nothing(make_instance):

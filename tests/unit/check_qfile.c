@@ -88,13 +88,29 @@ queue_one(const char *message, size_t len, char **id_r)
 	return path;
 }
 
+/* The whole file at path, NUL-terminated (caller frees). */
+static char *
+file_contents(const char *path)
+{
+	struct stat st;
+	char *data;
+	int fd;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	data = xmalloc((size_t) st.st_size + 1);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, data, (size_t) st.st_size), st.st_size);
+	close(fd);
+	data[st.st_size] = '\0';
+	return data;
+}
+
 START_TEST(test_round_trip)
 {
 	static const char msg[] = "123456789";
 	struct qfile *qf = NULL;
 	char *id, *path, *error = NULL, *data;
-	struct stat st;
-	int damaged, fd;
+	int damaged;
 
 	path = queue_one(msg, strlen(msg), &id);
 	ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0, "%s",
@@ -117,12 +133,7 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(qf->message_size, 9);
 	/* The message is where the record says, and the CRC is the standard
 	 * CRC-32 (check value of "123456789": cbf43926). */
-	ck_assert_int_eq(stat(path, &st), 0);
-	data = xmalloc((size_t) st.st_size + 1);
-	fd = open(path, O_RDONLY);
-	ck_assert_int_eq(read(fd, data, (size_t) st.st_size), st.st_size);
-	close(fd);
-	data[st.st_size] = '\0';
+	data = file_contents(path);
 	ck_assert_int_eq(memcmp(data + qf->message_offset, msg, 9), 0);
 	ck_assert_ptr_nonnull(strstr(data, "123456789Z\tcrc=cbf43926\n"));
 	free(data);
@@ -149,9 +160,8 @@ START_TEST(test_sizes_and_hash_dirs)
 	static const size_t sizes[] = { 1, 65000, 65536, 70000, 300000 };
 	struct qfile *qf = NULL;
 	char *id, *path, *error = NULL, *msg, *data, *dir;
-	struct stat st;
 	size_t i, j;
-	int damaged, fd;
+	int damaged;
 
 	var_queue_hash_depth = 2;
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -162,12 +172,7 @@ START_TEST(test_sizes_and_hash_dirs)
 		ck_assert_msg(qfile_read(path, &qf, &damaged, &error) == 0,
 		    "%s", error);
 		ck_assert_int_eq(qf->message_size, (long long) sizes[i]);
-		ck_assert_int_eq(stat(path, &st), 0);
-		data = xmalloc((size_t) st.st_size);
-		fd = open(path, O_RDONLY);
-		ck_assert_int_eq(read(fd, data, (size_t) st.st_size),
-		    st.st_size);
-		close(fd);
+		data = file_contents(path);
 		ck_assert_int_eq(memcmp(data + qf->message_offset, msg,
 		    sizes[i]), 0);
 		free(data);
@@ -201,6 +206,70 @@ three_rcpt_envelope(struct qfile *env, struct qfile_rcpt rcpts[3])
 	env->rcpts = rcpts;
 	env->rcpt_count = 3;
 }
+
+/*
+ * The CRC is taken when the buffer goes out or at the commit, not per
+ * write: a message written in many pieces, past the 64 KiB buffer or
+ * not, gets the CRC-32 of all its bytes, with two writers alive at once
+ * (the second one new, the first one's memory reused afterwards).
+ */
+START_TEST(test_crc_of_pieces)
+{
+	static const size_t sizes[] = { 9, 65000, 65600, 200003 };
+	static const size_t pieces[] = { 1, 7, 1000, 4096, 65536 };
+	struct qfile env;
+	struct qfile_rcpt rcpts[3];
+	struct qfile_writer *w[2];
+	struct qfile *qf = NULL;
+	char *id[2], *path, *error = NULL, *msg, *data, want[32];
+	size_t i, j, k, off, n;
+	int damaged;
+
+	three_rcpt_envelope(&env, rcpts);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		msg = xmalloc(sizes[i]);
+		for (j = 0; j < sizes[i]; j++)
+			msg[j] = (char) (j * 7 + i);
+		for (k = 0; k < 2; k++) {
+			w[k] = qfile_writer_new(top, &error);
+			ck_assert_ptr_nonnull(w[k]);
+			id[k] = xstrdup(qfile_writer_id(w[k]));
+			ck_assert_int_eq(qfile_writer_envelope(w[k], &env,
+			    &error), 0);
+		}
+		/* Interleaved, each in its own piece sizes. */
+		for (off = 0, j = 0; off < sizes[i]; off += n, j++) {
+			n = pieces[(i + j) % 5];
+			if (n > sizes[i] - off)
+				n = sizes[i] - off;
+			for (k = 0; k < 2; k++)
+				ck_assert_int_eq(qfile_writer_message(w[k],
+				    msg + off, n, &error), 0);
+		}
+		snprintf(want, sizeof(want), "Z\tcrc=%08x\n",
+		    (unsigned int) qfile_crc32(0, msg, sizes[i]));
+		for (k = 0; k < 2; k++) {
+			ck_assert_msg(qfile_writer_commit(&w[k],
+			    QFILE_INCOMING, &error) == 0, "%s", error);
+			path = qfile_path(top, QFILE_INCOMING, id[k]);
+			ck_assert_msg(qfile_read(path, &qf, &damaged,
+			    &error) == 0, "%s", error);
+			ck_assert_int_eq(qf->message_size,
+			    (long long) sizes[i]);
+			data = file_contents(path);
+			ck_assert_int_eq(memcmp(data + qf->message_offset,
+			    msg, sizes[i]), 0);
+			ck_assert_int_eq(memcmp(data + qf->message_offset +
+			    sizes[i], want, strlen(want)), 0);
+			free(data);
+			qfile_free(&qf);
+			free(path);
+			free(id[k]);
+		}
+		free(msg);
+	}
+}
+END_TEST
 
 START_TEST(test_writer_direct)
 {
@@ -719,6 +788,7 @@ qfile_suite(void)
 	tcase_add_test(tc, test_ids_unique);
 	tcase_add_test(tc, test_ids_ordered_without_files);
 	tcase_add_test(tc, test_writer_in_memory);
+	tcase_add_test(tc, test_crc_of_pieces);
 	tcase_add_test(tc, test_append_short_write);
 	tcase_add_test(tc, test_append_after_torn_tail);
 	suite_add_tcase(s, tc);
