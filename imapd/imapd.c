@@ -403,6 +403,8 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
 	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
+	/* One of many sessions of a process: idle, it keeps no buffers. */
+	stream_set_release_idle(sess.s, imap_multi_in_session());
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.reply = buf_new(imapd_reply_cap());
