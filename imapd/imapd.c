@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,6 +546,14 @@ imapd_start_tls(struct imap_session *sess, char **error_r)
 static void
 imapd_run(int listen_fd, int status_fd, void *ctx)
 {
+	/*
+	 * Allocations of 128 KiB and more (a large message's body) are
+	 * mapped and unmapped, always: the C library's default raises that
+	 * threshold after the first such free, and the heap then grew by
+	 * a few KiB of fragments per session that ran a large FETCH and
+	 * went idle (measured: 11 KiB against 6 a session).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	imap_lookup_start();
 	imap_multi_run(listen_fd, status_fd, (size_t) var_imap_client_limit,
 	    imapd_handle, ctx);
