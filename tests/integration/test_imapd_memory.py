@@ -8,10 +8,10 @@ bounded here; bench/imap-load measures the PSS against Dovecot's."""
 
 import time
 
-from smtpremoteutil import assert_no_sanitizer_reports
-
 from imapdutil import deliver, login, make_imap_instance
+from smtpremoteutil import assert_no_sanitizer_reports
 from test_imapd_multi import imapd_pids
+from test_proxyd_memory import built_with_asan
 
 SESSIONS = 50
 # Per session, a plain build measured 6 KiB (its selected mailbox's
@@ -19,11 +19,6 @@ SESSIONS = 50
 # an ASan build holds freed memory in its quarantine.
 BOUND_KIB = 12
 BOUND_ASAN_KIB = 2048
-
-
-def built_with_asan(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
 
 
 def anonymous_kib(pid):
