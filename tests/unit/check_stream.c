@@ -391,19 +391,29 @@ END_TEST
 
 /* --- read_exact, pending, purge ----------------------------------------- */
 
+/* len bytes of pattern() and room for extra more (caller frees). */
+static char *
+pattern_data(size_t len, size_t extra)
+{
+	char *data = malloc(len + extra);
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < len; i++)
+		data[i] = (char) pattern(i);
+	return data;
+}
+
 START_TEST(test_read_exact_chunks)
 {
 	static const size_t sizes[] = { 1, 16383, 1, 50000, 0, 33615 };
 	size_t total = 100000, i, at = 0;
-	char *data = malloc(total + 5);
+	char *data = pattern_data(total, 5);
 	struct buf *out = buf_new(BUF_DEFAULT_CAP), *line = buf_new(64);
 	struct stream *s;
 	int sv[2];
 	pid_t pid;
 
-	ck_assert_ptr_nonnull(data);
-	for (i = 0; i < total; i++)
-		data[i] = (char) pattern(i);
 	memcpy(data + total, "tail\n", 5);
 	make_pair(sv);
 	pid = spawn_feeder(sv[1], sv[0], data, total + 5, NULL, 0);
@@ -516,16 +526,13 @@ END_TEST
  */
 START_TEST(test_release_idle_keeps_data)
 {
-	size_t total = 40000, i;
-	char *data = malloc(total), got[64];
+	size_t total = 40000;
+	char *data = pattern_data(total, 0), got[64];
 	struct buf *line = buf_new(64), *out = buf_new(total);
 	struct stream *s;
 	int sv[2];
 	pid_t pid;
 
-	ck_assert_ptr_nonnull(data);
-	for (i = 0; i < total; i++)
-		data[i] = (char) pattern(i);
 	make_pair(sv);
 	s = stream_new(sv[0], T_LONG_MS, T_LONG_MS);
 	stream_set_release_idle(s, 1);
