@@ -154,6 +154,12 @@ void imap_write_capability(struct imap_session *sess);
  * tagged OK (or NO when the store path is unusable).
  */
 struct route_mailbox;
+/*
+ * While a login's directory lookups run (on lookup threads with the
+ * LDAP backend), what they log names the session: the log context
+ * "login ADDR[PORT]" (on), none again after them (off).
+ */
+void imap_login_log_context(struct imap_session *sess, int on);
 void imap_login_refused(struct imap_session *sess, const char *user,
 	const char *method, const char *reason);
 void imap_login_enter(struct imap_session *sess,

@@ -103,8 +103,10 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 		    "logins");
 		return;
 	}
+	imap_login_log_context(sess, 1);
 	rc = imap_lookup_authenticate(imapd_route, authcid, password, &admin,
 	    &reason, &error);
+	imap_login_log_context(sess, 0);
 	route_mailbox_free(&admin);
 	if (rc < 0) {
 		log_warn("admin login admin=%s user=%s: %s", authcid, authzid,
@@ -120,7 +122,9 @@ imap_admin_login(struct imap_session *sess, const char *authzid,
 		imap_login_refused(sess, authcid, "plain-admin", reason);
 		return;
 	}
+	imap_login_log_context(sess, 1);
 	rc = imap_lookup_mailbox_get(imapd_route, authzid, &mb, &error);
+	imap_login_log_context(sess, 0);
 	if (rc < 0) {
 		log_warn("admin login admin=%s user=%s: %s", authcid, authzid,
 		    error != NULL ? error : "temporary failure");

@@ -324,6 +324,21 @@ imap_login_allowed(struct imap_session *sess)
 	return 0;
 }
 
+void
+imap_login_log_context(struct imap_session *sess, int on)
+{
+	char *ctx;
+
+	if (!on) {
+		log_set_context(NULL);
+		return;
+	}
+	ctx = xasprintf("login %s[%d]", sess->peer->client_addr,
+	    sess->peer->client_port);
+	log_set_context(ctx);
+	free(ctx);
+}
+
 /* A refused login: logged, delayed, counted (imap.h). */
 void
 imap_login_refused(struct imap_session *sess, const char *user,
@@ -416,9 +431,11 @@ imap_login(struct imap_session *sess, const char *user, const char *pass,
 	int rc;
 
 	/* No password: a proxy's login, its token checked already. */
+	imap_login_log_context(sess, 1);
 	rc = pass != NULL ? imap_lookup_authenticate(imapd_route, user, pass,
 	    &mb, &reason, &error) : imap_lookup_authorize(imapd_route, user,
 	    &mb, &reason, &error);
+	imap_login_log_context(sess, 0);
 	metrics_inc("ispmail_logins_total", "protocol", "imap", "result",
 	    metrics_result(rc), NULL);
 	if (rc < 0) {

@@ -68,6 +68,7 @@ struct multi_session {
 	char *parked;			/* the parked frames (multi_park) */
 	size_t parked_len;
 	void *asan_fake_stack;
+	char *log_ctx;			/* its log context while it waits */
 };
 
 static imap_multi_handler *multi_handle;
@@ -96,6 +97,24 @@ static void multi_trim_stack(struct multi_session *ms);
 static void multi_park(struct multi_session *ms);
 static void multi_unpark(struct multi_session *ms);
 
+/*
+ * A session's log context (log.h) is its own: the loop sets it when it
+ * resumes the session and keeps it, cleared, when the session waits, so
+ * no session logs with another's (a login's lookups set one).
+ */
+static void
+multi_keep_log_context(struct multi_session *ms)
+{
+	const char *ctx = log_context();
+
+	if (ctx == NULL || ms->log_ctx == NULL ||
+	    strcmp(ctx, ms->log_ctx) != 0) {
+		free(ms->log_ctx);
+		ms->log_ctx = ctx != NULL ? xstrdup(ctx) : NULL;
+	}
+	log_set_context(NULL);
+}
+
 /* From the loop into session ms, until it waits or ends. */
 static void
 multi_resume(struct multi_session *ms)
@@ -109,9 +128,11 @@ multi_resume(struct multi_session *ms)
 	multi_unpark(ms);
 	multi_current = ms;
 	ms->woken = 0;
+	log_set_context(ms->log_ctx);
 	if (swapcontext(&multi_loop_context, &ms->context) < 0)
 		log_panic("imap_multi: swapcontext: %m");
 	multi_current = NULL;
+	multi_keep_log_context(ms);
 #ifdef MULTI_ASAN
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -288,6 +309,21 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 static pthread_mutex_t multi_hash_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t multi_hash_freed = PTHREAD_COND_INITIALIZER;
 static int multi_hashing;		/* under multi_hash_lock */
+
+/*
+ * A session of the loop queued for a hash place (on its own stack),
+ * first come first served.  It sleeps until a place comes free for the
+ * head of the queue (multi_hash_wake_head); it never polls, so a login
+ * storm queued behind slow hashes costs the loop nothing.
+ */
+struct multi_hash_waiter {
+	struct multi_hash_waiter *next;
+	struct multi_hash_waiter **prev_next;	/* what points at it */
+	struct multi_session *session;
+};
+
+static struct multi_hash_waiter *multi_hash_queue;
+static struct multi_hash_waiter **multi_hash_queue_tail = &multi_hash_queue;
 /* The thread that runs the loop and every session (imap_multi_run). */
 static pthread_t multi_loop_thread;
 static int multi_loop_running;
@@ -317,6 +353,56 @@ multi_hash_give(void)
 	(void) pthread_mutex_unlock(&multi_hash_lock);
 }
 
+/*
+ * On the loop's thread: the head of the hash queue runs at the loop's
+ * next pass when a place is free for it.  Called wherever the loop
+ * frees a place or the head changes, and whenever a session's thread
+ * ended (imap_multi_thread_run): a lookup thread hashes on places of
+ * the same count and ends right after, so no freed place goes unseen.
+ */
+static void
+multi_hash_wake_head(void)
+{
+	int free_place;
+
+	if (multi_hash_queue == NULL)
+		return;
+	(void) pthread_mutex_lock(&multi_hash_lock);
+	free_place = multi_hashing < MULTI_CRYPT_THREADS;
+	(void) pthread_mutex_unlock(&multi_hash_lock);
+	if (free_place)
+		imap_multi_wake(multi_hash_queue->session);
+}
+
+/*
+ * A hash place for the calling session: at once when nobody queues and
+ * one is free, else in turn.  The head passes the turn on when it
+ * leaves, so several places freed at once serve as many waiters.
+ */
+static void
+multi_hash_take_in_turn(void)
+{
+	struct multi_hash_waiter me;
+
+	if (multi_hash_queue == NULL && multi_hash_take(0))
+		return;
+	me.session = multi_current;
+	me.next = NULL;
+	me.prev_next = multi_hash_queue_tail;
+	*multi_hash_queue_tail = &me;
+	multi_hash_queue_tail = &me.next;
+	/* No deadline: a hash ends, and its end wakes the head. */
+	while (multi_hash_queue != &me || !multi_hash_take(0))
+		stream_pause(INT_MAX);
+	/* The head leaves: its successor is the new head. */
+	multi_hash_queue = me.next;
+	if (me.next != NULL)
+		me.next->prev_next = &multi_hash_queue;
+	else
+		multi_hash_queue_tail = &multi_hash_queue;
+	multi_hash_wake_head();
+}
+
 int
 imap_multi_in_session(void)
 {
@@ -343,6 +429,7 @@ struct multi_thread_job {
 	imap_multi_work *work;
 	void *arg;
 	int done_fd;			/* the pipe's write end */
+	char *log_ctx;			/* the session's, copied by the loop */
 };
 
 static void *
@@ -351,6 +438,8 @@ multi_thread_main(void *arg)
 	struct multi_thread_job *job = arg;
 	char byte = 0;
 
+	/* Its lines name the session that started it, not the loop's. */
+	log_set_context(job->log_ctx);
 	job->work(job->arg);
 	/* The session waits for this byte, then joins the thread. */
 	while (write(job->done_fd, &byte, 1) < 0 && errno == EINTR)
@@ -361,7 +450,7 @@ multi_thread_main(void *arg)
 int
 imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 {
-	struct multi_thread_job job = { work, arg, -1 };
+	struct multi_thread_job job = { work, arg, -1, NULL };
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
@@ -375,6 +464,8 @@ imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 		return -1;
 	}
 	job.done_fd = fds[1];
+	if (log_context() != NULL)
+		job.log_ctx = xstrdup(log_context());
 	/* Signals are the loop's business (ppoll): none for the thread. */
 	sigfillset(&all);
 	(void) pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -391,9 +482,12 @@ imap_multi_thread_run(imap_multi_work *work, void *arg, size_t stack_size)
 			(void) stream_wait_fd(fds[0], POLLIN, -1);
 		if ((err = pthread_join(thread, NULL)) != 0)
 			log_panic("imap_multi: pthread_join: %s", strerror(err));
+		/* It may have hashed: a queued session's turn perhaps. */
+		multi_hash_wake_head();
 	}
 	(void) close(fds[0]);
 	(void) close(fds[1]);
+	free(job.log_ctx);
 	return err != 0 ? -1 : 0;
 }
 
@@ -420,13 +514,13 @@ multi_crypt_run(route_crypt_work *work, void *arg)
 		}
 		return;
 	}
-	while (!multi_hash_take(0))
-		stream_pause(5);
+	multi_hash_take_in_turn();
 	if (imap_multi_thread_run(work, arg, MULTI_CRYPT_STACK_SIZE) < 0) {
 		log_warn("imap_multi: password hash in the loop");
 		work(arg);
 	}
 	multi_hash_give();
+	multi_hash_wake_head();
 }
 
 /* A session's whole life, on its own stack. */
@@ -485,6 +579,7 @@ multi_free(struct multi_session *ms)
 	if (munmap(ms->map, ms->map_size) < 0)
 		log_panic("imap_multi: munmap: %m");
 	free(ms->parked);
+	free(ms->log_ctx);
 	free(ms);
 }
 

@@ -39,7 +39,8 @@
  * waiter).  Lock waits (UID list, MODSEQ record, keywords) never block:
  * they retry with pauses through the waiter.  A login's password hash
  * runs on a thread (route_set_crypt_runner), at most
- * MULTI_CRYPT_THREADS at once, while its session waits on a pipe.  With
+ * MULTI_CRYPT_THREADS at once, while its session waits on a pipe; the
+ * sessions beyond those queue in order and are woken in turn.  With
  * the LDAP backend every directory lookup (a login's, an administrator
  * login's, the mailbox-move state checks) runs on a lookup thread
  * (imap_lookup.h) the same way.
@@ -92,6 +93,8 @@ void imap_multi_wake(struct multi_session *session);
  * returned; -1 outside a session or (logged) when no thread could be
  * started, work not called.  work must not touch the stream, the
  * session or anything else the loop uses, nor wait through the waiter.
+ * It logs with a copy of the session's log context (log contexts are
+ * per thread; each session's is kept across its waits).
  */
 typedef void imap_multi_work(void *arg);
 int imap_multi_thread_run(imap_multi_work *work, void *arg,

@@ -109,7 +109,7 @@ thread_would_loop(struct thread_ctx *ctx, struct thread_node *parent,
 static struct thread_node *
 thread_lookup(struct thread_ctx *ctx, const char *id, int *found_r)
 {
-	size_t i = (size_t) fnv1a64(id) & (ctx->table_size - 1);
+	size_t i = (size_t) hash_keyed_str(id) & (ctx->table_size - 1);
 
 	while (ctx->table[i] != NULL) {
 		if (strcmp(ctx->table[i]->id, id) == 0) {
@@ -442,7 +442,7 @@ thread_group_subjects(struct thread_ctx *ctx, struct thread_node **roots)
 		m = thread_root_msg(n);
 		if (m == NULL || m->subject[0] == '\0')
 			continue;
-		for (i = (size_t) fnv1a64(m->subject) & (size - 1);
+		for (i = (size_t) hash_keyed_str(m->subject) & (size - 1);
 		    keys[i] != NULL; i = (i + 1) & (size - 1)) {
 			if (strcmp(keys[i], m->subject) == 0)
 				break;
@@ -461,7 +461,7 @@ thread_group_subjects(struct thread_ctx *ctx, struct thread_node **roots)
 			pp = &n->next;
 			continue;
 		}
-		for (i = (size_t) fnv1a64(m->subject) & (size - 1);
+		for (i = (size_t) hash_keyed_str(m->subject) & (size - 1);
 		    strcmp(keys[i], m->subject) != 0;
 		    i = (i + 1) & (size - 1))
 			;

@@ -160,7 +160,18 @@ value_offset(const struct dkim_field *f)
 	return off + 1;
 }
 
-/* An AAR's instance: "i=" 1*DIGIT ";" first, FWS around (4.1.1); -1. */
+/*
+ * What field_instance says of a field without any instance tag: it
+ * belongs to no ARC Set (RFC 8617 4.1, 5.2 step 1), so it is left out
+ * of the chain; a tag with a bad value (i=0, i=51, i=x) claims a set
+ * that cannot exist, which breaks the chain (5.2 step 3).
+ */
+#define ARC_NO_INSTANCE	(-2)
+
+/*
+ * An AAR's instance: "i=" 1*DIGIT ";" first, FWS around (4.1.1); -1,
+ * or ARC_NO_INSTANCE when the value does not start with "i=".
+ */
 static int
 aar_instance(const char *v, size_t len)
 {
@@ -171,11 +182,11 @@ aar_instance(const char *v, size_t len)
 	v[i] == '\r' || v[i] == '\n')) i++
 	SKIP_FWS();
 	if (i >= len || (v[i] != 'i' && v[i] != 'I'))
-		return -1;
+		return ARC_NO_INSTANCE;
 	i++;
 	SKIP_FWS();
 	if (i >= len || v[i] != '=')
-		return -1;
+		return ARC_NO_INSTANCE;
 	i++;
 	SKIP_FWS();
 	for (; i < len && v[i] >= '0' && v[i] <= '9' && digits < 3; i++) {
@@ -187,39 +198,43 @@ aar_instance(const char *v, size_t len)
 	return digits > 0 && i < len && v[i] == ';' ? n : -1;
 }
 
-/* The instance of ARC field f of part p, or -1 (unparsable). */
+/*
+ * The instance of ARC field f of part p: -1 when its value or its tag
+ * list is unparsable, ARC_NO_INSTANCE when the tags have no i=.
+ */
 static int
 field_instance(const struct dkim_field *f, int p)
 {
 	struct dkim_tag tags[DKIM_TAGS_MAX];
-	size_t off = value_offset(f);
-	int i, n;
+	size_t off = value_offset(f), k;
+	int i, n, v = 0;
 
 	if (p == ARC_AAR)
 		return aar_instance(f->text + off, f->len - off);
 	n = dkim_tags_parse(f->text + off, f->len - off, tags, DKIM_TAGS_MAX);
-	for (i = 0; i < n; i++)
-		if (tags[i].name_len == 1 && tags[i].name[0] == 'i' &&
-		    tags[i].value_len > 0 && tags[i].value_len <= 3) {
-			int v = 0;
-			size_t k;
-
-			for (k = 0; k < tags[i].value_len; k++) {
-				if (tags[i].value[k] < '0' ||
-				    tags[i].value[k] > '9')
-					return -1;
-				v = v * 10 + (tags[i].value[k] - '0');
-			}
-			return v;
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (tags[i].name_len != 1 || tags[i].name[0] != 'i')
+			continue;
+		if (tags[i].value_len == 0 || tags[i].value_len > 3)
+			return -1;
+		for (k = 0; k < tags[i].value_len; k++) {
+			if (tags[i].value[k] < '0' || tags[i].value[k] > '9')
+				return -1;
+			v = v * 10 + (tags[i].value[k] - '0');
 		}
-	return -1;
+		return v;
+	}
+	return ARC_NO_INSTANCE;
 }
 
 /*
  * Group the ARC fields by instance (5.2 steps 1-3): every instance
  * 1..n has one of each part; the newest seal's cv= is not fail; cv=
- * is none at 1 and pass above.  0, or -1 when the chain cannot be
- * checked further (failed or ended).
+ * is none at 1 and pass above.  A field without i= is in no set and
+ * left out: alone, such fields make no chain (n 0, cv=none).  0, or -1
+ * when the chain cannot be checked further (failed or ended).
  */
 static int
 chain_collect(struct arc_sealer *a)
@@ -227,7 +242,7 @@ chain_collect(struct arc_sealer *a)
 	unsigned char seen[ARC_INSTANCE_MAX + 1][ARC_PARTS];
 	const char *bad = NULL;
 	size_t j, arc_fields = 0;
-	int p, i;
+	int p, i, setless = 0;
 
 	/* All of them, so that a broken chain's n is still its highest. */
 	memset(seen, 0, sizeof(seen));
@@ -242,6 +257,10 @@ chain_collect(struct arc_sealer *a)
 			break;
 		}
 		i = field_instance(f, p);
+		if (i == ARC_NO_INSTANCE) {
+			setless = 1;
+			continue;
+		}
 		if (i < 1 || i > ARC_INSTANCE_MAX) {
 			if (bad == NULL)
 				bad = "ARC field without a valid i=";
@@ -265,6 +284,8 @@ chain_collect(struct arc_sealer *a)
 		chain_fail(a, bad);
 		return -1;
 	}
+	if (setless && a->n == 0)
+		a->reason = "no ARC chain yet (ARC fields without i= ignored)";
 	return 0;
 }
 

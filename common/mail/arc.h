@@ -8,7 +8,9 @@
  * message as it arrives, then hands over the key records asked for.
  *
  * The existing chain (5.2): the ARC fields of the header are grouped
- * by their i= (1..ARC_INSTANCE_MAX, one AAR, AMS and AS each, no gap);
+ * by their i= (1..ARC_INSTANCE_MAX, one AAR, AMS and AS each, no gap;
+ * a field without i= is in no set and left out, one with another i=
+ * breaks the chain);
  * the newest AMS and every AS are verified with their keys (dkim_record
  * parses them, dkim_pubcache keeps the keys).  The new set's cv= is
  * none without sets, pass for a valid chain and fail for a broken one;

@@ -9,6 +9,7 @@
 #ifndef ISPMAIL_ROUTE_LDAP_INT_H
 #define ISPMAIL_ROUTE_LDAP_INT_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include <ldap.h>
@@ -71,10 +72,14 @@ enum route_ldap_cache_kind {
 struct route_ldap_cache_entry {
 	char *key;			/* kind letter, ':', lookup key */
 	enum route_ldap_cache_kind kind;
-	int found;
+	unsigned char found;
+	unsigned char visited;		/* hit since the hand last passed */
+	/* An alias answer that also says "no mailbox" (route_ldap_cache.c). */
+	unsigned char not_mailbox;
 	void *record;			/* a copy, or NULL (negative, relay) */
 	time_t expires;
 	struct route_ldap_cache_entry *hash_next;
+	/* The queue in insertion order (route_ldap_cache.c). */
 	struct route_ldap_cache_entry *older, *newer;
 };
 
@@ -102,6 +107,9 @@ struct route_ldap {
 	size_t bucket_count;		/* power of two, 0 = no cache */
 	size_t cache_count;
 	struct route_ldap_cache_entry *oldest, *newest;
+	/* The next eviction candidate (NULL: start at oldest). */
+	struct route_ldap_cache_entry *hand;
+	uint64_t cache_coins;		/* xorshift64 state, 0 = unseeded */
 };
 
 enum route_ldap_write_op {

@@ -4,8 +4,8 @@
  * The 32-bit and 64-bit variants of Fowler/Noll/Vo FNV-1a, with the
  * published offset bases and primes.  The metrics shared memory keeps
  * fnv1a32 values, so its results must never change.  Not for anything an
- * attacker can aim at where collisions matter: seed it (fnv1a64_update
- * from a random start) or use a keyed hash.
+ * attacker can aim at where collisions matter: use hash_keyed (SipHash
+ * under a random key of the process, siphash.c) there.
  */
 #ifndef ISPMAIL_HASH_H
 #define ISPMAIL_HASH_H
@@ -51,5 +51,17 @@ fnv1a64(const char *s)
 		h = (h ^ (unsigned char) *s) * FNV1A64_PRIME;
 	return h;
 }
+
+/* SipHash-2-4 and SipHash-1-3 of len bytes under a 16-byte key. */
+uint64_t siphash24(const unsigned char key[16], const void *data, size_t len);
+uint64_t siphash13(const unsigned char key[16], const void *data, size_t len);
+
+/*
+ * SipHash-1-3 under a key drawn at random once per process: for hash
+ * tables whose keys come from outside (bucket = hash & (buckets - 1)).
+ * The values differ between processes; never store them.
+ */
+uint64_t hash_keyed(const void *data, size_t len);
+uint64_t hash_keyed_str(const char *s);
 
 #endif

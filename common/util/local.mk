@@ -9,4 +9,4 @@ common_libispmail_a_SOURCES += \
 	common/util/params.c common/util/params.h \
 	common/util/fileio.c common/util/fileio.h \
 	common/util/attr.c common/util/attr.h \
-	common/util/hash.h
+	common/util/hash.h common/util/siphash.c

@@ -21,7 +21,11 @@
 static char log_progname[64] = "ispmail";
 static enum log_target log_target = LOG_TARGET_STDERR;
 static int log_verbose;
-static char log_ctx[LOG_CONTEXT_MAX];
+/*
+ * Each thread's own: a thread (imapd's lookup and hash threads) never
+ * reads a context that another one is rewriting, and starts without one.
+ */
+static _Thread_local char log_ctx[LOG_CONTEXT_MAX];
 static void (*log_fatal_hook)(void);
 static int log_stderr_fd = -1;
 static int log_in_fatal;

@@ -4,7 +4,8 @@
  * Lines go to syslog, or to stderr when the program runs in the foreground
  * (log_init).  A per-message context (the queue id) set with
  * log_set_context() prefixes every line until it is cleared, so one grep
- * follows a message.  Levels: debug (only when verbose), info, warn, error,
+ * follows a message; the context is the calling thread's (a new thread
+ * has none until it sets one).  Levels: debug (only when verbose), info, warn, error,
  * fatal (cannot continue: runs the cleanup hook, exits 1) and panic (our
  * own bug: abort() for a core).  Format strings are printf-checked; %m is
  * the errno text as in glibc's syslog.
@@ -38,9 +39,12 @@ void log_init(const char *progname, enum log_target target,
 	const char *facility);
 /* Enable or disable debug lines. */
 void log_set_verbose(int verbose);
-/* Prefix every following line with "ctx: "; NULL clears it. */
+/*
+ * Prefix every following line of the calling thread with "ctx: " (made
+ * printable, cut at 63 bytes); NULL clears it.
+ */
 void log_set_context(const char *ctx);
-/* The current context or NULL. */
+/* The calling thread's context or NULL. */
 const char *log_context(void);
 /*
  * A hook run once by log_fatal() before exit (e.g. the master removes its

@@ -9,14 +9,14 @@ order and without polling."""
 import imaplib
 import os
 import re
-import subprocess
 import threading
 import time
 
 import slapd as slapd_fixture
 from imapdutil import PASSWORD, USER, deliver, login, make_imap_instance, \
     message
-from test_imapd_multi import PROMPT, imapd_pids
+from test_imapd_multi import PROMPT, imapd_pids, loop_wakeups, \
+    unread_by, wait_for
 
 
 def ldap_imap_instance(make_instance, server, tmp_path, **extra):
@@ -30,21 +30,8 @@ def ldap_imap_instance(make_instance, server, tmp_path, **extra):
 
 
 def unread_by_slapd(server):
-    """Bytes clients sent slapd's port that it has not read (Recv-Q of
-    its side of the connections): a stopped slapd's pending requests."""
-    out = subprocess.run(
-        ["ss", "-tnH", "state", "established",
-         "( sport = :%d )" % server.port],
-        capture_output=True, text=True, check=True).stdout
-    return sum(int(line.split()[0]) for line in out.splitlines()
-               if line.strip())
-
-
-def wait_for(condition, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.02)
+    """What slapd has not read: a stopped slapd's pending requests."""
+    return unread_by(server.port)
 
 
 class Login(threading.Thread):
@@ -241,14 +228,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def loop_wakeups(pid):
-    """How often the main thread of process pid (imapd's loop) went to
-    sleep and woke again (its voluntary context switches)."""
-    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
-        m = re.search(r"^voluntary_ctxt_switches:\s+(\d+)$", f.read(), re.M)
-    return int(m.group(1))
-
-
 QUEUED = 60
 
 
@@ -313,3 +292,60 @@ def test_queued_logins_wait_without_polling_and_in_order(
         assert holder.result[1].select("INBOX")[0] == "OK"
         holder.result[1].logout()
         c.logout()
+
+
+UNUSABLE = 16
+
+
+def test_lookup_thread_lines_name_their_login(make_instance, tmp_path):
+    """What a login's lookup thread logs carries that login's session
+    (the log context "login ADDR[PORT]", the thread's own copy), never
+    another session's that the loop ran meanwhile: many users log in at
+    once beside a storm of good logins, each with a password hash the
+    lookup thread that checks it finds unusable and logs."""
+    with slapd_fixture.Slapd(tmp_path) as server:
+        inst, store = ldap_imap_instance(make_instance, server, tmp_path,
+                                         ldap_pool_size="4")
+        users = ["unusable%02d@example.test" % i for i in range(UNUSABLE)]
+        for user in users:
+            r = inst.ctl("mailbox", "add", user, "--password-stdin",
+                         input="whatever\n")
+            assert r.returncode == 0, r.stderr
+            server.ldapmodify(
+                "dn: mail=%s,ispmailDomainName=example.test,%s\n"
+                "changetype: modify\nreplace: userPassword\n"
+                "userPassword: {CRYPT}$unknown$abc\n"
+                % (user, server.base_dn))
+        ports, results = {}, {}
+
+        def attempt(user, password):
+            conn = imaplib.IMAP4("127.0.0.1", inst.port("imap"), timeout=60)
+            ports[user] = conn.sock.getsockname()[1]
+            try:
+                conn.login(user, password)
+                results[user] = "OK"
+            except imaplib.IMAP4.error:
+                results[user] = "NO"
+            conn.logout()
+
+        tries = [(u, "whatever") for u in users] + [(USER, PASSWORD)] * 24
+        threads = [threading.Thread(target=attempt, args=t, daemon=True)
+                   for t in tries]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert results == dict([(u, "NO") for u in users] + [(USER, "OK")])
+        log = inst.log()
+        for user in users:
+            lines = [line for line in log.splitlines()
+                     if "%s: unusable password hash" % user in line]
+            assert len(lines) == 1, (user, lines)
+            assert re.search(r"imapd\[\d+\]: warning: login "
+                             r"127\.0\.0\.1\[%d\]: %s: unusable password "
+                             r"hash$" % (ports[user], re.escape(user)),
+                             lines[0]), (ports[user], lines[0])
+        # The context ends with the lookup: the verdict's line has none.
+        assert re.search(r"imapd\[\d+\]: login failed user=%s " %
+                         re.escape(users[0]), log)
+        assert len(imapd_pids(inst)) == 1, imapd_pids(inst)

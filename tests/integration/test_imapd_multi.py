@@ -4,7 +4,9 @@ the busy/idle reports that make the master start another process only
 when all are full.  test_imapd.py runs in this mode (the default);
 test_imapd_single.py runs it again with a process per session."""
 
+import ctypes
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -12,6 +14,7 @@ import time
 
 from imapdutil import (PASSWORD, USER, Raw, deliver, login,
                        make_imap_instance, message)
+
 
 # Generous against a slow sanitizer build on a loaded machine.
 PROMPT = 3.0
@@ -22,6 +25,31 @@ def imapd_pids(inst):
     out = subprocess.run(["pgrep", "-f", "imapd/imapd .*%s" % inst.dir],
                          capture_output=True, text=True).stdout.split()
     return sorted(int(p) for p in out)
+
+
+def loop_wakeups(pid):
+    """How often the main thread of process pid (imapd's loop) went to
+    sleep and woke again (its voluntary context switches)."""
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        m = re.search(r"^voluntary_ctxt_switches:\s+(\d+)$", f.read(), re.M)
+    return int(m.group(1))
+
+
+def unread_by(port):
+    """Bytes clients sent the local server on port that it has not read
+    (Recv-Q of its side of the connections)."""
+    out = subprocess.run(
+        ["ss", "-tnH", "state", "established", "( sport = :%d )" % port],
+        capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[0]) for line in out.splitlines()
+               if line.strip())
+
+
+def wait_for(condition, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.02)
 
 
 def slow_fetcher(inst, tag):
@@ -349,3 +377,72 @@ def test_password_hashing_does_not_hold_up_others(make_instance):
         latencies, one)
     assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
     busy.logout()
+
+
+def slow_hash(seconds):
+    """A SHA-512 crypt setting that takes libxcrypt about seconds to
+    hash (timed here at 100,000 rounds), with a hash nothing matches."""
+    libcrypt = ctypes.CDLL("libcrypt.so.1")
+    libcrypt.crypt.restype = ctypes.c_char_p
+    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    t0 = time.monotonic()
+    assert libcrypt.crypt(b"x", b"$6$rounds=100000$saltsalt$")
+    rounds = int(100000 * seconds / max(time.monotonic() - t0, 0.001))
+    return "$6$rounds=%d$saltsalt$%s" % (min(rounds, 999999999), "A" * 86)
+
+
+QUEUED_HASHES = 30
+
+
+def test_queued_hashes_wait_without_polling(make_instance):
+    """Logins queued for a password-hash place (two hashes at a time)
+    sleep until a place comes free for them: the loop does not wake
+    every few ms while slow hashes hold both places, and every queued
+    login is served once they end."""
+    inst, store = make_imap_instance(make_instance, maxproc=1)
+    slow = "slow@example.test"
+    r = inst.ctl("mailbox", "add", slow, "--password-stdin",
+                 input="whatever\n")
+    assert r.returncode == 0, r.stderr
+    routes = os.path.join(inst.config_dir, "routes")
+    with open(routes) as f:
+        text = f.read()
+    text, n = re.subn(r"(mailbox %s .*?password=)\S+" % re.escape(slow),
+                      lambda m: m.group(1) + slow_hash(6), text)
+    assert n == 1, text
+    with open(routes + ".new", "w") as f:
+        f.write(text)
+    os.rename(routes + ".new", routes)
+    c = login(inst)
+    [pid] = imapd_pids(inst)
+    threads = len(os.listdir("/proc/%d/task" % pid))
+    holders = []
+    for i in range(2):
+        holders.append(Raw(inst, timeout=120))
+        holders[-1].send('h LOGIN "%s" "whatever"\r\n' % slow)
+    # Both places hash the slow user's password, on threads of their own.
+    wait_for(lambda: len(os.listdir("/proc/%d/task" % pid)) == threads + 2,
+             "the two hash threads")
+    queued = []
+    for i in range(QUEUED_HASHES):
+        queued.append(Raw(inst, timeout=120))
+        queued[-1].send('q LOGIN "%s" "%s"\r\n' % (USER, PASSWORD))
+    # imapd read every LOGIN: each session went to the hash queue.
+    wait_for(lambda: unread_by(inst.port("imap")) == 0, "LOGINs read")
+    wakeups0, t0 = loop_wakeups(pid), time.monotonic()
+    time.sleep(2)
+    wakeups, spent = loop_wakeups(pid) - wakeups0, time.monotonic() - t0
+    still_hashing = len(os.listdir("/proc/%d/task" % pid)) == threads + 2
+    assert still_hashing, "the slow hashes ended within the measurement"
+    # Polling every 5 ms woke the loop 841 times in 2 s (ASan); waiting to
+    # be woken, it sleeps (a few wakeups allowed for stragglers).
+    assert wakeups < 10, (
+        "imapd's loop woke %d times in %.1fs with %d logins queued for "
+        "a hash" % (wakeups, spent, QUEUED_HASHES))
+    assert c.noop()[0] == "OK"
+    for one in holders:
+        assert one.until_tagged("h")[-1].startswith("h NO"), "holder"
+    for one in queued:
+        assert one.until_tagged("q")[-1].startswith("q OK"), "queued"
+    assert len(imapd_pids(inst)) == 1, imapd_pids(inst)
+    c.logout()

@@ -248,3 +248,43 @@ def test_chain_sealed_by_dkimpy_is_checked_and_continued(arc):
     assert b"cv=pass" in newest[0] and b"d=example.test" in newest[0]
     cv, results, reason = dkim.arc_verify(data, dnsfunc=dns_lookup(arc.dns))
     assert cv == dkim.CV_Pass, (reason, results, data)
+
+
+STRAY_SEAL = b"ARC-Seal: a=rsa-sha256; cv=none; d=stray.test; s=s; b=AAAA\r\n"
+
+
+def test_arc_fields_without_instance_make_no_chain(arc):
+    """An ARC-Seal without i= is in no ARC set (RFC 8617 4.1): the
+    message has no chain, so ours starts it, i=1 cv=none (5.1 step 2),
+    and it verifies, the stray field aside."""
+    send(arc, "bob@example.test",
+         STRAY_SEAL + signed_message(arc, "stray seal"))
+    data = arrived(arc, "stray seal", "bob@far.remote.test").data
+    ours = [s for s in arc_fields(data, "ARC-Seal")
+            if b"d=example.test" in s]
+    assert len(ours) == 1 and re.search(rb"\bi=1;", ours[0]), data
+    assert b"cv=none" in ours[0], data
+    aar = arc_fields(data, "ARC-Authentication-Results")
+    assert len(aar) == 1 and aar[0].rstrip().endswith(b"arc=none"), aar
+    cv, results, reason = dkim.arc_verify(data, dnsfunc=dns_lookup(arc.dns))
+    assert cv == dkim.CV_Pass, (reason, results, data)
+    assert [r["instance"] for r in results] == [1]
+    assert re.search(r"arc sealed i=1 cv=none d=example.test .*"
+                     r"without i= ignored", arc.log())
+
+
+def test_arc_seal_with_i0_is_a_broken_chain(arc):
+    """i=0 claims a set no chain can have (RFC 8617 4.2.1, 5.2 step 3):
+    the chain arrived broken, so ours says so, i=1 cv=fail over our own
+    set only (5.1.2), and validators stop there."""
+    send(arc, "bob@example.test",
+         STRAY_SEAL.replace(b"ARC-Seal: ", b"ARC-Seal: i=0; ") +
+         signed_message(arc, "seal i0"))
+    data = arrived(arc, "seal i0", "bob@far.remote.test").data
+    ours = [s for s in arc_fields(data, "ARC-Seal")
+            if b"d=example.test" in s]
+    assert len(ours) == 1 and re.search(rb"\bi=1;", ours[0]), data
+    assert b"cv=fail" in ours[0], data
+    cv, _results, reason = dkim.arc_verify(data,
+                                           dnsfunc=dns_lookup(arc.dns))
+    assert cv is None and "ARC-Seal[1] reported failure" in reason, reason

@@ -318,6 +318,14 @@ START_TEST(test_broken_chains_fail)
 		    "ARC field without a valid i=" },
 		{ AAR(1) AMS(1) AS(1, "none") AS(51, "pass"), 2,
 		    "ARC field without a valid i=" },
+		/* i=0 claims a set that cannot be: a chain, broken. */
+		{ AS(0, "none"), 1, "ARC field without a valid i=" },
+		{ AAR(0) AMS(0) AS(0, "none"), 1,
+		    "ARC field without a valid i=" },
+		{ "ARC-Seal: i=; a=rsa-sha256; cv=none; d=x.test; s=s; "
+		    "b=AAAA\r\n", 1, "ARC field without a valid i=" },
+		{ "ARC-Seal: i=1; i=1; cv=none\r\n", 1,
+		    "ARC field without a valid i=" },
 		{ "ARC-Authentication-Results: i=x; mx.x; none\r\n"
 		    AMS(1) AS(1, "none"), 2, "ARC field without a valid i=" },
 		{ AAR(1) AMS(1) AS(1, "pass"), 2, "ARC-Seal cv= out of order" },
@@ -347,6 +355,53 @@ START_TEST(test_broken_chains_fail)
 		/* Sealed over the new set only: it verifies on its own. */
 		ck_assert(strstr(s.fields[0], "cv=fail;") != NULL);
 		sealed_free(&s);
+	}
+}
+END_TEST
+
+/*
+ * ARC fields without any i= belong to no ARC set (RFC 8617 4.1): alone
+ * they make no chain, so the new set is i=1 with cv=none (5.1 step 2,
+ * 5.2 step 1); next to a chain they are left out of it.
+ */
+START_TEST(test_fields_without_instance_make_no_chain)
+{
+	static const char *const setless[] = {
+		"ARC-Seal: a=rsa-sha256; cv=none; d=x.test; s=s; b=AAAA\r\n",
+		"ARC-Authentication-Results: mx.x; none\r\n"
+		    "ARC-Message-Signature: a=rsa-sha256; d=x.test; s=s; "
+		    "h=from; bh=AAAA; b=AAAA\r\n"
+		    "ARC-Seal: a=rsa-sha256; cv=fail; d=x.test; s=s; "
+		    "b=AAAA\r\n",
+		"ARC-Seal:\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(setless) / sizeof(setless[0]); i++) {
+		char *m1 = xasprintf("%s%s", setless[i], message), *m2;
+		struct sealed s1 = seal(m1, 0, DKIM_LOOKUP_FOUND), s2;
+
+		ck_assert_msg(s1.rc == 1 && s1.cv == ARC_CV_NONE &&
+		    s1.instance == 1, "case %zu: rc %d i=%d cv=%s (%s)", i,
+		    s1.rc, s1.instance, arc_cv_name(s1.cv), s1.reason);
+		ck_assert_str_eq(s1.result, "none");
+		ck_assert_uint_eq(s1.keys, 0);
+		ck_assert_str_eq(s1.reason,
+		    "no ARC chain yet (ARC fields without i= ignored)");
+		ck_assert(starts(s1.fields[0], "ARC-Seal: i=1; a=rsa-sha256; "
+		    "t=1796280000; cv=none;"));
+		/* The next hop finds our set valid, the stray fields aside. */
+		m2 = with_set(&s1, m1);
+		s2 = seal(m2, 0, DKIM_LOOKUP_FOUND);
+		ck_assert_msg(s2.rc == 1 && s2.cv == ARC_CV_PASS &&
+		    s2.instance == 2, "case %zu: next hop rc %d i=%d cv=%s "
+		    "(%s)", i, s2.rc, s2.instance, arc_cv_name(s2.cv),
+		    s2.reason);
+		ck_assert_uint_eq(s2.keys, 2);
+		sealed_free(&s1);
+		sealed_free(&s2);
+		free(m1);
+		free(m2);
 	}
 }
 END_TEST
@@ -473,6 +528,7 @@ arc_suite(void)
 	tc = tcase_create("chain");
 	tcase_add_unchecked_fixture(tc, key_setup, key_teardown);
 	tcase_add_test(tc, test_broken_chains_fail);
+	tcase_add_test(tc, test_fields_without_instance_make_no_chain);
 	tcase_add_test(tc, test_ended_chains_not_sealed);
 	tcase_add_test(tc, test_parse_kinds);
 	suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,6 +469,57 @@ START_TEST(test_escape_context)
 }
 END_TEST
 
+/*
+ * The context is the calling thread's: a thread that set its own logs
+ * with it while another thread sets a different one (imapd's loop
+ * switching sessions under its lookup threads), and a new thread starts
+ * without any.  The barriers order the steps, so on a shared context
+ * the thread's line would carry the main thread's, every run.
+ */
+static pthread_barrier_t ctx_barrier;
+
+static void *
+context_thread(void *arg)
+{
+	const char *inherited = log_context();
+
+	(void) arg;
+	log_set_context("lookup-ctx");
+	(void) pthread_barrier_wait(&ctx_barrier);
+	/* Meanwhile the main thread sets another context. */
+	(void) pthread_barrier_wait(&ctx_barrier);
+	log_info("from the thread");
+	return inherited != NULL ? xstrdup(inherited) : NULL;
+}
+
+START_TEST(test_context_per_thread)
+{
+	pthread_t thread;
+	void *inherited = NULL;
+	char *line;
+
+	ck_assert_int_eq(pthread_barrier_init(&ctx_barrier, NULL, 2), 0);
+	log_set_context("loop-ctx");
+	ck_assert_int_eq(pthread_create(&thread, NULL, context_thread, NULL),
+	    0);
+	(void) pthread_barrier_wait(&ctx_barrier);
+	log_set_context("other-session");
+	(void) pthread_barrier_wait(&ctx_barrier);
+	ck_assert_int_eq(pthread_join(thread, &inherited), 0);
+	ck_assert_msg(inherited == NULL, "a new thread had context %s",
+	    (char *) inherited);
+	line = one_line();
+	ck_assert_str_eq(line, "lookup-ctx: from the thread");
+	free(line);
+	ck_assert_str_eq(log_context(), "other-session");
+	log_info("from the loop");
+	line = one_line();
+	ck_assert_str_eq(line, "other-session: from the loop");
+	free(line);
+	(void) pthread_barrier_destroy(&ctx_barrier);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -489,6 +541,7 @@ log_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_context);
 	tcase_add_test(tc, test_context_long_cut);
+	tcase_add_test(tc, test_context_per_thread);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("format");
