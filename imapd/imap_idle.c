@@ -122,6 +122,7 @@ imap_idle_wait(struct imap_session *sess, struct imap_idle_watch *w,
 
 	if (w->epoll_fd < 0)
 		return stream_wait_input(sess->s, timeout_ms);
+	stream_release_idle(sess->s);
 	rc = stream_wait_fd(w->epoll_fd, POLLIN, timeout_ms);
 	if (rc <= 0)
 		return rc;

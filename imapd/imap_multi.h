@@ -24,9 +24,14 @@
  * when its last session ends, as it does when the master goes away;
  * max_idle counts time without any session.
  *
- * An idle session costs its stream buffers, its session state and the
- * touched pages of its stack; pages below the live frames are given back
- * (madvise) whenever it waits for input.
+ * An idle session costs its session state and little else: its stream
+ * frees its buffers while it waits for input with nothing buffered
+ * (stream_set_release_idle), and its stack is given back (madvise)
+ * whenever it waits for input: below the live frames, or, waiting for
+ * its client with frames of up to 3 KiB, all of it, the frames parked
+ * on the heap until it runs again (imap_multi.c).  Allocations of 128
+ * KiB and more are always mapped (mallopt), so a large FETCH leaves no
+ * heap fragments behind its session.
  *
  * Commands that go through the folder per message (FETCH, COPY, MOVE,
  * STORE, EXPUNGE, SEARCH, SORT) let the others run every

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,8 @@ imapd_handle(int fd, const struct service_peer *peer, void *ctx)
 	sess.append_size = -1;
 	sess.s = stream_new(fd, timeout_ms, timeout_ms);
 	stream_set_stress_timeout(sess.s, (int) var_imap_stress_timeout * 1000);
+	/* One of many sessions of a process: idle, it keeps no buffers. */
+	stream_set_release_idle(sess.s, imap_multi_in_session());
 	sess.line = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.cmd = buf_new((size_t) var_imap_command_size_limit + 1);
 	sess.reply = buf_new(imapd_reply_cap());
@@ -543,6 +546,14 @@ imapd_start_tls(struct imap_session *sess, char **error_r)
 static void
 imapd_run(int listen_fd, int status_fd, void *ctx)
 {
+	/*
+	 * Allocations of 128 KiB and more (a large message's body) are
+	 * mapped and unmapped, always: the C library's default raises that
+	 * threshold after the first such free, and the heap then grew by
+	 * a few KiB of fragments per session that ran a large FETCH and
+	 * went idle (measured: 11 KiB against 6 a session).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	imap_lookup_start();
 	imap_multi_run(listen_fd, status_fd, (size_t) var_imap_client_limit,
 	    imapd_handle, ctx);

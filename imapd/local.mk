@@ -23,7 +23,7 @@ dist_man8_MANS += man/imapd.8
 dist_man5_MANS += man/ispmail-envcache.5
 EXTRA_DIST += bench/imap-load bench/imap-resync tests/integration/test_imapd.py tests/integration/imapdutil.py \
 	tests/integration/test_imapd_mbsync.py tests/integration/test_imapd_multi.py tests/integration/test_imapd_single.py \
-	tests/integration/test_imapd_lookup.py \
+	tests/integration/test_imapd_lookup.py tests/integration/test_imapd_memory.py \
 	tests/integration/test_imapd_keywords.py \
 	tests/integration/test_imapd_dos.py tests/integration/test_imapd_condstore.py \
 	tests/integration/test_imapd_store_large.py \

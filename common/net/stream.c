@@ -41,7 +41,12 @@ struct stream {
 	void *transport_ctx;
 	int not_socket;		/* send() said ENOTSOCK: use write() */
 	int wrote;		/* sent since the last read: wait first */
+	int release_idle;	/* stream_set_release_idle */
 
+	/*
+	 * 16 KiB each once used; NULL before that and while released
+	 * (stream_set_release_idle).
+	 */
 	char *in;		/* unread input is in[in_start..in_end) */
 	size_t in_start;
 	size_t in_end;
@@ -235,6 +240,20 @@ stream_wait(struct stream *s, short events, int64_t deadline, int *err_r)
 	    err_r);
 }
 
+/* Waiting for input with nothing buffered: give the buffers back. */
+void
+stream_release_idle(struct stream *s)
+{
+	if (!s->release_idle || s->in_end > s->in_start || s->out_len > 0)
+		return;
+	free(s->in);
+	free(s->out);
+	s->in = NULL;
+	s->out = NULL;
+	s->in_start = 0;
+	s->in_end = 0;
+}
+
 /*
  * Read at least one more byte into the input buffer before the deadline.
  * Failures become the sticky read status.
@@ -262,6 +281,7 @@ stream_fill(struct stream *s, int64_t start_ms)
 	 */
 	if (s->wrote && s->transport == &stream_fd_transport) {
 		s->wrote = 0;
+		stream_release_idle(s);
 		status = stream_wait(s, POLLIN,
 		    stream_call_deadline(s, start_ms, s->read_timeout_ms),
 		    &err);
@@ -270,6 +290,8 @@ stream_fill(struct stream *s, int64_t start_ms)
 			return stream_fail(s, &s->read_status, status, err);
 	}
 	for (;;) {
+		if (s->in == NULL)
+			s->in = xmalloc(STREAM_IN_SIZE);
 		want_write = 0;
 		n = s->transport->read(s->transport_ctx, s->in + s->in_end,
 		    STREAM_IN_SIZE - s->in_end, &want_write);
@@ -284,6 +306,8 @@ stream_fill(struct stream *s, int64_t start_ms)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return stream_fail(s, &s->read_status, STREAM_ERROR,
 			    errno);
+		if (!want_write)
+			stream_release_idle(s);
 		status = stream_wait(s, want_write ? POLLOUT : POLLIN,
 		    stream_call_deadline(s, start_ms, s->read_timeout_ms),
 		    &err);
@@ -354,8 +378,7 @@ stream_new(int fd, int read_timeout_ms, int write_timeout_ms)
 	s->deadline_stress = stream_stress_changes;
 	s->transport = &stream_fd_transport;
 	s->transport_ctx = s;
-	s->in = xmalloc(STREAM_IN_SIZE);
-	s->out = xmalloc(STREAM_OUT_SIZE);
+	/* The buffers come with the first read and write. */
 	s->read_status = STREAM_OK;
 	s->write_status = STREAM_OK;
 	s->last_status = STREAM_OK;
@@ -389,6 +412,12 @@ void
 stream_set_stress_timeout(struct stream *s, int timeout_ms)
 {
 	s->stress_timeout_ms = timeout_ms;
+}
+
+void
+stream_set_release_idle(struct stream *s, int on)
+{
+	s->release_idle = on;
 }
 
 void
@@ -463,8 +492,9 @@ stream_read_line(struct stream *s, struct buf *line, size_t max)
 	limit = max < buf_cap(line) ? max : buf_cap(line);
 	start_ms = stream_now_ms();
 	for (;;) {
-		p = s->in + s->in_start;
 		avail = s->in_end - s->in_start;
+		/* Released buffers (stream_set_release_idle) hold nothing. */
+		p = avail > 0 ? s->in + s->in_start : "";
 		nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
 		seg = nl != NULL ? (size_t) (nl - p) : avail;
 		if (seg > 0 && p[seg - 1] == '\r')
@@ -560,6 +590,8 @@ stream_write(struct stream *s, const void *data, size_t len)
 
 	if (s->write_status != STREAM_OK)
 		return s->write_status;
+	if (s->out == NULL)
+		s->out = xmalloc(STREAM_OUT_SIZE);
 	if (len <= STREAM_OUT_SIZE - s->out_len) {
 		memcpy(s->out + s->out_len, data, len);
 		s->out_len += len;
@@ -654,6 +686,7 @@ stream_wait_input(struct stream *s, int timeout_ms)
 	/* A change of stress ends the wait early: the read that follows
 	 * has the stress deadline. */
 	s->deadline_stress = stream_stress_changes;
+	stream_release_idle(s);
 	return stream_wait_result(stream_wait(s, POLLIN,
 	    stream_deadline(timeout_ms), &err), err);
 }

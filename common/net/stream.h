@@ -77,6 +77,20 @@ void stream_set_timeouts(struct stream *s, int read_timeout_ms,
  */
 void stream_set_stress_timeout(struct stream *s, int timeout_ms);
 /*
+ * With on, the stream frees its input and output buffers (16 KiB each)
+ * whenever it waits for input with nothing buffered either way, and
+ * allocates them again when bytes come or go: a process holding many
+ * idle connections (imap_client_limit) keeps no buffers for them.
+ * Off (the default): the buffers live as long as the stream.
+ */
+void stream_set_release_idle(struct stream *s, int on);
+/*
+ * The same now, for a caller about to wait for input some other way (an
+ * IDLE's wait on its epoll descriptor): nothing happens unless on and
+ * nothing is buffered.
+ */
+void stream_release_idle(struct stream *s);
+/*
  * Stress mode for every stream of the process (the master says its
  * service is at its process limit: service.h).  Async-signal-safe: a
  * signal handler calls it, and a read or write already waiting wakes up

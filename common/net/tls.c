@@ -317,6 +317,8 @@ tls_handshake_begin(struct tls_server *t, struct stream *s,
 		tls_conn_free(&c);
 		return NULL;
 	}
+	/* An idle session keeps no record buffers (about 34 KiB each). */
+	SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (t->client && server_name != NULL) {
 		SSL_set_tlsext_host_name(c->ssl, server_name);
 		/* A trusted chain alone would accept any host's certificate. */

@@ -136,9 +136,13 @@ static const struct line_limits line_limits[] = {
 };
 #define N_LIMITS (sizeof(line_limits) / sizeof(line_limits[0]))
 
+/*
+ * With release, the stream frees its buffers at every wait with nothing
+ * buffered (stream_set_release_idle): the answers are the same.
+ */
 static void
 run_line_script(const struct line_limits *lim, const size_t *cuts,
-	size_t ncuts)
+	size_t ncuts, int release)
 {
 	size_t len = sizeof(line_script) - 1, i;
 	struct stream *s;
@@ -150,6 +154,7 @@ run_line_script(const struct line_limits *lim, const size_t *cuts,
 	pid = spawn_feeder(sv[1], sv[0], line_script, len, cuts, ncuts);
 	close(sv[1]);
 	s = stream_new(sv[0], T_LONG_MS, T_LONG_MS);
+	stream_set_release_idle(s, release);
 	line = buf_new(lim->cap);
 	for (i = 0; i < sizeof(line_script_expect) /
 	    sizeof(line_script_expect[0]); i++) {
@@ -173,7 +178,7 @@ run_line_script(const struct line_limits *lim, const size_t *cuts,
 
 START_TEST(test_line_whole)
 {
-	run_line_script(&line_limits[_i], NULL, 0);
+	run_line_script(&line_limits[_i], NULL, 0, 0);
 }
 END_TEST
 
@@ -181,8 +186,10 @@ START_TEST(test_line_split_everywhere)
 {
 	size_t k;
 
-	for (k = 1; k < sizeof(line_script) - 1; k++)
-		run_line_script(&line_limits[_i], &k, 1);
+	for (k = 1; k < sizeof(line_script) - 1; k++) {
+		run_line_script(&line_limits[_i], &k, 1, 0);
+		run_line_script(&line_limits[_i], &k, 1, 1);
+	}
 }
 END_TEST
 
@@ -192,7 +199,8 @@ START_TEST(test_line_byte_by_byte)
 
 	for (k = 0; k < sizeof(line_script) - 1; k++)
 		cuts[k] = k + 1;
-	run_line_script(&line_limits[_i], cuts, sizeof(line_script) - 1);
+	run_line_script(&line_limits[_i], cuts, sizeof(line_script) - 1, 0);
+	run_line_script(&line_limits[_i], cuts, sizeof(line_script) - 1, 1);
 }
 END_TEST
 
@@ -383,19 +391,29 @@ END_TEST
 
 /* --- read_exact, pending, purge ----------------------------------------- */
 
+/* len bytes of pattern() and room for extra more (caller frees). */
+static char *
+pattern_data(size_t len, size_t extra)
+{
+	char *data = malloc(len + extra);
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < len; i++)
+		data[i] = (char) pattern(i);
+	return data;
+}
+
 START_TEST(test_read_exact_chunks)
 {
 	static const size_t sizes[] = { 1, 16383, 1, 50000, 0, 33615 };
 	size_t total = 100000, i, at = 0;
-	char *data = malloc(total + 5);
+	char *data = pattern_data(total, 5);
 	struct buf *out = buf_new(BUF_DEFAULT_CAP), *line = buf_new(64);
 	struct stream *s;
 	int sv[2];
 	pid_t pid;
 
-	ck_assert_ptr_nonnull(data);
-	for (i = 0; i < total; i++)
-		data[i] = (char) pattern(i);
 	memcpy(data + total, "tail\n", 5);
 	make_pair(sv);
 	pid = spawn_feeder(sv[1], sv[0], data, total + 5, NULL, 0);
@@ -500,6 +518,58 @@ START_TEST(test_pending_and_purge)
 }
 END_TEST
 
+/*
+ * Released buffers (stream_set_release_idle) lose nothing: output queued
+ * before a wait for input is kept and sent whole, input buffered before
+ * one is read after it, and a block larger than the input buffer comes
+ * through a release.
+ */
+START_TEST(test_release_idle_keeps_data)
+{
+	size_t total = 40000;
+	char *data = pattern_data(total, 0), got[64];
+	struct buf *line = buf_new(64), *out = buf_new(total);
+	struct stream *s;
+	int sv[2];
+	pid_t pid;
+
+	make_pair(sv);
+	s = stream_new(sv[0], T_LONG_MS, T_LONG_MS);
+	stream_set_release_idle(s, 1);
+	/* Nothing read or written yet: the wait frees nothing to lose. */
+	ck_assert_int_eq(stream_wait_input(s, 10), 0);
+	ck_assert_int_eq(stream_write(s, "* OK ", 5), STREAM_OK);
+	ck_assert_int_eq(stream_wait_input(s, 10), 0);
+	stream_release_idle(s);
+	ck_assert_int_eq(stream_write(s, "ready\r\n", 7), STREAM_OK);
+	ck_assert_int_eq(stream_flush(s), STREAM_OK);
+	ck_assert_uint_eq(drain_now(sv[1], got, sizeof(got)), 12);
+	ck_assert_mem_eq(got, "* OK ready\r\n", 12);
+	write_all(sv[1], "a1 NOOP\r\na2 NO", 14);
+	ck_assert_int_eq(stream_read_line(s, line, 64), STREAM_OK);
+	assert_line(line, "a1 NOOP", 7);
+	/* "a2 NO" is buffered: neither wait may drop it. */
+	ck_assert_int_eq(stream_wait_input(s, 10), 1);
+	stream_release_idle(s);
+	write_all(sv[1], "OP\r\n", 4);
+	ck_assert_int_eq(stream_read_line(s, line, 64), STREAM_OK);
+	assert_line(line, "a2 NOOP", 7);
+	stream_release_idle(s);
+	ck_assert_uint_eq(stream_pending(s), 0);
+	pid = spawn_feeder(sv[1], sv[0], data, total, NULL, 0);
+	close(sv[1]);
+	ck_assert_int_eq(stream_read_exact(s, out, total), STREAM_OK);
+	ck_assert_mem_eq(buf_cstr(out), data, total);
+	ck_assert_int_eq(stream_read_line(s, line, 64), STREAM_EOF);
+	buf_free(&line);
+	buf_free(&out);
+	stream_free(&s);
+	close(sv[0]);
+	reap(pid, 0);
+	free(data);
+}
+END_TEST
+
 static Suite *
 stream_suite(void)
 {
@@ -523,6 +593,7 @@ stream_suite(void)
 	tcase_add_test(tc, test_read_exact_cap);
 	tcase_add_test(tc, test_read_exact_eof);
 	tcase_add_test(tc, test_pending_and_purge);
+	tcase_add_test(tc, test_release_idle_keeps_data);
 	suite_add_tcase(s, tc);
 	return s;
 }
