@@ -64,9 +64,6 @@ struct multi_session {
 	int done;
 	int woken;			/* imap_multi_wake: end the wait */
 	int trim;			/* trim the stack once it switched */
-	int park;			/* ... or park it (waits for its client) */
-	char *parked;			/* the parked frames (multi_park) */
-	size_t parked_len;
 	void *asan_fake_stack;
 	char *log_ctx;			/* its log context while it waits */
 };
@@ -94,8 +91,6 @@ multi_now_ms(void)
 }
 
 static void multi_trim_stack(struct multi_session *ms);
-static void multi_park(struct multi_session *ms);
-static void multi_unpark(struct multi_session *ms);
 
 /*
  * A session's log context (log.h) is its own: the loop sets it when it
@@ -125,7 +120,6 @@ multi_resume(struct multi_session *ms)
 	__sanitizer_start_switch_fiber(&fake, ms->map + multi_page_size,
 	    ms->map_size - multi_page_size);
 #endif
-	multi_unpark(ms);
 	multi_current = ms;
 	ms->woken = 0;
 	log_set_context(ms->log_ctx);
@@ -139,10 +133,7 @@ multi_resume(struct multi_session *ms)
 	/* Waiting for input, perhaps for hours: its stack shrinks. */
 	if (ms->trim && !ms->done) {
 		ms->trim = 0;
-		if (ms->park)
-			multi_park(ms);
-		else
-			multi_trim_stack(ms);
+		multi_trim_stack(ms);
 	}
 }
 
@@ -202,58 +193,7 @@ multi_trim_stack(struct multi_session *ms)
 {
 	multi_trim_below(ms, MULTI_SAVED_SP(ms) - MULTI_RED_ZONE);
 }
-
-/*
- * A session waiting for its client keeps one page of stack for a
- * kilobyte or two of live frames: an idle session's largest cost after
- * its buffers are released (stream_set_release_idle).  Parked, those
- * frames are copied to the heap and the whole stack given back; the
- * next resume copies them back to the same addresses (so pointers into
- * them stay good) before switching.  Only a wait for the session's own
- * connection parks: nothing else (a hash or lookup thread, another
- * session) then uses its stack, which a wait on a thread's pipe or a
- * queue's pause cannot promise.  Deeper frames are only trimmed; so is
- * everything under AddressSanitizer, whose poisoned stack redzones a
- * copy would trip over.
- */
-#ifndef MULTI_ASAN
-#define MULTI_PARK_MAX		3072
-#endif
-#endif
-
-static void
-multi_park(struct multi_session *ms)
-{
-#ifdef MULTI_PARK_MAX
-	uintptr_t live = MULTI_SAVED_SP(ms) - MULTI_RED_ZONE;
-	uintptr_t low = (uintptr_t) ms->map + multi_page_size;
-	uintptr_t top = (uintptr_t) ms->map + ms->map_size;
-
-	if (top - live <= MULTI_PARK_MAX && live > low) {
-		ms->parked_len = top - live;
-		ms->parked = xmalloc(ms->parked_len);
-		memcpy(ms->parked, (const void *) live, ms->parked_len);
-		(void) madvise((void *) low, top - low, MADV_DONTNEED);
-		return;
-	}
-#endif
-	multi_trim_stack(ms);
-}
-
-/* Before a parked session runs again: its frames back in place. */
-static void
-multi_unpark(struct multi_session *ms)
-{
-	char *top = ms->map + ms->map_size;
-
-	if (ms->parked == NULL)
-		return;
-	memcpy(top - ms->parked_len, ms->parked, ms->parked_len);
-	free(ms->parked);
-	ms->parked = NULL;
-}
-
-#ifndef MULTI_SAVED_SP
+#else
 #ifdef MULTI_ASAN
 #define MULTI_TRIM_KEEP_PAGES	2
 #else
@@ -283,7 +223,6 @@ multi_wait(int fd, short events, int64_t deadline_ms)
 	ms->wait_events = events;
 	ms->wait_deadline = deadline_ms;
 	ms->trim = (events & POLLIN) != 0;
-	ms->park = fd == ms->fd && events == POLLIN;
 #ifndef MULTI_SAVED_SP
 	if (ms->trim)
 		multi_trim_stack(ms);
@@ -578,7 +517,6 @@ multi_free(struct multi_session *ms)
 {
 	if (munmap(ms->map, ms->map_size) < 0)
 		log_panic("imap_multi: munmap: %m");
-	free(ms->parked);
 	free(ms->log_ctx);
 	free(ms);
 }

@@ -26,10 +26,8 @@
  *
  * An idle session costs its session state and little else: its stream
  * frees its buffers while it waits for input with nothing buffered
- * (stream_set_release_idle), and its stack is given back (madvise)
- * whenever it waits for input: below the live frames, or, waiting for
- * its client with frames of up to 3 KiB, all of it, the frames parked
- * on the heap until it runs again (imap_multi.c).  Allocations of 128
+ * (stream_set_release_idle), and its stack below the live frames is
+ * given back (madvise) whenever it waits for input.  Allocations of 128
  * KiB and more are always mapped (mallopt), so a large FETCH leaves no
  * heap fragments behind its session.
  *

@@ -378,8 +378,17 @@ qfile_new_id(void)
 /*
  * The last writer freed, kept for the next message: a 64 KiB block
  * freed and allocated again per message made malloc consolidate its
- * free lists and give pages back to the kernel every time.
+ * free lists and give pages back to the kernel every time.  Not under
+ * AddressSanitizer, so a stale pointer into a freed writer is reported
+ * there instead of reading the next message.
  */
+#if defined(__SANITIZE_ADDRESS__)
+#define QFILE_NO_SPARE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QFILE_NO_SPARE 1
+#endif
+#endif
 static struct qfile_writer *qfile_writer_spare;
 
 struct qfile_writer *
@@ -593,10 +602,13 @@ qfile_writer_free(struct qfile_writer *w)
 	for (i = 0; i < w->prepend_count; i++)
 		free(w->prepend[i]);
 	free(w->prepend);
-	if (qfile_writer_spare == NULL)
+#ifndef QFILE_NO_SPARE
+	if (qfile_writer_spare == NULL) {
 		qfile_writer_spare = w;
-	else
-		free(w);
+		return;
+	}
+#endif
+	free(w);
 }
 
 int

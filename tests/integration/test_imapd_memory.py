@@ -1,8 +1,8 @@
 """What an idle logged-in session costs a multi-session imapd process
 (imap_multi.h): sessions that each fetched a large message body and
 then wait for their next command keep neither their 16 KiB stream
-buffers (stream_set_release_idle) nor a page of stack (their frames
-are parked on the heap), nor, over TLS, OpenSSL's record buffers
+buffers (stream_set_release_idle) nor the stack below their live
+frames, nor, over TLS, OpenSSL's record buffers
 (SSL_MODE_RELEASE_BUFFERS), yet every one of them still works.  The
 growth of the process's anonymous memory divided by the sessions is
 bounded here; bench/imap-load measures the PSS against Dovecot's."""
@@ -17,9 +17,10 @@ from test_imapd_multi import imapd_pids
 from test_proxyd_memory import built_with_asan
 
 SESSIONS = 50
-# Per session, a plain build measured 6 KiB (its selected mailbox's
-# state included), 11 KiB with the C library's moving mmap threshold,
-# 40 KiB before idle sessions released their buffers and stack; an ASan
+# Per session, a plain build measured about 10 KiB (its selected
+# mailbox's state and a page of stack included), more with the C
+# library's moving mmap threshold, 40 KiB before idle sessions released
+# their buffers and stack; an ASan
 # build holds freed memory in its quarantine.
 BOUND_KIB = 12
 BOUND_ASAN_KIB = 2048
@@ -53,7 +54,8 @@ def multi_instance(make_instance, tls=None):
 
 def growth_per_session(pid, base, bound):
     """Anonymous memory growth per session, once within bound or after
-    a few seconds: each session parks right after its last reply."""
+    a few seconds: each session trims its stack right after its last
+    reply."""
     deadline = time.monotonic() + 5
     while True:
         per = (anonymous_kib(pid) - base) / SESSIONS
