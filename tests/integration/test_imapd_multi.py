@@ -408,7 +408,7 @@ def test_queued_hashes_wait_without_polling(make_instance):
     with open(routes) as f:
         text = f.read()
     text, n = re.subn(r"(mailbox %s .*?password=)\S+" % re.escape(slow),
-                      lambda m: m.group(1) + slow_hash(6), text)
+                      lambda m: m.group(1) + slow_hash(12), text)
     assert n == 1, text
     with open(routes + ".new", "w") as f:
         f.write(text)
