@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "anvil_table.h"
 #include "hash.h"
@@ -26,20 +25,15 @@ struct anvil_table {
 	size_t bucket_count;		/* a power of two */
 	size_t size, max_keys;
 	int64_t rate_unit_ms;
-	uint64_t seed;
 	struct anvil_entry *lru_head, *lru_tail;	/* most, least recent */
 	unsigned long long evictions;
 };
 
-/* FNV-1a over a random seed: cheap, and not predictable from outside. */
+/* Keyed (hash_keyed): clients choose addresses and logins. */
 static size_t
 anvil_hash(const struct anvil_table *t, const char *key, size_t len)
 {
-	uint64_t h = fnv1a64_update(1469598103934665603ULL ^ t->seed, key,
-	    len);
-
-	h ^= h >> 29;
-	return (size_t) h & (t->bucket_count - 1);
+	return (size_t) hash_keyed(key, len) & (t->bucket_count - 1);
 }
 
 struct anvil_table *
@@ -55,9 +49,6 @@ anvil_table_new(size_t max_keys, int64_t rate_unit_ms)
 	while (t->bucket_count < max_keys && t->bucket_count < (1U << 24))
 		t->bucket_count *= 2;
 	t->buckets = xcalloc(t->bucket_count, sizeof(*t->buckets));
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
-	    (ssize_t) sizeof(t->seed))
-		t->seed = (uint64_t) (uintptr_t) t ^ 0x9e3779b97f4a7c15ULL;
 	return t;
 }
 
